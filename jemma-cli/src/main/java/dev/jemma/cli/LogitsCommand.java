@@ -1,0 +1,77 @@
+package dev.jemma.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.kv.KvCache;
+import dev.jemma.core.model.LanguageModel;
+import dev.jemma.core.model.ModelLoader;
+import dev.jemma.core.tensor.ThreadPool;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.concurrent.Callable;
+
+/** Writes the logits of every position of a token sequence (little-endian f32, [n_ids × n_vocab]). */
+@Command(name = "logits", mixinStandardHelpOptions = true, description = "Compute logits for every position of a token id list.")
+final class LogitsCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF file or model name")
+    String model;
+
+    @Option(names = "--ids-file", required = true, paramLabel = "IDS.json", description = "JSON array of token ids (BOS included if wanted)")
+    Path idsFile;
+
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT.f32", description = "output file")
+    Path out;
+
+    @Option(names = "--exact", description = "dequantize weights exactly and compute in f32")
+    boolean exact;
+
+    @Option(names = {"-t", "--threads"}, description = "threads (default: all cores)")
+    int threads = ThreadPool.defaultThreads();
+
+    @Override
+    public Integer call() throws IOException {
+        int[] ids = readIds(idsFile);
+        Path path = ModelPaths.resolve(model);
+        try (ThreadPool pool = new ThreadPool(threads);
+             LanguageModel m = ModelLoader.load(path, new ModelLoader.Options(exact, threads, 64), pool)) {
+            KvCache cache = m.newCache(Math.max(ids.length, 1));
+            int vocab = m.config().vocabSize();
+            Path tmp = out.toAbsolutePath().resolveSibling(out.getFileName() + ".tmp");
+            try (OutputStream os = Files.newOutputStream(tmp)) {
+                ByteBuffer buf = ByteBuffer.allocate(vocab * 4 * Math.min(ids.length, m.maxBatch())).order(ByteOrder.LITTLE_ENDIAN);
+                for (int i = 0; i < ids.length; i += m.maxBatch()) {
+                    int n = Math.min(m.maxBatch(), ids.length - i);
+                    float[] logits = m.forward(ids, i, n, cache, true);
+                    buf.clear();
+                    buf.asFloatBuffer().put(logits, 0, n * vocab);
+                    os.write(buf.array(), 0, n * vocab * 4);
+                }
+            } catch (RuntimeException | IOException e) {
+                Files.deleteIfExists(tmp);
+                throw e;
+            }
+            Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        }
+        return 0;
+    }
+
+    static int[] readIds(Path file) {
+        if (!Files.isRegularFile(file)) throw new JemmaException(file + ": no such file");
+        try {
+            int[] ids = new ObjectMapper().readValue(file.toFile(), int[].class);
+            if (ids.length == 0) throw new JemmaException(file + ": the id list is empty");
+            return ids;
+        } catch (IOException e) {
+            throw new JemmaException(file + ": not a JSON array of integers (" + e.getMessage().lines().findFirst().orElse("") + ")");
+        }
+    }
+}

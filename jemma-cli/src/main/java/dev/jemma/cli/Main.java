@@ -1,0 +1,51 @@
+package dev.jemma.cli;
+
+import dev.jemma.core.JemmaException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** Entry point of the {@code jemma} command. */
+@Command(name = "jemma", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "Gemma 3 and Gemma 3n inference in pure Java.",
+        subcommands = {LogitsCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the CLI and returns its exit code (tests call this). */
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            if (ex instanceof JemmaException) {
+                cmd.getErr().println("jemma: " + ex.getMessage());
+                return 1;
+            }
+            cmd.getErr().println("jemma: internal error: " + ex);
+            if (System.getenv("JEMMA_DEBUG") != null) ex.printStackTrace(cmd.getErr());
+            return 70;
+        });
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            System.err.println("jemma: out of memory (" + e.getMessage() + "); try a smaller context with -c, or a larger heap with JEMMA_JAVA_OPTS=-Xmx…");
+            return 1;
+        }
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[]{"jemma " + (v == null ? "dev" : v)};
+        }
+    }
+}

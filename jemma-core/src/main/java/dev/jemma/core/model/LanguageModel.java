@@ -1,0 +1,27 @@
+package dev.jemma.core.model;
+
+import dev.jemma.core.kv.KvCache;
+
+/**
+ * A decoder-only language model over a mapped GGUF file. {@link #forward} consumes tokens at the cache's next
+ * positions, appends their keys/values to the cache and returns logits. Not thread-safe: one forward at a time.
+ */
+public interface LanguageModel extends AutoCloseable {
+    ModelConfig config();
+
+    /** A fresh cache for up to {@code contextLength} positions. */
+    KvCache newCache(int contextLength);
+
+    /**
+     * Runs {@code count} tokens from {@code tokens[offset..]} at positions {@code cache.length()…}.
+     *
+     * @param allLogits true: logits of every token, row-major [count × vocab]; false: only the last token's [vocab]
+     */
+    float[] forward(int[] tokens, int offset, int count, KvCache cache, boolean allLogits);
+
+    /** Largest number of tokens {@link #forward} accepts in one call (its scratch buffers' size). */
+    int maxBatch();
+
+    @Override
+    void close();
+}

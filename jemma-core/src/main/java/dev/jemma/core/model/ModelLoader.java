@@ -1,0 +1,55 @@
+package dev.jemma.core.model;
+
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.tensor.MatMul;
+import dev.jemma.core.tensor.ThreadPool;
+
+import java.nio.file.Path;
+
+/** Opens a GGUF file and builds the model for its architecture. */
+public final class ModelLoader {
+    private ModelLoader() {
+    }
+
+    /** Options that shape a loaded model. */
+    public record Options(boolean exact, int threads, int maxBatch) {
+        public static Options defaults() {
+            return new Options(false, ThreadPool.defaultThreads(), 64);
+        }
+    }
+
+    public static ModelConfig readConfig(GgufFile file) {
+        String arch = ConfigReader.architecture(file);
+        return switch (arch) {
+            case "gemma3" -> ConfigReader.read(file, 6, 0);
+            case "gemma3n" -> ConfigReader.read(file, 5, 1.0f);
+            default -> throw file.error("general.architecture: '" + arch + "' is not supported (supported: gemma3, gemma3n)");
+        };
+    }
+
+    public static MatMul matmulFor(Options o) {
+        return o.exact() ? MatMul.EXACT : MatMuls.fast();
+    }
+
+    /** Loads from a path; the model owns the file and the thread pool is the caller's. */
+    public static LanguageModel load(Path path, Options options, ThreadPool pool) {
+        GgufFile file = GgufFile.open(path);
+        try {
+            return load(file, options, pool, true);
+        } catch (RuntimeException e) {
+            file.close();
+            throw e;
+        }
+    }
+
+    public static LanguageModel load(GgufFile file, Options options, ThreadPool pool, boolean ownsFile) {
+        ModelConfig config = readConfig(file);
+        MatMul mm = matmulFor(options);
+        return switch (config.architecture()) {
+            case "gemma3" -> new Gemma3Model(file, config, mm, pool, options.maxBatch(), ownsFile);
+            case "gemma3n" -> throw new JemmaException(file.path() + ": gemma3n is not supported yet");
+            default -> throw new AssertionError();
+        };
+    }
+}

@@ -1,0 +1,114 @@
+package dev.jemma.core.tensor;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A fixed set of worker threads that run one data-parallel loop at a time. The caller's thread does the first
+ * share of the work; workers spin briefly before parking so back-to-back kernels (one per matmul, many per token)
+ * avoid wake-up latency. No allocation per call.
+ */
+public final class ThreadPool implements AutoCloseable {
+    /** Work over the index range [start, end); {@code worker} is 0..threads-1 (for per-thread scratch). */
+    @FunctionalInterface
+    public interface RangeTask {
+        void run(int start, int end, int worker);
+    }
+
+    private static final int SPIN = 20_000;
+
+    private final int threads;
+    private final Thread[] workers;
+    private volatile RangeTask task;
+    private volatile int n;
+    private volatile long generation;
+    private final AtomicInteger remaining = new AtomicInteger();
+    private volatile Thread waiter;
+    private volatile boolean closed;
+    private volatile Throwable failure;
+
+    public ThreadPool(int threads) {
+        if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        this.threads = threads;
+        this.workers = new Thread[threads - 1];
+        for (int i = 1; i < threads; i++) {
+            final int id = i;
+            Thread t = new Thread(() -> workerLoop(id), "jemma-worker-" + i);
+            t.setDaemon(true);
+            workers[i - 1] = t;
+            t.start();
+        }
+    }
+
+    public static int defaultThreads() {
+        return Math.max(1, Runtime.getRuntime().availableProcessors());
+    }
+
+    public int threads() {
+        return threads;
+    }
+
+    /** Runs {@code task} over [0, n) split into contiguous chunks, one per thread; returns when all are done. */
+    public synchronized void parallelFor(int n, RangeTask task) {
+        if (n <= 0) return;
+        if (threads == 1 || n == 1) {
+            task.run(0, n, 0);
+            return;
+        }
+        this.task = task;
+        this.n = n;
+        this.failure = null;
+        remaining.set(threads - 1);
+        waiter = Thread.currentThread();
+        generation++;
+        for (Thread w : workers) LockSupport.unpark(w);
+        Throwable mine = null;
+        try {
+            runChunk(0);
+        } catch (Throwable t) {
+            mine = t;
+        }
+        int spins = 0;
+        while (remaining.get() > 0) {
+            if (++spins < SPIN) Thread.onSpinWait();
+            else LockSupport.parkNanos(this, 50_000);
+        }
+        this.task = null;
+        Throwable f = mine != null ? mine : failure;
+        if (f instanceof RuntimeException re) throw re;
+        if (f instanceof Error e) throw e;
+        if (f != null) throw new RuntimeException(f);
+    }
+
+    private void runChunk(int id) {
+        int total = n;
+        int start = (int) ((long) total * id / threads);
+        int end = (int) ((long) total * (id + 1) / threads);
+        if (start < end) task.run(start, end, id);
+    }
+
+    private void workerLoop(int id) {
+        long seen = 0;
+        while (!closed) {
+            int spins = 0;
+            while (generation == seen && !closed) {
+                if (++spins < SPIN) Thread.onSpinWait();
+                else LockSupport.park(this);
+            }
+            if (closed) return;
+            seen = generation;
+            try {
+                runChunk(id);
+            } catch (Throwable t) {
+                failure = t;
+            }
+            if (remaining.decrementAndGet() == 0) LockSupport.unpark(waiter);
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        for (Thread w : workers) LockSupport.unpark(w);
+    }
+}

@@ -1,0 +1,102 @@
+package dev.jemma.core.tensor;
+
+import dev.jemma.core.tensor.formats.Le;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+/** f32 vector primitives (Vector API with scalar tails). */
+public final class VectorOps {
+    public static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
+    private VectorOps() {
+    }
+
+    public static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        int i = 0;
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        int step = F.length();
+        for (; i + 2 * step <= n; i += 2 * step) {
+            acc0 = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), acc0);
+            acc1 = FloatVector.fromArray(F, a, ao + i + step).fma(FloatVector.fromArray(F, b, bo + i + step), acc1);
+        }
+        for (; i + step <= n; i += step) {
+            acc0 = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), acc0);
+        }
+        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += a[ao + i] * b[bo + i];
+        return s;
+    }
+
+    public static float dotSegmentF32(MemorySegment seg, long off, float[] b, int bo, int n) {
+        int i = 0;
+        FloatVector acc = FloatVector.zero(F);
+        int step = F.length();
+        for (; i + step <= n; i += step) {
+            acc = FloatVector.fromMemorySegment(F, seg, off + 4L * i, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, b, bo + i), acc);
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += seg.get(Le.F32, off + 4L * i) * b[bo + i];
+        return s;
+    }
+
+    /** y[yo..] += a * x[xo..] */
+    public static void axpy(float a, float[] x, int xo, float[] y, int yo, int n) {
+        int i = 0;
+        int step = F.length();
+        FloatVector av = FloatVector.broadcast(F, a);
+        for (; i + step <= n; i += step) {
+            FloatVector.fromArray(F, x, xo + i).fma(av, FloatVector.fromArray(F, y, yo + i)).intoArray(y, yo + i);
+        }
+        for (; i < n; i++) y[yo + i] += a * x[xo + i];
+    }
+
+    public static void scale(float[] x, int xo, int n, float s) {
+        int i = 0;
+        int step = F.length();
+        for (; i + step <= n; i += step) FloatVector.fromArray(F, x, xo + i).mul(s).intoArray(x, xo + i);
+        for (; i < n; i++) x[xo + i] *= s;
+    }
+
+    public static float sumOfSquares(float[] x, int xo, int n) {
+        int i = 0;
+        int step = F.length();
+        FloatVector acc = FloatVector.zero(F);
+        for (; i + step <= n; i += step) {
+            FloatVector v = FloatVector.fromArray(F, x, xo + i);
+            acc = v.fma(v, acc);
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += x[xo + i] * x[xo + i];
+        return s;
+    }
+
+    /** x = x * rsqrt(mean(x²) + eps) * w, in place; w applied as stored (Gemma's +1 is folded into GGUF weights). */
+    public static void rmsNorm(float[] x, int xo, int n, float[] w, float eps) {
+        float ss = sumOfSquares(x, xo, n);
+        float r = (float) (1.0 / Math.sqrt(ss / n + eps));
+        int i = 0;
+        int step = F.length();
+        if (w == null) {
+            scale(x, xo, n, r);
+            return;
+        }
+        for (; i + step <= n; i += step) {
+            FloatVector.fromArray(F, x, xo + i).mul(r).mul(FloatVector.fromArray(F, w, i)).intoArray(x, xo + i);
+        }
+        for (; i < n; i++) x[xo + i] = x[xo + i] * r * w[i];
+    }
+
+    /** y += x elementwise. */
+    public static void add(float[] y, int yo, float[] x, int xo, int n) {
+        int i = 0;
+        int step = F.length();
+        for (; i + step <= n; i += step) {
+            FloatVector.fromArray(F, y, yo + i).add(FloatVector.fromArray(F, x, xo + i)).intoArray(y, yo + i);
+        }
+        for (; i < n; i++) y[yo + i] += x[xo + i];
+    }
+}

@@ -1,0 +1,92 @@
+package dev.jemma.core.tensor;
+
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.gguf.GgufTensorInfo;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A 2-D weight in the file's own storage type: {@code rows} rows of {@code cols} weights, each row contiguous
+ * (ggml's ne0 = cols). A zero-copy view over the mapping; dequantizes on the fly.
+ */
+public final class WeightMatrix {
+    private final String name;
+    private final MemorySegment data;
+    private final GgmlType type;
+    private final BlockFormat format;
+    private final int rows;
+    private final int cols;
+    private final long rowBytes;
+
+    public WeightMatrix(String name, MemorySegment data, GgmlType type, int rows, int cols) {
+        this.name = name;
+        this.data = data;
+        this.type = type;
+        this.format = Formats.of(type);
+        this.rows = rows;
+        this.cols = cols;
+        this.rowBytes = type.bytesFor(cols);
+        if (rowBytes * rows > data.byteSize()) {
+            throw new IllegalArgumentException(name + ": " + rows + "x" + cols + " " + type + " needs " + rowBytes * rows + " bytes, has " + data.byteSize());
+        }
+    }
+
+    public static WeightMatrix of(GgufFile file, GgufTensorInfo t) {
+        long rows = t.rows();
+        if (rows > Integer.MAX_VALUE || t.rowLength() > Integer.MAX_VALUE) throw file.error("tensor " + t.name() + " is too large");
+        return new WeightMatrix(t.name(), file.tensorData(t), t.type(), (int) rows, (int) t.rowLength());
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public MemorySegment data() {
+        return data;
+    }
+
+    public GgmlType type() {
+        return type;
+    }
+
+    public BlockFormat format() {
+        return format;
+    }
+
+    public int rows() {
+        return rows;
+    }
+
+    public int cols() {
+        return cols;
+    }
+
+    public long rowBytes() {
+        return rowBytes;
+    }
+
+    /** Byte offset of row {@code r} in {@link #data()}. */
+    public long rowOffset(int r) {
+        return rowBytes * r;
+    }
+
+    public void dequantizeRow(int r, float[] dst, int dstOffset) {
+        format.dequantize(data, rowOffset(r), dst, dstOffset, cols);
+    }
+
+    /** Dequantizes {@code count} weights of row {@code r} starting at column {@code c0} (block-aligned). */
+    public void dequantizeRowPart(int r, int c0, int count, float[] dst, int dstOffset) {
+        format.dequantize(data, rowOffset(r) + type.bytesFor(c0), dst, dstOffset, count);
+    }
+
+    public float[] dequantizeAll() {
+        float[] out = new float[Math.multiplyExact(rows, cols)];
+        for (int r = 0; r < rows; r++) dequantizeRow(r, out, r * cols);
+        return out;
+    }
+
+    @Override
+    public String toString() {
+        return name + " " + type + " [" + rows + " x " + cols + "]";
+    }
+}
