@@ -49,6 +49,7 @@ public final class GgufFile implements AutoCloseable {
     private final MemorySegment segment;
     private final int version;
     private final Map<String, Object> metadata;
+    private final Map<String, GgufValueType[]> types = new java.util.HashMap<>();
     private final Map<String, GgufTensorInfo> tensors;
     private final long dataStart;
     private final int alignment;
@@ -74,7 +75,9 @@ public final class GgufFile implements AutoCloseable {
             int typeId = readI32("type of " + key);
             GgufValueType type = GgufValueType.byId(typeId);
             if (type == null) throw error("metadata " + key + ": unknown value type " + typeId);
+            long before = pos;
             md.put(key, readValue(type, key, 0));
+            types.put(key, type == GgufValueType.ARRAY ? new GgufValueType[]{type, arrayElementType(before)} : new GgufValueType[]{type});
         }
         metadata = Collections.unmodifiableMap(md);
         Object align = md.get("general.alignment");
@@ -315,6 +318,15 @@ public final class GgufFile implements AutoCloseable {
             return b;
         }
         throw error("metadata " + key + ": expected an array of bools, found " + describe(v));
+    }
+
+    /** The stored GGUF type of a key ({@code [ARRAY, elementType]} for arrays), so writers can round-trip it. */
+    public GgufValueType[] valueType(String key) {
+        return types.get(key);
+    }
+
+    private GgufValueType arrayElementType(long valueStart) {
+        return GgufValueType.byId(segment.get(I32, valueStart));
     }
 
     /** An error message prefixed with this file's name. */

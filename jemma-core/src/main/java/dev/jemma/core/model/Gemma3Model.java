@@ -134,10 +134,22 @@ public final class Gemma3Model implements LanguageModel {
     @Override
     public float[] forward(int[] tokens, int offset, int count, KvCache cache, boolean allLogits) {
         if (count <= 0) throw new IllegalArgumentException("no tokens");
-        if (count > maxBatch) throw new IllegalArgumentException("batch of " + count + " exceeds " + maxBatch);
         if (cache.length() + count > cache.contextLength()) {
             throw new JemmaException("context full: " + (cache.length() + count) + " tokens exceed the context length " + cache.contextLength());
         }
+        if (count <= maxBatch) return forwardBatch(tokens, offset, count, cache, allLogits);
+        int vocab = c.vocabSize();
+        float[] all = allLogits ? new float[Math.multiplyExact(count, vocab)] : null;
+        float[] last = null;
+        for (int i = 0; i < count; i += maxBatch) {
+            int n = Math.min(maxBatch, count - i);
+            last = forwardBatch(tokens, offset + i, n, cache, allLogits || i + n == count);
+            if (allLogits) System.arraycopy(last, 0, all, i * vocab, n * vocab);
+        }
+        return allLogits ? all : Arrays.copyOfRange(last, last.length - vocab, last.length);
+    }
+
+    private float[] forwardBatch(int[] tokens, int offset, int count, KvCache cache, boolean allLogits) {
         final int dim = c.dim(), start = cache.length();
         for (int t = 0; t < count; t++) {
             int tok = tokens[offset + t];

@@ -13,7 +13,8 @@ public interface LanguageModel extends AutoCloseable {
     KvCache newCache(int contextLength);
 
     /**
-     * Runs {@code count} tokens from {@code tokens[offset..]} at positions {@code cache.length()…}.
+     * Runs {@code count} tokens from {@code tokens[offset..]} at positions {@code cache.length()…} (any count: longer
+     * inputs are processed in batches of {@link #maxBatch()}).
      *
      * @param allLogits true: logits of every token, row-major [count × vocab]; false: only the last token's [vocab]
      */
