@@ -1,19 +1,41 @@
 package dev.jemma.cli;
 
 import dev.jemma.core.JemmaException;
+import dev.jemma.core.store.ModelRef;
+import dev.jemma.core.store.ModelStore;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Resolves the MODEL argument: a .gguf path or (later) a name in the local store. */
+/**
+ * Resolves the MODEL argument, the single entry point every command uses: an existing .gguf path first, then a
+ * name in the local store ({@code gemma3:4b}, {@code hf.co/ORG/REPO:QUANT}; see {@link ModelStore}).
+ */
 final class ModelPaths {
     private ModelPaths() {
     }
 
     static Path resolve(String model) {
-        Path p = Path.of(model);
-        if (Files.isRegularFile(p)) return p;
-        if (Files.isDirectory(p)) throw new JemmaException(model + ": is a directory, not a GGUF file");
-        throw new JemmaException(model + ": no such model file or model name");
+        Path p;
+        try {
+            p = Path.of(model);
+        } catch (java.nio.file.InvalidPathException e) {
+            p = null;
+        }
+        if (p != null && Files.isRegularFile(p)) return p;
+        if (p != null && Files.isDirectory(p)) throw new JemmaException(model + ": is a directory, not a GGUF file");
+        if (ModelRef.isValid(model)) return ModelStore.open().resolve(model);
+        throw new JemmaException(model + ": no such model file or model name (a .gguf path, a short name such as "
+                + "gemma3:1b, or hf.co/ORG/REPO[:QUANT]; see jemma list)");
+    }
+
+    /** True when {@code s} names an existing file or a model in the store (used to tell a model from a prompt). */
+    static boolean isModel(String s) {
+        try {
+            resolve(s);
+            return true;
+        } catch (JemmaException e) {
+            return false;
+        }
     }
 }

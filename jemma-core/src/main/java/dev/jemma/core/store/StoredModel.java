@@ -1,0 +1,22 @@
+package dev.jemma.core.store;
+
+import java.nio.file.Path;
+import java.time.Instant;
+
+/**
+ * A model in the local store.
+ *
+ * @param name     canonical name ({@code gemma3:4b}, {@code hf.co/ORG/REPO:TAG})
+ * @param repo     the hub repository it came from
+ * @param file     the file's path inside that repository
+ * @param sha256   hex sha256 of the content (verified when pulled)
+ * @param size     bytes
+ * @param path     the GGUF blob on disk
+ * @param pulledAt when the pull finished
+ */
+public record StoredModel(String name, String repo, String file, String sha256, long size, Path path, Instant pulledAt) {
+    /** Ollama-style digest string. */
+    public String digest() {
+        return "sha256:" + sha256;
+    }
+}
