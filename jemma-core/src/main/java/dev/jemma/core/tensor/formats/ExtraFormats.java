@@ -10,6 +10,7 @@ public final class ExtraFormats {
     }
 
     public static List<BlockFormat> all() {
-        return List.of();
+        return List.of(new Q4_1Format(), new Q5_0Format(), new Q5_1Format(), new Q2_KFormat(), new Q3_KFormat(),
+                new Q4_KFormat(), new Q5_KFormat(), new Q6_KFormat());
     }
 }

@@ -1,0 +1,37 @@
+package dev.jemma.core.tensor.formats;
+
+import dev.jemma.core.tensor.BlockFormat;
+import dev.jemma.core.tensor.GgmlType;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Q5_1: per 32 weights an f16 scale d, an f16 offset m, a little-endian u32 qh of fifth bits and 16 bytes of
+ * low nibbles (weights 0–15 low, 16–31 high); w = q·d + m (product rounded, then sum rounded).
+ */
+public final class Q5_1Format implements BlockFormat {
+    static final int BLOCK_BYTES = 24;
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.Q5_1;
+    }
+
+    @Override
+    public void dequantize(MemorySegment data, long offset, float[] dst, int dstOffset, int n) {
+        for (int b = 0; b < n / 32; b++) {
+            long bo = offset + (long) BLOCK_BYTES * b;
+            float d = Float.float16ToFloat(data.get(Le.I16, bo));
+            float m = Float.float16ToFloat(data.get(Le.I16, bo + 2));
+            int qh = data.get(Le.I32, bo + 4);
+            int o = dstOffset + 32 * b;
+            for (int i = 0; i < 16; i++) {
+                int q = data.get(Le.I8, bo + 8 + i) & 0xff;
+                int lo = (q & 0x0f) | ((qh >>> i) & 1) << 4;
+                int hi = (q >>> 4) | ((qh >>> (i + 16)) & 1) << 4;
+                dst[o + i] = lo * d + m;
+                dst[o + i + 16] = hi * d + m;
+            }
+        }
+    }
+}

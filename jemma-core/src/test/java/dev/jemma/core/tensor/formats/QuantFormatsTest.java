@@ -1,0 +1,120 @@
+package dev.jemma.core.tensor.formats;
+
+import dev.jemma.core.tensor.BlockFormat;
+import dev.jemma.core.tensor.Formats;
+import dev.jemma.core.tensor.GgmlType;
+import dev.jemma.core.tensor.VectorOps;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * Checks every storage format against reference blocks written by tools/gen_quant_refs.py: {@code dequantize}
+ * must reproduce gguf-py's (= ggml's) floats bit for bit, and the fused {@code dot} must agree with the scalar
+ * dequantize-then-dot twin to 1e-5 relative to Σ|w·x| (only the summation order may differ).
+ */
+class QuantFormatsTest {
+    /** A reference file: raw rows and gguf-py's dequantization of them. */
+    record Ref(GgmlType type, int rows, int cols, int rowBytes, boolean[] finite, byte[] raw, float[] deq) {
+        static Ref load(GgmlType t) throws IOException {
+            String res = "/quant/" + t.name() + ".bin";
+            byte[] all;
+            try (InputStream in = QuantFormatsTest.class.getResourceAsStream(res)) {
+                if (in == null) throw new IOException("missing test resource " + res + " (run tools/gen_quant_refs.py)");
+                all = in.readAllBytes();
+            }
+            ByteBuffer bb = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN);
+            assertEquals(0x3152514a, bb.getInt(), res + ": magic");
+            int id = bb.getInt(), rows = bb.getInt(), cols = bb.getInt(), rowBytes = bb.getInt();
+            assertEquals(t.id, id, res + ": type id");
+            assertEquals(t.bytesFor(cols), rowBytes, res + ": bytes per row");
+            boolean[] finite = new boolean[rows];
+            for (int r = 0; r < rows; r++) finite[r] = bb.get() != 0;
+            byte[] raw = new byte[rows * rowBytes];
+            bb.get(raw);
+            float[] deq = new float[rows * cols];
+            bb.asFloatBuffer().get(deq);
+            assertEquals(all.length, bb.position() + 4L * deq.length, res + ": size");
+            return new Ref(t, rows, cols, rowBytes, finite, raw, deq);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(names = {"F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"})
+    void dequantizeIsBitExactWithGgufPy(GgmlType t) throws IOException {
+        Ref ref = Ref.load(t);
+        BlockFormat f = Formats.of(t);
+        MemorySegment seg = MemorySegment.ofArray(ref.raw());
+        float[] out = new float[ref.cols() + 3];
+        for (int r = 0; r < ref.rows(); r++) {
+            f.dequantize(seg, (long) r * ref.rowBytes(), out, 3, ref.cols());
+            for (int c = 0; c < ref.cols(); c++) {
+                int want = Float.floatToRawIntBits(ref.deq()[r * ref.cols() + c]);
+                int got = Float.floatToRawIntBits(out[3 + c]);
+                if (want != got) {
+                    fail(t + " row " + r + " col " + c + ": gguf-py " + Float.intBitsToFloat(want) + " (0x"
+                            + Integer.toHexString(want) + "), jemma " + out[3 + c] + " (0x" + Integer.toHexString(got) + ")");
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(names = {"F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"})
+    void fusedDotMatchesScalarTwin(GgmlType t) throws IOException {
+        Ref ref = Ref.load(t);
+        BlockFormat f = Formats.of(t);
+        int cols = ref.cols(), block = Math.max(t.blockSize, 32);
+        Random rnd = new Random(42 + t.id);
+        float[] x = new float[cols + 7];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        float[] scratch = new float[cols];
+        float[] w = new float[cols];
+        try (Arena arena = Arena.ofConfined()) {
+            // a native copy one byte off alignment, like a tensor at an odd offset of an mmapped file
+            MemorySegment nat = arena.allocate(ref.raw().length + 1).asSlice(1);
+            MemorySegment.copy(ref.raw(), 0, nat, ValueLayout.JAVA_BYTE, 0, ref.raw().length);
+            MemorySegment heap = MemorySegment.ofArray(ref.raw());
+            int checked = 0;
+            for (int r = 0; r < ref.rows(); r++) {
+                if (!ref.finite()[r]) continue;
+                long ro = (long) r * ref.rowBytes();
+                // whole row, then a sub-range starting at the second block (or element), with shifted x
+                int[][] cases = {{0, cols, 0}, {block, cols - 2 * block, 5}, {0, block, 7}};
+                for (int[] c : cases) {
+                    int c0 = c[0], n = c[1], xo = c[2];
+                    long off = ro + t.bytesFor(c0);
+                    f.dequantize(heap, off, w, 0, n);
+                    float twin = VectorOps.dot(w, 0, x, xo, n);
+                    double exact = 0, mag = 0;
+                    for (int i = 0; i < n; i++) {
+                        exact += (double) w[i] * x[xo + i];
+                        mag += Math.abs((double) w[i] * x[xo + i]);
+                    }
+                    double tol = 1e-5 * mag + 1e-30;
+                    for (MemorySegment seg : new MemorySegment[]{heap, nat}) {
+                        float got = f.dot(seg, off, x, xo, n, scratch);
+                        String what = t + " row " + r + " [" + c0 + "+" + n + "] x@" + xo + (seg.isNative() ? " native" : " heap");
+                        assertTrue(Math.abs(got - twin) <= tol, what + ": fused " + got + " vs twin " + twin + " (tol " + tol + ")");
+                        assertTrue(Math.abs(got - exact) <= tol, what + ": fused " + got + " vs f64 " + exact);
+                    }
+                    checked++;
+                }
+            }
+            assertThat(checked).isGreaterThan(12);
+        }
+    }
+}
