@@ -12,10 +12,23 @@ public final class ModelLoader {
     private ModelLoader() {
     }
 
-    /** Options that shape a loaded model. */
-    public record Options(boolean exact, int threads, int maxBatch) {
+    /**
+     * Options that shape a loaded model.
+     *
+     * @param matformer Gemma 3n MatFormer slice applied at load time ({@link MatFormer#parse} syntax: {@code e2b} or
+     *                  {@code ffn=…;skip=…}), or null for the model as stored
+     */
+    public record Options(boolean exact, int threads, int maxBatch, String matformer) {
+        public Options(boolean exact, int threads, int maxBatch) {
+            this(exact, threads, maxBatch, null);
+        }
+
         public static Options defaults() {
             return new Options(false, ThreadPool.defaultThreads(), 64);
+        }
+
+        public Options withMatformer(String spec) {
+            return new Options(exact, threads, maxBatch, spec);
         }
     }
 
@@ -46,9 +59,13 @@ public final class ModelLoader {
     public static LanguageModel load(GgufFile file, Options options, ThreadPool pool, boolean ownsFile) {
         ModelConfig config = readConfig(file);
         MatMul mm = matmulFor(options);
+        MatFormer slice = options.matformer() == null ? null : MatFormer.parse(options.matformer());
+        if (slice != null && !config.architecture().equals("gemma3n")) {
+            throw new JemmaException(file.path() + ": --matformer applies to gemma3n models only, this one is " + config.architecture());
+        }
         return switch (config.architecture()) {
             case "gemma3" -> new Gemma3Model(file, config, mm, pool, options.maxBatch(), ownsFile);
-            case "gemma3n" -> throw new JemmaException(file.path() + ": gemma3n is not supported yet");
+            case "gemma3n" -> new Gemma3nModel(file, config, slice, mm, pool, options.maxBatch(), ownsFile);
             default -> throw new AssertionError();
         };
     }

@@ -1,0 +1,33 @@
+package dev.jemma.core.model;
+
+import dev.jemma.core.tensor.MatMul;
+import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tensor.VectorOps;
+import dev.jemma.core.tensor.WeightMatrix;
+
+/**
+ * LAuReL (learned augmented residual layer), the low-rank side branch Gemma 3n runs beside attention
+ * (HF {@code Gemma3nTextLaurelBlock}): {@code laurel(x) = x + RMSNorm(R · (L · x), laurel_post_norm)} with
+ * L: E → rank and R: rank → E.
+ *
+ * @param left     laurel_l, rank rows of E
+ * @param right    laurel_r, E rows of rank
+ * @param postNorm laurel_post_norm weight (used as stored)
+ */
+public record Laurel(WeightMatrix left, WeightMatrix right, float[] postNorm) {
+    public int rank() {
+        return left.rows();
+    }
+
+    /**
+     * out[t] = x[t] + RMSNorm(R·(L·x[t])) for {@code count} rows of length E; {@code mid} holds at least
+     * count·rank floats.
+     */
+    public void apply(float[] x, int count, float eps, float[] mid, float[] out, MatMul matmul, ThreadPool pool) {
+        final int dim = right.rows();
+        matmul.matmul(left, x, count, mid, pool);
+        matmul.matmul(right, mid, count, out, pool);
+        Ops.rmsNormRows(out, count, dim, postNorm, eps);
+        VectorOps.add(out, 0, x, 0, count * dim);
+    }
+}

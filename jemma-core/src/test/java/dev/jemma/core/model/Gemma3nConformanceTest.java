@@ -1,0 +1,114 @@
+package dev.jemma.core.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.jemma.core.kv.KvCache;
+import dev.jemma.core.tensor.ThreadPool;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * gemma3n-tiny (a random HF Gemma3nForCausalLM converted by llama.cpp) in exact mode against the float32 HF
+ * reference logits of the same GGUF: every position, both prompts, F32 and Q8_0, max|Δ| ≤ 1e-2, mean|Δ| ≤ 1e-3
+ * (fixtures/README.md, gemma3n_exact_f32_mode), and the 16 greedy ids decoded one token at a time with the cache.
+ * The long prompt (92 tokens) is longer than the window (16) and than one batch (64 here), so it exercises the
+ * ring cache and the KV-shared layers across batches.
+ */
+class Gemma3nConformanceTest {
+    static Path dir;
+    static JsonNode model;
+    static ThreadPool pool;
+
+    @BeforeAll
+    static void setUp() throws IOException {
+        String prop = System.getProperty("jemma.fixtures");
+        Path fixtures = prop == null ? null : Path.of(prop);
+        boolean present = fixtures != null && Files.isRegularFile(fixtures.resolve("manifest.json"))
+                && Files.isDirectory(fixtures.resolve("gemma3n-tiny"));
+        if (!present && "1".equals(System.getenv("JEMMA_REQUIRE_FIXTURES"))) {
+            throw new IllegalStateException("fixtures missing at " + fixtures + " (JEMMA_REQUIRE_FIXTURES=1)");
+        }
+        assumeTrue(present, "shared fixtures not found (system property jemma.fixtures=" + prop + ")");
+        dir = fixtures;
+        model = new ObjectMapper().readTree(fixtures.resolve("manifest.json").toFile()).path("models").path("gemma3n-tiny");
+        pool = new ThreadPool(2);
+    }
+
+    @AfterAll
+    static void tearDown() {
+        if (pool != null) pool.close();
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"F32, short", "F32, long", "Q8_0, short", "Q8_0, long"})
+    void exactLogitsAndGreedyIds(String type, String prompt) throws IOException {
+        JsonNode variant = model.path("variants").path(type);
+        JsonNode p = variant.path("prompts").path(prompt);
+        int[] ids = ints(model.path("prompts").path(prompt).path("ids"));
+        int[] greedy = ints(p.path("greedy_ids"));
+        float[] ref = readF32(dir.resolve(p.path("logits_file").asText()));
+        Path gguf = dir.resolve(variant.path("file").asText());
+
+        try (LanguageModel m = ModelLoader.load(gguf, new ModelLoader.Options(true, 2, 64), pool)) {
+            assertThat(m).isInstanceOf(Gemma3nModel.class);
+            int vocab = m.config().vocabSize();
+            assertThat(ref.length).isEqualTo(ids.length * vocab);
+            KvCache cache = m.newCache(ids.length + greedy.length);
+            float[] got = new float[ids.length * vocab];
+            for (int i = 0; i < ids.length; i += m.maxBatch()) {
+                int n = Math.min(m.maxBatch(), ids.length - i);
+                System.arraycopy(m.forward(ids, i, n, cache, true), 0, got, i * vocab, n * vocab);
+            }
+            double max = 0, sum = 0;
+            for (int i = 0; i < got.length; i++) {
+                double d = Math.abs(got[i] - ref[i]);
+                max = Math.max(max, d);
+                sum += d;
+            }
+            double mean = sum / got.length;
+            System.out.printf("gemma3n-tiny %s %s: max|d| %.3e mean|d| %.3e%n", type, prompt, max, mean);
+            assertThat(max).as("max |Δlogit|").isLessThanOrEqualTo(1e-2);
+            assertThat(mean).as("mean |Δlogit|").isLessThanOrEqualTo(1e-3);
+
+            // greedy: argmax of the prompt's last logits, then one token at a time through the cache
+            int[] out = new int[greedy.length];
+            int next = argmax(got, (ids.length - 1) * vocab, vocab);
+            for (int i = 0; i < greedy.length; i++) {
+                out[i] = next;
+                if (i + 1 < greedy.length) next = argmax(m.forward(new int[]{next}, 0, 1, cache, false), 0, vocab);
+            }
+            assertThat(out).as("greedy ids").containsExactly(greedy);
+        }
+    }
+
+    static int argmax(float[] x, int off, int n) {
+        int best = 0;
+        for (int i = 1; i < n; i++) if (x[off + i] > x[off + best]) best = i;
+        return best;
+    }
+
+    static int[] ints(JsonNode a) {
+        int[] r = new int[a.size()];
+        for (int i = 0; i < r.length; i++) r[i] = a.get(i).asInt();
+        assertThat(r).isNotEmpty();
+        return r;
+    }
+
+    static float[] readF32(Path f) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(f)).order(ByteOrder.LITTLE_ENDIAN);
+        float[] r = new float[b.remaining() / 4];
+        b.asFloatBuffer().get(r);
+        return r;
+    }
+}
