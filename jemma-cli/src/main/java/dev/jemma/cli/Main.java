@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** Entry point of the {@code jemma} command. */
 @Command(name = "jemma", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Gemma 3 and Gemma 3n inference in pure Java.",
-        subcommands = {LogitsCommand.class, PullCommand.class, ListCommand.class, RmCommand.class,
+        subcommands = {LogitsCommand.class, QuantizeCommand.class, PullCommand.class, ListCommand.class, RmCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

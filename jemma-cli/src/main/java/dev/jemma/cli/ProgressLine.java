@@ -1,0 +1,49 @@
+package dev.jemma.cli;
+
+import java.io.PrintStream;
+
+/**
+ * A one-line progress bar on stderr for long local jobs (quantize, convert, perplexity): redrawn in place on a
+ * terminal, a plain line every few seconds (and at the end) otherwise, so logs stay readable.
+ */
+final class ProgressLine {
+    private final PrintStream out;
+    private final String label;
+    private final boolean tty;
+    private final long start = System.nanoTime();
+    private long lastPlain;
+    private boolean drawn;
+
+    ProgressLine(PrintStream out, String label) {
+        this.out = out;
+        this.label = label;
+        var c = System.console();
+        this.tty = c != null && c.isTerminal();
+    }
+
+    /** Shows {@code done} of {@code total} with a short note (e.g. the current tensor or the running estimate). */
+    synchronized void update(long done, long total, String note) {
+        double frac = total > 0 ? Math.min(1, (double) done / total) : 0;
+        int width = 24, full = (int) Math.round(frac * width);
+        double secs = (System.nanoTime() - start) / 1e9;
+        String eta = frac > 0.01 && frac < 1 ? String.format(" ETA %ds", Math.round(secs / frac * (1 - frac))) : "";
+        String text = String.format("%s %3d%% [%s%s] %.1fs%s %s", label, (int) (frac * 100), "#".repeat(full),
+                " ".repeat(width - full), secs, eta, note == null ? "" : note);
+        if (tty) {
+            out.print("\r" + text + "\u001b[K");
+            out.flush();
+            drawn = true;
+        } else {
+            long now = System.nanoTime();
+            if (now - lastPlain > 5_000_000_000L || done >= total) {
+                out.println(text);
+                lastPlain = now;
+            }
+        }
+    }
+
+    synchronized void finish() {
+        if (drawn) out.println();
+        drawn = false;
+    }
+}

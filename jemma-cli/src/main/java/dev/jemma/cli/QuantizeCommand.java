@@ -1,0 +1,79 @@
+package dev.jemma.cli;
+
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.quant.ModelQuantizer;
+import dev.jemma.core.quant.QuantPreset;
+import dev.jemma.core.tensor.GgmlType;
+import dev.jemma.core.tensor.ThreadPool;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code jemma quantize IN.gguf OUT.gguf TYPE}: llama-quantize's per-tensor mixtures, written atomically. */
+@Command(name = "quantize", mixinStandardHelpOptions = true,
+        description = "Quantize an F32/F16/BF16 GGUF to Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_M, Q5_K_M, Q6_K (or F16/BF16).")
+final class QuantizeCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "IN.gguf")
+    Path in;
+
+    @Parameters(index = "1", paramLabel = "OUT.gguf")
+    Path out;
+
+    @Parameters(index = "2", paramLabel = "TYPE", description = "Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K_M Q5_K_M Q6_K F16 BF16 F32")
+    String type;
+
+    @Option(names = "--token-embedding-type", paramLabel = "T", description = "type for token_embd.weight (e.g. F16, Q8_0)")
+    String tokenEmbeddingType;
+
+    @Option(names = "--output-tensor-type", paramLabel = "T", description = "type for the output matrix (token_embd when tied)")
+    String outputTensorType;
+
+    @Option(names = "--pure", description = "every quantized tensor gets TYPE (no higher-precision mixture)")
+    boolean pure;
+
+    @Option(names = {"-t", "--threads"}, description = "threads (default: all cores)")
+    int threads = ThreadPool.defaultThreads();
+
+    @Override
+    public Integer call() throws java.io.IOException {
+        if (!Files.isRegularFile(in)) throw new JemmaException(in + ": no such file");
+        if (Files.exists(out) && Files.isSameFile(in, out)) throw new JemmaException(out + ": output would overwrite the input");
+        QuantPreset preset = QuantPreset.parse(type);
+        var opts = new ModelQuantizer.Options(preset, parseType(tokenEmbeddingType, "--token-embedding-type"),
+                parseType(outputTensorType, "--output-tensor-type"), pure);
+        ProgressLine bar = new ProgressLine(System.err, "quantize");
+        long t0 = System.nanoTime();
+        Map<String, GgmlType> plan;
+        try (ThreadPool pool = new ThreadPool(Math.max(1, threads))) {
+            plan = ModelQuantizer.quantize(in, out, opts, pool, (done, total, name) -> bar.update(done, total, name));
+        } finally {
+            bar.finish();
+        }
+        long inSize = size(in), outSize = size(out);
+        System.err.printf(Locale.ROOT, "jemma: wrote %s (%s): %.2f MB -> %.2f MB in %.1fs; tensors: %s%n", out, preset,
+                inSize / 1e6, outSize / 1e6, (System.nanoTime() - t0) / 1e9, ModelQuantizer.summary(plan));
+        return 0;
+    }
+
+    private static long size(Path p) {
+        try {
+            return Files.size(p);
+        } catch (java.io.IOException e) {
+            return -1;
+        }
+    }
+
+    static GgmlType parseType(String s, String flag) {
+        if (s == null) return null;
+        for (GgmlType t : GgmlType.values()) {
+            if (t.name().equalsIgnoreCase(s) && dev.jemma.core.quant.Quantizers.canWrite(t)) return t;
+        }
+        throw new JemmaException(flag + ": cannot write tensor type '" + s + "' (one of F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K)");
+    }
+}
