@@ -1,0 +1,166 @@
+package dev.jemma.core.chat;
+
+import com.hubspot.jinjava.Jinjava;
+import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.interpret.RenderResult;
+import com.hubspot.jinjava.interpret.TemplateError;
+import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.gguf.GgufFile;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Turns a conversation into the prompt text a model was trained on. A file's own Jinja template
+ * ({@code tokenizer.chat_template}) is rendered with Jinjava, configured like Hugging Face's
+ * {@code apply_chat_template} (trim_blocks, lstrip_blocks, {@code raise_exception}); a file without one gets Gemma's
+ * format built in:
+ * <pre>
+ * &lt;bos&gt;&lt;start_of_turn&gt;user
+ * {system}\n\n{user}&lt;end_of_turn&gt;
+ * &lt;start_of_turn&gt;model
+ * </pre>
+ * The rendered text contains special-token text ({@code <bos>}, {@code <start_of_turn>}); tokenize it with special
+ * parsing on and without adding another BOS. Thread-safe.
+ */
+public final class ChatTemplate {
+    private final String source;
+    private final String bosToken;
+    private final String eosToken;
+    private final Jinjava jinjava;
+
+    private ChatTemplate(String source, String bosToken, String eosToken) {
+        this.source = source;
+        this.bosToken = bosToken;
+        this.eosToken = eosToken;
+        if (source == null) {
+            jinjava = null;
+        } else {
+            JinjavaConfig config = JinjavaConfig.newBuilder()
+                    .withTrimBlocks(true)
+                    .withLstripBlocks(true)
+                    .withFailOnUnknownTokens(false)
+                    .build();
+            jinjava = new Jinjava(config);
+            jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception",
+                    ChatTemplate.class, "raiseException", String.class));
+        }
+    }
+
+    /** A Jinja template (Hugging Face conventions: {@code messages}, {@code add_generation_prompt}, {@code bos_token}). */
+    public static ChatTemplate jinja(String template, String bosToken, String eosToken) {
+        if (template == null || template.isBlank()) throw new IllegalArgumentException("empty template");
+        return new ChatTemplate(template, bosToken, eosToken);
+    }
+
+    /** Gemma's format, for files that carry no template. */
+    public static ChatTemplate gemma(String bosToken) {
+        return new ChatTemplate(null, bosToken, "<eos>");
+    }
+
+    /**
+     * The file's template if it has one, else Gemma's built-in format.
+     *
+     * @param bosToken the BOS piece's text (e.g. {@code <bos>}), or "" when the vocabulary has none
+     */
+    public static ChatTemplate fromGguf(GgufFile file, String bosToken, String eosToken) {
+        String t = file.getString("tokenizer.chat_template");
+        return t == null || t.isBlank() ? gemma(bosToken) : jinja(t, bosToken, eosToken);
+    }
+
+    /** Whether this is the built-in Gemma format rather than a file's template. */
+    public boolean isBuiltIn() {
+        return source == null;
+    }
+
+    /** The Jinja source, or null for the built-in format. */
+    public String source() {
+        return source;
+    }
+
+    /** Called by templates as {@code raise_exception('…')}. */
+    public static String raiseException(String message) {
+        throw new TemplateException(message);
+    }
+
+    /** A template refused the conversation (e.g. roles that do not alternate). */
+    static final class TemplateException extends RuntimeException {
+        TemplateException(String m) {
+            super(m);
+        }
+    }
+
+    /**
+     * Renders a conversation.
+     *
+     * @param addGenerationPrompt end with the opening of a model turn, so the model answers next
+     */
+    public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
+        if (source == null) return renderGemma(messages, addGenerationPrompt);
+        List<Map<String, Object>> msgs = new ArrayList<>();
+        for (ChatMessage m : messages) {
+            Map<String, Object> o = new LinkedHashMap<>();
+            o.put("role", m.role());
+            o.put("content", m.content());
+            msgs.add(o);
+        }
+        Map<String, Object> ctx = new HashMap<>();
+        ctx.put("messages", msgs);
+        ctx.put("add_generation_prompt", addGenerationPrompt);
+        ctx.put("bos_token", bosToken);
+        ctx.put("eos_token", eosToken);
+        RenderResult r;
+        try {
+            r = jinjava.renderForResult(source, ctx);
+        } catch (TemplateException e) {
+            throw new JemmaException("chat template: " + e.getMessage());
+        } catch (RuntimeException e) {
+            Throwable c = e;
+            while (c.getCause() != null && !(c instanceof TemplateException)) c = c.getCause();
+            throw new JemmaException("chat template: " + c.getMessage());
+        }
+        for (TemplateError err : r.getErrors()) {
+            if (err.getSeverity() == TemplateError.ErrorType.FATAL) {
+                String msg = err.getMessage();
+                Throwable ex = err.getException();
+                while (ex != null) {
+                    if (ex instanceof TemplateException) {
+                        msg = ex.getMessage();
+                        break;
+                    }
+                    ex = ex.getCause();
+                }
+                throw new JemmaException("chat template: " + msg);
+            }
+        }
+        return r.getOutput();
+    }
+
+    /** Gemma 3's template, written out: system text folded into the first user turn, assistant → model. */
+    private String renderGemma(List<ChatMessage> messages, boolean addGenerationPrompt) {
+        StringBuilder sb = new StringBuilder(bosToken);
+        String prefix = "";
+        int first = 0;
+        if (!messages.isEmpty() && messages.get(0).role().equals("system")) {
+            prefix = messages.get(0).content() + "\n\n";
+            first = 1;
+        }
+        for (int i = first; i < messages.size(); i++) {
+            ChatMessage m = messages.get(i);
+            boolean shouldBeUser = (i - first) % 2 == 0;
+            if (m.role().equals("user") != shouldBeUser) {
+                throw new JemmaException("chat template: Conversation roles must alternate user/assistant/user/assistant/...");
+            }
+            String role = m.role().equals("assistant") ? "model" : m.role();
+            sb.append("<start_of_turn>").append(role).append('\n');
+            if (i == first) sb.append(prefix);
+            sb.append(m.content().strip()).append("<end_of_turn>\n");
+        }
+        if (addGenerationPrompt) sb.append("<start_of_turn>model\n");
+        return sb.toString();
+    }
+}

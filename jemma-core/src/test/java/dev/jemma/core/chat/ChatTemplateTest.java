@@ -1,0 +1,85 @@
+package dev.jemma.core.chat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.tokenizer.Tokenizer;
+import org.junit.jupiter.api.Test;
+
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Renderings identical to Hugging Face's apply_chat_template (fixtures/chat-template.json). */
+class ChatTemplateTest {
+    static JsonNode fixture() throws Exception {
+        try (InputStream in = ChatTemplateTest.class.getResourceAsStream("/tokenizer/chat-template.json")) {
+            return new ObjectMapper().readTree(in);
+        }
+    }
+
+    static List<ChatMessage> messages(JsonNode c) {
+        List<ChatMessage> l = new ArrayList<>();
+        for (JsonNode m : c.get("messages")) l.add(new ChatMessage(m.get("role").asText(), m.get("content").asText()));
+        return l;
+    }
+
+    static int[] ints(JsonNode a) {
+        int[] r = new int[a.size()];
+        for (int i = 0; i < r.length; i++) r[i] = a.get(i).asInt();
+        return r;
+    }
+
+    static Path resource(String name) throws Exception {
+        return Path.of(ChatTemplateTest.class.getResource(name).toURI());
+    }
+
+    @Test
+    void jinjaTemplateAndBuiltInMatchFixtureRenderings() throws Exception {
+        JsonNode f = fixture();
+        ChatTemplate jinja = ChatTemplate.jinja(f.get("chat_template").asText(), "<bos>", "<eos>");
+        ChatTemplate builtIn = ChatTemplate.gemma("<bos>");
+        int n = 0;
+        for (JsonNode c : f.get("cases")) {
+            boolean gen = c.get("add_generation_prompt").asBoolean();
+            String want = c.get("rendered").asText();
+            assertThat(jinja.render(messages(c), gen)).as(c.get("name").asText()).isEqualTo(want);
+            assertThat(builtIn.render(messages(c), gen)).as(c.get("name").asText()).isEqualTo(want);
+            n++;
+        }
+        assertThat(n).isGreaterThanOrEqualTo(3);
+    }
+
+    @Test
+    void templateFromGgufAndTokenIds() throws Exception {
+        JsonNode f = fixture();
+        try (GgufFile vocab = GgufFile.open(resource("/tokenizer/gemma3-vocab.gguf"));
+             GgufFile tiny = GgufFile.open(resource("/models/gemma3-tiny-Q4_0.gguf"))) {
+            Tokenizer big = Tokenizer.fromGguf(vocab), small = Tokenizer.fromGguf(tiny);
+            ChatTemplate tb = ChatTemplate.fromGguf(vocab, big.piece(big.bosId()), big.piece(big.eosId()));
+            ChatTemplate ts = ChatTemplate.fromGguf(tiny, small.piece(small.bosId()), small.piece(small.eosId()));
+            assertThat(tb.isBuiltIn()).isFalse();
+            for (JsonNode c : f.get("cases")) {
+                boolean gen = c.get("add_generation_prompt").asBoolean();
+                String want = c.get("rendered").asText();
+                assertThat(tb.render(messages(c), gen)).isEqualTo(want);
+                assertThat(ts.render(messages(c), gen)).isEqualTo(want);
+                if (c.has("ids_gemma3_tokenizer")) assertThat(big.encode(want, false)).isEqualTo(ints(c.get("ids_gemma3_tokenizer")));
+                if (c.has("ids_small_tokenizer")) assertThat(small.encode(want, false)).isEqualTo(ints(c.get("ids_small_tokenizer")));
+            }
+        }
+    }
+
+    @Test
+    void nonAlternatingRolesAreAClearError() throws Exception {
+        ChatTemplate jinja = ChatTemplate.jinja(fixture().get("chat_template").asText(), "<bos>", "<eos>");
+        List<ChatMessage> bad = List.of(ChatMessage.user("a"), ChatMessage.user("b"));
+        assertThatThrownBy(() -> jinja.render(bad, true)).isInstanceOf(JemmaException.class).hasMessageContaining("alternate");
+        assertThatThrownBy(() -> ChatTemplate.gemma("<bos>").render(bad, true)).isInstanceOf(JemmaException.class).hasMessageContaining("alternate");
+    }
+}
