@@ -1,0 +1,236 @@
+package dev.jemma.core.engine;
+
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.chat.ChatMessage;
+import dev.jemma.core.chat.ChatTemplate;
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.kv.KvCache;
+import dev.jemma.core.model.LanguageModel;
+import dev.jemma.core.model.ModelConfig;
+import dev.jemma.core.model.ModelLoader;
+import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tokenizer.Tokenizer;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A loaded model: the mapped GGUF file, its tokenizer and chat template, and a thread pool. The entry point of the
+ * embeddable API:
+ * <pre>{@code
+ * try (Engine engine = Engine.load(Path.of("gemma-3-1b-it-Q4_0.gguf"));
+ *      Session chat = engine.newSession()) {
+ *     String answer = chat.chat("Why is the sky blue?").text();
+ * }
+ * }</pre>
+ *
+ * <p><b>Thread-safety:</b> an engine is thread-safe. Any number of {@link Session sessions} may be used from
+ * different threads; each has its own KV cache, and the model's forward passes are serialised by an internal lock
+ * (so concurrent sessions interleave token by token rather than run in parallel — the thread pool already uses every
+ * core for one pass). {@link #close()} waits for a running forward pass, then unmaps the file; sessions fail with
+ * {@link IllegalStateException} afterwards.
+ */
+public final class Engine implements AutoCloseable {
+    private final Path path;
+    private final EngineOptions options;
+    private final ThreadPool pool;
+    private final LanguageModel model;
+    private final Tokenizer tokenizer;
+    private final ChatTemplate template;
+    private final ModelConfig config;
+    private final Map<String, Object> metadata;
+    private final int contextLength;
+    private final GenerationOptions defaults;
+    private final long loadNanos;
+    private final ReentrantLock lock = new ReentrantLock();
+    private volatile boolean closed;
+
+    private Engine(Path path, EngineOptions options) {
+        long t0 = System.nanoTime();
+        this.path = path;
+        this.options = options;
+        GgufFile file = GgufFile.open(path);
+        ThreadPool p = null;
+        try {
+            metadata = file.metadata();
+            tokenizer = Tokenizer.fromGguf(file);
+            String bos = tokenizer.bosId() >= 0 ? tokenizer.piece(tokenizer.bosId()) : "";
+            String eos = tokenizer.eosId() >= 0 ? tokenizer.piece(tokenizer.eosId()) : "";
+            template = ChatTemplate.fromGguf(file, bos, eos);
+            p = new ThreadPool(options.threadsOrDefault());
+            model = ModelLoader.load(file, new ModelLoader.Options(options.exact(), p.threads(), options.maxBatch()), p, true);
+            config = model.config();
+            if (config.vocabSize() > tokenizer.vocabSize()) {
+                throw file.error("the model has " + config.vocabSize() + " output rows but the vocabulary only " + tokenizer.vocabSize() + " tokens");
+            }
+            int trained = config.contextLength() > 0 ? config.contextLength() : EngineOptions.DEFAULT_CONTEXT_CAP;
+            contextLength = options.contextLength() > 0 ? options.contextLength() : Math.min(trained, EngineOptions.DEFAULT_CONTEXT_CAP);
+            defaults = options.generation().orElse(fileDefaults(file));
+            if (options.loadProgress() != null) prefault(file.segment(), options.loadProgress());
+        } catch (RuntimeException | Error e) {
+            if (p != null) p.close();
+            file.close();
+            throw e;
+        }
+        pool = p;
+        loadNanos = System.nanoTime() - t0;
+    }
+
+    /** Loads a GGUF model with default options. */
+    public static Engine load(Path path) {
+        return load(path, EngineOptions.defaults());
+    }
+
+    /**
+     * Loads a GGUF model.
+     *
+     * @throws JemmaException with a one-line message when the file is missing, malformed or unsupported
+     */
+    public static Engine load(Path path, EngineOptions options) {
+        return new Engine(path, options);
+    }
+
+    /** Sampling recommendations some GGUF files carry ({@code general.sampling.*}). */
+    private static GenerationOptions fileDefaults(GgufFile f) {
+        GenerationOptions.Builder b = GenerationOptions.builder();
+        if (f.has("general.sampling.temp")) b.temperature((float) f.getDouble("general.sampling.temp", 1));
+        if (f.has("general.sampling.top_k")) b.topK(f.getInt("general.sampling.top_k", 64));
+        if (f.has("general.sampling.top_p")) b.topP((float) f.getDouble("general.sampling.top_p", 0.95));
+        if (f.has("general.sampling.min_p")) b.minP((float) f.getDouble("general.sampling.min_p", 0));
+        if (f.has("general.sampling.penalty_repeat")) b.repeatPenalty((float) f.getDouble("general.sampling.penalty_repeat", 1));
+        if (f.has("general.sampling.penalty_last_n")) b.repeatLastN(f.getInt("general.sampling.penalty_last_n", 64));
+        try {
+            return b.build();
+        } catch (IllegalArgumentException e) {
+            throw f.error("general.sampling.*: " + e.getMessage());
+        }
+    }
+
+    /** Touches every page of the mapping so the first answer does not stall on disk reads; reports progress. */
+    private static void prefault(MemorySegment seg, java.util.function.DoubleConsumer progress) {
+        long size = seg.byteSize(), step = 4096, chunk = Math.max(step, size / 100);
+        long sink = 0;
+        for (long off = 0; off < size; off += step) {
+            sink += seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, off);
+            if (off % chunk < step) progress.accept((double) off / size);
+        }
+        progress.accept(1.0);
+        if (sink == 42) Thread.onSpinWait(); // keeps the reads from being optimised away
+    }
+
+    /** A new conversation with its own KV cache (allocated on first use). */
+    public Session newSession() {
+        return new Session(this, null);
+    }
+
+    /** A new conversation that starts with a system prompt (folded into the first user turn by Gemma's template). */
+    public Session newSession(String systemPrompt) {
+        return new Session(this, systemPrompt);
+    }
+
+    /** One-shot convenience: answers a single user message in a throw-away session. */
+    public String generate(String userMessage) {
+        try (Session s = newSession()) {
+            return s.chat(userMessage).text();
+        }
+    }
+
+    /** The model file. */
+    public Path path() {
+        return path;
+    }
+
+    public EngineOptions options() {
+        return options;
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public ChatTemplate chatTemplate() {
+        return template;
+    }
+
+    /** Hyper-parameters read from the file. */
+    public ModelConfig config() {
+        return config;
+    }
+
+    /** The file's metadata (GGUF keys to values; arrays as Java arrays). */
+    public Map<String, Object> metadata() {
+        return metadata;
+    }
+
+    /** Tokens a session holds (prompt + output). */
+    public int contextLength() {
+        return contextLength;
+    }
+
+    /** The defaults every request starts from (engine options over the file's recommendations). */
+    public GenerationOptions defaults() {
+        return defaults;
+    }
+
+    /** Time {@link #load} took. */
+    public long loadNanos() {
+        return loadNanos;
+    }
+
+    /** Renders a conversation with the model's chat template. */
+    public String renderChat(List<ChatMessage> messages, boolean addGenerationPrompt) {
+        return template.render(messages, addGenerationPrompt);
+    }
+
+    // ------------------------------------------------------------ for sessions
+
+    KvCache newCache() {
+        checkOpen();
+        return model.newCache(contextLength);
+    }
+
+    int maxBatch() {
+        return model.maxBatch();
+    }
+
+    int vocabSize() {
+        return config.vocabSize();
+    }
+
+    /** One forward pass under the engine lock; returns the last token's logits. */
+    float[] forward(int[] tokens, int offset, int count, KvCache cache) {
+        lock.lock();
+        try {
+            checkOpen();
+            return model.forward(tokens, offset, count, cache, false);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("the engine is closed");
+    }
+
+    /** Whether {@link #close()} was called. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** Waits for a running forward pass, then releases the mapping and the threads. Idempotent. */
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            if (closed) return;
+            closed = true;
+            model.close();
+            pool.close();
+        } finally {
+            lock.unlock();
+        }
+    }
+}

@@ -1,0 +1,117 @@
+package dev.jemma.core.engine;
+
+import dev.jemma.core.tensor.ThreadPool;
+
+import java.util.function.DoubleConsumer;
+
+/**
+ * How a model is loaded, in the spirit of MediaPipe's {@code LlmInferenceOptions}: context length, threads, the
+ * numeric mode, and default generation settings (max tokens, top-k, temperature, seed …) that every request starts
+ * from. Immutable; build with {@link #builder()}.
+ *
+ * @param contextLength   tokens a session can hold (prompt + output); 0 = the model's trained length, capped at
+ *                        {@link #DEFAULT_CONTEXT_CAP} to keep the KV cache modest
+ * @param threads         compute threads; 0 = all cores
+ * @param exact           dequantize weights exactly and compute in f32 (the fixtures' reference mode)
+ * @param maxBatch        prompt tokens per forward pass (longer prompts are split)
+ * @param generation      generation defaults for every request
+ * @param loadProgress    called with 0…1 while the weights are paged in (null: no pre-loading)
+ */
+public record EngineOptions(int contextLength, int threads, boolean exact, int maxBatch, GenerationOptions generation,
+                            DoubleConsumer loadProgress) {
+    /** Context used when none is requested: Gemma 3 is trained for 32k–128k, whose f32 KV cache would be large. */
+    public static final int DEFAULT_CONTEXT_CAP = 8192;
+
+    public EngineOptions {
+        if (contextLength < 0) throw new IllegalArgumentException("context length must be >= 0, got " + contextLength);
+        if (threads < 0) throw new IllegalArgumentException("threads must be >= 0, got " + threads);
+        if (maxBatch <= 0) throw new IllegalArgumentException("max batch must be > 0, got " + maxBatch);
+        if (generation == null) generation = GenerationOptions.none();
+    }
+
+    public static EngineOptions defaults() {
+        return builder().build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public int threadsOrDefault() {
+        return threads > 0 ? threads : ThreadPool.defaultThreads();
+    }
+
+    /** Mutable builder. */
+    public static final class Builder {
+        private int contextLength;
+        private int threads;
+        private boolean exact;
+        private int maxBatch = 64;
+        private GenerationOptions.Builder defaults = GenerationOptions.builder();
+        private DoubleConsumer loadProgress;
+
+        private Builder() {
+        }
+
+        public Builder contextLength(int v) {
+            contextLength = v;
+            return this;
+        }
+
+        public Builder threads(int v) {
+            threads = v;
+            return this;
+        }
+
+        public Builder exact(boolean v) {
+            exact = v;
+            return this;
+        }
+
+        public Builder maxBatch(int v) {
+            maxBatch = v;
+            return this;
+        }
+
+        /** Default maximum tokens per answer (negative: until a stop token or a full context). */
+        public Builder maxTokens(int v) {
+            defaults.maxTokens(v);
+            return this;
+        }
+
+        public Builder topK(int v) {
+            defaults.topK(v);
+            return this;
+        }
+
+        public Builder topP(float v) {
+            defaults.topP(v);
+            return this;
+        }
+
+        public Builder temperature(float v) {
+            defaults.temperature(v);
+            return this;
+        }
+
+        public Builder seed(long v) {
+            defaults.seed(v);
+            return this;
+        }
+
+        /** Replaces all generation defaults. */
+        public Builder generation(GenerationOptions v) {
+            defaults = v.toBuilder();
+            return this;
+        }
+
+        public Builder loadProgress(DoubleConsumer v) {
+            loadProgress = v;
+            return this;
+        }
+
+        public EngineOptions build() {
+            return new EngineOptions(contextLength, threads, exact, maxBatch, defaults.build(), loadProgress);
+        }
+    }
+}

@@ -1,0 +1,282 @@
+package dev.jemma.core.engine;
+
+import dev.jemma.core.sampling.SamplingParams;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Per-request generation settings. Every field is optional: {@code null} means "not set here", and
+ * {@link #orElse(GenerationOptions)} fills unset fields from another set of options. A request's options are layered
+ * over the engine's defaults ({@link EngineOptions}), which are layered over the model file's recommendations
+ * ({@code general.sampling.*}), which are layered over Google's Gemma 3 defaults (temperature 1.0, top-k 64,
+ * top-p 0.95). Immutable and thread-safe; build one with {@link #builder()}.
+ */
+public final class GenerationOptions {
+    /** Unlimited: generate until a stop condition or a full context. */
+    public static final int UNLIMITED = -1;
+
+    private final Integer maxTokens;
+    private final Float temperature;
+    private final Integer topK;
+    private final Float topP;
+    private final Float minP;
+    private final Float repeatPenalty;
+    private final Integer repeatLastN;
+    private final Float presencePenalty;
+    private final Float frequencyPenalty;
+    private final Long seed;
+    private final List<String> stop;
+    private final Boolean ignoreEos;
+
+    private GenerationOptions(Builder b) {
+        maxTokens = b.maxTokens;
+        temperature = b.temperature;
+        topK = b.topK;
+        topP = b.topP;
+        minP = b.minP;
+        repeatPenalty = b.repeatPenalty;
+        repeatLastN = b.repeatLastN;
+        presencePenalty = b.presencePenalty;
+        frequencyPenalty = b.frequencyPenalty;
+        seed = b.seed;
+        stop = b.stop == null ? null : List.copyOf(b.stop);
+        ignoreEos = b.ignoreEos;
+    }
+
+    /** No field set. */
+    public static GenerationOptions none() {
+        return builder().build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder pre-filled with these options, to change a few. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.maxTokens = maxTokens;
+        b.temperature = temperature;
+        b.topK = topK;
+        b.topP = topP;
+        b.minP = minP;
+        b.repeatPenalty = repeatPenalty;
+        b.repeatLastN = repeatLastN;
+        b.presencePenalty = presencePenalty;
+        b.frequencyPenalty = frequencyPenalty;
+        b.seed = seed;
+        b.stop = stop;
+        b.ignoreEos = ignoreEos;
+        return b;
+    }
+
+    /** These options, with every unset field taken from {@code fallback}. */
+    public GenerationOptions orElse(GenerationOptions fallback) {
+        if (fallback == null) return this;
+        Builder b = toBuilder();
+        if (b.maxTokens == null) b.maxTokens = fallback.maxTokens;
+        if (b.temperature == null) b.temperature = fallback.temperature;
+        if (b.topK == null) b.topK = fallback.topK;
+        if (b.topP == null) b.topP = fallback.topP;
+        if (b.minP == null) b.minP = fallback.minP;
+        if (b.repeatPenalty == null) b.repeatPenalty = fallback.repeatPenalty;
+        if (b.repeatLastN == null) b.repeatLastN = fallback.repeatLastN;
+        if (b.presencePenalty == null) b.presencePenalty = fallback.presencePenalty;
+        if (b.frequencyPenalty == null) b.frequencyPenalty = fallback.frequencyPenalty;
+        if (b.seed == null) b.seed = fallback.seed;
+        if (b.stop == null) b.stop = fallback.stop;
+        if (b.ignoreEos == null) b.ignoreEos = fallback.ignoreEos;
+        return b.build();
+    }
+
+    /** Sampling parameters with Gemma's defaults for anything unset; an unset seed draws a fresh random one. */
+    public SamplingParams sampling() {
+        SamplingParams d = SamplingParams.GEMMA_DEFAULTS;
+        return new SamplingParams(
+                temperature != null ? temperature : d.temperature(),
+                topK != null ? topK : d.topK(),
+                topP != null ? topP : d.topP(),
+                minP != null ? minP : d.minP(),
+                repeatPenalty != null ? repeatPenalty : d.repeatPenalty(),
+                repeatLastN != null ? repeatLastN : d.repeatLastN(),
+                presencePenalty != null ? presencePenalty : d.presencePenalty(),
+                frequencyPenalty != null ? frequencyPenalty : d.frequencyPenalty(),
+                seed != null ? seed : System.nanoTime() ^ Thread.currentThread().threadId() * 0x9E3779B97F4A7C15L);
+    }
+
+    /** Maximum tokens to generate, or {@link #UNLIMITED}. */
+    public int maxTokensOrUnlimited() {
+        return maxTokens == null || maxTokens < 0 ? UNLIMITED : maxTokens;
+    }
+
+    public List<String> stopOrEmpty() {
+        return stop == null ? List.of() : stop;
+    }
+
+    public boolean ignoreEosOrFalse() {
+        return ignoreEos != null && ignoreEos;
+    }
+
+    public Integer maxTokens() {
+        return maxTokens;
+    }
+
+    public Float temperature() {
+        return temperature;
+    }
+
+    public Integer topK() {
+        return topK;
+    }
+
+    public Float topP() {
+        return topP;
+    }
+
+    public Float minP() {
+        return minP;
+    }
+
+    public Float repeatPenalty() {
+        return repeatPenalty;
+    }
+
+    public Integer repeatLastN() {
+        return repeatLastN;
+    }
+
+    public Float presencePenalty() {
+        return presencePenalty;
+    }
+
+    public Float frequencyPenalty() {
+        return frequencyPenalty;
+    }
+
+    public Long seed() {
+        return seed;
+    }
+
+    public List<String> stop() {
+        return stop;
+    }
+
+    public Boolean ignoreEos() {
+        return ignoreEos;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof GenerationOptions g && Objects.equals(maxTokens, g.maxTokens) && Objects.equals(temperature, g.temperature)
+                && Objects.equals(topK, g.topK) && Objects.equals(topP, g.topP) && Objects.equals(minP, g.minP)
+                && Objects.equals(repeatPenalty, g.repeatPenalty) && Objects.equals(repeatLastN, g.repeatLastN)
+                && Objects.equals(presencePenalty, g.presencePenalty) && Objects.equals(frequencyPenalty, g.frequencyPenalty)
+                && Objects.equals(seed, g.seed) && Objects.equals(stop, g.stop) && Objects.equals(ignoreEos, g.ignoreEos);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty, frequencyPenalty, seed, stop, ignoreEos);
+    }
+
+    @Override
+    public String toString() {
+        return "GenerationOptions{maxTokens=" + maxTokens + ", temperature=" + temperature + ", topK=" + topK + ", topP=" + topP
+                + ", minP=" + minP + ", repeatPenalty=" + repeatPenalty + ", repeatLastN=" + repeatLastN + ", presencePenalty=" + presencePenalty
+                + ", frequencyPenalty=" + frequencyPenalty + ", seed=" + seed + ", stop=" + stop + ", ignoreEos=" + ignoreEos + "}";
+    }
+
+    /** Mutable builder; {@code null} leaves a field unset. */
+    public static final class Builder {
+        private Integer maxTokens;
+        private Float temperature;
+        private Integer topK;
+        private Float topP;
+        private Float minP;
+        private Float repeatPenalty;
+        private Integer repeatLastN;
+        private Float presencePenalty;
+        private Float frequencyPenalty;
+        private Long seed;
+        private List<String> stop;
+        private Boolean ignoreEos;
+
+        private Builder() {
+        }
+
+        /** Maximum tokens to generate; negative = unlimited. */
+        public Builder maxTokens(Integer v) {
+            maxTokens = v;
+            return this;
+        }
+
+        /** 0 = greedy. */
+        public Builder temperature(Float v) {
+            temperature = v;
+            return this;
+        }
+
+        /** 0 = no top-k cut. */
+        public Builder topK(Integer v) {
+            topK = v;
+            return this;
+        }
+
+        public Builder topP(Float v) {
+            topP = v;
+            return this;
+        }
+
+        public Builder minP(Float v) {
+            minP = v;
+            return this;
+        }
+
+        /** 1 = off. */
+        public Builder repeatPenalty(Float v) {
+            repeatPenalty = v;
+            return this;
+        }
+
+        public Builder repeatLastN(Integer v) {
+            repeatLastN = v;
+            return this;
+        }
+
+        public Builder presencePenalty(Float v) {
+            presencePenalty = v;
+            return this;
+        }
+
+        public Builder frequencyPenalty(Float v) {
+            frequencyPenalty = v;
+            return this;
+        }
+
+        public Builder seed(Long v) {
+            seed = v;
+            return this;
+        }
+
+        /** Strings that end the generation (not included in the output). */
+        public Builder stop(List<String> v) {
+            stop = v;
+            return this;
+        }
+
+        /** Keep generating past the end-of-turn / end-of-sequence tokens. */
+        public Builder ignoreEos(Boolean v) {
+            ignoreEos = v;
+            return this;
+        }
+
+        public GenerationOptions build() {
+            GenerationOptions o = new GenerationOptions(this);
+            if (o.temperature != null || o.topK != null || o.topP != null || o.minP != null || o.repeatPenalty != null || o.repeatLastN != null) {
+                o.sampling(); // validates ranges now, with a clear message, rather than mid-generation
+            }
+            return o;
+        }
+    }
+}

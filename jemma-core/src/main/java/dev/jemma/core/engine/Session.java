@@ -1,0 +1,450 @@
+package dev.jemma.core.engine;
+
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.chat.ChatMessage;
+import dev.jemma.core.kv.KvCache;
+import dev.jemma.core.sampling.Sampler;
+import dev.jemma.core.sampling.StopStrings;
+import dev.jemma.core.tokenizer.StreamDecoder;
+import dev.jemma.core.tokenizer.Tokenizer;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A conversation (or a series of completions) with its own KV cache. The cache survives between calls: each new
+ * prompt is compared with the tokens already in the cache and only the part after their longest common prefix is
+ * processed, so a multi-turn chat re-reads only the new turn.
+ *
+ * <p>Three levels:
+ * <ul>
+ *   <li>{@link #chat(String)} — keeps the history (with the optional system prompt) inside the session; when the
+ *       context fills, the oldest turns are dropped;</li>
+ *   <li>{@link #generate(List, GenerationOptions, TokenListener)} — answers a whole conversation passed in (what an
+ *       HTTP server receives), without touching the session's own history;</li>
+ *   <li>{@link #complete(String, GenerationOptions, TokenListener)} / {@link #generate(int[], GenerationOptions,
+ *       TokenListener)} — raw text or token ids, no chat template.</li>
+ * </ul>
+ * Each has a streaming twin returning a {@link java.util.concurrent.Flow.Publisher} ({@link GenerationPublisher}).
+ *
+ * <p><b>Thread-safety:</b> one generation at a time per session (a second concurrent call fails with
+ * {@link IllegalStateException}); {@link #cancel()} may be called from any thread. Use one session per concurrent
+ * conversation.
+ */
+public final class Session implements AutoCloseable {
+    private final Engine engine;
+    private final String systemPrompt;
+    private final List<ChatMessage> history = new ArrayList<>();
+    private final AtomicBoolean busy = new AtomicBoolean();
+    private volatile boolean cancelRequested;
+    private KvCache cache;
+    /** Tokens whose keys/values are in the cache, in order; cache.length() of them are valid. */
+    private int[] cached = new int[0];
+    private boolean closed;
+    /** The conversation (system prompt included, our answer last) that {@link #seenTokens} spell, or null. */
+    private List<ChatMessage> seenConversation;
+    private int[] seenTokens;
+    /** Set by {@link #fitConversation} for the run that follows; null for raw prompts. */
+    private List<ChatMessage> pendingConversation;
+    private int lastStopId = -1;
+
+    Session(Engine engine, String systemPrompt) {
+        this.engine = engine;
+        this.systemPrompt = systemPrompt == null || systemPrompt.isBlank() ? null : systemPrompt;
+    }
+
+    // ------------------------------------------------------------ chat with history
+
+    /** Sends a user message with the engine's default options; returns the answer (also added to the history). */
+    public Generation chat(String userMessage) {
+        return chat(userMessage, null, TokenListener.NONE);
+    }
+
+    /** Sends a user message, streaming the answer to {@code listener}. */
+    public Generation chat(String userMessage, TokenListener listener) {
+        return chat(userMessage, null, listener);
+    }
+
+    /**
+     * Sends a user message and generates the answer; both join the history. When history plus message no longer fit
+     * the context, the oldest user/assistant pairs are dropped from the history (the system prompt stays). A
+     * cancelled answer is kept as far as it got.
+     *
+     * @param options overrides of the engine defaults, or null
+     * @throws JemmaException when the message alone does not fit the context
+     */
+    public Generation chat(String userMessage, GenerationOptions options, TokenListener listener) {
+        enter();
+        try {
+            history.add(ChatMessage.user(userMessage));
+            Generation g;
+            try {
+                int[] prompt = fitConversation(history, true);
+                g = run(prompt, options, listener);
+            } catch (RuntimeException e) {
+                history.removeLast();
+                throw e;
+            }
+            history.add(ChatMessage.assistant(g.text()));
+            return g;
+        } finally {
+            leave();
+        }
+    }
+
+    /** Streaming {@link #chat(String, GenerationOptions, TokenListener)}: generation starts on subscription. */
+    public GenerationPublisher chatStream(String userMessage, GenerationOptions options) {
+        return new GenerationPublisher(this, l -> chat(userMessage, options, l));
+    }
+
+    /** The conversation so far (without the system prompt), read-only. */
+    public List<ChatMessage> history() {
+        return Collections.unmodifiableList(history);
+    }
+
+    public String systemPrompt() {
+        return systemPrompt;
+    }
+
+    /** Forgets the history and the cached tokens. */
+    public void clear() {
+        enter();
+        try {
+            history.clear();
+            if (cache != null) cache.clear();
+            cached = new int[0];
+            seenConversation = null;
+            seenTokens = null;
+        } finally {
+            leave();
+        }
+    }
+
+    // ------------------------------------------------------------ stateless conversation
+
+    /**
+     * Answers a whole conversation (system / user / assistant messages, ending with a user message) without adding
+     * it to this session's history; the KV cache is still reused for the common prefix with the previous call. The
+     * oldest turns are dropped when the conversation does not fit the context.
+     */
+    public Generation generate(List<ChatMessage> conversation, GenerationOptions options, TokenListener listener) {
+        enter();
+        try {
+            List<ChatMessage> msgs = new ArrayList<>(conversation);
+            int[] prompt = fitConversation(msgs, false);
+            return run(prompt, options, listener);
+        } finally {
+            leave();
+        }
+    }
+
+    /** Streaming {@link #generate(List, GenerationOptions, TokenListener)}. */
+    public GenerationPublisher stream(List<ChatMessage> conversation, GenerationOptions options) {
+        List<ChatMessage> copy = List.copyOf(conversation);
+        return new GenerationPublisher(this, l -> generate(copy, options, l));
+    }
+
+    // ------------------------------------------------------------ raw
+
+    /** Continues raw text (no chat template); BOS is prepended when the file asks for it. */
+    public Generation complete(String prompt, GenerationOptions options, TokenListener listener) {
+        int[] ids = engine.tokenizer().encode(prompt);
+        return generate(ids, options, listener);
+    }
+
+    /** Streaming {@link #complete(String, GenerationOptions, TokenListener)}. */
+    public GenerationPublisher completeStream(String prompt, GenerationOptions options) {
+        return new GenerationPublisher(this, l -> complete(prompt, options, l));
+    }
+
+    /** Continues a token sequence (include BOS yourself if wanted). */
+    public Generation generate(int[] promptTokens, GenerationOptions options, TokenListener listener) {
+        enter();
+        try {
+            if (promptTokens.length == 0) throw new JemmaException("the prompt is empty");
+            checkFits(promptTokens.length);
+            return run(promptTokens, options, listener);
+        } finally {
+            leave();
+        }
+    }
+
+    // ------------------------------------------------------------ control
+
+    /** Stops the generation in progress at the next token (its result says {@link StopReason#CANCELLED}). */
+    public void cancel() {
+        cancelRequested = true;
+    }
+
+    /** Tokens currently in the KV cache. */
+    public int cachedTokens() {
+        return cache == null ? 0 : cache.length();
+    }
+
+    public int contextLength() {
+        return engine.contextLength();
+    }
+
+    public Engine engine() {
+        return engine;
+    }
+
+    /** Releases the KV cache (the engine stays open). */
+    @Override
+    public void close() {
+        cancel();
+        if (!busy.compareAndSet(false, true)) return; // a running generation keeps its cache until it ends
+        closed = true;
+        cache = null;
+        cached = new int[0];
+    }
+
+    private void enter() {
+        if (!busy.compareAndSet(false, true)) throw new IllegalStateException("this session is already generating; use one session per concurrent conversation");
+        if (closed) {
+            busy.set(false);
+            throw new IllegalStateException("the session is closed");
+        }
+        if (engine.isClosed()) {
+            busy.set(false);
+            throw new IllegalStateException("the engine is closed");
+        }
+    }
+
+    private void leave() {
+        busy.set(false);
+    }
+
+    // ------------------------------------------------------------ internals
+
+    private void checkFits(int promptLength) {
+        int ctx = engine.contextLength();
+        if (promptLength >= ctx) {
+            throw new JemmaException("the prompt is " + promptLength + " tokens but the context holds " + ctx
+                    + " (a longer context needs -c / contextLength; the model was trained for " + engine.config().contextLength() + ")");
+        }
+    }
+
+    /**
+     * Renders and tokenizes a conversation, dropping the oldest user/assistant pairs until it fits with room to
+     * answer. {@code msgs} is modified in place (so the session history shrinks too).
+     */
+    private int[] fitConversation(List<ChatMessage> msgs, boolean sessionHistory) {
+        int ctx = engine.contextLength();
+        int reserve = Math.min(ctx / 4, 256); // room for the answer
+        while (true) {
+            List<ChatMessage> full = new ArrayList<>();
+            if (sessionHistory && systemPrompt != null) full.add(ChatMessage.system(systemPrompt));
+            full.addAll(msgs);
+            int[] ids = buildPrompt(full);
+            int sys = !msgs.isEmpty() && msgs.get(0).role().equals("system") ? 1 : 0;
+            int turns = msgs.size() - sys;
+            if (ids.length + reserve <= ctx || turns <= 1) {
+                if (ids.length == 0) throw new JemmaException("the prompt is empty");
+                checkFits(ids.length);
+                pendingConversation = full;
+                return ids;
+            }
+            // drop the oldest exchange (user + assistant) so roles keep alternating
+            msgs.remove(sys);
+            if (msgs.size() > sys + 1 && msgs.get(sys).role().equals("assistant")) msgs.remove(sys);
+        }
+    }
+
+    /**
+     * Tokens for a conversation. When it extends the conversation this session answered last (same messages, then
+     * our answer, then new ones), the new prompt is the tokens the model actually saw last time plus the tokens of
+     * the new turns: re-tokenizing the answer's text could differ from the sampled tokens (and the template trims
+     * it), and any difference would force a full re-read once a sliding-window layer's ring has wrapped.
+     */
+    private int[] buildPrompt(List<ChatMessage> full) {
+        String text = engine.renderChat(full, true);
+        if (seenConversation != null && full.size() > seenConversation.size()
+                && full.subList(0, seenConversation.size() - 1).equals(seenConversation.subList(0, seenConversation.size() - 1))
+                && full.get(seenConversation.size() - 1).role().equals("assistant")
+                && full.get(seenConversation.size() - 1).content().strip().equals(seenConversation.getLast().content().strip())) {
+            List<ChatMessage> seenAsGiven = full.subList(0, seenConversation.size());
+            String before = engine.renderChat(seenAsGiven, false);
+            if (text.startsWith(before)) {
+                int[] delta = engine.tokenizer().encode(text.substring(before.length()), false);
+                int[] r = Arrays.copyOf(seenTokens, seenTokens.length + delta.length);
+                System.arraycopy(delta, 0, r, seenTokens.length, delta.length);
+                return r;
+            }
+        }
+        // the template writes <bos> itself: tokenize without adding another
+        return engine.tokenizer().encode(text, false);
+    }
+
+    /** Records what the cache now represents: the conversation with our answer, closed the way the template closes a turn. */
+    private void rememberConversation(List<ChatMessage> conversation, int[] prompt, Generation g, int stopId) {
+        seenConversation = null;
+        seenTokens = null;
+        if (conversation == null) return;
+        List<ChatMessage> withAnswer = new ArrayList<>(conversation);
+        String sentinel = "JemmaAnswerSentinel7f3a"; // no whitespace or controls: templates trim content
+        withAnswer.add(ChatMessage.assistant(sentinel));
+        String rendered;
+        try {
+            rendered = engine.renderChat(withAnswer, false);
+        } catch (RuntimeException e) {
+            return;
+        }
+        int at = rendered.indexOf(sentinel);
+        if (at < 0) return;
+        String closing = rendered.substring(at + sentinel.length());
+        Tokenizer tok = engine.tokenizer();
+        int[] close;
+        if (stopId >= 0 && !tok.piece(stopId).isEmpty() && closing.startsWith(tok.piece(stopId))) {
+            int[] rest = tok.encode(closing.substring(tok.piece(stopId).length()), false);
+            close = new int[rest.length + 1];
+            close[0] = stopId;
+            System.arraycopy(rest, 0, close, 1, rest.length);
+        } else {
+            close = tok.encode(closing, false);
+        }
+        int[] t = Arrays.copyOf(prompt, prompt.length + g.tokens().length + close.length);
+        System.arraycopy(g.tokens(), 0, t, prompt.length, g.tokens().length);
+        System.arraycopy(close, 0, t, prompt.length + g.tokens().length, close.length);
+        withAnswer.set(withAnswer.size() - 1, ChatMessage.assistant(g.text()));
+        seenConversation = withAnswer;
+        seenTokens = t;
+    }
+
+    private Generation run(int[] prompt, GenerationOptions requested, TokenListener listener) {
+        List<ChatMessage> conversation = pendingConversation;
+        pendingConversation = null;
+        lastStopId = -1;
+        try {
+            Generation g = runUnchecked(prompt, requested, listener);
+            rememberConversation(conversation, prompt, g, g.stopReason() == StopReason.END_OF_TURN ? lastStopId : -1);
+            return g;
+        } catch (RuntimeException | Error e) {
+            // a pass that failed half-way may have written some cache slots: forget the cache rather than trust it
+            if (cache != null) cache.clear();
+            cached = new int[0];
+            seenConversation = null;
+            seenTokens = null;
+            throw e;
+        }
+    }
+
+    private Generation runUnchecked(int[] prompt, GenerationOptions requested, TokenListener listener) {
+        cancelRequested = false;
+        if (listener == null) listener = TokenListener.NONE;
+        GenerationOptions opts = (requested == null ? GenerationOptions.none() : requested).orElse(engine.defaults());
+        Sampler sampler = new Sampler(opts.sampling());
+        int maxTokens = opts.maxTokensOrUnlimited();
+        boolean ignoreEos = opts.ignoreEosOrFalse();
+        Tokenizer tok = engine.tokenizer();
+        int[] stopIds = tok.endOfTurnIds();
+        StopStrings stops = new StopStrings(opts.stopOrEmpty());
+        StreamDecoder decoder = tok.newDecoder();
+        int vocab = engine.vocabSize();
+        if (cache == null) cache = engine.newCache();
+        int ctx = cache.contextLength();
+
+        long t0 = System.nanoTime();
+        int reused = reusePrefix(prompt);
+        float[] logits = null;
+        int batch = engine.maxBatch();
+        for (int i = reused; i < prompt.length; i += batch) {
+            if (cancelRequested) {
+                return new Generation("", new int[0], prompt.length, reused, System.nanoTime() - t0, 0, StopReason.CANCELLED);
+            }
+            int n = Math.min(batch, prompt.length - i);
+            logits = engine.forward(prompt, i, n, cache);
+            remember(prompt, i, n);
+        }
+        long t1 = System.nanoTime();
+
+        // history for the penalties: prompt then output
+        int[] hist = Arrays.copyOf(prompt, prompt.length + 64);
+        int histLen = prompt.length;
+        int[] out = new int[16];
+        int nOut = 0;
+        StringBuilder text = new StringBuilder();
+        StopReason reason;
+        while (true) {
+            if (cancelRequested) {
+                reason = StopReason.CANCELLED;
+                break;
+            }
+            if (maxTokens >= 0 && nOut >= maxTokens) {
+                reason = StopReason.MAX_TOKENS;
+                break;
+            }
+            int id = sampler.sample(logits, 0, vocab, hist, histLen);
+            if (!ignoreEos && contains(stopIds, id)) {
+                lastStopId = id;
+                reason = StopReason.END_OF_TURN;
+                break;
+            }
+            if (nOut == out.length) out = Arrays.copyOf(out, out.length * 2);
+            out[nOut++] = id;
+            if (histLen == hist.length) hist = Arrays.copyOf(hist, hist.length * 2);
+            hist[histLen++] = id;
+            String piece = stops.accept(decoder.accept(id));
+            text.append(piece);
+            listener.onToken(new Token(id, piece, nOut - 1));
+            if (stops.stopped()) {
+                reason = StopReason.STOP_STRING;
+                break;
+            }
+            if (maxTokens >= 0 && nOut >= maxTokens) {
+                reason = StopReason.MAX_TOKENS;
+                break;
+            }
+            if (cache.length() + 1 > ctx) {
+                reason = StopReason.CONTEXT_FULL;
+                break;
+            }
+            logits = engine.forward(new int[]{id}, 0, 1, cache);
+            remember(new int[]{id}, 0, 1);
+        }
+        if (reason != StopReason.STOP_STRING) {
+            String tail = stops.accept(decoder.flush());
+            tail += stops.flush();
+            if (!tail.isEmpty()) {
+                text.append(tail);
+                listener.onToken(new Token(-1, tail, nOut));
+            }
+        }
+        long t2 = System.nanoTime();
+        return new Generation(text.toString(), Arrays.copyOf(out, nOut), prompt.length, reused, t1 - t0, t2 - t1, reason);
+    }
+
+    /**
+     * Keeps the cached prefix the new prompt shares with the tokens already processed; returns how many prompt
+     * tokens need no processing. At least the last prompt token is always re-run, to get its logits.
+     */
+    private int reusePrefix(int[] prompt) {
+        int have = cache.length();
+        int common = 0, max = Math.min(have, prompt.length - 1);
+        while (common < max && cached[common] == prompt[common]) common++;
+        if (common < have) {
+            if (cache.canTruncateTo(common)) {
+                cache.truncate(common);
+            } else {
+                // a sliding-window layer has overwritten entries the shorter prefix needs: start over
+                cache.clear();
+                common = 0;
+            }
+        }
+        return common;
+    }
+
+    private void remember(int[] tokens, int offset, int n) {
+        int start = cache.length() - n;
+        if (cached.length < cache.length()) cached = Arrays.copyOf(cached, Math.max(cache.length(), cached.length * 2));
+        System.arraycopy(tokens, offset, cached, start, n);
+    }
+
+    private static boolean contains(int[] a, int v) {
+        for (int x : a) if (x == v) return true;
+        return false;
+    }
+}

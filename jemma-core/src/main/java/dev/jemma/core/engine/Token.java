@@ -1,0 +1,12 @@
+package dev.jemma.core.engine;
+
+/**
+ * One generated token as it streams out.
+ *
+ * @param id    the token id
+ * @param text  the text that became printable with this token: may be empty (part of a multi-byte character, or
+ *              held back because it may start a stop string) or hold more than the token's own piece
+ * @param index 0 for the first generated token
+ */
+public record Token(int id, String text, int index) {
+}
