@@ -1,0 +1,101 @@
+package dev.jemma.core.tensor.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * f32 register-tiled micro-kernels for prefill: a tile of decoded weight rows times a tile of tokens, the
+ * accumulators held in local variables (an array of vectors would live in memory and run ~10× slower). Each
+ * weight vector loaded is used for 4 tokens and each activation vector for 4 rows, so the loop is bound by FMA
+ * throughput, not by loads.
+ */
+final class Gemm {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
+
+    private Gemm() {
+    }
+
+    /**
+     * c[t][r] += Σ_k a[r·k0 ..] · x[t ..] for 4 rows (a0..a3 are offsets into {@code a}) and 4 tokens (x0..x3 are
+     * offsets into {@code x}) over {@code n} columns; results added into out[o_t + r].
+     */
+    static void k4x4(float[] a, int a0, int a1, int a2, int a3, float[] x, int x0, int x1, int x2, int x3, int n,
+                     float[] out, int o0, int o1, int o2, int o3) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00,
+                c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+        int k = 0;
+        int step = F.length();
+        for (; k + step <= n; k += step) {
+            FloatVector b0 = FloatVector.fromArray(F, x, x0 + k), b1 = FloatVector.fromArray(F, x, x1 + k);
+            FloatVector b2 = FloatVector.fromArray(F, x, x2 + k), b3 = FloatVector.fromArray(F, x, x3 + k);
+            FloatVector w = FloatVector.fromArray(F, a, a0 + k);
+            c00 = w.fma(b0, c00); c01 = w.fma(b1, c01); c02 = w.fma(b2, c02); c03 = w.fma(b3, c03);
+            w = FloatVector.fromArray(F, a, a1 + k);
+            c10 = w.fma(b0, c10); c11 = w.fma(b1, c11); c12 = w.fma(b2, c12); c13 = w.fma(b3, c13);
+            w = FloatVector.fromArray(F, a, a2 + k);
+            c20 = w.fma(b0, c20); c21 = w.fma(b1, c21); c22 = w.fma(b2, c22); c23 = w.fma(b3, c23);
+            w = FloatVector.fromArray(F, a, a3 + k);
+            c30 = w.fma(b0, c30); c31 = w.fma(b1, c31); c32 = w.fma(b2, c32); c33 = w.fma(b3, c33);
+        }
+        out[o0] += c00.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x0, k, n);
+        out[o1] += c01.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x1, k, n);
+        out[o2] += c02.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x2, k, n);
+        out[o3] += c03.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x3, k, n);
+        out[o0 + 1] += c10.reduceLanes(VectorOperators.ADD) + tail(a, a1, x, x0, k, n);
+        out[o1 + 1] += c11.reduceLanes(VectorOperators.ADD) + tail(a, a1, x, x1, k, n);
+        out[o2 + 1] += c12.reduceLanes(VectorOperators.ADD) + tail(a, a1, x, x2, k, n);
+        out[o3 + 1] += c13.reduceLanes(VectorOperators.ADD) + tail(a, a1, x, x3, k, n);
+        out[o0 + 2] += c20.reduceLanes(VectorOperators.ADD) + tail(a, a2, x, x0, k, n);
+        out[o1 + 2] += c21.reduceLanes(VectorOperators.ADD) + tail(a, a2, x, x1, k, n);
+        out[o2 + 2] += c22.reduceLanes(VectorOperators.ADD) + tail(a, a2, x, x2, k, n);
+        out[o3 + 2] += c23.reduceLanes(VectorOperators.ADD) + tail(a, a2, x, x3, k, n);
+        out[o0 + 3] += c30.reduceLanes(VectorOperators.ADD) + tail(a, a3, x, x0, k, n);
+        out[o1 + 3] += c31.reduceLanes(VectorOperators.ADD) + tail(a, a3, x, x1, k, n);
+        out[o2 + 3] += c32.reduceLanes(VectorOperators.ADD) + tail(a, a3, x, x2, k, n);
+        out[o3 + 3] += c33.reduceLanes(VectorOperators.ADD) + tail(a, a3, x, x3, k, n);
+    }
+
+    /** One row against 4 tokens (row tails). */
+    static void k1x4(float[] a, int a0, float[] x, int x0, int x1, int x2, int x3, int n,
+                     float[] out, int o0, int o1, int o2, int o3) {
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0;
+        int k = 0;
+        int step = F.length();
+        for (; k + step <= n; k += step) {
+            FloatVector w = FloatVector.fromArray(F, a, a0 + k);
+            c0 = w.fma(FloatVector.fromArray(F, x, x0 + k), c0);
+            c1 = w.fma(FloatVector.fromArray(F, x, x1 + k), c1);
+            c2 = w.fma(FloatVector.fromArray(F, x, x2 + k), c2);
+            c3 = w.fma(FloatVector.fromArray(F, x, x3 + k), c3);
+        }
+        out[o0] += c0.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x0, k, n);
+        out[o1] += c1.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x1, k, n);
+        out[o2] += c2.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x2, k, n);
+        out[o3] += c3.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x3, k, n);
+    }
+
+    /** 4 rows against one token (token tails). */
+    static void k4x1(float[] a, int a0, int a1, int a2, int a3, float[] x, int x0, int n, float[] out, int o0) {
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0;
+        int k = 0;
+        int step = F.length();
+        for (; k + step <= n; k += step) {
+            FloatVector b = FloatVector.fromArray(F, x, x0 + k);
+            c0 = FloatVector.fromArray(F, a, a0 + k).fma(b, c0);
+            c1 = FloatVector.fromArray(F, a, a1 + k).fma(b, c1);
+            c2 = FloatVector.fromArray(F, a, a2 + k).fma(b, c2);
+            c3 = FloatVector.fromArray(F, a, a3 + k).fma(b, c3);
+        }
+        out[o0] += c0.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x0, k, n);
+        out[o0 + 1] += c1.reduceLanes(VectorOperators.ADD) + tail(a, a1, x, x0, k, n);
+        out[o0 + 2] += c2.reduceLanes(VectorOperators.ADD) + tail(a, a2, x, x0, k, n);
+        out[o0 + 3] += c3.reduceLanes(VectorOperators.ADD) + tail(a, a3, x, x0, k, n);
+    }
+
+    private static float tail(float[] a, int ao, float[] x, int xo, int k, int n) {
+        float s = 0;
+        for (; k < n; k++) s += a[ao + k] * x[xo + k];
+        return s;
+    }
+}
