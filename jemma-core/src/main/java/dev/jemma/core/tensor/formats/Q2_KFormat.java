@@ -3,6 +3,10 @@ package dev.jemma.core.tensor.formats;
 import dev.jemma.core.tensor.BlockFormat;
 import dev.jemma.core.tensor.GgmlType;
 
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -36,5 +40,26 @@ public final class Q2_KFormat implements BlockFormat {
                 }
             }
         }
+    }
+
+    @Override
+    public float dot(MemorySegment data, long offset, float[] x, int xOffset, int n, float[] scratch) {
+        if (!VDot.OK) return BlockFormat.super.dot(data, offset, x, xOffset, n, scratch);
+        FloatVector acc = FloatVector.zero(VDot.F);   // one call site: see Q6_KFormat.dot
+        for (int b = 0; b < n / 256; b++) {
+            long bo = offset + (long) BLOCK_BYTES * b;
+            float d = VDot.f16(data, bo + 80), dmin = VDot.f16(data, bo + 82);
+            int xb = xOffset + 256 * b;
+            for (int g = 0; g < 8; g++) {   // 32-weight group g = 4h + j
+                long qo = bo + 16 + 32 * (g >>> 2);
+                int shift = 2 * (g & 3);
+                for (int c = 0; c < 32; c += VDot.BL) {
+                    int sc = data.get(Le.I8, bo + 2 * g + (c >>> 4)) & 0xff;
+                    ByteVector q = VDot.shr(VDot.load(data, qo + c), shift).and((byte) 3);
+                    acc = VDot.fmaSub(q, d * (sc & 0x0f), dmin * (sc >>> 4), x, xb + 32 * g + c, acc);
+                }
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 }

@@ -3,6 +3,10 @@ package dev.jemma.core.tensor.formats;
 import dev.jemma.core.tensor.BlockFormat;
 import dev.jemma.core.tensor.GgmlType;
 
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -30,5 +34,22 @@ public final class Q4_1Format implements BlockFormat {
                 dst[o + i + 16] = (q >>> 4) * d + m;
             }
         }
+    }
+
+    @Override
+    public float dot(MemorySegment data, long offset, float[] x, int xOffset, int n, float[] scratch) {
+        if (!VDot.OK) return BlockFormat.super.dot(data, offset, x, xOffset, n, scratch);
+        FloatVector acc0 = FloatVector.zero(VDot.F), acc1 = FloatVector.zero(VDot.F);
+        for (int b = 0; b < n / 32; b++) {
+            long bo = offset + (long) BLOCK_BYTES * b;
+            float d = VDot.f16(data, bo), m = VDot.f16(data, bo + 2);
+            int xb = xOffset + 32 * b;
+            for (int c = 0; c < 16; c += VDot.BL) {
+                ByteVector v = VDot.load(data, bo + 4 + c);
+                acc0 = VDot.fmaAdd(v.and((byte) 0x0f), d, m, x, xb + c, acc0);
+                acc1 = VDot.fmaAdd(VDot.shr(v, 4).and((byte) 0x0f), d, m, x, xb + 16 + c, acc1);
+            }
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }
 }

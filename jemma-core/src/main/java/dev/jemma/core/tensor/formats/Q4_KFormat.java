@@ -3,6 +3,10 @@ package dev.jemma.core.tensor.formats;
 import dev.jemma.core.tensor.BlockFormat;
 import dev.jemma.core.tensor.GgmlType;
 
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -36,5 +40,26 @@ public final class Q4_KFormat implements BlockFormat {
                 }
             }
         }
+    }
+
+    @Override
+    public float dot(MemorySegment data, long offset, float[] x, int xOffset, int n, float[] scratch) {
+        if (!VDot.OK) return BlockFormat.super.dot(data, offset, x, xOffset, n, scratch);
+        FloatVector acc0 = FloatVector.zero(VDot.F), acc1 = FloatVector.zero(VDot.F);
+        for (int b = 0; b < n / 256; b++) {
+            long bo = offset + (long) BLOCK_BYTES * b;
+            float d = VDot.f16(data, bo), dmin = VDot.f16(data, bo + 2);
+            int xb = xOffset + 256 * b;
+            for (int p = 0; p < 4; p++) {
+                float d0 = d * KScales.scale(data, bo + 4, 2 * p), m0 = dmin * KScales.min(data, bo + 4, 2 * p);
+                float d1 = d * KScales.scale(data, bo + 4, 2 * p + 1), m1 = dmin * KScales.min(data, bo + 4, 2 * p + 1);
+                for (int c = 0; c < 32; c += VDot.BL) {
+                    ByteVector v = VDot.load(data, bo + 16 + 32 * p + c);
+                    acc0 = VDot.fmaSub(v.and((byte) 0x0f), d0, m0, x, xb + 64 * p + c, acc0);
+                    acc1 = VDot.fmaSub(VDot.shr(v, 4).and((byte) 0x0f), d1, m1, x, xb + 64 * p + 32 + c, acc1);
+                }
+            }
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }
 }

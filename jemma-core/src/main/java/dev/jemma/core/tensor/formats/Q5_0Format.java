@@ -3,6 +3,11 @@ package dev.jemma.core.tensor.formats;
 import dev.jemma.core.tensor.BlockFormat;
 import dev.jemma.core.tensor.GgmlType;
 
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -32,5 +37,27 @@ public final class Q5_0Format implements BlockFormat {
                 dst[o + i + 16] = (hi - 16) * d;
             }
         }
+    }
+
+    @Override
+    public float dot(MemorySegment data, long offset, float[] x, int xOffset, int n, float[] scratch) {
+        if (!VDot.OK) return BlockFormat.super.dot(data, offset, x, xOffset, n, scratch);
+        FloatVector acc0 = FloatVector.zero(VDot.F), acc1 = FloatVector.zero(VDot.F);
+        final long laneBits = (1L << VDot.BL) - 1;
+        for (int b = 0; b < n / 32; b++) {
+            long bo = offset + (long) BLOCK_BYTES * b;
+            float d = VDot.f16(data, bo);
+            long qh = data.get(Le.I32, bo + 2) & 0xffffffffL;
+            int xb = xOffset + 32 * b;
+            for (int c = 0; c < 16; c += VDot.BL) {
+                ByteVector v = VDot.load(data, bo + 6 + c);
+                // q − 16 = nibble − 16, plus 16 back where the fifth bit is set
+                VectorMask<Byte> hl = VectorMask.fromLong(VDot.BS, (qh >>> c) & laneBits);
+                VectorMask<Byte> hh = VectorMask.fromLong(VDot.BS, (qh >>> (16 + c)) & laneBits);
+                acc0 = VDot.fma(v.and((byte) 0x0f).sub((byte) 16, hl.not()), d, x, xb + c, acc0);
+                acc1 = VDot.fma(VDot.shr(v, 4).and((byte) 0x0f).sub((byte) 16, hh.not()), d, x, xb + 16 + c, acc1);
+            }
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }
 }

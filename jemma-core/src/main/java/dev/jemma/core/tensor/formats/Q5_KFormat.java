@@ -3,6 +3,10 @@ package dev.jemma.core.tensor.formats;
 import dev.jemma.core.tensor.BlockFormat;
 import dev.jemma.core.tensor.GgmlType;
 
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -37,5 +41,27 @@ public final class Q5_KFormat implements BlockFormat {
                 }
             }
         }
+    }
+
+    @Override
+    public float dot(MemorySegment data, long offset, float[] x, int xOffset, int n, float[] scratch) {
+        if (!VDot.OK) return BlockFormat.super.dot(data, offset, x, xOffset, n, scratch);
+        FloatVector acc = FloatVector.zero(VDot.F);   // one call site: see Q6_KFormat.dot
+        for (int b = 0; b < n / 256; b++) {
+            long bo = offset + (long) BLOCK_BYTES * b;
+            float d = VDot.f16(data, bo), dmin = VDot.f16(data, bo + 2);
+            int xb = xOffset + 256 * b;
+            for (int j = 0; j < 8; j++) {
+                float dl = d * KScales.scale(data, bo + 4, j), ml = dmin * KScales.min(data, bo + 4, j);
+                long qo = bo + 48 + 32 * (j >>> 1);
+                int shift = 4 * (j & 1);
+                for (int c = 0; c < 32; c += VDot.BL) {
+                    ByteVector q = VDot.shr(VDot.load(data, qo + c), shift).and((byte) 0x0f)
+                            .or(VDot.shl(VDot.shr(VDot.load(data, bo + 16 + c), j).and((byte) 1), 4));
+                    acc = VDot.fmaSub(q, dl, ml, x, xb + 32 * j + c, acc);
+                }
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 }

@@ -3,6 +3,10 @@ package dev.jemma.core.tensor.formats;
 import dev.jemma.core.tensor.BlockFormat;
 import dev.jemma.core.tensor.GgmlType;
 
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -37,5 +41,30 @@ public final class Q6_KFormat implements BlockFormat {
                 }
             }
         }
+    }
+
+    @Override
+    public float dot(MemorySegment data, long offset, float[] x, int xOffset, int n, float[] scratch) {
+        if (!VDot.OK) return BlockFormat.super.dot(data, offset, x, xOffset, n, scratch);
+        // one call site per loop body: the Vector API expands to many IR nodes, and C2 stops inlining (leaving
+        // boxed vectors) when a method grows past its node budget
+        FloatVector acc = FloatVector.zero(VDot.F);
+        for (int b = 0; b < n / 256; b++) {
+            long bo = offset + (long) BLOCK_BYTES * b;
+            float d = VDot.f16(data, bo + 208);
+            int xb = xOffset + 256 * b;
+            for (int g = 0; g < 8; g++) {   // 32-weight group g = 4h + k
+                int h = g >>> 2, k = g & 3;
+                long qlo = bo + 64 * h + 32 * (k & 1), qho = bo + 128 + 32 * h;
+                int nib = 4 * (k >>> 1), hs = 2 * k;
+                for (int c = 0; c < 32; c += VDot.BL) {
+                    ByteVector q = VDot.shr(VDot.load(data, qlo + c), nib).and((byte) 0x0f)
+                            .or(VDot.shl(VDot.shr(VDot.load(data, qho + c), hs).and((byte) 3), 4))
+                            .sub((byte) 32);
+                    acc = VDot.fma(q, d * data.get(Le.I8, bo + 192 + 2 * g + (c >>> 4)), x, xb + 32 * g + c, acc);
+                }
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 }

@@ -90,8 +90,14 @@ class QuantFormatsTest {
             MemorySegment heap = MemorySegment.ofArray(ref.raw());
             int checked = 0;
             for (int r = 0; r < ref.rows(); r++) {
-                if (!ref.finite()[r]) continue;
                 long ro = (long) r * ref.rowBytes();
+                if (!ref.finite()[r]) {
+                    // Inf/NaN weights (F16/BF16 only): the fused dot must give what the twin gives
+                    f.dequantize(heap, ro, w, 0, cols);
+                    float twin = VectorOps.dot(w, 0, x, 0, cols);
+                    assertEquals(twin, f.dot(nat, ro, x, 0, cols, scratch), 0f, t + " row " + r + " (non-finite)");
+                    continue;
+                }
                 // whole row, then a sub-range starting at the second block (or element), with shifted x
                 int[][] cases = {{0, cols, 0}, {block, cols - 2 * block, 5}, {0, block, 7}};
                 for (int[] c : cases) {
@@ -115,6 +121,31 @@ class QuantFormatsTest {
                 }
             }
             assertThat(checked).isGreaterThan(12);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(names = {"F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"})
+    void everyFormatHasAFusedDot(GgmlType t) throws NoSuchMethodException {
+        Class<?> c = Formats.of(t).getClass().getMethod("dot", MemorySegment.class, long.class, float[].class,
+                int.class, int.class, float[].class).getDeclaringClass();
+        assertThat(c).as(t + " overrides BlockFormat.dot").isNotEqualTo(BlockFormat.class);
+    }
+
+    @org.junit.jupiter.api.Test
+    void f16WideningIsExactForEveryFiniteHalf() {
+        int lanes = VDot.F.length();
+        short[] halves = new short[lanes];
+        MemorySegment seg = MemorySegment.ofArray(halves);
+        for (int base = 0; base < 65536; base += lanes) {
+            for (int k = 0; k < lanes; k++) halves[k] = (short) (base + k);
+            float[] got = F16Format.widen(F16Format.load(seg, 0)).toArray();
+            for (int k = 0; k < lanes; k++) {
+                short h = (short) (base + k);
+                if ((h & 0x7c00) == 0x7c00) continue; // Inf/NaN: dot falls back to the scalar twin
+                assertEquals(Float.floatToRawIntBits(Float.float16ToFloat(h)), Float.floatToRawIntBits(got[k]),
+                        "half 0x" + Integer.toHexString(h & 0xffff));
+            }
         }
     }
 }
