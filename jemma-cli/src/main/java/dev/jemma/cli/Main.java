@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** Entry point of the {@code jemma} command. */
 @Command(name = "jemma", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Gemma 3 and Gemma 3n inference in pure Java.",
-        subcommands = {LogitsCommand.class, QuantizeCommand.class, PullCommand.class, ListCommand.class, RmCommand.class,
+        subcommands = {RunCommand.class, ChatCommand.class, TokenizeCommand.class, LogitsCommand.class, QuantizeCommand.class, PullCommand.class, ListCommand.class, RmCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
@@ -28,6 +28,12 @@ public final class Main implements Runnable {
             cmd.getErr().println("jemma: internal error: " + ex);
             if (System.getenv("JEMMA_DEBUG") != null) ex.printStackTrace(cmd.getErr());
             return 70;
+        });
+        // bad flags: one line naming the problem and where help is, not the whole usage text
+        cl.setParameterExceptionHandler((ex, a) -> {
+            CommandLine c = ex.getCommandLine();
+            c.getErr().println("jemma: " + ex.getMessage() + " (see '" + c.getCommandSpec().qualifiedName() + " --help')");
+            return 2;
         });
         try {
             return cl.execute(args);

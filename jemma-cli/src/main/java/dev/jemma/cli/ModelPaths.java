@@ -29,6 +29,22 @@ final class ModelPaths {
                 + "gemma3:1b, or hf.co/ORG/REPO[:QUANT]; see jemma list)");
     }
 
+    /**
+     * Where the bundled demo model lives, relative to the installation ({@code jemma.home.dir}, set by the launcher)
+     * or else the working directory. The one place to change when the demo model moves.
+     */
+    static final String DEMO_MODEL = "models/jemma-demo.gguf";
+
+    /** The demo model used when {@code jemma run} gets no MODEL; a clear error when it is not installed. */
+    static Path demoModel() {
+        String home = System.getProperty("jemma.home.dir");
+        Path p = (home != null ? Path.of(home) : Path.of("")).resolve(DEMO_MODEL).toAbsolutePath().normalize();
+        if (!Files.isRegularFile(p)) {
+            throw new JemmaException("no MODEL given and the bundled demo model is missing (" + p + "); pass a .gguf file or a model name");
+        }
+        return p;
+    }
+
     /** True when {@code s} names an existing file or a model in the store (used to tell a model from a prompt). */
     static boolean isModel(String s) {
         try {

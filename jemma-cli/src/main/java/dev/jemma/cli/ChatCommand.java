@@ -1,0 +1,288 @@
+package dev.jemma.cli;
+
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.engine.Engine;
+import dev.jemma.core.engine.Generation;
+import dev.jemma.core.engine.GenerationOptions;
+import dev.jemma.core.engine.Session;
+import dev.jemma.core.engine.StopReason;
+import org.jline.reader.EndOfFileException;
+import org.jline.reader.LineReader;
+import org.jline.reader.LineReaderBuilder;
+import org.jline.reader.UserInterruptException;
+import org.jline.terminal.Terminal;
+import org.jline.terminal.TerminalBuilder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code jemma chat MODEL}: an interactive, streaming, multi-turn conversation with line editing and history
+ * (JLine), Ollama-style commands ({@code /bye /clear /help /set …}) and {@code """} multi-line input. Ctrl-C stops
+ * the answer being written, not the chat; Ctrl-D or {@code /bye} leaves.
+ */
+@Command(name = "chat", mixinStandardHelpOptions = true, description = "Chat with a model interactively.")
+final class ChatCommand implements Callable<Integer> {
+    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "GGUF file or model name (default: the bundled demo model)")
+    String model;
+
+    @Mixin
+    GenerationFlags flags;
+
+    @Option(names = "--system", paramLabel = "TEXT", description = "system prompt")
+    String system;
+
+    @Option(names = "--verbose", description = "print timings after each answer")
+    boolean verbose;
+
+    @Override
+    public Integer call() throws IOException {
+        Path path = model != null ? ModelPaths.resolve(model) : ModelPaths.demoModel();
+        return new Chat(flags, system, verbose).run(path);
+    }
+
+    /** Entry used by {@code jemma run MODEL} without a prompt on a terminal. */
+    static int interactive(Path model, GenerationFlags flags, String system) throws IOException {
+        return new Chat(flags, system, false).run(model);
+    }
+
+    private static final String HELP = """
+            Available commands:
+              /set parameter NAME VALUE   set a sampling parameter (also: /set NAME VALUE)
+                                          temperature, top_k, top_p, min_p, seed, num_predict,
+                                          repeat_penalty, repeat_last_n, presence_penalty, frequency_penalty, stop
+              /set system TEXT            set the system prompt (starts a new conversation)
+              /set verbose | quiet        show or hide timings after each answer
+              /show                       show the model and the current settings
+              /clear                      forget the conversation
+              /bye                        exit
+              /?, /help                   this help
+            Use \"\"\" to begin and end a multi-line message. Ctrl-C stops an answer; Ctrl-D exits.""";
+
+    /** One interactive session's state. */
+    private static final class Chat {
+        private final GenerationFlags flags;
+        private String system;
+        private boolean verbose;
+        private GenerationOptions options;
+
+        Chat(GenerationFlags flags, String system, boolean verbose) {
+            this.flags = flags;
+            this.system = system;
+            this.verbose = verbose;
+            this.options = flags.options();
+        }
+
+        int run(Path path) throws IOException {
+            try (Terminal terminal = TerminalBuilder.builder().system(true).dumb(true).build();
+                 Engine engine = flags.load(path)) {
+                LineReaderBuilder rb = LineReaderBuilder.builder().terminal(terminal).appName("jemma")
+                        .option(LineReader.Option.DISABLE_EVENT_EXPANSION, true);
+                Path hist = historyFile();
+                if (hist != null) rb.variable(LineReader.HISTORY_FILE, hist);
+                LineReader reader = rb.build();
+                PrintWriter out = terminal.writer();
+                Session session = engine.newSession(system);
+                try {
+                    while (true) {
+                        String input;
+                        try {
+                            input = readMessage(reader);
+                        } catch (UserInterruptException e) {
+                            out.println("Use Ctrl + d or /bye to exit.");
+                            out.flush();
+                            continue;
+                        } catch (EndOfFileException e) {
+                            break;
+                        }
+                        if (input == null) break;
+                        String line = input.strip();
+                        if (line.isEmpty()) continue;
+                        if (line.startsWith("/")) {
+                            String[] w = line.split("\\s+", 2);
+                            String cmd = w[0].toLowerCase(Locale.ROOT);
+                            if (cmd.equals("/bye") || cmd.equals("/exit") || cmd.equals("/quit")) break;
+                            if (cmd.equals("/clear")) {
+                                session.clear();
+                                out.println("Cleared session context.");
+                            } else if (cmd.equals("/help") || cmd.equals("/?")) {
+                                out.println(HELP);
+                            } else if (cmd.equals("/show")) {
+                                show(out, engine);
+                            } else if (cmd.equals("/set")) {
+                                Session s = set(out, w.length > 1 ? w[1] : "", engine, session);
+                                if (s != session) {
+                                    session.close();
+                                    session = s;
+                                }
+                            } else {
+                                out.println("Unknown command '" + w[0] + "'. Type /? for help");
+                            }
+                            out.flush();
+                            continue;
+                        }
+                        answer(terminal, out, engine, session, input);
+                    }
+                } finally {
+                    session.close();
+                }
+            }
+            return 0;
+        }
+
+        private static Path historyFile() {
+            try {
+                Path dir = Path.of(System.getProperty("user.home"), ".jemma");
+                Files.createDirectories(dir);
+                return dir.resolve("chat_history");
+            } catch (Exception e) {
+                return null; // no writable home: history only in memory
+            }
+        }
+
+        /** One message: a line, or everything between two {@code """}. Null at end of input. */
+        private static String readMessage(LineReader reader) {
+            String line = reader.readLine(">>> ");
+            if (line == null) return null;
+            String t = line.stripLeading();
+            if (!t.startsWith("\"\"\"")) return line;
+            StringBuilder sb = new StringBuilder();
+            String rest = t.substring(3);
+            while (true) {
+                int end = rest.indexOf("\"\"\"");
+                if (end >= 0) {
+                    sb.append(rest, 0, end);
+                    return sb.toString();
+                }
+                sb.append(rest).append('\n');
+                try {
+                    rest = reader.readLine("... ");
+                } catch (EndOfFileException e) {
+                    return sb.toString();
+                }
+                if (rest == null) return sb.toString();
+            }
+        }
+
+        private void answer(Terminal terminal, PrintWriter out, Engine engine, Session session, String message) {
+            Terminal.SignalHandler previous = terminal.handle(Terminal.Signal.INT, s -> session.cancel());
+            long t0 = System.nanoTime();
+            boolean[] endsWithNewline = {true};
+            try {
+                Generation g = session.chat(message, options, t -> {
+                    if (t.text().isEmpty()) return;
+                    out.print(t.text());
+                    out.flush();
+                    endsWithNewline[0] = t.text().endsWith("\n");
+                });
+                if (!endsWithNewline[0]) out.println();
+                if (g.stopReason() == StopReason.CANCELLED) out.println("(stopped)");
+                if (g.stopReason() == StopReason.CONTEXT_FULL) out.println("(the context is full; older turns will be dropped — or /clear)");
+                out.println();
+                out.flush();
+                if (verbose) RunCommand.printStats(engine, g, System.nanoTime() - t0);
+            } catch (JemmaException e) {
+                out.println();
+                out.println("jemma: " + e.getMessage());
+                out.flush();
+            } finally {
+                terminal.handle(Terminal.Signal.INT, previous);
+            }
+        }
+
+        private void show(PrintWriter out, Engine engine) {
+            var c = engine.config();
+            out.printf("  model        %s%n", engine.path());
+            out.printf("  architecture %s, %d layers, embedding %d, vocabulary %d%n", c.architecture(), c.layers(), c.dim(), c.vocabSize());
+            out.printf("  context      %d tokens%n", engine.contextLength());
+            out.printf("  template     %s%n", engine.chatTemplate().isBuiltIn() ? "built-in Gemma format" : "from the file");
+            out.printf("  system       %s%n", system == null ? "(none)" : system);
+            GenerationOptions o = options.orElse(engine.defaults());
+            var sp = o.sampling();
+            out.printf("  sampling     temperature %s, top_k %d, top_p %s, min_p %s, repeat_penalty %s, seed %s, num_predict %s%s%n",
+                    sp.temperature(), sp.topK(), sp.topP(), sp.minP(), sp.repeatPenalty(),
+                    o.seed() == null ? "random" : o.seed(), o.maxTokensOrUnlimited() < 0 ? "unlimited" : o.maxTokensOrUnlimited(),
+                    o.stopOrEmpty().isEmpty() ? "" : ", stop " + o.stopOrEmpty());
+        }
+
+        /** Handles {@code /set …}; returns the session to use from now on (a new one when the system prompt changes). */
+        private Session set(PrintWriter out, String args, Engine engine, Session session) {
+            String[] w = args.strip().split("\\s+", 2);
+            String what = w[0].toLowerCase(Locale.ROOT);
+            if (what.equals("parameter")) {
+                String[] p = (w.length > 1 ? w[1] : "").strip().split("\\s+", 2);
+                what = p[0].toLowerCase(Locale.ROOT);
+                w = p;
+            }
+            String value = w.length > 1 ? w[1].strip() : "";
+            switch (what) {
+                case "system" -> {
+                    system = value.isEmpty() ? null : value;
+                    out.println("Set system message (the conversation starts over).");
+                    return engine.newSession(system);
+                }
+                case "verbose" -> {
+                    verbose = true;
+                    out.println("Set 'verbose' mode.");
+                    return session;
+                }
+                case "quiet" -> {
+                    verbose = false;
+                    out.println("Set 'quiet' mode.");
+                    return session;
+                }
+                case "" -> {
+                    out.println("Usage: /set parameter NAME VALUE (see /?)");
+                    return session;
+                }
+                default -> {
+                }
+            }
+            if (value.isEmpty()) {
+                out.println("Usage: /set parameter " + what + " VALUE");
+                return session;
+            }
+            GenerationOptions.Builder b = options.toBuilder();
+            try {
+                switch (what) {
+                    case "temperature", "temp" -> b.temperature(Float.parseFloat(value));
+                    case "top_k", "top-k" -> b.topK(Integer.parseInt(value));
+                    case "top_p", "top-p" -> b.topP(Float.parseFloat(value));
+                    case "min_p", "min-p" -> b.minP(Float.parseFloat(value));
+                    case "seed" -> b.seed(Long.parseLong(value));
+                    case "num_predict", "n_predict", "max_tokens" -> b.maxTokens(Integer.parseInt(value));
+                    case "repeat_penalty" -> b.repeatPenalty(Float.parseFloat(value));
+                    case "repeat_last_n" -> b.repeatLastN(Integer.parseInt(value));
+                    case "presence_penalty" -> b.presencePenalty(Float.parseFloat(value));
+                    case "frequency_penalty" -> b.frequencyPenalty(Float.parseFloat(value));
+                    case "stop" -> {
+                        List<String> stops = new ArrayList<>(options.stopOrEmpty());
+                        stops.add(value);
+                        b.stop(stops);
+                    }
+                    default -> {
+                        out.println("Unknown parameter '" + what + "'. Type /? for help");
+                        return session;
+                    }
+                }
+                options = b.build();
+                out.println("Set parameter '" + what + "' to '" + value + "'");
+            } catch (NumberFormatException e) {
+                out.println("'" + value + "' is not a number");
+            } catch (IllegalArgumentException e) {
+                out.println(e.getMessage());
+            }
+            return session;
+        }
+    }
+}

@@ -1,0 +1,95 @@
+package dev.jemma.cli;
+
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.engine.Engine;
+import dev.jemma.core.engine.EngineOptions;
+import dev.jemma.core.engine.GenerationOptions;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/** Sampling and loading flags shared by {@code run} and {@code chat} (llama.cpp / Ollama names). */
+final class GenerationFlags {
+    @Option(names = {"-n", "--n-predict", "--num-predict"}, paramLabel = "N", description = "maximum tokens to generate (default: until the model stops or the context is full)")
+    Integer maxTokens;
+
+    @Option(names = "--temp", paramLabel = "T", description = "temperature; 0 = greedy (default: the file's, else 1.0)")
+    Float temperature;
+
+    @Option(names = "--top-k", paramLabel = "K", description = "top-k; 0 = off (default: the file's, else 64)")
+    Integer topK;
+
+    @Option(names = "--top-p", paramLabel = "P", description = "top-p (default: the file's, else 0.95)")
+    Float topP;
+
+    @Option(names = "--min-p", paramLabel = "P", description = "min-p; 0 = off (default 0)")
+    Float minP;
+
+    @Option(names = "--repeat-penalty", paramLabel = "R", description = "repetition penalty; 1 = off (default 1)")
+    Float repeatPenalty;
+
+    @Option(names = "--repeat-last-n", paramLabel = "N", description = "tokens the penalties look back at (default 64)")
+    Integer repeatLastN;
+
+    @Option(names = "--presence-penalty", paramLabel = "P", description = "presence penalty (default 0)")
+    Float presencePenalty;
+
+    @Option(names = "--frequency-penalty", paramLabel = "F", description = "frequency penalty (default 0)")
+    Float frequencyPenalty;
+
+    @Option(names = {"-s", "--seed"}, paramLabel = "S", description = "random seed (default: random)")
+    Long seed;
+
+    @Option(names = "--stop", paramLabel = "TEXT", description = "stop when this text appears (repeatable)")
+    List<String> stop;
+
+    @Option(names = "--ignore-eos", description = "keep generating past end-of-turn / end-of-sequence tokens")
+    boolean ignoreEos;
+
+    @Option(names = {"-c", "--ctx-size"}, paramLabel = "CTX", description = "context length in tokens (default: the model's, at most 8192)")
+    int contextLength;
+
+    @Option(names = {"-t", "--threads"}, paramLabel = "THREADS", description = "threads (default: all cores)")
+    int threads;
+
+    @Option(names = "--exact", description = "dequantize weights exactly and compute in f32")
+    boolean exact;
+
+    GenerationOptions options() {
+        try {
+            return GenerationOptions.builder().maxTokens(maxTokens).temperature(temperature).topK(topK).topP(topP).minP(minP)
+                    .repeatPenalty(repeatPenalty).repeatLastN(repeatLastN).presencePenalty(presencePenalty)
+                    .frequencyPenalty(frequencyPenalty).seed(seed).stop(stop).ignoreEos(ignoreEos ? Boolean.TRUE : null).build();
+        } catch (IllegalArgumentException e) {
+            throw new JemmaException(e.getMessage());
+        }
+    }
+
+    /** Loads the engine, with a progress bar on a terminal for big files. */
+    Engine load(Path model) {
+        if (contextLength < 0) throw new JemmaException("-c: context length must be positive, got " + contextLength);
+        if (threads < 0) throw new JemmaException("-t: threads must be positive, got " + threads);
+        EngineOptions.Builder b = EngineOptions.builder().contextLength(contextLength).threads(threads).exact(exact).generation(options());
+        long size;
+        try {
+            size = Files.size(model);
+        } catch (Exception e) {
+            size = 0;
+        }
+        var console = System.console();
+        ProgressLine progress = null;
+        if (console != null && console.isTerminal() && size > 256L << 20) {
+            ProgressLine p = progress = new ProgressLine(System.err, "loading " + model.getFileName());
+            b.loadProgress(f -> p.update(Math.round(f * 1000), 1000, ""));
+        }
+        try {
+            return Engine.load(model, b.build());
+        } catch (IllegalArgumentException e) {
+            throw new JemmaException(e.getMessage());
+        } finally {
+            if (progress != null) progress.finish();
+        }
+    }
+}

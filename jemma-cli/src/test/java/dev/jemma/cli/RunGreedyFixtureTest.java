@@ -1,0 +1,71 @@
+package dev.jemma.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.gguf.GgufTensorInfo;
+import dev.jemma.core.tensor.Formats;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The issue's acceptance check: {@code jemma run MODEL --raw --temp 0 -n 16 --ignore-eos --ids --exact PROMPT}
+ * prints exactly the fixture's greedy ids, for every Gemma 3 fixture file and prompt. Files with tensor types the
+ * engine does not support yet are skipped (reported as such).
+ */
+class RunGreedyFixtureTest {
+    static Path fixtures() {
+        String p = System.getProperty("jemma.fixtures");
+        Path dir = p == null ? null : Path.of(p);
+        boolean present = dir != null && Files.isRegularFile(dir.resolve("manifest.json"));
+        if (!present && "1".equals(System.getenv("JEMMA_REQUIRE_FIXTURES"))) {
+            throw new AssertionError("fixtures required but missing at " + dir);
+        }
+        Assumptions.assumeTrue(present, "fixtures not found (jemma.fixtures=" + p + ")");
+        return dir;
+    }
+
+    static String unsupported(Path gguf) {
+        try (GgufFile f = GgufFile.open(gguf)) {
+            for (GgufTensorInfo t : f.tensors().values()) if (!Formats.isSupported(t.type())) return t.type().toString();
+        }
+        return null;
+    }
+
+    @TestFactory
+    Stream<DynamicTest> greedyIdsOfEveryGemma3File() throws Exception {
+        Path dir = fixtures();
+        JsonNode models = new ObjectMapper().readTree(dir.resolve("manifest.json").toFile()).get("models");
+        List<DynamicTest> tests = new ArrayList<>();
+        for (var m : models.properties()) {
+            if (!m.getKey().startsWith("gemma3-")) continue; // Gemma 3 only (gemma3n has its own checks)
+            JsonNode prompts = m.getValue().get("prompts");
+            for (var v : m.getValue().get("variants").properties()) {
+                Path file = dir.resolve(v.getValue().get("file").asText());
+                for (var p : v.getValue().get("prompts").properties()) {
+                    String text = prompts.get(p.getKey()).get("text").asText();
+                    JsonNode want = p.getValue().get("greedy_ids");
+                    tests.add(DynamicTest.dynamicTest(file.getFileName() + " " + p.getKey(), () -> {
+                        String missing = unsupported(file);
+                        Assumptions.assumeTrue(missing == null, file.getFileName() + ": tensor type " + missing + " not supported yet");
+                        var r = CliTestSupport.run(null, "run", file.toString(), "--raw", "--temp", "0", "-n", "16",
+                                "--ignore-eos", "--ids", "--exact", "-t", "2", text);
+                        assertThat(r.exitCode()).as(r.err()).isZero();
+                        assertThat(r.out().strip()).isEqualTo(want.toString().replace(",", ", "));
+                    }));
+                }
+            }
+        }
+        assertThat(tests).hasSizeGreaterThanOrEqualTo(20);
+        return tests.stream();
+    }
+}
