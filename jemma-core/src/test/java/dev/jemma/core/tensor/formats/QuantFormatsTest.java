@@ -148,4 +148,43 @@ class QuantFormatsTest {
             }
         }
     }
+
+    /**
+     * Real blocks as llama-quantize wrote them (Q5_0 in gemma3-tiny-Q4_K_M, Q4_K/Q6_K in gemma3-small-k, …): the
+     * fused dot of every row of every 2-D tensor of every fixture agrees with the scalar twin.
+     */
+    @org.junit.jupiter.api.Test
+    void fusedDotOnEveryFixtureTensor() throws IOException {
+        java.nio.file.Path root = dev.jemma.core.testing.Fixtures.shared();
+        java.util.List<java.nio.file.Path> files;
+        try (var s = java.nio.file.Files.walk(root, 2)) {
+            files = s.filter(p -> p.toString().endsWith(".gguf") && p.getFileName().toString().startsWith("gemma3-")).sorted().toList();
+        }
+        java.util.Set<GgmlType> seen = java.util.EnumSet.noneOf(GgmlType.class);
+        Random rnd = new Random(7);
+        for (java.nio.file.Path file : files) {
+            try (dev.jemma.core.gguf.GgufFile g = dev.jemma.core.gguf.GgufFile.open(file)) {
+                for (var ti : g.tensors().values()) {
+                    if (ti.dims().length != 2 || ti.type() == GgmlType.F32) continue;
+                    dev.jemma.core.tensor.WeightMatrix w = dev.jemma.core.tensor.WeightMatrix.of(g, ti);
+                    int cols = w.cols();
+                    float[] x = new float[cols], row = new float[cols], scratch = new float[cols];
+                    for (int i = 0; i < cols; i++) x[i] = (float) rnd.nextGaussian();
+                    // up to 32 rows spread over the tensor keep this test to a few seconds
+                    for (int r = 0; r < w.rows(); r += Math.max(1, w.rows() / 32)) {
+                        w.dequantizeRow(r, row, 0);
+                        float twin = VectorOps.dot(row, 0, x, 0, cols);
+                        double mag = 0;
+                        for (int i = 0; i < cols; i++) mag += Math.abs((double) row[i] * x[i]);
+                        float got = w.format().dot(w.data(), w.rowOffset(r), x, 0, cols, scratch);
+                        if (!(Math.abs(got - twin) <= 1e-5 * mag + 1e-30)) {
+                            fail(file.getFileName() + " " + ti.name() + " row " + r + ": fused " + got + " vs twin " + twin);
+                        }
+                    }
+                    seen.add(ti.type());
+                }
+            }
+        }
+        assertThat(seen).contains(GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q8_0, GgmlType.Q4_0);
+    }
 }
