@@ -1,0 +1,83 @@
+package dev.jemma.cli;
+
+import dev.jemma.core.JemmaException;
+import dev.jemma.server.JemmaServer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** {@code jemma serve}: Ollama + OpenAI compatible HTTP server with a web chat page. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = {"Serve models over the Ollama API (/api/…), the OpenAI API (/v1/…) and a web chat page (/).",
+                "Models: every model in the local store, plus each -m MODEL (a .gguf path is served under its file name",
+                "without .gguf)."})
+final class ServeCommand implements Callable<Integer> {
+    @Option(names = "--host", description = "address to bind (default ${DEFAULT-VALUE}; 0.0.0.0 exposes the server to the network)")
+    String host = "127.0.0.1";
+
+    @Option(names = "--port", description = "TCP port (default ${DEFAULT-VALUE}, Ollama's)")
+    int port = 11434;
+
+    @Option(names = {"-m", "--model"}, paramLabel = "MODEL", description = "a .gguf file or store name to serve and load at start (repeatable)")
+    List<String> models = new ArrayList<>();
+
+    @Option(names = "--parallel", description = "generations running at once (default ${DEFAULT-VALUE})")
+    int parallel = 2;
+
+    @Option(names = "--queue", description = "requests allowed to wait for a slot; more get 503 (default ${DEFAULT-VALUE})")
+    int queue = 16;
+
+    @Option(names = "--api-key", description = "require 'Authorization: Bearer KEY' on the APIs (or set JEMMA_API_KEY)")
+    String apiKey = System.getenv("JEMMA_API_KEY");
+
+    @Option(names = "--cors", paramLabel = "ORIGIN", description = "allow browser pages from ORIGIN to call the API ('*' = any; repeatable)")
+    List<String> cors = new ArrayList<>();
+
+    @Option(names = "--keep-alive", description = "how long an idle model stays loaded, e.g. 5m, 1h, -1 = forever (default ${DEFAULT-VALUE})")
+    String keepAlive = "5m";
+
+    @Option(names = {"-c", "--ctx-size"}, description = "tokens per conversation (default: the model's, at most 8192)")
+    int ctx;
+
+    @Option(names = {"-t", "--threads"}, description = "compute threads (default: all cores)")
+    int threads;
+
+    @Option(names = "--exact", description = "dequantize weights exactly and compute in f32 (slow)")
+    boolean exact;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        if (parallel < 1) throw new JemmaException("--parallel must be at least 1, got " + parallel);
+        if (queue < 0) throw new JemmaException("--queue must be >= 0, got " + queue);
+        if (port < 0 || port > 65535) throw new JemmaException("--port must be 0…65535, got " + port);
+        JemmaServer.Config c = JemmaServer.Config.defaults().withHost(host).withPort(port).withModels(models)
+                .withLimits(parallel, queue, Duration.ofMinutes(5))
+                .withSecurity(apiKey == null || apiKey.isBlank() ? null : apiKey, cors)
+                .withKeepAlive(parseDuration(keepAlive)).withEngine(threads, exact, ctx);
+        JemmaServer server = JemmaServer.start(c);
+        Runtime.getRuntime().addShutdownHook(new Thread(server::close, "jemma-shutdown"));
+        System.err.println("jemma: serving " + server.uri() + "  (Ollama API /api, OpenAI API /v1, chat page /)");
+        List<String> names = server.modelNames();
+        System.err.println("jemma: models: " + (names.isEmpty() ? "none yet (jemma pull NAME, or -m FILE.gguf)" : String.join(", ", names)));
+        if (!host.equals("127.0.0.1") && !host.equals("localhost") && !host.equals("::1") && c.apiKey() == null) {
+            System.err.println("jemma: warning: listening on " + host + " without --api-key; anyone who can reach it can use it");
+        }
+        server.join();
+        return 0;
+    }
+
+    static Duration parseDuration(String s) {
+        String t = s.strip();
+        try {
+            if (t.matches("-\\d+.*")) return Duration.ofSeconds(-1);
+            if (t.matches("\\d+")) return Duration.ofSeconds(Long.parseLong(t));
+            return Duration.parse("PT" + t.toUpperCase());
+        } catch (RuntimeException e) {
+            throw new JemmaException("--keep-alive: cannot parse '" + s + "' (examples: 30s, 5m, 1h, -1)");
+        }
+    }
+}

@@ -1,0 +1,322 @@
+package dev.jemma.server;
+
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.chat.ChatMessage;
+import dev.jemma.core.engine.Engine;
+import dev.jemma.core.engine.EngineOptions;
+import dev.jemma.core.engine.GenerationOptions;
+import dev.jemma.core.engine.Session;
+import dev.jemma.core.tokenizer.Tokenizer;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * A model served by the Jemma engine. Keeps a small pool of engine {@link Session sessions}, each holding the KV
+ * cache of one conversation; a request goes to the idle session whose cached tokens share the longest prefix with
+ * its prompt, so a conversation's next turn only processes the tokens after that prefix (its previous answer and
+ * the new turn). Per-conversation sessions also make this work with the sliding-window ring caches: the cache
+ * never has to be rolled back past its window, it only grows along the conversation.
+ */
+final class EngineModel implements ServedModel {
+    /** One pooled session and the tokens its cache holds (prompt + answer of its last request). */
+    private static final class Slot {
+        final Session session;
+        int[] tokens = new int[0];
+        /** For a chat: the rendered prompt and the answer those tokens hold, else null. */
+        String promptText;
+        String answerText;
+        long lastUsed;
+        boolean busy;
+
+        Slot(Session session) {
+            this.session = session;
+        }
+    }
+
+    private final Engine engine;
+    private final int maxSessions;
+    private final List<Slot> slots = new ArrayList<>();
+    private final Info info;
+
+    EngineModel(Engine engine, int maxSessions, long fileSize) {
+        this.engine = engine;
+        this.maxSessions = Math.max(1, maxSessions);
+        this.info = describe(engine, fileSize);
+    }
+
+    /** Loads models with the server's settings; each keeps {@code parallel + 2} conversation caches. */
+    static Function<ModelManager.Entry, ServedModel> loader(JemmaServer.Config config) {
+        return e -> {
+            EngineOptions.Builder b = EngineOptions.builder().threads(config.threads()).exact(config.exact());
+            if (config.contextLength() > 0) b.contextLength(config.contextLength());
+            return new EngineModel(Engine.load(e.path(), b.build()), config.parallel() + 2, e.size());
+        };
+    }
+
+    @Override
+    public Info info() {
+        return info;
+    }
+
+    @Override
+    public Result run(Request r, Listener listener) {
+        Tokenizer tok = engine.tokenizer();
+        int ctx = engine.contextLength();
+        String rendered = null;
+        int[] prompt;
+        if (r.messages() != null) {
+            List<ChatMessage> chat = new ArrayList<>();
+            for (Message m : r.messages()) chat.add(new ChatMessage(m.role(), m.content()));
+            if (r.json()) chat = withJsonInstruction(chat);
+            rendered = fit(chat, ctx);
+            prompt = null; // tokenized below, against the pooled sessions
+        } else if (r.raw()) {
+            prompt = tok.encode(r.prompt(), r.context() == null || r.context().length == 0);
+        } else {
+            List<ChatMessage> turn = new ArrayList<>();
+            if (r.system() != null && !r.system().isBlank()) turn.add(ChatMessage.system(r.system()));
+            turn.add(ChatMessage.user(r.prompt()));
+            if (r.json()) turn = withJsonInstruction(turn);
+            prompt = tok.encode(engine.renderChat(turn, true), false);
+        }
+        if (r.context() != null && r.context().length > 0 && prompt != null) {
+            for (int id : r.context()) {
+                if (id < 0 || id >= tok.vocabSize()) throw HttpError.badRequest("field 'context': token id " + id + " is out of range");
+            }
+            // Ollama's context continues an earlier exchange: its ids, then the new turn without a second BOS.
+            int[] turn = prompt.length > 0 && prompt[0] == tok.bosId() ? Arrays.copyOfRange(prompt, 1, prompt.length) : prompt;
+            prompt = concat(r.context(), turn);
+        }
+        GenerationOptions opts = options(r.options());
+        Slot slot;
+        synchronized (this) {
+            if (prompt == null) {
+                // A chat that continues a pooled conversation reuses that conversation's exact token ids for the
+                // part it already holds (the earlier prompt and the answer as generated), so the cache is reused
+                // in full even where re-tokenizing the answer would split it differently.
+                Slot cont = null;
+                int cut = -1;
+                for (Slot x : slots) {
+                    int c = x.busy ? -1 : continuationPoint(x, rendered);
+                    if (c > cut) {
+                        cut = c;
+                        cont = x;
+                    }
+                }
+                prompt = cont != null ? concat(cont.tokens, tok.encode(rendered.substring(cut), false)) : tok.encode(rendered, false);
+            }
+            if (prompt.length >= ctx) {
+                throw new HttpError(413, "the prompt is " + prompt.length + " tokens but the context holds " + ctx);
+            }
+            if (prompt.length == 0) throw HttpError.badRequest("the prompt is empty");
+            slot = take(prompt);
+        }
+        boolean ok = false;
+        try {
+            Session s = slot.session;
+            dev.jemma.core.engine.Generation g;
+            try {
+                dev.jemma.core.engine.TokenListener tl = t -> {
+                    if (!t.text().isEmpty() && !listener.onText(t.text())) s.cancel();
+                };
+                g = s.generate(prompt, opts, tl);
+            } catch (JemmaException e) {
+                String m = e.getMessage();
+                throw new HttpError(m != null && m.contains("context holds") ? 413 : 400, m);
+            }
+            slot.tokens = concat(prompt, g.tokens());
+            // With a stop string the ids include the stop text the answer leaves out: no exact text then.
+            boolean exact = rendered != null && g.stopReason() != dev.jemma.core.engine.StopReason.STOP_STRING;
+            slot.promptText = exact ? rendered : null;
+            slot.answerText = exact ? g.text() : null;
+            ok = true;
+            return new Result(g.promptTokens(), g.promptTokens() - g.reusedTokens(), g.tokens().length, g.promptNanos(),
+                    g.generationNanos(), g.stopReason().apiName(), concat(prompt, g.tokens()));
+        } finally {
+            release(slot, ok);
+        }
+    }
+
+    /**
+     * Renders a conversation, dropping its oldest exchanges (the system message stays) until it fits the context
+     * with room for an answer; a last message that alone does not fit is a 413.
+     */
+    private String fit(List<ChatMessage> msgs, int ctx) {
+        Tokenizer tok = engine.tokenizer();
+        int reserve = Math.min(ctx / 4, 256);
+        List<ChatMessage> m = new ArrayList<>(msgs);
+        while (true) {
+            String text = engine.renderChat(m, true);
+            // Counting tokens of the whole rendering is exact enough here; run() re-checks the final ids.
+            int n = tok.encode(text, false).length;
+            int sys = !m.isEmpty() && m.getFirst().role().equals("system") ? 1 : 0;
+            if (n + reserve <= ctx || m.size() - sys <= 1) {
+                if (n >= ctx) throw new HttpError(413, "the prompt is " + n + " tokens but the context holds " + ctx);
+                return text;
+            }
+            m.remove(sys);
+            if (m.size() > sys + 1 && m.get(sys).role().equals("assistant")) m.remove(sys);
+        }
+    }
+
+    /**
+     * Where a conversation's rendering stops matching what session {@code s} holds: the end of its earlier prompt
+     * plus its answer (as the template writes it back, possibly trimmed), or -1 when it does not continue it.
+     */
+    private static int continuationPoint(Slot s, String rendered) {
+        if (s.promptText == null || !rendered.startsWith(s.promptText)) return -1;
+        int at = s.promptText.length();
+        if (rendered.startsWith(s.answerText, at)) return at + s.answerText.length();
+        // Gemma's template trims turns: the answer comes back without its surrounding whitespace.
+        String trimmed = s.answerText.strip();
+        if (rendered.startsWith(trimmed, at)) return at + trimmed.length();
+        return -1;
+    }
+
+    /** JSON mode without a grammar: the instruction goes into the last user turn (best effort, not enforced). */
+    private static List<ChatMessage> withJsonInstruction(List<ChatMessage> msgs) {
+        List<ChatMessage> out = new ArrayList<>(msgs);
+        for (int i = out.size() - 1; i >= 0; i--) {
+            if (out.get(i).role().equals("user")) {
+                out.set(i, ChatMessage.user(out.get(i).content() + "\n\nRespond with valid JSON only."));
+                break;
+            }
+        }
+        return out;
+    }
+
+    private static GenerationOptions options(Options o) {
+        GenerationOptions.Builder b = GenerationOptions.builder();
+        if (o.numPredict() != null && o.numPredict() >= 0) b.maxTokens(o.numPredict());
+        if (o.temperature() != null) b.temperature(o.temperature());
+        if (o.topK() != null) b.topK(o.topK());
+        if (o.topP() != null) b.topP(o.topP());
+        if (o.minP() != null) b.minP(o.minP());
+        if (o.repeatPenalty() != null) b.repeatPenalty(o.repeatPenalty());
+        if (o.repeatLastN() != null) b.repeatLastN(o.repeatLastN());
+        if (o.presencePenalty() != null) b.presencePenalty(o.presencePenalty());
+        if (o.frequencyPenalty() != null) b.frequencyPenalty(o.frequencyPenalty());
+        if (o.seed() != null) b.seed(o.seed());
+        if (o.stop() != null && !o.stop().isEmpty()) b.stop(o.stop());
+        try {
+            return b.build();
+        } catch (IllegalArgumentException e) {
+            throw HttpError.badRequest(e.getMessage());
+        }
+    }
+
+    /**
+     * Picks a session for a prompt: one whose cached tokens the prompt continues (a conversation's next turn); else a
+     * fresh one while the pool has room (so a new conversation does not evict another's cache); else the idle one
+     * sharing the longest prefix, the least recently used on ties.
+     */
+    private Slot take(int[] prompt) {
+        Slot best = null;
+        int bestCommon = -1;
+        for (Slot s : slots) {
+            if (s.busy) continue;
+            int c = commonPrefix(s.tokens, prompt);
+            if (c > bestCommon || (c == bestCommon && s.lastUsed < best.lastUsed)) {
+                best = s;
+                bestCommon = c;
+            }
+        }
+        Slot chosen;
+        // The engine never feeds back the last token of an answer cut by a length limit: allow one missing token.
+        boolean continues = best != null && best.tokens.length > 0 && bestCommon >= best.tokens.length - 1;
+        if (continues || (best != null && slots.size() >= maxSessions)) {
+            chosen = best;
+        } else {
+            chosen = new Slot(engine.newSession());
+            slots.add(chosen);
+        }
+        chosen.busy = true;
+        return chosen;
+    }
+
+    private synchronized void release(Slot s, boolean ok) {
+        s.busy = false;
+        s.lastUsed = System.nanoTime();
+        if (!ok) {
+            s.tokens = new int[0];
+            s.promptText = null;
+            s.answerText = null;
+        }
+        // The pool only outgrows its size when more requests than sessions ran at once: shrink it back.
+        while (slots.size() > maxSessions) {
+            Slot lru = null;
+            for (Slot x : slots) if (!x.busy && (lru == null || x.lastUsed < lru.lastUsed)) lru = x;
+            if (lru == null) break;
+            slots.remove(lru);
+            lru.session.close();
+        }
+    }
+
+    private static int commonPrefix(int[] a, int[] b) {
+        int n = Math.min(a.length, b.length), i = 0;
+        while (i < n && a[i] == b[i]) i++;
+        return i;
+    }
+
+    private static int[] concat(int[] a, int[] b) {
+        int[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    private static Info describe(Engine engine, long fileSize) {
+        Map<String, Object> md = engine.metadata();
+        String arch = String.valueOf(md.getOrDefault("general.architecture", "gemma3"));
+        Object label = md.get("general.size_label");
+        String params = label != null ? label.toString() : "";
+        Object ft = md.get("general.file_type");
+        String quant = ft instanceof Number n ? fileType(n.intValue()) : OllamaApi.guessQuant(engine.path().getFileName().toString());
+        Map<String, Object> info = new LinkedHashMap<>();
+        for (var e : md.entrySet()) {
+            Object v = e.getValue();
+            // Scalars only: the vocabulary arrays are megabytes (Ollama leaves them out too).
+            if (v instanceof String || v instanceof Number || v instanceof Boolean) {
+                if (e.getKey().equals("tokenizer.chat_template")) continue;
+                info.put(e.getKey(), v);
+            }
+        }
+        Object tmpl = md.get("tokenizer.chat_template");
+        return new Info(arch, params, quant, engine.contextLength(), fileSize, tmpl == null ? "" : tmpl.toString(), info);
+    }
+
+    /** llama.cpp's LLAMA_FTYPE numbers, as written in general.file_type. */
+    private static String fileType(int t) {
+        return switch (t) {
+            case 0 -> "F32";
+            case 1 -> "F16";
+            case 2 -> "Q4_0";
+            case 3 -> "Q4_1";
+            case 7 -> "Q8_0";
+            case 8 -> "Q5_0";
+            case 9 -> "Q5_1";
+            case 10 -> "Q2_K";
+            case 11 -> "Q3_K_S";
+            case 12 -> "Q3_K_M";
+            case 13 -> "Q3_K_L";
+            case 14 -> "Q4_K_S";
+            case 15 -> "Q4_K_M";
+            case 16 -> "Q5_K_S";
+            case 17 -> "Q5_K_M";
+            case 18 -> "Q6_K";
+            case 32 -> "BF16";
+            default -> "unknown (" + t + ")";
+        };
+    }
+
+    @Override
+    public synchronized void close() {
+        for (Slot s : slots) s.session.close();
+        slots.clear();
+        engine.close();
+    }
+}

@@ -1,0 +1,185 @@
+package dev.jemma.server;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * One HTTP exchange, used from a blocking handler thread: reads a bounded JSON body, writes a whole JSON answer or a
+ * stream of events. A failed write (client gone) is remembered and reported as {@code false}, which is how a
+ * generation learns it should cancel.
+ */
+final class Exchange {
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    final Request request;
+    final Response response;
+    final boolean openAiErrors;
+    private final long maxBody;
+    private OutputStream out;
+    private volatile boolean broken;
+    private boolean committed;
+
+    Exchange(Request request, Response response, boolean openAiErrors, long maxBody) {
+        this.request = request;
+        this.response = response;
+        this.openAiErrors = openAiErrors;
+        this.maxBody = maxBody;
+    }
+
+    String method() {
+        return request.getMethod();
+    }
+
+    String path() {
+        return Request.getPathInContext(request);
+    }
+
+    String header(String name) {
+        return request.getHeaders().get(name);
+    }
+
+    /** Reads and parses the JSON body: 413 beyond the size limit, 400 when empty or malformed. */
+    ObjectNode jsonBody() {
+        long declared = request.getLength();
+        if (declared > maxBody) throw new HttpError(413, "request body too large (" + declared + " bytes; limit " + maxBody + ")");
+        byte[] bytes;
+        try (InputStream in = Content.Source.asInputStream(request)) {
+            bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBody + 1));
+        } catch (IOException e) {
+            throw new HttpError(400, "cannot read request body: " + e.getMessage());
+        }
+        if (bytes.length > maxBody) throw new HttpError(413, "request body too large (limit " + maxBody + " bytes)");
+        if (bytes.length == 0) throw HttpError.badRequest("missing request body");
+        JsonNode n;
+        try {
+            n = JSON.readTree(bytes);
+        } catch (JsonProcessingException e) {
+            throw HttpError.badRequest("invalid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw HttpError.badRequest("invalid JSON: " + e.getMessage());
+        }
+        if (n == null || !n.isObject()) throw HttpError.badRequest("request body must be a JSON object");
+        return (ObjectNode) n;
+    }
+
+    /** Writes a complete JSON answer. */
+    void json(int status, JsonNode body) {
+        byte[] b;
+        try {
+            b = JSON.writeValueAsBytes(body);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+        bytes(status, "application/json; charset=utf-8", b);
+    }
+
+    void text(int status, String contentType, String body) {
+        bytes(status, contentType, body.getBytes(StandardCharsets.UTF_8));
+    }
+
+    void bytes(int status, String contentType, byte[] b) {
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType);
+        response.getHeaders().put(HttpHeader.CONTENT_LENGTH, b.length);
+        committed = true;
+        try {
+            OutputStream os = stream();
+            os.write(b);
+            os.close();
+        } catch (IOException e) {
+            broken = true;
+        }
+    }
+
+    void error(int status, String message) {
+        ObjectNode o = JSON.createObjectNode();
+        if (openAiErrors) {
+            ObjectNode e = o.putObject("error");
+            e.put("message", message);
+            e.put("type", status == 404 ? "not_found_error" : status == 503 ? "server_busy"
+                    : status >= 500 ? "server_error" : "invalid_request_error");
+            e.putNull("param");
+            e.putNull("code");
+        } else {
+            o.put("error", message);
+        }
+        json(status, o);
+    }
+
+    boolean committed() {
+        return committed;
+    }
+
+    /** Starts a streamed answer (NDJSON or SSE). */
+    void startStream(String contentType) {
+        response.setStatus(200);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType);
+        response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache");
+        response.getHeaders().put("X-Accel-Buffering", "no");
+        committed = true;
+    }
+
+    /** Sends one piece of a stream and flushes it; false once the client has gone. */
+    boolean send(String chunk) {
+        if (broken) return false;
+        try {
+            OutputStream os = stream();
+            os.write(chunk.getBytes(StandardCharsets.UTF_8));
+            os.flush();
+            return true;
+        } catch (IOException | RuntimeException e) {
+            broken = true;
+            return false;
+        }
+    }
+
+    /** Sends one JSON object as an NDJSON line. */
+    boolean sendLine(JsonNode n) {
+        return send(write(n) + "\n");
+    }
+
+    /** Sends one server-sent event carrying JSON. */
+    boolean sendEvent(JsonNode n) {
+        return send("data: " + write(n) + "\n\n");
+    }
+
+    boolean broken() {
+        return broken;
+    }
+
+    /** Completes the response (last chunk); false when the client has gone. */
+    boolean finish() {
+        if (broken) return false;
+        try {
+            if (out != null) out.close();
+            return true;
+        } catch (IOException | RuntimeException e) {
+            broken = true;
+            return false;
+        }
+    }
+
+    static String write(JsonNode n) {
+        try {
+            return JSON.writeValueAsString(n);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private OutputStream stream() {
+        if (out == null) out = Content.Sink.asOutputStream(response);
+        return out;
+    }
+}

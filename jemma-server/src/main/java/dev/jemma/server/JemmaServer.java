@@ -1,0 +1,304 @@
+package dev.jemma.server;
+
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.store.HubClient;
+import dev.jemma.core.store.ModelStore;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * {@code jemma serve}: an Ollama-compatible API under {@code /api}, an OpenAI-compatible API under {@code /v1}
+ * and a web chat page at {@code /}, on Jetty 12.
+ *
+ * <p>Generation requests pass a {@link Scheduler} ({@code parallel} at once, {@code queue} waiting, 503 beyond).
+ * Binds 127.0.0.1 unless told otherwise; {@code apiKey} demands {@code Authorization: Bearer KEY} on the APIs;
+ * CORS headers are only sent for the configured origins.
+ */
+public final class JemmaServer implements AutoCloseable {
+    /**
+     * Server settings.
+     *
+     * @param host        bind address (default 127.0.0.1)
+     * @param port        TCP port (11434 like Ollama; 0 picks a free one)
+     * @param models      -m arguments: .gguf paths (served under their file stem) or store names
+     * @param parallel    generations running at once
+     * @param queue       generations allowed to wait for a slot; beyond that 503
+     * @param queueWait   longest wait for a slot before 503
+     * @param apiKey      required bearer token, or null
+     * @param corsOrigins origins allowed by CORS ("*" for any); empty = no CORS headers
+     * @param keepAlive   default keep-alive of a loaded model after its last request
+     * @param maxBodyBytes largest accepted request body (413 beyond)
+     * @param threads     inference threads per model (0 = all cores)
+     * @param exact       exact f32 arithmetic (slow; for conformance checks)
+     * @param contextLength tokens per conversation (0 = the engine's default)
+     */
+    public record Config(String host, int port, List<String> models, int parallel, int queue, Duration queueWait,
+                         String apiKey, List<String> corsOrigins, Duration keepAlive, long maxBodyBytes, int threads,
+                         boolean exact, int contextLength) {
+        public static Config defaults() {
+            return new Config("127.0.0.1", 11434, List.of(), 2, 16, Duration.ofMinutes(5), null, List.of(),
+                    Duration.ofMinutes(5), 8L << 20, 0, false, 0);
+        }
+
+        public Config withHost(String h) {
+            return new Config(h, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength);
+        }
+
+        public Config withEngine(int threads, boolean exact, int contextLength) {
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength);
+        }
+
+        public Config withPort(int p) {
+            return new Config(host, p, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength);
+        }
+
+        public Config withModels(List<String> m) {
+            return new Config(host, port, m, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength);
+        }
+
+        public Config withLimits(int parallel, int queue, Duration queueWait) {
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength);
+        }
+
+        public Config withSecurity(String apiKey, List<String> corsOrigins) {
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength);
+        }
+
+        public Config withKeepAlive(Duration k) {
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, k, maxBodyBytes, threads, exact, contextLength);
+        }
+    }
+
+    static final String VERSION = "0.1.0";
+
+    private final Config config;
+    private final Server server;
+    private final ServerConnector connector;
+    final ModelManager models;
+    final Scheduler scheduler;
+    final ModelStore store;
+    private final OllamaApi ollama;
+    private final OpenAiApi openai;
+    private final QueuedThreadPool threads;
+    final Supplier<HubClient> hub;
+
+    private JemmaServer(Config config, ModelStore store, Function<ModelManager.Entry, ServedModel> loader,
+                        Supplier<HubClient> hub) {
+        this.config = config;
+        this.store = store;
+        this.hub = hub;
+        Map<String, Path> explicit = new LinkedHashMap<>();
+        for (String m : config.models()) {
+            Path p = Path.of(m);
+            if (Files.isRegularFile(p)) {
+                explicit.put(ModelManager.stemOf(p), p);
+            } else if (store != null) {
+                explicit.put(store.find(m).orElseThrow(() -> new JemmaException(m + ": no such model file or model name "
+                        + "in the store (see jemma list)")).name(), store.resolve(m));
+            } else {
+                throw new JemmaException(m + ": no such model file");
+            }
+        }
+        this.models = new ModelManager(store, explicit, loader, config.keepAlive());
+        this.scheduler = new Scheduler(config.parallel(), config.queue());
+        this.ollama = new OllamaApi(this);
+        this.openai = new OpenAiApi(this);
+        // Jetty logs its start-up at INFO through SLF4J → JUL; the CLI prints its own one-line banner instead.
+        Logger.getLogger("org.eclipse.jetty").setLevel(Level.WARNING);
+        threads = new QueuedThreadPool(Math.max(64, 4 * (config.parallel() + config.queue()) + 16), 4);
+        threads.setName("jemma-http");
+        server = new Server(threads);
+        HttpConfiguration hc = new HttpConfiguration();
+        hc.setSendServerVersion(false);
+        connector = new ServerConnector(server, new HttpConnectionFactory(hc));
+        connector.setHost(config.host());
+        connector.setPort(config.port());
+        connector.setIdleTimeout(Duration.ofMinutes(10).toMillis());
+        server.addConnector(connector);
+        server.setHandler(new Router());
+    }
+
+    /** Starts a server that loads models with the Jemma engine. */
+    public static JemmaServer start(Config config) {
+        return start(config, ModelStore.open(), EngineModel.loader(config), HubClient::fromEnvironment);
+    }
+
+    static JemmaServer start(Config config, ModelStore store, Function<ModelManager.Entry, ServedModel> loader,
+                             Supplier<HubClient> hub) {
+        JemmaServer s = new JemmaServer(config, store, loader, hub);
+        try {
+            s.server.start();
+        } catch (Exception e) {
+            s.close();
+            String why = e instanceof IOException && e.getMessage() != null ? e.getMessage() : e.toString();
+            throw new JemmaException("cannot listen on " + config.host() + ":" + config.port() + " (" + why + ")");
+        }
+        // -m models are loaded up front so a bad file fails at start and the first request is fast.
+        try {
+            for (String name : s.models.explicitNames()) s.models.preload(name, config.keepAlive());
+        } catch (RuntimeException e) {
+            s.close();
+            throw e instanceof HttpError h ? new JemmaException(h.getMessage()) : e;
+        }
+        return s;
+    }
+
+    public int port() {
+        return connector.getLocalPort();
+    }
+
+    public URI uri() {
+        String h = config.host().contains(":") ? "[" + config.host() + "]" : config.host();
+        if (h.equals("0.0.0.0")) h = "127.0.0.1";
+        return URI.create("http://" + h + ":" + port());
+    }
+
+    public List<String> modelNames() {
+        return models.available().stream().map(ModelManager.Entry::name).toList();
+    }
+
+    Config config() {
+        return config;
+    }
+
+    /** Blocks until the server stops. */
+    public void join() throws InterruptedException {
+        server.join();
+    }
+
+    @Override
+    public void close() {
+        try {
+            server.stop();
+        } catch (Exception ignored) {
+            // stopping is best effort
+        }
+        models.close();
+    }
+
+    /** HTTP threads busy with a request right now (tests check none stays stuck). */
+    int busyHttpThreads() {
+        return threads.getBusyThreads();
+    }
+
+    private final class Router extends Handler.Abstract {
+        @Override
+        public boolean handle(Request request, Response response, Callback callback) {
+            String path = Request.getPathInContext(request);
+            boolean openAi = path.startsWith("/v1/");
+            Exchange ex = new Exchange(request, response, openAi, config.maxBodyBytes());
+            try {
+                cors(ex);
+                if (request.getMethod().equals("OPTIONS")) {
+                    ex.bytes(config.corsOrigins().isEmpty() ? 403 : 204, "text/plain", new byte[0]);
+                } else {
+                    route(ex, path);
+                }
+                if (ex.finish()) callback.succeeded();
+                else callback.failed(new IOException("client disconnected")); // nothing to answer to
+            } catch (HttpError e) {
+                respondError(ex, callback, e.status, e.getMessage());
+            } catch (JemmaException e) {
+                respondError(ex, callback, 400, e.getMessage());
+            } catch (Throwable t) {
+                Logger.getLogger(JemmaServer.class.getName()).log(Level.WARNING, "request " + path + " failed", t);
+                respondError(ex, callback, 500, "internal error: " + t);
+            }
+            return true;
+        }
+
+        private void respondError(Exchange ex, Callback callback, int status, String message) {
+            if (!ex.committed()) {
+                ex.error(status, message);
+                if (ex.finish()) callback.succeeded();
+                else callback.failed(new IOException("client disconnected"));
+            } else {
+                callback.failed(new IOException(message));
+            }
+        }
+    }
+
+    private void cors(Exchange ex) {
+        String origin = ex.header("Origin");
+        if (origin == null || config.corsOrigins().isEmpty()) return;
+        boolean any = config.corsOrigins().contains("*");
+        if (!any && !config.corsOrigins().contains(origin)) return;
+        var h = ex.response.getHeaders();
+        h.put("Access-Control-Allow-Origin", any ? "*" : origin);
+        if (!any) h.put(HttpHeader.VARY, "Origin");
+        h.put("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+        h.put("Access-Control-Allow-Headers", "Authorization, Content-Type");
+        h.put("Access-Control-Max-Age", "600");
+    }
+
+    private void route(Exchange ex, String path) {
+        String m = ex.method();
+        if (path.equals("/") || path.startsWith("/static/") || path.equals("/favicon.ico")) {
+            if (!m.equals("GET") && !m.equals("HEAD")) throw new HttpError(405, "method " + m + " not allowed on " + path);
+            staticFile(ex, path);
+            return;
+        }
+        if (path.startsWith("/api/") || path.startsWith("/v1/")) {
+            checkApiKey(ex);
+            if (path.startsWith("/api/")) ollama.route(ex, m, path);
+            else openai.route(ex, m, path);
+            return;
+        }
+        throw HttpError.notFound("no such endpoint: " + m + " " + path);
+    }
+
+    private void checkApiKey(Exchange ex) {
+        if (config.apiKey() == null) return;
+        String auth = ex.header("Authorization");
+        String given = auth != null && auth.regionMatches(true, 0, "Bearer ", 0, 7) ? auth.substring(7).strip() : null;
+        if (given == null) given = ex.header("X-Api-Key");
+        // Constant-time comparison so the key cannot be guessed byte by byte from response times.
+        if (given == null || !MessageDigest.isEqual(given.getBytes(), config.apiKey().getBytes())) {
+            ex.response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
+            throw new HttpError(401, "missing or wrong API key (send Authorization: Bearer KEY)");
+        }
+    }
+
+    private static void staticFile(Exchange ex, String path) {
+        String name = switch (path) {
+            case "/" -> "index.html";
+            case "/static/app.js" -> "app.js";
+            case "/static/style.css" -> "style.css";
+            default -> null;
+        };
+        if (name == null) throw HttpError.notFound("no such file: " + path);
+        try (InputStream in = JemmaServer.class.getResourceAsStream("web/" + name)) {
+            if (in == null) throw HttpError.notFound("no such file: " + path);
+            String type = name.endsWith(".html") ? "text/html; charset=utf-8" : name.endsWith(".js")
+                    ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8";
+            ex.response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache");
+            ex.response.getHeaders().put("X-Content-Type-Options", "nosniff");
+            ex.bytes(200, type, in.readAllBytes());
+        } catch (IOException e) {
+            throw new HttpError(500, "cannot read " + name);
+        }
+    }
+}

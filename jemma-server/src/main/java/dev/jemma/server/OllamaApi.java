@@ -1,0 +1,360 @@
+package dev.jemma.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.store.ModelRef;
+import dev.jemma.core.store.PullListener;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/** The Ollama REST API (https://github.com/ollama/ollama/blob/main/docs/api.md), the parts a client needs. */
+final class OllamaApi {
+    private static final String NDJSON = "application/x-ndjson";
+    private final JemmaServer server;
+
+    OllamaApi(JemmaServer server) {
+        this.server = server;
+    }
+
+    void route(Exchange ex, String method, String path) {
+        switch (path) {
+            case "/api/version" -> only(ex, method, "GET", () -> ex.json(200, obj().put("version", JemmaServer.VERSION)));
+            case "/api/tags" -> only(ex, method, "GET", () -> tags(ex));
+            case "/api/ps" -> only(ex, method, "GET", () -> ps(ex));
+            case "/api/show" -> only(ex, method, "POST", () -> show(ex));
+            case "/api/generate" -> only(ex, method, "POST", () -> generate(ex, false));
+            case "/api/chat" -> only(ex, method, "POST", () -> generate(ex, true));
+            case "/api/pull" -> only(ex, method, "POST", () -> pull(ex));
+            case "/api/delete" -> only(ex, method, "DELETE", () -> delete(ex));
+            default -> throw HttpError.notFound("no such endpoint: " + method + " " + path);
+        }
+    }
+
+    static void only(Exchange ex, String method, String allowed, Runnable r) {
+        if (!method.equals(allowed) && !(allowed.equals("GET") && method.equals("HEAD"))) {
+            throw new HttpError(405, "method " + method + " not allowed; use " + allowed);
+        }
+        r.run();
+    }
+
+    private static ObjectNode obj() {
+        return Exchange.JSON.createObjectNode();
+    }
+
+    private ObjectNode details(ModelManager.Entry e, ServedModel.Info info) {
+        ObjectNode d = obj();
+        d.put("parent_model", "");
+        d.put("format", "gguf");
+        d.put("family", info == null ? guessFamily(e.name()) : info.family());
+        d.putArray("families").add(info == null ? guessFamily(e.name()) : info.family());
+        d.put("parameter_size", info == null ? "" : info.parameterSize());
+        d.put("quantization_level", info == null ? guessQuant(e.path().getFileName().toString()) : info.quantization());
+        return d;
+    }
+
+    private ServedModel.Info loadedInfo(String name) {
+        for (ModelManager.Loaded l : server.models.loaded()) if (l.entry.name().equals(name)) return l.model.info();
+        return null;
+    }
+
+    private void tags(Exchange ex) {
+        ObjectNode o = obj();
+        ArrayNode arr = o.putArray("models");
+        for (ModelManager.Entry e : server.models.available()) {
+            ObjectNode m = arr.addObject();
+            m.put("name", e.name());
+            m.put("model", e.name());
+            m.put("modified_at", e.modified().toString());
+            m.put("size", e.size());
+            m.put("digest", e.digest().startsWith("sha256:") ? e.digest().substring(7) : e.digest());
+            m.set("details", details(e, loadedInfo(e.name())));
+        }
+        ex.json(200, o);
+    }
+
+    private void ps(Exchange ex) {
+        ObjectNode o = obj();
+        ArrayNode arr = o.putArray("models");
+        for (ModelManager.Loaded l : server.models.loaded()) {
+            ObjectNode m = arr.addObject();
+            m.put("name", l.entry.name());
+            m.put("model", l.entry.name());
+            m.put("size", l.entry.size());
+            m.put("digest", l.entry.digest().startsWith("sha256:") ? l.entry.digest().substring(7) : l.entry.digest());
+            m.set("details", details(l.entry, l.model.info()));
+            Instant exp = l.expiresAt;
+            m.put("expires_at", exp == null ? (l.users > 0 ? Instant.now().plus(server.models.defaultKeepAlive()).toString()
+                    : "0001-01-01T00:00:00Z") : exp.toString());
+            m.put("size_vram", 0);
+            m.put("context_length", l.model.info().contextLength());
+        }
+        ex.json(200, o);
+    }
+
+    private void show(Exchange ex) {
+        ObjectNode body = ex.jsonBody();
+        String name = modelName(body);
+        ModelManager.Entry e = server.models.lookup(name).orElseThrow(() -> HttpError.notFound("model '" + name + "' not found"));
+        ServedModel.Info info;
+        try (ModelManager.Lease lease = server.models.acquire(e.name(), null)) {
+            info = lease.model().info();
+        }
+        ObjectNode o = obj();
+        o.put("license", "");
+        o.put("modelfile", "# served by jemma\nFROM " + e.path() + "\n");
+        o.put("parameters", "");
+        o.put("template", info.chatTemplate() == null ? "" : info.chatTemplate());
+        o.set("details", details(e, info));
+        ObjectNode mi = o.putObject("model_info");
+        for (Map.Entry<String, Object> kv : info.modelInfo().entrySet()) mi.set(kv.getKey(), Exchange.JSON.valueToTree(kv.getValue()));
+        o.putArray("capabilities").add("completion");
+        o.put("modified_at", e.modified().toString());
+        ex.json(200, o);
+    }
+
+    private static String modelName(JsonNode body) {
+        String m = Params.string(body, "model", null);
+        if (m == null || m.isBlank()) m = Params.string(body, "name", null);
+        if (m == null || m.isBlank()) throw HttpError.badRequest("field 'model' is required");
+        return m;
+    }
+
+    static ServedModel.Options options(JsonNode body) {
+        JsonNode o = body.get("options");
+        if (o == null || o.isNull()) return ServedModel.Options.none();
+        if (!o.isObject()) throw HttpError.badRequest("field 'options' must be an object");
+        Integer topK = Params.integer(o, "top_k", null);
+        if (topK != null && topK < 0) throw HttpError.badRequest("field 'top_k' must be >= 0");
+        Integer lastN = Params.integer(o, "repeat_last_n", null);
+        if (lastN != null && lastN < -1) throw HttpError.badRequest("field 'repeat_last_n' must be >= -1");
+        // num_ctx is accepted but the context is fixed when the model loads (jemma serve -c).
+        Params.integer(o, "num_ctx", null);
+        return new ServedModel.Options(
+                Params.integer(o, "num_predict", null),
+                Params.number(o, "temperature", null, 0, 100),
+                topK,
+                Params.number(o, "top_p", null, 0, 1),
+                Params.number(o, "min_p", null, 0, 1),
+                Params.number(o, "repeat_penalty", null, 0, 100),
+                lastN,
+                Params.number(o, "presence_penalty", null, -2, 2),
+                Params.number(o, "frequency_penalty", null, -2, 2),
+                Params.longValue(o, "seed", null),
+                Params.stringList(o, "stop"));
+    }
+
+    static boolean jsonFormat(JsonNode body) {
+        JsonNode f = body.get("format");
+        if (f == null || f.isNull() || (f.isTextual() && f.asText().isEmpty())) return false;
+        if (f.isTextual() && f.asText().equals("json")) return true;
+        if (f.isObject()) return true; // a JSON schema: constrained to JSON (the schema itself is not enforced)
+        throw HttpError.badRequest("field 'format' must be \"json\" or a JSON schema object");
+    }
+
+    static List<ServedModel.Message> messages(JsonNode body, boolean openAi) {
+        JsonNode arr = body.get("messages");
+        if (arr == null || arr.isNull()) return List.of();
+        if (!arr.isArray()) throw HttpError.badRequest("field 'messages' must be an array");
+        List<ServedModel.Message> out = new ArrayList<>();
+        int i = 0;
+        for (JsonNode m : arr) {
+            if (!m.isObject()) throw HttpError.badRequest("messages[" + i + "] must be an object");
+            String role = Params.string(m, "role", null);
+            if (role == null) throw HttpError.badRequest("messages[" + i + "].role is required");
+            role = switch (role) {
+                case "developer" -> "system";
+                case "system", "user", "assistant", "tool" -> role;
+                default -> throw HttpError.badRequest("messages[" + i + "].role '" + role + "' is not one of system, user, assistant, tool");
+            };
+            JsonNode images = m.get("images");
+            if (images != null && images.isArray() && !images.isEmpty()) {
+                throw HttpError.badRequest("messages[" + i + "]: images are not supported (text-only models)");
+            }
+            out.add(new ServedModel.Message(role, content(m.get("content"), i)));
+            i++;
+        }
+        return out;
+    }
+
+    /** A message content: a string, or OpenAI's array of {type:"text", text} parts. */
+    static String content(JsonNode c, int i) {
+        if (c == null || c.isNull()) return "";
+        if (c.isTextual()) return c.asText();
+        if (c.isArray()) {
+            StringBuilder sb = new StringBuilder();
+            for (JsonNode part : c) {
+                String type = part.path("type").asText("");
+                if (type.equals("text")) sb.append(part.path("text").asText(""));
+                else throw HttpError.badRequest("messages[" + i + "]: content part type '" + type + "' is not supported (text only)");
+            }
+            return sb.toString();
+        }
+        throw HttpError.badRequest("messages[" + i + "].content must be a string");
+    }
+
+    private void generate(Exchange ex, boolean chat) {
+        ObjectNode body = ex.jsonBody();
+        String model = modelName(body);
+        boolean stream = Params.bool(body, "stream", true);
+        Duration keepAlive = Params.keepAlive(body);
+        ServedModel.Options opts = options(body);
+        boolean json = jsonFormat(body);
+        List<ServedModel.Message> msgs = chat ? messages(body, false) : List.of();
+        String prompt = chat ? null : Params.string(body, "prompt", "");
+        String system = chat ? null : Params.string(body, "system", null);
+        boolean raw = !chat && Params.bool(body, "raw", false);
+        int[] context = null;
+        if (!chat && body.has("context") && !body.get("context").isNull()) {
+            JsonNode c = body.get("context");
+            if (!c.isArray()) throw HttpError.badRequest("field 'context' must be an array of token ids");
+            context = new int[c.size()];
+            for (int i = 0; i < context.length; i++) {
+                if (!c.get(i).isInt()) throw HttpError.badRequest("field 'context' must be an array of token ids");
+                context[i] = c.get(i).asInt();
+            }
+        }
+        if (!chat && body.has("images") && body.get("images").isArray() && !body.get("images").isEmpty()) {
+            throw HttpError.badRequest("images are not supported (text-only models)");
+        }
+        if (server.models.lookup(model).isEmpty()) throw HttpError.notFound("model '" + model + "' not found");
+        boolean empty = chat ? msgs.isEmpty() : prompt.isEmpty();
+        if (empty) {
+            // Ollama's load/unload request: no prompt, just (un)load the model.
+            loadOrUnload(ex, model, keepAlive, chat);
+            return;
+        }
+        ServedModel.Request req = new ServedModel.Request(chat ? msgs : null, prompt, system, raw, context, opts, json);
+        try (Scheduler.Slot slot = server.scheduler.acquire(server.config().queueWait().toMillis())) {
+            long t0 = System.nanoTime();
+            try (ModelManager.Lease lease = server.models.acquire(model, keepAlive)) {
+                long loadNanos = System.nanoTime() - t0;
+                String name = lease.entry().name();
+                // The stream starts with the first text, so an error found before it (prompt too long…) still gets
+                // its proper status code.
+                boolean[] started = {false};
+                Generation.Outcome out = Generation.run(lease, req, text -> {
+                    if (!stream) return true;
+                    if (!started[0]) {
+                        ex.startStream(NDJSON);
+                        started[0] = true;
+                    }
+                    return ex.sendLine(chunk(name, chat, text));
+                });
+                if (out.clientGone()) return;
+                if (stream && !started[0]) ex.startStream(NDJSON);
+                ObjectNode fin = stream ? chunk(name, chat, "") : chunk(name, chat, out.text());
+                fin.put("done", true);
+                fin.put("done_reason", out.doneReason());
+                if (!chat) {
+                    ArrayNode ctx = fin.putArray("context");
+                    for (int id : out.result().context()) ctx.add(id);
+                }
+                fin.put("total_duration", System.nanoTime() - t0);
+                fin.put("load_duration", loadNanos);
+                fin.put("prompt_eval_count", out.result().promptEvalCount());
+                fin.put("prompt_eval_duration", out.result().promptEvalNanos());
+                fin.put("eval_count", out.result().evalCount());
+                fin.put("eval_duration", out.result().evalNanos());
+                if (stream) ex.sendLine(fin);
+                else ex.json(200, fin);
+            }
+        }
+    }
+
+    private void loadOrUnload(Exchange ex, String model, Duration keepAlive, boolean chat) {
+        String name;
+        String reason;
+        if (keepAlive != null && keepAlive.isZero()) {
+            name = server.models.lookup(model).orElseThrow().name();
+            server.models.unload(name);
+            reason = "unload";
+        } else {
+            try (ModelManager.Lease lease = server.models.acquire(model, keepAlive)) {
+                name = lease.entry().name();
+            }
+            reason = "load";
+        }
+        ObjectNode o = chunk(name, chat, "");
+        o.put("done", true);
+        o.put("done_reason", reason);
+        ex.json(200, o);
+    }
+
+    private static ObjectNode chunk(String model, boolean chat, String text) {
+        ObjectNode o = obj();
+        o.put("model", model);
+        o.put("created_at", Instant.now().toString());
+        if (chat) {
+            ObjectNode m = o.putObject("message");
+            m.put("role", "assistant");
+            m.put("content", text);
+        } else {
+            o.put("response", text);
+        }
+        o.put("done", false);
+        return o;
+    }
+
+    private void pull(Exchange ex) {
+        ObjectNode body = ex.jsonBody();
+        String name = modelName(body);
+        boolean stream = Params.bool(body, "stream", true);
+        if (server.store == null) throw new HttpError(500, "no model store configured");
+        try {
+            ModelRef.parse(name);
+        } catch (JemmaException e) {
+            throw HttpError.badRequest(e.getMessage());
+        }
+        if (!stream) {
+            server.store.pull(name, server.hub.get(), PullListener.NONE);
+            ex.json(200, obj().put("status", "success"));
+            return;
+        }
+        ex.startStream(NDJSON);
+        try {
+            server.store.pull(name, server.hub.get(), new PullListener() {
+                @Override
+                public void status(String status) {
+                    if (!ex.sendLine(obj().put("status", status))) throw new JemmaException("client disconnected");
+                }
+
+                @Override
+                public void progress(String digest, long completed, long total) {
+                    ObjectNode o = obj().put("status", "pulling " + digest.replace("sha256:", "").substring(0, Math.min(12,
+                            digest.length()))).put("digest", digest).put("total", total).put("completed", completed);
+                    if (!ex.sendLine(o)) throw new JemmaException("client disconnected");
+                }
+            });
+        } catch (JemmaException e) {
+            // Headers are out already: report the failure as a final NDJSON line, as Ollama does.
+            ex.sendLine(obj().put("error", e.getMessage()));
+        }
+    }
+
+    private void delete(Exchange ex) {
+        ObjectNode body = ex.jsonBody();
+        String name = modelName(body);
+        if (server.store == null) throw HttpError.notFound("model '" + name + "' not found");
+        if (!ModelRef.isValid(name)) throw HttpError.notFound("model '" + name + "' not found");
+        String canonical = ModelRef.parse(name).name();
+        server.models.unload(canonical);
+        if (!server.store.remove(name)) throw HttpError.notFound("model '" + name + "' not found");
+        ex.json(200, obj());
+    }
+
+    static String guessFamily(String name) {
+        String n = name.toLowerCase();
+        return n.contains("3n") ? "gemma3n" : "gemma3";
+    }
+
+    static String guessQuant(String file) {
+        var m = java.util.regex.Pattern.compile("(?i)(IQ\\d_\\w+|Q\\d_K_[SML]|Q\\d_K|Q\\d_\\d|BF16|F16|F32)").matcher(file);
+        return m.find() ? m.group(1).toUpperCase() : "";
+    }
+}

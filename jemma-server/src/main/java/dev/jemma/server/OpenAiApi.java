@@ -1,0 +1,157 @@
+package dev.jemma.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.util.List;
+import java.util.UUID;
+
+/** The OpenAI-compatible API: /v1/chat/completions, /v1/completions, /v1/models. */
+final class OpenAiApi {
+    private static final String SSE = "text/event-stream";
+    private final JemmaServer server;
+
+    OpenAiApi(JemmaServer server) {
+        this.server = server;
+    }
+
+    void route(Exchange ex, String method, String path) {
+        if (path.equals("/v1/chat/completions")) OllamaApi.only(ex, method, "POST", () -> complete(ex, true));
+        else if (path.equals("/v1/completions")) OllamaApi.only(ex, method, "POST", () -> complete(ex, false));
+        else if (path.equals("/v1/models")) OllamaApi.only(ex, method, "GET", () -> models(ex));
+        else if (path.startsWith("/v1/models/")) OllamaApi.only(ex, method, "GET", () -> model(ex, path.substring(11)));
+        else throw HttpError.notFound("no such endpoint: " + method + " " + path);
+    }
+
+    private static ObjectNode obj() {
+        return Exchange.JSON.createObjectNode();
+    }
+
+    private static ObjectNode modelObject(ModelManager.Entry e) {
+        return obj().put("id", e.name()).put("object", "model").put("created", e.modified().getEpochSecond())
+                .put("owned_by", e.digest().isEmpty() ? "local" : "library");
+    }
+
+    private void models(Exchange ex) {
+        ObjectNode o = obj().put("object", "list");
+        ArrayNode data = o.putArray("data");
+        for (ModelManager.Entry e : server.models.available()) data.add(modelObject(e));
+        ex.json(200, o);
+    }
+
+    private void model(Exchange ex, String id) {
+        ModelManager.Entry e = server.models.lookup(id).orElseThrow(() -> HttpError.notFound("model '" + id + "' not found"));
+        ex.json(200, modelObject(e));
+    }
+
+    private void complete(Exchange ex, boolean chat) {
+        ObjectNode body = ex.jsonBody();
+        String model = Params.requiredString(body, "model");
+        boolean stream = Params.bool(body, "stream", false);
+        boolean includeUsage = body.path("stream_options").isObject() && Params.bool(body.get("stream_options"), "include_usage", false);
+        Integer n = Params.integer(body, "n", 1);
+        if (n != 1) throw HttpError.badRequest("field 'n': only 1 choice is supported");
+        Integer maxTokens = Params.integer(body, "max_completion_tokens", null);
+        if (maxTokens == null) maxTokens = Params.integer(body, "max_tokens", chat ? null : 16);
+        if (maxTokens != null && maxTokens < 1) throw HttpError.badRequest("field 'max_tokens' must be at least 1");
+        List<String> stops = Params.stringList(body, "stop");
+        if (stops.size() > 4) throw HttpError.badRequest("field 'stop': at most 4 sequences");
+        // Unset fields keep the model's recommended sampling (Gemma: temperature 1, top-k 64, top-p 0.95).
+        ServedModel.Options opts = new ServedModel.Options(maxTokens, Params.number(body, "temperature", null, 0, 2),
+                null, Params.number(body, "top_p", null, 0, 1), null, null, null,
+                Params.number(body, "presence_penalty", null, -2, 2), Params.number(body, "frequency_penalty", null, -2, 2),
+                Params.longValue(body, "seed", null), stops);
+        boolean json = false;
+        JsonNode rf = body.get("response_format");
+        if (rf != null && !rf.isNull()) {
+            String type = rf.path("type").asText("");
+            json = switch (type) {
+                case "text" -> false;
+                case "json_object", "json_schema" -> true;
+                default -> throw HttpError.badRequest("field 'response_format.type' must be text, json_object or json_schema");
+            };
+        }
+        ServedModel.Request req;
+        if (chat) {
+            List<ServedModel.Message> msgs = OllamaApi.messages(body, true);
+            if (msgs.isEmpty()) throw HttpError.badRequest("field 'messages' must be a non-empty array");
+            req = new ServedModel.Request(msgs, null, null, false, null, opts, json);
+        } else {
+            JsonNode p = body.get("prompt");
+            String prompt;
+            if (p == null || p.isNull()) throw HttpError.badRequest("field 'prompt' is required");
+            if (p.isTextual()) prompt = p.asText();
+            else if (p.isArray() && p.size() == 1 && p.get(0).isTextual()) prompt = p.get(0).asText();
+            else throw HttpError.badRequest("field 'prompt' must be a string (or an array of one string)");
+            // Completions continue the text as given: no chat template (BOS is still added).
+            req = new ServedModel.Request(null, prompt, null, true, null, opts, json);
+        }
+        if (server.models.lookup(model).isEmpty()) throw HttpError.notFound("model '" + model + "' not found");
+        String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
+        long created = System.currentTimeMillis() / 1000;
+        try (Scheduler.Slot slot = server.scheduler.acquire(server.config().queueWait().toMillis());
+             ModelManager.Lease lease = server.models.acquire(model, null)) {
+            String name = lease.entry().name();
+            boolean[] started = {false};
+            Generation.Outcome out = Generation.run(lease, req, text -> {
+                if (!stream) return true;
+                if (!started[0]) {
+                    ex.startStream(SSE);
+                    started[0] = true;
+                    if (chat && !ex.sendEvent(chunk(id, created, name, chat, obj().put("role", "assistant").put("content", ""), null))) {
+                        return false;
+                    }
+                }
+                return ex.sendEvent(chunk(id, created, name, chat, chat ? obj().put("content", text) : null, null, text));
+            });
+            if (out.clientGone()) return;
+            String finish = out.doneReason().equals("length") ? "length" : "stop";
+            ObjectNode usage = obj().put("prompt_tokens", out.result().promptTokens())
+                    .put("completion_tokens", out.result().evalCount())
+                    .put("total_tokens", out.result().promptTokens() + out.result().evalCount());
+            usage.putObject("prompt_tokens_details").put("cached_tokens",
+                    out.result().promptTokens() - out.result().promptEvalCount());
+            if (stream) {
+                if (!started[0]) {
+                    ex.startStream(SSE);
+                    if (chat) ex.sendEvent(chunk(id, created, name, chat, obj().put("role", "assistant").put("content", ""), null));
+                }
+                ex.sendEvent(chunk(id, created, name, chat, chat ? obj() : null, finish, ""));
+                if (includeUsage) {
+                    ObjectNode u = obj().put("id", id).put("object", chat ? "chat.completion.chunk" : "text_completion")
+                            .put("created", created).put("model", name).put("system_fingerprint", "jemma");
+                    u.putArray("choices");
+                    u.set("usage", usage);
+                    ex.sendEvent(u);
+                }
+                ex.send("data: [DONE]\n\n");
+                return;
+            }
+            ObjectNode o = obj().put("id", id).put("object", chat ? "chat.completion" : "text_completion")
+                    .put("created", created).put("model", name).put("system_fingerprint", "jemma");
+            ObjectNode choice = o.putArray("choices").addObject().put("index", 0);
+            if (chat) choice.putObject("message").put("role", "assistant").put("content", out.text());
+            else choice.put("text", out.text());
+            choice.putNull("logprobs");
+            choice.put("finish_reason", finish);
+            o.set("usage", usage);
+            ex.json(200, o);
+        }
+    }
+
+    private static ObjectNode chunk(String id, long created, String model, boolean chat, ObjectNode delta, String finish) {
+        return chunk(id, created, model, chat, delta, finish, "");
+    }
+
+    private static ObjectNode chunk(String id, long created, String model, boolean chat, ObjectNode delta, String finish, String text) {
+        ObjectNode o = obj().put("id", id).put("object", chat ? "chat.completion.chunk" : "text_completion")
+                .put("created", created).put("model", model).put("system_fingerprint", "jemma");
+        ObjectNode c = o.putArray("choices").addObject().put("index", 0);
+        if (chat) c.set("delta", delta);
+        else c.put("text", text).putNull("logprobs");
+        if (finish == null) c.putNull("finish_reason");
+        else c.put("finish_reason", finish);
+        return o;
+    }
+}

@@ -1,0 +1,117 @@
+package dev.jemma.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** Typed, validated access to request JSON fields: a wrong type is a 400 naming the field. */
+final class Params {
+    private Params() {
+    }
+
+    static String string(JsonNode o, String field, String dflt) {
+        JsonNode n = o.get(field);
+        if (n == null || n.isNull()) return dflt;
+        if (!n.isTextual()) throw HttpError.badRequest("field '" + field + "' must be a string");
+        return n.asText();
+    }
+
+    static String requiredString(JsonNode o, String field) {
+        String s = string(o, field, null);
+        if (s == null || s.isBlank()) throw HttpError.badRequest("field '" + field + "' is required");
+        return s;
+    }
+
+    static boolean bool(JsonNode o, String field, boolean dflt) {
+        JsonNode n = o.get(field);
+        if (n == null || n.isNull()) return dflt;
+        if (!n.isBoolean()) throw HttpError.badRequest("field '" + field + "' must be true or false");
+        return n.asBoolean();
+    }
+
+    static Integer integer(JsonNode o, String field, Integer dflt) {
+        JsonNode n = o.get(field);
+        if (n == null || n.isNull()) return dflt;
+        if (!n.isNumber() || (n.isFloatingPointNumber() && n.asDouble() != Math.rint(n.asDouble()))) {
+            throw HttpError.badRequest("field '" + field + "' must be an integer");
+        }
+        if (!n.canConvertToInt()) throw HttpError.badRequest("field '" + field + "' is out of range");
+        return n.asInt();
+    }
+
+    static Long longValue(JsonNode o, String field, Long dflt) {
+        JsonNode n = o.get(field);
+        if (n == null || n.isNull()) return dflt;
+        if (!n.isIntegralNumber() || !n.canConvertToLong()) throw HttpError.badRequest("field '" + field + "' must be an integer");
+        return n.asLong();
+    }
+
+    static Float number(JsonNode o, String field, Float dflt, double min, double max) {
+        JsonNode n = o.get(field);
+        if (n == null || n.isNull()) return dflt;
+        if (!n.isNumber()) throw HttpError.badRequest("field '" + field + "' must be a number");
+        double v = n.asDouble();
+        if (!(v >= min && v <= max)) throw HttpError.badRequest("field '" + field + "' must be between " + min + " and " + max);
+        return (float) v;
+    }
+
+    /** A string or an array of strings (OpenAI's and Ollama's {@code stop}). */
+    static List<String> stringList(JsonNode o, String field) {
+        JsonNode n = o.get(field);
+        if (n == null || n.isNull()) return List.of();
+        if (n.isTextual()) return List.of(n.asText());
+        if (!n.isArray()) throw HttpError.badRequest("field '" + field + "' must be a string or an array of strings");
+        List<String> out = new ArrayList<>();
+        for (JsonNode e : n) {
+            if (!e.isTextual()) throw HttpError.badRequest("field '" + field + "' must contain only strings");
+            out.add(e.asText());
+        }
+        if (out.size() > 16) throw HttpError.badRequest("field '" + field + "': at most 16 stop strings");
+        return out;
+    }
+
+    private static final Pattern DURATION = Pattern.compile("(-?\\d+(?:\\.\\d+)?)(ns|us|µs|ms|s|m|h)");
+
+    /**
+     * Ollama's keep_alive: a number of seconds or a Go duration ("5m", "1h30m", "-1"); null when absent. Negative
+     * means forever.
+     */
+    static Duration keepAlive(JsonNode o) {
+        JsonNode n = o.get("keep_alive");
+        if (n == null || n.isNull()) return null;
+        if (n.isNumber()) return seconds(n.asDouble());
+        if (!n.isTextual()) throw HttpError.badRequest("field 'keep_alive' must be a duration such as \"5m\" or a number of seconds");
+        String s = n.asText().strip();
+        if (s.matches("-?\\d+(\\.\\d+)?")) return seconds(Double.parseDouble(s));
+        Matcher m = DURATION.matcher(s);
+        double total = 0;
+        int end = 0;
+        boolean neg = s.startsWith("-");
+        while (m.find()) {
+            if (m.start() != end) break;
+            double v = Math.abs(Double.parseDouble(m.group(1)));
+            total += v * switch (m.group(2)) {
+                case "ns" -> 1e-9;
+                case "us", "µs" -> 1e-6;
+                case "ms" -> 1e-3;
+                case "s" -> 1;
+                case "m" -> 60;
+                default -> 3600;
+            };
+            end = m.end();
+        }
+        if (end != s.length() || s.isEmpty()) {
+            throw HttpError.badRequest("field 'keep_alive': cannot parse duration '" + s + "'");
+        }
+        return seconds(neg ? -total : total);
+    }
+
+    private static Duration seconds(double s) {
+        if (s < 0) return Duration.ofSeconds(-1);
+        return Duration.ofMillis((long) (s * 1000));
+    }
+}

@@ -1,0 +1,66 @@
+package dev.jemma.server;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One loaded model as the HTTP layer sees it: the seam between the Ollama/OpenAI protocol code and the engine.
+ * Implementations must allow concurrent {@link #run} calls (each on its own session).
+ */
+interface ServedModel extends AutoCloseable {
+    /** A chat message (role: system, user, assistant). */
+    record Message(String role, String content) {
+    }
+
+    /**
+     * Sampling and length options, already mapped from either API's field names; null = not set by the client (the
+     * model file's recommendation, else Gemma's defaults, apply).
+     */
+    record Options(Integer numPredict, Float temperature, Integer topK, Float topP, Float minP, Float repeatPenalty,
+                   Integer repeatLastN, Float presencePenalty, Float frequencyPenalty, Long seed, List<String> stop) {
+        static Options none() {
+            return new Options(null, null, null, null, null, null, null, null, null, null, List.of());
+        }
+    }
+
+    /**
+     * What to generate from: chat {@code messages} (rendered with the model's chat template), or a {@code prompt}
+     * (templated as one user turn with optional {@code system} text unless {@code raw}), optionally continuing an
+     * Ollama {@code context} (token ids of an earlier /api/generate exchange).
+     */
+    record Request(List<Message> messages, String prompt, String system, boolean raw, int[] context,
+                   Options options, boolean json) {
+    }
+
+    /** Receives generated text; returns false to stop (client gone, stop string seen). */
+    interface Listener {
+        boolean onText(String text);
+    }
+
+    /**
+     * Counts and timings of a finished run.
+     *
+     * @param promptTokens     tokens of the whole prompt
+     * @param promptEvalCount  prompt tokens actually processed (the rest came from a reused KV cache prefix)
+     * @param evalCount        generated tokens
+     * @param doneReason       "stop" (end of turn, stop string), "length" (token limit, full context) or "cancel"
+     * @param context          prompt + generated ids, for Ollama's /api/generate {@code context}
+     */
+    record Result(int promptTokens, int promptEvalCount, int evalCount, long promptEvalNanos, long evalNanos,
+                  String doneReason, int[] context) {
+    }
+
+    /** Runs one request to completion (or until the listener says stop). Throws HttpError for bad input. */
+    Result run(Request request, Listener listener);
+
+    /** Facts for /api/show, /api/tags and /api/ps. */
+    Info info();
+
+    /** Description of a model. */
+    record Info(String family, String parameterSize, String quantization, int contextLength, long sizeBytes,
+                String chatTemplate, Map<String, Object> modelInfo) {
+    }
+
+    @Override
+    void close();
+}

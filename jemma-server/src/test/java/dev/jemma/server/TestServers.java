@@ -1,0 +1,74 @@
+package dev.jemma.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.jemma.core.store.HubClient;
+import dev.jemma.core.store.ModelStore;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/** Starts loopback servers on the tiny fixture model (bundled in test resources) and talks to them. */
+final class TestServers {
+    static final String MODEL = "gemma3-tiny-Q8_0";
+
+    private TestServers() {
+    }
+
+    static Path tinyModel() {
+        try {
+            return Path.of(TestServers.class.getResource("/models/" + MODEL + ".gguf").toURI());
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static JemmaServer.Config config() {
+        // One compute thread: the test machines have few cores and the tiny model gains nothing from more.
+        return JemmaServer.Config.defaults().withPort(0).withModels(List.of(tinyModel().toString()))
+                .withEngine(1, false, 0).withLimits(2, 16, Duration.ofSeconds(30));
+    }
+
+    static JemmaServer start(JemmaServer.Config c, Path storeHome) {
+        return JemmaServer.start(c, new ModelStore(storeHome), EngineModel.loader(c), HubClient::fromEnvironment);
+    }
+
+    static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+
+    record Reply(int status, String body, java.net.http.HttpHeaders headers) {
+        JsonNode json() {
+            try {
+                return Exchange.JSON.readTree(body);
+            } catch (IOException e) {
+                throw new AssertionError("not JSON: " + body, e);
+            }
+        }
+    }
+
+    static Reply post(JemmaServer s, String path, String body) {
+        return send(s, HttpRequest.newBuilder(URI.create(s.uri() + path)).POST(HttpRequest.BodyPublishers.ofString(body))
+                .header("Content-Type", "application/json"));
+    }
+
+    static Reply get(JemmaServer s, String path) {
+        return send(s, HttpRequest.newBuilder(URI.create(s.uri() + path)).GET());
+    }
+
+    static Reply send(JemmaServer s, HttpRequest.Builder b) {
+        try {
+            HttpResponse<String> r = HTTP.send(b.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
+            return new Reply(r.statusCode(), r.body(), r.headers());
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+}

@@ -1,0 +1,97 @@
+package dev.jemma.server;
+
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.By;
+import org.openqa.selenium.Keys;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.ExpectedConditions;
+import org.openqa.selenium.support.ui.Select;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Drives the web chat page in headless Chromium through the system's chromedriver (Debian's chromium-driver; no
+ * driver download). Skipped, saying why, where no chromedriver is installed.
+ */
+class WebChatBrowserTest {
+    @TempDir
+    Path home;
+
+    private static File chromedriver() {
+        for (String p : List.of(System.getProperty("webdriver.chrome.driver", ""), "/usr/bin/chromedriver",
+                "/usr/lib/chromium/chromedriver")) {
+            if (!p.isEmpty() && new File(p).canExecute()) return new File(p);
+        }
+        return null;
+    }
+
+    private static String chromium() {
+        for (String p : List.of("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")) {
+            if (new File(p).canExecute()) return p;
+        }
+        return null;
+    }
+
+    @Test
+    void typesAMessageAndSeesTheStreamedAnswer() throws Exception {
+        File driverFile = chromedriver();
+        Assumptions.assumeTrue(driverFile != null, "no chromedriver installed (apt-get install chromium chromium-driver)");
+        try (JemmaServer server = TestServers.start(TestServers.config(), home)) {
+            ChromeOptions options = new ChromeOptions();
+            String bin = chromium();
+            if (bin != null) options.setBinary(bin);
+            options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-extensions", "--no-first-run", "--window-size=1100,800",
+                    "--user-data-dir=" + home.resolve("chrome-profile"));
+            ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(driverFile)
+                    .usingAnyFreePort().withLogFile(home.resolve("chromedriver.log").toFile()).build();
+            ChromeDriver driver = new ChromeDriver(service, options);
+            try {
+                driver.get(server.uri() + "/");
+                WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(60));
+                wait.until(d -> !new Select(d.findElement(By.id("model"))).getOptions().isEmpty());
+                assertThat(new Select(driver.findElement(By.id("model"))).getFirstSelectedOption().getText())
+                        .isEqualTo(TestServers.MODEL);
+                WebElement input = driver.findElement(By.id("input"));
+                input.sendKeys("Hello, who are you?");
+                input.sendKeys(Keys.ENTER);
+                // The answer streams in; the send button comes back when it is done.
+                wait.until(ExpectedConditions.numberOfElementsToBe(By.cssSelector(".msg.assistant"), 1));
+                wait.until(d -> d.findElement(By.id("send")).isEnabled()
+                        && d.findElements(By.cssSelector(".msg.streaming")).isEmpty());
+                WebElement answer = driver.findElement(By.cssSelector(".msg.assistant"));
+                assertThat(answer.findElement(By.cssSelector(".meta")).getText()).contains("tokens");
+                assertThat(driver.findElements(By.cssSelector(".msg.error"))).isEmpty();
+                // A second turn continues the conversation (both turns stay on the page).
+                input.sendKeys("Tell me more");
+                driver.findElement(By.id("send")).click();
+                wait.until(ExpectedConditions.numberOfElementsToBe(By.cssSelector(".msg.assistant"), 2));
+                wait.until(d -> d.findElement(By.id("send")).isEnabled());
+                assertThat(driver.findElements(By.cssSelector(".msg.user"))).hasSize(2);
+                File shot = ((TakesScreenshot) driver).getScreenshotAs(OutputType.FILE);
+                Path out = Path.of("target", "screenshot-webchat.png");
+                Files.createDirectories(out.getParent());
+                Files.copy(shot.toPath(), out, StandardCopyOption.REPLACE_EXISTING);
+                String extra = System.getProperty("jemma.screenshot");
+                if (extra != null && !extra.isBlank()) Files.copy(shot.toPath(), Path.of(extra), StandardCopyOption.REPLACE_EXISTING);
+            } finally {
+                driver.quit();
+            }
+        }
+    }
+}
