@@ -34,6 +34,9 @@ final class LogitsCommand implements Callable<Integer> {
     @Option(names = "--exact", description = "dequantize weights exactly and compute in f32")
     boolean exact;
 
+    @Option(names = "--matformer", paramLabel = "SPEC", description = "Gemma 3n: run a MatFormer slice cut at load time: e2b (from an E4B file) or ffn=W[,W…|W*K];skip=a-b,…")
+    String matformer;
+
     @Option(names = {"-t", "--threads"}, description = "threads (default: all cores)")
     int threads = ThreadPool.defaultThreads();
 
@@ -42,7 +45,7 @@ final class LogitsCommand implements Callable<Integer> {
         int[] ids = readIds(idsFile);
         Path path = ModelPaths.resolve(model);
         try (ThreadPool pool = new ThreadPool(threads);
-             LanguageModel m = ModelLoader.load(path, new ModelLoader.Options(exact, threads, 64), pool)) {
+             LanguageModel m = ModelLoader.load(path, new ModelLoader.Options(exact, threads, 64, matformer), pool)) {
             KvCache cache = m.newCache(Math.max(ids.length, 1));
             int vocab = m.config().vocabSize();
             Path tmp = out.toAbsolutePath().resolveSibling(out.getFileName() + ".tmp");
