@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""End-to-end QAT experiment, seeded: KJV Bible (Debian bible-kjv-text, public domain) -> SentencePiece BPE vocab ->
+small Gemma 3 (pretraining) -> GGUF F32; then quantization-aware fine-tuning with Q4_0 fake quantization
+(straight-through estimator) distilling the full-precision model's next-token probabilities -> GGUF F32 whose
+weights quantize (jemma quantize ... Q4_0) to exactly the values seen in training.
+
+Usage: nice -n 10 python3 tools/qat/train.py OUT_DIR [--steps N] [--qat-steps N]
+Writes OUT_DIR/{train.txt, heldout.txt, spm.model, base.pt, base-F32.gguf, qat.pt, qat-F32.gguf, log.json}.
+Needs: apt-get install bible-kjv (for the `bible` reader) bible-kjv-text; pip install torch sentencepiece gguf numpy.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gemma3_torch import Config, Gemma3, QLinear, export_gguf  # noqa: E402
+
+CHAT_TEMPLATE = ("{{ bos_token }}{% for message in messages %}{% if message['role'] == 'assistant' %}"
+                 "{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}"
+                 "{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}"
+                 "{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}")
+
+
+def corpus(out: Path):
+    """Verses grouped by chapter; every 25th chapter (seeded choice-free, by index) is held out."""
+    if (out / "train.txt").exists():
+        return
+    raw = subprocess.run(["bible", "-l0", "gen1:1-rev22:21"], capture_output=True, text=True, check=True).stdout
+    chapters, cur = [], []
+    for line in raw.splitlines():
+        m = re.match(r"^\s+\d+ (.*)$", line)
+        if m:
+            cur.append(m.group(1).strip())
+        elif line.strip() and cur:
+            chapters.append(" ".join(cur))
+            cur = []
+    if cur:
+        chapters.append(" ".join(cur))
+    train = [c for i, c in enumerate(chapters) if i % 25 != 7]
+    held = [c for i, c in enumerate(chapters) if i % 25 == 7]
+    (out / "train.txt").write_text("\n".join(train) + "\n")
+    (out / "heldout.txt").write_text("\n".join(held) + "\n")
+    print(f"corpus: {len(chapters)} chapters, {len(train)} train, {len(held)} held out", flush=True)
+
+
+def tokenizer(out: Path, vocab: int):
+    import sentencepiece as spm
+    if (out / "spm.model").exists():
+        return
+    spm.SentencePieceTrainer.train(
+        input=str(out / "train.txt"), model_prefix=str(out / "spm"), model_type="bpe", vocab_size=vocab,
+        byte_fallback=True, split_digits=True, normalization_rule_name="identity", add_dummy_prefix=False,
+        remove_extra_whitespaces=False, allow_whitespace_only_pieces=True, character_coverage=1.0,
+        pad_id=0, eos_id=1, bos_id=2, unk_id=3, pad_piece="<pad>", eos_piece="<eos>", bos_piece="<bos>",
+        unk_piece="<unk>", user_defined_symbols=["<start_of_turn>", "<end_of_turn>"], max_sentence_length=100000,
+        num_threads=2, minloglevel=2)
+
+
+def encode(out: Path, name: str):
+    import sentencepiece as spm
+    sp = spm.SentencePieceProcessor(model_file=str(out / "spm.model"))
+    ids = []
+    for line in (out / name).read_text().splitlines():
+        ids.append(sp.bos_id())
+        ids.extend(sp.encode(line))
+    return torch.tensor(ids, dtype=torch.long)
+
+
+def batches(data, seq, batch, gen):
+    while True:
+        starts = torch.randint(0, len(data) - seq - 1, (batch,), generator=gen)
+        x = torch.stack([data[s:s + seq] for s in starts])
+        y = torch.stack([data[s + 1:s + seq + 1] for s in starts])
+        yield x, y
+
+
+@torch.no_grad()
+def evaluate(model, data, seq, n=24):
+    model.eval()
+    tot, cnt = 0.0, 0
+    step = max(1, (len(data) - seq - 1) // n)
+    for s in range(0, len(data) - seq - 1, step)[:n]:
+        x, y = data[s:s + seq][None], data[s + 1:s + seq + 1][None]
+        tot += F.cross_entropy(model(x)[0], y[0], reduction="sum").item()
+        cnt += seq
+    model.train()
+    return math.exp(tot / cnt)
+
+
+def lr_at(step, total, peak, warm):
+    if step < warm:
+        return peak * (step + 1) / warm
+    return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm)))) * 0.9 + peak * 0.05
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--qat-steps", type=int, default=80)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--vocab", type=int, default=2048)
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--ffn", type=int, default=512)
+    ap.add_argument("--layers", type=int, default=6)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(a.threads)
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    log = json.loads((out / "log.json").read_text()) if (out / "log.json").exists() else {}
+
+    corpus(out)
+    tokenizer(out, a.vocab)
+    train, held = encode(out, "train.txt"), encode(out, "heldout.txt")
+    print(f"tokens: train {len(train)}, held out {len(held)}", flush=True)
+    cfg = Config(vocab=a.vocab, hidden=a.hidden, layers=a.layers, heads=2, kv_heads=1, head_dim=64, ffn=a.ffn, window=64)
+    model = Gemma3(cfg, max_t=a.seq)
+    print(f"params: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M", flush=True)
+
+    if not (out / "base.pt").exists():
+        gen = torch.Generator().manual_seed(1)
+        opt = torch.optim.AdamW(model.parameters(), lr=3e-3, betas=(0.9, 0.95), weight_decay=0.05)
+        t0 = time.time()
+        for step, (x, y) in zip(range(a.steps), batches(train, a.seq, a.batch, gen)):
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, a.steps, 3e-3, 100)
+            loss = F.cross_entropy(model(x).reshape(-1, cfg.vocab), y.reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            if step % 10 == 0 or step == a.steps - 1:
+                print(f"pretrain {step}/{a.steps} loss {loss.item():.3f} {time.time() - t0:.0f}s cpu {time.process_time():.0f}s", flush=True)
+        torch.save(model.state_dict(), out / "base.pt")
+        log["pretrain_seconds"] = time.time() - t0
+        log["base_heldout_ppl_torch"] = evaluate(model, held, a.seq)
+        (out / "log.json").write_text(json.dumps(log, indent=1))
+    model.load_state_dict(torch.load(out / "base.pt"))
+    export_gguf(model, str(out / "spm.model"), str(out / "base-F32.gguf"), "Jemma demo KJV", CHAT_TEMPLATE)
+
+    if not (out / "qat.pt").exists():
+        teacher = Gemma3(cfg, max_t=a.seq)
+        teacher.load_state_dict(model.state_dict())
+        teacher.eval()
+        QLinear.fake_quant = True
+        log["ptq_heldout_ppl_torch"] = evaluate(model, held, a.seq)
+        gen = torch.Generator().manual_seed(2)
+        opt = torch.optim.AdamW(model.parameters(), lr=5e-4, betas=(0.9, 0.95), weight_decay=0.0)
+        t0 = time.time()
+        for step, (x, _) in zip(range(a.qat_steps), batches(train, a.seq, a.batch, gen)):
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, a.qat_steps, 5e-4, 20)
+            with torch.no_grad():
+                QLinear.fake_quant = False
+                p_t = F.log_softmax(teacher(x), -1)
+                QLinear.fake_quant = True
+            logq = F.log_softmax(model(x), -1)
+            # distillation: KL(teacher || student) on next-token distributions, per token
+            loss = F.kl_div(logq.reshape(-1, cfg.vocab), p_t.reshape(-1, cfg.vocab), log_target=True,
+                            reduction="batchmean")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            if step % 10 == 0 or step == a.qat_steps - 1:
+                print(f"qat {step}/{a.qat_steps} kl {loss.item():.4f} {time.time() - t0:.0f}s cpu {time.process_time():.0f}s", flush=True)
+        log["qat_seconds"] = time.time() - t0
+        log["qat_heldout_ppl_torch"] = evaluate(model, held, a.seq)
+        QLinear.fake_quant = False
+        torch.save(model.state_dict(), out / "qat.pt")
+        (out / "log.json").write_text(json.dumps(log, indent=1))
+    model.load_state_dict(torch.load(out / "qat.pt"))
+    export_gguf(model, str(out / "spm.model"), str(out / "qat-F32.gguf"), "Jemma demo KJV (QAT)", CHAT_TEMPLATE)
+    print(json.dumps(log, indent=1))
+
+
+if __name__ == "__main__":
+    main()
