@@ -126,8 +126,6 @@ public final class JemmaServer implements AutoCloseable {
         this.scheduler = new Scheduler(config.parallel(), config.queue());
         this.ollama = new OllamaApi(this);
         this.openai = new OpenAiApi(this);
-        // Jetty logs its start-up at INFO through SLF4J → JUL; the CLI prints its own one-line banner instead.
-        Logger.getLogger("org.eclipse.jetty").setLevel(Level.WARNING);
         threads = new QueuedThreadPool(Math.max(64, 4 * (config.parallel() + config.queue()) + 16), 4);
         threads.setName("jemma-http");
         server = new Server(threads);

@@ -67,6 +67,8 @@ class WebChatBrowserTest {
                 wait.until(d -> !new Select(d.findElement(By.id("model"))).getOptions().isEmpty());
                 assertThat(new Select(driver.findElement(By.id("model"))).getFirstSelectedOption().getText())
                         .isEqualTo(TestServers.MODEL);
+                // Bound the tiny model's (gibberish) answers so the test stays quick.
+                driver.findElement(By.id("max-tokens")).sendKeys("60");
                 WebElement input = driver.findElement(By.id("input"));
                 input.sendKeys("Hello, who are you?");
                 input.sendKeys(Keys.ENTER);
@@ -76,6 +78,7 @@ class WebChatBrowserTest {
                         && d.findElements(By.cssSelector(".msg.streaming")).isEmpty());
                 WebElement answer = driver.findElement(By.cssSelector(".msg.assistant"));
                 assertThat(answer.findElement(By.cssSelector(".meta")).getText()).contains("tokens");
+                assertThat(answer.getText()).isNotBlank();
                 assertThat(driver.findElements(By.cssSelector(".msg.error"))).isEmpty();
                 // A second turn continues the conversation (both turns stay on the page).
                 input.sendKeys("Tell me more");
@@ -89,6 +92,17 @@ class WebChatBrowserTest {
                 Files.copy(shot.toPath(), out, StandardCopyOption.REPLACE_EXISTING);
                 String extra = System.getProperty("jemma.screenshot");
                 if (extra != null && !extra.isBlank()) Files.copy(shot.toPath(), Path.of(extra), StandardCopyOption.REPLACE_EXISTING);
+                // Stop: an unbounded answer is stopped mid-stream, and the page is ready for the next message.
+                driver.findElement(By.id("max-tokens")).clear();
+                input.sendKeys("Go on and on");
+                input.sendKeys(Keys.ENTER);
+                wait.until(d -> d.findElements(By.cssSelector(".msg.assistant")).size() == 3
+                        && !d.findElements(By.cssSelector(".msg.assistant")).get(2).getText().isBlank());
+                driver.findElement(By.id("stop")).click();
+                wait.until(d -> d.findElement(By.id("send")).isEnabled());
+                assertThat(driver.findElement(By.id("status")).getText()).isEqualTo("Stopped.");
+                // The server notices the closed stream and frees the slot.
+                wait.until(d -> server.scheduler.running() == 0);
             } finally {
                 driver.quit();
             }

@@ -3,7 +3,7 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const messagesEl = $('messages'), inputEl = $('input'), sendEl = $('send'), stopEl = $('stop');
-  const modelEl = $('model'), statusEl = $('status'), tempEl = $('temperature');
+  const modelEl = $('model'), statusEl = $('status'), tempEl = $('temperature'), maxEl = $('max-tokens');
   let history = [];           // [{role, content}] of the current conversation
   let controller = null;      // AbortController of the running request
 
@@ -95,6 +95,13 @@
     return div;
   }
 
+  function options() {
+    const o = { temperature: parseFloat(tempEl.value) || 0 };
+    const n = parseInt(maxEl.value, 10);
+    if (n > 0) o.num_predict = n;
+    return o;
+  }
+
   function busy(on) {
     sendEl.disabled = on; stopEl.disabled = !on; modelEl.disabled = on;
   }
@@ -113,8 +120,7 @@
     try {
       const r = await api('/api/chat', {
         method: 'POST', headers: { 'Content-Type': 'application/json' }, signal: controller.signal,
-        body: JSON.stringify({ model, messages: history, stream: true,
-                               options: { temperature: parseFloat(tempEl.value) || 0 } })
+        body: JSON.stringify({ model, messages: history, stream: true, options: options() })
       });
       if (!r.ok) {
         let msg = r.status + ' ' + r.statusText;
