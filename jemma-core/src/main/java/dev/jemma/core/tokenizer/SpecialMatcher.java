@@ -2,7 +2,7 @@ package dev.jemma.core.tokenizer;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.BitSet;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -14,34 +14,39 @@ import java.util.Map;
  * claimed by a longer one.
  *
  * <p>Doing that naively costs (number of special tokens × text length): Gemma 3 has ~6 400 user-defined and
- * ~6 200 control tokens. A trie pass first finds which special tokens occur at all (usually a handful), and only
- * those are then applied in precedence order.
+ * ~6 200 control tokens. Instead one trie pass lists every occurrence of any special token; the occurrences are then
+ * sorted by (precedence, position) and each claims its characters unless a better one already did, which gives the
+ * same result as llama.cpp's token-by-token splitting.
  */
 final class SpecialMatcher {
     private static final class Node {
         final Map<Character, Node> children = new HashMap<>(4);
         int token = -1;
+        int rank;
     }
 
     private final Node root = new Node();
     /** First-character index of the root: most characters start no special token, and this rejects them fast. */
     private final Node[] first = new Node[65536];
     private final String[] pieces;
-    /** Precedence rank of each token id (lower = applied first), for sorting the ones found. */
-    private final Map<Integer, Integer> rank = new HashMap<>();
+    private final int[] byRank;
 
     SpecialMatcher(String[] pieces, List<Integer> ids) {
         this.pieces = pieces;
         List<Integer> sorted = new ArrayList<>(ids);
         sorted.sort(Comparator.<Integer>comparingInt(i -> -pieces[i].getBytes(StandardCharsets.UTF_8).length).thenComparingInt(i -> i));
+        byRank = new int[sorted.size()];
         for (int r = 0; r < sorted.size(); r++) {
             int id = sorted.get(r);
-            rank.put(id, r);
+            byRank[r] = id;
             Node n = root;
             String p = pieces[id];
             for (int i = 0; i < p.length(); i++) n = n.children.computeIfAbsent(p.charAt(i), c -> new Node());
             // two ids with the same text: the first in precedence order is the one llama.cpp would emit
-            if (n.token < 0) n.token = id;
+            if (n.token < 0) {
+                n.token = id;
+                n.rank = r;
+            }
         }
         root.children.forEach((c, node) -> first[c] = node);
     }
@@ -52,43 +57,59 @@ final class SpecialMatcher {
     List<int[]> partition(String text) {
         List<int[]> frags = new ArrayList<>();
         if (text.isEmpty()) return frags;
-        BitSet present = new BitSet();
-        List<Integer> found = new ArrayList<>();
-        if (!root.children.isEmpty()) {
-            for (int i = 0; i < text.length(); i++) {
-                Node n = first[text.charAt(i)];
-                for (int j = i + 1; n != null; j++) {
-                    if (n.token >= 0 && !present.get(n.token)) {
-                        present.set(n.token);
-                        found.add(n.token);
-                    }
-                    if (j >= text.length()) break;
-                    n = n.children.get(text.charAt(j));
+        // every occurrence of every special token, packed as (rank << 32 | position)
+        long[] occ = new long[16];
+        int nOcc = 0;
+        for (int i = 0; i < text.length(); i++) {
+            Node n = first[text.charAt(i)];
+            for (int j = i + 1; n != null; j++) {
+                if (n.token >= 0) {
+                    if (nOcc == occ.length) occ = Arrays.copyOf(occ, nOcc * 2);
+                    occ[nOcc++] = (long) n.rank << 32 | i;
                 }
+                if (j >= text.length()) break;
+                n = n.children.get(text.charAt(j));
             }
         }
-        frags.add(new int[]{0, text.length(), -1});
-        if (found.isEmpty()) return frags;
-        found.sort(Comparator.comparingInt(rank::get));
-        for (int id : found) {
-            String p = pieces[id];
-            List<int[]> next = new ArrayList<>(frags.size() + 4);
-            for (int[] f : frags) {
-                if (f[2] >= 0) {
-                    next.add(f);
-                    continue;
+        if (nOcc == 0) {
+            frags.add(new int[]{0, text.length(), -1});
+            return frags;
+        }
+        // llama.cpp's order: longest token first, each claiming its occurrences left to right among unclaimed text
+        Arrays.sort(occ, 0, nOcc);
+        int[] claimedBy = new int[text.length()];
+        Arrays.fill(claimedBy, -1);
+        boolean any = false;
+        for (int k = 0; k < nOcc; k++) {
+            int id = byRank[(int) (occ[k] >>> 32)], at = (int) occ[k];
+            int len = pieces[id].length();
+            boolean free = true;
+            for (int c = at; c < at + len; c++) {
+                if (claimedBy[c] >= 0) {
+                    free = false;
+                    break;
                 }
-                int from = f[0];
-                while (true) {
-                    int at = text.indexOf(p, from, f[1]);
-                    if (at < 0) break;
-                    if (at > from) next.add(new int[]{from, at, -1});
-                    next.add(new int[]{at, at + p.length(), id});
-                    from = at + p.length();
-                }
-                if (from < f[1]) next.add(new int[]{from, f[1], -1});
             }
-            frags = next;
+            if (!free) continue;
+            for (int c = at; c < at + len; c++) claimedBy[c] = id;
+            any = true;
+        }
+        if (!any) {
+            frags.add(new int[]{0, text.length(), -1});
+            return frags;
+        }
+        int i = 0;
+        while (i < text.length()) {
+            if (claimedBy[i] >= 0) {
+                int id = claimedBy[i];
+                frags.add(new int[]{i, i + pieces[id].length(), id});
+                i += pieces[id].length();
+            } else {
+                int j = i;
+                while (j < text.length() && claimedBy[j] < 0) j++;
+                frags.add(new int[]{i, j, -1});
+                i = j;
+            }
         }
         return frags;
     }
