@@ -92,6 +92,39 @@ class Gemma3nConformanceTest {
         }
     }
 
+    /**
+     * Default (fast) mode: per file and prompt, max|Δ| no larger than llama.cpp's and top-1 agreement no lower
+     * (ENGINEERING.md; llama.cpp's figures from the manifest).
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"F32, short", "F32, long", "Q8_0, short", "Q8_0, long"})
+    void defaultModeIsNoWorseThanLlamaCpp(String type, String prompt) throws IOException {
+        JsonNode variant = model.path("variants").path(type);
+        JsonNode p = variant.path("prompts").path(prompt);
+        JsonNode llama = p.path("llamacpp").path("vs_reference");
+        int[] ids = ints(model.path("prompts").path(prompt).path("ids"));
+        float[] ref = readF32(dir.resolve(p.path("logits_file").asText()));
+        try (LanguageModel m = ModelLoader.load(dir.resolve(variant.path("file").asText()), new ModelLoader.Options(false, 2, 64), pool)) {
+            int vocab = m.config().vocabSize();
+            KvCache cache = m.newCache(ids.length);
+            double max = 0;
+            int agree = 0;
+            for (int i = 0; i < ids.length; i += m.maxBatch()) {
+                int n = Math.min(m.maxBatch(), ids.length - i);
+                float[] got = m.forward(ids, i, n, cache, true);
+                for (int t = 0; t < n; t++) {
+                    for (int v = 0; v < vocab; v++) max = Math.max(max, Math.abs(got[t * vocab + v] - ref[(i + t) * vocab + v]));
+                    if (argmax(got, t * vocab, vocab) == argmax(ref, (i + t) * vocab, vocab)) agree++;
+                }
+            }
+            double top1 = agree / (double) ids.length;
+            System.out.printf("gemma3n-tiny %s %s default mode: max|d| %.3e top1 %.3f (llama.cpp %.3e / %.3f)%n", type, prompt, max, top1,
+                    llama.path("max_abs_diff").asDouble(), llama.path("top1_agreement").asDouble());
+            assertThat(max).isLessThanOrEqualTo(llama.path("max_abs_diff").asDouble());
+            assertThat(top1).isGreaterThanOrEqualTo(llama.path("top1_agreement").asDouble());
+        }
+    }
+
     static int argmax(float[] x, int off, int n) {
         int best = 0;
         for (int i = 1; i < n; i++) if (x[off + i] > x[off + best]) best = i;
