@@ -57,6 +57,9 @@ final class GenerationFlags {
     @Option(names = "--exact", description = "dequantize weights exactly and compute in f32")
     boolean exact;
 
+    @Option(names = "--matformer", paramLabel = "SPEC", description = "Gemma 3n: run a MatFormer slice cut at load time: e2b (from an E4B file) or ffn=W[,W…|W*K];skip=a-b,…")
+    String matformer;
+
     GenerationOptions options() {
         try {
             return GenerationOptions.builder().maxTokens(maxTokens).temperature(temperature).topK(topK).topP(topP).minP(minP)
@@ -71,7 +74,7 @@ final class GenerationFlags {
     Engine load(Path model) {
         if (contextLength < 0) throw new JemmaException("-c: context length must be positive, got " + contextLength);
         if (threads < 0) throw new JemmaException("-t: threads must be positive, got " + threads);
-        EngineOptions.Builder b = EngineOptions.builder().contextLength(contextLength).threads(threads).exact(exact).generation(options());
+        EngineOptions.Builder b = EngineOptions.builder().contextLength(contextLength).threads(threads).exact(exact).matformer(matformer).generation(options());
         long size;
         try {
             size = Files.size(model);

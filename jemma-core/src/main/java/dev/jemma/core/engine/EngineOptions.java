@@ -16,9 +16,10 @@ import java.util.function.DoubleConsumer;
  * @param maxBatch        prompt tokens per forward pass (longer prompts are split)
  * @param generation      generation defaults for every request
  * @param loadProgress    called with 0…1 while the weights are paged in (null: no pre-loading)
+ * @param matformer       Gemma 3n MatFormer slice cut at load time ({@code e2b} or {@code ffn=…;skip=…}), or null
  */
 public record EngineOptions(int contextLength, int threads, boolean exact, int maxBatch, GenerationOptions generation,
-                            DoubleConsumer loadProgress) {
+                            DoubleConsumer loadProgress, String matformer) {
     /** Context used when none is requested: Gemma 3 is trained for 32k–128k, whose f32 KV cache would be large. */
     public static final int DEFAULT_CONTEXT_CAP = 8192;
 
@@ -49,6 +50,7 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
         private int maxBatch = 64;
         private GenerationOptions.Builder defaults = GenerationOptions.builder();
         private DoubleConsumer loadProgress;
+        private String matformer;
 
         private Builder() {
         }
@@ -110,8 +112,14 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
             return this;
         }
 
+        /** Gemma 3n: run a MatFormer slice of the file (e.g. {@code e2b} from an E4B file); null for the file as is. */
+        public Builder matformer(String spec) {
+            matformer = spec;
+            return this;
+        }
+
         public EngineOptions build() {
-            return new EngineOptions(contextLength, threads, exact, maxBatch, defaults.build(), loadProgress);
+            return new EngineOptions(contextLength, threads, exact, maxBatch, defaults.build(), loadProgress, matformer);
         }
     }
 }
