@@ -45,7 +45,8 @@ final class LogitsCommand implements Callable<Integer> {
         int[] ids = readIds(idsFile);
         Path path = ModelPaths.resolve(model);
         try (ThreadPool pool = new ThreadPool(threads);
-             LanguageModel m = ModelLoader.load(path, new ModelLoader.Options(exact, threads, 64, matformer), pool)) {
+             LanguageModel m = ModelLoader.load(path, new ModelLoader.Options(exact, threads, 64, matformer)
+                     .withContextLength(Math.max(ids.length, 1)), pool)) {
             KvCache cache = m.newCache(Math.max(ids.length, 1));
             int vocab = m.config().vocabSize();
             Path tmp = out.toAbsolutePath().resolveSibling(out.getFileName() + ".tmp");

@@ -9,6 +9,7 @@ import picocli.CommandLine.Command;
         description = "Gemma 3 and Gemma 3n inference in pure Java.",
         subcommands = {RunCommand.class, ChatCommand.class, TokenizeCommand.class, LogitsCommand.class, QuantizeCommand.class, PullCommand.class, ListCommand.class, RmCommand.class,
                 ServeCommand.class,
+                ShowCommand.class, GenerateCommand.class,
                 ConvertCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

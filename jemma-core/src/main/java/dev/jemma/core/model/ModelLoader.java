@@ -15,12 +15,19 @@ public final class ModelLoader {
     /**
      * Options that shape a loaded model.
      *
-     * @param matformer Gemma 3n MatFormer slice applied at load time ({@link MatFormer#parse} syntax: {@code e2b} or
-     *                  {@code ffn=…;skip=…}), or null for the model as stored
+     * @param matformer     Gemma 3n MatFormer slice applied at load time ({@link MatFormer#parse} syntax: {@code e2b} or
+     *                      {@code ffn=…;skip=…}), or null for the model as stored
+     * @param contextLength the longest context the caller will ask {@link LanguageModel#newCache} for; the memory
+     *                      plan is checked against it before loading (0: {@link MemoryPlan#defaultContext})
      */
-    public record Options(boolean exact, int threads, int maxBatch, String matformer) {
+    public record Options(boolean exact, int threads, int maxBatch, String matformer, int contextLength) {
+        /** Options for the model as stored and the default context (see {@link MemoryPlan#defaultContext}). */
         public Options(boolean exact, int threads, int maxBatch) {
-            this(exact, threads, maxBatch, null);
+            this(exact, threads, maxBatch, null, 0);
+        }
+
+        public Options(boolean exact, int threads, int maxBatch, String matformer) {
+            this(exact, threads, maxBatch, matformer, 0);
         }
 
         public static Options defaults() {
@@ -28,8 +35,17 @@ public final class ModelLoader {
         }
 
         public Options withMatformer(String spec) {
-            return new Options(exact, threads, maxBatch, spec);
+            return new Options(exact, threads, maxBatch, spec, contextLength);
         }
+
+        public Options withContextLength(int contextLength) {
+            return new Options(exact, threads, maxBatch, matformer, contextLength);
+        }
+    }
+
+    /** What loading {@code file} with these options will cost (weights, KV cache, scratch) against what is available. */
+    public static MemoryPlan plan(GgufFile file, Options options) {
+        return MemoryPlan.of(file, readConfig(file), options.contextLength(), options.maxBatch());
     }
 
     public static ModelConfig readConfig(GgufFile file) {
@@ -58,6 +74,8 @@ public final class ModelLoader {
 
     public static LanguageModel load(GgufFile file, Options options, ThreadPool pool, boolean ownsFile) {
         ModelConfig config = readConfig(file);
+        // refuse before allocating anything: a clear line beats an OutOfMemoryError or a thrashing machine
+        MemoryPlan.of(file, config, options.contextLength(), options.maxBatch()).check();
         MatMul mm = matmulFor(options);
         MatFormer slice = options.matformer() == null ? null : MatFormer.parse(options.matformer());
         if (slice != null && !config.architecture().equals("gemma3n")) {

@@ -1,0 +1,41 @@
+package dev.jemma.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.model.ModelSummary;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.util.concurrent.Callable;
+
+/** Prints what a model file is and what loading it will cost, without loading it. */
+@Command(name = "show", mixinStandardHelpOptions = true,
+        description = "Show a model's architecture, sizes, tensor-type mix, layer pattern and memory plan.")
+final class ShowCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF file or model name")
+    String model;
+
+    @Option(names = "--json", description = "print one JSON object")
+    boolean json;
+
+    @Option(names = {"-c", "--ctx-size"}, paramLabel = "N", description = "context length for the memory plan (default: the model's, at most 8192)")
+    int contextLength;
+
+    @Override
+    public Integer call() throws JsonProcessingException {
+        if (contextLength < 0) throw new JemmaException("-c " + contextLength + ": must be positive");
+        try (GgufFile f = GgufFile.open(ModelPaths.resolve(model))) {
+            ModelSummary s = ModelSummary.of(f, contextLength, 64);
+            if (json) {
+                System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(s.toMap()));
+            } else {
+                System.out.print(s.toText());
+            }
+        }
+        return 0;
+    }
+}

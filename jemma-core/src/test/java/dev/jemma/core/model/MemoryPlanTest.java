@@ -1,0 +1,76 @@
+package dev.jemma.core.model;
+
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.tensor.GgmlType;
+import dev.jemma.core.testing.Fixtures;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The memory plan: KV bytes as the cache allocates them, weights per type, and the one-line refusal. */
+class MemoryPlanTest {
+    private static final Path MODEL = Fixtures.bundled().resolve("gemma3-tiny/gemma3-tiny-Q4_0.gguf");
+
+    @AfterEach
+    void clear() {
+        System.clearProperty("jemma.memory.heap");
+        System.clearProperty("jemma.memory.available");
+    }
+
+    @Test
+    void kvBytesMatchTheCacheTheModelAllocates() {
+        try (GgufFile f = GgufFile.open(MODEL)) {
+            ModelConfig c = ModelLoader.readConfig(f);
+            for (int ctx : new int[]{1, 7, 8, 9, 100, 4096}) {
+                MemoryPlan p = MemoryPlan.of(f, c, ctx, 16);
+                assertThat(p.kvBytes()).as("ctx " + ctx).isEqualTo(Gemma3Model.cacheBytes(c, ctx));
+                assertThat(p.kvBytesAt(ctx)).isEqualTo(p.kvBytes());
+            }
+            // window 8, 7 sliding + 1 global layer, kv dim 64: rings stop growing at 8 slots
+            MemoryPlan p = MemoryPlan.of(f, c, 4096, 16);
+            assertThat(p.kvBytes()).isEqualTo(7L * 8 * 64 * 8 + 4096L * 64 * 8);
+            assertThat(p.weightBytes()).isEqualTo(f.tensors().values().stream().mapToLong(t -> t.byteSize()).sum());
+            assertThat(p.bytesByType().get(GgmlType.Q4_0)[0]).isEqualTo(56);
+            assertThat(p.bytesByType().get(GgmlType.Q8_0)[0]).isEqualTo(1);
+            assertThat(p.contextLength()).isEqualTo(4096);
+            assertThat(MemoryPlan.of(f, c, 0, 16).contextLength()).isEqualTo(MemoryPlan.defaultContext(c)).isEqualTo(4096);
+            assertThat(p.fits()).isTrue();
+        }
+    }
+
+    @Test
+    void refusesWithNumbersAndAdviceWhenTheHeapIsTooSmall() {
+        System.setProperty("jemma.memory.heap", String.valueOf(300L << 20));
+        try (GgufFile f = GgufFile.open(MODEL)) {
+            ModelConfig c = ModelLoader.readConfig(f);
+            // the global layer costs 512 B per position: 1M positions = 512 MB of KV
+            MemoryPlan p = MemoryPlan.of(f, c, 1 << 20, 16);
+            String msg = p.problem();
+            assertThat(msg).isNotNull().doesNotContain("\n").startsWith("gemma3-tiny-Q4_0.gguf: needs ")
+                    .contains("Java heap").contains("KV cache").contains("-c ").contains("-Xmx");
+            int suggested = Integer.parseInt(msg.replaceAll(".*-c (\\d+).*", "$1"));
+            assertThat(MemoryPlan.of(f, c, suggested, 16).fits()).isTrue();
+            assertThat(MemoryPlan.of(f, c, suggested + 1024, 16).fits()).isFalse();
+        }
+        assertThatThrownBy(() -> ModelLoader.load(MODEL, new ModelLoader.Options(true, 1, 16).withContextLength(1 << 20), null))
+                .isInstanceOf(JemmaException.class).hasMessageContaining("-c ");
+    }
+
+    @Test
+    void refusesWhenWeightsExceedAvailableMemory() {
+        System.setProperty("jemma.memory.available", "100000");
+        try (GgufFile f = GgufFile.open(MODEL)) {
+            MemoryPlan p = MemoryPlan.of(f, ModelLoader.readConfig(f), 64, 16);
+            assertThat(p.problem()).contains("available").contains("weights").doesNotContain("\n");
+            System.setProperty("jemma.memory.check", "false");
+            assertThat(p.check()).isSameAs(p);
+        } finally {
+            System.clearProperty("jemma.memory.check");
+        }
+    }
+}
