@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
                 ServeCommand.class,
                 ShowCommand.class, GenerateCommand.class,
                 ConvertCommand.class,
+                PerplexityCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
