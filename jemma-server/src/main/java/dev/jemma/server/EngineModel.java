@@ -42,6 +42,7 @@ final class EngineModel implements ServedModel {
     private final int maxSessions;
     private final List<Slot> slots = new ArrayList<>();
     private final Info info;
+    private JsonConstraint.Vocab jsonVocab;
 
     EngineModel(Engine engine, int maxSessions, long fileSize) {
         this.engine = engine;
@@ -72,7 +73,6 @@ final class EngineModel implements ServedModel {
         if (r.messages() != null) {
             List<ChatMessage> chat = new ArrayList<>();
             for (Message m : r.messages()) chat.add(new ChatMessage(m.role(), m.content()));
-            if (r.json()) chat = withJsonInstruction(chat);
             rendered = fit(chat, ctx);
             prompt = null; // tokenized below, against the pooled sessions
         } else if (r.raw()) {
@@ -81,7 +81,6 @@ final class EngineModel implements ServedModel {
             List<ChatMessage> turn = new ArrayList<>();
             if (r.system() != null && !r.system().isBlank()) turn.add(ChatMessage.system(r.system()));
             turn.add(ChatMessage.user(r.prompt()));
-            if (r.json()) turn = withJsonInstruction(turn);
             prompt = tok.encode(engine.renderChat(turn, true), false);
         }
         if (r.context() != null && r.context().length > 0 && prompt != null) {
@@ -124,6 +123,7 @@ final class EngineModel implements ServedModel {
                 dev.jemma.core.engine.TokenListener tl = t -> {
                     if (!t.text().isEmpty() && !listener.onText(t.text())) s.cancel();
                 };
+                s.setTokenFilter(r.json() ? new JsonConstraint(jsonVocab()) : null);
                 g = s.generate(prompt, opts, tl);
             } catch (JemmaException e) {
                 String m = e.getMessage();
@@ -178,16 +178,10 @@ final class EngineModel implements ServedModel {
         return -1;
     }
 
-    /** JSON mode without a grammar: the instruction goes into the last user turn (best effort, not enforced). */
-    private static List<ChatMessage> withJsonInstruction(List<ChatMessage> msgs) {
-        List<ChatMessage> out = new ArrayList<>(msgs);
-        for (int i = out.size() - 1; i >= 0; i--) {
-            if (out.get(i).role().equals("user")) {
-                out.set(i, ChatMessage.user(out.get(i).content() + "\n\nRespond with valid JSON only."));
-                break;
-            }
-        }
-        return out;
+    /** The JSON-mode tables of this model's vocabulary, built on first use. */
+    private synchronized JsonConstraint.Vocab jsonVocab() {
+        if (jsonVocab == null) jsonVocab = new JsonConstraint.Vocab(engine.tokenizer(), engine.config().vocabSize());
+        return jsonVocab;
     }
 
     private static GenerationOptions options(Options o) {

@@ -50,6 +50,7 @@ public final class Session implements AutoCloseable {
     /** Set by {@link #fitConversation} for the run that follows; null for raw prompts. */
     private List<ChatMessage> pendingConversation;
     private int lastStopId = -1;
+    private volatile TokenFilter tokenFilter;
 
     Session(Engine engine, String systemPrompt) {
         this.engine = engine;
@@ -173,6 +174,14 @@ public final class Session implements AutoCloseable {
     }
 
     // ------------------------------------------------------------ control
+
+    /**
+     * Constrains the following generations of this session (a grammar such as JSON mode), or lifts the constraint
+     * with null. The filter keeps its own state: give each generation a fresh one.
+     */
+    public void setTokenFilter(TokenFilter filter) {
+        tokenFilter = filter;
+    }
 
     /** Stops the generation in progress at the next token (its result says {@link StopReason#CANCELLED}). */
     public void cancel() {
@@ -377,7 +386,10 @@ public final class Session implements AutoCloseable {
                 reason = StopReason.MAX_TOKENS;
                 break;
             }
+            TokenFilter filter = tokenFilter;
+            if (filter != null) filter.mask(logits, vocab);
             int id = sampler.sample(logits, 0, vocab, hist, histLen);
+            if (filter != null) filter.accept(id);
             if (!ignoreEos && contains(stopIds, id)) {
                 lastStopId = id;
                 reason = StopReason.END_OF_TURN;
