@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
                 ShowCommand.class, GenerateCommand.class,
                 ConvertCommand.class,
                 PerplexityCommand.class,
+                BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

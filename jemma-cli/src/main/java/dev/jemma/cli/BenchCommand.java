@@ -1,0 +1,150 @@
+package dev.jemma.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.kv.KvCache;
+import dev.jemma.core.model.LanguageModel;
+import dev.jemma.core.model.ModelLoader;
+import dev.jemma.core.tensor.ThreadPool;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.concurrent.Callable;
+
+/**
+ * Prompt-processing and generation speed, measured like llama-bench: pp = one batch of {@code p} tokens from an
+ * empty cache, tg = {@code n} single-token steps from an empty cache; each repeated {@code r} times after one
+ * untimed warm-up run (which also lets the JIT compile the kernels), reported as mean ± sample standard deviation.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Measure prompt processing (pp) and generation (tg) speed, like llama-bench.")
+final class BenchCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF file or model name")
+    String model;
+
+    @Option(names = {"-p", "--n-prompt"}, description = "prompt tokens per pp run; 0 skips pp (default: ${DEFAULT-VALUE})")
+    int prompt = 512;
+
+    @Option(names = {"-n", "--n-gen"}, description = "generated tokens per tg run; 0 skips tg (default: ${DEFAULT-VALUE})")
+    int gen = 128;
+
+    @Option(names = {"-t", "--threads"}, description = "threads (default: all cores)")
+    int threads = ThreadPool.defaultThreads();
+
+    @Option(names = {"-r", "--repetitions"}, description = "timed runs of each test (default: ${DEFAULT-VALUE})")
+    int reps = 3;
+
+    @Option(names = "--exact", description = "benchmark the exact f32 mode instead of the default fast mode")
+    boolean exact;
+
+    @Option(names = "--json", description = "print one JSON object instead of a table")
+    boolean json;
+
+    @Override
+    public Integer call() throws IOException {
+        if (prompt < 0 || gen < 0) throw new JemmaException("-p and -n must be >= 0");
+        if (reps < 1) throw new JemmaException("-r must be >= 1, got " + reps);
+        if (threads < 1) throw new JemmaException("-t must be >= 1, got " + threads);
+        Path path = ModelPaths.resolve(model);
+        try (ThreadPool pool = new ThreadPool(threads)) {
+            long t0 = System.nanoTime();
+            // one ubatch of the whole prompt, as llama-bench's default n_ubatch (512) does for pp512
+            LanguageModel m = ModelLoader.load(path, new ModelLoader.Options(exact, threads, Math.max(1, prompt)), pool);
+            double loadSeconds = (System.nanoTime() - t0) / 1e9;
+            try (m) {
+                int vocab = m.config().vocabSize();
+                Random rnd = new Random(42);
+                int[] tokens = new int[Math.max(prompt, gen)];
+                for (int i = 0; i < tokens.length; i++) tokens[i] = rnd.nextInt(vocab);
+                KvCache cache = m.newCache(Math.max(1, Math.max(prompt, gen)));
+                double[] pp = prompt > 0 ? run(reps, () -> {
+                    cache.clear();
+                    m.forward(tokens, 0, prompt, cache, false);
+                }, prompt) : null;
+                double[] tg = gen > 0 ? run(reps, () -> {
+                    cache.clear();
+                    for (int i = 0; i < gen; i++) m.forward(tokens, i, 1, cache, false);
+                }, gen) : null;
+                long rss = peakRssBytes();
+                long size = Files.size(path);
+                if (json) {
+                    ObjectMapper om = new ObjectMapper();
+                    ObjectNode o = om.createObjectNode();
+                    o.put("model", path.toString());
+                    o.put("file_bytes", size);
+                    o.put("threads", threads);
+                    o.put("mode", exact ? "exact" : "default");
+                    o.put("repetitions", reps);
+                    if (pp != null) {
+                        o.put("pp_tokens", prompt);
+                        o.put("pp_tokens_per_s", mean(pp));
+                        o.put("pp_tokens_per_s_sd", sd(pp));
+                    }
+                    if (tg != null) {
+                        o.put("tg_tokens", gen);
+                        o.put("tg_tokens_per_s", mean(tg));
+                        o.put("tg_tokens_per_s_sd", sd(tg));
+                    }
+                    o.put("load_seconds", loadSeconds);
+                    o.put("peak_rss_bytes", rss);
+                    System.out.println(om.writeValueAsString(o));
+                } else {
+                    System.out.printf("| model | size | threads | mode | test | t/s |%n|---|---:|---:|---|---:|---:|%n");
+                    String name = path.getFileName().toString();
+                    String sz = String.format("%.2f GiB", size / (double) (1L << 30));
+                    String mode = exact ? "exact" : "default";
+                    if (pp != null) System.out.printf("| %s | %s | %d | %s | pp%d | %.2f ± %.2f |%n", name, sz, threads, mode, prompt, mean(pp), sd(pp));
+                    if (tg != null) System.out.printf("| %s | %s | %d | %s | tg%d | %.2f ± %.2f |%n", name, sz, threads, mode, gen, mean(tg), sd(tg));
+                    System.out.printf("%nload %.3f s, peak RSS %.1f MiB%n", loadSeconds, rss / (double) (1 << 20));
+                }
+            }
+        }
+        return 0;
+    }
+
+    /** One untimed warm-up, then {@code reps} timed runs; returns tokens/s per run. */
+    private static double[] run(int reps, Runnable body, int tokens) {
+        body.run();
+        double[] tps = new double[reps];
+        for (int i = 0; i < reps; i++) {
+            long t = System.nanoTime();
+            body.run();
+            tps[i] = tokens / ((System.nanoTime() - t) / 1e9);
+        }
+        return tps;
+    }
+
+    static double mean(double[] v) {
+        double s = 0;
+        for (double d : v) s += d;
+        return s / v.length;
+    }
+
+    static double sd(double[] v) {
+        if (v.length < 2) return 0;
+        double m = mean(v), s = 0;
+        for (double d : v) s += (d - m) * (d - m);
+        return Math.sqrt(s / (v.length - 1));
+    }
+
+    /** Peak resident set size (VmHWM) of this process, or -1 where /proc is unavailable. */
+    static long peakRssBytes() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    String[] f = line.substring(6).trim().split("\\s+");
+                    return Long.parseLong(f[0]) * 1024L;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+        return -1;
+    }
+}
