@@ -1,0 +1,42 @@
+package dev.jemma.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class BenchCommandTest {
+    @Test
+    void jsonHasTheContractKeys() throws Exception {
+        var r = CliTestSupport.run(null, "bench", RunCommandTest.TINY, "-p", "9", "-n", "3", "-r", "2", "-t", "2", "--json");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        JsonNode o = new ObjectMapper().readTree(r.out());
+        assertThat(o.get("pp_tokens_per_s").asDouble()).isPositive();
+        assertThat(o.get("tg_tokens_per_s").asDouble()).isPositive();
+        assertThat(o.get("load_seconds").asDouble()).isPositive();
+        assertThat(o.get("peak_rss_bytes").asLong()).isGreaterThan(o.get("file_bytes").asLong());
+        assertThat(o.get("pp_tokens").asInt()).isEqualTo(9);
+        assertThat(o.get("tg_tokens").asInt()).isEqualTo(3);
+    }
+
+    @Test
+    void tableNamesBothTests() {
+        var r = CliTestSupport.run(null, "bench", RunCommandTest.TINY, "-p", "4", "-n", "2", "-r", "1", "--exact");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("| pp4 |").contains("| tg2 |").contains("exact").contains("peak RSS");
+    }
+
+    @Test
+    void skipsATestWithZeroTokensAndRejectsBadFlags() {
+        var r = CliTestSupport.run(null, "bench", RunCommandTest.TINY, "-p", "0", "-n", "2", "-r", "1", "--json");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).doesNotContain("pp_tokens_per_s").contains("tg_tokens_per_s");
+        var bad = CliTestSupport.run(null, "bench", RunCommandTest.TINY, "-r", "0");
+        assertThat(bad.exitCode()).isNotZero();
+        assertThat(bad.err()).startsWith("jemma: ");
+        var missing = CliTestSupport.run(null, "bench", "/nonexistent/model.gguf");
+        assertThat(missing.exitCode()).isNotZero();
+        assertThat(missing.err()).startsWith("jemma: ");
+    }
+}
