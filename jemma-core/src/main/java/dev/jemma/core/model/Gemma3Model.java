@@ -43,6 +43,7 @@ public final class Gemma3Model implements LanguageModel {
     // scratch, sized for maxBatch tokens
     private final float[] x, xn, q, k, v, att, proj, gate, up;
     private final float[][] scores;
+    private final float[] ropeCos, ropeSin;
     private float[] logits = new float[0];
 
     public Gemma3Model(GgufFile file, ModelConfig config, MatMul matmul, ThreadPool pool, int maxBatch, boolean ownsFile) {
@@ -90,6 +91,8 @@ public final class Gemma3Model implements LanguageModel {
         gate = new float[b * maxFfn];
         up = new float[b * maxFfn];
         scores = new float[pool.threads()][];
+        ropeCos = new float[c.headDim() / 2];
+        ropeSin = new float[c.headDim() / 2];
     }
 
     /** Bytes of scratch this model allocates for a batch of {@code maxBatch} tokens (for the memory plan). */
@@ -186,16 +189,17 @@ public final class Gemma3Model implements LanguageModel {
         final float scale = c.attentionScale();
         for (int t = 0; t < count; t++) {
             int pos = start + t;
+            Ops.ropeAngles(pos, freq, ropeCos, ropeSin);
             for (int h = 0; h < c.heads(); h++) {
                 int o = t * qDim + h * hd;
                 VectorOps.rmsNorm(q, o, hd, L.qNorm(), c.rmsEps());
-                Ops.rope(q, o, hd, pos, freq);
+                Ops.rope(q, o, hd, ropeCos, ropeSin);
                 VectorOps.scale(q, o, hd, scale);
             }
             for (int h = 0; h < c.kvHeads(); h++) {
                 int o = t * kvDim + h * hd;
                 VectorOps.rmsNorm(k, o, hd, L.kNorm(), c.rmsEps());
-                Ops.rope(k, o, hd, pos, freq);
+                Ops.rope(k, o, hd, ropeCos, ropeSin);
             }
         }
         final int window = c.sliding()[l] ? c.slidingWindow() : 0;
@@ -223,7 +227,7 @@ public final class Gemma3Model implements LanguageModel {
         Ops.rmsNormRows(xn, count, dim, L.ffnNorm(), c.rmsEps());
         matmul.matmul(L.gate(), xn, count, gate, pool);
         matmul.matmul(L.up(), xn, count, up, pool);
-        Ops.geluGate(gate, up, 0, count * ffn);
+        Ops.geluGateVector(gate, up, 0, count * ffn);
         matmul.matmul(L.down(), gate, count, proj, pool);
         Ops.rmsNormRows(proj, count, dim, L.postFfwNorm(), c.rmsEps());
         VectorOps.add(x, 0, proj, 0, count * dim);

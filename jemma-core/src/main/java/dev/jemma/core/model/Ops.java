@@ -19,6 +19,41 @@ public final class Ops {
         for (int i = off, e = off + n; i < e; i++) g[i] = geluTanh(g[i]) * u[i];
     }
 
+    /**
+     * {@link #geluGate} with the Vector API's tanh (the JDK's vector math library, ~1 ulp): the FFN of every
+     * token evaluates one tanh per hidden unit, which the scalar loop makes a visible share of prefill.
+     */
+    public static void geluGateVector(float[] g, float[] u, int off, int n) {
+        var sp = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        int i = off, e = off + n;
+        for (; i + sp.length() <= e; i += sp.length()) {
+            var x = jdk.incubator.vector.FloatVector.fromArray(sp, g, i);
+            var inner = x.mul(x).mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(x);
+            var t = inner.lanewise(jdk.incubator.vector.VectorOperators.TANH);
+            t.add(1f).mul(x).mul(0.5f).mul(jdk.incubator.vector.FloatVector.fromArray(sp, u, i)).intoArray(g, i);
+        }
+        for (; i < e; i++) g[i] = geluTanh(g[i]) * u[i];
+    }
+
+    /** cos and sin of pos · invFreq[i] for one position, shared by every head of a layer. */
+    public static void ropeAngles(int pos, float[] invFreq, float[] cos, float[] sin) {
+        for (int i = 0; i < invFreq.length; i++) {
+            float angle = pos * invFreq[i];
+            cos[i] = (float) Math.cos(angle);
+            sin[i] = (float) Math.sin(angle);
+        }
+    }
+
+    /** NeoX rope on one head with angles from {@link #ropeAngles}. */
+    public static void rope(float[] x, int off, int headDim, float[] cos, float[] sin) {
+        int half = headDim / 2;
+        for (int i = 0; i < half; i++) {
+            float a = x[off + i], b = x[off + i + half];
+            x[off + i] = a * cos[i] - b * sin[i];
+            x[off + i + half] = a * sin[i] + b * cos[i];
+        }
+    }
+
     /** RMS-normalises each of {@code rows} rows of length {@code n} in place. */
     public static void rmsNormRows(float[] x, int rows, int n, float[] w, float eps) {
         for (int r = 0; r < rows; r++) VectorOps.rmsNorm(x, r * n, n, w, eps);

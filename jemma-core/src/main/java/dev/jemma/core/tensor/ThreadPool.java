@@ -24,6 +24,9 @@ public final class ThreadPool implements AutoCloseable {
     private volatile long generation;
     private final AtomicInteger remaining = new AtomicInteger();
     private volatile Thread waiter;
+    /** Set by a worker just before it parks: the caller unparks only those (unpark costs a futex call). */
+    private final java.util.concurrent.atomic.AtomicIntegerArray parked;
+    private volatile boolean waiterParked;
     private volatile boolean closed;
     private volatile Throwable failure;
 
@@ -31,6 +34,7 @@ public final class ThreadPool implements AutoCloseable {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         this.threads = threads;
         this.workers = new Thread[threads - 1];
+        this.parked = new java.util.concurrent.atomic.AtomicIntegerArray(threads);
         for (int i = 1; i < threads; i++) {
             final int id = i;
             Thread t = new Thread(() -> workerLoop(id), "jemma-worker-" + i);
@@ -61,7 +65,9 @@ public final class ThreadPool implements AutoCloseable {
         remaining.set(threads - 1);
         waiter = Thread.currentThread();
         generation++;
-        for (Thread w : workers) LockSupport.unpark(w);
+        for (int i = 0; i < workers.length; i++) {
+            if (parked.get(i + 1) != 0) LockSupport.unpark(workers[i]);
+        }
         Throwable mine = null;
         try {
             runChunk(0);
@@ -70,8 +76,13 @@ public final class ThreadPool implements AutoCloseable {
         }
         int spins = 0;
         while (remaining.get() > 0) {
-            if (++spins < SPIN) Thread.onSpinWait();
-            else LockSupport.parkNanos(this, 50_000);
+            if (++spins < SPIN) {
+                Thread.onSpinWait();
+            } else {
+                waiterParked = true;
+                if (remaining.get() > 0) LockSupport.parkNanos(this, 50_000);
+                waiterParked = false;
+            }
         }
         this.task = null;
         Throwable f = mine != null ? mine : failure;
@@ -92,8 +103,14 @@ public final class ThreadPool implements AutoCloseable {
         while (!closed) {
             int spins = 0;
             while (generation == seen && !closed) {
-                if (++spins < SPIN) Thread.onSpinWait();
-                else LockSupport.park(this);
+                if (++spins < SPIN) {
+                    Thread.onSpinWait();
+                } else {
+                    // publish "parked" before the last check: the caller bumps generation, then reads the flag
+                    parked.set(id, 1);
+                    if (generation == seen && !closed) LockSupport.park(this);
+                    parked.set(id, 0);
+                }
             }
             if (closed) return;
             seen = generation;
@@ -102,7 +119,7 @@ public final class ThreadPool implements AutoCloseable {
             } catch (Throwable t) {
                 failure = t;
             }
-            if (remaining.decrementAndGet() == 0) LockSupport.unpark(waiter);
+            if (remaining.decrementAndGet() == 0 && waiterParked) LockSupport.unpark(waiter);
         }
     }
 
