@@ -72,10 +72,24 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
             if (c.sliding()[l] && window > 0) slot += bytes;
             else position += bytes;
         }
-        long scratch = Gemma3Model.scratchBytes(c, maxBatch);
+        long scratch = c.architecture().equals("gemma3n") ? scratch3n(file, c, maxBatch, c.layers() - shared)
+                : Gemma3Model.scratchBytes(c, maxBatch);
         long kv = slot * Math.min(window, ctx) + position * ctx;
         return new MemoryPlan(file.path().getFileName().toString(), ctx, maxBatch, weights, Collections.unmodifiableMap(byType),
                 kv, slot, position, window, scratch, HEADROOM + 4L * maxBatch * c.vocabSize(), systemHeapLimit(), systemMemAvailable());
+    }
+
+    /**
+     * Gemma3nModel's per-batch buffers: the Gemma 3 set plus AltUp's streams and predictions, the per-layer inputs,
+     * Laurel's low-rank middle and per-owning-layer batch K/V. An estimate kept in step with that class by hand.
+     */
+    private static long scratch3n(GgufFile f, ModelConfig c, int maxBatch, int ownLayers) {
+        String a = c.architecture() + ".";
+        long streams = f.getLong(a + "altup.num_inputs", 4), p = f.getLong(a + "embedding_length_per_layer_input", 256);
+        long ffn = java.util.Arrays.stream(c.ffnDim()).max().orElse(0);
+        long perToken = (1 + 2 * streams + 4) * c.dim() + (long) c.layers() * p + 2L * c.qDim() + 2L * c.kvDim()
+                + Math.max(ffn, p) + ffn + 64 + streams + p + 2L * c.kvDim() * ownLayers + c.vocabSize();
+        return 4 * perToken * maxBatch;
     }
 
     /** Heap the model needs: KV cache + scratch + headroom. */

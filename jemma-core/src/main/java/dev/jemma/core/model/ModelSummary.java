@@ -162,6 +162,9 @@ public final class ModelSummary {
         line("available", "Java heap " + MemoryPlan.gb(plan.heapLimit()) + ", memory "
                 + (plan.memAvailable() < 0 ? "unknown" : MemoryPlan.gb(plan.memAvailable())) + (problem == null ? " → fits" : " → does NOT fit"));
         if (problem != null) line("", problem);
+        if (plan.contextLength() > c.contextLength()) {
+            line("note", "context " + plan.contextLength() + " exceeds the trained " + c.contextLength() + " tokens; quality past it is not expected");
+        }
         if (!c.warnings().isEmpty()) {
             m.put("warnings", c.warnings());
             for (String w : c.warnings()) line("warning", w);
