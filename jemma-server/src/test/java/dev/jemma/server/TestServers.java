@@ -39,7 +39,15 @@ final class TestServers {
         return JemmaServer.start(c, new ModelStore(storeHome), EngineModel.loader(c), HubClient::fromEnvironment);
     }
 
-    static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    /**
+     * One client per server: test classes start servers on ephemeral ports, and a client shared across classes can
+     * hand a new server's request to a pooled keep-alive connection of a closed server that had the same port.
+     */
+    private static final java.util.Map<JemmaServer, HttpClient> CLIENTS = java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+
+    static HttpClient client(JemmaServer s) {
+        return CLIENTS.computeIfAbsent(s, k -> HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build());
+    }
 
     record Reply(int status, String body, java.net.http.HttpHeaders headers) {
         JsonNode json() {
@@ -62,7 +70,7 @@ final class TestServers {
 
     static Reply send(JemmaServer s, HttpRequest.Builder b) {
         try {
-            HttpResponse<String> r = HTTP.send(b.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> r = client(s).send(b.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
             return new Reply(r.statusCode(), r.body(), r.headers());
         } catch (IOException e) {
             throw new AssertionError(e);
