@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# End-to-end QAT experiment (see docs/QAT.md). Seeded; about 40 min of wall time on 2 busy shared cores.
+#   tools/qat/run_experiment.sh [OUT_DIR]        (default tools/out/qat)
+# Needs: apt-get install bible-kjv bible-kjv-text; pip install torch sentencepiece gguf numpy.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+out="${1:-$root/tools/out/qat}"
+mkdir -p "$out"
+jemma="$root/jemma"
+
+# 1. corpus, tokenizer, pretraining, QAT fine-tune; exports base-F32.gguf and qat-F32.gguf
+nice -n 10 python3 "$root/tools/qat/train.py" "$out"
+# 2. the exported GGUF computes what torch computed
+nice -n 10 python3 "$root/tools/qat/check_export.py" "$out" "$out/base.pt"
+
+# 3. post-training quantization of the base model, and the QAT weights quantized the same way
+"$jemma" quantize "$out/base-F32.gguf" "$out/ptq-Q4_0.gguf" Q4_0
+"$jemma" quantize "$out/qat-F32.gguf"  "$out/qat-Q4_0.gguf" Q4_0
+
+# 4. perplexity on held-out chapters; KL divergence of each Q4_0 file against the F32 model
+ppl() { nice -n 10 "$jemma" perplexity "$@" -c 128 2>/dev/null; }
+ppl "$out/base-F32.gguf" -f "$out/heldout.txt" --kl-divergence-base "$out/base.kld" | tee "$out/ppl-f32.txt"
+ppl "$out/ptq-Q4_0.gguf" --kl-divergence-base "$out/base.kld" --kl-divergence | tee "$out/kld-ptq.txt"
+ppl "$out/qat-Q4_0.gguf" --kl-divergence-base "$out/base.kld" --kl-divergence | tee "$out/kld-qat.txt"
+ppl "$out/qat-F32.gguf" --kl-divergence-base "$out/base.kld" --kl-divergence | tee "$out/kld-qat-f32.txt"
+
+# 5. summary: share of the perplexity increase that QAT removes
+python3 - "$out" <<'PY'
+import re, sys
+from pathlib import Path
+out = Path(sys.argv[1])
+f32 = float(re.search(r"PPL = ([0-9.]+)", (out / "ppl-f32.txt").read_text()).group(1))
+def q(name):
+    t = (out / name).read_text()
+    return (float(re.search(r"Mean PPL\(Q\)\s*:\s*([0-9.]+)", t).group(1)),
+            float(re.search(r"Mean    KLD:\s*([0-9.]+)", t).group(1)),
+            float(re.search(r"Same top p:\s*([0-9.]+)", t).group(1)))
+ptq, qat = q("kld-ptq.txt"), q("kld-qat.txt")
+share = (ptq[0] - qat[0]) / (ptq[0] - f32)
+print(f"F32 {f32:.4f} | PTQ Q4_0 {ptq[0]:.4f} (KLD {ptq[1]:.4f}, top-1 {ptq[2]:.1f}%) | "
+      f"QAT Q4_0 {qat[0]:.4f} (KLD {qat[1]:.4f}, top-1 {qat[2]:.1f}%) | QAT removes {100 * share:.1f}% of the PTQ drop")
+PY
