@@ -209,6 +209,7 @@ public final class JemmaServer implements AutoCloseable {
             boolean openAi = path.startsWith("/v1/");
             Exchange ex = new Exchange(request, response, openAi, config.maxBodyBytes());
             try {
+                checkOrigin(ex);
                 cors(ex);
                 if (request.getMethod().equals("OPTIONS")) {
                     ex.bytes(config.corsOrigins().isEmpty() ? 403 : 204, "text/plain", new byte[0]);
@@ -237,6 +238,48 @@ public final class JemmaServer implements AutoCloseable {
                 callback.failed(new IOException(message));
             }
         }
+    }
+
+    /**
+     * Refuses what a hostile web page could make a local browser send: a request from a foreign Origin (a simple
+     * cross-site POST needs no CORS preflight, so the browser would deliver it) and, on a loopback bind, a Host that
+     * is not a loopback name (DNS rebinding). Non-browser clients send no Origin and a loopback Host.
+     */
+    private void checkOrigin(Exchange ex) {
+        if (loopbackBind() && !isLoopbackName(hostName(ex.header("Host")))) {
+            throw new HttpError(403, "forbidden Host header (the server listens on " + config.host() + " only)");
+        }
+        String origin = ex.header("Origin");
+        if (origin == null || config.corsOrigins().contains("*") || config.corsOrigins().contains(origin)) return;
+        String host;
+        try {
+            host = URI.create(origin).getHost();
+        } catch (IllegalArgumentException e) {
+            host = null;
+        }
+        boolean sameSite = host != null && (isLoopbackName(host) || host.equalsIgnoreCase(hostName(ex.header("Host"))));
+        if (!sameSite) throw new HttpError(403, "origin " + origin + " is not allowed (jemma serve --cors ORIGIN)");
+    }
+
+    private boolean loopbackBind() {
+        return isLoopbackName(config.host());
+    }
+
+    private static boolean isLoopbackName(String h) {
+        if (h == null) return false;
+        String x = h.startsWith("[") && h.endsWith("]") ? h.substring(1, h.length() - 1) : h;
+        return x.equalsIgnoreCase("localhost") || x.startsWith("127.") || x.equals("::1") || x.equals("0:0:0:0:0:0:0:1");
+    }
+
+    /** The host name of a Host header ("127.0.0.1:11434" → "127.0.0.1", "[::1]:80" → "[::1]"). */
+    private static String hostName(String hostHeader) {
+        if (hostHeader == null) return null;
+        if (hostHeader.startsWith("[")) {
+            int end = hostHeader.indexOf(']');
+            return end > 0 ? hostHeader.substring(0, end + 1) : hostHeader;
+        }
+        int colon = hostHeader.lastIndexOf(':');
+        return colon >= 0 ? hostHeader.substring(0, colon) : hostHeader;
     }
 
     private void cors(Exchange ex) {

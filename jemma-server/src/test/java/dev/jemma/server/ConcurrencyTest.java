@@ -140,7 +140,7 @@ class ConcurrencyTest {
     }
 
     @Test
-    void apiKeyAndCors() {
+    void apiKeyAndCors() throws Exception {
         JemmaServer.Config c = TestServers.config().withSecurity("sekret", List.of("http://app.example"));
         try (JemmaServer server = TestServers.start(c, home)) {
             assertThat(TestServers.get(server, "/api/tags").status()).isEqualTo(401);
@@ -156,10 +156,22 @@ class ConcurrencyTest {
             assertThat(TestServers.get(server, "/").status()).isEqualTo(200);
         }
         try (JemmaServer server = TestServers.start(TestServers.config(), home)) {
-            TestServers.Reply r = TestServers.send(server, HttpRequest.newBuilder(URI.create(server.uri() + "/api/tags"))
-                    .header("Origin", "http://app.example"));
-            assertThat(r.status()).isEqualTo(200);
-            assertThat(r.headers().firstValue("Access-Control-Allow-Origin")).isEmpty(); // CORS is opt-in
+            // CORS is opt-in, and a foreign page's request (a cross-site POST needs no preflight) is refused.
+            TestServers.Reply r = TestServers.send(server, HttpRequest.newBuilder(URI.create(server.uri() + "/api/pull"))
+                    .header("Origin", "http://evil.example").POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"gemma3:1b\"}")));
+            assertThat(r.status()).isEqualTo(403);
+            assertThat(r.headers().firstValue("Access-Control-Allow-Origin")).isEmpty();
+            // The server's own page (same origin) and non-browser clients (no Origin) are served.
+            assertThat(TestServers.send(server, HttpRequest.newBuilder(URI.create(server.uri() + "/api/tags"))
+                    .header("Origin", "http://127.0.0.1:" + server.port())).status()).isEqualTo(200);
+            assertThat(TestServers.get(server, "/api/tags").status()).isEqualTo(200);
+            // DNS rebinding: a loopback server answers no request addressed to another host name.
+            try (java.net.Socket sock = new java.net.Socket("127.0.0.1", server.port())) {
+                sock.getOutputStream().write("GET /api/tags HTTP/1.1\r\nHost: rebind.example:11434\r\nConnection: close\r\n\r\n"
+                        .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                String status = new BufferedReader(new InputStreamReader(sock.getInputStream(), StandardCharsets.US_ASCII)).readLine();
+                assertThat(status).contains(" 403 ");
+            }
         }
     }
 }

@@ -67,6 +67,12 @@ class WebChatBrowserTest {
                 wait.until(d -> !new Select(d.findElement(By.id("model"))).getOptions().isEmpty());
                 assertThat(new Select(driver.findElement(By.id("model"))).getFirstSelectedOption().getText())
                         .isEqualTo(TestServers.MODEL);
+                // Markdown: code blocks, inline code, emphasis, lists; model text can never inject markup.
+                String html = (String) driver.executeScript("return window.jemmaRenderMarkdown(arguments[0]);",
+                        "# Title\nSome **bold** and `code`.\n\n- one\n- two\n\n```java\nif (a < b) x();\n```\n<img src=x onerror=alert(1)>");
+                assertThat(html).contains("<h3>Title</h3>", "<strong>bold</strong>", "<code>code</code>", "<ul><li>one</li><li>two</li></ul>",
+                        "<pre><code class=\"language-java\">if (a &lt; b) x();\n</code></pre>", "&lt;img src=x onerror=alert(1)&gt;");
+                assertThat(html).doesNotContain("<img");
                 // Bound the tiny model's (gibberish) answers so the test stays quick.
                 driver.findElement(By.id("max-tokens")).sendKeys("60");
                 WebElement input = driver.findElement(By.id("input"));
@@ -94,6 +100,9 @@ class WebChatBrowserTest {
                 if (extra != null && !extra.isBlank()) Files.copy(shot.toPath(), Path.of(extra), StandardCopyOption.REPLACE_EXISTING);
                 // Stop: an unbounded answer is stopped mid-stream, and the page is ready for the next message.
                 driver.findElement(By.id("max-tokens")).clear();
+                WebElement temp = driver.findElement(By.id("temperature"));
+                temp.clear();
+                temp.sendKeys("0"); // greedy: this prompt's answer deterministically runs long
                 input.sendKeys("Go on and on");
                 input.sendKeys(Keys.ENTER);
                 wait.until(d -> d.findElements(By.cssSelector(".msg.assistant")).size() == 3

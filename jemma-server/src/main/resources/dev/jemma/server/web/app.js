@@ -86,6 +86,8 @@
     return html;
   }
 
+  window.jemmaRenderMarkdown = renderMarkdown; // for the browser test
+
   function addMessage(role, text) {
     const div = document.createElement('div');
     div.className = 'msg ' + role;
