@@ -12,6 +12,13 @@
       from GEMMA-ARCHITECTURE.md section 2 (no cache: KV-shared layers attend over the K/V their source layer
       computed for the whole sequence, the semantics HF has with a cache).
 
+  python tools/gemma3n_random.py make-real OUT.gguf --shape e4b|e2b [--type q4_0|q8_0] [--vocab VOCAB.gguf]
+      A random file with the real E2B / E4B shapes (n_embd 2048, 8 heads x 256, 2 KV heads, FFN 16384 (E4B) or
+      8192 (E2B), 35 / 30 layers, 15 / 10 KV-shared, PLE 256 per layer over 262 400 rows, window 512): weight
+      matrices are random Q4_0 / Q8_0 blocks scaled to std 1/sqrt(fan_in), written in chunks (the E4B PLE table
+      alone is 2.35 B weights), norms F32 near 1. With --vocab the tokenizer of a Gemma 3 GGUF is copied and padded
+      with 256 control tokens to 262 400 (Gemma 3n's multimodal ids), so `jemma run` / `bench` work on it.
+
 Used to make jemma-core/src/test/resources/gemma3n/ (see its README). Needs: pip install gguf numpy.
 """
 import argparse
@@ -109,6 +116,133 @@ def make(path, qtype, seed):
     w.close()
     os.replace(path + ".tmp", path)
     print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+
+
+# ---------------------------------------------------------------------------------------------- make-real
+
+class RandomBlocks:
+    """Duck-typed stand-in for a numpy array in GGUFWriter.write_tensor_data: random quantized blocks (or F32
+    values) written in chunks, so multi-GB tensors never sit in memory."""
+
+    def __init__(self, rng, qtype, n, std):
+        self.rng, self.qtype, self.n, self.std = rng, qtype, n, std
+        block, size = gguf.GGML_QUANT_SIZES[qtype]
+        self.nbytes = n // block * size
+
+    def tofile(self, fout):
+        block, size = gguf.GGML_QUANT_SIZES[self.qtype]
+        # quantized value spread: Q4_0 nibbles-8 in [-8, 7] (std 4.61), Q8_0 int8 (std 73.9)
+        spread = 4.61 if self.qtype == Q.Q4_0 else 73.9
+        left = self.n // block
+        while left:
+            nb = min(left, 1 << 20)
+            raw = self.rng.integers(0, 256, size=(nb, size), dtype=np.uint8)
+            d = (self.std / spread * (1 + 0.1 * self.rng.standard_normal(nb))).astype(np.float16)
+            raw[:, 0:2] = d.view(np.uint8).reshape(nb, 2)
+            raw.tofile(fout)
+            left -= nb
+
+
+def make_real(path, shape, qtype, seed, vocab_path):
+    rng = np.random.default_rng(seed)
+    L, F, SHARED = (35, 16384, 15) if shape == "e4b" else (30, 8192, 10)
+    E, H, KV, HD, P, R, A, W, VOCAB = 2048, 8, 2, 256, 256, 64, 4, 512, 262400
+    sliding = [l % 5 != 4 for l in range(L)]
+    sparsity = [float(np.float32(1.6448536))] * 10 + [float("-inf")] * (L - 10)
+    w = gguf.GGUFWriter(path + ".tmp", ARCH)
+    w.add_name(f"Gemma3n {shape.upper()}-shaped random")
+    for key, val in [("block_count", L), ("context_length", 32768), ("embedding_length", E), ("attention.head_count", H),
+                     ("attention.head_count_kv", KV), ("attention.key_length", HD), ("attention.value_length", HD),
+                     ("attention.sliding_window", W), ("altup.active_idx", 0), ("altup.num_inputs", A),
+                     ("embedding_length_per_layer_input", P), ("attention.shared_kv_layers", SHARED)]:
+        w.add_uint32(f"{ARCH}.{key}", val)
+    w.add_array(f"{ARCH}.feed_forward_length", [F] * L)
+    w.add_float32(f"{ARCH}.rope.freq_base", 1_000_000.0)
+    w.add_float32(f"{ARCH}.rope.freq_base_swa", 10_000.0)
+    w.add_float32(f"{ARCH}.attention.layer_norm_rms_epsilon", 1e-6)
+    w.add_float32(f"{ARCH}.final_logit_softcapping", 30.0)
+    w.add_array(f"{ARCH}.activation_sparsity_scale", sparsity)
+    w.add_array(f"{ARCH}.attention.sliding_window_pattern", sliding)
+    if vocab_path:
+        vr = gguf.GGUFReader(vocab_path)
+        for name, field in vr.fields.items():
+            if not name.startswith("tokenizer."):
+                continue
+            main = field.types[0]
+            if main == gguf.GGUFValueType.ARRAY:
+                val = list(field.contents())
+                extra = VOCAB - len(val)
+                if name == "tokenizer.ggml.tokens":
+                    val += [f"<unused_mm_{i}>" for i in range(extra)]
+                elif name == "tokenizer.ggml.scores":
+                    val += [-1000.0] * extra
+                elif name == "tokenizer.ggml.token_type":
+                    val += [3] * extra
+                w.add_key_value(name, val, main, sub_type=field.types[-1])
+            else:
+                w.add_key_value(name, field.contents(), main)
+
+    tensors = []          # (name, element shape numpy-order, kind, std)
+
+    def mat(name, rows, cols, std=None):
+        tensors.append((name, (rows, cols), "q", std if std is not None else 1 / math.sqrt(cols)))
+
+    def f32(name, shape, mean=1.0, sd=0.1):
+        tensors.append((name, shape, "f", (mean, sd)))
+
+    mat("token_embd.weight", VOCAB, E, 0.5)
+    mat("per_layer_token_embd.weight", VOCAB, L * P, 0.5)
+    mat("per_layer_model_proj.weight", L * P, E)
+    f32("per_layer_proj_norm.weight", (P,))
+    tensors.append(("altup_proj.weight", (A - 1, E, E), "q", 1 / math.sqrt(E)))
+    tensors.append(("altup_unembd_proj.weight", (A - 1, E, E), "q", 1 / math.sqrt(E)))
+    f32("output_norm.weight", (E,))
+    for l in range(L):
+        b = f"blk.{l}."
+        f32(b + "attn_norm.weight", (E,))
+        mat(b + "attn_q.weight", H * HD, E)
+        mat(b + "attn_k.weight", KV * HD, E)
+        mat(b + "attn_v.weight", KV * HD, E)
+        mat(b + "attn_output.weight", E, H * HD)
+        f32(b + "attn_q_norm.weight", (HD,), 0.4, 0.05)
+        f32(b + "attn_k_norm.weight", (HD,), 0.4, 0.05)
+        f32(b + "post_attention_norm.weight", (E,))
+        f32(b + "ffn_norm.weight", (E,))
+        mat(b + "ffn_gate.weight", F, E)
+        mat(b + "ffn_up.weight", F, E)
+        mat(b + "ffn_down.weight", E, F)
+        f32(b + "post_ffw_norm.weight", (E,))
+        mat(b + "inp_gate.weight", P, E)
+        mat(b + "proj.weight", E, P)
+        f32(b + "post_norm.weight", (E,))
+        f32(b + "altup_correct_coef.weight", (A, A), 0.0, 0.1)
+        f32(b + "altup_correct_scale.weight", (E,))
+        f32(b + "altup_predict_coef.weight", (A * A, A), 0.0, 0.1)
+        f32(b + "altup_router.weight", (A, E), 0.0, 1 / math.sqrt(E))
+        f32(b + "altup_router_norm.weight", (E,))
+        mat(b + "laurel_l.weight", R, E)
+        mat(b + "laurel_r.weight", E, R)
+        f32(b + "laurel_post_norm.weight", (E,))
+    for name, shp, kind, _ in tensors:
+        n = int(np.prod(shp))
+        if kind == "q":
+            block, size = gguf.GGML_QUANT_SIZES[qtype]
+            w.add_tensor_info(name, shp, np.dtype(np.float32), n // block * size, raw_dtype=qtype)
+        else:
+            w.add_tensor_info(name, shp, np.dtype(np.float32), 4 * n)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    for name, shp, kind, arg in tensors:
+        n = int(np.prod(shp))
+        if kind == "q":
+            w.write_tensor_data(RandomBlocks(rng, qtype, n, arg))
+        else:
+            mean, sd = arg
+            w.write_tensor_data((mean + sd * rng.standard_normal(shp)).astype(np.float32))
+    w.close()
+    os.replace(path + ".tmp", path)
+    print(f"wrote {path} ({os.path.getsize(path) / 1e9:.2f} GB)")
 
 
 # ---------------------------------------------------------------------------------------------- forward
@@ -230,6 +364,12 @@ def main():
     mk.add_argument("out")
     mk.add_argument("--type", default="q8_0", choices=["q8_0", "f32"])
     mk.add_argument("--seed", type=int, default=3)
+    mr = sub.add_parser("make-real")
+    mr.add_argument("out")
+    mr.add_argument("--shape", required=True, choices=["e2b", "e4b"])
+    mr.add_argument("--type", default="q4_0", choices=["q4_0", "q8_0"])
+    mr.add_argument("--seed", type=int, default=4)
+    mr.add_argument("--vocab", help="a Gemma 3 GGUF whose tokenizer to copy (e.g. fixtures/gemma3-vocab.gguf)")
     fw = sub.add_parser("forward")
     fw.add_argument("model")
     fw.add_argument("ids")
@@ -238,6 +378,8 @@ def main():
     a = ap.parse_args()
     if a.cmd == "make":
         make(a.out, Q.Q8_0 if a.type == "q8_0" else Q.F32, a.seed)
+    elif a.cmd == "make-real":
+        make_real(a.out, a.shape, Q.Q8_0 if a.type == "q8_0" else Q.Q4_0, a.seed, a.vocab)
     else:
         global DTYPE
         DTYPE = np.float32 if a.float32 else np.float64
