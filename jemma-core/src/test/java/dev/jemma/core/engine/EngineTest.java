@@ -140,6 +140,74 @@ class EngineTest {
     }
 
     @Test
+    void cancellingTheSubscriptionStopsTheGeneration() throws Exception {
+        try (Session s = engine.newSession()) {
+            GenerationOptions o = GenerationOptions.builder().temperature(0f).maxTokens(200).ignoreEos(true).build();
+            GenerationPublisher pub = s.completeStream("The old keeper", o);
+            List<Token> got = new ArrayList<>();
+            pub.subscribe(new Flow.Subscriber<>() {
+                Flow.Subscription sub;
+
+                public void onSubscribe(Flow.Subscription subscription) {
+                    sub = subscription;
+                    sub.request(3);
+                }
+
+                public void onNext(Token item) {
+                    got.add(item);
+                    if (got.size() == 3) sub.cancel();
+                }
+
+                public void onError(Throwable throwable) {
+                }
+
+                public void onComplete() {
+                }
+            });
+            Generation g = pub.result().get(60, TimeUnit.SECONDS);
+            assertThat(g.stopReason()).isEqualTo(StopReason.CANCELLED);
+            assertThat(got).hasSize(3);
+            assertThat(g.tokens().length).isLessThanOrEqualTo(4);
+        }
+    }
+
+    @Test
+    void sessionsOnDifferentThreadsDoNotDisturbEachOther() throws Exception {
+        JsonNode p = expected.get("long");
+        int[] want = ints(p.get("greedy_ids"));
+        List<Thread> threads = new ArrayList<>();
+        List<int[]> results = java.util.Collections.synchronizedList(new ArrayList<>());
+        for (int i = 0; i < 3; i++) {
+            threads.add(Thread.ofPlatform().start(() -> {
+                try (Session s = engine.newSession()) {
+                    results.add(s.complete(p.get("text").asText(), GREEDY16, null).tokens());
+                }
+            }));
+        }
+        for (Thread t : threads) t.join(120_000);
+        assertThat(results).hasSize(3).allSatisfy(r -> assertThat(r).isEqualTo(want));
+    }
+
+    @Test
+    void oneGenerationAtATimePerSession() throws Exception {
+        try (Session s = engine.newSession()) {
+            CountDownLatch started = new CountDownLatch(1), release = new CountDownLatch(1);
+            Thread t = Thread.ofPlatform().start(() -> s.complete("The old keeper", GREEDY16, tok -> {
+                started.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }));
+            assertThat(started.await(60, TimeUnit.SECONDS)).isTrue();
+            assertThatThrownBy(() -> s.complete("x", GREEDY16, null)).isInstanceOf(IllegalStateException.class).hasMessageContaining("already generating");
+            release.countDown();
+            t.join(60_000);
+        }
+    }
+
+    @Test
     void cancelStopsTheGeneration() {
         try (Session s = engine.newSession()) {
             GenerationOptions o = GenerationOptions.builder().temperature(0f).maxTokens(100).ignoreEos(true).build();
