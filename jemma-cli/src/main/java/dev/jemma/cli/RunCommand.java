@@ -27,7 +27,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "run", mixinStandardHelpOptions = true, description = "Answer one prompt (from the argument or stdin), streaming the output.")
 final class RunCommand implements Callable<Integer> {
-    @Parameters(arity = "0..2", paramLabel = "[MODEL] [PROMPT]", description = "GGUF file or model name (default: the bundled demo model), then the prompt (default: stdin)")
+    @Parameters(arity = "0..*", paramLabel = "[MODEL] [PROMPT]", description = "GGUF file or model name (default: the bundled demo model; a single argument that is not a model is the prompt), then the prompt (default: stdin; several words are joined, as Ollama does)")
     List<String> positional = new ArrayList<>();
 
     @Mixin
@@ -49,9 +49,9 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         long t0 = System.nanoTime();
         String modelArg = null, prompt = null;
-        if (positional.size() == 2) {
+        if (positional.size() >= 2) {
             modelArg = positional.get(0);
-            prompt = positional.get(1);
+            prompt = String.join(" ", positional.subList(1, positional.size()));
         } else if (positional.size() == 1) {
             String a = positional.get(0);
             if (ModelPaths.isModel(a) || a.toLowerCase().endsWith(".gguf")) modelArg = a;

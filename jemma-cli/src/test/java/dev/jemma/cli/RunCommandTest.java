@@ -20,6 +20,14 @@ class RunCommandTest {
     }
 
     @Test
+    void unquotedWordsAreJoinedIntoThePrompt() {
+        var r = CliTestSupport.run(null, "run", TINY, "--raw", "--temp", "0", "-n", "16", "--ignore-eos", "--ids", "--exact",
+                "The", "old", "keeper", "climbed", "all", "112", "steps", "at", "dusk.");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out().strip()).isEqualTo("[236, 804, 95, 804, 259, 0, 605, 471, 338, 309, 649, 770, 561, 280, 51, 144]");
+    }
+
+    @Test
     void promptFromStdinAndChatTemplate() {
         var r = CliTestSupport.run("Hello there", "run", TINY, "--temp", "0", "-n", "5", "--ignore-eos", "--ids");
         assertThat(r.exitCode()).as(r.err()).isZero();

@@ -102,14 +102,21 @@ public final class Sampler {
         return best;
     }
 
+    /** Maps a float to an int whose signed order is the float's order (NaN aside). */
+    private static int sortable(float f) {
+        int b = Float.floatToRawIntBits(f);
+        return b >= 0 ? b : b ^ 0x7fffffff;
+    }
+
     /** Fills {@code idx[0..k)} with the k largest logits' ids, largest first; returns k. */
     private int topK(float[] l, int vocab, int k) {
         if (idx.length < Math.max(k, 1)) idx = new int[Math.max(k, 1)];
         if (k == vocab) {
-            Integer[] all = new Integer[vocab];
-            for (int i = 0; i < vocab; i++) all[i] = i;
-            Arrays.sort(all, (a, b) -> Float.compare(l[b], l[a]));
-            for (int i = 0; i < vocab; i++) idx[i] = all[i];
+            // full sort without boxing: (descending sortable logit bits, id) packed into one long per token
+            long[] keys = new long[vocab];
+            for (int i = 0; i < vocab; i++) keys[i] = (long) ~sortable(l[i]) << 32 | i;
+            Arrays.sort(keys);
+            for (int i = 0; i < vocab; i++) idx[i] = (int) keys[i];
             return vocab;
         }
         // min-heap of the best k seen so far

@@ -256,6 +256,28 @@ class EngineTest {
     }
 
     @Test
+    void loadProgressIsReportedUpToOne() {
+        List<Double> seen = java.util.Collections.synchronizedList(new ArrayList<>());
+        try (Engine e = Engine.load(engine.path(), EngineOptions.builder().threads(1).contextLength(32).loadProgress(seen::add).build())) {
+            assertThat(seen).isNotEmpty().isSorted();
+            assertThat(seen.getLast()).isEqualTo(1.0);
+            assertThat(e.loadNanos()).isPositive();
+        }
+    }
+
+    @Test
+    void fileAndUserDefaultsLayer() {
+        // the tiny file carries no general.sampling.* keys: Gemma's recommendations apply, the user's values win
+        var d = engine.defaults().sampling();
+        assertThat(d.temperature()).isEqualTo(1.0f);
+        assertThat(d.topK()).isEqualTo(64);
+        assertThat(d.topP()).isEqualTo(0.95f);
+        GenerationOptions mine = GenerationOptions.builder().topK(5).build().orElse(engine.defaults());
+        assertThat(mine.sampling().topK()).isEqualTo(5);
+        assertThat(mine.sampling().temperature()).isEqualTo(1.0f);
+    }
+
+    @Test
     void emptyPromptIsAClearError() {
         try (Session s = engine.newSession()) {
             assertThatThrownBy(() -> s.generate(new int[0], GREEDY16, null)).isInstanceOf(JemmaException.class).hasMessageContaining("empty");
