@@ -63,14 +63,15 @@ final class BenchCommand implements Callable<Integer> {
                 int[] tokens = new int[Math.max(prompt, gen)];
                 for (int i = 0; i < tokens.length; i++) tokens[i] = rnd.nextInt(vocab);
                 KvCache cache = m.newCache(Math.max(1, Math.max(prompt, gen)));
-                double[] pp = prompt > 0 ? run(reps, () -> {
+                double[] ppRun = prompt > 0 ? run(reps, () -> {
                     cache.clear();
                     m.forward(tokens, 0, prompt, cache, false);
                 }, prompt) : null;
-                double[] tg = gen > 0 ? run(reps, () -> {
+                double[] tgRun = gen > 0 ? run(reps, () -> {
                     cache.clear();
                     for (int i = 0; i < gen; i++) m.forward(tokens, i, 1, cache, false);
                 }, gen) : null;
+                double[] pp = ppRun == null ? null : rates(ppRun), tg = tgRun == null ? null : rates(tgRun);
                 long rss = peakRssBytes();
                 long size = Files.size(path);
                 if (json) {
@@ -85,11 +86,13 @@ final class BenchCommand implements Callable<Integer> {
                         o.put("pp_tokens", prompt);
                         o.put("pp_tokens_per_s", mean(pp));
                         o.put("pp_tokens_per_s_sd", sd(pp));
+                        o.put("pp_cpu_seconds", ppRun[reps]);
                     }
                     if (tg != null) {
                         o.put("tg_tokens", gen);
                         o.put("tg_tokens_per_s", mean(tg));
                         o.put("tg_tokens_per_s_sd", sd(tg));
+                        o.put("tg_cpu_seconds", tgRun[reps]);
                     }
                     o.put("load_seconds", loadSeconds);
                     o.put("peak_rss_bytes", rss);
@@ -108,16 +111,32 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** One untimed warm-up, then {@code reps} timed runs; returns tokens/s per run. */
+    /**
+     * One untimed warm-up, then {@code reps} timed runs; returns tokens/s per run, followed by the mean process
+     * CPU seconds per run (on a shared machine, CPU time shows how much of the wall time the process really ran).
+     */
     private static double[] run(int reps, Runnable body, int tokens) {
         body.run();
-        double[] tps = new double[reps];
+        double[] tps = new double[reps + 1];
+        long cpu0 = processCpuNanos();
         for (int i = 0; i < reps; i++) {
             long t = System.nanoTime();
             body.run();
             tps[i] = tokens / ((System.nanoTime() - t) / 1e9);
         }
+        tps[reps] = (processCpuNanos() - cpu0) / 1e9 / reps;
         return tps;
+    }
+
+    private static long processCpuNanos() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getProcessCpuTime();
+        }
+        return 0;
+    }
+
+    private static double[] rates(double[] runResult) {
+        return java.util.Arrays.copyOf(runResult, runResult.length - 1);
     }
 
     static double mean(double[] v) {

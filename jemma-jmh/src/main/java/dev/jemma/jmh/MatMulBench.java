@@ -1,0 +1,76 @@
+package dev.jemma.jmh;
+
+import dev.jemma.core.tensor.GgmlType;
+import dev.jemma.core.tensor.MatMul;
+import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tensor.WeightMatrix;
+import dev.jemma.core.tensor.kernels.FastMatMul;
+import org.openjdk.jmh.annotations.*;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Single-thread matmul kernels on Gemma 3 1B's FFN shape (6912 × 1152): decode (1 token, fused decode-and-dot)
+ * and prefill (64 tokens, tiled GEMM), fast vs exact. Report G multiply-adds/s = rows·cols·tokens / time.
+ * Run: {@code mvn -Pjmh -pl jemma-jmh -am package -DskipTests && java --add-modules jdk.incubator.vector
+ * -jar jemma-jmh/target/jemma-benchmarks.jar}
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
+public class MatMulBench {
+    @Param({"Q4_0", "Q8_0", "F16"})
+    public String type;
+
+    @Param({"1", "64"})
+    public int tokens;
+
+    @Param({"fast", "exact"})
+    public String mode;
+
+    private static final int ROWS = 6912, COLS = 1152;
+    private WeightMatrix w;
+    private float[] x, out;
+    private MatMul mm;
+    private ThreadPool pool;
+
+    @Setup
+    public void setup() {
+        GgmlType t = GgmlType.valueOf(type);
+        long bytes = t.bytesFor(COLS) * ROWS;
+        MemorySegment seg = Arena.ofAuto().allocate(bytes, 64);
+        Random rnd = new Random(1);
+        var i16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+        if (t == GgmlType.F16) {
+            for (long i = 0; i < bytes / 2; i++) seg.set(i16, 2 * i, Float.floatToFloat16((float) rnd.nextGaussian() * 0.02f));
+        } else {
+            for (long i = 0; i < bytes; i++) seg.set(ValueLayout.JAVA_BYTE, i, (byte) rnd.nextInt());
+            for (long b = 0; b < bytes / t.typeSize; b++) seg.set(i16, b * t.typeSize, Float.floatToFloat16(0.01f));
+        }
+        w = new WeightMatrix("bench", seg, t, ROWS, COLS);
+        x = new float[tokens * COLS];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        out = new float[tokens * ROWS];
+        mm = mode.equals("fast") ? new FastMatMul() : MatMul.EXACT;
+        pool = new ThreadPool(1);
+    }
+
+    @TearDown
+    public void close() {
+        pool.close();
+    }
+
+    @Benchmark
+    public float[] matmul() {
+        mm.matmul(w, x, tokens, out, pool);
+        return out;
+    }
+}
