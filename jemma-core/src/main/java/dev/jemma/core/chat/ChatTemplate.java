@@ -44,6 +44,9 @@ public final class ChatTemplate {
                     .withTrimBlocks(true)
                     .withLstripBlocks(true)
                     .withFailOnUnknownTokens(false)
+                    // the template comes from the model file: bound what a hostile or broken one can produce
+                    .withMaxOutputSize(64L << 20)
+                    .withMaxRenderDepth(64)
                     .build();
             jinjava = new Jinjava(config);
             jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception",
