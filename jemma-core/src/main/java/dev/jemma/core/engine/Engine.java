@@ -71,7 +71,7 @@ public final class Engine implements AutoCloseable {
             int trained = config.contextLength() > 0 ? config.contextLength() : EngineOptions.DEFAULT_CONTEXT_CAP;
             contextLength = options.contextLength() > 0 ? options.contextLength() : Math.min(trained, EngineOptions.DEFAULT_CONTEXT_CAP);
             defaults = options.generation().orElse(fileDefaults(file));
-            if (options.loadProgress() != null) prefault(file.segment(), options.loadProgress());
+            if (options.loadProgress() != null) prefault(file.segment(), model.sparselyReadRegions(), options.loadProgress());
         } catch (RuntimeException | Error e) {
             if (p != null) p.close();
             file.close();
@@ -112,10 +112,19 @@ public final class Engine implements AutoCloseable {
     }
 
     /** Touches every page of the mapping so the first answer does not stall on disk reads; reports progress. */
-    private static void prefault(MemorySegment seg, java.util.function.DoubleConsumer progress) {
+    private static void prefault(MemorySegment seg, java.util.List<MemorySegment> skip, java.util.function.DoubleConsumer progress) {
         long size = seg.byteSize(), step = 4096, chunk = Math.max(step, size / 100);
         long sink = 0;
+        // regions the model reads sparsely (Gemma 3n's PLE table) stay on disk: paging them in would defeat their point
+        long[][] holes = skip.stream().map(r -> new long[]{r.address() - seg.address(), r.address() - seg.address() + r.byteSize()})
+                .sorted(java.util.Comparator.comparingLong(h -> h[0])).toArray(long[][]::new);
+        int hole = 0;
         for (long off = 0; off < size; off += step) {
+            while (hole < holes.length && off >= holes[hole][1]) hole++;
+            if (hole < holes.length && off >= holes[hole][0]) {
+                off = holes[hole][1] - step;
+                continue;
+            }
             sink += seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, off);
             if (off % chunk < step) progress.accept((double) off / size);
         }

@@ -213,6 +213,11 @@ public final class Gemma3nModel implements LanguageModel {
     }
 
     @Override
+    public java.util.List<MemorySegment> sparselyReadRegions() {
+        return java.util.List.of(ple.table());
+    }
+
+    @Override
     public KvCache newCache(int contextLength) {
         int n = c.layers();
         int[] cap = new int[n], dims = new int[n];

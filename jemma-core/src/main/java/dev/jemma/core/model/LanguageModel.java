@@ -23,6 +23,14 @@ public interface LanguageModel extends AutoCloseable {
     /** Largest number of tokens {@link #forward} accepts in one call (its scratch buffers' size). */
     int maxBatch();
 
+    /**
+     * Parts of the mapped file this model reads only sparsely — Gemma 3n's per-layer-embedding table, one row per
+     * token — which should stay mapped rather than be paged in up front (they are most of a Gemma 3n file).
+     */
+    default java.util.List<java.lang.foreign.MemorySegment> sparselyReadRegions() {
+        return java.util.List.of();
+    }
+
     @Override
     void close();
 }

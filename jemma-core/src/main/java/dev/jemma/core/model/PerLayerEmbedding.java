@@ -74,6 +74,11 @@ public final class PerLayerEmbedding {
         return table.rows();
     }
 
+    /** The mapped token table's bytes. */
+    public java.lang.foreign.MemorySegment table() {
+        return table.data();
+    }
+
     /** Bytes of the mapped token table (for the memory report: mapped, not in fast memory). */
     public long tableBytes() {
         return table.rowBytes() * table.rows();
