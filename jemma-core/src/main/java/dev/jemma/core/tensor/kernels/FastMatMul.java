@@ -70,10 +70,13 @@ public final class FastMatMul implements MatMul {
                 for (int t = 0; t < n; t++) out[t * rows + r] = Kernels.dot(w, r, x, t * cols, sums, t * nb);
             }
         } else {
-            float[] row = scratch(worker, cols);
+            // other formats (K-quants, Q4_1, Q5_x): their own fused Vector API dot, exact decode, f32 activations
+            float[] tmp = scratch(worker, cols);
+            var f = w.format();
+            var data = w.data();
             for (int r = r0; r < r1; r++) {
-                w.dequantizeRow(r, row, 0);
-                for (int t = 0; t < n; t++) out[t * rows + r] = VectorOps.dot(row, 0, x, t * cols, cols);
+                long off = w.rowOffset(r);
+                for (int t = 0; t < n; t++) out[t * rows + r] = f.dot(data, off, x, t * cols, cols, tmp);
             }
         }
     }

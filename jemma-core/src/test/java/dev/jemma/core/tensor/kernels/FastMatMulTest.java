@@ -57,6 +57,12 @@ class FastMatMulTest {
             case F32 -> {
                 for (long i = 0; i < bytes / 4; i++) seg.set(ValueLayout.JAVA_FLOAT_UNALIGNED, 4 * i, (float) rnd.nextGaussian());
             }
+            case Q4_K, Q6_K -> {
+                int[] scaleOffsets = type == GgmlType.Q4_K ? new int[]{0, 2} : new int[]{208};
+                for (long b = 0; b < bytes / type.typeSize; b++) {
+                    for (int so : scaleOffsets) seg.set(I16, b * type.typeSize + so, Float.floatToFloat16(rnd.nextFloat() * 0.01f));
+                }
+            }
             default -> throw new IllegalArgumentException(type.toString());
         }
         return new WeightMatrix("test", seg, type, rows, cols);
@@ -80,6 +86,25 @@ class FastMatMulTest {
                     assertThat((double) fast[i]).as(type + " " + rows + "x" + cols + " n=" + n + " i=" + i)
                             .isCloseTo(exact[i], org.assertj.core.data.Offset.offset(tol));
                 }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q4_K", "Q6_K"})
+    void formatsWithoutOwnKernelUseTheirFusedDot(GgmlType type) {
+        Random rnd = new Random(3);
+        int rows = 19, cols = 512;
+        WeightMatrix w = randomMatrix(type, rows, cols, 5);
+        for (int n : new int[]{1, 3, 6}) {
+            float[] x = new float[n * cols];
+            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+            float[] exact = new float[n * rows], fast = new float[n * rows];
+            MatMul.EXACT.matmul(w, x, n, exact, pool);
+            new FastMatMul().matmul(w, x, n, fast, pool);
+            for (int i = 0; i < exact.length; i++) {
+                assertThat((double) fast[i]).as(type + " n=" + n + " i=" + i)
+                        .isCloseTo(exact[i], org.assertj.core.data.Offset.offset(1e-4 * (1 + Math.abs(exact[i]))));
             }
         }
     }
