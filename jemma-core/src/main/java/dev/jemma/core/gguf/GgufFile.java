@@ -383,15 +383,29 @@ public final class GgufFile implements AutoCloseable {
     }
 
     private String readString(String what) {
-        long len = readI64(what + " length");
+        return readString(what, -1);
+    }
+
+    /**
+     * Reads one string; {@code index} >= 0 names an array element. The error label is built only on error: the
+     * 262 144-entry vocabulary would otherwise cost two string concatenations per token at every load.
+     */
+    private String readString(String what, int index) {
+        if (pos + 8 > segment.byteSize()) need(8, label(what, index) + " length");
+        long len = segment.get(I64, pos);
+        pos += 8;
         if (len < 0 || len > segment.byteSize() - pos) {
-            throw error("truncated or corrupt: " + what + " length " + Long.toUnsignedString(len) + " exceeds the "
+            throw error("truncated or corrupt: " + label(what, index) + " length " + Long.toUnsignedString(len) + " exceeds the "
                     + (segment.byteSize() - pos) + " remaining bytes");
         }
         byte[] b = new byte[(int) Math.min(len, Integer.MAX_VALUE)];
         MemorySegment.copy(segment, ValueLayout.JAVA_BYTE, pos, b, 0, b.length);
         pos += len;
         return new String(b, StandardCharsets.UTF_8);
+    }
+
+    private static String label(String what, int index) {
+        return index < 0 ? what : what + "[" + index + "]";
     }
 
     private Object readValue(GgufValueType type, String key, int depth) {
@@ -456,7 +470,7 @@ public final class GgufFile implements AutoCloseable {
             }
             case STRING -> {
                 String[] a = new String[len];
-                for (int i = 0; i < len; i++) a[i] = readString(key + "[" + i + "]");
+                for (int i = 0; i < len; i++) a[i] = readString(key, i);
                 return a;
             }
             case ARRAY -> {
