@@ -54,9 +54,11 @@ final class BenchCommand implements Callable<Integer> {
         Path path = ModelPaths.resolve(model);
         try (ThreadPool pool = new ThreadPool(threads)) {
             long t0 = System.nanoTime();
+            long c0 = java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
             // one ubatch of the whole prompt, as llama-bench's default n_ubatch (512) does for pp512
             LanguageModel m = ModelLoader.load(path, new ModelLoader.Options(exact, threads, Math.max(1, prompt)), pool);
             double loadSeconds = (System.nanoTime() - t0) / 1e9;
+            double loadCpuSeconds = (java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime() - c0) / 1e9;
             try (m) {
                 int vocab = m.config().vocabSize();
                 Random rnd = new Random(42);
@@ -95,6 +97,7 @@ final class BenchCommand implements Callable<Integer> {
                         o.put("tg_cpu_seconds", tgRun[reps]);
                     }
                     o.put("load_seconds", loadSeconds);
+                    o.put("load_cpu_seconds", loadCpuSeconds);
                     o.put("peak_rss_bytes", rss);
                     System.out.println(om.writeValueAsString(o));
                 } else {
