@@ -83,27 +83,111 @@ final class ChatCommand implements Callable<Integer> {
             this.options = flags.options();
         }
 
-        int run(Path path) throws IOException {
-            try (Terminal terminal = TerminalBuilder.builder().system(true).dumb(true).build();
-                 Engine engine = flags.load(path)) {
+        /** Where lines come from: JLine on a terminal, a plain reader on piped input. */
+        private interface Lines extends AutoCloseable {
+            /** The next line, or null at end of input; throws JLine's UserInterruptException on Ctrl-C. */
+            String read(String prompt);
+
+            PrintWriter out();
+
+            /** Runs {@code body} with Ctrl-C bound to {@code onInterrupt}. */
+            void whileInterruptible(Runnable onInterrupt, Runnable body);
+
+            @Override
+            void close() throws IOException;
+        }
+
+        private static final class JLineLines implements Lines {
+            private final Terminal terminal;
+            private final LineReader reader;
+
+            JLineLines() throws IOException {
+                terminal = TerminalBuilder.builder().system(true).dumb(true).build();
                 LineReaderBuilder rb = LineReaderBuilder.builder().terminal(terminal).appName("jemma")
                         .option(LineReader.Option.DISABLE_EVENT_EXPANSION, true);
                 Path hist = historyFile();
                 if (hist != null) rb.variable(LineReader.HISTORY_FILE, hist);
-                LineReader reader = rb.build();
-                PrintWriter out = terminal.writer();
+                reader = rb.build();
+            }
+
+            @Override
+            public String read(String prompt) {
+                try {
+                    return reader.readLine(prompt);
+                } catch (EndOfFileException e) {
+                    return null;
+                }
+            }
+
+            @Override
+            public PrintWriter out() {
+                return terminal.writer();
+            }
+
+            @Override
+            public void whileInterruptible(Runnable onInterrupt, Runnable body) {
+                Terminal.SignalHandler previous = terminal.handle(Terminal.Signal.INT, s -> onInterrupt.run());
+                try {
+                    body.run();
+                } finally {
+                    terminal.handle(Terminal.Signal.INT, previous);
+                }
+            }
+
+            @Override
+            public void close() throws IOException {
+                terminal.close();
+            }
+        }
+
+        /** Piped input: no echo, no editing; reads the current System.in so in-process callers can substitute it. */
+        private static final class PlainLines implements Lines {
+            private final java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, java.nio.charset.StandardCharsets.UTF_8));
+            private final PrintWriter out = new PrintWriter(new java.io.OutputStreamWriter(System.out, java.nio.charset.StandardCharsets.UTF_8), true);
+
+            @Override
+            public String read(String prompt) {
+                out.print(prompt);
+                out.flush();
+                try {
+                    return in.readLine();
+                } catch (IOException e) {
+                    return null;
+                }
+            }
+
+            @Override
+            public PrintWriter out() {
+                return out;
+            }
+
+            @Override
+            public void whileInterruptible(Runnable onInterrupt, Runnable body) {
+                body.run();
+            }
+
+            @Override
+            public void close() {
+                out.flush();
+            }
+        }
+
+        int run(Path path) throws IOException {
+            var console = System.console();
+            boolean tty = console != null && console.isTerminal();
+            try (Lines lines = tty ? new JLineLines() : new PlainLines();
+                 Engine engine = flags.load(path)) {
+                PrintWriter out = lines.out();
                 Session session = engine.newSession(system);
                 try {
                     while (true) {
                         String input;
                         try {
-                            input = readMessage(reader);
+                            input = readMessage(lines);
                         } catch (UserInterruptException e) {
                             out.println("Use Ctrl + d or /bye to exit.");
                             out.flush();
                             continue;
-                        } catch (EndOfFileException e) {
-                            break;
                         }
                         if (input == null) break;
                         String line = input.strip();
@@ -131,7 +215,7 @@ final class ChatCommand implements Callable<Integer> {
                             out.flush();
                             continue;
                         }
-                        answer(terminal, out, engine, session, input);
+                        answer(lines, out, engine, session, input);
                     }
                 } finally {
                     session.close();
@@ -151,8 +235,8 @@ final class ChatCommand implements Callable<Integer> {
         }
 
         /** One message: a line, or everything between two {@code """}. Null at end of input. */
-        private static String readMessage(LineReader reader) {
-            String line = reader.readLine(">>> ");
+        private static String readMessage(Lines lines) {
+            String line = lines.read(">>> ");
             if (line == null) return null;
             String t = line.stripLeading();
             if (!t.startsWith("\"\"\"")) return line;
@@ -165,17 +249,16 @@ final class ChatCommand implements Callable<Integer> {
                     return sb.toString();
                 }
                 sb.append(rest).append('\n');
-                try {
-                    rest = reader.readLine("... ");
-                } catch (EndOfFileException e) {
-                    return sb.toString();
-                }
+                rest = lines.read("... ");
                 if (rest == null) return sb.toString();
             }
         }
 
-        private void answer(Terminal terminal, PrintWriter out, Engine engine, Session session, String message) {
-            Terminal.SignalHandler previous = terminal.handle(Terminal.Signal.INT, s -> session.cancel());
+        private void answer(Lines lines, PrintWriter out, Engine engine, Session session, String message) {
+            lines.whileInterruptible(session::cancel, () -> answer(out, engine, session, message));
+        }
+
+        private void answer(PrintWriter out, Engine engine, Session session, String message) {
             long t0 = System.nanoTime();
             boolean[] endsWithNewline = {true};
             try {
@@ -195,8 +278,6 @@ final class ChatCommand implements Callable<Integer> {
                 out.println();
                 out.println("jemma: " + e.getMessage());
                 out.flush();
-            } finally {
-                terminal.handle(Terminal.Signal.INT, previous);
             }
         }
 
