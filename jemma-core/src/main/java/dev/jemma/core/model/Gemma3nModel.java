@@ -261,18 +261,23 @@ public final class Gemma3nModel implements LanguageModel {
         }
         cache.advance(count);
 
-        // AltUp collapse: project the streams back, match stream 0's magnitude, average
-        int first = allLogits ? 0 : count - 1;
-        int rows = count - first;
+        // AltUp collapse (only the rows whose logits are wanted): project the streams back, match stream 0's
+        // magnitude, average
+        final int first = allLogits ? 0 : count - 1, rows = count - first;
         for (int i = 1; i < a; i++) {
-            matmul.matmul(altupUnembd[i - 1], s[i], count, pred[i], pool);
-            for (int t = first; t < count; t++) AltUp.matchMagnitude(pred[i], t * dim, dim, AltUp.rms(s[0], t * dim, dim));
+            float[] in = s[i];
+            if (first > 0) {
+                System.arraycopy(s[i], first * dim, routerIn, 0, rows * dim);
+                in = routerIn;
+            }
+            matmul.matmul(altupUnembd[i - 1], in, rows, pred[i], pool);
+            for (int t = 0; t < rows; t++) AltUp.matchMagnitude(pred[i], t * dim, dim, AltUp.rms(s[0], (first + t) * dim, dim));
         }
-        for (int t = first; t < count; t++) {
-            int o = (t - first) * dim, src = t * dim;
+        for (int t = 0; t < rows; t++) {
+            int o = t * dim, src = (first + t) * dim;
             for (int e = 0; e < dim; e++) {
                 float sum = s[0][src + e];
-                for (int i = 1; i < a; i++) sum += pred[i][src + e];
+                for (int i = 1; i < a; i++) sum += pred[i][o + e];
                 xn[o + e] = sum / a;
             }
         }
