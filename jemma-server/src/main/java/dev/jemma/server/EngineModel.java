@@ -267,7 +267,7 @@ final class EngineModel implements ServedModel {
         Map<String, Object> md = engine.metadata();
         String arch = String.valueOf(md.getOrDefault("general.architecture", "gemma3"));
         Object label = md.get("general.size_label");
-        String params = label != null ? label.toString() : "";
+        String params = label != null ? label.toString() : parameterCount(engine.path());
         Object ft = md.get("general.file_type");
         String quant = ft instanceof Number n ? fileType(n.intValue()) : OllamaApi.guessQuant(engine.path().getFileName().toString());
         Map<String, Object> info = new LinkedHashMap<>();
@@ -281,6 +281,19 @@ final class EngineModel implements ServedModel {
         }
         Object tmpl = md.get("tokenizer.chat_template");
         return new Info(arch, params, quant, engine.contextLength(), fileSize, tmpl == null ? "" : tmpl.toString(), info);
+    }
+
+    /** Ollama-style parameter size ("4.3B", "999.9M") from the file's tensor element counts. */
+    private static String parameterCount(java.nio.file.Path path) {
+        try (dev.jemma.core.gguf.GgufFile f = dev.jemma.core.gguf.GgufFile.open(path)) {
+            long n = 0;
+            for (var t : f.tensors().values()) n += t.elementCount();
+            if (n >= 1_000_000_000L) return String.format(java.util.Locale.ROOT, "%.1fB", n / 1e9);
+            if (n >= 1_000_000L) return String.format(java.util.Locale.ROOT, "%.1fM", n / 1e6);
+            return String.format(java.util.Locale.ROOT, "%.1fK", n / 1e3);
+        } catch (RuntimeException e) {
+            return "";
+        }
     }
 
     /** llama.cpp's LLAMA_FTYPE numbers, as written in general.file_type. */

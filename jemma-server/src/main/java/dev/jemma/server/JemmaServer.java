@@ -2,6 +2,7 @@ package dev.jemma.server;
 
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.store.HubClient;
+import dev.jemma.core.store.ModelRef;
 import dev.jemma.core.store.ModelStore;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Handler;
@@ -115,6 +116,10 @@ public final class JemmaServer implements AutoCloseable {
             Path p = Path.of(m);
             if (Files.isRegularFile(p)) {
                 explicit.put(ModelManager.stemOf(p), p);
+            } else if (Files.isDirectory(p)) {
+                throw new JemmaException(m + ": is a directory, not a GGUF file");
+            } else if (m.toLowerCase(java.util.Locale.ROOT).endsWith(".gguf") || !ModelRef.isValid(m)) {
+                throw new JemmaException(m + ": no such model file or model name (see jemma list)");
             } else if (store != null) {
                 explicit.put(store.find(m).orElseThrow(() -> new JemmaException(m + ": no such model file or model name "
                         + "in the store (see jemma list)")).name(), store.resolve(m));
