@@ -1,0 +1,95 @@
+package dev.jemma.cli;
+
+import com.sun.net.httpserver.HttpServer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** jemma pull / list / rm through the real command line against a loopback hub, then the pulled model runs. */
+class StoreCommandsTest {
+    @TempDir
+    Path home;
+    HttpServer hub;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        byte[] gguf = Files.readAllBytes(Path.of(RunCommandTest.TINY));
+        String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(gguf));
+        hub = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        hub.createContext("/", ex -> {
+            try (ex) {
+                String p = ex.getRequestURI().getPath();
+                byte[] body;
+                if (p.equals("/api/models/org/tiny-GGUF/tree/main")) {
+                    body = ("[{\"type\":\"file\",\"path\":\"tiny-Q4_0.gguf\",\"size\":" + gguf.length + ",\"lfs\":{\"oid\":\""
+                            + sha + "\",\"size\":" + gguf.length + "}}]").getBytes(StandardCharsets.UTF_8);
+                } else if (p.equals("/org/tiny-GGUF/resolve/main/tiny-Q4_0.gguf")) {
+                    body = gguf;
+                } else {
+                    ex.sendResponseHeaders(p.startsWith("/api/models/org/gated") ? 401 : 404, -1);
+                    return;
+                }
+                ex.sendResponseHeaders(200, body.length);
+                ex.getResponseBody().write(body);
+            }
+        });
+        hub.start();
+        System.setProperty("jemma.hf.endpoint", "http://127.0.0.1:" + hub.getAddress().getPort());
+        System.setProperty("jemma.store.home", home.toString());
+    }
+
+    @AfterEach
+    void tearDown() {
+        System.clearProperty("jemma.hf.endpoint");
+        System.clearProperty("jemma.store.home");
+        hub.stop(0);
+    }
+
+    @Test
+    void pullListRunRemove() {
+        var pull = CliTestSupport.run(null, "pull", "hf.co/org/tiny-GGUF");
+        assertThat(pull.exitCode()).as(pull.err()).isZero();
+        assertThat(pull.out()).contains("hf.co/org/tiny-GGUF:latest");
+        assertThat(pull.err()).contains("pulling manifest", "verifying sha256 digest");
+
+        var list = CliTestSupport.run(null, "list");
+        assertThat(list.out()).contains("NAME", "hf.co/org/tiny-GGUF:latest");
+
+        // Every command resolves store names through ModelPaths.
+        var run = CliTestSupport.run(null, "run", "hf.co/org/tiny-GGUF", "Hello", "-n", "3", "--ids");
+        assertThat(run.exitCode()).as(run.err()).isZero();
+        assertThat(run.out().strip()).startsWith("[").endsWith("]");
+
+        var rm = CliTestSupport.run(null, "rm", "hf.co/org/tiny-GGUF");
+        assertThat(rm.exitCode()).isZero();
+        assertThat(CliTestSupport.run(null, "list").out()).doesNotContain("tiny-GGUF");
+        var again = CliTestSupport.run(null, "rm", "hf.co/org/tiny-GGUF");
+        assertThat(again.exitCode()).isEqualTo(1);
+        assertThat(again.err().strip()).startsWith("jemma: ").contains("not in the store").doesNotContain("\n");
+    }
+
+    @Test
+    void pullErrorsAreOneLine() {
+        var gated = CliTestSupport.run(null, "pull", "hf.co/org/gated-GGUF");
+        assertThat(gated.exitCode()).isEqualTo(1);
+        assertThat(gated.err().lines().filter(l -> l.startsWith("jemma: ")).findFirst().orElse(""))
+                .contains("401", "HF_TOKEN");
+        var traversal = CliTestSupport.run(null, "pull", "hf.co/../../etc");
+        assertThat(traversal.exitCode()).isEqualTo(1);
+        assertThat(traversal.err().strip()).startsWith("jemma: invalid model name").doesNotContain("\n");
+        var missing = CliTestSupport.run(null, "run", "gemma3:1b", "hi");
+        assertThat(missing.exitCode()).isEqualTo(1);
+        assertThat(missing.err()).contains("jemma pull gemma3:1b");
+    }
+}
