@@ -48,6 +48,7 @@ class RMSNorm(nn.Module):
 class QLinear(nn.Linear):
     """Linear layer whose weight can be fake-quantized to Q4_0 (switched on for QAT)."""
     fake_quant = False
+    embeddings_too = False  # also fake-quantize the tied token embedding (for files quantized with --pure)
 
     def forward(self, x):
         w = fake_q4_0(self.weight) if QLinear.fake_quant else self.weight
@@ -123,10 +124,13 @@ class Gemma3(nn.Module):
                 nn.init.normal_(m.weight, std=0.02)
 
     def forward(self, ids):
-        x = self.embed(ids) * torch.tensor(math.sqrt(self.c.hidden), dtype=torch.float32)
+        e = self.embed.weight
+        if QLinear.fake_quant and QLinear.embeddings_too:
+            e = fake_q4_0(e)  # rows are the hidden dimension, as token_embd's Q4_0 blocks in the GGUF
+        x = F.embedding(ids, e) * torch.tensor(math.sqrt(self.c.hidden), dtype=torch.float32)
         for b in self.blocks:
             x = b(x, self.rope, self.masks)
-        return self.norm(x) @ self.embed.weight.T
+        return self.norm(x) @ e.T
 
 
 def export_gguf(model: Gemma3, sp_model_path: str, out_path: str, name: str, chat_template: str | None = None,

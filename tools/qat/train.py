@@ -115,6 +115,9 @@ def main():
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--ffn", type=int, default=512)
     ap.add_argument("--layers", type=int, default=6)
+    ap.add_argument("--qat-lr", type=float, default=1e-4)
+    ap.add_argument("--pure", action="store_true",
+                    help="fake-quantize the token embedding too (compare with `jemma quantize --pure`)")
     ap.add_argument("--threads", type=int, default=1)  # OpenMP spinning on a shared machine costs 10x
     a = ap.parse_args()
     out = Path(a.out)
@@ -159,13 +162,15 @@ def main():
         teacher.load_state_dict(model.state_dict())
         teacher.eval()
         QLinear.fake_quant = True
+        QLinear.embeddings_too = a.pure
+        log["qat_pure"] = a.pure
         log["ptq_heldout_ppl_torch"] = evaluate(model, held, a.seq)
         gen = torch.Generator().manual_seed(2)
-        opt = torch.optim.AdamW(model.parameters(), lr=5e-4, betas=(0.9, 0.95), weight_decay=0.0)
+        opt = torch.optim.AdamW(model.parameters(), lr=a.qat_lr, betas=(0.9, 0.95), weight_decay=0.0)
         t0 = time.time()
         for step, (x, _) in zip(range(a.qat_steps), batches(train, a.seq, a.batch, gen)):
             for g in opt.param_groups:
-                g["lr"] = lr_at(step, a.qat_steps, 5e-4, 20)
+                g["lr"] = lr_at(step, a.qat_steps, a.qat_lr, 20)
             with torch.no_grad():
                 QLinear.fake_quant = False
                 p_t = F.log_softmax(teacher(x), -1)
