@@ -59,6 +59,11 @@ final class EngineModel implements ServedModel {
         };
     }
 
+    /** Pooled sessions (each may hold a KV cache); bounded by the pool size once requests finish. */
+    synchronized int sessions() {
+        return slots.size();
+    }
+
     @Override
     public Info info() {
         return info;

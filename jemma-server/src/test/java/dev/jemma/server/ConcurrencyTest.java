@@ -91,6 +91,9 @@ class ConcurrencyTest {
             while ((server.busyHttpThreads() > idleBusy || generating() > 0) && System.nanoTime() < deadline) Thread.sleep(50);
             assertThat(generating()).isZero();
             assertThat(server.busyHttpThreads()).isEqualTo(idleBusy);
+            // Memory stays bounded: 33 conversations shared at most parallel + 2 KV caches.
+            EngineModel model = (EngineModel) server.models.loaded().getFirst().model;
+            assertThat(model.sessions()).isBetween(1, 2 + 2);
         }
         // After close every server thread is gone (HTTP pool and selectors, keep-alive sweeper).
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
