@@ -16,6 +16,11 @@ public final class ThreadPool implements AutoCloseable {
     }
 
     private static final int SPIN = 20_000;
+    /** Spins before yielding: on an oversubscribed machine a pure spin burns the slice a descheduled peer needs. */
+    private static final int PURE_SPIN = 2_000;
+    private static final int CHUNKS_PER_THREAD = 8;
+    private final AtomicInteger nextChunk = new AtomicInteger();
+    private volatile int chunks;
 
     private final int threads;
     private final Thread[] workers;
@@ -52,7 +57,11 @@ public final class ThreadPool implements AutoCloseable {
         return threads;
     }
 
-    /** Runs {@code task} over [0, n) split into contiguous chunks, one per thread; returns when all are done. */
+    /**
+     * Runs {@code task} over [0, n) split into contiguous chunks that threads claim from a shared counter (several
+     * per thread, so a thread the OS has descheduled — common on a shared machine — does not hold the others up:
+     * the running threads take its share); returns when all are done. A worker may get several ranges per call.
+     */
     public synchronized void parallelFor(int n, RangeTask task) {
         if (n <= 0) return;
         if (threads == 1 || n == 1) {
@@ -61,6 +70,8 @@ public final class ThreadPool implements AutoCloseable {
         }
         this.task = task;
         this.n = n;
+        this.chunks = Math.min(n, threads * CHUNKS_PER_THREAD);
+        nextChunk.set(0);
         this.failure = null;
         remaining.set(threads - 1);
         waiter = Thread.currentThread();
@@ -76,8 +87,10 @@ public final class ThreadPool implements AutoCloseable {
         }
         int spins = 0;
         while (remaining.get() > 0) {
-            if (++spins < SPIN) {
+            if (++spins < PURE_SPIN) {
                 Thread.onSpinWait();
+            } else if (spins < SPIN) {
+                Thread.yield();
             } else {
                 waiterParked = true;
                 if (remaining.get() > 0) LockSupport.parkNanos(this, 50_000);
@@ -92,10 +105,13 @@ public final class ThreadPool implements AutoCloseable {
     }
 
     private void runChunk(int id) {
-        int total = n;
-        int start = (int) ((long) total * id / threads);
-        int end = (int) ((long) total * (id + 1) / threads);
-        if (start < end) task.run(start, end, id);
+        final int total = n, c = chunks;
+        final RangeTask t = task;
+        for (int k; (k = nextChunk.getAndIncrement()) < c; ) {
+            int start = (int) ((long) total * k / c);
+            int end = (int) ((long) total * (k + 1) / c);
+            if (start < end) t.run(start, end, id);
+        }
     }
 
     private void workerLoop(int id) {
@@ -103,8 +119,10 @@ public final class ThreadPool implements AutoCloseable {
         while (!closed) {
             int spins = 0;
             while (generation == seen && !closed) {
-                if (++spins < SPIN) {
+                if (++spins < PURE_SPIN) {
                     Thread.onSpinWait();
+                } else if (spins < SPIN) {
+                    Thread.yield();
                 } else {
                     // publish "parked" before the last check: the caller bumps generation, then reads the flag
                     parked.set(id, 1);
