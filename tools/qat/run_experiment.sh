@@ -8,14 +8,17 @@ out="${1:-$root/tools/out/qat}"
 mkdir -p "$out"
 jemma="$root/jemma"
 
-# 1. corpus, tokenizer, pretraining, QAT fine-tune; exports base-F32.gguf and qat-F32.gguf
-nice -n 10 python3 "$root/tools/qat/train.py" "$out"
-# 2. the exported GGUF computes what torch computed
-nice -n 10 python3 "$root/tools/qat/check_export.py" "$out" "$out/base.pt"
+# 1. corpus, tokenizer, pretraining, QAT fine-tune (every weight, the tied embedding included, fake-quantized
+#    to Q4_0); exports base-F32.gguf and qat-F32.gguf
+nice -n 10 python3 "$root/tools/qat/train.py" "$out" --pure
 
-# 3. post-training quantization of the base model, and the QAT weights quantized the same way
-"$jemma" quantize "$out/base-F32.gguf" "$out/ptq-Q4_0.gguf" Q4_0
-"$jemma" quantize "$out/qat-F32.gguf"  "$out/qat-Q4_0.gguf" Q4_0
+# 2. post-training quantization of the base model, and the QAT weights quantized the same way (all Q4_0)
+"$jemma" quantize "$out/base-F32.gguf" "$out/ptq-Q4_0.gguf" Q4_0 --pure
+"$jemma" quantize "$out/qat-F32.gguf"  "$out/qat-Q4_0.gguf" Q4_0 --pure
+
+# 3. the exported GGUF computes what torch computed, and the QAT Q4_0 file holds exactly the trained weights
+nice -n 10 python3 "$root/tools/qat/check_export.py" "$out" "$out/base.pt"
+nice -n 10 python3 "$root/tools/qat/check_export.py" "$out" "$out/qat.pt" "$out/qat-Q4_0.gguf"
 
 # 4. perplexity on held-out chapters; KL divergence of each Q4_0 file against the F32 model
 ppl() { nice -n 10 "$jemma" perplexity "$@" -c 128 2>/dev/null; }

@@ -108,7 +108,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--steps", type=int, default=400)
-    ap.add_argument("--qat-steps", type=int, default=100)
+    ap.add_argument("--qat-steps", type=int, default=120)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--vocab", type=int, default=2048)
