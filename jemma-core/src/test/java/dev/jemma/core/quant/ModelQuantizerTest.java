@@ -10,6 +10,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -44,6 +45,38 @@ class ModelQuantizerTest {
                         new ModelQuantizer.Options(QuantPreset.parse(preset)), pool, null);
             }
             compare(out, dir.resolve("gemma3-small-k-" + preset + ".gguf"), dir.resolve("gemma3-small-k-F32.gguf"));
+        }
+    }
+
+    @Test
+    void q5KMFollowsTheMixtureAndStaysCloseToF32() {
+        Path f32 = Fixtures.shared().resolve("gemma3-small-k/gemma3-small-k-F32.gguf");
+        Path out = tmp.resolve("small-Q5_K_M.gguf");
+        Map<String, GgmlType> plan;
+        try (ThreadPool pool = new ThreadPool(2)) {
+            plan = ModelQuantizer.quantize(f32, out, new ModelQuantizer.Options(QuantPreset.Q5_K_M), pool, null);
+        }
+        for (var e : plan.entrySet()) {
+            String n = e.getKey();
+            GgmlType want = n.endsWith("norm.weight") ? GgmlType.F32
+                    : n.equals("token_embd.weight") || n.matches("blk\\.[25]\\.(attn_v|ffn_down)\\.weight") ? GgmlType.Q6_K
+                    : GgmlType.Q5_K;
+            assertThat(e.getValue()).as(n).isEqualTo(want);
+        }
+        try (GgufFile a = GgufFile.open(out); GgufFile src = GgufFile.open(f32)) {
+            assertThat(a.getLong("general.file_type", -1)).isEqualTo(17);
+            for (GgufTensorInfo t : a.tensors().values()) {
+                if (t.type() != GgmlType.Q5_K) continue;
+                float[] w = src.tensorData(src.tensor(t.name())).toArray(ValueLayout.JAVA_FLOAT);
+                float[] y = new float[w.length];
+                dev.jemma.core.tensor.Formats.of(t.type()).dequantize(a.tensorData(t), 0, y, 0, w.length);
+                double e = 0, s = 0;
+                for (int i = 0; i < w.length; i++) {
+                    e += (w[i] - y[i]) * (double) (w[i] - y[i]);
+                    s += w[i] * (double) w[i];
+                }
+                assertThat(Math.sqrt(e / s)).as(t.name()).isLessThan(0.05);
+            }
         }
     }
 

@@ -51,6 +51,41 @@ class QuantizersTest {
         assertThat(relRmse(GgmlType.Q6_K, x)).isBetween(0.01, 0.03);
     }
 
+    @Test
+    void everyWritableTypeRoundTripsThroughJemmasDecoder() {
+        java.util.Random r = new java.util.Random(11);
+        float[] x = new float[256 * 8];
+        for (int i = 0; i < x.length; i++) x[i] = (float) (r.nextGaussian() * (i % 97 == 0 ? 6 : 1));
+        // expected relative RMSE bounds of each format on Gaussian data with a few outliers
+        java.util.Map<GgmlType, Double> bound = new java.util.EnumMap<>(GgmlType.class);
+        bound.put(GgmlType.F32, 0.0);
+        bound.put(GgmlType.F16, 1e-3);
+        bound.put(GgmlType.BF16, 5e-3);
+        bound.put(GgmlType.Q8_0, 0.01);
+        bound.put(GgmlType.Q6_K, 0.04);
+        bound.put(GgmlType.Q5_0, 0.08);
+        bound.put(GgmlType.Q5_1, 0.08);
+        bound.put(GgmlType.Q5_K, 0.08);
+        bound.put(GgmlType.Q4_0, 0.16);
+        bound.put(GgmlType.Q4_1, 0.16);
+        bound.put(GgmlType.Q4_K, 0.14);
+        for (var e : bound.entrySet()) {
+            GgmlType t = e.getKey();
+            byte[] q = Quantizers.quantize(t, x);
+            float[] y = new float[x.length];
+            dev.jemma.core.tensor.Formats.of(t).dequantize(java.lang.foreign.MemorySegment.ofArray(q), 0, y, 0, x.length);
+            double err = 0, sig = 0;
+            for (int i = 0; i < x.length; i++) {
+                err += (x[i] - y[i]) * (double) (x[i] - y[i]);
+                sig += x[i] * (double) x[i];
+            }
+            assertThat(Math.sqrt(err / sig)).as(t.toString()).isLessThanOrEqualTo(e.getValue());
+            if (t == GgmlType.Q4_K || t == GgmlType.Q5_K || t == GgmlType.Q6_K) {
+                assertThat(y).as(t + " test decoder agrees").containsExactly(KDequant.dequantize(t, q, x.length));
+            }
+        }
+    }
+
     static double relRmse(GgmlType t, float[] x) {
         float[] y = KDequant.dequantize(t, Quantizers.quantize(t, x), x.length);
         double e = 0, s = 0;
