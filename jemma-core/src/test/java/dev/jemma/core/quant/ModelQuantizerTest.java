@@ -80,6 +80,23 @@ class ModelQuantizerTest {
         }
     }
 
+    @Test
+    void pureAndTokenEmbeddingTypeOverrideTheMixture() {
+        try (GgufFile f = GgufFile.open(Fixtures.bundled().resolve("gemma3-tiny/gemma3-tiny-Q8_0.gguf"))) {
+            Map<String, GgmlType> mix = ModelQuantizer.plan(f, new ModelQuantizer.Options(QuantPreset.Q4_K_M));
+            assertThat(mix.get("token_embd.weight")).isEqualTo(GgmlType.Q8_0); // 64-wide rows: no Q6_K
+            assertThat(mix.get("blk.0.attn_v.weight")).isEqualTo(GgmlType.Q8_0); // Q6_K fallback
+            assertThat(mix.get("blk.1.attn_v.weight")).isEqualTo(GgmlType.Q5_0); // Q4_K fallback
+            assertThat(mix.get("blk.1.attn_norm.weight")).isEqualTo(GgmlType.F32);
+            Map<String, GgmlType> pure = ModelQuantizer.plan(f, new ModelQuantizer.Options(QuantPreset.Q4_0, null, null, true));
+            assertThat(pure.get("token_embd.weight")).isEqualTo(GgmlType.Q4_0);
+            assertThat(pure.get("blk.0.attn_v.weight")).isEqualTo(GgmlType.Q4_0);
+            Map<String, GgmlType> emb = ModelQuantizer.plan(f, new ModelQuantizer.Options(QuantPreset.Q4_0, GgmlType.F16, null, false));
+            assertThat(emb.get("token_embd.weight")).isEqualTo(GgmlType.F16); // Google's QAT layout
+            assertThat(emb.get("blk.3.ffn_up.weight")).isEqualTo(GgmlType.Q4_0);
+        }
+    }
+
     private void compare(Path ours, Path theirs, Path f32) {
         try (GgufFile a = GgufFile.open(ours); GgufFile b = GgufFile.open(theirs); GgufFile src = GgufFile.open(f32)) {
             assertThat(a.tensors().keySet()).isEqualTo(b.tensors().keySet());
