@@ -1,0 +1,412 @@
+package dev.jemma.langchain4j;
+
+import dev.jemma.core.engine.Engine;
+import dev.jemma.core.engine.EngineOptions;
+import dev.jemma.core.engine.Generation;
+import dev.jemma.core.engine.GenerationOptions;
+import dev.jemma.core.engine.Session;
+import dev.langchain4j.data.message.AiMessage;
+import dev.langchain4j.data.message.ChatMessage;
+import dev.langchain4j.data.message.Content;
+import dev.langchain4j.data.message.SystemMessage;
+import dev.langchain4j.data.message.TextContent;
+import dev.langchain4j.data.message.UserMessage;
+import dev.langchain4j.exception.UnsupportedFeatureException;
+import dev.langchain4j.model.ModelProvider;
+import dev.langchain4j.model.chat.Capability;
+import dev.langchain4j.model.chat.ChatModel;
+import dev.langchain4j.model.chat.StreamingChatModel;
+import dev.langchain4j.model.chat.listener.ChatModelListener;
+import dev.langchain4j.model.chat.request.ChatRequest;
+import dev.langchain4j.model.chat.request.ChatRequestParameters;
+import dev.langchain4j.model.chat.request.DefaultChatRequestParameters;
+import dev.langchain4j.model.chat.request.ResponseFormatType;
+import dev.langchain4j.model.chat.response.ChatResponse;
+import dev.langchain4j.model.chat.response.PartialResponse;
+import dev.langchain4j.model.chat.response.PartialResponseContext;
+import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
+import dev.langchain4j.model.chat.response.StreamingHandle;
+import dev.langchain4j.model.output.FinishReason;
+import dev.langchain4j.model.output.TokenUsage;
+
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.Executor;
+
+/**
+ * A LangChain4j {@link ChatModel} and {@link StreamingChatModel} that runs a Gemma GGUF model in this JVM on Jemma's
+ * {@link Engine} — no server, no native library:
+ * <pre>{@code
+ * try (JemmaChatModel model = JemmaChatModel.builder()
+ *         .modelPath(Path.of("gemma-3-1b-it-Q4_0.gguf"))
+ *         .contextLength(4096)
+ *         .temperature(0.0)
+ *         .build()) {
+ *     String answer = model.chat("Why is the sky blue?");
+ * }
+ * }</pre>
+ *
+ * <p><b>Messages.</b> {@link SystemMessage}, {@link UserMessage} (text contents only) and {@link AiMessage} (text only)
+ * map to Jemma's chat messages and go through the model's own chat template. Tool calls, images and JSON response
+ * formats are not supported and fail with {@link UnsupportedFeatureException}.
+ *
+ * <p><b>Parameters.</b> temperature, topP, topK, frequencyPenalty, presencePenalty, maxOutputTokens and stopSequences
+ * map to {@link GenerationOptions}; what neither the request nor this model's {@link #defaultRequestParameters()}
+ * sets falls back to the model file's recommendations, then to Gemma's defaults. LangChain4j requests carry no seed:
+ * set one with {@link Builder#seed(Long)}. The response carries token usage, the finish reason ({@code STOP} at the end
+ * of the turn or a stop sequence, {@code LENGTH} at maxOutputTokens or a full context) and
+ * {@link JemmaChatResponseMetadata} (KV cache reuse, timings).
+ *
+ * <p><b>KV cache reuse.</b> Each request runs on an engine {@link Session}; a session keeps the keys/values of the
+ * longest common prefix of the previous request, so a conversation that grows by one exchange per call (what
+ * LangChain4j's chat memory sends) re-reads only the new turn. Idle sessions are kept most-recently-used first, so a
+ * single-threaded conversation always lands on the session holding its own prefix.
+ *
+ * <p><b>Threads.</b> Thread-safe: concurrent requests each take their own session (forward passes are serialised by
+ * the engine). Streaming requests run on the builder's {@link Builder#executor executor} (a new virtual thread per
+ * request by default) and return at once; the handler is called on that thread. {@link #close()} releases the model.
+ */
+public final class JemmaChatModel implements ChatModel, StreamingChatModel, AutoCloseable {
+    /** Idle sessions kept for reuse; each holds a KV cache sized for the full context. */
+    private static final int MAX_IDLE_SESSIONS = 2;
+
+    private final Engine engine;
+    private final ChatRequestParameters defaults;
+    private final List<ChatModelListener> listeners;
+    private final Executor executor;
+    private final String modelName;
+    private final Deque<Session> idle = new ArrayDeque<>();
+    private volatile boolean closed;
+
+    private JemmaChatModel(Builder b) {
+        Objects.requireNonNull(b.modelPath, "modelPath");
+        GenerationOptions.Builder gen = GenerationOptions.builder();
+        if (b.seed != null) gen.seed(b.seed);
+        EngineOptions options = EngineOptions.builder()
+                .contextLength(b.contextLength)
+                .threads(b.threads)
+                .generation(gen.build())
+                .build();
+        DefaultChatRequestParameters.Builder<?> params = ChatRequestParameters.builder();
+        if (b.defaultRequestParameters != null) params.overrideWith(b.defaultRequestParameters);
+        if (b.temperature != null) params.temperature(b.temperature);
+        if (b.topP != null) params.topP(b.topP);
+        if (b.topK != null) params.topK(b.topK);
+        if (b.maxOutputTokens != null) params.maxOutputTokens(b.maxOutputTokens);
+        if (b.stopSequences != null) params.stopSequences(b.stopSequences);
+        this.defaults = params.build();
+        this.listeners = b.listeners == null ? List.of() : List.copyOf(b.listeners);
+        this.executor = b.executor != null ? b.executor : r -> Thread.ofVirtual().name("jemma-langchain4j").start(r);
+        this.engine = Engine.load(b.modelPath, options);
+        Object name = engine.metadata().get("general.name");
+        this.modelName = name instanceof String s && !s.isBlank() ? s : b.modelPath.getFileName().toString();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The underlying engine (tokenizer, config, metadata); do not close it directly, close this model. */
+    public Engine engine() {
+        return engine;
+    }
+
+    // ------------------------------------------------------------ ChatModel
+
+    @Override
+    public ChatResponse doChat(ChatRequest request) {
+        List<dev.jemma.core.chat.ChatMessage> messages = toJemma(request.messages());
+        GenerationOptions options = toOptions(request.parameters());
+        Session session = acquire();
+        try {
+            return toResponse(session.generate(messages, options, null));
+        } finally {
+            release(session);
+        }
+    }
+
+    // ------------------------------------------------------------ StreamingChatModel
+
+    @Override
+    public void doChat(ChatRequest request, StreamingChatResponseHandler handler) {
+        Objects.requireNonNull(handler, "handler");
+        executor.execute(() -> stream(request, handler));
+    }
+
+    private void stream(ChatRequest request, StreamingChatResponseHandler handler) {
+        ChatResponse response;
+        Handle handle = new Handle();
+        Session session = null;
+        try {
+            List<dev.jemma.core.chat.ChatMessage> messages = toJemma(request.messages());
+            GenerationOptions options = toOptions(request.parameters());
+            session = acquire();
+            handle.session = session;
+            PartialResponseContext context = new PartialResponseContext(handle);
+            response = toResponse(session.generate(messages, options, token -> {
+                // empty pieces are bytes of a character not yet complete, or text held back for a possible stop string
+                if (!token.text().isEmpty() && !handle.cancelled) handler.onPartialResponse(new PartialResponse(token.text()), context);
+            }));
+        } catch (Throwable e) {
+            if (!handle.cancelled) handler.onError(e);
+            return;
+        } finally {
+            if (session != null) release(session);
+        }
+        // after cancel() LangChain4j expects no further callbacks
+        if (!handle.cancelled) handler.onCompleteResponse(response);
+    }
+
+    /** Cancels the session's generation at the next token. */
+    private static final class Handle implements StreamingHandle {
+        volatile Session session;
+        volatile boolean cancelled;
+
+        @Override
+        public void cancel() {
+            cancelled = true;
+            Session s = session;
+            if (s != null) s.cancel();
+        }
+
+        @Override
+        public boolean isCancelled() {
+            return cancelled;
+        }
+    }
+
+    // ------------------------------------------------------------ shared defaults (both interfaces declare them)
+
+    @Override
+    public ChatRequestParameters defaultRequestParameters() {
+        return defaults;
+    }
+
+    @Override
+    public List<ChatModelListener> listeners() {
+        return listeners;
+    }
+
+    @Override
+    public ModelProvider provider() {
+        return ModelProvider.OTHER;
+    }
+
+    @Override
+    public Set<Capability> supportedCapabilities() {
+        return Set.of();
+    }
+
+    // ------------------------------------------------------------ mapping
+
+    static List<dev.jemma.core.chat.ChatMessage> toJemma(List<ChatMessage> messages) {
+        List<dev.jemma.core.chat.ChatMessage> out = new ArrayList<>(messages.size());
+        for (ChatMessage m : messages) {
+            switch (m) {
+                case SystemMessage s -> out.add(dev.jemma.core.chat.ChatMessage.system(s.text()));
+                case UserMessage u -> out.add(dev.jemma.core.chat.ChatMessage.user(userText(u)));
+                case AiMessage a -> {
+                    if (a.hasToolExecutionRequests()) throw new UnsupportedFeatureException("Jemma does not support tool calls (an AiMessage requests a tool)");
+                    out.add(dev.jemma.core.chat.ChatMessage.assistant(a.text() == null ? "" : a.text()));
+                }
+                default -> throw new UnsupportedFeatureException("Jemma does not support " + m.type() + " messages");
+            }
+        }
+        return out;
+    }
+
+    private static String userText(UserMessage u) {
+        if (u.hasSingleText()) return u.singleText();
+        StringBuilder sb = new StringBuilder();
+        for (Content c : u.contents()) {
+            if (!(c instanceof TextContent t)) throw new UnsupportedFeatureException("Jemma's LangChain4j model takes text only, got " + c.type() + " content");
+            if (!sb.isEmpty()) sb.append('\n');
+            sb.append(t.text());
+        }
+        return sb.toString();
+    }
+
+    static GenerationOptions toOptions(ChatRequestParameters p) {
+        GenerationOptions.Builder b = GenerationOptions.builder();
+        if (p == null) return b.build();
+        if (p.toolSpecifications() != null && !p.toolSpecifications().isEmpty()) {
+            throw new UnsupportedFeatureException("Jemma does not support tools");
+        }
+        if (p.responseFormat() != null && p.responseFormat().type() == ResponseFormatType.JSON) {
+            throw new UnsupportedFeatureException("Jemma's LangChain4j model does not support JSON response formats yet");
+        }
+        if (p.temperature() != null) b.temperature(p.temperature().floatValue());
+        if (p.topP() != null) b.topP(p.topP().floatValue());
+        if (p.topK() != null) b.topK(p.topK());
+        if (p.frequencyPenalty() != null) b.frequencyPenalty(p.frequencyPenalty().floatValue());
+        if (p.presencePenalty() != null) b.presencePenalty(p.presencePenalty().floatValue());
+        if (p.maxOutputTokens() != null) b.maxTokens(p.maxOutputTokens());
+        if (p.stopSequences() != null && !p.stopSequences().isEmpty()) b.stop(p.stopSequences());
+        try {
+            return b.build();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("invalid chat request parameter: " + e.getMessage(), e);
+        }
+    }
+
+    private ChatResponse toResponse(Generation g) {
+        FinishReason finish = switch (g.stopReason()) {
+            case END_OF_TURN, STOP_STRING -> FinishReason.STOP;
+            case MAX_TOKENS, CONTEXT_FULL -> FinishReason.LENGTH;
+            case CANCELLED -> FinishReason.OTHER;
+        };
+        return ChatResponse.builder()
+                .aiMessage(AiMessage.from(g.text()))
+                .metadata(JemmaChatResponseMetadata.jemmaBuilder()
+                        .modelName(modelName)
+                        .tokenUsage(new TokenUsage(g.promptTokens(), g.tokens().length))
+                        .finishReason(finish)
+                        .reusedTokens(g.reusedTokens())
+                        .promptNanos(g.promptNanos())
+                        .generationNanos(g.generationNanos())
+                        .build())
+                .build();
+    }
+
+    // ------------------------------------------------------------ sessions
+
+    private Session acquire() {
+        if (closed) throw new IllegalStateException("the model is closed");
+        synchronized (idle) {
+            Session s = idle.pollFirst();
+            if (s != null) return s;
+        }
+        return engine.newSession();
+    }
+
+    private void release(Session s) {
+        Session evicted = null;
+        synchronized (idle) {
+            if (!closed) {
+                idle.addFirst(s);
+                if (idle.size() > MAX_IDLE_SESSIONS) evicted = idle.pollLast();
+            } else {
+                evicted = s;
+            }
+        }
+        if (evicted != null) evicted.close();
+    }
+
+    /** Releases the sessions' KV caches and the model; waits for a running forward pass. Idempotent. */
+    @Override
+    public void close() {
+        List<Session> sessions;
+        synchronized (idle) {
+            closed = true;
+            sessions = new ArrayList<>(idle);
+            idle.clear();
+        }
+        sessions.forEach(Session::close);
+        engine.close();
+    }
+
+    /** Builder; only {@link #modelPath} is required. */
+    public static final class Builder {
+        private Path modelPath;
+        private int contextLength;
+        private int threads;
+        private Double temperature;
+        private Double topP;
+        private Integer topK;
+        private Integer maxOutputTokens;
+        private List<String> stopSequences;
+        private Long seed;
+        private ChatRequestParameters defaultRequestParameters;
+        private List<ChatModelListener> listeners;
+        private Executor executor;
+
+        private Builder() {
+        }
+
+        /** The GGUF file (Gemma 3 / Gemma 3n). */
+        public Builder modelPath(Path v) {
+            modelPath = v;
+            return this;
+        }
+
+        public Builder modelPath(String v) {
+            return modelPath(Path.of(v));
+        }
+
+        /** Tokens a conversation can hold (prompt + answer); 0 or unset: the model's trained length, capped at 8192. */
+        public Builder contextLength(int v) {
+            contextLength = v;
+            return this;
+        }
+
+        /** Compute threads; 0 or unset: all cores. */
+        public Builder threads(int v) {
+            threads = v;
+            return this;
+        }
+
+        /** Default sampling temperature (0 = greedy). */
+        public Builder temperature(Double v) {
+            temperature = v;
+            return this;
+        }
+
+        public Builder topP(Double v) {
+            topP = v;
+            return this;
+        }
+
+        public Builder topK(Integer v) {
+            topK = v;
+            return this;
+        }
+
+        /** Default answer length limit in tokens. */
+        public Builder maxOutputTokens(Integer v) {
+            maxOutputTokens = v;
+            return this;
+        }
+
+        public Builder stopSequences(List<String> v) {
+            stopSequences = v;
+            return this;
+        }
+
+        /** Seed of the sampler for every request (LangChain4j's request parameters have none). */
+        public Builder seed(Long v) {
+            seed = v;
+            return this;
+        }
+
+        /** Defaults for every request; the individual setters above override their fields. */
+        public Builder defaultRequestParameters(ChatRequestParameters v) {
+            defaultRequestParameters = v;
+            return this;
+        }
+
+        public Builder listeners(List<ChatModelListener> v) {
+            listeners = v;
+            return this;
+        }
+
+        /** Runs streaming requests; default: a new virtual thread per request. */
+        public Builder executor(Executor v) {
+            executor = v;
+            return this;
+        }
+
+        /**
+         * Loads the model.
+         *
+         * @throws dev.jemma.core.JemmaException when the file is missing, malformed or unsupported
+         */
+        public JemmaChatModel build() {
+            return new JemmaChatModel(this);
+        }
+    }
+}
