@@ -212,6 +212,31 @@ class JemmaChatModelTest {
     }
 
     @Test
+    void concurrentRequestsGetTheirOwnSessions() throws Exception {
+        ChatRequest a = ChatRequest.builder().messages(UserMessage.from("In the beginning")).maxOutputTokens(16).build();
+        ChatRequest b = ChatRequest.builder().messages(UserMessage.from("And God said")).maxOutputTokens(16).build();
+        String expectA = model.chat(a).aiMessage().text(), expectB = model.chat(b).aiMessage().text();
+        List<CompletableFuture<String>> runs = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            ChatRequest req = i % 2 == 0 ? a : b;
+            runs.add(CompletableFuture.supplyAsync(() -> model.chat(req).aiMessage().text()));
+        }
+        for (int i = 0; i < 4; i++) {
+            assertThat(runs.get(i).get(60, TimeUnit.SECONDS)).isEqualTo(i % 2 == 0 ? expectA : expectB);
+        }
+    }
+
+    @Test
+    void builderSeedMakesSamplingRepeatable() {
+        try (JemmaChatModel seeded = JemmaChatModel.builder().modelPath(demoModel()).contextLength(128).threads(2)
+                .temperature(1.0).topK(40).seed(7L).maxOutputTokens(24).build()) {
+            String first = seeded.chat("In the beginning");
+            seeded.chat("And God said"); // another request between: the seed applies per request
+            assertThat(seeded.chat("In the beginning")).isNotEmpty().isEqualTo(first);
+        }
+    }
+
+    @Test
     void missingModelFileIsAJemmaException() {
         assertThatThrownBy(() -> JemmaChatModel.builder().modelPath(Path.of("no-such-model.gguf")).build())
                 .isInstanceOf(JemmaException.class).hasMessageContaining("no-such-model.gguf");
