@@ -12,7 +12,7 @@ import java.util.List;
 
 /** Sampling and loading flags shared by {@code run} and {@code chat} (llama.cpp / Ollama names). */
 final class GenerationFlags {
-    @Option(names = {"-n", "--n-predict", "--num-predict"}, paramLabel = "N", description = "maximum tokens to generate (default: until the model stops or the context is full)")
+    @Option(names = {"-n", "--n-predict", "--num-predict"}, paramLabel = "N", description = "maximum tokens to generate; -1 = no limit (default: until the model stops or the context is full)")
     Integer maxTokens;
 
     @Option(names = "--temp", paramLabel = "T", description = "temperature; 0 = greedy (default: the file's, else 1.0)")
@@ -48,10 +48,10 @@ final class GenerationFlags {
     @Option(names = "--ignore-eos", description = "keep generating past end-of-turn / end-of-sequence tokens")
     boolean ignoreEos;
 
-    @Option(names = {"-c", "--ctx-size"}, paramLabel = "CTX", description = "context length in tokens (default: the model's, at most 8192)")
+    @Option(names = {"-c", "--ctx-size"}, paramLabel = "CTX", description = "context length in tokens; 0 = the model's, at most 8192 (default 0)")
     int contextLength;
 
-    @Option(names = {"-t", "--threads"}, paramLabel = "THREADS", description = "threads (default: all cores)")
+    @Option(names = {"-t", "--threads"}, paramLabel = "THREADS", description = "threads; 0 = all cores (default 0)")
     int threads;
 
     @Option(names = "--exact", description = "dequantize weights exactly and compute in f32")
@@ -61,6 +61,8 @@ final class GenerationFlags {
     String matformer;
 
     GenerationOptions options() {
+        // llama.cpp's convention: -1 = unlimited; anything below is a typo, not a wish for endless output
+        if (maxTokens != null && maxTokens < -1) throw new JemmaException("-n " + maxTokens + ": must be >= 0, or -1 for no limit");
         try {
             return GenerationOptions.builder().maxTokens(maxTokens).temperature(temperature).topK(topK).topP(topP).minP(minP)
                     .repeatPenalty(repeatPenalty).repeatLastN(repeatLastN).presencePenalty(presencePenalty)

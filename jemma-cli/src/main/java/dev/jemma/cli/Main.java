@@ -30,6 +30,12 @@ public final class Main implements Runnable {
                 cmd.getErr().println("jemma: " + ex.getMessage());
                 return 1;
             }
+            // a file the command could not open or write (e.g. -o into a missing directory): one line, no class name
+            Throwable io = ex instanceof java.io.UncheckedIOException u ? u.getCause() : ex;
+            if (io instanceof java.nio.file.FileSystemException f) {
+                cmd.getErr().println("jemma: " + describe(f));
+                return 1;
+            }
             cmd.getErr().println("jemma: internal error: " + ex);
             if (System.getenv("JEMMA_DEBUG") != null) ex.printStackTrace(cmd.getErr());
             return 70;
@@ -46,6 +52,18 @@ public final class Main implements Runnable {
             System.err.println("jemma: out of memory (" + e.getMessage() + "); try a smaller context with -c, or a larger heap with JEMMA_JAVA_OPTS=-Xmx…");
             return 1;
         }
+    }
+
+    /** "PATH: problem" for a failed file operation; a temp file's name is replaced by the file the user named. */
+    static String describe(java.nio.file.FileSystemException f) {
+        String file = f.getFile() == null ? "?" : f.getFile().replaceFirst("\\.(tmp|part)$", "");
+        java.nio.file.Path parent = java.nio.file.Path.of(file).toAbsolutePath().getParent();
+        if (f instanceof java.nio.file.NoSuchFileException && parent != null && !java.nio.file.Files.isDirectory(parent)) {
+            return file + ": cannot write: directory " + parent + " does not exist";
+        }
+        if (f instanceof java.nio.file.NoSuchFileException) return file + ": no such file";
+        if (f instanceof java.nio.file.AccessDeniedException) return file + ": permission denied";
+        return file + ": " + (f.getReason() != null ? f.getReason() : f.getClass().getSimpleName());
     }
 
     @Override
