@@ -73,20 +73,41 @@ final class RunCommand implements Callable<Integer> {
             GenerationOptions opts = flags.options();
             PrintStream o = out;
             StringBuilder printed = new StringBuilder();
+            boolean[] interrupted = {false};
             TokenListener listener = ids ? TokenListener.NONE : t -> {
-                o.print(t.text());
-                o.flush();
-                if (!t.text().isEmpty()) {
-                    printed.setLength(0);
-                    printed.append(t.text().charAt(t.text().length() - 1));
+                synchronized (printed) {
+                    if (interrupted[0]) return;
+                    o.print(t.text());
+                    o.flush();
+                    if (!t.text().isEmpty()) {
+                        printed.setLength(0);
+                        printed.append(t.text().charAt(t.text().length() - 1));
+                    }
                 }
             };
+            // Ctrl-C ends the JVM (exit 130); end the half-printed line first so the shell prompt starts on its own line
+            Thread newlineOnInterrupt = new Thread(() -> {
+                synchronized (printed) {
+                    interrupted[0] = true;
+                    if (!printed.isEmpty() && printed.charAt(0) != '\n') o.println();
+                    o.flush();
+                }
+            }, "jemma-run-interrupt");
+            Runtime.getRuntime().addShutdownHook(newlineOnInterrupt);
             Generation g;
-            if (raw) {
-                if (system != null) System.err.println("jemma: --system is ignored with --raw");
-                g = session.complete(prompt, opts, listener);
-            } else {
-                g = session.chat(prompt, opts, listener);
+            try {
+                if (raw) {
+                    if (system != null) System.err.println("jemma: --system is ignored with --raw");
+                    g = session.complete(prompt, opts, listener);
+                } else {
+                    g = session.chat(prompt, opts, listener);
+                }
+            } finally {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(newlineOnInterrupt);
+                } catch (IllegalStateException shuttingDown) {
+                    // the JVM is already exiting (Ctrl-C): the hook does its job
+                }
             }
             if (ids) {
                 StringJoiner j = new StringJoiner(", ", "[", "]");
