@@ -25,11 +25,14 @@ final class ShowCommand implements Callable<Integer> {
     @Option(names = {"-c", "--ctx-size"}, paramLabel = "N", description = "context length for the memory plan (default: the model's, at most 8192)")
     int contextLength;
 
+    @Option(names = "--matformer", paramLabel = "SPEC", description = "Gemma 3n: plan memory for this MatFormer slice (e2b, or ffn=…;skip=…)")
+    String matformer;
+
     @Override
     public Integer call() throws JsonProcessingException {
         if (contextLength < 0) throw new JemmaException("-c " + contextLength + ": must be positive");
         try (GgufFile f = GgufFile.open(ModelPaths.resolve(model))) {
-            ModelSummary s = ModelSummary.of(f, contextLength, 64);
+            ModelSummary s = ModelSummary.of(f, contextLength, 64, matformer);
             if (json) {
                 System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(s.toMap()));
             } else {

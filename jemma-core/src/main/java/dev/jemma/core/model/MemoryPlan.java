@@ -25,7 +25,11 @@ import java.util.Map;
  * {@code jemma.memory.heap} and {@code jemma.memory.available} (bytes) override both, for tests and for users who
  * know better; {@code jemma.memory.check=false} turns the refusal off.
  *
- * @param weightBytes    bytes of tensor data mapped from the file
+ * @param weightBytes    bytes of tensor data the model reads (all of the file's, less what a MatFormer slice drops:
+ *                       skipped layers, the cut-off FFN neurons, K/V projections of layers that share K/V)
+ * @param mappedBytes    the part of {@code weightBytes} that stays mapped and is read a row per token (Gemma 3n's
+ *                       per-layer-embedding table): it lives on disk / in the page cache on demand, so it is not
+ *                       counted against available memory; the rest is "in fast memory"
  * @param bytesByType    tensor count and bytes per tensor type
  * @param kvBytes        KV cache for {@code contextLength} positions
  * @param kvSlotBytes    KV bytes per ring slot, summed over the sliding layers that own a cache
@@ -37,7 +41,7 @@ import java.util.Map;
  * @param heapLimit      the JVM's maximum heap, bytes
  * @param memAvailable   memory the system can still give, bytes; -1 when unknown
  */
-public record MemoryPlan(String file, int contextLength, int maxBatch, long weightBytes, Map<GgmlType, long[]> bytesByType,
+public record MemoryPlan(String file, int contextLength, int maxBatch, long weightBytes, long mappedBytes, Map<GgmlType, long[]> bytesByType,
                          long kvBytes, long kvSlotBytes, long kvPositionBytes, int window, long scratchBytes, long headroomBytes, long heapLimit, long memAvailable) {
 
     /** Context used when none is asked for: the model's own, capped (a 128K cache on every load would be wasteful). */
@@ -51,32 +55,90 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
 
     /** The plan for loading {@code file} (with config {@code c}) for {@code contextLength} positions (0 = default). */
     public static MemoryPlan of(GgufFile file, ModelConfig c, int contextLength, int maxBatch) {
+        return of(file, c, contextLength, maxBatch, null);
+    }
+
+    /**
+     * The plan for loading {@code file} with an optional Gemma 3n MatFormer slice ({@link MatFormer#parse} syntax;
+     * ignored for other architectures, whose loader refuses it): weights, KV cache and scratch of the sliced model.
+     */
+    public static MemoryPlan of(GgufFile file, ModelConfig c, int contextLength, int maxBatch, String matformer) {
         int ctx = contextLength > 0 ? contextLength : defaultContext(c);
         Map<GgmlType, long[]> byType = new EnumMap<>(GgmlType.class);
-        long weights = 0;
         for (GgufTensorInfo t : file.tensors().values()) {
             long[] e = byType.computeIfAbsent(t.type(), k -> new long[2]);
             e[0]++;
             e[1] += t.byteSize();
-            weights += t.byteSize();
         }
-        // per layer as Gemma3Model.newCache allocates: f32 keys + values, a ring of min(window, ctx) slots on sliding
-        // layers, ctx slots on global ones; Gemma 3n's last shared_kv_layers layers read an earlier layer's cache
-        int shared = 0;
-        String key = c.architecture() + ".attention.shared_kv_layers";
-        if (file.has(key)) shared = Math.max(0, Math.min(c.layers(), file.getInt(key, 0)));
+        boolean is3n = c.architecture().equals("gemma3n");
+        long weights = 0, mapped = 0;
+        ModelConfig mc = c;
+        boolean[] ownsKv;
+        if (is3n) {
+            // the model as Gemma3nModel will build it (sliced when asked): which blocks, which FFN widths, who shares K/V
+            Gemma3nConfig.Loaded loaded = Gemma3nConfig.read(file, c, matformer == null ? null : MatFormer.parse(matformer));
+            mc = loaded.config();
+            Gemma3nConfig g = loaded.gemma3n();
+            int[] modelLayer = new int[g.fileLayers()];
+            java.util.Arrays.fill(modelLayer, -1);
+            for (int l = 0; l < mc.layers(); l++) modelLayer[g.fileLayer()[l]] = l;
+            ownsKv = new boolean[mc.layers()];
+            for (int l = 0; l < mc.layers(); l++) ownsKv[l] = !g.sharesKv(l);
+            for (GgufTensorInfo t : file.tensors().values()) {
+                long bytes = usedBytes3n(t, modelLayer, mc, g);
+                weights += bytes;
+                if (t.name().equals("per_layer_token_embd.weight")) mapped += bytes;
+            }
+        } else {
+            for (GgufTensorInfo t : file.tensors().values()) weights += t.byteSize();
+            ownsKv = new boolean[c.layers()];
+            java.util.Arrays.fill(ownsKv, true);
+        }
+        // per layer as the model's newCache allocates: f32 keys + values, a ring of min(window, ctx) slots on sliding
+        // layers, ctx slots on global ones; layers that read another layer's cache (Gemma 3n) cost nothing
         long slot = 0, position = 0;
-        int window = c.slidingWindow();
-        for (int l = 0; l < c.layers() - shared; l++) {
-            long bytes = 2L * 4 * c.kvDim();
-            if (c.sliding()[l] && window > 0) slot += bytes;
+        int window = mc.slidingWindow(), owning = 0;
+        for (int l = 0; l < mc.layers(); l++) {
+            if (!ownsKv[l]) continue;
+            owning++;
+            long bytes = 2L * 4 * mc.kvDim();
+            if (mc.sliding()[l] && window > 0) slot += bytes;
             else position += bytes;
         }
-        long scratch = c.architecture().equals("gemma3n") ? scratch3n(file, c, maxBatch, c.layers() - shared)
-                : Gemma3Model.scratchBytes(c, maxBatch);
+        long scratch = is3n ? scratch3n(file, mc, maxBatch, owning) : Gemma3Model.scratchBytes(c, maxBatch);
         long kv = slot * Math.min(window, ctx) + position * ctx;
-        return new MemoryPlan(file.path().getFileName().toString(), ctx, maxBatch, weights, Collections.unmodifiableMap(byType),
-                kv, slot, position, window, scratch, HEADROOM + 4L * maxBatch * c.vocabSize(), systemHeapLimit(), systemMemAvailable());
+        return new MemoryPlan(file.path().getFileName().toString(), ctx, maxBatch, weights, mapped, Collections.unmodifiableMap(byType),
+                kv, slot, position, window, scratch, HEADROOM + 4L * maxBatch * mc.vocabSize(), systemHeapLimit(), systemMemAvailable());
+    }
+
+    /**
+     * Bytes of tensor {@code t} that the (possibly sliced) Gemma 3n model reads: none for a skipped block or for the
+     * K/V projections of a layer that shares K/V, a prefix of the rows of gate/up and of the columns of down for a
+     * narrowed FFN (the model maps the gate/up prefix and copies the down columns once), all of it otherwise.
+     */
+    private static long usedBytes3n(GgufTensorInfo t, int[] modelLayer, ModelConfig mc, Gemma3nConfig g) {
+        String name = t.name();
+        if (!name.startsWith("blk.")) return t.byteSize();
+        int dot = name.indexOf('.', 4);
+        int fl;
+        try {
+            fl = Integer.parseInt(name.substring(4, dot));
+        } catch (RuntimeException e) {
+            return t.byteSize();
+        }
+        if (fl < 0 || fl >= modelLayer.length || modelLayer[fl] < 0) return 0;
+        int l = modelLayer[fl];
+        String rest = name.substring(dot + 1);
+        if (g.sharesKv(l) && (rest.startsWith("attn_k.") || rest.startsWith("attn_v.") || rest.startsWith("attn_k_norm."))) return 0;
+        int ffn = mc.ffnDim()[l];
+        long[] d = t.dims();
+        if (d.length == 2 && (rest.startsWith("ffn_gate.") || rest.startsWith("ffn_up.")) && d[1] > ffn) {
+            return t.byteSize() / d[1] * ffn;
+        }
+        if (d.length == 2 && rest.startsWith("ffn_down.") && d[0] > ffn) {
+            return t.type().bytesFor(ffn) * d[1];
+        }
+        return t.byteSize();
     }
 
     /**
@@ -97,9 +159,14 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
         return kvBytes + scratchBytes + headroomBytes;
     }
 
-    /** Everything: weights (page cache) + heap. */
+    /** Weights that must stay resident for speed: every byte the model reads except the row-per-token tables. */
+    public long fastWeightBytes() {
+        return weightBytes - mappedBytes;
+    }
+
+    /** What must fit in memory: the weights in fast memory (page cache) + heap; mapped tables are left to the disk. */
     public long totalBytes() {
-        return weightBytes + heapNeeded();
+        return fastWeightBytes() + heapNeeded();
     }
 
     /** Null when the plan fits, else the one-line reason with the numbers and what to change. */
@@ -114,13 +181,15 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
         }
         if (memAvailable >= 0 && totalBytes() > memAvailable) {
             String advice;
-            if (kvBytes > weightBytes / 4 && contextLength > 1024) {
-                int fits = largestContextFitting(memAvailable - weightBytes);
+            if (kvBytes > fastWeightBytes() / 4 && contextLength > 1024) {
+                int fits = largestContextFitting(memAvailable - fastWeightBytes());
                 advice = fits >= 1 ? "use a smaller context (-c " + fits + ") or a smaller model file" : "use a smaller model file (a lower quantization)";
             } else {
                 advice = "use a smaller model file (a lower quantization, e.g. Q4_0) or free memory";
             }
-            return file + ": needs " + gb(totalBytes()) + " (weights " + gb(weightBytes) + " + KV cache " + gb(kvBytes) + " for "
+            String weights = mappedBytes > 0 ? "weights in fast memory " + gb(fastWeightBytes()) + ", " + gb(mappedBytes) + " more mapped from disk"
+                    : "weights " + gb(weightBytes);
+            return file + ": needs " + gb(totalBytes()) + " (" + weights + " + KV cache " + gb(kvBytes) + " for "
                     + contextLength + " tokens + scratch " + gb(scratchBytes + headroomBytes) + ") but only " + gb(memAvailable)
                     + " of memory is available; " + advice;
         }

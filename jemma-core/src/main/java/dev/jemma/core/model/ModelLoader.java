@@ -45,7 +45,7 @@ public final class ModelLoader {
 
     /** What loading {@code file} with these options will cost (weights, KV cache, scratch) against what is available. */
     public static MemoryPlan plan(GgufFile file, Options options) {
-        return MemoryPlan.of(file, readConfig(file), options.contextLength(), options.maxBatch());
+        return MemoryPlan.of(file, readConfig(file), options.contextLength(), options.maxBatch(), options.matformer());
     }
 
     public static ModelConfig readConfig(GgufFile file) {
@@ -74,13 +74,13 @@ public final class ModelLoader {
 
     public static LanguageModel load(GgufFile file, Options options, ThreadPool pool, boolean ownsFile) {
         ModelConfig config = readConfig(file);
-        // refuse before allocating anything: a clear line beats an OutOfMemoryError or a thrashing machine
-        MemoryPlan.of(file, config, options.contextLength(), options.maxBatch()).check();
-        MatMul mm = matmulFor(options);
         MatFormer slice = options.matformer() == null ? null : MatFormer.parse(options.matformer());
         if (slice != null && !config.architecture().equals("gemma3n")) {
             throw new JemmaException(file.path() + ": --matformer applies to gemma3n models only, this one is " + config.architecture());
         }
+        // refuse before allocating anything: a clear line beats an OutOfMemoryError or a thrashing machine
+        MemoryPlan.of(file, config, options.contextLength(), options.maxBatch(), options.matformer()).check();
+        MatMul mm = matmulFor(options);
         return switch (config.architecture()) {
             case "gemma3" -> new Gemma3Model(file, config, mm, pool, options.maxBatch(), ownsFile);
             case "gemma3n" -> new Gemma3nModel(file, config, slice, mm, pool, options.maxBatch(), ownsFile);

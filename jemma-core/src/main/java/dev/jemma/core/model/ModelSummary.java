@@ -26,8 +26,13 @@ public final class ModelSummary {
      * @param contextLength context the memory plan is computed for (0: {@link MemoryPlan#defaultContext})
      */
     public static ModelSummary of(GgufFile f, int contextLength, int maxBatch) {
+        return of(f, contextLength, maxBatch, null);
+    }
+
+    /** @param matformer Gemma 3n MatFormer slice the memory plan is computed for ({@link MatFormer#parse}), or null */
+    public static ModelSummary of(GgufFile f, int contextLength, int maxBatch, String matformer) {
         ModelSummary s = new ModelSummary();
-        s.build(f, contextLength, maxBatch);
+        s.build(f, contextLength, maxBatch, matformer);
         return s;
     }
 
@@ -47,7 +52,7 @@ public final class ModelSummary {
         lines.add(new String[]{k, v});
     }
 
-    private void build(GgufFile f, int contextLength, int maxBatch) {
+    private void build(GgufFile f, int contextLength, int maxBatch, String matformer) {
         String arch = ConfigReader.architecture(f);
         m.put("file", f.path().toString());
         m.put("file_bytes", f.fileSize());
@@ -69,13 +74,16 @@ public final class ModelSummary {
         }
         m.put("vocabulary_only", false);
         ModelConfig c = ModelLoader.readConfig(f);
+        if (matformer != null && !c.architecture().equals("gemma3n")) {
+            throw new dev.jemma.core.JemmaException(f.path() + ": --matformer applies to gemma3n models only, this one is " + c.architecture());
+        }
 
         long params = 0;
         for (GgufTensorInfo t : f.tensors().values()) params += t.elementCount();
         m.put("parameters", params);
         line("parameters", humanCount(params) + " (" + String.format(Locale.ROOT, "%,d", params) + ")");
 
-        MemoryPlan plan = MemoryPlan.of(f, c, contextLength, maxBatch);
+        MemoryPlan plan = MemoryPlan.of(f, c, contextLength, maxBatch, matformer);
         Map<String, Object> mix = new LinkedHashMap<>();
         StringBuilder mixText = new StringBuilder();
         plan.bytesByType().entrySet().stream()
@@ -143,7 +151,10 @@ public final class ModelSummary {
 
         Map<String, Object> p = new LinkedHashMap<>();
         p.put("context_length", plan.contextLength());
+        if (matformer != null) p.put("matformer", matformer);
         p.put("weights_bytes", plan.weightBytes());
+        p.put("weights_fast_bytes", plan.fastWeightBytes());
+        p.put("weights_mapped_bytes", plan.mappedBytes());
         p.put("kv_cache_bytes", plan.kvBytes());
         p.put("scratch_bytes", plan.scratchBytes());
         p.put("headroom_bytes", plan.headroomBytes());
@@ -155,9 +166,15 @@ public final class ModelSummary {
         p.put("fits", problem == null);
         if (problem != null) p.put("problem", problem);
         m.put("memory_plan", p);
-        line("memory plan", "context " + plan.contextLength() + ": weights " + MemoryPlan.gb(plan.weightBytes()) + " (mapped) + KV cache "
+        String weights = plan.mappedBytes() > 0
+                ? "weights in fast memory " + MemoryPlan.gb(plan.fastWeightBytes())
+                : "weights " + MemoryPlan.gb(plan.weightBytes()) + " (mapped)";
+        line("memory plan", (matformer != null ? "MatFormer " + matformer + ", " : "") + "context " + plan.contextLength() + ": " + weights + " + KV cache "
                 + MemoryPlan.gb(plan.kvBytes()) + " + scratch " + MemoryPlan.gb(plan.scratchBytes()) + " + headroom "
                 + MemoryPlan.gb(plan.headroomBytes()) + " = " + MemoryPlan.gb(plan.totalBytes()));
+        if (plan.mappedBytes() > 0) {
+            line("", "+ " + MemoryPlan.gb(plan.mappedBytes()) + " mapped from disk, read one row per token (per-layer embedding table; not counted)");
+        }
         line("", "full context " + c.contextLength() + ": KV cache " + MemoryPlan.gb(plan.kvBytesAt(c.contextLength())));
         line("available", "Java heap " + MemoryPlan.gb(plan.heapLimit()) + ", memory "
                 + (plan.memAvailable() < 0 ? "unknown" : MemoryPlan.gb(plan.memAvailable())) + (problem == null ? " → fits" : " → does NOT fit"));

@@ -73,4 +73,46 @@ class MemoryPlanTest {
             System.clearProperty("jemma.memory.check");
         }
     }
+
+    /** Gemma 3n: the PLE table is counted as mapped (not against memory); a MatFormer slice plans the sliced model. */
+    @Test
+    void gemma3nPlanSeparatesTheMappedTableAndFollowsTheMatformerSlice() throws Exception {
+        try (GgufFile e4b = GgufFile.open(Gemma3nMatFormerTest.resource("e4b-shaped-Q8_0.gguf"));
+             GgufFile cut = GgufFile.open(Gemma3nMatFormerTest.resource("e2b-cut-Q8_0.gguf"))) {
+            ModelConfig c4 = ModelLoader.readConfig(e4b);
+            MemoryPlan full = MemoryPlan.of(e4b, c4, 64, 16);
+            long table = e4b.tensor("per_layer_token_embd.weight").byteSize();
+            long all = e4b.tensors().values().stream().mapToLong(t -> t.byteSize()).sum();
+            assertThat(full.mappedBytes()).isEqualTo(table).isPositive();
+            assertThat(full.fastWeightBytes()).isEqualTo(full.weightBytes() - table);
+            // K/V projections of the layers that share K/V are never read
+            long sharedKv = 0;
+            int shared = e4b.getInt("gemma3n.attention.shared_kv_layers", 0);
+            for (int l = c4.layers() - shared; l < c4.layers(); l++) {
+                for (String n : new String[]{"attn_k.weight", "attn_v.weight", "attn_k_norm.weight"}) sharedKv += e4b.tensor("blk." + l + "." + n).byteSize();
+            }
+            assertThat(full.weightBytes()).isEqualTo(all - sharedKv);
+            assertThat(full.totalBytes()).isEqualTo(full.fastWeightBytes() + full.heapNeeded());
+
+            // only fast memory counts: room for everything but the table fits, one byte less does not
+            System.setProperty("jemma.memory.available", String.valueOf(full.totalBytes()));
+            assertThat(MemoryPlan.of(e4b, c4, 64, 16).fits()).isTrue();
+            System.setProperty("jemma.memory.available", String.valueOf(full.totalBytes() - 1));
+            assertThat(MemoryPlan.of(e4b, c4, 64, 16).problem()).contains("fast memory").contains("mapped");
+            System.clearProperty("jemma.memory.available");
+
+            // --matformer e2b on the E4B plans what the independently cut E2B file plans, except that the sliced
+            // load keeps the whole per_layer_model_proj (rows of skipped layers included) and the whole table
+            MemoryPlan sliced = MemoryPlan.of(e4b, c4, 64, 16, "e2b");
+            MemoryPlan cutPlan = MemoryPlan.of(cut, ModelLoader.readConfig(cut), 64, 16);
+            assertThat(sliced.weightBytes()).isLessThan(full.weightBytes());
+            assertThat(sliced.kvBytes()).isEqualTo(cutPlan.kvBytes()); // E2B skips only layers that share K/V
+            assertThat(sliced.scratchBytes()).isEqualTo(cutPlan.scratchBytes());
+            assertThat(sliced.mappedBytes()).isEqualTo(table);
+            long projDiff = e4b.tensor("per_layer_model_proj.weight").byteSize() - cut.tensor("per_layer_model_proj.weight").byteSize();
+            assertThat(sliced.fastWeightBytes() - cutPlan.fastWeightBytes()).isEqualTo(projDiff);
+            assertThat(ModelLoader.plan(e4b, new ModelLoader.Options(true, 1, 16, "e2b").withContextLength(64)).weightBytes())
+                    .isEqualTo(sliced.weightBytes());
+        }
+    }
 }
