@@ -43,6 +43,8 @@ final class LogitsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         int[] ids = readIds(idsFile);
+        // before the (possibly long) computation, not after it
+        if (Files.isDirectory(out)) throw new JemmaException(out + ": is a directory; -o names the output file");
         Path path = ModelPaths.resolve(model);
         try (ThreadPool pool = new ThreadPool(threads);
              LanguageModel m = ModelLoader.load(path, new ModelLoader.Options(exact, threads, 64, matformer)
@@ -63,13 +65,17 @@ final class LogitsCommand implements Callable<Integer> {
                 Files.deleteIfExists(tmp);
                 throw e;
             }
-            Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            try {
+                Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
         }
         return 0;
     }
 
     static int[] readIds(Path file) {
-        if (!Files.isRegularFile(file)) throw new JemmaException(file + ": no such file");
+        if (!Files.isRegularFile(file)) throw new JemmaException(file + (Files.isDirectory(file) ? ": is a directory, not a file" : ": no such file"));
         try {
             int[] ids = new ObjectMapper().readValue(file.toFile(), int[].class);
             if (ids.length == 0) throw new JemmaException(file + ": the id list is empty");

@@ -99,7 +99,7 @@ final class PerplexityCommand implements Callable<Integer> {
     }
 
     private static String readUtf8(Path p) throws IOException {
-        if (!Files.isRegularFile(p)) throw new JemmaException(p + ": no such file");
+        if (!Files.isRegularFile(p)) throw new JemmaException(p + (Files.isDirectory(p) ? ": is a directory, not a file" : ": no such file"));
         try {
             return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
                     .decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(p))).toString();

@@ -67,7 +67,7 @@ final class TokenizeCommand implements Callable<Integer> {
     }
 
     private static String readUtf8(Path file) throws IOException {
-        if (!Files.isRegularFile(file)) throw new JemmaException(file + ": no such file");
+        if (!Files.isRegularFile(file)) throw new JemmaException(file + (Files.isDirectory(file) ? ": is a directory, not a file" : ": no such file"));
         byte[] b = Files.readAllBytes(file);
         try {
             return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)

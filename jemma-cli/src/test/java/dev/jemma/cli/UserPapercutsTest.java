@@ -37,4 +37,28 @@ class UserPapercutsTest {
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out().strip()).startsWith("[");
     }
+
+    @Test
+    void aDirectoryWhereAFileIsExpectedIsNamedAsSuch() throws Exception {
+        var tok = CliTestSupport.run(null, "tokenize", RunCommandTest.VOCAB, "-f", dir.toString());
+        assertThat(tok.exitCode()).isEqualTo(1);
+        assertThat(tok.err().strip()).isEqualTo("jemma: " + dir + ": is a directory, not a file");
+
+        var ids = CliTestSupport.run(null, "logits", RunCommandTest.TINY, "--ids-file", dir.toString(), "-o", dir.resolve("o.f32").toString());
+        assertThat(ids.exitCode()).isEqualTo(1);
+        assertThat(ids.err().strip()).isEqualTo("jemma: " + dir + ": is a directory, not a file");
+
+        var ppl = CliTestSupport.run(null, "perplexity", RunCommandTest.TINY, "-f", dir.toString());
+        assertThat(ppl.exitCode()).isEqualTo(1);
+        assertThat(ppl.err().strip()).isEqualTo("jemma: " + dir + ": is a directory, not a file");
+
+        // -o naming a directory: one line, the directory is left alone
+        Path idsFile = Files.writeString(dir.resolve("ids.json"), "[2, 5]");
+        Path outDir = Files.createDirectory(dir.resolve("out"));
+        var out = CliTestSupport.run(null, "logits", RunCommandTest.TINY, "--ids-file", idsFile.toString(), "-o", outDir.toString());
+        assertThat(out.exitCode()).isEqualTo(1);
+        assertThat(out.err().strip()).isEqualTo("jemma: " + outDir + ": is a directory; -o names the output file");
+        assertThat(outDir).isEmptyDirectory();
+        assertThat(dir.resolve("out.tmp")).doesNotExist();
+    }
 }
