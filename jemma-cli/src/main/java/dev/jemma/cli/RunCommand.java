@@ -79,6 +79,8 @@ final class RunCommand implements Callable<Integer> {
                     if (interrupted[0]) return;
                     o.print(t.text());
                     o.flush();
+                    // the reader went away (`jemma run … | head`): stop computing tokens nobody reads
+                    if (o.checkError()) session.cancel();
                     if (!t.text().isEmpty()) {
                         printed.setLength(0);
                         printed.append(t.text().charAt(t.text().length() - 1));

@@ -61,4 +61,32 @@ class UserPapercutsTest {
         assertThat(outDir).isEmptyDirectory();
         assertThat(dir.resolve("out.tmp")).doesNotExist();
     }
+
+    @Test
+    void runStopsGeneratingWhenItsReaderGoesAway() {
+        // like `jemma run … | head -c 10`: after the pipe closes, writes fail; the run must stop, not compute on
+        java.io.OutputStream closedPipe = new java.io.OutputStream() {
+            int written;
+
+            @Override
+            public void write(int b) throws java.io.IOException {
+                if (++written > 10) throw new java.io.IOException("Broken pipe");
+            }
+        };
+        java.io.PrintStream oldOut = System.out, oldErr = System.err;
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        int rc;
+        try {
+            System.setOut(new java.io.PrintStream(closedPipe, true));
+            System.setErr(new java.io.PrintStream(err, true));
+            rc = Main.run("run", RunCommandTest.TINY, "--raw", "--temp", "0", "--ignore-eos", "-n", "200", "--verbose", "Once upon a time");
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+        assertThat(rc).isZero();
+        var m = java.util.regex.Pattern.compile("(?m)^eval count:\\s+(\\d+) token").matcher(err.toString());
+        assertThat(m.find()).as(err.toString()).isTrue();
+        assertThat(Integer.parseInt(m.group(1))).isLessThan(20);
+    }
 }
