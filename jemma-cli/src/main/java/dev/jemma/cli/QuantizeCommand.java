@@ -17,7 +17,8 @@ import java.util.concurrent.Callable;
 
 /** {@code jemma quantize IN.gguf OUT.gguf TYPE}: llama-quantize's per-tensor mixtures, written atomically. */
 @Command(name = "quantize", mixinStandardHelpOptions = true,
-        description = "Quantize an F32/F16/BF16 GGUF to Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_M, Q5_K_M, Q6_K (or F16/BF16).")
+        description = {"Quantize an F32/F16/BF16 GGUF to Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_M, Q5_K_M, Q6_K (or F16/BF16).",
+                "Gemma 3n: --matformer e2b|SPEC writes the MatFormer-sliced model; TYPE COPY keeps the tensor types (slice only)."})
 final class QuantizeCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "IN.gguf")
     Path in;
@@ -25,7 +26,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Parameters(index = "1", paramLabel = "OUT.gguf")
     Path out;
 
-    @Parameters(index = "2", paramLabel = "TYPE", description = "Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K_M Q5_K_M Q6_K F16 BF16 F32")
+    @Parameters(index = "2", paramLabel = "TYPE", description = "Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K_M Q5_K_M Q6_K F16 BF16 F32, or COPY (with --matformer)")
     String type;
 
     @Option(names = "--token-embedding-type", paramLabel = "T", description = "type for token_embd.weight (e.g. F16, Q8_0)")
@@ -37,6 +38,9 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--pure", description = "every quantized tensor gets TYPE (no higher-precision mixture)")
     boolean pure;
 
+    @Option(names = "--matformer", paramLabel = "SPEC", description = "Gemma 3n: write this MatFormer slice (e2b, or ffn=…;skip=…): kept layers renumbered, FFN and per-layer tables cut")
+    String matformer;
+
     @Option(names = {"-t", "--threads"}, description = "threads (default: all cores)")
     int threads = ThreadPool.defaultThreads();
 
@@ -44,7 +48,33 @@ final class QuantizeCommand implements Callable<Integer> {
     public Integer call() throws java.io.IOException {
         if (!Files.isRegularFile(in)) throw new JemmaException(in + ": no such file");
         if (Files.exists(out) && Files.isSameFile(in, out)) throw new JemmaException(out + ": output would overwrite the input");
+        if (type.equalsIgnoreCase("COPY")) {
+            if (matformer == null) throw new JemmaException("COPY: nothing to do without --matformer (use cp to copy a file)");
+            long t0 = System.nanoTime();
+            String what = dev.jemma.core.model.MatFormerExport.write(in, out, matformer);
+            System.err.printf(Locale.ROOT, "jemma: wrote %s (MatFormer %s, tensor types kept): %.2f MB -> %.2f MB in %.1fs%n", out, what,
+                    size(in) / 1e6, size(out) / 1e6, (System.nanoTime() - t0) / 1e9);
+            return 0;
+        }
         QuantPreset preset = QuantPreset.parse(type);
+        if (matformer != null) {
+            // slice first (same types), then quantize the slice; the intermediate file never outlives this command
+            Path sliced = out.resolveSibling(out.getFileName() + ".matformer.tmp");
+            try {
+                dev.jemma.core.model.MatFormerExport.write(in, sliced, matformer);
+                QuantizeCommand next = new QuantizeCommand();
+                next.in = sliced;
+                next.out = out;
+                next.type = type;
+                next.tokenEmbeddingType = tokenEmbeddingType;
+                next.outputTensorType = outputTensorType;
+                next.pure = pure;
+                next.threads = threads;
+                return next.call();
+            } finally {
+                Files.deleteIfExists(sliced);
+            }
+        }
         var opts = new ModelQuantizer.Options(preset, parseType(tokenEmbeddingType, "--token-embedding-type"),
                 parseType(outputTensorType, "--output-tensor-type"), pure);
         ProgressLine bar = new ProgressLine(System.err, "quantize");
