@@ -179,6 +179,8 @@ final class ChatCommand implements Callable<Integer> {
                  Engine engine = flags.load(path)) {
                 PrintWriter out = lines.out();
                 Session session = engine.newSession(system);
+                // on a terminal, say once how to get help and leave (Ollama shows this as the prompt's placeholder)
+                if (tty) out.println("Send a message (/? for help, /bye or Ctrl-D to exit)");
                 try {
                     while (true) {
                         String input;
