@@ -28,16 +28,16 @@ final class BenchCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF file or model name")
     String model;
 
-    @Option(names = {"-p", "--n-prompt"}, description = "prompt tokens per pp run; 0 skips pp (default: ${DEFAULT-VALUE})")
+    @Option(names = {"-p", "--n-prompt"}, paramLabel = "N", description = "prompt tokens per pp run; 0 skips pp (default: ${DEFAULT-VALUE})")
     int prompt = 512;
 
-    @Option(names = {"-n", "--n-gen"}, description = "generated tokens per tg run; 0 skips tg (default: ${DEFAULT-VALUE})")
+    @Option(names = {"-n", "--n-gen"}, paramLabel = "N", description = "generated tokens per tg run; 0 skips tg (default: ${DEFAULT-VALUE})")
     int gen = 128;
 
-    @Option(names = {"-t", "--threads"}, description = "threads (default: all cores)")
+    @Option(names = {"-t", "--threads"}, paramLabel = "THREADS", description = "threads (default: all cores)")
     int threads = ThreadPool.defaultThreads();
 
-    @Option(names = {"-r", "--repetitions"}, description = "timed runs of each test (default: ${DEFAULT-VALUE})")
+    @Option(names = {"-r", "--repetitions"}, paramLabel = "N", description = "timed runs of each test (default: ${DEFAULT-VALUE})")
     int reps = 3;
 
     @Option(names = "--exact", description = "benchmark the exact f32 mode instead of the default fast mode")

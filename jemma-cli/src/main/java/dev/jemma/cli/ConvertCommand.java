@@ -14,10 +14,10 @@ import java.util.concurrent.Callable;
 @Command(name = "convert", mixinStandardHelpOptions = true,
         description = "Convert a Hugging Face Gemma 3 checkpoint (config.json, safetensors, tokenizer.json) to GGUF.")
 final class ConvertCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "HF_DIR")
+    @Parameters(index = "0", paramLabel = "HF_DIR", description = "directory with config.json, *.safetensors and tokenizer.json")
     Path dir;
 
-    @Parameters(index = "1", paramLabel = "OUT.gguf")
+    @Parameters(index = "1", paramLabel = "OUT.gguf", description = "output file")
     Path out;
 
     @Option(names = "--type", paramLabel = "T", description = "f32 (default), f16, bf16 or q8_0 for the weight matrices")

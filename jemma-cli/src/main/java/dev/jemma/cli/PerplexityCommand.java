@@ -47,7 +47,7 @@ final class PerplexityCommand implements Callable<Integer> {
     @Option(names = "--exact", description = "dequantize weights exactly and compute in f32")
     boolean exact;
 
-    @Option(names = {"-t", "--threads"}, description = "threads (default: all cores)")
+    @Option(names = {"-t", "--threads"}, paramLabel = "THREADS", description = "threads (default: all cores)")
     int threads = ThreadPool.defaultThreads();
 
     @Override

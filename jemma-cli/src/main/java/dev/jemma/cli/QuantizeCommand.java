@@ -20,10 +20,10 @@ import java.util.concurrent.Callable;
         description = {"Quantize an F32/F16/BF16 GGUF to Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_M, Q5_K_M, Q6_K (or F16/BF16).",
                 "Gemma 3n: --matformer e2b|SPEC writes the MatFormer-sliced model; TYPE COPY keeps the tensor types (slice only)."})
 final class QuantizeCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "IN.gguf")
+    @Parameters(index = "0", paramLabel = "IN.gguf", description = "F32, F16 or BF16 GGUF file")
     Path in;
 
-    @Parameters(index = "1", paramLabel = "OUT.gguf")
+    @Parameters(index = "1", paramLabel = "OUT.gguf", description = "output file (written in full, then renamed into place)")
     Path out;
 
     @Parameters(index = "2", paramLabel = "TYPE", description = "Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K_M Q5_K_M Q6_K F16 BF16 F32, or COPY (with --matformer)")
@@ -41,7 +41,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--matformer", paramLabel = "SPEC", description = "Gemma 3n: write this MatFormer slice (e2b, or ffn=…;skip=…): kept layers renumbered, FFN and per-layer tables cut")
     String matformer;
 
-    @Option(names = {"-t", "--threads"}, description = "threads (default: all cores)")
+    @Option(names = {"-t", "--threads"}, paramLabel = "THREADS", description = "threads (default: all cores)")
     int threads = ThreadPool.defaultThreads();
 
     @Override

@@ -13,37 +13,36 @@ import java.util.concurrent.Callable;
 /** {@code jemma serve}: Ollama + OpenAI compatible HTTP server with a web chat page. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = {"Serve models over the Ollama API (/api/…), the OpenAI API (/v1/…) and a web chat page (/).",
-                "Models: every model in the local store, plus each -m MODEL (a .gguf path is served under its file name",
-                "without .gguf)."})
+                "Models: every model in the local store, plus each -m MODEL (a .gguf path is served under its file name without .gguf)."})
 final class ServeCommand implements Callable<Integer> {
-    @Option(names = "--host", description = "address to bind (default ${DEFAULT-VALUE}; 0.0.0.0 exposes the server to the network)")
+    @Option(names = "--host", paramLabel = "HOST", description = "address to bind (default ${DEFAULT-VALUE}; 0.0.0.0 exposes the server to the network)")
     String host = "127.0.0.1";
 
-    @Option(names = "--port", description = "TCP port (default ${DEFAULT-VALUE}, Ollama's)")
+    @Option(names = "--port", paramLabel = "PORT", description = "TCP port (default ${DEFAULT-VALUE}, Ollama's)")
     int port = 11434;
 
     @Option(names = {"-m", "--model"}, paramLabel = "MODEL", description = "a .gguf file or store name to serve and load at start (repeatable)")
     List<String> models = new ArrayList<>();
 
-    @Option(names = "--parallel", description = "generations running at once (default ${DEFAULT-VALUE})")
+    @Option(names = "--parallel", paramLabel = "N", description = "generations running at once (default ${DEFAULT-VALUE})")
     int parallel = 2;
 
-    @Option(names = "--queue", description = "requests allowed to wait for a slot; more get 503 (default ${DEFAULT-VALUE})")
+    @Option(names = "--queue", paramLabel = "N", description = "requests allowed to wait for a slot; more get 503 (default ${DEFAULT-VALUE})")
     int queue = 16;
 
-    @Option(names = "--api-key", description = "require 'Authorization: Bearer KEY' on the APIs (or set JEMMA_API_KEY)")
+    @Option(names = "--api-key", paramLabel = "KEY", description = "require 'Authorization: Bearer KEY' on the APIs (or set JEMMA_API_KEY)")
     String apiKey = System.getenv("JEMMA_API_KEY");
 
     @Option(names = "--cors", paramLabel = "ORIGIN", description = "allow browser pages from ORIGIN to call the API ('*' = any; repeatable)")
     List<String> cors = new ArrayList<>();
 
-    @Option(names = "--keep-alive", description = "how long an idle model stays loaded, e.g. 5m, 1h, -1 = forever (default ${DEFAULT-VALUE})")
+    @Option(names = "--keep-alive", paramLabel = "DURATION", description = "how long an idle model stays loaded, e.g. 5m, 1h, -1 = forever (default ${DEFAULT-VALUE})")
     String keepAlive = "5m";
 
-    @Option(names = {"-c", "--ctx-size"}, description = "tokens per conversation (default: the model's, at most 8192)")
+    @Option(names = {"-c", "--ctx-size"}, paramLabel = "CTX", description = "tokens per conversation (default: the model's, at most 8192)")
     int ctx;
 
-    @Option(names = {"-t", "--threads"}, description = "compute threads (default: all cores)")
+    @Option(names = {"-t", "--threads"}, paramLabel = "THREADS", description = "compute threads (default: all cores)")
     int threads;
 
     @Option(names = "--exact", description = "dequantize weights exactly and compute in f32 (slow)")
