@@ -103,7 +103,8 @@ final class BenchCommand implements Callable<Integer> {
                 } else {
                     System.out.printf("| model | size | threads | mode | test | t/s |%n|---|---:|---:|---|---:|---:|%n");
                     String name = path.getFileName().toString();
-                    String sz = String.format("%.2f GiB", size / (double) (1L << 30));
+                    // as llama-bench: MiB below 1 GiB, so a small model does not read "0.00 GiB"
+                    String sz = size < (1L << 30) ? String.format("%.2f MiB", size / (double) (1L << 20)) : String.format("%.2f GiB", size / (double) (1L << 30));
                     String mode = exact ? "exact" : "default";
                     if (pp != null) System.out.printf("| %s | %s | %d | %s | pp%d | %.2f ± %.2f |%n", name, sz, threads, mode, prompt, mean(pp), sd(pp));
                     if (tg != null) System.out.printf("| %s | %s | %d | %s | tg%d | %.2f ± %.2f |%n", name, sz, threads, mode, gen, mean(tg), sd(tg));
