@@ -189,6 +189,9 @@ public final class Gemma3nModel implements LanguageModel {
         for (int row = 0; row < full.rows(); row++) {
             MemorySegment.copy(full.data(), full.rowOffset(row), copy, row * rowBytes, rowBytes);
         }
+        // reading the kept half of every (few-KB) row faulted in nearly every page of the mapped tensor, which the
+        // model never reads again: hand those pages back so a sliced E4B stays near an E2B's resident size
+        if (full.data().isMapped()) full.data().unload();
         return new WeightMatrix(name + "[:, :" + ffn + "]", copy, full.type(), full.rows(), ffn);
     }
 
