@@ -90,7 +90,14 @@ final class GenerationFlags {
             b.loadProgress(f -> p.update(Math.round(f * 1000), 1000, ""));
         }
         try {
-            return Engine.load(model, b.build());
+            Engine engine = Engine.load(model, b.build());
+            int trained = engine.config().contextLength();
+            // as llama.cpp: allowed, but the user should know the model has never seen positions that far
+            if (trained > 0 && engine.contextLength() > trained) {
+                System.err.println("jemma: warning: -c " + engine.contextLength() + " is beyond the " + trained
+                        + " tokens the model was trained for; expect worse output past them");
+            }
+            return engine;
         } catch (IllegalArgumentException e) {
             throw new JemmaException(e.getMessage());
         } finally {

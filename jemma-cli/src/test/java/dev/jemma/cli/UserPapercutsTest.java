@@ -89,4 +89,14 @@ class UserPapercutsTest {
         assertThat(m.find()).as(err.toString()).isTrue();
         assertThat(Integer.parseInt(m.group(1))).isLessThan(20);
     }
+
+    @Test
+    void aContextBeyondTheTrainedLengthIsAllowedWithAWarning() {
+        var r = CliTestSupport.run(null, "run", RunCommandTest.TINY, "-c", "100000", "-n", "2", "--raw", "--temp", "0", "--ids", "hi");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.err()).containsOnlyOnce("jemma: warning: -c 100000 is beyond the ").contains("tokens the model was trained for");
+        var within = CliTestSupport.run(null, "run", RunCommandTest.TINY, "-c", "64", "-n", "2", "--raw", "--temp", "0", "--ids", "hi");
+        assertThat(within.exitCode()).as(within.err()).isZero();
+        assertThat(within.err()).doesNotContain("warning");
+    }
 }
