@@ -43,6 +43,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--exact", description = "benchmark the exact f32 mode instead of the default fast mode")
     boolean exact;
 
+    @Option(names = "--matformer", paramLabel = "SPEC", description = "Gemma 3n: benchmark a MatFormer slice cut at load time (e2b, or ffn=…;skip=…)")
+    String matformer;
+
     @Option(names = "--json", description = "print one JSON object instead of a table")
     boolean json;
 
@@ -56,7 +59,7 @@ final class BenchCommand implements Callable<Integer> {
             long t0 = System.nanoTime();
             long c0 = java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
             // one ubatch of the whole prompt, as llama-bench's default n_ubatch (512) does for pp512
-            LanguageModel m = ModelLoader.load(path, new ModelLoader.Options(exact, threads, Math.max(1, prompt)), pool);
+            LanguageModel m = ModelLoader.load(path, new ModelLoader.Options(exact, threads, Math.max(1, prompt), matformer), pool);
             double loadSeconds = (System.nanoTime() - t0) / 1e9;
             double loadCpuSeconds = (java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime() - c0) / 1e9;
             try (m) {
@@ -84,6 +87,7 @@ final class BenchCommand implements Callable<Integer> {
                     o.put("threads", threads);
                     o.put("mode", exact ? "exact" : "default");
                     o.put("repetitions", reps);
+                    if (matformer != null) o.put("matformer", matformer);
                     if (pp != null) {
                         o.put("pp_tokens", prompt);
                         o.put("pp_tokens_per_s", mean(pp));
@@ -102,7 +106,7 @@ final class BenchCommand implements Callable<Integer> {
                     System.out.println(om.writeValueAsString(o));
                 } else {
                     System.out.printf("| model | size | threads | mode | test | t/s |%n|---|---:|---:|---|---:|---:|%n");
-                    String name = path.getFileName().toString();
+                    String name = path.getFileName().toString() + (matformer != null ? " --matformer " + matformer : "");
                     // as llama-bench: MiB below 1 GiB, so a small model does not read "0.00 GiB"
                     String sz = size < (1L << 30) ? String.format("%.2f MiB", size / (double) (1L << 20)) : String.format("%.2f GiB", size / (double) (1L << 30));
                     String mode = exact ? "exact" : "default";

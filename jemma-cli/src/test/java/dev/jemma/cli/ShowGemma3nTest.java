@@ -41,4 +41,16 @@ class ShowGemma3nTest {
         assertThat(bad.exitCode()).isNotZero();
         assertThat(bad.err().strip()).startsWith("jemma: ").contains("skip layer 99").doesNotContain("\n");
     }
+
+    @Test
+    void benchRunsAMatformerSlice() throws Exception {
+        var r = CliTestSupport.run(null, "bench", E4B.toString(), "-p", "4", "-n", "2", "-r", "1", "-t", "1", "--matformer", "e2b", "--json");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertThat(j.get("matformer").asText()).isEqualTo("e2b");
+        assertThat(j.get("tg_tokens_per_s").asDouble()).isPositive();
+        var bad = CliTestSupport.run(null, "bench", RunCommandTest.TINY, "-p", "4", "-n", "2", "-r", "1", "--matformer", "e2b");
+        assertThat(bad.exitCode()).isNotZero();
+        assertThat(bad.err().strip()).startsWith("jemma: ").contains("gemma3n models only");
+    }
 }
