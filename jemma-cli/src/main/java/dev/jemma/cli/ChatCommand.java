@@ -343,7 +343,12 @@ final class ChatCommand implements Callable<Integer> {
                     case "top_p", "top-p" -> b.topP(Float.parseFloat(value));
                     case "min_p", "min-p" -> b.minP(Float.parseFloat(value));
                     case "seed" -> b.seed(Long.parseLong(value));
-                    case "num_predict", "n_predict", "max_tokens" -> b.maxTokens(Integer.parseInt(value));
+                    case "num_predict", "n_predict", "max_tokens" -> {
+                        int n = Integer.parseInt(value);
+                        // as -n: -1 = no limit, anything lower is a typo
+                        if (n < -1) throw new IllegalArgumentException(what + " must be >= 0, or -1 for no limit");
+                        b.maxTokens(n);
+                    }
                     case "repeat_penalty" -> b.repeatPenalty(Float.parseFloat(value));
                     case "repeat_last_n" -> b.repeatLastN(Integer.parseInt(value));
                     case "presence_penalty" -> b.presencePenalty(Float.parseFloat(value));

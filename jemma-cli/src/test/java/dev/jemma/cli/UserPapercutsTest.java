@@ -99,4 +99,12 @@ class UserPapercutsTest {
         assertThat(within.exitCode()).as(within.err()).isZero();
         assertThat(within.err()).doesNotContain("warning");
     }
+
+    @Test
+    void chatRefusesANegativeNumPredictLikeTheFlag() {
+        var r = CliTestSupport.run("/set num_predict -5\n/set num_predict -1\n/bye\n", "chat", RunCommandTest.TINY);
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("num_predict must be >= 0, or -1 for no limit").contains("Set parameter 'num_predict' to '-1'")
+                .doesNotContain("to '-5'");
+    }
 }
