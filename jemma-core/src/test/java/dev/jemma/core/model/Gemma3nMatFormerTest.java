@@ -108,7 +108,10 @@ class Gemma3nMatFormerTest {
         float[] cut = logits(e2b, null, 64);
         double d = maxDiff(sliced, cut);
         System.out.printf("--matformer e2b vs cut E2B file: max|d| %.3e%n", d);
-        assertThat(d).isLessThanOrEqualTo(1e-6);
+        // Same weights, same arithmetic: only the JIT tier can differ between the two runs (the Vector API's
+        // interpreted reduceLanes sums lanes in another order than C2's intrinsic), which moves this random
+        // model's logits by up to ~4e-4 during warm-up. Slicing errors move them by > 0.1 (asserted below).
+        assertThat(d).isLessThanOrEqualTo(1e-3);
         float[] ref = Gemma3nConformanceTest.readF32(resource("e2b-cut-Q8_0.numpy.logits.f32"));
         System.out.printf("cut E2B file vs numpy float64: max|d| %.3e mean|d| %.3e%n", maxDiff(cut, ref), meanDiff(cut, ref));
         assertThat(maxDiff(cut, ref)).isLessThanOrEqualTo(1e-2);
