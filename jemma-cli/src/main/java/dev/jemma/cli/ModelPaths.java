@@ -35,6 +35,9 @@ final class ModelPaths {
      */
     static final String DEMO_MODEL = "models/jemma-demo.gguf";
 
+    /** Default -n for the demo model when none is given (it never emits end-of-turn). */
+    static final int DEMO_MAX_TOKENS = 120;
+
     /** The demo model used when {@code jemma run} gets no MODEL; a clear error when it is not installed. */
     static Path demoModel() {
         String home = System.getProperty("jemma.home.dir");
