@@ -65,9 +65,8 @@ public final class Perplexity {
         int vocab = m.config().vocabSize();
         int first = nCtx / 2;
         int nv = 2 * ((vocab + 1) / 2) + 4;
-        double nll = 0, nll2 = 0;
-        long count = 0;
         double[] chunkPpl = new double[nChunk];
+        ChunkScorer scorer;
         Path tmp = baseOut == null ? null : baseOut.toAbsolutePath().resolveSibling(baseOut.getFileName() + ".part");
         try (OutputStream os = tmp == null ? OutputStream.nullOutputStream() : new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
             if (tmp != null) {
@@ -77,31 +76,23 @@ public final class Perplexity {
                 os.write(h.array());
             }
             ByteBuffer rec = ByteBuffer.allocate(2 * nv).order(ByteOrder.LITTLE_ENDIAN);
-            for (int c = 0; c < nChunk; c++) {
-                int start = c * nCtx;
-                int[] chunk = Arrays.copyOfRange(tokens, start, start + nCtx);
-                if (addBos) chunk[0] = bos;
-                KvCache cache = m.newCache(nCtx);
-                for (int b = 0; b < nCtx; b += batch) {
-                    int n = Math.min(batch, nCtx - b);
-                    boolean needed = b + n > first;
-                    float[] logits = m.forward(chunk, b, n, cache, needed);
-                    if (!needed) continue;
-                    for (int k = Math.max(0, first - b); k < n; k++) {
-                        int pos = b + k;
-                        if (pos > nCtx - 2) break;
-                        int target = tokens[start + pos + 1];
-                        double v = tmp == null ? nll(logits, k * vocab, vocab, target)
-                                : nllAndRecord(logits, k * vocab, vocab, target, rec);
-                        if (tmp != null) os.write(rec.array());
-                        nll += v;
-                        nll2 += v * v;
-                        count++;
-                    }
+            scorer = new ChunkScorer() {
+                @Override
+                void position(float[] logits, int off, int target) throws IOException {
+                    double v = tmp == null ? nll(logits, off, vocab, target) : nllAndRecord(logits, off, vocab, target, rec);
+                    if (tmp != null) os.write(rec.array());
+                    nll += v;
+                    nll2 += v * v;
+                    count++;
                 }
-                chunkPpl[c] = Math.exp(nll / count);
-                if (listener != null) listener.chunk(c + 1, nChunk, chunkPpl[c]);
-            }
+
+                @Override
+                void chunkDone(int c) {
+                    chunkPpl[c] = Math.exp(nll / count);
+                    if (listener != null) listener.chunk(c + 1, nChunk, chunkPpl[c]);
+                }
+            };
+            scorer.run(m, tokens, nCtx, nChunk, bos, addBos, batch);
         } catch (IOException e) {
             deleteQuietly(tmp);
             throw new JemmaException(baseOut + ": cannot write: " + e.getMessage());
@@ -117,7 +108,8 @@ public final class Perplexity {
                 throw new JemmaException(baseOut + ": cannot write: " + e.getMessage());
             }
         }
-        double mean = nll / count, var = nll2 / count - mean * mean;
+        long count = scorer.count;
+        double mean = scorer.nll / count, var = scorer.nll2 / count - mean * mean;
         double ppl = Math.exp(mean);
         double err = var > 0 ? Math.sqrt(var / (count - 1)) * ppl : Double.NaN;
         return new Result(nChunk, nCtx, count, ppl, err, chunkPpl);
@@ -195,8 +187,88 @@ public final class Perplexity {
             byte[] recBytes = new byte[2 * nv];
             ByteBuffer rec = ByteBuffer.wrap(recBytes).order(ByteOrder.LITTLE_ENDIAN);
             float[] kldValues = new float[perChunk * nChunk];
-            double sNll = 0, sNll2 = 0, sBase = 0, sBase2 = 0, sNllBase = 0, sKld = 0, sKld2 = 0, sDp2 = 0;
-            long same = 0, count = 0;
+            var k = new ChunkScorer() {
+                double sNll, sNll2, sBase, sBase2, sNllBase, sKld, sKld2, sDp2;
+                long same;
+
+                @Override
+                void position(float[] logits, int off, int target) throws IOException {
+                    in.readFully(recBytes);
+                    float max = logits[off];
+                    int imax = 0;
+                    for (int i = 1; i < vocab; i++) {
+                        if (logits[off + i] > max) {
+                            max = logits[off + i];
+                            imax = i;
+                        }
+                    }
+                    double sum = 0;
+                    for (int i = 0; i < vocab; i++) sum += (float) Math.exp(logits[off + i] - max);
+                    float lse = (float) Math.log(sum);
+                    float nll = max + lse - logits[off + target];
+                    float scale = rec.getFloat(0), minLogProb = rec.getFloat(4);
+                    float nllBase = -(scale * (rec.getShort(8 + 2 * target) & 0xffff) + minLogProb);
+                    float shift = max + lse;
+                    double kl = 0;
+                    int imaxBase = -1;
+                    float baseMax = 0;
+                    for (int i = 0; i < vocab; i++) {
+                        float pl = scale * (rec.getShort(8 + 2 * i) & 0xffff) + minLogProb;
+                        if (i == 0 || pl > baseMax) {
+                            baseMax = pl;
+                            imaxBase = i;
+                        }
+                        if (pl > -16f) kl += (float) Math.exp(pl) * (pl - logits[off + i] + shift);
+                    }
+                    sNll += nll;
+                    sNll2 += (double) nll * nll;
+                    sBase += nllBase;
+                    sBase2 += (double) nllBase * nllBase;
+                    sNllBase += (double) nll * nllBase;
+                    sKld += kl;
+                    sKld2 += kl * kl;
+                    double dp = Math.exp(-nll) - Math.exp(-nllBase);
+                    sDp2 += dp * dp;
+                    if (imax == imaxBase) same++;
+                    kldValues[(int) count] = (float) kl;
+                    count++;
+                }
+
+                @Override
+                void chunkDone(int c) {
+                    if (listener != null) listener.chunk(c + 1, nChunk, Math.exp(sNll / count));
+                }
+            };
+            k.run(m, tokens, nCtx, nChunk, bos, addBos, batch);
+            long count = k.count;
+            double[] lp = meanErr(k.sNll, k.sNll2, count), lb = meanErr(k.sBase, k.sBase2, count), kl = meanErr(k.sKld, k.sKld2, count);
+            Arrays.sort(kldValues);
+            double sameTop = (double) k.same / count;
+            double ppl = Math.exp(lp[0]), base = Math.exp(lb[0]);
+            return new KldResult(nChunk, nCtx, count, ppl, ppl * lp[1], base, base * lb[1], kl[0], kl[1],
+                    median(kldValues), percentile(kldValues, 0.99), kldValues[kldValues.length - 1], sameTop,
+                    Math.sqrt(sameTop * (1 - sameTop) / (count - 1)), Math.sqrt(k.sDp2 / count), lp[0] - lb[0]);
+        } catch (IOException e) {
+            throw new JemmaException(baseFile + ": cannot read: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Walks the positions llama-perplexity scores: {@code nChunk} chunks of {@code nCtx} tokens, each from an empty
+     * cache with BOS as its first token, logits of the second half only. Subclasses see each scored position's
+     * logits row and the token that follows; {@link #nll}, {@link #nll2} and {@link #count} are theirs to keep.
+     */
+    private abstract static class ChunkScorer {
+        double nll, nll2;
+        long count;
+
+        abstract void position(float[] logits, int off, int target) throws IOException;
+
+        abstract void chunkDone(int chunk) throws IOException;
+
+        final void run(LanguageModel m, int[] tokens, int nCtx, int nChunk, int bos, boolean addBos, int batch) throws IOException {
+            int vocab = m.config().vocabSize();
+            int first = nCtx / 2;
             for (int c = 0; c < nChunk; c++) {
                 int start = c * nCtx;
                 int[] chunk = Arrays.copyOfRange(tokens, start, start + nCtx);
@@ -210,60 +282,11 @@ public final class Perplexity {
                     for (int k = Math.max(0, first - b); k < n; k++) {
                         int pos = b + k;
                         if (pos > nCtx - 2) break;
-                        in.readFully(recBytes);
-                        int target = tokens[start + pos + 1];
-                        int off = k * vocab;
-                        float max = logits[off];
-                        int imax = 0;
-                        for (int i = 1; i < vocab; i++) {
-                            if (logits[off + i] > max) {
-                                max = logits[off + i];
-                                imax = i;
-                            }
-                        }
-                        double sum = 0;
-                        for (int i = 0; i < vocab; i++) sum += (float) Math.exp(logits[off + i] - max);
-                        float lse = (float) Math.log(sum);
-                        float nll = max + lse - logits[off + target];
-                        float scale = rec.getFloat(0), minLogProb = rec.getFloat(4);
-                        float nllBase = -(scale * (rec.getShort(8 + 2 * target) & 0xffff) + minLogProb);
-                        float shift = max + lse;
-                        double kl = 0;
-                        int imaxBase = -1;
-                        float baseMax = 0;
-                        for (int i = 0; i < vocab; i++) {
-                            float pl = scale * (rec.getShort(8 + 2 * i) & 0xffff) + minLogProb;
-                            if (i == 0 || pl > baseMax) {
-                                baseMax = pl;
-                                imaxBase = i;
-                            }
-                            if (pl > -16f) kl += (float) Math.exp(pl) * (pl - logits[off + i] + shift);
-                        }
-                        sNll += nll;
-                        sNll2 += (double) nll * nll;
-                        sBase += nllBase;
-                        sBase2 += (double) nllBase * nllBase;
-                        sNllBase += (double) nll * nllBase;
-                        sKld += kl;
-                        sKld2 += kl * kl;
-                        double dp = Math.exp(-nll) - Math.exp(-nllBase);
-                        sDp2 += dp * dp;
-                        if (imax == imaxBase) same++;
-                        kldValues[(int) count] = (float) kl;
-                        count++;
+                        position(logits, k * vocab, tokens[start + pos + 1]);
                     }
                 }
-                if (listener != null) listener.chunk(c + 1, nChunk, Math.exp(sNll / count));
+                chunkDone(c);
             }
-            double[] lp = meanErr(sNll, sNll2, count), lb = meanErr(sBase, sBase2, count), kl = meanErr(sKld, sKld2, count);
-            Arrays.sort(kldValues);
-            double sameTop = (double) same / count;
-            double ppl = Math.exp(lp[0]), base = Math.exp(lb[0]);
-            return new KldResult(nChunk, nCtx, count, ppl, ppl * lp[1], base, base * lb[1], kl[0], kl[1],
-                    median(kldValues), percentile(kldValues, 0.99), kldValues[kldValues.length - 1], sameTop,
-                    Math.sqrt(sameTop * (1 - sameTop) / (count - 1)), Math.sqrt(sDp2 / count), lp[0] - lb[0]);
-        } catch (IOException e) {
-            throw new JemmaException(baseFile + ": cannot read: " + e.getMessage());
         }
     }
 
