@@ -9,7 +9,9 @@ import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.WeightMatrix;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Gemma 3 text decoder (arch {@code gemma3}, 270M … 27B), following HF modeling_gemma3.py:
@@ -26,6 +28,14 @@ public final class Gemma3Model implements LanguageModel {
     record Layer(float[] attnNorm, WeightMatrix wq, WeightMatrix wk, WeightMatrix wv, WeightMatrix wo,
                  float[] qNorm, float[] kNorm, float[] postAttnNorm, float[] ffnNorm,
                  WeightMatrix gate, WeightMatrix up, WeightMatrix down, float[] postFfwNorm) {
+        List<WeightMatrix> matrices() {
+            return List.of(wq, wk, wv, wo, gate, up, down);
+        }
+
+        Layer attach(RepackCache r) {
+            return new Layer(attnNorm, r.attach(wq), r.attach(wk), r.attach(wv), r.attach(wo), qNorm, kNorm, postAttnNorm,
+                    ffnNorm, r.attach(gate), r.attach(up), r.attach(down), postFfwNorm);
+        }
     }
 
     private final GgufFile file;
@@ -33,6 +43,7 @@ public final class Gemma3Model implements LanguageModel {
     private final Layer[] layers;
     private final WeightMatrix embed;
     private final WeightMatrix output;
+    private final RepackCache repacked;
     private final float[] outputNorm;
     private final float[][] invFreq;
     private final MatMul matmul;
@@ -46,7 +57,11 @@ public final class Gemma3Model implements LanguageModel {
     private final float[] ropeCos, ropeSin;
     private float[] logits = new float[0];
 
-    public Gemma3Model(GgufFile file, ModelConfig config, MatMul matmul, ThreadPool pool, int maxBatch, boolean ownsFile) {
+    /**
+     * @param int8 give Q4_0/Q8_0 matrices an {@link RepackCache interleaved copy} so the default-mode matmul runs them
+     *             with int8 activations (llama.cpp's numerics); false keeps every matmul on f32 activations
+     */
+    public Gemma3Model(GgufFile file, ModelConfig config, MatMul matmul, ThreadPool pool, int maxBatch, boolean ownsFile, boolean int8) {
         this.file = file;
         this.c = config;
         this.matmul = matmul;
@@ -55,7 +70,7 @@ public final class Gemma3Model implements LanguageModel {
         this.ownsFile = ownsFile;
         WeightLoader w = new WeightLoader(file);
         embed = w.matrix("token_embd.weight", c.dim(), c.vocabSize());
-        output = w.has("output.weight") ? w.matrix("output.weight", c.dim(), c.vocabSize()) : embed;
+        WeightMatrix out = w.has("output.weight") ? w.matrix("output.weight", c.dim(), c.vocabSize()) : embed;
         outputNorm = w.vector("output_norm.weight", c.dim());
         layers = new Layer[c.layers()];
         invFreq = new float[c.layers()][];
@@ -79,6 +94,18 @@ public final class Gemma3Model implements LanguageModel {
                     w.matrix(p + "ffn_down.weight", ffn, c.dim()),
                     w.vector(p + "post_ffw_norm.weight", c.dim()));
             invFreq[l] = Ops.ropeInvFreq(c.headDim(), c.ropeBase()[l], c.ropeScale()[l]);
+        }
+        if (int8) {
+            List<WeightMatrix> all = new ArrayList<>();
+            all.add(out);
+            for (Layer L : layers) all.addAll(L.matrices());
+            repacked = RepackCache.open(file, all, pool);
+            for (int l = 0; l < layers.length; l++) layers[l] = layers[l].attach(repacked);
+            // the embedding lookup keeps reading the GGUF's rows; only the output projection uses the copy
+            output = repacked.attach(out);
+        } else {
+            repacked = null;
+            output = out;
         }
         int b = maxBatch;
         x = new float[b * c.dim()];
@@ -235,6 +262,7 @@ public final class Gemma3Model implements LanguageModel {
 
     @Override
     public void close() {
+        if (repacked != null) repacked.close();
         if (ownsFile) file.close();
     }
 

@@ -19,15 +19,21 @@ public final class ModelLoader {
      *                      {@code ffn=…;skip=…}), or null for the model as stored
      * @param contextLength the longest context the caller will ask {@link LanguageModel#newCache} for; the memory
      *                      plan is checked against it before loading (0: {@link MemoryPlan#defaultContext})
+     * @param f32Activations in the default (non-exact) mode, keep f32 activations for every matmul instead of the
+     *                      int8 activations Gemma 3's Q4_0/Q8_0 matmuls otherwise use (see {@link #int8})
      */
-    public record Options(boolean exact, int threads, int maxBatch, String matformer, int contextLength) {
+    public record Options(boolean exact, int threads, int maxBatch, String matformer, int contextLength, boolean f32Activations) {
         /** Options for the model as stored and the default context (see {@link MemoryPlan#defaultContext}). */
         public Options(boolean exact, int threads, int maxBatch) {
-            this(exact, threads, maxBatch, null, 0);
+            this(exact, threads, maxBatch, null, 0, false);
         }
 
         public Options(boolean exact, int threads, int maxBatch, String matformer) {
-            this(exact, threads, maxBatch, matformer, 0);
+            this(exact, threads, maxBatch, matformer, 0, false);
+        }
+
+        public Options withF32Activations(boolean f32) {
+            return new Options(exact, threads, maxBatch, matformer, contextLength, f32);
         }
 
         public static Options defaults() {
@@ -35,11 +41,11 @@ public final class ModelLoader {
         }
 
         public Options withMatformer(String spec) {
-            return new Options(exact, threads, maxBatch, spec, contextLength);
+            return new Options(exact, threads, maxBatch, spec, contextLength, f32Activations);
         }
 
         public Options withContextLength(int contextLength) {
-            return new Options(exact, threads, maxBatch, matformer, contextLength);
+            return new Options(exact, threads, maxBatch, matformer, contextLength, f32Activations);
         }
     }
 
@@ -59,6 +65,16 @@ public final class ModelLoader {
 
     public static MatMul matmulFor(Options o) {
         return o.exact() ? MatMul.EXACT : MatMuls.fast();
+    }
+
+    /**
+     * Whether Gemma 3's Q4_0/Q8_0 matmuls run with int8 activations (the default mode on 512-bit vector hardware;
+     * {@link Options#f32Activations} or {@code -Djemma.int8=false} keep f32 activations). Gemma 3n never does: its fixtures show it amplifies
+     * activation rounding ~1000×, so it stays on f32 activations.
+     */
+    static boolean int8(Options o) {
+        return !o.exact() && !o.f32Activations() && dev.jemma.core.tensor.kernels.Kernels.ENABLED
+                && !"false".equals(System.getProperty("jemma.int8"));
     }
 
     /** Loads from a path; the model owns the file and the thread pool is the caller's. */
@@ -82,7 +98,7 @@ public final class ModelLoader {
         MemoryPlan.of(file, config, options.contextLength(), options.maxBatch(), options.matformer()).check();
         MatMul mm = matmulFor(options);
         return switch (config.architecture()) {
-            case "gemma3" -> new Gemma3Model(file, config, mm, pool, options.maxBatch(), ownsFile);
+            case "gemma3" -> new Gemma3Model(file, config, mm, pool, options.maxBatch(), ownsFile, int8(options));
             case "gemma3n" -> new Gemma3nModel(file, config, slice, mm, pool, options.maxBatch(), ownsFile);
             default -> throw new AssertionError();
         };

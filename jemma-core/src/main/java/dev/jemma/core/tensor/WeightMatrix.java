@@ -17,8 +17,14 @@ public final class WeightMatrix {
     private final int rows;
     private final int cols;
     private final long rowBytes;
+    private final MemorySegment interleaved;
 
     public WeightMatrix(String name, MemorySegment data, GgmlType type, int rows, int cols) {
+        this(name, data, type, rows, cols, null);
+    }
+
+    private WeightMatrix(String name, MemorySegment data, GgmlType type, int rows, int cols, MemorySegment interleaved) {
+        this.interleaved = interleaved;
         this.name = name;
         this.data = data;
         this.type = type;
@@ -29,6 +35,21 @@ public final class WeightMatrix {
         if (rowBytes * rows > data.byteSize()) {
             throw new IllegalArgumentException(name + ": " + rows + "x" + cols + " " + type + " needs " + rowBytes * rows + " bytes, has " + data.byteSize());
         }
+    }
+
+    /**
+     * This matrix with a second copy of its weights in {@link dev.jemma.core.tensor.kernels.Interleaved} layout, which
+     * the default-mode matmul then reads instead of {@link #data()} (row lookups still read {@link #data()}).
+     */
+    public WeightMatrix withInterleaved(MemorySegment packed) {
+        long need = dev.jemma.core.tensor.kernels.Interleaved.byteSize(type, rows, cols);
+        if (packed.byteSize() < need) throw new IllegalArgumentException(name + ": interleaved copy has " + packed.byteSize() + " bytes, needs " + need);
+        return new WeightMatrix(name, data, type, rows, cols, packed);
+    }
+
+    /** The {@link dev.jemma.core.tensor.kernels.Interleaved} copy of the weights, or null. */
+    public MemorySegment interleaved() {
+        return interleaved;
     }
 
     public static WeightMatrix of(GgufFile file, GgufTensorInfo t) {

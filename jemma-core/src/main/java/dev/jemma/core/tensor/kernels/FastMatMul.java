@@ -6,7 +6,9 @@ import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.WeightMatrix;
 
 /**
- * The default-mode matmul. Two shapes:
+ * The default-mode matmul. A matrix that carries an {@link Interleaved} copy (Q4_0 / Q8_0 in a Gemma 3 model) runs
+ * on {@link Int8Kernels}: activations quantized to int8 per 32-block as llama.cpp does, integer block sums — the
+ * "activation-quantized" numerics of the fixtures. Any other matrix keeps f32 activations, in two shapes:
  * <ul>
  *   <li><b>few tokens (decode)</b>: memory-bound matrix × vector; each stored row is streamed once through a fused
  *       decode-and-dot kernel ({@link Kernels#dot}), rows split across threads;</li>
@@ -14,7 +16,7 @@ import dev.jemma.core.tensor.WeightMatrix;
  *       once and multiplies them with every token of the batch through a 4×4 register-tiled FMA kernel
  *       ({@link Gemm}), so a weight is decoded once per batch instead of once per token.</li>
  * </ul>
- * Activations stay f32 and weights are decoded exactly, so the result equals {@link MatMul#EXACT}'s up to
+ * There activations stay f32 and weights are decoded exactly, so the result equals {@link MatMul#EXACT}'s up to
  * summation order (well inside the fixtures' tolerances). One instance per model: it keeps per-call state and
  * per-worker scratch so the hot path allocates nothing; calls are serialized.
  */
@@ -30,6 +32,9 @@ public final class FastMatMul implements MatMul {
     private float[][] scratch = new float[0][];
     private final ThreadPool.RangeTask rowTask = this::rowRange;
     private final ThreadPool.RangeTask gemmTask = this::gemmRange;
+    private final QuantizedActivations xq = new QuantizedActivations();
+    private final ThreadPool.RangeTask quantizeTask = (t0, t1, worker) -> xq.quantize(x, t0, t1);
+    private final ThreadPool.RangeTask int8Task = this::int8Range;
 
     @Override
     public synchronized void matmul(WeightMatrix w, float[] x, int nTokens, float[] out, ThreadPool pool) {
@@ -39,7 +44,11 @@ public final class FastMatMul implements MatMul {
         this.out = out;
         this.nTokens = nTokens;
         try {
-            if (nTokens >= GEMM_MIN_TOKENS) {
+            if (w.interleaved() != null) {
+                xq.reserve(nTokens, w.cols());
+                pool.parallelFor(nTokens, quantizeTask);
+                pool.parallelFor(Interleaved.groups(w.rows()), int8Task);
+            } else if (nTokens >= GEMM_MIN_TOKENS) {
                 pool.parallelFor((w.rows() + 3) / 4, gemmTask);
             } else {
                 if (Kernels.hasKernel(w.type()) && Kernels.needsBlockSums(w.type())) {
@@ -77,6 +86,27 @@ public final class FastMatMul implements MatMul {
             for (int r = r0; r < r1; r++) {
                 long off = w.rowOffset(r);
                 for (int t = 0; t < n; t++) out[t * rows + r] = f.dot(data, off, x, t * cols, cols, tmp);
+            }
+        }
+    }
+
+    /**
+     * Row groups [g0, g1) of an {@link Interleaved} matrix with int8 activations. Groups are taken a few at a time
+     * (about 256 KB of weights, which stay in L2) and every token of the batch passes over them, so a batch reads each
+     * weight once from memory and each activation row once per chunk of groups.
+     */
+    private void int8Range(int g0, int g1, int worker) {
+        final WeightMatrix w = this.w;
+        final var p = w.interleaved();
+        final int rows = w.rows(), nb = w.cols() / 32, n = nTokens;
+        final long gBytes = Interleaved.groupBytes(w.type(), w.cols());
+        final boolean q4 = w.type() == dev.jemma.core.tensor.GgmlType.Q4_0;
+        final int chunk = (int) Math.max(1, (256 << 10) / gBytes);
+        for (int c0 = g0; c0 < g1; c0 += chunk) {
+            int c1 = Math.min(g1, c0 + chunk);
+            for (int t = 0; t < n; t++) {
+                if (q4) Int8Kernels.q4(p, c0, c1, rows, nb, xq, t, out);
+                else Int8Kernels.q8(p, c0, c1, rows, nb, xq, t, out);
             }
         }
     }

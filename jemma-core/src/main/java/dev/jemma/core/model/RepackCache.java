@@ -1,0 +1,228 @@
+package dev.jemma.core.model;
+
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.gguf.GgufTensorInfo;
+import dev.jemma.core.store.ModelStore;
+import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tensor.WeightMatrix;
+import dev.jemma.core.tensor.kernels.Interleaved;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.zip.CRC32C;
+
+/**
+ * The {@link Interleaved} copies of a model's Q4_0/Q8_0 matrices, made once and kept in a cache file that later
+ * loads map read-only (zero-copy, like the GGUF itself). Because the model then reads its matrices only from the
+ * cache, the GGUF's pages for them are never touched: resident memory stays about one copy of the weights.
+ *
+ * <p>The cache file lives in {@code -Djemma.cache.dir}, else {@code $JEMMA_HOME/cache} (default
+ * {@code ~/.jemma/cache}), one per model path. It is trusted only when its header matches the GGUF's size,
+ * modification time, a CRC-32C fingerprint (metadata and tensor table plus 16 sampled data pages), and the exact
+ * tensor list; anything else rebuilds it. It is written under a temporary name and renamed into place, so an
+ * interrupted build never leaves a file that looks valid. Where no cache can be written (read-only or full
+ * disk) the copies are built in memory for this run instead.
+ */
+public final class RepackCache implements AutoCloseable {
+    private static final long MAGIC = 0x314B50414D4D454AL; // "JEMMAPK1"
+    private static final int VERSION = 1;
+    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private final Arena arena;
+    private final Map<String, MemorySegment> segments;
+    private final Path path;
+    private final boolean built;
+
+    private RepackCache(Arena arena, Map<String, MemorySegment> segments, Path path, boolean built) {
+        this.arena = arena;
+        this.segments = segments;
+        this.path = path;
+        this.built = built;
+    }
+
+    /** The directory cache files go to (see the class comment). */
+    public static Path defaultDir() {
+        String p = System.getProperty("jemma.cache.dir");
+        if (p != null && !p.isBlank()) return Path.of(p);
+        return ModelStore.defaultHome().resolve("cache");
+    }
+
+    /** {@code matrices} with their interleaved copies attached, from the cache (built first when missing or stale). */
+    public static RepackCache open(GgufFile file, List<WeightMatrix> matrices, ThreadPool pool) {
+        Map<String, WeightMatrix> byName = new LinkedHashMap<>();
+        for (WeightMatrix w : matrices) {
+            if (Interleaved.supports(w.type(), w.cols())) byName.putIfAbsent(w.name(), w);
+        }
+        if (byName.isEmpty()) return new RepackCache(null, Map.of(), null, false);
+        byte[] header = header(file, byName);
+        long dataStart = align(header.length, 4096);
+        Map<String, Long> offsets = new HashMap<>();
+        long end = dataStart;
+        for (WeightMatrix w : byName.values()) {
+            offsets.put(w.name(), end);
+            end = align(end + Interleaved.byteSize(w.type(), w.rows(), w.cols()), 4096);
+        }
+        Path dir = defaultDir();
+        Path cache = dir.resolve(cacheName(file.path()));
+        RepackCache hit = tryMap(cache, header, byName, offsets, end);
+        if (hit != null) return hit;
+        try {
+            Files.createDirectories(dir);
+            Path tmp = dir.resolve(cache.getFileName() + ".part-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
+            try {
+                try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
+                     Arena build = Arena.ofShared()) {
+                    MemorySegment seg = ch.map(FileChannel.MapMode.READ_WRITE, 0, end, build);
+                    fill(seg, byName, offsets, pool);
+                    MemorySegment.copy(MemorySegment.ofArray(header), 0, seg, 0, header.length);
+                    seg.force();
+                }
+                try {
+                    Files.move(tmp, cache, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                } catch (AtomicMoveNotSupportedException e) {
+                    Files.move(tmp, cache, StandardCopyOption.REPLACE_EXISTING);
+                }
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
+            RepackCache made = tryMap(cache, header, byName, offsets, end);
+            if (made != null) return new RepackCache(made.arena, made.segments, cache, true);
+        } catch (IOException | RuntimeException e) {
+            // fall through: a cache is an optimisation, never a reason to fail a load
+        }
+        Arena mem = Arena.ofShared();
+        MemorySegment seg = mem.allocate(end, 4096);
+        fill(seg, byName, offsets, pool);
+        return new RepackCache(mem, slices(seg, byName, offsets), null, true);
+    }
+
+    private static RepackCache tryMap(Path cache, byte[] header, Map<String, WeightMatrix> byName, Map<String, Long> offsets, long end) {
+        if (!Files.isRegularFile(cache)) return null;
+        Arena arena = Arena.ofShared();
+        try (FileChannel ch = FileChannel.open(cache, StandardOpenOption.READ)) {
+            if (ch.size() != end) {
+                arena.close();
+                return null;
+            }
+            MemorySegment seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, end, arena);
+            if (seg.asSlice(0, header.length).mismatch(MemorySegment.ofArray(header)) != -1) {
+                arena.close();
+                return null;
+            }
+            return new RepackCache(arena, slices(seg, byName, offsets), cache, false);
+        } catch (IOException | RuntimeException e) {
+            arena.close();
+            return null;
+        }
+    }
+
+    private static Map<String, MemorySegment> slices(MemorySegment seg, Map<String, WeightMatrix> byName, Map<String, Long> offsets) {
+        Map<String, MemorySegment> out = new HashMap<>();
+        for (WeightMatrix w : byName.values()) {
+            out.put(w.name(), seg.asSlice(offsets.get(w.name()), Interleaved.byteSize(w.type(), w.rows(), w.cols())));
+        }
+        return out;
+    }
+
+    private static void fill(MemorySegment seg, Map<String, WeightMatrix> byName, Map<String, Long> offsets, ThreadPool pool) {
+        for (WeightMatrix w : byName.values()) {
+            MemorySegment dst = seg.asSlice(offsets.get(w.name()), Interleaved.byteSize(w.type(), w.rows(), w.cols()));
+            pool.parallelFor(Interleaved.groups(w.rows()), (g0, g1, worker) -> Interleaved.repack(w, dst, g0, g1));
+        }
+    }
+
+    /** Everything the cache's validity depends on, serialized: compared byte for byte on every load. */
+    private static byte[] header(GgufFile file, Map<String, WeightMatrix> byName) {
+        long mtime;
+        try {
+            mtime = Files.getLastModifiedTime(file.path()).toMillis();
+        } catch (IOException e) {
+            mtime = -1;
+        }
+        StringBuilder table = new StringBuilder();
+        for (WeightMatrix w : byName.values()) {
+            GgufTensorInfo t = file.tensor(w.name());
+            table.append(w.name()).append(' ').append(w.type()).append(' ').append(w.rows()).append(' ').append(w.cols())
+                    .append(' ').append(t == null ? -1 : t.offset()).append('\n');
+        }
+        byte[] tab = table.toString().getBytes(StandardCharsets.UTF_8);
+        byte[] out = new byte[40 + tab.length];
+        MemorySegment h = MemorySegment.ofArray(out);
+        h.set(I64, 0, MAGIC);
+        h.set(I32, 8, VERSION);
+        h.set(I32, 12, tab.length);
+        h.set(I64, 16, file.fileSize());
+        h.set(I64, 24, mtime);
+        h.set(I64, 32, fingerprint(file));
+        MemorySegment.copy(tab, 0, h, ValueLayout.JAVA_BYTE, 40, tab.length);
+        return out;
+    }
+
+    /** CRC-32C of the metadata and tensor table (up to 16 MB) and of 16 evenly spaced 4 KB pages of tensor data. */
+    private static long fingerprint(GgufFile file) {
+        CRC32C crc = new CRC32C();
+        MemorySegment all = file.segment();
+        long head = Math.min(file.dataStart(), 16L << 20);
+        crc.update(all.asSlice(0, head).asByteBuffer());
+        long dataLen = file.fileSize() - file.dataStart();
+        for (int i = 0; i < 16 && dataLen > 0; i++) {
+            long off = file.dataStart() + dataLen * i / 16;
+            crc.update(all.asSlice(off, Math.min(4096, file.fileSize() - off)).asByteBuffer());
+        }
+        return crc.getValue();
+    }
+
+    private static String cacheName(Path model) {
+        Path abs = model.toAbsolutePath().normalize();
+        try {
+            abs = abs.toRealPath();
+        } catch (IOException ignored) {
+            // keep the normalized path
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(abs.toString().getBytes(StandardCharsets.UTF_8));
+        String base = abs.getFileName().toString().replaceAll("[^A-Za-z0-9._-]", "_");
+        if (base.length() > 80) base = base.substring(0, 80);
+        return base + "-" + Long.toHexString(crc.getValue()) + ".int8.jpk";
+    }
+
+    private static long align(long v, long a) {
+        return (v + a - 1) / a * a;
+    }
+
+    /** {@code w} with its interleaved copy when this cache has one, else {@code w} itself. */
+    public WeightMatrix attach(WeightMatrix w) {
+        MemorySegment s = segments.get(w.name());
+        return s == null ? w : w.withInterleaved(s);
+    }
+
+    /** The cache file in use (null when the copies live in memory or there are none). */
+    public Path path() {
+        return path;
+    }
+
+    /** Whether this load built the copies (rather than mapping an existing cache file). */
+    public boolean built() {
+        return built;
+    }
+
+    @Override
+    public void close() {
+        if (arena != null) arena.close();
+    }
+}

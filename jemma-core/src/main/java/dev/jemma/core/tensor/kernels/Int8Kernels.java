@@ -1,0 +1,142 @@
+package dev.jemma.core.tensor.kernels;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+/**
+ * Integer dot products of {@link Interleaved} Q4_0 / Q8_0 weight groups (32 rows) with {@link QuantizedActivations}:
+ * 32 rows per 512-bit vector of 16-bit lanes, one broadcast activation per column, exact integer sums per block,
+ * then one f32 multiply-add per block by (weight scale × activation scale) — the arithmetic of llama.cpp's
+ * {@code vec_dot_q4_0_q8_0} / {@code vec_dot_q8_0_q8_0}, laid out so that the Vector API's 16-bit multiply
+ * ({@code vpmullw}, 32 products per instruction) stands in for the int8 dot-product instructions it cannot name.
+ *
+ * <p>Why 16 bits suffice: for Q4_0 the block sum Σ (n − 8)·x lies in [−32512, 28448] (|x| ≤ 127, 32 terms), so it
+ * is accumulated in wrapping 16-bit arithmetic from the start value −8·Σx (see {@link QuantizedActivations#q4Bias})
+ * and comes out exact. For Q8_0 a pair of products fits (|w·x| ≤ 128·127), and pairs are widened to 32 bits.
+ */
+public final class Int8Kernels {
+    static final VectorSpecies<Short> S = ShortVector.SPECIES_512;
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
+    static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
+    static final VectorSpecies<Byte> B256 = ByteVector.SPECIES_256;
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    static final FloatVector F16_MAGIC = FloatVector.broadcast(F, 0x1p112f);
+
+    private Int8Kernels() {
+    }
+
+    /** Lanes {@code [16·part, 16·part + 16)} of 32 f16 values, exactly as f32 ((|h| << 13) · 2^112 handles subnormals). */
+    static FloatVector f16(ShortVector h, int part) {
+        IntVector i = (IntVector) h.convertShape(VectorOperators.S2I, I, part);
+        IntVector mag = i.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
+        IntVector sign = i.and(0x8000).lanewise(VectorOperators.LSHL, 16);
+        return mag.reinterpretAsFloats().mul(F16_MAGIC).reinterpretAsInts().or(sign).reinterpretAsFloats();
+    }
+
+    static void store(FloatVector lo, FloatVector hi, float[] out, int off, int valid) {
+        if (valid == 32) {
+            lo.intoArray(out, off);
+            hi.intoArray(out, off + 16);
+        } else {
+            lo.intoArray(out, off, F.indexInRange(0, valid));
+            if (valid > 16) hi.intoArray(out, off + 16, F.indexInRange(16, valid));
+        }
+    }
+
+    /**
+     * out[t·rows + r] = row r · token t for the rows of Q4_0 groups [g0, g1). The group loop lives inside the kernel:
+     * C2 compiled a per-group call markedly worse (see {@link Int8Kernels} notes in docs/PERFORMANCE.md).
+     */
+    public static void q4(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
+        q4(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, t * a.cols, t * nb, out, t * rows);
+    }
+
+    private static void q4(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias, int xt, int dt,
+                           float[] out, int ot) {
+        final long gBytes = (long) nb * Interleaved.Q4_TILE;
+        for (int gi = g0; gi < g1; gi++) {
+        final long g = gi * gBytes;
+        FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long tile = g + (long) b * Interleaved.Q4_TILE;
+            int xo = xt + 32 * b;
+            ShortVector acc = ShortVector.broadcast(S, bias[dt + b]);
+            for (int qd = 0; qd < 8; qd++) {
+                ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * qd, LE);
+                int j = xo + 2 * qd;
+                ShortVector n0 = v.and((short) 0xF);
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
+                ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12);
+                acc = acc.add(n0.mul(xq[j]));
+                acc = acc.add(n1.mul(xq[j + 16]));
+                acc = acc.add(n2.mul(xq[j + 1]));
+                acc = acc.add(n3.mul(xq[j + 17]));
+            }
+            // conversions are written out in place: wrapping convertShape in a small helper method made C2's code for
+            // this loop ~2.4x slower (measured), as did interleaving them with the multiply-adds
+            ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
+            FloatVector d0 = f16(h, 0), d1 = f16(h, 1);
+            FloatVector a0 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 0);
+            FloatVector a1 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 1);
+            float dx = xd[dt + b];
+            s0 = a0.mul(d0).fma(FloatVector.broadcast(F, dx), s0);
+            s1 = a1.mul(d1).fma(FloatVector.broadcast(F, dx), s1);
+        }
+        int r0 = gi * Interleaved.ROWS;
+        store(s0, s1, out, ot + r0, Math.min(Interleaved.ROWS, rows - r0));
+        }
+    }
+
+    static ShortVector col(MemorySegment w, long off) {
+        return (ShortVector) ByteVector.fromMemorySegment(B256, w, off, LE).convertShape(VectorOperators.B2S, S, 0);
+    }
+
+    /** Even 16-bit lanes of {@code p} (rows 0..15 of the group), sign-extended to 32 bits. */
+    static IntVector even(ShortVector p) {
+        return p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+    }
+
+    /** Odd 16-bit lanes of {@code p} (rows 16..31), sign-extended to 32 bits. */
+    static IntVector odd(ShortVector p) {
+        return p.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16);
+    }
+
+    /** {@link #q4} for Q8_0 groups. */
+    public static void q8(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
+        final short[] xq = a.q;
+        final int xt = t * a.cols, dt = t * nb;
+        final long gBytes = (long) nb * Interleaved.Q8_TILE;
+        for (int gi = g0; gi < g1; gi++) {
+        final long g = gi * gBytes;
+        FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long tile = g + (long) b * Interleaved.Q8_TILE;
+            int xo = xt + 32 * b;
+            IntVector i0 = IntVector.zero(I), i1 = IntVector.zero(I);
+            for (int k = 0; k < 32; k += 2) {
+                long c = tile + 64 + 32L * k;
+                ShortVector p = col(w, c).mul(xq[xo + k]).add(col(w, c + 32).mul(xq[xo + k + 1]));
+                i0 = i0.add(even(p));
+                i1 = i1.add(odd(p));
+            }
+            ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
+            FloatVector d0 = f16(h, 0), d1 = f16(h, 1);
+            FloatVector c0 = (FloatVector) i0.convert(VectorOperators.I2F, 0), c1 = (FloatVector) i1.convert(VectorOperators.I2F, 0);
+            float dx = a.d[dt + b];
+            s0 = c0.mul(d0).fma(FloatVector.broadcast(F, dx), s0);
+            s1 = c1.mul(d1).fma(FloatVector.broadcast(F, dx), s1);
+        }
+        int r0 = gi * Interleaved.ROWS;
+        store(s0, s1, out, t * rows + r0, Math.min(Interleaved.ROWS, rows - r0));
+        }
+    }
+
+}

@@ -1,0 +1,100 @@
+package dev.jemma.core.tensor.kernels;
+
+import dev.jemma.core.tensor.GgmlType;
+import dev.jemma.core.tensor.WeightMatrix;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The "rows in lanes" layout of Q4_0 and Q8_0 weights that {@link Int8Kernels} read: rows are taken 32 at a time
+ * (a group; the last group is padded with zero rows), and for every 32-column block of a group the 32 rows' f16
+ * scales come first, then the quants column by column with the 32 rows side by side. One 512-bit load then holds
+ * the same column of 32 rows, so a broadcast activation times that vector updates 32 dot products at once and no
+ * horizontal sum is ever needed — the formulation that lets 16-bit integer lanes do the work of the int8 dot
+ * products the Vector API has no instruction for. Repacking only moves bytes: the quants and scales are the
+ * file's own, so results do not depend on the layout.
+ *
+ * <p>Per (group, block) tile, little-endian:
+ * <ul>
+ *   <li>Q4_0 ({@value #Q4_TILE} bytes): 32 f16 scales (row order), then 8 "quads" of 32 × 2 bytes: quad q, lane r
+ *       holds bytes {@code qs[2q]} and {@code qs[2q+1]} of row r's block, i.e. the nibbles of columns 2q, 2q+16,
+ *       2q+1, 2q+17 (from the low bits up);</li>
+ *   <li>Q8_0 ({@value #Q8_TILE} bytes): 32 f16 scales (row order), then 32 columns of 32 bytes; within a column,
+ *       byte 2i is row i and byte 2i+1 is row 16+i, so that the even 16-bit lanes of a widened column are rows
+ *       0..15 and the odd ones rows 16..31.</li>
+ * </ul>
+ */
+public final class Interleaved {
+    public static final int ROWS = 32;
+    public static final int Q4_TILE = 64 + 8 * 64;
+    public static final int Q8_TILE = 64 + 32 * 32;
+
+    private Interleaved() {
+    }
+
+    /** Whether a matrix of this type and width can be repacked (and so run on the int8 kernels). */
+    public static boolean supports(GgmlType type, int cols) {
+        return (type == GgmlType.Q4_0 || type == GgmlType.Q8_0) && cols % 32 == 0 && cols > 0;
+    }
+
+    public static int groups(int rows) {
+        return (rows + ROWS - 1) / ROWS;
+    }
+
+    static int tileBytes(GgmlType type) {
+        return switch (type) {
+            case Q4_0 -> Q4_TILE;
+            case Q8_0 -> Q8_TILE;
+            default -> throw new IllegalArgumentException("no interleaved layout for " + type);
+        };
+    }
+
+    /** Bytes of one group (32 rows × all columns). */
+    public static long groupBytes(GgmlType type, int cols) {
+        return (long) tileBytes(type) * (cols / 32);
+    }
+
+    /** Bytes the repacked form of {@code w} takes. */
+    public static long byteSize(GgmlType type, int rows, int cols) {
+        return groupBytes(type, cols) * groups(rows);
+    }
+
+    /** Writes groups {@code [g0, g1)} of {@code w}'s repacked form into {@code dst} (which holds the whole matrix). */
+    public static void repack(WeightMatrix w, MemorySegment dst, int g0, int g1) {
+        MemorySegment src = w.data();
+        int cols = w.cols(), rows = w.rows(), nb = cols / 32;
+        long rowBytes = w.rowBytes();
+        long gBytes = groupBytes(w.type(), cols);
+        boolean q4 = w.type() == GgmlType.Q4_0;
+        int tile = tileBytes(w.type());
+        int srcBlock = q4 ? 18 : 34;
+        for (int g = g0; g < g1; g++) {
+            long gOff = g * gBytes;
+            dst.asSlice(gOff, gBytes).fill((byte) 0); // padding rows: scale 0, quants 0
+            for (int i = 0; i < ROWS; i++) {
+                int r = g * ROWS + i;
+                if (r >= rows) break;
+                long rOff = r * rowBytes;
+                for (int b = 0; b < nb; b++) {
+                    long s = rOff + (long) b * srcBlock;
+                    long t = gOff + (long) b * tile;
+                    dst.set(ValueLayout.JAVA_BYTE, t + 2 * i, src.get(ValueLayout.JAVA_BYTE, s));
+                    dst.set(ValueLayout.JAVA_BYTE, t + 2 * i + 1, src.get(ValueLayout.JAVA_BYTE, s + 1));
+                    if (q4) {
+                        for (int q = 0; q < 8; q++) {
+                            long o = t + 64 + 64L * q + 2L * i;
+                            dst.set(ValueLayout.JAVA_BYTE, o, src.get(ValueLayout.JAVA_BYTE, s + 2 + 2 * q));
+                            dst.set(ValueLayout.JAVA_BYTE, o + 1, src.get(ValueLayout.JAVA_BYTE, s + 3 + 2 * q));
+                        }
+                    } else {
+                        int lane = i < 16 ? 2 * i : 2 * (i - 16) + 1;
+                        for (int c = 0; c < 32; c++) {
+                            dst.set(ValueLayout.JAVA_BYTE, t + 64 + 32L * c + lane, src.get(ValueLayout.JAVA_BYTE, s + 2 + c));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

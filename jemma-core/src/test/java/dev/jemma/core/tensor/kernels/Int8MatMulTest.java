@@ -1,0 +1,136 @@
+package dev.jemma.core.tensor.kernels;
+
+import dev.jemma.core.tensor.GgmlType;
+import dev.jemma.core.tensor.MatMul;
+import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tensor.WeightMatrix;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The interleaved int8-activation path against a scalar model of the same arithmetic (llama.cpp's Q8_0 activation
+ * quantization, integer block sums, one float multiply per block), over row tails (rows not a multiple of 32),
+ * the 4-token tiles and their token tails, and worst-case quants (Q8_0 −128, full-scale activations) that would
+ * overflow 16-bit sums if the pairing were wrong.
+ */
+class Int8MatMulTest {
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static ThreadPool pool;
+
+    @BeforeAll
+    static void start() {
+        pool = new ThreadPool(2);
+    }
+
+    @AfterAll
+    static void stop() {
+        pool.close();
+    }
+
+    static WeightMatrix packed(WeightMatrix w) {
+        MemorySegment p = Arena.ofAuto().allocate(Interleaved.byteSize(w.type(), w.rows(), w.cols()), 64);
+        Interleaved.repack(w, p, 0, Interleaved.groups(w.rows()));
+        return w.withInterleaved(p);
+    }
+
+    /** Scalar model: x quantized per 32-block (d = amax/127, q = rint(x/d)), Σ_b d_w d_x Σ w_q·x_q. */
+    static float[] reference(WeightMatrix w, float[] x, int n) {
+        int rows = w.rows(), cols = w.cols(), nb = cols / 32;
+        boolean q4 = w.type() == GgmlType.Q4_0;
+        int bs = q4 ? 18 : 34;
+        float[] out = new float[n * rows];
+        for (int t = 0; t < n; t++) {
+            for (int r = 0; r < rows; r++) {
+                double acc = 0;
+                for (int b = 0; b < nb; b++) {
+                    float amax = 0;
+                    for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[t * cols + 32 * b + i]));
+                    float dx = amax / 127f, id = amax > 0 ? 127f / amax : 0f;
+                    long off = r * w.rowBytes() + (long) b * bs;
+                    float dw = Float.float16ToFloat(w.data().get(I16, off));
+                    long sum = 0;
+                    for (int i = 0; i < 32; i++) {
+                        int xq = (int) Math.rint(x[t * cols + 32 * b + i] * id);
+                        int wq;
+                        if (q4) {
+                            int byt = w.data().get(ValueLayout.JAVA_BYTE, off + 2 + (i % 16)) & 0xff;
+                            wq = (i < 16 ? byt & 0xF : byt >> 4) - 8;
+                        } else {
+                            wq = w.data().get(ValueLayout.JAVA_BYTE, off + 2 + i);
+                        }
+                        sum += (long) wq * xq;
+                    }
+                    acc += (double) dw * dx * sum;
+                }
+                out[t * rows + r] = (float) acc;
+            }
+        }
+        return out;
+    }
+
+    @ParameterizedTest(name = "{0} {1}x{2}, {3} tokens")
+    @CsvSource({
+            "Q4_0, 64, 64, 1", "Q4_0, 70, 96, 1", "Q4_0, 70, 96, 3", "Q4_0, 45, 128, 4", "Q4_0, 100, 64, 9", "Q4_0, 33, 1152, 6",
+            "Q8_0, 64, 64, 1", "Q8_0, 70, 96, 1", "Q8_0, 70, 96, 3", "Q8_0, 45, 128, 4", "Q8_0, 100, 64, 9", "Q8_0, 33, 1152, 6",
+    })
+    void matchesScalarModelOfTheSameArithmetic(GgmlType type, int rows, int cols, int n) {
+        Assumptions.assumeTrue(Kernels.ENABLED, "needs 512-bit vectors");
+        WeightMatrix w = packed(FastMatMulTest.randomMatrix(type, rows, cols, 11L * rows + cols));
+        Random rnd = new Random(n);
+        float[] x = new float[n * cols];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian() * (i % 7 == 0 ? 20 : 1);
+        float[] out = new float[n * rows];
+        new FastMatMul().matmul(w, x, n, out, pool);
+        float[] ref = reference(w, x, n);
+        float[] exact = new float[n * rows];
+        MatMul.EXACT.matmul(w, x, n, exact, pool);
+        double scale = 0, err = 0, qerr = 0;
+        for (int i = 0; i < out.length; i++) {
+            scale = Math.max(scale, Math.abs(ref[i]));
+            err = Math.max(err, Math.abs(out[i] - ref[i]));
+            qerr = Math.max(qerr, Math.abs(out[i] - exact[i]));
+        }
+        // same integers, float rounding of per-block products only
+        assertThat(err).as("max |kernel - scalar model| (scale %.3g)", scale).isLessThanOrEqualTo(2e-5 * scale + 1e-6);
+        // and the int8 activations are what llama.cpp does: close to f32, not equal (guards against a vacuous model)
+        assertThat(qerr).as("int8 activations vs exact f32").isLessThan(0.05 * scale).isGreaterThan(0);
+    }
+
+    @ParameterizedTest(name = "{0} extremes")
+    @CsvSource({"Q4_0", "Q8_0"})
+    void extremeQuantsDoNotOverflow(GgmlType type) {
+        Assumptions.assumeTrue(Kernels.ENABLED, "needs 512-bit vectors");
+        int rows = 32, cols = 64;
+        WeightMatrix w = FastMatMulTest.randomMatrix(type, rows, cols, 5);
+        int bs = type == GgmlType.Q4_0 ? 18 : 34;
+        for (int r = 0; r < rows; r++) {
+            for (int b = 0; b < cols / 32; b++) {
+                long off = r * w.rowBytes() + (long) b * bs;
+                w.data().set(I16, off, Float.floatToFloat16(b == 0 ? 0.5f : 0.25f));
+                // Q4_0: every nibble 0 (−8); Q8_0: every quant −128
+                for (int i = 2; i < bs; i++) w.data().set(ValueLayout.JAVA_BYTE, off + i, type == GgmlType.Q4_0 ? (byte) 0 : (byte) -128);
+            }
+        }
+        w = packed(w);
+        float[] x = new float[4 * cols];
+        for (int i = 0; i < x.length; i++) x[i] = i % 64 < 32 ? -3f : 3f; // full-scale activations: |q| = 127
+        float[] out = new float[4 * rows];
+        new FastMatMul().matmul(w, x, 4, out, pool);
+        float[] one = new float[rows];
+        new FastMatMul().matmul(w, x, 1, one, pool);
+        float[] ref = reference(w, x, 4);
+        for (int i = 0; i < out.length; i++) assertThat(out[i]).as("out[%d]", i).isCloseTo(ref[i], org.assertj.core.data.Offset.offset(1e-3f * Math.abs(ref[i])));
+        for (int i = 0; i < rows; i++) assertThat(one[i]).isCloseTo(ref[i], org.assertj.core.data.Offset.offset(1e-3f * Math.abs(ref[i])));
+    }
+}
