@@ -7,8 +7,10 @@ import dev.jemma.core.tensor.WeightMatrix;
 
 /**
  * The default-mode matmul. A matrix that carries an {@link Interleaved} copy (Q4_0 / Q8_0 in a Gemma 3 model) runs
- * on {@link Int8Kernels}: activations quantized to int8 per 32-block as llama.cpp does, integer block sums — the
- * "activation-quantized" numerics of the fixtures. Any other matrix keeps f32 activations, in two shapes:
+ * single-token steps on {@link Int8Kernels} (activations quantized to int8 per 32-block as llama.cpp does, integer
+ * block sums — the fixtures' "activation-quantized" numerics) and batches of {@value #GEMM_MIN_TOKENS}+ tokens on
+ * {@link InterleavedGemm} (f32 activations, weights decoded exactly). Any other matrix keeps f32 activations, in two
+ * shapes:
  * <ul>
  *   <li><b>few tokens (decode)</b>: memory-bound matrix × vector; each stored row is streamed once through a fused
  *       decode-and-dot kernel ({@link Kernels#dot}), rows split across threads;</li>
@@ -35,6 +37,7 @@ public final class FastMatMul implements MatMul {
     private final QuantizedActivations xq = new QuantizedActivations();
     private final ThreadPool.RangeTask quantizeTask = (t0, t1, worker) -> xq.quantize(x, t0, t1);
     private final ThreadPool.RangeTask int8Task = this::int8Range;
+    private final ThreadPool.RangeTask interleavedGemmTask = this::interleavedGemmRange;
 
     @Override
     public synchronized void matmul(WeightMatrix w, float[] x, int nTokens, float[] out, ThreadPool pool) {
@@ -44,7 +47,9 @@ public final class FastMatMul implements MatMul {
         this.out = out;
         this.nTokens = nTokens;
         try {
-            if (w.interleaved() != null) {
+            if (w.interleaved() != null && nTokens >= GEMM_MIN_TOKENS) {
+                pool.parallelFor(Interleaved.groups(w.rows()), interleavedGemmTask);
+            } else if (w.interleaved() != null) {
                 xq.reserve(nTokens, w.cols());
                 pool.parallelFor(nTokens, quantizeTask);
                 pool.parallelFor(Interleaved.groups(w.rows()), int8Task);
@@ -108,6 +113,15 @@ public final class FastMatMul implements MatMul {
                 if (q4) Int8Kernels.q4(p, c0, c1, rows, nb, xq, t, out);
                 else Int8Kernels.q8(p, c0, c1, rows, nb, xq, t, out);
             }
+        }
+    }
+
+    private void interleavedGemmRange(int g0, int g1, int worker) {
+        final WeightMatrix w = this.w;
+        float[] tile = scratch(worker, InterleavedGemm.COLS * 32);
+        for (int t0 = 0; t0 < nTokens; t0 += InterleavedGemm.TOKEN_BLOCK) {
+            int t1 = Math.min(nTokens, t0 + InterleavedGemm.TOKEN_BLOCK);
+            InterleavedGemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), x, t0, t1, out, g0, g1, tile);
         }
     }
 
