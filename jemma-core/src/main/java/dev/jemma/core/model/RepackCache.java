@@ -62,8 +62,13 @@ public final class RepackCache implements AutoCloseable {
         return ModelStore.defaultHome().resolve("cache");
     }
 
-    /** {@code matrices} with their interleaved copies attached, from the cache (built first when missing or stale). */
+    /** The interleaved copies of {@code matrices}, from the cache in {@link #defaultDir} (built first when missing or stale). */
     public static RepackCache open(GgufFile file, List<WeightMatrix> matrices, ThreadPool pool) {
+        return open(file, matrices, pool, defaultDir());
+    }
+
+    /** As {@link #open(GgufFile, List, ThreadPool)}, with the cache in {@code dir}. */
+    public static RepackCache open(GgufFile file, List<WeightMatrix> matrices, ThreadPool pool, Path dir) {
         Map<String, WeightMatrix> byName = new LinkedHashMap<>();
         for (WeightMatrix w : matrices) {
             if (Interleaved.supports(w.type(), w.cols())) byName.putIfAbsent(w.name(), w);
@@ -77,7 +82,6 @@ public final class RepackCache implements AutoCloseable {
             offsets.put(w.name(), end);
             end = align(end + Interleaved.byteSize(w.type(), w.rows(), w.cols()), 4096);
         }
-        Path dir = defaultDir();
         Path cache = dir.resolve(cacheName(file.path()));
         RepackCache hit = tryMap(cache, header, byName, offsets, end);
         if (hit != null) return hit;

@@ -32,6 +32,7 @@ public final class FastMatMul implements MatMul {
     private int nTokens;
     private float[] sums = new float[0];
     private float[][] scratch = new float[0][];
+    private float[][] partials = new float[0][];
     private final ThreadPool.RangeTask rowTask = this::rowRange;
     private final ThreadPool.RangeTask gemmTask = this::gemmRange;
     private final QuantizedActivations xq = new QuantizedActivations();
@@ -42,6 +43,10 @@ public final class FastMatMul implements MatMul {
     @Override
     public synchronized void matmul(WeightMatrix w, float[] x, int nTokens, float[] out, ThreadPool pool) {
         if (scratch.length < pool.threads()) scratch = new float[pool.threads()][];
+        if (partials.length < pool.threads()) {
+            partials = new float[pool.threads()][];
+            for (int i = 0; i < partials.length; i++) partials[i] = new float[128];
+        }
         this.w = w;
         this.x = x;
         this.out = out;
@@ -118,10 +123,11 @@ public final class FastMatMul implements MatMul {
 
     private void interleavedGemmRange(int g0, int g1, int worker) {
         final WeightMatrix w = this.w;
-        float[] tile = scratch(worker, InterleavedGemm.COLS * 32);
+        float[] tile = scratch(worker, InterleavedGemm.COLS * 32 + 128);
+        float[] part = partials[worker];
         for (int t0 = 0; t0 < nTokens; t0 += InterleavedGemm.TOKEN_BLOCK) {
             int t1 = Math.min(nTokens, t0 + InterleavedGemm.TOKEN_BLOCK);
-            InterleavedGemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), x, t0, t1, out, g0, g1, tile);
+            InterleavedGemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), x, t0, t1, out, g0, g1, tile, part);
         }
     }
 

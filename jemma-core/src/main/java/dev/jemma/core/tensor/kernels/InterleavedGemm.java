@@ -35,16 +35,12 @@ public final class InterleavedGemm {
     private InterleavedGemm() {
     }
 
-    /** Scratch one worker needs. */
-    public static float[] newTile() {
-        return new float[COLS * 32];
-    }
 
     /**
      * out[t·rows + r] = W[r] · x[t] for tokens [t0, t1) and the rows of groups [g0, g1).
      */
     public static void gemm(GgmlType type, MemorySegment w, int rows, int cols, float[] x, int t0, int t1, float[] out,
-                            int g0, int g1, float[] tile) {
+                            int g0, int g1, float[] tile, float[] part) {
         final int nb = cols / 32;
         final long gBytes = Interleaved.groupBytes(type, cols);
         final boolean q4 = type == GgmlType.Q4_0;
@@ -56,8 +52,8 @@ public final class InterleavedGemm {
                 else decodeQ8(w, g * gBytes, c0 / 32, nc / 32, tile);
                 boolean first = c0 == 0;
                 int t = t0;
-                for (; t + 4 <= t1; t += 4) tile4(tile, nc, x, t * cols + c0, cols, out, t * rows + r0, rows, valid, first);
-                for (; t < t1; t++) tile1(tile, nc, x, t * cols + c0, out, t * rows + r0, valid, first);
+                for (; t + 4 <= t1; t += 4) tile4(tile, nc, x, t * cols + c0, cols, out, t * rows + r0, rows, valid, first, part);
+                for (; t < t1; t++) tile1(tile, nc, x, t * cols + c0, out, t * rows + r0, valid, first, part);
             }
         }
         assert nb > 0;
@@ -125,7 +121,7 @@ public final class InterleavedGemm {
     }
 
     /** Four tokens (x rows at xo + k·cols) against nc tile columns; adds into (or, if first, sets) out at o + k·rows. */
-    static void tile4(float[] tile, int nc, float[] x, int xo, int cols, float[] out, int o, int rows, int valid, boolean first) {
+    static void tile4(float[] tile, int nc, float[] x, int xo, int cols, float[] out, int o, int rows, int valid, boolean first, float[] part) {
         FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
         FloatVector a2 = FloatVector.zero(F), b2 = FloatVector.zero(F), a3 = FloatVector.zero(F), b3 = FloatVector.zero(F);
         int x0 = xo, x1 = xo + cols, x2 = xo + 2 * cols, x3 = xo + 3 * cols;
@@ -145,13 +141,37 @@ public final class InterleavedGemm {
             a3 = w0.fma(v3, a3);
             b3 = w1.fma(v3, b3);
         }
-        put(a0, b0, out, o, valid, first);
-        put(a1, b1, out, o + rows, valid, first);
-        put(a2, b2, out, o + 2 * rows, valid, first);
-        put(a3, b3, out, o + 3 * rows, valid, first);
+        // results go out through arrays, never as vector arguments of a call C2 might not inline: that would box
+        // the accumulators (an allocation per loop iteration, measured in Int8Kernels)
+        if (valid == 32 && !first) {
+            a0.add(FloatVector.fromArray(F, out, o)).intoArray(out, o);
+            b0.add(FloatVector.fromArray(F, out, o + 16)).intoArray(out, o + 16);
+            a1.add(FloatVector.fromArray(F, out, o + rows)).intoArray(out, o + rows);
+            b1.add(FloatVector.fromArray(F, out, o + rows + 16)).intoArray(out, o + rows + 16);
+            a2.add(FloatVector.fromArray(F, out, o + 2 * rows)).intoArray(out, o + 2 * rows);
+            b2.add(FloatVector.fromArray(F, out, o + 2 * rows + 16)).intoArray(out, o + 2 * rows + 16);
+            a3.add(FloatVector.fromArray(F, out, o + 3 * rows)).intoArray(out, o + 3 * rows);
+            b3.add(FloatVector.fromArray(F, out, o + 3 * rows + 16)).intoArray(out, o + 3 * rows + 16);
+        } else {
+            float[] r = part;
+            a0.intoArray(r, 0);
+            b0.intoArray(r, 16);
+            a1.intoArray(r, 32);
+            b1.intoArray(r, 48);
+            a2.intoArray(r, 64);
+            b2.intoArray(r, 80);
+            a3.intoArray(r, 96);
+            b3.intoArray(r, 112);
+            for (int k = 0; k < 4; k++) merge(r, 32 * k, out, o + k * rows, valid, first);
+        }
     }
 
-    static void tile1(float[] tile, int nc, float[] x, int xo, float[] out, int o, int valid, boolean first) {
+    /** out[o .. o + valid) = (first ? 0 : out) + r[ro ..]. */
+    static void merge(float[] r, int ro, float[] out, int o, int valid, boolean first) {
+        for (int i = 0; i < valid; i++) out[o + i] = first ? r[ro + i] : out[o + i] + r[ro + i];
+    }
+
+    static void tile1(float[] tile, int nc, float[] x, int xo, float[] out, int o, int valid, boolean first, float[] part) {
         FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
         int c = 0;
         for (; c + 2 <= nc; c += 2) {
@@ -167,22 +187,9 @@ public final class InterleavedGemm {
             a0 = FloatVector.fromArray(F, tile, c * 32).fma(v0, a0);
             b0 = FloatVector.fromArray(F, tile, c * 32 + 16).fma(v0, b0);
         }
-        put(a0.add(a1), b0.add(b1), out, o, valid, first);
+        a0.add(a1).intoArray(part, 0);
+        b0.add(b1).intoArray(part, 16);
+        merge(part, 0, out, o, valid, first);
     }
 
-    static void put(FloatVector lo, FloatVector hi, float[] out, int o, int valid, boolean first) {
-        if (valid == 32) {
-            if (!first) {
-                lo = lo.add(FloatVector.fromArray(F, out, o));
-                hi = hi.add(FloatVector.fromArray(F, out, o + 16));
-            }
-            lo.intoArray(out, o);
-            hi.intoArray(out, o + 16);
-        } else {
-            for (int i = 0; i < valid; i++) {
-                float v = i < 16 ? lo.lane(i) : hi.lane(i - 16);
-                out[o + i] = first ? v : out[o + i] + v;
-            }
-        }
-    }
 }

@@ -1,0 +1,138 @@
+package dev.jemma.core.model;
+
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.gguf.GgufTensorInfo;
+import dev.jemma.core.tensor.GgmlType;
+import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tensor.WeightMatrix;
+import dev.jemma.core.tensor.kernels.Interleaved;
+import dev.jemma.core.testing.Fixtures;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The on-disk cache of interleaved weights: built once, reused, rebuilt whenever it could be stale, never fatal. */
+class RepackCacheTest {
+    private static ThreadPool pool;
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void start() {
+        pool = new ThreadPool(2);
+    }
+
+    @AfterAll
+    static void stop() {
+        pool.close();
+    }
+
+    private Path model() throws IOException {
+        Path src = Fixtures.any().resolve("gemma3-tiny/gemma3-tiny-Q4_0.gguf");
+        Path dst = tmp.resolve("model.gguf");
+        if (!Files.exists(dst)) Files.copy(src, dst);
+        return dst;
+    }
+
+    private static List<WeightMatrix> matrices(GgufFile f) {
+        List<WeightMatrix> out = new ArrayList<>();
+        for (GgufTensorInfo t : f.tensors().values()) {
+            if (t.dims().length == 2 && (t.type() == GgmlType.Q4_0 || t.type() == GgmlType.Q8_0)) out.add(WeightMatrix.of(f, t));
+        }
+        return out;
+    }
+
+    /** The interleaved copy must be exactly what repacking the GGUF's rows gives. */
+    private static void assertCopiesCorrect(RepackCache c, List<WeightMatrix> ms) {
+        for (WeightMatrix w : ms) {
+            MemorySegment expected = Arena.ofAuto().allocate(Interleaved.byteSize(w.type(), w.rows(), w.cols()));
+            Interleaved.repack(w, expected, 0, Interleaved.groups(w.rows()));
+            assertThat(c.attach(w).interleaved().mismatch(expected)).as(w.name()).isEqualTo(-1);
+        }
+    }
+
+    private long cacheFiles(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.count();
+        }
+    }
+
+    @Test
+    void buildsOnceThenMapsTheSameBytes() throws IOException {
+        Path dir = tmp.resolve("cache");
+        try (GgufFile f = GgufFile.open(model())) {
+            List<WeightMatrix> ms = matrices(f);
+            assertThat(ms).isNotEmpty();
+            try (RepackCache first = RepackCache.open(f, ms, pool, dir)) {
+                assertThat(first.built()).isTrue();
+                assertThat(first.path()).exists();
+                assertCopiesCorrect(first, ms);
+            }
+            try (RepackCache second = RepackCache.open(f, ms, pool, dir)) {
+                assertThat(second.built()).as("second load maps the cache").isFalse();
+                assertCopiesCorrect(second, ms);
+            }
+            assertThat(cacheFiles(dir)).as("one cache file, no leftover .part").isEqualTo(1);
+        }
+    }
+
+    @Test
+    void rebuildsWhenTheModelChangesOrTheCacheIsDamaged() throws IOException {
+        Path dir = tmp.resolve("cache");
+        Path model = model();
+        Path cacheFile;
+        try (GgufFile f = GgufFile.open(model); RepackCache c = RepackCache.open(f, matrices(f), pool, dir)) {
+            cacheFile = c.path();
+        }
+        // a newer modification time (e.g. the file was re-quantized in place)
+        Files.setLastModifiedTime(model, FileTime.fromMillis(Files.getLastModifiedTime(model).toMillis() + 5000));
+        try (GgufFile f = GgufFile.open(model); RepackCache c = RepackCache.open(f, matrices(f), pool, dir)) {
+            assertThat(c.built()).as("rebuilt after mtime change").isTrue();
+        }
+        // a damaged header byte
+        try (RandomAccessFile raf = new RandomAccessFile(cacheFile.toFile(), "rw")) {
+            raf.seek(20);
+            int b = raf.read();
+            raf.seek(20);
+            raf.write(b ^ 0xff);
+        }
+        try (GgufFile f = GgufFile.open(model); RepackCache c = RepackCache.open(f, matrices(f), pool, dir)) {
+            assertThat(c.built()).as("rebuilt after header damage").isTrue();
+            assertCopiesCorrect(c, matrices(f));
+        }
+        // a truncated cache
+        try (RandomAccessFile raf = new RandomAccessFile(cacheFile.toFile(), "rw")) {
+            raf.setLength(raf.length() / 2);
+        }
+        try (GgufFile f = GgufFile.open(model); RepackCache c = RepackCache.open(f, matrices(f), pool, dir)) {
+            assertThat(c.built()).as("rebuilt after truncation").isTrue();
+            assertCopiesCorrect(c, matrices(f));
+        }
+        assertThat(cacheFiles(dir)).isEqualTo(1);
+    }
+
+    @Test
+    void anUnwritableCacheDirectoryFallsBackToMemory() throws IOException {
+        Path notADir = tmp.resolve("file");
+        Files.writeString(notADir, "x");
+        try (GgufFile f = GgufFile.open(model()); RepackCache c = RepackCache.open(f, matrices(f), pool, notADir.resolve("cache"))) {
+            assertThat(c.path()).isNull();
+            assertThat(c.built()).isTrue();
+            assertCopiesCorrect(c, matrices(f));
+        }
+    }
+}
