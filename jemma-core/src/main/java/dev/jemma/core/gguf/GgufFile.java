@@ -211,6 +211,15 @@ public final class GgufFile implements AutoCloseable {
     }
 
     /** The whole mapping (read-only). */
+    /**
+     * Tells the kernel this mapping is read at random: no read-ahead and no fault-around, so a page fault maps one
+     * page instead of 16. For a model whose big matrices are read from elsewhere (an interleaved copy), this keeps
+     * the embedding-row lookups from pulling ~64 KB each into resident memory. Best effort.
+     */
+    public boolean adviseRandomAccess() {
+        return Madvise.advise(segment, Madvise.MADV_RANDOM);
+    }
+
     public MemorySegment segment() {
         return segment;
     }

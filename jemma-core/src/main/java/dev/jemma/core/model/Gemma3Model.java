@@ -42,6 +42,7 @@ public final class Gemma3Model implements LanguageModel {
     private final ModelConfig c;
     private final Layer[] layers;
     private final WeightMatrix embed;
+    private WeightMatrix embedLookup;
     private final WeightMatrix output;
     private final RepackCache repacked;
     private final float[] outputNorm;
@@ -70,6 +71,7 @@ public final class Gemma3Model implements LanguageModel {
         this.ownsFile = ownsFile;
         WeightLoader w = new WeightLoader(file);
         embed = w.matrix("token_embd.weight", c.dim(), c.vocabSize());
+        embedLookup = embed;
         WeightMatrix out = w.has("output.weight") ? w.matrix("output.weight", c.dim(), c.vocabSize()) : embed;
         outputNorm = w.vector("output_norm.weight", c.dim());
         layers = new Layer[c.layers()];
@@ -100,9 +102,11 @@ public final class Gemma3Model implements LanguageModel {
             all.add(out);
             for (Layer L : layers) all.addAll(L.matrices());
             repacked = RepackCache.open(file, all, pool);
+            if (repacked.covers(all)) file.adviseRandomAccess();
             for (int l = 0; l < layers.length; l++) layers[l] = layers[l].attach(repacked);
-            // the embedding lookup keeps reading the GGUF's rows; only the output projection uses the copy
             output = repacked.attach(out);
+            // a tied embedding reads its rows from the copy too (same values, already resident)
+            if (out == embed) embedLookup = output;
         } else {
             repacked = null;
             output = out;
@@ -184,7 +188,7 @@ public final class Gemma3Model implements LanguageModel {
         for (int t = 0; t < count; t++) {
             int tok = tokens[offset + t];
             if (tok < 0 || tok >= c.vocabSize()) throw new JemmaException("token id " + tok + " is outside the vocabulary (0.." + (c.vocabSize() - 1) + ")");
-            embed.dequantizeRow(tok, x, t * dim);
+            embedLookup.dequantizeRow(tok, x, t * dim);
             VectorOps.scale(x, t * dim, dim, c.embedScale());
         }
         for (int l = 0; l < c.layers(); l++) {

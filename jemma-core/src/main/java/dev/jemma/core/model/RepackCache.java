@@ -215,6 +215,12 @@ public final class RepackCache implements AutoCloseable {
         return s == null ? w : w.withInterleaved(s);
     }
 
+    /** Whether every one of {@code matrices} has an interleaved copy here. */
+    public boolean covers(List<WeightMatrix> matrices) {
+        for (WeightMatrix w : matrices) if (!segments.containsKey(w.name())) return false;
+        return true;
+    }
+
     /** The cache file in use (null when the copies live in memory or there are none). */
     public Path path() {
         return path;

@@ -92,6 +92,11 @@ public final class WeightMatrix {
     }
 
     public void dequantizeRow(int r, float[] dst, int dstOffset) {
+        if (interleaved != null) {
+            // same values; reads the copy that the matmul keeps resident instead of faulting in the file's pages
+            dev.jemma.core.tensor.kernels.Interleaved.dequantizeRow(type, interleaved, cols, r, dst, dstOffset);
+            return;
+        }
         format.dequantize(data, rowOffset(r), dst, dstOffset, cols);
     }
 

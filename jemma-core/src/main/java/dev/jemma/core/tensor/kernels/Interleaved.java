@@ -60,6 +60,35 @@ public final class Interleaved {
         return groupBytes(type, cols) * groups(rows);
     }
 
+    /**
+     * Row {@code r} of a repacked matrix decoded exactly to f32 (what {@link WeightMatrix#dequantizeRow} gives from the
+     * original rows): lets an embedding lookup read the copy the output projection keeps resident anyway.
+     */
+    public static void dequantizeRow(GgmlType type, MemorySegment packed, int cols, int r, float[] dst, int off) {
+        int nb = cols / 32, tile = tileBytes(type), i = r % ROWS;
+        long g = (r / ROWS) * groupBytes(type, cols);
+        for (int b = 0; b < nb; b++) {
+            long t = g + (long) b * tile;
+            float d = Float.float16ToFloat(packed.get(F16, t + 2L * i));
+            int o = off + 32 * b;
+            if (type == GgmlType.Q4_0) {
+                for (int q = 0; q < 8; q++) {
+                    int lo = packed.get(ValueLayout.JAVA_BYTE, t + 64 + 64L * q + 2L * i) & 0xff;
+                    int hi = packed.get(ValueLayout.JAVA_BYTE, t + 64 + 64L * q + 2L * i + 1) & 0xff;
+                    dst[o + 2 * q] = ((lo & 0xF) - 8) * d;
+                    dst[o + 2 * q + 16] = ((lo >> 4) - 8) * d;
+                    dst[o + 2 * q + 1] = ((hi & 0xF) - 8) * d;
+                    dst[o + 2 * q + 17] = ((hi >> 4) - 8) * d;
+                }
+            } else {
+                int lane = i < 16 ? 2 * i : 2 * (i - 16) + 1;
+                for (int c = 0; c < 32; c++) dst[o + c] = packed.get(ValueLayout.JAVA_BYTE, t + 64 + 32L * c + lane) * d;
+            }
+        }
+    }
+
+    private static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+
     /** Writes groups {@code [g0, g1)} of {@code w}'s repacked form into {@code dst} (which holds the whole matrix). */
     public static void repack(WeightMatrix w, MemorySegment dst, int g0, int g1) {
         MemorySegment src = w.data();

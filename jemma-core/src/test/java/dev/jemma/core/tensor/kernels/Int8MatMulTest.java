@@ -115,6 +115,19 @@ class Int8MatMulTest {
         }
     }
 
+    @ParameterizedTest(name = "{0} rows read back from the interleaved copy")
+    @CsvSource({"Q4_0", "Q8_0"})
+    void rowsReadFromTheCopyAreBitIdentical(GgmlType type) {
+        WeightMatrix w = FastMatMulTest.randomMatrix(type, 70, 96, 3);
+        WeightMatrix p = packed(w);
+        float[] a = new float[96], b = new float[96];
+        for (int r = 0; r < 70; r++) {
+            w.format().dequantize(w.data(), w.rowOffset(r), a, 0, 96);
+            p.dequantizeRow(r, b, 0);
+            assertThat(b).as("row %d", r).containsExactly(a);
+        }
+    }
+
     @ParameterizedTest(name = "{0} extremes")
     @CsvSource({"Q4_0", "Q8_0"})
     void extremeQuantsDoNotOverflow(GgmlType type) {
