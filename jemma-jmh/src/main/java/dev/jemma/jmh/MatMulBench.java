@@ -5,6 +5,7 @@ import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.WeightMatrix;
 import dev.jemma.core.tensor.kernels.FastMatMul;
+import dev.jemma.core.tensor.kernels.Interleaved;
 import org.openjdk.jmh.annotations.*;
 
 import java.lang.foreign.Arena;
@@ -15,8 +16,9 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Single-thread matmul kernels on Gemma 3 1B's FFN shape (6912 × 1152): decode (1 token, fused decode-and-dot)
- * and prefill (64 tokens, tiled GEMM), fast vs exact. Report G multiply-adds/s = rows·cols·tokens / time.
+ * Single-thread matmul kernels on Gemma 3 1B's FFN shape (6912 × 1152): decode (1 token) and prefill (64 tokens),
+ * in the exact mode, the f32-activation row kernels ("fast") and the interleaved copy Gemma 3 Q4_0/Q8_0 use by
+ * default (int8 activations for one token, f32 tile GEMM for batches; F16 has no interleaved layout and errors). Report G multiply-adds/s = rows·cols·tokens / time.
  * Run: {@code mvn -Pjmh -pl jemma-jmh -am package -DskipTests && java --add-modules jdk.incubator.vector
  * -jar jemma-jmh/target/jemma-benchmarks.jar}
  */
@@ -33,7 +35,8 @@ public class MatMulBench {
     @Param({"1", "64"})
     public int tokens;
 
-    @Param({"fast", "exact"})
+    /** exact; fast (f32 activations, row kernels); interleaved (Q4_0/Q8_0 only: int8 decode, f32 tile GEMM). */
+    @Param({"fast", "exact", "interleaved"})
     public String mode;
 
     private static final int ROWS = 6912, COLS = 1152;
@@ -56,10 +59,16 @@ public class MatMulBench {
             for (long b = 0; b < bytes / t.typeSize; b++) seg.set(i16, b * t.typeSize, Float.floatToFloat16(0.01f));
         }
         w = new WeightMatrix("bench", seg, t, ROWS, COLS);
+        if (mode.equals("interleaved")) {
+            if (!Interleaved.supports(t, COLS)) throw new IllegalArgumentException("no interleaved layout for " + t);
+            MemorySegment p = Arena.ofAuto().allocate(Interleaved.byteSize(t, ROWS, COLS), 64);
+            Interleaved.repack(w, p, 0, Interleaved.groups(ROWS));
+            w = w.withInterleaved(p);
+        }
         x = new float[tokens * COLS];
         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
         out = new float[tokens * ROWS];
-        mm = mode.equals("fast") ? new FastMatMul() : MatMul.EXACT;
+        mm = mode.equals("exact") ? MatMul.EXACT : new FastMatMul();
         pool = new ThreadPool(1);
     }
 
