@@ -92,7 +92,17 @@ public final class RepackCache implements AutoCloseable {
         }
         try {
             Files.createDirectories(dir);
+            removeAbandonedParts(dir, cache.getFileName().toString());
             Path tmp = dir.resolve(cache.getFileName() + ".part-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
+            // Ctrl-C during the build runs shutdown hooks but no finally blocks: remove the partial file there too
+            Thread cleanup = new Thread(() -> {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // best effort at exit
+                }
+            });
+            Runtime.getRuntime().addShutdownHook(cleanup);
             try {
                 try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
                      Arena build = Arena.ofShared()) {
@@ -108,6 +118,11 @@ public final class RepackCache implements AutoCloseable {
                 }
             } finally {
                 Files.deleteIfExists(tmp);
+                try {
+                    Runtime.getRuntime().removeShutdownHook(cleanup);
+                } catch (IllegalStateException ignored) {
+                    // already shutting down
+                }
             }
             RepackCache made = tryMap(cache, header, byName, offsets, end);
             if (made != null) return new RepackCache(made.arena, made.segments, cache, true);
@@ -118,6 +133,27 @@ public final class RepackCache implements AutoCloseable {
         MemorySegment seg = mem.allocate(end, 4096);
         fill(seg, byName, offsets, pool);
         return new RepackCache(mem, slices(seg, byName, offsets), null, true);
+    }
+
+    /** Deletes {@code name.part-PID-*} files whose process is gone (a build killed without running its hooks). */
+    private static void removeAbandonedParts(Path dir, String name) {
+        try (var files = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) files::iterator) {
+                String f = p.getFileName().toString();
+                if (!f.startsWith(name + ".part-")) continue;
+                String[] parts = f.substring(name.length() + 6).split("-");
+                try {
+                    long pid = Long.parseLong(parts[0]);
+                    if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) continue;
+                } catch (NumberFormatException e) {
+                    // not ours to judge: leave it
+                    continue;
+                }
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException ignored) {
+            // cleanup is best effort
+        }
     }
 
     private static RepackCache tryMap(Path cache, byte[] header, Map<String, WeightMatrix> byName, Map<String, Long> offsets, long end) {

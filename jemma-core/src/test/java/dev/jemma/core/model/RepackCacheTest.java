@@ -126,6 +126,25 @@ class RepackCacheTest {
     }
 
     @Test
+    void aPartialFileLeftByAKilledBuildIsRemoved() throws IOException {
+        Path dir = tmp.resolve("cache");
+        Path model = model();
+        Path cacheFile;
+        try (GgufFile f = GgufFile.open(model); RepackCache c = RepackCache.open(f, matrices(f), pool, dir)) {
+            cacheFile = c.path();
+        }
+        // a process id that cannot be alive (pid_max is at most 2^22 on Linux)
+        Path abandoned = dir.resolve(cacheFile.getFileName() + ".part-99999999-1");
+        Files.writeString(abandoned, "partial");
+        Files.setLastModifiedTime(model, FileTime.fromMillis(Files.getLastModifiedTime(model).toMillis() + 5000));
+        try (GgufFile f = GgufFile.open(model); RepackCache c = RepackCache.open(f, matrices(f), pool, dir)) {
+            assertThat(c.built()).isTrue();
+        }
+        assertThat(abandoned).doesNotExist();
+        assertThat(cacheFiles(dir)).isEqualTo(1);
+    }
+
+    @Test
     void anUnwritableCacheDirectoryFallsBackToMemory() throws IOException {
         Path notADir = tmp.resolve("file");
         Files.writeString(notADir, "x");
