@@ -85,7 +85,7 @@ public final class RepackCache implements AutoCloseable {
         Path cache = dir.resolve(cacheName(file.path()));
         RepackCache hit = tryMap(cache, header, byName, offsets, end);
         if (hit != null) return hit;
-        if (!Boolean.getBoolean("jemma.quiet")) {
+        if (end >= 64L << 20 && !Boolean.getBoolean("jemma.quiet")) {
             // a one-time cost of seconds (1B: ~4 s, 4B: ~13 s on 2 cores): say what is happening
             System.err.printf("jemma: preparing %d MiB of Q4_0/Q8_0 weights for the int8 kernels in %s (first load of this file only)%n",
                     end >> 20, cache);
