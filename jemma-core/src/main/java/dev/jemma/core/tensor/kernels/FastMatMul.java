@@ -6,11 +6,11 @@ import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.WeightMatrix;
 
 /**
- * The default-mode matmul. A matrix that carries an {@link Interleaved} copy (Q4_0 / Q8_0 in a Gemma 3 model) runs
- * single-token steps on {@link Int8Kernels} (activations quantized to int8 per 32-block as llama.cpp does, integer
- * block sums — the fixtures' "activation-quantized" numerics) and batches of {@value #GEMM_MIN_TOKENS}+ tokens on
- * {@link InterleavedGemm} (f32 activations, weights decoded exactly). Any other matrix keeps f32 activations, in two
- * shapes:
+ * The default-mode matmul. A matrix that carries an {@link Interleaved} copy (Q4_0 / Q8_0 / F16 in a Gemma 3 model)
+ * runs batches of {@value #GEMM_MIN_TOKENS}+ tokens on {@link InterleavedGemm} (f32 activations, weights decoded
+ * exactly); single-token steps run on {@link Int8Kernels} for Q4_0 / Q8_0 (activations quantized to int8 per
+ * 32-block as llama.cpp does, integer block sums — the fixtures' "activation-quantized" numerics) and on
+ * {@link InterleavedGemm#gemvF16} for F16 (f32). Any other matrix keeps f32 activations, in two shapes:
  * <ul>
  *   <li><b>few tokens (decode)</b>: memory-bound matrix × vector; each stored row is streamed once through a fused
  *       decode-and-dot kernel ({@link Kernels#dot}), rows split across threads;</li>
@@ -39,6 +39,7 @@ public final class FastMatMul implements MatMul {
     private final ThreadPool.RangeTask quantizeTask = (t0, t1, worker) -> xq.quantize(x, t0, t1);
     private final ThreadPool.RangeTask int8Task = this::int8Range;
     private final ThreadPool.RangeTask interleavedGemmTask = this::interleavedGemmRange;
+    private final ThreadPool.RangeTask f16Task = this::f16Range;
 
     @Override
     public synchronized void matmul(WeightMatrix w, float[] x, int nTokens, float[] out, ThreadPool pool) {
@@ -54,6 +55,8 @@ public final class FastMatMul implements MatMul {
         try {
             if (w.interleaved() != null && nTokens >= GEMM_MIN_TOKENS) {
                 pool.parallelFor(Interleaved.groups(w.rows()), interleavedGemmTask);
+            } else if (w.interleaved() != null && w.type() == dev.jemma.core.tensor.GgmlType.F16) {
+                pool.parallelFor(Interleaved.groups(w.rows()), f16Task);
             } else if (w.interleaved() != null) {
                 xq.reserve(nTokens, w.cols());
                 pool.parallelFor(nTokens, quantizeTask);
@@ -118,6 +121,17 @@ public final class FastMatMul implements MatMul {
                 if (q4) Int8Kernels.q4(p, c0, c1, rows, nb, xq, t, out);
                 else Int8Kernels.q8(p, c0, c1, rows, nb, xq, t, out);
             }
+        }
+    }
+
+    /** Single-token steps over an interleaved F16 matrix: f32 activations, exact weights. */
+    private void f16Range(int g0, int g1, int worker) {
+        final WeightMatrix w = this.w;
+        final int rows = w.rows(), cols = w.cols();
+        final int chunk = (int) Math.max(1, (256 << 10) / Interleaved.groupBytes(w.type(), cols));
+        for (int c0 = g0; c0 < g1; c0 += chunk) {
+            int c1 = Math.min(g1, c0 + chunk);
+            for (int t = 0; t < nTokens; t++) InterleavedGemm.gemvF16(w.interleaved(), c0, c1, rows, cols, x, t * cols, out, t * rows);
         }
     }
 

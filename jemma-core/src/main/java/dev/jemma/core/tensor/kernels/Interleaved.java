@@ -20,6 +20,7 @@ import java.lang.foreign.ValueLayout;
  *   <li>Q4_0 ({@value #Q4_TILE} bytes): 32 f16 scales (row order), then 8 "quads" of 32 × 2 bytes: quad q, lane r
  *       holds bytes {@code qs[2q]} and {@code qs[2q+1]} of row r's block, i.e. the nibbles of columns 2q, 2q+16,
  *       2q+1, 2q+17 (from the low bits up);</li>
+ *   <li>F16 ({@value #F16_TILE} bytes): 32 columns of 32 f16 values, rows in order (no scales);</li>
  *   <li>Q8_0 ({@value #Q8_TILE} bytes): 32 f16 scales (row order), then 32 columns of 32 bytes; within a column,
  *       byte 2i is row i and byte 2i+1 is row 16+i, so that the even 16-bit lanes of a widened column are rows
  *       0..15 and the odd ones rows 16..31.</li>
@@ -29,13 +30,14 @@ public final class Interleaved {
     public static final int ROWS = 32;
     public static final int Q4_TILE = 64 + 8 * 64;
     public static final int Q8_TILE = 64 + 32 * 32;
+    public static final int F16_TILE = 32 * 64;
 
     private Interleaved() {
     }
 
     /** Whether a matrix of this type and width can be repacked (and so run on the int8 kernels). */
     public static boolean supports(GgmlType type, int cols) {
-        return (type == GgmlType.Q4_0 || type == GgmlType.Q8_0) && cols % 32 == 0 && cols > 0;
+        return (type == GgmlType.Q4_0 || type == GgmlType.Q8_0 || type == GgmlType.F16) && cols % 32 == 0 && cols > 0;
     }
 
     public static int groups(int rows) {
@@ -46,6 +48,7 @@ public final class Interleaved {
         return switch (type) {
             case Q4_0 -> Q4_TILE;
             case Q8_0 -> Q8_TILE;
+            case F16 -> F16_TILE;
             default -> throw new IllegalArgumentException("no interleaved layout for " + type);
         };
     }
@@ -69,6 +72,10 @@ public final class Interleaved {
         long g = (r / ROWS) * groupBytes(type, cols);
         for (int b = 0; b < nb; b++) {
             long t = g + (long) b * tile;
+            if (type == GgmlType.F16) {
+                for (int c = 0; c < 32; c++) dst[off + 32 * b + c] = Float.float16ToFloat(packed.get(F16, t + 64L * c + 2L * i));
+                continue;
+            }
             float d = Float.float16ToFloat(packed.get(F16, t + 2L * i));
             int o = off + 32 * b;
             if (type == GgmlType.Q4_0) {
@@ -95,9 +102,9 @@ public final class Interleaved {
         int cols = w.cols(), rows = w.rows(), nb = cols / 32;
         long rowBytes = w.rowBytes();
         long gBytes = groupBytes(w.type(), cols);
-        boolean q4 = w.type() == GgmlType.Q4_0;
+        boolean q4 = w.type() == GgmlType.Q4_0, f16 = w.type() == GgmlType.F16;
         int tile = tileBytes(w.type());
-        int srcBlock = q4 ? 18 : 34;
+        int srcBlock = q4 ? 18 : f16 ? 64 : 34;
         for (int g = g0; g < g1; g++) {
             long gOff = g * gBytes;
             dst.asSlice(gOff, gBytes).fill((byte) 0); // padding rows: scale 0, quants 0
@@ -108,6 +115,10 @@ public final class Interleaved {
                 for (int b = 0; b < nb; b++) {
                     long s = rOff + (long) b * srcBlock;
                     long t = gOff + (long) b * tile;
+                    if (f16) {
+                        for (int c = 0; c < 32; c++) dst.set(F16, t + 64L * c + 2L * i, src.get(F16, s + 2L * c));
+                        continue;
+                    }
                     dst.set(ValueLayout.JAVA_BYTE, t + 2 * i, src.get(ValueLayout.JAVA_BYTE, s));
                     dst.set(ValueLayout.JAVA_BYTE, t + 2 * i + 1, src.get(ValueLayout.JAVA_BYTE, s + 1));
                     if (q4) {

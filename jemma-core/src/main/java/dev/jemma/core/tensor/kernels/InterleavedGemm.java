@@ -43,12 +43,13 @@ public final class InterleavedGemm {
                             int g0, int g1, float[] tile, float[] part) {
         final int nb = cols / 32;
         final long gBytes = Interleaved.groupBytes(type, cols);
-        final boolean q4 = type == GgmlType.Q4_0;
+        final boolean q4 = type == GgmlType.Q4_0, f16 = type == GgmlType.F16;
         for (int g = g0; g < g1; g++) {
             int r0 = g * Interleaved.ROWS, valid = Math.min(Interleaved.ROWS, rows - r0);
             for (int c0 = 0; c0 < cols; c0 += COLS) {
                 int nc = Math.min(COLS, cols - c0);
                 if (q4) decodeQ4(w, g * gBytes, c0 / 32, nc / 32, tile);
+                else if (f16) decodeF16(w, g * gBytes, c0 / 32, nc / 32, tile);
                 else decodeQ8(w, g * gBytes, c0 / 32, nc / 32, tile);
                 boolean first = c0 == 0;
                 int t = t0;
@@ -109,6 +110,62 @@ public final class InterleavedGemm {
                 int c = 32 * b + k;
                 l.mul(d0).intoArray(tile, c * 32);
                 u.mul(d1).intoArray(tile, c * 32 + 16);
+            }
+        }
+    }
+
+    /** Blocks [b0, b0 + n) of an F16 group into the same tile layout (exact: f16 → f32 by bit placement, × 2^112). */
+    static void decodeF16(MemorySegment w, long g, int b0, int n, float[] tile) {
+        for (int b = 0; b < n; b++) {
+            long t = g + (long) (b0 + b) * Interleaved.F16_TILE;
+            for (int k = 0; k < 32; k++) {
+                IntVector i0 = (IntVector) ShortVector.fromMemorySegment(S256, w, t + 64L * k, LE).convertShape(VectorOperators.S2I, I, 0);
+                IntVector i1 = (IntVector) ShortVector.fromMemorySegment(S256, w, t + 64L * k + 32, LE).convertShape(VectorOperators.S2I, I, 0);
+                FloatVector l = i0.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                FloatVector u = i1.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                int c = 32 * b + k;
+                l.intoArray(tile, c * 32);
+                u.intoArray(tile, c * 32 + 16);
+            }
+        }
+    }
+
+    /**
+     * One token against the rows of F16 groups [g0, g1): out[o + r] = W[r] · x[xo ..], f32 activations. The f16 → f32
+     * step (sign-extend, shift, mask, ×2^112: 4 vector operations per 16 weights) is written out in place for the
+     * reasons given in {@link Int8Kernels}; 4 accumulators keep the FMA latency off the critical path.
+     */
+    public static void gemvF16(MemorySegment w, int g0, int g1, int rows, int cols, float[] x, int xo, float[] out, int o) {
+        final int nb = cols / 32;
+        final long gBytes = (long) nb * Interleaved.F16_TILE;
+        for (int g = g0; g < g1; g++) {
+            FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
+            final long base = g * gBytes;
+            for (int c = 0; c < cols; c += 2) {
+                long t = base + (long) (c >> 5) * Interleaved.F16_TILE + 64L * (c & 31);
+                IntVector i0 = (IntVector) ShortVector.fromMemorySegment(S256, w, t, LE).convertShape(VectorOperators.S2I, I, 0);
+                IntVector i1 = (IntVector) ShortVector.fromMemorySegment(S256, w, t + 32, LE).convertShape(VectorOperators.S2I, I, 0);
+                IntVector i2 = (IntVector) ShortVector.fromMemorySegment(S256, w, t + 64, LE).convertShape(VectorOperators.S2I, I, 0);
+                IntVector i3 = (IntVector) ShortVector.fromMemorySegment(S256, w, t + 96, LE).convertShape(VectorOperators.S2I, I, 0);
+                FloatVector w0 = i0.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                FloatVector w1 = i1.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                FloatVector w2 = i2.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                FloatVector w3 = i3.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                FloatVector v0 = FloatVector.broadcast(F, x[xo + c]);
+                FloatVector v1 = FloatVector.broadcast(F, x[xo + c + 1]);
+                a0 = w0.fma(v0, a0);
+                b0 = w1.fma(v0, b0);
+                a1 = w2.fma(v1, a1);
+                b1 = w3.fma(v1, b1);
+            }
+            int r0 = g * Interleaved.ROWS, oo = o + r0;
+            FloatVector lo = a0.add(a1), hi = b0.add(b1);
+            if (rows - r0 >= 32) { // in place, not through a helper: see Int8Kernels
+                lo.intoArray(out, oo);
+                hi.intoArray(out, oo + 16);
+            } else {
+                lo.intoArray(out, oo, F.indexInRange(0, rows - r0));
+                hi.intoArray(out, oo + 16, F.indexInRange(16, rows - r0));
             }
         }
     }

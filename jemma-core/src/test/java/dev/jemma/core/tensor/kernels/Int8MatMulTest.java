@@ -84,6 +84,7 @@ class Int8MatMulTest {
     @CsvSource({
             "Q4_0, 64, 64, 1", "Q4_0, 70, 96, 1", "Q4_0, 70, 96, 3", "Q4_0, 45, 128, 4", "Q4_0, 100, 64, 9", "Q4_0, 33, 1152, 6",
             "Q8_0, 64, 64, 1", "Q8_0, 70, 96, 1", "Q8_0, 70, 96, 3", "Q8_0, 45, 128, 4", "Q8_0, 100, 64, 9", "Q8_0, 33, 1152, 6",
+            "F16, 64, 64, 1", "F16, 70, 96, 1", "F16, 70, 96, 3", "F16, 45, 128, 4", "F16, 100, 64, 9", "F16, 33, 1152, 6",
     })
     void matchesScalarModelOfTheSameArithmetic(GgmlType type, int rows, int cols, int n) {
         Assumptions.assumeTrue(Kernels.ENABLED, "needs 512-bit vectors");
@@ -93,6 +94,18 @@ class Int8MatMulTest {
         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian() * (i % 7 == 0 ? 20 : 1);
         float[] out = new float[n * rows];
         new FastMatMul().matmul(w, x, n, out, pool);
+        if (type == GgmlType.F16) {
+            // F16 keeps f32 activations on both paths: the exact mode's result up to summation order
+            float[] exact = new float[n * rows];
+            MatMul.EXACT.matmul(w, x, n, exact, pool);
+            double scale = 0, err = 0;
+            for (int i = 0; i < out.length; i++) {
+                scale = Math.max(scale, Math.abs(exact[i]));
+                err = Math.max(err, Math.abs(out[i] - exact[i]));
+            }
+            assertThat(err).as("max |interleaved F16 - exact| (scale %.3g)", scale).isLessThanOrEqualTo(2e-5 * scale + 1e-6);
+            return;
+        }
         float[] ref = reference(w, x, n);
         float[] exact = new float[n * rows];
         MatMul.EXACT.matmul(w, x, n, exact, pool);
@@ -116,7 +129,7 @@ class Int8MatMulTest {
     }
 
     @ParameterizedTest(name = "{0} rows read back from the interleaved copy")
-    @CsvSource({"Q4_0", "Q8_0"})
+    @CsvSource({"Q4_0", "Q8_0", "F16"})
     void rowsReadFromTheCopyAreBitIdentical(GgmlType type) {
         WeightMatrix w = FastMatMulTest.randomMatrix(type, 70, 96, 3);
         WeightMatrix p = packed(w);
