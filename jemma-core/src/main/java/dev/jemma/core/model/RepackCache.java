@@ -93,6 +93,10 @@ public final class RepackCache implements AutoCloseable {
         try {
             Files.createDirectories(dir);
             removeAbandonedParts(dir, cache.getFileName().toString());
+            // writing through a mapping into a full disk raises SIGBUS (an InternalError), not an IOException
+            if (Files.getFileStore(dir).getUsableSpace() < end + (64L << 20)) {
+                throw new IOException("not enough free space in " + dir);
+            }
             Path tmp = dir.resolve(cache.getFileName() + ".part-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
             // Ctrl-C during the build runs shutdown hooks but no finally blocks: remove the partial file there too
             Thread cleanup = new Thread(() -> {
@@ -126,8 +130,11 @@ public final class RepackCache implements AutoCloseable {
             }
             RepackCache made = tryMap(cache, header, byName, offsets, end);
             if (made != null) return new RepackCache(made.arena, made.segments, cache, true);
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | InternalError e) {
             // fall through: a cache is an optimisation, never a reason to fail a load
+            if (!Boolean.getBoolean("jemma.quiet")) {
+                System.err.println("jemma: cannot write the weight cache (" + e.getMessage() + "); keeping the copy in memory for this run");
+            }
         }
         Arena mem = Arena.ofShared();
         MemorySegment seg = mem.allocate(end, 4096);
