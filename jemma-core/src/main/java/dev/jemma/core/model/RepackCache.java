@@ -133,13 +133,22 @@ public final class RepackCache implements AutoCloseable {
         } catch (IOException | RuntimeException | InternalError e) {
             // fall through: a cache is an optimisation, never a reason to fail a load
             if (!Boolean.getBoolean("jemma.quiet")) {
-                System.err.println("jemma: cannot write the weight cache (" + e.getMessage() + "); keeping the copy in memory for this run");
+                System.err.println("jemma: cannot write the weight cache in " + dir + " (" + why(e) + "); keeping the copy in memory for this run");
             }
         }
         Arena mem = Arena.ofShared();
         MemorySegment seg = mem.allocate(end, 4096);
         fill(seg, byName, offsets, pool);
         return new RepackCache(mem, slices(seg, byName, offsets), null, true);
+    }
+
+    private static String why(Throwable e) {
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) return f.getReason();
+        if (e instanceof java.nio.file.AccessDeniedException) return "permission denied";
+        if (e instanceof java.nio.file.FileSystemException) {
+            return e.getClass().getSimpleName().replace("Exception", "").replaceAll("([a-z])([A-Z])", "$1 $2").toLowerCase();
+        }
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
 
     /** Deletes {@code name.part-PID-*} files whose process is gone (a build killed without running its hooks). */
