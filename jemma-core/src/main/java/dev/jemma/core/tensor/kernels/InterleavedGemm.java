@@ -65,7 +65,7 @@ public final class InterleavedGemm {
         for (int b = 0; b < n; b++) {
             long t = g + (long) (b0 + b) * Interleaved.Q4_TILE;
             ShortVector h = ShortVector.fromMemorySegment(S, w, t, LE);
-            FloatVector d0 = f16(h, 0), d1 = f16(h, 1);
+            FloatVector d0 = Int8Kernels.f16(h, 0), d1 = Int8Kernels.f16(h, 1);
             int base = 32 * b;
             for (int qd = 0; qd < 8; qd++) {
                 ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * qd, LE);
@@ -99,7 +99,7 @@ public final class InterleavedGemm {
         for (int b = 0; b < n; b++) {
             long t = g + (long) (b0 + b) * Interleaved.Q8_TILE;
             ShortVector h = ShortVector.fromMemorySegment(S, w, t, LE);
-            FloatVector d0 = f16(h, 0), d1 = f16(h, 1);
+            FloatVector d0 = Int8Kernels.f16(h, 0), d1 = Int8Kernels.f16(h, 1);
             for (int k = 0; k < 32; k++) {
                 // 16-bit lane i holds row i (low byte) and row 16 + i (high byte)
                 IntVector v = (IntVector) ShortVector.fromMemorySegment(S256, w, t + 64 + 32L * k, LE).convertShape(VectorOperators.S2I, I, 0);
@@ -168,13 +168,6 @@ public final class InterleavedGemm {
                 hi.intoArray(out, oo + 16, F.indexInRange(16, rows - r0));
             }
         }
-    }
-
-    static FloatVector f16(ShortVector h, int part) {
-        IntVector i = (IntVector) h.convertShape(VectorOperators.S2I, I, part);
-        IntVector mag = i.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
-        IntVector sign = i.and(0x8000).lanewise(VectorOperators.LSHL, 16);
-        return mag.reinterpretAsFloats().mul(F16_MAGIC).reinterpretAsInts().or(sign).reinterpretAsFloats();
     }
 
     /** Four tokens (x rows at xo + k·cols) against nc tile columns; adds into (or, if first, sets) out at o + k·rows. */
