@@ -59,8 +59,9 @@ public final class Gemma3Model implements LanguageModel {
     private float[] logits = new float[0];
 
     /**
-     * @param int8 give Q4_0/Q8_0 matrices an {@link RepackCache interleaved copy} so the default-mode matmul runs them
-     *             with int8 activations (llama.cpp's numerics); false keeps every matmul on f32 activations
+     * @param int8 give Q4_0/Q8_0/F16 matrices an {@link RepackCache interleaved copy}, which the default-mode matmul
+     *             runs single tokens of with int8 activations (Q4_0/Q8_0, llama.cpp's numerics) and everything else
+     *             with f32 activations; false keeps every matmul on the f32-activation row kernels
      */
     public Gemma3Model(GgufFile file, ModelConfig config, MatMul matmul, ThreadPool pool, int maxBatch, boolean ownsFile, boolean int8) {
         this.file = file;

@@ -68,9 +68,10 @@ public final class ModelLoader {
     }
 
     /**
-     * Whether Gemma 3's Q4_0/Q8_0 matmuls run with int8 activations (the default mode on 512-bit vector hardware;
-     * {@link Options#f32Activations} or {@code -Djemma.int8=false} keep f32 activations). Gemma 3n never does: its fixtures show it amplifies
-     * activation rounding ~1000×, so it stays on f32 activations.
+     * Whether a Gemma 3 model gets the interleaved weight copy, whose single-token Q4_0/Q8_0 steps use int8
+     * activations (the default mode on 512-bit vector hardware; {@link Options#f32Activations} or
+     * {@code -Djemma.int8=false} keep the f32-activation row kernels). Gemma 3n never does: its fixtures show it
+     * amplifies activation rounding ~1000×, so it stays on f32 activations.
      */
     static boolean int8(Options o) {
         return !o.exact() && !o.f32Activations() && dev.jemma.core.tensor.kernels.Kernels.ENABLED

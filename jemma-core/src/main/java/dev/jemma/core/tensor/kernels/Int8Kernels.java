@@ -42,7 +42,7 @@ public final class Int8Kernels {
 
     /**
      * out[t·rows + r] = row r · token t for the rows of Q4_0 groups [g0, g1). The group loop lives inside the kernel:
-     * C2 compiled a per-group call markedly worse (see {@link Int8Kernels} notes in docs/PERFORMANCE.md).
+     * C2 compiled a per-group call markedly worse (docs/PERFORMANCE.md, "A JIT pitfall").
      */
     public static void q4(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
         q4(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, t * a.cols, t * nb, out, t * rows);
@@ -52,44 +52,44 @@ public final class Int8Kernels {
                            float[] out, int ot) {
         final long gBytes = (long) nb * Interleaved.Q4_TILE;
         for (int gi = g0; gi < g1; gi++) {
-        final long g = gi * gBytes;
-        FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
-        for (int b = 0; b < nb; b++) {
-            long tile = g + (long) b * Interleaved.Q4_TILE;
-            int xo = xt + 32 * b;
-            ShortVector acc = ShortVector.broadcast(S, bias[dt + b]);
-            for (int qd = 0; qd < 8; qd++) {
-                ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * qd, LE);
-                int j = xo + 2 * qd;
-                ShortVector n0 = v.and((short) 0xF);
-                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
-                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
-                ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12);
-                acc = acc.add(n0.mul(xq[j]));
-                acc = acc.add(n1.mul(xq[j + 16]));
-                acc = acc.add(n2.mul(xq[j + 1]));
-                acc = acc.add(n3.mul(xq[j + 17]));
+            final long g = gi * gBytes;
+            FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+            for (int b = 0; b < nb; b++) {
+                long tile = g + (long) b * Interleaved.Q4_TILE;
+                int xo = xt + 32 * b;
+                ShortVector acc = ShortVector.broadcast(S, bias[dt + b]);
+                for (int qd = 0; qd < 8; qd++) {
+                    ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * qd, LE);
+                    int j = xo + 2 * qd;
+                    ShortVector n0 = v.and((short) 0xF);
+                    ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+                    ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
+                    ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12);
+                    acc = acc.add(n0.mul(xq[j]));
+                    acc = acc.add(n1.mul(xq[j + 16]));
+                    acc = acc.add(n2.mul(xq[j + 1]));
+                    acc = acc.add(n3.mul(xq[j + 17]));
+                }
+                // conversions are written out in place: wrapping convertShape in a small helper method made C2's code for
+                // this loop ~2.4x slower (measured), as did interleaving them with the multiply-adds
+                ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
+                FloatVector d0 = f16(h, 0), d1 = f16(h, 1);
+                FloatVector a0 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 0);
+                FloatVector a1 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 1);
+                float dx = xd[dt + b];
+                s0 = a0.mul(d0).fma(FloatVector.broadcast(F, dx), s0);
+                s1 = a1.mul(d1).fma(FloatVector.broadcast(F, dx), s1);
             }
-            // conversions are written out in place: wrapping convertShape in a small helper method made C2's code for
-            // this loop ~2.4x slower (measured), as did interleaving them with the multiply-adds
-            ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
-            FloatVector d0 = f16(h, 0), d1 = f16(h, 1);
-            FloatVector a0 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 0);
-            FloatVector a1 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 1);
-            float dx = xd[dt + b];
-            s0 = a0.mul(d0).fma(FloatVector.broadcast(F, dx), s0);
-            s1 = a1.mul(d1).fma(FloatVector.broadcast(F, dx), s1);
-        }
-        int r0 = gi * Interleaved.ROWS, o = ot + r0;
-        // stored here, not through a helper: a call C2 declines to inline (node budget) forces the accumulators to be
-        // boxed, and it then allocates a vector per block (measured: ~1.7 GB/s of garbage, 2x slower decode)
-        if (rows - r0 >= 32) {
-            s0.intoArray(out, o);
-            s1.intoArray(out, o + 16);
-        } else {
-            s0.intoArray(out, o, F.indexInRange(0, rows - r0));
-            s1.intoArray(out, o + 16, F.indexInRange(16, rows - r0));
-        }
+            int r0 = gi * Interleaved.ROWS, o = ot + r0;
+            // stored here, not through a helper: a call C2 declines to inline (node budget) forces the accumulators to be
+            // boxed, and it then allocates a vector per block (measured: ~1.7 GB/s of garbage, 2x slower decode)
+            if (rows - r0 >= 32) {
+                s0.intoArray(out, o);
+                s1.intoArray(out, o + 16);
+            } else {
+                s0.intoArray(out, o, F.indexInRange(0, rows - r0));
+                s1.intoArray(out, o + 16, F.indexInRange(16, rows - r0));
+            }
         }
     }
 
@@ -113,33 +113,33 @@ public final class Int8Kernels {
         final int xt = t * a.cols, dt = t * nb;
         final long gBytes = (long) nb * Interleaved.Q8_TILE;
         for (int gi = g0; gi < g1; gi++) {
-        final long g = gi * gBytes;
-        FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
-        for (int b = 0; b < nb; b++) {
-            long tile = g + (long) b * Interleaved.Q8_TILE;
-            int xo = xt + 32 * b;
-            IntVector i0 = IntVector.zero(I), i1 = IntVector.zero(I);
-            for (int k = 0; k < 32; k += 2) {
-                long c = tile + 64 + 32L * k;
-                ShortVector p = col(w, c).mul(xq[xo + k]).add(col(w, c + 32).mul(xq[xo + k + 1]));
-                i0 = i0.add(even(p));
-                i1 = i1.add(odd(p));
+            final long g = gi * gBytes;
+            FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+            for (int b = 0; b < nb; b++) {
+                long tile = g + (long) b * Interleaved.Q8_TILE;
+                int xo = xt + 32 * b;
+                IntVector i0 = IntVector.zero(I), i1 = IntVector.zero(I);
+                for (int k = 0; k < 32; k += 2) {
+                    long c = tile + 64 + 32L * k;
+                    ShortVector p = col(w, c).mul(xq[xo + k]).add(col(w, c + 32).mul(xq[xo + k + 1]));
+                    i0 = i0.add(even(p));
+                    i1 = i1.add(odd(p));
+                }
+                ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
+                FloatVector d0 = f16(h, 0), d1 = f16(h, 1);
+                FloatVector c0 = (FloatVector) i0.convert(VectorOperators.I2F, 0), c1 = (FloatVector) i1.convert(VectorOperators.I2F, 0);
+                float dx = a.d[dt + b];
+                s0 = c0.mul(d0).fma(FloatVector.broadcast(F, dx), s0);
+                s1 = c1.mul(d1).fma(FloatVector.broadcast(F, dx), s1);
             }
-            ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
-            FloatVector d0 = f16(h, 0), d1 = f16(h, 1);
-            FloatVector c0 = (FloatVector) i0.convert(VectorOperators.I2F, 0), c1 = (FloatVector) i1.convert(VectorOperators.I2F, 0);
-            float dx = a.d[dt + b];
-            s0 = c0.mul(d0).fma(FloatVector.broadcast(F, dx), s0);
-            s1 = c1.mul(d1).fma(FloatVector.broadcast(F, dx), s1);
-        }
-        int r0 = gi * Interleaved.ROWS, o = t * rows + r0;
-        if (rows - r0 >= 32) { // inline store: see q4
-            s0.intoArray(out, o);
-            s1.intoArray(out, o + 16);
-        } else {
-            s0.intoArray(out, o, F.indexInRange(0, rows - r0));
-            s1.intoArray(out, o + 16, F.indexInRange(16, rows - r0));
-        }
+            int r0 = gi * Interleaved.ROWS, o = t * rows + r0;
+            if (rows - r0 >= 32) { // inline store: see q4
+                s0.intoArray(out, o);
+                s1.intoArray(out, o + 16);
+            } else {
+                s0.intoArray(out, o, F.indexInRange(0, rows - r0));
+                s1.intoArray(out, o + 16, F.indexInRange(16, rows - r0));
+            }
         }
     }
 
