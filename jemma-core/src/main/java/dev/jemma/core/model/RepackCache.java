@@ -87,7 +87,7 @@ public final class RepackCache implements AutoCloseable {
         if (hit != null) return hit;
         if (end >= 64L << 20 && !Boolean.getBoolean("jemma.quiet")) {
             // a one-time cost of seconds (1B: ~4 s, 4B: ~13 s on 2 cores): say what is happening
-            System.err.printf("jemma: preparing %d MiB of Q4_0/Q8_0/F16 weights in the interleaved layout the fast kernels read, in %s (first load of this file only)%n",
+            System.err.printf("jemma: preparing %d MiB of Q4_0/Q5_0/Q8_0/F16 weights in the interleaved layout the fast kernels read, in %s (first load of this file only)%n",
                     end >> 20, cache);
         }
         try {

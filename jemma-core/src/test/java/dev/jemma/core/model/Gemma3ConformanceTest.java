@@ -163,7 +163,7 @@ class Gemma3ConformanceTest {
         JsonNode tol = Fixtures.manifest().get("tolerances").get("activation_quantized_mode");
         boolean int8 = false;
         try (GgufFile f = GgufFile.open(gguf)) {
-            for (var t : f.tensors().values()) int8 |= t.dims().length == 2 && (t.type() == GgmlType.Q4_0 || t.type() == GgmlType.Q8_0);
+            for (var t : f.tensors().values()) int8 |= t.dims().length == 2 && (t.type() == GgmlType.Q4_0 || t.type() == GgmlType.Q5_0 || t.type() == GgmlType.Q8_0);
         }
         try (LanguageModel m = ModelLoader.load(gguf, new ModelLoader.Options(false, 2, 64), pool)) {
             int vocab = m.config().vocabSize();

@@ -6,9 +6,9 @@ import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.WeightMatrix;
 
 /**
- * The default-mode matmul. A matrix that carries an {@link Interleaved} copy (Q4_0 / Q8_0 / F16 in a Gemma 3 model)
+ * The default-mode matmul. A matrix that carries an {@link Interleaved} copy (Q4_0 / Q5_0 / Q8_0 / F16 in a Gemma 3 model)
  * runs batches of {@value #GEMM_MIN_TOKENS}+ tokens on {@link InterleavedGemm} (f32 activations, weights decoded
- * exactly); single-token steps run on {@link Int8Kernels} for Q4_0 / Q8_0 (activations quantized to int8 per
+ * exactly); single-token steps run on {@link Int8Kernels} for Q4_0 / Q5_0 / Q8_0 (activations quantized to int8 per
  * 32-block as llama.cpp does, integer block sums — the fixtures' "activation-quantized" numerics) and on
  * {@link InterleavedGemm#gemvF16} for F16 (f32). Any other matrix keeps f32 activations, in two shapes:
  * <ul>
@@ -113,12 +113,13 @@ public final class FastMatMul implements MatMul {
         final var p = w.interleaved();
         final int rows = w.rows(), nb = w.cols() / 32, n = nTokens;
         final long gBytes = Interleaved.groupBytes(w.type(), w.cols());
-        final boolean q4 = w.type() == dev.jemma.core.tensor.GgmlType.Q4_0;
+        final boolean q4 = w.type() == dev.jemma.core.tensor.GgmlType.Q4_0, q5 = w.type() == dev.jemma.core.tensor.GgmlType.Q5_0;
         final int chunk = (int) Math.max(1, (256 << 10) / gBytes);
         for (int c0 = g0; c0 < g1; c0 += chunk) {
             int c1 = Math.min(g1, c0 + chunk);
             for (int t = 0; t < n; t++) {
                 if (q4) Int8Kernels.q4(p, c0, c1, rows, nb, xq, t, out);
+                else if (q5) Int8Kernels.q5(p, c0, c1, rows, nb, xq, t, out);
                 else Int8Kernels.q8(p, c0, c1, rows, nb, xq, t, out);
             }
         }

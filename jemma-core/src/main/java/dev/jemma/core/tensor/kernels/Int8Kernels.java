@@ -11,7 +11,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
 /**
- * Integer dot products of {@link Interleaved} Q4_0 / Q8_0 weight groups (32 rows) with {@link QuantizedActivations}:
+ * Integer dot products of {@link Interleaved} Q4_0 / Q5_0 / Q8_0 weight groups (32 rows) with {@link QuantizedActivations}:
  * 32 rows per 512-bit vector of 16-bit lanes, one broadcast activation per column, exact integer sums per block,
  * then one f32 multiply-add per block by (weight scale × activation scale) — the arithmetic of llama.cpp's
  * {@code vec_dot_q4_0_q8_0} / {@code vec_dot_q8_0_q8_0}, laid out so that the Vector API's 16-bit multiply
@@ -105,6 +105,61 @@ public final class Int8Kernels {
     /** Odd 16-bit lanes of {@code p} (rows 16..31), sign-extended to 32 bits. */
     static IntVector odd(ShortVector p) {
         return p.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16);
+    }
+
+    /**
+     * {@link #q4} for Q5_0 groups. A 5-bit value (n − 16) times |x| ≤ 127 summed over 32 columns can reach 65024,
+     * so each block keeps two 16-bit sums, over columns 0..15 and 16..31 (each within ±32512, exact as for Q4_0).
+     */
+    public static void q5(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
+        q5(w, g0, g1, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
+    }
+
+    private static void q5(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] biasLo,
+                           short[] biasHi, int xt, int dt, float[] out, int ot) {
+        final long gBytes = (long) nb * Interleaved.Q5_TILE;
+        for (int gi = g0; gi < g1; gi++) {
+            final long g = gi * gBytes;
+            FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+            for (int b = 0; b < nb; b++) {
+                long tile = g + (long) b * Interleaved.Q5_TILE;
+                int xo = xt + 32 * b;
+                ShortVector accL = ShortVector.broadcast(S, biasLo[dt + b]);
+                ShortVector accH = ShortVector.broadcast(S, biasHi[dt + b]);
+                // high bit of column c: ((qh >>> c) & 1) << 4
+                ShortVector hl = ShortVector.fromMemorySegment(S, w, tile + 64, LE);
+                ShortVector hh = ShortVector.fromMemorySegment(S, w, tile + 128, LE);
+                for (int qd = 0; qd < 8; qd++) {
+                    ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 192 + 64L * qd, LE);
+                    int j = xo + 2 * qd, c = 2 * qd;
+                    ShortVector n0 = v.and((short) 0xF).or(hl.lanewise(VectorOperators.LSHR, c).and((short) 1).lanewise(VectorOperators.LSHL, 4));
+                    ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(hh.lanewise(VectorOperators.LSHR, c).and((short) 1).lanewise(VectorOperators.LSHL, 4));
+                    ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).or(hl.lanewise(VectorOperators.LSHR, c + 1).and((short) 1).lanewise(VectorOperators.LSHL, 4));
+                    ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12).or(hh.lanewise(VectorOperators.LSHR, c + 1).and((short) 1).lanewise(VectorOperators.LSHL, 4));
+                    accL = accL.add(n0.mul(xq[j]));
+                    accH = accH.add(n1.mul(xq[j + 16]));
+                    accL = accL.add(n2.mul(xq[j + 1]));
+                    accH = accH.add(n3.mul(xq[j + 17]));
+                }
+                ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
+                FloatVector d0 = f16(h, 0), d1 = f16(h, 1);
+                FloatVector l0 = (FloatVector) accL.convertShape(VectorOperators.S2F, F, 0);
+                FloatVector l1 = (FloatVector) accL.convertShape(VectorOperators.S2F, F, 1);
+                FloatVector u0 = (FloatVector) accH.convertShape(VectorOperators.S2F, F, 0);
+                FloatVector u1 = (FloatVector) accH.convertShape(VectorOperators.S2F, F, 1);
+                float dx = xd[dt + b];
+                s0 = l0.add(u0).mul(d0).fma(FloatVector.broadcast(F, dx), s0);
+                s1 = l1.add(u1).mul(d1).fma(FloatVector.broadcast(F, dx), s1);
+            }
+            int r0 = gi * Interleaved.ROWS, o = ot + r0;
+            if (rows - r0 >= 32) { // in place: see q4
+                s0.intoArray(out, o);
+                s1.intoArray(out, o + 16);
+            } else {
+                s0.intoArray(out, o, F.indexInRange(0, rows - r0));
+                s1.intoArray(out, o + 16, F.indexInRange(16, rows - r0));
+            }
+        }
     }
 
     /** {@link #q4} for Q8_0 groups. */

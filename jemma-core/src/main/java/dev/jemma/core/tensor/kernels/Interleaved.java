@@ -20,6 +20,8 @@ import java.lang.foreign.ValueLayout;
  *   <li>Q4_0 ({@value #Q4_TILE} bytes): 32 f16 scales (row order), then 8 "quads" of 32 × 2 bytes: quad q, lane r
  *       holds bytes {@code qs[2q]} and {@code qs[2q+1]} of row r's block, i.e. the nibbles of columns 2q, 2q+16,
  *       2q+1, 2q+17 (from the low bits up);</li>
+ *   <li>Q5_0 ({@value #Q5_TILE} bytes): 32 f16 scales, then the 32 rows' high bits as two 16-bit lanes each
+ *       (columns 0..15, then 16..31), then the nibbles as for Q4_0;</li>
  *   <li>F16 ({@value #F16_TILE} bytes): 32 columns of 32 f16 values, rows in order (no scales);</li>
  *   <li>Q8_0 ({@value #Q8_TILE} bytes): 32 f16 scales (row order), then 32 columns of 32 bytes; within a column,
  *       byte 2i is row i and byte 2i+1 is row 16+i, so that the even 16-bit lanes of a widened column are rows
@@ -31,13 +33,15 @@ public final class Interleaved {
     public static final int Q4_TILE = 64 + 8 * 64;
     public static final int Q8_TILE = 64 + 32 * 32;
     public static final int F16_TILE = 32 * 64;
+    public static final int Q5_TILE = 64 + 128 + 8 * 64;
 
     private Interleaved() {
     }
 
     /** Whether a matrix of this type and width can be repacked (and so run on the int8 kernels). */
     public static boolean supports(GgmlType type, int cols) {
-        return (type == GgmlType.Q4_0 || type == GgmlType.Q8_0 || type == GgmlType.F16) && cols % 32 == 0 && cols > 0;
+        return (type == GgmlType.Q4_0 || type == GgmlType.Q5_0 || type == GgmlType.Q8_0 || type == GgmlType.F16)
+                && cols % 32 == 0 && cols > 0;
     }
 
     public static int groups(int rows) {
@@ -49,6 +53,7 @@ public final class Interleaved {
             case Q4_0 -> Q4_TILE;
             case Q8_0 -> Q8_TILE;
             case F16 -> F16_TILE;
+            case Q5_0 -> Q5_TILE;
             default -> throw new IllegalArgumentException("no interleaved layout for " + type);
         };
     }
@@ -78,7 +83,18 @@ public final class Interleaved {
             }
             float d = Float.float16ToFloat(packed.get(F16, t + 2L * i));
             int o = off + 32 * b;
-            if (type == GgmlType.Q4_0) {
+            if (type == GgmlType.Q5_0) {
+                int qh = (packed.get(F16, t + 64 + 2L * i) & 0xffff) | (packed.get(F16, t + 128 + 2L * i) & 0xffff) << 16;
+                for (int q = 0; q < 8; q++) {
+                    int lo = packed.get(ValueLayout.JAVA_BYTE, t + 192 + 64L * q + 2L * i) & 0xff;
+                    int hi = packed.get(ValueLayout.JAVA_BYTE, t + 192 + 64L * q + 2L * i + 1) & 0xff;
+                    int j = 2 * q;
+                    dst[o + j] = (((lo & 0xF) | ((qh >>> j) & 1) << 4) - 16) * d;
+                    dst[o + j + 16] = (((lo >> 4) | ((qh >>> (j + 16)) & 1) << 4) - 16) * d;
+                    dst[o + j + 1] = (((hi & 0xF) | ((qh >>> (j + 1)) & 1) << 4) - 16) * d;
+                    dst[o + j + 17] = (((hi >> 4) | ((qh >>> (j + 17)) & 1) << 4) - 16) * d;
+                }
+            } else if (type == GgmlType.Q4_0) {
                 for (int q = 0; q < 8; q++) {
                     int lo = packed.get(ValueLayout.JAVA_BYTE, t + 64 + 64L * q + 2L * i) & 0xff;
                     int hi = packed.get(ValueLayout.JAVA_BYTE, t + 64 + 64L * q + 2L * i + 1) & 0xff;
@@ -102,9 +118,9 @@ public final class Interleaved {
         int cols = w.cols(), rows = w.rows(), nb = cols / 32;
         long rowBytes = w.rowBytes();
         long gBytes = groupBytes(w.type(), cols);
-        boolean q4 = w.type() == GgmlType.Q4_0, f16 = w.type() == GgmlType.F16;
+        boolean q4 = w.type() == GgmlType.Q4_0, f16 = w.type() == GgmlType.F16, q5 = w.type() == GgmlType.Q5_0;
         int tile = tileBytes(w.type());
-        int srcBlock = q4 ? 18 : f16 ? 64 : 34;
+        int srcBlock = q4 ? 18 : f16 ? 64 : q5 ? 22 : 34;
         for (int g = g0; g < g1; g++) {
             long gOff = g * gBytes;
             dst.asSlice(gOff, gBytes).fill((byte) 0); // padding rows: scale 0, quants 0
@@ -121,7 +137,16 @@ public final class Interleaved {
                     }
                     dst.set(ValueLayout.JAVA_BYTE, t + 2 * i, src.get(ValueLayout.JAVA_BYTE, s));
                     dst.set(ValueLayout.JAVA_BYTE, t + 2 * i + 1, src.get(ValueLayout.JAVA_BYTE, s + 1));
-                    if (q4) {
+                    if (q5) {
+                        // qh (little-endian u32) split into its low and high 16 bits; then the nibbles as Q4_0
+                        dst.set(F16, t + 64 + 2L * i, src.get(F16, s + 2));
+                        dst.set(F16, t + 128 + 2L * i, src.get(F16, s + 4));
+                        for (int q = 0; q < 8; q++) {
+                            long o = t + 192 + 64L * q + 2L * i;
+                            dst.set(ValueLayout.JAVA_BYTE, o, src.get(ValueLayout.JAVA_BYTE, s + 6 + 2 * q));
+                            dst.set(ValueLayout.JAVA_BYTE, o + 1, src.get(ValueLayout.JAVA_BYTE, s + 7 + 2 * q));
+                        }
+                    } else if (q4) {
                         for (int q = 0; q < 8; q++) {
                             long o = t + 64 + 64L * q + 2L * i;
                             dst.set(ValueLayout.JAVA_BYTE, o, src.get(ValueLayout.JAVA_BYTE, s + 2 + 2 * q));

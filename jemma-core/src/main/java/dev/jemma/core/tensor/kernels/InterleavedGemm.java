@@ -43,13 +43,14 @@ public final class InterleavedGemm {
                             int g0, int g1, float[] tile, float[] part) {
         final int nb = cols / 32;
         final long gBytes = Interleaved.groupBytes(type, cols);
-        final boolean q4 = type == GgmlType.Q4_0, f16 = type == GgmlType.F16;
+        final boolean q4 = type == GgmlType.Q4_0, f16 = type == GgmlType.F16, q5 = type == GgmlType.Q5_0;
         for (int g = g0; g < g1; g++) {
             int r0 = g * Interleaved.ROWS, valid = Math.min(Interleaved.ROWS, rows - r0);
             for (int c0 = 0; c0 < cols; c0 += COLS) {
                 int nc = Math.min(COLS, cols - c0);
                 if (q4) decodeQ4(w, g * gBytes, c0 / 32, nc / 32, tile);
                 else if (f16) decodeF16(w, g * gBytes, c0 / 32, nc / 32, tile);
+                else if (q5) decodeQ5(w, g * gBytes, c0 / 32, nc / 32, tile);
                 else decodeQ8(w, g * gBytes, c0 / 32, nc / 32, tile);
                 boolean first = c0 == 0;
                 int t = t0;
@@ -90,6 +91,43 @@ public final class InterleavedGemm {
                 e1.mul(d1).intoArray(tile, (c + 1) * 32 + 16);
                 f0.mul(d0).intoArray(tile, (c + 17) * 32);
                 f1.mul(d1).intoArray(tile, (c + 17) * 32 + 16);
+            }
+        }
+    }
+
+    /** Blocks [b0, b0 + n) of a Q5_0 group into the same tile layout: d_r · (n + 16·h − 16). */
+    static void decodeQ5(MemorySegment w, long g, int b0, int n, float[] tile) {
+        for (int b = 0; b < n; b++) {
+            long t = g + (long) (b0 + b) * Interleaved.Q5_TILE;
+            ShortVector h = ShortVector.fromMemorySegment(S, w, t, LE);
+            FloatVector d0 = Int8Kernels.f16(h, 0), d1 = Int8Kernels.f16(h, 1);
+            ShortVector hl = ShortVector.fromMemorySegment(S, w, t + 64, LE);
+            ShortVector hh = ShortVector.fromMemorySegment(S, w, t + 128, LE);
+            int base = 32 * b;
+            for (int qd = 0; qd < 8; qd++) {
+                ShortVector v = ShortVector.fromMemorySegment(S, w, t + 192 + 64L * qd, LE);
+                int c = 2 * qd;
+                ShortVector n0 = v.and((short) 0xF).or(hl.lanewise(VectorOperators.LSHR, c).and((short) 1).lanewise(VectorOperators.LSHL, 4)).sub((short) 16);
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(hh.lanewise(VectorOperators.LSHR, c).and((short) 1).lanewise(VectorOperators.LSHL, 4)).sub((short) 16);
+                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).or(hl.lanewise(VectorOperators.LSHR, c + 1).and((short) 1).lanewise(VectorOperators.LSHL, 4)).sub((short) 16);
+                ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12).or(hh.lanewise(VectorOperators.LSHR, c + 1).and((short) 1).lanewise(VectorOperators.LSHL, 4)).sub((short) 16);
+                int col = base + c;
+                FloatVector a0 = (FloatVector) n0.convertShape(VectorOperators.S2F, F, 0);
+                FloatVector a1 = (FloatVector) n0.convertShape(VectorOperators.S2F, F, 1);
+                FloatVector e0 = (FloatVector) n1.convertShape(VectorOperators.S2F, F, 0);
+                FloatVector e1 = (FloatVector) n1.convertShape(VectorOperators.S2F, F, 1);
+                FloatVector f0 = (FloatVector) n2.convertShape(VectorOperators.S2F, F, 0);
+                FloatVector f1 = (FloatVector) n2.convertShape(VectorOperators.S2F, F, 1);
+                FloatVector k0 = (FloatVector) n3.convertShape(VectorOperators.S2F, F, 0);
+                FloatVector k1 = (FloatVector) n3.convertShape(VectorOperators.S2F, F, 1);
+                a0.mul(d0).intoArray(tile, col * 32);
+                a1.mul(d1).intoArray(tile, col * 32 + 16);
+                e0.mul(d0).intoArray(tile, (col + 16) * 32);
+                e1.mul(d1).intoArray(tile, (col + 16) * 32 + 16);
+                f0.mul(d0).intoArray(tile, (col + 1) * 32);
+                f1.mul(d1).intoArray(tile, (col + 1) * 32 + 16);
+                k0.mul(d0).intoArray(tile, (col + 17) * 32);
+                k1.mul(d1).intoArray(tile, (col + 17) * 32 + 16);
             }
         }
     }

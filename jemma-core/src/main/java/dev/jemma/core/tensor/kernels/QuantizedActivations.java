@@ -11,6 +11,9 @@ public final class QuantizedActivations {
     short[] q = new short[0];
     float[] d = new float[0];
     short[] q4Bias = new short[0];
+    /** −16 × the integer sum of a block's first / last 16 values: Q5_0's start values, one per half-block. */
+    short[] q5BiasLo = new short[0];
+    short[] q5BiasHi = new short[0];
     int cols;
     int tokens;
 
@@ -24,14 +27,17 @@ public final class QuantizedActivations {
                 for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[o + i]));
                 float dd = amax / 127f;
                 float id = amax > 0 ? 127f / amax : 0f;
-                int sum = 0;
+                int lo = 0, hi = 0;
                 for (int i = 0; i < 32; i++) {
                     int v = (int) Math.rint(x[o + i] * id);
                     q[o + i] = (short) v;
-                    sum += v;
+                    if (i < 16) lo += v;
+                    else hi += v;
                 }
                 d[t * nb + b] = dd;
-                q4Bias[t * nb + b] = (short) (-8 * sum);
+                q4Bias[t * nb + b] = (short) (-8 * (lo + hi));
+                q5BiasLo[t * nb + b] = (short) (-16 * lo);
+                q5BiasHi[t * nb + b] = (short) (-16 * hi);
             }
         }
     }
@@ -45,6 +51,8 @@ public final class QuantizedActivations {
         if (d.length < nb) {
             d = new float[nb];
             q4Bias = new short[nb];
+            q5BiasLo = new short[nb];
+            q5BiasHi = new short[nb];
         }
     }
 }

@@ -40,7 +40,7 @@ class FastMatMulTest {
         MemorySegment seg = Arena.ofAuto().allocate(bytes + 64);
         for (long i = 0; i < bytes; i++) seg.set(ValueLayout.JAVA_BYTE, i, (byte) rnd.nextInt());
         switch (type) {
-            case Q4_0, Q8_0 -> {
+            case Q4_0, Q5_0, Q8_0 -> {
                 for (long b = 0; b < bytes / type.typeSize; b++) {
                     seg.set(I16, b * type.typeSize, Float.floatToFloat16((rnd.nextFloat() - 0.5f) * 0.02f));
                 }

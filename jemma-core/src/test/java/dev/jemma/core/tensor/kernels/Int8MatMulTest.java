@@ -48,8 +48,8 @@ class Int8MatMulTest {
     /** Scalar model: x quantized per 32-block (d = amax/127, q = rint(x/d)), Σ_b d_w d_x Σ w_q·x_q. */
     static float[] reference(WeightMatrix w, float[] x, int n) {
         int rows = w.rows(), cols = w.cols(), nb = cols / 32;
-        boolean q4 = w.type() == GgmlType.Q4_0;
-        int bs = q4 ? 18 : 34;
+        boolean q4 = w.type() == GgmlType.Q4_0, q5 = w.type() == GgmlType.Q5_0;
+        int bs = q4 ? 18 : q5 ? 22 : 34;
         float[] out = new float[n * rows];
         for (int t = 0; t < n; t++) {
             for (int r = 0; r < rows; r++) {
@@ -64,7 +64,11 @@ class Int8MatMulTest {
                     for (int i = 0; i < 32; i++) {
                         int xq = (int) Math.rint(x[t * cols + 32 * b + i] * id);
                         int wq;
-                        if (q4) {
+                        if (q5) {
+                            int qh = w.data().get(ValueLayout.JAVA_INT_UNALIGNED, off + 2);
+                            int byt = w.data().get(ValueLayout.JAVA_BYTE, off + 6 + (i % 16)) & 0xff;
+                            wq = ((i < 16 ? byt & 0xF : byt >> 4) | ((qh >>> i) & 1) << 4) - 16;
+                        } else if (q4) {
                             int byt = w.data().get(ValueLayout.JAVA_BYTE, off + 2 + (i % 16)) & 0xff;
                             wq = (i < 16 ? byt & 0xF : byt >> 4) - 8;
                         } else {
@@ -84,6 +88,7 @@ class Int8MatMulTest {
     @CsvSource({
             "Q4_0, 64, 64, 1", "Q4_0, 70, 96, 1", "Q4_0, 70, 96, 3", "Q4_0, 45, 128, 4", "Q4_0, 100, 64, 9", "Q4_0, 33, 1152, 6",
             "Q8_0, 64, 64, 1", "Q8_0, 70, 96, 1", "Q8_0, 70, 96, 3", "Q8_0, 45, 128, 4", "Q8_0, 100, 64, 9", "Q8_0, 33, 1152, 6",
+            "Q5_0, 64, 64, 1", "Q5_0, 70, 96, 1", "Q5_0, 70, 96, 3", "Q5_0, 45, 128, 4", "Q5_0, 100, 64, 9", "Q5_0, 33, 1152, 6",
             "F16, 64, 64, 1", "F16, 70, 96, 1", "F16, 70, 96, 3", "F16, 45, 128, 4", "F16, 100, 64, 9", "F16, 33, 1152, 6",
     })
     void matchesScalarModelOfTheSameArithmetic(GgmlType type, int rows, int cols, int n) {
@@ -129,7 +134,7 @@ class Int8MatMulTest {
     }
 
     @ParameterizedTest(name = "{0} rows read back from the interleaved copy")
-    @CsvSource({"Q4_0", "Q8_0", "F16"})
+    @CsvSource({"Q4_0", "Q5_0", "Q8_0", "F16"})
     void rowsReadFromTheCopyAreBitIdentical(GgmlType type) {
         WeightMatrix w = FastMatMulTest.randomMatrix(type, 70, 96, 3);
         WeightMatrix p = packed(w);
@@ -142,18 +147,18 @@ class Int8MatMulTest {
     }
 
     @ParameterizedTest(name = "{0} extremes")
-    @CsvSource({"Q4_0", "Q8_0"})
+    @CsvSource({"Q4_0", "Q5_0", "Q8_0"})
     void extremeQuantsDoNotOverflow(GgmlType type) {
         Assumptions.assumeTrue(Kernels.ENABLED, "needs 512-bit vectors");
         int rows = 32, cols = 64;
         WeightMatrix w = FastMatMulTest.randomMatrix(type, rows, cols, 5);
-        int bs = type == GgmlType.Q4_0 ? 18 : 34;
+        int bs = type == GgmlType.Q4_0 ? 18 : type == GgmlType.Q5_0 ? 22 : 34;
         for (int r = 0; r < rows; r++) {
             for (int b = 0; b < cols / 32; b++) {
                 long off = r * w.rowBytes() + (long) b * bs;
                 w.data().set(I16, off, Float.floatToFloat16(b == 0 ? 0.5f : 0.25f));
-                // Q4_0: every nibble 0 (−8); Q8_0: every quant −128
-                for (int i = 2; i < bs; i++) w.data().set(ValueLayout.JAVA_BYTE, off + i, type == GgmlType.Q4_0 ? (byte) 0 : (byte) -128);
+                // Q4_0: every nibble 0 (−8); Q5_0: every value 0 (−16); Q8_0: every quant −128
+                for (int i = 2; i < bs; i++) w.data().set(ValueLayout.JAVA_BYTE, off + i, type == GgmlType.Q8_0 ? (byte) -128 : (byte) 0);
             }
         }
         w = packed(w);
