@@ -1,6 +1,8 @@
 package dev.jemma.cli;
 
 import com.sun.net.httpserver.HttpServer;
+import dev.jemma.core.model.RepackCache;
+import dev.jemma.core.store.ModelStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -16,7 +18,7 @@ import java.util.HexFormat;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** jemma pull / list / rm through the real command line against a loopback hub, then the pulled model runs. */
+/** jemma pull / list / rm through the real command line against a loopback hub, then the pulled model runs and is removed with its weight cache. */
 class StoreCommandsTest {
     @TempDir
     Path home;
@@ -71,8 +73,14 @@ class StoreCommandsTest {
         assertThat(run.exitCode()).as(run.err()).isZero();
         assertThat(run.out().strip()).startsWith("[").endsWith("]");
 
+        // the run built the model's interleaved weight cache; rm removes it with the blob
+        Path blob = ModelStore.open().find("hf.co/org/tiny-GGUF").orElseThrow().path();
+        Path cache = RepackCache.cacheFileFor(blob);
+        assertThat(cache).exists();
+
         var rm = CliTestSupport.run(null, "rm", "hf.co/org/tiny-GGUF");
         assertThat(rm.exitCode()).isZero();
+        assertThat(cache).doesNotExist();
         assertThat(CliTestSupport.run(null, "list").out()).doesNotContain("tiny-GGUF");
         var again = CliTestSupport.run(null, "rm", "hf.co/org/tiny-GGUF");
         assertThat(again.exitCode()).isEqualTo(1);

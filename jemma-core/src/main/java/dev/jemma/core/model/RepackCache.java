@@ -248,6 +248,11 @@ public final class RepackCache implements AutoCloseable {
         return crc.getValue();
     }
 
+    /** The cache file a model at {@code model} uses in {@link #defaultDir} (whether or not it exists). */
+    public static Path cacheFileFor(Path model) {
+        return defaultDir().resolve(cacheName(model));
+    }
+
     private static String cacheName(Path model) {
         Path abs = model.toAbsolutePath().normalize();
         try {
