@@ -42,7 +42,8 @@ public final class Gemma3Model implements LanguageModel {
     private final ModelConfig c;
     private final Layer[] layers;
     private final WeightMatrix embed;
-    private WeightMatrix embedLookup;
+    /** Where embedding rows are read: the interleaved copy when the embedding is the (tied) output, else the file. */
+    private final WeightMatrix embedLookup;
     private final WeightMatrix output;
     private final RepackCache repacked;
     private final float[] outputNorm;
@@ -72,7 +73,6 @@ public final class Gemma3Model implements LanguageModel {
         this.ownsFile = ownsFile;
         WeightLoader w = new WeightLoader(file);
         embed = w.matrix("token_embd.weight", c.dim(), c.vocabSize());
-        embedLookup = embed;
         WeightMatrix out = w.has("output.weight") ? w.matrix("output.weight", c.dim(), c.vocabSize()) : embed;
         outputNorm = w.vector("output_norm.weight", c.dim());
         layers = new Layer[c.layers()];
@@ -106,12 +106,12 @@ public final class Gemma3Model implements LanguageModel {
             if (repacked.covers(all)) file.adviseRandomAccess();
             for (int l = 0; l < layers.length; l++) layers[l] = layers[l].attach(repacked);
             output = repacked.attach(out);
-            // a tied embedding reads its rows from the copy too (same values, already resident)
-            if (out == embed) embedLookup = output;
         } else {
             repacked = null;
             output = out;
         }
+        // a tied embedding reads its rows from the output's copy (same values, already resident)
+        embedLookup = out == embed ? output : embed;
         int b = maxBatch;
         x = new float[b * c.dim()];
         xn = new float[b * c.dim()];

@@ -5,6 +5,7 @@ import dev.jemma.core.kv.KvCache;
 import dev.jemma.core.tensor.Formats;
 import dev.jemma.core.tensor.GgmlType;
 import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tensor.kernels.Interleaved;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.testing.Fixtures;
 import dev.jemma.core.testing.LogitStats;
@@ -76,6 +77,18 @@ class Gemma3ConformanceTest {
         }
     }
 
+    /** One file × prompt of the manifest: the GGUF (skipped if a tensor type is unsupported), ids, reference and llama.cpp logits. */
+    private record Fixture(Path gguf, int[] ids, float[] ref, float[] llama) {
+        static Fixture of(Path root, JsonNode model, JsonNode variant, String prompt) {
+            Path gguf = locate(root, variant.get("file").asText());
+            assumeSupported(gguf);
+            JsonNode p = variant.get("prompts").get(prompt);
+            return new Fixture(gguf, Fixtures.ints(model.get("prompts").get(prompt).get("ids")),
+                    Fixtures.readF32(locate(root, p.get("logits_file").asText())),
+                    Fixtures.readF32(locate(root, p.get("llamacpp").get("logits_file").asText())));
+        }
+    }
+
     private static float[] allLogits(LanguageModel m, int[] ids) {
         return allLogits(m, ids, false);
     }
@@ -128,12 +141,11 @@ class Gemma3ConformanceTest {
     @ParameterizedTest(name = "{0} default mode, f32 activations")
     @MethodSource("cases")
     void f32ActivationsNoWorseThanLlamaCpp(String label, Path root, JsonNode model, JsonNode variant, String prompt) {
-        Path gguf = locate(root, variant.get("file").asText());
-        assumeSupported(gguf);
-        JsonNode p = variant.get("prompts").get(prompt);
-        int[] ids = Fixtures.ints(model.get("prompts").get(prompt).get("ids"));
-        float[] ref = Fixtures.readF32(locate(root, p.get("logits_file").asText()));
-        float[] llama = Fixtures.readF32(locate(root, p.get("llamacpp").get("logits_file").asText()));
+        Fixture fx = Fixture.of(root, model, variant, prompt);
+        Path gguf = fx.gguf();
+        int[] ids = fx.ids();
+        float[] ref = fx.ref();
+        float[] llama = fx.llama();
         try (LanguageModel m = ModelLoader.load(gguf, new ModelLoader.Options(false, 2, 64).withF32Activations(true), pool)) {
             int vocab = m.config().vocabSize();
             LogitStats ours = LogitStats.compare(ref, allLogits(m, ids), vocab);
@@ -154,16 +166,15 @@ class Gemma3ConformanceTest {
     @ParameterizedTest(name = "{0} default mode")
     @MethodSource("cases")
     void defaultModeWithinActivationQuantizedTolerances(String label, Path root, JsonNode model, JsonNode variant, String prompt) {
-        Path gguf = locate(root, variant.get("file").asText());
-        assumeSupported(gguf);
-        JsonNode p = variant.get("prompts").get(prompt);
-        int[] ids = Fixtures.ints(model.get("prompts").get(prompt).get("ids"));
-        float[] ref = Fixtures.readF32(locate(root, p.get("logits_file").asText()));
-        float[] llama = Fixtures.readF32(locate(root, p.get("llamacpp").get("logits_file").asText()));
+        Fixture fx = Fixture.of(root, model, variant, prompt);
+        Path gguf = fx.gguf();
+        int[] ids = fx.ids();
+        float[] ref = fx.ref();
+        float[] llama = fx.llama();
         JsonNode tol = Fixtures.manifest().get("tolerances").get("activation_quantized_mode");
         boolean int8 = false;
         try (GgufFile f = GgufFile.open(gguf)) {
-            for (var t : f.tensors().values()) int8 |= t.dims().length == 2 && (t.type() == GgmlType.Q4_0 || t.type() == GgmlType.Q5_0 || t.type() == GgmlType.Q8_0);
+            for (var t : f.tensors().values()) int8 |= t.dims().length == 2 && Interleaved.int8Activations(t.type());
         }
         try (LanguageModel m = ModelLoader.load(gguf, new ModelLoader.Options(false, 2, 64), pool)) {
             int vocab = m.config().vocabSize();

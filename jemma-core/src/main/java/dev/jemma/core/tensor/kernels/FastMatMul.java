@@ -55,7 +55,7 @@ public final class FastMatMul implements MatMul {
         try {
             if (w.interleaved() != null && nTokens >= GEMM_MIN_TOKENS) {
                 pool.parallelFor(Interleaved.groups(w.rows()), interleavedGemmTask);
-            } else if (w.interleaved() != null && w.type() == dev.jemma.core.tensor.GgmlType.F16) {
+            } else if (w.interleaved() != null && !Interleaved.int8Activations(w.type())) {
                 pool.parallelFor(Interleaved.groups(w.rows()), f16Task);
             } else if (w.interleaved() != null) {
                 xq.reserve(nTokens, w.cols());
@@ -112,9 +112,8 @@ public final class FastMatMul implements MatMul {
         final WeightMatrix w = this.w;
         final var p = w.interleaved();
         final int rows = w.rows(), nb = w.cols() / 32, n = nTokens;
-        final long gBytes = Interleaved.groupBytes(w.type(), w.cols());
         final boolean q4 = w.type() == dev.jemma.core.tensor.GgmlType.Q4_0, q5 = w.type() == dev.jemma.core.tensor.GgmlType.Q5_0;
-        final int chunk = (int) Math.max(1, (256 << 10) / gBytes);
+        final int chunk = Interleaved.groupsPerChunk(w.type(), w.cols());
         for (int c0 = g0; c0 < g1; c0 += chunk) {
             int c1 = Math.min(g1, c0 + chunk);
             for (int t = 0; t < n; t++) {
@@ -129,7 +128,7 @@ public final class FastMatMul implements MatMul {
     private void f16Range(int g0, int g1, int worker) {
         final WeightMatrix w = this.w;
         final int rows = w.rows(), cols = w.cols();
-        final int chunk = (int) Math.max(1, (256 << 10) / Interleaved.groupBytes(w.type(), cols));
+        final int chunk = Interleaved.groupsPerChunk(w.type(), cols);
         for (int c0 = g0; c0 < g1; c0 += chunk) {
             int c1 = Math.min(g1, c0 + chunk);
             for (int t = 0; t < nTokens; t++) InterleavedGemm.gemvF16(w.interleaved(), c0, c1, rows, cols, x, t * cols, out, t * rows);

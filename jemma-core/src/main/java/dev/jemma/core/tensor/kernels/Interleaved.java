@@ -44,6 +44,16 @@ public final class Interleaved {
                 && cols % 32 == 0 && cols > 0;
     }
 
+    /** Whether single-token steps over this type's copy use int8 activations ({@link Int8Kernels}); F16 keeps f32. */
+    public static boolean int8Activations(GgmlType type) {
+        return type == GgmlType.Q4_0 || type == GgmlType.Q5_0 || type == GgmlType.Q8_0;
+    }
+
+    /** Groups per work chunk: about 256 KB of a matrix's copy, which stays in L2 while a batch passes over it. */
+    static int groupsPerChunk(GgmlType type, int cols) {
+        return (int) Math.max(1, (256 << 10) / groupBytes(type, cols));
+    }
+
     public static int groups(int rows) {
         return (rows + ROWS - 1) / ROWS;
     }
