@@ -26,6 +26,7 @@ import java.lang.foreign.ValueLayout;
  *   <li>Q8_0 ({@value #Q8_TILE} bytes): 32 f16 scales (row order), then 32 columns of 32 bytes; within a column,
  *       byte 2i is row i and byte 2i+1 is row 16+i, so that the even 16-bit lanes of a widened column are rows
  *       0..15 and the odd ones rows 16..31.</li>
+ *   <li>Q4_K and Q6_K: super-block tiles described in {@link KQuantInterleaved}.</li>
  * </ul>
  */
 public final class Interleaved {
@@ -40,13 +41,14 @@ public final class Interleaved {
 
     /** Whether a matrix of this type and width can be repacked (and so run on the int8 kernels). */
     public static boolean supports(GgmlType type, int cols) {
+        if (KQuantInterleaved.isK(type)) return cols % 256 == 0 && cols > 0;
         return (type == GgmlType.Q4_0 || type == GgmlType.Q5_0 || type == GgmlType.Q8_0 || type == GgmlType.F16)
                 && cols % 32 == 0 && cols > 0;
     }
 
     /** Whether single-token steps over this type's copy use int8 activations ({@link Int8Kernels}); F16 keeps f32. */
     public static boolean int8Activations(GgmlType type) {
-        return type == GgmlType.Q4_0 || type == GgmlType.Q5_0 || type == GgmlType.Q8_0;
+        return type == GgmlType.Q4_0 || type == GgmlType.Q5_0 || type == GgmlType.Q8_0 || KQuantInterleaved.isK(type);
     }
 
     /** Groups per work chunk: about 256 KB of a matrix's copy, which stays in L2 while a batch passes over it. */
@@ -70,6 +72,7 @@ public final class Interleaved {
 
     /** Bytes of one group (32 rows × all columns). */
     public static long groupBytes(GgmlType type, int cols) {
+        if (KQuantInterleaved.isK(type)) return (long) KQuantInterleaved.superBlockBytes(type) * (cols / 256);
         return (long) tileBytes(type) * (cols / 32);
     }
 
@@ -83,6 +86,10 @@ public final class Interleaved {
      * original rows): lets an embedding lookup read the copy the output projection keeps resident anyway.
      */
     public static void dequantizeRow(GgmlType type, MemorySegment packed, int cols, int r, float[] dst, int off) {
+        if (KQuantInterleaved.isK(type)) {
+            KQuantInterleaved.dequantizeRow(type, packed, cols, r, dst, off);
+            return;
+        }
         int nb = cols / 32, tile = tileBytes(type), i = r % ROWS;
         long g = (r / ROWS) * groupBytes(type, cols);
         for (int b = 0; b < nb; b++) {
@@ -124,6 +131,10 @@ public final class Interleaved {
 
     /** Writes groups {@code [g0, g1)} of {@code w}'s repacked form into {@code dst} (which holds the whole matrix). */
     public static void repack(WeightMatrix w, MemorySegment dst, int g0, int g1) {
+        if (KQuantInterleaved.isK(w.type())) {
+            KQuantInterleaved.repack(w, dst, g0, g1);
+            return;
+        }
         MemorySegment src = w.data();
         int cols = w.cols(), rows = w.rows(), nb = cols / 32;
         long rowBytes = w.rowBytes();

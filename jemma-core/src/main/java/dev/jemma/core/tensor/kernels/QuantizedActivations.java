@@ -14,6 +14,8 @@ public final class QuantizedActivations {
     /** −16 × the integer sum of a block's first / last 16 values: Q5_0's start values, one per half-block. */
     short[] q5BiasLo = new short[0];
     short[] q5BiasHi = new short[0];
+    /** −32 × the integer sum of each 8 values (4 per block): Q6_K's start values, one per 8 columns. */
+    short[] q6Bias = new short[0];
     int cols;
     int tokens;
 
@@ -27,12 +29,17 @@ public final class QuantizedActivations {
                 for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[o + i]));
                 float dd = amax / 127f;
                 float id = amax > 0 ? 127f / amax : 0f;
-                int lo = 0, hi = 0;
+                int lo = 0, hi = 0, eighth = 0;
                 for (int i = 0; i < 32; i++) {
                     int v = (int) Math.rint(x[o + i] * id);
                     q[o + i] = (short) v;
                     if (i < 16) lo += v;
                     else hi += v;
+                    eighth += v;
+                    if ((i & 7) == 7) {
+                        q6Bias[4 * (t * nb + b) + (i >> 3)] = (short) (-32 * eighth);
+                        eighth = 0;
+                    }
                 }
                 d[t * nb + b] = dd;
                 q4Bias[t * nb + b] = (short) (-8 * (lo + hi));
@@ -53,6 +60,7 @@ public final class QuantizedActivations {
             q4Bias = new short[nb];
             q5BiasLo = new short[nb];
             q5BiasHi = new short[nb];
+            q6Bias = new short[4 * nb];
         }
     }
 }

@@ -47,6 +47,7 @@ class Int8MatMulTest {
 
     /** Scalar model: x quantized per 32-block (d = amax/127, q = rint(x/d)), Σ_b d_w d_x Σ w_q·x_q. */
     static float[] reference(WeightMatrix w, float[] x, int n) {
+        if (w.type() == GgmlType.Q4_K || w.type() == GgmlType.Q6_K) return referenceK(w, x, n);
         int rows = w.rows(), cols = w.cols(), nb = cols / 32;
         boolean q4 = w.type() == GgmlType.Q4_0, q5 = w.type() == GgmlType.Q5_0;
         int bs = q4 ? 18 : q5 ? 22 : 34;
@@ -84,12 +85,73 @@ class Int8MatMulTest {
         return out;
     }
 
+    /**
+     * The K-quant model, written from the GGUF block layouts (not from the repacking code): per 32-column block of x
+     * (d = amax/127, integers rint(x/d)), Q4_K adds dx·(d·sc·Σ q·xq − dmin·m·Σ xq) for its 6-bit scale/min pair;
+     * Q6_K adds dx·Σ over its two 16-column sub-blocks of d·sc·Σ (q − 32)·xq.
+     */
+    static float[] referenceK(WeightMatrix w, float[] x, int n) {
+        int rows = w.rows(), cols = w.cols();
+        boolean q4 = w.type() == GgmlType.Q4_K;
+        MemorySegment m = w.data();
+        float[] out = new float[n * rows];
+        for (int t = 0; t < n; t++) {
+            for (int r = 0; r < rows; r++) {
+                double acc = 0;
+                for (int b = 0; b < cols / 32; b++) {
+                    float amax = 0;
+                    for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[t * cols + 32 * b + i]));
+                    float dx = amax / 127f, id = amax > 0 ? 127f / amax : 0f;
+                    long bo = r * w.rowBytes() + (long) (b / 8) * w.type().typeSize;
+                    int j = b % 8;
+                    long[] sums = new long[2];
+                    long xsum = 0;
+                    for (int i = 0; i < 32; i++) {
+                        int xq = (int) Math.rint(x[t * cols + 32 * b + i] * id);
+                        int wq, wi = 32 * j + i;
+                        if (q4) {
+                            wq = ((m.get(ValueLayout.JAVA_BYTE, bo + 16 + 32L * (j / 2) + i) & 0xff) >> (4 * (j % 2))) & 0xf;
+                        } else {
+                            int h = wi / 128, k = (wi % 128) / 32;
+                            int ql = ((m.get(ValueLayout.JAVA_BYTE, bo + 64L * h + 32L * (k % 2) + i) & 0xff) >> (4 * (k / 2))) & 0xf;
+                            int qh = ((m.get(ValueLayout.JAVA_BYTE, bo + 128 + 32L * h + i) & 0xff) >> (2 * k)) & 3;
+                            wq = (ql | qh << 4) - 32;
+                        }
+                        sums[i / 16] += (long) wq * xq;
+                        xsum += xq;
+                    }
+                    if (q4) {
+                        float d = Float.float16ToFloat(m.get(I16, bo)), dmin = Float.float16ToFloat(m.get(I16, bo + 2));
+                        int sc, mn;
+                        if (j < 4) {
+                            sc = m.get(ValueLayout.JAVA_BYTE, bo + 4 + j) & 63;
+                            mn = m.get(ValueLayout.JAVA_BYTE, bo + 8 + j) & 63;
+                        } else {
+                            sc = (m.get(ValueLayout.JAVA_BYTE, bo + 8 + j) & 0xf) | ((m.get(ValueLayout.JAVA_BYTE, bo + j) & 0xff) >> 6) << 4;
+                            mn = ((m.get(ValueLayout.JAVA_BYTE, bo + 8 + j) & 0xff) >> 4) | ((m.get(ValueLayout.JAVA_BYTE, bo + 4 + j) & 0xff) >> 6) << 4;
+                        }
+                        acc += (double) dx * ((double) d * sc * (sums[0] + sums[1]) - (double) dmin * mn * xsum);
+                    } else {
+                        float d = Float.float16ToFloat(m.get(I16, bo + 208));
+                        for (int s2 = 0; s2 < 2; s2++) {
+                            acc += (double) dx * d * m.get(ValueLayout.JAVA_BYTE, bo + 192 + 2 * j + s2) * sums[s2];
+                        }
+                    }
+                }
+                out[t * rows + r] = (float) acc;
+            }
+        }
+        return out;
+    }
+
     @ParameterizedTest(name = "{0} {1}x{2}, {3} tokens")
     @CsvSource({
             "Q4_0, 64, 64, 1", "Q4_0, 70, 96, 1", "Q4_0, 70, 96, 3", "Q4_0, 45, 128, 4", "Q4_0, 100, 64, 9", "Q4_0, 33, 1152, 6",
             "Q8_0, 64, 64, 1", "Q8_0, 70, 96, 1", "Q8_0, 70, 96, 3", "Q8_0, 45, 128, 4", "Q8_0, 100, 64, 9", "Q8_0, 33, 1152, 6",
             "Q5_0, 64, 64, 1", "Q5_0, 70, 96, 1", "Q5_0, 70, 96, 3", "Q5_0, 45, 128, 4", "Q5_0, 100, 64, 9", "Q5_0, 33, 1152, 6",
             "F16, 64, 64, 1", "F16, 70, 96, 1", "F16, 70, 96, 3", "F16, 45, 128, 4", "F16, 100, 64, 9", "F16, 33, 1152, 6",
+            "Q4_K, 64, 256, 1", "Q4_K, 70, 512, 1", "Q4_K, 70, 512, 3", "Q4_K, 45, 256, 4", "Q4_K, 100, 256, 9", "Q4_K, 33, 1536, 6",
+            "Q6_K, 64, 256, 1", "Q6_K, 70, 512, 1", "Q6_K, 70, 512, 3", "Q6_K, 45, 256, 4", "Q6_K, 100, 256, 9", "Q6_K, 33, 1536, 6",
     })
     void matchesScalarModelOfTheSameArithmetic(GgmlType type, int rows, int cols, int n) {
         Assumptions.assumeTrue(Kernels.ENABLED, "needs 512-bit vectors");
@@ -134,13 +196,13 @@ class Int8MatMulTest {
     }
 
     @ParameterizedTest(name = "{0} rows read back from the interleaved copy")
-    @CsvSource({"Q4_0", "Q5_0", "Q8_0", "F16"})
-    void rowsReadFromTheCopyAreBitIdentical(GgmlType type) {
-        WeightMatrix w = FastMatMulTest.randomMatrix(type, 70, 96, 3);
+    @CsvSource({"Q4_0, 96", "Q5_0, 96", "Q8_0, 96", "F16, 96", "Q4_K, 512", "Q6_K, 512"})
+    void rowsReadFromTheCopyAreBitIdentical(GgmlType type, int cols) {
+        WeightMatrix w = FastMatMulTest.randomMatrix(type, 70, cols, 3);
         WeightMatrix p = packed(w);
-        float[] a = new float[96], b = new float[96];
+        float[] a = new float[cols], b = new float[cols];
         for (int r = 0; r < 70; r++) {
-            w.format().dequantize(w.data(), w.rowOffset(r), a, 0, 96);
+            w.format().dequantize(w.data(), w.rowOffset(r), a, 0, cols);
             p.dequantizeRow(r, b, 0);
             assertThat(b).as("row %d", r).containsExactly(a);
         }
@@ -173,5 +235,46 @@ class Int8MatMulTest {
         MatMul.EXACT.matmul(w, x, 4, exact, pool);
         for (int i = 0; i < out.length; i++) assertThat(out[i]).as("out[%d]", i).isCloseTo(exact[i], org.assertj.core.data.Offset.offset(1e-5f * Math.abs(exact[i])));
         for (int i = 0; i < rows; i++) assertThat(one[i]).isCloseTo(ref[i], org.assertj.core.data.Offset.offset(1e-3f * Math.abs(ref[i])));
+    }
+
+    @ParameterizedTest(name = "{0} extremes")
+    @CsvSource({"Q4_K", "Q6_K"})
+    void extremeKQuantsDoNotOverflow(GgmlType type) {
+        Assumptions.assumeTrue(Kernels.ENABLED, "needs 512-bit vectors");
+        int rows = 32, cols = 512;
+        WeightMatrix w = FastMatMulTest.randomMatrix(type, rows, cols, 5);
+        for (int r = 0; r < rows; r++) {
+            for (int sb = 0; sb < cols / 256; sb++) {
+                long bo = r * w.rowBytes() + (long) sb * type.typeSize;
+                if (type == GgmlType.Q4_K) {
+                    // scales and mins 63; nibbles all 0 (rows < 16) or all 15: block sums at −32512 and 28448
+                    w.data().set(I16, bo, Float.floatToFloat16(0.5f));
+                    w.data().set(I16, bo + 2, Float.floatToFloat16(0.25f));
+                    for (int i = 4; i < 16; i++) w.data().set(ValueLayout.JAVA_BYTE, bo + i, (byte) 0xff);
+                    for (int i = 16; i < 144; i++) w.data().set(ValueLayout.JAVA_BYTE, bo + i, r < 16 ? (byte) 0 : (byte) 0xff);
+                } else {
+                    // every value 0 (−32) or 63 (+31), scales ±127/−128: 8-column sums at ±32512
+                    for (int i = 0; i < 192; i++) w.data().set(ValueLayout.JAVA_BYTE, bo + i, r < 16 ? (byte) 0 : (byte) 0xff);
+                    for (int i = 192; i < 208; i++) w.data().set(ValueLayout.JAVA_BYTE, bo + i, i % 2 == 0 ? (byte) 127 : (byte) -128);
+                    w.data().set(I16, bo + 208, Float.floatToFloat16(0.5f));
+                }
+            }
+        }
+        w = packed(w);
+        float[] x = new float[4 * cols];
+        // full-scale activations (|q| = 127), mostly negative so that the blocks' sums do not cancel
+        for (int i = 0; i < x.length; i++) x[i] = (i / 32) % 3 < 2 ? -3f : 3f;
+        float[] out = new float[4 * rows];
+        new FastMatMul().matmul(w, x, 4, out, pool);
+        float[] one = new float[rows];
+        new FastMatMul().matmul(w, x, 1, one, pool);
+        float[] ref = reference(w, x, 4);
+        float[] exact = new float[4 * rows];
+        MatMul.EXACT.matmul(w, x, 4, exact, pool);
+        for (int i = 0; i < out.length; i++) assertThat(out[i]).as("out[%d]", i).isCloseTo(exact[i], org.assertj.core.data.Offset.offset(1e-5f * Math.abs(exact[i]) + 1e-3f));
+        for (int i = 0; i < rows; i++) {
+            assertThat(ref[i]).as("reference row %d is not trivially zero", i).isNotZero();
+            assertThat(one[i]).as("row %d", i).isCloseTo(ref[i], org.assertj.core.data.Offset.offset(1e-4f * Math.abs(ref[i])));
+        }
     }
 }

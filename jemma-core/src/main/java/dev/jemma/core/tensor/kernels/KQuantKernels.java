@@ -1,0 +1,228 @@
+package dev.jemma.core.tensor.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q4K_HEADER;
+import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q4K_SB;
+import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q4K_SUB;
+import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q6K_HEADER;
+import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q6K_SB;
+import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q6K_SUB;
+
+/**
+ * Q4_K and Q6_K over their {@link KQuantInterleaved} copies: single-token steps with int8 activations (the scheme of
+ * {@link Int8Kernels}: 32 rows per vector of 16-bit lanes, exact integer sums per block) and exact f32 decoding into
+ * {@link InterleavedGemm}'s tile for batches.
+ *
+ * <p>Q4_K: a 32-column sub-block contributes dx·(A·Σ q·xq − M·Σ xq) with A = d·sc, M = dmin·m. Σ q·xq is summed as
+ * Q4_0's Σ (q − 8)·xq (exact in wrapping 16-bit arithmetic, started at −8·Σxq) and restored as + 8·Σxq, so the block
+ * adds A·acc·dx + (8A − M)·dx·Σxq. Q6_K: values q − 32 with q < 64 times |xq| ≤ 127 overflow 16 bits over 16 columns,
+ * so each 8 columns get their own 16-bit sum (within ±32512, started at −32·Σxq), added in f32 (exact for integers).
+ */
+public final class KQuantKernels {
+    static final VectorSpecies<Short> S = ShortVector.SPECIES_512;
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private KQuantKernels() {
+    }
+
+    /** out[t·rows + r] = row r · token t for the rows of Q4_K groups [g0, g1) ({@code nb} 32-column blocks per row). */
+    public static void q4k(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
+        q4k(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, t * a.cols, t * nb, out, t * rows);
+    }
+
+    private static void q4k(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias, int xt, int dt,
+                            float[] out, int ot) {
+        final int nsb = nb / 8;
+        final long gBytes = (long) nsb * Q4K_SB;
+        for (int gi = g0; gi < g1; gi++) {
+            final long g = gi * gBytes;
+            FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+            for (int sb = 0; sb < nsb; sb++) {
+                long h = g + (long) sb * Q4K_SB;
+                ShortVector hd = ShortVector.fromMemorySegment(S, w, h, LE), hm = ShortVector.fromMemorySegment(S, w, h + 64, LE);
+                FloatVector d0 = Int8Kernels.f16(hd, 0), d1 = Int8Kernels.f16(hd, 1);
+                FloatVector m0 = Int8Kernels.f16(hm, 0), m1 = Int8Kernels.f16(hm, 1);
+                for (int j = 0; j < 8; j++) {
+                    long tile = h + Q4K_HEADER + (long) j * Q4K_SUB;
+                    int b = 8 * sb + j, xo = xt + 32 * b;
+                    short bs = bias[dt + b];
+                    ShortVector acc = ShortVector.broadcast(S, bs);
+                    for (int qd = 0; qd < 8; qd++) {
+                        ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * qd, LE);
+                        int x = xo + 2 * qd;
+                        ShortVector n0 = v.and((short) 0xF);
+                        ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+                        ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
+                        ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12);
+                        acc = acc.add(n0.mul(xq[x]));
+                        acc = acc.add(n1.mul(xq[x + 16]));
+                        acc = acc.add(n2.mul(xq[x + 1]));
+                        acc = acc.add(n3.mul(xq[x + 17]));
+                    }
+                    // written out in place, not in helpers: see Int8Kernels.q4 (C2 boxes vectors across calls it does not inline)
+                    ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
+                    ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
+                    FloatVector a0 = d0.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+                    FloatVector a1 = d1.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+                    FloatVector k0 = m0.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
+                    FloatVector k1 = m1.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
+                    FloatVector c0 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 0);
+                    FloatVector c1 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 1);
+                    float dx = xd[dt + b], xs = dx * (-bs >> 3);
+                    s0 = c0.mul(a0).fma(FloatVector.broadcast(F, dx), s0);
+                    s1 = c1.mul(a1).fma(FloatVector.broadcast(F, dx), s1);
+                    s0 = a0.mul(8f).sub(k0).fma(FloatVector.broadcast(F, xs), s0);
+                    s1 = a1.mul(8f).sub(k1).fma(FloatVector.broadcast(F, xs), s1);
+                }
+            }
+            int r0 = gi * Interleaved.ROWS, o = ot + r0;
+            if (rows - r0 >= 32) { // in place: see Int8Kernels.q4
+                s0.intoArray(out, o);
+                s1.intoArray(out, o + 16);
+            } else {
+                s0.intoArray(out, o, F.indexInRange(0, rows - r0));
+                s1.intoArray(out, o + 16, F.indexInRange(16, rows - r0));
+            }
+        }
+    }
+
+    /** {@link #q4k} for Q6_K groups. */
+    public static void q6k(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
+        q6k(w, g0, g1, rows, nb, a.q, a.d, a.q6Bias, t * a.cols, t * nb, out, t * rows);
+    }
+
+    private static void q6k(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias, int xt, int dt,
+                            float[] out, int ot) {
+        final int nsb = nb / 8;
+        final long gBytes = (long) nsb * Q6K_SB;
+        for (int gi = g0; gi < g1; gi++) {
+            final long g = gi * gBytes;
+            FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+            for (int sb = 0; sb < nsb; sb++) {
+                long h = g + (long) sb * Q6K_SB;
+                ShortVector hd = ShortVector.fromMemorySegment(S, w, h, LE);
+                FloatVector d0 = Int8Kernels.f16(hd, 0), d1 = Int8Kernels.f16(hd, 1);
+                for (int j = 0; j < 8; j++) {
+                    long tile = h + Q6K_HEADER + (long) j * Q6K_SUB;
+                    int b = 8 * sb + j, xo = xt + 32 * b, bi = 4 * (dt + b);
+                    // lo: the first sub-block (columns 0..15), hi: the second; each summed 8 columns at a time
+                    FloatVector lo0 = FloatVector.zero(F), lo1 = FloatVector.zero(F), hi0 = FloatVector.zero(F), hi1 = FloatVector.zero(F);
+                    for (int half = 0; half < 2; half++) {
+                        ShortVector lo = ShortVector.broadcast(S, bias[bi + half]);
+                        ShortVector hi = ShortVector.broadcast(S, bias[bi + 2 + half]);
+                        for (int qd = 4 * half; qd < 4 * half + 4; qd++) {
+                            ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * qd, LE);
+                            ShortVector hv = ShortVector.fromMemorySegment(S, w, tile + 576 + 64L * (qd >>> 1), LE);
+                            int x = xo + 2 * qd, e = 8 * (qd & 1);
+                            ShortVector n0 = v.and((short) 0xF).or(hv.lanewise(VectorOperators.LSHR, e).and((short) 3).lanewise(VectorOperators.LSHL, 4));
+                            ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(hv.lanewise(VectorOperators.LSHR, e + 2).and((short) 3).lanewise(VectorOperators.LSHL, 4));
+                            ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).or(hv.lanewise(VectorOperators.LSHR, e + 4).and((short) 3).lanewise(VectorOperators.LSHL, 4));
+                            ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12).or(hv.lanewise(VectorOperators.LSHR, e + 6).and((short) 3).lanewise(VectorOperators.LSHL, 4));
+                            lo = lo.add(n0.mul(xq[x]));
+                            hi = hi.add(n1.mul(xq[x + 16]));
+                            lo = lo.add(n2.mul(xq[x + 1]));
+                            hi = hi.add(n3.mul(xq[x + 17]));
+                        }
+                        lo0 = lo0.add((FloatVector) lo.convertShape(VectorOperators.S2F, F, 0));
+                        lo1 = lo1.add((FloatVector) lo.convertShape(VectorOperators.S2F, F, 1));
+                        hi0 = hi0.add((FloatVector) hi.convertShape(VectorOperators.S2F, F, 0));
+                        hi1 = hi1.add((FloatVector) hi.convertShape(VectorOperators.S2F, F, 1));
+                    }
+                    ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
+                    ShortVector sa = sm.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8);
+                    ShortVector sb2 = sm.lanewise(VectorOperators.ASHR, 8);
+                    FloatVector dx = FloatVector.broadcast(F, xd[dt + b]);
+                    s0 = lo0.mul(d0.mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 0)))
+                            .add(hi0.mul(d0.mul((FloatVector) sb2.convertShape(VectorOperators.S2F, F, 0)))).fma(dx, s0);
+                    s1 = lo1.mul(d1.mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 1)))
+                            .add(hi1.mul(d1.mul((FloatVector) sb2.convertShape(VectorOperators.S2F, F, 1)))).fma(dx, s1);
+                }
+            }
+            int r0 = gi * Interleaved.ROWS, o = ot + r0;
+            if (rows - r0 >= 32) { // in place: see Int8Kernels.q4
+                s0.intoArray(out, o);
+                s1.intoArray(out, o + 16);
+            } else {
+                s0.intoArray(out, o, F.indexInRange(0, rows - r0));
+                s1.intoArray(out, o + 16, F.indexInRange(16, rows - r0));
+            }
+        }
+    }
+
+    /** Blocks [b0, b0 + n) of a Q4_K group into tile[(32·(b − b0) + c)·32 + r] = (d·sc)·q − dmin·m, as the file's decoder. */
+    static void decodeQ4K(MemorySegment w, long g, int b0, int n, float[] tile) {
+        for (int b = 0; b < n; b++) {
+            int blk = b0 + b;
+            long h = g + (long) (blk >>> 3) * Q4K_SB, t = h + Q4K_HEADER + (long) (blk & 7) * Q4K_SUB;
+            ShortVector hd = ShortVector.fromMemorySegment(S, w, h, LE), hm = ShortVector.fromMemorySegment(S, w, h + 64, LE);
+            ShortVector sm = ShortVector.fromMemorySegment(S, w, t, LE);
+            ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
+            FloatVector a0 = Int8Kernels.f16(hd, 0).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector a1 = Int8Kernels.f16(hd, 1).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+            FloatVector k0 = Int8Kernels.f16(hm, 0).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector k1 = Int8Kernels.f16(hm, 1).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
+            int base = 32 * b;
+            for (int qd = 0; qd < 8; qd++) {
+                ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * qd, LE);
+                ShortVector n0 = v.and((short) 0xF);
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
+                ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12);
+                int c = base + 2 * qd;
+                ((FloatVector) n0.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, c * 32);
+                ((FloatVector) n0.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, c * 32 + 16);
+                ((FloatVector) n1.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (c + 16) * 32);
+                ((FloatVector) n1.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (c + 16) * 32 + 16);
+                ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (c + 1) * 32);
+                ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (c + 1) * 32 + 16);
+                ((FloatVector) n3.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (c + 17) * 32);
+                ((FloatVector) n3.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (c + 17) * 32 + 16);
+            }
+        }
+    }
+
+    /** Blocks [b0, b0 + n) of a Q6_K group into the same tile layout: (d·sc)·(q − 32), as the file's decoder. */
+    static void decodeQ6K(MemorySegment w, long g, int b0, int n, float[] tile) {
+        for (int b = 0; b < n; b++) {
+            int blk = b0 + b;
+            long h = g + (long) (blk >>> 3) * Q6K_SB, t = h + Q6K_HEADER + (long) (blk & 7) * Q6K_SUB;
+            ShortVector hd = ShortVector.fromMemorySegment(S, w, h, LE);
+            ShortVector sm = ShortVector.fromMemorySegment(S, w, t, LE);
+            ShortVector sa = sm.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8);
+            ShortVector sb = sm.lanewise(VectorOperators.ASHR, 8);
+            FloatVector d0 = Int8Kernels.f16(hd, 0), d1 = Int8Kernels.f16(hd, 1);
+            // first sub-block's scales (columns 0..15) and the second's, per lane half
+            FloatVector a0 = d0.mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector a1 = d1.mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 1));
+            FloatVector e0 = d0.mul((FloatVector) sb.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector e1 = d1.mul((FloatVector) sb.convertShape(VectorOperators.S2F, F, 1));
+            int base = 32 * b;
+            for (int qd = 0; qd < 8; qd++) {
+                ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * qd, LE);
+                ShortVector hv = ShortVector.fromMemorySegment(S, w, t + 576 + 64L * (qd >>> 1), LE);
+                int e = 8 * (qd & 1);
+                ShortVector n0 = v.and((short) 0xF).or(hv.lanewise(VectorOperators.LSHR, e).and((short) 3).lanewise(VectorOperators.LSHL, 4)).sub((short) 32);
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(hv.lanewise(VectorOperators.LSHR, e + 2).and((short) 3).lanewise(VectorOperators.LSHL, 4)).sub((short) 32);
+                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).or(hv.lanewise(VectorOperators.LSHR, e + 4).and((short) 3).lanewise(VectorOperators.LSHL, 4)).sub((short) 32);
+                ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12).or(hv.lanewise(VectorOperators.LSHR, e + 6).and((short) 3).lanewise(VectorOperators.LSHL, 4)).sub((short) 32);
+                int c = base + 2 * qd;
+                ((FloatVector) n0.convertShape(VectorOperators.S2F, F, 0)).mul(a0).intoArray(tile, c * 32);
+                ((FloatVector) n0.convertShape(VectorOperators.S2F, F, 1)).mul(a1).intoArray(tile, c * 32 + 16);
+                ((FloatVector) n1.convertShape(VectorOperators.S2F, F, 0)).mul(e0).intoArray(tile, (c + 16) * 32);
+                ((FloatVector) n1.convertShape(VectorOperators.S2F, F, 1)).mul(e1).intoArray(tile, (c + 16) * 32 + 16);
+                ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 0)).mul(a0).intoArray(tile, (c + 1) * 32);
+                ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 1)).mul(a1).intoArray(tile, (c + 1) * 32 + 16);
+                ((FloatVector) n3.convertShape(VectorOperators.S2F, F, 0)).mul(e0).intoArray(tile, (c + 17) * 32);
+                ((FloatVector) n3.convertShape(VectorOperators.S2F, F, 1)).mul(e1).intoArray(tile, (c + 17) * 32 + 16);
+            }
+        }
+    }
+}
