@@ -110,6 +110,7 @@ public final class Int8Kernels {
     /**
      * {@link #q4} for Q5_0 groups. A 5-bit value (n − 16) times |x| ≤ 127 summed over 32 columns can reach 65024,
      * so each block keeps two 16-bit sums, over columns 0..15 and 16..31 (each within ±32512, exact as for Q4_0).
+     * Values come three to a 16-bit lane ({@link Interleaved}): a shift and a mask each.
      */
     public static void q5(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
         q5(w, g0, g1, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
@@ -126,21 +127,23 @@ public final class Int8Kernels {
                 int xo = xt + 32 * b;
                 ShortVector accL = ShortVector.broadcast(S, biasLo[dt + b]);
                 ShortVector accH = ShortVector.broadcast(S, biasHi[dt + b]);
-                // high bit of column c: ((qh >>> c) & 1) << 4
-                ShortVector hl = ShortVector.fromMemorySegment(S, w, tile + 64, LE);
-                ShortVector hh = ShortVector.fromMemorySegment(S, w, tile + 128, LE);
-                for (int qd = 0; qd < 8; qd++) {
-                    ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 192 + 64L * qd, LE);
-                    int j = xo + 2 * qd, c = 2 * qd;
-                    ShortVector n0 = v.and((short) 0xF).or(hl.lanewise(VectorOperators.LSHR, c).and((short) 1).lanewise(VectorOperators.LSHL, 4));
-                    ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(hh.lanewise(VectorOperators.LSHR, c).and((short) 1).lanewise(VectorOperators.LSHL, 4));
-                    ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).or(hl.lanewise(VectorOperators.LSHR, c + 1).and((short) 1).lanewise(VectorOperators.LSHL, 4));
-                    ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12).or(hh.lanewise(VectorOperators.LSHR, c + 1).and((short) 1).lanewise(VectorOperators.LSHL, 4));
-                    accL = accL.add(n0.mul(xq[j]));
-                    accH = accH.add(n1.mul(xq[j + 16]));
-                    accL = accL.add(n2.mul(xq[j + 1]));
-                    accH = accH.add(n3.mul(xq[j + 17]));
+                for (int k = 0; k < 5; k++) {
+                    ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k, LE);
+                    int x = xo + 3 * k;
+                    accL = accL.add(v.and((short) 31).mul(xq[x]));
+                    accL = accL.add(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1]));
+                    accL = accL.add(v.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2]));
                 }
+                for (int k = 0; k < 5; k++) {
+                    ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k, LE);
+                    int x = xo + 16 + 3 * k;
+                    accH = accH.add(u.and((short) 31).mul(xq[x]));
+                    accH = accH.add(u.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1]));
+                    accH = accH.add(u.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2]));
+                }
+                ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
+                accL = accL.add(v.and((short) 31).mul(xq[xo + 15]));
+                accH = accH.add(v.lanewise(VectorOperators.LSHR, 5).mul(xq[xo + 31]));
                 ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
                 FloatVector d0 = f16(h, 0), d1 = f16(h, 1);
                 FloatVector l0 = (FloatVector) accL.convertShape(VectorOperators.S2F, F, 0);

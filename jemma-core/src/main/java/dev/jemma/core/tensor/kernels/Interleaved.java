@@ -20,8 +20,10 @@ import java.lang.foreign.ValueLayout;
  *   <li>Q4_0 ({@value #Q4_TILE} bytes): 32 f16 scales (row order), then 8 "quads" of 32 × 2 bytes: quad q, lane r
  *       holds bytes {@code qs[2q]} and {@code qs[2q+1]} of row r's block, i.e. the nibbles of columns 2q, 2q+16,
  *       2q+1, 2q+17 (from the low bits up);</li>
- *   <li>Q5_0 ({@value #Q5_TILE} bytes): 32 f16 scales, then the 32 rows' high bits as two 16-bit lanes each
- *       (columns 0..15, then 16..31), then the nibbles as for Q4_0;</li>
+ *   <li>Q5_0 ({@value #Q5_TILE} bytes): 32 f16 scales, then 11 vectors of 32 16-bit lanes holding three 5-bit values
+ *       each (bits 0, 5, 10): vectors 0..4 columns 3k..3k+2 (0..14), vector 5 columns 15 and 31, vectors 6..10 columns
+ *       16 + 3(k − 6) .. +2 (16..30) — so a value costs a shift and a mask, as a Q4_0 nibble does, and the columns of
+ *       each half-block stay apart ({@link Int8Kernels#q5} sums the halves separately);</li>
  *   <li>F16 ({@value #F16_TILE} bytes): 32 columns of 32 f16 values, rows in order (no scales);</li>
  *   <li>Q8_0 ({@value #Q8_TILE} bytes): 32 f16 scales (row order), then 32 columns of 32 bytes; within a column,
  *       byte 2i is row i and byte 2i+1 is row 16+i, so that the even 16-bit lanes of a widened column are rows
@@ -34,7 +36,7 @@ public final class Interleaved {
     public static final int Q4_TILE = 64 + 8 * 64;
     public static final int Q8_TILE = 64 + 32 * 32;
     public static final int F16_TILE = 32 * 64;
-    public static final int Q5_TILE = 64 + 128 + 8 * 64;
+    public static final int Q5_TILE = 64 + 11 * 64;
 
     private Interleaved() {
     }
@@ -101,15 +103,9 @@ public final class Interleaved {
             float d = Float.float16ToFloat(packed.get(F16, t + 2L * i));
             int o = off + 32 * b;
             if (type == GgmlType.Q5_0) {
-                int qh = (packed.get(F16, t + 64 + 2L * i) & 0xffff) | (packed.get(F16, t + 128 + 2L * i) & 0xffff) << 16;
-                for (int q = 0; q < 8; q++) {
-                    int lo = packed.get(ValueLayout.JAVA_BYTE, t + 192 + 64L * q + 2L * i) & 0xff;
-                    int hi = packed.get(ValueLayout.JAVA_BYTE, t + 192 + 64L * q + 2L * i + 1) & 0xff;
-                    int j = 2 * q;
-                    dst[o + j] = (((lo & 0xF) | ((qh >>> j) & 1) << 4) - 16) * d;
-                    dst[o + j + 16] = (((lo >> 4) | ((qh >>> (j + 16)) & 1) << 4) - 16) * d;
-                    dst[o + j + 1] = (((hi & 0xF) | ((qh >>> (j + 1)) & 1) << 4) - 16) * d;
-                    dst[o + j + 17] = (((hi >> 4) | ((qh >>> (j + 17)) & 1) << 4) - 16) * d;
+                for (int c = 0; c < 32; c++) {
+                    int lanes = packed.get(F16, t + 64 + 64L * q5Vector(c) + 2L * i) & 0xffff;
+                    dst[o + c] = (((lanes >>> (5 * q5Slot(c))) & 31) - 16) * d;
                 }
             } else if (type == GgmlType.Q4_0) {
                 for (int q = 0; q < 8; q++) {
@@ -125,6 +121,16 @@ public final class Interleaved {
                 for (int c = 0; c < 32; c++) dst[o + c] = packed.get(ValueLayout.JAVA_BYTE, t + 64 + 32L * c + lane) * d;
             }
         }
+    }
+
+    /** The Q5_0 vector (0..10) holding column {@code c} of a block. */
+    static int q5Vector(int c) {
+        return c < 15 ? c / 3 : c == 15 || c == 31 ? 5 : 6 + (c - 16) / 3;
+    }
+
+    /** The slot (bits 5·slot) of column {@code c} within its Q5_0 vector lane. */
+    static int q5Slot(int c) {
+        return c < 15 ? c % 3 : c == 15 ? 0 : c == 31 ? 1 : (c - 16) % 3;
     }
 
     private static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
@@ -159,13 +165,12 @@ public final class Interleaved {
                     dst.set(ValueLayout.JAVA_BYTE, t + 2 * i, src.get(ValueLayout.JAVA_BYTE, s));
                     dst.set(ValueLayout.JAVA_BYTE, t + 2 * i + 1, src.get(ValueLayout.JAVA_BYTE, s + 1));
                     if (q5) {
-                        // qh (little-endian u32) split into its low and high 16 bits; then the nibbles as Q4_0
-                        dst.set(F16, t + 64 + 2L * i, src.get(F16, s + 2));
-                        dst.set(F16, t + 128 + 2L * i, src.get(F16, s + 4));
-                        for (int q = 0; q < 8; q++) {
-                            long o = t + 192 + 64L * q + 2L * i;
-                            dst.set(ValueLayout.JAVA_BYTE, o, src.get(ValueLayout.JAVA_BYTE, s + 6 + 2 * q));
-                            dst.set(ValueLayout.JAVA_BYTE, o + 1, src.get(ValueLayout.JAVA_BYTE, s + 7 + 2 * q));
+                        int qh = src.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), s + 2);
+                        for (int c = 0; c < 32; c++) {
+                            int nib = (src.get(ValueLayout.JAVA_BYTE, s + 6 + (c & 15)) & 0xff) >>> (c < 16 ? 0 : 4);
+                            int v = (nib & 0xF) | ((qh >>> c) & 1) << 4;
+                            long o = t + 64 + 64L * q5Vector(c) + 2L * i;
+                            dst.set(F16, o, (short) (dst.get(F16, o) | v << (5 * q5Slot(c))));
                         }
                     } else if (q4) {
                         for (int q = 0; q < 8; q++) {

@@ -98,39 +98,35 @@ public final class InterleavedGemm {
         }
     }
 
-    /** Blocks [b0, b0 + n) of a Q5_0 group into the same tile layout: d_r · (n + 16·h − 16). */
+    /** Blocks [b0, b0 + n) of a Q5_0 group into the same tile layout: d_r · (n − 16), three 5-bit values per lane. */
     static void decodeQ5(MemorySegment w, long g, int b0, int n, float[] tile) {
         for (int b = 0; b < n; b++) {
             long t = g + (long) (b0 + b) * Interleaved.Q5_TILE;
             ShortVector h = ShortVector.fromMemorySegment(S, w, t, LE);
             FloatVector d0 = Int8Kernels.f16(h, 0), d1 = Int8Kernels.f16(h, 1);
-            ShortVector hl = ShortVector.fromMemorySegment(S, w, t + 64, LE);
-            ShortVector hh = ShortVector.fromMemorySegment(S, w, t + 128, LE);
             int base = 32 * b;
-            for (int qd = 0; qd < 8; qd++) {
-                ShortVector v = ShortVector.fromMemorySegment(S, w, t + 192 + 64L * qd, LE);
-                int c = 2 * qd;
-                ShortVector n0 = v.and((short) 0xF).or(hl.lanewise(VectorOperators.LSHR, c).and((short) 1).lanewise(VectorOperators.LSHL, 4)).sub((short) 16);
-                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(hh.lanewise(VectorOperators.LSHR, c).and((short) 1).lanewise(VectorOperators.LSHL, 4)).sub((short) 16);
-                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).or(hl.lanewise(VectorOperators.LSHR, c + 1).and((short) 1).lanewise(VectorOperators.LSHL, 4)).sub((short) 16);
-                ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12).or(hh.lanewise(VectorOperators.LSHR, c + 1).and((short) 1).lanewise(VectorOperators.LSHL, 4)).sub((short) 16);
-                int col = base + c;
+            for (int k = 0; k < 11; k++) {
+                ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * k, LE);
+                // columns of the vector's slots 0, 1, 2 (vector 5: columns 15 and 31, slot 2 unused)
+                int c0 = k < 5 ? 3 * k : k == 5 ? 15 : 16 + 3 * (k - 6);
+                int c1 = k == 5 ? 31 : c0 + 1;
+                ShortVector n0 = v.and((short) 31).sub((short) 16);
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 5).and((short) 31).sub((short) 16);
                 FloatVector a0 = (FloatVector) n0.convertShape(VectorOperators.S2F, F, 0);
                 FloatVector a1 = (FloatVector) n0.convertShape(VectorOperators.S2F, F, 1);
                 FloatVector e0 = (FloatVector) n1.convertShape(VectorOperators.S2F, F, 0);
                 FloatVector e1 = (FloatVector) n1.convertShape(VectorOperators.S2F, F, 1);
-                FloatVector f0 = (FloatVector) n2.convertShape(VectorOperators.S2F, F, 0);
-                FloatVector f1 = (FloatVector) n2.convertShape(VectorOperators.S2F, F, 1);
-                FloatVector k0 = (FloatVector) n3.convertShape(VectorOperators.S2F, F, 0);
-                FloatVector k1 = (FloatVector) n3.convertShape(VectorOperators.S2F, F, 1);
-                a0.mul(d0).intoArray(tile, col * 32);
-                a1.mul(d1).intoArray(tile, col * 32 + 16);
-                e0.mul(d0).intoArray(tile, (col + 16) * 32);
-                e1.mul(d1).intoArray(tile, (col + 16) * 32 + 16);
-                f0.mul(d0).intoArray(tile, (col + 1) * 32);
-                f1.mul(d1).intoArray(tile, (col + 1) * 32 + 16);
-                k0.mul(d0).intoArray(tile, (col + 17) * 32);
-                k1.mul(d1).intoArray(tile, (col + 17) * 32 + 16);
+                a0.mul(d0).intoArray(tile, (base + c0) * 32);
+                a1.mul(d1).intoArray(tile, (base + c0) * 32 + 16);
+                e0.mul(d0).intoArray(tile, (base + c1) * 32);
+                e1.mul(d1).intoArray(tile, (base + c1) * 32 + 16);
+                if (k != 5) {
+                    ShortVector n2 = v.lanewise(VectorOperators.LSHR, 10).sub((short) 16);
+                    FloatVector f0 = (FloatVector) n2.convertShape(VectorOperators.S2F, F, 0);
+                    FloatVector f1 = (FloatVector) n2.convertShape(VectorOperators.S2F, F, 1);
+                    f0.mul(d0).intoArray(tile, (base + c0 + 2) * 32);
+                    f1.mul(d1).intoArray(tile, (base + c0 + 2) * 32 + 16);
+                }
             }
         }
     }
