@@ -39,7 +39,7 @@ import java.util.zip.CRC32C;
  */
 public final class RepackCache implements AutoCloseable {
     private static final long MAGIC = 0x314B50414D4D454AL; // "JEMMAPK1"
-    private static final int VERSION = 2; // 2: Q5_0 tiles hold 5-bit triples
+    private static final int VERSION = 3; // 2: Q5_0 tiles hold 5-bit triples; 3: K-quant headers in f32
     private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 

@@ -16,9 +16,10 @@ import java.nio.ByteOrder;
  * differs. The integers and scales are the file's own (repacking moves bits, it does not requantize).
  *
  * <ul>
- *   <li>Q4_K super-block ({@value #Q4K_SB} bytes): 32 × f16 d, 32 × f16 dmin, then per sub-tile j: 32 16-bit lanes
+ *   <li>Q4_K super-block ({@value #Q4K_SB} bytes): 32 × d, 32 × dmin (f32: the f16 values widened, so that the
+ *       kernels load them instead of converting — fewer Vector API calls keep C2 within its inlining budget), then per sub-tile j: 32 16-bit lanes
  *       {@code sc | m << 8} (the 6-bit scale and min of sub-block j), then 8 quads of low nibbles (w = d·sc·q − dmin·m);</li>
- *   <li>Q6_K super-block ({@value #Q6K_SB} bytes, the file's size): 32 × f16 d, then per sub-tile j: 32 16-bit lanes
+ *   <li>Q6_K super-block ({@value #Q6K_SB} bytes): 32 × d (f32), then per sub-tile j: 32 16-bit lanes
  *       {@code sc[2j] & 0xff | sc[2j+1] << 8} (int8 scales of its two 16-column sub-blocks), 8 quads of the values'
  *       low 4 bits, and 4 vectors of high 2-bit pairs: vector k, lane r holds quads 2k and 2k+1's four columns each,
  *       quad 2k+e's slot s (column order as above) at bits {@code 8e + 2s} (w = d·sc·(q − 32)).</li>
@@ -27,14 +28,15 @@ import java.nio.ByteOrder;
 public final class KQuantInterleaved {
     /** Bytes of a Q4_K sub-tile (32 rows × 32 columns): scale/min lanes, then quads. */
     static final int Q4K_SUB = 64 + 8 * 64;
-    static final int Q4K_HEADER = 128;
+    static final int Q4K_HEADER = 256;
     public static final int Q4K_SB = Q4K_HEADER + 8 * Q4K_SUB;
     /** Bytes of a Q6_K sub-tile: scale lanes, low-nibble quads, high-bit vectors. */
     static final int Q6K_SUB = 64 + 8 * 64 + 4 * 64;
-    static final int Q6K_HEADER = 64;
+    static final int Q6K_HEADER = 128;
     public static final int Q6K_SB = Q6K_HEADER + 8 * Q6K_SUB;
 
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private KQuantInterleaved() {
     }
@@ -96,10 +98,10 @@ public final class KQuantInterleaved {
                     long bo = row + (long) sb * type.typeSize;
                     long h = gOff + (long) sb * superBlockBytes(type);
                     if (q4) {
-                        dst.set(I16, h + 2L * i, src.get(I16, bo));
-                        dst.set(I16, h + 64 + 2L * i, src.get(I16, bo + 2));
+                        dst.set(F32, h + 4L * i, Float.float16ToFloat(src.get(I16, bo)));
+                        dst.set(F32, h + 128 + 4L * i, Float.float16ToFloat(src.get(I16, bo + 2)));
                     } else {
-                        dst.set(I16, h + 2L * i, src.get(I16, bo + 208));
+                        dst.set(F32, h + 4L * i, Float.float16ToFloat(src.get(I16, bo + 208)));
                     }
                     for (int j = 0; j < 8; j++) {
                         int b = 8 * sb + j;
@@ -133,7 +135,7 @@ public final class KQuantInterleaved {
         long g = (r / Interleaved.ROWS) * Interleaved.groupBytes(type, cols);
         for (int b = 0; b < cols / 32; b++) {
             long h = header(type, g, b), t = subTile(type, g, b);
-            float d = Float.float16ToFloat(packed.get(I16, h + 2L * i));
+            float d = packed.get(F32, h + 4L * i);
             int lanes = packed.get(I16, t + 2L * i);
             for (int q = 0; q < 8; q++) {
                 int quad = packed.get(I16, t + 64 + 64L * q + 2L * i) & 0xffff;
@@ -142,7 +144,7 @@ public final class KQuantInterleaved {
                     int c = column(q, s), v = (quad >>> (4 * s)) & 0xf;
                     if (type == GgmlType.Q4_K) {
                         float dl = d * (lanes & 0xff);
-                        float ml = Float.float16ToFloat(packed.get(I16, h + 64 + 2L * i)) * ((lanes >>> 8) & 0xff);
+                        float ml = packed.get(F32, h + 128 + 4L * i) * ((lanes >>> 8) & 0xff);
                         dst[off + 32 * b + c] = dl * v - ml;
                     } else {
                         int sc = c < 16 ? (byte) lanes : lanes >> 8;

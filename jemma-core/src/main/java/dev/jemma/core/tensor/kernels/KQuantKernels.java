@@ -47,9 +47,8 @@ public final class KQuantKernels {
             FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
             for (int sb = 0; sb < nsb; sb++) {
                 long h = g + (long) sb * Q4K_SB;
-                ShortVector hd = ShortVector.fromMemorySegment(S, w, h, LE), hm = ShortVector.fromMemorySegment(S, w, h + 64, LE);
-                FloatVector d0 = Int8Kernels.f16(hd, 0), d1 = Int8Kernels.f16(hd, 1);
-                FloatVector m0 = Int8Kernels.f16(hm, 0), m1 = Int8Kernels.f16(hm, 1);
+                FloatVector d0 = FloatVector.fromMemorySegment(F, w, h, LE), d1 = FloatVector.fromMemorySegment(F, w, h + 64, LE);
+                FloatVector m0 = FloatVector.fromMemorySegment(F, w, h + 128, LE), m1 = FloatVector.fromMemorySegment(F, w, h + 192, LE);
                 for (int j = 0; j < 8; j++) {
                     long tile = h + Q4K_HEADER + (long) j * Q4K_SUB;
                     int b = 8 * sb + j, xo = xt + 32 * b;
@@ -108,8 +107,7 @@ public final class KQuantKernels {
             FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
             for (int sb = 0; sb < nsb; sb++) {
                 long h = g + (long) sb * Q6K_SB;
-                ShortVector hd = ShortVector.fromMemorySegment(S, w, h, LE);
-                FloatVector d0 = Int8Kernels.f16(hd, 0), d1 = Int8Kernels.f16(hd, 1);
+                FloatVector d0 = FloatVector.fromMemorySegment(F, w, h, LE), d1 = FloatVector.fromMemorySegment(F, w, h + 64, LE);
                 for (int j = 0; j < 8; j++) {
                     long tile = h + Q6K_HEADER + (long) j * Q6K_SUB;
                     int b = 8 * sb + j, xo = xt + 32 * b, bi = 4 * (dt + b);
@@ -118,18 +116,29 @@ public final class KQuantKernels {
                     for (int half = 0; half < 2; half++) {
                         ShortVector lo = ShortVector.broadcast(S, bias[bi + half]);
                         ShortVector hi = ShortVector.broadcast(S, bias[bi + 2 + half]);
-                        for (int qd = 4 * half; qd < 4 * half + 4; qd++) {
-                            ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * qd, LE);
-                            ShortVector hv = ShortVector.fromMemorySegment(S, w, tile + 576 + 64L * (qd >>> 1), LE);
-                            int x = xo + 2 * qd, e = 8 * (qd & 1);
-                            ShortVector n0 = v.and((short) 0xF).or(hv.lanewise(VectorOperators.LSHR, e).and((short) 3).lanewise(VectorOperators.LSHL, 4));
-                            ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(hv.lanewise(VectorOperators.LSHR, e + 2).and((short) 3).lanewise(VectorOperators.LSHL, 4));
-                            ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).or(hv.lanewise(VectorOperators.LSHR, e + 4).and((short) 3).lanewise(VectorOperators.LSHL, 4));
-                            ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12).or(hv.lanewise(VectorOperators.LSHR, e + 6).and((short) 3).lanewise(VectorOperators.LSHL, 4));
+                        for (int k = 2 * half; k < 2 * half + 2; k++) {
+                            // quads 2k and 2k + 1 share a vector of high bits; the shifts put each column's pair at
+                            // bits 4..5 directly (quad 2k's pairs sit at bits 0..7, quad 2k + 1's at 8..15)
+                            ShortVector hv = ShortVector.fromMemorySegment(S, w, tile + 576 + 64L * k, LE);
+                            ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 128L * k, LE);
+                            ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 128 + 128L * k, LE);
+                            int x = xo + 4 * k;
+                            ShortVector n0 = v.and((short) 0xF).or(hv.lanewise(VectorOperators.LSHL, 4).and((short) 0x30));
+                            ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(hv.lanewise(VectorOperators.LSHL, 2).and((short) 0x30));
+                            ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).or(hv.and((short) 0x30));
+                            ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12).or(hv.lanewise(VectorOperators.LSHR, 2).and((short) 0x30));
                             lo = lo.add(n0.mul(xq[x]));
                             hi = hi.add(n1.mul(xq[x + 16]));
                             lo = lo.add(n2.mul(xq[x + 1]));
                             hi = hi.add(n3.mul(xq[x + 17]));
+                            ShortVector m0 = u.and((short) 0xF).or(hv.lanewise(VectorOperators.LSHR, 4).and((short) 0x30));
+                            ShortVector m1 = u.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(hv.lanewise(VectorOperators.LSHR, 6).and((short) 0x30));
+                            ShortVector m2 = u.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).or(hv.lanewise(VectorOperators.LSHR, 8).and((short) 0x30));
+                            ShortVector m3 = u.lanewise(VectorOperators.LSHR, 12).or(hv.lanewise(VectorOperators.LSHR, 10).and((short) 0x30));
+                            lo = lo.add(m0.mul(xq[x + 2]));
+                            hi = hi.add(m1.mul(xq[x + 18]));
+                            lo = lo.add(m2.mul(xq[x + 3]));
+                            hi = hi.add(m3.mul(xq[x + 19]));
                         }
                         lo0 = lo0.add((FloatVector) lo.convertShape(VectorOperators.S2F, F, 0));
                         lo1 = lo1.add((FloatVector) lo.convertShape(VectorOperators.S2F, F, 1));
@@ -162,13 +171,12 @@ public final class KQuantKernels {
         for (int b = 0; b < n; b++) {
             int blk = b0 + b;
             long h = g + (long) (blk >>> 3) * Q4K_SB, t = h + Q4K_HEADER + (long) (blk & 7) * Q4K_SUB;
-            ShortVector hd = ShortVector.fromMemorySegment(S, w, h, LE), hm = ShortVector.fromMemorySegment(S, w, h + 64, LE);
             ShortVector sm = ShortVector.fromMemorySegment(S, w, t, LE);
             ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
-            FloatVector a0 = Int8Kernels.f16(hd, 0).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
-            FloatVector a1 = Int8Kernels.f16(hd, 1).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
-            FloatVector k0 = Int8Kernels.f16(hm, 0).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
-            FloatVector k1 = Int8Kernels.f16(hm, 1).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
+            FloatVector a0 = FloatVector.fromMemorySegment(F, w, h, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector a1 = FloatVector.fromMemorySegment(F, w, h + 64, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+            FloatVector k0 = FloatVector.fromMemorySegment(F, w, h + 128, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector k1 = FloatVector.fromMemorySegment(F, w, h + 192, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
             int base = 32 * b;
             for (int qd = 0; qd < 8; qd++) {
                 ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * qd, LE);
@@ -194,11 +202,10 @@ public final class KQuantKernels {
         for (int b = 0; b < n; b++) {
             int blk = b0 + b;
             long h = g + (long) (blk >>> 3) * Q6K_SB, t = h + Q6K_HEADER + (long) (blk & 7) * Q6K_SUB;
-            ShortVector hd = ShortVector.fromMemorySegment(S, w, h, LE);
             ShortVector sm = ShortVector.fromMemorySegment(S, w, t, LE);
             ShortVector sa = sm.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8);
             ShortVector sb = sm.lanewise(VectorOperators.ASHR, 8);
-            FloatVector d0 = Int8Kernels.f16(hd, 0), d1 = Int8Kernels.f16(hd, 1);
+            FloatVector d0 = FloatVector.fromMemorySegment(F, w, h, LE), d1 = FloatVector.fromMemorySegment(F, w, h + 64, LE);
             // first sub-block's scales (columns 0..15) and the second's, per lane half
             FloatVector a0 = d0.mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 0));
             FloatVector a1 = d1.mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 1));
