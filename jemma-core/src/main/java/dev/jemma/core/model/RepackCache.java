@@ -39,7 +39,7 @@ import java.util.zip.CRC32C;
  */
 public final class RepackCache implements AutoCloseable {
     private static final long MAGIC = 0x314B50414D4D454AL; // "JEMMAPK1"
-    private static final int VERSION = 3; // 2: Q5_0 tiles hold 5-bit triples; 3: K-quant headers in f32
+    private static final int VERSION = 4; // 2: Q5_0 5-bit triples; 3: K-quant headers in f32; 4: Q6_K packed six-bit values
     private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
@@ -87,7 +87,7 @@ public final class RepackCache implements AutoCloseable {
         if (hit != null) return hit;
         if (end >= 64L << 20 && !Boolean.getBoolean("jemma.quiet")) {
             // a one-time cost of seconds (1B: ~4 s, 4B: ~13 s on 2 cores): say what is happening
-            System.err.printf("jemma: preparing %d MiB of Q4_0/Q5_0/Q8_0/F16 weights in the interleaved layout the fast kernels read, in %s (first load of this file only)%n",
+            System.err.printf("jemma: preparing %d MiB of weights in the interleaved layout the fast kernels read, in %s (first load of this file only)%n",
                     end >> 20, cache);
         }
         try {

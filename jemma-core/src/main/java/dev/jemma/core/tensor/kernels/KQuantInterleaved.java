@@ -10,8 +10,8 @@ import java.nio.ByteOrder;
 
 /**
  * The {@link Interleaved} "rows in lanes" layout for the K-quants Q4_K and Q6_K. A group's 32 rows are stored one
- * 256-column super-block at a time: a header with the 32 rows' f16 super-block scales, then 8 sub-tiles of 32 columns.
- * Every sub-tile keeps its quants in Q4_0's quad arrangement (quad q, lane r: the 4-bit values of columns 2q, 2q+16,
+ * 256-column super-block at a time: a header with the 32 rows' super-block scales, then 8 sub-tiles of 32 columns.
+ * Q4_K sub-tiles keep their quants in Q4_0's quad arrangement (quad q, lane r: the 4-bit values of columns 2q, 2q+16,
  * 2q+1, 2q+17 from the low bits up), so the int8 kernels' inner loop is Q4_0's; only the per-block scale arithmetic
  * differs. The integers and scales are the file's own (repacking moves bits, it does not requantize).
  *
@@ -19,10 +19,11 @@ import java.nio.ByteOrder;
  *   <li>Q4_K super-block ({@value #Q4K_SB} bytes): 32 × d, 32 × dmin (f32: the f16 values widened, so that the
  *       kernels load them instead of converting — fewer Vector API calls keep C2 within its inlining budget), then per sub-tile j: 32 16-bit lanes
  *       {@code sc | m << 8} (the 6-bit scale and min of sub-block j), then 8 quads of low nibbles (w = d·sc·q − dmin·m);</li>
- *   <li>Q6_K super-block ({@value #Q6K_SB} bytes): 32 × d (f32), then per sub-tile j: 32 16-bit lanes
- *       {@code sc[2j] & 0xff | sc[2j+1] << 8} (int8 scales of its two 16-column sub-blocks), 8 quads of the values'
- *       low 4 bits, and 4 vectors of high 2-bit pairs: vector k, lane r holds quads 2k and 2k+1's four columns each,
- *       quad 2k+e's slot s (column order as above) at bits {@code 8e + 2s} (w = d·sc·(q − 32)).</li>
+ *   <li>Q6_K super-block ({@value #Q6K_SB} bytes, as in the file plus the widened d): 32 × d (f32), then per
+ *       sub-tile j: 32 16-bit lanes {@code sc[2j] & 0xff | sc[2j+1] << 8} (int8 scales of its two 16-column sub-blocks),
+ *       then for each 8 columns 8k..8k+7 three vectors L0, L1, L2 holding the 8 six-bit values in 48 bits: L0 = a | b << 6
+ *       | (c & 15) << 12, L1 = d | e << 6 | (f & 15) << 12, L2 = g | h << 6 | (c >> 4) << 12 | (f >> 4) << 14 — a value
+ *       costs 1 to 4 operations (average 2.1) instead of the file's nibble-plus-high-pair 4 to 5 (w = d·sc·(q − 32)).</li>
  * </ul>
  */
 public final class KQuantInterleaved {
@@ -30,8 +31,8 @@ public final class KQuantInterleaved {
     static final int Q4K_SUB = 64 + 8 * 64;
     static final int Q4K_HEADER = 256;
     public static final int Q4K_SB = Q4K_HEADER + 8 * Q4K_SUB;
-    /** Bytes of a Q6_K sub-tile: scale lanes, low-nibble quads, high-bit vectors. */
-    static final int Q6K_SUB = 64 + 8 * 64 + 4 * 64;
+    /** Bytes of a Q6_K sub-tile: scale lanes, then 4 × 3 vectors of packed six-bit values. */
+    static final int Q6K_SUB = 64 + 12 * 64;
     static final int Q6K_HEADER = 128;
     public static final int Q6K_SB = Q6K_HEADER + 8 * Q6K_SUB;
 
@@ -110,23 +111,58 @@ public final class KQuantInterleaved {
                                 ? KScales.scale(src, bo + 4, j) | KScales.min(src, bo + 4, j) << 8
                                 : (src.get(ValueLayout.JAVA_BYTE, bo + 192 + 2 * j) & 0xff) | src.get(ValueLayout.JAVA_BYTE, bo + 193 + 2 * j) << 8;
                         dst.set(I16, t + 2L * i, (short) lanes);
-                        for (int q = 0; q < 8; q++) {
-                            int quad = 0, high = 0;
-                            for (int s = 0; s < 4; s++) {
-                                int v = quant(type, src, row, 32 * b + column(q, s));
-                                quad |= (v & 0xf) << (4 * s);
-                                high |= (v >>> 4) << (2 * s);
+                        if (q4) {
+                            for (int q = 0; q < 8; q++) {
+                                int quad = 0;
+                                for (int s = 0; s < 4; s++) quad |= quant(type, src, row, 32 * b + column(q, s)) << (4 * s);
+                                dst.set(I16, t + 64 + 64L * q + 2L * i, (short) quad);
                             }
-                            dst.set(I16, t + 64 + 64L * q + 2L * i, (short) quad);
-                            if (!q4) {
-                                long ho = t + 576 + 64L * (q >>> 1) + 2L * i;
-                                dst.set(I16, ho, (short) (dst.get(I16, ho) | high << (8 * (q & 1))));
-                            }
+                        } else {
+                            for (int c = 0; c < 32; c++) q6Put(dst, t, i, c, quant(type, src, row, 32 * b + c));
                         }
                     }
                 }
             }
         }
+    }
+
+    /** Lane i of the Q6_K vector holding bits of column c's value: vector 3·(c / 8) + {0, 1, 2}. */
+    private static long q6Lane(long t, int i, int c, int vector) {
+        return t + 64 + 64L * (3 * (c >>> 3) + vector) + 2L * i;
+    }
+
+    private static void or(MemorySegment m, long off, int bits) {
+        m.set(I16, off, (short) (m.get(I16, off) | bits));
+    }
+
+    /** Stores six-bit value {@code q} of column {@code c} (0..31) for row lane {@code i} of the Q6_K sub-tile at {@code t}. */
+    static void q6Put(MemorySegment dst, long t, int i, int c, int q) {
+        switch (c & 7) {
+            case 0, 1 -> or(dst, q6Lane(t, i, c, 0), q << (6 * (c & 7)));
+            case 2 -> {
+                or(dst, q6Lane(t, i, c, 0), (q & 15) << 12);
+                or(dst, q6Lane(t, i, c, 2), (q >>> 4) << 12);
+            }
+            case 3, 4 -> or(dst, q6Lane(t, i, c, 1), q << (6 * ((c & 7) - 3)));
+            case 5 -> {
+                or(dst, q6Lane(t, i, c, 1), (q & 15) << 12);
+                or(dst, q6Lane(t, i, c, 2), (q >>> 4) << 14);
+            }
+            default -> or(dst, q6Lane(t, i, c, 2), q << (6 * ((c & 7) - 6)));
+        }
+    }
+
+    /** The six-bit value {@link #q6Put} stored. */
+    static int q6Get(MemorySegment packed, long t, int i, int c) {
+        int l0 = packed.get(I16, q6Lane(t, i, c, 0)) & 0xffff, l1 = packed.get(I16, q6Lane(t, i, c, 1)) & 0xffff;
+        int l2 = packed.get(I16, q6Lane(t, i, c, 2)) & 0xffff;
+        return switch (c & 7) {
+            case 0, 1 -> (l0 >>> (6 * (c & 7))) & 63;
+            case 2 -> l0 >>> 12 | ((l2 >>> 12) & 3) << 4;
+            case 3, 4 -> (l1 >>> (6 * ((c & 7) - 3))) & 63;
+            case 5 -> l1 >>> 12 | (l2 >>> 14) << 4;
+            default -> (l2 >>> (6 * ((c & 7) - 6))) & 63;
+        };
     }
 
     /** Row {@code r} of a repacked matrix decoded exactly (the file's decoder's f32 operations, in its order). */
@@ -137,20 +173,21 @@ public final class KQuantInterleaved {
             long h = header(type, g, b), t = subTile(type, g, b);
             float d = packed.get(F32, h + 4L * i);
             int lanes = packed.get(I16, t + 2L * i);
+            if (type == GgmlType.Q6_K) {
+                for (int c = 0; c < 32; c++) {
+                    int sc = c < 16 ? (byte) lanes : lanes >> 8;
+                    float dl = d * sc;
+                    dst[off + 32 * b + c] = dl * (q6Get(packed, t, i, c) - 32);
+                }
+                continue;
+            }
+            float dmin = packed.get(F32, h + 128 + 4L * i);
             for (int q = 0; q < 8; q++) {
                 int quad = packed.get(I16, t + 64 + 64L * q + 2L * i) & 0xffff;
-                int high = type == GgmlType.Q6_K ? (packed.get(I16, t + 576 + 64L * (q >>> 1) + 2L * i) & 0xffff) >>> (8 * (q & 1)) : 0;
                 for (int s = 0; s < 4; s++) {
-                    int c = column(q, s), v = (quad >>> (4 * s)) & 0xf;
-                    if (type == GgmlType.Q4_K) {
-                        float dl = d * (lanes & 0xff);
-                        float ml = packed.get(F32, h + 128 + 4L * i) * ((lanes >>> 8) & 0xff);
-                        dst[off + 32 * b + c] = dl * v - ml;
-                    } else {
-                        int sc = c < 16 ? (byte) lanes : lanes >> 8;
-                        float dl = d * sc;
-                        dst[off + 32 * b + c] = dl * ((v | ((high >>> (2 * s)) & 3) << 4) - 32);
-                    }
+                    float dl = d * (lanes & 0xff);
+                    float ml = dmin * ((lanes >>> 8) & 0xff);
+                    dst[off + 32 * b + column(q, s)] = dl * ((quad >>> (4 * s)) & 0xf) - ml;
                 }
             }
         }

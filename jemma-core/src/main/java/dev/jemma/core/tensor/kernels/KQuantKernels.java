@@ -114,32 +114,33 @@ public final class KQuantKernels {
                     // lo: the first sub-block (columns 0..15), hi: the second; each summed 8 columns at a time
                     FloatVector lo0 = FloatVector.zero(F), lo1 = FloatVector.zero(F), hi0 = FloatVector.zero(F), hi1 = FloatVector.zero(F);
                     for (int half = 0; half < 2; half++) {
+                        // the 8 columns 8·half.. feed the first sub-block (lo), columns 16 + 8·half.. the second (hi)
+                        long pa = tile + 64 + 192L * half, pb = pa + 384;
+                        int xa = xo + 8 * half, xb = xa + 16;
                         ShortVector lo = ShortVector.broadcast(S, bias[bi + half]);
+                        ShortVector a0 = ShortVector.fromMemorySegment(S, w, pa, LE);
+                        ShortVector a1 = ShortVector.fromMemorySegment(S, w, pa + 64, LE);
+                        ShortVector a2 = ShortVector.fromMemorySegment(S, w, pa + 128, LE);
+                        lo = lo.add(a0.and((short) 63).mul(xq[xa]));
+                        lo = lo.add(a0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 1]));
+                        lo = lo.add(a0.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(xq[xa + 2]));
+                        lo = lo.add(a1.and((short) 63).mul(xq[xa + 3]));
+                        lo = lo.add(a1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 4]));
+                        lo = lo.add(a1.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(xq[xa + 5]));
+                        lo = lo.add(a2.and((short) 63).mul(xq[xa + 6]));
+                        lo = lo.add(a2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 7]));
                         ShortVector hi = ShortVector.broadcast(S, bias[bi + 2 + half]);
-                        for (int k = 2 * half; k < 2 * half + 2; k++) {
-                            // quads 2k and 2k + 1 share a vector of high bits; the shifts put each column's pair at
-                            // bits 4..5 directly (quad 2k's pairs sit at bits 0..7, quad 2k + 1's at 8..15)
-                            ShortVector hv = ShortVector.fromMemorySegment(S, w, tile + 576 + 64L * k, LE);
-                            ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 128L * k, LE);
-                            ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 128 + 128L * k, LE);
-                            int x = xo + 4 * k;
-                            ShortVector n0 = v.and((short) 0xF).or(hv.lanewise(VectorOperators.LSHL, 4).and((short) 0x30));
-                            ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(hv.lanewise(VectorOperators.LSHL, 2).and((short) 0x30));
-                            ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).or(hv.and((short) 0x30));
-                            ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12).or(hv.lanewise(VectorOperators.LSHR, 2).and((short) 0x30));
-                            lo = lo.add(n0.mul(xq[x]));
-                            hi = hi.add(n1.mul(xq[x + 16]));
-                            lo = lo.add(n2.mul(xq[x + 1]));
-                            hi = hi.add(n3.mul(xq[x + 17]));
-                            ShortVector m0 = u.and((short) 0xF).or(hv.lanewise(VectorOperators.LSHR, 4).and((short) 0x30));
-                            ShortVector m1 = u.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(hv.lanewise(VectorOperators.LSHR, 6).and((short) 0x30));
-                            ShortVector m2 = u.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).or(hv.lanewise(VectorOperators.LSHR, 8).and((short) 0x30));
-                            ShortVector m3 = u.lanewise(VectorOperators.LSHR, 12).or(hv.lanewise(VectorOperators.LSHR, 10).and((short) 0x30));
-                            lo = lo.add(m0.mul(xq[x + 2]));
-                            hi = hi.add(m1.mul(xq[x + 18]));
-                            lo = lo.add(m2.mul(xq[x + 3]));
-                            hi = hi.add(m3.mul(xq[x + 19]));
-                        }
+                        ShortVector b0 = ShortVector.fromMemorySegment(S, w, pb, LE);
+                        ShortVector b1 = ShortVector.fromMemorySegment(S, w, pb + 64, LE);
+                        ShortVector b2 = ShortVector.fromMemorySegment(S, w, pb + 128, LE);
+                        hi = hi.add(b0.and((short) 63).mul(xq[xb]));
+                        hi = hi.add(b0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 1]));
+                        hi = hi.add(b0.lanewise(VectorOperators.LSHR, 12).or(b2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(xq[xb + 2]));
+                        hi = hi.add(b1.and((short) 63).mul(xq[xb + 3]));
+                        hi = hi.add(b1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 4]));
+                        hi = hi.add(b1.lanewise(VectorOperators.LSHR, 12).or(b2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(xq[xb + 5]));
+                        hi = hi.add(b2.and((short) 63).mul(xq[xb + 6]));
+                        hi = hi.add(b2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 7]));
                         lo0 = lo0.add((FloatVector) lo.convertShape(VectorOperators.S2F, F, 0));
                         lo1 = lo1.add((FloatVector) lo.convertShape(VectorOperators.S2F, F, 1));
                         hi0 = hi0.add((FloatVector) hi.convertShape(VectorOperators.S2F, F, 0));
@@ -203,32 +204,42 @@ public final class KQuantKernels {
             int blk = b0 + b;
             long h = g + (long) (blk >>> 3) * Q6K_SB, t = h + Q6K_HEADER + (long) (blk & 7) * Q6K_SUB;
             ShortVector sm = ShortVector.fromMemorySegment(S, w, t, LE);
-            ShortVector sa = sm.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8);
-            ShortVector sb = sm.lanewise(VectorOperators.ASHR, 8);
             FloatVector d0 = FloatVector.fromMemorySegment(F, w, h, LE), d1 = FloatVector.fromMemorySegment(F, w, h + 64, LE);
-            // first sub-block's scales (columns 0..15) and the second's, per lane half
-            FloatVector a0 = d0.mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 0));
-            FloatVector a1 = d1.mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 1));
-            FloatVector e0 = d0.mul((FloatVector) sb.convertShape(VectorOperators.S2F, F, 0));
-            FloatVector e1 = d1.mul((FloatVector) sb.convertShape(VectorOperators.S2F, F, 1));
-            int base = 32 * b;
-            for (int qd = 0; qd < 8; qd++) {
-                ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * qd, LE);
-                ShortVector hv = ShortVector.fromMemorySegment(S, w, t + 576 + 64L * (qd >>> 1), LE);
-                int e = 8 * (qd & 1);
-                ShortVector n0 = v.and((short) 0xF).or(hv.lanewise(VectorOperators.LSHR, e).and((short) 3).lanewise(VectorOperators.LSHL, 4)).sub((short) 32);
-                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(hv.lanewise(VectorOperators.LSHR, e + 2).and((short) 3).lanewise(VectorOperators.LSHL, 4)).sub((short) 32);
-                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).or(hv.lanewise(VectorOperators.LSHR, e + 4).and((short) 3).lanewise(VectorOperators.LSHL, 4)).sub((short) 32);
-                ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12).or(hv.lanewise(VectorOperators.LSHR, e + 6).and((short) 3).lanewise(VectorOperators.LSHL, 4)).sub((short) 32);
-                int c = base + 2 * qd;
-                ((FloatVector) n0.convertShape(VectorOperators.S2F, F, 0)).mul(a0).intoArray(tile, c * 32);
-                ((FloatVector) n0.convertShape(VectorOperators.S2F, F, 1)).mul(a1).intoArray(tile, c * 32 + 16);
-                ((FloatVector) n1.convertShape(VectorOperators.S2F, F, 0)).mul(e0).intoArray(tile, (c + 16) * 32);
-                ((FloatVector) n1.convertShape(VectorOperators.S2F, F, 1)).mul(e1).intoArray(tile, (c + 16) * 32 + 16);
-                ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 0)).mul(a0).intoArray(tile, (c + 1) * 32);
-                ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 1)).mul(a1).intoArray(tile, (c + 1) * 32 + 16);
-                ((FloatVector) n3.convertShape(VectorOperators.S2F, F, 0)).mul(e0).intoArray(tile, (c + 17) * 32);
-                ((FloatVector) n3.convertShape(VectorOperators.S2F, F, 1)).mul(e1).intoArray(tile, (c + 17) * 32 + 16);
+            for (int k = 0; k < 4; k++) {
+                // columns 8k..8k+7: groups 0 and 1 take the first sub-block's scale (low byte), 2 and 3 the second's;
+                // selected by a shift count, not by choosing between vectors (a vector phi can make C2 box)
+                ShortVector sc = sm.lanewise(VectorOperators.LSHL, k < 2 ? 8 : 0).lanewise(VectorOperators.ASHR, 8);
+                FloatVector s0 = d0.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+                FloatVector s1 = d1.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+                long p = t + 64 + 192L * k;
+                ShortVector l0 = ShortVector.fromMemorySegment(S, w, p, LE);
+                ShortVector l1 = ShortVector.fromMemorySegment(S, w, p + 64, LE);
+                ShortVector l2 = ShortVector.fromMemorySegment(S, w, p + 128, LE);
+                int o = (32 * b + 8 * k) * 32;
+                ShortVector v0 = l0.and((short) 63).sub((short) 32);
+                ShortVector v1 = l0.lanewise(VectorOperators.LSHR, 6).and((short) 63).sub((short) 32);
+                ShortVector v2 = l0.lanewise(VectorOperators.LSHR, 12).or(l2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).sub((short) 32);
+                ShortVector v3 = l1.and((short) 63).sub((short) 32);
+                ShortVector v4 = l1.lanewise(VectorOperators.LSHR, 6).and((short) 63).sub((short) 32);
+                ShortVector v5 = l1.lanewise(VectorOperators.LSHR, 12).or(l2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).sub((short) 32);
+                ShortVector v6 = l2.and((short) 63).sub((short) 32);
+                ShortVector v7 = l2.lanewise(VectorOperators.LSHR, 6).and((short) 63).sub((short) 32);
+                ((FloatVector) v0.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o);
+                ((FloatVector) v0.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 16);
+                ((FloatVector) v1.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 32);
+                ((FloatVector) v1.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 48);
+                ((FloatVector) v2.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 64);
+                ((FloatVector) v2.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 80);
+                ((FloatVector) v3.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 96);
+                ((FloatVector) v3.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 112);
+                ((FloatVector) v4.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 128);
+                ((FloatVector) v4.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 144);
+                ((FloatVector) v5.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 160);
+                ((FloatVector) v5.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 176);
+                ((FloatVector) v6.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 192);
+                ((FloatVector) v6.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 208);
+                ((FloatVector) v7.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 224);
+                ((FloatVector) v7.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 240);
             }
         }
     }
