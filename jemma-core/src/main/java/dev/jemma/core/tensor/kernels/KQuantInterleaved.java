@@ -62,18 +62,21 @@ public final class KQuantInterleaved {
         return g + (long) (b >>> 3) * superBlockBytes(type);
     }
 
-    /** The unsigned 4-bit (Q4_K) or 6-bit (Q6_K) quant of column {@code c} of a row whose data starts at {@code row}. */
-    static int quant(GgmlType type, MemorySegment src, long row, int c) {
-        long bo = row + (long) (c >>> 8) * type.typeSize;
-        int w = c & 255;
+    /** The 256 unsigned 4-bit (Q4_K) or 6-bit (Q6_K) quants of one super-block, {@code blk} holding its bytes. */
+    static void unpack(GgmlType type, byte[] blk, int[] q) {
         if (type == GgmlType.Q4_K) {
-            int j = w >>> 5;
-            return ((src.get(ValueLayout.JAVA_BYTE, bo + 16 + 32L * (j >>> 1) + (w & 31)) & 0xff) >>> (4 * (j & 1))) & 0xf;
+            for (int j = 0; j < 8; j++) {
+                int qo = 16 + 32 * (j >>> 1), shift = 4 * (j & 1);
+                for (int l = 0; l < 32; l++) q[32 * j + l] = ((blk[qo + l] & 0xff) >>> shift) & 0xf;
+            }
+            return;
         }
-        int h = w >>> 7, k = (w >>> 5) & 3, l = w & 31;
-        int ql = ((src.get(ValueLayout.JAVA_BYTE, bo + 64L * h + 32L * (k & 1) + l) & 0xff) >>> (4 * (k >>> 1))) & 0xf;
-        int qh = ((src.get(ValueLayout.JAVA_BYTE, bo + 128 + 32L * h + l) & 0xff) >>> (2 * k)) & 3;
-        return ql | qh << 4;
+        for (int w = 0; w < 256; w++) {
+            int h = w >>> 7, k = (w >>> 5) & 3, l = w & 31;
+            int ql = ((blk[64 * h + 32 * (k & 1) + l] & 0xff) >>> (4 * (k >>> 1))) & 0xf;
+            int qh = ((blk[128 + 32 * h + l] & 0xff) >>> (2 * k)) & 3;
+            q[w] = ql | qh << 4;
+        }
     }
 
     /** Column of quad slot {@code s} (0..3) of quad {@code q} within a 32-column block. */
@@ -88,15 +91,18 @@ public final class KQuantInterleaved {
         int rows = w.rows(), cols = w.cols(), nsb = cols / 256;
         long gBytes = Interleaved.groupBytes(type, cols);
         boolean q4 = type == GgmlType.Q4_K;
+        byte[] blk = new byte[(int) type.typeSize];
+        int[] q = new int[256];
         for (int g = g0; g < g1; g++) {
             long gOff = g * gBytes;
             dst.asSlice(gOff, gBytes).fill((byte) 0); // padding rows: scales 0, quants 0
             for (int i = 0; i < Interleaved.ROWS; i++) {
                 int r = g * Interleaved.ROWS + i;
                 if (r >= rows) break;
-                long row = r * w.rowBytes();
                 for (int sb = 0; sb < nsb; sb++) {
-                    long bo = row + (long) sb * type.typeSize;
+                    long bo = r * w.rowBytes() + (long) sb * type.typeSize;
+                    MemorySegment.copy(src, ValueLayout.JAVA_BYTE, bo, blk, 0, blk.length);
+                    unpack(type, blk, q);
                     long h = gOff + (long) sb * superBlockBytes(type);
                     if (q4) {
                         dst.set(F32, h + 4L * i, Float.float16ToFloat(src.get(I16, bo)));
@@ -105,20 +111,26 @@ public final class KQuantInterleaved {
                         dst.set(F32, h + 4L * i, Float.float16ToFloat(src.get(I16, bo + 208)));
                     }
                     for (int j = 0; j < 8; j++) {
-                        int b = 8 * sb + j;
-                        long t = subTile(type, gOff, b);
+                        long t = subTile(type, gOff, 8 * sb + j);
                         int lanes = q4
                                 ? KScales.scale(src, bo + 4, j) | KScales.min(src, bo + 4, j) << 8
-                                : (src.get(ValueLayout.JAVA_BYTE, bo + 192 + 2 * j) & 0xff) | src.get(ValueLayout.JAVA_BYTE, bo + 193 + 2 * j) << 8;
+                                : (blk[192 + 2 * j] & 0xff) | blk[193 + 2 * j] << 8;
                         dst.set(I16, t + 2L * i, (short) lanes);
+                        int c0 = 32 * j;
                         if (q4) {
-                            for (int q = 0; q < 8; q++) {
-                                int quad = 0;
-                                for (int s = 0; s < 4; s++) quad |= quant(type, src, row, 32 * b + column(q, s)) << (4 * s);
-                                dst.set(I16, t + 64 + 64L * q + 2L * i, (short) quad);
+                            for (int qd = 0; qd < 8; qd++) {
+                                int c = c0 + 2 * qd;
+                                int quad = q[c] | q[c + 16] << 4 | q[c + 1] << 8 | q[c + 17] << 12;
+                                dst.set(I16, t + 64 + 64L * qd + 2L * i, (short) quad);
                             }
                         } else {
-                            for (int c = 0; c < 32; c++) q6Put(dst, t, i, c, quant(type, src, row, 32 * b + c));
+                            for (int k = 0; k < 4; k++) {
+                                int c = c0 + 8 * k;
+                                long o = t + 64 + 192L * k + 2L * i;
+                                dst.set(I16, o, (short) (q[c] | q[c + 1] << 6 | (q[c + 2] & 15) << 12));
+                                dst.set(I16, o + 64, (short) (q[c + 3] | q[c + 4] << 6 | (q[c + 5] & 15) << 12));
+                                dst.set(I16, o + 128, (short) (q[c + 6] | q[c + 7] << 6 | (q[c + 2] >>> 4) << 12 | (q[c + 5] >>> 4) << 14));
+                            }
                         }
                     }
                 }
@@ -131,28 +143,7 @@ public final class KQuantInterleaved {
         return t + 64 + 64L * (3 * (c >>> 3) + vector) + 2L * i;
     }
 
-    private static void or(MemorySegment m, long off, int bits) {
-        m.set(I16, off, (short) (m.get(I16, off) | bits));
-    }
-
-    /** Stores six-bit value {@code q} of column {@code c} (0..31) for row lane {@code i} of the Q6_K sub-tile at {@code t}. */
-    static void q6Put(MemorySegment dst, long t, int i, int c, int q) {
-        switch (c & 7) {
-            case 0, 1 -> or(dst, q6Lane(t, i, c, 0), q << (6 * (c & 7)));
-            case 2 -> {
-                or(dst, q6Lane(t, i, c, 0), (q & 15) << 12);
-                or(dst, q6Lane(t, i, c, 2), (q >>> 4) << 12);
-            }
-            case 3, 4 -> or(dst, q6Lane(t, i, c, 1), q << (6 * ((c & 7) - 3)));
-            case 5 -> {
-                or(dst, q6Lane(t, i, c, 1), (q & 15) << 12);
-                or(dst, q6Lane(t, i, c, 2), (q >>> 4) << 14);
-            }
-            default -> or(dst, q6Lane(t, i, c, 2), q << (6 * ((c & 7) - 6)));
-        }
-    }
-
-    /** The six-bit value {@link #q6Put} stored. */
+    /** The six-bit value of column {@code c} (0..31) for row lane {@code i} of the Q6_K sub-tile at {@code t}. */
     static int q6Get(MemorySegment packed, long t, int i, int c) {
         int l0 = packed.get(I16, q6Lane(t, i, c, 0)) & 0xffff, l1 = packed.get(I16, q6Lane(t, i, c, 1)) & 0xffff;
         int l2 = packed.get(I16, q6Lane(t, i, c, 2)) & 0xffff;
