@@ -39,7 +39,7 @@ import java.util.zip.CRC32C;
  */
 public final class RepackCache implements AutoCloseable {
     private static final long MAGIC = 0x314B50414D4D454AL; // "JEMMAPK1"
-    private static final int VERSION = 4; // 2: Q5_0 5-bit triples; 3: K-quant headers in f32; 4: Q6_K packed six-bit values
+    private static final int VERSION = 5; // 2: Q5_0 5-bit triples; 3: K-quant headers in f32; 4: Q6_K packed six-bit values; 5: Q5_K
     private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 

@@ -7,7 +7,7 @@ import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.WeightMatrix;
 
 /**
- * The default-mode matmul. A matrix that carries an {@link Interleaved} copy (Q4_0 / Q5_0 / Q8_0 / Q4_K / Q6_K / F16
+ * The default-mode matmul. A matrix that carries an {@link Interleaved} copy (Q4_0 / Q5_0 / Q8_0 / Q4_K / Q5_K / Q6_K / F16
  * in a Gemma 3 model) runs batches of {@value #GEMM_MIN_TOKENS}+ tokens on {@link InterleavedGemm} (f32 activations,
  * weights decoded exactly); single-token steps run on {@link Int8Kernels} / {@link KQuantKernels} for the quantized
  * types (activations quantized to int8 per 32-block as llama.cpp does, integer block sums — the fixtures'
@@ -116,6 +116,7 @@ public final class FastMatMul implements MatMul {
         final int rows = w.rows(), nb = w.cols() / 32, n = nTokens;
         final GgmlType type = w.type();
         final boolean q4 = type == GgmlType.Q4_0, q5 = type == GgmlType.Q5_0, q4k = type == GgmlType.Q4_K, q6k = type == GgmlType.Q6_K;
+        final boolean q5k = type == GgmlType.Q5_K;
         final int chunk = Interleaved.groupsPerChunk(w.type(), w.cols());
         for (int c0 = g0; c0 < g1; c0 += chunk) {
             int c1 = Math.min(g1, c0 + chunk);
@@ -124,6 +125,7 @@ public final class FastMatMul implements MatMul {
                 else if (q5) Int8Kernels.q5(p, c0, c1, rows, nb, xq, t, out);
                 else if (q4k) KQuantKernels.q4k(p, c0, c1, rows, nb, xq, t, out);
                 else if (q6k) KQuantKernels.q6k(p, c0, c1, rows, nb, xq, t, out);
+                else if (q5k) KQuantKernels.q5k(p, c0, c1, rows, nb, xq, t, out);
                 else Int8Kernels.q8(p, c0, c1, rows, nb, xq, t, out);
             }
         }

@@ -44,7 +44,7 @@ public final class InterleavedGemm {
         final int nb = cols / 32;
         final long gBytes = Interleaved.groupBytes(type, cols);
         final boolean q4 = type == GgmlType.Q4_0, f16 = type == GgmlType.F16, q5 = type == GgmlType.Q5_0;
-        final boolean q4k = type == GgmlType.Q4_K, q6k = type == GgmlType.Q6_K;
+        final boolean q4k = type == GgmlType.Q4_K, q6k = type == GgmlType.Q6_K, q5k = type == GgmlType.Q5_K;
         for (int g = g0; g < g1; g++) {
             int r0 = g * Interleaved.ROWS, valid = Math.min(Interleaved.ROWS, rows - r0);
             for (int c0 = 0; c0 < cols; c0 += COLS) {
@@ -54,6 +54,7 @@ public final class InterleavedGemm {
                 else if (q5) decodeQ5(w, g * gBytes, c0 / 32, nc / 32, tile);
                 else if (q4k) KQuantKernels.decodeQ4K(w, g * gBytes, c0 / 32, nc / 32, tile);
                 else if (q6k) KQuantKernels.decodeQ6K(w, g * gBytes, c0 / 32, nc / 32, tile);
+                else if (q5k) KQuantKernels.decodeQ5K(w, g * gBytes, c0 / 32, nc / 32, tile);
                 else decodeQ8(w, g * gBytes, c0 / 32, nc / 32, tile);
                 boolean first = c0 == 0;
                 int t = t0;

@@ -9,7 +9,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * The {@link Interleaved} "rows in lanes" layout for the K-quants Q4_K and Q6_K. A group's 32 rows are stored one
+ * The {@link Interleaved} "rows in lanes" layout for the K-quants Q4_K, Q5_K and Q6_K. A group's 32 rows are stored one
  * 256-column super-block at a time: a header with the 32 rows' super-block scales, then 8 sub-tiles of 32 columns.
  * Q4_K sub-tiles keep their quants in Q4_0's quad arrangement (quad q, lane r: the 4-bit values of columns 2q, 2q+16,
  * 2q+1, 2q+17 from the low bits up), so the int8 kernels' inner loop is Q4_0's; only the per-block scale arithmetic
@@ -19,6 +19,8 @@ import java.nio.ByteOrder;
  *   <li>Q4_K super-block ({@value #Q4K_SB} bytes): 32 × d, 32 × dmin (f32: the f16 values widened, so that the
  *       kernels load them instead of converting — fewer Vector API calls keep C2 within its inlining budget), then per sub-tile j: 32 16-bit lanes
  *       {@code sc | m << 8} (the 6-bit scale and min of sub-block j), then 8 quads of low nibbles (w = d·sc·q − dmin·m);</li>
+ *   <li>Q5_K super-block ({@value #Q5K_SB} bytes): header as Q4_K; per sub-tile the scale/min lanes, then the
+ *       5-bit values in Q5_0's arrangement of three per 16-bit lane ({@link Interleaved});</li>
  *   <li>Q6_K super-block ({@value #Q6K_SB} bytes, as in the file plus the widened d): 32 × d (f32), then per
  *       sub-tile j: 32 16-bit lanes {@code sc[2j] & 0xff | sc[2j+1] << 8} (int8 scales of its two 16-column sub-blocks),
  *       then for each 8 columns 8k..8k+7 three vectors L0, L1, L2 holding the 8 six-bit values in 48 bits: L0 = a | b << 6
@@ -35,6 +37,10 @@ public final class KQuantInterleaved {
     static final int Q6K_SUB = 64 + 12 * 64;
     static final int Q6K_HEADER = 128;
     public static final int Q6K_SB = Q6K_HEADER + 8 * Q6K_SUB;
+    /** Bytes of a Q5_K sub-tile: scale/min lanes, then Q5_0's 11 vectors of 5-bit triples. */
+    static final int Q5K_SUB = 64 + 11 * 64;
+    static final int Q5K_HEADER = 256;
+    public static final int Q5K_SB = Q5K_HEADER + 8 * Q5K_SUB;
 
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -43,18 +49,24 @@ public final class KQuantInterleaved {
     }
 
     static boolean isK(GgmlType type) {
-        return type == GgmlType.Q4_K || type == GgmlType.Q6_K;
+        return type == GgmlType.Q4_K || type == GgmlType.Q5_K || type == GgmlType.Q6_K;
     }
 
     static int superBlockBytes(GgmlType type) {
-        return type == GgmlType.Q4_K ? Q4K_SB : Q6K_SB;
+        return type == GgmlType.Q4_K ? Q4K_SB : type == GgmlType.Q5_K ? Q5K_SB : Q6K_SB;
+    }
+
+    private static int headerBytes(GgmlType type) {
+        return type == GgmlType.Q6_K ? Q6K_HEADER : Q4K_HEADER;
+    }
+
+    private static int subTileBytes(GgmlType type) {
+        return type == GgmlType.Q4_K ? Q4K_SUB : type == GgmlType.Q5_K ? Q5K_SUB : Q6K_SUB;
     }
 
     /** Offset of 32-column block {@code b}'s sub-tile within a group starting at {@code g}. */
     static long subTile(GgmlType type, long g, int b) {
-        return type == GgmlType.Q4_K
-                ? g + (long) (b >>> 3) * Q4K_SB + Q4K_HEADER + (long) (b & 7) * Q4K_SUB
-                : g + (long) (b >>> 3) * Q6K_SB + Q6K_HEADER + (long) (b & 7) * Q6K_SUB;
+        return g + (long) (b >>> 3) * superBlockBytes(type) + headerBytes(type) + (long) (b & 7) * subTileBytes(type);
     }
 
     /** Offset of the super-block header holding 32-column block {@code b}. */
@@ -62,12 +74,16 @@ public final class KQuantInterleaved {
         return g + (long) (b >>> 3) * superBlockBytes(type);
     }
 
-    /** The 256 unsigned 4-bit (Q4_K) or 6-bit (Q6_K) quants of one super-block, {@code blk} holding its bytes. */
+    /** The 256 unsigned 4-, 5- or 6-bit quants of one Q4_K / Q5_K / Q6_K super-block, {@code blk} holding its bytes. */
     static void unpack(GgmlType type, byte[] blk, int[] q) {
-        if (type == GgmlType.Q4_K) {
+        if (type == GgmlType.Q4_K || type == GgmlType.Q5_K) {
+            boolean q5 = type == GgmlType.Q5_K;
             for (int j = 0; j < 8; j++) {
-                int qo = 16 + 32 * (j >>> 1), shift = 4 * (j & 1);
-                for (int l = 0; l < 32; l++) q[32 * j + l] = ((blk[qo + l] & 0xff) >>> shift) & 0xf;
+                int qo = (q5 ? 48 : 16) + 32 * (j >>> 1), shift = 4 * (j & 1);
+                for (int l = 0; l < 32; l++) {
+                    int v = ((blk[qo + l] & 0xff) >>> shift) & 0xf;
+                    q[32 * j + l] = q5 ? v | (((blk[16 + l] & 0xff) >>> j) & 1) << 4 : v;
+                }
             }
             return;
         }
@@ -90,7 +106,7 @@ public final class KQuantInterleaved {
         MemorySegment src = w.data();
         int rows = w.rows(), cols = w.cols(), nsb = cols / 256;
         long gBytes = Interleaved.groupBytes(type, cols);
-        boolean q4 = type == GgmlType.Q4_K;
+        boolean q4 = type == GgmlType.Q4_K || type == GgmlType.Q5_K, q5 = type == GgmlType.Q5_K;
         byte[] blk = new byte[(int) type.typeSize];
         int[] q = new int[256];
         for (int g = g0; g < g1; g++) {
@@ -117,7 +133,12 @@ public final class KQuantInterleaved {
                                 : (blk[192 + 2 * j] & 0xff) | blk[193 + 2 * j] << 8;
                         dst.set(I16, t + 2L * i, (short) lanes);
                         int c0 = 32 * j;
-                        if (q4) {
+                        if (q5) {
+                            for (int c = 0; c < 32; c++) {
+                                long o = t + 64 + 64L * Interleaved.q5Vector(c) + 2L * i;
+                                dst.set(I16, o, (short) (dst.get(I16, o) | q[c0 + c] << (5 * Interleaved.q5Slot(c))));
+                            }
+                        } else if (q4) {
                             for (int qd = 0; qd < 8; qd++) {
                                 int c = c0 + 2 * qd;
                                 int quad = q[c] | q[c + 16] << 4 | q[c + 1] << 8 | q[c + 17] << 12;
@@ -173,6 +194,15 @@ public final class KQuantInterleaved {
                 continue;
             }
             float dmin = packed.get(F32, h + 128 + 4L * i);
+            if (type == GgmlType.Q5_K) {
+                for (int c = 0; c < 32; c++) {
+                    int v = ((packed.get(I16, t + 64 + 64L * Interleaved.q5Vector(c) + 2L * i) & 0xffff) >>> (5 * Interleaved.q5Slot(c))) & 31;
+                    float dl = d * (lanes & 0xff);
+                    float ml = dmin * ((lanes >>> 8) & 0xff);
+                    dst[off + 32 * b + c] = dl * v - ml;
+                }
+                continue;
+            }
             for (int q = 0; q < 8; q++) {
                 int quad = packed.get(I16, t + 64 + 64L * q + 2L * i) & 0xffff;
                 for (int s = 0; s < 4; s++) {

@@ -11,12 +11,14 @@ import java.nio.ByteOrder;
 import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q4K_HEADER;
 import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q4K_SB;
 import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q4K_SUB;
+import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q5K_SB;
+import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q5K_SUB;
 import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q6K_HEADER;
 import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q6K_SB;
 import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q6K_SUB;
 
 /**
- * Q4_K and Q6_K over their {@link KQuantInterleaved} copies: single-token steps with int8 activations (the scheme of
+ * Q4_K, Q5_K and Q6_K over their {@link KQuantInterleaved} copies: single-token steps with int8 activations (the scheme of
  * {@link Int8Kernels}: 32 rows per vector of 16-bit lanes, exact integer sums per block) and exact f32 decoding into
  * {@link InterleavedGemm}'s tile for batches.
  *
@@ -80,6 +82,73 @@ public final class KQuantKernels {
                     s1 = c1.mul(a1).fma(FloatVector.broadcast(F, dx), s1);
                     s0 = a0.mul(8f).sub(k0).fma(FloatVector.broadcast(F, xs), s0);
                     s1 = a1.mul(8f).sub(k1).fma(FloatVector.broadcast(F, xs), s1);
+                }
+            }
+            int r0 = gi * Interleaved.ROWS, o = ot + r0;
+            if (rows - r0 >= 32) { // in place: see Int8Kernels.q4
+                s0.intoArray(out, o);
+                s1.intoArray(out, o + 16);
+            } else {
+                s0.intoArray(out, o, F.indexInRange(0, rows - r0));
+                s1.intoArray(out, o + 16, F.indexInRange(16, rows - r0));
+            }
+        }
+    }
+
+    /**
+     * {@link #q4k} for Q5_K groups: values 0..31 in Q5_0's layout, summed per half-block as Q5_0's (n − 16)·xq from the
+     * start values −16·Σxq, so Σ q·xq = lo + hi + 16·Σxq and a block adds A·(lo + hi)·dx + (16A − M)·dx·Σxq.
+     */
+    public static void q5k(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
+        q5k(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
+    }
+
+    private static void q5k(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias4, short[] biasLo,
+                            short[] biasHi, int xt, int dt, float[] out, int ot) {
+        final int nsb = nb / 8;
+        final long gBytes = (long) nsb * Q5K_SB;
+        for (int gi = g0; gi < g1; gi++) {
+            final long g = gi * gBytes;
+            FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+            for (int sb = 0; sb < nsb; sb++) {
+                long h = g + (long) sb * Q5K_SB;
+                FloatVector d0 = FloatVector.fromMemorySegment(F, w, h, LE), d1 = FloatVector.fromMemorySegment(F, w, h + 64, LE);
+                FloatVector m0 = FloatVector.fromMemorySegment(F, w, h + 128, LE), m1 = FloatVector.fromMemorySegment(F, w, h + 192, LE);
+                for (int j = 0; j < 8; j++) {
+                    long tile = h + Q4K_HEADER + (long) j * Q5K_SUB;
+                    int b = 8 * sb + j, xo = xt + 32 * b;
+                    ShortVector accL = ShortVector.broadcast(S, biasLo[dt + b]);
+                    ShortVector accH = ShortVector.broadcast(S, biasHi[dt + b]);
+                    for (int k = 0; k < 5; k++) {
+                        ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k, LE);
+                        int x = xo + 3 * k;
+                        accL = accL.add(v.and((short) 31).mul(xq[x]));
+                        accL = accL.add(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1]));
+                        accL = accL.add(v.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2]));
+                    }
+                    for (int k = 0; k < 5; k++) {
+                        ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k, LE);
+                        int x = xo + 16 + 3 * k;
+                        accH = accH.add(u.and((short) 31).mul(xq[x]));
+                        accH = accH.add(u.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1]));
+                        accH = accH.add(u.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2]));
+                    }
+                    ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
+                    accL = accL.add(v.and((short) 31).mul(xq[xo + 15]));
+                    accH = accH.add(v.lanewise(VectorOperators.LSHR, 5).mul(xq[xo + 31]));
+                    ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
+                    ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
+                    FloatVector a0 = d0.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+                    FloatVector a1 = d1.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+                    FloatVector k0 = m0.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
+                    FloatVector k1 = m1.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
+                    FloatVector c0 = ((FloatVector) accL.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) accH.convertShape(VectorOperators.S2F, F, 0));
+                    FloatVector c1 = ((FloatVector) accL.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) accH.convertShape(VectorOperators.S2F, F, 1));
+                    float dx = xd[dt + b], xs = dx * (-bias4[dt + b] >> 3);
+                    s0 = c0.mul(a0).fma(FloatVector.broadcast(F, dx), s0);
+                    s1 = c1.mul(a1).fma(FloatVector.broadcast(F, dx), s1);
+                    s0 = a0.mul(16f).sub(k0).fma(FloatVector.broadcast(F, xs), s0);
+                    s1 = a1.mul(16f).sub(k1).fma(FloatVector.broadcast(F, xs), s1);
                 }
             }
             int r0 = gi * Interleaved.ROWS, o = ot + r0;
@@ -194,6 +263,38 @@ public final class KQuantKernels {
                 ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (c + 1) * 32 + 16);
                 ((FloatVector) n3.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (c + 17) * 32);
                 ((FloatVector) n3.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (c + 17) * 32 + 16);
+            }
+        }
+    }
+
+    /** Blocks [b0, b0 + n) of a Q5_K group into the same tile layout: (d·sc)·q − dmin·m, as the file's decoder. */
+    static void decodeQ5K(MemorySegment w, long g, int b0, int n, float[] tile) {
+        for (int b = 0; b < n; b++) {
+            int blk = b0 + b;
+            long h = g + (long) (blk >>> 3) * Q5K_SB, t = h + Q4K_HEADER + (long) (blk & 7) * Q5K_SUB;
+            ShortVector sm = ShortVector.fromMemorySegment(S, w, t, LE);
+            ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
+            FloatVector a0 = FloatVector.fromMemorySegment(F, w, h, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector a1 = FloatVector.fromMemorySegment(F, w, h + 64, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+            FloatVector k0 = FloatVector.fromMemorySegment(F, w, h + 128, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector k1 = FloatVector.fromMemorySegment(F, w, h + 192, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
+            int base = 32 * b;
+            for (int k = 0; k < 11; k++) {
+                ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * k, LE);
+                // columns of the vector's slots 0, 1, 2 (vector 5: columns 15 and 31, slot 2 unused)
+                int c0 = k < 5 ? 3 * k : k == 5 ? 15 : 16 + 3 * (k - 6);
+                int c1 = k == 5 ? 31 : c0 + 1;
+                ShortVector n0 = v.and((short) 31);
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 5).and((short) 31);
+                ((FloatVector) n0.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (base + c0) * 32);
+                ((FloatVector) n0.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (base + c0) * 32 + 16);
+                ((FloatVector) n1.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (base + c1) * 32);
+                ((FloatVector) n1.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (base + c1) * 32 + 16);
+                if (k != 5) {
+                    ShortVector n2 = v.lanewise(VectorOperators.LSHR, 10);
+                    ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (base + c0 + 2) * 32);
+                    ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (base + c0 + 2) * 32 + 16);
+                }
             }
         }
     }

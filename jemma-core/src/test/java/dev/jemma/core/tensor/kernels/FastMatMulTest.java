@@ -57,8 +57,8 @@ class FastMatMulTest {
             case F32 -> {
                 for (long i = 0; i < bytes / 4; i++) seg.set(ValueLayout.JAVA_FLOAT_UNALIGNED, 4 * i, (float) rnd.nextGaussian());
             }
-            case Q4_K, Q6_K -> {
-                int[] scaleOffsets = type == GgmlType.Q4_K ? new int[]{0, 2} : new int[]{208};
+            case Q4_K, Q5_K, Q6_K -> {
+                int[] scaleOffsets = type == GgmlType.Q6_K ? new int[]{208} : new int[]{0, 2};
                 for (long b = 0; b < bytes / type.typeSize; b++) {
                     for (int so : scaleOffsets) seg.set(I16, b * type.typeSize + so, Float.floatToFloat16(rnd.nextFloat() * 0.01f));
                 }

@@ -47,7 +47,7 @@ class Int8MatMulTest {
 
     /** Scalar model: x quantized per 32-block (d = amax/127, q = rint(x/d)), Σ_b d_w d_x Σ w_q·x_q. */
     static float[] reference(WeightMatrix w, float[] x, int n) {
-        if (w.type() == GgmlType.Q4_K || w.type() == GgmlType.Q6_K) return referenceK(w, x, n);
+        if (w.type() == GgmlType.Q4_K || w.type() == GgmlType.Q5_K || w.type() == GgmlType.Q6_K) return referenceK(w, x, n);
         int rows = w.rows(), cols = w.cols(), nb = cols / 32;
         boolean q4 = w.type() == GgmlType.Q4_0, q5 = w.type() == GgmlType.Q5_0;
         int bs = q4 ? 18 : q5 ? 22 : 34;
@@ -88,11 +88,11 @@ class Int8MatMulTest {
     /**
      * The K-quant model, written from the GGUF block layouts (not from the repacking code): per 32-column block of x
      * (d = amax/127, integers rint(x/d)), Q4_K adds dx·(d·sc·Σ q·xq − dmin·m·Σ xq) for its 6-bit scale/min pair;
-     * Q6_K adds dx·Σ over its two 16-column sub-blocks of d·sc·Σ (q − 32)·xq.
+     * Q5_K likewise with 5-bit q (fifth bit j of qh byte i); Q6_K adds dx·Σ over its two 16-column sub-blocks of d·sc·Σ (q − 32)·xq.
      */
     static float[] referenceK(WeightMatrix w, float[] x, int n) {
         int rows = w.rows(), cols = w.cols();
-        boolean q4 = w.type() == GgmlType.Q4_K;
+        boolean q5 = w.type() == GgmlType.Q5_K, q4 = w.type() == GgmlType.Q4_K || q5;
         MemorySegment m = w.data();
         float[] out = new float[n * rows];
         for (int t = 0; t < n; t++) {
@@ -109,7 +109,10 @@ class Int8MatMulTest {
                     for (int i = 0; i < 32; i++) {
                         int xq = (int) Math.rint(x[t * cols + 32 * b + i] * id);
                         int wq, wi = 32 * j + i;
-                        if (q4) {
+                        if (q5) {
+                            wq = ((m.get(ValueLayout.JAVA_BYTE, bo + 48 + 32L * (j / 2) + i) & 0xff) >> (4 * (j % 2))) & 0xf;
+                            wq |= ((m.get(ValueLayout.JAVA_BYTE, bo + 16 + i) >> j) & 1) << 4;
+                        } else if (q4) {
                             wq = ((m.get(ValueLayout.JAVA_BYTE, bo + 16 + 32L * (j / 2) + i) & 0xff) >> (4 * (j % 2))) & 0xf;
                         } else {
                             int h = wi / 128, k = (wi % 128) / 32;
@@ -151,6 +154,7 @@ class Int8MatMulTest {
             "Q5_0, 64, 64, 1", "Q5_0, 70, 96, 1", "Q5_0, 70, 96, 3", "Q5_0, 45, 128, 4", "Q5_0, 100, 64, 9", "Q5_0, 33, 1152, 6",
             "F16, 64, 64, 1", "F16, 70, 96, 1", "F16, 70, 96, 3", "F16, 45, 128, 4", "F16, 100, 64, 9", "F16, 33, 1152, 6",
             "Q4_K, 64, 256, 1", "Q4_K, 70, 512, 1", "Q4_K, 70, 512, 3", "Q4_K, 45, 256, 4", "Q4_K, 100, 256, 9", "Q4_K, 33, 1536, 6",
+            "Q5_K, 64, 256, 1", "Q5_K, 70, 512, 1", "Q5_K, 70, 512, 3", "Q5_K, 45, 256, 4", "Q5_K, 100, 256, 9", "Q5_K, 33, 1536, 6",
             "Q6_K, 64, 256, 1", "Q6_K, 70, 512, 1", "Q6_K, 70, 512, 3", "Q6_K, 45, 256, 4", "Q6_K, 100, 256, 9", "Q6_K, 33, 1536, 6",
     })
     void matchesScalarModelOfTheSameArithmetic(GgmlType type, int rows, int cols, int n) {
@@ -196,7 +200,7 @@ class Int8MatMulTest {
     }
 
     @ParameterizedTest(name = "{0} rows read back from the interleaved copy")
-    @CsvSource({"Q4_0, 96", "Q5_0, 96", "Q8_0, 96", "F16, 96", "Q4_K, 512", "Q6_K, 512"})
+    @CsvSource({"Q4_0, 96", "Q5_0, 96", "Q8_0, 96", "F16, 96", "Q4_K, 512", "Q5_K, 512", "Q6_K, 512"})
     void rowsReadFromTheCopyAreBitIdentical(GgmlType type, int cols) {
         WeightMatrix w = FastMatMulTest.randomMatrix(type, 70, cols, 3);
         WeightMatrix p = packed(w);
@@ -238,7 +242,7 @@ class Int8MatMulTest {
     }
 
     @ParameterizedTest(name = "{0} extremes")
-    @CsvSource({"Q4_K", "Q6_K"})
+    @CsvSource({"Q4_K", "Q5_K", "Q6_K"})
     void extremeKQuantsDoNotOverflow(GgmlType type) {
         Assumptions.assumeTrue(Kernels.ENABLED, "needs 512-bit vectors");
         int rows = 32, cols = 512;
@@ -246,12 +250,12 @@ class Int8MatMulTest {
         for (int r = 0; r < rows; r++) {
             for (int sb = 0; sb < cols / 256; sb++) {
                 long bo = r * w.rowBytes() + (long) sb * type.typeSize;
-                if (type == GgmlType.Q4_K) {
-                    // scales and mins 63; nibbles all 0 (rows < 16) or all 15: block sums at −32512 and 28448
+                if (type == GgmlType.Q4_K || type == GgmlType.Q5_K) {
+                    // scales and mins 63; quants all 0 (rows < 16) or all 15 / 31: half-block sums at their 16-bit limits
                     w.data().set(I16, bo, Float.floatToFloat16(0.5f));
                     w.data().set(I16, bo + 2, Float.floatToFloat16(0.25f));
                     for (int i = 4; i < 16; i++) w.data().set(ValueLayout.JAVA_BYTE, bo + i, (byte) 0xff);
-                    for (int i = 16; i < 144; i++) w.data().set(ValueLayout.JAVA_BYTE, bo + i, r < 16 ? (byte) 0 : (byte) 0xff);
+                    for (int i = 16; i < type.typeSize; i++) w.data().set(ValueLayout.JAVA_BYTE, bo + i, r < 16 ? (byte) 0 : (byte) 0xff);
                 } else {
                     // every value 0 (−32) or 63 (+31), scales ±127/−128: 8-column sums at ±32512
                     for (int i = 0; i < 192; i++) w.data().set(ValueLayout.JAVA_BYTE, bo + i, r < 16 ? (byte) 0 : (byte) 0xff);
