@@ -32,14 +32,6 @@ public final class Int8Kernels {
     private Int8Kernels() {
     }
 
-    /** Lanes {@code [16·part, 16·part + 16)} of 32 f16 values, exactly as f32 ((|h| << 13) · 2^112 handles subnormals). */
-    static FloatVector f16(ShortVector h, int part) {
-        IntVector i = (IntVector) h.convertShape(VectorOperators.S2I, I, part);
-        IntVector mag = i.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
-        IntVector sign = i.and(0x8000).lanewise(VectorOperators.LSHL, 16);
-        return mag.reinterpretAsFloats().mul(F16_MAGIC).reinterpretAsInts().or(sign).reinterpretAsFloats();
-    }
-
     /**
      * out[t·rows + r] = row r · token t for the rows of Q4_0 groups [g0, g1). The group loop lives inside the kernel:
      * C2 compiled a per-group call markedly worse (docs/PERFORMANCE.md, "A JIT pitfall").
@@ -73,7 +65,10 @@ public final class Int8Kernels {
                 // conversions are written out in place: wrapping convertShape in a small helper method made C2's code for
                 // this loop ~2.4x slower (measured), as did interleaving them with the multiply-adds
                 ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
-                FloatVector d0 = f16(h, 0), d1 = f16(h, 1);
+                FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                        .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC); // f16 -> f32 in place: see q5
+                FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                        .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
                 FloatVector a0 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 0);
                 FloatVector a1 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 1);
                 float dx = xd[dt + b];
@@ -129,23 +124,27 @@ public final class Int8Kernels {
                 ShortVector accH = ShortVector.broadcast(S, biasHi[dt + b]);
                 for (int k = 0; k < 5; k++) {
                     ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k, LE);
+                    ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k, LE);
                     int x = xo + 3 * k;
                     accL = accL.add(v.and((short) 31).mul(xq[x]));
+                    accH = accH.add(u.and((short) 31).mul(xq[x + 16]));
                     accL = accL.add(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1]));
+                    accH = accH.add(u.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 17]));
                     accL = accL.add(v.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2]));
-                }
-                for (int k = 0; k < 5; k++) {
-                    ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k, LE);
-                    int x = xo + 16 + 3 * k;
-                    accH = accH.add(u.and((short) 31).mul(xq[x]));
-                    accH = accH.add(u.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1]));
-                    accH = accH.add(u.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2]));
+                    accH = accH.add(u.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 18]));
                 }
                 ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
                 accL = accL.add(v.and((short) 31).mul(xq[xo + 15]));
                 accH = accH.add(v.lanewise(VectorOperators.LSHR, 5).mul(xq[xo + 31]));
+                // the scales' f16 -> f32 is written out in every kernel: through a helper method, C2 left the call un-inlined
+                // in this larger kernel and boxed the vectors on every block (~3 GB/s of garbage, found with JFR; tg on
+                // 1B Q4_K_M 20 -> 31 t/s). (sign-extended h << 13, sign and exponent-mantissa kept) · 2^112 is exact for
+                // every finite f16, subnormals included
                 ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
-                FloatVector d0 = f16(h, 0), d1 = f16(h, 1);
+                FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                        .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                        .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
                 FloatVector l0 = (FloatVector) accL.convertShape(VectorOperators.S2F, F, 0);
                 FloatVector l1 = (FloatVector) accL.convertShape(VectorOperators.S2F, F, 1);
                 FloatVector u0 = (FloatVector) accH.convertShape(VectorOperators.S2F, F, 0);
@@ -184,7 +183,10 @@ public final class Int8Kernels {
                     i1 = i1.add(odd(p));
                 }
                 ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
-                FloatVector d0 = f16(h, 0), d1 = f16(h, 1);
+                FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                        .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC); // f16 -> f32 in place: see q5
+                FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                        .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
                 FloatVector c0 = (FloatVector) i0.convert(VectorOperators.I2F, 0), c1 = (FloatVector) i1.convert(VectorOperators.I2F, 0);
                 float dx = a.d[dt + b];
                 s0 = c0.mul(d0).fma(FloatVector.broadcast(F, dx), s0);

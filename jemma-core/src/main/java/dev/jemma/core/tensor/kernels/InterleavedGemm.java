@@ -70,7 +70,10 @@ public final class InterleavedGemm {
         for (int b = 0; b < n; b++) {
             long t = g + (long) (b0 + b) * Interleaved.Q4_TILE;
             ShortVector h = ShortVector.fromMemorySegment(S, w, t, LE);
-            FloatVector d0 = Int8Kernels.f16(h, 0), d1 = Int8Kernels.f16(h, 1);
+            FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC); // f16 -> f32 in place: see Int8Kernels.q5
+            FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
             int base = 32 * b;
             for (int qd = 0; qd < 8; qd++) {
                 ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * qd, LE);
@@ -104,7 +107,10 @@ public final class InterleavedGemm {
         for (int b = 0; b < n; b++) {
             long t = g + (long) (b0 + b) * Interleaved.Q5_TILE;
             ShortVector h = ShortVector.fromMemorySegment(S, w, t, LE);
-            FloatVector d0 = Int8Kernels.f16(h, 0), d1 = Int8Kernels.f16(h, 1);
+            FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC); // f16 -> f32 in place: see Int8Kernels.q5
+            FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
             int base = 32 * b;
             for (int k = 0; k < 11; k++) {
                 ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * k, LE);
@@ -137,7 +143,10 @@ public final class InterleavedGemm {
         for (int b = 0; b < n; b++) {
             long t = g + (long) (b0 + b) * Interleaved.Q8_TILE;
             ShortVector h = ShortVector.fromMemorySegment(S, w, t, LE);
-            FloatVector d0 = Int8Kernels.f16(h, 0), d1 = Int8Kernels.f16(h, 1);
+            FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC); // f16 -> f32 in place: see Int8Kernels.q5
+            FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
             for (int k = 0; k < 32; k++) {
                 // 16-bit lane i holds row i (low byte) and row 16 + i (high byte)
                 IntVector v = (IntVector) ShortVector.fromMemorySegment(S256, w, t + 64 + 32L * k, LE).convertShape(VectorOperators.S2I, I, 0);

@@ -17,8 +17,10 @@ import java.nio.ByteOrder;
  *
  * <ul>
  *   <li>Q4_K super-block ({@value #Q4K_SB} bytes): 32 × d, 32 × dmin (f32: the f16 values widened, so that the
- *       kernels load them instead of converting — fewer Vector API calls keep C2 within its inlining budget), then per sub-tile j: 32 16-bit lanes
- *       {@code sc | m << 8} (the 6-bit scale and min of sub-block j), then 8 quads of low nibbles (w = d·sc·q − dmin·m);</li>
+ *       kernels load them instead of converting — fewer Vector API calls keep C2 within its inlining budget; with
+ *       f16 conversions in the kernel C2 left some unintrinsified and Q4_K ran at 8–27 instead of 28 G/s), then per
+ *       sub-tile j: 32 16-bit lanes {@code sc | m << 8} (the 6-bit scale and min of sub-block j), then 8 quads of
+ *       nibbles (w = d·sc·q − dmin·m);</li>
  *   <li>Q5_K super-block ({@value #Q5K_SB} bytes): header as Q4_K; per sub-tile the scale/min lanes, then the
  *       5-bit values in Q5_0's arrangement of three per 16-bit lane ({@link Interleaved});</li>
  *   <li>Q6_K super-block ({@value #Q6K_SB} bytes, as in the file plus the widened d): 32 × d (f32), then per
@@ -57,7 +59,7 @@ public final class KQuantInterleaved {
     }
 
     private static int headerBytes(GgmlType type) {
-        return type == GgmlType.Q6_K ? Q6K_HEADER : Q4K_HEADER;
+        return type == GgmlType.Q4_K ? Q4K_HEADER : type == GgmlType.Q5_K ? Q5K_HEADER : Q6K_HEADER;
     }
 
     private static int subTileBytes(GgmlType type) {

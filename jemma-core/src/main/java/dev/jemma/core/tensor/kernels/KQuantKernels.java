@@ -11,6 +11,7 @@ import java.nio.ByteOrder;
 import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q4K_HEADER;
 import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q4K_SB;
 import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q4K_SUB;
+import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q5K_HEADER;
 import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q5K_SB;
 import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q5K_SUB;
 import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q6K_HEADER;
@@ -115,7 +116,7 @@ public final class KQuantKernels {
                 FloatVector d0 = FloatVector.fromMemorySegment(F, w, h, LE), d1 = FloatVector.fromMemorySegment(F, w, h + 64, LE);
                 FloatVector m0 = FloatVector.fromMemorySegment(F, w, h + 128, LE), m1 = FloatVector.fromMemorySegment(F, w, h + 192, LE);
                 for (int j = 0; j < 8; j++) {
-                    long tile = h + Q4K_HEADER + (long) j * Q5K_SUB;
+                    long tile = h + Q5K_HEADER + (long) j * Q5K_SUB;
                     int b = 8 * sb + j, xo = xt + 32 * b;
                     ShortVector accL = ShortVector.broadcast(S, biasLo[dt + b]);
                     ShortVector accH = ShortVector.broadcast(S, biasHi[dt + b]);
@@ -271,7 +272,7 @@ public final class KQuantKernels {
     static void decodeQ5K(MemorySegment w, long g, int b0, int n, float[] tile) {
         for (int b = 0; b < n; b++) {
             int blk = b0 + b;
-            long h = g + (long) (blk >>> 3) * Q5K_SB, t = h + Q4K_HEADER + (long) (blk & 7) * Q5K_SUB;
+            long h = g + (long) (blk >>> 3) * Q5K_SB, t = h + Q5K_HEADER + (long) (blk & 7) * Q5K_SUB;
             ShortVector sm = ShortVector.fromMemorySegment(S, w, t, LE);
             ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
             FloatVector a0 = FloatVector.fromMemorySegment(F, w, h, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
