@@ -129,6 +129,12 @@ public final class Interleaved {
         return c < 15 ? c / 3 : c == 15 || c == 31 ? 5 : 6 + (c - 16) / 3;
     }
 
+    /** The column held in {@code slot} (0..2) of Q5_0 vector {@code k} (0..10), inverting the two above (vector 5 has no slot 2). */
+    static int q5Column(int k, int slot) {
+        if (k == 5) return slot == 0 ? 15 : 31;
+        return (k < 5 ? 3 * k : 16 + 3 * (k - 6)) + slot;
+    }
+
     /** The slot (bits 5·slot) of column {@code c} within its Q5_0 vector lane. */
     static int q5Slot(int c) {
         return c < 15 ? c % 3 : c == 15 ? 0 : c == 31 ? 1 : (c - 16) % 3;

@@ -115,8 +115,7 @@ public final class InterleavedGemm {
             for (int k = 0; k < 11; k++) {
                 ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * k, LE);
                 // columns of the vector's slots 0, 1, 2 (vector 5: columns 15 and 31, slot 2 unused)
-                int c0 = k < 5 ? 3 * k : k == 5 ? 15 : 16 + 3 * (k - 6);
-                int c1 = k == 5 ? 31 : c0 + 1;
+                int c0 = Interleaved.q5Column(k, 0), c1 = Interleaved.q5Column(k, 1);
                 ShortVector n0 = v.and((short) 31).sub((short) 16);
                 ShortVector n1 = v.lanewise(VectorOperators.LSHR, 5).and((short) 31).sub((short) 16);
                 FloatVector a0 = (FloatVector) n0.convertShape(VectorOperators.S2F, F, 0);
@@ -131,8 +130,8 @@ public final class InterleavedGemm {
                     ShortVector n2 = v.lanewise(VectorOperators.LSHR, 10).sub((short) 16);
                     FloatVector f0 = (FloatVector) n2.convertShape(VectorOperators.S2F, F, 0);
                     FloatVector f1 = (FloatVector) n2.convertShape(VectorOperators.S2F, F, 1);
-                    f0.mul(d0).intoArray(tile, (base + c0 + 2) * 32);
-                    f1.mul(d1).intoArray(tile, (base + c0 + 2) * 32 + 16);
+                    f0.mul(d0).intoArray(tile, (base + Interleaved.q5Column(k, 2)) * 32);
+                    f1.mul(d1).intoArray(tile, (base + Interleaved.q5Column(k, 2)) * 32 + 16);
                 }
             }
         }

@@ -283,8 +283,7 @@ public final class KQuantKernels {
             for (int k = 0; k < 11; k++) {
                 ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * k, LE);
                 // columns of the vector's slots 0, 1, 2 (vector 5: columns 15 and 31, slot 2 unused)
-                int c0 = k < 5 ? 3 * k : k == 5 ? 15 : 16 + 3 * (k - 6);
-                int c1 = k == 5 ? 31 : c0 + 1;
+                int c0 = Interleaved.q5Column(k, 0), c1 = Interleaved.q5Column(k, 1);
                 ShortVector n0 = v.and((short) 31);
                 ShortVector n1 = v.lanewise(VectorOperators.LSHR, 5).and((short) 31);
                 ((FloatVector) n0.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (base + c0) * 32);
@@ -293,8 +292,8 @@ public final class KQuantKernels {
                 ((FloatVector) n1.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (base + c1) * 32 + 16);
                 if (k != 5) {
                     ShortVector n2 = v.lanewise(VectorOperators.LSHR, 10);
-                    ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (base + c0 + 2) * 32);
-                    ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (base + c0 + 2) * 32 + 16);
+                    ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (base + Interleaved.q5Column(k, 2)) * 32);
+                    ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (base + Interleaved.q5Column(k, 2)) * 32 + 16);
                 }
             }
         }
