@@ -42,6 +42,8 @@ public final class FastMatMul implements MatMul {
     private final ThreadPool.RangeTask int8Task = this::int8Range;
     private final ThreadPool.RangeTask interleavedGemmTask = this::interleavedGemmRange;
     private final ThreadPool.RangeTask f16Task = this::f16Range;
+    private final ThreadPool.RangeTask int8GemmTask = this::int8GemmRange;
+    private Int8Gemm.Scratch[] gemmScratch = new Int8Gemm.Scratch[0];
 
     @Override
     public synchronized void matmul(WeightMatrix w, float[] x, int nTokens, float[] out, ThreadPool pool) {
@@ -55,7 +57,15 @@ public final class FastMatMul implements MatMul {
         this.out = out;
         this.nTokens = nTokens;
         try {
-            if (w.interleaved() != null && nTokens >= GEMM_MIN_TOKENS) {
+            if (w.interleaved() != null && nTokens >= GEMM_MIN_TOKENS && Int8Gemm.supports(w.type())) {
+                xq.reserve(nTokens, w.cols());
+                pool.parallelFor(nTokens, quantizeTask);
+                if (gemmScratch.length < pool.threads()) {
+                    gemmScratch = new Int8Gemm.Scratch[pool.threads()];
+                    for (int i = 0; i < gemmScratch.length; i++) gemmScratch[i] = new Int8Gemm.Scratch();
+                }
+                pool.parallelFor(Int8Gemm.pairs(w.rows()), int8GemmTask);
+            } else if (w.interleaved() != null && nTokens >= GEMM_MIN_TOKENS) {
                 pool.parallelFor(Interleaved.groups(w.rows()), interleavedGemmTask);
             } else if (w.interleaved() != null && !Interleaved.int8Activations(w.type())) {
                 pool.parallelFor(Interleaved.groups(w.rows()), f16Task);
@@ -140,6 +150,11 @@ public final class FastMatMul implements MatMul {
             int c1 = Math.min(g1, c0 + chunk);
             for (int t = 0; t < nTokens; t++) InterleavedGemm.gemvF16(w.interleaved(), c0, c1, rows, cols, x, t * cols, out, t * rows);
         }
+    }
+
+    private void int8GemmRange(int p0, int p1, int worker) {
+        final WeightMatrix w = this.w;
+        Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, out, p0, p1, gemmScratch[worker]);
     }
 
     private void interleavedGemmRange(int g0, int g1, int worker) {
