@@ -12,14 +12,16 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
- * Prefill over {@link Interleaved} Q4_0 weights with int8 activations — llama.cpp's arithmetic for batches (activations
- * quantized per 32-block, exact integer block sums, one f32 multiply-add per block by d_w·d_x), register-tiled.
+ * Prefill over {@link Interleaved} Q4_0, Q5_0 and Q4_K weights with int8 activations — llama.cpp's arithmetic for
+ * batches (activations quantized per 32-block, exact integer block sums, then f32 scaling), register-tiled.
  *
- * <p>Two groups (64 rows) are decoded at a time to a 16-bit tile of signed quants {@code wt[c·64 + r] = n − 8} and
- * their scales; every token of the batch then runs against it 4 at a time: per column two weight vectors, one
- * broadcast activation per token, 8 16-bit multiplies and 8 adds into 8 accumulators. A Q4_0 block sum
- * Σ (n − 8)·x lies in [−32512, 32512] (|x| ≤ 127), so the 16-bit accumulators are exact over a block; at each block's
- * end they are widened to f32 and added, scaled, into a per-token f32 sum. On one Zen 4 core this runs at ~75 G
+ * <p>Two groups (64 rows) are decoded at a time to a 16-bit tile of signed quants ({@code wt[c·64 + r]}: n − 8 for
+ * Q4_0 / Q4_K, n − 16 for Q5_0) with per-row, per-block scales A and B; every token of the batch then runs against
+ * it 4 at a time: per column two weight vectors, one broadcast activation per token, 8 16-bit multiplies and 8 adds
+ * into 8 accumulators. At the end of each span of columns the 16-bit sums S are widened to f32 and added as
+ * dx·(A·S + B·Σx) into a per-token f32 sum (A = d, B = 0 for Q4_0 / Q5_0; A = d·sc, B = 8A − dmin·m for Q4_K).
+ * The 16-bit sums are exact: Σ (n − 8)·x over 32 columns lies within ±32512 (|x| ≤ 127); a Q5_0 value (n − 16) can
+ * reach 65024 over 32 columns, so Q5_0 spans are 16 columns. On one Zen 4 core the inner loop runs at ~75 G
  * multiply-adds/s against ~50 for the f32 FMA tile of {@link InterleavedGemm}: the 16-bit multiply does 32 products
  * per instruction where an FMA does 16, and the adds go to other vector pipes.
  *
@@ -42,7 +44,7 @@ public final class Int8Gemm {
 
     /** Whether batches over this type's interleaved copy run here (int8 activations). */
     public static boolean supports(GgmlType type) {
-        return type == GgmlType.Q4_0;
+        return type == GgmlType.Q4_0 || type == GgmlType.Q4_K || type == GgmlType.Q5_0;
     }
 
     /** Work items of a matrix: pairs of 32-row groups. */
@@ -54,6 +56,7 @@ public final class Int8Gemm {
     public static final class Scratch {
         final short[] w = new short[COLS * ROWS];
         final float[] d = new float[COLS / 32 * ROWS];
+        final float[] m = new float[COLS / 32 * ROWS];
         float[] acc = new float[0];
     }
 
@@ -63,7 +66,10 @@ public final class Int8Gemm {
      */
     public static void gemm(GgmlType type, MemorySegment w, int rows, int cols, QuantizedActivations x, float[] out,
                             int p0, int p1, Scratch s) {
-        if (type != GgmlType.Q4_0) throw new IllegalArgumentException("no int8 GEMM for " + type);
+        if (!supports(type)) throw new IllegalArgumentException("no int8 GEMM for " + type);
+        final boolean k = type == GgmlType.Q4_K, q5 = type == GgmlType.Q5_0;
+        // a Q5_0 block sum Σ (n − 16)·x can reach 65024: such blocks are summed as two 16-column halves
+        final int span = q5 ? 16 : 32;
         final int n = x.tokens, nb = cols / 32, groups = Interleaved.groups(rows);
         final long gBytes = Interleaved.groupBytes(type, cols);
         if (s.acc.length < n * ROWS) s.acc = new float[n * ROWS];
@@ -72,14 +78,21 @@ public final class Int8Gemm {
             int g = 2 * p, r0 = p * ROWS, valid = Math.min(ROWS, rows - r0);
             boolean second = g + 1 < groups;
             Arrays.fill(acc, 0, n * ROWS, 0f);
-            if (!second) Arrays.fill(s.d, 0f); // the missing group's scales stay 0: its lanes add nothing
+            if (!second) { // the missing group's scales stay 0: its lanes add nothing
+                Arrays.fill(s.d, 0f);
+                Arrays.fill(s.m, 0f);
+            }
             for (int c0 = 0; c0 < cols; c0 += COLS) {
                 int nc = Math.min(COLS, cols - c0);
-                decodeQ4(w, g * gBytes, c0 / 32, nc / 32, s.w, s.d, 0);
-                if (second) decodeQ4(w, (g + 1) * gBytes, c0 / 32, nc / 32, s.w, s.d, Interleaved.ROWS);
+                for (int half = 0; half < (second ? 2 : 1); half++) {
+                    long gOff = (g + half) * gBytes;
+                    if (k) decodeQ4K(w, gOff, c0 / 32, nc / 32, s.w, s.d, s.m, half * Interleaved.ROWS);
+                    else if (q5) decodeQ5(w, gOff, c0 / 32, nc / 32, s.w, s.d, s.m, half * Interleaved.ROWS);
+                    else decodeQ4(w, gOff, c0 / 32, nc / 32, s.w, s.d, s.m, half * Interleaved.ROWS);
+                }
                 int t = 0;
-                for (; t + 4 <= n; t += 4) tile4(s.w, s.d, nc, x.q, x.d, t * cols + c0, t * nb + c0 / 32, cols, nb, acc, t * ROWS);
-                for (; t < n; t++) tile1(s.w, s.d, nc, x.q, x.d, t * cols + c0, t * nb + c0 / 32, acc, t * ROWS);
+                for (; t + 4 <= n; t += 4) tile4(s.w, s.d, s.m, nc, span, x.q, x.d, x.q4Bias, t * cols + c0, t * nb + c0 / 32, cols, nb, acc, t * ROWS);
+                for (; t < n; t++) tile1(s.w, s.d, s.m, nc, span, x.q, x.d, x.q4Bias, t * cols + c0, t * nb + c0 / 32, acc, t * ROWS);
             }
             for (int t = 0; t < n; t++) System.arraycopy(acc, t * ROWS, out, t * rows + r0, valid);
         }
@@ -87,9 +100,9 @@ public final class Int8Gemm {
 
     /**
      * Blocks [b0, b0 + nBlocks) of a Q4_0 group into lanes [lane, lane + 32) of the tile: wt[(32·b + c)·64 + r] = n − 8,
-     * ds[b·64 + r] = d (f16 → f32 in place, see {@link Int8Kernels}).
+     * ds[b·64 + r] = d (f16 → f32 in place, see {@link Int8Kernels}), dm[b·64 + r] = 0 (no minimum).
      */
-    static void decodeQ4(MemorySegment w, long g, int b0, int nBlocks, short[] wt, float[] ds, int lane) {
+    static void decodeQ4(MemorySegment w, long g, int b0, int nBlocks, short[] wt, float[] ds, float[] dm, int lane) {
         for (int b = 0; b < nBlocks; b++) {
             long t = g + (long) (b0 + b) * Interleaved.Q4_TILE;
             ShortVector h = ShortVector.fromMemorySegment(S, w, t, LE);
@@ -97,30 +110,85 @@ public final class Int8Gemm {
                     .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC).intoArray(ds, b * ROWS + lane);
             ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
                     .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC).intoArray(ds, b * ROWS + lane + 16);
-            int base = 32 * b;
-            for (int qd = 0; qd < 8; qd++) {
-                // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved)
-                ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * qd, LE);
-                int c = base + 2 * qd;
-                v.and((short) 0xF).sub((short) 8).intoArray(wt, c * ROWS + lane);
-                v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).sub((short) 8).intoArray(wt, (c + 16) * ROWS + lane);
-                v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).sub((short) 8).intoArray(wt, (c + 1) * ROWS + lane);
-                v.lanewise(VectorOperators.LSHR, 12).sub((short) 8).intoArray(wt, (c + 17) * ROWS + lane);
-            }
+            Arrays.fill(dm, b * ROWS + lane, b * ROWS + lane + 32, 0f);
+            quads(w, t + 64, 32 * b, wt, lane);
         }
     }
 
     /**
-     * Four tokens (quants at xo + j·cols, scales at xdo + j·nb) against nc tile columns, added into acc[ao + j·64 ..].
+     * Blocks [b0, b0 + nBlocks) of a Q4_K group ({@link KQuantInterleaved}): quants as Q4_0's (q − 8), and per row
+     * A = d·sc, B = 8·A − dmin·m, so that a block's dot product with x is dx·(A·Σ(q − 8)·x + B·Σx).
+     */
+    static void decodeQ4K(MemorySegment w, long g, int b0, int nBlocks, short[] wt, float[] ds, float[] dm, int lane) {
+        for (int b = 0; b < nBlocks; b++) {
+            int blk = b0 + b;
+            long h = g + (long) (blk >>> 3) * KQuantInterleaved.Q4K_SB;
+            long t = h + KQuantInterleaved.Q4K_HEADER + (long) (blk & 7) * KQuantInterleaved.Q4K_SUB;
+            ShortVector sm = ShortVector.fromMemorySegment(S, w, t, LE);
+            ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
+            FloatVector a0 = FloatVector.fromMemorySegment(F, w, h, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector a1 = FloatVector.fromMemorySegment(F, w, h + 64, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+            FloatVector k0 = FloatVector.fromMemorySegment(F, w, h + 128, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector k1 = FloatVector.fromMemorySegment(F, w, h + 192, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
+            int o = b * ROWS + lane;
+            a0.intoArray(ds, o);
+            a1.intoArray(ds, o + 16);
+            a0.mul(8f).sub(k0).intoArray(dm, o);
+            a1.mul(8f).sub(k1).intoArray(dm, o + 16);
+            quads(w, t + 64, 32 * b, wt, lane);
+        }
+    }
+
+    /**
+     * Blocks [b0, b0 + nBlocks) of a Q5_0 group: wt = n − 16 from the three 5-bit values per lane ({@link Interleaved}),
+     * ds = d, dm = 0.
+     */
+    static void decodeQ5(MemorySegment w, long g, int b0, int nBlocks, short[] wt, float[] ds, float[] dm, int lane) {
+        for (int b = 0; b < nBlocks; b++) {
+            long t = g + (long) (b0 + b) * Interleaved.Q5_TILE;
+            ShortVector h = ShortVector.fromMemorySegment(S, w, t, LE);
+            ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC).intoArray(ds, b * ROWS + lane);
+            ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC).intoArray(ds, b * ROWS + lane + 16);
+            Arrays.fill(dm, b * ROWS + lane, b * ROWS + lane + 32, 0f);
+            int base = 32 * b;
+            for (int k = 0; k < 11; k++) {
+                ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * k, LE);
+                v.and((short) 31).sub((short) 16).intoArray(wt, (base + Interleaved.q5Column(k, 0)) * ROWS + lane);
+                v.lanewise(VectorOperators.LSHR, 5).and((short) 31).sub((short) 16)
+                        .intoArray(wt, (base + Interleaved.q5Column(k, 1)) * ROWS + lane);
+                // vector 5 holds only columns 15 and 31
+                if (k != 5) v.lanewise(VectorOperators.LSHR, 10).sub((short) 16).intoArray(wt, (base + Interleaved.q5Column(k, 2)) * ROWS + lane);
+            }
+        }
+    }
+
+    /** 8 quads of nibbles (Q4_0's arrangement) at {@code q} into tile columns [base, base + 32) as n − 8. */
+    static void quads(MemorySegment w, long q, int base, short[] wt, int lane) {
+        for (int qd = 0; qd < 8; qd++) {
+            // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved)
+            ShortVector v = ShortVector.fromMemorySegment(S, w, q + 64L * qd, LE);
+            int c = base + 2 * qd;
+            v.and((short) 0xF).sub((short) 8).intoArray(wt, c * ROWS + lane);
+            v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).sub((short) 8).intoArray(wt, (c + 16) * ROWS + lane);
+            v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).sub((short) 8).intoArray(wt, (c + 1) * ROWS + lane);
+            v.lanewise(VectorOperators.LSHR, 12).sub((short) 8).intoArray(wt, (c + 17) * ROWS + lane);
+        }
+    }
+
+    /**
+     * Four tokens (quants at xo + j·cols, scales and start values at xdo + j·nb) against nc tile columns, added into
+     * acc[ao + j·64 ..]: per block dx·(A·S + B·Σx), S the exact 16-bit sum and Σx = −bias/8.
      * Everything stays in this one method: a helper taking or returning vectors that C2 declines to inline boxes them
      * on every block (docs/PERFORMANCE.md, "A JIT pitfall").
      */
-    static void tile4(short[] wt, float[] ds, int nc, short[] xq, float[] xd, int xo, int xdo, int cols, int nb,
-                      float[] acc, int ao) {
+    static void tile4(short[] wt, float[] ds, float[] dm, int nc, int span, short[] xq, float[] xd, short[] bias, int xo, int xdo,
+                      int cols, int nb, float[] acc, int ao) {
         final int x0 = xo, x1 = xo + cols, x2 = xo + 2 * cols, x3 = xo + 3 * cols;
-        for (int b = 0; b < nc / 32; b++) {
+        for (int c0 = 0; c0 < nc; c0 += span) {
             ShortVector a0 = ShortVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-            for (int c = 32 * b, end = c + 32; c < end; c++) {
+            for (int c = c0, end = c0 + span; c < end; c++) {
                 ShortVector w0 = ShortVector.fromArray(S, wt, c * ROWS);
                 ShortVector w1 = ShortVector.fromArray(S, wt, c * ROWS + 32);
                 ShortVector v0 = ShortVector.broadcast(S, xq[x0 + c]);
@@ -136,59 +204,85 @@ public final class Int8Gemm {
                 a3 = a3.add(w0.mul(v3));
                 b3 = b3.add(w1.mul(v3));
             }
-            FloatVector da = FloatVector.fromArray(F, ds, b * ROWS), db = FloatVector.fromArray(F, ds, b * ROWS + 16);
-            FloatVector dc = FloatVector.fromArray(F, ds, b * ROWS + 32), dd = FloatVector.fromArray(F, ds, b * ROWS + 48);
-            int xb = xdo + b;
+            int b = c0 >> 5, so = b * ROWS, xb = xdo + b;
+            FloatVector da = FloatVector.fromArray(F, ds, so), db = FloatVector.fromArray(F, ds, so + 16);
+            FloatVector dc = FloatVector.fromArray(F, ds, so + 32), dd = FloatVector.fromArray(F, ds, so + 48);
+            FloatVector ma = FloatVector.fromArray(F, dm, so), mb = FloatVector.fromArray(F, dm, so + 16);
+            FloatVector mc = FloatVector.fromArray(F, dm, so + 32), md = FloatVector.fromArray(F, dm, so + 48);
+            float s, sx;
+            int o;
             // token 0
-            float s = xd[xb];
-            int o = ao;
-            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 0)).fma(da.mul(s), FloatVector.fromArray(F, acc, o)).intoArray(acc, o);
-            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 1)).fma(db.mul(s), FloatVector.fromArray(F, acc, o + 16)).intoArray(acc, o + 16);
-            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 0)).fma(dc.mul(s), FloatVector.fromArray(F, acc, o + 32)).intoArray(acc, o + 32);
-            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 1)).fma(dd.mul(s), FloatVector.fromArray(F, acc, o + 48)).intoArray(acc, o + 48);
+            s = xd[xb];
+            sx = s * (-0.125f * bias[xb]);
+            o = ao;
+            ma.lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 0)).fma(da.mul(s), FloatVector.fromArray(F, acc, o + 0))).intoArray(acc, o + 0);
+            mb.lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 1)).fma(db.mul(s), FloatVector.fromArray(F, acc, o + 16))).intoArray(acc, o + 16);
+            mc.lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 0)).fma(dc.mul(s), FloatVector.fromArray(F, acc, o + 32))).intoArray(acc, o + 32);
+            md.lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 1)).fma(dd.mul(s), FloatVector.fromArray(F, acc, o + 48))).intoArray(acc, o + 48);
             // token 1
-            s = xd[xb + nb];
-            o = ao + ROWS;
-            ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 0)).fma(da.mul(s), FloatVector.fromArray(F, acc, o)).intoArray(acc, o);
-            ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 1)).fma(db.mul(s), FloatVector.fromArray(F, acc, o + 16)).intoArray(acc, o + 16);
-            ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 0)).fma(dc.mul(s), FloatVector.fromArray(F, acc, o + 32)).intoArray(acc, o + 32);
-            ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 1)).fma(dd.mul(s), FloatVector.fromArray(F, acc, o + 48)).intoArray(acc, o + 48);
+            s = xd[xb + 1 * nb];
+            sx = s * (-0.125f * bias[xb + 1 * nb]);
+            o = ao + 1 * ROWS;
+            ma.lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 0)).fma(da.mul(s), FloatVector.fromArray(F, acc, o + 0))).intoArray(acc, o + 0);
+            mb.lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 1)).fma(db.mul(s), FloatVector.fromArray(F, acc, o + 16))).intoArray(acc, o + 16);
+            mc.lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 0)).fma(dc.mul(s), FloatVector.fromArray(F, acc, o + 32))).intoArray(acc, o + 32);
+            md.lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 1)).fma(dd.mul(s), FloatVector.fromArray(F, acc, o + 48))).intoArray(acc, o + 48);
             // token 2
             s = xd[xb + 2 * nb];
+            sx = s * (-0.125f * bias[xb + 2 * nb]);
             o = ao + 2 * ROWS;
-            ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 0)).fma(da.mul(s), FloatVector.fromArray(F, acc, o)).intoArray(acc, o);
-            ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 1)).fma(db.mul(s), FloatVector.fromArray(F, acc, o + 16)).intoArray(acc, o + 16);
-            ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 0)).fma(dc.mul(s), FloatVector.fromArray(F, acc, o + 32)).intoArray(acc, o + 32);
-            ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 1)).fma(dd.mul(s), FloatVector.fromArray(F, acc, o + 48)).intoArray(acc, o + 48);
+            ma.lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 0)).fma(da.mul(s), FloatVector.fromArray(F, acc, o + 0))).intoArray(acc, o + 0);
+            mb.lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 1)).fma(db.mul(s), FloatVector.fromArray(F, acc, o + 16))).intoArray(acc, o + 16);
+            mc.lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 0)).fma(dc.mul(s), FloatVector.fromArray(F, acc, o + 32))).intoArray(acc, o + 32);
+            md.lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 1)).fma(dd.mul(s), FloatVector.fromArray(F, acc, o + 48))).intoArray(acc, o + 48);
             // token 3
             s = xd[xb + 3 * nb];
+            sx = s * (-0.125f * bias[xb + 3 * nb]);
             o = ao + 3 * ROWS;
-            ((FloatVector) a3.convertShape(VectorOperators.S2F, F, 0)).fma(da.mul(s), FloatVector.fromArray(F, acc, o)).intoArray(acc, o);
-            ((FloatVector) a3.convertShape(VectorOperators.S2F, F, 1)).fma(db.mul(s), FloatVector.fromArray(F, acc, o + 16)).intoArray(acc, o + 16);
-            ((FloatVector) b3.convertShape(VectorOperators.S2F, F, 0)).fma(dc.mul(s), FloatVector.fromArray(F, acc, o + 32)).intoArray(acc, o + 32);
-            ((FloatVector) b3.convertShape(VectorOperators.S2F, F, 1)).fma(dd.mul(s), FloatVector.fromArray(F, acc, o + 48)).intoArray(acc, o + 48);
+            ma.lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) a3.convertShape(VectorOperators.S2F, F, 0)).fma(da.mul(s), FloatVector.fromArray(F, acc, o + 0))).intoArray(acc, o + 0);
+            mb.lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) a3.convertShape(VectorOperators.S2F, F, 1)).fma(db.mul(s), FloatVector.fromArray(F, acc, o + 16))).intoArray(acc, o + 16);
+            mc.lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) b3.convertShape(VectorOperators.S2F, F, 0)).fma(dc.mul(s), FloatVector.fromArray(F, acc, o + 32))).intoArray(acc, o + 32);
+            md.lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) b3.convertShape(VectorOperators.S2F, F, 1)).fma(dd.mul(s), FloatVector.fromArray(F, acc, o + 48))).intoArray(acc, o + 48);
         }
     }
 
     /** One token against nc tile columns (a batch's last 1–3), added into acc[ao ..]. */
-    static void tile1(short[] wt, float[] ds, int nc, short[] xq, float[] xd, int xo, int xdo, float[] acc, int ao) {
-        for (int b = 0; b < nc / 32; b++) {
+    static void tile1(short[] wt, float[] ds, float[] dm, int nc, int span, short[] xq, float[] xd, short[] bias, int xo, int xdo,
+                      float[] acc, int ao) {
+        for (int c0 = 0; c0 < nc; c0 += span) {
             ShortVector a0 = ShortVector.zero(S), b0 = a0;
-            for (int c = 32 * b, end = c + 32; c < end; c++) {
+            for (int c = c0, end = c0 + span; c < end; c++) {
                 ShortVector v = ShortVector.broadcast(S, xq[xo + c]);
                 a0 = a0.add(ShortVector.fromArray(S, wt, c * ROWS).mul(v));
                 b0 = b0.add(ShortVector.fromArray(S, wt, c * ROWS + 32).mul(v));
             }
-            float s = xd[xdo + b];
-            int d = b * ROWS;
-            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 0)).fma(FloatVector.fromArray(F, ds, d).mul(s),
-                    FloatVector.fromArray(F, acc, ao)).intoArray(acc, ao);
-            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 1)).fma(FloatVector.fromArray(F, ds, d + 16).mul(s),
-                    FloatVector.fromArray(F, acc, ao + 16)).intoArray(acc, ao + 16);
-            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 0)).fma(FloatVector.fromArray(F, ds, d + 32).mul(s),
-                    FloatVector.fromArray(F, acc, ao + 32)).intoArray(acc, ao + 32);
-            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 1)).fma(FloatVector.fromArray(F, ds, d + 48).mul(s),
-                    FloatVector.fromArray(F, acc, ao + 48)).intoArray(acc, ao + 48);
+            int b = c0 >> 5;
+            float s = xd[xdo + b], sx = s * (-0.125f * bias[xdo + b]);
+            int d = b * ROWS, o = ao;
+            FloatVector.fromArray(F, dm, d).lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 0)).fma(FloatVector.fromArray(F, ds, d).mul(s), FloatVector.fromArray(F, acc, o))).intoArray(acc, o);
+            FloatVector.fromArray(F, dm, d + 16).lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 1)).fma(FloatVector.fromArray(F, ds, d + 16).mul(s), FloatVector.fromArray(F, acc, o + 16))).intoArray(acc, o + 16);
+            FloatVector.fromArray(F, dm, d + 32).lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 0)).fma(FloatVector.fromArray(F, ds, d + 32).mul(s), FloatVector.fromArray(F, acc, o + 32))).intoArray(acc, o + 32);
+            FloatVector.fromArray(F, dm, d + 48).lanewise(VectorOperators.FMA, sx,
+                    ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 1)).fma(FloatVector.fromArray(F, ds, d + 48).mul(s), FloatVector.fromArray(F, acc, o + 48))).intoArray(acc, o + 48);
         }
     }
 }

@@ -1,5 +1,12 @@
 package dev.jemma.core.tensor.kernels;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
 /**
  * A batch of f32 activation rows quantized as llama.cpp's Q8_0 does for its integer dot products: per block of 32
  * values one scale {@code d = max|x| / 127} and 32 integers {@code round(x / d)} in [−127, 127]. The integers are
@@ -8,6 +15,11 @@ package dev.jemma.core.tensor.kernels;
  * Buffers grow on demand and are reused, so the hot path does not allocate.
  */
 public final class QuantizedActivations {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
+    private static final VectorSpecies<Short> S256 = ShortVector.SPECIES_256;
+    private static final float ROUND = 0x1.8p23f;
+    private static final VectorMask<Integer> FIRST8 = VectorMask.fromLong(I, 0xFFL), LAST8 = VectorMask.fromLong(I, 0xFF00L);
     short[] q = new short[0];
     float[] d = new float[0];
     short[] q4Bias = new short[0];
@@ -19,8 +31,40 @@ public final class QuantizedActivations {
     int cols;
     int tokens;
 
-    /** Quantizes tokens {@code [t0, t1)} of {@code x} (rows of {@code cols}); call {@link #reserve} first. */
+    /**
+     * Quantizes tokens {@code [t0, t1)} of {@code x} (rows of {@code cols}); call {@link #reserve} first. Vectorized:
+     * the same float operations as {@link #quantizeScalar} (x · (127 / amax) rounded half to even, by the 1.5·2^23
+     * trick, exact for |v| < 2^22), so the integers are identical.
+     */
     public void quantize(float[] x, int t0, int t1) {
+        int nb = cols / 32;
+        for (int t = t0; t < t1; t++) {
+            for (int b = 0; b < nb; b++) {
+                int o = t * cols + 32 * b;
+                FloatVector lo = FloatVector.fromArray(F, x, o), hi = FloatVector.fromArray(F, x, o + 16);
+                float amax = lo.abs().max(hi.abs()).reduceLanes(VectorOperators.MAX);
+                float id = amax > 0 ? 127f / amax : 0f;
+                IntVector ql = (IntVector) lo.mul(id).add(ROUND).sub(ROUND).convert(VectorOperators.F2I, 0);
+                IntVector qh = (IntVector) hi.mul(id).add(ROUND).sub(ROUND).convert(VectorOperators.F2I, 0);
+                ((ShortVector) ql.convertShape(VectorOperators.I2S, S256, 0)).intoArray(q, o);
+                ((ShortVector) qh.convertShape(VectorOperators.I2S, S256, 0)).intoArray(q, o + 16);
+                int e0 = ql.reduceLanes(VectorOperators.ADD, FIRST8), e1 = ql.reduceLanes(VectorOperators.ADD, LAST8);
+                int e2 = qh.reduceLanes(VectorOperators.ADD, FIRST8), e3 = qh.reduceLanes(VectorOperators.ADD, LAST8);
+                int k = 4 * (t * nb + b);
+                q6Bias[k] = (short) (-32 * e0);
+                q6Bias[k + 1] = (short) (-32 * e1);
+                q6Bias[k + 2] = (short) (-32 * e2);
+                q6Bias[k + 3] = (short) (-32 * e3);
+                d[t * nb + b] = amax / 127f;
+                q4Bias[t * nb + b] = (short) (-8 * (e0 + e1 + e2 + e3));
+                q5BiasLo[t * nb + b] = (short) (-16 * (e0 + e1));
+                q5BiasHi[t * nb + b] = (short) (-16 * (e2 + e3));
+            }
+        }
+    }
+
+    /** The scalar definition {@link #quantize} must equal (kept for the test that checks it). */
+    void quantizeScalar(float[] x, int t0, int t1) {
         int nb = cols / 32;
         for (int t = t0; t < t1; t++) {
             for (int b = 0; b < nb; b++) {
