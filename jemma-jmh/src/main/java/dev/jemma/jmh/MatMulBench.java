@@ -18,7 +18,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Single-thread matmul kernels on Gemma 3 1B's FFN shape (6912 × 1152): decode (1 token) and prefill (64 tokens),
  * in the exact mode, the f32-activation row kernels ("fast") and the interleaved copy Gemma 3 Q4_0/Q8_0 use by
- * default (int8 activations for one token, f32 tile GEMM for batches; F16 has no interleaved layout and errors). Report G multiply-adds/s = rows·cols·tokens / time.
+ * default (int8 activations for one token; batches on the int8 GEMM for Q4_0 ({@code Int8Gemm}), on the f32 tile GEMM
+ * for Q8_0 / F16). Report G multiply-adds/s = rows·cols·tokens / time.
  * Run: {@code mvn -Pjmh -pl jemma-jmh -am package -DskipTests && java --add-modules jdk.incubator.vector
  * -jar jemma-jmh/target/jemma-benchmarks.jar}
  */
@@ -35,7 +36,7 @@ public class MatMulBench {
     @Param({"1", "64"})
     public int tokens;
 
-    /** exact; fast (f32 activations, row kernels); interleaved (Q4_0/Q8_0 only: int8 decode, f32 tile GEMM). */
+    /** exact; fast (f32 activations, row kernels); interleaved (the default: int8 decode, int8 or f32 tile GEMM). */
     @Param({"fast", "exact", "interleaved"})
     public String mode;
 
