@@ -200,18 +200,31 @@ public final class Attention {
      * key range [from, to] so the value pass can run every row of the tile over the same keys.
      */
     private static void softmax(float[] s, int off, int vFrom, int vTo, int from, int to) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int k = vFrom; k <= vTo; k++) max = Math.max(max, s[off + k]);
-        float sum = 0;
-        for (int k = vFrom; k <= vTo; k++) {
+        int step = F.length(), end = vTo + 1;
+        int bound = vFrom + F.loopBound(end - vFrom);
+        // vectorized: one scalar exp per key and row cost as much as the score and value passes together
+        FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int k = vFrom;
+        for (; k < bound; k += step) mv = mv.max(FloatVector.fromArray(F, s, off + k));
+        float max = mv.reduceLanes(VectorOperators.MAX);
+        for (; k < end; k++) max = Math.max(max, s[off + k]);
+        FloatVector sv = FloatVector.zero(F);
+        for (k = vFrom; k < bound; k += step) {
+            FloatVector e = FloatVector.fromArray(F, s, off + k).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(s, off + k);
+            sv = sv.add(e);
+        }
+        float sum = sv.reduceLanes(VectorOperators.ADD);
+        for (; k < end; k++) {
             float e = (float) Math.exp(s[off + k] - max);
             s[off + k] = e;
             sum += e;
         }
         float inv = 1f / sum;
-        for (int k = vFrom; k <= vTo; k++) s[off + k] *= inv;
-        for (int k = from; k < vFrom; k++) s[off + k] = 0f;
-        for (int k = vTo + 1; k <= to; k++) s[off + k] = 0f;
+        for (k = vFrom; k < bound; k += step) FloatVector.fromArray(F, s, off + k).mul(inv).intoArray(s, off + k);
+        for (; k < end; k++) s[off + k] *= inv;
+        java.util.Arrays.fill(s, off + from, off + vFrom, 0f);
+        java.util.Arrays.fill(s, off + end, off + to + 1, 0f);
     }
 
     /**
