@@ -46,6 +46,7 @@ class AttentionTest {
             "4, 2, 32, 0, 17, 13",
             "3, 1, 20, 5, 9, 4",         // three rows per token: row tiles straddle tokens
             "2, 2, 8, 0, 4, 3",          // head shorter than a vector
+            "4, 1, 256, 0, 8300, 2",     // a range long enough to be streamed in first (DRAM_RANGE_FLOATS)
     })
     void matchesPerHeadAttention(int heads, int kvHeads, int headDim, int window, int cached, int batch) {
         int kvDim = kvHeads * headDim, qDim = heads * headDim, ctx = cached + batch + 3;
