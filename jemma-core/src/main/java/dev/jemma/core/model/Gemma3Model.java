@@ -55,7 +55,7 @@ public final class Gemma3Model implements LanguageModel {
 
     // scratch, sized for maxBatch tokens
     private final float[] x, xn, q, k, v, att, proj, gate, up;
-    private final float[][] scores;
+    private final Attention.Scratch[] attnScratch;
     private final float[] ropeCos, ropeSin;
     private float[] logits = new float[0];
 
@@ -122,7 +122,7 @@ public final class Gemma3Model implements LanguageModel {
         proj = new float[b * c.dim()];
         gate = new float[b * maxFfn];
         up = new float[b * maxFfn];
-        scores = new float[pool.threads()][];
+        attnScratch = Attention.scratch(pool.threads());
         ropeCos = new float[c.headDim() / 2];
         ropeSin = new float[c.headDim() / 2];
     }
@@ -235,17 +235,7 @@ public final class Gemma3Model implements LanguageModel {
             }
         }
         final int window = c.sliding()[l] ? c.slidingWindow() : 0;
-        final int group = c.heads() / c.kvHeads();
-        final int ctx = cache.contextLength();
-        pool.parallelFor(count * c.heads(), (i0, i1, worker) -> {
-            float[] s = scores[worker];
-            if (s == null || s.length < ctx) s = scores[worker] = new float[ctx];
-            for (int i = i0; i < i1; i++) {
-                int t = i / c.heads(), h = i % c.heads();
-                Attention.attend(q, t * qDim + h * hd, start + t, window, cache, l, k, v, start, kvDim, h / group, hd,
-                        s, att, t * qDim + h * hd);
-            }
-        });
+        Attention.attendBatch(pool, attnScratch, q, att, count, start, c.heads(), c.kvHeads(), hd, window, cache, l, k, v);
         for (int t = 0; t < count; t++) cache.put(l, start + t, k, t * kvDim, v, t * kvDim);
         matmul.matmul(L.wo(), att, count, proj, pool);
         Ops.rmsNormRows(proj, count, dim, L.postAttnNorm(), c.rmsEps());

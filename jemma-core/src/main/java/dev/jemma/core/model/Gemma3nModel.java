@@ -61,7 +61,7 @@ public final class Gemma3nModel implements LanguageModel {
     private final float[][] s, pred;
     /** Batch K/V of the layers other layers read (kept until the end of the forward, see {@link #forward}). */
     private final float[][] batchK, batchV;
-    private final float[][] scores;
+    private final Attention.Scratch[] attnScratch;
     private float[] logits = new float[0];
 
     public Gemma3nModel(GgufFile file, ModelConfig base, MatFormer slice, MatMul matmul, ThreadPool pool, int maxBatch, boolean ownsFile) {
@@ -149,7 +149,7 @@ public final class Gemma3nModel implements LanguageModel {
                 batchV[src] = new float[b * c.kvDim()];
             }
         }
-        scores = new float[pool.threads()][];
+        attnScratch = Attention.scratch(pool.threads());
     }
 
     /** Splits a {dim, dim, count} tensor into its {@code count} dim×dim matrices (zero-copy views). */
@@ -385,17 +385,7 @@ public final class Gemma3nModel implements LanguageModel {
             bv = batchV[src];
         }
         final int window = c.sliding()[l] ? c.slidingWindow() : 0;
-        final int group = c.heads() / c.kvHeads();
-        final int ctx = cache.contextLength();
-        pool.parallelFor(count * c.heads(), (i0, i1, worker) -> {
-            float[] sc = scores[worker];
-            if (sc == null || sc.length < ctx) sc = scores[worker] = new float[ctx];
-            for (int i = i0; i < i1; i++) {
-                int t = i / c.heads(), h = i % c.heads();
-                Attention.attend(q, t * qDim + h * hd, start + t, window, cache, l, bk, bv, start, kvDim, h / group, hd,
-                        sc, att, t * qDim + h * hd);
-            }
-        });
+        Attention.attendBatch(pool, attnScratch, q, att, count, start, c.heads(), c.kvHeads(), hd, window, cache, l, bk, bv);
         if (src == l && batchK[l] == null) {
             for (int t = 0; t < count; t++) cache.put(l, start + t, bk, t * kvDim, bv, t * kvDim);
         }
