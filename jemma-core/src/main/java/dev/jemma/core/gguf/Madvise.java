@@ -9,6 +9,7 @@ import java.lang.invoke.MethodHandle;
 /** Linux {@code madvise(2)} on mapped segments, best effort (a no-op where unavailable). */
 final class Madvise {
     static final int MADV_RANDOM = 1;
+    static final int MADV_DONTNEED = 4;
     private static final MethodHandle MADVISE = find();
 
     private Madvise() {

@@ -104,6 +104,7 @@ public final class Gemma3Model implements LanguageModel {
             for (Layer L : layers) all.addAll(L.matrices());
             repacked = RepackCache.open(file, all, pool);
             if (repacked.covers(all)) file.adviseRandomAccess();
+            file.releaseHeaderPages(); // after the weight copy's fingerprint has read them
             for (int l = 0; l < layers.length; l++) layers[l] = layers[l].attach(repacked);
             output = repacked.attach(out);
         } else {

@@ -32,6 +32,7 @@ public final class Int8Gemm {
     static final VectorSpecies<Short> S = ShortVector.SPECIES_512;
     static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
     static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
+    static final VectorSpecies<Short> S256 = ShortVector.SPECIES_256;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     static final FloatVector F16_MAGIC = FloatVector.broadcast(F, 0x1p112f);
     /** Rows per tile: two interleaved groups, so each broadcast activation feeds two multiplies. */
@@ -57,6 +58,7 @@ public final class Int8Gemm {
         final short[] w = new short[COLS * ROWS];
         final float[] d = new float[COLS / 32 * ROWS];
         final float[] m = new float[COLS / 32 * ROWS];
+        final short[] sums = new short[4 * ROWS];
         float[] acc = new float[0];
     }
 
@@ -91,8 +93,8 @@ public final class Int8Gemm {
                     else decodeQ4(w, gOff, c0 / 32, nc / 32, s.w, s.d, s.m, half * Interleaved.ROWS);
                 }
                 int t = 0;
-                for (; t + 4 <= n; t += 4) tile4(s.w, s.d, nc, span, x.q, x.d, t * cols + c0, t * nb + c0 / 32, cols, nb, acc, t * ROWS);
-                for (; t < n; t++) tile1(s.w, s.d, nc, span, x.q, x.d, t * cols + c0, t * nb + c0 / 32, acc, t * ROWS);
+                for (; t + 4 <= n; t += 4) tile4(s.w, s.d, nc, span, x.q, x.d, t * cols + c0, t * nb + c0 / 32, cols, nb, acc, t * ROWS, s.sums);
+                for (; t < n; t++) tile1(s.w, s.d, nc, span, x.q, x.d, t * cols + c0, t * nb + c0 / 32, nb, acc, t * ROWS, s.sums);
                 if (k) mins(s.m, nc / 32, x.d, x.q4Bias, c0 / 32, nb, n, acc);
             }
             for (int t = 0; t < n; t++) System.arraycopy(acc, t * ROWS, out, t * rows + r0, valid);
@@ -185,7 +187,7 @@ public final class Int8Gemm {
      * on every block (docs/PERFORMANCE.md, "A JIT pitfall").
      */
     static void tile4(short[] wt, float[] ds, int nc, int span, short[] xq, float[] xd, int xo, int xdo,
-                      int cols, int nb, float[] acc, int ao) {
+                      int cols, int nb, float[] acc, int ao, short[] sums) {
         final int x0 = xo, x1 = xo + cols, x2 = xo + 2 * cols, x3 = xo + 3 * cols;
         for (int c0 = 0; c0 < nc; c0 += span) {
             ShortVector a0 = ShortVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
@@ -205,44 +207,23 @@ public final class Int8Gemm {
                 a3 = a3.add(w0.mul(v3));
                 b3 = b3.add(w1.mul(v3));
             }
-            int b = c0 >> 5, so = b * ROWS, xb = xdo + b;
-            FloatVector da = FloatVector.fromArray(F, ds, so), db = FloatVector.fromArray(F, ds, so + 16);
-            FloatVector dc = FloatVector.fromArray(F, ds, so + 32), dd = FloatVector.fromArray(F, ds, so + 48);
-            float s;
-            int o;
-            // token 0
-            s = xd[xb];
-            o = ao;
-            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 0)).fma(da.mul(s), FloatVector.fromArray(F, acc, o + 0)).intoArray(acc, o + 0);
-            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 1)).fma(db.mul(s), FloatVector.fromArray(F, acc, o + 16)).intoArray(acc, o + 16);
-            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 0)).fma(dc.mul(s), FloatVector.fromArray(F, acc, o + 32)).intoArray(acc, o + 32);
-            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 1)).fma(dd.mul(s), FloatVector.fromArray(F, acc, o + 48)).intoArray(acc, o + 48);
-            // token 1
-            s = xd[xb + 1 * nb];
-            o = ao + 1 * ROWS;
-            ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 0)).fma(da.mul(s), FloatVector.fromArray(F, acc, o + 0)).intoArray(acc, o + 0);
-            ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 1)).fma(db.mul(s), FloatVector.fromArray(F, acc, o + 16)).intoArray(acc, o + 16);
-            ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 0)).fma(dc.mul(s), FloatVector.fromArray(F, acc, o + 32)).intoArray(acc, o + 32);
-            ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 1)).fma(dd.mul(s), FloatVector.fromArray(F, acc, o + 48)).intoArray(acc, o + 48);
-            // token 2
-            s = xd[xb + 2 * nb];
-            o = ao + 2 * ROWS;
-            ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 0)).fma(da.mul(s), FloatVector.fromArray(F, acc, o + 0)).intoArray(acc, o + 0);
-            ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 1)).fma(db.mul(s), FloatVector.fromArray(F, acc, o + 16)).intoArray(acc, o + 16);
-            ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 0)).fma(dc.mul(s), FloatVector.fromArray(F, acc, o + 32)).intoArray(acc, o + 32);
-            ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 1)).fma(dd.mul(s), FloatVector.fromArray(F, acc, o + 48)).intoArray(acc, o + 48);
-            // token 3
-            s = xd[xb + 3 * nb];
-            o = ao + 3 * ROWS;
-            ((FloatVector) a3.convertShape(VectorOperators.S2F, F, 0)).fma(da.mul(s), FloatVector.fromArray(F, acc, o + 0)).intoArray(acc, o + 0);
-            ((FloatVector) a3.convertShape(VectorOperators.S2F, F, 1)).fma(db.mul(s), FloatVector.fromArray(F, acc, o + 16)).intoArray(acc, o + 16);
-            ((FloatVector) b3.convertShape(VectorOperators.S2F, F, 0)).fma(dc.mul(s), FloatVector.fromArray(F, acc, o + 32)).intoArray(acc, o + 32);
-            ((FloatVector) b3.convertShape(VectorOperators.S2F, F, 1)).fma(dd.mul(s), FloatVector.fromArray(F, acc, o + 48)).intoArray(acc, o + 48);
+            // the sums leave through an array and are scaled in a small loop: unrolled here, the 16 widen-and-scale
+            // steps made this method cost C2 ~48 MB of compiler memory (peak RSS) and crowded its inlining budget
+            a0.intoArray(sums, 0);
+            b0.intoArray(sums, 32);
+            a1.intoArray(sums, ROWS);
+            b1.intoArray(sums, ROWS + 32);
+            a2.intoArray(sums, 2 * ROWS);
+            b2.intoArray(sums, 2 * ROWS + 32);
+            a3.intoArray(sums, 3 * ROWS);
+            b3.intoArray(sums, 3 * ROWS + 32);
+            scaleSums(sums, 4, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
         }
     }
 
     /** One token against nc tile columns (a batch's last 1–3), added into acc[ao ..]. */
-    static void tile1(short[] wt, float[] ds, int nc, int span, short[] xq, float[] xd, int xo, int xdo, float[] acc, int ao) {
+    static void tile1(short[] wt, float[] ds, int nc, int span, short[] xq, float[] xd, int xo, int xdo, int nb, float[] acc,
+                      int ao, short[] sums) {
         for (int c0 = 0; c0 < nc; c0 += span) {
             ShortVector a0 = ShortVector.zero(S), b0 = a0;
             for (int c = c0, end = c0 + span; c < end; c++) {
@@ -250,16 +231,21 @@ public final class Int8Gemm {
                 a0 = a0.add(ShortVector.fromArray(S, wt, c * ROWS).mul(v));
                 b0 = b0.add(ShortVector.fromArray(S, wt, c * ROWS + 32).mul(v));
             }
-            int b = c0 >> 5, d = b * ROWS;
-            float s = xd[xdo + b];
-            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 0)).fma(FloatVector.fromArray(F, ds, d).mul(s),
-                    FloatVector.fromArray(F, acc, ao)).intoArray(acc, ao);
-            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 1)).fma(FloatVector.fromArray(F, ds, d + 16).mul(s),
-                    FloatVector.fromArray(F, acc, ao + 16)).intoArray(acc, ao + 16);
-            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 0)).fma(FloatVector.fromArray(F, ds, d + 32).mul(s),
-                    FloatVector.fromArray(F, acc, ao + 32)).intoArray(acc, ao + 32);
-            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 1)).fma(FloatVector.fromArray(F, ds, d + 48).mul(s),
-                    FloatVector.fromArray(F, acc, ao + 48)).intoArray(acc, ao + 48);
+            a0.intoArray(sums, 0);
+            b0.intoArray(sums, 32);
+            scaleSums(sums, 1, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
+        }
+    }
+
+    /** acc[ao + j·64 + r] += sums[j·64 + r] · ds[so + r] · xd[xb + j·nb] for j < tokens: a span's 16-bit sums, scaled. */
+    static void scaleSums(short[] sums, int tokens, float[] ds, int so, float[] xd, int xb, int nb, float[] acc, int ao) {
+        for (int j = 0; j < tokens; j++) {
+            float s = xd[xb + j * nb];
+            for (int r = 0; r < ROWS; r += 16) {
+                int o = ao + j * ROWS + r;
+                ((FloatVector) ShortVector.fromArray(S256, sums, j * ROWS + r).convertShape(VectorOperators.S2F, F, 0))
+                        .fma(FloatVector.fromArray(F, ds, so + r).mul(s), FloatVector.fromArray(F, acc, o)).intoArray(acc, o);
+            }
         }
     }
 
