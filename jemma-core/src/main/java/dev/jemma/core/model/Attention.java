@@ -45,12 +45,13 @@ public final class Attention {
         float sink;
 
         float[] scores(int n) {
-            if (scores.length < n) scores = new float[n];
+            // grown geometrically: decoding needs one more key per token, which would otherwise mean a new array per step
+            if (scores.length < n) scores = new float[Math.max(n, 2 * scores.length)];
             return scores;
         }
 
         int[] keyOffsets(int n) {
-            if (keyOffsets.length < n) keyOffsets = new int[n];
+            if (keyOffsets.length < n) keyOffsets = new int[Math.max(n, 2 * keyOffsets.length)];
             return keyOffsets;
         }
     }
