@@ -8,8 +8,9 @@ import dev.jemma.core.tensor.WeightMatrix;
 
 /**
  * The default-mode matmul. A matrix that carries an {@link Interleaved} copy (Q4_0 / Q5_0 / Q8_0 / Q4_K / Q5_K / Q6_K / F16
- * in a Gemma 3 model) runs batches of {@value #GEMM_MIN_TOKENS}+ tokens on {@link InterleavedGemm} (f32 activations,
- * weights decoded exactly); single-token steps run on {@link Int8Kernels} / {@link KQuantKernels} for the quantized
+ * in a Gemma 3 model) runs batches of {@value #GEMM_MIN_TOKENS}+ tokens on {@link Int8Gemm} for Q4_0 / Q5_0 / Q4_K
+ * (int8 activations, register-tiled 16-bit integer sums) and on {@link InterleavedGemm} for the others (f32
+ * activations, weights decoded exactly); single-token steps run on {@link Int8Kernels} / {@link KQuantKernels} for the quantized
  * types (activations quantized to int8 per 32-block as llama.cpp does, integer block sums — the fixtures'
  * "activation-quantized" numerics) and on
  * {@link InterleavedGemm#gemvF16} for F16 (f32). Any other matrix keeps f32 activations, in two shapes:
