@@ -108,14 +108,19 @@ public final class Int8Gemm {
     static void decodeQ4(MemorySegment w, long g, int b0, int nBlocks, short[] wt, float[] ds, float[] dm, int lane) {
         for (int b = 0; b < nBlocks; b++) {
             long t = g + (long) (b0 + b) * Interleaved.Q4_TILE;
-            ShortVector h = ShortVector.fromMemorySegment(S, w, t, LE);
-            ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC).intoArray(ds, b * ROWS + lane);
-            ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC).intoArray(ds, b * ROWS + lane + 16);
-            Arrays.fill(dm, b * ROWS + lane, b * ROWS + lane + 32, 0f);
+            f16Scales(w, t, ds, dm, b * ROWS + lane);
             quads(w, t + 64, 32 * b, wt, lane);
         }
+    }
+
+    /** A Q4_0 / Q5_0 tile's 32 f16 scales at {@code t} into ds[o ..] as f32 (in place, see {@link Int8Kernels}); dm = 0. */
+    private static void f16Scales(MemorySegment w, long t, float[] ds, float[] dm, int o) {
+        ShortVector h = ShortVector.fromMemorySegment(S, w, t, LE);
+        ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC).intoArray(ds, o);
+        ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC).intoArray(ds, o + 16);
+        Arrays.fill(dm, o, o + 32, 0f);
     }
 
     /**
@@ -149,12 +154,7 @@ public final class Int8Gemm {
     static void decodeQ5(MemorySegment w, long g, int b0, int nBlocks, short[] wt, float[] ds, float[] dm, int lane) {
         for (int b = 0; b < nBlocks; b++) {
             long t = g + (long) (b0 + b) * Interleaved.Q5_TILE;
-            ShortVector h = ShortVector.fromMemorySegment(S, w, t, LE);
-            ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC).intoArray(ds, b * ROWS + lane);
-            ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC).intoArray(ds, b * ROWS + lane + 16);
-            Arrays.fill(dm, b * ROWS + lane, b * ROWS + lane + 32, 0f);
+            f16Scales(w, t, ds, dm, b * ROWS + lane);
             int base = 32 * b;
             for (int k = 0; k < 11; k++) {
                 ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * k, LE);
