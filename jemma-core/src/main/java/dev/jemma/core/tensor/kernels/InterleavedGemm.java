@@ -12,13 +12,13 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
 /**
- * Prefill over {@link Interleaved} weights with f32 activations: a group's weights are decoded exactly to an f32
- * tile, column by column with the 32 rows side by side ({@code tile[c·32 + r]}), and every token of the batch is
- * multiplied against it 4 at a time: per column two weight vectors, one broadcast per token, two FMAs per token —
- * 8 accumulators in registers, no horizontal sums. A weight is decoded once per {@value #TOKEN_BLOCK} tokens.
- * Measured on one Zen 4 core this runs at the f32 FMA peak (~40 G multiply-adds/s), above what the 16-bit integer
- * lanes of {@link Int8Kernels} reach when reused across tokens, so batches use f32 activations (the exact mode's
- * numerics up to summation order) and single-token steps use int8.
+ * Prefill over {@link Interleaved} Q8_0 / Q5_K / Q6_K / F16 weights with f32 activations (Q4_0, Q5_0 and Q4_K batches
+ * run on {@link Int8Gemm}): a group's weights are decoded exactly to an f32 tile, column by column with the 32 rows
+ * side by side ({@code tile[c·32 + r]}), and every token of the batch is multiplied against it 4 at a time: per column
+ * two weight vectors, one broadcast per token, two FMAs per token — 8 accumulators in registers, no horizontal sums. A
+ * weight is decoded once per {@value #TOKEN_BLOCK} tokens. On one Zen 4 core this runs at the f32 FMA peak (~49 G
+ * multiply-adds/s). These types stay here because their 16-bit integer sums would have to be widened too often: one
+ * Q8_0 product reaches 16 256, Q6_K's sums fit 16 bits over 8 columns only.
  */
 public final class InterleavedGemm {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
@@ -43,16 +43,15 @@ public final class InterleavedGemm {
                             int g0, int g1, float[] tile, float[] part) {
         final int nb = cols / 32;
         final long gBytes = Interleaved.groupBytes(type, cols);
-        final boolean q4 = type == GgmlType.Q4_0, f16 = type == GgmlType.F16, q5 = type == GgmlType.Q5_0;
-        final boolean q4k = type == GgmlType.Q4_K, q6k = type == GgmlType.Q6_K, q5k = type == GgmlType.Q5_K;
+        final boolean f16 = type == GgmlType.F16, q6k = type == GgmlType.Q6_K, q5k = type == GgmlType.Q5_K;
+        if (!f16 && !q6k && !q5k && type != GgmlType.Q8_0) {
+            throw new IllegalArgumentException(type + " batches run on Int8Gemm, not on the f32 tile GEMM");
+        }
         for (int g = g0; g < g1; g++) {
             int r0 = g * Interleaved.ROWS, valid = Math.min(Interleaved.ROWS, rows - r0);
             for (int c0 = 0; c0 < cols; c0 += COLS) {
                 int nc = Math.min(COLS, cols - c0);
-                if (q4) decodeQ4(w, g * gBytes, c0 / 32, nc / 32, tile);
-                else if (f16) decodeF16(w, g * gBytes, c0 / 32, nc / 32, tile);
-                else if (q5) decodeQ5(w, g * gBytes, c0 / 32, nc / 32, tile);
-                else if (q4k) KQuantKernels.decodeQ4K(w, g * gBytes, c0 / 32, nc / 32, tile);
+                if (f16) decodeF16(w, g * gBytes, c0 / 32, nc / 32, tile);
                 else if (q6k) KQuantKernels.decodeQ6K(w, g * gBytes, c0 / 32, nc / 32, tile);
                 else if (q5k) KQuantKernels.decodeQ5K(w, g * gBytes, c0 / 32, nc / 32, tile);
                 else decodeQ8(w, g * gBytes, c0 / 32, nc / 32, tile);
@@ -65,79 +64,7 @@ public final class InterleavedGemm {
         assert nb > 0;
     }
 
-    /** Blocks [b0, b0 + n) of a Q4_0 group into tile[(32·(b − b0) + c)·32 + r] = d_r · (q − 8). */
-    static void decodeQ4(MemorySegment w, long g, int b0, int n, float[] tile) {
-        for (int b = 0; b < n; b++) {
-            long t = g + (long) (b0 + b) * Interleaved.Q4_TILE;
-            ShortVector h = ShortVector.fromMemorySegment(S, w, t, LE);
-            FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC); // f16 -> f32 in place: see Int8Kernels.q5
-            FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            int base = 32 * b;
-            for (int qd = 0; qd < 8; qd++) {
-                ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * qd, LE);
-                ShortVector n0 = v.and((short) 0xF).sub((short) 8);
-                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).sub((short) 8);
-                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).sub((short) 8);
-                ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12).sub((short) 8);
-                int c = base + 2 * qd;
-                FloatVector a0 = (FloatVector) n0.convertShape(VectorOperators.S2F, F, 0);
-                FloatVector a1 = (FloatVector) n0.convertShape(VectorOperators.S2F, F, 1);
-                FloatVector b0v = (FloatVector) n1.convertShape(VectorOperators.S2F, F, 0);
-                FloatVector b1v = (FloatVector) n1.convertShape(VectorOperators.S2F, F, 1);
-                FloatVector e0 = (FloatVector) n2.convertShape(VectorOperators.S2F, F, 0);
-                FloatVector e1 = (FloatVector) n2.convertShape(VectorOperators.S2F, F, 1);
-                FloatVector f0 = (FloatVector) n3.convertShape(VectorOperators.S2F, F, 0);
-                FloatVector f1 = (FloatVector) n3.convertShape(VectorOperators.S2F, F, 1);
-                a0.mul(d0).intoArray(tile, c * 32);
-                a1.mul(d1).intoArray(tile, c * 32 + 16);
-                b0v.mul(d0).intoArray(tile, (c + 16) * 32);
-                b1v.mul(d1).intoArray(tile, (c + 16) * 32 + 16);
-                e0.mul(d0).intoArray(tile, (c + 1) * 32);
-                e1.mul(d1).intoArray(tile, (c + 1) * 32 + 16);
-                f0.mul(d0).intoArray(tile, (c + 17) * 32);
-                f1.mul(d1).intoArray(tile, (c + 17) * 32 + 16);
-            }
-        }
-    }
-
-    /** Blocks [b0, b0 + n) of a Q5_0 group into the same tile layout: d_r · (n − 16), three 5-bit values per lane. */
-    static void decodeQ5(MemorySegment w, long g, int b0, int n, float[] tile) {
-        for (int b = 0; b < n; b++) {
-            long t = g + (long) (b0 + b) * Interleaved.Q5_TILE;
-            ShortVector h = ShortVector.fromMemorySegment(S, w, t, LE);
-            FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC); // f16 -> f32 in place: see Int8Kernels.q5
-            FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            int base = 32 * b;
-            for (int k = 0; k < 11; k++) {
-                ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * k, LE);
-                // columns of the vector's slots 0, 1, 2 (vector 5: columns 15 and 31, slot 2 unused)
-                int c0 = Interleaved.q5Column(k, 0), c1 = Interleaved.q5Column(k, 1);
-                ShortVector n0 = v.and((short) 31).sub((short) 16);
-                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 5).and((short) 31).sub((short) 16);
-                FloatVector a0 = (FloatVector) n0.convertShape(VectorOperators.S2F, F, 0);
-                FloatVector a1 = (FloatVector) n0.convertShape(VectorOperators.S2F, F, 1);
-                FloatVector e0 = (FloatVector) n1.convertShape(VectorOperators.S2F, F, 0);
-                FloatVector e1 = (FloatVector) n1.convertShape(VectorOperators.S2F, F, 1);
-                a0.mul(d0).intoArray(tile, (base + c0) * 32);
-                a1.mul(d1).intoArray(tile, (base + c0) * 32 + 16);
-                e0.mul(d0).intoArray(tile, (base + c1) * 32);
-                e1.mul(d1).intoArray(tile, (base + c1) * 32 + 16);
-                if (k != 5) {
-                    ShortVector n2 = v.lanewise(VectorOperators.LSHR, 10).sub((short) 16);
-                    FloatVector f0 = (FloatVector) n2.convertShape(VectorOperators.S2F, F, 0);
-                    FloatVector f1 = (FloatVector) n2.convertShape(VectorOperators.S2F, F, 1);
-                    f0.mul(d0).intoArray(tile, (base + Interleaved.q5Column(k, 2)) * 32);
-                    f1.mul(d1).intoArray(tile, (base + Interleaved.q5Column(k, 2)) * 32 + 16);
-                }
-            }
-        }
-    }
-
-    /** Blocks [b0, b0 + n) of a Q8_0 group into the same tile layout. */
+    /** Blocks [b0, b0 + n) of a Q8_0 group into tile[(32·(b − b0) + c)·32 + r] = d_r · q. */
     static void decodeQ8(MemorySegment w, long g, int b0, int n, float[] tile) {
         for (int b = 0; b < n; b++) {
             long t = g + (long) (b0 + b) * Interleaved.Q8_TILE;

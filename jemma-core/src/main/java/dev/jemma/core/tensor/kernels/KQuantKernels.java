@@ -237,37 +237,6 @@ public final class KQuantKernels {
         }
     }
 
-    /** Blocks [b0, b0 + n) of a Q4_K group into tile[(32·(b − b0) + c)·32 + r] = (d·sc)·q − dmin·m, as the file's decoder. */
-    static void decodeQ4K(MemorySegment w, long g, int b0, int n, float[] tile) {
-        for (int b = 0; b < n; b++) {
-            int blk = b0 + b;
-            long h = g + (long) (blk >>> 3) * Q4K_SB, t = h + Q4K_HEADER + (long) (blk & 7) * Q4K_SUB;
-            ShortVector sm = ShortVector.fromMemorySegment(S, w, t, LE);
-            ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
-            FloatVector a0 = FloatVector.fromMemorySegment(F, w, h, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
-            FloatVector a1 = FloatVector.fromMemorySegment(F, w, h + 64, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
-            FloatVector k0 = FloatVector.fromMemorySegment(F, w, h + 128, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
-            FloatVector k1 = FloatVector.fromMemorySegment(F, w, h + 192, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
-            int base = 32 * b;
-            for (int qd = 0; qd < 8; qd++) {
-                ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * qd, LE);
-                ShortVector n0 = v.and((short) 0xF);
-                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
-                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
-                ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12);
-                int c = base + 2 * qd;
-                ((FloatVector) n0.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, c * 32);
-                ((FloatVector) n0.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, c * 32 + 16);
-                ((FloatVector) n1.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (c + 16) * 32);
-                ((FloatVector) n1.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (c + 16) * 32 + 16);
-                ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (c + 1) * 32);
-                ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (c + 1) * 32 + 16);
-                ((FloatVector) n3.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (c + 17) * 32);
-                ((FloatVector) n3.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (c + 17) * 32 + 16);
-            }
-        }
-    }
-
     /** Blocks [b0, b0 + n) of a Q5_K group into the same tile layout: (d·sc)·q − dmin·m, as the file's decoder. */
     static void decodeQ5K(MemorySegment w, long g, int b0, int n, float[] tile) {
         for (int b = 0; b < n; b++) {
