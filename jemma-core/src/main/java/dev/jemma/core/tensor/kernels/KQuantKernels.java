@@ -43,6 +43,75 @@ public final class KQuantKernels {
 
     private static void q4k(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias, int xt, int dt,
                             float[] out, int ot) {
+        int gi = g0;
+        // two groups at a time share each broadcast activation (as Int8Kernels.q4); a last odd group runs alone
+        for (; gi + 1 < g1 && rows - (gi + 1) * Interleaved.ROWS >= 32; gi += 2) q4kTwo(w, gi, nb, xq, xd, bias, xt, dt, out, ot);
+        q4kOne(w, gi, g1, rows, nb, xq, xd, bias, xt, dt, out, ot);
+    }
+
+    /** Groups gi and gi + 1 (both full) of a Q4_K matrix, one pass over the activations. */
+    private static void q4kTwo(MemorySegment w, int gi, int nb, short[] xq, float[] xd, short[] bias, int xt, int dt,
+                               float[] out, int ot) {
+        final int nsb = nb / 8;
+        final long gBytes = (long) nsb * Q4K_SB;
+        final long ga = gi * gBytes, gb = ga + gBytes;
+        FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F), u0 = FloatVector.zero(F), u1 = FloatVector.zero(F);
+        for (int sb = 0; sb < nsb; sb++) {
+            long ha = ga + (long) sb * Q4K_SB, hb = gb + (long) sb * Q4K_SB;
+            for (int j = 0; j < 8; j++) {
+                long ta = ha + Q4K_HEADER + (long) j * Q4K_SUB, tb = hb + Q4K_HEADER + (long) j * Q4K_SUB;
+                int b = 8 * sb + j, xo = xt + 32 * b;
+                short bs = bias[dt + b];
+                ShortVector acc = ShortVector.broadcast(S, bs), acd = acc;
+                for (int qd = 0; qd < 8; qd++) {
+                    ShortVector v = ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE);
+                    ShortVector e = ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE);
+                    int x = xo + 2 * qd;
+                    short x0 = xq[x], x1 = xq[x + 16], x2 = xq[x + 1], x3 = xq[x + 17];
+                    acc = acc.add(v.and((short) 0xF).mul(x0));
+                    acd = acd.add(e.and((short) 0xF).mul(x0));
+                    acc = acc.add(v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(x1));
+                    acd = acd.add(e.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(x1));
+                    acc = acc.add(v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(x2));
+                    acd = acd.add(e.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(x2));
+                    acc = acc.add(v.lanewise(VectorOperators.LSHR, 12).mul(x3));
+                    acd = acd.add(e.lanewise(VectorOperators.LSHR, 12).mul(x3));
+                }
+                // in place, not in helpers (see q4kOne); per group: A = d·sc, K = dmin·m, sum += dx·(A·S + (8A − K)·Σx)
+                float dx = xd[dt + b], xs = dx * (-bs >> 3);
+                FloatVector vdx = FloatVector.broadcast(F, dx), vxs = FloatVector.broadcast(F, xs);
+                ShortVector sm = ShortVector.fromMemorySegment(S, w, ta, LE);
+                ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
+                FloatVector a0 = FloatVector.fromMemorySegment(F, w, ha, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+                FloatVector a1 = FloatVector.fromMemorySegment(F, w, ha + 64, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+                FloatVector k0 = FloatVector.fromMemorySegment(F, w, ha + 128, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
+                FloatVector k1 = FloatVector.fromMemorySegment(F, w, ha + 192, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
+                s0 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 0)).mul(a0).fma(vdx, s0);
+                s1 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 1)).mul(a1).fma(vdx, s1);
+                s0 = a0.mul(8f).sub(k0).fma(vxs, s0);
+                s1 = a1.mul(8f).sub(k1).fma(vxs, s1);
+                ShortVector sn = ShortVector.fromMemorySegment(S, w, tb, LE);
+                ShortVector sd = sn.and((short) 0xff), md = sn.lanewise(VectorOperators.LSHR, 8);
+                FloatVector c0 = FloatVector.fromMemorySegment(F, w, hb, LE).mul((FloatVector) sd.convertShape(VectorOperators.S2F, F, 0));
+                FloatVector c1 = FloatVector.fromMemorySegment(F, w, hb + 64, LE).mul((FloatVector) sd.convertShape(VectorOperators.S2F, F, 1));
+                FloatVector l0 = FloatVector.fromMemorySegment(F, w, hb + 128, LE).mul((FloatVector) md.convertShape(VectorOperators.S2F, F, 0));
+                FloatVector l1 = FloatVector.fromMemorySegment(F, w, hb + 192, LE).mul((FloatVector) md.convertShape(VectorOperators.S2F, F, 1));
+                u0 = ((FloatVector) acd.convertShape(VectorOperators.S2F, F, 0)).mul(c0).fma(vdx, u0);
+                u1 = ((FloatVector) acd.convertShape(VectorOperators.S2F, F, 1)).mul(c1).fma(vdx, u1);
+                u0 = c0.mul(8f).sub(l0).fma(vxs, u0);
+                u1 = c1.mul(8f).sub(l1).fma(vxs, u1);
+            }
+        }
+        int o = ot + gi * Interleaved.ROWS;
+        s0.intoArray(out, o);
+        s1.intoArray(out, o + 16);
+        u0.intoArray(out, o + 32);
+        u1.intoArray(out, o + 48);
+    }
+
+    /** Groups [g0, g1) one at a time (the last group may be partial). */
+    private static void q4kOne(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias, int xt, int dt,
+                               float[] out, int ot) {
         final int nsb = nb / 8;
         final long gBytes = (long) nsb * Q4K_SB;
         for (int gi = g0; gi < g1; gi++) {
