@@ -42,62 +42,6 @@ public final class Int8Kernels {
 
     private static void q4(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias, int xt, int dt,
                            float[] out, int ot) {
-        int gi = g0;
-        // two groups at a time share each broadcast activation; a last odd group runs alone
-        for (; gi + 1 < g1 && rows - (gi + 1) * Interleaved.ROWS >= 32; gi += 2) q4Two(w, gi, nb, xq, xd, bias, xt, dt, out, ot);
-        q4One(w, gi, g1, rows, nb, xq, xd, bias, xt, dt, out, ot);
-    }
-
-    /** Groups gi and gi + 1 (both full), one pass over the activations. */
-    private static void q4Two(MemorySegment w, int gi, int nb, short[] xq, float[] xd, short[] bias, int xt, int dt,
-                              float[] out, int ot) {
-        final long gBytes = (long) nb * Interleaved.Q4_TILE;
-        final long ga = gi * gBytes, gb = ga + gBytes;
-        FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F), u0 = FloatVector.zero(F), u1 = FloatVector.zero(F);
-        for (int b = 0; b < nb; b++) {
-            long ta = ga + (long) b * Interleaved.Q4_TILE, tb = gb + (long) b * Interleaved.Q4_TILE;
-            int xo = xt + 32 * b;
-            ShortVector acc = ShortVector.broadcast(S, bias[dt + b]), acd = acc;
-            for (int qd = 0; qd < 8; qd++) {
-                ShortVector v = ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE);
-                ShortVector e = ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE);
-                int j = xo + 2 * qd;
-                short x0 = xq[j], x1 = xq[j + 16], x2 = xq[j + 1], x3 = xq[j + 17];
-                acc = acc.add(v.and((short) 0xF).mul(x0));
-                acd = acd.add(e.and((short) 0xF).mul(x0));
-                acc = acc.add(v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(x1));
-                acd = acd.add(e.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(x1));
-                acc = acc.add(v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(x2));
-                acd = acd.add(e.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(x2));
-                acc = acc.add(v.lanewise(VectorOperators.LSHR, 12).mul(x3));
-                acd = acd.add(e.lanewise(VectorOperators.LSHR, 12).mul(x3));
-            }
-            // conversions written out in place (see q4One)
-            ShortVector h = ShortVector.fromMemorySegment(S, w, ta, LE), k = ShortVector.fromMemorySegment(S, w, tb, LE);
-            FloatVector dx = FloatVector.broadcast(F, xd[dt + b]);
-            FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector e0 = ((IntVector) k.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector e1 = ((IntVector) k.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            s0 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 0)).mul(d0).fma(dx, s0);
-            s1 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 1)).mul(d1).fma(dx, s1);
-            u0 = ((FloatVector) acd.convertShape(VectorOperators.S2F, F, 0)).mul(e0).fma(dx, u0);
-            u1 = ((FloatVector) acd.convertShape(VectorOperators.S2F, F, 1)).mul(e1).fma(dx, u1);
-        }
-        int o = ot + gi * Interleaved.ROWS;
-        s0.intoArray(out, o);
-        s1.intoArray(out, o + 16);
-        u0.intoArray(out, o + 32);
-        u1.intoArray(out, o + 48);
-    }
-
-    /** Groups [g0, g1) one at a time (the last group may be partial). */
-    private static void q4One(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias, int xt, int dt,
-                              float[] out, int ot) {
         final long gBytes = (long) nb * Interleaved.Q4_TILE;
         for (int gi = g0; gi < g1; gi++) {
             final long g = gi * gBytes;
