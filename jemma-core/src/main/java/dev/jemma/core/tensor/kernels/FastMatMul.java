@@ -53,26 +53,24 @@ public final class FastMatMul implements MatMul {
             partials = new float[pool.threads()][];
             for (int i = 0; i < partials.length; i++) partials[i] = new float[128];
         }
+        if (gemmScratch.length < pool.threads()) {
+            gemmScratch = new Int8Gemm.Scratch[pool.threads()];
+            for (int i = 0; i < gemmScratch.length; i++) gemmScratch[i] = new Int8Gemm.Scratch();
+        }
         this.w = w;
         this.x = x;
         this.out = out;
         this.nTokens = nTokens;
         try {
             if (w.interleaved() != null && nTokens >= GEMM_MIN_TOKENS && Int8Gemm.supports(w.type())) {
-                xq.reserve(nTokens, w.cols());
-                pool.parallelFor(nTokens, quantizeTask);
-                if (gemmScratch.length < pool.threads()) {
-                    gemmScratch = new Int8Gemm.Scratch[pool.threads()];
-                    for (int i = 0; i < gemmScratch.length; i++) gemmScratch[i] = new Int8Gemm.Scratch();
-                }
+                quantizeActivations(pool);
                 pool.parallelFor(Int8Gemm.pairs(w.rows()), int8GemmTask);
             } else if (w.interleaved() != null && nTokens >= GEMM_MIN_TOKENS) {
                 pool.parallelFor(Interleaved.groups(w.rows()), interleavedGemmTask);
             } else if (w.interleaved() != null && !Interleaved.int8Activations(w.type())) {
                 pool.parallelFor(Interleaved.groups(w.rows()), f16Task);
             } else if (w.interleaved() != null) {
-                xq.reserve(nTokens, w.cols());
-                pool.parallelFor(nTokens, quantizeTask);
+                quantizeActivations(pool);
                 pool.parallelFor(Interleaved.groups(w.rows()), int8Task);
             } else if (nTokens >= GEMM_MIN_TOKENS) {
                 pool.parallelFor((w.rows() + 3) / 4, gemmTask);
@@ -89,6 +87,12 @@ public final class FastMatMul implements MatMul {
             this.x = null;
             this.out = null;
         }
+    }
+
+    /** Quantizes the call's activations to int8 per 32-block (the int8 kernels' input), tokens split across threads. */
+    private void quantizeActivations(ThreadPool pool) {
+        xq.reserve(nTokens, w.cols());
+        pool.parallelFor(nTokens, quantizeTask);
     }
 
     private float[] scratch(int worker, int n) {
