@@ -28,6 +28,15 @@ public final class Gemma3Model implements LanguageModel {
     record Layer(float[] attnNorm, WeightMatrix wq, WeightMatrix wk, WeightMatrix wv, WeightMatrix wo,
                  float[] qNorm, float[] kNorm, float[] postAttnNorm, float[] ffnNorm,
                  WeightMatrix gate, WeightMatrix up, WeightMatrix down, float[] postFfwNorm) {
+        /** The matrices that read the attention input (outputs q, k, v). */
+        WeightMatrix[] qkv() {
+            return new WeightMatrix[]{wq, wk, wv};
+        }
+
+        WeightMatrix[] gateUp() {
+            return new WeightMatrix[]{gate, up};
+        }
+
         List<WeightMatrix> matrices() {
             return List.of(wq, wk, wv, wo, gate, up, down);
         }
@@ -41,6 +50,8 @@ public final class Gemma3Model implements LanguageModel {
     private final GgufFile file;
     private final ModelConfig c;
     private final Layer[] layers;
+    /** Per layer, the matrices sharing an input (one matmul call each, so the input is quantized once). */
+    private final WeightMatrix[][] qkv, gateUp;
     private final WeightMatrix embed;
     /** Where embedding rows are read: the interleaved copy when the embedding is the (tied) output, else the file. */
     private final WeightMatrix embedLookup;
@@ -55,6 +66,7 @@ public final class Gemma3Model implements LanguageModel {
 
     // scratch, sized for maxBatch tokens
     private final float[] x, xn, q, k, v, att, proj, gate, up;
+    private final float[][] qkvOut, gateUpOut;
     private final Attention.Scratch[] attnScratch;
     private final float[] ropeCos, ropeSin;
     private float[] logits = new float[0];
@@ -123,6 +135,14 @@ public final class Gemma3Model implements LanguageModel {
         proj = new float[b * c.dim()];
         gate = new float[b * maxFfn];
         up = new float[b * maxFfn];
+        qkvOut = new float[][]{q, k, v};
+        gateUpOut = new float[][]{gate, up};
+        qkv = new WeightMatrix[layers.length][];
+        gateUp = new WeightMatrix[layers.length][];
+        for (int l = 0; l < layers.length; l++) {
+            qkv[l] = layers[l].qkv();
+            gateUp[l] = layers[l].gateUp();
+        }
         attnScratch = Attention.scratch(pool.threads());
         ropeCos = new float[c.headDim() / 2];
         ropeSin = new float[c.headDim() / 2];
@@ -215,9 +235,7 @@ public final class Gemma3Model implements LanguageModel {
         final int dim = c.dim(), hd = c.headDim(), qDim = c.qDim(), kvDim = c.kvDim();
         System.arraycopy(x, 0, xn, 0, count * dim);
         Ops.rmsNormRows(xn, count, dim, L.attnNorm(), c.rmsEps());
-        matmul.matmul(L.wq(), xn, count, q, pool);
-        matmul.matmul(L.wk(), xn, count, k, pool);
-        matmul.matmul(L.wv(), xn, count, v, pool);
+        matmul.matmul(qkv[l], xn, count, qkvOut, pool);
         final float[] freq = invFreq[l];
         final float scale = c.attentionScale();
         for (int t = 0; t < count; t++) {
@@ -248,8 +266,7 @@ public final class Gemma3Model implements LanguageModel {
         final int dim = c.dim(), ffn = c.ffnDim()[l];
         System.arraycopy(x, 0, xn, 0, count * dim);
         Ops.rmsNormRows(xn, count, dim, L.ffnNorm(), c.rmsEps());
-        matmul.matmul(L.gate(), xn, count, gate, pool);
-        matmul.matmul(L.up(), xn, count, up, pool);
+        matmul.matmul(gateUp[l], xn, count, gateUpOut, pool);
         Ops.geluGateVector(gate, up, 0, count * ffn);
         matmul.matmul(L.down(), gate, count, proj, pool);
         Ops.rmsNormRows(proj, count, dim, L.postFfwNorm(), c.rmsEps());

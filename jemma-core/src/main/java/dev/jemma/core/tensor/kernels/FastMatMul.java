@@ -45,6 +45,24 @@ public final class FastMatMul implements MatMul {
     private final ThreadPool.RangeTask f16Task = this::f16Range;
     private final ThreadPool.RangeTask int8GemmTask = this::int8GemmRange;
     private Int8Gemm.Scratch[] gemmScratch = new Int8Gemm.Scratch[0];
+    /** True while a shared-input call runs its second and later matrices: {@link #xq} may already hold x. */
+    private boolean sameInput;
+    /** The input {@link #xq} was quantized from within the current shared-input call (null: none yet). */
+    private float[] quantizedFrom;
+
+    @Override
+    public synchronized void matmul(WeightMatrix[] ws, float[] x, int nTokens, float[][] outs, ThreadPool pool) {
+        quantizedFrom = null;
+        try {
+            for (int i = 0; i < ws.length; i++) {
+                sameInput = i > 0;
+                matmul(ws[i], x, nTokens, outs[i], pool);
+            }
+        } finally {
+            sameInput = false;
+            quantizedFrom = null;
+        }
+    }
 
     @Override
     public synchronized void matmul(WeightMatrix w, float[] x, int nTokens, float[] out, ThreadPool pool) {
@@ -91,8 +109,10 @@ public final class FastMatMul implements MatMul {
 
     /** Quantizes the call's activations to int8 per 32-block (the int8 kernels' input), tokens split across threads. */
     private void quantizeActivations(ThreadPool pool) {
+        if (sameInput && quantizedFrom == x && xq.tokens == nTokens && xq.cols == w.cols()) return;
         xq.reserve(nTokens, w.cols());
         pool.parallelFor(nTokens, quantizeTask);
+        quantizedFrom = x;
     }
 
     private float[] scratch(int worker, int n) {

@@ -200,6 +200,36 @@ class Int8MatMulTest {
         }
     }
 
+    @ParameterizedTest(name = "shared input, {0} tokens")
+    @CsvSource({"1", "3", "9"})
+    void sharedInputCallEqualsOneCallPerMatrix(int n) {
+        Assumptions.assumeTrue(Kernels.ENABLED, "needs 512-bit vectors");
+        int cols = 512;
+        // F16 first (it takes no quantized input), then int8 GEMM / f32 GEMM / int8 decode types mixed as in a Q4_K_M layer
+        WeightMatrix[] ws = {
+                packed(FastMatMulTest.randomMatrix(GgmlType.F16, 64, cols, 3)),
+                packed(FastMatMulTest.randomMatrix(GgmlType.Q4_K, 96, cols, 1)),
+                packed(FastMatMulTest.randomMatrix(GgmlType.Q6_K, 40, cols, 2)),
+                packed(FastMatMulTest.randomMatrix(GgmlType.Q4_0, 70, cols, 4))};
+        Random rnd = new Random(n);
+        float[] x = new float[n * cols];
+        FastMatMul mm = new FastMatMul(), ref = new FastMatMul();
+        for (int round = 0; round < 2; round++) {
+            // a single call quantizes x; then x gets new contents in the same array: the shared call must not reuse
+            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+            mm.matmul(ws[3], x, n, new float[n * ws[3].rows()], pool);
+            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+            float[][] shared = new float[ws.length][];
+            for (int i = 0; i < ws.length; i++) shared[i] = new float[n * ws[i].rows()];
+            mm.matmul(ws, x, n, shared, pool);
+            for (int i = 0; i < ws.length; i++) {
+                float[] one = new float[n * ws[i].rows()];
+                ref.matmul(ws[i], x, n, one, pool);
+                assertThat(shared[i]).as("matrix %d (%s), round %d", i, ws[i].type(), round).containsExactly(one);
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0} rows read back from the interleaved copy")
     @CsvSource({"Q4_0, 96", "Q5_0, 96", "Q8_0, 96", "F16, 96", "Q4_K, 512", "Q5_K, 512", "Q6_K, 512"})
     void rowsReadFromTheCopyAreBitIdentical(GgmlType type, int cols) {
