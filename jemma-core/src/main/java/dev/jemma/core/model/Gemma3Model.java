@@ -115,8 +115,14 @@ public final class Gemma3Model implements LanguageModel {
             all.add(out);
             for (Layer L : layers) all.addAll(L.matrices());
             repacked = RepackCache.open(file, all, pool);
-            if (repacked.covers(all)) file.adviseRandomAccess();
-            file.releaseHeaderPages(); // after the weight copy's fingerprint has read them
+            // after the weight copy's fingerprint has read them: no page of the file is needed any more when the copy
+            // covers every matrix (norms are in arrays), else at least the header's
+            if (repacked.covers(all)) {
+                file.adviseRandomAccess();
+                file.releaseResidentPages();
+            } else {
+                file.releaseHeaderPages();
+            }
             for (int l = 0; l < layers.length; l++) layers[l] = layers[l].attach(repacked);
             output = repacked.attach(out);
         } else {
