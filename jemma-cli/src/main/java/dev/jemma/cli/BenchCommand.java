@@ -19,8 +19,8 @@ import java.util.concurrent.Callable;
 
 /**
  * Prompt-processing and generation speed, measured like llama-bench: pp = one batch of {@code p} tokens from an
- * empty cache, tg = {@code n} single-token steps from an empty cache; each repeated {@code r} times after one
- * untimed warm-up run (which also lets the JIT compile the kernels), reported as mean ± sample standard deviation.
+ * empty cache, tg = {@code n} single-token steps from an empty cache; each repeated {@code r} times after untimed
+ * warm-up runs (until the JIT has settled, see {@link WarmUp}), reported as mean ± sample standard deviation.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Measure prompt processing (pp) and generation (tg) speed, like llama-bench.")
@@ -93,12 +93,14 @@ final class BenchCommand implements Callable<Integer> {
                         o.put("pp_tokens_per_s", mean(pp));
                         o.put("pp_tokens_per_s_sd", sd(pp));
                         o.put("pp_cpu_seconds", ppRun[reps]);
+                        o.put("pp_warmup_runs", (int) ppRun[reps + 1]);
                     }
                     if (tg != null) {
                         o.put("tg_tokens", gen);
                         o.put("tg_tokens_per_s", mean(tg));
                         o.put("tg_tokens_per_s_sd", sd(tg));
                         o.put("tg_cpu_seconds", tgRun[reps]);
+                        o.put("tg_warmup_runs", (int) tgRun[reps + 1]);
                     }
                     o.put("load_seconds", loadSeconds);
                     o.put("load_cpu_seconds", loadCpuSeconds);
@@ -112,7 +114,9 @@ final class BenchCommand implements Callable<Integer> {
                     String mode = exact ? "exact" : "default";
                     if (pp != null) System.out.printf("| %s | %s | %d | %s | pp%d | %.2f ± %.2f |%n", name, sz, threads, mode, prompt, mean(pp), sd(pp));
                     if (tg != null) System.out.printf("| %s | %s | %d | %s | tg%d | %.2f ± %.2f |%n", name, sz, threads, mode, gen, mean(tg), sd(tg));
-                    System.out.printf("%nload %.3f s, peak RSS %.1f MiB%n", loadSeconds, rss / (double) (1 << 20));
+                    System.out.printf("%nload %.3f s, peak RSS %.1f MiB; untimed warm-up runs (until the JIT settled): pp %s, tg %s%n",
+                            loadSeconds, rss / (double) (1 << 20), ppRun == null ? "-" : (int) ppRun[reps + 1],
+                            tgRun == null ? "-" : (int) tgRun[reps + 1]);
                 }
             }
         }
@@ -120,12 +124,14 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /**
-     * One untimed warm-up, then {@code reps} timed runs; returns tokens/s per run, followed by the mean process
-     * CPU seconds per run (on a shared machine, CPU time shows how much of the wall time the process really ran).
+     * Untimed warm-up runs until the JIT is quiet, then {@code reps} timed runs; returns tokens/s per run, followed by
+     * the mean process CPU seconds per run (on a shared machine, CPU time shows how much of the wall time the process
+     * really ran) and the number of warm-up runs.
      */
     private static double[] run(int reps, Runnable body, int tokens) {
-        body.run();
-        double[] tps = new double[reps + 1];
+        int warmUps = WarmUp.ofThisJvm().run(body);
+        double[] tps = new double[reps + 2];
+        tps[reps + 1] = warmUps;
         long cpu0 = processCpuNanos();
         for (int i = 0; i < reps; i++) {
             long t = System.nanoTime();
@@ -144,7 +150,7 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private static double[] rates(double[] runResult) {
-        return java.util.Arrays.copyOf(runResult, runResult.length - 1);
+        return java.util.Arrays.copyOf(runResult, runResult.length - 2);
     }
 
     static double mean(double[] v) {

@@ -18,6 +18,8 @@ class BenchCommandTest {
         assertThat(o.get("peak_rss_bytes").asLong()).isGreaterThan(o.get("file_bytes").asLong());
         assertThat(o.get("pp_tokens").asInt()).isEqualTo(9);
         assertThat(o.get("tg_tokens").asInt()).isEqualTo(3);
+        assertThat(o.get("pp_warmup_runs").asInt()).isBetween(1, WarmUp.MAX_RUNS);
+        assertThat(o.get("tg_warmup_runs").asInt()).isBetween(1, WarmUp.MAX_RUNS);
     }
 
     @Test
