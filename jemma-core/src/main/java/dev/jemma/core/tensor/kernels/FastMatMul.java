@@ -29,6 +29,12 @@ public final class FastMatMul implements MatMul {
     /** From this many tokens on, the GEMM's 4-token tile is full, so decoding a row once and reusing it wins. */
     static final int GEMM_MIN_TOKENS = 4;
 
+    /**
+     * Unused floats (128 bytes) at the end of every per-worker array, so that what one worker writes never shares a
+     * cache line with another worker's array placed right after it (see {@link Int8Gemm#SUMS_PAD}).
+     */
+    static final int PAD = 32;
+
     private WeightMatrix w;
     private float[] x;
     private float[] out;
@@ -69,7 +75,7 @@ public final class FastMatMul implements MatMul {
         if (scratch.length < pool.threads()) scratch = new float[pool.threads()][];
         if (partials.length < pool.threads()) {
             partials = new float[pool.threads()][];
-            for (int i = 0; i < partials.length; i++) partials[i] = new float[128];
+            for (int i = 0; i < partials.length; i++) partials[i] = new float[128 + PAD];
         }
         if (gemmScratch.length < pool.threads()) {
             gemmScratch = new Int8Gemm.Scratch[pool.threads()];
@@ -117,7 +123,7 @@ public final class FastMatMul implements MatMul {
 
     private float[] scratch(int worker, int n) {
         float[] s = scratch[worker];
-        if (s == null || s.length < n) s = scratch[worker] = new float[n];
+        if (s == null || s.length < n + PAD) s = scratch[worker] = new float[n + PAD];
         return s;
     }
 

@@ -53,12 +53,21 @@ public final class Int8Gemm {
         return (Interleaved.groups(rows) + 1) / 2;
     }
 
+    /**
+     * Elements kept unused at both ends of the per-worker arrays the tile kernel writes on every span ({@code sums},
+     * {@code acc}), and at the end of the others: 128 bytes, so that no cache line (or adjacent-line prefetch pair)
+     * a worker writes is shared with another worker's arrays, which the heap may place right next to them. Without it, pp512 ran ~20 % slower in
+     * about one process in five (1B Q4_0: 127–136 vs 158–166 t/s), depending on where the allocator and GC put the
+     * workers' scratch.
+     */
+    static final int SUMS_PAD = 64, ACC_PAD = 32;
+
     /** Per-worker buffers, grown on demand so that the hot path does not allocate. */
     public static final class Scratch {
-        final short[] w = new short[COLS * ROWS];
-        final float[] d = new float[COLS / 32 * ROWS];
-        final float[] m = new float[COLS / 32 * ROWS];
-        final short[] sums = new short[4 * ROWS];
+        final short[] w = new short[COLS * ROWS + SUMS_PAD];
+        final float[] d = new float[COLS / 32 * ROWS + ACC_PAD];
+        final float[] m = new float[COLS / 32 * ROWS + ACC_PAD];
+        final short[] sums = new short[SUMS_PAD + 4 * ROWS + SUMS_PAD];
         float[] acc = new float[0];
     }
 
@@ -74,12 +83,12 @@ public final class Int8Gemm {
         final int span = q5 ? 16 : 32;
         final int n = x.tokens, nb = cols / 32, groups = Interleaved.groups(rows);
         final long gBytes = Interleaved.groupBytes(type, cols);
-        if (s.acc.length < n * ROWS) s.acc = new float[n * ROWS];
+        if (s.acc.length < ACC_PAD + n * ROWS + ACC_PAD) s.acc = new float[ACC_PAD + n * ROWS + ACC_PAD];
         final float[] acc = s.acc;
         for (int p = p0; p < p1; p++) {
             int g = 2 * p, r0 = p * ROWS, valid = Math.min(ROWS, rows - r0);
             boolean second = g + 1 < groups;
-            Arrays.fill(acc, 0, n * ROWS, 0f);
+            Arrays.fill(acc, ACC_PAD, ACC_PAD + n * ROWS, 0f);
             if (!second) { // the missing group's scales stay 0: its lanes add nothing
                 Arrays.fill(s.d, 0f);
                 Arrays.fill(s.m, 0f);
@@ -93,11 +102,11 @@ public final class Int8Gemm {
                     else decodeQ4(w, gOff, c0 / 32, nc / 32, s.w, s.d, s.m, half * Interleaved.ROWS);
                 }
                 int t = 0;
-                for (; t + 4 <= n; t += 4) tile4(s.w, s.d, nc, span, x.q, x.d, t * cols + c0, t * nb + c0 / 32, cols, nb, acc, t * ROWS, s.sums);
-                for (; t < n; t++) tile1(s.w, s.d, nc, span, x.q, x.d, t * cols + c0, t * nb + c0 / 32, nb, acc, t * ROWS, s.sums);
+                for (; t + 4 <= n; t += 4) tile4(s.w, s.d, nc, span, x.q, x.d, t * cols + c0, t * nb + c0 / 32, cols, nb, acc, ACC_PAD + t * ROWS, s.sums);
+                for (; t < n; t++) tile1(s.w, s.d, nc, span, x.q, x.d, t * cols + c0, t * nb + c0 / 32, nb, acc, ACC_PAD + t * ROWS, s.sums);
                 if (k) mins(s.m, nc / 32, x.d, x.q4Bias, c0 / 32, nb, n, acc);
             }
-            for (int t = 0; t < n; t++) System.arraycopy(acc, t * ROWS, out, t * rows + r0, valid);
+            for (int t = 0; t < n; t++) System.arraycopy(acc, ACC_PAD + t * ROWS, out, t * rows + r0, valid);
         }
     }
 
@@ -209,14 +218,14 @@ public final class Int8Gemm {
             }
             // the sums leave through an array and are scaled in a small loop: unrolled here, the 16 widen-and-scale
             // steps made this method cost C2 ~48 MB of compiler memory (peak RSS) and crowded its inlining budget
-            a0.intoArray(sums, 0);
-            b0.intoArray(sums, 32);
-            a1.intoArray(sums, ROWS);
-            b1.intoArray(sums, ROWS + 32);
-            a2.intoArray(sums, 2 * ROWS);
-            b2.intoArray(sums, 2 * ROWS + 32);
-            a3.intoArray(sums, 3 * ROWS);
-            b3.intoArray(sums, 3 * ROWS + 32);
+            a0.intoArray(sums, SUMS_PAD);
+            b0.intoArray(sums, SUMS_PAD + 32);
+            a1.intoArray(sums, SUMS_PAD + ROWS);
+            b1.intoArray(sums, SUMS_PAD + ROWS + 32);
+            a2.intoArray(sums, SUMS_PAD + 2 * ROWS);
+            b2.intoArray(sums, SUMS_PAD + 2 * ROWS + 32);
+            a3.intoArray(sums, SUMS_PAD + 3 * ROWS);
+            b3.intoArray(sums, SUMS_PAD + 3 * ROWS + 32);
             scaleSums(sums, 4, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
         }
     }
@@ -231,8 +240,8 @@ public final class Int8Gemm {
                 a0 = a0.add(ShortVector.fromArray(S, wt, c * ROWS).mul(v));
                 b0 = b0.add(ShortVector.fromArray(S, wt, c * ROWS + 32).mul(v));
             }
-            a0.intoArray(sums, 0);
-            b0.intoArray(sums, 32);
+            a0.intoArray(sums, SUMS_PAD);
+            b0.intoArray(sums, SUMS_PAD + 32);
             scaleSums(sums, 1, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
         }
     }
@@ -243,7 +252,7 @@ public final class Int8Gemm {
             float s = xd[xb + j * nb];
             for (int r = 0; r < ROWS; r += 16) {
                 int o = ao + j * ROWS + r;
-                ((FloatVector) ShortVector.fromArray(S256, sums, j * ROWS + r).convertShape(VectorOperators.S2F, F, 0))
+                ((FloatVector) ShortVector.fromArray(S256, sums, SUMS_PAD + j * ROWS + r).convertShape(VectorOperators.S2F, F, 0))
                         .fma(FloatVector.fromArray(F, ds, so + r).mul(s), FloatVector.fromArray(F, acc, o)).intoArray(acc, o);
             }
         }
@@ -256,7 +265,7 @@ public final class Int8Gemm {
      */
     static void mins(float[] dm, int nBlocks, float[] xd, short[] bias, int b0, int nb, int n, float[] acc) {
         for (int t = 0; t < n; t++) {
-            int ao = t * ROWS;
+            int ao = ACC_PAD + t * ROWS;
             FloatVector s0 = FloatVector.fromArray(F, acc, ao), s1 = FloatVector.fromArray(F, acc, ao + 16);
             FloatVector s2 = FloatVector.fromArray(F, acc, ao + 32), s3 = FloatVector.fromArray(F, acc, ao + 48);
             for (int b = 0; b < nBlocks; b++) {
