@@ -14,7 +14,8 @@ import java.util.concurrent.TimeUnit;
  * (a decoded 64-row × 128-column tile of 16-bit quants against 4 tokens: per column two weight vectors, four
  * broadcast activations, 8 {@code vpmullw} + 8 adds into 8 accumulators), and the same loop plus the per-32-column
  * scaling the kernel must do (16-bit block sums widened to f32 and multiplied by the weight and activation scales).
- * Prefill on Q4_0 cannot run faster than {@code scaled}; llama.cpp's VNNI kernel does 4 multiply-adds per lane per
+ * Both are copies of {@code tile4}'s code, kept identical on purpose (the product method cannot run without its
+ * scaling, and is package-private). Prefill on Q4_0 cannot run faster than {@code scaled}; llama.cpp's VNNI kernel does 4 multiply-adds per lane per
  * instruction ({@code vpdpbusd}), which the Vector API has no operation for. Report G multiply-adds/s =
  * 64·128·4 / time. Run: {@code java --add-modules jdk.incubator.vector -jar jemma-jmh/target/jemma-benchmarks.jar
  * Int16TileBench}.
