@@ -1,0 +1,45 @@
+package dev.jemma.core.tensor;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class ThreadPoolTest {
+    /** Every index in [0, n) runs exactly once, whatever the chunking; ranges never exceed the chunk count. */
+    @ParameterizedTest(name = "{0} threads, n = {1}, at most {2} chunks")
+    @CsvSource({"2, 18, 18", "2, 18, 16", "2, 108, 108", "3, 7, 100", "2, 5, 1", "2, 1, 1", "4, 1000, 0", "1, 9, 9"})
+    void eachIndexRunsOnce(int threads, int n, int maxChunks) {
+        try (ThreadPool pool = new ThreadPool(threads)) {
+            for (int round = 0; round < 50; round++) {
+                AtomicIntegerArray seen = new AtomicIntegerArray(n);
+                AtomicInteger ranges = new AtomicInteger();
+                pool.parallelFor(n, (s, e, worker) -> {
+                    assertThat(worker).isBetween(0, threads - 1);
+                    ranges.incrementAndGet();
+                    for (int i = s; i < e; i++) seen.incrementAndGet(i);
+                }, maxChunks);
+                for (int i = 0; i < n; i++) assertThat(seen.get(i)).as("index %d, round %d", i, round).isEqualTo(1);
+                assertThat(ranges.get()).isLessThanOrEqualTo(Math.max(1, Math.min(n, maxChunks)));
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0} threads")
+    @CsvSource({"1", "2"})
+    void aTaskFailureReachesTheCaller(int threads) {
+        try (ThreadPool pool = new ThreadPool(threads)) {
+            assertThatThrownBy(() -> pool.parallelFor(64, (s, e, w) -> {
+                if (s <= 40 && 40 < e) throw new IllegalStateException("item 40");
+            }, 64)).isInstanceOf(IllegalStateException.class).hasMessage("item 40");
+            // and the pool still works afterwards
+            AtomicInteger sum = new AtomicInteger();
+            pool.parallelFor(10, (s, e, w) -> sum.addAndGet(e - s));
+            assertThat(sum.get()).isEqualTo(10);
+        }
+    }
+}
