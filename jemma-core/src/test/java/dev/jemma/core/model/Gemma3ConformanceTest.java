@@ -159,12 +159,14 @@ class Gemma3ConformanceTest {
 
     /**
      * The default mode, fed one token at a time (the generation path: int8 activations for every quantized matrix)
-     * and in uneven batches (the prompt path: the int8 GEMM for Q4_0 / Q5_0 / Q4_K, f32 activations for the others),
-     * is at least as close to the reference as llama.cpp is on every file and prompt — max |Δ| no larger, top-1
-     * agreement no lower, over all positions (ENGINEERING.md) — with no case excluded. Files with int8 matrices are
-     * also held to the fixtures' {@code activation_quantized_mode} tolerances (read from the manifest). What makes
-     * the int8 paths meet llama.cpp's bars with a margin rather than by luck is the residual rows of
-     * {@link dev.jemma.core.tensor.kernels.QuantizedActivations}.
+     * and in uneven batches (the prompt path: the int8 GEMM for Q4_0 / Q5_0 / Q4_K, f32 activations for the others).
+     * Files without int8 matrices, and every file when the residual int8 rows are on ({@code -Djemma.int8.residual=true},
+     * the build's "int8-residual" execution), are held to llama.cpp's own max |Δ| and top-1 on every case, no case
+     * excluded (ENGINEERING.md). With one int8 row per token (the default) Jemma's int8 arithmetic is llama.cpp's Q8_0
+     * scheme, so its error is llama.cpp's in size and which of the two lands closer on a near-tie is chance
+     * (docs/PERFORMANCE.md, "Fidelity"): those files are held to the fixtures' {@code activation_quantized_mode}
+     * tolerances (read from the manifest) and — so that a subtly wrong scheme cannot hide inside them — to llama.cpp's
+     * own mean error on the same file (within 25 %).
      */
     @ParameterizedTest(name = "{0} default mode")
     @MethodSource("cases")
@@ -186,13 +188,17 @@ class Gemma3ConformanceTest {
                 String how = label + (oneByOne ? " one token per step" : " batches");
                 LogitStats ours = LogitStats.compare(ref, allLogits(m, ids, oneByOne), vocab);
                 System.out.println(how + ": " + ours + " | llama.cpp: " + theirs);
-                assertThat(ours.maxAbs()).as(how + " max|d| vs llama.cpp's").isLessThanOrEqualTo(theirs.maxAbs());
-                assertThat(ours.top1Agreement()).as(how + " top-1 vs llama.cpp's").isGreaterThanOrEqualTo(theirs.top1Agreement());
-                if (!int8 || !dev.jemma.core.tensor.kernels.Kernels.ENABLED) continue;
+                boolean int8Path = int8 && dev.jemma.core.tensor.kernels.Kernels.ENABLED;
+                if (!int8Path || dev.jemma.core.tensor.kernels.QuantizedActivations.RESIDUAL) {
+                    assertThat(ours.maxAbs()).as(how + " max|d| vs llama.cpp's").isLessThanOrEqualTo(theirs.maxAbs());
+                    assertThat(ours.top1Agreement()).as(how + " top-1 vs llama.cpp's").isGreaterThanOrEqualTo(theirs.top1Agreement());
+                }
+                if (!int8Path) continue;
                 String kind = variant.get("file").asText().contains("-F32") ? "F32" : "quantized";
                 assertThat(ours.maxAbs()).as(how + " max|d|").isLessThanOrEqualTo(tol.get("max_abs_logit_diff").get(kind).asDouble());
                 assertThat(ours.meanAbs()).as(how + " mean|d|").isLessThanOrEqualTo(tol.get("mean_abs_logit_diff").get(kind).asDouble());
                 assertThat(ours.top1Agreement()).as(how + " top-1").isGreaterThanOrEqualTo(tol.get("top1_agreement_min").asDouble());
+                assertThat(ours.meanAbs()).as(how + " mean|d| vs llama.cpp's int8 scheme").isLessThanOrEqualTo(1.25 * theirs.meanAbs());
             }
         }
     }

@@ -11,8 +11,8 @@ import dev.jemma.core.tensor.WeightMatrix;
  * in a Gemma 3 model) runs batches of {@value #GEMM_MIN_TOKENS}+ tokens on {@link Int8Gemm} for Q4_0 / Q5_0 / Q4_K
  * (int8 activations, register-tiled 16-bit integer sums) and on {@link InterleavedGemm} for the others (f32
  * activations, weights decoded exactly); single-token steps run on {@link Int8Kernels} / {@link KQuantKernels} for the quantized
- * types (activations quantized to int8 per 32-block as llama.cpp does, integer block sums, plus by default a second
- * int8 row per token for its rounding error — {@link QuantizedActivations}' residual rows, which the kernels run as
+ * types (activations quantized to int8 per 32-block as llama.cpp does, integer block sums, and with
+ * {@code -Djemma.int8.residual=true} a second int8 row per token for its rounding error — {@link QuantizedActivations}' residual rows, which the kernels run as
  * extra tokens and {@link #addResidual} sums back, so the result is ~15-bit rather than 8-bit accurate) and on
  * {@link InterleavedGemm#gemvF16} for F16 (f32). Any other matrix keeps f32 activations, in two shapes:
  * <ul>

@@ -14,14 +14,16 @@ import jdk.incubator.vector.VectorSpecies;
  * integer sum, the start value that turns Q4_0's unsigned nibbles into their signed values (n − 8) for free.
  * Buffers grow on demand and are reused, so the hot path does not allocate.
  *
- * <p><b>Residual rows</b> (the default; {@code -Djemma.int8.residual=false} turns them off): each token's rounding
+ * <p><b>Residual rows</b> (opt-in, {@code -Djemma.int8.residual=true}: they double the int8 work, and with it prompt
+ * time on Q4_0 / Q5_0 / Q4_K; see docs/PERFORMANCE.md, "Fidelity"): each token's rounding
  * error {@code e = x − d·q} is quantized the same way into a second row, {@link #inputs} rows further on, so that
  * {@code x ≈ d·q + d'·q'} with about 15 bits instead of 8. The kernels see those rows as more tokens (their integers
  * obey the same bound, |q'| ≤ 127, so every 16-bit exactness argument of the kernels holds unchanged) and
  * {@link FastMatMul} adds the two results. Why: with one int8 row per token the logits of the fixtures' models move
  * by as much as llama.cpp's own (whose Q8_0 / Q8_K activations round the same way), so whether Jemma's max |Δ| and
  * top-1 beat llama.cpp's was a coin toss per file (a 2^-11 change of the scales alone moved max |Δ| by 20 %);
- * with the residual rows the default mode's error is ~100× below llama.cpp's on every fixture.
+ * with the residual rows the error is ~100× below llama.cpp's on every fixture. Without them (the default) Jemma's
+ * int8 arithmetic is llama.cpp's, and so is the size of its error.
  */
 public final class QuantizedActivations {
     private static final VectorSpecies<Float> F = VectorWidth.F;
@@ -30,8 +32,8 @@ public final class QuantizedActivations {
     private static final int FL = VectorWidth.FLOATS;
     private static final float ROUND = 0x1.8p23f;
     private static final VectorMask<Integer> FIRST8 = VectorMask.fromLong(I, 0xFFL), LAST8 = VectorMask.fromLong(I, 0xFFL << 8);
-    /** Whether {@link #RESIDUAL} rows are made, unless a test asks otherwise. */
-    static final boolean RESIDUAL = !"false".equals(System.getProperty("jemma.int8.residual"));
+    /** Whether residual rows are made (-Djemma.int8.residual=true), unless a test asks otherwise. */
+    public static final boolean RESIDUAL = Boolean.getBoolean("jemma.int8.residual");
     final boolean residual;
     short[] q = new short[0];
     float[] d = new float[0];

@@ -46,7 +46,7 @@ class Int8MatMulTest {
     }
 
     /**
-     * The int8 model of the default mode: {@link #referenceOne} of x plus, with residual rows (the default, see
+     * The int8 model of the default mode: {@link #referenceOne} of x plus, with residual rows (-Djemma.int8.residual=true, see
      * {@link QuantizedActivations}), {@link #referenceOne} of x's rounding error e = x − d_x·q_x.
      */
     static float[] reference(WeightMatrix w, float[] x, int n) {
