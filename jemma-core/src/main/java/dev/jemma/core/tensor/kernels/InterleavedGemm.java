@@ -133,6 +133,10 @@ public final class InterleavedGemm {
      * here from {@link KQuantKernels}, with the other f32 tile decoders.)
      */
     static void decodeQ5K(MemorySegment w, long g, int b0, int n, float[] tile) {
+        if (SHORTS == 32) { // a constant: C2 compiles one path
+            decodeQ5K512(w, g, b0, n, tile);
+            return;
+        }
         for (int b = 0; b < n; b++) {
             int blk = b0 + b;
             long h = g + (long) (blk >>> 3) * Q5K_SB, t = h + Q5K_HEADER + (long) (blk & 7) * Q5K_SUB;
@@ -170,6 +174,10 @@ public final class InterleavedGemm {
      * here from {@link KQuantKernels}, with the other f32 tile decoders.)
      */
     static void decodeQ6K(MemorySegment w, long g, int b0, int n, float[] tile) {
+        if (SHORTS == 32) {
+            decodeQ6K512(w, g, b0, n, tile);
+            return;
+        }
         for (int b = 0; b < n; b++) {
             int blk = b0 + b;
             long h = g + (long) (blk >>> 3) * Q6K_SB, t = h + Q6K_HEADER + (long) (blk & 7) * Q6K_SUB;
@@ -213,6 +221,83 @@ public final class InterleavedGemm {
                     ((FloatVector) v7.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 224);
                     ((FloatVector) v7.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 224 + FL);
                 }
+            }
+        }
+    }
+
+    /** {@link #decodeQ5K} at 512 bits: the decoder as it was written for 32 lanes (one slice), kept verbatim. */
+    private static void decodeQ5K512(MemorySegment w, long g, int b0, int n, float[] tile) {
+        for (int b = 0; b < n; b++) {
+            int blk = b0 + b;
+            long h = g + (long) (blk >>> 3) * Q5K_SB, t = h + Q5K_HEADER + (long) (blk & 7) * Q5K_SUB;
+            ShortVector sm = ShortVector.fromMemorySegment(S, w, t, LE);
+            ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
+            FloatVector a0 = FloatVector.fromMemorySegment(F, w, h, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector a1 = FloatVector.fromMemorySegment(F, w, h + 64, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+            FloatVector k0 = FloatVector.fromMemorySegment(F, w, h + 128, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector k1 = FloatVector.fromMemorySegment(F, w, h + 192, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
+            int base = 32 * b;
+            for (int k = 0; k < 11; k++) {
+                ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * k, LE);
+                // columns of the vector's slots 0, 1, 2 (vector 5: columns 15 and 31, slot 2 unused)
+                int c0 = Interleaved.q5Column(k, 0), c1 = Interleaved.q5Column(k, 1);
+                ShortVector n0 = v.and((short) 31);
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 5).and((short) 31);
+                ((FloatVector) n0.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (base + c0) * 32);
+                ((FloatVector) n0.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (base + c0) * 32 + 16);
+                ((FloatVector) n1.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (base + c1) * 32);
+                ((FloatVector) n1.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (base + c1) * 32 + 16);
+                if (k != 5) {
+                    ShortVector n2 = v.lanewise(VectorOperators.LSHR, 10);
+                    ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (base + Interleaved.q5Column(k, 2)) * 32);
+                    ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (base + Interleaved.q5Column(k, 2)) * 32 + 16);
+                }
+            }
+        }
+    }
+
+    /** {@link #decodeQ6K} at 512 bits, likewise. */
+    private static void decodeQ6K512(MemorySegment w, long g, int b0, int n, float[] tile) {
+        for (int b = 0; b < n; b++) {
+            int blk = b0 + b;
+            long h = g + (long) (blk >>> 3) * Q6K_SB, t = h + Q6K_HEADER + (long) (blk & 7) * Q6K_SUB;
+            ShortVector sm = ShortVector.fromMemorySegment(S, w, t, LE);
+            FloatVector d0 = FloatVector.fromMemorySegment(F, w, h, LE), d1 = FloatVector.fromMemorySegment(F, w, h + 64, LE);
+            for (int k = 0; k < 4; k++) {
+                // columns 8k..8k+7: groups 0 and 1 take the first sub-block's scale (low byte), 2 and 3 the second's;
+                // selected by a shift count, not by choosing between vectors (a vector phi can make C2 box)
+                ShortVector sc = sm.lanewise(VectorOperators.LSHL, k < 2 ? 8 : 0).lanewise(VectorOperators.ASHR, 8);
+                FloatVector s0 = d0.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+                FloatVector s1 = d1.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+                long p = t + 64 + 192L * k;
+                ShortVector l0 = ShortVector.fromMemorySegment(S, w, p, LE);
+                ShortVector l1 = ShortVector.fromMemorySegment(S, w, p + 64, LE);
+                ShortVector l2 = ShortVector.fromMemorySegment(S, w, p + 128, LE);
+                int o = (32 * b + 8 * k) * 32;
+                ShortVector v0 = l0.and((short) 63).sub((short) 32);
+                ShortVector v1 = l0.lanewise(VectorOperators.LSHR, 6).and((short) 63).sub((short) 32);
+                ShortVector v2 = l0.lanewise(VectorOperators.LSHR, 12).or(l2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).sub((short) 32);
+                ShortVector v3 = l1.and((short) 63).sub((short) 32);
+                ShortVector v4 = l1.lanewise(VectorOperators.LSHR, 6).and((short) 63).sub((short) 32);
+                ShortVector v5 = l1.lanewise(VectorOperators.LSHR, 12).or(l2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).sub((short) 32);
+                ShortVector v6 = l2.and((short) 63).sub((short) 32);
+                ShortVector v7 = l2.lanewise(VectorOperators.LSHR, 6).and((short) 63).sub((short) 32);
+                ((FloatVector) v0.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o);
+                ((FloatVector) v0.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 16);
+                ((FloatVector) v1.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 32);
+                ((FloatVector) v1.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 48);
+                ((FloatVector) v2.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 64);
+                ((FloatVector) v2.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 80);
+                ((FloatVector) v3.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 96);
+                ((FloatVector) v3.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 112);
+                ((FloatVector) v4.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 128);
+                ((FloatVector) v4.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 144);
+                ((FloatVector) v5.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 160);
+                ((FloatVector) v5.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 176);
+                ((FloatVector) v6.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 192);
+                ((FloatVector) v6.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 208);
+                ((FloatVector) v7.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 224);
+                ((FloatVector) v7.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 240);
             }
         }
     }

@@ -93,6 +93,7 @@ public final class Kernels {
     }
 
     static float dotQ4_0(MemorySegment seg, long off, float[] x, int xo, int n, float[] sums, int so) {
+        if (FL == 16) return dotQ4_0x16(seg, off, x, xo, n, sums, so); // a constant: C2 compiles one path
         FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
         float corr = 0;
         int nb = n / 32;
@@ -143,6 +144,7 @@ public final class Kernels {
     }
 
     static float dotQ8_0(MemorySegment seg, long off, float[] x, int xo, int n) {
+        if (FL == 16) return dotQ8_0x16(seg, off, x, xo, n);
         FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
         int nb = n / 32;
         int b = 0;
@@ -176,6 +178,58 @@ public final class Kernels {
                 }
             }
             acc0 = s0.fma(FloatVector.broadcast(F, d0), acc0);
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** {@link #dotQ4_0} at 512 bits: the kernel as written for 16 float lanes before the width became a parameter. */
+    private static float dotQ4_0x16(MemorySegment seg, long off, float[] x, int xo, int n, float[] sums, int so) {
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        float corr = 0;
+        int nb = n / 32;
+        int b = 0;
+        // two blocks per iteration into two accumulators: independent dependency chains
+        for (; b + 1 < nb; b += 2) {
+            long bo = off + 18L * b;
+            float d0 = Float.float16ToFloat(seg.get(I16, bo));
+            float d1 = Float.float16ToFloat(seg.get(I16, bo + 18));
+            IntVector q0 = (IntVector) ByteVector.fromMemorySegment(QB, seg, bo + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+            IntVector q1 = (IntVector) ByteVector.fromMemorySegment(QB, seg, bo + 20, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+            int xb = xo + 32 * b;
+            FloatVector s0 = ((FloatVector) q0.and(0xF).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xb));
+            s0 = ((FloatVector) q0.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xb + 16), s0);
+            FloatVector s1 = ((FloatVector) q1.and(0xF).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xb + 32));
+            s1 = ((FloatVector) q1.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xb + 48), s1);
+            acc0 = s0.fma(FloatVector.broadcast(F, d0), acc0);
+            acc1 = s1.fma(FloatVector.broadcast(F, d1), acc1);
+            corr += d0 * sums[so + b] + d1 * sums[so + b + 1];
+        }
+        for (; b < nb; b++) {
+            long bo = off + 18L * b;
+            float d0 = Float.float16ToFloat(seg.get(I16, bo));
+            IntVector q0 = (IntVector) ByteVector.fromMemorySegment(QB, seg, bo + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+            int xb = xo + 32 * b;
+            FloatVector s0 = ((FloatVector) q0.and(0xF).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xb));
+            s0 = ((FloatVector) q0.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xb + 16), s0);
+            acc0 = s0.fma(FloatVector.broadcast(F, d0), acc0);
+            corr += d0 * sums[so + b];
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - 8f * corr;
+    }
+
+    /** {@link #dotQ8_0} at 512 bits, likewise. */
+    private static float dotQ8_0x16(MemorySegment seg, long off, float[] x, int xo, int n) {
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        int nb = n / 32;
+        for (int b = 0; b < nb; b++) {
+            long bo = off + 34L * b;
+            float d = Float.float16ToFloat(seg.get(I16, bo));
+            FloatVector w0 = (FloatVector) ByteVector.fromMemorySegment(QB, seg, bo + 2, LE).convertShape(VectorOperators.B2F, F, 0);
+            FloatVector w1 = (FloatVector) ByteVector.fromMemorySegment(QB, seg, bo + 18, LE).convertShape(VectorOperators.B2F, F, 0);
+            int xb = xo + 32 * b;
+            FloatVector s = w1.fma(FloatVector.fromArray(F, x, xb + 16), w0.mul(FloatVector.fromArray(F, x, xb)));
+            if ((b & 1) == 0) acc0 = s.fma(FloatVector.broadcast(F, d), acc0);
+            else acc1 = s.fma(FloatVector.broadcast(F, d), acc1);
         }
         return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }
