@@ -87,6 +87,10 @@ public final class InterleavedGemm {
 
     /** Blocks [b0, b0 + n) of a Q8_0 group into tile[(32·(b − b0) + c)·32 + r] = d_r · q. */
     static void decodeQ8(MemorySegment w, long g, int b0, int n, float[] tile) {
+        if (SHORTS == 32) { // 512 bits (a constant): the code of before the width became a parameter
+            decodeQ8x512(w, g, b0, n, tile);
+            return;
+        }
         for (int b = 0; b < n; b++) {
             long t = g + (long) (b0 + b) * Interleaved.Q8_TILE;
             // 16-bit lane i of a column holds row i (low byte) and row 16 + i (high byte): a slice of FL lanes at
@@ -112,6 +116,10 @@ public final class InterleavedGemm {
 
     /** Blocks [b0, b0 + n) of an F16 group into the same tile layout (exact: f16 → f32 by bit placement, × 2^112). */
     static void decodeF16(MemorySegment w, long g, int b0, int n, float[] tile) {
+        if (SHORTS == 32) { // 512 bits (a constant): the code of before the width became a parameter
+            decodeF16x512(w, g, b0, n, tile);
+            return;
+        }
         for (int b = 0; b < n; b++) {
             long t = g + (long) (b0 + b) * Interleaved.F16_TILE;
             for (int k = 0; k < 32; k++) {
@@ -309,6 +317,10 @@ public final class InterleavedGemm {
      * {@link VectorWidth#SHORTS} rows passes over {@link #GEMV_COLS} columns at a time (all of them at 512 bits).
      */
     public static void gemvF16(MemorySegment w, int g0, int g1, int rows, int cols, float[] x, int xo, float[] out, int o) {
+        if (SHORTS == 32) { // 512 bits (a constant): the code of before the width became a parameter
+            gemvF16x512(w, g0, g1, rows, cols, x, xo, out, o);
+            return;
+        }
         final int nb = cols / 32;
         final long gBytes = (long) nb * Interleaved.F16_TILE;
         for (int g = g0; g < g1; g++) {
@@ -364,6 +376,10 @@ public final class InterleavedGemm {
      * Rows in slices of 2·FLOATS (one slice at 512 bits): 8 accumulators per slice.
      */
     static void tile4(float[] tile, int nc, float[] x, int xo, int cols, float[] out, int o, int rows, int valid, boolean first, float[] part) {
+        if (SHORTS == 32) { // 512 bits (a constant): the code of before the width became a parameter
+            tile4x512(tile, nc, x, xo, cols, out, o, rows, valid, first, part);
+            return;
+        }
         final boolean direct = valid == 32 && !first;
         int x0 = xo, x1 = xo + cols, x2 = xo + 2 * cols, x3 = xo + 3 * cols;
         for (int l0 = 0; l0 < Interleaved.ROWS; l0 += 2 * FL) {
@@ -418,6 +434,10 @@ public final class InterleavedGemm {
     }
 
     static void tile1(float[] tile, int nc, float[] x, int xo, float[] out, int o, int valid, boolean first, float[] part) {
+        if (SHORTS == 32) { // 512 bits (a constant): the code of before the width became a parameter
+            tile1x512(tile, nc, x, xo, out, o, valid, first, part);
+            return;
+        }
         for (int l0 = 0; l0 < Interleaved.ROWS; l0 += 2 * FL) {
             FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
             int c = 0;
@@ -440,4 +460,143 @@ public final class InterleavedGemm {
         merge(part, 0, out, o, valid, first);
     }
 
+    // ---- 512 bits: the kernels as written for 32 x 16-bit / 16 x f32 lanes, unchanged (see the dispatch in each) ----
+
+    private static void decodeQ8x512(MemorySegment w, long g, int b0, int n, float[] tile) {
+        for (int b = 0; b < n; b++) {
+            long t = g + (long) (b0 + b) * Interleaved.Q8_TILE;
+            ShortVector h = ShortVector.fromMemorySegment(S, w, t, LE);
+            FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC); // f16 -> f32 in place: see Int8Kernels.q5
+            FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            for (int k = 0; k < 32; k++) {
+                // 16-bit lane i holds row i (low byte) and row 16 + i (high byte)
+                IntVector v = (IntVector) ShortVector.fromMemorySegment(SH, w, t + 64 + 32L * k, LE).convertShape(VectorOperators.S2I, I, 0);
+                IntVector lo = v.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24);
+                IntVector hi = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 24);
+                FloatVector l = (FloatVector) lo.convert(VectorOperators.I2F, 0);
+                FloatVector u = (FloatVector) hi.convert(VectorOperators.I2F, 0);
+                int c = 32 * b + k;
+                l.mul(d0).intoArray(tile, c * 32);
+                u.mul(d1).intoArray(tile, c * 32 + 16);
+            }
+        }
+    }
+
+    private static void decodeF16x512(MemorySegment w, long g, int b0, int n, float[] tile) {
+        for (int b = 0; b < n; b++) {
+            long t = g + (long) (b0 + b) * Interleaved.F16_TILE;
+            for (int k = 0; k < 32; k++) {
+                IntVector i0 = (IntVector) ShortVector.fromMemorySegment(SH, w, t + 64L * k, LE).convertShape(VectorOperators.S2I, I, 0);
+                IntVector i1 = (IntVector) ShortVector.fromMemorySegment(SH, w, t + 64L * k + 32, LE).convertShape(VectorOperators.S2I, I, 0);
+                FloatVector l = i0.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                FloatVector u = i1.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                int c = 32 * b + k;
+                l.intoArray(tile, c * 32);
+                u.intoArray(tile, c * 32 + 16);
+            }
+        }
+    }
+
+    private static void gemvF16x512(MemorySegment w, int g0, int g1, int rows, int cols, float[] x, int xo, float[] out, int o) {
+        final int nb = cols / 32;
+        final long gBytes = (long) nb * Interleaved.F16_TILE;
+        for (int g = g0; g < g1; g++) {
+            FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
+            final long base = g * gBytes;
+            for (int c = 0; c < cols; c += 2) {
+                long t = base + (long) (c >> 5) * Interleaved.F16_TILE + 64L * (c & 31);
+                IntVector i0 = (IntVector) ShortVector.fromMemorySegment(SH, w, t, LE).convertShape(VectorOperators.S2I, I, 0);
+                IntVector i1 = (IntVector) ShortVector.fromMemorySegment(SH, w, t + 32, LE).convertShape(VectorOperators.S2I, I, 0);
+                IntVector i2 = (IntVector) ShortVector.fromMemorySegment(SH, w, t + 64, LE).convertShape(VectorOperators.S2I, I, 0);
+                IntVector i3 = (IntVector) ShortVector.fromMemorySegment(SH, w, t + 96, LE).convertShape(VectorOperators.S2I, I, 0);
+                FloatVector w0 = i0.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                FloatVector w1 = i1.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                FloatVector w2 = i2.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                FloatVector w3 = i3.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                FloatVector v0 = FloatVector.broadcast(F, x[xo + c]);
+                FloatVector v1 = FloatVector.broadcast(F, x[xo + c + 1]);
+                a0 = w0.fma(v0, a0);
+                b0 = w1.fma(v0, b0);
+                a1 = w2.fma(v1, a1);
+                b1 = w3.fma(v1, b1);
+            }
+            int r0 = g * Interleaved.ROWS, oo = o + r0;
+            FloatVector lo = a0.add(a1), hi = b0.add(b1);
+            if (rows - r0 >= 32) { // in place, not through a helper: see Int8Kernels
+                lo.intoArray(out, oo);
+                hi.intoArray(out, oo + 16);
+            } else {
+                lo.intoArray(out, oo, F.indexInRange(0, rows - r0));
+                hi.intoArray(out, oo + 16, F.indexInRange(16, rows - r0));
+            }
+        }
+    }
+
+    private static void tile4x512(float[] tile, int nc, float[] x, int xo, int cols, float[] out, int o, int rows, int valid, boolean first, float[] part) {
+        FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F), b2 = FloatVector.zero(F), a3 = FloatVector.zero(F), b3 = FloatVector.zero(F);
+        int x0 = xo, x1 = xo + cols, x2 = xo + 2 * cols, x3 = xo + 3 * cols;
+        for (int c = 0; c < nc; c++) {
+            FloatVector w0 = FloatVector.fromArray(F, tile, c * 32);
+            FloatVector w1 = FloatVector.fromArray(F, tile, c * 32 + 16);
+            FloatVector v0 = FloatVector.broadcast(F, x[x0 + c]);
+            FloatVector v1 = FloatVector.broadcast(F, x[x1 + c]);
+            FloatVector v2 = FloatVector.broadcast(F, x[x2 + c]);
+            FloatVector v3 = FloatVector.broadcast(F, x[x3 + c]);
+            a0 = w0.fma(v0, a0);
+            b0 = w1.fma(v0, b0);
+            a1 = w0.fma(v1, a1);
+            b1 = w1.fma(v1, b1);
+            a2 = w0.fma(v2, a2);
+            b2 = w1.fma(v2, b2);
+            a3 = w0.fma(v3, a3);
+            b3 = w1.fma(v3, b3);
+        }
+        // results go out through arrays, never as vector arguments of a call C2 might not inline: that would box
+        // the accumulators (an allocation per loop iteration, measured in Int8Kernels)
+        if (valid == 32 && !first) {
+            a0.add(FloatVector.fromArray(F, out, o)).intoArray(out, o);
+            b0.add(FloatVector.fromArray(F, out, o + 16)).intoArray(out, o + 16);
+            a1.add(FloatVector.fromArray(F, out, o + rows)).intoArray(out, o + rows);
+            b1.add(FloatVector.fromArray(F, out, o + rows + 16)).intoArray(out, o + rows + 16);
+            a2.add(FloatVector.fromArray(F, out, o + 2 * rows)).intoArray(out, o + 2 * rows);
+            b2.add(FloatVector.fromArray(F, out, o + 2 * rows + 16)).intoArray(out, o + 2 * rows + 16);
+            a3.add(FloatVector.fromArray(F, out, o + 3 * rows)).intoArray(out, o + 3 * rows);
+            b3.add(FloatVector.fromArray(F, out, o + 3 * rows + 16)).intoArray(out, o + 3 * rows + 16);
+        } else {
+            float[] r = part;
+            a0.intoArray(r, 0);
+            b0.intoArray(r, 16);
+            a1.intoArray(r, 32);
+            b1.intoArray(r, 48);
+            a2.intoArray(r, 64);
+            b2.intoArray(r, 80);
+            a3.intoArray(r, 96);
+            b3.intoArray(r, 112);
+            for (int k = 0; k < 4; k++) merge(r, 32 * k, out, o + k * rows, valid, first);
+        }
+    }
+
+    private static void tile1x512(float[] tile, int nc, float[] x, int xo, float[] out, int o, int valid, boolean first, float[] part) {
+        FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
+        int c = 0;
+        for (; c + 2 <= nc; c += 2) {
+            FloatVector v0 = FloatVector.broadcast(F, x[xo + c]);
+            FloatVector v1 = FloatVector.broadcast(F, x[xo + c + 1]);
+            a0 = FloatVector.fromArray(F, tile, c * 32).fma(v0, a0);
+            b0 = FloatVector.fromArray(F, tile, c * 32 + 16).fma(v0, b0);
+            a1 = FloatVector.fromArray(F, tile, c * 32 + 32).fma(v1, a1);
+            b1 = FloatVector.fromArray(F, tile, c * 32 + 48).fma(v1, b1);
+        }
+        for (; c < nc; c++) {
+            FloatVector v0 = FloatVector.broadcast(F, x[xo + c]);
+            a0 = FloatVector.fromArray(F, tile, c * 32).fma(v0, a0);
+            b0 = FloatVector.fromArray(F, tile, c * 32 + 16).fma(v0, b0);
+        }
+        a0.add(a1).intoArray(part, 0);
+        b0.add(b1).intoArray(part, 16);
+        merge(part, 0, out, o, valid, first);
+    }
 }

@@ -85,27 +85,30 @@ public final class F32KernelSpeed {
         return x;
     }
 
-    /** Best of 5 timing windows of seconds/5 each after as long a warm-up. */
+    /**
+     * Best of 5 windows of seconds/5 each after a warm-up of seconds/2, all in this thread's CPU time (not wall time:
+     * on a shared, oversubscribed host the wall clock mostly measures the other processes).
+     */
     interface Call {
         void run();
     }
 
     static double measure(Call call, double macsPerCall, double seconds) {
-        long warm = System.nanoTime() + (long) (seconds * 1e9 / 2);
-        while (System.nanoTime() < warm) call.run();
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long warm = threads.getCurrentThreadCpuTime() + (long) (seconds * 1e9 / 2);
+        while (threads.getCurrentThreadCpuTime() < warm) call.run();
         double best = 0;
         for (int k = 0; k < 5; k++) {
-            long t0 = System.nanoTime(), end = t0 + (long) (seconds * 1e9 / 5);
+            long t0 = threads.getCurrentThreadCpuTime(), end = t0 + (long) (seconds * 1e9 / 5);
             int n = 0;
             long t;
             do {
                 call.run();
                 n++;
-            } while ((t = System.nanoTime()) < end);
+            } while ((t = threads.getCurrentThreadCpuTime()) < end);
             best = Math.max(best, n * macsPerCall / (t - t0));
         }
         // a compiled kernel allocates nothing; bytes here mean C2 left vector operations as calls (boxed vectors)
-        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
         long id = Thread.currentThread().threadId(), a0 = threads.getThreadAllocatedBytes(id);
         call.run();
         allocated = threads.getThreadAllocatedBytes(id) - a0;
