@@ -62,6 +62,10 @@ public final class InterleavedGemm {
      */
     public static void gemm(GgmlType type, MemorySegment w, int rows, int cols, float[] x, int t0, int t1, float[] out,
                             int g0, int g1, float[] tile, float[] part) {
+        if (SHORTS == 32) { // 512 bits (a constant): the code of before the width became a parameter, verbatim
+            gemm512(type, w, rows, cols, x, t0, t1, out, g0, g1, tile, part);
+            return;
+        }
         final int nb = cols / 32;
         final long gBytes = Interleaved.groupBytes(type, cols);
         final boolean f16 = type == GgmlType.F16, q6k = type == GgmlType.Q6_K, q5k = type == GgmlType.Q5_K;
@@ -87,10 +91,6 @@ public final class InterleavedGemm {
 
     /** Blocks [b0, b0 + n) of a Q8_0 group into tile[(32·(b − b0) + c)·32 + r] = d_r · q. */
     static void decodeQ8(MemorySegment w, long g, int b0, int n, float[] tile) {
-        if (SHORTS == 32) { // 512 bits (a constant): the code of before the width became a parameter
-            decodeQ8x512(w, g, b0, n, tile);
-            return;
-        }
         for (int b = 0; b < n; b++) {
             long t = g + (long) (b0 + b) * Interleaved.Q8_TILE;
             // 16-bit lane i of a column holds row i (low byte) and row 16 + i (high byte): a slice of FL lanes at
@@ -116,10 +116,6 @@ public final class InterleavedGemm {
 
     /** Blocks [b0, b0 + n) of an F16 group into the same tile layout (exact: f16 → f32 by bit placement, × 2^112). */
     static void decodeF16(MemorySegment w, long g, int b0, int n, float[] tile) {
-        if (SHORTS == 32) { // 512 bits (a constant): the code of before the width became a parameter
-            decodeF16x512(w, g, b0, n, tile);
-            return;
-        }
         for (int b = 0; b < n; b++) {
             long t = g + (long) (b0 + b) * Interleaved.F16_TILE;
             for (int k = 0; k < 32; k++) {
@@ -141,10 +137,6 @@ public final class InterleavedGemm {
      * here from {@link KQuantKernels}, with the other f32 tile decoders.)
      */
     static void decodeQ5K(MemorySegment w, long g, int b0, int n, float[] tile) {
-        if (SHORTS == 32) { // a constant: C2 compiles one path
-            decodeQ5K512(w, g, b0, n, tile);
-            return;
-        }
         for (int b = 0; b < n; b++) {
             int blk = b0 + b;
             long h = g + (long) (blk >>> 3) * Q5K_SB, t = h + Q5K_HEADER + (long) (blk & 7) * Q5K_SUB;
@@ -182,10 +174,6 @@ public final class InterleavedGemm {
      * here from {@link KQuantKernels}, with the other f32 tile decoders.)
      */
     static void decodeQ6K(MemorySegment w, long g, int b0, int n, float[] tile) {
-        if (SHORTS == 32) {
-            decodeQ6K512(w, g, b0, n, tile);
-            return;
-        }
         for (int b = 0; b < n; b++) {
             int blk = b0 + b;
             long h = g + (long) (blk >>> 3) * Q6K_SB, t = h + Q6K_HEADER + (long) (blk & 7) * Q6K_SUB;
@@ -376,10 +364,6 @@ public final class InterleavedGemm {
      * Rows in slices of 2·FLOATS (one slice at 512 bits): 8 accumulators per slice.
      */
     static void tile4(float[] tile, int nc, float[] x, int xo, int cols, float[] out, int o, int rows, int valid, boolean first, float[] part) {
-        if (SHORTS == 32) { // 512 bits (a constant): the code of before the width became a parameter
-            tile4x512(tile, nc, x, xo, cols, out, o, rows, valid, first, part);
-            return;
-        }
         final boolean direct = valid == 32 && !first;
         int x0 = xo, x1 = xo + cols, x2 = xo + 2 * cols, x3 = xo + 3 * cols;
         for (int l0 = 0; l0 < Interleaved.ROWS; l0 += 2 * FL) {
@@ -434,10 +418,6 @@ public final class InterleavedGemm {
     }
 
     static void tile1(float[] tile, int nc, float[] x, int xo, float[] out, int o, int valid, boolean first, float[] part) {
-        if (SHORTS == 32) { // 512 bits (a constant): the code of before the width became a parameter
-            tile1x512(tile, nc, x, xo, out, o, valid, first, part);
-            return;
-        }
         for (int l0 = 0; l0 < Interleaved.ROWS; l0 += 2 * FL) {
             FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
             int c = 0;
@@ -461,6 +441,31 @@ public final class InterleavedGemm {
     }
 
     // ---- 512 bits: the kernels as written for 32 x 16-bit / 16 x f32 lanes, unchanged (see the dispatch in each) ----
+
+    private static void gemm512(GgmlType type, MemorySegment w, int rows, int cols, float[] x, int t0, int t1, float[] out,
+                            int g0, int g1, float[] tile, float[] part) {
+        final int nb = cols / 32;
+        final long gBytes = Interleaved.groupBytes(type, cols);
+        final boolean f16 = type == GgmlType.F16, q6k = type == GgmlType.Q6_K, q5k = type == GgmlType.Q5_K;
+        if (!f16 && !q6k && !q5k && type != GgmlType.Q8_0) {
+            throw new IllegalArgumentException(type + " batches run on Int8Gemm, not on the f32 tile GEMM");
+        }
+        for (int g = g0; g < g1; g++) {
+            int r0 = g * Interleaved.ROWS, valid = Math.min(Interleaved.ROWS, rows - r0);
+            for (int c0 = 0; c0 < cols; c0 += COLS) {
+                int nc = Math.min(COLS, cols - c0);
+                if (f16) decodeF16x512(w, g * gBytes, c0 / 32, nc / 32, tile);
+                else if (q6k) decodeQ6K512(w, g * gBytes, c0 / 32, nc / 32, tile);
+                else if (q5k) decodeQ5K512(w, g * gBytes, c0 / 32, nc / 32, tile);
+                else decodeQ8x512(w, g * gBytes, c0 / 32, nc / 32, tile);
+                boolean first = c0 == 0;
+                int t = t0;
+                for (; t + 4 <= t1; t += 4) tile4x512(tile, nc, x, t * cols + c0, cols, out, t * rows + r0, rows, valid, first, part);
+                for (; t < t1; t++) tile1x512(tile, nc, x, t * cols + c0, out, t * rows + r0, valid, first, part);
+            }
+        }
+        assert nb > 0;
+    }
 
     private static void decodeQ8x512(MemorySegment w, long g, int b0, int n, float[] tile) {
         for (int b = 0; b < n; b++) {

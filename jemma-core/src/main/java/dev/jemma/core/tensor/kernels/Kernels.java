@@ -83,8 +83,9 @@ public final class Kernels {
         long off = w.rowOffset(r);
         int n = w.cols();
         return switch (w.type()) {
-            case Q4_0 -> dotQ4_0(seg, off, x, xo, n, sums, so);
-            case Q8_0 -> dotQ8_0(seg, off, x, xo, n);
+            // at 512 bits (a constant) the kernels as written for 16 float lanes, called from here as before
+            case Q4_0 -> FL == 16 ? dotQ4_0x16(seg, off, x, xo, n, sums, so) : dotQ4_0(seg, off, x, xo, n, sums, so);
+            case Q8_0 -> FL == 16 ? dotQ8_0x16(seg, off, x, xo, n) : dotQ8_0(seg, off, x, xo, n);
             case F16 -> dotF16(seg, off, x, xo, n);
             case BF16 -> dotBF16(seg, off, x, xo, n);
             case F32 -> VectorOps.dotSegmentF32(seg, off, x, xo, n);
@@ -93,7 +94,6 @@ public final class Kernels {
     }
 
     static float dotQ4_0(MemorySegment seg, long off, float[] x, int xo, int n, float[] sums, int so) {
-        if (FL == 16) return dotQ4_0x16(seg, off, x, xo, n, sums, so); // a constant: C2 compiles one path
         FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
         float corr = 0;
         int nb = n / 32;
@@ -144,7 +144,6 @@ public final class Kernels {
     }
 
     static float dotQ8_0(MemorySegment seg, long off, float[] x, int xo, int n) {
-        if (FL == 16) return dotQ8_0x16(seg, off, x, xo, n);
         FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
         int nb = n / 32;
         int b = 0;
