@@ -62,6 +62,10 @@ public final class InterleavedGemm {
      */
     public static void gemm(GgmlType type, MemorySegment w, int rows, int cols, float[] x, int t0, int t1, float[] out,
                             int g0, int g1, float[] tile, float[] part) {
+        if (SHORTS == 32) { // 512 bits (a constant): the code of before the width became a parameter, verbatim
+            gemm512(type, w, rows, cols, x, t0, t1, out, g0, g1, tile, part);
+            return;
+        }
         final int nb = cols / 32;
         final long gBytes = Interleaved.groupBytes(type, cols);
         final boolean f16 = type == GgmlType.F16, q6k = type == GgmlType.Q6_K, q5k = type == GgmlType.Q5_K;
@@ -217,6 +221,83 @@ public final class InterleavedGemm {
         }
     }
 
+    /** {@link #decodeQ5K} at 512 bits: the decoder as it was written for 32 lanes (one slice), kept verbatim. */
+    private static void decodeQ5K512(MemorySegment w, long g, int b0, int n, float[] tile) {
+        for (int b = 0; b < n; b++) {
+            int blk = b0 + b;
+            long h = g + (long) (blk >>> 3) * Q5K_SB, t = h + Q5K_HEADER + (long) (blk & 7) * Q5K_SUB;
+            ShortVector sm = ShortVector.fromMemorySegment(S, w, t, LE);
+            ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
+            FloatVector a0 = FloatVector.fromMemorySegment(F, w, h, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector a1 = FloatVector.fromMemorySegment(F, w, h + 64, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+            FloatVector k0 = FloatVector.fromMemorySegment(F, w, h + 128, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector k1 = FloatVector.fromMemorySegment(F, w, h + 192, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
+            int base = 32 * b;
+            for (int k = 0; k < 11; k++) {
+                ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * k, LE);
+                // columns of the vector's slots 0, 1, 2 (vector 5: columns 15 and 31, slot 2 unused)
+                int c0 = Interleaved.q5Column(k, 0), c1 = Interleaved.q5Column(k, 1);
+                ShortVector n0 = v.and((short) 31);
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 5).and((short) 31);
+                ((FloatVector) n0.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (base + c0) * 32);
+                ((FloatVector) n0.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (base + c0) * 32 + 16);
+                ((FloatVector) n1.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (base + c1) * 32);
+                ((FloatVector) n1.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (base + c1) * 32 + 16);
+                if (k != 5) {
+                    ShortVector n2 = v.lanewise(VectorOperators.LSHR, 10);
+                    ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (base + Interleaved.q5Column(k, 2)) * 32);
+                    ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (base + Interleaved.q5Column(k, 2)) * 32 + 16);
+                }
+            }
+        }
+    }
+
+    /** {@link #decodeQ6K} at 512 bits, likewise. */
+    private static void decodeQ6K512(MemorySegment w, long g, int b0, int n, float[] tile) {
+        for (int b = 0; b < n; b++) {
+            int blk = b0 + b;
+            long h = g + (long) (blk >>> 3) * Q6K_SB, t = h + Q6K_HEADER + (long) (blk & 7) * Q6K_SUB;
+            ShortVector sm = ShortVector.fromMemorySegment(S, w, t, LE);
+            FloatVector d0 = FloatVector.fromMemorySegment(F, w, h, LE), d1 = FloatVector.fromMemorySegment(F, w, h + 64, LE);
+            for (int k = 0; k < 4; k++) {
+                // columns 8k..8k+7: groups 0 and 1 take the first sub-block's scale (low byte), 2 and 3 the second's;
+                // selected by a shift count, not by choosing between vectors (a vector phi can make C2 box)
+                ShortVector sc = sm.lanewise(VectorOperators.LSHL, k < 2 ? 8 : 0).lanewise(VectorOperators.ASHR, 8);
+                FloatVector s0 = d0.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+                FloatVector s1 = d1.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+                long p = t + 64 + 192L * k;
+                ShortVector l0 = ShortVector.fromMemorySegment(S, w, p, LE);
+                ShortVector l1 = ShortVector.fromMemorySegment(S, w, p + 64, LE);
+                ShortVector l2 = ShortVector.fromMemorySegment(S, w, p + 128, LE);
+                int o = (32 * b + 8 * k) * 32;
+                ShortVector v0 = l0.and((short) 63).sub((short) 32);
+                ShortVector v1 = l0.lanewise(VectorOperators.LSHR, 6).and((short) 63).sub((short) 32);
+                ShortVector v2 = l0.lanewise(VectorOperators.LSHR, 12).or(l2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).sub((short) 32);
+                ShortVector v3 = l1.and((short) 63).sub((short) 32);
+                ShortVector v4 = l1.lanewise(VectorOperators.LSHR, 6).and((short) 63).sub((short) 32);
+                ShortVector v5 = l1.lanewise(VectorOperators.LSHR, 12).or(l2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).sub((short) 32);
+                ShortVector v6 = l2.and((short) 63).sub((short) 32);
+                ShortVector v7 = l2.lanewise(VectorOperators.LSHR, 6).and((short) 63).sub((short) 32);
+                ((FloatVector) v0.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o);
+                ((FloatVector) v0.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 16);
+                ((FloatVector) v1.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 32);
+                ((FloatVector) v1.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 48);
+                ((FloatVector) v2.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 64);
+                ((FloatVector) v2.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 80);
+                ((FloatVector) v3.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 96);
+                ((FloatVector) v3.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 112);
+                ((FloatVector) v4.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 128);
+                ((FloatVector) v4.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 144);
+                ((FloatVector) v5.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 160);
+                ((FloatVector) v5.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 176);
+                ((FloatVector) v6.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 192);
+                ((FloatVector) v6.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 208);
+                ((FloatVector) v7.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 224);
+                ((FloatVector) v7.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 240);
+            }
+        }
+    }
+
     /**
      * One token against the rows of F16 groups [g0, g1): out[o + r] = W[r] · x[xo ..], f32 activations. The f16 → f32
      * step (sign-extend, shift, mask, ×2^112: 4 vector operations per FLOATS weights) is written out in place for the
@@ -224,6 +305,10 @@ public final class InterleavedGemm {
      * {@link VectorWidth#SHORTS} rows passes over {@link #GEMV_COLS} columns at a time (all of them at 512 bits).
      */
     public static void gemvF16(MemorySegment w, int g0, int g1, int rows, int cols, float[] x, int xo, float[] out, int o) {
+        if (SHORTS == 32) { // 512 bits (a constant): the code of before the width became a parameter
+            gemvF16x512(w, g0, g1, rows, cols, x, xo, out, o);
+            return;
+        }
         final int nb = cols / 32;
         final long gBytes = (long) nb * Interleaved.F16_TILE;
         for (int g = g0; g < g1; g++) {
@@ -355,4 +440,168 @@ public final class InterleavedGemm {
         merge(part, 0, out, o, valid, first);
     }
 
+    // ---- 512 bits: the kernels as written for 32 x 16-bit / 16 x f32 lanes, unchanged (see the dispatch in each) ----
+
+    private static void gemm512(GgmlType type, MemorySegment w, int rows, int cols, float[] x, int t0, int t1, float[] out,
+                            int g0, int g1, float[] tile, float[] part) {
+        final int nb = cols / 32;
+        final long gBytes = Interleaved.groupBytes(type, cols);
+        final boolean f16 = type == GgmlType.F16, q6k = type == GgmlType.Q6_K, q5k = type == GgmlType.Q5_K;
+        if (!f16 && !q6k && !q5k && type != GgmlType.Q8_0) {
+            throw new IllegalArgumentException(type + " batches run on Int8Gemm, not on the f32 tile GEMM");
+        }
+        for (int g = g0; g < g1; g++) {
+            int r0 = g * Interleaved.ROWS, valid = Math.min(Interleaved.ROWS, rows - r0);
+            for (int c0 = 0; c0 < cols; c0 += COLS) {
+                int nc = Math.min(COLS, cols - c0);
+                if (f16) decodeF16x512(w, g * gBytes, c0 / 32, nc / 32, tile);
+                else if (q6k) decodeQ6K512(w, g * gBytes, c0 / 32, nc / 32, tile);
+                else if (q5k) decodeQ5K512(w, g * gBytes, c0 / 32, nc / 32, tile);
+                else decodeQ8x512(w, g * gBytes, c0 / 32, nc / 32, tile);
+                boolean first = c0 == 0;
+                int t = t0;
+                for (; t + 4 <= t1; t += 4) tile4x512(tile, nc, x, t * cols + c0, cols, out, t * rows + r0, rows, valid, first, part);
+                for (; t < t1; t++) tile1x512(tile, nc, x, t * cols + c0, out, t * rows + r0, valid, first, part);
+            }
+        }
+        assert nb > 0;
+    }
+
+    private static void decodeQ8x512(MemorySegment w, long g, int b0, int n, float[] tile) {
+        for (int b = 0; b < n; b++) {
+            long t = g + (long) (b0 + b) * Interleaved.Q8_TILE;
+            ShortVector h = ShortVector.fromMemorySegment(S, w, t, LE);
+            FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC); // f16 -> f32 in place: see Int8Kernels.q5
+            FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            for (int k = 0; k < 32; k++) {
+                // 16-bit lane i holds row i (low byte) and row 16 + i (high byte)
+                IntVector v = (IntVector) ShortVector.fromMemorySegment(SH, w, t + 64 + 32L * k, LE).convertShape(VectorOperators.S2I, I, 0);
+                IntVector lo = v.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24);
+                IntVector hi = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 24);
+                FloatVector l = (FloatVector) lo.convert(VectorOperators.I2F, 0);
+                FloatVector u = (FloatVector) hi.convert(VectorOperators.I2F, 0);
+                int c = 32 * b + k;
+                l.mul(d0).intoArray(tile, c * 32);
+                u.mul(d1).intoArray(tile, c * 32 + 16);
+            }
+        }
+    }
+
+    private static void decodeF16x512(MemorySegment w, long g, int b0, int n, float[] tile) {
+        for (int b = 0; b < n; b++) {
+            long t = g + (long) (b0 + b) * Interleaved.F16_TILE;
+            for (int k = 0; k < 32; k++) {
+                IntVector i0 = (IntVector) ShortVector.fromMemorySegment(SH, w, t + 64L * k, LE).convertShape(VectorOperators.S2I, I, 0);
+                IntVector i1 = (IntVector) ShortVector.fromMemorySegment(SH, w, t + 64L * k + 32, LE).convertShape(VectorOperators.S2I, I, 0);
+                FloatVector l = i0.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                FloatVector u = i1.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                int c = 32 * b + k;
+                l.intoArray(tile, c * 32);
+                u.intoArray(tile, c * 32 + 16);
+            }
+        }
+    }
+
+    private static void gemvF16x512(MemorySegment w, int g0, int g1, int rows, int cols, float[] x, int xo, float[] out, int o) {
+        final int nb = cols / 32;
+        final long gBytes = (long) nb * Interleaved.F16_TILE;
+        for (int g = g0; g < g1; g++) {
+            FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
+            final long base = g * gBytes;
+            for (int c = 0; c < cols; c += 2) {
+                long t = base + (long) (c >> 5) * Interleaved.F16_TILE + 64L * (c & 31);
+                IntVector i0 = (IntVector) ShortVector.fromMemorySegment(SH, w, t, LE).convertShape(VectorOperators.S2I, I, 0);
+                IntVector i1 = (IntVector) ShortVector.fromMemorySegment(SH, w, t + 32, LE).convertShape(VectorOperators.S2I, I, 0);
+                IntVector i2 = (IntVector) ShortVector.fromMemorySegment(SH, w, t + 64, LE).convertShape(VectorOperators.S2I, I, 0);
+                IntVector i3 = (IntVector) ShortVector.fromMemorySegment(SH, w, t + 96, LE).convertShape(VectorOperators.S2I, I, 0);
+                FloatVector w0 = i0.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                FloatVector w1 = i1.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                FloatVector w2 = i2.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                FloatVector w3 = i3.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                FloatVector v0 = FloatVector.broadcast(F, x[xo + c]);
+                FloatVector v1 = FloatVector.broadcast(F, x[xo + c + 1]);
+                a0 = w0.fma(v0, a0);
+                b0 = w1.fma(v0, b0);
+                a1 = w2.fma(v1, a1);
+                b1 = w3.fma(v1, b1);
+            }
+            int r0 = g * Interleaved.ROWS, oo = o + r0;
+            FloatVector lo = a0.add(a1), hi = b0.add(b1);
+            if (rows - r0 >= 32) { // in place, not through a helper: see Int8Kernels
+                lo.intoArray(out, oo);
+                hi.intoArray(out, oo + 16);
+            } else {
+                lo.intoArray(out, oo, F.indexInRange(0, rows - r0));
+                hi.intoArray(out, oo + 16, F.indexInRange(16, rows - r0));
+            }
+        }
+    }
+
+    private static void tile4x512(float[] tile, int nc, float[] x, int xo, int cols, float[] out, int o, int rows, int valid, boolean first, float[] part) {
+        FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F), b2 = FloatVector.zero(F), a3 = FloatVector.zero(F), b3 = FloatVector.zero(F);
+        int x0 = xo, x1 = xo + cols, x2 = xo + 2 * cols, x3 = xo + 3 * cols;
+        for (int c = 0; c < nc; c++) {
+            FloatVector w0 = FloatVector.fromArray(F, tile, c * 32);
+            FloatVector w1 = FloatVector.fromArray(F, tile, c * 32 + 16);
+            FloatVector v0 = FloatVector.broadcast(F, x[x0 + c]);
+            FloatVector v1 = FloatVector.broadcast(F, x[x1 + c]);
+            FloatVector v2 = FloatVector.broadcast(F, x[x2 + c]);
+            FloatVector v3 = FloatVector.broadcast(F, x[x3 + c]);
+            a0 = w0.fma(v0, a0);
+            b0 = w1.fma(v0, b0);
+            a1 = w0.fma(v1, a1);
+            b1 = w1.fma(v1, b1);
+            a2 = w0.fma(v2, a2);
+            b2 = w1.fma(v2, b2);
+            a3 = w0.fma(v3, a3);
+            b3 = w1.fma(v3, b3);
+        }
+        // results go out through arrays, never as vector arguments of a call C2 might not inline: that would box
+        // the accumulators (an allocation per loop iteration, measured in Int8Kernels)
+        if (valid == 32 && !first) {
+            a0.add(FloatVector.fromArray(F, out, o)).intoArray(out, o);
+            b0.add(FloatVector.fromArray(F, out, o + 16)).intoArray(out, o + 16);
+            a1.add(FloatVector.fromArray(F, out, o + rows)).intoArray(out, o + rows);
+            b1.add(FloatVector.fromArray(F, out, o + rows + 16)).intoArray(out, o + rows + 16);
+            a2.add(FloatVector.fromArray(F, out, o + 2 * rows)).intoArray(out, o + 2 * rows);
+            b2.add(FloatVector.fromArray(F, out, o + 2 * rows + 16)).intoArray(out, o + 2 * rows + 16);
+            a3.add(FloatVector.fromArray(F, out, o + 3 * rows)).intoArray(out, o + 3 * rows);
+            b3.add(FloatVector.fromArray(F, out, o + 3 * rows + 16)).intoArray(out, o + 3 * rows + 16);
+        } else {
+            float[] r = part;
+            a0.intoArray(r, 0);
+            b0.intoArray(r, 16);
+            a1.intoArray(r, 32);
+            b1.intoArray(r, 48);
+            a2.intoArray(r, 64);
+            b2.intoArray(r, 80);
+            a3.intoArray(r, 96);
+            b3.intoArray(r, 112);
+            for (int k = 0; k < 4; k++) merge(r, 32 * k, out, o + k * rows, valid, first);
+        }
+    }
+
+    private static void tile1x512(float[] tile, int nc, float[] x, int xo, float[] out, int o, int valid, boolean first, float[] part) {
+        FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
+        int c = 0;
+        for (; c + 2 <= nc; c += 2) {
+            FloatVector v0 = FloatVector.broadcast(F, x[xo + c]);
+            FloatVector v1 = FloatVector.broadcast(F, x[xo + c + 1]);
+            a0 = FloatVector.fromArray(F, tile, c * 32).fma(v0, a0);
+            b0 = FloatVector.fromArray(F, tile, c * 32 + 16).fma(v0, b0);
+            a1 = FloatVector.fromArray(F, tile, c * 32 + 32).fma(v1, a1);
+            b1 = FloatVector.fromArray(F, tile, c * 32 + 48).fma(v1, b1);
+        }
+        for (; c < nc; c++) {
+            FloatVector v0 = FloatVector.broadcast(F, x[xo + c]);
+            a0 = FloatVector.fromArray(F, tile, c * 32).fma(v0, a0);
+            b0 = FloatVector.fromArray(F, tile, c * 32 + 16).fma(v0, b0);
+        }
+        a0.add(a1).intoArray(part, 0);
+        b0.add(b1).intoArray(part, 16);
+        merge(part, 0, out, o, valid, first);
+    }
 }

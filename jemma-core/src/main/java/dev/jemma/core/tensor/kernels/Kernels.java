@@ -83,8 +83,9 @@ public final class Kernels {
         long off = w.rowOffset(r);
         int n = w.cols();
         return switch (w.type()) {
-            case Q4_0 -> dotQ4_0(seg, off, x, xo, n, sums, so);
-            case Q8_0 -> dotQ8_0(seg, off, x, xo, n);
+            // at 512 bits (a constant) the kernels as written for 16 float lanes, called from here as before
+            case Q4_0 -> FL == 16 ? dotQ4_0x16(seg, off, x, xo, n, sums, so) : dotQ4_0(seg, off, x, xo, n, sums, so);
+            case Q8_0 -> FL == 16 ? dotQ8_0x16(seg, off, x, xo, n) : dotQ8_0(seg, off, x, xo, n);
             case F16 -> dotF16(seg, off, x, xo, n);
             case BF16 -> dotBF16(seg, off, x, xo, n);
             case F32 -> VectorOps.dotSegmentF32(seg, off, x, xo, n);
@@ -176,6 +177,58 @@ public final class Kernels {
                 }
             }
             acc0 = s0.fma(FloatVector.broadcast(F, d0), acc0);
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+
+    /** {@link #dotQ4_0} at 512 bits: the kernel as written for 16 float lanes before the width became a parameter. */
+    private static float dotQ4_0x16(MemorySegment seg, long off, float[] x, int xo, int n, float[] sums, int so) {
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        float corr = 0;
+        int nb = n / 32;
+        int b = 0;
+        // two blocks per iteration into two accumulators: independent dependency chains
+        for (; b + 1 < nb; b += 2) {
+            long bo = off + 18L * b;
+            float d0 = Float.float16ToFloat(seg.get(I16, bo));
+            float d1 = Float.float16ToFloat(seg.get(I16, bo + 18));
+            IntVector q0 = (IntVector) ByteVector.fromMemorySegment(QB, seg, bo + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+            IntVector q1 = (IntVector) ByteVector.fromMemorySegment(QB, seg, bo + 20, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+            int xb = xo + 32 * b;
+            FloatVector s0 = ((FloatVector) q0.and(0xF).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xb));
+            s0 = ((FloatVector) q0.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xb + 16), s0);
+            FloatVector s1 = ((FloatVector) q1.and(0xF).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xb + 32));
+            s1 = ((FloatVector) q1.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xb + 48), s1);
+            acc0 = s0.fma(FloatVector.broadcast(F, d0), acc0);
+            acc1 = s1.fma(FloatVector.broadcast(F, d1), acc1);
+            corr += d0 * sums[so + b] + d1 * sums[so + b + 1];
+        }
+        for (; b < nb; b++) {
+            long bo = off + 18L * b;
+            float d0 = Float.float16ToFloat(seg.get(I16, bo));
+            IntVector q0 = (IntVector) ByteVector.fromMemorySegment(QB, seg, bo + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+            int xb = xo + 32 * b;
+            FloatVector s0 = ((FloatVector) q0.and(0xF).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xb));
+            s0 = ((FloatVector) q0.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xb + 16), s0);
+            acc0 = s0.fma(FloatVector.broadcast(F, d0), acc0);
+            corr += d0 * sums[so + b];
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - 8f * corr;
+    }
+
+    /** {@link #dotQ8_0} at 512 bits, likewise. */
+    private static float dotQ8_0x16(MemorySegment seg, long off, float[] x, int xo, int n) {
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        int nb = n / 32;
+        for (int b = 0; b < nb; b++) {
+            long bo = off + 34L * b;
+            float d = Float.float16ToFloat(seg.get(I16, bo));
+            FloatVector w0 = (FloatVector) ByteVector.fromMemorySegment(QB, seg, bo + 2, LE).convertShape(VectorOperators.B2F, F, 0);
+            FloatVector w1 = (FloatVector) ByteVector.fromMemorySegment(QB, seg, bo + 18, LE).convertShape(VectorOperators.B2F, F, 0);
+            int xb = xo + 32 * b;
+            FloatVector s = w1.fma(FloatVector.fromArray(F, x, xb + 16), w0.mul(FloatVector.fromArray(F, x, xb)));
+            if ((b & 1) == 0) acc0 = s.fma(FloatVector.broadcast(F, d), acc0);
+            else acc1 = s.fma(FloatVector.broadcast(F, d), acc1);
         }
         return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }
