@@ -8,6 +8,7 @@ import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.WeightMatrix;
+import dev.jemma.core.tensor.repack.RepackCache;
 
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -1,4 +1,4 @@
-package dev.jemma.core.model;
+package dev.jemma.core.tensor.repack;
 
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;

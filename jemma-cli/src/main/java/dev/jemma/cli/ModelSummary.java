@@ -1,7 +1,12 @@
-package dev.jemma.core.model;
+package dev.jemma.cli;
 
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
+import dev.jemma.core.model.ConfigReader;
+import dev.jemma.core.model.MatFormer;
+import dev.jemma.core.model.MemoryPlan;
+import dev.jemma.core.model.ModelConfig;
+import dev.jemma.core.model.ModelLoader;
 import dev.jemma.core.tensor.GgmlType;
 
 import java.util.ArrayList;
