@@ -4,7 +4,7 @@ import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
 import dev.jemma.core.model.ConfigReader;
 import dev.jemma.core.model.MatFormer;
-import dev.jemma.core.model.MemoryPlan;
+import dev.jemma.core.memory.MemoryPlan;
 import dev.jemma.core.model.ModelConfig;
 import dev.jemma.core.model.ModelLoader;
 import dev.jemma.core.tensor.GgmlType;
@@ -88,7 +88,7 @@ public final class ModelSummary {
         m.put("parameters", params);
         line("parameters", humanCount(params) + " (" + String.format(Locale.ROOT, "%,d", params) + ")");
 
-        MemoryPlan plan = MemoryPlan.of(f, c, contextLength, maxBatch, matformer);
+        MemoryPlan plan = ModelLoader.plan(f, c, contextLength, maxBatch, matformer);
         Map<String, Object> mix = new LinkedHashMap<>();
         StringBuilder mixText = new StringBuilder();
         plan.bytesByType().entrySet().stream()

@@ -174,24 +174,12 @@ public final class Gemma3Model implements LanguageModel {
 
     @Override
     public KvCache newCache(int contextLength) {
-        int n = c.layers();
-        int[] cap = new int[n], dims = new int[n], src = new int[n];
-        for (int l = 0; l < n; l++) {
-            cap[l] = c.sliding()[l] ? Math.min(c.slidingWindow(), contextLength) : contextLength;
-            dims[l] = c.kvDim();
-            src[l] = l;
-        }
-        return new KvCache(cap, dims, src, contextLength);
+        return c.kvLayout().newCache(contextLength);
     }
 
     /** Capacities a cache of this context length would have (memory plan). */
     public static long cacheBytes(ModelConfig c, int contextLength) {
-        long b = 0;
-        for (int l = 0; l < c.layers(); l++) {
-            int cap = c.sliding()[l] ? Math.min(c.slidingWindow(), contextLength) : contextLength;
-            b += 2L * 4 * cap * c.kvDim();
-        }
-        return b;
+        return c.kvLayout().bytes(contextLength);
     }
 
     @Override

@@ -222,13 +222,7 @@ public final class Gemma3nModel implements LanguageModel {
 
     @Override
     public KvCache newCache(int contextLength) {
-        int n = c.layers();
-        int[] cap = new int[n], dims = new int[n];
-        for (int l = 0; l < n; l++) {
-            cap[l] = c.sliding()[l] ? Math.min(c.slidingWindow(), contextLength) : contextLength;
-            dims[l] = c.kvDim();
-        }
-        return new KvCache(cap, dims, g.kvSource(), contextLength);
+        return c.kvLayout(g.kvSource()).newCache(contextLength);
     }
 
     @Override

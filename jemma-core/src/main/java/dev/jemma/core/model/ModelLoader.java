@@ -2,12 +2,13 @@ package dev.jemma.core.model;
 
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.memory.MemoryPlan;
 import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
 
 import java.nio.file.Path;
 
-/** Opens a GGUF file and builds the model for its architecture. */
+/** Opens a GGUF file and builds the model for its architecture (looked up in {@link Architectures}). */
 public final class ModelLoader {
     private ModelLoader() {
     }
@@ -51,16 +52,29 @@ public final class ModelLoader {
 
     /** What loading {@code file} with these options will cost (weights, KV cache, scratch) against what is available. */
     public static MemoryPlan plan(GgufFile file, Options options) {
-        return MemoryPlan.of(file, readConfig(file), options.contextLength(), options.maxBatch(), options.matformer());
+        return plan(file, readConfig(file), options.contextLength(), options.maxBatch(), options.matformer());
+    }
+
+    /**
+     * The plan for loading {@code file} (with config {@code c}) for {@code contextLength} positions (0 = the default,
+     * {@link MemoryPlan#defaultContext}) with an optional MatFormer slice ({@link MatFormer#parse} syntax; ignored by
+     * architectures without one, whose loader refuses it): the sizes are the architecture's.
+     */
+    public static MemoryPlan plan(GgufFile file, ModelConfig c, int contextLength, int maxBatch, String matformer) {
+        Architecture a = Architectures.of(file);
+        String slice = a.supportsMatformer() ? matformer : null;
+        Architecture.WeightUse w = a.weightUse(file, c, slice);
+        return MemoryPlan.of(file, contextLength, c.contextLength(), maxBatch, w.weightBytes(), w.mappedBytes(),
+                a.kvLayout(file, c, slice), a.scratchBytes(file, c, maxBatch, slice), c.vocabSize());
+    }
+
+    /** As {@link #plan(GgufFile, ModelConfig, int, int, String)} for the model as stored. */
+    public static MemoryPlan plan(GgufFile file, ModelConfig c, int contextLength, int maxBatch) {
+        return plan(file, c, contextLength, maxBatch, null);
     }
 
     public static ModelConfig readConfig(GgufFile file) {
-        String arch = ConfigReader.architecture(file);
-        return switch (arch) {
-            case "gemma3" -> ConfigReader.read(file, 6, 0);
-            case "gemma3n" -> ConfigReader.read(file, 5, 1.0f);
-            default -> throw file.error("general.architecture: '" + arch + "' is not supported (supported: gemma3, gemma3n)");
-        };
+        return Architectures.of(file).readConfig(file);
     }
 
     public static MatMul matmulFor(Options o) {
@@ -90,18 +104,16 @@ public final class ModelLoader {
     }
 
     public static LanguageModel load(GgufFile file, Options options, ThreadPool pool, boolean ownsFile) {
-        ModelConfig config = readConfig(file);
-        MatFormer slice = options.matformer() == null ? null : MatFormer.parse(options.matformer());
-        if (slice != null && !config.architecture().equals("gemma3n")) {
-            throw new JemmaException(file.path() + ": --matformer applies to gemma3n models only, this one is " + config.architecture());
+        Architecture arch = Architectures.of(file);
+        ModelConfig config = arch.readConfig(file);
+        if (options.matformer() != null) {
+            MatFormer.parse(options.matformer()); // a bad spec is refused first, whatever the architecture
+            if (!arch.supportsMatformer()) {
+                throw new JemmaException(file.path() + ": --matformer applies to gemma3n models only, this one is " + config.architecture());
+            }
         }
         // refuse before allocating anything: a clear line beats an OutOfMemoryError or a thrashing machine
-        MemoryPlan.of(file, config, options.contextLength(), options.maxBatch(), options.matformer()).check();
-        MatMul mm = matmulFor(options);
-        return switch (config.architecture()) {
-            case "gemma3" -> new Gemma3Model(file, config, mm, pool, options.maxBatch(), ownsFile, int8(options));
-            case "gemma3n" -> new Gemma3nModel(file, config, slice, mm, pool, options.maxBatch(), ownsFile);
-            default -> throw new AssertionError();
-        };
+        plan(file, config, options.contextLength(), options.maxBatch(), options.matformer()).check();
+        return arch.load(file, config, options, pool, ownsFile);
     }
 }
