@@ -8,7 +8,7 @@ import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.WeightMatrix;
-import dev.jemma.core.tensor.repack.RepackCache;
+import dev.jemma.core.repack.RepackCache;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -302,7 +302,7 @@ public final class Gemma3Model implements LanguageModel {
             if (d.length < 2 || d[0] != cols || t.rows() != rows) {
                 throw file.error("tensor " + name + ": shape " + Arrays.toString(d) + ", expected [" + cols + ", " + rows + "]");
             }
-            return WeightMatrix.of(file, t);
+            return file.matrix(t);
         }
 
         float[] vector(String name, int n) {

@@ -1,4 +1,4 @@
-package dev.jemma.core.tensor.repack;
+package dev.jemma.core.repack;
 
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
