@@ -31,9 +31,8 @@ public final class Kernels {
     static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
-    /** True when the preferred vector shape is at least 512 bits, the shape these kernels are written for. */
-    public static final boolean ENABLED = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512
-            && !Boolean.getBoolean("jemma.noFastKernels");
+    /** Whether the fast kernels run: a usable vector width ({@link VectorWidth}) and not switched off. */
+    public static final boolean ENABLED = VectorWidth.ENABLED && !Boolean.getBoolean("jemma.noFastKernels");
 
     private Kernels() {
     }
