@@ -62,8 +62,8 @@ public final class Engine implements AutoCloseable {
             template = ChatTemplate.fromGguf(file, bos, eos);
             p = new ThreadPool(options.threadsOrDefault());
             // the loader checks the memory plan for this context before allocating (0 = the same default as below)
-            model = ModelLoader.load(file, new ModelLoader.Options(options.exact(), p.threads(), options.maxBatch(), options.matformer())
-                    .withContextLength(options.contextLength()), p, true);
+            model = ModelLoader.load(file, new ModelLoader.Options(options.exact(), p.threads(), options.maxBatch(), options.matformer(),
+                    options.contextLength(), options.f32Activations(), options.checkMemory()), p, true);
             config = model.config();
             if (config.vocabSize() > tokenizer.vocabSize()) {
                 throw file.error("the model has " + config.vocabSize() + " output rows but the vocabulary only " + tokenizer.vocabSize() + " tokens");

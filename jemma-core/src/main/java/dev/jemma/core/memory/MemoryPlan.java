@@ -127,9 +127,14 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
         return problem() == null;
     }
 
-    /** Throws a {@link JemmaException} with {@link #problem()} unless the plan fits or checking is turned off. */
+    /** Throws a {@link JemmaException} with {@link #problem()} unless the plan fits or {@code -Djemma.memory.check=false}. */
     public MemoryPlan check() {
-        if ("false".equalsIgnoreCase(System.getProperty("jemma.memory.check"))) return this;
+        return check(dev.jemma.core.JemmaProperties.memoryCheck());
+    }
+
+    /** Throws a {@link JemmaException} with {@link #problem()} when {@code enabled} and the plan does not fit. */
+    public MemoryPlan check(boolean enabled) {
+        if (!enabled) return this;
         String p = problem();
         if (p != null) throw new JemmaException(p);
         return this;

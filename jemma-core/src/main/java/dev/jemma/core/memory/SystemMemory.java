@@ -1,5 +1,7 @@
 package dev.jemma.core.memory;
 
+import dev.jemma.core.JemmaProperties;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,13 +19,13 @@ public final class SystemMemory {
 
     /** The JVM's maximum heap, bytes ({@code -Djemma.memory.heap} overrides). */
     public static long heapLimit() {
-        Long o = Long.getLong("jemma.memory.heap");
+        Long o = JemmaProperties.memoryHeap();
         return o != null ? o : Runtime.getRuntime().maxMemory();
     }
 
     /** MemAvailable (Linux), lowered to the cgroup v2 limit's remaining room when that is smaller; -1 if unknown. */
     public static long available() {
-        Long o = Long.getLong("jemma.memory.available");
+        Long o = JemmaProperties.memoryAvailable();
         if (o != null) return o;
         long avail = -1;
         try {

@@ -1,6 +1,7 @@
 package dev.jemma.core.model;
 
 import dev.jemma.core.JemmaException;
+import dev.jemma.core.JemmaProperties;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.memory.MemoryPlan;
 import dev.jemma.core.tensor.MatMul;
@@ -14,7 +15,8 @@ public final class ModelLoader {
     }
 
     /**
-     * Options that shape a loaded model.
+     * Options that shape a loaded model. The short constructors take {@link #f32Activations} and {@link #checkMemory}
+     * from {@code -Djemma.int8} and {@code -Djemma.memory.check} ({@link JemmaProperties}).
      *
      * @param matformer     Gemma 3n MatFormer slice applied at load time ({@link MatFormer#parse} syntax: {@code e2b} or
      *                      {@code ffn=…;skip=…}), or null for the model as stored
@@ -22,19 +24,25 @@ public final class ModelLoader {
      *                      plan is checked against it before loading (0: {@link MemoryPlan#defaultContext})
      * @param f32Activations in the default (non-exact) mode, keep f32 activations for every matmul instead of the
      *                      int8 activations Gemma 3's Q4_0/Q8_0 matmuls otherwise use (see {@link #int8})
+     * @param checkMemory   refuse to load when the {@link #plan memory plan} does not fit
      */
-    public record Options(boolean exact, int threads, int maxBatch, String matformer, int contextLength, boolean f32Activations) {
+    public record Options(boolean exact, int threads, int maxBatch, String matformer, int contextLength, boolean f32Activations,
+                          boolean checkMemory) {
         /** Options for the model as stored and the default context (see {@link MemoryPlan#defaultContext}). */
         public Options(boolean exact, int threads, int maxBatch) {
-            this(exact, threads, maxBatch, null, 0, false);
+            this(exact, threads, maxBatch, null);
         }
 
         public Options(boolean exact, int threads, int maxBatch, String matformer) {
-            this(exact, threads, maxBatch, matformer, 0, false);
+            this(exact, threads, maxBatch, matformer, 0, !JemmaProperties.int8());
+        }
+
+        public Options(boolean exact, int threads, int maxBatch, String matformer, int contextLength, boolean f32Activations) {
+            this(exact, threads, maxBatch, matformer, contextLength, f32Activations, JemmaProperties.memoryCheck());
         }
 
         public Options withF32Activations(boolean f32) {
-            return new Options(exact, threads, maxBatch, matformer, contextLength, f32);
+            return new Options(exact, threads, maxBatch, matformer, contextLength, f32, checkMemory);
         }
 
         public static Options defaults() {
@@ -42,11 +50,15 @@ public final class ModelLoader {
         }
 
         public Options withMatformer(String spec) {
-            return new Options(exact, threads, maxBatch, spec, contextLength, f32Activations);
+            return new Options(exact, threads, maxBatch, spec, contextLength, f32Activations, checkMemory);
         }
 
         public Options withContextLength(int contextLength) {
-            return new Options(exact, threads, maxBatch, matformer, contextLength, f32Activations);
+            return new Options(exact, threads, maxBatch, matformer, contextLength, f32Activations, checkMemory);
+        }
+
+        public Options withCheckMemory(boolean check) {
+            return new Options(exact, threads, maxBatch, matformer, contextLength, f32Activations, check);
         }
     }
 
@@ -83,13 +95,12 @@ public final class ModelLoader {
 
     /**
      * Whether a Gemma 3 model gets the interleaved weight copy, whose single-token Q4_0/Q8_0 steps use int8
-     * activations (the default mode on 512-bit vector hardware; {@link Options#f32Activations} or
-     * {@code -Djemma.int8=false} keep the f32-activation row kernels). Gemma 3n never does: its fixtures show it
+     * activations (the default mode on 512-bit vector hardware; {@link Options#f32Activations}, whose default is
+     * {@code -Djemma.int8=false}, keeps the f32-activation row kernels). Gemma 3n never does: its fixtures show it
      * amplifies activation rounding ~1000×, so it stays on f32 activations.
      */
     static boolean int8(Options o) {
-        return !o.exact() && !o.f32Activations() && dev.jemma.core.tensor.kernels.Kernels.ENABLED
-                && !"false".equals(System.getProperty("jemma.int8"));
+        return !o.exact() && !o.f32Activations() && dev.jemma.core.tensor.kernels.Kernels.ENABLED;
     }
 
     /** Loads from a path; the model owns the file and the thread pool is the caller's. */
@@ -113,7 +124,7 @@ public final class ModelLoader {
             }
         }
         // refuse before allocating anything: a clear line beats an OutOfMemoryError or a thrashing machine
-        plan(file, config, options.contextLength(), options.maxBatch(), options.matformer()).check();
+        plan(file, config, options.contextLength(), options.maxBatch(), options.matformer()).check(options.checkMemory());
         return arch.load(file, config, options, pool, ownsFile);
     }
 }
