@@ -2,6 +2,7 @@ package dev.jemma.cli;
 
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
+import dev.jemma.core.model.Architectures;
 import dev.jemma.core.model.ConfigReader;
 import dev.jemma.core.model.MatFormer;
 import dev.jemma.core.memory.MemoryPlan;
@@ -79,7 +80,7 @@ public final class ModelSummary {
         }
         m.put("vocabulary_only", false);
         ModelConfig c = ModelLoader.readConfig(f);
-        if (matformer != null && !c.architecture().equals("gemma3n")) {
+        if (matformer != null && !Architectures.of(f).supportsMatformer()) {
             throw new dev.jemma.core.JemmaException(f.path() + ": --matformer applies to gemma3n models only, this one is " + c.architecture());
         }
 
