@@ -11,7 +11,10 @@ import picocli.CommandLine.Parameters;
 
 import java.util.concurrent.Callable;
 
-/** Prints what a model file is and what loading it will cost, without loading it. */
+/**
+ * Prints what a model file is and what loading it will cost, without loading it. Any valid GGUF file is described;
+ * one of an architecture Jemma cannot run gets the generic facts and a "not supported" line, exit 0.
+ */
 @Command(name = "show", mixinStandardHelpOptions = true,
         description = "Show a model's architecture, sizes, tensor-type mix, layer pattern and memory plan.")
 final class ShowCommand implements Callable<Integer> {
@@ -33,9 +36,14 @@ final class ShowCommand implements Callable<Integer> {
         try (GgufFile f = GgufFile.open(ModelPaths.resolve(model))) {
             ModelSummary s = ModelSummary.of(f, contextLength, 64, matformer);
             if (json) {
-                System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(s.toMap()));
+                var m = new java.util.LinkedHashMap<String, Object>(s.toMap());
+                // what this machine would run the model with (not a property of the file)
+                m.put("vector_bits", dev.jemma.core.tensor.kernels.VectorWidth.BITS);
+                m.put("kernels", dev.jemma.core.tensor.kernels.VectorWidth.describe());
+                System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(m));
             } else {
                 System.out.print(s.toText());
+                System.out.printf("kernels on this machine: %s%n", dev.jemma.core.tensor.kernels.VectorWidth.describe());
             }
         }
         return 0;

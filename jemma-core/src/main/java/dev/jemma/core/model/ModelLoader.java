@@ -8,6 +8,7 @@ import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /** Opens a GGUF file and builds the model for its architecture (looked up in {@link Architectures}). */
 public final class ModelLoader {
@@ -83,6 +84,28 @@ public final class ModelLoader {
     /** As {@link #plan(GgufFile, ModelConfig, int, int, String)} for the model as stored. */
     public static MemoryPlan plan(GgufFile file, ModelConfig c, int contextLength, int maxBatch) {
         return plan(file, c, contextLength, maxBatch, null);
+    }
+
+    /** The values of general.architecture this version can run (load, generate, score): those in {@link Architectures}. */
+    public static final List<String> SUPPORTED_ARCHITECTURES = Architectures.names();
+
+    /** Whether models of architecture {@code arch} can be loaded and run (any valid GGUF can still be shown). */
+    public static boolean supports(String arch) {
+        return Architectures.byName(arch) != null;
+    }
+
+    /** "gemma3, gemma3n": for messages about unsupported architectures. */
+    public static String supportedList() {
+        return String.join(", ", SUPPORTED_ARCHITECTURES);
+    }
+
+    /**
+     * The file's architecture, or the one-line refusal when this version cannot run it: callers that read other parts
+     * of the file first (the tokenizer) call it up front, so that an embedding model or a multimodal projector is
+     * refused for what it is rather than for a key it lacks.
+     */
+    public static String requireSupported(GgufFile file) {
+        return Architectures.of(file).name();
     }
 
     public static ModelConfig readConfig(GgufFile file) {
