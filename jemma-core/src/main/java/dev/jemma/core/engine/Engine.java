@@ -5,6 +5,8 @@ import dev.jemma.core.chat.ChatMessage;
 import dev.jemma.core.chat.ChatTemplate;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.kv.KvCache;
+import dev.jemma.core.model.Architecture;
+import dev.jemma.core.model.Architectures;
 import dev.jemma.core.model.LanguageModel;
 import dev.jemma.core.model.ModelConfig;
 import dev.jemma.core.model.ModelLoader;
@@ -56,8 +58,11 @@ public final class Engine implements AutoCloseable {
         ThreadPool p = null;
         try {
             metadata = file.metadata();
-            ModelLoader.requireSupported(file);
-            tokenizer = Tokenizer.fromGguf(file);
+            // the architecture first, so that a file this version cannot run is refused for what it is
+            Architecture arch = Architectures.of(file);
+            tokenizer = switch (arch.tokenizer()) {
+                case SENTENCEPIECE_BPE -> Tokenizer.fromGguf(file);
+            };
             String bos = tokenizer.bosId() >= 0 ? tokenizer.piece(tokenizer.bosId()) : "";
             String eos = tokenizer.eosId() >= 0 ? tokenizer.piece(tokenizer.eosId()) : "";
             template = ChatTemplate.fromGguf(file, bos, eos);

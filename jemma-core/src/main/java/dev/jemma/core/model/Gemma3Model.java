@@ -4,11 +4,11 @@ import dev.jemma.core.JemmaException;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
 import dev.jemma.core.kv.KvCache;
+import dev.jemma.core.repack.RepackCache;
 import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.WeightMatrix;
-import dev.jemma.core.repack.RepackCache;
 
 import java.util.ArrayList;
 import java.util.Arrays;
