@@ -5,7 +5,7 @@ import dev.jemma.core.gen.Gemma3Generator;
 import dev.jemma.core.gen.Gemma3Size;
 import dev.jemma.core.gen.Gemma3nSize;
 import dev.jemma.core.gguf.GgufFile;
-import dev.jemma.core.model.MemoryPlan;
+import dev.jemma.core.memory.MemoryPlan;
 import dev.jemma.core.tensor.GgmlType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

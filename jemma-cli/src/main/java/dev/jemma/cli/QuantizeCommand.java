@@ -51,7 +51,7 @@ final class QuantizeCommand implements Callable<Integer> {
         if (type.equalsIgnoreCase("COPY")) {
             if (matformer == null) throw new JemmaException("COPY: nothing to do without --matformer (use cp to copy a file)");
             long t0 = System.nanoTime();
-            String what = dev.jemma.core.model.MatFormerExport.write(in, out, matformer);
+            String what = dev.jemma.core.quant.MatFormerExport.write(in, out, matformer);
             System.err.printf(Locale.ROOT, "jemma: wrote %s (MatFormer %s, tensor types kept): %.2f MB -> %.2f MB in %.1fs%n", out, what,
                     size(in) / 1e6, size(out) / 1e6, (System.nanoTime() - t0) / 1e9);
             return 0;
@@ -61,7 +61,7 @@ final class QuantizeCommand implements Callable<Integer> {
             // slice first (same types), then quantize the slice; the intermediate file never outlives this command
             Path sliced = out.resolveSibling(out.getFileName() + ".matformer.tmp");
             try {
-                dev.jemma.core.model.MatFormerExport.write(in, sliced, matformer);
+                dev.jemma.core.quant.MatFormerExport.write(in, sliced, matformer);
                 QuantizeCommand next = new QuantizeCommand();
                 next.in = sliced;
                 next.out = out;

@@ -1,7 +1,7 @@
 package dev.jemma.cli;
 
 import dev.jemma.core.JemmaException;
-import dev.jemma.core.model.RepackCache;
+import dev.jemma.core.repack.RepackCache;
 import dev.jemma.core.store.ModelStore;
 import dev.jemma.core.store.StoredModel;
 import picocli.CommandLine.Command;

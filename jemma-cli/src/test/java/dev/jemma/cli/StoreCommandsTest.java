@@ -1,7 +1,7 @@
 package dev.jemma.cli;
 
 import com.sun.net.httpserver.HttpServer;
-import dev.jemma.core.model.RepackCache;
+import dev.jemma.core.repack.RepackCache;
 import dev.jemma.core.store.ModelStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;

@@ -1,5 +1,6 @@
 package dev.jemma.langchain4j;
 
+import dev.jemma.core.constrain.JsonConstraint;
 import dev.jemma.core.engine.Engine;
 import dev.jemma.core.engine.EngineOptions;
 import dev.jemma.core.engine.Generation;
@@ -52,8 +53,9 @@ import java.util.concurrent.Executor;
  * }</pre>
  *
  * <p><b>Messages.</b> {@link SystemMessage}, {@link UserMessage} (text contents only) and {@link AiMessage} (text only)
- * map to Jemma's chat messages and go through the model's own chat template. Tool calls, images and JSON response
- * formats are not supported and fail with {@link UnsupportedFeatureException}.
+ * map to Jemma's chat messages and go through the model's own chat template. A JSON response format without a schema
+ * constrains decoding to one JSON object ({@link JsonConstraint}, as the server's JSON mode). Tool calls, images and
+ * JSON schemas are not supported and fail with {@link UnsupportedFeatureException}.
  *
  * <p><b>Parameters.</b> temperature, topP, topK, frequencyPenalty, presencePenalty, maxOutputTokens and stopSequences
  * map to {@link GenerationOptions}; what neither the request nor this model's {@link #defaultRequestParameters()}
@@ -81,6 +83,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
     private final Executor executor;
     private final String modelName;
     private final Deque<Session> idle = new ArrayDeque<>();
+    private JsonConstraint.Vocab jsonVocab;
     private volatile boolean closed;
 
     private JemmaChatModel(Builder b) {
@@ -122,8 +125,10 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
     public ChatResponse doChat(ChatRequest request) {
         List<dev.jemma.core.chat.ChatMessage> messages = toJemma(request.messages());
         GenerationOptions options = toOptions(request.parameters());
+        boolean json = jsonMode(request.parameters());
         Session session = acquire();
         try {
+            session.setTokenFilter(json ? new JsonConstraint(jsonVocab()) : null);
             return toResponse(session.generate(messages, options, null));
         } finally {
             release(session);
@@ -145,7 +150,9 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         try {
             List<dev.jemma.core.chat.ChatMessage> messages = toJemma(request.messages());
             GenerationOptions options = toOptions(request.parameters());
+            boolean json = jsonMode(request.parameters());
             session = acquire();
+            session.setTokenFilter(json ? new JsonConstraint(jsonVocab()) : null);
             handle.session = session;
             PartialResponseContext context = new PartialResponseContext(handle);
             response = toResponse(session.generate(messages, options, token -> {
@@ -237,9 +244,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         if (p.toolSpecifications() != null && !p.toolSpecifications().isEmpty()) {
             throw new UnsupportedFeatureException("Jemma does not support tools");
         }
-        if (p.responseFormat() != null && p.responseFormat().type() == ResponseFormatType.JSON) {
-            throw new UnsupportedFeatureException("Jemma's LangChain4j model does not support JSON response formats yet");
-        }
+        jsonMode(p);
         if (p.temperature() != null) b.temperature(p.temperature().floatValue());
         if (p.topP() != null) b.topP(p.topP().floatValue());
         if (p.topK() != null) b.topK(p.topK());
@@ -252,6 +257,21 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("invalid chat request parameter: " + e.getMessage(), e);
         }
+    }
+
+    /** Whether the request asks for JSON output (decoding then keeps to one JSON object); refuses JSON schemas. */
+    static boolean jsonMode(ChatRequestParameters p) {
+        if (p == null || p.responseFormat() == null || p.responseFormat().type() != ResponseFormatType.JSON) return false;
+        if (p.responseFormat().jsonSchema() != null) {
+            throw new UnsupportedFeatureException("Jemma does not support JSON schemas (a JSON response format without a schema is supported)");
+        }
+        return true;
+    }
+
+    /** The JSON automaton's per-token tables, built on first use. */
+    private synchronized JsonConstraint.Vocab jsonVocab() {
+        if (jsonVocab == null) jsonVocab = new JsonConstraint.Vocab(engine.tokenizer(), engine.config().vocabSize());
+        return jsonVocab;
     }
 
     private ChatResponse toResponse(Generation g) {

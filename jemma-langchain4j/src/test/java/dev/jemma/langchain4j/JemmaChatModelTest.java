@@ -205,10 +205,28 @@ class JemmaChatModelTest {
         assertThatThrownBy(() -> model.chat(ChatRequest.builder().messages(UserMessage.from(ImageContent.from("aGVsbG8=", "image/png"))).build()))
                 .isInstanceOf(UnsupportedFeatureException.class).hasMessageContaining("IMAGE");
         assertThatThrownBy(() -> model.chat(ChatRequest.builder().messages(UserMessage.from("hi"))
-                .responseFormat(dev.langchain4j.model.chat.request.ResponseFormat.JSON).build()))
-                .isInstanceOf(UnsupportedFeatureException.class);
+                .responseFormat(dev.langchain4j.model.chat.request.ResponseFormat.builder()
+                        .type(dev.langchain4j.model.chat.request.ResponseFormatType.JSON)
+                        .jsonSchema(dev.langchain4j.model.chat.request.json.JsonSchema.builder().name("answer")
+                                .rootElement(dev.langchain4j.model.chat.request.json.JsonObjectSchema.builder().addStringProperty("a").build())
+                                .build())
+                        .build()).build()))
+                .isInstanceOf(UnsupportedFeatureException.class).hasMessageContaining("schema");
         assertThatThrownBy(() -> model.chat(ChatRequest.builder().messages(UserMessage.from("hi")).topP(2.0).build()))
                 .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    /** A JSON response format constrains decoding with core's JsonConstraint: the answer is a JSON object (prefix). */
+    @Test
+    void jsonResponseFormatConstrainsTheAnswer() {
+        ChatResponse r = model.chat(ChatRequest.builder().messages(UserMessage.from("Give me a JSON object"))
+                .responseFormat(dev.langchain4j.model.chat.request.ResponseFormat.JSON).maxOutputTokens(40).build());
+        String text = r.aiMessage().text();
+        assertThat(dev.jemma.core.constrain.JsonConstraint.firstError(text)).as(text).isEqualTo(-1);
+        assertThat(text.strip()).startsWith("{");
+        if (r.finishReason() == FinishReason.STOP) assertThat(dev.jemma.core.constrain.JsonConstraint.isCompleteObject(text)).as(text).isTrue();
+        // the session goes back to the pool without the filter: a plain request is unconstrained again
+        assertThat(model.chat(ChatRequest.builder().messages(UserMessage.from("hi")).maxOutputTokens(4).build()).aiMessage().text()).isNotNull();
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.jemma.server;
 
+import dev.jemma.core.constrain.JsonConstraint;
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.chat.ChatMessage;
 import dev.jemma.core.engine.Engine;

@@ -51,8 +51,9 @@ final class OllamaApi {
         ObjectNode d = obj();
         d.put("parent_model", "");
         d.put("format", "gguf");
-        d.put("family", info == null ? guessFamily(e.name()) : info.family());
-        d.putArray("families").add(info == null ? guessFamily(e.name()) : info.family());
+        String family = info == null ? family(e) : info.family();
+        d.put("family", family);
+        d.putArray("families").add(family);
         d.put("parameter_size", info == null ? "" : info.parameterSize());
         d.put("quantization_level", info == null ? guessQuant(e.path().getFileName().toString()) : info.quantization());
         return d;
@@ -348,6 +349,29 @@ final class OllamaApi {
         ex.json(200, obj());
     }
 
+    /** File (and its modification time) → general.architecture, so a listing reads each header once. */
+    private final java.util.Map<String, String> families = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The family of a model not loaded: its file's general.architecture; a guess from the name if unreadable. */
+    private String family(ModelManager.Entry e) {
+        java.nio.file.Path p = e.path();
+        String key;
+        try {
+            key = p + "@" + java.nio.file.Files.getLastModifiedTime(p).toMillis();
+        } catch (java.io.IOException | RuntimeException ex) {
+            return guessFamily(e.name());
+        }
+        return families.computeIfAbsent(key, k -> {
+            try (dev.jemma.core.gguf.GgufFile f = dev.jemma.core.gguf.GgufFile.open(p)) {
+                String arch = f.getString("general.architecture");
+                return arch != null ? arch : guessFamily(e.name());
+            } catch (RuntimeException ex) {
+                return guessFamily(e.name());
+            }
+        });
+    }
+
+    /** Last resort when the file cannot be read: Gemma 3n names say "3n". */
     static String guessFamily(String name) {
         String n = name.toLowerCase();
         return n.contains("3n") ? "gemma3n" : "gemma3";

@@ -1,10 +1,5 @@
 package dev.jemma.core.chat;
 
-import com.hubspot.jinjava.Jinjava;
-import com.hubspot.jinjava.JinjavaConfig;
-import com.hubspot.jinjava.interpret.RenderResult;
-import com.hubspot.jinjava.interpret.TemplateError;
-import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.gguf.GgufFile;
 
@@ -26,32 +21,52 @@ import java.util.Map;
  * </pre>
  * The rendered text contains special-token text ({@code <bos>}, {@code <start_of_turn>}); tokenize it with special
  * parsing on and without adding another BOS. Thread-safe.
+ *
+ * <p>Jinjava is an optional dependency of jemma-core (jemma-cli and jemma-server bring it). Without it on the class
+ * path, a file's template in Gemma's turn format ({@code <start_of_turn>} / {@code <end_of_turn>}, as every Gemma 3
+ * and 3n file carries) is rendered by the built-in format, which matches it on the fixtures' conversations
+ * (ChatTemplateTest); any other template fails at {@link #render} with a message saying what to add.
  */
 public final class ChatTemplate {
     private final String source;
     private final String bosToken;
     private final String eosToken;
-    private final Jinjava jinjava;
+    /** Renders {@link #source}; null when the built-in format renders (no template, or no Jinja engine for a Gemma one). */
+    private final JinjaRenderer jinja;
+    /** Why a template cannot be rendered (no Jinja engine), or null. */
+    private final String unavailable;
 
     private ChatTemplate(String source, String bosToken, String eosToken) {
         this.source = source;
         this.bosToken = bosToken;
         this.eosToken = eosToken;
         if (source == null) {
-            jinjava = null;
+            jinja = null;
+            unavailable = null;
+        } else if (jinjaAvailable()) {
+            jinja = new JinjaRenderer();
+            unavailable = null;
         } else {
-            JinjavaConfig config = JinjavaConfig.newBuilder()
-                    .withTrimBlocks(true)
-                    .withLstripBlocks(true)
-                    .withFailOnUnknownTokens(false)
-                    // the template comes from the model file: bound what a hostile or broken one can produce
-                    .withMaxOutputSize(64L << 20)
-                    .withMaxRenderDepth(64)
-                    .build();
-            jinjava = new Jinjava(config);
-            jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception",
-                    ChatTemplate.class, "raiseException", String.class));
+            jinja = null;
+            unavailable = gemmaFormat(source) ? null
+                    : "chat template: this model's template needs a Jinja engine, which is not on the class path; add "
+                    + "com.hubspot.jinjava:jinjava (jemma-cli and jemma-server include it) or send raw prompts";
         }
+    }
+
+    /** Whether Jinjava is on the class path (it is an optional dependency of jemma-core). */
+    public static boolean jinjaAvailable() {
+        try {
+            Class.forName("com.hubspot.jinjava.Jinjava", false, ChatTemplate.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException | LinkageError e) {
+            return false;
+        }
+    }
+
+    /** Whether a template uses Gemma's turn format, which the built-in renderer writes. */
+    static boolean gemmaFormat(String template) {
+        return template.contains("<start_of_turn>") && template.contains("<end_of_turn>");
     }
 
     /** A Jinja template (Hugging Face conventions: {@code messages}, {@code add_generation_prompt}, {@code bos_token}). */
@@ -75,9 +90,9 @@ public final class ChatTemplate {
         return t == null || t.isBlank() ? gemma(bosToken) : jinja(t, bosToken, eosToken);
     }
 
-    /** Whether this is the built-in Gemma format rather than a file's template. */
+    /** Whether the built-in Gemma format renders, rather than a file's template. */
     public boolean isBuiltIn() {
-        return source == null;
+        return jinja == null && unavailable == null;
     }
 
     /** The Jinja source, or null for the built-in format. */
@@ -103,7 +118,8 @@ public final class ChatTemplate {
      * @param addGenerationPrompt end with the opening of a model turn, so the model answers next
      */
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
-        if (source == null) return renderGemma(messages, addGenerationPrompt);
+        if (unavailable != null) throw new JemmaException(unavailable);
+        if (jinja == null) return renderGemma(messages, addGenerationPrompt);
         List<Map<String, Object>> msgs = new ArrayList<>();
         for (ChatMessage m : messages) {
             Map<String, Object> o = new LinkedHashMap<>();
@@ -116,31 +132,7 @@ public final class ChatTemplate {
         ctx.put("add_generation_prompt", addGenerationPrompt);
         ctx.put("bos_token", bosToken);
         ctx.put("eos_token", eosToken);
-        RenderResult r;
-        try {
-            r = jinjava.renderForResult(source, ctx);
-        } catch (TemplateException e) {
-            throw new JemmaException("chat template: " + e.getMessage());
-        } catch (RuntimeException e) {
-            Throwable c = e;
-            while (c.getCause() != null && !(c instanceof TemplateException)) c = c.getCause();
-            throw new JemmaException("chat template: " + c.getMessage());
-        }
-        for (TemplateError err : r.getErrors()) {
-            if (err.getSeverity() == TemplateError.ErrorType.FATAL) {
-                String msg = err.getMessage();
-                Throwable ex = err.getException();
-                while (ex != null) {
-                    if (ex instanceof TemplateException) {
-                        msg = ex.getMessage();
-                        break;
-                    }
-                    ex = ex.getCause();
-                }
-                throw new JemmaException("chat template: " + msg);
-            }
-        }
-        return r.getOutput();
+        return jinja.render(source, ctx);
     }
 
     /** Gemma 3's template, written out: system text folded into the first user turn, assistant → model. */

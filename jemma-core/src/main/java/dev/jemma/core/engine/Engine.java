@@ -5,6 +5,8 @@ import dev.jemma.core.chat.ChatMessage;
 import dev.jemma.core.chat.ChatTemplate;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.kv.KvCache;
+import dev.jemma.core.model.Architecture;
+import dev.jemma.core.model.Architectures;
 import dev.jemma.core.model.LanguageModel;
 import dev.jemma.core.model.ModelConfig;
 import dev.jemma.core.model.ModelLoader;
@@ -56,15 +58,18 @@ public final class Engine implements AutoCloseable {
         ThreadPool p = null;
         try {
             metadata = file.metadata();
-            ModelLoader.requireSupported(file);
-            tokenizer = Tokenizer.fromGguf(file);
+            // the architecture first, so that a file this version cannot run is refused for what it is
+            Architecture arch = Architectures.of(file);
+            tokenizer = switch (arch.tokenizer()) {
+                case SENTENCEPIECE_BPE -> Tokenizer.fromGguf(file);
+            };
             String bos = tokenizer.bosId() >= 0 ? tokenizer.piece(tokenizer.bosId()) : "";
             String eos = tokenizer.eosId() >= 0 ? tokenizer.piece(tokenizer.eosId()) : "";
             template = ChatTemplate.fromGguf(file, bos, eos);
             p = new ThreadPool(options.threadsOrDefault());
             // the loader checks the memory plan for this context before allocating (0 = the same default as below)
-            model = ModelLoader.load(file, new ModelLoader.Options(options.exact(), p.threads(), options.maxBatch(), options.matformer())
-                    .withContextLength(options.contextLength()), p, true);
+            model = ModelLoader.load(file, new ModelLoader.Options(options.exact(), p.threads(), options.maxBatch(), options.matformer(),
+                    options.contextLength(), options.f32Activations(), options.checkMemory()), p, true);
             config = model.config();
             if (config.vocabSize() > tokenizer.vocabSize()) {
                 throw file.error("the model has " + config.vocabSize() + " output rows but the vocabulary only " + tokenizer.vocabSize() + " tokens");

@@ -1,5 +1,6 @@
 package dev.jemma.core.engine;
 
+import dev.jemma.core.JemmaProperties;
 import dev.jemma.core.tensor.ThreadPool;
 
 import java.util.function.DoubleConsumer;
@@ -17,9 +18,13 @@ import java.util.function.DoubleConsumer;
  * @param generation      generation defaults for every request
  * @param loadProgress    called with 0…1 while the weights are paged in (null: no pre-loading)
  * @param matformer       Gemma 3n MatFormer slice cut at load time ({@code e2b} or {@code ffn=…;skip=…}), or null
+ * @param f32Activations  in the default mode, keep f32 activations instead of int8 ones for Gemma 3's quantized
+ *                        matmuls (default: {@code -Djemma.int8=false}, see {@link dev.jemma.core.JemmaProperties})
+ * @param checkMemory     refuse to load a model whose memory plan does not fit (default: true unless
+ *                        {@code -Djemma.memory.check=false})
  */
 public record EngineOptions(int contextLength, int threads, boolean exact, int maxBatch, GenerationOptions generation,
-                            DoubleConsumer loadProgress, String matformer) {
+                            DoubleConsumer loadProgress, String matformer, boolean f32Activations, boolean checkMemory) {
     /** Context used when none is requested: Gemma 3 is trained for 32k–128k, whose f32 KV cache would be large. */
     public static final int DEFAULT_CONTEXT_CAP = 8192;
 
@@ -51,6 +56,8 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
         private GenerationOptions.Builder defaults = GenerationOptions.builder();
         private DoubleConsumer loadProgress;
         private String matformer;
+        private boolean f32Activations = !JemmaProperties.int8();
+        private boolean checkMemory = JemmaProperties.memoryCheck();
 
         private Builder() {
         }
@@ -118,8 +125,20 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
             return this;
         }
 
+        /** Keep f32 activations in the default mode (no int8 activations); default {@code -Djemma.int8=false}. */
+        public Builder f32Activations(boolean v) {
+            f32Activations = v;
+            return this;
+        }
+
+        /** Refuse models whose memory plan does not fit (default true, {@code -Djemma.memory.check=false} turns it off). */
+        public Builder checkMemory(boolean v) {
+            checkMemory = v;
+            return this;
+        }
+
         public EngineOptions build() {
-            return new EngineOptions(contextLength, threads, exact, maxBatch, defaults.build(), loadProgress, matformer);
+            return new EngineOptions(contextLength, threads, exact, maxBatch, defaults.build(), loadProgress, matformer, f32Activations, checkMemory);
         }
     }
 }

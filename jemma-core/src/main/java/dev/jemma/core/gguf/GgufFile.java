@@ -2,6 +2,7 @@ package dev.jemma.core.gguf;
 
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.tensor.GgmlType;
+import dev.jemma.core.tensor.WeightMatrix;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -226,6 +227,12 @@ public final class GgufFile implements AutoCloseable {
     }
 
     /** Zero-copy view of a tensor's bytes. */
+    /** Tensor {@code t} as a zero-copy {@link WeightMatrix} (rows of {@code rowLength} weights). */
+    public WeightMatrix matrix(GgufTensorInfo t) {
+        if (t.rows() > Integer.MAX_VALUE || t.rowLength() > Integer.MAX_VALUE) throw error("tensor " + t.name() + " is too large");
+        return WeightMatrix.of(t.name(), tensorData(t), t.type(), t.rows(), t.rowLength());
+    }
+
     public MemorySegment tensorData(GgufTensorInfo t) {
         return segment.asSlice(dataStart + t.offset(), t.byteSize());
     }

@@ -8,7 +8,9 @@ import java.util.List;
 
 /**
  * Reads {@link ModelConfig} from GGUF metadata: refuses files missing a required key, applies documented defaults
- * (with one warning line each) for the optional ones.
+ * (with one warning line each) for the optional ones. Architecture-neutral: the {@code {arch}.*} keys every
+ * llama.cpp-converted decoder has. What an architecture assumes where the file is silent (its sliding-window
+ * period, attention and embedding scales) is the caller's: see {@link Gemma3Architecture#readConfig}.
  */
 public final class ConfigReader {
     private final GgufFile file;
@@ -26,9 +28,19 @@ public final class ConfigReader {
         return arch;
     }
 
-    /** Config for gemma3 / gemma3n files. {@code defaultPeriod}: every n-th layer is global when no pattern key. */
-    public static ModelConfig read(GgufFile file, int defaultPeriod, float defaultAttentionScale) {
-        return new ConfigReader(file, architecture(file)).read(defaultPeriod, defaultAttentionScale);
+    /**
+     * The config of {@code file}. {@code defaultPeriod}: every n-th layer is global when there is no
+     * {@code attention.sliding_window_pattern} key. The attention scale is the file's {@code attention.scale} or
+     * 1/sqrt(head_dim); the embedding scale is 1 (architectures that scale embeddings set it with
+     * {@link ModelConfig#withScales}).
+     */
+    public static ModelConfig read(GgufFile file, int defaultPeriod) {
+        return new ConfigReader(file, architecture(file)).read(defaultPeriod);
+    }
+
+    /** Whether the file states its attention scale ({@code {arch}.attention.scale}), so that no default applies. */
+    public static boolean hasAttentionScale(GgufFile file) {
+        return file.has(architecture(file) + ".attention.scale");
     }
 
     private String k(String suffix) {
@@ -61,7 +73,7 @@ public final class ConfigReader {
         return (float) v;
     }
 
-    private ModelConfig read(int defaultPeriod, float defaultAttentionScale) {
+    private ModelConfig read(int defaultPeriod) {
         int layers = required("block_count");
         int dim = required("embedding_length");
         int[] ffn = ffnDims(layers);
@@ -99,8 +111,7 @@ public final class ConfigReader {
             ropeBase[l] = sliding[l] ? baseSwa : base;
             ropeScale[l] = sliding[l] ? 1f : 1f / factor;
         }
-        float attnScale = defaultAttentionScale > 0 ? defaultAttentionScale : (float) (1.0 / Math.sqrt(headDim));
-        if (arch.equals("gemma3") && layers == 62) attnScale = (float) (1.0 / Math.sqrt((double) dim / heads)); // 27B: query_pre_attn_scalar 168
+        float attnScale = (float) (1.0 / Math.sqrt(headDim));
         if (file.has(k("attention.scale"))) attnScale = (float) file.getDouble(k("attention.scale"), attnScale);
         float softcap = (float) file.getDouble(k("final_logit_softcapping"), 0);
         GgufTensorInfo embd = file.tensor("token_embd.weight");
@@ -111,7 +122,7 @@ public final class ConfigReader {
         int vocab = Math.toIntExact(embd.dims()[1]);
         String name = file.getString("general.name");
         return new ModelConfig(arch, name == null ? "" : name, layers, dim, ffn, heads, kvHeads, headDim, valueDim, eps, ctx,
-                window, sliding, ropeBase, ropeScale, attnScale, softcap, vocab, (float) Math.sqrt(dim), List.copyOf(warnings));
+                window, sliding, ropeBase, ropeScale, attnScale, softcap, vocab, 1f, List.copyOf(warnings));
     }
 
     private float warnDefault(String suffix, float def) {

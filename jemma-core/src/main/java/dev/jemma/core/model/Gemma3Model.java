@@ -4,6 +4,7 @@ import dev.jemma.core.JemmaException;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
 import dev.jemma.core.kv.KvCache;
+import dev.jemma.core.repack.RepackCache;
 import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.VectorOps;
@@ -173,24 +174,12 @@ public final class Gemma3Model implements LanguageModel {
 
     @Override
     public KvCache newCache(int contextLength) {
-        int n = c.layers();
-        int[] cap = new int[n], dims = new int[n], src = new int[n];
-        for (int l = 0; l < n; l++) {
-            cap[l] = c.sliding()[l] ? Math.min(c.slidingWindow(), contextLength) : contextLength;
-            dims[l] = c.kvDim();
-            src[l] = l;
-        }
-        return new KvCache(cap, dims, src, contextLength);
+        return c.kvLayout().newCache(contextLength);
     }
 
     /** Capacities a cache of this context length would have (memory plan). */
     public static long cacheBytes(ModelConfig c, int contextLength) {
-        long b = 0;
-        for (int l = 0; l < c.layers(); l++) {
-            int cap = c.sliding()[l] ? Math.min(c.slidingWindow(), contextLength) : contextLength;
-            b += 2L * 4 * cap * c.kvDim();
-        }
-        return b;
+        return c.kvLayout().bytes(contextLength);
     }
 
     @Override
@@ -313,7 +302,7 @@ public final class Gemma3Model implements LanguageModel {
             if (d.length < 2 || d[0] != cols || t.rows() != rows) {
                 throw file.error("tensor " + name + ": shape " + Arrays.toString(d) + ", expected [" + cols + ", " + rows + "]");
             }
-            return WeightMatrix.of(file, t);
+            return file.matrix(t);
         }
 
         float[] vector(String name, int n) {

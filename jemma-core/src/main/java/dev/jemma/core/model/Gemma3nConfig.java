@@ -62,7 +62,7 @@ public record Gemma3nConfig(
      * Reads the Gemma 3n parameters of {@code file}, whose common parameters are {@code base}, and applies a MatFormer
      * slice when {@code slice} is not null. Returns the (possibly sliced) common config beside the 3n one.
      */
-    static Loaded read(GgufFile file, ModelConfig base, MatFormer slice) {
+    public static Loaded read(GgufFile file, ModelConfig base, MatFormer slice) {
         List<String> warn = new ArrayList<>();
         final int fileLayers = base.layers(), dim = base.dim();
         int a = intKey(file, "gemma3n.altup.num_inputs", DEFAULT_ALTUP_INPUTS, warn);
@@ -153,7 +153,7 @@ public record Gemma3nConfig(
     }
 
     /** A common config and its Gemma 3n extension, describing the same (possibly sliced) layer stack. */
-    record Loaded(ModelConfig config, Gemma3nConfig gemma3n) {
+    public record Loaded(ModelConfig config, Gemma3nConfig gemma3n) {
     }
 
     /**

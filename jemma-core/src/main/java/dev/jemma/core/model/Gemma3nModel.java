@@ -82,7 +82,7 @@ public final class Gemma3nModel implements LanguageModel {
         altupProj = slabs(w.info("altup_proj.weight"), a - 1, dim);
         altupUnembd = slabs(w.info("altup_unembd_proj.weight"), a - 1, dim);
         GgufTensorInfo table = w.info("per_layer_token_embd.weight");
-        ple = new PerLayerEmbedding(WeightMatrix.of(file, table),
+        ple = new PerLayerEmbedding(file.matrix(table),
                 w.matrix("per_layer_model_proj.weight", dim, g.fileLayers() * p),
                 w.vector("per_layer_proj_norm.weight", p), g.fileLayer(), p, dim, c.rmsEps());
         layers = new Layer[n];
@@ -154,7 +154,7 @@ public final class Gemma3nModel implements LanguageModel {
 
     /** Splits a {dim, dim, count} tensor into its {@code count} dim×dim matrices (zero-copy views). */
     private WeightMatrix[] slabs(GgufTensorInfo t, int count, int dim) {
-        WeightMatrix all = WeightMatrix.of(file, t);
+        WeightMatrix all = file.matrix(t);
         long bytes = all.rowBytes() * dim;
         WeightMatrix[] out = new WeightMatrix[count];
         for (int i = 0; i < count; i++) {
@@ -169,7 +169,7 @@ public final class Gemma3nModel implements LanguageModel {
         if (t.dims().length != 2 || t.dims()[0] != c.dim() || t.rows() < ffn) {
             throw file.error("tensor " + name + ": shape " + Arrays.toString(t.dims()) + ", expected [" + c.dim() + ", " + ffn + "]");
         }
-        WeightMatrix full = WeightMatrix.of(file, t);
+        WeightMatrix full = file.matrix(t);
         return ffn == full.rows() ? full : new WeightMatrix(name + "[:" + ffn + "]", full.data(), full.type(), ffn, c.dim());
     }
 
@@ -182,7 +182,7 @@ public final class Gemma3nModel implements LanguageModel {
         if (t.dims().length != 2 || t.dims()[0] < ffn || t.rows() != c.dim()) {
             throw file.error("tensor " + name + ": shape " + Arrays.toString(t.dims()) + ", expected [" + ffn + ", " + c.dim() + "]");
         }
-        WeightMatrix full = WeightMatrix.of(file, t);
+        WeightMatrix full = file.matrix(t);
         if (ffn == full.cols()) return full;
         long rowBytes = full.type().bytesFor(ffn);
         MemorySegment copy = sliceArena.allocate(rowBytes * full.rows(), 64);
@@ -222,13 +222,7 @@ public final class Gemma3nModel implements LanguageModel {
 
     @Override
     public KvCache newCache(int contextLength) {
-        int n = c.layers();
-        int[] cap = new int[n], dims = new int[n];
-        for (int l = 0; l < n; l++) {
-            cap[l] = c.sliding()[l] ? Math.min(c.slidingWindow(), contextLength) : contextLength;
-            dims[l] = c.kvDim();
-        }
-        return new KvCache(cap, dims, g.kvSource(), contextLength);
+        return c.kvLayout(g.kvSource()).newCache(contextLength);
     }
 
     @Override

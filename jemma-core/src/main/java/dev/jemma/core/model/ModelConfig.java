@@ -1,5 +1,7 @@
 package dev.jemma.core.model;
 
+import dev.jemma.core.kv.KvLayout;
+
 import java.util.List;
 
 /**
@@ -36,6 +38,29 @@ public record ModelConfig(
 
     public int kvDim() {
         return kvHeads * headDim;
+    }
+
+    /** The KV cache every layer owns: a ring of {@link #slidingWindow} slots on sliding layers, the context on the others. */
+    public KvLayout kvLayout() {
+        int[] source = new int[layers];
+        for (int l = 0; l < layers; l++) source[l] = l;
+        return kvLayout(source);
+    }
+
+    /** As {@link #kvLayout()}, with layer {@code l} reading layer {@code source[l]}'s storage (KV sharing). */
+    public KvLayout kvLayout(int[] source) {
+        int[] window = new int[layers], dims = new int[layers];
+        for (int l = 0; l < layers; l++) {
+            window[l] = sliding[l] ? slidingWindow : 0;
+            dims[l] = kvDim();
+        }
+        return new KvLayout(window, dims, source);
+    }
+
+    /** This config with another attention scale and embedding scale (an architecture's defaults, see {@link ConfigReader}). */
+    public ModelConfig withScales(float attentionScale, float embedScale) {
+        return new ModelConfig(architecture, name, layers, dim, ffnDim, heads, kvHeads, headDim, valueDim, rmsEps, contextLength,
+                slidingWindow, sliding, ropeBase, ropeScale, attentionScale, finalSoftcap, vocabSize, embedScale, warnings);
     }
 
     public int globalLayerCount() {

@@ -1,20 +1,23 @@
 package dev.jemma.core.model;
 
 import dev.jemma.core.JemmaException;
+import dev.jemma.core.JemmaProperties;
 import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.memory.MemoryPlan;
 import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
 
 import java.nio.file.Path;
 import java.util.List;
 
-/** Opens a GGUF file and builds the model for its architecture. */
+/** Opens a GGUF file and builds the model for its architecture (looked up in {@link Architectures}). */
 public final class ModelLoader {
     private ModelLoader() {
     }
 
     /**
-     * Options that shape a loaded model.
+     * Options that shape a loaded model. The short constructors take {@link #f32Activations} and {@link #checkMemory}
+     * from {@code -Djemma.int8} and {@code -Djemma.memory.check} ({@link JemmaProperties}).
      *
      * @param matformer     Gemma 3n MatFormer slice applied at load time ({@link MatFormer#parse} syntax: {@code e2b} or
      *                      {@code ffn=…;skip=…}), or null for the model as stored
@@ -22,19 +25,25 @@ public final class ModelLoader {
      *                      plan is checked against it before loading (0: {@link MemoryPlan#defaultContext})
      * @param f32Activations in the default (non-exact) mode, keep f32 activations for every matmul instead of the
      *                      int8 activations Gemma 3's Q4_0/Q8_0 matmuls otherwise use (see {@link #int8})
+     * @param checkMemory   refuse to load when the {@link #plan memory plan} does not fit
      */
-    public record Options(boolean exact, int threads, int maxBatch, String matformer, int contextLength, boolean f32Activations) {
+    public record Options(boolean exact, int threads, int maxBatch, String matformer, int contextLength, boolean f32Activations,
+                          boolean checkMemory) {
         /** Options for the model as stored and the default context (see {@link MemoryPlan#defaultContext}). */
         public Options(boolean exact, int threads, int maxBatch) {
-            this(exact, threads, maxBatch, null, 0, false);
+            this(exact, threads, maxBatch, null);
         }
 
         public Options(boolean exact, int threads, int maxBatch, String matformer) {
-            this(exact, threads, maxBatch, matformer, 0, false);
+            this(exact, threads, maxBatch, matformer, 0, !JemmaProperties.int8());
+        }
+
+        public Options(boolean exact, int threads, int maxBatch, String matformer, int contextLength, boolean f32Activations) {
+            this(exact, threads, maxBatch, matformer, contextLength, f32Activations, JemmaProperties.memoryCheck());
         }
 
         public Options withF32Activations(boolean f32) {
-            return new Options(exact, threads, maxBatch, matformer, contextLength, f32);
+            return new Options(exact, threads, maxBatch, matformer, contextLength, f32, checkMemory);
         }
 
         public static Options defaults() {
@@ -42,25 +51,47 @@ public final class ModelLoader {
         }
 
         public Options withMatformer(String spec) {
-            return new Options(exact, threads, maxBatch, spec, contextLength, f32Activations);
+            return new Options(exact, threads, maxBatch, spec, contextLength, f32Activations, checkMemory);
         }
 
         public Options withContextLength(int contextLength) {
-            return new Options(exact, threads, maxBatch, matformer, contextLength, f32Activations);
+            return new Options(exact, threads, maxBatch, matformer, contextLength, f32Activations, checkMemory);
+        }
+
+        public Options withCheckMemory(boolean check) {
+            return new Options(exact, threads, maxBatch, matformer, contextLength, f32Activations, check);
         }
     }
 
     /** What loading {@code file} with these options will cost (weights, KV cache, scratch) against what is available. */
     public static MemoryPlan plan(GgufFile file, Options options) {
-        return MemoryPlan.of(file, readConfig(file), options.contextLength(), options.maxBatch(), options.matformer());
+        return plan(file, readConfig(file), options.contextLength(), options.maxBatch(), options.matformer());
     }
 
-    /** The values of general.architecture this version can run (load, generate, score). */
-    public static final List<String> SUPPORTED_ARCHITECTURES = List.of("gemma3", "gemma3n");
+    /**
+     * The plan for loading {@code file} (with config {@code c}) for {@code contextLength} positions (0 = the default,
+     * {@link MemoryPlan#defaultContext}) with an optional MatFormer slice ({@link MatFormer#parse} syntax; ignored by
+     * architectures without one, whose loader refuses it): the sizes are the architecture's.
+     */
+    public static MemoryPlan plan(GgufFile file, ModelConfig c, int contextLength, int maxBatch, String matformer) {
+        Architecture a = Architectures.of(file);
+        String slice = a.supportsMatformer() ? matformer : null;
+        Architecture.WeightUse w = a.weightUse(file, c, slice);
+        return MemoryPlan.of(file, contextLength, c.contextLength(), maxBatch, w.weightBytes(), w.mappedBytes(),
+                a.kvLayout(file, c, slice), a.scratchBytes(file, c, maxBatch, slice), c.vocabSize());
+    }
+
+    /** As {@link #plan(GgufFile, ModelConfig, int, int, String)} for the model as stored. */
+    public static MemoryPlan plan(GgufFile file, ModelConfig c, int contextLength, int maxBatch) {
+        return plan(file, c, contextLength, maxBatch, null);
+    }
+
+    /** The values of general.architecture this version can run (load, generate, score): those in {@link Architectures}. */
+    public static final List<String> SUPPORTED_ARCHITECTURES = Architectures.names();
 
     /** Whether models of architecture {@code arch} can be loaded and run (any valid GGUF can still be shown). */
     public static boolean supports(String arch) {
-        return SUPPORTED_ARCHITECTURES.contains(arch);
+        return Architectures.byName(arch) != null;
     }
 
     /** "gemma3, gemma3n": for messages about unsupported architectures. */
@@ -74,20 +105,11 @@ public final class ModelLoader {
      * refused for what it is rather than for a key it lacks.
      */
     public static String requireSupported(GgufFile file) {
-        String arch = ConfigReader.architecture(file);
-        if (!supports(arch)) {
-            throw file.error("general.architecture: '" + arch + "' is not supported (supported: " + supportedList() + ")");
-        }
-        return arch;
+        return Architectures.of(file).name();
     }
 
     public static ModelConfig readConfig(GgufFile file) {
-        String arch = requireSupported(file);
-        return switch (arch) {
-            case "gemma3" -> ConfigReader.read(file, 6, 0);
-            case "gemma3n" -> ConfigReader.read(file, 5, 1.0f);
-            default -> throw new AssertionError(arch);
-        };
+        return Architectures.of(file).readConfig(file);
     }
 
     public static MatMul matmulFor(Options o) {
@@ -96,13 +118,12 @@ public final class ModelLoader {
 
     /**
      * Whether a Gemma 3 model gets the interleaved weight copy, whose single-token Q4_0/Q8_0 steps use int8
-     * activations (the default mode on 512-bit vector hardware; {@link Options#f32Activations} or
-     * {@code -Djemma.int8=false} keep the f32-activation row kernels). Gemma 3n never does: its fixtures show it
+     * activations (the default mode on 512-bit vector hardware; {@link Options#f32Activations}, whose default is
+     * {@code -Djemma.int8=false}, keeps the f32-activation row kernels). Gemma 3n never does: its fixtures show it
      * amplifies activation rounding ~1000×, so it stays on f32 activations.
      */
     static boolean int8(Options o) {
-        return !o.exact() && !o.f32Activations() && dev.jemma.core.tensor.kernels.Kernels.ENABLED
-                && !"false".equals(System.getProperty("jemma.int8"));
+        return !o.exact() && !o.f32Activations() && dev.jemma.core.tensor.kernels.Kernels.ENABLED;
     }
 
     /** Loads from a path; the model owns the file and the thread pool is the caller's. */
@@ -117,18 +138,16 @@ public final class ModelLoader {
     }
 
     public static LanguageModel load(GgufFile file, Options options, ThreadPool pool, boolean ownsFile) {
-        ModelConfig config = readConfig(file);
-        MatFormer slice = options.matformer() == null ? null : MatFormer.parse(options.matformer());
-        if (slice != null && !config.architecture().equals("gemma3n")) {
-            throw new JemmaException(file.path() + ": --matformer applies to gemma3n models only, this one is " + config.architecture());
+        Architecture arch = Architectures.of(file);
+        ModelConfig config = arch.readConfig(file);
+        if (options.matformer() != null) {
+            MatFormer.parse(options.matformer()); // a bad spec is refused first, whatever the architecture
+            if (!arch.supportsMatformer()) {
+                throw new JemmaException(file.path() + ": --matformer applies to gemma3n models only, this one is " + config.architecture());
+            }
         }
         // refuse before allocating anything: a clear line beats an OutOfMemoryError or a thrashing machine
-        MemoryPlan.of(file, config, options.contextLength(), options.maxBatch(), options.matformer()).check();
-        MatMul mm = matmulFor(options);
-        return switch (config.architecture()) {
-            case "gemma3" -> new Gemma3Model(file, config, mm, pool, options.maxBatch(), ownsFile, int8(options));
-            case "gemma3n" -> new Gemma3nModel(file, config, slice, mm, pool, options.maxBatch(), ownsFile);
-            default -> throw new AssertionError();
-        };
+        plan(file, config, options.contextLength(), options.maxBatch(), options.matformer()).check(options.checkMemory());
+        return arch.load(file, config, options, pool, ownsFile);
     }
 }

@@ -64,8 +64,7 @@ public final class HubClient {
      * in-process tests) and {@code HF_TOKEN} (or {@code HUGGING_FACE_HUB_TOKEN}).
      */
     public static HubClient fromEnvironment() {
-        String ep = System.getProperty("jemma.hf.endpoint");
-        if (ep == null || ep.isBlank()) ep = System.getenv("HF_ENDPOINT");
+        String ep = dev.jemma.core.JemmaProperties.hfEndpoint();
         String token = System.getenv("HF_TOKEN");
         if (token == null || token.isBlank()) token = System.getenv("HUGGING_FACE_HUB_TOKEN");
         return new HubClient(URI.create(ep == null || ep.isBlank() ? "https://huggingface.co" : ep.strip()), token);

@@ -64,10 +64,7 @@ public final class ModelStore {
     }
 
     public static Path defaultHome() {
-        String p = System.getProperty("jemma.store.home");
-        if (p == null || p.isBlank()) p = System.getenv("JEMMA_HOME");
-        if (p == null || p.isBlank()) return Path.of(System.getProperty("user.home"), ".jemma");
-        return Path.of(p);
+        return dev.jemma.core.JemmaProperties.home();
     }
 
     public Path home() {

@@ -1,8 +1,5 @@
 package dev.jemma.core.tensor;
 
-import dev.jemma.core.gguf.GgufFile;
-import dev.jemma.core.gguf.GgufTensorInfo;
-
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -52,10 +49,10 @@ public final class WeightMatrix {
         return interleaved;
     }
 
-    public static WeightMatrix of(GgufFile file, GgufTensorInfo t) {
-        long rows = t.rows();
-        if (rows > Integer.MAX_VALUE || t.rowLength() > Integer.MAX_VALUE) throw file.error("tensor " + t.name() + " is too large");
-        return new WeightMatrix(t.name(), file.tensorData(t), t.type(), (int) rows, (int) t.rowLength());
+    /** A matrix over a file's tensor (see {@code GgufFile.matrix}); refuses dimensions past int range. */
+    public static WeightMatrix of(String name, MemorySegment data, GgmlType type, long rows, long rowLength) {
+        if (rows > Integer.MAX_VALUE || rowLength > Integer.MAX_VALUE) throw new IllegalArgumentException("tensor " + name + " is too large");
+        return new WeightMatrix(name, data, type, (int) rows, (int) rowLength);
     }
 
     public String name() {

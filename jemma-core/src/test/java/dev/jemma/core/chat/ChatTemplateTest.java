@@ -53,6 +53,9 @@ class ChatTemplateTest {
             n++;
         }
         assertThat(n).isGreaterThanOrEqualTo(3);
+        // without Jinjava on the class path this template would render with the built-in format (verified equal above)
+        assertThat(ChatTemplate.gemmaFormat(f.get("chat_template").asText())).isTrue();
+        assertThat(ChatTemplate.gemmaFormat("{% for m in messages %}<|im_start|>{{ m.content }}{% endfor %}")).isFalse();
     }
 
     @Test

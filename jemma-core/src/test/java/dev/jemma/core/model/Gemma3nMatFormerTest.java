@@ -3,6 +3,7 @@ package dev.jemma.core.model;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.kv.KvCache;
+import dev.jemma.core.quant.MatFormerExport;
 import dev.jemma.core.tensor.ThreadPool;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

@@ -30,7 +30,7 @@ import java.lang.foreign.ValueLayout;
  *       0..15 and the odd ones rows 16..31.</li>
  *   <li>Q4_K and Q6_K: super-block tiles described in {@link KQuantInterleaved}.</li>
  * </ul>
- * Copies persist in {@link dev.jemma.core.model.RepackCache} files: any change to a layout must bump its format version.
+ * Copies persist in {@link dev.jemma.core.repack.RepackCache} files: any change to a layout must bump its format version.
  */
 public final class Interleaved {
     public static final int ROWS = 32;

@@ -166,7 +166,7 @@ class QuantFormatsTest {
             try (dev.jemma.core.gguf.GgufFile g = dev.jemma.core.gguf.GgufFile.open(file)) {
                 for (var ti : g.tensors().values()) {
                     if (ti.dims().length != 2 || ti.type() == GgmlType.F32) continue;
-                    dev.jemma.core.tensor.WeightMatrix w = dev.jemma.core.tensor.WeightMatrix.of(g, ti);
+                    dev.jemma.core.tensor.WeightMatrix w = g.matrix(ti);
                     int cols = w.cols();
                     float[] x = new float[cols], row = new float[cols], scratch = new float[cols];
                     for (int i = 0; i < cols; i++) x[i] = (float) rnd.nextGaussian();

@@ -1,4 +1,4 @@
-package dev.jemma.core.model;
+package dev.jemma.core.repack;
 
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
@@ -51,7 +51,7 @@ class RepackCacheTest {
     private static List<WeightMatrix> matrices(GgufFile f) {
         List<WeightMatrix> out = new ArrayList<>();
         for (GgufTensorInfo t : f.tensors().values()) {
-            if (t.dims().length == 2 && (t.type() == GgmlType.Q4_0 || t.type() == GgmlType.Q8_0)) out.add(WeightMatrix.of(f, t));
+            if (t.dims().length == 2 && (t.type() == GgmlType.Q4_0 || t.type() == GgmlType.Q8_0)) out.add(f.matrix(t));
         }
         return out;
     }

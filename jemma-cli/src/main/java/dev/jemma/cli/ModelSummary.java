@@ -1,7 +1,13 @@
-package dev.jemma.core.model;
+package dev.jemma.cli;
 
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
+import dev.jemma.core.model.Architectures;
+import dev.jemma.core.model.ConfigReader;
+import dev.jemma.core.model.MatFormer;
+import dev.jemma.core.memory.MemoryPlan;
+import dev.jemma.core.model.ModelConfig;
+import dev.jemma.core.model.ModelLoader;
 import dev.jemma.core.tensor.GgmlType;
 
 import java.util.ArrayList;
@@ -97,11 +103,11 @@ public final class ModelSummary {
             return;
         }
         ModelConfig c = ModelLoader.readConfig(f);
-        if (matformer != null && !c.architecture().equals("gemma3n")) {
+        if (matformer != null && !Architectures.of(f).supportsMatformer()) {
             throw new dev.jemma.core.JemmaException(f.path() + ": --matformer applies to gemma3n models only, this one is " + c.architecture());
         }
 
-        MemoryPlan plan = MemoryPlan.of(f, c, contextLength, maxBatch, matformer);
+        MemoryPlan plan = ModelLoader.plan(f, c, contextLength, maxBatch, matformer);
         tensors(f);
 
         m.put("context_length", c.contextLength());

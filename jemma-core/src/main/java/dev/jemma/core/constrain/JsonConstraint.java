@@ -1,4 +1,4 @@
-package dev.jemma.server;
+package dev.jemma.core.constrain;
 
 import dev.jemma.core.engine.TokenFilter;
 import dev.jemma.core.tokenizer.Tokenizer;
@@ -9,16 +9,20 @@ import dev.jemma.core.tokenizer.Tokenizer;
  * end once that object is complete. A byte-level pushdown automaton checks each candidate token's bytes from the
  * current state; tokens of plain string text are accepted inside strings without simulation, and outside strings
  * only tokens whose first byte can come next are simulated, which keeps a 262k vocabulary cheap per step.
+ *
+ * <p>Use: build one {@link Vocab} per model (it is immutable and shared), then a fresh constraint per generation,
+ * set with {@link dev.jemma.core.engine.Session#setTokenFilter}.
  */
-final class JsonConstraint implements TokenFilter {
+public final class JsonConstraint implements TokenFilter {
     /** Per-vocabulary tables, built once per model. */
-    static final class Vocab {
+    public static final class Vocab {
         final byte[][] bytes;
         final boolean[] usable;     // may appear in JSON text at all (no control / special tokens)
         final boolean[] plain;      // only string-safe bytes: no '"', '\\' or control characters
         final boolean[] endOfTurn;
 
-        Vocab(Tokenizer tok, int vocab) {
+        /** Tables for {@code tok}'s first {@code vocab} ids (the model's logit count). */
+        public Vocab(Tokenizer tok, int vocab) {
             bytes = new byte[vocab][];
             usable = new boolean[vocab];
             plain = new boolean[vocab];
@@ -271,12 +275,12 @@ final class JsonConstraint implements TokenFilter {
     private final State scratch = new State();
     private final boolean[] firstByteOk = new boolean[256];
 
-    JsonConstraint(Vocab vocab) {
+    public JsonConstraint(Vocab vocab) {
         this.vocab = vocab;
     }
 
     /** Whether the text so far is a complete JSON object. */
-    boolean complete() {
+    public boolean complete() {
         return state.done();
     }
 
@@ -319,7 +323,7 @@ final class JsonConstraint implements TokenFilter {
     }
 
     /** Checks a whole text with the same automaton (tests use it): -1 if it is a valid prefix, else the bad offset. */
-    static int firstError(String text) {
+    public static int firstError(String text) {
         State s = new State();
         byte[] b = text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
         for (int i = 0; i < b.length; i++) if (!s.feed(b[i] & 0xff)) return i;
@@ -327,7 +331,7 @@ final class JsonConstraint implements TokenFilter {
     }
 
     /** Whether a whole text is one complete JSON object by this automaton. */
-    static boolean isCompleteObject(String text) {
+    public static boolean isCompleteObject(String text) {
         State s = new State();
         for (byte x : text.getBytes(java.nio.charset.StandardCharsets.UTF_8)) if (!s.feed(x & 0xff)) return false;
         return s.done();

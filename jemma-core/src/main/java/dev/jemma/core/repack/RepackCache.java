@@ -1,8 +1,8 @@
-package dev.jemma.core.model;
+package dev.jemma.core.repack;
 
+import dev.jemma.core.JemmaProperties;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
-import dev.jemma.core.store.ModelStore;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.WeightMatrix;
 import dev.jemma.core.tensor.kernels.Interleaved;
@@ -57,9 +57,7 @@ public final class RepackCache implements AutoCloseable {
 
     /** The directory cache files go to (see the class comment). */
     public static Path defaultDir() {
-        String p = System.getProperty("jemma.cache.dir");
-        if (p != null && !p.isBlank()) return Path.of(p);
-        return ModelStore.defaultHome().resolve("cache");
+        return JemmaProperties.cacheDir();
     }
 
     /** The interleaved copies of {@code matrices}, from the cache in {@link #defaultDir} (built first when missing or stale). */
@@ -85,7 +83,7 @@ public final class RepackCache implements AutoCloseable {
         Path cache = dir.resolve(cacheName(file.path()));
         RepackCache hit = tryMap(cache, header, byName, offsets, end);
         if (hit != null) return hit;
-        if (end >= 64L << 20 && !Boolean.getBoolean("jemma.quiet")) {
+        if (end >= 64L << 20 && !JemmaProperties.quiet()) {
             // a one-time cost of seconds (1B: ~4 s, 4B: ~13 s on 2 cores): say what is happening
             System.err.printf("jemma: preparing %d MiB of weights in the interleaved layout the fast kernels read, in %s (first load of this file only)%n",
                     end >> 20, cache);
@@ -132,7 +130,7 @@ public final class RepackCache implements AutoCloseable {
             if (made != null) return new RepackCache(made.arena, made.segments, cache, true);
         } catch (IOException | RuntimeException | InternalError e) {
             // fall through: a cache is an optimisation, never a reason to fail a load
-            if (!Boolean.getBoolean("jemma.quiet")) {
+            if (!JemmaProperties.quiet()) {
                 System.err.println("jemma: cannot write the weight cache in " + dir + " (" + why(e) + "); keeping the copy in memory for this run");
             }
         }

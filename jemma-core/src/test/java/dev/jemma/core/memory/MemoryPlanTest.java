@@ -1,7 +1,10 @@
-package dev.jemma.core.model;
+package dev.jemma.core.memory;
 
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.model.Gemma3Model;
+import dev.jemma.core.model.ModelConfig;
+import dev.jemma.core.model.ModelLoader;
 import dev.jemma.core.tensor.GgmlType;
 import dev.jemma.core.testing.Fixtures;
 import org.junit.jupiter.api.AfterEach;
@@ -16,6 +19,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class MemoryPlanTest {
     private static final Path MODEL = Fixtures.bundled().resolve("gemma3-tiny/gemma3-tiny-Q4_0.gguf");
 
+    private static Path resource(String name) throws java.net.URISyntaxException {
+        return Path.of(MemoryPlanTest.class.getResource("/gemma3n/" + name).toURI());
+    }
+
     @AfterEach
     void clear() {
         System.clearProperty("jemma.memory.heap");
@@ -27,18 +34,18 @@ class MemoryPlanTest {
         try (GgufFile f = GgufFile.open(MODEL)) {
             ModelConfig c = ModelLoader.readConfig(f);
             for (int ctx : new int[]{1, 7, 8, 9, 100, 4096}) {
-                MemoryPlan p = MemoryPlan.of(f, c, ctx, 16);
+                MemoryPlan p = ModelLoader.plan(f, c, ctx, 16);
                 assertThat(p.kvBytes()).as("ctx " + ctx).isEqualTo(Gemma3Model.cacheBytes(c, ctx));
                 assertThat(p.kvBytesAt(ctx)).isEqualTo(p.kvBytes());
             }
             // window 8, 7 sliding + 1 global layer, kv dim 64: rings stop growing at 8 slots
-            MemoryPlan p = MemoryPlan.of(f, c, 4096, 16);
+            MemoryPlan p = ModelLoader.plan(f, c, 4096, 16);
             assertThat(p.kvBytes()).isEqualTo(7L * 8 * 64 * 8 + 4096L * 64 * 8);
             assertThat(p.weightBytes()).isEqualTo(f.tensors().values().stream().mapToLong(t -> t.byteSize()).sum());
             assertThat(p.bytesByType().get(GgmlType.Q4_0)[0]).isEqualTo(56);
             assertThat(p.bytesByType().get(GgmlType.Q8_0)[0]).isEqualTo(1);
             assertThat(p.contextLength()).isEqualTo(4096);
-            assertThat(MemoryPlan.of(f, c, 0, 16).contextLength()).isEqualTo(MemoryPlan.defaultContext(c)).isEqualTo(4096);
+            assertThat(ModelLoader.plan(f, c, 0, 16).contextLength()).isEqualTo(MemoryPlan.defaultContext(c.contextLength())).isEqualTo(4096);
             assertThat(p.fits()).isTrue();
         }
     }
@@ -49,13 +56,13 @@ class MemoryPlanTest {
         try (GgufFile f = GgufFile.open(MODEL)) {
             ModelConfig c = ModelLoader.readConfig(f);
             // the global layer costs 512 B per position: 1M positions = 512 MB of KV
-            MemoryPlan p = MemoryPlan.of(f, c, 1 << 20, 16);
+            MemoryPlan p = ModelLoader.plan(f, c, 1 << 20, 16);
             String msg = p.problem();
             assertThat(msg).isNotNull().doesNotContain("\n").startsWith("gemma3-tiny-Q4_0.gguf: needs ")
                     .contains("Java heap").contains("KV cache").contains("-c ").contains("-Xmx");
             int suggested = Integer.parseInt(msg.replaceAll(".*-c (\\d+).*", "$1"));
-            assertThat(MemoryPlan.of(f, c, suggested, 16).fits()).isTrue();
-            assertThat(MemoryPlan.of(f, c, suggested + 1024, 16).fits()).isFalse();
+            assertThat(ModelLoader.plan(f, c, suggested, 16).fits()).isTrue();
+            assertThat(ModelLoader.plan(f, c, suggested + 1024, 16).fits()).isFalse();
         }
         assertThatThrownBy(() -> ModelLoader.load(MODEL, new ModelLoader.Options(true, 1, 16).withContextLength(1 << 20), null))
                 .isInstanceOf(JemmaException.class).hasMessageContaining("-c ");
@@ -65,7 +72,7 @@ class MemoryPlanTest {
     void refusesWhenWeightsExceedAvailableMemory() {
         System.setProperty("jemma.memory.available", "100000");
         try (GgufFile f = GgufFile.open(MODEL)) {
-            MemoryPlan p = MemoryPlan.of(f, ModelLoader.readConfig(f), 64, 16);
+            MemoryPlan p = ModelLoader.plan(f, ModelLoader.readConfig(f), 64, 16);
             assertThat(p.problem()).contains("available").contains("weights").doesNotContain("\n");
             System.setProperty("jemma.memory.check", "false");
             assertThat(p.check()).isSameAs(p);
@@ -77,10 +84,10 @@ class MemoryPlanTest {
     /** Gemma 3n: the PLE table is counted as mapped (not against memory); a MatFormer slice plans the sliced model. */
     @Test
     void gemma3nPlanSeparatesTheMappedTableAndFollowsTheMatformerSlice() throws Exception {
-        try (GgufFile e4b = GgufFile.open(Gemma3nMatFormerTest.resource("e4b-shaped-Q8_0.gguf"));
-             GgufFile cut = GgufFile.open(Gemma3nMatFormerTest.resource("e2b-cut-Q8_0.gguf"))) {
+        try (GgufFile e4b = GgufFile.open(resource("e4b-shaped-Q8_0.gguf"));
+             GgufFile cut = GgufFile.open(resource("e2b-cut-Q8_0.gguf"))) {
             ModelConfig c4 = ModelLoader.readConfig(e4b);
-            MemoryPlan full = MemoryPlan.of(e4b, c4, 64, 16);
+            MemoryPlan full = ModelLoader.plan(e4b, c4, 64, 16);
             long table = e4b.tensor("per_layer_token_embd.weight").byteSize();
             long all = e4b.tensors().values().stream().mapToLong(t -> t.byteSize()).sum();
             assertThat(full.mappedBytes()).isEqualTo(table).isPositive();
@@ -96,15 +103,15 @@ class MemoryPlanTest {
 
             // only fast memory counts: room for everything but the table fits, one byte less does not
             System.setProperty("jemma.memory.available", String.valueOf(full.totalBytes()));
-            assertThat(MemoryPlan.of(e4b, c4, 64, 16).fits()).isTrue();
+            assertThat(ModelLoader.plan(e4b, c4, 64, 16).fits()).isTrue();
             System.setProperty("jemma.memory.available", String.valueOf(full.totalBytes() - 1));
-            assertThat(MemoryPlan.of(e4b, c4, 64, 16).problem()).contains("fast memory").contains("mapped");
+            assertThat(ModelLoader.plan(e4b, c4, 64, 16).problem()).contains("fast memory").contains("mapped");
             System.clearProperty("jemma.memory.available");
 
             // --matformer e2b on the E4B plans what the independently cut E2B file plans, except that the sliced
             // load keeps the whole per_layer_model_proj (rows of skipped layers included) and the whole table
-            MemoryPlan sliced = MemoryPlan.of(e4b, c4, 64, 16, "e2b");
-            MemoryPlan cutPlan = MemoryPlan.of(cut, ModelLoader.readConfig(cut), 64, 16);
+            MemoryPlan sliced = ModelLoader.plan(e4b, c4, 64, 16, "e2b");
+            MemoryPlan cutPlan = ModelLoader.plan(cut, ModelLoader.readConfig(cut), 64, 16);
             assertThat(sliced.weightBytes()).isLessThan(full.weightBytes());
             assertThat(sliced.kvBytes()).isEqualTo(cutPlan.kvBytes()); // E2B skips only layers that share K/V
             assertThat(sliced.scratchBytes()).isEqualTo(cutPlan.scratchBytes());

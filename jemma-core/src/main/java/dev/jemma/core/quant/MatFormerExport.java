@@ -1,10 +1,14 @@
-package dev.jemma.core.model;
+package dev.jemma.core.quant;
 
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
 import dev.jemma.core.gguf.GgufValueType;
 import dev.jemma.core.gguf.GgufWriter;
+import dev.jemma.core.model.Gemma3nConfig;
+import dev.jemma.core.model.MatFormer;
+import dev.jemma.core.model.ModelConfig;
+import dev.jemma.core.model.ModelLoader;
 
 import java.io.IOException;
 import java.io.OutputStream;

@@ -1,0 +1,85 @@
+package dev.jemma.core;
+
+import java.nio.file.Path;
+
+/**
+ * Every {@code -Djemma.*} system property jemma-core reads, in one place. Each is only the default of an option that
+ * code can set directly — {@code EngineOptions} / {@code ModelLoader.Options} for the engine, a {@code ModelStore} or
+ * {@code HubClient} built with explicit arguments for the store — so the properties keep working from
+ * {@code JEMMA_JAVA_OPTS} and the command line while embedding applications never need them.
+ *
+ * <table>
+ * <caption>Properties</caption>
+ * <tr><th>property</th><th>default of</th><th>meaning</th></tr>
+ * <tr><td>{@code jemma.int8=false}</td><td>{@code EngineOptions.f32Activations}</td><td>keep f32 activations in the
+ *     default mode (no int8 activations, no interleaved weight copy)</td></tr>
+ * <tr><td>{@code jemma.memory.check=false}</td><td>{@code EngineOptions.checkMemory}</td><td>load even when the memory
+ *     plan does not fit</td></tr>
+ * <tr><td>{@code jemma.memory.heap}, {@code jemma.memory.available}</td><td>{@code SystemMemory}</td><td>bytes of heap /
+ *     of available memory assumed instead of the JVM's and the system's</td></tr>
+ * <tr><td>{@code jemma.store.home}</td><td>{@code ModelStore.defaultHome()}</td><td>the model store (else
+ *     {@code $JEMMA_HOME}, else {@code ~/.jemma})</td></tr>
+ * <tr><td>{@code jemma.cache.dir}</td><td>{@code RepackCache.defaultDir()}</td><td>where repacked-weight caches go (else
+ *     {@code <store home>/cache})</td></tr>
+ * <tr><td>{@code jemma.hf.endpoint}</td><td>{@code HubClient.fromEnvironment()}</td><td>Hugging Face endpoint (else
+ *     {@code $HF_ENDPOINT})</td></tr>
+ * <tr><td>{@code jemma.quiet=true}</td><td>—</td><td>no progress lines on stderr (repack cache builds)</td></tr>
+ * </table>
+ * The kernel switches {@code jemma.vectorBits} and {@code jemma.noFastKernels} are read once, at class
+ * initialisation, by {@code tensor.kernels.VectorWidth} and {@code Kernels} (they fix the code paths for the JVM's life).
+ */
+public final class JemmaProperties {
+    public static final String INT8 = "jemma.int8", MEMORY_CHECK = "jemma.memory.check", MEMORY_HEAP = "jemma.memory.heap",
+            MEMORY_AVAILABLE = "jemma.memory.available", STORE_HOME = "jemma.store.home", CACHE_DIR = "jemma.cache.dir",
+            HF_ENDPOINT = "jemma.hf.endpoint", QUIET = "jemma.quiet";
+
+    private JemmaProperties() {
+    }
+
+    /** False when {@code -Djemma.int8=false}: the default mode keeps f32 activations. */
+    public static boolean int8() {
+        return !"false".equals(System.getProperty(INT8));
+    }
+
+    /** False when {@code -Djemma.memory.check=false}: loads are not refused by the memory plan. */
+    public static boolean memoryCheck() {
+        return !"false".equalsIgnoreCase(System.getProperty(MEMORY_CHECK));
+    }
+
+    /** {@code -Djemma.memory.heap} in bytes, or null. */
+    public static Long memoryHeap() {
+        return Long.getLong(MEMORY_HEAP);
+    }
+
+    /** {@code -Djemma.memory.available} in bytes, or null. */
+    public static Long memoryAvailable() {
+        return Long.getLong(MEMORY_AVAILABLE);
+    }
+
+    /** Jemma's home: {@code -Djemma.store.home}, else {@code $JEMMA_HOME}, else {@code ~/.jemma}. */
+    public static Path home() {
+        String p = System.getProperty(STORE_HOME);
+        if (p == null || p.isBlank()) p = System.getenv("JEMMA_HOME");
+        if (p == null || p.isBlank()) return Path.of(System.getProperty("user.home"), ".jemma");
+        return Path.of(p);
+    }
+
+    /** Repacked-weight caches: {@code -Djemma.cache.dir}, else {@code home()/cache}. */
+    public static Path cacheDir() {
+        String p = System.getProperty(CACHE_DIR);
+        if (p != null && !p.isBlank()) return Path.of(p);
+        return home().resolve("cache");
+    }
+
+    /** {@code -Djemma.hf.endpoint}, else {@code $HF_ENDPOINT}, else null. */
+    public static String hfEndpoint() {
+        String ep = System.getProperty(HF_ENDPOINT);
+        if (ep == null || ep.isBlank()) ep = System.getenv("HF_ENDPOINT");
+        return ep == null || ep.isBlank() ? null : ep.strip();
+    }
+
+    /** {@code -Djemma.quiet=true}: no progress lines on stderr. */
+    public static boolean quiet() {
+        return Boolean.getBoolean(QUIET);
+    }
+}

@@ -1,0 +1,164 @@
+package dev.jemma.core.memory;
+
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.gguf.GgufTensorInfo;
+import dev.jemma.core.kv.KvLayout;
+import dev.jemma.core.tensor.GgmlType;
+
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.Map;
+
+/**
+ * What loading a model will cost, computed before anything is allocated: the weights (mapped from the file, so
+ * they live in the page cache, not the Java heap), the KV cache for the requested context (per-layer capacity: a
+ * ring of {@code window} slots on sliding layers, the whole context on global ones; layers that borrow another
+ * layer's cache cost nothing), the forward pass's scratch buffers, and a heap headroom. {@link #check()} refuses a
+ * plan that cannot fit with one line that gives the numbers and what to change.
+ *
+ * <p>Available memory is {@link SystemMemory}'s. The plan knows no architecture: the model's sizes come from its
+ * {@code Architecture} (see {@code ModelLoader.plan}), the KV bytes from the one formula in {@link KvLayout}.
+ * {@code jemma.memory.check=false} turns the refusal off.
+ *
+ * @param weightBytes    bytes of tensor data the model reads (all of the file's, less what a MatFormer slice drops:
+ *                       skipped layers, the cut-off FFN neurons, K/V projections of layers that share K/V)
+ * @param mappedBytes    the part of {@code weightBytes} that stays mapped and is read a row per token (Gemma 3n's
+ *                       per-layer-embedding table): it lives on disk / in the page cache on demand, so it is not
+ *                       counted against available memory; the rest is "in fast memory"
+ * @param bytesByType    tensor count and bytes per tensor type
+ * @param kvBytes        KV cache for {@code contextLength} positions
+ * @param kvLayout       the KV cache's shape (per-layer window, width, owner), as the model allocates it
+ * @param scratchBytes   activations and logits for a batch of {@code maxBatch} tokens
+ * @param headroomBytes  heap kept free for everything else: a caller's copy of a batch of logits, the tokenizer,
+ *                       temporary arrays, the JVM's own use
+ * @param heapLimit      the JVM's maximum heap, bytes
+ * @param memAvailable   memory the system can still give, bytes; -1 when unknown
+ */
+public record MemoryPlan(String file, int contextLength, int maxBatch, long weightBytes, long mappedBytes, Map<GgmlType, long[]> bytesByType,
+                         long kvBytes, KvLayout kvLayout, long scratchBytes, long headroomBytes, long heapLimit, long memAvailable) {
+
+    /** Context used when none is asked for: the model's own, capped (a 128K cache on every load would be wasteful). */
+    public static final int DEFAULT_CONTEXT_CAP = 8192;
+    /** Heap reserved beyond KV cache, scratch and a caller's copy of a batch of logits (tokenizer, temporaries, JVM). */
+    public static final long HEADROOM = 64L << 20;
+
+    /** The context used when none is asked for, for a model trained for {@code trainedContext} positions. */
+    public static int defaultContext(int trainedContext) {
+        return Math.min(trainedContext, DEFAULT_CONTEXT_CAP);
+    }
+
+    /**
+     * The plan for {@code file}'s model, whose sizes its architecture gives: {@code contextLength} positions (0: the
+     * default for {@code trainedContext}), batches of {@code maxBatch} tokens, {@code weightBytes} of tensor data read
+     * of which {@code mappedBytes} sparsely, the KV shape and the scratch bytes, {@code vocab} logits per token.
+     */
+    public static MemoryPlan of(GgufFile file, int contextLength, int trainedContext, int maxBatch, long weightBytes, long mappedBytes,
+                                KvLayout kv, long scratchBytes, int vocab) {
+        int ctx = contextLength > 0 ? contextLength : defaultContext(trainedContext);
+        Map<GgmlType, long[]> byType = new EnumMap<>(GgmlType.class);
+        for (GgufTensorInfo t : file.tensors().values()) {
+            long[] e = byType.computeIfAbsent(t.type(), k -> new long[2]);
+            e[0]++;
+            e[1] += t.byteSize();
+        }
+        return new MemoryPlan(file.path().getFileName().toString(), ctx, maxBatch, weightBytes, mappedBytes, Collections.unmodifiableMap(byType),
+                kv.bytes(ctx), kv, scratchBytes, HEADROOM + 4L * maxBatch * vocab, SystemMemory.heapLimit(), SystemMemory.available());
+    }
+
+    /** KV bytes per ring slot, summed over the sliding layers that own a cache. */
+    public long kvSlotBytes() {
+        return kvLayout.slotBytes();
+    }
+
+    /** KV bytes per context position, summed over the global layers that own a cache. */
+    public long kvPositionBytes() {
+        return kvLayout.positionBytes();
+    }
+
+    /** Sliding window (ring capacity), 0 when no layer slides. */
+    public int window() {
+        return kvLayout.maxWindow();
+    }
+
+    /** Heap the model needs: KV cache + scratch + headroom. */
+    public long heapNeeded() {
+        return kvBytes + scratchBytes + headroomBytes;
+    }
+
+    /** Weights that must stay resident for speed: every byte the model reads except the row-per-token tables. */
+    public long fastWeightBytes() {
+        return weightBytes - mappedBytes;
+    }
+
+    /** What must fit in memory: the weights in fast memory (page cache) + heap; mapped tables are left to the disk. */
+    public long totalBytes() {
+        return fastWeightBytes() + heapNeeded();
+    }
+
+    /** Null when the plan fits, else the one-line reason with the numbers and what to change. */
+    public String problem() {
+        if (heapNeeded() > heapLimit) {
+            int fits = largestContextFitting(heapLimit);
+            String ctxAdvice = fits >= 1 && fits < contextLength ? "use a smaller context (-c " + fits + ") or " : "";
+            return file + ": needs " + gb(heapNeeded()) + " of Java heap for a " + contextLength + "-token context (KV cache "
+                    + gb(kvBytes) + " + scratch " + gb(scratchBytes) + " + headroom " + gb(headroomBytes) + ") but the JVM allows "
+                    + gb(heapLimit) + "; " + ctxAdvice + "give Java a larger heap (JEMMA_JAVA_OPTS=-Xmx"
+                    + Math.max(1, (heapNeeded() + (1L << 30) - 1) >> 30) + "g)";
+        }
+        if (memAvailable >= 0 && totalBytes() > memAvailable) {
+            String advice;
+            if (kvBytes > fastWeightBytes() / 4 && contextLength > 1024) {
+                int fits = largestContextFitting(memAvailable - fastWeightBytes());
+                advice = fits >= 1 ? "use a smaller context (-c " + fits + ") or a smaller model file" : "use a smaller model file (a lower quantization)";
+            } else {
+                advice = "use a smaller model file (a lower quantization, e.g. Q4_0) or free memory";
+            }
+            String weights = mappedBytes > 0 ? "weights in fast memory " + gb(fastWeightBytes()) + ", " + gb(mappedBytes) + " more mapped from disk"
+                    : "weights " + gb(weightBytes);
+            return file + ": needs " + gb(totalBytes()) + " (" + weights + " + KV cache " + gb(kvBytes) + " for "
+                    + contextLength + " tokens + scratch " + gb(scratchBytes + headroomBytes) + ") but only " + gb(memAvailable)
+                    + " of memory is available; " + advice;
+        }
+        return null;
+    }
+
+    public boolean fits() {
+        return problem() == null;
+    }
+
+    /** Throws a {@link JemmaException} with {@link #problem()} unless the plan fits or {@code -Djemma.memory.check=false}. */
+    public MemoryPlan check() {
+        return check(dev.jemma.core.JemmaProperties.memoryCheck());
+    }
+
+    /** Throws a {@link JemmaException} with {@link #problem()} when {@code enabled} and the plan does not fit. */
+    public MemoryPlan check(boolean enabled) {
+        if (!enabled) return this;
+        String p = problem();
+        if (p != null) throw new JemmaException(p);
+        return this;
+    }
+
+    /** Largest context (a multiple of 256, or of 1 below 256) whose KV cache + scratch + headroom fit {@code budget}. */
+    private int largestContextFitting(long budget) {
+        long fixed = scratchBytes + headroomBytes;
+        int lo = 0, hi = contextLength;
+        while (lo < hi) {
+            int mid = (int) (((long) lo + hi + 1) / 2);
+            if (kvBytesAt(mid) + fixed <= budget) lo = mid;
+            else hi = mid - 1;
+        }
+        return lo >= 256 ? lo / 256 * 256 : lo;
+    }
+
+    /** KV bytes this model would need for another context length. */
+    public long kvBytesAt(int ctx) {
+        return kvLayout.bytes(ctx);
+    }
+
+    /** "1.23 GB" (decimal units, like file sizes in ls -h --si and llama.cpp's logs). */
+    public static String gb(long bytes) {
+        return SystemMemory.gb(bytes);
+    }
+}

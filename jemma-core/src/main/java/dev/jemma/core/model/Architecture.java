@@ -1,0 +1,62 @@
+package dev.jemma.core.model;
+
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.kv.KvLayout;
+import dev.jemma.core.tensor.ThreadPool;
+
+/**
+ * One model architecture, keyed by the GGUF's {@code general.architecture}: everything the engine needs to know
+ * about it beyond the forward pass. {@link ModelLoader} looks the file's architecture up in {@link Architectures} and
+ * asks it for the config, the model, the KV-cache shape and the scratch size (the memory plan is computed from these
+ * before anything is allocated). Adding an architecture: implement this beside its model class and list it in
+ * {@link Architectures} (docs/ARCHITECTURE.md has the checklist).
+ */
+public interface Architecture {
+    /** The {@code general.architecture} value this handles, e.g. {@code gemma3}. */
+    String name();
+
+    /** The config from the file's metadata, this architecture's defaults applied where the file is silent. */
+    ModelConfig readConfig(GgufFile file);
+
+    /** Builds the model ({@code config} from {@link #readConfig}); the model owns the file when {@code ownsFile}. */
+    LanguageModel load(GgufFile file, ModelConfig config, ModelLoader.Options options, ThreadPool pool, boolean ownsFile);
+
+    /**
+     * The KV cache the loaded model allocates (its {@link LanguageModel#newCache} uses the same layout), for the model
+     * as {@link #load} builds it with MatFormer slice {@code matformer} (null: as stored).
+     */
+    KvLayout kvLayout(GgufFile file, ModelConfig config, String matformer);
+
+    /** Bytes of the forward pass's per-batch buffers (activations, logits) for batches of {@code maxBatch} tokens. */
+    long scratchBytes(GgufFile file, ModelConfig config, int maxBatch, String matformer);
+
+    /**
+     * Bytes of tensor data the model reads, and the part of it read a row per token that stays mapped from disk
+     * rather than resident. Default: every tensor in the file, nothing sparsely read.
+     */
+    default WeightUse weightUse(GgufFile file, ModelConfig config, String matformer) {
+        long all = 0;
+        for (var t : file.tensors().values()) all += t.byteSize();
+        return new WeightUse(all, 0);
+    }
+
+    /** How the file's vocabulary is tokenized. */
+    default TokenizerKind tokenizer() {
+        return TokenizerKind.SENTENCEPIECE_BPE;
+    }
+
+    /** Whether {@link ModelLoader.Options#matformer} (a load-time MatFormer slice) applies to this architecture. */
+    default boolean supportsMatformer() {
+        return false;
+    }
+
+    /** @param weightBytes bytes of tensor data read; @param mappedBytes the part read sparsely (left on disk) */
+    record WeightUse(long weightBytes, long mappedBytes) {
+    }
+
+    /** Tokenizer families (the file's {@code tokenizer.ggml.model}). */
+    enum TokenizerKind {
+        /** SentencePiece BPE with byte fallback ({@code tokenizer.ggml.model = llama}), as in every Gemma. */
+        SENTENCEPIECE_BPE
+    }
+}

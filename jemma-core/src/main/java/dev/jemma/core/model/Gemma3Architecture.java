@@ -1,0 +1,41 @@
+package dev.jemma.core.model;
+
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.kv.KvLayout;
+import dev.jemma.core.tensor.ThreadPool;
+
+/** Gemma 3 text ({@code gemma3}): {@link Gemma3Model}. */
+final class Gemma3Architecture implements Architecture {
+    @Override
+    public String name() {
+        return "gemma3";
+    }
+
+    /**
+     * Gemma 3's defaults: 5 sliding layers to 1 global when the file has no pattern key; attention scale
+     * query_pre_attn_scalar^-0.5, which is 1/sqrt(head_dim) except for 27B (62 layers: 1/sqrt(dim/heads) = 1/sqrt(168));
+     * embeddings scaled by sqrt(dim).
+     */
+    @Override
+    public ModelConfig readConfig(GgufFile file) {
+        ModelConfig c = ConfigReader.read(file, 6);
+        float attn = c.attentionScale();
+        if (!ConfigReader.hasAttentionScale(file) && c.layers() == 62) attn = (float) (1.0 / Math.sqrt((double) c.dim() / c.heads()));
+        return c.withScales(attn, (float) Math.sqrt(c.dim()));
+    }
+
+    @Override
+    public LanguageModel load(GgufFile file, ModelConfig config, ModelLoader.Options options, ThreadPool pool, boolean ownsFile) {
+        return new Gemma3Model(file, config, ModelLoader.matmulFor(options), pool, options.maxBatch(), ownsFile, ModelLoader.int8(options));
+    }
+
+    @Override
+    public KvLayout kvLayout(GgufFile file, ModelConfig config, String matformer) {
+        return config.kvLayout();
+    }
+
+    @Override
+    public long scratchBytes(GgufFile file, ModelConfig config, int maxBatch, String matformer) {
+        return Gemma3Model.scratchBytes(config, maxBatch);
+    }
+}

@@ -1,0 +1,112 @@
+package dev.jemma.core.model;
+
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.gguf.GgufTensorInfo;
+import dev.jemma.core.kv.KvLayout;
+import dev.jemma.core.tensor.ThreadPool;
+
+import java.util.Arrays;
+
+/**
+ * Gemma 3n text ({@code gemma3n}): {@link Gemma3nModel}, with its extra parameters in {@link Gemma3nConfig} and an
+ * optional MatFormer slice cut at load time. Sizes here are of the model as loaded (sliced when asked).
+ */
+final class Gemma3nArchitecture implements Architecture {
+    @Override
+    public String name() {
+        return "gemma3n";
+    }
+
+    /** Gemma 3n's defaults: 4 sliding layers to 1 global; attention scale 1 (q/k norms do the scaling); embeddings × sqrt(dim). */
+    @Override
+    public ModelConfig readConfig(GgufFile file) {
+        ModelConfig c = ConfigReader.read(file, 5);
+        return c.withScales(ConfigReader.hasAttentionScale(file) ? c.attentionScale() : 1.0f, (float) Math.sqrt(c.dim()));
+    }
+
+    @Override
+    public boolean supportsMatformer() {
+        return true;
+    }
+
+    @Override
+    public LanguageModel load(GgufFile file, ModelConfig config, ModelLoader.Options options, ThreadPool pool, boolean ownsFile) {
+        return new Gemma3nModel(file, config, slice(options.matformer()), ModelLoader.matmulFor(options), pool, options.maxBatch(), ownsFile);
+    }
+
+    private static MatFormer slice(String matformer) {
+        return matformer == null ? null : MatFormer.parse(matformer);
+    }
+
+    @Override
+    public KvLayout kvLayout(GgufFile file, ModelConfig config, String matformer) {
+        Gemma3nConfig.Loaded loaded = Gemma3nConfig.read(file, config, slice(matformer));
+        return loaded.config().kvLayout(loaded.gemma3n().kvSource());
+    }
+
+    /**
+     * Gemma3nModel's per-batch buffers: the Gemma 3 set plus AltUp's streams and predictions, the per-layer inputs,
+     * Laurel's low-rank middle and per-owning-layer batch K/V. An estimate kept in step with that class by hand.
+     */
+    @Override
+    public long scratchBytes(GgufFile f, ModelConfig base, int maxBatch, String matformer) {
+        Gemma3nConfig.Loaded loaded = Gemma3nConfig.read(f, base, slice(matformer));
+        ModelConfig c = loaded.config();
+        int ownLayers = 0;
+        for (int l = 0; l < c.layers(); l++) if (!loaded.gemma3n().sharesKv(l)) ownLayers++;
+        String a = c.architecture() + ".";
+        long streams = f.getLong(a + "altup.num_inputs", 4), p = f.getLong(a + "embedding_length_per_layer_input", 256);
+        long ffn = Arrays.stream(c.ffnDim()).max().orElse(0);
+        long perToken = (1 + 2 * streams + 4) * c.dim() + (long) c.layers() * p + 2L * c.qDim() + 2L * c.kvDim()
+                + Math.max(ffn, p) + ffn + 64 + streams + p + 2L * c.kvDim() * ownLayers + c.vocabSize();
+        return 4 * perToken * maxBatch;
+    }
+
+    /**
+     * The bytes the (possibly sliced) model reads: none of a skipped block or of the K/V projections of a layer that
+     * shares K/V, a prefix of the rows of gate/up and of the columns of down for a narrowed FFN (the model maps the
+     * gate/up prefix and copies the down columns once), all of every other tensor. The per-layer-embedding table is
+     * read a row per token: mapped.
+     */
+    @Override
+    public WeightUse weightUse(GgufFile file, ModelConfig config, String matformer) {
+        Gemma3nConfig.Loaded loaded = Gemma3nConfig.read(file, config, slice(matformer));
+        ModelConfig mc = loaded.config();
+        Gemma3nConfig g = loaded.gemma3n();
+        int[] modelLayer = new int[g.fileLayers()];
+        Arrays.fill(modelLayer, -1);
+        for (int l = 0; l < mc.layers(); l++) modelLayer[g.fileLayer()[l]] = l;
+        long weights = 0, mapped = 0;
+        for (GgufTensorInfo t : file.tensors().values()) {
+            long bytes = usedBytes(t, modelLayer, mc, g);
+            weights += bytes;
+            if (t.name().equals("per_layer_token_embd.weight")) mapped += bytes;
+        }
+        return new WeightUse(weights, mapped);
+    }
+
+    private static long usedBytes(GgufTensorInfo t, int[] modelLayer, ModelConfig mc, Gemma3nConfig g) {
+        String name = t.name();
+        if (!name.startsWith("blk.")) return t.byteSize();
+        int dot = name.indexOf('.', 4);
+        int fl;
+        try {
+            fl = Integer.parseInt(name.substring(4, dot));
+        } catch (RuntimeException e) {
+            return t.byteSize();
+        }
+        if (fl < 0 || fl >= modelLayer.length || modelLayer[fl] < 0) return 0;
+        int l = modelLayer[fl];
+        String rest = name.substring(dot + 1);
+        if (g.sharesKv(l) && (rest.startsWith("attn_k.") || rest.startsWith("attn_v.") || rest.startsWith("attn_k_norm."))) return 0;
+        int ffn = mc.ffnDim()[l];
+        long[] d = t.dims();
+        if (d.length == 2 && (rest.startsWith("ffn_gate.") || rest.startsWith("ffn_up.")) && d[1] > ffn) {
+            return t.byteSize() / d[1] * ffn;
+        }
+        if (d.length == 2 && rest.startsWith("ffn_down.") && d[0] > ffn) {
+            return t.type().bytesFor(ffn) * d[1];
+        }
+        return t.byteSize();
+    }
+}
