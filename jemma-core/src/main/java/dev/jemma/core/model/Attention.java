@@ -73,6 +73,16 @@ public final class Attention {
     public static void attendBatch(ThreadPool pool, Scratch[] scratch, float[] q, float[] out, int count, int start,
                                    int heads, int kvHeads, int headDim, int window, KvCache cache, int layer,
                                    float[] batchK, float[] batchV) {
+        attendBatch(pool, scratch, q, out, 0, count, start, heads, kvHeads, headDim, window, cache, layer, batchK, batchV);
+    }
+
+    /**
+     * As above for the rows [row0, row0 + count) of larger batch buffers: q/out row t is at (row0 + t)·qDim and the
+     * batch key/value row t at (row0 + t)·kvDim (one sequence's run of rows in a multi-sequence batch).
+     */
+    public static void attendBatch(ThreadPool pool, Scratch[] scratch, float[] q, float[] out, int row0, int count, int start,
+                                   int heads, int kvHeads, int headDim, int window, KvCache cache, int layer,
+                                   float[] batchK, float[] batchV) {
         final int group = heads / kvHeads, qDim = heads * headDim, kvDim = kvHeads * headDim;
         final int tokenBlock = Math.max(1, TARGET_ROWS / group);
         final int blocks = (count + tokenBlock - 1) / tokenBlock;
@@ -84,9 +94,9 @@ public final class Attention {
                 int part = i % split, kvHead = (i / split) % kvHeads, block = i / (split * kvHeads);
                 int h0 = group * part / split, h1 = group * (part + 1) / split;
                 int t0 = block * tokenBlock, t1 = Math.min(count, t0 + tokenBlock);
-                int off = t0 * qDim + (kvHead * group + h0) * headDim;
+                int off = (row0 + t0) * qDim + (kvHead * group + h0) * headDim;
                 attendGroup(q, off, qDim, h1 - h0, start + t0, t1 - t0, window, cache, layer, batchK, batchV,
-                        start, kvDim, kvHead, headDim, s, out, off);
+                        start, row0, kvDim, kvHead, headDim, s, out, off);
             }
         });
     }
@@ -101,8 +111,8 @@ public final class Attention {
      * same place in {@code out} (offset {@code outOff}).
      */
     public static void attendGroup(float[] q, int qOff, int rowStride, int heads, int firstPos, int tokens, int window,
-                                   KvCache cache, int layer, float[] batchK, float[] batchV, int batchStart, int kvDim,
-                                   int kvHead, int headDim, Scratch scratch, float[] out, int outOff) {
+                                   KvCache cache, int layer, float[] batchK, float[] batchV, int batchStart, int batchRow0,
+                                   int kvDim, int kvHead, int headDim, Scratch scratch, float[] out, int outOff) {
         int rows = tokens * heads;
         int lo = firstVisible(firstPos, window);
         int nKeys = firstPos + tokens - lo;
@@ -110,7 +120,7 @@ public final class Attention {
         int[] keyOff = scratch.keyOffsets(nKeys);
         // the cache's ring offset (a division) is computed once per key here, not once per key per row tile
         for (int j = lo; j < lo + nKeys; j++) {
-            keyOff[j - lo] = (j >= batchStart ? (j - batchStart) * kvDim : cache.offset(layer, j)) + kvHead * headDim;
+            keyOff[j - lo] = (j >= batchStart ? (j - batchStart + batchRow0) * kvDim : cache.offset(layer, j)) + kvHead * headDim;
         }
         float[] ck = cache.keys(layer), cv = cache.values(layer);
         boolean fromDram = (long) nKeys * headDim > DRAM_RANGE_FLOATS;
