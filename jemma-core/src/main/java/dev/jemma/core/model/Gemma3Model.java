@@ -6,6 +6,9 @@ import dev.jemma.core.kv.KvCache;
 import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.WeightMatrix;
+import dev.jemma.core.tensor.attention.Attention;
+import dev.jemma.core.tensor.attention.KvView;
+import dev.jemma.core.tensor.attention.Visibility;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -52,6 +55,8 @@ public final class Gemma3Model implements LanguageModel {
     /** Per layer, the matrices sharing an input (one matmul call each, so the input is quantized once). */
     private final WeightMatrix[][] qkv, gateUp;
     private final DecoderBlocks.QkNormRope[] qkNormRope;
+    /** Per layer: causal, or sliding on local layers. */
+    private final Visibility[] visibility;
     private final WeightMatrix embed;
     /** Where embedding rows are read: the interleaved copy when the embedding is the (tied) output, else the file. */
     private final WeightMatrix embedLookup;
@@ -104,6 +109,7 @@ public final class Gemma3Model implements LanguageModel {
         outputNorm = w.vector("output_norm.weight", c.dim());
         layers = new Layer[c.layers()];
         qkNormRope = new DecoderBlocks.QkNormRope[c.layers()];
+        visibility = new Visibility[c.layers()];
         int ffnMax = 0;
         for (int l = 0; l < c.layers(); l++) {
             String p = "blk." + l + ".";
@@ -127,6 +133,7 @@ public final class Gemma3Model implements LanguageModel {
                     Ops.ropeInvFreq(c.headDim(), c.ropeBase()[l], c.ropeScale()[l]), c.attentionScale(),
                     c.heads(), c.kvHeads(), c.headDim(), c.rmsEps());
         }
+        for (int l = 0; l < c.layers(); l++) visibility[l] = Visibility.causal(c.sliding()[l] ? c.slidingWindow() : 0);
         maxFfn = ffnMax;
         if (int8) {
             List<WeightMatrix> all = new ArrayList<>();
@@ -228,13 +235,12 @@ public final class Gemma3Model implements LanguageModel {
         DecoderBlocks.normInto(s.x, s.xn, count, dim, L.attnNorm(), c.rmsEps());
         matmul.matmul(qkv[l], s.xn, count, new float[][]{s.q, s.k, s.v}, pool);
         qkNormRope[l].apply(s.q, s.k, s.v, b.positions(), from, count, s.cos, s.sin);
-        final int window = c.sliding()[l] ? c.slidingWindow() : 0;
         // each sequence's rows attend over its own cache, then store their keys and values in it
         for (int r = 0; r < count; ) {
             int run = DecoderBlocks.runLength(b, from + r, from + count), start = b.position(from + r);
             KvCache cache = b.cache(b.slot(from + r));
-            Attention.attendBatch(pool, s.attn, s.q, s.att, r, run, start, c.heads(), c.kvHeads(), c.headDim(), window,
-                    cache, l, s.k, s.v);
+            Attention.attend(pool, s.attn, visibility[l], KvView.ring(cache, l), s.q, s.att, r, run, start,
+                    c.heads(), c.kvHeads(), c.headDim(), s.k, s.v);
             for (int t = r; t < r + run; t++) cache.put(l, b.position(from + t), s.k, t * kvDim, s.v, t * kvDim);
             r += run;
         }

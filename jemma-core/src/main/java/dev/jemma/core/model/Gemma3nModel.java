@@ -7,6 +7,9 @@ import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.WeightMatrix;
+import dev.jemma.core.tensor.attention.Attention;
+import dev.jemma.core.tensor.attention.KvView;
+import dev.jemma.core.tensor.attention.Visibility;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -48,6 +51,8 @@ public final class Gemma3nModel implements LanguageModel {
     private final WeightMatrix[][] attnIn;
     private final WeightMatrix[][] gateUp;
     private final DecoderBlocks.QkNormRope[] qkNormRope;
+    /** Per layer: causal, or sliding on local layers. */
+    private final Visibility[] visibility;
     private final WeightMatrix embed, output;
     private final float[] outputNorm;
     private final WeightMatrix[] altupProj, altupUnembd;
@@ -131,6 +136,7 @@ public final class Gemma3nModel implements LanguageModel {
         attnIn = new WeightMatrix[n][];
         gateUp = new WeightMatrix[n][];
         qkNormRope = new DecoderBlocks.QkNormRope[n];
+        visibility = new Visibility[n];
         int ffnMax = 0;
         for (int l = 0; l < n; l++) {
             String pre = "blk." + g.fileLayer()[l] + ".";
@@ -169,6 +175,7 @@ public final class Gemma3nModel implements LanguageModel {
             qkNormRope[l] = new DecoderBlocks.QkNormRope(L.qNorm(), L.kNorm(), true,
                     Ops.ropeInvFreq(c.headDim(), c.ropeBase()[l], c.ropeScale()[l]), c.attentionScale(),
                     c.heads(), c.kvHeads(), c.headDim(), c.rmsEps());
+            visibility[l] = Visibility.causal(c.sliding()[l] ? c.slidingWindow() : 0);
         }
         maxFfn = ffnMax;
         scratch.add(new Scratch());
@@ -385,12 +392,13 @@ public final class Gemma3nModel implements LanguageModel {
         }
         L.laurel().applyRight(sc.xn, count, c.rmsEps(), sc.mid, sc.laurel, matmul, pool);
         qkNormRope[l].apply(sc.q, src == l ? bk : null, src == l ? bv : null, b.positions(), from, count, sc.cos, sc.sin);
-        final int window = c.sliding()[l] ? c.slidingWindow() : 0;
+        final Visibility vis = visibility[l];
         for (int r = 0; r < count; ) {
             int run = DecoderBlocks.runLength(b, from + r, from + count);
             KvCache cache = b.cache(b.slot(from + r));
-            Attention.attendBatch(pool, sc.attn, sc.q, sc.att, r, run, b.position(from + r), c.heads(), c.kvHeads(),
-                    c.headDim(), window, cache, l, bk, bv);
+            KvView kv = src == l ? KvView.ring(cache, l) : KvView.shared(cache, l);
+            Attention.attend(pool, sc.attn, vis, kv, sc.q, sc.att, r, run, b.position(from + r), c.heads(), c.kvHeads(),
+                    c.headDim(), bk, bv);
             if (src == l && sc.batchK[l] == null) {
                 for (int t = r; t < r + run; t++) cache.put(l, b.position(from + t), bk, t * kvDim, bv, t * kvDim);
             }
