@@ -86,6 +86,8 @@ final class BenchCommand implements Callable<Integer> {
                     o.put("file_bytes", size);
                     o.put("threads", threads);
                     o.put("mode", exact ? "exact" : "default");
+                    o.put("vector_bits", dev.jemma.core.tensor.kernels.VectorWidth.BITS);
+                    o.put("kernels", exact ? "exact f32" : dev.jemma.core.tensor.kernels.VectorWidth.describe());
                     o.put("repetitions", reps);
                     if (matformer != null) o.put("matformer", matformer);
                     if (pp != null) {
@@ -117,6 +119,7 @@ final class BenchCommand implements Callable<Integer> {
                     System.out.printf("%nload %.3f s, peak RSS %.1f MiB; untimed warm-up runs (until the JIT settled): pp %s, tg %s%n",
                             loadSeconds, rss / (double) (1 << 20), ppRun == null ? "-" : (int) ppRun[reps + 1],
                             tgRun == null ? "-" : (int) tgRun[reps + 1]);
+                    System.out.printf("kernels: %s%n", exact ? "exact f32 (--exact)" : dev.jemma.core.tensor.kernels.VectorWidth.describe());
                 }
             }
         }

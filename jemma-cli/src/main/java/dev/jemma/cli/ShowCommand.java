@@ -34,9 +34,14 @@ final class ShowCommand implements Callable<Integer> {
         try (GgufFile f = GgufFile.open(ModelPaths.resolve(model))) {
             ModelSummary s = ModelSummary.of(f, contextLength, 64, matformer);
             if (json) {
-                System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(s.toMap()));
+                var m = new java.util.LinkedHashMap<String, Object>(s.toMap());
+                // what this machine would run the model with (not a property of the file)
+                m.put("vector_bits", dev.jemma.core.tensor.kernels.VectorWidth.BITS);
+                m.put("kernels", dev.jemma.core.tensor.kernels.VectorWidth.describe());
+                System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(m));
             } else {
                 System.out.print(s.toText());
+                System.out.printf("kernels on this machine: %s%n", dev.jemma.core.tensor.kernels.VectorWidth.describe());
             }
         }
         return 0;

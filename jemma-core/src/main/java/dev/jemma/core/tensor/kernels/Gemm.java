@@ -8,10 +8,13 @@ import jdk.incubator.vector.VectorSpecies;
  * f32 register-tiled micro-kernels for prefill: a tile of decoded weight rows times a tile of tokens, the
  * accumulators held in local variables (an array of vectors would live in memory and run ~10× slower). Each
  * weight vector loaded is used for 4 tokens and each activation vector for 4 rows, so the loop is bound by FMA
- * throughput, not by loads.
+ * throughput, not by loads. Written over {@link VectorWidth#F}; the columns left over after the last full vector (fewer
+ * than {@link VectorWidth#FLOATS}) are summed by a scalar tail. A 4×4 tile needs 21 vector registers (16 accumulators,
+ * 4 activations, a weight): AVX-512 has 32, AVX2 and SSE 16, so below 512 bits the tile runs as two 2×4 tiles
+ * (8 + 4 + 1), which compute every output with the same operations in the same order.
  */
 final class Gemm {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
+    private static final VectorSpecies<Float> F = VectorWidth.F;
 
     private Gemm() {
     }
@@ -22,6 +25,11 @@ final class Gemm {
      */
     static void k4x4(float[] a, int a0, int a1, int a2, int a3, float[] x, int x0, int x1, int x2, int x3, int n,
                      float[] out, int o0, int o1, int o2, int o3) {
+        if (VectorWidth.BITS < 512) { // a constant: C2 compiles one of the two paths
+            k2x4(a, a0, a1, x, x0, x1, x2, x3, n, out, o0, o1, o2, o3);
+            k2x4(a, a2, a3, x, x0, x1, x2, x3, n, out, o0 + 2, o1 + 2, o2 + 2, o3 + 2);
+            return;
+        }
         FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00,
                 c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
         int k = 0;
@@ -54,6 +62,30 @@ final class Gemm {
         out[o1 + 3] += c31.reduceLanes(VectorOperators.ADD) + tail(a, a3, x, x1, k, n);
         out[o2 + 3] += c32.reduceLanes(VectorOperators.ADD) + tail(a, a3, x, x2, k, n);
         out[o3 + 3] += c33.reduceLanes(VectorOperators.ADD) + tail(a, a3, x, x3, k, n);
+    }
+
+    /** Two rows (offsets a0, a1) against 4 tokens; results added into out[o_t], out[o_t + 1]. */
+    static void k2x4(float[] a, int a0, int a1, float[] x, int x0, int x1, int x2, int x3, int n,
+                     float[] out, int o0, int o1, int o2, int o3) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        int k = 0;
+        int step = F.length();
+        for (; k + step <= n; k += step) {
+            FloatVector b0 = FloatVector.fromArray(F, x, x0 + k), b1 = FloatVector.fromArray(F, x, x1 + k);
+            FloatVector b2 = FloatVector.fromArray(F, x, x2 + k), b3 = FloatVector.fromArray(F, x, x3 + k);
+            FloatVector w = FloatVector.fromArray(F, a, a0 + k);
+            c00 = w.fma(b0, c00); c01 = w.fma(b1, c01); c02 = w.fma(b2, c02); c03 = w.fma(b3, c03);
+            w = FloatVector.fromArray(F, a, a1 + k);
+            c10 = w.fma(b0, c10); c11 = w.fma(b1, c11); c12 = w.fma(b2, c12); c13 = w.fma(b3, c13);
+        }
+        out[o0] += c00.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x0, k, n);
+        out[o1] += c01.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x1, k, n);
+        out[o2] += c02.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x2, k, n);
+        out[o3] += c03.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x3, k, n);
+        out[o0 + 1] += c10.reduceLanes(VectorOperators.ADD) + tail(a, a1, x, x0, k, n);
+        out[o1 + 1] += c11.reduceLanes(VectorOperators.ADD) + tail(a, a1, x, x1, k, n);
+        out[o2 + 1] += c12.reduceLanes(VectorOperators.ADD) + tail(a, a1, x, x2, k, n);
+        out[o3 + 1] += c13.reduceLanes(VectorOperators.ADD) + tail(a, a1, x, x3, k, n);
     }
 
     /** One row against 4 tokens (row tails). */

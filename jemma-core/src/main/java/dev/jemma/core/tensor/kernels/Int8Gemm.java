@@ -29,10 +29,13 @@ import java.util.Arrays;
  * per-token sums live in a small scratch array ({@code acc[t·64 + r]}) rather than in the strided output.
  */
 public final class Int8Gemm {
-    static final VectorSpecies<Short> S = ShortVector.SPECIES_512;
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
-    static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
-    static final VectorSpecies<Short> S256 = ShortVector.SPECIES_256;
+    static final VectorSpecies<Short> S = VectorWidth.S;
+    static final VectorSpecies<Float> F = VectorWidth.F;
+    static final VectorSpecies<Integer> I = VectorWidth.I;
+    static final VectorSpecies<Short> SH = VectorWidth.SH;
+    /** 16-bit lanes per vector: decoders walk a group in slices of L rows; the tile kernels take 2L rows per pass. */
+    static final int L = VectorWidth.SHORTS;
+    static final int FL = VectorWidth.FLOATS;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     static final FloatVector F16_MAGIC = FloatVector.broadcast(F, 0x1p112f);
     /** Rows per tile: two interleaved groups, so each broadcast activation feeds two multiplies. */
@@ -124,11 +127,13 @@ public final class Int8Gemm {
 
     /** A Q4_0 / Q5_0 tile's 32 f16 scales at {@code t} into ds[o ..] as f32 (in place, see {@link Int8Kernels}); dm = 0. */
     private static void f16Scales(MemorySegment w, long t, float[] ds, float[] dm, int o) {
-        ShortVector h = ShortVector.fromMemorySegment(S, w, t, LE);
-        ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC).intoArray(ds, o);
-        ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC).intoArray(ds, o + 16);
+        for (int l0 = 0; l0 < Interleaved.ROWS; l0 += L) {
+            ShortVector h = ShortVector.fromMemorySegment(S, w, t + 2 * l0, LE);
+            ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC).intoArray(ds, o + l0);
+            ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC).intoArray(ds, o + l0 + L / 2);
+        }
         Arrays.fill(dm, o, o + 32, 0f);
     }
 
@@ -141,17 +146,20 @@ public final class Int8Gemm {
             int blk = b0 + b;
             long h = g + (long) (blk >>> 3) * KQuantInterleaved.Q4K_SB;
             long t = h + KQuantInterleaved.Q4K_HEADER + (long) (blk & 7) * KQuantInterleaved.Q4K_SUB;
-            ShortVector sm = ShortVector.fromMemorySegment(S, w, t, LE);
-            ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
-            FloatVector a0 = FloatVector.fromMemorySegment(F, w, h, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
-            FloatVector a1 = FloatVector.fromMemorySegment(F, w, h + 64, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
-            FloatVector k0 = FloatVector.fromMemorySegment(F, w, h + 128, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
-            FloatVector k1 = FloatVector.fromMemorySegment(F, w, h + 192, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
-            int o = b * ROWS + lane;
-            a0.intoArray(ds, o);
-            a1.intoArray(ds, o + 16);
-            a0.mul(8f).sub(k0).intoArray(dm, o);
-            a1.mul(8f).sub(k1).intoArray(dm, o + 16);
+            for (int l0 = 0; l0 < Interleaved.ROWS; l0 += L) { // per-row fields: 16-bit at +2·l0, f32 at +4·l0
+                ShortVector sm = ShortVector.fromMemorySegment(S, w, t + 2 * l0, LE);
+                ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
+                long hl = h + 4 * l0;
+                FloatVector a0 = FloatVector.fromMemorySegment(F, w, hl, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+                FloatVector a1 = FloatVector.fromMemorySegment(F, w, hl + 2 * L, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+                FloatVector k0 = FloatVector.fromMemorySegment(F, w, hl + 128, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
+                FloatVector k1 = FloatVector.fromMemorySegment(F, w, hl + 128 + 2 * L, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
+                int o = b * ROWS + lane + l0;
+                a0.intoArray(ds, o);
+                a1.intoArray(ds, o + L / 2);
+                a0.mul(8f).sub(k0).intoArray(dm, o);
+                a1.mul(8f).sub(k1).intoArray(dm, o + L / 2);
+            }
             quads(w, t + 64, 32 * b, wt, lane);
         }
     }
@@ -165,27 +173,32 @@ public final class Int8Gemm {
             long t = g + (long) (b0 + b) * Interleaved.Q5_TILE;
             f16Scales(w, t, ds, dm, b * ROWS + lane);
             int base = 32 * b;
-            for (int k = 0; k < 11; k++) {
-                ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * k, LE);
-                v.and((short) 31).sub((short) 16).intoArray(wt, (base + Interleaved.q5Column(k, 0)) * ROWS + lane);
-                v.lanewise(VectorOperators.LSHR, 5).and((short) 31).sub((short) 16)
-                        .intoArray(wt, (base + Interleaved.q5Column(k, 1)) * ROWS + lane);
-                // vector 5 holds only columns 15 and 31
-                if (k != 5) v.lanewise(VectorOperators.LSHR, 10).sub((short) 16).intoArray(wt, (base + Interleaved.q5Column(k, 2)) * ROWS + lane);
+            for (int l0 = 0; l0 < Interleaved.ROWS; l0 += L) {
+                for (int k = 0; k < 11; k++) {
+                    ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * k + 2 * l0, LE);
+                    int ln = lane + l0;
+                    v.and((short) 31).sub((short) 16).intoArray(wt, (base + Interleaved.q5Column(k, 0)) * ROWS + ln);
+                    v.lanewise(VectorOperators.LSHR, 5).and((short) 31).sub((short) 16)
+                            .intoArray(wt, (base + Interleaved.q5Column(k, 1)) * ROWS + ln);
+                    // vector 5 holds only columns 15 and 31
+                    if (k != 5) v.lanewise(VectorOperators.LSHR, 10).sub((short) 16).intoArray(wt, (base + Interleaved.q5Column(k, 2)) * ROWS + ln);
+                }
             }
         }
     }
 
     /** 8 quads of nibbles (Q4_0's arrangement) at {@code q} into tile columns [base, base + 32) as n − 8. */
     static void quads(MemorySegment w, long q, int base, short[] wt, int lane) {
-        for (int qd = 0; qd < 8; qd++) {
-            // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved)
-            ShortVector v = ShortVector.fromMemorySegment(S, w, q + 64L * qd, LE);
-            int c = base + 2 * qd;
-            v.and((short) 0xF).sub((short) 8).intoArray(wt, c * ROWS + lane);
-            v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).sub((short) 8).intoArray(wt, (c + 16) * ROWS + lane);
-            v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).sub((short) 8).intoArray(wt, (c + 1) * ROWS + lane);
-            v.lanewise(VectorOperators.LSHR, 12).sub((short) 8).intoArray(wt, (c + 17) * ROWS + lane);
+        for (int l0 = 0; l0 < Interleaved.ROWS; l0 += L) {
+            for (int qd = 0; qd < 8; qd++) {
+                // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved)
+                ShortVector v = ShortVector.fromMemorySegment(S, w, q + 64L * qd + 2 * l0, LE);
+                int c = base + 2 * qd, ln = lane + l0;
+                v.and((short) 0xF).sub((short) 8).intoArray(wt, c * ROWS + ln);
+                v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).sub((short) 8).intoArray(wt, (c + 16) * ROWS + ln);
+                v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).sub((short) 8).intoArray(wt, (c + 1) * ROWS + ln);
+                v.lanewise(VectorOperators.LSHR, 12).sub((short) 8).intoArray(wt, (c + 17) * ROWS + ln);
+            }
         }
     }
 
@@ -199,33 +212,38 @@ public final class Int8Gemm {
                       int cols, int nb, float[] acc, int ao, short[] sums) {
         final int x0 = xo, x1 = xo + cols, x2 = xo + 2 * cols, x3 = xo + 3 * cols;
         for (int c0 = 0; c0 < nc; c0 += span) {
-            ShortVector a0 = ShortVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-            for (int c = c0, end = c0 + span; c < end; c++) {
-                ShortVector w0 = ShortVector.fromArray(S, wt, c * ROWS);
-                ShortVector w1 = ShortVector.fromArray(S, wt, c * ROWS + 32);
-                ShortVector v0 = ShortVector.broadcast(S, xq[x0 + c]);
-                ShortVector v1 = ShortVector.broadcast(S, xq[x1 + c]);
-                ShortVector v2 = ShortVector.broadcast(S, xq[x2 + c]);
-                ShortVector v3 = ShortVector.broadcast(S, xq[x3 + c]);
-                a0 = a0.add(w0.mul(v0));
-                b0 = b0.add(w1.mul(v0));
-                a1 = a1.add(w0.mul(v1));
-                b1 = b1.add(w1.mul(v1));
-                a2 = a2.add(w0.mul(v2));
-                b2 = b2.add(w1.mul(v2));
-                a3 = a3.add(w0.mul(v3));
-                b3 = b3.add(w1.mul(v3));
+            // 2L rows per pass (64 at 512 bits; 32 / 16 at 256 / 128, where 16 vector registers hold 8 accumulators,
+            // 2 weight vectors and the broadcasts)
+            for (int r = 0; r < ROWS; r += 2 * L) {
+                ShortVector a0 = ShortVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+                for (int c = c0, end = c0 + span; c < end; c++) {
+                    ShortVector w0 = ShortVector.fromArray(S, wt, c * ROWS + r);
+                    ShortVector w1 = ShortVector.fromArray(S, wt, c * ROWS + r + L);
+                    ShortVector v0 = ShortVector.broadcast(S, xq[x0 + c]);
+                    ShortVector v1 = ShortVector.broadcast(S, xq[x1 + c]);
+                    ShortVector v2 = ShortVector.broadcast(S, xq[x2 + c]);
+                    ShortVector v3 = ShortVector.broadcast(S, xq[x3 + c]);
+                    a0 = a0.add(w0.mul(v0));
+                    b0 = b0.add(w1.mul(v0));
+                    a1 = a1.add(w0.mul(v1));
+                    b1 = b1.add(w1.mul(v1));
+                    a2 = a2.add(w0.mul(v2));
+                    b2 = b2.add(w1.mul(v2));
+                    a3 = a3.add(w0.mul(v3));
+                    b3 = b3.add(w1.mul(v3));
+                }
+                // the sums leave through an array and are scaled in a small loop: unrolled here, the 16 widen-and-scale
+                // steps made this method cost C2 ~48 MB of compiler memory (peak RSS) and crowded its inlining budget
+                int so = SUMS_PAD + r;
+                a0.intoArray(sums, so);
+                b0.intoArray(sums, so + L);
+                a1.intoArray(sums, so + ROWS);
+                b1.intoArray(sums, so + ROWS + L);
+                a2.intoArray(sums, so + 2 * ROWS);
+                b2.intoArray(sums, so + 2 * ROWS + L);
+                a3.intoArray(sums, so + 3 * ROWS);
+                b3.intoArray(sums, so + 3 * ROWS + L);
             }
-            // the sums leave through an array and are scaled in a small loop: unrolled here, the 16 widen-and-scale
-            // steps made this method cost C2 ~48 MB of compiler memory (peak RSS) and crowded its inlining budget
-            a0.intoArray(sums, SUMS_PAD);
-            b0.intoArray(sums, SUMS_PAD + 32);
-            a1.intoArray(sums, SUMS_PAD + ROWS);
-            b1.intoArray(sums, SUMS_PAD + ROWS + 32);
-            a2.intoArray(sums, SUMS_PAD + 2 * ROWS);
-            b2.intoArray(sums, SUMS_PAD + 2 * ROWS + 32);
-            a3.intoArray(sums, SUMS_PAD + 3 * ROWS);
-            b3.intoArray(sums, SUMS_PAD + 3 * ROWS + 32);
             scaleSums(sums, 4, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
         }
     }
@@ -234,14 +252,16 @@ public final class Int8Gemm {
     static void tile1(short[] wt, float[] ds, int nc, int span, short[] xq, float[] xd, int xo, int xdo, int nb, float[] acc,
                       int ao, short[] sums) {
         for (int c0 = 0; c0 < nc; c0 += span) {
-            ShortVector a0 = ShortVector.zero(S), b0 = a0;
-            for (int c = c0, end = c0 + span; c < end; c++) {
-                ShortVector v = ShortVector.broadcast(S, xq[xo + c]);
-                a0 = a0.add(ShortVector.fromArray(S, wt, c * ROWS).mul(v));
-                b0 = b0.add(ShortVector.fromArray(S, wt, c * ROWS + 32).mul(v));
+            for (int r = 0; r < ROWS; r += 2 * L) {
+                ShortVector a0 = ShortVector.zero(S), b0 = a0;
+                for (int c = c0, end = c0 + span; c < end; c++) {
+                    ShortVector v = ShortVector.broadcast(S, xq[xo + c]);
+                    a0 = a0.add(ShortVector.fromArray(S, wt, c * ROWS + r).mul(v));
+                    b0 = b0.add(ShortVector.fromArray(S, wt, c * ROWS + r + L).mul(v));
+                }
+                a0.intoArray(sums, SUMS_PAD + r);
+                b0.intoArray(sums, SUMS_PAD + r + L);
             }
-            a0.intoArray(sums, SUMS_PAD);
-            b0.intoArray(sums, SUMS_PAD + 32);
             scaleSums(sums, 1, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
         }
     }
@@ -250,9 +270,9 @@ public final class Int8Gemm {
     static void scaleSums(short[] sums, int tokens, float[] ds, int so, float[] xd, int xb, int nb, float[] acc, int ao) {
         for (int j = 0; j < tokens; j++) {
             float s = xd[xb + j * nb];
-            for (int r = 0; r < ROWS; r += 16) {
+            for (int r = 0; r < ROWS; r += FL) {
                 int o = ao + j * ROWS + r;
-                ((FloatVector) ShortVector.fromArray(S256, sums, SUMS_PAD + j * ROWS + r).convertShape(VectorOperators.S2F, F, 0))
+                ((FloatVector) ShortVector.fromArray(SH, sums, SUMS_PAD + j * ROWS + r).convertShape(VectorOperators.S2F, F, 0))
                         .fma(FloatVector.fromArray(F, ds, so + r).mul(s), FloatVector.fromArray(F, acc, o)).intoArray(acc, o);
             }
         }
@@ -265,21 +285,23 @@ public final class Int8Gemm {
      */
     static void mins(float[] dm, int nBlocks, float[] xd, short[] bias, int b0, int nb, int n, float[] acc) {
         for (int t = 0; t < n; t++) {
-            int ao = ACC_PAD + t * ROWS;
-            FloatVector s0 = FloatVector.fromArray(F, acc, ao), s1 = FloatVector.fromArray(F, acc, ao + 16);
-            FloatVector s2 = FloatVector.fromArray(F, acc, ao + 32), s3 = FloatVector.fromArray(F, acc, ao + 48);
-            for (int b = 0; b < nBlocks; b++) {
-                int xb = t * nb + b0 + b, d = b * ROWS;
-                float sx = xd[xb] * (-0.125f * bias[xb]);
-                s0 = FloatVector.fromArray(F, dm, d).fma(FloatVector.broadcast(F, sx), s0);
-                s1 = FloatVector.fromArray(F, dm, d + 16).fma(FloatVector.broadcast(F, sx), s1);
-                s2 = FloatVector.fromArray(F, dm, d + 32).fma(FloatVector.broadcast(F, sx), s2);
-                s3 = FloatVector.fromArray(F, dm, d + 48).fma(FloatVector.broadcast(F, sx), s3);
+            for (int r = 0; r < ROWS; r += 4 * FL) {
+                int ao = ACC_PAD + t * ROWS + r;
+                FloatVector s0 = FloatVector.fromArray(F, acc, ao), s1 = FloatVector.fromArray(F, acc, ao + FL);
+                FloatVector s2 = FloatVector.fromArray(F, acc, ao + 2 * FL), s3 = FloatVector.fromArray(F, acc, ao + 3 * FL);
+                for (int b = 0; b < nBlocks; b++) {
+                    int xb = t * nb + b0 + b, d = b * ROWS + r;
+                    float sx = xd[xb] * (-0.125f * bias[xb]);
+                    s0 = FloatVector.fromArray(F, dm, d).fma(FloatVector.broadcast(F, sx), s0);
+                    s1 = FloatVector.fromArray(F, dm, d + FL).fma(FloatVector.broadcast(F, sx), s1);
+                    s2 = FloatVector.fromArray(F, dm, d + 2 * FL).fma(FloatVector.broadcast(F, sx), s2);
+                    s3 = FloatVector.fromArray(F, dm, d + 3 * FL).fma(FloatVector.broadcast(F, sx), s3);
+                }
+                s0.intoArray(acc, ao);
+                s1.intoArray(acc, ao + FL);
+                s2.intoArray(acc, ao + 2 * FL);
+                s3.intoArray(acc, ao + 3 * FL);
             }
-            s0.intoArray(acc, ao);
-            s1.intoArray(acc, ao + 16);
-            s2.intoArray(acc, ao + 32);
-            s3.intoArray(acc, ao + 48);
         }
     }
 }

@@ -12,7 +12,8 @@ import java.nio.ByteOrder;
 
 /**
  * Integer dot products of {@link Interleaved} Q4_0 / Q5_0 / Q8_0 weight groups (32 rows) with {@link QuantizedActivations}:
- * 32 rows per 512-bit vector of 16-bit lanes, one broadcast activation per column, exact integer sums per block,
+ * the rows of a group in the lanes of 16-bit vectors ({@link VectorWidth}: 32, 16 or 8 rows per vector, a group taken in
+ * 1, 2 or 4 slices), one broadcast activation per column, exact integer sums per block,
  * then one f32 multiply-add per block by (weight scale × activation scale) — the arithmetic of llama.cpp's
  * {@code vec_dot_q4_0_q8_0} / {@code vec_dot_q8_0_q8_0}, laid out so that the Vector API's 16-bit multiply
  * ({@code vpmullw}, 32 products per instruction) stands in for the int8 dot-product instructions it cannot name.
@@ -22,10 +23,13 @@ import java.nio.ByteOrder;
  * and comes out exact. For Q8_0 a pair of products fits (|w·x| ≤ 128·127), and pairs are widened to 32 bits.
  */
 public final class Int8Kernels {
-    static final VectorSpecies<Short> S = ShortVector.SPECIES_512;
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
-    static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
-    static final VectorSpecies<Byte> B256 = ByteVector.SPECIES_256;
+    static final VectorSpecies<Short> S = VectorWidth.S;
+    static final VectorSpecies<Float> F = VectorWidth.F;
+    static final VectorSpecies<Integer> I = VectorWidth.I;
+    static final VectorSpecies<Short> SH = VectorWidth.SH;
+    static final VectorSpecies<Byte> BH = VectorWidth.BH;
+    /** Rows per slice: a group's 32 rows are walked in slices of one vector of 16-bit lanes (1, 2 or 4 slices). */
+    static final int L = VectorWidth.SHORTS;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     static final FloatVector F16_MAGIC = FloatVector.broadcast(F, 0x1p112f);
 
@@ -45,59 +49,63 @@ public final class Int8Kernels {
         final long gBytes = (long) nb * Interleaved.Q4_TILE;
         for (int gi = g0; gi < g1; gi++) {
             final long g = gi * gBytes;
-            FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
-            for (int b = 0; b < nb; b++) {
-                long tile = g + (long) b * Interleaved.Q4_TILE;
-                int xo = xt + 32 * b;
-                ShortVector acc = ShortVector.broadcast(S, bias[dt + b]);
-                for (int qd = 0; qd < 8; qd++) {
-                    ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * qd, LE);
-                    int j = xo + 2 * qd;
-                    ShortVector n0 = v.and((short) 0xF);
-                    ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
-                    ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
-                    ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12);
-                    acc = acc.add(n0.mul(xq[j]));
-                    acc = acc.add(n1.mul(xq[j + 16]));
-                    acc = acc.add(n2.mul(xq[j + 1]));
-                    acc = acc.add(n3.mul(xq[j + 17]));
+            final int r0 = gi * Interleaved.ROWS, o = ot + r0;
+            // slices of L rows (one vector of 16-bit lanes): every per-row field of a tile lies at +2·l0
+            for (int l0 = 0; l0 < Interleaved.ROWS; l0 += L) {
+                FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+                for (int b = 0; b < nb; b++) {
+                    long tile = g + (long) b * Interleaved.Q4_TILE + 2 * l0;
+                    int xo = xt + 32 * b;
+                    ShortVector acc = ShortVector.broadcast(S, bias[dt + b]);
+                    for (int qd = 0; qd < 8; qd++) {
+                        ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * qd, LE);
+                        int j = xo + 2 * qd;
+                        ShortVector n0 = v.and((short) 0xF);
+                        ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+                        ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
+                        ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12);
+                        acc = acc.add(n0.mul(xq[j]));
+                        acc = acc.add(n1.mul(xq[j + 16]));
+                        acc = acc.add(n2.mul(xq[j + 1]));
+                        acc = acc.add(n3.mul(xq[j + 17]));
+                    }
+                    // conversions are written out in place: wrapping convertShape in a small helper method made C2's code for
+                    // this loop ~2.4x slower (measured), as did interleaving them with the multiply-adds
+                    ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
+                    FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC); // f16 -> f32 in place: see q5
+                    FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    FloatVector a0 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 0);
+                    FloatVector a1 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 1);
+                    float dx = xd[dt + b];
+                    s0 = a0.mul(d0).fma(FloatVector.broadcast(F, dx), s0);
+                    s1 = a1.mul(d1).fma(FloatVector.broadcast(F, dx), s1);
                 }
-                // conversions are written out in place: wrapping convertShape in a small helper method made C2's code for
-                // this loop ~2.4x slower (measured), as did interleaving them with the multiply-adds
-                ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
-                FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                        .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC); // f16 -> f32 in place: see q5
-                FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                        .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                FloatVector a0 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 0);
-                FloatVector a1 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 1);
-                float dx = xd[dt + b];
-                s0 = a0.mul(d0).fma(FloatVector.broadcast(F, dx), s0);
-                s1 = a1.mul(d1).fma(FloatVector.broadcast(F, dx), s1);
-            }
-            int r0 = gi * Interleaved.ROWS, o = ot + r0;
-            // stored here, not through a helper: a call C2 declines to inline (node budget) forces the accumulators to be
-            // boxed, and it then allocates a vector per block (measured: ~1.7 GB/s of garbage, 2x slower decode)
-            if (rows - r0 >= 32) {
-                s0.intoArray(out, o);
-                s1.intoArray(out, o + 16);
-            } else {
-                s0.intoArray(out, o, F.indexInRange(0, rows - r0));
-                s1.intoArray(out, o + 16, F.indexInRange(16, rows - r0));
+                // stored here, not through a helper: a call C2 declines to inline (node budget) forces the accumulators to be
+                // boxed, and it then allocates a vector per block (measured: ~1.7 GB/s of garbage, 2x slower decode)
+                if (rows - r0 >= 32) {
+                    s0.intoArray(out, o + l0);
+                    s1.intoArray(out, o + l0 + L / 2);
+                } else {
+                    s0.intoArray(out, o + l0, F.indexInRange(l0, rows - r0));
+                    s1.intoArray(out, o + l0 + L / 2, F.indexInRange(l0 + L / 2, rows - r0));
+                }
             }
         }
     }
 
+    /** L bytes of a Q8_0 column at {@code off}, widened to 16-bit lanes. */
     static ShortVector col(MemorySegment w, long off) {
-        return (ShortVector) ByteVector.fromMemorySegment(B256, w, off, LE).convertShape(VectorOperators.B2S, S, 0);
+        return (ShortVector) ByteVector.fromMemorySegment(BH, w, off, LE).convertShape(VectorOperators.B2S, S, 0);
     }
 
-    /** Even 16-bit lanes of {@code p} (rows 0..15 of the group), sign-extended to 32 bits. */
+    /** Even 16-bit lanes of {@code p} (a slice's rows from the first half of the group), sign-extended to 32 bits. */
     static IntVector even(ShortVector p) {
         return p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
     }
 
-    /** Odd 16-bit lanes of {@code p} (rows 16..31), sign-extended to 32 bits. */
+    /** Odd 16-bit lanes of {@code p} (the matching rows 16..31), sign-extended to 32 bits. */
     static IntVector odd(ShortVector p) {
         return p.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16);
     }
@@ -116,91 +124,98 @@ public final class Int8Kernels {
         final long gBytes = (long) nb * Interleaved.Q5_TILE;
         for (int gi = g0; gi < g1; gi++) {
             final long g = gi * gBytes;
-            FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
-            for (int b = 0; b < nb; b++) {
-                long tile = g + (long) b * Interleaved.Q5_TILE;
-                int xo = xt + 32 * b;
-                ShortVector accL = ShortVector.broadcast(S, biasLo[dt + b]);
-                ShortVector accH = ShortVector.broadcast(S, biasHi[dt + b]);
-                for (int k = 0; k < 5; k++) {
-                    ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k, LE);
-                    ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k, LE);
-                    int x = xo + 3 * k;
-                    accL = accL.add(v.and((short) 31).mul(xq[x]));
-                    accH = accH.add(u.and((short) 31).mul(xq[x + 16]));
-                    accL = accL.add(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1]));
-                    accH = accH.add(u.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 17]));
-                    accL = accL.add(v.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2]));
-                    accH = accH.add(u.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 18]));
+            final int r0 = gi * Interleaved.ROWS, o = ot + r0;
+            for (int l0 = 0; l0 < Interleaved.ROWS; l0 += L) { // slices of L rows: see q4
+                FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+                for (int b = 0; b < nb; b++) {
+                    long tile = g + (long) b * Interleaved.Q5_TILE + 2 * l0;
+                    int xo = xt + 32 * b;
+                    ShortVector accL = ShortVector.broadcast(S, biasLo[dt + b]);
+                    ShortVector accH = ShortVector.broadcast(S, biasHi[dt + b]);
+                    for (int k = 0; k < 5; k++) {
+                        ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k, LE);
+                        ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k, LE);
+                        int x = xo + 3 * k;
+                        accL = accL.add(v.and((short) 31).mul(xq[x]));
+                        accH = accH.add(u.and((short) 31).mul(xq[x + 16]));
+                        accL = accL.add(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1]));
+                        accH = accH.add(u.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 17]));
+                        accL = accL.add(v.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2]));
+                        accH = accH.add(u.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 18]));
+                    }
+                    ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
+                    accL = accL.add(v.and((short) 31).mul(xq[xo + 15]));
+                    accH = accH.add(v.lanewise(VectorOperators.LSHR, 5).mul(xq[xo + 31]));
+                    // the scales' f16 -> f32 is written out in every kernel: through a helper method, C2 left the call un-inlined
+                    // in this larger kernel and boxed the vectors on every block (~3 GB/s of garbage, found with JFR; tg on
+                    // 1B Q4_K_M 20 -> 31 t/s). (sign-extended h << 13, sign and exponent-mantissa kept) · 2^112 is exact for
+                    // every finite f16, subnormals included
+                    ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
+                    FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    FloatVector l0v = (FloatVector) accL.convertShape(VectorOperators.S2F, F, 0);
+                    FloatVector l1v = (FloatVector) accL.convertShape(VectorOperators.S2F, F, 1);
+                    FloatVector u0 = (FloatVector) accH.convertShape(VectorOperators.S2F, F, 0);
+                    FloatVector u1 = (FloatVector) accH.convertShape(VectorOperators.S2F, F, 1);
+                    float dx = xd[dt + b];
+                    s0 = l0v.add(u0).mul(d0).fma(FloatVector.broadcast(F, dx), s0);
+                    s1 = l1v.add(u1).mul(d1).fma(FloatVector.broadcast(F, dx), s1);
                 }
-                ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
-                accL = accL.add(v.and((short) 31).mul(xq[xo + 15]));
-                accH = accH.add(v.lanewise(VectorOperators.LSHR, 5).mul(xq[xo + 31]));
-                // the scales' f16 -> f32 is written out in every kernel: through a helper method, C2 left the call un-inlined
-                // in this larger kernel and boxed the vectors on every block (~3 GB/s of garbage, found with JFR; tg on
-                // 1B Q4_K_M 20 -> 31 t/s). (sign-extended h << 13, sign and exponent-mantissa kept) · 2^112 is exact for
-                // every finite f16, subnormals included
-                ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
-                FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                        .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                        .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                FloatVector l0 = (FloatVector) accL.convertShape(VectorOperators.S2F, F, 0);
-                FloatVector l1 = (FloatVector) accL.convertShape(VectorOperators.S2F, F, 1);
-                FloatVector u0 = (FloatVector) accH.convertShape(VectorOperators.S2F, F, 0);
-                FloatVector u1 = (FloatVector) accH.convertShape(VectorOperators.S2F, F, 1);
-                float dx = xd[dt + b];
-                s0 = l0.add(u0).mul(d0).fma(FloatVector.broadcast(F, dx), s0);
-                s1 = l1.add(u1).mul(d1).fma(FloatVector.broadcast(F, dx), s1);
-            }
-            int r0 = gi * Interleaved.ROWS, o = ot + r0;
-            if (rows - r0 >= 32) { // in place: see q4
-                s0.intoArray(out, o);
-                s1.intoArray(out, o + 16);
-            } else {
-                s0.intoArray(out, o, F.indexInRange(0, rows - r0));
-                s1.intoArray(out, o + 16, F.indexInRange(16, rows - r0));
+                if (rows - r0 >= 32) { // in place: see q4
+                    s0.intoArray(out, o + l0);
+                    s1.intoArray(out, o + l0 + L / 2);
+                } else {
+                    s0.intoArray(out, o + l0, F.indexInRange(l0, rows - r0));
+                    s1.intoArray(out, o + l0 + L / 2, F.indexInRange(l0 + L / 2, rows - r0));
+                }
             }
         }
     }
 
-    /** {@link #q4} for Q8_0 groups. */
+    /**
+     * {@link #q4} for Q8_0 groups. A slice reads L bytes of each 32-byte column at +l0: the even bytes are rows
+     * l0/2 .. l0/2 + L/2 of the group, the odd ones the same rows + 16 ({@link Interleaved}).
+     */
     public static void q8(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
         final short[] xq = a.q;
         final int xt = t * a.cols, dt = t * nb;
         final long gBytes = (long) nb * Interleaved.Q8_TILE;
         for (int gi = g0; gi < g1; gi++) {
             final long g = gi * gBytes;
-            FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
-            for (int b = 0; b < nb; b++) {
-                long tile = g + (long) b * Interleaved.Q8_TILE;
-                int xo = xt + 32 * b;
-                IntVector i0 = IntVector.zero(I), i1 = IntVector.zero(I);
-                for (int k = 0; k < 32; k += 2) {
-                    long c = tile + 64 + 32L * k;
-                    ShortVector p = col(w, c).mul(xq[xo + k]).add(col(w, c + 32).mul(xq[xo + k + 1]));
-                    i0 = i0.add(even(p));
-                    i1 = i1.add(odd(p));
+            final int r0 = gi * Interleaved.ROWS, o = t * rows + r0;
+            for (int l0 = 0; l0 < Interleaved.ROWS; l0 += L) {
+                final int e = l0 / 2; // the slice's first row
+                FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+                for (int b = 0; b < nb; b++) {
+                    long tile = g + (long) b * Interleaved.Q8_TILE;
+                    int xo = xt + 32 * b;
+                    IntVector i0 = IntVector.zero(I), i1 = IntVector.zero(I);
+                    for (int k = 0; k < 32; k += 2) {
+                        long c = tile + 64 + 32L * k + l0;
+                        ShortVector p = col(w, c).mul(xq[xo + k]).add(col(w, c + 32).mul(xq[xo + k + 1]));
+                        i0 = i0.add(even(p));
+                        i1 = i1.add(odd(p));
+                    }
+                    // scales of rows e.. and 16 + e..: half-width loads, f16 -> f32 in place (see q5)
+                    FloatVector d0 = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
+                            .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    FloatVector d1 = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
+                            .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    FloatVector c0 = (FloatVector) i0.convert(VectorOperators.I2F, 0), c1 = (FloatVector) i1.convert(VectorOperators.I2F, 0);
+                    float dx = a.d[dt + b];
+                    s0 = c0.mul(d0).fma(FloatVector.broadcast(F, dx), s0);
+                    s1 = c1.mul(d1).fma(FloatVector.broadcast(F, dx), s1);
                 }
-                ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
-                FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                        .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC); // f16 -> f32 in place: see q5
-                FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                        .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                FloatVector c0 = (FloatVector) i0.convert(VectorOperators.I2F, 0), c1 = (FloatVector) i1.convert(VectorOperators.I2F, 0);
-                float dx = a.d[dt + b];
-                s0 = c0.mul(d0).fma(FloatVector.broadcast(F, dx), s0);
-                s1 = c1.mul(d1).fma(FloatVector.broadcast(F, dx), s1);
-            }
-            int r0 = gi * Interleaved.ROWS, o = t * rows + r0;
-            if (rows - r0 >= 32) { // inline store: see q4
-                s0.intoArray(out, o);
-                s1.intoArray(out, o + 16);
-            } else {
-                s0.intoArray(out, o, F.indexInRange(0, rows - r0));
-                s1.intoArray(out, o + 16, F.indexInRange(16, rows - r0));
+                if (rows - r0 >= 32) { // inline store: see q4
+                    s0.intoArray(out, o + e);
+                    s1.intoArray(out, o + 16 + e);
+                } else {
+                    s0.intoArray(out, o + e, F.indexInRange(e, rows - r0));
+                    s1.intoArray(out, o + 16 + e, F.indexInRange(16 + e, rows - r0));
+                }
             }
         }
     }
-
 }

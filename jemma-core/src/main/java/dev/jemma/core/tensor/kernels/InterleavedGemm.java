@@ -1,7 +1,6 @@
 package dev.jemma.core.tensor.kernels;
 
 import dev.jemma.core.tensor.GgmlType;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -11,6 +10,13 @@ import jdk.incubator.vector.VectorSpecies;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
+import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q5K_HEADER;
+import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q5K_SB;
+import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q5K_SUB;
+import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q6K_HEADER;
+import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q6K_SB;
+import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q6K_SUB;
+
 /**
  * Prefill over {@link Interleaved} Q8_0 / Q5_K / Q6_K / F16 weights with f32 activations (Q4_0, Q5_0 and Q4_K batches
  * run on {@link Int8Gemm}): a group's weights are decoded exactly to an f32 tile, column by column with the 32 rows
@@ -19,18 +25,33 @@ import java.nio.ByteOrder;
  * weight is decoded once per {@value #TOKEN_BLOCK} tokens. On one Zen 4 core this runs at the f32 FMA peak (~49 G
  * multiply-adds/s). These types stay here because their 16-bit integer sums would have to be widened too often: one
  * Q8_0 product reaches 16 256, Q6_K's sums fit 16 bits over 8 columns only.
+ *
+ * <p>Width: written over {@link VectorWidth}'s species. The layout (and the tile's) stays 32 rows per group at every
+ * width; the kernels walk a group in slices of rows. The tile kernels take slices of {@code 2 · FLOATS} rows (32, 16 or
+ * 8: two float vectors per column, so 8 accumulators + 2 weights + 4 broadcasts fit AVX2's 16 registers); the decoders
+ * take slices of {@link VectorWidth#SHORTS} rows, reading the 16-bit per-row fields at byte {@code 2·l0} of each 64-byte
+ * vector and the f32 per-row headers at {@code 4·l0} (first half) and {@code 4·l0 + 2·SHORTS} (second half). Slice loops
+ * have constant trip counts (1 at 512 bits, where the code is what it was). Vector values stay in one method's locals.
  */
 public final class InterleavedGemm {
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
-    static final VectorSpecies<Short> S = ShortVector.SPECIES_512;
-    static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
-    static final VectorSpecies<Short> S256 = ShortVector.SPECIES_256;
+    static final VectorSpecies<Float> F = VectorWidth.F;
+    static final VectorSpecies<Short> S = VectorWidth.S;
+    static final VectorSpecies<Integer> I = VectorWidth.I;
+    /** One 16-bit lane per float lane: f16 values and Q8_0 column pairs widen from these. */
+    static final VectorSpecies<Short> SH = VectorWidth.SH;
+    static final int FL = VectorWidth.FLOATS;
+    static final int SHORTS = VectorWidth.SHORTS;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     static final FloatVector F16_MAGIC = FloatVector.broadcast(F, 0x1p112f);
     /** Columns decoded per tile: 128 × 32 f32 = 16 KB, half of L1. */
     static final int COLS = 128;
     /** Tokens per pass over the weights: their activations (≤ 64 × cols f32) stay in L2. */
     static final int TOKEN_BLOCK = 64;
+    /**
+     * {@link #gemvF16}'s columns per pass below 512 bits: each row slice passes over these 256 columns (16 KB of the
+     * group, in L1) before the next slice does; at 512 bits one slice covers the group and takes all columns at once.
+     */
+    static final int GEMV_COLS = SHORTS >= Interleaved.ROWS ? Integer.MAX_VALUE : 256;
 
     private InterleavedGemm() {
     }
@@ -52,8 +73,8 @@ public final class InterleavedGemm {
             for (int c0 = 0; c0 < cols; c0 += COLS) {
                 int nc = Math.min(COLS, cols - c0);
                 if (f16) decodeF16(w, g * gBytes, c0 / 32, nc / 32, tile);
-                else if (q6k) KQuantKernels.decodeQ6K(w, g * gBytes, c0 / 32, nc / 32, tile);
-                else if (q5k) KQuantKernels.decodeQ5K(w, g * gBytes, c0 / 32, nc / 32, tile);
+                else if (q6k) decodeQ6K(w, g * gBytes, c0 / 32, nc / 32, tile);
+                else if (q5k) decodeQ5K(w, g * gBytes, c0 / 32, nc / 32, tile);
                 else decodeQ8(w, g * gBytes, c0 / 32, nc / 32, tile);
                 boolean first = c0 == 0;
                 int t = t0;
@@ -68,21 +89,23 @@ public final class InterleavedGemm {
     static void decodeQ8(MemorySegment w, long g, int b0, int n, float[] tile) {
         for (int b = 0; b < n; b++) {
             long t = g + (long) (b0 + b) * Interleaved.Q8_TILE;
-            ShortVector h = ShortVector.fromMemorySegment(S, w, t, LE);
-            FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC); // f16 -> f32 in place: see Int8Kernels.q5
-            FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            for (int k = 0; k < 32; k++) {
-                // 16-bit lane i holds row i (low byte) and row 16 + i (high byte)
-                IntVector v = (IntVector) ShortVector.fromMemorySegment(S256, w, t + 64 + 32L * k, LE).convertShape(VectorOperators.S2I, I, 0);
-                IntVector lo = v.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24);
-                IntVector hi = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 24);
-                FloatVector l = (FloatVector) lo.convert(VectorOperators.I2F, 0);
-                FloatVector u = (FloatVector) hi.convert(VectorOperators.I2F, 0);
-                int c = 32 * b + k;
-                l.mul(d0).intoArray(tile, c * 32);
-                u.mul(d1).intoArray(tile, c * 32 + 16);
+            // 16-bit lane i of a column holds row i (low byte) and row 16 + i (high byte): a slice of FL lanes at
+            // lane j gives rows j.. and 16 + j..; the scales of those rows are f16 at bytes 2j and 32 + 2j
+            for (int j = 0; j < 16; j += FL) {
+                FloatVector d0 = ((IntVector) ShortVector.fromMemorySegment(SH, w, t + 2L * j, LE).convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC); // f16 -> f32 in place: see Int8Kernels.q5
+                FloatVector d1 = ((IntVector) ShortVector.fromMemorySegment(SH, w, t + 32 + 2L * j, LE).convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                for (int k = 0; k < 32; k++) {
+                    IntVector v = (IntVector) ShortVector.fromMemorySegment(SH, w, t + 64 + 32L * k + 2L * j, LE).convertShape(VectorOperators.S2I, I, 0);
+                    IntVector lo = v.lanewise(VectorOperators.LSHL, 24).lanewise(VectorOperators.ASHR, 24);
+                    IntVector hi = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 24);
+                    FloatVector l = (FloatVector) lo.convert(VectorOperators.I2F, 0);
+                    FloatVector u = (FloatVector) hi.convert(VectorOperators.I2F, 0);
+                    int c = 32 * b + k;
+                    l.mul(d0).intoArray(tile, c * 32 + j);
+                    u.mul(d1).intoArray(tile, c * 32 + 16 + j);
+                }
             }
         }
     }
@@ -92,101 +115,216 @@ public final class InterleavedGemm {
         for (int b = 0; b < n; b++) {
             long t = g + (long) (b0 + b) * Interleaved.F16_TILE;
             for (int k = 0; k < 32; k++) {
-                IntVector i0 = (IntVector) ShortVector.fromMemorySegment(S256, w, t + 64L * k, LE).convertShape(VectorOperators.S2I, I, 0);
-                IntVector i1 = (IntVector) ShortVector.fromMemorySegment(S256, w, t + 64L * k + 32, LE).convertShape(VectorOperators.S2I, I, 0);
-                FloatVector l = i0.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                FloatVector u = i1.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
                 int c = 32 * b + k;
-                l.intoArray(tile, c * 32);
-                u.intoArray(tile, c * 32 + 16);
+                for (int j = 0; j < 32; j += 2 * FL) {
+                    IntVector i0 = (IntVector) ShortVector.fromMemorySegment(SH, w, t + 64L * k + 2L * j, LE).convertShape(VectorOperators.S2I, I, 0);
+                    IntVector i1 = (IntVector) ShortVector.fromMemorySegment(SH, w, t + 64L * k + 2L * (j + FL), LE).convertShape(VectorOperators.S2I, I, 0);
+                    FloatVector l = i0.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    FloatVector u = i1.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    l.intoArray(tile, c * 32 + j);
+                    u.intoArray(tile, c * 32 + j + FL);
+                }
+            }
+        }
+    }
+
+    /**
+     * Blocks [b0, b0 + n) of a Q5_K group into the same tile layout: (d·sc)·q − dmin·m, as the file's decoder. (Moved
+     * here from {@link KQuantKernels}, with the other f32 tile decoders.)
+     */
+    static void decodeQ5K(MemorySegment w, long g, int b0, int n, float[] tile) {
+        for (int b = 0; b < n; b++) {
+            int blk = b0 + b;
+            long h = g + (long) (blk >>> 3) * Q5K_SB, t = h + Q5K_HEADER + (long) (blk & 7) * Q5K_SUB;
+            int base = 32 * b;
+            for (int l0 = 0; l0 < Interleaved.ROWS; l0 += SHORTS) {
+                ShortVector sm = ShortVector.fromMemorySegment(S, w, t + 2L * l0, LE);
+                ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
+                FloatVector a0 = FloatVector.fromMemorySegment(F, w, h + 4L * l0, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+                FloatVector a1 = FloatVector.fromMemorySegment(F, w, h + 4L * l0 + 2 * SHORTS, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+                FloatVector k0 = FloatVector.fromMemorySegment(F, w, h + 128 + 4L * l0, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
+                FloatVector k1 = FloatVector.fromMemorySegment(F, w, h + 128 + 4L * l0 + 2 * SHORTS, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
+                for (int k = 0; k < 11; k++) {
+                    ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * k + 2L * l0, LE);
+                    // columns of the vector's slots 0, 1, 2 (vector 5: columns 15 and 31, slot 2 unused)
+                    int c0 = Interleaved.q5Column(k, 0), c1 = Interleaved.q5Column(k, 1);
+                    ShortVector n0 = v.and((short) 31);
+                    ShortVector n1 = v.lanewise(VectorOperators.LSHR, 5).and((short) 31);
+                    ((FloatVector) n0.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (base + c0) * 32 + l0);
+                    ((FloatVector) n0.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (base + c0) * 32 + l0 + FL);
+                    ((FloatVector) n1.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (base + c1) * 32 + l0);
+                    ((FloatVector) n1.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (base + c1) * 32 + l0 + FL);
+                    if (k != 5) {
+                        int c2 = Interleaved.q5Column(k, 2);
+                        ShortVector n2 = v.lanewise(VectorOperators.LSHR, 10);
+                        ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (base + c2) * 32 + l0);
+                        ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (base + c2) * 32 + l0 + FL);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Blocks [b0, b0 + n) of a Q6_K group into the same tile layout: (d·sc)·(q − 32), as the file's decoder. (Moved
+     * here from {@link KQuantKernels}, with the other f32 tile decoders.)
+     */
+    static void decodeQ6K(MemorySegment w, long g, int b0, int n, float[] tile) {
+        for (int b = 0; b < n; b++) {
+            int blk = b0 + b;
+            long h = g + (long) (blk >>> 3) * Q6K_SB, t = h + Q6K_HEADER + (long) (blk & 7) * Q6K_SUB;
+            for (int l0 = 0; l0 < Interleaved.ROWS; l0 += SHORTS) {
+                ShortVector sm = ShortVector.fromMemorySegment(S, w, t + 2L * l0, LE);
+                FloatVector d0 = FloatVector.fromMemorySegment(F, w, h + 4L * l0, LE);
+                FloatVector d1 = FloatVector.fromMemorySegment(F, w, h + 4L * l0 + 2 * SHORTS, LE);
+                for (int k = 0; k < 4; k++) {
+                    // columns 8k..8k+7: groups 0 and 1 take the first sub-block's scale (low byte), 2 and 3 the second's;
+                    // selected by a shift count, not by choosing between vectors (a vector phi can make C2 box)
+                    ShortVector sc = sm.lanewise(VectorOperators.LSHL, k < 2 ? 8 : 0).lanewise(VectorOperators.ASHR, 8);
+                    FloatVector s0 = d0.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+                    FloatVector s1 = d1.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+                    long p = t + 64 + 192L * k + 2L * l0;
+                    ShortVector q0 = ShortVector.fromMemorySegment(S, w, p, LE);
+                    ShortVector q1 = ShortVector.fromMemorySegment(S, w, p + 64, LE);
+                    ShortVector q2 = ShortVector.fromMemorySegment(S, w, p + 128, LE);
+                    int o = (32 * b + 8 * k) * 32 + l0;
+                    ShortVector v0 = q0.and((short) 63).sub((short) 32);
+                    ShortVector v1 = q0.lanewise(VectorOperators.LSHR, 6).and((short) 63).sub((short) 32);
+                    ShortVector v2 = q0.lanewise(VectorOperators.LSHR, 12).or(q2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).sub((short) 32);
+                    ShortVector v3 = q1.and((short) 63).sub((short) 32);
+                    ShortVector v4 = q1.lanewise(VectorOperators.LSHR, 6).and((short) 63).sub((short) 32);
+                    ShortVector v5 = q1.lanewise(VectorOperators.LSHR, 12).or(q2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).sub((short) 32);
+                    ShortVector v6 = q2.and((short) 63).sub((short) 32);
+                    ShortVector v7 = q2.lanewise(VectorOperators.LSHR, 6).and((short) 63).sub((short) 32);
+                    ((FloatVector) v0.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o);
+                    ((FloatVector) v0.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + FL);
+                    ((FloatVector) v1.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 32);
+                    ((FloatVector) v1.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 32 + FL);
+                    ((FloatVector) v2.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 64);
+                    ((FloatVector) v2.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 64 + FL);
+                    ((FloatVector) v3.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 96);
+                    ((FloatVector) v3.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 96 + FL);
+                    ((FloatVector) v4.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 128);
+                    ((FloatVector) v4.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 128 + FL);
+                    ((FloatVector) v5.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 160);
+                    ((FloatVector) v5.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 160 + FL);
+                    ((FloatVector) v6.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 192);
+                    ((FloatVector) v6.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 192 + FL);
+                    ((FloatVector) v7.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 224);
+                    ((FloatVector) v7.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 224 + FL);
+                }
             }
         }
     }
 
     /**
      * One token against the rows of F16 groups [g0, g1): out[o + r] = W[r] · x[xo ..], f32 activations. The f16 → f32
-     * step (sign-extend, shift, mask, ×2^112: 4 vector operations per 16 weights) is written out in place for the
-     * reasons given in {@link Int8Kernels}; 4 accumulators keep the FMA latency off the critical path.
+     * step (sign-extend, shift, mask, ×2^112: 4 vector operations per FLOATS weights) is written out in place for the
+     * reasons given in {@link Int8Kernels}; 4 accumulators keep the FMA latency off the critical path. Each slice of
+     * {@link VectorWidth#SHORTS} rows passes over {@link #GEMV_COLS} columns at a time (all of them at 512 bits).
      */
     public static void gemvF16(MemorySegment w, int g0, int g1, int rows, int cols, float[] x, int xo, float[] out, int o) {
         final int nb = cols / 32;
         final long gBytes = (long) nb * Interleaved.F16_TILE;
         for (int g = g0; g < g1; g++) {
-            FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
             final long base = g * gBytes;
-            for (int c = 0; c < cols; c += 2) {
-                long t = base + (long) (c >> 5) * Interleaved.F16_TILE + 64L * (c & 31);
-                IntVector i0 = (IntVector) ShortVector.fromMemorySegment(S256, w, t, LE).convertShape(VectorOperators.S2I, I, 0);
-                IntVector i1 = (IntVector) ShortVector.fromMemorySegment(S256, w, t + 32, LE).convertShape(VectorOperators.S2I, I, 0);
-                IntVector i2 = (IntVector) ShortVector.fromMemorySegment(S256, w, t + 64, LE).convertShape(VectorOperators.S2I, I, 0);
-                IntVector i3 = (IntVector) ShortVector.fromMemorySegment(S256, w, t + 96, LE).convertShape(VectorOperators.S2I, I, 0);
-                FloatVector w0 = i0.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                FloatVector w1 = i1.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                FloatVector w2 = i2.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                FloatVector w3 = i3.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                FloatVector v0 = FloatVector.broadcast(F, x[xo + c]);
-                FloatVector v1 = FloatVector.broadcast(F, x[xo + c + 1]);
-                a0 = w0.fma(v0, a0);
-                b0 = w1.fma(v0, b0);
-                a1 = w2.fma(v1, a1);
-                b1 = w3.fma(v1, b1);
-            }
-            int r0 = g * Interleaved.ROWS, oo = o + r0;
-            FloatVector lo = a0.add(a1), hi = b0.add(b1);
-            if (rows - r0 >= 32) { // in place, not through a helper: see Int8Kernels
-                lo.intoArray(out, oo);
-                hi.intoArray(out, oo + 16);
-            } else {
-                lo.intoArray(out, oo, F.indexInRange(0, rows - r0));
-                hi.intoArray(out, oo + 16, F.indexInRange(16, rows - r0));
+            final int r0 = g * Interleaved.ROWS, valid = rows - r0;
+            for (int cs = 0; cs < cols; ) {
+                final int ce = cols - cs <= GEMV_COLS ? cols : cs + GEMV_COLS;
+                for (int l0 = 0; l0 < Interleaved.ROWS; l0 += SHORTS) {
+                    FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
+                    for (int c = cs; c < ce; c += 2) {
+                        long t = base + (long) (c >> 5) * Interleaved.F16_TILE + 64L * (c & 31) + 2L * l0;
+                        IntVector i0 = (IntVector) ShortVector.fromMemorySegment(SH, w, t, LE).convertShape(VectorOperators.S2I, I, 0);
+                        IntVector i1 = (IntVector) ShortVector.fromMemorySegment(SH, w, t + 2 * FL, LE).convertShape(VectorOperators.S2I, I, 0);
+                        IntVector i2 = (IntVector) ShortVector.fromMemorySegment(SH, w, t + 64, LE).convertShape(VectorOperators.S2I, I, 0);
+                        IntVector i3 = (IntVector) ShortVector.fromMemorySegment(SH, w, t + 64 + 2 * FL, LE).convertShape(VectorOperators.S2I, I, 0);
+                        FloatVector w0 = i0.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                        FloatVector w1 = i1.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                        FloatVector w2 = i2.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                        FloatVector w3 = i3.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                        FloatVector v0 = FloatVector.broadcast(F, x[xo + c]);
+                        FloatVector v1 = FloatVector.broadcast(F, x[xo + c + 1]);
+                        a0 = w0.fma(v0, a0);
+                        b0 = w1.fma(v0, b0);
+                        a1 = w2.fma(v1, a1);
+                        b1 = w3.fma(v1, b1);
+                    }
+                    int oo = o + r0 + l0;
+                    FloatVector lo = a0.add(a1), hi = b0.add(b1);
+                    // in place, not through a helper: see Int8Kernels
+                    if (valid >= l0 + SHORTS) {
+                        if (cs == 0) {
+                            lo.intoArray(out, oo);
+                            hi.intoArray(out, oo + FL);
+                        } else {
+                            lo.add(FloatVector.fromArray(F, out, oo)).intoArray(out, oo);
+                            hi.add(FloatVector.fromArray(F, out, oo + FL)).intoArray(out, oo + FL);
+                        }
+                    } else if (cs == 0) {
+                        lo.intoArray(out, oo, F.indexInRange(l0, valid));
+                        hi.intoArray(out, oo + FL, F.indexInRange(l0 + FL, valid));
+                    } else {
+                        lo.add(FloatVector.fromArray(F, out, oo, F.indexInRange(l0, valid))).intoArray(out, oo, F.indexInRange(l0, valid));
+                        hi.add(FloatVector.fromArray(F, out, oo + FL, F.indexInRange(l0 + FL, valid))).intoArray(out, oo + FL, F.indexInRange(l0 + FL, valid));
+                    }
+                }
+                cs = ce;
             }
         }
     }
 
-    /** Four tokens (x rows at xo + k·cols) against nc tile columns; adds into (or, if first, sets) out at o + k·rows. */
+    /**
+     * Four tokens (x rows at xo + k·cols) against nc tile columns; adds into (or, if first, sets) out at o + k·rows.
+     * Rows in slices of 2·FLOATS (one slice at 512 bits): 8 accumulators per slice.
+     */
     static void tile4(float[] tile, int nc, float[] x, int xo, int cols, float[] out, int o, int rows, int valid, boolean first, float[] part) {
-        FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
-        FloatVector a2 = FloatVector.zero(F), b2 = FloatVector.zero(F), a3 = FloatVector.zero(F), b3 = FloatVector.zero(F);
+        final boolean direct = valid == 32 && !first;
         int x0 = xo, x1 = xo + cols, x2 = xo + 2 * cols, x3 = xo + 3 * cols;
-        for (int c = 0; c < nc; c++) {
-            FloatVector w0 = FloatVector.fromArray(F, tile, c * 32);
-            FloatVector w1 = FloatVector.fromArray(F, tile, c * 32 + 16);
-            FloatVector v0 = FloatVector.broadcast(F, x[x0 + c]);
-            FloatVector v1 = FloatVector.broadcast(F, x[x1 + c]);
-            FloatVector v2 = FloatVector.broadcast(F, x[x2 + c]);
-            FloatVector v3 = FloatVector.broadcast(F, x[x3 + c]);
-            a0 = w0.fma(v0, a0);
-            b0 = w1.fma(v0, b0);
-            a1 = w0.fma(v1, a1);
-            b1 = w1.fma(v1, b1);
-            a2 = w0.fma(v2, a2);
-            b2 = w1.fma(v2, b2);
-            a3 = w0.fma(v3, a3);
-            b3 = w1.fma(v3, b3);
+        for (int l0 = 0; l0 < Interleaved.ROWS; l0 += 2 * FL) {
+            FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F), b2 = FloatVector.zero(F), a3 = FloatVector.zero(F), b3 = FloatVector.zero(F);
+            for (int c = 0; c < nc; c++) {
+                FloatVector w0 = FloatVector.fromArray(F, tile, c * 32 + l0);
+                FloatVector w1 = FloatVector.fromArray(F, tile, c * 32 + l0 + FL);
+                FloatVector v0 = FloatVector.broadcast(F, x[x0 + c]);
+                FloatVector v1 = FloatVector.broadcast(F, x[x1 + c]);
+                FloatVector v2 = FloatVector.broadcast(F, x[x2 + c]);
+                FloatVector v3 = FloatVector.broadcast(F, x[x3 + c]);
+                a0 = w0.fma(v0, a0);
+                b0 = w1.fma(v0, b0);
+                a1 = w0.fma(v1, a1);
+                b1 = w1.fma(v1, b1);
+                a2 = w0.fma(v2, a2);
+                b2 = w1.fma(v2, b2);
+                a3 = w0.fma(v3, a3);
+                b3 = w1.fma(v3, b3);
+            }
+            // results go out through arrays, never as vector arguments of a call C2 might not inline: that would box
+            // the accumulators (an allocation per loop iteration, measured in Int8Kernels)
+            if (direct) {
+                int p = o + l0, q = p + FL;
+                a0.add(FloatVector.fromArray(F, out, p)).intoArray(out, p);
+                b0.add(FloatVector.fromArray(F, out, q)).intoArray(out, q);
+                a1.add(FloatVector.fromArray(F, out, p + rows)).intoArray(out, p + rows);
+                b1.add(FloatVector.fromArray(F, out, q + rows)).intoArray(out, q + rows);
+                a2.add(FloatVector.fromArray(F, out, p + 2 * rows)).intoArray(out, p + 2 * rows);
+                b2.add(FloatVector.fromArray(F, out, q + 2 * rows)).intoArray(out, q + 2 * rows);
+                a3.add(FloatVector.fromArray(F, out, p + 3 * rows)).intoArray(out, p + 3 * rows);
+                b3.add(FloatVector.fromArray(F, out, q + 3 * rows)).intoArray(out, q + 3 * rows);
+            } else {
+                float[] r = part;
+                a0.intoArray(r, l0);
+                b0.intoArray(r, l0 + FL);
+                a1.intoArray(r, 32 + l0);
+                b1.intoArray(r, 32 + l0 + FL);
+                a2.intoArray(r, 64 + l0);
+                b2.intoArray(r, 64 + l0 + FL);
+                a3.intoArray(r, 96 + l0);
+                b3.intoArray(r, 96 + l0 + FL);
+            }
         }
-        // results go out through arrays, never as vector arguments of a call C2 might not inline: that would box
-        // the accumulators (an allocation per loop iteration, measured in Int8Kernels)
-        if (valid == 32 && !first) {
-            a0.add(FloatVector.fromArray(F, out, o)).intoArray(out, o);
-            b0.add(FloatVector.fromArray(F, out, o + 16)).intoArray(out, o + 16);
-            a1.add(FloatVector.fromArray(F, out, o + rows)).intoArray(out, o + rows);
-            b1.add(FloatVector.fromArray(F, out, o + rows + 16)).intoArray(out, o + rows + 16);
-            a2.add(FloatVector.fromArray(F, out, o + 2 * rows)).intoArray(out, o + 2 * rows);
-            b2.add(FloatVector.fromArray(F, out, o + 2 * rows + 16)).intoArray(out, o + 2 * rows + 16);
-            a3.add(FloatVector.fromArray(F, out, o + 3 * rows)).intoArray(out, o + 3 * rows);
-            b3.add(FloatVector.fromArray(F, out, o + 3 * rows + 16)).intoArray(out, o + 3 * rows + 16);
-        } else {
-            float[] r = part;
-            a0.intoArray(r, 0);
-            b0.intoArray(r, 16);
-            a1.intoArray(r, 32);
-            b1.intoArray(r, 48);
-            a2.intoArray(r, 64);
-            b2.intoArray(r, 80);
-            a3.intoArray(r, 96);
-            b3.intoArray(r, 112);
-            for (int k = 0; k < 4; k++) merge(r, 32 * k, out, o + k * rows, valid, first);
-        }
+        if (!direct) for (int k = 0; k < 4; k++) merge(part, 32 * k, out, o + k * rows, valid, first);
     }
 
     /** out[o .. o + valid) = (first ? 0 : out) + r[ro ..]. */
@@ -195,23 +333,25 @@ public final class InterleavedGemm {
     }
 
     static void tile1(float[] tile, int nc, float[] x, int xo, float[] out, int o, int valid, boolean first, float[] part) {
-        FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
-        int c = 0;
-        for (; c + 2 <= nc; c += 2) {
-            FloatVector v0 = FloatVector.broadcast(F, x[xo + c]);
-            FloatVector v1 = FloatVector.broadcast(F, x[xo + c + 1]);
-            a0 = FloatVector.fromArray(F, tile, c * 32).fma(v0, a0);
-            b0 = FloatVector.fromArray(F, tile, c * 32 + 16).fma(v0, b0);
-            a1 = FloatVector.fromArray(F, tile, c * 32 + 32).fma(v1, a1);
-            b1 = FloatVector.fromArray(F, tile, c * 32 + 48).fma(v1, b1);
+        for (int l0 = 0; l0 < Interleaved.ROWS; l0 += 2 * FL) {
+            FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
+            int c = 0;
+            for (; c + 2 <= nc; c += 2) {
+                FloatVector v0 = FloatVector.broadcast(F, x[xo + c]);
+                FloatVector v1 = FloatVector.broadcast(F, x[xo + c + 1]);
+                a0 = FloatVector.fromArray(F, tile, c * 32 + l0).fma(v0, a0);
+                b0 = FloatVector.fromArray(F, tile, c * 32 + l0 + FL).fma(v0, b0);
+                a1 = FloatVector.fromArray(F, tile, c * 32 + 32 + l0).fma(v1, a1);
+                b1 = FloatVector.fromArray(F, tile, c * 32 + 32 + l0 + FL).fma(v1, b1);
+            }
+            for (; c < nc; c++) {
+                FloatVector v0 = FloatVector.broadcast(F, x[xo + c]);
+                a0 = FloatVector.fromArray(F, tile, c * 32 + l0).fma(v0, a0);
+                b0 = FloatVector.fromArray(F, tile, c * 32 + l0 + FL).fma(v0, b0);
+            }
+            a0.add(a1).intoArray(part, l0);
+            b0.add(b1).intoArray(part, l0 + FL);
         }
-        for (; c < nc; c++) {
-            FloatVector v0 = FloatVector.broadcast(F, x[xo + c]);
-            a0 = FloatVector.fromArray(F, tile, c * 32).fma(v0, a0);
-            b0 = FloatVector.fromArray(F, tile, c * 32 + 16).fma(v0, b0);
-        }
-        a0.add(a1).intoArray(part, 0);
-        b0.add(b1).intoArray(part, 16);
         merge(part, 0, out, o, valid, first);
     }
 

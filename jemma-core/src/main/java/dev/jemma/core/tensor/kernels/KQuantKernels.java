@@ -29,8 +29,10 @@ import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q6K_SUB;
  * so each 8 columns get their own 16-bit sum (within ±32512, started at −32·Σxq), added in f32 (exact for integers).
  */
 public final class KQuantKernels {
-    static final VectorSpecies<Short> S = ShortVector.SPECIES_512;
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
+    static final VectorSpecies<Short> S = VectorWidth.S;
+    static final VectorSpecies<Float> F = VectorWidth.F;
+    /** Rows per slice of a group (see {@link Int8Kernels}): per-row 16-bit fields at +2·l0, f32 header fields at +4·l0. */
+    static final int L = VectorWidth.SHORTS;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private KQuantKernels() {
@@ -56,58 +58,60 @@ public final class KQuantKernels {
         final int nsb = nb / 8;
         final long gBytes = (long) nsb * Q4K_SB;
         final long ga = gi * gBytes, gb = ga + gBytes;
-        FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F), u0 = FloatVector.zero(F), u1 = FloatVector.zero(F);
-        for (int sb = 0; sb < nsb; sb++) {
-            long ha = ga + (long) sb * Q4K_SB, hb = gb + (long) sb * Q4K_SB;
-            for (int j = 0; j < 8; j++) {
-                long ta = ha + Q4K_HEADER + (long) j * Q4K_SUB, tb = hb + Q4K_HEADER + (long) j * Q4K_SUB;
-                int b = 8 * sb + j, xo = xt + 32 * b;
-                short bs = bias[dt + b];
-                ShortVector acc = ShortVector.broadcast(S, bs), acd = acc;
-                for (int qd = 0; qd < 8; qd++) {
-                    ShortVector v = ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE);
-                    ShortVector e = ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE);
-                    int x = xo + 2 * qd;
-                    short x0 = xq[x], x1 = xq[x + 16], x2 = xq[x + 1], x3 = xq[x + 17];
-                    acc = acc.add(v.and((short) 0xF).mul(x0));
-                    acd = acd.add(e.and((short) 0xF).mul(x0));
-                    acc = acc.add(v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(x1));
-                    acd = acd.add(e.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(x1));
-                    acc = acc.add(v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(x2));
-                    acd = acd.add(e.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(x2));
-                    acc = acc.add(v.lanewise(VectorOperators.LSHR, 12).mul(x3));
-                    acd = acd.add(e.lanewise(VectorOperators.LSHR, 12).mul(x3));
+        final int o = ot + gi * Interleaved.ROWS;
+        for (int sl = 0; sl < Interleaved.ROWS; sl += L) { // slices of L rows
+            FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F), u0 = FloatVector.zero(F), u1 = FloatVector.zero(F);
+            for (int sb = 0; sb < nsb; sb++) {
+                long ha = ga + (long) sb * Q4K_SB + 4 * sl, hb = gb + (long) sb * Q4K_SB + 4 * sl;
+                for (int j = 0; j < 8; j++) {
+                    long ta = ha - 2 * sl + Q4K_HEADER + (long) j * Q4K_SUB, tb = hb - 2 * sl + Q4K_HEADER + (long) j * Q4K_SUB;
+                    int b = 8 * sb + j, xo = xt + 32 * b;
+                    short bs = bias[dt + b];
+                    ShortVector acc = ShortVector.broadcast(S, bs), acd = acc;
+                    for (int qd = 0; qd < 8; qd++) {
+                        ShortVector v = ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE);
+                        ShortVector e = ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE);
+                        int x = xo + 2 * qd;
+                        short x0 = xq[x], x1 = xq[x + 16], x2 = xq[x + 1], x3 = xq[x + 17];
+                        acc = acc.add(v.and((short) 0xF).mul(x0));
+                        acd = acd.add(e.and((short) 0xF).mul(x0));
+                        acc = acc.add(v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(x1));
+                        acd = acd.add(e.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(x1));
+                        acc = acc.add(v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(x2));
+                        acd = acd.add(e.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(x2));
+                        acc = acc.add(v.lanewise(VectorOperators.LSHR, 12).mul(x3));
+                        acd = acd.add(e.lanewise(VectorOperators.LSHR, 12).mul(x3));
+                    }
+                    // in place, not in helpers (see q4kOne); per group: A = d·sc, K = dmin·m, sum += dx·(A·S + (8A − K)·Σx)
+                    float dx = xd[dt + b], xs = dx * (-bs >> 3);
+                    FloatVector vdx = FloatVector.broadcast(F, dx), vxs = FloatVector.broadcast(F, xs);
+                    ShortVector sm = ShortVector.fromMemorySegment(S, w, ta, LE);
+                    ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
+                    FloatVector a0 = FloatVector.fromMemorySegment(F, w, ha, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+                    FloatVector a1 = FloatVector.fromMemorySegment(F, w, ha + 2 * L, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+                    FloatVector k0 = FloatVector.fromMemorySegment(F, w, ha + 128, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
+                    FloatVector k1 = FloatVector.fromMemorySegment(F, w, ha + 128 + 2 * L, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
+                    s0 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 0)).mul(a0).fma(vdx, s0);
+                    s1 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 1)).mul(a1).fma(vdx, s1);
+                    s0 = a0.mul(8f).sub(k0).fma(vxs, s0);
+                    s1 = a1.mul(8f).sub(k1).fma(vxs, s1);
+                    ShortVector sn = ShortVector.fromMemorySegment(S, w, tb, LE);
+                    ShortVector sd = sn.and((short) 0xff), md = sn.lanewise(VectorOperators.LSHR, 8);
+                    FloatVector c0 = FloatVector.fromMemorySegment(F, w, hb, LE).mul((FloatVector) sd.convertShape(VectorOperators.S2F, F, 0));
+                    FloatVector c1 = FloatVector.fromMemorySegment(F, w, hb + 2 * L, LE).mul((FloatVector) sd.convertShape(VectorOperators.S2F, F, 1));
+                    FloatVector l0 = FloatVector.fromMemorySegment(F, w, hb + 128, LE).mul((FloatVector) md.convertShape(VectorOperators.S2F, F, 0));
+                    FloatVector l1 = FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE).mul((FloatVector) md.convertShape(VectorOperators.S2F, F, 1));
+                    u0 = ((FloatVector) acd.convertShape(VectorOperators.S2F, F, 0)).mul(c0).fma(vdx, u0);
+                    u1 = ((FloatVector) acd.convertShape(VectorOperators.S2F, F, 1)).mul(c1).fma(vdx, u1);
+                    u0 = c0.mul(8f).sub(l0).fma(vxs, u0);
+                    u1 = c1.mul(8f).sub(l1).fma(vxs, u1);
                 }
-                // in place, not in helpers (see q4kOne); per group: A = d·sc, K = dmin·m, sum += dx·(A·S + (8A − K)·Σx)
-                float dx = xd[dt + b], xs = dx * (-bs >> 3);
-                FloatVector vdx = FloatVector.broadcast(F, dx), vxs = FloatVector.broadcast(F, xs);
-                ShortVector sm = ShortVector.fromMemorySegment(S, w, ta, LE);
-                ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
-                FloatVector a0 = FloatVector.fromMemorySegment(F, w, ha, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
-                FloatVector a1 = FloatVector.fromMemorySegment(F, w, ha + 64, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
-                FloatVector k0 = FloatVector.fromMemorySegment(F, w, ha + 128, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
-                FloatVector k1 = FloatVector.fromMemorySegment(F, w, ha + 192, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
-                s0 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 0)).mul(a0).fma(vdx, s0);
-                s1 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 1)).mul(a1).fma(vdx, s1);
-                s0 = a0.mul(8f).sub(k0).fma(vxs, s0);
-                s1 = a1.mul(8f).sub(k1).fma(vxs, s1);
-                ShortVector sn = ShortVector.fromMemorySegment(S, w, tb, LE);
-                ShortVector sd = sn.and((short) 0xff), md = sn.lanewise(VectorOperators.LSHR, 8);
-                FloatVector c0 = FloatVector.fromMemorySegment(F, w, hb, LE).mul((FloatVector) sd.convertShape(VectorOperators.S2F, F, 0));
-                FloatVector c1 = FloatVector.fromMemorySegment(F, w, hb + 64, LE).mul((FloatVector) sd.convertShape(VectorOperators.S2F, F, 1));
-                FloatVector l0 = FloatVector.fromMemorySegment(F, w, hb + 128, LE).mul((FloatVector) md.convertShape(VectorOperators.S2F, F, 0));
-                FloatVector l1 = FloatVector.fromMemorySegment(F, w, hb + 192, LE).mul((FloatVector) md.convertShape(VectorOperators.S2F, F, 1));
-                u0 = ((FloatVector) acd.convertShape(VectorOperators.S2F, F, 0)).mul(c0).fma(vdx, u0);
-                u1 = ((FloatVector) acd.convertShape(VectorOperators.S2F, F, 1)).mul(c1).fma(vdx, u1);
-                u0 = c0.mul(8f).sub(l0).fma(vxs, u0);
-                u1 = c1.mul(8f).sub(l1).fma(vxs, u1);
             }
+            s0.intoArray(out, o + sl);
+            s1.intoArray(out, o + sl + L / 2);
+            u0.intoArray(out, o + 32 + sl);
+            u1.intoArray(out, o + 32 + sl + L / 2);
         }
-        int o = ot + gi * Interleaved.ROWS;
-        s0.intoArray(out, o);
-        s1.intoArray(out, o + 16);
-        u0.intoArray(out, o + 32);
-        u1.intoArray(out, o + 48);
     }
 
     /** Groups [g0, g1) one at a time (the last group may be partial). */
@@ -117,51 +121,53 @@ public final class KQuantKernels {
         final long gBytes = (long) nsb * Q4K_SB;
         for (int gi = g0; gi < g1; gi++) {
             final long g = gi * gBytes;
-            FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
-            for (int sb = 0; sb < nsb; sb++) {
-                long h = g + (long) sb * Q4K_SB;
-                FloatVector d0 = FloatVector.fromMemorySegment(F, w, h, LE), d1 = FloatVector.fromMemorySegment(F, w, h + 64, LE);
-                FloatVector m0 = FloatVector.fromMemorySegment(F, w, h + 128, LE), m1 = FloatVector.fromMemorySegment(F, w, h + 192, LE);
-                for (int j = 0; j < 8; j++) {
-                    long tile = h + Q4K_HEADER + (long) j * Q4K_SUB;
-                    int b = 8 * sb + j, xo = xt + 32 * b;
-                    short bs = bias[dt + b];
-                    ShortVector acc = ShortVector.broadcast(S, bs);
-                    for (int qd = 0; qd < 8; qd++) {
-                        ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * qd, LE);
-                        int x = xo + 2 * qd;
-                        ShortVector n0 = v.and((short) 0xF);
-                        ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
-                        ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
-                        ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12);
-                        acc = acc.add(n0.mul(xq[x]));
-                        acc = acc.add(n1.mul(xq[x + 16]));
-                        acc = acc.add(n2.mul(xq[x + 1]));
-                        acc = acc.add(n3.mul(xq[x + 17]));
+            final int r0 = gi * Interleaved.ROWS, o = ot + r0;
+            for (int sl = 0; sl < Interleaved.ROWS; sl += L) { // slices of L rows: see Int8Kernels.q4
+                FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+                for (int sb = 0; sb < nsb; sb++) {
+                    long h = g + (long) sb * Q4K_SB + 4 * sl;
+                    FloatVector d0 = FloatVector.fromMemorySegment(F, w, h, LE), d1 = FloatVector.fromMemorySegment(F, w, h + 2 * L, LE);
+                    FloatVector m0 = FloatVector.fromMemorySegment(F, w, h + 128, LE), m1 = FloatVector.fromMemorySegment(F, w, h + 128 + 2 * L, LE);
+                    for (int j = 0; j < 8; j++) {
+                        long tile = h - 2 * sl + Q4K_HEADER + (long) j * Q4K_SUB;
+                        int b = 8 * sb + j, xo = xt + 32 * b;
+                        short bs = bias[dt + b];
+                        ShortVector acc = ShortVector.broadcast(S, bs);
+                        for (int qd = 0; qd < 8; qd++) {
+                            ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * qd, LE);
+                            int x = xo + 2 * qd;
+                            ShortVector n0 = v.and((short) 0xF);
+                            ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+                            ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
+                            ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12);
+                            acc = acc.add(n0.mul(xq[x]));
+                            acc = acc.add(n1.mul(xq[x + 16]));
+                            acc = acc.add(n2.mul(xq[x + 1]));
+                            acc = acc.add(n3.mul(xq[x + 17]));
+                        }
+                        // written out in place, not in helpers: see Int8Kernels.q4 (C2 boxes vectors across calls it does not inline)
+                        ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
+                        ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
+                        FloatVector a0 = d0.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+                        FloatVector a1 = d1.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+                        FloatVector k0 = m0.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
+                        FloatVector k1 = m1.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
+                        FloatVector c0 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 0);
+                        FloatVector c1 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 1);
+                        float dx = xd[dt + b], xs = dx * (-bs >> 3);
+                        s0 = c0.mul(a0).fma(FloatVector.broadcast(F, dx), s0);
+                        s1 = c1.mul(a1).fma(FloatVector.broadcast(F, dx), s1);
+                        s0 = a0.mul(8f).sub(k0).fma(FloatVector.broadcast(F, xs), s0);
+                        s1 = a1.mul(8f).sub(k1).fma(FloatVector.broadcast(F, xs), s1);
                     }
-                    // written out in place, not in helpers: see Int8Kernels.q4 (C2 boxes vectors across calls it does not inline)
-                    ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
-                    ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
-                    FloatVector a0 = d0.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
-                    FloatVector a1 = d1.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
-                    FloatVector k0 = m0.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
-                    FloatVector k1 = m1.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
-                    FloatVector c0 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 0);
-                    FloatVector c1 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 1);
-                    float dx = xd[dt + b], xs = dx * (-bs >> 3);
-                    s0 = c0.mul(a0).fma(FloatVector.broadcast(F, dx), s0);
-                    s1 = c1.mul(a1).fma(FloatVector.broadcast(F, dx), s1);
-                    s0 = a0.mul(8f).sub(k0).fma(FloatVector.broadcast(F, xs), s0);
-                    s1 = a1.mul(8f).sub(k1).fma(FloatVector.broadcast(F, xs), s1);
                 }
-            }
-            int r0 = gi * Interleaved.ROWS, o = ot + r0;
-            if (rows - r0 >= 32) { // in place: see Int8Kernels.q4
-                s0.intoArray(out, o);
-                s1.intoArray(out, o + 16);
-            } else {
-                s0.intoArray(out, o, F.indexInRange(0, rows - r0));
-                s1.intoArray(out, o + 16, F.indexInRange(16, rows - r0));
+                if (rows - r0 >= 32) { // in place: see Int8Kernels.q4
+                    s0.intoArray(out, o + sl);
+                    s1.intoArray(out, o + sl + L / 2);
+                } else {
+                    s0.intoArray(out, o + sl, F.indexInRange(sl, rows - r0));
+                    s1.intoArray(out, o + sl + L / 2, F.indexInRange(sl + L / 2, rows - r0));
+                }
             }
         }
     }
@@ -180,55 +186,57 @@ public final class KQuantKernels {
         final long gBytes = (long) nsb * Q5K_SB;
         for (int gi = g0; gi < g1; gi++) {
             final long g = gi * gBytes;
-            FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
-            for (int sb = 0; sb < nsb; sb++) {
-                long h = g + (long) sb * Q5K_SB;
-                FloatVector d0 = FloatVector.fromMemorySegment(F, w, h, LE), d1 = FloatVector.fromMemorySegment(F, w, h + 64, LE);
-                FloatVector m0 = FloatVector.fromMemorySegment(F, w, h + 128, LE), m1 = FloatVector.fromMemorySegment(F, w, h + 192, LE);
-                for (int j = 0; j < 8; j++) {
-                    long tile = h + Q5K_HEADER + (long) j * Q5K_SUB;
-                    int b = 8 * sb + j, xo = xt + 32 * b;
-                    ShortVector accL = ShortVector.broadcast(S, biasLo[dt + b]);
-                    ShortVector accH = ShortVector.broadcast(S, biasHi[dt + b]);
-                    for (int k = 0; k < 5; k++) {
-                        ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k, LE);
-                        int x = xo + 3 * k;
-                        accL = accL.add(v.and((short) 31).mul(xq[x]));
-                        accL = accL.add(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1]));
-                        accL = accL.add(v.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2]));
+            final int r0 = gi * Interleaved.ROWS, o = ot + r0;
+            for (int sl = 0; sl < Interleaved.ROWS; sl += L) { // slices of L rows: see Int8Kernels.q4
+                FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+                for (int sb = 0; sb < nsb; sb++) {
+                    long h = g + (long) sb * Q5K_SB + 4 * sl;
+                    FloatVector d0 = FloatVector.fromMemorySegment(F, w, h, LE), d1 = FloatVector.fromMemorySegment(F, w, h + 2 * L, LE);
+                    FloatVector m0 = FloatVector.fromMemorySegment(F, w, h + 128, LE), m1 = FloatVector.fromMemorySegment(F, w, h + 128 + 2 * L, LE);
+                    for (int j = 0; j < 8; j++) {
+                        long tile = h - 2 * sl + Q5K_HEADER + (long) j * Q5K_SUB;
+                        int b = 8 * sb + j, xo = xt + 32 * b;
+                        ShortVector accL = ShortVector.broadcast(S, biasLo[dt + b]);
+                        ShortVector accH = ShortVector.broadcast(S, biasHi[dt + b]);
+                        for (int k = 0; k < 5; k++) {
+                            ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k, LE);
+                            int x = xo + 3 * k;
+                            accL = accL.add(v.and((short) 31).mul(xq[x]));
+                            accL = accL.add(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1]));
+                            accL = accL.add(v.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2]));
+                        }
+                        for (int k = 0; k < 5; k++) {
+                            ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k, LE);
+                            int x = xo + 16 + 3 * k;
+                            accH = accH.add(u.and((short) 31).mul(xq[x]));
+                            accH = accH.add(u.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1]));
+                            accH = accH.add(u.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2]));
+                        }
+                        ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
+                        accL = accL.add(v.and((short) 31).mul(xq[xo + 15]));
+                        accH = accH.add(v.lanewise(VectorOperators.LSHR, 5).mul(xq[xo + 31]));
+                        ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
+                        ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
+                        FloatVector a0 = d0.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+                        FloatVector a1 = d1.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+                        FloatVector k0 = m0.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
+                        FloatVector k1 = m1.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
+                        FloatVector c0 = ((FloatVector) accL.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) accH.convertShape(VectorOperators.S2F, F, 0));
+                        FloatVector c1 = ((FloatVector) accL.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) accH.convertShape(VectorOperators.S2F, F, 1));
+                        float dx = xd[dt + b], xs = dx * (-bias4[dt + b] >> 3);
+                        s0 = c0.mul(a0).fma(FloatVector.broadcast(F, dx), s0);
+                        s1 = c1.mul(a1).fma(FloatVector.broadcast(F, dx), s1);
+                        s0 = a0.mul(16f).sub(k0).fma(FloatVector.broadcast(F, xs), s0);
+                        s1 = a1.mul(16f).sub(k1).fma(FloatVector.broadcast(F, xs), s1);
                     }
-                    for (int k = 0; k < 5; k++) {
-                        ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k, LE);
-                        int x = xo + 16 + 3 * k;
-                        accH = accH.add(u.and((short) 31).mul(xq[x]));
-                        accH = accH.add(u.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1]));
-                        accH = accH.add(u.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2]));
-                    }
-                    ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
-                    accL = accL.add(v.and((short) 31).mul(xq[xo + 15]));
-                    accH = accH.add(v.lanewise(VectorOperators.LSHR, 5).mul(xq[xo + 31]));
-                    ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
-                    ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
-                    FloatVector a0 = d0.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
-                    FloatVector a1 = d1.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
-                    FloatVector k0 = m0.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
-                    FloatVector k1 = m1.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
-                    FloatVector c0 = ((FloatVector) accL.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) accH.convertShape(VectorOperators.S2F, F, 0));
-                    FloatVector c1 = ((FloatVector) accL.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) accH.convertShape(VectorOperators.S2F, F, 1));
-                    float dx = xd[dt + b], xs = dx * (-bias4[dt + b] >> 3);
-                    s0 = c0.mul(a0).fma(FloatVector.broadcast(F, dx), s0);
-                    s1 = c1.mul(a1).fma(FloatVector.broadcast(F, dx), s1);
-                    s0 = a0.mul(16f).sub(k0).fma(FloatVector.broadcast(F, xs), s0);
-                    s1 = a1.mul(16f).sub(k1).fma(FloatVector.broadcast(F, xs), s1);
                 }
-            }
-            int r0 = gi * Interleaved.ROWS, o = ot + r0;
-            if (rows - r0 >= 32) { // in place: see Int8Kernels.q4
-                s0.intoArray(out, o);
-                s1.intoArray(out, o + 16);
-            } else {
-                s0.intoArray(out, o, F.indexInRange(0, rows - r0));
-                s1.intoArray(out, o + 16, F.indexInRange(16, rows - r0));
+                if (rows - r0 >= 32) { // in place: see Int8Kernels.q4
+                    s0.intoArray(out, o + sl);
+                    s1.intoArray(out, o + sl + L / 2);
+                } else {
+                    s0.intoArray(out, o + sl, F.indexInRange(sl, rows - r0));
+                    s1.intoArray(out, o + sl + L / 2, F.indexInRange(sl + L / 2, rows - r0));
+                }
             }
         }
     }
@@ -244,142 +252,67 @@ public final class KQuantKernels {
         final long gBytes = (long) nsb * Q6K_SB;
         for (int gi = g0; gi < g1; gi++) {
             final long g = gi * gBytes;
-            FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
-            for (int sb = 0; sb < nsb; sb++) {
-                long h = g + (long) sb * Q6K_SB;
-                FloatVector d0 = FloatVector.fromMemorySegment(F, w, h, LE), d1 = FloatVector.fromMemorySegment(F, w, h + 64, LE);
-                for (int j = 0; j < 8; j++) {
-                    long tile = h + Q6K_HEADER + (long) j * Q6K_SUB;
-                    int b = 8 * sb + j, xo = xt + 32 * b, bi = 4 * (dt + b);
-                    // lo: the first sub-block (columns 0..15), hi: the second; each summed 8 columns at a time
-                    FloatVector lo0 = FloatVector.zero(F), lo1 = FloatVector.zero(F), hi0 = FloatVector.zero(F), hi1 = FloatVector.zero(F);
-                    for (int half = 0; half < 2; half++) {
-                        // the 8 columns 8·half.. feed the first sub-block (lo), columns 16 + 8·half.. the second (hi)
-                        long pa = tile + 64 + 192L * half, pb = pa + 384;
-                        int xa = xo + 8 * half, xb = xa + 16;
-                        ShortVector lo = ShortVector.broadcast(S, bias[bi + half]);
-                        ShortVector a0 = ShortVector.fromMemorySegment(S, w, pa, LE);
-                        ShortVector a1 = ShortVector.fromMemorySegment(S, w, pa + 64, LE);
-                        ShortVector a2 = ShortVector.fromMemorySegment(S, w, pa + 128, LE);
-                        lo = lo.add(a0.and((short) 63).mul(xq[xa]));
-                        lo = lo.add(a0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 1]));
-                        lo = lo.add(a0.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(xq[xa + 2]));
-                        lo = lo.add(a1.and((short) 63).mul(xq[xa + 3]));
-                        lo = lo.add(a1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 4]));
-                        lo = lo.add(a1.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(xq[xa + 5]));
-                        lo = lo.add(a2.and((short) 63).mul(xq[xa + 6]));
-                        lo = lo.add(a2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 7]));
-                        ShortVector hi = ShortVector.broadcast(S, bias[bi + 2 + half]);
-                        ShortVector b0 = ShortVector.fromMemorySegment(S, w, pb, LE);
-                        ShortVector b1 = ShortVector.fromMemorySegment(S, w, pb + 64, LE);
-                        ShortVector b2 = ShortVector.fromMemorySegment(S, w, pb + 128, LE);
-                        hi = hi.add(b0.and((short) 63).mul(xq[xb]));
-                        hi = hi.add(b0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 1]));
-                        hi = hi.add(b0.lanewise(VectorOperators.LSHR, 12).or(b2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(xq[xb + 2]));
-                        hi = hi.add(b1.and((short) 63).mul(xq[xb + 3]));
-                        hi = hi.add(b1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 4]));
-                        hi = hi.add(b1.lanewise(VectorOperators.LSHR, 12).or(b2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(xq[xb + 5]));
-                        hi = hi.add(b2.and((short) 63).mul(xq[xb + 6]));
-                        hi = hi.add(b2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 7]));
-                        lo0 = lo0.add((FloatVector) lo.convertShape(VectorOperators.S2F, F, 0));
-                        lo1 = lo1.add((FloatVector) lo.convertShape(VectorOperators.S2F, F, 1));
-                        hi0 = hi0.add((FloatVector) hi.convertShape(VectorOperators.S2F, F, 0));
-                        hi1 = hi1.add((FloatVector) hi.convertShape(VectorOperators.S2F, F, 1));
+            final int r0 = gi * Interleaved.ROWS, o = ot + r0;
+            for (int sl = 0; sl < Interleaved.ROWS; sl += L) { // slices of L rows: see Int8Kernels.q4
+                FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+                for (int sb = 0; sb < nsb; sb++) {
+                    long h = g + (long) sb * Q6K_SB + 4 * sl;
+                    FloatVector d0 = FloatVector.fromMemorySegment(F, w, h, LE), d1 = FloatVector.fromMemorySegment(F, w, h + 2 * L, LE);
+                    for (int j = 0; j < 8; j++) {
+                        long tile = h - 2 * sl + Q6K_HEADER + (long) j * Q6K_SUB;
+                        int b = 8 * sb + j, xo = xt + 32 * b, bi = 4 * (dt + b);
+                        // lo: the first sub-block (columns 0..15), hi: the second; each summed 8 columns at a time
+                        FloatVector lo0 = FloatVector.zero(F), lo1 = FloatVector.zero(F), hi0 = FloatVector.zero(F), hi1 = FloatVector.zero(F);
+                        for (int half = 0; half < 2; half++) {
+                            // the 8 columns 8·half.. feed the first sub-block (lo), columns 16 + 8·half.. the second (hi)
+                            long pa = tile + 64 + 192L * half, pb = pa + 384;
+                            int xa = xo + 8 * half, xb = xa + 16;
+                            ShortVector lo = ShortVector.broadcast(S, bias[bi + half]);
+                            ShortVector a0 = ShortVector.fromMemorySegment(S, w, pa, LE);
+                            ShortVector a1 = ShortVector.fromMemorySegment(S, w, pa + 64, LE);
+                            ShortVector a2 = ShortVector.fromMemorySegment(S, w, pa + 128, LE);
+                            lo = lo.add(a0.and((short) 63).mul(xq[xa]));
+                            lo = lo.add(a0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 1]));
+                            lo = lo.add(a0.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(xq[xa + 2]));
+                            lo = lo.add(a1.and((short) 63).mul(xq[xa + 3]));
+                            lo = lo.add(a1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 4]));
+                            lo = lo.add(a1.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(xq[xa + 5]));
+                            lo = lo.add(a2.and((short) 63).mul(xq[xa + 6]));
+                            lo = lo.add(a2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 7]));
+                            ShortVector hi = ShortVector.broadcast(S, bias[bi + 2 + half]);
+                            ShortVector b0 = ShortVector.fromMemorySegment(S, w, pb, LE);
+                            ShortVector b1 = ShortVector.fromMemorySegment(S, w, pb + 64, LE);
+                            ShortVector b2 = ShortVector.fromMemorySegment(S, w, pb + 128, LE);
+                            hi = hi.add(b0.and((short) 63).mul(xq[xb]));
+                            hi = hi.add(b0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 1]));
+                            hi = hi.add(b0.lanewise(VectorOperators.LSHR, 12).or(b2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(xq[xb + 2]));
+                            hi = hi.add(b1.and((short) 63).mul(xq[xb + 3]));
+                            hi = hi.add(b1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 4]));
+                            hi = hi.add(b1.lanewise(VectorOperators.LSHR, 12).or(b2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(xq[xb + 5]));
+                            hi = hi.add(b2.and((short) 63).mul(xq[xb + 6]));
+                            hi = hi.add(b2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 7]));
+                            lo0 = lo0.add((FloatVector) lo.convertShape(VectorOperators.S2F, F, 0));
+                            lo1 = lo1.add((FloatVector) lo.convertShape(VectorOperators.S2F, F, 1));
+                            hi0 = hi0.add((FloatVector) hi.convertShape(VectorOperators.S2F, F, 0));
+                            hi1 = hi1.add((FloatVector) hi.convertShape(VectorOperators.S2F, F, 1));
+                        }
+                        ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
+                        ShortVector sa = sm.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8);
+                        ShortVector sb2 = sm.lanewise(VectorOperators.ASHR, 8);
+                        FloatVector dx = FloatVector.broadcast(F, xd[dt + b]);
+                        s0 = lo0.mul(d0.mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 0)))
+                                .add(hi0.mul(d0.mul((FloatVector) sb2.convertShape(VectorOperators.S2F, F, 0)))).fma(dx, s0);
+                        s1 = lo1.mul(d1.mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 1)))
+                                .add(hi1.mul(d1.mul((FloatVector) sb2.convertShape(VectorOperators.S2F, F, 1)))).fma(dx, s1);
                     }
-                    ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
-                    ShortVector sa = sm.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8);
-                    ShortVector sb2 = sm.lanewise(VectorOperators.ASHR, 8);
-                    FloatVector dx = FloatVector.broadcast(F, xd[dt + b]);
-                    s0 = lo0.mul(d0.mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 0)))
-                            .add(hi0.mul(d0.mul((FloatVector) sb2.convertShape(VectorOperators.S2F, F, 0)))).fma(dx, s0);
-                    s1 = lo1.mul(d1.mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 1)))
-                            .add(hi1.mul(d1.mul((FloatVector) sb2.convertShape(VectorOperators.S2F, F, 1)))).fma(dx, s1);
                 }
-            }
-            int r0 = gi * Interleaved.ROWS, o = ot + r0;
-            if (rows - r0 >= 32) { // in place: see Int8Kernels.q4
-                s0.intoArray(out, o);
-                s1.intoArray(out, o + 16);
-            } else {
-                s0.intoArray(out, o, F.indexInRange(0, rows - r0));
-                s1.intoArray(out, o + 16, F.indexInRange(16, rows - r0));
-            }
-        }
-    }
-
-    /** Blocks [b0, b0 + n) of a Q5_K group into the same tile layout: (d·sc)·q − dmin·m, as the file's decoder. */
-    static void decodeQ5K(MemorySegment w, long g, int b0, int n, float[] tile) {
-        for (int b = 0; b < n; b++) {
-            int blk = b0 + b;
-            long h = g + (long) (blk >>> 3) * Q5K_SB, t = h + Q5K_HEADER + (long) (blk & 7) * Q5K_SUB;
-            ShortVector sm = ShortVector.fromMemorySegment(S, w, t, LE);
-            ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
-            FloatVector a0 = FloatVector.fromMemorySegment(F, w, h, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
-            FloatVector a1 = FloatVector.fromMemorySegment(F, w, h + 64, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
-            FloatVector k0 = FloatVector.fromMemorySegment(F, w, h + 128, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
-            FloatVector k1 = FloatVector.fromMemorySegment(F, w, h + 192, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
-            int base = 32 * b;
-            for (int k = 0; k < 11; k++) {
-                ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * k, LE);
-                // columns of the vector's slots 0, 1, 2 (vector 5: columns 15 and 31, slot 2 unused)
-                int c0 = Interleaved.q5Column(k, 0), c1 = Interleaved.q5Column(k, 1);
-                ShortVector n0 = v.and((short) 31);
-                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 5).and((short) 31);
-                ((FloatVector) n0.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (base + c0) * 32);
-                ((FloatVector) n0.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (base + c0) * 32 + 16);
-                ((FloatVector) n1.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (base + c1) * 32);
-                ((FloatVector) n1.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (base + c1) * 32 + 16);
-                if (k != 5) {
-                    ShortVector n2 = v.lanewise(VectorOperators.LSHR, 10);
-                    ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, (base + Interleaved.q5Column(k, 2)) * 32);
-                    ((FloatVector) n2.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, (base + Interleaved.q5Column(k, 2)) * 32 + 16);
+                if (rows - r0 >= 32) { // in place: see Int8Kernels.q4
+                    s0.intoArray(out, o + sl);
+                    s1.intoArray(out, o + sl + L / 2);
+                } else {
+                    s0.intoArray(out, o + sl, F.indexInRange(sl, rows - r0));
+                    s1.intoArray(out, o + sl + L / 2, F.indexInRange(sl + L / 2, rows - r0));
                 }
-            }
-        }
-    }
-
-    /** Blocks [b0, b0 + n) of a Q6_K group into the same tile layout: (d·sc)·(q − 32), as the file's decoder. */
-    static void decodeQ6K(MemorySegment w, long g, int b0, int n, float[] tile) {
-        for (int b = 0; b < n; b++) {
-            int blk = b0 + b;
-            long h = g + (long) (blk >>> 3) * Q6K_SB, t = h + Q6K_HEADER + (long) (blk & 7) * Q6K_SUB;
-            ShortVector sm = ShortVector.fromMemorySegment(S, w, t, LE);
-            FloatVector d0 = FloatVector.fromMemorySegment(F, w, h, LE), d1 = FloatVector.fromMemorySegment(F, w, h + 64, LE);
-            for (int k = 0; k < 4; k++) {
-                // columns 8k..8k+7: groups 0 and 1 take the first sub-block's scale (low byte), 2 and 3 the second's;
-                // selected by a shift count, not by choosing between vectors (a vector phi can make C2 box)
-                ShortVector sc = sm.lanewise(VectorOperators.LSHL, k < 2 ? 8 : 0).lanewise(VectorOperators.ASHR, 8);
-                FloatVector s0 = d0.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
-                FloatVector s1 = d1.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
-                long p = t + 64 + 192L * k;
-                ShortVector l0 = ShortVector.fromMemorySegment(S, w, p, LE);
-                ShortVector l1 = ShortVector.fromMemorySegment(S, w, p + 64, LE);
-                ShortVector l2 = ShortVector.fromMemorySegment(S, w, p + 128, LE);
-                int o = (32 * b + 8 * k) * 32;
-                ShortVector v0 = l0.and((short) 63).sub((short) 32);
-                ShortVector v1 = l0.lanewise(VectorOperators.LSHR, 6).and((short) 63).sub((short) 32);
-                ShortVector v2 = l0.lanewise(VectorOperators.LSHR, 12).or(l2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).sub((short) 32);
-                ShortVector v3 = l1.and((short) 63).sub((short) 32);
-                ShortVector v4 = l1.lanewise(VectorOperators.LSHR, 6).and((short) 63).sub((short) 32);
-                ShortVector v5 = l1.lanewise(VectorOperators.LSHR, 12).or(l2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).sub((short) 32);
-                ShortVector v6 = l2.and((short) 63).sub((short) 32);
-                ShortVector v7 = l2.lanewise(VectorOperators.LSHR, 6).and((short) 63).sub((short) 32);
-                ((FloatVector) v0.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o);
-                ((FloatVector) v0.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 16);
-                ((FloatVector) v1.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 32);
-                ((FloatVector) v1.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 48);
-                ((FloatVector) v2.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 64);
-                ((FloatVector) v2.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 80);
-                ((FloatVector) v3.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 96);
-                ((FloatVector) v3.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 112);
-                ((FloatVector) v4.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 128);
-                ((FloatVector) v4.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 144);
-                ((FloatVector) v5.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 160);
-                ((FloatVector) v5.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 176);
-                ((FloatVector) v6.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 192);
-                ((FloatVector) v6.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 208);
-                ((FloatVector) v7.convertShape(VectorOperators.S2F, F, 0)).mul(s0).intoArray(tile, o + 224);
-                ((FloatVector) v7.convertShape(VectorOperators.S2F, F, 1)).mul(s1).intoArray(tile, o + 240);
             }
         }
     }

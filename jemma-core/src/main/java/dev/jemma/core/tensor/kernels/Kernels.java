@@ -8,6 +8,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -16,24 +17,37 @@ import java.nio.ByteOrder;
 
 /**
  * Fused row kernels over weights in their stored (mmapped) format, with f32 activations: a dot product of one
- * stored row with an f32 vector, and a vectorized row dequantizer. Written for 512-bit vectors (a Q4_0/Q8_0 block
- * of 32 weights is two 16-lane float vectors); {@link #ENABLED} is false on narrower hardware, where callers fall
- * back to {@link dev.jemma.core.tensor.BlockFormat}'s exact scalar code.
+ * stored row with an f32 vector, and a vectorized row dequantizer. Written over {@link VectorWidth}'s float species
+ * ({@link VectorWidth#FLOATS} = 16, 8 or 4 lanes): a Q4_0/Q8_0 block of 32 weights is {@code 32 / FLOATS} float vectors,
+ * decoded from quant loads of {@link #QBYTES} bytes (16 at 512 bits, 8 below: the smallest byte vector is 64 bits, so
+ * at 128 bits one load widens into two float vectors, {@code convertShape} parts 0 and 1). The loops over the parts of a
+ * block have constant trip counts (static finals), so C2 unrolls them; at 512 bits each runs once and the code is what
+ * it was before the width became a parameter. Every vector value stays in its kernel's locals: a helper that takes or
+ * returns a vector and is not inlined makes C2 box it (see docs/PERFORMANCE.md). {@link #ENABLED} is false without a
+ * usable vector width, where callers fall back to {@link dev.jemma.core.tensor.BlockFormat}'s exact scalar code.
  *
  * <p>Numerics: weights are decoded exactly (as ggml's {@code to_float}); only the summation order differs from
  * the exact mode, so results agree with it to float rounding (~1e-6 relative).
  */
 public final class Kernels {
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
-    static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
-    static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128;
-    static final VectorSpecies<Short> S256 = ShortVector.SPECIES_256;
+    static final VectorSpecies<Float> F = VectorWidth.F;
+    static final VectorSpecies<Integer> I = VectorWidth.I;
+    /** Float lanes per vector. */
+    static final int FL = VectorWidth.FLOATS;
+    /** Quant-byte loads: one byte per float lane, at least 64 bits. */
+    static final VectorSpecies<Byte> QB = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, 8 * FL)));
+    /** Bytes per quant load (16 or 8). */
+    static final int QBYTES = QB.length();
+    /** Float vectors per quant load (1, or 2 at 128 bits). */
+    static final int QPARTS = Math.max(1, QBYTES / FL);
+    /** f16 / bf16 loads: one 16-bit lane per float lane. */
+    static final VectorSpecies<Short> SH = VectorWidth.SH;
     static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    static final FloatVector F16_MAGIC = FloatVector.broadcast(F, 0x1p112f);
 
-    /** True when the preferred vector shape is at least 512 bits, the shape these kernels are written for. */
-    public static final boolean ENABLED = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512
-            && !Boolean.getBoolean("jemma.noFastKernels");
+    /** True when a vector width of at least 128 bits is usable ({@link VectorWidth#ENABLED}) and not switched off. */
+    public static final boolean ENABLED = VectorWidth.ENABLED && !Boolean.getBoolean("jemma.noFastKernels");
 
     private Kernels() {
     }
@@ -54,7 +68,8 @@ public final class Kernels {
     /** sums[so + b] = Σ x[xo + 32b .. xo + 32b + 32) for the {@code n / 32} blocks of one activation row. */
     public static void blockSums(float[] x, int xo, int n, float[] sums, int so) {
         for (int b = 0; b < n / 32; b++) {
-            FloatVector v = FloatVector.fromArray(F, x, xo + 32 * b).add(FloatVector.fromArray(F, x, xo + 32 * b + 16));
+            FloatVector v = FloatVector.fromArray(F, x, xo + 32 * b);
+            for (int j = FL; j < 32; j += FL) v = v.add(FloatVector.fromArray(F, x, xo + 32 * b + j));
             sums[so + b] = v.reduceLanes(VectorOperators.ADD);
         }
     }
@@ -82,18 +97,27 @@ public final class Kernels {
         float corr = 0;
         int nb = n / 32;
         int b = 0;
-        // two blocks per iteration into two accumulators: independent dependency chains
+        // two blocks per iteration into two accumulators: independent dependency chains. Quant byte j of a block
+        // holds elements j (low nibble) and 16 + j (high nibble).
         for (; b + 1 < nb; b += 2) {
             long bo = off + 18L * b;
             float d0 = Float.float16ToFloat(seg.get(I16, bo));
             float d1 = Float.float16ToFloat(seg.get(I16, bo + 18));
-            IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B128, seg, bo + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
-            IntVector q1 = (IntVector) ByteVector.fromMemorySegment(B128, seg, bo + 20, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
             int xb = xo + 32 * b;
-            FloatVector s0 = ((FloatVector) q0.and(0xF).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xb));
-            s0 = ((FloatVector) q0.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xb + 16), s0);
-            FloatVector s1 = ((FloatVector) q1.and(0xF).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xb + 32));
-            s1 = ((FloatVector) q1.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xb + 48), s1);
+            FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+            for (int j = 0; j < 16; j += QBYTES) {
+                ByteVector v0 = ByteVector.fromMemorySegment(QB, seg, bo + 2 + j, LE);
+                ByteVector v1 = ByteVector.fromMemorySegment(QB, seg, bo + 20 + j, LE);
+                for (int p = 0; p < QPARTS; p++) {
+                    int e = j + p * FL;
+                    IntVector q0 = (IntVector) v0.convertShape(VectorOperators.ZERO_EXTEND_B2I, I, p);
+                    IntVector q1 = (IntVector) v1.convertShape(VectorOperators.ZERO_EXTEND_B2I, I, p);
+                    s0 = ((FloatVector) q0.and(0xF).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xb + e), s0);
+                    s0 = ((FloatVector) q0.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xb + 16 + e), s0);
+                    s1 = ((FloatVector) q1.and(0xF).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xb + 32 + e), s1);
+                    s1 = ((FloatVector) q1.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xb + 48 + e), s1);
+                }
+            }
             acc0 = s0.fma(FloatVector.broadcast(F, d0), acc0);
             acc1 = s1.fma(FloatVector.broadcast(F, d1), acc1);
             corr += d0 * sums[so + b] + d1 * sums[so + b + 1];
@@ -101,10 +125,17 @@ public final class Kernels {
         for (; b < nb; b++) {
             long bo = off + 18L * b;
             float d0 = Float.float16ToFloat(seg.get(I16, bo));
-            IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B128, seg, bo + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
             int xb = xo + 32 * b;
-            FloatVector s0 = ((FloatVector) q0.and(0xF).convert(VectorOperators.I2F, 0)).mul(FloatVector.fromArray(F, x, xb));
-            s0 = ((FloatVector) q0.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xb + 16), s0);
+            FloatVector s0 = FloatVector.zero(F);
+            for (int j = 0; j < 16; j += QBYTES) {
+                ByteVector v0 = ByteVector.fromMemorySegment(QB, seg, bo + 2 + j, LE);
+                for (int p = 0; p < QPARTS; p++) {
+                    int e = j + p * FL;
+                    IntVector q0 = (IntVector) v0.convertShape(VectorOperators.ZERO_EXTEND_B2I, I, p);
+                    s0 = ((FloatVector) q0.and(0xF).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xb + e), s0);
+                    s0 = ((FloatVector) q0.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, x, xb + 16 + e), s0);
+                }
+            }
             acc0 = s0.fma(FloatVector.broadcast(F, d0), acc0);
             corr += d0 * sums[so + b];
         }
@@ -114,41 +145,60 @@ public final class Kernels {
     static float dotQ8_0(MemorySegment seg, long off, float[] x, int xo, int n) {
         FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
         int nb = n / 32;
-        for (int b = 0; b < nb; b++) {
+        int b = 0;
+        for (; b + 1 < nb; b += 2) {
             long bo = off + 34L * b;
-            float d = Float.float16ToFloat(seg.get(I16, bo));
-            FloatVector w0 = (FloatVector) ByteVector.fromMemorySegment(B128, seg, bo + 2, LE).convertShape(VectorOperators.B2F, F, 0);
-            FloatVector w1 = (FloatVector) ByteVector.fromMemorySegment(B128, seg, bo + 18, LE).convertShape(VectorOperators.B2F, F, 0);
+            float d0 = Float.float16ToFloat(seg.get(I16, bo));
+            float d1 = Float.float16ToFloat(seg.get(I16, bo + 34));
             int xb = xo + 32 * b;
-            FloatVector s = w1.fma(FloatVector.fromArray(F, x, xb + 16), w0.mul(FloatVector.fromArray(F, x, xb)));
-            if ((b & 1) == 0) acc0 = s.fma(FloatVector.broadcast(F, d), acc0);
-            else acc1 = s.fma(FloatVector.broadcast(F, d), acc1);
+            FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+            for (int j = 0; j < 32; j += QBYTES) {
+                ByteVector v0 = ByteVector.fromMemorySegment(QB, seg, bo + 2 + j, LE);
+                ByteVector v1 = ByteVector.fromMemorySegment(QB, seg, bo + 36 + j, LE);
+                for (int p = 0; p < QPARTS; p++) {
+                    int e = j + p * FL;
+                    s0 = ((FloatVector) v0.convertShape(VectorOperators.B2F, F, p)).fma(FloatVector.fromArray(F, x, xb + e), s0);
+                    s1 = ((FloatVector) v1.convertShape(VectorOperators.B2F, F, p)).fma(FloatVector.fromArray(F, x, xb + 32 + e), s1);
+                }
+            }
+            acc0 = s0.fma(FloatVector.broadcast(F, d0), acc0);
+            acc1 = s1.fma(FloatVector.broadcast(F, d1), acc1);
+        }
+        for (; b < nb; b++) {
+            long bo = off + 34L * b;
+            float d0 = Float.float16ToFloat(seg.get(I16, bo));
+            int xb = xo + 32 * b;
+            FloatVector s0 = FloatVector.zero(F);
+            for (int j = 0; j < 32; j += QBYTES) {
+                ByteVector v0 = ByteVector.fromMemorySegment(QB, seg, bo + 2 + j, LE);
+                for (int p = 0; p < QPARTS; p++) {
+                    s0 = ((FloatVector) v0.convertShape(VectorOperators.B2F, F, p)).fma(FloatVector.fromArray(F, x, xb + j + p * FL), s0);
+                }
+            }
+            acc0 = s0.fma(FloatVector.broadcast(F, d0), acc0);
         }
         return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }
 
-    /** 16 f16 values (little-endian) at {@code off} as f32, exactly: (|h| << 13) · 2^112 covers normals and subnormals. */
-    static FloatVector f16x16(MemorySegment seg, long off) {
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(S256, seg, off, LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
-        IntVector mag = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
-        IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
-        FloatVector m = mag.reinterpretAsFloats().mul(0x1p112f);
-        return m.reinterpretAsInts().or(sign).reinterpretAsFloats();
-    }
-
-    static FloatVector bf16x16(MemorySegment seg, long off) {
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(S256, seg, off, LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
-        return h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-    }
+    // f16 -> f32 exactly for every finite value, written out in place in each kernel (not in a helper returning a
+    // vector, which C2 may leave uninlined and box): sign-extended h << 13, masked to sign | exponent | mantissa, × 2^112.
 
     static float dotF16(MemorySegment seg, long off, float[] x, int xo, int n) {
         FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
         int i = 0;
-        for (; i + 32 <= n; i += 32) {
-            acc0 = f16x16(seg, off + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
-            acc1 = f16x16(seg, off + 2L * i + 32).fma(FloatVector.fromArray(F, x, xo + i + 16), acc1);
+        for (; i + 2 * FL <= n; i += 2 * FL) {
+            IntVector h0 = (IntVector) ShortVector.fromMemorySegment(SH, seg, off + 2L * i, LE).convertShape(VectorOperators.S2I, I, 0);
+            IntVector h1 = (IntVector) ShortVector.fromMemorySegment(SH, seg, off + 2L * (i + FL), LE).convertShape(VectorOperators.S2I, I, 0);
+            FloatVector w0 = h0.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector w1 = h1.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            acc0 = w0.fma(FloatVector.fromArray(F, x, xo + i), acc0);
+            acc1 = w1.fma(FloatVector.fromArray(F, x, xo + i + FL), acc1);
         }
-        for (; i + 16 <= n; i += 16) acc0 = f16x16(seg, off + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+        for (; i + FL <= n; i += FL) {
+            IntVector h0 = (IntVector) ShortVector.fromMemorySegment(SH, seg, off + 2L * i, LE).convertShape(VectorOperators.S2I, I, 0);
+            FloatVector w0 = h0.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            acc0 = w0.fma(FloatVector.fromArray(F, x, xo + i), acc0);
+        }
         float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) s += Float.float16ToFloat(seg.get(I16, off + 2L * i)) * x[xo + i];
         return s;
@@ -157,11 +207,16 @@ public final class Kernels {
     static float dotBF16(MemorySegment seg, long off, float[] x, int xo, int n) {
         FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
         int i = 0;
-        for (; i + 32 <= n; i += 32) {
-            acc0 = bf16x16(seg, off + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
-            acc1 = bf16x16(seg, off + 2L * i + 32).fma(FloatVector.fromArray(F, x, xo + i + 16), acc1);
+        for (; i + 2 * FL <= n; i += 2 * FL) {
+            IntVector h0 = (IntVector) ShortVector.fromMemorySegment(SH, seg, off + 2L * i, LE).convertShape(VectorOperators.S2I, I, 0);
+            IntVector h1 = (IntVector) ShortVector.fromMemorySegment(SH, seg, off + 2L * (i + FL), LE).convertShape(VectorOperators.S2I, I, 0);
+            acc0 = h0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xo + i), acc0);
+            acc1 = h1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xo + i + FL), acc1);
         }
-        for (; i + 16 <= n; i += 16) acc0 = bf16x16(seg, off + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+        for (; i + FL <= n; i += FL) {
+            IntVector h0 = (IntVector) ShortVector.fromMemorySegment(SH, seg, off + 2L * i, LE).convertShape(VectorOperators.S2I, I, 0);
+            acc0 = h0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xo + i), acc0);
+        }
         float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) s += Float.intBitsToFloat((seg.get(I16, off + 2L * i) & 0xffff) << 16) * x[xo + i];
         return s;
@@ -177,10 +232,15 @@ public final class Kernels {
                 for (int b = 0; b < n / 32; b++) {
                     long bo = off + 18L * b;
                     FloatVector d = FloatVector.broadcast(F, Float.float16ToFloat(seg.get(I16, bo)));
-                    IntVector q = (IntVector) ByteVector.fromMemorySegment(B128, seg, bo + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
                     int o = dstOff + 32 * b;
-                    ((FloatVector) q.and(0xF).sub(8).convert(VectorOperators.I2F, 0)).mul(d).intoArray(dst, o);
-                    ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0)).mul(d).intoArray(dst, o + 16);
+                    for (int j = 0; j < 16; j += QBYTES) {
+                        ByteVector v = ByteVector.fromMemorySegment(QB, seg, bo + 2 + j, LE);
+                        for (int p = 0; p < QPARTS; p++) {
+                            IntVector q = (IntVector) v.convertShape(VectorOperators.ZERO_EXTEND_B2I, I, p);
+                            ((FloatVector) q.and(0xF).sub(8).convert(VectorOperators.I2F, 0)).mul(d).intoArray(dst, o + j + p * FL);
+                            ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0)).mul(d).intoArray(dst, o + 16 + j + p * FL);
+                        }
+                    }
                 }
             }
             case Q8_0 -> {
@@ -188,18 +248,28 @@ public final class Kernels {
                     long bo = off + 34L * b;
                     float d = Float.float16ToFloat(seg.get(I16, bo));
                     int o = dstOff + 32 * b;
-                    ((FloatVector) ByteVector.fromMemorySegment(B128, seg, bo + 2, LE).convertShape(VectorOperators.B2F, F, 0)).mul(d).intoArray(dst, o);
-                    ((FloatVector) ByteVector.fromMemorySegment(B128, seg, bo + 18, LE).convertShape(VectorOperators.B2F, F, 0)).mul(d).intoArray(dst, o + 16);
+                    for (int j = 0; j < 32; j += QBYTES) {
+                        ByteVector v = ByteVector.fromMemorySegment(QB, seg, bo + 2 + j, LE);
+                        for (int p = 0; p < QPARTS; p++) {
+                            ((FloatVector) v.convertShape(VectorOperators.B2F, F, p)).mul(d).intoArray(dst, o + j + p * FL);
+                        }
+                    }
                 }
             }
             case F16 -> {
                 int i = 0;
-                for (; i + 16 <= n; i += 16) f16x16(seg, off + 2L * i).intoArray(dst, dstOff + i);
+                for (; i + FL <= n; i += FL) {
+                    IntVector h = (IntVector) ShortVector.fromMemorySegment(SH, seg, off + 2L * i, LE).convertShape(VectorOperators.S2I, I, 0);
+                    h.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC).intoArray(dst, dstOff + i);
+                }
                 for (; i < n; i++) dst[dstOff + i] = Float.float16ToFloat(seg.get(I16, off + 2L * i));
             }
             case BF16 -> {
                 int i = 0;
-                for (; i + 16 <= n; i += 16) bf16x16(seg, off + 2L * i).intoArray(dst, dstOff + i);
+                for (; i + FL <= n; i += FL) {
+                    IntVector h = (IntVector) ShortVector.fromMemorySegment(SH, seg, off + 2L * i, LE).convertShape(VectorOperators.S2I, I, 0);
+                    h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, dstOff + i);
+                }
                 for (; i < n; i++) dst[dstOff + i] = Float.intBitsToFloat((seg.get(I16, off + 2L * i) & 0xffff) << 16);
             }
             default -> w.dequantizeRow(r, dst, dstOff);

@@ -15,11 +15,12 @@ import jdk.incubator.vector.VectorSpecies;
  * Buffers grow on demand and are reused, so the hot path does not allocate.
  */
 public final class QuantizedActivations {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
-    private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
-    private static final VectorSpecies<Short> S256 = ShortVector.SPECIES_256;
+    private static final VectorSpecies<Float> F = VectorWidth.F;
+    private static final VectorSpecies<Integer> I = VectorWidth.I;
+    private static final VectorSpecies<Short> SH = VectorWidth.SH;
+    private static final int FL = VectorWidth.FLOATS;
     private static final float ROUND = 0x1.8p23f;
-    private static final VectorMask<Integer> FIRST8 = VectorMask.fromLong(I, 0xFFL), LAST8 = VectorMask.fromLong(I, 0xFF00L);
+    private static final VectorMask<Integer> FIRST8 = VectorMask.fromLong(I, 0xFFL), LAST8 = VectorMask.fromLong(I, 0xFFL << 8);
     short[] q = new short[0];
     float[] d = new float[0];
     short[] q4Bias = new short[0];
@@ -37,6 +38,10 @@ public final class QuantizedActivations {
      * trick, exact for |v| < 2^22), so the integers are identical.
      */
     public void quantize(float[] x, int t0, int t1) {
+        if (FL != 16) {
+            quantizeNarrow(x, t0, t1);
+            return;
+        }
         int nb = cols / 32;
         for (int t = t0; t < t1; t++) {
             for (int b = 0; b < nb; b++) {
@@ -46,21 +51,53 @@ public final class QuantizedActivations {
                 float id = amax > 0 ? 127f / amax : 0f;
                 IntVector ql = (IntVector) lo.mul(id).add(ROUND).sub(ROUND).convert(VectorOperators.F2I, 0);
                 IntVector qh = (IntVector) hi.mul(id).add(ROUND).sub(ROUND).convert(VectorOperators.F2I, 0);
-                ((ShortVector) ql.convertShape(VectorOperators.I2S, S256, 0)).intoArray(q, o);
-                ((ShortVector) qh.convertShape(VectorOperators.I2S, S256, 0)).intoArray(q, o + 16);
+                ((ShortVector) ql.convertShape(VectorOperators.I2S, SH, 0)).intoArray(q, o);
+                ((ShortVector) qh.convertShape(VectorOperators.I2S, SH, 0)).intoArray(q, o + 16);
                 int e0 = ql.reduceLanes(VectorOperators.ADD, FIRST8), e1 = ql.reduceLanes(VectorOperators.ADD, LAST8);
                 int e2 = qh.reduceLanes(VectorOperators.ADD, FIRST8), e3 = qh.reduceLanes(VectorOperators.ADD, LAST8);
-                int k = 4 * (t * nb + b);
-                q6Bias[k] = (short) (-32 * e0);
-                q6Bias[k + 1] = (short) (-32 * e1);
-                q6Bias[k + 2] = (short) (-32 * e2);
-                q6Bias[k + 3] = (short) (-32 * e3);
-                d[t * nb + b] = amax / 127f;
-                q4Bias[t * nb + b] = (short) (-8 * (e0 + e1 + e2 + e3));
-                q5BiasLo[t * nb + b] = (short) (-16 * (e0 + e1));
-                q5BiasHi[t * nb + b] = (short) (-16 * (e2 + e3));
+                store(t, b, nb, amax, e0, e1, e2, e3);
             }
         }
+    }
+
+    /** {@link #quantize} with 8 or 4 float lanes: a block is 4 or 8 vectors, and each 8 values' sum one or two reductions. */
+    private void quantizeNarrow(float[] x, int t0, int t1) {
+        int nb = cols / 32;
+        for (int t = t0; t < t1; t++) {
+            for (int b = 0; b < nb; b++) {
+                int o = t * cols + 32 * b;
+                FloatVector m = FloatVector.fromArray(F, x, o).abs();
+                for (int k = FL; k < 32; k += FL) m = m.max(FloatVector.fromArray(F, x, o + k).abs());
+                float amax = m.reduceLanes(VectorOperators.MAX);
+                float id = amax > 0 ? 127f / amax : 0f;
+                int e0 = 0, e1 = 0, e2 = 0, e3 = 0;
+                for (int k = 0; k < 32; k += FL) {
+                    IntVector qi = (IntVector) FloatVector.fromArray(F, x, o + k).mul(id).add(ROUND).sub(ROUND).convert(VectorOperators.F2I, 0);
+                    ((ShortVector) qi.convertShape(VectorOperators.I2S, SH, 0)).intoArray(q, o + k);
+                    int sum = qi.reduceLanes(VectorOperators.ADD);
+                    switch (k >> 3) {
+                        case 0 -> e0 += sum;
+                        case 1 -> e1 += sum;
+                        case 2 -> e2 += sum;
+                        default -> e3 += sum;
+                    }
+                }
+                store(t, b, nb, amax, e0, e1, e2, e3);
+            }
+        }
+    }
+
+    /** A block's scale and the kernels' start values from the integer sums of its four 8-value groups. */
+    private void store(int t, int b, int nb, float amax, int e0, int e1, int e2, int e3) {
+        int k = 4 * (t * nb + b);
+        q6Bias[k] = (short) (-32 * e0);
+        q6Bias[k + 1] = (short) (-32 * e1);
+        q6Bias[k + 2] = (short) (-32 * e2);
+        q6Bias[k + 3] = (short) (-32 * e3);
+        d[t * nb + b] = amax / 127f;
+        q4Bias[t * nb + b] = (short) (-8 * (e0 + e1 + e2 + e3));
+        q5BiasLo[t * nb + b] = (short) (-16 * (e0 + e1));
+        q5BiasHi[t * nb + b] = (short) (-16 * (e2 + e3));
     }
 
     /** The scalar definition {@link #quantize} must equal (kept for the test that checks it). */

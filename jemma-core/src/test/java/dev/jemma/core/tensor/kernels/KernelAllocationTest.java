@@ -20,12 +20,13 @@ import java.util.Random;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Once compiled, a call of the int8 GEMM allocates nothing. This guards its speed, which no other test sees: when C2
+ * Once compiled, a call of the int8 GEMM, of the single-token int8 kernels and of the activation quantizer allocates
+ * nothing, at whatever width {@link VectorWidth} chose (the build runs this class at 512, 256 and 128 bits). This guards its speed, which no other test sees: when C2
  * runs out of inlining budget in the tile kernel it leaves Vector API operations as calls, the results stay right, and
  * every block allocates boxed vectors (measured once: 67 → 27 G multiply-adds/s). Calls are repeated until one
  * allocates zero bytes (C2 has compiled the kernels by then) or the time limit passes.
  */
-class Int8GemmAllocationTest {
+class KernelAllocationTest {
     @TempDir
     static Path dir;
 
@@ -49,7 +50,7 @@ class Int8GemmAllocationTest {
     @ParameterizedTest(name = "{0}")
     @CsvSource({"Q4_0, 1152", "Q5_0, 1152", "Q4_K, 1536"})
     void compiledGemmDoesNotAllocate(GgmlType type, int cols) {
-        Assumptions.assumeTrue(Kernels.ENABLED, "needs 512-bit vectors");
+        Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         Assumptions.assumeTrue(threads.isThreadAllocatedMemorySupported());
         int rows = 256, n = 9;
@@ -71,5 +72,40 @@ class Int8GemmAllocationTest {
             least = Math.min(least, threads.getThreadAllocatedBytes(id) - before);
         }
         assertThat(least).as("bytes allocated by one compiled %s GEMM call", type).isZero();
+    }
+
+    /** The single-token (decode) kernels: one token against every group, as FastMatMul calls them. */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"Q4_0, 1152", "Q8_0, 1152", "Q4_K, 1536", "Q6_K, 1536"})
+    void compiledDecodeKernelDoesNotAllocate(GgmlType type, int cols) {
+        Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
+        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        Assumptions.assumeTrue(threads.isThreadAllocatedMemorySupported());
+        int rows = 256, nb = cols / 32, groups = Interleaved.groups(rows);
+        WeightMatrix w = mapped(Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 5)));
+        Random rnd = new Random(2);
+        float[] x = new float[cols];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        QuantizedActivations xq = new QuantizedActivations();
+        xq.reserve(1, cols);
+        float[] out = new float[rows];
+        Runnable call = () -> {
+            xq.quantize(x, 0, 1);
+            switch (type) {
+                case Q4_0 -> Int8Kernels.q4(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
+                case Q8_0 -> Int8Kernels.q8(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
+                case Q4_K -> KQuantKernels.q4k(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
+                default -> KQuantKernels.q6k(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
+            }
+        };
+        long id = Thread.currentThread().threadId(), least = Long.MAX_VALUE;
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (least > 0 && System.nanoTime() < deadline) {
+            for (int i = 0; i < 2000; i++) call.run();
+            long before = threads.getThreadAllocatedBytes(id);
+            call.run();
+            least = Math.min(least, threads.getThreadAllocatedBytes(id) - before);
+        }
+        assertThat(least).as("bytes allocated by one compiled %s single-token call at %d bits", type, VectorWidth.BITS).isZero();
     }
 }

@@ -1,0 +1,191 @@
+package dev.jemma.core.tensor.kernels;
+
+import dev.jemma.core.tensor.GgmlType;
+import dev.jemma.core.tensor.WeightMatrix;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.offset;
+
+/**
+ * The f32-activation kernels ({@link Kernels}, {@link Gemm}, {@link InterleavedGemm} and its tile decoders) against the
+ * exact scalar reference (the format's own dequantizer, products summed in double), on odd shapes: rows not a multiple
+ * of 32 or 4, few tokens, columns with vector tails. Run at every width: {@code -Djemma.vectorBits=128|256|512}, or
+ * {@code -XX:UseAVX=2} / {@code -XX:MaxVectorSize=16}.
+ */
+class WidthPortableF32KernelsTest {
+
+    @BeforeEach
+    void needsKernels() {
+        Assumptions.assumeTrue(Kernels.ENABLED, "no usable vector width: fast kernels off");
+    }
+
+    @Test
+    void widthIsWhatWasAsked() {
+        String asked = System.getProperty("jemma.vectorBits");
+        if (asked != null && !asked.isBlank()) assertThat(VectorWidth.BITS).isLessThanOrEqualTo(Integer.parseInt(asked.trim()));
+        assertThat(VectorWidth.FLOATS * 32).isEqualTo(VectorWidth.BITS);
+        assertThat(VectorWidth.SHORTS).isEqualTo(2 * VectorWidth.FLOATS);
+        System.out.println("WidthPortableF32KernelsTest: " + VectorWidth.describe());
+    }
+
+    private static float[] dequantized(WeightMatrix w) {
+        float[] a = new float[w.rows() * w.cols()];
+        for (int r = 0; r < w.rows(); r++) w.format().dequantize(w.data(), w.rowOffset(r), a, r * w.cols(), w.cols());
+        return a;
+    }
+
+    private static float[] gaussian(int n, long seed) {
+        Random rnd = new Random(seed);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float) rnd.nextGaussian();
+        return x;
+    }
+
+    /** Σ a·x in double, and Σ |a·x| (the scale of its rounding error). */
+    private static double[] dot(float[] a, int ao, float[] x, int xo, int n) {
+        double s = 0, m = 0;
+        for (int i = 0; i < n; i++) {
+            double p = (double) a[ao + i] * x[xo + i];
+            s += p;
+            m += Math.abs(p);
+        }
+        return new double[]{s, m};
+    }
+
+    @ParameterizedTest(name = "{0} dot, {1}x{2}")
+    @CsvSource({"Q4_0, 7, 32", "Q4_0, 5, 96", "Q4_0, 3, 1152", "Q8_0, 7, 32", "Q8_0, 5, 96", "Q8_0, 3, 1152",
+            "F16, 7, 37", "F16, 5, 100", "F16, 3, 1153", "BF16, 7, 37", "BF16, 5, 100", "BF16, 3, 1153",
+            "F32, 7, 37", "F32, 5, 100", "F32, 3, 1153"})
+    void rowDotMatchesScalarReference(GgmlType type, int rows, int cols) {
+        WeightMatrix w = FastMatMulTest.randomMatrix(type, rows, cols, 13L * rows + cols);
+        float[] a = dequantized(w);
+        int xo = 3;
+        float[] x = gaussian(cols + xo, cols);
+        int nb = cols / 32;
+        float[] sums = new float[nb + 1];
+        if (Kernels.needsBlockSums(type)) Kernels.blockSums(x, xo, cols, sums, 1);
+        for (int r = 0; r < rows; r++) {
+            double[] ref = dot(a, r * cols, x, xo, cols);
+            float got = Kernels.dot(w, r, x, xo, sums, 1);
+            assertThat((double) got).as("%s row %d", type, r).isCloseTo(ref[0], offset(2e-6 * ref[1] + 1e-30));
+        }
+    }
+
+    @ParameterizedTest(name = "{0} dequantizeRow, {1} columns")
+    @CsvSource({"Q4_0, 96", "Q8_0, 160", "F16, 45", "F16, 1153", "BF16, 45", "BF16, 1153"})
+    void dequantizeRowIsBitExact(GgmlType type, int cols) {
+        WeightMatrix w = FastMatMulTest.randomMatrix(type, 3, cols, cols);
+        float[] a = new float[cols + 5], b = new float[cols + 5];
+        for (int r = 0; r < 3; r++) {
+            w.dequantizeRow(r, a, 5);
+            Kernels.dequantizeRow(w, r, b, 5);
+            for (int i = 5; i < a.length; i++) {
+                assertThat(Float.floatToRawIntBits(b[i])).as("%s r=%d i=%d", type, r, i).isEqualTo(Float.floatToRawIntBits(a[i]));
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "Gemm micro-kernels, {0} columns")
+    @CsvSource({"4", "37", "100", "1153"})
+    void gemmMicroKernelsMatchScalarReference(int n) {
+        float[] a = gaussian(4 * n, n), x = gaussian(4 * n, n + 1);
+        float[] out = new float[16];
+        Gemm.k4x4(a, 0, n, 2 * n, 3 * n, x, 0, n, 2 * n, 3 * n, n, out, 0, 4, 8, 12);
+        float[] one = new float[16];
+        for (int t = 0; t < 4; t++) Gemm.k1x4(a, t * n, x, 0, n, 2 * n, 3 * n, n, one, 4 * 0 + t, 4 + t, 8 + t, 12 + t);
+        float[] col = new float[16];
+        for (int t = 0; t < 4; t++) Gemm.k4x1(a, 0, n, 2 * n, 3 * n, x, t * n, n, col, 4 * t);
+        for (int t = 0; t < 4; t++) {
+            for (int r = 0; r < 4; r++) {
+                double[] ref = dot(a, r * n, x, t * n, n);
+                double tol = 2e-6 * ref[1] + 1e-30;
+                assertThat((double) out[4 * t + r]).as("k4x4 t=%d r=%d", t, r).isCloseTo(ref[0], offset(tol));
+                assertThat((double) one[4 * t + r]).as("k1x4 t=%d r=%d", t, r).isCloseTo(ref[0], offset(tol));
+                assertThat((double) col[4 * t + r]).as("k4x1 t=%d r=%d", t, r).isCloseTo(ref[0], offset(tol));
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0} tile decoder, {1} columns")
+    @CsvSource({"Q8_0, 320", "F16, 320", "Q5_K, 512", "Q6_K, 512"})
+    void tileDecodersAreBitExact(GgmlType type, int cols) {
+        int rows = 45; // two groups, the second padded
+        WeightMatrix w = Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 17L + cols));
+        float[] a = dequantized(w);
+        long gBytes = Interleaved.groupBytes(type, cols);
+        float[] tile = new float[InterleavedGemm.COLS * 32 + 128];
+        for (int g = 0; g < Interleaved.groups(rows); g++) {
+            for (int c0 = 0; c0 < cols; c0 += InterleavedGemm.COLS) {
+                int nc = Math.min(InterleavedGemm.COLS, cols - c0);
+                java.util.Arrays.fill(tile, Float.NaN);
+                switch (type) {
+                    case Q8_0 -> InterleavedGemm.decodeQ8(w.interleaved(), g * gBytes, c0 / 32, nc / 32, tile);
+                    case F16 -> InterleavedGemm.decodeF16(w.interleaved(), g * gBytes, c0 / 32, nc / 32, tile);
+                    case Q5_K -> InterleavedGemm.decodeQ5K(w.interleaved(), g * gBytes, c0 / 32, nc / 32, tile);
+                    default -> InterleavedGemm.decodeQ6K(w.interleaved(), g * gBytes, c0 / 32, nc / 32, tile);
+                }
+                for (int c = 0; c < nc; c++) {
+                    for (int i = 0; i < 32; i++) {
+                        int r = 32 * g + i;
+                        float want = r < rows ? a[r * cols + c0 + c] : 0f;
+                        float got = tile[c * 32 + i];
+                        if (r >= rows) assertThat(got).as("padding row %d col %d", r, c0 + c).isEqualTo(0f);
+                        else assertThat(Float.floatToRawIntBits(got)).as("%s row %d col %d: %s vs %s", type, r, c0 + c, got, want)
+                                .isEqualTo(Float.floatToRawIntBits(want));
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0} tile GEMM, {1}x{2}, {3} tokens")
+    @CsvSource({"Q8_0, 45, 96, 1", "Q8_0, 70, 320, 5", "Q8_0, 33, 1152, 9", "F16, 45, 96, 3", "F16, 70, 320, 4",
+            "F16, 33, 160, 6", "Q5_K, 45, 256, 2", "Q5_K, 70, 512, 7", "Q6_K, 45, 256, 5", "Q6_K, 70, 512, 8"})
+    void interleavedGemmMatchesScalarReference(GgmlType type, int rows, int cols, int n) {
+        WeightMatrix w = Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 7L * rows + cols));
+        float[] a = dequantized(w);
+        float[] x = gaussian(n * cols, n);
+        float[] out = new float[n * rows];
+        java.util.Arrays.fill(out, Float.NaN); // every output is set, not added to
+        float[] tile = new float[InterleavedGemm.COLS * 32 + 128], part = new float[128];
+        int groups = Interleaved.groups(rows);
+        // two calls over group ranges and two token ranges, as FastMatMul splits work
+        int gm = groups / 2, tm = n / 2;
+        InterleavedGemm.gemm(type, w.interleaved(), rows, cols, x, 0, tm, out, 0, gm, tile, part);
+        InterleavedGemm.gemm(type, w.interleaved(), rows, cols, x, 0, tm, out, gm, groups, tile, part);
+        InterleavedGemm.gemm(type, w.interleaved(), rows, cols, x, tm, n, out, 0, groups, tile, part);
+        for (int t = 0; t < n; t++) {
+            for (int r = 0; r < rows; r++) {
+                double[] ref = dot(a, r * cols, x, t * cols, cols);
+                assertThat((double) out[t * rows + r]).as("%s t=%d r=%d", type, t, r).isCloseTo(ref[0], offset(2e-6 * ref[1] + 1e-30));
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "F16 GEMV, {0}x{1}")
+    @CsvSource({"45, 96", "70, 544", "32, 1152", "7, 64"})
+    void gemvF16MatchesScalarReference(int rows, int cols) {
+        WeightMatrix w = Int8MatMulTest.packed(FastMatMulTest.randomMatrix(GgmlType.F16, rows, cols, rows + 3L * cols));
+        float[] a = dequantized(w);
+        int xo = 5, o = 2;
+        float[] x = gaussian(cols + xo, cols);
+        float[] out = new float[rows + o + 1];
+        java.util.Arrays.fill(out, Float.NaN);
+        int groups = Interleaved.groups(rows);
+        InterleavedGemm.gemvF16(w.interleaved(), 0, groups, rows, cols, x, xo, out, o);
+        assertThat(out[0]).isNaN();
+        assertThat(out[1]).isNaN();
+        assertThat(out[rows + o]).as("nothing written past the last row").isNaN();
+        for (int r = 0; r < rows; r++) {
+            double[] ref = dot(a, r * cols, x, xo, cols);
+            assertThat((double) out[o + r]).as("row %d", r).isCloseTo(ref[0], offset(2e-6 * ref[1] + 1e-30));
+        }
+    }
+}
