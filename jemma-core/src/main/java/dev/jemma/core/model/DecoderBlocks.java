@@ -73,13 +73,15 @@ final class DecoderBlocks {
      * Gated FFN (HF Gemma3MLP / Gemma3nTextMLP): {@code out = down(gelu_tanh(gate(x)) ⊙ up(x))} for {@code count}
      * rows. gate and up read the same input in one shared-input matmul, so the int8 paths quantize it once.
      *
-     * @param gateUp   {gate, up}
-     * @param sparsity Gaussian top-k cutoff for the gate (Gemma 3n's first layers), or NaN for none
+     * @param gateUp    {gate, up}
+     * @param gateUpOut their outputs {gate, up}, [count × ffn] each; gate ends up holding the down projection's input
+     * @param sparsity  Gaussian top-k cutoff for the gate (Gemma 3n's first layers), or NaN for none
      */
     static void gatedFfn(MatMul mm, ThreadPool pool, WeightMatrix[] gateUp, WeightMatrix down, float[] x, int count,
-                         float[] gate, float[] up, float[] out, float sparsity) {
+                         float[][] gateUpOut, float[] out, float sparsity) {
         final int ffn = gateUp[0].rows();
-        mm.matmul(gateUp, x, count, new float[][]{gate, up}, pool);
+        final float[] gate = gateUpOut[0], up = gateUpOut[1];
+        mm.matmul(gateUp, x, count, gateUpOut, pool);
         if (!Float.isNaN(sparsity)) {
             for (int t = 0; t < count; t++) gaussianTopK(gate, t * ffn, ffn, sparsity);
         }

@@ -72,7 +72,9 @@ public final class Gemma3Model implements LanguageModel {
 
     /** One forward's buffers, sized for maxBatch rows. */
     private final class Scratch {
-        final float[] x, xn, q, k, v, att, proj, gate, up, cos, sin;
+        final float[] x, xn, q, k, v, att, proj, cos, sin;
+        /** Outputs of the shared-input matmuls: {q, k, v} and {gate, up}. */
+        final float[][] qkvOut, gateUpOut;
         final Attention.Scratch[] attn = Attention.scratch(pool.threads());
 
         Scratch() {
@@ -84,8 +86,8 @@ public final class Gemma3Model implements LanguageModel {
             v = new float[b * c.kvDim()];
             att = new float[b * c.qDim()];
             proj = new float[b * c.dim()];
-            gate = new float[b * maxFfn];
-            up = new float[b * maxFfn];
+            qkvOut = new float[][]{q, k, v};
+            gateUpOut = new float[][]{new float[b * maxFfn], new float[b * maxFfn]};
             cos = new float[c.headDim() / 2];
             sin = new float[c.headDim() / 2];
         }
@@ -233,7 +235,7 @@ public final class Gemma3Model implements LanguageModel {
         Layer L = layers[l];
         final int dim = c.dim(), kvDim = c.kvDim();
         DecoderBlocks.normInto(s.x, s.xn, count, dim, L.attnNorm(), c.rmsEps());
-        matmul.matmul(qkv[l], s.xn, count, new float[][]{s.q, s.k, s.v}, pool);
+        matmul.matmul(qkv[l], s.xn, count, s.qkvOut, pool);
         qkNormRope[l].apply(s.q, s.k, s.v, b.positions(), from, count, s.cos, s.sin);
         // each sequence's rows attend over its own cache, then store their keys and values in it
         for (int r = 0; r < count; ) {
@@ -251,7 +253,7 @@ public final class Gemma3Model implements LanguageModel {
     private void ffnBlock(int l, int count, Scratch s) {
         Layer L = layers[l];
         DecoderBlocks.normInto(s.x, s.xn, count, c.dim(), L.ffnNorm(), c.rmsEps());
-        DecoderBlocks.gatedFfn(matmul, pool, gateUp[l], L.down(), s.xn, count, s.gate, s.up, s.proj, Float.NaN);
+        DecoderBlocks.gatedFfn(matmul, pool, gateUp[l], L.down(), s.xn, count, s.gateUpOut, s.proj, Float.NaN);
         DecoderBlocks.addNormed(s.x, s.proj, count, c.dim(), L.postFfwNorm(), c.rmsEps());
     }
 

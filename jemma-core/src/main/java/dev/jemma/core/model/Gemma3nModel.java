@@ -68,9 +68,11 @@ public final class Gemma3nModel implements LanguageModel {
 
     /** One forward's buffers, sized for maxBatch rows. */
     private final class Scratch {
-        final float[] correctCoefs, h0, pleIn, pleProj, xn, laurel, q, k, v, att, proj, gate, up, mid, routerIn, r, coefs,
+        final float[] correctCoefs, h0, pleIn, pleProj, xn, laurel, q, k, v, att, proj, mid, routerIn, r, coefs,
                 pleGate, cos, sin;
-        final float[][] s, pred;
+        final float[][] s, pred, gateUpOut;
+        /** Per layer, the outputs of its attention-input matmul ({@link #attnIn}). */
+        final float[][][] attnOut;
         /** Batch K/V of the layers other layers read (kept until the end of the forward, see {@link #forwardRows}). */
         final float[][] batchK, batchV;
         final Attention.Scratch[] attn = Attention.scratch(pool.threads());
@@ -89,8 +91,7 @@ public final class Gemma3nModel implements LanguageModel {
             v = new float[b * c.kvDim()];
             att = new float[b * c.qDim()];
             proj = new float[b * dim];
-            gate = new float[b * maxFfn];
-            up = new float[b * maxFfn];
+            gateUpOut = new float[][]{new float[b * maxFfn], new float[b * maxFfn]};
             mid = new float[b * g.laurelRank()];
             routerIn = new float[b * dim];
             r = new float[b * a];
@@ -107,6 +108,12 @@ public final class Gemma3nModel implements LanguageModel {
                     batchK[src] = new float[b * c.kvDim()];
                     batchV[src] = new float[b * c.kvDim()];
                 }
+            }
+            attnOut = new float[n][][];
+            for (int l = 0; l < n; l++) {
+                // a layer others read keeps its batch K/V in its own buffers until the end of the forward
+                attnOut[l] = g.kvSource()[l] != l ? new float[][]{q, mid}
+                        : new float[][]{q, batchK[l] != null ? batchK[l] : k, batchV[l] != null ? batchV[l] : v, mid};
             }
         }
     }
@@ -336,7 +343,7 @@ public final class Gemma3nModel implements LanguageModel {
 
         // y = al + post_ffw_norm(FFN(ffn_norm(al))), in laurel[]
         DecoderBlocks.normInto(laurel, xn, count, dim, L.ffnNorm(), c.rmsEps());
-        DecoderBlocks.gatedFfn(matmul, pool, gateUp[l], L.down(), xn, count, sc.gate, sc.up, proj,
+        DecoderBlocks.gatedFfn(matmul, pool, gateUp[l], L.down(), xn, count, sc.gateUpOut, proj,
                 g.sparse(l) ? g.sparsityScale()[l] : Float.NaN);
         DecoderBlocks.addNormed(laurel, proj, count, dim, L.postFfwNorm(), c.rmsEps());
 
@@ -378,18 +385,9 @@ public final class Gemma3nModel implements LanguageModel {
     private void attention(int l, Batch b, int from, int count, Scratch sc) {
         final Layer L = layers[l];
         final int kvDim = c.kvDim(), src = g.kvSource()[l];
-        final float[] bk, bv;
-        if (src == l) {
-            // a layer others read keeps its batch K/V in its own buffers until the end of the forward
-            bk = sc.batchK[l] != null ? sc.batchK[l] : sc.k;
-            bv = sc.batchV[l] != null ? sc.batchV[l] : sc.v;
-            matmul.matmul(attnIn[l], sc.xn, count, new float[][]{sc.q, bk, bv, sc.mid}, pool);
-        } else {
-            // KV-shared layer: the source layer's K/V of this batch (not yet in the cache) and its cache
-            bk = sc.batchK[src];
-            bv = sc.batchV[src];
-            matmul.matmul(attnIn[l], sc.xn, count, new float[][]{sc.q, sc.mid}, pool);
-        }
+        matmul.matmul(attnIn[l], sc.xn, count, sc.attnOut[l], pool);
+        // a KV-shared layer reads the source layer's K/V of this batch (not yet in the cache) and its cache
+        final float[] bk = src == l ? sc.attnOut[l][1] : sc.batchK[src], bv = src == l ? sc.attnOut[l][2] : sc.batchV[src];
         L.laurel().applyRight(sc.xn, count, c.rmsEps(), sc.mid, sc.laurel, matmul, pool);
         qkNormRope[l].apply(sc.q, src == l ? bk : null, src == l ? bv : null, b.positions(), from, count, sc.cos, sc.sin);
         final Visibility vis = visibility[l];

@@ -6,6 +6,9 @@ import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.WeightMatrix;
 
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicReference;
+
 /**
  * The default-mode matmul. A matrix that carries an {@link Interleaved} copy (Q4_0 / Q5_0 / Q8_0 / Q4_K / Q5_K / Q6_K / F16
  * in a Gemma 3 model) runs batches of {@value #GEMM_MIN_TOKENS}+ tokens on {@link Int8Gemm} for Q4_0 / Q5_0 / Q4_K
@@ -22,8 +25,10 @@ import dev.jemma.core.tensor.WeightMatrix;
  *       ({@link Gemm}), so a weight is decoded once per batch instead of once per token.</li>
  * </ul>
  * There activations stay f32 and weights are decoded exactly, so the result equals {@link MatMul#EXACT}'s up to
- * summation order (well inside the fixtures' tolerances). One instance per model: it keeps per-call state and
- * per-worker scratch so the hot path allocates nothing; calls are serialized.
+ * summation order (well inside the fixtures' tolerances). The object itself holds no call's state: each call
+ * takes a {@link Call} (the call's matrix, input and output, its quantized activations and per-worker scratch) from a
+ * queue of idle ones and hands it back, so concurrent callers (several forwards at once) each get their own, and the
+ * hot path allocates nothing once there is one per concurrent caller.
  */
 public final class FastMatMul implements MatMul {
     /** From this many tokens on, the GEMM's 4-token tile is full, so decoding a row once and reusing it wins. */
@@ -35,199 +40,237 @@ public final class FastMatMul implements MatMul {
      */
     static final int PAD = 32;
 
-    private WeightMatrix w;
-    private float[] x;
-    private float[] out;
-    private int nTokens;
-    private float[] sums = new float[0];
-    private float[][] scratch = new float[0][];
-    private float[][] partials = new float[0][];
-    private final ThreadPool.RangeTask rowTask = this::rowRange;
-    private final ThreadPool.RangeTask gemmTask = this::gemmRange;
-    private final QuantizedActivations xq = new QuantizedActivations();
-    private final ThreadPool.RangeTask quantizeTask = (t0, t1, worker) -> xq.quantize(x, t0, t1);
-    private final ThreadPool.RangeTask int8Task = this::int8Range;
-    private final ThreadPool.RangeTask interleavedGemmTask = this::interleavedGemmRange;
-    private final ThreadPool.RangeTask f16Task = this::f16Range;
-    private final ThreadPool.RangeTask int8GemmTask = this::int8GemmRange;
-    private Int8Gemm.Scratch[] gemmScratch = new Int8Gemm.Scratch[0];
-    /** True while a shared-input call runs its second and later matrices: {@link #xq} may already hold x. */
-    private boolean sameInput;
-    /** The input {@link #xq} was quantized from within the current shared-input call (null: none yet). */
-    private float[] quantizedFrom;
-
-    @Override
-    public synchronized void matmul(WeightMatrix[] ws, float[] x, int nTokens, float[][] outs, ThreadPool pool) {
-        quantizedFrom = null;
-        try {
-            for (int i = 0; i < ws.length; i++) {
-                sameInput = i > 0;
-                matmul(ws[i], x, nTokens, outs[i], pool);
-            }
-        } finally {
-            sameInput = false;
-            quantizedFrom = null;
-        }
-    }
-
-    @Override
-    public synchronized void matmul(WeightMatrix w, float[] x, int nTokens, float[] out, ThreadPool pool) {
-        if (scratch.length < pool.threads()) scratch = new float[pool.threads()][];
-        if (partials.length < pool.threads()) {
-            partials = new float[pool.threads()][];
-            for (int i = 0; i < partials.length; i++) partials[i] = new float[128 + PAD];
-        }
-        if (gemmScratch.length < pool.threads()) {
-            gemmScratch = new Int8Gemm.Scratch[pool.threads()];
-            for (int i = 0; i < gemmScratch.length; i++) gemmScratch[i] = new Int8Gemm.Scratch();
-        }
-        this.w = w;
-        this.x = x;
-        this.out = out;
-        this.nTokens = nTokens;
-        try {
-            if (w.interleaved() != null && nTokens >= GEMM_MIN_TOKENS && Int8Gemm.supports(w.type())) {
-                quantizeActivations(pool);
-                // one chunk per 64-row tile (each ~0.5 ms at 512 tokens): threads finish within one tile of each other;
-                // a tile's output is written once, at its end
-                pool.parallelFor(Int8Gemm.pairs(w.rows()), int8GemmTask, Int8Gemm.pairs(w.rows()));
-            } else if (w.interleaved() != null && nTokens >= GEMM_MIN_TOKENS) {
-                // contiguous chunks: this kernel adds into the shared output per column chunk, and one-group chunks would
-                // interleave the threads' rows, sharing every group boundary's cache line
-                pool.parallelFor(Interleaved.groups(w.rows()), interleavedGemmTask);
-            } else if (w.interleaved() != null && !Interleaved.int8Activations(w.type())) {
-                pool.parallelFor(Interleaved.groups(w.rows()), f16Task);
-            } else if (w.interleaved() != null) {
-                quantizeActivations(pool);
-                pool.parallelFor(Interleaved.groups(w.rows()), int8Task);
-            } else if (nTokens >= GEMM_MIN_TOKENS) {
-                pool.parallelFor((w.rows() + 3) / 4, gemmTask);
-            } else {
-                if (Kernels.hasKernel(w.type()) && Kernels.needsBlockSums(w.type())) {
-                    int nb = w.cols() / 32;
-                    if (sums.length < nTokens * nb) sums = new float[nTokens * nb];
-                    for (int t = 0; t < nTokens; t++) Kernels.blockSums(x, t * w.cols(), w.cols(), sums, t * nb);
-                }
-                pool.parallelFor(w.rows(), rowTask);
-            }
-        } finally {
-            this.w = null;
-            this.x = null;
-            this.out = null;
-        }
-    }
-
-    /** Quantizes the call's activations to int8 per 32-block (the int8 kernels' input), tokens split across threads. */
-    private void quantizeActivations(ThreadPool pool) {
-        if (sameInput && quantizedFrom == x && xq.tokens == nTokens && xq.cols == w.cols()) return;
-        xq.reserve(nTokens, w.cols());
-        pool.parallelFor(nTokens, quantizeTask);
-        quantizedFrom = x;
-    }
-
-    private float[] scratch(int worker, int n) {
-        float[] s = scratch[worker];
-        if (s == null || s.length < n + PAD) s = scratch[worker] = new float[n + PAD];
-        return s;
-    }
-
-    private void rowRange(int r0, int r1, int worker) {
-        final WeightMatrix w = this.w;
-        final int rows = w.rows(), cols = w.cols(), n = nTokens, nb = cols / 32;
-        if (Kernels.hasKernel(w.type())) {
-            for (int r = r0; r < r1; r++) {
-                for (int t = 0; t < n; t++) out[t * rows + r] = Kernels.dot(w, r, x, t * cols, sums, t * nb);
-            }
-        } else {
-            // other formats (K-quants, Q4_1, Q5_x): their own fused Vector API dot, exact decode, f32 activations
-            float[] tmp = scratch(worker, cols);
-            var f = w.format();
-            var data = w.data();
-            for (int r = r0; r < r1; r++) {
-                long off = w.rowOffset(r);
-                for (int t = 0; t < n; t++) out[t * rows + r] = f.dot(data, off, x, t * cols, cols, tmp);
-            }
-        }
-    }
-
     /**
-     * Row groups [g0, g1) of an {@link Interleaved} matrix with int8 activations. Groups are taken a few at a time
-     * (about 256 KB of weights, which stay in L2) and every token of the batch passes over them, so a batch reads each
-     * weight once from memory and each activation row once per chunk of groups.
+     * Contexts of finished calls, handed to the next ones (as many as calls have ever run at once): one in a slot that
+     * takes no allocation to fill — all a single caller ever needs — the others in a queue.
      */
-    private void int8Range(int g0, int g1, int worker) {
-        final WeightMatrix w = this.w;
-        final var p = w.interleaved();
-        final int rows = w.rows(), nb = w.cols() / 32, n = nTokens;
-        final GgmlType type = w.type();
-        final boolean q4 = type == GgmlType.Q4_0, q5 = type == GgmlType.Q5_0, q4k = type == GgmlType.Q4_K, q6k = type == GgmlType.Q6_K;
-        final boolean q5k = type == GgmlType.Q5_K;
-        final int chunk = Interleaved.groupsPerChunk(w.type(), w.cols());
-        for (int c0 = g0; c0 < g1; c0 += chunk) {
-            int c1 = Math.min(g1, c0 + chunk);
-            for (int t = 0; t < n; t++) {
-                if (q4) Int8Kernels.q4(p, c0, c1, rows, nb, xq, t, out);
-                else if (q5) Int8Kernels.q5(p, c0, c1, rows, nb, xq, t, out);
-                else if (q4k) KQuantKernels.q4k(p, c0, c1, rows, nb, xq, t, out);
-                else if (q6k) KQuantKernels.q6k(p, c0, c1, rows, nb, xq, t, out);
-                else if (q5k) KQuantKernels.q5k(p, c0, c1, rows, nb, xq, t, out);
-                else Int8Kernels.q8(p, c0, c1, rows, nb, xq, t, out);
-            }
+    private final AtomicReference<Call> spare = new AtomicReference<>();
+    private final ConcurrentLinkedQueue<Call> idle = new ConcurrentLinkedQueue<>();
+
+    @Override
+    public void matmul(WeightMatrix[] ws, float[] x, int nTokens, float[][] outs, ThreadPool pool) {
+        Call c = take();
+        try {
+            c.matmul(ws, x, nTokens, outs, pool);
+        } finally {
+            giveBack(c);
         }
     }
 
-    /** Single-token steps over an interleaved F16 matrix: f32 activations, exact weights. */
-    private void f16Range(int g0, int g1, int worker) {
-        final WeightMatrix w = this.w;
-        final int rows = w.rows(), cols = w.cols();
-        final int chunk = Interleaved.groupsPerChunk(w.type(), cols);
-        for (int c0 = g0; c0 < g1; c0 += chunk) {
-            int c1 = Math.min(g1, c0 + chunk);
-            for (int t = 0; t < nTokens; t++) InterleavedGemm.gemvF16(w.interleaved(), c0, c1, rows, cols, x, t * cols, out, t * rows);
+    @Override
+    public void matmul(WeightMatrix w, float[] x, int nTokens, float[] out, ThreadPool pool) {
+        Call c = take();
+        try {
+            c.matmul(w, x, nTokens, out, pool);
+        } finally {
+            giveBack(c);
         }
     }
 
-    private void int8GemmRange(int p0, int p1, int worker) {
-        final WeightMatrix w = this.w;
-        Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, out, p0, p1, gemmScratch[worker]);
+    private Call take() {
+        Call c = spare.getAndSet(null);
+        if (c == null) c = idle.poll();
+        return c != null ? c : new Call();
     }
 
-    private void interleavedGemmRange(int g0, int g1, int worker) {
-        final WeightMatrix w = this.w;
-        float[] tile = scratch(worker, InterleavedGemm.COLS * 32 + 128);
-        float[] part = partials[worker];
-        for (int t0 = 0; t0 < nTokens; t0 += InterleavedGemm.TOKEN_BLOCK) {
-            int t1 = Math.min(nTokens, t0 + InterleavedGemm.TOKEN_BLOCK);
-            InterleavedGemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), x, t0, t1, out, g0, g1, tile, part);
-        }
+    private void giveBack(Call c) {
+        if (!spare.compareAndSet(null, c)) idle.offer(c);
     }
 
-    private void gemmRange(int q0, int q1, int worker) {
-        final WeightMatrix w = this.w;
-        final float[] x = this.x, out = this.out;
-        final int rows = w.rows(), cols = w.cols(), n = nTokens;
-        float[] a = scratch(worker, 4 * cols);
-        for (int q = q0; q < q1; q++) {
-            int r = 4 * q, m = Math.min(4, rows - r);
-            for (int i = 0; i < m; i++) Kernels.dequantizeRow(w, r + i, a, i * cols);
-            for (int t = 0; t < n; t++) {
-                for (int i = 0; i < m; i++) out[t * rows + r + i] = 0f;
-            }
-            int t = 0;
-            if (m == 4) {
-                for (; t + 4 <= n; t += 4) {
-                    Gemm.k4x4(a, 0, cols, 2 * cols, 3 * cols, x, t * cols, (t + 1) * cols, (t + 2) * cols, (t + 3) * cols, cols,
-                            out, t * rows + r, (t + 1) * rows + r, (t + 2) * rows + r, (t + 3) * rows + r);
+    /** One call's state: what it multiplies, its quantized activations and per-worker scratch (reused by later calls). */
+    private static final class Call {
+        private WeightMatrix w;
+        private float[] x;
+        private float[] out;
+        private int nTokens;
+        private float[] sums = new float[0];
+        private float[][] scratch = new float[0][];
+        private float[][] partials = new float[0][];
+        private final ThreadPool.RangeTask rowTask = this::rowRange;
+        private final ThreadPool.RangeTask gemmTask = this::gemmRange;
+        private final QuantizedActivations xq = new QuantizedActivations();
+        private final ThreadPool.RangeTask quantizeTask = (t0, t1, worker) -> xq.quantize(x, t0, t1);
+        private final ThreadPool.RangeTask int8Task = this::int8Range;
+        private final ThreadPool.RangeTask interleavedGemmTask = this::interleavedGemmRange;
+        private final ThreadPool.RangeTask f16Task = this::f16Range;
+        private final ThreadPool.RangeTask int8GemmTask = this::int8GemmRange;
+        private Int8Gemm.Scratch[] gemmScratch = new Int8Gemm.Scratch[0];
+        /** True while a shared-input call runs its second and later matrices: {@link #xq} may already hold x. */
+        private boolean sameInput;
+        /** The input {@link #xq} was quantized from within the current shared-input call (null: none yet). */
+        private float[] quantizedFrom;
+
+        void matmul(WeightMatrix[] ws, float[] x, int nTokens, float[][] outs, ThreadPool pool) {
+            quantizedFrom = null;
+            try {
+                for (int i = 0; i < ws.length; i++) {
+                    sameInput = i > 0;
+                    matmul(ws[i], x, nTokens, outs[i], pool);
                 }
-                for (; t < n; t++) Gemm.k4x1(a, 0, cols, 2 * cols, 3 * cols, x, t * cols, cols, out, t * rows + r);
-            } else {
-                for (int i = 0; i < m; i++) {
-                    int tt = 0;
-                    for (; tt + 4 <= n; tt += 4) {
-                        Gemm.k1x4(a, i * cols, x, tt * cols, (tt + 1) * cols, (tt + 2) * cols, (tt + 3) * cols, cols,
-                                out, tt * rows + r + i, (tt + 1) * rows + r + i, (tt + 2) * rows + r + i, (tt + 3) * rows + r + i);
+            } finally {
+                sameInput = false;
+                quantizedFrom = null;
+            }
+        }
+
+        void matmul(WeightMatrix w, float[] x, int nTokens, float[] out, ThreadPool pool) {
+            if (scratch.length < pool.threads()) scratch = new float[pool.threads()][];
+            if (partials.length < pool.threads()) {
+                partials = new float[pool.threads()][];
+                for (int i = 0; i < partials.length; i++) partials[i] = new float[128 + PAD];
+            }
+            if (gemmScratch.length < pool.threads()) {
+                gemmScratch = new Int8Gemm.Scratch[pool.threads()];
+                for (int i = 0; i < gemmScratch.length; i++) gemmScratch[i] = new Int8Gemm.Scratch();
+            }
+            this.w = w;
+            this.x = x;
+            this.out = out;
+            this.nTokens = nTokens;
+            try {
+                if (w.interleaved() != null && nTokens >= GEMM_MIN_TOKENS && Int8Gemm.supports(w.type())) {
+                    quantizeActivations(pool);
+                    // one chunk per 64-row tile (each ~0.5 ms at 512 tokens): threads finish within one tile of each other;
+                    // a tile's output is written once, at its end
+                    pool.parallelFor(Int8Gemm.pairs(w.rows()), int8GemmTask, Int8Gemm.pairs(w.rows()));
+                } else if (w.interleaved() != null && nTokens >= GEMM_MIN_TOKENS) {
+                    // contiguous chunks: this kernel adds into the shared output per column chunk, and one-group chunks would
+                    // interleave the threads' rows, sharing every group boundary's cache line
+                    pool.parallelFor(Interleaved.groups(w.rows()), interleavedGemmTask);
+                } else if (w.interleaved() != null && !Interleaved.int8Activations(w.type())) {
+                    pool.parallelFor(Interleaved.groups(w.rows()), f16Task);
+                } else if (w.interleaved() != null) {
+                    quantizeActivations(pool);
+                    pool.parallelFor(Interleaved.groups(w.rows()), int8Task);
+                } else if (nTokens >= GEMM_MIN_TOKENS) {
+                    pool.parallelFor((w.rows() + 3) / 4, gemmTask);
+                } else {
+                    if (Kernels.hasKernel(w.type()) && Kernels.needsBlockSums(w.type())) {
+                        int nb = w.cols() / 32;
+                        if (sums.length < nTokens * nb) sums = new float[nTokens * nb];
+                        for (int t = 0; t < nTokens; t++) Kernels.blockSums(x, t * w.cols(), w.cols(), sums, t * nb);
                     }
-                    for (; tt < n; tt++) out[tt * rows + r + i] = VectorOps.dot(a, i * cols, x, tt * cols, cols);
+                    pool.parallelFor(w.rows(), rowTask);
+                }
+            } finally {
+                this.w = null;
+                this.x = null;
+                this.out = null;
+            }
+        }
+
+        /** Quantizes the call's activations to int8 per 32-block (the int8 kernels' input), tokens split across threads. */
+        private void quantizeActivations(ThreadPool pool) {
+            if (sameInput && quantizedFrom == x && xq.tokens == nTokens && xq.cols == w.cols()) return;
+            xq.reserve(nTokens, w.cols());
+            pool.parallelFor(nTokens, quantizeTask);
+            quantizedFrom = x;
+        }
+
+        private float[] scratch(int worker, int n) {
+            float[] s = scratch[worker];
+            if (s == null || s.length < n + PAD) s = scratch[worker] = new float[n + PAD];
+            return s;
+        }
+
+        private void rowRange(int r0, int r1, int worker) {
+            final WeightMatrix w = this.w;
+            final int rows = w.rows(), cols = w.cols(), n = nTokens, nb = cols / 32;
+            if (Kernels.hasKernel(w.type())) {
+                for (int r = r0; r < r1; r++) {
+                    for (int t = 0; t < n; t++) out[t * rows + r] = Kernels.dot(w, r, x, t * cols, sums, t * nb);
+                }
+            } else {
+                // other formats (K-quants, Q4_1, Q5_x): their own fused Vector API dot, exact decode, f32 activations
+                float[] tmp = scratch(worker, cols);
+                var f = w.format();
+                var data = w.data();
+                for (int r = r0; r < r1; r++) {
+                    long off = w.rowOffset(r);
+                    for (int t = 0; t < n; t++) out[t * rows + r] = f.dot(data, off, x, t * cols, cols, tmp);
+                }
+            }
+        }
+
+        /**
+         * Row groups [g0, g1) of an {@link Interleaved} matrix with int8 activations. Groups are taken a few at a time
+         * (about 256 KB of weights, which stay in L2) and every token of the batch passes over them, so a batch reads each
+         * weight once from memory and each activation row once per chunk of groups.
+         */
+        private void int8Range(int g0, int g1, int worker) {
+            final WeightMatrix w = this.w;
+            final var p = w.interleaved();
+            final int rows = w.rows(), nb = w.cols() / 32, n = nTokens;
+            final GgmlType type = w.type();
+            final boolean q4 = type == GgmlType.Q4_0, q5 = type == GgmlType.Q5_0, q4k = type == GgmlType.Q4_K, q6k = type == GgmlType.Q6_K;
+            final boolean q5k = type == GgmlType.Q5_K;
+            final int chunk = Interleaved.groupsPerChunk(w.type(), w.cols());
+            for (int c0 = g0; c0 < g1; c0 += chunk) {
+                int c1 = Math.min(g1, c0 + chunk);
+                for (int t = 0; t < n; t++) {
+                    if (q4) Int8Kernels.q4(p, c0, c1, rows, nb, xq, t, out);
+                    else if (q5) Int8Kernels.q5(p, c0, c1, rows, nb, xq, t, out);
+                    else if (q4k) KQuantKernels.q4k(p, c0, c1, rows, nb, xq, t, out);
+                    else if (q6k) KQuantKernels.q6k(p, c0, c1, rows, nb, xq, t, out);
+                    else if (q5k) KQuantKernels.q5k(p, c0, c1, rows, nb, xq, t, out);
+                    else Int8Kernels.q8(p, c0, c1, rows, nb, xq, t, out);
+                }
+            }
+        }
+
+        /** Single-token steps over an interleaved F16 matrix: f32 activations, exact weights. */
+        private void f16Range(int g0, int g1, int worker) {
+            final WeightMatrix w = this.w;
+            final int rows = w.rows(), cols = w.cols();
+            final int chunk = Interleaved.groupsPerChunk(w.type(), cols);
+            for (int c0 = g0; c0 < g1; c0 += chunk) {
+                int c1 = Math.min(g1, c0 + chunk);
+                for (int t = 0; t < nTokens; t++) InterleavedGemm.gemvF16(w.interleaved(), c0, c1, rows, cols, x, t * cols, out, t * rows);
+            }
+        }
+
+        private void int8GemmRange(int p0, int p1, int worker) {
+            final WeightMatrix w = this.w;
+            Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, out, p0, p1, gemmScratch[worker]);
+        }
+
+        private void interleavedGemmRange(int g0, int g1, int worker) {
+            final WeightMatrix w = this.w;
+            float[] tile = scratch(worker, InterleavedGemm.COLS * 32 + 128);
+            float[] part = partials[worker];
+            for (int t0 = 0; t0 < nTokens; t0 += InterleavedGemm.TOKEN_BLOCK) {
+                int t1 = Math.min(nTokens, t0 + InterleavedGemm.TOKEN_BLOCK);
+                InterleavedGemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), x, t0, t1, out, g0, g1, tile, part);
+            }
+        }
+
+        private void gemmRange(int q0, int q1, int worker) {
+            final WeightMatrix w = this.w;
+            final float[] x = this.x, out = this.out;
+            final int rows = w.rows(), cols = w.cols(), n = nTokens;
+            float[] a = scratch(worker, 4 * cols);
+            for (int q = q0; q < q1; q++) {
+                int r = 4 * q, m = Math.min(4, rows - r);
+                for (int i = 0; i < m; i++) Kernels.dequantizeRow(w, r + i, a, i * cols);
+                for (int t = 0; t < n; t++) {
+                    for (int i = 0; i < m; i++) out[t * rows + r + i] = 0f;
+                }
+                int t = 0;
+                if (m == 4) {
+                    for (; t + 4 <= n; t += 4) {
+                        Gemm.k4x4(a, 0, cols, 2 * cols, 3 * cols, x, t * cols, (t + 1) * cols, (t + 2) * cols, (t + 3) * cols, cols,
+                                out, t * rows + r, (t + 1) * rows + r, (t + 2) * rows + r, (t + 3) * rows + r);
+                    }
+                    for (; t < n; t++) Gemm.k4x1(a, 0, cols, 2 * cols, 3 * cols, x, t * cols, cols, out, t * rows + r);
+                } else {
+                    for (int i = 0; i < m; i++) {
+                        int tt = 0;
+                        for (; tt + 4 <= n; tt += 4) {
+                            Gemm.k1x4(a, i * cols, x, tt * cols, (tt + 1) * cols, (tt + 2) * cols, (tt + 3) * cols, cols,
+                                    out, tt * rows + r + i, (tt + 1) * rows + r + i, (tt + 2) * rows + r + i, (tt + 3) * rows + r + i);
+                        }
+                        for (; tt < n; tt++) out[tt * rows + r + i] = VectorOps.dot(a, i * cols, x, tt * cols, cols);
+                    }
                 }
             }
         }
