@@ -58,6 +58,7 @@ final class PerplexityCommand implements Callable<Integer> {
         Path path = ModelPaths.resolve(model);
         Tokenizer tok;
         try (GgufFile f = GgufFile.open(path)) {
+            ModelLoader.requireSupported(f);
             tok = Tokenizer.fromGguf(f);
         }
         String text = kl ? null : readUtf8(file);

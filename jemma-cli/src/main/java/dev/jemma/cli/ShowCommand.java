@@ -12,7 +12,10 @@ import picocli.CommandLine.Parameters;
 
 import java.util.concurrent.Callable;
 
-/** Prints what a model file is and what loading it will cost, without loading it. */
+/**
+ * Prints what a model file is and what loading it will cost, without loading it. Any valid GGUF file is described;
+ * one of an architecture Jemma cannot run gets the generic facts and a "not supported" line, exit 0.
+ */
 @Command(name = "show", mixinStandardHelpOptions = true,
         description = "Show a model's architecture, sizes, tensor-type mix, layer pattern and memory plan.")
 final class ShowCommand implements Callable<Integer> {

@@ -238,9 +238,114 @@ class BadInputTest {
         assertOneLineError(rewritten("badval.gguf", w -> w.putString("gemma3.block_count", "many")), "gemma3.block_count");
     }
 
+    /**
+     * A valid GGUF of an architecture Jemma cannot run: {@code show} describes it (exit 0, "not supported" line, JSON
+     * {@code "supported": false}); everything that loads the model refuses with one line.
+     */
     @Test
-    void wrongArchitecture() {
-        assertOneLineError(rewritten("llama.gguf", w -> w.putString("general.architecture", "llama")), "'llama' is not supported");
+    void wrongArchitecture() throws IOException {
+        Path llama = rewritten("llama.gguf", w -> w.putString("general.architecture", "llama"));
+        assertShownAsUnsupported(llama, "llama");
+        assertRefusedToRun(llama, "'llama' is not supported", "supported: gemma3, gemma3n");
+        Path emb = rewritten("emb.gguf", w -> w.putString("general.architecture", "gemma-embedding"));
+        assertShownAsUnsupported(emb, "gemma-embedding");
+        assertRefusedToRun(emb, "'gemma-embedding' is not supported");
+        // the generic summary does not touch the architecture's keys, so it does not need them
+        Path bare = rewritten("bare.gguf", w -> w.putString("general.architecture", "llama").remove("gemma3.embedding_length"));
+        assertShownAsUnsupported(bare, "llama");
+        assertRefusedToRun(bare, "'llama' is not supported");
+        assertThat(run("show", "--matformer", "e2b", llama.toString())).isNotZero();
+        assertThat(stderr().lines().toList()).as(stderr()).hasSize(1);
+        assertThat(stderr()).startsWith("jemma: ").contains("gemma3n models only");
+    }
+
+    /** Supported files say nothing about support in text (their output is unchanged) and "supported": true in JSON. */
+    @Test
+    void supportedFlagInJson() throws IOException {
+        assertThat(run("show", good.toString())).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).doesNotContain("not supported").doesNotContain("inference");
+        assertThat(run("show", "--json", good.toString())).isZero();
+        JsonNode j = new ObjectMapper().readTree(out.toString(StandardCharsets.UTF_8));
+        assertThat(j.get("supported").asBoolean()).isTrue();
+        assertThat(j.has("inference")).isFalse();
+    }
+
+    /** {@code show} succeeds on {@code file} and says that Jemma cannot run its architecture {@code arch}. */
+    private JsonNode assertShownAsUnsupported(Path file, String arch) throws IOException {
+        assertThat(run("show", file.toString())).as(file + ": " + stderr()).isZero();
+        assertThat(stderr()).as(file.toString()).isEmpty();
+        String text = out.toString(StandardCharsets.UTF_8);
+        assertThat(text).as(text).contains("architecture").contains(arch).contains("parameters").contains("tensors")
+                .containsPattern("(?m)^inference +not supported by this version of Jemma \\(supported: gemma3, gemma3n\\)$")
+                .doesNotContain("memory plan");
+        assertThat(run("show", "--json", file.toString())).as(file + ": " + stderr()).isZero();
+        JsonNode j = new ObjectMapper().readTree(out.toString(StandardCharsets.UTF_8));
+        assertThat(j.get("architecture").asText()).isEqualTo(arch);
+        assertThat(j.get("supported").asBoolean(true)).isFalse();
+        assertThat(j.get("inference").asText()).contains("not supported");
+        long params = 0;
+        try (GgufFile f = GgufFile.open(file)) {
+            for (GgufTensorInfo t : f.tensors().values()) params += t.elementCount();
+            assertThat(j.get("tensor_count").asInt()).isEqualTo(f.tensors().size());
+        }
+        assertThat(params).isPositive();
+        assertThat(j.get("parameters").asLong()).isEqualTo(params);
+        assertThat(j.get("tensor_types").size()).isPositive();
+        assertThat(j.get("metadata").isObject()).isTrue();
+        return j;
+    }
+
+    /** {@code run}, {@code bench} and {@code logits} refuse {@code file} with one "jemma: …" line naming it, non-zero exit. */
+    private void assertRefusedToRun(Path file, String... expected) {
+        String[][] commands = {
+                {"run", file.toString(), "hello", "-n", "2"},
+                {"bench", file.toString(), "-p", "4", "-n", "2", "-r", "1"},
+                {"logits", file.toString(), "--ids-file", ids.toString(), "-o", dir.resolve("out.f32").toString()}};
+        for (String[] cmd : commands) {
+            int code = run(cmd);
+            String e = stderr();
+            String what = String.join(" ", cmd) + " → " + e;
+            assertThat(code).as(what).isNotZero();
+            assertThat(e.lines().toList()).as(what).hasSize(1);
+            assertThat(e).as(what).startsWith("jemma: ").contains(file.getFileName().toString()).doesNotContain("Exception")
+                    .doesNotContain("\tat ").doesNotContain("internal error");
+            for (String x : expected) assertThat(e).as(what).contains(x);
+            assertThat(out.toString(StandardCharsets.UTF_8)).as(what).isEmpty();
+            assertThat(dir.resolve("out.f32")).doesNotExist();
+        }
+    }
+
+    /** The first .gguf under fixtures/{@code sub} whose name matches {@code pattern}; the test is skipped when none. */
+    private static Path fixture(String sub, String pattern) throws IOException {
+        String p = System.getProperty("jemma.fixtures");
+        org.junit.jupiter.api.Assumptions.assumeTrue(p != null && Files.isDirectory(Path.of(p, sub)), "shared fixtures/" + sub + " not found");
+        try (Stream<Path> s = Files.walk(Path.of(p, sub))) {
+            Path f = s.filter(x -> x.getFileName().toString().matches(pattern)).sorted().findFirst().orElse(null);
+            org.junit.jupiter.api.Assumptions.assumeTrue(f != null, "no " + pattern + " under fixtures/" + sub);
+            return f;
+        }
+    }
+
+    /** EmbeddingGemma (GGUF architecture gemma-embedding): shown, not run. */
+    @Test
+    void embeddingFixtureIsShownButNotRun() throws IOException {
+        Path f = fixture("embedding", "embgemma-tiny-.*\\.gguf");
+        JsonNode j = assertShownAsUnsupported(f, "gemma-embedding");
+        assertThat(j.get("metadata").get("gemma-embedding.block_count").asInt()).isPositive();
+        assertThat(j.get("tokenizer_tokens").asInt()).isPositive();
+        assertRefusedToRun(f, "'gemma-embedding' is not supported");
+    }
+
+    /** A multimodal projector (mmproj, GGUF architecture clip): shown, not run. */
+    @Test
+    void multimodalProjectorFixtureIsShownButNotRun() throws IOException {
+        Path f = fixture("multimodal", "mmproj-.*\\.gguf");
+        JsonNode j = assertShownAsUnsupported(f, "clip");
+        assertThat(out.toString(StandardCharsets.UTF_8)).isNotEmpty();
+        assertThat(j.get("metadata").has("clip.has_vision_encoder")).isTrue();
+        assertThat(run("show", f.toString())).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).containsPattern("(?m)^type +mmproj$");
+        assertRefusedToRun(f, "'clip' is not supported");
     }
 
     @Test

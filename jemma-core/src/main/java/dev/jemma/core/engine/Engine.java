@@ -56,6 +56,7 @@ public final class Engine implements AutoCloseable {
         ThreadPool p = null;
         try {
             metadata = file.metadata();
+            ModelLoader.requireSupported(file);
             tokenizer = Tokenizer.fromGguf(file);
             String bos = tokenizer.bosId() >= 0 ? tokenizer.piece(tokenizer.bosId()) : "";
             String eos = tokenizer.eosId() >= 0 ? tokenizer.piece(tokenizer.eosId()) : "";

@@ -6,6 +6,7 @@ import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /** Opens a GGUF file and builds the model for its architecture. */
 public final class ModelLoader {
@@ -54,12 +55,38 @@ public final class ModelLoader {
         return MemoryPlan.of(file, readConfig(file), options.contextLength(), options.maxBatch(), options.matformer());
     }
 
-    public static ModelConfig readConfig(GgufFile file) {
+    /** The values of general.architecture this version can run (load, generate, score). */
+    public static final List<String> SUPPORTED_ARCHITECTURES = List.of("gemma3", "gemma3n");
+
+    /** Whether models of architecture {@code arch} can be loaded and run (any valid GGUF can still be shown). */
+    public static boolean supports(String arch) {
+        return SUPPORTED_ARCHITECTURES.contains(arch);
+    }
+
+    /** "gemma3, gemma3n": for messages about unsupported architectures. */
+    public static String supportedList() {
+        return String.join(", ", SUPPORTED_ARCHITECTURES);
+    }
+
+    /**
+     * The file's architecture, or the one-line refusal when this version cannot run it: callers that read other parts
+     * of the file first (the tokenizer) call it up front, so that an embedding model or a multimodal projector is
+     * refused for what it is rather than for a key it lacks.
+     */
+    public static String requireSupported(GgufFile file) {
         String arch = ConfigReader.architecture(file);
+        if (!supports(arch)) {
+            throw file.error("general.architecture: '" + arch + "' is not supported (supported: " + supportedList() + ")");
+        }
+        return arch;
+    }
+
+    public static ModelConfig readConfig(GgufFile file) {
+        String arch = requireSupported(file);
         return switch (arch) {
             case "gemma3" -> ConfigReader.read(file, 6, 0);
             case "gemma3n" -> ConfigReader.read(file, 5, 1.0f);
-            default -> throw file.error("general.architecture: '" + arch + "' is not supported (supported: gemma3, gemma3n)");
+            default -> throw new AssertionError(arch);
         };
     }
 

@@ -5,6 +5,7 @@ import dev.jemma.core.gguf.GgufTensorInfo;
 import dev.jemma.core.tensor.GgmlType;
 
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -14,6 +15,10 @@ import java.util.Map;
  * What {@code jemma show} reports about a GGUF file, read without loading the model: architecture, sizes, tensor-type
  * mix, attention layout, rope, vocabulary and the memory plan. {@link #toMap()} is the JSON form (stable keys);
  * {@link #toText()} the human one. A file with a vocabulary but no tensors is summarised as "vocabulary only".
+ * Any valid GGUF file can be summarised, like gguf-dump or {@code ollama show}: for an architecture this version
+ * cannot run (an embedding model, a multimodal projector, another family) the summary is the generic part —
+ * parameters, tensor-type mix, metadata, vocabulary — with {@code "supported": false} and a line saying that
+ * inference is not supported; the layer layout and memory plan need a {@link ModelConfig} and are left out.
  */
 public final class ModelSummary {
     private final Map<String, Object> m = new LinkedHashMap<>();
@@ -63,6 +68,15 @@ public final class ModelSummary {
         line("file", f.path() + " (" + MemoryPlan.gb(f.fileSize()) + ", GGUF v" + f.version() + ")");
         line("architecture", arch);
         if (name != null) line("name", name);
+        boolean supported = ModelLoader.supports(arch);
+        m.put("supported", supported);
+        if (!supported) {
+            String inference = "not supported by this version of Jemma (supported: " + ModelLoader.supportedList() + ")";
+            m.put("inference", inference);
+            Object type = f.get("general.type");
+            if (type instanceof String t) line("type", t);
+            line("inference", inference);
+        }
 
         String[] tokens = f.getStringArray("tokenizer.ggml.tokens");
         String template = f.getString("tokenizer.chat_template");
@@ -73,34 +87,22 @@ public final class ModelSummary {
             return;
         }
         m.put("vocabulary_only", false);
+        if (!supported) {
+            if (matformer != null) {
+                throw new dev.jemma.core.JemmaException(f.path() + ": --matformer applies to gemma3n models only, this one is " + arch);
+            }
+            tensors(f);
+            metadata(f);
+            vocabulary(f, tokens, template, -1);
+            return;
+        }
         ModelConfig c = ModelLoader.readConfig(f);
         if (matformer != null && !c.architecture().equals("gemma3n")) {
             throw new dev.jemma.core.JemmaException(f.path() + ": --matformer applies to gemma3n models only, this one is " + c.architecture());
         }
 
-        long params = 0;
-        for (GgufTensorInfo t : f.tensors().values()) params += t.elementCount();
-        m.put("parameters", params);
-        line("parameters", humanCount(params) + " (" + String.format(Locale.ROOT, "%,d", params) + ")");
-
         MemoryPlan plan = MemoryPlan.of(f, c, contextLength, maxBatch, matformer);
-        Map<String, Object> mix = new LinkedHashMap<>();
-        StringBuilder mixText = new StringBuilder();
-        plan.bytesByType().entrySet().stream()
-                .sorted((a, b) -> Long.compare(b.getValue()[1], a.getValue()[1]))
-                .forEach(e -> {
-                    GgmlType t = e.getKey();
-                    mix.put(t.name(), Map.of("tensors", e.getValue()[0], "bytes", e.getValue()[1]));
-                    if (!mixText.isEmpty()) mixText.append(", ");
-                    mixText.append(t.name()).append(" ×").append(e.getValue()[0]).append(" (").append(MemoryPlan.gb(e.getValue()[1])).append(')');
-                });
-        m.put("tensor_count", f.tensors().size());
-        m.put("tensor_types", mix);
-        line("tensors", f.tensors().size() + ": " + mixText);
-        GgufTensorInfo embd = f.tensor("token_embd.weight");
-        m.put("embedding_type", embd.type().name());
-        m.put("tied_output", f.tensor("output.weight") == null);
-        if (f.has("general.file_type")) m.put("file_type", f.getLong("general.file_type", -1));
+        tensors(f);
 
         m.put("context_length", c.contextLength());
         m.put("block_count", c.layers());
@@ -186,6 +188,94 @@ public final class ModelSummary {
             m.put("warnings", c.warnings());
             for (String w : c.warnings()) line("warning", w);
         }
+    }
+
+    /** Parameter count, tensor-type mix (sorted by bytes), embedding type, tied output and file type. */
+    private void tensors(GgufFile f) {
+        long params = 0;
+        Map<GgmlType, long[]> byType = new EnumMap<>(GgmlType.class);
+        for (GgufTensorInfo t : f.tensors().values()) {
+            params += t.elementCount();
+            long[] e = byType.computeIfAbsent(t.type(), k -> new long[2]);
+            e[0]++;
+            e[1] += t.byteSize();
+        }
+        m.put("parameters", params);
+        line("parameters", humanCount(params) + " (" + String.format(Locale.ROOT, "%,d", params) + ")");
+
+        Map<String, Object> mix = new LinkedHashMap<>();
+        StringBuilder mixText = new StringBuilder();
+        byType.entrySet().stream()
+                .sorted((a, b) -> Long.compare(b.getValue()[1], a.getValue()[1]))
+                .forEach(e -> {
+                    GgmlType t = e.getKey();
+                    Map<String, Object> one = new LinkedHashMap<>(); // fixed key order (Map.of's varies between runs)
+                    one.put("tensors", e.getValue()[0]);
+                    one.put("bytes", e.getValue()[1]);
+                    mix.put(t.name(), one);
+                    if (!mixText.isEmpty()) mixText.append(", ");
+                    mixText.append(t.name()).append(" ×").append(e.getValue()[0]).append(" (").append(MemoryPlan.gb(e.getValue()[1])).append(')');
+                });
+        m.put("tensor_count", f.tensors().size());
+        m.put("tensor_types", mix);
+        line("tensors", f.tensors().size() + ": " + mixText);
+        GgufTensorInfo embd = f.tensor("token_embd.weight");
+        if (embd != null) {
+            m.put("embedding_type", embd.type().name());
+            m.put("tied_output", f.tensor("output.weight") == null);
+        }
+        if (f.has("general.file_type")) m.put("file_type", f.getLong("general.file_type", -1));
+    }
+
+    /**
+     * For a file this version cannot run: every metadata key except the vocabulary ({@code tokenizer.*}, summarised
+     * by {@link #vocabulary}) and the architecture, name and type already shown, as gguf-dump lists them. Arrays longer than
+     * {@link #ARRAY_SHOWN} elements are given by length (JSON: {@code "[N values]"}).
+     */
+    private void metadata(GgufFile f) {
+        Map<String, Object> meta = new LinkedHashMap<>();
+        boolean first = true;
+        for (Map.Entry<String, Object> e : f.metadata().entrySet()) {
+            String k = e.getKey();
+            if (k.startsWith("tokenizer.") || k.equals("general.architecture") || k.equals("general.name")
+                    || k.equals("general.type") && f.get(k) instanceof String) continue;
+            Object v = e.getValue();
+            meta.put(k, jsonValue(v));
+            line(first ? "metadata" : "", k + " = " + text(v));
+            first = false;
+        }
+        m.put("metadata", meta);
+    }
+
+    static final int ARRAY_SHOWN = 16;
+
+    private static Object jsonValue(Object v) {
+        if (v instanceof Float x && !Float.isFinite(x) || v instanceof Double d && !Double.isFinite(d)) return v.toString();
+        if (v == null || !v.getClass().isArray()) return v;
+        int n = java.lang.reflect.Array.getLength(v);
+        if (n > ARRAY_SHOWN) return "[" + n + " values]";
+        List<Object> l = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) l.add(jsonValue(java.lang.reflect.Array.get(v, i)));
+        return l;
+    }
+
+    private static String text(Object v) {
+        if (v == null) return "null";
+        if (v instanceof Float x) return Float.isFinite(x) ? num(x) : x.toString();
+        if (v instanceof Double x) return Double.isFinite(x) ? new java.math.BigDecimal(x.toString()).stripTrailingZeros().toPlainString() : x.toString();
+        if (v instanceof String s) {
+            String one = s.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t");
+            return "'" + (one.length() > 80 ? one.substring(0, 80) + "…" : one) + "'";
+        }
+        if (!v.getClass().isArray()) return String.valueOf(v);
+        int n = java.lang.reflect.Array.getLength(v);
+        StringBuilder sb = new StringBuilder("[");
+        for (int i = 0; i < Math.min(n, ARRAY_SHOWN); i++) {
+            if (i > 0) sb.append(", ");
+            sb.append(text(java.lang.reflect.Array.get(v, i)));
+        }
+        if (n > ARRAY_SHOWN) sb.append(", … ").append(n).append(" values");
+        return sb.append(']').toString();
     }
 
     private void vocabulary(GgufFile f, String[] tokens, String template, int rows) {
