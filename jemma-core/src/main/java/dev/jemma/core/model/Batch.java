@@ -26,8 +26,13 @@ public final class Batch {
     /** Row where each slot's rows begin, and how many it has. */
     private final int[] slotStart, slotRows;
     private final int logitRows;
+    /** Per slot, the first and last positions of its bidirectional spans (null: none). */
+    private final int[][] spanStart, spanEnd;
 
-    private Batch(int[] tokens, float[][] embeddings, int[] positions, int[] slots, boolean[] wantLogits, KvCache[] caches) {
+    private Batch(int[] tokens, float[][] embeddings, int[] positions, int[] slots, boolean[] wantLogits, KvCache[] caches,
+                  int[][] spanStart, int[][] spanEnd) {
+        this.spanStart = spanStart;
+        this.spanEnd = spanEnd;
         this.tokens = tokens;
         this.embeddings = embeddings;
         this.positions = positions;
@@ -53,7 +58,7 @@ public final class Batch {
             pos[i] = cache.length() + i;
             logits[i] = allLogits || i == count - 1;
         }
-        return new Batch(t, new float[count][], pos, new int[count], logits, new KvCache[]{cache});
+        return new Batch(t, new float[count][], pos, new int[count], logits, new KvCache[]{cache}, new int[1][], new int[1][]);
     }
 
     public static Builder builder() {
@@ -118,6 +123,37 @@ public final class Batch {
         return slotRows[slot];
     }
 
+    /**
+     * The visibility a sequence's rows attend with: {@code base} (a layer's causal or sliding mask), plus
+     * bidirectional attention within the sequence's marked spans (an image's soft tokens see the whole image).
+     */
+    public dev.jemma.core.tensor.attention.Visibility visibility(int slot, dev.jemma.core.tensor.attention.Visibility base) {
+        return spanStart[slot] == null ? base : base.withSpans(spanStart[slot], spanEnd[slot]);
+    }
+
+    /**
+     * Where a chunk of a long batch that starts at row {@code from} should end (exclusive), given room for at most
+     * {@code max} rows: before a marked span that would otherwise be cut (its rows must attend in one call).
+     */
+    int chunkEnd(int from, int max) {
+        int end = Math.min(size(), from + max);
+        if (end == size()) return end;
+        int slot = slots[end], pos = positions[end];
+        if (slots[end - 1] != slot || spanStart[slot] == null) return end;
+        for (int i = 0; i < spanStart[slot].length; i++) {
+            int s = spanStart[slot][i];
+            if (s < pos && pos <= spanEnd[slot][i]) {
+                int first = end - (pos - s);
+                if (first <= from) {
+                    throw new IllegalArgumentException("a bidirectional span of " + (spanEnd[slot][i] - s + 1)
+                            + " rows does not fit in one batch of " + max);
+                }
+                return first;
+            }
+        }
+        return end;
+    }
+
     /** Checks that every sequence's rows continue its cache and fit its context. */
     void validate() {
         if (tokens.length == 0) throw new IllegalArgumentException("no tokens");
@@ -140,6 +176,7 @@ public final class Batch {
         private final List<float[]> embeddings = new ArrayList<>();
         private final List<Boolean> logits = new ArrayList<>();
         private final List<Integer> next = new ArrayList<>();
+        private final List<List<int[]>> spans = new ArrayList<>();
 
         private Builder() {
         }
@@ -155,9 +192,25 @@ public final class Batch {
             return this;
         }
 
-        /** Adds an input-embedding row (vision / audio soft token, already scaled) at the sequence's next position. */
+        /**
+         * Adds an input-embedding row (vision / audio soft token, already scaled) at the sequence's next position. Its
+         * token id is 0, which is what Gemma 3n's per-layer embedding then reads (HF maps media ids there too).
+         */
         public Builder embedding(KvCache cache, float[] embedding, boolean wantLogits) {
             return row(cache, 0, embedding.clone(), wantLogits);
+        }
+
+        /**
+         * Adds input-embedding rows that attend to each other bidirectionally (the soft tokens of one image: HF Gemma 3
+         * lets them see the whole image, before and after), and causally to what precedes them. Such a span runs in
+         * one call of the model, so it must fit its batch.
+         */
+        public Builder bidirectional(KvCache cache, float[][] embeddings, boolean wantLogits) {
+            if (embeddings.length == 0) return this;
+            for (float[] e : embeddings) row(cache, 0, e.clone(), wantLogits);
+            int slot = slots.get(slots.size() - 1), last = positions.get(positions.size() - 1);
+            spans.get(slot).add(new int[]{last - embeddings.length + 1, last});
+            return this;
         }
 
         private Builder row(KvCache cache, int token, float[] embedding, boolean wantLogits) {
@@ -167,6 +220,7 @@ public final class Batch {
                 slot = caches.size();
                 caches.add(cache);
                 next.add(cache.length());
+                spans.add(new ArrayList<>());
             } else if (slots.get(slots.size() - 1) != slot) {
                 throw new IllegalArgumentException("rows of one sequence must be consecutive in a batch");
             }
@@ -191,7 +245,14 @@ public final class Batch {
                 s[i] = slots.get(i);
                 l[i] = logits.get(i);
             }
-            return new Batch(t, embeddings.toArray(new float[0][]), p, s, l, caches.toArray(new KvCache[0]));
+            int[][] ss = new int[caches.size()][], se = new int[caches.size()][];
+            for (int i = 0; i < caches.size(); i++) {
+                List<int[]> sp = spans.get(i);
+                if (sp.isEmpty()) continue;
+                ss[i] = sp.stream().mapToInt(x -> x[0]).toArray();
+                se[i] = sp.stream().mapToInt(x -> x[1]).toArray();
+            }
+            return new Batch(t, embeddings.toArray(new float[0][]), p, s, l, caches.toArray(new KvCache[0]), ss, se);
         }
     }
 }

@@ -132,17 +132,20 @@ final class DecoderBlocks {
 
     /**
      * Runs a batch in chunks of at most {@code maxBatch} rows (a model's scratch size) and concatenates the logits of
-     * the rows that want them. A sequence's rows may span chunks: each chunk extends its caches before the next.
+     * the rows that want them. A sequence's rows may span chunks (each chunk extends its caches before the next), but a
+     * bidirectional span stays in one.
      */
     static float[] inChunks(Batch b, int maxBatch, int vocab, Rows f) {
         b.validate();
         if (b.size() <= maxBatch) return f.run(0, b.size());
         float[] all = new float[Math.multiplyExact(b.logitRows(), vocab)];
         int at = 0;
-        for (int i = 0; i < b.size(); i += maxBatch) {
-            float[] part = f.run(i, Math.min(maxBatch, b.size() - i));
+        for (int i = 0; i < b.size(); ) {
+            int end = b.chunkEnd(i, maxBatch);
+            float[] part = f.run(i, end - i);
             System.arraycopy(part, 0, all, at, part.length);
             at += part.length;
+            i = end;
         }
         return all;
     }

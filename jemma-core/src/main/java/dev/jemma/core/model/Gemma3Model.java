@@ -241,8 +241,9 @@ public final class Gemma3Model implements LanguageModel {
         for (int r = 0; r < count; ) {
             int run = DecoderBlocks.runLength(b, from + r, from + count), start = b.position(from + r);
             KvCache cache = b.cache(b.slot(from + r));
-            Attention.attend(pool, s.attn, visibility[l], KvView.ring(cache, l), s.q, s.att, r, run, start,
-                    c.heads(), c.kvHeads(), c.headDim(), s.k, s.v);
+            Visibility vis = b.visibility(b.slot(from + r), visibility[l]);
+            Attention.attend(pool, s.attn, vis, KvView.ring(cache, l), s.q, s.att, r, run, start, c.heads(), c.kvHeads(),
+                    c.headDim(), s.k, s.v);
             for (int t = r; t < r + run; t++) cache.put(l, b.position(from + t), s.k, t * kvDim, s.v, t * kvDim);
             r += run;
         }

@@ -395,8 +395,8 @@ public final class Gemma3nModel implements LanguageModel {
             int run = DecoderBlocks.runLength(b, from + r, from + count);
             KvCache cache = b.cache(b.slot(from + r));
             KvView kv = src == l ? KvView.ring(cache, l) : KvView.shared(cache, l);
-            Attention.attend(pool, sc.attn, vis, kv, sc.q, sc.att, r, run, b.position(from + r), c.heads(), c.kvHeads(),
-                    c.headDim(), bk, bv);
+            Attention.attend(pool, sc.attn, b.visibility(b.slot(from + r), vis), kv, sc.q, sc.att, r, run,
+                    b.position(from + r), c.heads(), c.kvHeads(), c.headDim(), bk, bv);
             if (src == l && sc.batchK[l] == null) {
                 for (int t = r; t < r + run; t++) cache.put(l, b.position(from + t), bk, t * kvDim, bv, t * kvDim);
             }

@@ -139,6 +139,77 @@ class BatchForwardTest {
         }
     }
 
+    /** The scaled embedding rows of some tokens, as a vision tower's output would arrive. */
+    private static float[][] embeddings(Path gguf, ModelConfig c, int[] tokens) {
+        try (var f = dev.jemma.core.gguf.GgufFile.open(gguf)) {
+            var table = dev.jemma.core.tensor.WeightMatrix.of(f, f.tensor("token_embd.weight"));
+            float[][] out = new float[tokens.length][c.dim()];
+            for (int i = 0; i < tokens.length; i++) {
+                table.dequantizeRow(tokens[i], out[i], 0);
+                for (int e = 0; e < c.dim(); e++) out[i][e] *= c.embedScale();
+            }
+            return out;
+        }
+    }
+
+    /**
+     * Input-embedding rows: given a token's own scaled embedding they act as the token; marked bidirectional, the
+     * first row of the span sees the last (and changes when it changes), unmarked it does not; a span is never cut
+     * between two calls of the model, so a small batch gives the logits one large call gives.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"gemma3-tiny, F32", "gemma3n-tiny, F32"})
+    void embeddingRowsAndBidirectionalSpans(String model, String variant) {
+        Path gguf = file(model, variant);
+        int[] ids = ids(model, "short");
+        float tol = tolerance(model);
+        try (LanguageModel small = ModelLoader.load(gguf, new ModelLoader.Options(true, 2, 8), pool);
+             LanguageModel big = ModelLoader.load(gguf, new ModelLoader.Options(true, 2, 64), pool)) {
+            int vocab = big.config().vocabSize();
+            int[] head = Arrays.copyOfRange(ids, 0, 5), img = Arrays.copyOfRange(ids, 5, 11), tail = Arrays.copyOfRange(ids, 11, ids.length);
+            float[][] imgRows = embeddings(gguf, big.config(), img);
+
+            // embedding rows carrying the tokens' own embeddings = the tokens (Gemma 3n's per-layer embedding reads
+            // token 0 for an embedding row, as HF does for media rows, so there they differ)
+            float[] tokens = big.forward(ids, 0, ids.length, big.newCache(ids.length), true);
+            KvCache c0 = big.newCache(ids.length);
+            Batch.Builder asRows = Batch.builder().tokens(c0, head, 0, head.length, true);
+            for (float[] e : imgRows) asRows.embedding(c0, e, true);
+            float[] rows = big.forward(asRows.tokens(c0, tail, 0, tail.length, true).build());
+            if (!model.startsWith("gemma3n")) assertClose(rows, tokens, tol);
+
+            // the same rows as one bidirectional span: with a batch of 8 the span (rows 5..10) must not be cut at row 8
+            float[] spanBig = spanLogits(big, head, imgRows, tail, ids.length);
+            float[] spanSmall = spanLogits(small, head, imgRows, tail, ids.length);
+            assertClose(spanSmall, spanBig, tol);
+            // rows before the span are causal as ever; the span's first row now sees the rest of the span
+            assertClose(Arrays.copyOfRange(spanBig, 0, 5 * vocab), Arrays.copyOfRange(tokens, 0, 5 * vocab), tol);
+            assertThat(maxDiff(Arrays.copyOfRange(spanBig, 5 * vocab, 6 * vocab), Arrays.copyOfRange(tokens, 5 * vocab, 6 * vocab)))
+                    .isGreaterThan(1e-3f);
+            // and depends on the span's last row, which a causal row would not
+            float[][] changed = imgRows.clone();
+            changed[img.length - 1] = imgRows[0];
+            float[] spanChanged = spanLogits(big, head, changed, tail, ids.length);
+            assertThat(maxDiff(Arrays.copyOfRange(spanChanged, 5 * vocab, 6 * vocab), Arrays.copyOfRange(spanBig, 5 * vocab, 6 * vocab)))
+                    .isGreaterThan(1e-3f);
+
+            assertThatThrownBy(() -> small.forward(Batch.builder().bidirectional(small.newCache(16), embeddings(gguf, small.config(),
+                    Arrays.copyOfRange(ids, 0, 9)), true).build())).isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    private static float[] spanLogits(LanguageModel m, int[] head, float[][] span, int[] tail, int n) {
+        KvCache c = m.newCache(n);
+        return m.forward(Batch.builder().tokens(c, head, 0, head.length, true).bidirectional(c, span, true)
+                .tokens(c, tail, 0, tail.length, true).build());
+    }
+
+    private static float maxDiff(float[] a, float[] b) {
+        float m = 0;
+        for (int i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+        return m;
+    }
+
     @org.junit.jupiter.api.Test
     void rowsOfASequenceMustBeConsecutiveAndContinueItsCache() {
         KvCache c1 = new KvCache(new int[]{8}, new int[]{4}, new int[]{0}, 8), c2 = new KvCache(new int[]{8}, new int[]{4}, new int[]{0}, 8);

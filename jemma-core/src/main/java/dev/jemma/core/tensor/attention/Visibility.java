@@ -8,7 +8,8 @@ import java.util.Arrays;
  *   <li>{@link #CAUSAL}: [0, p] (Gemma global layers);</li>
  *   <li>{@link #sliding(int) sliding(W)}: [p − W + 1, p] (Gemma local layers, HF {@code sliding_window});</li>
  *   <li>{@link #symmetric(int) symmetric(W)}: |p − j| &lt; W (embedding models' bidirectional local layers, HF
- *       {@code _bidirectional_window_overlay});</li>
+ *       {@code _bidirectional_window_overlay}; W is HF's {@code config.sliding_window}, which a bidirectional
+ *       config sets to sliding_window // 2 + 1);</li>
  *   <li>{@link #BIDIRECTIONAL}: every position of the sequence (an encoder);</li>
  *   <li>{@link #withSpans}: a causal or sliding base, plus every position of the marked span the query is in (image
  *       tokens attend to their whole image, HF {@code token_type_ids_mask_function} OR-ed with the base mask).</li>
