@@ -146,12 +146,14 @@ class Gemma3nConformanceTest {
             }
             assertThat(whole).hasSize(parts.length);
             // the same arithmetic up to f32 rounding: which kernel a batch size picks (and whether the JIT has compiled
-            // the vector tanh yet) moves a logit by an ulp or so
-            for (int i = 0; i < parts.length; i++) assertThat(whole[i]).as("logit %d", i).isCloseTo(parts[i], org.assertj.core.api.Assertions.within(1e-4f));
+            // the vector tanh yet) moves a value by an ulp or so, which gemma3n-tiny magnifies about tenfold (its exact
+            // logits sit up to 1.4e-3 from the f32 reference) to ~1e-4; a row missing or misplacing cached keys moves
+            // logits by O(0.1)
+            for (int i = 0; i < parts.length; i++) assertThat(whole[i]).as("logit %d", i).isCloseTo(parts[i], org.assertj.core.api.Assertions.within(1e-3f));
             float[] last = m.forward(ids, 0, ids.length, m.newCache(ids.length), false);
             assertThat(last).hasSize(vocab);
             for (int i = 0; i < vocab; i++) {
-                assertThat(last[i]).isCloseTo(whole[(ids.length - 1) * vocab + i], org.assertj.core.api.Assertions.within(1e-4f));
+                assertThat(last[i]).isCloseTo(whole[(ids.length - 1) * vocab + i], org.assertj.core.api.Assertions.within(1e-3f));
             }
         }
     }
