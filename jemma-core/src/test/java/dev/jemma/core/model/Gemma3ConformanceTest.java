@@ -28,8 +28,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Every Gemma 3 fixture GGUF, every prompt, every position: exact mode within 1e-3 of the reference with identical
- * greedy continuations; the default mode's f32-activation path at least as close to the reference as llama.cpp is
- * (max |Δ|, top-1); the default mode's int8 activations within the fixtures' activation-quantized tolerances.
+ * greedy continuations; the default mode (one token per step and in batches) and its f32-activation path at least as
+ * close to the reference as llama.cpp is (max |Δ|, top-1), every case; int8 files also within the fixtures'
+ * activation-quantized tolerances.
  */
 class Gemma3ConformanceTest {
     private static ThreadPool pool;
@@ -157,15 +158,17 @@ class Gemma3ConformanceTest {
     }
 
     /**
-     * In the default mode single-token steps quantize activations to int8 for Q4_0/Q8_0 matrices (and batches do for
-     * Q4_0), as llama.cpp does, so positions are fed one at a time (the generation path) and in batches, and held to the fixtures'
-     * {@code activation_quantized_mode} tolerances (read from the manifest), and — so that a subtly wrong scheme
-     * cannot hide inside them — to llama.cpp's own mean error on the same file (within 25 %). Files without such
-     * matrices keep f32 activations and are still held to llama.cpp's max |Δ| and top-1.
+     * The default mode, fed one token at a time (the generation path: int8 activations for every quantized matrix)
+     * and in uneven batches (the prompt path: the int8 GEMM for Q4_0 / Q5_0 / Q4_K, f32 activations for the others),
+     * is at least as close to the reference as llama.cpp is on every file and prompt — max |Δ| no larger, top-1
+     * agreement no lower, over all positions (ENGINEERING.md) — with no case excluded. Files with int8 matrices are
+     * also held to the fixtures' {@code activation_quantized_mode} tolerances (read from the manifest). What makes
+     * the int8 paths meet llama.cpp's bars with a margin rather than by luck is the residual rows of
+     * {@link dev.jemma.core.tensor.kernels.QuantizedActivations}.
      */
     @ParameterizedTest(name = "{0} default mode")
     @MethodSource("cases")
-    void defaultModeWithinActivationQuantizedTolerances(String label, Path root, JsonNode model, JsonNode variant, String prompt) {
+    void defaultModeNoWorseThanLlamaCpp(String label, Path root, JsonNode model, JsonNode variant, String prompt) {
         Fixture fx = Fixture.of(root, model, variant, prompt);
         Path gguf = fx.gguf();
         int[] ids = fx.ids();
@@ -179,22 +182,17 @@ class Gemma3ConformanceTest {
         try (LanguageModel m = ModelLoader.load(gguf, new ModelLoader.Options(false, 2, 64), pool)) {
             int vocab = m.config().vocabSize();
             LogitStats theirs = LogitStats.compare(ref, llama, vocab);
-            // one token per step (the generation path), then uneven batches (the prompt path: Q4_0 batches run the
-            // int8 GEMM, the other types f32 activations)
             for (boolean oneByOne : new boolean[]{true, false}) {
                 String how = label + (oneByOne ? " one token per step" : " batches");
                 LogitStats ours = LogitStats.compare(ref, allLogits(m, ids, oneByOne), vocab);
                 System.out.println(how + ": " + ours + " | llama.cpp: " + theirs);
-                if (!int8 || !dev.jemma.core.tensor.kernels.Kernels.ENABLED) {
-                    assertThat(ours.maxAbs()).as(how + " max|d| vs llama.cpp's").isLessThanOrEqualTo(theirs.maxAbs());
-                    assertThat(ours.top1Agreement()).as(how + " top-1 vs llama.cpp's").isGreaterThanOrEqualTo(theirs.top1Agreement());
-                    continue;
-                }
+                assertThat(ours.maxAbs()).as(how + " max|d| vs llama.cpp's").isLessThanOrEqualTo(theirs.maxAbs());
+                assertThat(ours.top1Agreement()).as(how + " top-1 vs llama.cpp's").isGreaterThanOrEqualTo(theirs.top1Agreement());
+                if (!int8 || !dev.jemma.core.tensor.kernels.Kernels.ENABLED) continue;
                 String kind = variant.get("file").asText().contains("-F32") ? "F32" : "quantized";
                 assertThat(ours.maxAbs()).as(how + " max|d|").isLessThanOrEqualTo(tol.get("max_abs_logit_diff").get(kind).asDouble());
                 assertThat(ours.meanAbs()).as(how + " mean|d|").isLessThanOrEqualTo(tol.get("mean_abs_logit_diff").get(kind).asDouble());
                 assertThat(ours.top1Agreement()).as(how + " top-1").isGreaterThanOrEqualTo(tol.get("top1_agreement_min").asDouble());
-                assertThat(ours.meanAbs()).as(how + " mean|d| vs llama.cpp's int8 scheme").isLessThanOrEqualTo(1.25 * theirs.meanAbs());
             }
         }
     }

@@ -13,6 +13,15 @@ import jdk.incubator.vector.VectorSpecies;
  * kept widened to {@code short} (the lane type of {@link Int8Kernels}); {@link #q4Bias} is −8 × the block's
  * integer sum, the start value that turns Q4_0's unsigned nibbles into their signed values (n − 8) for free.
  * Buffers grow on demand and are reused, so the hot path does not allocate.
+ *
+ * <p><b>Residual rows</b> (the default; {@code -Djemma.int8.residual=false} turns them off): each token's rounding
+ * error {@code e = x − d·q} is quantized the same way into a second row, {@link #inputs} rows further on, so that
+ * {@code x ≈ d·q + d'·q'} with about 15 bits instead of 8. The kernels see those rows as more tokens (their integers
+ * obey the same bound, |q'| ≤ 127, so every 16-bit exactness argument of the kernels holds unchanged) and
+ * {@link FastMatMul} adds the two results. Why: with one int8 row per token the logits of the fixtures' models move
+ * by as much as llama.cpp's own (whose Q8_0 / Q8_K activations round the same way), so whether Jemma's max |Δ| and
+ * top-1 beat llama.cpp's was a coin toss per file (a 2^-11 change of the scales alone moved max |Δ| by 20 %);
+ * with the residual rows the default mode's error is ~100× below llama.cpp's on every fixture.
  */
 public final class QuantizedActivations {
     private static final VectorSpecies<Float> F = VectorWidth.F;
@@ -21,8 +30,13 @@ public final class QuantizedActivations {
     private static final int FL = VectorWidth.FLOATS;
     private static final float ROUND = 0x1.8p23f;
     private static final VectorMask<Integer> FIRST8 = VectorMask.fromLong(I, 0xFFL), LAST8 = VectorMask.fromLong(I, 0xFFL << 8);
+    /** Whether {@link #RESIDUAL} rows are made, unless a test asks otherwise. */
+    static final boolean RESIDUAL = !"false".equals(System.getProperty("jemma.int8.residual"));
+    final boolean residual;
     short[] q = new short[0];
     float[] d = new float[0];
+    /** The rounding errors x − d·q of the tokens being quantized (the residual rows' input). */
+    private float[] err = new float[0];
     short[] q4Bias = new short[0];
     /** −16 × the integer sum of a block's first / last 16 values: Q5_0's start values, one per half-block. */
     short[] q5BiasLo = new short[0];
@@ -30,7 +44,18 @@ public final class QuantizedActivations {
     /** −32 × the integer sum of each 8 values (4 per block): Q6_K's start values, one per 8 columns. */
     short[] q6Bias = new short[0];
     int cols;
+    /** Rows held: {@link #inputs}, or twice that with residual rows (rows inputs + t hold token t's residual). */
     int tokens;
+    /** Tokens of the input. */
+    int inputs;
+
+    public QuantizedActivations() {
+        this(RESIDUAL);
+    }
+
+    QuantizedActivations(boolean residual) {
+        this.residual = residual;
+    }
 
     /**
      * Quantizes tokens {@code [t0, t1)} of {@code x} (rows of {@code cols}); call {@link #reserve} first. Vectorized:
@@ -38,34 +63,51 @@ public final class QuantizedActivations {
      * trick, exact for |v| < 2^22), so the integers are identical.
      */
     public void quantize(float[] x, int t0, int t1) {
+        rows(x, t0, t1, 0);
+        if (residual) {
+            errors(x, t0, t1);
+            rows(err, t0, t1, inputs);
+        }
+    }
+
+    /** err = x − d·q for tokens [t0, t1): what their rows left out. */
+    private void errors(float[] x, int t0, int t1) {
+        for (int blk = t0 * cols / 32, end = t1 * cols / 32; blk < end; blk++) {
+            float dd = d[blk];
+            for (int i = 32 * blk; i < 32 * blk + 32; i++) err[i] = x[i] - dd * q[i];
+        }
+    }
+
+    /** Rows {@code shift + t} for tokens [t0, t1) of {@code x}. */
+    private void rows(float[] x, int t0, int t1, int shift) {
         if (FL != 16) {
-            quantizeNarrow(x, t0, t1);
+            quantizeNarrow(x, t0, t1, shift);
             return;
         }
         int nb = cols / 32;
         for (int t = t0; t < t1; t++) {
             for (int b = 0; b < nb; b++) {
-                int o = t * cols + 32 * b;
+                int o = t * cols + 32 * b, p = o + shift * cols;
                 FloatVector lo = FloatVector.fromArray(F, x, o), hi = FloatVector.fromArray(F, x, o + 16);
                 float amax = lo.abs().max(hi.abs()).reduceLanes(VectorOperators.MAX);
                 float id = amax > 0 ? 127f / amax : 0f;
                 IntVector ql = (IntVector) lo.mul(id).add(ROUND).sub(ROUND).convert(VectorOperators.F2I, 0);
                 IntVector qh = (IntVector) hi.mul(id).add(ROUND).sub(ROUND).convert(VectorOperators.F2I, 0);
-                ((ShortVector) ql.convertShape(VectorOperators.I2S, SH, 0)).intoArray(q, o);
-                ((ShortVector) qh.convertShape(VectorOperators.I2S, SH, 0)).intoArray(q, o + 16);
+                ((ShortVector) ql.convertShape(VectorOperators.I2S, SH, 0)).intoArray(q, p);
+                ((ShortVector) qh.convertShape(VectorOperators.I2S, SH, 0)).intoArray(q, p + 16);
                 int e0 = ql.reduceLanes(VectorOperators.ADD, FIRST8), e1 = ql.reduceLanes(VectorOperators.ADD, LAST8);
                 int e2 = qh.reduceLanes(VectorOperators.ADD, FIRST8), e3 = qh.reduceLanes(VectorOperators.ADD, LAST8);
-                store(t, b, nb, amax, e0, e1, e2, e3);
+                store(t + shift, b, nb, amax, e0, e1, e2, e3);
             }
         }
     }
 
     /** {@link #quantize} with 8 or 4 float lanes: a block is 4 or 8 vectors, and each 8 values' sum one or two reductions. */
-    private void quantizeNarrow(float[] x, int t0, int t1) {
+    private void quantizeNarrow(float[] x, int t0, int t1, int shift) {
         int nb = cols / 32;
         for (int t = t0; t < t1; t++) {
             for (int b = 0; b < nb; b++) {
-                int o = t * cols + 32 * b;
+                int o = t * cols + 32 * b, p = o + shift * cols;
                 FloatVector m = FloatVector.fromArray(F, x, o).abs();
                 for (int k = FL; k < 32; k += FL) m = m.max(FloatVector.fromArray(F, x, o + k).abs());
                 float amax = m.reduceLanes(VectorOperators.MAX);
@@ -73,7 +115,7 @@ public final class QuantizedActivations {
                 int e0 = 0, e1 = 0, e2 = 0, e3 = 0;
                 for (int k = 0; k < 32; k += FL) {
                     IntVector qi = (IntVector) FloatVector.fromArray(F, x, o + k).mul(id).add(ROUND).sub(ROUND).convert(VectorOperators.F2I, 0);
-                    ((ShortVector) qi.convertShape(VectorOperators.I2S, SH, 0)).intoArray(q, o + k);
+                    ((ShortVector) qi.convertShape(VectorOperators.I2S, SH, 0)).intoArray(q, p + k);
                     int sum = qi.reduceLanes(VectorOperators.ADD);
                     switch (k >> 3) {
                         case 0 -> e0 += sum;
@@ -82,7 +124,7 @@ public final class QuantizedActivations {
                         default -> e3 += sum;
                     }
                 }
-                store(t, b, nb, amax, e0, e1, e2, e3);
+                store(t + shift, b, nb, amax, e0, e1, e2, e3);
             }
         }
     }
@@ -102,10 +144,20 @@ public final class QuantizedActivations {
 
     /** The scalar definition {@link #quantize} must equal (kept for the test that checks it). */
     void quantizeScalar(float[] x, int t0, int t1) {
+        rowsScalar(x, t0, t1, 0);
+        if (residual) {
+            float[] e = new float[x.length];
+            for (int i = t0 * cols; i < t1 * cols; i++) e[i] = x[i] - d[i / 32] * q[i];
+            rowsScalar(e, t0, t1, inputs);
+        }
+    }
+
+    private void rowsScalar(float[] x, int t0, int t1, int shift) {
         int nb = cols / 32;
-        for (int t = t0; t < t1; t++) {
+        for (int t0s = t0; t0s < t1; t0s++) {
+            int t = t0s + shift;
             for (int b = 0; b < nb; b++) {
-                int o = t * cols + 32 * b;
+                int o = t0s * cols + 32 * b, p = o + shift * cols;
                 float amax = 0;
                 for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[o + i]));
                 float dd = amax / 127f;
@@ -113,7 +165,7 @@ public final class QuantizedActivations {
                 int lo = 0, hi = 0, eighth = 0;
                 for (int i = 0; i < 32; i++) {
                     int v = (int) Math.rint(x[o + i] * id);
-                    q[o + i] = (short) v;
+                    q[p + i] = (short) v;
                     if (i < 16) lo += v;
                     else hi += v;
                     eighth += v;
@@ -130,11 +182,13 @@ public final class QuantizedActivations {
         }
     }
 
-    /** Sizes the buffers for {@code tokens} rows of {@code cols} (a multiple of 32). */
+    /** Sizes the buffers for {@code tokens} tokens of {@code cols} (a multiple of 32), and their residual rows. */
     public void reserve(int tokens, int cols) {
-        this.tokens = tokens;
+        this.inputs = tokens;
+        this.tokens = residual ? 2 * tokens : tokens;
         this.cols = cols;
-        int n = tokens * cols, nb = n / 32;
+        if (residual && err.length < tokens * cols) err = new float[tokens * cols];
+        int n = this.tokens * cols, nb = n / 32;
         if (q.length < n) q = new short[n];
         if (d.length < nb) {
             d = new float[nb];

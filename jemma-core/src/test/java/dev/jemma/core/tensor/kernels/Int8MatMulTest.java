@@ -45,8 +45,27 @@ class Int8MatMulTest {
         return w.withInterleaved(p);
     }
 
-    /** Scalar model: x quantized per 32-block (d = amax/127, q = rint(x/d)), Σ_b d_w d_x Σ w_q·x_q. */
+    /**
+     * The int8 model of the default mode: {@link #referenceOne} of x plus, with residual rows (the default, see
+     * {@link QuantizedActivations}), {@link #referenceOne} of x's rounding error e = x − d_x·q_x.
+     */
     static float[] reference(WeightMatrix w, float[] x, int n) {
+        float[] out = referenceOne(w, x, n);
+        if (!QuantizedActivations.RESIDUAL) return out;
+        float[] e = new float[x.length];
+        for (int o = 0; o + 32 <= n * w.cols(); o += 32) {
+            float amax = 0;
+            for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[o + i]));
+            float dx = amax / 127f, id = amax > 0 ? 127f / amax : 0f;
+            for (int i = 0; i < 32; i++) e[o + i] = x[o + i] - dx * (int) Math.rint(x[o + i] * id);
+        }
+        float[] r = referenceOne(w, e, n);
+        for (int i = 0; i < out.length; i++) out[i] += r[i];
+        return out;
+    }
+
+    /** Scalar model: x quantized per 32-block (d = amax/127, q = rint(x/d)), Σ_b d_w d_x Σ w_q·x_q. */
+    static float[] referenceOne(WeightMatrix w, float[] x, int n) {
         if (w.type() == GgmlType.Q4_K || w.type() == GgmlType.Q5_K || w.type() == GgmlType.Q6_K) return referenceK(w, x, n);
         int rows = w.rows(), cols = w.cols(), nb = cols / 32;
         boolean q4 = w.type() == GgmlType.Q4_0, q5 = w.type() == GgmlType.Q5_0;

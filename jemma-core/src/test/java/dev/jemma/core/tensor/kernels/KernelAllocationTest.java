@@ -61,7 +61,7 @@ class KernelAllocationTest {
         QuantizedActivations xq = new QuantizedActivations();
         xq.reserve(n, cols);
         xq.quantize(x, 0, n);
-        float[] out = new float[n * rows];
+        float[] out = new float[xq.tokens * rows]; // with residual rows the GEMM sees 2n tokens
         Int8Gemm.Scratch s = new Int8Gemm.Scratch();
         long id = Thread.currentThread().threadId(), least = Long.MAX_VALUE;
         long deadline = System.nanoTime() + 30_000_000_000L;

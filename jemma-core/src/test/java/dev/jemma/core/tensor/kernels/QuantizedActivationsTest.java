@@ -2,6 +2,8 @@ package dev.jemma.core.tensor.kernels;
 
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.Random;
 
@@ -9,9 +11,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 class QuantizedActivationsTest {
 
-    /** The vectorized quantizer gives the scalar definition's integers, scales and start values bit for bit. */
-    @Test
-    void vectorizedEqualsScalarDefinition() {
+    /** The vectorized quantizer gives the scalar definition's integers, scales and start values bit for bit (residual rows too). */
+    @ParameterizedTest(name = "residual rows {0}")
+    @ValueSource(booleans = {true, false})
+    void vectorizedEqualsScalarDefinition(boolean residual) {
         Assumptions.assumeTrue(Kernels.ENABLED, "needs 512-bit vectors");
         int tokens = 7, cols = 256;
         Random rnd = new Random(3);
@@ -21,7 +24,7 @@ class QuantizedActivationsTest {
         for (int i = 0; i < 32; i++) x[cols + i] = i == 0 ? 127f : (i % 2 == 0 ? 1 : -1) * (i + 0.5f);
         for (int i = 0; i < 32; i++) x[2 * cols + 32 + i] = 0f; // an all-zero block
         x[3 * cols + 64] = -1e-30f; // a block at the bottom of the range
-        QuantizedActivations v = new QuantizedActivations(), s = new QuantizedActivations();
+        QuantizedActivations v = new QuantizedActivations(residual), s = new QuantizedActivations(residual);
         v.reserve(tokens, cols);
         s.reserve(tokens, cols);
         v.quantize(x, 0, tokens);
@@ -36,5 +39,32 @@ class QuantizedActivationsTest {
         assertThat(v.q[cols + 2]).isEqualTo((short) 2); // 2.5 -> 2
         assertThat(v.q[cols + 3]).isEqualTo((short) -4); // -3.5 -> -4
         assertThat(v.q[cols + 4]).isEqualTo((short) 4); // 4.5 -> 4
+    }
+
+    /**
+     * With residual rows a token is x ≈ d·q + d'·q' (row t and row inputs + t): the error is at most half a step of the
+     * residual's scale, ~1/254 of the single-row error bound d/2; the residual's integers stay within [−127, 127].
+     */
+    @Test
+    void residualRowsCarryTheRoundingError() {
+        Assumptions.assumeTrue(Kernels.ENABLED, "needs vector kernels");
+        int tokens = 3, cols = 128, nb = cols / 32;
+        Random rnd = new Random(5);
+        float[] x = new float[tokens * cols];
+        for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * Math.exp(rnd.nextGaussian()));
+        QuantizedActivations a = new QuantizedActivations(true);
+        a.reserve(tokens, cols);
+        a.quantize(x, 0, tokens);
+        assertThat(a.tokens).isEqualTo(2 * tokens);
+        for (int t = 0; t < tokens; t++) {
+            for (int i = 0; i < cols; i++) {
+                int k = t * cols + i, kr = (tokens + t) * cols + i, b = k / 32, br = kr / 32;
+                assertThat((int) a.q[kr]).isBetween(-127, 127);
+                double one = a.d[b] * a.q[k], two = one + (double) a.d[br] * a.q[kr];
+                assertThat(Math.abs(x[k] - one)).isLessThanOrEqualTo(0.5001 * a.d[b]);
+                assertThat(Math.abs(x[k] - two)).isLessThanOrEqualTo(0.5001 * a.d[b] / 126 + 1e-6 * Math.abs(x[k]));
+            }
+        }
+        assertThat(nb).isPositive();
     }
 }
