@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * activations, weights decoded exactly); single-token steps run on {@link Int8Kernels} / {@link KQuantKernels} for the quantized
  * types (activations quantized to int8 per 32-block as llama.cpp does, integer block sums, plus by default a second
  * int8 row per token for its rounding error — {@link QuantizedActivations}' residual rows, which the kernels run as
- * extra tokens and {@link #addResidual} sums back, so the result is ~15-bit rather than 8-bit accurate) and on
+ * extra tokens and {@code Call.addResidual} sums back, so the result is ~15-bit rather than 8-bit accurate) and on
  * {@link InterleavedGemm#gemvF16} for F16 (f32). Any other matrix keeps f32 activations, in two shapes:
  * <ul>
  *   <li><b>few tokens (decode)</b>: memory-bound matrix × vector; each stored row is streamed once through a fused
@@ -90,10 +90,10 @@ public final class FastMatMul implements MatMul {
         private final ThreadPool.RangeTask rowTask = this::rowRange;
         private final ThreadPool.RangeTask gemmTask = this::gemmRange;
         private final QuantizedActivations xq = new QuantizedActivations();
-    /** The int8 kernels' output when {@link #xq} has residual rows: token rows, then residual rows; summed into out. */
-    private float[] wide = new float[0];
-    /** Where the int8 kernels write in the current call: {@link #out}, or {@link #wide}. */
-    private float[] int8Out;
+        /** The int8 kernels' output when {@link #xq} has residual rows: token rows, then residual rows; summed into out. */
+        private float[] wide = new float[0];
+        /** Where the int8 kernels write in the current call: {@link #out}, or {@link #wide}. */
+        private float[] int8Out;
         private final ThreadPool.RangeTask quantizeTask = (t0, t1, worker) -> xq.quantize(x, t0, t1);
         private final ThreadPool.RangeTask int8Task = this::int8Range;
         private final ThreadPool.RangeTask interleavedGemmTask = this::interleavedGemmRange;
@@ -135,7 +135,7 @@ public final class FastMatMul implements MatMul {
             try {
                 if (w.interleaved() != null && nTokens >= GEMM_MIN_TOKENS && Int8Gemm.supports(w.type())) {
                     quantizeActivations(pool);
-                int8Out = int8Output();
+                    int8Out = int8Output();
                     // one chunk per 64-row tile (each ~0.5 ms at 512 tokens): threads finish within one tile of each other;
                     // a tile's output is written once, at its end
                     pool.parallelFor(Int8Gemm.pairs(w.rows()), int8GemmTask, Int8Gemm.pairs(w.rows()));
@@ -147,7 +147,7 @@ public final class FastMatMul implements MatMul {
                     pool.parallelFor(Interleaved.groups(w.rows()), f16Task);
                 } else if (w.interleaved() != null) {
                     quantizeActivations(pool);
-                int8Out = int8Output();
+                    int8Out = int8Output();
                     pool.parallelFor(Interleaved.groups(w.rows()), int8Task);
                 } else if (nTokens >= GEMM_MIN_TOKENS) {
                     pool.parallelFor((w.rows() + 3) / 4, gemmTask);
@@ -163,36 +163,36 @@ public final class FastMatMul implements MatMul {
                 this.w = null;
                 this.x = null;
                 this.out = null;
-            this.int8Out = null;
+                this.int8Out = null;
             }
         }
 
         /** Quantizes the call's activations to int8 per 32-block (the int8 kernels' input), tokens split across threads. */
         private void quantizeActivations(ThreadPool pool) {
-        if (sameInput && quantizedFrom == x && xq.inputs == nTokens && xq.cols == w.cols()) return;
+            if (sameInput && quantizedFrom == x && xq.inputs == nTokens && xq.cols == w.cols()) return;
             xq.reserve(nTokens, w.cols());
             pool.parallelFor(nTokens, quantizeTask);
             quantizedFrom = x;
         }
 
-    /** {@link #out}, or with residual rows a buffer for both kinds of rows, which {@link #addResidual} sums into out. */
-    private float[] int8Output() {
-        if (!xq.residual) return out;
-        int n = xq.tokens * w.rows();
-        if (wide.length < n) wide = new float[n];
-        return wide;
-    }
-
-    /** out = token row + residual row, for rows [r0, r1) of every token (the int8 kernels having written both). */
-    private void addResidual(int r0, int r1) {
-        if (!xq.residual) return;
-        final float[] out = this.out, wide = this.wide;
-        final int rows = w.rows(), n = nTokens, end = Math.min(r1, rows);
-        for (int t = 0; t < n; t++) {
-            int a = t * rows, b = (n + t) * rows;
-            for (int r = r0; r < end; r++) out[a + r] = wide[a + r] + wide[b + r];
+        /** {@link #out}, or with residual rows a buffer for both kinds of rows, which {@link #addResidual} sums into out. */
+        private float[] int8Output() {
+            if (!xq.residual) return out;
+            int n = xq.tokens * w.rows();
+            if (wide.length < n) wide = new float[n];
+            return wide;
         }
-    }
+
+        /** out = token row + residual row, for rows [r0, r1) of every token (the int8 kernels having written both). */
+        private void addResidual(int r0, int r1) {
+            if (!xq.residual) return;
+            final float[] out = this.out, wide = this.wide;
+            final int rows = w.rows(), n = nTokens, end = Math.min(r1, rows);
+            for (int t = 0; t < n; t++) {
+                int a = t * rows, b = (n + t) * rows;
+                for (int r = r0; r < end; r++) out[a + r] = wide[a + r] + wide[b + r];
+            }
+        }
 
         private float[] scratch(int worker, int n) {
             float[] s = scratch[worker];
@@ -227,8 +227,8 @@ public final class FastMatMul implements MatMul {
         private void int8Range(int g0, int g1, int worker) {
             final WeightMatrix w = this.w;
             final var p = w.interleaved();
-        final int rows = w.rows(), nb = w.cols() / 32, n = xq.tokens;
-        final float[] out = int8Out;
+            final int rows = w.rows(), nb = w.cols() / 32, n = xq.tokens;
+            final float[] out = int8Out;
             final GgmlType type = w.type();
             final boolean q4 = type == GgmlType.Q4_0, q5 = type == GgmlType.Q5_0, q4k = type == GgmlType.Q4_K, q6k = type == GgmlType.Q6_K;
             final boolean q5k = type == GgmlType.Q5_K;
@@ -243,7 +243,7 @@ public final class FastMatMul implements MatMul {
                     else if (q5k) KQuantKernels.q5k(p, c0, c1, rows, nb, xq, t, out);
                     else Int8Kernels.q8(p, c0, c1, rows, nb, xq, t, out);
                 }
-            addResidual(c0 * Interleaved.ROWS, c1 * Interleaved.ROWS);
+                addResidual(c0 * Interleaved.ROWS, c1 * Interleaved.ROWS);
             }
         }
 
@@ -260,8 +260,8 @@ public final class FastMatMul implements MatMul {
 
         private void int8GemmRange(int p0, int p1, int worker) {
             final WeightMatrix w = this.w;
-        Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, int8Out, p0, p1, gemmScratch[worker]);
-        addResidual(p0 * 2 * Interleaved.ROWS, p1 * 2 * Interleaved.ROWS);
+            Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, int8Out, p0, p1, gemmScratch[worker]);
+            addResidual(p0 * 2 * Interleaved.ROWS, p1 * 2 * Interleaved.ROWS);
         }
 
         private void interleavedGemmRange(int g0, int g1, int worker) {
