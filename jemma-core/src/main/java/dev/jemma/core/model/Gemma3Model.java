@@ -1,18 +1,20 @@
 package dev.jemma.core.model;
 
-import dev.jemma.core.JemmaException;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
 import dev.jemma.core.kv.KvCache;
 import dev.jemma.core.repack.RepackCache;
 import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
-import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.WeightMatrix;
+import dev.jemma.core.tensor.attention.Attention;
+import dev.jemma.core.tensor.attention.KvView;
+import dev.jemma.core.tensor.attention.Visibility;
 
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * Gemma 3 text decoder (arch {@code gemma3}, 270M … 27B), following HF modeling_gemma3.py:
@@ -53,24 +55,44 @@ public final class Gemma3Model implements LanguageModel {
     private final Layer[] layers;
     /** Per layer, the matrices sharing an input (one matmul call each, so the input is quantized once). */
     private final WeightMatrix[][] qkv, gateUp;
+    private final DecoderBlocks.QkNormRope[] qkNormRope;
+    /** Per layer: causal, or sliding on local layers. */
+    private final Visibility[] visibility;
     private final WeightMatrix embed;
     /** Where embedding rows are read: the interleaved copy when the embedding is the (tied) output, else the file. */
     private final WeightMatrix embedLookup;
     private final WeightMatrix output;
     private final RepackCache repacked;
     private final float[] outputNorm;
-    private final float[][] invFreq;
     private final MatMul matmul;
     private final ThreadPool pool;
-    private final int maxBatch;
+    private final int maxBatch, maxFfn;
     private final boolean ownsFile;
+    /** Scratch of finished forwards, for the next ones (a forward takes one, or makes one when none is free). */
+    private final ConcurrentLinkedQueue<Scratch> scratch = new ConcurrentLinkedQueue<>();
 
-    // scratch, sized for maxBatch tokens
-    private final float[] x, xn, q, k, v, att, proj, gate, up;
-    private final float[][] qkvOut, gateUpOut;
-    private final Attention.Scratch[] attnScratch;
-    private final float[] ropeCos, ropeSin;
-    private float[] logits = new float[0];
+    /** One forward's buffers, sized for maxBatch rows. */
+    private final class Scratch {
+        final float[] x, xn, q, k, v, att, proj, cos, sin;
+        /** Outputs of the shared-input matmuls: {q, k, v} and {gate, up}. */
+        final float[][] qkvOut, gateUpOut;
+        final Attention.Scratch[] attn = Attention.scratch(pool.threads());
+
+        Scratch() {
+            int b = maxBatch;
+            x = new float[b * c.dim()];
+            xn = new float[b * c.dim()];
+            q = new float[b * c.qDim()];
+            k = new float[b * c.kvDim()];
+            v = new float[b * c.kvDim()];
+            att = new float[b * c.qDim()];
+            proj = new float[b * c.dim()];
+            qkvOut = new float[][]{q, k, v};
+            gateUpOut = new float[][]{new float[b * maxFfn], new float[b * maxFfn]};
+            cos = new float[c.headDim() / 2];
+            sin = new float[c.headDim() / 2];
+        }
+    }
 
     /**
      * @param int8 give Q4_0/Q8_0/F16 matrices an {@link RepackCache interleaved copy}, which the default-mode matmul
@@ -89,12 +111,13 @@ public final class Gemma3Model implements LanguageModel {
         WeightMatrix out = w.has("output.weight") ? w.matrix("output.weight", c.dim(), c.vocabSize()) : embed;
         outputNorm = w.vector("output_norm.weight", c.dim());
         layers = new Layer[c.layers()];
-        invFreq = new float[c.layers()][];
-        int maxFfn = 0;
+        qkNormRope = new DecoderBlocks.QkNormRope[c.layers()];
+        visibility = new Visibility[c.layers()];
+        int ffnMax = 0;
         for (int l = 0; l < c.layers(); l++) {
             String p = "blk." + l + ".";
             int ffn = c.ffnDim()[l];
-            maxFfn = Math.max(maxFfn, ffn);
+            ffnMax = Math.max(ffnMax, ffn);
             layers[l] = new Layer(
                     w.vector(p + "attn_norm.weight", c.dim()),
                     w.matrix(p + "attn_q.weight", c.dim(), c.qDim()),
@@ -109,8 +132,12 @@ public final class Gemma3Model implements LanguageModel {
                     w.matrix(p + "ffn_up.weight", c.dim(), ffn),
                     w.matrix(p + "ffn_down.weight", ffn, c.dim()),
                     w.vector(p + "post_ffw_norm.weight", c.dim()));
-            invFreq[l] = Ops.ropeInvFreq(c.headDim(), c.ropeBase()[l], c.ropeScale()[l]);
+            qkNormRope[l] = new DecoderBlocks.QkNormRope(layers[l].qNorm(), layers[l].kNorm(), false,
+                    Ops.ropeInvFreq(c.headDim(), c.ropeBase()[l], c.ropeScale()[l]), c.attentionScale(),
+                    c.heads(), c.kvHeads(), c.headDim(), c.rmsEps());
         }
+        for (int l = 0; l < c.layers(); l++) visibility[l] = Visibility.causal(c.sliding()[l] ? c.slidingWindow() : 0);
+        maxFfn = ffnMax;
         if (int8) {
             List<WeightMatrix> all = new ArrayList<>();
             all.add(out);
@@ -132,27 +159,13 @@ public final class Gemma3Model implements LanguageModel {
         }
         // a tied embedding reads its rows from the output's copy (same values, already resident)
         embedLookup = out == embed ? output : embed;
-        int b = maxBatch;
-        x = new float[b * c.dim()];
-        xn = new float[b * c.dim()];
-        q = new float[b * c.qDim()];
-        k = new float[b * c.kvDim()];
-        v = new float[b * c.kvDim()];
-        att = new float[b * c.qDim()];
-        proj = new float[b * c.dim()];
-        gate = new float[b * maxFfn];
-        up = new float[b * maxFfn];
-        qkvOut = new float[][]{q, k, v};
-        gateUpOut = new float[][]{gate, up};
         qkv = new WeightMatrix[layers.length][];
         gateUp = new WeightMatrix[layers.length][];
         for (int l = 0; l < layers.length; l++) {
             qkv[l] = layers[l].qkv();
             gateUp[l] = layers[l].gateUp();
         }
-        attnScratch = Attention.scratch(pool.threads());
-        ropeCos = new float[c.headDim() / 2];
-        ropeSin = new float[c.headDim() / 2];
+        scratch.add(new Scratch());
     }
 
     /** Bytes of scratch this model allocates for a batch of {@code maxBatch} tokens (for the memory plan). */
@@ -183,89 +196,55 @@ public final class Gemma3Model implements LanguageModel {
     }
 
     @Override
-    public float[] forward(int[] tokens, int offset, int count, KvCache cache, boolean allLogits) {
-        if (count <= 0) throw new IllegalArgumentException("no tokens");
-        if (cache.length() + count > cache.contextLength()) {
-            throw new JemmaException("context full: " + (cache.length() + count) + " tokens exceed the context length " + cache.contextLength());
+    public float[] forward(Batch batch) {
+        Scratch s = scratch.poll();
+        if (s == null) s = new Scratch();
+        try {
+            final Scratch sc = s;
+            return DecoderBlocks.inChunks(batch, maxBatch, c.vocabSize(), (from, count) -> forwardRows(batch, from, count, sc));
+        } finally {
+            scratch.offer(s);
         }
-        if (count <= maxBatch) return forwardBatch(tokens, offset, count, cache, allLogits);
-        int vocab = c.vocabSize();
-        float[] all = allLogits ? new float[Math.multiplyExact(count, vocab)] : null;
-        float[] last = null;
-        for (int i = 0; i < count; i += maxBatch) {
-            int n = Math.min(maxBatch, count - i);
-            last = forwardBatch(tokens, offset + i, n, cache, allLogits || i + n == count);
-            if (allLogits) System.arraycopy(last, 0, all, i * vocab, n * vocab);
-        }
-        return allLogits ? all : Arrays.copyOfRange(last, last.length - vocab, last.length);
     }
 
-    private float[] forwardBatch(int[] tokens, int offset, int count, KvCache cache, boolean allLogits) {
-        final int dim = c.dim(), start = cache.length();
-        for (int t = 0; t < count; t++) {
-            int tok = tokens[offset + t];
-            if (tok < 0 || tok >= c.vocabSize()) throw new JemmaException("token id " + tok + " is outside the vocabulary (0.." + (c.vocabSize() - 1) + ")");
-            embedLookup.dequantizeRow(tok, x, t * dim);
-            VectorOps.scale(x, t * dim, dim, c.embedScale());
-        }
+    /** Rows [from, from + count) of a batch (at most maxBatch): logits of those of them that want logits. */
+    private float[] forwardRows(Batch b, int from, int count, Scratch s) {
+        final int dim = c.dim();
+        DecoderBlocks.embed(embedLookup, c.vocabSize(), c.embedScale(), b, from, count, s.x, dim);
         for (int l = 0; l < c.layers(); l++) {
-            attentionBlock(l, count, start, cache);
-            ffnBlock(l, count);
+            attentionBlock(l, b, from, count, s);
+            ffnBlock(l, count, s);
         }
-        cache.advance(count);
-        int first = allLogits ? 0 : count - 1;
-        int rows = count - first;
-        System.arraycopy(x, first * dim, xn, 0, rows * dim);
-        Ops.rmsNormRows(xn, rows, dim, outputNorm, c.rmsEps());
-        int vocab = c.vocabSize();
-        if (logits.length < rows * vocab) logits = new float[rows * vocab];
-        matmul.matmul(output, xn, rows, logits, pool);
-        float[] result = Arrays.copyOf(logits, rows * vocab);
-        if (c.finalSoftcap() > 0) Ops.softcap(result, 0, result.length, c.finalSoftcap());
-        return result;
+        DecoderBlocks.advance(b, from, count);
+        int rows = DecoderBlocks.gatherLogitRows(b, from, count, s.x, s.xn, dim);
+        return DecoderBlocks.logits(matmul, pool, s.xn, rows, dim, outputNorm, c.rmsEps(), output, c.finalSoftcap());
     }
 
-    private void attentionBlock(int l, int count, int start, KvCache cache) {
+    private void attentionBlock(int l, Batch b, int from, int count, Scratch s) {
         Layer L = layers[l];
-        final int dim = c.dim(), hd = c.headDim(), qDim = c.qDim(), kvDim = c.kvDim();
-        System.arraycopy(x, 0, xn, 0, count * dim);
-        Ops.rmsNormRows(xn, count, dim, L.attnNorm(), c.rmsEps());
-        matmul.matmul(qkv[l], xn, count, qkvOut, pool);
-        final float[] freq = invFreq[l];
-        final float scale = c.attentionScale();
-        for (int t = 0; t < count; t++) {
-            int pos = start + t;
-            Ops.ropeAngles(pos, freq, ropeCos, ropeSin);
-            for (int h = 0; h < c.heads(); h++) {
-                int o = t * qDim + h * hd;
-                VectorOps.rmsNorm(q, o, hd, L.qNorm(), c.rmsEps());
-                Ops.rope(q, o, hd, ropeCos, ropeSin);
-                VectorOps.scale(q, o, hd, scale);
+        final int dim = c.dim(), kvDim = c.kvDim();
+        DecoderBlocks.normInto(s.x, s.xn, count, dim, L.attnNorm(), c.rmsEps());
+        matmul.matmul(qkv[l], s.xn, count, s.qkvOut, pool);
+        qkNormRope[l].apply(s.q, s.k, s.v, b.positions(), from, count, s.cos, s.sin);
+        // each sequence's rows attend over its own cache, then store their keys and values in it
+        for (int r = 0; r < count; ) {
+            int run = DecoderBlocks.runLength(b, from + r, from + count), start = b.position(from + r);
+            KvCache cache = b.cache(b.slot(from + r));
+            Visibility vis = b.visibility(b.slot(from + r), visibility[l]);
+            Attention.attend(pool, s.attn, vis, KvView.ring(cache, l), s.q, s.att, r, run, start, c.heads(), c.kvHeads(),
+                    c.headDim(), s.k, s.v);
+            for (int t = r; t < r + run; t++) cache.put(l, b.position(from + t), s.k, t * kvDim, s.v, t * kvDim);
+            r += run;
             }
-            for (int h = 0; h < c.kvHeads(); h++) {
-                int o = t * kvDim + h * hd;
-                VectorOps.rmsNorm(k, o, hd, L.kNorm(), c.rmsEps());
-                Ops.rope(k, o, hd, ropeCos, ropeSin);
-            }
-        }
-        final int window = c.sliding()[l] ? c.slidingWindow() : 0;
-        Attention.attendBatch(pool, attnScratch, q, att, count, start, c.heads(), c.kvHeads(), hd, window, cache, l, k, v);
-        for (int t = 0; t < count; t++) cache.put(l, start + t, k, t * kvDim, v, t * kvDim);
-        matmul.matmul(L.wo(), att, count, proj, pool);
-        Ops.rmsNormRows(proj, count, dim, L.postAttnNorm(), c.rmsEps());
-        VectorOps.add(x, 0, proj, 0, count * dim);
+        matmul.matmul(L.wo(), s.att, count, s.proj, pool);
+        DecoderBlocks.addNormed(s.x, s.proj, count, dim, L.postAttnNorm(), c.rmsEps());
     }
 
-    private void ffnBlock(int l, int count) {
+    private void ffnBlock(int l, int count, Scratch s) {
         Layer L = layers[l];
-        final int dim = c.dim(), ffn = c.ffnDim()[l];
-        System.arraycopy(x, 0, xn, 0, count * dim);
-        Ops.rmsNormRows(xn, count, dim, L.ffnNorm(), c.rmsEps());
-        matmul.matmul(gateUp[l], xn, count, gateUpOut, pool);
-        Ops.geluGateVector(gate, up, 0, count * ffn);
-        matmul.matmul(L.down(), gate, count, proj, pool);
-        Ops.rmsNormRows(proj, count, dim, L.postFfwNorm(), c.rmsEps());
-        VectorOps.add(x, 0, proj, 0, count * dim);
+        DecoderBlocks.normInto(s.x, s.xn, count, c.dim(), L.ffnNorm(), c.rmsEps());
+        DecoderBlocks.gatedFfn(matmul, pool, gateUp[l], L.down(), s.xn, count, s.gateUpOut, s.proj, Float.NaN);
+        DecoderBlocks.addNormed(s.x, s.proj, count, c.dim(), L.postFfwNorm(), c.rmsEps());
     }
 
     @Override

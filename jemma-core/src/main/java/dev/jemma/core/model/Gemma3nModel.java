@@ -1,6 +1,5 @@
 package dev.jemma.core.model;
 
-import dev.jemma.core.JemmaException;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
 import dev.jemma.core.kv.KvCache;
@@ -8,10 +7,14 @@ import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.WeightMatrix;
+import dev.jemma.core.tensor.attention.Attention;
+import dev.jemma.core.tensor.attention.KvView;
+import dev.jemma.core.tensor.attention.Visibility;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * Gemma 3n text decoder (arch {@code gemma3n}, E2B / E4B), following HF modeling_gemma3n.py (E = n_embd,
@@ -44,25 +47,76 @@ public final class Gemma3nModel implements LanguageModel {
     private final ModelConfig c;
     private final Gemma3nConfig g;
     private final Layer[] layers;
+    /** Per layer, the matrices reading the attention input (q, k, v — only q on KV-shared layers — and laurel_l). */
+    private final WeightMatrix[][] attnIn;
+    private final WeightMatrix[][] gateUp;
+    private final DecoderBlocks.QkNormRope[] qkNormRope;
+    /** Per layer: causal, or sliding on local layers. */
+    private final Visibility[] visibility;
     private final WeightMatrix embed, output;
     private final float[] outputNorm;
     private final WeightMatrix[] altupProj, altupUnembd;
     private final PerLayerEmbedding ple;
-    private final float[][] invFreq;
     private final MatMul matmul;
     private final ThreadPool pool;
-    private final int maxBatch;
+    private final int maxBatch, maxFfn;
     private final boolean ownsFile;
     /** Keeps sliced copies of ffn_down (MatFormer) alive with the model. */
     private final Arena sliceArena;
+    /** Scratch of finished forwards, for the next ones (a forward takes one, or makes one when none is free). */
+    private final ConcurrentLinkedQueue<Scratch> scratch = new ConcurrentLinkedQueue<>();
 
-    // scratch, sized for maxBatch tokens
-    private final float[] correctCoefs, h0, pleIn, xn, laurel, q, k, v, att, proj, gate, up, mid, routerIn, r, coefs, pleGate;
-    private final float[][] s, pred;
-    /** Batch K/V of the layers other layers read (kept until the end of the forward, see {@link #forward}). */
-    private final float[][] batchK, batchV;
-    private final Attention.Scratch[] attnScratch;
-    private float[] logits = new float[0];
+    /** One forward's buffers, sized for maxBatch rows. */
+    private final class Scratch {
+        final float[] correctCoefs, h0, pleIn, pleProj, xn, laurel, q, k, v, att, proj, mid, routerIn, r, coefs,
+                pleGate, cos, sin;
+        final float[][] s, pred, gateUpOut;
+        /** Per layer, the outputs of its attention-input matmul ({@link #attnIn}). */
+        final float[][][] attnOut;
+        /** Batch K/V of the layers other layers read (kept until the end of the forward, see {@link #forwardRows}). */
+        final float[][] batchK, batchV;
+        final Attention.Scratch[] attn = Attention.scratch(pool.threads());
+
+        Scratch() {
+            final int b = maxBatch, dim = c.dim(), a = g.altupInputs(), p = g.pleDim(), n = c.layers();
+            h0 = new float[b * dim];
+            pleIn = new float[b * n * p];
+            pleProj = new float[b * n * p];
+            s = new float[a][b * dim];
+            pred = new float[a][b * dim];
+            xn = new float[b * dim];
+            laurel = new float[b * dim];
+            q = new float[b * c.qDim()];
+            k = new float[b * c.kvDim()];
+            v = new float[b * c.kvDim()];
+            att = new float[b * c.qDim()];
+            proj = new float[b * dim];
+            gateUpOut = new float[][]{new float[b * maxFfn], new float[b * maxFfn]};
+            mid = new float[b * g.laurelRank()];
+            routerIn = new float[b * dim];
+            r = new float[b * a];
+            coefs = new float[a * a];
+            correctCoefs = new float[a];
+            pleGate = new float[b * p];
+            cos = new float[c.headDim() / 2];
+            sin = new float[c.headDim() / 2];
+            batchK = new float[n][];
+            batchV = new float[n][];
+            for (int l = 0; l < n; l++) {
+                int src = g.kvSource()[l];
+                if (src != l && batchK[src] == null) {
+                    batchK[src] = new float[b * c.kvDim()];
+                    batchV[src] = new float[b * c.kvDim()];
+                }
+            }
+            attnOut = new float[n][][];
+            for (int l = 0; l < n; l++) {
+                // a layer others read keeps its batch K/V in its own buffers until the end of the forward
+                attnOut[l] = g.kvSource()[l] != l ? new float[][]{q, mid}
+                        : new float[][]{q, batchK[l] != null ? batchK[l] : k, batchV[l] != null ? batchV[l] : v, mid};
+            }
+        }
+    }
 
     public Gemma3nModel(GgufFile file, ModelConfig base, MatFormer slice, MatMul matmul, ThreadPool pool, int maxBatch, boolean ownsFile) {
         Gemma3nConfig.Loaded loaded = Gemma3nConfig.read(file, base, slice);
@@ -86,12 +140,15 @@ public final class Gemma3nModel implements LanguageModel {
                 w.matrix("per_layer_model_proj.weight", dim, g.fileLayers() * p),
                 w.vector("per_layer_proj_norm.weight", p), g.fileLayer(), p, dim, c.rmsEps());
         layers = new Layer[n];
-        invFreq = new float[n][];
-        int maxFfn = 0;
+        attnIn = new WeightMatrix[n][];
+        gateUp = new WeightMatrix[n][];
+        qkNormRope = new DecoderBlocks.QkNormRope[n];
+        visibility = new Visibility[n];
+        int ffnMax = 0;
         for (int l = 0; l < n; l++) {
             String pre = "blk." + g.fileLayer()[l] + ".";
             int ffn = c.ffnDim()[l];
-            maxFfn = Math.max(maxFfn, ffn);
+            ffnMax = Math.max(ffnMax, ffn);
             boolean owns = !g.sharesKv(l);
             layers[l] = new Layer(
                     w.vector(pre + "attn_norm.weight", dim),
@@ -118,38 +175,17 @@ public final class Gemma3nModel implements LanguageModel {
                     w.matrix(pre + "inp_gate.weight", dim, p),
                     w.matrix(pre + "proj.weight", p, dim),
                     w.vector(pre + "post_norm.weight", dim));
-            invFreq[l] = Ops.ropeInvFreq(c.headDim(), c.ropeBase()[l], c.ropeScale()[l]);
+            Layer L = layers[l];
+            attnIn[l] = owns ? new WeightMatrix[]{L.wq(), L.wk(), L.wv(), L.laurel().left()}
+                    : new WeightMatrix[]{L.wq(), L.laurel().left()};
+            gateUp[l] = new WeightMatrix[]{L.gate(), L.up()};
+            qkNormRope[l] = new DecoderBlocks.QkNormRope(L.qNorm(), L.kNorm(), true,
+                    Ops.ropeInvFreq(c.headDim(), c.ropeBase()[l], c.ropeScale()[l]), c.attentionScale(),
+                    c.heads(), c.kvHeads(), c.headDim(), c.rmsEps());
+            visibility[l] = Visibility.causal(c.sliding()[l] ? c.slidingWindow() : 0);
         }
-        int b = maxBatch;
-        h0 = new float[b * dim];
-        pleIn = new float[b * n * p];
-        s = new float[a][b * dim];
-        pred = new float[a][b * dim];
-        xn = new float[b * dim];
-        laurel = new float[b * dim];
-        q = new float[b * c.qDim()];
-        k = new float[b * c.kvDim()];
-        v = new float[b * c.kvDim()];
-        att = new float[b * c.qDim()];
-        proj = new float[b * dim];
-        gate = new float[b * Math.max(maxFfn, p)];
-        up = new float[b * maxFfn];
-        mid = new float[b * g.laurelRank()];
-        routerIn = new float[b * dim];
-        r = new float[b * a];
-        coefs = new float[a * a];
-        correctCoefs = new float[a];
-        pleGate = new float[b * p];
-        batchK = new float[n][];
-        batchV = new float[n][];
-        for (int l = 0; l < n; l++) {
-            int src = g.kvSource()[l];
-            if (src != l && batchK[src] == null) {
-                batchK[src] = new float[b * c.kvDim()];
-                batchV[src] = new float[b * c.kvDim()];
-            }
-        }
-        attnScratch = Attention.scratch(pool.threads());
+        maxFfn = ffnMax;
+        scratch.add(new Scratch());
     }
 
     /** Splits a {dim, dim, count} tensor into its {@code count} dim×dim matrices (zero-copy views). */
@@ -226,95 +262,90 @@ public final class Gemma3nModel implements LanguageModel {
     }
 
     @Override
-    public float[] forward(int[] tokens, int offset, int count, KvCache cache, boolean allLogits) {
-        if (count <= 0) throw new IllegalArgumentException("no tokens");
-        if (count > maxBatch) throw new IllegalArgumentException("batch of " + count + " exceeds " + maxBatch);
-        if (cache.length() + count > cache.contextLength()) {
-            throw new JemmaException("context full: " + (cache.length() + count) + " tokens exceed the context length " + cache.contextLength());
+    public float[] forward(Batch batch) {
+        Scratch s = scratch.poll();
+        if (s == null) s = new Scratch();
+        try {
+            final Scratch sc = s;
+            return DecoderBlocks.inChunks(batch, maxBatch, c.vocabSize(), (from, count) -> forwardRows(batch, from, count, sc));
+        } finally {
+            scratch.offer(s);
         }
-        final int dim = c.dim(), start = cache.length(), a = g.altupInputs();
-        for (int t = 0; t < count; t++) {
-            int tok = tokens[offset + t];
-            if (tok < 0 || tok >= c.vocabSize()) throw new JemmaException("token id " + tok + " is outside the vocabulary (0.." + (c.vocabSize() - 1) + ")");
-            embed.dequantizeRow(tok, h0, t * dim);
-            VectorOps.scale(h0, t * dim, dim, c.embedScale());
         }
-        ple.compute(tokens, offset, count, h0, pleIn, matmul, pool);
+
+    /** Rows [from, from + count) of a batch (at most maxBatch): logits of those of them that want logits. */
+    private float[] forwardRows(Batch b, int from, int count, Scratch sc) {
+        final int dim = c.dim(), a = g.altupInputs();
+        final float[][] s = sc.s;
+        DecoderBlocks.embed(embed, c.vocabSize(), c.embedScale(), b, from, count, sc.h0, dim);
+        ple.compute(b.tokens(), from, count, sc.h0, sc.pleIn, sc.pleProj, matmul, pool);
 
         // AltUp expand: stream 0 is the embedding, the others projections of it at the same magnitude
-        System.arraycopy(h0, 0, s[0], 0, count * dim);
+        System.arraycopy(sc.h0, 0, s[0], 0, count * dim);
         for (int i = 1; i < a; i++) {
-            matmul.matmul(altupProj[i - 1], h0, count, s[i], pool);
-            for (int t = 0; t < count; t++) AltUp.matchMagnitude(s[i], t * dim, dim, AltUp.rms(h0, t * dim, dim));
+            matmul.matmul(altupProj[i - 1], sc.h0, count, s[i], pool);
+            for (int t = 0; t < count; t++) AltUp.matchMagnitude(s[i], t * dim, dim, AltUp.rms(sc.h0, t * dim, dim));
         }
 
-        for (int l = 0; l < c.layers(); l++) layer(l, count, start, cache);
+        for (int l = 0; l < c.layers(); l++) layer(l, b, from, count, sc);
 
         // Layers that others read store their K/V only now: a sliding source's ring must still hold the
         // positions before this batch while its readers (later layers) attend.
         for (int l = 0; l < c.layers(); l++) {
-            if (batchK[l] == null) continue;
-            for (int t = 0; t < count; t++) cache.put(l, start + t, batchK[l], t * c.kvDim(), batchV[l], t * c.kvDim());
+            if (sc.batchK[l] == null) continue;
+            for (int t = 0; t < count; t++) {
+                b.cache(b.slot(from + t)).put(l, b.position(from + t), sc.batchK[l], t * c.kvDim(), sc.batchV[l], t * c.kvDim());
         }
-        cache.advance(count);
+        }
+        DecoderBlocks.advance(b, from, count);
 
         // AltUp collapse (only the rows whose logits are wanted): project the streams back, match stream 0's
         // magnitude, average
-        final int first = allLogits ? 0 : count - 1, rows = count - first;
+        int rows = 0;
+        for (int i = 0; i < a; i++) rows = DecoderBlocks.gatherLogitRows(b, from, count, s[i], sc.pred[i], dim);
+        if (rows == 0) return new float[0];
+        final float[] s0 = sc.pred[0], h = sc.xn;
+        System.arraycopy(s0, 0, h, 0, rows * dim);
         for (int i = 1; i < a; i++) {
-            float[] in = s[i];
-            if (first > 0) {
-                System.arraycopy(s[i], first * dim, routerIn, 0, rows * dim);
-                in = routerIn;
+            matmul.matmul(altupUnembd[i - 1], sc.pred[i], rows, sc.routerIn, pool);
+            for (int t = 0; t < rows; t++) AltUp.matchMagnitude(sc.routerIn, t * dim, dim, AltUp.rms(s0, t * dim, dim));
+            VectorOps.add(h, 0, sc.routerIn, 0, rows * dim);
             }
-            matmul.matmul(altupUnembd[i - 1], in, rows, pred[i], pool);
-            for (int t = 0; t < rows; t++) AltUp.matchMagnitude(pred[i], t * dim, dim, AltUp.rms(s[0], (first + t) * dim, dim));
-        }
-        for (int t = 0; t < rows; t++) {
-            int o = t * dim, src = (first + t) * dim;
-            for (int e = 0; e < dim; e++) {
-                float sum = s[0][src + e];
-                for (int i = 1; i < a; i++) sum += pred[i][o + e];
-                xn[o + e] = sum / a;
-            }
-        }
-        Ops.rmsNormRows(xn, rows, dim, outputNorm, c.rmsEps());
-        int vocab = c.vocabSize();
-        if (logits.length < rows * vocab) logits = new float[rows * vocab];
-        matmul.matmul(output, xn, rows, logits, pool);
-        float[] result = Arrays.copyOf(logits, rows * vocab);
-        Ops.softcap(result, 0, result.length, c.finalSoftcap());
-        return result;
+        for (int i = 0; i < rows * dim; i++) h[i] /= a;
+        return DecoderBlocks.logits(matmul, pool, h, rows, dim, outputNorm, c.rmsEps(), output, c.finalSoftcap());
     }
 
-    private void layer(int l, int count, int start, KvCache cache) {
+    private void layer(int l, Batch b, int from, int count, Scratch sc) {
         final Layer L = layers[l];
         final int dim = c.dim(), a = g.altupInputs(), act = g.altupActive(), n = count * dim;
+        final float[][] s = sc.s, pred = sc.pred;
+        final float[] xn = sc.xn, laurel = sc.laurel, proj = sc.proj;
         // AltUp predict
-        router(L, s[act], count);
+        router(L, s[act], count, sc);
         for (int t = 0; t < count; t++) {
-            AltUp.coefficients(L.predictCoef(), a * a, r, t * a, a, coefs);
-            AltUp.predict(s, t * dim, dim, coefs, pred);
+            AltUp.coefficients(L.predictCoef(), a * a, sc.r, t * a, a, sc.coefs);
+            AltUp.predict(s, t * dim, dim, sc.coefs, pred);
         }
         final float[] x = pred[act];
-        System.arraycopy(x, 0, xn, 0, n);
-        Ops.rmsNormRows(xn, count, dim, L.attnNorm(), c.rmsEps());
+        DecoderBlocks.normInto(x, xn, count, dim, L.attnNorm(), c.rmsEps());
 
-        L.laurel().apply(xn, count, c.rmsEps(), mid, laurel, matmul, pool);
-        attention(l, count, start, cache);                       // proj = Wo · attention(xn)
+        attention(l, b, from, count, sc);                        // proj = Wo · attention(xn); laurel = laurel(xn)
         Ops.rmsNormRows(proj, count, dim, L.postAttnNorm(), c.rmsEps());
         // al = (x + attn + laurel) / √2, kept in laurel[]
         final float sqrt2 = (float) Math.sqrt(2.0);
         for (int i = 0; i < n; i++) laurel[i] = (x[i] + proj[i] + laurel[i]) / sqrt2;
 
-        ffn(l, count);                                           // proj = post_ffw_norm(FFN(ffn_norm(al)))
-        VectorOps.add(laurel, 0, proj, 0, n);                    // y = al + ffn, in laurel[]
+        // y = al + post_ffw_norm(FFN(ffn_norm(al))), in laurel[]
+        DecoderBlocks.normInto(laurel, xn, count, dim, L.ffnNorm(), c.rmsEps());
+        DecoderBlocks.gatedFfn(matmul, pool, gateUp[l], L.down(), xn, count, sc.gateUpOut, proj,
+                g.sparse(l) ? g.sparsityScale()[l] : Float.NaN);
+        DecoderBlocks.addNormed(laurel, proj, count, dim, L.postFfwNorm(), c.rmsEps());
 
         // AltUp correct: s = pred + c · (y − pred[a])
-        router(L, laurel, count);
-        final float[] cc = correctCoefs;
+        router(L, laurel, count, sc);
+        final float[] cc = sc.correctCoefs;
         for (int t = 0; t < count; t++) {
-            AltUp.coefficients(L.correctCoef(), a, r, t * a, a, cc);
+            AltUp.coefficients(L.correctCoef(), a, sc.r, t * a, a, cc);
             for (int i = 0; i < a; i++) cc[i] += 1f;
             AltUp.correct(pred, laurel, t * dim, dim, act, cc, s);
         }
@@ -325,101 +356,52 @@ public final class Gemma3nModel implements LanguageModel {
         for (int t = 0; t < count; t++) {
             for (int e = 0; e < dim; e++) xn[t * dim + e] *= L.correctScale()[e];
         }
-        matmul.matmul(L.inpGate(), xn, count, pleGate, pool);
-        for (int t = 0; t < count; t++) {
-            for (int e = 0; e < p; e++) pleGate[t * p + e] = Ops.geluTanh(pleGate[t * p + e]) * pleIn[t * stride + l * p + e];
-        }
-        matmul.matmul(L.proj(), pleGate, count, proj, pool);
+        matmul.matmul(L.inpGate(), xn, count, sc.pleGate, pool);
+        for (int t = 0; t < count; t++) Ops.geluGateVector(sc.pleGate, t * p, sc.pleIn, t * stride + l * p, p);
+        matmul.matmul(L.proj(), sc.pleGate, count, proj, pool);
         Ops.rmsNormRows(proj, count, dim, L.postNorm(), c.rmsEps());
         // HF adds it to streams 1..A-1 (corrected_predictions[1:]), i.e. all but the active one when it is 0
         for (int i = 1; i < a; i++) VectorOps.add(s[i], 0, proj, 0, n);
     }
 
     /** r[t·A + i] = tanh(router · RMSNorm(x[t])/E). */
-    private void router(Layer L, float[] x, int count) {
+    private void router(Layer L, float[] x, int count, Scratch sc) {
         final int dim = c.dim(), a = g.altupInputs();
-        for (int t = 0; t < count; t++) AltUp.routerInput(x, t * dim, dim, L.routerNorm(), c.rmsEps(), routerIn, t * dim);
-        matmul.matmul(L.router(), routerIn, count, r, pool);
-        for (int i = 0; i < count * a; i++) r[i] = (float) Math.tanh(r[i]);
-    }
-
-    /** Attention of the batch over the cache; writes Wo · heads into {@code proj}. */
-    private void attention(int l, int count, int start, KvCache cache) {
-        final Layer L = layers[l];
-        final int hd = c.headDim(), qDim = c.qDim(), kvDim = c.kvDim(), src = g.kvSource()[l];
-        final float eps = c.rmsEps();
-        final float[] freq = invFreq[l];
-        matmul.matmul(L.wq(), xn, count, q, pool);
-        for (int t = 0; t < count; t++) {
-            for (int h = 0; h < c.heads(); h++) {
-                int o = t * qDim + h * hd;
-                VectorOps.rmsNorm(q, o, hd, L.qNorm(), eps);
-                Ops.rope(q, o, hd, start + t, freq);
-                if (c.attentionScale() != 1f) VectorOps.scale(q, o, hd, c.attentionScale());
-            }
-        }
-        final float[] bk, bv;
-        if (src == l) {
-            // a layer others read keeps its batch K/V in its own buffers until the end of the forward
-            bk = batchK[l] != null ? batchK[l] : k;
-            bv = batchV[l] != null ? batchV[l] : v;
-            matmul.matmul(L.wk(), xn, count, bk, pool);
-            matmul.matmul(L.wv(), xn, count, bv, pool);
-            for (int t = 0; t < count; t++) {
-                for (int h = 0; h < c.kvHeads(); h++) {
-                    int o = t * kvDim + h * hd;
-                    VectorOps.rmsNorm(bk, o, hd, L.kNorm(), eps);
-                    Ops.rope(bk, o, hd, start + t, freq);
-                    VectorOps.rmsNorm(bv, o, hd, null, eps);     // v norm has no weight
-                }
-            }
-        } else {
-            // KV-shared layer: the source layer's K/V of this batch (not yet in the cache) and its cache
-            bk = batchK[src];
-            bv = batchV[src];
-        }
-        final int window = c.sliding()[l] ? c.slidingWindow() : 0;
-        Attention.attendBatch(pool, attnScratch, q, att, count, start, c.heads(), c.kvHeads(), hd, window, cache, l, bk, bv);
-        if (src == l && batchK[l] == null) {
-            for (int t = 0; t < count; t++) cache.put(l, start + t, bk, t * kvDim, bv, t * kvDim);
-        }
-        matmul.matmul(L.wo(), att, count, proj, pool);
-    }
-
-    /** proj = post_ffw_norm(down(gelu(sparsify(gate·n)) ⊙ up·n)), n = ffn_norm(laurel[]). */
-    private void ffn(int l, int count) {
-        final Layer L = layers[l];
-        final int dim = c.dim(), ffn = c.ffnDim()[l];
-        System.arraycopy(laurel, 0, xn, 0, count * dim);
-        Ops.rmsNormRows(xn, count, dim, L.ffnNorm(), c.rmsEps());
-        matmul.matmul(L.gate(), xn, count, gate, pool);
-        if (g.sparse(l)) {
-            for (int t = 0; t < count; t++) gaussianTopK(gate, t * ffn, ffn, g.sparsityScale()[l]);
-        }
-        matmul.matmul(L.up(), xn, count, up, pool);
-        Ops.geluGate(gate, up, 0, count * ffn);
-        matmul.matmul(L.down(), gate, count, proj, pool);
-        Ops.rmsNormRows(proj, count, dim, L.postFfwNorm(), c.rmsEps());
+        for (int t = 0; t < count; t++) AltUp.routerInput(x, t * dim, dim, L.routerNorm(), c.rmsEps(), sc.routerIn, t * dim);
+        matmul.matmul(L.router(), sc.routerIn, count, sc.r, pool);
+        for (int i = 0; i < count * a; i++) sc.r[i] = (float) Math.tanh(sc.r[i]);
     }
 
     /**
-     * Gaussian top-k activation sparsity (HF {@code _gaussian_topk}): treating the n gate values as normally
-     * distributed, keep only the part above {@code mean + std·k} — {@code x = relu(x − (mean + std·k))} — where
-     * k = Φ⁻¹(target sparsity) and std is the population std (divide by n, HF {@code unbiased=False}; llama.cpp
-     * divides by n−1, which is why it misses the reference). Statistics accumulate in double.
+     * Attention of the rows over their sequences' caches, writing Wo · heads into {@code proj}; and LAuReL of the same
+     * input into {@code laurel} (its first matrix shares the input quantization with q/k/v).
      */
-    static void gaussianTopK(float[] x, int off, int n, float k) {
-        double sum = 0;
-        for (int i = off; i < off + n; i++) sum += x[i];
-        float mean = (float) (sum / n);
-        double sq = 0;
-        for (int i = off; i < off + n; i++) {
-            double d = x[i] - (double) mean;
-            sq += d * d;
+    private void attention(int l, Batch b, int from, int count, Scratch sc) {
+        final Layer L = layers[l];
+        final int kvDim = c.kvDim(), src = g.kvSource()[l];
+        matmul.matmul(attnIn[l], sc.xn, count, sc.attnOut[l], pool);
+        // a KV-shared layer reads the source layer's K/V of this batch (not yet in the cache) and its cache
+        final float[] bk = src == l ? sc.attnOut[l][1] : sc.batchK[src], bv = src == l ? sc.attnOut[l][2] : sc.batchV[src];
+        L.laurel().applyRight(sc.xn, count, c.rmsEps(), sc.mid, sc.laurel, matmul, pool);
+        qkNormRope[l].apply(sc.q, src == l ? bk : null, src == l ? bv : null, b.positions(), from, count, sc.cos, sc.sin);
+        final Visibility vis = visibility[l];
+        for (int r = 0; r < count; ) {
+            int run = DecoderBlocks.runLength(b, from + r, from + count);
+            KvCache cache = b.cache(b.slot(from + r));
+            KvView kv = src == l ? KvView.ring(cache, l) : KvView.shared(cache, l);
+            Attention.attend(pool, sc.attn, b.visibility(b.slot(from + r), vis), kv, sc.q, sc.att, r, run,
+                    b.position(from + r), c.heads(), c.kvHeads(), c.headDim(), bk, bv);
+            if (src == l && sc.batchK[l] == null) {
+                for (int t = r; t < r + run; t++) cache.put(l, b.position(from + t), bk, t * kvDim, bv, t * kvDim);
         }
-        float std = (float) Math.sqrt(sq / n);
-        float cutoff = mean + std * k;
-        for (int i = off; i < off + n; i++) x[i] = Math.max(0f, x[i] - cutoff);
+            r += run;
+        }
+        matmul.matmul(L.wo(), sc.att, count, sc.proj, pool);
+    }
+
+    /** Gaussian top-k activation sparsity; see {@link DecoderBlocks#gaussianTopK}. */
+    static void gaussianTopK(float[] x, int off, int n, float k) {
+        DecoderBlocks.gaussianTopK(x, off, n, k);
     }
 
     @Override

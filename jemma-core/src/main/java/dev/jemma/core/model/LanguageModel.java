@@ -4,7 +4,8 @@ import dev.jemma.core.kv.KvCache;
 
 /**
  * A decoder-only language model over a mapped GGUF file. {@link #forward} consumes tokens at the cache's next
- * positions, appends their keys/values to the cache and returns logits. Not thread-safe: one forward at a time.
+ * positions, appends their keys/values to the cache and returns logits. Forwards on different caches may run at the same time (each takes its own scratch); one cache serves
+ * one forward at a time.
  */
 public interface LanguageModel extends AutoCloseable {
     ModelConfig config();
@@ -13,12 +14,22 @@ public interface LanguageModel extends AutoCloseable {
     KvCache newCache(int contextLength);
 
     /**
+     * Runs a batch of rows — each a token or an input embedding at a position of a sequence — appending their
+     * keys/values to their sequences' caches, and returns the logits of the rows that ask for them, row-major
+     * [{@link Batch#logitRows()} × vocab]. Any number of rows (longer batches run in chunks of {@link #maxBatch()}).
+     * Forwards over different caches may run concurrently.
+     */
+    float[] forward(Batch batch);
+
+    /**
      * Runs {@code count} tokens from {@code tokens[offset..]} at positions {@code cache.length()…} (any count: longer
      * inputs are processed in batches of {@link #maxBatch()}).
      *
      * @param allLogits true: logits of every token, row-major [count × vocab]; false: only the last token's [vocab]
      */
-    float[] forward(int[] tokens, int offset, int count, KvCache cache, boolean allLogits);
+    default float[] forward(int[] tokens, int offset, int count, KvCache cache, boolean allLogits) {
+        return forward(Batch.of(tokens, offset, count, cache, allLogits));
+    }
 
     /** Largest number of tokens {@link #forward} accepts in one call (its scratch buffers' size). */
     int maxBatch();

@@ -24,8 +24,13 @@ public record Laurel(WeightMatrix left, WeightMatrix right, float[] postNorm) {
      * count·rank floats.
      */
     public void apply(float[] x, int count, float eps, float[] mid, float[] out, MatMul matmul, ThreadPool pool) {
-        final int dim = right.rows();
         matmul.matmul(left, x, count, mid, pool);
+        applyRight(x, count, eps, mid, out, matmul, pool);
+    }
+
+    /** The rest of {@link #apply} once {@code mid = L·x} is computed (by a matmul that shares x with q/k/v). */
+    public void applyRight(float[] x, int count, float eps, float[] mid, float[] out, MatMul matmul, ThreadPool pool) {
+        final int dim = right.rows();
         matmul.matmul(right, mid, count, out, pool);
         Ops.rmsNormRows(out, count, dim, postNorm, eps);
         VectorOps.add(out, 0, x, 0, count * dim);

@@ -3,7 +3,7 @@ package dev.jemma.core.model;
 import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.kernels.FastMatMul;
 
-/** Chooses the fast (default-mode) matmul implementation: a new instance per model (it holds per-call scratch). */
+/** Chooses the fast (default-mode) matmul implementation: one instance per model (safe for concurrent forwards). */
 final class MatMuls {
     private MatMuls() {
     }

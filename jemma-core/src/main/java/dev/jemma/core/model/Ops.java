@@ -35,6 +35,19 @@ public final class Ops {
         for (; i < e; i++) g[i] = geluTanh(g[i]) * u[i];
     }
 
+    /** {@code g[gOff + i] = gelu_tanh(g[gOff + i]) · u[uOff + i]} for i < n, vectorized as {@link #geluGateVector(float[], float[], int, int)}. */
+    public static void geluGateVector(float[] g, int gOff, float[] u, int uOff, int n) {
+        var sp = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        int i = 0;
+        for (; i + sp.length() <= n; i += sp.length()) {
+            var x = jdk.incubator.vector.FloatVector.fromArray(sp, g, gOff + i);
+            var inner = x.mul(x).mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(x);
+            var t = inner.lanewise(jdk.incubator.vector.VectorOperators.TANH);
+            t.add(1f).mul(x).mul(0.5f).mul(jdk.incubator.vector.FloatVector.fromArray(sp, u, uOff + i)).intoArray(g, gOff + i);
+        }
+        for (; i < n; i++) g[gOff + i] = geluTanh(g[gOff + i]) * u[uOff + i];
+    }
+
     /** cos and sin of pos · invFreq[i] for one position, shared by every head of a layer. */
     public static void ropeAngles(int pos, float[] invFreq, float[] cos, float[] sin) {
         for (int i = 0; i < invFreq.length; i++) {

@@ -27,7 +27,6 @@ public final class PerLayerEmbedding {
     private final int[] fileLayer;
     private final int p, dim;
     private final float eps, tokScale, projScale, mixScale;
-    private float[] projOut = new float[0];
 
     /**
      * @param table     per_layer_token_embd: rows = tokens, cols = fileLayers · P (mapped, never copied)
@@ -89,6 +88,11 @@ public final class PerLayerEmbedding {
      * {@code out[(t·layers + l)·P …]}.
      */
     public void compute(int[] tokens, int offset, int count, float[] h0, float[] out, MatMul matmul, ThreadPool pool) {
+        compute(tokens, offset, count, h0, out, new float[count * fileLayer.length * p], matmul, pool);
+    }
+
+    /** As above with the caller's scratch for the projection: {@code projOut} holds count · layers · P floats. */
+    public void compute(int[] tokens, int offset, int count, float[] h0, float[] out, float[] projOut, MatMul matmul, ThreadPool pool) {
         final int n = fileLayer.length, stride = n * p;
         // token-table part: one mapped row per token, only the kept layers' slices
         for (int t = 0; t < count; t++) {
@@ -104,7 +108,6 @@ public final class PerLayerEmbedding {
         for (int r = 0; r < projRuns.length; r++) {
             WeightMatrix w = projRuns[r];
             int rows = w.rows();
-            if (projOut.length < count * rows) projOut = new float[count * rows];
             matmul.matmul(w, h0, count, projOut, pool);
             int first = runFirstLayer[r];
             for (int t = 0; t < count; t++) {

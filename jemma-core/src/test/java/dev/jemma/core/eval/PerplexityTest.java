@@ -43,6 +43,7 @@ class PerplexityTest {
             return new KvCache(new int[]{1}, new int[]{1}, new int[]{0}, n);
         }
 
+        @Override
         public float[] forward(int[] tokens, int offset, int count, KvCache cache, boolean all) {
             float[] out = new float[(all ? count : 1) * VOCAB];
             for (int i = 0; i < count; i++) {
@@ -53,6 +54,10 @@ class PerplexityTest {
             }
             cache.advance(count);
             return out;
+        }
+
+        public float[] forward(dev.jemma.core.model.Batch b) {
+            throw new UnsupportedOperationException("the fake answers only the one-sequence forward");
         }
 
         public int maxBatch() {

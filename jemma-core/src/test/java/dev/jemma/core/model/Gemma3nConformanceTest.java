@@ -125,6 +125,39 @@ class Gemma3nConformanceTest {
         }
     }
 
+    /**
+     * A prompt longer than the model's batch runs in one call (split into batches inside, as Gemma 3 does) and gives
+     * the logits that calls of a few tokens each give.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"true", "false"})
+    void splitsInputsLongerThanItsBatch(boolean exact) throws IOException {
+        JsonNode variant = model.path("variants").path("F32");
+        int[] ids = ints(model.path("prompts").path("long").path("ids"));
+        try (LanguageModel m = ModelLoader.load(dir.resolve(variant.path("file").asText()), new ModelLoader.Options(exact, 2, 16), pool)) {
+            assertThat(ids.length).isGreaterThan(m.maxBatch());
+            int vocab = m.config().vocabSize();
+            float[] whole = m.forward(ids, 0, ids.length, m.newCache(ids.length), true);
+            KvCache cache = m.newCache(ids.length);
+            float[] parts = new float[ids.length * vocab];
+            for (int i = 0; i < ids.length; i += 7) {
+                int n = Math.min(7, ids.length - i);
+                System.arraycopy(m.forward(ids, i, n, cache, true), 0, parts, i * vocab, n * vocab);
+            }
+            assertThat(whole).hasSize(parts.length);
+            // the same arithmetic up to f32 rounding: which kernel a batch size picks (and whether the JIT has compiled
+            // the vector tanh yet) moves a value by an ulp or so, which gemma3n-tiny magnifies about tenfold (its exact
+            // logits sit up to 1.4e-3 from the f32 reference) to ~1e-4; a row missing or misplacing cached keys moves
+            // logits by O(0.1)
+            for (int i = 0; i < parts.length; i++) assertThat(whole[i]).as("logit %d", i).isCloseTo(parts[i], org.assertj.core.api.Assertions.within(1e-3f));
+            float[] last = m.forward(ids, 0, ids.length, m.newCache(ids.length), false);
+            assertThat(last).hasSize(vocab);
+            for (int i = 0; i < vocab; i++) {
+                assertThat(last[i]).isCloseTo(whole[(ids.length - 1) * vocab + i], org.assertj.core.api.Assertions.within(1e-3f));
+            }
+        }
+    }
+
     static int argmax(float[] x, int off, int n) {
         int best = 0;
         for (int i = 1; i < n; i++) if (x[off + i] > x[off + best]) best = i;

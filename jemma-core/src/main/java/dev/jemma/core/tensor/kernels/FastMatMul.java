@@ -6,6 +6,9 @@ import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.WeightMatrix;
 
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicReference;
+
 /**
  * The default-mode matmul. A matrix that carries an {@link Interleaved} copy (Q4_0 / Q5_0 / Q8_0 / Q4_K / Q5_K / Q6_K / F16
  * in a Gemma 3 model) runs batches of {@value #GEMM_MIN_TOKENS}+ tokens on {@link Int8Gemm} for Q4_0 / Q5_0 / Q4_K
@@ -13,7 +16,7 @@ import dev.jemma.core.tensor.WeightMatrix;
  * activations, weights decoded exactly); single-token steps run on {@link Int8Kernels} / {@link KQuantKernels} for the quantized
  * types (activations quantized to int8 per 32-block as llama.cpp does, integer block sums, and with
  * {@code -Djemma.int8.residual=true} a second int8 row per token for its rounding error — {@link QuantizedActivations}' residual rows, which the kernels run as
- * extra tokens and {@link #addResidual} sums back, so the result is ~15-bit rather than 8-bit accurate) and on
+ * extra tokens and {@code Call.addResidual} sums back, so the result is ~15-bit rather than 8-bit accurate) and on
  * {@link InterleavedGemm#gemvF16} for F16 (f32). Any other matrix keeps f32 activations, in two shapes:
  * <ul>
  *   <li><b>few tokens (decode)</b>: memory-bound matrix × vector; each stored row is streamed once through a fused
@@ -23,8 +26,10 @@ import dev.jemma.core.tensor.WeightMatrix;
  *       ({@link Gemm}), so a weight is decoded once per batch instead of once per token.</li>
  * </ul>
  * There activations stay f32 and weights are decoded exactly, so the result equals {@link MatMul#EXACT}'s up to
- * summation order (well inside the fixtures' tolerances). One instance per model: it keeps per-call state and
- * per-worker scratch so the hot path allocates nothing; calls are serialized.
+ * summation order (well inside the fixtures' tolerances). The object itself holds no call's state: each call
+ * takes a {@link Call} (the call's matrix, input and output, its quantized activations and per-worker scratch) from a
+ * queue of idle ones and hands it back, so concurrent callers (several forwards at once) each get their own, and the
+ * hot path allocates nothing once there is one per concurrent caller.
  */
 public final class FastMatMul implements MatMul {
     /** From this many tokens on, the GEMM's 4-token tile is full, so decoding a row once and reusing it wins. */
@@ -36,6 +41,45 @@ public final class FastMatMul implements MatMul {
      */
     static final int PAD = 32;
 
+    /**
+     * Contexts of finished calls, handed to the next ones (as many as calls have ever run at once): one in a slot that
+     * takes no allocation to fill — all a single caller ever needs — the others in a queue.
+     */
+    private final AtomicReference<Call> spare = new AtomicReference<>();
+    private final ConcurrentLinkedQueue<Call> idle = new ConcurrentLinkedQueue<>();
+
+    @Override
+    public void matmul(WeightMatrix[] ws, float[] x, int nTokens, float[][] outs, ThreadPool pool) {
+        Call c = take();
+        try {
+            c.matmul(ws, x, nTokens, outs, pool);
+        } finally {
+            giveBack(c);
+        }
+    }
+
+    @Override
+    public void matmul(WeightMatrix w, float[] x, int nTokens, float[] out, ThreadPool pool) {
+        Call c = take();
+        try {
+            c.matmul(w, x, nTokens, out, pool);
+        } finally {
+            giveBack(c);
+        }
+    }
+
+    private Call take() {
+        Call c = spare.getAndSet(null);
+        if (c == null) c = idle.poll();
+        return c != null ? c : new Call();
+    }
+
+    private void giveBack(Call c) {
+        if (!spare.compareAndSet(null, c)) idle.offer(c);
+    }
+
+    /** One call's state: what it multiplies, its quantized activations and per-worker scratch (reused by later calls). */
+    private static final class Call {
     private WeightMatrix w;
     private float[] x;
     private float[] out;
@@ -61,8 +105,7 @@ public final class FastMatMul implements MatMul {
     /** The input {@link #xq} was quantized from within the current shared-input call (null: none yet). */
     private float[] quantizedFrom;
 
-    @Override
-    public synchronized void matmul(WeightMatrix[] ws, float[] x, int nTokens, float[][] outs, ThreadPool pool) {
+        void matmul(WeightMatrix[] ws, float[] x, int nTokens, float[][] outs, ThreadPool pool) {
         quantizedFrom = null;
         try {
             for (int i = 0; i < ws.length; i++) {
@@ -75,8 +118,7 @@ public final class FastMatMul implements MatMul {
         }
     }
 
-    @Override
-    public synchronized void matmul(WeightMatrix w, float[] x, int nTokens, float[] out, ThreadPool pool) {
+        void matmul(WeightMatrix w, float[] x, int nTokens, float[] out, ThreadPool pool) {
         if (scratch.length < pool.threads()) scratch = new float[pool.threads()][];
         if (partials.length < pool.threads()) {
             partials = new float[pool.threads()][];
@@ -261,5 +303,6 @@ public final class FastMatMul implements MatMul {
                 }
             }
         }
+    }
     }
 }

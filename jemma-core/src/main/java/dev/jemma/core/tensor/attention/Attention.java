@@ -1,6 +1,5 @@
-package dev.jemma.core.model;
+package dev.jemma.core.tensor.attention;
 
-import dev.jemma.core.kv.KvCache;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.VectorOps;
 import jdk.incubator.vector.FloatVector;
@@ -8,15 +7,16 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Causal (optionally sliding-window) attention over a layer's cached keys plus the keys of the batch being processed.
- * Batch keys are kept apart from the cache until every query of the batch has attended, so a ring cache of exactly
- * {@code window} slots suffices however long the batch is.
+ * Multi-head attention of a call's query rows over keys from a {@link KvView} (the layer's cache, another layer's,
+ * or none) plus the call's own keys, under a {@link Visibility} (causal, sliding, symmetric, bidirectional, or
+ * bidirectional within marked spans). The call's keys are kept apart from the cache until every query has attended,
+ * so a ring cache of exactly {@code window} slots suffices however long the call is.
  *
- * <p>{@link #attendBatch} is the production path: it attends the query heads that share a KV head (grouped-query
- * attention), for a block of consecutive tokens, together, so each key and value row is read once for up to
- * {@link #TARGET_ROWS} query rows, and the weighted sum of values is accumulated in registers instead of being
- * loaded and stored once per key. {@link #attend} (one query head of one token) is the plain reference it is tested
- * against.
+ * <p>{@link #attend(ThreadPool, Scratch[], Visibility, KvView, float[], float[], int, int, int, int, int, int, float[], float[])}
+ * is the production path: it attends the query heads that share a KV head (grouped-query attention), for a block of
+ * consecutive tokens, together, so each key and value row is read once for up to {@link #TARGET_ROWS} query rows, and
+ * the weighted sum of values is accumulated in registers instead of being loaded and stored once per key.
+ * {@link #attendOne} (one query head of one token) is the plain reference it is tested against.
  */
 public final class Attention {
     private static final VectorSpecies<Float> F = VectorOps.F;
@@ -37,7 +37,7 @@ public final class Attention {
     private Attention() {
     }
 
-    /** Per-thread scratch for {@link #attendBatch}; grows on demand, so steady-state calls do not allocate. */
+    /** Per-thread scratch for {@link #attend}; grows on demand, so steady-state calls do not allocate. */
     public static final class Scratch {
         private float[] scores = new float[0];
         private int[] keyOffsets = new int[0];
@@ -66,16 +66,23 @@ public final class Attention {
     }
 
     /**
-     * Attends every query head of the tokens [0, count) of a batch whose first token is at position {@code start}.
-     * {@code q} and {@code out} are [count × heads·headDim]; {@code batchK}/{@code batchV} are [count × kvHeads·headDim]
-     * (the batch's own keys and values, not yet in the cache). Query head h reads KV head h / (heads / kvHeads).
+     * Attends every query head of the rows [row0, row0 + count) of a call: one sequence's consecutive positions
+     * {@code start…start+count-1}. {@code q} and {@code out} rows are heads·headDim floats (row t at
+     * (row0 + t)·heads·headDim); {@code callK}/{@code callV} rows kvHeads·headDim (the call's own keys and values, not
+     * in the cache, row t at (row0 + t)·kvDim). Query head h reads KV head h / (heads / kvHeads). Keys before
+     * {@code start} come from {@code kv} (none: there are none); keys after a query, which non-causal visibilities
+     * see, must be among the call's.
      */
-    public static void attendBatch(ThreadPool pool, Scratch[] scratch, float[] q, float[] out, int count, int start,
-                                   int heads, int kvHeads, int headDim, int window, KvCache cache, int layer,
-                                   float[] batchK, float[] batchV) {
+    public static void attend(ThreadPool pool, Scratch[] scratch, Visibility vis, KvView kv, float[] q, float[] out,
+                              int row0, int count, int start, int heads, int kvHeads, int headDim,
+                              float[] callK, float[] callV) {
+        if (kv.isNone() && vis.first(start) < start) {
+            throw new IllegalArgumentException("no cache: the first row (position " + start + ") would see keys before the call");
+        }
         final int group = heads / kvHeads, qDim = heads * headDim, kvDim = kvHeads * headDim;
         final int tokenBlock = Math.max(1, TARGET_ROWS / group);
         final int blocks = (count + tokenBlock - 1) / tokenBlock;
+        final int end = start + count - 1;
         // Few tokens (decoding) would leave threads idle with one item per KV head: split the group's heads instead.
         final int split = Math.min(group, Math.max(1, ceilDiv(pool.threads(), blocks * kvHeads)));
         pool.parallelFor(blocks * kvHeads * split, (i0, i1, worker) -> {
@@ -84,9 +91,9 @@ public final class Attention {
                 int part = i % split, kvHead = (i / split) % kvHeads, block = i / (split * kvHeads);
                 int h0 = group * part / split, h1 = group * (part + 1) / split;
                 int t0 = block * tokenBlock, t1 = Math.min(count, t0 + tokenBlock);
-                int off = t0 * qDim + (kvHead * group + h0) * headDim;
-                attendGroup(q, off, qDim, h1 - h0, start + t0, t1 - t0, window, cache, layer, batchK, batchV,
-                        start, kvDim, kvHead, headDim, s, out, off);
+                int off = (row0 + t0) * qDim + (kvHead * group + h0) * headDim;
+                attendGroup(vis, q, off, qDim, h1 - h0, start + t0, t1 - t0, end, kv, callK, callV,
+                        start, row0, kvDim, kvHead, headDim, s, out, off);
             }
         });
     }
@@ -98,47 +105,52 @@ public final class Attention {
     /**
      * Attends {@code tokens × heads} query rows that all read KV head {@code kvHead}: row (t, h) is at
      * {@code q[qOff + t·rowStride + h·headDim ..]}, has position {@code firstPos + t}, and its result goes to the
-     * same place in {@code out} (offset {@code outOff}).
+     * same place in {@code out} (offset {@code outOff}). The call's keys are positions [callStart, end], row
+     * {@code callRow0} of {@code callK} / {@code callV} holding callStart.
      */
-    public static void attendGroup(float[] q, int qOff, int rowStride, int heads, int firstPos, int tokens, int window,
-                                   KvCache cache, int layer, float[] batchK, float[] batchV, int batchStart, int kvDim,
-                                   int kvHead, int headDim, Scratch scratch, float[] out, int outOff) {
+    static void attendGroup(Visibility vis, float[] q, int qOff, int rowStride, int heads, int firstPos, int tokens,
+                            int end, KvView kv, float[] callK, float[] callV, int callStart, int callRow0,
+                            int kvDim, int kvHead, int headDim, Scratch scratch, float[] out, int outOff) {
         int rows = tokens * heads;
-        int lo = firstVisible(firstPos, window);
-        int nKeys = firstPos + tokens - lo;
+        int lo = Integer.MAX_VALUE, hi = Integer.MIN_VALUE;
+        for (int t = 0; t < tokens; t++) {
+            lo = Math.min(lo, vis.first(firstPos + t));
+            hi = Math.max(hi, vis.last(firstPos + t, end));
+        }
+        int nKeys = hi - lo + 1;
         float[] scores = scratch.scores(rows * nKeys);
         int[] keyOff = scratch.keyOffsets(nKeys);
         // the cache's ring offset (a division) is computed once per key here, not once per key per row tile
-        for (int j = lo; j < lo + nKeys; j++) {
-            keyOff[j - lo] = (j >= batchStart ? (j - batchStart) * kvDim : cache.offset(layer, j)) + kvHead * headDim;
+        for (int j = lo; j <= hi; j++) {
+            keyOff[j - lo] = (j >= callStart ? (j - callStart + callRow0) * kvDim : kv.offset(j)) + kvHead * headDim;
         }
-        float[] ck = cache.keys(layer), cv = cache.values(layer);
+        float[] ck = kv.keys(), cv = kv.values();
         boolean fromDram = (long) nKeys * headDim > DRAM_RANGE_FLOATS;
         for (int r = 0; r < rows; r += 4) {
             int last = Math.min(r + 3, rows - 1);
-            // keys any row of the tile sees; rows see the subset their own position and window allow
-            int from = firstVisible(firstPos + r / heads, window) - lo;
-            int to = firstPos + last / heads - lo;
-            scoreTile(q, qOff, rowStride, heads, headDim, r, rows, ck, batchK, batchStart - lo, keyOff, from, to,
+            // keys any row of the tile sees; rows see the subset their own position and visibility allow
+            int from = Integer.MAX_VALUE, to = Integer.MIN_VALUE;
+            for (int row = r; row <= last; row++) {
+                int pos = firstPos + row / heads;
+                from = Math.min(from, vis.first(pos) - lo);
+                to = Math.max(to, vis.last(pos, end) - lo);
+            }
+            scoreTile(q, qOff, rowStride, heads, headDim, r, rows, ck, callK, callStart - lo, keyOff, from, to,
                     scores, nKeys);
             for (int row = r; row <= last; row++) {
                 int pos = firstPos + row / heads;
-                softmax(scores, row * nKeys, firstVisible(pos, window) - lo, pos - lo, from, to);
+                softmax(scores, row * nKeys, vis.first(pos) - lo, vis.last(pos, end) - lo, from, to);
             }
             for (int row = r; row <= last; row++) {
                 int o = rowOffset(outOff, rowStride, heads, headDim, row);
                 java.util.Arrays.fill(out, o, o + headDim, 0f);
             }
             for (int k = from; k <= to; k += VALUE_KEY_BLOCK) {
-                if (fromDram) scratch.sink += touchRows(cv, batchV, batchStart - lo, keyOff, k, Math.min(to, k + VALUE_KEY_BLOCK - 1), headDim);
-                valueTile(cv, batchV, batchStart - lo, keyOff, k, Math.min(to, k + VALUE_KEY_BLOCK - 1), scores,
+                if (fromDram) scratch.sink += touchRows(cv, callV, callStart - lo, keyOff, k, Math.min(to, k + VALUE_KEY_BLOCK - 1), headDim);
+                valueTile(cv, callV, callStart - lo, keyOff, k, Math.min(to, k + VALUE_KEY_BLOCK - 1), scores,
                         nKeys, r, rows, heads, headDim, out, outOff, rowStride);
             }
         }
-    }
-
-    private static int firstVisible(int pos, int window) {
-        return window > 0 ? Math.max(0, pos - window + 1) : 0;
     }
 
     /**
@@ -373,25 +385,25 @@ public final class Attention {
     /**
      * One query head of one token: the plain reference for {@link #attendGroup}.
      *
-     * @param q          query vector at {@code q[qOff..qOff+headDim)} (already normed, roped and scaled)
-     * @param pos        the query's absolute position
-     * @param window     sliding window (keys with pos - j < window are visible), or 0 for full attention
-     * @param batchK     keys of the batch, [batchLen × kvDim], first row at position {@code batchStart}
-     * @param kvHead     the KV head this query head reads
-     * @param scores     scratch of at least min(pos+1, window) floats
+     * @param q         query vector at {@code q[qOff..qOff+headDim)} (already normed, roped and scaled)
+     * @param pos       the query's absolute position
+     * @param end       the last position among the call's keys
+     * @param callK     keys of the call, [callLen × kvDim], first row at position {@code callStart}
+     * @param kvHead    the KV head this query head reads
+     * @param scores    scratch of at least (keys the query sees) floats
      */
-    public static void attend(float[] q, int qOff, int pos, int window, KvCache cache, int layer,
-                              float[] batchK, float[] batchV, int batchStart, int kvDim, int kvHead, int headDim,
-                              float[] scores, float[] out, int outOff) {
-        int lo = firstVisible(pos, window);
-        int n = pos - lo + 1;
-        float[] ck = cache.keys(layer), cv = cache.values(layer);
+    public static void attendOne(Visibility vis, float[] q, int qOff, int pos, int end, KvView kv,
+                                 float[] callK, float[] callV, int callStart, int kvDim, int kvHead, int headDim,
+                                 float[] scores, float[] out, int outOff) {
+        int lo = vis.first(pos), hi = vis.last(pos, end);
+        int n = hi - lo + 1;
+        float[] ck = kv.keys(), cv = kv.values();
         int hOff = kvHead * headDim;
         float max = Float.NEGATIVE_INFINITY;
-        for (int j = lo; j <= pos; j++) {
-            float s = j >= batchStart
-                    ? VectorOps.dot(q, qOff, batchK, (j - batchStart) * kvDim + hOff, headDim)
-                    : VectorOps.dot(q, qOff, ck, cache.offset(layer, j) + hOff, headDim);
+        for (int j = lo; j <= hi; j++) {
+            float s = j >= callStart
+                    ? VectorOps.dot(q, qOff, callK, (j - callStart) * kvDim + hOff, headDim)
+                    : VectorOps.dot(q, qOff, ck, kv.offset(j) + hOff, headDim);
             scores[j - lo] = s;
             if (s > max) max = s;
         }
@@ -403,10 +415,10 @@ public final class Attention {
         }
         float inv = 1f / sum;
         java.util.Arrays.fill(out, outOff, outOff + headDim, 0f);
-        for (int j = lo; j <= pos; j++) {
+        for (int j = lo; j <= hi; j++) {
             float p = scores[j - lo] * inv;
-            if (j >= batchStart) VectorOps.axpy(p, batchV, (j - batchStart) * kvDim + hOff, out, outOff, headDim);
-            else VectorOps.axpy(p, cv, cache.offset(layer, j) + hOff, out, outOff, headDim);
+            if (j >= callStart) VectorOps.axpy(p, callV, (j - callStart) * kvDim + hOff, out, outOff, headDim);
+            else VectorOps.axpy(p, cv, kv.offset(j) + hOff, out, outOff, headDim);
         }
     }
 }

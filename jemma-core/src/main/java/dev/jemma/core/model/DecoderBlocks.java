@@ -1,0 +1,189 @@
+package dev.jemma.core.model;
+
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.tensor.MatMul;
+import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tensor.VectorOps;
+import dev.jemma.core.tensor.WeightMatrix;
+
+/**
+ * The pieces Gemma 3 and Gemma 3n decoders share (HF {@code Gemma3TextScaledWordEmbedding}, the q/k norm + rope of
+ * {@code Gemma3Attention}, {@code Gemma3MLP}, the final norm / soft-cap / lm_head), each over a batch of rows so a
+ * model file keeps only what is its own. Every block works on caller-owned buffers (a forward's scratch): nothing
+ * here holds state, so several forwards may run at once.
+ */
+final class DecoderBlocks {
+    private DecoderBlocks() {
+    }
+
+    /** Scaled token embedding (HF Gemma3TextScaledWordEmbedding): {@code out[t] = table[token(t)] · scale}. */
+    static void embed(WeightMatrix table, int vocab, float scale, Batch batch, int from, int count, float[] out, int dim) {
+        for (int t = 0; t < count; t++) {
+            int r = from + t;
+            float[] e = batch.embedding(r);
+            if (e != null) {
+                // an input embedding (vision / audio soft token): used as given, already at the model's scale
+                if (e.length != dim) throw new JemmaException("input embedding of " + e.length + " floats, expected " + dim);
+                System.arraycopy(e, 0, out, t * dim, dim);
+                continue;
+            }
+            int tok = batch.token(r);
+            if (tok < 0 || tok >= vocab) throw new JemmaException("token id " + tok + " is outside the vocabulary (0.." + (vocab - 1) + ")");
+            table.dequantizeRow(tok, out, t * dim);
+            VectorOps.scale(out, t * dim, dim, scale);
+        }
+    }
+
+    /**
+     * Per-head RMSNorm of q and k (and the unweighted v norm of Gemma 3n), NeoX rope and the query scale, with the
+     * rope angles computed once per token and shared by all of its heads.
+     *
+     * @param kNorm null when the layer computes no keys (Gemma 3n KV-shared layers)
+     * @param vNorm whether v gets an unweighted RMSNorm (Gemma 3n)
+     * @param scale query scale (query_pre_attn_scalar^-0.5); 1 skips it
+     */
+    record QkNormRope(float[] qNorm, float[] kNorm, boolean vNorm, float[] invFreq, float scale, int heads, int kvHeads,
+                      int headDim, float eps) {
+        /**
+         * q is [count × heads·headDim], k and v [count × kvHeads·headDim] (k, v may be null when {@code kNorm} is);
+         * row t is at position {@code positions[from + t]}. {@code cos}/{@code sin} hold headDim/2 floats.
+         */
+        void apply(float[] q, float[] k, float[] v, int[] positions, int from, int count, float[] cos, float[] sin) {
+            final int hd = headDim, qDim = heads * hd, kvDim = kvHeads * hd;
+            for (int t = 0; t < count; t++) {
+                Ops.ropeAngles(positions[from + t], invFreq, cos, sin);
+                for (int h = 0; h < heads; h++) {
+                    int o = t * qDim + h * hd;
+                    VectorOps.rmsNorm(q, o, hd, qNorm, eps);
+                    Ops.rope(q, o, hd, cos, sin);
+                    if (scale != 1f) VectorOps.scale(q, o, hd, scale);
+                }
+                if (kNorm == null) continue;
+                for (int h = 0; h < kvHeads; h++) {
+                    int o = t * kvDim + h * hd;
+                    VectorOps.rmsNorm(k, o, hd, kNorm, eps);
+                    Ops.rope(k, o, hd, cos, sin);
+                    if (vNorm) VectorOps.rmsNorm(v, o, hd, null, eps);
+                }
+            }
+        }
+    }
+
+    /**
+     * Gated FFN (HF Gemma3MLP / Gemma3nTextMLP): {@code out = down(gelu_tanh(gate(x)) ⊙ up(x))} for {@code count}
+     * rows. gate and up read the same input in one shared-input matmul, so the int8 paths quantize it once.
+     *
+     * @param gateUp    {gate, up}
+     * @param gateUpOut their outputs {gate, up}, [count × ffn] each; gate ends up holding the down projection's input
+     * @param sparsity  Gaussian top-k cutoff for the gate (Gemma 3n's first layers), or NaN for none
+     */
+    static void gatedFfn(MatMul mm, ThreadPool pool, WeightMatrix[] gateUp, WeightMatrix down, float[] x, int count,
+                         float[][] gateUpOut, float[] out, float sparsity) {
+        final int ffn = gateUp[0].rows();
+        final float[] gate = gateUpOut[0], up = gateUpOut[1];
+        mm.matmul(gateUp, x, count, gateUpOut, pool);
+        if (!Float.isNaN(sparsity)) {
+            for (int t = 0; t < count; t++) gaussianTopK(gate, t * ffn, ffn, sparsity);
+        }
+        Ops.geluGateVector(gate, up, 0, count * ffn);
+        mm.matmul(down, gate, count, out, pool);
+    }
+
+    /**
+     * Gaussian top-k activation sparsity (HF {@code _gaussian_topk}): treating the n gate values as normally
+     * distributed, keep only the part above {@code mean + std·k} — {@code x = relu(x − (mean + std·k))} — where
+     * k = Φ⁻¹(target sparsity) and std is the population std (divide by n, HF {@code unbiased=False}; llama.cpp
+     * divides by n−1, which is why it misses the reference). Statistics accumulate in double.
+     */
+    static void gaussianTopK(float[] x, int off, int n, float k) {
+        double sum = 0;
+        for (int i = off; i < off + n; i++) sum += x[i];
+        float mean = (float) (sum / n);
+        double sq = 0;
+        for (int i = off; i < off + n; i++) {
+            double d = x[i] - (double) mean;
+            sq += d * d;
+        }
+        float std = (float) Math.sqrt(sq / n);
+        float cutoff = mean + std * k;
+        for (int i = off; i < off + n; i++) x[i] = Math.max(0f, x[i] - cutoff);
+    }
+
+    /**
+     * Final norm, lm_head and soft-cap: normalizes {@code rows} rows of {@code x} in place with {@code outputNorm}
+     * and returns their logits, row-major [rows × vocab], soft-capped when
+     * {@code softcap > 0}.
+     */
+    static float[] logits(MatMul mm, ThreadPool pool, float[] x, int rows, int dim, float[] outputNorm, float eps,
+                          WeightMatrix output, float softcap) {
+        if (rows == 0) return new float[0];
+        Ops.rmsNormRows(x, rows, dim, outputNorm, eps);
+        float[] result = new float[Math.multiplyExact(rows, output.rows())];
+        mm.matmul(output, x, rows, result, pool);
+        if (softcap > 0) Ops.softcap(result, 0, result.length, softcap);
+        return result;
+    }
+
+    /** One chunk of a forward: rows [from, from + count) of a batch; returns the logits of those that want them. */
+    @FunctionalInterface
+    interface Rows {
+        float[] run(int from, int count);
+    }
+
+    /**
+     * Runs a batch in chunks of at most {@code maxBatch} rows (a model's scratch size) and concatenates the logits of
+     * the rows that want them. A sequence's rows may span chunks (each chunk extends its caches before the next), but a
+     * bidirectional span stays in one.
+     */
+    static float[] inChunks(Batch b, int maxBatch, int vocab, Rows f) {
+        b.validate();
+        if (b.size() <= maxBatch) return f.run(0, b.size());
+        float[] all = new float[Math.multiplyExact(b.logitRows(), vocab)];
+        int at = 0;
+        for (int i = 0; i < b.size(); ) {
+            int end = b.chunkEnd(i, maxBatch);
+            float[] part = f.run(i, end - i);
+            System.arraycopy(part, 0, all, at, part.length);
+            at += part.length;
+            i = end;
+        }
+        return all;
+    }
+
+    /** Rows from {@code r} on (before {@code end}) that belong to row r's sequence. */
+    static int runLength(Batch b, int r, int end) {
+        int slot = b.slot(r), n = 1;
+        while (r + n < end && b.slot(r + n) == slot) n++;
+        return n;
+    }
+
+    /** Marks the rows [from, from + count) as processed in their sequences' caches. */
+    static void advance(Batch b, int from, int count) {
+        for (int r = from; r < from + count; ) {
+            int run = runLength(b, r, from + count);
+            b.cache(b.slot(r)).advance(run);
+            r += run;
+        }
+    }
+
+    /** Copies the rows of [from, from + count) that want logits, in order, from x to dst; returns how many. */
+    static int gatherLogitRows(Batch b, int from, int count, float[] x, float[] dst, int dim) {
+        int n = 0;
+        for (int t = 0; t < count; t++) {
+            if (b.wantsLogits(from + t)) System.arraycopy(x, t * dim, dst, n++ * dim, dim);
+        }
+        return n;
+    }
+
+    /** {@code x += rmsNorm(y)} over {@code rows} rows: a post-norm residual add. */
+    static void addNormed(float[] x, float[] y, int rows, int dim, float[] norm, float eps) {
+        Ops.rmsNormRows(y, rows, dim, norm, eps);
+        VectorOps.add(x, 0, y, 0, rows * dim);
+    }
+
+    /** {@code dst = rmsNorm(src)} over {@code rows} rows (a pre-norm that keeps its input). */
+    static void normInto(float[] src, float[] dst, int rows, int dim, float[] norm, float eps) {
+        System.arraycopy(src, 0, dst, 0, rows * dim);
+        Ops.rmsNormRows(dst, rows, dim, norm, eps);
+    }
+}

@@ -1,0 +1,239 @@
+package dev.jemma.core.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.jemma.core.kv.KvCache;
+import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.testing.Fixtures;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+/**
+ * {@link LanguageModel#forward(Batch)}: one batch serving two sequences gives each the logits it gets alone, and two
+ * forwards on different sequences running at the same time (one model, one thread pool) each give the logits they
+ * give alone. Gemma 3 Q4_0 in default mode runs the int8 interleaved kernels ({@code FastMatMul}'s per-call state);
+ * Gemma 3n has KV-shared layers, whose deferred cache writes must go to each row's own sequence.
+ */
+class BatchForwardTest {
+    private static ThreadPool pool;
+    /**
+     * Same arithmetic up to f32 rounding (kernel choice by batch size, JIT state of the vector tanh). gemma3n-tiny
+     * magnifies rounding about tenfold (its exact logits sit up to 1.4e-3 from the f32 reference, Gemma 3's 2e-5):
+     * there an ulp here and there moves a logit by ~1e-4. A row attending to the wrong sequence moves it by O(1).
+     */
+    private static float tolerance(String model) {
+        return model.startsWith("gemma3n") ? 1e-3f : 1e-4f;
+    }
+
+    @BeforeAll
+    static void start() {
+        pool = new ThreadPool(2);
+    }
+
+    @AfterAll
+    static void stop() {
+        pool.close();
+    }
+
+    private static Path file(String model, String variant) {
+        JsonNode m = Fixtures.manifest().path("models").path(model);
+        Path p = Fixtures.any().resolve(m.path("variants").path(variant).path("file").asText());
+        Assumptions.assumeTrue(!m.isMissingNode() && Files.isRegularFile(p), model + " " + variant + " is not in the fixtures here");
+        return p;
+    }
+
+    private static int[] ids(String model, String prompt) {
+        return Fixtures.ints(Fixtures.manifest().path("models").path(model).path("prompts").path(prompt).path("ids"));
+    }
+
+    /** Prompt logits (every row) then {@code steps} greedy steps' logits, one sequence alone. */
+    private static float[] alone(LanguageModel m, int[] ids, int steps) {
+        int vocab = m.config().vocabSize();
+        KvCache cache = m.newCache(ids.length + steps);
+        float[] out = new float[(ids.length + steps) * vocab];
+        float[] prompt = m.forward(ids, 0, ids.length, cache, true);
+        System.arraycopy(prompt, 0, out, 0, prompt.length);
+        int next = argmax(prompt, (ids.length - 1) * vocab, vocab);
+        for (int i = 0; i < steps; i++) {
+            float[] l = m.forward(new int[]{next}, 0, 1, cache, false);
+            System.arraycopy(l, 0, out, (ids.length + i) * vocab, vocab);
+            next = argmax(l, 0, vocab);
+        }
+        return out;
+    }
+
+    @ParameterizedTest(name = "{0} {1} exact={2}")
+    @CsvSource({"gemma3-tiny, Q4_0, false", "gemma3-tiny, Q4_0, true", "gemma3n-tiny, F32, true", "gemma3n-tiny, F32, false"})
+    void oneBatchServesTwoSequences(String model, String variant, boolean exact) {
+        int[] a = ids(model, "short"), b = ids(model, "long");
+        int steps = 4;
+        float tol = tolerance(model);
+        try (LanguageModel m = ModelLoader.load(file(model, variant), new ModelLoader.Options(exact, 2, 32), pool)) {
+            int vocab = m.config().vocabSize();
+            float[] refA = alone(m, a, steps), refB = alone(m, b, steps);
+
+            KvCache ca = m.newCache(a.length + steps), cb = m.newCache(b.length + steps);
+            // prefill both in one batch (longer than maxBatch: chunks cut through sequence B)
+            Batch prefill = Batch.builder().tokens(ca, a, 0, a.length, true).tokens(cb, b, 0, b.length, true).build();
+            assertThat(prefill.sequences()).isEqualTo(2);
+            float[] both = m.forward(prefill);
+            assertThat(both).hasSize((a.length + b.length) * vocab);
+            assertClose(Arrays.copyOfRange(both, 0, a.length * vocab), Arrays.copyOfRange(refA, 0, a.length * vocab), tol);
+            assertClose(Arrays.copyOfRange(both, a.length * vocab, both.length), Arrays.copyOfRange(refB, 0, b.length * vocab), tol);
+            assertThat(ca.length()).isEqualTo(a.length);
+            assertThat(cb.length()).isEqualTo(b.length);
+
+            // continuous batching: each step one row per sequence, B first this time
+            int nextA = argmax(refA, (a.length - 1) * vocab, vocab), nextB = argmax(refB, (b.length - 1) * vocab, vocab);
+            for (int i = 0; i < steps; i++) {
+                float[] l = m.forward(Batch.builder().token(cb, nextB, true).token(ca, nextA, true).build());
+                assertClose(Arrays.copyOfRange(l, vocab, 2 * vocab), Arrays.copyOfRange(refA, (a.length + i) * vocab, (a.length + i + 1) * vocab), tol);
+                assertClose(Arrays.copyOfRange(l, 0, vocab), Arrays.copyOfRange(refB, (b.length + i) * vocab, (b.length + i + 1) * vocab), tol);
+                nextA = argmax(l, vocab, vocab);
+                nextB = argmax(l, 0, vocab);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0} {1} exact={2}")
+    @CsvSource({"gemma3-tiny, Q4_0, false", "gemma3-tiny, Q8_0, true", "gemma3n-tiny, F32, false"})
+    void concurrentForwardsGiveTheirOwnLogits(String model, String variant, boolean exact) throws Exception {
+        int[] a = ids(model, "short"), b = ids(model, "long");
+        int steps = 6;
+        float tol = tolerance(model);
+        try (LanguageModel m = ModelLoader.load(file(model, variant), new ModelLoader.Options(exact, 2, 64), pool)) {
+            float[] refA = alone(m, a, steps), refB = alone(m, b, steps);
+            ExecutorService ex = Executors.newFixedThreadPool(2);
+            try {
+                for (int round = 0; round < 3; round++) {
+                    CountDownLatch go = new CountDownLatch(1);
+                    Future<float[]> fa = ex.submit(() -> {
+                        go.await();
+                        return alone(m, a, steps);
+                    });
+                    Future<float[]> fb = ex.submit(() -> {
+                        go.await();
+                        return alone(m, b, steps);
+                    });
+                    go.countDown();
+                    assertClose(fa.get(), refA, tol);
+                    assertClose(fb.get(), refB, tol);
+                }
+            } finally {
+                ex.shutdownNow();
+            }
+        }
+    }
+
+    /** The scaled embedding rows of some tokens, as a vision tower's output would arrive. */
+    private static float[][] embeddings(Path gguf, ModelConfig c, int[] tokens) {
+        try (var f = dev.jemma.core.gguf.GgufFile.open(gguf)) {
+            var table = dev.jemma.core.tensor.WeightMatrix.of(f, f.tensor("token_embd.weight"));
+            float[][] out = new float[tokens.length][c.dim()];
+            for (int i = 0; i < tokens.length; i++) {
+                table.dequantizeRow(tokens[i], out[i], 0);
+                for (int e = 0; e < c.dim(); e++) out[i][e] *= c.embedScale();
+            }
+            return out;
+        }
+    }
+
+    /**
+     * Input-embedding rows: given a token's own scaled embedding they act as the token; marked bidirectional, the
+     * first row of the span sees the last (and changes when it changes), unmarked it does not; a span is never cut
+     * between two calls of the model, so a small batch gives the logits one large call gives.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"gemma3-tiny, F32", "gemma3n-tiny, F32"})
+    void embeddingRowsAndBidirectionalSpans(String model, String variant) {
+        Path gguf = file(model, variant);
+        int[] ids = ids(model, "short");
+        float tol = tolerance(model);
+        try (LanguageModel small = ModelLoader.load(gguf, new ModelLoader.Options(true, 2, 8), pool);
+             LanguageModel big = ModelLoader.load(gguf, new ModelLoader.Options(true, 2, 64), pool)) {
+            int vocab = big.config().vocabSize();
+            int[] head = Arrays.copyOfRange(ids, 0, 5), img = Arrays.copyOfRange(ids, 5, 11), tail = Arrays.copyOfRange(ids, 11, ids.length);
+            float[][] imgRows = embeddings(gguf, big.config(), img);
+
+            // embedding rows carrying the tokens' own embeddings = the tokens (Gemma 3n's per-layer embedding reads
+            // token 0 for an embedding row, as HF does for media rows, so there they differ)
+            float[] tokens = big.forward(ids, 0, ids.length, big.newCache(ids.length), true);
+            KvCache c0 = big.newCache(ids.length);
+            Batch.Builder asRows = Batch.builder().tokens(c0, head, 0, head.length, true);
+            for (float[] e : imgRows) asRows.embedding(c0, e, true);
+            float[] rows = big.forward(asRows.tokens(c0, tail, 0, tail.length, true).build());
+            if (!model.startsWith("gemma3n")) assertClose(rows, tokens, tol);
+
+            // the same rows as one bidirectional span: with a batch of 8 the span (rows 5..10) must not be cut at row 8
+            float[] spanBig = spanLogits(big, head, imgRows, tail, ids.length);
+            float[] spanSmall = spanLogits(small, head, imgRows, tail, ids.length);
+            assertClose(spanSmall, spanBig, tol);
+            // rows before the span are causal as ever; the span's first row now sees the rest of the span
+            assertClose(Arrays.copyOfRange(spanBig, 0, 5 * vocab), Arrays.copyOfRange(tokens, 0, 5 * vocab), tol);
+            assertThat(maxDiff(Arrays.copyOfRange(spanBig, 5 * vocab, 6 * vocab), Arrays.copyOfRange(tokens, 5 * vocab, 6 * vocab)))
+                    .isGreaterThan(1e-3f);
+            // and depends on the span's last row, which a causal row would not
+            float[][] changed = imgRows.clone();
+            changed[img.length - 1] = imgRows[0];
+            float[] spanChanged = spanLogits(big, head, changed, tail, ids.length);
+            assertThat(maxDiff(Arrays.copyOfRange(spanChanged, 5 * vocab, 6 * vocab), Arrays.copyOfRange(spanBig, 5 * vocab, 6 * vocab)))
+                    .isGreaterThan(1e-3f);
+
+            assertThatThrownBy(() -> small.forward(Batch.builder().bidirectional(small.newCache(16), embeddings(gguf, small.config(),
+                    Arrays.copyOfRange(ids, 0, 9)), true).build())).isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    private static float[] spanLogits(LanguageModel m, int[] head, float[][] span, int[] tail, int n) {
+        KvCache c = m.newCache(n);
+        return m.forward(Batch.builder().tokens(c, head, 0, head.length, true).bidirectional(c, span, true)
+                .tokens(c, tail, 0, tail.length, true).build());
+    }
+
+    private static float maxDiff(float[] a, float[] b) {
+        float m = 0;
+        for (int i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+        return m;
+    }
+
+    @org.junit.jupiter.api.Test
+    void rowsOfASequenceMustBeConsecutiveAndContinueItsCache() {
+        KvCache c1 = new KvCache(new int[]{8}, new int[]{4}, new int[]{0}, 8), c2 = new KvCache(new int[]{8}, new int[]{4}, new int[]{0}, 8);
+        assertThatThrownBy(() -> Batch.builder().token(c1, 1, false).token(c2, 2, false).token(c1, 3, true))
+                .isInstanceOf(IllegalArgumentException.class);
+        Batch b = Batch.builder().token(c1, 1, false).token(c1, 3, true).embedding(c2, new float[]{1, 2, 3, 4}, true).build();
+        assertThat(b.size()).isEqualTo(3);
+        assertThat(b.position(1)).isEqualTo(1);
+        assertThat(b.position(2)).isZero();
+        assertThat(b.logitRows()).isEqualTo(2);
+        assertThat(b.embedding(2)).containsExactly(1, 2, 3, 4);
+        assertThat(b.firstRow(1)).isEqualTo(2);
+    }
+
+    private static void assertClose(float[] actual, float[] expected, float tolerance) {
+        assertThat(actual).hasSameSizeAs(expected);
+        for (int i = 0; i < expected.length; i++) {
+            assertThat(actual[i]).as("logit %d", i).isCloseTo(expected[i], within(tolerance));
+        }
+    }
+
+    private static int argmax(float[] x, int off, int n) {
+        int best = 0;
+        for (int i = 1; i < n; i++) if (x[off + i] > x[off + best]) best = i;
+        return best;
+    }
+}
