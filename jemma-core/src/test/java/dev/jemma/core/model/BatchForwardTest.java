@@ -142,7 +142,7 @@ class BatchForwardTest {
     /** The scaled embedding rows of some tokens, as a vision tower's output would arrive. */
     private static float[][] embeddings(Path gguf, ModelConfig c, int[] tokens) {
         try (var f = dev.jemma.core.gguf.GgufFile.open(gguf)) {
-            var table = dev.jemma.core.tensor.WeightMatrix.of(f, f.tensor("token_embd.weight"));
+            var table = f.matrix(f.tensor("token_embd.weight"));
             float[][] out = new float[tokens.length][c.dim()];
             for (int i = 0; i < tokens.length; i++) {
                 table.dequantizeRow(tokens[i], out[i], 0);
