@@ -33,9 +33,13 @@ class BatchForwardTest {
     /**
      * Same arithmetic up to f32 rounding (kernel choice by batch size, JIT state of the vector tanh). gemma3n-tiny
      * magnifies rounding about tenfold (its exact logits sit up to 1.4e-3 from the f32 reference, Gemma 3's 2e-5):
-     * there an ulp here and there moves a logit by ~1e-4. A row attending to the wrong sequence moves it by O(1).
+     * there an ulp here and there moves a logit by ~1e-4. In the default mode an ulp can also flip the rounding of one
+     * int8 activation (a whole quantization step), and float reductions differ between interpreted and compiled
+     * Vector API code, so a run taken before C2 reaches the kernels may differ from one after by ~1e-3 (seen at 256 bits:
+     * 1.5e-3 on a logit of −14.6). A row attending to the wrong sequence moves it by O(1).
      */
-    private static float tolerance(String model) {
+    private static float tolerance(String model, boolean exact) {
+        if (!exact) return 1e-2f;
         return model.startsWith("gemma3n") ? 1e-3f : 1e-4f;
     }
 
@@ -81,7 +85,7 @@ class BatchForwardTest {
     void oneBatchServesTwoSequences(String model, String variant, boolean exact) {
         int[] a = ids(model, "short"), b = ids(model, "long");
         int steps = 4;
-        float tol = tolerance(model);
+        float tol = tolerance(model, exact);
         try (LanguageModel m = ModelLoader.load(file(model, variant), new ModelLoader.Options(exact, 2, 32), pool)) {
             int vocab = m.config().vocabSize();
             float[] refA = alone(m, a, steps), refB = alone(m, b, steps);
@@ -114,7 +118,7 @@ class BatchForwardTest {
     void concurrentForwardsGiveTheirOwnLogits(String model, String variant, boolean exact) throws Exception {
         int[] a = ids(model, "short"), b = ids(model, "long");
         int steps = 6;
-        float tol = tolerance(model);
+        float tol = tolerance(model, exact);
         try (LanguageModel m = ModelLoader.load(file(model, variant), new ModelLoader.Options(exact, 2, 64), pool)) {
             float[] refA = alone(m, a, steps), refB = alone(m, b, steps);
             ExecutorService ex = Executors.newFixedThreadPool(2);
@@ -162,7 +166,7 @@ class BatchForwardTest {
     void embeddingRowsAndBidirectionalSpans(String model, String variant) {
         Path gguf = file(model, variant);
         int[] ids = ids(model, "short");
-        float tol = tolerance(model);
+        float tol = tolerance(model, true);
         try (LanguageModel small = ModelLoader.load(gguf, new ModelLoader.Options(true, 2, 8), pool);
              LanguageModel big = ModelLoader.load(gguf, new ModelLoader.Options(true, 2, 64), pool)) {
             int vocab = big.config().vocabSize();
