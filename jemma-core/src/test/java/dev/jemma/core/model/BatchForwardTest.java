@@ -35,11 +35,12 @@ class BatchForwardTest {
      * magnifies rounding about tenfold (its exact logits sit up to 1.4e-3 from the f32 reference, Gemma 3's 2e-5):
      * there an ulp here and there moves a logit by ~1e-4. In the default mode an ulp can also flip the rounding of one
      * int8 activation (a whole quantization step), and float reductions differ between interpreted and compiled
-     * Vector API code, so a run taken before C2 reaches the kernels may differ from one after by ~1e-3 (seen at 256 bits:
-     * 1.5e-3 on a logit of −14.6). A row attending to the wrong sequence moves it by O(1).
+     * Vector API code, and a batch takes other kernels than a single row (the int8 GEMM vs the decode kernels, f32 sums
+     * in another order), so one flipped rounding propagates: seen up to 1.5e-2 (128 bits, logit −8.3). A row attending
+     * to the wrong sequence moves logits by O(1), so 0.1 still tells them apart.
      */
     private static float tolerance(String model, boolean exact) {
-        if (!exact) return 1e-2f;
+        if (!exact) return 0.1f;
         return model.startsWith("gemma3n") ? 1e-3f : 1e-4f;
     }
 
