@@ -2,6 +2,8 @@ package dev.jemma.core.tensor.kernels;
 
 import dev.jemma.core.tensor.GgmlType;
 import jdk.incubator.vector.FloatVector;
+
+import static dev.jemma.core.tensor.kernels.VectorWidth.F16_MAGIC;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
@@ -37,7 +39,6 @@ public final class Int8Gemm {
     static final int L = VectorWidth.SHORTS;
     static final int FL = VectorWidth.FLOATS;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    static final FloatVector F16_MAGIC = FloatVector.broadcast(F, 0x1p112f);
     /** Rows per tile: two interleaved groups, so each broadcast activation feeds two multiplies. */
     static final int ROWS = 2 * Interleaved.ROWS;
     /** Columns per decoded tile: 128 × 64 × 2 bytes = 16 KB, half of L1. */

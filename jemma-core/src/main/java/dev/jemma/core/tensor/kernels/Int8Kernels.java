@@ -2,6 +2,8 @@ package dev.jemma.core.tensor.kernels;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+
+import static dev.jemma.core.tensor.kernels.VectorWidth.F16_MAGIC;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
@@ -31,7 +33,6 @@ public final class Int8Kernels {
     /** Rows per slice: a group's 32 rows are walked in slices of one vector of 16-bit lanes (1, 2 or 4 slices). */
     static final int L = VectorWidth.SHORTS;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    static final FloatVector F16_MAGIC = FloatVector.broadcast(F, 0x1p112f);
 
     private Int8Kernels() {
     }

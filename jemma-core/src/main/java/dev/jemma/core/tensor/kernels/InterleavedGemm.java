@@ -2,6 +2,8 @@ package dev.jemma.core.tensor.kernels;
 
 import dev.jemma.core.tensor.GgmlType;
 import jdk.incubator.vector.FloatVector;
+
+import static dev.jemma.core.tensor.kernels.VectorWidth.F16_MAGIC;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
@@ -42,7 +44,6 @@ public final class InterleavedGemm {
     static final int FL = VectorWidth.FLOATS;
     static final int SHORTS = VectorWidth.SHORTS;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    static final FloatVector F16_MAGIC = FloatVector.broadcast(F, 0x1p112f);
     /** Columns decoded per tile: 128 × 32 f32 = 16 KB, half of L1. */
     static final int COLS = 128;
     /** Tokens per pass over the weights: their activations (≤ 64 × cols f32) stay in L2. */

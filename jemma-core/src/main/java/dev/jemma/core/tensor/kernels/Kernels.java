@@ -5,6 +5,8 @@ import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.WeightMatrix;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+
+import static dev.jemma.core.tensor.kernels.VectorWidth.F16_MAGIC;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
@@ -44,7 +46,6 @@ public final class Kernels {
     static final VectorSpecies<Short> SH = VectorWidth.SH;
     static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    static final FloatVector F16_MAGIC = FloatVector.broadcast(F, 0x1p112f);
 
     /** True when a vector width of at least 128 bits is usable ({@link VectorWidth#ENABLED}) and not switched off. */
     public static final boolean ENABLED = VectorWidth.ENABLED && !Boolean.getBoolean("jemma.noFastKernels");

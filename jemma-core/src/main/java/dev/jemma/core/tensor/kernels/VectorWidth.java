@@ -73,6 +73,11 @@ public final class VectorWidth {
     static final int SHORTS = S.length();
     /** Float lanes per vector (16, 8 or 4). */
     static final int FLOATS = F.length();
+    /**
+     * 2^112: (sign-extended f16 bits << 13, sign and exponent-mantissa kept) · 2^112 is the exact f32 of every finite
+     * f16, subnormals included; the kernels convert their scales this way, in place.
+     */
+    static final FloatVector F16_MAGIC = FloatVector.broadcast(F, 0x1p112f);
 
     private VectorWidth() {
     }
