@@ -83,7 +83,6 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
     private final Executor executor;
     private final String modelName;
     private final Deque<Session> idle = new ArrayDeque<>();
-    private JsonConstraint.Vocab jsonVocab;
     private volatile boolean closed;
 
     private JemmaChatModel(Builder b) {
@@ -128,7 +127,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         boolean json = jsonMode(request.parameters());
         Session session = acquire();
         try {
-            session.setTokenFilter(json ? new JsonConstraint(jsonVocab()) : null);
+            session.setTokenFilter(json ? JsonConstraint.newConstraint(engine.grammarVocabulary()) : null);
             return toResponse(session.generate(messages, options, null));
         } finally {
             release(session);
@@ -152,7 +151,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
             GenerationOptions options = toOptions(request.parameters());
             boolean json = jsonMode(request.parameters());
             session = acquire();
-            session.setTokenFilter(json ? new JsonConstraint(jsonVocab()) : null);
+            session.setTokenFilter(json ? JsonConstraint.newConstraint(engine.grammarVocabulary()) : null);
             handle.session = session;
             PartialResponseContext context = new PartialResponseContext(handle);
             response = toResponse(session.generate(messages, options, token -> {
@@ -266,12 +265,6 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
             throw new UnsupportedFeatureException("Jemma does not support JSON schemas (a JSON response format without a schema is supported)");
         }
         return true;
-    }
-
-    /** The JSON automaton's per-token tables, built on first use. */
-    private synchronized JsonConstraint.Vocab jsonVocab() {
-        if (jsonVocab == null) jsonVocab = new JsonConstraint.Vocab(engine.tokenizer(), engine.config().vocabSize());
-        return jsonVocab;
     }
 
     private ChatResponse toResponse(Generation g) {

@@ -43,7 +43,6 @@ final class EngineModel implements ServedModel {
     private final int maxSessions;
     private final List<Slot> slots = new ArrayList<>();
     private final Info info;
-    private JsonConstraint.Vocab jsonVocab;
 
     EngineModel(Engine engine, int maxSessions, long fileSize) {
         this.engine = engine;
@@ -129,7 +128,7 @@ final class EngineModel implements ServedModel {
                 dev.jemma.core.engine.TokenListener tl = t -> {
                     if (!t.text().isEmpty() && !listener.onText(t.text())) s.cancel();
                 };
-                s.setTokenFilter(r.json() ? new JsonConstraint(jsonVocab()) : null);
+                s.setTokenFilter(r.json() ? JsonConstraint.newConstraint(engine.grammarVocabulary()) : null);
                 g = s.generate(prompt, opts, tl);
             } catch (JemmaException e) {
                 String m = e.getMessage();
@@ -182,12 +181,6 @@ final class EngineModel implements ServedModel {
         String trimmed = s.answerText.strip();
         if (rendered.startsWith(trimmed, at)) return at + trimmed.length();
         return -1;
-    }
-
-    /** The JSON-mode tables of this model's vocabulary, built on first use. */
-    private synchronized JsonConstraint.Vocab jsonVocab() {
-        if (jsonVocab == null) jsonVocab = new JsonConstraint.Vocab(engine.tokenizer(), engine.config().vocabSize());
-        return jsonVocab;
     }
 
     private static GenerationOptions options(Options o) {

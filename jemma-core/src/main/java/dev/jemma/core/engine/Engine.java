@@ -3,6 +3,7 @@ package dev.jemma.core.engine;
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.chat.ChatMessage;
 import dev.jemma.core.chat.ChatTemplate;
+import dev.jemma.core.constrain.GrammarVocabulary;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.kv.KvCache;
 import dev.jemma.core.model.Architecture;
@@ -49,6 +50,7 @@ public final class Engine implements AutoCloseable {
     private final long loadNanos;
     private final ReentrantLock lock = new ReentrantLock();
     private volatile boolean closed;
+    private volatile GrammarVocabulary grammarVocabulary;
 
     private Engine(Path path, EngineOptions options) {
         long t0 = System.nanoTime();
@@ -211,6 +213,18 @@ public final class Engine implements AutoCloseable {
 
     int maxBatch() {
         return model.maxBatch();
+    }
+
+    /** This model's tokens as a trie for grammar masks, built on first use and shared by every session. */
+    public GrammarVocabulary grammarVocabulary() {
+        GrammarVocabulary v = grammarVocabulary;
+        if (v == null) {
+            synchronized (this) {
+                v = grammarVocabulary;
+                if (v == null) grammarVocabulary = v = new GrammarVocabulary(tokenizer, config.vocabSize());
+            }
+        }
+        return v;
     }
 
     int vocabSize() {

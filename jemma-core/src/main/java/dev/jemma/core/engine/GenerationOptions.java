@@ -1,5 +1,6 @@
 package dev.jemma.core.engine;
 
+import dev.jemma.core.constrain.Grammar;
 import dev.jemma.core.sampling.SamplingParams;
 
 import java.util.List;
@@ -28,6 +29,7 @@ public final class GenerationOptions {
     private final Long seed;
     private final List<String> stop;
     private final Boolean ignoreEos;
+    private final Grammar grammar;
 
     private GenerationOptions(Builder b) {
         maxTokens = b.maxTokens;
@@ -42,6 +44,7 @@ public final class GenerationOptions {
         seed = b.seed;
         stop = b.stop == null ? null : List.copyOf(b.stop);
         ignoreEos = b.ignoreEos;
+        grammar = b.grammar;
     }
 
     /** No field set. */
@@ -68,6 +71,7 @@ public final class GenerationOptions {
         b.seed = seed;
         b.stop = stop;
         b.ignoreEos = ignoreEos;
+        b.grammar = grammar;
         return b;
     }
 
@@ -87,6 +91,7 @@ public final class GenerationOptions {
         if (b.seed == null) b.seed = fallback.seed;
         if (b.stop == null) b.stop = fallback.stop;
         if (b.ignoreEos == null) b.ignoreEos = fallback.ignoreEos;
+        if (b.grammar == null) b.grammar = fallback.grammar;
         return b.build();
     }
 
@@ -166,25 +171,31 @@ public final class GenerationOptions {
         return ignoreEos;
     }
 
+    /** The grammar the answer must follow, or null. */
+    public Grammar grammar() {
+        return grammar;
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof GenerationOptions g && Objects.equals(maxTokens, g.maxTokens) && Objects.equals(temperature, g.temperature)
                 && Objects.equals(topK, g.topK) && Objects.equals(topP, g.topP) && Objects.equals(minP, g.minP)
                 && Objects.equals(repeatPenalty, g.repeatPenalty) && Objects.equals(repeatLastN, g.repeatLastN)
                 && Objects.equals(presencePenalty, g.presencePenalty) && Objects.equals(frequencyPenalty, g.frequencyPenalty)
-                && Objects.equals(seed, g.seed) && Objects.equals(stop, g.stop) && Objects.equals(ignoreEos, g.ignoreEos);
+                && Objects.equals(seed, g.seed) && Objects.equals(stop, g.stop) && Objects.equals(ignoreEos, g.ignoreEos)
+                && Objects.equals(grammar, g.grammar);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty, frequencyPenalty, seed, stop, ignoreEos);
+        return Objects.hash(maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty, frequencyPenalty, seed, stop, ignoreEos, grammar);
     }
 
     @Override
     public String toString() {
         return "GenerationOptions{maxTokens=" + maxTokens + ", temperature=" + temperature + ", topK=" + topK + ", topP=" + topP
                 + ", minP=" + minP + ", repeatPenalty=" + repeatPenalty + ", repeatLastN=" + repeatLastN + ", presencePenalty=" + presencePenalty
-                + ", frequencyPenalty=" + frequencyPenalty + ", seed=" + seed + ", stop=" + stop + ", ignoreEos=" + ignoreEos + "}";
+                + ", frequencyPenalty=" + frequencyPenalty + ", seed=" + seed + ", stop=" + stop + ", ignoreEos=" + ignoreEos + (grammar != null ? ", grammar=<" + grammar.gbnf().length() + " chars>" : "") + "}";
     }
 
     /** Mutable builder; {@code null} leaves a field unset. */
@@ -201,6 +212,7 @@ public final class GenerationOptions {
         private Long seed;
         private List<String> stop;
         private Boolean ignoreEos;
+        private Grammar grammar;
 
         private Builder() {
         }
@@ -268,6 +280,17 @@ public final class GenerationOptions {
         /** Keep generating past the end-of-turn / end-of-sequence tokens. */
         public Builder ignoreEos(Boolean v) {
             ignoreEos = v;
+            return this;
+        }
+
+        /**
+         * Constrains the answer to a grammar: {@link Grammar#parse} for GBNF,
+         * {@link dev.jemma.core.constrain.JsonSchemaGrammar#fromSchema} for a JSON Schema,
+         * {@link dev.jemma.core.constrain.JsonConstraint#grammar()} for any JSON object. The end of turn is only
+         * possible where the grammar can end.
+         */
+        public Builder grammar(Grammar v) {
+            grammar = v;
             return this;
         }
 

@@ -2,6 +2,7 @@ package dev.jemma.core.engine;
 
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.chat.ChatMessage;
+import dev.jemma.core.constrain.GrammarConstraint;
 import dev.jemma.core.kv.KvCache;
 import dev.jemma.core.sampling.Sampler;
 import dev.jemma.core.sampling.StopStrings;
@@ -353,6 +354,9 @@ public final class Session implements AutoCloseable {
         StopStrings stops = new StopStrings(opts.stopOrEmpty());
         StreamDecoder decoder = tok.newDecoder();
         int vocab = engine.vocabSize();
+        // an explicit filter wins over the options' grammar; each run gets a fresh parse state
+        TokenFilter filter = tokenFilter;
+        if (filter == null && opts.grammar() != null) filter = new GrammarConstraint(opts.grammar(), engine.grammarVocabulary());
         if (cache == null) cache = engine.newCache();
         int ctx = cache.contextLength();
 
@@ -386,7 +390,6 @@ public final class Session implements AutoCloseable {
                 reason = StopReason.MAX_TOKENS;
                 break;
             }
-            TokenFilter filter = tokenFilter;
             if (filter != null) filter.mask(logits, vocab);
             int id = sampler.sample(logits, 0, vocab, hist, histLen);
             if (filter != null) filter.accept(id);

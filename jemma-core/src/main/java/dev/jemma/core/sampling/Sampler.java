@@ -42,6 +42,9 @@ public final class Sampler {
         int k = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
         int n = topK(l, vocab, k);
         int[] c = idx;
+        // masked tokens (a grammar's −∞) are never candidates, even where rounding would leave the draw past the
+        // last positive weight
+        while (n > 1 && l[c[n - 1]] == Float.NEGATIVE_INFINITY) n--;
         // probabilities without temperature for top-p / min-p (llama.cpp applies temperature last)
         float max = l[c[0]];
         double[] prob = new double[n];

@@ -1,0 +1,292 @@
+package dev.jemma.core.constrain;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A GBNF grammar compiled to byte level: every rule is a list of alternatives, each a sequence of byte classes and
+ * rule references. Character classes over code points become alternatives of UTF-8 byte-class sequences
+ * ({@link Utf8Ranges}), literals their UTF-8 bytes, groups and repetitions extra rules (llama.cpp's rewriting:
+ * {@code x*} is {@code r ::= x r | ε}, {@code x{m,n}} is m copies then n−m nested optionals). Matching therefore
+ * walks bytes, which is what a token is, and a token that ends inside a character needs no special case.
+ * Immutable and thread-safe; {@link GrammarMatcher} runs it.
+ */
+public final class Grammar {
+    static final int TERM = 0, REF = 1, END = 2;
+
+    /** Element kinds and values (byte-class index for TERM, rule index for REF); alternatives end with END. */
+    final int[] kind;
+    final int[] value;
+    /** Per rule, the element index where each alternative starts. */
+    final int[][] alternatives;
+    /** Byte classes: 4 longs (256 bits) each. */
+    final long[] classes;
+    final int root;
+    private final String source;
+
+    private Grammar(int[] kind, int[] value, int[][] alternatives, long[] classes, int root, String source) {
+        this.kind = kind;
+        this.value = value;
+        this.alternatives = alternatives;
+        this.classes = classes;
+        this.root = root;
+        this.source = source;
+    }
+
+    /**
+     * Parses and compiles GBNF text (start rule {@code root}).
+     *
+     * @throws GrammarException naming the rule, line and column of the first problem
+     */
+    public static Grammar parse(String gbnf) {
+        return new Compiler(GbnfParser.parse(gbnf), gbnf).compile();
+    }
+
+    /** The GBNF text this grammar was compiled from. */
+    public String gbnf() {
+        return source;
+    }
+
+    @Override
+    public String toString() {
+        return source;
+    }
+
+    boolean classHas(int cls, int b) {
+        return (classes[cls * 4 + (b >>> 6)] >>> (b & 63) & 1) != 0;
+    }
+
+    /** Lowers the syntax tree of every rule to the flat byte-level form. */
+    private static final class Compiler {
+        private final Map<String, GbnfParser.Node> defs;
+        private final String source;
+        private final Map<String, Integer> ruleIds = new HashMap<>();
+        private final List<String> names = new ArrayList<>();
+        /** Per rule, its alternatives as symbol lists: sym >= 0 byte class, sym < 0 rule -(sym+1). */
+        private final List<List<int[]>> rules = new ArrayList<>();
+        private final List<long[]> classList = new ArrayList<>();
+        private final Map<String, Integer> classIds = new HashMap<>();
+        private final Map<String, int[]> firstUse = new HashMap<>();
+        private String current;
+
+        Compiler(Map<String, GbnfParser.Node> defs, String source) {
+            this.defs = defs;
+            this.source = source;
+        }
+
+        Grammar compile() {
+            if (!defs.containsKey("root")) throw new GrammarException("grammar: there is no 'root' rule (the start rule must be called root)");
+            for (String name : defs.keySet()) rule(name);
+            for (var e : defs.entrySet()) {
+                current = e.getKey();
+                int id = rule(current);
+                rules.set(id, alternatives(e.getValue()));
+            }
+            for (var e : firstUse.entrySet()) {
+                if (!defs.containsKey(e.getKey())) {
+                    int[] at = e.getValue();
+                    throw new GrammarException("grammar: rule '" + names.get(at[2]) + "', line " + at[0] + ", column " + at[1]
+                            + ": rule '" + e.getKey() + "' is used but not defined");
+                }
+            }
+            checkLeftRecursion();
+            // flatten
+            int size = 0;
+            for (List<int[]> alts : rules) for (int[] a : alts) size += a.length + 1;
+            int[] kind = new int[size], value = new int[size];
+            int[][] starts = new int[rules.size()][];
+            int p = 0;
+            for (int r = 0; r < rules.size(); r++) {
+                List<int[]> alts = rules.get(r);
+                starts[r] = new int[alts.size()];
+                for (int a = 0; a < alts.size(); a++) {
+                    starts[r][a] = p;
+                    for (int sym : alts.get(a)) {
+                        kind[p] = sym >= 0 ? TERM : REF;
+                        value[p++] = sym >= 0 ? sym : -(sym + 1);
+                    }
+                    kind[p++] = END;
+                }
+            }
+            long[] classes = new long[classList.size() * 4];
+            for (int i = 0; i < classList.size(); i++) System.arraycopy(classList.get(i), 0, classes, i * 4, 4);
+            return new Grammar(kind, value, starts, classes, ruleIds.get("root"), source);
+        }
+
+        private int rule(String name) {
+            Integer id = ruleIds.get(name);
+            if (id != null) return id;
+            id = rules.size();
+            ruleIds.put(name, id);
+            names.add(name);
+            rules.add(null);
+            return id;
+        }
+
+        /** A fresh rule for a group or repetition inside the rule being compiled. */
+        private int helper(List<int[]> alts) {
+            int id = rules.size();
+            String name = current + "#" + id;
+            ruleIds.put(name, id);
+            names.add(name);
+            rules.add(alts);
+            return id;
+        }
+
+        private List<int[]> alternatives(GbnfParser.Node n) {
+            List<int[]> alts = new ArrayList<>();
+            if (n instanceof GbnfParser.Alt a) {
+                for (GbnfParser.Node o : a.options()) alts.add(symbols(o));
+            } else {
+                alts.add(symbols(n));
+            }
+            return alts;
+        }
+
+        private int[] symbols(GbnfParser.Node n) {
+            List<Integer> out = new ArrayList<>();
+            lower(n, out);
+            return out.stream().mapToInt(Integer::intValue).toArray();
+        }
+
+        private void lower(GbnfParser.Node n, List<Integer> out) {
+            switch (n) {
+                case GbnfParser.Seq s -> {
+                    for (GbnfParser.Node i : s.items()) lower(i, out);
+                }
+                case GbnfParser.Alt a -> out.add(ref(helper(alternatives(a))));
+                case GbnfParser.Lit l -> {
+                    for (int cp : l.codePoints()) for (byte b : Utf8Ranges.encode(cp)) out.add(byteClass(b & 0xff, b & 0xff));
+                }
+                case GbnfParser.Cls c -> lowerClass(c.ranges(), out);
+                case GbnfParser.Ref r -> {
+                    firstUse.putIfAbsent(r.name(), new int[]{r.line(), r.col(), ruleIds.get(current)});
+                    out.add(ref(rule(r.name())));
+                }
+                case GbnfParser.Rep r -> lowerRepeat(r, out);
+            }
+        }
+
+        private void lowerClass(int[] ranges, List<Integer> out) {
+            if (ranges.length == 0) throw new GrammarException("grammar: rule '" + current + "': a character class matches nothing");
+            List<int[]> seqs = Utf8Ranges.sequences(ranges);
+            long[] ascii = new long[4];
+            boolean anyAscii = false;
+            List<int[]> alts = new ArrayList<>();
+            for (int[] s : seqs) {
+                if (s.length == 2) {
+                    for (int b = s[0]; b <= s[1]; b++) ascii[b >>> 6] |= 1L << (b & 63);
+                    anyAscii = true;
+                } else {
+                    int[] syms = new int[s.length / 2];
+                    for (int k = 0; k < syms.length; k++) syms[k] = byteClass(s[2 * k], s[2 * k + 1]);
+                    alts.add(syms);
+                }
+            }
+            if (anyAscii && alts.isEmpty()) {
+                out.add(classId(ascii));
+                return;
+            }
+            if (anyAscii) alts.addFirst(new int[]{classId(ascii)});
+            out.add(ref(helper(alts)));
+        }
+
+        private void lowerRepeat(GbnfParser.Rep r, List<Integer> out) {
+            int[] x = symbols(r.node());
+            for (int i = 0; i < r.min(); i++) for (int s : x) out.add(s);
+            if (r.max() == -1) {
+                int id = helper(null);
+                int[] loop = Arrays.copyOf(x, x.length + 1);
+                loop[x.length] = ref(id);
+                rules.set(id, List.of(loop, new int[0]));
+                out.add(ref(id));
+            } else if (r.max() > r.min()) {
+                // (x (x (x)?)?)? — nested, so "x x" has one parse, not one per split
+                int inner = -1;
+                for (int k = 0; k < r.max() - r.min(); k++) {
+                    int[] body = inner < 0 ? x : Arrays.copyOf(x, x.length + 1);
+                    if (inner >= 0) body[x.length] = ref(inner);
+                    inner = helper(List.of(body, new int[0]));
+                }
+                out.add(ref(inner));
+            }
+        }
+
+        private static int ref(int rule) {
+            return -(rule + 1);
+        }
+
+        private int byteClass(int lo, int hi) {
+            long[] set = new long[4];
+            for (int b = lo; b <= hi; b++) set[b >>> 6] |= 1L << (b & 63);
+            return classId(set);
+        }
+
+        private int classId(long[] set) {
+            return classIds.computeIfAbsent(Arrays.toString(set), k -> {
+                classList.add(set);
+                return classList.size() - 1;
+            });
+        }
+
+        /**
+         * A rule that can reach itself without consuming a byte would make the matcher expand forever; llama.cpp
+         * refuses such grammars too. Nullable rules are found first (a fixpoint), then a cycle among "may start with"
+         * edges is searched.
+         */
+        private void checkLeftRecursion() {
+            int n = rules.size();
+            boolean[] nullable = new boolean[n];
+            boolean changed = true;
+            while (changed) {
+                changed = false;
+                for (int r = 0; r < n; r++) {
+                    if (nullable[r]) continue;
+                    for (int[] alt : rules.get(r)) {
+                        boolean all = true;
+                        for (int s : alt) {
+                            if (s >= 0 || !nullable[-(s + 1)]) {
+                                all = false;
+                                break;
+                            }
+                        }
+                        if (all) {
+                            nullable[r] = true;
+                            changed = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            int[] color = new int[n];
+            for (int r = 0; r < n; r++) if (color[r] == 0) visit(r, nullable, color);
+        }
+
+        private void visit(int r, boolean[] nullable, int[] color) {
+            color[r] = 1;
+            for (int[] alt : rules.get(r)) {
+                for (int s : alt) {
+                    if (s >= 0) break;
+                    int t = -(s + 1);
+                    if (color[t] == 1) {
+                        throw new GrammarException("grammar: rule '" + userName(t) + "' is left-recursive (it can reach itself without"
+                                + " consuming input" + (names.get(t).contains("#") ? ", e.g. a repetition of something that can be empty" : "")
+                                + "); rewrite it with repetition or right recursion");
+                    }
+                    if (color[t] == 0) visit(t, nullable, color);
+                    if (!nullable[t]) break;
+                }
+            }
+            color[r] = 2;
+        }
+
+        private String userName(int rule) {
+            String s = names.get(rule);
+            int h = s.indexOf('#');
+            return h < 0 ? s : s.substring(0, h);
+        }
+    }
+}
