@@ -1,0 +1,105 @@
+package dev.jemma.core.constrain;
+
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.tokenizer.Tokenizer;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Masks on Gemma 3's real 262 144-token vocabulary: the trie walk against a token-by-token check. */
+class GrammarConstraintTest {
+    static Tokenizer tok;
+    static GrammarVocabulary vocab;
+
+    @BeforeAll
+    static void load() throws Exception {
+        try (GgufFile f = GgufFile.open(Path.of(GrammarConstraintTest.class.getResource("/tokenizer/gemma3-vocab.gguf").toURI()))) {
+            tok = Tokenizer.fromGguf(f);
+        }
+        vocab = new GrammarVocabulary(tok, tok.vocabSize());
+    }
+
+    /** The trie walk's mask equals feeding every token's bytes to the matcher one by one. */
+    private static void sameAsBruteForce(Grammar g, String prefix) {
+        GrammarConstraint c = new GrammarConstraint(g, vocab);
+        assertThat(c.matcher().feed(prefix.getBytes(StandardCharsets.UTF_8))).as(prefix).isTrue();
+        long[] bits = c.allowed();
+        int allowed = 0;
+        for (int id = 0; id < tok.vocabSize(); id++) {
+            boolean inMask = (bits[id >>> 6] >>> id & 1) != 0;
+            byte[] b = vocab.bytes(id);
+            boolean expected;
+            if (vocab.isEndOfTurn(id)) expected = c.matcher().canEnd();
+            else expected = b != null && b.length > 0 && c.matcher().accepts(b);
+            if (inMask != expected) {
+                throw new AssertionError("prefix " + prefix + ": token " + id + " '" + tok.piece(id) + "' mask " + inMask + " expected " + expected);
+            }
+            if (inMask) allowed++;
+        }
+        assertThat(allowed).as(prefix).isPositive();
+    }
+
+    @Test
+    void jsonMasksMatchTokenByTokenChecks() {
+        for (String prefix : List.of("", "{", "{\"", "{\"ke", "{\"a\": ", "{\"a\": 1", "{\"a\": -0.", "{\"a\": \"x\\", "{\"a\": \"é", "{\"a\": [tr", "{\"a\": {}} ")) {
+            sameAsBruteForce(JsonConstraint.grammar(), prefix);
+        }
+    }
+
+    @Test
+    void utf8ClassMasksMatchTokenByTokenChecks() {
+        Grammar g = Grammar.parse("root ::= ([à-ÿ] | [一-龥] | \" \")+ \".\"");
+        sameAsBruteForce(g, "");
+        sameAsBruteForce(g, "é");
+        sameAsBruteForce(g, "中");
+        GrammarMatcher m = new GrammarMatcher(g);
+        m.feed(new byte[]{(byte) 0xE4}); // half a character: only its continuations fit
+        GrammarConstraint c = new GrammarConstraint(g, vocab);
+        c.matcher().feed(new byte[]{(byte) 0xE4});
+        long[] bits = c.allowed();
+        for (int id = 0; id < tok.vocabSize(); id++) {
+            if ((bits[id >>> 6] >>> id & 1) != 0) assertThat(vocab.bytes(id)[0] & 0xC0).isEqualTo(0x80);
+        }
+    }
+
+    @Test
+    void endOfTurnOnlyWhereTheGrammarCanEnd() {
+        Grammar g = Grammar.parse("root ::= \"yes\" | \"no\" | \"yes!\"");
+        GrammarConstraint c = new GrammarConstraint(g, vocab);
+        int eot = tok.endOfTurnIds()[tok.endOfTurnIds().length - 1];
+        float[] logits = new float[tok.vocabSize()];
+        c.mask(logits, logits.length);
+        assertThat(logits[eot]).isEqualTo(Float.NEGATIVE_INFINITY);
+        c.matcher().feed("yes".getBytes(StandardCharsets.UTF_8));
+        logits = new float[tok.vocabSize()];
+        c.mask(logits, logits.length);
+        assertThat(logits[eot]).isZero();
+        assertThat(logits[tok.tokenId("!").getAsInt()]).isZero();
+        c.matcher().feed("!".getBytes(StandardCharsets.UTF_8));
+        logits = new float[tok.vocabSize()];
+        c.mask(logits, logits.length);
+        int finite = 0;
+        for (float l : logits) if (l != Float.NEGATIVE_INFINITY) finite++;
+        assertThat(finite).as("only end-of-turn tokens once nothing can follow").isEqualTo(vocab.endOfTurn.length);
+    }
+
+    /** Not a benchmark: one rough figure in the test log for the record (cold walk, then the cached mask). */
+    @Test
+    void reportsMaskCost() {
+        GrammarConstraint c = JsonConstraint.newConstraint(vocab);
+        c.matcher().feed("{\"key\": \"some text".getBytes(StandardCharsets.UTF_8));
+        float[] logits = new float[tok.vocabSize()];
+        long t0 = System.nanoTime();
+        c.mask(logits, logits.length);
+        long t1 = System.nanoTime();
+        for (int i = 0; i < 20; i++) c.mask(logits, logits.length);
+        long t2 = System.nanoTime();
+        System.out.printf("grammar mask on %d tokens (%d trie nodes): first %.2f ms, cached %.3f ms%n", tok.vocabSize(), vocab.nodes(),
+                (t1 - t0) / 1e6, (t2 - t1) / 20e6);
+    }
+}
