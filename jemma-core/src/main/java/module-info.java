@@ -28,4 +28,5 @@ module dev.jemma.core {
     exports dev.jemma.core.quant to dev.jemma.cli;
     exports dev.jemma.core.eval to dev.jemma.cli;
     exports dev.jemma.core.gen to dev.jemma.cli, dev.jemma.jmh;
+    exports dev.jemma.core.vision to dev.jemma.cli, dev.jemma.server, dev.jemma.jmh, dev.jemma.langchain4j;
 }

@@ -48,6 +48,18 @@ public final class Ops {
         for (; i < n; i++) g[gOff + i] = geluTanh(g[gOff + i]) * u[uOff + i];
     }
 
+    /** {@code x[off + i] = gelu_tanh(x[off + i])} for i < n (HF gelu_pytorch_tanh), vectorized as {@link #geluGateVector(float[], float[], int, int)}. */
+    public static void geluVector(float[] x, int off, int n) {
+        var sp = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        int i = off, e = off + n;
+        for (; i + sp.length() <= e; i += sp.length()) {
+            var v = jdk.incubator.vector.FloatVector.fromArray(sp, x, i);
+            var inner = v.mul(v).mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(v);
+            inner.lanewise(jdk.incubator.vector.VectorOperators.TANH).add(1f).mul(v).mul(0.5f).intoArray(x, i);
+        }
+        for (; i < e; i++) x[i] = geluTanh(x[i]);
+    }
+
     /** cos and sin of pos · invFreq[i] for one position, shared by every head of a layer. */
     public static void ropeAngles(int pos, float[] invFreq, float[] cos, float[] sin) {
         for (int i = 0; i < invFreq.length; i++) {

@@ -1,0 +1,106 @@
+package dev.jemma.core.vision;
+
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.tensor.MatMul;
+import dev.jemma.core.tensor.ThreadPool;
+
+import java.nio.file.Path;
+
+/**
+ * A Gemma 3 image encoder: SigLIP tower plus projector, from an mmproj GGUF or from a single-file (Ollama) gemma3
+ * GGUF. Turns normalised pixel values into the soft-token embeddings that replace an image's
+ * {@code <image_soft_token>} run in the prompt. Safe for concurrent calls (no state between calls).
+ */
+public final class ImageEncoder implements AutoCloseable {
+    private final GgufFile file;
+    private final boolean ownsFile;
+    private final VisionConfig config;
+    private final SiglipVisionTower tower;
+    private final Gemma3MultimodalProjector projector;
+    private final MatMul matmul;
+
+    private ImageEncoder(GgufFile file, boolean ownsFile, MatMul matmul) {
+        this.file = file;
+        this.ownsFile = ownsFile;
+        this.matmul = matmul;
+        try {
+            config = VisionConfig.read(file);
+            VisionWeights w = new VisionWeights(file);
+            tower = new SiglipVisionTower(w, config);
+            projector = new Gemma3MultimodalProjector(w, config);
+        } catch (IllegalArgumentException e) {
+            throw file.error(e.getMessage());
+        }
+    }
+
+    /**
+     * Opens an mmproj file (or a single-file model with a vision tower).
+     *
+     * @param matmul {@link MatMul#EXACT} for --exact, else the default-mode kernels
+     */
+    public static ImageEncoder open(Path path, MatMul matmul) {
+        GgufFile f = GgufFile.open(path);
+        try {
+            if (!VisionConfig.present(f)) {
+                throw f.error("not a vision projector: general.architecture is '" + f.getString("general.architecture")
+                        + "' and the file has no gemma3.vision.* keys (expected an mmproj-*.gguf)");
+            }
+            return new ImageEncoder(f, true, matmul);
+        } catch (RuntimeException e) {
+            f.close();
+            throw e;
+        }
+    }
+
+    /** The vision tower inside an already open model file (Ollama's single-file gemma3 GGUF); the file stays the caller's. */
+    public static ImageEncoder inModelFile(GgufFile modelFile, MatMul matmul) {
+        return new ImageEncoder(modelFile, false, matmul);
+    }
+
+    public VisionConfig config() {
+        return config;
+    }
+
+    public Path path() {
+        return file.path();
+    }
+
+    /** Bytes of vision weights held (mapped matrices, copied vectors, the transposed projection). */
+    public long weightBytes() {
+        return tower.weightBytes() + projector.weightBytes();
+    }
+
+    /** Soft tokens one image becomes. */
+    public int tokensPerImage() {
+        return config.tokensPerImage();
+    }
+
+    /** Checks that this encoder feeds a text model of width {@code textDim}. */
+    public void requireTextWidth(int textDim) {
+        if (textDim != config.textDim()) {
+            throw new JemmaException(file.path().getFileName() + ": the projector outputs width " + config.textDim()
+                    + " but the text model's width is " + textDim + " (an mmproj file of another model?)");
+        }
+    }
+
+    /** The tower's output [patches × hidden] for one image's pixel values [3 × S × S] at {@code pixels[off..]}. */
+    public float[] towerOutput(float[] pixels, int off, ThreadPool pool) {
+        return tower.forward(pixels, off, matmul, pool);
+    }
+
+    /** Soft-token embeddings [tokensPerImage × textDim] for one image's pixel values [3 × S × S]. */
+    public float[] encode(float[] pixels, int off, ThreadPool pool) {
+        return projector.forward(towerOutput(pixels, off, pool), matmul, pool);
+    }
+
+    /** The projector alone, for a tower output computed elsewhere. */
+    public float[] project(float[] towerOutput, ThreadPool pool) {
+        return projector.forward(towerOutput, matmul, pool);
+    }
+
+    @Override
+    public void close() {
+        if (ownsFile) file.close();
+    }
+}
