@@ -6,6 +6,8 @@
 module dev.jemma.core {
     requires jdk.incubator.vector;
     requires java.net.http;
+    requires java.desktop;
+    requires com.twelvemonkeys.imageio.metadata;
     requires com.fasterxml.jackson.databind;
     requires static jinjava;
 
