@@ -62,9 +62,8 @@ final class ServeCommand implements Callable<Integer> {
         System.err.println("jemma: serving " + server.uri() + "  (Ollama API /api, OpenAI API /v1, chat page /)");
         List<String> names = server.modelNames();
         System.err.println("jemma: models: " + (names.isEmpty() ? "none yet (jemma pull NAME, or -m FILE.gguf)" : String.join(", ", names)));
-        if (!host.equals("127.0.0.1") && !host.equals("localhost") && !host.equals("::1") && c.apiKey() == null) {
-            System.err.println("jemma: warning: listening on " + host + " without --api-key; anyone who can reach it can use it");
-        }
+        String exposed = server.exposureWarning();
+        if (exposed != null) System.err.println(exposed);
         server.join();
         return 0;
     }

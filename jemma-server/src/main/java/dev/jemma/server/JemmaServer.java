@@ -179,6 +179,24 @@ public final class JemmaServer implements AutoCloseable {
         return URI.create("http://" + h + ":" + port());
     }
 
+    /**
+     * A loud multi-line warning when the server listens beyond loopback without an API key (anyone who can reach the
+     * port can run models, pull files into the store and delete them), else null.
+     */
+    public String exposureWarning() {
+        return exposureWarning(config);
+    }
+
+    static String exposureWarning(Config c) {
+        if (isLoopbackName(c.host()) || c.apiKey() != null) return null;
+        String line = "*".repeat(78);
+        return line + "\n"
+                + "*  WARNING: jemma is listening on " + c.host() + " WITHOUT an API key.\n"
+                + "*  Anyone who can reach port " + c.port() + " can run the models, pull files into the model store\n"
+                + "*  and delete them. Set --api-key KEY (or JEMMA_API_KEY), or bind 127.0.0.1.\n"
+                + line;
+    }
+
     public List<String> modelNames() {
         return models.available().stream().map(ModelManager.Entry::name).toList();
     }
@@ -251,7 +269,7 @@ public final class JemmaServer implements AutoCloseable {
      * is not a loopback name (DNS rebinding). Non-browser clients send no Origin and a loopback Host.
      */
     private void checkOrigin(Exchange ex) {
-        if (loopbackBind() && !isLoopbackName(hostName(ex.header("Host")))) {
+        if (loopbackBind() && !isOwnName(hostName(ex.header("Host")))) {
             throw new HttpError(403, "forbidden Host header (the server listens on " + config.host() + " only)");
         }
         String origin = ex.header("Origin");
@@ -270,10 +288,31 @@ public final class JemmaServer implements AutoCloseable {
         return isLoopbackName(config.host());
     }
 
-    private static boolean isLoopbackName(String h) {
-        if (h == null) return false;
-        String x = h.startsWith("[") && h.endsWith("]") ? h.substring(1, h.length() - 1) : h;
-        return x.equalsIgnoreCase("localhost") || x.startsWith("127.") || x.equals("::1") || x.equals("0:0:0:0:0:0:0:1");
+    /** Whether a Host header's name is this loopback server: a loopback name, or exactly the name it was bound to. */
+    private boolean isOwnName(String name) {
+        return isLoopbackName(name) || (name != null && bareHost(name).equalsIgnoreCase(bareHost(config.host())));
+    }
+
+    /**
+     * Whether a host name (as in a Host header or an Origin, IPv6 in brackets or not) certainly means this machine:
+     * {@code localhost}, an IPv4 literal in 127.0.0.0/8 or the IPv6 loopback literal. The name is parsed as a literal,
+     * never resolved, and compared whole: {@code 127.0.0.1.attacker.example} is a DNS name, not a loopback address.
+     */
+    static boolean isLoopbackName(String h) {
+        if (h == null || h.isEmpty()) return false;
+        String x = bareHost(h);
+        if (x.equalsIgnoreCase("localhost")) return true;
+        // A literal has only hex digits, dots and colons; anything else (a DNS name) is not parsed at all.
+        if (!x.matches("[0-9A-Fa-f.:]+")) return false;
+        try {
+            return java.net.InetAddress.ofLiteral(x).isLoopbackAddress();
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    private static String bareHost(String h) {
+        return h.length() >= 2 && h.startsWith("[") && h.endsWith("]") ? h.substring(1, h.length() - 1) : h;
     }
 
     /** The host name of a Host header ("127.0.0.1:11434" → "127.0.0.1", "[::1]:80" → "[::1]"). */
@@ -283,7 +322,7 @@ public final class JemmaServer implements AutoCloseable {
             int end = hostHeader.indexOf(']');
             return end > 0 ? hostHeader.substring(0, end + 1) : hostHeader;
         }
-        int colon = hostHeader.lastIndexOf(':');
+        int colon = hostHeader.indexOf(':');
         return colon >= 0 ? hostHeader.substring(0, colon) : hostHeader;
     }
 

@@ -6,7 +6,8 @@ package dev.jemma.core.sampling;
  *
  * @param temperature      divides the logits; 0 = greedy
  * @param topK             keep the k most likely tokens; 0 = all
- * @param topP             keep the smallest set whose probability reaches p; 1 = all
+ * @param topP             keep the smallest set whose probability reaches p; 1 = all; 0 = only the most likely token
+ *                         (OpenAI and llama.cpp accept 0: the set never drops below one token)
  * @param minP             drop tokens less likely than minP × the most likely one; 0 = off
  * @param repeatPenalty    divide positive (multiply negative) logits of recently seen tokens; 1 = off
  * @param repeatLastN      how many recent tokens the penalties look at (prompt included); 0 = off
@@ -22,7 +23,7 @@ public record SamplingParams(float temperature, int topK, float topP, float minP
     public SamplingParams {
         if (Float.isNaN(temperature) || temperature < 0) throw new IllegalArgumentException("temperature must be >= 0, got " + temperature);
         if (topK < 0) throw new IllegalArgumentException("top-k must be >= 0, got " + topK);
-        if (!(topP > 0 && topP <= 1)) throw new IllegalArgumentException("top-p must be in (0, 1], got " + topP);
+        if (!(topP >= 0 && topP <= 1)) throw new IllegalArgumentException("top-p must be in [0, 1], got " + topP);
         if (!(minP >= 0 && minP <= 1)) throw new IllegalArgumentException("min-p must be in [0, 1], got " + minP);
         if (!(repeatPenalty > 0)) throw new IllegalArgumentException("repeat penalty must be > 0, got " + repeatPenalty);
         if (repeatLastN < 0) throw new IllegalArgumentException("repeat-last-n must be >= 0, got " + repeatLastN);

@@ -42,6 +42,13 @@ class SamplerTest {
     }
 
     @Test
+    void topPZeroKeepsOnlyTheMostLikelyToken() {
+        // OpenAI and llama.cpp accept top_p = 0: the kept set never drops below one token (issue 22)
+        float[] l = {0.1f, 3f, 2.9f, -1f};
+        assertThat(histogram(new Sampler(p(2f, 0, 0f, 0, 1, 11)), l, 300)).containsOnlyKeys(1);
+    }
+
+    @Test
     void minPDropsUnlikelyTokens() {
         float[] l = {3f, 2f, 1f, 0f}; // relative to the best: 1, 0.37, 0.14, 0.05
         assertThat(histogram(new Sampler(p(1f, 0, 1f, 0.2f, 1, 3)), l, 1000)).containsOnlyKeys(0, 1);
@@ -81,7 +88,8 @@ class SamplerTest {
     @Test
     void invalidParametersAreRejected() {
         assertThatThrownBy(() -> p(-1, 0, 1, 0, 1, 0)).hasMessageContaining("temperature");
-        assertThatThrownBy(() -> p(1, 0, 0, 0, 1, 0)).hasMessageContaining("top-p");
+        assertThatThrownBy(() -> p(1, 0, -0.1f, 0, 1, 0)).hasMessageContaining("top-p");
+        assertThatThrownBy(() -> p(1, 0, 1.1f, 0, 1, 0)).hasMessageContaining("top-p");
         assertThatThrownBy(() -> p(1, -2, 1, 0, 1, 0)).hasMessageContaining("top-k");
     }
 
