@@ -3,6 +3,7 @@ package dev.jemma.server;
 import dev.jemma.core.constrain.JsonConstraint;
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.chat.ChatMessage;
+import dev.jemma.core.chat.ConversationFitter;
 import dev.jemma.core.engine.Engine;
 import dev.jemma.core.engine.EngineOptions;
 import dev.jemma.core.engine.GenerationOptions;
@@ -78,15 +79,24 @@ final class EngineModel implements ServedModel {
         if (r.messages() != null) {
             List<ChatMessage> chat = new ArrayList<>();
             for (Message m : r.messages()) chat.add(new ChatMessage(m.role(), m.content()));
-            rendered = fit(chat, ctx);
+            rendered = fit(chat, ctx, listener::gone);
             prompt = null; // tokenized below, against the pooled sessions
-        } else if (r.raw()) {
-            prompt = tok.encode(r.prompt(), r.context() == null || r.context().length == 0);
         } else {
-            List<ChatMessage> turn = new ArrayList<>();
-            if (r.system() != null && !r.system().isBlank()) turn.add(ChatMessage.system(r.system()));
-            turn.add(ChatMessage.user(r.prompt()));
-            prompt = tok.encode(engine.renderChat(turn, true), false);
+            // Refused from its length alone before tokenizing: megabytes of text never fit and tokenizing them costs
+            // seconds and hundreds of megabytes.
+            long atLeast = tok.minTokens(r.prompt()) + (r.system() == null || r.raw() ? 0 : tok.minTokens(r.system()));
+            if (atLeast >= ctx) {
+                throw new HttpError(413, "the prompt is " + Tokenizer.utf8Length(r.prompt()) + " bytes, at least " + atLeast
+                        + " tokens, but the context holds " + ctx);
+            }
+            if (r.raw()) {
+                prompt = tok.encode(r.prompt(), r.context() == null || r.context().length == 0);
+            } else {
+                List<ChatMessage> turn = new ArrayList<>();
+                if (r.system() != null && !r.system().isBlank()) turn.add(ChatMessage.system(r.system()));
+                turn.add(ChatMessage.user(r.prompt()));
+                prompt = tok.encodePrompt(engine.renderPrompt(turn, true));
+            }
         }
         if (r.context() != null && r.context().length > 0 && prompt != null) {
             for (int id : r.context()) {
@@ -112,7 +122,7 @@ final class EngineModel implements ServedModel {
                         cont = x;
                     }
                 }
-                prompt = cont != null ? concat(cont.tokens, tok.encode(rendered.substring(cut), false)) : tok.encode(rendered, false);
+                prompt = cont != null ? concat(cont.tokens, tok.encodePrompt(rendered.substring(cut))) : tok.encodePrompt(rendered);
             }
             if (prompt.length >= ctx) {
                 throw new HttpError(413, "the prompt is " + prompt.length + " tokens but the context holds " + ctx);
@@ -149,23 +159,15 @@ final class EngineModel implements ServedModel {
 
     /**
      * Renders a conversation, dropping its oldest exchanges (the system message stays) until it fits the context
-     * with room for an answer; a last message that alone does not fit is a 413.
+     * with room for an answer ({@link ConversationFitter}: linear in the conversation, and it stops when the client
+     * has gone); a last message that alone does not fit is a 413.
      */
-    private String fit(List<ChatMessage> msgs, int ctx) {
-        Tokenizer tok = engine.tokenizer();
+    private String fit(List<ChatMessage> msgs, int ctx, java.util.function.BooleanSupplier gone) {
         int reserve = Math.min(ctx / 4, 256);
-        List<ChatMessage> m = new ArrayList<>(msgs);
-        while (true) {
-            String text = engine.renderChat(m, true);
-            // Counting tokens of the whole rendering is exact enough here; run() re-checks the final ids.
-            int n = tok.encode(text, false).length;
-            int sys = !m.isEmpty() && m.getFirst().role().equals("system") ? 1 : 0;
-            if (n + reserve <= ctx || m.size() - sys <= 1) {
-                if (n >= ctx) throw new HttpError(413, "the prompt is " + n + " tokens but the context holds " + ctx);
-                return text;
-            }
-            m.remove(sys);
-            if (m.size() > sys + 1 && m.get(sys).role().equals("assistant")) m.remove(sys);
+        try {
+            return ConversationFitter.fit(msgs, ctx, reserve, engine.promptCodec(), gone).rendered();
+        } catch (JemmaException e) {
+            throw new HttpError(413, e.getMessage());
         }
     }
 

@@ -158,6 +158,16 @@ final class Exchange {
         return broken;
     }
 
+    /** Whether the client has gone: a write failed, or the connection is known closed. */
+    boolean clientGone() {
+        if (broken) return true;
+        try {
+            return !request.getConnectionMetaData().getConnection().getEndPoint().isOpen();
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
     /** Completes the response (last chunk); false when the client has gone. */
     boolean finish() {
         if (broken) return false;

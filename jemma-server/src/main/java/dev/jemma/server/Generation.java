@@ -1,5 +1,7 @@
 package dev.jemma.server;
 
+import java.util.concurrent.CancellationException;
+import java.util.function.BooleanSupplier;
 import java.util.function.Predicate;
 
 /**
@@ -20,14 +22,28 @@ final class Generation {
     /**
      * @param emit receives each piece of text; returns false when the client has gone
      */
-    static Outcome run(ModelManager.Lease lease, ServedModel.Request request, Predicate<String> emit) {
+    static Outcome run(ModelManager.Lease lease, ServedModel.Request request, Predicate<String> emit, BooleanSupplier clientGone) {
         StringBuilder all = new StringBuilder();
         boolean[] gone = {false};
-        ServedModel.Result r = lease.model().run(request, text -> {
-            all.append(text);
-            if (!gone[0] && !emit.test(text)) gone[0] = true;
-            return !gone[0];
-        });
+        ServedModel.Result r;
+        try {
+            r = lease.model().run(request, new ServedModel.Listener() {
+                @Override
+                public boolean onText(String text) {
+                    all.append(text);
+                    if (!gone[0] && !emit.test(text)) gone[0] = true;
+                    return !gone[0];
+                }
+
+                @Override
+                public boolean gone() {
+                    return clientGone.getAsBoolean();
+                }
+            });
+        } catch (CancellationException e) {
+            // the client went away while its prompt was being prepared: nothing to answer
+            return new Outcome(new ServedModel.Result(0, 0, 0, 0, 0, "cancel", new int[0]), "", true);
+        }
         return new Outcome(r, all.toString(), gone[0]);
     }
 }

@@ -246,7 +246,7 @@ final class OllamaApi {
                         started[0] = true;
                     }
                     return ex.sendLine(chunk(name, chat, text));
-                });
+                }, ex::clientGone);
                 if (out.clientGone()) return;
                 if (stream && !started[0]) ex.startStream(NDJSON);
                 ObjectNode fin = stream ? chunk(name, chat, "") : chunk(name, chat, out.text());

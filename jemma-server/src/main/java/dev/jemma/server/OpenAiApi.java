@@ -104,7 +104,7 @@ final class OpenAiApi {
                     }
                 }
                 return ex.sendEvent(chunk(id, created, name, chat, chat ? obj().put("content", text) : null, null, text));
-            });
+            }, ex::clientGone);
             if (out.clientGone()) return;
             String finish = out.doneReason().equals("length") ? "length" : "stop";
             ObjectNode usage = obj().put("prompt_tokens", out.result().promptTokens())

@@ -35,6 +35,11 @@ interface ServedModel extends AutoCloseable {
     /** Receives generated text; returns false to stop (client gone, stop string seen). */
     interface Listener {
         boolean onText(String text);
+
+        /** Whether the client has gone before any text (polled while the prompt is prepared). */
+        default boolean gone() {
+            return false;
+        }
     }
 
     /**

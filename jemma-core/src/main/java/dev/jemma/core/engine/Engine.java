@@ -3,6 +3,7 @@ package dev.jemma.core.engine;
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.chat.ChatMessage;
 import dev.jemma.core.chat.ChatTemplate;
+import dev.jemma.core.chat.ConversationFitter;
 import dev.jemma.core.constrain.GrammarVocabulary;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.kv.KvCache;
@@ -199,9 +200,46 @@ public final class Engine implements AutoCloseable {
         return loadNanos;
     }
 
-    /** Renders a conversation with the model's chat template. */
+    /** Renders a conversation with the model's chat template (for display: see {@link #renderPrompt} for the model). */
     public String renderChat(List<ChatMessage> messages, boolean addGenerationPrompt) {
         return template.render(messages, addGenerationPrompt);
+    }
+
+    /**
+     * Renders a conversation for the model to read: like {@link #renderChat}, but control-token text inside the
+     * messages ({@code <end_of_turn>} typed by a user) is marked to stay text ({@link Tokenizer#protect}); tokenize the
+     * result with {@link Tokenizer#encodePrompt}. Only the template's own turn markers become control tokens, as in
+     * llama.cpp, which tokenizes message content with {@code parse_special} off.
+     */
+    public String renderPrompt(List<ChatMessage> messages, boolean addGenerationPrompt) {
+        List<ChatMessage> protectedMessages = new java.util.ArrayList<>(messages.size());
+        for (ChatMessage m : messages) protectedMessages.add(new ChatMessage(m.role(), tokenizer.protect(m.content())));
+        return template.render(protectedMessages, addGenerationPrompt);
+    }
+
+    /** Renders and counts prompts of this model for {@link ConversationFitter}. */
+    public ConversationFitter.Codec promptCodec() {
+        return new ConversationFitter.Codec() {
+            @Override
+            public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
+                return renderPrompt(messages, addGenerationPrompt);
+            }
+
+            @Override
+            public int[] encode(String rendered) {
+                return tokenizer.encodePrompt(rendered);
+            }
+
+            @Override
+            public int contentTokens(String content) {
+                return tokenizer.encodePrompt(tokenizer.protect(content)).length;
+            }
+
+            @Override
+            public long minTokens(String text) {
+                return tokenizer.minTokens(text);
+            }
+        };
     }
 
     // ------------------------------------------------------------ for sessions

@@ -2,6 +2,7 @@ package dev.jemma.core.engine;
 
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.chat.ChatMessage;
+import dev.jemma.core.chat.ConversationFitter;
 import dev.jemma.core.constrain.GrammarConstraint;
 import dev.jemma.core.kv.KvCache;
 import dev.jemma.core.sampling.Sampler;
@@ -13,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -86,6 +88,9 @@ public final class Session implements AutoCloseable {
             try {
                 int[] prompt = fitConversation(history, true);
                 g = run(prompt, options, listener);
+            } catch (CancellationException e) {
+                history.removeLast();
+                return cancelledWhileFitting();
             } catch (RuntimeException e) {
                 history.removeLast();
                 throw e;
@@ -136,7 +141,12 @@ public final class Session implements AutoCloseable {
         enter();
         try {
             List<ChatMessage> msgs = new ArrayList<>(conversation);
-            int[] prompt = fitConversation(msgs, false);
+            int[] prompt;
+            try {
+                prompt = fitConversation(msgs, false);
+            } catch (CancellationException e) {
+                return cancelledWhileFitting();
+            }
             return run(prompt, options, listener);
         } finally {
             leave();
@@ -214,6 +224,7 @@ public final class Session implements AutoCloseable {
 
     private void enter() {
         if (!busy.compareAndSet(false, true)) throw new IllegalStateException("this session is already generating; use one session per concurrent conversation");
+        cancelRequested = false; // a cancel() from here on (while the prompt is fitted) stops this call
         if (closed) {
             busy.set(false);
             throw new IllegalStateException("the session is closed");
@@ -230,6 +241,11 @@ public final class Session implements AutoCloseable {
 
     // ------------------------------------------------------------ internals
 
+    /** The result of a call cancelled before its prompt was even fitted to the context. */
+    private static Generation cancelledWhileFitting() {
+        return new Generation("", new int[0], 0, 0, 0, 0, StopReason.CANCELLED);
+    }
+
     private void checkFits(int promptLength) {
         int ctx = engine.contextLength();
         if (promptLength >= ctx) {
@@ -240,28 +256,32 @@ public final class Session implements AutoCloseable {
 
     /**
      * Renders and tokenizes a conversation, dropping the oldest user/assistant pairs until it fits with room to
-     * answer. {@code msgs} is modified in place (so the session history shrinks too).
+     * answer ({@link ConversationFitter}: linear in the conversation, polls {@link #cancel()}). {@code msgs} is modified
+     * in place (so the session history shrinks too).
      */
     private int[] fitConversation(List<ChatMessage> msgs, boolean sessionHistory) {
         int ctx = engine.contextLength();
         int reserve = Math.min(ctx / 4, 256); // room for the answer
-        while (true) {
-            List<ChatMessage> full = new ArrayList<>();
-            if (sessionHistory && systemPrompt != null) full.add(ChatMessage.system(systemPrompt));
-            full.addAll(msgs);
-            int[] ids = buildPrompt(full);
-            int sys = !msgs.isEmpty() && msgs.get(0).role().equals("system") ? 1 : 0;
-            int turns = msgs.size() - sys;
-            if (ids.length + reserve <= ctx || turns <= 1) {
-                if (ids.length == 0) throw new JemmaException("the prompt is empty");
-                checkFits(ids.length);
-                pendingConversation = full;
-                return ids;
-            }
-            // drop the oldest exchange (user + assistant) so roles keep alternating
-            msgs.remove(sys);
-            if (msgs.size() > sys + 1 && msgs.get(sys).role().equals("assistant")) msgs.remove(sys);
+        List<ChatMessage> full = new ArrayList<>();
+        if (sessionHistory && systemPrompt != null) full.add(ChatMessage.system(systemPrompt));
+        full.addAll(msgs);
+        ConversationFitter.Fitted f;
+        try {
+            f = ConversationFitter.fit(full, ctx, reserve, engine.promptCodec(), () -> cancelRequested);
+        } catch (JemmaException e) {
+            throw new JemmaException(e.getMessage() + " (a longer context needs -c / contextLength; the model was trained for "
+                    + engine.config().contextLength() + ")");
         }
+        int dropped = full.size() - f.messages().size();
+        int sys = !full.isEmpty() && full.getFirst().role().equals("system") ? 1 : 0;
+        int at = sys - (full.size() - msgs.size());
+        for (int k = 0; k < dropped && at >= 0; k++) msgs.remove(at);
+        List<ChatMessage> kept = f.messages();
+        int[] ids = buildPrompt(kept);
+        if (ids.length == 0) throw new JemmaException("the prompt is empty");
+        checkFits(ids.length);
+        pendingConversation = new ArrayList<>(kept);
+        return ids;
     }
 
     /**
@@ -271,22 +291,22 @@ public final class Session implements AutoCloseable {
      * it), and any difference would force a full re-read once a sliding-window layer's ring has wrapped.
      */
     private int[] buildPrompt(List<ChatMessage> full) {
-        String text = engine.renderChat(full, true);
+        String text = engine.renderPrompt(full, true);
         if (seenConversation != null && full.size() > seenConversation.size()
                 && full.subList(0, seenConversation.size() - 1).equals(seenConversation.subList(0, seenConversation.size() - 1))
                 && full.get(seenConversation.size() - 1).role().equals("assistant")
                 && full.get(seenConversation.size() - 1).content().strip().equals(seenConversation.getLast().content().strip())) {
             List<ChatMessage> seenAsGiven = full.subList(0, seenConversation.size());
-            String before = engine.renderChat(seenAsGiven, false);
+            String before = engine.renderPrompt(seenAsGiven, false);
             if (text.startsWith(before)) {
-                int[] delta = engine.tokenizer().encode(text.substring(before.length()), false);
+                int[] delta = engine.tokenizer().encodePrompt(text.substring(before.length()));
                 int[] r = Arrays.copyOf(seenTokens, seenTokens.length + delta.length);
                 System.arraycopy(delta, 0, r, seenTokens.length, delta.length);
                 return r;
             }
         }
         // the template writes <bos> itself: tokenize without adding another
-        return engine.tokenizer().encode(text, false);
+        return engine.tokenizer().encodePrompt(text);
     }
 
     /** Records what the cache now represents: the conversation with our answer, closed the way the template closes a turn. */
@@ -299,7 +319,7 @@ public final class Session implements AutoCloseable {
         withAnswer.add(ChatMessage.assistant(sentinel));
         String rendered;
         try {
-            rendered = engine.renderChat(withAnswer, false);
+            rendered = engine.renderPrompt(withAnswer, false);
         } catch (RuntimeException e) {
             return;
         }
@@ -309,12 +329,12 @@ public final class Session implements AutoCloseable {
         Tokenizer tok = engine.tokenizer();
         int[] close;
         if (stopId >= 0 && !tok.piece(stopId).isEmpty() && closing.startsWith(tok.piece(stopId))) {
-            int[] rest = tok.encode(closing.substring(tok.piece(stopId).length()), false);
+            int[] rest = tok.encodePrompt(closing.substring(tok.piece(stopId).length()));
             close = new int[rest.length + 1];
             close[0] = stopId;
             System.arraycopy(rest, 0, close, 1, rest.length);
         } else {
-            close = tok.encode(closing, false);
+            close = tok.encodePrompt(closing);
         }
         int[] t = Arrays.copyOf(prompt, prompt.length + g.tokens().length + close.length);
         System.arraycopy(g.tokens(), 0, t, prompt.length, g.tokens().length);
@@ -343,7 +363,6 @@ public final class Session implements AutoCloseable {
     }
 
     private Generation runUnchecked(int[] prompt, GenerationOptions requested, TokenListener listener) {
-        cancelRequested = false;
         if (listener == null) listener = TokenListener.NONE;
         GenerationOptions opts = (requested == null ? GenerationOptions.none() : requested).orElse(engine.defaults());
         Sampler sampler = new Sampler(opts.sampling());

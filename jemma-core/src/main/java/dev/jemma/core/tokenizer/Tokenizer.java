@@ -39,6 +39,15 @@ public final class Tokenizer {
     private final boolean addBos, addSpacePrefix;
     private final SpecialMatcher specials;
     private final SpecialMatcher userDefined;
+    /** Control and unknown tokens only: what {@link #protect} marks in message content. */
+    private final SpecialMatcher controls;
+    private final int maxPieceBytes;
+
+    /**
+     * Marks special-token text inside message content (see {@link #protect}); a Unicode noncharacter, which no text
+     * in interchange carries, so it cannot be forged by content (where it is doubled).
+     */
+    static final char MARK = '\uFDD0';
 
     /**
      * @param pieces         token texts, index = id
@@ -80,15 +89,20 @@ public final class Tokenizer {
                 pieceBytes[i] = pieces[i].replace(SPACE_MARK, ' ').getBytes(StandardCharsets.UTF_8);
             }
         }
-        List<Integer> all = new ArrayList<>(), user = new ArrayList<>();
+        List<Integer> all = new ArrayList<>(), user = new ArrayList<>(), control = new ArrayList<>();
+        int longest = 1;
         for (int i = 0; i < n; i++) {
             int t = this.types[i];
+            longest = Math.max(longest, utf8Length(pieces[i]));
             if (pieces[i].isEmpty()) continue;
             if (t == CONTROL || t == USER_DEFINED || t == UNKNOWN) all.add(i);
             if (t == USER_DEFINED) user.add(i);
+            if (t == CONTROL || t == UNKNOWN) control.add(i);
         }
+        maxPieceBytes = longest;
         specials = new SpecialMatcher(pieces, all);
         userDefined = new SpecialMatcher(pieces, user);
+        controls = new SpecialMatcher(pieces, control);
     }
 
     /** Reads the vocabulary of a GGUF file (works on vocab-only files). */
@@ -184,6 +198,39 @@ public final class Tokenizer {
         return addBos;
     }
 
+    /** The longest piece's text in UTF-8 bytes: no token stands for more input than that. */
+    public int maxPieceBytes() {
+        return maxPieceBytes;
+    }
+
+    /**
+     * The fewest tokens {@code text} can encode to, from its length alone ({@code ceil(utf8 bytes / maxPieceBytes)}):
+     * lets a caller refuse text that cannot fit a context without tokenizing it.
+     */
+    public long minTokens(CharSequence text) {
+        long bytes = utf8Length(text);
+        return (bytes + maxPieceBytes - 1) / maxPieceBytes;
+    }
+
+    /** UTF-8 length of a char sequence without encoding it (an unpaired surrogate counts as the 3 bytes of U+FFFD). */
+    public static long utf8Length(CharSequence s) {
+        long n = 0;
+        for (int i = 0, len = s.length(); i < len; i++) {
+            char c = s.charAt(i);
+            if (c < 0x80) n++;
+            else if (c < 0x800) n += 2;
+            else if (Character.isHighSurrogate(c) && i + 1 < len && Character.isLowSurrogate(s.charAt(i + 1))) {
+                n += 4;
+                i++;
+            } else n += 3;
+        }
+        return n;
+    }
+
+    private static int utf8Length(String s) {
+        return (int) utf8Length((CharSequence) s);
+    }
+
     /** Control tokens ({@code <bos>}, {@code <end_of_turn>} …) print as nothing. */
     public boolean isControl(int id) {
         return types[id] == CONTROL;
@@ -240,6 +287,69 @@ public final class Tokenizer {
             }
         }
         return out.toArray();
+    }
+
+    /**
+     * Marks the control-token text inside a message's content ({@code <end_of_turn>} typed by a user) so that
+     * {@link #encodePrompt} keeps it as text, as llama.cpp tokenizes user content with {@code parse_special} off;
+     * the chat template's own control tokens around the content stay tokens. User-defined tokens are left alone
+     * (they are matched in any text). Content without control-token text is returned as is.
+     */
+    public String protect(String content) {
+        if (content.indexOf(MARK) < 0) {
+            boolean any = false;
+            for (int[] fr : controls.partition(content)) any |= fr[2] >= 0;
+            if (!any) return content;
+        }
+        StringBuilder sb = new StringBuilder(content.length() + 8);
+        for (int[] fr : controls.partition(content)) {
+            for (int i = fr[0]; i < fr[1]; i++) {
+                char c = content.charAt(i);
+                sb.append(c);
+                // doubled: a mark the content carried itself stays one literal character
+                if (c == MARK) sb.append(MARK);
+                else if (fr[2] >= 0 && i == fr[0]) sb.append(MARK);
+            }
+        }
+        return sb.toString();
+    }
+
+    /**
+     * Tokenizes a prompt rendered from a chat template whose message contents went through {@link #protect}: special
+     * tokens written by the template are parsed, marked text in the contents stays text; no BOS is added (the template
+     * writes it).
+     */
+    public int[] encodePrompt(String rendered) {
+        if (rendered.indexOf(MARK) < 0) return encode(rendered, false, true);
+        IntList out = new IntList(Math.max(16, rendered.length() / 3));
+        boolean prevSpecial = true;
+        for (int[] fr : specials.partition(rendered)) {
+            if (fr[2] >= 0) {
+                out.add(fr[2]);
+                prevSpecial = true;
+            } else {
+                String raw = unmark(rendered, fr[0], fr[1]);
+                if (raw.isEmpty()) continue;
+                if (addSpacePrefix && prevSpecial) raw = " " + raw;
+                bpe(raw.replace(' ', SPACE_MARK), out);
+                prevSpecial = false;
+            }
+        }
+        return out.toArray();
+    }
+
+    /** Removes the marks {@link #protect} inserted (a doubled mark is one literal mark). */
+    private static String unmark(String s, int from, int to) {
+        StringBuilder sb = new StringBuilder(to - from);
+        for (int i = from; i < to; i++) {
+            char c = s.charAt(i);
+            if (c != MARK) sb.append(c);
+            else if (i + 1 < to && s.charAt(i + 1) == MARK) {
+                sb.append(MARK);
+                i++;
+            }
+        }
+        return sb.toString();
     }
 
     /** SentencePiece BPE over one stretch of text without special tokens. */
