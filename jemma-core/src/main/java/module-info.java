@@ -13,6 +13,7 @@ module dev.jemma.core {
 
     exports dev.jemma.core;
     exports dev.jemma.core.engine;
+    exports dev.jemma.core.embed;
     exports dev.jemma.core.chat;
     exports dev.jemma.core.sampling;
     exports dev.jemma.core.tokenizer;

@@ -40,6 +40,26 @@ public interface Architecture {
         return new WeightUse(all, 0);
     }
 
+    /**
+     * Builds the model as a text embedder ({@code pooling} null: the file's {@code pooling_type}, else this
+     * architecture's default). Architectures that only make embeddings refuse {@link #load}; those that cannot make
+     * them refuse this.
+     */
+    default EmbeddingModel loadEmbedding(GgufFile file, ModelConfig config, ModelLoader.Options options, ThreadPool pool,
+                                         boolean ownsFile, EmbeddingModel.Pooling pooling) {
+        throw file.error(name() + " models do not make embeddings");
+    }
+
+    /** Bytes of the embedder's per-batch buffers for texts of up to {@code maxTokens} tokens. */
+    default long embeddingScratchBytes(ModelConfig config, int maxTokens) {
+        return 0;
+    }
+
+    /** Whether this architecture generates text ({@link #load}); false for embedding-only models. */
+    default boolean generatesText() {
+        return true;
+    }
+
     /** How the file's vocabulary is tokenized. */
     default TokenizerKind tokenizer() {
         return TokenizerKind.SENTENCEPIECE_BPE;

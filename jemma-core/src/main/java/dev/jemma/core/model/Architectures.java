@@ -15,6 +15,7 @@ public final class Architectures {
         // one line per architecture
         register(new Gemma3Architecture());
         register(new Gemma3nArchitecture());
+        register(new GemmaEmbeddingArchitecture());
     }
 
     private Architectures() {

@@ -13,7 +13,8 @@ import java.util.List;
  * rows together, attention over each sequence's own cache.
  *
  * <p>Rows of one sequence are consecutive and continue its cache: the first is at {@code cache.length()}, each next
- * one position later. A row may ask for its logits; {@link LanguageModel#forward(Batch)} returns those rows' logits
+ * one position later. An {@link #encoder encoder batch} has no caches: each sequence is whole (positions from 0), runs
+ * in one call and stores nothing (embedding models, which attend in both directions). A row may ask for its logits; {@link LanguageModel#forward(Batch)} returns those rows' logits
  * in row order.
  */
 public final class Batch {
@@ -59,6 +60,33 @@ public final class Batch {
             logits[i] = allLogits || i == count - 1;
         }
         return new Batch(t, new float[count][], pos, new int[count], logits, new KvCache[]{cache}, new int[1][], new int[1][]);
+    }
+
+    /**
+     * Whole sequences without caches (an encoder's input: every row's hidden state is wanted, each sequence attends
+     * only to its own rows and is never split across calls).
+     */
+    public static Batch encoder(List<int[]> sequences) {
+        int n = 0;
+        for (int[] s : sequences) {
+            if (s.length == 0) throw new IllegalArgumentException("an empty sequence");
+            n += s.length;
+        }
+        if (n == 0) throw new IllegalArgumentException("no tokens");
+        int[] t = new int[n], pos = new int[n], slot = new int[n];
+        boolean[] want = new boolean[n];
+        int r = 0;
+        for (int s = 0; s < sequences.size(); s++) {
+            int[] seq = sequences.get(s);
+            for (int i = 0; i < seq.length; i++, r++) {
+                t[r] = seq[i];
+                pos[r] = i;
+                slot[r] = s;
+                want[r] = true;
+            }
+        }
+        int k = sequences.size();
+        return new Batch(t, new float[n][], pos, slot, want, new KvCache[k], new int[k][], new int[k][]);
     }
 
     public static Builder builder() {
@@ -110,6 +138,7 @@ public final class Batch {
         return caches.length;
     }
 
+    /** The sequence's cache, or null in an {@link #encoder} batch. */
     public KvCache cache(int slot) {
         return caches[slot];
     }
@@ -139,7 +168,15 @@ public final class Batch {
         int end = Math.min(size(), from + max);
         if (end == size()) return end;
         int slot = slots[end], pos = positions[end];
-        if (slots[end - 1] != slot || spanStart[slot] == null) return end;
+        if (slots[end - 1] != slot) return end;
+        if (caches[slot] == null) {
+            // a cache-less sequence sees all of its rows: it runs in one call
+            if (slotStart[slot] <= from) {
+                throw new IllegalArgumentException("a sequence of " + slotRows[slot] + " tokens does not fit in one batch of " + max);
+            }
+            return slotStart[slot];
+        }
+        if (spanStart[slot] == null) return end;
         for (int i = 0; i < spanStart[slot].length; i++) {
             int s = spanStart[slot][i];
             if (s < pos && pos <= spanEnd[slot][i]) {
@@ -159,7 +196,7 @@ public final class Batch {
         if (tokens.length == 0) throw new IllegalArgumentException("no tokens");
         for (int s = 0; s < caches.length; s++) {
             KvCache c = caches[s];
-            if (slotRows[s] == 0) continue;
+            if (slotRows[s] == 0 || c == null) continue;
             if (c.length() + slotRows[s] > c.contextLength()) {
                 throw new dev.jemma.core.JemmaException("context full: " + (c.length() + slotRows[s]) + " tokens exceed the context length " + c.contextLength());
             }

@@ -161,7 +161,8 @@ final class DecoderBlocks {
     static void advance(Batch b, int from, int count) {
         for (int r = from; r < from + count; ) {
             int run = runLength(b, r, from + count);
-            b.cache(b.slot(r)).advance(run);
+            var cache = b.cache(b.slot(r));
+            if (cache != null) cache.advance(run);
             r += run;
         }
     }

@@ -29,6 +29,25 @@ final class Gemma3Architecture implements Architecture {
         return new Gemma3Model(file, config, ModelLoader.matmulFor(options), pool, options.maxBatch(), ownsFile, ModelLoader.int8(options));
     }
 
+    /**
+     * Embeddings from the chat model, as llama.cpp's {@code --embeddings}: the causal stack's last hidden states, pooled
+     * (mean unless asked otherwise) and L2-normalised; no dense projections.
+     */
+    @Override
+    public EmbeddingModel loadEmbedding(GgufFile file, ModelConfig config, ModelLoader.Options options, ThreadPool pool,
+                                        boolean ownsFile, EmbeddingModel.Pooling pooling) {
+        int maxTokens = ModelLoader.embeddingTokens(config, options);
+        Gemma3Model encoder = new Gemma3Model(file, config, ModelLoader.matmulFor(options), pool, Math.max(options.maxBatch(), maxTokens),
+                ownsFile, ModelLoader.int8(options), null, false);
+        return new SentenceEmbeddingModel(encoder, pooling == null ? EmbeddingModel.Pooling.MEAN : pooling,
+                new dev.jemma.core.tensor.WeightMatrix[0], ModelLoader.matmulFor(options), pool, maxTokens);
+    }
+
+    @Override
+    public long embeddingScratchBytes(ModelConfig config, int maxTokens) {
+        return Gemma3Model.encoderScratchBytes(config, maxTokens);
+    }
+
     @Override
     public KvLayout kvLayout(GgufFile file, ModelConfig config, String matformer) {
         return config.kvLayout();

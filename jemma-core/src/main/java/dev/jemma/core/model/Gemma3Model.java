@@ -100,6 +100,17 @@ public final class Gemma3Model implements LanguageModel {
      *             with f32 activations; false keeps every matmul on the f32-activation row kernels
      */
     public Gemma3Model(GgufFile file, ModelConfig config, MatMul matmul, ThreadPool pool, int maxBatch, boolean ownsFile, boolean int8) {
+        this(file, config, matmul, pool, maxBatch, ownsFile, int8, null, true);
+    }
+
+    /**
+     * @param visibility per layer, which keys a query sees (null: the decoder's causal / sliding masks); an encoder
+     *                   (EmbeddingGemma) gives bidirectional ones and runs {@link Batch#encoder} batches through
+     *                   {@link #hidden}
+     * @param logits     false: only {@link #hidden} is used, so the output matrix gets no interleaved copy
+     */
+    Gemma3Model(GgufFile file, ModelConfig config, MatMul matmul, ThreadPool pool, int maxBatch, boolean ownsFile, boolean int8,
+                Visibility[] visibility, boolean logits) {
         this.file = file;
         this.c = config;
         this.matmul = matmul;
@@ -112,7 +123,7 @@ public final class Gemma3Model implements LanguageModel {
         outputNorm = w.vector("output_norm.weight", c.dim());
         layers = new Layer[c.layers()];
         qkNormRope = new DecoderBlocks.QkNormRope[c.layers()];
-        visibility = new Visibility[c.layers()];
+        this.visibility = new Visibility[c.layers()];
         int ffnMax = 0;
         for (int l = 0; l < c.layers(); l++) {
             String p = "blk." + l + ".";
@@ -136,11 +147,13 @@ public final class Gemma3Model implements LanguageModel {
                     Ops.ropeInvFreq(c.headDim(), c.ropeBase()[l], c.ropeScale()[l]), c.attentionScale(),
                     c.heads(), c.kvHeads(), c.headDim(), c.rmsEps());
         }
-        for (int l = 0; l < c.layers(); l++) visibility[l] = Visibility.causal(c.sliding()[l] ? c.slidingWindow() : 0);
+        for (int l = 0; l < c.layers(); l++) {
+            this.visibility[l] = visibility != null ? visibility[l] : Visibility.causal(c.sliding()[l] ? c.slidingWindow() : 0);
+        }
         maxFfn = ffnMax;
         if (int8) {
             List<WeightMatrix> all = new ArrayList<>();
-            all.add(out);
+            if (logits) all.add(out);
             for (Layer L : layers) all.addAll(L.matrices());
             repacked = RepackCache.open(file, all, pool);
             // after the weight copy's fingerprint has read them: no page of the file is needed any more when the copy
@@ -152,7 +165,7 @@ public final class Gemma3Model implements LanguageModel {
                 file.releaseHeaderPages();
             }
             for (int l = 0; l < layers.length; l++) layers[l] = layers[l].attach(repacked);
-            output = repacked.attach(out);
+            output = logits ? repacked.attach(out) : out;
         } else {
             repacked = null;
             output = out;
@@ -172,6 +185,13 @@ public final class Gemma3Model implements LanguageModel {
     public static long scratchBytes(ModelConfig c, int maxBatch) {
         int maxFfn = Arrays.stream(c.ffnDim()).max().orElse(0);
         long perToken = 4L * (3L * c.dim() + 2L * c.qDim() + 2L * c.kvDim() + 2L * maxFfn + c.vocabSize());
+        return perToken * maxBatch;
+    }
+
+    /** Bytes of scratch an encoder ({@link #hidden}) over batches of {@code maxBatch} tokens allocates: no logits. */
+    static long encoderScratchBytes(ModelConfig c, int maxBatch) {
+        int maxFfn = Arrays.stream(c.ffnDim()).max().orElse(0);
+        long perToken = 4L * (4L * c.dim() + 2L * c.qDim() + 2L * c.kvDim() + 2L * maxFfn);
         return perToken * maxBatch;
     }
 
@@ -197,18 +217,31 @@ public final class Gemma3Model implements LanguageModel {
 
     @Override
     public float[] forward(Batch batch) {
+        return run(batch, true);
+    }
+
+    /**
+     * The last hidden states (after the final norm, HF {@code last_hidden_state}) of the rows that want logits,
+     * row-major [rows × dim]: what an embedding model pools.
+     */
+    float[] hidden(Batch batch) {
+        return run(batch, false);
+    }
+
+    private float[] run(Batch batch, boolean logits) {
         Scratch s = scratch.poll();
         if (s == null) s = new Scratch();
         try {
             final Scratch sc = s;
-            return DecoderBlocks.inChunks(batch, maxBatch, c.vocabSize(), (from, count) -> forwardRows(batch, from, count, sc));
+            return DecoderBlocks.inChunks(batch, maxBatch, logits ? c.vocabSize() : c.dim(),
+                    (from, count) -> forwardRows(batch, from, count, sc, logits));
         } finally {
             scratch.offer(s);
         }
     }
 
-    /** Rows [from, from + count) of a batch (at most maxBatch): logits of those of them that want logits. */
-    private float[] forwardRows(Batch b, int from, int count, Scratch s) {
+    /** Rows [from, from + count) of a batch (at most maxBatch): logits (or hidden states) of those that want them. */
+    private float[] forwardRows(Batch b, int from, int count, Scratch s, boolean logits) {
         final int dim = c.dim();
         DecoderBlocks.embed(embedLookup, c.vocabSize(), c.embedScale(), b, from, count, s.x, dim);
         for (int l = 0; l < c.layers(); l++) {
@@ -217,6 +250,10 @@ public final class Gemma3Model implements LanguageModel {
         }
         DecoderBlocks.advance(b, from, count);
         int rows = DecoderBlocks.gatherLogitRows(b, from, count, s.x, s.xn, dim);
+        if (!logits) {
+            Ops.rmsNormRows(s.xn, rows, dim, outputNorm, c.rmsEps());
+            return Arrays.copyOf(s.xn, rows * dim);
+        }
         return DecoderBlocks.logits(matmul, pool, s.xn, rows, dim, outputNorm, c.rmsEps(), output, c.finalSoftcap());
     }
 
@@ -231,11 +268,15 @@ public final class Gemma3Model implements LanguageModel {
             int run = DecoderBlocks.runLength(b, from + r, from + count), start = b.position(from + r);
             KvCache cache = b.cache(b.slot(from + r));
             Visibility vis = b.visibility(b.slot(from + r), visibility[l]);
-            Attention.attend(pool, s.attn, vis, KvView.ring(cache, l), s.q, s.att, r, run, start, c.heads(), c.kvHeads(),
+            // no cache (an encoder batch): the sequence is all in this call and nothing is kept
+            KvView kv = cache == null ? KvView.none() : KvView.ring(cache, l);
+            Attention.attend(pool, s.attn, vis, kv, s.q, s.att, r, run, start, c.heads(), c.kvHeads(),
                     c.headDim(), s.k, s.v);
-            for (int t = r; t < r + run; t++) cache.put(l, b.position(from + t), s.k, t * kvDim, s.v, t * kvDim);
-            r += run;
+            if (cache != null) {
+                for (int t = r; t < r + run; t++) cache.put(l, b.position(from + t), s.k, t * kvDim, s.v, t * kvDim);
             }
+            r += run;
+        }
         matmul.matmul(L.wo(), s.att, count, s.proj, pool);
         DecoderBlocks.addNormed(s.x, s.proj, count, dim, L.postAttnNorm(), c.rmsEps());
     }

@@ -126,6 +126,38 @@ public final class ModelLoader {
         return !o.exact() && !o.f32Activations() && dev.jemma.core.tensor.kernels.Kernels.ENABLED;
     }
 
+    /**
+     * The longest text an embedder built with these options takes: {@link Options#contextLength} when set, else the
+     * model's context (at most 8192, which bounds the one-call scratch a text needs).
+     */
+    static int embeddingTokens(ModelConfig c, Options o) {
+        if (o.contextLength() > 0) return o.contextLength();
+        return Math.max(1, Math.min(c.contextLength() > 0 ? c.contextLength() : 8192, 8192));
+    }
+
+    /** The memory plan of {@code file} loaded as an embedder: weights and scratch, no KV cache, no logits. */
+    public static MemoryPlan planEmbedding(GgufFile file, Options options) {
+        Architecture a = Architectures.of(file);
+        ModelConfig c = a.readConfig(file);
+        int tokens = embeddingTokens(c, options);
+        Architecture.WeightUse w = a.weightUse(file, c, null);
+        return MemoryPlan.of(file, tokens, c.contextLength(), Math.max(options.maxBatch(), tokens), w.weightBytes(), w.mappedBytes(),
+                new dev.jemma.core.kv.KvLayout(new int[0], new int[0], new int[0]), a.embeddingScratchBytes(c, Math.max(options.maxBatch(), tokens)), 0);
+    }
+
+    /**
+     * Loads {@code file} as a text embedder ({@code pooling} null: the file's or the architecture's default); the
+     * embedder owns the file when {@code ownsFile}. An architecture that makes no embeddings is refused in one line.
+     */
+    public static EmbeddingModel loadEmbedding(GgufFile file, Options options, ThreadPool pool, boolean ownsFile,
+                                               EmbeddingModel.Pooling pooling) {
+        Architecture arch = Architectures.of(file);
+        if (options.matformer() != null) throw new JemmaException(file.path() + ": --matformer does not apply to embeddings");
+        ModelConfig config = arch.readConfig(file);
+        planEmbedding(file, options).check(options.checkMemory());
+        return arch.loadEmbedding(file, config, options, pool, ownsFile, pooling);
+    }
+
     /** Loads from a path; the model owns the file and the thread pool is the caller's. */
     public static LanguageModel load(Path path, Options options, ThreadPool pool) {
         GgufFile file = GgufFile.open(path);

@@ -33,7 +33,7 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class FastMatMul implements MatMul {
     /** From this many tokens on, the GEMM's 4-token tile is full, so decoding a row once and reusing it wins. */
-    static final int GEMM_MIN_TOKENS = 4;
+    public static final int GEMM_MIN_TOKENS = 4;
 
     /**
      * Unused floats (128 bytes) at the end of every per-worker array, so that what one worker writes never shares a

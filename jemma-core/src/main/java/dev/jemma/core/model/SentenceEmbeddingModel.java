@@ -1,0 +1,146 @@
+package dev.jemma.core.model;
+
+import dev.jemma.core.tensor.MatMul;
+import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tensor.WeightMatrix;
+import dev.jemma.core.tensor.kernels.FastMatMul;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * sentence-transformers' pipeline over a Gemma 3 stack, as EmbeddingGemma's {@code modules.json} lists it:
+ * <pre>
+ *   h      = Transformer(ids)                 last hidden states, after the final norm   [tokens × hidden]
+ *   p      = Pooling(h)                       mean over every token (bos, eos, prompt included), or first / last
+ *   d      = dense_3 · (dense_2 · p)          no bias, identity activation (EmbeddingGemma; absent for chat models)
+ *   e      = d / ‖d‖₂                         Normalize
+ * </pre>
+ * Many texts run as one {@link Batch#encoder encoder batch}: every matmul over all of their tokens, attention within
+ * each text only, so a text's vector does not depend on what it was batched with.
+ */
+final class SentenceEmbeddingModel implements EmbeddingModel {
+    private final Gemma3Model encoder;
+    private final Pooling pooling;
+    private final WeightMatrix[] dense;
+    private final MatMul matmul;
+    private final ThreadPool pool;
+    private final int maxTokens;
+
+    /** @param dense the projections applied after pooling, in order (empty for none) */
+    SentenceEmbeddingModel(Gemma3Model encoder, Pooling pooling, WeightMatrix[] dense, MatMul matmul, ThreadPool pool, int maxTokens) {
+        if (pooling != Pooling.MEAN && pooling != Pooling.CLS && pooling != Pooling.LAST) {
+            throw new IllegalArgumentException("pooling " + pooling + " does not give one vector per text");
+        }
+        this.encoder = encoder;
+        this.pooling = pooling;
+        this.dense = dense.clone();
+        this.matmul = matmul;
+        this.pool = pool;
+        this.maxTokens = maxTokens;
+    }
+
+    @Override
+    public ModelConfig config() {
+        return encoder.config();
+    }
+
+    @Override
+    public int dimension() {
+        return dense.length == 0 ? encoder.config().dim() : dense[dense.length - 1].rows();
+    }
+
+    @Override
+    public int maxTokens() {
+        return maxTokens;
+    }
+
+    @Override
+    public Pooling pooling() {
+        return pooling;
+    }
+
+    @Override
+    public Stages run(List<int[]> texts) {
+        for (int[] t : texts) {
+            if (t.length > maxTokens) {
+                throw new dev.jemma.core.JemmaException("a text of " + t.length + " tokens exceeds this model's " + maxTokens);
+            }
+        }
+        final int n = texts.size(), dim = encoder.config().dim();
+        float[] hidden = encoder.hidden(Batch.encoder(padded(texts)));
+        float[] pooled = new float[n * dim];
+        List<float[]> tokens = new ArrayList<>(n);
+        int row = 0;
+        for (int i = 0; i < n; i++) {
+            int len = texts.get(i).length;
+            pool(hidden, row, len, dim, pooled, i * dim);
+            tokens.add(java.util.Arrays.copyOfRange(hidden, row * dim, (row + len) * dim));
+            row += len;
+        }
+        List<float[][]> stages = new ArrayList<>();
+        float[] x = pooled;
+        for (WeightMatrix d : dense) {
+            float[] y = new float[n * d.rows()];
+            matmul.matmul(d, x, n, y, pool);
+            stages.add(rows(y, n, d.rows()));
+            x = y;
+        }
+        float[][] embeddings = rows(x, n, x.length / n);
+        for (float[] e : embeddings) normalize(e, e.length);
+        return new Stages(tokens, rows(pooled, n, dim), List.copyOf(stages), embeddings);
+    }
+
+    /**
+     * The texts, repeated until they have at least {@link FastMatMul#GEMM_MIN_TOKENS} tokens: below that the default-mode
+     * matmuls take their single-token kernels (int8 activations), whose rounding would make a lone short text's vector
+     * differ from the same text's in a larger batch. The copies are separate sequences, so they change nothing else.
+     */
+    private static List<int[]> padded(List<int[]> texts) {
+        int tokens = 0;
+        for (int[] t : texts) tokens += t.length;
+        if (tokens >= FastMatMul.GEMM_MIN_TOKENS) return texts;
+        List<int[]> out = new ArrayList<>(texts);
+        while (tokens < FastMatMul.GEMM_MIN_TOKENS) {
+            for (int[] t : texts) {
+                out.add(t);
+                tokens += t.length;
+            }
+        }
+        return out;
+    }
+
+    private void pool(float[] h, int row, int len, int dim, float[] out, int off) {
+        switch (pooling) {
+            case CLS -> System.arraycopy(h, row * dim, out, off, dim);
+            case LAST -> System.arraycopy(h, (row + len - 1) * dim, out, off, dim);
+            default -> {
+                // summed in double: a long text's mean stays as exact as the reference's
+                for (int j = 0; j < dim; j++) {
+                    double s = 0;
+                    for (int t = 0; t < len; t++) s += h[(row + t) * dim + j];
+                    out[off + j] = (float) (s / len);
+                }
+            }
+        }
+    }
+
+    /** L2-normalises the first {@code n} components of {@code v} in place (torch's F.normalize, eps 1e-12). */
+    static void normalize(float[] v, int n) {
+        double ss = 0;
+        for (int i = 0; i < n; i++) ss += (double) v[i] * v[i];
+        double norm = Math.max(Math.sqrt(ss), 1e-12);
+        for (int i = 0; i < n; i++) v[i] = (float) (v[i] / norm);
+    }
+
+    private static float[][] rows(float[] flat, int n, int width) {
+        float[][] r = new float[n][width];
+        for (int i = 0; i < n; i++) System.arraycopy(flat, i * width, r[i], 0, width);
+        return r;
+    }
+
+    @Override
+    public void close() {
+        encoder.close();
+    }
+}
