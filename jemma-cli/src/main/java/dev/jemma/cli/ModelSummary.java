@@ -107,7 +107,10 @@ public final class ModelSummary {
             throw new dev.jemma.core.JemmaException(f.path() + ": --matformer applies to gemma3n models only, this one is " + c.architecture());
         }
 
-        MemoryPlan plan = ModelLoader.plan(f, c, contextLength, maxBatch, matformer);
+        boolean embedder = !Architectures.of(f).generatesText();
+        MemoryPlan plan = embedder
+                ? ModelLoader.planEmbedding(f, new ModelLoader.Options(false, 1, maxBatch).withContextLength(contextLength))
+                : ModelLoader.plan(f, c, contextLength, maxBatch, matformer);
         tensors(f);
 
         m.put("context_length", c.contextLength());
@@ -155,6 +158,7 @@ public final class ModelSummary {
         line("rope", ropeText.toString());
         line("norm", "RMS eps " + num(c.rmsEps())
                 + (c.finalSoftcap() > 0 ? ", final logit softcap " + num(c.finalSoftcap()) : ""));
+        if (embedder) embedding(f, c);
         vocabulary(f, tokens, template, c.vocabSize());
 
         Map<String, Object> p = new LinkedHashMap<>();
@@ -183,7 +187,7 @@ public final class ModelSummary {
         if (plan.mappedBytes() > 0) {
             line("", "+ " + MemoryPlan.gb(plan.mappedBytes()) + " mapped from disk, read one row per token (per-layer embedding table; not counted)");
         }
-        line("", "full context " + c.contextLength() + ": KV cache " + MemoryPlan.gb(plan.kvBytesAt(c.contextLength())));
+        if (!embedder) line("", "full context " + c.contextLength() + ": KV cache " + MemoryPlan.gb(plan.kvBytesAt(c.contextLength())));
         line("available", "Java heap " + MemoryPlan.gb(plan.heapLimit()) + ", memory "
                 + (plan.memAvailable() < 0 ? "unknown" : MemoryPlan.gb(plan.memAvailable())) + (problem == null ? " → fits" : " → does NOT fit"));
         if (problem != null) line("", problem);
@@ -303,6 +307,35 @@ public final class ModelSummary {
     /** Shortest plain decimal of a float: 8, 0.5, 0.000001. */
     static String num(float v) {
         return new java.math.BigDecimal(Float.toString(v)).stripTrailingZeros().toPlainString();
+    }
+
+    /** An embedding model's pipeline: attention, pooling, dense projections, output width, task prompts. */
+    private void embedding(GgufFile f, ModelConfig c) {
+        String arch = c.architecture();
+        int pooling = f.getInt(arch + ".pooling_type", 1);
+        String poolName = switch (pooling) {
+            case 1 -> "mean";
+            case 2 -> "cls";
+            case 3 -> "last";
+            default -> "type " + pooling;
+        };
+        List<Integer> widths = new ArrayList<>(List.of(c.dim()));
+        for (String d : List.of("dense_2.weight", "dense_3.weight")) {
+            var t = f.tensor(d);
+            if (t != null) widths.add((int) t.rows());
+        }
+        int out = widths.get(widths.size() - 1);
+        Map<String, Object> e = new LinkedHashMap<>();
+        e.put("attention", "bidirectional (sliding layers see |i-j| <= " + c.slidingWindow() / 2 + ")");
+        e.put("pooling", poolName);
+        e.put("dense", widths);
+        e.put("dimension", out);
+        e.put("prompts", new ArrayList<>(dev.jemma.core.embed.TaskPrompts.all().keySet()));
+        m.put("embedding", e);
+        line("embedding", "bidirectional attention (sliding layers see ±" + c.slidingWindow() / 2 + " tokens), " + poolName
+                + " pooling, dense " + widths.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining("→"))
+                + ", L2-normalised " + out + " floats (Matryoshka: any leading part, re-normalised)");
+        line("", "task prompts: query, document, … (" + dev.jemma.core.embed.TaskPrompts.all().size() + "; `jemma embed --prompt`)");
     }
 
     private static String ffnText(int[] ffn) {

@@ -246,10 +246,7 @@ class BadInputTest {
     void wrongArchitecture() throws IOException {
         Path llama = rewritten("llama.gguf", w -> w.putString("general.architecture", "llama"));
         assertShownAsUnsupported(llama, "llama");
-        assertRefusedToRun(llama, "'llama' is not supported", "supported: gemma3, gemma3n");
-        Path emb = rewritten("emb.gguf", w -> w.putString("general.architecture", "gemma-embedding"));
-        assertShownAsUnsupported(emb, "gemma-embedding");
-        assertRefusedToRun(emb, "'gemma-embedding' is not supported");
+        assertRefusedToRun(llama, "'llama' is not supported", "supported: gemma3, gemma3n, gemma-embedding");
         // the generic summary does not touch the architecture's keys, so it does not need them
         Path bare = rewritten("bare.gguf", w -> w.putString("general.architecture", "llama").remove("gemma3.embedding_length"));
         assertShownAsUnsupported(bare, "llama");
@@ -276,7 +273,7 @@ class BadInputTest {
         assertThat(stderr()).as(file.toString()).isEmpty();
         String text = out.toString(StandardCharsets.UTF_8);
         assertThat(text).as(text).contains("architecture").contains(arch).contains("parameters").contains("tensors")
-                .containsPattern("(?m)^inference +not supported by this version of Jemma \\(supported: gemma3, gemma3n\\)$")
+                .containsPattern("(?m)^inference +not supported by this version of Jemma \\(supported: gemma3, gemma3n, gemma-embedding\\)$")
                 .doesNotContain("memory plan");
         assertThat(run("show", "--json", file.toString())).as(file + ": " + stderr()).isZero();
         JsonNode j = new ObjectMapper().readTree(out.toString(StandardCharsets.UTF_8));
@@ -326,14 +323,17 @@ class BadInputTest {
         }
     }
 
-    /** EmbeddingGemma (GGUF architecture gemma-embedding): shown, not run. */
+    /** EmbeddingGemma (GGUF architecture gemma-embedding): shown with its pipeline, embedded, but never run as a chat model. */
     @Test
-    void embeddingFixtureIsShownButNotRun() throws IOException {
+    void embeddingFixtureIsShownButNotRunAsAChatModel() throws IOException {
         Path f = fixture("embedding", "embgemma-tiny-.*\\.gguf");
-        JsonNode j = assertShownAsUnsupported(f, "gemma-embedding");
-        assertThat(j.get("metadata").get("gemma-embedding.block_count").asInt()).isPositive();
-        assertThat(j.get("tokenizer_tokens").asInt()).isPositive();
-        assertRefusedToRun(f, "'gemma-embedding' is not supported");
+        assertThat(run("show", "--json", f.toString())).as(stderr()).isZero();
+        JsonNode j = new ObjectMapper().readTree(out.toString(StandardCharsets.UTF_8));
+        assertThat(j.get("supported").asBoolean()).isTrue();
+        assertThat(j.get("embedding").get("pooling").asText()).isEqualTo("mean");
+        assertThat(j.get("embedding").get("dimension").asInt()).isEqualTo(64);
+        assertThat(j.get("memory_plan").get("kv_cache_bytes").asLong()).isZero();
+        assertRefusedToRun(f, "an embedding model", "jemma embed");
     }
 
     /** A multimodal projector (mmproj, GGUF architecture clip): shown, not run. */
