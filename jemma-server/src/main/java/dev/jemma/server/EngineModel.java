@@ -56,6 +56,8 @@ final class EngineModel implements ServedModel {
         return e -> {
             EngineOptions.Builder b = EngineOptions.builder().threads(config.threads()).exact(config.exact());
             if (config.contextLength() > 0) b.contextLength(config.contextLength());
+            // an embedding model (EmbeddingGemma) is served for /api/embed and /v1/embeddings only
+            if (EmbedderModel.isEmbeddingModel(e.path())) return new EmbedderModel(dev.jemma.core.embed.Embedder.load(e.path(), b.build()), e.size());
             return new EngineModel(Engine.load(e.path(), b.build()), config.parallel() + 2, e.size());
         };
     }
@@ -265,12 +267,16 @@ final class EngineModel implements ServedModel {
     }
 
     private static Info describe(Engine engine, long fileSize) {
-        Map<String, Object> md = engine.metadata();
+        return describe(engine.metadata(), engine.path(), engine.contextLength(), fileSize);
+    }
+
+    /** /api/show facts from a model file's metadata (any architecture). */
+    static Info describe(Map<String, Object> md, java.nio.file.Path path, int contextLength, long fileSize) {
         String arch = String.valueOf(md.getOrDefault("general.architecture", "gemma3"));
         Object label = md.get("general.size_label");
-        String params = label != null ? label.toString() : parameterCount(engine.path());
+        String params = label != null ? label.toString() : parameterCount(path);
         Object ft = md.get("general.file_type");
-        String quant = ft instanceof Number n ? fileType(n.intValue()) : OllamaApi.guessQuant(engine.path().getFileName().toString());
+        String quant = ft instanceof Number n ? fileType(n.intValue()) : OllamaApi.guessQuant(path.getFileName().toString());
         Map<String, Object> info = new LinkedHashMap<>();
         for (var e : md.entrySet()) {
             Object v = e.getValue();
@@ -281,7 +287,7 @@ final class EngineModel implements ServedModel {
             }
         }
         Object tmpl = md.get("tokenizer.chat_template");
-        return new Info(arch, params, quant, engine.contextLength(), fileSize, tmpl == null ? "" : tmpl.toString(), info);
+        return new Info(arch, params, quant, contextLength, fileSize, tmpl == null ? "" : tmpl.toString(), info);
     }
 
     /** Ollama-style parameter size ("4.3B", "999.9M") from the file's tensor element counts. */

@@ -103,6 +103,7 @@ public final class JemmaServer implements AutoCloseable {
     final ModelStore store;
     private final OllamaApi ollama;
     private final OpenAiApi openai;
+    private final EmbeddingApi embeddings;
     private final QueuedThreadPool threads;
     final Supplier<HubClient> hub;
 
@@ -131,6 +132,7 @@ public final class JemmaServer implements AutoCloseable {
         this.scheduler = new Scheduler(config.parallel(), config.queue());
         this.ollama = new OllamaApi(this);
         this.openai = new OpenAiApi(this);
+        this.embeddings = new EmbeddingApi(this);
         threads = new QueuedThreadPool(Math.max(64, 4 * (config.parallel() + config.queue()) + 16), 4);
         threads.setName("jemma-http");
         server = new Server(threads);
@@ -348,7 +350,8 @@ public final class JemmaServer implements AutoCloseable {
         }
         if (path.startsWith("/api/") || path.startsWith("/v1/")) {
             checkApiKey(ex);
-            if (path.startsWith("/api/")) ollama.route(ex, m, path);
+            if (EmbeddingApi.PATHS.contains(path)) embeddings.route(ex, m, path);
+            else if (path.startsWith("/api/")) ollama.route(ex, m, path);
             else openai.route(ex, m, path);
             return;
         }

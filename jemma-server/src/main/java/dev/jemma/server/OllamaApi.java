@@ -103,8 +103,10 @@ final class OllamaApi {
         String name = modelName(body);
         ModelManager.Entry e = server.models.lookup(name).orElseThrow(() -> HttpError.notFound("model '" + name + "' not found"));
         ServedModel.Info info;
+        boolean embeds;
         try (ModelManager.Lease lease = server.models.acquire(e.name(), null)) {
             info = lease.model().info();
+            embeds = lease.model().embeds();
         }
         ObjectNode o = obj();
         o.put("license", "");
@@ -114,7 +116,7 @@ final class OllamaApi {
         o.set("details", details(e, info));
         ObjectNode mi = o.putObject("model_info");
         for (Map.Entry<String, Object> kv : info.modelInfo().entrySet()) mi.set(kv.getKey(), Exchange.JSON.valueToTree(kv.getValue()));
-        o.putArray("capabilities").add("completion");
+        o.putArray("capabilities").add(embeds ? "embedding" : "completion");
         o.put("modified_at", e.modified().toString());
         ex.json(200, o);
     }

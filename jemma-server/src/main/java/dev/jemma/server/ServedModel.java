@@ -58,6 +58,24 @@ interface ServedModel extends AutoCloseable {
     /** Runs one request to completion (or until the listener says stop). Throws HttpError for bad input. */
     Result run(Request request, Listener listener);
 
+    /**
+     * Embeds texts (each with the named task prompt, if any), or token sequences as given when {@code ids} is non-null;
+     * {@code dimensions} 0 keeps the full width. Models that make no embeddings answer 400.
+     */
+    default Embedded embed(List<String> texts, List<int[]> ids, String prompt, int dimensions, boolean truncate) {
+        throw HttpError.badRequest("this model is a chat model and makes no embeddings: serve an embedding model such as EmbeddingGemma"
+                + " (jemma serve -m embeddinggemma.gguf) for /api/embed and /v1/embeddings");
+    }
+
+    /** Whether {@link #embed} works (an embedding model); such a model answers no chat or completion requests. */
+    default boolean embeds() {
+        return false;
+    }
+
+    /** The vectors of one {@link #embed} call, in input order, and the tokens they took. */
+    record Embedded(List<float[]> vectors, int promptTokens) {
+    }
+
     /** Facts for /api/show, /api/tags and /api/ps. */
     Info info();
 

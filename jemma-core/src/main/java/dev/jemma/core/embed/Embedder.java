@@ -34,6 +34,7 @@ public final class Embedder implements AutoCloseable {
     private final boolean addEos;
     private final ThreadPool pool;
     private final EmbeddingModel model;
+    private final java.util.Map<String, Object> metadata;
     private volatile boolean closed;
 
     private Embedder(Path path, EngineOptions options, String pooling) {
@@ -49,6 +50,7 @@ public final class Embedder implements AutoCloseable {
         ThreadPool tp = null;
         try {
             architecture = ModelLoader.requireSupported(file);
+            metadata = file.metadata();
             tokenizer = Tokenizer.fromGguf(file);
             addEos = file.getBool("tokenizer.ggml.add_eos_token", false) && tokenizer.eosId() >= 0;
             tp = new ThreadPool(options.threadsOrDefault());
@@ -108,6 +110,11 @@ public final class Embedder implements AutoCloseable {
     /** {@code mean}, {@code cls} or {@code last}. */
     public String pooling() {
         return model.pooling().name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /** The GGUF metadata (as {@link dev.jemma.core.engine.Engine#metadata()}). */
+    public java.util.Map<String, Object> metadata() {
+        return metadata;
     }
 
     public Tokenizer tokenizer() {
