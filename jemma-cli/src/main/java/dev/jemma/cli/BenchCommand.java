@@ -49,12 +49,27 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print one JSON object instead of a table")
     boolean json;
 
+    @Option(names = "--embed", description = "embedding throughput instead of pp/tg: texts/s and tokens/s (an embedding model, or a chat model pooled)")
+    boolean embed;
+
+    @Option(names = "--embed-texts", split = ",", paramLabel = "N,…", description = "texts per call for --embed (default: 1,8,32)")
+    int[] embedTexts = {1, 8, 32};
+
+    @Option(names = "--embed-tokens", split = ",", paramLabel = "N,…", description = "tokens per text for --embed (default: 64,512)")
+    int[] embedTokens = {64, 512};
+
     @Override
     public Integer call() throws IOException {
         if (prompt < 0 || gen < 0) throw new JemmaException("-p and -n must be >= 0");
         if (reps < 1) throw new JemmaException("-r must be >= 1, got " + reps);
         if (threads < 1) throw new JemmaException("-t must be >= 1, got " + threads);
         Path path = ModelPaths.resolve(model);
+        if (embed) {
+            for (int v : embedTexts) if (v < 1) throw new JemmaException("--embed-texts: " + v + " must be >= 1");
+            for (int v : embedTokens) if (v < 2) throw new JemmaException("--embed-tokens: " + v + " must be >= 2 (bos and eos)");
+            EmbedBench.run(path, threads, exact, reps, embedTexts, embedTokens, json);
+            return 0;
+        }
         try (ThreadPool pool = new ThreadPool(threads)) {
             long t0 = System.nanoTime();
             long c0 = java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();

@@ -23,7 +23,7 @@ import java.util.concurrent.Callable;
         description = {"Write a real-shaped Gemma 3 / 3n GGUF with random weights (real metadata, tensor names and 262k vocabulary).",
                 "QAT style: --type Q4_0 --embedding-type F16; llama-quantize style: --type Q4_0 (token_embd Q8_0/Q6_K)."})
 final class GenerateCommand implements Callable<Integer> {
-    @Option(names = "--size", required = true, paramLabel = "SIZE", description = "Gemma 3: 270m, 1b, 4b, 12b, 27b; Gemma 3n: e2b, e4b")
+    @Option(names = "--size", required = true, paramLabel = "SIZE", description = "Gemma 3: 270m, 1b, 4b, 12b, 27b; Gemma 3n: e2b, e4b; EmbeddingGemma: embeddinggemma-300m")
     String size;
 
     @Option(names = "--type", defaultValue = "Q4_0", paramLabel = "TYPE",
@@ -46,11 +46,16 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() {
         Gemma3Size z = null;
         Gemma3nSize z3n = null;
+        boolean embedding = size.toLowerCase(Locale.ROOT).startsWith("embeddinggemma");
         try {
-            if (size.toLowerCase(Locale.ROOT).startsWith("e")) z3n = Gemma3nSize.parse(size);
+            if (embedding) {
+                if (!size.equalsIgnoreCase("embeddinggemma") && !size.equalsIgnoreCase(Gemma3Generator.EMBEDDING_GEMMA_300M.label())) {
+                    throw new IllegalArgumentException(size);
+                }
+            } else if (size.toLowerCase(Locale.ROOT).startsWith("e")) z3n = Gemma3nSize.parse(size);
             else z = Gemma3Size.parse(size);
         } catch (IllegalArgumentException e) {
-            throw new JemmaException("--size " + size + ": not a known size (270m 1b 4b 12b 27b for Gemma 3, e2b e4b for Gemma 3n)");
+            throw new JemmaException("--size " + size + ": not a known size (270m 1b 4b 12b 27b for Gemma 3, e2b e4b for Gemma 3n, embeddinggemma-300m)");
         }
         GgmlType emb = null;
         if (embeddingType != null) {
@@ -65,7 +70,8 @@ final class GenerateCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         List<Gemma3Generator.TensorPlan> tensors;
         try (GgufFile vf = GgufFile.open(v)) {
-            tensors = z != null ? Gemma3Generator.generate(new Gemma3Generator.Spec(z, type, emb, seed), vf, out)
+            tensors = embedding ? Gemma3Generator.generateEmbedding(new Gemma3Generator.Spec(Gemma3Generator.EMBEDDING_GEMMA_300M, type, emb, seed), vf, out)
+                    : z != null ? Gemma3Generator.generate(new Gemma3Generator.Spec(z, type, emb, seed), vf, out)
                     : Gemma3Generator.generate3n(new Gemma3Generator.Spec3n(z3n, type, emb, seed), vf, out);
         }
         double secs = (System.nanoTime() - t0) / 1e9;
@@ -84,7 +90,7 @@ final class GenerateCommand implements Callable<Integer> {
             size = -1;
         }
         System.out.printf(Locale.ROOT, "wrote %s: %s, %s, %d tensors [%s] in %.1f s%n", out,
-                z != null ? "Gemma 3 " + z.label : "Gemma 3n " + z3n.label,
+                embedding ? "EmbeddingGemma 300M" : z != null ? "Gemma 3 " + z.label : "Gemma 3n " + z3n.label,
                 MemoryPlan.gb(size), tensors.size(), sb, secs);
         return 0;
     }

@@ -96,40 +96,83 @@ public final class Gemma3Generator {
      * @return the tensors written
      */
     public static List<TensorPlan> generate(Spec spec, GgufFile vocab, Path out) {
+        return write(spec, vocab, out, false);
+    }
+
+    /**
+     * EmbeddingGemma's shape ({@code google/embeddinggemma-300m}): the Gemma 3 stack of 24 layers at width 768 with
+     * bidirectional attention (window 512 read as ±256), then dense 768 → 3072 → 768.
+     */
+    public static final Gemma3Shape EMBEDDING_GEMMA_300M = new Gemma3Shape("embeddinggemma-300m", 24, 768, 3, 1, 256, 1152, 512, 0f, 2048);
+
+    /**
+     * Writes a real-shaped random EmbeddingGemma GGUF (architecture {@code gemma-embedding}, as llama.cpp's converter
+     * writes it with {@code --sentence-transformers-dense-modules}: the dense_2/dense_3 tensors and their
+     * {@code dense_*_feat_*} keys, mean pooling, {@code add_eos_token}).
+     */
+    public static List<TensorPlan> generateEmbedding(Spec spec, GgufFile vocab, Path out) {
+        return write(spec, vocab, out, true);
+    }
+
+    private static List<TensorPlan> write(Spec spec, GgufFile vocab, Path out, boolean embedding) {
         String[] tokens = vocab.getStringArray("tokenizer.ggml.tokens");
         if (tokens == null) throw vocab.error("missing tokenizer.ggml.tokens (need a GGUF with a vocabulary)");
-        List<TensorPlan> tensors = plan(spec, tokens.length);
+        List<TensorPlan> tensors = new ArrayList<>(plan(spec, tokens.length));
         Gemma3Shape z = spec.shape();
+        if (embedding) {
+            // sentence-transformers' 2_Dense and 3_Dense (no bias), in the file's precision for linear weights
+            GgmlType dt = TypeRule.of(spec.type()).linear("dense", 0, 1, z.dim());
+            tensors.add(0, new TensorPlan("dense_3.weight", new long[]{4L * z.dim(), z.dim()}, dt));
+            tensors.add(0, new TensorPlan("dense_2.weight", new long[]{z.dim(), 4L * z.dim()}, dt));
+        }
         long params = 0;
         for (TensorPlan t : tensors) params += t.bytes() / t.type().typeSize * t.type().blockSize;
+        String a = embedding ? "gemma-embedding" : "gemma3";
 
         GgufWriter w = new GgufWriter();
         // key order as llama.cpp's convert_hf_to_gguf.py writes it (then llama-quantize appends the file type)
-        w.putString("general.architecture", "gemma3");
+        w.putString("general.architecture", a);
         w.putString("general.type", "model");
-        w.putString("general.name", "Gemma 3 " + z.label().toUpperCase(Locale.ROOT) + " (random weights, seed " + spec.seed() + ")");
-        w.putString("general.basename", "gemma-3");
+        w.putString("general.name", (embedding ? "EmbeddingGemma " : "Gemma 3 ") + z.label().toUpperCase(Locale.ROOT)
+                + " (random weights, seed " + spec.seed() + ")");
+        w.putString("general.basename", embedding ? "embeddinggemma" : "gemma-3");
         w.putString("general.size_label", sizeLabel(params));
-        w.putU32("gemma3.block_count", z.layers());
-        w.putU32("gemma3.context_length", z.contextLength());
-        w.putU32("gemma3.embedding_length", z.dim());
-        w.putU32("gemma3.feed_forward_length", z.ffn());
-        w.putU32("gemma3.attention.head_count", z.heads());
-        w.putU32("gemma3.attention.head_count_kv", z.kvHeads());
+        w.putU32(a + ".block_count", z.layers());
+        w.putU32(a + ".context_length", z.contextLength());
+        w.putU32(a + ".embedding_length", z.dim());
+        w.putU32(a + ".feed_forward_length", z.ffn());
+        w.putU32(a + ".attention.head_count", z.heads());
+        w.putU32(a + ".attention.head_count_kv", z.kvHeads());
         if (z.ropeScaling() > 0) {
-            w.putString("gemma3.rope.scaling.type", "linear");
-            w.putF32("gemma3.rope.scaling.factor", z.ropeScaling());
+            w.putString(a + ".rope.scaling.type", "linear");
+            w.putF32(a + ".rope.scaling.factor", z.ropeScaling());
         }
-        w.putF32("gemma3.rope.freq_base", 1_000_000f);
-        w.putF32("gemma3.rope.freq_base_swa", 10_000f);
-        w.putF32("gemma3.attention.layer_norm_rms_epsilon", 1e-6f);
-        w.putU32("gemma3.attention.key_length", z.headDim());
-        w.putU32("gemma3.attention.value_length", z.headDim());
-        w.putU32("gemma3.attention.sliding_window", z.window());
+        w.putF32(a + ".rope.freq_base", 1_000_000f);
+        w.putF32(a + ".rope.freq_base_swa", 10_000f);
+        w.putF32(a + ".attention.layer_norm_rms_epsilon", 1e-6f);
+        w.putU32(a + ".attention.key_length", z.headDim());
+        w.putU32(a + ".attention.value_length", z.headDim());
+        w.putU32(a + ".attention.sliding_window", z.window());
+        if (embedding) {
+            w.putU32(a + ".dense_2_feat_in", z.dim());
+            w.putU32(a + ".dense_2_feat_out", 4 * z.dim());
+            w.putU32(a + ".dense_3_feat_in", 4 * z.dim());
+            w.putU32(a + ".dense_3_feat_out", z.dim());
+            w.putU32(a + ".pooling_type", 1);
+        }
         for (Map.Entry<String, Object> e : vocab.metadata().entrySet()) {
             if (!e.getKey().startsWith("tokenizer.")) continue;
+            if (embedding && (e.getKey().equals("tokenizer.chat_template") || e.getKey().equals("tokenizer.ggml.add_eos_token")
+                    || e.getKey().equals("tokenizer.ggml.eos_token_id"))) continue;
             GgufValueType[] t = vocab.valueType(e.getKey());
             w.put(e.getKey(), t[0], t.length > 1 ? t[1] : null, e.getValue());
+        }
+        if (embedding) {
+            // EmbeddingGemma ends every text with <eos> (an instruction-tuned vocabulary's eos is <end_of_turn>)
+            int eos = java.util.Arrays.asList(tokens).indexOf("<eos>");
+            if (eos < 0) throw vocab.error("the vocabulary has no <eos> token for an embedding model");
+            w.putU32("tokenizer.ggml.eos_token_id", eos);
+            w.putBool("tokenizer.ggml.add_eos_token", true);
         }
         w.putU32("general.quantization_version", 2);
         w.putU32("general.file_type", TypeRule.of(spec.type()).fileType);

@@ -1,0 +1,100 @@
+package dev.jemma.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.jemma.core.model.EmbeddingModel;
+import dev.jemma.core.model.ModelLoader;
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.tensor.ThreadPool;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * {@code jemma bench --embed}: embedding throughput, like timing llama-embedding: for each (texts × tokens) case, one
+ * call embeds that many random texts of that many tokens (bos … eos); reported as texts/s and tokens/s, mean ± sd
+ * over the timed runs after the JIT has settled.
+ */
+final class EmbedBench {
+    private EmbedBench() {
+    }
+
+    static void run(Path path, int threads, boolean exact, int reps, int[] texts, int[] lengths, boolean json) throws IOException {
+        int longest = 0;
+        for (int l : lengths) longest = Math.max(longest, l);
+        try (ThreadPool pool = new ThreadPool(threads)) {
+            long t0 = System.nanoTime();
+            GgufFile f = GgufFile.open(path);
+            EmbeddingModel m;
+            try {
+                m = ModelLoader.loadEmbedding(f, new ModelLoader.Options(exact, threads, Math.max(64, longest)).withContextLength(longest), pool, true, null);
+            } catch (RuntimeException e) {
+                f.close();
+                throw e;
+            }
+            double load = (System.nanoTime() - t0) / 1e9;
+            try (m) {
+                Random rnd = new Random(42);
+                int vocab = m.config().vocabSize();
+                ObjectMapper om = new ObjectMapper();
+                ArrayNode rows = om.createArrayNode();
+                if (!json) System.out.printf("| model | threads | mode | test | texts/s | tokens/s |%n|---|---:|---|---|---:|---:|%n");
+                for (int n : texts) {
+                    for (int len : lengths) {
+                        List<int[]> batch = new ArrayList<>();
+                        for (int i = 0; i < n; i++) {
+                            int[] t = new int[len];
+                            for (int j = 0; j < len; j++) t[j] = 3 + rnd.nextInt(vocab - 3);
+                            t[0] = 2;
+                            t[len - 1] = 1;
+                            batch.add(t);
+                        }
+                        WarmUp.ofThisJvm().run(() -> m.embed(batch));
+                        double[] secs = new double[reps];
+                        for (int r = 0; r < reps; r++) {
+                            long s = System.nanoTime();
+                            m.embed(batch);
+                            secs[r] = (System.nanoTime() - s) / 1e9;
+                        }
+                        double[] tps = new double[reps], xps = new double[reps];
+                        for (int r = 0; r < reps; r++) {
+                            xps[r] = n / secs[r];
+                            tps[r] = (double) n * len / secs[r];
+                        }
+                        if (json) {
+                            rows.addObject().put("texts", n).put("tokens_per_text", len)
+                                    .put("texts_per_s", BenchCommand.mean(xps)).put("texts_per_s_sd", BenchCommand.sd(xps))
+                                    .put("tokens_per_s", BenchCommand.mean(tps)).put("tokens_per_s_sd", BenchCommand.sd(tps));
+                        } else {
+                            System.out.printf("| %s | %d | %s | embed %d×%d | %.2f ± %.2f | %.1f ± %.1f |%n", path.getFileName(), threads,
+                                    exact ? "exact" : "default", n, len, BenchCommand.mean(xps), BenchCommand.sd(xps),
+                                    BenchCommand.mean(tps), BenchCommand.sd(tps));
+                        }
+                    }
+                }
+                long rss = BenchCommand.peakRssBytes();
+                if (json) {
+                    ObjectNode o = om.createObjectNode();
+                    o.put("model", path.toString());
+                    o.put("file_bytes", Files.size(path));
+                    o.put("threads", threads);
+                    o.put("mode", exact ? "exact" : "default");
+                    o.put("vector_bits", dev.jemma.core.tensor.kernels.VectorWidth.BITS);
+                    o.put("repetitions", reps);
+                    o.set("embed", rows);
+                    o.put("load_seconds", load);
+                    o.put("peak_rss_bytes", rss);
+                    System.out.println(om.writeValueAsString(o));
+                } else {
+                    System.out.printf("%nload %.3f s, peak RSS %.1f MiB; kernels: %s%n", load, rss / (double) (1 << 20),
+                            exact ? "exact f32 (--exact)" : dev.jemma.core.tensor.kernels.VectorWidth.describe());
+                }
+            }
+        }
+    }
+}
