@@ -32,10 +32,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * }</pre>
  *
  * <p><b>Thread-safety:</b> an engine is thread-safe. Any number of {@link Session sessions} may be used from
- * different threads; each has its own KV cache, and the model's forward passes are serialised by an internal lock
- * (so concurrent sessions interleave token by token rather than run in parallel — the thread pool already uses every
- * core for one pass). {@link #close()} waits for a running forward pass, then unmaps the file; sessions fail with
- * {@link IllegalStateException} afterwards.
+ * different threads; each has its own KV cache. Their forward passes are batched (continuous batching, see
+ * {@link StepScheduler}): each model step runs the next token of every decoding session and prompt chunks of the
+ * others together, up to {@link EngineOptions#maxBatch()} tokens, so the weights are read once for all of them and a
+ * long prompt does not stop the other streams. {@link #close()} waits for the running and queued steps, then unmaps
+ * the file; sessions fail with {@link IllegalStateException} afterwards.
  */
 public final class Engine implements AutoCloseable {
     private final Path path;
@@ -50,6 +51,7 @@ public final class Engine implements AutoCloseable {
     private final GenerationOptions defaults;
     private final long loadNanos;
     private final ReentrantLock lock = new ReentrantLock();
+    private final StepScheduler scheduler;
     private volatile boolean closed;
     private volatile GrammarVocabulary grammarVocabulary;
 
@@ -87,6 +89,7 @@ public final class Engine implements AutoCloseable {
             throw e;
         }
         pool = p;
+        scheduler = new StepScheduler(model, model.maxBatch());
         loadNanos = System.nanoTime() - t0;
     }
 
@@ -269,15 +272,18 @@ public final class Engine implements AutoCloseable {
         return config.vocabSize();
     }
 
-    /** One forward pass under the engine lock; returns the last token's logits. */
+    /**
+     * Runs tokens through the model for one session's cache and returns the last token's logits; the scheduler batches
+     * it with the other sessions' pending work (continuous batching).
+     */
     float[] forward(int[] tokens, int offset, int count, KvCache cache) {
-        lock.lock();
-        try {
-            checkOpen();
-            return model.forward(tokens, offset, count, cache, false);
-        } finally {
-            lock.unlock();
-        }
+        checkOpen();
+        return scheduler.forward(tokens, offset, count, cache);
+    }
+
+    /** Model steps run, rows in them, and steps shared by several sessions (for tests and statistics). */
+    long[] batchStatistics() {
+        return scheduler.statistics();
     }
 
     private void checkOpen() {
@@ -296,6 +302,7 @@ public final class Engine implements AutoCloseable {
         try {
             if (closed) return;
             closed = true;
+            scheduler.close();
             model.close();
             pool.close();
         } finally {

@@ -1,0 +1,217 @@
+package dev.jemma.core.engine;
+
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.kv.KvCache;
+import dev.jemma.core.model.Batch;
+import dev.jemma.core.model.LanguageModel;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Continuous batching for an engine's sessions: every forward a session asks for joins a queue, and each model step
+ * runs the queued work of <em>all</em> sessions as one {@link Batch} — decode tokens first (a running stream never
+ * waits behind a prompt), then prompt chunks in arrival order up to a token budget per step (a long prompt is split
+ * across steps, so other streams keep producing tokens while it is processed). Every matrix is then read once for
+ * all sequences, which is what makes serving several users nearly as cheap as one: decoding is bound by reading the
+ * weights.
+ *
+ * <p>No dedicated thread: a caller whose work is queued while no step runs becomes the leader and runs steps (its own
+ * work and everyone else's) until its own work is done, then hands the lead to a waiting caller. A lone session thus
+ * runs its forwards on its own thread, as before, with no hand-off per token.
+ */
+final class StepScheduler {
+    /** One caller's request: tokens [next, end) of {@code tokens} for {@code cache}; the logits of the last one. */
+    private static final class Work {
+        final int[] tokens;
+        final int end;
+        final KvCache cache;
+        int next;
+        float[] logits;
+        RuntimeException error;
+        boolean done;
+
+        Work(int[] tokens, int offset, int count, KvCache cache) {
+            this.tokens = tokens;
+            this.next = offset;
+            this.end = offset + count;
+            this.cache = cache;
+        }
+
+        int remaining() {
+            return end - next;
+        }
+    }
+
+    private final LanguageModel model;
+    private final int budget, vocab;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private final ArrayDeque<Work> queue = new ArrayDeque<>();
+    private boolean leading, closed;
+    /** Steps run and rows in them (for tests and statistics). */
+    private long steps, rows, sharedSteps;
+
+    /** @param budget most tokens one step runs (a model's batch size) */
+    StepScheduler(LanguageModel model, int budget) {
+        this.model = model;
+        this.budget = Math.max(1, budget);
+        this.vocab = model.config().vocabSize();
+    }
+
+    /**
+     * Runs {@code count} tokens of {@code tokens} from {@code offset} at the cache's next positions, batched with
+     * whatever other sessions have queued, and returns the last token's logits. Blocks until done.
+     */
+    float[] forward(int[] tokens, int offset, int count, KvCache cache) {
+        if (count <= 0) throw new IllegalArgumentException("no tokens");
+        Work w = new Work(tokens, offset, count, cache);
+        lock.lock();
+        try {
+            if (closed) throw new IllegalStateException("the engine is closed");
+            queue.add(w);
+            changed.signalAll();
+            while (!w.done) {
+                if (!leading) {
+                    leading = true;
+                    try {
+                        lead(w);
+                    } finally {
+                        leading = false;
+                        changed.signalAll();
+                    }
+                } else {
+                    changed.awaitUninterruptibly();
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (w.error != null) throw w.error;
+        return w.logits;
+    }
+
+    /** Runs steps until {@code own} is done (called with the lock held; released while the model runs). */
+    private void lead(Work own) {
+        while (!own.done) {
+            List<Work> picked = new ArrayList<>();
+            List<Integer> take = new ArrayList<>();
+            pick(picked, take);
+            if (picked.isEmpty()) return;
+            lock.unlock();
+            float[] logits = null;
+            RuntimeException failure = null;
+            try {
+                logits = run(picked, take);
+            } catch (RuntimeException e) {
+                failure = e;
+            } finally {
+                lock.lock();
+            }
+            finish(picked, take, logits, failure);
+            changed.signalAll();
+        }
+    }
+
+    /**
+     * Chooses this step's rows: one token of every decoding sequence first, then prompt chunks in arrival order while
+     * the budget lasts; a sequence whose tokens cannot run (its context is full, a token id out of range) fails alone.
+     */
+    private void pick(List<Work> picked, List<Integer> take) {
+        int left = budget;
+        for (int pass = 0; pass < 2 && left > 0; pass++) {
+            for (Iterator<Work> it = queue.iterator(); it.hasNext() && left > 0; ) {
+                Work w = it.next();
+                boolean decode = w.remaining() == 1;
+                if (pass == 0 != decode || picked.contains(w)) continue;
+                RuntimeException bad = check(w);
+                if (bad != null) {
+                    it.remove();
+                    w.error = bad;
+                    w.done = true;
+                    continue;
+                }
+                int n = Math.min(w.remaining(), left);
+                picked.add(w);
+                take.add(n);
+                left -= n;
+            }
+        }
+    }
+
+    private RuntimeException check(Work w) {
+        if (w.cache.length() + w.remaining() > w.cache.contextLength()) {
+            return new JemmaException("context full: " + (w.cache.length() + w.remaining()) + " tokens exceed the context length " + w.cache.contextLength());
+        }
+        for (int i = w.next; i < w.end; i++) {
+            int t = w.tokens[i];
+            if (t < 0 || t >= vocab) return new JemmaException("token id " + t + " is outside the vocabulary (0.." + (vocab - 1) + ")");
+        }
+        return null;
+    }
+
+    /** One model step over the picked chunks; the logits of each chunk that ends its work, in order. */
+    private float[] run(List<Work> picked, List<Integer> take) {
+        Batch.Builder b = Batch.builder();
+        for (int i = 0; i < picked.size(); i++) {
+            Work w = picked.get(i);
+            int n = take.get(i);
+            boolean last = n == w.remaining();
+            for (int j = 0; j < n; j++) b.token(w.cache, w.tokens[w.next + j], last && j == n - 1);
+        }
+        // mid-prompt chunks ask for no logits; a step of only those returns none
+        return model.forward(b.build());
+    }
+
+    private void finish(List<Work> picked, List<Integer> take, float[] logits, RuntimeException failure) {
+        steps++;
+        if (picked.size() > 1) sharedSteps++;
+        int at = 0;
+        for (int i = 0; i < picked.size(); i++) {
+            Work w = picked.get(i);
+            int n = take.get(i);
+            rows += n;
+            if (failure != null) {
+                queue.remove(w);
+                w.error = failure;
+                w.done = true;
+                continue;
+            }
+            w.next += n;
+            if (w.remaining() == 0) {
+                w.logits = java.util.Arrays.copyOfRange(logits, at * vocab, (at + 1) * vocab);
+                at++;
+                queue.remove(w);
+                w.done = true;
+            }
+        }
+    }
+
+    /**
+     * Refuses new work and waits until no step runs and nothing is queued (queued work still runs), so the model can be
+     * released safely.
+     */
+    void close() {
+        lock.lock();
+        try {
+            closed = true;
+            while (leading || !queue.isEmpty()) changed.awaitUninterruptibly();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Steps run so far, rows in them, and steps that served more than one sequence. */
+    long[] statistics() {
+        lock.lock();
+        try {
+            return new long[]{steps, rows, sharedSteps};
+        } finally {
+            lock.unlock();
+        }
+    }
+}
