@@ -96,8 +96,10 @@ public final class RagApp implements Runnable {
                 }
                 Path cm = model != null ? model : home().resolve("models/jemma-demo.gguf");
                 if (!Files.isRegularFile(cm)) throw new IllegalArgumentException(cm + ": no such chat model file");
+                // greedy, with a frequency penalty: small models otherwise loop on one phrase
                 try (JemmaChatModel chat = JemmaChatModel.builder().modelPath(cm).threads(threads).contextLength(2048)
-                        .temperature(0.0).maxOutputTokens(maxTokens).build()) {
+                        .defaultRequestParameters(dev.langchain4j.model.chat.request.ChatRequestParameters.builder()
+                                .temperature(0.0).frequencyPenalty(0.8).maxOutputTokens(maxTokens).build()).build()) {
                     Rag.Answer a = Rag.ask(index, e, chat, question, k);
                     out.println(a.text().strip());
                     out.println();
