@@ -29,6 +29,9 @@ final class Exchange {
     private OutputStream out;
     private volatile boolean broken;
     private boolean committed;
+    /** The body, read before the handler ran (see {@link #receivedBody}); null when there was none. */
+    private byte[] body;
+    private HttpError bodyError;
 
     Exchange(Request request, Response response, boolean openAiErrors, long maxBody) {
         this.request = request;
@@ -49,15 +52,38 @@ final class Exchange {
         return request.getHeaders().get(name);
     }
 
+    /** The body read asynchronously before the handler ran, or why it could not be read. */
+    void receivedBody(byte[] bytes, Throwable failure, java.time.Duration timeout) {
+        if (failure == null) {
+            body = bytes;
+            return;
+        }
+        Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+        if (cause instanceof java.util.concurrent.TimeoutException) {
+            // the client stalled: answer and close rather than wait for the rest
+            response.getHeaders().put(HttpHeader.CONNECTION, "close");
+            bodyError = new HttpError(408, "request body not received within " + timeout.toSeconds() + " s");
+        } else if (cause instanceof IllegalArgumentException || cause instanceof IllegalStateException) {
+            bodyError = new HttpError(413, "request body too large (limit " + maxBody + " bytes)");
+        } else {
+            bodyError = new HttpError(400, "cannot read request body: " + cause.getMessage());
+        }
+    }
+
     /** Reads and parses the JSON body: 413 beyond the size limit, 400 when empty or malformed. */
     ObjectNode jsonBody() {
         long declared = request.getLength();
         if (declared > maxBody) throw new HttpError(413, "request body too large (" + declared + " bytes; limit " + maxBody + ")");
+        if (bodyError != null) throw bodyError;
         byte[] bytes;
-        try (InputStream in = Content.Source.asInputStream(request)) {
-            bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBody + 1));
-        } catch (IOException e) {
-            throw new HttpError(400, "cannot read request body: " + e.getMessage());
+        if (body != null) {
+            bytes = body;
+        } else {
+            try (InputStream in = Content.Source.asInputStream(request)) {
+                bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBody + 1));
+            } catch (IOException e) {
+                throw new HttpError(400, "cannot read request body: " + e.getMessage());
+            }
         }
         if (bytes.length > maxBody) throw new HttpError(413, "request body too large (limit " + maxBody + " bytes)");
         if (bytes.length == 0) throw HttpError.badRequest("missing request body");

@@ -7,7 +7,9 @@ import dev.jemma.core.store.ModelStore;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
@@ -25,6 +27,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.logging.Level;
@@ -55,41 +58,60 @@ public final class JemmaServer implements AutoCloseable {
      * @param threads     inference threads per model (0 = all cores)
      * @param exact       exact f32 arithmetic (slow; for conformance checks)
      * @param contextLength tokens per conversation (0 = the engine's default)
+     * @param net         connection limits and timeouts
      */
     public record Config(String host, int port, List<String> models, int parallel, int queue, Duration queueWait,
                          String apiKey, List<String> corsOrigins, Duration keepAlive, long maxBodyBytes, int threads,
-                         boolean exact, int contextLength) {
+                         boolean exact, int contextLength, Net net) {
         public static Config defaults() {
             return new Config("127.0.0.1", 11434, List.of(), 2, 16, Duration.ofMinutes(5), null, List.of(),
-                    Duration.ofMinutes(5), 8L << 20, 0, false, 0);
+                    Duration.ofMinutes(5), 8L << 20, 0, false, 0, Net.defaults());
+        }
+
+        public Config withNet(Net n) {
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength, n);
         }
 
         public Config withHost(String h) {
-            return new Config(h, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength);
+            return new Config(h, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength, net);
         }
 
         public Config withEngine(int threads, boolean exact, int contextLength) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength, net);
         }
 
         public Config withPort(int p) {
-            return new Config(host, p, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength);
+            return new Config(host, p, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength, net);
         }
 
         public Config withModels(List<String> m) {
-            return new Config(host, port, m, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength);
+            return new Config(host, port, m, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength, net);
         }
 
         public Config withLimits(int parallel, int queue, Duration queueWait) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength, net);
         }
 
         public Config withSecurity(String apiKey, List<String> corsOrigins) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength, net);
         }
 
         public Config withKeepAlive(Duration k) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, k, maxBodyBytes, threads, exact, contextLength);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, k, maxBodyBytes, threads, exact, contextLength, net);
+        }
+    }
+
+    /**
+     * What a slow or hostile client may hold. A connection that makes no progress for {@code idleTimeout} is closed
+     * (a request line and headers that never end, a body that stops half-way, an idle keep-alive connection, a
+     * response the client stops reading); computing an answer is not "idle". A request body must arrive whole within
+     * {@code bodyTimeout}, and it is read without holding a thread, so stalled uploads cannot starve the server (the
+     * health endpoints keep answering). At most {@code maxConnections} connections are open at once (more wait in the
+     * accept backlog), at most {@code maxConnectionsPerClient} from one IP address (more are closed at once).
+     */
+    public record Net(Duration idleTimeout, Duration bodyTimeout, int maxConnections, int maxConnectionsPerClient) {
+        public static Net defaults() {
+            return new Net(Duration.ofSeconds(30), Duration.ofSeconds(60), 1024, 256);
         }
     }
 
@@ -138,11 +160,16 @@ public final class JemmaServer implements AutoCloseable {
         server = new Server(threads);
         HttpConfiguration hc = new HttpConfiguration();
         hc.setSendServerVersion(false);
+        Net net = config.net();
+        // the same limit while a request is handled: a stalled body read or response write fails after it
+        hc.setIdleTimeout(net.idleTimeout().toMillis());
         connector = new ServerConnector(server, new HttpConnectionFactory(hc));
         connector.setHost(config.host());
         connector.setPort(config.port());
-        connector.setIdleTimeout(Duration.ofMinutes(10).toMillis());
+        connector.setIdleTimeout(net.idleTimeout().toMillis());
+        connector.addEventListener(new ClientConnectionLimit(net.maxConnectionsPerClient()));
         server.addConnector(connector);
+        server.addBean(new NetworkConnectionLimit(net.maxConnections(), connector));
         server.setHandler(new Router());
     }
 
@@ -233,9 +260,42 @@ public final class JemmaServer implements AutoCloseable {
             String path = Request.getPathInContext(request);
             boolean openAi = path.startsWith("/v1/");
             Exchange ex = new Exchange(request, response, openAi, config.maxBodyBytes());
+            // Computing an answer is not idleness: only a stalled read or write (failed by Jetty itself) ends a request.
+            request.addIdleTimeoutListener(t -> false);
             try {
                 checkOrigin(ex);
                 cors(ex);
+                if (path.startsWith("/api/") || path.startsWith("/v1/")) checkApiKey(ex);
+                if (hasBody(request)) {
+                    long declared = request.getLength();
+                    if (declared > config.maxBodyBytes()) {
+                        throw new HttpError(413, "request body too large (" + declared + " bytes; limit " + config.maxBodyBytes() + ")");
+                    }
+                    // Read without holding a thread: a client that sends half a body and stalls costs a buffer, not a
+                    // worker, until the idle or body timeout ends it.
+                    Content.Source.asByteArrayAsync(request, (int) Math.min(Integer.MAX_VALUE - 8, config.maxBodyBytes() + 1))
+                            .orTimeout(config.net().bodyTimeout().toMillis(), TimeUnit.MILLISECONDS)
+                            .whenComplete((bytes, failure) -> threads.execute(() -> {
+                                ex.receivedBody(bytes, failure, config.net().bodyTimeout());
+                                process(ex, path, callback);
+                            }));
+                    return true;
+                }
+            } catch (HttpError e) {
+                respondError(ex, callback, e.status, e.getMessage());
+                return true;
+            }
+            process(ex, path, callback);
+            return true;
+        }
+
+        private static boolean hasBody(Request request) {
+            return request.getLength() > 0 || (request.getLength() < 0 && request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING));
+        }
+
+        private void process(Exchange ex, String path, Callback callback) {
+            Request request = ex.request;
+            try {
                 if (request.getMethod().equals("OPTIONS")) {
                     ex.bytes(config.corsOrigins().isEmpty() ? 403 : 204, "text/plain", new byte[0]);
                 } else {
@@ -251,7 +311,6 @@ public final class JemmaServer implements AutoCloseable {
                 Logger.getLogger(JemmaServer.class.getName()).log(Level.WARNING, "request " + path + " failed", t);
                 respondError(ex, callback, 500, "internal error: " + t);
             }
-            return true;
         }
 
         private void respondError(Exchange ex, Callback callback, int status, String message) {
@@ -346,6 +405,12 @@ public final class JemmaServer implements AutoCloseable {
         if (path.equals("/") || path.startsWith("/static/") || path.equals("/favicon.ico")) {
             if (!m.equals("GET") && !m.equals("HEAD")) throw new HttpError(405, "method " + m + " not allowed on " + path);
             staticFile(ex, path);
+            return;
+        }
+        if (path.equals("/health")) {
+            // for load balancers and probes: no key needed, nothing revealed
+            if (!m.equals("GET") && !m.equals("HEAD")) throw new HttpError(405, "method " + m + " not allowed on " + path);
+            ex.json(200, Exchange.JSON.createObjectNode().put("status", "ok"));
             return;
         }
         if (path.startsWith("/api/") || path.startsWith("/v1/")) {
