@@ -138,6 +138,7 @@ final class EngineModel implements ServedModel {
             dev.jemma.core.engine.Generation g;
             try {
                 dev.jemma.core.engine.TokenListener tl = t -> {
+                    if (t.logprobs() != null) listener.onLogprob(logprob(t.logprobs()));
                     if (!t.text().isEmpty() && !listener.onText(t.text())) s.cancel();
                 };
                 s.setTokenFilter(r.json() ? JsonConstraint.newConstraint(engine.grammarVocabulary()) : null);
@@ -187,8 +188,26 @@ final class EngineModel implements ServedModel {
         return -1;
     }
 
+    private ServedModel.Logprob logprob(dev.jemma.core.sampling.TokenLogprobs lp) {
+        List<ServedModel.Alternative> top = new ArrayList<>(lp.topIds().length);
+        for (int i = 0; i < lp.topIds().length; i++) {
+            byte[] b = tokenBytes(lp.topIds()[i]);
+            top.add(new ServedModel.Alternative(new String(b, java.nio.charset.StandardCharsets.UTF_8), b, lp.topLogprobs()[i]));
+        }
+        byte[] b = tokenBytes(lp.id());
+        return new ServedModel.Logprob(new String(b, java.nio.charset.StandardCharsets.UTF_8), b, lp.logprob(), top);
+    }
+
+    /** A token's text as bytes: what it prints, or a control token's own spelling ({@code <end_of_turn>}). */
+    private byte[] tokenBytes(int id) {
+        Tokenizer tok = engine.tokenizer();
+        byte[] b = tok.tokenBytes(id);
+        return b.length == 0 && tok.isControl(id) ? tok.piece(id).getBytes(java.nio.charset.StandardCharsets.UTF_8) : b;
+    }
+
     private static GenerationOptions options(Options o) {
         GenerationOptions.Builder b = GenerationOptions.builder();
+        if (o.logprobs() != null) b.logprobs(o.logprobs());
         if (o.numPredict() != null && o.numPredict() >= 0) b.maxTokens(o.numPredict());
         if (o.temperature() != null) b.temperature(o.temperature());
         if (o.topK() != null) b.topK(o.topK());

@@ -1,8 +1,9 @@
 package dev.jemma.server;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.function.BooleanSupplier;
-import java.util.function.Predicate;
 
 /**
  * Runs one generation for either API and forwards its text to the protocol's writer; the run stops early (the
@@ -10,7 +11,8 @@ import java.util.function.Predicate;
  */
 final class Generation {
     /** The outcome: the engine's counts, the full text, and whether the client went away. */
-    record Outcome(ServedModel.Result result, String text, boolean clientGone) {
+    record Outcome(ServedModel.Result result, String text, boolean clientGone, List<ServedModel.Logprob> logprobs,
+                   List<ServedModel.Logprob> unsent) {
         String doneReason() {
             return result.doneReason();
         }
@@ -19,11 +21,19 @@ final class Generation {
     private Generation() {
     }
 
+    /** Receives each piece of text with the log-probabilities of the tokens that released it (empty unless asked). */
+    interface Sink {
+        /** Returns false when the client has gone. */
+        boolean emit(String text, List<ServedModel.Logprob> logprobs);
+    }
+
     /**
      * @param emit receives each piece of text; returns false when the client has gone
      */
-    static Outcome run(ModelManager.Lease lease, ServedModel.Request request, Predicate<String> emit, BooleanSupplier clientGone) {
+    static Outcome run(ModelManager.Lease lease, ServedModel.Request request, Sink emit, BooleanSupplier clientGone) {
         StringBuilder all = new StringBuilder();
+        List<ServedModel.Logprob> logprobs = new ArrayList<>();
+        List<ServedModel.Logprob> pending = new ArrayList<>();
         boolean[] gone = {false};
         ServedModel.Result r;
         try {
@@ -31,8 +41,16 @@ final class Generation {
                 @Override
                 public boolean onText(String text) {
                     all.append(text);
-                    if (!gone[0] && !emit.test(text)) gone[0] = true;
+                    List<ServedModel.Logprob> mine = List.copyOf(pending);
+                    pending.clear();
+                    if (!gone[0] && !emit.emit(text, mine)) gone[0] = true;
                     return !gone[0];
+                }
+
+                @Override
+                public void onLogprob(ServedModel.Logprob logprob) {
+                    logprobs.add(logprob);
+                    pending.add(logprob);
                 }
 
                 @Override
@@ -42,8 +60,8 @@ final class Generation {
             });
         } catch (CancellationException e) {
             // the client went away while its prompt was being prepared: nothing to answer
-            return new Outcome(new ServedModel.Result(0, 0, 0, 0, 0, "cancel", new int[0]), "", true);
+            return new Outcome(new ServedModel.Result(0, 0, 0, 0, 0, "cancel", new int[0]), "", true, List.of(), List.of());
         }
-        return new Outcome(r, all.toString(), gone[0]);
+        return new Outcome(r, all.toString(), gone[0], logprobs, List.copyOf(pending));
     }
 }

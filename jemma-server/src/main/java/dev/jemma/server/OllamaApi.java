@@ -149,7 +149,52 @@ final class OllamaApi {
                 Params.number(o, "presence_penalty", null, -2, 2),
                 Params.number(o, "frequency_penalty", null, -2, 2),
                 Params.longValue(o, "seed", null),
-                Params.stringList(o, "stop"));
+                Params.stringList(o, "stop"),
+                null);
+    }
+
+    /**
+     * Ollama's {@code logprobs} (true: report each token's log-probability) and {@code top_logprobs} (0–20 alternatives
+     * per token): the number of alternatives, or null when not asked for.
+     */
+    static Integer logprobs(JsonNode body) {
+        boolean on = Params.bool(body, "logprobs", false);
+        Integer top = Params.integer(body, "top_logprobs", null);
+        if (top != null && (top < 0 || top > 20)) throw HttpError.badRequest("field 'top_logprobs' must be between 0 and 20");
+        if (top != null && top > 0 && !on) throw HttpError.badRequest("field 'top_logprobs' needs \"logprobs\": true");
+        return on ? (top == null ? 0 : top) : null;
+    }
+
+    /** Ollama's log-probabilities: [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}]. */
+    static ArrayNode logprobsJson(List<ServedModel.Logprob> lps) {
+        ArrayNode arr = Exchange.JSON.createArrayNode();
+        for (ServedModel.Logprob lp : lps) {
+            ObjectNode e = arr.addObject();
+            e.put("token", lp.token());
+            e.put("logprob", lp.logprob());
+            putBytes(e, lp.bytes());
+            if (!lp.top().isEmpty()) {
+                ArrayNode top = e.putArray("top_logprobs");
+                for (ServedModel.Alternative a : lp.top()) {
+                    ObjectNode t = top.addObject().put("token", a.token()).put("logprob", a.logprob());
+                    putBytes(t, a.bytes());
+                }
+            }
+        }
+        return arr;
+    }
+
+    static void putBytes(ObjectNode o, byte[] bytes) {
+        ArrayNode b = o.putArray("bytes");
+        for (byte x : bytes) b.add(x & 0xff);
+    }
+
+    /** Gemma 3 and 3n have no thinking mode: {@code think} may be false or absent, anything else is refused. */
+    static void refuseThinking(JsonNode body) {
+        JsonNode t = body.get("think");
+        if (t == null || t.isNull() || (t.isBoolean() && !t.asBoolean())) return;
+        throw HttpError.badRequest("field 'think': this model has no thinking mode (Gemma 3 does not think before it answers); "
+                + "send false or leave it out");
     }
 
     static boolean jsonFormat(JsonNode body) {
@@ -206,7 +251,8 @@ final class OllamaApi {
         String model = modelName(body);
         boolean stream = Params.bool(body, "stream", true);
         Duration keepAlive = Params.keepAlive(body);
-        ServedModel.Options opts = options(body);
+        ServedModel.Options opts = options(body).withLogprobs(logprobs(body));
+        refuseThinking(body);
         boolean json = jsonFormat(body);
         List<ServedModel.Message> msgs = chat ? messages(body, false) : List.of();
         String prompt = chat ? null : Params.string(body, "prompt", "");
@@ -241,19 +287,25 @@ final class OllamaApi {
                 // The stream starts with the first text, so an error found before it (prompt too long…) still gets
                 // its proper status code.
                 boolean[] started = {false};
-                Generation.Outcome out = Generation.run(lease, req, text -> {
+                Generation.Outcome out = Generation.run(lease, req, (text, lps) -> {
                     if (!stream) return true;
                     if (!started[0]) {
                         ex.startStream(NDJSON);
                         started[0] = true;
                     }
-                    return ex.sendLine(chunk(name, chat, text));
+                    ObjectNode c = chunk(name, chat, text);
+                    if (opts.logprobs() != null && !lps.isEmpty()) c.set("logprobs", logprobsJson(lps));
+                    return ex.sendLine(c);
                 }, ex::clientGone);
                 if (out.clientGone()) return;
                 if (stream && !started[0]) ex.startStream(NDJSON);
                 ObjectNode fin = stream ? chunk(name, chat, "") : chunk(name, chat, out.text());
                 fin.put("done", true);
                 fin.put("done_reason", out.doneReason());
+                if (opts.logprobs() != null) {
+                    List<ServedModel.Logprob> lps = stream ? out.unsent() : out.logprobs();
+                    if (!stream || !lps.isEmpty()) fin.set("logprobs", logprobsJson(lps));
+                }
                 if (!chat) {
                     ArrayNode ctx = fin.putArray("context");
                     for (int id : out.result().context()) ctx.add(id);

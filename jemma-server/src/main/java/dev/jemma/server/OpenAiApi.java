@@ -61,7 +61,11 @@ final class OpenAiApi {
         ServedModel.Options opts = new ServedModel.Options(maxTokens, Params.number(body, "temperature", null, 0, 2),
                 null, Params.number(body, "top_p", null, 0, 1), null, null, null,
                 Params.number(body, "presence_penalty", null, -2, 2), Params.number(body, "frequency_penalty", null, -2, 2),
-                Params.longValue(body, "seed", null), stops);
+                Params.longValue(body, "seed", null), stops, null).withLogprobs(chat ? chatLogprobs(body) : legacyLogprobs(body));
+        JsonNode effort = body.get("reasoning_effort");
+        if (effort != null && !effort.isNull() && !(effort.isTextual() && effort.asText().equals("none"))) {
+            throw HttpError.badRequest("field 'reasoning_effort': this model has no reasoning mode (Gemma 3); send \"none\" or leave it out");
+        }
         boolean json = false;
         JsonNode rf = body.get("response_format");
         if (rf != null && !rf.isNull()) {
@@ -94,7 +98,8 @@ final class OpenAiApi {
              ModelManager.Lease lease = server.models.acquire(model, null)) {
             String name = lease.entry().name();
             boolean[] started = {false};
-            Generation.Outcome out = Generation.run(lease, req, text -> {
+            int[] textOffset = {0};
+            Generation.Outcome out = Generation.run(lease, req, (text, lps) -> {
                 if (!stream) return true;
                 if (!started[0]) {
                     ex.startStream(SSE);
@@ -103,7 +108,9 @@ final class OpenAiApi {
                         return false;
                     }
                 }
-                return ex.sendEvent(chunk(id, created, name, chat, chat ? obj().put("content", text) : null, null, text));
+                ObjectNode c = chunk(id, created, name, chat, chat ? obj().put("content", text) : null, null, text);
+                if (opts.logprobs() != null) ((ObjectNode) c.get("choices").get(0)).set("logprobs", logprobsJson(chat, lps, textOffset));
+                return ex.sendEvent(c);
             }, ex::clientGone);
             if (out.clientGone()) return;
             String finish = out.doneReason().equals("length") ? "length" : "stop";
@@ -117,7 +124,11 @@ final class OpenAiApi {
                     ex.startStream(SSE);
                     if (chat) ex.sendEvent(chunk(id, created, name, chat, obj().put("role", "assistant").put("content", ""), null));
                 }
-                ex.sendEvent(chunk(id, created, name, chat, chat ? obj() : null, finish, ""));
+                ObjectNode last = chunk(id, created, name, chat, chat ? obj() : null, finish, "");
+                if (opts.logprobs() != null && !out.unsent().isEmpty()) {
+                    ((ObjectNode) last.get("choices").get(0)).set("logprobs", logprobsJson(chat, out.unsent(), textOffset));
+                }
+                ex.sendEvent(last);
                 if (includeUsage) {
                     ObjectNode u = obj().put("id", id).put("object", chat ? "chat.completion.chunk" : "text_completion")
                             .put("created", created).put("model", name).put("system_fingerprint", "jemma");
@@ -133,11 +144,64 @@ final class OpenAiApi {
             ObjectNode choice = o.putArray("choices").addObject().put("index", 0);
             if (chat) choice.putObject("message").put("role", "assistant").put("content", out.text());
             else choice.put("text", out.text());
-            choice.putNull("logprobs");
+            if (opts.logprobs() != null) choice.set("logprobs", logprobsJson(chat, out.logprobs(), new int[]{0}));
+            else choice.putNull("logprobs");
             choice.put("finish_reason", finish);
             o.set("usage", usage);
             ex.json(200, o);
         }
+    }
+
+    /** Chat completions: {@code logprobs} (true/false) and {@code top_logprobs} (0–20, needs logprobs). */
+    private static Integer chatLogprobs(JsonNode body) {
+        boolean on = Params.bool(body, "logprobs", false);
+        Integer top = Params.integer(body, "top_logprobs", null);
+        if (top != null && (top < 0 || top > 20)) throw HttpError.badRequest("field 'top_logprobs' must be between 0 and 20");
+        if (top != null && !on) throw HttpError.badRequest("field 'top_logprobs' needs \"logprobs\": true");
+        return on ? (top == null ? 0 : top) : null;
+    }
+
+    /** Legacy completions: {@code logprobs} is the number of alternatives (0–5), or null for none. */
+    private static Integer legacyLogprobs(JsonNode body) {
+        Integer n = Params.integer(body, "logprobs", null);
+        if (n != null && (n < 0 || n > 5)) throw HttpError.badRequest("field 'logprobs' must be between 0 and 5");
+        return n;
+    }
+
+    /**
+     * The {@code logprobs} of a choice: for chat {@code {content: [{token, logprob, bytes, top_logprobs}], refusal}};
+     * for legacy completions {@code {tokens, token_logprobs, top_logprobs: [{token: logprob}], text_offset}}, where
+     * {@code offset[0]} carries the text offset from one chunk to the next.
+     */
+    private static ObjectNode logprobsJson(boolean chat, List<ServedModel.Logprob> lps, int[] offset) {
+        ObjectNode o = obj();
+        if (chat) {
+            ArrayNode content = o.putArray("content");
+            for (ServedModel.Logprob lp : lps) {
+                ObjectNode e = content.addObject().put("token", lp.token()).put("logprob", lp.logprob());
+                OllamaApi.putBytes(e, lp.bytes());
+                ArrayNode top = e.putArray("top_logprobs");
+                for (ServedModel.Alternative a : lp.top()) {
+                    ObjectNode t = top.addObject().put("token", a.token()).put("logprob", a.logprob());
+                    OllamaApi.putBytes(t, a.bytes());
+                }
+            }
+            o.putNull("refusal");
+            return o;
+        }
+        ArrayNode tokens = o.putArray("tokens"), values = o.putArray("token_logprobs"), tops = o.putArray("top_logprobs"),
+                offsets = o.putArray("text_offset");
+        for (ServedModel.Logprob lp : lps) {
+            tokens.add(lp.token());
+            values.add(lp.logprob());
+            // OpenAI: the alternatives and always the sampled token, so up to logprobs + 1 entries
+            ObjectNode top = tops.addObject();
+            for (ServedModel.Alternative a : lp.top()) top.put(a.token(), a.logprob());
+            if (!top.has(lp.token())) top.put(lp.token(), lp.logprob());
+            offsets.add(offset[0]);
+            offset[0] += lp.token().length();
+        }
+        return o;
     }
 
     private static ObjectNode chunk(String id, long created, String model, boolean chat, ObjectNode delta, String finish) {

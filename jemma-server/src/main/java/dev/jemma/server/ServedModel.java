@@ -17,10 +17,28 @@ interface ServedModel extends AutoCloseable {
      * model file's recommendation, else Gemma's defaults, apply).
      */
     record Options(Integer numPredict, Float temperature, Integer topK, Float topP, Float minP, Float repeatPenalty,
-                   Integer repeatLastN, Float presencePenalty, Float frequencyPenalty, Long seed, List<String> stop) {
+                   Integer repeatLastN, Float presencePenalty, Float frequencyPenalty, Long seed, List<String> stop,
+                   Integer logprobs) {
         static Options none() {
-            return new Options(null, null, null, null, null, null, null, null, null, null, List.of());
+            return new Options(null, null, null, null, null, null, null, null, null, null, List.of(), null);
         }
+
+        /** These options reporting log-probabilities with {@code top} alternatives per token (null = none). */
+        Options withLogprobs(Integer top) {
+            return new Options(numPredict, temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty,
+                    frequencyPenalty, seed, stop, top);
+        }
+    }
+
+    /**
+     * A generated token's log-probability (the model's log-softmax at that position, before penalties, grammar masks
+     * and temperature) and the most likely alternatives there.
+     */
+    record Logprob(String token, byte[] bytes, float logprob, List<Alternative> top) {
+    }
+
+    /** One of the most likely tokens at a position. */
+    record Alternative(String token, byte[] bytes, float logprob) {
     }
 
     /**
@@ -35,6 +53,10 @@ interface ServedModel extends AutoCloseable {
     /** Receives generated text; returns false to stop (client gone, stop string seen). */
     interface Listener {
         boolean onText(String text);
+
+        /** A generated token's log-probabilities, when asked for; comes before the text that token releases. */
+        default void onLogprob(Logprob logprob) {
+        }
 
         /** Whether the client has gone before any text (polled while the prompt is prepared). */
         default boolean gone() {

@@ -30,6 +30,7 @@ public final class GenerationOptions {
     private final List<String> stop;
     private final Boolean ignoreEos;
     private final Grammar grammar;
+    private final Integer logprobs;
 
     private GenerationOptions(Builder b) {
         maxTokens = b.maxTokens;
@@ -45,6 +46,7 @@ public final class GenerationOptions {
         stop = b.stop == null ? null : List.copyOf(b.stop);
         ignoreEos = b.ignoreEos;
         grammar = b.grammar;
+        logprobs = b.logprobs;
     }
 
     /** No field set. */
@@ -72,6 +74,7 @@ public final class GenerationOptions {
         b.stop = stop;
         b.ignoreEos = ignoreEos;
         b.grammar = grammar;
+        b.logprobs = logprobs;
         return b;
     }
 
@@ -92,6 +95,7 @@ public final class GenerationOptions {
         if (b.stop == null) b.stop = fallback.stop;
         if (b.ignoreEos == null) b.ignoreEos = fallback.ignoreEos;
         if (b.grammar == null) b.grammar = fallback.grammar;
+        if (b.logprobs == null) b.logprobs = fallback.logprobs;
         return b.build();
     }
 
@@ -171,6 +175,11 @@ public final class GenerationOptions {
         return ignoreEos;
     }
 
+    /** How many alternatives each generated token's {@link Token#logprobs()} lists, or null for no log-probabilities. */
+    public Integer logprobs() {
+        return logprobs;
+    }
+
     /** The grammar the answer must follow, or null. */
     public Grammar grammar() {
         return grammar;
@@ -183,19 +192,19 @@ public final class GenerationOptions {
                 && Objects.equals(repeatPenalty, g.repeatPenalty) && Objects.equals(repeatLastN, g.repeatLastN)
                 && Objects.equals(presencePenalty, g.presencePenalty) && Objects.equals(frequencyPenalty, g.frequencyPenalty)
                 && Objects.equals(seed, g.seed) && Objects.equals(stop, g.stop) && Objects.equals(ignoreEos, g.ignoreEos)
-                && Objects.equals(grammar, g.grammar);
+                && Objects.equals(grammar, g.grammar) && Objects.equals(logprobs, g.logprobs);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty, frequencyPenalty, seed, stop, ignoreEos, grammar);
+        return Objects.hash(maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty, frequencyPenalty, seed, stop, ignoreEos, grammar, logprobs);
     }
 
     @Override
     public String toString() {
         return "GenerationOptions{maxTokens=" + maxTokens + ", temperature=" + temperature + ", topK=" + topK + ", topP=" + topP
                 + ", minP=" + minP + ", repeatPenalty=" + repeatPenalty + ", repeatLastN=" + repeatLastN + ", presencePenalty=" + presencePenalty
-                + ", frequencyPenalty=" + frequencyPenalty + ", seed=" + seed + ", stop=" + stop + ", ignoreEos=" + ignoreEos + (grammar != null ? ", grammar=<" + grammar.gbnf().length() + " chars>" : "") + "}";
+                + ", frequencyPenalty=" + frequencyPenalty + ", seed=" + seed + ", stop=" + stop + ", ignoreEos=" + ignoreEos + (logprobs != null ? ", logprobs=" + logprobs : "") + (grammar != null ? ", grammar=<" + grammar.gbnf().length() + " chars>" : "") + "}";
     }
 
     /** Mutable builder; {@code null} leaves a field unset. */
@@ -213,6 +222,7 @@ public final class GenerationOptions {
         private List<String> stop;
         private Boolean ignoreEos;
         private Grammar grammar;
+        private Integer logprobs;
 
         private Builder() {
         }
@@ -291,6 +301,16 @@ public final class GenerationOptions {
          */
         public Builder grammar(Grammar v) {
             grammar = v;
+            return this;
+        }
+
+        /**
+         * Reports each generated token's log-probability and those of the {@code top} most likely tokens at its position
+         * ({@link Token#logprobs()}: the model's distribution, before penalties, masks and temperature); null = off.
+         */
+        public Builder logprobs(Integer top) {
+            if (top != null && top < 0) throw new IllegalArgumentException("logprobs: the number of alternatives must be >= 0, got " + top);
+            logprobs = top;
             return this;
         }
 

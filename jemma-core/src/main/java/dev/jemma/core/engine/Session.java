@@ -7,6 +7,7 @@ import dev.jemma.core.constrain.GrammarConstraint;
 import dev.jemma.core.kv.KvCache;
 import dev.jemma.core.sampling.Sampler;
 import dev.jemma.core.sampling.StopStrings;
+import dev.jemma.core.sampling.TokenLogprobs;
 import dev.jemma.core.tokenizer.StreamDecoder;
 import dev.jemma.core.tokenizer.Tokenizer;
 
@@ -373,6 +374,7 @@ public final class Session implements AutoCloseable {
         StopStrings stops = new StopStrings(opts.stopOrEmpty());
         StreamDecoder decoder = tok.newDecoder();
         int vocab = engine.vocabSize();
+        Integer topLogprobs = opts.logprobs();
         // an explicit filter wins over the options' grammar; each run gets a fresh parse state
         TokenFilter filter = tokenFilter;
         if (filter == null && opts.grammar() != null) filter = new GrammarConstraint(opts.grammar(), engine.grammarVocabulary());
@@ -409,6 +411,8 @@ public final class Session implements AutoCloseable {
                 reason = StopReason.MAX_TOKENS;
                 break;
             }
+            // the model's distribution, before the grammar mask (and the sampler's penalties and temperature)
+            TokenLogprobs.Position position = topLogprobs != null ? new TokenLogprobs.Position(logits, 0, vocab, topLogprobs) : null;
             if (filter != null) filter.mask(logits, vocab);
             int id = sampler.sample(logits, 0, vocab, hist, histLen);
             if (filter != null) filter.accept(id);
@@ -423,7 +427,8 @@ public final class Session implements AutoCloseable {
             hist[histLen++] = id;
             String piece = stops.accept(decoder.accept(id));
             text.append(piece);
-            listener.onToken(new Token(id, piece, nOut - 1));
+            // a mask only lowers disallowed tokens to -inf: the chosen token's logit is still the model's
+            listener.onToken(new Token(id, piece, nOut - 1, position == null ? null : position.of(id, logits[id])));
             if (stops.stopped()) {
                 reason = StopReason.STOP_STRING;
                 break;
