@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
                 ConvertCommand.class,
                 PerplexityCommand.class,
                 BenchCommand.class,
+                HeapCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

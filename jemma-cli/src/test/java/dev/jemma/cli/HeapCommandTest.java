@@ -1,0 +1,41 @@
+package dev.jemma.cli;
+
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.memory.MemoryPlan;
+import dev.jemma.core.model.ModelLoader;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The heap the launcher gives serve/run/chat comes from the memory plan (issue 22, finding 4). */
+class HeapCommandTest {
+    static final String TINY = RunCommandTest.TINY;
+
+    static MemoryPlan plan(int ctx) {
+        try (GgufFile f = GgufFile.open(Path.of(TINY))) {
+            return ModelLoader.plan(f, ModelLoader.readConfig(f), ctx, dev.jemma.core.engine.EngineOptions.defaults().maxBatch());
+        }
+    }
+
+    @Test
+    void runAndServeHeapsFollowThePlan() {
+        MemoryPlan p = plan(2048);
+        long run = HeapCommand.heapFor("run", TINY, "hello", "-c", "2048");
+        assertThat(run).isGreaterThanOrEqualTo(p.heapNeeded() + HeapCommand.BASE_MIB * HeapCommand.MIB);
+        assertThat(run).isLessThan(p.heapNeeded() + (HeapCommand.BASE_MIB + 64) * HeapCommand.MIB);
+        assertThat(run % (64 * HeapCommand.MIB)).isZero();
+        // a larger context needs a larger heap; the server keeps parallel + 2 conversations and admits requests
+        assertThat(HeapCommand.heapFor("run", TINY, "hello", "-c", "8192")).isGreaterThanOrEqualTo(run);
+        long serve = HeapCommand.heapFor("serve", "-m", TINY, "-c", "2048", "--parallel", "3", "--queue", "4");
+        assertThat(serve).isGreaterThanOrEqualTo(p.kvBytes() * 5 + p.scratchBytes() + p.headroomBytes() + 7L * 3 * (8L << 20));
+        assertThat(HeapCommand.heapFor("chat", TINY, "-c", "2048")).isEqualTo(run);
+        // nothing to size: no output, the command reports its own problems
+        assertThat(HeapCommand.heapFor("run", "/no/such.gguf", "hi")).isZero();
+        assertThat(HeapCommand.heapFor("list")).isZero();
+        var r = CliTestSupport.run(null, "heap", "run", TINY, "hi", "-c", "2048");
+        assertThat(r.out().strip()).isEqualTo("-Xmx" + run / HeapCommand.MIB + "m");
+        assertThat(CliTestSupport.run(null, "heap", "run", "/no/such.gguf", "hi").out()).isEmpty();
+    }
+}
