@@ -118,6 +118,42 @@ class GrammarGenerationTest {
         }
     }
 
+    /**
+     * Every schema of the corpus, on every model, at temperature 1 over several seeds: each finished answer parses and
+     * validates with the networknt validator; answers cut by the token limit are still valid prefixes.
+     */
+    @Test
+    void schemaCorpus() throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        int finished = 0, total = 0;
+        for (com.fasterxml.jackson.databind.JsonNode c : JsonSchemaGrammarTest.resource("schema-corpus.json")) {
+            String name = c.get("name").asText();
+            Grammar g = JsonSchemaGrammar.fromSchema(c.get("schema"));
+            com.networknt.schema.Schema validator = JsonSchemaGrammarTest.REGISTRY.getSchema(json.writeValueAsString(c.get("schema")));
+            for (Engine e : engines) {
+                try (Session s = e.newSession()) {
+                    for (long seed = 1; seed <= 6; seed++) {
+                        GenerationOptions opts = GenerationOptions.builder().temperature(1f).seed(seed).maxTokens(300).grammar(g).build();
+                        Generation out = s.generate(List.of(ChatMessage.user("Answer in JSON.")), opts, null);
+                        total++;
+                        assertThat(GrammarMatcher.firstError(g, out.text())).as("%s seed %d: %s", name, seed, out.text()).isEqualTo(-1);
+                        if (out.stopReason() != StopReason.END_OF_TURN) continue;
+                        finished++;
+                        com.fasterxml.jackson.databind.JsonNode doc;
+                        try {
+                            doc = json.readTree(out.text());
+                        } catch (Exception x) {
+                            throw new AssertionError(name + ": not JSON: " + out.text(), x);
+                        }
+                        assertThat(validator.validate(doc)).as("%s seed %d on %s: %s", name, seed, e.path().getFileName(), out.text()).isEmpty();
+                    }
+                }
+            }
+        }
+        System.out.printf("schema corpus on the models: %d of %d answers finished, all valid%n", finished, total);
+        assertThat(finished).isGreaterThan(total / 2);
+    }
+
     /** An independent recursive-descent check of the arithmetic answers (depth at most 3). */
     private static final class Arithmetic {
         private final String s;
