@@ -58,6 +58,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--embed-tokens", split = ",", paramLabel = "N,…", description = "tokens per text for --embed (default: 64,512)")
     int[] embedTokens = {64, 512};
 
+    @Option(names = "--grammar", paramLabel = "FILE|json", description = "also run tg with sampling, unconstrained and under this grammar"
+            + " (a GBNF file, a JSON Schema *.json file, or json for JSON mode), and report the per-token mask cost")
+    String grammar;
+
     @Override
     public Integer call() throws IOException {
         if (prompt < 0 || gen < 0) throw new JemmaException("-p and -n must be >= 0");
@@ -92,6 +96,7 @@ final class BenchCommand implements Callable<Integer> {
                     for (int i = 0; i < gen; i++) m.forward(tokens, i, 1, cache, false);
                 }, gen) : null;
                 double[] pp = ppRun == null ? null : rates(ppRun), tg = tgRun == null ? null : rates(tgRun);
+                GrammarBench gb = grammar != null && gen > 0 ? GrammarBench.run(m, path, grammar, gen, reps, tokens, cache) : null;
                 long rss = peakRssBytes();
                 long size = Files.size(path);
                 if (json) {
@@ -119,6 +124,7 @@ final class BenchCommand implements Callable<Integer> {
                         o.put("tg_cpu_seconds", tgRun[reps]);
                         o.put("tg_warmup_runs", (int) tgRun[reps + 1]);
                     }
+                    if (gb != null) gb.put(o);
                     o.put("load_seconds", loadSeconds);
                     o.put("load_cpu_seconds", loadCpuSeconds);
                     o.put("peak_rss_bytes", rss);
@@ -131,6 +137,7 @@ final class BenchCommand implements Callable<Integer> {
                     String mode = exact ? "exact" : "default";
                     if (pp != null) System.out.printf("| %s | %s | %d | %s | pp%d | %.2f ± %.2f |%n", name, sz, threads, mode, prompt, mean(pp), sd(pp));
                     if (tg != null) System.out.printf("| %s | %s | %d | %s | tg%d | %.2f ± %.2f |%n", name, sz, threads, mode, gen, mean(tg), sd(tg));
+                    if (gb != null) gb.print(name, sz, threads, mode, gen);
                     System.out.printf("%nload %.3f s, peak RSS %.1f MiB; untimed warm-up runs (until the JIT settled): pp %s, tg %s%n",
                             loadSeconds, rss / (double) (1 << 20), ppRun == null ? "-" : (int) ppRun[reps + 1],
                             tgRun == null ? "-" : (int) tgRun[reps + 1]);
@@ -146,7 +153,7 @@ final class BenchCommand implements Callable<Integer> {
      * the mean process CPU seconds per run (on a shared machine, CPU time shows how much of the wall time the process
      * really ran) and the number of warm-up runs.
      */
-    private static double[] run(int reps, Runnable body, int tokens) {
+    static double[] run(int reps, Runnable body, int tokens) {
         int warmUps = WarmUp.ofThisJvm().run(body);
         double[] tps = new double[reps + 2];
         tps[reps + 1] = warmUps;
@@ -167,7 +174,7 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static double[] rates(double[] runResult) {
+    static double[] rates(double[] runResult) {
         return java.util.Arrays.copyOf(runResult, runResult.length - 2);
     }
 

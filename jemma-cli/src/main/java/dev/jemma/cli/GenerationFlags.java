@@ -1,6 +1,9 @@
 package dev.jemma.cli;
 
 import dev.jemma.core.JemmaException;
+import dev.jemma.core.constrain.Grammar;
+import dev.jemma.core.constrain.GrammarException;
+import dev.jemma.core.constrain.JsonSchemaGrammar;
 import dev.jemma.core.engine.Engine;
 import dev.jemma.core.engine.EngineOptions;
 import dev.jemma.core.engine.GenerationOptions;
@@ -48,6 +51,12 @@ final class GenerationFlags {
     @Option(names = "--ignore-eos", description = "keep generating past end-of-turn / end-of-sequence tokens")
     boolean ignoreEos;
 
+    @Option(names = {"--grammar", "--grammar-file"}, paramLabel = "FILE", description = "constrain the answer to the GBNF grammar in FILE (llama.cpp's format; start rule root)")
+    Path grammarFile;
+
+    @Option(names = {"--json-schema", "--json-schema-file"}, paramLabel = "FILE", description = "constrain the answer to JSON valid against the JSON Schema in FILE (or given inline, starting with '{')")
+    String jsonSchema;
+
     @Option(names = {"-c", "--ctx-size"}, paramLabel = "CTX", description = "context length in tokens; 0 = the model's, at most 8192 (default 0)")
     int contextLength;
 
@@ -66,9 +75,33 @@ final class GenerationFlags {
         try {
             return GenerationOptions.builder().maxTokens(maxTokens).temperature(temperature).topK(topK).topP(topP).minP(minP)
                     .repeatPenalty(repeatPenalty).repeatLastN(repeatLastN).presencePenalty(presencePenalty)
-                    .frequencyPenalty(frequencyPenalty).seed(seed).stop(stop).ignoreEos(ignoreEos ? Boolean.TRUE : null).build();
+                    .frequencyPenalty(frequencyPenalty).seed(seed).stop(stop).ignoreEos(ignoreEos ? Boolean.TRUE : null).grammar(grammar()).build();
         } catch (IllegalArgumentException e) {
             throw new JemmaException(e.getMessage());
+        }
+    }
+
+    /** The grammar of --grammar or --json-schema, or null; a bad file is one line naming it. */
+    Grammar grammar() {
+        if (grammarFile != null && jsonSchema != null) throw new JemmaException("--grammar and --json-schema cannot be combined");
+        if (grammarFile == null && jsonSchema == null) return null;
+        boolean inline = jsonSchema != null && jsonSchema.strip().startsWith("{");
+        String where = grammarFile != null ? grammarFile.toString() : inline ? "--json-schema" : jsonSchema;
+        String text = inline ? jsonSchema : read(grammarFile != null ? grammarFile : Path.of(jsonSchema));
+        try {
+            return grammarFile != null ? Grammar.parse(text) : JsonSchemaGrammar.fromSchema(text);
+        } catch (GrammarException e) {
+            throw new JemmaException(where + ": " + e.getMessage());
+        }
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new JemmaException(file + ": no such file");
+        } catch (java.io.IOException | RuntimeException e) {
+            throw new JemmaException(file + ": cannot read (" + e.getMessage() + ")");
         }
     }
 

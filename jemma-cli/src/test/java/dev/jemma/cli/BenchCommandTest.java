@@ -41,4 +41,19 @@ class BenchCommandTest {
         assertThat(missing.exitCode()).isNotZero();
         assertThat(missing.err()).startsWith("jemma: ");
     }
+
+    /** --grammar runs tg sampled with and without the constraint and reports the mask cost (no timing asserted). */
+    @Test
+    void grammarReportsMaskCost() throws Exception {
+        var r = CliTestSupport.run(null, "bench", RunCommandTest.TINY, "-p", "0", "-n", "8", "-r", "1", "-t", "1", "--grammar", "json", "--json");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        var o = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
+        assertThat(o.get("grammar").asText()).isEqualTo("json");
+        assertThat(o.get("tg_grammar_tokens_per_s").asDouble()).isPositive();
+        assertThat(o.get("grammar_mask_ms_per_token").asDouble()).isPositive();
+        assertThat(o.get("grammar_trie_nodes").asInt()).isPositive();
+        var bad = CliTestSupport.run(null, "bench", RunCommandTest.TINY, "-p", "0", "-n", "2", "--grammar", "/no/such.gbnf");
+        assertThat(bad.exitCode()).isNotZero();
+        assertThat(bad.err().strip()).isEqualTo("jemma: --grammar /no/such.gbnf: cannot read (no such file)");
+    }
 }

@@ -1,6 +1,12 @@
 package dev.jemma.langchain4j;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.jemma.core.constrain.Grammar;
+import dev.jemma.core.constrain.GrammarException;
 import dev.jemma.core.constrain.JsonConstraint;
+import dev.jemma.core.constrain.JsonSchemaGrammar;
+import dev.langchain4j.internal.JsonSchemaElementUtils;
 import dev.jemma.core.engine.Engine;
 import dev.jemma.core.engine.EngineOptions;
 import dev.jemma.core.engine.Generation;
@@ -54,8 +60,9 @@ import java.util.concurrent.Executor;
  *
  * <p><b>Messages.</b> {@link SystemMessage}, {@link UserMessage} (text contents only) and {@link AiMessage} (text only)
  * map to Jemma's chat messages and go through the model's own chat template. A JSON response format without a schema
- * constrains decoding to one JSON object ({@link JsonConstraint}, as the server's JSON mode). Tool calls, images and
- * JSON schemas are not supported and fail with {@link UnsupportedFeatureException}.
+ * constrains decoding to one JSON object ({@link JsonConstraint}, as the server's JSON mode), and one with a JSON schema
+ * to documents valid against it ({@link JsonSchemaGrammar}). Tool calls and images are not supported and fail with
+ * {@link UnsupportedFeatureException}, as does a schema keyword that cannot be enforced.
  *
  * <p><b>Parameters.</b> temperature, topP, topK, frequencyPenalty, presencePenalty, maxOutputTokens and stopSequences
  * map to {@link GenerationOptions}; what neither the request nor this model's {@link #defaultRequestParameters()}
@@ -82,6 +89,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
     private final List<ChatModelListener> listeners;
     private final Executor executor;
     private final String modelName;
+    private static final ObjectMapper SCHEMA_JSON = new ObjectMapper();
     private final Deque<Session> idle = new ArrayDeque<>();
     private volatile boolean closed;
 
@@ -124,10 +132,8 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
     public ChatResponse doChat(ChatRequest request) {
         List<dev.jemma.core.chat.ChatMessage> messages = toJemma(request.messages());
         GenerationOptions options = toOptions(request.parameters());
-        boolean json = jsonMode(request.parameters());
         Session session = acquire();
         try {
-            session.setTokenFilter(json ? JsonConstraint.newConstraint(engine.grammarVocabulary()) : null);
             return toResponse(session.generate(messages, options, null));
         } finally {
             release(session);
@@ -149,9 +155,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         try {
             List<dev.jemma.core.chat.ChatMessage> messages = toJemma(request.messages());
             GenerationOptions options = toOptions(request.parameters());
-            boolean json = jsonMode(request.parameters());
             session = acquire();
-            session.setTokenFilter(json ? JsonConstraint.newConstraint(engine.grammarVocabulary()) : null);
             handle.session = session;
             PartialResponseContext context = new PartialResponseContext(handle);
             response = toResponse(session.generate(messages, options, token -> {
@@ -205,7 +209,8 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
 
     @Override
     public Set<Capability> supportedCapabilities() {
-        return Set.of();
+        // AI Services then send the schema of a structured return type, and decoding enforces it
+        return Set.of(Capability.RESPONSE_FORMAT_JSON_SCHEMA);
     }
 
     // ------------------------------------------------------------ mapping
@@ -243,7 +248,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         if (p.toolSpecifications() != null && !p.toolSpecifications().isEmpty()) {
             throw new UnsupportedFeatureException("Jemma does not support tools");
         }
-        jsonMode(p);
+        b.grammar(responseGrammar(p));
         if (p.temperature() != null) b.temperature(p.temperature().floatValue());
         if (p.topP() != null) b.topP(p.topP().floatValue());
         if (p.topK() != null) b.topK(p.topK());
@@ -258,13 +263,20 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         }
     }
 
-    /** Whether the request asks for JSON output (decoding then keeps to one JSON object); refuses JSON schemas. */
-    static boolean jsonMode(ChatRequestParameters p) {
-        if (p == null || p.responseFormat() == null || p.responseFormat().type() != ResponseFormatType.JSON) return false;
-        if (p.responseFormat().jsonSchema() != null) {
-            throw new UnsupportedFeatureException("Jemma does not support JSON schemas (a JSON response format without a schema is supported)");
+    /**
+     * The grammar of a JSON response format: any JSON object without a schema, else the schema's grammar (a schema
+     * keyword that cannot be enforced fails with {@link UnsupportedFeatureException} naming it); null otherwise.
+     */
+    static Grammar responseGrammar(ChatRequestParameters p) {
+        if (p == null || p.responseFormat() == null || p.responseFormat().type() != ResponseFormatType.JSON) return null;
+        var schema = p.responseFormat().jsonSchema();
+        if (schema == null || schema.rootElement() == null) return JsonConstraint.grammar();
+        JsonNode tree = SCHEMA_JSON.valueToTree(JsonSchemaElementUtils.toMap(schema.rootElement()));
+        try {
+            return JsonSchemaGrammar.fromSchema(tree);
+        } catch (GrammarException e) {
+            throw new UnsupportedFeatureException("Jemma cannot enforce the JSON schema '" + schema.name() + "': " + e.getMessage());
         }
-        return true;
     }
 
     private ChatResponse toResponse(Generation g) {

@@ -208,10 +208,10 @@ class JemmaChatModelTest {
                 .responseFormat(dev.langchain4j.model.chat.request.ResponseFormat.builder()
                         .type(dev.langchain4j.model.chat.request.ResponseFormatType.JSON)
                         .jsonSchema(dev.langchain4j.model.chat.request.json.JsonSchema.builder().name("answer")
-                                .rootElement(dev.langchain4j.model.chat.request.json.JsonObjectSchema.builder().addStringProperty("a").build())
+                                .rootElement(dev.langchain4j.model.chat.request.json.JsonRawSchema.from("{\"type\":\"array\",\"uniqueItems\":true}"))
                                 .build())
                         .build()).build()))
-                .isInstanceOf(UnsupportedFeatureException.class).hasMessageContaining("schema");
+                .isInstanceOf(UnsupportedFeatureException.class).hasMessageContaining("'uniqueItems'");
         assertThatThrownBy(() -> model.chat(ChatRequest.builder().messages(UserMessage.from("hi")).topP(2.0).build()))
                 .isInstanceOf(IllegalArgumentException.class);
     }
@@ -227,6 +227,33 @@ class JemmaChatModelTest {
         if (r.finishReason() == FinishReason.STOP) assertThat(dev.jemma.core.constrain.JsonConstraint.isCompleteObject(text)).as(text).isTrue();
         // the session goes back to the pool without the filter: a plain request is unconstrained again
         assertThat(model.chat(ChatRequest.builder().messages(UserMessage.from("hi")).maxOutputTokens(4).build()).aiMessage().text()).isNotNull();
+    }
+
+    /**
+     * A JSON schema response format is enforced: every finished answer has the schema's shape (bounded fields: the demo
+     * model, trained on scripture, never closes a free string).
+     */
+    @Test
+    void jsonSchemaResponseFormatIsEnforced() throws Exception {
+        var schema = dev.langchain4j.model.chat.request.json.JsonSchema.builder().name("answer")
+                .rootElement(dev.langchain4j.model.chat.request.json.JsonObjectSchema.builder()
+                        .addBooleanProperty("capital").addIntegerProperty("population")
+                        .addEnumProperty("size", List.of("small", "big")).required("capital", "population", "size").build())
+                .build();
+        int finished = 0;
+        for (int seed = 1; seed <= 4; seed++) {
+            ChatResponse r = model.chat(ChatRequest.builder().messages(UserMessage.from("A city as JSON"))
+                    .responseFormat(dev.langchain4j.model.chat.request.ResponseFormat.builder()
+                            .type(dev.langchain4j.model.chat.request.ResponseFormatType.JSON).jsonSchema(schema).build())
+                    .temperature(1.0).maxOutputTokens(300).build());
+            if (r.finishReason() != FinishReason.STOP) continue;
+            finished++;
+            var doc = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.aiMessage().text());
+            assertThat(doc.get("capital").isBoolean()).as(r.aiMessage().text()).isTrue();
+            assertThat(doc.get("population").isIntegralNumber()).as(r.aiMessage().text()).isTrue();
+            assertThat(doc.get("size").asText()).isIn("small", "big");
+        }
+        assertThat(finished).isPositive();
     }
 
     @Test

@@ -1,6 +1,5 @@
 package dev.jemma.server;
 
-import dev.jemma.core.constrain.JsonConstraint;
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.chat.ChatMessage;
 import dev.jemma.core.chat.ConversationFitter;
@@ -141,8 +140,7 @@ final class EngineModel implements ServedModel {
                     if (t.logprobs() != null) listener.onLogprob(logprob(t.logprobs()));
                     if (!t.text().isEmpty() && !listener.onText(t.text())) s.cancel();
                 };
-                s.setTokenFilter(r.json() ? JsonConstraint.newConstraint(engine.grammarVocabulary()) : null);
-                g = s.generate(prompt, opts, tl);
+                g = s.generate(prompt, r.grammar() == null ? opts : opts.toBuilder().grammar(r.grammar()).build(), tl);
             } catch (JemmaException e) {
                 String m = e.getMessage();
                 throw new HttpError(m != null && m.contains("context holds") ? 413 : 400, m);

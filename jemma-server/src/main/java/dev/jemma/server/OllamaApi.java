@@ -197,14 +197,6 @@ final class OllamaApi {
                 + "send false or leave it out");
     }
 
-    static boolean jsonFormat(JsonNode body) {
-        JsonNode f = body.get("format");
-        if (f == null || f.isNull() || (f.isTextual() && f.asText().isEmpty())) return false;
-        if (f.isTextual() && f.asText().equals("json")) return true;
-        if (f.isObject()) return true; // a JSON schema: constrained to JSON (the schema itself is not enforced)
-        throw HttpError.badRequest("field 'format' must be \"json\" or a JSON schema object");
-    }
-
     static List<ServedModel.Message> messages(JsonNode body, boolean openAi) {
         JsonNode arr = body.get("messages");
         if (arr == null || arr.isNull()) return List.of();
@@ -224,10 +216,27 @@ final class OllamaApi {
             if (images != null && images.isArray() && !images.isEmpty()) {
                 throw HttpError.badRequest("messages[" + i + "]: images are not supported (text-only models)");
             }
+            JsonNode calls = m.get("tool_calls");
+            if (calls != null && !calls.isNull() && !(calls.isArray() && calls.isEmpty())) {
+                throw HttpError.badRequest("messages[" + i + "].tool_calls: tool calling is not supported");
+            }
             out.add(new ServedModel.Message(role, content(m.get("content"), i)));
             i++;
         }
         return out;
+    }
+
+    /** Tool calling is not implemented: a request that offers tools is refused rather than answered without them. */
+    static void refuseTools(JsonNode body) {
+        for (String f : List.of("tools", "functions")) {
+            JsonNode t = body.get(f);
+            if (t != null && !t.isNull() && !(t.isArray() && t.isEmpty())) throw HttpError.badRequest("field '" + f + "': tool calling is not supported");
+        }
+        JsonNode choice = body.get("tool_choice");
+        if (choice != null && !choice.isNull() && !(choice.isTextual() && choice.asText().equals("none"))) {
+            throw HttpError.badRequest("field 'tool_choice': tool calling is not supported");
+        }
+        if (body.has("function_call")) throw HttpError.badRequest("field 'function_call': tool calling is not supported");
     }
 
     /** A message content: a string, or OpenAI's array of {type:"text", text} parts. */
@@ -253,7 +262,8 @@ final class OllamaApi {
         Duration keepAlive = Params.keepAlive(body);
         ServedModel.Options opts = options(body).withLogprobs(logprobs(body));
         refuseThinking(body);
-        boolean json = jsonFormat(body);
+        dev.jemma.core.constrain.Grammar grammar = Constraints.ollama(body);
+        refuseTools(body);
         List<ServedModel.Message> msgs = chat ? messages(body, false) : List.of();
         String prompt = chat ? null : Params.string(body, "prompt", "");
         String system = chat ? null : Params.string(body, "system", null);
@@ -278,7 +288,7 @@ final class OllamaApi {
             loadOrUnload(ex, model, keepAlive, chat);
             return;
         }
-        ServedModel.Request req = new ServedModel.Request(chat ? msgs : null, prompt, system, raw, context, opts, json);
+        ServedModel.Request req = new ServedModel.Request(chat ? msgs : null, prompt, system, raw, context, opts, grammar);
         try (Scheduler.Slot slot = server.scheduler.acquire(server.config().queueWait().toMillis())) {
             long t0 = System.nanoTime();
             try (ModelManager.Lease lease = server.models.acquire(model, keepAlive)) {

@@ -66,21 +66,13 @@ final class OpenAiApi {
         if (effort != null && !effort.isNull() && !(effort.isTextual() && effort.asText().equals("none"))) {
             throw HttpError.badRequest("field 'reasoning_effort': this model has no reasoning mode (Gemma 3); send \"none\" or leave it out");
         }
-        boolean json = false;
-        JsonNode rf = body.get("response_format");
-        if (rf != null && !rf.isNull()) {
-            String type = rf.path("type").asText("");
-            json = switch (type) {
-                case "text" -> false;
-                case "json_object", "json_schema" -> true;
-                default -> throw HttpError.badRequest("field 'response_format.type' must be text, json_object or json_schema");
-            };
-        }
+        dev.jemma.core.constrain.Grammar grammar = Constraints.openAi(body);
+        OllamaApi.refuseTools(body);
         ServedModel.Request req;
         if (chat) {
             List<ServedModel.Message> msgs = OllamaApi.messages(body, true);
             if (msgs.isEmpty()) throw HttpError.badRequest("field 'messages' must be a non-empty array");
-            req = new ServedModel.Request(msgs, null, null, false, null, opts, json);
+            req = new ServedModel.Request(msgs, null, null, false, null, opts, grammar);
         } else {
             JsonNode p = body.get("prompt");
             String prompt;
@@ -89,7 +81,7 @@ final class OpenAiApi {
             else if (p.isArray() && p.size() == 1 && p.get(0).isTextual()) prompt = p.get(0).asText();
             else throw HttpError.badRequest("field 'prompt' must be a string (or an array of one string)");
             // Completions continue the text as given: no chat template (BOS is still added).
-            req = new ServedModel.Request(null, prompt, null, true, null, opts, json);
+            req = new ServedModel.Request(null, prompt, null, true, null, opts, grammar);
         }
         if (server.models.lookup(model).isEmpty()) throw HttpError.notFound("model '" + model + "' not found");
         String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "").substring(0, 24);

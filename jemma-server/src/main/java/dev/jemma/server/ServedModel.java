@@ -44,10 +44,11 @@ interface ServedModel extends AutoCloseable {
     /**
      * What to generate from: chat {@code messages} (rendered with the model's chat template), or a {@code prompt}
      * (templated as one user turn with optional {@code system} text unless {@code raw}), optionally continuing an
-     * Ollama {@code context} (token ids of an earlier /api/generate exchange).
+     * Ollama {@code context} (token ids of an earlier /api/generate exchange). {@code grammar}, when set, constrains the
+     * answer (JSON mode, a JSON Schema, GBNF).
      */
     record Request(List<Message> messages, String prompt, String system, boolean raw, int[] context,
-                   Options options, boolean json) {
+                   Options options, dev.jemma.core.constrain.Grammar grammar) {
     }
 
     /** Receives generated text; returns false to stop (client gone, stop string seen). */
