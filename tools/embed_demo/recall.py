@@ -29,20 +29,19 @@ RAG = ROOT / "examples/rag"
 
 
 def chunks(text, max_words):
-    """Sentence-aligned chunks of at most max_words words (a longer sentence is cut at max_words)."""
-    words_in = lambda s: len(s.split())  # noqa: E731
-    sentences = [s for s in re.split(r"(?<=[.;:?!])\s+|\n+", text) if s.strip()]
-    out, cur = [], []
-    for s in sentences:
-        while words_in(s) > max_words:
-            w = s.split()
-            out.append(" ".join(cur + w[:max_words - sum(map(words_in, cur))]) if cur else " ".join(w[:max_words]))
-            s = " ".join(w[max_words - sum(map(words_in, cur)):] if cur else w[max_words:])
-            cur = []
-        if cur and sum(map(words_in, cur)) + words_in(s) > max_words:
+    """Sentence-aligned chunks of at most max_words words (a longer sentence is cut into max_words pieces first)."""
+    pieces = []
+    for s in re.split(r"(?<=[.;:?!])\s+|\n+", text):
+        w = s.split()
+        pieces += [" ".join(w[k:k + max_words]) for k in range(0, len(w), max_words)]
+    out, cur, n = [], [], 0
+    for p in pieces:
+        k = len(p.split())
+        if cur and n + k > max_words:
             out.append(" ".join(cur))
-            cur = []
-        cur.append(s.strip())
+            cur, n = [], 0
+        cur.append(p)
+        n += k
     if cur:
         out.append(" ".join(cur))
     return out
