@@ -66,7 +66,7 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         if (prompt < 0 || gen < 0) throw new JemmaException("-p and -n must be >= 0");
         if (reps < 1) throw new JemmaException("-r must be >= 1, got " + reps);
-        if (threads < 1) throw new JemmaException("-t must be >= 1, got " + threads);
+        threads = Threads.resolve(threads, 1);
         Path path = ModelPaths.resolve(model);
         if (embed) {
             for (int v : embedTexts) if (v < 1) throw new JemmaException("--embed-texts: " + v + " must be >= 1");

@@ -108,8 +108,7 @@ final class GenerationFlags {
     /** Loads the engine, with a progress bar on a terminal for big files. */
     Engine load(Path model) {
         if (contextLength < 0) throw new JemmaException("-c: context length must be positive, got " + contextLength);
-        if (threads < 0) throw new JemmaException("-t: threads must be positive, got " + threads);
-        EngineOptions.Builder b = EngineOptions.builder().contextLength(contextLength).threads(threads).exact(exact).matformer(matformer).generation(options());
+        EngineOptions.Builder b = EngineOptions.builder().contextLength(contextLength).threads(Threads.resolve(threads, 0)).exact(exact).matformer(matformer).generation(options());
         long size;
         try {
             size = Files.size(model);

@@ -1,5 +1,7 @@
 package dev.jemma.cli;
 
+import dev.jemma.core.Printable;
+
 import dev.jemma.core.store.ModelStore;
 import dev.jemma.core.store.StoredModel;
 import picocli.CommandLine.Command;
@@ -15,10 +17,10 @@ final class ListCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         List<StoredModel> models = ModelStore.open().list();
-        int w = Math.max(4, models.stream().mapToInt(m -> m.name().length()).max().orElse(4));
+        int w = Math.max(4, models.stream().mapToInt(m -> Printable.of(m.name()).length()).max().orElse(4));
         System.out.printf("%-" + w + "s  %-12s  %8s  %s%n", "NAME", "ID", "SIZE", "MODIFIED");
         for (StoredModel m : models) {
-            System.out.printf("%-" + w + "s  %-12s  %8s  %s%n", m.name(), m.sha256().substring(0, 12),
+            System.out.printf("%-" + w + "s  %-12s  %8s  %s%n", Printable.of(m.name()), Printable.of(m.sha256().substring(0, 12)),
                     PullCommand.ProgressBar.human(m.size()), ago(m.pulledAt()));
         }
         return 0;

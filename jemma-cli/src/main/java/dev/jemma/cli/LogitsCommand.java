@@ -46,6 +46,7 @@ final class LogitsCommand implements Callable<Integer> {
         // before the (possibly long) computation, not after it
         if (Files.isDirectory(out)) throw new JemmaException(out + ": is a directory; -o names the output file");
         Path path = ModelPaths.resolve(model);
+        threads = Threads.resolve(threads, 1);
         try (ThreadPool pool = new ThreadPool(threads);
              LanguageModel m = ModelLoader.load(path, new ModelLoader.Options(exact, threads, 64, matformer)
                      .withContextLength(Math.max(ids.length, 1)), pool)) {

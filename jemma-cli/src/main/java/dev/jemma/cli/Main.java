@@ -34,10 +34,10 @@ public final class Main implements Runnable {
             // a file the command could not open or write (e.g. -o into a missing directory): one line, no class name
             Throwable io = ex instanceof java.io.UncheckedIOException u ? u.getCause() : ex;
             if (io instanceof java.nio.file.FileSystemException f) {
-                cmd.getErr().println("jemma: " + describe(f));
+                cmd.getErr().println("jemma: " + dev.jemma.core.Printable.line(describe(f)));
                 return 1;
             }
-            cmd.getErr().println("jemma: internal error: " + ex);
+            cmd.getErr().println("jemma: internal error: " + dev.jemma.core.Printable.line(String.valueOf(ex)));
             if (System.getenv("JEMMA_DEBUG") != null) ex.printStackTrace(cmd.getErr());
             return 70;
         });

@@ -1,5 +1,7 @@
 package dev.jemma.cli;
 
+import dev.jemma.core.Printable;
+
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
 import dev.jemma.core.model.Architectures;
@@ -55,7 +57,8 @@ public final class ModelSummary {
         int w = 0;
         for (String[] l : lines) w = Math.max(w, l[0].length());
         StringBuilder sb = new StringBuilder();
-        for (String[] l : lines) sb.append(String.format(Locale.ROOT, "%-" + w + "s  %s%n", l[0], l[1]));
+        // every value is escaped where it is quoted; this also covers what is not (a path, a warning naming a key)
+        for (String[] l : lines) sb.append(String.format(Locale.ROOT, "%-" + w + "s  %s%n", l[0], Printable.line(l[1])));
         return sb.toString();
     }
 
@@ -72,15 +75,15 @@ public final class ModelSummary {
         String name = f.getString("general.name");
         m.put("name", name == null ? "" : name);
         line("file", f.path() + " (" + MemoryPlan.gb(f.fileSize()) + ", GGUF v" + f.version() + ")");
-        line("architecture", arch);
-        if (name != null) line("name", name);
+        line("architecture", Printable.of(arch));
+        if (name != null) line("name", Printable.of(name));
         boolean supported = ModelLoader.supports(arch);
         m.put("supported", supported);
         if (!supported) {
             String inference = "not supported by this version of Jemma (supported: " + ModelLoader.supportedList() + ")";
             m.put("inference", inference);
             Object type = f.get("general.type");
-            if (type instanceof String t) line("type", t);
+            if (type instanceof String t) line("type", Printable.of(t));
             line("inference", inference);
         }
 
@@ -251,7 +254,7 @@ public final class ModelSummary {
                     || k.equals("general.type") && f.get(k) instanceof String) continue;
             Object v = e.getValue();
             meta.put(k, jsonValue(v));
-            line(first ? "metadata" : "", k + " = " + text(v));
+            line(first ? "metadata" : "", Printable.of(k) + " = " + text(v));
             first = false;
         }
         m.put("metadata", meta);
@@ -275,7 +278,7 @@ public final class ModelSummary {
         if (v instanceof Double x) return Double.isFinite(x) ? new java.math.BigDecimal(x.toString()).stripTrailingZeros().toPlainString() : x.toString();
         if (v instanceof String s) {
             String one = s.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t");
-            return "'" + (one.length() > 80 ? one.substring(0, 80) + "…" : one) + "'";
+            return "'" + Printable.of(one, 80) + "'";
         }
         if (!v.getClass().isArray()) return String.valueOf(v);
         int n = java.lang.reflect.Array.getLength(v);
@@ -299,7 +302,7 @@ public final class ModelSummary {
         m.put("chat_template", template != null);
         String ids = (bos >= 0 ? "bos " + bos : "") + (eos >= 0 ? (bos >= 0 ? ", " : "") + "eos " + eos : "");
         line("vocabulary", (tokens == null ? "none" : n + " tokens" + (f.getString("tokenizer.ggml.model") != null
-                ? " (" + f.getString("tokenizer.ggml.model") + ")" : "")) + (ids.isEmpty() ? "" : ", " + ids)
+                ? " (" + Printable.of(f.getString("tokenizer.ggml.model")) + ")" : "")) + (ids.isEmpty() ? "" : ", " + ids)
                 + (rows >= 0 && tokens != null && rows != n ? ", embedding rows " + rows : ""));
         line("chat template", template == null ? "none" : "yes (" + template.length() + " chars)");
     }

@@ -64,7 +64,8 @@ final class PerplexityCommand implements Callable<Integer> {
         String text = kl ? null : readUtf8(file);
         long t0 = System.nanoTime();
         ProgressLine bar = new ProgressLine(System.err, "perplexity");
-        try (ThreadPool pool = new ThreadPool(Math.max(1, threads));
+        threads = Threads.resolve(threads, 1);
+        try (ThreadPool pool = new ThreadPool(threads);
              LanguageModel m = ModelLoader.load(path, new ModelLoader.Options(exact, threads, Math.min(batch, Math.max(nCtx, 1))), pool)) {
             int b = Math.min(batch, m.maxBatch());
             Perplexity.Listener l = (done, total, ppl) -> bar.update(done, total, String.format(Locale.ROOT, "[%d/%d] PPL %.4f", done, total, ppl));

@@ -53,6 +53,7 @@ final class ServeCommand implements Callable<Integer> {
         if (parallel < 1) throw new JemmaException("--parallel must be at least 1, got " + parallel);
         if (queue < 0) throw new JemmaException("--queue must be >= 0, got " + queue);
         if (port < 0 || port > 65535) throw new JemmaException("--port must be 0…65535, got " + port);
+        threads = Threads.resolve(threads, 0);
         JemmaServer.Config c = JemmaServer.Config.defaults().withHost(host).withPort(port).withModels(models)
                 .withLimits(parallel, queue, Duration.ofMinutes(5))
                 .withSecurity(apiKey == null || apiKey.isBlank() ? null : apiKey, cors)

@@ -71,14 +71,17 @@ public final class Engine implements AutoCloseable {
             String bos = tokenizer.bosId() >= 0 ? tokenizer.piece(tokenizer.bosId()) : "";
             String eos = tokenizer.eosId() >= 0 ? tokenizer.piece(tokenizer.eosId()) : "";
             template = ChatTemplate.fromGguf(file, bos, eos);
+            // every id the tokenizer can produce needs an embedding row, every output row a token: checked before loading
+            int rows = ModelLoader.readConfig(file).vocabSize();
+            if (rows != tokenizer.vocabSize()) {
+                throw file.error("tokenizer.ggml.tokens: " + tokenizer.vocabSize() + " tokens, but token_embd.weight has " + rows
+                        + " rows (one per token)");
+            }
             p = new ThreadPool(options.threadsOrDefault());
             // the loader checks the memory plan for this context before allocating (0 = the same default as below)
             model = ModelLoader.load(file, new ModelLoader.Options(options.exact(), p.threads(), options.maxBatch(), options.matformer(),
                     options.contextLength(), options.f32Activations(), options.checkMemory()), p, true);
             config = model.config();
-            if (config.vocabSize() > tokenizer.vocabSize()) {
-                throw file.error("the model has " + config.vocabSize() + " output rows but the vocabulary only " + tokenizer.vocabSize() + " tokens");
-            }
             int trained = config.contextLength() > 0 ? config.contextLength() : EngineOptions.DEFAULT_CONTEXT_CAP;
             contextLength = options.contextLength() > 0 ? options.contextLength() : Math.min(trained, EngineOptions.DEFAULT_CONTEXT_CAP);
             defaults = options.generation().orElse(fileDefaults(file));

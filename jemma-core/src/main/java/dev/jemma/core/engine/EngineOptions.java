@@ -43,8 +43,9 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
         return new Builder();
     }
 
+    /** The threads a model gets: {@link #threads}, capped at the machine's cores ({@link ThreadPool#capped}); 0 = all cores. */
     public int threadsOrDefault() {
-        return threads > 0 ? threads : ThreadPool.defaultThreads();
+        return ThreadPool.capped(threads);
     }
 
     /** Mutable builder. */

@@ -1,6 +1,7 @@
 package dev.jemma.core.gguf;
 
 import dev.jemma.core.JemmaException;
+import dev.jemma.core.Printable;
 import dev.jemma.core.tensor.GgmlType;
 import dev.jemma.core.tensor.WeightMatrix;
 
@@ -73,11 +74,13 @@ public final class GgufFile implements AutoCloseable {
         Map<String, Object> md = new LinkedHashMap<>();
         for (long i = 0; i < kvCount; i++) {
             String key = readString("metadata key #" + i);
-            int typeId = readI32("type of " + key);
+            String shown = Printable.of(key);
+            int typeId = readI32("type of " + shown);
             GgufValueType type = GgufValueType.byId(typeId);
-            if (type == null) throw error("metadata " + key + ": unknown value type " + typeId);
+            if (type == null) throw error("metadata " + shown + ": unknown value type " + typeId);
+            if (md.containsKey(key)) throw error("metadata " + shown + ": duplicate key");
             long before = pos;
-            md.put(key, readValue(type, key, 0));
+            md.put(key, readValue(type, shown, 0));
             types.put(key, type == GgufValueType.ARRAY ? new GgufValueType[]{type, arrayElementType(before)} : new GgufValueType[]{type});
         }
         metadata = Collections.unmodifiableMap(md);
@@ -97,7 +100,9 @@ public final class GgufFile implements AutoCloseable {
         List<long[]> dimsList = new ArrayList<>();
         List<GgmlType> types = new ArrayList<>();
         for (long i = 0; i < tensorCount; i++) {
-            String name = readString("tensor #" + i + " name");
+            String rawName = readString("tensor #" + i + " name");
+            // every message below quotes the name: escaped and cut (a damaged table can hold kilobytes of control bytes)
+            String name = Printable.of(rawName);
             int nDims = readI32("tensor " + name + " n_dims");
             if (nDims < 1 || nDims > 4) throw error("tensor " + name + ": n_dims " + nDims + " (must be 1..4)");
             long[] dims = new long[nDims];
@@ -119,19 +124,19 @@ public final class GgufFile implements AutoCloseable {
                 throw error("tensor " + name + ": row length " + dims[0] + " is not a multiple of " + type + "'s block size " + type.blockSize);
             }
             long offset = readI64("tensor " + name + " offset");
-            if (infos.containsKey(name) || names.contains(name)) throw error("tensor " + name + ": duplicate name");
-            names.add(name);
+            if (infos.containsKey(rawName)) throw error("tensor " + name + ": duplicate name");
+            names.add(rawName);
             dimsList.add(dims);
             types.add(type);
             raw.add(new long[]{offset, type.bytesFor(elements)});
-            infos.put(name, null);
+            infos.put(rawName, null);
         }
         long start = alignUp(pos, alignment);
         dataStart = start;
         long fileSize = segment.byteSize();
         for (int i = 0; i < names.size(); i++) {
             long off = raw.get(i)[0], size = raw.get(i)[1];
-            String name = names.get(i);
+            String rawName = names.get(i), name = Printable.of(rawName);
             if (off < 0 || off % alignment != 0) {
                 throw error("tensor " + name + ": offset " + Long.toUnsignedString(off) + " is not aligned to " + alignment);
             }
@@ -139,14 +144,14 @@ public final class GgufFile implements AutoCloseable {
                 throw error("tensor " + name + ": data [" + Long.toUnsignedString(off) + ", +" + size + ") extends past the end of the file ("
                         + fileSize + " bytes, data starts at " + start + "); is the file truncated?");
             }
-            infos.put(name, new GgufTensorInfo(name, dimsList.get(i), types.get(i), off, size));
+            infos.put(rawName, new GgufTensorInfo(rawName, dimsList.get(i), types.get(i), off, size));
         }
         List<GgufTensorInfo> byOffset = new ArrayList<>(infos.values());
         byOffset.sort(Comparator.comparingLong(GgufTensorInfo::offset));
         for (int i = 1; i < byOffset.size(); i++) {
             GgufTensorInfo a = byOffset.get(i - 1), b = byOffset.get(i);
             if (a.offset() + a.byteSize() > b.offset()) {
-                throw error("tensors " + a.name() + " and " + b.name() + " overlap (offsets " + a.offset() + "+" + a.byteSize() + " and " + b.offset() + ")");
+                throw error("tensors " + Printable.of(a.name()) + " and " + Printable.of(b.name()) + " overlap (offsets " + a.offset() + "+" + a.byteSize() + " and " + b.offset() + ")");
             }
         }
         tensors = Collections.unmodifiableMap(infos);
@@ -229,7 +234,7 @@ public final class GgufFile implements AutoCloseable {
     /** Zero-copy view of a tensor's bytes. */
     /** Tensor {@code t} as a zero-copy {@link WeightMatrix} (rows of {@code rowLength} weights). */
     public WeightMatrix matrix(GgufTensorInfo t) {
-        if (t.rows() > Integer.MAX_VALUE || t.rowLength() > Integer.MAX_VALUE) throw error("tensor " + t.name() + " is too large");
+        if (t.rows() > Integer.MAX_VALUE || t.rowLength() > Integer.MAX_VALUE) throw error("tensor " + Printable.of(t.name()) + " is too large");
         return WeightMatrix.of(t.name(), tensorData(t), t.type(), t.rows(), t.rowLength());
     }
 
@@ -373,8 +378,7 @@ public final class GgufFile implements AutoCloseable {
     public static String describe(Object v) {
         if (v == null) return "nothing";
         if (v.getClass().isArray()) return v.getClass().getComponentType().getSimpleName() + " array of " + java.lang.reflect.Array.getLength(v);
-        String s = String.valueOf(v);
-        return v.getClass().getSimpleName() + " " + (s.length() > 40 ? s.substring(0, 40) + "…" : s);
+        return v.getClass().getSimpleName() + " " + Printable.of(String.valueOf(v), 40);
     }
 
     @Override
@@ -434,7 +438,8 @@ public final class GgufFile implements AutoCloseable {
             throw error("truncated or corrupt: " + label(what, index) + " length " + Long.toUnsignedString(len) + " exceeds the "
                     + (segment.byteSize() - pos) + " remaining bytes");
         }
-        byte[] b = new byte[(int) Math.min(len, Integer.MAX_VALUE)];
+        if (len > Integer.MAX_VALUE - 8) throw error(label(what, index) + ": a string of " + len + " bytes is absurd");
+        byte[] b = new byte[(int) len];
         MemorySegment.copy(segment, ValueLayout.JAVA_BYTE, pos, b, 0, b.length);
         pos += len;
         return new String(b, StandardCharsets.UTF_8);

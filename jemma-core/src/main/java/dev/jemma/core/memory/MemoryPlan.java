@@ -34,9 +34,11 @@ import java.util.Map;
  *                       temporary arrays, the JVM's own use
  * @param heapLimit      the JVM's maximum heap, bytes
  * @param memAvailable   memory the system can still give, bytes; -1 when unknown
+ * @param trainedContext the model's own context length: advice never suggests a longer one
  */
 public record MemoryPlan(String file, int contextLength, int maxBatch, long weightBytes, long mappedBytes, Map<GgmlType, long[]> bytesByType,
-                         long kvBytes, KvLayout kvLayout, long scratchBytes, long headroomBytes, long heapLimit, long memAvailable) {
+                         long kvBytes, KvLayout kvLayout, long scratchBytes, long headroomBytes, long heapLimit, long memAvailable,
+                         int trainedContext) {
 
     /** Context used when none is asked for: the model's own, capped (a 128K cache on every load would be wasteful). */
     public static final int DEFAULT_CONTEXT_CAP = 8192;
@@ -63,7 +65,8 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
             e[1] += t.byteSize();
         }
         return new MemoryPlan(file.path().getFileName().toString(), ctx, maxBatch, weightBytes, mappedBytes, Collections.unmodifiableMap(byType),
-                kv.bytes(ctx), kv, scratchBytes, HEADROOM + 4L * maxBatch * vocab, SystemMemory.heapLimit(), SystemMemory.available());
+                kv.bytes(ctx), kv, scratchBytes, HEADROOM + 4L * maxBatch * vocab, SystemMemory.heapLimit(), SystemMemory.available(),
+                Math.max(1, trainedContext));
     }
 
     /** KV bytes per ring slot, summed over the sliding layers that own a cache. */
@@ -96,21 +99,34 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
         return fastWeightBytes() + heapNeeded();
     }
 
-    /** Null when the plan fits, else the one-line reason with the numbers and what to change. */
+    /**
+     * Null when the plan fits, else the one-line reason with the numbers and what to change. The advice stays within
+     * the model and the machine: a context no longer than the model's own, a heap no larger than the memory there is.
+     */
     public String problem() {
         if (heapNeeded() > heapLimit) {
-            int fits = largestContextFitting(heapLimit);
-            String ctxAdvice = fits >= 1 && fits < contextLength ? "use a smaller context (-c " + fits + ") or " : "";
+            java.util.List<String> ways = new java.util.ArrayList<>();
+            String ctx = contextAdvice(heapLimit);
+            if (ctx != null) ways.add(ctx);
+            long xmx = Math.max(1, (heapNeeded() + (1L << 30) - 1) >> 30);
+            // a heap the machine cannot back would only move the failure to swap or the OOM killer
+            if (memAvailable < 0 || fastWeightBytes() + (xmx << 30) <= memAvailable) {
+                ways.add("give Java a larger heap (JEMMA_JAVA_OPTS=-Xmx" + xmx + "g)");
+            } else if (ctx == null) {
+                ways.add("use a smaller model file (a lower quantization) or free memory: this machine has " + gb(memAvailable) + " available");
+            }
             return file + ": needs " + gb(heapNeeded()) + " of Java heap for a " + contextLength + "-token context (KV cache "
                     + gb(kvBytes) + " + scratch " + gb(scratchBytes) + " + headroom " + gb(headroomBytes) + ") but the JVM allows "
-                    + gb(heapLimit) + "; " + ctxAdvice + "give Java a larger heap (JEMMA_JAVA_OPTS=-Xmx"
-                    + Math.max(1, (heapNeeded() + (1L << 30) - 1) >> 30) + "g)";
+                    + gb(heapLimit) + "; " + String.join(" or ", ways);
         }
         if (memAvailable >= 0 && totalBytes() > memAvailable) {
             String advice;
-            if (kvBytes > fastWeightBytes() / 4 && contextLength > 1024) {
-                int fits = largestContextFitting(memAvailable - fastWeightBytes());
-                advice = fits >= 1 ? "use a smaller context (-c " + fits + ") or a smaller model file" : "use a smaller model file (a lower quantization)";
+            String ctx = kvBytes > fastWeightBytes() / 4 && contextLength > 1024 || contextLength > trainedContext
+                    ? contextAdvice(memAvailable - fastWeightBytes()) : null;
+            if (ctx != null) {
+                advice = ctx + " or a smaller model file";
+            } else if (kvBytes > fastWeightBytes() / 4 && contextLength > 1024) {
+                advice = "use a smaller model file (a lower quantization)";
             } else {
                 advice = "use a smaller model file (a lower quantization, e.g. Q4_0) or free memory";
             }
@@ -121,6 +137,16 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
                     + " of memory is available; " + advice;
         }
         return null;
+    }
+
+    /**
+     * "use a smaller context (-c N)" for the largest context that fits {@code budget} bytes of KV cache, scratch and
+     * headroom, capped at the model's own context; null when no smaller context fits or would help.
+     */
+    private String contextAdvice(long budget) {
+        int fits = Math.min(largestContextFitting(budget), trainedContext);
+        if (fits < 1 || fits >= contextLength) return null;
+        return "use a smaller context (-c " + fits + (fits == trainedContext ? ", the model's own" : "") + ")";
     }
 
     public boolean fits() {

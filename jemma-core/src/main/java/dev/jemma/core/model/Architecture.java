@@ -15,7 +15,12 @@ public interface Architecture {
     /** The {@code general.architecture} value this handles, e.g. {@code gemma3}. */
     String name();
 
-    /** The config from the file's metadata, this architecture's defaults applied where the file is silent. */
+    /**
+     * The config from the file's metadata, this architecture's defaults applied where the file is silent. Every value
+     * is checked against a sane range and against the shapes of the tensors the model will read, so that nothing is
+     * sized from a corrupt value: a mismatch is a {@link dev.jemma.core.gguf.GgufFormatException} naming the file, the
+     * key and the value.
+     */
     ModelConfig readConfig(GgufFile file);
 
     /** Builds the model ({@code config} from {@link #readConfig}); the model owns the file when {@code ownsFile}. */

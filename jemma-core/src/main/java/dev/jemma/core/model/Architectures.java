@@ -40,7 +40,7 @@ public final class Architectures {
         String arch = ConfigReader.architecture(file);
         Architecture a = BY_NAME.get(arch);
         if (a == null) {
-            throw file.error("general.architecture: '" + arch + "' is not supported (supported: "
+            throw file.error("general.architecture: '" + dev.jemma.core.Printable.of(arch) + "' is not supported (supported: "
                     + BY_NAME.keySet().stream().collect(Collectors.joining(", ")) + ")");
         }
         return a;

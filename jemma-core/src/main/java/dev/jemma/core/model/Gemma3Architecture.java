@@ -21,7 +21,9 @@ final class Gemma3Architecture implements Architecture {
         ModelConfig c = ConfigReader.read(file, 6);
         float attn = c.attentionScale();
         if (!ConfigReader.hasAttentionScale(file) && c.layers() == 62) attn = (float) (1.0 / Math.sqrt((double) c.dim() / c.heads()));
-        return c.withScales(attn, (float) Math.sqrt(c.dim()));
+        ModelConfig scaled = c.withScales(attn, (float) Math.sqrt(c.dim()));
+        Gemma3Model.checkWeights(file, scaled);
+        return scaled;
     }
 
     @Override

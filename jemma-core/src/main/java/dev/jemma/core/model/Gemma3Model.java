@@ -126,23 +126,8 @@ public final class Gemma3Model implements LanguageModel {
         this.visibility = new Visibility[c.layers()];
         int ffnMax = 0;
         for (int l = 0; l < c.layers(); l++) {
-            String p = "blk." + l + ".";
-            int ffn = c.ffnDim()[l];
-            ffnMax = Math.max(ffnMax, ffn);
-            layers[l] = new Layer(
-                    w.vector(p + "attn_norm.weight", c.dim()),
-                    w.matrix(p + "attn_q.weight", c.dim(), c.qDim()),
-                    w.matrix(p + "attn_k.weight", c.dim(), c.kvDim()),
-                    w.matrix(p + "attn_v.weight", c.dim(), c.kvDim()),
-                    w.matrix(p + "attn_output.weight", c.qDim(), c.dim()),
-                    w.vector(p + "attn_q_norm.weight", c.headDim()),
-                    w.vector(p + "attn_k_norm.weight", c.headDim()),
-                    w.vector(p + "post_attention_norm.weight", c.dim()),
-                    w.vector(p + "ffn_norm.weight", c.dim()),
-                    w.matrix(p + "ffn_gate.weight", c.dim(), ffn),
-                    w.matrix(p + "ffn_up.weight", c.dim(), ffn),
-                    w.matrix(p + "ffn_down.weight", ffn, c.dim()),
-                    w.vector(p + "post_ffw_norm.weight", c.dim()));
+            ffnMax = Math.max(ffnMax, c.ffnDim()[l]);
+            layers[l] = readLayer(w, c, l);
             qkNormRope[l] = new DecoderBlocks.QkNormRope(layers[l].qNorm(), layers[l].kNorm(), false,
                     Ops.ropeInvFreq(c.headDim(), c.ropeBase()[l], c.ropeScale()[l]), c.attentionScale(),
                     c.heads(), c.kvHeads(), c.headDim(), c.rmsEps());
@@ -179,6 +164,38 @@ public final class Gemma3Model implements LanguageModel {
             gateUp[l] = layers[l].gateUp();
         }
         scratch.add(new Scratch());
+    }
+
+    /** Layer {@code l}'s weights (all null when {@code w} only checks shapes). */
+    private static Layer readLayer(WeightLoader w, ModelConfig c, int l) {
+        String p = "blk." + l + ".";
+        int ffn = c.ffnDim()[l];
+        return new Layer(
+                w.vector(p + "attn_norm.weight", c.dim()),
+                w.matrix(p + "attn_q.weight", c.dim(), c.qDim()),
+                w.matrix(p + "attn_k.weight", c.dim(), c.kvDim()),
+                w.matrix(p + "attn_v.weight", c.dim(), c.kvDim()),
+                w.matrix(p + "attn_output.weight", c.qDim(), c.dim()),
+                w.vector(p + "attn_q_norm.weight", c.headDim()),
+                w.vector(p + "attn_k_norm.weight", c.headDim()),
+                w.vector(p + "post_attention_norm.weight", c.dim()),
+                w.vector(p + "ffn_norm.weight", c.dim()),
+                w.matrix(p + "ffn_gate.weight", c.dim(), ffn),
+                w.matrix(p + "ffn_up.weight", c.dim(), ffn),
+                w.matrix(p + "ffn_down.weight", ffn, c.dim()),
+                w.vector(p + "post_ffw_norm.weight", c.dim()));
+    }
+
+    /**
+     * Checks, before anything is allocated, that every tensor the model reads exists with the shape {@code c} implies,
+     * so that a hyper-parameter that disagrees with the weights is refused with a line naming both.
+     */
+    static void checkWeights(GgufFile file, ModelConfig c) {
+        WeightLoader w = WeightLoader.checking(file);
+        w.matrix("token_embd.weight", c.dim(), c.vocabSize());
+        if (w.has("output.weight")) w.matrix("output.weight", c.dim(), c.vocabSize());
+        w.vector("output_norm.weight", c.dim());
+        for (int l = 0; l < c.layers(); l++) readLayer(w, c, l);
     }
 
     /** Bytes of scratch this model allocates for a batch of {@code maxBatch} tokens (for the memory plan). */
@@ -297,9 +314,29 @@ public final class Gemma3Model implements LanguageModel {
     /** Looks tensors up by name and checks their shapes, with errors naming the file and tensor. */
     static final class WeightLoader {
         private final GgufFile file;
+        /** Check names, types and shapes only: {@link #matrix} and {@link #vector} return null and read nothing. */
+        private final boolean checkOnly;
 
         WeightLoader(GgufFile file) {
+            this(file, false);
+        }
+
+        private WeightLoader(GgufFile file, boolean checkOnly) {
             this.file = file;
+            this.checkOnly = checkOnly;
+        }
+
+        /** A loader that only checks (see {@link Gemma3Model#checkWeights}). */
+        static WeightLoader checking(GgufFile file) {
+            return new WeightLoader(file, true);
+        }
+
+        boolean checkOnly() {
+            return checkOnly;
+        }
+
+        GgufFile file() {
+            return file;
         }
 
         boolean has(String name) {
@@ -322,12 +359,13 @@ public final class Gemma3Model implements LanguageModel {
             if (d.length < 2 || d[0] != cols || t.rows() != rows) {
                 throw file.error("tensor " + name + ": shape " + Arrays.toString(d) + ", expected [" + cols + ", " + rows + "]");
             }
-            return file.matrix(t);
+            return checkOnly ? null : file.matrix(t);
         }
 
         float[] vector(String name, int n) {
             GgufTensorInfo t = info(name);
             if (t.elementCount() != n) throw file.error("tensor " + name + ": " + t.elementCount() + " elements, expected " + n);
+            if (checkOnly) return null;
             float[] out = new float[n];
             dev.jemma.core.tensor.Formats.of(t.type()).dequantize(file.tensorData(t), 0, out, 0, n);
             return out;

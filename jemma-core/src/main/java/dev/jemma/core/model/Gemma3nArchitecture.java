@@ -21,7 +21,9 @@ final class Gemma3nArchitecture implements Architecture {
     @Override
     public ModelConfig readConfig(GgufFile file) {
         ModelConfig c = ConfigReader.read(file, 5);
-        return c.withScales(ConfigReader.hasAttentionScale(file) ? c.attentionScale() : 1.0f, (float) Math.sqrt(c.dim()));
+        ModelConfig scaled = c.withScales(ConfigReader.hasAttentionScale(file) ? c.attentionScale() : 1.0f, (float) Math.sqrt(c.dim()));
+        Gemma3nModel.checkWeights(file, scaled);
+        return scaled;
     }
 
     @Override

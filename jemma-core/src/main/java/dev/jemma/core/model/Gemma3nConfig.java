@@ -49,6 +49,8 @@ public record Gemma3nConfig(
     static final float DEFAULT_SPARSITY_SCALE = 1.6448533535003662f;
     /** Gemma 3n's final logit soft-cap when the file does not say. */
     static final float DEFAULT_SOFTCAP = 30f;
+    /** AltUp streams accepted: 4 in every released model; the coefficient tensors grow with the cube. */
+    static final int MAX_ALTUP = 16;
 
     public boolean sparse(int layer) {
         return Float.isFinite(sparsityScale[layer]);
@@ -66,25 +68,32 @@ public record Gemma3nConfig(
         List<String> warn = new ArrayList<>();
         final int fileLayers = base.layers(), dim = base.dim();
         int a = intKey(file, "gemma3n.altup.num_inputs", DEFAULT_ALTUP_INPUTS, warn);
-        if (a < 2) throw file.error("gemma3n.altup.num_inputs: value " + a + " must be at least 2");
+        if (a < 2 || a > MAX_ALTUP) throw file.error("gemma3n.altup.num_inputs: value " + a + " is out of range (2.." + MAX_ALTUP + ")");
         int active = intKey(file, "gemma3n.altup.active_idx", DEFAULT_ALTUP_ACTIVE, warn);
         if (active < 0 || active >= a) throw file.error("gemma3n.altup.active_idx: value " + active + " is not a stream index (0.." + (a - 1) + ")");
         int p = intKey(file, "gemma3n.embedding_length_per_layer_input", DEFAULT_PLE_DIM, warn);
-        if (p <= 0) throw file.error("gemma3n.embedding_length_per_layer_input: value " + p + " must be positive");
+        if (p <= 0 || p > ConfigReader.MAX_WIDTH) {
+            throw file.error("gemma3n.embedding_length_per_layer_input: value " + p + " is out of range (1.." + ConfigReader.MAX_WIDTH + ")");
+        }
         // cross-checks against the tensors whose shapes these values determine
-        expectDims(file, "blk.0.altup_correct_coef.weight", a, a);
-        expectDims(file, "blk.0.altup_predict_coef.weight", a, a * a);
-        expectDims(file, "altup_proj.weight", dim, dim, a - 1);
-        expectDims(file, "altup_unembd_proj.weight", dim, dim, a - 1);
-        expectDims(file, "per_layer_proj_norm.weight", p);
-        expectDims(file, "per_layer_model_proj.weight", dim, (long) p * fileLayers);
+        String altupKey = "gemma3n.altup.num_inputs: value " + a, pleKey = "gemma3n.embedding_length_per_layer_input: value " + p;
+        expectDims(file, altupKey, "blk.0.altup_correct_coef.weight", a, a);
+        expectDims(file, altupKey, "blk.0.altup_predict_coef.weight", a, a * a);
+        expectDims(file, altupKey, "altup_proj.weight", dim, dim, a - 1);
+        expectDims(file, altupKey, "altup_unembd_proj.weight", dim, dim, a - 1);
+        expectDims(file, pleKey, "per_layer_proj_norm.weight", p);
+        expectDims(file, pleKey, "per_layer_model_proj.weight", dim, (long) p * fileLayers);
         GgufTensorInfo pleTable = tensor(file, "per_layer_token_embd.weight");
         if (pleTable.dims().length != 2 || pleTable.dims()[0] != (long) p * fileLayers) {
-            throw file.error("tensor per_layer_token_embd.weight: shape " + Arrays.toString(pleTable.dims()) + ", expected ["
-                    + (long) p * fileLayers + ", n_vocab] (= " + fileLayers + " layers x " + p + ")");
+            throw file.error(pleKey + " does not match tensor per_layer_token_embd.weight of shape " + Arrays.toString(pleTable.dims()) + " (expected ["
+                    + (long) p * fileLayers + ", n_vocab] = " + fileLayers + " layers x " + p + ")");
+        }
+        if (p % pleTable.type().blockSize != 0) {
+            throw file.error("gemma3n.embedding_length_per_layer_input: value " + p + " is not a multiple of the block size "
+                    + pleTable.type().blockSize + " of per_layer_token_embd.weight (" + pleTable.type() + ")");
         }
         GgufTensorInfo laurel = tensor(file, "blk.0.laurel_l.weight");
-        if (laurel.dims().length != 2 || laurel.dims()[0] != dim) {
+        if (laurel.dims().length != 2 || laurel.dims()[0] != dim || laurel.dims()[1] > ConfigReader.MAX_WIDTH) {
             throw file.error("tensor blk.0.laurel_l.weight: shape " + Arrays.toString(laurel.dims()) + ", expected [" + dim + ", rank]");
         }
         int rank = Math.toIntExact(laurel.dims()[1]);
@@ -197,14 +206,15 @@ public record Gemma3nConfig(
         return t;
     }
 
-    private static void expectDims(GgufFile file, String name, long... dims) {
+    /** Tensor {@code name} has shape {@code dims}, which {@code key} ("key: value v") determines; else an error naming both. */
+    private static void expectDims(GgufFile file, String key, String name, long... dims) {
         GgufTensorInfo t = tensor(file, name);
         long[] d = t.dims();
         // trailing 1s are insignificant in ggml shapes
         int len = d.length;
         while (len > dims.length && d[len - 1] == 1) len--;
         if (len != dims.length || !Arrays.equals(Arrays.copyOf(d, len), dims)) {
-            throw file.error("tensor " + name + ": shape " + Arrays.toString(d) + ", expected " + Arrays.toString(dims));
+            throw file.error(key + " does not match tensor " + name + " of shape " + Arrays.toString(d) + " (expected " + Arrays.toString(dims) + ")");
         }
     }
 

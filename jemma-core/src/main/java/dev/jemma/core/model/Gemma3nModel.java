@@ -146,35 +146,9 @@ public final class Gemma3nModel implements LanguageModel {
         visibility = new Visibility[n];
         int ffnMax = 0;
         for (int l = 0; l < n; l++) {
-            String pre = "blk." + g.fileLayer()[l] + ".";
-            int ffn = c.ffnDim()[l];
-            ffnMax = Math.max(ffnMax, ffn);
+            ffnMax = Math.max(ffnMax, c.ffnDim()[l]);
+            layers[l] = readLayer(w, c, g, l, sliceArena);
             boolean owns = !g.sharesKv(l);
-            layers[l] = new Layer(
-                    w.vector(pre + "attn_norm.weight", dim),
-                    w.matrix(pre + "attn_q.weight", dim, c.qDim()),
-                    owns ? w.matrix(pre + "attn_k.weight", dim, c.kvDim()) : null,
-                    owns ? w.matrix(pre + "attn_v.weight", dim, c.kvDim()) : null,
-                    w.matrix(pre + "attn_output.weight", c.qDim(), dim),
-                    w.vector(pre + "attn_q_norm.weight", c.headDim()),
-                    owns ? w.vector(pre + "attn_k_norm.weight", c.headDim()) : null,
-                    w.vector(pre + "post_attention_norm.weight", dim),
-                    w.vector(pre + "ffn_norm.weight", dim),
-                    ffnRows(w, pre + "ffn_gate.weight", ffn),
-                    ffnRows(w, pre + "ffn_up.weight", ffn),
-                    ffnDown(w, pre + "ffn_down.weight", ffn),
-                    w.vector(pre + "post_ffw_norm.weight", dim),
-                    new Laurel(w.matrix(pre + "laurel_l.weight", dim, g.laurelRank()),
-                            w.matrix(pre + "laurel_r.weight", g.laurelRank(), dim),
-                            w.vector(pre + "laurel_post_norm.weight", dim)),
-                    w.matrix(pre + "altup_router.weight", dim, a),
-                    w.vector(pre + "altup_router_norm.weight", dim),
-                    w.vector(pre + "altup_predict_coef.weight", a * a * a),
-                    w.vector(pre + "altup_correct_coef.weight", a * a),
-                    w.vector(pre + "altup_correct_scale.weight", dim),
-                    w.matrix(pre + "inp_gate.weight", dim, p),
-                    w.matrix(pre + "proj.weight", p, dim),
-                    w.vector(pre + "post_norm.weight", dim));
             Layer L = layers[l];
             attnIn[l] = owns ? new WeightMatrix[]{L.wq(), L.wk(), L.wv(), L.laurel().left()}
                     : new WeightMatrix[]{L.wq(), L.laurel().left()};
@@ -199,26 +173,98 @@ public final class Gemma3nModel implements LanguageModel {
         return out;
     }
 
-    /** Gate/up: the first {@code ffn} rows (a MatFormer slice keeps a prefix of the neurons; zero-copy). */
-    private WeightMatrix ffnRows(Gemma3Model.WeightLoader w, String name, int ffn) {
+    /**
+     * Layer {@code l}'s weights (all null when {@code w} only checks shapes). {@code sliceArena} holds the copied
+     * columns of a narrowed ffn_down; null when the model is loaded as stored, where every FFN must be as wide as its
+     * tensors.
+     */
+    private static Layer readLayer(Gemma3Model.WeightLoader w, ModelConfig c, Gemma3nConfig g, int l, Arena sliceArena) {
+        final int dim = c.dim(), a = g.altupInputs(), p = g.pleDim();
+        String pre = "blk." + g.fileLayer()[l] + ".";
+        int ffn = c.ffnDim()[l];
+        boolean owns = !g.sharesKv(l);
+        return new Layer(
+                w.vector(pre + "attn_norm.weight", dim),
+                w.matrix(pre + "attn_q.weight", dim, c.qDim()),
+                owns ? w.matrix(pre + "attn_k.weight", dim, c.kvDim()) : null,
+                owns ? w.matrix(pre + "attn_v.weight", dim, c.kvDim()) : null,
+                w.matrix(pre + "attn_output.weight", c.qDim(), dim),
+                w.vector(pre + "attn_q_norm.weight", c.headDim()),
+                owns ? w.vector(pre + "attn_k_norm.weight", c.headDim()) : null,
+                w.vector(pre + "post_attention_norm.weight", dim),
+                w.vector(pre + "ffn_norm.weight", dim),
+                ffnRows(w, c, g, l, "ffn_gate.weight", ffn, sliceArena != null),
+                ffnRows(w, c, g, l, "ffn_up.weight", ffn, sliceArena != null),
+                ffnDown(w, c, g, l, ffn, sliceArena),
+                w.vector(pre + "post_ffw_norm.weight", dim),
+                new Laurel(w.matrix(pre + "laurel_l.weight", dim, g.laurelRank()),
+                        w.matrix(pre + "laurel_r.weight", g.laurelRank(), dim),
+                        w.vector(pre + "laurel_post_norm.weight", dim)),
+                w.matrix(pre + "altup_router.weight", dim, a),
+                w.vector(pre + "altup_router_norm.weight", dim),
+                w.vector(pre + "altup_predict_coef.weight", a * a * a),
+                w.vector(pre + "altup_correct_coef.weight", a * a),
+                w.vector(pre + "altup_correct_scale.weight", dim),
+                w.matrix(pre + "inp_gate.weight", dim, p),
+                w.matrix(pre + "proj.weight", p, dim),
+                w.vector(pre + "post_norm.weight", dim));
+    }
+
+    /**
+     * Checks, before anything is allocated, that every tensor the model as stored reads exists with the shape the
+     * config implies; a per-layer FFN width that disagrees with its tensors is refused naming the key.
+     */
+    static void checkWeights(GgufFile file, ModelConfig base) {
+        Gemma3nConfig.Loaded loaded = Gemma3nConfig.read(file, base, null);
+        ModelConfig c = loaded.config();
+        Gemma3nConfig g = loaded.gemma3n();
+        Gemma3Model.WeightLoader w = Gemma3Model.WeightLoader.checking(file);
+        w.matrix("token_embd.weight", c.dim(), c.vocabSize());
+        if (w.has("output.weight")) w.matrix("output.weight", c.dim(), c.vocabSize());
+        w.vector("output_norm.weight", c.dim());
+        w.matrix("per_layer_model_proj.weight", c.dim(), g.fileLayers() * g.pleDim());
+        w.vector("per_layer_proj_norm.weight", g.pleDim());
+        for (int l = 0; l < c.layers(); l++) readLayer(w, c, g, l, null);
+    }
+
+    /** "gemma3n.feed_forward_length[3]: value 2048 does not match tensor blk.3.ffn_up.weight, shape [64, 4096]". */
+    private static dev.jemma.core.JemmaException ffnMismatch(Gemma3Model.WeightLoader w, ModelConfig c, Gemma3nConfig g, int l,
+                                                             int ffn, GgufTensorInfo t, String expected) {
+        return w.file().error(c.architecture() + ".feed_forward_length[" + g.fileLayer()[l] + "]: value " + ffn + " does not match tensor "
+                + t.name() + " of shape " + Arrays.toString(t.dims()) + " (expected " + expected + ")");
+    }
+
+    /**
+     * Gate/up: the first {@code ffn} rows (a MatFormer slice keeps a prefix of the neurons; zero-copy). Unless
+     * {@code sliced}, the tensor must have exactly {@code ffn} rows.
+     */
+    private static WeightMatrix ffnRows(Gemma3Model.WeightLoader w, ModelConfig c, Gemma3nConfig g, int l, String suffix, int ffn,
+                                        boolean sliced) {
+        String name = "blk." + g.fileLayer()[l] + "." + suffix;
         GgufTensorInfo t = w.info(name);
-        if (t.dims().length != 2 || t.dims()[0] != c.dim() || t.rows() < ffn) {
-            throw file.error("tensor " + name + ": shape " + Arrays.toString(t.dims()) + ", expected [" + c.dim() + ", " + ffn + "]");
+        if (t.dims().length != 2 || t.dims()[0] != c.dim()) {
+            throw w.file().error("tensor " + name + ": shape " + Arrays.toString(t.dims()) + ", expected [" + c.dim() + ", " + ffn + "]");
         }
-        WeightMatrix full = file.matrix(t);
+        if (sliced ? t.rows() < ffn : t.rows() != ffn) throw ffnMismatch(w, c, g, l, ffn, t, "[" + c.dim() + ", " + ffn + "]");
+        if (w.checkOnly()) return null;
+        WeightMatrix full = w.file().matrix(t);
         return ffn == full.rows() ? full : new WeightMatrix(name + "[:" + ffn + "]", full.data(), full.type(), ffn, c.dim());
     }
 
     /**
      * Down: the first {@code ffn} columns of every row. Rows of a column slice are not contiguous in the file, so a
-     * sliced down projection is copied once at load (ffn/width of the tensor's bytes); unsliced stays mapped.
+     * sliced down projection is copied once at load into {@code sliceArena} (ffn/width of the tensor's bytes);
+     * unsliced ({@code sliceArena} null: the width must be the tensor's) it stays mapped.
      */
-    private WeightMatrix ffnDown(Gemma3Model.WeightLoader w, String name, int ffn) {
+    private static WeightMatrix ffnDown(Gemma3Model.WeightLoader w, ModelConfig c, Gemma3nConfig g, int l, int ffn, Arena sliceArena) {
+        String name = "blk." + g.fileLayer()[l] + ".ffn_down.weight";
         GgufTensorInfo t = w.info(name);
-        if (t.dims().length != 2 || t.dims()[0] < ffn || t.rows() != c.dim()) {
-            throw file.error("tensor " + name + ": shape " + Arrays.toString(t.dims()) + ", expected [" + ffn + ", " + c.dim() + "]");
+        if (t.dims().length != 2 || t.rows() != c.dim()) {
+            throw w.file().error("tensor " + name + ": shape " + Arrays.toString(t.dims()) + ", expected [" + ffn + ", " + c.dim() + "]");
         }
-        WeightMatrix full = file.matrix(t);
+        if (sliceArena != null ? t.dims()[0] < ffn : t.dims()[0] != ffn) throw ffnMismatch(w, c, g, l, ffn, t, "[" + ffn + ", " + c.dim() + "]");
+        if (w.checkOnly()) return null;
+        WeightMatrix full = w.file().matrix(t);
         if (ffn == full.cols()) return full;
         long rowBytes = full.type().bytesFor(ffn);
         MemorySegment copy = sliceArena.allocate(rowBytes * full.rows(), 64);

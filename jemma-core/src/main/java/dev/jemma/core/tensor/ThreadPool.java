@@ -53,6 +53,22 @@ public final class ThreadPool implements AutoCloseable {
         return Math.max(1, Runtime.getRuntime().availableProcessors());
     }
 
+    /**
+     * The threads to run with when {@code requested} are asked for (0: all cores): at most one per core. More only
+     * time-slice the same cores — each spinning worker then steals the slice a peer needs — and {@code -t 100000}
+     * used to start a hundred thousand threads.
+     */
+    public static int capped(int requested) {
+        int cores = defaultThreads();
+        return requested <= 0 ? cores : Math.min(requested, cores);
+    }
+
+    /** The one-line warning for a request {@link #capped} lowers ({@code flag} as the user wrote it), or null. */
+    public static String capWarning(String flag, int requested) {
+        int cores = defaultThreads();
+        return requested > cores ? flag + " " + requested + " is more than the " + cores + " cores this machine has; using " + cores : null;
+    }
+
     public int threads() {
         return threads;
     }

@@ -62,10 +62,41 @@ class MemoryPlanTest {
                     .contains("Java heap").contains("KV cache").contains("-c ").contains("-Xmx");
             int suggested = Integer.parseInt(msg.replaceAll(".*-c (\\d+).*", "$1"));
             assertThat(ModelLoader.plan(f, c, suggested, 16).fits()).isTrue();
-            assertThat(ModelLoader.plan(f, c, suggested + 1024, 16).fits()).isFalse();
+            // never beyond the model's own context (issue 22: "-c 12205824" for a 2048-token model)
+            assertThat(suggested).isEqualTo(c.contextLength());
+            // a heap too small for the model's own context: the largest context that fits
+            long fixed = p.scratchBytes() + p.headroomBytes();
+            System.setProperty("jemma.memory.heap", String.valueOf(fixed + p.kvBytesAt(2048)));
+            String tight = ModelLoader.plan(f, c, 4096, 16).problem();
+            int fits = Integer.parseInt(tight.replaceAll(".*-c (\\d+).*", "$1"));
+            assertThat(fits).isLessThan(c.contextLength()).isGreaterThanOrEqualTo(1792);
+            assertThat(ModelLoader.plan(f, c, fits, 16).fits()).isTrue();
+            assertThat(ModelLoader.plan(f, c, fits + 256, 16).fits()).isFalse();
         }
         assertThatThrownBy(() -> ModelLoader.load(MODEL, new ModelLoader.Options(true, 1, 16).withContextLength(1 << 20), null))
                 .isInstanceOf(JemmaException.class).hasMessageContaining("-c ");
+    }
+
+    /** Issue 22: the advice stays within the model's context and the machine's memory. */
+    @Test
+    void adviceStaysWithinTheModelAndTheMachine() {
+        System.setProperty("jemma.memory.heap", String.valueOf(300L << 20));
+        System.setProperty("jemma.memory.available", String.valueOf(2_000_000_000L));
+        try (GgufFile f = GgufFile.open(MODEL)) {
+            ModelConfig c = ModelLoader.readConfig(f);
+            // 200M positions: ~100 GB of KV cache on a "2 GB" machine
+            String msg = ModelLoader.plan(f, c, 200_000_000, 16).problem();
+            assertThat(msg).contains("-c " + c.contextLength() + ", the model's own").doesNotContain("-Xmx");
+            // the model's own context on a heap too small but a machine large enough: a heap the machine has
+            System.setProperty("jemma.memory.heap", String.valueOf(1L << 20));
+            String heap = ModelLoader.plan(f, c, c.contextLength(), 16).problem();
+            assertThat(heap).contains("-Xmx1g");
+            long xmx = Long.parseLong(heap.replaceAll(".*-Xmx(\\d+)g.*", "$1"));
+            assertThat(xmx << 30).isLessThanOrEqualTo(2_000_000_000L);
+            // nothing the machine can hold: no heap advice at all
+            System.setProperty("jemma.memory.available", String.valueOf(10_000_000L));
+            assertThat(ModelLoader.plan(f, c, c.contextLength(), 16).problem()).doesNotContain("-Xmx").contains("available");
+        }
     }
 
     @Test
