@@ -4,6 +4,11 @@ import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.jemma.core.chat.ChatMessage;
 import dev.jemma.core.chat.ChatTemplate;
+import dev.jemma.core.engine.Engine;
+import dev.jemma.core.engine.EngineOptions;
+import dev.jemma.core.engine.GenerationOptions;
+import dev.jemma.core.engine.Session;
+import dev.jemma.core.engine.TokenListener;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
 import dev.jemma.core.gguf.GgufValueType;
@@ -137,6 +142,14 @@ class GgufFuzzTest {
                 float[] logits = m.forward(new int[]{0, vocab - 1, vocab / 2}, 0, 3, cache, false);
                 if (logits.length != vocab) throw new AssertionError("logits " + logits.length + " for vocabulary " + vocab);
                 m.forward(new int[]{1 % vocab}, 0, 1, cache, false);
+            }
+        });
+        // and as an application does: the engine (tokenizer, template, the file's sampling defaults) and a short chat
+        Fuzzing.clean(() -> {
+            EngineOptions o = EngineOptions.builder().threads(1).contextLength(24).maxBatch(4).exact(exact).f32Activations(true).build();
+            try (Engine e = Engine.load(p, o); Session s = e.newSession("Be brief.")) {
+                s.chat("Hello <end_of_turn> there", GenerationOptions.builder().maxTokens(3).build(), TokenListener.NONE);
+                s.chat("again", GenerationOptions.builder().maxTokens(2).temperature(0.8f).seed(1L).build(), TokenListener.NONE);
             }
         });
     }
