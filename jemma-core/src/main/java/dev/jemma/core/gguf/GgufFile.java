@@ -337,7 +337,12 @@ public final class GgufFile implements AutoCloseable {
         if (v instanceof int[] a) return a;
         if (v instanceof long[] l) {
             int[] r = new int[l.length];
-            for (int i = 0; i < l.length; i++) r[i] = Math.toIntExact(l[i]);
+            for (int i = 0; i < l.length; i++) {
+                if (l[i] < Integer.MIN_VALUE || l[i] > Integer.MAX_VALUE) {
+                    throw error("metadata " + key + "[" + i + "]: value " + l[i] + " is out of range");
+                }
+                r[i] = (int) l[i];
+            }
             return r;
         }
         if (v instanceof boolean[] b) {
@@ -352,8 +357,12 @@ public final class GgufFile implements AutoCloseable {
         Object v = metadata.get(key);
         if (v == null) return null;
         if (v instanceof boolean[] b) return b;
-        if (v instanceof int[] || v instanceof long[]) {
-            int[] a = getIntArray(key);
+        if (v instanceof int[] a) {
+            boolean[] b = new boolean[a.length];
+            for (int i = 0; i < a.length; i++) b[i] = a[i] != 0;
+            return b;
+        }
+        if (v instanceof long[] a) {
             boolean[] b = new boolean[a.length];
             for (int i = 0; i < a.length; i++) b[i] = a[i] != 0;
             return b;

@@ -140,6 +140,30 @@ class HyperParameterValidationTest {
                 "gemma3n.embedding_length_per_layer_input: value 16");
     }
 
+    /** Found by GgufFuzzTest#hyperParameters: a 64-bit array element beyond int range was an ArithmeticException. */
+    @Test
+    void sixtyFourBitArrayElements() {
+        long[] pattern = {1, 1, 1, 1, 1, 1, 1, 0};
+        pattern[2] = 1L << 40;
+        Path f = edited(gemma3(), "pattern64.gguf", w -> w.put("gemma3.attention.sliding_window_pattern", GgufValueType.ARRAY, GgufValueType.INT64, pattern));
+        try (GgufFile g = GgufFile.open(f)) {
+            assertThat(ModelLoader.readConfig(g).sliding()).containsExactly(true, true, true, true, true, true, true, false);
+            assertThatThrownBy(() -> g.getIntArray("gemma3.attention.sliding_window_pattern")).isInstanceOf(GgufFormatException.class)
+                    .hasMessageContaining("gemma3.attention.sliding_window_pattern[2]: value 1099511627776 is out of range");
+        }
+        Path t = edited(gemma3(), "types64.gguf", w -> {
+            long[] types = new long[1000];
+            java.util.Arrays.fill(types, 1);
+            types[7] = -1L << 35;
+            w.put("tokenizer.ggml.token_type", GgufValueType.ARRAY, GgufValueType.INT64, types);
+        });
+        assertThatThrownBy(() -> {
+            try (GgufFile g = GgufFile.open(t)) {
+                dev.jemma.core.tokenizer.Tokenizer.fromGguf(g);
+            }
+        }).isInstanceOf(GgufFormatException.class).hasMessageContaining("tokenizer.ggml.token_type[7]");
+    }
+
     @Test
     void goodFilesStillLoad() {
         try (GgufFile f = GgufFile.open(gemma3())) {
