@@ -30,7 +30,10 @@ final class GemmaEmbeddingArchitecture implements Architecture {
     @Override
     public ModelConfig readConfig(GgufFile file) {
         ModelConfig c = ConfigReader.read(file, 6);
-        return c.withScales(c.attentionScale(), (float) Math.sqrt(c.dim()));
+        ModelConfig scaled = c.withScales(c.attentionScale(), (float) Math.sqrt(c.dim()));
+        // the encoder is Gemma 3's block stack: every weight it reads checked against the config before loading
+        Gemma3Model.checkWeights(file, scaled);
+        return scaled;
     }
 
     @Override
