@@ -52,6 +52,8 @@ public final class Engine implements AutoCloseable {
     private final long loadNanos;
     private final ReentrantLock lock = new ReentrantLock();
     private final StepScheduler scheduler;
+    /** The image encoder, or null for a text-only model. */
+    private final Vision vision;
     private volatile boolean closed;
     private volatile GrammarVocabulary grammarVocabulary;
 
@@ -61,6 +63,7 @@ public final class Engine implements AutoCloseable {
         this.options = options;
         GgufFile file = GgufFile.open(path);
         ThreadPool p = null;
+        Vision v = null;
         try {
             metadata = file.metadata();
             // the architecture first, so that a file this version cannot run is refused for what it is
@@ -78,21 +81,34 @@ public final class Engine implements AutoCloseable {
                         + " rows (one per token)");
             }
             p = new ThreadPool(options.threadsOrDefault());
+            ModelLoader.Options mo = new ModelLoader.Options(options.exact(), p.threads(), options.maxBatch(), options.matformer(),
+                    options.contextLength(), options.f32Activations(), options.checkMemory());
+            if ("gemma3".equals(arch.name())) {
+                v = Vision.open(file, path, options, ModelLoader.matmulFor(mo), ModelLoader.readConfig(file).dim(), tokenizer);
+            } else if (options.mmproj() != null) {
+                throw new JemmaException(options.mmproj() + ": vision projectors are supported for gemma3 models only, this one is " + arch.name());
+            }
+            // an image's soft tokens attend to each other in one forward call, so a call must hold a whole image
+            if (v != null && mo.maxBatch() < v.tokensPerImage()) {
+                mo = new ModelLoader.Options(mo.exact(), mo.threads(), v.tokensPerImage(), mo.matformer(), mo.contextLength(),
+                        mo.f32Activations(), mo.checkMemory());
+            }
             // the loader checks the memory plan for this context before allocating (0 = the same default as below)
-            model = ModelLoader.load(file, new ModelLoader.Options(options.exact(), p.threads(), options.maxBatch(), options.matformer(),
-                    options.contextLength(), options.f32Activations(), options.checkMemory()), p, true);
+            model = ModelLoader.load(file, mo, p, true);
             config = model.config();
             int trained = config.contextLength() > 0 ? config.contextLength() : EngineOptions.DEFAULT_CONTEXT_CAP;
             contextLength = options.contextLength() > 0 ? options.contextLength() : Math.min(trained, EngineOptions.DEFAULT_CONTEXT_CAP);
             defaults = options.generation().orElse(fileDefaults(file));
             if (options.loadProgress() != null) prefault(file.segment(), model.sparselyReadRegions(), options.loadProgress());
         } catch (RuntimeException | Error e) {
+            if (v != null) v.close();
             if (p != null) p.close();
             file.close();
             throw e;
         }
         pool = p;
         scheduler = new StepScheduler(model, model.maxBatch());
+        vision = v;
         loadNanos = System.nanoTime() - t0;
     }
 
@@ -206,6 +222,21 @@ public final class Engine implements AutoCloseable {
         return loadNanos;
     }
 
+    /** Whether the model takes images (a Gemma 3 model with a vision tower: its mmproj file, or inside the file). */
+    public boolean supportsImages() {
+        return vision != null;
+    }
+
+    /** Soft tokens one image takes in the prompt (0 for a text-only model). */
+    public int tokensPerImage() {
+        return vision == null ? 0 : vision.tokensPerImage();
+    }
+
+    /** Where the vision tower was read from (the mmproj file, or the model itself), or null. */
+    public Path visionFile() {
+        return vision == null ? null : vision.encoder.path();
+    }
+
     /** Renders a conversation with the model's chat template (for display: see {@link #renderPrompt} for the model). */
     public String renderChat(List<ChatMessage> messages, boolean addGenerationPrompt) {
         return template.render(messages, addGenerationPrompt);
@@ -289,6 +320,38 @@ public final class Engine implements AutoCloseable {
         return scheduler.statistics();
     }
 
+    /**
+     * A batch of token and image-embedding rows (a prompt with images) for one session's cache; returns the logits it
+     * asks for. It runs beside the scheduler's steps (the model takes concurrent forwards on different caches; the
+     * lock only keeps image prompts one at a time): an image's soft tokens must stay in one call, which the
+     * scheduler's token chunks do not guarantee.
+     */
+    float[] forward(dev.jemma.core.model.Batch batch) {
+        lock.lock();
+        try {
+            checkOpen();
+            return model.forward(batch);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The vision side (null for a text-only model). */
+    Vision vision() {
+        return vision;
+    }
+
+    /** Encodes preprocessed image parts under the engine lock (the encoder shares the model's threads). */
+    java.util.List<float[]> encodeImage(java.util.List<float[]> pixelValues) {
+        lock.lock();
+        try {
+            checkOpen();
+            return vision.encode(pixelValues, pool);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     private void checkOpen() {
         if (closed) throw new IllegalStateException("the engine is closed");
     }
@@ -306,6 +369,7 @@ public final class Engine implements AutoCloseable {
             if (closed) return;
             closed = true;
             scheduler.close();
+            if (vision != null) vision.close();
             model.close();
             pool.close();
         } finally {

@@ -22,9 +22,15 @@ import java.util.function.DoubleConsumer;
  *                        matmuls (default: {@code -Djemma.int8=false}, see {@link dev.jemma.core.JemmaProperties})
  * @param checkMemory     refuse to load a model whose memory plan does not fit (default: true unless
  *                        {@code -Djemma.memory.check=false})
+ * @param mmproj          the vision projector (llama.cpp's {@code mmproj-*.gguf}) for a Gemma 3 model; null: the vision
+ *                        tower inside the model file (Ollama's single-file GGUF), else the one {@code mmproj*.gguf}
+ *                        beside the model if it fits, else none (images are then refused)
+ * @param panAndScan      also encode pan-and-scan crops of wide or tall images (HF Gemma3ImageProcessor's
+ *                        {@code do_pan_and_scan}): more image tokens, finer detail
  */
 public record EngineOptions(int contextLength, int threads, boolean exact, int maxBatch, GenerationOptions generation,
-                            DoubleConsumer loadProgress, String matformer, boolean f32Activations, boolean checkMemory) {
+                            DoubleConsumer loadProgress, String matformer, boolean f32Activations, boolean checkMemory,
+                            java.nio.file.Path mmproj, boolean panAndScan) {
     /** Context used when none is requested: Gemma 3 is trained for 32k–128k, whose f32 KV cache would be large. */
     public static final int DEFAULT_CONTEXT_CAP = 8192;
 
@@ -59,6 +65,8 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
         private String matformer;
         private boolean f32Activations = !JemmaProperties.int8();
         private boolean checkMemory = JemmaProperties.memoryCheck();
+        private java.nio.file.Path mmproj;
+        private boolean panAndScan;
 
         private Builder() {
         }
@@ -138,8 +146,21 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
             return this;
         }
 
+        /** The vision projector file (llama.cpp's mmproj GGUF) for a Gemma 3 model; null: found automatically. */
+        public Builder mmproj(java.nio.file.Path v) {
+            mmproj = v;
+            return this;
+        }
+
+        /** Also encode pan-and-scan crops of wide or tall images (HF's do_pan_and_scan). */
+        public Builder panAndScan(boolean v) {
+            panAndScan = v;
+            return this;
+        }
+
         public EngineOptions build() {
-            return new EngineOptions(contextLength, threads, exact, maxBatch, defaults.build(), loadProgress, matformer, f32Activations, checkMemory);
+            return new EngineOptions(contextLength, threads, exact, maxBatch, defaults.build(), loadProgress, matformer, f32Activations, checkMemory,
+                    mmproj, panAndScan);
         }
     }
 }

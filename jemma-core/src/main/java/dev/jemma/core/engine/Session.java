@@ -1,6 +1,7 @@
 package dev.jemma.core.engine;
 
 import dev.jemma.core.JemmaException;
+import dev.jemma.core.chat.ChatImage;
 import dev.jemma.core.chat.ChatMessage;
 import dev.jemma.core.chat.ConversationFitter;
 import dev.jemma.core.constrain.GrammarConstraint;
@@ -53,6 +54,19 @@ public final class Session implements AutoCloseable {
     private int[] seenTokens;
     /** Set by {@link #fitConversation} for the run that follows; null for raw prompts. */
     private List<ChatMessage> pendingConversation;
+    /** Set by {@link #fitConversation}: the prompt's images, one entry per soft-token run (null: none). */
+    private PromptImages pendingImages;
+    /** Encodings of the images this conversation has seen, by SHA-256 (an image is encoded once, not once per turn). */
+    private final java.util.Map<String, List<float[]>> encodedImages = new java.util.LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(java.util.Map.Entry<String, List<float[]>> e) {
+            return size() > 32;
+        }
+    };
+
+    /** Embeddings of a prompt's soft-token runs in order, and a key per run telling images apart for prefix reuse. */
+    private record PromptImages(List<float[]> embeddings, int[] keys) {
+    }
     private int lastStopId = -1;
     private volatile TokenFilter tokenFilter;
 
@@ -82,9 +96,21 @@ public final class Session implements AutoCloseable {
      * @throws JemmaException when the message alone does not fit the context
      */
     public Generation chat(String userMessage, GenerationOptions options, TokenListener listener) {
+        return chat(ChatMessage.user(userMessage), options, listener);
+    }
+
+    /**
+     * Sends a user message that may carry images ({@link ChatMessage#user(String, List)}), as
+     * {@link #chat(String, GenerationOptions, TokenListener)} does. An image stays in the history, and is encoded
+     * once: later turns reuse its encoding and, through the KV cache, everything before the new turn.
+     *
+     * @throws JemmaException when the message has images and the model has no vision tower, or an image is bad
+     */
+    public Generation chat(ChatMessage userMessage, GenerationOptions options, TokenListener listener) {
+        if (!userMessage.role().equals("user")) throw new IllegalArgumentException("chat takes a user message, got role " + userMessage.role());
         enter();
         try {
-            history.add(ChatMessage.user(userMessage));
+            history.add(userMessage);
             Generation g;
             try {
                 int[] prompt = fitConversation(history, true);
@@ -122,6 +148,7 @@ public final class Session implements AutoCloseable {
         enter();
         try {
             history.clear();
+            encodedImages.clear();
             if (cache != null) cache.clear();
             cached = new int[0];
             seenConversation = null;
@@ -282,6 +309,7 @@ public final class Session implements AutoCloseable {
         if (ids.length == 0) throw new JemmaException("the prompt is empty");
         checkFits(ids.length);
         pendingConversation = new ArrayList<>(kept);
+        pendingImages = images(kept, ids);
         return ids;
     }
 
@@ -292,6 +320,8 @@ public final class Session implements AutoCloseable {
      * it), and any difference would force a full re-read once a sliding-window layer's ring has wrapped.
      */
     private int[] buildPrompt(List<ChatMessage> full) {
+        boolean images = full.stream().anyMatch(ChatMessage::hasImages);
+        if (images) return buildImagePrompt(full);
         String text = engine.renderPrompt(full, true);
         if (seenConversation != null && full.size() > seenConversation.size()
                 && full.subList(0, seenConversation.size() - 1).equals(seenConversation.subList(0, seenConversation.size() - 1))
@@ -308,6 +338,138 @@ public final class Session implements AutoCloseable {
         }
         // the template writes <bos> itself: tokenize without adding another
         return engine.tokenizer().encodePrompt(text);
+    }
+
+    /**
+     * {@link #buildPrompt} for a conversation with images: each image gets a {@code <start_of_image>} marker in its
+     * message (before the text unless the text places it), the template renders, and every marker is expanded the way
+     * HF's processor does before tokenizing. The delta path of {@link #buildPrompt} applies the same way.
+     */
+    private int[] buildImagePrompt(List<ChatMessage> full) {
+        Vision v = engine.vision();
+        if (v == null) {
+            throw new JemmaException("this model takes no images: it has no vision tower (give a Gemma 3 model its mmproj file, --mmproj)");
+        }
+        List<ChatImage> all = new ArrayList<>();
+        List<ChatMessage> marked = withProtectedMarkers(full, all);
+        String text = engine.renderChat(marked, true);
+        int markers = count(text, Vision.BOI);
+        if (markers != all.size()) {
+            throw new JemmaException("the prompt has " + markers + " " + Vision.BOI + " markers but the messages carry " + all.size() + " image(s)");
+        }
+        if (seenConversation != null && full.size() > seenConversation.size()
+                && full.subList(0, seenConversation.size() - 1).equals(seenConversation.subList(0, seenConversation.size() - 1))
+                && full.get(seenConversation.size() - 1).role().equals("assistant")
+                && full.get(seenConversation.size() - 1).content().strip().equals(seenConversation.getLast().content().strip())) {
+            String before = engine.renderChat(withProtectedMarkers(full.subList(0, seenConversation.size()), new ArrayList<>()), false);
+            if (text.startsWith(before)) {
+                int first = count(before, Vision.BOI);
+                int[] delta = engine.tokenizer().encodePrompt(expand(text.substring(before.length()), all.subList(first, all.size())));
+                int[] r = Arrays.copyOf(seenTokens, seenTokens.length + delta.length);
+                System.arraycopy(delta, 0, r, seenTokens.length, delta.length);
+                return r;
+            }
+        }
+        return engine.tokenizer().encodePrompt(expand(text, all));
+    }
+
+    /** The messages with one image marker per image (missing ones put before the text); collects the images in order. */
+    private static List<ChatMessage> withMarkers(List<ChatMessage> msgs, List<ChatImage> images) {
+        List<ChatMessage> out = new ArrayList<>(msgs.size());
+        for (ChatMessage m : msgs) {
+            if (!m.hasImages()) {
+                out.add(m);
+                continue;
+            }
+            int have = count(m.content(), Vision.BOI), n = m.images().size();
+            if (have > n) {
+                throw new JemmaException("a " + m.role() + " message has " + have + " " + Vision.BOI + " markers but only " + n + " image(s)");
+            }
+            images.addAll(m.images());
+            out.add(new ChatMessage(m.role(), Vision.BOI.repeat(n - have) + m.content(), m.images()));
+        }
+        return out;
+    }
+
+    /**
+     * {@link #withMarkers}, with the messages' own text protected as {@link Engine#renderPrompt} does (a typed
+     * {@code <end_of_turn>} stays text) while the image markers stay control tokens.
+     */
+    private List<ChatMessage> withProtectedMarkers(List<ChatMessage> msgs, List<ChatImage> images) {
+        Tokenizer tok = engine.tokenizer();
+        List<ChatMessage> out = new ArrayList<>(msgs.size());
+        for (ChatMessage m : withMarkers(msgs, images)) {
+            String[] parts = m.content().split(java.util.regex.Pattern.quote(Vision.BOI), -1);
+            StringBuilder sb = new StringBuilder();
+            for (int i = 0; i < parts.length; i++) {
+                if (i > 0) sb.append(Vision.BOI);
+                sb.append(tok.protect(parts[i]));
+            }
+            out.add(new ChatMessage(m.role(), sb.toString(), m.images()));
+        }
+        return out;
+    }
+
+    private static int count(String text, String marker) {
+        int n = 0;
+        for (int i = text.indexOf(marker); i >= 0; i = text.indexOf(marker, i + marker.length())) n++;
+        return n;
+    }
+
+    /** Replaces the k-th marker of {@code text} by the processor's expansion for {@code images.get(k)}. */
+    private String expand(String text, List<ChatImage> images) {
+        Vision v = engine.vision();
+        StringBuilder sb = new StringBuilder();
+        int at = 0, k = 0;
+        for (int i = text.indexOf(Vision.BOI); i >= 0; i = text.indexOf(Vision.BOI, at)) {
+            sb.append(text, at, i).append(v.expansion(encoded(images.get(k++)).size()));
+            at = i + Vision.BOI.length();
+        }
+        return sb.append(text.substring(at)).toString();
+    }
+
+    /** The embeddings of an image's parts (original, crops), encoded on first use in this conversation. */
+    private List<float[]> encoded(ChatImage image) {
+        List<float[]> e = encodedImages.get(image.digest());
+        if (e == null) {
+            e = engine.encodeImage(engine.vision().pixelValues(image));
+            encodedImages.put(image.digest(), e);
+        }
+        return e;
+    }
+
+    /** The images of a conversation's prompt, one entry per soft-token run of {@code ids}; null when it has none. */
+    private PromptImages images(List<ChatMessage> full, int[] ids) {
+        if (full.stream().noneMatch(ChatMessage::hasImages)) return null;
+        Vision v = engine.vision();
+        List<float[]> emb = new ArrayList<>();
+        List<Integer> keys = new ArrayList<>();
+        for (ChatMessage m : full) {
+            for (ChatImage im : m.images()) {
+                List<float[]> parts = encoded(im);
+                for (int p = 0; p < parts.size(); p++) {
+                    emb.add(parts.get(p));
+                    keys.add(im.digest().hashCode() * 31 + p);
+                }
+            }
+        }
+        dev.jemma.core.vision.ImagePrompt.check(ids, v.softToken, emb.size(), v.tokensPerImage());
+        return new PromptImages(emb, keys.stream().mapToInt(Integer::intValue).toArray());
+    }
+
+    /**
+     * The prompt as the prefix cache compares it: soft-token positions stand for their image and row (negative
+     * values no token has), so a different image at the same place is not taken for the cached one.
+     */
+    private int[] reuseKeys(int[] prompt, PromptImages images) {
+        if (images == null) return prompt;
+        int[] keys = prompt.clone();
+        List<int[]> spans = dev.jemma.core.vision.ImagePrompt.spans(prompt, engine.vision().softToken);
+        for (int k = 0; k < spans.size(); k++) {
+            int[] sp = spans.get(k);
+            for (int i = sp[0]; i < sp[1]; i++) keys[i] = -1 - ((images.keys()[k] ^ ((i - sp[0]) * 0x9E3779B9)) & 0x7fffffff);
+        }
+        return keys;
     }
 
     /** Records what the cache now represents: the conversation with our answer, closed the way the template closes a turn. */
@@ -347,10 +509,12 @@ public final class Session implements AutoCloseable {
 
     private Generation run(int[] prompt, GenerationOptions requested, TokenListener listener) {
         List<ChatMessage> conversation = pendingConversation;
+        PromptImages images = pendingImages;
         pendingConversation = null;
+        pendingImages = null;
         lastStopId = -1;
         try {
-            Generation g = runUnchecked(prompt, requested, listener);
+            Generation g = runUnchecked(prompt, images, requested, listener);
             rememberConversation(conversation, prompt, g, g.stopReason() == StopReason.END_OF_TURN ? lastStopId : -1);
             return g;
         } catch (RuntimeException | Error e) {
@@ -363,7 +527,7 @@ public final class Session implements AutoCloseable {
         }
     }
 
-    private Generation runUnchecked(int[] prompt, GenerationOptions requested, TokenListener listener) {
+    private Generation runUnchecked(int[] prompt, PromptImages images, GenerationOptions requested, TokenListener listener) {
         if (listener == null) listener = TokenListener.NONE;
         GenerationOptions opts = (requested == null ? GenerationOptions.none() : requested).orElse(engine.defaults());
         Sampler sampler = new Sampler(opts.sampling());
@@ -382,10 +546,20 @@ public final class Session implements AutoCloseable {
         int ctx = cache.contextLength();
 
         long t0 = System.nanoTime();
-        int reused = reusePrefix(prompt);
+        int[] keys = reuseKeys(prompt, images);
+        int reused = reusePrefix(keys, images == null ? null : prompt);
         float[] logits = null;
         int batch = engine.maxBatch();
-        for (int i = reused; i < prompt.length; i += batch) {
+        if (images != null && reused < prompt.length) {
+            if (cancelRequested) {
+                return new Generation("", new int[0], prompt.length, reused, System.nanoTime() - t0, 0, StopReason.CANCELLED);
+            }
+            // one batch: the model splits it into calls that keep each image's soft tokens together
+            logits = engine.forward(dev.jemma.core.vision.ImagePrompt.batch(prompt, reused, engine.vision().softToken,
+                    images.embeddings(), engine.config().dim(), cache, false));
+            remember(keys, reused, prompt.length - reused);
+        }
+        for (int i = images != null ? prompt.length : reused; i < prompt.length; i += batch) {
             if (cancelRequested) {
                 return new Generation("", new int[0], prompt.length, reused, System.nanoTime() - t0, 0, StopReason.CANCELLED);
             }
@@ -460,10 +634,12 @@ public final class Session implements AutoCloseable {
      * Keeps the cached prefix the new prompt shares with the tokens already processed; returns how many prompt
      * tokens need no processing. At least the last prompt token is always re-run, to get its logits.
      */
-    private int reusePrefix(int[] prompt) {
+    private int reusePrefix(int[] prompt, int[] idsWithImages) {
         int have = cache.length();
         int common = 0, max = Math.min(have, prompt.length - 1);
         while (common < max && cached[common] == prompt[common]) common++;
+        // an image's soft tokens attend to each other in one call: never resume inside one
+        if (idsWithImages != null) common = dev.jemma.core.vision.ImagePrompt.notInsideSpan(idsWithImages, engine.vision().softToken, common);
         if (common < have) {
             if (cache.canTruncateTo(common)) {
                 cache.truncate(common);

@@ -1,0 +1,131 @@
+package dev.jemma.core.engine;
+
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.chat.ChatImage;
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.tensor.MatMul;
+import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tokenizer.Tokenizer;
+import dev.jemma.core.vision.Gemma3ImageProcessor;
+import dev.jemma.core.vision.ImageDecoder;
+import dev.jemma.core.vision.ImageEncoder;
+import dev.jemma.core.vision.RgbImage;
+import dev.jemma.core.vision.VisionConfig;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * An engine's eyes: the image encoder and the prompt conventions of Gemma 3's processor. An image marker
+ * ({@code <start_of_image>}) in the rendered prompt becomes {@code \n\n<start_of_image>} + N soft tokens +
+ * {@code <end_of_image>\n\n} (with pan-and-scan, the processor's "Here is the original image …" text and one such block
+ * per crop), exactly as HF's Gemma3Processor expands it before tokenizing.
+ */
+final class Vision implements AutoCloseable {
+    static final String BOI = "<start_of_image>", EOI = "<end_of_image>", SOFT = "<image_soft_token>";
+
+    final ImageEncoder encoder;
+    final boolean panAndScan;
+    final int softToken;
+    private final Gemma3ImageProcessor processor;
+
+    private Vision(ImageEncoder encoder, boolean panAndScan, int softToken) {
+        this.encoder = encoder;
+        this.panAndScan = panAndScan;
+        this.softToken = softToken;
+        this.processor = Gemma3ImageProcessor.of(encoder.config());
+    }
+
+    /**
+     * The vision side for a model, or null when it has none: the tower inside the file, else {@code options.mmproj()}
+     * (errors when it does not fit the model), else the one {@code mmproj*.gguf} beside the model that fits.
+     */
+    static Vision open(GgufFile modelFile, Path modelPath, EngineOptions options, MatMul matmul, int textDim, Tokenizer tok) {
+        Path explicit = options.mmproj();
+        ImageEncoder enc = null;
+        try {
+            if (explicit != null) {
+                enc = ImageEncoder.open(explicit, matmul);
+                enc.requireTextWidth(textDim);
+                return new Vision(enc, options.panAndScan(), softToken(tok, explicit));
+            }
+            if (VisionConfig.present(modelFile)) {
+                enc = ImageEncoder.inModelFile(modelFile, matmul);
+                return new Vision(enc, options.panAndScan(), softToken(tok, modelPath));
+            }
+            Path found = besideModel(modelPath);
+            if (found == null || tok.tokenId(SOFT).isEmpty()) return null;
+            enc = ImageEncoder.open(found, matmul);
+            if (enc.config().textDim() != textDim) {
+                enc.close();
+                return null;   // an mmproj of another model in the same folder: not ours
+            }
+            return new Vision(enc, options.panAndScan(), softToken(tok, found));
+        } catch (RuntimeException e) {
+            if (enc != null) enc.close();
+            throw e;
+        }
+    }
+
+    /**
+     * The model's {@code mmproj*.gguf}: {@code mmproj-<model file name>} when it exists, else the only mmproj file in
+     * the model's folder; null when there is none or several to choose from.
+     */
+    static Path besideModel(Path model) {
+        Path named = model.toAbsolutePath().resolveSibling("mmproj-" + model.getFileName());
+        if (Files.isRegularFile(named)) return named;
+        Path dir = model.toAbsolutePath().getParent();
+        if (dir == null) return null;
+        try (Stream<Path> s = Files.list(dir)) {
+            List<Path> c = s.filter(p -> {
+                String n = p.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+                return n.startsWith("mmproj") && n.endsWith(".gguf") && Files.isRegularFile(p);
+            }).toList();
+            return c.size() == 1 ? c.getFirst() : null;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    private static int softToken(Tokenizer tok, Path source) {
+        for (String s : new String[]{BOI, EOI}) {
+            if (tok.tokenId(s).isEmpty()) throw new JemmaException(source + ": the model's vocabulary has no " + s + " token, so it cannot take images");
+        }
+        return tok.tokenId(SOFT).orElseThrow(() -> new JemmaException(source + ": the model's vocabulary has no " + SOFT + " token, so it cannot take images"));
+    }
+
+    int tokensPerImage() {
+        return encoder.tokensPerImage();
+    }
+
+    /** An image decoded and preprocessed: the original and its pan-and-scan crops (when on), as pixel values. */
+    List<float[]> pixelValues(ChatImage image) {
+        RgbImage rgb = ImageDecoder.decode(image.bytes(), image.name());
+        List<float[]> out = new ArrayList<>();
+        for (RgbImage im : Gemma3ImageProcessor.images(rgb, panAndScan)) out.add(processor.pixelValues(im));
+        return out;
+    }
+
+    /** Soft-token embeddings of each of an image's parts (original, crops). */
+    List<float[]> encode(List<float[]> pixelValues, ThreadPool pool) {
+        List<float[]> out = new ArrayList<>();
+        for (float[] p : pixelValues) out.add(encoder.encode(p, 0, pool));
+        return out;
+    }
+
+    /** The text an image marker becomes for an image of {@code parts} parts (1 + its crops). */
+    String expansion(int parts) {
+        String block = "\n\n" + BOI + SOFT.repeat(tokensPerImage()) + EOI + "\n\n";
+        String text = Gemma3ImageProcessor.panAndScanText(BOI, parts - 1);
+        return text.replace(BOI, block);
+    }
+
+    @Override
+    public void close() {
+        encoder.close();
+    }
+}
