@@ -196,10 +196,7 @@ public final class Embedder implements AutoCloseable {
     public static float[] matryoshka(float[] v, int dims) {
         if (dims <= 0 || dims > v.length) throw new IllegalArgumentException("dimensions " + dims + " outside 1.." + v.length);
         float[] r = Arrays.copyOf(v, dims);
-        double ss = 0;
-        for (float x : r) ss += (double) x * x;
-        double norm = Math.max(Math.sqrt(ss), 1e-12);
-        for (int i = 0; i < dims; i++) r[i] = (float) (r[i] / norm);
+        EmbeddingModel.normalize(r, dims);
         return r;
     }
 

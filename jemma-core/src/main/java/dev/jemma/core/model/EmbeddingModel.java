@@ -33,6 +33,14 @@ public interface EmbeddingModel extends AutoCloseable {
     @Override
     void close();
 
+    /** L2-normalises the first {@code n} components of {@code v} in place (torch's F.normalize, eps 1e-12). */
+    static void normalize(float[] v, int n) {
+        double ss = 0;
+        for (int i = 0; i < n; i++) ss += (double) v[i] * v[i];
+        double norm = Math.max(Math.sqrt(ss), 1e-12);
+        for (int i = 0; i < n; i++) v[i] = (float) (v[i] / norm);
+    }
+
     /**
      * What one {@link #run} computed: per text its tokens' last hidden states [tokens × hidden] (after the final norm),
      * the pooled states [texts × hidden], each dense layer's output in order (EmbeddingGemma's dense_2

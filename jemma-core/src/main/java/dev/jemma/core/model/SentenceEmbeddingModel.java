@@ -87,7 +87,7 @@ final class SentenceEmbeddingModel implements EmbeddingModel {
             x = y;
         }
         float[][] embeddings = rows(x, n, x.length / n);
-        for (float[] e : embeddings) normalize(e, e.length);
+        for (float[] e : embeddings) EmbeddingModel.normalize(e, e.length);
         return new Stages(tokens, rows(pooled, n, dim), List.copyOf(stages), embeddings);
     }
 
@@ -123,14 +123,6 @@ final class SentenceEmbeddingModel implements EmbeddingModel {
                 }
             }
         }
-    }
-
-    /** L2-normalises the first {@code n} components of {@code v} in place (torch's F.normalize, eps 1e-12). */
-    static void normalize(float[] v, int n) {
-        double ss = 0;
-        for (int i = 0; i < n; i++) ss += (double) v[i] * v[i];
-        double norm = Math.max(Math.sqrt(ss), 1e-12);
-        for (int i = 0; i < n; i++) v[i] = (float) (v[i] / norm);
     }
 
     private static float[][] rows(float[] flat, int n, int width) {
