@@ -3,6 +3,7 @@ package dev.jemma.core.model;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
 import dev.jemma.core.kv.KvCache;
+import dev.jemma.core.media3n.Gemma3nMultimodalEmbedder;
 import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.VectorOps;
@@ -63,6 +64,10 @@ public final class Gemma3nModel implements LanguageModel {
     private final boolean ownsFile;
     /** Keeps sliced copies of ffn_down (MatFormer) alive with the model. */
     private final Arena sliceArena;
+    /** The multimodal embedders (null until {@link #attachMultimodal}): they embed every id from their first offset on. */
+    private volatile Gemma3nMultimodalEmbedder[] media;
+    /** HF vocab_size_per_layer_input once {@link #attachMultimodal} told it; ids from here on get the PLE of token 0. */
+    private volatile int perLayerVocab = Integer.MAX_VALUE;
     /** Scratch of finished forwards, for the next ones (a forward takes one, or makes one when none is free). */
     private final ConcurrentLinkedQueue<Scratch> scratch = new ConcurrentLinkedQueue<>();
 
@@ -282,6 +287,49 @@ public final class Gemma3nModel implements LanguageModel {
         return c;
     }
 
+    /**
+     * Gives the model HF's multimodal embedders (from the Gemma 3n mmproj), as HF's Gemma3nModel has them: from then on a
+     * token id at or above {@code perLayerVocab} (HF vocab_size_per_layer_input; {@code <end_of_image>},
+     * {@code <end_of_audio>}, the soft-token ids) is embedded by the embedder that owns it (hard path, unscaled) instead
+     * of token_embd, and gets the per-layer input of token 0, as do embedding rows (soft tokens). Without them the model
+     * reads token_embd and the per-layer table for such ids, as llama.cpp does. Call once, before the first forward.
+     *
+     * @param perLayerVocab the first id that is not a text token; every id from it to the vocabulary's end must belong
+     *                      to one of the embedders
+     */
+    public void attachMultimodal(int perLayerVocab, Gemma3nMultimodalEmbedder... embedders) {
+        for (int id = perLayerVocab; id < c.vocabSize(); id++) {
+            boolean owned = false;
+            for (Gemma3nMultimodalEmbedder e : embedders) owned |= e.owns(id);
+            if (!owned) throw new IllegalArgumentException("token id " + id + " belongs to no multimodal embedder");
+        }
+        for (Gemma3nMultimodalEmbedder e : embedders) {
+            if (e.textDim() != c.dim()) throw new IllegalArgumentException(e.name() + " embedder outputs width " + e.textDim() + ", the model's is " + c.dim());
+        }
+        this.media = embedders.clone();
+        this.perLayerVocab = perLayerVocab;
+    }
+
+    /** HF's hard path for multimodal ids: rows whose token is a media id are replaced by their embedder's output. */
+    private void embedMediaTokens(Batch b, int from, int count, float[] h0) {
+        final Gemma3nMultimodalEmbedder[] m = media;
+        if (m == null) return;
+        for (int t = 0; t < count; t++) {
+            int tok = b.token(from + t);
+            if (b.embedding(from + t) != null || tok < perLayerVocab) continue;
+            for (Gemma3nMultimodalEmbedder e : m) if (e.owns(tok)) e.embedHard(tok, h0, t * c.dim());
+        }
+    }
+
+    /** Token ids for the per-layer table: media ids read token 0's row (HF per_layer_inputs_tokens). */
+    private int[] pleTokens(Batch b, int from, int count) {
+        int[] all = b.tokens();
+        if (media == null) return all;
+        int[] out = new int[from + count];
+        for (int t = from; t < from + count; t++) out[t] = all[t] < perLayerVocab ? all[t] : 0;
+        return out;
+    }
+
     /** The Gemma 3n-specific parameters (AltUp, PLE, sparsity, KV sharing, MatFormer slice). */
     public Gemma3nConfig gemma3nConfig() {
         return g;
@@ -324,7 +372,8 @@ public final class Gemma3nModel implements LanguageModel {
         final int dim = c.dim(), a = g.altupInputs();
         final float[][] s = sc.s;
         DecoderBlocks.embed(embed, c.vocabSize(), c.embedScale(), b, from, count, sc.h0, dim);
-        ple.compute(b.tokens(), from, count, sc.h0, sc.pleIn, sc.pleProj, matmul, pool);
+        embedMediaTokens(b, from, count, sc.h0);
+        ple.compute(pleTokens(b, from, count), from, count, sc.h0, sc.pleIn, sc.pleProj, matmul, pool);
 
         // AltUp expand: stream 0 is the embedding, the others projections of it at the same magnitude
         System.arraycopy(sc.h0, 0, s[0], 0, count * dim);

@@ -40,6 +40,18 @@ public final class MultimodalFixtures {
         return manifest().get("models").get(MODEL);
     }
 
+    /** The Gemma 3n fixture model (audio + MobileNet-V5 vision, one mmproj). */
+    public static final String GEMMA3N = "gemma3n-mm-tiny";
+
+    public static JsonNode model(String name) {
+        return manifest().get("models").get(name);
+    }
+
+    /** A Gemma 3n case ("audio", "image"). */
+    public static JsonNode gemma3nCase(String name) {
+        return model(GEMMA3N).get("cases").get(name);
+    }
+
     public static JsonNode tolerances() {
         return manifest().get("tolerances");
     }

@@ -1,0 +1,55 @@
+package dev.jemma.core.media3n;
+
+import dev.jemma.core.JemmaException;
+import dev.jemma.core.kv.KvCache;
+import dev.jemma.core.model.Batch;
+import dev.jemma.core.vision.ImagePrompt;
+
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Splices media into a Gemma 3n prompt as HF {@code Gemma3nModel.forward} does (masked_scatter): the k-th run of a
+ * soft-token id ({@code <image_soft_token>} or {@code <audio_soft_token>}) takes the k-th clip's / image's embedder
+ * rows as input embeddings (not scaled by √dim; per-layer input of token 0). Unlike Gemma 3, every row stays causal:
+ * HF Gemma 3n has no bidirectional mask for media.
+ */
+public final class MediaPrompt {
+    private MediaPrompt() {
+    }
+
+    /**
+     * The batch of {@code ids[from ..]} at the cache's next positions, the runs of {@code softToken} filled from
+     * {@code media} (the k-th run of the whole prompt gets {@code media.get(k)}, [run length × dim]). A run may be cut
+     * by {@code from} (a prefix already in the cache): its remaining rows take the matching rows of its media.
+     *
+     * @param allLogits logits for every row, else only for the last
+     */
+    public static Batch batch(int[] ids, int from, int softToken, List<float[]> media, int dim, KvCache cache, boolean allLogits) {
+        List<int[]> spans = ImagePrompt.spans(ids, softToken);
+        if (spans.size() != media.size()) {
+            throw new JemmaException("the prompt has " + spans.size() + " soft-token run(s) (id " + softToken + ") but " + media.size()
+                    + " clip(s)/image(s) were given");
+        }
+        for (int k = 0; k < spans.size(); k++) {
+            int n = spans.get(k)[1] - spans.get(k)[0];
+            if (media.get(k).length != n * dim) {
+                throw new JemmaException("media " + (k + 1) + " has " + media.get(k).length / dim + " embedding rows of width " + dim
+                        + " but its soft-token run is " + n + " tokens long");
+            }
+        }
+        Batch.Builder b = Batch.builder();
+        int last = ids.length - 1, k = 0;
+        for (int i = from; i < ids.length; i++) {
+            boolean logits = allLogits || i == last;
+            if (ids[i] != softToken) {
+                b.token(cache, ids[i], logits);
+                continue;
+            }
+            while (spans.get(k)[1] <= i) k++;
+            int r = i - spans.get(k)[0];
+            b.embedding(cache, Arrays.copyOfRange(media.get(k), r * dim, (r + 1) * dim), logits);
+        }
+        return b.build();
+    }
+}
