@@ -12,8 +12,10 @@ import dev.jemma.core.JemmaException;
  *   mel  = |X| · F   (F: 513 × 128 triangular filters, 125 – 7600 Hz, HTK mel scale, no area normalisation)
  *   out  = log(max(mel, 1e-5))
  * </pre>
- * As numpy does, framing, pre-emphasis and the window run in float32 and the filterbank in float64; the FFT here is
- * float64 (numpy's float32 FFT differs from it by float32 rounding only). The clip must be at most 30 s (HF truncates
+ * As numpy does, framing, pre-emphasis and the window run in float32, the FFT in float64 rounded to float32, the
+ * filterbank in float64. Bins near the mel floor are mostly the window's side-lobe leakage, so the window must be
+ * numpy's own float32 values to the last bit: it is read from a table (tools/gemma3n_hann_window.py) rather than
+ * computed with a correctly rounded cosine, which moves those bins by up to 1.4e-3. The clip must be at most 30 s (HF truncates
  * there; callers split longer clips) and at least one frame (513 samples) long.
  */
 public final class Gemma3nAudioFeatureExtractor {
@@ -22,14 +24,14 @@ public final class Gemma3nAudioFeatureExtractor {
     private static final double MIN_HZ = 125, MAX_HZ = 7600, MEL_FLOOR = 1e-5;
     private static final int BINS = FFT / 2 + 1;
 
-    private static final float[] WINDOW = new float[FRAME];
+    /** HF's periodic Hann window as numpy computes it in float32 (see tools/gemma3n_hann_window.py). */
+    static final float[] WINDOW = readWindow();
     /** filters[k · MEL_BINS + m]: weight of FFT bin k in mel band m. */
     private static final double[] FILTERS = filterbank();
     private static final double[] COS = new double[FFT / 2], SIN = new double[FFT / 2];
     private static final int[] BITREV = new int[FFT];
 
     static {
-        for (int i = 0; i < FRAME; i++) WINDOW[i] = (float) (0.5 * (1 - Math.cos(2 * Math.PI * (float) i / FRAME)));
         for (int i = 0; i < FFT / 2; i++) {
             COS[i] = Math.cos(-2 * Math.PI * i / FFT);
             SIN[i] = Math.sin(-2 * Math.PI * i / FFT);
@@ -39,6 +41,19 @@ public final class Gemma3nAudioFeatureExtractor {
     }
 
     private Gemma3nAudioFeatureExtractor() {
+    }
+
+    private static float[] readWindow() {
+        try (var in = Gemma3nAudioFeatureExtractor.class.getResourceAsStream("gemma3n-hann512.f32")) {
+            if (in == null) throw new IllegalStateException("gemma3n-hann512.f32 missing from the jar");
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(in.readAllBytes()).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            if (b.remaining() != 4 * FRAME) throw new IllegalStateException("gemma3n-hann512.f32 holds " + b.remaining() + " bytes");
+            float[] w = new float[FRAME];
+            b.asFloatBuffer().get(w);
+            return w;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /** Frames the extractor makes of {@code samples} samples (after HF's padding to a multiple of 128). */
@@ -72,7 +87,8 @@ public final class Gemma3nAudioFeatureExtractor {
                 re[j] = f * WINDOW[j];
             }
             fft(re, im);
-            for (int k = 0; k < BINS; k++) mag[k] = (float) Math.hypot(re[k], im[k]);
+            // numpy computes a float32 rfft in float64 and rounds it to complex64; np.abs then works in float32
+            for (int k = 0; k < BINS; k++) mag[k] = (float) Math.hypot((float) re[k], (float) im[k]);
             for (int m = 0; m < MEL_BINS; m++) {
                 double s = 0;
                 for (int k = 0; k < BINS; k++) s += mag[k] * FILTERS[k * MEL_BINS + m];

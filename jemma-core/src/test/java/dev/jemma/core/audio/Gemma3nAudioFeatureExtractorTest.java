@@ -25,4 +25,15 @@ class Gemma3nAudioFeatureExtractorTest {
         System.out.println("input_features max|d| = " + d);
         assertThat(d).isLessThanOrEqualTo(tol);
     }
+
+    @Test
+    void windowTableIsThePeriodicHannWindow() {
+        // float32 rounding of the angle (up to 2.4e-7 near 2π) and of 1 − cos(x) near 0: an absolute bound
+        float[] w = Gemma3nAudioFeatureExtractor.WINDOW;
+        assertThat(w).hasSize(512);
+        for (int i = 0; i < w.length; i++) {
+            double hann = 0.5 * (1 - Math.cos(2 * Math.PI * i / 512));
+            assertThat((double) w[i]).as("w[%d]", i).isCloseTo(hann, org.assertj.core.api.Assertions.within(3e-7));
+        }
+    }
 }
