@@ -3,6 +3,7 @@ package dev.jemma.cli;
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.gen.Gemma3Generator;
 import dev.jemma.core.gen.Gemma3Size;
+import dev.jemma.core.gen.Gemma3nMmprojGenerator;
 import dev.jemma.core.gen.Gemma3nSize;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.memory.MemoryPlan;
@@ -39,6 +40,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "S", defaultValue = "1", description = "random seed (default ${DEFAULT-VALUE})")
     long seed;
 
+    @Option(names = "--mmproj", description = "Gemma 3n (e2b, e4b): write the size's mmproj instead of the text model (full-size MobileNet-V5-300M vision tower and embedder, F16; for timing)")
+    boolean mmproj;
+
     @Option(names = "--vocab", paramLabel = "GGUF", description = "GGUF to copy the tokenizer from (default: $JEMMA_VOCAB or ../shared/fixtures/gemma3-vocab.gguf)")
     Path vocab;
 
@@ -57,6 +61,14 @@ final class GenerateCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new JemmaException("--size " + size + ": not a known size (270m 1b 4b 12b 27b for Gemma 3, e2b e4b for Gemma 3n, embeddinggemma-300m)");
         }
+        if (mmproj) {
+            if (z3n == null) throw new JemmaException("--mmproj: only the Gemma 3n sizes (e2b, e4b) have a MobileNet-V5 mmproj, not --size " + size);
+            if (Files.isDirectory(out)) throw new JemmaException(out + ": is a directory");
+            long t0 = System.nanoTime();
+            List<Gemma3Generator.TensorPlan> tensors = Gemma3nMmprojGenerator.generate(z3n, seed, out);
+            report(tensors, "Gemma 3n " + z3n.label + " mmproj (MobileNet-V5-300M)", t0);
+            return 0;
+        }
         GgmlType emb = null;
         if (embeddingType != null) {
             try {
@@ -74,6 +86,11 @@ final class GenerateCommand implements Callable<Integer> {
                     : z != null ? Gemma3Generator.generate(new Gemma3Generator.Spec(z, type, emb, seed), vf, out)
                     : Gemma3Generator.generate3n(new Gemma3Generator.Spec3n(z3n, type, emb, seed), vf, out);
         }
+        report(tensors, embedding ? "EmbeddingGemma 300M" : z != null ? "Gemma 3 " + z.label : "Gemma 3n " + z3n.label, t0);
+        return 0;
+    }
+
+    private void report(List<Gemma3Generator.TensorPlan> tensors, String what, long t0) {
         double secs = (System.nanoTime() - t0) / 1e9;
         Map<String, long[]> mix = new TreeMap<>();
         for (Gemma3Generator.TensorPlan t : tensors) {
@@ -89,10 +106,8 @@ final class GenerateCommand implements Callable<Integer> {
         } catch (java.io.IOException e) {
             size = -1;
         }
-        System.out.printf(Locale.ROOT, "wrote %s: %s, %s, %d tensors [%s] in %.1f s%n", out,
-                embedding ? "EmbeddingGemma 300M" : z != null ? "Gemma 3 " + z.label : "Gemma 3n " + z3n.label,
+        System.out.printf(Locale.ROOT, "wrote %s: %s, %s, %d tensors [%s] in %.1f s%n", out, what,
                 MemoryPlan.gb(size), tensors.size(), sb, secs);
-        return 0;
     }
 
     static Path defaultVocab() {

@@ -182,7 +182,7 @@ public final class Gemma3Generator {
         return tensors;
     }
 
-    private static void addTensors(GgufWriter w, List<TensorPlan> tensors, long seed) {
+    static void addTensors(GgufWriter w, List<TensorPlan> tensors, long seed) {
         int i = 0;
         for (TensorPlan t : tensors) {
             long s = mix(seed * 1_000_003L + i++);
