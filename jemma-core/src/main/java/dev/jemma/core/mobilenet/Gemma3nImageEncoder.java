@@ -5,7 +5,7 @@ import dev.jemma.core.media3n.Gemma3nMmproj;
 import dev.jemma.core.media3n.Gemma3nMultimodalEmbedder;
 import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
-import dev.jemma.core.vision.VisionWeights;
+import dev.jemma.core.media3n.MmprojWeights;
 
 /**
  * Gemma 3n's image path, HF {@code Gemma3nModel.get_image_features}: MobileNet-V5 over the pixel values, its
@@ -38,7 +38,7 @@ public final class Gemma3nImageEncoder {
         float eps = (float) f.getDouble("clip.vision.attention.layer_norm_epsilon", 1e-6);
         if (!(eps > 0 && eps < 1e-2)) throw f.error("clip.vision.attention.layer_norm_epsilon " + eps + " is out of range");
         try {
-            return new Gemma3nImageEncoder(new MobileNetV5(new VisionWeights(f), size, eps), mmproj.visionEmbedder(), matmul);
+            return new Gemma3nImageEncoder(new MobileNetV5(mmproj.weights(), size, eps), mmproj.visionEmbedder(), matmul);
         } catch (IllegalArgumentException e) {
             throw f.error(e.getMessage());
         }

@@ -4,7 +4,7 @@ import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.WeightMatrix;
-import dev.jemma.core.vision.VisionWeights;
+import dev.jemma.core.media3n.MmprojWeights;
 
 /**
  * timm MobileAttention with MultiQueryAttention2d, MobileNet-V5's attention blocks: every pixel queries with
@@ -46,12 +46,12 @@ public record MobileAttention(float[] norm, WeightMatrix query, ConvNorm.Depthwi
         // q rows are pixels of heads·d values: viewed as n·heads rows of d, each one query of one head
         float[] qs = q.data().clone();
         VectorOps.scale(qs, 0, qs.length, scale);
-        WeightMatrix keys = VisionWeights.f32("mqa.k", k.data(), m, d);
+        WeightMatrix keys = MmprojWeights.f32("mqa.k", k.data(), m, d);
         float[] vt = new float[dv * m];
         for (int j = 0; j < m; j++) {
             for (int c = 0; c < dv; c++) vt[c * m + j] = v.data()[j * dv + c];
         }
-        WeightMatrix valuesT = VisionWeights.f32("mqa.vT", vt, dv, m);
+        WeightMatrix valuesT = MmprojWeights.f32("mqa.vT", vt, dv, m);
         FeatureMap out = FeatureMap.zeros(q.height(), q.width(), heads * dv);
         int band = Math.max(1, Math.min(n, SCORE_CHUNK_FLOATS / (heads * m)));
         float[] scores = new float[band * heads * m], rowsOut = new float[band * heads * dv], qBand = new float[band * heads * d];

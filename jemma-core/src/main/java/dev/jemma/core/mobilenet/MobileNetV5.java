@@ -4,7 +4,7 @@ import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.WeightMatrix;
-import dev.jemma.core.vision.VisionWeights;
+import dev.jemma.core.media3n.MmprojWeights;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -55,9 +55,9 @@ public final class MobileNetV5 {
 
     /**
      * Reads the tower; {@code imageSize} is the side of the square input (clip.vision.image_size). Shape errors name
-     * the tensor ({@link VisionWeights}); a structure MobileNet-V5 does not have is an IllegalArgumentException.
+     * the tensor ({@link MmprojWeights}); a structure MobileNet-V5 does not have is an IllegalArgumentException.
      */
-    public MobileNetV5(VisionWeights w, int imageSize, float eps) {
+    public MobileNetV5(MmprojWeights w, int imageSize, float eps) {
         this.imageSize = imageSize;
         this.eps = eps;
         long[] sd = w.dims(P + "conv_stem.conv.weight");
@@ -116,7 +116,7 @@ public final class MobileNetV5 {
         return out;
     }
 
-    private static MobileNetBlock block(VisionWeights w, String p, int in, int stride) {
+    private static MobileNetBlock block(MmprojWeights w, String p, int in, int stride) {
         if (w.has(p + "conv_exp.weight")) {
             long[] d = w.dims(p + "conv_exp.weight");
             if (d.length != 4 || d[0] != d[1] || d[2] != in) throw new IllegalArgumentException(p + "conv_exp.weight: shape " + java.util.Arrays.toString(d) + ", expected [k, k, " + in + ", mid]");
@@ -153,23 +153,23 @@ public final class MobileNetV5 {
     }
 
     /** A 1×1 convolution's weight [1, 1, in, out] as a matrix of out rows. */
-    private static WeightMatrix pointwiseWeight(VisionWeights w, String name, int in) {
+    private static WeightMatrix pointwiseWeight(MmprojWeights w, String name, int in) {
         long[] d = w.dims(name);
         if (d.length != 4 || d[0] != 1 || d[1] != 1 || d[2] != in) throw new IllegalArgumentException(name + ": shape " + java.util.Arrays.toString(d) + ", expected [1, 1, " + in + ", out]");
         return w.flattened(name, d, in, (int) d[3]);
     }
 
-    private static ConvNorm.Pointwise pointwise(VisionWeights w, String p, int in, boolean gelu) {
+    private static ConvNorm.Pointwise pointwise(MmprojWeights w, String p, int in, boolean gelu) {
         WeightMatrix m = pointwiseWeight(w, p + "conv.weight", in);
         return new ConvNorm.Pointwise(m, w.vector(p + "bn.weight", m.rows()), gelu);
     }
 
     /** A depthwise kernel [k, k, 1, C] (torch [C, 1, k, k]) re-laid tap by tap for {@link Conv2d#depthwise}. */
-    private static ConvNorm.Depthwise depthwise(VisionWeights w, String name, String norm, int c, int stride, boolean gelu) {
+    private static ConvNorm.Depthwise depthwise(MmprojWeights w, String name, String norm, int c, int stride, boolean gelu) {
         long[] d = w.dims(name);
         if (d.length != 4 || d[0] != d[1] || d[2] != 1 || d[3] != c) throw new IllegalArgumentException(name + ": shape " + java.util.Arrays.toString(d) + ", expected [k, k, 1, " + c + "]");
         int k = (int) d[0];
-        float[] byChannel = w.all(name, (long) k * k * c), taps = new float[k * k * c];
+        float[] byChannel = w.all(name, d), taps = new float[k * k * c];
         for (int ch = 0; ch < c; ch++) {
             for (int t = 0; t < k * k; t++) taps[t * c + ch] = byChannel[ch * k * k + t];
         }

@@ -11,25 +11,13 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
-/**
- * Looks a vision tower's tensors up by name and checks their shapes, with errors naming the file and tensor (SigLIP's and
- * MobileNet-V5's alike).
- */
-public final class VisionWeights {
+/** Looks the vision tower's tensors up by name and checks their shapes, with errors naming the file and tensor. */
+final class VisionWeights {
     private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
     private final GgufFile file;
 
-    public VisionWeights(GgufFile file) {
+    VisionWeights(GgufFile file) {
         this.file = file;
-    }
-
-    public GgufFile file() {
-        return file;
-    }
-
-    /** Whether the file has a tensor of this name. */
-    public boolean has(String name) {
-        return file.tensor(name) != null;
     }
 
     private GgufTensorInfo info(String name) {
@@ -40,7 +28,7 @@ public final class VisionWeights {
     }
 
     /** A linear layer's weight, {@code out} rows of {@code in} weights (ggml dims {in, out}). */
-    public WeightMatrix matrix(String name, int in, int out) {
+    WeightMatrix matrix(String name, int in, int out) {
         GgufTensorInfo t = info(name);
         long[] d = t.dims();
         if (d.length < 2 || d[0] != in || t.rows() != out) {
@@ -53,7 +41,7 @@ public final class VisionWeights {
      * A tensor viewed as {@code out} rows of {@code in} weights whatever its dimensions (a convolution kernel
      * [kw, kh, c, out] is one row of kw·kh·c weights per output channel).
      */
-    public WeightMatrix flattened(String name, long[] dims, int in, int out) {
+    WeightMatrix flattened(String name, long[] dims, int in, int out) {
         GgufTensorInfo t = info(name);
         if (!Arrays.equals(t.dims(), dims)) throw file.error("tensor " + name + ": shape " + Arrays.toString(t.dims()) + ", expected " + Arrays.toString(dims));
         if (in % t.type().blockSize != 0) {
@@ -62,20 +50,20 @@ public final class VisionWeights {
         return WeightMatrix.of(name, file.tensorData(t), t.type(), out, in);
     }
 
-    public float[] vector(String name, int n) {
+    float[] vector(String name, int n) {
         GgufTensorInfo t = info(name);
         if (t.elementCount() != n) throw file.error("tensor " + name + ": " + t.elementCount() + " elements, expected " + n);
         return all(t);
     }
 
     /** Every element of a tensor, dequantized, in storage order. */
-    public float[] all(String name, long elements) {
+    float[] all(String name, long elements) {
         GgufTensorInfo t = info(name);
         if (t.elementCount() != elements) throw file.error("tensor " + name + ": " + t.elementCount() + " elements, expected " + elements);
         return all(t);
     }
 
-    public long[] dims(String name) {
+    long[] dims(String name) {
         return info(name).dims();
     }
 
@@ -86,7 +74,7 @@ public final class VisionWeights {
     }
 
     /** An F32 matrix of {@code rows} × {@code cols} floats from an array, in native memory like a file's tensors. */
-    public static WeightMatrix f32(String name, float[] values, int rows, int cols) {
+    static WeightMatrix f32(String name, float[] values, int rows, int cols) {
         MemorySegment seg = Arena.ofAuto().allocate(4L * values.length, 64);
         for (int i = 0; i < values.length; i++) seg.setAtIndex(F32_LE, i, values[i]);
         return new WeightMatrix(name, seg, GgmlType.F32, rows, cols);

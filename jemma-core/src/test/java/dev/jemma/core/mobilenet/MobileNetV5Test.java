@@ -9,7 +9,7 @@ import dev.jemma.core.testing.Fixtures;
 import dev.jemma.core.testing.MultimodalFixtures;
 import dev.jemma.core.vision.Gemma3ImageProcessor;
 import dev.jemma.core.vision.ImageDecoder;
-import dev.jemma.core.vision.VisionWeights;
+import dev.jemma.core.media3n.MmprojWeights;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -70,7 +70,7 @@ class MobileNetV5Test {
         double tol = MultimodalFixtures.tolerances().get("exact_f32_mode").get("gemma3n").get("vision_tower_output_max_abs").asDouble();
         try (GgufFile f = GgufFile.open(MultimodalFixtures.file(v.get("mmproj_gguf").asText()))) {
             assertThat(MobileNetV5.present(f)).isTrue();
-            MobileNetV5 net = new MobileNetV5(new VisionWeights(f), 768, 1e-6f);
+            MobileNetV5 net = new MobileNetV5(new MmprojWeights(f), 768, 1e-6f);
             float[] out = net.forward(pixels, 0, mm, POOL);
             assertThat(out).hasSize(256 * 2048);
             float[] chw = new FeatureMap(out, 16, 16, 2048).toChannelFirst();
