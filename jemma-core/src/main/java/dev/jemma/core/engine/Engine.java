@@ -6,6 +6,8 @@ import dev.jemma.core.chat.ChatTemplate;
 import dev.jemma.core.chat.ConversationFitter;
 import dev.jemma.core.constrain.GrammarVocabulary;
 import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.media3n.Gemma3nMmproj;
+import dev.jemma.core.mobilenet.Gemma3nImageEncoder;
 import dev.jemma.core.kv.KvCache;
 import dev.jemma.core.model.Architecture;
 import dev.jemma.core.model.Architectures;
@@ -54,6 +56,8 @@ public final class Engine implements AutoCloseable {
     private final StepScheduler scheduler;
     /** The image encoder, or null for a text-only model. */
     private final Vision vision;
+    /** A Gemma 3n model's mmproj (its embedders serve the text model; its towers the media), or null. */
+    private final Gemma3nMmproj media3n;
     private volatile boolean closed;
     private volatile GrammarVocabulary grammarVocabulary;
 
@@ -64,6 +68,7 @@ public final class Engine implements AutoCloseable {
         GgufFile file = GgufFile.open(path);
         ThreadPool p = null;
         Vision v = null;
+        Gemma3nMmproj mm3n = null;
         try {
             metadata = file.metadata();
             // the architecture first, so that a file this version cannot run is refused for what it is
@@ -85,16 +90,25 @@ public final class Engine implements AutoCloseable {
                     options.contextLength(), options.f32Activations(), options.checkMemory());
             if ("gemma3".equals(arch.name())) {
                 v = Vision.open(file, path, options, ModelLoader.matmulFor(mo), ModelLoader.readConfig(file).dim(), tokenizer);
+            } else if ("gemma3n".equals(arch.name())) {
+                mm3n = openGemma3nMmproj(file, path, options, ModelLoader.matmulFor(mo), p);
+                if (mm3n != null && mm3n.hasVision()) {
+                    v = Vision.of(Gemma3nImageEncoder.open(mm3n, ModelLoader.matmulFor(mo)), tokenizer, mm3n.path());
+                }
+                if (options.panAndScan() && v != null) {
+                    throw new JemmaException("pan-and-scan is Gemma 3's; Gemma 3n's image processor has none (drop the pan-and-scan option)");
+                }
             } else if (options.mmproj() != null) {
-                throw new JemmaException(options.mmproj() + ": vision projectors are supported for gemma3 models only, this one is " + arch.name());
+                throw new JemmaException(options.mmproj() + ": vision projectors are supported for gemma3 and gemma3n models only, this one is " + arch.name());
             }
             // an image's soft tokens attend to each other in one forward call, so a call must hold a whole image
-            if (v != null && mo.maxBatch() < v.tokensPerImage()) {
+            if (v != null && v.encoder.bidirectional() && mo.maxBatch() < v.tokensPerImage()) {
                 mo = new ModelLoader.Options(mo.exact(), mo.threads(), v.tokensPerImage(), mo.matformer(), mo.contextLength(),
                         mo.f32Activations(), mo.checkMemory());
             }
             // the loader checks the memory plan for this context before allocating (0 = the same default as below)
             model = ModelLoader.load(file, mo, p, true);
+            if (mm3n != null) attachEmbedders(model, mm3n);
             config = model.config();
             int trained = config.contextLength() > 0 ? config.contextLength() : EngineOptions.DEFAULT_CONTEXT_CAP;
             contextLength = options.contextLength() > 0 ? options.contextLength() : Math.min(trained, EngineOptions.DEFAULT_CONTEXT_CAP);
@@ -102,6 +116,7 @@ public final class Engine implements AutoCloseable {
             if (options.loadProgress() != null) prefault(file.segment(), model.sparselyReadRegions(), options.loadProgress());
         } catch (RuntimeException | Error e) {
             if (v != null) v.close();
+            if (mm3n != null) mm3n.close();
             if (p != null) p.close();
             file.close();
             throw e;
@@ -109,6 +124,7 @@ public final class Engine implements AutoCloseable {
         pool = p;
         scheduler = new StepScheduler(model, model.maxBatch());
         vision = v;
+        media3n = mm3n;
         loadNanos = System.nanoTime() - t0;
     }
 
@@ -336,6 +352,39 @@ public final class Engine implements AutoCloseable {
         }
     }
 
+    /**
+     * A Gemma 3n model's mmproj: {@code options.mmproj()} (errors when it is not one or does not fit), else a Gemma 3n
+     * mmproj beside the model that fits it (one that does not is not ours and is left alone); null when there is none.
+     */
+    private static Gemma3nMmproj openGemma3nMmproj(GgufFile file, Path path, EngineOptions options, dev.jemma.core.tensor.MatMul matmul, ThreadPool pool) {
+        dev.jemma.core.model.ModelConfig tc = ModelLoader.readConfig(file);
+        if (options.mmproj() != null) return Gemma3nMmproj.open(options.mmproj(), tc.dim(), tc.vocabSize(), matmul, pool);
+        Path beside = Vision.besideModel(path);
+        if (beside == null) return null;
+        try (GgufFile f = GgufFile.open(beside)) {
+            if (!Gemma3nMmproj.isGemma3nMmproj(f)) return null;
+        } catch (RuntimeException e) {
+            return null;
+        }
+        try {
+            return Gemma3nMmproj.open(beside, tc.dim(), tc.vocabSize(), matmul, pool);
+        } catch (JemmaException e) {
+            return null;   // an mmproj of another model in the same folder
+        }
+    }
+
+    /** HF Gemma3nModel: ids from vocab_size_per_layer_input on go through the mmproj's embedders (their hard path). */
+    private static void attachEmbedders(LanguageModel model, Gemma3nMmproj mm) {
+        java.util.List<dev.jemma.core.media3n.Gemma3nMultimodalEmbedder> e = new java.util.ArrayList<>();
+        if (mm.visionEmbedder() != null) e.add(mm.visionEmbedder());
+        if (mm.audioEmbedder() != null) e.add(mm.audioEmbedder());
+        try {
+            ((dev.jemma.core.model.Gemma3nModel) model).attachMultimodal(mm.perLayerVocab(), e.toArray(dev.jemma.core.media3n.Gemma3nMultimodalEmbedder[]::new));
+        } catch (IllegalArgumentException ex) {
+            throw new JemmaException(mm.path().getFileName() + ": " + ex.getMessage());
+        }
+    }
+
     /** The vision side (null for a text-only model). */
     Vision vision() {
         return vision;
@@ -371,6 +420,7 @@ public final class Engine implements AutoCloseable {
             scheduler.close();
             if (vision != null) vision.close();
             model.close();
+            if (media3n != null) media3n.close();
             pool.close();
         } finally {
             lock.unlock();

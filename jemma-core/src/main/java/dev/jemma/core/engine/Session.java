@@ -554,9 +554,12 @@ public final class Session implements AutoCloseable {
             if (cancelRequested) {
                 return new Generation("", new int[0], prompt.length, reused, System.nanoTime() - t0, 0, StopReason.CANCELLED);
             }
-            // one batch: the model splits it into calls that keep each image's soft tokens together
-            logits = engine.forward(dev.jemma.core.vision.ImagePrompt.batch(prompt, reused, engine.vision().softToken,
-                    images.embeddings(), engine.config().dim(), cache, false));
+            // one batch: the model splits it into calls that keep each image's soft tokens together (Gemma 3's
+            // bidirectional images); Gemma 3n's soft tokens are causal rows like any other
+            Vision v = engine.vision();
+            logits = engine.forward(v.encoder.bidirectional()
+                    ? dev.jemma.core.vision.ImagePrompt.batch(prompt, reused, v.softToken, images.embeddings(), engine.config().dim(), cache, false)
+                    : dev.jemma.core.media3n.MediaPrompt.batch(prompt, reused, v.softToken, images.embeddings(), engine.config().dim(), cache, false));
             remember(keys, reused, prompt.length - reused);
         }
         for (int i = images != null ? prompt.length : reused; i < prompt.length; i += batch) {

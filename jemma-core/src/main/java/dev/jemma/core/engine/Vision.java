@@ -11,6 +11,7 @@ import dev.jemma.core.vision.ImageDecoder;
 import dev.jemma.core.vision.ImageEncoder;
 import dev.jemma.core.vision.RgbImage;
 import dev.jemma.core.vision.VisionConfig;
+import dev.jemma.core.vision.VisionEncoder;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -23,21 +24,31 @@ import java.util.stream.Stream;
  * An engine's eyes: the image encoder and the prompt conventions of Gemma 3's processor. An image marker
  * ({@code <start_of_image>}) in the rendered prompt becomes {@code \n\n<start_of_image>} + N soft tokens +
  * {@code <end_of_image>\n\n} (with pan-and-scan, the processor's "Here is the original image …" text and one such block
- * per crop), exactly as HF's Gemma3Processor expands it before tokenizing.
+ * per crop), exactly as HF's Gemma3Processor expands it before tokenizing. Gemma 3n's processor expands each image to
+ * the same block (256 soft tokens, no pan-and-scan), so one convention serves both; only the encoder and whether the
+ * soft tokens see each other ({@link VisionEncoder#bidirectional()}) differ.
  */
 final class Vision implements AutoCloseable {
     static final String BOI = "<start_of_image>", EOI = "<end_of_image>", SOFT = "<image_soft_token>";
 
-    final ImageEncoder encoder;
+    final VisionEncoder encoder;
     final boolean panAndScan;
     final int softToken;
     private final Gemma3ImageProcessor processor;
 
-    private Vision(ImageEncoder encoder, boolean panAndScan, int softToken) {
+    private Vision(VisionEncoder encoder, boolean panAndScan, int softToken) {
         this.encoder = encoder;
         this.panAndScan = panAndScan;
         this.softToken = softToken;
-        this.processor = Gemma3ImageProcessor.of(encoder.config());
+        this.processor = Gemma3ImageProcessor.of(encoder);
+    }
+
+    /**
+     * The vision side over an encoder opened elsewhere (Gemma 3n's, from its mmproj); {@code source} names it in
+     * errors. Closing the vision side closes the encoder.
+     */
+    static Vision of(VisionEncoder encoder, Tokenizer tok, Path source) {
+        return new Vision(encoder, false, softToken(tok, source));
     }
 
     /**

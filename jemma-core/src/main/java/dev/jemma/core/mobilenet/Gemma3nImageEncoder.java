@@ -5,20 +5,33 @@ import dev.jemma.core.media3n.Gemma3nMmproj;
 import dev.jemma.core.media3n.Gemma3nMultimodalEmbedder;
 import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
-import dev.jemma.core.media3n.MmprojWeights;
+import dev.jemma.core.vision.VisionEncoder;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Gemma 3n's image path, HF {@code Gemma3nModel.get_image_features}: MobileNet-V5 over the pixel values, its
  * 16 × 16 × 2048 output as 256 rows scaled by √2048, then {@code embed_vision}'s soft path (norm, projection to the
- * text width, unscaled norm). The rows replace an image's 256 {@code <image_soft_token>}s. Safe for concurrent calls.
+ * text width, unscaled norm). The rows replace an image's 256 {@code <image_soft_token>}s, which stay causal (HF
+ * Gemma 3n has no bidirectional image mask). Safe for concurrent calls.
  */
-public final class Gemma3nImageEncoder {
+public final class Gemma3nImageEncoder implements VisionEncoder {
+    private final Gemma3nMmproj mmproj;
+    private final boolean ownsMmproj;
+    private final float[] mean, std;
     private final MobileNetV5 tower;
     private final Gemma3nMultimodalEmbedder embedder;
     private final MatMul matmul;
     private final float scale;
 
-    public Gemma3nImageEncoder(MobileNetV5 tower, Gemma3nMultimodalEmbedder embedder, MatMul matmul) {
+    private Gemma3nImageEncoder(Gemma3nMmproj mmproj, boolean ownsMmproj, float[] mean, float[] std, MobileNetV5 tower,
+                                Gemma3nMultimodalEmbedder embedder, MatMul matmul) {
+        this.mmproj = mmproj;
+        this.ownsMmproj = ownsMmproj;
+        this.mean = mean;
+        this.std = std;
         if (embedder.inputDim() != tower.width()) {
             throw new IllegalArgumentException("the vision embedder takes rows of " + embedder.inputDim() + " but MobileNet-V5 gives " + tower.width());
         }
@@ -29,8 +42,20 @@ public final class Gemma3nImageEncoder {
         this.scale = (float) Math.sqrt(tower.width());
     }
 
-    /** The vision half of a Gemma 3n mmproj; one clear error naming the file when it has none or it does not fit. */
+    /**
+     * The vision half of a Gemma 3n mmproj (which stays the caller's); one clear error naming the file when it has
+     * none or it does not fit.
+     */
     public static Gemma3nImageEncoder open(Gemma3nMmproj mmproj, MatMul matmul) {
+        return open(mmproj, false, matmul);
+    }
+
+    /** As {@link #open(Gemma3nMmproj, MatMul)}, the encoder owning the mmproj: {@link #close()} closes it. */
+    public static Gemma3nImageEncoder owning(Gemma3nMmproj mmproj, MatMul matmul) {
+        return open(mmproj, true, matmul);
+    }
+
+    private static Gemma3nImageEncoder open(Gemma3nMmproj mmproj, boolean owns, MatMul matmul) {
         GgufFile f = mmproj.file();
         if (!mmproj.hasVision()) throw f.error("this Gemma 3n mmproj has no vision tower (clip.vision.projector_type gemma3nv)");
         int size = f.requireInt("clip.vision.image_size");
@@ -38,29 +63,83 @@ public final class Gemma3nImageEncoder {
         float eps = (float) f.getDouble("clip.vision.attention.layer_norm_epsilon", 1e-6);
         if (!(eps > 0 && eps < 1e-2)) throw f.error("clip.vision.attention.layer_norm_epsilon " + eps + " is out of range");
         try {
-            return new Gemma3nImageEncoder(new MobileNetV5(mmproj.weights(), size, eps), mmproj.visionEmbedder(), matmul);
+            float[] mean = channels(f, "clip.vision.image_mean", 0f), std = channels(f, "clip.vision.image_std", 1f);
+            return new Gemma3nImageEncoder(mmproj, owns, mean, std, new MobileNetV5(mmproj.weights(), size, eps), mmproj.visionEmbedder(), matmul);
         } catch (IllegalArgumentException e) {
             throw f.error(e.getMessage());
         }
+    }
+
+    /** Per-channel values of a key; HF's SiglipImageProcessor for Gemma 3n does not normalise (mean 0, std 1). */
+    private static float[] channels(GgufFile f, String key, float def) {
+        float[] v = f.getFloatArray(key);
+        if (v == null) return new float[]{def, def, def};
+        if (v.length != 3) throw f.error(key + ": " + v.length + " values, expected 3");
+        for (float x : v) if (!Float.isFinite(x)) throw f.error(key + ": value " + x + " is not finite");
+        if (key.endsWith("std")) for (float x : v) if (x == 0f) throw f.error(key + ": a standard deviation of 0");
+        return v.clone();
     }
 
     public MobileNetV5 tower() {
         return tower;
     }
 
+    /** The mmproj the encoder reads (the text model's embedders come from it too). */
+    public Gemma3nMmproj mmproj() {
+        return mmproj;
+    }
+
+    @Override
+    public Path path() {
+        return mmproj.path();
+    }
+
+    @Override
+    public float[] mean() {
+        return mean.clone();
+    }
+
+    @Override
+    public float[] std() {
+        return std.clone();
+    }
+
+    @Override
+    public boolean bidirectional() {
+        return false;
+    }
+
+    @Override
+    public List<String> describe() {
+        List<String> out = new ArrayList<>();
+        out.add("MobileNet-V5 (" + String.format(java.util.Locale.ROOT, "%.0fM", tower.parameters() / 1e6) + " parameters):");
+        for (String line : tower.describe()) out.add("  " + line);
+        out.add("embed_vision: " + tower.width() + "×√" + tower.width() + " → RMSNorm → " + tower.width() + "→" + textDim() + " → RMSNorm (no scale)");
+        return out;
+    }
+
+    @Override
+    public void close() {
+        if (ownsMmproj) mmproj.close();
+    }
+
     /** Side S of the square input the processor resizes to (768). */
+    @Override
     public int imageSize() {
         return tower.imageSize();
     }
 
+    @Override
     public int tokensPerImage() {
         return tower.tokens();
     }
 
+    @Override
     public int textDim() {
         return embedder.textDim();
     }
 
+    @Override
     public long weightBytes() {
         return tower.weightBytes();
     }
@@ -71,6 +150,7 @@ public final class Gemma3nImageEncoder {
     }
 
     /** Soft-token embeddings [256 × textDim] for one image's pixel values. */
+    @Override
     public float[] encode(float[] pixels, int off, ThreadPool pool) {
         return embed(towerOutput(pixels, off, pool), pool);
     }

@@ -46,7 +46,7 @@ public final class MobileNetV5 {
     private final MobileNetBlock[][] stages;
     private final UniversalInvertedResidual msfaFfn;
     private final float[] msfaNorm;
-    private final long weightBytes;
+    private final long weightBytes, parameters;
 
     /** Whether the file holds a MobileNet-V5 tower (llama.cpp's {@code gemma3nv} names). */
     public static boolean present(GgufFile f) {
@@ -90,6 +90,9 @@ public final class MobileNetV5 {
         msfaNorm = w.vector(P + "msfa.norm.weight", proj.outChannels());
         bytes += msfaFfn.weightBytes() + 4L * msfaNorm.length;
         weightBytes = bytes;
+        long params = 0;
+        for (String name : w.file().tensors().keySet()) if (name.startsWith(P)) params += w.file().tensor(name).elementCount();
+        parameters = params;
         int high = fusionSide();
         if (high < OUTPUT_RESOLUTION || high % OUTPUT_RESOLUTION != 0) {
             throw new IllegalArgumentException("image size " + imageSize + " gives a " + high + "×" + high
@@ -192,6 +195,11 @@ public final class MobileNetV5 {
 
     public long weightBytes() {
         return weightBytes;
+    }
+
+    /** Parameters of the tower (every v.* tensor). */
+    public long parameters() {
+        return parameters;
     }
 
     public int stageCount() {

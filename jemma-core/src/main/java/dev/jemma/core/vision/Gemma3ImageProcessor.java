@@ -30,6 +30,11 @@ public final class Gemma3ImageProcessor {
         return new Gemma3ImageProcessor(c.imageSize(), c.mean(), c.std());
     }
 
+    /** The processor an encoder expects (Gemma 3n's SiglipImageProcessor is this one without normalisation). */
+    public static Gemma3ImageProcessor of(VisionEncoder e) {
+        return new Gemma3ImageProcessor(e.imageSize(), e.mean(), e.std());
+    }
+
     public int size() {
         return size;
     }

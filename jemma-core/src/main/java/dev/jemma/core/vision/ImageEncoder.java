@@ -12,7 +12,7 @@ import java.nio.file.Path;
  * GGUF. Turns normalised pixel values into the soft-token embeddings that replace an image's
  * {@code <image_soft_token>} run in the prompt. Safe for concurrent calls (no state between calls).
  */
-public final class ImageEncoder implements AutoCloseable {
+public final class ImageEncoder implements VisionEncoder {
     private final GgufFile file;
     private final boolean ownsFile;
     private final VisionConfig config;
@@ -62,16 +62,51 @@ public final class ImageEncoder implements AutoCloseable {
         return config;
     }
 
+    @Override
     public Path path() {
         return file.path();
     }
 
+    @Override
+    public int imageSize() {
+        return config.imageSize();
+    }
+
+    @Override
+    public float[] mean() {
+        return config.mean().clone();
+    }
+
+    @Override
+    public float[] std() {
+        return config.std().clone();
+    }
+
+    @Override
+    public int textDim() {
+        return config.textDim();
+    }
+
+    @Override
+    public boolean bidirectional() {
+        return true;
+    }
+
+    @Override
+    public java.util.List<String> describe() {
+        return java.util.List.of("SigLIP: " + config.layers() + " blocks × " + config.hidden() + " (" + config.heads() + " heads, ffn " + config.ffn()
+                + "), patch " + config.patchSize() + ", input " + config.imageSize() + "×" + config.imageSize(),
+                "projector: average pool to " + config.tokensPerImage() + " tokens, RMSNorm, " + config.hidden() + "→" + config.textDim());
+    }
+
     /** Bytes of vision weights held (mapped matrices, copied vectors, the transposed projection). */
+    @Override
     public long weightBytes() {
         return tower.weightBytes() + projector.weightBytes();
     }
 
     /** Soft tokens one image becomes. */
+    @Override
     public int tokensPerImage() {
         return config.tokensPerImage();
     }
@@ -90,6 +125,7 @@ public final class ImageEncoder implements AutoCloseable {
     }
 
     /** Soft-token embeddings [tokensPerImage × textDim] for one image's pixel values [3 × S × S]. */
+    @Override
     public float[] encode(float[] pixels, int off, ThreadPool pool) {
         return projector.forward(towerOutput(pixels, off, pool), matmul, pool);
     }

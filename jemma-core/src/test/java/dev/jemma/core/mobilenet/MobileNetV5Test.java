@@ -13,9 +13,19 @@ import dev.jemma.core.media3n.MmprojWeights;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import dev.jemma.core.gguf.GgufFormatException;
+import dev.jemma.core.gguf.GgufTensorInfo;
+import dev.jemma.core.gguf.GgufWriter;
+import dev.jemma.core.media3n.Gemma3nMmproj;
+
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.util.function.Predicate;
 
 import static dev.jemma.core.testing.MultimodalFixtures.maxAbs;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * MobileNet-V5 against timm's output in the Gemma 3n fixture (gemma3n-mm-tiny, a reduced MobileNet-V5 with every block
@@ -78,5 +88,40 @@ class MobileNetV5Test {
             System.out.printf("MobileNet-V5 %s: max |Δ| vs timm %.3g%n", mm == MatMul.EXACT ? "exact" : "default", d);
             assertThat(d).isLessThanOrEqualTo(tol);
         }
+    }
+
+    /** A copy of the fixture mmproj without the tensors {@code drop} selects. */
+    private static Path without(Path dir, Predicate<String> drop) {
+        Path out = dir.resolve("mmproj-broken.gguf");
+        try (GgufFile f = GgufFile.open(MultimodalFixtures.file(imageCase().get("variant").get("mmproj_gguf").asText()))) {
+            GgufWriter w = new GgufWriter().copyMetadata(f);
+            for (GgufTensorInfo t : f.tensors().values()) {
+                if (drop.test(t.name())) continue;
+                w.addTensor(t.name(), t.dims(), t.type(), o -> o.write(f.tensorData(t).toArray(ValueLayout.JAVA_BYTE)));
+            }
+            w.write(out);
+        }
+        return out;
+    }
+
+    @Test
+    void aMissingTowerTensorIsOneLineNamingIt(@TempDir Path dir) {
+        Path bad = without(dir, n -> n.equals("v.blk.2.2.attn.value.proj.weight"));
+        assertThatThrownBy(() -> {
+            try (Gemma3nMmproj p = Gemma3nMmproj.open(bad, 64, 1018, MatMul.EXACT, POOL)) {
+                Gemma3nImageEncoder.open(p, MatMul.EXACT);
+            }
+        }).isInstanceOf(GgufFormatException.class).hasMessageContaining("mmproj-broken.gguf")
+                .hasMessageContaining("v.blk.2.2.attn.value.proj.weight").satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n"));
+    }
+
+    @Test
+    void aGapInTheStagesIsRefused(@TempDir Path dir) {
+        Path bad = without(dir, n -> n.startsWith("v.blk.1."));
+        assertThatThrownBy(() -> {
+            try (Gemma3nMmproj p = Gemma3nMmproj.open(bad, 64, 1018, MatMul.EXACT, POOL)) {
+                Gemma3nImageEncoder.open(p, MatMul.EXACT);
+            }
+        }).isInstanceOf(GgufFormatException.class).hasMessageContaining("stage 1");
     }
 }

@@ -1,0 +1,48 @@
+package dev.jemma.core.vision;
+
+import dev.jemma.core.tensor.ThreadPool;
+
+import java.nio.file.Path;
+
+/**
+ * What the engine needs of an image encoder, whatever its tower: Gemma 3's SigLIP + projector ({@link ImageEncoder}) or
+ * Gemma 3n's MobileNet-V5 + embed_vision ({@code mobilenet.Gemma3nImageEncoder}). Both take pixel values from
+ * {@link Gemma3ImageProcessor} (stretch to S × S, rescale, normalise with {@link #mean()} / {@link #std()}) and give the
+ * rows that replace one image's run of soft tokens.
+ */
+public interface VisionEncoder extends AutoCloseable {
+    /** The file the tower was read from. */
+    Path path();
+
+    /** Side S of the square input. */
+    int imageSize();
+
+    /** Per-channel normalisation of the rescaled pixels (Gemma 3: 0.5 / 0.5; Gemma 3n: none, 0 / 1). */
+    float[] mean();
+
+    float[] std();
+
+    /** Soft tokens one image becomes (256). */
+    int tokensPerImage();
+
+    /** Width of the rows it gives (the text model's width). */
+    int textDim();
+
+    /**
+     * Whether an image's soft tokens attend to each other in both directions (HF Gemma 3's token-type mask) rather than
+     * causally like every other token (Gemma 3n).
+     */
+    boolean bidirectional();
+
+    /** Soft-token embeddings [tokensPerImage × textDim] of one image's pixel values [3 × S × S] at {@code pixels[off..]}. */
+    float[] encode(float[] pixels, int off, ThreadPool pool);
+
+    /** Bytes of weights the encoder holds or maps. */
+    long weightBytes();
+
+    /** A few lines on the tower for {@code jemma show}. */
+    java.util.List<String> describe();
+
+    @Override
+    void close();
+}
