@@ -62,7 +62,7 @@ public final class ImageDecoder {
     /** Decodes an image held in memory; {@code name} (a file name, "images[0]", …) prefixes every error. */
     public static RgbImage decode(byte[] bytes, String name) {
         if (bytes.length == 0) throw new JemmaException(name + ": the image is empty (0 bytes)");
-        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+        try (ImageInputStream in = new BoundedImageInput(bytes)) {
             Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
             if (!readers.hasNext()) {
                 throw new JemmaException(name + ": not a supported image (PNG, JPEG, GIF, BMP or WebP expected)");

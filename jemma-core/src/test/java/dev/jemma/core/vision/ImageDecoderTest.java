@@ -157,6 +157,19 @@ class ImageDecoderTest {
         assertOneLine(() -> ImageDecoder.read(text), "fake.png: not a supported image");
     }
 
+    /**
+     * ImageFuzzTest's finding: a 203-byte WebP whose VP8L chunk claims more data than the file holds kept TwelveMonkeys'
+     * lossless decoder building Huffman tables from the zero bits past the end for minutes; the bounded input refuses it.
+     */
+    @Test
+    void aDecoderThatKeepsReadingPastTheEndIsStopped() throws IOException {
+        byte[] webp;
+        try (var in = getClass().getResourceAsStream("/dev/jemma/core/fuzz/ImageFuzzTestInputs/decodeAndPreprocess/webp-lossless-reads-past-end")) {
+            webp = in.readAllBytes();
+        }
+        assertOneLine(() -> ImageDecoder.decode(webp, "images[0]"), "images[0]: truncated or corrupt image (the decoder read past the end");
+    }
+
     private static void assertOneLine(org.assertj.core.api.ThrowableAssert.ThrowingCallable call, String start) {
         assertThatThrownBy(call).isInstanceOf(JemmaException.class)
                 .satisfies(e -> assertThat(e.getMessage()).contains(start).doesNotContain("\n"));
