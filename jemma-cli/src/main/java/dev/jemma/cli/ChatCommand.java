@@ -63,6 +63,7 @@ final class ChatCommand implements Callable<Integer> {
                                           repeat_penalty, repeat_last_n, presence_penalty, frequency_penalty, stop
               /set system TEXT            set the system prompt (starts a new conversation)
               /set verbose | quiet        show or hide timings after each answer
+              /image PATH                 attach an image to your next message (repeatable; vision models)
               /show                       show the model and the current settings
               /clear                      forget the conversation
               /bye                        exit
@@ -203,6 +204,8 @@ final class ChatCommand implements Callable<Integer> {
                                 out.println("Cleared session context.");
                             } else if (cmd.equals("/help") || cmd.equals("/?")) {
                                 out.println(HELP);
+                            } else if (cmd.equals("/image")) {
+                                attach(out, engine, w.length > 1 ? w[1].strip() : "");
                             } else if (cmd.equals("/show")) {
                                 show(out, engine);
                             } else if (cmd.equals("/set")) {
@@ -260,11 +263,34 @@ final class ChatCommand implements Callable<Integer> {
             lines.whileInterruptible(session::cancel, () -> answer(out, engine, session, message));
         }
 
+        /** Images attached with /image, sent with the next message. */
+        private final java.util.List<dev.jemma.core.chat.ChatImage> attached = new java.util.ArrayList<>();
+
+        private void attach(PrintWriter out, Engine engine, String path) {
+            if (path.isEmpty()) {
+                out.println("Usage: /image PATH");
+            } else if (!engine.supportsImages()) {
+                out.println("jemma: this model takes no images: it has no vision tower (give a Gemma 3 model its mmproj file, --mmproj)");
+            } else {
+                try {
+                    Path p = Path.of(path.startsWith("~/") ? System.getProperty("user.home") + path.substring(1) : path);
+                    var image = dev.jemma.core.chat.ChatImage.read(p);
+                    dev.jemma.core.vision.ImageDecoder.decode(image.bytes(), p.toString());   // a bad image is refused now, not with the message
+                    attached.add(image);
+                    out.println("Added image '" + p + "'" + (attached.size() > 1 ? " (" + attached.size() + " images for the next message)" : ""));
+                } catch (JemmaException | java.nio.file.InvalidPathException e) {
+                    out.println("jemma: " + e.getMessage());
+                }
+            }
+        }
+
         private void answer(PrintWriter out, Engine engine, Session session, String message) {
             long t0 = System.nanoTime();
             boolean[] endsWithNewline = {true};
             try {
-                Generation g = session.chat(message, options, t -> {
+                var images = java.util.List.copyOf(attached);
+                attached.clear();
+                Generation g = session.chat(dev.jemma.core.chat.ChatMessage.user(message, images), options, t -> {
                     if (t.text().isEmpty()) return;
                     out.print(t.text());
                     out.flush();

@@ -69,6 +69,12 @@ final class GenerationFlags {
     @Option(names = "--matformer", paramLabel = "SPEC", description = "Gemma 3n: run a MatFormer slice cut at load time: e2b (from an E4B file) or ffn=W[,W…|W*K];skip=a-b,…")
     String matformer;
 
+    @Option(names = "--mmproj", paramLabel = "FILE", description = "vision projector of a Gemma 3 model (llama.cpp's mmproj GGUF); default: the vision tower inside the model file, or mmproj-*.gguf beside it")
+    Path mmproj;
+
+    @Option(names = "--pan-and-scan", description = "also encode crops of wide or tall images (HF Gemma 3's pan-and-scan): more image tokens, finer detail")
+    boolean panAndScan;
+
     GenerationOptions options() {
         // llama.cpp's convention: -1 = unlimited; anything below is a typo, not a wish for endless output
         if (maxTokens != null && maxTokens < -1) throw new JemmaException("-n " + maxTokens + ": must be >= 0, or -1 for no limit");
@@ -108,7 +114,8 @@ final class GenerationFlags {
     /** Loads the engine, with a progress bar on a terminal for big files. */
     Engine load(Path model) {
         if (contextLength < 0) throw new JemmaException("-c: context length must be positive, got " + contextLength);
-        EngineOptions.Builder b = EngineOptions.builder().contextLength(contextLength).threads(Threads.resolve(threads, 0)).exact(exact).matformer(matformer).generation(options());
+        EngineOptions.Builder b = EngineOptions.builder().contextLength(contextLength).threads(Threads.resolve(threads, 0)).exact(exact).matformer(matformer).generation(options())
+                .mmproj(mmproj).panAndScan(panAndScan);
         long size;
         try {
             size = Files.size(model);
@@ -121,6 +128,7 @@ final class GenerationFlags {
             ProgressLine p = progress = new ProgressLine(System.err, "loading " + model.getFileName());
             b.loadProgress(f -> p.update(Math.round(f * 1000), 1000, ""));
         }
+        if (mmproj != null && !Files.isRegularFile(mmproj)) throw new JemmaException(mmproj + ": no such mmproj file");
         try {
             Engine engine = Engine.load(model, b.build());
             int trained = engine.config().contextLength();

@@ -40,6 +40,15 @@ final class LogitsCommand implements Callable<Integer> {
     @Option(names = {"-t", "--threads"}, paramLabel = "THREADS", description = "threads (default: all cores)")
     int threads = ThreadPool.defaultThreads();
 
+    @Option(names = "--mmproj", paramLabel = "MMPROJ", description = "vision projector (mmproj GGUF) for --image; default: the vision tower inside the model file")
+    Path mmproj;
+
+    @Option(names = "--image", paramLabel = "IMG", description = "an image whose embeddings replace the next run of image soft-token ids in IDS (repeatable, in order)")
+    java.util.List<Path> images = new java.util.ArrayList<>();
+
+    @Option(names = "--pan-and-scan", description = "each --image also contributes its pan-and-scan crops, as runs of their own after it (HF Gemma 3's do_pan_and_scan)")
+    boolean panAndScan;
+
     @Override
     public Integer call() throws IOException {
         int[] ids = readIds(idsFile);
@@ -47,6 +56,12 @@ final class LogitsCommand implements Callable<Integer> {
         if (Files.isDirectory(out)) throw new JemmaException(out + ": is a directory; -o names the output file");
         Path path = ModelPaths.resolve(model);
         threads = Threads.resolve(threads, 1);
+        if (!images.isEmpty()) {
+            writeAtomically(out, logitsWithImages(path, ids));
+            return 0;
+        }
+        if (mmproj != null) throw new JemmaException("--mmproj needs at least one --image");
+        if (panAndScan) throw new JemmaException("--pan-and-scan needs at least one --image");
         try (ThreadPool pool = new ThreadPool(threads);
              LanguageModel m = ModelLoader.load(path, new ModelLoader.Options(exact, threads, 64, matformer)
                      .withContextLength(Math.max(ids.length, 1)), pool)) {
@@ -73,6 +88,31 @@ final class LogitsCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** Logits of every position with the images' embeddings at the soft-token runs, bidirectional within each. */
+    private float[] logitsWithImages(Path path, int[] ids) {
+        try (ThreadPool pool = new ThreadPool(threads);
+             VisionModel vm = VisionModel.open(path, mmproj, exact, matformer, ids.length, threads, pool)) {
+            java.util.List<float[]> embeddings = vm.encode(images, panAndScan, pool);
+            dev.jemma.core.vision.ImagePrompt.check(ids, vm.softToken(), embeddings.size(), vm.encoder().tokensPerImage());
+            KvCache cache = vm.model().newCache(Math.max(ids.length, 1));
+            return vm.model().forward(dev.jemma.core.vision.ImagePrompt.batch(ids, 0, vm.softToken(), embeddings,
+                    vm.model().config().dim(), cache, true));
+        }
+    }
+
+    /** Writes little-endian f32 through a temporary file, so a failure never leaves a half-written output. */
+    static void writeAtomically(Path out, float[] values) throws IOException {
+        Path tmp = out.toAbsolutePath().resolveSibling(out.getFileName() + ".tmp");
+        try {
+            ByteBuffer buf = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+            buf.asFloatBuffer().put(values);
+            Files.write(tmp, buf.array());
+            Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
     }
 
     static int[] readIds(Path file) {

@@ -45,6 +45,9 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "print timings (prompt and generation tokens/s) to stderr")
     boolean verbose;
 
+    @Option(names = "--image", paramLabel = "IMG", description = "an image for a vision model (PNG, JPEG, GIF, BMP, WebP; repeatable); each <start_of_image> in the prompt places one, the others go first")
+    List<Path> images = new ArrayList<>();
+
     @Override
     public Integer call() throws IOException {
         long t0 = System.nanoTime();
@@ -63,6 +66,7 @@ final class RunCommand implements Callable<Integer> {
         if (prompt == null) {
             var console = System.console();
             if (console != null && console.isTerminal()) {
+                if (!images.isEmpty()) throw new JemmaException("--image needs a prompt (in an interactive chat, attach images with /image PATH)");
                 // like `ollama run MODEL`: no prompt on a terminal means an interactive chat
                 return ChatCommand.interactive(model, flags, system);
             }
@@ -71,6 +75,8 @@ final class RunCommand implements Callable<Integer> {
         if (prompt.isBlank()) throw new JemmaException("the prompt is empty");
         // UTF-8 whatever the platform encoding; wraps the current System.out so in-process callers can capture it
         PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
+        List<dev.jemma.core.chat.ChatImage> attached = new ArrayList<>();
+        for (Path p : images) attached.add(dev.jemma.core.chat.ChatImage.read(p));
         try (Engine engine = flags.load(model); Session session = engine.newSession(system)) {
             GenerationOptions opts = flags.options();
             PrintStream o = out;
@@ -102,9 +108,9 @@ final class RunCommand implements Callable<Integer> {
             try {
                 if (raw) {
                     if (system != null) System.err.println("jemma: --system is ignored with --raw");
-                    g = session.complete(prompt, opts, listener);
+                    g = session.complete(prompt, attached, opts, listener);
                 } else {
-                    g = session.chat(prompt, opts, listener);
+                    g = session.chat(dev.jemma.core.chat.ChatMessage.user(prompt, attached), opts, listener);
                 }
             } finally {
                 try {

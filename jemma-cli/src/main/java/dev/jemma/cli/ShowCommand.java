@@ -30,22 +30,62 @@ final class ShowCommand implements Callable<Integer> {
     @Option(names = "--matformer", paramLabel = "SPEC", description = "Gemma 3n: plan memory for this MatFormer slice (e2b, or ffn=…;skip=…)")
     String matformer;
 
+    @Option(names = "--mmproj", paramLabel = "FILE", description = "also describe this vision projector (default: the vision tower inside the model file, or mmproj-*.gguf beside it)")
+    java.nio.file.Path mmproj;
+
     @Override
     public Integer call() throws JsonProcessingException {
         if (contextLength < 0) throw new JemmaException("-c " + contextLength + ": must be positive");
         try (GgufFile f = GgufFile.open(ModelPaths.resolve(model))) {
             ModelSummary s = ModelSummary.of(f, contextLength, 64, matformer);
+            var vision = visionTower(f);
             if (json) {
                 var m = new java.util.LinkedHashMap<String, Object>(s.toMap());
                 // what this machine would run the model with (not a property of the file)
                 m.put("vector_bits", dev.jemma.core.tensor.kernels.VectorWidth.BITS);
                 m.put("kernels", dev.jemma.core.tensor.kernels.VectorWidth.describe());
+                if (vision != null) m.put("vision", vision);
                 System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(m));
             } else {
                 System.out.print(s.toText());
+                if (vision != null) {
+                    System.out.printf("%-15s%s%n", "vision", vision.get("text"));
+                    System.out.printf("%-15s%s%n", "", vision.get("memory"));
+                }
                 System.out.printf("kernels on this machine: %s%n", dev.jemma.core.tensor.kernels.VectorWidth.describe());
             }
         }
         return 0;
+    }
+
+    /** The vision tower this model would use (inside the file, --mmproj, or found beside it), or null. */
+    private java.util.Map<String, Object> visionTower(GgufFile f) {
+        java.nio.file.Path source = mmproj;
+        if (source == null && !dev.jemma.core.vision.VisionConfig.present(f)) source = dev.jemma.core.vision.ImageEncoder.findBeside(f.path());
+        if (source == null && !dev.jemma.core.vision.VisionConfig.present(f)) return null;
+        if (mmproj != null && !java.nio.file.Files.isRegularFile(mmproj)) throw new JemmaException(mmproj + ": no such mmproj file");
+        try (var enc = source != null ? dev.jemma.core.vision.ImageEncoder.open(source, dev.jemma.core.tensor.MatMul.EXACT)
+                : dev.jemma.core.vision.ImageEncoder.inModelFile(f, dev.jemma.core.tensor.MatMul.EXACT)) {
+            var c = enc.config();
+            var m = new java.util.LinkedHashMap<String, Object>();
+            m.put("file", enc.path().toString());
+            m.put("encoder", "SigLIP");
+            m.put("layers", c.layers());
+            m.put("width", c.hidden());
+            m.put("ffn", c.ffn());
+            m.put("heads", c.heads());
+            m.put("image_size", c.imageSize());
+            m.put("patch_size", c.patchSize());
+            m.put("tokens_per_image", c.tokensPerImage());
+            m.put("projection_width", c.textDim());
+            m.put("weight_bytes", enc.weightBytes());
+            m.put("encode_scratch_bytes", enc.scratchBytes());
+            m.put("text", "SigLIP " + c.layers() + " layers, width " + c.hidden() + ", " + c.heads() + " heads, " + c.imageSize() + " px in "
+                    + c.patchSize() + " px patches (" + c.patches() + "), pooled to " + c.tokensPerImage() + " tokens per image, projected to "
+                    + c.textDim() + (source != null ? " — " + source.getFileName() : " — inside the model file"));
+            m.put("memory", "vision weights " + dev.jemma.core.memory.MemoryPlan.gb(enc.weightBytes()) + " + encoder scratch "
+                    + dev.jemma.core.memory.MemoryPlan.gb(enc.scratchBytes()) + " while an image is encoded");
+            return m;
+        }
     }
 }

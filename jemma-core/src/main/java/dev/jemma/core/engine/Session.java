@@ -195,6 +195,28 @@ public final class Session implements AutoCloseable {
         return generate(ids, options, listener);
     }
 
+    /**
+     * Continues raw text with images: each {@code <start_of_image>} in the text places one image (images without a
+     * marker go first), expanded as HF's processor does; no chat template. BOS is prepended when the file asks for it.
+     */
+    public Generation complete(String prompt, List<ChatImage> images, GenerationOptions options, TokenListener listener) {
+        if (images.isEmpty()) return complete(prompt, options, listener);
+        enter();
+        try {
+            if (engine.vision() == null) {
+                throw new JemmaException("this model takes no images: it has no vision tower (give a Gemma 3 model its mmproj file, --mmproj)");
+            }
+            List<ChatImage> all = new ArrayList<>();
+            ChatMessage m = withMarkers(List.of(new ChatMessage("user", prompt, images)), all).getFirst();
+            int[] ids = engine.tokenizer().encode(expand(m.content(), all));
+            checkFits(ids.length);
+            pendingImages = images(List.of(m), ids);
+            return run(ids, options, listener);
+        } finally {
+            leave();
+        }
+    }
+
     /** Streaming {@link #complete(String, GenerationOptions, TokenListener)}. */
     public GenerationPublisher completeStream(String prompt, GenerationOptions options) {
         return new GenerationPublisher(this, l -> complete(prompt, options, l));

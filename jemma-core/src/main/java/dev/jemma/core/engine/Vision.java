@@ -13,12 +13,9 @@ import dev.jemma.core.vision.RgbImage;
 import dev.jemma.core.vision.VisionConfig;
 import dev.jemma.core.vision.VisionEncoder;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 
 /**
  * An engine's eyes: the image encoder and the prompt conventions of Gemma 3's processor. An image marker
@@ -82,24 +79,8 @@ final class Vision implements AutoCloseable {
         }
     }
 
-    /**
-     * The model's {@code mmproj*.gguf}: {@code mmproj-<model file name>} when it exists, else the only mmproj file in
-     * the model's folder; null when there is none or several to choose from.
-     */
     static Path besideModel(Path model) {
-        Path named = model.toAbsolutePath().resolveSibling("mmproj-" + model.getFileName());
-        if (Files.isRegularFile(named)) return named;
-        Path dir = model.toAbsolutePath().getParent();
-        if (dir == null) return null;
-        try (Stream<Path> s = Files.list(dir)) {
-            List<Path> c = s.filter(p -> {
-                String n = p.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
-                return n.startsWith("mmproj") && n.endsWith(".gguf") && Files.isRegularFile(p);
-            }).toList();
-            return c.size() == 1 ? c.getFirst() : null;
-        } catch (IOException e) {
-            return null;
-        }
+        return ImageEncoder.findBeside(model);
     }
 
     private static int softToken(Tokenizer tok, Path source) {

@@ -58,6 +58,31 @@ public final class ImageEncoder implements VisionEncoder {
         return new ImageEncoder(modelFile, false, matmul);
     }
 
+    /**
+     * The model's {@code mmproj*.gguf}: {@code mmproj-<model file name>} when it exists, else the only mmproj file in
+     * the model's folder; null when there is none or several to choose from.
+     */
+    public static Path findBeside(Path model) {
+        Path named = model.toAbsolutePath().resolveSibling("mmproj-" + model.getFileName());
+        if (java.nio.file.Files.isRegularFile(named)) return named;
+        Path dir = model.toAbsolutePath().getParent();
+        if (dir == null) return null;
+        try (java.util.stream.Stream<Path> s = java.nio.file.Files.list(dir)) {
+            java.util.List<Path> c = s.filter(p -> {
+                String n = p.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+                return n.startsWith("mmproj") && n.endsWith(".gguf") && java.nio.file.Files.isRegularFile(p);
+            }).toList();
+            return c.size() == 1 ? c.getFirst() : null;
+        } catch (java.io.IOException e) {
+            return null;
+        }
+    }
+
+    /** Bytes of scratch one image's encoding allocates (activations of all patches at once). */
+    public long scratchBytes() {
+        return 4L * SiglipVisionTower.scratchFloats(config);
+    }
+
     public VisionConfig config() {
         return config;
     }
