@@ -31,6 +31,8 @@ final class EngineModel implements ServedModel {
         /** For a chat: the rendered prompt and the answer those tokens hold, else null. */
         String promptText;
         String answerText;
+        /** For a conversation with images: the messages and answer its cache holds (its tokens are not compared). */
+        List<ChatMessage> conversation;
         long lastUsed;
         boolean busy;
 
@@ -73,6 +75,8 @@ final class EngineModel implements ServedModel {
 
     @Override
     public Result run(Request r, Listener listener) {
+        String imagesField = r.imagesField();
+        if (imagesField != null) return runWithImages(r, imagesField, listener);
         Tokenizer tok = engine.tokenizer();
         int ctx = engine.contextLength();
         String rendered = null;
@@ -146,6 +150,7 @@ final class EngineModel implements ServedModel {
                 throw new HttpError(m != null && m.contains("context holds") ? 413 : 400, m);
             }
             slot.tokens = concat(prompt, g.tokens());
+            slot.conversation = null;
             // With a stop string the ids include the stop text the answer leaves out: no exact text then.
             boolean exact = rendered != null && g.stopReason() != dev.jemma.core.engine.StopReason.STOP_STRING;
             slot.promptText = exact ? rendered : null;
@@ -156,6 +161,82 @@ final class EngineModel implements ServedModel {
         } finally {
             release(slot, ok);
         }
+    }
+
+    /**
+     * A request with images goes through the session's conversation API, which splices the images in (HF's processor
+     * expansion), encodes each image once per conversation and reuses the cache of the turns before; the session is the
+     * one that answered this conversation before when there is one.
+     */
+    private Result runWithImages(Request r, String field, Listener listener) {
+        if (!engine.supportsImages()) {
+            throw HttpError.badRequest(field + ": this model takes no images (it has no vision tower; a Gemma 3 model needs its mmproj file)");
+        }
+        if (r.context() != null && r.context().length > 0) {
+            throw HttpError.badRequest("field 'context' cannot be combined with images (send the conversation to /api/chat instead)");
+        }
+        List<ChatMessage> conv = new ArrayList<>();
+        if (r.messages() != null) {
+            for (Message m : r.messages()) conv.add(new ChatMessage(m.role(), m.content(), m.images()));
+        } else {
+            if (!r.raw() && r.system() != null && !r.system().isBlank()) conv.add(ChatMessage.system(r.system()));
+            conv.add(ChatMessage.user(r.prompt(), r.images()));
+        }
+        GenerationOptions opts = options(r.options());
+        Slot slot;
+        synchronized (this) {
+            slot = takeConversation(conv);
+        }
+        boolean ok = false;
+        try {
+            Session s = slot.session;
+            dev.jemma.core.engine.Generation g;
+            try {
+                dev.jemma.core.engine.TokenListener tl = t -> {
+                    if (t.logprobs() != null) listener.onLogprob(logprob(t.logprobs()));
+                    if (!t.text().isEmpty() && !listener.onText(t.text())) s.cancel();
+                };
+                if (r.grammar() != null) opts = opts.toBuilder().grammar(r.grammar()).build();
+                g = r.raw() ? s.complete(r.prompt(), r.images(), opts, tl) : s.generate(conv, opts, tl);
+            } catch (JemmaException e) {
+                String m = e.getMessage();
+                throw new HttpError(m != null && m.contains("context holds") ? 413 : 400, m);
+            }
+            slot.tokens = new int[0];
+            slot.promptText = null;
+            slot.answerText = null;
+            List<ChatMessage> held = new ArrayList<>(conv);
+            held.add(ChatMessage.assistant(g.text()));
+            slot.conversation = r.raw() ? null : held;
+            ok = true;
+            // no context ids: they would hold the images' soft tokens without the images
+            return new Result(g.promptTokens(), g.promptTokens() - g.reusedTokens(), g.tokens().length, g.promptNanos(),
+                    g.generationNanos(), g.stopReason().apiName(), new int[0]);
+        } finally {
+            release(slot, ok);
+        }
+    }
+
+    /** An idle session whose conversation this one continues; else a fresh one while there is room; else the LRU. */
+    private Slot takeConversation(List<ChatMessage> conv) {
+        Slot chosen = null;
+        for (Slot s : slots) {
+            if (s.busy || s.conversation == null || s.conversation.size() >= conv.size()) continue;
+            if (conv.subList(0, s.conversation.size() - 1).equals(s.conversation.subList(0, s.conversation.size() - 1))) chosen = s;
+        }
+        if (chosen == null && slots.size() < maxSessions) {
+            chosen = new Slot(engine.newSession());
+            slots.add(chosen);
+        }
+        if (chosen == null) {
+            for (Slot s : slots) if (!s.busy && (chosen == null || s.lastUsed < chosen.lastUsed)) chosen = s;
+        }
+        if (chosen == null) {
+            chosen = new Slot(engine.newSession());
+            slots.add(chosen);
+        }
+        chosen.busy = true;
+        return chosen;
     }
 
     /**
@@ -260,6 +341,7 @@ final class EngineModel implements ServedModel {
             s.tokens = new int[0];
             s.promptText = null;
             s.answerText = null;
+            s.conversation = null;
         }
         // The pool only outgrows its size when more requests than sessions ran at once: shrink it back.
         while (slots.size() > maxSessions) {

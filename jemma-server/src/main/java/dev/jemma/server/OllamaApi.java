@@ -212,15 +212,22 @@ final class OllamaApi {
                 case "system", "user", "assistant", "tool" -> role;
                 default -> throw HttpError.badRequest("messages[" + i + "].role '" + role + "' is not one of system, user, assistant, tool");
             };
-            JsonNode images = m.get("images");
-            if (images != null && images.isArray() && !images.isEmpty()) {
-                throw HttpError.badRequest("messages[" + i + "]: images are not supported (text-only models)");
+            List<dev.jemma.core.chat.ChatImage> images = new ArrayList<>();
+            String field = null;
+            JsonNode imgs = m.get("images");
+            if (imgs != null && !imgs.isNull()) {
+                // Ollama's field: base64 images, placed before the text
+                field = "messages[" + i + "].images";
+                images.addAll(base64Images(imgs, field));
             }
             JsonNode calls = m.get("tool_calls");
             if (calls != null && !calls.isNull() && !(calls.isArray() && calls.isEmpty())) {
                 throw HttpError.badRequest("messages[" + i + "].tool_calls: tool calling is not supported");
             }
-            out.add(new ServedModel.Message(role, content(m.get("content"), i)));
+            StringBuilder text = new StringBuilder();
+            String partsField = content(m.get("content"), i, text, images);
+            if (partsField != null && field == null) field = partsField;
+            out.add(new ServedModel.Message(role, text.toString(), images, field));
             i++;
         }
         return out;
@@ -239,20 +246,75 @@ final class OllamaApi {
         if (body.has("function_call")) throw HttpError.badRequest("field 'function_call': tool calling is not supported");
     }
 
-    /** A message content: a string, or OpenAI's array of {type:"text", text} parts. */
-    static String content(JsonNode c, int i) {
-        if (c == null || c.isNull()) return "";
-        if (c.isTextual()) return c.asText();
+    /**
+     * A message content into {@code text}: a string, or OpenAI's array of parts — {type:"text", text} and
+     * {type:"image_url", image_url:{url:"data:image/…;base64,…"}}, an image part leaving an image marker where it
+     * stands. Returns the field of the first image part, or null.
+     */
+    static String content(JsonNode c, int i, StringBuilder text, List<dev.jemma.core.chat.ChatImage> images) {
+        if (c == null || c.isNull()) return null;
+        if (c.isTextual()) {
+            text.append(c.asText());
+            return null;
+        }
         if (c.isArray()) {
-            StringBuilder sb = new StringBuilder();
+            String first = null;
+            int j = 0;
             for (JsonNode part : c) {
                 String type = part.path("type").asText("");
-                if (type.equals("text")) sb.append(part.path("text").asText(""));
-                else throw HttpError.badRequest("messages[" + i + "]: content part type '" + type + "' is not supported (text only)");
+                String field = "messages[" + i + "].content[" + j + "]";
+                if (type.equals("text")) {
+                    text.append(part.path("text").asText(""));
+                } else if (type.equals("image_url")) {
+                    JsonNode u = part.path("image_url");
+                    String url = u.isTextual() ? u.asText() : u.path("url").asText(null);
+                    if (url == null) throw HttpError.badRequest(field + ".image_url.url is required");
+                    images.add(dataUrlImage(url, field + ".image_url.url"));
+                    text.append("<start_of_image>");
+                    if (first == null) first = field;
+                } else {
+                    throw HttpError.badRequest(field + ": content part type '" + type + "' is not supported (text and image_url are)");
+                }
+                j++;
             }
-            return sb.toString();
+            return first;
         }
-        throw HttpError.badRequest("messages[" + i + "].content must be a string");
+        throw HttpError.badRequest("messages[" + i + "].content must be a string or an array of parts");
+    }
+
+    /** Ollama's {@code images}: an array of base64-encoded image files. */
+    static List<dev.jemma.core.chat.ChatImage> base64Images(JsonNode imgs, String field) {
+        if (!imgs.isArray()) throw HttpError.badRequest("field '" + field + "' must be an array of base64-encoded images");
+        List<dev.jemma.core.chat.ChatImage> out = new ArrayList<>();
+        int j = 0;
+        for (JsonNode im : imgs) {
+            String name = field + "[" + j++ + "]";
+            if (!im.isTextual()) throw HttpError.badRequest(name + " must be a base64-encoded image (a string)");
+            out.add(dev.jemma.core.chat.ChatImage.of(base64(im.asText(), name), name));
+        }
+        return out;
+    }
+
+    /** An OpenAI image URL: only {@code data:} URLs (remote URLs are not fetched). */
+    static dev.jemma.core.chat.ChatImage dataUrlImage(String url, String field) {
+        if (!url.regionMatches(true, 0, "data:", 0, 5)) {
+            String scheme = url.contains(":") ? url.substring(0, url.indexOf(':')) : url;
+            throw HttpError.badRequest(field + ": only data: URLs are accepted (data:image/png;base64,…); '" + (scheme.length() > 20 ? scheme.substring(0, 20) + "…" : scheme)
+                    + ":' URLs are not fetched");
+        }
+        int comma = url.indexOf(',');
+        if (comma < 0 || !url.substring(0, comma).toLowerCase(java.util.Locale.ROOT).endsWith(";base64")) {
+            throw HttpError.badRequest(field + ": a data: URL must be base64-encoded (data:image/png;base64,…)");
+        }
+        return dev.jemma.core.chat.ChatImage.of(base64(url.substring(comma + 1), field), field);
+    }
+
+    private static byte[] base64(String s, String field) {
+        try {
+            return java.util.Base64.getMimeDecoder().decode(s.strip());
+        } catch (IllegalArgumentException e) {
+            throw HttpError.badRequest(field + ": not valid base64 (" + e.getMessage() + ")");
+        }
     }
 
     private void generate(Exchange ex, boolean chat) {
@@ -278,9 +340,8 @@ final class OllamaApi {
                 context[i] = c.get(i).asInt();
             }
         }
-        if (!chat && body.has("images") && body.get("images").isArray() && !body.get("images").isEmpty()) {
-            throw HttpError.badRequest("images are not supported (text-only models)");
-        }
+        List<dev.jemma.core.chat.ChatImage> images = !chat && body.has("images") && !body.get("images").isNull()
+                ? base64Images(body.get("images"), "images") : List.of();
         if (server.models.lookup(model).isEmpty()) throw HttpError.notFound("model '" + model + "' not found");
         boolean empty = chat ? msgs.isEmpty() : prompt.isEmpty();
         if (empty) {
@@ -288,7 +349,7 @@ final class OllamaApi {
             loadOrUnload(ex, model, keepAlive, chat);
             return;
         }
-        ServedModel.Request req = new ServedModel.Request(chat ? msgs : null, prompt, system, raw, context, opts, grammar);
+        ServedModel.Request req = new ServedModel.Request(chat ? msgs : null, prompt, system, raw, context, opts, grammar, images);
         try (Scheduler.Slot slot = server.scheduler.acquire(server.config().queueWait().toMillis())) {
             long t0 = System.nanoTime();
             try (ModelManager.Lease lease = server.models.acquire(model, keepAlive)) {

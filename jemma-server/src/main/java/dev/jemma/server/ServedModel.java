@@ -8,8 +8,14 @@ import java.util.Map;
  * Implementations must allow concurrent {@link #run} calls (each on its own session).
  */
 interface ServedModel extends AutoCloseable {
-    /** A chat message (role: system, user, assistant). */
-    record Message(String role, String content) {
+    /**
+     * A chat message (role: system, user, assistant), with the images it carries (each {@code <start_of_image>} in the
+     * content places one; the others go first) and the request field they came in, for error messages.
+     */
+    record Message(String role, String content, List<dev.jemma.core.chat.ChatImage> images, String imagesField) {
+        Message(String role, String content) {
+            this(role, content, List.of(), null);
+        }
     }
 
     /**
@@ -48,7 +54,17 @@ interface ServedModel extends AutoCloseable {
      * answer (JSON mode, a JSON Schema, GBNF).
      */
     record Request(List<Message> messages, String prompt, String system, boolean raw, int[] context,
-                   Options options, dev.jemma.core.constrain.Grammar grammar) {
+                   Options options, dev.jemma.core.constrain.Grammar grammar, List<dev.jemma.core.chat.ChatImage> images) {
+        Request(List<Message> messages, String prompt, String system, boolean raw, int[] context, Options options, dev.jemma.core.constrain.Grammar grammar) {
+            this(messages, prompt, system, raw, context, options, grammar, List.of());
+        }
+
+        /** The request field of its first image (for a refusal), or null when it has none. */
+        String imagesField() {
+            if (images != null && !images.isEmpty()) return "images";
+            if (messages != null) for (Message m : messages) if (!m.images().isEmpty()) return m.imagesField();
+            return null;
+        }
     }
 
     /** Receives generated text; returns false to stop (client gone, stop string seen). */
