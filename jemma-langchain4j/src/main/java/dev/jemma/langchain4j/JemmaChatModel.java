@@ -16,6 +16,7 @@ import dev.langchain4j.data.message.AiMessage;
 import dev.langchain4j.data.message.ChatMessage;
 import dev.langchain4j.data.message.Content;
 import dev.langchain4j.data.message.SystemMessage;
+import dev.langchain4j.data.message.ImageContent;
 import dev.langchain4j.data.message.TextContent;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.exception.UnsupportedFeatureException;
@@ -58,10 +59,11 @@ import java.util.concurrent.Executor;
  * }
  * }</pre>
  *
- * <p><b>Messages.</b> {@link SystemMessage}, {@link UserMessage} (text contents only) and {@link AiMessage} (text only)
+ * <p><b>Messages.</b> {@link SystemMessage}, {@link UserMessage} (text contents, and {@link ImageContent} for a Gemma 3
+ * model with its vision tower) and {@link AiMessage} (text only)
  * map to Jemma's chat messages and go through the model's own chat template. A JSON response format without a schema
  * constrains decoding to one JSON object ({@link JsonConstraint}, as the server's JSON mode), and one with a JSON schema
- * to documents valid against it ({@link JsonSchemaGrammar}). Tool calls and images are not supported and fail with
+ * to documents valid against it ({@link JsonSchemaGrammar}). Tool calls and remote image URLs are not supported and fail with
  * {@link UnsupportedFeatureException}, as does a schema keyword that cannot be enforced.
  *
  * <p><b>Parameters.</b> temperature, topP, topK, frequencyPenalty, presencePenalty, maxOutputTokens and stopSequences
@@ -101,6 +103,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
                 .contextLength(b.contextLength)
                 .threads(b.threads)
                 .generation(gen.build())
+                .mmproj(b.mmproj)
                 .build();
         DefaultChatRequestParameters.Builder<?> params = ChatRequestParameters.builder();
         if (b.defaultRequestParameters != null) params.overrideWith(b.defaultRequestParameters);
@@ -220,7 +223,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         for (ChatMessage m : messages) {
             switch (m) {
                 case SystemMessage s -> out.add(dev.jemma.core.chat.ChatMessage.system(s.text()));
-                case UserMessage u -> out.add(dev.jemma.core.chat.ChatMessage.user(userText(u)));
+                case UserMessage u -> out.add(userMessage(u));
                 case AiMessage a -> {
                     if (a.hasToolExecutionRequests()) throw new UnsupportedFeatureException("Jemma does not support tool calls (an AiMessage requests a tool)");
                     out.add(dev.jemma.core.chat.ChatMessage.assistant(a.text() == null ? "" : a.text()));
@@ -231,15 +234,57 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         return out;
     }
 
-    private static String userText(UserMessage u) {
-        if (u.hasSingleText()) return u.singleText();
+    /**
+     * A user message: its text contents joined by newlines, each {@link ImageContent} an image at its place (base64
+     * data, a {@code data:} URL or a local {@code file:} URI; remote URLs are not fetched). Images need a model with a
+     * vision tower; the engine refuses them otherwise.
+     */
+    private static dev.jemma.core.chat.ChatMessage userMessage(UserMessage u) {
+        if (u.hasSingleText()) return dev.jemma.core.chat.ChatMessage.user(u.singleText());
         StringBuilder sb = new StringBuilder();
+        List<dev.jemma.core.chat.ChatImage> images = new ArrayList<>();
+        boolean lastWasText = false;
         for (Content c : u.contents()) {
-            if (!(c instanceof TextContent t)) throw new UnsupportedFeatureException("Jemma's LangChain4j model takes text only, got " + c.type() + " content");
-            if (!sb.isEmpty()) sb.append('\n');
-            sb.append(t.text());
+            if (c instanceof TextContent t) {
+                if (lastWasText) sb.append('\n');
+                sb.append(t.text());
+                lastWasText = true;
+            } else if (c instanceof ImageContent ic) {
+                images.add(image(ic, images.size()));
+                sb.append("<start_of_image>");
+                lastWasText = false;
+            } else {
+                throw new UnsupportedFeatureException("Jemma's LangChain4j model takes text and image contents, got " + c.type() + " content");
+            }
         }
-        return sb.toString();
+        return dev.jemma.core.chat.ChatMessage.user(sb.toString(), images);
+    }
+
+    private static dev.jemma.core.chat.ChatImage image(ImageContent ic, int index) {
+        var im = ic.image();
+        String name = "ImageContent " + (index + 1);
+        if (im.base64Data() != null) return dev.jemma.core.chat.ChatImage.of(base64(im.base64Data(), name), name);
+        java.net.URI url = im.url();
+        if (url == null) throw new IllegalArgumentException(name + " has neither base64 data nor a URL");
+        String scheme = url.getScheme() == null ? "" : url.getScheme().toLowerCase(java.util.Locale.ROOT);
+        if (scheme.equals("file")) return dev.jemma.core.chat.ChatImage.read(java.nio.file.Path.of(url));
+        if (scheme.equals("data")) {
+            String s = url.toString();
+            int comma = s.indexOf(',');
+            if (comma < 0 || !s.substring(0, comma).toLowerCase(java.util.Locale.ROOT).endsWith(";base64")) {
+                throw new IllegalArgumentException(name + ": a data: URL must be base64-encoded");
+            }
+            return dev.jemma.core.chat.ChatImage.of(base64(s.substring(comma + 1), name), name);
+        }
+        throw new UnsupportedFeatureException(name + ": Jemma does not fetch " + scheme + ": URLs; give the image as base64 data or a file: URI");
+    }
+
+    private static byte[] base64(String data, String name) {
+        try {
+            return java.util.Base64.getMimeDecoder().decode(data.strip());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(name + ": not valid base64 (" + e.getMessage() + ")");
+        }
     }
 
     static GenerationOptions toOptions(ChatRequestParameters p) {
@@ -346,11 +391,21 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         private Integer maxOutputTokens;
         private List<String> stopSequences;
         private Long seed;
+        private Path mmproj;
         private ChatRequestParameters defaultRequestParameters;
         private List<ChatModelListener> listeners;
         private Executor executor;
 
         private Builder() {
+        }
+
+        /**
+         * The vision projector of a Gemma 3 model (llama.cpp's mmproj GGUF), for {@link ImageContent}; by default the
+         * vision tower inside the model file, or the {@code mmproj-*.gguf} beside it.
+         */
+        public Builder mmproj(Path v) {
+            mmproj = v;
+            return this;
         }
 
         /** The GGUF file (Gemma 3 / Gemma 3n). */
