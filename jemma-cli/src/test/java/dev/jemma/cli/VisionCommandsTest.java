@@ -1,0 +1,126 @@
+package dev.jemma.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The vision conformance tools and image flags against the multimodal fixtures: {@code logits --image} and
+ * {@code embed-image} reproduce HF's references, {@code run --image --raw --ids --exact} its greedy ids, {@code chat}
+ * takes {@code /image}, {@code show} reports the tower, and bad images get one line and a non-zero exit.
+ */
+class VisionCommandsTest {
+    static Path dir;
+    static JsonNode manifest;
+
+    @BeforeAll
+    static void fixtures() throws IOException {
+        String f = System.getProperty("jemma.fixtures");
+        dir = f == null ? null : Path.of(f, "multimodal");
+        if (dir == null || !Files.isDirectory(dir)) {
+            if ("1".equals(System.getenv("JEMMA_REQUIRE_FIXTURES"))) throw new AssertionError("multimodal fixtures missing at " + dir);
+            Assumptions.abort("multimodal fixtures not found at " + dir);
+        }
+        ObjectMapper om = new ObjectMapper();
+        om.enable(com.fasterxml.jackson.core.json.JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS.mappedFeature());
+        manifest = om.readTree(dir.resolve("manifest.json").toFile()).get("models").get("gemma3-vision-tiny");
+    }
+
+    private static String p(String rel) {
+        return dir.resolve(rel).toString();
+    }
+
+    private static float[] f32(Path file) throws IOException {
+        byte[] b = Files.readAllBytes(file);
+        float[] out = new float[b.length / 4];
+        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
+        return out;
+    }
+
+    private static double maxAbs(float[] a, float[] b) {
+        assertThat(a).hasSameSizeAs(b);
+        double m = 0;
+        for (int i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+        return m;
+    }
+
+    @Test
+    void logitsWithImagesMatchHf(@TempDir Path tmp) throws IOException {
+        JsonNode c = manifest.get("cases").get("wide_pas"), v = c.get("variants").get("F32");
+        Path ids = Files.writeString(tmp.resolve("ids.json"), c.get("prompt").get("ids").toString());
+        Path out = tmp.resolve("out.f32");
+        var r = CliTestSupport.run(null, "logits", p(v.get("text_gguf").asText()), "--mmproj", p(v.get("mmproj_gguf").asText()),
+                "--image", p(c.get("images").get(0).asText()), "--pan-and-scan", "--ids-file", ids.toString(), "-o", out.toString(), "--exact", "-t", "2");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(maxAbs(f32(dir.resolve(v.get("logits").get("file").asText())), f32(out))).isLessThanOrEqualTo(1e-3);
+        // without --pan-and-scan the prompt has three runs too many: one line, no output file
+        Path none = tmp.resolve("none.f32");
+        r = CliTestSupport.run(null, "logits", p(v.get("text_gguf").asText()), "--mmproj", p(v.get("mmproj_gguf").asText()),
+                "--image", p(c.get("images").get(0).asText()), "--ids-file", ids.toString(), "-o", none.toString(), "-t", "2");
+        assertThat(r.exitCode()).isNotZero();
+        assertThat(r.err()).contains("4 image soft-token run(s)").contains("1 image(s)");
+        assertThat(none).doesNotExist();
+    }
+
+    @Test
+    void embedImageWritesTheProjectorOutput(@TempDir Path tmp) throws IOException {
+        JsonNode c = manifest.get("cases").get("wide"), v = c.get("variants").get("Q8_0");
+        Path out = tmp.resolve("embd.f32");
+        var r = CliTestSupport.run(null, "embed-image", p(v.get("text_gguf").asText()), "--mmproj", p(v.get("mmproj_gguf").asText()),
+                p(c.get("images").get(0).asText()), "-o", out.toString(), "--exact", "-t", "2");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(maxAbs(f32(dir.resolve(v.get("image_embeddings").get("file").asText())), f32(out))).isLessThanOrEqualTo(2e-4);
+    }
+
+    @Test
+    void runWithAnImageGivesHfsGreedyIds() {
+        JsonNode c = manifest.get("cases").get("square"), v = c.get("variants").get("F32");
+        String expected = v.get("greedy_ids").toString().replace(",", ", ");
+        // chat template; the mmproj beside the model is found by itself
+        var r = CliTestSupport.run(null, "run", p(v.get("text_gguf").asText()), "--image", p(c.get("images").get(0).asText()),
+                "--temp", "0", "-n", "16", "--ignore-eos", "--ids", "--exact", "-t", "2", "Describe this picture in one short sentence.");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out().strip()).isEqualTo(expected);
+        // --raw: the prompt text as the fixture gives it (its literal <bos> aside: run adds BOS itself)
+        String raw = c.get("prompt").get("text").asText().substring("<bos>".length());
+        r = CliTestSupport.run(raw, "run", p(v.get("text_gguf").asText()), "--mmproj", p(v.get("mmproj_gguf").asText()),
+                "--image", p(c.get("images").get(0).asText()), "--raw", "--temp", "0", "-n", "16", "--ignore-eos", "--ids", "--exact", "-t", "2");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out().strip()).isEqualTo(expected);
+    }
+
+    @Test
+    void chatTakesSlashImage() {
+        JsonNode c = manifest.get("cases").get("square"), v = c.get("variants").get("F32");
+        String input = "/image " + p(c.get("images").get(0).asText()) + "\nDescribe this picture in one short sentence.\n/image /no/such.png\n/bye\n";
+        var r = CliTestSupport.run(input, "chat", p(v.get("text_gguf").asText()), "--temp", "0", "-n", "4", "-t", "2");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("Added image").contains("/no/such.png: no such image file");
+    }
+
+    @Test
+    void badImagesAndShow(@TempDir Path tmp) throws IOException {
+        JsonNode v = manifest.get("cases").get("square").get("variants").get("F32");
+        Path fake = Files.writeString(tmp.resolve("notes.png"), "just text");
+        var r = CliTestSupport.run(null, "run", p(v.get("text_gguf").asText()), "--image", fake.toString(), "-n", "2", "-t", "2", "hi");
+        assertThat(r.exitCode()).isNotZero();
+        assertThat(r.err().strip()).startsWith("jemma: ").contains("notes.png: not a supported image").doesNotContain("\n").doesNotContain("Exception");
+        r = CliTestSupport.run(null, "run", RunCommandTest.TINY, "--image", p("gemma3-vision-tiny/media/square-224x224.png"), "-n", "2", "-t", "2", "hi");
+        assertThat(r.exitCode()).isNotZero();
+        assertThat(r.err()).contains("no vision tower");
+        r = CliTestSupport.run(null, "show", p(v.get("text_gguf").asText()));
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("SigLIP 3 layers, width 128").contains("16 tokens per image").contains("mmproj-gemma3-vision-tiny-F32.gguf");
+    }
+}
