@@ -62,6 +62,12 @@ final class BenchCommand implements Callable<Integer> {
             + " (a GBNF file, a JSON Schema *.json file, or json for JSON mode), and report the per-token mask cost")
     String grammar;
 
+    @Option(names = "--image", paramLabel = "IMG", description = "also time encoding this image with the model's vision tower (SigLIP + projector), after one untimed run")
+    Path image;
+
+    @Option(names = "--mmproj", paramLabel = "FILE", description = "vision projector for --image (default: inside the model file, or mmproj-*.gguf beside it)")
+    Path mmproj;
+
     @Override
     public Integer call() throws IOException {
         if (prompt < 0 || gen < 0) throw new JemmaException("-p and -n must be >= 0");
@@ -69,6 +75,7 @@ final class BenchCommand implements Callable<Integer> {
         threads = Threads.resolve(threads, 1);
         Path path = ModelPaths.resolve(model);
         if (embed) {
+            if (image != null) throw new JemmaException("--image times a vision tower; it does not combine with --embed");
             for (int v : embedTexts) if (v < 1) throw new JemmaException("--embed-texts: " + v + " must be >= 1");
             for (int v : embedTokens) if (v < 2) throw new JemmaException("--embed-tokens: " + v + " must be >= 2 (bos and eos)");
             EmbedBench.run(path, threads, exact, reps, embedTexts, embedTokens, json);
@@ -97,6 +104,7 @@ final class BenchCommand implements Callable<Integer> {
                 }, gen) : null;
                 double[] pp = ppRun == null ? null : rates(ppRun), tg = tgRun == null ? null : rates(tgRun);
                 GrammarBench gb = grammar != null && gen > 0 ? GrammarBench.run(m, path, grammar, gen, reps, tokens, cache) : null;
+                double[] enc = image == null ? null : imageEncodeSeconds(path, m.config().dim(), pool);
                 long rss = peakRssBytes();
                 long size = Files.size(path);
                 if (json) {
@@ -125,6 +133,11 @@ final class BenchCommand implements Callable<Integer> {
                         o.put("tg_warmup_runs", (int) tgRun[reps + 1]);
                     }
                     if (gb != null) gb.put(o);
+                    if (enc != null) {
+                        o.put("image", image.toString());
+                        o.put("image_encode_seconds", mean(enc));
+                        o.put("image_encode_seconds_sd", sd(enc));
+                    }
                     o.put("load_seconds", loadSeconds);
                     o.put("load_cpu_seconds", loadCpuSeconds);
                     o.put("peak_rss_bytes", rss);
@@ -138,6 +151,7 @@ final class BenchCommand implements Callable<Integer> {
                     if (pp != null) System.out.printf("| %s | %s | %d | %s | pp%d | %.2f ± %.2f |%n", name, sz, threads, mode, prompt, mean(pp), sd(pp));
                     if (tg != null) System.out.printf("| %s | %s | %d | %s | tg%d | %.2f ± %.2f |%n", name, sz, threads, mode, gen, mean(tg), sd(tg));
                     if (gb != null) gb.print(name, sz, threads, mode, gen);
+                    if (enc != null) System.out.printf("| %s | %s | %d | %s | image encode (s) | %.3f ± %.3f |%n", name, sz, threads, mode, mean(enc), sd(enc));
                     System.out.printf("%nload %.3f s, peak RSS %.1f MiB; untimed warm-up runs (until the JIT settled): pp %s, tg %s%n",
                             loadSeconds, rss / (double) (1 << 20), ppRun == null ? "-" : (int) ppRun[reps + 1],
                             tgRun == null ? "-" : (int) tgRun[reps + 1]);
@@ -146,6 +160,24 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** Seconds per encoding of {@link #image} (pixels preprocessed once), {@code reps} runs after an untimed one. */
+    private double[] imageEncodeSeconds(Path path, int textDim, ThreadPool pool) {
+        try (dev.jemma.core.gguf.GgufFile f = dev.jemma.core.gguf.GgufFile.open(path);
+             var encoder = VisionModel.encoder(f, path, mmproj, new ModelLoader.Options(exact, threads, 64))) {
+            encoder.requireTextWidth(textDim);
+            var proc = dev.jemma.core.vision.Gemma3ImageProcessor.of(encoder.config());
+            float[] px = proc.pixelValues(dev.jemma.core.vision.ImageDecoder.read(image));
+            encoder.encode(px, 0, pool);
+            double[] s = new double[reps];
+            for (int i = 0; i < reps; i++) {
+                long t = System.nanoTime();
+                encoder.encode(px, 0, pool);
+                s[i] = (System.nanoTime() - t) / 1e9;
+            }
+            return s;
+        }
     }
 
     /**

@@ -50,7 +50,7 @@ final class ShowCommand implements Callable<Integer> {
                 System.out.print(s.toText());
                 if (vision != null) {
                     System.out.printf("%-15s%s%n", "vision", vision.get("text"));
-                    System.out.printf("%-15s%s%n", "", vision.get("memory"));
+                    if (!vision.get("memory").toString().isEmpty()) System.out.printf("%-15s%s%n", "", vision.get("memory"));
                 }
                 System.out.printf("kernels on this machine: %s%n", dev.jemma.core.tensor.kernels.VectorWidth.describe());
             }
@@ -61,9 +61,20 @@ final class ShowCommand implements Callable<Integer> {
     /** The vision tower this model would use (inside the file, --mmproj, or found beside it), or null. */
     private java.util.Map<String, Object> visionTower(GgufFile f) {
         java.nio.file.Path source = mmproj;
+        boolean clip = "clip".equals(f.getString("general.architecture"));
+        // an mmproj of another projector (Gemma 3n's, LLaVA's…) is described by the generic summary alone
+        if (clip && mmproj == null && !"gemma3".equals(dev.jemma.core.vision.VisionConfig.projectorType(f))) return null;
         if (source == null && !dev.jemma.core.vision.VisionConfig.present(f)) source = dev.jemma.core.vision.ImageEncoder.findBeside(f.path());
         if (source == null && !dev.jemma.core.vision.VisionConfig.present(f)) return null;
         if (mmproj != null && !java.nio.file.Files.isRegularFile(mmproj)) throw new JemmaException(mmproj + ": no such mmproj file");
+        if (mmproj == null && source != null) {
+            // found beside the model: one the engine would not use is mentioned, not an error
+            try {
+                dev.jemma.core.vision.ImageEncoder.open(source, dev.jemma.core.tensor.MatMul.EXACT).close();
+            } catch (JemmaException e) {
+                return java.util.Map.of("file", source.toString(), "text", source.getFileName() + " beside the model is not used: " + e.getMessage(), "memory", "");
+            }
+        }
         try (var enc = source != null ? dev.jemma.core.vision.ImageEncoder.open(source, dev.jemma.core.tensor.MatMul.EXACT)
                 : dev.jemma.core.vision.ImageEncoder.inModelFile(f, dev.jemma.core.tensor.MatMul.EXACT)) {
             var c = enc.config();
@@ -82,7 +93,8 @@ final class ShowCommand implements Callable<Integer> {
             m.put("encode_scratch_bytes", enc.scratchBytes());
             m.put("text", "SigLIP " + c.layers() + " layers, width " + c.hidden() + ", " + c.heads() + " heads, " + c.imageSize() + " px in "
                     + c.patchSize() + " px patches (" + c.patches() + "), pooled to " + c.tokensPerImage() + " tokens per image, projected to "
-                    + c.textDim() + (source != null ? " — " + source.getFileName() : " — inside the model file"));
+                    + c.textDim() + (source != null ? " — " + source.getFileName()
+                    : "clip".equals(f.getString("general.architecture")) ? "" : " — inside the model file"));
             m.put("memory", "vision weights " + dev.jemma.core.memory.MemoryPlan.gb(enc.weightBytes()) + " + encoder scratch "
                     + dev.jemma.core.memory.MemoryPlan.gb(enc.scratchBytes()) + " while an image is encoded");
             return m;

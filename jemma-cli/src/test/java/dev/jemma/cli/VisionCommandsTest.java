@@ -110,6 +110,15 @@ class VisionCommandsTest {
     }
 
     @Test
+    void benchTimesImageEncoding() throws IOException {
+        JsonNode v = manifest.get("cases").get("square").get("variants").get("F32");
+        var r = CliTestSupport.run(null, "bench", p(v.get("text_gguf").asText()), "-p", "0", "-n", "0", "-r", "1", "-t", "2", "--json",
+                "--image", p("gemma3-vision-tiny/media/square-224x224.png"));
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(new ObjectMapper().readTree(r.out()).path("image_encode_seconds").asDouble()).isPositive();
+    }
+
+    @Test
     void badImagesAndShow(@TempDir Path tmp) throws IOException {
         JsonNode v = manifest.get("cases").get("square").get("variants").get("F32");
         Path fake = Files.writeString(tmp.resolve("notes.png"), "just text");

@@ -366,11 +366,16 @@ final class EngineModel implements ServedModel {
     }
 
     private static Info describe(Engine engine, long fileSize) {
-        return describe(engine.metadata(), engine.path(), engine.contextLength(), fileSize);
+        return describe(engine.metadata(), engine.path(), engine.contextLength(), fileSize, engine.supportsImages());
     }
 
     /** /api/show facts from a model file's metadata (any architecture). */
     static Info describe(Map<String, Object> md, java.nio.file.Path path, int contextLength, long fileSize) {
+        return describe(md, path, contextLength, fileSize, false);
+    }
+
+    /** @param vision whether the model takes images */
+    static Info describe(Map<String, Object> md, java.nio.file.Path path, int contextLength, long fileSize, boolean vision) {
         String arch = String.valueOf(md.getOrDefault("general.architecture", "gemma3"));
         Object label = md.get("general.size_label");
         String params = label != null ? label.toString() : parameterCount(path);
@@ -386,7 +391,7 @@ final class EngineModel implements ServedModel {
             }
         }
         Object tmpl = md.get("tokenizer.chat_template");
-        return new Info(arch, params, quant, contextLength, fileSize, tmpl == null ? "" : tmpl.toString(), info);
+        return new Info(arch, params, quant, contextLength, fileSize, tmpl == null ? "" : tmpl.toString(), info, vision);
     }
 
     /** Ollama-style parameter size ("4.3B", "999.9M") from the file's tensor element counts. */

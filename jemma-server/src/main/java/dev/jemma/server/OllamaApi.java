@@ -116,7 +116,8 @@ final class OllamaApi {
         o.set("details", details(e, info));
         ObjectNode mi = o.putObject("model_info");
         for (Map.Entry<String, Object> kv : info.modelInfo().entrySet()) mi.set(kv.getKey(), Exchange.JSON.valueToTree(kv.getValue()));
-        o.putArray("capabilities").add(embeds ? "embedding" : "completion");
+        var caps = o.putArray("capabilities").add(embeds ? "embedding" : "completion");
+        if (info.vision()) caps.add("vision");   // Ollama's flag for models that take images
         o.put("modified_at", e.modified().toString());
         ex.json(200, o);
     }

@@ -120,7 +120,7 @@ interface ServedModel extends AutoCloseable {
 
     /** Description of a model. */
     record Info(String family, String parameterSize, String quantization, int contextLength, long sizeBytes,
-                String chatTemplate, Map<String, Object> modelInfo) {
+                String chatTemplate, Map<String, Object> modelInfo, boolean vision) {
     }
 
     @Override

@@ -98,6 +98,14 @@ class VisionApiTest {
     }
 
     @Test
+    void showSaysWhichModelsSee() {
+        var caps = TestServers.post(server, "/api/show", "{\"model\":\"" + M + "\"}").json().path("capabilities");
+        assertThat(caps.toString()).contains("vision");
+        caps = TestServers.post(server, "/api/show", "{\"model\":\"" + TestServers.MODEL + "\"}").json().path("capabilities");
+        assertThat(caps.toString()).doesNotContain("vision");
+    }
+
+    @Test
     void openAiTakesDataUrlImagePartsAndRefusesRemoteUrls() throws IOException {
         ObjectNode b = Exchange.JSON.createObjectNode();
         b.put("model", M).put("temperature", 0).put("max_tokens", 12);

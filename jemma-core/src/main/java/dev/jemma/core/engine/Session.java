@@ -203,6 +203,7 @@ public final class Session implements AutoCloseable {
         if (images.isEmpty()) return complete(prompt, options, listener);
         enter();
         try {
+            cancelRequested = false;
             if (engine.vision() == null) {
                 throw new JemmaException("this model takes no images: it has no vision tower (give a Gemma 3 model its mmproj file, --mmproj)");
             }

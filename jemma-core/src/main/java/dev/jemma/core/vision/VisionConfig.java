@@ -70,7 +70,7 @@ public record VisionConfig(int imageSize, int patchSize, int hidden, int ffn, in
     public static VisionConfig read(GgufFile f) {
         if (isMmproj(f)) {
             if (!f.getBool("clip.has_vision_encoder", false)) throw f.error("this mmproj file has no vision encoder (clip.has_vision_encoder)");
-            String type = f.getString("clip.projector_type");
+            String type = projectorType(f);
             if (!"gemma3".equals(type)) {
                 throw f.error("clip.projector_type is " + (type == null ? "missing" : "'" + type + "'") + "; only Gemma 3's projector (gemma3) is supported");
             }
@@ -96,6 +96,12 @@ public record VisionConfig(int imageSize, int patchSize, int hidden, int ffn, in
                 f.requireInt("gemma3.embedding_length"),
                 // Gemma 3's processor normalises with mean 0.5 / std 0.5; Ollama's files do not store them
                 new float[]{0.5f, 0.5f, 0.5f}, new float[]{0.5f, 0.5f, 0.5f}, VisionTensorNames.OLLAMA);
+    }
+
+    /** The mmproj's projector type: {@code clip.projector_type}, or per tower {@code clip.vision.projector_type}. */
+    public static String projectorType(GgufFile f) {
+        String t = f.getString("clip.projector_type");
+        return t != null ? t : f.getString("clip.vision.projector_type");
     }
 
     private static float[] channels(GgufFile f, String key) {
