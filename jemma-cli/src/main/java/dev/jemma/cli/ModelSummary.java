@@ -26,7 +26,8 @@ import java.util.Map;
  * Any valid GGUF file can be summarised, like gguf-dump or {@code ollama show}: for an architecture this version
  * cannot run (an embedding model, a multimodal projector, another family) the summary is the generic part —
  * parameters, tensor-type mix, metadata, vocabulary — with {@code "supported": false} and a line saying that
- * inference is not supported; the layer layout and memory plan need a {@link ModelConfig} and are left out.
+ * inference is not supported (for an mmproj file: the projectors it holds and whether Jemma runs them); the layer
+ * layout and memory plan need a {@link ModelConfig} and are left out.
  */
 public final class ModelSummary {
     private final Map<String, Object> m = new LinkedHashMap<>();
@@ -62,6 +63,39 @@ public final class ModelSummary {
         return sb.toString();
     }
 
+    /**
+     * An mmproj file (llama.cpp's {@code clip} architecture) is no model of its own: it says which projectors it holds
+     * (one per modality, llama.cpp's {@code clip.[vision.|audio.]projector_type}) and whether Jemma runs them.
+     */
+    private String projectors(GgufFile f) {
+        Map<String, String> types = new LinkedHashMap<>();
+        String vision = dev.jemma.core.vision.VisionConfig.projectorType(f);
+        if (vision != null) types.put("vision", vision);
+        String audio = f.getString("clip.audio.projector_type");
+        if (audio != null) types.put("audio", audio);
+        m.put("projectors", types);
+        if (types.isEmpty()) {
+            line("projector", "none named (no clip.projector_type)");
+            return "a multimodal projector of unknown type; not used by this version of Jemma";
+        }
+        List<String> parts = new ArrayList<>();
+        types.forEach((k, v) -> parts.add(k + " " + Printable.of(v) + describeProjector(v)));
+        line("projector", String.join(", ", parts));
+        if ("gemma3".equals(vision)) {
+            return "the vision tower of a Gemma 3 model: used with that model (--mmproj FILE, or as mmproj-<model>.gguf beside it)";
+        }
+        return "not run by this version of Jemma (images: Gemma 3's projector, gemma3)";
+    }
+
+    private static String describeProjector(String type) {
+        return switch (type) {
+            case "gemma3" -> " (Gemma 3: SigLIP + average pooling + projection)";
+            case "gemma3nv" -> " (Gemma 3n vision: MobileNet-V5)";
+            case "gemma3na" -> " (Gemma 3n audio: USM conformer)";
+            default -> "";
+        };
+    }
+
     private void line(String k, String v) {
         lines.add(new String[]{k, v});
     }
@@ -80,10 +114,11 @@ public final class ModelSummary {
         boolean supported = ModelLoader.supports(arch);
         m.put("supported", supported);
         if (!supported) {
-            String inference = "not supported by this version of Jemma (supported: " + ModelLoader.supportedList() + ")";
-            m.put("inference", inference);
             Object type = f.get("general.type");
             if (type instanceof String t) line("type", Printable.of(t));
+            String inference = "clip".equals(arch) ? projectors(f)
+                    : "not supported by this version of Jemma (supported: " + ModelLoader.supportedList() + ")";
+            m.put("inference", inference);
             line("inference", inference);
         }
 

@@ -88,7 +88,7 @@ class RequestFuzzTest {
 
         @Override
         public Info info() {
-            return new Info("gemma3", "1M", "Q8_0", 128, 1000, "{{ messages }}", Map.of());
+            return new Info("gemma3", "1M", "Q8_0", 128, 1000, "{{ messages }}", Map.of(), false);
         }
 
         @Override
