@@ -133,7 +133,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
 
     @Override
     public ChatResponse doChat(ChatRequest request) {
-        List<dev.jemma.core.chat.ChatMessage> messages = toJemma(request.messages());
+        List<dev.jemma.core.chat.ChatMessage> messages = checkImages(toJemma(request.messages()));
         GenerationOptions options = toOptions(request.parameters());
         Session session = acquire();
         try {
@@ -156,7 +156,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         Handle handle = new Handle();
         Session session = null;
         try {
-            List<dev.jemma.core.chat.ChatMessage> messages = toJemma(request.messages());
+            List<dev.jemma.core.chat.ChatMessage> messages = checkImages(toJemma(request.messages()));
             GenerationOptions options = toOptions(request.parameters());
             session = acquire();
             handle.session = session;
@@ -217,6 +217,14 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
     }
 
     // ------------------------------------------------------------ mapping
+
+    /** Images for a model without a vision tower are a feature it lacks (LangChain4j's exception for that), not bad input. */
+    private List<dev.jemma.core.chat.ChatMessage> checkImages(List<dev.jemma.core.chat.ChatMessage> messages) {
+        if (!engine.supportsImages() && messages.stream().anyMatch(m -> !m.images().isEmpty())) {
+            throw new UnsupportedFeatureException("this model takes no images: it has no vision tower (give a Gemma 3 model its mmproj file: Builder.mmproj)");
+        }
+        return messages;
+    }
 
     static List<dev.jemma.core.chat.ChatMessage> toJemma(List<ChatMessage> messages) {
         List<dev.jemma.core.chat.ChatMessage> out = new ArrayList<>(messages.size());

@@ -203,7 +203,7 @@ class JemmaChatModelTest {
     @Test
     void unsupportedInputsFailClearly() {
         assertThatThrownBy(() -> model.chat(ChatRequest.builder().messages(UserMessage.from(ImageContent.from("aGVsbG8=", "image/png"))).build()))
-                .isInstanceOf(UnsupportedFeatureException.class).hasMessageContaining("IMAGE");
+                .isInstanceOf(UnsupportedFeatureException.class).hasMessageContaining("no vision tower");
         assertThatThrownBy(() -> model.chat(ChatRequest.builder().messages(UserMessage.from("hi"))
                 .responseFormat(dev.langchain4j.model.chat.request.ResponseFormat.builder()
                         .type(dev.langchain4j.model.chat.request.ResponseFormatType.JSON)
