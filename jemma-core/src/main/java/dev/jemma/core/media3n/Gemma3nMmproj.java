@@ -29,15 +29,17 @@ public final class Gemma3nMmproj implements AutoCloseable {
         this.textDim = textDim;
         this.textVocab = textVocab;
         MmprojWeights w = new MmprojWeights(file);
-        int audioRows = hasAudioTower(file) ? rows(w, "mm.a.embedding.weight") : 0;
         int visionRows = hasVisionTower(file) ? rows(w, "mm.embedding.weight") : 0;
+        // a vision-only mmproj (what llama.cpp's converter writes for Gemma 3n) still leaves the audio ids at the end of
+        // the vocabulary: every released Gemma 3n gives both embedders the same count (128), so assume that here
+        int audioRows = hasAudioTower(file) ? rows(w, "mm.a.embedding.weight") : visionRows;
         int audioOffset = textVocab - audioRows, visionOffset = audioOffset - visionRows;
         if (visionOffset <= 0) {
             throw file.error("the embedders own " + (audioRows + visionRows) + " token ids but the text model has only " + textVocab
                     + " (an mmproj file of another model?)");
         }
         try {
-            audio = audioRows == 0 ? null : embedder(w, "audio", "mm.a.", audioOffset, matmul, pool);
+            audio = !hasAudioTower(file) ? null : embedder(w, "audio", "mm.a.", audioOffset, matmul, pool);
             vision = visionRows == 0 ? null : embedder(w, "vision", "mm.", visionOffset, matmul, pool);
         } catch (IllegalArgumentException e) {
             throw file.error(e.getMessage());

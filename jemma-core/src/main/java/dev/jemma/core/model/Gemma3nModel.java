@@ -294,14 +294,12 @@ public final class Gemma3nModel implements LanguageModel {
      * of token_embd, and gets the per-layer input of token 0, as do embedding rows (soft tokens). Without them the model
      * reads token_embd and the per-layer table for such ids, as llama.cpp does. Call once, before the first forward.
      *
-     * @param perLayerVocab the first id that is not a text token; every id from it to the vocabulary's end must belong
-     *                      to one of the embedders
+     * @param perLayerVocab the first id that is not a text token; an id from there on that no embedder owns (the audio
+     *                      ids when the mmproj has only the vision tower) keeps its token_embd row, as llama.cpp reads it
      */
     public void attachMultimodal(int perLayerVocab, Gemma3nMultimodalEmbedder... embedders) {
-        for (int id = perLayerVocab; id < c.vocabSize(); id++) {
-            boolean owned = false;
-            for (Gemma3nMultimodalEmbedder e : embedders) owned |= e.owns(id);
-            if (!owned) throw new IllegalArgumentException("token id " + id + " belongs to no multimodal embedder");
+        if (perLayerVocab <= 0 || perLayerVocab > c.vocabSize()) {
+            throw new IllegalArgumentException("the multimodal ids start at " + perLayerVocab + ", outside the vocabulary of " + c.vocabSize());
         }
         for (Gemma3nMultimodalEmbedder e : embedders) {
             if (e.textDim() != c.dim()) throw new IllegalArgumentException(e.name() + " embedder outputs width " + e.textDim() + ", the model's is " + c.dim());

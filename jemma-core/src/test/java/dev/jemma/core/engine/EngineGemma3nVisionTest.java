@@ -6,7 +6,13 @@ import dev.jemma.core.chat.ChatImage;
 import dev.jemma.core.chat.ChatMessage;
 import dev.jemma.core.testing.Fixtures;
 import dev.jemma.core.testing.MultimodalFixtures;
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.gguf.GgufTensorInfo;
+import dev.jemma.core.gguf.GgufWriter;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.lang.foreign.ValueLayout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -64,5 +70,28 @@ class EngineGemma3nVisionTest {
         }
         assertThatThrownBy(() -> Engine.load(file(v.get("text_gguf").asText()), EngineOptions.builder().threads(2).panAndScan(true).build()).close())
                 .isInstanceOf(JemmaException.class).hasMessageContaining("pan-and-scan");
+    }
+
+    @Test
+    void aVisionOnlyMmprojKeepsHfsTokenLayout(@TempDir Path dir) {
+        // llama.cpp's converter writes Gemma 3n mmprojs with the vision tower only: the vision ids must still start at
+        // vocab_size_per_layer_input (the audio ids after them are reserved, not taken for vision)
+        JsonNode v = imageCase().get("variant");
+        Path visionOnly = dir.resolve("mmproj-vision-only.gguf");
+        try (GgufFile f = GgufFile.open(file(v.get("mmproj_gguf").asText()))) {
+            GgufWriter w = new GgufWriter().copyMetadata(f);
+            for (String k : f.metadata().keySet()) if (k.startsWith("clip.audio.")) w.remove(k);
+            w.putBool("clip.has_audio_encoder", false);
+            for (GgufTensorInfo t : f.tensors().values()) {
+                if (t.name().startsWith("a.") || t.name().startsWith("mm.a.")) continue;
+                w.addTensor(t.name(), t.dims(), t.type(), o -> o.write(f.tensorData(t).toArray(ValueLayout.JAVA_BYTE)));
+            }
+            w.write(visionOnly);
+        }
+        EngineOptions o = EngineOptions.builder().exact(true).threads(2).mmproj(visionOnly).build();
+        try (Engine e = Engine.load(file(v.get("text_gguf").asText()), o); Session s = e.newSession()) {
+            Generation g = s.generate(List.of(message()), GREEDY, TokenListener.NONE);
+            assertThat(g.tokens()).containsExactly(Fixtures.ints(v.get("greedy_ids")));
+        }
     }
 }
