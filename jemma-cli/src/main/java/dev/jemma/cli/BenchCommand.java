@@ -165,9 +165,9 @@ final class BenchCommand implements Callable<Integer> {
     /** Seconds per encoding of {@link #image} (pixels preprocessed once), {@code reps} runs after an untimed one. */
     private double[] imageEncodeSeconds(Path path, int textDim, ThreadPool pool) {
         try (dev.jemma.core.gguf.GgufFile f = dev.jemma.core.gguf.GgufFile.open(path);
-             var encoder = VisionModel.encoder(f, path, mmproj, new ModelLoader.Options(exact, threads, 64))) {
+             var encoder = VisionModel.encoder(f, path, mmproj, new ModelLoader.Options(exact, threads, 64), pool)) {
             encoder.requireTextWidth(textDim);
-            var proc = dev.jemma.core.vision.Gemma3ImageProcessor.of(encoder.config());
+            var proc = dev.jemma.core.vision.Gemma3ImageProcessor.of(encoder);
             float[] px = proc.pixelValues(dev.jemma.core.vision.ImageDecoder.read(image));
             encoder.encode(px, 0, pool);
             double[] s = new double[reps];

@@ -4,7 +4,7 @@ import dev.jemma.core.JemmaException;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.model.ModelLoader;
 import dev.jemma.core.tensor.ThreadPool;
-import dev.jemma.core.vision.ImageEncoder;
+import dev.jemma.core.vision.VisionEncoder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -49,7 +49,7 @@ final class EmbedImageCommand implements Callable<Integer> {
         Path path = ModelPaths.resolve(model);
         ModelLoader.Options o = new ModelLoader.Options(exact, threads, 64);
         try (GgufFile file = GgufFile.open(path); ThreadPool pool = new ThreadPool(threads);
-             ImageEncoder enc = VisionModel.encoder(file, path, mmproj, o)) {
+             VisionEncoder enc = VisionModel.encoder(file, path, mmproj, o, pool)) {
             if (!"clip".equals(file.getString("general.architecture"))) enc.requireTextWidth(ModelLoader.readConfig(file).dim());
             List<float[]> parts = VisionModel.encodeAll(enc, List.of(image), panAndScan, pool);
             int n = parts.stream().mapToInt(a -> a.length).sum(), at = 0;

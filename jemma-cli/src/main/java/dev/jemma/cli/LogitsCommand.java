@@ -90,15 +90,20 @@ final class LogitsCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Logits of every position with the images' embeddings at the soft-token runs, bidirectional within each. */
+    /**
+     * Logits of every position with the images' embeddings at the soft-token runs: bidirectional within each for Gemma 3,
+     * causal rows for Gemma 3n (as HF does each).
+     */
     private float[] logitsWithImages(Path path, int[] ids) {
         try (ThreadPool pool = new ThreadPool(threads);
              VisionModel vm = VisionModel.open(path, mmproj, exact, matformer, ids.length, threads, pool)) {
             java.util.List<float[]> embeddings = vm.encode(images, panAndScan, pool);
             dev.jemma.core.vision.ImagePrompt.check(ids, vm.softToken(), embeddings.size(), vm.encoder().tokensPerImage());
             KvCache cache = vm.model().newCache(Math.max(ids.length, 1));
-            return vm.model().forward(dev.jemma.core.vision.ImagePrompt.batch(ids, 0, vm.softToken(), embeddings,
-                    vm.model().config().dim(), cache, true));
+            int dim = vm.model().config().dim();
+            return vm.model().forward(vm.encoder().bidirectional()
+                    ? dev.jemma.core.vision.ImagePrompt.batch(ids, 0, vm.softToken(), embeddings, dim, cache, true)
+                    : dev.jemma.core.media3n.MediaPrompt.batch(ids, 0, vm.softToken(), embeddings, dim, cache, true));
         }
     }
 

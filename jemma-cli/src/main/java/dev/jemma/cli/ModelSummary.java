@@ -84,7 +84,10 @@ public final class ModelSummary {
         if ("gemma3".equals(vision)) {
             return "the vision tower of a Gemma 3 model: used with that model (--mmproj FILE, or as mmproj-<model>.gguf beside it)";
         }
-        return "not run by this version of Jemma (images: Gemma 3's projector, gemma3)";
+        if ("gemma3nv".equals(vision)) {
+            return "the vision tower of a Gemma 3n model (MobileNet-V5): used with that model (--mmproj FILE, or as mmproj-<model>.gguf beside it)";
+        }
+        return "not run by this version of Jemma (images: Gemma 3's projector gemma3, Gemma 3n's gemma3nv)";
     }
 
     private static String describeProjector(String type) {

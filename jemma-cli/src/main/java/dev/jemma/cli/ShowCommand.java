@@ -62,6 +62,8 @@ final class ShowCommand implements Callable<Integer> {
     private java.util.Map<String, Object> visionTower(GgufFile f) {
         java.nio.file.Path source = mmproj;
         boolean clip = "clip".equals(f.getString("general.architecture"));
+        if ("gemma3n".equals(f.getString("general.architecture"))) return gemma3nVisionTower(f);
+        if (clip && mmproj == null && "gemma3nv".equals(dev.jemma.core.vision.VisionConfig.projectorType(f))) return mobileNet(f, f.path(), null);
         // an mmproj of another projector (Gemma 3n's, LLaVA's…) is described by the generic summary alone
         if (clip && mmproj == null && !"gemma3".equals(dev.jemma.core.vision.VisionConfig.projectorType(f))) return null;
         if (source == null && !dev.jemma.core.vision.VisionConfig.present(f)) source = dev.jemma.core.vision.ImageEncoder.findBeside(f.path());
@@ -99,5 +101,56 @@ final class ShowCommand implements Callable<Integer> {
                     + dev.jemma.core.memory.MemoryPlan.gb(enc.scratchBytes()) + " while an image is encoded");
             return m;
         }
+    }
+
+    /** A Gemma 3n model's MobileNet-V5 (its --mmproj, or the Gemma 3n mmproj beside it), or null when it has none. */
+    private java.util.Map<String, Object> gemma3nVisionTower(GgufFile f) {
+        java.nio.file.Path source = mmproj != null ? mmproj : dev.jemma.core.vision.ImageEncoder.findBeside(f.path());
+        if (source == null) return null;
+        if (mmproj != null && !java.nio.file.Files.isRegularFile(mmproj)) throw new JemmaException(mmproj + ": no such mmproj file");
+        var tc = dev.jemma.core.model.ModelLoader.readConfig(f);
+        try (var pool = new dev.jemma.core.tensor.ThreadPool(1);
+             var p = dev.jemma.core.media3n.Gemma3nMmproj.open(source, tc.dim(), tc.vocabSize(), dev.jemma.core.tensor.MatMul.EXACT, pool)) {
+            if (!p.hasVision()) return java.util.Map.of("file", source.toString(), "text", source.getFileName() + ": no vision tower (audio only)", "memory", "");
+            try (var g = dev.jemma.core.mobilenet.Gemma3nImageEncoder.open(p, dev.jemma.core.tensor.MatMul.EXACT)) {
+                return mobileNet(p.file(), source, g);
+            }
+        } catch (JemmaException e) {
+            if (mmproj != null) throw e;
+            return java.util.Map.of("file", source.toString(), "text", source.getFileName() + " beside the model is not used: " + e.getMessage(), "memory", "");
+        }
+    }
+
+    /** MobileNet-V5 as read from a Gemma 3n mmproj; {@code enc} (with the embedder into the text model) may be null. */
+    private static java.util.Map<String, Object> mobileNet(GgufFile mm, java.nio.file.Path source, dev.jemma.core.mobilenet.Gemma3nImageEncoder enc) {
+        dev.jemma.core.mobilenet.MobileNetV5 net;
+        try {
+            net = enc != null ? enc.tower() : new dev.jemma.core.mobilenet.MobileNetV5(new dev.jemma.core.media3n.MmprojWeights(mm),
+                    mm.requireInt("clip.vision.image_size"), (float) mm.getDouble("clip.vision.attention.layer_norm_epsilon", 1e-6));
+        } catch (IllegalArgumentException e) {
+            throw mm.error(e.getMessage());
+        }
+        var m = new java.util.LinkedHashMap<String, Object>();
+        m.put("file", source.toString());
+        m.put("encoder", "MobileNet-V5");
+        m.put("parameters", net.parameters());
+        m.put("image_size", net.imageSize());
+        java.util.List<Integer> blocks = new java.util.ArrayList<>();
+        for (int s = 0; s < net.stageCount(); s++) blocks.add(net.stage(s).size());
+        m.put("blocks_per_stage", blocks);
+        m.put("width", net.width());
+        m.put("tokens_per_image", net.tokens());
+        m.put("stages", net.describe());
+        if (enc != null) m.put("projection_width", enc.textDim());
+        m.put("weight_bytes", net.weightBytes());
+        m.put("encode_scratch_bytes", 4L * net.scratchFloats());
+        m.put("text", String.format(java.util.Locale.ROOT, "MobileNet-V5 (%s parameters), %d px, stages of %s blocks, fusion to %d×%d = %d tokens of %d",
+                net.parameters() >= 10_000_000 ? String.format(java.util.Locale.ROOT, "%.0fM", net.parameters() / 1e6) : String.format(java.util.Locale.ROOT, "%.2fM", net.parameters() / 1e6), net.imageSize(), blocks.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining("/")),
+                dev.jemma.core.mobilenet.MobileNetV5.OUTPUT_RESOLUTION, dev.jemma.core.mobilenet.MobileNetV5.OUTPUT_RESOLUTION, net.tokens(), net.width())
+                + (enc != null ? ", embedded to " + enc.textDim() : "") + " — " + source.getFileName()
+                + "\n" + String.join("\n", net.describe().stream().map(l -> String.format("%-15s  %s", "", l)).toList()));
+        m.put("memory", "vision weights " + dev.jemma.core.memory.MemoryPlan.gb(net.weightBytes()) + " + encoder scratch "
+                + dev.jemma.core.memory.MemoryPlan.gb(4L * net.scratchFloats()) + " while an image is encoded");
+        return m;
     }
 }

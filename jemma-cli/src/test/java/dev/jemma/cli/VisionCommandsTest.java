@@ -139,12 +139,12 @@ class VisionCommandsTest {
         var r = CliTestSupport.run(null, "show", p("gemma3-vision-tiny/mmproj-gemma3-vision-tiny-F16.gguf"));
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out()).contains("vision gemma3 (Gemma 3").contains("the vision tower of a Gemma 3 model").contains("SigLIP 3 layers");
-        // Gemma 3n's (vision + audio): named, sized and listed, not an error and not a claim that it runs
+        // Gemma 3n's (vision + audio): named, sized and listed, and its MobileNet-V5 described
         String mm3n = p("gemma3n-mm-tiny/mmproj-gemma3n-mm-tiny-F16.gguf");
         r = CliTestSupport.run(null, "show", mm3n);
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out()).contains("vision gemma3nv").contains("audio gemma3na").contains("134: F16 ×62").contains("1.7 MB")
-                .contains("not run by this version");
+                .contains("the vision tower of a Gemma 3n model").contains("MobileNet-V5 (0.43M parameters), 768 px, stages of 1/2/4/3 blocks");
         r = CliTestSupport.run(null, "show", "--json", mm3n);
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out()).contains("\"projectors\"").contains("\"vision\" : \"gemma3nv\"").contains("\"audio\" : \"gemma3na\"");

@@ -108,7 +108,7 @@ public final class Engine implements AutoCloseable {
             }
             // the loader checks the memory plan for this context before allocating (0 = the same default as below)
             model = ModelLoader.load(file, mo, p, true);
-            if (mm3n != null) attachEmbedders(model, mm3n);
+            if (mm3n != null) mm3n.attachTo(model);
             config = model.config();
             int trained = config.contextLength() > 0 ? config.contextLength() : EngineOptions.DEFAULT_CONTEXT_CAP;
             contextLength = options.contextLength() > 0 ? options.contextLength() : Math.min(trained, EngineOptions.DEFAULT_CONTEXT_CAP);
@@ -370,18 +370,6 @@ public final class Engine implements AutoCloseable {
             return Gemma3nMmproj.open(beside, tc.dim(), tc.vocabSize(), matmul, pool);
         } catch (JemmaException e) {
             return null;   // an mmproj of another model in the same folder
-        }
-    }
-
-    /** HF Gemma3nModel: ids from vocab_size_per_layer_input on go through the mmproj's embedders (their hard path). */
-    private static void attachEmbedders(LanguageModel model, Gemma3nMmproj mm) {
-        java.util.List<dev.jemma.core.media3n.Gemma3nMultimodalEmbedder> e = new java.util.ArrayList<>();
-        if (mm.visionEmbedder() != null) e.add(mm.visionEmbedder());
-        if (mm.audioEmbedder() != null) e.add(mm.audioEmbedder());
-        try {
-            ((dev.jemma.core.model.Gemma3nModel) model).attachMultimodal(mm.perLayerVocab(), e.toArray(dev.jemma.core.media3n.Gemma3nMultimodalEmbedder[]::new));
-        } catch (IllegalArgumentException ex) {
-            throw new JemmaException(mm.path().getFileName() + ": " + ex.getMessage());
         }
     }
 

@@ -138,6 +138,24 @@ public final class Gemma3nMmproj implements AutoCloseable {
         return textDim;
     }
 
+    /**
+     * Gives a Gemma 3n text model this file's embedders (HF Gemma3nModel: ids from vocab_size_per_layer_input on go
+     * through them); one line naming the file when they do not fit it.
+     */
+    public void attachTo(dev.jemma.core.model.LanguageModel model) {
+        if (!(model instanceof dev.jemma.core.model.Gemma3nModel g)) {
+            throw new JemmaException(file.path().getFileName() + " is a Gemma 3n mmproj; the model is not a Gemma 3n model");
+        }
+        java.util.List<Gemma3nMultimodalEmbedder> e = new java.util.ArrayList<>();
+        if (vision != null) e.add(vision);
+        if (audio != null) e.add(audio);
+        try {
+            g.attachMultimodal(perLayerVocab(), e.toArray(Gemma3nMultimodalEmbedder[]::new));
+        } catch (IllegalArgumentException ex) {
+            throw new JemmaException(file.path().getFileName() + ": " + ex.getMessage());
+        }
+    }
+
     public int textVocab() {
         return textVocab;
     }

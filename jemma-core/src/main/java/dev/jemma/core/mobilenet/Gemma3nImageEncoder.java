@@ -112,7 +112,7 @@ public final class Gemma3nImageEncoder implements VisionEncoder {
     @Override
     public List<String> describe() {
         List<String> out = new ArrayList<>();
-        out.add("MobileNet-V5 (" + String.format(java.util.Locale.ROOT, "%.0fM", tower.parameters() / 1e6) + " parameters):");
+        out.add("MobileNet-V5 (" + tower.parameters() + " parameters):");
         for (String line : tower.describe()) out.add("  " + line);
         out.add("embed_vision: " + tower.width() + "×√" + tower.width() + " → RMSNorm → " + tower.width() + "→" + textDim() + " → RMSNorm (no scale)");
         return out;
@@ -137,6 +137,11 @@ public final class Gemma3nImageEncoder implements VisionEncoder {
     @Override
     public int textDim() {
         return embedder.textDim();
+    }
+
+    @Override
+    public long scratchBytes() {
+        return 4L * tower.scratchFloats();
     }
 
     @Override

@@ -197,6 +197,32 @@ public final class MobileNetV5 {
         return weightBytes;
     }
 
+    /**
+     * Floats one encoding allocates at its peak (an estimate from the layer shapes): a block's input, expansion (twice:
+     * before and after its depthwise convolution), output, plus the unfolded patches and attention scores it works
+     * through in bands.
+     */
+    public long scratchFloats() {
+        long peak = 0, side = Conv2d.outSize(imageSize, 2), c = stemNorm.length;
+        peak = side * side * (3 + c) + 2L * (1 << 22);
+        for (MobileNetBlock[] stage : stages) {
+            for (int b = 0; b < stage.length; b++) {
+                long out = b == 0 ? Conv2d.outSize((int) side, 2) : side;
+                long mid = switch (stage[b]) {
+                    case EdgeResidual e -> e.convExp().rows();
+                    case UniversalInvertedResidual u -> u.pwExp().outChannels();
+                    case MobileAttention a -> a.query().rows();
+                };
+                peak = Math.max(peak, side * side * (c + 2 * mid) + out * out * stage[b].outChannels() + 2L * (1 << 22));
+                side = out;
+                c = stage[b].outChannels();
+            }
+        }
+        long fs = fusionSide();
+        peak = Math.max(peak, fs * fs * (2L * msfaFfn.inChannels() + msfaFfn.pwExp().outChannels() + width()));
+        return peak;
+    }
+
     /** Parameters of the tower (every v.* tensor). */
     public long parameters() {
         return parameters;

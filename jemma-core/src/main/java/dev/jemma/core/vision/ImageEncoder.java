@@ -79,6 +79,7 @@ public final class ImageEncoder implements VisionEncoder {
     }
 
     /** Bytes of scratch one image's encoding allocates (activations of all patches at once). */
+    @Override
     public long scratchBytes() {
         return 4L * SiglipVisionTower.scratchFloats(config);
     }
@@ -134,14 +135,6 @@ public final class ImageEncoder implements VisionEncoder {
     @Override
     public int tokensPerImage() {
         return config.tokensPerImage();
-    }
-
-    /** Checks that this encoder feeds a text model of width {@code textDim}. */
-    public void requireTextWidth(int textDim) {
-        if (textDim != config.textDim()) {
-            throw new JemmaException(file.path().getFileName() + ": the projector outputs width " + config.textDim()
-                    + " but the text model's width is " + textDim + " (an mmproj file of another model?)");
-        }
     }
 
     /** The tower's output [patches × hidden] for one image's pixel values [3 × S × S] at {@code pixels[off..]}. */

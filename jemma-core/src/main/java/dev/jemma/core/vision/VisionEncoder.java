@@ -40,6 +40,17 @@ public interface VisionEncoder extends AutoCloseable {
     /** Bytes of weights the encoder holds or maps. */
     long weightBytes();
 
+    /** Bytes of scratch one image's encoding allocates at its peak. */
+    long scratchBytes();
+
+    /** Checks that this encoder feeds a text model of width {@code textDim}; one line naming the file when not. */
+    default void requireTextWidth(int textDim) {
+        if (textDim != textDim()) {
+            throw new dev.jemma.core.JemmaException(path().getFileName() + ": the projector outputs width " + textDim()
+                    + " but the text model's width is " + textDim + " (an mmproj file of another model?)");
+        }
+    }
+
     /** A few lines on the tower for {@code jemma show}. */
     java.util.List<String> describe();
 

@@ -1,0 +1,101 @@
+package dev.jemma.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Gemma 3n images through the CLI (gemma3n-mm-tiny, case "image"): {@code logits --image} and {@code embed-image}
+ * reproduce HF's references, {@code run --image} HF's greedy ids with the mmproj found beside the model, {@code show}
+ * describes MobileNet-V5, and what Gemma 3n cannot do is one line.
+ */
+class Gemma3nVisionCommandsTest {
+    static Path dir;
+    static JsonNode image;
+
+    @BeforeAll
+    static void fixtures() throws IOException {
+        String f = System.getProperty("jemma.fixtures");
+        dir = f == null ? null : Path.of(f, "multimodal");
+        if (dir == null || !Files.isDirectory(dir)) {
+            if ("1".equals(System.getenv("JEMMA_REQUIRE_FIXTURES"))) throw new AssertionError("multimodal fixtures missing at " + dir);
+            Assumptions.abort("multimodal fixtures not found at " + dir);
+        }
+        ObjectMapper om = new ObjectMapper();
+        om.enable(com.fasterxml.jackson.core.json.JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS.mappedFeature());
+        image = om.readTree(dir.resolve("manifest.json").toFile()).get("models").get("gemma3n-mm-tiny").get("cases").get("image");
+    }
+
+    private static String p(String rel) {
+        return dir.resolve(rel).toString();
+    }
+
+    private static final String PNG = "gemma3n-mm-tiny/media/square-224x224.png";
+
+    private static float[] f32(Path file) throws IOException {
+        byte[] b = Files.readAllBytes(file);
+        float[] out = new float[b.length / 4];
+        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
+        return out;
+    }
+
+    private static double maxAbs(float[] a, float[] b) {
+        assertThat(a).hasSameSizeAs(b);
+        double m = 0;
+        for (int i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+        return m;
+    }
+
+    @Test
+    void logitsAndEmbedImageMatchHf(@TempDir Path tmp) throws IOException {
+        JsonNode v = image.get("variant");
+        Path ids = Files.writeString(tmp.resolve("ids.json"), image.get("prompt").get("ids").toString());
+        Path out = tmp.resolve("logits.f32");
+        var r = CliTestSupport.run(null, "logits", p(v.get("text_gguf").asText()), "--mmproj", p(v.get("mmproj_gguf").asText()),
+                "--image", p(PNG), "--ids-file", ids.toString(), "-o", out.toString(), "--exact", "-t", "2");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(maxAbs(f32(dir.resolve(v.get("logits").get("file").asText())), f32(out))).isLessThanOrEqualTo(1e-2);
+        Path embd = tmp.resolve("embd.f32");
+        r = CliTestSupport.run(null, "embed-image", p(v.get("text_gguf").asText()), p(PNG), "-o", embd.toString(), "-t", "2");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(maxAbs(f32(dir.resolve(v.get("soft_token_embeddings").get("file").asText())), f32(embd))).isLessThanOrEqualTo(1e-3);
+    }
+
+    @Test
+    void runWithAnImageGivesHfsGreedyIds() {
+        JsonNode v = image.get("variant");
+        String expected = v.get("greedy_ids").toString().replace(",", ", ");
+        String content = image.get("prompt").get("content").asText().substring("<image_soft_token>".length());
+        var r = CliTestSupport.run(null, "run", p(v.get("text_gguf").asText()), "--image", p(PNG), "--temp", "0", "-n", "16",
+                "--ignore-eos", "--ids", "--exact", "-t", "2", content);
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out().strip()).isEqualTo(expected);
+    }
+
+    @Test
+    void showAndWhatGemma3nCannotDo(@TempDir Path tmp) {
+        JsonNode v = image.get("variant");
+        var r = CliTestSupport.run(null, "show", p(v.get("text_gguf").asText()));
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("MobileNet-V5 (0.43M parameters), 768 px, stages of 1/2/4/3 blocks").contains("embedded to 64")
+                .contains("fusion (MSFA): stages 2+3 at 48×48, 80→160→2048");
+        r = CliTestSupport.run(null, "embed-image", p(v.get("text_gguf").asText()), p(PNG), "--pan-and-scan", "-o", tmp.resolve("x.f32").toString(), "-t", "2");
+        assertThat(r.exitCode()).isNotZero();
+        assertThat(r.err().strip()).contains("--pan-and-scan is Gemma 3's").doesNotContain("\n");
+        r = CliTestSupport.run(null, "embed-image", p(v.get("mmproj_gguf").asText()), p(PNG), "-o", tmp.resolve("x.f32").toString(), "-t", "2");
+        assertThat(r.exitCode()).isNotZero();
+        assertThat(r.err().strip()).contains("is a Gemma 3n mmproj").contains("--mmproj").doesNotContain("\n");
+        assertThat(tmp.resolve("x.f32")).doesNotExist();
+    }
+}
