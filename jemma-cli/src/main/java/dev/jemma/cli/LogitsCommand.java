@@ -37,10 +37,13 @@ final class LogitsCommand implements Callable<Integer> {
     @Option(names = "--matformer", paramLabel = "SPEC", description = "Gemma 3n: run a MatFormer slice cut at load time: e2b (from an E4B file) or ffn=W[,W…|W*K];skip=a-b,…")
     String matformer;
 
+    @Option(names = "--audio", paramLabel = "WAV", description = "Gemma 3n: a clip whose embeddings fill the k-th run of <audio_soft_token> ids (repeat for several)")
+    java.util.List<Path> audio = new java.util.ArrayList<>();
+
     @Option(names = {"-t", "--threads"}, paramLabel = "THREADS", description = "threads (default: all cores)")
     int threads = ThreadPool.defaultThreads();
 
-    @Option(names = "--mmproj", paramLabel = "MMPROJ", description = "vision projector (mmproj GGUF) for --image; default: the vision tower inside the model file")
+    @Option(names = "--mmproj", paramLabel = "MMPROJ", description = "projector (mmproj GGUF) for --image / --audio; default: the vision tower inside the model file, or (Gemma 3n) mmproj-<model>.gguf or the only mmproj*.gguf beside the model")
     Path mmproj;
 
     @Option(names = "--image", paramLabel = "IMG", description = "an image whose embeddings replace the next run of image soft-token ids in IDS (repeatable, in order)")
@@ -52,19 +55,34 @@ final class LogitsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         int[] ids = readIds(idsFile);
+        java.util.List<dev.jemma.core.audio.AudioClip> clips = new java.util.ArrayList<>();
+        for (Path a : audio) clips.add(AudioFiles.read(a, dev.jemma.core.audio.AudioClip.MAX_CLIP_SECONDS).requireOnePiece());
         // before the (possibly long) computation, not after it
         if (Files.isDirectory(out)) throw new JemmaException(out + ": is a directory; -o names the output file");
         Path path = ModelPaths.resolve(model);
         threads = Threads.resolve(threads, 1);
+        if (!images.isEmpty() && !audio.isEmpty()) throw new JemmaException("--image and --audio in one id list are not supported yet");
         if (!images.isEmpty()) {
             writeAtomically(out, logitsWithImages(path, ids));
             return 0;
         }
-        if (mmproj != null) throw new JemmaException("--mmproj needs at least one --image");
         if (panAndScan) throw new JemmaException("--pan-and-scan needs at least one --image");
         try (ThreadPool pool = new ThreadPool(threads);
              LanguageModel m = ModelLoader.load(path, new ModelLoader.Options(exact, threads, 64, matformer)
-                     .withContextLength(Math.max(ids.length, 1)), pool)) {
+                     .withContextLength(Math.max(ids.length, 1)), pool);
+             dev.jemma.core.media3n.Gemma3nMmproj mm = media(path, m, pool)) {
+            // each clip's rows fill one run of the audio soft-token id, padded to the run's length as HF pads them
+            java.util.List<float[]> rows = new java.util.ArrayList<>();
+            int soft = -1;
+            if (!clips.isEmpty()) {
+                dev.jemma.core.audio.Gemma3nAudioModel am = Media3n.audio(mm, m, exact);
+                soft = am.embedder().vocabOffset() + 1;   // HF: <end_of_audio> = vocab_offset, <audio_soft_token> after it
+                java.util.List<int[]> runs = dev.jemma.core.vision.ImagePrompt.spans(ids, soft);
+                if (runs.size() != clips.size()) {
+                    throw new JemmaException(idsFile + ": " + runs.size() + " run(s) of the audio soft-token id " + soft + " for " + clips.size() + " --audio clip(s)");
+                }
+                for (int k = 0; k < clips.size(); k++) rows.add(am.softTokens(clips.get(k), runs.get(k)[1] - runs.get(k)[0], pool));
+            }
             KvCache cache = m.newCache(Math.max(ids.length, 1));
             int vocab = m.config().vocabSize();
             Path tmp = out.toAbsolutePath().resolveSibling(out.getFileName() + ".tmp");
@@ -72,7 +90,8 @@ final class LogitsCommand implements Callable<Integer> {
                 ByteBuffer buf = ByteBuffer.allocate(vocab * 4 * Math.min(ids.length, m.maxBatch())).order(ByteOrder.LITTLE_ENDIAN);
                 for (int i = 0; i < ids.length; i += m.maxBatch()) {
                     int n = Math.min(m.maxBatch(), ids.length - i);
-                    float[] logits = m.forward(ids, i, n, cache, true);
+                    float[] logits = clips.isEmpty() ? m.forward(ids, i, n, cache, true)
+                            : m.forward(dev.jemma.core.media3n.MediaPrompt.batch(ids, i, i + n, soft, rows, m.config().dim(), cache, true));
                     buf.clear();
                     buf.asFloatBuffer().put(logits, 0, n * vocab);
                     os.write(buf.array(), 0, n * vocab * 4);
@@ -117,6 +136,24 @@ final class LogitsCommand implements Callable<Integer> {
             Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } finally {
             Files.deleteIfExists(tmp);
+        }
+    }
+
+    /**
+     * A Gemma 3n model gets its multimodal embedders whenever its mmproj is given or beside it, so media ids in the
+     * list are embedded as HF embeds them; null (text only) otherwise. --audio without an mmproj is refused.
+     */
+    private dev.jemma.core.media3n.Gemma3nMmproj media(Path path, LanguageModel m, ThreadPool pool) {
+        boolean gemma3n = m instanceof dev.jemma.core.model.Gemma3nModel;
+        if (!audio.isEmpty() || (mmproj != null && gemma3n)) return Media3n.open(path, mmproj, m, exact, pool);
+        if (mmproj != null) throw new JemmaException("--mmproj needs at least one --image");
+        if (!gemma3n) return null;
+        Path found = dev.jemma.core.media3n.Gemma3nMmproj.find(path, null);
+        if (found == null) return null;
+        try {
+            return Media3n.open(path, found, m, exact, pool);
+        } catch (JemmaException e) {
+            return null;   // an mmproj of another model beside this one: text only, as without it
         }
     }
 

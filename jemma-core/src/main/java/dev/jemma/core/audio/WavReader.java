@@ -48,6 +48,22 @@ public final class WavReader {
      * @param maxSeconds longest accepted clip; longer ones are refused from the header
      */
     public static Pcm read(byte[] bytes, String name, double maxSeconds) {
+        return parse(bytes, bytes.length, name, maxSeconds, true).pcm;
+    }
+
+    /**
+     * Checks a file from its first bytes only ({@code head}; the fmt chunk and the data chunk's header must be in it)
+     * and its total length: the format, and the duration against {@code maxSeconds}, so an over-long file is refused
+     * before it is read.
+     */
+    public static Format probe(byte[] head, long fileLength, String name, double maxSeconds) {
+        return parse(head, fileLength, name, maxSeconds, false).format;
+    }
+
+    private record Parsed(Format format, Pcm pcm) {
+    }
+
+    private static Parsed parse(byte[] bytes, long fileLength, String name, double maxSeconds, boolean decode) {
         if (!looksLikeWav(bytes)) throw new JemmaException(name + ": " + describeNonWav(bytes));
         ByteBuffer bb = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
         int pos = 12, encoding = -1, channels = 0, rate = 0, bits = 0, blockAlign = 0;
@@ -69,7 +85,7 @@ public final class WavReader {
             } else if (id.equals("data")) {
                 if (encoding < 0) throw new JemmaException(name + ": bad WAV header (the data chunk comes before the fmt chunk)");
                 Format f = check(name, encoding, channels, rate, bits, blockAlign);
-                long available = bytes.length - body;
+                long available = fileLength - body;
                 // a streaming writer leaves the size at 0 or 0xFFFFFFFF: the data then runs to the end of the file
                 long dataBytes = size == 0 || size == 0xFFFFFFFFL ? available : size;
                 if (dataBytes > available) {
@@ -83,10 +99,13 @@ public final class WavReader {
                             + " accepted");
                 }
                 if (frames == 0) throw new JemmaException(name + ": the WAV file holds no audio samples");
-                return new Pcm(decode(bb, body, (int) frames, f, blockAlign), rate, f);
+                return new Parsed(f, decode ? new Pcm(decode(bb, body, (int) frames, f, blockAlign), rate, f) : null);
             }
             long next = body + size + (size & 1);
-            if (next > bytes.length) break;
+            if (next > fileLength) break;
+            if (next + 8 > bytes.length && next < fileLength) {
+                throw new JemmaException(name + ": bad WAV header (the audio starts after " + next + " bytes of other chunks)");
+            }
             pos = (int) next;
         }
         if (encoding < 0) throw new JemmaException(name + ": bad WAV header (no fmt chunk)");

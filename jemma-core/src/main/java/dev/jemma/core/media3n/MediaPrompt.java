@@ -26,6 +26,11 @@ public final class MediaPrompt {
      * @param allLogits logits for every row, else only for the last
      */
     public static Batch batch(int[] ids, int from, int softToken, List<float[]> media, int dim, KvCache cache, boolean allLogits) {
+        return batch(ids, from, ids.length, softToken, media, dim, cache, allLogits);
+    }
+
+    /** As above for the rows [from, to) only (a chunk of a long prompt); logits of every row or of row to − 1. */
+    public static Batch batch(int[] ids, int from, int to, int softToken, List<float[]> media, int dim, KvCache cache, boolean allLogits) {
         List<int[]> spans = ImagePrompt.spans(ids, softToken);
         if (spans.size() != media.size()) {
             throw new JemmaException("the prompt has " + spans.size() + " soft-token run(s) (id " + softToken + ") but " + media.size()
@@ -39,8 +44,8 @@ public final class MediaPrompt {
             }
         }
         Batch.Builder b = Batch.builder();
-        int last = ids.length - 1, k = 0;
-        for (int i = from; i < ids.length; i++) {
+        int last = to - 1, k = 0;
+        for (int i = from; i < to; i++) {
             boolean logits = allLogits || i == last;
             if (ids[i] != softToken) {
                 b.token(cache, ids[i], logits);
