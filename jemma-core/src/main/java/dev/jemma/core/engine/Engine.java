@@ -58,6 +58,8 @@ public final class Engine implements AutoCloseable {
     private final Vision vision;
     /** A Gemma 3n model's mmproj (its embedders serve the text model; its towers the media), or null. */
     private final Gemma3nMmproj media3n;
+    /** A Gemma 3n model's audio side (the mmproj's audio tower and HF's prompt conventions), or null. */
+    private final Media3n audio3n;
     private volatile boolean closed;
     private volatile GrammarVocabulary grammarVocabulary;
 
@@ -69,6 +71,7 @@ public final class Engine implements AutoCloseable {
         ThreadPool p = null;
         Vision v = null;
         Gemma3nMmproj mm3n = null;
+        Media3n a3n = null;
         try {
             metadata = file.metadata();
             // the architecture first, so that a file this version cannot run is refused for what it is
@@ -110,6 +113,9 @@ public final class Engine implements AutoCloseable {
             model = ModelLoader.load(file, mo, p, true);
             if (mm3n != null) mm3n.attachTo(model);
             config = model.config();
+            if (mm3n != null && mm3n.hasAudio()) {
+                a3n = Media3n.open(mm3n, (dev.jemma.core.model.Gemma3nModel) model, ModelLoader.matmulFor(mo), tokenizer, options.audioTokensOrDefault());
+            }
             int trained = config.contextLength() > 0 ? config.contextLength() : EngineOptions.DEFAULT_CONTEXT_CAP;
             contextLength = options.contextLength() > 0 ? options.contextLength() : Math.min(trained, EngineOptions.DEFAULT_CONTEXT_CAP);
             defaults = options.generation().orElse(fileDefaults(file));
@@ -125,6 +131,7 @@ public final class Engine implements AutoCloseable {
         scheduler = new StepScheduler(model, model.maxBatch());
         vision = v;
         media3n = mm3n;
+        audio3n = a3n;
         loadNanos = System.nanoTime() - t0;
     }
 
@@ -246,6 +253,16 @@ public final class Engine implements AutoCloseable {
     /** Soft tokens one image takes in the prompt (0 for a text-only model). */
     public int tokensPerImage() {
         return vision == null ? 0 : vision.tokensPerImage();
+    }
+
+    /** Whether the model hears: Gemma 3n with an mmproj that has the audio tower. */
+    public boolean supportsAudio() {
+        return audio3n != null;
+    }
+
+    /** The Gemma 3n mmproj in use (given, or found beside the model), or null. */
+    public Path mmprojFile() {
+        return media3n == null ? null : media3n.path();
     }
 
     /** Where the vision tower was read from (the mmproj file, or the model itself), or null. */
@@ -376,6 +393,24 @@ public final class Engine implements AutoCloseable {
     /** The vision side (null for a text-only model). */
     Vision vision() {
         return vision;
+    }
+
+    /** Gemma 3n's audio side (null unless a Gemma 3n model has an mmproj with the audio tower). */
+    Media3n audio3n() {
+        return audio3n;
+    }
+
+    /** Encodes an audio clip's soft-token rows under the engine lock (the encoder shares the model's threads). */
+    float[] encodeAudio(dev.jemma.core.chat.ChatAudio clip) {
+        // decoding and resampling need no lock; the encoder does
+        dev.jemma.core.audio.AudioClip decoded = Media3n.decode(clip);
+        lock.lock();
+        try {
+            checkOpen();
+            return audio3n.audio.softTokens(decoded, audio3n.tokensPerClip, pool);
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Encodes preprocessed image parts under the engine lock (the encoder shares the model's threads). */

@@ -27,10 +27,12 @@ import java.util.function.DoubleConsumer;
  *                        beside the model if it fits, else none (images are then refused)
  * @param panAndScan      also encode pan-and-scan crops of wide or tall images (HF Gemma3ImageProcessor's
  *                        {@code do_pan_and_scan}): more image tokens, finer detail
+ * @param audioTokens     Gemma 3n: soft tokens per audio clip in the prompt (HF audio_soft_tokens_per_image, which the
+ *                        mmproj does not carry); 0 = 188, the value of every released Gemma 3n
  */
 public record EngineOptions(int contextLength, int threads, boolean exact, int maxBatch, GenerationOptions generation,
                             DoubleConsumer loadProgress, String matformer, boolean f32Activations, boolean checkMemory,
-                            java.nio.file.Path mmproj, boolean panAndScan) {
+                            java.nio.file.Path mmproj, boolean panAndScan, int audioTokens) {
     /** Context used when none is requested: Gemma 3 is trained for 32k–128k, whose f32 KV cache would be large. */
     public static final int DEFAULT_CONTEXT_CAP = 8192;
 
@@ -39,6 +41,12 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
         if (threads < 0) throw new IllegalArgumentException("threads must be >= 0, got " + threads);
         if (maxBatch <= 0) throw new IllegalArgumentException("max batch must be > 0, got " + maxBatch);
         if (generation == null) generation = GenerationOptions.none();
+        if (audioTokens < 0 || audioTokens > 4096) throw new IllegalArgumentException("audio tokens per clip must be 0..4096, got " + audioTokens);
+    }
+
+    /** Soft tokens per audio clip: {@link #audioTokens}, or 188 when 0. */
+    public int audioTokensOrDefault() {
+        return audioTokens > 0 ? audioTokens : dev.jemma.core.audio.Gemma3nAudioModel.DEFAULT_TOKENS_PER_CLIP;
     }
 
     public static EngineOptions defaults() {
@@ -67,6 +75,7 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
         private boolean checkMemory = JemmaProperties.memoryCheck();
         private java.nio.file.Path mmproj;
         private boolean panAndScan;
+        private int audioTokens;
 
         private Builder() {
         }
@@ -146,7 +155,7 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
             return this;
         }
 
-        /** The vision projector file (llama.cpp's mmproj GGUF) for a Gemma 3 model; null: found automatically. */
+        /** The projector file (llama.cpp's mmproj GGUF) for a Gemma 3 or Gemma 3n model; null: found automatically. */
         public Builder mmproj(java.nio.file.Path v) {
             mmproj = v;
             return this;
@@ -158,9 +167,15 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
             return this;
         }
 
+        /** Gemma 3n: soft tokens per audio clip (HF audio_soft_tokens_per_image; 0 = 188, the released models' value). */
+        public Builder audioTokens(int v) {
+            audioTokens = v;
+            return this;
+        }
+
         public EngineOptions build() {
             return new EngineOptions(contextLength, threads, exact, maxBatch, defaults.build(), loadProgress, matformer, f32Activations, checkMemory,
-                    mmproj, panAndScan);
+                    mmproj, panAndScan, audioTokens);
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.jemma.core.engine;
 
 import dev.jemma.core.JemmaException;
+import dev.jemma.core.chat.ChatAudio;
 import dev.jemma.core.chat.ChatImage;
 import dev.jemma.core.chat.ChatMessage;
 import dev.jemma.core.chat.ConversationFitter;
@@ -65,7 +66,11 @@ public final class Session implements AutoCloseable {
     };
 
     /** Embeddings of a prompt's soft-token runs in order, and a key per run telling images apart for prefix reuse. */
-    private record PromptImages(List<float[]> embeddings, int[] keys) {
+    /**
+     * The media of a prompt: one embedding block per run of {@code softToken}, with a key per run for the prefix cache.
+     * Gemma 3's image runs attend bidirectionally (run in one call); Gemma 3n's runs are {@code causal}.
+     */
+    private record PromptImages(List<float[]> embeddings, int[] keys, int softToken, boolean causal) {
     }
     private int lastStopId = -1;
     private volatile TokenFilter tokenFilter;
@@ -332,7 +337,7 @@ public final class Session implements AutoCloseable {
         if (ids.length == 0) throw new JemmaException("the prompt is empty");
         checkFits(ids.length);
         pendingConversation = new ArrayList<>(kept);
-        pendingImages = images(kept, ids);
+        pendingImages = kept.stream().anyMatch(ChatMessage::hasAudio) ? audio(kept, ids) : images(kept, ids);
         return ids;
     }
 
@@ -343,6 +348,7 @@ public final class Session implements AutoCloseable {
      * it), and any difference would force a full re-read once a sliding-window layer's ring has wrapped.
      */
     private int[] buildPrompt(List<ChatMessage> full) {
+        if (full.stream().anyMatch(ChatMessage::hasAudio)) return buildAudioPrompt(full);
         boolean images = full.stream().anyMatch(ChatMessage::hasImages);
         if (images) return buildImagePrompt(full);
         String text = engine.renderPrompt(full, true);
@@ -477,7 +483,85 @@ public final class Session implements AutoCloseable {
             }
         }
         dev.jemma.core.vision.ImagePrompt.check(ids, v.softToken, emb.size(), v.tokensPerImage());
-        return new PromptImages(emb, keys.stream().mapToInt(Integer::intValue).toArray());
+        return new PromptImages(emb, keys.stream().mapToInt(Integer::intValue).toArray(), v.softToken, !v.encoder.bidirectional());
+    }
+
+    /**
+     * {@link #buildPrompt} for a conversation with audio clips (Gemma 3n): each clip gets an {@code <audio_soft_token>}
+     * marker in its message (before the text unless the text places it), the template renders, and every marker becomes
+     * HF's Gemma3nProcessor expansion before tokenizing. The delta path of {@link #buildPrompt} applies the same way.
+     */
+    private int[] buildAudioPrompt(List<ChatMessage> full) {
+        Media3n m = engine.audio3n();
+        if (m == null || m.audio == null) {
+            throw new JemmaException("this model takes no audio: it needs a Gemma 3n model with its mmproj file (--mmproj), which holds the audio tower");
+        }
+        if (full.stream().anyMatch(ChatMessage::hasImages)) {
+            throw new JemmaException("images and audio in one Gemma 3n conversation are not supported yet");
+        }
+        List<ChatAudio> all = new ArrayList<>();
+        List<ChatMessage> marked = withAudioMarkers(full, all);
+        String text = engine.renderChat(marked, true);
+        int markers = count(text, ChatMessage.AUDIO_MARKER);
+        if (markers != all.size()) {
+            throw new JemmaException("the prompt has " + markers + " " + ChatMessage.AUDIO_MARKER + " markers but the messages carry " + all.size() + " clip(s)");
+        }
+        if (seenConversation != null && full.size() > seenConversation.size()
+                && full.subList(0, seenConversation.size() - 1).equals(seenConversation.subList(0, seenConversation.size() - 1))
+                && full.get(seenConversation.size() - 1).role().equals("assistant")
+                && full.get(seenConversation.size() - 1).content().strip().equals(seenConversation.getLast().content().strip())) {
+            String before = engine.renderChat(withAudioMarkers(full.subList(0, seenConversation.size()), new ArrayList<>()), false);
+            if (text.startsWith(before)) {
+                int[] delta = engine.tokenizer().encodePrompt(text.substring(before.length()).replace(ChatMessage.AUDIO_MARKER, m.audioExpansion()));
+                int[] r = Arrays.copyOf(seenTokens, seenTokens.length + delta.length);
+                System.arraycopy(delta, 0, r, seenTokens.length, delta.length);
+                return r;
+            }
+        }
+        return engine.tokenizer().encodePrompt(text.replace(ChatMessage.AUDIO_MARKER, m.audioExpansion()));
+    }
+
+    /**
+     * The messages with one clip marker per clip (missing ones put before the text), their own text protected as
+     * {@link Engine#renderPrompt} protects it while the markers stay control tokens; collects the clips in order.
+     */
+    private List<ChatMessage> withAudioMarkers(List<ChatMessage> msgs, List<ChatAudio> clips) {
+        Tokenizer tok = engine.tokenizer();
+        String marker = ChatMessage.AUDIO_MARKER;
+        List<ChatMessage> out = new ArrayList<>(msgs.size());
+        for (ChatMessage m : msgs) {
+            int have = count(m.content(), marker), n = m.audio().size();
+            if (have > n) throw new JemmaException("a " + m.role() + " message has " + have + " " + marker + " markers but only " + n + " clip(s)");
+            clips.addAll(m.audio());
+            String[] parts = (marker.repeat(n - have) + m.content()).split(java.util.regex.Pattern.quote(marker), -1);
+            StringBuilder sb = new StringBuilder();
+            for (int i = 0; i < parts.length; i++) {
+                if (i > 0) sb.append(marker);
+                sb.append(tok.protect(parts[i]));
+            }
+            out.add(m.withContent(sb.toString()));
+        }
+        return out;
+    }
+
+    /** The clips of a conversation's prompt, one entry per audio soft-token run of {@code ids}, each encoded once. */
+    private PromptImages audio(List<ChatMessage> full, int[] ids) {
+        Media3n m = engine.audio3n();
+        List<float[]> emb = new ArrayList<>();
+        List<Integer> keys = new ArrayList<>();
+        for (ChatMessage msg : full) {
+            for (ChatAudio a : msg.audio()) {
+                List<float[]> e = encodedImages.get("audio:" + a.digest());
+                if (e == null) {
+                    e = List.of(engine.encodeAudio(a));
+                    encodedImages.put("audio:" + a.digest(), e);
+                }
+                emb.add(e.getFirst());
+                keys.add(a.digest().hashCode());
+            }
+        }
+        dev.jemma.core.vision.ImagePrompt.check(ids, m.audioSoftToken, emb.size(), m.tokensPerClip);
+        return new PromptImages(emb, keys.stream().mapToInt(Integer::intValue).toArray(), m.audioSoftToken, true);
     }
 
     /**
@@ -487,7 +571,7 @@ public final class Session implements AutoCloseable {
     private int[] reuseKeys(int[] prompt, PromptImages images) {
         if (images == null) return prompt;
         int[] keys = prompt.clone();
-        List<int[]> spans = dev.jemma.core.vision.ImagePrompt.spans(prompt, engine.vision().softToken);
+        List<int[]> spans = dev.jemma.core.vision.ImagePrompt.spans(prompt, images.softToken());
         for (int k = 0; k < spans.size(); k++) {
             int[] sp = spans.get(k);
             for (int i = sp[0]; i < sp[1]; i++) keys[i] = -1 - ((images.keys()[k] ^ ((i - sp[0]) * 0x9E3779B9)) & 0x7fffffff);
@@ -570,19 +654,17 @@ public final class Session implements AutoCloseable {
 
         long t0 = System.nanoTime();
         int[] keys = reuseKeys(prompt, images);
-        int reused = reusePrefix(keys, images == null ? null : prompt);
+        int reused = reusePrefix(keys, images == null || images.causal() ? null : prompt);
         float[] logits = null;
         int batch = engine.maxBatch();
         if (images != null && reused < prompt.length) {
             if (cancelRequested) {
                 return new Generation("", new int[0], prompt.length, reused, System.nanoTime() - t0, 0, StopReason.CANCELLED);
             }
-            // one batch: the model splits it into calls that keep each image's soft tokens together (Gemma 3's
-            // bidirectional images); Gemma 3n's soft tokens are causal rows like any other
-            Vision v = engine.vision();
-            logits = engine.forward(v.encoder.bidirectional()
-                    ? dev.jemma.core.vision.ImagePrompt.batch(prompt, reused, v.softToken, images.embeddings(), engine.config().dim(), cache, false)
-                    : dev.jemma.core.media3n.MediaPrompt.batch(prompt, reused, v.softToken, images.embeddings(), engine.config().dim(), cache, false));
+            // one batch: the model splits it into calls that keep each image's soft tokens together
+            logits = engine.forward(images.causal()
+                    ? dev.jemma.core.media3n.MediaPrompt.batch(prompt, reused, images.softToken(), images.embeddings(), engine.config().dim(), cache, false)
+                    : dev.jemma.core.vision.ImagePrompt.batch(prompt, reused, images.softToken(), images.embeddings(), engine.config().dim(), cache, false));
             remember(keys, reused, prompt.length - reused);
         }
         for (int i = images != null ? prompt.length : reused; i < prompt.length; i += batch) {
