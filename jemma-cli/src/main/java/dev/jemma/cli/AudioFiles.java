@@ -36,6 +36,19 @@ final class AudioFiles {
         }
     }
 
+    /**
+     * A clip for a chat message: checked here (one line for a bad file, before the model loads) and sent as the file's
+     * bytes; longer than 30 s is refused with the way to split it.
+     */
+    static dev.jemma.core.chat.ChatAudio chatAudio(Path file) {
+        read(file, AudioClip.MAX_FILE_SECONDS).requireOnePiece();
+        try {
+            return dev.jemma.core.chat.ChatAudio.of(Files.readAllBytes(file), file.toString());
+        } catch (IOException e) {
+            throw new JemmaException(file + ": cannot read the audio file (" + e.getMessage() + ")");
+        }
+    }
+
     /** Writes little-endian float32 values to {@code out} through a temporary file (never a half-written file). */
     static void writeF32(Path out, float[] values) throws IOException {
         if (Files.isDirectory(out)) throw new JemmaException(out + ": is a directory; -o names the output file");

@@ -65,6 +65,7 @@ final class ChatCommand implements Callable<Integer> {
               /set verbose | quiet        show or hide timings after each answer
               /image PATH                 attach an image to your next message (repeatable; vision models)
               /show                       show the model and the current settings
+              /audio FILE.wav             attach an audio clip to the next message (Gemma 3n with its mmproj)
               /clear                      forget the conversation
               /bye                        exit
               /?, /help                   this help
@@ -206,6 +207,8 @@ final class ChatCommand implements Callable<Integer> {
                                 out.println(HELP);
                             } else if (cmd.equals("/image")) {
                                 attach(out, engine, w.length > 1 ? w[1].strip() : "");
+                            } else if (cmd.equals("/audio")) {
+                                attachAudio(out, engine, w.length > 1 ? w[1].strip() : "");
                             } else if (cmd.equals("/show")) {
                                 show(out, engine);
                             } else if (cmd.equals("/set")) {
@@ -284,13 +287,36 @@ final class ChatCommand implements Callable<Integer> {
             }
         }
 
+        /** Clips attached with /audio, sent with the next message. */
+        private final List<dev.jemma.core.chat.ChatAudio> pendingAudio = new java.util.ArrayList<>();
+
+        private void attachAudio(PrintWriter out, Engine engine, String file) {
+            if (file.isEmpty()) {
+                out.println("Usage: /audio FILE.wav");
+                return;
+            }
+            if (!engine.supportsAudio()) {
+                out.println("This model takes no audio: it needs a Gemma 3n model with its mmproj file (--mmproj).");
+                return;
+            }
+            try {
+                if ((file.startsWith("\"") && file.endsWith("\"")) || (file.startsWith("'") && file.endsWith("'"))) file = file.substring(1, file.length() - 1);
+                pendingAudio.add(AudioFiles.chatAudio(Path.of(file)));
+                out.println("Added " + file + " to the next message.");
+            } catch (JemmaException | java.nio.file.InvalidPathException e) {
+                out.println("jemma: " + e.getMessage());
+            }
+        }
+
         private void answer(PrintWriter out, Engine engine, Session session, String message) {
             long t0 = System.nanoTime();
             boolean[] endsWithNewline = {true};
+            List<dev.jemma.core.chat.ChatAudio> clips = List.copyOf(pendingAudio);
+            pendingAudio.clear();
             try {
                 var images = java.util.List.copyOf(attached);
                 attached.clear();
-                Generation g = session.chat(dev.jemma.core.chat.ChatMessage.user(message, images), options, t -> {
+                Generation g = session.chat(dev.jemma.core.chat.ChatMessage.user(message, images, clips), options, t -> {
                     if (t.text().isEmpty()) return;
                     out.print(t.text());
                     out.flush();

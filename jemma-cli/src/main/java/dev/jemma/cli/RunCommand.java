@@ -42,6 +42,9 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--ids", description = "print the generated token ids as one JSON array instead of text")
     boolean ids;
 
+    @Option(names = "--audio", paramLabel = "WAV", description = "Gemma 3n: an audio clip (WAV, at most 30 s) sent with the prompt (repeatable)")
+    List<Path> audio = new ArrayList<>();
+
     @Option(names = "--verbose", description = "print timings (prompt and generation tokens/s) to stderr")
     boolean verbose;
 
@@ -73,6 +76,9 @@ final class RunCommand implements Callable<Integer> {
             prompt = new String(System.in.readAllBytes(), StandardCharsets.UTF_8);
         }
         if (prompt.isBlank()) throw new JemmaException("the prompt is empty");
+        if (raw && !audio.isEmpty()) throw new JemmaException("--audio needs the chat template: it cannot be combined with --raw");
+        List<dev.jemma.core.chat.ChatAudio> clips = new ArrayList<>();
+        for (Path a : audio) clips.add(AudioFiles.chatAudio(a));
         // UTF-8 whatever the platform encoding; wraps the current System.out so in-process callers can capture it
         PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
         List<dev.jemma.core.chat.ChatImage> attached = new ArrayList<>();
@@ -110,7 +116,7 @@ final class RunCommand implements Callable<Integer> {
                     if (system != null) System.err.println("jemma: --system is ignored with --raw");
                     g = session.complete(prompt, attached, opts, listener);
                 } else {
-                    g = session.chat(dev.jemma.core.chat.ChatMessage.user(prompt, attached), opts, listener);
+                    g = session.chat(dev.jemma.core.chat.ChatMessage.user(prompt, attached, clips), opts, listener);
                 }
             } finally {
                 try {
