@@ -75,8 +75,14 @@ final class EngineModel implements ServedModel {
 
     @Override
     public Result run(Request r, Listener listener) {
+        boolean audio = r.messages() != null && r.messages().stream().anyMatch(m -> !m.audio().isEmpty());
+        if (audio && !engine.supportsAudio()) {
+            throw HttpError.badRequest("this model takes no audio: it needs a Gemma 3n model with its mmproj file (the audio tower)");
+        }
         String imagesField = r.imagesField();
-        if (imagesField != null) return runWithImages(r, imagesField, listener);
+        // a conversation with media goes through the session's conversation API (HF's prompt expansion, each clip or
+        // image encoded once per conversation)
+        if (imagesField != null || audio) return runWithImages(r, imagesField, listener);
         Tokenizer tok = engine.tokenizer();
         int ctx = engine.contextLength();
         String rendered = null;
@@ -164,12 +170,13 @@ final class EngineModel implements ServedModel {
     }
 
     /**
-     * A request with images goes through the session's conversation API, which splices the images in (HF's processor
+     * A request with images or audio clips ({@code field}: the images' field, null when only audio) goes through the
+     * session's conversation API, which splices the images in (HF's processor
      * expansion), encodes each image once per conversation and reuses the cache of the turns before; the session is the
      * one that answered this conversation before when there is one.
      */
     private Result runWithImages(Request r, String field, Listener listener) {
-        if (!engine.supportsImages()) {
+        if (field != null && !engine.supportsImages()) {
             throw HttpError.badRequest(field + ": this model takes no images (it has no vision tower; a Gemma 3 model needs its mmproj file)");
         }
         if (r.context() != null && r.context().length > 0) {
@@ -177,7 +184,7 @@ final class EngineModel implements ServedModel {
         }
         List<ChatMessage> conv = new ArrayList<>();
         if (r.messages() != null) {
-            for (Message m : r.messages()) conv.add(new ChatMessage(m.role(), m.content(), m.images()));
+            for (Message m : r.messages()) conv.add(new ChatMessage(m.role(), m.content(), m.images(), m.audio()));
         } else {
             if (!r.raw() && r.system() != null && !r.system().isBlank()) conv.add(ChatMessage.system(r.system()));
             conv.add(ChatMessage.user(r.prompt(), r.images()));

@@ -225,13 +225,56 @@ final class OllamaApi {
             if (calls != null && !calls.isNull() && !(calls.isArray() && calls.isEmpty())) {
                 throw HttpError.badRequest("messages[" + i + "].tool_calls: tool calling is not supported");
             }
+            List<dev.jemma.core.chat.ChatAudio> audio = new ArrayList<>();
+            if (!openAi) {
+                ollamaAudio(m, i, audio);
+            } else if (m.has("audio") && !m.get("audio").isNull()) {
+                throw HttpError.badRequest("messages[" + i + "].audio: send audio as an input_audio content part {\"type\": \"input_audio\", "
+                        + "\"input_audio\": {\"data\": BASE64, \"format\": \"wav\"}} on /v1/chat/completions");
+            }
             StringBuilder text = new StringBuilder();
-            String partsField = content(m.get("content"), i, text, images);
+            String partsField = content(m.get("content"), i, text, images, audio);
             if (partsField != null && field == null) field = partsField;
-            out.add(new ServedModel.Message(role, text.toString(), images, field));
+            out.add(new ServedModel.Message(role, text.toString(), images, field, audio));
             i++;
         }
         return out;
+    }
+
+    /** OpenAI's {@code input_audio}: {@code {data: base64, format: "wav"}}; the clip is named after the field. */
+    private static dev.jemma.core.chat.ChatAudio inputAudio(JsonNode a, String where) {
+        if (a == null || !a.isObject()) throw HttpError.badRequest(where + " must be an object {data, format}");
+        String format = Params.string(a, "format", null);
+        if (format == null) throw HttpError.badRequest(where + ".format is required (\"wav\")");
+        if (!format.equalsIgnoreCase("wav")) throw HttpError.badRequest(where + ".format '" + format + "' is not supported; supported: wav");
+        return dev.jemma.core.chat.ChatAudio.of(base64Audio(a.get("data"), where + ".data"), where);
+    }
+
+    /**
+     * Jemma's Ollama audio field: {@code messages[i].audio}, an array of base64 WAV files, like {@code images}; the
+     * clips go before the message's text unless it places them with {@code <audio_soft_token>} markers.
+     */
+    private static void ollamaAudio(JsonNode m, int i, List<dev.jemma.core.chat.ChatAudio> audio) {
+        JsonNode a = m.get("audio");
+        if (a == null || a.isNull()) return;
+        if (!a.isArray()) throw HttpError.badRequest("messages[" + i + "].audio must be an array of base64-encoded WAV files");
+        for (int k = 0; k < a.size(); k++) {
+            String where = "messages[" + i + "].audio[" + k + "]";
+            audio.add(dev.jemma.core.chat.ChatAudio.of(base64Audio(a.get(k), where), where));
+        }
+    }
+
+    private static byte[] base64Audio(JsonNode d, String where) {
+        if (d == null || !d.isTextual()) throw HttpError.badRequest(where + " must be a base64 string");
+        String s = d.asText();
+        int comma = s.startsWith("data:") ? s.indexOf(',') : -1;   // a data: URL is accepted too
+        try {
+            byte[] b = java.util.Base64.getMimeDecoder().decode(comma >= 0 ? s.substring(comma + 1) : s);
+            if (b.length == 0) throw HttpError.badRequest(where + " is empty");
+            return b;
+        } catch (IllegalArgumentException e) {
+            throw HttpError.badRequest(where + " is not valid base64 (" + e.getMessage() + ")");
+        }
     }
 
     /** Tool calling is not implemented: a request that offers tools is refused rather than answered without them. */
@@ -252,7 +295,8 @@ final class OllamaApi {
      * {type:"image_url", image_url:{url:"data:image/…;base64,…"}}, an image part leaving an image marker where it
      * stands. Returns the field of the first image part, or null.
      */
-    static String content(JsonNode c, int i, StringBuilder text, List<dev.jemma.core.chat.ChatImage> images) {
+    static String content(JsonNode c, int i, StringBuilder text, List<dev.jemma.core.chat.ChatImage> images,
+                          List<dev.jemma.core.chat.ChatAudio> audio) {
         if (c == null || c.isNull()) return null;
         if (c.isTextual()) {
             text.append(c.asText());
@@ -273,8 +317,12 @@ final class OllamaApi {
                     images.add(dataUrlImage(url, field + ".image_url.url"));
                     text.append("<start_of_image>");
                     if (first == null) first = field;
+                } else if (type.equals("input_audio")) {
+                    // OpenAI's audio part {data: base64, format: "wav"}; a marker keeps its place between the text parts
+                    audio.add(inputAudio(part.get("input_audio"), field + ".input_audio"));
+                    text.append(dev.jemma.core.chat.ChatMessage.AUDIO_MARKER);
                 } else {
-                    throw HttpError.badRequest(field + ": content part type '" + type + "' is not supported (text and image_url are)");
+                    throw HttpError.badRequest(field + ": content part type '" + type + "' is not supported (text, image_url and input_audio are)");
                 }
                 j++;
             }
@@ -340,6 +388,9 @@ final class OllamaApi {
                 if (!c.get(i).isInt()) throw HttpError.badRequest("field 'context' must be an array of token ids");
                 context[i] = c.get(i).asInt();
             }
+        }
+        if (!chat && body.has("audio") && !body.get("audio").isNull()) {
+            throw HttpError.badRequest("field 'audio': send audio with /api/chat, as messages[i].audio (an array of base64 WAV files)");
         }
         List<dev.jemma.core.chat.ChatImage> images = !chat && body.has("images") && !body.get("images").isNull()
                 ? base64Images(body.get("images"), "images") : List.of();

@@ -12,7 +12,20 @@ interface ServedModel extends AutoCloseable {
      * A chat message (role: system, user, assistant), with the images it carries (each {@code <start_of_image>} in the
      * content places one; the others go first) and the request field they came in, for error messages.
      */
-    record Message(String role, String content, List<dev.jemma.core.chat.ChatImage> images, String imagesField) {
+    record Message(String role, String content, List<dev.jemma.core.chat.ChatImage> images, String imagesField,
+                   List<dev.jemma.core.chat.ChatAudio> audio) {
+        /**
+         * @param audio the audio clips it carries (Gemma 3n): each {@code <audio_soft_token>} in the content places one
+         *              (OpenAI input_audio parts leave one where they stand); the others go first
+         */
+        public Message {
+            audio = audio == null ? List.of() : List.copyOf(audio);
+        }
+
+        Message(String role, String content, List<dev.jemma.core.chat.ChatImage> images, String imagesField) {
+            this(role, content, images, imagesField, List.of());
+        }
+
         Message(String role, String content) {
             this(role, content, List.of(), null);
         }
