@@ -53,4 +53,21 @@ class ImageContentTest {
                     .isInstanceOf(UnsupportedFeatureException.class).hasMessageContaining("does not fetch https: URLs");
         }
     }
+
+    @Test
+    void gemma3nSeesImageContentToo() throws Exception {
+        Path dir = dir().resolveSibling("gemma3n-mm-tiny"), model = dir.resolve("gemma3n-mm-tiny-F16.gguf"), png = dir.resolve("media/square-224x224.png");
+        String text = "What is in the image?";
+        String expected;
+        try (Engine e = Engine.load(model, EngineOptions.builder().threads(2).build()); Session s = e.newSession()) {
+            expected = s.generate(List.of(dev.jemma.core.chat.ChatMessage.user(text, List.of(ChatImage.read(png)))),
+                    GenerationOptions.builder().temperature(0f).maxTokens(12).build(), TokenListener.NONE).text();
+        }
+        try (JemmaChatModel m = JemmaChatModel.builder().modelPath(model).mmproj(dir.resolve("mmproj-gemma3n-mm-tiny-F16.gguf"))
+                .threads(2).temperature(0.0).maxOutputTokens(12).build()) {
+            String b64 = Base64.getEncoder().encodeToString(Files.readAllBytes(png));
+            var answer = m.chat(UserMessage.from(ImageContent.from(b64, "image/png"), TextContent.from(text)));
+            assertThat(answer.aiMessage().text()).isEqualTo(expected);
+        }
+    }
 }
