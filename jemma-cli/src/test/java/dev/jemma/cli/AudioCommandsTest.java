@@ -13,6 +13,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -90,6 +91,43 @@ class AudioCommandsTest {
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out().strip()).startsWith("[").endsWith("]");
         assertThat(r.out().split(",")).hasSize(8);
+    }
+
+    @Test
+    void transcribeSplitsLongClipsWithTimeRanges() throws IOException {
+        // 34 s: the fixture clip repeated, so both pieces hold speech-like audio
+        byte[] one = Files.readAllBytes(wav);
+        int n = 16000 * 34;
+        ByteBuffer d = ByteBuffer.allocate(2 * n).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < n; i++) d.putShort(ByteBuffer.wrap(one, 44 + 2 * (i % ((one.length - 44) / 2)), 2).order(ByteOrder.LITTLE_ENDIAN).getShort());
+        Path longClip = dir.resolve("long.wav");
+        Files.write(longClip, concat(header(16000, 2L * n), d.array()));
+        var r = CliTestSupport.run(null, "transcribe", model.toString(), longClip.toString(), "-n", "4");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        List<String> lines = r.out().strip().lines().toList();
+        assertThat(lines).hasSize(2);
+        assertThat(lines.get(0)).startsWith("[0:00:00.0 - 0:00:30.0] ");
+        assertThat(lines.get(1)).startsWith("[0:00:30.0 - 0:00:34.0] ");
+        // a clip of 30 s or less is one piece, printed as the model's answer to the instruction
+        r = CliTestSupport.run(null, "transcribe", model.toString(), wav.toString(), "-n", "4", "--translate-to", "French");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        try (var e = dev.jemma.core.engine.Engine.load(model, dev.jemma.core.engine.EngineOptions.builder().threads(2).build()); var s = e.newSession()) {
+            String expected = s.generate(List.of(dev.jemma.core.chat.ChatMessage.user("Translate this audio clip into French.", List.of(),
+                            List.of(dev.jemma.core.chat.ChatAudio.read(wav)))),
+                    dev.jemma.core.engine.GenerationOptions.builder().temperature(0f).maxTokens(4).build(), dev.jemma.core.engine.TokenListener.NONE).text();
+            assertThat(r.out().strip()).isEqualTo(expected.strip());
+        }
+        // over an hour: one line, from the header
+        Path huge = file("huge.wav", header(16000, 16000L * 2 * 36000 & 0xFFFFFFFFL), 16000L * 2 * 36000 & 0xFFFFFFFFL, false);
+        r = CliTestSupport.run(null, "transcribe", model.toString(), huge.toString());
+        assertThat(r.exitCode()).isEqualTo(1);
+        assertThat(r.err()).contains(huge + ": 10:00:00 of audio is longer than the 1:00:00 accepted");
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
     }
 
     /** A 16 kHz mono 16-bit WAV header announcing {@code dataBytes}. */

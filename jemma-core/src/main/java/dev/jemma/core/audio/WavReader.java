@@ -149,6 +149,18 @@ public final class WavReader {
         };
     }
 
+    /** A mono IEEE-float WAV file of {@code samples} at {@code rate} Hz (how a split clip travels as a chat part). */
+    public static byte[] float32Wav(float[] samples, int rate) {
+        ByteBuffer b = ByteBuffer.allocate(44 + 4 * samples.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.put("RIFF".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putInt(36 + 4 * samples.length)
+                .put("WAVE".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        b.put("fmt ".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putInt(16).putShort((short) FLOAT).putShort((short) 1)
+                .putInt(rate).putInt(rate * 4).putShort((short) 4).putShort((short) 32);
+        b.put("data".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putInt(4 * samples.length);
+        for (float v : samples) b.putFloat(v);
+        return b.array();
+    }
+
     private static float[] decode(ByteBuffer bb, int at, int frames, Format f, int blockAlign) {
         float[] out = new float[frames];
         int ch = f.channels(), bytesPer = f.bitsPerSample() / 8;
