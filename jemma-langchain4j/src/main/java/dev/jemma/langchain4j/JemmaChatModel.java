@@ -16,6 +16,7 @@ import dev.langchain4j.data.message.AiMessage;
 import dev.langchain4j.data.message.ChatMessage;
 import dev.langchain4j.data.message.Content;
 import dev.langchain4j.data.message.SystemMessage;
+import dev.langchain4j.data.message.AudioContent;
 import dev.langchain4j.data.message.ImageContent;
 import dev.langchain4j.data.message.TextContent;
 import dev.langchain4j.data.message.UserMessage;
@@ -59,7 +60,8 @@ import java.util.concurrent.Executor;
  * }
  * }</pre>
  *
- * <p><b>Messages.</b> {@link SystemMessage}, {@link UserMessage} (text contents, and {@link ImageContent} for a Gemma 3
+ * <p><b>Messages.</b> {@link SystemMessage}, {@link UserMessage} (text contents, {@link AudioContent} (WAV) for a
+ * Gemma 3n model with its mmproj, and {@link ImageContent} for a Gemma 3
  * model with its vision tower) and {@link AiMessage} (text only)
  * map to Jemma's chat messages and go through the model's own chat template. A JSON response format without a schema
  * constrains decoding to one JSON object ({@link JsonConstraint}, as the server's JSON mode), and one with a JSON schema
@@ -223,6 +225,9 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         if (!engine.supportsImages() && messages.stream().anyMatch(m -> !m.images().isEmpty())) {
             throw new UnsupportedFeatureException("this model takes no images: it has no vision tower (give a Gemma 3 model its mmproj file: Builder.mmproj)");
         }
+        if (!engine.supportsAudio() && messages.stream().anyMatch(m -> !m.audio().isEmpty())) {
+            throw new UnsupportedFeatureException("this model takes no audio: it needs a Gemma 3n model with its mmproj file (Builder.mmproj)");
+        }
         return messages;
     }
 
@@ -251,6 +256,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         if (u.hasSingleText()) return dev.jemma.core.chat.ChatMessage.user(u.singleText());
         StringBuilder sb = new StringBuilder();
         List<dev.jemma.core.chat.ChatImage> images = new ArrayList<>();
+        List<dev.jemma.core.chat.ChatAudio> audio = new ArrayList<>();
         boolean lastWasText = false;
         for (Content c : u.contents()) {
             if (c instanceof TextContent t) {
@@ -261,11 +267,15 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
                 images.add(image(ic, images.size()));
                 sb.append("<start_of_image>");
                 lastWasText = false;
+            } else if (c instanceof AudioContent ac) {
+                audio.add(audio(ac, audio.size()));
+                sb.append(dev.jemma.core.chat.ChatMessage.AUDIO_MARKER);
+                lastWasText = false;
             } else {
-                throw new UnsupportedFeatureException("Jemma's LangChain4j model takes text and image contents, got " + c.type() + " content");
+                throw new UnsupportedFeatureException("Jemma's LangChain4j model takes text, image and audio contents, got " + c.type() + " content");
             }
         }
-        return dev.jemma.core.chat.ChatMessage.user(sb.toString(), images);
+        return dev.jemma.core.chat.ChatMessage.user(sb.toString(), images, audio);
     }
 
     private static dev.jemma.core.chat.ChatImage image(ImageContent ic, int index) {
@@ -285,6 +295,34 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
             return dev.jemma.core.chat.ChatImage.of(base64(s.substring(comma + 1), name), name);
         }
         throw new UnsupportedFeatureException(name + ": Jemma does not fetch " + scheme + ": URLs; give the image as base64 data or a file: URI");
+    }
+
+    /**
+     * An {@link AudioContent} (Gemma 3n, WAV): binary or base64 data, a {@code data:} URL or a local {@code file:} URI;
+     * remote URLs are not fetched, and a MIME type other than WAV's is refused naming the supported format.
+     */
+    private static dev.jemma.core.chat.ChatAudio audio(AudioContent ac, int index) {
+        var a = ac.audio();
+        String name = "AudioContent " + (index + 1);
+        String mime = a.mimeType();
+        if (mime != null && !mime.isBlank() && !mime.toLowerCase(java.util.Locale.ROOT).matches("audio/(x-)?wave?|audio/vnd\\.wave")) {
+            throw new UnsupportedFeatureException(name + ": MIME type " + mime + " is not supported; supported audio: WAV (audio/wav)");
+        }
+        if (a.binaryData() != null) return dev.jemma.core.chat.ChatAudio.of(a.binaryData(), name);
+        if (a.base64Data() != null) return dev.jemma.core.chat.ChatAudio.of(base64(a.base64Data(), name), name);
+        java.net.URI url = a.url();
+        if (url == null) throw new IllegalArgumentException(name + " has no data and no URL");
+        String scheme = url.getScheme() == null ? "" : url.getScheme().toLowerCase(java.util.Locale.ROOT);
+        if (scheme.equals("file")) return dev.jemma.core.chat.ChatAudio.read(java.nio.file.Path.of(url));
+        if (scheme.equals("data")) {
+            String s = url.toString();
+            int comma = s.indexOf(',');
+            if (comma < 0 || !s.substring(0, comma).toLowerCase(java.util.Locale.ROOT).endsWith(";base64")) {
+                throw new IllegalArgumentException(name + ": a data: URL must be base64-encoded");
+            }
+            return dev.jemma.core.chat.ChatAudio.of(base64(s.substring(comma + 1), name), name);
+        }
+        throw new UnsupportedFeatureException(name + ": Jemma does not fetch " + scheme + ": URLs; give the audio as data or a file: URI");
     }
 
     private static byte[] base64(String data, String name) {
