@@ -98,4 +98,13 @@ class Gemma3nVisionCommandsTest {
         assertThat(r.err().strip()).contains("is a Gemma 3n mmproj").contains("--mmproj").doesNotContain("\n");
         assertThat(tmp.resolve("x.f32")).doesNotExist();
     }
+
+    @Test
+    void benchTimesMobileNetEncoding() throws IOException {
+        JsonNode v = image.get("variant");
+        var r = CliTestSupport.run(null, "bench", p(v.get("text_gguf").asText()), "-p", "0", "-n", "0", "-r", "1", "-t", "2", "--json",
+                "--image", p(PNG));
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(new ObjectMapper().readTree(r.out()).path("image_encode_seconds").asDouble()).isPositive();
+    }
 }
