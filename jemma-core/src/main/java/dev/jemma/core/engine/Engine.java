@@ -354,19 +354,13 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
-     * A batch of token and image-embedding rows (a prompt with images) for one session's cache; returns the logits it
-     * asks for. It runs beside the scheduler's steps (the model takes concurrent forwards on different caches; the
-     * lock only keeps image prompts one at a time): an image's soft tokens must stay in one call, which the
-     * scheduler's token chunks do not guarantee.
+     * As {@link #forward(int[], int, int, KvCache)} for a prompt with images: rows with an {@code embeddings} entry take
+     * it as input and each [start, end) of {@code spans} is one image's bidirectional run; batched with the other
+     * sessions' work like any prompt (the scheduler never splits a run).
      */
-    float[] forward(dev.jemma.core.model.Batch batch) {
-        lock.lock();
-        try {
-            checkOpen();
-            return model.forward(batch);
-        } finally {
-            lock.unlock();
-        }
+    float[] forward(int[] tokens, float[][] embeddings, java.util.List<int[]> spans, int offset, int count, KvCache cache) {
+        checkOpen();
+        return scheduler.forward(tokens, embeddings, spans, offset, count, cache);
     }
 
     /**

@@ -657,23 +657,26 @@ public final class Session implements AutoCloseable {
         int reused = reusePrefix(keys, images == null || images.causal() ? null : prompt);
         float[] logits = null;
         int batch = engine.maxBatch();
-        if (images != null && reused < prompt.length) {
-            if (cancelRequested) {
-                return new Generation("", new int[0], prompt.length, reused, System.nanoTime() - t0, 0, StopReason.CANCELLED);
-            }
-            // one batch: the model splits it into calls that keep each image's soft tokens together
-            logits = engine.forward(images.causal()
-                    ? dev.jemma.core.media3n.MediaPrompt.batch(prompt, reused, images.softToken(), images.embeddings(), engine.config().dim(), cache, false)
-                    : dev.jemma.core.vision.ImagePrompt.batch(prompt, reused, images.softToken(), images.embeddings(), engine.config().dim(), cache, false));
-            remember(keys, reused, prompt.length - reused);
+        float[][] imageRows = null;
+        List<int[]> imageRuns = List.of();
+        if (images != null) {
+            imageRows = dev.jemma.core.vision.ImagePrompt.embeddingRows(prompt, images.softToken(), images.embeddings(), engine.config().dim());
+            // Gemma 3's image runs attend bidirectionally and must stay whole; Gemma 3n's soft tokens (images and audio)
+            // are causal rows like any other (HF Gemma3n has no media mask), so its runs may be split anywhere
+            if (!images.causal()) imageRuns = dev.jemma.core.vision.ImagePrompt.spans(prompt, images.softToken());
         }
-        for (int i = images != null ? prompt.length : reused; i < prompt.length; i += batch) {
+        for (int i = reused; i < prompt.length; ) {
             if (cancelRequested) {
                 return new Generation("", new int[0], prompt.length, reused, System.nanoTime() - t0, 0, StopReason.CANCELLED);
             }
             int n = Math.min(batch, prompt.length - i);
-            logits = engine.forward(prompt, i, n, cache);
-            remember(prompt, i, n);
+            // an image's run is never cut between calls (its rows see each other) and a call's last row, whose logits
+            // it returns, is text: end the call before the run, or one row after it
+            for (int[] s : imageRuns) if (s[0] < i + n && i + n <= s[1]) n = s[0] > i ? s[0] - i : s[1] - i + 1;
+            logits = images == null ? engine.forward(prompt, i, n, cache) : engine.forward(prompt, imageRows, imageRuns, i, n, cache);
+            // the cache key of an image row names its image (reuseKeys), not the soft-token id
+            remember(keys, i, n);
+            i += n;
         }
         long t1 = System.nanoTime();
 

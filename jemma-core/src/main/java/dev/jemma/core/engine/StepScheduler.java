@@ -23,11 +23,22 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>No dedicated thread: a caller whose work is queued while no step runs becomes the leader and runs steps (its own
  * work and everyone else's) until its own work is done, then hands the lead to a waiting caller. A lone session thus
  * runs its forwards on its own thread, as before, with no hand-off per token.
+ *
+ * <p>A prompt with images queues like any other: its image rows carry their embeddings, and a chunk never cuts one of
+ * Gemma 3's bidirectional image runs (those rows attend to each other, so they run in one step — the engine's batch size
+ * is at least one image's tokens; a run that starts a chunk is taken whole even past the step's budget, which the model
+ * then splits before it). Gemma 3n's soft tokens are causal and split like text.
  */
 final class StepScheduler {
-    /** One caller's request: tokens [next, end) of {@code tokens} for {@code cache}; the logits of the last one. */
+    /**
+     * One caller's request: tokens [next, end) of {@code tokens} for {@code cache}; the logits of the last one. Rows with
+     * an {@code embeddings} entry take it as input instead of their token's embedding; each [start, end) of
+     * {@code spans} is one image's bidirectional run.
+     */
     private static final class Work {
         final int[] tokens;
+        final float[][] embeddings;
+        final List<int[]> spans;
         final int end;
         final KvCache cache;
         int next;
@@ -35,8 +46,10 @@ final class StepScheduler {
         RuntimeException error;
         boolean done;
 
-        Work(int[] tokens, int offset, int count, KvCache cache) {
+        Work(int[] tokens, float[][] embeddings, List<int[]> spans, int offset, int count, KvCache cache) {
             this.tokens = tokens;
+            this.embeddings = embeddings;
+            this.spans = spans;
             this.next = offset;
             this.end = offset + count;
             this.cache = cache;
@@ -44,6 +57,18 @@ final class StepScheduler {
 
         int remaining() {
             return end - next;
+        }
+
+        /**
+         * Rows the next chunk takes with room for {@code room}: fewer when it would end inside an image run that starts
+         * later, the whole run when one starts here (never split).
+         */
+        int chunk(int room) {
+            int stop = next + Math.min(remaining(), room);
+            for (int[] s : spans) {
+                if (s[0] < stop && stop < s[1]) return (s[0] > next ? s[0] : s[1]) - next;
+            }
+            return stop - next;
         }
     }
 
@@ -68,8 +93,23 @@ final class StepScheduler {
      * whatever other sessions have queued, and returns the last token's logits. Blocks until done.
      */
     float[] forward(int[] tokens, int offset, int count, KvCache cache) {
+        return forward(tokens, null, List.of(), offset, count, cache);
+    }
+
+    /**
+     * As {@link #forward(int[], int, int, KvCache)} for a prompt with images: row i takes {@code embeddings[i]} as input
+     * where that is set (an image's soft token, not scaled by √dim), and each [start, end) of {@code spans} is one
+     * image's run, attended bidirectionally and never split. {@code offset} must not fall inside a run, nor the end.
+     */
+    float[] forward(int[] tokens, float[][] embeddings, List<int[]> spans, int offset, int count, KvCache cache) {
         if (count <= 0) throw new IllegalArgumentException("no tokens");
-        Work w = new Work(tokens, offset, count, cache);
+        for (int[] s : spans) {
+            // the last row gives the logits: it must be text, not inside (or the end of) an image's run
+            if ((s[0] < offset && offset < s[1]) || (s[0] < offset + count && offset + count <= s[1])) {
+                throw new IllegalArgumentException("rows [" + offset + ", " + (offset + count) + ") cut or end with the image run [" + s[0] + ", " + s[1] + ")");
+            }
+        }
+        Work w = new Work(tokens, embeddings, spans, offset, count, cache);
         lock.lock();
         try {
             if (closed) throw new IllegalStateException("the engine is closed");
@@ -135,7 +175,8 @@ final class StepScheduler {
                     w.done = true;
                     continue;
                 }
-                int n = Math.min(w.remaining(), left);
+                int n = w.chunk(left);
+                if (n == 0) continue;
                 picked.add(w);
                 take.add(n);
                 left -= n;
@@ -148,6 +189,7 @@ final class StepScheduler {
             return new JemmaException("context full: " + (w.cache.length() + w.remaining()) + " tokens exceed the context length " + w.cache.contextLength());
         }
         for (int i = w.next; i < w.end; i++) {
+            if (w.embeddings != null && w.embeddings[i] != null) continue;   // a soft token: its id is never looked up
             int t = w.tokens[i];
             if (t < 0 || t >= vocab) return new JemmaException("token id " + t + " is outside the vocabulary (0.." + (vocab - 1) + ")");
         }
@@ -161,10 +203,30 @@ final class StepScheduler {
             Work w = picked.get(i);
             int n = take.get(i);
             boolean last = n == w.remaining();
-            for (int j = 0; j < n; j++) b.token(w.cache, w.tokens[w.next + j], last && j == n - 1);
+            for (int j = 0; j < n; ) {
+                int r = w.next + j;
+                int[] span = spanAt(w, r);
+                if (span != null) {
+                    // whole, by chunk(): an image's rows see each other
+                    b.bidirectional(w.cache, java.util.Arrays.copyOfRange(w.embeddings, span[0], span[1]), false);
+                    j += span[1] - span[0];
+                } else if (w.embeddings != null && w.embeddings[r] != null) {
+                    // a causal soft token (Gemma 3n's media)
+                    b.embedding(w.cache, w.embeddings[r], last && j == n - 1);
+                    j++;
+                } else {
+                    b.token(w.cache, w.tokens[r], last && j == n - 1);
+                    j++;
+                }
+            }
         }
         // mid-prompt chunks ask for no logits; a step of only those returns none
         return model.forward(b.build());
+    }
+
+    private static int[] spanAt(Work w, int row) {
+        for (int[] s : w.spans) if (s[0] == row) return s;
+        return null;
     }
 
     private void finish(List<Work> picked, List<Integer> take, float[] logits, RuntimeException failure) {

@@ -54,6 +54,30 @@ public final class ImagePrompt {
     }
 
     /**
+     * The input embedding each prompt row takes: the rows of the k-th soft-token run take {@code images.get(k)}'s rows
+     * ([tokens × dim]); text rows null (they take their token's embedding).
+     */
+    public static float[][] embeddingRows(int[] ids, int softToken, List<float[]> images, int dim) {
+        List<int[]> spans = spans(ids, softToken);
+        if (spans.size() != images.size()) {
+            throw new JemmaException("the prompt has " + spans.size() + " image soft-token run(s) but " + images.size() + " image(s) were given");
+        }
+        float[][] rows = new float[ids.length][];
+        for (int k = 0; k < spans.size(); k++) {
+            int[] s = spans.get(k);
+            float[] e = images.get(k);
+            int n = s[1] - s[0];
+            if (e.length != n * dim) {
+                throw new JemmaException("image " + (k + 1) + " has " + e.length / dim + " embedding rows of width " + dim
+                        + " but its soft-token run is " + n + " tokens long");
+            }
+            for (int r = 0; r < n; r++) rows[s[0] + r] = java.util.Arrays.copyOfRange(e, r * dim, (r + 1) * dim);
+        }
+        if (!spans.isEmpty() && spans.getLast()[1] == ids.length) throw new JemmaException("the prompt ends inside an image");
+        return rows;
+    }
+
+    /**
      * The batch of {@code ids[from ..]} at the cache's next positions: soft-token rows carry the images' embeddings
      * ({@code images.get(k)}: the k-th run of the whole prompt, [tokens × dim]), each run one bidirectional span.
      * {@code from} must not fall inside a run.

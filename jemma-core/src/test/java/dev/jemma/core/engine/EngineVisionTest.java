@@ -95,4 +95,49 @@ class EngineVisionTest {
                     .isInstanceOf(JemmaException.class).hasMessageContaining("2 <start_of_image> markers but only 1 image");
         }
     }
+
+    /**
+     * Image prompts go through the continuous-batching scheduler like text: alone, in steps of 16 rows (one image's
+     * tokens, so chunks end before or after the image run, never inside), they give HF's greedy ids; run concurrently
+     * with other image and text sessions they share steps and give the same tokens as alone.
+     */
+    @Test
+    void imagePromptsShareTheSchedulersSteps() throws Exception {
+        JsonNode square = MultimodalFixtures.model().get("cases").get("square"), v = square.get("variants").get("F32");
+        JsonNode wide = MultimodalFixtures.model().get("cases").get("wide");
+        EngineOptions o = EngineOptions.builder().exact(true).threads(2).maxBatch(16).mmproj(file(v.get("mmproj_gguf").asText())).build();
+        try (Engine e = Engine.load(file(v.get("text_gguf").asText()), o)) {
+            List<List<ChatMessage>> convs = List.of(List.of(message(square)), List.of(message(wide)),
+                    List.of(ChatMessage.user("What is the capital of France?")), List.of(message(square)),
+                    List.of(ChatMessage.user("Tell me a story about a lighthouse.")));
+            List<int[]> alone = new java.util.ArrayList<>();
+            for (List<ChatMessage> c : convs) {
+                try (Session s = e.newSession()) {
+                    long rowsBefore = e.batchStatistics()[1];
+                    Generation g = s.generate(c, GREEDY, TokenListener.NONE);
+                    // every prompt row, image rows included, and each generated token but the last ran as a scheduler step
+                    assertThat(e.batchStatistics()[1] - rowsBefore).isEqualTo(g.promptTokens() + g.tokens().length - 1);
+                    alone.add(g.tokens());
+                }
+            }
+            assertThat(alone.get(0)).containsExactly(Fixtures.ints(v.get("greedy_ids")));
+            assertThat(alone.get(1)).containsExactly(Fixtures.ints(wide.get("variants").get("F32").get("greedy_ids")));
+            long[] before = e.batchStatistics();
+            java.util.concurrent.ExecutorService ex = java.util.concurrent.Executors.newFixedThreadPool(convs.size());
+            java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+            List<java.util.concurrent.Future<int[]>> futures = new java.util.ArrayList<>();
+            for (List<ChatMessage> c : convs) {
+                futures.add(ex.submit(() -> {
+                    try (Session s = e.newSession()) {
+                        start.await();
+                        return s.generate(c, GREEDY, TokenListener.NONE).tokens();
+                    }
+                }));
+            }
+            start.countDown();
+            for (int i = 0; i < convs.size(); i++) assertThat(futures.get(i).get()).as("conversation %d batched", i).isEqualTo(alone.get(i));
+            ex.shutdown();
+            assertThat(e.batchStatistics()[2] - before[2]).as("steps serving several sequences").isPositive();
+        }
+    }
 }
