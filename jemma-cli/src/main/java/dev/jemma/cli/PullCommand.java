@@ -27,6 +27,10 @@ final class PullCommand implements Callable<Integer> {
         bar.finish();
         System.out.println(m.name() + "  " + m.digest().substring(0, 19) + "  " + ProgressBar.human(m.size())
                 + "  (" + m.repo() + "/" + m.file() + ")");
+        if (m.projector() != null) {
+            System.out.println("  + projector  sha256:" + m.projector().sha256().substring(0, 12) + "  " + ProgressBar.human(m.projector().size())
+                    + "  (" + m.repo() + "/" + m.projector().file() + ")");
+        }
         return 0;
     }
 

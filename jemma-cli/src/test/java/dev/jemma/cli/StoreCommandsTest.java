@@ -100,4 +100,67 @@ class StoreCommandsTest {
         assertThat(missing.exitCode()).isEqualTo(1);
         assertThat(missing.err()).contains("jemma pull gemma3:1b");
     }
+
+    /** A vision repository (model + mmproj, as llama.cpp's Gemma 3 repositories are laid out): pull fetches both and run sees images. */
+    @Test
+    void pullFetchesTheProjectorAndRunSeesImages() throws Exception {
+        String f = System.getProperty("jemma.fixtures");
+        Path dir = f == null ? null : Path.of(f, "multimodal", "gemma3-vision-tiny");
+        org.junit.jupiter.api.Assumptions.assumeTrue(dir != null && Files.isDirectory(dir), "multimodal fixtures not found");
+        byte[] model = Files.readAllBytes(dir.resolve("gemma3-vision-tiny-Q8_0.gguf"));
+        byte[] mmproj = Files.readAllBytes(dir.resolve("mmproj-gemma3-vision-tiny-F16.gguf"));
+        HttpServer vision = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        vision.createContext("/", ex -> {
+            try (ex) {
+                String p = ex.getRequestURI().getPath();
+                byte[] body;
+                if (p.equals("/api/models/org/vision-GGUF/tree/main")) {
+                    body = ("[" + entry("vision-Q8_0.gguf", model) + "," + entry("mmproj-vision-F16.gguf", mmproj) + "]").getBytes(StandardCharsets.UTF_8);
+                } else if (p.equals("/org/vision-GGUF/resolve/main/vision-Q8_0.gguf")) {
+                    body = model;
+                } else if (p.equals("/org/vision-GGUF/resolve/main/mmproj-vision-F16.gguf")) {
+                    body = mmproj;
+                } else {
+                    ex.sendResponseHeaders(404, -1);
+                    return;
+                }
+                ex.sendResponseHeaders(200, body.length);
+                ex.getResponseBody().write(body);
+            }
+        });
+        vision.start();
+        try {
+            System.setProperty("jemma.hf.endpoint", "http://127.0.0.1:" + vision.getAddress().getPort());
+            var pull = CliTestSupport.run(null, "pull", "hf.co/org/vision-GGUF");
+            assertThat(pull.exitCode()).as(pull.err()).isZero();
+            assertThat(pull.out()).contains("hf.co/org/vision-GGUF:latest").contains("+ projector").contains("mmproj-vision-F16.gguf");
+            assertThat(pull.err()).contains("pulling vision-Q8_0.gguf", "pulling mmproj-vision-F16.gguf");
+            var run = CliTestSupport.run(null, "run", "hf.co/org/vision-GGUF", "--image", dir.resolve("media/square-224x224.png").toString(),
+                    "-n", "3", "-t", "2", "--temp", "0", "--ids", "Describe this picture in one short sentence.");
+            assertThat(run.exitCode()).as(run.err()).isZero();
+            assertThat(run.out().strip()).startsWith("[").endsWith("]");
+            var show = CliTestSupport.run(null, "show", "hf.co/org/vision-GGUF");
+            assertThat(show.exitCode()).as(show.err()).isZero();
+            assertThat(show.out()).contains("SigLIP 3 layers");
+            var rm = CliTestSupport.run(null, "rm", "hf.co/org/vision-GGUF");
+            assertThat(rm.exitCode()).isZero();
+            try (var blobs = Files.list(home.resolve("models/blobs"))) {
+                assertThat(blobs.map(b -> b.getFileName().toString()).filter(n -> !n.endsWith(".lock")).toList())
+                        .as("model and projector blobs removed").isEmpty();
+            }
+        } finally {
+            vision.stop(0);
+        }
+    }
+
+    private static String entry(String path, byte[] content) {
+        String sha;
+        try {
+            sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(content));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        return "{\"type\":\"file\",\"path\":\"" + path + "\",\"size\":" + content.length + ",\"lfs\":{\"oid\":\"" + sha
+                + "\",\"size\":" + content.length + "}}";
+    }
 }

@@ -40,7 +40,10 @@ import java.util.stream.Stream;
  *   models/manifests/hf.co/ORG/REPO/TAG.json           hub references
  * </pre>
  * A blob only gets its final name after its size and sha256 match the hub's LFS metadata (atomic rename), and a
- * manifest is written (atomically) only after that, so a broken download never becomes a model.
+ * manifest is written (atomically) only after that, so a broken download never becomes a model. A repository with a
+ * multimodal projector (an {@code mmproj*.gguf} beside the model, as llama.cpp's Gemma 3 repositories ship the vision
+ * tower) has it pulled too, as a blob of its own named in the model's manifest; {@link #projectorOf} finds it from the
+ * model's blob, which is how an engine loading a stored model sees images.
  */
 public final class ModelStore {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -126,9 +129,8 @@ public final class ModelStore {
         try {
             Files.delete(mf);
             if (m != null) {
-                String sha = m.sha256();
-                boolean shared = list().stream().anyMatch(o -> o.sha256().equals(sha));
-                if (!shared) Files.deleteIfExists(m.path());
+                if (!referenced(m.sha256())) Files.deleteIfExists(m.path());
+                if (m.projector() != null && !referenced(m.projector().sha256())) Files.deleteIfExists(m.projector().path());
             }
             // Tidy empty directories up to the manifests root.
             for (Path d = mf.getParent(); d != null && d.startsWith(manifests) && !d.equals(manifests); d = d.getParent()) {
@@ -143,15 +145,21 @@ public final class ModelStore {
         return true;
     }
 
+    /** Whether a stored model still refers to the blob (as its model or its projector). */
+    private boolean referenced(String sha) {
+        return list().stream().anyMatch(o -> o.sha256().equals(sha) || (o.projector() != null && o.projector().sha256().equals(sha)));
+    }
+
     /** Pulls {@code name} from the hub (or returns it at once when the stored copy is current). */
     public StoredModel pull(String name, HubClient hub, PullListener listener) {
         ModelRef ref = ModelRef.parse(name);
         listener.status("pulling manifest");
         List<HubClient.HubFile> files = hub.tree(ref.repo());
         HubClient.HubFile file = chooseFile(ref, files);
+        HubClient.HubFile projFile = chooseProjector(files);
         Optional<StoredModel> existing = find(ref.name());
         if (existing.isPresent() && file.sha256() != null && existing.get().sha256().equalsIgnoreCase(file.sha256())
-                && Files.isRegularFile(existing.get().path())) {
+                && Files.isRegularFile(existing.get().path()) && current(existing.get().projector(), projFile)) {
             listener.progress(existing.get().digest(), existing.get().size(), existing.get().size());
             listener.status("success");
             return existing.get();
@@ -161,6 +169,28 @@ public final class ModelStore {
         } catch (IOException e) {
             throw new JemmaException("cannot create " + blobs + ": " + e.getMessage());
         }
+        String sha = fetch(ref, hub, file, listener);
+        StoredModel.Projector projector = null;
+        if (projFile != null) {
+            String psha = fetch(ref, hub, projFile, listener);
+            projector = new StoredModel.Projector(projFile.path(), psha, sizeOf(blobs.resolve("sha256-" + psha)), blobs.resolve("sha256-" + psha));
+        }
+        listener.status("writing manifest");
+        StoredModel m = new StoredModel(ref.name(), ref.repo(), file.path(), sha, file.size() >= 0 ? file.size()
+                : sizeOf(blobs.resolve("sha256-" + sha)), blobs.resolve("sha256-" + sha), Instant.now(), projector);
+        writeManifest(ref, m);
+        listener.status("success");
+        return m;
+    }
+
+    /** Whether a stored projector is the hub's current one (or there is none on either side). */
+    private static boolean current(StoredModel.Projector stored, HubClient.HubFile hub) {
+        if (hub == null) return stored == null;
+        return stored != null && hub.sha256() != null && stored.sha256().equalsIgnoreCase(hub.sha256()) && Files.isRegularFile(stored.path());
+    }
+
+    /** Downloads one file of the repository into its blob under the blob's lock (once across threads and processes). */
+    private String fetch(ModelRef ref, HubClient hub, HubClient.HubFile file, PullListener listener) {
         String key = file.sha256() != null ? file.sha256().toLowerCase(Locale.ROOT)
                 : "pending-" + sha256Hex((ref.repo() + "/" + file.path()).getBytes());
         if (file.sha256() != null && !file.sha256().matches("[0-9a-fA-F]{64}")) {
@@ -168,7 +198,6 @@ public final class ModelStore {
                     + ModelRef.printable(file.sha256()) + "' is not 64 hex digits");
         }
         Path lockFile = blobs.resolve("sha256-" + key + ".lock");
-        String sha;
         ReentrantLock local = LOCAL_LOCKS.computeIfAbsent(lockFile, k -> new ReentrantLock());
         if (!local.tryLock()) {
             listener.status("waiting for another pull of " + file.path());
@@ -176,18 +205,12 @@ public final class ModelStore {
         }
         try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
              FileLock ignored = lockBlocking(ch, listener, file.path())) {
-            sha = download(ref, hub, file, key, listener);
+            return download(ref, hub, file, key, listener);
         } catch (IOException e) {
             throw new JemmaException("cannot lock " + lockFile + ": " + e.getMessage());
         } finally {
             local.unlock();
         }
-        listener.status("writing manifest");
-        StoredModel m = new StoredModel(ref.name(), ref.repo(), file.path(), sha, file.size() >= 0 ? file.size()
-                : sizeOf(blobs.resolve("sha256-" + sha)), blobs.resolve("sha256-" + sha), Instant.now());
-        writeManifest(ref, m);
-        listener.status("success");
-        return m;
     }
 
     private static FileLock lockBlocking(FileChannel ch, PullListener listener, String file) throws IOException {
@@ -339,6 +362,46 @@ public final class ModelStore {
                 .thenComparing(HubClient.HubFile::path)).orElseThrow();
     }
 
+    /**
+     * The repository's multimodal projector ({@code mmproj*.gguf}, as llama.cpp names them), or null when it has none.
+     * Of several precisions the one llama.cpp's converter writes by default (F16) is preferred, then BF16, F32, Q8_0,
+     * then the shortest name.
+     */
+    static HubClient.HubFile chooseProjector(List<HubClient.HubFile> files) {
+        List<HubClient.HubFile> mm = files.stream()
+                .filter(f -> {
+                    String n = f.path().substring(f.path().lastIndexOf('/') + 1).toLowerCase(Locale.ROOT);
+                    return n.endsWith(".gguf") && n.contains("mmproj") && !n.matches(".*-\\d{5}-of-\\d{5}\\.gguf");
+                })
+                .sorted(Comparator.comparingInt((HubClient.HubFile f) -> f.path().length()).thenComparing(HubClient.HubFile::path))
+                .toList();
+        if (mm.size() <= 1) return mm.isEmpty() ? null : mm.getFirst();
+        for (String pref : new String[]{"F16", "BF16", "F32", "Q8_0"}) {
+            for (HubClient.HubFile f : mm) if (hasTag(f.path(), pref)) return f;
+        }
+        return mm.getFirst();
+    }
+
+    /**
+     * The projector pulled with the model whose blob {@code model} is ({@code …/models/blobs/sha256-HEX} of any store),
+     * or empty when it is not a stored model or its repository had none.
+     */
+    public static Optional<Path> projectorOf(Path model) {
+        Path abs = model.toAbsolutePath().normalize();
+        Path name = abs.getFileName(), blobDir = abs.getParent();
+        if (name == null || !name.toString().matches("sha256-[0-9a-f]{64}")) return Optional.empty();
+        if (blobDir == null || !blobDir.getFileName().toString().equals("blobs")) return Optional.empty();
+        Path models = blobDir.getParent();
+        if (models == null || models.getFileName() == null || !models.getFileName().toString().equals("models") || models.getParent() == null) {
+            return Optional.empty();
+        }
+        String sha = name.toString().substring("sha256-".length());
+        for (StoredModel m : new ModelStore(models.getParent()).list()) {
+            if (m.sha256().equals(sha) && m.projector() != null && Files.isRegularFile(m.projector().path())) return Optional.of(m.projector().path());
+        }
+        return Optional.empty();
+    }
+
     private static boolean hasTag(String path, String tag) {
         String name = path.substring(path.lastIndexOf('/') + 1).toLowerCase(Locale.ROOT);
         name = name.substring(0, name.length() - ".gguf".length());
@@ -370,6 +433,12 @@ public final class ModelStore {
         o.put("sha256", m.sha256());
         o.put("size", m.size());
         o.put("pulled_at", m.pulledAt().toString());
+        if (m.projector() != null) {
+            ObjectNode p = o.putObject("projector");
+            p.put("file", m.projector().file());
+            p.put("sha256", m.projector().sha256());
+            p.put("size", m.projector().size());
+        }
         try {
             Files.createDirectories(mf.getParent());
             Path tmp = Files.createTempFile(mf.getParent(), mf.getFileName().toString(), ".tmp");
@@ -385,8 +454,16 @@ public final class ModelStore {
             JsonNode o = JSON.readTree(mf.toFile());
             String sha = o.path("sha256").asText("");
             if (!sha.matches("[0-9a-f]{64}")) throw new JemmaException(mf + ": bad sha256 field");
+            StoredModel.Projector projector = null;
+            JsonNode p = o.path("projector");
+            if (p.isObject()) {
+                String psha = p.path("sha256").asText("");
+                if (!psha.matches("[0-9a-f]{64}")) throw new JemmaException(mf + ": bad projector.sha256 field");
+                projector = new StoredModel.Projector(p.path("file").asText(), psha, p.path("size").asLong(), blobs.resolve("sha256-" + psha));
+            }
             return new StoredModel(o.path("name").asText(), o.path("repo").asText(), o.path("file").asText(), sha,
-                    o.path("size").asLong(), blobs.resolve("sha256-" + sha), Instant.parse(o.path("pulled_at").asText(Instant.EPOCH.toString())));
+                    o.path("size").asLong(), blobs.resolve("sha256-" + sha), Instant.parse(o.path("pulled_at").asText(Instant.EPOCH.toString())),
+                    projector);
         } catch (IOException | RuntimeException e) {
             if (e instanceof JemmaException je) throw je;
             throw new JemmaException(mf + ": unreadable manifest (" + e.getMessage() + ")");

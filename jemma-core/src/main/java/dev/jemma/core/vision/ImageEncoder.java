@@ -59,10 +59,13 @@ public final class ImageEncoder implements VisionEncoder {
     }
 
     /**
-     * The model's {@code mmproj*.gguf}: {@code mmproj-<model file name>} when it exists, else the only mmproj file in
-     * the model's folder; null when there is none or several to choose from.
+     * The model's {@code mmproj*.gguf}: for a model in Jemma's store the projector pulled with it, else
+     * {@code mmproj-<model file name>} when it exists, else the only mmproj file in the model's folder; null when there
+     * is none or several to choose from.
      */
     public static Path findBeside(Path model) {
+        var pulled = dev.jemma.core.store.ModelStore.projectorOf(model);
+        if (pulled.isPresent()) return pulled.get();
         Path named = model.toAbsolutePath().resolveSibling("mmproj-" + model.getFileName());
         if (java.nio.file.Files.isRegularFile(named)) return named;
         Path dir = model.toAbsolutePath().getParent();

@@ -78,8 +78,10 @@ class ModelStoreTest {
         hub.cutNextAfter = 100_000;
         StoredModel m = store.pull("hf.co/org/tiny-GGUF:Q8_0", client(null), PullListener.NONE);
         assertThat(Files.readAllBytes(m.path())).isEqualTo(gguf);
-        assertThat(hub.rangeHeaders).hasSize(2);
+        // the model (cut, then resumed), then the repository's projector
+        assertThat(hub.rangeHeaders).hasSize(3);
         assertThat(hub.rangeHeaders.get(0)).isEmpty();
+        assertThat(hub.rangeHeaders.get(2)).isEmpty();
         // Whatever arrived before the cut (at most 100 000 bytes) is kept and only the rest is fetched.
         assertThat(hub.rangeHeaders.get(1)).startsWith("bytes=").endsWith("-");
         long resumedAt = Long.parseLong(hub.rangeHeaders.get(1).substring(6, hub.rangeHeaders.get(1).length() - 1));
@@ -95,7 +97,7 @@ class ModelStoreTest {
         Files.write(blobs.resolve("sha256-" + sha + ".partial"), java.util.Arrays.copyOf(gguf, 12345));
         StoredModel m = store.pull("hf.co/org/tiny-GGUF:Q8_0", client(null), PullListener.NONE);
         assertThat(Files.readAllBytes(m.path())).isEqualTo(gguf);
-        assertThat(hub.rangeHeaders).containsExactly("bytes=12345-");
+        assertThat(hub.rangeHeaders).containsExactly("bytes=12345-", "");
         assertThat(Files.exists(blobs.resolve("sha256-" + sha + ".partial"))).isFalse();
     }
 
@@ -152,7 +154,8 @@ class ModelStoreTest {
         } finally {
             pool.shutdownNow();
         }
-        assertThat(hub.downloads.get()).isEqualTo(1);
+        // each blob once: the model and its projector
+        assertThat(hub.downloads.get()).isEqualTo(2);
         assertThat(store.list()).hasSize(1);
     }
 
@@ -191,6 +194,57 @@ class ModelStoreTest {
         assertThatThrownBy(() -> ModelStore.chooseFile(ModelRef.parse("hf.co/a/b:Q4_K"), files)).hasMessageContaining("no GGUF file");
         assertThatThrownBy(() -> ModelStore.chooseFile(ModelRef.parse("hf.co/a/b"),
                 List.of(new HubClient.HubFile("x-Q4_0-00001-of-00002.gguf", 1, null)))).hasMessageContaining("split");
+    }
+
+    @Test
+    void theProjectorOfARepositoryIsPulledWithTheModelAndFoundFromItsBlob() throws Exception {
+        ModelStore store = new ModelStore(home);
+        byte[] mmproj = java.util.Arrays.copyOf(gguf, 100);
+        StoredModel m = store.pull("hf.co/org/tiny-GGUF:Q8_0", client(null), PullListener.NONE);
+        assertThat(m.projector()).isNotNull();
+        assertThat(m.projector().file()).isEqualTo("mmproj-tiny-f16.gguf");
+        assertThat(m.projector().sha256()).isEqualTo(ModelStore.sha256Hex(mmproj));
+        assertThat(Files.readAllBytes(m.projector().path())).isEqualTo(mmproj);
+        // the manifest keeps it, and an engine loading the model's blob finds it there
+        assertThat(store.find("hf.co/org/tiny-GGUF:Q8_0").orElseThrow().projector()).isEqualTo(m.projector());
+        assertThat(ModelStore.projectorOf(m.path())).contains(m.projector().path());
+        assertThat(dev.jemma.core.vision.ImageEncoder.findBeside(m.path())).isEqualTo(m.projector().path());
+        // shared by two names: removing one keeps it, removing the last deletes it
+        StoredModel q4 = store.pull("hf.co/org/tiny-GGUF:Q4_0", client(null), PullListener.NONE);
+        assertThat(q4.projector().path()).isEqualTo(m.projector().path());
+        store.remove("hf.co/org/tiny-GGUF:Q8_0");
+        assertThat(Files.exists(m.projector().path())).isTrue();
+        store.remove("hf.co/org/tiny-GGUF:Q4_0");
+        assertThat(Files.exists(m.projector().path())).isFalse();
+        // a repository without one: none, and nothing found for its blob
+        hub.add("org/text-GGUF", "text-Q8_0.gguf", gguf);
+        StoredModel text = store.pull("hf.co/org/text-GGUF", client(null), PullListener.NONE);
+        assertThat(text.projector()).isNull();
+        assertThat(ModelStore.projectorOf(text.path())).isEmpty();
+        assertThat(ModelStore.projectorOf(home.resolve("elsewhere.gguf"))).isEmpty();
+    }
+
+    @Test
+    void aProjectorAddedToTheRepositoryLaterIsPulledOnTheNextPull() throws Exception {
+        hub.add("org/late-GGUF", "late-Q8_0.gguf", gguf);
+        ModelStore store = new ModelStore(home);
+        assertThat(store.pull("hf.co/org/late-GGUF", client(null), PullListener.NONE).projector()).isNull();
+        byte[] mmproj = java.util.Arrays.copyOf(gguf, 200);
+        hub.add("org/late-GGUF", "mmproj-late-F16.gguf", mmproj);
+        int before = hub.downloads.get();
+        StoredModel m = store.pull("hf.co/org/late-GGUF", client(null), PullListener.NONE);
+        assertThat(hub.downloads.get() - before).as("only the projector is downloaded").isEqualTo(1);
+        assertThat(Files.readAllBytes(m.projector().path())).isEqualTo(mmproj);
+    }
+
+    @Test
+    void projectorChoicePrefersF16() {
+        List<HubClient.HubFile> files = List.of(new HubClient.HubFile("m-Q4_0.gguf", 10, null),
+                new HubClient.HubFile("mmproj-m-F32.gguf", 4, null), new HubClient.HubFile("mmproj-m-f16.gguf", 2, null),
+                new HubClient.HubFile("mmproj-m-bf16.gguf", 2, null));
+        assertThat(ModelStore.chooseProjector(files).path()).isEqualTo("mmproj-m-f16.gguf");
+        assertThat(ModelStore.chooseProjector(files.subList(0, 2)).path()).isEqualTo("mmproj-m-F32.gguf");
+        assertThat(ModelStore.chooseProjector(files.subList(0, 1))).isNull();
     }
 
     private static PullListener listener(List<String> statuses) {
