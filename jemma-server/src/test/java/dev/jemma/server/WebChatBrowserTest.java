@@ -20,13 +20,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.util.Base64;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Drives the web chat page in headless Chromium through the system's chromedriver (Debian's chromium-driver; no
- * driver download). Skipped, saying why, where no chromedriver is installed.
+ * driver download). Skipped, saying why, where no chromedriver is installed. The image test serves the multimodal
+ * fixture model and is skipped without the shared fixtures.
  */
 class WebChatBrowserTest {
     @TempDir
@@ -47,20 +49,25 @@ class WebChatBrowserTest {
         return null;
     }
 
-    @Test
-    void typesAMessageAndSeesTheStreamedAnswer() throws Exception {
+    private ChromeDriver startDriver() {
         File driverFile = chromedriver();
         Assumptions.assumeTrue(driverFile != null, "no chromedriver installed (apt-get install chromium chromium-driver)");
+        ChromeOptions options = new ChromeOptions();
+        String bin = chromium();
+        if (bin != null) options.setBinary(bin);
+        options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-extensions", "--no-first-run", "--window-size=1100,800",
+                "--user-data-dir=" + home.resolve("chrome-profile"));
+        ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(driverFile)
+                .usingAnyFreePort().withLogFile(home.resolve("chromedriver.log").toFile()).build();
+        return new ChromeDriver(service, options);
+    }
+
+    @Test
+    void typesAMessageAndSeesTheStreamedAnswer() throws Exception {
+        Assumptions.assumeTrue(chromedriver() != null, "no chromedriver installed (apt-get install chromium chromium-driver)");
         try (JemmaServer server = TestServers.start(TestServers.config(), home)) {
-            ChromeOptions options = new ChromeOptions();
-            String bin = chromium();
-            if (bin != null) options.setBinary(bin);
-            options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-extensions", "--no-first-run", "--window-size=1100,800",
-                    "--user-data-dir=" + home.resolve("chrome-profile"));
-            ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(driverFile)
-                    .usingAnyFreePort().withLogFile(home.resolve("chromedriver.log").toFile()).build();
-            ChromeDriver driver = new ChromeDriver(service, options);
+            ChromeDriver driver = startDriver();
             try {
                 driver.get(server.uri() + "/");
                 WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(60));
@@ -130,5 +137,102 @@ class WebChatBrowserTest {
                 driver.quit();
             }
         }
+    }
+
+    /**
+     * An image attached with the button, then two by paste and drop, reach the server as Ollama base64 {@code images}
+     * of the user message (byte for byte), are shown in the conversation, and the answer is the engine's own for that
+     * image; a file that is not an image is refused on the page.
+     */
+    @Test
+    void attachesPastesAndDropsImages() throws Exception {
+        Assumptions.assumeTrue(chromedriver() != null, "no chromedriver installed (apt-get install chromium chromium-driver)");
+        String f = System.getProperty("jemma.fixtures");
+        Path dir = f == null ? null : Path.of(f, "multimodal", "gemma3-vision-tiny");
+        Assumptions.assumeTrue(dir != null && Files.isDirectory(dir), "multimodal fixtures not found");
+        Path model = dir.resolve("gemma3-vision-tiny-F32.gguf"), square = dir.resolve("media/square-224x224.png"),
+                wide = dir.resolve("media/wide-960x320.png");
+        String question = "Describe this picture in one short sentence.";
+        String expected;
+        var greedy = dev.jemma.core.engine.GenerationOptions.builder().temperature(0f).maxTokens(12).build();
+        try (var e = dev.jemma.core.engine.Engine.load(model, dev.jemma.core.engine.EngineOptions.builder().threads(1).build());
+             var s = e.newSession()) {
+            expected = s.generate(List.of(dev.jemma.core.chat.ChatMessage.user(question, List.of(dev.jemma.core.chat.ChatImage.read(square)))),
+                    greedy, dev.jemma.core.engine.TokenListener.NONE).text();
+        }
+        String squareB64 = Base64.getEncoder().encodeToString(Files.readAllBytes(square));
+        String wideB64 = Base64.getEncoder().encodeToString(Files.readAllBytes(wide));
+        JemmaServer.Config c = JemmaServer.Config.defaults().withPort(0).withModels(List.of(model.toString()))
+                .withEngine(1, false, 0).withLimits(2, 16, Duration.ofSeconds(60));
+        try (JemmaServer server = TestServers.start(c, home)) {
+            ChromeDriver driver = startDriver();
+            try {
+                driver.get(server.uri() + "/");
+                WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(60));
+                wait.until(d -> !new Select(d.findElement(By.id("model"))).getOptions().isEmpty());
+                // what the page sends, as the server receives it
+                driver.executeScript("""
+                        window.sentBodies = [];
+                        const orig = window.fetch;
+                        window.fetch = (u, init) => { if (init && init.body) window.sentBodies.push(init.body); return orig(u, init); };""");
+                WebElement temp = driver.findElement(By.id("temperature"));
+                temp.clear();
+                temp.sendKeys("0");
+                driver.findElement(By.id("max-tokens")).sendKeys("12");
+
+                // 1. the file picker
+                driver.findElement(By.id("image-file")).sendKeys(square.toRealPath().toString());
+                wait.until(d -> d.findElements(By.cssSelector("#attachments img.thumb")).size() == 1);
+                WebElement input = driver.findElement(By.id("input"));
+                input.sendKeys(question);
+                input.sendKeys(Keys.ENTER);
+                wait.until(ExpectedConditions.numberOfElementsToBe(By.cssSelector(".msg.assistant"), 1));
+                wait.until(d -> d.findElement(By.id("send")).isEnabled() && d.findElements(By.cssSelector(".msg.streaming")).isEmpty());
+                assertThat(driver.findElements(By.cssSelector(".msg.error"))).isEmpty();
+                assertThat(driver.findElements(By.cssSelector("#attachments img"))).as("attachments cleared once sent").isEmpty();
+                assertThat(driver.findElements(By.cssSelector(".msg.user .images img.thumb"))).as("the image shown in the conversation").hasSize(1);
+                var sent = Exchange.JSON.readTree(lastChatBody(driver));
+                assertThat(sent.path("messages").get(0).path("content").asText()).isEqualTo(question);
+                assertThat(sent.path("messages").get(0).path("images").get(0).asText()).isEqualTo(squareB64);
+                String answerHtml = driver.findElement(By.cssSelector(".msg.assistant")).getAttribute("innerHTML");
+                String expectedHtml = (String) driver.executeScript("return window.jemmaRenderMarkdown(arguments[0]);", expected);
+                assertThat(answerHtml).as("the engine's answer for that image").startsWith(expectedHtml);
+
+                // 2. paste into the message box and drop on the page; a text file is refused
+                driver.findElement(By.id("new-chat")).click();
+                String fileJs = "const b = atob(arguments[0]); const a = new Uint8Array(b.length);"
+                        + " for (let i = 0; i < b.length; i++) a[i] = b.charCodeAt(i);"
+                        + " const dt = new DataTransfer(); dt.items.add(new File([a], arguments[1], {type: arguments[2]}));";
+                driver.executeScript(fileJs + " document.getElementById('input').dispatchEvent(new ClipboardEvent('paste',"
+                        + " {clipboardData: dt, bubbles: true, cancelable: true}));", squareB64, "pasted.png", "image/png");
+                driver.executeScript(fileJs + " document.getElementById('messages').dispatchEvent(new DragEvent('drop',"
+                        + " {dataTransfer: dt, bubbles: true, cancelable: true}));", wideB64, "wide.png", "image/png");
+                wait.until(d -> d.findElements(By.cssSelector("#attachments img.thumb")).size() == 2);
+                driver.executeScript(fileJs + " document.getElementById('messages').dispatchEvent(new DragEvent('drop',"
+                        + " {dataTransfer: dt, bubbles: true, cancelable: true}));",
+                        Base64.getEncoder().encodeToString("plain text".getBytes()), "notes.txt", "text/plain");
+                wait.until(d -> d.findElement(By.id("status")).getText().contains("notes.txt is not an image"));
+                assertThat(driver.findElements(By.cssSelector("#attachments img.thumb"))).hasSize(2);
+                input.sendKeys("Compare them.");
+                input.sendKeys(Keys.ENTER);
+                wait.until(ExpectedConditions.numberOfElementsToBe(By.cssSelector(".msg.assistant"), 1));
+                wait.until(d -> d.findElement(By.id("send")).isEnabled() && d.findElements(By.cssSelector(".msg.streaming")).isEmpty());
+                assertThat(driver.findElements(By.cssSelector(".msg.error"))).isEmpty();
+                sent = Exchange.JSON.readTree(lastChatBody(driver));
+                assertThat(sent.path("messages")).hasSize(1);
+                var images = sent.path("messages").get(0).path("images");
+                assertThat(images).hasSize(2);
+                assertThat(images.get(0).asText()).isEqualTo(squareB64);
+                assertThat(images.get(1).asText()).isEqualTo(wideB64);
+                assertThat(driver.findElements(By.cssSelector(".msg.user .images img.thumb"))).hasSize(2);
+                assertThat(driver.findElement(By.cssSelector(".msg.assistant .meta")).getText()).contains("tokens");
+            } finally {
+                driver.quit();
+            }
+        }
+    }
+
+    private static String lastChatBody(ChromeDriver driver) {
+        return (String) driver.executeScript("return window.sentBodies.filter(b => b.includes('\"messages\"')).pop();");
     }
 }

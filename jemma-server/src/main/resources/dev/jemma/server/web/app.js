@@ -1,11 +1,14 @@
-// Jemma web chat: vanilla JS, no build step. Talks to the server's own Ollama API (/api/tags, /api/chat).
+// Jemma web chat: vanilla JS, no build step. Talks to the server's own Ollama API (/api/tags, /api/chat); images go
+// as Ollama's base64 `images` of the user message.
 'use strict';
 (function () {
   const $ = (id) => document.getElementById(id);
   const messagesEl = $('messages'), inputEl = $('input'), sendEl = $('send'), stopEl = $('stop');
   const modelEl = $('model'), statusEl = $('status'), tempEl = $('temperature'), maxEl = $('max-tokens');
-  let history = [];           // [{role, content}] of the current conversation
+  const attachmentsEl = $('attachments'), fileEl = $('image-file');
+  let history = [];           // [{role, content, images?}] of the current conversation (images: base64, sent every turn)
   let controller = null;      // AbortController of the running request
+  let pending = [];           // images attached to the next message: [{name, dataUrl}]
 
   function setStatus(text) { statusEl.textContent = text || ''; }
 
@@ -88,14 +91,62 @@
 
   window.jemmaRenderMarkdown = renderMarkdown; // for the browser test
 
-  function addMessage(role, text) {
+  function addMessage(role, text, images) {
     const div = document.createElement('div');
     div.className = 'msg ' + role;
     if (role === 'assistant') div.innerHTML = renderMarkdown(text); else div.textContent = text;
+    if (images && images.length) {
+      const strip = document.createElement('div');
+      strip.className = 'images';
+      for (const im of images) strip.appendChild(thumbnail(im));
+      div.insertBefore(strip, div.firstChild);
+    }
     messagesEl.appendChild(div);
     messagesEl.scrollTop = messagesEl.scrollHeight;
     return div;
   }
+
+  // --- images: attached with the button, pasted into the message box, or dropped anywhere on the page. Each is read
+  // as a data: URL (shown as is) whose base64 part is what the Ollama API takes. The server decodes and checks it.
+  function thumbnail(im) {
+    const img = document.createElement('img');
+    img.className = 'thumb';
+    img.src = im.dataUrl;
+    img.alt = im.name;
+    img.title = im.name;
+    return img;
+  }
+  function renderPending() {
+    attachmentsEl.innerHTML = '';
+    pending.forEach((im, i) => {
+      const item = document.createElement('span');
+      item.className = 'attachment';
+      item.appendChild(thumbnail(im));
+      const x = document.createElement('button');
+      x.type = 'button'; x.className = 'remove'; x.textContent = '×'; x.title = 'Remove ' + im.name;
+      x.addEventListener('click', () => { pending.splice(i, 1); renderPending(); });
+      item.appendChild(x);
+      attachmentsEl.appendChild(item);
+    });
+  }
+  function readAsDataUrl(file) {
+    return new Promise((resolve, reject) => {
+      const r = new FileReader();
+      r.onload = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+      r.readAsDataURL(file);
+    });
+  }
+  async function attach(files) {
+    for (const f of files) {
+      if (!f.type.startsWith('image/')) { setStatus((f.name || 'that file') + ' is not an image; attach PNG, JPEG, GIF, BMP or WebP.'); continue; }
+      try {
+        pending.push({ name: f.name || 'pasted image', dataUrl: await readAsDataUrl(f) });
+      } catch (e) { setStatus('Cannot read ' + f.name + ': ' + e); }
+    }
+    renderPending();
+  }
+  function imageFiles(dt) { return dt ? Array.from(dt.files || []) : []; }
 
   function options() {
     const o = { temperature: parseFloat(tempEl.value) || 0 };
@@ -108,11 +159,13 @@
     sendEl.disabled = on; stopEl.disabled = !on; modelEl.disabled = on;
   }
 
-  async function send(text) {
+  async function send(text, images) {
     const model = modelEl.value;
     if (!model) { setStatus('Pick a model first.'); return; }
-    history.push({ role: 'user', content: text });
-    addMessage('user', text);
+    const turn = { role: 'user', content: text };
+    if (images.length) turn.images = images.map((im) => im.dataUrl.slice(im.dataUrl.indexOf(',') + 1));
+    history.push(turn);
+    addMessage('user', text, images);
     const out = addMessage('assistant', '');
     out.classList.add('streaming');
     let answer = '';
@@ -176,9 +229,33 @@
   $('composer').addEventListener('submit', (e) => {
     e.preventDefault();
     const text = inputEl.value.trim();
-    if (!text || controller) return;
+    if ((!text && !pending.length) || controller) return;
+    const images = pending;
     inputEl.value = '';
-    send(text);
+    pending = [];
+    renderPending();
+    send(text, images);
+  });
+  $('attach').addEventListener('click', () => fileEl.click());
+  fileEl.addEventListener('change', () => { attach(Array.from(fileEl.files)); fileEl.value = ''; });
+  inputEl.addEventListener('paste', (e) => {
+    const files = imageFiles(e.clipboardData);
+    if (!files.length) return;      // plain text pastes as usual
+    e.preventDefault();
+    attach(files);
+  });
+  document.addEventListener('dragover', (e) => {
+    if (!e.dataTransfer || !Array.from(e.dataTransfer.types || []).includes('Files')) return;
+    e.preventDefault();
+    document.body.classList.add('dragging');
+  });
+  document.addEventListener('dragleave', (e) => { if (!e.relatedTarget) document.body.classList.remove('dragging'); });
+  document.addEventListener('drop', (e) => {
+    document.body.classList.remove('dragging');
+    const files = imageFiles(e.dataTransfer);
+    if (!files.length) return;
+    e.preventDefault();
+    attach(files);
   });
   inputEl.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); $('composer').requestSubmit(); }
@@ -186,7 +263,7 @@
   stopEl.addEventListener('click', () => { if (controller) controller.abort(); });
   $('new-chat').addEventListener('click', () => {
     if (controller) controller.abort();
-    history = []; messagesEl.innerHTML = ''; setStatus(''); inputEl.focus();
+    history = []; pending = []; renderPending(); messagesEl.innerHTML = ''; setStatus(''); inputEl.focus();
   });
   loadModels();
 })();
