@@ -226,6 +226,8 @@ class WebChatBrowserTest {
                 assertThat(images.get(1).asText()).isEqualTo(wideB64);
                 assertThat(driver.findElements(By.cssSelector(".msg.user .images img.thumb"))).hasSize(2);
                 assertThat(driver.findElement(By.cssSelector(".msg.assistant .meta")).getText()).contains("tokens");
+                File shot = ((TakesScreenshot) driver).getScreenshotAs(OutputType.FILE);
+                Files.copy(shot.toPath(), Path.of("target", "screenshot-webchat-images.png"), StandardCopyOption.REPLACE_EXISTING);
             } finally {
                 driver.quit();
             }
