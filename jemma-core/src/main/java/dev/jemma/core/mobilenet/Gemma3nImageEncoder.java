@@ -8,8 +8,6 @@ import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.vision.VisionEncoder;
 
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * Gemma 3n's image path, HF {@code Gemma3nModel.get_image_features}: MobileNet-V5 over the pixel values, its
@@ -107,15 +105,6 @@ public final class Gemma3nImageEncoder implements VisionEncoder {
     @Override
     public boolean bidirectional() {
         return false;
-    }
-
-    @Override
-    public List<String> describe() {
-        List<String> out = new ArrayList<>();
-        out.add("MobileNet-V5 (" + tower.parameters() + " parameters):");
-        for (String line : tower.describe()) out.add("  " + line);
-        out.add("embed_vision: " + tower.width() + "×√" + tower.width() + " → RMSNorm → " + tower.width() + "→" + textDim() + " → RMSNorm (no scale)");
-        return out;
     }
 
     @Override

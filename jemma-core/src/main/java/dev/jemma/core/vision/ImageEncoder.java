@@ -121,12 +121,6 @@ public final class ImageEncoder implements VisionEncoder {
         return true;
     }
 
-    @Override
-    public java.util.List<String> describe() {
-        return java.util.List.of("SigLIP: " + config.layers() + " blocks × " + config.hidden() + " (" + config.heads() + " heads, ffn " + config.ffn()
-                + "), patch " + config.patchSize() + ", input " + config.imageSize() + "×" + config.imageSize(),
-                "projector: average pool to " + config.tokensPerImage() + " tokens, RMSNorm, " + config.hidden() + "→" + config.textDim());
-    }
 
     /** Bytes of vision weights held (mapped matrices, copied vectors, the transposed projection). */
     @Override

@@ -51,9 +51,6 @@ public interface VisionEncoder extends AutoCloseable {
         }
     }
 
-    /** A few lines on the tower for {@code jemma show}. */
-    java.util.List<String> describe();
-
     @Override
     void close();
 }
