@@ -107,4 +107,13 @@ class Gemma3nVisionCommandsTest {
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(new ObjectMapper().readTree(r.out()).path("image_encode_seconds").asDouble()).isPositive();
     }
+
+    @Test
+    void chatTakesSlashImage() {
+        JsonNode v = image.get("variant");
+        String input = "/image " + p(PNG) + "\nWhat is in the image?\n/bye\n";
+        var r = CliTestSupport.run(input, "chat", p(v.get("text_gguf").asText()), "--temp", "0", "-n", "4", "-t", "2");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("Added image");
+    }
 }
