@@ -9,6 +9,8 @@
   let history = [];           // [{role, content, images?}] of the current conversation (images: base64, sent every turn)
   let controller = null;      // AbortController of the running request
   let pending = [];           // images attached to the next message: [{name, dataUrl}]
+  let pendingAudio = [];      // [{name, data}] WAV clips (base64) for the next message
+  let recorder = null;        // the microphone recording in progress
 
   function setStatus(text) { statusEl.textContent = text || ''; }
 
@@ -159,11 +161,82 @@
     sendEl.disabled = on; stopEl.disabled = !on; modelEl.disabled = on;
   }
 
+  // --- audio: WAV files and microphone recordings travel as base64 WAV in Jemma's Ollama field messages[i].audio
+  function showAudio() {
+    $('audio-attachments').textContent = pendingAudio.length ? 'Audio for the next message: ' +
+      pendingAudio.map((a) => a.name).join(', ') : '';
+  }
+  function toBase64(bytes) {
+    let bin = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    return btoa(bin);
+  }
+  // 16-bit PCM mono WAV of Float32 samples (the server resamples to 16 kHz)
+  function wavBytes(samples, rate) {
+    const buf = new ArrayBuffer(44 + 2 * samples.length), v = new DataView(buf);
+    const str = (o, s) => { for (let i = 0; i < s.length; i++) v.setUint8(o + i, s.charCodeAt(i)); };
+    str(0, 'RIFF'); v.setUint32(4, 36 + 2 * samples.length, true); str(8, 'WAVE'); str(12, 'fmt ');
+    v.setUint32(16, 16, true); v.setUint16(20, 1, true); v.setUint16(22, 1, true); v.setUint32(24, rate, true);
+    v.setUint32(28, rate * 2, true); v.setUint16(32, 2, true); v.setUint16(34, 16, true); str(36, 'data');
+    v.setUint32(40, 2 * samples.length, true);
+    for (let i = 0; i < samples.length; i++) {
+      const x = Math.max(-1, Math.min(1, samples[i]));
+      v.setInt16(44 + 2 * i, x < 0 ? x * 32768 : x * 32767, true);
+    }
+    return new Uint8Array(buf);
+  }
+  $('attach-audio').addEventListener('click', () => $('audio-file').click());
+  $('audio-file').addEventListener('change', async (e) => {
+    for (const f of e.target.files) {
+      pendingAudio.push({ name: f.name, data: toBase64(new Uint8Array(await f.arrayBuffer())) });
+    }
+    e.target.value = '';
+    showAudio();
+  });
+  async function startRecording() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      setStatus('This browser cannot record here (the microphone needs https or localhost).');
+      return;
+    }
+    let stream;
+    try { stream = await navigator.mediaDevices.getUserMedia({ audio: true }); } catch (err) {
+      setStatus('No microphone: ' + err.message);
+      return;
+    }
+    const ctx = new AudioContext(), source = ctx.createMediaStreamSource(stream);
+    const node = ctx.createScriptProcessor(4096, 1, 1), chunks = [];
+    node.onaudioprocess = (ev) => chunks.push(new Float32Array(ev.inputBuffer.getChannelData(0)));
+    source.connect(node); node.connect(ctx.destination);
+    recorder = { stream, ctx, node, source, chunks };
+    $('record').textContent = 'Stop recording'; $('record').classList.add('recording');
+    setStatus('Recording… (at most 30 s are heard)');
+  }
+  function stopRecording() {
+    const r = recorder; recorder = null;
+    r.node.disconnect(); r.source.disconnect(); r.stream.getTracks().forEach((t) => t.stop());
+    let n = 0; for (const c of r.chunks) n += c.length;
+    const all = new Float32Array(n); let at = 0;
+    for (const c of r.chunks) { all.set(c, at); at += c.length; }
+    const rate = r.ctx.sampleRate; r.ctx.close();
+    $('record').textContent = 'Record'; $('record').classList.remove('recording');
+    if (!n) { setStatus('Nothing was recorded.'); return; }
+    pendingAudio.push({ name: 'recording (' + (n / rate).toFixed(1) + ' s)', data: toBase64(wavBytes(all, rate)) });
+    setStatus('');
+    showAudio();
+  }
+  $('record').addEventListener('click', () => { if (recorder) stopRecording(); else startRecording(); });
+
   async function send(text, images) {
     const model = modelEl.value;
     if (!model) { setStatus('Pick a model first.'); return; }
+    if (recorder) stopRecording();
     const turn = { role: 'user', content: text };
     if (images.length) turn.images = images.map((im) => im.dataUrl.slice(im.dataUrl.indexOf(',') + 1));
+    if (pendingAudio.length) {
+      turn.audio = pendingAudio.map((a) => a.data);
+      text = text + '\n[' + pendingAudio.map((a) => '🎤 ' + a.name).join(', ') + ']';
+      pendingAudio = []; showAudio();
+    }
     history.push(turn);
     addMessage('user', text, images);
     const out = addMessage('assistant', '');
@@ -229,7 +302,7 @@
   $('composer').addEventListener('submit', (e) => {
     e.preventDefault();
     const text = inputEl.value.trim();
-    if ((!text && !pending.length) || controller) return;
+    if ((!text && !pending.length && !pendingAudio.length && !recorder) || controller) return;
     const images = pending;
     inputEl.value = '';
     pending = [];
@@ -263,7 +336,7 @@
   stopEl.addEventListener('click', () => { if (controller) controller.abort(); });
   $('new-chat').addEventListener('click', () => {
     if (controller) controller.abort();
-    history = []; pending = []; renderPending(); messagesEl.innerHTML = ''; setStatus(''); inputEl.focus();
+    history = []; pending = []; renderPending(); pendingAudio = []; showAudio(); messagesEl.innerHTML = ''; setStatus(''); inputEl.focus();
   });
   loadModels();
 })();
