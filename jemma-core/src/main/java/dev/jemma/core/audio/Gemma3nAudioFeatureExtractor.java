@@ -65,6 +65,8 @@ public final class Gemma3nAudioFeatureExtractor {
     /** Log-mel features [frames × 128] of a 16 kHz clip (see the class comment). */
     public static float[] extract(AudioClip clip) {
         float[] x = clip.samples();
+        // HF truncates at 480 000 samples; more than a few samples over is a caller's mistake (split long clips)
+        if (x.length > MAX_SAMPLES && x.length <= MAX_SAMPLES + 16) x = java.util.Arrays.copyOf(x, MAX_SAMPLES);
         if (x.length > MAX_SAMPLES) {
             throw new JemmaException(clip.name() + ": " + AudioClip.duration(clip.seconds()) + " is longer than the 30 s one clip may last");
         }

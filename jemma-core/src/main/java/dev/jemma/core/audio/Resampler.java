@@ -26,7 +26,8 @@ public final class Resampler {
         double cutoff = Math.min(1.0, ratio) * ROLLOFF;       // in cycles per input sample × 2 (1 = input Nyquist)
         double halfWidth = ZEROS / cutoff;                    // kernel half-width in input samples
         float[] table = table(cutoff);
-        long outLen = (long) Math.ceil(x.length * ratio);
+        // rounded, not ceiled: 30 s at 44.1 kHz must stay 480 000 samples despite the ratio's rounding
+        long outLen = Math.round(x.length * ratio);
         float[] out = new float[Math.toIntExact(outLen)];
         double step = 1.0 / ratio, scale = OVERSAMPLE * cutoff;
         for (int j = 0; j < out.length; j++) {

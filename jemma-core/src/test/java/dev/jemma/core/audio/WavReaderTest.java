@@ -86,6 +86,16 @@ class WavReaderTest {
     }
 
     @Test
+    void thirtySecondsAtAnyRateIsOneClipOf480000Samples() {
+        for (int rate : new int[]{8000, 22050, 44100, 48000}) {
+            AudioClip c = AudioClip.fromWav(sine16(rate, 440, 30), "a.wav", 60).requireOnePiece();
+            assertThat(c.samples().length).as(rate + " Hz").isBetween(479_999, 480_001);
+            assertThat(Gemma3nAudioFeatureExtractor.frames(Math.min(c.samples().length, 480_000))).isEqualTo(2997);
+            assertThat(Gemma3nAudioFeatureExtractor.extract(c)).hasSize(2997 * 128);
+        }
+    }
+
+    @Test
     void resamplingIsBandLimited() {
         // 1 kHz at 44.1 kHz → 16 kHz: the same tone
         float[] x = new float[44100];
