@@ -149,7 +149,9 @@ public final class Gemma3nMmprojGenerator {
         w.putBool("clip.has_vision_encoder", true);
         w.putU32("clip.vision.projection_dim", size.dim);
         w.putU32("clip.vision.image_size", IMAGE_SIZE);
-        w.putU32("clip.vision.patch_size", 16);
+        // what llama.cpp's converter writes (image_size // image_seq_length = 768 // 256): its clip counts a Gemma 3n
+        // image's tokens as image_size / patch_size, so 16 made llama-mtmd-cli expect 48 tokens and abort
+        w.putU32("clip.vision.patch_size", IMAGE_SIZE / 256);
         w.putU32("clip.vision.embedding_length", MSFA_WIDTH);
         w.putU32("clip.vision.feed_forward_length", 8192);
         w.putU32("clip.vision.block_count", 128);
