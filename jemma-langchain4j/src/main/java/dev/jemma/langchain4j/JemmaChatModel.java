@@ -7,6 +7,13 @@ import dev.jemma.core.constrain.GrammarException;
 import dev.jemma.core.constrain.JsonConstraint;
 import dev.jemma.core.constrain.JsonSchemaGrammar;
 import dev.langchain4j.internal.JsonSchemaElementUtils;
+import dev.jemma.core.chat.Tool;
+import dev.jemma.core.chat.ToolCall;
+import dev.jemma.core.chat.ToolCalling;
+import dev.langchain4j.agent.tool.ToolExecutionRequest;
+import dev.langchain4j.agent.tool.ToolSpecification;
+import dev.langchain4j.data.message.ToolExecutionResultMessage;
+import dev.langchain4j.model.chat.request.ToolChoice;
 import dev.jemma.core.engine.Engine;
 import dev.jemma.core.engine.EngineOptions;
 import dev.jemma.core.engine.Generation;
@@ -65,7 +72,9 @@ import java.util.concurrent.Executor;
  * model with its vision tower) and {@link AiMessage} (text only)
  * map to Jemma's chat messages and go through the model's own chat template. A JSON response format without a schema
  * constrains decoding to one JSON object ({@link JsonConstraint}, as the server's JSON mode), and one with a JSON schema
- * to documents valid against it ({@link JsonSchemaGrammar}). Tool calls and remote image URLs are not supported and fail with
+ * to documents valid against it ({@link JsonSchemaGrammar}). Tools ({@code ToolSpecification}s, AI Services' {@code @Tool}
+ * methods) are called with Gemma's prompt-based format ({@link ToolCalling}): the answer is decoded under a grammar
+ * of the tools' parameter schemas, so a call always parses; tool results go back as user turns. Remote image URLs fail with
  * {@link UnsupportedFeatureException}, as does a schema keyword that cannot be enforced.
  *
  * <p><b>Parameters.</b> temperature, topP, topK, frequencyPenalty, presencePenalty, maxOutputTokens and stopSequences
@@ -135,11 +144,12 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
 
     @Override
     public ChatResponse doChat(ChatRequest request) {
-        List<dev.jemma.core.chat.ChatMessage> messages = checkImages(toJemma(request.messages()));
+        List<Tool> tools = tools(request.parameters());
+        List<dev.jemma.core.chat.ChatMessage> messages = ToolCalling.conversation(checkImages(toJemma(request.messages())), tools, true);
         GenerationOptions options = toOptions(request.parameters());
         Session session = acquire();
         try {
-            return toResponse(session.generate(messages, options, null));
+            return toResponse(session.generate(messages, options, null), !tools.isEmpty());
         } finally {
             release(session);
         }
@@ -158,15 +168,28 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         Handle handle = new Handle();
         Session session = null;
         try {
-            List<dev.jemma.core.chat.ChatMessage> messages = checkImages(toJemma(request.messages()));
+            List<Tool> tools = tools(request.parameters());
+            List<dev.jemma.core.chat.ChatMessage> messages = ToolCalling.conversation(checkImages(toJemma(request.messages())), tools, true);
             GenerationOptions options = toOptions(request.parameters());
             session = acquire();
             handle.session = session;
             PartialResponseContext context = new PartialResponseContext(handle);
+            // with tools, the first visible character tells a call list ('[') from text: calls are not streamed as text
+            StringBuilder held = new StringBuilder();
+            Boolean[] calling = {tools.isEmpty() ? Boolean.FALSE : null};
             response = toResponse(session.generate(messages, options, token -> {
                 // empty pieces are bytes of a character not yet complete, or text held back for a possible stop string
-                if (!token.text().isEmpty() && !handle.cancelled) handler.onPartialResponse(new PartialResponse(token.text()), context);
-            }));
+                if (token.text().isEmpty() || handle.cancelled) return;
+                String piece = token.text();
+                if (calling[0] == null) {
+                    held.append(piece);
+                    String t = held.toString().stripLeading();
+                    if (t.isEmpty()) return;
+                    calling[0] = t.startsWith("[");
+                    piece = held.toString();
+                }
+                if (!calling[0]) handler.onPartialResponse(new PartialResponse(piece), context);
+            }), !tools.isEmpty());
         } catch (Throwable e) {
             if (!handle.cancelled) handler.onError(e);
             return;
@@ -238,9 +261,17 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
                 case SystemMessage s -> out.add(dev.jemma.core.chat.ChatMessage.system(s.text()));
                 case UserMessage u -> out.add(userMessage(u));
                 case AiMessage a -> {
-                    if (a.hasToolExecutionRequests()) throw new UnsupportedFeatureException("Jemma does not support tool calls (an AiMessage requests a tool)");
-                    out.add(dev.jemma.core.chat.ChatMessage.assistant(a.text() == null ? "" : a.text()));
+                    String text = a.text() == null ? "" : a.text();
+                    if (a.hasToolExecutionRequests()) {
+                        // an earlier call goes back as the model wrote it
+                        List<ToolCall> calls = new ArrayList<>();
+                        for (ToolExecutionRequest r : a.toolExecutionRequests()) calls.add(new ToolCall(r.id(), r.name(), r.arguments() == null ? "{}" : r.arguments()));
+                        String written = ToolCalling.callsText(calls);
+                        text = text.isBlank() ? written : text + "\n" + written;
+                    }
+                    out.add(dev.jemma.core.chat.ChatMessage.assistant(text));
                 }
+                case ToolExecutionResultMessage r -> out.add(new dev.jemma.core.chat.ChatMessage("tool", ToolCalling.resultText(r.toolName(), r.text())));
                 default -> throw new UnsupportedFeatureException("Jemma does not support " + m.type() + " messages");
             }
         }
@@ -336,10 +367,18 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
     static GenerationOptions toOptions(ChatRequestParameters p) {
         GenerationOptions.Builder b = GenerationOptions.builder();
         if (p == null) return b.build();
-        if (p.toolSpecifications() != null && !p.toolSpecifications().isEmpty()) {
-            throw new UnsupportedFeatureException("Jemma does not support tools");
+        List<Tool> tools = tools(p);
+        Grammar response = responseGrammar(p);
+        if (!tools.isEmpty()) {
+            if (response != null) throw new UnsupportedFeatureException("Jemma cannot combine tools with a JSON response format");
+            ToolCalling.Choice choice = p.toolChoice() == ToolChoice.REQUIRED ? ToolCalling.Choice.REQUIRED : ToolCalling.Choice.AUTO;
+            try {
+                response = ToolCalling.grammar(tools, choice, null, true);
+            } catch (GrammarException e) {
+                throw new UnsupportedFeatureException("Jemma cannot enforce a tool's parameters: " + e.getMessage());
+            }
         }
-        b.grammar(responseGrammar(p));
+        b.grammar(response);
         if (p.temperature() != null) b.temperature(p.temperature().floatValue());
         if (p.topP() != null) b.topP(p.topP().floatValue());
         if (p.topK() != null) b.topK(p.topK());
@@ -352,6 +391,17 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("invalid chat request parameter: " + e.getMessage(), e);
         }
+    }
+
+    /** The request's tool specifications as Jemma tools (parameters as JSON Schema). */
+    static List<Tool> tools(ChatRequestParameters p) {
+        if (p == null || p.toolSpecifications() == null || p.toolSpecifications().isEmpty()) return List.of();
+        List<Tool> out = new ArrayList<>();
+        for (ToolSpecification t : p.toolSpecifications()) {
+            JsonNode params = t.parameters() == null ? null : SCHEMA_JSON.valueToTree(JsonSchemaElementUtils.toMap(t.parameters()));
+            out.add(new Tool(t.name(), t.description(), params));
+        }
+        return out;
     }
 
     /**
@@ -368,6 +418,26 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         } catch (GrammarException e) {
             throw new UnsupportedFeatureException("Jemma cannot enforce the JSON schema '" + schema.name() + "': " + e.getMessage());
         }
+    }
+
+    private ChatResponse toResponse(Generation g, boolean tools) {
+        List<ToolCall> calls = tools ? ToolCalling.parse(g.text()) : null;
+        if (calls != null) {
+            List<ToolExecutionRequest> requests = new ArrayList<>();
+            for (ToolCall c : calls) requests.add(ToolExecutionRequest.builder().id(c.id()).name(c.name()).arguments(c.arguments()).build());
+            return ChatResponse.builder()
+                    .aiMessage(AiMessage.from(requests))
+                    .metadata(JemmaChatResponseMetadata.jemmaBuilder()
+                            .modelName(modelName)
+                            .tokenUsage(new TokenUsage(g.promptTokens(), g.tokens().length))
+                            .finishReason(FinishReason.TOOL_EXECUTION)
+                            .reusedTokens(g.reusedTokens())
+                            .promptNanos(g.promptNanos())
+                            .generationNanos(g.generationNanos())
+                            .build())
+                    .build();
+        }
+        return toResponse(g);
     }
 
     private ChatResponse toResponse(Generation g) {

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jemma.core.JemmaException;
+import dev.jemma.core.chat.ToolCall;
+import dev.jemma.core.chat.ToolCalling;
 import dev.jemma.core.store.ModelRef;
 import dev.jemma.core.store.PullListener;
 
@@ -203,6 +205,7 @@ final class OllamaApi {
         if (arr == null || arr.isNull()) return List.of();
         if (!arr.isArray()) throw HttpError.badRequest("field 'messages' must be an array");
         List<ServedModel.Message> out = new ArrayList<>();
+        Map<String, String> callNames = ToolRequest.newNames();
         int i = 0;
         for (JsonNode m : arr) {
             if (!m.isObject()) throw HttpError.badRequest("messages[" + i + "] must be an object");
@@ -221,10 +224,6 @@ final class OllamaApi {
                 field = "messages[" + i + "].images";
                 images.addAll(base64Images(imgs, field));
             }
-            JsonNode calls = m.get("tool_calls");
-            if (calls != null && !calls.isNull() && !(calls.isArray() && calls.isEmpty())) {
-                throw HttpError.badRequest("messages[" + i + "].tool_calls: tool calling is not supported");
-            }
             List<dev.jemma.core.chat.ChatAudio> audio = new ArrayList<>();
             if (!openAi) {
                 ollamaAudio(m, i, audio);
@@ -235,7 +234,23 @@ final class OllamaApi {
             StringBuilder text = new StringBuilder();
             String partsField = content(m.get("content"), i, text, images, audio);
             if (partsField != null && field == null) field = partsField;
-            out.add(new ServedModel.Message(role, text.toString(), images, field, audio));
+            String content = text.toString();
+            JsonNode calls = m.get("tool_calls");
+            if (calls != null && !calls.isNull() && !(calls.isArray() && calls.isEmpty())) {
+                if (!role.equals("assistant")) throw HttpError.badRequest("messages[" + i + "].tool_calls: only assistant messages carry tool calls");
+                // an earlier call goes back as the model wrote it
+                String written = ToolCalling.callsText(ToolRequest.calls(calls, i, callNames));
+                content = content.isBlank() ? written : content + "\n" + written;
+            }
+            if (role.equals("tool")) {
+                // OpenAI names the call it answers (tool_call_id), Ollama the function (tool_name)
+                String name = Params.string(m, "tool_name", null);
+                if (name == null) name = Params.string(m, "name", null);
+                String id = Params.string(m, "tool_call_id", null);
+                if (name == null && id != null) name = callNames.get(id);
+                content = ToolCalling.resultText(name, content);
+            }
+            out.add(new ServedModel.Message(role, content, images, field, audio));
             i++;
         }
         return out;
@@ -275,19 +290,6 @@ final class OllamaApi {
         } catch (IllegalArgumentException e) {
             throw HttpError.badRequest(where + " is not valid base64 (" + e.getMessage() + ")");
         }
-    }
-
-    /** Tool calling is not implemented: a request that offers tools is refused rather than answered without them. */
-    static void refuseTools(JsonNode body) {
-        for (String f : List.of("tools", "functions")) {
-            JsonNode t = body.get(f);
-            if (t != null && !t.isNull() && !(t.isArray() && t.isEmpty())) throw HttpError.badRequest("field '" + f + "': tool calling is not supported");
-        }
-        JsonNode choice = body.get("tool_choice");
-        if (choice != null && !choice.isNull() && !(choice.isTextual() && choice.asText().equals("none"))) {
-            throw HttpError.badRequest("field 'tool_choice': tool calling is not supported");
-        }
-        if (body.has("function_call")) throw HttpError.badRequest("field 'function_call': tool calling is not supported");
     }
 
     /**
@@ -374,8 +376,14 @@ final class OllamaApi {
         ServedModel.Options opts = options(body).withLogprobs(logprobs(body));
         refuseThinking(body);
         dev.jemma.core.constrain.Grammar grammar = Constraints.ollama(body);
-        refuseTools(body);
+        ToolRequest tools = chat ? ToolRequest.parse(body) : null;
+        if (!chat && body.has("tools") && !body.get("tools").isNull()) throw HttpError.badRequest("field 'tools' is for /api/chat");
+        if (tools != null && tools.grammar != null) {
+            if (grammar != null) throw HttpError.badRequest("fields 'format' and 'tools' cannot be combined");
+            grammar = tools.grammar;
+        }
         List<ServedModel.Message> msgs = chat ? messages(body, false) : List.of();
+        if (chat && !msgs.isEmpty()) msgs = ToolRequest.rewrite(msgs, tools);
         String prompt = chat ? null : Params.string(body, "prompt", "");
         String system = chat ? null : Params.string(body, "system", null);
         boolean raw = !chat && Params.bool(body, "raw", false);
@@ -410,7 +418,7 @@ final class OllamaApi {
                 // The stream starts with the first text, so an error found before it (prompt too long…) still gets
                 // its proper status code.
                 boolean[] started = {false};
-                Generation.Outcome out = Generation.run(lease, req, (text, lps) -> {
+                Generation.Sink send = (text, lps) -> {
                     if (!stream) return true;
                     if (!started[0]) {
                         ex.startStream(NDJSON);
@@ -419,10 +427,23 @@ final class OllamaApi {
                     ObjectNode c = chunk(name, chat, text);
                     if (opts.logprobs() != null && !lps.isEmpty()) c.set("logprobs", logprobsJson(lps));
                     return ex.sendLine(c);
-                }, ex::clientGone);
+                };
+                boolean calling = tools != null && tools.grammar != null;
+                ToolStream ts = calling && stream ? new ToolStream(send) : null;
+                Generation.Outcome out = Generation.run(lease, req, ts != null ? ts : send, ex::clientGone);
                 if (out.clientGone()) return;
+                List<ToolCall> calls = calling ? ToolCalling.parse(out.text()) : null;
+                // an unfinished call list (cut by the token limit) goes out as the text it is
+                if (calls == null && ts != null && !ts.release()) return;
                 if (stream && !started[0]) ex.startStream(NDJSON);
-                ObjectNode fin = stream ? chunk(name, chat, "") : chunk(name, chat, out.text());
+                if (stream && calls != null) {
+                    ObjectNode c = chunk(name, chat, "");
+                    ((ObjectNode) c.get("message")).set("tool_calls", toolCalls(calls));
+                    if (opts.logprobs() != null && !ts.heldLogprobs().isEmpty()) c.set("logprobs", logprobsJson(ts.heldLogprobs()));
+                    ex.sendLine(c);
+                }
+                ObjectNode fin = stream || calls != null ? chunk(name, chat, "") : chunk(name, chat, out.text());
+                if (!stream && calls != null) ((ObjectNode) fin.get("message")).set("tool_calls", toolCalls(calls));
                 fin.put("done", true);
                 fin.put("done_reason", out.doneReason());
                 if (opts.logprobs() != null) {
@@ -443,6 +464,21 @@ final class OllamaApi {
                 else ex.json(200, fin);
             }
         }
+    }
+
+    /** Ollama's tool_calls: [{function: {name, arguments: {…}}}]. */
+    private static ArrayNode toolCalls(List<ToolCall> calls) {
+        ArrayNode a = Exchange.JSON.createArrayNode();
+        for (var c : calls) {
+            ObjectNode f = a.addObject().putObject("function");
+            f.put("name", c.name());
+            try {
+                f.set("arguments", Exchange.JSON.readTree(c.arguments()));
+            } catch (java.io.IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return a;
     }
 
     private void loadOrUnload(Exchange ex, String model, Duration keepAlive, boolean chat) {

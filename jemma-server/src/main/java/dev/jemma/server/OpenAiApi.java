@@ -3,6 +3,8 @@ package dev.jemma.server;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.jemma.core.chat.ToolCall;
+import dev.jemma.core.chat.ToolCalling;
 
 import java.util.List;
 import java.util.UUID;
@@ -67,11 +69,18 @@ final class OpenAiApi {
             throw HttpError.badRequest("field 'reasoning_effort': this model has no reasoning mode (Gemma 3); send \"none\" or leave it out");
         }
         dev.jemma.core.constrain.Grammar grammar = Constraints.openAi(body);
-        OllamaApi.refuseTools(body);
+        ToolRequest tools = chat ? ToolRequest.parse(body) : null;
+        if (!chat && body.has("tools") && !body.get("tools").isNull()) throw HttpError.badRequest("field 'tools' is for /v1/chat/completions");
+        boolean calling = tools != null && tools.grammar != null;
+        if (calling) {
+            if (grammar != null) throw HttpError.badRequest("fields 'response_format' and 'tools' cannot be combined");
+            grammar = tools.grammar;
+        }
         ServedModel.Request req;
         if (chat) {
             List<ServedModel.Message> msgs = OllamaApi.messages(body, true);
             if (msgs.isEmpty()) throw HttpError.badRequest("field 'messages' must be a non-empty array");
+            msgs = ToolRequest.rewrite(msgs, tools);
             req = new ServedModel.Request(msgs, null, null, false, null, opts, grammar);
         } else {
             JsonNode p = body.get("prompt");
@@ -91,7 +100,7 @@ final class OpenAiApi {
             String name = lease.entry().name();
             boolean[] started = {false};
             int[] textOffset = {0};
-            Generation.Outcome out = Generation.run(lease, req, (text, lps) -> {
+            Generation.Sink send = (text, lps) -> {
                 if (!stream) return true;
                 if (!started[0]) {
                     ex.startStream(SSE);
@@ -103,9 +112,26 @@ final class OpenAiApi {
                 ObjectNode c = chunk(id, created, name, chat, chat ? obj().put("content", text) : null, null, text);
                 if (opts.logprobs() != null) ((ObjectNode) c.get("choices").get(0)).set("logprobs", logprobsJson(chat, lps, textOffset));
                 return ex.sendEvent(c);
-            }, ex::clientGone);
+            };
+            ToolStream ts = calling && stream ? new ToolStream(send) : null;
+            Generation.Outcome out = Generation.run(lease, req, ts != null ? ts : send, ex::clientGone);
             if (out.clientGone()) return;
-            String finish = out.doneReason().equals("length") ? "length" : "stop";
+            List<ToolCall> calls = calling ? ToolCalling.parse(out.text()) : null;
+            // an unfinished call list (cut by the token limit) goes out as the text it is
+            if (calls == null && ts != null && !ts.release()) return;
+            String finish = calls != null ? "tool_calls" : out.doneReason().equals("length") ? "length" : "stop";
+            if (stream && calls != null) {
+                if (!started[0]) {
+                    ex.startStream(SSE);
+                    started[0] = true;
+                    ex.sendEvent(chunk(id, created, name, chat, obj().put("role", "assistant").putNull("content"), null));
+                }
+                ObjectNode delta = obj();
+                delta.set("tool_calls", toolCalls(calls, true));
+                ObjectNode c = chunk(id, created, name, chat, delta, null);
+                if (opts.logprobs() != null) ((ObjectNode) c.get("choices").get(0)).set("logprobs", logprobsJson(chat, ts.heldLogprobs(), textOffset));
+                ex.sendEvent(c);
+            }
             ObjectNode usage = obj().put("prompt_tokens", out.result().promptTokens())
                     .put("completion_tokens", out.result().evalCount())
                     .put("total_tokens", out.result().promptTokens() + out.result().evalCount());
@@ -134,7 +160,10 @@ final class OpenAiApi {
             ObjectNode o = obj().put("id", id).put("object", chat ? "chat.completion" : "text_completion")
                     .put("created", created).put("model", name).put("system_fingerprint", "jemma");
             ObjectNode choice = o.putArray("choices").addObject().put("index", 0);
-            if (chat) choice.putObject("message").put("role", "assistant").put("content", out.text());
+            if (chat && calls != null) {
+                ObjectNode msg = choice.putObject("message").put("role", "assistant").putNull("content");
+                msg.set("tool_calls", toolCalls(calls, false));
+            } else if (chat) choice.putObject("message").put("role", "assistant").put("content", out.text());
             else choice.put("text", out.text());
             if (opts.logprobs() != null) choice.set("logprobs", logprobsJson(chat, out.logprobs(), new int[]{0}));
             else choice.putNull("logprobs");
@@ -194,6 +223,19 @@ final class OpenAiApi {
             offset[0] += lp.token().length();
         }
         return o;
+    }
+
+    /** OpenAI's tool_calls: [{id, type: "function", function: {name, arguments: "<JSON text>"}}], with index in a stream. */
+    private static ArrayNode toolCalls(List<ToolCall> calls, boolean streamed) {
+        ArrayNode a = Exchange.JSON.createArrayNode();
+        for (int i = 0; i < calls.size(); i++) {
+            ToolCall c = calls.get(i);
+            ObjectNode o = a.addObject();
+            if (streamed) o.put("index", i);
+            o.put("id", c.id()).put("type", "function");
+            o.putObject("function").put("name", c.name()).put("arguments", c.arguments());
+        }
+        return a;
     }
 
     private static ObjectNode chunk(String id, long created, String model, boolean chat, ObjectNode delta, String finish) {

@@ -106,10 +106,10 @@ class StructuredOutputTest {
                 + "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
         assertThat(e.status()).isEqualTo(400);
         assertThat(e.json().path("error").path("message").asText()).contains("response_format.json_schema");
-        // tool calling is not implemented: offering tools is refused, not ignored
-        TestServers.Reply t = TestServers.post(server, "/v1/chat/completions", "{\"model\":\"" + TestServers.MODEL + "\",\"tools\":[{\"type\":\"function\","
+        // a schema and tools at once: refused, not one of them ignored
+        TestServers.Reply t = TestServers.post(server, "/api/chat", "{\"model\":\"" + TestServers.MODEL + "\",\"format\":\"json\",\"tools\":[{\"type\":\"function\","
                 + "\"function\":{\"name\":\"f\",\"parameters\":{\"type\":\"object\"}}}],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
         assertThat(t.status()).isEqualTo(400);
-        assertThat(t.json().path("error").path("message").asText()).contains("field 'tools'");
+        assertThat(t.json().path("error").asText()).contains("'format' and 'tools'");
     }
 }

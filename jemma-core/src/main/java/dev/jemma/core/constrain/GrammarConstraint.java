@@ -80,6 +80,23 @@ public final class GrammarConstraint implements TokenFilter {
         return bits;
     }
 
+    /** Token checks against the current state: a cached mask's bit, else the token's bytes through the matcher. */
+    @Override
+    public java.util.function.IntPredicate checker() {
+        return this::allows;
+    }
+
+    /** Whether token {@code id} may come next (what {@link #mask} leaves finite). */
+    public boolean allows(int id) {
+        if (matcher.generation() == maskGeneration) {
+            long[] bits = masks.get(matcher.state());
+            if (bits != null) return id < vocab.size && (bits[id >>> 6] >>> id & 1) != 0;
+        }
+        if (vocab.isEndOfTurn(id)) return matcher.canEnd();
+        byte[] b = vocab.bytes(id);
+        return b != null && b.length > 0 && b.length < 128 && matcher.accepts(b);
+    }
+
     @Override
     public void accept(int id) {
         if (vocab.isEndOfTurn(id)) {

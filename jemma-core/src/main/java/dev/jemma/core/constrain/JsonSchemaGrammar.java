@@ -50,7 +50,8 @@ public final class JsonSchemaGrammar {
     private static final Set<String> PRIMITIVES = Set.of("ws", "boolean", "null", "integral-part", "number", "integer", "char",
             "plain-char", "string", "value", "object", "array", "date", "time", "uuid");
 
-    private final JsonNode root;
+    /** The document $refs resolve in: the schema being converted. */
+    private JsonNode root;
     private final Map<String, String> rules = new LinkedHashMap<>();
     private final Map<String, String> ruleByBody = new HashMap<>();
     private final Map<String, String> refRules = new HashMap<>();
@@ -79,11 +80,36 @@ public final class JsonSchemaGrammar {
     /** The GBNF text for {@code schema} (for inspection; {@link #fromSchema} compiles it). */
     public static String toGbnf(JsonNode schema) {
         JsonSchemaGrammar c = new JsonSchemaGrammar(schema);
-        String rootExpr = c.visit(schema, "root", "");
-        c.rules.put("root", rootExpr);
+        return c.render(c.visit(schema, "root", ""));
+    }
+
+    /** A converter for several schemas in one grammar ({@link #add}, then {@link #render}). */
+    static JsonSchemaGrammar combined() {
+        return new JsonSchemaGrammar(null);
+    }
+
+    /** Converts one more schema (its $refs resolve inside it); returns the name of the rule for its documents. */
+    String add(JsonNode schema, String hint, String path) {
+        root = schema;
+        refRules.clear();
+        return rule(hint, visit(schema, hint, path));
+    }
+
+    /** A rule of this grammar with the given body (deduplicated), for callers composing around schemas. */
+    String define(String hint, String body) {
+        return rule(hint, body);
+    }
+
+    /** The name of the optional-whitespace rule. */
+    String ws() {
+        return primitive("ws");
+    }
+
+    /** The whole grammar with {@code rootBody} as the start rule. */
+    String render(String rootBody) {
         StringBuilder sb = new StringBuilder();
-        sb.append("root ::= ").append(rootExpr).append('\n');
-        for (var e : c.rules.entrySet()) if (!e.getKey().equals("root")) sb.append(e.getKey()).append(" ::= ").append(e.getValue()).append('\n');
+        sb.append("root ::= ").append(rootBody).append('\n');
+        for (var e : rules.entrySet()) if (!e.getKey().equals("root")) sb.append(e.getKey()).append(" ::= ").append(e.getValue()).append('\n');
         return sb.toString();
     }
 

@@ -2,6 +2,7 @@ package dev.jemma.core.sampling;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import java.util.function.IntPredicate;
 
 /**
  * Picks token ids from logits according to {@link SamplingParams}. Keeps its own random stream (seeded once), so a
@@ -32,19 +33,53 @@ public final class Sampler {
      * @param histLen how many entries of {@code history} are valid
      */
     public int sample(float[] logits, int offset, int vocab, int[] history, int histLen) {
+        float[] l = prepare(logits, offset, vocab, history, histLen);
+        if (p.greedy()) return argmax(l, vocab);
+        // candidates sorted by logit, best first: top-k by partial selection, else everything
+        int k = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
+        int n = topK(l, vocab, k);
+        // masked tokens (a grammar's −∞) are never candidates, even where rounding would leave the draw past the
+        // last positive weight
+        while (n > 1 && l[idx[n - 1]] == Float.NEGATIVE_INFINITY) n--;
+        return draw(l, n);
+    }
+
+    /**
+     * Samples as {@link #sample} would from the logits with every token failing {@code allowed} masked to −∞, without
+     * masking the vocabulary: the best candidates are checked one by one, and when the top-k (greedy: the best) allowed
+     * tokens are found among them, top-p, min-p and temperature apply to those exactly as after a full mask. Returns −1
+     * when that cannot be decided from the candidates (too few allowed, or no top-k cut): mask and call {@link #sample}.
+     * A grammar inside a string allows most tokens, so this path is the common one and costs a few checks per step.
+     */
+    public int sampleAllowed(float[] logits, int offset, int vocab, int[] history, int histLen, IntPredicate allowed) {
+        if (!p.greedy() && p.topK() <= 0) return -1;
+        float[] l = prepare(logits, offset, vocab, history, histLen);
+        int k = p.greedy() ? 1 : Math.min(p.topK(), vocab);
+        int m = Math.min(vocab, Math.max(4 * k, 256));
+        int n = topK(l, vocab, m);
+        int kept = 0;
+        for (int i = 0; i < n && kept < k; i++) {
+            int id = idx[i];
+            if (l[id] == Float.NEGATIVE_INFINITY) break;
+            if (allowed.test(id)) idx[kept++] = id;
+        }
+        // fewer than k allowed among the candidates: the k-th best allowed token may lie further down
+        if (kept == 0 || (kept < k && n < vocab)) return -1;
+        return p.greedy() ? idx[0] : draw(l, kept);
+    }
+
+    /** The logits with the penalties applied, in the sampler's work buffer. */
+    private float[] prepare(float[] logits, int offset, int vocab, int[] history, int histLen) {
         if (work.length < vocab) work = new float[vocab];
         float[] l = work;
         System.arraycopy(logits, offset, l, 0, vocab);
         applyPenalties(l, vocab, history, histLen);
-        if (p.greedy()) return argmax(l, vocab);
+        return l;
+    }
 
-        // candidates sorted by logit, best first: top-k by partial selection, else everything
-        int k = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
-        int n = topK(l, vocab, k);
+    /** Top-p, min-p and temperature over the candidates idx[0..n), best first; one draw. */
+    private int draw(float[] l, int n) {
         int[] c = idx;
-        // masked tokens (a grammar's −∞) are never candidates, even where rounding would leave the draw past the
-        // last positive weight
-        while (n > 1 && l[c[n - 1]] == Float.NEGATIVE_INFINITY) n--;
         // probabilities without temperature for top-p / min-p (llama.cpp applies temperature last)
         float max = l[c[0]];
         double[] prob = new double[n];
