@@ -102,6 +102,8 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
     private final List<ChatModelListener> listeners;
     private final Executor executor;
     private final String modelName;
+    /** Whether an answer may hold several tool calls (OpenAI's parallel_tool_calls). */
+    private final boolean parallelToolCalls;
     private static final ObjectMapper SCHEMA_JSON = new ObjectMapper();
     private final Deque<Session> idle = new ArrayDeque<>();
     private volatile boolean closed;
@@ -124,6 +126,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         if (b.maxOutputTokens != null) params.maxOutputTokens(b.maxOutputTokens);
         if (b.stopSequences != null) params.stopSequences(b.stopSequences);
         this.defaults = params.build();
+        this.parallelToolCalls = b.parallelToolCalls;
         this.listeners = b.listeners == null ? List.of() : List.copyOf(b.listeners);
         this.executor = b.executor != null ? b.executor : r -> Thread.ofVirtual().name("jemma-langchain4j").start(r);
         this.engine = Engine.load(b.modelPath, options);
@@ -145,8 +148,8 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
     @Override
     public ChatResponse doChat(ChatRequest request) {
         List<Tool> tools = tools(request.parameters());
-        List<dev.jemma.core.chat.ChatMessage> messages = ToolCalling.conversation(checkImages(toJemma(request.messages())), tools, true);
-        GenerationOptions options = toOptions(request.parameters());
+        List<dev.jemma.core.chat.ChatMessage> messages = ToolCalling.conversation(checkImages(toJemma(request.messages())), tools, parallelToolCalls);
+        GenerationOptions options = toOptions(request.parameters(), parallelToolCalls);
         Session session = acquire();
         try {
             return toResponse(session.generate(messages, options, null), !tools.isEmpty());
@@ -169,8 +172,8 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         Session session = null;
         try {
             List<Tool> tools = tools(request.parameters());
-            List<dev.jemma.core.chat.ChatMessage> messages = ToolCalling.conversation(checkImages(toJemma(request.messages())), tools, true);
-            GenerationOptions options = toOptions(request.parameters());
+            List<dev.jemma.core.chat.ChatMessage> messages = ToolCalling.conversation(checkImages(toJemma(request.messages())), tools, parallelToolCalls);
+            GenerationOptions options = toOptions(request.parameters(), parallelToolCalls);
             session = acquire();
             handle.session = session;
             PartialResponseContext context = new PartialResponseContext(handle);
@@ -364,7 +367,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         }
     }
 
-    static GenerationOptions toOptions(ChatRequestParameters p) {
+    static GenerationOptions toOptions(ChatRequestParameters p, boolean parallelToolCalls) {
         GenerationOptions.Builder b = GenerationOptions.builder();
         if (p == null) return b.build();
         List<Tool> tools = tools(p);
@@ -373,7 +376,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
             if (response != null) throw new UnsupportedFeatureException("Jemma cannot combine tools with a JSON response format");
             ToolCalling.Choice choice = p.toolChoice() == ToolChoice.REQUIRED ? ToolCalling.Choice.REQUIRED : ToolCalling.Choice.AUTO;
             try {
-                response = ToolCalling.grammar(tools, choice, null, true);
+                response = ToolCalling.grammar(tools, choice, null, parallelToolCalls);
             } catch (GrammarException e) {
                 throw new UnsupportedFeatureException("Jemma cannot enforce a tool's parameters: " + e.getMessage());
             }
@@ -393,9 +396,13 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         }
     }
 
-    /** The request's tool specifications as Jemma tools (parameters as JSON Schema). */
+    /**
+     * The request's tool specifications as Jemma tools (parameters as JSON Schema); none with {@link ToolChoice#NONE}
+     * (the model is not told about them and answers in text, as OpenAI's tool_choice "none").
+     */
     static List<Tool> tools(ChatRequestParameters p) {
         if (p == null || p.toolSpecifications() == null || p.toolSpecifications().isEmpty()) return List.of();
+        if (p.toolChoice() == ToolChoice.NONE) return List.of();
         List<Tool> out = new ArrayList<>();
         for (ToolSpecification t : p.toolSpecifications()) {
             JsonNode params = t.parameters() == null ? null : SCHEMA_JSON.valueToTree(JsonSchemaElementUtils.toMap(t.parameters()));
@@ -507,7 +514,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         private Integer maxOutputTokens;
         private List<String> stopSequences;
         private Long seed;
-        private Path mmproj;
+        private boolean parallelToolCalls = true;
         private ChatRequestParameters defaultRequestParameters;
         private List<ChatModelListener> listeners;
         private Executor executor;
@@ -574,6 +581,12 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         }
 
         /** Seed of the sampler for every request (LangChain4j's request parameters have none). */
+        /** Whether one answer may call several tools (default true), as OpenAI's {@code parallel_tool_calls}. */
+        public Builder parallelToolCalls(boolean v) {
+            parallelToolCalls = v;
+            return this;
+        }
+
         public Builder seed(Long v) {
             seed = v;
             return this;

@@ -31,7 +31,7 @@ class JemmaToolsTest {
 
     @BeforeAll
     static void load() {
-        model = JemmaChatModel.builder().modelPath(JemmaChatModelTest.demoModel()).contextLength(1024).threads(2).maxOutputTokens(80).build();
+        model = JemmaChatModel.builder().modelPath(JemmaChatModelTest.demoModel()).contextLength(2048).threads(2).maxOutputTokens(300).parallelToolCalls(false).build();
     }
 
     @AfterAll
@@ -59,7 +59,7 @@ class JemmaToolsTest {
         int calls = 0;
         for (int i = 0; i < 4; i++) {
             ChatResponse r = model.chat(ChatRequest.builder().messages(UserMessage.from("What is 2 + 3?")).toolSpecifications(ADD, MODE)
-                    .toolChoice(ToolChoice.REQUIRED).temperature(1.0).build());
+                    .toolChoice(ToolChoice.REQUIRED).temperature(1.0).maxOutputTokens(300).build());
             if (r.finishReason() != FinishReason.TOOL_EXECUTION) continue;
             calls++;
             validCalls(r.aiMessage());

@@ -91,6 +91,7 @@ class ToolCallingApiTest {
             assertThat(r.status()).isEqualTo(200);
             String finish = null;
             int calls = 0;
+            StringBuilder content = new StringBuilder();
             for (String line : r.body().split("\n")) {
                 if (!line.startsWith("data: {")) continue;
                 JsonNode ch = Exchange.JSON.readTree(line.substring(6)).path("choices").get(0);
@@ -98,11 +99,18 @@ class ToolCallingApiTest {
                     validArguments(call);
                     assertThat(call.path("index").asInt()).isEqualTo(calls++);
                 }
-                assertThat(ch.path("delta").path("content").asText("")).as("calls are not streamed as text").doesNotContain("\"parameters\"");
+                content.append(ch.path("delta").path("content").asText(""));
                 if (!ch.path("finish_reason").isNull()) finish = ch.path("finish_reason").asText();
             }
             assertThat(finish).isIn("tool_calls", "length");
-            if (finish.equals("tool_calls")) assertThat(calls).isPositive();
+            if (finish.equals("tool_calls")) {
+                assertThat(calls).isPositive();
+                assertThat(content.toString()).as("calls are not streamed as text").isEmpty();
+            } else {
+                // cut by max_tokens: the unfinished call list is the answer's text, as in the non-streamed reply
+                assertThat(calls).isZero();
+                assertThat(content.toString()).startsWith("[");
+            }
         }
     }
 
@@ -143,6 +151,29 @@ class ToolCallingApiTest {
             }
         }
         assertThat(calls).isPositive();
+    }
+
+    @Test
+    void toolChoiceNoneAnswersInText() {
+        for (boolean stream : new boolean[]{false, true}) {
+            TestServers.Reply r = TestServers.post(server, "/v1/chat/completions", chat(",\"tool_choice\":\"none\",\"seed\":3,\"max_tokens\":12,\"stream\":" + stream));
+            assertThat(r.status()).as(r.body()).isEqualTo(200);
+            assertThat(r.body()).doesNotContain("tool_calls\":[").doesNotContain("\"finish_reason\":\"tool_calls\"");
+        }
+    }
+
+    /** auto: text or calls, whichever the model starts with; calls (when there are) validate, text is plain content. */
+    @Test
+    void autoToolChoiceGivesTextOrValidCalls() throws Exception {
+        for (int seed = 1; seed <= 3; seed++) {
+            JsonNode c = TestServers.post(server, "/v1/chat/completions", chat(",\"tool_choice\":\"auto\",\"seed\":" + seed)).json().path("choices").get(0);
+            if (c.path("finish_reason").asText().equals("tool_calls")) {
+                for (JsonNode call : c.path("message").path("tool_calls")) validArguments(call);
+            } else {
+                assertThat(c.path("message").path("content").asText()).doesNotStartWith("[");
+                assertThat(c.path("message").has("tool_calls")).isFalse();
+            }
+        }
     }
 
     @Test
