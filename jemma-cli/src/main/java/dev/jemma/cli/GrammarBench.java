@@ -23,12 +23,13 @@ import java.util.List;
 
 /**
  * {@code jemma bench --grammar}: generation with sampling (Gemma's defaults, fixed seed) without and with a grammar
- * constraint, the same way, so the difference is what constrained decoding costs; the mask time per token is also
- * measured on its own (token checks, full masks when the checks do not decide, and feeding the chosen token). Each
+ * constraint, the same way, so the difference is what constrained decoding costs; the sampling step is also timed on its
+ * own, plain and constrained (token checks, allowed-set sampling or full masks, feeding the chosen token). Each
  * constrained run starts a fresh constraint (an empty mask cache, as a new request has), and
  * a grammar that completes is restarted so every run generates the same number of tokens.
  */
-record GrammarBench(String grammar, double[] plain, double[] constrained, double maskMsPerToken, double trieSeconds, int trieNodes) {
+record GrammarBench(String grammar, double[] plain, double[] constrained, double sampleMsPerToken, double grammarMsPerToken,
+                    double trieSeconds, int trieNodes) {
     static GrammarBench run(LanguageModel m, Path model, String spec, int gen, int reps, int[] tokens, KvCache cache) {
         Grammar g = load(spec);
         Tokenizer tok;
@@ -39,13 +40,11 @@ record GrammarBench(String grammar, double[] plain, double[] constrained, double
         long t0 = System.nanoTime();
         GrammarVocabulary v = new GrammarVocabulary(tok, vocab);
         double trie = (System.nanoTime() - t0) / 1e9;
-        List<Long> maskNanos = new ArrayList<>();
+        List<Long> sampleNanos = new ArrayList<>(), grammarNanos = new ArrayList<>();
         int[] eot = tok.endOfTurnIds();
-        double[] plain = BenchCommand.rates(BenchCommand.run(reps, () -> generate(m, cache, tokens[0], gen, null, v, eot, maskNanos), gen));
-        double[] constrained = BenchCommand.rates(BenchCommand.run(reps, () -> generate(m, cache, tokens[0], gen, g, v, eot, maskNanos), gen));
-        double mask = 0;
-        for (int i = maskNanos.size() - reps; i < maskNanos.size(); i++) mask += maskNanos.get(i);
-        return new GrammarBench(spec, plain, constrained, mask / reps / gen / 1e6, trie, v.nodes());
+        double[] plain = BenchCommand.rates(BenchCommand.run(reps, () -> generate(m, cache, tokens[0], gen, null, v, eot, sampleNanos), gen));
+        double[] constrained = BenchCommand.rates(BenchCommand.run(reps, () -> generate(m, cache, tokens[0], gen, g, v, eot, grammarNanos), gen));
+        return new GrammarBench(spec, plain, constrained, lastMeanMs(sampleNanos, reps, gen), lastMeanMs(grammarNanos, reps, gen), trie, v.nodes());
     }
 
     private static void generate(LanguageModel m, KvCache cache, int first, int gen, Grammar g, GrammarVocabulary v, int[] eot, List<Long> maskNanos) {
@@ -54,38 +53,27 @@ record GrammarBench(String grammar, double[] plain, double[] constrained, double
         GrammarConstraint c = g == null ? null : new GrammarConstraint(g, v);
         int vocab = m.config().vocabSize();
         float[] logits = m.forward(new int[]{first}, 0, 1, cache, false);
-        long masked = 0;
-        long[] checking = {0};
+        long constrained = 0;
         for (int i = 0; i < gen; i++) {
-            int id = -1;
+            int id;
             if (c != null) {
-                // as Session does: check the best candidates, mask the vocabulary only when they do not decide
-                GrammarConstraint cc = c;
+                // as Session does (checked candidates, small allowed sets, a full mask only when neither decides),
+                // with feeding the chosen token to the grammar: what a step costs beyond the forward pass
                 long t = System.nanoTime();
-                id = sampler.sampleAllowed(logits, 0, vocab, null, 0, x -> {
-                    long u = System.nanoTime();
-                    boolean ok = cc.allows(x);
-                    checking[0] += System.nanoTime() - u;
-                    return ok;
-                });
-                if (id < 0) {
-                    t = System.nanoTime();
-                    c.mask(logits, vocab);
-                    masked += System.nanoTime() - t;
-                }
-            }
-            if (id < 0) id = sampler.sample(logits, 0, vocab, null, 0);
-            if (c != null) {
-                long t = System.nanoTime();
+                id = c.choose(sampler, logits, vocab, null, 0);
                 c.accept(id);
-                masked += System.nanoTime() - t;
+                constrained += System.nanoTime() - t;
                 boolean end = false;
                 for (int e : eot) end |= e == id;
                 if (end) c = new GrammarConstraint(g, v); // the grammar is complete: start over
+            } else {
+                long t = System.nanoTime();
+                id = sampler.sample(logits, 0, vocab, null, 0);
+                constrained += System.nanoTime() - t;
             }
             if (i + 1 < gen) logits = m.forward(new int[]{id}, 0, 1, cache, false); // gen forwards in all, as tg
         }
-        if (g != null) maskNanos.add(masked + checking[0]);
+        maskNanos.add(constrained);
     }
 
     private static Grammar load(String spec) {
@@ -104,6 +92,13 @@ record GrammarBench(String grammar, double[] plain, double[] constrained, double
         }
     }
 
+    /** Mean ms per token over the measured runs (the last {@code reps}; the ones before are warm-up). */
+    private static double lastMeanMs(List<Long> nanos, int reps, int gen) {
+        double sum = 0;
+        for (int i = Math.max(0, nanos.size() - reps); i < nanos.size(); i++) sum += nanos.get(i);
+        return sum / reps / gen / 1e6;
+    }
+
     double overheadPercent() {
         return (BenchCommand.mean(plain) / BenchCommand.mean(constrained) - 1) * 100;
     }
@@ -113,7 +108,10 @@ record GrammarBench(String grammar, double[] plain, double[] constrained, double
         o.put("tg_sampled_tokens_per_s", BenchCommand.mean(plain));
         o.put("tg_grammar_tokens_per_s", BenchCommand.mean(constrained));
         o.put("grammar_overhead_percent", overheadPercent());
-        o.put("grammar_mask_ms_per_token", maskMsPerToken);
+        o.put("sample_ms_per_token", sampleMsPerToken);
+        o.put("grammar_sample_ms_per_token", grammarMsPerToken);
+        // what the grammar adds to a step beyond plain sampling (checks, masks, feeding the token)
+        o.put("grammar_mask_ms_per_token", grammarMsPerToken - sampleMsPerToken);
         o.put("grammar_trie_seconds", trieSeconds);
         o.put("grammar_trie_nodes", trieNodes);
     }
@@ -121,7 +119,8 @@ record GrammarBench(String grammar, double[] plain, double[] constrained, double
     void print(String name, String size, int threads, String mode, int gen) {
         System.out.printf("| %s | %s | %d | %s | tg%d sampled | %.2f ± %.2f |%n", name, size, threads, mode, gen, BenchCommand.mean(plain), BenchCommand.sd(plain));
         System.out.printf("| %s | %s | %d | %s | tg%d grammar | %.2f ± %.2f |%n", name, size, threads, mode, gen, BenchCommand.mean(constrained), BenchCommand.sd(constrained));
-        System.out.printf("%ngrammar %s: %+.1f %% time per token, mask %.3f ms/token (trie of %d nodes built in %.3f s)%n", grammar,
-                overheadPercent(), maskMsPerToken, trieNodes, trieSeconds);
+        System.out.printf("%ngrammar %s: %+.1f %% time per token; sampling %.3f ms/token plain, %.3f ms/token constrained"
+                + " (mask %+.3f ms/token; trie of %d nodes built in %.3f s)%n", grammar, overheadPercent(), sampleMsPerToken,
+                grammarMsPerToken, grammarMsPerToken - sampleMsPerToken, trieNodes, trieSeconds);
     }
 }

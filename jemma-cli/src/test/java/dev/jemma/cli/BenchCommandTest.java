@@ -50,7 +50,11 @@ class BenchCommandTest {
         var o = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
         assertThat(o.get("grammar").asText()).isEqualTo("json");
         assertThat(o.get("tg_grammar_tokens_per_s").asDouble()).isPositive();
-        assertThat(o.get("grammar_mask_ms_per_token").asDouble()).isPositive();
+        assertThat(o.get("sample_ms_per_token").asDouble()).isPositive();
+        assertThat(o.get("grammar_sample_ms_per_token").asDouble()).isPositive();
+        // the difference: may be negative where sampling among a few allowed tokens beats sampling the vocabulary
+        assertThat(o.get("grammar_mask_ms_per_token").asDouble()).isEqualTo(
+                o.get("grammar_sample_ms_per_token").asDouble() - o.get("sample_ms_per_token").asDouble(), org.assertj.core.data.Offset.offset(1e-9));
         assertThat(o.get("grammar_trie_nodes").asInt()).isPositive();
         var bad = CliTestSupport.run(null, "bench", RunCommandTest.TINY, "-p", "0", "-n", "2", "--grammar", "/no/such.gbnf");
         assertThat(bad.exitCode()).isNotZero();

@@ -2,6 +2,7 @@ package dev.jemma.core.constrain;
 
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.engine.TokenFilter;
+import dev.jemma.core.sampling.Sampler;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -12,9 +13,10 @@ import java.util.Map;
  * allowed only where the grammar may end. When the grammar is complete and nothing can follow, end-of-turn is the only
  * choice.
  *
- * <p>The allowed set of a grammar state is computed once by a trie walk ({@link GrammarVocabulary}) and kept (a few
- * dozen states, least recently used dropped): a JSON string body, a number, whitespace — the states a long answer
- * spends most tokens in — cost one pass over the logits after their first visit.
+ * <p>The mask's effect is exact but most steps never build it ({@link #choose}): the sampler's best candidates are
+ * checked against the grammar one by one (a JSON string body allows nearly all of them), and a state that allows few
+ * tokens (a key, a number, punctuation) is sampled among its allowed ids. The allowed set of a state, when needed, is
+ * computed once by a trie walk ({@link GrammarVocabulary}) and kept (a few dozen states, least recently used dropped).
  *
  * <p>One instance per generation (it keeps the parse state); set it with
  * {@link dev.jemma.core.engine.Session#setTokenFilter}, or pass a grammar in
@@ -22,17 +24,23 @@ import java.util.Map;
  */
 public final class GrammarConstraint implements TokenFilter {
     private static final int CACHED_MASKS = 64;
+    /** A state allowing at most vocabulary/SPARSE tokens keeps their ids and is sampled among them directly. */
+    private static final int SPARSE = 16;
 
     private final GrammarVocabulary vocab;
     private final GrammarMatcher matcher;
-    private final Map<Integer, long[]> masks = new LinkedHashMap<>(16, 0.75f, true) {
+    private final Map<Integer, Allowed> masks = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
-        protected boolean removeEldestEntry(Map.Entry<Integer, long[]> e) {
+        protected boolean removeEldestEntry(Map.Entry<Integer, Allowed> e) {
             return size() > CACHED_MASKS;
         }
     };
     private int maskGeneration;
     private boolean ended;
+
+    /** A state's allowed tokens: the bit set, and the ids in ascending order when they are few (else null). */
+    private record Allowed(long[] bits, int[] ids) {
+    }
 
     public GrammarConstraint(Grammar grammar, GrammarVocabulary vocab) {
         this.vocab = vocab;
@@ -61,36 +69,68 @@ public final class GrammarConstraint implements TokenFilter {
         for (int id = limit; id < n; id++) logits[id] = Float.NEGATIVE_INFINITY;
     }
 
+    /**
+     * What {@code sampler} draws after {@link #mask}, usually without masking: a state known to allow few tokens is
+     * sampled among them ({@link Sampler#sampleAmong}); otherwise the sampler's best candidates are checked one by one
+     * ({@link Sampler#sampleAllowed}), which decides the draw whenever the top-k allowed tokens are among them — inside a
+     * string, nearly always. Only when neither applies is the vocabulary masked. Every path draws the same token.
+     */
+    @Override
+    public int choose(Sampler sampler, float[] logits, int n, int[] history, int histLen) {
+        Allowed a = cached();
+        if (a == null || a.ids == null) {
+            int id = sampler.sampleAllowed(logits, 0, n, history, histLen, this::allows);
+            if (id >= 0) return id;
+            a = allowedSet();
+        }
+        if (a.ids != null && n >= vocab.size) return sampler.sampleAmong(logits, 0, n, a.ids, a.ids.length, history, histLen);
+        mask(logits, n);
+        return sampler.sample(logits, 0, n, history, histLen);
+    }
+
     /** The allowed-token bit set of the current state (cached per state). */
     long[] allowed() {
+        return allowedSet().bits;
+    }
+
+    /** The current state's allowed set if it is cached, else null. */
+    private Allowed cached() {
         if (matcher.generation() != maskGeneration) {
             masks.clear();
             maskGeneration = matcher.generation();
         }
-        int state = matcher.state();
-        long[] bits = masks.get(state);
-        if (bits == null) {
-            bits = new long[(vocab.size + 63) >>> 6];
-            if (vocab.fill(matcher, state, bits) == 0) {
-                throw new JemmaException("grammar: no token of this model can continue the answer here (the grammar needs a"
-                        + " byte no token spells)");
-            }
-            masks.put(state, bits);
-        }
-        return bits;
+        return masks.get(matcher.state());
     }
 
-    /** Token checks against the current state: a cached mask's bit, else the token's bytes through the matcher. */
-    @Override
-    public java.util.function.IntPredicate checker() {
-        return this::allows;
+    private Allowed allowedSet() {
+        Allowed a = cached();
+        if (a != null) return a;
+        long[] bits = new long[(vocab.size + 63) >>> 6];
+        int count = vocab.fill(matcher, matcher.state(), bits);
+        if (count == 0) {
+            throw new JemmaException("grammar: no token of this model can continue the answer here (the grammar needs a"
+                    + " byte no token spells)");
+        }
+        int[] ids = null;
+        count = 0;
+        for (long w : bits) count += Long.bitCount(w);
+        if (count <= vocab.size / SPARSE) {
+            ids = new int[count];
+            int j = 0;
+            for (int w = 0; w < bits.length; w++) {
+                for (long b = bits[w]; b != 0; b &= b - 1) ids[j++] = w << 6 | Long.numberOfTrailingZeros(b);
+            }
+        }
+        a = new Allowed(bits, ids);
+        masks.put(matcher.state(), a);
+        return a;
     }
 
     /** Whether token {@code id} may come next (what {@link #mask} leaves finite). */
     public boolean allows(int id) {
         if (matcher.generation() == maskGeneration) {
-            long[] bits = masks.get(matcher.state());
-            if (bits != null) return id < vocab.size && (bits[id >>> 6] >>> id & 1) != 0;
+            Allowed a = masks.get(matcher.state());
+            if (a != null) return id >= 0 && id < vocab.size && (a.bits[id >>> 6] >>> id & 1) != 0;
         }
         if (vocab.isEndOfTurn(id)) return matcher.canEnd();
         byte[] b = vocab.bytes(id);

@@ -19,7 +19,6 @@ import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.IntPredicate;
 
 /**
  * A conversation (or a series of completions) with its own KV cache. The cache survives between calls: each new
@@ -699,14 +698,7 @@ public final class Session implements AutoCloseable {
             }
             // the model's distribution, before the grammar mask (and the sampler's penalties and temperature)
             TokenLogprobs.Position position = topLogprobs != null ? new TokenLogprobs.Position(logits, 0, vocab, topLogprobs) : null;
-            int id = -1;
-            if (filter != null) {
-                // the sampler's best candidates first; the whole vocabulary is masked only when they do not decide
-                IntPredicate check = filter.checker();
-                if (check != null) id = sampler.sampleAllowed(logits, 0, vocab, hist, histLen, check);
-                if (id < 0) filter.mask(logits, vocab);
-            }
-            if (id < 0) id = sampler.sample(logits, 0, vocab, hist, histLen);
+            int id = filter != null ? filter.choose(sampler, logits, vocab, hist, histLen) : sampler.sample(logits, 0, vocab, hist, histLen);
             if (filter != null) filter.accept(id);
             if (!ignoreEos && contains(stopIds, id)) {
                 lastStopId = id;

@@ -1,11 +1,11 @@
 package dev.jemma.core.engine;
 
-import java.util.function.IntPredicate;
+import dev.jemma.core.sampling.Sampler;
 
 /**
  * Restricts which token may come next, e.g. a grammar such as JSON mode. Called on the generating thread: first
- * {@link #mask} with the logits of the next position, then {@link #accept} with the token the sampler chose.
- * Set it with {@link Session#setTokenFilter}.
+ * {@link #choose} (by default {@link #mask} with the logits of the next position, then the sampler), then
+ * {@link #accept} with the token chosen. Set it with {@link Session#setTokenFilter}.
  */
 public interface TokenFilter {
     /** Sets the logit of every token that may not come next to {@link Float#NEGATIVE_INFINITY}. */
@@ -15,11 +15,12 @@ public interface TokenFilter {
     void accept(int id);
 
     /**
-     * A cheap check of single tokens, equivalent to {@link #mask} for the current position, or null. With it the
-     * sampler first checks its best candidates and masks the whole vocabulary only when they do not decide the draw
-     * ({@link dev.jemma.core.sampling.Sampler#sampleAllowed}); the tokens drawn follow the same distribution.
+     * The next token: what {@code sampler} draws from the logits after {@link #mask}. A filter that can decide this
+     * without masking the whole vocabulary (checking the sampler's best candidates, or sampling among a small allowed
+     * set) overrides it; it must draw the same token from the same random stream. The logits may be modified (masked).
      */
-    default IntPredicate checker() {
-        return null;
+    default int choose(Sampler sampler, float[] logits, int vocab, int[] history, int histLen) {
+        mask(logits, vocab);
+        return sampler.sample(logits, 0, vocab, history, histLen);
     }
 }

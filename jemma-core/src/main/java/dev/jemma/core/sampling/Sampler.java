@@ -13,6 +13,8 @@ public final class Sampler {
     private final SplittableRandom random;
     private int[] idx = new int[0];
     private float[] work = new float[0];
+    private long[] heap = new long[0];
+    private int[] seenIds = new int[0], seenCounts = new int[0];
 
     public Sampler(SamplingParams params) {
         this.p = params;
@@ -37,7 +39,7 @@ public final class Sampler {
         if (p.greedy()) return argmax(l, vocab);
         // candidates sorted by logit, best first: top-k by partial selection, else everything
         int k = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
-        int n = topK(l, vocab, k);
+        int n = topK(l, null, vocab, k);
         // masked tokens (a grammar's −∞) are never candidates, even where rounding would leave the draw past the
         // last positive weight
         while (n > 1 && l[idx[n - 1]] == Float.NEGATIVE_INFINITY) n--;
@@ -48,7 +50,8 @@ public final class Sampler {
      * Samples as {@link #sample} would from the logits with every token failing {@code allowed} masked to −∞, without
      * masking the vocabulary: the best candidates are checked one by one, and when the top-k (greedy: the best) allowed
      * tokens are found among them, top-p, min-p and temperature apply to those exactly as after a full mask. Returns −1
-     * when that cannot be decided from the candidates (too few allowed, or no top-k cut): mask and call {@link #sample}.
+     * when that cannot be decided from the candidates (too few allowed, or no top-k cut): mask and call {@link #sample},
+     * or {@link #sampleAmong} with the allowed set. Nothing is drawn from the random stream then.
      * A grammar inside a string allows most tokens, so this path is the common one and costs a few checks per step.
      */
     public int sampleAllowed(float[] logits, int offset, int vocab, int[] history, int histLen, IntPredicate allowed) {
@@ -56,7 +59,7 @@ public final class Sampler {
         float[] l = prepare(logits, offset, vocab, history, histLen);
         int k = p.greedy() ? 1 : Math.min(p.topK(), vocab);
         int m = Math.min(vocab, Math.max(4 * k, 256));
-        int n = topK(l, vocab, m);
+        int n = topK(l, null, vocab, m);
         int kept = 0;
         for (int i = 0; i < n && kept < k; i++) {
             int id = idx[i];
@@ -66,6 +69,35 @@ public final class Sampler {
         // fewer than k allowed among the candidates: the k-th best allowed token may lie further down
         if (kept == 0 || (kept < k && n < vocab)) return -1;
         return p.greedy() ? idx[0] : draw(l, kept);
+    }
+
+    /**
+     * Samples as {@link #sample} would from the logits with every token but {@code ids[0..n)} masked to −∞ — the same
+     * token for the same random stream — in time proportional to {@code n}, not to the vocabulary: for a grammar state
+     * that allows few tokens (a key, a number, punctuation) this is all the sampling a step needs.
+     *
+     * @param ids the allowed token ids, ascending, at least one
+     */
+    public int sampleAmong(float[] logits, int offset, int vocab, int[] ids, int n, int[] history, int histLen) {
+        if (n <= 0) throw new IllegalArgumentException("no allowed token");
+        if (work.length < vocab) work = new float[vocab];
+        float[] l = work;
+        // only the allowed entries of the work buffer are read below
+        for (int j = 0; j < n; j++) l[ids[j]] = logits[offset + ids[j]];
+        int distinct = historyCounts(history, histLen);
+        for (int d = 0; d < distinct; d++) {
+            int t = seenIds[d];
+            if (t >= 0 && t < vocab && Arrays.binarySearch(ids, 0, n, t) >= 0) l[t] = penalized(l[t], seenCounts[d]);
+        }
+        if (p.greedy()) {
+            int best = ids[0];
+            for (int j = 1; j < n; j++) if (l[ids[j]] > l[best]) best = ids[j];
+            return best;
+        }
+        int k = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
+        int c = topK(l, ids, n, Math.min(k, n));
+        while (c > 1 && l[idx[c - 1]] == Float.NEGATIVE_INFINITY) c--;
+        return draw(l, c);
     }
 
     /** The logits with the penalties applied, in the sampler's work buffer. */
@@ -115,22 +147,41 @@ public final class Sampler {
     }
 
     private void applyPenalties(float[] l, int vocab, int[] history, int histLen) {
-        if (history == null || p.repeatLastN() == 0) return;
-        if (p.repeatPenalty() == 1f && p.presencePenalty() == 0f && p.frequencyPenalty() == 0f) return;
+        int distinct = historyCounts(history, histLen);
+        for (int d = 0; d < distinct; d++) {
+            int t = seenIds[d];
+            if (t >= 0 && t < vocab) l[t] = penalized(l[t], seenCounts[d]);
+        }
+    }
+
+    /**
+     * The distinct tokens of the penalty window (the last repeatLastN of the history) with their counts, in
+     * {@code seenIds} / {@code seenCounts}; 0 when no penalty applies.
+     */
+    private int historyCounts(int[] history, int histLen) {
+        if (history == null || p.repeatLastN() == 0) return 0;
+        if (p.repeatPenalty() == 1f && p.presencePenalty() == 0f && p.frequencyPenalty() == 0f) return 0;
         int from = Math.max(0, histLen - p.repeatLastN());
         int[] seen = Arrays.copyOfRange(history, from, histLen);
         Arrays.sort(seen);
+        if (seenIds.length < seen.length) {
+            seenIds = new int[seen.length];
+            seenCounts = new int[seen.length];
+        }
+        int distinct = 0;
         for (int i = 0; i < seen.length; ) {
             int t = seen[i], j = i;
             while (j < seen.length && seen[j] == t) j++;
-            int count = j - i;
+            seenIds[distinct] = t;
+            seenCounts[distinct++] = j - i;
             i = j;
-            if (t < 0 || t >= vocab) continue;
-            float v = l[t];
-            v = v > 0 ? v / p.repeatPenalty() : v * p.repeatPenalty();
-            v -= count * p.frequencyPenalty() + p.presencePenalty();
-            l[t] = v;
         }
+        return distinct;
+    }
+
+    private float penalized(float v, int count) {
+        v = v > 0 ? v / p.repeatPenalty() : v * p.repeatPenalty();
+        return v - (count * p.frequencyPenalty() + p.presencePenalty());
     }
 
     /** Index of the largest logit (the lowest index on ties). */
@@ -146,51 +197,64 @@ public final class Sampler {
         return b >= 0 ? b : b ^ 0x7fffffff;
     }
 
-    /** Fills {@code idx[0..k)} with the k largest logits' ids, largest first; returns k. */
-    private int topK(float[] l, int vocab, int k) {
+    /**
+     * Fills {@code idx[0..k)} with the k best of the tokens {@code ids[0..n)} (ascending; null: 0..n-1), best first, and
+     * returns k. "Best" is one total order, larger logit first and the lower id on equal logits, whatever the path: the
+     * masked, the checked and the allowed-set samplers then pick the same candidates even where logits tie.
+     */
+    private int topK(float[] l, int[] ids, int n, int k) {
         if (idx.length < Math.max(k, 1)) idx = new int[Math.max(k, 1)];
-        if (k == vocab) {
+        if (k >= n) {
             // full sort without boxing: (descending sortable logit bits, id) packed into one long per token
-            long[] keys = new long[vocab];
-            for (int i = 0; i < vocab; i++) keys[i] = (long) ~sortable(l[i]) << 32 | i;
+            long[] keys = new long[n];
+            for (int j = 0; j < n; j++) keys[j] = key(l, ids == null ? j : ids[j]);
             Arrays.sort(keys);
-            for (int i = 0; i < vocab; i++) idx[i] = (int) keys[i];
-            return vocab;
+            for (int j = 0; j < n; j++) idx[j] = (int) keys[j];
+            return n;
         }
-        // min-heap of the best k seen so far
-        int[] h = new int[k];
+        // max-heap of the k best keys seen so far (the root is the worst of them); ids come in ascending order, so a
+        // token whose logit only equals the root's is never better than it
+        if (heap.length < k) heap = new long[k];
+        long[] h = heap;
         int size = 0;
-        for (int i = 0; i < vocab; i++) {
-            float v = l[i];
-            if (size < k) {
-                int j = size++;
-                h[j] = i;
-                while (j > 0) {
-                    int pj = (j - 1) >>> 1;
-                    if (l[h[pj]] <= l[h[j]]) break;
-                    int t = h[pj]; h[pj] = h[j]; h[j] = t;
-                    j = pj;
+        int worst = Integer.MIN_VALUE; // the root's sortable logit once the heap is full
+        for (int j = 0; j < n; j++) {
+            int i = ids == null ? j : ids[j];
+            if (size == k) {
+                if (sortable(l[i]) <= worst) continue;
+                h[0] = key(l, i);
+                siftDown(h, k);
+                worst = sortable(l[(int) h[0]]);
+            } else {
+                int c = size++;
+                h[c] = key(l, i);
+                while (c > 0) {
+                    int pc = (c - 1) >>> 1;
+                    if (h[pc] >= h[c]) break;
+                    long t = h[pc]; h[pc] = h[c]; h[c] = t;
+                    c = pc;
                 }
-            } else if (v > l[h[0]]) {
-                h[0] = i;
-                int j = 0;
-                while (true) {
-                    int a = 2 * j + 1, b = a + 1, m = j;
-                    if (a < k && l[h[a]] < l[h[m]]) m = a;
-                    if (b < k && l[h[b]] < l[h[m]]) m = b;
-                    if (m == j) break;
-                    int t = h[m]; h[m] = h[j]; h[j] = t;
-                    j = m;
-                }
+                if (size == k) worst = sortable(l[(int) h[0]]);
             }
         }
-        Integer[] best = new Integer[k];
-        for (int i = 0; i < k; i++) best[i] = h[i];
-        Arrays.sort(best, (a, b) -> {
-            int cmp = Float.compare(l[b], l[a]);
-            return cmp != 0 ? cmp : Integer.compare(a, b);
-        });
-        for (int i = 0; i < k; i++) idx[i] = best[i];
+        Arrays.sort(h, 0, k);
+        for (int j = 0; j < k; j++) idx[j] = (int) h[j];
         return k;
+    }
+
+    private static long key(float[] l, int id) {
+        return (long) ~sortable(l[id]) << 32 | id;
+    }
+
+    private static void siftDown(long[] h, int size) {
+        int j = 0;
+        while (true) {
+            int a = 2 * j + 1, b = a + 1, m = j;
+            if (a < size && h[a] > h[m]) m = a;
+            if (b < size && h[b] > h[m]) m = b;
+            if (m == j) return;
+            long t = h[m]; h[m] = h[j]; h[j] = t;
+            j = m;
+        }
     }
 }
