@@ -514,6 +514,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         private Integer maxOutputTokens;
         private List<String> stopSequences;
         private Long seed;
+        private Path mmproj;
         private boolean parallelToolCalls = true;
         private ChatRequestParameters defaultRequestParameters;
         private List<ChatModelListener> listeners;
