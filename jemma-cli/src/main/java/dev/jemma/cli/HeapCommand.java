@@ -21,7 +21,7 @@ import java.util.concurrent.Callable;
  * when it cannot tell (the command itself then reports the problem).
  *
  * <p>The heap a model needs is its plan's ({@link MemoryPlan#heapNeeded()}: KV cache, scratch, headroom), with the KV
- * cache once per conversation the command keeps (the server pools {@code parallel + 2} per model), plus room for the
+ * cache once per conversation the command keeps (the server's KV pool: {@code parallel} slots per model), plus room for the
  * rest of the process: {@value #BASE_MIB} MiB (tokenizer tables, the JIT's warm-up garbage, Jetty) and, for the
  * server, three times the body limit per admitted request (the raw body, its JSON tree and the prompt string).
  */
@@ -62,13 +62,14 @@ final class HeapCommand implements Callable<Integer> {
     private static long serve(String[] rest) {
         ServeCommand s = new ServeCommand();
         new CommandLine(s).parseArgs(rest);
-        int sessions = s.parallel + 2;
+        int sessions = s.parallel;
+        int perSlot = s.ctx > 0 ? Math.max(1, s.ctx / s.parallel) : 0;
         long models = 0;
         if (!s.models.isEmpty()) {
-            for (String m : s.models) models += modelHeap(ModelPaths.resolve(m), s.ctx, sessions);
+            for (String m : s.models) models += modelHeap(ModelPaths.resolve(m), perSlot, sessions);
         } else {
             // models load on demand from the store: room for the largest
-            for (StoredModel m : ModelStore.open().list()) models = Math.max(models, modelHeap(m.path(), s.ctx, sessions));
+            for (StoredModel m : ModelStore.open().list()) models = Math.max(models, modelHeap(m.path(), perSlot, sessions));
         }
         if (models == 0) return 0;
         long requests = (long) (s.parallel + s.queue) * 3 * dev.jemma.server.JemmaServer.Config.defaults().maxBodyBytes();

@@ -24,8 +24,10 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = {"-m", "--model"}, paramLabel = "MODEL", description = "a .gguf file or store name to serve and load at start (repeatable)")
     List<String> models = new ArrayList<>();
 
-    @Option(names = "--parallel", paramLabel = "N", description = "generations running at once (default ${DEFAULT-VALUE})")
-    int parallel = 2;
+    @Option(names = {"-np", "--parallel"}, paramLabel = "N", description = {"generations running at once, batched into one forward pass per step, "
+            + "and the KV slots each model keeps (default ${DEFAULT-VALUE}: decoding is bound by reading the weights, so 4 streams "
+            + "cost little more than 1; more requests queue)"})
+    int parallel = JemmaServer.DEFAULT_PARALLEL;
 
     @Option(names = "--queue", paramLabel = "N", description = "requests allowed to wait for a slot; more get 503 (default ${DEFAULT-VALUE})")
     int queue = 16;
@@ -39,8 +41,15 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--keep-alive", paramLabel = "DURATION", description = "how long an idle model stays loaded, e.g. 5m, 1h, -1 = forever (default ${DEFAULT-VALUE})")
     String keepAlive = "5m";
 
-    @Option(names = {"-c", "--ctx-size"}, paramLabel = "CTX", description = "tokens per conversation (default: the model's, at most 8192)")
+    @Option(names = {"-c", "--ctx-size", "--kv-budget"}, paramLabel = "TOKENS", description = {"KV budget: context tokens of all slots together, "
+            + "split evenly among the --parallel slots, as llama-server's -c (e.g. -c 8192 --parallel 4: 2048 per conversation; "
+            + "a request's num_ctx must fit one slot). Default: every slot the model's context, at most 8192"})
     int ctx;
+
+    @Option(names = "--batch-chunk", paramLabel = "N", description = {"prompt tokens per model step (chunked prefill): a long prompt is "
+            + "processed N tokens at a time with every running stream's next token in the same step, so other streams keep "
+            + "going (default ${DEFAULT-VALUE}: the engine's batch)"})
+    int batchChunk = dev.jemma.core.engine.EngineOptions.defaults().maxBatch();
 
     @Option(names = {"-t", "--threads"}, paramLabel = "THREADS", description = "compute threads (default: all cores)")
     int threads;
@@ -52,12 +61,14 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         if (parallel < 1) throw new JemmaException("--parallel must be at least 1, got " + parallel);
         if (queue < 0) throw new JemmaException("--queue must be >= 0, got " + queue);
+        if (ctx < 0) throw new JemmaException("-c must be >= 0, got " + ctx);
+        if (batchChunk < 1) throw new JemmaException("--batch-chunk must be at least 1, got " + batchChunk);
         if (port < 0 || port > 65535) throw new JemmaException("--port must be 0…65535, got " + port);
         threads = Threads.resolve(threads, 0);
         JemmaServer.Config c = JemmaServer.Config.defaults().withHost(host).withPort(port).withModels(models)
                 .withLimits(parallel, queue, Duration.ofMinutes(5))
                 .withSecurity(apiKey == null || apiKey.isBlank() ? null : apiKey, cors)
-                .withKeepAlive(parseDuration(keepAlive)).withEngine(threads, exact, ctx);
+                .withKeepAlive(parseDuration(keepAlive)).withEngine(threads, exact, ctx).withBatchChunk(batchChunk);
         JemmaServer server = JemmaServer.start(c);
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "jemma-shutdown"));
         System.err.println("jemma: serving " + server.uri() + "  (Ollama API /api, OpenAI API /v1, chat page /)");

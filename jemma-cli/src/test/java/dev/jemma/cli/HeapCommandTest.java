@@ -26,10 +26,12 @@ class HeapCommandTest {
         assertThat(run).isGreaterThanOrEqualTo(p.heapNeeded() + HeapCommand.BASE_MIB * HeapCommand.MIB);
         assertThat(run).isLessThan(p.heapNeeded() + (HeapCommand.BASE_MIB + 64) * HeapCommand.MIB);
         assertThat(run % (64 * HeapCommand.MIB)).isZero();
-        // a larger context needs a larger heap; the server keeps parallel + 2 conversations and admits requests
+        // a larger context needs a larger heap; the server's KV pool is -c split among its --parallel slots, and it admits requests
         assertThat(HeapCommand.heapFor("run", TINY, "hello", "-c", "8192")).isGreaterThanOrEqualTo(run);
-        long serve = HeapCommand.heapFor("serve", "-m", TINY, "-c", "2048", "--parallel", "3", "--queue", "4");
-        assertThat(serve).isGreaterThanOrEqualTo(p.kvBytes() * 5 + p.scratchBytes() + p.headroomBytes() + 7L * 3 * (8L << 20));
+        long serve = HeapCommand.heapFor("serve", "-m", TINY, "-c", "6144", "--parallel", "3", "--queue", "4");
+        assertThat(serve).isGreaterThanOrEqualTo(p.kvBytes() * 3 + p.scratchBytes() + p.headroomBytes() + 7L * 3 * (8L << 20));
+        assertThat(serve).isLessThan(p.kvBytes() * 3 + p.scratchBytes() + p.headroomBytes() + 7L * 3 * (8L << 20)
+                + (HeapCommand.BASE_MIB + 64) * HeapCommand.MIB);
         assertThat(HeapCommand.heapFor("chat", TINY, "-c", "2048")).isEqualTo(run);
         // nothing to size: no output, the command reports its own problems
         assertThat(HeapCommand.heapFor("run", "/no/such.gguf", "hi")).isZero();

@@ -52,15 +52,39 @@ final class EngineModel implements ServedModel {
         this.info = describe(engine, fileSize);
     }
 
-    /** Loads models with the server's settings; each keeps {@code parallel + 2} conversation caches. */
+    /**
+     * Loads models with the server's settings: a chat model gets a KV pool of {@code parallel} slots, each holding
+     * {@code kvBudget / parallel} positions (the engine's default context when no budget is set), and as many pooled
+     * sessions, so a conversation keeps its slot (and cached prefix) while the others are in use.
+     */
     static Function<ModelManager.Entry, ServedModel> loader(JemmaServer.Config config) {
         return e -> {
-            EngineOptions.Builder b = EngineOptions.builder().threads(config.threads()).exact(config.exact());
-            if (config.contextLength() > 0) b.contextLength(config.contextLength());
+            EngineOptions.Builder b = EngineOptions.builder().threads(config.threads()).exact(config.exact()).batchChunk(config.batchChunk());
+            int perSlot = slotContext(config.kvBudget(), config.parallel());
+            if (perSlot > 0) b.contextLength(perSlot);
             // an embedding model (EmbeddingGemma) is served for /api/embed and /v1/embeddings only
             if (EmbedderModel.isEmbeddingModel(e.path())) return new EmbedderModel(dev.jemma.core.embed.Embedder.load(e.path(), b.build()), e.size());
-            return new EngineModel(Engine.load(e.path(), b.build()), config.parallel() + 2, e.size());
+            return new EngineModel(Engine.load(e.path(), b.parallel(config.parallel()).build()), config.parallel(), e.size());
         };
+    }
+
+    /** Fewest positions a slot may hold: a chat turn's template alone takes a dozen tokens. */
+    static final int MIN_SLOT_CONTEXT = 64;
+
+    /** Positions per KV slot for a total budget split among {@code parallel} slots (0: no budget, the default). */
+    static int slotContext(int kvBudget, int parallel) {
+        if (kvBudget <= 0) return 0;
+        int per = kvBudget / parallel;
+        if (per < MIN_SLOT_CONTEXT) {
+            throw new JemmaException("-c " + kvBudget + " split among --parallel " + parallel + " slots leaves " + per
+                    + " tokens per slot; give at least " + (long) MIN_SLOT_CONTEXT * parallel + " or fewer slots");
+        }
+        return per;
+    }
+
+    @Override
+    public dev.jemma.core.engine.KvPoolStatus kvPool() {
+        return engine.kvPool();
     }
 
     /** Pooled sessions (each may hold a KV cache); bounded by the pool size once requests finish. */
@@ -84,7 +108,7 @@ final class EngineModel implements ServedModel {
         // image encoded once per conversation)
         if (imagesField != null || audio) return runWithImages(r, imagesField, listener);
         Tokenizer tok = engine.tokenizer();
-        int ctx = engine.contextLength();
+        int ctx = requestContext(r.options());
         String rendered = null;
         int[] prompt;
         if (r.messages() != null) {
@@ -291,8 +315,26 @@ final class EngineModel implements ServedModel {
         return b.length == 0 && tok.isControl(id) ? tok.piece(id).getBytes(java.nio.charset.StandardCharsets.UTF_8) : b;
     }
 
+    /**
+     * The context a request runs in: Ollama's {@code num_ctx} when given, which must fit one KV slot (the pool's budget
+     * is fixed when the model loads; a larger context cannot be honoured, so it is refused, not cut), else the slot's.
+     */
+    private int requestContext(Options o) {
+        int slot = engine.contextLength();
+        Integer want = o.numCtx();
+        if (want == null) return slot;
+        if (want < 1) throw HttpError.badRequest("field 'options.num_ctx' must be >= 1, got " + want);
+        if (want > slot) {
+            dev.jemma.core.engine.KvPoolStatus p = engine.kvPool();
+            throw HttpError.badRequest("field 'options.num_ctx': " + want + " tokens do not fit: each of the " + Math.max(1, p.slots())
+                    + " KV slots holds " + slot + " (jemma serve -c sets the total, split among --parallel slots); send at most " + slot);
+        }
+        return want;
+    }
+
     private static GenerationOptions options(Options o) {
         GenerationOptions.Builder b = GenerationOptions.builder();
+        if (o.numCtx() != null) b.contextLength(o.numCtx());
         if (o.logprobs() != null) b.logprobs(o.logprobs());
         if (o.numPredict() != null && o.numPredict() >= 0) b.maxTokens(o.numPredict());
         if (o.temperature() != null) b.temperature(o.temperature());

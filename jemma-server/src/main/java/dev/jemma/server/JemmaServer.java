@@ -48,7 +48,7 @@ public final class JemmaServer implements AutoCloseable {
      * @param host        bind address (default 127.0.0.1)
      * @param port        TCP port (11434 like Ollama; 0 picks a free one)
      * @param models      -m arguments: .gguf paths (served under their file stem) or store names
-     * @param parallel    generations running at once
+     * @param parallel    generations running at once, and the KV slots each chat model keeps (its KV pool)
      * @param queue       generations allowed to wait for a slot; beyond that 503
      * @param queueWait   longest wait for a slot before 503
      * @param apiKey      required bearer token, or null
@@ -57,47 +57,61 @@ public final class JemmaServer implements AutoCloseable {
      * @param maxBodyBytes largest accepted request body (413 beyond)
      * @param threads     inference threads per model (0 = all cores)
      * @param exact       exact f32 arithmetic (slow; for conformance checks)
-     * @param contextLength tokens per conversation (0 = the engine's default)
+     * @param kvBudget    KV positions of a chat model's pool in all, split evenly among the {@code parallel} slots (as
+     *                    llama-server's {@code -c}); 0 = each slot the engine's default context
+     * @param batchChunk  prompt tokens per model step (chunked prefill; 0 = the engine's default)
      * @param net         connection limits and timeouts
      */
+    /**
+     * Generations at once (and KV slots per model) unless told otherwise: decoding is bound by reading the weights, so
+     * four streams in one batch cost little more than one (llama-server also defaults to 4 slots).
+     */
+    public static final int DEFAULT_PARALLEL = 4;
+
     public record Config(String host, int port, List<String> models, int parallel, int queue, Duration queueWait,
                          String apiKey, List<String> corsOrigins, Duration keepAlive, long maxBodyBytes, int threads,
-                         boolean exact, int contextLength, Net net) {
+                         boolean exact, int kvBudget, int batchChunk, Net net) {
         public static Config defaults() {
-            return new Config("127.0.0.1", 11434, List.of(), 2, 16, Duration.ofMinutes(5), null, List.of(),
-                    Duration.ofMinutes(5), 8L << 20, 0, false, 0, Net.defaults());
+            return new Config("127.0.0.1", 11434, List.of(), DEFAULT_PARALLEL, 16, Duration.ofMinutes(5), null, List.of(),
+                    Duration.ofMinutes(5), 8L << 20, 0, false, 0, 0, Net.defaults());
         }
 
         public Config withNet(Net n) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength, n);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, n);
         }
 
         public Config withHost(String h) {
-            return new Config(h, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength, net);
+            return new Config(h, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, net);
         }
 
-        public Config withEngine(int threads, boolean exact, int contextLength) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength, net);
+        /** Engine settings; {@code kvBudget} is the KV positions of a model's pool in all (0: the default per slot). */
+        public Config withEngine(int threads, boolean exact, int kvBudget) {
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, net);
+        }
+
+        /** Prompt tokens per model step (chunked prefill); 0 = the engine's default. */
+        public Config withBatchChunk(int chunk) {
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, chunk, net);
         }
 
         public Config withPort(int p) {
-            return new Config(host, p, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength, net);
+            return new Config(host, p, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, net);
         }
 
         public Config withModels(List<String> m) {
-            return new Config(host, port, m, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength, net);
+            return new Config(host, port, m, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, net);
         }
 
         public Config withLimits(int parallel, int queue, Duration queueWait) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength, net);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, net);
         }
 
         public Config withSecurity(String apiKey, List<String> corsOrigins) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, contextLength, net);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, net);
         }
 
         public Config withKeepAlive(Duration k) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, k, maxBodyBytes, threads, exact, contextLength, net);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, k, maxBodyBytes, threads, exact, kvBudget, batchChunk, net);
         }
     }
 

@@ -96,8 +96,24 @@ final class OllamaApi {
                     : "0001-01-01T00:00:00Z") : exp.toString());
             m.put("size_vram", 0);
             m.put("context_length", l.model.info().contextLength());
+            dev.jemma.core.engine.KvPoolStatus pool = l.model.kvPool();
+            if (pool != null) m.set("kv_pool", kvPoolJson(pool));
         }
         ex.json(200, o);
+    }
+
+    /** A model's KV pool for /api/ps (Jemma's own field; Ollama clients ignore it). */
+    static ObjectNode kvPoolJson(dev.jemma.core.engine.KvPoolStatus p) {
+        ObjectNode o = obj();
+        o.put("slots", p.slots());
+        o.put("context_per_slot", p.contextLength());
+        o.put("bytes_per_slot", p.bytesPerSlot());
+        o.put("total_bytes", p.totalBytes());
+        o.put("allocated", p.allocated());
+        o.put("busy", p.busy());
+        o.put("idle", p.idle());
+        o.put("waiting", p.waiting());
+        return o;
     }
 
     private void show(Exchange ex) {
@@ -139,8 +155,6 @@ final class OllamaApi {
         if (topK != null && topK < 0) throw HttpError.badRequest("field 'top_k' must be >= 0");
         Integer lastN = Params.integer(o, "repeat_last_n", null);
         if (lastN != null && lastN < -1) throw HttpError.badRequest("field 'repeat_last_n' must be >= -1");
-        // num_ctx is accepted but the context is fixed when the model loads (jemma serve -c).
-        Params.integer(o, "num_ctx", null);
         return new ServedModel.Options(
                 Params.integer(o, "num_predict", null),
                 Params.number(o, "temperature", null, 0, 100),
@@ -153,7 +167,9 @@ final class OllamaApi {
                 Params.number(o, "frequency_penalty", null, -2, 2),
                 Params.longValue(o, "seed", null),
                 Params.stringList(o, "stop"),
-                null);
+                null,
+                // the context of this request, within one KV slot (EngineModel refuses a larger one)
+                Params.integer(o, "num_ctx", null));
     }
 
     /**

@@ -8,6 +8,11 @@ import java.util.Map;
  * Implementations must allow concurrent {@link #run} calls (each on its own session).
  */
 interface ServedModel extends AutoCloseable {
+    /** The model's KV pool (slots, use), or null for a model without one (an embedding model). */
+    default dev.jemma.core.engine.KvPoolStatus kvPool() {
+        return null;
+    }
+
     /**
      * A chat message (role: system, user, assistant), with the images it carries (each {@code <start_of_image>} in the
      * content places one; the others go first) and the request field they came in, for error messages.
@@ -37,15 +42,15 @@ interface ServedModel extends AutoCloseable {
      */
     record Options(Integer numPredict, Float temperature, Integer topK, Float topP, Float minP, Float repeatPenalty,
                    Integer repeatLastN, Float presencePenalty, Float frequencyPenalty, Long seed, List<String> stop,
-                   Integer logprobs) {
+                   Integer logprobs, Integer numCtx) {
         static Options none() {
-            return new Options(null, null, null, null, null, null, null, null, null, null, List.of(), null);
+            return new Options(null, null, null, null, null, null, null, null, null, null, List.of(), null, null);
         }
 
         /** These options reporting log-probabilities with {@code top} alternatives per token (null = none). */
         Options withLogprobs(Integer top) {
             return new Options(numPredict, temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty,
-                    frequencyPenalty, seed, stop, top);
+                    frequencyPenalty, seed, stop, top, numCtx);
         }
     }
 

@@ -91,9 +91,14 @@ class ConcurrencyTest {
             while ((server.busyHttpThreads() > idleBusy || generating() > 0) && System.nanoTime() < deadline) Thread.sleep(50);
             assertThat(generating()).isZero();
             assertThat(server.busyHttpThreads()).isEqualTo(idleBusy);
-            // Memory stays bounded: 33 conversations shared at most parallel + 2 KV caches.
+            // Memory stays bounded: 33 conversations shared the KV pool's 2 slots, and none is left taken.
             EngineModel model = (EngineModel) server.models.loaded().getFirst().model;
-            assertThat(model.sessions()).isBetween(1, 2 + 2);
+            assertThat(model.sessions()).isBetween(1, 2);
+            dev.jemma.core.engine.KvPoolStatus pool = model.kvPool();
+            assertThat(pool.slots()).isEqualTo(2);
+            assertThat(pool.allocated()).isBetween(1, 2);
+            assertThat(pool.busy()).isZero();
+            assertThat(pool.waiting()).isZero();
         }
         // After close every server thread is gone (HTTP pool and selectors, keep-alive sweeper).
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);

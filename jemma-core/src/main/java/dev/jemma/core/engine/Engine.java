@@ -60,6 +60,9 @@ public final class Engine implements AutoCloseable {
     private final Gemma3nMmproj media3n;
     /** A Gemma 3n model's audio side (the mmproj's audio tower and HF's prompt conventions), or null. */
     private final Media3n audio3n;
+    /** The KV caches sessions take turns with, or null: every session its own cache ({@link EngineOptions#parallel()} 0). */
+    private final KvPool kvPool;
+    private final long kvBytesPerSequence;
     private volatile boolean closed;
     private volatile GrammarVocabulary grammarVocabulary;
 
@@ -109,7 +112,11 @@ public final class Engine implements AutoCloseable {
                 mo = new ModelLoader.Options(mo.exact(), mo.threads(), v.tokensPerImage(), mo.matformer(), mo.contextLength(),
                         mo.f32Activations(), mo.checkMemory());
             }
-            // the loader checks the memory plan for this context before allocating (0 = the same default as below)
+            // the loader checks the memory plan for this context before allocating (0 = the same default as below);
+            // a KV pool is checked for all its caches first
+            dev.jemma.core.memory.MemoryPlan plan = ModelLoader.plan(file, mo);
+            if (options.parallel() > 1) plan.withSequences(options.parallel()).check(mo.checkMemory());
+            kvBytesPerSequence = plan.kvBytesPerSequence();
             model = ModelLoader.load(file, mo, p, true);
             if (mm3n != null) mm3n.attachTo(model);
             config = model.config();
@@ -129,6 +136,7 @@ public final class Engine implements AutoCloseable {
         }
         pool = p;
         scheduler = new StepScheduler(model, model.maxBatch());
+        kvPool = options.parallel() > 0 ? new KvPool(options.parallel(), contextLength, model::newCache) : null;
         vision = v;
         media3n = mm3n;
         audio3n = a3n;
@@ -314,9 +322,44 @@ public final class Engine implements AutoCloseable {
 
     // ------------------------------------------------------------ for sessions
 
+    /** A cache of the engine's context outside the pool (tests). */
     KvCache newCache() {
         checkOpen();
         return model.newCache(contextLength);
+    }
+
+    /**
+     * The cache a session generates with: without a pool its own ({@code current}, or a new one); with a pool the one
+     * it held, if still its, else a free one, waiting while all are in generations (until {@code cancelled}).
+     */
+    KvCache acquireCache(Session s, KvCache current, java.util.function.BooleanSupplier cancelled) {
+        checkOpen();
+        if (kvPool == null) return current != null ? current : model.newCache(contextLength);
+        return kvPool.acquire(s, cancelled);
+    }
+
+    /** Ends a session's generation: its cache stays its own until the pool needs it for another. */
+    void releaseCache(Session s) {
+        if (kvPool != null) kvPool.release(s);
+    }
+
+    /** A closed or cleared session gives its cache back to the pool. */
+    void dropCache(Session s) {
+        if (kvPool != null) kvPool.drop(s);
+    }
+
+    /** Whether {@code cache} is still the session's (always, without a pool). */
+    boolean holdsCache(Session s, KvCache cache) {
+        return cache != null && (kvPool == null || kvPool.holds(s, cache));
+    }
+
+    /**
+     * The KV pool now: slots, positions and bytes per slot, caches busy and idle, generations waiting. Without a pool
+     * ({@link EngineOptions#parallel()} 0) slots is 0 and the per-session size is reported.
+     */
+    public KvPoolStatus kvPool() {
+        if (kvPool == null) return new KvPoolStatus(0, contextLength, kvBytesPerSequence, 0, 0, 0, 0);
+        return kvPool.status(kvBytesPerSequence);
     }
 
     int maxBatch() {

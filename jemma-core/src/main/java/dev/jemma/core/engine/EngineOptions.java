@@ -29,10 +29,17 @@ import java.util.function.DoubleConsumer;
  *                        {@code do_pan_and_scan}): more image tokens, finer detail
  * @param audioTokens     Gemma 3n: soft tokens per audio clip in the prompt (HF audio_soft_tokens_per_image, which the
  *                        mmproj does not carry); 0 = 188, the value of every released Gemma 3n
+ * @param parallel        KV caches the engine keeps at once (its KV pool: {@code parallel} × {@code contextLength}
+ *                        positions, counted by the memory plan); a session takes one when it generates and keeps it
+ *                        while idle until another session needs it (least recently used first), and waits while all
+ *                        are generating. 0 = no pool: every session allocates its own cache
+ * @param batchChunk      prompt tokens one model step takes (chunked prefill): a long prompt is split into chunks of
+ *                        this size, and every running stream's next token joins each chunk's step, so a new prompt
+ *                        does not stop the others. Smaller = smoother streams, larger = faster prompts; 0 = maxBatch
  */
 public record EngineOptions(int contextLength, int threads, boolean exact, int maxBatch, GenerationOptions generation,
                             DoubleConsumer loadProgress, String matformer, boolean f32Activations, boolean checkMemory,
-                            java.nio.file.Path mmproj, boolean panAndScan, int audioTokens) {
+                            java.nio.file.Path mmproj, boolean panAndScan, int audioTokens, int parallel, int batchChunk) {
     /** Context used when none is requested: Gemma 3 is trained for 32k–128k, whose f32 KV cache would be large. */
     public static final int DEFAULT_CONTEXT_CAP = 8192;
 
@@ -40,6 +47,8 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
         if (contextLength < 0) throw new IllegalArgumentException("context length must be >= 0, got " + contextLength);
         if (threads < 0) throw new IllegalArgumentException("threads must be >= 0, got " + threads);
         if (maxBatch <= 0) throw new IllegalArgumentException("max batch must be > 0, got " + maxBatch);
+        if (parallel < 0) throw new IllegalArgumentException("parallel must be >= 0, got " + parallel);
+        if (batchChunk < 0) throw new IllegalArgumentException("batch chunk must be >= 0, got " + batchChunk);
         if (generation == null) generation = GenerationOptions.none();
         if (audioTokens < 0 || audioTokens > 4096) throw new IllegalArgumentException("audio tokens per clip must be 0..4096, got " + audioTokens);
     }
@@ -47,6 +56,11 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
     /** Soft tokens per audio clip: {@link #audioTokens}, or 188 when 0. */
     public int audioTokensOrDefault() {
         return audioTokens > 0 ? audioTokens : dev.jemma.core.audio.Gemma3nAudioModel.DEFAULT_TOKENS_PER_CLIP;
+    }
+
+    /** Prompt tokens per model step: {@link #batchChunk}, or {@link #maxBatch} when unset. */
+    public int batchChunkOrDefault() {
+        return batchChunk > 0 ? batchChunk : maxBatch;
     }
 
     public static EngineOptions defaults() {
@@ -76,6 +90,8 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
         private java.nio.file.Path mmproj;
         private boolean panAndScan;
         private int audioTokens;
+        private int parallel;
+        private int batchChunk;
 
         private Builder() {
         }
@@ -173,9 +189,21 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
             return this;
         }
 
+        /** KV caches kept at once (the engine's KV pool); 0 = one per session, no pool. */
+        public Builder parallel(int v) {
+            parallel = v;
+            return this;
+        }
+
+        /** Prompt tokens per model step (chunked prefill); 0 = maxBatch. */
+        public Builder batchChunk(int v) {
+            batchChunk = v;
+            return this;
+        }
+
         public EngineOptions build() {
             return new EngineOptions(contextLength, threads, exact, maxBatch, defaults.build(), loadProgress, matformer, f32Activations, checkMemory,
-                    mmproj, panAndScan, audioTokens);
+                    mmproj, panAndScan, audioTokens, parallel, batchChunk);
         }
     }
 }

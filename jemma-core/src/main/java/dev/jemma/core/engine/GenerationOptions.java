@@ -31,6 +31,7 @@ public final class GenerationOptions {
     private final Boolean ignoreEos;
     private final Grammar grammar;
     private final Integer logprobs;
+    private final Integer contextLength;
 
     private GenerationOptions(Builder b) {
         maxTokens = b.maxTokens;
@@ -47,6 +48,7 @@ public final class GenerationOptions {
         ignoreEos = b.ignoreEos;
         grammar = b.grammar;
         logprobs = b.logprobs;
+        contextLength = b.contextLength;
     }
 
     /** No field set. */
@@ -75,6 +77,7 @@ public final class GenerationOptions {
         b.ignoreEos = ignoreEos;
         b.grammar = grammar;
         b.logprobs = logprobs;
+        b.contextLength = contextLength;
         return b;
     }
 
@@ -96,6 +99,7 @@ public final class GenerationOptions {
         if (b.ignoreEos == null) b.ignoreEos = fallback.ignoreEos;
         if (b.grammar == null) b.grammar = fallback.grammar;
         if (b.logprobs == null) b.logprobs = fallback.logprobs;
+        if (b.contextLength == null) b.contextLength = fallback.contextLength;
         return b.build();
     }
 
@@ -185,6 +189,14 @@ public final class GenerationOptions {
         return grammar;
     }
 
+    /**
+     * The context this request may use (prompt + answer, Ollama's {@code num_ctx}), at most the session's; null = the
+     * session's whole context.
+     */
+    public Integer contextLength() {
+        return contextLength;
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof GenerationOptions g && Objects.equals(maxTokens, g.maxTokens) && Objects.equals(temperature, g.temperature)
@@ -192,19 +204,20 @@ public final class GenerationOptions {
                 && Objects.equals(repeatPenalty, g.repeatPenalty) && Objects.equals(repeatLastN, g.repeatLastN)
                 && Objects.equals(presencePenalty, g.presencePenalty) && Objects.equals(frequencyPenalty, g.frequencyPenalty)
                 && Objects.equals(seed, g.seed) && Objects.equals(stop, g.stop) && Objects.equals(ignoreEos, g.ignoreEos)
-                && Objects.equals(grammar, g.grammar) && Objects.equals(logprobs, g.logprobs);
+                && Objects.equals(grammar, g.grammar) && Objects.equals(logprobs, g.logprobs)
+                && Objects.equals(contextLength, g.contextLength);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty, frequencyPenalty, seed, stop, ignoreEos, grammar, logprobs);
+        return Objects.hash(maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty, frequencyPenalty, seed, stop, ignoreEos, grammar, logprobs, contextLength);
     }
 
     @Override
     public String toString() {
         return "GenerationOptions{maxTokens=" + maxTokens + ", temperature=" + temperature + ", topK=" + topK + ", topP=" + topP
                 + ", minP=" + minP + ", repeatPenalty=" + repeatPenalty + ", repeatLastN=" + repeatLastN + ", presencePenalty=" + presencePenalty
-                + ", frequencyPenalty=" + frequencyPenalty + ", seed=" + seed + ", stop=" + stop + ", ignoreEos=" + ignoreEos + (logprobs != null ? ", logprobs=" + logprobs : "") + (grammar != null ? ", grammar=<" + grammar.gbnf().length() + " chars>" : "") + "}";
+                + ", frequencyPenalty=" + frequencyPenalty + ", seed=" + seed + ", stop=" + stop + ", ignoreEos=" + ignoreEos + (logprobs != null ? ", logprobs=" + logprobs : "") + (contextLength != null ? ", contextLength=" + contextLength : "") + (grammar != null ? ", grammar=<" + grammar.gbnf().length() + " chars>" : "") + "}";
     }
 
     /** Mutable builder; {@code null} leaves a field unset. */
@@ -223,6 +236,7 @@ public final class GenerationOptions {
         private Boolean ignoreEos;
         private Grammar grammar;
         private Integer logprobs;
+        private Integer contextLength;
 
         private Builder() {
         }
@@ -311,6 +325,17 @@ public final class GenerationOptions {
         public Builder logprobs(Integer top) {
             if (top != null && top < 0) throw new IllegalArgumentException("logprobs: the number of alternatives must be >= 0, got " + top);
             logprobs = top;
+            return this;
+        }
+
+        /**
+         * Limits this request to a context of {@code v} tokens (prompt + answer; Ollama's {@code num_ctx}): the
+         * conversation is fitted to it and the answer stops when it is full. It cannot exceed the session's context
+         * ({@link Session#contextLength()}); a larger value fails the request. Null = the session's.
+         */
+        public Builder contextLength(Integer v) {
+            if (v != null && v < 1) throw new IllegalArgumentException("context length must be >= 1, got " + v);
+            contextLength = v;
             return this;
         }
 

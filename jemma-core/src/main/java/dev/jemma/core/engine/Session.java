@@ -118,7 +118,7 @@ public final class Session implements AutoCloseable {
             history.add(userMessage);
             Generation g;
             try {
-                int[] prompt = fitConversation(history, true);
+                int[] prompt = fitConversation(history, true, contextFor(options));
                 g = run(prompt, options, listener);
             } catch (CancellationException e) {
                 history.removeLast();
@@ -154,7 +154,8 @@ public final class Session implements AutoCloseable {
         try {
             history.clear();
             encodedImages.clear();
-            if (cache != null) cache.clear();
+            engine.dropCache(this);
+            cache = null;
             cached = new int[0];
             seenConversation = null;
             seenTokens = null;
@@ -176,7 +177,7 @@ public final class Session implements AutoCloseable {
             List<ChatMessage> msgs = new ArrayList<>(conversation);
             int[] prompt;
             try {
-                prompt = fitConversation(msgs, false);
+                prompt = fitConversation(msgs, false, contextFor(options));
             } catch (CancellationException e) {
                 return cancelledWhileFitting();
             }
@@ -233,7 +234,7 @@ public final class Session implements AutoCloseable {
         enter();
         try {
             if (promptTokens.length == 0) throw new JemmaException("the prompt is empty");
-            checkFits(promptTokens.length);
+            checkFits(promptTokens.length, contextFor(options));
             return run(promptTokens, options, listener);
         } finally {
             leave();
@@ -255,11 +256,13 @@ public final class Session implements AutoCloseable {
         cancelRequested = true;
     }
 
-    /** Tokens currently in the KV cache. */
+    /** Tokens currently in the KV cache (0 once an engine's KV pool gave this idle session's cache to another). */
     public int cachedTokens() {
-        return cache == null ? 0 : cache.length();
+        KvCache c = cache;
+        return engine.holdsCache(this, c) ? c.length() : 0;
     }
 
+    /** Tokens a generation can hold (prompt + answer): the engine's, or less per request ({@link GenerationOptions#contextLength()}). */
     public int contextLength() {
         return engine.contextLength();
     }
@@ -274,6 +277,7 @@ public final class Session implements AutoCloseable {
         cancel();
         if (!busy.compareAndSet(false, true)) return; // a running generation keeps its cache until it ends
         closed = true;
+        engine.dropCache(this);
         cache = null;
         cached = new int[0];
     }
@@ -302,8 +306,23 @@ public final class Session implements AutoCloseable {
         return new Generation("", new int[0], 0, 0, 0, 0, StopReason.CANCELLED);
     }
 
-    private void checkFits(int promptLength) {
-        int ctx = engine.contextLength();
+    /**
+     * The context a request may use: its {@link GenerationOptions#contextLength()} (or the engine defaults'), at most
+     * the engine's; a larger one is refused rather than silently cut.
+     */
+    private int contextFor(GenerationOptions requested) {
+        GenerationOptions o = (requested == null ? GenerationOptions.none() : requested).orElse(engine.defaults());
+        int max = engine.contextLength();
+        Integer want = o.contextLength();
+        if (want == null) return max;
+        if (want > max) {
+            throw new JemmaException("a context of " + want + " tokens was asked for, but a session holds at most " + max
+                    + " (the engine's context length)");
+        }
+        return want;
+    }
+
+    private void checkFits(int promptLength, int ctx) {
         if (promptLength >= ctx) {
             throw new JemmaException("the prompt is " + promptLength + " tokens but the context holds " + ctx
                     + " (a longer context needs -c / contextLength; the model was trained for " + engine.config().contextLength() + ")");
@@ -315,8 +334,7 @@ public final class Session implements AutoCloseable {
      * answer ({@link ConversationFitter}: linear in the conversation, polls {@link #cancel()}). {@code msgs} is modified
      * in place (so the session history shrinks too).
      */
-    private int[] fitConversation(List<ChatMessage> msgs, boolean sessionHistory) {
-        int ctx = engine.contextLength();
+    private int[] fitConversation(List<ChatMessage> msgs, boolean sessionHistory, int ctx) {
         int reserve = Math.min(ctx / 4, 256); // room for the answer
         List<ChatMessage> full = new ArrayList<>();
         if (sessionHistory && systemPrompt != null) full.add(ChatMessage.system(systemPrompt));
@@ -335,7 +353,7 @@ public final class Session implements AutoCloseable {
         List<ChatMessage> kept = f.messages();
         int[] ids = buildPrompt(kept);
         if (ids.length == 0) throw new JemmaException("the prompt is empty");
-        checkFits(ids.length);
+        checkFits(ids.length, ctx);
         pendingConversation = new ArrayList<>(kept);
         pendingImages = kept.stream().anyMatch(ChatMessage::hasAudio) ? audio(kept, ids) : images(kept, ids);
         return ids;
@@ -620,21 +638,38 @@ public final class Session implements AutoCloseable {
         pendingConversation = null;
         pendingImages = null;
         lastStopId = -1;
+        int ctx = contextFor(requested);
         try {
-            Generation g = runUnchecked(prompt, images, requested, listener);
+            cache(engine.acquireCache(this, cache, () -> cancelRequested));
+        } catch (CancellationException e) {
+            // cancelled while every KV slot was busy: nothing ran
+            return new Generation("", new int[0], prompt.length, 0, 0, 0, StopReason.CANCELLED);
+        }
+        try {
+            Generation g = runUnchecked(prompt, images, requested, listener, ctx);
             rememberConversation(conversation, prompt, g, g.stopReason() == StopReason.END_OF_TURN ? lastStopId : -1);
             return g;
         } catch (RuntimeException | Error e) {
             // a pass that failed half-way may have written some cache slots: forget the cache rather than trust it
-            if (cache != null) cache.clear();
+            cache.clear();
             cached = new int[0];
             seenConversation = null;
             seenTokens = null;
             throw e;
+        } finally {
+            engine.releaseCache(this);
         }
     }
 
-    private Generation runUnchecked(int[] prompt, PromptImages images, GenerationOptions requested, TokenListener listener) {
+    /** Takes the cache this generation runs with; a different one than before holds none of our tokens. */
+    private void cache(KvCache c) {
+        if (c != cache) {
+            cache = c;
+            cached = new int[0];
+        }
+    }
+
+    private Generation runUnchecked(int[] prompt, PromptImages images, GenerationOptions requested, TokenListener listener, int ctx) {
         if (listener == null) listener = TokenListener.NONE;
         GenerationOptions opts = (requested == null ? GenerationOptions.none() : requested).orElse(engine.defaults());
         Sampler sampler = new Sampler(opts.sampling());
@@ -649,8 +684,6 @@ public final class Session implements AutoCloseable {
         // an explicit filter wins over the options' grammar; each run gets a fresh parse state
         TokenFilter filter = tokenFilter;
         if (filter == null && opts.grammar() != null) filter = new GrammarConstraint(opts.grammar(), engine.grammarVocabulary());
-        if (cache == null) cache = engine.newCache();
-        int ctx = cache.contextLength();
 
         long t0 = System.nanoTime();
         int[] keys = reuseKeys(prompt, images);

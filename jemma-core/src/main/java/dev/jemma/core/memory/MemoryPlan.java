@@ -27,7 +27,7 @@ import java.util.Map;
  *                       per-layer-embedding table): it lives on disk / in the page cache on demand, so it is not
  *                       counted against available memory; the rest is "in fast memory"
  * @param bytesByType    tensor count and bytes per tensor type
- * @param kvBytes        KV cache for {@code contextLength} positions
+ * @param kvBytes        KV caches for {@code contextLength} positions, {@code sequences} of them
  * @param kvLayout       the KV cache's shape (per-layer window, width, owner), as the model allocates it
  * @param scratchBytes   activations and logits for a batch of {@code maxBatch} tokens
  * @param headroomBytes  heap kept free for everything else: a caller's copy of a batch of logits, the tokenizer,
@@ -35,10 +35,11 @@ import java.util.Map;
  * @param heapLimit      the JVM's maximum heap, bytes
  * @param memAvailable   memory the system can still give, bytes; -1 when unknown
  * @param trainedContext the model's own context length: advice never suggests a longer one
+ * @param sequences      KV caches the plan holds at once (a server's KV pool: one per parallel slot)
  */
 public record MemoryPlan(String file, int contextLength, int maxBatch, long weightBytes, long mappedBytes, Map<GgmlType, long[]> bytesByType,
                          long kvBytes, KvLayout kvLayout, long scratchBytes, long headroomBytes, long heapLimit, long memAvailable,
-                         int trainedContext) {
+                         int trainedContext, int sequences) {
 
     /** Context used when none is asked for: the model's own, capped (a 128K cache on every load would be wasteful). */
     public static final int DEFAULT_CONTEXT_CAP = 8192;
@@ -66,7 +67,24 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
         }
         return new MemoryPlan(file.path().getFileName().toString(), ctx, maxBatch, weightBytes, mappedBytes, Collections.unmodifiableMap(byType),
                 kv.bytes(ctx), kv, scratchBytes, HEADROOM + 4L * maxBatch * vocab, SystemMemory.heapLimit(), SystemMemory.available(),
-                Math.max(1, trainedContext));
+                Math.max(1, trainedContext), 1);
+    }
+
+    /** This plan with {@code n} KV caches of {@link #contextLength} positions each (a KV pool of n slots). */
+    public MemoryPlan withSequences(int n) {
+        if (n < 1) throw new IllegalArgumentException("sequences must be >= 1, got " + n);
+        return new MemoryPlan(file, contextLength, maxBatch, weightBytes, mappedBytes, bytesByType, kvLayout.bytes(contextLength) * n, kvLayout,
+                scratchBytes, headroomBytes, heapLimit, memAvailable, trainedContext, n);
+    }
+
+    /** KV bytes of one sequence's cache at {@link #contextLength}. */
+    public long kvBytesPerSequence() {
+        return kvLayout.bytes(contextLength);
+    }
+
+    /** "a 4096-token context" or "4 × 1024-token contexts" (the pool's shape, for messages). */
+    private String contextPhrase() {
+        return sequences > 1 ? sequences + " × " + contextLength + "-token contexts" : "a " + contextLength + "-token context";
     }
 
     /** KV bytes per ring slot, summed over the sliding layers that own a cache. */
@@ -115,7 +133,7 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
             } else if (ctx == null) {
                 ways.add("use a smaller model file (a lower quantization) or free memory: this machine has " + gb(memAvailable) + " available");
             }
-            return file + ": needs " + gb(heapNeeded()) + " of Java heap for a " + contextLength + "-token context (KV cache "
+            return file + ": needs " + gb(heapNeeded()) + " of Java heap for " + contextPhrase() + " (KV cache "
                     + gb(kvBytes) + " + scratch " + gb(scratchBytes) + " + headroom " + gb(headroomBytes) + ") but the JVM allows "
                     + gb(heapLimit) + "; " + String.join(" or ", ways);
         }
@@ -133,7 +151,7 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
             String weights = mappedBytes > 0 ? "weights in fast memory " + gb(fastWeightBytes()) + ", " + gb(mappedBytes) + " more mapped from disk"
                     : "weights " + gb(weightBytes);
             return file + ": needs " + gb(totalBytes()) + " (" + weights + " + KV cache " + gb(kvBytes) + " for "
-                    + contextLength + " tokens + scratch " + gb(scratchBytes + headroomBytes) + ") but only " + gb(memAvailable)
+                    + contextPhrase() + " + scratch " + gb(scratchBytes + headroomBytes) + ") but only " + gb(memAvailable)
                     + " of memory is available; " + advice;
         }
         return null;
@@ -146,6 +164,10 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
     private String contextAdvice(long budget) {
         int fits = Math.min(largestContextFitting(budget), trainedContext);
         if (fits < 1 || fits >= contextLength) return null;
+        if (sequences > 1) {
+            // a pool's -c is its total, split among the slots (as llama-server's)
+            return "use a smaller KV budget (-c " + (long) fits * sequences + ": " + fits + " per slot for --parallel " + sequences + ") or fewer slots";
+        }
         return "use a smaller context (-c " + fits + (fits == trainedContext ? ", the model's own" : "") + ")";
     }
 
@@ -172,7 +194,7 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
         int lo = 0, hi = contextLength;
         while (lo < hi) {
             int mid = (int) (((long) lo + hi + 1) / 2);
-            if (kvBytesAt(mid) + fixed <= budget) lo = mid;
+            if (kvBytesAt(mid) * sequences + fixed <= budget) lo = mid;
             else hi = mid - 1;
         }
         return lo >= 256 ? lo / 256 * 256 : lo;
