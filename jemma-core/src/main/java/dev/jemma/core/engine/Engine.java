@@ -92,7 +92,9 @@ public final class Engine implements AutoCloseable {
                         + " rows (one per token)");
             }
             p = new ThreadPool(options.threadsOrDefault());
-            ModelLoader.Options mo = new ModelLoader.Options(options.exact(), p.threads(), options.maxBatch(), options.matformer(),
+            // a step holds a prompt chunk and the running streams' tokens: the model's batch takes a whole chunk
+            ModelLoader.Options mo = new ModelLoader.Options(options.exact(), p.threads(), Math.max(options.maxBatch(), options.batchChunkOrDefault()),
+                    options.matformer(),
                     options.contextLength(), options.f32Activations(), options.checkMemory());
             if ("gemma3".equals(arch.name())) {
                 v = Vision.open(file, path, options, ModelLoader.matmulFor(mo), ModelLoader.readConfig(file).dim(), tokenizer);
@@ -135,7 +137,7 @@ public final class Engine implements AutoCloseable {
             throw e;
         }
         pool = p;
-        scheduler = new StepScheduler(model, model.maxBatch());
+        scheduler = new StepScheduler(model, model.maxBatch(), options.batchChunkOrDefault());
         kvPool = options.parallel() > 0 ? new KvPool(options.parallel(), contextLength, model::newCache) : null;
         vision = v;
         media3n = mm3n;
@@ -389,6 +391,32 @@ public final class Engine implements AutoCloseable {
     float[] forward(int[] tokens, int offset, int count, KvCache cache) {
         checkOpen();
         return scheduler.forward(tokens, offset, count, cache);
+    }
+
+    /**
+     * {@link #forward(int[], int, int, KvCache)} for a session: the scheduler splits the tokens into chunks between
+     * other sessions' steps and drops the rest at the next step once {@code cancelled} holds.
+     *
+     * @throws java.util.concurrent.CancellationException when cancelled first (the cache keeps the chunks that ran)
+     */
+    float[] forward(int[] tokens, float[][] embeddings, java.util.List<int[]> spans, int offset, int count, KvCache cache, Session session,
+                    java.util.function.BooleanSupplier cancelled) {
+        checkOpen();
+        return scheduler.forward(tokens, embeddings, spans, offset, count, cache, session, cancelled);
+    }
+
+    /** A session enters its decode loop: each step waits briefly for its next token (see {@link StepScheduler}). */
+    void openStream(Session s) {
+        scheduler.openStream(s);
+    }
+
+    void closeStream(Session s) {
+        scheduler.closeStream(s);
+    }
+
+    /** For tests: how long a step waits for a decoding session's next token. */
+    void streamGraceNanos(long nanos) {
+        scheduler.graceNanos(nanos);
     }
 
     /** Model steps run, rows in them, and steps shared by several sessions (for tests and statistics). */

@@ -46,6 +46,7 @@ public final class Session implements AutoCloseable {
     private final List<ChatMessage> history = new ArrayList<>();
     private final AtomicBoolean busy = new AtomicBoolean();
     private volatile boolean cancelRequested;
+    private final java.util.function.BooleanSupplier cancelled = () -> cancelRequested;
     private KvCache cache;
     /** Tokens whose keys/values are in the cache, in order; cache.length() of them are valid. */
     private int[] cached = new int[0];
@@ -216,7 +217,7 @@ public final class Session implements AutoCloseable {
             List<ChatImage> all = new ArrayList<>();
             ChatMessage m = withMarkers(List.of(new ChatMessage("user", prompt, images)), all).getFirst();
             int[] ids = engine.tokenizer().encode(expand(m.content(), all));
-            checkFits(ids.length);
+            checkFits(ids.length, contextFor(options));
             pendingImages = images(List.of(m), ids);
             return run(ids, options, listener);
         } finally {
@@ -689,7 +690,6 @@ public final class Session implements AutoCloseable {
         int[] keys = reuseKeys(prompt, images);
         int reused = reusePrefix(keys, images == null || images.causal() ? null : prompt);
         float[] logits = null;
-        int batch = engine.maxBatch();
         float[][] imageRows = null;
         List<int[]> imageRuns = List.of();
         if (images != null) {
@@ -698,18 +698,19 @@ public final class Session implements AutoCloseable {
             // are causal rows like any other (HF Gemma3n has no media mask), so its runs may be split anywhere
             if (!images.causal()) imageRuns = dev.jemma.core.vision.ImagePrompt.spans(prompt, images.softToken());
         }
-        for (int i = reused; i < prompt.length; ) {
+        if (reused < prompt.length) {
             if (cancelRequested) {
                 return new Generation("", new int[0], prompt.length, reused, System.nanoTime() - t0, 0, StopReason.CANCELLED);
             }
-            int n = Math.min(batch, prompt.length - i);
-            // an image's run is never cut between calls (its rows see each other) and a call's last row, whose logits
-            // it returns, is text: end the call before the run, or one row after it
-            for (int[] s : imageRuns) if (s[0] < i + n && i + n <= s[1]) n = s[0] > i ? s[0] - i : s[1] - i + 1;
-            logits = images == null ? engine.forward(prompt, i, n, cache) : engine.forward(prompt, imageRows, imageRuns, i, n, cache);
-            // the cache key of an image row names its image (reuseKeys), not the soft-token id
-            remember(keys, i, n);
-            i += n;
+            // one call: the scheduler runs it in chunks between the other sessions' tokens (never cutting an image's
+            // run) and drops the rest at a cancel; the cache key of an image row names its image (reuseKeys)
+            try {
+                logits = engine.forward(prompt, imageRows, imageRuns, reused, prompt.length - reused, cache, this, cancelled);
+            } catch (CancellationException e) {
+                remember(keys, reused, cache.length() - reused); // the chunks that ran stay reusable
+                return new Generation("", new int[0], prompt.length, reused, System.nanoTime() - t0, 0, StopReason.CANCELLED);
+            }
+            remember(keys, reused, prompt.length - reused);
         }
         long t1 = System.nanoTime();
 
@@ -720,46 +721,57 @@ public final class Session implements AutoCloseable {
         int nOut = 0;
         StringBuilder text = new StringBuilder();
         StopReason reason;
-        while (true) {
-            if (cancelRequested) {
-                reason = StopReason.CANCELLED;
-                break;
+        engine.openStream(this);
+        try {
+            while (true) {
+                if (cancelRequested) {
+                    reason = StopReason.CANCELLED;
+                    break;
+                }
+                if (maxTokens >= 0 && nOut >= maxTokens) {
+                    reason = StopReason.MAX_TOKENS;
+                    break;
+                }
+                // the model's distribution, before the grammar mask (and the sampler's penalties and temperature)
+                TokenLogprobs.Position position = topLogprobs != null ? new TokenLogprobs.Position(logits, 0, vocab, topLogprobs) : null;
+                int id = filter != null ? filter.choose(sampler, logits, vocab, hist, histLen) : sampler.sample(logits, 0, vocab, hist, histLen);
+                if (filter != null) filter.accept(id);
+                if (!ignoreEos && contains(stopIds, id)) {
+                    lastStopId = id;
+                    reason = StopReason.END_OF_TURN;
+                    break;
+                }
+                if (nOut == out.length) out = Arrays.copyOf(out, out.length * 2);
+                out[nOut++] = id;
+                if (histLen == hist.length) hist = Arrays.copyOf(hist, hist.length * 2);
+                hist[histLen++] = id;
+                String piece = stops.accept(decoder.accept(id));
+                text.append(piece);
+                // a mask only lowers disallowed tokens to -inf: the chosen token's logit is still the model's
+                listener.onToken(new Token(id, piece, nOut - 1, position == null ? null : position.of(id, logits[id])));
+                if (stops.stopped()) {
+                    reason = StopReason.STOP_STRING;
+                    break;
+                }
+                if (maxTokens >= 0 && nOut >= maxTokens) {
+                    reason = StopReason.MAX_TOKENS;
+                    break;
+                }
+                if (cache.length() + 1 > ctx) {
+                    reason = StopReason.CONTEXT_FULL;
+                    break;
+                }
+                try {
+                    logits = engine.forward(new int[]{id}, null, List.of(), 0, 1, cache, this, cancelled);
+                } catch (CancellationException e) {
+                    reason = StopReason.CANCELLED;
+                    break;
+                }
+                remember(new int[]{id}, 0, 1);
             }
-            if (maxTokens >= 0 && nOut >= maxTokens) {
-                reason = StopReason.MAX_TOKENS;
-                break;
-            }
-            // the model's distribution, before the grammar mask (and the sampler's penalties and temperature)
-            TokenLogprobs.Position position = topLogprobs != null ? new TokenLogprobs.Position(logits, 0, vocab, topLogprobs) : null;
-            int id = filter != null ? filter.choose(sampler, logits, vocab, hist, histLen) : sampler.sample(logits, 0, vocab, hist, histLen);
-            if (filter != null) filter.accept(id);
-            if (!ignoreEos && contains(stopIds, id)) {
-                lastStopId = id;
-                reason = StopReason.END_OF_TURN;
-                break;
-            }
-            if (nOut == out.length) out = Arrays.copyOf(out, out.length * 2);
-            out[nOut++] = id;
-            if (histLen == hist.length) hist = Arrays.copyOf(hist, hist.length * 2);
-            hist[histLen++] = id;
-            String piece = stops.accept(decoder.accept(id));
-            text.append(piece);
-            // a mask only lowers disallowed tokens to -inf: the chosen token's logit is still the model's
-            listener.onToken(new Token(id, piece, nOut - 1, position == null ? null : position.of(id, logits[id])));
-            if (stops.stopped()) {
-                reason = StopReason.STOP_STRING;
-                break;
-            }
-            if (maxTokens >= 0 && nOut >= maxTokens) {
-                reason = StopReason.MAX_TOKENS;
-                break;
-            }
-            if (cache.length() + 1 > ctx) {
-                reason = StopReason.CONTEXT_FULL;
-                break;
-            }
-            logits = engine.forward(new int[]{id}, 0, 1, cache);
-            remember(new int[]{id}, 0, 1);
+        } finally {
+            // a stream that ends is no longer waited for
+            engine.closeStream(this);
         }
         if (reason != StopReason.STOP_STRING) {
             String tail = stops.accept(decoder.flush());

@@ -28,8 +28,21 @@ import java.util.concurrent.locks.ReentrantLock;
  * Gemma 3's bidirectional image runs (those rows attend to each other, so they run in one step — the engine's batch size
  * is at least one image's tokens; a run that starts a chunk is taken whole even past the step's budget, which the model
  * then splits before it). Gemma 3n's soft tokens are causal and split like text.
+ *
+ * <p>Fairness: a session in its decode loop is an open <em>stream</em> ({@link #openStream}). Between two of its
+ * tokens it samples on its own thread, and a leader that ran the next step at once would leave it out of every other
+ * step (during a long prompt, half its tokens). So before a step the leader waits until every open stream has queued
+ * its next token — the streams move in lockstep, one token per step each, whatever prompt chunks ride along — but at
+ * most {@link #DEFAULT_GRACE_NANOS}: a stream that is late once (its listener blocks on a slow client) is not waited
+ * for again until its generation ends, so it cannot slow the others step after step; it still joins every step it has
+ * queued for in time.
+ *
+ * <p>Cancellation: work carries its session's cancel flag; cancelled work leaves the queue at the next step (a long
+ * prompt stops between two chunks) and its caller gets a {@link java.util.concurrent.CancellationException}.
  */
 final class StepScheduler {
+    /** Longest wait for an open stream's next token before a step runs without it. */
+    static final long DEFAULT_GRACE_NANOS = 50_000_000L;
     /**
      * One caller's request: tokens [next, end) of {@code tokens} for {@code cache}; the logits of the last one. Rows with
      * an {@code embeddings} entry take it as input instead of their token's embedding; each [start, end) of
@@ -41,12 +54,17 @@ final class StepScheduler {
         final List<int[]> spans;
         final int end;
         final KvCache cache;
+        final Object stream;
+        final java.util.function.BooleanSupplier cancelled;
         int next;
         float[] logits;
         RuntimeException error;
         boolean done;
 
-        Work(int[] tokens, float[][] embeddings, List<int[]> spans, int offset, int count, KvCache cache) {
+        Work(int[] tokens, float[][] embeddings, List<int[]> spans, int offset, int count, KvCache cache, Object stream,
+             java.util.function.BooleanSupplier cancelled) {
+            this.stream = stream;
+            this.cancelled = cancelled;
             this.tokens = tokens;
             this.embeddings = embeddings;
             this.spans = spans;
@@ -73,7 +91,11 @@ final class StepScheduler {
     }
 
     private final LanguageModel model;
-    private final int budget, vocab;
+    private final int budget, chunk, vocab;
+    private volatile long graceNanos = DEFAULT_GRACE_NANOS;
+    /** Sessions in their decode loop, and those of them that once missed a step's grace (not waited for again). */
+    private final java.util.Set<Object> streams = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    private final java.util.Set<Object> late = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final ArrayDeque<Work> queue = new ArrayDeque<>();
@@ -81,11 +103,42 @@ final class StepScheduler {
     /** Steps run and rows in them (for tests and statistics). */
     private long steps, rows, sharedSteps;
 
-    /** @param budget most tokens one step runs (a model's batch size) */
-    StepScheduler(LanguageModel model, int budget) {
+    /**
+     * @param budget rows one model call takes (the model's batch size): prompt chunks fill a step up to it
+     * @param chunk  most prompt tokens one step takes ({@code --batch-chunk})
+     */
+    StepScheduler(LanguageModel model, int budget, int chunk) {
         this.model = model;
         this.budget = Math.max(1, budget);
+        this.chunk = Math.max(1, chunk);
         this.vocab = model.config().vocabSize();
+    }
+
+    /** For tests: how long a step waits for open streams. */
+    void graceNanos(long nanos) {
+        graceNanos = nanos;
+    }
+
+    /** {@code key} (a session) enters its decode loop: steps wait (briefly) for its next token. */
+    void openStream(Object key) {
+        lock.lock();
+        try {
+            streams.add(key);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** {@code key} leaves its decode loop. */
+    void closeStream(Object key) {
+        lock.lock();
+        try {
+            streams.remove(key);
+            late.remove(key);
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**
@@ -93,7 +146,7 @@ final class StepScheduler {
      * whatever other sessions have queued, and returns the last token's logits. Blocks until done.
      */
     float[] forward(int[] tokens, int offset, int count, KvCache cache) {
-        return forward(tokens, null, List.of(), offset, count, cache);
+        return forward(tokens, null, List.of(), offset, count, cache, null, () -> false);
     }
 
     /**
@@ -102,6 +155,18 @@ final class StepScheduler {
      * image's run, attended bidirectionally and never split. {@code offset} must not fall inside a run, nor the end.
      */
     float[] forward(int[] tokens, float[][] embeddings, List<int[]> spans, int offset, int count, KvCache cache) {
+        return forward(tokens, embeddings, spans, offset, count, cache, null, () -> false);
+    }
+
+    /**
+     * {@link #forward(int[], float[][], List, int, int, KvCache)} for a session ({@code stream}, its key for
+     * {@link #openStream}; may be null) whose {@code cancelled} flag is checked before each step.
+     *
+     * @throws java.util.concurrent.CancellationException when cancelled before the work was done (the cache then holds
+     *                                                    the chunks that ran)
+     */
+    float[] forward(int[] tokens, float[][] embeddings, List<int[]> spans, int offset, int count, KvCache cache, Object stream,
+                    java.util.function.BooleanSupplier cancelled) {
         if (count <= 0) throw new IllegalArgumentException("no tokens");
         for (int[] s : spans) {
             // the last row gives the logits: it must be text, not inside (or the end of) an image's run
@@ -109,7 +174,7 @@ final class StepScheduler {
                 throw new IllegalArgumentException("rows [" + offset + ", " + (offset + count) + ") cut or end with the image run [" + s[0] + ", " + s[1] + ")");
             }
         }
-        Work w = new Work(tokens, embeddings, spans, offset, count, cache);
+        Work w = new Work(tokens, embeddings, spans, offset, count, cache, stream, cancelled);
         lock.lock();
         try {
             if (closed) throw new IllegalStateException("the engine is closed");
@@ -138,6 +203,7 @@ final class StepScheduler {
     /** Runs steps until {@code own} is done (called with the lock held; released while the model runs). */
     private void lead(Work own) {
         while (!own.done) {
+            awaitStreams();
             List<Work> picked = new ArrayList<>();
             List<Integer> take = new ArrayList<>();
             pick(picked, take);
@@ -158,16 +224,63 @@ final class StepScheduler {
     }
 
     /**
-     * Chooses this step's rows: one token of every decoding sequence first, then prompt chunks in arrival order while
-     * the budget lasts; a sequence whose tokens cannot run (its context is full, a token id out of range) fails alone.
+     * Waits (lock held, released while waiting) until every open stream not marked late has queued work, at most the
+     * grace; those still missing are marked late and not waited for again.
+     */
+    private void awaitStreams() {
+        long deadline = System.nanoTime() + graceNanos;
+        while (true) {
+            List<Object> missing = null;
+            for (Object s : streams) {
+                if (late.contains(s) || queued(s)) continue;
+                if (missing == null) missing = new ArrayList<>();
+                missing.add(s);
+            }
+            if (missing == null) return;
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                late.addAll(missing);
+                return;
+            }
+            try {
+                changed.awaitNanos(left);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private boolean queued(Object stream) {
+        for (Work w : queue) if (w.stream == stream) return true;
+        return false;
+    }
+
+    /**
+     * Chooses this step's rows: one token of every decoding sequence first, then prompt chunks in arrival order, at
+     * most {@code chunk} prompt tokens and no more than fill the model's batch (an image run is taken whole); a sequence
+     * whose tokens cannot run (its context is full, a token id out of range) fails alone, and cancelled work leaves the
+     * queue.
      */
     private void pick(List<Work> picked, List<Integer> take) {
-        int left = budget;
-        for (int pass = 0; pass < 2 && left > 0; pass++) {
-            for (Iterator<Work> it = queue.iterator(); it.hasNext() && left > 0; ) {
+        int decodes = 0;
+        for (Iterator<Work> it = queue.iterator(); it.hasNext(); ) {
+            Work w = it.next();
+            if (w.cancelled.getAsBoolean()) {
+                it.remove();
+                w.error = new java.util.concurrent.CancellationException("cancelled");
+                w.done = true;
+                continue;
+            }
+            if (w.remaining() == 1) decodes++;
+        }
+        int prompt = Math.max(1, Math.min(chunk, budget - decodes));
+        for (int pass = 0; pass < 2; pass++) {
+            for (Iterator<Work> it = queue.iterator(); it.hasNext(); ) {
                 Work w = it.next();
                 boolean decode = w.remaining() == 1;
                 if (pass == 0 != decode || picked.contains(w)) continue;
+                if (!decode && prompt <= 0) break;
                 RuntimeException bad = check(w);
                 if (bad != null) {
                     it.remove();
@@ -175,11 +288,11 @@ final class StepScheduler {
                     w.done = true;
                     continue;
                 }
-                int n = w.chunk(left);
+                int n = decode ? 1 : w.chunk(prompt);
                 if (n == 0) continue;
                 picked.add(w);
                 take.add(n);
-                left -= n;
+                if (!decode) prompt -= n;
             }
         }
     }

@@ -68,33 +68,87 @@ class ContinuousBatchingTest {
         }
     }
 
+    /**
+     * Chunked prefill and fairness, counted rather than timed: while a 240-token prompt is processed 8 tokens per step,
+     * a running stream gets one token in every one of those steps (the step waits for its next token; with a grace of
+     * minutes here nothing but the scheduler decides), so it produces at least as many tokens as the prompt has chunks,
+     * less one for where the count starts.
+     */
     @Test
     void aLongPromptDoesNotFreezeARunningStream() throws Exception {
-        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(512).maxBatch(8).build())) {
-            AtomicLong promptDone = new AtomicLong(Long.MAX_VALUE);
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(512).maxBatch(16).batchChunk(8).build())) {
+            engine.streamGraceNanos(java.util.concurrent.TimeUnit.MINUTES.toNanos(2));
+            java.util.concurrent.atomic.AtomicBoolean inPrefill = new java.util.concurrent.atomic.AtomicBoolean();
             AtomicInteger tokensDuringPrompt = new AtomicInteger();
             CountDownLatch streaming = new CountDownLatch(3);
             ExecutorService ex = Executors.newFixedThreadPool(2);
             Future<?> stream = ex.submit(() -> {
                 try (Session s = engine.newSession()) {
-                    s.complete("In the beginning", GenerationOptions.builder().temperature(0f).maxTokens(200).ignoreEos(true).build(), t -> {
+                    s.complete("In the beginning", GenerationOptions.builder().temperature(0f).maxTokens(300).ignoreEos(true).build(), t -> {
                         streaming.countDown();
-                        if (streaming.getCount() == 0 && promptDone.get() == Long.MAX_VALUE) tokensDuringPrompt.incrementAndGet();
+                        if (inPrefill.get()) tokensDuringPrompt.incrementAndGet();
                     });
                 }
                 return null;
             });
             streaming.await();
-            // a prompt of ~240 tokens, 8 per step: about 30 steps, each also carrying the stream's next token
-            String longPrompt = "the quick brown fox jumps over the lazy dog ".repeat(12);
+            int[] longPrompt = engine.tokenizer().encode("the quick brown fox jumps over the lazy dog ".repeat(12));
+            int chunks = (longPrompt.length + 7) / 8;
+            assertThat(chunks).isGreaterThan(20);
+            long[] before = engine.batchStatistics();
             try (Session s = engine.newSession()) {
-                Generation g = s.complete(longPrompt, GenerationOptions.builder().temperature(0f).maxTokens(1).build(), null);
-                promptDone.set(System.nanoTime());
-                assertThat(g.promptTokens()).isGreaterThan(100);
+                inPrefill.set(true);
+                Generation g = s.generate(longPrompt, GenerationOptions.builder().temperature(0f).maxTokens(1).build(), t -> inPrefill.set(false));
+                inPrefill.set(false);
+                assertThat(g.promptTokens()).isEqualTo(longPrompt.length);
             }
+            long[] after = engine.batchStatistics();
             stream.get();
             ex.shutdown();
-            assertThat(tokensDuringPrompt.get()).as("stream tokens while the long prompt was processed").isGreaterThan(5);
+            assertThat(tokensDuringPrompt.get()).as("stream tokens while the %d-chunk prompt was processed", chunks).isGreaterThanOrEqualTo(chunks - 1);
+            assertThat(after[2] - before[2]).as("steps shared by the prompt and the stream").isGreaterThanOrEqualTo(chunks - 1);
+        }
+    }
+
+    /**
+     * Cancelling a session in the middle of its prompt drops the rest at the next step: it returns CANCELLED with part of
+     * the prompt in its cache, and its KV slot is free for the next generation at once.
+     */
+    @Test
+    void aCancelStopsAPromptBetweenChunksAndFreesItsSlot() throws Exception {
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(512).maxBatch(16).batchChunk(8)
+                .parallel(2).build())) {
+            engine.streamGraceNanos(java.util.concurrent.TimeUnit.MINUTES.toNanos(2));
+            int[] longPrompt = engine.tokenizer().encode("the quick brown fox jumps over the lazy dog ".repeat(12));
+            Session victim = engine.newSession();
+            java.util.concurrent.atomic.AtomicBoolean inPrefill = new java.util.concurrent.atomic.AtomicBoolean();
+            AtomicInteger during = new AtomicInteger();
+            CountDownLatch streaming = new CountDownLatch(1), done = new CountDownLatch(1);
+            ExecutorService ex = Executors.newFixedThreadPool(2);
+            Future<?> stream = ex.submit(() -> {
+                try (Session s = engine.newSession()) {
+                    s.complete("In the beginning", GenerationOptions.builder().temperature(0f).maxTokens(200).ignoreEos(true).build(), t -> {
+                        streaming.countDown();
+                        // three steps into the long prompt, cancel it
+                        if (inPrefill.get() && during.incrementAndGet() == 3) victim.cancel();
+                    });
+                }
+                return null;
+            });
+            streaming.await();
+            inPrefill.set(true);
+            Generation g = victim.generate(longPrompt, GenerationOptions.builder().maxTokens(1).build(), null);
+            inPrefill.set(false);
+            assertThat(g.stopReason()).isEqualTo(StopReason.CANCELLED);
+            assertThat(victim.cachedTokens()).as("prompt tokens processed before the cancel").isBetween(8, 8 * 5);
+            assertThat(engine.kvPool().busy()).as("slots in a generation: the stream's only").isEqualTo(1);
+            // the cancelled session's slot serves the next request, which reuses the part that ran
+            Generation next = victim.generate(longPrompt, GenerationOptions.builder().temperature(0f).maxTokens(1).build(), null);
+            assertThat(next.stopReason()).isEqualTo(StopReason.MAX_TOKENS);
+            assertThat(next.reusedTokens()).isBetween(8, 8 * 5);
+            victim.close();
+            stream.get();
+            ex.shutdown();
         }
     }
 }
