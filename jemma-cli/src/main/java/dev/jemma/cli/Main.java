@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 @Command(name = "jemma", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Gemma 3 and Gemma 3n inference in pure Java.",
         subcommands = {RunCommand.class, ChatCommand.class, TokenizeCommand.class, LogitsCommand.class, EmbedCommand.class, EmbedImageCommand.class, AudioFeaturesCommand.class, EmbedAudioCommand.class, TranscribeCommand.class, QuantizeCommand.class, PullCommand.class, ListCommand.class, RmCommand.class,
-                ServeCommand.class,
+                ServeCommand.class, LoadTestCommand.class,
                 ShowCommand.class, GenerateCommand.class,
                 ConvertCommand.class,
                 PerplexityCommand.class,

@@ -335,6 +335,7 @@ final class EngineModel implements ServedModel {
     private static GenerationOptions options(Options o) {
         GenerationOptions.Builder b = GenerationOptions.builder();
         if (o.numCtx() != null) b.contextLength(o.numCtx());
+        if (o.ignoreEos() != null) b.ignoreEos(o.ignoreEos());
         if (o.logprobs() != null) b.logprobs(o.logprobs());
         if (o.numPredict() != null && o.numPredict() >= 0) b.maxTokens(o.numPredict());
         if (o.temperature() != null) b.temperature(o.temperature());

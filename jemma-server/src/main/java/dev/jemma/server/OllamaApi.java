@@ -169,7 +169,8 @@ final class OllamaApi {
                 Params.stringList(o, "stop"),
                 null,
                 // the context of this request, within one KV slot (EngineModel refuses a larger one)
-                Params.integer(o, "num_ctx", null));
+                Params.integer(o, "num_ctx", null),
+                null);
     }
 
     /**

@@ -63,7 +63,9 @@ final class OpenAiApi {
         ServedModel.Options opts = new ServedModel.Options(maxTokens, Params.number(body, "temperature", null, 0, 2),
                 null, Params.number(body, "top_p", null, 0, 1), null, null, null,
                 Params.number(body, "presence_penalty", null, -2, 2), Params.number(body, "frequency_penalty", null, -2, 2),
-                Params.longValue(body, "seed", null), stops, null, null).withLogprobs(chat ? chatLogprobs(body) : legacyLogprobs(body));
+                Params.longValue(body, "seed", null), stops, null, null,
+                // llama-server's extension: keep generating past the end of turn (load tests, benchmarks)
+                body.has("ignore_eos") ? Params.bool(body, "ignore_eos", false) : null).withLogprobs(chat ? chatLogprobs(body) : legacyLogprobs(body));
         JsonNode effort = body.get("reasoning_effort");
         if (effort != null && !effort.isNull() && !(effort.isTextual() && effort.asText().equals("none"))) {
             throw HttpError.badRequest("field 'reasoning_effort': this model has no reasoning mode (Gemma 3); send \"none\" or leave it out");

@@ -42,15 +42,15 @@ interface ServedModel extends AutoCloseable {
      */
     record Options(Integer numPredict, Float temperature, Integer topK, Float topP, Float minP, Float repeatPenalty,
                    Integer repeatLastN, Float presencePenalty, Float frequencyPenalty, Long seed, List<String> stop,
-                   Integer logprobs, Integer numCtx) {
+                   Integer logprobs, Integer numCtx, Boolean ignoreEos) {
         static Options none() {
-            return new Options(null, null, null, null, null, null, null, null, null, null, List.of(), null, null);
+            return new Options(null, null, null, null, null, null, null, null, null, null, List.of(), null, null, null);
         }
 
         /** These options reporting log-probabilities with {@code top} alternatives per token (null = none). */
         Options withLogprobs(Integer top) {
             return new Options(numPredict, temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty,
-                    frequencyPenalty, seed, stop, top, numCtx);
+                    frequencyPenalty, seed, stop, top, numCtx, ignoreEos);
         }
     }
 

@@ -1,0 +1,271 @@
+package dev.jemma.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.jemma.core.tokenizer.Tokenizer;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One load test: {@code concurrency} client threads take requests from a shared counter (or until a deadline), each
+ * streaming one completion at a time, and record per request the time to the first generated text, the gaps between
+ * later pieces, and the tokens generated (the server's own count when it reports one, else the pieces received).
+ * Aggregate throughput is all generated tokens over the wall time from the first request sent to the last answer.
+ */
+final class LoadRun {
+    enum Api {OPENAI, OLLAMA}
+
+    record Settings(URI base, Api api, String model, int concurrency, int requests, int promptMin, int promptMax, int gen,
+                    boolean ignoreEos, double disconnect, double durationSeconds, int warmup, long seed) {
+    }
+
+    /** What one request measured; {@code error} null when it succeeded (a planned disconnect counts as success). */
+    record Sample(long ttftNanos, long[] gapsNanos, int tokens, int promptTokens, boolean disconnected, String error) {
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Everyday words: one token each for Gemma's tokenizer, mostly, so prompts are near P tokens without one. */
+    private static final String[] WORDS = ("time year people way day man thing woman life child world school state family student group "
+            + "country problem hand part place case week company system program question work government number night point home "
+            + "water room mother area money story fact month lot right study book eye job word business issue side kind head house "
+            + "service friend father power hour game line end member law car city community name president team minute idea kid "
+            + "body information back parent face others level office door health person art war history party result change morning "
+            + "reason research girl guy moment air teacher force education").split(" ");
+
+    /** Last resorts when every word would overshoot by one token. */
+    private static final String[] FILLERS = {".", ",", " a", "!", "?", ";", ":"};
+
+    private final Settings s;
+    private final Tokenizer tokenizer;
+    private final HttpClient http;
+
+    LoadRun(Settings s, Tokenizer tokenizer) {
+        this.s = s;
+        this.tokenizer = tokenizer;
+        this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
+    }
+
+    /**
+     * The prompt of request {@code i}: a distinct opening (so no server can reuse another request's cached prefix) and
+     * then words up to its length, {@code P} tokens exactly with a tokenizer (BOS included), else one word per token.
+     */
+    String prompt(int i) {
+        SplittableRandom r = new SplittableRandom(s.seed() * 1_000_003L + i);
+        int target = s.promptMin() + (s.promptMax() > s.promptMin() ? r.nextInt(s.promptMax() - s.promptMin() + 1) : 0);
+        StringBuilder sb = new StringBuilder("Request ").append(i).append(':');
+        if (tokenizer == null) {
+            for (int w = 3; w < target; w++) sb.append(' ').append(WORDS[r.nextInt(WORDS.length)]);
+            return sb.toString();
+        }
+        int have = tokenizer.encode(sb.toString()).length;
+        while (have < target) {
+            // the next word that does not overshoot (a word can take two tokens, or merge with what precedes it)
+            int from = r.nextInt(WORDS.length), len = sb.length();
+            boolean grew = false;
+            for (int k = 0; k < WORDS.length + FILLERS.length && !grew; k++) {
+                String w = k < WORDS.length ? " " + WORDS[(from + k) % WORDS.length] : FILLERS[k - WORDS.length];
+                sb.append(w);
+                int n = tokenizer.encode(sb.toString()).length;
+                if (n > have && n <= target) {
+                    have = n;
+                    grew = true;
+                } else {
+                    sb.setLength(len);
+                }
+            }
+            if (!grew) break; // nothing adds a single token: stay just short
+        }
+        return sb.toString();
+    }
+
+    Report run() throws Exception {
+        for (int i = 0; i < s.warmup(); i++) one(-1 - i, false);
+        AtomicInteger next = new AtomicInteger();
+        long deadline = s.durationSeconds() > 0 ? System.nanoTime() + (long) (s.durationSeconds() * 1e9) : Long.MAX_VALUE;
+        List<Sample> samples = Collections.synchronizedList(new ArrayList<>());
+        long t0 = System.nanoTime();
+        ExecutorService pool = Executors.newFixedThreadPool(s.concurrency());
+        try {
+            List<Future<?>> clients = new ArrayList<>();
+            for (int c = 0; c < s.concurrency(); c++) {
+                clients.add(pool.submit(() -> {
+                    while (true) {
+                        int i = next.getAndIncrement();
+                        if (s.durationSeconds() > 0 ? System.nanoTime() >= deadline : i >= s.requests()) return null;
+                        boolean hangUp = s.disconnect() > 0 && new Random(s.seed() ^ (i * 0x9E3779B97F4A7C15L)).nextDouble() < s.disconnect();
+                        samples.add(one(i, hangUp));
+                    }
+                }));
+            }
+            for (Future<?> f : clients) f.get();
+        } finally {
+            pool.shutdownNow();
+        }
+        return new Report(s, List.copyOf(samples), System.nanoTime() - t0);
+    }
+
+    /** Sends request {@code i}; with {@code hangUp} closes the stream after half the answer. Never throws. */
+    Sample one(int i, boolean hangUp) {
+        String prompt = prompt(Math.abs(i));
+        ObjectNode body = JSON.createObjectNode().put("model", s.model()).put("prompt", prompt).put("stream", true);
+        String path;
+        if (s.api() == Api.OPENAI) {
+            path = "/v1/completions";
+            body.put("max_tokens", s.gen()).put("temperature", 0);
+            if (s.ignoreEos()) body.put("ignore_eos", true);
+            body.putObject("stream_options").put("include_usage", true);
+        } else {
+            path = "/api/generate";
+            body.put("raw", true);
+            body.putObject("options").put("num_predict", s.gen()).put("temperature", 0);
+        }
+        HttpRequest req = HttpRequest.newBuilder(s.base().resolve(path)).timeout(Duration.ofMinutes(30))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
+        long sent = System.nanoTime(), first = -1, last = -1;
+        long[] gaps = new long[Math.max(16, s.gen())];
+        int nGaps = 0, pieces = 0, reported = -1, promptCount = -1;
+        try {
+            HttpResponse<InputStream> r = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+            try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
+                if (r.statusCode() != 200) {
+                    String text = in.lines().limit(5).reduce("", (a, b) -> a + b);
+                    return failed("HTTP " + r.statusCode() + ": " + text.substring(0, Math.min(200, text.length())));
+                }
+                String line;
+                while ((line = in.readLine()) != null) {
+                    String data = line;
+                    if (s.api() == Api.OPENAI) {
+                        if (!line.startsWith("data:")) continue;
+                        data = line.substring(5).strip();
+                        if (data.equals("[DONE]")) break;
+                    }
+                    if (data.isBlank()) continue;
+                    JsonNode j = JSON.readTree(data);
+                    if (j.has("error")) return failed("server error: " + j.get("error"));
+                    String text = s.api() == Api.OPENAI ? j.path("choices").path(0).path("text").asText("") : j.path("response").asText("");
+                    JsonNode usage = s.api() == Api.OPENAI ? j.path("usage") : j;
+                    if (usage.has("completion_tokens")) reported = usage.get("completion_tokens").asInt();
+                    if (usage.has("eval_count")) reported = usage.get("eval_count").asInt();
+                    if (usage.has("prompt_tokens")) promptCount = usage.get("prompt_tokens").asInt();
+                    if (usage.has("prompt_eval_count")) promptCount = usage.get("prompt_eval_count").asInt();
+                    if (text.isEmpty()) continue;
+                    long now = System.nanoTime();
+                    if (first < 0) {
+                        first = now;
+                    } else {
+                        if (nGaps == gaps.length) gaps = Arrays.copyOf(gaps, gaps.length * 2);
+                        gaps[nGaps++] = now - last;
+                    }
+                    last = now;
+                    pieces++;
+                    if (hangUp && pieces >= Math.max(1, s.gen() / 2)) {
+                        return new Sample(first - sent, Arrays.copyOf(gaps, nGaps), pieces, promptCount, true, null);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            return failed(e.getClass().getSimpleName() + ": " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return failed("interrupted");
+        }
+        if (first < 0) return failed("no text generated");
+        return new Sample(first - sent, Arrays.copyOf(gaps, nGaps), reported >= 0 ? reported : pieces, promptCount, false, null);
+    }
+
+    private static Sample failed(String why) {
+        return new Sample(0, new long[0], 0, -1, false, why);
+    }
+
+    /** The samples of a run and its wall time, summarised. */
+    record Report(Settings s, List<Sample> samples, long wallNanos) {
+        int ok() {
+            return (int) samples.stream().filter(x -> x.error() == null).count();
+        }
+
+        String firstError() {
+            return samples.stream().filter(x -> x.error() != null).map(Sample::error).findFirst().orElse("none");
+        }
+
+        long tokens() {
+            return samples.stream().filter(x -> x.error() == null).mapToLong(Sample::tokens).sum();
+        }
+
+        double seconds() {
+            return wallNanos / 1e9;
+        }
+
+        double[] ttftMs() {
+            return samples.stream().filter(x -> x.error() == null).mapToDouble(x -> x.ttftNanos() / 1e6).sorted().toArray();
+        }
+
+        double[] gapMs() {
+            return samples.stream().filter(x -> x.error() == null).flatMapToLong(x -> Arrays.stream(x.gapsNanos()))
+                    .mapToDouble(g -> g / 1e6).sorted().toArray();
+        }
+
+        /** Nearest-rank percentile of sorted values (NaN when there are none). */
+        static double percentile(double[] sorted, double p) {
+            if (sorted.length == 0) return Double.NaN;
+            int rank = (int) Math.ceil(p / 100 * sorted.length);
+            return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+        }
+
+        ObjectNode toJson() {
+            ObjectNode o = JSON.createObjectNode();
+            o.put("url", s.base().toString()).put("api", s.api().name().toLowerCase(Locale.ROOT)).put("model", s.model())
+                    .put("concurrency", s.concurrency()).put("prompt_tokens", s.promptMin()).put("prompt_tokens_max", s.promptMax())
+                    .put("gen_tokens", s.gen());
+            o.put("requests", samples.size()).put("ok", ok()).put("failed", samples.size() - ok())
+                    .put("disconnected", samples.stream().filter(Sample::disconnected).count());
+            o.put("wall_seconds", seconds()).put("generated_tokens", tokens())
+                    .put("tokens_per_s", tokens() / seconds()).put("requests_per_s", ok() / seconds());
+            double[] t = ttftMs(), g = gapMs();
+            for (int p : new int[]{50, 95, 99}) {
+                o.put("ttft_ms_p" + p, percentile(t, p));
+                o.put("itl_ms_p" + p, percentile(g, p));
+            }
+            // what the server counted for the prompts (null when it reports nothing): checks -p / --tokenizer
+            samples.stream().filter(x -> x.error() == null && x.promptTokens() >= 0).mapToInt(Sample::promptTokens).average()
+                    .ifPresent(m -> o.put("server_prompt_tokens_mean", m));
+            if (ok() < samples.size()) o.put("first_error", firstError());
+            return o;
+        }
+
+        String table() {
+            double[] t = ttftMs(), g = gapMs();
+            StringBuilder b = new StringBuilder();
+            b.append(String.format(Locale.ROOT, "loadtest %s (%s) model %s: C=%d P=%s G=%d%n", s.base(), s.api().name().toLowerCase(Locale.ROOT),
+                    s.model(), s.concurrency(), s.promptMax() > s.promptMin() ? s.promptMin() + "-" + s.promptMax() : String.valueOf(s.promptMin()), s.gen()));
+            b.append(String.format(Locale.ROOT, "requests %d: %d ok, %d failed, %d disconnected on purpose%n", samples.size(), ok(),
+                    samples.size() - ok(), samples.stream().filter(Sample::disconnected).count()));
+            b.append(String.format(Locale.ROOT, "wall %.2f s, generated %d tokens: %.2f tokens/s aggregate, %.3f requests/s%n",
+                    seconds(), tokens(), tokens() / seconds(), ok() / seconds()));
+            b.append(String.format(Locale.ROOT, "TTFT ms         p50 %8.1f  p95 %8.1f  p99 %8.1f%n", percentile(t, 50), percentile(t, 95), percentile(t, 99)));
+            b.append(String.format(Locale.ROOT, "inter-token ms  p50 %8.1f  p95 %8.1f  p99 %8.1f%n", percentile(g, 50), percentile(g, 95), percentile(g, 99)));
+            if (ok() < samples.size()) b.append("first error: ").append(firstError()).append('\n');
+            return b.toString();
+        }
+    }
+}

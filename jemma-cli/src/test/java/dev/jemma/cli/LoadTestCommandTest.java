@@ -1,0 +1,90 @@
+package dev.jemma.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.jemma.server.JemmaServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@code jemma loadtest} against a loopback {@code jemma serve} on the tiny model, through both APIs: every request
+ * answered with G tokens (ignore_eos), prompts of exactly P tokens with --tokenizer, percentiles reported, planned
+ * disconnects counted and leaving no slot taken; bad flags are one line.
+ */
+class LoadTestCommandTest {
+    static JemmaServer server;
+    static final String NAME = "gemma3-tiny-Q4_0";
+
+    @BeforeAll
+    static void start() {
+        server = JemmaServer.start(JemmaServer.Config.defaults().withPort(0).withModels(List.of(RunCommandTest.TINY))
+                .withEngine(1, false, 0).withLimits(2, 16, Duration.ofSeconds(60)));
+    }
+
+    @AfterAll
+    static void stop() {
+        if (server != null) server.close();
+    }
+
+    static JsonNode loadtest(String... extra) throws Exception {
+        String[] base = {"loadtest", "--url", server.uri().toString(), "-m", NAME, "--json", "--warmup", "0"};
+        String[] args = new String[base.length + extra.length];
+        System.arraycopy(base, 0, args, 0, base.length);
+        System.arraycopy(extra, 0, args, base.length, extra.length);
+        var r = CliTestSupport.run(null, args);
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        return new ObjectMapper().readTree(r.out());
+    }
+
+    @Test
+    void openAiApiConcurrentClients() throws Exception {
+        JsonNode j = loadtest("-C", "2", "-n", "5", "-p", "24", "-g", "8", "--tokenizer", RunCommandTest.TINY);
+        assertThat(j.path("ok").asInt()).isEqualTo(5);
+        assertThat(j.path("failed").asInt()).isZero();
+        assertThat(j.path("generated_tokens").asInt()).isEqualTo(5 * 8);
+        assertThat(j.path("server_prompt_tokens_mean").asDouble()).isEqualTo(24.0);
+        assertThat(j.path("tokens_per_s").asDouble()).isPositive();
+        assertThat(j.path("requests_per_s").asDouble()).isPositive();
+        assertThat(j.path("ttft_ms_p50").asDouble()).isPositive();
+        assertThat(j.path("ttft_ms_p95").asDouble()).isGreaterThanOrEqualTo(j.path("ttft_ms_p50").asDouble());
+        assertThat(j.path("itl_ms_p99").asDouble()).isGreaterThanOrEqualTo(j.path("itl_ms_p50").asDouble());
+    }
+
+    @Test
+    void ollamaApiAndPlannedDisconnects() throws Exception {
+        JsonNode j = loadtest("--api", "ollama", "-C", "3", "-n", "6", "-p", "16", "--prompt-tokens-max", "40", "-g", "12", "--disconnect", "0.5");
+        assertThat(j.path("ok").asInt()).isEqualTo(6);
+        assertThat(j.path("disconnected").asInt()).isBetween(1, 5);
+        assertThat(j.path("generated_tokens").asInt()).isPositive();
+        // the hung-up streams were cancelled: no KV slot stays busy
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        JsonNode pool;
+        do {
+            Thread.sleep(50);
+            var ps = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(server.uri().resolve("/api/ps")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            pool = new ObjectMapper().readTree(ps.body()).path("models").path(0).path("kv_pool");
+        } while (pool.path("busy").asInt() > 0 && System.nanoTime() < deadline);
+        assertThat(pool.path("busy").asInt()).isZero();
+        assertThat(pool.path("allocated").asInt()).isBetween(1, 2);
+    }
+
+    @Test
+    void tableAndBadFlags() {
+        var r = CliTestSupport.run(null, "loadtest", "--url", server.uri().toString(), "-m", NAME, "-C", "1", "-n", "1", "-p", "8", "-g", "4");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("tokens/s aggregate").contains("TTFT ms").contains("inter-token ms").contains("1 ok, 0 failed");
+        var bad = CliTestSupport.run(null, "loadtest", "--api", "grpc");
+        assertThat(bad.exitCode()).isNotZero();
+        assertThat(bad.err().strip()).isEqualTo("jemma: --api must be openai or ollama, got grpc");
+        var none = CliTestSupport.run(null, "loadtest", "--url", server.uri().toString(), "-m", "no-such-model", "-n", "1", "--warmup", "0");
+        assertThat(none.exitCode()).isNotZero();
+        assertThat(none.err()).contains("no request succeeded").contains("404");
+    }
+}
