@@ -37,7 +37,8 @@ final class LoadRun {
     enum Api {OPENAI, OLLAMA}
 
     record Settings(URI base, Api api, String model, int concurrency, int requests, int promptMin, int promptMax, int gen,
-                    boolean ignoreEos, double disconnect, double durationSeconds, int warmup, long seed) {
+                    boolean ignoreEos, double disconnect, double durationSeconds, int warmup, long seed, int intruderTokens,
+                    double intruderAfterSeconds) {
     }
 
     /** What one request measured; {@code error} null when it succeeded (a planned disconnect counts as success). */
@@ -73,6 +74,10 @@ final class LoadRun {
     String prompt(int i) {
         SplittableRandom r = new SplittableRandom(s.seed() * 1_000_003L + i);
         int target = s.promptMin() + (s.promptMax() > s.promptMin() ? r.nextInt(s.promptMax() - s.promptMin() + 1) : 0);
+        return prompt(i, target, r);
+    }
+
+    private String prompt(int i, int target, SplittableRandom r) {
         StringBuilder sb = new StringBuilder("Request ").append(i).append(':');
         if (tokenizer == null) {
             for (int w = 3; w < target; w++) sb.append(' ').append(WORDS[r.nextInt(WORDS.length)]);
@@ -100,13 +105,22 @@ final class LoadRun {
     }
 
     Report run() throws Exception {
-        for (int i = 0; i < s.warmup(); i++) one(-1 - i, false);
+        for (int i = 0; i < s.warmup(); i++) one(prompt(-1 - i), s.gen(), false);
         AtomicInteger next = new AtomicInteger();
         long deadline = s.durationSeconds() > 0 ? System.nanoTime() + (long) (s.durationSeconds() * 1e9) : Long.MAX_VALUE;
         List<Sample> samples = Collections.synchronizedList(new ArrayList<>());
         long t0 = System.nanoTime();
-        ExecutorService pool = Executors.newFixedThreadPool(s.concurrency());
+        ExecutorService pool = Executors.newFixedThreadPool(s.concurrency() + 1);
+        Future<Sample> intruder = null;
         try {
+            if (s.intruderTokens() > 0) {
+                // one long prompt arriving while the others stream: what it does to their inter-token latency
+                String longPrompt = prompt(-1_000_000, s.intruderTokens(), new SplittableRandom(s.seed()));
+                intruder = pool.submit(() -> {
+                    Thread.sleep((long) (s.intruderAfterSeconds() * 1000));
+                    return one(longPrompt, 1, false);
+                });
+            }
             List<Future<?>> clients = new ArrayList<>();
             for (int c = 0; c < s.concurrency(); c++) {
                 clients.add(pool.submit(() -> {
@@ -114,36 +128,36 @@ final class LoadRun {
                         int i = next.getAndIncrement();
                         if (s.durationSeconds() > 0 ? System.nanoTime() >= deadline : i >= s.requests()) return null;
                         boolean hangUp = s.disconnect() > 0 && new Random(s.seed() ^ (i * 0x9E3779B97F4A7C15L)).nextDouble() < s.disconnect();
-                        samples.add(one(i, hangUp));
+                        samples.add(one(prompt(i), s.gen(), hangUp));
                     }
                 }));
             }
             for (Future<?> f : clients) f.get();
+            long wall = System.nanoTime() - t0;
+            return new Report(s, List.copyOf(samples), wall, intruder == null ? null : intruder.get());
         } finally {
             pool.shutdownNow();
         }
-        return new Report(s, List.copyOf(samples), System.nanoTime() - t0);
     }
 
-    /** Sends request {@code i}; with {@code hangUp} closes the stream after half the answer. Never throws. */
-    Sample one(int i, boolean hangUp) {
-        String prompt = prompt(Math.abs(i));
+    /** Sends one request; with {@code hangUp} closes the stream after half the answer. Never throws. */
+    Sample one(String prompt, int gen, boolean hangUp) {
         ObjectNode body = JSON.createObjectNode().put("model", s.model()).put("prompt", prompt).put("stream", true);
         String path;
         if (s.api() == Api.OPENAI) {
             path = "/v1/completions";
-            body.put("max_tokens", s.gen()).put("temperature", 0);
+            body.put("max_tokens", gen).put("temperature", 0);
             if (s.ignoreEos()) body.put("ignore_eos", true);
             body.putObject("stream_options").put("include_usage", true);
         } else {
             path = "/api/generate";
             body.put("raw", true);
-            body.putObject("options").put("num_predict", s.gen()).put("temperature", 0);
+            body.putObject("options").put("num_predict", gen).put("temperature", 0);
         }
         HttpRequest req = HttpRequest.newBuilder(s.base().resolve(path)).timeout(Duration.ofMinutes(30))
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
         long sent = System.nanoTime(), first = -1, last = -1;
-        long[] gaps = new long[Math.max(16, s.gen())];
+        long[] gaps = new long[Math.max(16, gen)];
         int nGaps = 0, pieces = 0, reported = -1, promptCount = -1;
         try {
             HttpResponse<InputStream> r = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
@@ -179,7 +193,7 @@ final class LoadRun {
                     }
                     last = now;
                     pieces++;
-                    if (hangUp && pieces >= Math.max(1, s.gen() / 2)) {
+                    if (hangUp && pieces >= Math.max(1, gen / 2)) {
                         return new Sample(first - sent, Arrays.copyOf(gaps, nGaps), pieces, promptCount, true, null);
                     }
                 }
@@ -198,8 +212,8 @@ final class LoadRun {
         return new Sample(0, new long[0], 0, -1, false, why);
     }
 
-    /** The samples of a run and its wall time, summarised. */
-    record Report(Settings s, List<Sample> samples, long wallNanos) {
+    /** The samples of a run, its wall time (and the intruding request's sample, or null), summarised. */
+    record Report(Settings s, List<Sample> samples, long wallNanos, Sample intruder) {
         int ok() {
             return (int) samples.stream().filter(x -> x.error() == null).count();
         }
@@ -249,6 +263,11 @@ final class LoadRun {
             // what the server counted for the prompts (null when it reports nothing): checks -p / --tokenizer
             samples.stream().filter(x -> x.error() == null && x.promptTokens() >= 0).mapToInt(Sample::promptTokens).average()
                     .ifPresent(m -> o.put("server_prompt_tokens_mean", m));
+            if (intruder != null) {
+                o.put("intruder_tokens", s.intruderTokens());
+                if (intruder.error() == null) o.put("intruder_ttft_ms", intruder.ttftNanos() / 1e6);
+                else o.put("intruder_error", intruder.error());
+            }
             if (ok() < samples.size()) o.put("first_error", firstError());
             return o;
         }
@@ -264,6 +283,11 @@ final class LoadRun {
                     seconds(), tokens(), tokens() / seconds(), ok() / seconds()));
             b.append(String.format(Locale.ROOT, "TTFT ms         p50 %8.1f  p95 %8.1f  p99 %8.1f%n", percentile(t, 50), percentile(t, 95), percentile(t, 99)));
             b.append(String.format(Locale.ROOT, "inter-token ms  p50 %8.1f  p95 %8.1f  p99 %8.1f%n", percentile(g, 50), percentile(g, 95), percentile(g, 99)));
+            if (intruder != null) {
+                b.append(intruder.error() == null
+                        ? String.format(Locale.ROOT, "intruding %d-token prompt: TTFT %.1f ms%n", s.intruderTokens(), intruder.ttftNanos() / 1e6)
+                        : "intruding prompt failed: " + intruder.error() + "\n");
+            }
             if (ok() < samples.size()) b.append("first error: ").append(firstError()).append('\n');
             return b.toString();
         }

@@ -58,6 +58,13 @@ final class LoadTestCommand implements Callable<Integer> {
     @Option(names = "--duration", paramLabel = "SECONDS", description = "keep sending requests for this long instead of stopping after M")
     double duration;
 
+    @Option(names = "--intruder-tokens", paramLabel = "N", description = "also send one request with an N-token prompt (1 token generated) while the others run; "
+            + "it is reported apart, the others' latencies show what it did to them")
+    int intruderTokens;
+
+    @Option(names = "--intruder-after", paramLabel = "SECONDS", description = "when the intruding request starts (default ${DEFAULT-VALUE})")
+    double intruderAfter = 2;
+
     @Option(names = "--warmup", paramLabel = "N", description = "untimed requests first, one client (default ${DEFAULT-VALUE})")
     int warmup = 1;
 
@@ -78,6 +85,7 @@ final class LoadTestCommand implements Callable<Integer> {
         if (genTokens < 1) throw new JemmaException("--gen-tokens must be at least 1, got " + genTokens);
         if (disconnect < 0 || disconnect > 1) throw new JemmaException("--disconnect must be between 0 and 1, got " + disconnect);
         if (warmup < 0) throw new JemmaException("--warmup must be >= 0, got " + warmup);
+        if (intruderTokens < 0 || intruderAfter < 0) throw new JemmaException("--intruder-tokens and --intruder-after must be >= 0");
         LoadRun.Api a = switch (api.toLowerCase(Locale.ROOT)) {
             case "openai" -> LoadRun.Api.OPENAI;
             case "ollama" -> LoadRun.Api.OLLAMA;
@@ -97,7 +105,8 @@ final class LoadTestCommand implements Callable<Integer> {
             }
         }
         LoadRun.Settings s = new LoadRun.Settings(base, a, model, concurrency, requests, promptTokens,
-                promptTokensMax == 0 ? promptTokens : promptTokensMax, genTokens, !noIgnoreEos, disconnect, duration, warmup, seed);
+                promptTokensMax == 0 ? promptTokens : promptTokensMax, genTokens, !noIgnoreEos, disconnect, duration, warmup, seed,
+                intruderTokens, intruderAfter);
         LoadRun.Report r = new LoadRun(s, tok).run();
         if (json) {
             System.out.println(new ObjectMapper().writeValueAsString(r.toJson()));

@@ -76,6 +76,16 @@ class LoadTestCommandTest {
     }
 
     @Test
+    void anIntruderIsReportedApart() throws Exception {
+        JsonNode j = loadtest("-C", "2", "-n", "2", "-p", "8", "-g", "40", "--tokenizer", RunCommandTest.TINY,
+                "--intruder-tokens", "100", "--intruder-after", "0");
+        assertThat(j.path("ok").asInt()).isEqualTo(2);
+        assertThat(j.path("generated_tokens").asInt()).isEqualTo(2 * 40);
+        assertThat(j.path("intruder_tokens").asInt()).isEqualTo(100);
+        assertThat(j.path("intruder_ttft_ms").asDouble()).isPositive();
+    }
+
+    @Test
     void tableAndBadFlags() {
         var r = CliTestSupport.run(null, "loadtest", "--url", server.uri().toString(), "-m", NAME, "-C", "1", "-n", "1", "-p", "8", "-g", "4");
         assertThat(r.exitCode()).as(r.err()).isZero();
