@@ -45,10 +45,21 @@ public final class ModelSummary {
 
     /** @param matformer Gemma 3n MatFormer slice the memory plan is computed for ({@link MatFormer#parse}), or null */
     public static ModelSummary of(GgufFile f, int contextLength, int maxBatch, String matformer) {
+        return of(f, contextLength, maxBatch, matformer, 1);
+    }
+
+    /**
+     * @param parallel KV slots of a server's pool ({@code jemma serve --parallel}): the plan holds that many caches, and
+     *                 {@code contextLength} (when set) is their total, split among them as the server splits {@code -c}
+     */
+    public static ModelSummary of(GgufFile f, int contextLength, int maxBatch, String matformer, int parallel) {
         ModelSummary s = new ModelSummary();
-        s.build(f, contextLength, maxBatch, matformer);
+        s.parallel = Math.max(1, parallel);
+        s.build(f, contextLength > 0 && parallel > 1 ? Math.max(1, contextLength / parallel) : contextLength, maxBatch, matformer);
         return s;
     }
+
+    private int parallel = 1;
 
     public Map<String, Object> toMap() {
         return m;
@@ -152,6 +163,7 @@ public final class ModelSummary {
         MemoryPlan plan = embedder
                 ? ModelLoader.planEmbedding(f, new ModelLoader.Options(false, 1, maxBatch).withContextLength(contextLength))
                 : ModelLoader.plan(f, c, contextLength, maxBatch, matformer);
+        if (!embedder && parallel > 1) plan = plan.withSequences(parallel);
         tensors(f);
 
         m.put("context_length", c.contextLength());
@@ -209,6 +221,8 @@ public final class ModelSummary {
         p.put("weights_fast_bytes", plan.fastWeightBytes());
         p.put("weights_mapped_bytes", plan.mappedBytes());
         p.put("kv_cache_bytes", plan.kvBytes());
+        p.put("kv_slots", plan.sequences());
+        p.put("kv_bytes_per_slot", plan.kvBytesPerSequence());
         p.put("scratch_bytes", plan.scratchBytes());
         p.put("headroom_bytes", plan.headroomBytes());
         p.put("total_bytes", plan.totalBytes());
@@ -225,6 +239,10 @@ public final class ModelSummary {
         line("memory plan", (matformer != null ? "MatFormer " + matformer + ", " : "") + "context " + plan.contextLength() + ": " + weights + " + KV cache "
                 + MemoryPlan.gb(plan.kvBytes()) + " + scratch " + MemoryPlan.gb(plan.scratchBytes()) + " + headroom "
                 + MemoryPlan.gb(plan.headroomBytes()) + " = " + MemoryPlan.gb(plan.totalBytes()));
+        if (plan.sequences() > 1) {
+            line("", "KV pool: " + plan.sequences() + " slots × " + plan.contextLength() + " tokens, " + MemoryPlan.gb(plan.kvBytesPerSequence())
+                    + " each (jemma serve --parallel " + plan.sequences() + ")");
+        }
         if (plan.mappedBytes() > 0) {
             line("", "+ " + MemoryPlan.gb(plan.mappedBytes()) + " mapped from disk, read one row per token (per-layer embedding table; not counted)");
         }

@@ -27,6 +27,9 @@ final class ShowCommand implements Callable<Integer> {
     @Option(names = {"-c", "--ctx-size"}, paramLabel = "N", description = "context length for the memory plan (default: the model's, at most 8192)")
     int contextLength;
 
+    @Option(names = {"-np", "--parallel"}, paramLabel = "N", description = "plan the KV pool of jemma serve --parallel N: N caches, -c their total split among them (default ${DEFAULT-VALUE})")
+    int parallel = 1;
+
     @Option(names = "--matformer", paramLabel = "SPEC", description = "Gemma 3n: plan memory for this MatFormer slice (e2b, or ffn=…;skip=…)")
     String matformer;
 
@@ -37,7 +40,8 @@ final class ShowCommand implements Callable<Integer> {
     public Integer call() throws JsonProcessingException {
         if (contextLength < 0) throw new JemmaException("-c " + contextLength + ": must be positive");
         try (GgufFile f = GgufFile.open(ModelPaths.resolve(model))) {
-            ModelSummary s = ModelSummary.of(f, contextLength, 64, matformer);
+            if (parallel < 1) throw new JemmaException("--parallel must be at least 1, got " + parallel);
+            ModelSummary s = ModelSummary.of(f, contextLength, 64, matformer, parallel);
             var vision = visionTower(f);
             if (json) {
                 var m = new java.util.LinkedHashMap<String, Object>(s.toMap());
