@@ -107,19 +107,7 @@ public final class Gemma3nMmproj implements AutoCloseable {
             if (!java.nio.file.Files.isRegularFile(explicit)) throw new JemmaException(explicit + ": no such mmproj file");
             return explicit;
         }
-        Path named = model.toAbsolutePath().resolveSibling("mmproj-" + model.getFileName());
-        if (java.nio.file.Files.isRegularFile(named)) return named;
-        Path dir = model.toAbsolutePath().getParent();
-        if (dir == null) return null;
-        try (java.util.stream.Stream<Path> s = java.nio.file.Files.list(dir)) {
-            java.util.List<Path> c = s.filter(p -> {
-                String n = p.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
-                return n.startsWith("mmproj") && n.endsWith(".gguf") && java.nio.file.Files.isRegularFile(p);
-            }).toList();
-            return c.size() == 1 ? c.getFirst() : null;
-        } catch (java.io.IOException e) {
-            return null;
-        }
+        return dev.jemma.core.vision.ImageEncoder.mmprojBeside(model);
     }
 
     public GgufFile file() {

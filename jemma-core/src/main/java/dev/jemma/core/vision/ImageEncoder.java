@@ -66,6 +66,14 @@ public final class ImageEncoder implements VisionEncoder {
     public static Path findBeside(Path model) {
         var pulled = dev.jemma.core.store.ModelStore.projectorOf(model);
         if (pulled.isPresent()) return pulled.get();
+        return mmprojBeside(model);
+    }
+
+    /**
+     * The projector file beside a model: {@code mmproj-<model file name>}, else the directory's only {@code mmproj*.gguf};
+     * null when there is none or several to choose from.
+     */
+    public static Path mmprojBeside(Path model) {
         Path named = model.toAbsolutePath().resolveSibling("mmproj-" + model.getFileName());
         if (java.nio.file.Files.isRegularFile(named)) return named;
         Path dir = model.toAbsolutePath().getParent();
