@@ -15,6 +15,7 @@ import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.Promise;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 import java.io.IOException;
@@ -27,6 +28,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -287,8 +289,10 @@ public final class JemmaServer implements AutoCloseable {
                     }
                     // Read without holding a thread: a client that sends half a body and stalls costs a buffer, not a
                     // worker, until the idle or body timeout ends it.
-                    Content.Source.asByteArrayAsync(request, (int) Math.min(Integer.MAX_VALUE - 8, config.maxBodyBytes() + 1))
-                            .orTimeout(config.net().bodyTimeout().toMillis(), TimeUnit.MILLISECONDS)
+                    CompletableFuture<byte[]> body = new CompletableFuture<>();
+                    Content.Source.asByteArrayAsync(request, (int) Math.min(Integer.MAX_VALUE - 8, config.maxBodyBytes() + 1),
+                            Promise.Invocable.toPromise(body));
+                    body.orTimeout(config.net().bodyTimeout().toMillis(), TimeUnit.MILLISECONDS)
                             .whenComplete((bytes, failure) -> threads.execute(() -> {
                                 ex.receivedBody(bytes, failure, config.net().bodyTimeout());
                                 process(ex, path, callback);

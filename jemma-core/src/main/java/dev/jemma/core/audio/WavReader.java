@@ -99,7 +99,7 @@ public final class WavReader {
                             + " accepted");
                 }
                 if (frames == 0) throw new JemmaException(name + ": the WAV file holds no audio samples");
-                return new Parsed(f, decode ? new Pcm(decode(bb, body, (int) frames, f, blockAlign), rate, f) : null);
+                return new Parsed(f, decode ? new Pcm(decode(bb, body, (int) frames, f, blockAlign, name), rate, f) : null);
             }
             long next = body + size + (size & 1);
             if (next > fileLength) break;
@@ -114,7 +114,7 @@ public final class WavReader {
 
     private static String describeNonWav(byte[] b) {
         String kind = b.length >= 4 && tag(b, 0).equals("fLaC") ? "a FLAC file"
-                : b.length >= 3 && (tag(b, 0).startsWith("ID3") || (b[0] & 0xFF) == 0xFF && (b[1] & 0xE0) == 0xE0) ? "an MP3 file"
+                : b.length >= 3 && (b[0] == 'I' && b[1] == 'D' && b[2] == '3' || (b[0] & 0xFF) == 0xFF && (b[1] & 0xE0) == 0xE0) ? "an MP3 file"
                 : b.length >= 4 && tag(b, 0).equals("OggS") ? "an Ogg file"
                 : b.length >= 4 && tag(b, 0).equals("RIFF") ? "a RIFF file that is not WAVE"
                 : b.length < 12 ? "too short to be a WAV file (" + b.length + " bytes)" : "not a WAV file (no RIFF/WAVE header)";
@@ -161,12 +161,25 @@ public final class WavReader {
         return b.array();
     }
 
-    private static float[] decode(ByteBuffer bb, int at, int frames, Format f, int blockAlign) {
+    /**
+     * Float samples beyond this are not audio (full scale is 1; this is 60 dB above it): they would overflow the
+     * spectrogram's power to infinity and the encoder to NaN, so the clip is refused instead.
+     */
+    static final double MAX_FLOAT_AMPLITUDE = 1000.0;
+
+    private static float[] decode(ByteBuffer bb, int at, int frames, Format f, int blockAlign, String name) {
         float[] out = new float[frames];
         int ch = f.channels(), bytesPer = f.bitsPerSample() / 8;
         for (int i = 0; i < frames; i++) {
             double sum = 0;
-            for (int c = 0; c < ch; c++) sum += sample(bb, at + i * blockAlign + c * bytesPer, f);
+            for (int c = 0; c < ch; c++) {
+                double s = sample(bb, at + i * blockAlign + c * bytesPer, f);
+                if (!(Math.abs(s) <= MAX_FLOAT_AMPLITUDE)) {
+                    throw new JemmaException(name + ": float sample " + ((long) i * ch + c) + " is " + s
+                            + ", not audio (samples are within ±1, at most ±" + (int) MAX_FLOAT_AMPLITUDE + " is accepted)");
+                }
+                sum += s;
+            }
             out[i] = (float) (sum / ch);
         }
         return out;

@@ -50,6 +50,28 @@ class WavReaderTest {
     }
 
     @Test
+    void floatSamplesThatAreNotAudioAreRefusedNamingTheSample() {
+        // NaN, infinities and absurd amplitudes would turn the log-mel features into ±Infinity and the encoder into NaN
+        for (float bad : new float[]{Float.NaN, Float.POSITIVE_INFINITY, -3.0e38f}) {
+            ByteBuffer f32 = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN).putFloat(0.1f).putFloat(bad).putFloat(0.2f);
+            assertThatThrownBy(() -> AudioClip.fromWav(wav(3, 1, 16000, 32, f32.array(), 12), "f.wav", 30))
+                    .isInstanceOf(JemmaException.class)
+                    .hasMessageStartingWith("f.wav: float sample 1 is ").hasMessageContaining("not audio");
+        }
+        ByteBuffer loud = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(-2.5f).putFloat(999f);
+        assertThat(WavReader.read(wav(3, 1, 16000, 32, loud.array(), 8), "a", 30).samples()).containsExactly(-2.5f, 999f);
+    }
+
+    @Test
+    void filesShorterThanAHeaderAreNamedNotCrashedOn() {
+        // found by AudioFuzzTest: a 3-byte file reached a 4-byte tag read (StringIndexOutOfBoundsException)
+        assertThatThrownBy(() -> AudioClip.fromWav(new byte[]{'I', 1, 'k'}, "a.wav", 30)).isInstanceOf(JemmaException.class)
+                .hasMessage("a.wav: too short to be a WAV file (3 bytes); supported audio: WAV (PCM 8/16/24/32-bit, float 32/64-bit)");
+        assertThatThrownBy(() -> AudioClip.fromWav(new byte[]{'I', 'D', '3'}, "a.mp3", 30)).isInstanceOf(JemmaException.class)
+                .hasMessageStartingWith("a.mp3: an MP3 file, which is not supported");
+    }
+
+    @Test
     void badAudioGetsOneClearLine() {
         byte[] ok = sine16(16000, 440, 0.5);
         assertThatThrownBy(() -> AudioClip.fromWav(java.util.Arrays.copyOf(ok, ok.length / 2), "clip.wav", 30))
