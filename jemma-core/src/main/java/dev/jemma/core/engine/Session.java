@@ -677,7 +677,7 @@ public final class Session implements AutoCloseable {
         int maxTokens = opts.maxTokensOrUnlimited();
         boolean ignoreEos = opts.ignoreEosOrFalse();
         Tokenizer tok = engine.tokenizer();
-        int[] stopIds = tok.endOfTurnIds();
+        int[] stopIds = tok.stopIds();
         StopStrings stops = new StopStrings(opts.stopOrEmpty());
         StreamDecoder decoder = tok.newDecoder();
         int vocab = engine.vocabSize();

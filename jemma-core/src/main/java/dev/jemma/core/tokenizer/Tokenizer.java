@@ -252,6 +252,21 @@ public final class Tokenizer {
         return ids.stream().mapToInt(Integer::intValue).toArray();
     }
 
+    /**
+     * Ids that end generation: {@link #endOfTurnIds()} and BOS. BOS only ever opens a text, so a model that generates
+     * it has finished its own and would go on with a new, unrelated document: a base model trained on BOS-separated
+     * documents does so where a document ends (the bundled demo model, at the end of a chapter; it has never seen
+     * {@code <end_of_turn>}), while an instruction-tuned Gemma never samples it.
+     */
+    public int[] stopIds() {
+        int[] turn = endOfTurnIds();
+        if (bos < 0 || bos >= types.length) return turn;
+        for (int id : turn) if (id == bos) return turn;
+        int[] r = Arrays.copyOf(turn, turn.length + 1);
+        r[turn.length] = bos;
+        return r;
+    }
+
     // ---------------------------------------------------------------- encoding
 
     /** Tokenizes with the file's BOS setting and special-token parsing on. */

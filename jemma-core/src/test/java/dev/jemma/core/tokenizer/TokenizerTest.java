@@ -87,6 +87,9 @@ class TokenizerTest {
         assertThat(big.endOfTurnIds()).contains(106, 1);
         assertThat(big.bosId()).isEqualTo(2);
         assertThat(small.endOfTurnIds()).contains(small.eosId(), small.tokenId("<end_of_turn>").getAsInt());
+        // generation also stops on a generated BOS (a new document would start), not only at a turn's end
+        assertThat(big.stopIds()).containsExactlyInAnyOrder(1, 106, 2);
+        assertThat(big.endOfTurnIds()).doesNotContain(2);
     }
 
     @Test
