@@ -20,17 +20,14 @@ module dev.jemma.core {
     exports dev.jemma.core.constrain;
     exports dev.jemma.core.store;
 
-    exports dev.jemma.core.model to dev.jemma.cli, dev.jemma.server, dev.jemma.jmh, dev.jemma.langchain4j;
-    exports dev.jemma.core.kv to dev.jemma.cli, dev.jemma.server, dev.jemma.jmh;
+    exports dev.jemma.core.model to dev.jemma.cli, dev.jemma.server, dev.jemma.jmh, dev.jemma.langchain4j, dev.jemma.tools;
+    exports dev.jemma.core.kv to dev.jemma.cli, dev.jemma.server, dev.jemma.jmh, dev.jemma.tools;
     exports dev.jemma.core.memory to dev.jemma.cli, dev.jemma.server;
-    exports dev.jemma.core.gguf to dev.jemma.cli, dev.jemma.server, dev.jemma.jmh;
-    exports dev.jemma.core.tensor to dev.jemma.cli, dev.jemma.server, dev.jemma.jmh;
+    exports dev.jemma.core.gguf to dev.jemma.cli, dev.jemma.server, dev.jemma.jmh, dev.jemma.tools;
+    exports dev.jemma.core.tensor to dev.jemma.cli, dev.jemma.server, dev.jemma.jmh, dev.jemma.tools;
     exports dev.jemma.core.tensor.formats to dev.jemma.jmh;
     exports dev.jemma.core.tensor.kernels to dev.jemma.cli, dev.jemma.jmh;
     exports dev.jemma.core.repack to dev.jemma.cli;
-    exports dev.jemma.core.quant to dev.jemma.cli;
-    exports dev.jemma.core.eval to dev.jemma.cli;
-    exports dev.jemma.core.gen to dev.jemma.cli, dev.jemma.jmh;
     exports dev.jemma.core.vision to dev.jemma.cli, dev.jemma.server, dev.jemma.jmh, dev.jemma.langchain4j;
     exports dev.jemma.core.media3n to dev.jemma.cli, dev.jemma.server, dev.jemma.jmh, dev.jemma.langchain4j;
     exports dev.jemma.core.mobilenet to dev.jemma.cli, dev.jemma.server, dev.jemma.jmh;

@@ -1,6 +1,6 @@
 package dev.jemma.cli;
 
-import dev.jemma.core.quant.HfConverter;
+import dev.jemma.tools.quant.HfConverter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;

@@ -1,10 +1,10 @@
 package dev.jemma.cli;
 
 import dev.jemma.core.JemmaException;
-import dev.jemma.core.gen.Gemma3Generator;
-import dev.jemma.core.gen.Gemma3Size;
-import dev.jemma.core.gen.Gemma3nMmprojGenerator;
-import dev.jemma.core.gen.Gemma3nSize;
+import dev.jemma.tools.gen.Gemma3Generator;
+import dev.jemma.tools.gen.Gemma3Size;
+import dev.jemma.tools.gen.Gemma3nMmprojGenerator;
+import dev.jemma.tools.gen.Gemma3nSize;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.memory.MemoryPlan;
 import dev.jemma.core.tensor.GgmlType;

@@ -1,7 +1,7 @@
 package dev.jemma.cli;
 
 import dev.jemma.core.JemmaException;
-import dev.jemma.core.eval.Perplexity;
+import dev.jemma.tools.eval.Perplexity;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.model.LanguageModel;
 import dev.jemma.core.model.ModelLoader;

@@ -1,8 +1,8 @@
 package dev.jemma.cli;
 
 import dev.jemma.core.JemmaException;
-import dev.jemma.core.quant.ModelQuantizer;
-import dev.jemma.core.quant.QuantPreset;
+import dev.jemma.tools.quant.ModelQuantizer;
+import dev.jemma.tools.quant.QuantPreset;
 import dev.jemma.core.tensor.GgmlType;
 import dev.jemma.core.tensor.ThreadPool;
 import picocli.CommandLine.Command;
@@ -51,7 +51,7 @@ final class QuantizeCommand implements Callable<Integer> {
         if (type.equalsIgnoreCase("COPY")) {
             if (matformer == null) throw new JemmaException("COPY: nothing to do without --matformer (use cp to copy a file)");
             long t0 = System.nanoTime();
-            String what = dev.jemma.core.quant.MatFormerExport.write(in, out, matformer);
+            String what = dev.jemma.tools.quant.MatFormerExport.write(in, out, matformer);
             System.err.printf(Locale.ROOT, "jemma: wrote %s (MatFormer %s, tensor types kept): %.2f MB -> %.2f MB in %.1fs%n", out, what,
                     size(in) / 1e6, size(out) / 1e6, (System.nanoTime() - t0) / 1e9);
             return 0;
@@ -61,7 +61,7 @@ final class QuantizeCommand implements Callable<Integer> {
             // slice first (same types), then quantize the slice; the intermediate file never outlives this command
             Path sliced = out.resolveSibling(out.getFileName() + ".matformer.tmp");
             try {
-                dev.jemma.core.quant.MatFormerExport.write(in, sliced, matformer);
+                dev.jemma.tools.quant.MatFormerExport.write(in, sliced, matformer);
                 QuantizeCommand next = new QuantizeCommand();
                 next.in = sliced;
                 next.out = out;
@@ -102,7 +102,7 @@ final class QuantizeCommand implements Callable<Integer> {
     static GgmlType parseType(String s, String flag) {
         if (s == null) return null;
         for (GgmlType t : GgmlType.values()) {
-            if (t.name().equalsIgnoreCase(s) && dev.jemma.core.quant.Quantizers.canWrite(t)) return t;
+            if (t.name().equalsIgnoreCase(s) && dev.jemma.tools.quant.Quantizers.canWrite(t)) return t;
         }
         throw new JemmaException(flag + ": cannot write tensor type '" + s + "' (one of F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K)");
     }

@@ -2,8 +2,8 @@ package dev.jemma.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.jemma.core.gen.Gemma3Generator;
-import dev.jemma.core.gen.Gemma3Shape;
+import dev.jemma.tools.gen.Gemma3Generator;
+import dev.jemma.tools.gen.Gemma3Shape;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
 import dev.jemma.core.gguf.GgufWriter;

@@ -3,7 +3,6 @@ package dev.jemma.core.model;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.kv.KvCache;
-import dev.jemma.core.quant.MatFormerExport;
 import dev.jemma.core.tensor.ThreadPool;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -119,36 +118,6 @@ class Gemma3nMatFormerTest {
         assertThat(meanDiff(cut, ref)).isLessThanOrEqualTo(1e-3);
         // and it is a different model from E4B
         assertThat(maxDiff(sliced, logits(e4b, null, 64))).isGreaterThan(0.1);
-    }
-
-    @Test
-    void exportedE2bEqualsTheCutFileAndTheSlicedLoad(@org.junit.jupiter.api.io.TempDir Path dir) {
-        Path out = dir.resolve("e2b-export.gguf");
-        assertThat(MatFormerExport.write(e4b, out, "e2b")).contains("30 of 35 layers");
-        // byte for byte the tensors of the numpy cut, and the same per-layer keys
-        try (dev.jemma.core.gguf.GgufFile a = dev.jemma.core.gguf.GgufFile.open(out);
-             dev.jemma.core.gguf.GgufFile b = dev.jemma.core.gguf.GgufFile.open(e2b)) {
-            assertThat(a.tensors().keySet()).containsExactlyInAnyOrderElementsOf(b.tensors().keySet());
-            for (var t : b.tensors().values()) {
-                var u = a.tensor(t.name());
-                assertThat(u.dims()).as(t.name()).containsExactly(t.dims());
-                assertThat(u.type()).isEqualTo(t.type());
-                assertThat(a.tensorData(u).mismatch(b.tensorData(t))).as(t.name()).isEqualTo(-1L);
-            }
-            for (String k : new String[]{"block_count", "attention.shared_kv_layers"}) {
-                assertThat(a.getInt("gemma3n." + k, -1)).as(k).isEqualTo(b.getInt("gemma3n." + k, -2));
-            }
-            assertThat(a.getIntArray("gemma3n.feed_forward_length")).containsExactly(b.getIntArray("gemma3n.feed_forward_length"));
-            assertThat(a.getBoolArray("gemma3n.attention.sliding_window_pattern")).containsExactly(b.getBoolArray("gemma3n.attention.sliding_window_pattern"));
-            assertThat(a.getFloatArray("gemma3n.activation_sparsity_scale")).containsExactly(b.getFloatArray("gemma3n.activation_sparsity_scale"));
-        }
-        // the tensors are byte-identical, so any difference is run-to-run: forward passes that run before and after
-        // the JIT compiles the vector kernels differ in the last bits (seen: up to 3.5e-4 on one logit, 0 once warm)
-        float[] exported = logits(out, null, 64);
-        double vsCut = maxDiff(exported, logits(e2b, null, 64)), vsSliced = maxDiff(exported, logits(e4b, "e2b", 64));
-        System.out.printf("exported E2B vs cut file: max|d| %.3e, vs --matformer e2b load: %.3e%n", vsCut, vsSliced);
-        assertThat(vsCut).isLessThanOrEqualTo(1e-3);
-        assertThat(vsSliced).isLessThanOrEqualTo(1e-3);
     }
 
     @Test

@@ -6,11 +6,17 @@ import org.junit.jupiter.api.Assumptions;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.URI;
 import java.net.URISyntaxException;
+import java.net.URL;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.FileSystem;
+import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * Locates reference fixtures: the full set in ../shared/fixtures (system property {@code jemma.fixtures}), or the
@@ -41,10 +47,53 @@ public final class Fixtures {
 
     /** The bundled core fixtures (test resources/fixtures). */
     public static Path bundled() {
+        return coreResource("fixtures");
+    }
+
+    /**
+     * A file or folder of jemma-core's test resources as a path, for the tests of every module: in jemma-core and
+     * wherever its test classes are a folder that is the resource itself; where they arrive as jemma-core's test-jar
+     * (another module's tests in a packaging build) it is copied out of the jar once per JVM, because the engine maps
+     * model files and cannot read them inside a jar.
+     */
+    public static synchronized Path coreResource(String name) {
+        URL url = Fixtures.class.getResource("/" + name);
+        if (url == null) throw new IllegalStateException("no test resource /" + name + " in jemma-core's test classes");
         try {
-            return Path.of(Fixtures.class.getResource("/fixtures/manifest-lite.json").toURI()).getParent();
+            if (url.getProtocol().equals("file")) return Path.of(url.toURI());
+            if (extracted == null) {
+                extracted = Files.createTempDirectory("jemma-core-tests");
+                Path dir = extracted;
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(dir)));
+            }
+            Path target = extracted.resolve(name);
+            if (Files.exists(target)) return target;
+            String jar = url.toString().substring(0, url.toString().indexOf("!/"));
+            try (FileSystem fs = FileSystems.newFileSystem(URI.create(jar), Map.of())) {
+                Path source = fs.getPath("/" + name);
+                try (Stream<Path> files = Files.walk(source)) {
+                    for (Path f : (Iterable<Path>) files::iterator) {
+                        Path to = target.resolve(source.relativize(f).toString());
+                        if (Files.isDirectory(f)) Files.createDirectories(to);
+                        else Files.copy(f, Files.createDirectories(to.getParent()).resolve(to.getFileName()));
+                    }
+                }
+            }
+            return target;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         } catch (URISyntaxException e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    private static Path extracted;
+
+    private static void deleteTree(Path dir) {
+        try (Stream<Path> files = Files.walk(dir)) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        } catch (IOException ignored) {
+            // a temp folder left behind is harmless
         }
     }
 

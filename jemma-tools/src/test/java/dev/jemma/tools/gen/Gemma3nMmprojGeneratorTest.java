@@ -1,0 +1,38 @@
+package dev.jemma.tools.gen;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class Gemma3nMmprojGeneratorTest {
+    @Test
+    void fullSizeMobileNetV5HasTimmsShape() {
+        List<Gemma3Generator.TensorPlan> plan = Gemma3nMmprojGenerator.planVision(2048);
+        long params = 0, vision = 0;
+        for (Gemma3Generator.TensorPlan t : plan) {
+            long n = 1;
+            for (long d : t.dims()) n *= d;
+            params += n;
+            if (t.name().startsWith("v.")) vision += n;
+        }
+        // timm mobilenetv5_300m_enc: 294 M parameters (the fixtures' README); the embedder adds 2048 × (128 + 2048 + 2)
+        assertThat(vision).isBetween(290_000_000L, 300_000_000L);
+        assertThat(params - vision).isEqualTo(2048L * (128 + 2048 + 2));
+        List<Integer> blocks = Gemma3nMmprojGenerator.MOBILENET_V5_300M.stream().map(List::size).toList();
+        assertThat(blocks).containsExactly(3, 5, 37, 39);
+        assertThat(plan).anySatisfy(t -> {
+            assertThat(t.name()).isEqualTo("v.msfa.ffn.pw_exp.conv.weight");
+            assertThat(t.dims()).containsExactly(1, 1, 640 + 1280, 3840);
+        });
+    }
+
+    @Test
+    void makeDivisibleIsTimms() {
+        assertThat(Gemma3nMmprojGenerator.makeDivisible(64 * 4.0)).isEqualTo(256);
+        assertThat(Gemma3nMmprojGenerator.makeDivisible(20.0)).isEqualTo(24);
+        assertThat(Gemma3nMmprojGenerator.option("mqa_r1_k3_h12_v2_s1_d64_c640", "h", 0)).isEqualTo(12);
+        assertThat(Gemma3nMmprojGenerator.option("mqa_r1_k3_h16_s1_d96_c1280", "v", 1)).isEqualTo(1);
+    }
+}
