@@ -2,7 +2,7 @@
 """Writes reference blocks for Jemma's quantizer tests with gguf-py's gguf.quants.quantize (bit-exact with ggml's
 reference rounding for Q8_0/Q4_0/Q4_1/Q5_0/Q5_1, and with its BF16 conversion).
 
-Output: jemma-core/src/test/resources/quant/reference.bin
+Output: jemma-tools/src/test/resources/quant/reference.bin
   magic 'JQRF', u32 n (floats), n f32 input, then per type: u32 ggml type id, u32 byte count, bytes.
 The input mixes Gaussian rows, rows with outliers, an all-zero block, blocks with exact ties of +/- max, -0.0,
 values that land exactly on rounding midpoints, and tiny/huge magnitudes (f16 subnormals / overflow-free).
@@ -32,7 +32,7 @@ pos = np.abs(rng.standard_normal((2, 32))).astype(np.float32) + 1; blocks.append
 x = np.concatenate(blocks).reshape(-1)
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent /
-           "jemma-core/src/test/resources/quant/reference.bin")
+           "jemma-tools/src/test/resources/quant/reference.bin")
 out.parent.mkdir(parents=True, exist_ok=True)
 with open(out, "wb") as f:
     f.write(b"JQRF")

@@ -1,8 +1,9 @@
 package dev.jemma.cli;
 
-import dev.jemma.core.store.HubClient;
+import dev.jemma.tools.store.HubClient;
 import dev.jemma.core.store.ModelStore;
-import dev.jemma.core.store.PullListener;
+import dev.jemma.tools.store.ModelPuller;
+import dev.jemma.tools.store.PullListener;
 import dev.jemma.core.store.StoredModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
@@ -23,7 +24,7 @@ final class PullCommand implements Callable<Integer> {
     public Integer call() {
         ModelStore store = ModelStore.open();
         ProgressBar bar = new ProgressBar(System.err);
-        StoredModel m = store.pull(name, HubClient.fromEnvironment(), bar);
+        StoredModel m = new ModelPuller(store).pull(name, HubClient.fromEnvironment(), bar);
         bar.finish();
         System.out.println(m.name() + "  " + m.digest().substring(0, 19) + "  " + ProgressBar.human(m.size())
                 + "  (" + m.repo() + "/" + m.file() + ")");

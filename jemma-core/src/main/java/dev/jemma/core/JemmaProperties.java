@@ -5,7 +5,7 @@ import java.nio.file.Path;
 /**
  * Every {@code -Djemma.*} system property jemma-core reads, in one place. Each is only the default of an option that
  * code can set directly — {@code EngineOptions} / {@code ModelLoader.Options} for the engine, a {@code ModelStore} or
- * {@code HubClient} built with explicit arguments for the store — so the properties keep working from
+ * jemma-tools' {@code HubClient} built with explicit arguments for pulls — so the properties keep working from
  * {@code JEMMA_JAVA_OPTS} and the command line while embedding applications never need them.
  *
  * <table>

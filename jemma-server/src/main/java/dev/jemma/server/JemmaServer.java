@@ -1,7 +1,7 @@
 package dev.jemma.server;
 
 import dev.jemma.core.JemmaException;
-import dev.jemma.core.store.HubClient;
+import dev.jemma.tools.store.HubClient;
 import dev.jemma.core.store.ModelRef;
 import dev.jemma.core.store.ModelStore;
 import org.eclipse.jetty.http.HttpHeader;

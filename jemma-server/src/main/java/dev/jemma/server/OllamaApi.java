@@ -7,7 +7,8 @@ import dev.jemma.core.JemmaException;
 import dev.jemma.core.chat.ToolCall;
 import dev.jemma.core.chat.ToolCalling;
 import dev.jemma.core.store.ModelRef;
-import dev.jemma.core.store.PullListener;
+import dev.jemma.tools.store.ModelPuller;
+import dev.jemma.tools.store.PullListener;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -543,13 +544,13 @@ final class OllamaApi {
             throw HttpError.badRequest(e.getMessage());
         }
         if (!stream) {
-            server.store.pull(name, server.hub.get(), PullListener.NONE);
+            new ModelPuller(server.store).pull(name, server.hub.get(), PullListener.NONE);
             ex.json(200, obj().put("status", "success"));
             return;
         }
         ex.startStream(NDJSON);
         try {
-            server.store.pull(name, server.hub.get(), new PullListener() {
+            new ModelPuller(server.store).pull(name, server.hub.get(), new PullListener() {
                 @Override
                 public void status(String status) {
                     if (!ex.sendLine(obj().put("status", status))) throw new JemmaException("client disconnected");

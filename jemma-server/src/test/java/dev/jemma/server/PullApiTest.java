@@ -2,7 +2,7 @@ package dev.jemma.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpServer;
-import dev.jemma.core.store.HubClient;
+import dev.jemma.tools.store.HubClient;
 import dev.jemma.core.store.ModelStore;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,7 +1,7 @@
 package dev.jemma.server;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import dev.jemma.core.store.HubClient;
+import dev.jemma.tools.store.HubClient;
 import dev.jemma.core.store.ModelStore;
 import org.junit.jupiter.api.AfterAll;
 

@@ -1,7 +1,7 @@
 package dev.jemma.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.jemma.core.store.HubClient;
+import dev.jemma.tools.store.HubClient;
 import dev.jemma.core.store.ModelStore;
 
 import java.io.IOException;

@@ -97,7 +97,7 @@ public record ModelRef(String name, String repo, String quant) {
     }
 
     /** Escapes control characters so a hostile name cannot garble the terminal or a log line. */
-    static String printable(String s) {
+    public static String printable(String s) {
         StringBuilder sb = new StringBuilder();
         int n = Math.min(s.length(), 200);
         for (int i = 0; i < n; i++) {

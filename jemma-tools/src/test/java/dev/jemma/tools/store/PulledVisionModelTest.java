@@ -1,4 +1,4 @@
-package dev.jemma.core.store;
+package dev.jemma.tools.store;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.jemma.core.chat.ChatImage;
@@ -8,6 +8,8 @@ import dev.jemma.core.engine.EngineOptions;
 import dev.jemma.core.engine.GenerationOptions;
 import dev.jemma.core.engine.Session;
 import dev.jemma.core.engine.TokenListener;
+import dev.jemma.core.store.ModelStore;
+import dev.jemma.core.store.StoredModel;
 import dev.jemma.core.testing.Fixtures;
 import dev.jemma.core.testing.MultimodalFixtures;
 import org.junit.jupiter.api.Test;
@@ -37,7 +39,7 @@ class PulledVisionModelTest {
             hub.add("ggml-org/gemma-3-vision-tiny-GGUF", "gemma-3-vision-tiny-F32.gguf", Files.readAllBytes(model));
             hub.add("ggml-org/gemma-3-vision-tiny-GGUF", "mmproj-gemma-3-vision-tiny-f32.gguf", Files.readAllBytes(mmproj));
             ModelStore store = new ModelStore(home);
-            StoredModel m = store.pull("hf.co/ggml-org/gemma-3-vision-tiny-GGUF", new HubClient(hub.uri(), null), PullListener.NONE);
+            StoredModel m = new ModelPuller(store).pull("hf.co/ggml-org/gemma-3-vision-tiny-GGUF", new HubClient(hub.uri(), null), PullListener.NONE);
             assertThat(m.projector().file()).isEqualTo("mmproj-gemma-3-vision-tiny-f32.gguf");
         }
         Path stored = new ModelStore(home).resolve("hf.co/ggml-org/gemma-3-vision-tiny-GGUF");

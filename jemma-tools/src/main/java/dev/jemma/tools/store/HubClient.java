@@ -1,4 +1,4 @@
-package dev.jemma.core.store;
+package dev.jemma.tools.store;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

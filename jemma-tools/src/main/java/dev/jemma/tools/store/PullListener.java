@@ -1,4 +1,4 @@
-package dev.jemma.core.store;
+package dev.jemma.tools.store;
 
 /** Receives progress of a pull; called from the pulling thread. */
 public interface PullListener {

@@ -1,4 +1,4 @@
-package dev.jemma.core.store;
+package dev.jemma.tools.store;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
@@ -50,7 +50,7 @@ final class FakeHub implements AutoCloseable {
     }
 
     void add(String repo, String path, byte[] content) {
-        add(repo, path, content, ModelStore.sha256Hex(content));
+        add(repo, path, content, ModelPuller.sha256Hex(content));
     }
 
     void add(String repo, String path, byte[] content, String advertisedSha) {

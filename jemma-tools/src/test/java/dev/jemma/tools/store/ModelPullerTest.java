@@ -1,6 +1,9 @@
-package dev.jemma.core.store;
+package dev.jemma.tools.store;
 
 import dev.jemma.core.JemmaException;
+import dev.jemma.core.store.ModelRef;
+import dev.jemma.core.store.ModelStore;
+import dev.jemma.core.store.StoredModel;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -20,7 +23,7 @@ import java.util.concurrent.Future;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-class ModelStoreTest {
+class ModelPullerTest {
     @TempDir
     Path home;
     FakeHub hub;
@@ -50,7 +53,7 @@ class ModelStoreTest {
     void pullsVerifiesListsResolvesAndRemoves() throws Exception {
         ModelStore store = new ModelStore(home);
         List<String> statuses = new ArrayList<>();
-        StoredModel m = store.pull("hf.co/org/tiny-GGUF:Q8_0", client(null), listener(statuses));
+        StoredModel m = new ModelPuller(store).pull("hf.co/org/tiny-GGUF:Q8_0", client(null), listener(statuses));
         assertThat(m.name()).isEqualTo("hf.co/org/tiny-GGUF:Q8_0");
         assertThat(m.file()).isEqualTo("tiny-Q8_0.gguf");
         assertThat(Files.readAllBytes(m.path())).isEqualTo(gguf);
@@ -58,11 +61,11 @@ class ModelStoreTest {
         assertThat(store.resolve("hf.co/org/tiny-GGUF:Q8_0")).isEqualTo(m.path());
         assertThat(store.list()).extracting(StoredModel::name).containsExactly("hf.co/org/tiny-GGUF:Q8_0");
         // The CDN hop never sees the token.
-        store.pull("hf.co/org/tiny-GGUF:Q4_0", client("secret"), PullListener.NONE);
+        new ModelPuller(store).pull("hf.co/org/tiny-GGUF:Q4_0", client("secret"), PullListener.NONE);
         assertThat(hub.authOnCdn).isEmpty();
         // Pulling again is a no-op (no new download).
         int before = hub.downloads.get();
-        store.pull("hf.co/org/tiny-GGUF:Q8_0", client(null), PullListener.NONE);
+        new ModelPuller(store).pull("hf.co/org/tiny-GGUF:Q8_0", client(null), PullListener.NONE);
         assertThat(hub.downloads.get()).isEqualTo(before);
         assertThat(store.remove("hf.co/org/tiny-GGUF:Q8_0")).isTrue();
         assertThat(Files.exists(m.path())).isFalse();
@@ -76,7 +79,7 @@ class ModelStoreTest {
     void interruptedTransferIsResumedWithRange() throws Exception {
         ModelStore store = new ModelStore(home);
         hub.cutNextAfter = 100_000;
-        StoredModel m = store.pull("hf.co/org/tiny-GGUF:Q8_0", client(null), PullListener.NONE);
+        StoredModel m = new ModelPuller(store).pull("hf.co/org/tiny-GGUF:Q8_0", client(null), PullListener.NONE);
         assertThat(Files.readAllBytes(m.path())).isEqualTo(gguf);
         // the model (cut, then resumed), then the repository's projector
         assertThat(hub.rangeHeaders).hasSize(3);
@@ -91,11 +94,11 @@ class ModelStoreTest {
     @Test
     void leftoverPartialFromAnEarlierRunIsResumed() throws Exception {
         ModelStore store = new ModelStore(home);
-        String sha = ModelStore.sha256Hex(gguf);
+        String sha = ModelPuller.sha256Hex(gguf);
         Path blobs = home.resolve("models/blobs");
         Files.createDirectories(blobs);
         Files.write(blobs.resolve("sha256-" + sha + ".partial"), java.util.Arrays.copyOf(gguf, 12345));
-        StoredModel m = store.pull("hf.co/org/tiny-GGUF:Q8_0", client(null), PullListener.NONE);
+        StoredModel m = new ModelPuller(store).pull("hf.co/org/tiny-GGUF:Q8_0", client(null), PullListener.NONE);
         assertThat(Files.readAllBytes(m.path())).isEqualTo(gguf);
         assertThat(hub.rangeHeaders).containsExactly("bytes=12345-", "");
         assertThat(Files.exists(blobs.resolve("sha256-" + sha + ".partial"))).isFalse();
@@ -105,9 +108,9 @@ class ModelStoreTest {
     void corruptedDownloadIsRejectedAndNeverBecomesAModel() throws Exception {
         byte[] bad = gguf.clone();
         bad[5000] ^= 1;
-        hub.add("org/bad-GGUF", "bad-Q8_0.gguf", bad, ModelStore.sha256Hex(gguf));
+        hub.add("org/bad-GGUF", "bad-Q8_0.gguf", bad, ModelPuller.sha256Hex(gguf));
         ModelStore store = new ModelStore(home);
-        assertThatThrownBy(() -> store.pull("hf.co/org/bad-GGUF", client(null), PullListener.NONE))
+        assertThatThrownBy(() -> new ModelPuller(store).pull("hf.co/org/bad-GGUF", client(null), PullListener.NONE))
                 .isInstanceOf(JemmaException.class).hasMessageContaining("sha256 mismatch");
         assertThat(store.list()).isEmpty();
         try (var s = Files.list(home.resolve("models/blobs"))) {
@@ -119,24 +122,24 @@ class ModelStoreTest {
     void gatedRepositoriesGiveAnActionableMessage() {
         ModelStore store = new ModelStore(home);
         hub.requiredToken = "tok";
-        assertThatThrownBy(() -> store.pull("hf.co/org/tiny-GGUF:Q8_0", client(null), PullListener.NONE))
+        assertThatThrownBy(() -> new ModelPuller(store).pull("hf.co/org/tiny-GGUF:Q8_0", client(null), PullListener.NONE))
                 .isInstanceOf(JemmaException.class)
                 .hasMessageContaining("401").hasMessageContaining("HF_TOKEN").hasMessageContaining("license");
-        assertThatThrownBy(() -> store.pull("hf.co/org/tiny-GGUF:Q8_0", client("wrong"), PullListener.NONE))
+        assertThatThrownBy(() -> new ModelPuller(store).pull("hf.co/org/tiny-GGUF:Q8_0", client("wrong"), PullListener.NONE))
                 .isInstanceOf(JemmaException.class).hasMessageContaining("HF_TOKEN was not accepted");
-        assertThat(store.pull("hf.co/org/tiny-GGUF:Q8_0", client("tok"), PullListener.NONE).size()).isEqualTo(gguf.length);
+        assertThat(new ModelPuller(store).pull("hf.co/org/tiny-GGUF:Q8_0", client("tok"), PullListener.NONE).size()).isEqualTo(gguf.length);
         hub.requiredToken = null;
         hub.forbidden = true;
-        assertThatThrownBy(() -> store.pull("hf.co/org/tiny-GGUF:Q4_0", client("tok"), PullListener.NONE))
+        assertThatThrownBy(() -> new ModelPuller(store).pull("hf.co/org/tiny-GGUF:Q4_0", client("tok"), PullListener.NONE))
                 .isInstanceOf(JemmaException.class).hasMessageContaining("403").hasMessageContaining("accept its license");
     }
 
     @Test
     void unknownRepoAndQuantAreReported() {
         ModelStore store = new ModelStore(home);
-        assertThatThrownBy(() -> store.pull("hf.co/org/missing", client(null), PullListener.NONE))
+        assertThatThrownBy(() -> new ModelPuller(store).pull("hf.co/org/missing", client(null), PullListener.NONE))
                 .hasMessageContaining("404");
-        assertThatThrownBy(() -> store.pull("hf.co/org/tiny-GGUF:Q5_K_M", client(null), PullListener.NONE))
+        assertThatThrownBy(() -> new ModelPuller(store).pull("hf.co/org/tiny-GGUF:Q5_K_M", client(null), PullListener.NONE))
                 .hasMessageContaining("no GGUF file for quantization 'Q5_K_M'").hasMessageContaining("tiny-Q8_0.gguf");
     }
 
@@ -147,7 +150,7 @@ class ModelStoreTest {
         try {
             List<Future<StoredModel>> fs = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
-                Callable<StoredModel> c = () -> new ModelStore(home).pull("hf.co/org/tiny-GGUF:Q8_0", client(null), PullListener.NONE);
+                Callable<StoredModel> c = () -> new ModelPuller(new ModelStore(home)).pull("hf.co/org/tiny-GGUF:Q8_0", client(null), PullListener.NONE);
                 fs.add(pool.submit(c));
             }
             for (Future<StoredModel> f : fs) assertThat(Files.readAllBytes(f.get().path())).isEqualTo(gguf);
@@ -166,22 +169,10 @@ class ModelStoreTest {
                 "hf.co/org/repo:a/b", "../../etc/passwd", "hf.co/org\\x/repo", "hf.co/.hidden/repo", "hf.co/org/repo:\u0000",
                 "hf.co//repo", "gemma3:../../x", "", "hf.co/org/a..b")) {
             assertThatThrownBy(() -> store.find(bad)).as(bad).isInstanceOf(JemmaException.class);
-            assertThatThrownBy(() -> store.pull(bad, client(null), PullListener.NONE)).as(bad).isInstanceOf(JemmaException.class);
+            assertThatThrownBy(() -> new ModelPuller(store).pull(bad, client(null), PullListener.NONE)).as(bad).isInstanceOf(JemmaException.class);
             assertThatThrownBy(() -> store.remove(bad)).as(bad).isInstanceOf(JemmaException.class);
         }
         assertThat(hub.downloads.get()).isZero();
-    }
-
-    @Test
-    void shortNamesMapToTheCatalog() {
-        assertThat(ModelRef.parse("gemma3:4b").repo()).isEqualTo("google/gemma-3-4b-it-qat-q4_0-gguf");
-        assertThat(ModelRef.parse("gemma3").name()).isEqualTo("gemma3:4b");
-        assertThat(ModelRef.parse("gemma3:270m").repo()).isEqualTo("google/gemma-3-270m-it-qat-q4_0-gguf");
-        assertThat(ModelRef.parse("gemma3:27b").quant()).isEqualTo("Q4_0");
-        assertThat(ModelRef.parse("gemma3n:e4b").repo()).isEqualTo("unsloth/gemma-3n-E4B-it-GGUF");
-        assertThat(ModelRef.parse("hf.co/org/repo").name()).isEqualTo("hf.co/org/repo:latest");
-        assertThat(ModelRef.parse("https://huggingface.co/org/repo:q8_0").name()).isEqualTo("hf.co/org/repo:q8_0");
-        assertThat(ModelRef.parse("gemma3:4b").manifestPath()).isEqualTo("library/gemma3/4b.json");
     }
 
     @Test
@@ -189,10 +180,10 @@ class ModelStoreTest {
         List<HubClient.HubFile> files = List.of(new HubClient.HubFile("m-Q8_0.gguf", 10, null),
                 new HubClient.HubFile("m-Q4_K_M.gguf", 5, null), new HubClient.HubFile("mmproj-F16.gguf", 1, null),
                 new HubClient.HubFile("m-Q4_K_S.gguf", 5, null));
-        assertThat(ModelStore.chooseFile(ModelRef.parse("hf.co/a/b"), files).path()).isEqualTo("m-Q4_K_M.gguf");
-        assertThat(ModelStore.chooseFile(ModelRef.parse("hf.co/a/b:q4_k_s"), files).path()).isEqualTo("m-Q4_K_S.gguf");
-        assertThatThrownBy(() -> ModelStore.chooseFile(ModelRef.parse("hf.co/a/b:Q4_K"), files)).hasMessageContaining("no GGUF file");
-        assertThatThrownBy(() -> ModelStore.chooseFile(ModelRef.parse("hf.co/a/b"),
+        assertThat(ModelPuller.chooseFile(ModelRef.parse("hf.co/a/b"), files).path()).isEqualTo("m-Q4_K_M.gguf");
+        assertThat(ModelPuller.chooseFile(ModelRef.parse("hf.co/a/b:q4_k_s"), files).path()).isEqualTo("m-Q4_K_S.gguf");
+        assertThatThrownBy(() -> ModelPuller.chooseFile(ModelRef.parse("hf.co/a/b:Q4_K"), files)).hasMessageContaining("no GGUF file");
+        assertThatThrownBy(() -> ModelPuller.chooseFile(ModelRef.parse("hf.co/a/b"),
                 List.of(new HubClient.HubFile("x-Q4_0-00001-of-00002.gguf", 1, null)))).hasMessageContaining("split");
     }
 
@@ -200,17 +191,17 @@ class ModelStoreTest {
     void theProjectorOfARepositoryIsPulledWithTheModelAndFoundFromItsBlob() throws Exception {
         ModelStore store = new ModelStore(home);
         byte[] mmproj = java.util.Arrays.copyOf(gguf, 100);
-        StoredModel m = store.pull("hf.co/org/tiny-GGUF:Q8_0", client(null), PullListener.NONE);
+        StoredModel m = new ModelPuller(store).pull("hf.co/org/tiny-GGUF:Q8_0", client(null), PullListener.NONE);
         assertThat(m.projector()).isNotNull();
         assertThat(m.projector().file()).isEqualTo("mmproj-tiny-f16.gguf");
-        assertThat(m.projector().sha256()).isEqualTo(ModelStore.sha256Hex(mmproj));
+        assertThat(m.projector().sha256()).isEqualTo(ModelPuller.sha256Hex(mmproj));
         assertThat(Files.readAllBytes(m.projector().path())).isEqualTo(mmproj);
         // the manifest keeps it, and an engine loading the model's blob finds it there
         assertThat(store.find("hf.co/org/tiny-GGUF:Q8_0").orElseThrow().projector()).isEqualTo(m.projector());
         assertThat(ModelStore.projectorOf(m.path())).contains(m.projector().path());
         assertThat(dev.jemma.core.vision.ImageEncoder.findBeside(m.path())).isEqualTo(m.projector().path());
         // shared by two names: removing one keeps it, removing the last deletes it
-        StoredModel q4 = store.pull("hf.co/org/tiny-GGUF:Q4_0", client(null), PullListener.NONE);
+        StoredModel q4 = new ModelPuller(store).pull("hf.co/org/tiny-GGUF:Q4_0", client(null), PullListener.NONE);
         assertThat(q4.projector().path()).isEqualTo(m.projector().path());
         store.remove("hf.co/org/tiny-GGUF:Q8_0");
         assertThat(Files.exists(m.projector().path())).isTrue();
@@ -218,7 +209,7 @@ class ModelStoreTest {
         assertThat(Files.exists(m.projector().path())).isFalse();
         // a repository without one: none, and nothing found for its blob
         hub.add("org/text-GGUF", "text-Q8_0.gguf", gguf);
-        StoredModel text = store.pull("hf.co/org/text-GGUF", client(null), PullListener.NONE);
+        StoredModel text = new ModelPuller(store).pull("hf.co/org/text-GGUF", client(null), PullListener.NONE);
         assertThat(text.projector()).isNull();
         assertThat(ModelStore.projectorOf(text.path())).isEmpty();
         assertThat(ModelStore.projectorOf(home.resolve("elsewhere.gguf"))).isEmpty();
@@ -228,11 +219,11 @@ class ModelStoreTest {
     void aProjectorAddedToTheRepositoryLaterIsPulledOnTheNextPull() throws Exception {
         hub.add("org/late-GGUF", "late-Q8_0.gguf", gguf);
         ModelStore store = new ModelStore(home);
-        assertThat(store.pull("hf.co/org/late-GGUF", client(null), PullListener.NONE).projector()).isNull();
+        assertThat(new ModelPuller(store).pull("hf.co/org/late-GGUF", client(null), PullListener.NONE).projector()).isNull();
         byte[] mmproj = java.util.Arrays.copyOf(gguf, 200);
         hub.add("org/late-GGUF", "mmproj-late-F16.gguf", mmproj);
         int before = hub.downloads.get();
-        StoredModel m = store.pull("hf.co/org/late-GGUF", client(null), PullListener.NONE);
+        StoredModel m = new ModelPuller(store).pull("hf.co/org/late-GGUF", client(null), PullListener.NONE);
         assertThat(hub.downloads.get() - before).as("only the projector is downloaded").isEqualTo(1);
         assertThat(Files.readAllBytes(m.projector().path())).isEqualTo(mmproj);
     }
@@ -242,9 +233,9 @@ class ModelStoreTest {
         List<HubClient.HubFile> files = List.of(new HubClient.HubFile("m-Q4_0.gguf", 10, null),
                 new HubClient.HubFile("mmproj-m-F32.gguf", 4, null), new HubClient.HubFile("mmproj-m-f16.gguf", 2, null),
                 new HubClient.HubFile("mmproj-m-bf16.gguf", 2, null));
-        assertThat(ModelStore.chooseProjector(files).path()).isEqualTo("mmproj-m-f16.gguf");
-        assertThat(ModelStore.chooseProjector(files.subList(0, 2)).path()).isEqualTo("mmproj-m-F32.gguf");
-        assertThat(ModelStore.chooseProjector(files.subList(0, 1))).isNull();
+        assertThat(ModelPuller.chooseProjector(files).path()).isEqualTo("mmproj-m-f16.gguf");
+        assertThat(ModelPuller.chooseProjector(files.subList(0, 2)).path()).isEqualTo("mmproj-m-F32.gguf");
+        assertThat(ModelPuller.chooseProjector(files.subList(0, 1))).isNull();
     }
 
     private static PullListener listener(List<String> statuses) {
