@@ -3,6 +3,9 @@ package dev.jemma.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jemma.core.JemmaException;
+import dev.jemma.core.audio.AudioClip;
+import dev.jemma.core.audio.Gemma3nAudioModel;
+import dev.jemma.core.media3n.Gemma3nMmproj;
 import dev.jemma.core.kv.KvCache;
 import dev.jemma.core.model.LanguageModel;
 import dev.jemma.core.model.ModelLoader;
@@ -65,8 +68,12 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--image", paramLabel = "IMG", description = "also time encoding this image with the model's vision tower (SigLIP + projector), after one untimed run")
     Path image;
 
-    @Option(names = "--mmproj", paramLabel = "FILE", description = "vision projector for --image (default: inside the model file, or mmproj-*.gguf beside it)")
+    @Option(names = "--mmproj", paramLabel = "FILE", description = "projector for --image / --audio (default: inside the model file, or mmproj-*.gguf beside it)")
     Path mmproj;
+
+    @Option(names = "--audio", paramLabel = "WAV|SECONDS", description = "Gemma 3n: also time encoding a clip (log-mel features, conformer, embedder) after one untimed run:"
+            + " a WAV file, or a duration such as 30s for a synthetic 16 kHz clip; reports seconds and the real-time factor")
+    String audio;
 
     @Override
     public Integer call() throws IOException {
@@ -76,6 +83,7 @@ final class BenchCommand implements Callable<Integer> {
         Path path = ModelPaths.resolve(model);
         if (embed) {
             if (image != null) throw new JemmaException("--image times a vision tower; it does not combine with --embed");
+            if (audio != null) throw new JemmaException("--audio times an audio tower; it does not combine with --embed");
             for (int v : embedTexts) if (v < 1) throw new JemmaException("--embed-texts: " + v + " must be >= 1");
             for (int v : embedTokens) if (v < 2) throw new JemmaException("--embed-tokens: " + v + " must be >= 2 (bos and eos)");
             EmbedBench.run(path, threads, exact, reps, embedTexts, embedTokens, json);
@@ -105,6 +113,8 @@ final class BenchCommand implements Callable<Integer> {
                 double[] pp = ppRun == null ? null : rates(ppRun), tg = tgRun == null ? null : rates(tgRun);
                 GrammarBench gb = grammar != null && gen > 0 ? GrammarBench.run(m, path, grammar, gen, reps, tokens, cache) : null;
                 double[] enc = image == null ? null : imageEncodeSeconds(path, m.config().dim(), pool);
+                AudioClip clip = audio == null ? null : benchClip(audio);
+                double[] aud = clip == null ? null : audioEncodeSeconds(path, m, clip, pool);
                 long rss = peakRssBytes();
                 long size = Files.size(path);
                 if (json) {
@@ -138,6 +148,13 @@ final class BenchCommand implements Callable<Integer> {
                         o.put("image_encode_seconds", mean(enc));
                         o.put("image_encode_seconds_sd", sd(enc));
                     }
+                    if (aud != null) {
+                        o.put("audio", audio);
+                        o.put("audio_seconds", clip.seconds());
+                        o.put("audio_encode_seconds", mean(aud));
+                        o.put("audio_encode_seconds_sd", sd(aud));
+                        o.put("audio_realtime_factor", clip.seconds() / mean(aud));
+                    }
                     o.put("load_seconds", loadSeconds);
                     o.put("load_cpu_seconds", loadCpuSeconds);
                     o.put("peak_rss_bytes", rss);
@@ -152,6 +169,10 @@ final class BenchCommand implements Callable<Integer> {
                     if (tg != null) System.out.printf("| %s | %s | %d | %s | tg%d | %.2f ± %.2f |%n", name, sz, threads, mode, gen, mean(tg), sd(tg));
                     if (gb != null) gb.print(name, sz, threads, mode, gen);
                     if (enc != null) System.out.printf("| %s | %s | %d | %s | image encode (s) | %.3f ± %.3f |%n", name, sz, threads, mode, mean(enc), sd(enc));
+                    if (aud != null) {
+                        System.out.printf("| %s | %s | %d | %s | audio encode %.1f s clip (s) | %.3f ± %.3f |%n", name, sz, threads, mode, clip.seconds(), mean(aud), sd(aud));
+                        System.out.printf("| %s | %s | %d | %s | audio real-time factor | %.2fx |%n", name, sz, threads, mode, clip.seconds() / mean(aud));
+                    }
                     System.out.printf("%nload %.3f s, peak RSS %.1f MiB; untimed warm-up runs (until the JIT settled): pp %s, tg %s%n",
                             loadSeconds, rss / (double) (1 << 20), ppRun == null ? "-" : (int) ppRun[reps + 1],
                             tgRun == null ? "-" : (int) tgRun[reps + 1]);
@@ -160,6 +181,50 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * The clip {@code --audio} names: a WAV file, or a duration ("30s", "12.5") of a synthetic 16 kHz clip — a gliding
+     * tone under noise, so every frame has energy (timing does not depend on the content, but silence is refused).
+     */
+    static AudioClip benchClip(String spec) {
+        String d = spec.endsWith("s") ? spec.substring(0, spec.length() - 1) : spec;
+        if (!d.isEmpty() && d.chars().allMatch(ch -> Character.isDigit(ch) || ch == '.')) {
+            double seconds;
+            try {
+                seconds = Double.parseDouble(d);
+            } catch (NumberFormatException e) {
+                throw new JemmaException("--audio: '" + spec + "' is neither a WAV file nor a duration such as 30s");
+            }
+            if (!(seconds >= 0.04 && seconds <= AudioClip.MAX_CLIP_SECONDS)) {
+                throw new JemmaException("--audio: " + spec + " is outside 0.04 s to 30 s, the clip lengths Gemma 3n takes at once");
+            }
+            int n = (int) Math.round(seconds * AudioClip.SAMPLE_RATE);
+            float[] x = new float[n];
+            Random rnd = new Random(7);
+            double phase = 0;
+            for (int i = 0; i < n; i++) {
+                phase += 2 * Math.PI * (200 + 3000.0 * i / n) / AudioClip.SAMPLE_RATE;
+                x[i] = (float) (0.3 * Math.sin(phase) + 0.05 * rnd.nextGaussian());
+            }
+            return new AudioClip("synthetic " + spec, x, AudioClip.SAMPLE_RATE);
+        }
+        return AudioFiles.read(Path.of(spec), AudioClip.MAX_CLIP_SECONDS).requireOnePiece();
+    }
+
+    /** Seconds per encoding of a clip: features, conformer and embedder, {@code reps} runs after an untimed one. */
+    private double[] audioEncodeSeconds(Path path, LanguageModel m, AudioClip clip, ThreadPool pool) {
+        try (Gemma3nMmproj p = Media3n.open(path, mmproj, m, exact, pool)) {
+            Gemma3nAudioModel model = Media3n.audio(p, m, exact);
+            model.embed(clip, pool);
+            double[] s = new double[reps];
+            for (int i = 0; i < reps; i++) {
+                long t = System.nanoTime();
+                model.embed(clip, pool);
+                s[i] = (System.nanoTime() - t) / 1e9;
+            }
+            return s;
+        }
     }
 
     /** Seconds per encoding of {@link #image} (pixels preprocessed once), {@code reps} runs after an untimed one. */

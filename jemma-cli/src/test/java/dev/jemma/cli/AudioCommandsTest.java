@@ -56,6 +56,23 @@ class AudioCommandsTest {
     }
 
     @Test
+    void benchTimesAudioEncodingOfAFileAndOfASyntheticClip() throws IOException {
+        var r = CliTestSupport.run(null, "bench", model.toString(), "-p", "0", "-n", "0", "-r", "1", "-t", "2", "--json", "--audio", wav.toString());
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        JsonNode o = new ObjectMapper().readTree(r.out());
+        assertThat(o.path("audio_encode_seconds").asDouble()).isPositive();
+        assertThat(o.path("audio_seconds").asDouble()).isEqualTo(2.5, org.assertj.core.data.Offset.offset(0.01));
+        assertThat(o.path("audio_realtime_factor").asDouble()).isEqualTo(2.5 / o.path("audio_encode_seconds").asDouble(),
+                org.assertj.core.data.Offset.offset(1e-6));
+        var t = CliTestSupport.run(null, "bench", model.toString(), "-p", "0", "-n", "0", "-r", "1", "-t", "2", "--audio", "3s");
+        assertThat(t.exitCode()).as(t.err()).isZero();
+        assertThat(t.out()).contains("audio encode 3.0 s clip (s)").contains("audio real-time factor");
+        var bad = CliTestSupport.run(null, "bench", model.toString(), "-p", "0", "-n", "0", "--audio", "31s");
+        assertThat(bad.exitCode()).isNotZero();
+        assertThat(bad.err().strip()).isEqualTo("jemma: --audio: 31s is outside 0.04 s to 30 s, the clip lengths Gemma 3n takes at once");
+    }
+
+    @Test
     void conformanceCommandsMatchHf() throws IOException {
         JsonNode v = audioCase.get("variant"), exact = tolerances.get("exact_f32_mode").get("gemma3n");
         Path feat = dir.resolve("feat.f32");

@@ -12,8 +12,10 @@ import java.util.Locale;
 
 /**
  * A real-shaped Gemma 3n mmproj with random weights, as llama.cpp's converter writes it ({@code clip} architecture,
- * projector {@code gemma3nv}): the full MobileNet-V5-300M ({@code v.*}, timm's {@code mobilenetv5_300m_enc} block
- * strings below) and the vision embedder ({@code mm.*}) into a 2048-wide text model. Convolution and projection weights
+ * projectors {@code gemma3nv} and {@code gemma3na}): the full MobileNet-V5-300M ({@code v.*}, timm's
+ * {@code mobilenetv5_300m_enc} block strings below) and the vision embedder ({@code mm.*}), and the USM conformer audio
+ * tower ({@code a.*}, HF Gemma3nAudioConfig: width 1536, 12 blocks, 8 heads, sub-sampling channels 128/32, depthwise
+ * kernel 5) with its embedder ({@code mm.a.*}), into the text model's width. Convolution and projection weights
  * F16 (F32 for the stem), norms and layer scales F32, as in llama.cpp's F16 mmproj files. For timing the encoder, not
  * for answers.
  */
@@ -135,9 +137,56 @@ public final class Gemma3nMmprojGenerator {
         return out;
     }
 
-    /** Writes the mmproj (vision part) for a Gemma 3n text model of {@code size}. */
+    /** HF Gemma3nAudioConfig of every released Gemma 3n (E2B and E4B share the audio tower). */
+    public static final int AUDIO_WIDTH = 1536, AUDIO_BLOCKS = 12, AUDIO_HEADS = 8, AUDIO_FFN = 4 * AUDIO_WIDTH, AUDIO_VOCAB = 128,
+            MEL_BINS = 128, SSCP_CHANNELS_0 = 128, SSCP_CHANNELS_1 = 32, CONV_KERNEL = 5;
+
+    /**
+     * The audio tensors (llama.cpp's names, as in a converted Gemma 3n mmproj) for a text model of width {@code textDim}.
+     * The sub-sampling convolutions and the depthwise kernel are F32, as the converter keeps small convolutions.
+     */
+    public static List<TensorPlan> planAudio(int textDim) {
+        List<TensorPlan> out = new ArrayList<>();
+        GgmlType w16 = GgmlType.F16, f32 = GgmlType.F32;
+        int d = AUDIO_WIDTH, headDim = AUDIO_WIDTH / AUDIO_HEADS;
+        for (int l = 0; l < AUDIO_BLOCKS; l++) {
+            String p = "a.blk." + l + ".";
+            for (String m : new String[]{"attn_q", "attn_k", "attn_v", "attn_out", "linear_pos"}) {
+                out.add(new TensorPlan(p + m + ".weight", new long[]{d, d}, w16, Init.RANDOM));
+            }
+            out.add(new TensorPlan(p + "per_dim_scale", new long[]{headDim}, f32, Init.RANDOM));
+            out.add(new TensorPlan(p + "ln1.weight", new long[]{d}, f32, Init.NORM));
+            out.add(new TensorPlan(p + "ln2.weight", new long[]{d}, f32, Init.NORM));
+            for (String half : new String[]{"", "_1"}) {
+                out.add(new TensorPlan(p + "ffn_up" + half + ".weight", new long[]{d, AUDIO_FFN}, w16, Init.RANDOM));
+                out.add(new TensorPlan(p + "ffn_down" + half + ".weight", new long[]{AUDIO_FFN, d}, w16, Init.RANDOM));
+                out.add(new TensorPlan(p + "ffn_norm" + half + ".weight", new long[]{d}, f32, Init.NORM));
+                out.add(new TensorPlan(p + "ffn_post_norm" + half + ".weight", new long[]{d}, f32, Init.NORM));
+            }
+            out.add(new TensorPlan(p + "norm_conv.weight", new long[]{d}, f32, Init.NORM));
+            out.add(new TensorPlan(p + "conv_dw.weight", new long[]{CONV_KERNEL, 1, d}, f32, Init.RANDOM));
+            out.add(new TensorPlan(p + "conv_pw1.weight", new long[]{d, 2L * d}, w16, Init.RANDOM));
+            out.add(new TensorPlan(p + "conv_pw2.weight", new long[]{d, d}, w16, Init.RANDOM));
+            out.add(new TensorPlan(p + "conv_norm.weight", new long[]{d}, f32, Init.NORM));
+            out.add(new TensorPlan(p + "layer_pre_norm.weight", new long[]{d}, f32, Init.NORM));
+        }
+        out.add(new TensorPlan("a.conv1d.0.weight", new long[]{3, 3, 1, SSCP_CHANNELS_0}, f32, Init.RANDOM));
+        out.add(new TensorPlan("a.conv1d.0.norm.weight", new long[]{SSCP_CHANNELS_0}, f32, Init.NORM));
+        out.add(new TensorPlan("a.conv1d.1.weight", new long[]{3, 3, SSCP_CHANNELS_0, SSCP_CHANNELS_1}, f32, Init.RANDOM));
+        out.add(new TensorPlan("a.conv1d.1.norm.weight", new long[]{SSCP_CHANNELS_1}, f32, Init.NORM));
+        // the frequency axis after two stride-2 convolutions: 128 → 64 → 32 bins, times the second one's channels
+        out.add(new TensorPlan("a.pre_encode.out.weight", new long[]{(MEL_BINS / 4) * SSCP_CHANNELS_1, d}, w16, Init.RANDOM));
+        out.add(new TensorPlan("mm.a.embedding.weight", new long[]{d, AUDIO_VOCAB}, w16, Init.RANDOM));
+        out.add(new TensorPlan("mm.a.hard_emb_norm.weight", new long[]{d}, f32, Init.NORM));
+        out.add(new TensorPlan("mm.a.input_projection.weight", new long[]{d, textDim}, w16, Init.RANDOM));
+        out.add(new TensorPlan("mm.a.soft_emb_norm.weight", new long[]{d}, f32, Init.NORM));
+        return out;
+    }
+
+    /** Writes the mmproj (vision and audio towers) for a Gemma 3n text model of {@code size}. */
     public static List<TensorPlan> generate(Gemma3nSize size, long seed, Path out) {
-        List<TensorPlan> tensors = planVision(size.dim);
+        List<TensorPlan> tensors = new ArrayList<>(planVision(size.dim));
+        tensors.addAll(planAudio(size.dim));
         long params = 0;
         for (TensorPlan t : tensors) params += t.bytes() / t.type().typeSize * t.type().blockSize;
         GgufWriter w = new GgufWriter();
@@ -160,6 +209,16 @@ public final class Gemma3nMmprojGenerator {
         w.putFloats("clip.vision.image_std", new float[]{1, 1, 1});
         w.putString("clip.vision.projector_type", "gemma3nv");
         w.putF32("clip.vision.attention.layer_norm_epsilon", 1e-6f);
+        w.putBool("clip.has_audio_encoder", true);
+        w.putString("clip.audio.projector_type", "gemma3na");
+        w.putU32("clip.audio.projection_dim", size.dim);
+        w.putU32("clip.audio.embedding_length", AUDIO_WIDTH);
+        // what the converter writes whatever the model (AudioEncoderConfig does not read these two)
+        w.putU32("clip.audio.feed_forward_length", 6144);
+        w.putF32("clip.audio.attention.layer_norm_epsilon", 1e-5f);
+        w.putU32("clip.audio.block_count", AUDIO_BLOCKS);
+        w.putU32("clip.audio.attention.head_count", AUDIO_HEADS);
+        w.putU32("clip.audio.num_mel_bins", MEL_BINS);
         w.putU32("general.quantization_version", 2);
         Gemma3Generator.addTensors(w, tensors, seed);
         w.write(out);
