@@ -40,7 +40,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "S", defaultValue = "1", description = "random seed (default ${DEFAULT-VALUE})")
     long seed;
 
-    @Option(names = "--mmproj", description = "Gemma 3n (e2b, e4b): write the size's mmproj instead of the text model (full-size MobileNet-V5-300M vision tower and embedder, F16; for timing)")
+    @Option(names = "--mmproj", description = "Gemma 3n (e2b, e4b): write the size's mmproj instead of the text model (full-size MobileNet-V5-300M vision tower and USM conformer audio tower with their embedders, F16; for timing)")
     boolean mmproj;
 
     @Option(names = "--vocab", paramLabel = "GGUF", description = "GGUF to copy the tokenizer from (default: $JEMMA_VOCAB or ../shared/fixtures/gemma3-vocab.gguf)")
@@ -66,7 +66,7 @@ final class GenerateCommand implements Callable<Integer> {
             if (Files.isDirectory(out)) throw new JemmaException(out + ": is a directory");
             long t0 = System.nanoTime();
             List<Gemma3Generator.TensorPlan> tensors = Gemma3nMmprojGenerator.generate(z3n, seed, out);
-            report(tensors, "Gemma 3n " + z3n.label + " mmproj (MobileNet-V5-300M)", t0);
+            report(tensors, "Gemma 3n " + z3n.label + " mmproj (MobileNet-V5-300M + USM audio conformer)", t0);
             return 0;
         }
         GgmlType emb = null;
