@@ -9,7 +9,9 @@ import java.util.Map;
  * Reads GBNF as llama.cpp defines it (grammars/README.md there): {@code name ::= alternatives}, alternatives separated
  * by {@code |}, sequences of string literals {@code "…"}, character classes {@code [a-z]} / {@code [^"\\]}, any
  * character {@code .}, rule references, groups {@code ( … )} and the repetitions {@code * + ? {m} {m,} {m,n}};
- * {@code #} starts a comment; escapes {@code \n \r \t \\ \" \[ \] \xHH}, backslash-u with 4 hex digits, \U with 8. A rule may span lines: it
+ * {@code #} starts a comment; escapes {@code \n \r \t \\ \" \[ \] \xHH}, backslash-u with 4 hex digits, \U with 8; a special
+ * token by its text, {@code <start_function_call>} (llama.cpp's token syntax; its id form {@code <[N]>} and negation
+ * {@code !<…>} are refused, ids differ between models). A rule may span lines: it
  * ends where the next {@code name ::=} begins (llama.cpp needs the continuation inside parentheses or after a
  * {@code |}; everything it accepts is accepted here). Errors name the rule and the line and column.
  */
@@ -33,6 +35,10 @@ final class GbnfParser {
     }
 
     record Ref(String name, int line, int col) implements Node {
+    }
+
+    /** A special token of the model, by its text (angle brackets included), e.g. {@code <escape>}. */
+    record Tok(String text) implements Node {
     }
 
     /** {@code node{min,max}}; max -1 = unbounded. */
@@ -124,12 +130,29 @@ final class GbnfParser {
                 Node last = items.removeLast();
                 items.add(repetition(last));
             } else if (c == '<') {
-                throw error("token references (<...>) are not supported");
+                items.add(token());
+            } else if (c == '!' && pos + 1 < src.length() && src.charAt(pos + 1) == '<') {
+                throw error("negated token references (!<...>) are not supported");
             } else {
                 throw error("unexpected character '" + printable(c) + "'");
             }
         }
         return items.size() == 1 ? items.getFirst() : new Seq(items);
+    }
+
+    /** {@code <text>}: a special token named by its text. */
+    private Node token() {
+        int start = pos;
+        int close = src.indexOf('>', pos + 1);
+        int newline = src.indexOf('\n', pos);
+        if (close < 0 || (newline >= 0 && newline < close)) throw error("expected '>' to close the token reference");
+        String text = src.substring(start, close + 1);
+        if (text.startsWith("<[")) throw error("token ids (" + text + ") are not supported: write the token's text, e.g. <start_function_call>");
+        if (text.length() < 3 || text.substring(1, text.length() - 1).codePoints().anyMatch(ch -> Character.isWhitespace(ch) || ch == '<' || ch == '"')) {
+            throw error("'" + text + "' is not a token reference (<token-text>)");
+        }
+        pos = close + 1;
+        return new Tok(text);
     }
 
     private Node repetition(Node last) {

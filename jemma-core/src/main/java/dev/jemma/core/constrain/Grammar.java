@@ -3,8 +3,10 @@ package dev.jemma.core.constrain;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A GBNF grammar compiled to byte level: every rule is a list of alternatives, each a sequence of byte classes and
@@ -26,14 +28,38 @@ public final class Grammar {
     final long[] classes;
     final int root;
     private final String source;
+    private final Set<String> tokens;
 
-    private Grammar(int[] kind, int[] value, int[][] alternatives, long[] classes, int root, String source) {
+    /**
+     * The byte that brackets a special token's text in the grammar and in the vocabulary's token trie: 0xFF never
+     * occurs in UTF-8, so {@code 0xFF <escape> 0xFF} can only be spelled by the {@code <escape>} token itself, never by
+     * text that happens to read "&lt;escape&gt;".
+     */
+    public static final int TOKEN_MARK = 0xFF;
+
+    private Grammar(int[] kind, int[] value, int[][] alternatives, long[] classes, int root, String source, Set<String> tokens) {
         this.kind = kind;
         this.value = value;
         this.alternatives = alternatives;
         this.classes = classes;
         this.root = root;
         this.source = source;
+        this.tokens = Set.copyOf(tokens);
+    }
+
+    /** The special tokens the grammar names ({@code <escape>}…), by their text. */
+    public Set<String> tokens() {
+        return tokens;
+    }
+
+    /** How a special token is spelled at byte level: its UTF-8 text between two {@link #TOKEN_MARK} bytes. */
+    public static byte[] tokenSpelling(String text) {
+        byte[] t = text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] b = new byte[t.length + 2];
+        b[0] = (byte) TOKEN_MARK;
+        System.arraycopy(t, 0, b, 1, t.length);
+        b[b.length - 1] = (byte) TOKEN_MARK;
+        return b;
     }
 
     /**
@@ -70,6 +96,7 @@ public final class Grammar {
         private final List<long[]> classList = new ArrayList<>();
         private final Map<String, Integer> classIds = new HashMap<>();
         private final Map<String, int[]> firstUse = new HashMap<>();
+        private final Set<String> tokens = new LinkedHashSet<>();
         private String current;
 
         Compiler(Map<String, GbnfParser.Node> defs, String source) {
@@ -113,7 +140,7 @@ public final class Grammar {
             }
             long[] classes = new long[classList.size() * 4];
             for (int i = 0; i < classList.size(); i++) System.arraycopy(classList.get(i), 0, classes, i * 4, 4);
-            return new Grammar(kind, value, starts, classes, ruleIds.get("root"), source);
+            return new Grammar(kind, value, starts, classes, ruleIds.get("root"), source, tokens);
         }
 
         private int rule(String name) {
@@ -167,6 +194,10 @@ public final class Grammar {
                     out.add(ref(rule(r.name())));
                 }
                 case GbnfParser.Rep r -> lowerRepeat(r, out);
+                case GbnfParser.Tok t -> {
+                    tokens.add(t.text());
+                    for (byte b : tokenSpelling(t.text())) out.add(byteClass(b & 0xff, b & 0xff));
+                }
             }
         }
 

@@ -42,9 +42,25 @@ public final class GrammarConstraint implements TokenFilter {
     private record Allowed(long[] bits, int[] ids) {
     }
 
+    /** @throws JemmaException when the grammar names a special token this model does not have */
     public GrammarConstraint(Grammar grammar, GrammarVocabulary vocab) {
+        for (String t : grammar.tokens()) {
+            if (vocab.specialId(t) < 0) {
+                throw new JemmaException("grammar: " + t + " is not a special token of this model (a token reference <…> names a"
+                        + " control or user-defined token by its text)");
+            }
+        }
         this.vocab = vocab;
         this.matcher = new GrammarMatcher(grammar);
+    }
+
+    /**
+     * A special token the grammar accepted is part of the answer's text (FunctionGemma's {@code <start_function_call>}):
+     * its text, where the decoder would print nothing for a control token; null for other tokens.
+     */
+    @Override
+    public String spelling(int id) {
+        return vocab.isSpecial(id) ? vocab.specialText(id) : null;
     }
 
     /** Whether the text accepted so far is a complete sentence of the grammar. */

@@ -10,9 +10,12 @@ import java.util.Arrays;
  * contiguous range {@code [i, end[i])}), so the walk is a loop over arrays. Built once per model (about 60 ms and
  * 10 MB for Gemma's 262 144 tokens); immutable and shared by every generation.
  *
- * <p>Tokens that never appear in grammar text are left out: control, unknown and unused tokens, user-defined tokens
- * spelled {@code <…>} (Gemma's markup), and empty ones. End-of-turn tokens are kept apart: the constraint allows them
- * exactly where the grammar may end.
+ * <p>Special tokens (control tokens and user-defined tokens spelled {@code <…>}, Gemma's markup) are not text: each is
+ * spelled {@code 0xFF text 0xFF} ({@link Grammar#tokenSpelling}), which only a grammar's token reference
+ * ({@code <escape>}) accepts, so they are allowed exactly where a grammar names them. Unknown, unused and empty tokens
+ * are left out, and so are byte tokens that hold 0xFF (never valid UTF-8, so no text grammar accepts them, and they
+ * would be a prefix of every special spelling). End-of-turn tokens are kept apart: the constraint allows them exactly
+ * where the grammar may end.
  */
 public final class GrammarVocabulary {
     final int size;
@@ -25,6 +28,9 @@ public final class GrammarVocabulary {
     final int[] endOfTurn;
     final int maxDepth;
     private final byte[][] bytes;
+    /** Special token text → id (the lowest id when several share a text). */
+    private final java.util.Map<String, Integer> specials = new java.util.HashMap<>();
+    private final boolean[] special;
 
     /** Tables for {@code tok}'s first {@code vocab} ids (the model's logit count). */
     public GrammarVocabulary(Tokenizer tok, int vocab) {
@@ -32,16 +38,26 @@ public final class GrammarVocabulary {
         bytes = new byte[vocab][];
         endOfTurn = Arrays.stream(tok.endOfTurnIds()).filter(id -> id < vocab).toArray();
         Integer[] usable = new Integer[vocab];
+        special = new boolean[vocab];
         int n = 0;
         for (int id = 0; id < vocab; id++) {
             int type = tok.tokenType(id);
             byte[] b = tok.tokenBytes(id);
-            boolean special = type == Tokenizer.CONTROL || type == Tokenizer.UNKNOWN || type == Tokenizer.UNUSED
-                    || (type == Tokenizer.USER_DEFINED && b.length > 2 && b[0] == '<' && b[b.length - 1] == '>');
+            String piece = tok.piece(id);
+            boolean markup = type == Tokenizer.CONTROL
+                    || (type == Tokenizer.USER_DEFINED && piece.length() > 2 && piece.startsWith("<") && piece.endsWith(">"));
             boolean eot = false;
             for (int e : endOfTurn) eot |= e == id;
-            bytes[id] = special || eot ? null : b;
-            if (!special && !eot && b.length > 0 && b.length < 128) usable[n++] = id;
+            if (eot || type == Tokenizer.UNKNOWN || type == Tokenizer.UNUSED || (markup && piece.isEmpty())) {
+                bytes[id] = null;
+            } else if (markup) {
+                bytes[id] = Grammar.tokenSpelling(piece);
+                special[id] = true;
+                specials.putIfAbsent(piece, id);
+            } else {
+                bytes[id] = containsMark(b) ? null : b;
+            }
+            if (bytes[id] != null && bytes[id].length > 0 && bytes[id].length < 128) usable[n++] = id;
         }
         Integer[] sorted = Arrays.copyOf(usable, n);
         Arrays.sort(sorted, (x, y) -> Arrays.compareUnsigned(bytes[x], bytes[y]));
@@ -103,6 +119,28 @@ public final class GrammarVocabulary {
         }
     }
 
+    private static boolean containsMark(byte[] b) {
+        for (byte x : b) if ((x & 0xff) == Grammar.TOKEN_MARK) return true;
+        return false;
+    }
+
+    /** The id of the special token with this text ({@code <escape>}), or -1 when the model has none. */
+    public int specialId(String text) {
+        Integer id = specials.get(text);
+        return id == null ? -1 : id;
+    }
+
+    /** The text of special token {@code id}. */
+    String specialText(int id) {
+        byte[] b = bytes[id];
+        return new String(b, 1, b.length - 2, java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    /** Whether {@code id} is a special token (spelled with {@link Grammar#TOKEN_MARK}s). */
+    public boolean isSpecial(int id) {
+        return id >= 0 && id < size && special[id];
+    }
+
     private static int common(byte[] a, byte[] b) {
         int m = Arrays.mismatch(a, b);
         return m < 0 ? Math.min(a.length, b.length) : m;
@@ -117,7 +155,7 @@ public final class GrammarVocabulary {
         return size;
     }
 
-    /** The bytes of a token usable in grammar text, or null for control / end-of-turn tokens. */
+    /** The bytes of a token as grammars see them (special tokens marked), or null for tokens no grammar accepts. */
     byte[] bytes(int id) {
         return id >= 0 && id < size ? bytes[id] : null;
     }

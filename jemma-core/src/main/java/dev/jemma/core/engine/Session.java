@@ -745,7 +745,9 @@ public final class Session implements AutoCloseable {
                 out[nOut++] = id;
                 if (histLen == hist.length) hist = Arrays.copyOf(hist, hist.length * 2);
                 hist[histLen++] = id;
-                String piece = stops.accept(decoder.accept(id));
+                String spelled = filter != null && tok.isControl(id) ? filter.spelling(id) : null;
+                // a control token a grammar names is text of the answer (FunctionGemma's markup), not nothing
+                String piece = stops.accept(spelled != null ? decoder.flush() + spelled : decoder.accept(id));
                 text.append(piece);
                 // a mask only lowers disallowed tokens to -inf: the chosen token's logit is still the model's
                 listener.onToken(new Token(id, piece, nOut - 1, position == null ? null : position.of(id, logits[id])));

@@ -19,6 +19,14 @@ public interface TokenFilter {
      * without masking the whole vocabulary (checking the sampler's best candidates, or sampling among a small allowed
      * set) overrides it; it must draw the same token from the same random stream. The logits may be modified (masked).
      */
+    /**
+     * The text of a token the filter makes part of the answer although the decoder prints nothing for it (a control
+     * token a grammar names), or null to decode it as usual.
+     */
+    default String spelling(int id) {
+        return null;
+    }
+
     default int choose(Sampler sampler, float[] logits, int vocab, int[] history, int histLen) {
         mask(logits, vocab);
         return sampler.sample(logits, 0, vocab, history, histLen);

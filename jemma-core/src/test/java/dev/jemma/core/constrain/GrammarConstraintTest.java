@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** Masks on Gemma 3's real 262 144-token vocabulary: the trie walk against a token-by-token check. */
 class GrammarConstraintTest {
@@ -142,5 +143,42 @@ class GrammarConstraintTest {
             }
         }
         assertThat(steps).isGreaterThan(150);
+    }
+
+    /**
+     * A token reference allows exactly that special token (a control token of Gemma's vocabulary), never text that
+     * spells its name, and the masks still equal the token-by-token check.
+     */
+    @Test
+    void tokenReferencesAllowOnlyTheSpecialToken() {
+        Grammar g = Grammar.parse("root ::= \"a\" <start_of_image> [a-z]+ <end_of_image>");
+        assertThat(g.tokens()).containsExactlyInAnyOrder("<start_of_image>", "<end_of_image>");
+        int soi = tok.tokenId("<start_of_image>").getAsInt();
+        int eoi = tok.tokenId("<end_of_image>").getAsInt();
+        assertThat(tok.isControl(soi)).isTrue();
+        sameAsBruteForce(g, "");
+        GrammarConstraint c = new GrammarConstraint(g, vocab);
+        c.accept(tok.tokenId("a").getAsInt());
+        long[] bits = c.allowed();
+        int allowed = 0;
+        for (long w : bits) allowed += Long.bitCount(w);
+        assertThat(allowed).as("only <start_of_image> may follow 'a'").isEqualTo(1);
+        assertThat(c.allows(soi)).isTrue();
+        assertThat(c.allows(tok.tokenId("<").getAsInt())).as("text '<' does not start the token").isFalse();
+        assertThat(c.spelling(soi)).isEqualTo("<start_of_image>");
+        c.accept(soi);
+        assertThat(c.allows(eoi)).as("[a-z]+ needs a letter first").isFalse();
+        c.accept(tok.tokenId("b").getAsInt());
+        assertThat(c.allows(eoi)).isTrue();
+        assertThat(c.complete()).isFalse();
+        c.accept(eoi);
+        assertThat(c.complete()).isTrue();
+        assertThat(c.spelling(tok.tokenId("b").getAsInt())).isNull();
+    }
+
+    @Test
+    void aTokenTheModelLacksIsRefused() {
+        Grammar g = Grammar.parse("root ::= <no_such_token> \"x\"");
+        assertThatThrownBy(() -> new GrammarConstraint(g, vocab)).hasMessageContaining("<no_such_token> is not a special token of this model");
     }
 }

@@ -109,10 +109,28 @@ class GrammarTest {
                 new Bad("root ::= \"\\q\"", "unknown escape '\\q'"),
                 new Bad("root ::= expr\nexpr ::= expr \"+\" \"1\" | \"1\"", "rule 'expr' is left-recursive"),
                 new Bad("root ::= (\"a\"?)*", "rule 'root' is left-recursive"),
-                new Bad("root ::= \"a\" @", "unexpected character '@'"))) {
+                new Bad("root ::= \"a\" @", "unexpected character '@'"),
+                new Bad("root ::= <[105]> \"a\"", "token ids (<[105]>) are not supported"),
+                new Bad("root ::= !<escape>", "negated token references (!<...>) are not supported"),
+                new Bad("root ::= <escape \"a\">", "is not a token reference"),
+                new Bad("root ::= \"a\" <escape", "expected '>' to close the token reference"))) {
             assertThatThrownBy(() -> Grammar.parse(b.gbnf())).as(b.gbnf()).isInstanceOf(GrammarException.class)
                     .hasMessageContaining(b.message()).hasMessageNotContaining("\n").hasMessageStartingWith("grammar: ");
         }
+    }
+
+    /** A token reference is the token's text between two 0xFF bytes: text reading "<escape>" does not match it. */
+    @Test
+    void tokenReferencesMatchOnlyTheMarkedSpelling() {
+        Grammar g = Grammar.parse("root ::= <escape> [a-z]* <escape>");
+        assertThat(g.tokens()).containsExactly("<escape>");
+        GrammarMatcher m = new GrammarMatcher(g);
+        assertThat(m.feed("<escape>".getBytes(java.nio.charset.StandardCharsets.UTF_8))).isFalse();
+        assertThat(m.feed(Grammar.tokenSpelling("<escape>"))).isTrue();
+        assertThat(m.feed("abc".getBytes(java.nio.charset.StandardCharsets.UTF_8))).isTrue();
+        assertThat(m.canEnd()).isFalse();
+        assertThat(m.feed(Grammar.tokenSpelling("<escape>"))).isTrue();
+        assertThat(m.canEnd()).isTrue();
     }
 
     @Test
