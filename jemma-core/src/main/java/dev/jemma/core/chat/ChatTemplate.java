@@ -121,18 +121,64 @@ public final class ChatTemplate {
         if (unavailable != null) throw new JemmaException(unavailable);
         if (jinja == null) return renderGemma(messages, addGenerationPrompt);
         List<Map<String, Object>> msgs = new ArrayList<>();
+        List<Object> tools = new ArrayList<>();
         for (ChatMessage m : messages) {
+            for (Tool t : m.tools()) tools.add(toolData(t));
+            // a system turn that only carries tool declarations is not a turn of its own
+            if (!m.tools().isEmpty() && m.role().equals("system") && m.content().isBlank()) continue;
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("role", m.role());
-            o.put("content", m.content());
+            // a function's result that is a JSON object reaches the template as a mapping, as Hugging Face passes one
+            Object content = m.content();
+            if (m.role().equals("tool") && m.content().strip().startsWith("{") && plain(m.content()) instanceof Map<?, ?> map) content = map;
+            o.put("content", content);
+            if (!m.toolCalls().isEmpty()) {
+                List<Object> calls = new ArrayList<>();
+                for (ToolCall c : m.toolCalls()) {
+                    Map<String, Object> f = new LinkedHashMap<>();
+                    f.put("name", c.name());
+                    f.put("arguments", plain(c.arguments().isBlank() ? "{}" : c.arguments()));
+                    Map<String, Object> call = new LinkedHashMap<>();
+                    call.put("id", c.id());
+                    call.put("type", "function");
+                    call.put("function", f);
+                    calls.add(call);
+                }
+                o.put("tool_calls", calls);
+            }
+            if (m.toolName() != null) o.put("name", m.toolName());
             msgs.add(o);
         }
         Map<String, Object> ctx = new HashMap<>();
+        if (!tools.isEmpty()) ctx.put("tools", tools);
         ctx.put("messages", msgs);
         ctx.put("add_generation_prompt", addGenerationPrompt);
         ctx.put("bos_token", bosToken);
         ctx.put("eos_token", eosToken);
         return jinja.render(source, ctx);
+    }
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
+    /** A tool as OpenAI's API and Hugging Face's templates shape it: {type: function, function: {name, description, parameters}}. */
+    private static Map<String, Object> toolData(Tool t) {
+        Map<String, Object> f = new LinkedHashMap<>();
+        f.put("name", t.name());
+        f.put("description", t.description());
+        if (t.parameters() != null) f.put("parameters", JSON.convertValue(t.parameters(), Object.class));
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("type", "function");
+        o.put("function", f);
+        return o;
+    }
+
+    /** JSON text as maps, lists and scalars (what a template iterates); text that is not JSON stays a string. */
+    private static Object plain(String json) {
+        try {
+            return JSON.readValue(json, Object.class);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            return json;
+        }
     }
 
     /** Gemma 3's template, written out: system text folded into the first user turn, assistant → model. */

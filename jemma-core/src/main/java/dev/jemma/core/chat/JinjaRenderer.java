@@ -24,6 +24,9 @@ final class JinjaRenderer {
                 // the template comes from the model file: bound what a hostile or broken one can produce
                 .withMaxOutputSize(64L << 20)
                 .withMaxRenderDepth(64)
+                // FunctionGemma's template formats nested parameter schemas with a macro that calls itself
+                .withEnableRecursiveMacroCalls(true)
+                .withMaxMacroRecursionDepth(32)
                 .build();
         jinjava = new Jinjava(config);
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception",

@@ -59,10 +59,63 @@ public final class ToolCalling {
      */
     public static Grammar grammar(List<Tool> tools, Choice choice, String only, boolean parallel) {
         if (choice == Choice.NONE) return null;
+        return ToolCallGrammar.of(functions(tools, only), choice == Choice.AUTO && only == null, parallel);
+    }
+
+    /** The functions that may be called: all, or only the one a named tool_choice asks for. */
+    static Map<String, JsonNode> functions(List<Tool> tools, String only) {
         Map<String, JsonNode> functions = new LinkedHashMap<>();
         for (Tool t : tools) if (only == null || t.name().equals(only)) functions.put(t.name(), t.parameters());
         if (only != null && functions.isEmpty()) throw new IllegalArgumentException("tool_choice names '" + only + "', which is not among the tools");
-        return ToolCallGrammar.of(functions, choice == Choice.AUTO && only == null, parallel);
+        return functions;
+    }
+
+    /**
+     * How a model calls tools: Google's prompt format for Gemma 3 (this class), or FunctionGemma's own template and
+     * markup ({@link FunctionGemma}), chosen by the model's chat template.
+     */
+    public enum Format {
+        GEMMA_PROMPT, FUNCTION_GEMMA;
+
+        /** The format of a model whose chat template source is {@code template} (null: the built-in Gemma format). */
+        public static Format of(String template) {
+            return FunctionGemma.isTemplate(template) ? FUNCTION_GEMMA : GEMMA_PROMPT;
+        }
+
+        /** The grammar of the answer, or null for {@link Choice#NONE}. */
+        public Grammar grammar(List<Tool> tools, Choice choice, String only, boolean parallel) {
+            return this == FUNCTION_GEMMA ? FunctionGemma.grammar(tools, choice, only, parallel) : ToolCalling.grammar(tools, choice, only, parallel);
+        }
+
+        /** The calls in an answer, or null when it is text (or an unfinished call). */
+        public List<ToolCall> parse(String answer) {
+            return this == FUNCTION_GEMMA ? FunctionGemma.parse(answer) : ToolCalling.parse(answer);
+        }
+
+        /**
+         * The conversation for the template: messages whose calls ({@link ChatMessage#toolCalls}) and results (role
+         * {@code tool}, {@link ChatMessage#toolName}) are structured, with the tools to declare (none: declare nothing).
+         */
+        public List<ChatMessage> conversation(List<ChatMessage> messages, List<Tool> tools, boolean parallel) {
+            if (this == FUNCTION_GEMMA) return FunctionGemma.conversation(messages, tools);
+            List<ChatMessage> written = new ArrayList<>();
+            for (ChatMessage m : messages) {
+                if (!m.toolCalls().isEmpty()) {
+                    String calls = callsText(m.toolCalls());
+                    written.add(new ChatMessage(m.role(), m.content().isBlank() ? calls : m.content() + "\n" + calls, m.images(), m.audio()));
+                } else if (m.role().equals("tool")) {
+                    written.add(new ChatMessage("tool", resultText(m.toolName(), m.content()), m.images(), m.audio()));
+                } else {
+                    written.add(m);
+                }
+            }
+            return ToolCalling.conversation(written, tools, parallel);
+        }
+
+        /** Whether a streamed answer that begins with {@code start} (its first non-blank text) is a call. */
+        public boolean startsCalls(String start) {
+            return this == FUNCTION_GEMMA ? start.startsWith(ToolCallGrammar.CALL_START) : start.startsWith("[");
+        }
     }
 
     /** Earlier calls as the model writes them. */

@@ -37,6 +37,11 @@ import java.util.TreeMap;
  * OpenAPI's {@code nullable} is not JSON Schema (validators ignore it): the value is generated without null, which is
  * valid under either reading. Annotations ({@code title}, {@code description}, {@code default}, {@code examples} …)
  * are ignored as the specification says.
+ *
+ * <p>The same schemas also convert to FunctionGemma's call syntax ({@link #functionGemma}): values as its chat template
+ * writes them, strings between {@code <escape>} tokens, object keys bare, no whitespace. A string's text never
+ * contains {@code <escape>} (so a call parses back unambiguously); with {@code minLength}/{@code maxLength} it
+ * contains no {@code <} at all. Extra properties ({@code additionalProperties} true or a schema) are refused there.
  */
 public final class JsonSchemaGrammar {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -48,16 +53,26 @@ public final class JsonSchemaGrammar {
     private static final List<String> TYPES = List.of("object", "array", "string", "number", "integer", "boolean", "null");
     private static final int MAX_DIGITS = 16;
     private static final Set<String> PRIMITIVES = Set.of("ws", "boolean", "null", "integral-part", "number", "integer", "char",
-            "plain-char", "string", "value", "object", "array", "date", "time", "uuid");
+            "plain-char", "string", "value", "object", "array", "date", "time", "uuid", "esc-text", "esc-text-1", "esc-text-2",
+            "esc-text-3", "esc-text-4", "esc-text-5", "esc-text-6", "esc-text-7", "fg-key");
+    /** FunctionGemma's string delimiter, a special token. */
+    static final String ESCAPE = "<escape>";
 
     /** The document $refs resolve in: the schema being converted. */
     private JsonNode root;
     private final Map<String, String> rules = new LinkedHashMap<>();
     private final Map<String, String> ruleByBody = new HashMap<>();
     private final Map<String, String> refRules = new HashMap<>();
+    /** FunctionGemma's call syntax instead of JSON. */
+    private final boolean markup;
 
     private JsonSchemaGrammar(JsonNode root) {
+        this(root, false);
+    }
+
+    private JsonSchemaGrammar(JsonNode root, boolean markup) {
         this.root = root;
+        this.markup = markup;
     }
 
     /** The grammar of documents valid against {@code schema}. */
@@ -86,6 +101,16 @@ public final class JsonSchemaGrammar {
     /** A converter for several schemas in one grammar ({@link #add}, then {@link #render}). */
     static JsonSchemaGrammar combined() {
         return new JsonSchemaGrammar(null);
+    }
+
+    /** A converter to FunctionGemma's value syntax, for several schemas in one grammar. */
+    static JsonSchemaGrammar functionGemma() {
+        return new JsonSchemaGrammar(null, true);
+    }
+
+    /** The GBNF of a string's delimiter: a JSON quote, or FunctionGemma's {@code <escape>} token. */
+    private String quote() {
+        return markup ? ESCAPE : "\"\\\"\"";
     }
 
     /** Converts one more schema (its $refs resolve inside it); returns the name of the rule for its documents. */
@@ -136,6 +161,29 @@ public final class JsonSchemaGrammar {
 
     private String primitive(String name) {
         if (rules.containsKey(name)) return name;
+        if (markup) {
+            String fg = markupPrimitive(name);
+            if (fg != null) {
+                rules.put(name, fg);
+                switch (name) {
+                    case "value" -> {
+                        for (String p : List.of("object", "array", "string", "number", "boolean", "null")) primitive(p);
+                    }
+                    case "object" -> {
+                        primitive("fg-key");
+                        primitive("value");
+                    }
+                    case "array" -> primitive("value");
+                    case "string" -> primitive("esc-text");
+                    case "esc-text" -> {
+                        for (int k = 1; k < ESCAPE.length(); k++) primitive("esc-text-" + k);
+                    }
+                    default -> {
+                    }
+                }
+                return name;
+            }
+        }
         String body = switch (name) {
             case "ws" -> "| \" \" | \"\\n\" [ \\t]{0,20}";
             case "boolean" -> "(\"true\" | \"false\") ws";
@@ -163,6 +211,47 @@ public final class JsonSchemaGrammar {
         }
         if (name.equals("boolean") || name.equals("null")) primitive("ws");
         return name;
+    }
+
+    /**
+     * FunctionGemma's forms of the shared rules, or null where JSON's serve (numbers, booleans, dates…). A string's
+     * text is a small automaton over how much of {@code <escape>} it has just read, so it never contains it.
+     */
+    private String markupPrimitive(String name) {
+        if (name.equals("esc-text") || name.startsWith("esc-text-")) {
+            int k = name.equals("esc-text") ? 0 : Integer.parseInt(name.substring("esc-text-".length()));
+            String state0 = "esc-text";
+            if (k == 0) return "\"\" | [^<] esc-text | \"<\" esc-text-1";
+            char want = ESCAPE.charAt(k);
+            String alts = "\"\" | \"<\" esc-text-1 | [^<" + classChar(want) + "] " + state0;
+            if (k + 1 < ESCAPE.length()) alts += " | " + gbnfLiteral(String.valueOf(want)) + " esc-text-" + (k + 1);
+            return alts;
+        }
+        return switch (name) {
+            case "ws" -> "\"\"";
+            case "char", "plain-char" -> "[^<]";
+            case "string" -> ESCAPE + " esc-text " + ESCAPE;
+            case "fg-key" -> "[a-zA-Z_] [a-zA-Z0-9_.\\-]*";
+            case "object" -> "\"{\" ( fg-key \":\" value (\",\" fg-key \":\" value)* )? \"}\"";
+            case "array" -> "\"[\" ( value (\",\" value)* )? \"]\"";
+            default -> null;
+        };
+    }
+
+    /** A JSON value as FunctionGemma writes it: strings between {@code <escape>} tokens, keys bare. */
+    private static String markupLiteral(JsonNode v) {
+        if (v.isTextual()) return ESCAPE + " " + gbnfLiteral(v.asText()) + " " + ESCAPE;
+        if (v.isObject()) {
+            List<String> parts = new ArrayList<>();
+            for (var e : v.properties()) parts.add(gbnfLiteral(e.getKey() + ":") + " " + markupLiteral(e.getValue()));
+            return "\"{\" " + String.join(" \",\" ", parts) + (parts.isEmpty() ? "" : " ") + "\"}\"";
+        }
+        if (v.isArray()) {
+            List<String> parts = new ArrayList<>();
+            for (JsonNode x : v) parts.add(markupLiteral(x));
+            return "\"[\" " + String.join(" \",\" ", parts) + (parts.isEmpty() ? "" : " ") + "\"]\"";
+        }
+        return gbnfLiteral(v.toString());
     }
 
     // ------------------------------------------------------------------ schemas
@@ -314,6 +403,7 @@ public final class JsonSchemaGrammar {
 
     /** A JSON value written compactly, as a GBNF literal, followed by optional whitespace. */
     private String literalValue(JsonNode v) {
+        if (markup) return markupLiteral(v);
         try {
             return gbnfLiteral(JSON.writeValueAsString(v)) + " " + primitive("ws");
         } catch (JsonProcessingException e) {
@@ -516,18 +606,18 @@ public final class JsonSchemaGrammar {
                 case "uuid" -> primitive("uuid");
                 default -> throw unsupported("format", path, "'" + f + "' is not supported (date, time, date-time, uuid are)");
             };
-            return rule(hint + "-" + f, "\"\\\"\" " + body + " \"\\\"\" " + primitive("ws"));
+            return rule(hint + "-" + f, quote() + " " + body + " " + quote() + " " + primitive("ws"));
         }
         if (s.has("pattern")) {
             for (String k : List.of("minLength", "maxLength")) if (s.has(k)) throw unsupported(k, path, "cannot be combined with pattern");
             String body = new RegexToGbnf(s.get("pattern").asText(), path).translate();
-            return rule(hint, "\"\\\"\" " + body + " \"\\\"\" " + primitive("ws"));
+            return rule(hint, quote() + " " + body + " " + quote() + " " + primitive("ws"));
         }
         if (min == null && max == null) return primitive("string");
         int lo = min == null ? 0 : min;
         if (max != null && max < lo) throw unsupported("maxLength", path, "is below minLength");
         if (lo > GbnfParser.MAX_REPEAT || (max != null && max > GbnfParser.MAX_REPEAT)) throw unsupported(max != null ? "maxLength" : "minLength", path, "above " + GbnfParser.MAX_REPEAT);
-        return rule(hint, "\"\\\"\" " + primitive("char") + "{" + lo + "," + (max == null ? "" : max) + "} \"\\\"\" " + primitive("ws"));
+        return rule(hint, quote() + " " + primitive("char") + "{" + lo + "," + (max == null ? "" : max) + "} " + quote() + " " + primitive("ws"));
     }
 
     private static Integer nonNegative(JsonNode s, String k, String path) {
@@ -671,9 +761,18 @@ public final class JsonSchemaGrammar {
         List<String> kvs = new ArrayList<>();
         for (String name : names) {
             String value = visit(props.get(name), hint + "-" + name, path + "/properties/" + name);
-            kvs.add(rule(hint + "-" + name + "-kv", gbnfLiteral(jsonString(name)) + " " + primitive("ws") + " \":\" ws " + value));
+            if (markup && (name.isEmpty() || name.codePoints().anyMatch(ch -> ch < 0x20 || ":,{}[]<>\"".indexOf(ch) >= 0 || Character.isWhitespace(ch)))) {
+                throw unsupported("properties", path, "FunctionGemma writes keys bare, so the property name '" + name + "' (empty, or with"
+                        + " white space or one of :,{}[]<>\") cannot be told apart from the call's syntax");
+            }
+            String key = markup ? gbnfLiteral(name) : gbnfLiteral(jsonString(name));
+            kvs.add(rule(hint + "-" + name + "-kv", key + " " + primitive("ws") + " \":\" " + primitive("ws") + " " + value));
         }
         String extraFirst = "", extraNext = "";
+        if (extras && markup) {
+            throw unsupported("additionalProperties", path, "extra properties are not generated in FunctionGemma's call syntax (declare"
+                    + " the properties, or set additionalProperties to false)");
+        }
         if (extras) {
             String value = additional.isObject() ? visit(additional, hint + "-additional", path + "/additionalProperties") : primitive("value");
             String key = rule(hint + "-additional-key", "\"\\\"\" " + notIn(declared, hint + "-additional-key") + " \"\\\"\" ws");

@@ -293,7 +293,7 @@ public final class Engine implements AutoCloseable {
      */
     public String renderPrompt(List<ChatMessage> messages, boolean addGenerationPrompt) {
         List<ChatMessage> protectedMessages = new java.util.ArrayList<>(messages.size());
-        for (ChatMessage m : messages) protectedMessages.add(new ChatMessage(m.role(), tokenizer.protect(m.content())));
+        for (ChatMessage m : messages) protectedMessages.add(m.withContent(tokenizer.protect(m.content())));
         return template.render(protectedMessages, addGenerationPrompt);
     }
 
