@@ -45,6 +45,7 @@ final class EngineModel implements ServedModel {
     private final int maxSessions;
     private final List<Slot> slots = new ArrayList<>();
     private final Info info;
+    private volatile ServerMetrics metrics;
 
     EngineModel(Engine engine, int maxSessions, long fileSize) {
         this.engine = engine;
@@ -85,6 +86,18 @@ final class EngineModel implements ServedModel {
     @Override
     public dev.jemma.core.engine.KvPoolStatus kvPool() {
         return engine.kvPool();
+    }
+
+    @Override
+    public void attach(ServerMetrics m) {
+        metrics = m;
+        engine.observeSteps(m::onStep);
+    }
+
+    /** Counts a generated token (the final flush of held text, id -1, is none). */
+    private void counted(dev.jemma.core.engine.Token t) {
+        ServerMetrics m = metrics;
+        if (m != null && t.id() >= 0) m.onToken();
     }
 
     /** Pooled sessions (each may hold a KV cache); bounded by the pool size once requests finish. */
@@ -171,6 +184,7 @@ final class EngineModel implements ServedModel {
             dev.jemma.core.engine.Generation g;
             try {
                 dev.jemma.core.engine.TokenListener tl = t -> {
+                    counted(t);
                     if (t.logprobs() != null) listener.onLogprob(logprob(t.logprobs()));
                     if (!t.text().isEmpty() && !listener.onText(t.text())) s.cancel();
                 };
@@ -224,6 +238,7 @@ final class EngineModel implements ServedModel {
             dev.jemma.core.engine.Generation g;
             try {
                 dev.jemma.core.engine.TokenListener tl = t -> {
+                    counted(t);
                     if (t.logprobs() != null) listener.onLogprob(logprob(t.logprobs()));
                     if (!t.text().isEmpty() && !listener.onText(t.text())) s.cancel();
                 };

@@ -33,6 +33,9 @@ final class Exchange {
     private byte[] body;
     private HttpError bodyError;
 
+    /** When the request arrived ({@link System#nanoTime}): time to first token counts from here. */
+    final long received = System.nanoTime();
+
     Exchange(Request request, Response response, boolean openAiErrors, long maxBody) {
         this.request = request;
         this.response = response;

@@ -31,7 +31,17 @@ final class Generation {
      * @param emit receives each piece of text; returns false when the client has gone
      */
     static Outcome run(ModelManager.Lease lease, ServedModel.Request request, Sink emit, BooleanSupplier clientGone) {
+        return run(lease, request, emit, clientGone, null, 0);
+    }
+
+    /**
+     * As {@link #run(ModelManager.Lease, ServedModel.Request, Sink, BooleanSupplier)}, reporting the time from the
+     * request's arrival ({@code receivedNanos}) to its first text to {@code metrics} (null: none).
+     */
+    static Outcome run(ModelManager.Lease lease, ServedModel.Request request, Sink emit, BooleanSupplier clientGone,
+                       ServerMetrics metrics, long receivedNanos) {
         StringBuilder all = new StringBuilder();
+        boolean[] first = {metrics != null};
         List<ServedModel.Logprob> logprobs = new ArrayList<>();
         List<ServedModel.Logprob> pending = new ArrayList<>();
         boolean[] gone = {false};
@@ -40,6 +50,10 @@ final class Generation {
             r = lease.model().run(request, new ServedModel.Listener() {
                 @Override
                 public boolean onText(String text) {
+                    if (first[0] && !text.isEmpty()) {
+                        first[0] = false;
+                        metrics.firstToken(receivedNanos);
+                    }
                     all.append(text);
                     List<ServedModel.Logprob> mine = List.copyOf(pending);
                     pending.clear();

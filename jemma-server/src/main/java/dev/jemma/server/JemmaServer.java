@@ -138,6 +138,7 @@ public final class JemmaServer implements AutoCloseable {
     private final ServerConnector connector;
     final ModelManager models;
     final Scheduler scheduler;
+    final ServerMetrics metrics;
     final ModelStore store;
     private final OllamaApi ollama;
     private final OpenAiApi openai;
@@ -168,6 +169,8 @@ public final class JemmaServer implements AutoCloseable {
         }
         this.models = new ModelManager(store, explicit, loader, config.keepAlive());
         this.scheduler = new Scheduler(config.parallel(), config.queue());
+        this.metrics = new ServerMetrics(this);
+        models.onLoad(m -> m.attach(metrics));
         this.ollama = new OllamaApi(this);
         this.openai = new OpenAiApi(this);
         this.embeddings = new EmbeddingApi(this);
@@ -319,6 +322,7 @@ public final class JemmaServer implements AutoCloseable {
                 } else {
                     route(ex, path);
                 }
+                metrics.onRequest(path, ex.response.getStatus());
                 if (ex.finish()) callback.succeeded();
                 else callback.failed(new IOException("client disconnected")); // nothing to answer to
             } catch (HttpError e) {
@@ -332,6 +336,7 @@ public final class JemmaServer implements AutoCloseable {
         }
 
         private void respondError(Exchange ex, Callback callback, int status, String message) {
+            metrics.onRequest(Request.getPathInContext(ex.request), ex.committed() ? ex.response.getStatus() : status);
             if (!ex.committed()) {
                 ex.error(status, message);
                 if (ex.finish()) callback.succeeded();
@@ -423,6 +428,13 @@ public final class JemmaServer implements AutoCloseable {
         if (path.equals("/") || path.startsWith("/static/") || path.equals("/favicon.ico")) {
             if (!m.equals("GET") && !m.equals("HEAD")) throw new HttpError(405, "method " + m + " not allowed on " + path);
             staticFile(ex, path);
+            return;
+        }
+        if (path.equals("/metrics")) {
+            // for scrapers; it names the loaded models, so behind the API key when one is set (as llama-server's)
+            checkApiKey(ex);
+            if (!m.equals("GET") && !m.equals("HEAD")) throw new HttpError(405, "method " + m + " not allowed on " + path);
+            ex.bytes(200, ServerMetrics.contentType(), metrics.scrape());
             return;
         }
         if (path.equals("/health")) {

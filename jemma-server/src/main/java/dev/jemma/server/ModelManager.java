@@ -86,6 +86,8 @@ final class ModelManager implements AutoCloseable {
     private final ModelStore store;
     private final Map<String, Path> explicit;
     private final Function<Entry, ServedModel> loader;
+    /** Called with every model just loaded (the server attaches its metrics). */
+    private volatile java.util.function.Consumer<ServedModel> onLoad;
     private final Duration defaultKeepAlive;
     private final Map<String, Loaded> loaded = new LinkedHashMap<>();
     private final Map<String, Object> loadLocks = new ConcurrentHashMap<>();
@@ -146,6 +148,10 @@ final class ModelManager implements AutoCloseable {
     }
 
     /** Loads (if needed) and leases a model; 404 when unknown. */
+    void onLoad(java.util.function.Consumer<ServedModel> action) {
+        onLoad = action;
+    }
+
     Lease acquire(String requested, Duration keepAlive) {
         Entry e = lookup(requested).orElseThrow(() -> HttpError.notFound("model '" + requested + "' not found"
                 + (explicit.isEmpty() ? "; pull it first (jemma pull NAME)" : "")));
@@ -169,6 +175,7 @@ final class ModelManager implements AutoCloseable {
             } catch (OutOfMemoryError ex) {
                 throw new HttpError(507, "not enough memory to load model '" + e.name() + "'");
             }
+            if (onLoad != null) onLoad.accept(m);
             Loaded l = new Loaded(e, m, System.nanoTime() - t0);
             synchronized (this) {
                 l.users = 1;

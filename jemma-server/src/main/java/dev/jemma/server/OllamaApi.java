@@ -448,7 +448,7 @@ final class OllamaApi {
                 };
                 boolean calling = tools != null && tools.grammar != null;
                 ToolStream ts = calling && stream ? new ToolStream(send) : null;
-                Generation.Outcome out = Generation.run(lease, req, ts != null ? ts : send, ex::clientGone);
+                Generation.Outcome out = Generation.run(lease, req, ts != null ? ts : send, ex::clientGone, server.metrics, ex.received);
                 if (out.clientGone()) return;
                 List<ToolCall> calls = calling ? ToolCalling.parse(out.text()) : null;
                 // an unfinished call list (cut by the token limit) goes out as the text it is

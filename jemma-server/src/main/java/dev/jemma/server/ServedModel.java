@@ -13,6 +13,10 @@ interface ServedModel extends AutoCloseable {
         return null;
     }
 
+    /** Reports the model's steps and tokens to the server's metrics from now on (called once, when it is loaded). */
+    default void attach(ServerMetrics metrics) {
+    }
+
     /**
      * A chat message (role: system, user, assistant), with the images it carries (each {@code <start_of_image>} in the
      * content places one; the others go first) and the request field they came in, for error messages.

@@ -414,6 +414,14 @@ public final class Engine implements AutoCloseable {
         scheduler.closeStream(s);
     }
 
+    /**
+     * Tells {@code observer} about every model step from now on (replacing any earlier one; null: none): how many prompt
+     * and decode rows and sequences it held and how long it took — what a server's metrics are made of.
+     */
+    public void observeSteps(StepObserver observer) {
+        scheduler.observer(observer);
+    }
+
     /** For tests: how long a step waits for a decoding session's next token. */
     void streamGraceNanos(long nanos) {
         scheduler.graceNanos(nanos);

@@ -93,6 +93,7 @@ final class StepScheduler {
     private final LanguageModel model;
     private final int budget, chunk, vocab;
     private volatile long graceNanos = DEFAULT_GRACE_NANOS;
+    private volatile StepObserver observer;
     /** Sessions in their decode loop, and those of them that once missed a step's grace (not waited for again). */
     private final java.util.Set<Object> streams = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private final java.util.Set<Object> late = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
@@ -112,6 +113,11 @@ final class StepScheduler {
         this.budget = Math.max(1, budget);
         this.chunk = Math.max(1, chunk);
         this.vocab = model.config().vocabSize();
+    }
+
+    /** Who sees each step from now on (null: nobody). */
+    void observer(StepObserver o) {
+        observer = o;
     }
 
     /** For tests: how long a step waits for open streams. */
@@ -208,11 +214,15 @@ final class StepScheduler {
             List<Integer> take = new ArrayList<>();
             pick(picked, take);
             if (picked.isEmpty()) return;
+            StepObserver o = observer;
+            int[] kinds = o == null ? null : rowKinds(picked, take);
             lock.unlock();
             float[] logits = null;
             RuntimeException failure = null;
+            long t0 = System.nanoTime();
             try {
                 logits = run(picked, take);
+                if (o != null) observe(o, kinds, picked.size(), System.nanoTime() - t0);
             } catch (RuntimeException e) {
                 failure = e;
             } finally {
@@ -335,6 +345,29 @@ final class StepScheduler {
         }
         // mid-prompt chunks ask for no logits; a step of only those returns none
         return model.forward(b.build());
+    }
+
+    /**
+     * Prompt rows and decode rows of a step (lock held): a decoding sequence (an open stream) queues exactly its next
+     * token; anything else is (a chunk of) a prompt.
+     */
+    private int[] rowKinds(List<Work> picked, List<Integer> take) {
+        int prompt = 0, decode = 0;
+        for (int i = 0; i < picked.size(); i++) {
+            Work w = picked.get(i);
+            int n = take.get(i);
+            if (n == 1 && w.remaining() == 1 && w.stream != null && streams.contains(w.stream)) decode++;
+            else prompt += n;
+        }
+        return new int[]{prompt, decode};
+    }
+
+    private static void observe(StepObserver o, int[] kinds, int sequences, long nanos) {
+        try {
+            o.onStep(kinds[0], kinds[1], sequences, nanos);
+        } catch (RuntimeException ignored) {
+            // metrics never fail a step
+        }
     }
 
     private static int[] spanAt(Work w, int row) {
