@@ -8,7 +8,8 @@
 #
 # usage: tools/serve-bench.sh MODEL.gguf [C ...]                (default C: 1 2 4 8)
 # env:   LLAMA_SERVER (default /work/llama/build-native/bin/llama-server), THREADS (2), P (128), G (128), N (32),
-#        OUT (a results directory, default serve-bench-<date>), SKIP_LLAMA=1 / SKIP_JEMMA=1 to run one side only.
+#        OUT (a results directory, default serve-bench-<date>), SKIP_LLAMA=1 / SKIP_JEMMA=1 to run one side only,
+#        CHUNKS="8 16 32 64" to also run Jemma's intrusion case with each --batch-chunk (the default's sweep).
 # Prints a Markdown table for docs/PERFORMANCE.md ("Serving") and keeps every JSON report and server log in OUT.
 set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
@@ -71,7 +72,9 @@ start_llama() {
 }
 
 start_jemma() {
-  "$jemma" serve -m "$model" -t "$threads" --parallel "$1" --host 127.0.0.1 --port "$jport" > "$out/jemma-serve-c$1.log" 2>&1 &
+  local c=$1
+  shift
+  "$jemma" serve -m "$model" -t "$threads" --parallel "$c" --host 127.0.0.1 --port "$jport" "$@" > "$out/jemma-serve-c$c${2:+-k$2}.log" 2>&1 &
   server_pid=$!
   wait_for "http://127.0.0.1:$jport/api/version"
 }
@@ -101,5 +104,9 @@ intrude() {
 }
 if [ -z "${SKIP_LLAMA:-}" ]; then start_llama 4; intrude llama "http://127.0.0.1:$lport"; stop_server; fi
 if [ -z "${SKIP_JEMMA:-}" ]; then start_jemma 4; intrude jemma "http://127.0.0.1:$jport"; stop_server; fi
+# the --batch-chunk sweep of the intrusion case (files jemma-k<N>-calm.json / -intruded.json)
+if [ -z "${SKIP_JEMMA:-}" ]; then
+  for k in ${CHUNKS:-}; do start_jemma 4 --batch-chunk "$k"; intrude "jemma-k$k" "http://127.0.0.1:$jport"; stop_server; done
+fi
 
-python3 "$root/tools/serve_bench_table.py" "$out" "${cs[@]}"
+CHUNKS="${CHUNKS:-}" python3 "$root/tools/serve_bench_table.py" "$out" "${cs[@]}"

@@ -46,10 +46,11 @@ final class ServeCommand implements Callable<Integer> {
             + "a request's num_ctx must fit one slot). Default: every slot the model's context, at most 8192"})
     int ctx;
 
-    @Option(names = "--batch-chunk", paramLabel = "N", description = {"prompt tokens per model step (chunked prefill): a long prompt is "
-            + "processed N tokens at a time with every running stream's next token in the same step, so other streams keep "
-            + "going (default ${DEFAULT-VALUE}: the engine's batch)"})
-    int batchChunk = dev.jemma.core.engine.EngineOptions.defaults().maxBatch();
+    @Option(names = "--batch-chunk", paramLabel = "N", description = {"prompt tokens per model step while other streams generate "
+            + "(chunked prefill): a long prompt is processed N tokens at a time with every running stream's next token in the "
+            + "same step, so other streams keep going; a prompt alone takes the whole batch (default ${DEFAULT-VALUE}: a step "
+            + "with a 16-token chunk costs ~3x a decode step; docs/PERFORMANCE.md)"})
+    int batchChunk = dev.jemma.core.engine.EngineOptions.DEFAULT_BATCH_CHUNK;
 
     @Option(names = {"-t", "--threads"}, paramLabel = "THREADS", description = "compute threads (default: all cores)")
     int threads;

@@ -89,6 +89,11 @@ final class EngineModel implements ServedModel {
     }
 
     @Override
+    public dev.jemma.core.engine.BatchStatus batchStatus() {
+        return engine.batchStatus();
+    }
+
+    @Override
     public void attach(ServerMetrics m) {
         metrics = m;
         engine.observeSteps(m::onStep);

@@ -13,6 +13,11 @@ interface ServedModel extends AutoCloseable {
         return null;
     }
 
+    /** The engine's open streams and queued work, or null for a model without a scheduler (an embedding model). */
+    default dev.jemma.core.engine.BatchStatus batchStatus() {
+        return null;
+    }
+
     /** Reports the model's steps and tokens to the server's metrics from now on (called once, when it is loaded). */
     default void attach(ServerMetrics metrics) {
     }

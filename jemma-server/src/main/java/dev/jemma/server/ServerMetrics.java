@@ -20,7 +20,8 @@ import java.util.Set;
  * {@code GET /metrics}: the server's counters in Prometheus' text format, as llama-server {@code --metrics} and vLLM
  * expose theirs — requests by endpoint and status, requests running and queued, the engine's steps (batch size in rows
  * and sequences, prompt and generated tokens, as totals and as the rate over the last {@value #RATE_SECONDS} s), time
- * to first token, each loaded model's KV pool, and the process' memory, threads and CPU (Prometheus' own collectors).
+ * to first token, each loaded model's KV pool and its scheduler's open streams and queued work (all 0 at rest: what a
+ * soak's leak check reads), and the process' memory, threads and CPU (Prometheus' own collectors).
  * One registry per server, so several servers in one JVM (the tests) keep their own counts.
  */
 final class ServerMetrics {
@@ -75,6 +76,9 @@ final class ServerMetrics {
         kvGauge(server, "jemma_kv_slots_waiting", "Generations waiting for a KV cache", KvPoolStatus::waiting);
         kvGauge(server, "jemma_kv_slot_context_tokens", "Positions per KV cache", KvPoolStatus::contextLength);
         kvGauge(server, "jemma_kv_pool_bytes", "Bytes of the whole pool once every slot is allocated", p -> p.totalBytes());
+        batchGauge(server, "jemma_streams_open", "Sessions in their decode loop (each adds a row to every step)",
+                dev.jemma.core.engine.BatchStatus::streams);
+        batchGauge(server, "jemma_scheduler_queued", "Forwards waiting for a model step", dev.jemma.core.engine.BatchStatus::queued);
         ProcessMetrics.builder().register(registry);
         JvmThreadsMetrics.builder().register(registry);
         JvmMemoryMetrics.builder().register(registry);
@@ -85,6 +89,16 @@ final class ServerMetrics {
             for (ModelManager.Loaded l : server.models.loaded()) {
                 KvPoolStatus p = l.model.kvPool();
                 if (p != null) cb.call(f.applyAsDouble(p), l.entry.name());
+            }
+        }).register(registry);
+    }
+
+    private void batchGauge(JemmaServer server, String name, String help,
+                            java.util.function.ToDoubleFunction<dev.jemma.core.engine.BatchStatus> f) {
+        GaugeWithCallback.builder().name(name).help(help).labelNames("model").callback(cb -> {
+            for (ModelManager.Loaded l : server.models.loaded()) {
+                dev.jemma.core.engine.BatchStatus b = l.model.batchStatus();
+                if (b != null) cb.call(f.applyAsDouble(b), l.entry.name());
             }
         }).register(registry);
     }

@@ -83,7 +83,9 @@ class MetricsApiTest {
         assertThat(get(before, "jemma_kv_slot_context_tokens" + pool)).isEqualTo(256);
         assertThat(get(before, "jemma_kv_pool_bytes" + pool)).isPositive();
 
-        JsonNode a = TestServers.post(server, "/api/generate", body("the cat sat on", 7, false)).json();
+        JsonNode a = TestServers.post(server, "/v1/completions",
+                "{\"model\":\"" + M + "\",\"prompt\":\"the cat sat on\",\"max_tokens\":7,\"ignore_eos\":true}").json();
+        JsonNode ollama = TestServers.post(server, "/api/generate", body("a dog ran", 6, false)).json();
         TestServers.Reply streamed = TestServers.post(server, "/v1/completions",
                 "{\"model\":\"" + M + "\",\"prompt\":\"once upon a time\",\"max_tokens\":5,\"ignore_eos\":true,\"stream\":true}");
         assertThat(streamed.status()).isEqualTo(200);
@@ -93,34 +95,42 @@ class MetricsApiTest {
         assertThat(get(after, "jemma_requests_total{code=\"200\",endpoint=\"/api/generate\"}")
                 - get(before, "jemma_requests_total{code=\"200\",endpoint=\"/api/generate\"}")).isEqualTo(1);
         assertThat(get(after, "jemma_requests_total{code=\"200\",endpoint=\"/v1/completions\"}")
-                - get(before, "jemma_requests_total{code=\"200\",endpoint=\"/v1/completions\"}")).isEqualTo(1);
+                - get(before, "jemma_requests_total{code=\"200\",endpoint=\"/v1/completions\"}")).isEqualTo(2);
         assertThat(get(after, "jemma_requests_total{code=\"404\",endpoint=\"/api/generate\"}")
                 - get(before, "jemma_requests_total{code=\"404\",endpoint=\"/api/generate\"}")).isEqualTo(1);
-        // 7 + 5 tokens generated (ignore_eos); the prompts' new tokens were run (at least the first request's)
-        assertThat(a.path("eval_count").asInt()).as(a.toString()).isEqualTo(7);
+        // 7 + 5 tokens generated (ignore_eos) and Ollama's eval_count (it may stop at the end of turn, which is not
+        // counted); the prompts' new tokens were run (at least the first request's)
+        assertThat(a.path("usage").path("completion_tokens").asInt()).as(a.toString()).isEqualTo(7);
+        int o = ollama.path("eval_count").asInt();
+        boolean ollamaAtLimit = ollama.path("done_reason").asText().equals("length");
         assertThat(streamed.body().lines().filter(l -> l.startsWith("data: {") && !l.contains("\"text\":\"\"")).count())
                 .as(streamed.body()).isEqualTo(5);
-        assertThat(get(after, "jemma_generated_tokens_total") - get(before, "jemma_generated_tokens_total")).isEqualTo(12);
+        assertThat(get(after, "jemma_generated_tokens_total") - get(before, "jemma_generated_tokens_total")).isEqualTo(12 + o);
         assertThat(get(after, "jemma_prompt_tokens_total") - get(before, "jemma_prompt_tokens_total"))
-                .isGreaterThanOrEqualTo(a.path("prompt_eval_count").asInt());
-        // every generated token but each request's first (from its prompt's step) is a decode step; prompt steps too
+                .isGreaterThanOrEqualTo(a.path("usage").path("prompt_tokens").asInt());
+        // a request's first token comes from its prompt's step and the token that ends it at the limit is never run:
+        // every other generated token is a decode row
+        int notRun = 2 + (ollamaAtLimit ? 1 : 0);
         double steps = get(after, "jemma_steps_total") - get(before, "jemma_steps_total");
-        assertThat(steps).isGreaterThanOrEqualTo(12 - 2 + 2);
+        assertThat(steps).isGreaterThanOrEqualTo(12 + o - notRun + 3);
         assertThat(get(after, "jemma_batch_rows_count") - get(before, "jemma_batch_rows_count")).isEqualTo(steps);
         assertThat(get(after, "jemma_batch_sequences_bucket{le=\"+Inf\"}") - get(before, "jemma_batch_sequences_bucket{le=\"+Inf\"}"))
                 .isEqualTo(steps);
         assertThat(get(after, "jemma_batch_rows_sum") - get(before, "jemma_batch_rows_sum"))
                 .isEqualTo(get(after, "jemma_prompt_tokens_total") - get(before, "jemma_prompt_tokens_total")
-                        + get(after, "jemma_generated_tokens_total") - get(before, "jemma_generated_tokens_total") - 2);
-        // both generations had a first token; the 404 did not
+                        + get(after, "jemma_generated_tokens_total") - get(before, "jemma_generated_tokens_total") - notRun);
+        // every generation with text had a first token; the 404 did not
         assertThat(get(after, "jemma_time_to_first_token_seconds_count") - get(before, "jemma_time_to_first_token_seconds_count"))
-                .isEqualTo(2);
+                .isEqualTo(2 + (ollama.path("response").asText().isEmpty() ? 0 : 1));
         assertThat(get(after, "jemma_time_to_first_token_seconds_sum")).isGreaterThan(get(before, "jemma_time_to_first_token_seconds_sum"));
         assertThat(get(after, "jemma_generated_tokens_per_second") + get(after, "jemma_prompt_tokens_per_second")).isGreaterThanOrEqualTo(0);
         // at rest: nothing running, queued or holding a KV slot
         assertThat(get(after, "jemma_requests_running")).isZero();
         assertThat(get(after, "jemma_requests_waiting")).isZero();
         assertThat(get(after, "jemma_kv_slots_busy" + pool)).isZero();
+        assertThat(after).containsKey("jemma_streams_open" + pool).containsKey("jemma_scheduler_queued" + pool);
+        assertThat(get(after, "jemma_streams_open" + pool)).isZero();
+        assertThat(get(after, "jemma_scheduler_queued" + pool)).isZero();
         assertThat(get(after, "jemma_kv_slots_waiting" + pool)).isZero();
         assertThat(get(after, "jemma_kv_slots_allocated" + pool)).isBetween(1.0, 2.0);
     }

@@ -422,6 +422,11 @@ public final class Engine implements AutoCloseable {
         scheduler.observer(observer);
     }
 
+    /** Sessions decoding and forwards queued right now (both 0 at rest). */
+    public BatchStatus batchStatus() {
+        return scheduler.status();
+    }
+
     /** For tests: how long a step waits for a decoding session's next token. */
     void streamGraceNanos(long nanos) {
         scheduler.graceNanos(nanos);

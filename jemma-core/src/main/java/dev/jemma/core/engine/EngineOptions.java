@@ -33,9 +33,11 @@ import java.util.function.DoubleConsumer;
  *                        positions, counted by the memory plan); a session takes one when it generates and keeps it
  *                        while idle until another session needs it (least recently used first), and waits while all
  *                        are generating. 0 = no pool: every session allocates its own cache
- * @param batchChunk      prompt tokens one model step takes (chunked prefill): a long prompt is split into chunks of
- *                        this size, and every running stream's next token joins each chunk's step, so a new prompt
- *                        does not stop the others. Smaller = smoother streams, larger = faster prompts; 0 = maxBatch
+ * @param batchChunk      prompt tokens one model step takes while other sessions are decoding (chunked prefill): a
+ *                        long prompt is split into chunks of this size, and every running stream's next token joins
+ *                        each chunk's step, so a new prompt does not stop the others; with no stream running a prompt
+ *                        takes the whole batch. Smaller = smoother streams, larger = faster prompts; 0 =
+ *                        {@link #DEFAULT_BATCH_CHUNK}
  */
 public record EngineOptions(int contextLength, int threads, boolean exact, int maxBatch, GenerationOptions generation,
                             DoubleConsumer loadProgress, String matformer, boolean f32Activations, boolean checkMemory,
@@ -58,9 +60,18 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
         return audioTokens > 0 ? audioTokens : dev.jemma.core.audio.Gemma3nAudioModel.DEFAULT_TOKENS_PER_CLIP;
     }
 
-    /** Prompt tokens per model step: {@link #batchChunk}, or {@link #maxBatch} when unset. */
+    /**
+     * Prompt tokens per step beside running streams unless set. Chosen from the cost of a step (1B Q4_0, one thread, CPU
+     * time; docs/PERFORMANCE.md "Serving"): three decode rows alone take ~100 ms, with a 16-token chunk ~300 ms (3×, the
+     * issue's bound on the streams' inter-token time while a long prompt arrives), with 64 tokens ~680 ms (6.8×); a
+     * prompt token costs ~13 ms in 16-token chunks against ~10 ms in 64-token ones, so a prompt entering beside running
+     * streams is ~30 % slower — and alone it is not chunked at all.
+     */
+    public static final int DEFAULT_BATCH_CHUNK = 16;
+
+    /** Prompt tokens per model step beside running streams: {@link #batchChunk}, or {@link #DEFAULT_BATCH_CHUNK}. */
     public int batchChunkOrDefault() {
-        return batchChunk > 0 ? batchChunk : maxBatch;
+        return batchChunk > 0 ? batchChunk : DEFAULT_BATCH_CHUNK;
     }
 
     public static EngineOptions defaults() {

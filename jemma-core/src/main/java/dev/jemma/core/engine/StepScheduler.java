@@ -106,7 +106,7 @@ final class StepScheduler {
 
     /**
      * @param budget rows one model call takes (the model's batch size): prompt chunks fill a step up to it
-     * @param chunk  most prompt tokens one step takes ({@code --batch-chunk})
+     * @param chunk  most prompt tokens one step takes while streams decode ({@code --batch-chunk})
      */
     StepScheduler(LanguageModel model, int budget, int chunk) {
         this.model = model;
@@ -284,7 +284,9 @@ final class StepScheduler {
             }
             if (w.remaining() == 1) decodes++;
         }
-        int prompt = Math.max(1, Math.min(chunk, budget - decodes));
+        // the chunk caps a step's prompt rows only while streams decode beside it (their inter-token time is the step's);
+        // a prompt with nobody waiting on the step takes the whole batch, as fast as a lone prefill
+        int prompt = Math.max(1, Math.min(streams.isEmpty() ? budget : chunk, budget - decodes));
         for (int pass = 0; pass < 2; pass++) {
             for (Iterator<Work> it = queue.iterator(); it.hasNext(); ) {
                 Work w = it.next();
@@ -408,6 +410,16 @@ final class StepScheduler {
         try {
             closed = true;
             while (leading || !queue.isEmpty()) changed.awaitUninterruptibly();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Open streams and queued work now. */
+    BatchStatus status() {
+        lock.lock();
+        try {
+            return new BatchStatus(streams.size(), queue.size());
         } finally {
             lock.unlock();
         }

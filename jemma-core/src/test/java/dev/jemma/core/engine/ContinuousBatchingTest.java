@@ -69,6 +69,24 @@ class ContinuousBatchingTest {
     }
 
     /**
+     * The chunk caps a prompt only while streams decode beside it: a prompt with no stream running takes the model's
+     * whole batch per step (a lone prefill is as fast as without the scheduler), counted in steps.
+     */
+    @Test
+    void aPromptAloneIsNotChunked() throws Exception {
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(1).contextLength(256).maxBatch(16).batchChunk(4).build())) {
+            int[] prompt = engine.tokenizer().encode("the quick brown fox jumps over the lazy dog ".repeat(5));
+            assertThat(prompt.length).isGreaterThan(40);
+            long[] before = engine.batchStatistics();
+            try (Session s = engine.newSession()) {
+                s.generate(prompt, GenerationOptions.builder().temperature(0f).maxTokens(1).build(), null);
+            }
+            long steps = engine.batchStatistics()[0] - before[0];
+            assertThat(steps).as("steps for a %d-token prompt alone (batch 16, chunk 4)", prompt.length).isEqualTo((prompt.length + 15) / 16);
+        }
+    }
+
+    /**
      * Chunked prefill and fairness, counted rather than timed: while a 240-token prompt is processed 8 tokens per step,
      * a running stream gets one token in every one of those steps (the step waits for its next token; with a grace of
      * minutes here nothing but the scheduler decides), so it produces at least as many tokens as the prompt has chunks,

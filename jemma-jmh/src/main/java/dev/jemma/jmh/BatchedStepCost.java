@@ -1,0 +1,78 @@
+package dev.jemma.jmh;
+
+import dev.jemma.core.kv.KvCache;
+import dev.jemma.core.model.Batch;
+import dev.jemma.core.model.LanguageModel;
+import dev.jemma.core.model.ModelLoader;
+import dev.jemma.core.tensor.ThreadPool;
+
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * What one continuous-batching step costs (docs/PERFORMANCE.md, "Serving"): {@code forward(Batch)} over D decode rows
+ * (each on its own cache) plus an optional P-token prompt chunk, on one compute thread, in thread CPU time — which a
+ * shared machine disturbs far less than wall time. Prints the minimum and median over the repetitions.
+ * <pre>
+ *   mvn -Pjmh -pl jemma-jmh -am package -DskipTests
+ *   java --add-modules jdk.incubator.vector -cp jemma-jmh/target/jemma-benchmarks.jar dev.jemma.jmh.BatchedStepCost \
+ *       /work/bench/gemma3-1b-Q4_0.gguf 10 1,2,3,4,8,3+16,3+64,0+64
+ * </pre>
+ * A case is {@code D} or {@code D+P}. Caches hold {@value #CONTEXT} random tokens and are cut back after each step.
+ */
+public final class BatchedStepCost {
+    static final int CONTEXT = 64;
+
+    public static void main(String[] args) throws Exception {
+        if (args.length != 3) {
+            System.err.println("usage: BatchedStepCost MODEL.gguf REPS CASES   (CASES e.g. 1,4,8,3+16)");
+            System.exit(2);
+        }
+        Path model = Path.of(args[0]);
+        int reps = Integer.parseInt(args[1]);
+        String[] cases = args[2].split(",");
+        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        try (ThreadPool pool = new ThreadPool(1);
+             LanguageModel m = ModelLoader.load(model, new ModelLoader.Options(false, 1, 512), pool)) {
+            int vocab = m.config().vocabSize();
+            Random rnd = new Random(1);
+            int maxDecode = 0;
+            for (String c : cases) maxDecode = Math.max(maxDecode, Integer.parseInt(c.split("\\+")[0]));
+            List<KvCache> caches = new ArrayList<>();
+            for (int i = 0; i <= maxDecode; i++) {
+                KvCache c = m.newCache(4096);
+                m.forward(randomTokens(rnd, CONTEXT, vocab), 0, CONTEXT, c, false);
+                caches.add(c);
+            }
+            for (String c : cases) {
+                String[] parts = c.split("\\+");
+                int decode = Integer.parseInt(parts[0]), chunk = parts.length > 1 ? Integer.parseInt(parts[1]) : 0;
+                long[] t = new long[reps];
+                for (int r = -2; r < reps; r++) {
+                    Batch.Builder b = Batch.builder();
+                    for (int i = 0; i < decode; i++) b.token(caches.get(i), rnd.nextInt(10, vocab), true);
+                    if (chunk > 0) b.tokens(caches.get(maxDecode), randomTokens(rnd, chunk, vocab), 0, chunk, false);
+                    Batch batch = b.build();
+                    long c0 = mx.getCurrentThreadCpuTime();
+                    m.forward(batch);
+                    long c1 = mx.getCurrentThreadCpuTime();
+                    if (r >= 0) t[r] = c1 - c0;
+                    for (KvCache k : caches) k.truncate(CONTEXT);
+                }
+                Arrays.sort(t);
+                System.out.printf("%-8s CPU ms per step: min %7.1f  median %7.1f%n", c, t[0] / 1e6, t[reps / 2] / 1e6);
+            }
+        }
+    }
+
+    private static int[] randomTokens(Random rnd, int n, int vocab) {
+        int[] t = new int[n];
+        for (int i = 0; i < n; i++) t[i] = rnd.nextInt(10, vocab);
+        return t;
+    }
+}
