@@ -2,6 +2,7 @@ package dev.jemma.cli;
 
 import dev.jemma.core.JemmaException;
 import dev.jemma.tools.gen.Gemma3Generator;
+import dev.jemma.tools.gen.Gemma3MmprojGenerator;
 import dev.jemma.tools.gen.Gemma3Size;
 import dev.jemma.tools.gen.Gemma3nMmprojGenerator;
 import dev.jemma.tools.gen.Gemma3nSize;
@@ -40,7 +41,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "S", defaultValue = "1", description = "random seed (default ${DEFAULT-VALUE})")
     long seed;
 
-    @Option(names = "--mmproj", description = "Gemma 3n (e2b, e4b): write the size's mmproj instead of the text model (full-size MobileNet-V5-300M vision tower and USM conformer audio tower with their embedders, F16; for timing)")
+    @Option(names = "--mmproj", description = "write the size's mmproj instead of the text model, F16 as llama.cpp's converter writes it (for timing):"
+            + " Gemma 3 4b/12b/27b the SigLIP tower (896 px, 27 blocks) and projector; Gemma 3n e2b/e4b MobileNet-V5-300M and the USM conformer audio tower with their embedders")
     boolean mmproj;
 
     @Option(names = "--vocab", paramLabel = "GGUF", description = "GGUF to copy the tokenizer from (default: $JEMMA_VOCAB or ../shared/fixtures/gemma3-vocab.gguf)")
@@ -62,9 +64,17 @@ final class GenerateCommand implements Callable<Integer> {
             throw new JemmaException("--size " + size + ": not a known size (270m 1b 4b 12b 27b for Gemma 3, e2b e4b for Gemma 3n, embeddinggemma-300m)");
         }
         if (mmproj) {
-            if (z3n == null) throw new JemmaException("--mmproj: only the Gemma 3n sizes (e2b, e4b) have a MobileNet-V5 mmproj, not --size " + size);
+            if (embedding || z == Gemma3Size.S270M || z == Gemma3Size.S1B) {
+                throw new JemmaException("--mmproj: --size " + size + " is a text-only model; the vision sizes are 4b, 12b, 27b (SigLIP) and e2b, e4b (MobileNet-V5 and audio)");
+            }
             if (Files.isDirectory(out)) throw new JemmaException(out + ": is a directory");
             long t0 = System.nanoTime();
+            if (z != null) {
+                List<Gemma3Generator.TensorPlan> tensors = Gemma3MmprojGenerator.generate(Gemma3MmprojGenerator.GEMMA3_SIGLIP, z.dim,
+                        z.label.toUpperCase(Locale.ROOT), seed, out);
+                report(tensors, "Gemma 3 " + z.label + " mmproj (SigLIP 896 px, 27 blocks)", t0);
+                return 0;
+            }
             List<Gemma3Generator.TensorPlan> tensors = Gemma3nMmprojGenerator.generate(z3n, seed, out);
             report(tensors, "Gemma 3n " + z3n.label + " mmproj (MobileNet-V5-300M + USM audio conformer)", t0);
             return 0;
