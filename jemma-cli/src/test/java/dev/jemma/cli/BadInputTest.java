@@ -153,6 +153,15 @@ class BadInputTest {
     }
 
     @Test
+    void generateMmprojOfATextOnlySizeIsRefused() {
+        Path o = dir.resolve("mmproj-1b.gguf");
+        int code = run("generate", "--size", "1b", "--mmproj", "-o", o.toString());
+        assertThat(code).isNotZero();
+        assertThat(stderr().lines().toList()).singleElement().asString().startsWith("jemma: ").contains("--size 1b").contains("text-only");
+        assertThat(o).doesNotExist();
+    }
+
+    @Test
     void vocabularyOnlyFile() {
         assertThat(run("show", vocab.toString())).as(stderr()).isZero();
         assertThat(out.toString(StandardCharsets.UTF_8)).contains("vocabulary only").contains("100 tokens");
