@@ -470,6 +470,8 @@ public final class JemmaServer implements AutoCloseable {
             case "/" -> "index.html";
             case "/static/app.js" -> "app.js";
             case "/static/style.css" -> "style.css";
+            case "/static/vendor/marked.umd.js" -> "vendor/marked.umd.js";
+            case "/static/vendor/purify.min.js" -> "vendor/purify.min.js";
             default -> null;
         };
         if (name == null) throw HttpError.notFound("no such file: " + path);
@@ -479,6 +481,12 @@ public final class JemmaServer implements AutoCloseable {
                     ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8";
             ex.response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-cache");
             ex.response.getHeaders().put("X-Content-Type-Options", "nosniff");
+            // The page shows model output: scripts only from this server, no inline ones, so markup that slipped past
+            // the page's sanitizer still could not run; images and audio of the conversation are data:/blob: URLs.
+            if (name.equals("index.html")) {
+                ex.response.getHeaders().put("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:;"
+                        + " media-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
+            }
             ex.bytes(200, type, in.readAllBytes());
         } catch (IOException e) {
             throw new HttpError(500, "cannot read " + name);

@@ -20,6 +20,8 @@ import java.util.Map;
 final class OllamaApi {
     private static final String NDJSON = "application/x-ndjson";
     private final JemmaServer server;
+    /** Whether each served file is an embedding model, read once from its header (for /api/tags). */
+    private final Map<ModelManager.Entry, Boolean> embedders = new java.util.concurrent.ConcurrentHashMap<>();
 
     OllamaApi(JemmaServer server) {
         this.server = server;
@@ -78,8 +80,17 @@ final class OllamaApi {
             m.put("size", e.size());
             m.put("digest", e.digest().startsWith("sha256:") ? e.digest().substring(7) : e.digest());
             m.set("details", details(e, loadedInfo(e.name())));
+            // Jemma's addition (Ollama reports capabilities in /api/show only): the web page greys out embedding
+            // models without loading every model to ask
+            m.putArray("capabilities").add(embeds(e) ? "embedding" : "completion");
         }
         ex.json(200, o);
+    }
+
+    /** Whether the entry is an embedding model: from the loaded model, else from its file's header (remembered). */
+    private boolean embeds(ModelManager.Entry e) {
+        for (ModelManager.Loaded l : server.models.loaded()) if (l.entry.equals(e)) return l.model.embeds();
+        return embedders.computeIfAbsent(e, k -> EmbedderModel.isEmbeddingModel(k.path()));
     }
 
     private void ps(Exchange ex) {

@@ -1,13 +1,16 @@
 // Jemma web chat: vanilla JS, no build step. Talks to the server's own Ollama API (/api/tags, /api/chat); images go
-// as Ollama's base64 `images` of the user message.
+// as Ollama's base64 `images` of the user message, audio as Jemma's `audio` beside them. Conversations live in this
+// browser's IndexedDB (images and audio included); markdown is rendered by the vendored marked, and everything a model
+// writes passes DOMPurify before it reaches the page.
 'use strict';
 (function () {
   const $ = (id) => document.getElementById(id);
   const messagesEl = $('messages'), inputEl = $('input'), sendEl = $('send'), stopEl = $('stop');
   const modelEl = $('model'), statusEl = $('status'), tempEl = $('temperature'), maxEl = $('max-tokens');
-  const attachmentsEl = $('attachments'), fileEl = $('image-file');
-  let history = [];           // [{role, content, images?}] of the current conversation (images: base64, sent every turn)
-  let controller = null;      // AbortController of the running request
+  const attachmentsEl = $('attachments'), fileEl = $('image-file'), listEl = $('conversations');
+  let conversations = [];     // every stored conversation: {id, title, model, created, updated, messages}
+  let current = null;         // the conversation on screen; null for a new one not yet sent
+  let running = null;         // the answer being streamed: {conv, controller, answer}
   let pending = [];           // images attached to the next message: [{name, dataUrl}]
   let pendingAudio = [];      // [{name, data}] WAV clips (base64) for the next message
   let recorder = null;        // the microphone recording in progress
@@ -34,82 +37,248 @@
     return r;
   }
 
+  // --- storage: one IndexedDB record per conversation (localStorage's few MB would not hold images). Where the
+  // browser gives the page no IndexedDB, conversations live until the page is closed, and the sidebar says so.
+  const store = (function () {
+    let db = null;
+    function open() {
+      if (!db) {
+        db = new Promise((resolve, reject) => {
+          if (!window.indexedDB) { reject(new Error('no IndexedDB')); return; }
+          const r = indexedDB.open('jemma', 1);
+          r.onupgradeneeded = () => r.result.createObjectStore('conversations', { keyPath: 'id' });
+          r.onsuccess = () => resolve(r.result);
+          r.onerror = () => reject(r.error);
+        });
+      }
+      return db;
+    }
+    function run(mode, op) {
+      return open().then((d) => new Promise((resolve, reject) => {
+        const t = d.transaction('conversations', mode);
+        const req = op(t.objectStore('conversations'));
+        t.oncomplete = () => resolve(req.result);
+        t.onerror = () => reject(t.error);
+        t.onabort = () => reject(t.error || new Error('the browser refused to store it'));
+      }));
+    }
+    return {
+      all: () => run('readonly', (s) => s.getAll()),
+      put: (c) => run('readwrite', (s) => s.put(c)),
+      remove: (id) => run('readwrite', (s) => s.delete(id))
+    };
+  })();
+  let persistent = true;
+
+  async function save(conv) {
+    conv.updated = Date.now();
+    // a conversation deleted while its answer was still streaming stays deleted
+    if (!persistent || !conversations.includes(conv)) return;
+    try {
+      await store.put(conv);
+    } catch (e) {
+      setStatus(e && e.name === 'QuotaExceededError'
+        ? 'Not saved: this browser\'s storage for the page is full; delete old conversations (images take the most room).'
+        : 'Not saved in this browser: ' + (e && e.message ? e.message : e));
+    }
+  }
+
+  function newId() {
+    return window.crypto && crypto.randomUUID ? crypto.randomUUID() : Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+
+  function titleOf(text, images, audio) {
+    const t = text.replace(/\s+/g, ' ').trim();
+    if (t) return t.length > 48 ? t.slice(0, 47) + '…' : t;
+    if (images && images.length) return 'Image';
+    if (audio && audio.length) return 'Audio';
+    return 'New chat';
+  }
+
+  // --- the sidebar: newest first; open, rename (in place) and delete (after a confirmation)
+  function renderSidebar() {
+    listEl.innerHTML = '';
+    const sorted = conversations.slice().sort((a, b) => b.updated - a.updated);
+    for (const c of sorted) {
+      const li = document.createElement('li');
+      li.className = 'conversation' + (current && current.id === c.id ? ' active' : '');
+      li.dataset.id = c.id;
+      const open = document.createElement('button');
+      open.type = 'button'; open.className = 'open'; open.textContent = c.title; open.title = c.title;
+      open.addEventListener('click', () => switchTo(c));
+      const rename = document.createElement('button');
+      rename.type = 'button'; rename.className = 'rename'; rename.textContent = '✎'; rename.title = 'Rename';
+      rename.addEventListener('click', () => startRename(li, c));
+      const del = document.createElement('button');
+      del.type = 'button'; del.className = 'delete'; del.textContent = '×'; del.title = 'Delete';
+      del.addEventListener('click', () => removeConversation(c));
+      li.append(open, rename, del);
+      listEl.appendChild(li);
+    }
+  }
+
+  function startRename(li, c) {
+    const field = document.createElement('input');
+    field.type = 'text'; field.className = 'rename-field'; field.value = c.title; field.setAttribute('aria-label', 'conversation name');
+    li.querySelector('.open').replaceWith(field);
+    field.focus(); field.select();
+    let done = false;
+    const finish = async (keep) => {
+      if (done) return;
+      done = true;
+      const t = field.value.trim();
+      if (keep && t && t !== c.title) { c.title = t; await save(c); }
+      renderSidebar();
+    };
+    field.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') { e.preventDefault(); finish(true); } else if (e.key === 'Escape') finish(false);
+    });
+    field.addEventListener('blur', () => finish(true));
+  }
+
+  async function removeConversation(c) {
+    if (!window.confirm('Delete the conversation "' + c.title + '"?')) return;
+    if (running && running.conv === c) running.controller.abort();
+    conversations = conversations.filter((x) => x !== c);
+    if (persistent) {
+      try { await store.remove(c.id); } catch (e) { setStatus('Cannot delete it from this browser: ' + e.message); }
+    }
+    if (current === c) newChat(); else renderSidebar();
+  }
+
+  function switchTo(c) {
+    if (current === c) return;
+    if (running) running.controller.abort();
+    current = c;
+    localStorage.setItem('jemma.current', c.id);
+    if (c.model && Array.from(modelEl.options).some((o) => o.value === c.model && !o.disabled)) modelEl.value = c.model;
+    setStatus('');
+    renderConversation();
+    renderSidebar();
+  }
+
+  function newChat() {
+    if (running) running.controller.abort();
+    current = null;
+    localStorage.removeItem('jemma.current');
+    pending = []; renderPending(); pendingAudio = []; showAudio();
+    messagesEl.innerHTML = ''; setStatus('');
+    renderSidebar();
+    inputEl.focus();
+  }
+
+  async function loadConversations() {
+    try {
+      conversations = await store.all();
+    } catch (e) {
+      persistent = false;
+      conversations = [];
+      $('storage-note').textContent = 'This browser gives the page no storage: conversations are lost when it is closed.';
+    }
+    const id = localStorage.getItem('jemma.current');
+    const c = conversations.find((x) => x.id === id);
+    if (c) switchTo(c); else renderSidebar();
+  }
+
+  // --- models: embedding models are listed but cannot be picked for a chat
   async function loadModels() {
     try {
       const r = await api('/api/tags');
       const body = await r.json();
       modelEl.innerHTML = '';
+      const embedders = [];
       for (const m of body.models || []) {
         const o = document.createElement('option');
-        o.value = m.name; o.textContent = m.name;
+        o.value = m.name;
+        const caps = m.capabilities || [];
+        if (caps.includes('embedding') && !caps.includes('completion')) {
+          o.disabled = true;
+          o.textContent = m.name + ' (embedding model, not for chat)';
+          embedders.push(m.name);
+        } else {
+          o.textContent = m.name;
+        }
         modelEl.appendChild(o);
       }
-      if (!modelEl.options.length) setStatus('No models: start the server with -m MODEL or run jemma pull.');
+      const chat = Array.from(modelEl.options).filter((o) => !o.disabled);
+      if (chat.length) {
+        const want = current && current.model;
+        modelEl.value = chat.some((o) => o.value === want) ? want : chat[0].value;
+      } else if (embedders.length) {
+        modelEl.selectedIndex = -1;
+        setStatus(embedders.join(', ') + (embedders.length > 1 ? ' are embedding models' : ' is an embedding model') +
+          ': it makes embeddings (/api/embed, /v1/embeddings), not chat answers. Serve a chat model to chat here (jemma serve -m MODEL).');
+      } else {
+        setStatus('No models: start the server with -m MODEL or run jemma pull.');
+      }
     } catch (e) { setStatus('Cannot list models: ' + e); }
   }
 
-  // --- a small, safe markdown renderer: escapes HTML first, then adds code blocks, inline code, bold, italics,
-  // headings, lists and links (http/https only). Enough for readable chat answers.
-  function escapeHtml(s) {
-    return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-  }
-  function inline(s) {
-    return s
-      .replace(/`([^`\n]+)`/g, (m, c) => '<code>' + c + '</code>')
-      .replace(/\*\*([^*\n]+)\*\*/g, '<strong>$1</strong>')
-      .replace(/(^|[^*])\*([^*\n]+)\*/g, '$1<em>$2</em>')
-      .replace(/\[([^\]\n]+)\]\((https?:\/\/[^)\s]+)\)/g, '<a href="$2" target="_blank" rel="noopener noreferrer">$1</a>');
-  }
-  function renderMarkdown(src) {
-    const parts = src.split(/```/);
-    let html = '';
-    parts.forEach((part, i) => {
-      if (i % 2 === 1) {            // inside a fence (an unclosed fence while streaming still renders as code)
-        const nl = part.indexOf('\n');
-        const lang = nl >= 0 ? part.slice(0, nl).trim() : '';
-        const code = nl >= 0 ? part.slice(nl + 1) : part;
-        html += '<pre><code' + (lang ? ' class="language-' + escapeHtml(lang) + '"' : '') + '>' +
-                escapeHtml(code) + '</code></pre>';
-        return;
-      }
-      let list = null;
-      for (const raw of escapeHtml(part).split('\n')) {
-        const line = raw.trimEnd();
-        const li = line.match(/^\s*(?:[-*]|\d+\.)\s+(.*)$/);
-        if (li) {
-          if (!list) { list = /^\s*\d/.test(line) ? 'ol' : 'ul'; html += '<' + list + '>'; }
-          html += '<li>' + inline(li[1]) + '</li>';
-          continue;
-        }
-        if (list) { html += '</' + list + '>'; list = null; }
-        const h = line.match(/^(#{1,4})\s+(.*)$/);
-        if (h) html += '<h' + (h[1].length + 2) + '>' + inline(h[2]) + '</h' + (h[1].length + 2) + '>';
-        else if (line.trim()) html += '<p>' + inline(line) + '</p>';
-      }
-      if (list) html += '</' + list + '>';
-    });
-    return html;
+  function chatModel() {
+    const o = modelEl.selectedOptions[0];
+    return o && !o.disabled ? o.value : null;
   }
 
+  // --- markdown: marked turns the answer into HTML in which any HTML the model wrote is escaped to text, then
+  // DOMPurify keeps only the tags markdown makes (a second wall: model output is never trusted as markup).
+  const markdown = new marked.Marked({ gfm: true, breaks: true });
+  const escapeHtml = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  markdown.use({ renderer: { html: (token) => (token.block ? '<p>' + escapeHtml(token.text) + '</p>' : escapeHtml(token.text)) } });
+  const SAFE = {
+    ALLOWED_TAGS: ['p', 'br', 'hr', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'strong', 'em', 'del', 'code', 'pre', 'blockquote',
+      'ul', 'ol', 'li', 'a', 'table', 'thead', 'tbody', 'tr', 'th', 'td'],
+    ALLOWED_ATTR: ['href', 'title', 'class', 'start', 'align']
+  };
+  DOMPurify.addHook('afterSanitizeAttributes', (node) => {
+    if (node.tagName === 'A') { node.setAttribute('target', '_blank'); node.setAttribute('rel', 'noopener noreferrer'); }
+  });
+  function renderMarkdown(src) {
+    return DOMPurify.sanitize(markdown.parse(src), SAFE);
+  }
   window.jemmaRenderMarkdown = renderMarkdown; // for the browser test
 
-  function addMessage(role, text, images) {
-    const div = document.createElement('div');
-    div.className = 'msg ' + role;
-    if (role === 'assistant') div.innerHTML = renderMarkdown(text); else div.textContent = text;
-    if (images && images.length) {
-      const strip = document.createElement('div');
-      strip.className = 'images';
-      for (const im of images) strip.appendChild(thumbnail(im));
-      div.insertBefore(strip, div.firstChild);
+  async function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return;
     }
-    messagesEl.appendChild(div);
-    messagesEl.scrollTop = messagesEl.scrollHeight;
-    return div;
+    // plain http to another host has no async clipboard: the old selection-based copy still works there
+    const ta = document.createElement('textarea');
+    ta.value = text; ta.style.position = 'fixed'; ta.style.opacity = '0';
+    document.body.appendChild(ta); ta.select();
+    const ok = document.execCommand('copy');
+    ta.remove();
+    if (!ok) throw new Error('the browser refused');
+  }
+  function copyButton(label, text, className) {
+    const b = document.createElement('button');
+    b.type = 'button'; b.className = className; b.textContent = label;
+    b.addEventListener('click', async () => {
+      try { await copyText(text()); b.textContent = 'Copied'; } catch (e) { b.textContent = 'Copy failed'; }
+      setTimeout(() => { b.textContent = label; }, 1500);
+    });
+    return b;
   }
 
-  // --- images: attached with the button, pasted into the message box, or dropped anywhere on the page. Each is read
-  // as a data: URL (shown as is) whose base64 part is what the Ollama API takes. The server decodes and checks it.
+  // Each code block gets a bar with its language and a Copy button (built here, outside the sanitized HTML).
+  function showMarkdown(el, src) {
+    el.innerHTML = renderMarkdown(src);
+    for (const pre of el.querySelectorAll('pre')) {
+      const code = pre.querySelector('code') || pre;
+      const lang = /(?:^|\s)language-(\S+)/.exec(code.className || '');
+      const block = document.createElement('div');
+      block.className = 'code-block';
+      const bar = document.createElement('div');
+      bar.className = 'code-bar';
+      const name = document.createElement('span');
+      name.textContent = lang ? lang[1] : 'code';
+      bar.append(name, copyButton('Copy', () => code.textContent, 'copy-code'));
+      pre.replaceWith(block);
+      block.append(bar, pre);
+    }
+  }
+
+  // --- the conversation on screen
   function thumbnail(im) {
     const img = document.createElement('img');
     img.className = 'thumb';
@@ -118,6 +287,120 @@
     img.title = im.name;
     return img;
   }
+
+  function statsText(m) {
+    const s = m.stats;
+    if (!s) return m.stopped ? 'stopped' : '';
+    const secs = (s.eval_duration || 0) / 1e9;
+    let t = s.eval_count + ' tokens' + (secs > 0 ? ', ' + (s.eval_count / secs).toFixed(1) + ' tokens/s' : '') +
+      ' · prompt ' + s.prompt_eval_count + ' new tokens';
+    if (s.done_reason === 'length') t += ' · cut off (token limit or full context)';
+    return t;
+  }
+
+  function actionButton(label, className, onClick) {
+    const b = document.createElement('button');
+    b.type = 'button'; b.className = className; b.textContent = label;
+    b.addEventListener('click', () => { if (!running) onClick(); });
+    return b;
+  }
+
+  function messageElement(m, i, last) {
+    const div = document.createElement('div');
+    div.className = 'msg ' + m.role;
+    div.dataset.index = i;
+    if (m.images && m.images.length) {
+      const strip = document.createElement('div');
+      strip.className = 'images';
+      for (const im of m.images) strip.appendChild(thumbnail(im));
+      div.appendChild(strip);
+    }
+    const body = document.createElement('div');
+    body.className = 'content';
+    if (m.role === 'assistant') showMarkdown(body, m.content); else body.textContent = m.content;
+    div.appendChild(body);
+    if (m.audio && m.audio.length) {
+      const a = document.createElement('div');
+      a.className = 'audio-names';
+      a.textContent = m.audio.map((x) => '🎤 ' + x.name).join(', ');
+      div.appendChild(a);
+    }
+    const meta = document.createElement('div');
+    meta.className = 'meta';
+    if (m.role === 'assistant') meta.textContent = statsText(m);
+    div.appendChild(meta);
+    const actions = document.createElement('div');
+    actions.className = 'actions';
+    if (running && running.answer === m) {
+      // the answer being streamed gets its buttons once it is done
+    } else if (m.role === 'user') {
+      actions.appendChild(actionButton('Edit', 'edit', () => startEdit(div, i)));
+    } else {
+      actions.appendChild(copyButton('Copy', () => m.content, 'copy'));
+      if (last) actions.appendChild(actionButton('Regenerate', 'regenerate', regenerate));
+    }
+    div.appendChild(actions);
+    return div;
+  }
+
+  function renderConversation() {
+    messagesEl.innerHTML = '';
+    if (!current) return;
+    const ms = current.messages;
+    ms.forEach((m, i) => messagesEl.appendChild(messageElement(m, i, i === ms.length - 1)));
+    if (ms.length && ms[ms.length - 1].role === 'user' && !running) {
+      // the last answer failed or never came: offer to ask again
+      const retry = document.createElement('div');
+      retry.className = 'msg retry';
+      retry.appendChild(actionButton('Answer this', 'regenerate', regenerate));
+      messagesEl.appendChild(retry);
+    }
+    messagesEl.scrollTop = messagesEl.scrollHeight;
+  }
+
+  // Editing a user message: change its text (its images and audio stay) and send it again; everything after it goes.
+  function startEdit(div, i) {
+    const m = current.messages[i];
+    const body = div.querySelector('.content');
+    const editor = document.createElement('div');
+    editor.className = 'editor';
+    const ta = document.createElement('textarea');
+    ta.value = m.content; ta.rows = Math.min(10, Math.max(2, m.content.split('\n').length)); ta.setAttribute('aria-label', 'edit message');
+    const ok = document.createElement('button');
+    ok.type = 'button'; ok.className = 'resend'; ok.textContent = 'Send';
+    const cancel = document.createElement('button');
+    cancel.type = 'button'; cancel.className = 'cancel-edit'; cancel.textContent = 'Cancel';
+    editor.append(ta, ok, cancel);
+    body.replaceWith(editor);
+    div.querySelector('.actions').hidden = true;
+    ta.focus();
+    cancel.addEventListener('click', renderConversation);
+    const resend = () => {
+      if (running) return;
+      const text = ta.value.trim();
+      if (!text && !(m.images && m.images.length) && !(m.audio && m.audio.length)) return;
+      const conv = current;
+      conv.messages = conv.messages.slice(0, i);
+      conv.messages.push(Object.assign({}, m, { content: text }));
+      if (i === 0) conv.title = titleOf(text, m.images, m.audio);
+      generate(conv);
+    };
+    ok.addEventListener('click', resend);
+    ta.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); resend(); } else if (e.key === 'Escape') renderConversation();
+    });
+  }
+
+  function regenerate() {
+    const conv = current;
+    if (!conv || running) return;
+    while (conv.messages.length && conv.messages[conv.messages.length - 1].role === 'assistant') conv.messages.pop();
+    if (!conv.messages.length) return;
+    generate(conv);
+  }
+
+  // --- images: attached with the button, pasted into the message box, or dropped anywhere on the page. Each is read
+  // as a data: URL (shown as is) whose base64 part is what the Ollama API takes. The server decodes and checks it.
   function renderPending() {
     attachmentsEl.innerHTML = '';
     pending.forEach((im, i) => {
@@ -159,6 +442,7 @@
 
   function busy(on) {
     sendEl.disabled = on; stopEl.disabled = !on; modelEl.disabled = on;
+    document.body.classList.toggle('busy', on);
   }
 
   // --- audio: WAV files and microphone recordings travel as base64 WAV in Jemma's Ollama field messages[i].audio
@@ -226,29 +510,62 @@
   }
   $('record').addEventListener('click', () => { if (recorder) stopRecording(); else startRecording(); });
 
-  async function send(text, images) {
-    const model = modelEl.value;
-    if (!model) { setStatus('Pick a model first.'); return; }
-    if (recorder) stopRecording();
-    const turn = { role: 'user', content: text };
-    if (images.length) turn.images = images.map((im) => im.dataUrl.slice(im.dataUrl.indexOf(',') + 1));
-    if (pendingAudio.length) {
-      turn.audio = pendingAudio.map((a) => a.data);
-      text = text + '\n[' + pendingAudio.map((a) => '🎤 ' + a.name).join(', ') + ']';
-      pendingAudio = []; showAudio();
+  // --- asking: the user's turn joins the conversation, then generate() streams the answer to it
+  async function send(text, images, audio) {
+    const model = chatModel();
+    if (!model) {
+      setStatus(Array.from(modelEl.options).some((o) => !o.disabled) ? 'Pick a chat model first.'
+        : 'No chat model is served here: start the server with one (jemma serve -m MODEL).');
+      return false;
     }
-    history.push(turn);
-    addMessage('user', text, images);
-    const out = addMessage('assistant', '');
-    out.classList.add('streaming');
-    let answer = '';
-    controller = new AbortController();
+    let conv = current;
+    if (!conv) {
+      conv = { id: newId(), title: titleOf(text, images, audio), model, created: Date.now(), updated: Date.now(), messages: [] };
+      conversations.push(conv);
+      current = conv;
+      localStorage.setItem('jemma.current', conv.id);
+    }
+    const turn = { role: 'user', content: text };
+    if (images.length) turn.images = images;
+    if (audio.length) turn.audio = audio;
+    conv.messages.push(turn);
+    generate(conv);
+    return true;
+  }
+
+  // What the API receives: the conversation as Ollama messages (images as bare base64, audio as base64 WAV).
+  function apiMessages(conv) {
+    return conv.messages.map((m) => {
+      const o = { role: m.role, content: m.content };
+      if (m.images && m.images.length) o.images = m.images.map((im) => im.dataUrl.slice(im.dataUrl.indexOf(',') + 1));
+      if (m.audio && m.audio.length) o.audio = m.audio.map((a) => a.data);
+      return o;
+    });
+  }
+
+  async function generate(conv) {
+    const model = chatModel();
+    if (!model) { setStatus('Pick a chat model first.'); renderConversation(); return; }
+    if (recorder) stopRecording();
+    conv.model = model;
+    const body = JSON.stringify({ model, messages: apiMessages(conv), stream: true, options: options() });
+    const answer = { role: 'assistant', content: '' };
+    conv.messages.push(answer);
+    const controller = new AbortController();
+    running = { conv, controller, answer };
     busy(true);
+    await save(conv);
+    renderConversation();
+    renderSidebar();
+    const shown = () => current === conv;
+    let out = messagesEl.lastElementChild;
+    out.classList.add('streaming');
+    const content = out.querySelector('.content');
     setStatus('Thinking…');
+    let failed = null;
     try {
       const r = await api('/api/chat', {
-        method: 'POST', headers: { 'Content-Type': 'application/json' }, signal: controller.signal,
-        body: JSON.stringify({ model, messages: history, stream: true, options: options() })
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, signal: controller.signal, body
       });
       if (!r.ok) {
         let msg = r.status + ' ' + r.statusText;
@@ -257,7 +574,7 @@
       }
       const reader = r.body.getReader();
       const decoder = new TextDecoder();
-      let buf = '', final = null;
+      let buf = '';
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
@@ -269,45 +586,60 @@
           const chunk = JSON.parse(line);
           if (chunk.error) throw new Error(chunk.error);
           if (chunk.message && chunk.message.content) {
-            answer += chunk.message.content;
-            out.innerHTML = renderMarkdown(answer);
-            messagesEl.scrollTop = messagesEl.scrollHeight;
-            setStatus('Generating…');
+            answer.content += chunk.message.content;
+            if (shown()) {
+              showMarkdown(content, answer.content);
+              messagesEl.scrollTop = messagesEl.scrollHeight;
+              setStatus('Generating…');
+            }
           }
-          if (chunk.done) final = chunk;
+          if (chunk.done) {
+            answer.stats = { eval_count: chunk.eval_count, eval_duration: chunk.eval_duration,
+              prompt_eval_count: chunk.prompt_eval_count, done_reason: chunk.done_reason };
+          }
         }
       }
-      if (final) {
-        const secs = (final.eval_duration || 0) / 1e9;
-        const meta = document.createElement('div');
-        meta.className = 'meta';
-        meta.textContent = final.eval_count + ' tokens' + (secs > 0 ? ', ' + (final.eval_count / secs).toFixed(1) +
-          ' tokens/s' : '') + ' · prompt ' + final.prompt_eval_count + ' new tokens';
-        out.appendChild(meta);
-      }
-      setStatus('');
+      if (shown()) setStatus('');
     } catch (e) {
-      if (e.name === 'AbortError') setStatus('Stopped.');
-      else { addMessage('error', 'Error: ' + e.message); setStatus(''); }
+      if (e.name === 'AbortError') {
+        answer.stopped = true;
+        if (shown()) setStatus('Stopped.');
+      } else {
+        failed = e.message;
+      }
     } finally {
-      out.classList.remove('streaming');
-      // Keep whatever was produced (also after Stop) so the next turn continues the same conversation.
-      history.push({ role: 'assistant', content: answer });
-      controller = null;
+      // Keep whatever was produced (also after Stop) so the next turn continues the same conversation; a request
+      // that failed leaves no answer, and the page offers to ask again.
+      if (failed !== null && !answer.content) conv.messages.pop();
+      await save(conv);
+      running = null;
       busy(false);
-      inputEl.focus();
+      if (shown()) {
+        renderConversation();
+        if (failed !== null) {
+          const err = document.createElement('div');
+          err.className = 'msg error';
+          err.textContent = 'Error: ' + failed;
+          messagesEl.appendChild(err);
+          setStatus('');
+        }
+        inputEl.focus();
+      }
+      renderSidebar();
     }
   }
 
-  $('composer').addEventListener('submit', (e) => {
+  $('composer').addEventListener('submit', async (e) => {
     e.preventDefault();
+    if (recorder) stopRecording();
     const text = inputEl.value.trim();
-    if ((!text && !pending.length && !pendingAudio.length && !recorder) || controller) return;
-    const images = pending;
+    if ((!text && !pending.length && !pendingAudio.length) || running) return;
+    const images = pending, audio = pendingAudio;
+    if (!chatModel()) { await send(text, images, audio); return; }
     inputEl.value = '';
-    pending = [];
-    renderPending();
-    send(text, images);
+    pending = []; renderPending();
+    pendingAudio = []; showAudio();
+    await send(text, images, audio);
   });
   $('attach').addEventListener('click', () => fileEl.click());
   fileEl.addEventListener('change', () => { attach(Array.from(fileEl.files)); fileEl.value = ''; });
@@ -333,10 +665,7 @@
   inputEl.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); $('composer').requestSubmit(); }
   });
-  stopEl.addEventListener('click', () => { if (controller) controller.abort(); });
-  $('new-chat').addEventListener('click', () => {
-    if (controller) controller.abort();
-    history = []; pending = []; renderPending(); pendingAudio = []; showAudio(); messagesEl.innerHTML = ''; setStatus(''); inputEl.focus();
-  });
-  loadModels();
+  stopEl.addEventListener('click', () => { if (running) running.controller.abort(); });
+  $('new-chat').addEventListener('click', newChat);
+  loadModels().then(loadConversations);
 })();

@@ -1,0 +1,115 @@
+package dev.jemma.server;
+
+import org.junit.jupiter.api.Assumptions;
+import org.openqa.selenium.By;
+import org.openqa.selenium.Keys;
+import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.Select;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+import java.io.File;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * Headless Chromium through the system's chromedriver (Debian's chromium-driver; no driver download) for the web page
+ * tests, and the steps they share. {@link #start} skips the test, saying why, where no chromedriver is installed.
+ */
+final class Browser {
+    private Browser() {
+    }
+
+    static File chromedriver() {
+        for (String p : List.of(System.getProperty("webdriver.chrome.driver", ""), "/usr/bin/chromedriver",
+                "/usr/lib/chromium/chromedriver")) {
+            if (!p.isEmpty() && new File(p).canExecute()) return new File(p);
+        }
+        return null;
+    }
+
+    private static String chromium() {
+        for (String p : List.of("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")) {
+            if (new File(p).canExecute()) return p;
+        }
+        return null;
+    }
+
+    static void assumeInstalled() {
+        Assumptions.assumeTrue(chromedriver() != null, "no chromedriver installed (apt-get install chromium chromium-driver)");
+    }
+
+    /** A browser whose profile (and so the page's stored conversations) lives under {@code home}. */
+    static ChromeDriver start(Path home) {
+        File driverFile = chromedriver();
+        Assumptions.assumeTrue(driverFile != null, "no chromedriver installed (apt-get install chromium chromium-driver)");
+        ChromeOptions options = new ChromeOptions();
+        String bin = chromium();
+        if (bin != null) options.setBinary(bin);
+        options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-extensions", "--no-first-run", "--window-size=1200,800",
+                "--user-data-dir=" + home.resolve("chrome-profile"));
+        ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(driverFile)
+                .usingAnyFreePort().withLogFile(home.resolve("chromedriver.log").toFile()).build();
+        return new ChromeDriver(service, options);
+    }
+
+    /** Opens (or reloads) the page and waits until it has listed the models. */
+    static WebDriverWait open(ChromeDriver driver, JemmaServer server, Duration timeout) {
+        driver.get(server.uri() + "/");
+        WebDriverWait wait = new WebDriverWait(driver, timeout);
+        wait.until(d -> !new Select(d.findElement(By.id("model"))).getOptions().isEmpty());
+        return wait;
+    }
+
+    /** Records the body of every request the page makes, in {@code window.sentBodies}. */
+    static void recordRequests(ChromeDriver driver) {
+        driver.executeScript("""
+                window.sentBodies = [];
+                const orig = window.fetch;
+                window.fetch = (u, init) => { if (init && init.body) window.sentBodies.push(init.body); return orig(u, init); };""");
+    }
+
+    /** The last /api/chat body the page sent (see {@link #recordRequests}). */
+    static String lastChatBody(ChromeDriver driver) {
+        return (String) driver.executeScript("return window.sentBodies.filter(b => b.includes('\"messages\"')).pop();");
+    }
+
+    /**
+     * Types a message, sends it with Enter and waits until its answer has finished streaming (the page shows the user's
+     * message and sets the busy state together, so "one more user message and not busy" means the answer is done).
+     */
+    static void ask(WebDriver d, WebDriverWait wait, String text) {
+        int before = d.findElements(By.cssSelector(".msg.user")).size();
+        WebElement input = d.findElement(By.id("input"));
+        input.sendKeys(text);
+        input.sendKeys(Keys.ENTER);
+        wait.until(x -> x.findElements(By.cssSelector(".msg.user")).size() == before + 1 && idle(x));
+    }
+
+    /** Waits until the page has sent its {@code n}-th /api/chat request (see {@link #recordRequests}) and is done with it. */
+    static void awaitRequest(ChromeDriver driver, WebDriverWait wait, long n) {
+        wait.until(x -> chatRequests(driver) >= n && idle(x));
+    }
+
+    static long chatRequests(ChromeDriver driver) {
+        return (Long) driver.executeScript("return window.sentBodies.filter(b => b.includes('\"messages\"')).length;");
+    }
+
+    static boolean idle(WebDriver d) {
+        return d.findElement(By.id("send")).isEnabled() && d.findElements(By.cssSelector(".msg.streaming")).isEmpty();
+    }
+
+    /** The titles in the sidebar, newest first. */
+    static List<String> conversations(WebDriver d) {
+        return d.findElements(By.cssSelector("#conversations .conversation .open")).stream().map(WebElement::getText).toList();
+    }
+
+    static List<String> texts(WebDriver d, String css) {
+        return d.findElements(By.cssSelector(css)).stream().map(WebElement::getText).toList();
+    }
+}
