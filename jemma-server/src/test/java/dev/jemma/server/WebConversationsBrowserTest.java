@@ -335,4 +335,33 @@ class WebConversationsBrowserTest {
             }
         }
     }
+
+    /** When the browser refuses to store a conversation (its storage full), the page says so and the chat goes on. */
+    @Test
+    void saysSoWhenTheBrowserCannotKeepAConversation() throws Exception {
+        Browser.assumeInstalled();
+        try (JemmaServer server = TestServers.start(TestServers.config(), home)) {
+            ChromeDriver driver = Browser.start(home);
+            try {
+                WebDriverWait wait = Browser.open(driver, server, WAIT);
+                assertThat(driver.findElement(By.id("storage-note")).getText()).contains("kept in this browser");
+                // the storage is full: every write fails the way Chromium fails it
+                driver.executeScript("IDBObjectStore.prototype.put = function () {"
+                        + " throw new DOMException('The quota has been exceeded.', 'QuotaExceededError'); };");
+                driver.findElement(By.id("max-tokens")).sendKeys("4");
+                Browser.ask(driver, wait, "Will you remember this?");
+                assertThat(driver.findElements(By.cssSelector(".msg.assistant"))).hasSize(1);
+                assertThat(driver.findElements(By.cssSelector(".msg.error"))).isEmpty();
+                assertThat(driver.findElement(By.id("storage-note")).getText())
+                        .startsWith("Not saved: this browser's storage for the page is full");
+                // and indeed it was not kept
+                wait = Browser.open(driver, server, WAIT);
+                wait.until(d -> d.findElement(By.id("storage-note")).getText().contains("kept in this browser"));
+                assertThat(Browser.conversations(driver)).isEmpty();
+                assertThat(driver.findElements(By.cssSelector("#messages .msg"))).isEmpty();
+            } finally {
+                driver.quit();
+            }
+        }
+    }
 }

@@ -77,9 +77,12 @@
     try {
       await store.put(conv);
     } catch (e) {
-      setStatus(e && e.name === 'QuotaExceededError'
+      const why = e && e.name === 'QuotaExceededError'
         ? 'Not saved: this browser\'s storage for the page is full; delete old conversations (images take the most room).'
-        : 'Not saved in this browser: ' + (e && e.message ? e.message : e));
+        : 'Not saved in this browser: ' + (e && e.message ? e.message : e);
+      setStatus(why);
+      $('storage-note').textContent = why;      // stays in view: the status line is reused by the next answer
+      $('storage-note').classList.add('warning');
     }
   }
 
