@@ -99,15 +99,16 @@ public final class Gemma3nMmproj implements AutoCloseable {
     }
 
     /**
-     * The mmproj for a Gemma 3n model: {@code explicit} when given (it must be one), else {@code mmproj-<model file>}
-     * beside the model, else the only {@code mmproj*.gguf} in its folder; null when none is found.
+     * The mmproj for a Gemma 3n model: {@code explicit} when given (it must be one), else for a model in Jemma's store
+     * the projector pulled with it, else {@code mmproj-<model file>} beside the model, else the only
+     * {@code mmproj*.gguf} in its folder (the same search as Gemma 3's); null when none is found.
      */
     public static Path find(Path model, Path explicit) {
         if (explicit != null) {
             if (!java.nio.file.Files.isRegularFile(explicit)) throw new JemmaException(explicit + ": no such mmproj file");
             return explicit;
         }
-        return dev.jemma.core.vision.ImageEncoder.mmprojBeside(model);
+        return dev.jemma.core.vision.ImageEncoder.findBeside(model);
     }
 
     public GgufFile file() {
