@@ -269,9 +269,10 @@ class WebConversationsBrowserTest {
                 WebDriverWait wait = Browser.open(driver, server, Duration.ofMinutes(4));
                 Browser.recordRequests(driver);
                 assertThat(driver.findElement(By.id("max-tokens")).getAttribute("value")).isEmpty();
-                // an answer is sampled (temperature 0.7), so one may still run to the end of the context: ask up to 3 times
+                // an answer is sampled (temperature 0.7), and the model writes BOS rarely: about 2 in 5 answers still run
+                // to the end of the context (it never learnt to end a turn), so ask up to 6 times
                 String meta = "";
-                for (int i = 0; i < 3; i++) {
+                for (int i = 0; i < 6; i++) {
                     driver.findElement(By.id("new-chat")).click();
                     Browser.ask(driver, wait, "Who art thou?");
                     meta = driver.findElement(By.cssSelector(".msg.assistant .meta")).getText();
