@@ -73,8 +73,10 @@ import java.util.concurrent.Executor;
  * map to Jemma's chat messages and go through the model's own chat template. A JSON response format without a schema
  * constrains decoding to one JSON object ({@link JsonConstraint}, as the server's JSON mode), and one with a JSON schema
  * to documents valid against it ({@link JsonSchemaGrammar}). Tools ({@code ToolSpecification}s, AI Services' {@code @Tool}
- * methods) are called with Gemma's prompt-based format ({@link ToolCalling}): the answer is decoded under a grammar
- * of the tools' parameter schemas, so a call always parses; tool results go back as user turns. Remote image URLs fail with
+ * methods) are called with Gemma's prompt-based format ({@link ToolCalling}; tool results go back as user turns), or
+ * for a FunctionGemma model (its chat template tells) in FunctionGemma's own markup, the template declaring the tools
+ * and results going back as function responses; either way the answer is decoded under a grammar of the tools'
+ * parameter schemas, so a call always parses. Remote image URLs fail with
  * {@link UnsupportedFeatureException}, as does a schema keyword that cannot be enforced.
  *
  * <p><b>Parameters.</b> temperature, topP, topK, frequencyPenalty, presencePenalty, maxOutputTokens and stopSequences
@@ -98,6 +100,8 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
     private static final int MAX_IDLE_SESSIONS = 2;
 
     private final Engine engine;
+    /** How this model calls tools: Gemma's prompt format, or FunctionGemma's own (chosen by its chat template). */
+    private final ToolCalling.Format toolFormat;
     private final ChatRequestParameters defaults;
     private final List<ChatModelListener> listeners;
     private final Executor executor;
@@ -130,6 +134,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         this.listeners = b.listeners == null ? List.of() : List.copyOf(b.listeners);
         this.executor = b.executor != null ? b.executor : r -> Thread.ofVirtual().name("jemma-langchain4j").start(r);
         this.engine = Engine.load(b.modelPath, options);
+        this.toolFormat = ToolCalling.Format.of(engine.chatTemplate().source());
         Object name = engine.metadata().get("general.name");
         this.modelName = name instanceof String s && !s.isBlank() ? s : b.modelPath.getFileName().toString();
     }
@@ -148,8 +153,8 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
     @Override
     public ChatResponse doChat(ChatRequest request) {
         List<Tool> tools = tools(request.parameters());
-        List<dev.jemma.core.chat.ChatMessage> messages = ToolCalling.conversation(checkImages(toJemma(request.messages())), tools, parallelToolCalls);
-        GenerationOptions options = toOptions(request.parameters(), parallelToolCalls);
+        List<dev.jemma.core.chat.ChatMessage> messages = toolFormat.conversation(checkImages(toJemma(request.messages())), tools, parallelToolCalls);
+        GenerationOptions options = toOptions(request.parameters(), parallelToolCalls, toolFormat);
         Session session = acquire();
         try {
             return toResponse(session.generate(messages, options, null), !tools.isEmpty());
@@ -172,12 +177,13 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         Session session = null;
         try {
             List<Tool> tools = tools(request.parameters());
-            List<dev.jemma.core.chat.ChatMessage> messages = ToolCalling.conversation(checkImages(toJemma(request.messages())), tools, parallelToolCalls);
-            GenerationOptions options = toOptions(request.parameters(), parallelToolCalls);
+            List<dev.jemma.core.chat.ChatMessage> messages = toolFormat.conversation(checkImages(toJemma(request.messages())), tools, parallelToolCalls);
+            GenerationOptions options = toOptions(request.parameters(), parallelToolCalls, toolFormat);
             session = acquire();
             handle.session = session;
             PartialResponseContext context = new PartialResponseContext(handle);
-            // with tools, the first visible character tells a call list ('[') from text: calls are not streamed as text
+            // with tools, the first visible text tells calls ('[', or FunctionGemma's call marker) from text: calls are not
+            // streamed as text
             StringBuilder held = new StringBuilder();
             Boolean[] calling = {tools.isEmpty() ? Boolean.FALSE : null};
             response = toResponse(session.generate(messages, options, token -> {
@@ -188,7 +194,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
                     held.append(piece);
                     String t = held.toString().stripLeading();
                     if (t.isEmpty()) return;
-                    calling[0] = t.startsWith("[");
+                    calling[0] = toolFormat.startsCalls(t);
                     piece = held.toString();
                 }
                 if (!calling[0]) handler.onPartialResponse(new PartialResponse(piece), context);
@@ -266,15 +272,15 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
                 case AiMessage a -> {
                     String text = a.text() == null ? "" : a.text();
                     if (a.hasToolExecutionRequests()) {
-                        // an earlier call goes back as the model wrote it
+                        // earlier calls stay structured: the tool format writes them as the model wrote them
                         List<ToolCall> calls = new ArrayList<>();
                         for (ToolExecutionRequest r : a.toolExecutionRequests()) calls.add(new ToolCall(r.id(), r.name(), r.arguments() == null ? "{}" : r.arguments()));
-                        String written = ToolCalling.callsText(calls);
-                        text = text.isBlank() ? written : text + "\n" + written;
+                        out.add(dev.jemma.core.chat.ChatMessage.assistantCalls(text, calls));
+                    } else {
+                        out.add(dev.jemma.core.chat.ChatMessage.assistant(text));
                     }
-                    out.add(dev.jemma.core.chat.ChatMessage.assistant(text));
                 }
-                case ToolExecutionResultMessage r -> out.add(new dev.jemma.core.chat.ChatMessage("tool", ToolCalling.resultText(r.toolName(), r.text())));
+                case ToolExecutionResultMessage r -> out.add(dev.jemma.core.chat.ChatMessage.toolResult(r.toolName(), r.text()));
                 default -> throw new UnsupportedFeatureException("Jemma does not support " + m.type() + " messages");
             }
         }
@@ -367,7 +373,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         }
     }
 
-    static GenerationOptions toOptions(ChatRequestParameters p, boolean parallelToolCalls) {
+    static GenerationOptions toOptions(ChatRequestParameters p, boolean parallelToolCalls, ToolCalling.Format format) {
         GenerationOptions.Builder b = GenerationOptions.builder();
         if (p == null) return b.build();
         List<Tool> tools = tools(p);
@@ -376,7 +382,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
             if (response != null) throw new UnsupportedFeatureException("Jemma cannot combine tools with a JSON response format");
             ToolCalling.Choice choice = p.toolChoice() == ToolChoice.REQUIRED ? ToolCalling.Choice.REQUIRED : ToolCalling.Choice.AUTO;
             try {
-                response = ToolCalling.grammar(tools, choice, null, parallelToolCalls);
+                response = format.grammar(tools, choice, null, parallelToolCalls);
             } catch (GrammarException e) {
                 throw new UnsupportedFeatureException("Jemma cannot enforce a tool's parameters: " + e.getMessage());
             }
@@ -428,7 +434,7 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
     }
 
     private ChatResponse toResponse(Generation g, boolean tools) {
-        List<ToolCall> calls = tools ? ToolCalling.parse(g.text()) : null;
+        List<ToolCall> calls = tools ? toolFormat.parse(g.text()) : null;
         if (calls != null) {
             List<ToolExecutionRequest> requests = new ArrayList<>();
             for (ToolCall c : calls) requests.add(ToolExecutionRequest.builder().id(c.id()).name(c.name()).arguments(c.arguments()).build());

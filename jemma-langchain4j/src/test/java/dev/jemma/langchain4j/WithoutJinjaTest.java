@@ -35,4 +35,15 @@ class WithoutJinjaTest {
             assertThat(e.chatTemplate().render(chat, true)).contains("<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>");
         }
     }
+
+    /** FunctionGemma's template declares tools: the built-in Gemma format would drop them, so it needs Jinjava. */
+    @Test
+    void aFunctionGemmaModelSaysItNeedsJinjava() throws Exception {
+        java.nio.file.Path fg = java.nio.file.Path.of(WithoutJinjaTest.class.getResource("/functiongemma-tiny.gguf").toURI());
+        try (Engine e = Engine.load(fg, EngineOptions.builder().contextLength(64).threads(1).build())) {
+            assertThat(e.chatTemplate().isBuiltIn()).isFalse();
+            assertThatThrownBy(() -> e.chatTemplate().render(List.of(ChatMessage.user("Hi")), true))
+                    .isInstanceOf(JemmaException.class).hasMessageContaining("Jinja engine").hasMessageContaining("jinjava");
+        }
+    }
 }

@@ -131,7 +131,7 @@ final class EngineModel implements ServedModel {
         int[] prompt;
         if (r.messages() != null) {
             List<ChatMessage> chat = new ArrayList<>();
-            for (Message m : r.messages()) chat.add(new ChatMessage(m.role(), m.content()));
+            for (Message m : r.messages()) chat.add(m.chat());
             rendered = fit(chat, ctx, listener::gone);
             prompt = null; // tokenized below, against the pooled sessions
         } else {
@@ -227,7 +227,7 @@ final class EngineModel implements ServedModel {
         }
         List<ChatMessage> conv = new ArrayList<>();
         if (r.messages() != null) {
-            for (Message m : r.messages()) conv.add(new ChatMessage(m.role(), m.content(), m.images(), m.audio()));
+            for (Message m : r.messages()) conv.add(m.chat());
         } else {
             if (!r.raw() && r.system() != null && !r.system().isBlank()) conv.add(ChatMessage.system(r.system()));
             conv.add(ChatMessage.user(r.prompt(), r.images()));

@@ -265,21 +265,21 @@ final class OllamaApi {
             if (partsField != null && field == null) field = partsField;
             String content = text.toString();
             JsonNode calls = m.get("tool_calls");
+            List<ToolCall> toolCalls = List.of();
             if (calls != null && !calls.isNull() && !(calls.isArray() && calls.isEmpty())) {
                 if (!role.equals("assistant")) throw HttpError.badRequest("messages[" + i + "].tool_calls: only assistant messages carry tool calls");
-                // an earlier call goes back as the model wrote it
-                String written = ToolCalling.callsText(ToolRequest.calls(calls, i, callNames));
-                content = content.isBlank() ? written : content + "\n" + written;
+                // earlier calls stay structured until the model's tool format writes them (ToolRequest.rewrite)
+                toolCalls = ToolRequest.calls(calls, i, callNames);
             }
+            String toolName = null;
             if (role.equals("tool")) {
                 // OpenAI names the call it answers (tool_call_id), Ollama the function (tool_name)
-                String name = Params.string(m, "tool_name", null);
-                if (name == null) name = Params.string(m, "name", null);
+                toolName = Params.string(m, "tool_name", null);
+                if (toolName == null) toolName = Params.string(m, "name", null);
                 String id = Params.string(m, "tool_call_id", null);
-                if (name == null && id != null) name = callNames.get(id);
-                content = ToolCalling.resultText(name, content);
+                if (toolName == null && id != null) toolName = callNames.get(id);
             }
-            out.add(new ServedModel.Message(role, content, images, field, audio));
+            out.add(new ServedModel.Message(role, content, images, field, audio, toolCalls, toolName, List.of()));
             i++;
         }
         return out;
@@ -407,12 +407,9 @@ final class OllamaApi {
         dev.jemma.core.constrain.Grammar grammar = Constraints.ollama(body);
         ToolRequest tools = chat ? ToolRequest.parse(body) : null;
         if (!chat && body.has("tools") && !body.get("tools").isNull()) throw HttpError.badRequest("field 'tools' is for /api/chat");
-        if (tools != null && tools.grammar != null) {
-            if (grammar != null) throw HttpError.badRequest("fields 'format' and 'tools' cannot be combined");
-            grammar = tools.grammar;
-        }
+        boolean calling = tools != null && tools.grammar != null;
+        if (calling && grammar != null) throw HttpError.badRequest("fields 'format' and 'tools' cannot be combined");
         List<ServedModel.Message> msgs = chat ? messages(body, false) : List.of();
-        if (chat && !msgs.isEmpty()) msgs = ToolRequest.rewrite(msgs, tools);
         String prompt = chat ? null : Params.string(body, "prompt", "");
         String system = chat ? null : Params.string(body, "system", null);
         boolean raw = !chat && Params.bool(body, "raw", false);
@@ -438,12 +435,15 @@ final class OllamaApi {
             loadOrUnload(ex, model, keepAlive, chat);
             return;
         }
-        ServedModel.Request req = new ServedModel.Request(chat ? msgs : null, prompt, system, raw, context, opts, grammar, images);
         try (Scheduler.Slot slot = server.scheduler.acquire(server.config().queueWait().toMillis())) {
             long t0 = System.nanoTime();
             try (ModelManager.Lease lease = server.models.acquire(model, keepAlive)) {
                 long loadNanos = System.nanoTime() - t0;
                 String name = lease.entry().name();
+                // the model's chat template decides how tools are declared, called and answered
+                ToolCalling.Format format = ToolCalling.Format.of(lease.model().info().chatTemplate());
+                ServedModel.Request req = new ServedModel.Request(chat ? ToolRequest.rewrite(msgs, tools, format) : null, prompt, system, raw,
+                        context, opts, calling ? tools.grammar(format) : grammar, images);
                 // The stream starts with the first text, so an error found before it (prompt too long…) still gets
                 // its proper status code.
                 boolean[] started = {false};
@@ -457,11 +457,10 @@ final class OllamaApi {
                     if (opts.logprobs() != null && !lps.isEmpty()) c.set("logprobs", logprobsJson(lps));
                     return ex.sendLine(c);
                 };
-                boolean calling = tools != null && tools.grammar != null;
-                ToolStream ts = calling && stream ? new ToolStream(send) : null;
+                ToolStream ts = calling && stream ? new ToolStream(send, format) : null;
                 Generation.Outcome out = Generation.run(lease, req, ts != null ? ts : send, ex::clientGone, server.metrics, ex.received);
                 if (out.clientGone()) return;
-                List<ToolCall> calls = calling ? ToolCalling.parse(out.text()) : null;
+                List<ToolCall> calls = calling ? format.parse(out.text()) : null;
                 // an unfinished call list (cut by the token limit) goes out as the text it is
                 if (calls == null && ts != null && !ts.release()) return;
                 if (stream && !started[0]) ex.startStream(NDJSON);

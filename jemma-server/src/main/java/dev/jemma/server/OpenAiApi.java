@@ -74,16 +74,13 @@ final class OpenAiApi {
         ToolRequest tools = chat ? ToolRequest.parse(body) : null;
         if (!chat && body.has("tools") && !body.get("tools").isNull()) throw HttpError.badRequest("field 'tools' is for /v1/chat/completions");
         boolean calling = tools != null && tools.grammar != null;
-        if (calling) {
-            if (grammar != null) throw HttpError.badRequest("fields 'response_format' and 'tools' cannot be combined");
-            grammar = tools.grammar;
-        }
+        if (calling && grammar != null) throw HttpError.badRequest("fields 'response_format' and 'tools' cannot be combined");
         ServedModel.Request req;
+        List<ServedModel.Message> msgs = null;
         if (chat) {
-            List<ServedModel.Message> msgs = OllamaApi.messages(body, true);
+            msgs = OllamaApi.messages(body, true);
             if (msgs.isEmpty()) throw HttpError.badRequest("field 'messages' must be a non-empty array");
-            msgs = ToolRequest.rewrite(msgs, tools);
-            req = new ServedModel.Request(msgs, null, null, false, null, opts, grammar);
+            req = null; // made once the model is known: its chat template decides the tool format
         } else {
             JsonNode p = body.get("prompt");
             String prompt;
@@ -100,6 +97,8 @@ final class OpenAiApi {
         try (Scheduler.Slot slot = server.scheduler.acquire(server.config().queueWait().toMillis());
              ModelManager.Lease lease = server.models.acquire(model, null)) {
             String name = lease.entry().name();
+            ToolCalling.Format format = ToolCalling.Format.of(lease.model().info().chatTemplate());
+            if (chat) req = new ServedModel.Request(ToolRequest.rewrite(msgs, tools, format), null, null, false, null, opts, calling ? tools.grammar(format) : grammar);
             boolean[] started = {false};
             int[] textOffset = {0};
             Generation.Sink send = (text, lps) -> {
@@ -115,10 +114,10 @@ final class OpenAiApi {
                 if (opts.logprobs() != null) ((ObjectNode) c.get("choices").get(0)).set("logprobs", logprobsJson(chat, lps, textOffset));
                 return ex.sendEvent(c);
             };
-            ToolStream ts = calling && stream ? new ToolStream(send) : null;
+            ToolStream ts = calling && stream ? new ToolStream(send, format) : null;
             Generation.Outcome out = Generation.run(lease, req, ts != null ? ts : send, ex::clientGone, server.metrics, ex.received);
             if (out.clientGone()) return;
-            List<ToolCall> calls = calling ? ToolCalling.parse(out.text()) : null;
+            List<ToolCall> calls = calling ? format.parse(out.text()) : null;
             // an unfinished call list (cut by the token limit) goes out as the text it is
             if (calls == null && ts != null && !ts.release()) return;
             String finish = calls != null ? "tool_calls" : out.doneReason().equals("length") ? "length" : "stop";

@@ -27,13 +27,26 @@ interface ServedModel extends AutoCloseable {
      * content places one; the others go first) and the request field they came in, for error messages.
      */
     record Message(String role, String content, List<dev.jemma.core.chat.ChatImage> images, String imagesField,
-                   List<dev.jemma.core.chat.ChatAudio> audio) {
+                   List<dev.jemma.core.chat.ChatAudio> audio, List<dev.jemma.core.chat.ToolCall> toolCalls, String toolName,
+                   List<dev.jemma.core.chat.Tool> tools) {
         /**
          * @param audio the audio clips it carries (Gemma 3n): each {@code <audio_soft_token>} in the content places one
          *              (OpenAI input_audio parts leave one where they stand); the others go first
          */
         public Message {
             audio = audio == null ? List.of() : List.copyOf(audio);
+            toolCalls = toolCalls == null ? List.of() : List.copyOf(toolCalls);
+            tools = tools == null ? List.of() : List.copyOf(tools);
+        }
+
+        Message(String role, String content, List<dev.jemma.core.chat.ChatImage> images, String imagesField,
+                List<dev.jemma.core.chat.ChatAudio> audio) {
+            this(role, content, images, imagesField, audio, List.of(), null, List.of());
+        }
+
+        /** As the engine takes it (images, audio and tool data kept). */
+        dev.jemma.core.chat.ChatMessage chat() {
+            return new dev.jemma.core.chat.ChatMessage(role, content, images, audio, toolCalls, toolName, tools);
         }
 
         Message(String role, String content, List<dev.jemma.core.chat.ChatImage> images, String imagesField) {

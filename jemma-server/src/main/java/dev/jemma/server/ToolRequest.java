@@ -23,12 +23,15 @@ final class ToolRequest {
     final List<Tool> tools;
     final ToolCalling.Choice choice;
     final boolean parallel;
+    /** The answer's grammar in Gemma's prompt format (built up front: a schema it cannot enforce is a 400 at once). */
     final Grammar grammar;
+    private final String only;
 
     private ToolRequest(List<Tool> tools, ToolCalling.Choice choice, String only, boolean parallel) {
         this.tools = tools;
         this.choice = choice;
         this.parallel = parallel;
+        this.only = only;
         try {
             this.grammar = ToolCalling.grammar(tools, choice, only, parallel);
         } catch (GrammarException e) {
@@ -88,19 +91,31 @@ final class ToolRequest {
         return new ToolRequest(tools, choice, only, Params.bool(body, "parallel_tool_calls", true));
     }
 
+    /** The answer's grammar in the model's tool format (null for tool_choice none). */
+    Grammar grammar(ToolCalling.Format format) {
+        if (format == ToolCalling.Format.GEMMA_PROMPT || grammar == null) return grammar;
+        try {
+            return format.grammar(tools, choice, only, parallel);
+        } catch (GrammarException e) {
+            throw HttpError.badRequest("field 'tools': " + e.getMessage());
+        }
+    }
+
     /**
-     * The messages as the template gets them: tool declarations in the system turn (unless tool_choice is none), tool
-     * results as user turns. Also for a request without tools whose history holds calls and results.
+     * The messages as the model's template gets them ({@link ToolCalling.Format#conversation}): in Gemma's prompt
+     * format, tool declarations in the system turn (unless tool_choice is none), calls as the model writes them and
+     * results as user turns; for FunctionGemma, the tools with the system turn and calls and results structured for
+     * its template. Also for a request without tools whose history holds calls and results.
      */
-    static List<ServedModel.Message> rewrite(List<ServedModel.Message> msgs, ToolRequest tools) {
+    static List<ServedModel.Message> rewrite(List<ServedModel.Message> msgs, ToolRequest tools, ToolCalling.Format format) {
         boolean any = tools != null;
-        for (ServedModel.Message m : msgs) any |= m.role().equals("tool");
+        for (ServedModel.Message m : msgs) any |= m.role().equals("tool") || !m.toolCalls().isEmpty();
         if (!any) return msgs;
         List<ChatMessage> chat = new ArrayList<>();
-        for (ServedModel.Message m : msgs) chat.add(new ChatMessage(m.role(), m.content(), m.images(), m.audio()));
+        for (ServedModel.Message m : msgs) chat.add(m.chat());
         List<Tool> declared = tools == null || tools.choice == ToolCalling.Choice.NONE ? List.of() : tools.tools;
         List<ServedModel.Message> out = new ArrayList<>();
-        for (ChatMessage c : ToolCalling.conversation(chat, declared, tools == null || tools.parallel)) {
+        for (ChatMessage c : format.conversation(chat, declared, tools == null || tools.parallel)) {
             // a turn's images keep the request field they came from (for messages about them)
             String field = null;
             if (c.hasImages()) {
@@ -111,7 +126,7 @@ final class ToolRequest {
                     }
                 }
             }
-            out.add(new ServedModel.Message(c.role(), c.content(), c.images(), field, c.audio()));
+            out.add(new ServedModel.Message(c.role(), c.content(), c.images(), field, c.audio(), c.toolCalls(), c.toolName(), c.tools()));
         }
         return out;
     }

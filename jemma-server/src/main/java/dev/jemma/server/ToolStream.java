@@ -5,17 +5,19 @@ import java.util.List;
 
 /**
  * Streams an answer that may turn out to be tool calls: the grammar lets a text answer start with neither white space
- * nor {@code [}, so the first visible character decides. Text is passed on as it comes; a call list is held back and
+ * nor {@code [} (FunctionGemma: its call marker, a token text cannot spell), so the first visible text decides. Text is passed on as it comes; a call list is held back and
  * sent whole, parsed, when the answer ends (its log-probabilities with it).
  */
 final class ToolStream implements Generation.Sink {
     private final Generation.Sink text;
+    private final dev.jemma.core.chat.ToolCalling.Format format;
     private final StringBuilder held = new StringBuilder();
     private final List<ServedModel.Logprob> heldLogprobs = new ArrayList<>();
     private Boolean calls;
 
-    ToolStream(Generation.Sink text) {
+    ToolStream(Generation.Sink text, dev.jemma.core.chat.ToolCalling.Format format) {
         this.text = text;
+        this.format = format;
     }
 
     @Override
@@ -25,7 +27,7 @@ final class ToolStream implements Generation.Sink {
             heldLogprobs.addAll(logprobs);
             String t = held.toString().stripLeading();
             if (t.isEmpty()) return true;
-            calls = t.startsWith("[");
+            calls = format.startsCalls(t);
             if (calls) return true;
             return release();
         }

@@ -66,7 +66,8 @@ public final class ChatTemplate {
 
     /** Whether a template uses Gemma's turn format, which the built-in renderer writes. */
     static boolean gemmaFormat(String template) {
-        return template.contains("<start_of_turn>") && template.contains("<end_of_turn>");
+        // FunctionGemma's template is Gemma's turns plus tool declarations the built-in format would drop silently
+        return template.contains("<start_of_turn>") && template.contains("<end_of_turn>") && !FunctionGemma.isTemplate(template);
     }
 
     /** A Jinja template (Hugging Face conventions: {@code messages}, {@code add_generation_prompt}, {@code bos_token}). */
