@@ -1,0 +1,83 @@
+package dev.jemma.server;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Tool-call round trips with the official {@code openai} and {@code ollama} JavaScript clients (pinned in
+ * tools/clients/package-lock.json, installed by {@code .ci/run} with {@code npm ci}) against {@code jemma serve} on
+ * loopback: tools/clients/tool-roundtrip.mjs sends tools with each client, checks the tool_calls parse and validate,
+ * sends the result back as a tool message and checks the answer. The OpenAI client asks for a call with tool_choice
+ * "required" on the tiny Gemma model (Gemma's prompt format). Ollama's API has no tool_choice and a random-weight model
+ * seldom starts a call by itself (no greedy prompt among 672 tried made the FunctionGemma test model call), so the
+ * ollama client sends Jemma's /api/chat extension {@code tool_choice: "required"} (the client posts a request's fields
+ * as given) to the FunctionGemma test model (its own markup, through the Ollama API), with a fixed seed. Without node or
+ * the installed clients the test reports itself skipped, unless JEMMA_REQUIRE_NODE_CLIENTS is set (as {@code .ci/run}
+ * sets it): then it fails.
+ */
+class OfficialClientsTest {
+    static final Path CLIENTS = Path.of("../tools/clients");
+
+    @TempDir
+    static Path home;
+    static JemmaServer server;
+
+    @BeforeAll
+    static void start() {
+        boolean installed = Files.isDirectory(CLIENTS.resolve("node_modules/openai")) && Files.isDirectory(CLIENTS.resolve("node_modules/ollama"));
+        String why = !installed ? "the official clients are not installed: run 'npm ci' in tools/clients (.ci/run does)"
+                : !nodeRuns() ? "node is not on the PATH" : null;
+        if (why != null && System.getenv("JEMMA_REQUIRE_NODE_CLIENTS") != null) {
+            throw new AssertionError("JEMMA_REQUIRE_NODE_CLIENTS is set but " + why);
+        }
+        Assumptions.assumeTrue(why == null, why);
+        server = TestServers.start(TestServers.config().withModels(List.of(TestServers.tinyModel().toString(),
+                FunctionGemmaApiTest.model().toString())), home);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (server != null) server.close();
+    }
+
+    private static boolean nodeRuns() {
+        try {
+            Process p = new ProcessBuilder("node", "--version").redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    @Test
+    void toolCallsRoundTripWithTheOfficialClients() throws Exception {
+        Process p = new ProcessBuilder("node", "tool-roundtrip.mjs", server.uri().toString().replaceAll("/$", ""), TestServers.MODEL,
+                FunctionGemmaApiTest.MODEL).directory(CLIENTS.toFile()).redirectErrorStream(true).start();
+        boolean done = p.waitFor(Duration.ofMinutes(4).toSeconds(), TimeUnit.SECONDS);
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!done) p.destroyForcibly();
+        System.out.println(out);
+        assertThat(done).as("node finished: %s", out).isTrue();
+        assertThat(p.exitValue()).as(out).isZero();
+        // every check printed its line: the four round trips and their answers
+        assertThat(out).contains("ok openai plain:", "ok openai streamed:", "ok ollama plain:", "ok ollama streamed:",
+                "ok openai plain result sent back", "ok ollama streamed result sent back", "all tool-call round trips passed");
+    }
+}
