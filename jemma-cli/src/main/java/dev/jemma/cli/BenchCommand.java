@@ -65,6 +65,9 @@ final class BenchCommand implements Callable<Integer> {
             + " (a GBNF file, a JSON Schema *.json file, or json for JSON mode), and report the per-token mask cost")
     String grammar;
 
+    @Option(names = "--top-k", paramLabel = "K", description = "top-k of --grammar's sampled runs, plain and constrained (default: 64, Gemma's; 0 = the whole vocabulary)")
+    int grammarTopK = 64;
+
     @Option(names = "--image", paramLabel = "IMG", description = "also time encoding this image with the model's vision tower (SigLIP + projector), after one untimed run")
     Path image;
 
@@ -111,7 +114,7 @@ final class BenchCommand implements Callable<Integer> {
                     for (int i = 0; i < gen; i++) m.forward(tokens, i, 1, cache, false);
                 }, gen) : null;
                 double[] pp = ppRun == null ? null : rates(ppRun), tg = tgRun == null ? null : rates(tgRun);
-                GrammarBench gb = grammar != null && gen > 0 ? GrammarBench.run(m, path, grammar, gen, reps, tokens, cache) : null;
+                GrammarBench gb = grammar != null && gen > 0 ? GrammarBench.run(m, path, grammar, gen, reps, tokens, cache, grammarTopK) : null;
                 double[] enc = image == null ? null : imageEncodeSeconds(path, m.config().dim(), pool);
                 AudioClip clip = audio == null ? null : benchClip(audio);
                 double[] aud = clip == null ? null : audioEncodeSeconds(path, m, clip, pool);

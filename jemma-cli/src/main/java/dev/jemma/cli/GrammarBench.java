@@ -30,7 +30,7 @@ import java.util.List;
  */
 record GrammarBench(String grammar, double[] plain, double[] constrained, double sampleMsPerToken, double grammarMsPerToken,
                     double trieSeconds, int trieNodes) {
-    static GrammarBench run(LanguageModel m, Path model, String spec, int gen, int reps, int[] tokens, KvCache cache) {
+    static GrammarBench run(LanguageModel m, Path model, String spec, int gen, int reps, int[] tokens, KvCache cache, int topK) {
         Grammar g = load(spec);
         Tokenizer tok;
         try (GgufFile f = GgufFile.open(model)) {
@@ -42,14 +42,17 @@ record GrammarBench(String grammar, double[] plain, double[] constrained, double
         double trie = (System.nanoTime() - t0) / 1e9;
         List<Long> sampleNanos = new ArrayList<>(), grammarNanos = new ArrayList<>();
         int[] eot = tok.endOfTurnIds();
-        double[] plain = BenchCommand.rates(BenchCommand.run(reps, () -> generate(m, cache, tokens[0], gen, null, v, eot, sampleNanos), gen));
-        double[] constrained = BenchCommand.rates(BenchCommand.run(reps, () -> generate(m, cache, tokens[0], gen, g, v, eot, grammarNanos), gen));
+        double[] plain = BenchCommand.rates(BenchCommand.run(reps, () -> generate(m, cache, tokens[0], gen, null, v, eot, sampleNanos, topK), gen));
+        double[] constrained = BenchCommand.rates(BenchCommand.run(reps, () -> generate(m, cache, tokens[0], gen, g, v, eot, grammarNanos, topK), gen));
         return new GrammarBench(spec, plain, constrained, lastMeanMs(sampleNanos, reps, gen), lastMeanMs(grammarNanos, reps, gen), trie, v.nodes());
     }
 
-    private static void generate(LanguageModel m, KvCache cache, int first, int gen, Grammar g, GrammarVocabulary v, int[] eot, List<Long> maskNanos) {
+    private static void generate(LanguageModel m, KvCache cache, int first, int gen, Grammar g, GrammarVocabulary v, int[] eot, List<Long> maskNanos, int topK) {
         cache.clear();
-        Sampler sampler = new Sampler(SamplingParams.GEMMA_DEFAULTS);
+        // Gemma's defaults, top-k as asked (0: the whole vocabulary, where only the full mask applies)
+        SamplingParams d = SamplingParams.GEMMA_DEFAULTS;
+        Sampler sampler = new Sampler(new SamplingParams(d.temperature(), topK, d.topP(), d.minP(), d.repeatPenalty(), d.repeatLastN(),
+                d.presencePenalty(), d.frequencyPenalty(), d.seed()));
         GrammarConstraint c = g == null ? null : new GrammarConstraint(g, v);
         int vocab = m.config().vocabSize();
         float[] logits = m.forward(new int[]{first}, 0, 1, cache, false);
