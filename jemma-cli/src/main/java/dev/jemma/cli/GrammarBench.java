@@ -29,7 +29,7 @@ import java.util.List;
  * a grammar that completes is restarted so every run generates the same number of tokens.
  */
 record GrammarBench(String grammar, double[] plain, double[] constrained, double sampleMsPerToken, double grammarMsPerToken,
-                    double trieSeconds, int trieNodes) {
+                    double trieSeconds, int trieNodes, int topK) {
     static GrammarBench run(LanguageModel m, Path model, String spec, int gen, int reps, int[] tokens, KvCache cache, int topK) {
         Grammar g = load(spec);
         Tokenizer tok;
@@ -44,7 +44,7 @@ record GrammarBench(String grammar, double[] plain, double[] constrained, double
         int[] eot = tok.endOfTurnIds();
         double[] plain = BenchCommand.rates(BenchCommand.run(reps, () -> generate(m, cache, tokens[0], gen, null, v, eot, sampleNanos, topK), gen));
         double[] constrained = BenchCommand.rates(BenchCommand.run(reps, () -> generate(m, cache, tokens[0], gen, g, v, eot, grammarNanos, topK), gen));
-        return new GrammarBench(spec, plain, constrained, lastMeanMs(sampleNanos, reps, gen), lastMeanMs(grammarNanos, reps, gen), trie, v.nodes());
+        return new GrammarBench(spec, plain, constrained, lastMeanMs(sampleNanos, reps, gen), lastMeanMs(grammarNanos, reps, gen), trie, v.nodes(), topK);
     }
 
     private static void generate(LanguageModel m, KvCache cache, int first, int gen, Grammar g, GrammarVocabulary v, int[] eot, List<Long> maskNanos, int topK) {
@@ -108,6 +108,7 @@ record GrammarBench(String grammar, double[] plain, double[] constrained, double
 
     void put(ObjectNode o) {
         o.put("grammar", grammar);
+        o.put("grammar_top_k", topK);
         o.put("tg_sampled_tokens_per_s", BenchCommand.mean(plain));
         o.put("tg_grammar_tokens_per_s", BenchCommand.mean(constrained));
         o.put("grammar_overhead_percent", overheadPercent());
@@ -122,7 +123,7 @@ record GrammarBench(String grammar, double[] plain, double[] constrained, double
     void print(String name, String size, int threads, String mode, int gen) {
         System.out.printf("| %s | %s | %d | %s | tg%d sampled | %.2f ± %.2f |%n", name, size, threads, mode, gen, BenchCommand.mean(plain), BenchCommand.sd(plain));
         System.out.printf("| %s | %s | %d | %s | tg%d grammar | %.2f ± %.2f |%n", name, size, threads, mode, gen, BenchCommand.mean(constrained), BenchCommand.sd(constrained));
-        System.out.printf("%ngrammar %s: %+.1f %% time per token; sampling %.3f ms/token plain, %.3f ms/token constrained"
+        System.out.printf("%ngrammar %s (top-k " + topK + "): %+.1f %% time per token; sampling %.3f ms/token plain, %.3f ms/token constrained"
                 + " (mask %+.3f ms/token; trie of %d nodes built in %.3f s)%n", grammar, overheadPercent(), sampleMsPerToken,
                 grammarMsPerToken, grammarMsPerToken - sampleMsPerToken, trieNodes, trieSeconds);
     }

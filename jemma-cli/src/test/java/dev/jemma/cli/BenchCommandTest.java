@@ -56,6 +56,14 @@ class BenchCommandTest {
         assertThat(o.get("grammar_mask_ms_per_token").asDouble()).isEqualTo(
                 o.get("grammar_sample_ms_per_token").asDouble() - o.get("sample_ms_per_token").asDouble(), org.assertj.core.data.Offset.offset(1e-9));
         assertThat(o.get("grammar_trie_nodes").asInt()).isPositive();
+        assertThat(o.get("grammar_top_k").asInt()).isEqualTo(64);
+        // the prepared measurement's cases: a schema with maxLength strings, sampled over the whole vocabulary
+        var k0 = CliTestSupport.run(null, "bench", RunCommandTest.TINY, "-p", "0", "-n", "8", "-r", "1", "-t", "1", "--grammar",
+                "../tools/bench/schema-maxlength.json", "--top-k", "0", "--json");
+        assertThat(k0.exitCode()).as(k0.err()).isZero();
+        var o0 = new com.fasterxml.jackson.databind.ObjectMapper().readTree(k0.out());
+        assertThat(o0.get("grammar_top_k").asInt()).isZero();
+        assertThat(o0.get("tg_grammar_tokens_per_s").asDouble()).isPositive();
         var bad = CliTestSupport.run(null, "bench", RunCommandTest.TINY, "-p", "0", "-n", "2", "--grammar", "/no/such.gbnf");
         assertThat(bad.exitCode()).isNotZero();
         assertThat(bad.err().strip()).isEqualTo("jemma: --grammar /no/such.gbnf: cannot read (no such file)");
