@@ -5,9 +5,7 @@ import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.WeightMatrix;
-import dev.jemma.core.tensor.attention.Attention;
-import dev.jemma.core.tensor.attention.KvView;
-import dev.jemma.core.tensor.attention.Visibility;
+import dev.jemma.core.tensor.attention.DenseAttention;
 
 /**
  * SigLIP vision encoder as Gemma 3 uses it (HF modeling_siglip.py, {@code SiglipVisionTransformer} without the
@@ -17,7 +15,8 @@ import dev.jemma.core.tensor.attention.Visibility;
  *   per block: x = x + out(Attn(ln1(x)));  x = x + fc2(gelu_tanh(fc1(ln2(x))))   (every linear with a bias)
  *   y = post_ln(x)                                              (last_hidden_state [P × hidden])
  * </pre>
- * Attention is plain multi-head, fully bidirectional over the image's patches (no cache), scale headDim^-0.5.
+ * Attention is plain multi-head, fully bidirectional over the image's patches (no cache), scale headDim^-0.5, run by
+ * {@link DenseAttention} (both of its products as GEMMs: SigLIP's heads of 72 are no whole number of vectors).
  * LayerNorm statistics accumulate in double. Every matmul runs over all P patches at once on the given
  * {@link MatMul} (the text model's kernels).
  */
@@ -88,7 +87,9 @@ public final class SiglipVisionTower {
     /** Floats of scratch {@link #forward} allocates for one image (for a memory estimate). */
     public static long scratchFloats(VisionConfig c) {
         long p = c.patches();
-        return p * (3L * c.patchSize() * c.patchSize()) + p * (7L * c.hidden() + c.ffn());
+        int hdPad = (c.headDim() + 15) / 16 * 16;
+        // + the attention's transposed keys and padded values
+        return p * (3L * c.patchSize() * c.patchSize()) + p * (7L * c.hidden() + c.ffn()) + (p + 64) * c.hidden() + p * c.heads() * (long) hdPad;
     }
 
     /**
@@ -103,7 +104,7 @@ public final class SiglipVisionTower {
         float[][] qkv = {q, k, v};
 
         embedPatches(pixels, off, x, mm, pool);
-        Attention.Scratch[] scratch = Attention.scratch(pool.threads());
+        DenseAttention attention = new DenseAttention(P, heads, hd, pool.threads());
         final float scale = (float) (1.0 / Math.sqrt(hd));
         for (Block b : blocks) {
             layerNorm(pool, x, xn, P, d, b.ln1W, b.ln1B, c.eps());
@@ -116,7 +117,7 @@ public final class SiglipVisionTower {
                     addBias(v, r * d, b.vB, d);
                 }
             });
-            Attention.attend(pool, scratch, Visibility.BIDIRECTIONAL, KvView.none(), q, att, 0, P, 0, heads, heads, hd, k, v);
+            attention.attend(pool, q, k, v, att);
             blocked(mm, pool, new WeightMatrix[]{b.o}, att, P, new float[][]{xn});
             addBiasResidual(pool, x, xn, b.oB, P, d);
 
