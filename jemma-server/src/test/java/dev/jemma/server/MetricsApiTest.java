@@ -103,8 +103,9 @@ class MetricsApiTest {
         assertThat(a.path("usage").path("completion_tokens").asInt()).as(a.toString()).isEqualTo(7);
         int o = ollama.path("eval_count").asInt();
         boolean ollamaAtLimit = ollama.path("done_reason").asText().equals("length");
-        assertThat(streamed.body().lines().filter(l -> l.startsWith("data: {") && !l.contains("\"text\":\"\"")).count())
-                .as(streamed.body()).isEqualTo(5);
+        // the stream ran to its limit (its text events need not be one per token: a byte-fallback token's piece waits
+        // for the rest of its UTF-8 character)
+        assertThat(streamed.body()).contains("\"finish_reason\":\"length\"");
         assertThat(get(after, "jemma_generated_tokens_total") - get(before, "jemma_generated_tokens_total")).isEqualTo(12 + o);
         assertThat(get(after, "jemma_prompt_tokens_total") - get(before, "jemma_prompt_tokens_total"))
                 .isGreaterThanOrEqualTo(a.path("usage").path("prompt_tokens").asInt());
