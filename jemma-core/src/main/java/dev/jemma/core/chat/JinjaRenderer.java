@@ -26,6 +26,9 @@ final class JinjaRenderer {
                 .withMaxRenderDepth(64)
                 // FunctionGemma's template formats nested parameter schemas with a macro that calls itself
                 .withEnableRecursiveMacroCalls(true)
+                // {{- … -}} strips white space as in Python's Jinja2 (Hugging Face templates rely on it); Jinjava
+                // otherwise keeps it for expressions
+                .withLegacyOverrides(com.hubspot.jinjava.LegacyOverrides.newBuilder().withUseTrimmingForNotesAndExpressions(true).build())
                 .withMaxMacroRecursionDepth(32)
                 .build();
         jinjava = new Jinjava(config);

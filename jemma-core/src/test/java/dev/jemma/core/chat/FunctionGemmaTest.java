@@ -106,6 +106,13 @@ class FunctionGemmaTest {
                 + "<start_function_response>response:now{value:<escape>12:00<escape>}<end_function_response>");
     }
 
+    /** Hugging Face's templates (FunctionGemma's among them) use {{- … -}}: it strips white space as in Jinja2. */
+    @Test
+    void expressionWhitespaceControlWorksAsInJinja2() {
+        ChatTemplate t = ChatTemplate.jinja("{{ bos_token }}a\n{{- 'b' -}}\n c { {{- messages[0]['content'] }} }", "<bos>", "<eos>");
+        assertThat(t.render(List.of(ChatMessage.user("x")), false)).isEqualTo("<bos>abc {x }");
+    }
+
     private static byte[] spell(String markup) {
         // special tokens as the grammar spells them; the rest as UTF-8
         ByteArrayOutputStream out = new ByteArrayOutputStream();
