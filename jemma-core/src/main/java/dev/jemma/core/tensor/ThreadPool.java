@@ -86,6 +86,12 @@ public final class ThreadPool implements AutoCloseable {
      * As {@link #parallelFor(int, RangeTask)} with at most {@code maxChunks} chunks: a loop whose items are each
      * long enough (a 64-row tile of a prompt-batch GEMM: ~0.5 ms) passes {@code n}, so that the threads finish within
      * one item of each other instead of within one eighth of their share.
+     *
+     * <p>Synchronized because the pool holds one loop's state (task, range, counters): callers on other threads take
+     * turns loop by loop, correct but no faster than one after the other. An engine's forwards never meet here (its
+     * scheduler runs one step at a time); a session's image or audio encode runs on the engine's pool too and takes
+     * turns with the step running then. A task must not call {@code parallelFor} itself: a worker would wait for the
+     * lock its caller holds until that caller's loop ends, which waits for the worker.
      */
     public synchronized void parallelFor(int n, RangeTask task, int maxChunks) {
         if (n <= 0) return;
