@@ -64,12 +64,14 @@ final class HeapCommand implements Callable<Integer> {
         new CommandLine(s).parseArgs(rest);
         int sessions = s.parallel;
         int perSlot = s.ctx > 0 ? Math.max(1, s.ctx / s.parallel) : 0;
+        // the model's batch takes a whole --batch-chunk, as the engine loads it
+        int batch = dev.jemma.core.engine.EngineOptions.builder().batchChunk(s.batchChunk).build().modelBatch();
         long models = 0;
         if (!s.models.isEmpty()) {
-            for (String m : s.models) models += modelHeap(ModelPaths.resolve(m), perSlot, sessions);
+            for (String m : s.models) models += modelHeap(ModelPaths.resolve(m), perSlot, sessions, batch);
         } else {
             // models load on demand from the store: room for the largest
-            for (StoredModel m : ModelStore.open().list()) models = Math.max(models, modelHeap(m.path(), perSlot, sessions));
+            for (StoredModel m : ModelStore.open().list()) models = Math.max(models, modelHeap(m.path(), perSlot, sessions, batch));
         }
         if (models == 0) return 0;
         long requests = (long) (s.parallel + s.queue) * 3 * dev.jemma.server.JemmaServer.Config.defaults().maxBodyBytes();
@@ -86,21 +88,23 @@ final class HeapCommand implements Callable<Integer> {
             if (ModelPaths.isModel(a) || a.toLowerCase().endsWith(".gguf")) modelArg = a;
         }
         Path model = modelArg != null ? ModelPaths.resolve(modelArg) : ModelPaths.demoModel();
-        return modelHeap(model, r.flags.contextLength, 1) + BASE_MIB * MIB;
+        return modelHeap(model, r.flags.contextLength, 1, DEFAULT_BATCH) + BASE_MIB * MIB;
     }
 
     private static long chat(String[] rest) {
         ChatCommand c = new ChatCommand();
         new CommandLine(c).parseArgs(rest);
         Path model = c.model != null ? ModelPaths.resolve(c.model) : ModelPaths.demoModel();
-        return modelHeap(model, c.flags.contextLength, 1) + BASE_MIB * MIB;
+        return modelHeap(model, c.flags.contextLength, 1, DEFAULT_BATCH) + BASE_MIB * MIB;
     }
 
-    /** KV cache per conversation × conversations + scratch + headroom, from the model's plan. */
-    static long modelHeap(Path model, int contextLength, int sessions) {
+    private static final int DEFAULT_BATCH = dev.jemma.core.engine.EngineOptions.defaults().modelBatch();
+
+    /** KV cache per conversation × conversations + one forward's scratch (batches of {@code batch}) + headroom, from the model's plan. */
+    static long modelHeap(Path model, int contextLength, int sessions, int batch) {
         if (model == null || !Files.isRegularFile(model)) return 0;
         try (GgufFile f = GgufFile.open(model)) {
-            MemoryPlan p = ModelLoader.plan(f, ModelLoader.readConfig(f), contextLength, dev.jemma.core.engine.EngineOptions.defaults().maxBatch());
+            MemoryPlan p = ModelLoader.plan(f, ModelLoader.readConfig(f), contextLength, batch);
             return p.kvBytes() * sessions + p.scratchBytes() + p.headroomBytes();
         }
     }

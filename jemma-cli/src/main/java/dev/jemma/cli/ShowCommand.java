@@ -41,7 +41,7 @@ final class ShowCommand implements Callable<Integer> {
         if (contextLength < 0) throw new JemmaException("-c " + contextLength + ": must be positive");
         try (GgufFile f = GgufFile.open(ModelPaths.resolve(model))) {
             if (parallel < 1) throw new JemmaException("--parallel must be at least 1, got " + parallel);
-            ModelSummary s = ModelSummary.of(f, contextLength, 64, matformer, parallel);
+            ModelSummary s = ModelSummary.of(f, contextLength, dev.jemma.core.engine.EngineOptions.defaults().modelBatch(), matformer, parallel);
             var vision = visionTower(f);
             if (json) {
                 var m = new java.util.LinkedHashMap<String, Object>(s.toMap());

@@ -63,6 +63,8 @@ public final class Engine implements AutoCloseable {
     /** The KV caches sessions take turns with, or null: every session its own cache ({@link EngineOptions#parallel()} 0). */
     private final KvPool kvPool;
     private final long kvBytesPerSequence;
+    /** What the loader planned for this engine (its KV pool included); its scratch is one forward's, as the scheduler runs them. */
+    private final dev.jemma.core.memory.MemoryPlan memoryPlan;
     private volatile boolean closed;
     private volatile GrammarVocabulary grammarVocabulary;
 
@@ -93,7 +95,7 @@ public final class Engine implements AutoCloseable {
             }
             p = new ThreadPool(options.threadsOrDefault());
             // a step holds a prompt chunk and the running streams' tokens: the model's batch takes a whole chunk
-            ModelLoader.Options mo = new ModelLoader.Options(options.exact(), p.threads(), Math.max(options.maxBatch(), options.batchChunkOrDefault()),
+            ModelLoader.Options mo = new ModelLoader.Options(options.exact(), p.threads(), options.modelBatch(),
                     options.matformer(),
                     options.contextLength(), options.f32Activations(), options.checkMemory());
             if ("gemma3".equals(arch.name())) {
@@ -119,6 +121,7 @@ public final class Engine implements AutoCloseable {
             dev.jemma.core.memory.MemoryPlan plan = ModelLoader.plan(file, mo);
             if (options.parallel() > 1) plan.withSequences(options.parallel()).check(mo.checkMemory());
             kvBytesPerSequence = plan.kvBytesPerSequence();
+            memoryPlan = options.parallel() > 1 ? plan.withSequences(options.parallel()) : plan;
             model = ModelLoader.load(file, mo, p, true);
             if (mm3n != null) mm3n.attachTo(model);
             config = model.config();
@@ -366,6 +369,15 @@ public final class Engine implements AutoCloseable {
 
     int maxBatch() {
         return model.maxBatch();
+    }
+
+    dev.jemma.core.memory.MemoryPlan memoryPlan() {
+        return memoryPlan;
+    }
+
+    /** Bytes of forward scratch the model holds now (what {@link #memoryPlan()}'s scratch counts). */
+    long scratchBytesHeld() {
+        return model.scratchBytesHeld();
     }
 
     /** This model's tokens as a trie for grammar masks, built on first use and shared by every session. */

@@ -74,6 +74,15 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
         return batchChunk > 0 ? batchChunk : DEFAULT_BATCH_CHUNK;
     }
 
+    /**
+     * The rows one forward's buffers hold, which the model is loaded with and the memory plan sizes its scratch for: a
+     * step holds a prompt chunk beside the running streams' tokens, so the model's batch takes a whole chunk
+     * ({@link #maxBatch} or a larger {@link #batchChunk}; a step with more rows runs in parts of this size).
+     */
+    public int modelBatch() {
+        return Math.max(maxBatch, batchChunkOrDefault());
+    }
+
     public static EngineOptions defaults() {
         return builder().build();
     }

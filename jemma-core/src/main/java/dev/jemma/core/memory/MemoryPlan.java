@@ -29,7 +29,10 @@ import java.util.Map;
  * @param bytesByType    tensor count and bytes per tensor type
  * @param kvBytes        KV caches for {@code contextLength} positions, {@code sequences} of them
  * @param kvLayout       the KV cache's shape (per-layer window, width, owner), as the model allocates it
- * @param scratchBytes   activations and logits for a batch of {@code maxBatch} tokens
+ * @param scratchBytes   one forward's buffers: activations and logits for a batch of {@code maxBatch} tokens and the
+ *                       attention rows for {@code contextLength} keys (an engine runs one forward at a time)
+ * @param scratchBytesPerPosition the part of {@code scratchBytes} that grows with the context, per position (the
+ *                       attention rows), so that advice on a smaller context counts it
  * @param headroomBytes  heap kept free for everything else: a caller's copy of a batch of logits, the tokenizer,
  *                       temporary arrays, the JVM's own use
  * @param heapLimit      the JVM's maximum heap, bytes
@@ -39,7 +42,7 @@ import java.util.Map;
  */
 public record MemoryPlan(String file, int contextLength, int maxBatch, long weightBytes, long mappedBytes, Map<GgmlType, long[]> bytesByType,
                          long kvBytes, KvLayout kvLayout, long scratchBytes, long headroomBytes, long heapLimit, long memAvailable,
-                         int trainedContext, int sequences) {
+                         int trainedContext, int sequences, long scratchBytesPerPosition) {
 
     /** Context used when none is asked for: the model's own, capped (a 128K cache on every load would be wasteful). */
     public static final int DEFAULT_CONTEXT_CAP = 8192;
@@ -54,10 +57,11 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
     /**
      * The plan for {@code file}'s model, whose sizes its architecture gives: {@code contextLength} positions (0: the
      * default for {@code trainedContext}), batches of {@code maxBatch} tokens, {@code weightBytes} of tensor data read
-     * of which {@code mappedBytes} sparsely, the KV shape and the scratch bytes, {@code vocab} logits per token.
+     * of which {@code mappedBytes} sparsely, the KV shape, one forward's scratch (bytes whatever the context, and bytes
+     * per position of context), {@code vocab} logits per token.
      */
     public static MemoryPlan of(GgufFile file, int contextLength, int trainedContext, int maxBatch, long weightBytes, long mappedBytes,
-                                KvLayout kv, long scratchBytes, int vocab) {
+                                KvLayout kv, long scratchFixedBytes, long scratchBytesPerPosition, int vocab) {
         int ctx = contextLength > 0 ? contextLength : defaultContext(trainedContext);
         Map<GgmlType, long[]> byType = new EnumMap<>(GgmlType.class);
         for (GgufTensorInfo t : file.tensors().values()) {
@@ -66,15 +70,15 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
             e[1] += t.byteSize();
         }
         return new MemoryPlan(file.path().getFileName().toString(), ctx, maxBatch, weightBytes, mappedBytes, Collections.unmodifiableMap(byType),
-                kv.bytes(ctx), kv, scratchBytes, HEADROOM + 4L * maxBatch * vocab, SystemMemory.heapLimit(), SystemMemory.available(),
-                Math.max(1, trainedContext), 1);
+                kv.bytes(ctx), kv, scratchFixedBytes + scratchBytesPerPosition * Math.max(ctx, maxBatch), HEADROOM + 4L * maxBatch * vocab,
+                SystemMemory.heapLimit(), SystemMemory.available(), Math.max(1, trainedContext), 1, scratchBytesPerPosition);
     }
 
     /** This plan with {@code n} KV caches of {@link #contextLength} positions each (a KV pool of n slots). */
     public MemoryPlan withSequences(int n) {
         if (n < 1) throw new IllegalArgumentException("sequences must be >= 1, got " + n);
         return new MemoryPlan(file, contextLength, maxBatch, weightBytes, mappedBytes, bytesByType, kvLayout.bytes(contextLength) * n, kvLayout,
-                scratchBytes, headroomBytes, heapLimit, memAvailable, trainedContext, n);
+                scratchBytes, headroomBytes, heapLimit, memAvailable, trainedContext, n, scratchBytesPerPosition);
     }
 
     /** KV bytes of one sequence's cache at {@link #contextLength}. */
@@ -190,11 +194,11 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
 
     /** Largest context (a multiple of 256, or of 1 below 256) whose KV cache + scratch + headroom fit {@code budget}. */
     private int largestContextFitting(long budget) {
-        long fixed = scratchBytes + headroomBytes;
+        long fixed = scratchBytes - scratchBytesPerPosition * Math.max(contextLength, maxBatch) + headroomBytes;
         int lo = 0, hi = contextLength;
         while (lo < hi) {
             int mid = (int) (((long) lo + hi + 1) / 2);
-            if (kvBytesAt(mid) * sequences + fixed <= budget) lo = mid;
+            if (kvBytesAt(mid) * sequences + scratchBytesPerPosition * Math.max(mid, maxBatch) + fixed <= budget) lo = mid;
             else hi = mid - 1;
         }
         return lo >= 256 ? lo / 256 * 256 : lo;

@@ -36,6 +36,27 @@ public interface Architecture {
     long scratchBytes(GgufFile file, ModelConfig config, int maxBatch, String matformer);
 
     /**
+     * All the scratch one forward holds, what the memory plan counts per forward: the per-batch buffers
+     * ({@link #scratchBytes}) and the attention workers' score rows, which grow with the keys a query sees (at most the
+     * context, or the batch where there is no cache) and with the threads of the pool.
+     */
+    default ForwardScratch forwardScratch(GgufFile file, ModelConfig config, int maxBatch, int threads, String matformer) {
+        return new ForwardScratch(scratchBytes(file, config, maxBatch, matformer)
+                + dev.jemma.core.tensor.attention.Attention.scratchBytesFixed(threads),
+                dev.jemma.core.tensor.attention.Attention.scratchBytesPerKey(threads, config.heads() / config.kvHeads()));
+    }
+
+    /**
+     * One forward's scratch: {@code fixedBytes} whatever the context, plus {@code bytesPerKey} per key a query can see
+     * (the context, or the batch when that is larger).
+     */
+    record ForwardScratch(long fixedBytes, long bytesPerKey) {
+        public long bytesAt(int contextLength, int maxBatch) {
+            return fixedBytes + bytesPerKey * Math.max(contextLength, maxBatch);
+        }
+    }
+
+    /**
      * Bytes of tensor data the model reads, and the part of it read a row per token that stays mapped from disk
      * rather than resident. Default: every tensor in the file, nothing sparsely read.
      */

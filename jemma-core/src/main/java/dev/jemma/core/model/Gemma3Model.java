@@ -92,6 +92,10 @@ public final class Gemma3Model implements LanguageModel {
             cos = new float[c.headDim() / 2];
             sin = new float[c.headDim() / 2];
         }
+
+        long bytes() {
+            return new ScratchBytes().add(x, xn, q, k, v, att, proj, cos, sin, qkvOut, gateUpOut, attn).bytes();
+        }
     }
 
     /**
@@ -225,6 +229,13 @@ public final class Gemma3Model implements LanguageModel {
     @Override
     public KvCache newCache(int contextLength) {
         return c.kvLayout().newCache(contextLength);
+    }
+
+    @Override
+    public long scratchBytesHeld() {
+        long sum = 0;
+        for (Scratch s : scratch) sum += s.bytes();
+        return sum;
     }
 
     /** Capacities a cache of this context length would have (memory plan). */

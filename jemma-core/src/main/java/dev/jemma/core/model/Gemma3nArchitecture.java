@@ -46,22 +46,10 @@ final class Gemma3nArchitecture implements Architecture {
         return loaded.config().kvLayout(loaded.gemma3n().kvSource());
     }
 
-    /**
-     * Gemma3nModel's per-batch buffers: the Gemma 3 set plus AltUp's streams and predictions, the per-layer inputs,
-     * Laurel's low-rank middle and per-owning-layer batch K/V. An estimate kept in step with that class by hand.
-     */
     @Override
     public long scratchBytes(GgufFile f, ModelConfig base, int maxBatch, String matformer) {
         Gemma3nConfig.Loaded loaded = Gemma3nConfig.read(f, base, slice(matformer));
-        ModelConfig c = loaded.config();
-        int ownLayers = 0;
-        for (int l = 0; l < c.layers(); l++) if (!loaded.gemma3n().sharesKv(l)) ownLayers++;
-        String a = c.architecture() + ".";
-        long streams = f.getLong(a + "altup.num_inputs", 4), p = f.getLong(a + "embedding_length_per_layer_input", 256);
-        long ffn = Arrays.stream(c.ffnDim()).max().orElse(0);
-        long perToken = (1 + 2 * streams + 4) * c.dim() + (long) c.layers() * p + 2L * c.qDim() + 2L * c.kvDim()
-                + Math.max(ffn, p) + ffn + 64 + streams + p + 2L * c.kvDim() * ownLayers + c.vocabSize();
-        return 4 * perToken * maxBatch;
+        return Gemma3nModel.scratchBytes(loaded.config(), loaded.gemma3n(), maxBatch);
     }
 
     /**

@@ -121,6 +121,11 @@ public final class Gemma3nModel implements LanguageModel {
                         : new float[][]{q, batchK[l] != null ? batchK[l] : k, batchV[l] != null ? batchV[l] : v, mid};
             }
         }
+
+        long bytes() {
+            return new ScratchBytes().add(correctCoefs, h0, pleIn, pleProj, xn, laurel, q, k, v, att, proj, mid, routerIn, r,
+                    coefs, pleGate, cos, sin, s, pred, gateUpOut, attnOut, batchK, batchV, attn).bytes();
+        }
     }
 
     public Gemma3nModel(GgufFile file, ModelConfig base, MatFormer slice, MatMul matmul, ThreadPool pool, int maxBatch, boolean ownsFile) {
@@ -351,6 +356,30 @@ public final class Gemma3nModel implements LanguageModel {
     @Override
     public KvCache newCache(int contextLength) {
         return c.kvLayout(g.kvSource()).newCache(contextLength);
+    }
+
+    /**
+     * Bytes of one forward's buffers ({@link Scratch}, array for array) for batches of {@code maxBatch} rows, plus the
+     * logits it returns: what the memory plan counts.
+     */
+    static long scratchBytes(ModelConfig c, Gemma3nConfig g, int maxBatch) {
+        int dim = c.dim(), a = g.altupInputs(), p = g.pleDim(), n = c.layers();
+        long maxFfn = Arrays.stream(c.ffnDim()).max().orElse(0);
+        long sources = java.util.stream.IntStream.range(0, n).filter(l -> g.kvSource()[l] != l).map(l -> g.kvSource()[l]).distinct().count();
+        long perRow = (5L + 2L * a) * dim   // h0, xn, laurel, proj, routerIn; AltUp streams and predictions
+                + 2L * n * p                // per-layer inputs and their projection
+                + 2L * c.qDim() + 2L * c.kvDim() + 2L * maxFfn + g.laurelRank() + a + p
+                + 2L * c.kvDim() * sources  // batch K/V of the layers others read
+                + c.vocabSize();            // the logits a forward returns
+        long fixed = (long) a * a + a + 2L * (c.headDim() / 2);
+        return 4L * (perRow * maxBatch + fixed);
+    }
+
+    @Override
+    public long scratchBytesHeld() {
+        long sum = 0;
+        for (Scratch s : scratch) sum += s.bytes();
+        return sum;
     }
 
     @Override

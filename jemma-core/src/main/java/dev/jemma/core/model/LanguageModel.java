@@ -14,6 +14,13 @@ public interface LanguageModel extends AutoCloseable {
     KvCache newCache(int contextLength);
 
     /**
+     * Bytes of forward scratch the model holds now: the buffers of every forward that has run, kept for the next ones
+     * (one set per forward that ran at the same time as others). What the memory plan's scratch
+     * ({@link Architecture#forwardScratchBytes}) must cover, less the logits a forward returns.
+     */
+    long scratchBytesHeld();
+
+    /**
      * Runs a batch of rows — each a token or an input embedding at a position of a sequence — appending their
      * keys/values to their sequences' caches, and returns the logits of the rows that ask for them, row-major
      * [{@link Batch#logitRows()} × vocab]. Any number of rows (longer batches run in chunks of {@link #maxBatch()}).

@@ -65,7 +65,7 @@ public final class ModelLoader {
 
     /** What loading {@code file} with these options will cost (weights, KV cache, scratch) against what is available. */
     public static MemoryPlan plan(GgufFile file, Options options) {
-        return plan(file, readConfig(file), options.contextLength(), options.maxBatch(), options.matformer());
+        return plan(file, readConfig(file), options.contextLength(), options.maxBatch(), options.matformer(), options.threads());
     }
 
     /**
@@ -74,11 +74,22 @@ public final class ModelLoader {
      * architectures without one, whose loader refuses it): the sizes are the architecture's.
      */
     public static MemoryPlan plan(GgufFile file, ModelConfig c, int contextLength, int maxBatch, String matformer) {
+        return plan(file, c, contextLength, maxBatch, matformer, ThreadPool.capped(0));
+    }
+
+    /**
+     * As {@link #plan(GgufFile, ModelConfig, int, int, String)} for a pool of {@code threads}. The scratch is one
+     * forward's ({@link Architecture#forwardScratch}): an engine runs one forward at a time (its
+     * {@code StepScheduler} batches every session's work into one step), so its model keeps one set of buffers, sized
+     * for the engine's model batch ({@code EngineOptions.modelBatch()}: a prompt chunk and the streams' tokens).
+     */
+    public static MemoryPlan plan(GgufFile file, ModelConfig c, int contextLength, int maxBatch, String matformer, int threads) {
         Architecture a = Architectures.of(file);
         String slice = a.supportsMatformer() ? matformer : null;
         Architecture.WeightUse w = a.weightUse(file, c, slice);
+        Architecture.ForwardScratch scratch = a.forwardScratch(file, c, maxBatch, threads, slice);
         return MemoryPlan.of(file, contextLength, c.contextLength(), maxBatch, w.weightBytes(), w.mappedBytes(),
-                a.kvLayout(file, c, slice), a.scratchBytes(file, c, maxBatch, slice), c.vocabSize());
+                a.kvLayout(file, c, slice), scratch.fixedBytes(), scratch.bytesPerKey(), c.vocabSize());
     }
 
     /** As {@link #plan(GgufFile, ModelConfig, int, int, String)} for the model as stored. */
@@ -142,7 +153,7 @@ public final class ModelLoader {
         int tokens = embeddingTokens(c, options);
         Architecture.WeightUse w = a.weightUse(file, c, null);
         return MemoryPlan.of(file, tokens, c.contextLength(), Math.max(options.maxBatch(), tokens), w.weightBytes(), w.mappedBytes(),
-                new dev.jemma.core.kv.KvLayout(new int[0], new int[0], new int[0]), a.embeddingScratchBytes(c, Math.max(options.maxBatch(), tokens)), 0);
+                new dev.jemma.core.kv.KvLayout(new int[0], new int[0], new int[0]), a.embeddingScratchBytes(c, Math.max(options.maxBatch(), tokens)), 0, 0);
     }
 
     /**

@@ -64,9 +64,9 @@ class MemoryPlanTest {
             assertThat(ModelLoader.plan(f, c, suggested, 16).fits()).isTrue();
             // never beyond the model's own context (issue 22: "-c 12205824" for a 2048-token model)
             assertThat(suggested).isEqualTo(c.contextLength());
-            // a heap too small for the model's own context: the largest context that fits
-            long fixed = p.scratchBytes() + p.headroomBytes();
-            System.setProperty("jemma.memory.heap", String.valueOf(fixed + p.kvBytesAt(2048)));
+            // a heap too small for the model's own context: the largest context that fits (scratch grows with the
+            // context too: the attention rows)
+            System.setProperty("jemma.memory.heap", String.valueOf(ModelLoader.plan(f, c, 2048, 16).heapNeeded()));
             String tight = ModelLoader.plan(f, c, 4096, 16).problem();
             int fits = Integer.parseInt(tight.replaceAll(".*-c (\\d+).*", "$1"));
             assertThat(fits).isLessThan(c.contextLength()).isGreaterThanOrEqualTo(1792);

@@ -44,6 +44,11 @@ class PerplexityTest {
         }
 
         @Override
+        public long scratchBytesHeld() {
+            return 0;
+        }
+
+        @Override
         public float[] forward(int[] tokens, int offset, int count, KvCache cache, boolean all) {
             float[] out = new float[(all ? count : 1) * VOCAB];
             for (int i = 0; i < count; i++) {

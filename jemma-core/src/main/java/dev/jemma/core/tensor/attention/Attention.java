@@ -56,6 +56,31 @@ public final class Attention {
             if (keyOffsets.length < n) keyOffsets = new int[Math.max(n, 2 * keyOffsets.length) + 32];
             return keyOffsets;
         }
+
+        /** Bytes this worker's buffers hold now. */
+        public long bytes() {
+            return 4L * scores.length + 4L * keyOffsets.length;
+        }
+    }
+
+    /**
+     * The most {@link #scratch}{@code (threads)} grows to over calls that see at most {@code keys} keys with {@code group}
+     * query heads per KV head: a worker's scores hold at most max(TARGET_ROWS, group) rows of {@code keys}, and an array
+     * grows to at most twice what was asked plus 32 (see {@link Scratch#scores}).
+     */
+    public static long scratchBytes(int threads, int group, int keys) {
+        return scratchBytesFixed(threads) + scratchBytesPerKey(threads, group) * keys;
+    }
+
+    /** The part of {@link #scratchBytes} that does not grow with the keys: each array's 32-element pad. */
+    public static long scratchBytesFixed(int threads) {
+        return (long) threads * 4 * (32 + 32);
+    }
+
+    /** What {@link #scratchBytes} grows by per key a query sees: score rows and a key offset, twice over (growth). */
+    public static long scratchBytesPerKey(int threads, int group) {
+        long rows = Math.max(TARGET_ROWS, group);
+        return (long) threads * 4 * (2 * rows + 2);
     }
 
     /** One scratch per pool thread. */
