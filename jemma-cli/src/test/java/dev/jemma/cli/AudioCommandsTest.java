@@ -1,8 +1,8 @@
 package dev.jemma.cli;
 
+import dev.jemma.core.testing.MultimodalFixtures;
+import dev.jemma.core.testing.Fixtures;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,23 +30,13 @@ class AudioCommandsTest {
 
     @BeforeAll
     static void locate() throws IOException {
-        String p = System.getProperty("jemma.fixtures");
-        Assumptions.assumeTrue(p != null && Files.isDirectory(Path.of(p, "multimodal", "gemma3n-mm-tiny")), "shared fixtures/multimodal not found");
-        fixtures = Path.of(p, "multimodal");
-        JsonNode manifest = new ObjectMapper().configure(com.fasterxml.jackson.core.JsonParser.Feature.ALLOW_NON_NUMERIC_NUMBERS, true)
-                .readTree(fixtures.resolve("manifest.json").toFile());
-        audioCase = manifest.get("models").get("gemma3n-mm-tiny").get("cases").get("audio");
-        tolerances = manifest.get("tolerances");
+        fixtures = MultimodalFixtures.root();
+        audioCase = MultimodalFixtures.gemma3nCase("audio");
+        tolerances = MultimodalFixtures.tolerances();
         model = fixtures.resolve(audioCase.get("variant").get("text_gguf").asText());
         wav = fixtures.resolve(audioCase.get("media").get(0).asText());
     }
 
-    private static float[] f32(Path f) throws IOException {
-        byte[] b = Files.readAllBytes(f);
-        float[] r = new float[b.length / 4];
-        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(r);
-        return r;
-    }
 
     private static double maxAbs(float[] a, float[] b) {
         assertThat(a).hasSameSizeAs(b);
@@ -78,17 +68,17 @@ class AudioCommandsTest {
         Path feat = dir.resolve("feat.f32");
         var r = CliTestSupport.run(null, "audio-features", wav.toString(), "-o", feat.toString());
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertThat(maxAbs(f32(feat), f32(fixtures.resolve(audioCase.get("input_features").get("file").asText()))))
+        assertThat(maxAbs(Fixtures.readF32(feat), Fixtures.readF32(fixtures.resolve(audioCase.get("input_features").get("file").asText()))))
                 .isLessThanOrEqualTo(tolerances.get("preprocessing").get("input_features_max_abs").asDouble());
 
         Path tower = dir.resolve("tower.f32"), embd = dir.resolve("embd.f32");
         r = CliTestSupport.run(null, "embed-audio", model.toString(), wav.toString(), "--tower", "--exact", "-o", tower.toString());
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertThat(maxAbs(f32(tower), f32(fixtures.resolve(v.get("audio_tower_output").get("file").asText()))))
+        assertThat(maxAbs(Fixtures.readF32(tower), Fixtures.readF32(fixtures.resolve(v.get("audio_tower_output").get("file").asText()))))
                 .isLessThanOrEqualTo(exact.get("audio_tower_output_max_abs").asDouble());
         r = CliTestSupport.run(null, "embed-audio", model.toString(), wav.toString(), "--pad", "24", "-o", embd.toString());
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertThat(maxAbs(f32(embd), f32(fixtures.resolve(v.get("soft_token_embeddings").get("file").asText()))))
+        assertThat(maxAbs(Fixtures.readF32(embd), Fixtures.readF32(fixtures.resolve(v.get("soft_token_embeddings").get("file").asText()))))
                 .isLessThanOrEqualTo(exact.get("soft_token_embeddings_max_abs").asDouble());
 
         Path ids = Files.writeString(dir.resolve("ids.json"), audioCase.get("prompt").get("ids").toString());
@@ -96,7 +86,7 @@ class AudioCommandsTest {
             Path out = dir.resolve("logits.f32");
             r = CliTestSupport.run(null, "logits", model.toString(), "--audio", wav.toString(), "--ids-file", ids.toString(), "-o", out.toString(), mode);
             assertThat(r.exitCode()).as(r.err()).isZero();
-            float[] got = f32(out), ref = f32(fixtures.resolve(v.get("logits").get("file").asText()));
+            float[] got = Fixtures.readF32(out), ref = Fixtures.readF32(fixtures.resolve(v.get("logits").get("file").asText()));
             assertThat(maxAbs(got, ref)).as(mode).isLessThanOrEqualTo(exact.get("logits_max_abs").asDouble());
         }
     }

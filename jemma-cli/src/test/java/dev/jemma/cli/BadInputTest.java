@@ -1,5 +1,6 @@
 package dev.jemma.cli;
 
+import dev.jemma.core.testing.Fixtures;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jemma.tools.gen.Gemma3Generator;
@@ -169,9 +170,7 @@ class BadInputTest {
 
     @Test
     void showWorksOnEveryFixture() throws IOException {
-        String p = System.getProperty("jemma.fixtures");
-        org.junit.jupiter.api.Assumptions.assumeTrue(p != null && Files.isDirectory(Path.of(p)), "shared fixtures not found");
-        try (Stream<Path> s = Files.walk(Path.of(p))) {
+        try (Stream<Path> s = Files.walk(Fixtures.shared())) {
             for (Path f : s.filter(x -> x.toString().endsWith(".gguf")).sorted().toList()) {
                 assertThat(run("show", f.toString())).as(f + ": " + stderr()).isZero();
                 assertThat(out.toString(StandardCharsets.UTF_8)).contains("architecture");
@@ -328,9 +327,7 @@ class BadInputTest {
 
     /** The first .gguf under fixtures/{@code sub} whose name matches {@code pattern}; the test is skipped when none. */
     private static Path fixture(String sub, String pattern) throws IOException {
-        String p = System.getProperty("jemma.fixtures");
-        org.junit.jupiter.api.Assumptions.assumeTrue(p != null && Files.isDirectory(Path.of(p, sub)), "shared fixtures/" + sub + " not found");
-        try (Stream<Path> s = Files.walk(Path.of(p, sub))) {
+        try (Stream<Path> s = Files.walk(Fixtures.shared().resolve(sub))) {
             Path f = s.filter(x -> x.getFileName().toString().matches(pattern)).sorted().findFirst().orElse(null);
             org.junit.jupiter.api.Assumptions.assumeTrue(f != null, "no " + pattern + " under fixtures/" + sub);
             return f;

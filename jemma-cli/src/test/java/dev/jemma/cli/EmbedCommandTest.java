@@ -1,15 +1,13 @@
 package dev.jemma.cli;
 
+import dev.jemma.core.testing.Fixtures;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -25,19 +23,11 @@ class EmbedCommandTest {
 
     @BeforeAll
     static void locate() throws IOException {
-        String p = System.getProperty("jemma.fixtures");
-        Assumptions.assumeTrue(p != null && Files.isDirectory(Path.of(p, "embedding")), "shared fixtures/embedding not found");
-        fixtures = Path.of(p, "embedding");
+        fixtures = Fixtures.shared().resolve("embedding");
         model = fixtures.resolve("embgemma-tiny/embgemma-tiny-F32.gguf");
         manifest = new ObjectMapper().readTree(fixtures.resolve("manifest.json").toFile());
     }
 
-    private static float[] f32(Path f) throws IOException {
-        byte[] b = Files.readAllBytes(f);
-        float[] r = new float[b.length / 4];
-        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(r);
-        return r;
-    }
 
     @Test
     void idsFileWritesTheReferenceEmbeddings() throws IOException {
@@ -50,7 +40,7 @@ class EmbedCommandTest {
             var r = CliTestSupport.run(null, "embed", model.toString(), "--ids-file", ids.toString(), "-o", out.toString(), "--exact",
                     "--dim", variant[1]);
             assertThat(r.exitCode()).as(r.err()).isZero();
-            float[] got = f32(out), want = f32(fixtures.resolve("embgemma-tiny/embgemma-tiny-F32." + variant[0] + ".f32"));
+            float[] got = Fixtures.readF32(out), want = Fixtures.readF32(fixtures.resolve("embgemma-tiny/embgemma-tiny-F32." + variant[0] + ".f32"));
             assertThat(got).hasSameSizeAs(want);
             for (int i = 0; i < want.length; i++) assertThat(Math.abs(got[i] - want[i])).as(variant[0] + "[" + i + "]").isLessThanOrEqualTo(1e-5f);
         }
@@ -61,7 +51,7 @@ class EmbedCommandTest {
         JsonNode c = manifest.get("models").get("embgemma-tiny").get("cases").get(1); // short/query
         assertThat(c.get("id").asText()).isEqualTo("short/query");
         String text = manifest.get("models").get("embgemma-tiny").get("texts").get("short").asText();
-        float[] ref = f32(fixtures.resolve("embgemma-tiny/embgemma-tiny-F32.embeddings.f32"));
+        float[] ref = Fixtures.readF32(fixtures.resolve("embgemma-tiny/embgemma-tiny-F32.embeddings.f32"));
         var r = CliTestSupport.run(null, "embed", model.toString(), "--prompt", "query", "--exact", text, "second text");
         assertThat(r.exitCode()).as(r.err()).isZero();
         JsonNode j = new ObjectMapper().readTree(r.out());

@@ -1,15 +1,14 @@
 package dev.jemma.cli;
 
+import dev.jemma.core.testing.MultimodalFixtures;
+import dev.jemma.core.testing.Fixtures;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -26,15 +25,8 @@ class Gemma3nVisionCommandsTest {
 
     @BeforeAll
     static void fixtures() throws IOException {
-        String f = System.getProperty("jemma.fixtures");
-        dir = f == null ? null : Path.of(f, "multimodal");
-        if (dir == null || !Files.isDirectory(dir)) {
-            if ("1".equals(System.getenv("JEMMA_REQUIRE_FIXTURES"))) throw new AssertionError("multimodal fixtures missing at " + dir);
-            Assumptions.abort("multimodal fixtures not found at " + dir);
-        }
-        ObjectMapper om = new ObjectMapper();
-        om.enable(com.fasterxml.jackson.core.json.JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS.mappedFeature());
-        image = om.readTree(dir.resolve("manifest.json").toFile()).get("models").get("gemma3n-mm-tiny").get("cases").get("image");
+        dir = MultimodalFixtures.root();
+        image = MultimodalFixtures.gemma3nCase("image");
     }
 
     private static String p(String rel) {
@@ -43,12 +35,6 @@ class Gemma3nVisionCommandsTest {
 
     private static final String PNG = "gemma3n-mm-tiny/media/square-224x224.png";
 
-    private static float[] f32(Path file) throws IOException {
-        byte[] b = Files.readAllBytes(file);
-        float[] out = new float[b.length / 4];
-        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
-        return out;
-    }
 
     private static double maxAbs(float[] a, float[] b) {
         assertThat(a).hasSameSizeAs(b);
@@ -65,11 +51,11 @@ class Gemma3nVisionCommandsTest {
         var r = CliTestSupport.run(null, "logits", p(v.get("text_gguf").asText()), "--mmproj", p(v.get("mmproj_gguf").asText()),
                 "--image", p(PNG), "--ids-file", ids.toString(), "-o", out.toString(), "--exact", "-t", "2");
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertThat(maxAbs(f32(dir.resolve(v.get("logits").get("file").asText())), f32(out))).isLessThanOrEqualTo(1e-2);
+        assertThat(maxAbs(Fixtures.readF32(dir.resolve(v.get("logits").get("file").asText())), Fixtures.readF32(out))).isLessThanOrEqualTo(1e-2);
         Path embd = tmp.resolve("embd.f32");
         r = CliTestSupport.run(null, "embed-image", p(v.get("text_gguf").asText()), p(PNG), "-o", embd.toString(), "-t", "2");
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertThat(maxAbs(f32(dir.resolve(v.get("soft_token_embeddings").get("file").asText())), f32(embd))).isLessThanOrEqualTo(1e-3);
+        assertThat(maxAbs(Fixtures.readF32(dir.resolve(v.get("soft_token_embeddings").get("file").asText())), Fixtures.readF32(embd))).isLessThanOrEqualTo(1e-3);
     }
 
     @Test

@@ -1,11 +1,11 @@
 package dev.jemma.cli;
 
+import dev.jemma.core.testing.Fixtures;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
 import dev.jemma.core.gguf.GgufValueType;
 import dev.jemma.core.gguf.GgufWriter;
 import dev.jemma.core.tensor.GgmlType;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,10 +27,7 @@ class HardenedLoaderTest {
     Path dir;
 
     private static Path gemma3nTiny() {
-        String p = System.getProperty("jemma.fixtures");
-        Path f = p == null ? null : Path.of(p, "gemma3n-tiny/gemma3n-tiny-Q8_0.gguf");
-        Assumptions.assumeTrue(f != null && Files.isRegularFile(f), "shared fixture gemma3n-tiny-Q8_0.gguf not found");
-        return f;
+        return Fixtures.shared().resolve("gemma3n-tiny/gemma3n-tiny-Q8_0.gguf");
     }
 
     private Path edited(Path src, String name, Consumer<GgufWriter> edit) {

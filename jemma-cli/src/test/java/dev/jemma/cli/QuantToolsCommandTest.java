@@ -1,5 +1,6 @@
 package dev.jemma.cli;
 
+import dev.jemma.core.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -10,7 +11,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** quantize / convert / perplexity through the CLI: round trip on bundled files, one-line errors, no partial output. */
 class QuantToolsCommandTest {
-    static final Path MODELS = Path.of("../jemma-core/src/test/resources/fixtures/gemma3-tiny").toAbsolutePath().normalize();
+    static final Path MODELS = Fixtures.bundled().resolve("gemma3-tiny");
     static final Path SHARDED = Path.of("../tools/fixtures/gemma3-tiny-sharded").toAbsolutePath().normalize();
 
     @TempDir

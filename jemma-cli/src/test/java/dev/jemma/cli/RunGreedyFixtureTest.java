@@ -1,5 +1,6 @@
 package dev.jemma.cli;
 
+import dev.jemma.core.testing.Fixtures;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jemma.core.gguf.GgufFile;
@@ -24,14 +25,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class RunGreedyFixtureTest {
     static Path fixtures() {
-        String p = System.getProperty("jemma.fixtures");
-        Path dir = p == null ? null : Path.of(p);
-        boolean present = dir != null && Files.isRegularFile(dir.resolve("manifest.json"));
-        if (!present && "1".equals(System.getenv("JEMMA_REQUIRE_FIXTURES"))) {
-            throw new AssertionError("fixtures required but missing at " + dir);
-        }
-        Assumptions.assumeTrue(present, "fixtures not found (jemma.fixtures=" + p + ")");
-        return dir;
+        return Fixtures.shared();
     }
 
     static String unsupported(Path gguf) {

@@ -1,5 +1,6 @@
 package dev.jemma.cli;
 
+import dev.jemma.core.testing.MultimodalFixtures;
 import com.sun.net.httpserver.HttpServer;
 import dev.jemma.core.repack.RepackCache;
 import dev.jemma.core.store.ModelStore;
@@ -104,9 +105,7 @@ class StoreCommandsTest {
     /** A vision repository (model + mmproj, as llama.cpp's Gemma 3 repositories are laid out): pull fetches both and run sees images. */
     @Test
     void pullFetchesTheProjectorAndRunSeesImages() throws Exception {
-        String f = System.getProperty("jemma.fixtures");
-        Path dir = f == null ? null : Path.of(f, "multimodal", "gemma3-vision-tiny");
-        org.junit.jupiter.api.Assumptions.assumeTrue(dir != null && Files.isDirectory(dir), "multimodal fixtures not found");
+        Path dir = MultimodalFixtures.root().resolve("gemma3-vision-tiny");
         byte[] model = Files.readAllBytes(dir.resolve("gemma3-vision-tiny-Q8_0.gguf"));
         byte[] mmproj = Files.readAllBytes(dir.resolve("mmproj-gemma3-vision-tiny-F16.gguf"));
         HttpServer vision = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);

@@ -1,15 +1,14 @@
 package dev.jemma.cli;
 
+import dev.jemma.core.testing.MultimodalFixtures;
+import dev.jemma.core.testing.Fixtures;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -26,27 +25,14 @@ class VisionCommandsTest {
 
     @BeforeAll
     static void fixtures() throws IOException {
-        String f = System.getProperty("jemma.fixtures");
-        dir = f == null ? null : Path.of(f, "multimodal");
-        if (dir == null || !Files.isDirectory(dir)) {
-            if ("1".equals(System.getenv("JEMMA_REQUIRE_FIXTURES"))) throw new AssertionError("multimodal fixtures missing at " + dir);
-            Assumptions.abort("multimodal fixtures not found at " + dir);
-        }
-        ObjectMapper om = new ObjectMapper();
-        om.enable(com.fasterxml.jackson.core.json.JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS.mappedFeature());
-        manifest = om.readTree(dir.resolve("manifest.json").toFile()).get("models").get("gemma3-vision-tiny");
+        dir = MultimodalFixtures.root();
+        manifest = MultimodalFixtures.model();
     }
 
     private static String p(String rel) {
         return dir.resolve(rel).toString();
     }
 
-    private static float[] f32(Path file) throws IOException {
-        byte[] b = Files.readAllBytes(file);
-        float[] out = new float[b.length / 4];
-        ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
-        return out;
-    }
 
     private static double maxAbs(float[] a, float[] b) {
         assertThat(a).hasSameSizeAs(b);
@@ -63,7 +49,7 @@ class VisionCommandsTest {
         var r = CliTestSupport.run(null, "logits", p(v.get("text_gguf").asText()), "--mmproj", p(v.get("mmproj_gguf").asText()),
                 "--image", p(c.get("images").get(0).asText()), "--pan-and-scan", "--ids-file", ids.toString(), "-o", out.toString(), "--exact", "-t", "2");
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertThat(maxAbs(f32(dir.resolve(v.get("logits").get("file").asText())), f32(out))).isLessThanOrEqualTo(1e-3);
+        assertThat(maxAbs(Fixtures.readF32(dir.resolve(v.get("logits").get("file").asText())), Fixtures.readF32(out))).isLessThanOrEqualTo(1e-3);
         // without --pan-and-scan the prompt has three runs too many: one line, no output file
         Path none = tmp.resolve("none.f32");
         r = CliTestSupport.run(null, "logits", p(v.get("text_gguf").asText()), "--mmproj", p(v.get("mmproj_gguf").asText()),
@@ -80,7 +66,7 @@ class VisionCommandsTest {
         var r = CliTestSupport.run(null, "embed-image", p(v.get("text_gguf").asText()), "--mmproj", p(v.get("mmproj_gguf").asText()),
                 p(c.get("images").get(0).asText()), "-o", out.toString(), "--exact", "-t", "2");
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertThat(maxAbs(f32(dir.resolve(v.get("image_embeddings").get("file").asText())), f32(out))).isLessThanOrEqualTo(2e-4);
+        assertThat(maxAbs(Fixtures.readF32(dir.resolve(v.get("image_embeddings").get("file").asText())), Fixtures.readF32(out))).isLessThanOrEqualTo(2e-4);
     }
 
     @Test

@@ -1,7 +1,7 @@
 package dev.jemma.langchain4j;
 
+import dev.jemma.core.testing.Fixtures;
 import dev.jemma.core.JemmaException;
-import dev.langchain4j.data.message.AiMessage;
 import dev.langchain4j.data.message.ImageContent;
 import dev.langchain4j.data.message.SystemMessage;
 import dev.langchain4j.data.message.TextContent;
@@ -17,7 +17,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,11 +32,7 @@ class JemmaChatModelTest {
     static JemmaChatModel model;
 
     static Path demoModel() {
-        try {
-            return Path.of(JemmaChatModelTest.class.getResource("/jemma-demo.gguf").toURI());
-        } catch (URISyntaxException e) {
-            throw new AssertionError(e);
-        }
+        return Fixtures.demoModel();
     }
 
     @BeforeAll

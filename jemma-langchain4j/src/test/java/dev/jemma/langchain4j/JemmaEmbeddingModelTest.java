@@ -1,5 +1,6 @@
 package dev.jemma.langchain4j;
 
+import dev.jemma.core.testing.Fixtures;
 import dev.langchain4j.data.embedding.Embedding;
 import dev.langchain4j.data.segment.TextSegment;
 import dev.langchain4j.model.embedding.EmbeddingModel;
@@ -19,13 +20,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class JemmaEmbeddingModelTest {
     static final String TEXT = "A lighthouse keeper counts the ships that pass at dawn.";
 
-    static Path model() throws Exception {
-        return Path.of(JemmaEmbeddingModelTest.class.getResource("/models/embgemma-tiny-Q8_0.gguf").toURI());
+    static Path model() {
+        return Fixtures.coreResource("embedding/embgemma-tiny/embgemma-tiny-Q8_0.gguf");
     }
 
     /** Row r of the fixture's reference embeddings (row 0: short/none, 1: short/query, 2: short/document). */
     static float[] ref(int row) throws Exception {
-        byte[] b = Files.readAllBytes(model().resolveSibling("embgemma-tiny-Q8_0.embeddings.f32"));
+        byte[] b = Files.readAllBytes(Fixtures.coreResource("embedding/embgemma-tiny/embgemma-tiny-Q8_0.embeddings.f32"));
         float[] v = new float[64];
         ByteBuffer.wrap(b, row * 256, 256).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(v);
         return v;

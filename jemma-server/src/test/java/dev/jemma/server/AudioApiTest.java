@@ -1,5 +1,6 @@
 package dev.jemma.server;
 
+import dev.jemma.core.testing.MultimodalFixtures;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -11,7 +12,6 @@ import dev.jemma.core.engine.GenerationOptions;
 import dev.jemma.core.engine.Session;
 import dev.jemma.core.engine.TokenListener;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,10 +37,9 @@ class AudioApiTest {
 
     @BeforeAll
     static void start() throws Exception {
-        String p = System.getProperty("jemma.fixtures");
-        Assumptions.assumeTrue(p != null && Files.isDirectory(Path.of(p, "multimodal", "gemma3n-mm-tiny")), "shared fixtures/multimodal not found");
-        model = Path.of(p, "multimodal", "gemma3n-mm-tiny", "gemma3n-mm-tiny-F16.gguf");
-        wav = Path.of(p, "multimodal", "gemma3n-mm-tiny", "media", "mix-2.5s-16k.wav");
+        Path dir = MultimodalFixtures.root().resolve("gemma3n-mm-tiny");
+        model = dir.resolve("gemma3n-mm-tiny-F16.gguf");
+        wav = dir.resolve("media/mix-2.5s-16k.wav");
         name = "gemma3n-mm-tiny-F16";
         b64 = Base64.getEncoder().encodeToString(Files.readAllBytes(wav));
         JemmaServer.Config c = JemmaServer.Config.defaults().withPort(0).withModels(List.of(model.toString(), TestServers.tinyModel().toString()))

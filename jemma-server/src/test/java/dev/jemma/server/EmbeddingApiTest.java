@@ -1,5 +1,6 @@
 package dev.jemma.server;
 
+import dev.jemma.core.testing.Fixtures;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.langchain4j.data.embedding.Embedding;
 import dev.langchain4j.data.segment.TextSegment;
@@ -39,8 +40,8 @@ class EmbeddingApiTest {
 
     @BeforeAll
     static void start() throws IOException, URISyntaxException {
-        Path emb = Path.of(EmbeddingApiTest.class.getResource("/models/" + EMB + ".gguf").toURI());
-        byte[] b = Files.readAllBytes(emb.resolveSibling(EMB + ".embeddings.f32"));
+        Path emb = Fixtures.coreResource("embedding/embgemma-tiny/" + EMB + ".gguf");
+        byte[] b = Files.readAllBytes(Fixtures.coreResource("embedding/embgemma-tiny/" + EMB + ".embeddings.f32"));
         ref = new float[64];
         ByteBuffer.wrap(b, 0, 256).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(ref);
         var c = JemmaServer.Config.defaults().withPort(0).withModels(List.of(TestServers.tinyModel().toString(), emb.toString()))

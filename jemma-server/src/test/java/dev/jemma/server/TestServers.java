@@ -1,12 +1,12 @@
 package dev.jemma.server;
 
+import dev.jemma.core.testing.Fixtures;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.jemma.tools.store.HubClient;
 import dev.jemma.core.store.ModelStore;
 
 import java.io.IOException;
 import java.net.URI;
-import java.net.URISyntaxException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -21,12 +21,9 @@ final class TestServers {
     private TestServers() {
     }
 
+    /** jemma-core's bundled gemma3-tiny fixture (from its test-jar). */
     static Path tinyModel() {
-        try {
-            return Path.of(TestServers.class.getResource("/models/" + MODEL + ".gguf").toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Fixtures.coreResource("fixtures/gemma3-tiny/" + MODEL + ".gguf");
     }
 
     static JemmaServer.Config config() {

@@ -1,6 +1,6 @@
 package dev.jemma.server;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import dev.jemma.core.testing.MultimodalFixtures;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jemma.core.chat.ChatImage;
@@ -11,7 +11,6 @@ import dev.jemma.core.engine.GenerationOptions;
 import dev.jemma.core.engine.Session;
 import dev.jemma.core.engine.TokenListener;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,12 +40,7 @@ class VisionApiTest {
 
     @BeforeAll
     static void start() {
-        String f = System.getProperty("jemma.fixtures");
-        dir = f == null ? null : Path.of(f, "multimodal", "gemma3-vision-tiny");
-        if (dir == null || !Files.isDirectory(dir)) {
-            if ("1".equals(System.getenv("JEMMA_REQUIRE_FIXTURES"))) throw new AssertionError("multimodal fixtures missing at " + dir);
-            Assumptions.abort("multimodal fixtures not found at " + dir);
-        }
+        dir = MultimodalFixtures.root().resolve("gemma3-vision-tiny");
         model = dir.resolve(M + ".gguf");
         png = dir.resolve("media/square-224x224.png");
         GenerationOptions greedy = GenerationOptions.builder().temperature(0f).maxTokens(12).build();

@@ -1,5 +1,6 @@
 package dev.jemma.server;
 
+import dev.jemma.core.testing.MultimodalFixtures;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -13,7 +14,6 @@ import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
 import java.io.File;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -63,9 +63,7 @@ class WebAudioBrowserTest {
     void anAttachedClipAndARecordingAreHeard() throws Exception {
         File driverFile = chromedriver();
         Assumptions.assumeTrue(driverFile != null, "no chromedriver installed (apt-get install chromium chromium-driver)");
-        String f = System.getProperty("jemma.fixtures");
-        Assumptions.assumeTrue(f != null && Files.isDirectory(Path.of(f, "multimodal", "gemma3n-mm-tiny")), "shared fixtures/multimodal not found");
-        Path dir = Path.of(f, "multimodal", "gemma3n-mm-tiny");
+        Path dir = MultimodalFixtures.root().resolve("gemma3n-mm-tiny");
         JemmaServer.Config c = JemmaServer.Config.defaults().withPort(0).withModels(List.of(dir.resolve("gemma3n-mm-tiny-F16.gguf").toString()))
                 .withEngine(1, false, 0).withLimits(2, 16, Duration.ofSeconds(60));
         try (JemmaServer server = TestServers.start(c, home)) {

@@ -1,5 +1,6 @@
 package dev.jemma.server;
 
+import dev.jemma.core.testing.MultimodalFixtures;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -117,9 +118,7 @@ class WebChatBrowserTest {
     @Test
     void attachesPastesAndDropsImages() throws Exception {
         Browser.assumeInstalled();
-        String f = System.getProperty("jemma.fixtures");
-        Path dir = f == null ? null : Path.of(f, "multimodal", "gemma3-vision-tiny");
-        Assumptions.assumeTrue(dir != null && Files.isDirectory(dir), "multimodal fixtures not found");
+        Path dir = MultimodalFixtures.root().resolve("gemma3-vision-tiny");
         Path model = dir.resolve("gemma3-vision-tiny-F32.gguf"), square = dir.resolve("media/square-224x224.png"),
                 wide = dir.resolve("media/wide-960x320.png");
         String question = "Describe this picture in one short sentence.";

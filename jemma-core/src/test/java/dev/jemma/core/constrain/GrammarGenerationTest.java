@@ -1,5 +1,6 @@
 package dev.jemma.core.constrain;
 
+import dev.jemma.core.testing.Fixtures;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jemma.core.chat.ChatMessage;
 import dev.jemma.core.engine.Engine;
@@ -34,7 +35,7 @@ class GrammarGenerationTest {
     static void load() throws Exception {
         EngineOptions o = EngineOptions.builder().threads(1).contextLength(1024).build();
         engines.add(Engine.load(Path.of(GrammarGenerationTest.class.getResource("/models/gemma3-tiny-Q4_0.gguf").toURI()), o));
-        Path demo = Path.of("../models/jemma-demo.gguf");
+        Path demo = Fixtures.demoModel();
         if (Files.exists(demo)) engines.add(Engine.load(demo, o));
     }
 

@@ -109,7 +109,7 @@ class EmbedderTest {
 
     @Test
     void aChatModelGivesPooledNormalisedStates() {
-        Path chat = Path.of("../models/jemma-demo.gguf");
+        Path chat = Fixtures.demoModel();
         try (Embedder e = Embedder.load(chat, EngineOptions.builder().threads(2).build(), "last")) {
             assertThat(e.isEmbeddingModel()).isFalse();
             assertThat(e.pooling()).isEqualTo("last");

@@ -1,5 +1,6 @@
 package dev.jemma.core.engine;
 
+import dev.jemma.core.testing.Fixtures;
 import dev.jemma.core.chat.ChatMessage;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -16,7 +17,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * of running on into the next "chapter" until the context is full.
  */
 class DemoModelEndsTest {
-    private static final Path DEMO = Path.of("../models/jemma-demo.gguf");
+    private static final Path DEMO = Fixtures.demoModel();
 
     @Test
     void aGeneratedBosEndsTheAnswer() {

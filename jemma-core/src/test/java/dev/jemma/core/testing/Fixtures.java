@@ -97,6 +97,14 @@ public final class Fixtures {
         }
     }
 
+    /**
+     * The repository's demo chat model ({@code models/jemma-demo.gguf}, what {@code jemma run} uses without a model):
+     * every module's tests run in the module's folder, beside {@code models/}.
+     */
+    public static Path demoModel() {
+        return Path.of("../models/jemma-demo.gguf").toAbsolutePath().normalize();
+    }
+
     /** The shared fixtures when present, otherwise the bundled core. */
     public static Path any() {
         return sharedAvailable() ? Path.of(System.getProperty("jemma.fixtures")) : bundled();
