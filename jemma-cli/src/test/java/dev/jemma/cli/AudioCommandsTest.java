@@ -3,6 +3,7 @@ package dev.jemma.cli;
 import dev.jemma.core.testing.MultimodalFixtures;
 import dev.jemma.core.testing.Fixtures;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
