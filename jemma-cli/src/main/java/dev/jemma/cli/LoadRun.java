@@ -152,7 +152,9 @@ final class LoadRun {
         } else {
             path = "/api/generate";
             body.put("raw", true);
-            body.putObject("options").put("num_predict", gen).put("temperature", 0);
+            ObjectNode options = body.putObject("options").put("num_predict", gen).put("temperature", 0);
+            // jemma serve applies it on /api/generate too; Ollama itself warns about an unknown option and goes on
+            if (s.ignoreEos()) options.put("ignore_eos", true);
         }
         HttpRequest req = HttpRequest.newBuilder(s.base().resolve(path)).timeout(Duration.ofMinutes(30))
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jemma.core.JemmaException;
+import dev.jemma.core.Printable;
 import dev.jemma.core.chat.ToolCall;
 import dev.jemma.core.chat.ToolCalling;
 import dev.jemma.core.store.ModelRef;
@@ -159,10 +160,28 @@ final class OllamaApi {
         return m;
     }
 
+    /** The {@code options} Jemma applies per request. */
+    private static final java.util.Set<String> OPTIONS = java.util.Set.of("num_predict", "temperature", "top_k", "top_p", "min_p",
+            "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty", "seed", "stop", "num_ctx", "ignore_eos");
+    /** Ollama's options that set up the runner when a model loads; Jemma sets those once, on jemma serve's command line. */
+    private static final java.util.Map<String, String> LOAD_TIME = java.util.Map.of("num_thread", "-t", "num_batch", "--batch-chunk",
+            "num_gpu", "none (Jemma runs on the CPU)", "main_gpu", "none (Jemma runs on the CPU)", "low_vram", "none (Jemma runs on the CPU)",
+            "use_mmap", "none (Jemma always maps the file)", "use_mlock", "none", "numa", "none", "vocab_only", "none", "f16_kv", "none");
+
     static ServedModel.Options options(JsonNode body) {
         JsonNode o = body.get("options");
         if (o == null || o.isNull()) return ServedModel.Options.none();
         if (!o.isObject()) throw HttpError.badRequest("field 'options' must be an object");
+        // never ignore an option silently: apply it, or say why not
+        for (var it = o.fieldNames(); it.hasNext(); ) {
+            String f = it.next();
+            if (OPTIONS.contains(f) || o.get(f).isNull()) continue;
+            String flag = LOAD_TIME.get(f);
+            if (flag != null) {
+                throw HttpError.badRequest("field 'options." + f + "' is a load-time setting, not a per-request one; in Jemma it is set by jemma serve: " + flag);
+            }
+            throw HttpError.badRequest("field 'options." + Printable.line(f) + "' is not supported (supported: " + String.join(", ", new java.util.TreeSet<>(OPTIONS)) + ")");
+        }
         Integer topK = Params.integer(o, "top_k", null);
         if (topK != null && topK < 0) throw HttpError.badRequest("field 'top_k' must be >= 0");
         Integer lastN = Params.integer(o, "repeat_last_n", null);
@@ -182,7 +201,8 @@ final class OllamaApi {
                 null,
                 // the context of this request, within one KV slot (EngineModel refuses a larger one)
                 Params.integer(o, "num_ctx", null),
-                null);
+                // llama.cpp's option, as the OpenAI side takes it: keep generating past the end of turn (load tests)
+                o.has("ignore_eos") && !o.get("ignore_eos").isNull() ? Params.bool(o, "ignore_eos", false) : null);
     }
 
     /**

@@ -195,6 +195,28 @@ class RawApiTest {
     }
 
     @Test
+    void everyOllamaOptionIsAppliedOrRefusedByName() {
+        String chat = "{\"model\":\"" + M + "\",\"stream\":false,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"options\":";
+        TestServers.Reply mirostat = TestServers.post(server, "/api/chat", chat + "{\"mirostat\":2}}");
+        assertThat(mirostat.status()).isEqualTo(400);
+        assertThat(mirostat.json().path("error").asText()).startsWith("field 'options.mirostat' is not supported (supported: frequency_penalty,");
+        TestServers.Reply threads = TestServers.post(server, "/api/chat", chat + "{\"num_thread\":8}}");
+        assertThat(threads.status()).isEqualTo(400);
+        assertThat(threads.json().path("error").asText())
+                .isEqualTo("field 'options.num_thread' is a load-time setting, not a per-request one; in Jemma it is set by jemma serve: -t");
+        // a null is an option not sent
+        assertThat(TestServers.post(server, "/api/chat", chat + "{\"mirostat\":null,\"num_predict\":2}}").status()).isEqualTo(200);
+        // ignore_eos is applied, as on the OpenAI side: exactly num_predict tokens, whatever the model would have ended with
+        for (int i = 0; i < 3; i++) {
+            TestServers.Reply r = TestServers.post(server, "/api/generate", "{\"model\":\"" + M + "\",\"stream\":false,\"prompt\":\"Hello " + i
+                    + "\",\"options\":{\"num_predict\":24,\"ignore_eos\":true,\"seed\":" + i + "}}");
+            assertThat(r.status()).as(r.body()).isEqualTo(200);
+            assertThat(r.json().path("eval_count").asInt()).isEqualTo(24);
+            assertThat(r.json().path("done_reason").asText()).isEqualTo("length");
+        }
+    }
+
+    @Test
     void malformedRequestsGetJsonErrorsWithTheRightStatus() {
         record Case(String path, String body, int status) {
         }
