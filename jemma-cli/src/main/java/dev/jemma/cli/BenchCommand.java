@@ -225,15 +225,25 @@ final class BenchCommand implements Callable<Integer> {
     private double[] audioEncodeSeconds(Path path, LanguageModel m, AudioClip clip, ThreadPool pool) {
         try (Gemma3nMmproj p = Media3n.open(path, mmproj, m, exact, pool)) {
             Gemma3nAudioModel model = Media3n.audio(p, m, exact);
-            model.embed(clip, pool);
-            double[] s = new double[reps];
-            for (int i = 0; i < reps; i++) {
-                long t = System.nanoTime();
-                model.embed(clip, pool);
-                s[i] = (System.nanoTime() - t) / 1e9;
-            }
-            return s;
+            return java.util.Arrays.copyOf(encodeSeconds(() -> model.embed(clip, pool)), reps);
         }
+    }
+
+    /**
+     * Seconds of each of {@code reps} runs of {@code encode} after an untimed one, then the process CPU seconds per run
+     * (what a shared machine's wall time hides).
+     */
+    private double[] encodeSeconds(Runnable encode) {
+        encode.run();
+        double[] s = new double[reps + 1];
+        long cpu0 = processCpuNanos();
+        for (int i = 0; i < reps; i++) {
+            long t = System.nanoTime();
+            encode.run();
+            s[i] = (System.nanoTime() - t) / 1e9;
+        }
+        s[reps] = (processCpuNanos() - cpu0) / 1e9 / reps;
+        return s;
     }
 
     /**
@@ -246,16 +256,7 @@ final class BenchCommand implements Callable<Integer> {
             encoder.requireTextWidth(textDim);
             var proc = dev.jemma.core.vision.Gemma3ImageProcessor.of(encoder);
             float[] px = proc.pixelValues(dev.jemma.core.vision.ImageDecoder.read(image));
-            encoder.encode(px, 0, pool);
-            double[] s = new double[reps + 1];
-            long cpu0 = processCpuNanos();
-            for (int i = 0; i < reps; i++) {
-                long t = System.nanoTime();
-                encoder.encode(px, 0, pool);
-                s[i] = (System.nanoTime() - t) / 1e9;
-            }
-            s[reps] = (processCpuNanos() - cpu0) / 1e9 / reps;
-            return s;
+            return encodeSeconds(() -> encoder.encode(px, 0, pool));
         }
     }
 
