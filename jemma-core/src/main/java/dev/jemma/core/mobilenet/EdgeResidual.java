@@ -4,6 +4,9 @@ import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.WeightMatrix;
 
+import java.util.List;
+import java.util.function.UnaryOperator;
+
 /**
  * timm EdgeResidual (FusedMBConv), the blocks of MobileNet-V5's first stage:
  * <pre>
@@ -35,6 +38,17 @@ public record EdgeResidual(WeightMatrix convExp, int k, int stride, float[] bn1,
     @Override
     public long weightBytes() {
         return convExp.data().byteSize() + convPwl.data().byteSize() + 4L * (bn1.length + bn2.length);
+    }
+
+    @Override
+    public void matrices(List<WeightMatrix> out) {
+        out.add(convExp);
+        out.add(convPwl);
+    }
+
+    @Override
+    public EdgeResidual attach(UnaryOperator<WeightMatrix> attach) {
+        return new EdgeResidual(attach.apply(convExp), k, stride, bn1, attach.apply(convPwl), bn2, inChannels);
     }
 
     @Override

@@ -5,6 +5,8 @@ import dev.jemma.core.media3n.Gemma3nMmproj;
 import dev.jemma.core.media3n.Gemma3nMultimodalEmbedder;
 import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tensor.kernels.FastMatMul;
+import dev.jemma.core.repack.RepackCache;
 import dev.jemma.core.vision.VisionEncoder;
 
 import java.nio.file.Path;
@@ -23,6 +25,13 @@ public final class Gemma3nImageEncoder implements VisionEncoder {
     private final Gemma3nMultimodalEmbedder embedder;
     private final MatMul matmul;
     private final float scale;
+    /**
+     * The tower reading its matrices' interleaved copies, which the default-mode matmul runs on the tiled F16 GEMM;
+     * made on the first encode (a model that never sees an image never repacks its 600 MB) and kept in a cache file
+     * beside the text model's, so later loads map it. Null until then, and always in exact mode.
+     */
+    private volatile MobileNetV5 packed;
+    private RepackCache repacked;
 
     private Gemma3nImageEncoder(Gemma3nMmproj mmproj, boolean ownsMmproj, float[] mean, float[] std, MobileNetV5 tower,
                                 Gemma3nMultimodalEmbedder embedder, MatMul matmul) {
@@ -108,7 +117,10 @@ public final class Gemma3nImageEncoder implements VisionEncoder {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (repacked != null) repacked.close();
+        repacked = null;
+        packed = null;
         if (ownsMmproj) mmproj.close();
     }
 
@@ -140,7 +152,20 @@ public final class Gemma3nImageEncoder implements VisionEncoder {
 
     /** MobileNet-V5's output [256 × 2048] for one image's pixel values [3 × S × S] at {@code pixels[off..]}. */
     public float[] towerOutput(float[] pixels, int off, ThreadPool pool) {
-        return tower.forward(pixels, off, matmul, pool);
+        return runningTower(pool).forward(pixels, off, matmul, pool);
+    }
+
+    private MobileNetV5 runningTower(ThreadPool pool) {
+        if (!(matmul instanceof FastMatMul)) return tower;
+        MobileNetV5 t = packed;
+        if (t != null) return t;
+        synchronized (this) {
+            if (packed == null) {
+                repacked = RepackCache.open(mmproj.file(), tower.matrices(), pool);
+                packed = tower.attach(repacked);
+            }
+            return packed;
+        }
     }
 
     /** Soft-token embeddings [256 × textDim] for one image's pixel values. */

@@ -6,6 +6,9 @@ import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.WeightMatrix;
 import dev.jemma.core.media3n.MmprojWeights;
 
+import java.util.List;
+import java.util.function.UnaryOperator;
+
 /**
  * timm MobileAttention with MultiQueryAttention2d, MobileNet-V5's attention blocks: every pixel queries with
  * {@code heads} heads one shared key and value per (optionally down-sampled) pixel.
@@ -40,7 +43,7 @@ public record MobileAttention(float[] norm, WeightMatrix query, ConvNorm.Depthwi
         return y;
     }
 
-    private FeatureMap attend(FeatureMap q, FeatureMap k, FeatureMap v, MatMul mm, ThreadPool pool) {
+    FeatureMap attend(FeatureMap q, FeatureMap k, FeatureMap v, MatMul mm, ThreadPool pool) {
         final int n = q.pixels(), m = k.pixels(), d = k.channels(), dv = v.channels();
         final float scale = (float) (1.0 / Math.sqrt(d));
         // q rows are pixels of heads·d values: viewed as n·heads rows of d, each one query of one head
@@ -99,6 +102,17 @@ public record MobileAttention(float[] norm, WeightMatrix query, ConvNorm.Depthwi
                 + 4L * norm.length + (layerScale == null ? 0 : 4L * layerScale.length);
         if (keyDown != null) b += keyDown.weightBytes() + valueDown.weightBytes();
         return b;
+    }
+
+    @Override
+    public void matrices(List<WeightMatrix> out) {
+        out.addAll(List.of(query, key, value, output));
+    }
+
+    @Override
+    public MobileAttention attach(UnaryOperator<WeightMatrix> attach) {
+        return new MobileAttention(norm, attach.apply(query), keyDown, attach.apply(key), valueDown, attach.apply(value),
+                attach.apply(output), layerScale, heads, inChannels);
     }
 
     @Override

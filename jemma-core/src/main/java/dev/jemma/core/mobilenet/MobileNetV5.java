@@ -5,10 +5,12 @@ import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.WeightMatrix;
 import dev.jemma.core.media3n.MmprojWeights;
+import dev.jemma.core.repack.RepackCache;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeMap;
+import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -98,6 +100,42 @@ public final class MobileNetV5 {
             throw new IllegalArgumentException("image size " + imageSize + " gives a " + high + "×" + high
                     + " fusion grid, which does not pool to " + OUTPUT_RESOLUTION + "×" + OUTPUT_RESOLUTION);
         }
+    }
+
+    /** The same tower reading every dense matrix through {@code attach}; norms, kernels and sizes shared. */
+    private MobileNetV5(MobileNetV5 base, UnaryOperator<WeightMatrix> attach) {
+        imageSize = base.imageSize;
+        eps = base.eps;
+        stemK = base.stemK;
+        stemConv = attach.apply(base.stemConv);
+        stemBias = base.stemBias;
+        stemNorm = base.stemNorm;
+        stages = new MobileNetBlock[base.stages.length][];
+        for (int s = 0; s < stages.length; s++) {
+            stages[s] = new MobileNetBlock[base.stages[s].length];
+            for (int b = 0; b < stages[s].length; b++) stages[s][b] = base.stages[s][b].attach(attach);
+        }
+        msfaFfn = base.msfaFfn.attach(attach);
+        msfaNorm = base.msfaNorm;
+        weightBytes = base.weightBytes;
+        parameters = base.parameters;
+    }
+
+    /** Every dense weight matrix of the tower (stem, 1×1 and k×k convolutions, attention projections, fusion). */
+    public List<WeightMatrix> matrices() {
+        List<WeightMatrix> out = new ArrayList<>();
+        out.add(stemConv);
+        for (MobileNetBlock[] stage : stages) for (MobileNetBlock b : stage) b.matrices(out);
+        msfaFfn.matrices(out);
+        return out;
+    }
+
+    /**
+     * This tower with its matrices' {@link dev.jemma.core.tensor.kernels.Interleaved} copies from {@code repacked}
+     * (those it holds), so the default-mode matmul runs them on the tiled F16 GEMM; the same numbers as before.
+     */
+    public MobileNetV5 attach(RepackCache repacked) {
+        return new MobileNetV5(this, repacked::attach);
     }
 
     /** Blocks per stage, from the {@code v.blk.<stage>.<block>.*} names (stages and blocks numbered without gaps). */
@@ -223,6 +261,14 @@ public final class MobileNetV5 {
         return peak;
     }
 
+    UniversalInvertedResidual msfaFfn() {
+        return msfaFfn;
+    }
+
+    float[] msfaNorm() {
+        return msfaNorm;
+    }
+
     /** Parameters of the tower (every v.* tensor). */
     public long parameters() {
         return parameters;
@@ -249,8 +295,7 @@ public final class MobileNetV5 {
      */
     public float[] forward(float[] pixels, int off, MatMul mm, ThreadPool pool) {
         FeatureMap x = FeatureMap.fromChannelFirst(pixels, off, 3, imageSize, imageSize);
-        x = Conv2d.full(stemConv, stemK, 2, stemBias, x, mm, pool);
-        Conv2d.rmsNorm(x, stemNorm, eps, true, pool);
+        x = stem(x, mm, pool);
         List<FeatureMap> ends = new ArrayList<>();
         for (int s = 0; s < stages.length; s++) {
             for (MobileNetBlock b : stages[s]) x = b.forward(x, eps, mm, pool);
@@ -259,8 +304,15 @@ public final class MobileNetV5 {
         return fuse(ends.get(0), ends.get(1), mm, pool).data();
     }
 
+    /** The stem: a k×k stride-2 convolution with bias, norm, GELU. */
+    FeatureMap stem(FeatureMap pixels, MatMul mm, ThreadPool pool) {
+        FeatureMap x = Conv2d.full(stemConv, stemK, 2, stemBias, pixels, mm, pool);
+        Conv2d.rmsNorm(x, stemNorm, eps, true, pool);
+        return x;
+    }
+
     /** The multi-scale fusion adapter (timm MobileNetV5MultiScaleFusionAdapter). */
-    private FeatureMap fuse(FeatureMap high, FeatureMap low, MatMul mm, ThreadPool pool) {
+    FeatureMap fuse(FeatureMap high, FeatureMap low, MatMul mm, ThreadPool pool) {
         if (low.height() < high.height() || low.width() < high.width()) low = Conv2d.nearest(low, high.height(), high.width());
         FeatureMap f = msfaFfn.forward(Conv2d.concatChannels(high, low), eps, mm, pool);
         if (f.height() != OUTPUT_RESOLUTION) f = Conv2d.avgPool(f, f.height() / OUTPUT_RESOLUTION);

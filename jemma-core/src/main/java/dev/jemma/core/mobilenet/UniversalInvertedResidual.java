@@ -2,6 +2,10 @@ package dev.jemma.core.mobilenet;
 
 import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tensor.WeightMatrix;
+
+import java.util.List;
+import java.util.function.UnaryOperator;
 
 /**
  * timm UniversalInvertedResidual (MobileNet-V4's UIB), most of MobileNet-V5's blocks and the fusion adapter's FFN:
@@ -45,6 +49,17 @@ public record UniversalInvertedResidual(ConvNorm.Depthwise dwStart, ConvNorm.Poi
         if (dwStart != null) b += dwStart.weightBytes();
         if (dwMid != null) b += dwMid.weightBytes();
         return b;
+    }
+
+    @Override
+    public void matrices(List<WeightMatrix> out) {
+        out.add(pwExp.w());
+        out.add(pwProj.w());
+    }
+
+    @Override
+    public UniversalInvertedResidual attach(UnaryOperator<WeightMatrix> attach) {
+        return new UniversalInvertedResidual(dwStart, pwExp.attach(attach), dwMid, pwProj.attach(attach), layerScale, inChannels, stride, noskip);
     }
 
     @Override

@@ -18,6 +18,8 @@ import dev.jemma.core.gguf.GgufFormatException;
 import dev.jemma.core.gguf.GgufTensorInfo;
 import dev.jemma.core.gguf.GgufWriter;
 import dev.jemma.core.media3n.Gemma3nMmproj;
+import dev.jemma.core.repack.RepackCache;
+import dev.jemma.core.tensor.kernels.Interleaved;
 
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
@@ -64,16 +66,23 @@ class MobileNetV5Test {
 
     @Test
     void exactModeMatchesTimm() {
-        check(MatMul.EXACT);
+        check(MatMul.EXACT, null);
     }
 
     @Test
-    void defaultModeMatchesTimm() {
-        // F16/F32 weights keep f32 activations on the default kernels: held to the exact tolerance too
-        check(new FastMatMul());
+    void defaultModeMatchesTimm(@TempDir Path cache) {
+        // F16/F32 weights keep f32 activations on the default kernels (the tiled F16 GEMM over the repacked copies, as
+        // Gemma3nImageEncoder runs them): held to the exact tolerance too
+        check(new FastMatMul(), cache);
     }
 
-    private void check(MatMul mm) {
+    @Test
+    void defaultModeWithoutRepackedWeightsMatchesTimm() {
+        check(new FastMatMul(), null);
+    }
+
+    /** With {@code repackDir}, the tower reads its matrices' interleaved copies from a cache made there. */
+    private void check(MatMul mm, Path repackDir) {
         JsonNode c = imageCase(), v = c.get("variant");
         float[] pixels = MultimodalFixtures.f32(c.get("pixel_values").get("file").asText());
         float[] ref = MultimodalFixtures.f32(v.get("vision_tower_output").get("file").asText());
@@ -81,7 +90,17 @@ class MobileNetV5Test {
         try (GgufFile f = GgufFile.open(MultimodalFixtures.file(v.get("mmproj_gguf").asText()))) {
             assertThat(MobileNetV5.present(f)).isTrue();
             MobileNetV5 net = new MobileNetV5(new MmprojWeights(f), 768, 1e-6f);
+            RepackCache repacked = repackDir == null ? null : RepackCache.open(f, net.matrices(), POOL, repackDir);
+            if (repacked != null) {
+                net = net.attach(repacked);
+                // the tiny tower's widths (16, 24, 48, 80, 144 …) leave some matrices without whole 32-column blocks: those
+                // stay on the row-decoding GEMM, so both default-mode kernels run here
+                assertThat(net.matrices()).allSatisfy(w -> assertThat(w.interleaved() != null)
+                        .as(w.name()).isEqualTo(Interleaved.supports(w.type(), w.cols())));
+                assertThat(net.matrices()).filteredOn(w -> w.interleaved() != null).hasSizeGreaterThan(10);
+            }
             float[] out = net.forward(pixels, 0, mm, POOL);
+            if (repacked != null) repacked.close();
             assertThat(out).hasSize(256 * 2048);
             float[] chw = new FeatureMap(out, 16, 16, 2048).toChannelFirst();
             double d = maxAbs(ref, chw);
