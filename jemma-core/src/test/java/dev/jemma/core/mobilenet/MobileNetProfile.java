@@ -163,7 +163,7 @@ public final class MobileNetProfile {
         count("mqa: q/k/v 1×1", (long) q.pixels() * a.query().rows() * a.query().cols() + (long) k.pixels() * a.key().rows() * a.key().cols()
                 + (long) v.pixels() * a.value().rows() * a.value().cols());
         lap("mqa: q/k/v 1×1");
-        FeatureMap o = a.attend(q, k, v, mm, pool);
+        FeatureMap o = a.attend(q, k, v, pool);
         count("mqa: attention", (long) q.pixels() * a.heads() * k.pixels() * (k.channels() + v.channels()));
         lap("mqa: attention");
         FeatureMap y = Conv2d.pointwise(a.output(), o, mm, pool);

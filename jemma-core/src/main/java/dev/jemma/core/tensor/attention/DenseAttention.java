@@ -7,8 +7,9 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Multi-head attention where every token sees every token (an image encoder's: no cache, no mask, as many KV heads as
- * query heads), for long inputs with small heads — SigLIP's 4096 patches × 16 heads of 72. Both products are run as
+ * Multi-head attention where every query sees every key (an image encoder's: no cache, no mask), for long inputs with
+ * small heads — SigLIP's 4096 patches × 16 heads of 72, and MobileNet-V5's multi-query attention (2304 pixels × 8 heads
+ * of 64 over 576 down-sampled keys, one key/value head shared by all query heads). Both products are run as
  * GEMMs whose inner dimension is walked one element at a time, so no head size leaves a scalar remainder and no score
  * needs a horizontal sum:
  * <pre>
@@ -29,52 +30,64 @@ public final class DenseAttention {
     /** Keys per pass of the value product over a block's rows: their value rows (≤ 64 × hdPad floats) stay in L1. */
     private static final int VALUE_KEYS = 64;
 
-    private final int n, heads, headDim, nPad, hdPad;
-    /** Kᵀ of every head: head h at h·headDim·nPad, row d (dimension d of every key) at + d·nPad; keys ≥ n are zero. */
+    /** Queries, keys (n: the softmax's length), query heads, key/value heads, head size. */
+    private final int queries, n, heads, kvHeads, headDim, nPad, hdPad;
+    /** Kᵀ of every key/value head: head g at g·headDim·nPad, row d (dimension d of every key) at + d·nPad; keys ≥ n are zero. */
     private final float[] kt;
-    /** V of every head, rows padded to hdPad: head h at h·n·hdPad, key j at + j·hdPad. */
+    /** V of every key/value head, rows padded to hdPad: head g at g·n·hdPad, key j at + j·hdPad. */
     private final float[] vp;
     private final float[][] scores, acc;
 
-    /** Scratch for inputs of {@code n} tokens of {@code heads × headDim}, used by {@code threads} threads. */
+    /** Scratch for self-attention over {@code n} tokens of {@code heads × headDim}, used by {@code threads} threads. */
     public DenseAttention(int n, int heads, int headDim, int threads) {
-        this.n = n;
+        this(n, n, heads, heads, headDim, threads);
+    }
+
+    /**
+     * Scratch for {@code queries} query rows of {@code heads × headDim} over {@code keys} key and value rows of
+     * {@code kvHeads × headDim} (query head h reads key/value head h / (heads / kvHeads); 1 for multi-query attention).
+     */
+    public DenseAttention(int queries, int keys, int heads, int kvHeads, int headDim, int threads) {
+        if (kvHeads < 1 || heads % kvHeads != 0) throw new IllegalArgumentException(heads + " query heads over " + kvHeads + " key/value heads");
+        this.queries = queries;
+        this.n = keys;
         this.heads = heads;
+        this.kvHeads = kvHeads;
         this.headDim = headDim;
-        this.nPad = (n + KEY_TILE - 1) / KEY_TILE * KEY_TILE;
+        this.nPad = (keys + KEY_TILE - 1) / KEY_TILE * KEY_TILE;
         this.hdPad = (headDim + L - 1) / L * L;
-        kt = new float[heads * headDim * nPad];
-        vp = new float[heads * n * hdPad];
+        kt = new float[kvHeads * headDim * nPad];
+        vp = new float[kvHeads * keys * hdPad];
         scores = new float[threads][ROWS * nPad + 32];
         acc = new float[threads][ROWS * hdPad + 32];
     }
 
     /**
-     * out[t, h·headDim ..] = softmax(q_{t,h} · K_hᵀ) · V_h for every token t and head h; rows of q, k, v and out are
-     * heads·headDim floats; q already carries the 1/√headDim scale.
+     * out[t, h·headDim ..] = softmax(q_{t,h} · K_gᵀ) · V_g for every query t and head h (g its key/value head); rows of
+     * q and out are heads·headDim floats, rows of k and v kvHeads·headDim; q already carries the 1/√headDim scale.
      */
     public void attend(ThreadPool pool, float[] q, float[] k, float[] v, float[] out) {
-        final int dim = heads * headDim;
+        final int kvDim = kvHeads * headDim;
         pool.parallelFor(n, (t0, t1, worker) -> {
             for (int t = t0; t < t1; t++) {
-                for (int h = 0; h < heads; h++) {
-                    int src = t * dim + h * headDim, base = h * headDim * nPad + t;
+                for (int g = 0; g < kvHeads; g++) {
+                    int src = t * kvDim + g * headDim, base = g * headDim * nPad + t;
                     for (int d = 0; d < headDim; d++) kt[base + d * nPad] = k[src + d];
-                    System.arraycopy(v, src, vp, (h * n + t) * hdPad, headDim);
+                    System.arraycopy(v, src, vp, (g * n + t) * hdPad, headDim);
                 }
             }
         });
-        final int blocks = (n + ROWS - 1) / ROWS;
+        final int blocks = (queries + ROWS - 1) / ROWS;
         pool.parallelFor(heads * blocks, (i0, i1, worker) -> {
             for (int i = i0; i < i1; i++) {
                 int h = i / blocks, r0 = (i % blocks) * ROWS;
-                block(q, out, h, r0, Math.min(n, r0 + ROWS), scores[worker], acc[worker]);
+                block(q, out, h, r0, Math.min(queries, r0 + ROWS), scores[worker], acc[worker]);
             }
         });
     }
 
     private void block(float[] q, float[] out, int h, int r0, int r1, float[] s, float[] a) {
-        final int dim = heads * headDim, rows = r1 - r0, kOff = h * headDim * nPad;
+        final int dim = heads * headDim, rows = r1 - r0, g = h / (heads / kvHeads), kOff = g * headDim * nPad;
         for (int k0 = 0; k0 < nPad; k0 += KEY_TILE) {
             for (int r = 0; r < rows; r += 4) {
                 scoreTile(q, r0 * dim + h * headDim, dim, r, rows, k0, kOff, s);
@@ -83,7 +96,7 @@ public final class DenseAttention {
         for (int r = 0; r < rows; r++) softmax(s, r * nPad);
         java.util.Arrays.fill(a, 0, rows * hdPad, 0f);
         for (int k0 = 0; k0 < n; k0 += VALUE_KEYS) {
-            for (int r = 0; r < rows; r += 4) valueTile(s, r, rows, k0, Math.min(n, k0 + VALUE_KEYS), h * n * hdPad, a);
+            for (int r = 0; r < rows; r += 4) valueTile(s, r, rows, k0, Math.min(n, k0 + VALUE_KEYS), g * n * hdPad, a);
         }
         for (int r = 0; r < rows; r++) System.arraycopy(a, r * hdPad, out, (r0 + r) * dim + h * headDim, headDim);
     }
