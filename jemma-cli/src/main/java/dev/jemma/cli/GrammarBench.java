@@ -29,7 +29,9 @@ import java.util.List;
  * a grammar that completes is restarted so every run generates the same number of tokens.
  */
 record GrammarBench(String grammar, double[] plain, double[] constrained, double sampleMsPerToken, double grammarMsPerToken,
-                    double trieSeconds, int trieNodes, int topK) {
+                    double sampleCpuMsPerToken, double grammarCpuMsPerToken, double trieSeconds, int trieNodes, int topK) {
+    private static final java.lang.management.ThreadMXBean THREADS = java.lang.management.ManagementFactory.getThreadMXBean();
+
     static GrammarBench run(LanguageModel m, Path model, String spec, int gen, int reps, int[] tokens, KvCache cache, int topK) {
         Grammar g = load(spec);
         Tokenizer tok;
@@ -40,14 +42,18 @@ record GrammarBench(String grammar, double[] plain, double[] constrained, double
         long t0 = System.nanoTime();
         GrammarVocabulary v = new GrammarVocabulary(tok, vocab);
         double trie = (System.nanoTime() - t0) / 1e9;
-        List<Long> sampleNanos = new ArrayList<>(), grammarNanos = new ArrayList<>();
+        // wall and CPU nanoseconds of each run's sampling steps (the step runs on this thread, so its CPU time is its own
+        // even on a busy machine, where wall time is not)
+        List<Long> sampleNanos = new ArrayList<>(), grammarNanos = new ArrayList<>(), sampleCpu = new ArrayList<>(), grammarCpu = new ArrayList<>();
         int[] eot = tok.endOfTurnIds();
-        double[] plain = BenchCommand.rates(BenchCommand.run(reps, () -> generate(m, cache, tokens[0], gen, null, v, eot, sampleNanos, topK), gen));
-        double[] constrained = BenchCommand.rates(BenchCommand.run(reps, () -> generate(m, cache, tokens[0], gen, g, v, eot, grammarNanos, topK), gen));
-        return new GrammarBench(spec, plain, constrained, lastMeanMs(sampleNanos, reps, gen), lastMeanMs(grammarNanos, reps, gen), trie, v.nodes(), topK);
+        double[] plain = BenchCommand.rates(BenchCommand.run(reps, () -> generate(m, cache, tokens[0], gen, null, v, eot, sampleNanos, sampleCpu, topK), gen));
+        double[] constrained = BenchCommand.rates(BenchCommand.run(reps, () -> generate(m, cache, tokens[0], gen, g, v, eot, grammarNanos, grammarCpu, topK), gen));
+        return new GrammarBench(spec, plain, constrained, lastMeanMs(sampleNanos, reps, gen), lastMeanMs(grammarNanos, reps, gen),
+                lastMeanMs(sampleCpu, reps, gen), lastMeanMs(grammarCpu, reps, gen), trie, v.nodes(), topK);
     }
 
-    private static void generate(LanguageModel m, KvCache cache, int first, int gen, Grammar g, GrammarVocabulary v, int[] eot, List<Long> maskNanos, int topK) {
+    private static void generate(LanguageModel m, KvCache cache, int first, int gen, Grammar g, GrammarVocabulary v, int[] eot, List<Long> maskNanos,
+                                 List<Long> maskCpuNanos, int topK) {
         cache.clear();
         // Gemma's defaults, top-k as asked (0: the whole vocabulary, where only the full mask applies)
         SamplingParams d = SamplingParams.GEMMA_DEFAULTS;
@@ -56,27 +62,30 @@ record GrammarBench(String grammar, double[] plain, double[] constrained, double
         GrammarConstraint c = g == null ? null : new GrammarConstraint(g, v);
         int vocab = m.config().vocabSize();
         float[] logits = m.forward(new int[]{first}, 0, 1, cache, false);
-        long constrained = 0;
+        long constrained = 0, cpu = 0;
         for (int i = 0; i < gen; i++) {
             int id;
             if (c != null) {
                 // as Session does (checked candidates, small allowed sets, a full mask only when neither decides),
                 // with feeding the chosen token to the grammar: what a step costs beyond the forward pass
-                long t = System.nanoTime();
+                long t = System.nanoTime(), tc = THREADS.getCurrentThreadCpuTime();
                 id = c.choose(sampler, logits, vocab, null, 0);
                 c.accept(id);
+                cpu += THREADS.getCurrentThreadCpuTime() - tc;
                 constrained += System.nanoTime() - t;
                 boolean end = false;
                 for (int e : eot) end |= e == id;
                 if (end) c = new GrammarConstraint(g, v); // the grammar is complete: start over
             } else {
-                long t = System.nanoTime();
+                long t = System.nanoTime(), tc = THREADS.getCurrentThreadCpuTime();
                 id = sampler.sample(logits, 0, vocab, null, 0);
+                cpu += THREADS.getCurrentThreadCpuTime() - tc;
                 constrained += System.nanoTime() - t;
             }
             if (i + 1 < gen) logits = m.forward(new int[]{id}, 0, 1, cache, false); // gen forwards in all, as tg
         }
         maskNanos.add(constrained);
+        maskCpuNanos.add(cpu);
     }
 
     private static Grammar load(String spec) {
@@ -116,6 +125,9 @@ record GrammarBench(String grammar, double[] plain, double[] constrained, double
         o.put("grammar_sample_ms_per_token", grammarMsPerToken);
         // what the grammar adds to a step beyond plain sampling (checks, masks, feeding the token)
         o.put("grammar_mask_ms_per_token", grammarMsPerToken - sampleMsPerToken);
+        // the same in CPU time of the sampling thread: comparable on a busy machine
+        o.put("sample_cpu_ms_per_token", sampleCpuMsPerToken);
+        o.put("grammar_sample_cpu_ms_per_token", grammarCpuMsPerToken);
         o.put("grammar_trie_seconds", trieSeconds);
         o.put("grammar_trie_nodes", trieNodes);
     }
@@ -124,7 +136,8 @@ record GrammarBench(String grammar, double[] plain, double[] constrained, double
         System.out.printf("| %s | %s | %d | %s | tg%d sampled | %.2f ± %.2f |%n", name, size, threads, mode, gen, BenchCommand.mean(plain), BenchCommand.sd(plain));
         System.out.printf("| %s | %s | %d | %s | tg%d grammar | %.2f ± %.2f |%n", name, size, threads, mode, gen, BenchCommand.mean(constrained), BenchCommand.sd(constrained));
         System.out.printf("%ngrammar %s (top-k " + topK + "): %+.1f %% time per token; sampling %.3f ms/token plain, %.3f ms/token constrained"
-                + " (mask %+.3f ms/token; trie of %d nodes built in %.3f s)%n", grammar, overheadPercent(), sampleMsPerToken,
-                grammarMsPerToken, grammarMsPerToken - sampleMsPerToken, trieNodes, trieSeconds);
+                + " (mask %+.3f ms/token; CPU time %.3f / %.3f ms/token; trie of %d nodes built in %.3f s)%n", grammar, overheadPercent(),
+                sampleMsPerToken, grammarMsPerToken, grammarMsPerToken - sampleMsPerToken, sampleCpuMsPerToken, grammarCpuMsPerToken,
+                trieNodes, trieSeconds);
     }
 }
