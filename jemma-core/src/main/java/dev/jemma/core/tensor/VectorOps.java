@@ -90,6 +90,28 @@ public final class VectorOps {
         for (; i < n; i++) x[xo + i] = x[xo + i] * r * w[i];
     }
 
+    /**
+     * The largest of x[0..n) into {@code out[0]} and the smallest that is not −∞ into {@code out[1]} (+∞ when every one
+     * is −∞): a sampler's logit range, masked tokens aside.
+     */
+    public static void range(float[] x, int n, float[] out) {
+        int i = 0;
+        int step = F.length();
+        FloatVector hi = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY), lo = FloatVector.broadcast(F, Float.POSITIVE_INFINITY);
+        for (; i + step <= n; i += step) {
+            FloatVector v = FloatVector.fromArray(F, x, i);
+            hi = hi.max(v);
+            lo = lo.min(v.blend(Float.POSITIVE_INFINITY, v.eq(Float.NEGATIVE_INFINITY)));
+        }
+        float h = hi.reduceLanes(VectorOperators.MAX), l = lo.reduceLanes(VectorOperators.MIN);
+        for (; i < n; i++) {
+            h = Math.max(h, x[i]);
+            if (x[i] != Float.NEGATIVE_INFINITY) l = Math.min(l, x[i]);
+        }
+        out[0] = h;
+        out[1] = l;
+    }
+
     /** y += x elementwise. */
     public static void add(float[] y, int yo, float[] x, int xo, int n) {
         int i = 0;

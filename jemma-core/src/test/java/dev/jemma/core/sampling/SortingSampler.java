@@ -1,0 +1,260 @@
+package dev.jemma.core.sampling;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import java.util.function.IntPredicate;
+
+/**
+ * The sampler as it was before {@link BucketedDraw} (commit 2761a83): without top-k it sorts the whole vocabulary and
+ * walks it for top-p, min-p and the draw. Kept only as the reference {@link SamplerEquivalenceTest} compares with.
+ */
+final class SortingSampler {
+    private final SamplingParams p;
+    private final SplittableRandom random;
+    private int[] idx = new int[0];
+    private float[] work = new float[0];
+    private long[] heap = new long[0];
+    private int[] seenIds = new int[0], seenCounts = new int[0];
+
+    SortingSampler(SamplingParams params) {
+        this.p = params;
+        this.random = new SplittableRandom(params.seed());
+    }
+
+    public SamplingParams params() {
+        return p;
+    }
+
+    /**
+     * Chooses the next token.
+     *
+     * @param logits  the model's logits (not modified)
+     * @param offset  where this position's row starts
+     * @param vocab   row length
+     * @param history tokens seen so far (prompt and output), for the penalties; may be null
+     * @param histLen how many entries of {@code history} are valid
+     */
+    public int sample(float[] logits, int offset, int vocab, int[] history, int histLen) {
+        float[] l = prepare(logits, offset, vocab, history, histLen);
+        if (p.greedy()) return argmax(l, vocab);
+        // candidates sorted by logit, best first: top-k by partial selection, else everything
+        int k = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
+        int n = topK(l, null, vocab, k);
+        // masked tokens (a grammar's −∞) are never candidates, even where rounding would leave the draw past the
+        // last positive weight
+        while (n > 1 && l[idx[n - 1]] == Float.NEGATIVE_INFINITY) n--;
+        return draw(l, n);
+    }
+
+    /**
+     * Samples as {@link #sample} would from the logits with every token failing {@code allowed} masked to −∞, without
+     * masking the vocabulary: the best candidates are checked one by one, and when the top-k (greedy: the best) allowed
+     * tokens are found among them, top-p, min-p and temperature apply to those exactly as after a full mask. Returns −1
+     * when that cannot be decided from the candidates (too few allowed, or no top-k cut): mask and call {@link #sample},
+     * or {@link #sampleAmong} with the allowed set. Nothing is drawn from the random stream then.
+     * A grammar inside a string allows most tokens, so this path is the common one and costs a few checks per step.
+     */
+    public int sampleAllowed(float[] logits, int offset, int vocab, int[] history, int histLen, IntPredicate allowed) {
+        if (!p.greedy() && p.topK() <= 0) return -1;
+        float[] l = prepare(logits, offset, vocab, history, histLen);
+        int k = p.greedy() ? 1 : Math.min(p.topK(), vocab);
+        int m = Math.min(vocab, Math.max(4 * k, 256));
+        int n = topK(l, null, vocab, m);
+        int kept = 0;
+        for (int i = 0; i < n && kept < k; i++) {
+            int id = idx[i];
+            if (l[id] == Float.NEGATIVE_INFINITY) break;
+            if (allowed.test(id)) idx[kept++] = id;
+        }
+        // fewer than k allowed among the candidates: the k-th best allowed token may lie further down
+        if (kept == 0 || (kept < k && n < vocab)) return -1;
+        return p.greedy() ? idx[0] : draw(l, kept);
+    }
+
+    /**
+     * Samples as {@link #sample} would from the logits with every token but {@code ids[0..n)} masked to −∞ — the same
+     * token for the same random stream — in time proportional to {@code n}, not to the vocabulary: for a grammar state
+     * that allows few tokens (a key, a number, punctuation) this is all the sampling a step needs.
+     *
+     * @param ids the allowed token ids, ascending, at least one
+     */
+    public int sampleAmong(float[] logits, int offset, int vocab, int[] ids, int n, int[] history, int histLen) {
+        if (n <= 0) throw new IllegalArgumentException("no allowed token");
+        if (work.length < vocab) work = new float[vocab];
+        float[] l = work;
+        // only the allowed entries of the work buffer are read below
+        for (int j = 0; j < n; j++) l[ids[j]] = logits[offset + ids[j]];
+        int distinct = historyCounts(history, histLen);
+        for (int d = 0; d < distinct; d++) {
+            int t = seenIds[d];
+            if (t >= 0 && t < vocab && Arrays.binarySearch(ids, 0, n, t) >= 0) l[t] = penalized(l[t], seenCounts[d]);
+        }
+        if (p.greedy()) {
+            int best = ids[0];
+            for (int j = 1; j < n; j++) if (l[ids[j]] > l[best]) best = ids[j];
+            return best;
+        }
+        int k = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
+        int c = topK(l, ids, n, Math.min(k, n));
+        while (c > 1 && l[idx[c - 1]] == Float.NEGATIVE_INFINITY) c--;
+        return draw(l, c);
+    }
+
+    /** The logits with the penalties applied, in the sampler's work buffer. */
+    private float[] prepare(float[] logits, int offset, int vocab, int[] history, int histLen) {
+        if (work.length < vocab) work = new float[vocab];
+        float[] l = work;
+        System.arraycopy(logits, offset, l, 0, vocab);
+        applyPenalties(l, vocab, history, histLen);
+        return l;
+    }
+
+    /** Top-p, min-p and temperature over the candidates idx[0..n), best first; one draw. */
+    private int draw(float[] l, int n) {
+        int[] c = idx;
+        // probabilities without temperature for top-p / min-p (llama.cpp applies temperature last)
+        float max = l[c[0]];
+        double[] prob = new double[n];
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += prob[i] = Math.exp(l[c[i]] - max);
+        int keep = n;
+        if (p.topP() < 1f) {
+            double cum = 0;
+            for (int i = 0; i < n; i++) {
+                cum += prob[i] / sum;
+                if (cum >= p.topP()) {
+                    keep = i + 1;
+                    break;
+                }
+            }
+        }
+        if (p.minP() > 0f) {
+            double threshold = p.minP() * prob[0];
+            int m = 1;
+            while (m < keep && prob[m] >= threshold) m++;
+            keep = m;
+        }
+        // temperature, then a draw from the renormalised distribution
+        double total = 0;
+        double[] w = new double[keep];
+        for (int i = 0; i < keep; i++) total += w[i] = Math.exp((l[c[i]] - max) / p.temperature());
+        double r = random.nextDouble() * total;
+        for (int i = 0; i < keep; i++) {
+            r -= w[i];
+            if (r < 0) return c[i];
+        }
+        return c[keep - 1];
+    }
+
+    private void applyPenalties(float[] l, int vocab, int[] history, int histLen) {
+        int distinct = historyCounts(history, histLen);
+        for (int d = 0; d < distinct; d++) {
+            int t = seenIds[d];
+            if (t >= 0 && t < vocab) l[t] = penalized(l[t], seenCounts[d]);
+        }
+    }
+
+    /**
+     * The distinct tokens of the penalty window (the last repeatLastN of the history) with their counts, in
+     * {@code seenIds} / {@code seenCounts}; 0 when no penalty applies.
+     */
+    private int historyCounts(int[] history, int histLen) {
+        if (history == null || p.repeatLastN() == 0) return 0;
+        if (p.repeatPenalty() == 1f && p.presencePenalty() == 0f && p.frequencyPenalty() == 0f) return 0;
+        int from = Math.max(0, histLen - p.repeatLastN());
+        int[] seen = Arrays.copyOfRange(history, from, histLen);
+        Arrays.sort(seen);
+        if (seenIds.length < seen.length) {
+            seenIds = new int[seen.length];
+            seenCounts = new int[seen.length];
+        }
+        int distinct = 0;
+        for (int i = 0; i < seen.length; ) {
+            int t = seen[i], j = i;
+            while (j < seen.length && seen[j] == t) j++;
+            seenIds[distinct] = t;
+            seenCounts[distinct++] = j - i;
+            i = j;
+        }
+        return distinct;
+    }
+
+    private float penalized(float v, int count) {
+        v = v > 0 ? v / p.repeatPenalty() : v * p.repeatPenalty();
+        return v - (count * p.frequencyPenalty() + p.presencePenalty());
+    }
+
+    /** Index of the largest logit (the lowest index on ties). */
+    public static int argmax(float[] l, int vocab) {
+        int best = 0;
+        for (int i = 1; i < vocab; i++) if (l[i] > l[best]) best = i;
+        return best;
+    }
+
+    /** Maps a float to an int whose signed order is the float's order (NaN aside). */
+    private static int sortable(float f) {
+        int b = Float.floatToRawIntBits(f);
+        return b >= 0 ? b : b ^ 0x7fffffff;
+    }
+
+    /**
+     * Fills {@code idx[0..k)} with the k best of the tokens {@code ids[0..n)} (ascending; null: 0..n-1), best first, and
+     * returns k. "Best" is one total order, larger logit first and the lower id on equal logits, whatever the path: the
+     * masked, the checked and the allowed-set samplers then pick the same candidates even where logits tie.
+     */
+    private int topK(float[] l, int[] ids, int n, int k) {
+        if (idx.length < Math.max(k, 1)) idx = new int[Math.max(k, 1)];
+        if (k >= n) {
+            // full sort without boxing: (descending sortable logit bits, id) packed into one long per token
+            long[] keys = new long[n];
+            for (int j = 0; j < n; j++) keys[j] = key(l, ids == null ? j : ids[j]);
+            Arrays.sort(keys);
+            for (int j = 0; j < n; j++) idx[j] = (int) keys[j];
+            return n;
+        }
+        // max-heap of the k best keys seen so far (the root is the worst of them); ids come in ascending order, so a
+        // token whose logit only equals the root's is never better than it
+        if (heap.length < k) heap = new long[k];
+        long[] h = heap;
+        int size = 0;
+        int worst = Integer.MIN_VALUE; // the root's sortable logit once the heap is full
+        for (int j = 0; j < n; j++) {
+            int i = ids == null ? j : ids[j];
+            if (size == k) {
+                if (sortable(l[i]) <= worst) continue;
+                h[0] = key(l, i);
+                siftDown(h, k);
+                worst = sortable(l[(int) h[0]]);
+            } else {
+                int c = size++;
+                h[c] = key(l, i);
+                while (c > 0) {
+                    int pc = (c - 1) >>> 1;
+                    if (h[pc] >= h[c]) break;
+                    long t = h[pc]; h[pc] = h[c]; h[c] = t;
+                    c = pc;
+                }
+                if (size == k) worst = sortable(l[(int) h[0]]);
+            }
+        }
+        Arrays.sort(h, 0, k);
+        for (int j = 0; j < k; j++) idx[j] = (int) h[j];
+        return k;
+    }
+
+    private static long key(float[] l, int id) {
+        return (long) ~sortable(l[id]) << 32 | id;
+    }
+
+    private static void siftDown(long[] h, int size) {
+        int j = 0;
+        while (true) {
+            int a = 2 * j + 1, b = a + 1, m = j;
+            if (a < size && h[a] > h[m]) m = a;
+            if (b < size && h[b] > h[m]) m = b;
+            if (m == j) return;
+            long t = h[m]; h[m] = h[j]; h[j] = t;
+            j = m;
+        }
+    }
+}
