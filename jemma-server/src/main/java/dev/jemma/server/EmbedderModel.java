@@ -18,7 +18,8 @@ final class EmbedderModel implements ServedModel {
 
     EmbedderModel(Embedder embedder, long fileSize) {
         this.embedder = embedder;
-        this.info = EngineModel.describe(embedder.metadata(), embedder.path(), embedder.maxTokens(), fileSize);
+        this.info = EngineModel.describe(embedder.metadata(), embedder.path(), embedder.maxTokens(), fileSize,
+                new dev.jemma.core.engine.ModelCapabilities(false, false, false));
     }
 
     /** Whether the file at {@code path} is an embedding-only architecture (read from its header, nothing loaded). */

@@ -4,6 +4,7 @@ import dev.jemma.core.JemmaException;
 import dev.jemma.core.chat.ChatMessage;
 import dev.jemma.core.chat.ConversationFitter;
 import dev.jemma.core.engine.Engine;
+import dev.jemma.core.engine.ModelCapabilities;
 import dev.jemma.core.engine.EngineOptions;
 import dev.jemma.core.engine.GenerationOptions;
 import dev.jemma.core.engine.Session;
@@ -436,16 +437,12 @@ final class EngineModel implements ServedModel {
     }
 
     private static Info describe(Engine engine, long fileSize) {
-        return describe(engine.metadata(), engine.path(), engine.contextLength(), fileSize, engine.supportsImages());
+        return describe(engine.metadata(), engine.path(), engine.contextLength(), fileSize, ModelCapabilities.of(engine));
     }
 
     /** /api/show facts from a model file's metadata (any architecture). */
-    static Info describe(Map<String, Object> md, java.nio.file.Path path, int contextLength, long fileSize) {
-        return describe(md, path, contextLength, fileSize, false);
-    }
-
-    /** @param vision whether the model takes images */
-    static Info describe(Map<String, Object> md, java.nio.file.Path path, int contextLength, long fileSize, boolean vision) {
+    /** @param capabilities what the loaded model does (for /api/show and /api/tags) */
+    static Info describe(Map<String, Object> md, java.nio.file.Path path, int contextLength, long fileSize, ModelCapabilities capabilities) {
         String arch = String.valueOf(md.getOrDefault("general.architecture", "gemma3"));
         Object label = md.get("general.size_label");
         String params = label != null ? label.toString() : parameterCount(path);
@@ -461,7 +458,7 @@ final class EngineModel implements ServedModel {
             }
         }
         Object tmpl = md.get("tokenizer.chat_template");
-        return new Info(arch, params, quant, contextLength, fileSize, tmpl == null ? "" : tmpl.toString(), info, vision);
+        return new Info(arch, params, quant, contextLength, fileSize, tmpl == null ? "" : tmpl.toString(), info, capabilities);
     }
 
     /** Ollama-style parameter size ("4.3B", "999.9M") from the file's tensor element counts. */

@@ -7,6 +7,7 @@ import dev.jemma.core.JemmaException;
 import dev.jemma.core.Printable;
 import dev.jemma.core.chat.ToolCall;
 import dev.jemma.core.chat.ToolCalling;
+import dev.jemma.core.engine.ModelCapabilities;
 import dev.jemma.core.store.ModelRef;
 import dev.jemma.tools.store.ModelPuller;
 import dev.jemma.tools.store.PullListener;
@@ -21,8 +22,8 @@ import java.util.Map;
 final class OllamaApi {
     private static final String NDJSON = "application/x-ndjson";
     private final JemmaServer server;
-    /** Whether each served file is an embedding model, read once from its header (for /api/tags). */
-    private final Map<ModelManager.Entry, Boolean> embedders = new java.util.concurrent.ConcurrentHashMap<>();
+    /** What each listed model can do, probed from its headers once (a changed file is a new entry). */
+    private final Map<ModelManager.Entry, ModelCapabilities> probed = new java.util.concurrent.ConcurrentHashMap<>();
 
     OllamaApi(JemmaServer server) {
         this.server = server;
@@ -83,15 +84,16 @@ final class OllamaApi {
             m.set("details", details(e, loadedInfo(e.name())));
             // Jemma's addition (Ollama reports capabilities in /api/show only): the web page greys out embedding
             // models without loading every model to ask
-            m.putArray("capabilities").add(embeds(e) ? "embedding" : "completion");
+            ArrayNode caps = m.putArray("capabilities");
+            capabilities(e).names().forEach(caps::add);
         }
         ex.json(200, o);
     }
 
-    /** Whether the entry is an embedding model: from the loaded model, else from its file's header (remembered). */
-    private boolean embeds(ModelManager.Entry e) {
-        for (ModelManager.Loaded l : server.models.loaded()) if (l.entry.equals(e)) return l.model.embeds();
-        return embedders.computeIfAbsent(e, k -> EmbedderModel.isEmbeddingModel(k.path()));
+    /** What the entry can do: from the loaded model, else from its file's header and its mmproj's (remembered). */
+    private ModelCapabilities capabilities(ModelManager.Entry e) {
+        for (ModelManager.Loaded l : server.models.loaded()) if (l.entry.equals(e)) return l.model.info().capabilities();
+        return probed.computeIfAbsent(e, k -> ModelCapabilities.probe(k.path()));
     }
 
     private void ps(Exchange ex) {
@@ -134,10 +136,8 @@ final class OllamaApi {
         String name = modelName(body);
         ModelManager.Entry e = server.models.lookup(name).orElseThrow(() -> HttpError.notFound("model '" + name + "' not found"));
         ServedModel.Info info;
-        boolean embeds;
         try (ModelManager.Lease lease = server.models.acquire(e.name(), null)) {
             info = lease.model().info();
-            embeds = lease.model().embeds();
         }
         ObjectNode o = obj();
         o.put("license", "");
@@ -147,8 +147,8 @@ final class OllamaApi {
         o.set("details", details(e, info));
         ObjectNode mi = o.putObject("model_info");
         for (Map.Entry<String, Object> kv : info.modelInfo().entrySet()) mi.set(kv.getKey(), Exchange.JSON.valueToTree(kv.getValue()));
-        var caps = o.putArray("capabilities").add(embeds ? "embedding" : "completion");
-        if (info.vision()) caps.add("vision");   // Ollama's flag for models that take images
+        ArrayNode caps = o.putArray("capabilities");
+        info.capabilities().names().forEach(caps::add);
         o.put("modified_at", e.modified().toString());
         ex.json(200, o);
     }
@@ -247,6 +247,14 @@ final class OllamaApi {
         if (t == null || t.isNull() || (t.isBoolean() && !t.asBoolean())) return;
         throw HttpError.badRequest("field 'think': this model has no thinking mode (Gemma 3 does not think before it answers); "
                 + "send false or leave it out");
+    }
+
+    /** Fill-in-the-middle: Gemma writes only after its prompt (no "insert" capability, as Ollama says of such models). */
+    static void refuseSuffix(JsonNode body) {
+        JsonNode s = body.get("suffix");
+        if (s == null || s.isNull() || s.isTextual() && s.asText().isEmpty()) return;
+        throw HttpError.badRequest("field 'suffix': this model cannot fill in the middle (no 'insert' capability; Gemma only continues"
+                + " a prompt); leave it out");
     }
 
     static List<ServedModel.Message> messages(JsonNode body, boolean openAi) {
@@ -424,6 +432,7 @@ final class OllamaApi {
         Duration keepAlive = Params.keepAlive(body);
         ServedModel.Options opts = options(body).withLogprobs(logprobs(body));
         refuseThinking(body);
+        if (!chat) refuseSuffix(body);
         dev.jemma.core.constrain.Grammar grammar = Constraints.ollama(body);
         ToolRequest tools = chat ? ToolRequest.parse(body) : null;
         if (!chat && body.has("tools") && !body.get("tools").isNull()) throw HttpError.badRequest("field 'tools' is for /api/chat");

@@ -70,6 +70,7 @@ final class OpenAiApi {
         if (effort != null && !effort.isNull() && !(effort.isTextual() && effort.asText().equals("none"))) {
             throw HttpError.badRequest("field 'reasoning_effort': this model has no reasoning mode (Gemma 3); send \"none\" or leave it out");
         }
+        if (!chat) OllamaApi.refuseSuffix(body);
         dev.jemma.core.constrain.Grammar grammar = Constraints.openAi(body);
         ToolRequest tools = chat ? ToolRequest.parse(body) : null;
         if (!chat && body.has("tools") && !body.get("tools").isNull()) throw HttpError.badRequest("field 'tools' is for /v1/chat/completions");

@@ -160,7 +160,7 @@ interface ServedModel extends AutoCloseable {
 
     /** Description of a model. */
     record Info(String family, String parameterSize, String quantization, int contextLength, long sizeBytes,
-                String chatTemplate, Map<String, Object> modelInfo, boolean vision) {
+                String chatTemplate, Map<String, Object> modelInfo, dev.jemma.core.engine.ModelCapabilities capabilities) {
     }
 
     @Override

@@ -88,7 +88,8 @@ class RequestFuzzTest {
 
         @Override
         public Info info() {
-            return new Info("gemma3", "1M", "Q8_0", 128, 1000, "{{ messages }}", Map.of(), false);
+            return new Info("gemma3", "1M", "Q8_0", 128, 1000, "{{ messages }}", Map.of(),
+                    new dev.jemma.core.engine.ModelCapabilities(true, false, false));
         }
 
         @Override

@@ -70,11 +70,11 @@ public final class Gemma3nMmproj implements AutoCloseable {
         return "clip".equals(f.getString("general.architecture")) && (hasAudioTower(f) || hasVisionTower(f));
     }
 
-    static boolean hasAudioTower(GgufFile f) {
+    public static boolean hasAudioTower(GgufFile f) {
         return "gemma3na".equals(f.getString("clip.audio.projector_type")) || "gemma3na".equals(f.getString("clip.projector_type"));
     }
 
-    static boolean hasVisionTower(GgufFile f) {
+    public static boolean hasVisionTower(GgufFile f) {
         return "gemma3nv".equals(f.getString("clip.vision.projector_type")) || "gemma3nv".equals(f.getString("clip.projector_type"));
     }
 

@@ -70,6 +70,7 @@ class OllamaSingleFileVisionTest {
         try (Engine e = Engine.load(combined, EngineOptions.builder().exact(true).threads(2).build()); Session s = e.newSession()) {
             assertThat(e.supportsImages()).isTrue();
             assertThat(e.visionFile()).isEqualTo(combined);
+            assertThat(ModelCapabilities.probe(combined)).isEqualTo(ModelCapabilities.of(e));
             ChatImage png = ChatImage.read(MultimodalFixtures.file(c.get("images").get(0).asText()));
             Generation g = s.generate(List.of(ChatMessage.user("Describe this picture in one short sentence.", List.of(png))),
                     GenerationOptions.builder().temperature(0f).maxTokens(16).ignoreEos(true).build(), TokenListener.NONE);
