@@ -35,9 +35,12 @@ public final class ChatTemplate {
     private final JinjaRenderer jinja;
     /** Why a template cannot be rendered (no Jinja engine), or null. */
     private final String unavailable;
+    /** Whether {@link #source} is FunctionGemma's template (tool results as mappings). */
+    private final boolean functionGemma;
 
     private ChatTemplate(String source, String bosToken, String eosToken) {
         this.source = source;
+        this.functionGemma = source != null && FunctionGemma.isTemplate(source);
         this.bosToken = bosToken;
         this.eosToken = eosToken;
         if (source == null) {
@@ -129,9 +132,12 @@ public final class ChatTemplate {
             if (!m.tools().isEmpty() && m.role().equals("system") && m.content().isBlank()) continue;
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("role", m.role());
-            // a function's result that is a JSON object reaches the template as a mapping, as Hugging Face passes one
+            // a function's result that is a JSON object reaches FunctionGemma's template as a mapping, which it formats field
+            // by field. Other templates get the text the client sent: Gemma 3's takes a string or a list of parts and
+            // refuses a mapping ("Invalid content type"; Python's Jinja would iterate the keys and drop the result)
             Object content = m.content();
-            if (m.role().equals("tool") && m.content().strip().startsWith("{") && plain(m.content()) instanceof Map<?, ?> map) content = map;
+            if (m.role().equals("tool") && functionGemma && m.content().strip().startsWith("{")
+                    && plain(m.content()) instanceof Map<?, ?> map) content = map;
             o.put("content", content);
             if (!m.toolCalls().isEmpty()) {
                 List<Object> calls = new ArrayList<>();

@@ -6,6 +6,7 @@ import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import dev.jemma.core.JemmaException;
+import dev.jemma.core.Printable;
 
 import java.util.Map;
 
@@ -41,11 +42,11 @@ final class JinjaRenderer {
         try {
             r = jinjava.renderForResult(source, ctx);
         } catch (ChatTemplate.TemplateException e) {
-            throw new JemmaException("chat template: " + e.getMessage());
+            throw refusal(e.getMessage());
         } catch (RuntimeException e) {
             Throwable c = e;
             while (c.getCause() != null && !(c instanceof ChatTemplate.TemplateException)) c = c.getCause();
-            throw new JemmaException("chat template: " + c.getMessage());
+            throw refusal(c.getMessage());
         }
         for (TemplateError err : r.getErrors()) {
             if (err.getSeverity() == TemplateError.ErrorType.FATAL) {
@@ -58,9 +59,17 @@ final class JinjaRenderer {
                     }
                     ex = ex.getCause();
                 }
-                throw new JemmaException("chat template: " + msg);
+                throw refusal(msg);
             }
         }
         return r.getOutput();
+    }
+
+    /**
+     * A refusal quoting the engine's message made printable: Jinjava quotes the template's source in its syntax errors,
+     * and a model file's template is untrusted bytes (control characters, megabytes of text).
+     */
+    private static JemmaException refusal(String message) {
+        return new JemmaException("chat template: " + Printable.of(String.valueOf(message), 300));
     }
 }

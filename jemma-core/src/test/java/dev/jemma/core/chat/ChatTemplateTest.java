@@ -59,6 +59,31 @@ class ChatTemplateTest {
     }
 
     @Test
+    void aToolResultThatIsJsonRendersAsTextWithGemmasTemplate() throws Exception {
+        // found by the chat-gemma fuzz campaign: handed over as a mapping, Gemma 3's template refused it ("Invalid content
+        // type") while the built-in format rendered it; a client's tool result is text, and Gemma's template takes text
+        ChatTemplate jinja = ChatTemplate.jinja(fixture().get("chat_template").asText(), "<bos>", "<eos>");
+        List<ChatMessage> conversation = List.of(new ChatMessage("user", "Weather in Paris?"),
+                new ChatMessage("tool", " {\"temperature\": 21, \"unit\": \"C\"} "));
+        String want = "<bos><start_of_turn>user\nWeather in Paris?<end_of_turn>\n"
+                + "<start_of_turn>tool\n{\"temperature\": 21, \"unit\": \"C\"}<end_of_turn>\n<start_of_turn>model\n";
+        assertThat(jinja.render(conversation, true)).isEqualTo(want);
+        assertThat(ChatTemplate.gemma("<bos>").render(conversation, true)).isEqualTo(want);
+    }
+
+    @Test
+    void aTemplateSyntaxErrorIsOnePrintableLine() {
+        // found by the gguf-bytes fuzz campaign: Jinjava quotes the template's source in its errors, raw file bytes included
+        String source = "{%- if x -%}\u001b[2J" + "\u0000".repeat(5000);
+        assertThatThrownBy(() -> ChatTemplate.jinja(source, "<bos>", "<eos>").render(List.of(new ChatMessage("user", "hi")), true))
+                .isInstanceOf(dev.jemma.core.JemmaException.class)
+                .satisfies(e -> {
+                    assertThat(e.getMessage()).startsWith("chat template: ").doesNotContain("\u001b", "\u0000", "\n");
+                    assertThat(e.getMessage().length()).isLessThan(400);
+                });
+    }
+
+    @Test
     void templateFromGgufAndTokenIds() throws Exception {
         JsonNode f = fixture();
         try (GgufFile vocab = GgufFile.open(resource("/tokenizer/gemma3-vocab.gguf"));

@@ -48,7 +48,20 @@ class ChatTemplateFuzzTest {
         boolean a = Fuzzing.clean(() -> builtIn[0] = ChatTemplate.gemma("<bos>").render(messages, prompt));
         boolean b = Fuzzing.clean(() -> jinja[0] = ChatTemplate.jinja(GEMMA, "<bos>", "<eos>").render(messages, prompt));
         // the two agree on what they accept: a conversation whose roles do not alternate is refused by both
-        if (a != b) throw new AssertionError("built-in " + (a ? "renders" : "refuses") + " what the Jinja template " + (b ? "renders" : "refuses"));
+        if (a != b) {
+            String why = refusal(() -> (a ? ChatTemplate.jinja(GEMMA, "<bos>", "<eos>") : ChatTemplate.gemma("<bos>")).render(messages, prompt));
+            throw new AssertionError("built-in " + (a ? "renders" : "refuses") + " what the Jinja template " + (b ? "renders" : "refuses")
+                    + " (roles " + messages.stream().map(ChatMessage::role).toList() + ", prompt " + prompt + "): " + why);
+        }
+    }
+
+    private static String refusal(Fuzzing.Step step) {
+        try {
+            step.run();
+            return "no refusal";
+        } catch (Exception e) {
+            return dev.jemma.core.Printable.line(String.valueOf(e.getMessage()));
+        }
     }
 
     @FuzzTest(maxDuration = "30s")
