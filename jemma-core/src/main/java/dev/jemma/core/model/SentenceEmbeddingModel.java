@@ -92,16 +92,16 @@ final class SentenceEmbeddingModel implements EmbeddingModel {
     }
 
     /**
-     * The texts, repeated until they have at least {@link FastMatMul#GEMM_MIN_TOKENS} tokens: below that the default-mode
+     * The texts, repeated until they have at least {@link FastMatMul#BATCH_MIN_TOKENS} tokens: below that the default-mode
      * matmuls take their single-token kernels (int8 activations), whose rounding would make a lone short text's vector
      * differ from the same text's in a larger batch. The copies are separate sequences, so they change nothing else.
      */
     private static List<int[]> padded(List<int[]> texts) {
         int tokens = 0;
         for (int[] t : texts) tokens += t.length;
-        if (tokens >= FastMatMul.GEMM_MIN_TOKENS) return texts;
+        if (tokens >= FastMatMul.BATCH_MIN_TOKENS) return texts;
         List<int[]> out = new ArrayList<>(texts);
-        while (tokens < FastMatMul.GEMM_MIN_TOKENS) {
+        while (tokens < FastMatMul.BATCH_MIN_TOKENS) {
             for (int[] t : texts) {
                 out.add(t);
                 tokens += t.length;

@@ -36,6 +36,28 @@ public final class FastMatMul implements MatMul {
     public static final int GEMM_MIN_TOKENS = 4;
 
     /**
+     * From this many tokens on every matrix runs its batch kernel; below it a token's result does not depend on the
+     * batch it came in (the single-token kernels, and {@link Int8FewTokens}, which equals them bit for bit).
+     */
+    public static final int BATCH_MIN_TOKENS = Int8FewTokens.MAX_TOKENS + 1;
+
+    /**
+     * Calls of 2 to this many tokens over Q4_0 / Q8_0 copies run on {@link Int8FewTokens} (2 or less: never). The default
+     * is where the tile GEMMs start to win (measured, docs/PERFORMANCE.md "Serving"); {@code -Djemma.fewTokens=N} or
+     * {@link #fewTokensMax(int)} (benchmarks comparing both paths in one process) change it, up to
+     * {@link Int8FewTokens#MAX_TOKENS}.
+     */
+    private static volatile int fewTokensMax = Math.clamp(Integer.getInteger("jemma.fewTokens", Int8FewTokens.MAX_TOKENS),
+            0, Int8FewTokens.MAX_TOKENS);
+
+    /** Sets {@link #fewTokensMax} (clamped to 0 .. {@link Int8FewTokens#MAX_TOKENS}); returns the previous value. */
+    public static int fewTokensMax(int max) {
+        int old = fewTokensMax;
+        fewTokensMax = Math.clamp(max, 0, Int8FewTokens.MAX_TOKENS);
+        return old;
+    }
+
+    /**
      * Unused floats (128 bytes) at the end of every per-worker array, so that what one worker writes never shares a
      * cache line with another worker's array placed right after it (see {@link Int8Gemm#SUMS_PAD}).
      */
@@ -99,6 +121,8 @@ public final class FastMatMul implements MatMul {
     private final ThreadPool.RangeTask interleavedGemmTask = this::interleavedGemmRange;
     private final ThreadPool.RangeTask f16Task = this::f16Range;
     private final ThreadPool.RangeTask int8GemmTask = this::int8GemmRange;
+    private final ThreadPool.RangeTask fewTask = this::fewRange;
+    private float[][] fewScratch = new float[0][];
     private Int8Gemm.Scratch[] gemmScratch = new Int8Gemm.Scratch[0];
     /** True while a shared-input call runs its second and later matrices: {@link #xq} may already hold x. */
     private boolean sameInput;
@@ -133,7 +157,16 @@ public final class FastMatMul implements MatMul {
         this.out = out;
         this.nTokens = nTokens;
         try {
-            if (w.interleaved() != null && nTokens >= GEMM_MIN_TOKENS && Int8Gemm.supports(w.type())) {
+            if (w.interleaved() != null && nTokens >= 2 && nTokens <= fewTokensMax && Int8FewTokens.supports(w.type())) {
+                quantizeActivations(pool);
+                int8Out = int8Output();
+                if (fewScratch.length < pool.threads()) {
+                    fewScratch = new float[pool.threads()][];
+                    for (int i = 0; i < fewScratch.length; i++) fewScratch[i] = new float[Int8FewTokens.scratchFloats() + PAD];
+                }
+                if (w.type() == GgmlType.Q8_0) xq.floats();
+                pool.parallelFor(Int8FewTokens.items(w.rows()), fewTask, Int8FewTokens.items(w.rows()));
+            } else if (w.interleaved() != null && nTokens >= GEMM_MIN_TOKENS && Int8Gemm.supports(w.type())) {
                 quantizeActivations(pool);
                 int8Out = int8Output();
                 // one chunk per 64-row tile (each ~0.5 ms at 512 tokens): threads finish within one tile of each other;
@@ -256,6 +289,14 @@ public final class FastMatMul implements MatMul {
             int c1 = Math.min(g1, c0 + chunk);
             for (int t = 0; t < nTokens; t++) InterleavedGemm.gemvF16(w.interleaved(), c0, c1, rows, cols, x, t * cols, out, t * rows);
         }
+    }
+
+    private void fewRange(int i0, int i1, int worker) {
+        final WeightMatrix w = this.w;
+        final int nb = w.cols() / 32;
+        if (w.type() == GgmlType.Q8_0) Int8FewTokens.q8(w.interleaved(), i0, i1, w.rows(), nb, xq, xq.floats(), int8Out, fewScratch[worker]);
+        else Int8FewTokens.q4(w.interleaved(), i0, i1, w.rows(), nb, xq, int8Out, fewScratch[worker]);
+        addResidual(i0 * 2 * Interleaved.ROWS, i1 * 2 * Interleaved.ROWS);
     }
 
     private void int8GemmRange(int p0, int p1, int worker) {

@@ -45,6 +45,9 @@ public final class QuantizedActivations {
     short[] q5BiasHi = new short[0];
     /** −32 × the integer sum of each 8 values (4 per block): Q6_K's start values, one per 8 columns. */
     short[] q6Bias = new short[0];
+    /** The integers of {@link #q} as floats, for kernels that sum them in f32 lanes ({@link #floats}). */
+    private float[] qf = new float[0];
+    private boolean qfCurrent;
     int cols;
     /** Rows held: {@link #inputs}, or twice that with residual rows (rows inputs + t hold token t's residual). */
     int tokens;
@@ -65,6 +68,7 @@ public final class QuantizedActivations {
      * trick, exact for |v| < 2^22), so the integers are identical.
      */
     public void quantize(float[] x, int t0, int t1) {
+        qfCurrent = false;
         rows(x, t0, t1, 0);
         if (residual) {
             errors(x, t0, t1);
@@ -144,6 +148,20 @@ public final class QuantizedActivations {
         q5BiasHi[t * nb + b] = (short) (-16 * (e2 + e3));
     }
 
+    /**
+     * The rows' integers as floats (all {@link #tokens} rows), converted once per quantization; call it on one thread,
+     * after {@link #quantize} and before kernels read the result.
+     */
+    float[] floats() {
+        int n = tokens * cols;
+        if (!qfCurrent) {
+            if (qf.length < n) qf = new float[n];
+            for (int i = 0; i < n; i++) qf[i] = q[i];
+            qfCurrent = true;
+        }
+        return qf;
+    }
+
     /** The scalar definition {@link #quantize} must equal (kept for the test that checks it). */
     void quantizeScalar(float[] x, int t0, int t1) {
         rowsScalar(x, t0, t1, 0);
@@ -186,6 +204,7 @@ public final class QuantizedActivations {
 
     /** Sizes the buffers for {@code tokens} tokens of {@code cols} (a multiple of 32), and their residual rows. */
     public void reserve(int tokens, int cols) {
+        qfCurrent = false;
         this.inputs = tokens;
         this.tokens = residual ? 2 * tokens : tokens;
         this.cols = cols;

@@ -206,9 +206,9 @@ class Int8MatMulTest {
             qerr = Math.max(qerr, Math.abs(out[i] - exact[i]));
             ferr = Math.max(ferr, Math.abs(ref[i] - exact[i]));
         }
-        if (n < FastMatMul.GEMM_MIN_TOKENS || Int8Gemm.supports(type)) {
-            // single-token steps, and batches on the int8 GEMM: int8 activations; same integers as the model, float
-            // rounding of block products only
+        if (int8Path(type, n)) {
+            // single-token steps, few-token steps and batches on the int8 GEMM: int8 activations; same integers as the
+            // model, float rounding of block products only
             assertThat(err).as("max |kernel - scalar int8 model| (scale %.3g)", scale).isLessThanOrEqualTo(2e-5 * scale + 1e-6);
             // and the int8 activations are what llama.cpp does: close to f32, not equal (guards against a vacuous model)
             assertThat(qerr).as("int8 activations vs exact f32").isLessThan(0.05 * scale).isGreaterThan(0);
@@ -217,6 +217,11 @@ class Int8MatMulTest {
             assertThat(qerr).as("max |interleaved GEMM - exact| (scale %.3g)", scale).isLessThanOrEqualTo(2e-5 * scale + 1e-6);
             assertThat(ferr).as("the int8 model differs from f32 (non-vacuous check)").isGreaterThan(0);
         }
+    }
+
+    /** Whether FastMatMul runs n tokens of this type with int8 activations (else f32 activations: the interleaved GEMM). */
+    static boolean int8Path(GgmlType type, int n) {
+        return n < FastMatMul.GEMM_MIN_TOKENS || Int8Gemm.supports(type) || n <= Int8FewTokens.MAX_TOKENS && Int8FewTokens.supports(type);
     }
 
     @ParameterizedTest(name = "shared input, {0} tokens")
@@ -296,7 +301,7 @@ class Int8MatMulTest {
         float[] exact = new float[4 * rows];
         MatMul.EXACT.matmul(w, x, 4, exact, pool);
         for (int i = 0; i < out.length; i++) {
-            if (Int8Gemm.supports(w.type())) {
+            if (int8Path(w.type(), 4)) {
                 assertThat(out[i]).as("batch out[%d]", i).isCloseTo(ref[i], org.assertj.core.data.Offset.offset(tol * Math.abs(ref[i])));
             } else {
                 assertThat(out[i]).as("out[%d]", i).isCloseTo(exact[i], org.assertj.core.data.Offset.offset(1e-5f * Math.abs(exact[i]) + 1e-3f));

@@ -1,0 +1,532 @@
+package dev.jemma.core.tensor.kernels;
+
+import dev.jemma.core.tensor.GgmlType;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+import static dev.jemma.core.tensor.kernels.VectorWidth.F16_MAGIC;
+
+/**
+ * A few tokens at once (2 to {@value #MAX_TOKENS}: the decode rows of a continuous-batching step) over {@link Interleaved}
+ * Q4_0 and Q8_0 weights, each weight read and decoded once for all of them.
+ *
+ * <p>Why a kernel of its own: one token runs on {@link Int8Kernels}, whose work per weight is its decode (load, shift,
+ * mask) plus a broadcast, a multiply and an add; the tile GEMMs ({@link Int8Gemm}, {@link InterleavedGemm}) decode a
+ * tile to memory once and reuse it over many tokens, which 2–8 decode rows are too few to repay (JFR of a 4-row step:
+ * 37 % of it decoding Q4_0 tiles, 35 % the Q8_0 output projection's f32 tiles). Here the decoded weights stay in
+ * registers and meet every token's broadcast activation at once; a broadcast feeds two vectors of rows.
+ *
+ * <p>Arithmetic: {@link Int8Kernels}' for each token, exactly — the same integer block sums (Q4_0 in wrapping 16-bit
+ * lanes from the bias −8·Σx; Q8_0 in f32 lanes, which hold every partial sum of |w·x| ≤ 128·127 over 32 columns
+ * exactly, below 2^24, where the single-token kernel pairs products in 16 bits and widens), then per block the same f32
+ * operations in the same order, s = (S·d_w)·d_x + s. So a token's result is bit-identical whether it runs alone or
+ * beside others, at every width ({@code FewTokensTest}).
+ *
+ * <p>Shape: a work item is a pair of groups (64 rows). Q4_0 passes take {@link #PASS} rows (two vectors of 16-bit lanes:
+ * both groups at 512 bits, a group's two slices at 256, half a group at 128) and 4, 3 or 2 tokens: 8 accumulators,
+ * two weight vectors and a broadcast fit the 16 registers of AVX2. Q8_0 passes take one slice (two f32 vectors of
+ * rows). The per-token f32 sums wait in a small array in L1 between blocks; a lone remaining token runs on
+ * {@link Int8Kernels}. As everywhere in the kernels, vector values never cross a method boundary and the kernels are
+ * written out per token count (docs/PERFORMANCE.md, "A JIT pitfall": C2 boxes vectors it cannot keep in registers).
+ */
+public final class Int8FewTokens {
+    static final VectorSpecies<Short> S = VectorWidth.S;
+    static final VectorSpecies<Float> F = VectorWidth.F;
+    static final VectorSpecies<Integer> I = VectorWidth.I;
+    static final VectorSpecies<Short> SH = VectorWidth.SH;
+    static final VectorSpecies<Byte> BH = VectorWidth.BH;
+    static final int L = VectorWidth.SHORTS;
+    static final int FL = VectorWidth.FLOATS;
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** Rows per Q4_0 pass: two vectors of 16-bit lanes. */
+    static final int PASS = 2 * L;
+    /** Rows per work item: two groups. */
+    static final int ITEM = 2 * Interleaved.ROWS;
+    /** Tokens per pass at most. */
+    static final int BLOCK = 4;
+    /** The most tokens a call takes here; from {@code MAX_TOKENS + 1} on the tile GEMMs win (measured, docs/PERFORMANCE.md). */
+    public static final int MAX_TOKENS = 8;
+
+    private Int8FewTokens() {
+    }
+
+    /** Floats of the per-worker scratch a call needs ({@code acc}). */
+    public static int scratchFloats() {
+        return BLOCK * PASS;
+    }
+
+    /** Whether this type's copy runs here. */
+    public static boolean supports(GgmlType type) {
+        return type == GgmlType.Q4_0 || type == GgmlType.Q8_0;
+    }
+
+    /** Work items of a matrix: pairs of 32-row groups. */
+    public static int items(int rows) {
+        return (Interleaved.groups(rows) + 1) / 2;
+    }
+
+    /**
+     * out[t·rows + r] = row r · token t for every token of {@code a} (residual rows included) and the rows of work items
+     * [i0, i1) of a Q4_0 copy.
+     */
+    public static void q4(MemorySegment w, int i0, int i1, int rows, int nb, QuantizedActivations a, float[] out, float[] acc) {
+        final int n = a.tokens, groups = Interleaved.groups(rows), padded = groups * Interleaved.ROWS;
+        final long gBytes = (long) nb * Interleaved.Q4_TILE;
+        for (int item = i0; item < i1; item++) {
+            final int t1 = n - (n - 4 * (n / 4) == 1 ? 1 : 0); // a lone last token runs on Int8Kernels
+            for (int r = item * ITEM; r < Math.min(rows, (item + 1) * ITEM); r += PASS) {
+                final int valid = Math.min(PASS, rows - r), rb = r + L;
+                // the pass's two row vectors (group, slice); a second one past the last group re-reads the first, unstored
+                final long va = (r / Interleaved.ROWS) * gBytes + 2 * (r % Interleaved.ROWS);
+                final long vb = rb < padded ? (rb / Interleaved.ROWS) * gBytes + 2 * (rb % Interleaved.ROWS) : va;
+                int t = 0;
+                for (; t + 4 <= t1; t += 4) {
+                    q4x4(w, va, vb, nb, a.q, a.d, a.q4Bias, a.cols, t, acc);
+                    store(acc, 4, out, t, rows, r, valid);
+                }
+                if (t1 - t == 3) q4x3(w, va, vb, nb, a.q, a.d, a.q4Bias, a.cols, t, acc);
+                else if (t1 - t == 2) q4x2(w, va, vb, nb, a.q, a.d, a.q4Bias, a.cols, t, acc);
+                store(acc, t1 - t, out, t, rows, r, valid);
+            }
+            if (t1 < n) Int8Kernels.q4(w, 2 * item, Math.min(groups, 2 * item + 2), rows, nb, a, n - 1, out);
+        }
+    }
+
+    /**
+     * {@link #q4} for a Q8_0 copy; {@code xf} holds the activations' integers as floats ({@link QuantizedActivations#floats}).
+     */
+    public static void q8(MemorySegment w, int i0, int i1, int rows, int nb, QuantizedActivations a, float[] xf, float[] out,
+                          float[] acc) {
+        final int n = a.tokens, groups = Interleaved.groups(rows);
+        final long gBytes = (long) nb * Interleaved.Q8_TILE;
+        for (int item = i0; item < i1; item++) {
+            final int t1 = n - (n - 4 * (n / 4) == 1 ? 1 : 0);
+            for (int g = 2 * item; g < Math.min(groups, 2 * item + 2); g++) {
+                final int r0 = g * Interleaved.ROWS;
+                for (int l0 = 0; l0 < Interleaved.ROWS; l0 += L) {
+                    // a slice's rows: e .. e + FL − 1 (acc[0, FL)) and 16 + e .. (acc[FL, 2FL))
+                    final int e = l0 / 2, lo = Math.min(FL, rows - r0 - e), hi = Math.min(FL, rows - r0 - 16 - e);
+                    if (lo <= 0) continue;
+                    int t = 0;
+                    for (; t + 4 <= t1; t += 4) {
+                        q8x4(w, g * gBytes, l0, nb, xf, a.d, a.cols, t, acc);
+                        store(acc, 4, lo, out, t, rows, r0 + e, hi, r0 + 16 + e);
+                    }
+                    if (t1 - t == 3) q8x3(w, g * gBytes, l0, nb, xf, a.d, a.cols, t, acc);
+                    else if (t1 - t == 2) q8x2(w, g * gBytes, l0, nb, xf, a.d, a.cols, t, acc);
+                    store(acc, t1 - t, lo, out, t, rows, r0 + e, hi, r0 + 16 + e);
+                }
+            }
+            if (t1 < n) Int8Kernels.q8(w, 2 * item, Math.min(groups, 2 * item + 2), rows, nb, a, n - 1, out);
+        }
+    }
+
+    /** Tokens [t, t + k) of a pass's sums (acc[j·PASS + i]): the first {@code valid} to rows r.. of the output. */
+    private static void store(float[] acc, int k, float[] out, int t, int rows, int r, int valid) {
+        for (int j = 0; j < k; j++) System.arraycopy(acc, j * PASS, out, (t + j) * rows + r, valid);
+    }
+
+    /** A Q8_0 slice's sums: acc[j·PASS, + lo) to rows r.., acc[j·PASS + FL, + hi) to rows s... */
+    private static void store(float[] acc, int k, int lo, float[] out, int t, int rows, int r, int hi, int s) {
+        for (int j = 0; j < k; j++) {
+            System.arraycopy(acc, j * PASS, out, (t + j) * rows + r, lo);
+            if (hi > 0) System.arraycopy(acc, j * PASS + FL, out, (t + j) * rows + s, hi);
+        }
+    }
+
+    /**
+     * Four tokens (t .. t + 3) against the pass whose two row vectors start at byte va / vb (block 0):
+     * acc[j·PASS + i] = Σ_b dx_j·(d_i·S_ij), S the exact 16-bit block sums. Written out per token count: accumulators in
+     * locals, no loop or helper choosing between vectors (C2 would box them).
+     */
+    private static void q4x4(MemorySegment w, long va, long vb, int nb, short[] xq, float[] xd, short[] bias, int cols, int t,
+                             float[] acc) {
+        Arrays.fill(acc, 0, 4 * PASS, 0f);
+        final int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb, d3 = d2 + nb;
+        for (int b = 0; b < nb; b++) {
+            final long ta = va + (long) b * Interleaved.Q4_TILE, tb = vb + (long) b * Interleaved.Q4_TILE;
+            ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]), b0 = a0;
+            ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]), b1 = a1;
+            ShortVector a2 = ShortVector.broadcast(S, bias[d2 + b]), b2 = a2;
+            ShortVector a3 = ShortVector.broadcast(S, bias[d3 + b]), b3 = a3;
+            for (int qd = 0; qd < 8; qd++) {
+                ShortVector v = ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE);
+                ShortVector u = ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE);
+                // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved)
+                int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17;
+                ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
+                ShortVector x00 = ShortVector.broadcast(S, xq[x0 + c0]);
+                a0 = a0.add(n0.mul(x00));
+                b0 = b0.add(m0.mul(x00));
+                ShortVector x10 = ShortVector.broadcast(S, xq[x1 + c0]);
+                a1 = a1.add(n0.mul(x10));
+                b1 = b1.add(m0.mul(x10));
+                ShortVector x20 = ShortVector.broadcast(S, xq[x2 + c0]);
+                a2 = a2.add(n0.mul(x20));
+                b2 = b2.add(m0.mul(x20));
+                ShortVector x30 = ShortVector.broadcast(S, xq[x3 + c0]);
+                a3 = a3.add(n0.mul(x30));
+                b3 = b3.add(m0.mul(x30));
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF), m1 = u.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+                ShortVector x01 = ShortVector.broadcast(S, xq[x0 + c1]);
+                a0 = a0.add(n1.mul(x01));
+                b0 = b0.add(m1.mul(x01));
+                ShortVector x11 = ShortVector.broadcast(S, xq[x1 + c1]);
+                a1 = a1.add(n1.mul(x11));
+                b1 = b1.add(m1.mul(x11));
+                ShortVector x21 = ShortVector.broadcast(S, xq[x2 + c1]);
+                a2 = a2.add(n1.mul(x21));
+                b2 = b2.add(m1.mul(x21));
+                ShortVector x31 = ShortVector.broadcast(S, xq[x3 + c1]);
+                a3 = a3.add(n1.mul(x31));
+                b3 = b3.add(m1.mul(x31));
+                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF), m2 = u.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
+                ShortVector x02 = ShortVector.broadcast(S, xq[x0 + c2]);
+                a0 = a0.add(n2.mul(x02));
+                b0 = b0.add(m2.mul(x02));
+                ShortVector x12 = ShortVector.broadcast(S, xq[x1 + c2]);
+                a1 = a1.add(n2.mul(x12));
+                b1 = b1.add(m2.mul(x12));
+                ShortVector x22 = ShortVector.broadcast(S, xq[x2 + c2]);
+                a2 = a2.add(n2.mul(x22));
+                b2 = b2.add(m2.mul(x22));
+                ShortVector x32 = ShortVector.broadcast(S, xq[x3 + c2]);
+                a3 = a3.add(n2.mul(x32));
+                b3 = b3.add(m2.mul(x32));
+                ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12), m3 = u.lanewise(VectorOperators.LSHR, 12);
+                ShortVector x03 = ShortVector.broadcast(S, xq[x0 + c3]);
+                a0 = a0.add(n3.mul(x03));
+                b0 = b0.add(m3.mul(x03));
+                ShortVector x13 = ShortVector.broadcast(S, xq[x1 + c3]);
+                a1 = a1.add(n3.mul(x13));
+                b1 = b1.add(m3.mul(x13));
+                ShortVector x23 = ShortVector.broadcast(S, xq[x2 + c3]);
+                a2 = a2.add(n3.mul(x23));
+                b2 = b2.add(m3.mul(x23));
+                ShortVector x33 = ShortVector.broadcast(S, xq[x3 + c3]);
+                a3 = a3.add(n3.mul(x33));
+                b3 = b3.add(m3.mul(x33));
+            }
+            // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
+            ShortVector ha = ShortVector.fromMemorySegment(S, w, ta, LE), hb = ShortVector.fromMemorySegment(S, w, tb, LE);
+            FloatVector da0 = ((IntVector) ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector da1 = ((IntVector) ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector db0 = ((IntVector) hb.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector db1 = ((IntVector) hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
+            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)).intoArray(acc, 0 + L);
+            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)).intoArray(acc, 0 + L + FL);
+            FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
+            ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
+            ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
+            FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
+            ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
+            ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
+            ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)).intoArray(acc, 2 * PASS + L);
+            ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)).intoArray(acc, 2 * PASS + L + FL);
+            FloatVector e3 = FloatVector.broadcast(F, xd[d3 + b]);
+            ((FloatVector) a3.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
+            ((FloatVector) a3.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
+            ((FloatVector) b3.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L)).intoArray(acc, 3 * PASS + L);
+            ((FloatVector) b3.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L + FL)).intoArray(acc, 3 * PASS + L + FL);
+        }
+    }
+
+    /** 3 tokens: see {@link #q4x4}. */
+    private static void q4x3(MemorySegment w, long va, long vb, int nb, short[] xq, float[] xd, short[] bias, int cols, int t,
+                             float[] acc) {
+        Arrays.fill(acc, 0, 3 * PASS, 0f);
+        final int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols;
+        final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb;
+        for (int b = 0; b < nb; b++) {
+            final long ta = va + (long) b * Interleaved.Q4_TILE, tb = vb + (long) b * Interleaved.Q4_TILE;
+            ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]), b0 = a0;
+            ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]), b1 = a1;
+            ShortVector a2 = ShortVector.broadcast(S, bias[d2 + b]), b2 = a2;
+            for (int qd = 0; qd < 8; qd++) {
+                ShortVector v = ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE);
+                ShortVector u = ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE);
+                // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved)
+                int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17;
+                ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
+                ShortVector x00 = ShortVector.broadcast(S, xq[x0 + c0]);
+                a0 = a0.add(n0.mul(x00));
+                b0 = b0.add(m0.mul(x00));
+                ShortVector x10 = ShortVector.broadcast(S, xq[x1 + c0]);
+                a1 = a1.add(n0.mul(x10));
+                b1 = b1.add(m0.mul(x10));
+                ShortVector x20 = ShortVector.broadcast(S, xq[x2 + c0]);
+                a2 = a2.add(n0.mul(x20));
+                b2 = b2.add(m0.mul(x20));
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF), m1 = u.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+                ShortVector x01 = ShortVector.broadcast(S, xq[x0 + c1]);
+                a0 = a0.add(n1.mul(x01));
+                b0 = b0.add(m1.mul(x01));
+                ShortVector x11 = ShortVector.broadcast(S, xq[x1 + c1]);
+                a1 = a1.add(n1.mul(x11));
+                b1 = b1.add(m1.mul(x11));
+                ShortVector x21 = ShortVector.broadcast(S, xq[x2 + c1]);
+                a2 = a2.add(n1.mul(x21));
+                b2 = b2.add(m1.mul(x21));
+                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF), m2 = u.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
+                ShortVector x02 = ShortVector.broadcast(S, xq[x0 + c2]);
+                a0 = a0.add(n2.mul(x02));
+                b0 = b0.add(m2.mul(x02));
+                ShortVector x12 = ShortVector.broadcast(S, xq[x1 + c2]);
+                a1 = a1.add(n2.mul(x12));
+                b1 = b1.add(m2.mul(x12));
+                ShortVector x22 = ShortVector.broadcast(S, xq[x2 + c2]);
+                a2 = a2.add(n2.mul(x22));
+                b2 = b2.add(m2.mul(x22));
+                ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12), m3 = u.lanewise(VectorOperators.LSHR, 12);
+                ShortVector x03 = ShortVector.broadcast(S, xq[x0 + c3]);
+                a0 = a0.add(n3.mul(x03));
+                b0 = b0.add(m3.mul(x03));
+                ShortVector x13 = ShortVector.broadcast(S, xq[x1 + c3]);
+                a1 = a1.add(n3.mul(x13));
+                b1 = b1.add(m3.mul(x13));
+                ShortVector x23 = ShortVector.broadcast(S, xq[x2 + c3]);
+                a2 = a2.add(n3.mul(x23));
+                b2 = b2.add(m3.mul(x23));
+            }
+            // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
+            ShortVector ha = ShortVector.fromMemorySegment(S, w, ta, LE), hb = ShortVector.fromMemorySegment(S, w, tb, LE);
+            FloatVector da0 = ((IntVector) ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector da1 = ((IntVector) ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector db0 = ((IntVector) hb.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector db1 = ((IntVector) hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
+            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)).intoArray(acc, 0 + L);
+            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)).intoArray(acc, 0 + L + FL);
+            FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
+            ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
+            ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
+            FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
+            ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
+            ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
+            ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)).intoArray(acc, 2 * PASS + L);
+            ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)).intoArray(acc, 2 * PASS + L + FL);
+        }
+    }
+
+    /** 2 tokens: see {@link #q4x4}. */
+    private static void q4x2(MemorySegment w, long va, long vb, int nb, short[] xq, float[] xd, short[] bias, int cols, int t,
+                             float[] acc) {
+        Arrays.fill(acc, 0, 2 * PASS, 0f);
+        final int x0 = t * cols, x1 = x0 + cols;
+        final int d0 = t * nb, d1 = d0 + nb;
+        for (int b = 0; b < nb; b++) {
+            final long ta = va + (long) b * Interleaved.Q4_TILE, tb = vb + (long) b * Interleaved.Q4_TILE;
+            ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]), b0 = a0;
+            ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]), b1 = a1;
+            for (int qd = 0; qd < 8; qd++) {
+                ShortVector v = ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE);
+                ShortVector u = ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE);
+                // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved)
+                int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17;
+                ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
+                ShortVector x00 = ShortVector.broadcast(S, xq[x0 + c0]);
+                a0 = a0.add(n0.mul(x00));
+                b0 = b0.add(m0.mul(x00));
+                ShortVector x10 = ShortVector.broadcast(S, xq[x1 + c0]);
+                a1 = a1.add(n0.mul(x10));
+                b1 = b1.add(m0.mul(x10));
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF), m1 = u.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+                ShortVector x01 = ShortVector.broadcast(S, xq[x0 + c1]);
+                a0 = a0.add(n1.mul(x01));
+                b0 = b0.add(m1.mul(x01));
+                ShortVector x11 = ShortVector.broadcast(S, xq[x1 + c1]);
+                a1 = a1.add(n1.mul(x11));
+                b1 = b1.add(m1.mul(x11));
+                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF), m2 = u.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
+                ShortVector x02 = ShortVector.broadcast(S, xq[x0 + c2]);
+                a0 = a0.add(n2.mul(x02));
+                b0 = b0.add(m2.mul(x02));
+                ShortVector x12 = ShortVector.broadcast(S, xq[x1 + c2]);
+                a1 = a1.add(n2.mul(x12));
+                b1 = b1.add(m2.mul(x12));
+                ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12), m3 = u.lanewise(VectorOperators.LSHR, 12);
+                ShortVector x03 = ShortVector.broadcast(S, xq[x0 + c3]);
+                a0 = a0.add(n3.mul(x03));
+                b0 = b0.add(m3.mul(x03));
+                ShortVector x13 = ShortVector.broadcast(S, xq[x1 + c3]);
+                a1 = a1.add(n3.mul(x13));
+                b1 = b1.add(m3.mul(x13));
+            }
+            // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
+            ShortVector ha = ShortVector.fromMemorySegment(S, w, ta, LE), hb = ShortVector.fromMemorySegment(S, w, tb, LE);
+            FloatVector da0 = ((IntVector) ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector da1 = ((IntVector) ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector db0 = ((IntVector) hb.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector db1 = ((IntVector) hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
+            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)).intoArray(acc, 0 + L);
+            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)).intoArray(acc, 0 + L + FL);
+            FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
+            ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
+            ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
+        }
+    }
+
+    /**
+     * Four tokens (t .. t + 3) against the slice at byte l0 of group g (from byte go): acc[j·PASS + i] for rows e + i
+     * (i < FL) and 16 + e + i − FL, e = l0/2. The columns' even bytes are rows e.., the odd ones rows 16 + e.. (Interleaved).
+     */
+    private static void q8x4(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int cols, int t, float[] acc) {
+        Arrays.fill(acc, 0, 4 * PASS, 0f);
+        final int e = l0 / 2;
+        final int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb, d3 = d2 + nb;
+        for (int b = 0; b < nb; b++) {
+            final long tile = go + (long) b * Interleaved.Q8_TILE;
+            FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+            for (int c = 32 * b, end = c + 32; c < end; c++) {
+                ShortVector p = (ShortVector) ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                FloatVector lo = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .convert(VectorOperators.I2F, 0);
+                FloatVector hi = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+                FloatVector v0 = FloatVector.broadcast(F, xf[x0 + c]);
+                a0 = lo.fma(v0, a0);
+                b0 = hi.fma(v0, b0);
+                FloatVector v1 = FloatVector.broadcast(F, xf[x1 + c]);
+                a1 = lo.fma(v1, a1);
+                b1 = hi.fma(v1, b1);
+                FloatVector v2 = FloatVector.broadcast(F, xf[x2 + c]);
+                a2 = lo.fma(v2, a2);
+                b2 = hi.fma(v2, b2);
+                FloatVector v3 = FloatVector.broadcast(F, xf[x3 + c]);
+                a3 = lo.fma(v3, a3);
+                b3 = hi.fma(v3, b3);
+            }
+            // per token s = (S·d)·dx + s: Int8Kernels.q8's operations in its order (S exact in f32 as in its int lanes)
+            FloatVector dlo = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector dhi = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
+            a0.mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            b0.mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
+            a1.mul(dlo).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            b1.mul(dhi).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
+            a2.mul(dlo).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
+            b2.mul(dhi).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
+            FloatVector e3 = FloatVector.broadcast(F, xd[d3 + b]);
+            a3.mul(dlo).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
+            b3.mul(dhi).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
+        }
+    }
+
+    /** 3 tokens: see {@link #q8x4}. */
+    private static void q8x3(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int cols, int t, float[] acc) {
+        Arrays.fill(acc, 0, 3 * PASS, 0f);
+        final int e = l0 / 2;
+        final int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols;
+        final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb;
+        for (int b = 0; b < nb; b++) {
+            final long tile = go + (long) b * Interleaved.Q8_TILE;
+            FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0;
+            for (int c = 32 * b, end = c + 32; c < end; c++) {
+                ShortVector p = (ShortVector) ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                FloatVector lo = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .convert(VectorOperators.I2F, 0);
+                FloatVector hi = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+                FloatVector v0 = FloatVector.broadcast(F, xf[x0 + c]);
+                a0 = lo.fma(v0, a0);
+                b0 = hi.fma(v0, b0);
+                FloatVector v1 = FloatVector.broadcast(F, xf[x1 + c]);
+                a1 = lo.fma(v1, a1);
+                b1 = hi.fma(v1, b1);
+                FloatVector v2 = FloatVector.broadcast(F, xf[x2 + c]);
+                a2 = lo.fma(v2, a2);
+                b2 = hi.fma(v2, b2);
+            }
+            // per token s = (S·d)·dx + s: Int8Kernels.q8's operations in its order (S exact in f32 as in its int lanes)
+            FloatVector dlo = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector dhi = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
+            a0.mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            b0.mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
+            a1.mul(dlo).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            b1.mul(dhi).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
+            a2.mul(dlo).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
+            b2.mul(dhi).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
+        }
+    }
+
+    /** 2 tokens: see {@link #q8x4}. */
+    private static void q8x2(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int cols, int t, float[] acc) {
+        Arrays.fill(acc, 0, 2 * PASS, 0f);
+        final int e = l0 / 2;
+        final int x0 = t * cols, x1 = x0 + cols;
+        final int d0 = t * nb, d1 = d0 + nb;
+        for (int b = 0; b < nb; b++) {
+            final long tile = go + (long) b * Interleaved.Q8_TILE;
+            FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0;
+            for (int c = 32 * b, end = c + 32; c < end; c++) {
+                ShortVector p = (ShortVector) ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                FloatVector lo = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .convert(VectorOperators.I2F, 0);
+                FloatVector hi = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+                FloatVector v0 = FloatVector.broadcast(F, xf[x0 + c]);
+                a0 = lo.fma(v0, a0);
+                b0 = hi.fma(v0, b0);
+                FloatVector v1 = FloatVector.broadcast(F, xf[x1 + c]);
+                a1 = lo.fma(v1, a1);
+                b1 = hi.fma(v1, b1);
+            }
+            // per token s = (S·d)·dx + s: Int8Kernels.q8's operations in its order (S exact in f32 as in its int lanes)
+            FloatVector dlo = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector dhi = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
+            a0.mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            b0.mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
+            a1.mul(dlo).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            b1.mul(dhi).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+        }
+    }
+}
