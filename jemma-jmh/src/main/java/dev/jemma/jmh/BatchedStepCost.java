@@ -5,6 +5,7 @@ import dev.jemma.core.model.Batch;
 import dev.jemma.core.model.LanguageModel;
 import dev.jemma.core.model.ModelLoader;
 import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tensor.kernels.FastMatMul;
 
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
@@ -24,18 +25,23 @@ import java.util.Random;
  *       /work/bench/gemma3-1b-Q4_0.gguf 10 1,2,3,4,8,3+16,3+64,0+64
  * </pre>
  * A case is {@code D} or {@code D+P}. Caches hold {@value #CONTEXT} random tokens and are cut back after each step.
+ * With a fourth argument {@code few-tokens}, every case runs twice, step by step alternated: with the few-token kernels
+ * ({@code Int8FewTokens}, FastMatMul's default) and without them (the paths before: per-token kernels below 4 rows, the
+ * tile GEMMs from 4), so that both see the same machine load.
  */
 public final class BatchedStepCost {
     static final int CONTEXT = 64;
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 3) {
-            System.err.println("usage: BatchedStepCost MODEL.gguf REPS CASES   (CASES e.g. 1,4,8,3+16)");
+        if (args.length != 3 && !(args.length == 4 && args[3].equals("few-tokens"))) {
+            System.err.println("usage: BatchedStepCost MODEL.gguf REPS CASES [few-tokens]   (CASES e.g. 1,4,8,3+16)");
             System.exit(2);
         }
         Path model = Path.of(args[0]);
         int reps = Integer.parseInt(args[1]);
         String[] cases = args[2].split(",");
+        boolean compare = args.length == 4;
+        int fewDefault = FastMatMul.fewTokensMax();
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
         try (ThreadPool pool = new ThreadPool(1);
              LanguageModel m = ModelLoader.load(model, new ModelLoader.Options(false, 1, 512), pool)) {
@@ -52,20 +58,28 @@ public final class BatchedStepCost {
             for (String c : cases) {
                 String[] parts = c.split("\\+");
                 int decode = Integer.parseInt(parts[0]), chunk = parts.length > 1 ? Integer.parseInt(parts[1]) : 0;
-                long[] t = new long[reps];
+                int sides = compare ? 2 : 1;
+                long[][] t = new long[sides][reps];
                 for (int r = -2; r < reps; r++) {
-                    Batch.Builder b = Batch.builder();
-                    for (int i = 0; i < decode; i++) b.token(caches.get(i), rnd.nextInt(10, vocab), true);
-                    if (chunk > 0) b.tokens(caches.get(maxDecode), randomTokens(rnd, chunk, vocab), 0, chunk, false);
-                    Batch batch = b.build();
-                    long c0 = mx.getCurrentThreadCpuTime();
-                    m.forward(batch);
-                    long c1 = mx.getCurrentThreadCpuTime();
-                    if (r >= 0) t[r] = c1 - c0;
-                    for (KvCache k : caches) k.truncate(CONTEXT);
+                    for (int side = 0; side < sides; side++) {
+                        FastMatMul.fewTokensMax(side == 0 ? fewDefault : 0);
+                        Batch.Builder b = Batch.builder();
+                        for (int i = 0; i < decode; i++) b.token(caches.get(i), rnd.nextInt(10, vocab), true);
+                        if (chunk > 0) b.tokens(caches.get(maxDecode), randomTokens(rnd, chunk, vocab), 0, chunk, false);
+                        Batch batch = b.build();
+                        long c0 = mx.getCurrentThreadCpuTime();
+                        m.forward(batch);
+                        long c1 = mx.getCurrentThreadCpuTime();
+                        if (r >= 0) t[side][r] = c1 - c0;
+                        for (KvCache k : caches) k.truncate(CONTEXT);
+                    }
                 }
-                Arrays.sort(t);
-                System.out.printf("%-8s CPU ms per step: min %7.1f  median %7.1f%n", c, t[0] / 1e6, t[reps / 2] / 1e6);
+                FastMatMul.fewTokensMax(fewDefault);
+                for (int side = 0; side < sides; side++) {
+                    Arrays.sort(t[side]);
+                    String label = !compare ? "" : side == 0 ? " (few-token kernels)" : " (without)";
+                    System.out.printf("%-8s CPU ms per step: min %7.1f  median %7.1f%s%n", c, t[side][0] / 1e6, t[side][reps / 2] / 1e6, label);
+                }
             }
         }
     }

@@ -42,13 +42,17 @@ public final class FastMatMul implements MatMul {
     public static final int BATCH_MIN_TOKENS = Int8FewTokens.MAX_TOKENS + 1;
 
     /**
-     * Calls of 2 to this many tokens over Q4_0 / Q8_0 copies run on {@link Int8FewTokens} (2 or less: never). The default
-     * is where the tile GEMMs start to win (measured, docs/PERFORMANCE.md "Serving"); {@code -Djemma.fewTokens=N} or
-     * {@link #fewTokensMax(int)} (benchmarks comparing both paths in one process) change it, up to
-     * {@link Int8FewTokens#MAX_TOKENS}.
+     * A cap on the tokens a call may take on {@link Int8FewTokens} (which takes calls of 2 to {@link Int8FewTokens#maxTokens}
+     * tokens, per type and width, measured): {@link Int8FewTokens#MAX_TOKENS} unless {@code -Djemma.fewTokens=N} or
+     * {@link #fewTokensMax(int)} (benchmarks comparing both paths in one process) lower it; below 2 the kernels are off.
      */
     private static volatile int fewTokensMax = Math.clamp(Integer.getInteger("jemma.fewTokens", Int8FewTokens.MAX_TOKENS),
             0, Int8FewTokens.MAX_TOKENS);
+
+    /** The current few-token limit. */
+    public static int fewTokensMax() {
+        return fewTokensMax;
+    }
 
     /** Sets {@link #fewTokensMax} (clamped to 0 .. {@link Int8FewTokens#MAX_TOKENS}); returns the previous value. */
     public static int fewTokensMax(int max) {
@@ -157,7 +161,7 @@ public final class FastMatMul implements MatMul {
         this.out = out;
         this.nTokens = nTokens;
         try {
-            if (w.interleaved() != null && nTokens >= 2 && nTokens <= fewTokensMax && Int8FewTokens.supports(w.type())) {
+            if (w.interleaved() != null && nTokens >= 2 && nTokens <= Math.min(fewTokensMax, Int8FewTokens.maxTokens(w.type()))) {
                 quantizeActivations(pool);
                 int8Out = int8Output();
                 if (fewScratch.length < pool.threads()) {

@@ -52,8 +52,8 @@ public final class Int8FewTokens {
     static final int ITEM = 2 * Interleaved.ROWS;
     /** Tokens per pass at most. */
     static final int BLOCK = 4;
-    /** The most tokens a call takes here; from {@code MAX_TOKENS + 1} on the tile GEMMs win (measured, docs/PERFORMANCE.md). */
-    public static final int MAX_TOKENS = 8;
+    /** The most tokens any call takes here ({@link #maxTokens} of every type and width is at most this). */
+    public static final int MAX_TOKENS = 16;
 
     private Int8FewTokens() {
     }
@@ -63,9 +63,16 @@ public final class Int8FewTokens {
         return BLOCK * PASS;
     }
 
-    /** Whether this type's copy runs here. */
-    public static boolean supports(GgmlType type) {
-        return type == GgmlType.Q4_0 || type == GgmlType.Q8_0;
+    /**
+     * Up to how many tokens a call over this type's copy runs here at this width (0: never): where the tile GEMMs stop
+     * being slower, measured on one core (docs/PERFORMANCE.md, "Serving"). At 512 bits both types win or tie through 16
+     * tokens (Q4_0 still wins at 32); at 256 bits (16 registers) the 4-token Q4_0 pass runs slower than the tile GEMM, so
+     * Q4_0 stops at 3 tokens there.
+     */
+    public static int maxTokens(GgmlType type) {
+        if (type == GgmlType.Q4_0) return L >= 32 ? 16 : L == 16 ? 3 : 8;
+        if (type == GgmlType.Q8_0) return L >= 32 ? 16 : 8;
+        return 0;
     }
 
     /** Work items of a matrix: pairs of 32-row groups. */
@@ -81,20 +88,19 @@ public final class Int8FewTokens {
         final int n = a.tokens, groups = Interleaved.groups(rows), padded = groups * Interleaved.ROWS;
         final long gBytes = (long) nb * Interleaved.Q4_TILE;
         for (int item = i0; item < i1; item++) {
-            final int t1 = n - (n - 4 * (n / 4) == 1 ? 1 : 0); // a lone last token runs on Int8Kernels
+            final int t1 = n == 1 ? 0 : n; // a lone token runs on Int8Kernels
             for (int r = item * ITEM; r < Math.min(rows, (item + 1) * ITEM); r += PASS) {
                 final int valid = Math.min(PASS, rows - r), rb = r + L;
                 // the pass's two row vectors (group, slice); a second one past the last group re-reads the first, unstored
                 final long va = (r / Interleaved.ROWS) * gBytes + 2 * (r % Interleaved.ROWS);
                 final long vb = rb < padded ? (rb / Interleaved.ROWS) * gBytes + 2 * (rb % Interleaved.ROWS) : va;
-                int t = 0;
-                for (; t + 4 <= t1; t += 4) {
-                    q4x4(w, va, vb, nb, a.q, a.d, a.q4Bias, a.cols, t, acc);
-                    store(acc, 4, out, t, rows, r, valid);
+                for (int t = 0, k; t < t1; t += k) {
+                    k = block(t1 - t);
+                    if (k == 4) q4x4(w, va, vb, nb, a.q, a.d, a.q4Bias, a.cols, t, acc);
+                    else if (k == 3) q4x3(w, va, vb, nb, a.q, a.d, a.q4Bias, a.cols, t, acc);
+                    else q4x2(w, va, vb, nb, a.q, a.d, a.q4Bias, a.cols, t, acc);
+                    store(acc, k, out, t, rows, r, valid);
                 }
-                if (t1 - t == 3) q4x3(w, va, vb, nb, a.q, a.d, a.q4Bias, a.cols, t, acc);
-                else if (t1 - t == 2) q4x2(w, va, vb, nb, a.q, a.d, a.q4Bias, a.cols, t, acc);
-                store(acc, t1 - t, out, t, rows, r, valid);
             }
             if (t1 < n) Int8Kernels.q4(w, 2 * item, Math.min(groups, 2 * item + 2), rows, nb, a, n - 1, out);
         }
@@ -108,25 +114,29 @@ public final class Int8FewTokens {
         final int n = a.tokens, groups = Interleaved.groups(rows);
         final long gBytes = (long) nb * Interleaved.Q8_TILE;
         for (int item = i0; item < i1; item++) {
-            final int t1 = n - (n - 4 * (n / 4) == 1 ? 1 : 0);
+            final int t1 = n == 1 ? 0 : n;
             for (int g = 2 * item; g < Math.min(groups, 2 * item + 2); g++) {
                 final int r0 = g * Interleaved.ROWS;
                 for (int l0 = 0; l0 < Interleaved.ROWS; l0 += L) {
                     // a slice's rows: e .. e + FL − 1 (acc[0, FL)) and 16 + e .. (acc[FL, 2FL))
                     final int e = l0 / 2, lo = Math.min(FL, rows - r0 - e), hi = Math.min(FL, rows - r0 - 16 - e);
                     if (lo <= 0) continue;
-                    int t = 0;
-                    for (; t + 4 <= t1; t += 4) {
-                        q8x4(w, g * gBytes, l0, nb, xf, a.d, a.cols, t, acc);
-                        store(acc, 4, lo, out, t, rows, r0 + e, hi, r0 + 16 + e);
+                    for (int t = 0, k; t < t1; t += k) {
+                        k = block(t1 - t);
+                        if (k == 4) q8x4(w, g * gBytes, l0, nb, xf, a.d, a.cols, t, acc);
+                        else if (k == 3) q8x3(w, g * gBytes, l0, nb, xf, a.d, a.cols, t, acc);
+                        else q8x2(w, g * gBytes, l0, nb, xf, a.d, a.cols, t, acc);
+                        store(acc, k, lo, out, t, rows, r0 + e, hi, r0 + 16 + e);
                     }
-                    if (t1 - t == 3) q8x3(w, g * gBytes, l0, nb, xf, a.d, a.cols, t, acc);
-                    else if (t1 - t == 2) q8x2(w, g * gBytes, l0, nb, xf, a.d, a.cols, t, acc);
-                    store(acc, t1 - t, lo, out, t, rows, r0 + e, hi, r0 + 16 + e);
                 }
             }
             if (t1 < n) Int8Kernels.q8(w, 2 * item, Math.min(groups, 2 * item + 2), rows, nb, a, n - 1, out);
         }
+    }
+
+    /** Tokens the next pass takes when {@code left} (2 or more) remain: 4, 3 or 2, never leaving a lone one (5 = 3 + 2). */
+    private static int block(int left) {
+        return left == 5 ? 3 : Math.min(4, left);
     }
 
     /** Tokens [t, t + k) of a pass's sums (acc[j·PASS + i]): the first {@code valid} to rows r.. of the output. */

@@ -221,7 +221,7 @@ class Int8MatMulTest {
 
     /** Whether FastMatMul runs n tokens of this type with int8 activations (else f32 activations: the interleaved GEMM). */
     static boolean int8Path(GgmlType type, int n) {
-        return n < FastMatMul.GEMM_MIN_TOKENS || Int8Gemm.supports(type) || n <= Int8FewTokens.MAX_TOKENS && Int8FewTokens.supports(type);
+        return n < FastMatMul.GEMM_MIN_TOKENS || Int8Gemm.supports(type) || n <= Int8FewTokens.maxTokens(type);
     }
 
     @ParameterizedTest(name = "shared input, {0} tokens")

@@ -20,7 +20,7 @@ import java.util.Random;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Once compiled, a call of the int8 GEMM, of the single-token int8 kernels and of the activation quantizer allocates
+ * Once compiled, a call of the int8 GEMM, of the single-token and few-token int8 kernels and of the activation quantizer allocates
  * nothing, at whatever width {@link VectorWidth} chose (the build runs this class at 512, 256 and 128 bits). This guards its speed, which no other test sees: when C2
  * runs out of inlining budget in the tile kernel it leaves Vector API operations as calls, the results stay right, and
  * every block allocates boxed vectors (measured once: 67 → 27 G multiply-adds/s). Calls are repeated until one
@@ -111,5 +111,38 @@ class KernelAllocationTest {
             least = Math.min(least, threads.getThreadAllocatedBytes(id) - before);
         }
         assertThat(least).as("bytes allocated by one compiled %s single-token call at %d bits", type, VectorWidth.BITS).isZero();
+    }
+
+    /** The few-token kernels: 9 tokens, so that the 4-, 3- and 2-token passes (4 + 3 + 2) all run, as FastMatMul calls them. */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"Q4_0, 1152", "Q8_0, 1152"})
+    void compiledFewTokenKernelDoesNotAllocate(GgmlType type, int cols) {
+        Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
+        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        Assumptions.assumeTrue(threads.isThreadAllocatedMemorySupported());
+        int rows = 256, nb = cols / 32, n = 9;
+        WeightMatrix w = mapped(Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 3)));
+        Random rnd = new Random(4);
+        float[] x = new float[n * cols];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        QuantizedActivations xq = new QuantizedActivations();
+        xq.reserve(n, cols);
+        xq.quantize(x, 0, n);
+        float[] xf = xq.floats();
+        float[] out = new float[xq.tokens * rows], acc = new float[Int8FewTokens.scratchFloats()];
+        int items = Int8FewTokens.items(rows);
+        Runnable call = () -> {
+            if (type == GgmlType.Q8_0) Int8FewTokens.q8(w.interleaved(), 0, items, rows, nb, xq, xf, out, acc);
+            else Int8FewTokens.q4(w.interleaved(), 0, items, rows, nb, xq, out, acc);
+        };
+        long id = Thread.currentThread().threadId(), least = Long.MAX_VALUE;
+        long deadline = System.nanoTime() + 90_000_000_000L;
+        while (least > 0 && System.nanoTime() < deadline) {
+            for (int i = 0; i < 300; i++) call.run();
+            long before = threads.getThreadAllocatedBytes(id);
+            call.run();
+            least = Math.min(least, threads.getThreadAllocatedBytes(id) - before);
+        }
+        assertThat(least).as("bytes allocated by one compiled %s few-token call at %d bits", type, VectorWidth.BITS).isZero();
     }
 }
