@@ -25,8 +25,9 @@ import java.nio.file.Path;
  *     {@code $HF_ENDPOINT})</td></tr>
  * <tr><td>{@code jemma.quiet=true}</td><td>—</td><td>no progress lines on stderr (repack cache builds)</td></tr>
  * </table>
- * The kernel switches {@code jemma.vectorBits} and {@code jemma.noFastKernels} are read once, at class
- * initialisation, by {@code tensor.kernels.VectorWidth} and {@code Kernels} (they fix the code paths for the JVM's life).
+ * The kernel switches {@code jemma.vectorBits}, {@code jemma.noFastKernels} and {@code jemma.fewTokens} are read once, at
+ * class initialisation, by {@code tensor.kernels.VectorWidth}, {@code Kernels} and {@code FastMatMul} (they fix the code
+ * paths for the JVM's life; {@code FastMatMul.fewTokensMax(int)} changes the last for benchmarks).
  */
 public final class JemmaProperties {
     public static final String INT8 = "jemma.int8", MEMORY_CHECK = "jemma.memory.check", MEMORY_HEAP = "jemma.memory.heap",

@@ -15,27 +15,28 @@ import java.util.Arrays;
 import static dev.jemma.core.tensor.kernels.VectorWidth.F16_MAGIC;
 
 /**
- * A few tokens at once (2 to {@value #MAX_TOKENS}: the decode rows of a continuous-batching step) over {@link Interleaved}
- * Q4_0 and Q8_0 weights, each weight read and decoded once for all of them.
+ * A few tokens at once (2 to {@link #maxTokens}: the decode rows of a continuous-batching step, and the logits rows of a
+ * step with a prompt chunk) over {@link Interleaved} Q4_0 and Q8_0 weights, each weight read and decoded once for all.
  *
  * <p>Why a kernel of its own: one token runs on {@link Int8Kernels}, whose work per weight is its decode (load, shift,
  * mask) plus a broadcast, a multiply and an add; the tile GEMMs ({@link Int8Gemm}, {@link InterleavedGemm}) decode a
  * tile to memory once and reuse it over many tokens, which 2–8 decode rows are too few to repay (JFR of a 4-row step:
  * 37 % of it decoding Q4_0 tiles, 35 % the Q8_0 output projection's f32 tiles). Here the decoded weights stay in
- * registers and meet every token's broadcast activation at once; a broadcast feeds two vectors of rows.
+ * registers and meet every token's broadcast activation at once, and a broadcast feeds two vectors of rows.
  *
  * <p>Arithmetic: {@link Int8Kernels}' for each token, exactly — the same integer block sums (Q4_0 in wrapping 16-bit
- * lanes from the bias −8·Σx; Q8_0 in f32 lanes, which hold every partial sum of |w·x| ≤ 128·127 over 32 columns
- * exactly, below 2^24, where the single-token kernel pairs products in 16 bits and widens), then per block the same f32
- * operations in the same order, s = (S·d_w)·d_x + s. So a token's result is bit-identical whether it runs alone or
- * beside others, at every width ({@code FewTokensTest}).
+ * lanes from the bias −8·Σx; Q8_0 in f32 lanes by FMA, which hold every partial sum of |w·x| ≤ 128·127 over 32 columns
+ * exactly, below 2^24, where the single-token kernel pairs 16-bit products and widens them), then per block the same
+ * f32 operations in the same order, s = (S·d_w)·d_x + s. So a token's result is bit-identical whether it runs alone or
+ * beside others, at every width ({@code FewTokensTest}). Q8_0 takes the f32 route because 16-bit products only fit in
+ * pairs, whose widening costs more than an FMA per product pair.
  *
  * <p>Shape: a work item is a pair of groups (64 rows). Q4_0 passes take {@link #PASS} rows (two vectors of 16-bit lanes:
- * both groups at 512 bits, a group's two slices at 256, half a group at 128) and 4, 3 or 2 tokens: 8 accumulators,
- * two weight vectors and a broadcast fit the 16 registers of AVX2. Q8_0 passes take one slice (two f32 vectors of
- * rows). The per-token f32 sums wait in a small array in L1 between blocks; a lone remaining token runs on
- * {@link Int8Kernels}. As everywhere in the kernels, vector values never cross a method boundary and the kernels are
- * written out per token count (docs/PERFORMANCE.md, "A JIT pitfall": C2 boxes vectors it cannot keep in registers).
+ * both groups at 512 bits, a group's two slices at 256, half a group at 128) and 4, 3 or 2 tokens (5 as 3 + 2): 8
+ * accumulators, two weight vectors and a broadcast. Q8_0 passes take one slice (two f32 vectors of rows). The per-token
+ * f32 sums wait in a small array in L1 between blocks; a call of one token runs on {@link Int8Kernels}. As everywhere in
+ * the kernels, vector values never cross a method boundary and the kernels are written out per token count
+ * (docs/PERFORMANCE.md, "A JIT pitfall": C2 boxes vectors it cannot keep in registers).
  */
 public final class Int8FewTokens {
     static final VectorSpecies<Short> S = VectorWidth.S;
