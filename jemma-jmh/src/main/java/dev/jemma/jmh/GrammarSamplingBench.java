@@ -30,9 +30,16 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 2)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
 public class GrammarSamplingBench {
-    /** json: JSON mode; schema: an object with a bounded string, an integer, an enum array and a boolean. */
-    @Param({"json", "schema"})
+    /**
+     * json: JSON mode; schema: an object with a bounded string, an integer, an enum array and a boolean; maxlength:
+     * tools/bench/schema-maxlength.json (strings with maxLength, the costliest case measured on the 270M).
+     */
+    @Param({"json", "schema", "maxlength"})
     public String grammar;
+
+    /** Top-k of both samplers: Gemma's 64, or 0 (the whole vocabulary: no top-k cut, only the full mask applies). */
+    @Param({"64", "0"})
+    public int topK;
 
     /** The vocabulary file (the repository's copy of Gemma 3's tokenizer, run from the repository root). */
     @Param({"jemma-core/src/test/resources/tokenizer/gemma3-vocab.gguf"})
@@ -57,15 +64,28 @@ public class GrammarSamplingBench {
         vocab = tok.vocabSize();
         trie = new GrammarVocabulary(tok, vocab);
         endOfTurn = tok.endOfTurnIds();
-        g = grammar.equals("json") ? JsonConstraint.grammar() : JsonSchemaGrammar.fromSchema(
-                "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"maxLength\":40},\"age\":{\"type\":\"integer\"},"
-                        + "\"tags\":{\"type\":\"array\",\"items\":{\"enum\":[\"red\",\"green\",\"blue\"]}},\"ok\":{\"type\":\"boolean\"}},"
-                        + "\"required\":[\"name\",\"age\",\"tags\",\"ok\"]}");
+        g = switch (grammar) {
+            case "json" -> JsonConstraint.grammar();
+            case "maxlength" -> {
+                try {
+                    yield JsonSchemaGrammar.fromSchema(java.nio.file.Files.readString(Path.of("tools/bench/schema-maxlength.json")));
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+            default -> JsonSchemaGrammar.fromSchema(
+                    "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"maxLength\":40},\"age\":{\"type\":\"integer\"},"
+                            + "\"tags\":{\"type\":\"array\",\"items\":{\"enum\":[\"red\",\"green\",\"blue\"]}},\"ok\":{\"type\":\"boolean\"}},"
+                            + "\"required\":[\"name\",\"age\",\"tags\",\"ok\"]}");
+        };
         Random rnd = new Random(1);
         rows = new float[ROWS][vocab];
         for (float[] r : rows) for (int i = 0; i < vocab; i++) r[i] = (float) rnd.nextGaussian() * 2;
-        plainSampler = new Sampler(SamplingParams.GEMMA_DEFAULTS);
-        grammarSampler = new Sampler(SamplingParams.GEMMA_DEFAULTS);
+        SamplingParams d = SamplingParams.GEMMA_DEFAULTS;
+        SamplingParams params = new SamplingParams(d.temperature(), topK, d.topP(), d.minP(), d.repeatPenalty(), d.repeatLastN(),
+                d.presencePenalty(), d.frequencyPenalty(), d.seed());
+        plainSampler = new Sampler(params);
+        grammarSampler = new Sampler(params);
         constraint = new GrammarConstraint(g, trie);
     }
 
