@@ -1,5 +1,7 @@
 package dev.jemma.core.sampling;
 
+import dev.jemma.core.tensor.VectorOps;
+
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.function.IntPredicate;
@@ -228,6 +230,8 @@ public final class Sampler {
         int size = 0;
         int worst = Integer.MIN_VALUE; // the root's sortable logit once the heap is full
         for (int j = 0; j < n; j++) {
+            // a whole row: jump to the next logit that could displace the worst held (most never can)
+            if (ids == null && size == k && (j = VectorOps.firstAtLeast(l, j, n, l[(int) h[0]])) == n) break;
             int i = ids == null ? j : ids[j];
             if (size == k) {
                 if (sortable(l[i]) <= worst) continue;

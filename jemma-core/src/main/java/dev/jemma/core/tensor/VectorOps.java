@@ -2,6 +2,7 @@ package dev.jemma.core.tensor;
 
 import dev.jemma.core.tensor.formats.Le;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -110,6 +111,22 @@ public final class VectorOps {
         }
         out[0] = h;
         out[1] = l;
+    }
+
+    /**
+     * The first index i in [from, to) with x[i] >= t or x[i] NaN, else {@code to}: a top-k scan skips, a vector at a
+     * time, the logits that cannot displace the worst candidate it holds.
+     */
+    public static int firstAtLeast(float[] x, int from, int to, float t) {
+        int i = from;
+        int step = F.length();
+        for (; i + step <= to; i += step) {
+            FloatVector v = FloatVector.fromArray(F, x, i);
+            VectorMask<Float> m = v.compare(VectorOperators.GE, t).or(v.test(VectorOperators.IS_NAN));
+            if (m.anyTrue()) return i + m.firstTrue();
+        }
+        for (; i < to; i++) if (x[i] >= t || Float.isNaN(x[i])) return i;
+        return to;
     }
 
     /** y += x elementwise. */
