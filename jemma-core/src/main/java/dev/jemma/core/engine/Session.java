@@ -57,7 +57,7 @@ public final class Session implements AutoCloseable {
     /** Set by {@link #fitConversation} for the run that follows; null for raw prompts. */
     private List<ChatMessage> pendingConversation;
     /** Set by {@link #fitConversation}: the prompt's images, one entry per soft-token run (null: none). */
-    private PromptImages pendingImages;
+    private PromptMedia pendingImages;
     /** Encodings of the images this conversation has seen, by SHA-256 (an image is encoded once, not once per turn). */
     private final java.util.Map<String, List<float[]>> encodedImages = new java.util.LinkedHashMap<>(16, 0.75f, true) {
         @Override
@@ -71,7 +71,18 @@ public final class Session implements AutoCloseable {
      * The media of a prompt: one embedding block per run of {@code softToken}, with a key per run for the prefix cache.
      * Gemma 3's image runs attend bidirectionally (run in one call); Gemma 3n's runs are {@code causal}.
      */
-    private record PromptImages(List<float[]> embeddings, int[] keys, int softToken, boolean causal) {
+    /** One kind of media in a prompt: its soft token, and per run of it (in prompt order) the rows and a cache key. */
+    private record MediaRuns(int softToken, List<float[]> embeddings, int[] keys) {
+    }
+
+    /**
+     * The media of a prompt, one entry per kind (Gemma 3n may have images and audio clips), and whether their rows are
+     * causal (Gemma 3n's) or each run attends bidirectionally (Gemma 3's images, one kind).
+     */
+    private record PromptMedia(List<MediaRuns> kinds, boolean causal) {
+        static PromptMedia of(int softToken, List<float[]> embeddings, List<Integer> keys, boolean causal) {
+            return new PromptMedia(List.of(new MediaRuns(softToken, embeddings, keys.stream().mapToInt(Integer::intValue).toArray())), causal);
+        }
     }
     private int lastStopId = -1;
     private volatile TokenFilter tokenFilter;
@@ -356,7 +367,7 @@ public final class Session implements AutoCloseable {
         if (ids.length == 0) throw new JemmaException("the prompt is empty");
         checkFits(ids.length, ctx);
         pendingConversation = new ArrayList<>(kept);
-        pendingImages = kept.stream().anyMatch(ChatMessage::hasAudio) ? audio(kept, ids) : images(kept, ids);
+        pendingImages = media(kept, ids);
         return ids;
     }
 
@@ -487,7 +498,7 @@ public final class Session implements AutoCloseable {
     }
 
     /** The images of a conversation's prompt, one entry per soft-token run of {@code ids}; null when it has none. */
-    private PromptImages images(List<ChatMessage> full, int[] ids) {
+    private PromptMedia images(List<ChatMessage> full, int[] ids) {
         if (full.stream().noneMatch(ChatMessage::hasImages)) return null;
         Vision v = engine.vision();
         List<float[]> emb = new ArrayList<>();
@@ -502,69 +513,103 @@ public final class Session implements AutoCloseable {
             }
         }
         dev.jemma.core.vision.ImagePrompt.check(ids, v.softToken, emb.size(), v.tokensPerImage());
-        return new PromptImages(emb, keys.stream().mapToInt(Integer::intValue).toArray(), v.softToken, !v.encoder.bidirectional());
+        return PromptMedia.of(v.softToken, emb, keys, !v.encoder.bidirectional());
+    }
+
+    /** The images and clips of a conversation's prompt (Gemma 3n: both kinds, causal rows); null when it has none. */
+    private PromptMedia media(List<ChatMessage> full, int[] ids) {
+        PromptMedia im = images(full, ids);
+        if (full.stream().noneMatch(ChatMessage::hasAudio)) return im;
+        PromptMedia au = audio(full, ids);
+        if (im == null) return au;
+        List<MediaRuns> both = new ArrayList<>(im.kinds());
+        both.addAll(au.kinds());
+        return new PromptMedia(both, true);
     }
 
     /**
-     * {@link #buildPrompt} for a conversation with audio clips (Gemma 3n): each clip gets an {@code <audio_soft_token>}
-     * marker in its message (before the text unless the text places it), the template renders, and every marker becomes
-     * HF's Gemma3nProcessor expansion before tokenizing. The delta path of {@link #buildPrompt} applies the same way.
+     * {@link #buildPrompt} for a conversation with audio clips (Gemma 3n), and images beside them: each clip gets an
+     * {@code <audio_soft_token>} marker and each image a {@code <start_of_image>} marker in its message (those the text
+     * does not place go before it: images, then clips), the template renders, and every marker becomes HF's
+     * Gemma3nProcessor expansion before tokenizing. The delta path of {@link #buildPrompt} applies the same way.
      */
     private int[] buildAudioPrompt(List<ChatMessage> full) {
         Media3n m = engine.audio3n();
         if (m == null || m.audio == null) {
             throw new JemmaException("this model takes no audio: it needs a Gemma 3n model with its mmproj file (--mmproj), which holds the audio tower");
         }
-        if (full.stream().anyMatch(ChatMessage::hasImages)) {
-            throw new JemmaException("images and audio in one Gemma 3n conversation are not supported yet");
-        }
+        List<ChatImage> images = new ArrayList<>();
         List<ChatAudio> all = new ArrayList<>();
-        List<ChatMessage> marked = withAudioMarkers(full, all);
+        List<ChatMessage> marked = withMediaMarkers(full, images, all);
+        if (!images.isEmpty() && engine.vision() == null) {
+            throw new JemmaException("this model takes no images: its mmproj file has no vision tower (MobileNet-V5)");
+        }
         String text = engine.renderChat(marked, true);
         int markers = count(text, ChatMessage.AUDIO_MARKER);
         if (markers != all.size()) {
             throw new JemmaException("the prompt has " + markers + " " + ChatMessage.AUDIO_MARKER + " markers but the messages carry " + all.size() + " clip(s)");
         }
+        if (count(text, Vision.BOI) != images.size()) {
+            throw new JemmaException("the prompt has " + count(text, Vision.BOI) + " " + Vision.BOI + " markers but the messages carry " + images.size() + " image(s)");
+        }
         if (seenConversation != null && full.size() > seenConversation.size()
                 && full.subList(0, seenConversation.size() - 1).equals(seenConversation.subList(0, seenConversation.size() - 1))
                 && full.get(seenConversation.size() - 1).role().equals("assistant")
                 && full.get(seenConversation.size() - 1).content().strip().equals(seenConversation.getLast().content().strip())) {
-            String before = engine.renderChat(withAudioMarkers(full.subList(0, seenConversation.size()), new ArrayList<>()), false);
+            String before = engine.renderChat(withMediaMarkers(full.subList(0, seenConversation.size()), new ArrayList<>(), new ArrayList<>()), false);
             if (text.startsWith(before)) {
-                int[] delta = engine.tokenizer().encodePrompt(text.substring(before.length()).replace(ChatMessage.AUDIO_MARKER, m.audioExpansion()));
+                int first = images.isEmpty() ? 0 : count(before, Vision.BOI);
+                int[] delta = engine.tokenizer().encodePrompt(expandMedia(text.substring(before.length()), images.subList(first, images.size()), m));
                 int[] r = Arrays.copyOf(seenTokens, seenTokens.length + delta.length);
                 System.arraycopy(delta, 0, r, seenTokens.length, delta.length);
                 return r;
             }
         }
-        return engine.tokenizer().encodePrompt(text.replace(ChatMessage.AUDIO_MARKER, m.audioExpansion()));
+        return engine.tokenizer().encodePrompt(expandMedia(text, images, m));
+    }
+
+    /** Every clip marker and, when there are images, every image marker of {@code text} replaced by its expansion. */
+    private String expandMedia(String text, List<ChatImage> images, Media3n m) {
+        // the audio expansion holds no image marker, so the images' k-th marker is still the k-th image's
+        String audio = text.replace(ChatMessage.AUDIO_MARKER, m.audioExpansion());
+        return images.isEmpty() ? audio : expand(audio, images);
     }
 
     /**
-     * The messages with one clip marker per clip (missing ones put before the text), their own text protected as
-     * {@link Engine#renderPrompt} protects it while the markers stay control tokens; collects the clips in order.
+     * The messages with one clip marker per clip and one image marker per image (missing ones put before the text:
+     * images, then clips), their own text protected as {@link Engine#renderPrompt} protects it while the markers stay
+     * control tokens (an image marker only in a message with images); collects the images and clips in order.
      */
-    private List<ChatMessage> withAudioMarkers(List<ChatMessage> msgs, List<ChatAudio> clips) {
+    private List<ChatMessage> withMediaMarkers(List<ChatMessage> msgs, List<ChatImage> images, List<ChatAudio> clips) {
         Tokenizer tok = engine.tokenizer();
-        String marker = ChatMessage.AUDIO_MARKER;
+        String am = ChatMessage.AUDIO_MARKER;
+        java.util.regex.Pattern both = java.util.regex.Pattern.compile(java.util.regex.Pattern.quote(Vision.BOI) + "|" + java.util.regex.Pattern.quote(am));
+        java.util.regex.Pattern audioOnly = java.util.regex.Pattern.compile(java.util.regex.Pattern.quote(am));
         List<ChatMessage> out = new ArrayList<>(msgs.size());
         for (ChatMessage m : msgs) {
-            int have = count(m.content(), marker), n = m.audio().size();
-            if (have > n) throw new JemmaException("a " + m.role() + " message has " + have + " " + marker + " markers but only " + n + " clip(s)");
-            clips.addAll(m.audio());
-            String[] parts = (marker.repeat(n - have) + m.content()).split(java.util.regex.Pattern.quote(marker), -1);
-            StringBuilder sb = new StringBuilder();
-            for (int i = 0; i < parts.length; i++) {
-                if (i > 0) sb.append(marker);
-                sb.append(tok.protect(parts[i]));
+            int have = count(m.content(), am), n = m.audio().size();
+            if (have > n) throw new JemmaException("a " + m.role() + " message has " + have + " " + am + " markers but only " + n + " clip(s)");
+            int haveImages = m.hasImages() ? count(m.content(), Vision.BOI) : 0, nImages = m.images().size();
+            if (haveImages > nImages) {
+                throw new JemmaException("a " + m.role() + " message has " + haveImages + " " + Vision.BOI + " markers but only " + nImages + " image(s)");
             }
-            out.add(m.withContent(sb.toString()));
+            images.addAll(m.images());
+            clips.addAll(m.audio());
+            String content = Vision.BOI.repeat(nImages - haveImages) + am.repeat(n - have) + m.content();
+            java.util.regex.Matcher x = (m.hasImages() ? both : audioOnly).matcher(content);
+            StringBuilder sb = new StringBuilder();
+            int at = 0;
+            while (x.find()) {
+                sb.append(tok.protect(content.substring(at, x.start()))).append(x.group());
+                at = x.end();
+            }
+            out.add(m.withContent(sb.append(tok.protect(content.substring(at))).toString()));
         }
         return out;
     }
 
     /** The clips of a conversation's prompt, one entry per audio soft-token run of {@code ids}, each encoded once. */
-    private PromptImages audio(List<ChatMessage> full, int[] ids) {
+    private PromptMedia audio(List<ChatMessage> full, int[] ids) {
         Media3n m = engine.audio3n();
         List<float[]> emb = new ArrayList<>();
         List<Integer> keys = new ArrayList<>();
@@ -580,20 +625,22 @@ public final class Session implements AutoCloseable {
             }
         }
         dev.jemma.core.vision.ImagePrompt.check(ids, m.audioSoftToken, emb.size(), m.tokensPerClip);
-        return new PromptImages(emb, keys.stream().mapToInt(Integer::intValue).toArray(), m.audioSoftToken, true);
+        return PromptMedia.of(m.audioSoftToken, emb, keys, true);
     }
 
     /**
      * The prompt as the prefix cache compares it: soft-token positions stand for their image and row (negative
      * values no token has), so a different image at the same place is not taken for the cached one.
      */
-    private int[] reuseKeys(int[] prompt, PromptImages images) {
-        if (images == null) return prompt;
+    private int[] reuseKeys(int[] prompt, PromptMedia media) {
+        if (media == null) return prompt;
         int[] keys = prompt.clone();
-        List<int[]> spans = dev.jemma.core.vision.ImagePrompt.spans(prompt, images.softToken());
-        for (int k = 0; k < spans.size(); k++) {
-            int[] sp = spans.get(k);
-            for (int i = sp[0]; i < sp[1]; i++) keys[i] = -1 - ((images.keys()[k] ^ ((i - sp[0]) * 0x9E3779B9)) & 0x7fffffff);
+        for (MediaRuns kind : media.kinds()) {
+            List<int[]> spans = dev.jemma.core.vision.ImagePrompt.spans(prompt, kind.softToken());
+            for (int k = 0; k < spans.size(); k++) {
+                int[] sp = spans.get(k);
+                for (int i = sp[0]; i < sp[1]; i++) keys[i] = -1 - ((kind.keys()[k] ^ ((i - sp[0]) * 0x9E3779B9)) & 0x7fffffff);
+            }
         }
         return keys;
     }
@@ -635,7 +682,7 @@ public final class Session implements AutoCloseable {
 
     private Generation run(int[] prompt, GenerationOptions requested, TokenListener listener) {
         List<ChatMessage> conversation = pendingConversation;
-        PromptImages images = pendingImages;
+        PromptMedia images = pendingImages;
         pendingConversation = null;
         pendingImages = null;
         lastStopId = -1;
@@ -670,7 +717,7 @@ public final class Session implements AutoCloseable {
         }
     }
 
-    private Generation runUnchecked(int[] prompt, PromptImages images, GenerationOptions requested, TokenListener listener, int ctx) {
+    private Generation runUnchecked(int[] prompt, PromptMedia images, GenerationOptions requested, TokenListener listener, int ctx) {
         if (listener == null) listener = TokenListener.NONE;
         GenerationOptions opts = (requested == null ? GenerationOptions.none() : requested).orElse(engine.defaults());
         Sampler sampler = new Sampler(opts.sampling());
@@ -693,10 +740,14 @@ public final class Session implements AutoCloseable {
         float[][] imageRows = null;
         List<int[]> imageRuns = List.of();
         if (images != null) {
-            imageRows = dev.jemma.core.vision.ImagePrompt.embeddingRows(prompt, images.softToken(), images.embeddings(), engine.config().dim());
+            for (MediaRuns kind : images.kinds()) {
+                float[][] rows = dev.jemma.core.vision.ImagePrompt.embeddingRows(prompt, kind.softToken(), kind.embeddings(), engine.config().dim());
+                if (imageRows == null) imageRows = rows;
+                else for (int i = 0; i < rows.length; i++) if (rows[i] != null) imageRows[i] = rows[i];
+            }
             // Gemma 3's image runs attend bidirectionally and must stay whole; Gemma 3n's soft tokens (images and audio)
             // are causal rows like any other (HF Gemma3n has no media mask), so its runs may be split anywhere
-            if (!images.causal()) imageRuns = dev.jemma.core.vision.ImagePrompt.spans(prompt, images.softToken());
+            if (!images.causal()) imageRuns = dev.jemma.core.vision.ImagePrompt.spans(prompt, images.kinds().getFirst().softToken());
         }
         if (reused < prompt.length) {
             if (cancelRequested) {
