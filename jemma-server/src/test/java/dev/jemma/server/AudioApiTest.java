@@ -26,7 +26,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Audio over HTTP on the Gemma 3n fixture (its mmproj beside it): OpenAI's {@code input_audio} content part and
- * Jemma's Ollama {@code messages[i].audio} give the answer the Java API gives; bad requests are 400s naming the field.
+ * Jemma's Ollama {@code messages[i].audio} give the answer the Java API gives, also beside an image in the same
+ * message; bad requests are 400s naming the field.
  */
 class AudioApiTest {
     @TempDir
@@ -84,6 +85,35 @@ class AudioApiTest {
         ObjectNode ollama = Exchange.JSON.createObjectNode().put("model", name).put("stream", false);
         ollama.putObject("options").put("temperature", 0).put("num_predict", 8);
         ObjectNode msg = ollama.putArray("messages").addObject().put("role", "user").put("content", "Transcribe this audio clip.");
+        msg.putArray("audio").add(b64);
+        r = TestServers.post(server, "/api/chat", ollama.toString());
+        assertThat(r.status()).as(r.body()).isEqualTo(200);
+        assertThat(r.json().path("message").path("content").asText()).isEqualTo(expected);
+    }
+
+    @Test
+    void anImageAndAClipInOneMessageAnswerAsTheJavaApi() throws Exception {
+        Path png = model.getParent().resolve("media/square-224x224.png");
+        String text = "Describe what you see and hear.", image = Base64.getEncoder().encodeToString(Files.readAllBytes(png));
+        String expected;
+        try (Engine e = Engine.load(model, EngineOptions.builder().threads(1).build()); Session s = e.newSession()) {
+            expected = s.generate(List.of(ChatMessage.user(text, List.of(dev.jemma.core.chat.ChatImage.read(png)), List.of(ChatAudio.read(wav)))),
+                    GenerationOptions.builder().temperature(0f).maxTokens(8).build(), TokenListener.NONE).text();
+        }
+        // OpenAI: the parts where they stand (image, clip, text: the Java API's order)
+        ObjectNode body = Exchange.JSON.createObjectNode().put("model", name).put("temperature", 0).put("max_tokens", 8);
+        ArrayNode content = body.putArray("messages").addObject().put("role", "user").putArray("content");
+        content.addObject().put("type", "image_url").putObject("image_url").put("url", "data:image/png;base64," + image);
+        content.add(inputAudio(b64, "wav"));
+        content.addObject().put("type", "text").put("text", text);
+        var r = TestServers.post(server, "/v1/chat/completions", body.toString());
+        assertThat(r.status()).as(r.body()).isEqualTo(200);
+        assertThat(r.json().path("choices").get(0).path("message").path("content").asText()).isEqualTo(expected);
+        // Ollama: images and audio beside the text
+        ObjectNode ollama = Exchange.JSON.createObjectNode().put("model", name).put("stream", false);
+        ollama.putObject("options").put("temperature", 0).put("num_predict", 8);
+        ObjectNode msg = ollama.putArray("messages").addObject().put("role", "user").put("content", text);
+        msg.putArray("images").add(image);
         msg.putArray("audio").add(b64);
         r = TestServers.post(server, "/api/chat", ollama.toString());
         assertThat(r.status()).as(r.body()).isEqualTo(200);
