@@ -102,4 +102,15 @@ class Gemma3nVisionCommandsTest {
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out()).contains("Added image");
     }
+
+    @Test
+    void chatTakesSlashImageAndSlashAudioInOneMessageAndAcrossTurns() {
+        JsonNode v = image.get("variant");
+        String wav = p("gemma3n-mm-tiny/media/mix-2.5s-16k.wav");
+        String input = "/image " + p(PNG) + "\n/audio " + wav + "\nWhat do you see and hear?\n"
+                + "/image " + p(PNG) + "\nAnd now?\n/audio " + wav + "\nAnd this?\n/bye\n";
+        var r = CliTestSupport.run(input, "chat", p(v.get("text_gguf").asText()), "--temp", "0", "-n", "4", "-t", "2");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("Added image").contains("Added " + wav + " to the next message.").doesNotContain("jemma:");
+    }
 }
