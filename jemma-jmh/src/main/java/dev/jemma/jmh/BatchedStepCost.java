@@ -31,6 +31,7 @@ import java.util.Random;
  */
 public final class BatchedStepCost {
     static final int CONTEXT = 64;
+    static final int WARMUP = 6;
 
     public static void main(String[] args) throws Exception {
         if (args.length != 3 && !(args.length == 4 && args[3].equals("few-tokens"))) {
@@ -60,7 +61,8 @@ public final class BatchedStepCost {
                 int decode = Integer.parseInt(parts[0]), chunk = parts.length > 1 ? Integer.parseInt(parts[1]) : 0;
                 int sides = compare ? 2 : 1;
                 long[][] t = new long[sides][reps];
-                for (int r = -2; r < reps; r++) {
+                // warm-up steps: a case's kernels (a new token count) must be compiled by C2 before its steps count
+                for (int r = -WARMUP; r < reps; r++) {
                     for (int side = 0; side < sides; side++) {
                         FastMatMul.fewTokensMax(side == 0 ? fewDefault : 0);
                         Batch.Builder b = Batch.builder();

@@ -300,8 +300,11 @@ public final class FastMatMul implements MatMul {
     private void fewRange(int i0, int i1, int worker) {
         final WeightMatrix w = this.w;
         final int nb = w.cols() / 32;
-        if (w.type() == GgmlType.Q8_0) Int8FewTokens.q8(w.interleaved(), i0, i1, w.rows(), nb, xq, xq.floats(), int8Out, fewScratch[worker]);
-        else Int8FewTokens.q4(w.interleaved(), i0, i1, w.rows(), nb, xq, int8Out, fewScratch[worker]);
+        switch (w.type()) {
+            case Q8_0 -> Int8FewTokens.q8(w.interleaved(), i0, i1, w.rows(), nb, xq, xq.floats(), int8Out, fewScratch[worker]);
+            case Q4_K -> Int8FewTokens.q4k(w.interleaved(), i0, i1, w.rows(), nb, xq, int8Out, fewScratch[worker]);
+            default -> Int8FewTokens.q4(w.interleaved(), i0, i1, w.rows(), nb, xq, int8Out, fewScratch[worker]);
+        }
         addResidual(i0 * 2 * Interleaved.ROWS, i1 * 2 * Interleaved.ROWS);
     }
 

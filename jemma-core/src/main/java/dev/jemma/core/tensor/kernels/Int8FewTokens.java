@@ -51,8 +51,8 @@ public final class Int8FewTokens {
     static final int PASS = 2 * L;
     /** Rows per work item: two groups. */
     static final int ITEM = 2 * Interleaved.ROWS;
-    /** Tokens per pass at most. */
-    static final int BLOCK = 4;
+    /** Tokens per pass at most: Q8_0 passes take 8 at 512 bits (16 accumulators of the 32 registers), otherwise 4. */
+    static final int BLOCK = L >= 32 ? 8 : 4;
     /** The most tokens any call takes here ({@link #maxTokens} of every type and width is at most this). */
     public static final int MAX_TOKENS = 16;
 
@@ -73,6 +73,7 @@ public final class Int8FewTokens {
     public static int maxTokens(GgmlType type) {
         if (type == GgmlType.Q4_0) return L >= 32 ? 16 : L == 16 ? 3 : 8;
         if (type == GgmlType.Q8_0) return L >= 32 ? 16 : 8;
+        if (type == GgmlType.Q4_K) return L >= 32 ? 16 : L == 16 ? 3 : 8;
         return 0;
     }
 
@@ -107,6 +108,28 @@ public final class Int8FewTokens {
         }
     }
 
+    /** {@link #q4} for a Q4_K copy ({@link KQuantInterleaved}). */
+    public static void q4k(MemorySegment w, int i0, int i1, int rows, int nb, QuantizedActivations a, float[] out, float[] acc) {
+        final int n = a.tokens, groups = Interleaved.groups(rows), padded = groups * Interleaved.ROWS;
+        final long gBytes = (long) (nb / 8) * KQuantInterleaved.Q4K_SB;
+        for (int item = i0; item < i1; item++) {
+            final int t1 = n == 1 ? 0 : n;
+            for (int r = item * ITEM; r < Math.min(rows, (item + 1) * ITEM); r += PASS) {
+                final int valid = Math.min(PASS, rows - r), rb = r < padded - L ? r + L : r;
+                final long ga = (r / Interleaved.ROWS) * gBytes, gb = (rb / Interleaved.ROWS) * gBytes;
+                final int sa = r % Interleaved.ROWS, sb = rb % Interleaved.ROWS;
+                for (int t = 0, k; t < t1; t += k) {
+                    k = block(t1 - t);
+                    if (k == 4) q4kx4(w, ga, sa, gb, sb, nb, a.q, a.d, a.q4Bias, a.cols, t, acc);
+                    else if (k == 3) q4kx3(w, ga, sa, gb, sb, nb, a.q, a.d, a.q4Bias, a.cols, t, acc);
+                    else q4kx2(w, ga, sa, gb, sb, nb, a.q, a.d, a.q4Bias, a.cols, t, acc);
+                    store(acc, k, out, t, rows, r, valid);
+                }
+            }
+            if (t1 < n) KQuantKernels.q4k(w, 2 * item, Math.min(groups, 2 * item + 2), rows, nb, a, n - 1, out);
+        }
+    }
+
     /**
      * {@link #q4} for a Q8_0 copy; {@code xf} holds the activations' integers as floats ({@link QuantizedActivations#floats}).
      */
@@ -123,8 +146,9 @@ public final class Int8FewTokens {
                     final int e = l0 / 2, lo = Math.min(FL, rows - r0 - e), hi = Math.min(FL, rows - r0 - 16 - e);
                     if (lo <= 0) continue;
                     for (int t = 0, k; t < t1; t += k) {
-                        k = block(t1 - t);
-                        if (k == 4) q8x4(w, g * gBytes, l0, nb, xf, a.d, a.cols, t, acc);
+                        k = BLOCK == 8 && t1 - t >= 8 && t1 - t != 9 ? 8 : block(t1 - t); // 9 = 4 + 3 + 2: no lone token
+                        if (k == 8) q8x8(w, g * gBytes, l0, nb, xf, a.d, a.cols, t, acc);
+                        else if (k == 4) q8x4(w, g * gBytes, l0, nb, xf, a.d, a.cols, t, acc);
                         else if (k == 3) q8x3(w, g * gBytes, l0, nb, xf, a.d, a.cols, t, acc);
                         else q8x2(w, g * gBytes, l0, nb, xf, a.d, a.cols, t, acc);
                         store(acc, k, lo, out, t, rows, r0 + e, hi, r0 + 16 + e);
@@ -538,6 +562,391 @@ public final class Int8FewTokens {
             FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
             a1.mul(dlo).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
             b1.mul(dhi).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+        }
+    }
+
+    /**
+     * {@link #q4x4} for Q4_K: the pass's row vectors are slice sa of the group at byte ga and slice sb of the one at gb
+     * ({@link KQuantInterleaved}: 16-bit per-row fields at +2·slice, f32 header fields at +4·slice); per block, after the
+     * 16-bit sum S, KQuantKernels.q4k's s = (S·A)·dx + s, then s = (8A − K)·(dx·Σx) + s, A = d·sc, K = dmin·m.
+     */
+    private static void q4kx4(MemorySegment w, long ga, int sa, long gb, int sb, int nb, short[] xq, float[] xd, short[] bias,
+                              int cols, int t, float[] acc) {
+        Arrays.fill(acc, 0, 4 * PASS, 0f);
+        final int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb, d3 = d2 + nb;
+        for (int b = 0; b < nb; b++) {
+            final long hdr = (long) (b >>> 3) * KQuantInterleaved.Q4K_SB, sub = hdr + KQuantInterleaved.Q4K_HEADER + (long) (b & 7) * KQuantInterleaved.Q4K_SUB;
+            final long ta = ga + sub + 2 * sa, tb = gb + sub + 2 * sb;
+            ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]), b0 = a0;
+            ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]), b1 = a1;
+            ShortVector a2 = ShortVector.broadcast(S, bias[d2 + b]), b2 = a2;
+            ShortVector a3 = ShortVector.broadcast(S, bias[d3 + b]), b3 = a3;
+            for (int qd = 0; qd < 8; qd++) {
+                ShortVector v = ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE);
+                ShortVector u = ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE);
+                int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17; // Q4_0's quads
+                ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
+                ShortVector x00 = ShortVector.broadcast(S, xq[x0 + c0]);
+                a0 = a0.add(n0.mul(x00));
+                b0 = b0.add(m0.mul(x00));
+                ShortVector x10 = ShortVector.broadcast(S, xq[x1 + c0]);
+                a1 = a1.add(n0.mul(x10));
+                b1 = b1.add(m0.mul(x10));
+                ShortVector x20 = ShortVector.broadcast(S, xq[x2 + c0]);
+                a2 = a2.add(n0.mul(x20));
+                b2 = b2.add(m0.mul(x20));
+                ShortVector x30 = ShortVector.broadcast(S, xq[x3 + c0]);
+                a3 = a3.add(n0.mul(x30));
+                b3 = b3.add(m0.mul(x30));
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF), m1 = u.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+                ShortVector x01 = ShortVector.broadcast(S, xq[x0 + c1]);
+                a0 = a0.add(n1.mul(x01));
+                b0 = b0.add(m1.mul(x01));
+                ShortVector x11 = ShortVector.broadcast(S, xq[x1 + c1]);
+                a1 = a1.add(n1.mul(x11));
+                b1 = b1.add(m1.mul(x11));
+                ShortVector x21 = ShortVector.broadcast(S, xq[x2 + c1]);
+                a2 = a2.add(n1.mul(x21));
+                b2 = b2.add(m1.mul(x21));
+                ShortVector x31 = ShortVector.broadcast(S, xq[x3 + c1]);
+                a3 = a3.add(n1.mul(x31));
+                b3 = b3.add(m1.mul(x31));
+                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF), m2 = u.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
+                ShortVector x02 = ShortVector.broadcast(S, xq[x0 + c2]);
+                a0 = a0.add(n2.mul(x02));
+                b0 = b0.add(m2.mul(x02));
+                ShortVector x12 = ShortVector.broadcast(S, xq[x1 + c2]);
+                a1 = a1.add(n2.mul(x12));
+                b1 = b1.add(m2.mul(x12));
+                ShortVector x22 = ShortVector.broadcast(S, xq[x2 + c2]);
+                a2 = a2.add(n2.mul(x22));
+                b2 = b2.add(m2.mul(x22));
+                ShortVector x32 = ShortVector.broadcast(S, xq[x3 + c2]);
+                a3 = a3.add(n2.mul(x32));
+                b3 = b3.add(m2.mul(x32));
+                ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12), m3 = u.lanewise(VectorOperators.LSHR, 12);
+                ShortVector x03 = ShortVector.broadcast(S, xq[x0 + c3]);
+                a0 = a0.add(n3.mul(x03));
+                b0 = b0.add(m3.mul(x03));
+                ShortVector x13 = ShortVector.broadcast(S, xq[x1 + c3]);
+                a1 = a1.add(n3.mul(x13));
+                b1 = b1.add(m3.mul(x13));
+                ShortVector x23 = ShortVector.broadcast(S, xq[x2 + c3]);
+                a2 = a2.add(n3.mul(x23));
+                b2 = b2.add(m3.mul(x23));
+                ShortVector x33 = ShortVector.broadcast(S, xq[x3 + c3]);
+                a3 = a3.add(n3.mul(x33));
+                b3 = b3.add(m3.mul(x33));
+            }
+            // A = d·sc and K = dmin·m per row, as KQuantKernels.q4k computes them
+            final long ha = ga + hdr + 4 * sa, hb = gb + hdr + 4 * sb;
+            ShortVector sma = ShortVector.fromMemorySegment(S, w, ta, LE), smb = ShortVector.fromMemorySegment(S, w, tb, LE);
+            ShortVector sca = sma.and((short) 0xff), mna = sma.lanewise(VectorOperators.LSHR, 8);
+            ShortVector scb = smb.and((short) 0xff), mnb = smb.lanewise(VectorOperators.LSHR, 8);
+            FloatVector aa0 = FloatVector.fromMemorySegment(F, w, ha, LE).mul((FloatVector) sca.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector aa1 = FloatVector.fromMemorySegment(F, w, ha + 2 * L, LE).mul((FloatVector) sca.convertShape(VectorOperators.S2F, F, 1));
+            FloatVector ab0 = FloatVector.fromMemorySegment(F, w, hb, LE).mul((FloatVector) scb.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector ab1 = FloatVector.fromMemorySegment(F, w, hb + 2 * L, LE).mul((FloatVector) scb.convertShape(VectorOperators.S2F, F, 1));
+            FloatVector ka0 = aa0.mul(8f).sub(FloatVector.fromMemorySegment(F, w, ha + 128, LE).mul((FloatVector) mna.convertShape(VectorOperators.S2F, F, 0)));
+            FloatVector ka1 = aa1.mul(8f).sub(FloatVector.fromMemorySegment(F, w, ha + 128 + 2 * L, LE).mul((FloatVector) mna.convertShape(VectorOperators.S2F, F, 1)));
+            FloatVector kb0 = ab0.mul(8f).sub(FloatVector.fromMemorySegment(F, w, hb + 128, LE).mul((FloatVector) mnb.convertShape(VectorOperators.S2F, F, 0)));
+            FloatVector kb1 = ab1.mul(8f).sub(FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE).mul((FloatVector) mnb.convertShape(VectorOperators.S2F, F, 1)));
+            float dx0 = xd[d0 + b];
+            FloatVector e0 = FloatVector.broadcast(F, dx0), f0 = FloatVector.broadcast(F, dx0 * (-bias[d0 + b] >> 3));
+            ka0.fma(f0, ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e0, FloatVector.fromArray(F, acc, 0)))
+                    .intoArray(acc, 0);
+            ka1.fma(f0, ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)))
+                    .intoArray(acc, 0 + FL);
+            kb0.fma(f0, ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)))
+                    .intoArray(acc, 0 + L);
+            kb1.fma(f0, ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)))
+                    .intoArray(acc, 0 + L + FL);
+            float dx1 = xd[d1 + b];
+            FloatVector e1 = FloatVector.broadcast(F, dx1), f1 = FloatVector.broadcast(F, dx1 * (-bias[d1 + b] >> 3));
+            ka0.fma(f1, ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)))
+                    .intoArray(acc, 1 * PASS);
+            ka1.fma(f1, ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)))
+                    .intoArray(acc, 1 * PASS + FL);
+            kb0.fma(f1, ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)))
+                    .intoArray(acc, 1 * PASS + L);
+            kb1.fma(f1, ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)))
+                    .intoArray(acc, 1 * PASS + L + FL);
+            float dx2 = xd[d2 + b];
+            FloatVector e2 = FloatVector.broadcast(F, dx2), f2 = FloatVector.broadcast(F, dx2 * (-bias[d2 + b] >> 3));
+            ka0.fma(f2, ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)))
+                    .intoArray(acc, 2 * PASS);
+            ka1.fma(f2, ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)))
+                    .intoArray(acc, 2 * PASS + FL);
+            kb0.fma(f2, ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)))
+                    .intoArray(acc, 2 * PASS + L);
+            kb1.fma(f2, ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)))
+                    .intoArray(acc, 2 * PASS + L + FL);
+            float dx3 = xd[d3 + b];
+            FloatVector e3 = FloatVector.broadcast(F, dx3), f3 = FloatVector.broadcast(F, dx3 * (-bias[d3 + b] >> 3));
+            ka0.fma(f3, ((FloatVector) a3.convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)))
+                    .intoArray(acc, 3 * PASS);
+            ka1.fma(f3, ((FloatVector) a3.convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)))
+                    .intoArray(acc, 3 * PASS + FL);
+            kb0.fma(f3, ((FloatVector) b3.convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L)))
+                    .intoArray(acc, 3 * PASS + L);
+            kb1.fma(f3, ((FloatVector) b3.convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L + FL)))
+                    .intoArray(acc, 3 * PASS + L + FL);
+        }
+    }
+
+    /** 3 tokens: see {@link #q4kx4}. */
+    private static void q4kx3(MemorySegment w, long ga, int sa, long gb, int sb, int nb, short[] xq, float[] xd, short[] bias,
+                              int cols, int t, float[] acc) {
+        Arrays.fill(acc, 0, 3 * PASS, 0f);
+        final int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols;
+        final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb;
+        for (int b = 0; b < nb; b++) {
+            final long hdr = (long) (b >>> 3) * KQuantInterleaved.Q4K_SB, sub = hdr + KQuantInterleaved.Q4K_HEADER + (long) (b & 7) * KQuantInterleaved.Q4K_SUB;
+            final long ta = ga + sub + 2 * sa, tb = gb + sub + 2 * sb;
+            ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]), b0 = a0;
+            ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]), b1 = a1;
+            ShortVector a2 = ShortVector.broadcast(S, bias[d2 + b]), b2 = a2;
+            for (int qd = 0; qd < 8; qd++) {
+                ShortVector v = ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE);
+                ShortVector u = ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE);
+                int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17; // Q4_0's quads
+                ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
+                ShortVector x00 = ShortVector.broadcast(S, xq[x0 + c0]);
+                a0 = a0.add(n0.mul(x00));
+                b0 = b0.add(m0.mul(x00));
+                ShortVector x10 = ShortVector.broadcast(S, xq[x1 + c0]);
+                a1 = a1.add(n0.mul(x10));
+                b1 = b1.add(m0.mul(x10));
+                ShortVector x20 = ShortVector.broadcast(S, xq[x2 + c0]);
+                a2 = a2.add(n0.mul(x20));
+                b2 = b2.add(m0.mul(x20));
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF), m1 = u.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+                ShortVector x01 = ShortVector.broadcast(S, xq[x0 + c1]);
+                a0 = a0.add(n1.mul(x01));
+                b0 = b0.add(m1.mul(x01));
+                ShortVector x11 = ShortVector.broadcast(S, xq[x1 + c1]);
+                a1 = a1.add(n1.mul(x11));
+                b1 = b1.add(m1.mul(x11));
+                ShortVector x21 = ShortVector.broadcast(S, xq[x2 + c1]);
+                a2 = a2.add(n1.mul(x21));
+                b2 = b2.add(m1.mul(x21));
+                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF), m2 = u.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
+                ShortVector x02 = ShortVector.broadcast(S, xq[x0 + c2]);
+                a0 = a0.add(n2.mul(x02));
+                b0 = b0.add(m2.mul(x02));
+                ShortVector x12 = ShortVector.broadcast(S, xq[x1 + c2]);
+                a1 = a1.add(n2.mul(x12));
+                b1 = b1.add(m2.mul(x12));
+                ShortVector x22 = ShortVector.broadcast(S, xq[x2 + c2]);
+                a2 = a2.add(n2.mul(x22));
+                b2 = b2.add(m2.mul(x22));
+                ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12), m3 = u.lanewise(VectorOperators.LSHR, 12);
+                ShortVector x03 = ShortVector.broadcast(S, xq[x0 + c3]);
+                a0 = a0.add(n3.mul(x03));
+                b0 = b0.add(m3.mul(x03));
+                ShortVector x13 = ShortVector.broadcast(S, xq[x1 + c3]);
+                a1 = a1.add(n3.mul(x13));
+                b1 = b1.add(m3.mul(x13));
+                ShortVector x23 = ShortVector.broadcast(S, xq[x2 + c3]);
+                a2 = a2.add(n3.mul(x23));
+                b2 = b2.add(m3.mul(x23));
+            }
+            // A = d·sc and K = dmin·m per row, as KQuantKernels.q4k computes them
+            final long ha = ga + hdr + 4 * sa, hb = gb + hdr + 4 * sb;
+            ShortVector sma = ShortVector.fromMemorySegment(S, w, ta, LE), smb = ShortVector.fromMemorySegment(S, w, tb, LE);
+            ShortVector sca = sma.and((short) 0xff), mna = sma.lanewise(VectorOperators.LSHR, 8);
+            ShortVector scb = smb.and((short) 0xff), mnb = smb.lanewise(VectorOperators.LSHR, 8);
+            FloatVector aa0 = FloatVector.fromMemorySegment(F, w, ha, LE).mul((FloatVector) sca.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector aa1 = FloatVector.fromMemorySegment(F, w, ha + 2 * L, LE).mul((FloatVector) sca.convertShape(VectorOperators.S2F, F, 1));
+            FloatVector ab0 = FloatVector.fromMemorySegment(F, w, hb, LE).mul((FloatVector) scb.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector ab1 = FloatVector.fromMemorySegment(F, w, hb + 2 * L, LE).mul((FloatVector) scb.convertShape(VectorOperators.S2F, F, 1));
+            FloatVector ka0 = aa0.mul(8f).sub(FloatVector.fromMemorySegment(F, w, ha + 128, LE).mul((FloatVector) mna.convertShape(VectorOperators.S2F, F, 0)));
+            FloatVector ka1 = aa1.mul(8f).sub(FloatVector.fromMemorySegment(F, w, ha + 128 + 2 * L, LE).mul((FloatVector) mna.convertShape(VectorOperators.S2F, F, 1)));
+            FloatVector kb0 = ab0.mul(8f).sub(FloatVector.fromMemorySegment(F, w, hb + 128, LE).mul((FloatVector) mnb.convertShape(VectorOperators.S2F, F, 0)));
+            FloatVector kb1 = ab1.mul(8f).sub(FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE).mul((FloatVector) mnb.convertShape(VectorOperators.S2F, F, 1)));
+            float dx0 = xd[d0 + b];
+            FloatVector e0 = FloatVector.broadcast(F, dx0), f0 = FloatVector.broadcast(F, dx0 * (-bias[d0 + b] >> 3));
+            ka0.fma(f0, ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e0, FloatVector.fromArray(F, acc, 0)))
+                    .intoArray(acc, 0);
+            ka1.fma(f0, ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)))
+                    .intoArray(acc, 0 + FL);
+            kb0.fma(f0, ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)))
+                    .intoArray(acc, 0 + L);
+            kb1.fma(f0, ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)))
+                    .intoArray(acc, 0 + L + FL);
+            float dx1 = xd[d1 + b];
+            FloatVector e1 = FloatVector.broadcast(F, dx1), f1 = FloatVector.broadcast(F, dx1 * (-bias[d1 + b] >> 3));
+            ka0.fma(f1, ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)))
+                    .intoArray(acc, 1 * PASS);
+            ka1.fma(f1, ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)))
+                    .intoArray(acc, 1 * PASS + FL);
+            kb0.fma(f1, ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)))
+                    .intoArray(acc, 1 * PASS + L);
+            kb1.fma(f1, ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)))
+                    .intoArray(acc, 1 * PASS + L + FL);
+            float dx2 = xd[d2 + b];
+            FloatVector e2 = FloatVector.broadcast(F, dx2), f2 = FloatVector.broadcast(F, dx2 * (-bias[d2 + b] >> 3));
+            ka0.fma(f2, ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)))
+                    .intoArray(acc, 2 * PASS);
+            ka1.fma(f2, ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)))
+                    .intoArray(acc, 2 * PASS + FL);
+            kb0.fma(f2, ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)))
+                    .intoArray(acc, 2 * PASS + L);
+            kb1.fma(f2, ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)))
+                    .intoArray(acc, 2 * PASS + L + FL);
+        }
+    }
+
+    /** 2 tokens: see {@link #q4kx4}. */
+    private static void q4kx2(MemorySegment w, long ga, int sa, long gb, int sb, int nb, short[] xq, float[] xd, short[] bias,
+                              int cols, int t, float[] acc) {
+        Arrays.fill(acc, 0, 2 * PASS, 0f);
+        final int x0 = t * cols, x1 = x0 + cols;
+        final int d0 = t * nb, d1 = d0 + nb;
+        for (int b = 0; b < nb; b++) {
+            final long hdr = (long) (b >>> 3) * KQuantInterleaved.Q4K_SB, sub = hdr + KQuantInterleaved.Q4K_HEADER + (long) (b & 7) * KQuantInterleaved.Q4K_SUB;
+            final long ta = ga + sub + 2 * sa, tb = gb + sub + 2 * sb;
+            ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]), b0 = a0;
+            ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]), b1 = a1;
+            for (int qd = 0; qd < 8; qd++) {
+                ShortVector v = ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE);
+                ShortVector u = ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE);
+                int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17; // Q4_0's quads
+                ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
+                ShortVector x00 = ShortVector.broadcast(S, xq[x0 + c0]);
+                a0 = a0.add(n0.mul(x00));
+                b0 = b0.add(m0.mul(x00));
+                ShortVector x10 = ShortVector.broadcast(S, xq[x1 + c0]);
+                a1 = a1.add(n0.mul(x10));
+                b1 = b1.add(m0.mul(x10));
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF), m1 = u.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+                ShortVector x01 = ShortVector.broadcast(S, xq[x0 + c1]);
+                a0 = a0.add(n1.mul(x01));
+                b0 = b0.add(m1.mul(x01));
+                ShortVector x11 = ShortVector.broadcast(S, xq[x1 + c1]);
+                a1 = a1.add(n1.mul(x11));
+                b1 = b1.add(m1.mul(x11));
+                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF), m2 = u.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
+                ShortVector x02 = ShortVector.broadcast(S, xq[x0 + c2]);
+                a0 = a0.add(n2.mul(x02));
+                b0 = b0.add(m2.mul(x02));
+                ShortVector x12 = ShortVector.broadcast(S, xq[x1 + c2]);
+                a1 = a1.add(n2.mul(x12));
+                b1 = b1.add(m2.mul(x12));
+                ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12), m3 = u.lanewise(VectorOperators.LSHR, 12);
+                ShortVector x03 = ShortVector.broadcast(S, xq[x0 + c3]);
+                a0 = a0.add(n3.mul(x03));
+                b0 = b0.add(m3.mul(x03));
+                ShortVector x13 = ShortVector.broadcast(S, xq[x1 + c3]);
+                a1 = a1.add(n3.mul(x13));
+                b1 = b1.add(m3.mul(x13));
+            }
+            // A = d·sc and K = dmin·m per row, as KQuantKernels.q4k computes them
+            final long ha = ga + hdr + 4 * sa, hb = gb + hdr + 4 * sb;
+            ShortVector sma = ShortVector.fromMemorySegment(S, w, ta, LE), smb = ShortVector.fromMemorySegment(S, w, tb, LE);
+            ShortVector sca = sma.and((short) 0xff), mna = sma.lanewise(VectorOperators.LSHR, 8);
+            ShortVector scb = smb.and((short) 0xff), mnb = smb.lanewise(VectorOperators.LSHR, 8);
+            FloatVector aa0 = FloatVector.fromMemorySegment(F, w, ha, LE).mul((FloatVector) sca.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector aa1 = FloatVector.fromMemorySegment(F, w, ha + 2 * L, LE).mul((FloatVector) sca.convertShape(VectorOperators.S2F, F, 1));
+            FloatVector ab0 = FloatVector.fromMemorySegment(F, w, hb, LE).mul((FloatVector) scb.convertShape(VectorOperators.S2F, F, 0));
+            FloatVector ab1 = FloatVector.fromMemorySegment(F, w, hb + 2 * L, LE).mul((FloatVector) scb.convertShape(VectorOperators.S2F, F, 1));
+            FloatVector ka0 = aa0.mul(8f).sub(FloatVector.fromMemorySegment(F, w, ha + 128, LE).mul((FloatVector) mna.convertShape(VectorOperators.S2F, F, 0)));
+            FloatVector ka1 = aa1.mul(8f).sub(FloatVector.fromMemorySegment(F, w, ha + 128 + 2 * L, LE).mul((FloatVector) mna.convertShape(VectorOperators.S2F, F, 1)));
+            FloatVector kb0 = ab0.mul(8f).sub(FloatVector.fromMemorySegment(F, w, hb + 128, LE).mul((FloatVector) mnb.convertShape(VectorOperators.S2F, F, 0)));
+            FloatVector kb1 = ab1.mul(8f).sub(FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE).mul((FloatVector) mnb.convertShape(VectorOperators.S2F, F, 1)));
+            float dx0 = xd[d0 + b];
+            FloatVector e0 = FloatVector.broadcast(F, dx0), f0 = FloatVector.broadcast(F, dx0 * (-bias[d0 + b] >> 3));
+            ka0.fma(f0, ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e0, FloatVector.fromArray(F, acc, 0)))
+                    .intoArray(acc, 0);
+            ka1.fma(f0, ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)))
+                    .intoArray(acc, 0 + FL);
+            kb0.fma(f0, ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)))
+                    .intoArray(acc, 0 + L);
+            kb1.fma(f0, ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)))
+                    .intoArray(acc, 0 + L + FL);
+            float dx1 = xd[d1 + b];
+            FloatVector e1 = FloatVector.broadcast(F, dx1), f1 = FloatVector.broadcast(F, dx1 * (-bias[d1 + b] >> 3));
+            ka0.fma(f1, ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)))
+                    .intoArray(acc, 1 * PASS);
+            ka1.fma(f1, ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)))
+                    .intoArray(acc, 1 * PASS + FL);
+            kb0.fma(f1, ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)))
+                    .intoArray(acc, 1 * PASS + L);
+            kb1.fma(f1, ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)))
+                    .intoArray(acc, 1 * PASS + L + FL);
+        }
+    }
+
+    /** 8 tokens: see {@link #q8x4}. */
+    private static void q8x8(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int cols, int t, float[] acc) {
+        Arrays.fill(acc, 0, 8 * PASS, 0f);
+        final int e = l0 / 2;
+        final int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols, x4 = x3 + cols, x5 = x4 + cols, x6 = x5 + cols, x7 = x6 + cols;
+        final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb, d3 = d2 + nb, d4 = d3 + nb, d5 = d4 + nb, d6 = d5 + nb, d7 = d6 + nb;
+        for (int b = 0; b < nb; b++) {
+            final long tile = go + (long) b * Interleaved.Q8_TILE;
+            FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0, a5 = a0, b5 = a0, a6 = a0, b6 = a0, a7 = a0, b7 = a0;
+            for (int c = 32 * b, end = c + 32; c < end; c++) {
+                ShortVector p = (ShortVector) ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                FloatVector lo = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .convert(VectorOperators.I2F, 0);
+                FloatVector hi = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+                FloatVector v0 = FloatVector.broadcast(F, xf[x0 + c]);
+                a0 = lo.fma(v0, a0);
+                b0 = hi.fma(v0, b0);
+                FloatVector v1 = FloatVector.broadcast(F, xf[x1 + c]);
+                a1 = lo.fma(v1, a1);
+                b1 = hi.fma(v1, b1);
+                FloatVector v2 = FloatVector.broadcast(F, xf[x2 + c]);
+                a2 = lo.fma(v2, a2);
+                b2 = hi.fma(v2, b2);
+                FloatVector v3 = FloatVector.broadcast(F, xf[x3 + c]);
+                a3 = lo.fma(v3, a3);
+                b3 = hi.fma(v3, b3);
+                FloatVector v4 = FloatVector.broadcast(F, xf[x4 + c]);
+                a4 = lo.fma(v4, a4);
+                b4 = hi.fma(v4, b4);
+                FloatVector v5 = FloatVector.broadcast(F, xf[x5 + c]);
+                a5 = lo.fma(v5, a5);
+                b5 = hi.fma(v5, b5);
+                FloatVector v6 = FloatVector.broadcast(F, xf[x6 + c]);
+                a6 = lo.fma(v6, a6);
+                b6 = hi.fma(v6, b6);
+                FloatVector v7 = FloatVector.broadcast(F, xf[x7 + c]);
+                a7 = lo.fma(v7, a7);
+                b7 = hi.fma(v7, b7);
+            }
+            // per token s = (S·d)·dx + s: Int8Kernels.q8's operations in its order (S exact in f32 as in its int lanes)
+            FloatVector dlo = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector dhi = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
+            a0.mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            b0.mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
+            a1.mul(dlo).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            b1.mul(dhi).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
+            a2.mul(dlo).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
+            b2.mul(dhi).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
+            FloatVector e3 = FloatVector.broadcast(F, xd[d3 + b]);
+            a3.mul(dlo).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
+            b3.mul(dhi).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
+            FloatVector e4 = FloatVector.broadcast(F, xd[d4 + b]);
+            a4.mul(dlo).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS)).intoArray(acc, 4 * PASS);
+            b4.mul(dhi).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS + FL)).intoArray(acc, 4 * PASS + FL);
+            FloatVector e5 = FloatVector.broadcast(F, xd[d5 + b]);
+            a5.mul(dlo).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS)).intoArray(acc, 5 * PASS);
+            b5.mul(dhi).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS + FL)).intoArray(acc, 5 * PASS + FL);
+            FloatVector e6 = FloatVector.broadcast(F, xd[d6 + b]);
+            a6.mul(dlo).fma(e6, FloatVector.fromArray(F, acc, 6 * PASS)).intoArray(acc, 6 * PASS);
+            b6.mul(dhi).fma(e6, FloatVector.fromArray(F, acc, 6 * PASS + FL)).intoArray(acc, 6 * PASS + FL);
+            FloatVector e7 = FloatVector.broadcast(F, xd[d7 + b]);
+            a7.mul(dlo).fma(e7, FloatVector.fromArray(F, acc, 7 * PASS)).intoArray(acc, 7 * PASS);
+            b7.mul(dhi).fma(e7, FloatVector.fromArray(F, acc, 7 * PASS + FL)).intoArray(acc, 7 * PASS + FL);
         }
     }
 }

@@ -32,7 +32,7 @@ public final class FewTokensSpeed {
                 String[] p = c.split(":");
                 GgmlType type = GgmlType.valueOf(p[0]);
                 int rows = Integer.parseInt(p[1]), cols = Integer.parseInt(p[2]);
-                WeightMatrix w = packed(F32KernelSpeed.matrix(type, rows, cols));
+                WeightMatrix w = packed(FastMatMulTest.randomMatrix(type, rows, cols, 1));
                 FastMatMul mm = new FastMatMul();
                 Random rnd = new Random(1);
                 for (int k : ks) {

@@ -113,14 +113,14 @@ class KernelAllocationTest {
         assertThat(least).as("bytes allocated by one compiled %s single-token call at %d bits", type, VectorWidth.BITS).isZero();
     }
 
-    /** The few-token kernels: 9 tokens, so that the 4-, 3- and 2-token passes (4 + 3 + 2) all run, as FastMatMul calls them. */
+    /** The few-token kernels: 17 tokens, so that every pass shape runs (8 + 4 + 3 + 2 for Q8_0 at 512 bits, else 4 + 4 + 4 + 3 + 2). */
     @ParameterizedTest(name = "{0}")
-    @CsvSource({"Q4_0, 1152", "Q8_0, 1152"})
+    @CsvSource({"Q4_0, 1152", "Q8_0, 1152", "Q4_K, 1536"})
     void compiledFewTokenKernelDoesNotAllocate(GgmlType type, int cols) {
         Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         Assumptions.assumeTrue(threads.isThreadAllocatedMemorySupported());
-        int rows = 256, nb = cols / 32, n = 9;
+        int rows = 256, nb = cols / 32, n = 17;
         WeightMatrix w = mapped(Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 3)));
         Random rnd = new Random(4);
         float[] x = new float[n * cols];
@@ -132,8 +132,11 @@ class KernelAllocationTest {
         float[] out = new float[xq.tokens * rows], acc = new float[Int8FewTokens.scratchFloats()];
         int items = Int8FewTokens.items(rows);
         Runnable call = () -> {
-            if (type == GgmlType.Q8_0) Int8FewTokens.q8(w.interleaved(), 0, items, rows, nb, xq, xf, out, acc);
-            else Int8FewTokens.q4(w.interleaved(), 0, items, rows, nb, xq, out, acc);
+            switch (type) {
+                case Q8_0 -> Int8FewTokens.q8(w.interleaved(), 0, items, rows, nb, xq, xf, out, acc);
+                case Q4_K -> Int8FewTokens.q4k(w.interleaved(), 0, items, rows, nb, xq, out, acc);
+                default -> Int8FewTokens.q4(w.interleaved(), 0, items, rows, nb, xq, out, acc);
+            }
         };
         long id = Thread.currentThread().threadId(), least = Long.MAX_VALUE;
         long deadline = System.nanoTime() + 90_000_000_000L;
