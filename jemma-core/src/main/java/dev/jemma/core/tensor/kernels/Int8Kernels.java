@@ -42,7 +42,10 @@ public final class Int8Kernels {
      * C2 compiled a per-group call markedly worse (docs/PERFORMANCE.md, "A JIT pitfall").
      */
     public static void q4(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
-        q4(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, t * a.cols, t * nb, out, t * rows);
+        // L is a constant: C2 keeps one branch. 512 bits take a group in one slice; narrower vectors take two slices per
+        // pass, so each broadcast activation feeds two multiplies and the loop and scale work is shared
+        if (L == Interleaved.ROWS) q4(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, t * a.cols, t * nb, out, t * rows);
+        else q4Pairs(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, t * a.cols, t * nb, out, t * rows);
     }
 
     private static void q4(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias, int xt, int dt,
@@ -91,6 +94,68 @@ public final class Int8Kernels {
                 } else {
                     s0.intoArray(out, o + l0, F.indexInRange(l0, rows - r0));
                     s1.intoArray(out, o + l0 + L / 2, F.indexInRange(l0 + L / 2, rows - r0));
+                }
+            }
+        }
+    }
+
+    /**
+     * {@link #q4} below 512 bits: slices l0 and l0 + L of a group in one pass (the whole group at 256 bits, half of it at
+     * 128), within 16 vector registers: 4 f32 sums, 2 16-bit block sums, 2 weight vectors and the broadcasts.
+     */
+    private static void q4Pairs(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias, int xt,
+                                int dt, float[] out, int ot) {
+        final long gBytes = (long) nb * Interleaved.Q4_TILE;
+        for (int gi = g0; gi < g1; gi++) {
+            final long g = gi * gBytes;
+            final int r0 = gi * Interleaved.ROWS, o = ot + r0;
+            for (int l0 = 0; l0 < Interleaved.ROWS; l0 += 2 * L) {
+                FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F), u0 = FloatVector.zero(F), u1 = FloatVector.zero(F);
+                for (int b = 0; b < nb; b++) {
+                    long tile = g + (long) b * Interleaved.Q4_TILE + 2 * l0;
+                    int xo = xt + 32 * b;
+                    ShortVector acc = ShortVector.broadcast(S, bias[dt + b]), acd = acc;
+                    for (int qd = 0; qd < 8; qd++) {
+                        ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * qd, LE);
+                        ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * qd + 2 * L, LE);
+                        int j = xo + 2 * qd;
+                        short x0 = xq[j], x1 = xq[j + 16], x2 = xq[j + 1], x3 = xq[j + 17];
+                        acc = acc.add(v.and((short) 0xF).mul(x0));
+                        acd = acd.add(e.and((short) 0xF).mul(x0));
+                        acc = acc.add(v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(x1));
+                        acd = acd.add(e.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(x1));
+                        acc = acc.add(v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(x2));
+                        acd = acd.add(e.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(x2));
+                        acc = acc.add(v.lanewise(VectorOperators.LSHR, 12).mul(x3));
+                        acd = acd.add(e.lanewise(VectorOperators.LSHR, 12).mul(x3));
+                    }
+                    // in place, as in q4 (helpers would box)
+                    FloatVector dx = FloatVector.broadcast(F, xd[dt + b]);
+                    ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
+                    FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    s0 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 0)).mul(d0).fma(dx, s0);
+                    s1 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 1)).mul(d1).fma(dx, s1);
+                    ShortVector k = ShortVector.fromMemorySegment(S, w, tile + 2 * L, LE);
+                    FloatVector e0 = ((IntVector) k.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    FloatVector e1 = ((IntVector) k.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    u0 = ((FloatVector) acd.convertShape(VectorOperators.S2F, F, 0)).mul(e0).fma(dx, u0);
+                    u1 = ((FloatVector) acd.convertShape(VectorOperators.S2F, F, 1)).mul(e1).fma(dx, u1);
+                }
+                if (rows - r0 >= 32) { // in place: see q4
+                    s0.intoArray(out, o + l0);
+                    s1.intoArray(out, o + l0 + L / 2);
+                    u0.intoArray(out, o + l0 + L);
+                    u1.intoArray(out, o + l0 + L + L / 2);
+                } else {
+                    s0.intoArray(out, o + l0, F.indexInRange(l0, rows - r0));
+                    s1.intoArray(out, o + l0 + L / 2, F.indexInRange(l0 + L / 2, rows - r0));
+                    u0.intoArray(out, o + l0 + L, F.indexInRange(l0 + L, rows - r0));
+                    u1.intoArray(out, o + l0 + L + L / 2, F.indexInRange(l0 + L + L / 2, rows - r0));
                 }
             }
         }
@@ -180,6 +245,10 @@ public final class Int8Kernels {
      * l0/2 .. l0/2 + L/2 of the group, the odd ones the same rows + 16 ({@link Interleaved}).
      */
     public static void q8(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
+        if (L < Interleaved.ROWS) { // two slices per pass below 512 bits: see q4
+            q8Pairs(w, g0, g1, rows, nb, a.q, a.d, t * a.cols, t * nb, out, t * rows);
+            return;
+        }
         final short[] xq = a.q;
         final int xt = t * a.cols, dt = t * nb;
         final long gBytes = (long) nb * Interleaved.Q8_TILE;
@@ -219,4 +288,77 @@ public final class Int8Kernels {
             }
         }
     }
+
+    /**
+     * {@link #q8} below 512 bits, two slices (columns' bytes l0.. and l0 + L..) per pass. A pair of products p (16-bit,
+     * exact: |w·x| ≤ 128·127) is widened to 32 bits per half. At 128 bits this takes 2 operations per half instead of 3:
+     * with the sign bit of its even (low) 16-bit lane flipped, p read as an int is odd·65536 + (even + 32768) exactly, so
+     * A = Σ that and B = Σ (p >> 16) = Σ odd give Σ even = A − 65536·B − 16·32768 for a block's 16 pairs (wrapping int
+     * arithmetic, |Σ even| ≤ 16·32512). At 256 bits the shift pair (even = (p << 16) >> 16) measured faster (one core,
+     * 2048 × 1152: 24.7 vs 19.1 G multiply-adds/s; at 128 bits 11.0 vs 13.3), so each width takes its own.
+     */
+    private static final boolean XOR_WIDEN = L <= 8;
+
+    private static void q8Pairs(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, int xt, int dt,
+                                float[] out, int ot) {
+        final long gBytes = (long) nb * Interleaved.Q8_TILE;
+        for (int gi = g0; gi < g1; gi++) {
+            final long g = gi * gBytes;
+            final int r0 = gi * Interleaved.ROWS, o = ot + r0;
+            for (int l0 = 0; l0 < Interleaved.ROWS; l0 += 2 * L) {
+                final int e = l0 / 2, f = e + L / 2; // the first rows of the two slices
+                FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F), u0 = FloatVector.zero(F), u1 = FloatVector.zero(F);
+                for (int b = 0; b < nb; b++) {
+                    long tile = g + (long) b * Interleaved.Q8_TILE;
+                    int xo = xt + 32 * b;
+                    IntVector i0 = IntVector.zero(I), i1 = i0, j0 = i0, j1 = i0;
+                    for (int k = 0; k < 32; k += 2) {
+                        long c = tile + 64 + 32L * k + l0;
+                        short xa = xq[xo + k], xb = xq[xo + k + 1];
+                        IntVector p = col(w, c).mul(xa).add(col(w, c + 32).mul(xb)).reinterpretAsInts();
+                        IntVector q = col(w, c + L).mul(xa).add(col(w, c + 32 + L).mul(xb)).reinterpretAsInts();
+                        if (XOR_WIDEN) {
+                            i0 = i0.add(p.lanewise(VectorOperators.XOR, 0x8000));
+                            j0 = j0.add(q.lanewise(VectorOperators.XOR, 0x8000));
+                        } else {
+                            i0 = i0.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                            j0 = j0.add(q.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                        }
+                        i1 = i1.add(p.lanewise(VectorOperators.ASHR, 16));
+                        j1 = j1.add(q.lanewise(VectorOperators.ASHR, 16));
+                    }
+                    if (XOR_WIDEN) {
+                        i0 = i0.sub(i1.lanewise(VectorOperators.LSHL, 16)).sub(16 * 32768);
+                        j0 = j0.sub(j1.lanewise(VectorOperators.LSHL, 16)).sub(16 * 32768);
+                    }
+                    FloatVector dx = FloatVector.broadcast(F, xd[dt + b]);
+                    // scales of rows e.., 16 + e.., f.., 16 + f..: half-width loads, f16 -> f32 in place (see q5)
+                    FloatVector d0 = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
+                            .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    FloatVector d1 = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
+                            .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    s0 = ((FloatVector) i0.convert(VectorOperators.I2F, 0)).mul(d0).fma(dx, s0);
+                    s1 = ((FloatVector) i1.convert(VectorOperators.I2F, 0)).mul(d1).fma(dx, s1);
+                    FloatVector e0 = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 2 * f, LE).convertShape(VectorOperators.S2I, I, 0))
+                            .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    FloatVector e1 = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * f, LE).convertShape(VectorOperators.S2I, I, 0))
+                            .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    u0 = ((FloatVector) j0.convert(VectorOperators.I2F, 0)).mul(e0).fma(dx, u0);
+                    u1 = ((FloatVector) j1.convert(VectorOperators.I2F, 0)).mul(e1).fma(dx, u1);
+                }
+                if (rows - r0 >= 32) { // in place: see q4
+                    s0.intoArray(out, o + e);
+                    s1.intoArray(out, o + 16 + e);
+                    u0.intoArray(out, o + f);
+                    u1.intoArray(out, o + 16 + f);
+                } else {
+                    s0.intoArray(out, o + e, F.indexInRange(e, rows - r0));
+                    s1.intoArray(out, o + 16 + e, F.indexInRange(16 + e, rows - r0));
+                    u0.intoArray(out, o + f, F.indexInRange(f, rows - r0));
+                    u1.intoArray(out, o + 16 + f, F.indexInRange(16 + f, rows - r0));
+                }
+            }
+        }
+    }
+
 }

@@ -1,0 +1,88 @@
+package dev.jemma.core.tensor.kernels;
+
+import dev.jemma.core.tensor.GgmlType;
+import dev.jemma.core.tensor.WeightMatrix;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Random;
+
+/**
+ * One-core speed of the int8-activation kernels, in G multiply-adds/s per CPU second (not a test; a main, like
+ * {@link F32KernelSpeed}, whose timing rule it uses). Usage:
+ * {@code java --add-modules jdk.incubator.vector [-XX:UseAVX=2 | -XX:MaxVectorSize=16] -cp
+ * jemma-core/target/classes:jemma-core/target/test-classes dev.jemma.core.tensor.kernels.Int8KernelSpeed
+ * [seconds per case] [case ...]}; cases: single-token {@code q4tok} / {@code q8tok} ({@link Int8Kernels}, 2048 × 1152),
+ * {@code q4ktok} / {@code q6ktok} ({@link KQuantKernels}, 2048 × 1536); batches {@code q4gemm} / {@code q8gemm}
+ * ({@link Int8Gemm}, 6912 × 1152, 64 tokens; q8gemm only where Int8Gemm supports Q8_0) and {@code q8f32gemm} ({@link InterleavedGemm}'s f32 tile on the same
+ * Q8_0 matrix, what Q8_0 batches ran on before). Run one case per JVM (a kernel compiled after another type ran through
+ * the same method can come out slower).
+ */
+public final class Int8KernelSpeed {
+    static volatile float sink;
+
+    public static void main(String[] args) {
+        double seconds = args.length > 0 ? Double.parseDouble(args[0]) : 3;
+        String[] cases = args.length > 1 ? java.util.Arrays.copyOfRange(args, 1, args.length)
+                : new String[]{"q4tok", "q8tok", "q4ktok", "q6ktok", "q4gemm", "q8gemm", "q8f32gemm"};
+        System.out.printf("vector bits: %d%n", VectorWidth.BITS);
+        for (String c : cases) {
+            double g = switch (c) {
+                case "q4tok" -> token(GgmlType.Q4_0, 2048, 1152, seconds);
+                case "q8tok" -> token(GgmlType.Q8_0, 2048, 1152, seconds);
+                case "q4ktok" -> token(GgmlType.Q4_K, 2048, 1536, seconds);
+                case "q6ktok" -> token(GgmlType.Q6_K, 2048, 1536, seconds);
+                case "q4gemm" -> gemm(GgmlType.Q4_0, 6912, 1152, 64, seconds);
+                case "q8gemm" -> gemm(GgmlType.Q8_0, 6912, 1152, 64, seconds);
+                case "q8f32gemm" -> F32KernelSpeed.gemm(GgmlType.Q8_0, 6912, 1152, 64, seconds);
+                default -> throw new IllegalArgumentException(c);
+            };
+            System.out.printf("%-10s %7.2f G multiply-adds/s  (%d bytes allocated by the last call)%n", c, g, F32KernelSpeed.allocated);
+        }
+    }
+
+    static MemorySegment packed(GgmlType type, int rows, int cols) {
+        WeightMatrix w = FastMatMulTest.randomMatrix(type, rows, cols, 1);
+        MemorySegment p = Arena.global().allocate(Interleaved.byteSize(type, rows, cols), 64);
+        Interleaved.repack(w, p, 0, Interleaved.groups(rows));
+        return p;
+    }
+
+    static QuantizedActivations activations(int tokens, int cols) {
+        Random rnd = new Random(2);
+        float[] x = new float[tokens * cols];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        QuantizedActivations xq = new QuantizedActivations(false);
+        xq.reserve(tokens, cols);
+        xq.quantize(x, 0, tokens);
+        return xq;
+    }
+
+    static double token(GgmlType type, int rows, int cols, double seconds) {
+        MemorySegment p = packed(type, rows, cols);
+        QuantizedActivations xq = activations(1, cols);
+        float[] out = new float[rows];
+        int nb = cols / 32, groups = Interleaved.groups(rows);
+        return F32KernelSpeed.measure(() -> {
+            switch (type) {
+                case Q4_0 -> Int8Kernels.q4(p, 0, groups, rows, nb, xq, 0, out);
+                case Q8_0 -> Int8Kernels.q8(p, 0, groups, rows, nb, xq, 0, out);
+                case Q4_K -> KQuantKernels.q4k(p, 0, groups, rows, nb, xq, 0, out);
+                default -> KQuantKernels.q6k(p, 0, groups, rows, nb, xq, 0, out);
+            }
+            sink += out[7];
+        }, (double) rows * cols, seconds);
+    }
+
+    static double gemm(GgmlType type, int rows, int cols, int tokens, double seconds) {
+        MemorySegment p = packed(type, rows, cols);
+        QuantizedActivations xq = activations(tokens, cols);
+        float[] out = new float[tokens * rows];
+        Int8Gemm.Scratch s = new Int8Gemm.Scratch();
+        int pairs = Int8Gemm.pairs(rows);
+        return F32KernelSpeed.measure(() -> {
+            Int8Gemm.gemm(type, p, rows, cols, xq, out, 0, pairs, s);
+            sink += out[7];
+        }, (double) rows * cols * tokens, seconds);
+    }
+}
