@@ -31,6 +31,9 @@ final class JinjaRenderer {
                 // otherwise keeps it for expressions
                 .withLegacyOverrides(com.hubspot.jinjava.LegacyOverrides.newBuilder().withUseTrimmingForNotesAndExpressions(true).build())
                 .withMaxMacroRecursionDepth(32)
+                // an expression's output is text, as in Python's Jinja2: with nested interpretation on (Jinjava's
+                // default) a message containing {{ … }} was rendered again as a template — a user could run template code
+                .withNestedInterpretationEnabled(false)
                 .build();
         jinjava = new Jinjava(config);
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception",

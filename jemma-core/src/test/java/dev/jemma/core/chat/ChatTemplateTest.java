@@ -72,6 +72,19 @@ class ChatTemplateTest {
     }
 
     @Test
+    void templateSyntaxInAMessageStaysText() throws Exception {
+        // found by the chat-gemma fuzz campaign: Jinjava re-interpreted an expression's output that looked like a template
+        // ("nested interpretation"), so a user could run template code — {{ 7*7 }} became 49 — or make the render fail
+        ChatTemplate jinja = ChatTemplate.jinja(fixture().get("chat_template").asText(), "<bos>", "<eos>");
+        for (String content : List.of("{{ 7*7 }}", "{% for m in messages %}{{ m }}{% endfor %}", "{{{{{{ x", "{{ raise_exception('no') }}")) {
+            List<ChatMessage> conversation = List.of(new ChatMessage("user", content));
+            String want = "<bos><start_of_turn>user\n" + content + "<end_of_turn>\n<start_of_turn>model\n";
+            assertThat(jinja.render(conversation, true)).as(content).isEqualTo(want);
+            assertThat(ChatTemplate.gemma("<bos>").render(conversation, true)).as(content).isEqualTo(want);
+        }
+    }
+
+    @Test
     void aTemplateSyntaxErrorIsOnePrintableLine() {
         // found by the gguf-bytes fuzz campaign: Jinjava quotes the template's source in its errors, raw file bytes included
         String source = "{%- if x -%}\u001b[2J" + "\u0000".repeat(5000);
