@@ -134,9 +134,10 @@ class Gemma3(nn.Module):
 
 
 def export_gguf(model: Gemma3, sp_model_path: str, out_path: str, name: str, chat_template: str | None = None,
-                user_symbols=("<start_of_turn>", "<end_of_turn>")):
+                user_symbols=("<start_of_turn>", "<end_of_turn>"), repeat_penalty: float | None = None):
     """Writes GGUF F32 with llama.cpp's gemma3 names and keys; tokenizer.ggml.* from the SentencePiece model the
-    way llama.cpp's converter does (pieces, scores, token types)."""
+    way llama.cpp's converter does (pieces, scores, token types); repeat_penalty, when given, as the file's
+    recommended sampling (general.sampling.penalty_repeat, which Jemma applies unless a request sets its own)."""
     import gguf
     import sentencepiece as spm
 
@@ -156,6 +157,8 @@ def export_gguf(model: Gemma3, sp_model_path: str, out_path: str, name: str, cha
     w.add_key_length(c.head_dim)
     w.add_value_length(c.head_dim)
     w.add_file_type(0)
+    if repeat_penalty is not None:
+        w.add_float32("general.sampling.penalty_repeat", repeat_penalty)
 
     sp = spm.SentencePieceProcessor(model_file=sp_model_path)
     tokens, scores, types = [], [], []

@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""End-to-end QAT experiment, seeded: KJV Bible (Debian bible-kjv-text, public domain) -> SentencePiece BPE vocab ->
-small Gemma 3 (pretraining) -> GGUF F32; then quantization-aware fine-tuning with Q4_0 fake quantization
-(straight-through estimator) distilling the full-precision model's next-token probabilities -> GGUF F32 whose
-weights quantize (jemma quantize ... Q4_0) to exactly the values seen in training.
+"""End-to-end demo model and QAT experiment, seeded: KJV Bible (Debian bible-kjv-text, public domain) -> SentencePiece
+BPE vocab -> small Gemma 3 (pretraining) -> chat fine-tuning (conversations rendered through the real Gemma 3 chat
+template, loss on each model turn and the <end_of_turn> that ends it, mixed with plain text) -> GGUF F32; then
+quantization-aware fine-tuning with Q4_0 fake quantization (straight-through estimator) distilling the
+full-precision chat model's next-token probabilities on text and conversations -> GGUF F32 whose weights quantize
+(jemma quantize ... Q4_0) to exactly the values seen in training.
 
-Usage: nice -n 10 python3 tools/qat/train.py OUT_DIR [--steps N] [--qat-steps N]
-Writes OUT_DIR/{train.txt, heldout.txt, spm.model, base.pt, base-F32.gguf, qat.pt, qat-F32.gguf, log.json}.
-Needs: apt-get install bible-kjv (for the `bible` reader) bible-kjv-text; pip install torch sentencepiece gguf numpy.
+Usage: nice -n 10 python3 tools/qat/train.py OUT_DIR [--steps N] [--chat-steps N] [--qat-steps N]
+Writes OUT_DIR/{train.txt, heldout.txt, spm.model, base.pt, base-F32.gguf, chat.pt, chat-F32.gguf, qat.pt,
+qat-F32.gguf, log.json}.
+Needs: apt-get install bible-kjv (for the `bible` reader) bible-kjv-text; pip install torch sentencepiece gguf numpy
+jinja2.
 """
 import argparse
 import json
@@ -24,12 +28,13 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from chat_data import TEMPLATE as CHAT_TEMPLATE, ChatData  # noqa: E402
 from gemma3_torch import Config, Gemma3, QLinear, export_gguf  # noqa: E402
 
-CHAT_TEMPLATE = ("{{ bos_token }}{% for message in messages %}{% if message['role'] == 'assistant' %}"
-                 "{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}"
-                 "{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}"
-                 "{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}")
+# The chat model's recommended repeat penalty (over the last 64 tokens), written into its GGUF: without it a greedy
+# answer of this 1.7 M-parameter model falls into a loop ("I will not be a man, and I will not be a man, ...") and
+# never reaches its end of turn; sampled answers end without it (tools/qat/check_ends.py)
+REPEAT_PENALTY = 1.3
 
 
 def corpus(out: Path):
@@ -98,6 +103,22 @@ def evaluate(model, data, seq, n=24):
     return math.exp(tot / cnt)
 
 
+def chat_batch(data: ChatData, n):
+    """n conversations, padded at the end: inputs, next-token targets and the loss mask of each target (1 on
+    model turns and their <end_of_turn>, 0 on the rest and on padding)."""
+    rows = [data.sample() for _ in range(n)]
+    t = max(len(ids) for ids, _ in rows) - 1
+    x = torch.zeros(n, t, dtype=torch.long)
+    y = torch.zeros(n, t, dtype=torch.long)
+    m = torch.zeros(n, t)
+    for r, (ids, mask) in enumerate(rows):
+        k = len(ids) - 1
+        x[r, :k] = torch.tensor(ids[:-1])
+        y[r, :k] = torch.tensor(ids[1:])
+        m[r, :k] = torch.tensor(mask[1:], dtype=torch.float32)
+    return x, y, m
+
+
 def lr_at(step, total, peak, warm):
     if step < warm:
         return peak * (step + 1) / warm
@@ -108,6 +129,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--steps", type=int, default=400)
+    ap.add_argument("--chat-steps", type=int, default=160)
+    ap.add_argument("--chat-text-batch", type=int, default=8, help="plain-text rows per chat fine-tuning step")
+    ap.add_argument("--chat-lr", type=float, default=1e-3)
+    ap.add_argument("--chat-batch", type=int, default=8, help="conversations per step (plus --batch text rows)")
+    ap.add_argument("--chat-seq", type=int, default=256, help="longest conversation in tokens")
     ap.add_argument("--qat-steps", type=int, default=120)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--batch", type=int, default=16)
@@ -157,8 +183,43 @@ def main():
     model.load_state_dict(torch.load(out / "base.pt"))
     export_gguf(model, str(out / "spm.model"), str(out / "base-F32.gguf"), "Jemma demo KJV", CHAT_TEMPLATE)
 
+    # chat fine-tuning: conversations through the real Gemma 3 template (loss on model turns and their end), each
+    # step also a batch of plain text so the model keeps its language (held-out perplexity is still the measure)
+    model = Gemma3(cfg, max_t=max(a.seq, a.chat_seq))
+    model.load_state_dict(torch.load(out / "base.pt"))
+    if not (out / "chat.pt").exists():
+        import sentencepiece as spm
+        chats = ChatData(spm.SentencePieceProcessor(model_file=str(out / "spm.model")), seed=3, max_tokens=a.chat_seq)
+        gen = torch.Generator().manual_seed(4)
+        opt = torch.optim.AdamW(model.parameters(), lr=a.chat_lr, betas=(0.9, 0.95), weight_decay=0.05)
+        t0 = time.time()
+        for step, (x, y) in zip(range(a.chat_steps), batches(train, a.seq, a.chat_text_batch, gen)):
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, a.chat_steps, a.chat_lr, 20)
+            text_loss = F.cross_entropy(model(x).reshape(-1, cfg.vocab), y.reshape(-1))
+            cx, cy, cm = chat_batch(chats, a.chat_batch)
+            per_token = F.cross_entropy(model(cx).reshape(-1, cfg.vocab), cy.reshape(-1), reduction="none")
+            chat_loss = (per_token * cm.reshape(-1)).sum() / cm.sum()
+            loss = text_loss + chat_loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            if step % 10 == 0 or step == a.chat_steps - 1:
+                print(f"chat {step}/{a.chat_steps} text {text_loss.item():.3f} chat {chat_loss.item():.3f} "
+                      f"{time.time() - t0:.0f}s cpu {time.process_time():.0f}s", flush=True)
+        torch.save(model.state_dict(), out / "chat.pt")
+        log["chat_seconds"] = time.time() - t0
+        log["chat_heldout_ppl_torch"] = evaluate(model, held, a.seq)
+        (out / "log.json").write_text(json.dumps(log, indent=1))
+    model.load_state_dict(torch.load(out / "chat.pt"))
+    export_gguf(model, str(out / "spm.model"), str(out / "chat-F32.gguf"), "Jemma demo KJV (chat)", CHAT_TEMPLATE,
+                repeat_penalty=REPEAT_PENALTY)
+
     if not (out / "qat.pt").exists():
-        teacher = Gemma3(cfg, max_t=a.seq)
+        import sentencepiece as spm
+        chats = ChatData(spm.SentencePieceProcessor(model_file=str(out / "spm.model")), seed=5, max_tokens=a.chat_seq)
+        teacher = Gemma3(cfg, max_t=max(a.seq, a.chat_seq))
         teacher.load_state_dict(model.state_dict())
         teacher.eval()
         QLinear.fake_quant = True
@@ -168,30 +229,39 @@ def main():
         gen = torch.Generator().manual_seed(2)
         opt = torch.optim.AdamW(model.parameters(), lr=a.qat_lr, betas=(0.9, 0.95), weight_decay=0.0)
         t0 = time.time()
-        for step, (x, _) in zip(range(a.qat_steps), batches(train, a.seq, a.batch, gen)):
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step, a.qat_steps, a.qat_lr, 20)
+
+        def distill(x, keep=None):
+            """KL(teacher || student) on next-token distributions, per kept position."""
             with torch.no_grad():
                 QLinear.fake_quant = False
                 p_t = F.log_softmax(teacher(x), -1)
                 QLinear.fake_quant = True
             logq = F.log_softmax(model(x), -1)
-            # distillation: KL(teacher || student) on next-token distributions, per token
-            loss = F.kl_div(logq.reshape(-1, cfg.vocab), p_t.reshape(-1, cfg.vocab), log_target=True,
-                            reduction="batchmean")
+            kl = F.kl_div(logq, p_t, log_target=True, reduction="none").sum(-1)
+            return kl.mean() if keep is None else (kl * keep).sum() / keep.sum()
+
+        for step, (x, _) in zip(range(a.qat_steps), batches(train, a.seq, a.batch, gen)):
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, a.qat_steps, a.qat_lr, 20)
+            cx, _, cm = chat_batch(chats, a.chat_batch)
+            # text rows, and whole conversations (every non-padding position: the user's turns too)
+            text_kl, chat_kl = distill(x), distill(cx, (cx != 0).float())
+            loss = text_kl + chat_kl
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             if step % 10 == 0 or step == a.qat_steps - 1:
-                print(f"qat {step}/{a.qat_steps} kl {loss.item():.4f} {time.time() - t0:.0f}s cpu {time.process_time():.0f}s", flush=True)
+                print(f"qat {step}/{a.qat_steps} kl text {text_kl.item():.4f} chat {chat_kl.item():.4f} "
+                      f"{time.time() - t0:.0f}s cpu {time.process_time():.0f}s", flush=True)
         log["qat_seconds"] = time.time() - t0
         log["qat_heldout_ppl_torch"] = evaluate(model, held, a.seq)
         QLinear.fake_quant = False
         torch.save(model.state_dict(), out / "qat.pt")
         (out / "log.json").write_text(json.dumps(log, indent=1))
     model.load_state_dict(torch.load(out / "qat.pt"))
-    export_gguf(model, str(out / "spm.model"), str(out / "qat-F32.gguf"), "Jemma demo KJV (QAT)", CHAT_TEMPLATE)
+    export_gguf(model, str(out / "spm.model"), str(out / "qat-F32.gguf"), "Jemma demo KJV (QAT)", CHAT_TEMPLATE,
+                repeat_penalty=REPEAT_PENALTY)
     print(json.dumps(log, indent=1))
 
 

@@ -35,7 +35,10 @@ final class ModelPaths {
      */
     static final String DEMO_MODEL = "models/jemma-demo.gguf";
 
-    /** Default -n for the demo model when none is given (it never emits end-of-turn). */
+    /**
+     * Default -n for the demo model's --raw continuations when none is given: a chat answer ends with its end of turn,
+     * but plain KJV text goes on to the end of its chapter (BOS), often hundreds of tokens later.
+     */
     static final int DEMO_MAX_TOKENS = 120;
 
     /** The demo model used when {@code jemma run} gets no MODEL; a clear error when it is not installed. */

@@ -64,8 +64,8 @@ final class RunCommand implements Callable<Integer> {
             else prompt = a;
         }
         Path model = modelArg != null ? ModelPaths.resolve(modelArg) : ModelPaths.demoModel();
-        // the demo is a base model that never ends its turn: without -n it would write until the context is full
-        if (modelArg == null && flags.maxTokens == null) flags.maxTokens = ModelPaths.DEMO_MAX_TOKENS;
+        // the demo model ends a chat answer by itself; continued as raw text it would run to the end of a chapter
+        if (modelArg == null && raw && flags.maxTokens == null) flags.maxTokens = ModelPaths.DEMO_MAX_TOKENS;
         if (prompt == null) {
             var console = System.console();
             if (console != null && console.isTerminal()) {

@@ -56,9 +56,10 @@ class QuantToolsCommandTest {
             assertThat(p.exitCode()).as(p.err()).isZero();
             var m = java.util.regex.Pattern.compile("PPL = ([0-9.]+)").matcher(p.out());
             assertThat(m.find()).isTrue();
-            // llama-perplexity (llama.cpp de3ff81, -c 128 -b 128) on the same file and text: 43.7070 ± 5.76456;
-            // it rounds activations to 8 bits in Q4_0 products, Jemma does not: 0.06 % apart, allowed 0.2 %
-            assertThat(Double.parseDouble(m.group(1))).isCloseTo(43.7070, org.assertj.core.data.Percentage.withPercentage(0.2));
+            // torch on the same Q4_0 weights in f32, llama-perplexity's method (tools/qat/perplexity_torch.py qat.pt
+            // --quantized): 38.4651; Jemma's default mode rounds Q4_0 activations to 8 bits: 38.4756, 0.03 % apart,
+            // allowed 0.2 %
+            assertThat(Double.parseDouble(m.group(1))).isCloseTo(38.4651, org.assertj.core.data.Percentage.withPercentage(0.2));
         } finally {
             if (old == null) System.clearProperty("jemma.home.dir");
             else System.setProperty("jemma.home.dir", old);

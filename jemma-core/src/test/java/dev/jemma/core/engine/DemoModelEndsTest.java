@@ -1,60 +1,77 @@
 package dev.jemma.core.engine;
 
-import dev.jemma.core.testing.Fixtures;
 import dev.jemma.core.chat.ChatMessage;
+import dev.jemma.core.testing.Fixtures;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The bundled demo model is a base model trained on chapters that each start with BOS: it never writes
- * {@code <end_of_turn>}, but it writes BOS where a chapter ends. Generation stops there, so a chat answer ends instead
- * of running on into the next "chapter" until the context is full.
+ * The bundled demo model is chat-tuned (tools/qat, docs/QAT.md): every answer ends, within a short answer's length,
+ * whatever the user writes, and nearly always with {@code <end_of_turn>} itself — greedily, with Gemma's default
+ * sampler (temperature 1, top-k 64, top-p 0.95, what the engine uses when a request sets nothing) and at the web
+ * page's temperature 0.7, seeded; each with the file's recommended repeat penalty (1.3), without which a greedy answer
+ * of this tiny model loops.
+ * None of these prompts is among the training conversations' questions (tools/qat/chat_data.py). The model it
+ * replaced, a base model, wrote until the context was full in about two answers of five.
  */
 class DemoModelEndsTest {
     private static final Path DEMO = Fixtures.demoModel();
+    /** A short answer is 1–3 verses (at most ~160 tokens in training); 256 leaves room and still catches a run-on. */
+    private static final int LIMIT = 256;
+    private static final List<String> PROMPTS = List.of(
+            "Hello, who are you?", "What is the meaning of Easter?", "Write me a short story about a dragon.",
+            "How many legs does a spider have?", "Tell me about King David.", "What is faith?",
+            "Explain how a computer works.", "In the beginning", "Give me advice on forgiveness.",
+            "What happened to Jonah?", "Please list five fruits.", "Why do people pray?", "Sing me a song.",
+            "What is the best way to learn Java?", "Who built the ark?", "Describe the city of Jerusalem.",
+            "Can you help me? I lost my keys.", "Blessed are the meek", "zxqv 42 !!", "Good evening, Jemma.");
 
     @Test
-    void aGeneratedBosEndsTheAnswer() {
+    void everyAnswerEndsWithEndOfTurn() {
         Assumptions.assumeTrue(Files.isRegularFile(DEMO), "the demo model is not beside this checkout: " + DEMO.toAbsolutePath());
-        try (Engine e = Engine.load(DEMO, EngineOptions.builder().threads(1).build())) {
-            int bos = e.tokenizer().bosId();
-            assertThat(e.tokenizer().stopIds()).contains(bos).contains(e.tokenizer().endOfTurnIds());
-            int ended = 0;
-            // the web page's default sampling (temperature 0.7, no token limit; 1000 here to keep the test short)
-            for (long seed = 1; seed <= 8 && ended == 0; seed++) {
-                GenerationOptions o = GenerationOptions.builder().temperature(0.7f).seed(seed).maxTokens(1000).build();
-                int[] last = {-1};
-                try (Session s = e.newSession()) {
-                    // sees every chosen token, the one that stops generation included; masks nothing
-                    s.setTokenFilter(new TokenFilter() {
-                        public void mask(float[] logits, int vocab) {
-                        }
+        List<String> runOn = new ArrayList<>();
+        int answers = 0, byEndOfTurn = 0;
+        try (Engine e = Engine.load(DEMO, EngineOptions.builder().threads(1).contextLength(1024).build())) {
+            int eot = e.tokenizer().tokenId("<end_of_turn>").orElseThrow();
+            List<GenerationOptions> modes = List.of(
+                    GenerationOptions.builder().temperature(0f).maxTokens(LIMIT).build(),
+                    GenerationOptions.builder().seed(1L).maxTokens(LIMIT).build(),
+                    GenerationOptions.builder().seed(2L).temperature(0.7f).maxTokens(LIMIT).build());
+            for (GenerationOptions o : modes) {
+                for (String prompt : PROMPTS) {
+                    int[] last = {-1};
+                    try (Session s = e.newSession()) {
+                        // sees every chosen token, the one that stops generation included; masks nothing
+                        s.setTokenFilter(new TokenFilter() {
+                            public void mask(float[] logits, int vocab) {
+                            }
 
-                        public void accept(int id) {
-                            last[0] = id;
+                            public void accept(int id) {
+                                last[0] = id;
+                            }
+                        });
+                        Generation g = s.generate(List.of(ChatMessage.user(prompt)), o, TokenListener.NONE);
+                        answers++;
+                        if (last[0] == eot) byEndOfTurn++;
+                        // the engine's end of turn: <end_of_turn>, or rarely BOS, where a training chapter ended
+                        if (g.stopReason() != StopReason.END_OF_TURN || g.text().isBlank()) {
+                            runOn.add(String.format("%s (temperature %s, seed %s): %s after %d tokens, last id %d: %.120s",
+                                    prompt, o.temperature(), o.seed(), g.stopReason(), g.tokens().length, last[0], g.text()));
                         }
-                    });
-                    Generation g = s.generate(List.of(ChatMessage.user("Hello, who are you?")), o, TokenListener.NONE);
-                    if (g.stopReason() != StopReason.END_OF_TURN) continue;
-                    ended++;
-                    assertThat(last[0]).as("seed %d: what ended the answer", seed).isEqualTo(bos);
-                    assertThat(indexOf(g.tokens(), bos)).isNegative();
-                    assertThat(g.text()).isNotBlank();
+                    }
                 }
             }
-            // most answers end within 1000 tokens (the first BOS came at 57 to 1997 in ten seeds, six of them within 1000)
-            assertThat(ended).as("an answer among 8 seeds that ended by itself").isPositive();
         }
-    }
-
-    private static int indexOf(int[] a, int v) {
-        for (int i = 0; i < a.length; i++) if (a[i] == v) return i;
-        return -1;
+        assertThat(answers).isEqualTo(3 * PROMPTS.size());
+        assertThat(runOn).as("answers that did not end within %d tokens", LIMIT).isEmpty();
+        // 59 of 60 with the shipped model (one sampled answer wrote BOS first)
+        assertThat(byEndOfTurn).as("answers ended by <end_of_turn> itself").isGreaterThanOrEqualTo(answers * 95 / 100);
     }
 }
