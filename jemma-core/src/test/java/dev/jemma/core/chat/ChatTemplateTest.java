@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -122,5 +123,27 @@ class ChatTemplateTest {
         List<ChatMessage> bad = List.of(ChatMessage.user("a"), ChatMessage.user("b"));
         assertThatThrownBy(() -> jinja.render(bad, true)).isInstanceOf(JemmaException.class).hasMessageContaining("alternate");
         assertThatThrownBy(() -> ChatTemplate.gemma("<bos>").render(bad, true)).isInstanceOf(JemmaException.class).hasMessageContaining("alternate");
+    }
+
+    @Test
+    void aBrokenExpressionInsideNestedLoopsStopsTheRenderAtOnce() {
+        // found by the chat-template fuzz campaign: Jinjava recorded the error and rendered on through 40^5 iterations
+        String loops = "{% for a in messages %}".repeat(5) + "{{ a[ }}" + "{% endfor %}".repeat(5);
+        List<ChatMessage> forty = new java.util.ArrayList<>();
+        for (int i = 0; i < 40; i++) forty.add(i % 2 == 0 ? ChatMessage.user("q" + i) : ChatMessage.assistant("a" + i));
+        ChatTemplate t = ChatTemplate.jinja(loops, "<bos>", "<eos>");
+        assertTimeoutPreemptively(java.time.Duration.ofSeconds(60),
+                () -> assertThatThrownBy(() -> t.render(forty, true)).isInstanceOf(JemmaException.class).hasMessageStartingWith("chat template:"));
+    }
+
+    @Test
+    void aRenderThatRunsTooLongIsStopped() {
+        String endless = "{% for a in range(60000) %}{% for b in range(60000) %}{% if a == b %}{% endif %}{% endfor %}{% endfor %}";
+        JinjaRenderer r = new JinjaRenderer(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(500));
+        assertTimeoutPreemptively(java.time.Duration.ofSeconds(60),
+                () -> assertThatThrownBy(() -> r.render(endless, new java.util.HashMap<>()))
+                        .isInstanceOf(JemmaException.class).hasMessageContaining("too long"));
+        // and the renderer works again afterwards
+        assertThat(r.render("{{ 1 + 1 }}", new java.util.HashMap<>())).isEqualTo("2");
     }
 }
