@@ -212,4 +212,91 @@ class WebChatBrowserTest {
             }
         }
     }
+
+    /**
+     * Image… needs a model that sees and Audio… / Record one that hears (the capabilities /api/tags reports): with a
+     * text-only model all three are greyed out, their tooltips say why, a click or a dropped image says it in the status
+     * line and nothing is attached; a vision model takes images but not audio; a Gemma 3n model with its mmproj takes
+     * both. An image attached for the vision model is not sent once a text-only model is picked.
+     */
+    @Test
+    void attachButtonsFollowTheModelsCapabilities() throws Exception {
+        Browser.assumeInstalled();
+        Path mm = MultimodalFixtures.root();
+        Path vision = mm.resolve("gemma3-vision-tiny/gemma3-vision-tiny-F32.gguf");
+        Path gemma3n = mm.resolve("gemma3n-mm-tiny/gemma3n-mm-tiny-F16.gguf");
+        Path square = mm.resolve("gemma3-vision-tiny/media/square-224x224.png");
+        String text = TestServers.MODEL, sees = "gemma3-vision-tiny-F32", both = "gemma3n-mm-tiny-F16";
+        JemmaServer.Config c = JemmaServer.Config.defaults().withPort(0)
+                .withModels(List.of(TestServers.tinyModel().toString(), vision.toString(), gemma3n.toString()))
+                .withEngine(1, false, 0).withLimits(2, 16, Duration.ofSeconds(60));
+        try (JemmaServer server = TestServers.start(c, home)) {
+            ChromeDriver driver = Browser.start(home);
+            try {
+                WebDriverWait wait = Browser.open(driver, server, Duration.ofSeconds(60));
+                Browser.recordRequests(driver);
+                Select model = new Select(driver.findElement(By.id("model")));
+                WebElement image = driver.findElement(By.id("attach")), audio = driver.findElement(By.id("attach-audio")),
+                        record = driver.findElement(By.id("record"));
+
+                model.selectByValue(text);
+                for (WebElement b : List.of(image, audio, record)) {
+                    assertThat(b.getAttribute("aria-disabled")).as(b.getAttribute("id")).isEqualTo("true");
+                    assertThat(Double.parseDouble(b.getCssValue("opacity"))).as("greyed out").isLessThan(0.6);
+                }
+                assertThat(image.getAttribute("title")).isEqualTo(text + " cannot take images: it has no vision tower"
+                        + " (Gemma 3 4B and larger with its mmproj file, or Gemma 3n with its mmproj, take images).");
+                assertThat(audio.getAttribute("title")).startsWith(text + " cannot take audio: it has no audio tower");
+                assertThat(record.getAttribute("title")).isEqualTo(audio.getAttribute("title"));
+                image.click();
+                wait.until(d -> d.findElement(By.id("status")).getText().equals(image.getAttribute("title")));
+                driver.executeScript("document.getElementById('status').textContent = '';");
+                record.click();
+                wait.until(d -> d.findElement(By.id("status")).getText().startsWith(text + " cannot take audio"));
+                assertThat(record.getText()).as("no recording started").isEqualTo("Record");
+                // a dropped image is refused the same way (pasting goes through the same check)
+                String squareB64 = Base64.getEncoder().encodeToString(Files.readAllBytes(square));
+                String drop = "const b = atob(arguments[0]); const a = new Uint8Array(b.length);"
+                        + " for (let i = 0; i < b.length; i++) a[i] = b.charCodeAt(i);"
+                        + " const dt = new DataTransfer(); dt.items.add(new File([a], 'square.png', {type: 'image/png'}));"
+                        + " document.getElementById('messages').dispatchEvent(new DragEvent('drop',"
+                        + " {dataTransfer: dt, bubbles: true, cancelable: true}));";
+                driver.executeScript("document.getElementById('status').textContent = '';");
+                driver.executeScript(drop, squareB64);
+                wait.until(d -> d.findElement(By.id("status")).getText().startsWith(text + " cannot take images"));
+                assertThat(driver.findElements(By.cssSelector("#attachments img.thumb"))).isEmpty();
+
+                // the vision model: images yes, audio no
+                model.selectByValue(sees);
+                assertThat(image.getAttribute("aria-disabled")).isEqualTo("false");
+                assertThat(Double.parseDouble(image.getCssValue("opacity"))).isEqualTo(1.0);
+                assertThat(image.getAttribute("title")).startsWith("Attach an image");
+                assertThat(audio.getAttribute("aria-disabled")).isEqualTo("true");
+                assertThat(record.getAttribute("aria-disabled")).isEqualTo("true");
+                assertThat(audio.getAttribute("title")).startsWith(sees + " cannot take audio");
+                driver.executeScript(drop, squareB64);
+                wait.until(d -> d.findElements(By.cssSelector("#attachments img.thumb")).size() == 1);
+
+                // switched back to the text model with the image attached: the message is held, not sent
+                model.selectByValue(text);
+                assertThat(image.getAttribute("aria-disabled")).isEqualTo("true");
+                WebElement input = driver.findElement(By.id("input"));
+                input.sendKeys("What is this?");
+                input.sendKeys(Keys.ENTER);
+                wait.until(d -> d.findElement(By.id("status")).getText().contains("Remove the attached images or pick another model."));
+                assertThat(Browser.chatRequests(driver)).isZero();
+                assertThat(driver.findElements(By.cssSelector(".msg.user"))).isEmpty();
+                assertThat(driver.findElements(By.cssSelector("#attachments img.thumb"))).hasSize(1);
+
+                // Gemma 3n with its mmproj sees and hears
+                model.selectByValue(both);
+                for (WebElement b : List.of(image, audio, record)) {
+                    assertThat(b.getAttribute("aria-disabled")).as(b.getAttribute("id")).isEqualTo("false");
+                }
+                assertThat(audio.getAttribute("title")).startsWith("Attach a WAV clip");
+            } finally {
+                driver.quit();
+            }
+        }
+    }
 }

@@ -14,6 +14,7 @@
   let pending = [];           // images attached to the next message: [{name, dataUrl}]
   let pendingAudio = [];      // [{name, data}] WAV clips (base64) for the next message
   let recorder = null;        // the microphone recording in progress
+  const capabilities = {};    // model name -> what /api/tags says it does: completion, vision, audio, tools, embedding
 
   function setStatus(text) { statusEl.textContent = text || ''; }
 
@@ -155,6 +156,7 @@
     current = c;
     localStorage.setItem('jemma.current', c.id);
     if (c.model && Array.from(modelEl.options).some((o) => o.value === c.model && !o.disabled)) modelEl.value = c.model;
+    updateMediaButtons();
     setStatus('');
     renderConversation();
     renderSidebar();
@@ -194,6 +196,7 @@
         const o = document.createElement('option');
         o.value = m.name;
         const caps = m.capabilities || [];
+        capabilities[m.name] = caps;
         if (caps.includes('embedding') && !caps.includes('completion')) {
           o.disabled = true;
           o.textContent = m.name + ' (embedding model, not for chat)';
@@ -215,12 +218,45 @@
         setStatus('No models: start the server with -m MODEL or run jemma pull.');
       }
     } catch (e) { setStatus('Cannot list models: ' + e); }
+    updateMediaButtons();
   }
 
   function chatModel() {
     const o = modelEl.selectedOptions[0];
     return o && !o.disabled ? o.value : null;
   }
+
+  // --- attach buttons follow the chosen model: Image… needs `vision`, Audio… and Record need `audio`. Otherwise they
+  // are greyed out with a tooltip saying why, and a click (or a pasted or dropped image) says it in the status line.
+  // aria-disabled rather than disabled: a disabled button gets no clicks and, in some browsers, no tooltip.
+  const MEDIA = {
+    vision: { buttons: ['attach'], what: 'images',
+      why: 'it has no vision tower (Gemma 3 4B and larger with its mmproj file, or Gemma 3n with its mmproj, take images)' },
+    audio: { buttons: ['attach-audio', 'record'], what: 'audio',
+      why: 'it has no audio tower (Gemma 3n with its mmproj file takes audio)' }
+  };
+  const usualTitles = {};
+  function can(cap) {
+    const m = chatModel();
+    return !!m && (capabilities[m] || []).includes(cap);
+  }
+  function cannot(cap) {
+    const m = chatModel();
+    return m ? m + ' cannot take ' + MEDIA[cap].what + ': ' + MEDIA[cap].why + '.' : 'Pick a chat model first.';
+  }
+  function updateMediaButtons() {
+    for (const cap of Object.keys(MEDIA)) {
+      const ok = can(cap);
+      for (const id of MEDIA[cap].buttons) {
+        const b = $(id);
+        if (!(id in usualTitles)) usualTitles[id] = b.title;
+        b.setAttribute('aria-disabled', String(!ok));
+        b.classList.toggle('unavailable', !ok);
+        b.title = ok ? usualTitles[id] : cannot(cap);
+      }
+    }
+  }
+  modelEl.addEventListener('change', updateMediaButtons);
 
   // --- markdown: marked turns the answer into HTML in which any HTML the model wrote is escaped to text, then
   // DOMPurify keeps only the tags markdown makes (a second wall: model output is never trusted as markup).
@@ -426,6 +462,7 @@
     });
   }
   async function attach(files) {
+    if (files.length && !can('vision')) { setStatus(cannot('vision')); return; }
     for (const f of files) {
       if (!f.type.startsWith('image/')) { setStatus((f.name || 'that file') + ' is not an image; attach PNG, JPEG, GIF, BMP or WebP.'); continue; }
       try {
@@ -472,8 +509,9 @@
     }
     return new Uint8Array(buf);
   }
-  $('attach-audio').addEventListener('click', () => $('audio-file').click());
+  $('attach-audio').addEventListener('click', () => { if (can('audio')) $('audio-file').click(); else setStatus(cannot('audio')); });
   $('audio-file').addEventListener('change', async (e) => {
+    if (e.target.files.length && !can('audio')) { setStatus(cannot('audio')); e.target.value = ''; return; }
     for (const f of e.target.files) {
       pendingAudio.push({ name: f.name, data: toBase64(new Uint8Array(await f.arrayBuffer())) });
     }
@@ -511,7 +549,11 @@
     setStatus('');
     showAudio();
   }
-  $('record').addEventListener('click', () => { if (recorder) stopRecording(); else startRecording(); });
+  $('record').addEventListener('click', () => {
+    if (recorder) stopRecording();
+    else if (can('audio')) startRecording();
+    else setStatus(cannot('audio'));
+  });
 
   // --- asking: the user's turn joins the conversation, then generate() streams the answer to it
   async function send(text, images, audio) {
@@ -639,12 +681,15 @@
     if ((!text && !pending.length && !pendingAudio.length) || running) return;
     const images = pending, audio = pendingAudio;
     if (!chatModel()) { await send(text, images, audio); return; }
+    // attached before another model was picked: kept, so that picking a fitting model again sends them
+    if (images.length && !can('vision')) { setStatus(cannot('vision') + ' Remove the attached images or pick another model.'); return; }
+    if (audio.length && !can('audio')) { setStatus(cannot('audio') + ' Pick another model, or start a new chat to drop the audio.'); return; }
     inputEl.value = '';
     pending = []; renderPending();
     pendingAudio = []; showAudio();
     await send(text, images, audio);
   });
-  $('attach').addEventListener('click', () => fileEl.click());
+  $('attach').addEventListener('click', () => { if (can('vision')) fileEl.click(); else setStatus(cannot('vision')); });
   fileEl.addEventListener('change', () => { attach(Array.from(fileEl.files)); fileEl.value = ''; });
   inputEl.addEventListener('paste', (e) => {
     const files = imageFiles(e.clipboardData);
