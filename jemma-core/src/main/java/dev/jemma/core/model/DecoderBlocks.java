@@ -49,24 +49,66 @@ final class DecoderBlocks {
          * row t is at position {@code positions[from + t]}. {@code cos}/{@code sin} hold headDim/2 floats.
          */
         void apply(float[] q, float[] k, float[] v, int[] positions, int from, int count, float[] cos, float[] sin) {
-            final int hd = headDim, qDim = heads * hd, kvDim = kvHeads * hd;
             for (int t = 0; t < count; t++) {
                 Ops.ropeAngles(positions[from + t], invFreq, cos, sin);
-                for (int h = 0; h < heads; h++) {
-                    int o = t * qDim + h * hd;
-                    VectorOps.rmsNorm(q, o, hd, qNorm, eps);
-                    Ops.rope(q, o, hd, cos, sin);
-                    if (scale != 1f) VectorOps.scale(q, o, hd, scale);
-                }
-                if (kNorm == null) continue;
-                for (int h = 0; h < kvHeads; h++) {
-                    int o = t * kvDim + h * hd;
-                    VectorOps.rmsNorm(k, o, hd, kNorm, eps);
-                    Ops.rope(k, o, hd, cos, sin);
-                    if (vNorm) VectorOps.rmsNorm(v, o, hd, null, eps);
-                }
+                applyRow(q, k, v, t, cos, 0, sin, 0);
             }
         }
+
+        /**
+         * As {@link #apply(float[], float[], float[], int[], int, int, float[], float[])} with the rope angles of every
+         * row already in {@code cos}/{@code sin} (row t's at t·headDim/2, from {@link #angles}), rows split across the
+         * pool's threads when there are many: each row is normed and rotated on its own, so the result does not depend
+         * on the split.
+         */
+        void apply(ThreadPool pool, float[] q, float[] k, float[] v, int count, float[] cos, float[] sin) {
+            final int half = headDim / 2;
+            rows(pool, count, (t0, t1, worker) -> {
+                for (int t = t0; t < t1; t++) applyRow(q, k, v, t, cos, t * half, sin, t * half);
+            });
+        }
+
+        /**
+         * The rope angles of rows [from, from + count) of a batch into cos/sin (row t's at t·headDim/2): a forward
+         * computes them once per distinct rope ({@link #invFreq}) and shares them across the layers that use it,
+         * instead of one cos and one sin per frequency, row and layer. Same values as {@link Ops#ropeAngles}.
+         */
+        void angles(ThreadPool pool, int[] positions, int from, int count, float[] cos, float[] sin) {
+            final int half = headDim / 2;
+            rows(pool, count, (t0, t1, worker) -> {
+                for (int t = t0; t < t1; t++) Ops.ropeAngles(positions[from + t], invFreq, cos, sin, t * half);
+            });
+        }
+
+        private void applyRow(float[] q, float[] k, float[] v, int t, float[] cos, int co, float[] sin, int so) {
+            final int hd = headDim, qDim = heads * hd, kvDim = kvHeads * hd;
+            for (int h = 0; h < heads; h++) {
+                int o = t * qDim + h * hd;
+                VectorOps.rmsNorm(q, o, hd, qNorm, eps);
+                Ops.rope(q, o, hd, cos, co, sin, so);
+                if (scale != 1f) VectorOps.scale(q, o, hd, scale);
+            }
+            if (kNorm == null) return;
+            for (int h = 0; h < kvHeads; h++) {
+                int o = t * kvDim + h * hd;
+                VectorOps.rmsNorm(k, o, hd, kNorm, eps);
+                Ops.rope(k, o, hd, cos, co, sin, so);
+                if (vNorm) VectorOps.rmsNorm(v, o, hd, null, eps);
+            }
+        }
+    }
+
+    /**
+     * Rows per call from which the row-wise steps (norms, q/k norm and rope, GELU) are split across the pool's threads:
+     * a prompt batch's, whose serial share at 1 thread (~8 % of an EmbeddingGemma forward) otherwise idles the other
+     * threads; a decode step's few rows stay on the caller's thread, where a hand-off would cost more than the work.
+     */
+    static final int PARALLEL_ROWS = 16;
+
+    /** Runs {@code task} over rows [0, count): across the pool from {@link #PARALLEL_ROWS} rows on, else inline. */
+    static void rows(ThreadPool pool, int count, ThreadPool.RangeTask task) {
+        if (pool == null || pool.threads() == 1 || count < PARALLEL_ROWS) task.run(0, count, 0);
+        else pool.parallelFor(count, task);
     }
 
     /**
@@ -85,7 +127,12 @@ final class DecoderBlocks {
         if (!Float.isNaN(sparsity)) {
             for (int t = 0; t < count; t++) gaussianTopK(gate, t * ffn, ffn, sparsity);
         }
-        Ops.geluGateVector(gate, up, 0, count * ffn);
+        if (ffn % jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() == 0) {
+            // whole vectors per row: a row's values do not depend on where a thread's share begins
+            rows(pool, count, (t0, t1, worker) -> Ops.geluGateVector(gate, up, t0 * ffn, (t1 - t0) * ffn));
+        } else {
+            Ops.geluGateVector(gate, up, 0, count * ffn);
+        }
         mm.matmul(down, gate, count, out, pool);
     }
 
@@ -178,13 +225,27 @@ final class DecoderBlocks {
 
     /** {@code x += rmsNorm(y)} over {@code rows} rows: a post-norm residual add. */
     static void addNormed(float[] x, float[] y, int rows, int dim, float[] norm, float eps) {
-        Ops.rmsNormRows(y, rows, dim, norm, eps);
-        VectorOps.add(x, 0, y, 0, rows * dim);
+        addNormed(null, x, y, rows, dim, norm, eps);
+    }
+
+    /** As {@link #addNormed(float[], float[], int, int, float[], float)}, rows split across the pool when many. */
+    static void addNormed(ThreadPool pool, float[] x, float[] y, int rows, int dim, float[] norm, float eps) {
+        rows(pool, rows, (r0, r1, worker) -> {
+            for (int r = r0; r < r1; r++) VectorOps.rmsNorm(y, r * dim, dim, norm, eps);
+            VectorOps.add(x, r0 * dim, y, r0 * dim, (r1 - r0) * dim);
+        });
     }
 
     /** {@code dst = rmsNorm(src)} over {@code rows} rows (a pre-norm that keeps its input). */
     static void normInto(float[] src, float[] dst, int rows, int dim, float[] norm, float eps) {
-        System.arraycopy(src, 0, dst, 0, rows * dim);
-        Ops.rmsNormRows(dst, rows, dim, norm, eps);
+        normInto(null, src, dst, rows, dim, norm, eps);
+    }
+
+    /** As {@link #normInto(float[], float[], int, int, float[], float)}, rows split across the pool when many. */
+    static void normInto(ThreadPool pool, float[] src, float[] dst, int rows, int dim, float[] norm, float eps) {
+        rows(pool, rows, (r0, r1, worker) -> {
+            System.arraycopy(src, r0 * dim, dst, r0 * dim, (r1 - r0) * dim);
+            for (int r = r0; r < r1; r++) VectorOps.rmsNorm(dst, r * dim, dim, norm, eps);
+        });
     }
 }

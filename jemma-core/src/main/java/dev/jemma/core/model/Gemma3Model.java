@@ -56,6 +56,10 @@ public final class Gemma3Model implements LanguageModel {
     /** Per layer, the matrices sharing an input (one matmul call each, so the input is quantized once). */
     private final WeightMatrix[][] qkv, gateUp;
     private final DecoderBlocks.QkNormRope[] qkNormRope;
+    /** Per layer, which of the model's distinct ropes (base and scale) it uses: a forward computes each one's angles once. */
+    private final int[] ropeKind;
+    /** Per rope kind, a layer that uses it (whose {@link DecoderBlocks.QkNormRope#angles} fill that kind's table). */
+    private final int[] ropeLayer;
     /** Per layer: causal, or sliding on local layers. */
     private final Visibility[] visibility;
     private final WeightMatrix embed;
@@ -73,7 +77,9 @@ public final class Gemma3Model implements LanguageModel {
 
     /** One forward's buffers, sized for maxBatch rows. */
     private final class Scratch {
-        final float[] x, xn, q, k, v, att, proj, cos, sin;
+        final float[] x, xn, q, k, v, att, proj;
+        /** Per rope kind, the rope angles of the chunk's rows: [maxBatch × headDim/2] each. */
+        final float[][] cos, sin;
         /** Outputs of the shared-input matmuls: {q, k, v} and {gate, up}. */
         final float[][] qkvOut, gateUpOut;
         final Attention.Scratch[] attn = Attention.scratch(pool.threads());
@@ -89,8 +95,8 @@ public final class Gemma3Model implements LanguageModel {
             proj = new float[b * c.dim()];
             qkvOut = new float[][]{q, k, v};
             gateUpOut = new float[][]{new float[b * maxFfn], new float[b * maxFfn]};
-            cos = new float[c.headDim() / 2];
-            sin = new float[c.headDim() / 2];
+            cos = new float[ropeLayer.length][b * (c.headDim() / 2)];
+            sin = new float[ropeLayer.length][b * (c.headDim() / 2)];
         }
 
         long bytes() {
@@ -136,6 +142,9 @@ public final class Gemma3Model implements LanguageModel {
                     Ops.ropeInvFreq(c.headDim(), c.ropeBase()[l], c.ropeScale()[l]), c.attentionScale(),
                     c.heads(), c.kvHeads(), c.headDim(), c.rmsEps());
         }
+        ropeKind = ropeKinds(c);
+        ropeLayer = new int[Arrays.stream(ropeKind).max().orElse(-1) + 1];
+        for (int l = c.layers() - 1; l >= 0; l--) ropeLayer[ropeKind[l]] = l;
         for (int l = 0; l < c.layers(); l++) {
             this.visibility[l] = visibility != null ? visibility[l] : Visibility.causal(c.sliding()[l] ? c.slidingWindow() : 0);
         }
@@ -205,15 +214,42 @@ public final class Gemma3Model implements LanguageModel {
     /** Bytes of scratch this model allocates for a batch of {@code maxBatch} tokens (for the memory plan). */
     public static long scratchBytes(ModelConfig c, int maxBatch) {
         int maxFfn = Arrays.stream(c.ffnDim()).max().orElse(0);
-        long perToken = 4L * (3L * c.dim() + 2L * c.qDim() + 2L * c.kvDim() + 2L * maxFfn + c.vocabSize());
+        long perToken = 4L * (3L * c.dim() + 2L * c.qDim() + 2L * c.kvDim() + 2L * maxFfn + c.vocabSize() + ropeFloats(c));
         return perToken * maxBatch;
     }
 
     /** Bytes of scratch an encoder ({@link #hidden}) over batches of {@code maxBatch} tokens allocates: no logits. */
     static long encoderScratchBytes(ModelConfig c, int maxBatch) {
         int maxFfn = Arrays.stream(c.ffnDim()).max().orElse(0);
-        long perToken = 4L * (4L * c.dim() + 2L * c.qDim() + 2L * c.kvDim() + 2L * maxFfn);
+        long perToken = 4L * (4L * c.dim() + 2L * c.qDim() + 2L * c.kvDim() + 2L * maxFfn + ropeFloats(c));
         return perToken * maxBatch;
+    }
+
+    /** Rope-angle floats per row of a forward: cos and sin (headDim/2 each) per distinct rope. */
+    private static long ropeFloats(ModelConfig c) {
+        return (long) (Arrays.stream(ropeKinds(c)).max().orElse(-1) + 1) * c.headDim();
+    }
+
+    /**
+     * Per layer, the index of its rope among the distinct (base, scale) pairs in layer order: Gemma 3 has two, its local
+     * and global layers'.
+     */
+    static int[] ropeKinds(ModelConfig c) {
+        int[] kind = new int[c.layers()];
+        List<Integer> firsts = new ArrayList<>();
+        for (int l = 0; l < c.layers(); l++) {
+            int k = -1;
+            for (int i = 0; i < firsts.size() && k < 0; i++) {
+                int f = firsts.get(i);
+                if (c.ropeBase()[f] == c.ropeBase()[l] && c.ropeScale()[f] == c.ropeScale()[l]) k = i;
+            }
+            if (k < 0) {
+                k = firsts.size();
+                firsts.add(l);
+            }
+            kind[l] = k;
+        }
+        return kind;
     }
 
     @Override
@@ -272,6 +308,9 @@ public final class Gemma3Model implements LanguageModel {
     private float[] forwardRows(Batch b, int from, int count, Scratch s, boolean logits) {
         final int dim = c.dim();
         DecoderBlocks.embed(embedLookup, c.vocabSize(), c.embedScale(), b, from, count, s.x, dim);
+        for (int k = 0; k < ropeLayer.length; k++) {
+            qkNormRope[ropeLayer[k]].angles(pool, b.positions(), from, count, s.cos[k], s.sin[k]);
+        }
         for (int l = 0; l < c.layers(); l++) {
             attentionBlock(l, b, from, count, s);
             ffnBlock(l, count, s);
@@ -288,9 +327,9 @@ public final class Gemma3Model implements LanguageModel {
     private void attentionBlock(int l, Batch b, int from, int count, Scratch s) {
         Layer L = layers[l];
         final int dim = c.dim(), kvDim = c.kvDim();
-        DecoderBlocks.normInto(s.x, s.xn, count, dim, L.attnNorm(), c.rmsEps());
+        DecoderBlocks.normInto(pool, s.x, s.xn, count, dim, L.attnNorm(), c.rmsEps());
         matmul.matmul(qkv[l], s.xn, count, s.qkvOut, pool);
-        qkNormRope[l].apply(s.q, s.k, s.v, b.positions(), from, count, s.cos, s.sin);
+        qkNormRope[l].apply(pool, s.q, s.k, s.v, count, s.cos[ropeKind[l]], s.sin[ropeKind[l]]);
         // each sequence's rows attend over its own cache, then store their keys and values in it
         for (int r = 0; r < count; ) {
             int run = DecoderBlocks.runLength(b, from + r, from + count), start = b.position(from + r);
@@ -306,14 +345,14 @@ public final class Gemma3Model implements LanguageModel {
             r += run;
         }
         matmul.matmul(L.wo(), s.att, count, s.proj, pool);
-        DecoderBlocks.addNormed(s.x, s.proj, count, dim, L.postAttnNorm(), c.rmsEps());
+        DecoderBlocks.addNormed(pool, s.x, s.proj, count, dim, L.postAttnNorm(), c.rmsEps());
     }
 
     private void ffnBlock(int l, int count, Scratch s) {
         Layer L = layers[l];
-        DecoderBlocks.normInto(s.x, s.xn, count, c.dim(), L.ffnNorm(), c.rmsEps());
+        DecoderBlocks.normInto(pool, s.x, s.xn, count, c.dim(), L.ffnNorm(), c.rmsEps());
         DecoderBlocks.gatedFfn(matmul, pool, gateUp[l], L.down(), s.xn, count, s.gateUpOut, s.proj, Float.NaN);
-        DecoderBlocks.addNormed(s.x, s.proj, count, c.dim(), L.postFfwNorm(), c.rmsEps());
+        DecoderBlocks.addNormed(pool, s.x, s.proj, count, c.dim(), L.postFfwNorm(), c.rmsEps());
     }
 
     @Override

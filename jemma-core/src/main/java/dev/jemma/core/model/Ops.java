@@ -62,20 +62,30 @@ public final class Ops {
 
     /** cos and sin of pos · invFreq[i] for one position, shared by every head of a layer. */
     public static void ropeAngles(int pos, float[] invFreq, float[] cos, float[] sin) {
+        ropeAngles(pos, invFreq, cos, sin, 0);
+    }
+
+    /** As {@link #ropeAngles(int, float[], float[], float[])} into cos/sin from {@code off} on. */
+    public static void ropeAngles(int pos, float[] invFreq, float[] cos, float[] sin, int off) {
         for (int i = 0; i < invFreq.length; i++) {
             float angle = pos * invFreq[i];
-            cos[i] = (float) Math.cos(angle);
-            sin[i] = (float) Math.sin(angle);
+            cos[off + i] = (float) Math.cos(angle);
+            sin[off + i] = (float) Math.sin(angle);
         }
     }
 
     /** NeoX rope on one head with angles from {@link #ropeAngles}. */
     public static void rope(float[] x, int off, int headDim, float[] cos, float[] sin) {
+        rope(x, off, headDim, cos, 0, sin, 0);
+    }
+
+    /** As {@link #rope(float[], int, int, float[], float[])} with the angles at cos[co ..] and sin[so ..]. */
+    public static void rope(float[] x, int off, int headDim, float[] cos, int co, float[] sin, int so) {
         int half = headDim / 2;
         for (int i = 0; i < half; i++) {
-            float a = x[off + i], b = x[off + i + half];
-            x[off + i] = a * cos[i] - b * sin[i];
-            x[off + i + half] = a * sin[i] + b * cos[i];
+            float a = x[off + i], b = x[off + i + half], c = cos[co + i], s = sin[so + i];
+            x[off + i] = a * c - b * s;
+            x[off + i + half] = a * s + b * c;
         }
     }
 

@@ -207,6 +207,34 @@ class EmbeddingConformanceTest {
         }
     }
 
+    /**
+     * The row-wise steps (norms, q/k norm and rope, GELU) and the matmuls split a batch's rows across threads: each row
+     * is computed whole by one thread, so one thread and two give the same values (to the 1e-6 of the batch-composition
+     * test: the vector tanh and exp round differently before and after C2 compiles them, so two loads of a model in one
+     * JVM may differ in the last bits; a row placed wrongly differs by far more).
+     */
+    @Test
+    void resultsDoNotDependOnThreads() {
+        JsonNode m = manifest.get("models").get("embgemma-tiny");
+        List<int[]> ids = ids(m);
+        int tokens = ids.stream().mapToInt(t -> t.length).sum();
+        assertThat(tokens).as("rows of the batch: enough to be split").isGreaterThanOrEqualTo(DecoderBlocks.PARALLEL_ROWS);
+        for (boolean exact : new boolean[]{true, false}) {
+            float[][] two;
+            try (EmbeddingModel em = load(bundled().resolve("embgemma-tiny/embgemma-tiny-Q8_0.gguf"), exact)) {
+                two = em.embed(ids);
+            }
+            try (ThreadPool one = new ThreadPool(1);
+                 EmbeddingModel em = ModelLoader.loadEmbedding(GgufFile.open(bundled().resolve("embgemma-tiny/embgemma-tiny-Q8_0.gguf")),
+                         new ModelLoader.Options(exact, 1, 64), one, true, null)) {
+                float[][] single = em.embed(ids);
+                for (int i = 0; i < ids.size(); i++) {
+                    assertThat(maxAbs(single[i], two[i])).as("case %d, 1 vs 2 threads (exact %s)", i, exact).isLessThanOrEqualTo(1e-6);
+                }
+            }
+        }
+    }
+
     @Test
     void aChatModelCannotBeLoadedForTextGenerationByMistake() throws IOException {
         Path gguf = bundled().resolve("embgemma-tiny/embgemma-tiny-F32.gguf");
