@@ -34,10 +34,11 @@ public final class Int8Kernels {
     static final int L = VectorWidth.SHORTS;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /**
-     * The slice width (16-bit lanes) that takes two slices per pass: 256 bits only for now. At 128 bits the two-slice
-     * kernels measured faster too (docs/PERFORMANCE.md) and pass the exactness tests, but KernelAllocationTest at 128 bits
-     * ran into its 90 s limit on a loaded machine (also for Q4_K, which they do not touch): set 8 here once that is
-     * re-run on a quiet one.
+     * The slice width (16-bit lanes) that takes two slices per pass (q4, q5, q8 here, q6k in {@link KQuantKernels}): 256
+     * bits only for now. At 128 bits the two-slice kernels measured faster too (docs/PERFORMANCE.md) and pass the
+     * exactness tests, but KernelAllocationTest at 128 bits ran into its 90 s limit on a loaded machine (also for Q4_K,
+     * which they do not touch): set 8 here once that is re-run on a quiet one. The two-slice kernels equal the one-slice
+     * ones bit for bit at 256 and 128 bits (TwoSlicePassTest).
      */
     static final int PAIRS_AT = 16;
 
@@ -55,7 +56,7 @@ public final class Int8Kernels {
         else q4Pairs(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, t * a.cols, t * nb, out, t * rows);
     }
 
-    private static void q4(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias, int xt, int dt,
+    static void q4(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias, int xt, int dt,
                            float[] out, int ot) {
         final long gBytes = (long) nb * Interleaved.Q4_TILE;
         for (int gi = g0; gi < g1; gi++) {
@@ -110,7 +111,7 @@ public final class Int8Kernels {
      * {@link #q4} below 512 bits: slices l0 and l0 + L of a group in one pass (the whole group at 256 bits, half of it at
      * 128), within 16 vector registers: 4 f32 sums, 2 16-bit block sums, 2 weight vectors and the broadcasts.
      */
-    private static void q4Pairs(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias, int xt,
+    static void q4Pairs(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias, int xt,
                                 int dt, float[] out, int ot) {
         final long gBytes = (long) nb * Interleaved.Q4_TILE;
         for (int gi = g0; gi < g1; gi++) {
@@ -189,10 +190,12 @@ public final class Int8Kernels {
      * Values come three to a 16-bit lane ({@link Interleaved}): a shift and a mask each.
      */
     public static void q5(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
-        q5(w, g0, g1, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
+        // two slices per pass below 512 bits, as q4
+        if (L != PAIRS_AT) q5(w, g0, g1, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
+        else q5Pairs(w, g0, g1, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
     }
 
-    private static void q5(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] biasLo,
+    static void q5(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] biasLo,
                            short[] biasHi, int xt, int dt, float[] out, int ot) {
         final long gBytes = (long) nb * Interleaved.Q5_TILE;
         for (int gi = g0; gi < g1; gi++) {
@@ -248,20 +251,108 @@ public final class Int8Kernels {
     }
 
     /**
+     * {@link #q5} below 512 bits: slices l0 and l0 + L of a group in one pass, so each broadcast activation feeds two
+     * multiplies. Columns 0..15 are summed before 16..31 (the high sums start after the low loop) so that at most 4 of the
+     * 16-bit sums, 4 f32 sums and 2 weight vectors are live at once: within 16 registers. The integer sums are the
+     * one-slice kernel's (wrapping 16-bit addition does not depend on order) and the f32 steps are the same, so the result
+     * is bit-identical.
+     */
+    static void q5Pairs(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] biasLo,
+                                short[] biasHi, int xt, int dt, float[] out, int ot) {
+        final long gBytes = (long) nb * Interleaved.Q5_TILE;
+        for (int gi = g0; gi < g1; gi++) {
+            final long g = gi * gBytes;
+            final int r0 = gi * Interleaved.ROWS, o = ot + r0;
+            for (int l0 = 0; l0 < Interleaved.ROWS; l0 += 2 * L) {
+                FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F), u0 = FloatVector.zero(F), u1 = FloatVector.zero(F);
+                for (int b = 0; b < nb; b++) {
+                    long tile = g + (long) b * Interleaved.Q5_TILE + 2 * l0;
+                    int xo = xt + 32 * b;
+                    ShortVector accL = ShortVector.broadcast(S, biasLo[dt + b]), acdL = accL;
+                    for (int k = 0; k < 5; k++) {
+                        ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k, LE);
+                        ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k + 2 * L, LE);
+                        int x = xo + 3 * k;
+                        short x0 = xq[x], x1 = xq[x + 1], x2 = xq[x + 2];
+                        accL = accL.add(v.and((short) 31).mul(x0));
+                        acdL = acdL.add(e.and((short) 31).mul(x0));
+                        accL = accL.add(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1));
+                        acdL = acdL.add(e.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1));
+                        accL = accL.add(v.lanewise(VectorOperators.LSHR, 10).mul(x2));
+                        acdL = acdL.add(e.lanewise(VectorOperators.LSHR, 10).mul(x2));
+                    }
+                    ShortVector accH = ShortVector.broadcast(S, biasHi[dt + b]), acdH = accH;
+                    for (int k = 0; k < 5; k++) {
+                        ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k, LE);
+                        ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k + 2 * L, LE);
+                        int x = xo + 16 + 3 * k;
+                        short x0 = xq[x], x1 = xq[x + 1], x2 = xq[x + 2];
+                        accH = accH.add(v.and((short) 31).mul(x0));
+                        acdH = acdH.add(e.and((short) 31).mul(x0));
+                        accH = accH.add(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1));
+                        acdH = acdH.add(e.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1));
+                        accH = accH.add(v.lanewise(VectorOperators.LSHR, 10).mul(x2));
+                        acdH = acdH.add(e.lanewise(VectorOperators.LSHR, 10).mul(x2));
+                    }
+                    ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
+                    ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5 + 2 * L, LE);
+                    short x15 = xq[xo + 15], x31 = xq[xo + 31];
+                    accL = accL.add(v.and((short) 31).mul(x15));
+                    acdL = acdL.add(e.and((short) 31).mul(x15));
+                    accH = accH.add(v.lanewise(VectorOperators.LSHR, 5).mul(x31));
+                    acdH = acdH.add(e.lanewise(VectorOperators.LSHR, 5).mul(x31));
+                    // in place, as in q5 (helpers would box)
+                    FloatVector dx = FloatVector.broadcast(F, xd[dt + b]);
+                    ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
+                    FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    s0 = ((FloatVector) accL.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) accH.convertShape(VectorOperators.S2F, F, 0))
+                            .mul(d0).fma(dx, s0);
+                    s1 = ((FloatVector) accL.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) accH.convertShape(VectorOperators.S2F, F, 1))
+                            .mul(d1).fma(dx, s1);
+                    ShortVector k = ShortVector.fromMemorySegment(S, w, tile + 2 * L, LE);
+                    FloatVector e0 = ((IntVector) k.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    FloatVector e1 = ((IntVector) k.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    u0 = ((FloatVector) acdL.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) acdH.convertShape(VectorOperators.S2F, F, 0))
+                            .mul(e0).fma(dx, u0);
+                    u1 = ((FloatVector) acdL.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) acdH.convertShape(VectorOperators.S2F, F, 1))
+                            .mul(e1).fma(dx, u1);
+                }
+                if (rows - r0 >= 32) { // in place: see q4
+                    s0.intoArray(out, o + l0);
+                    s1.intoArray(out, o + l0 + L / 2);
+                    u0.intoArray(out, o + l0 + L);
+                    u1.intoArray(out, o + l0 + L + L / 2);
+                } else {
+                    s0.intoArray(out, o + l0, F.indexInRange(l0, rows - r0));
+                    s1.intoArray(out, o + l0 + L / 2, F.indexInRange(l0 + L / 2, rows - r0));
+                    u0.intoArray(out, o + l0 + L, F.indexInRange(l0 + L, rows - r0));
+                    u1.intoArray(out, o + l0 + L + L / 2, F.indexInRange(l0 + L + L / 2, rows - r0));
+                }
+            }
+        }
+    }
+
+    /**
      * {@link #q4} for Q8_0 groups. A slice reads L bytes of each 32-byte column at +l0: the even bytes are rows
      * l0/2 .. l0/2 + L/2 of the group, the odd ones the same rows + 16 ({@link Interleaved}).
      */
     public static void q8(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
-        if (L == PAIRS_AT) { // two slices per pass below 512 bits: see q4
-            q8Pairs(w, g0, g1, rows, nb, a.q, a.d, t * a.cols, t * nb, out, t * rows);
-            return;
-        }
-        final short[] xq = a.q;
-        final int xt = t * a.cols, dt = t * nb;
+        // two slices per pass below 512 bits: see q4
+        if (L != PAIRS_AT) q8(w, g0, g1, rows, nb, a.q, a.d, t * a.cols, t * nb, out, t * rows);
+        else q8Pairs(w, g0, g1, rows, nb, a.q, a.d, t * a.cols, t * nb, out, t * rows);
+    }
+
+    static void q8(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, int xt, int dt, float[] out,
+                   int ot) {
         final long gBytes = (long) nb * Interleaved.Q8_TILE;
         for (int gi = g0; gi < g1; gi++) {
             final long g = gi * gBytes;
-            final int r0 = gi * Interleaved.ROWS, o = t * rows + r0;
+            final int r0 = gi * Interleaved.ROWS, o = ot + r0;
             for (int l0 = 0; l0 < Interleaved.ROWS; l0 += L) {
                 final int e = l0 / 2; // the slice's first row
                 FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
@@ -281,7 +372,7 @@ public final class Int8Kernels {
                     FloatVector d1 = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
                             .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
                     FloatVector c0 = (FloatVector) i0.convert(VectorOperators.I2F, 0), c1 = (FloatVector) i1.convert(VectorOperators.I2F, 0);
-                    float dx = a.d[dt + b];
+                    float dx = xd[dt + b];
                     s0 = c0.mul(d0).fma(FloatVector.broadcast(F, dx), s0);
                     s1 = c1.mul(d1).fma(FloatVector.broadcast(F, dx), s1);
                 }
@@ -306,7 +397,7 @@ public final class Int8Kernels {
      */
     private static final boolean XOR_WIDEN = L <= 8;
 
-    private static void q8Pairs(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, int xt, int dt,
+    static void q8Pairs(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, int xt, int dt,
                                 float[] out, int ot) {
         final long gBytes = (long) nb * Interleaved.Q8_TILE;
         for (int gi = g0; gi < g1; gi++) {

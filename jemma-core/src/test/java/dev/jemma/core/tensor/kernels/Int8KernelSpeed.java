@@ -12,8 +12,8 @@ import java.util.Random;
  * {@link F32KernelSpeed}, whose timing rule it uses). Usage:
  * {@code java --add-modules jdk.incubator.vector [-XX:UseAVX=2 | -XX:MaxVectorSize=16] -cp
  * jemma-core/target/classes:jemma-core/target/test-classes dev.jemma.core.tensor.kernels.Int8KernelSpeed
- * [seconds per case] [case ...]}; cases: single-token {@code q4tok} / {@code q8tok} ({@link Int8Kernels}, 2048 × 1152),
- * {@code q4ktok} / {@code q6ktok} ({@link KQuantKernels}, 2048 × 1536); batches {@code q4gemm} / {@code q8gemm}
+ * [seconds per case] [case ...]}; cases: single-token {@code q4tok} / {@code q8tok} / {@code q5tok} ({@link Int8Kernels}, 2048 × 1152),
+ * {@code q4ktok} / {@code q5ktok} / {@code q6ktok} ({@link KQuantKernels}, 2048 × 1536); batches {@code q4gemm} / {@code q8gemm}
  * ({@link Int8Gemm}, 6912 × 1152, 64 tokens; q8gemm only where Int8Gemm supports Q8_0) and {@code q8f32gemm} ({@link InterleavedGemm}'s f32 tile on the same
  * Q8_0 matrix, what Q8_0 batches ran on before). Run one case per JVM (a kernel compiled after another type ran through
  * the same method can come out slower).
@@ -24,12 +24,14 @@ public final class Int8KernelSpeed {
     public static void main(String[] args) {
         double seconds = args.length > 0 ? Double.parseDouble(args[0]) : 3;
         String[] cases = args.length > 1 ? java.util.Arrays.copyOfRange(args, 1, args.length)
-                : new String[]{"q4tok", "q8tok", "q4ktok", "q6ktok", "q4gemm", "q8gemm", "q8f32gemm"};
+                : new String[]{"q4tok", "q8tok", "q5tok", "q4ktok", "q5ktok", "q6ktok", "q4gemm", "q8gemm", "q8f32gemm"};
         System.out.printf("vector bits: %d%n", VectorWidth.BITS);
         for (String c : cases) {
             double g = switch (c) {
                 case "q4tok" -> token(GgmlType.Q4_0, 2048, 1152, seconds);
                 case "q8tok" -> token(GgmlType.Q8_0, 2048, 1152, seconds);
+                case "q5tok" -> token(GgmlType.Q5_0, 2048, 1152, seconds);
+                case "q5ktok" -> token(GgmlType.Q5_K, 2048, 1536, seconds);
                 case "q4ktok" -> token(GgmlType.Q4_K, 2048, 1536, seconds);
                 case "q6ktok" -> token(GgmlType.Q6_K, 2048, 1536, seconds);
                 case "q4gemm" -> gemm(GgmlType.Q4_0, 6912, 1152, 64, seconds);
@@ -67,6 +69,8 @@ public final class Int8KernelSpeed {
             switch (type) {
                 case Q4_0 -> Int8Kernels.q4(p, 0, groups, rows, nb, xq, 0, out);
                 case Q8_0 -> Int8Kernels.q8(p, 0, groups, rows, nb, xq, 0, out);
+                case Q5_0 -> Int8Kernels.q5(p, 0, groups, rows, nb, xq, 0, out);
+                case Q5_K -> KQuantKernels.q5k(p, 0, groups, rows, nb, xq, 0, out);
                 case Q4_K -> KQuantKernels.q4k(p, 0, groups, rows, nb, xq, 0, out);
                 default -> KQuantKernels.q6k(p, 0, groups, rows, nb, xq, 0, out);
             }

@@ -1,0 +1,59 @@
+package dev.jemma.core.tensor.kernels;
+
+import dev.jemma.core.tensor.GgmlType;
+import dev.jemma.core.tensor.WeightMatrix;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Below 512 bits the single-token kernels take two slices of a group per pass ({@link Int8Kernels#PAIRS_AT}); each must
+ * give the one-slice kernel's result bit for bit (the same integer block sums, the same f32 steps), at 256 and at 128
+ * bits whether or not the width uses them yet. Matrices with a partial last group and 16-bit sums near their limits
+ * (activations of full scale every 7th column).
+ */
+class TwoSlicePassTest {
+
+    @ParameterizedTest(name = "{0} {1}x{2}")
+    @CsvSource({"Q4_0, 96, 1152", "Q4_0, 70, 320", "Q5_0, 96, 1152", "Q5_0, 70, 320", "Q5_0, 45, 64",
+            "Q8_0, 96, 1152", "Q8_0, 70, 320"})
+    void twoSlicesPerPassEqualOneSliceBitForBit(GgmlType type, int rows, int cols) {
+        Assumptions.assumeTrue(Kernels.ENABLED && Int8Kernels.L < 32, "two slices per pass exist below 512 bits");
+        WeightMatrix w = FastMatMulTest.randomMatrix(type, rows, cols, 7L * rows + cols);
+        MemorySegment p = Arena.ofAuto().allocate(Interleaved.byteSize(type, rows, cols), 64);
+        Interleaved.repack(w, p, 0, Interleaved.groups(rows));
+        int tokens = 3, nb = cols / 32, groups = Interleaved.groups(rows);
+        Random rnd = new Random(rows);
+        float[] x = new float[tokens * cols];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian() * (i % 7 == 0 ? 20 : 1);
+        QuantizedActivations a = new QuantizedActivations(false);
+        a.reserve(tokens, cols);
+        a.quantize(x, 0, tokens);
+        float[] one = new float[tokens * rows], two = new float[tokens * rows];
+        for (int t = 0; t < tokens; t++) {
+            int xt = t * a.cols, dt = t * nb, ot = t * rows;
+            switch (type) {
+                case Q4_0 -> {
+                    Int8Kernels.q4(p, 0, groups, rows, nb, a.q, a.d, a.q4Bias, xt, dt, one, ot);
+                    Int8Kernels.q4Pairs(p, 0, groups, rows, nb, a.q, a.d, a.q4Bias, xt, dt, two, ot);
+                }
+                case Q5_0 -> {
+                    Int8Kernels.q5(p, 0, groups, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, xt, dt, one, ot);
+                    Int8Kernels.q5Pairs(p, 0, groups, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, xt, dt, two, ot);
+                }
+                default -> {
+                    Int8Kernels.q8(p, 0, groups, rows, nb, a.q, a.d, xt, dt, one, ot);
+                    Int8Kernels.q8Pairs(p, 0, groups, rows, nb, a.q, a.d, xt, dt, two, ot);
+                }
+            }
+        }
+        assertThat(one).as("non-vacuous").isNotEqualTo(new float[one.length]);
+        assertThat(two).containsExactly(one);
+    }
+}
