@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * types (activations quantized to int8 per 32-block as llama.cpp does, integer block sums, and with
  * {@code -Djemma.int8.residual=true} a second int8 row per token for its rounding error — {@link QuantizedActivations}' residual rows, which the kernels run as
  * extra tokens and {@code Call.addResidual} sums back, so the result is ~15-bit rather than 8-bit accurate) and on
- * {@link InterleavedGemm#gemvF16} for F16 (f32). Calls of a few tokens (2 to {@link Int8FewTokens#maxTokens}: the decode
+ * {@link InterleavedGemm#gemvF16} for F16 (f32). Calls of a few tokens ({@link Int8FewTokens#minTokens} to {@link Int8FewTokens#maxTokens}: the decode
  * rows of a batched step) over Q4_0 / Q8_0 copies run on {@link Int8FewTokens}, one pass over the weights for all of
  * them, bit-identical to the single-token kernels per token. Any other matrix keeps f32 activations, in two shapes:
  * <ul>
@@ -163,7 +163,8 @@ public final class FastMatMul implements MatMul {
         this.out = out;
         this.nTokens = nTokens;
         try {
-            if (w.interleaved() != null && nTokens >= 2 && nTokens <= Math.min(fewTokensMax, Int8FewTokens.maxTokens(w.type()))) {
+            if (w.interleaved() != null && nTokens >= Int8FewTokens.minTokens(w.type())
+                    && nTokens <= Math.min(fewTokensMax, Int8FewTokens.maxTokens(w.type()))) {
                 quantizeActivations(pool);
                 int8Out = int8Output();
                 if (fewScratch.length < pool.threads()) {

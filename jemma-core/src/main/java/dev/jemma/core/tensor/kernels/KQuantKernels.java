@@ -177,10 +177,109 @@ public final class KQuantKernels {
      * start values −16·Σxq, so Σ q·xq = lo + hi + 16·Σxq and a block adds A·(lo + hi)·dx + (16A − M)·dx·Σxq.
      */
     public static void q5k(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
-        q5k(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
+        // as Int8Kernels.q4: one slice per group at 512 bits, two slices per pass below
+        if (L != Int8Kernels.PAIRS_AT) q5k(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
+        else q5kPairs(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
     }
 
-    private static void q5k(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias4, short[] biasLo,
+    /**
+     * {@link #q5k} below 512 bits: slices sl and sl + L in one pass (each broadcast activation feeds two multiplies), as
+     * {@link Int8Kernels}' Q5_0 pairs. The super-block's f32 scales and mins are read per sub-block (from L1) rather than
+     * kept in registers across it, which 16 registers cannot hold for two slices; the arithmetic is the one-slice
+     * kernel's, so the result is bit-identical (TwoSlicePassTest).
+     */
+    static void q5kPairs(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias4, short[] biasLo,
+                         short[] biasHi, int xt, int dt, float[] out, int ot) {
+        final int nsb = nb / 8;
+        final long gBytes = (long) nsb * Q5K_SB;
+        for (int gi = g0; gi < g1; gi++) {
+            final long g = gi * gBytes;
+            final int r0 = gi * Interleaved.ROWS, o = ot + r0;
+            for (int sl = 0; sl < Interleaved.ROWS; sl += 2 * L) {
+                FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F), u0 = FloatVector.zero(F), u1 = FloatVector.zero(F);
+                for (int sb = 0; sb < nsb; sb++) {
+                    long h = g + (long) sb * Q5K_SB + 4 * sl;
+                    for (int j = 0; j < 8; j++) {
+                        long tile = h - 2 * sl + Q5K_HEADER + (long) j * Q5K_SUB;
+                        int b = 8 * sb + j, xo = xt + 32 * b;
+                        ShortVector accL = ShortVector.broadcast(S, biasLo[dt + b]), acdL = accL;
+                        for (int k = 0; k < 5; k++) {
+                            ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k, LE);
+                            ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k + 2 * L, LE);
+                            int x = xo + 3 * k;
+                            short x0 = xq[x], x1 = xq[x + 1], x2 = xq[x + 2];
+                            accL = accL.add(v.and((short) 31).mul(x0));
+                            acdL = acdL.add(e.and((short) 31).mul(x0));
+                            accL = accL.add(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1));
+                            acdL = acdL.add(e.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1));
+                            accL = accL.add(v.lanewise(VectorOperators.LSHR, 10).mul(x2));
+                            acdL = acdL.add(e.lanewise(VectorOperators.LSHR, 10).mul(x2));
+                        }
+                        ShortVector accH = ShortVector.broadcast(S, biasHi[dt + b]), acdH = accH;
+                        for (int k = 0; k < 5; k++) {
+                            ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k, LE);
+                            ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k + 2 * L, LE);
+                            int x = xo + 16 + 3 * k;
+                            short x0 = xq[x], x1 = xq[x + 1], x2 = xq[x + 2];
+                            accH = accH.add(v.and((short) 31).mul(x0));
+                            acdH = acdH.add(e.and((short) 31).mul(x0));
+                            accH = accH.add(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1));
+                            acdH = acdH.add(e.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1));
+                            accH = accH.add(v.lanewise(VectorOperators.LSHR, 10).mul(x2));
+                            acdH = acdH.add(e.lanewise(VectorOperators.LSHR, 10).mul(x2));
+                        }
+                        ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
+                        ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5 + 2 * L, LE);
+                        short x15 = xq[xo + 15], x31 = xq[xo + 31];
+                        accL = accL.add(v.and((short) 31).mul(x15));
+                        acdL = acdL.add(e.and((short) 31).mul(x15));
+                        accH = accH.add(v.lanewise(VectorOperators.LSHR, 5).mul(x31));
+                        acdH = acdH.add(e.lanewise(VectorOperators.LSHR, 5).mul(x31));
+                        // in place (see q4kOne); slice sl's header fields at h, slice sl + L's at h + 4L
+                        float dx = xd[dt + b], xs = dx * (-bias4[dt + b] >> 3);
+                        FloatVector vdx = FloatVector.broadcast(F, dx), vxs = FloatVector.broadcast(F, xs);
+                        ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
+                        ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
+                        FloatVector a0 = FloatVector.fromMemorySegment(F, w, h, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+                        FloatVector a1 = FloatVector.fromMemorySegment(F, w, h + 2 * L, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+                        FloatVector k0 = FloatVector.fromMemorySegment(F, w, h + 128, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
+                        FloatVector k1 = FloatVector.fromMemorySegment(F, w, h + 128 + 2 * L, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
+                        FloatVector c0 = ((FloatVector) accL.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) accH.convertShape(VectorOperators.S2F, F, 0));
+                        FloatVector c1 = ((FloatVector) accL.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) accH.convertShape(VectorOperators.S2F, F, 1));
+                        s0 = c0.mul(a0).fma(vdx, s0);
+                        s1 = c1.mul(a1).fma(vdx, s1);
+                        s0 = a0.mul(16f).sub(k0).fma(vxs, s0);
+                        s1 = a1.mul(16f).sub(k1).fma(vxs, s1);
+                        ShortVector sn = ShortVector.fromMemorySegment(S, w, tile + 2 * L, LE);
+                        ShortVector sd = sn.and((short) 0xff), md = sn.lanewise(VectorOperators.LSHR, 8);
+                        FloatVector e0 = FloatVector.fromMemorySegment(F, w, h + 4 * L, LE).mul((FloatVector) sd.convertShape(VectorOperators.S2F, F, 0));
+                        FloatVector e1 = FloatVector.fromMemorySegment(F, w, h + 6 * L, LE).mul((FloatVector) sd.convertShape(VectorOperators.S2F, F, 1));
+                        FloatVector l0 = FloatVector.fromMemorySegment(F, w, h + 128 + 4 * L, LE).mul((FloatVector) md.convertShape(VectorOperators.S2F, F, 0));
+                        FloatVector l1 = FloatVector.fromMemorySegment(F, w, h + 128 + 6 * L, LE).mul((FloatVector) md.convertShape(VectorOperators.S2F, F, 1));
+                        FloatVector f0 = ((FloatVector) acdL.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) acdH.convertShape(VectorOperators.S2F, F, 0));
+                        FloatVector f1 = ((FloatVector) acdL.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) acdH.convertShape(VectorOperators.S2F, F, 1));
+                        u0 = f0.mul(e0).fma(vdx, u0);
+                        u1 = f1.mul(e1).fma(vdx, u1);
+                        u0 = e0.mul(16f).sub(l0).fma(vxs, u0);
+                        u1 = e1.mul(16f).sub(l1).fma(vxs, u1);
+                    }
+                }
+                if (rows - r0 >= 32) { // in place: see Int8Kernels.q4
+                    s0.intoArray(out, o + sl);
+                    s1.intoArray(out, o + sl + L / 2);
+                    u0.intoArray(out, o + sl + L);
+                    u1.intoArray(out, o + sl + L + L / 2);
+                } else {
+                    s0.intoArray(out, o + sl, F.indexInRange(sl, rows - r0));
+                    s1.intoArray(out, o + sl + L / 2, F.indexInRange(sl + L / 2, rows - r0));
+                    u0.intoArray(out, o + sl + L, F.indexInRange(sl + L, rows - r0));
+                    u1.intoArray(out, o + sl + L + L / 2, F.indexInRange(sl + L + L / 2, rows - r0));
+                }
+            }
+        }
+    }
+
+    static void q5k(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias4, short[] biasLo,
                             short[] biasHi, int xt, int dt, float[] out, int ot) {
         final int nsb = nb / 8;
         final long gBytes = (long) nsb * Q5K_SB;

@@ -13,16 +13,17 @@ import java.util.Random;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Below 512 bits the single-token kernels take two slices of a group per pass ({@link Int8Kernels#PAIRS_AT}); each must
- * give the one-slice kernel's result bit for bit (the same integer block sums, the same f32 steps), at 256 and at 128
- * bits whether or not the width uses them yet. Matrices with a partial last group and 16-bit sums near their limits
- * (activations of full scale every 7th column).
+ * Below 512 bits the single-token kernels take two slices of a group per pass ({@link Int8Kernels#PAIRS_AT}); for Q4_0,
+ * Q5_0, Q8_0 and Q5_K each must give the one-slice kernel's result bit for bit (the same integer block sums, the same f32
+ * steps), at 256 and at 128 bits whether or not the width uses them yet (Q6_K's pairs scale each 8-column sum on its own,
+ * another f32 order: Int8MatMulTest holds it to the scalar model). Matrices with a partial last group; activations of
+ * full scale every 7th column.
  */
 class TwoSlicePassTest {
 
     @ParameterizedTest(name = "{0} {1}x{2}")
     @CsvSource({"Q4_0, 96, 1152", "Q4_0, 70, 320", "Q5_0, 96, 1152", "Q5_0, 70, 320", "Q5_0, 45, 64",
-            "Q8_0, 96, 1152", "Q8_0, 70, 320"})
+            "Q8_0, 96, 1152", "Q8_0, 70, 320", "Q5_K, 96, 1536", "Q5_K, 70, 512"})
     void twoSlicesPerPassEqualOneSliceBitForBit(GgmlType type, int rows, int cols) {
         Assumptions.assumeTrue(Kernels.ENABLED && Int8Kernels.L < 32, "two slices per pass exist below 512 bits");
         WeightMatrix w = FastMatMulTest.randomMatrix(type, rows, cols, 7L * rows + cols);
@@ -46,6 +47,10 @@ class TwoSlicePassTest {
                 case Q5_0 -> {
                     Int8Kernels.q5(p, 0, groups, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, xt, dt, one, ot);
                     Int8Kernels.q5Pairs(p, 0, groups, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, xt, dt, two, ot);
+                }
+                case Q5_K -> {
+                    KQuantKernels.q5k(p, 0, groups, rows, nb, a.q, a.d, a.q4Bias, a.q5BiasLo, a.q5BiasHi, xt, dt, one, ot);
+                    KQuantKernels.q5kPairs(p, 0, groups, rows, nb, a.q, a.d, a.q4Bias, a.q5BiasLo, a.q5BiasHi, xt, dt, two, ot);
                 }
                 default -> {
                     Int8Kernels.q8(p, 0, groups, rows, nb, a.q, a.d, xt, dt, one, ot);
