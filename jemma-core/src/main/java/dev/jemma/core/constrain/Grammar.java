@@ -11,17 +11,30 @@ import java.util.Set;
 /**
  * A GBNF grammar compiled to byte level: every rule is a list of alternatives, each a sequence of byte classes and
  * rule references. Character classes over code points become alternatives of UTF-8 byte-class sequences
- * ({@link Utf8Ranges}), literals their UTF-8 bytes, groups and repetitions extra rules (llama.cpp's rewriting:
- * {@code x*} is {@code r ::= x r | ε}, {@code x{m,n}} is m copies then n−m nested optionals). Matching therefore
- * walks bytes, which is what a token is, and a token that ends inside a character needs no special case.
- * Immutable and thread-safe; {@link GrammarMatcher} runs it.
+ * ({@link Utf8Ranges}), literals their UTF-8 bytes, groups and the repetitions {@code * + ?} extra rules (llama.cpp's
+ * rewriting: {@code x*} is {@code r ::= x r | ε}). A counted repetition {@code x{m,n}} (n > 1, or m > 1) is one
+ * {@link #REP} element over a rule for x: the matcher keeps the count on its stack, where llama.cpp writes m copies and
+ * n−m nested optionals — so {@code x{0,5000}} is one element, not 5000 rules, and the matcher can see that two counts
+ * far from both bounds behave alike ({@link GrammarMatcher#maskState}). Matching walks bytes, which is what a token is,
+ * and a token that ends inside a character needs no special case. Immutable and thread-safe; {@link GrammarMatcher}
+ * runs it.
  */
 public final class Grammar {
-    static final int TERM = 0, REF = 1, END = 2;
+    static final int TERM = 0, REF = 1, END = 2, REP = 3;
 
-    /** Element kinds and values (byte-class index for TERM, rule index for REF); alternatives end with END. */
+    /**
+     * Element kinds and values (byte-class index for TERM, rule index for REF, repetition index for REP); alternatives
+     * end with END.
+     */
     final int[] kind;
     final int[] value;
+    /** Per counted repetition: the rule repeated, the bounds (max −1: unbounded). */
+    final int[] repBody, repMin, repMax;
+    /**
+     * Per counted repetition, whether its rule always consumes a byte: then within h bytes at most h more iterations
+     * end, and counts far from both bounds are interchangeable for h bytes.
+     */
+    final boolean[] repConsumes;
     /** Per rule, the element index where each alternative starts. */
     final int[][] alternatives;
     /** Byte classes: 4 longs (256 bits) each. */
@@ -37,9 +50,19 @@ public final class Grammar {
      */
     public static final int TOKEN_MARK = 0xFF;
 
-    private Grammar(int[] kind, int[] value, int[][] alternatives, long[] classes, int root, String source, Set<String> tokens) {
+    private Grammar(int[] kind, int[] value, int[][] alternatives, long[] classes, int root, String source, Set<String> tokens,
+                    int[][] reps, boolean[] consumes) {
         this.kind = kind;
         this.value = value;
+        repBody = new int[reps.length];
+        repMin = new int[reps.length];
+        repMax = new int[reps.length];
+        repConsumes = consumes;
+        for (int i = 0; i < reps.length; i++) {
+            repBody[i] = reps[i][0];
+            repMin[i] = reps[i][1];
+            repMax[i] = reps[i][2];
+        }
         this.alternatives = alternatives;
         this.classes = classes;
         this.root = root;
@@ -87,12 +110,20 @@ public final class Grammar {
 
     /** Lowers the syntax tree of every rule to the flat byte-level form. */
     private static final class Compiler {
+        /** Symbols from here up are counted repetitions (sym − REP_SYM indexes {@link #reps}). */
+        private static final int REP_SYM = 1 << 30;
         private final Map<String, GbnfParser.Node> defs;
         private final String source;
         private final Map<String, Integer> ruleIds = new HashMap<>();
         private final List<String> names = new ArrayList<>();
-        /** Per rule, its alternatives as symbol lists: sym >= 0 byte class, sym < 0 rule -(sym+1). */
+        /**
+         * Per rule, its alternatives as symbol lists: 0 <= sym < REP_SYM byte class, sym >= REP_SYM counted repetition,
+         * sym < 0 rule -(sym+1).
+         */
         private final List<List<int[]>> rules = new ArrayList<>();
+        /** Counted repetitions: {rule, min, max}. */
+        private final List<int[]> reps = new ArrayList<>();
+        private boolean[] nullable;
         private final List<long[]> classList = new ArrayList<>();
         private final Map<String, Integer> classIds = new HashMap<>();
         private final Map<String, int[]> firstUse = new HashMap<>();
@@ -132,15 +163,17 @@ public final class Grammar {
                 for (int a = 0; a < alts.size(); a++) {
                     starts[r][a] = p;
                     for (int sym : alts.get(a)) {
-                        kind[p] = sym >= 0 ? TERM : REF;
-                        value[p++] = sym >= 0 ? sym : -(sym + 1);
+                        kind[p] = sym >= REP_SYM ? REP : sym >= 0 ? TERM : REF;
+                        value[p++] = sym >= REP_SYM ? sym - REP_SYM : sym >= 0 ? sym : -(sym + 1);
                     }
                     kind[p++] = END;
                 }
             }
             long[] classes = new long[classList.size() * 4];
             for (int i = 0; i < classList.size(); i++) System.arraycopy(classList.get(i), 0, classes, i * 4, 4);
-            return new Grammar(kind, value, starts, classes, ruleIds.get("root"), source, tokens);
+            boolean[] consumes = new boolean[reps.size()];
+            for (int i = 0; i < consumes.length; i++) consumes[i] = !nullable[reps.get(i)[0]];
+            return new Grammar(kind, value, starts, classes, ruleIds.get("root"), source, tokens, reps.toArray(new int[0][]), consumes);
         }
 
         private int rule(String name) {
@@ -226,6 +259,12 @@ public final class Grammar {
         }
 
         private void lowerRepeat(GbnfParser.Rep r, List<Integer> out) {
+            if (r.max() > 1 || r.min() > 1) {
+                // counted on the matcher's stack: one element whatever the bounds
+                reps.add(new int[]{helper(alternatives(r.node())), r.min(), r.max()});
+                out.add(REP_SYM + reps.size() - 1);
+                return;
+            }
             int[] x = symbols(r.node());
             for (int i = 0; i < r.min(); i++) for (int s : x) out.add(s);
             if (r.max() == -1) {
@@ -270,7 +309,7 @@ public final class Grammar {
          */
         private void checkLeftRecursion() {
             int n = rules.size();
-            boolean[] nullable = new boolean[n];
+            nullable = new boolean[n];
             boolean changed = true;
             while (changed) {
                 changed = false;
@@ -279,7 +318,7 @@ public final class Grammar {
                     for (int[] alt : rules.get(r)) {
                         boolean all = true;
                         for (int s : alt) {
-                            if (s >= 0 || !nullable[-(s + 1)]) {
+                            if (!symbolNullable(s)) {
                                 all = false;
                                 break;
                             }
@@ -292,23 +331,38 @@ public final class Grammar {
                     }
                 }
             }
+            for (int[] rep : reps) {
+                if (rep[2] == -1 && nullable[rep[0]]) {
+                    // as x* over an x that can be empty: llama.cpp's expansion of it would be left-recursive
+                    throw new GrammarException("grammar: rule '" + userName(rep[0]) + "' is left-recursive (it can reach itself without"
+                            + " consuming input, e.g. a repetition of something that can be empty); rewrite it with repetition or right recursion");
+                }
+            }
             int[] color = new int[n];
-            for (int r = 0; r < n; r++) if (color[r] == 0) visit(r, nullable, color);
+            for (int r = 0; r < n; r++) if (color[r] == 0) visit(r, color);
         }
 
-        private void visit(int r, boolean[] nullable, int[] color) {
+        private boolean symbolNullable(int s) {
+            if (s >= REP_SYM) {
+                int[] rep = reps.get(s - REP_SYM);
+                return rep[1] == 0 || nullable[rep[0]];
+            }
+            return s < 0 && nullable[-(s + 1)];
+        }
+
+        private void visit(int r, int[] color) {
             color[r] = 1;
             for (int[] alt : rules.get(r)) {
                 for (int s : alt) {
-                    if (s >= 0) break;
-                    int t = -(s + 1);
+                    if (s >= 0 && s < REP_SYM) break;
+                    int t = s >= REP_SYM ? reps.get(s - REP_SYM)[0] : -(s + 1);
                     if (color[t] == 1) {
                         throw new GrammarException("grammar: rule '" + userName(t) + "' is left-recursive (it can reach itself without"
                                 + " consuming input" + (names.get(t).contains("#") ? ", e.g. a repetition of something that can be empty" : "")
                                 + "); rewrite it with repetition or right recursion");
                     }
-                    if (color[t] == 0) visit(t, nullable, color);
-                    if (!nullable[t]) break;
+                    if (color[t] == 0) visit(t, color);
+                    if (!symbolNullable(s)) break;
                 }
             }
             color[r] = 2;

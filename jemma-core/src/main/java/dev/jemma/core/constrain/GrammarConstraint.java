@@ -17,6 +17,9 @@ import java.util.Map;
  * checked against the grammar one by one (a JSON string body allows nearly all of them), and a state that allows few
  * tokens (a key, a number, punctuation) is sampled among its allowed ids. The allowed set of a state, when needed, is
  * computed once by a trie walk ({@link GrammarVocabulary}) and kept (a few dozen states, least recently used dropped).
+ * Both are keyed by {@link GrammarMatcher#maskState}, which no token can tell apart from the parse state: along a
+ * {@code maxLength} string every count farther than the longest token from the bounds has the same allowed set and
+ * the same cached byte transitions.
  *
  * <p>One instance per generation (it keeps the parse state); set it with
  * {@link dev.jemma.core.engine.Session#setTokenFilter}, or pass a grammar in
@@ -115,14 +118,20 @@ public final class GrammarConstraint implements TokenFilter {
             masks.clear();
             maskGeneration = matcher.generation();
         }
-        return masks.get(matcher.state());
+        return masks.get(maskState());
+    }
+
+    /** The state the current one is masked as: alike for every token (none is longer than the trie is deep). */
+    private int maskState() {
+        return matcher.maskState(matcher.state(), vocab.maxDepth);
     }
 
     private Allowed allowedSet() {
         Allowed a = cached();
         if (a != null) return a;
+        int state = maskState();
         long[] bits = new long[(vocab.size + 63) >>> 6];
-        int count = vocab.fill(matcher, matcher.state(), bits);
+        int count = vocab.fill(matcher, state, bits);
         if (count == 0) {
             throw new JemmaException("grammar: no token of this model can continue the answer here (the grammar needs a"
                     + " byte no token spells)");
@@ -138,19 +147,20 @@ public final class GrammarConstraint implements TokenFilter {
             }
         }
         a = new Allowed(bits, ids);
-        masks.put(matcher.state(), a);
+        masks.put(state, a);
         return a;
     }
 
     /** Whether token {@code id} may come next (what {@link #mask} leaves finite). */
     public boolean allows(int id) {
+        int state = maskState();
         if (matcher.generation() == maskGeneration) {
-            Allowed a = masks.get(matcher.state());
+            Allowed a = masks.get(state);
             if (a != null) return id >= 0 && id < vocab.size && (a.bits[id >>> 6] >>> id & 1) != 0;
         }
         if (vocab.isEndOfTurn(id)) return matcher.canEnd();
         byte[] b = vocab.bytes(id);
-        return b != null && b.length > 0 && b.length < 128 && matcher.accepts(b);
+        return b != null && b.length > 0 && b.length <= vocab.maxDepth && matcher.accepts(state, b);
     }
 
     @Override

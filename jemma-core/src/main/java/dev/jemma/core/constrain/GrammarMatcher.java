@@ -12,9 +12,15 @@ import java.util.Map;
  * <em>state</em> and a byte from a state is computed once and then looked up ({@link #next}). Masking the vocabulary
  * is a walk of the token trie from the current state over those cached transitions ({@link GrammarVocabulary}).
  *
- * <p>A stack is a linked list of interned nodes (position, parent); a reference followed by the end of its
- * alternative pushes nothing (tail call), so repetitions ({@code r ::= x r | ε}) do not grow the stack. Node 0 is the
- * empty stack: a state holding it is one where the grammar may end.
+ * <p>A stack is a linked list of interned nodes (position, parent, count); a reference followed by the end of its
+ * alternative pushes nothing (tail call), so repetitions ({@code r ::= x r | ε}) do not grow the stack. A counted
+ * repetition {@code x{m,n}} ({@link Grammar#REP}) pushes one node holding the count x will have reached when the
+ * iteration under it ends; that node is also where the iteration returns to, so the stack stays one node deep whatever
+ * the count. Node 0 is the empty stack: a state holding it is one where the grammar may end.
+ *
+ * <p>Each count is a state of its own (the matcher must know when {@code n} is reached), but for masking only what
+ * the next few bytes can do matters: {@link #maskState} maps a state to one where every count far from its bounds is
+ * replaced by a representative, so a 5000-character string shares one allowed-token set over most of its length.
  *
  * <p>Not thread-safe: one matcher per generation.
  */
@@ -26,9 +32,13 @@ public final class GrammarMatcher {
 
     private final Grammar g;
     // interned stack nodes
-    private int[] nodePos = new int[1024], nodeParent = new int[1024];
+    private int[] nodePos = new int[1024], nodeParent = new int[1024], nodeReps = new int[1024];
     private int nodeCount;
-    private LongIntMap nodeIndex = new LongIntMap();
+    private NodeMap nodeIndex = new NodeMap();
+    // maskState's tables: per node and per state, 1 + its representative (0: not computed yet), for one horizon
+    private int[] canonNode = new int[1024];
+    private int[] canonState = new int[256];
+    private int horizon = -1;
     // interned stack sets (sorted node ids)
     private int[][] stateNodes = new int[256][];
     private int[][] trans = new int[256][];
@@ -49,15 +59,17 @@ public final class GrammarMatcher {
     /** Back to the start of the grammar. */
     public void reset() {
         nodeCount = 0;
-        nodeIndex = new LongIntMap();
+        nodeIndex = new NodeMap();
         stateCount = 0;
         stateIndex = new HashMap<>();
         Arrays.fill(stateNodes, null);
         Arrays.fill(trans, null);
-        node(-1, 0); // node 0: the empty stack
+        Arrays.fill(canonNode, 0);
+        Arrays.fill(canonState, 0);
+        node(-1, 0, 0); // node 0: the empty stack
         epoch++;
         outLen = 0;
-        for (int a : g.alternatives[g.root]) expand(a, 0);
+        for (int a : g.alternatives[g.root]) expand(a, 0, 0);
         current = internOut();
     }
 
@@ -87,7 +99,12 @@ public final class GrammarMatcher {
 
     /** Whether the bytes could come next (the state is unchanged). */
     public boolean accepts(byte[] bytes) {
-        int s = current;
+        return accepts(current, bytes);
+    }
+
+    /** Whether the bytes could follow {@code state}. */
+    boolean accepts(int state, byte[] bytes) {
+        int s = state;
         for (byte b : bytes) {
             s = next(s, b & 0xff);
             if (s == DEAD) return false;
@@ -137,25 +154,38 @@ public final class GrammarMatcher {
         for (int n : stateNodes[state]) {
             if (n == 0) continue;
             int pos = nodePos[n];
-            if (g.classHas(g.value[pos], b)) expand(pos + 1, nodeParent[n]);
+            if (g.classHas(g.value[pos], b)) expand(pos + 1, nodeParent[n], 0);
         }
         return outLen == 0 ? DEAD : internOut();
     }
 
-    /** Adds to {@code out} every stack with a byte class on top reachable from position {@code pos} over {@code parent}. */
-    private void expand(int pos, int parent) {
-        int n = node(pos, parent);
+    /**
+     * Adds to {@code out} every stack with a byte class on top reachable from position {@code pos} over {@code parent};
+     * {@code count} is the iterations done when {@code pos} is a counted repetition (else 0).
+     */
+    private void expand(int pos, int parent, int count) {
+        int n = node(pos, parent, count);
         if (stamp[n] == epoch) return;
         stamp[n] = epoch;
         switch (g.kind[pos]) {
             case Grammar.END -> {
                 if (parent == 0) add(0);
-                else expand(nodePos[parent], nodeParent[parent]);
+                else expand(nodePos[parent], nodeParent[parent], nodeReps[parent]);
             }
             case Grammar.TERM -> add(n);
+            case Grammar.REP -> {
+                int r = g.value[pos], min = g.repMin[r], max = g.repMax[r];
+                if (max < 0 || count < max) {
+                    // one more iteration, returning to this repetition one count higher (unbounded: counts past min
+                    // are all alike, so the count stops there)
+                    int back = node(pos, parent, max < 0 ? Math.min(count + 1, min) : count + 1);
+                    for (int a : g.alternatives[g.repBody[r]]) expand(a, back, 0);
+                }
+                if (count >= min) expand(pos + 1, parent, 0);
+            }
             default -> {
-                int cont = g.kind[pos + 1] == Grammar.END ? parent : node(pos + 1, parent);
-                for (int a : g.alternatives[g.value[pos]]) expand(a, cont);
+                int cont = g.kind[pos + 1] == Grammar.END ? parent : node(pos + 1, parent, 0);
+                for (int a : g.alternatives[g.value[pos]]) expand(a, cont, 0);
             }
         }
     }
@@ -165,19 +195,22 @@ public final class GrammarMatcher {
         out[outLen++] = n;
     }
 
-    private int node(int pos, int parent) {
+    private int node(int pos, int parent, int count) {
         long key = (long) pos << 32 | (parent & 0xffffffffL);
-        int id = nodeIndex.get(key);
+        int id = nodeIndex.get(key, count);
         if (id >= 0) return id;
         id = nodeCount++;
         if (id == nodePos.length) {
             nodePos = Arrays.copyOf(nodePos, id * 2);
             nodeParent = Arrays.copyOf(nodeParent, id * 2);
+            nodeReps = Arrays.copyOf(nodeReps, id * 2);
             stamp = Arrays.copyOf(stamp, id * 2);
+            canonNode = Arrays.copyOf(canonNode, id * 2);
         }
         nodePos[id] = pos;
         nodeParent[id] = parent;
-        nodeIndex.put(key, id);
+        nodeReps[id] = count;
+        nodeIndex.put(key, count, id);
         return id;
     }
 
@@ -194,6 +227,7 @@ public final class GrammarMatcher {
         if (id == stateNodes.length) {
             stateNodes = Arrays.copyOf(stateNodes, id * 2);
             trans = Arrays.copyOf(trans, id * 2);
+            canonState = Arrays.copyOf(canonState, id * 2);
         }
         stateNodes[id] = set;
         stateIndex.put(key, id);
@@ -213,27 +247,86 @@ public final class GrammarMatcher {
      */
     void compactIfLarge() {
         if (stateCount < MAX_STATES && nodeCount < MAX_NODES) return;
-        int[] oldPos = nodePos, oldParent = nodeParent;
+        int[] oldPos = nodePos, oldParent = nodeParent, oldReps = nodeReps;
         int[] stacks = stateNodes[current];
         nodePos = new int[1024];
         nodeParent = new int[1024];
+        nodeReps = new int[1024];
         stamp = new int[1024];
+        canonNode = new int[1024];
         nodeCount = 0;
-        nodeIndex = new LongIntMap();
+        nodeIndex = new NodeMap();
         stateNodes = new int[256][];
         trans = new int[256][];
+        canonState = new int[256];
         stateCount = 0;
         stateIndex = new HashMap<>();
-        node(-1, 0);
+        node(-1, 0, 0);
         outLen = 0;
-        for (int n : stacks) add(copy(n, oldPos, oldParent));
+        for (int n : stacks) add(copy(n, oldPos, oldParent, oldReps));
         current = internOut();
         generation++;
     }
 
-    private int copy(int old, int[] oldPos, int[] oldParent) {
+    private int copy(int old, int[] oldPos, int[] oldParent, int[] oldReps) {
         if (old == 0) return 0;
-        return node(oldPos[old], copy(oldParent[old], oldPos, oldParent));
+        return node(oldPos[old], copy(oldParent[old], oldPos, oldParent, oldReps), oldReps[old]);
+    }
+
+    /**
+     * A state that accepts exactly the same byte strings of up to {@code horizon} bytes as {@code state} does — the
+     * same tokens, when no token is longer — with every repetition count replaced by a representative of the counts
+     * that behave alike for that long. A repetition whose item always consumes a byte ends at most {@code horizon}
+     * more iterations within {@code horizon} bytes, so a count at least {@code min} and more than {@code horizon}
+     * below {@code max} acts as {@code min} does, and one more than {@code horizon} below {@code min} as
+     * {@code min − horizon − 1}. Counts nearer a bound are kept. Masks keyed by this state are shared across the
+     * positions of a long bounded string; its byte transitions are cached like any state's.
+     */
+    int maskState(int state, int horizon) {
+        if (g.repBody.length == 0) return state;
+        if (horizon != this.horizon) {
+            Arrays.fill(canonNode, 0);
+            Arrays.fill(canonState, 0);
+            this.horizon = horizon;
+        }
+        int c = canonState[state];
+        if (c != 0) return c - 1;
+        int[] nodes = stateNodes[state];
+        int[] mapped = new int[nodes.length];
+        boolean same = true;
+        for (int i = 0; i < nodes.length; i++) {
+            mapped[i] = representative(nodes[i]);
+            same &= mapped[i] == nodes[i];
+        }
+        int result = state;
+        if (!same) {
+            outLen = 0;
+            for (int n : mapped) add(n);
+            result = internOut();
+        }
+        canonState[state] = result + 1;
+        return result;
+    }
+
+    private int representative(int n) {
+        if (n == 0) return 0;
+        int c = canonNode[n];
+        if (c != 0) return c - 1;
+        int pos = nodePos[n], count = nodeReps[n];
+        int parent = representative(nodeParent[n]);
+        if (g.kind[pos] == Grammar.REP) {
+            int r = g.value[pos];
+            if (g.repConsumes[r]) count = representativeCount(count, g.repMin[r], g.repMax[r], horizon);
+        }
+        int id = parent == nodeParent[n] && count == nodeReps[n] ? n : node(pos, parent, count);
+        canonNode[n] = id + 1;
+        if (id != n) canonNode[id] = id + 1; // a representative stands for itself
+        return id;
+    }
+
+    static int representativeCount(int count, int min, int max, int horizon) {
+        if (count >= min) return max < 0 || max - count > horizon ? min : count;
+        return min - count > horizon ? min - horizon - 1 : count;
     }
 
     /** Checks a whole text: -1 when it is a valid prefix of the grammar, else the byte offset where it fails. */
@@ -262,46 +355,49 @@ public final class GrammarMatcher {
         }
     }
 
-    /** Open-addressing long → int map (non-negative values), for node interning without boxing. */
-    private static final class LongIntMap {
+    /** Open-addressing (long, int) → int map (non-negative values), for node interning without boxing. */
+    private static final class NodeMap {
         private long[] keys = new long[1 << 10];
+        private int[] counts = new int[1 << 10];
         private int[] vals = new int[1 << 10];
         private int size;
 
-        LongIntMap() {
+        NodeMap() {
             Arrays.fill(vals, -1);
         }
 
-        int get(long k) {
+        int get(long k, int c) {
             int mask = keys.length - 1;
-            for (int i = hash(k) & mask; ; i = (i + 1) & mask) {
+            for (int i = hash(k, c) & mask; ; i = (i + 1) & mask) {
                 if (vals[i] < 0) return -1;
-                if (keys[i] == k) return vals[i];
+                if (keys[i] == k && counts[i] == c) return vals[i];
             }
         }
 
-        void put(long k, int v) {
+        void put(long k, int c, int v) {
             if ((size + 1) * 2 > keys.length) grow();
             int mask = keys.length - 1;
-            int i = hash(k) & mask;
-            while (vals[i] >= 0 && keys[i] != k) i = (i + 1) & mask;
+            int i = hash(k, c) & mask;
+            while (vals[i] >= 0 && (keys[i] != k || counts[i] != c)) i = (i + 1) & mask;
             if (vals[i] < 0) size++;
             keys[i] = k;
+            counts[i] = c;
             vals[i] = v;
         }
 
         private void grow() {
             long[] ok = keys;
-            int[] ov = vals;
+            int[] oc = counts, ov = vals;
             keys = new long[ok.length * 2];
+            counts = new int[ok.length * 2];
             vals = new int[ok.length * 2];
             Arrays.fill(vals, -1);
             size = 0;
-            for (int i = 0; i < ok.length; i++) if (ov[i] >= 0) put(ok[i], ov[i]);
+            for (int i = 0; i < ok.length; i++) if (ov[i] >= 0) put(ok[i], oc[i], ov[i]);
         }
 
-        private static int hash(long k) {
-            long h = k * 0x9E3779B97F4A7C15L;
+        private static int hash(long k, int c) {
+            long h = (k + c * 0xC2B2AE3D27D4EB4FL) * 0x9E3779B97F4A7C15L;
             return (int) (h ^ h >>> 29);
         }
     }

@@ -89,6 +89,49 @@ class GrammarConstraintTest {
         assertThat(finite).as("only end-of-turn tokens once nothing can follow").isEqualTo(vocab.endOfTurn.length);
     }
 
+    /**
+     * A string with maxLength 5000 and a pattern [a-z]{2,4000}: the masks at every kind of position (start, far from
+     * both bounds, the last token lengths before the maximum, at it) equal the token-by-token check, and every position
+     * more than the longest token away from the bounds is masked as one state (so its allowed set is computed once).
+     */
+    @Test
+    void longBoundedStringsMaskExactlyAndShareMasks() {
+        Grammar g = JsonSchemaGrammar.fromSchema("{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\",\"maxLength\":5000},"
+                + "\"code\":{\"type\":\"string\",\"pattern\":\"^[a-z]{2,4000}$\"}},\"required\":[\"text\",\"code\"],\"additionalProperties\":false}");
+        String text = "{\"text\":\"";
+        for (int n : new int[]{0, 1, 300, 2500, 5000 - vocab.maxDepth - 1, 5000 - vocab.maxDepth, 4990, 4999, 5000}) {
+            sameAsBruteForce(g, text + "a".repeat(n));
+        }
+        String code = text + "ok\",\"code\":\"";
+        for (int n : new int[]{0, 1, 2, 3, 200, 3000, 4000 - vocab.maxDepth, 3999, 4000}) sameAsBruteForce(g, code + "q".repeat(n));
+        sameAsBruteForce(g, text + "é".repeat(2400) + "x");
+
+        GrammarConstraint c = new GrammarConstraint(g, vocab);
+        int fed = 200;
+        c.matcher().feed((text + "a".repeat(fed)).getBytes(StandardCharsets.UTF_8));
+        int shared = c.matcher().maskState(c.matcher().state(), vocab.maxDepth);
+        long[] first = c.allowed().clone();
+        while (5000 - (fed + 97) > vocab.maxDepth) {
+            c.matcher().feed("a".repeat(97).getBytes(StandardCharsets.UTF_8));
+            fed += 97;
+            assertThat(c.matcher().maskState(c.matcher().state(), vocab.maxDepth)).as("after %d characters", fed).isEqualTo(shared);
+            assertThat(c.allowed()).isEqualTo(first);
+        }
+        assertThat(fed).isGreaterThan(4700);
+        // three characters left: a state of its own, and no run of four letters fits
+        c.matcher().feed("a".repeat(4997 - fed).getBytes(StandardCharsets.UTF_8));
+        assertThat(c.matcher().maskState(c.matcher().state(), vocab.maxDepth)).isNotEqualTo(shared);
+        int letters4 = 0;
+        for (int id = 0; id < tok.vocabSize(); id++) {
+            byte[] b = vocab.bytes(id);
+            if (b == null || b.length < 4 || !new String(b, StandardCharsets.ISO_8859_1).matches("[a-z]+")) continue;
+            letters4++;
+            assertThat(c.allows(id)).as(tok.piece(id)).isFalse();
+        }
+        assertThat(letters4).isPositive();
+        assertThat(c.allows(tok.tokenId("aa").orElseThrow())).isTrue();
+    }
+
     /** Not a benchmark: one rough figure in the test log for the record (cold walk, then the cached mask). */
     @Test
     void reportsMaskCost() {

@@ -97,6 +97,27 @@ class GrammarGenerationTest {
         generatesOnly("root ::= \"«\" [а-яА-Яé ]{1,12} \"»\"", t -> p.matcher(t).matches());
     }
 
+    /**
+     * Counted repetitions with large bounds, under the models' masks: at least 300 and at most 400 letters, so both
+     * bounds are met in generation (the period is allowed only from the 300th letter and forced after the 400th; every letter may be its own token).
+     */
+    @Test
+    void largeCountedRepetitions() {
+        Pattern p = Pattern.compile("[a-z]{300,400}\\.");
+        Grammar g = Grammar.parse("root ::= [a-z]{300,400} \".\"");
+        for (Engine e : engines) {
+            try (Session s = e.newSession()) {
+                for (long seed = 1; seed <= 4; seed++) {
+                    GenerationOptions opts = GenerationOptions.builder().temperature(1f).topK(0).topP(1f).seed(seed)
+                            .maxTokens(900).grammar(g).build();
+                    Generation out = s.generate(List.of(ChatMessage.user("Write letters.")), opts, null);
+                    assertThat(out.stopReason()).as("seed %d: %s", seed, out.text()).isEqualTo(StopReason.END_OF_TURN);
+                    assertThat(p.matcher(out.text()).matches()).as("seed %d on %s: %s", seed, e.path().getFileName(), out.text()).isTrue();
+                }
+            }
+        }
+    }
+
     @Test
     void jsonMode() {
         ObjectMapper json = new ObjectMapper();

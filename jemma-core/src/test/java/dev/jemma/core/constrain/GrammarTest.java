@@ -42,6 +42,30 @@ class GrammarTest {
         rejects(counted, "1-a-xx-|", "12--xx-|", "12-abcd-xx-|", "12-a-x-|", "12-a-xx-yyy|", "12-a-xx-|z");
     }
 
+    /**
+     * Counted repetitions at large bounds: exactly the lengths allowed, nested counts, a repeated group and rule, an
+     * item that can be empty, and a grammar no bigger for {0,5000} than for {0,5}.
+     */
+    @Test
+    void largeCountedRepetitions() {
+        String letters = "root ::= [a-z]{2,4000}";
+        accepts(letters, "ab", "a".repeat(4000), "xyz".repeat(1333));
+        rejects(letters, "", "a", "a".repeat(4001), "ab1");
+        accepts("root ::= \"ab\"{3,5} \".\"", "ababab.", "ababababab.");
+        rejects("root ::= \"ab\"{3,5} \".\"", "abab.", "abababababab.", "ababa.");
+        String nested = "root ::= (\"x\" [0-9]{1,3} \";\"){2,1000}";
+        accepts(nested, "x1;x22;", "x123;".repeat(1000), "x0;x9;x99;");
+        rejects(nested, "x1;", "x1234;x1;", "x1;x;", "x1;".repeat(1001));
+        accepts("root ::= item{1000}\nitem ::= \"a\" | \"bc\"", "a".repeat(1000), "bc".repeat(1000), "abc".repeat(500));
+        rejects("root ::= item{1000}\nitem ::= \"a\" | \"bc\"", "a".repeat(999), "a".repeat(1001));
+        accepts("root ::= \"x\"{3,} \"!\"", "xxx!", "x".repeat(9000) + "!");
+        rejects("root ::= \"x\"{3,} \"!\"", "xx!", "!");
+        // an item that can be empty: {2,3} of "a"? is zero to three a's
+        accepts("root ::= (\"a\"?){2,3} \"b\"", "b", "ab", "aab", "aaab");
+        rejects("root ::= (\"a\"?){2,3} \"b\"", "aaaab");
+        assertThat(Grammar.parse("root ::= [a-z]{0,5000}").kind.length).isEqualTo(Grammar.parse("root ::= [a-z]{0,5}").kind.length);
+    }
+
     @Test
     void characterClassesRangesNegationAndUtf8() {
         accepts("root ::= [a-zA-Z_] [a-zA-Z0-9_]*", "x", "_foo9", "Bar");
@@ -109,6 +133,7 @@ class GrammarTest {
                 new Bad("root ::= \"\\q\"", "unknown escape '\\q'"),
                 new Bad("root ::= expr\nexpr ::= expr \"+\" \"1\" | \"1\"", "rule 'expr' is left-recursive"),
                 new Bad("root ::= (\"a\"?)*", "rule 'root' is left-recursive"),
+                new Bad("root ::= (\"a\"?){2,}", "rule 'root' is left-recursive"),
                 new Bad("root ::= \"a\" @", "unexpected character '@'"),
                 new Bad("root ::= <[105]> \"a\"", "token ids (<[105]>) are not supported"),
                 new Bad("root ::= !<escape>", "negated token references (!<...>) are not supported"),
