@@ -34,6 +34,18 @@ class VisionCommandsTest {
     }
 
 
+    /** A PNG signature and an IHDR chunk (valid CRC) claiming w × h, then nothing. */
+    private static byte[] pngHeader(int w, int h) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 + 25);
+        b.put(new byte[]{(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'}).putInt(13);
+        int crcFrom = b.position();
+        b.put(new byte[]{'I', 'H', 'D', 'R'}).putInt(w).putInt(h).put((byte) 8).put((byte) 2).put((byte) 0).put((byte) 0).put((byte) 0);
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(b.array(), crcFrom, 17);
+        b.putInt((int) crc.getValue());
+        return b.array();
+    }
+
     private static double maxAbs(float[] a, float[] b) {
         assertThat(a).hasSameSizeAs(b);
         double m = 0;
@@ -86,6 +98,39 @@ class VisionCommandsTest {
         assertThat(r.out().strip()).isEqualTo(expected);
     }
 
+    /**
+     * The same answer through the engine, {@code run} (one and two {@code --image}) and {@code chat}'s {@code /image}:
+     * greedy, 12 tokens, the chat template, the mmproj found beside the model.
+     */
+    @Test
+    void runAndChatAnswerAsTheEngine() throws Exception {
+        JsonNode v = manifest.get("cases").get("square").get("variants").get("F32");
+        Path model = Path.of(p(v.get("text_gguf").asText()));
+        Path square = Path.of(p("gemma3-vision-tiny/media/square-224x224.png")), wide = Path.of(p("gemma3-vision-tiny/media/wide-960x320.png"));
+        String q = "Describe this picture in one short sentence.";
+        String one, two;
+        var greedy = dev.jemma.core.engine.GenerationOptions.builder().temperature(0f).maxTokens(12).build();
+        try (var e = dev.jemma.core.engine.Engine.load(model, dev.jemma.core.engine.EngineOptions.builder().threads(2).build());
+             var s = e.newSession()) {
+            one = s.generate(java.util.List.of(dev.jemma.core.chat.ChatMessage.user(q, java.util.List.of(dev.jemma.core.chat.ChatImage.read(square)))),
+                    greedy, dev.jemma.core.engine.TokenListener.NONE).text();
+            s.clear();
+            two = s.generate(java.util.List.of(dev.jemma.core.chat.ChatMessage.user(q, java.util.List.of(dev.jemma.core.chat.ChatImage.read(square),
+                    dev.jemma.core.chat.ChatImage.read(wide)))), greedy, dev.jemma.core.engine.TokenListener.NONE).text();
+        }
+        assertThat(one.strip()).isNotEmpty();
+        var r = CliTestSupport.run(null, "run", model.toString(), "--image", square.toString(), "--temp", "0", "-n", "12", "-t", "2", q);
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out().strip()).isEqualTo(one.strip());
+        r = CliTestSupport.run(null, "run", model.toString(), "--image", square.toString(), "--image", wide.toString(), "--temp", "0",
+                "-n", "12", "-t", "2", q);
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out().strip()).isEqualTo(two.strip());
+        r = CliTestSupport.run("/image " + square + "\n" + q + "\n/bye\n", "chat", model.toString(), "--temp", "0", "-n", "12", "-t", "2");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("Added image").contains(one.strip());
+    }
+
     @Test
     void chatTakesSlashImage() {
         JsonNode c = manifest.get("cases").get("square"), v = c.get("variants").get("F32");
@@ -113,6 +158,20 @@ class VisionCommandsTest {
         var r = CliTestSupport.run(null, "run", p(v.get("text_gguf").asText()), "--image", fake.toString(), "-n", "2", "-t", "2", "hi");
         assertThat(r.exitCode()).isNotZero();
         assertThat(r.err().strip()).startsWith("jemma: ").contains("notes.png: not a supported image").doesNotContain("\n").doesNotContain("Exception");
+        // the other bad images, each one line: truncated, zero-size, a 20 000-pixel side (header only: no memory
+        // is spent on it), an empty file
+        byte[] png = Files.readAllBytes(Path.of(p("gemma3-vision-tiny/media/square-224x224.png")));
+        Path half = Files.write(tmp.resolve("half.png"), java.util.Arrays.copyOf(png, png.length / 2));
+        Path zero = Files.write(tmp.resolve("zero.png"), pngHeader(0, 10));
+        Path huge = Files.write(tmp.resolve("huge.png"), pngHeader(20_000, 20_000));
+        Path empty = Files.write(tmp.resolve("empty.png"), new byte[0]);
+        for (var bad : java.util.Map.of(half, "half.png: truncated or corrupt", zero, "zero.png: ", huge,
+                "huge.png: the PNG image is 20000×20000 pixels, more than the limit", empty, "empty.png: the image is empty").entrySet()) {
+            r = CliTestSupport.run(null, "run", p(v.get("text_gguf").asText()), "--image", bad.getKey().toString(), "-n", "2", "-t", "2", "hi");
+            assertThat(r.exitCode()).as(bad.getValue()).isNotZero();
+            assertThat(r.err().strip()).as(bad.getValue()).startsWith("jemma: " + bad.getValue()).doesNotContain("\n")
+                    .doesNotContain("Exception").doesNotContain("OutOfMemory");
+        }
         r = CliTestSupport.run(null, "run", RunCommandTest.TINY, "--image", p("gemma3-vision-tiny/media/square-224x224.png"), "-n", "2", "-t", "2", "hi");
         assertThat(r.exitCode()).isNotZero();
         assertThat(r.err()).contains("no vision tower");

@@ -1,5 +1,6 @@
 package dev.jemma.server;
 
+import dev.jemma.core.testing.MultimodalFixtures;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -26,10 +27,12 @@ import static org.assertj.core.api.Assertions.assertThat;
  * ollama client sends Jemma's /api/chat extension {@code tool_choice: "required"} (the client posts a request's fields
  * as given) to the FunctionGemma test model (its own markup, through the Ollama API), with a fixed seed. Without node or
  * the installed clients the test reports itself skipped, unless JEMMA_REQUIRE_NODE_CLIENTS is set (as {@code .ci/run}
- * sets it): then it fails.
+ * sets it): then it fails. Images go through both clients too, on the multimodal fixture model (its mmproj beside it).
  */
 class OfficialClientsTest {
     static final Path CLIENTS = Path.of("../tools/clients");
+    static final String VISION = "gemma3-vision-tiny-F32";
+    static final Path VISION_DIR = MultimodalFixtures.root().resolve("gemma3-vision-tiny");
 
     @TempDir
     static Path home;
@@ -45,7 +48,7 @@ class OfficialClientsTest {
         }
         Assumptions.assumeTrue(why == null, why);
         server = TestServers.start(TestServers.config().withModels(List.of(TestServers.tinyModel().toString(),
-                FunctionGemmaApiTest.model().toString())), home);
+                FunctionGemmaApiTest.model().toString(), VISION_DIR.resolve(VISION + ".gguf").toString())), home);
     }
 
     @AfterAll
@@ -79,5 +82,40 @@ class OfficialClientsTest {
         // every check printed its line: the four round trips and their answers
         assertThat(out).contains("ok openai plain:", "ok openai streamed:", "ok ollama plain:", "ok ollama streamed:",
                 "ok openai plain result sent back", "ok ollama streamed result sent back", "all tool-call round trips passed");
+    }
+
+    /**
+     * Images with the official clients (tools/clients/image-roundtrip.mjs): OpenAI's image_url data: URL, plain and
+     * streamed, and Ollama's images in /api/chat (base64, and bytes streamed) and /api/generate (a file path the client
+     * reads) each answer exactly what the engine answers for the same image and question.
+     */
+    @Test
+    void imagesThroughTheOfficialClientsAnswerAsTheEngine() throws Exception {
+        Path png = VISION_DIR.resolve("media/square-224x224.png").toRealPath();
+        String question = "Describe this picture in one short sentence.";
+        String expected;
+        var greedy = dev.jemma.core.engine.GenerationOptions.builder().temperature(0f).maxTokens(12).build();
+        try (var e = dev.jemma.core.engine.Engine.load(VISION_DIR.resolve(VISION + ".gguf"),
+                dev.jemma.core.engine.EngineOptions.builder().threads(1).build()); var s = e.newSession()) {
+            expected = s.generate(List.of(dev.jemma.core.chat.ChatMessage.user(question, List.of(dev.jemma.core.chat.ChatImage.read(png)))),
+                    greedy, dev.jemma.core.engine.TokenListener.NONE).text();
+        }
+        assertThat(expected).isNotBlank();
+        Process p = new ProcessBuilder("node", "image-roundtrip.mjs", server.uri().toString().replaceAll("/$", ""), VISION,
+                png.toString(), question).directory(CLIENTS.toFile()).redirectErrorStream(true).start();
+        boolean done = p.waitFor(Duration.ofMinutes(4).toSeconds(), TimeUnit.SECONDS);
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!done) p.destroyForcibly();
+        System.out.println(out);
+        assertThat(done).as("node finished: %s", out).isTrue();
+        assertThat(p.exitValue()).as(out).isZero();
+        java.util.Map<String, String> answers = new java.util.LinkedHashMap<>();
+        for (String line : out.split("\n")) {
+            if (!line.startsWith("{")) continue;
+            var n = Exchange.JSON.readTree(line);
+            answers.put(n.path("via").asText(), n.path("answer").asText());
+        }
+        assertThat(answers.keySet()).containsExactly("openai", "openai streamed", "ollama chat", "ollama chat streamed", "ollama generate");
+        answers.forEach((via, answer) -> assertThat(answer).as(via).isEqualTo(expected));
     }
 }
