@@ -169,7 +169,7 @@ class VisionCommandsTest {
                 "huge.png: the PNG image is 20000×20000 pixels, more than the limit", empty, "empty.png: the image is empty").entrySet()) {
             r = CliTestSupport.run(null, "run", p(v.get("text_gguf").asText()), "--image", bad.getKey().toString(), "-n", "2", "-t", "2", "hi");
             assertThat(r.exitCode()).as(bad.getValue()).isNotZero();
-            assertThat(r.err().strip()).as(bad.getValue()).startsWith("jemma: " + bad.getValue()).doesNotContain("\n")
+            assertThat(r.err().strip()).as(bad.getValue()).startsWith("jemma: ").contains(bad.getValue()).doesNotContain("\n")
                     .doesNotContain("Exception").doesNotContain("OutOfMemory");
         }
         r = CliTestSupport.run(null, "run", RunCommandTest.TINY, "--image", p("gemma3-vision-tiny/media/square-224x224.png"), "-n", "2", "-t", "2", "hi");
