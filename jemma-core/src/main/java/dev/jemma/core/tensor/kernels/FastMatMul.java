@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * {@code -Djemma.int8.residual=true} a second int8 row per token for its rounding error — {@link QuantizedActivations}' residual rows, which the kernels run as
  * extra tokens and {@code Call.addResidual} sums back, so the result is ~15-bit rather than 8-bit accurate) and on
  * {@link InterleavedGemm#gemvF16} for F16 (f32). Calls of a few tokens ({@link Int8FewTokens#minTokens} to {@link Int8FewTokens#maxTokens}: the decode
- * rows of a batched step) over Q4_0 / Q8_0 copies run on {@link Int8FewTokens}, one pass over the weights for all of
+ * rows of a batched step) over Q4_0 / Q5_0 / Q8_0 / Q4_K / Q6_K copies run on {@link Int8FewTokens}, one pass over the weights for all of
  * them, bit-identical to the single-token kernels per token. Any other matrix keeps f32 activations, in two shapes:
  * <ul>
  *   <li><b>few tokens (decode)</b>: memory-bound matrix × vector; each stored row is streamed once through a fused
@@ -304,6 +304,8 @@ public final class FastMatMul implements MatMul {
         switch (w.type()) {
             case Q8_0 -> Int8FewTokens.q8(w.interleaved(), i0, i1, w.rows(), nb, xq, xq.floats(), int8Out, fewScratch[worker]);
             case Q4_K -> Int8FewTokens.q4k(w.interleaved(), i0, i1, w.rows(), nb, xq, int8Out, fewScratch[worker]);
+            case Q5_0 -> Int8FewTokens.q5(w.interleaved(), i0, i1, w.rows(), nb, xq, int8Out, fewScratch[worker]);
+            case Q6_K -> Int8FewTokens.q6k(w.interleaved(), i0, i1, w.rows(), nb, xq, int8Out, fewScratch[worker]);
             default -> Int8FewTokens.q4(w.interleaved(), i0, i1, w.rows(), nb, xq, int8Out, fewScratch[worker]);
         }
         addResidual(i0 * 2 * Interleaved.ROWS, i1 * 2 * Interleaved.ROWS);

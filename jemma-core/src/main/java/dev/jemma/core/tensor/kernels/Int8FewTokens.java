@@ -16,7 +16,8 @@ import static dev.jemma.core.tensor.kernels.VectorWidth.F16_MAGIC;
 
 /**
  * A few tokens at once (2 to {@link #maxTokens}: the decode rows of a continuous-batching step, and the logits rows of a
- * step with a prompt chunk) over {@link Interleaved} Q4_0 and Q8_0 weights, each weight read and decoded once for all.
+ * step with a prompt chunk) over {@link Interleaved} Q4_0, Q5_0 and Q8_0 weights and {@link KQuantInterleaved} Q4_K and
+ * Q6_K weights (a Q4_K_M file's types), each weight read and decoded once for all.
  *
  * <p>Why a kernel of its own: one token runs on {@link Int8Kernels}, whose work per weight is its decode (load, shift,
  * mask) plus a broadcast, a multiply and an add; the tile GEMMs ({@link Int8Gemm}, {@link InterleavedGemm}) decode a
@@ -68,12 +69,16 @@ public final class Int8FewTokens {
      * Up to how many tokens a call over this type's copy runs here at this width (0: never): where the tile GEMMs stop
      * being slower, measured on one core (docs/PERFORMANCE.md, "Serving"). At 512 bits both types win or tie through 16
      * tokens (Q4_0 still wins at 32); at 256 bits (16 registers) the 4-token Q4_0 pass runs slower than the tile GEMM, so
-     * Q4_0 stops at 3 tokens there.
+     * Q4_0 stops at 3 tokens there. Q5_0 (one slice per pass) beats the Int8Gemm tile from 4 tokens only at 512 bits
+     * (ties from 8), at 128 up to 4, and at 256 bits not at all since {@link Int8Kernels#q5} takes two slices per pass there; Q6_K (passes of two tokens) beats the f32 tile GEMM up to 6
+     * tokens and ties at 8 at 512 bits, wins up to 6 at 128, and is off where its single-token kernel pairs slices.
      */
     public static int maxTokens(GgmlType type) {
         if (type == GgmlType.Q4_0) return L >= 32 ? 16 : L == 16 ? 3 : 8;
         if (type == GgmlType.Q8_0) return L >= 32 ? 16 : 8;
         if (type == GgmlType.Q4_K) return L >= 32 ? 16 : L == 16 ? 3 : 8;
+        if (type == GgmlType.Q5_0) return L >= 32 ? 16 : L == 16 ? 0 : 4;
+        if (type == GgmlType.Q6_K) return Q6K_PAIRS ? 0 : L >= 32 ? 8 : 6;
         return 0;
     }
 
@@ -166,6 +171,69 @@ public final class Int8FewTokens {
                 }
             }
             if (t1 < n) Int8Kernels.q8(w, 2 * item, Math.min(groups, 2 * item + 2), rows, nb, a, n - 1, out);
+        }
+    }
+
+    /**
+     * {@link #q4} for a Q5_0 copy. A pass takes one slice of the group (one vector of 16-bit lanes) and 4, 3 or 2 tokens: each
+     * token keeps Q5_0's two 16-bit half-block sums, so a slice, not two, keeps the accumulators within 16 registers.
+     */
+    public static void q5(MemorySegment w, int i0, int i1, int rows, int nb, QuantizedActivations a, float[] out, float[] acc) {
+        final int n = a.tokens, groups = Interleaved.groups(rows);
+        final long gBytes = (long) nb * Interleaved.Q5_TILE;
+        for (int item = i0; item < i1; item++) {
+            final int t1 = n == 1 ? 0 : n;
+            for (int g = 2 * item; g < Math.min(groups, 2 * item + 2); g++) {
+                final int r0 = g * Interleaved.ROWS;
+                for (int l0 = 0; l0 < Interleaved.ROWS; l0 += L) {
+                    final int valid = Math.min(L, rows - r0 - l0);
+                    if (valid <= 0) continue;
+                    final long so = g * gBytes + 2L * l0;
+                    for (int t = 0, k; t < t1; t += k) {
+                        k = block(t1 - t);
+                        if (k == 4) q5x4(w, so, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, a.cols, t, acc);
+                        else if (k == 3) q5x3(w, so, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, a.cols, t, acc);
+                        else q5x2(w, so, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, a.cols, t, acc);
+                        store(acc, k, out, t, rows, r0 + l0, valid);
+                    }
+                }
+            }
+            if (t1 < n) Int8Kernels.q5(w, 2 * item, Math.min(groups, 2 * item + 2), rows, nb, a, n - 1, out);
+        }
+    }
+
+    /**
+     * Whether {@link KQuantKernels#q6k} takes two slices per pass at this width: it then scales each 8-column sum at once,
+     * in an order the passes here (one slice, a sub-tile's sums first) do not follow, so Q6_K stays on it per token.
+     * A pass in that arithmetic measured slower than the two-slice kernel per token at 256 bits (one core, 1152 × 6912,
+     * k = 2: 13.8 vs 17.9 G multiply-adds/s), so none is kept.
+     */
+    private static final boolean Q6K_PAIRS = L == Int8Kernels.PAIRS_AT;
+
+    /**
+     * {@link #q4} for a Q6_K copy ({@link KQuantInterleaved}): one slice and two tokens per pass, in the arithmetic of
+     * {@link KQuantKernels#q6k}; an odd count's last token runs on that kernel, as every token does at the widths where it
+     * takes two slices per pass ({@link #Q6K_PAIRS}). Passes of 3 or 4 tokens (written out as for the other types)
+     * measured slower than passes of 2 at 512 bits (one core, 1152 × 6912, k = 4: 28 vs 43 G multiply-adds/s): a Q6_K
+     * token holds four 16-bit and four f32 sums per slice, twice Q4_0's.
+     */
+    public static void q6k(MemorySegment w, int i0, int i1, int rows, int nb, QuantizedActivations a, float[] out, float[] acc) {
+        final int n = a.tokens, groups = Interleaved.groups(rows);
+        final long gBytes = (long) (nb / 8) * KQuantInterleaved.Q6K_SB;
+        final int t1 = Q6K_PAIRS ? 0 : n & ~1;
+        for (int item = i0; item < i1; item++) {
+            for (int g = 2 * item; g < Math.min(groups, 2 * item + 2); g++) {
+                final int r0 = g * Interleaved.ROWS;
+                for (int sl = 0; sl < Interleaved.ROWS; sl += L) {
+                    final int valid = Math.min(L, rows - r0 - sl);
+                    if (valid <= 0) continue;
+                    for (int t = 0; t < t1; t += 2) {
+                        q6kx2(w, g * gBytes, sl, nb, a.q, a.d, a.q6Bias, a.cols, t, acc);
+                        store(acc, 2, out, t, rows, r0 + sl, valid);
+                    }
+                }
+            }
+            for (int t = t1; t < n; t++) KQuantKernels.q6k(w, 2 * item, Math.min(groups, 2 * item + 2), rows, nb, a, t, out);
         }
     }
 
@@ -957,6 +1025,295 @@ public final class Int8FewTokens {
             FloatVector e7 = FloatVector.broadcast(F, xd[d7 + b]);
             a7.mul(dlo).fma(e7, FloatVector.fromArray(F, acc, 7 * PASS)).intoArray(acc, 7 * PASS);
             b7.mul(dhi).fma(e7, FloatVector.fromArray(F, acc, 7 * PASS + FL)).intoArray(acc, 7 * PASS + FL);
+        }
+    }
+
+    /**
+     * Four tokens (t .. t + 3) of the Q5_0 slice whose lanes start at byte {@code so} (block 0): each block's two exact
+     * 16-bit half-block sums per token ({@link Int8Kernels#q5}'s, from its start values), then acc[j·PASS + i] =
+     * ((lo + hi)·d_i)·dx_j + acc, its f32 operations in its order.
+     */
+    private static void q5x4(MemorySegment w, long so, int nb, short[] xq, float[] xd, short[] biasLo, short[] biasHi, int cols,
+                             int t, float[] acc) {
+        Arrays.fill(acc, 0, 4 * PASS, 0f);
+        final int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb, d3 = d2 + nb;
+        for (int b = 0; b < nb; b++) {
+            final long tile = so + (long) b * Interleaved.Q5_TILE;
+            ShortVector l0 = ShortVector.broadcast(S, biasLo[d0 + b]), h0 = ShortVector.broadcast(S, biasHi[d0 + b]);
+            ShortVector l1 = ShortVector.broadcast(S, biasLo[d1 + b]), h1 = ShortVector.broadcast(S, biasHi[d1 + b]);
+            ShortVector l2 = ShortVector.broadcast(S, biasLo[d2 + b]), h2 = ShortVector.broadcast(S, biasHi[d2 + b]);
+            ShortVector l3 = ShortVector.broadcast(S, biasLo[d3 + b]), h3 = ShortVector.broadcast(S, biasHi[d3 + b]);
+            for (int q = 0; q < 5; q++) {
+                ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * q, LE);
+                ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * q, LE);
+                final int c = 32 * b + 3 * q; // columns c, c + 1, c + 2 (lo) and c + 16.. (hi): three per lane
+                ShortVector n0 = v.and((short) 31), m0 = u.and((short) 31);
+                l0 = l0.add(n0.mul(xq[x0 + c + 0]));
+                h0 = h0.add(m0.mul(xq[x0 + c + 16]));
+                l1 = l1.add(n0.mul(xq[x1 + c + 0]));
+                h1 = h1.add(m0.mul(xq[x1 + c + 16]));
+                l2 = l2.add(n0.mul(xq[x2 + c + 0]));
+                h2 = h2.add(m0.mul(xq[x2 + c + 16]));
+                l3 = l3.add(n0.mul(xq[x3 + c + 0]));
+                h3 = h3.add(m0.mul(xq[x3 + c + 16]));
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 5).and((short) 31), m1 = u.lanewise(VectorOperators.LSHR, 5).and((short) 31);
+                l0 = l0.add(n1.mul(xq[x0 + c + 1]));
+                h0 = h0.add(m1.mul(xq[x0 + c + 17]));
+                l1 = l1.add(n1.mul(xq[x1 + c + 1]));
+                h1 = h1.add(m1.mul(xq[x1 + c + 17]));
+                l2 = l2.add(n1.mul(xq[x2 + c + 1]));
+                h2 = h2.add(m1.mul(xq[x2 + c + 17]));
+                l3 = l3.add(n1.mul(xq[x3 + c + 1]));
+                h3 = h3.add(m1.mul(xq[x3 + c + 17]));
+                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 10), m2 = u.lanewise(VectorOperators.LSHR, 10);
+                l0 = l0.add(n2.mul(xq[x0 + c + 2]));
+                h0 = h0.add(m2.mul(xq[x0 + c + 18]));
+                l1 = l1.add(n2.mul(xq[x1 + c + 2]));
+                h1 = h1.add(m2.mul(xq[x1 + c + 18]));
+                l2 = l2.add(n2.mul(xq[x2 + c + 2]));
+                h2 = h2.add(m2.mul(xq[x2 + c + 18]));
+                l3 = l3.add(n2.mul(xq[x3 + c + 2]));
+                h3 = h3.add(m2.mul(xq[x3 + c + 18]));
+            }
+            ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
+            ShortVector n0 = v.and((short) 31), m0 = v.lanewise(VectorOperators.LSHR, 5);
+            l0 = l0.add(n0.mul(xq[x0 + 32 * b + 15]));
+            h0 = h0.add(m0.mul(xq[x0 + 32 * b + 31]));
+            l1 = l1.add(n0.mul(xq[x1 + 32 * b + 15]));
+            h1 = h1.add(m0.mul(xq[x1 + 32 * b + 31]));
+            l2 = l2.add(n0.mul(xq[x2 + 32 * b + 15]));
+            h2 = h2.add(m0.mul(xq[x2 + 32 * b + 31]));
+            l3 = l3.add(n0.mul(xq[x3 + 32 * b + 15]));
+            h3 = h3.add(m0.mul(xq[x3 + 32 * b + 31]));
+            // the scales' f16 -> f32 in place, as Int8Kernels.q5
+            ShortVector hs = ShortVector.fromMemorySegment(S, w, tile, LE);
+            FloatVector f0 = ((IntVector) hs.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector f1 = ((IntVector) hs.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
+            ((FloatVector) l0.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) h0.convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+                    .fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            ((FloatVector) l0.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) h0.convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+                    .fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
+            ((FloatVector) l1.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) h1.convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+                    .fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            ((FloatVector) l1.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) h1.convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+                    .fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
+            ((FloatVector) l2.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) h2.convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+                    .fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
+            ((FloatVector) l2.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) h2.convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+                    .fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
+            FloatVector e3 = FloatVector.broadcast(F, xd[d3 + b]);
+            ((FloatVector) l3.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) h3.convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+                    .fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
+            ((FloatVector) l3.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) h3.convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+                    .fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
+        }
+    }
+
+    /** 3 tokens of a Q5_0 slice: see {@link #q5x4}. */
+    private static void q5x3(MemorySegment w, long so, int nb, short[] xq, float[] xd, short[] biasLo, short[] biasHi, int cols,
+                             int t, float[] acc) {
+        Arrays.fill(acc, 0, 3 * PASS, 0f);
+        final int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols;
+        final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb;
+        for (int b = 0; b < nb; b++) {
+            final long tile = so + (long) b * Interleaved.Q5_TILE;
+            ShortVector l0 = ShortVector.broadcast(S, biasLo[d0 + b]), h0 = ShortVector.broadcast(S, biasHi[d0 + b]);
+            ShortVector l1 = ShortVector.broadcast(S, biasLo[d1 + b]), h1 = ShortVector.broadcast(S, biasHi[d1 + b]);
+            ShortVector l2 = ShortVector.broadcast(S, biasLo[d2 + b]), h2 = ShortVector.broadcast(S, biasHi[d2 + b]);
+            for (int q = 0; q < 5; q++) {
+                ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * q, LE);
+                ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * q, LE);
+                final int c = 32 * b + 3 * q; // columns c, c + 1, c + 2 (lo) and c + 16.. (hi): three per lane
+                ShortVector n0 = v.and((short) 31), m0 = u.and((short) 31);
+                l0 = l0.add(n0.mul(xq[x0 + c + 0]));
+                h0 = h0.add(m0.mul(xq[x0 + c + 16]));
+                l1 = l1.add(n0.mul(xq[x1 + c + 0]));
+                h1 = h1.add(m0.mul(xq[x1 + c + 16]));
+                l2 = l2.add(n0.mul(xq[x2 + c + 0]));
+                h2 = h2.add(m0.mul(xq[x2 + c + 16]));
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 5).and((short) 31), m1 = u.lanewise(VectorOperators.LSHR, 5).and((short) 31);
+                l0 = l0.add(n1.mul(xq[x0 + c + 1]));
+                h0 = h0.add(m1.mul(xq[x0 + c + 17]));
+                l1 = l1.add(n1.mul(xq[x1 + c + 1]));
+                h1 = h1.add(m1.mul(xq[x1 + c + 17]));
+                l2 = l2.add(n1.mul(xq[x2 + c + 1]));
+                h2 = h2.add(m1.mul(xq[x2 + c + 17]));
+                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 10), m2 = u.lanewise(VectorOperators.LSHR, 10);
+                l0 = l0.add(n2.mul(xq[x0 + c + 2]));
+                h0 = h0.add(m2.mul(xq[x0 + c + 18]));
+                l1 = l1.add(n2.mul(xq[x1 + c + 2]));
+                h1 = h1.add(m2.mul(xq[x1 + c + 18]));
+                l2 = l2.add(n2.mul(xq[x2 + c + 2]));
+                h2 = h2.add(m2.mul(xq[x2 + c + 18]));
+            }
+            ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
+            ShortVector n0 = v.and((short) 31), m0 = v.lanewise(VectorOperators.LSHR, 5);
+            l0 = l0.add(n0.mul(xq[x0 + 32 * b + 15]));
+            h0 = h0.add(m0.mul(xq[x0 + 32 * b + 31]));
+            l1 = l1.add(n0.mul(xq[x1 + 32 * b + 15]));
+            h1 = h1.add(m0.mul(xq[x1 + 32 * b + 31]));
+            l2 = l2.add(n0.mul(xq[x2 + 32 * b + 15]));
+            h2 = h2.add(m0.mul(xq[x2 + 32 * b + 31]));
+            // the scales' f16 -> f32 in place, as Int8Kernels.q5
+            ShortVector hs = ShortVector.fromMemorySegment(S, w, tile, LE);
+            FloatVector f0 = ((IntVector) hs.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector f1 = ((IntVector) hs.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
+            ((FloatVector) l0.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) h0.convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+                    .fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            ((FloatVector) l0.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) h0.convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+                    .fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
+            ((FloatVector) l1.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) h1.convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+                    .fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            ((FloatVector) l1.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) h1.convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+                    .fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
+            ((FloatVector) l2.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) h2.convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+                    .fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
+            ((FloatVector) l2.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) h2.convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+                    .fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
+        }
+    }
+
+    /** 2 tokens of a Q5_0 slice: see {@link #q5x4}. */
+    private static void q5x2(MemorySegment w, long so, int nb, short[] xq, float[] xd, short[] biasLo, short[] biasHi, int cols,
+                             int t, float[] acc) {
+        Arrays.fill(acc, 0, 2 * PASS, 0f);
+        final int x0 = t * cols, x1 = x0 + cols;
+        final int d0 = t * nb, d1 = d0 + nb;
+        for (int b = 0; b < nb; b++) {
+            final long tile = so + (long) b * Interleaved.Q5_TILE;
+            ShortVector l0 = ShortVector.broadcast(S, biasLo[d0 + b]), h0 = ShortVector.broadcast(S, biasHi[d0 + b]);
+            ShortVector l1 = ShortVector.broadcast(S, biasLo[d1 + b]), h1 = ShortVector.broadcast(S, biasHi[d1 + b]);
+            for (int q = 0; q < 5; q++) {
+                ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * q, LE);
+                ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * q, LE);
+                final int c = 32 * b + 3 * q; // columns c, c + 1, c + 2 (lo) and c + 16.. (hi): three per lane
+                ShortVector n0 = v.and((short) 31), m0 = u.and((short) 31);
+                l0 = l0.add(n0.mul(xq[x0 + c + 0]));
+                h0 = h0.add(m0.mul(xq[x0 + c + 16]));
+                l1 = l1.add(n0.mul(xq[x1 + c + 0]));
+                h1 = h1.add(m0.mul(xq[x1 + c + 16]));
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 5).and((short) 31), m1 = u.lanewise(VectorOperators.LSHR, 5).and((short) 31);
+                l0 = l0.add(n1.mul(xq[x0 + c + 1]));
+                h0 = h0.add(m1.mul(xq[x0 + c + 17]));
+                l1 = l1.add(n1.mul(xq[x1 + c + 1]));
+                h1 = h1.add(m1.mul(xq[x1 + c + 17]));
+                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 10), m2 = u.lanewise(VectorOperators.LSHR, 10);
+                l0 = l0.add(n2.mul(xq[x0 + c + 2]));
+                h0 = h0.add(m2.mul(xq[x0 + c + 18]));
+                l1 = l1.add(n2.mul(xq[x1 + c + 2]));
+                h1 = h1.add(m2.mul(xq[x1 + c + 18]));
+            }
+            ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
+            ShortVector n0 = v.and((short) 31), m0 = v.lanewise(VectorOperators.LSHR, 5);
+            l0 = l0.add(n0.mul(xq[x0 + 32 * b + 15]));
+            h0 = h0.add(m0.mul(xq[x0 + 32 * b + 31]));
+            l1 = l1.add(n0.mul(xq[x1 + 32 * b + 15]));
+            h1 = h1.add(m0.mul(xq[x1 + 32 * b + 31]));
+            // the scales' f16 -> f32 in place, as Int8Kernels.q5
+            ShortVector hs = ShortVector.fromMemorySegment(S, w, tile, LE);
+            FloatVector f0 = ((IntVector) hs.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector f1 = ((IntVector) hs.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
+            ((FloatVector) l0.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) h0.convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+                    .fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            ((FloatVector) l0.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) h0.convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+                    .fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
+            ((FloatVector) l1.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) h1.convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+                    .fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            ((FloatVector) l1.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) h1.convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+                    .fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+        }
+    }
+
+    /**
+     * Two tokens (t, t + 1) of the Q6_K slice {@code sl} of the group at byte {@code g}, in {@link KQuantKernels#q6k}'s
+     * one-slice arithmetic (the widths where it runs): per token and sub-tile four exact 16-bit sums of 8 columns (from the
+     * start values −32·Σx), lo = 0 + the first sub-block's two in f32 and hi = 0 + the second's (exact integers), then
+     * acc = (lo·(d·sa) + hi·(d·sb))·dx + acc, its operations in its order.
+     */
+    private static void q6kx2(MemorySegment w, long g, int sl, int nb, short[] xq, float[] xd, short[] bias, int cols, int t,
+                              float[] acc) {
+        Arrays.fill(acc, 0, 2 * PASS, 0f);
+        final int nsb = nb / 8;
+        final int x0 = t * cols, x1 = x0 + cols;
+        final int d0 = t * nb, d1 = d0 + nb;
+        for (int sb = 0; sb < nsb; sb++) {
+            final long h = g + (long) sb * KQuantInterleaved.Q6K_SB + 4L * sl;
+            final FloatVector da = FloatVector.fromMemorySegment(F, w, h, LE), db = FloatVector.fromMemorySegment(F, w, h + 2 * L, LE);
+            for (int j = 0; j < 8; j++) {
+                final long tile = h - 2L * sl + KQuantInterleaved.Q6K_HEADER + (long) j * KQuantInterleaved.Q6K_SUB;
+                final int b = 8 * sb + j, c = 32 * b;
+                FloatVector lo0a = FloatVector.zero(F), lo0b = lo0a, hi0a = lo0a, hi0b = lo0a;
+                FloatVector lo1a = FloatVector.zero(F), lo1b = lo1a, hi1a = lo1a, hi1b = lo1a;
+                for (int part = 0; part < 2; part++) { // sub-block 0 (columns 0..15, lo), then 1 (16..31, hi)
+                    for (int half = 0; half < 2; half++) {
+                        ShortVector p0 = ShortVector.broadcast(S, bias[4 * (d0 + b) + 2 * part + half]);
+                        ShortVector p1 = ShortVector.broadcast(S, bias[4 * (d1 + b) + 2 * part + half]);
+                        ShortVector w0 = ShortVector.fromMemorySegment(S, w, tile + 64 + 192L * half + 384L * part, LE);
+                        ShortVector w1 = ShortVector.fromMemorySegment(S, w, tile + 64 + 192L * half + 384L * part + 64, LE);
+                        ShortVector w2 = ShortVector.fromMemorySegment(S, w, tile + 64 + 192L * half + 384L * part + 128, LE);
+                        ShortVector q0 = w0.and((short) 63);
+                        p0 = p0.add(q0.mul(xq[x0 + c + 8 * half + 16 * part + 0]));
+                        p1 = p1.add(q0.mul(xq[x1 + c + 8 * half + 16 * part + 0]));
+                        q0 = w0.lanewise(VectorOperators.LSHR, 6).and((short) 63);
+                        p0 = p0.add(q0.mul(xq[x0 + c + 8 * half + 16 * part + 1]));
+                        p1 = p1.add(q0.mul(xq[x1 + c + 8 * half + 16 * part + 1]));
+                        q0 = w0.lanewise(VectorOperators.LSHR, 12).or(w2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30));
+                        p0 = p0.add(q0.mul(xq[x0 + c + 8 * half + 16 * part + 2]));
+                        p1 = p1.add(q0.mul(xq[x1 + c + 8 * half + 16 * part + 2]));
+                        q0 = w1.and((short) 63);
+                        p0 = p0.add(q0.mul(xq[x0 + c + 8 * half + 16 * part + 3]));
+                        p1 = p1.add(q0.mul(xq[x1 + c + 8 * half + 16 * part + 3]));
+                        q0 = w1.lanewise(VectorOperators.LSHR, 6).and((short) 63);
+                        p0 = p0.add(q0.mul(xq[x0 + c + 8 * half + 16 * part + 4]));
+                        p1 = p1.add(q0.mul(xq[x1 + c + 8 * half + 16 * part + 4]));
+                        q0 = w1.lanewise(VectorOperators.LSHR, 12).or(w2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30));
+                        p0 = p0.add(q0.mul(xq[x0 + c + 8 * half + 16 * part + 5]));
+                        p1 = p1.add(q0.mul(xq[x1 + c + 8 * half + 16 * part + 5]));
+                        q0 = w2.and((short) 63);
+                        p0 = p0.add(q0.mul(xq[x0 + c + 8 * half + 16 * part + 6]));
+                        p1 = p1.add(q0.mul(xq[x1 + c + 8 * half + 16 * part + 6]));
+                        q0 = w2.lanewise(VectorOperators.LSHR, 6).and((short) 63);
+                        p0 = p0.add(q0.mul(xq[x0 + c + 8 * half + 16 * part + 7]));
+                        p1 = p1.add(q0.mul(xq[x1 + c + 8 * half + 16 * part + 7]));
+                        if (part == 0) {
+                            lo0a = lo0a.add((FloatVector) p0.convertShape(VectorOperators.S2F, F, 0));
+                            lo0b = lo0b.add((FloatVector) p0.convertShape(VectorOperators.S2F, F, 1));
+                            lo1a = lo1a.add((FloatVector) p1.convertShape(VectorOperators.S2F, F, 0));
+                            lo1b = lo1b.add((FloatVector) p1.convertShape(VectorOperators.S2F, F, 1));
+                        } else {
+                            hi0a = hi0a.add((FloatVector) p0.convertShape(VectorOperators.S2F, F, 0));
+                            hi0b = hi0b.add((FloatVector) p0.convertShape(VectorOperators.S2F, F, 1));
+                            hi1a = hi1a.add((FloatVector) p1.convertShape(VectorOperators.S2F, F, 0));
+                            hi1b = hi1b.add((FloatVector) p1.convertShape(VectorOperators.S2F, F, 1));
+                        }
+                    }
+                }
+                ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
+                ShortVector s1 = sm.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8), s2 = sm.lanewise(VectorOperators.ASHR, 8);
+                FloatVector aa = da.mul((FloatVector) s1.convertShape(VectorOperators.S2F, F, 0)), ab = db.mul((FloatVector) s1.convertShape(VectorOperators.S2F, F, 1));
+                FloatVector ba = da.mul((FloatVector) s2.convertShape(VectorOperators.S2F, F, 0)), bb = db.mul((FloatVector) s2.convertShape(VectorOperators.S2F, F, 1));
+                FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
+                lo0a.mul(aa).add(hi0a.mul(ba)).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+                lo0b.mul(ab).add(hi0b.mul(bb)).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+                FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
+                lo1a.mul(aa).add(hi1a.mul(ba)).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+                lo1b.mul(ab).add(hi1b.mul(bb)).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            }
         }
     }
 }

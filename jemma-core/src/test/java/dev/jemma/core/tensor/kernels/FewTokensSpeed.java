@@ -12,7 +12,7 @@ import java.util.Arrays;
 import java.util.Random;
 
 /**
- * One-core speed of k-token matmuls over an interleaved Q4_0 or Q8_0 copy, in G multiply-adds/s of thread CPU time (not
+ * One-core speed of k-token matmuls over an interleaved copy (Q4_0, Q5_0, Q8_0, Q4_K, Q6_K), in G multiply-adds/s of thread CPU time (not
  * a test; a main): for each k, {@link Int8FewTokens} (FastMatMul with its default few-token limit) against the paths
  * before it (limit 0: {@link Int8Kernels} per token below 4 tokens, the tile GEMMs from 4), the two alternated call by
  * call in one JVM on a one-thread pool, best and median of the repetitions. Usage:

@@ -19,7 +19,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * {@link Int8FewTokens} against {@link Int8Kernels} / {@link KQuantKernels} run once per token: bit-identical, at whatever width {@link VectorWidth}
  * chose (the build runs this class at 512, 256 and 128 bits) — over row tails (rows not a multiple of the passes), every
- * token count 2–9 and some to 16 (8- and 4-token blocks, their 3- and 2-token tails), residual rows, work split into ranges,
+ * token count 2–9 and some to 16 (8- and 4-token blocks, their 3- and 2-token tails; Q6_K's pairs and odd last token), residual
+ * rows, work split into ranges,
  * and worst-case quants that reach the 16-bit and f32 exactness bounds.
  */
 class FewTokensTest {
@@ -48,6 +49,12 @@ class FewTokensTest {
             "Q4_K, 64, 256, 2, false", "Q4_K, 70, 512, 3, false", "Q4_K, 45, 256, 4, false", "Q4_K, 100, 256, 5, false",
             "Q4_K, 33, 1536, 6, false", "Q4_K, 160, 512, 7, false", "Q4_K, 96, 768, 8, false", "Q4_K, 17, 256, 9, false",
             "Q4_K, 130, 256, 4, true",
+            "Q5_0, 64, 64, 2, false", "Q5_0, 70, 96, 3, false", "Q5_0, 45, 128, 4, false", "Q5_0, 100, 64, 5, false",
+            "Q5_0, 33, 1152, 6, false", "Q5_0, 160, 320, 7, false", "Q5_0, 96, 160, 8, false", "Q5_0, 17, 64, 9, false",
+            "Q5_0, 70, 96, 16, false", "Q5_0, 200, 96, 3, true", "Q5_0, 130, 64, 4, true",
+            "Q6_K, 64, 256, 2, false", "Q6_K, 70, 512, 3, false", "Q6_K, 45, 256, 4, false", "Q6_K, 100, 256, 5, false",
+            "Q6_K, 33, 1280, 6, false", "Q6_K, 160, 512, 7, false", "Q6_K, 96, 768, 8, false", "Q6_K, 17, 256, 9, false",
+            "Q6_K, 45, 256, 16, false", "Q6_K, 130, 256, 4, true",
     })
     void equalsTheSingleTokenKernelBitForBit(GgmlType type, int rows, int cols, int n, boolean residual) {
         Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
@@ -92,10 +99,11 @@ class FewTokensTest {
      * that token alone gives: a decode row's result does not depend on its batch.
      */
     @ParameterizedTest(name = "{0}")
-    @CsvSource({"Q4_0", "Q8_0", "Q4_K"})
+    @CsvSource({"Q4_0", "Q8_0", "Q4_K", "Q5_0", "Q6_K"})
     void aTokensResultDoesNotDependOnItsBatch(GgmlType type) {
         Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
         int rows = 200, cols = 512, max = Int8FewTokens.maxTokens(type);
+        Assumptions.assumeTrue(max > 0, type + " does not run on the few-token kernels at " + VectorWidth.BITS + " bits");
         assertThat(max).as("tokens the few-token kernels take at %d bits", VectorWidth.BITS).isGreaterThanOrEqualTo(3);
         WeightMatrix w = Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 9));
         Random rnd = new Random(3);
@@ -126,6 +134,8 @@ class FewTokensTest {
             switch (w.type()) {
                 case Q8_0 -> Int8FewTokens.q8(w.interleaved(), range[0], range[1], rows, nb, xq, xq.floats(), few, acc);
                 case Q4_K -> Int8FewTokens.q4k(w.interleaved(), range[0], range[1], rows, nb, xq, few, acc);
+                case Q5_0 -> Int8FewTokens.q5(w.interleaved(), range[0], range[1], rows, nb, xq, few, acc);
+                case Q6_K -> Int8FewTokens.q6k(w.interleaved(), range[0], range[1], rows, nb, xq, few, acc);
                 default -> Int8FewTokens.q4(w.interleaved(), range[0], range[1], rows, nb, xq, few, acc);
             }
         }
@@ -134,6 +144,8 @@ class FewTokensTest {
             switch (w.type()) {
                 case Q8_0 -> Int8Kernels.q8(w.interleaved(), 0, groups, rows, nb, xq, t, one);
                 case Q4_K -> KQuantKernels.q4k(w.interleaved(), 0, groups, rows, nb, xq, t, one);
+                case Q5_0 -> Int8Kernels.q5(w.interleaved(), 0, groups, rows, nb, xq, t, one);
+                case Q6_K -> KQuantKernels.q6k(w.interleaved(), 0, groups, rows, nb, xq, t, one);
                 default -> Int8Kernels.q4(w.interleaved(), 0, groups, rows, nb, xq, t, one);
             }
         }

@@ -117,7 +117,7 @@ class KernelAllocationTest {
 
     /** The few-token kernels: 17 tokens, so that every pass shape runs (8 + 4 + 3 + 2 for Q8_0 at 512 bits, else 4 + 4 + 4 + 3 + 2). */
     @ParameterizedTest(name = "{0}")
-    @CsvSource({"Q4_0, 1152", "Q8_0, 1152", "Q4_K, 1536"})
+    @CsvSource({"Q4_0, 1152", "Q8_0, 1152", "Q4_K, 1536", "Q5_0, 1152", "Q6_K, 1280"})
     void compiledFewTokenKernelDoesNotAllocate(GgmlType type, int cols) {
         Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
@@ -137,6 +137,8 @@ class KernelAllocationTest {
             switch (type) {
                 case Q8_0 -> Int8FewTokens.q8(w.interleaved(), 0, items, rows, nb, xq, xf, out, acc);
                 case Q4_K -> Int8FewTokens.q4k(w.interleaved(), 0, items, rows, nb, xq, out, acc);
+                case Q5_0 -> Int8FewTokens.q5(w.interleaved(), 0, items, rows, nb, xq, out, acc);
+                case Q6_K -> Int8FewTokens.q6k(w.interleaved(), 0, items, rows, nb, xq, out, acc);
                 default -> Int8FewTokens.q4(w.interleaved(), 0, items, rows, nb, xq, out, acc);
             }
         };
