@@ -28,7 +28,7 @@ module dev.jemma.core {
     exports dev.jemma.core.tensor.kernels to dev.jemma.cli, dev.jemma.jmh;
     exports dev.jemma.core.repack to dev.jemma.cli;
     exports dev.jemma.core.vision to dev.jemma.cli, dev.jemma.server, dev.jemma.jmh, dev.jemma.langchain4j, dev.jemma.tools;
-    exports dev.jemma.core.media3n to dev.jemma.cli, dev.jemma.server, dev.jemma.jmh, dev.jemma.langchain4j;
-    exports dev.jemma.core.mobilenet to dev.jemma.cli, dev.jemma.server, dev.jemma.jmh;
-    exports dev.jemma.core.audio to dev.jemma.cli, dev.jemma.server, dev.jemma.jmh, dev.jemma.langchain4j;
+    exports dev.jemma.core.media3n to dev.jemma.cli, dev.jemma.server, dev.jemma.jmh, dev.jemma.langchain4j, dev.jemma.tools;
+    exports dev.jemma.core.mobilenet to dev.jemma.cli, dev.jemma.server, dev.jemma.jmh, dev.jemma.tools;
+    exports dev.jemma.core.audio to dev.jemma.cli, dev.jemma.server, dev.jemma.jmh, dev.jemma.langchain4j, dev.jemma.tools;
 }

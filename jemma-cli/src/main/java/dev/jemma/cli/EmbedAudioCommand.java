@@ -30,7 +30,7 @@ final class EmbedAudioCommand implements Callable<Integer> {
     @Parameters(index = "1", paramLabel = "WAV", description = "audio clip (WAV, at most 30 s)")
     Path wav;
 
-    @Option(names = "--mmproj", paramLabel = "MMPROJ", description = "Gemma 3n mmproj GGUF (default: mmproj-<model>.gguf or the only mmproj*.gguf beside the model)")
+    @Option(names = "--mmproj", paramLabel = "MMPROJ", description = "Gemma 3n mmproj GGUF (default: the towers inside the model file, else mmproj-<model>.gguf or the only mmproj*.gguf beside the model)")
     Path mmproj;
 
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT.f32", description = "output file")

@@ -69,7 +69,7 @@ final class GenerationFlags {
     @Option(names = "--matformer", paramLabel = "SPEC", description = "Gemma 3n: run a MatFormer slice cut at load time: e2b (from an E4B file) or ffn=W[,W…|W*K];skip=a-b,…")
     String matformer;
 
-    @Option(names = "--mmproj", paramLabel = "FILE", description = "multimodal projector (llama.cpp's mmproj GGUF): Gemma 3's vision tower, or Gemma 3n's audio and vision towers; default: the vision tower inside the model file, or mmproj-*.gguf beside it")
+    @Option(names = "--mmproj", paramLabel = "FILE", description = "multimodal projector (llama.cpp's mmproj GGUF): Gemma 3's vision tower, or Gemma 3n's audio and vision towers; default: the towers inside the model file (single-file GGUF), or mmproj-*.gguf beside it")
     Path mmproj;
 
     @Option(names = "--pan-and-scan", description = "also encode crops of wide or tall images (HF Gemma 3's pan-and-scan): more image tokens, finer detail")

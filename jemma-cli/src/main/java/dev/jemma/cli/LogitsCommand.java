@@ -46,7 +46,7 @@ final class LogitsCommand implements Callable<Integer> {
     @Option(names = "--mmproj", paramLabel = "MMPROJ", description = "projector (mmproj GGUF) for --image / --audio; default: the vision tower inside the model file, or (Gemma 3n) mmproj-<model>.gguf or the only mmproj*.gguf beside the model")
     Path mmproj;
 
-    @Option(names = "--image", paramLabel = "IMG", description = "an image whose embeddings replace the next run of image soft-token ids in IDS (repeatable, in order)")
+    @Option(names = "--image", paramLabel = "IMG", description = "an image whose embeddings replace the next run of image soft-token ids in IDS (repeatable, in order; Gemma 3n: with --audio too, each kind filling its own runs wherever they stand)")
     java.util.List<Path> images = new java.util.ArrayList<>();
 
     @Option(names = "--pan-and-scan", description = "each --image also contributes its pan-and-scan crops, as runs of their own after it (HF Gemma 3's do_pan_and_scan)")
@@ -61,27 +61,40 @@ final class LogitsCommand implements Callable<Integer> {
         if (Files.isDirectory(out)) throw new JemmaException(out + ": is a directory; -o names the output file");
         Path path = ModelPaths.resolve(model);
         threads = Threads.resolve(threads, 1);
-        if (!images.isEmpty() && !audio.isEmpty()) throw new JemmaException("--image and --audio in one id list are not supported yet");
-        if (!images.isEmpty()) {
+        if (!images.isEmpty() && audio.isEmpty()) {
             writeAtomically(out, logitsWithImages(path, ids));
             return 0;
         }
-        if (panAndScan) throw new JemmaException("--pan-and-scan needs at least one --image");
+        if (panAndScan) {
+            throw new JemmaException(images.isEmpty() ? "--pan-and-scan needs at least one --image" : "--pan-and-scan is Gemma 3's; with --audio the model is Gemma 3n, whose image processor has none");
+        }
         try (ThreadPool pool = new ThreadPool(threads);
              LanguageModel m = ModelLoader.load(path, new ModelLoader.Options(exact, threads, 64, matformer)
                      .withContextLength(Math.max(ids.length, 1)), pool);
              dev.jemma.core.media3n.Gemma3nMmproj mm = media(path, m, pool)) {
-            // each clip's rows fill one run of the audio soft-token id, padded to the run's length as HF pads them
-            java.util.List<float[]> rows = new java.util.ArrayList<>();
-            int soft = -1;
+            // each medium fills the next run of its kind's soft-token id (HF: <end_of_image> / <end_of_audio> = the
+            // embedder's vocab_offset, its soft token after it), wherever the runs stand; a clip's rows are padded to its
+            // run's length as HF pads them
+            java.util.Map<Integer, java.util.List<float[]>> media = new java.util.HashMap<>();
             if (!clips.isEmpty()) {
                 dev.jemma.core.audio.Gemma3nAudioModel am = Media3n.audio(mm, m, exact);
-                soft = am.embedder().vocabOffset() + 1;   // HF: <end_of_audio> = vocab_offset, <audio_soft_token> after it
+                int soft = am.embedder().vocabOffset() + 1;
                 java.util.List<int[]> runs = dev.jemma.core.vision.ImagePrompt.spans(ids, soft);
                 if (runs.size() != clips.size()) {
                     throw new JemmaException(idsFile + ": " + runs.size() + " run(s) of the audio soft-token id " + soft + " for " + clips.size() + " --audio clip(s)");
                 }
+                java.util.List<float[]> rows = new java.util.ArrayList<>();
                 for (int k = 0; k < clips.size(); k++) rows.add(am.softTokens(clips.get(k), runs.get(k)[1] - runs.get(k)[0], pool));
+                media.put(soft, rows);
+            }
+            if (!images.isEmpty()) {
+                if (!mm.hasVision()) throw new JemmaException(mm.path().getFileName() + ": no vision tower (audio only), so --image cannot be used");
+                int soft = mm.visionEmbedder().vocabOffset() + 1;
+                try (var enc = dev.jemma.core.mobilenet.Gemma3nImageEncoder.open(mm, Media3n.matmul(exact))) {
+                    java.util.List<float[]> rows = VisionModel.encodeAll(enc, images, false, pool);
+                    dev.jemma.core.vision.ImagePrompt.check(ids, soft, rows.size(), enc.tokensPerImage());
+                    media.put(soft, rows);
+                }
             }
             KvCache cache = m.newCache(Math.max(ids.length, 1));
             int vocab = m.config().vocabSize();
@@ -90,8 +103,8 @@ final class LogitsCommand implements Callable<Integer> {
                 ByteBuffer buf = ByteBuffer.allocate(vocab * 4 * Math.min(ids.length, m.maxBatch())).order(ByteOrder.LITTLE_ENDIAN);
                 for (int i = 0; i < ids.length; i += m.maxBatch()) {
                     int n = Math.min(m.maxBatch(), ids.length - i);
-                    float[] logits = clips.isEmpty() ? m.forward(ids, i, n, cache, true)
-                            : m.forward(dev.jemma.core.media3n.MediaPrompt.batch(ids, i, i + n, soft, rows, m.config().dim(), cache, true));
+                    float[] logits = media.isEmpty() ? m.forward(ids, i, n, cache, true)
+                            : m.forward(dev.jemma.core.media3n.MediaPrompt.batch(ids, i, i + n, media, m.config().dim(), cache, true));
                     buf.clear();
                     buf.asFloatBuffer().put(logits, 0, n * vocab);
                     os.write(buf.array(), 0, n * vocab * 4);

@@ -21,7 +21,8 @@ final class Media3n {
     }
 
     /**
-     * Opens the mmproj ({@code explicit}, else the one beside the model) and gives the model its embedders; refuses a
+     * Opens the mmproj ({@code explicit}, else the model file itself when it carries the towers, else the one beside the
+     * model) and gives the model its embedders; refuses a
      * model that is not Gemma 3n and a missing mmproj with one line each.
      */
     static Gemma3nMmproj open(Path model, Path explicit, LanguageModel m, boolean exact, ThreadPool pool) {
@@ -29,7 +30,7 @@ final class Media3n {
             throw new JemmaException(model.getFileName() + ": audio needs a Gemma 3n model (this one is " + m.config().architecture() + ")");
         }
         Path p = Gemma3nMmproj.find(model, explicit);
-        if (p == null) throw new JemmaException(model.getFileName() + ": no Gemma 3n mmproj beside the model; give it with --mmproj");
+        if (p == null) throw new JemmaException(model.getFileName() + ": no Gemma 3n mmproj inside or beside the model; give it with --mmproj");
         Gemma3nMmproj mm = Gemma3nMmproj.open(p, m.config().dim(), m.config().vocabSize(), matmul(exact), pool);
         g.attachMultimodal(mm.perLayerVocab(), java.util.stream.Stream.of(mm.visionEmbedder(), mm.audioEmbedder())
                 .filter(java.util.Objects::nonNull).toArray(dev.jemma.core.media3n.Gemma3nMultimodalEmbedder[]::new));

@@ -33,7 +33,7 @@ final class ShowCommand implements Callable<Integer> {
     @Option(names = "--matformer", paramLabel = "SPEC", description = "Gemma 3n: plan memory for this MatFormer slice (e2b, or ffn=…;skip=…)")
     String matformer;
 
-    @Option(names = "--mmproj", paramLabel = "FILE", description = "also describe this vision projector (default: the vision tower inside the model file, or mmproj-*.gguf beside it)")
+    @Option(names = "--mmproj", paramLabel = "FILE", description = "also describe this projector's towers (default: the towers inside the model file, or mmproj-*.gguf beside it)")
     java.nio.file.Path mmproj;
 
     @Override
@@ -49,12 +49,17 @@ final class ShowCommand implements Callable<Integer> {
                 m.put("vector_bits", dev.jemma.core.tensor.kernels.VectorWidth.BITS);
                 m.put("kernels", dev.jemma.core.tensor.kernels.VectorWidth.describe());
                 if (vision != null) m.put("vision", vision);
+                if (audio != null) m.put("audio", audio);
                 System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(m));
             } else {
                 System.out.print(s.toText());
                 if (vision != null) {
                     System.out.printf("%-15s%s%n", "vision", vision.get("text"));
                     if (!vision.get("memory").toString().isEmpty()) System.out.printf("%-15s%s%n", "", vision.get("memory"));
+                }
+                if (audio != null) {
+                    System.out.printf("%-15s%s%n", "audio", audio.get("text"));
+                    System.out.printf("%-15s%s%n", "", audio.get("memory"));
                 }
                 System.out.printf("kernels on this machine: %s%n", dev.jemma.core.tensor.kernels.VectorWidth.describe());
             }
@@ -67,7 +72,7 @@ final class ShowCommand implements Callable<Integer> {
         java.nio.file.Path source = mmproj;
         boolean clip = "clip".equals(f.getString("general.architecture"));
         if ("gemma3n".equals(f.getString("general.architecture"))) return gemma3nVisionTower(f);
-        if (clip && mmproj == null && "gemma3nv".equals(dev.jemma.core.vision.VisionConfig.projectorType(f))) return mobileNet(f, f.path(), null);
+        if (clip && mmproj == null && "gemma3nv".equals(dev.jemma.core.vision.VisionConfig.projectorType(f))) return mobileNet(f, f.path(), null, f.path().getFileName().toString());
         // an mmproj of another projector (Gemma 3n's, LLaVA's…) is described by the generic summary alone
         if (clip && mmproj == null && !"gemma3".equals(dev.jemma.core.vision.VisionConfig.projectorType(f))) return null;
         if (source == null && !dev.jemma.core.vision.VisionConfig.present(f)) source = dev.jemma.core.vision.ImageEncoder.findBeside(f.path());
@@ -107,26 +112,59 @@ final class ShowCommand implements Callable<Integer> {
         }
     }
 
-    /** A Gemma 3n model's MobileNet-V5 (its --mmproj, or the Gemma 3n mmproj beside it), or null when it has none. */
+    /**
+     * A Gemma 3n model's MobileNet-V5 (its --mmproj, or the towers inside the model file, or the Gemma 3n mmproj beside
+     * it), or null when it has none; its audio tower goes to {@link #audio}.
+     */
     private java.util.Map<String, Object> gemma3nVisionTower(GgufFile f) {
-        java.nio.file.Path source = mmproj != null ? mmproj : dev.jemma.core.vision.ImageEncoder.findBeside(f.path());
+        boolean inside = mmproj == null && dev.jemma.core.media3n.Gemma3nMmproj.carriesTowers(f);
+        java.nio.file.Path source = mmproj != null ? mmproj : inside ? f.path() : dev.jemma.core.vision.ImageEncoder.findBeside(f.path());
         if (source == null) return null;
         if (mmproj != null && !java.nio.file.Files.isRegularFile(mmproj)) throw new JemmaException(mmproj + ": no such mmproj file");
         var tc = dev.jemma.core.model.ModelLoader.readConfig(f);
         try (var pool = new dev.jemma.core.tensor.ThreadPool(1);
              var p = dev.jemma.core.media3n.Gemma3nMmproj.open(source, tc.dim(), tc.vocabSize(), dev.jemma.core.tensor.MatMul.EXACT, pool)) {
-            if (!p.hasVision()) return java.util.Map.of("file", source.toString(), "text", source.getFileName() + ": no vision tower (audio only)", "memory", "");
+            String where = inside ? "inside the model file" : source.getFileName().toString();
+            if (p.hasAudio()) audio = conformer(p, where);
+            if (!p.hasVision()) return java.util.Map.of("file", source.toString(), "text", where + ": no vision tower (audio only)", "memory", "");
             try (var g = dev.jemma.core.mobilenet.Gemma3nImageEncoder.open(p, dev.jemma.core.tensor.MatMul.EXACT)) {
-                return mobileNet(p.file(), source, g);
+                return mobileNet(p.file(), source, g, where);
             }
         } catch (JemmaException e) {
-            if (mmproj != null) throw e;
+            if (mmproj != null || inside) throw e;
+            audio = null;
             return java.util.Map.of("file", source.toString(), "text", source.getFileName() + " beside the model is not used: " + e.getMessage(), "memory", "");
         }
     }
 
+    /** The Gemma 3n audio tower that {@link #gemma3nVisionTower} found, or null. */
+    private java.util.Map<String, Object> audio;
+
+    /** The USM conformer of a Gemma 3n mmproj (or single file) and its embedder into the text model. */
+    private static java.util.Map<String, Object> conformer(dev.jemma.core.media3n.Gemma3nMmproj p, String where) {
+        var c = dev.jemma.core.audio.AudioEncoderConfig.read(p.file());
+        long bytes = 0;
+        for (var t : p.file().tensors().values()) {
+            if (t.name().startsWith("a.") || t.name().startsWith("mm.a.")) bytes += t.byteSize();
+        }
+        var m = new java.util.LinkedHashMap<String, Object>();
+        m.put("file", p.path().toString());
+        m.put("encoder", "USM conformer");
+        m.put("layers", c.layers());
+        m.put("width", c.hidden());
+        m.put("heads", c.heads());
+        m.put("mel_bins", c.melBins());
+        m.put("projection_width", p.textDim());
+        m.put("weight_bytes", bytes);
+        m.put("text", String.format(java.util.Locale.ROOT, "USM conformer %d blocks, width %d, %d heads, %d mel bins, one token per 160 ms, embedded to %d — %s",
+                c.layers(), c.hidden(), c.heads(), c.melBins(), p.textDim(), where));
+        m.put("memory", "audio weights " + dev.jemma.core.memory.MemoryPlan.gb(bytes));
+        return m;
+    }
+
     /** MobileNet-V5 as read from a Gemma 3n mmproj; {@code enc} (with the embedder into the text model) may be null. */
-    private static java.util.Map<String, Object> mobileNet(GgufFile mm, java.nio.file.Path source, dev.jemma.core.mobilenet.Gemma3nImageEncoder enc) {
+    private static java.util.Map<String, Object> mobileNet(GgufFile mm, java.nio.file.Path source, dev.jemma.core.mobilenet.Gemma3nImageEncoder enc,
+                                                           String where) {
         dev.jemma.core.mobilenet.MobileNetV5 net;
         try {
             net = enc != null ? enc.tower() : new dev.jemma.core.mobilenet.MobileNetV5(new dev.jemma.core.media3n.MmprojWeights(mm),
@@ -151,7 +189,7 @@ final class ShowCommand implements Callable<Integer> {
         m.put("text", String.format(java.util.Locale.ROOT, "MobileNet-V5 (%s parameters), %d px, stages of %s blocks, fusion to %d×%d = %d tokens of %d",
                 net.parameters() >= 10_000_000 ? String.format(java.util.Locale.ROOT, "%.0fM", net.parameters() / 1e6) : String.format(java.util.Locale.ROOT, "%.2fM", net.parameters() / 1e6), net.imageSize(), blocks.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining("/")),
                 dev.jemma.core.mobilenet.MobileNetV5.OUTPUT_RESOLUTION, dev.jemma.core.mobilenet.MobileNetV5.OUTPUT_RESOLUTION, net.tokens(), net.width())
-                + (enc != null ? ", embedded to " + enc.textDim() : "") + " — " + source.getFileName()
+                + (enc != null ? ", embedded to " + enc.textDim() : "") + " — " + where
                 + "\n" + String.join("\n", net.describe().stream().map(l -> String.format("%-15s  %s", "", l)).toList()));
         m.put("memory", "vision weights " + dev.jemma.core.memory.MemoryPlan.gb(net.weightBytes()) + " + encoder scratch "
                 + dev.jemma.core.memory.MemoryPlan.gb(4L * net.scratchFloats()) + " while an image is encoded");

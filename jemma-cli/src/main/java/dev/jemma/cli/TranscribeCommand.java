@@ -42,7 +42,7 @@ final class TranscribeCommand implements Callable<Integer> {
     @Option(names = "--translate-to", paramLabel = "LANG", description = "translate the speech into LANG (e.g. English, French) instead of transcribing it")
     String translateTo;
 
-    @Option(names = "--mmproj", paramLabel = "MMPROJ", description = "Gemma 3n mmproj GGUF (default: mmproj-<model>.gguf or the only mmproj*.gguf beside the model)")
+    @Option(names = "--mmproj", paramLabel = "MMPROJ", description = "Gemma 3n mmproj GGUF (default: the towers inside the model file, else mmproj-<model>.gguf or the only mmproj*.gguf beside the model)")
     Path mmproj;
 
     @Option(names = {"-n", "--n-predict"}, paramLabel = "N", description = "maximum tokens per 30 s piece (default 256)")

@@ -57,7 +57,7 @@ record VisionModel(LanguageModel model, VisionEncoder encoder, int softToken) im
 
     /**
      * The encoder of an mmproj file, or of the vision tower inside the model file, or of the mmproj beside it. For a
-     * Gemma 3n model: its mmproj's MobileNet-V5 (the encoder owns the mmproj).
+     * Gemma 3n model: its mmproj's MobileNet-V5, or the one inside a single-file model (the encoder owns the mmproj).
      */
     static VisionEncoder encoder(GgufFile modelFile, Path modelPath, Path mmproj, ModelLoader.Options o, ThreadPool pool) {
         MatMul mm = ModelLoader.matmulFor(o);
@@ -71,6 +71,7 @@ record VisionModel(LanguageModel model, VisionEncoder encoder, int softToken) im
             return gemma3n ? gemma3n(modelFile, mmproj, mm, pool) : ImageEncoder.open(mmproj, mm);
         }
         if (!gemma3n && modelFile != null && VisionConfig.present(modelFile)) return ImageEncoder.inModelFile(modelFile, mm);
+        if (gemma3n && Gemma3nMmproj.carriesTowers(modelFile)) return gemma3n(modelFile, modelPath, mm, pool);
         Path beside = ImageEncoder.findBeside(modelPath);
         if (beside != null) return gemma3n ? gemma3n(modelFile, beside, mm, pool) : ImageEncoder.open(beside, mm);
         throw new JemmaException(modelPath + ": no vision tower in the model file and no mmproj-*.gguf beside it; give its projector with --mmproj");

@@ -152,6 +152,55 @@ class StoreCommandsTest {
         }
     }
 
+    /**
+     * A Gemma 3n repository (model + mmproj): the default mode repacks the mmproj's vision tower into a weight cache of
+     * its own, named after the projector's blob; rm removes it with the model's.
+     */
+    @Test
+    void rmRemovesTheProjectorsWeightCacheToo(@TempDir Path out) throws Exception {
+        Path dir = MultimodalFixtures.root().resolve("gemma3n-mm-tiny");
+        byte[] model = Files.readAllBytes(dir.resolve("gemma3n-mm-tiny-F16.gguf"));
+        byte[] mmproj = Files.readAllBytes(dir.resolve("mmproj-gemma3n-mm-tiny-F16.gguf"));
+        HttpServer hub3n = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        hub3n.createContext("/", ex -> {
+            try (ex) {
+                String p = ex.getRequestURI().getPath();
+                byte[] body;
+                if (p.equals("/api/models/org/e2b-GGUF/tree/main")) {
+                    body = ("[" + entry("e2b-F16.gguf", model) + "," + entry("mmproj-e2b-F16.gguf", mmproj) + "]").getBytes(StandardCharsets.UTF_8);
+                } else if (p.equals("/org/e2b-GGUF/resolve/main/e2b-F16.gguf")) {
+                    body = model;
+                } else if (p.equals("/org/e2b-GGUF/resolve/main/mmproj-e2b-F16.gguf")) {
+                    body = mmproj;
+                } else {
+                    ex.sendResponseHeaders(404, -1);
+                    return;
+                }
+                ex.sendResponseHeaders(200, body.length);
+                ex.getResponseBody().write(body);
+            }
+        });
+        hub3n.start();
+        try {
+            System.setProperty("jemma.hf.endpoint", "http://127.0.0.1:" + hub3n.getAddress().getPort());
+            var pull = CliTestSupport.run(null, "pull", "hf.co/org/e2b-GGUF");
+            assertThat(pull.exitCode()).as(pull.err()).isZero();
+            var stored = ModelStore.open().find("hf.co/org/e2b-GGUF").orElseThrow();
+            assertThat(stored.projector()).isNotNull();
+            var embed = CliTestSupport.run(null, "embed-image", "hf.co/org/e2b-GGUF", dir.resolve("media/square-224x224.png").toString(),
+                    "-o", out.resolve("e.f32").toString(), "-t", "2");
+            assertThat(embed.exitCode()).as(embed.err()).isZero();
+            var caches = RepackCache.cacheFilesFor(stored.projector().path());
+            assertThat(caches).as("the vision tower's weight cache").isNotEmpty().allMatch(Files::exists);
+            var rm = CliTestSupport.run(null, "rm", "hf.co/org/e2b-GGUF");
+            assertThat(rm.exitCode()).as(rm.err()).isZero();
+            assertThat(caches).noneMatch(Files::exists);
+            assertThat(stored.projector().path()).doesNotExist();
+        } finally {
+            hub3n.stop(0);
+        }
+    }
+
     private static String entry(String path, byte[] content) {
         String sha;
         try {

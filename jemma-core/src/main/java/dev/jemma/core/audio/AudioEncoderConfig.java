@@ -1,6 +1,7 @@
 package dev.jemma.core.audio;
 
 import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.media3n.Gemma3nMmproj;
 import dev.jemma.core.media3n.MmprojWeights;
 
 /**
@@ -57,16 +58,18 @@ public record AudioEncoderConfig(int hidden, int heads, int layers, int[] channe
         return (t + REDUCTION - 1) / REDUCTION;
     }
 
-    /** Reads the shape from an mmproj's audio tensors and keys. */
+    /** Reads the shape from an mmproj's audio tensors and keys (or a single-file model's: {@link Gemma3nMmproj#key}). */
     public static AudioEncoderConfig read(GgufFile f) {
         MmprojWeights w = new MmprojWeights(f);
-        int hidden = f.getInt("clip.audio.embedding_length", -1);
-        int heads = f.getInt("clip.audio.attention.head_count", -1);
-        int layers = f.getInt("clip.audio.block_count", -1);
-        int mel = f.getInt("clip.audio.num_mel_bins", 128);
-        if (hidden <= 0) throw f.error("clip.audio.embedding_length: missing or not positive");
-        if (heads <= 0) throw f.error("clip.audio.attention.head_count: missing or not positive");
-        if (layers <= 0) throw f.error("clip.audio.block_count: missing or not positive");
+        String kHidden = Gemma3nMmproj.key(f, "clip.audio.embedding_length"), kHeads = Gemma3nMmproj.key(f, "clip.audio.attention.head_count"),
+                kLayers = Gemma3nMmproj.key(f, "clip.audio.block_count");
+        int hidden = f.getInt(kHidden, -1);
+        int heads = f.getInt(kHeads, -1);
+        int layers = f.getInt(kLayers, -1);
+        int mel = f.getInt(Gemma3nMmproj.key(f, "clip.audio.num_mel_bins"), 128);
+        if (hidden <= 0) throw f.error(kHidden + ": missing or not positive");
+        if (heads <= 0) throw f.error(kHeads + ": missing or not positive");
+        if (layers <= 0) throw f.error(kLayers + ": missing or not positive");
         long[] c0 = w.dims("a.conv1d.0.weight"), c1 = w.dims("a.conv1d.1.weight"), dw = w.dims("a.blk.0.conv_dw.weight");
         if (c0.length != 4 || c1.length != 4 || dw.length != 3) throw f.error("a.conv1d.*.weight / a.blk.0.conv_dw.weight: unexpected rank");
         try {

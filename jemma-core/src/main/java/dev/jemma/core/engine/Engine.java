@@ -60,6 +60,8 @@ public final class Engine implements AutoCloseable {
     private final Gemma3nMmproj media3n;
     /** A Gemma 3n model's audio side (the mmproj's audio tower and HF's prompt conventions), or null. */
     private final Media3n audio3n;
+    /** What the load warned about, one line each. */
+    private final List<String> warnings;
     /** The KV caches sessions take turns with, or null: every session its own cache ({@link EngineOptions#parallel()} 0). */
     private final KvPool kvPool;
     private final long kvBytesPerSequence;
@@ -77,6 +79,7 @@ public final class Engine implements AutoCloseable {
         Vision v = null;
         Gemma3nMmproj mm3n = null;
         Media3n a3n = null;
+        List<String> warns = new java.util.ArrayList<>();
         try {
             metadata = file.metadata();
             // the architecture first, so that a file this version cannot run is refused for what it is
@@ -99,9 +102,9 @@ public final class Engine implements AutoCloseable {
                     options.matformer(),
                     options.contextLength(), options.f32Activations(), options.checkMemory());
             if ("gemma3".equals(arch.name())) {
-                v = Vision.open(file, path, options, ModelLoader.matmulFor(mo), ModelLoader.readConfig(file).dim(), tokenizer);
+                v = Vision.open(file, path, options, ModelLoader.matmulFor(mo), ModelLoader.readConfig(file).dim(), tokenizer, warns);
             } else if ("gemma3n".equals(arch.name())) {
-                mm3n = openGemma3nMmproj(file, path, options, ModelLoader.matmulFor(mo), p);
+                mm3n = openGemma3nMmproj(file, path, options, ModelLoader.matmulFor(mo), p, warns);
                 if (mm3n != null && mm3n.hasVision()) {
                     v = Vision.of(Gemma3nImageEncoder.open(mm3n, ModelLoader.matmulFor(mo)), tokenizer, mm3n.path());
                 }
@@ -145,6 +148,7 @@ public final class Engine implements AutoCloseable {
         vision = v;
         media3n = mm3n;
         audio3n = a3n;
+        warnings = List.copyOf(warns);
         loadNanos = System.nanoTime() - t0;
     }
 
@@ -460,24 +464,48 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
-     * A Gemma 3n model's mmproj: {@code options.mmproj()} (errors when it is not one or does not fit), else a Gemma 3n
-     * mmproj beside the model that fits it (one that does not is not ours and is left alone); null when there is none.
+     * A Gemma 3n model's mmproj: {@code options.mmproj()} (errors when it is not one or does not fit), else the model
+     * file itself when it carries its towers, else a Gemma 3n mmproj beside the model that fits it; null when there is
+     * none. One beside it that is not a Gemma 3n mmproj or does not fit is another model's: left alone, with one
+     * warning line naming it, and the model runs text only.
      */
-    private static Gemma3nMmproj openGemma3nMmproj(GgufFile file, Path path, EngineOptions options, dev.jemma.core.tensor.MatMul matmul, ThreadPool pool) {
+    private static Gemma3nMmproj openGemma3nMmproj(GgufFile file, Path path, EngineOptions options, dev.jemma.core.tensor.MatMul matmul,
+                                                   ThreadPool pool, List<String> warnings) {
         dev.jemma.core.model.ModelConfig tc = ModelLoader.readConfig(file);
         if (options.mmproj() != null) return Gemma3nMmproj.open(options.mmproj(), tc.dim(), tc.vocabSize(), matmul, pool);
+        if (Gemma3nMmproj.carriesTowers(file)) return Gemma3nMmproj.open(path, tc.dim(), tc.vocabSize(), matmul, pool);
         Path beside = Vision.besideModel(path);
         if (beside == null) return null;
         try (GgufFile f = GgufFile.open(beside)) {
-            if (!Gemma3nMmproj.isGemma3nMmproj(f)) return null;
+            if (!Gemma3nMmproj.isGemma3nMmproj(f)) {
+                String type = dev.jemma.core.vision.VisionConfig.projectorType(f);
+                warn(warnings, "ignoring " + beside.getFileName() + " beside the model: "
+                        + ("gemma3".equals(type) ? "it is a Gemma 3 projector (gemma3), not Gemma 3n's"
+                        : "it is not a Gemma 3n mmproj (projector " + (type == null ? "none" : "'" + type + "'") + ")")
+                        + "; running text only");
+                return null;
+            }
         } catch (RuntimeException e) {
+            warn(warnings, "ignoring " + beside.getFileName() + " beside the model: " + e.getMessage() + "; running text only");
             return null;
         }
         try {
             return Gemma3nMmproj.open(beside, tc.dim(), tc.vocabSize(), matmul, pool);
         } catch (JemmaException e) {
-            return null;   // an mmproj of another model in the same folder
+            warn(warnings, "ignoring " + beside.getFileName() + " beside the model (another model's?): " + e.getMessage() + "; running text only");
+            return null;
         }
+    }
+
+    /** A load-time warning: kept for {@link #warnings()} and said once on stderr (unless {@code -Djemma.quiet}). */
+    static void warn(List<String> warnings, String line) {
+        warnings.add(line);
+        if (!dev.jemma.core.JemmaProperties.quiet()) System.err.println("jemma: " + line);
+    }
+
+    /** What the load warned about (a projector beside the model that was not used, …), one line each. */
+    public List<String> warnings() {
+        return warnings;
     }
 
     /** The vision side (null for a text-only model). */

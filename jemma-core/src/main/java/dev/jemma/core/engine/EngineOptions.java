@@ -22,9 +22,10 @@ import java.util.function.DoubleConsumer;
  *                        matmuls (default: {@code -Djemma.int8=false}, see {@link dev.jemma.core.JemmaProperties})
  * @param checkMemory     refuse to load a model whose memory plan does not fit (default: true unless
  *                        {@code -Djemma.memory.check=false})
- * @param mmproj          the vision projector (llama.cpp's {@code mmproj-*.gguf}) for a Gemma 3 model; null: the vision
- *                        tower inside the model file (Ollama's single-file GGUF), else the one {@code mmproj*.gguf}
- *                        beside the model if it fits, else none (images are then refused)
+ * @param mmproj          the projector (llama.cpp's {@code mmproj-*.gguf}) for a Gemma 3 model (vision) or a Gemma 3n
+ *                        model (vision and audio); null: the towers inside the model file (Ollama's single-file gemma3,
+ *                        Jemma's single-file gemma3n), else the one {@code mmproj*.gguf} beside the model if it fits,
+ *                        else none (images and audio are then refused)
  * @param panAndScan      also encode pan-and-scan crops of wide or tall images (HF Gemma3ImageProcessor's
  *                        {@code do_pan_and_scan}): more image tokens, finer detail
  * @param audioTokens     Gemma 3n: soft tokens per audio clip in the prompt (HF audio_soft_tokens_per_image, which the

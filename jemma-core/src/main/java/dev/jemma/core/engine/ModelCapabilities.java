@@ -35,7 +35,7 @@ public record ModelCapabilities(boolean text, boolean vision, boolean audio) {
      * From file headers alone (no weights read), what {@link Engine#load} would attach with no explicit mmproj: the
      * same search for a projector beside the model, the same checks that it fits (Gemma 3: a vision tower in the file,
      * or a projector of the text model's width and a vocabulary with the image soft token; Gemma 3n: a Gemma 3n
-     * mmproj, by its towers). A file that cannot be read reports text only: loading it says what is wrong.
+     * mmproj, by its towers, or the towers inside the file). A file that cannot be read reports text only: loading it says what is wrong.
      */
     public static ModelCapabilities probe(Path model) {
         try (GgufFile f = GgufFile.open(model)) {
@@ -45,6 +45,7 @@ public record ModelCapabilities(boolean text, boolean vision, boolean audio) {
                 return new ModelCapabilities(true, VisionConfig.present(f) || gemma3ProjectorBeside(f, model), false);
             }
             if ("gemma3n".equals(a == null ? null : a.name())) {
+                if (Gemma3nMmproj.carriesTowers(f)) return new ModelCapabilities(true, Gemma3nMmproj.hasVisionTower(f), Gemma3nMmproj.hasAudioTower(f));
                 Path mm = ImageEncoder.findBeside(model);
                 if (mm == null) return new ModelCapabilities(true, false, false);
                 try (GgufFile m = GgufFile.open(mm)) {

@@ -49,10 +49,13 @@ final class Vision implements AutoCloseable {
     }
 
     /**
-     * The vision side for a model, or null when it has none: the tower inside the file, else {@code options.mmproj()}
-     * (errors when it does not fit the model), else the one {@code mmproj*.gguf} beside the model that fits.
+     * The vision side for a model, or null when it has none: {@code options.mmproj()} (errors when it does not fit the
+     * model), else the tower inside the file, else the one {@code mmproj*.gguf} beside the model that fits. One beside it
+     * that does not (another projector, Gemma 3n's, another width) is another model's: left alone with one warning line
+     * naming it, and the model runs text only.
      */
-    static Vision open(GgufFile modelFile, Path modelPath, EngineOptions options, MatMul matmul, int textDim, Tokenizer tok) {
+    static Vision open(GgufFile modelFile, Path modelPath, EngineOptions options, MatMul matmul, int textDim, Tokenizer tok,
+                       List<String> warnings) {
         Path explicit = options.mmproj();
         ImageEncoder enc = null;
         try {
@@ -67,8 +70,15 @@ final class Vision implements AutoCloseable {
             }
             Path found = besideModel(modelPath);
             if (found == null || tok.tokenId(SOFT).isEmpty()) return null;
-            enc = ImageEncoder.open(found, matmul);
+            try {
+                enc = ImageEncoder.open(found, matmul);
+            } catch (JemmaException e) {
+                Engine.warn(warnings, "ignoring " + found.getFileName() + " beside the model: " + notGemma3(found, e) + "; running text only");
+                return null;
+            }
             if (enc.config().textDim() != textDim) {
+                Engine.warn(warnings, "ignoring " + found.getFileName() + " beside the model: its projector feeds width " + enc.config().textDim()
+                        + ", the model's is " + textDim + " (another model's?); running text only");
                 enc.close();
                 return null;   // an mmproj of another model in the same folder: not ours
             }
@@ -77,6 +87,19 @@ final class Vision implements AutoCloseable {
             if (enc != null) enc.close();
             throw e;
         }
+    }
+
+    /** Why an mmproj beside a Gemma 3 model is not its: Gemma 3n's towers are named as such, anything else by its error. */
+    private static String notGemma3(Path mmproj, JemmaException e) {
+        try (GgufFile f = GgufFile.open(mmproj)) {
+            if (dev.jemma.core.media3n.Gemma3nMmproj.isGemma3nMmproj(f)) return "it is a Gemma 3n mmproj, not Gemma 3's (projector gemma3)";
+        } catch (RuntimeException ignored) {
+            // the first error says it
+        }
+        String m = e.getMessage();
+        String name = mmproj.getFileName().toString();
+        int at = m.indexOf(name + ": ");
+        return at >= 0 ? m.substring(at + name.length() + 2) : m;
     }
 
     static Path besideModel(Path model) {

@@ -17,7 +17,15 @@ import java.nio.file.Path;
  * models: 262144 / 262272 / 262400), and the first vision id is {@code vocab_size_per_layer_input}, the end of the
  * per-layer-embedding vocabulary. So it is derived here from the embedders' row counts and the text vocabulary.
  *
- * <p>Owns the file; the towers built from {@link #weights()} must not outlive {@link #close()}.
+ * <p>The same towers may also travel inside the text model's file (Jemma's single-file Gemma 3n, written by
+ * {@code jemma convert MODEL.gguf --mmproj MMPROJ.gguf}; Ollama's converter drops Gemma 3n's towers, so there is no
+ * layout of theirs to follow): the mmproj's tensors under their own names ({@code v.*}, {@code a.*}, {@code mm.*}) and
+ * its {@code clip.*} keys under the model's namespace ({@code gemma3n.vision.image_size}, {@code gemma3n.audio.block_count},
+ * each tower's {@code gemma3n.<tower>.projector_type}), as Ollama keeps gemma3's vision keys under {@code gemma3.vision.*}.
+ * {@link #key} reads a key from either layout.
+ *
+ * <p>Owns the file (a mapping of its own, also when it is the model's file); the towers built from {@link #weights()}
+ * must not outlive {@link #close()}.
  */
 public final class Gemma3nMmproj implements AutoCloseable {
     private final GgufFile file;
@@ -65,17 +73,48 @@ public final class Gemma3nMmproj implements AutoCloseable {
                 Gemma3nMultimodalEmbedder.EPS, matmul, pool);
     }
 
+    /** The namespace of the tower keys in a single-file Gemma 3n model (an mmproj's {@code clip.} keys, renamed). */
+    public static final String SINGLE_FILE_PREFIX = "gemma3n.";
+
     /** Whether a GGUF is a Gemma 3n mmproj (either projector type). */
     public static boolean isGemma3nMmproj(GgufFile f) {
         return "clip".equals(f.getString("general.architecture")) && (hasAudioTower(f) || hasVisionTower(f));
     }
 
+    /** Whether a GGUF is a Gemma 3n model that carries its towers (either or both) inside. */
+    public static boolean carriesTowers(GgufFile f) {
+        return "gemma3n".equals(f.getString("general.architecture")) && (hasAudioTower(f) || hasVisionTower(f));
+    }
+
+    /** {@link #carriesTowers(GgufFile)} of a file on disk; false when it cannot be read (loading it says why). */
+    public static boolean carriesTowers(Path model) {
+        try (GgufFile f = GgufFile.open(model)) {
+            return carriesTowers(f);
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    /**
+     * The name of an mmproj key in {@code f}: {@code key} itself ({@code clip.vision.image_size}) in an mmproj, the same
+     * key under {@code gemma3n.} in a single-file model ({@code gemma3n.vision.image_size}).
+     */
+    public static String key(GgufFile f, String key) {
+        if (!key.startsWith("clip.")) throw new IllegalArgumentException("not an mmproj key: " + key);
+        return "gemma3n".equals(f.getString("general.architecture")) ? SINGLE_FILE_PREFIX + key.substring(5) : key;
+    }
+
     public static boolean hasAudioTower(GgufFile f) {
-        return "gemma3na".equals(f.getString("clip.audio.projector_type")) || "gemma3na".equals(f.getString("clip.projector_type"));
+        return "gemma3na".equals(f.getString(key(f, "clip.audio.projector_type"))) || "gemma3na".equals(f.getString(key(f, "clip.projector_type")));
     }
 
     public static boolean hasVisionTower(GgufFile f) {
-        return "gemma3nv".equals(f.getString("clip.vision.projector_type")) || "gemma3nv".equals(f.getString("clip.projector_type"));
+        return "gemma3nv".equals(f.getString(key(f, "clip.vision.projector_type"))) || "gemma3nv".equals(f.getString(key(f, "clip.projector_type")));
+    }
+
+    /** Whether the towers live in the text model's own file (single-file Gemma 3n) rather than an mmproj. */
+    public boolean insideModel() {
+        return carriesTowers(file);
     }
 
     /**
@@ -87,9 +126,10 @@ public final class Gemma3nMmproj implements AutoCloseable {
     public static Gemma3nMmproj open(Path path, int textDim, int textVocab, MatMul matmul, ThreadPool pool) {
         GgufFile f = GgufFile.open(path);
         try {
-            if (!isGemma3nMmproj(f)) {
+            if (!isGemma3nMmproj(f) && !carriesTowers(f)) {
                 throw f.error("not a Gemma 3n mmproj: expected general.architecture 'clip' with projector type gemma3na (audio) or"
-                        + " gemma3nv (vision), found '" + f.getString("general.architecture") + "'");
+                        + " gemma3nv (vision), or a gemma3n model with its towers inside, found '" + f.getString("general.architecture") + "'"
+                        + ("gemma3n".equals(f.getString("general.architecture")) ? " without towers" : ""));
             }
             return new Gemma3nMmproj(f, textDim, textVocab, matmul, pool);
         } catch (RuntimeException e) {
@@ -99,15 +139,17 @@ public final class Gemma3nMmproj implements AutoCloseable {
     }
 
     /**
-     * The mmproj for a Gemma 3n model: {@code explicit} when given (it must be one), else for a model in Jemma's store
-     * the projector pulled with it, else {@code mmproj-<model file>} beside the model, else the only
-     * {@code mmproj*.gguf} in its folder (the same search as Gemma 3's); null when none is found.
+     * The mmproj for a Gemma 3n model: {@code explicit} when given (it must be one), else the model itself when it
+     * carries its towers (single file), else for a model in Jemma's store the projector pulled with it, else
+     * {@code mmproj-<model file>} beside the model, else the only {@code mmproj*.gguf} in its folder (the same search as
+     * Gemma 3's); null when none is found.
      */
     public static Path find(Path model, Path explicit) {
         if (explicit != null) {
             if (!java.nio.file.Files.isRegularFile(explicit)) throw new JemmaException(explicit + ": no such mmproj file");
             return explicit;
         }
+        if (carriesTowers(model)) return model;
         return dev.jemma.core.vision.ImageEncoder.findBeside(model);
     }
 

@@ -6,7 +6,9 @@ import dev.jemma.core.model.Batch;
 import dev.jemma.core.vision.ImagePrompt;
 
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Splices media into a Gemma 3n prompt as HF {@code Gemma3nModel.forward} does (masked_scatter): the k-th run of a
@@ -31,29 +33,45 @@ public final class MediaPrompt {
 
     /** As above for the rows [from, to) only (a chunk of a long prompt); logits of every row or of row to − 1. */
     public static Batch batch(int[] ids, int from, int to, int softToken, List<float[]> media, int dim, KvCache cache, boolean allLogits) {
-        List<int[]> spans = ImagePrompt.spans(ids, softToken);
-        if (spans.size() != media.size()) {
-            throw new JemmaException("the prompt has " + spans.size() + " soft-token run(s) (id " + softToken + ") but " + media.size()
-                    + " clip(s)/image(s) were given");
-        }
-        for (int k = 0; k < spans.size(); k++) {
-            int n = spans.get(k)[1] - spans.get(k)[0];
-            if (media.get(k).length != n * dim) {
-                throw new JemmaException("media " + (k + 1) + " has " + media.get(k).length / dim + " embedding rows of width " + dim
-                        + " but its soft-token run is " + n + " tokens long");
+        return batch(ids, from, to, Map.of(softToken, media), dim, cache, allLogits);
+    }
+
+    /**
+     * As above with several kinds of media in one prompt (Gemma 3n: images and clips): {@code media} maps each kind's
+     * soft-token id to its embeddings, the k-th run of that id taking the k-th of them, wherever the runs stand.
+     */
+    public static Batch batch(int[] ids, int from, int to, Map<Integer, List<float[]>> media, int dim, KvCache cache, boolean allLogits) {
+        Map<Integer, List<int[]>> spans = new HashMap<>();
+        for (Map.Entry<Integer, List<float[]>> kind : media.entrySet()) {
+            int softToken = kind.getKey();
+            List<int[]> s = ImagePrompt.spans(ids, softToken);
+            List<float[]> m = kind.getValue();
+            if (s.size() != m.size()) {
+                throw new JemmaException("the prompt has " + s.size() + " soft-token run(s) (id " + softToken + ") but " + m.size()
+                        + " clip(s)/image(s) were given");
             }
+            for (int k = 0; k < s.size(); k++) {
+                int n = s.get(k)[1] - s.get(k)[0];
+                if (m.get(k).length != n * dim) {
+                    throw new JemmaException("media " + (k + 1) + " has " + m.get(k).length / dim + " embedding rows of width " + dim
+                            + " but its soft-token run is " + n + " tokens long");
+                }
+            }
+            spans.put(softToken, s);
         }
         Batch.Builder b = Batch.builder();
-        int last = to - 1, k = 0;
+        int last = to - 1;
         for (int i = from; i < to; i++) {
             boolean logits = allLogits || i == last;
-            if (ids[i] != softToken) {
+            List<int[]> s = spans.get(ids[i]);
+            if (s == null) {
                 b.token(cache, ids[i], logits);
                 continue;
             }
-            while (spans.get(k)[1] <= i) k++;
-            int r = i - spans.get(k)[0];
-            b.embedding(cache, Arrays.copyOfRange(media.get(k), r * dim, (r + 1) * dim), logits);
+            int k = 0;
+            while (s.get(k)[1] <= i) k++;
+            int r = i - s.get(k)[0];
+            b.embedding(cache, Arrays.copyOfRange(media.get(ids[i]).get(k), r * dim, (r + 1) * dim), logits);
         }
         return b.build();
     }

@@ -64,13 +64,15 @@ public final class Gemma3nImageEncoder implements VisionEncoder {
 
     private static Gemma3nImageEncoder open(Gemma3nMmproj mmproj, boolean owns, MatMul matmul) {
         GgufFile f = mmproj.file();
-        if (!mmproj.hasVision()) throw f.error("this Gemma 3n mmproj has no vision tower (clip.vision.projector_type gemma3nv)");
-        int size = f.requireInt("clip.vision.image_size");
-        if (size <= 0 || size > 4096) throw f.error("clip.vision.image_size " + size + " is out of range");
-        float eps = (float) f.getDouble("clip.vision.attention.layer_norm_epsilon", 1e-6);
-        if (!(eps > 0 && eps < 1e-2)) throw f.error("clip.vision.attention.layer_norm_epsilon " + eps + " is out of range");
+        String kType = Gemma3nMmproj.key(f, "clip.vision.projector_type"), kSize = Gemma3nMmproj.key(f, "clip.vision.image_size"),
+                kEps = Gemma3nMmproj.key(f, "clip.vision.attention.layer_norm_epsilon");
+        if (!mmproj.hasVision()) throw f.error("this Gemma 3n mmproj has no vision tower (" + kType + " gemma3nv)");
+        int size = f.requireInt(kSize);
+        if (size <= 0 || size > 4096) throw f.error(kSize + " " + size + " is out of range");
+        float eps = (float) f.getDouble(kEps, 1e-6);
+        if (!(eps > 0 && eps < 1e-2)) throw f.error(kEps + " " + eps + " is out of range");
         try {
-            float[] mean = channels(f, "clip.vision.image_mean", 0f), std = channels(f, "clip.vision.image_std", 1f);
+            float[] mean = channels(f, Gemma3nMmproj.key(f, "clip.vision.image_mean"), 0f), std = channels(f, Gemma3nMmproj.key(f, "clip.vision.image_std"), 1f);
             return new Gemma3nImageEncoder(mmproj, owns, mean, std, new MobileNetV5(mmproj.weights(), size, eps), mmproj.visionEmbedder(), matmul);
         } catch (IllegalArgumentException e) {
             throw f.error(e.getMessage());
@@ -161,7 +163,9 @@ public final class Gemma3nImageEncoder implements VisionEncoder {
         if (t != null) return t;
         synchronized (this) {
             if (packed == null) {
-                repacked = RepackCache.open(mmproj.file(), tower.matrices(), pool);
+                // inside a single-file model the tower's copies get a cache file of their own, apart from the text weights'
+                repacked = mmproj.insideModel() ? RepackCache.open(mmproj.file(), "vision", tower.matrices(), pool)
+                        : RepackCache.open(mmproj.file(), tower.matrices(), pool);
                 packed = tower.attach(repacked);
             }
             return packed;

@@ -56,7 +56,8 @@ final class Gemma3nArchitecture implements Architecture {
      * The bytes the (possibly sliced) model reads: none of a skipped block or of the K/V projections of a layer that
      * shares K/V, a prefix of the rows of gate/up and of the columns of down for a narrowed FFN (the model maps the
      * gate/up prefix and copies the down columns once), all of every other tensor. The per-layer-embedding table is
-     * read a row per token: mapped.
+     * read a row per token: mapped. The towers of a single-file model ({@code v.*}, {@code a.*}, {@code mm.*}) are the
+     * encoders', not the text model's: not counted, as an mmproj file beside the model is not.
      */
     @Override
     public WeightUse weightUse(GgufFile file, ModelConfig config, String matformer) {
@@ -77,6 +78,7 @@ final class Gemma3nArchitecture implements Architecture {
 
     private static long usedBytes(GgufTensorInfo t, int[] modelLayer, ModelConfig mc, Gemma3nConfig g) {
         String name = t.name();
+        if (name.startsWith("v.") || name.startsWith("a.") || name.startsWith("mm.")) return 0;
         if (!name.startsWith("blk.")) return t.byteSize();
         int dot = name.indexOf('.', 4);
         int fl;

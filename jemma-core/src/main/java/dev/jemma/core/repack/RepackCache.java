@@ -62,11 +62,27 @@ public final class RepackCache implements AutoCloseable {
 
     /** The interleaved copies of {@code matrices}, from the cache in {@link #defaultDir} (built first when missing or stale). */
     public static RepackCache open(GgufFile file, List<WeightMatrix> matrices, ThreadPool pool) {
-        return open(file, matrices, pool, defaultDir());
+        return open(file, null, matrices, pool, defaultDir());
+    }
+
+    /**
+     * As {@link #open(GgufFile, List, ThreadPool)} for one part of a file that holds several users of the cache (a
+     * single-file model's vision tower beside its text weights): each part gets a cache file of its own, so that the
+     * parts do not rebuild each other's.
+     *
+     * @param part a short name ({@code [a-z0-9]+}), or null for the file's main (text) weights
+     */
+    public static RepackCache open(GgufFile file, String part, List<WeightMatrix> matrices, ThreadPool pool) {
+        return open(file, part, matrices, pool, defaultDir());
     }
 
     /** As {@link #open(GgufFile, List, ThreadPool)}, with the cache in {@code dir}. */
     public static RepackCache open(GgufFile file, List<WeightMatrix> matrices, ThreadPool pool, Path dir) {
+        return open(file, null, matrices, pool, dir);
+    }
+
+    private static RepackCache open(GgufFile file, String part, List<WeightMatrix> matrices, ThreadPool pool, Path dir) {
+        if (part != null && !part.matches("[a-z0-9]+")) throw new IllegalArgumentException("cache part '" + part + "'");
         Map<String, WeightMatrix> byName = new LinkedHashMap<>();
         for (WeightMatrix w : matrices) {
             if (Interleaved.supports(w.type(), w.cols())) byName.putIfAbsent(w.name(), w);
@@ -80,7 +96,7 @@ public final class RepackCache implements AutoCloseable {
             offsets.put(w.name(), end);
             end = align(end + Interleaved.byteSize(w.type(), w.rows(), w.cols()), 4096);
         }
-        Path cache = dir.resolve(cacheName(file.path()));
+        Path cache = dir.resolve(cacheName(file.path(), part));
         RepackCache hit = tryMap(cache, header, byName, offsets, end);
         if (hit != null) return hit;
         if (end >= 64L << 20 && !JemmaProperties.quiet()) {
@@ -248,10 +264,33 @@ public final class RepackCache implements AutoCloseable {
 
     /** The cache file a model at {@code model} uses in {@link #defaultDir} (whether or not it exists). */
     public static Path cacheFileFor(Path model) {
-        return defaultDir().resolve(cacheName(model));
+        return defaultDir().resolve(cacheName(model, null));
     }
 
-    private static String cacheName(Path model) {
+    /**
+     * Every cache file in {@link #defaultDir} that belongs to the file at {@code path} (its main weights' and each part's:
+     * a single-file model's vision tower, an mmproj's), existing now; for whoever deletes the file.
+     */
+    public static List<Path> cacheFilesFor(Path path) {
+        String main = cacheName(path, null), stem = main.substring(0, main.length() - SUFFIX.length());
+        List<Path> out = new java.util.ArrayList<>();
+        try (var files = Files.list(defaultDir())) {
+            for (Path p : (Iterable<Path>) files::iterator) {
+                String f = p.getFileName().toString();
+                if (f.equals(main) || (f.startsWith(stem + ".") && f.endsWith(SUFFIX) && f.substring(stem.length() + 1, f.length() - SUFFIX.length())
+                        .matches("[a-z0-9]+"))) {
+                    out.add(p);
+                }
+            }
+        } catch (IOException ignored) {
+            // no cache directory: no cache files
+        }
+        return out;
+    }
+
+    private static final String SUFFIX = ".int8.jpk";
+
+    private static String cacheName(Path model, String part) {
         Path abs = model.toAbsolutePath().normalize();
         try {
             abs = abs.toRealPath();
@@ -262,7 +301,7 @@ public final class RepackCache implements AutoCloseable {
         crc.update(abs.toString().getBytes(StandardCharsets.UTF_8));
         String base = abs.getFileName().toString().replaceAll("[^A-Za-z0-9._-]", "_");
         if (base.length() > 80) base = base.substring(0, 80);
-        return base + "-" + Long.toHexString(crc.getValue()) + ".int8.jpk";
+        return base + "-" + Long.toHexString(crc.getValue()) + (part == null ? "" : "." + part) + SUFFIX;
     }
 
     private static long align(long v, long a) {

@@ -94,8 +94,9 @@ public record VisionConfig(int imageSize, int patchSize, int hidden, int ffn, in
                 (float) f.getDouble("gemma3.vision.attention.layer_norm_epsilon", 1e-6),
                 f.getInt("gemma3.mm.tokens_per_image", f.getInt("gemma3.mm_tokens_per_image", 256)),
                 f.requireInt("gemma3.embedding_length"),
-                // Gemma 3's processor normalises with mean 0.5 / std 0.5; Ollama's files do not store them
-                new float[]{0.5f, 0.5f, 0.5f}, new float[]{0.5f, 0.5f, 0.5f}, VisionTensorNames.OLLAMA);
+                // Gemma 3's processor normalises with mean 0.5 / std 0.5; Ollama's files do not store them (jemma convert
+                // writes them only for a projector that has other values)
+                channels(f, "gemma3.vision.image_mean"), channels(f, "gemma3.vision.image_std"), VisionTensorNames.OLLAMA);
     }
 
     /** The mmproj's projector type: {@code clip.projector_type}, or per tower {@code clip.vision.projector_type}. */

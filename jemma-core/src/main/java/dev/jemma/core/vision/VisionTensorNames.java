@@ -24,4 +24,28 @@ public record VisionTensorNames(String patchWeight, String patchBias, String pos
     public String block(int layer, String part, String suffix) {
         return blockPrefix + layer + "." + part + "." + suffix;
     }
+
+    /**
+     * The name a tensor of this layout has in {@code to} (e.g. llama.cpp's mmproj name → Ollama's single-file name).
+     *
+     * @throws IllegalArgumentException when {@code name} is no vision tensor of this layout
+     */
+    public String renameTo(VisionTensorNames to, String name) {
+        String[][] whole = {{patchWeight, to.patchWeight}, {patchBias, to.patchBias}, {positions, to.positions},
+                {postNormWeight, to.postNormWeight}, {postNormBias, to.postNormBias}, {softEmbNorm, to.softEmbNorm},
+                {inputProjection, to.inputProjection}};
+        for (String[] w : whole) if (w[0].equals(name)) return w[1];
+        String[][] parts = {{ln1, to.ln1}, {ln2, to.ln2}, {q, to.q}, {k, to.k}, {v, to.v}, {o, to.o}, {fc1, to.fc1}, {fc2, to.fc2}};
+        if (name.startsWith(blockPrefix)) {
+            String rest = name.substring(blockPrefix.length());   // <layer>.<part>.<suffix>, a part may hold dots (mlp.fc1)
+            int dot = rest.indexOf('.'), last = rest.lastIndexOf('.');
+            if (dot > 0 && last > dot && rest.substring(0, dot).chars().allMatch(Character::isDigit)) {
+                String part = rest.substring(dot + 1, last);
+                for (String[] p : parts) {
+                    if (p[0].equals(part)) return to.block(Integer.parseInt(rest.substring(0, dot)), p[1], rest.substring(last + 1));
+                }
+            }
+        }
+        throw new IllegalArgumentException("tensor " + name + " is not part of a Gemma 3 vision tower");
+    }
 }

@@ -42,6 +42,20 @@ class OllamaSingleFileVisionTest {
         return b.block(Integer.parseInt(p[2]), parts.get(p[3]), p[4]);
     }
 
+    /** VisionTensorNames.renameTo (what jemma convert --mmproj writes) agrees with the mapping above on every tensor. */
+    @Test
+    void renameToGivesOllamasNames() {
+        JsonNode v = MultimodalFixtures.model().get("cases").get("square").get("variants").get("F32");
+        try (GgufFile mm = GgufFile.open(MultimodalFixtures.file(v.get("mmproj_gguf").asText()))) {
+            assertThat(mm.tensors()).isNotEmpty();
+            for (String name : mm.tensors().keySet()) {
+                assertThat(VisionTensorNames.LLAMA_CPP.renameTo(VisionTensorNames.OLLAMA, name)).as(name).isEqualTo(ollamaName(name));
+            }
+        }
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> VisionTensorNames.LLAMA_CPP.renameTo(VisionTensorNames.OLLAMA, "v.blk.x.ln1.weight"))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
     @Test
     void visionTowerInsideTheModelFile() {
         JsonNode c = MultimodalFixtures.model().get("cases").get("square"), v = c.get("variants").get("F32");
