@@ -22,6 +22,8 @@ import java.util.Random;
  */
 public final class EmbedProfile {
     private static final ThreadMXBean CPU = ManagementFactory.getThreadMXBean();
+    /** Untimed calls per case first: C2 compiles the forward's methods over the first few (more for short calls). */
+    private static final int WARM_UP = Integer.getInteger("warmUp", 6);
 
     public static void main(String[] args) {
         Path path = Path.of(args[0]);
@@ -46,7 +48,7 @@ public final class EmbedProfile {
                         t[len - 1] = 1;
                         batch.add(t);
                     }
-                    for (int w = 0; w < 3; w++) m.embed(batch);
+                    for (int w = 0; w < WARM_UP; w++) m.embed(batch);
                     long[] ns = new long[runs];
                     for (int r = 0; r < runs; r++) {
                         long s = CPU.getCurrentThreadCpuTime();
