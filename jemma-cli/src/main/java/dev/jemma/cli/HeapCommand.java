@@ -100,12 +100,15 @@ final class HeapCommand implements Callable<Integer> {
 
     private static final int DEFAULT_BATCH = dev.jemma.core.engine.EngineOptions.defaults().modelBatch();
 
-    /** KV cache per conversation × conversations + one forward's scratch (batches of {@code batch}) + headroom, from the model's plan. */
+    /**
+     * (KV cache + a generation's logits rows) per conversation × conversations + one forward's scratch (batches of
+     * {@code batch}) + headroom: the model's plan with that many sequences.
+     */
     static long modelHeap(Path model, int contextLength, int sessions, int batch) {
         if (model == null || !Files.isRegularFile(model)) return 0;
         try (GgufFile f = GgufFile.open(model)) {
             MemoryPlan p = ModelLoader.plan(f, ModelLoader.readConfig(f), contextLength, batch);
-            return p.kvBytes() * sessions + p.scratchBytes() + p.headroomBytes();
+            return p.withSequences(Math.max(1, sessions)).heapNeeded();
         }
     }
 }

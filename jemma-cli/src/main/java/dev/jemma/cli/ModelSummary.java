@@ -223,6 +223,7 @@ public final class ModelSummary {
         p.put("kv_cache_bytes", plan.kvBytes());
         p.put("kv_slots", plan.sequences());
         p.put("kv_bytes_per_slot", plan.kvBytesPerSequence());
+        p.put("logits_rows_bytes", plan.sequenceBytes() - plan.kvBytes());
         p.put("scratch_bytes", plan.scratchBytes());
         p.put("headroom_bytes", plan.headroomBytes());
         p.put("total_bytes", plan.totalBytes());
@@ -237,7 +238,8 @@ public final class ModelSummary {
                 ? "weights in fast memory " + MemoryPlan.gb(plan.fastWeightBytes())
                 : "weights " + MemoryPlan.gb(plan.weightBytes()) + " (mapped)";
         line("memory plan", (matformer != null ? "MatFormer " + matformer + ", " : "") + "context " + plan.contextLength() + ": " + weights + " + KV cache "
-                + MemoryPlan.gb(plan.kvBytes()) + " + scratch " + MemoryPlan.gb(plan.scratchBytes()) + " + headroom "
+                + MemoryPlan.gb(plan.kvBytes()) + " + logits rows " + MemoryPlan.gb(plan.sequenceBytes() - plan.kvBytes()) + " + scratch "
+                + MemoryPlan.gb(plan.scratchBytes()) + " + headroom "
                 + MemoryPlan.gb(plan.headroomBytes()) + " = " + MemoryPlan.gb(plan.totalBytes()));
         if (plan.sequences() > 1) {
             line("", "KV pool: " + plan.sequences() + " slots × " + plan.contextLength() + " tokens, " + MemoryPlan.gb(plan.kvBytesPerSequence())

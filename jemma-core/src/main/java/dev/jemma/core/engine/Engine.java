@@ -411,14 +411,15 @@ public final class Engine implements AutoCloseable {
 
     /**
      * {@link #forward(int[], int, int, KvCache)} for a session: the scheduler splits the tokens into chunks between
-     * other sessions' steps and drops the rest at the next step once {@code cancelled} holds.
+     * other sessions' steps and drops the rest at the next step once {@code cancelled} holds. The logits go to
+     * {@code into} (the session's own row, reused every token) when it holds a vocabulary's row.
      *
      * @throws java.util.concurrent.CancellationException when cancelled first (the cache keeps the chunks that ran)
      */
     float[] forward(int[] tokens, float[][] embeddings, java.util.List<int[]> spans, int offset, int count, KvCache cache, Session session,
-                    java.util.function.BooleanSupplier cancelled) {
+                    java.util.function.BooleanSupplier cancelled, float[] into) {
         checkOpen();
-        return scheduler.forward(tokens, embeddings, spans, offset, count, cache, session, cancelled);
+        return scheduler.forward(tokens, embeddings, spans, offset, count, cache, session, cancelled, into);
     }
 
     /** A session enters its decode loop: each step waits briefly for its next token (see {@link StepScheduler}). */

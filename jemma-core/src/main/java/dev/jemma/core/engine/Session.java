@@ -737,6 +737,8 @@ public final class Session implements AutoCloseable {
         int[] keys = reuseKeys(prompt, images);
         int reused = reusePrefix(keys, images == null || images.causal() ? null : prompt);
         float[] logits = null;
+        // the logits of this generation's latest step: one row, which every step refills (see StepScheduler.forward)
+        float[] logitsRow = new float[vocab];
         float[][] imageRows = null;
         List<int[]> imageRuns = List.of();
         if (images != null) {
@@ -756,7 +758,7 @@ public final class Session implements AutoCloseable {
             // one call: the scheduler runs it in chunks between the other sessions' tokens (never cutting an image's
             // run) and drops the rest at a cancel; the cache key of an image row names its image (reuseKeys)
             try {
-                logits = engine.forward(prompt, imageRows, imageRuns, reused, prompt.length - reused, cache, this, cancelled);
+                logits = engine.forward(prompt, imageRows, imageRuns, reused, prompt.length - reused, cache, this, cancelled, logitsRow);
             } catch (CancellationException e) {
                 remember(keys, reused, cache.length() - reused); // the chunks that ran stay reusable
                 return new Generation("", new int[0], prompt.length, reused, System.nanoTime() - t0, 0, StopReason.CANCELLED);
@@ -815,7 +817,7 @@ public final class Session implements AutoCloseable {
                     break;
                 }
                 try {
-                    logits = engine.forward(new int[]{id}, null, List.of(), 0, 1, cache, this, cancelled);
+                    logits = engine.forward(new int[]{id}, null, List.of(), 0, 1, cache, this, cancelled, logitsRow);
                 } catch (CancellationException e) {
                     reason = StopReason.CANCELLED;
                     break;

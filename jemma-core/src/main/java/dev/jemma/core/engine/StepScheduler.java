@@ -56,14 +56,17 @@ final class StepScheduler {
         final KvCache cache;
         final Object stream;
         final java.util.function.BooleanSupplier cancelled;
+        /** Where the logits go (a session's own row, reused every token), or null for a new array. */
+        final float[] into;
         int next;
         float[] logits;
         RuntimeException error;
         boolean done;
 
         Work(int[] tokens, float[][] embeddings, List<int[]> spans, int offset, int count, KvCache cache, Object stream,
-             java.util.function.BooleanSupplier cancelled) {
+             java.util.function.BooleanSupplier cancelled, float[] into) {
             this.stream = stream;
+            this.into = into;
             this.cancelled = cancelled;
             this.tokens = tokens;
             this.embeddings = embeddings;
@@ -152,7 +155,7 @@ final class StepScheduler {
      * whatever other sessions have queued, and returns the last token's logits. Blocks until done.
      */
     float[] forward(int[] tokens, int offset, int count, KvCache cache) {
-        return forward(tokens, null, List.of(), offset, count, cache, null, () -> false);
+        return forward(tokens, null, List.of(), offset, count, cache, null, () -> false, null);
     }
 
     /**
@@ -161,18 +164,21 @@ final class StepScheduler {
      * image's run, attended bidirectionally and never split. {@code offset} must not fall inside a run, nor the end.
      */
     float[] forward(int[] tokens, float[][] embeddings, List<int[]> spans, int offset, int count, KvCache cache) {
-        return forward(tokens, embeddings, spans, offset, count, cache, null, () -> false);
+        return forward(tokens, embeddings, spans, offset, count, cache, null, () -> false, null);
     }
 
     /**
      * {@link #forward(int[], float[][], List, int, int, KvCache)} for a session ({@code stream}, its key for
-     * {@link #openStream}; may be null) whose {@code cancelled} flag is checked before each step.
+     * {@link #openStream}; may be null) whose {@code cancelled} flag is checked before each step. The logits are written
+     * to {@code into} when it holds a vocabulary's row, and it is returned: a decoding session hands the same row every
+     * token, rather than each token leaving a new 1 MB array (262,144 floats) behind — garbage at the rate of tokens × 1 MB
+     * that let G1 grow its young generation, and with it the server's resident memory, with the number of streams.
      *
      * @throws java.util.concurrent.CancellationException when cancelled before the work was done (the cache then holds
      *                                                    the chunks that ran)
      */
     float[] forward(int[] tokens, float[][] embeddings, List<int[]> spans, int offset, int count, KvCache cache, Object stream,
-                    java.util.function.BooleanSupplier cancelled) {
+                    java.util.function.BooleanSupplier cancelled, float[] into) {
         if (count <= 0) throw new IllegalArgumentException("no tokens");
         for (int[] s : spans) {
             // the last row gives the logits: it must be text, not inside (or the end of) an image's run
@@ -180,7 +186,7 @@ final class StepScheduler {
                 throw new IllegalArgumentException("rows [" + offset + ", " + (offset + count) + ") cut or end with the image run [" + s[0] + ", " + s[1] + ")");
             }
         }
-        Work w = new Work(tokens, embeddings, spans, offset, count, cache, stream, cancelled);
+        Work w = new Work(tokens, embeddings, spans, offset, count, cache, stream, cancelled, into != null && into.length >= vocab ? into : null);
         lock.lock();
         try {
             if (closed) throw new IllegalStateException("the engine is closed");
@@ -393,7 +399,12 @@ final class StepScheduler {
             }
             w.next += n;
             if (w.remaining() == 0) {
-                w.logits = java.util.Arrays.copyOfRange(logits, at * vocab, (at + 1) * vocab);
+                if (w.into != null) {
+                    System.arraycopy(logits, at * vocab, w.into, 0, vocab);
+                    w.logits = w.into;
+                } else {
+                    w.logits = java.util.Arrays.copyOfRange(logits, at * vocab, (at + 1) * vocab);
+                }
                 at++;
                 queue.remove(w);
                 w.done = true;

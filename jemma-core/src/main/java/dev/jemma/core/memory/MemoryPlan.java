@@ -39,10 +39,12 @@ import java.util.Map;
  * @param memAvailable   memory the system can still give, bytes; -1 when unknown
  * @param trainedContext the model's own context length: advice never suggests a longer one
  * @param sequences      KV caches the plan holds at once (a server's KV pool: one per parallel slot)
+ * @param sequenceWorkBytes heap each generation running in a slot holds besides its KV cache: its logits row, which every
+ *                       step refills, and the sampler's penalised copy of it (two rows of the vocabulary's floats)
  */
 public record MemoryPlan(String file, int contextLength, int maxBatch, long weightBytes, long mappedBytes, Map<GgmlType, long[]> bytesByType,
                          long kvBytes, KvLayout kvLayout, long scratchBytes, long headroomBytes, long heapLimit, long memAvailable,
-                         int trainedContext, int sequences, long scratchBytesPerPosition) {
+                         int trainedContext, int sequences, long scratchBytesPerPosition, long sequenceWorkBytes) {
 
     /** Context used when none is asked for: the model's own, capped (a 128K cache on every load would be wasteful). */
     public static final int DEFAULT_CONTEXT_CAP = 8192;
@@ -71,14 +73,25 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
         }
         return new MemoryPlan(file.path().getFileName().toString(), ctx, maxBatch, weightBytes, mappedBytes, Collections.unmodifiableMap(byType),
                 kv.bytes(ctx), kv, scratchFixedBytes + scratchBytesPerPosition * Math.max(ctx, maxBatch), HEADROOM + 4L * maxBatch * vocab,
-                SystemMemory.heapLimit(), SystemMemory.available(), Math.max(1, trainedContext), 1, scratchBytesPerPosition);
+                SystemMemory.heapLimit(), SystemMemory.available(), Math.max(1, trainedContext), 1, scratchBytesPerPosition,
+                sequenceWorkBytes(vocab));
     }
 
     /** This plan with {@code n} KV caches of {@link #contextLength} positions each (a KV pool of n slots). */
     public MemoryPlan withSequences(int n) {
         if (n < 1) throw new IllegalArgumentException("sequences must be >= 1, got " + n);
         return new MemoryPlan(file, contextLength, maxBatch, weightBytes, mappedBytes, bytesByType, kvLayout.bytes(contextLength) * n, kvLayout,
-                scratchBytes, headroomBytes, heapLimit, memAvailable, trainedContext, n, scratchBytesPerPosition);
+                scratchBytes, headroomBytes, heapLimit, memAvailable, trainedContext, n, scratchBytesPerPosition, sequenceWorkBytes);
+    }
+
+    /** Heap a running generation holds besides its KV cache, for a vocabulary of {@code vocab}: two rows of f32 logits. */
+    public static long sequenceWorkBytes(int vocab) {
+        return 2L * 4 * vocab;
+    }
+
+    /** Heap of the KV caches and the running generations' rows: what grows with the slots. */
+    public long sequenceBytes() {
+        return kvBytes + (long) sequences * sequenceWorkBytes;
     }
 
     /** KV bytes of one sequence's cache at {@link #contextLength}. */
@@ -106,9 +119,9 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
         return kvLayout.maxWindow();
     }
 
-    /** Heap the model needs: KV cache + scratch + headroom. */
+    /** Heap the model needs: KV caches and each slot's generation rows + scratch + headroom. */
     public long heapNeeded() {
-        return kvBytes + scratchBytes + headroomBytes;
+        return sequenceBytes() + scratchBytes + headroomBytes;
     }
 
     /** Weights that must stay resident for speed: every byte the model reads except the row-per-token tables. */
@@ -138,7 +151,8 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
                 ways.add("use a smaller model file (a lower quantization) or free memory: this machine has " + gb(memAvailable) + " available");
             }
             return file + ": needs " + gb(heapNeeded()) + " of Java heap for " + contextPhrase() + " (KV cache "
-                    + gb(kvBytes) + " + scratch " + gb(scratchBytes) + " + headroom " + gb(headroomBytes) + ") but the JVM allows "
+                    + gb(kvBytes) + " + logits rows " + gb((long) sequences * sequenceWorkBytes) + " + scratch " + gb(scratchBytes)
+                    + " + headroom " + gb(headroomBytes) + ") but the JVM allows "
                     + gb(heapLimit) + "; " + String.join(" or ", ways);
         }
         if (memAvailable >= 0 && totalBytes() > memAvailable) {
@@ -155,7 +169,7 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
             String weights = mappedBytes > 0 ? "weights in fast memory " + gb(fastWeightBytes()) + ", " + gb(mappedBytes) + " more mapped from disk"
                     : "weights " + gb(weightBytes);
             return file + ": needs " + gb(totalBytes()) + " (" + weights + " + KV cache " + gb(kvBytes) + " for "
-                    + contextPhrase() + " + scratch " + gb(scratchBytes + headroomBytes) + ") but only " + gb(memAvailable)
+                    + contextPhrase() + " + scratch " + gb(heapNeeded() - kvBytes) + ") but only " + gb(memAvailable)
                     + " of memory is available; " + advice;
         }
         return null;
@@ -198,7 +212,7 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
         int lo = 0, hi = contextLength;
         while (lo < hi) {
             int mid = (int) (((long) lo + hi + 1) / 2);
-            if (kvBytesAt(mid) * sequences + scratchBytesPerPosition * Math.max(mid, maxBatch) + fixed <= budget) lo = mid;
+            if ((kvBytesAt(mid) + sequenceWorkBytes) * sequences + scratchBytesPerPosition * Math.max(mid, maxBatch) + fixed <= budget) lo = mid;
             else hi = mid - 1;
         }
         return lo >= 256 ? lo / 256 * 256 : lo;

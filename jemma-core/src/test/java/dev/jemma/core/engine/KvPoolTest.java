@@ -130,7 +130,11 @@ class KvPoolTest {
             MemoryPlan four = one.withSequences(4);
             assertThat(four.kvBytes()).isEqualTo(4 * one.kvBytes());
             assertThat(four.kvBytesPerSequence()).isEqualTo(one.kvBytes());
-            assertThat(four.heapNeeded() - one.heapNeeded()).isEqualTo(3 * one.kvBytes());
+            // per slot its KV cache and its running generation's two logits rows (the step's row and the sampler's copy)
+            long rows = MemoryPlan.sequenceWorkBytes(ModelLoader.readConfig(f).vocabSize());
+            assertThat(rows).isEqualTo(2L * 4 * ModelLoader.readConfig(f).vocabSize());
+            assertThat(four.sequenceBytes()).isEqualTo(4 * (one.kvBytes() + rows));
+            assertThat(four.heapNeeded() - one.heapNeeded()).isEqualTo(3 * (one.kvBytes() + rows));
         }
         try (Engine engine = engine(3)) {
             KvPoolStatus p = engine.kvPool();
