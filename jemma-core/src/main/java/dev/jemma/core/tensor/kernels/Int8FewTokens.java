@@ -84,12 +84,13 @@ public final class Int8FewTokens {
 
     /**
      * From how many tokens on a call over this type's copy runs here (below it, and from 2, each token runs on the
-     * single-token kernel, with the same result): 2, except Q8_0 at 256 bits, where the two-slice single-token kernel
-     * ({@link Int8Kernels#q8}'s pairs: 16-bit products, two slices per broadcast) beats this kernel's f32 passes at 2 and
-     * 3 tokens (one core: 23.2 vs 18.5 and 23.5 vs 22.4 G multiply-adds/s; at 4 tokens 21.4 vs 28.0).
+     * single-token kernel, with the same result): 2, except Q8_0 below 512 bits, where the two-slice single-token kernel
+     * ({@link Int8Kernels#q8}'s pairs: 16-bit products, two slices per broadcast) beats this kernel's f32 passes (one
+     * core, G multiply-adds/s, single-token vs here: 256 bits 2 tokens 23.2 vs 18.5, 3 tokens 23.5 vs 22.4, 4 tokens
+     * 21.4 vs 28.0; 128 bits 2 tokens 11.6 vs 10.5, 3 tokens 12.2 vs 13.4).
      */
     public static int minTokens(GgmlType type) {
-        return type == GgmlType.Q8_0 && L == 16 ? 4 : 2;
+        return type != GgmlType.Q8_0 || L >= 32 ? 2 : L == 16 ? 4 : 3;
     }
 
     /** Work items of a matrix: pairs of 32-row groups. */

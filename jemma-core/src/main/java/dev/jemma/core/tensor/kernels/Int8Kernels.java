@@ -34,13 +34,13 @@ public final class Int8Kernels {
     static final int L = VectorWidth.SHORTS;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /**
-     * The slice width (16-bit lanes) that takes two slices per pass (q4, q5, q8 here, q6k in {@link KQuantKernels}): 256
-     * bits only for now. At 128 bits the two-slice kernels measured faster too (docs/PERFORMANCE.md) and pass the
-     * exactness tests, but KernelAllocationTest at 128 bits ran into its 90 s limit on a loaded machine (also for Q4_K,
-     * which they do not touch): set 8 here once that is re-run on a quiet one. The two-slice kernels equal the one-slice
-     * ones bit for bit at 256 and 128 bits (TwoSlicePassTest).
+     * Whether the single-token kernels take two slices of a group per pass (q4, q5, q8 here, q5k and q6k in
+     * {@link KQuantKernels}): below 512 bits, where a group has 2 or 4 slices; 512 bits keep their one-slice code (a
+     * constant, so C2 compiles one branch). At 128 bits the two-slice kernels measured 1.3-1.7x the one-slice ones on one
+     * core and allocate nothing once compiled (KernelAllocationTest at 128 bits); they equal the one-slice kernels bit for
+     * bit (TwoSlicePassTest), Q6_K's up to its f32 order.
      */
-    static final int PAIRS_AT = 16;
+    static final boolean PAIRS = L < 32;
 
     private Int8Kernels() {
     }
@@ -52,7 +52,7 @@ public final class Int8Kernels {
     public static void q4(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
         // L is a constant: C2 keeps one branch. 512 bits take a group in one slice; narrower vectors take two slices per
         // pass, so each broadcast activation feeds two multiplies and the loop and scale work is shared
-        if (L != PAIRS_AT) q4(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, t * a.cols, t * nb, out, t * rows);
+        if (!PAIRS) q4(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, t * a.cols, t * nb, out, t * rows);
         else q4Pairs(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, t * a.cols, t * nb, out, t * rows);
     }
 
@@ -191,7 +191,7 @@ public final class Int8Kernels {
      */
     public static void q5(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
         // two slices per pass below 512 bits, as q4
-        if (L != PAIRS_AT) q5(w, g0, g1, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
+        if (!PAIRS) q5(w, g0, g1, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
         else q5Pairs(w, g0, g1, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
     }
 
@@ -343,7 +343,7 @@ public final class Int8Kernels {
      */
     public static void q8(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
         // two slices per pass below 512 bits: see q4
-        if (L != PAIRS_AT) q8(w, g0, g1, rows, nb, a.q, a.d, t * a.cols, t * nb, out, t * rows);
+        if (!PAIRS) q8(w, g0, g1, rows, nb, a.q, a.d, t * a.cols, t * nb, out, t * rows);
         else q8Pairs(w, g0, g1, rows, nb, a.q, a.d, t * a.cols, t * nb, out, t * rows);
     }
 

@@ -178,7 +178,7 @@ public final class KQuantKernels {
      */
     public static void q5k(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
         // as Int8Kernels.q4: one slice per group at 512 bits, two slices per pass below
-        if (L != Int8Kernels.PAIRS_AT) q5k(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
+        if (!Int8Kernels.PAIRS) q5k(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
         else q5kPairs(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
     }
 
@@ -343,7 +343,7 @@ public final class KQuantKernels {
     /** {@link #q4k} for Q6_K groups. */
     public static void q6k(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
         // as Int8Kernels.q4: one slice per group at 512 bits, two slices per pass below
-        if (L != Int8Kernels.PAIRS_AT) q6k(w, g0, g1, rows, nb, a.q, a.d, a.q6Bias, t * a.cols, t * nb, out, t * rows);
+        if (!Int8Kernels.PAIRS) q6k(w, g0, g1, rows, nb, a.q, a.d, a.q6Bias, t * a.cols, t * nb, out, t * rows);
         else q6kPairs(w, g0, g1, rows, nb, a.q, a.d, a.q6Bias, t * a.cols, t * nb, out, t * rows);
     }
 

@@ -13,9 +13,9 @@ import java.util.Random;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Below 512 bits the single-token kernels take two slices of a group per pass ({@link Int8Kernels#PAIRS_AT}); for Q4_0,
+ * Below 512 bits the single-token kernels take two slices of a group per pass ({@link Int8Kernels#PAIRS}); for Q4_0,
  * Q5_0, Q8_0 and Q5_K each must give the one-slice kernel's result bit for bit (the same integer block sums, the same f32
- * steps), at 256 and at 128 bits whether or not the width uses them yet (Q6_K's pairs scale each 8-column sum on its own,
+ * steps), at 256 and at 128 bits (Q6_K's pairs scale each 8-column sum on its own,
  * another f32 order: Int8MatMulTest holds it to the scalar model). Matrices with a partial last group; activations of
  * full scale every 7th column.
  */
