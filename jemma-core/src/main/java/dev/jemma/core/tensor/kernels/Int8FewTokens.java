@@ -209,7 +209,7 @@ public final class Int8FewTokens {
      * A pass in that arithmetic measured slower than the two-slice kernel per token at 256 bits (one core, 1152 × 6912,
      * k = 2: 13.8 vs 17.9 G multiply-adds/s), so none is kept.
      */
-    private static final boolean Q6K_PAIRS = L == Int8Kernels.PAIRS_AT;
+    private static final boolean Q6K_PAIRS = Int8Kernels.PAIRS;
 
     /**
      * {@link #q4} for a Q6_K copy ({@link KQuantInterleaved}): one slice and two tokens per pass, in the arithmetic of
