@@ -27,12 +27,15 @@ import static org.assertj.core.api.Assertions.assertThat;
  * ollama client sends Jemma's /api/chat extension {@code tool_choice: "required"} (the client posts a request's fields
  * as given) to the FunctionGemma test model (its own markup, through the Ollama API), with a fixed seed. Without node or
  * the installed clients the test reports itself skipped, unless JEMMA_REQUIRE_NODE_CLIENTS is set (as {@code .ci/run}
- * sets it): then it fails. Images go through both clients too, on the multimodal fixture model (its mmproj beside it).
+ * sets it): then it fails. Images and audio go through both clients too, on the multimodal fixture models (each mmproj
+ * beside its model).
  */
 class OfficialClientsTest {
     static final Path CLIENTS = Path.of("../tools/clients");
     static final String VISION = "gemma3-vision-tiny-F32";
     static final Path VISION_DIR = MultimodalFixtures.root().resolve("gemma3-vision-tiny");
+    static final String AUDIO = "gemma3n-mm-tiny-F16";
+    static final Path AUDIO_DIR = MultimodalFixtures.root().resolve("gemma3n-mm-tiny");
 
     @TempDir
     static Path home;
@@ -48,7 +51,8 @@ class OfficialClientsTest {
         }
         Assumptions.assumeTrue(why == null, why);
         server = TestServers.start(TestServers.config().withModels(List.of(TestServers.tinyModel().toString(),
-                FunctionGemmaApiTest.model().toString(), VISION_DIR.resolve(VISION + ".gguf").toString())), home);
+                FunctionGemmaApiTest.model().toString(), VISION_DIR.resolve(VISION + ".gguf").toString(),
+                AUDIO_DIR.resolve(AUDIO + ".gguf").toString())), home);
     }
 
     @AfterAll
@@ -116,6 +120,41 @@ class OfficialClientsTest {
             answers.put(n.path("via").asText(), n.path("answer").asText());
         }
         assertThat(answers.keySet()).containsExactly("openai", "openai streamed", "ollama chat", "ollama chat streamed", "ollama generate");
+        answers.forEach((via, answer) -> assertThat(answer).as(via).isEqualTo(expected));
+    }
+
+    /**
+     * Audio with the official clients (tools/clients/audio-roundtrip.mjs): OpenAI's input_audio part, plain and
+     * streamed, and Ollama's chat with the message's {@code audio} field, plain and streamed, each answer exactly what
+     * the engine answers for the same clip and question on the Gemma 3n fixture.
+     */
+    @Test
+    void audioThroughTheOfficialClientsAnswersAsTheEngine() throws Exception {
+        Path wav = AUDIO_DIR.resolve("media/mix-2.5s-16k.wav").toRealPath();
+        String question = "Transcribe this.";
+        String expected;
+        var greedy = dev.jemma.core.engine.GenerationOptions.builder().temperature(0f).maxTokens(12).build();
+        try (var e = dev.jemma.core.engine.Engine.load(AUDIO_DIR.resolve(AUDIO + ".gguf"),
+                dev.jemma.core.engine.EngineOptions.builder().threads(1).build()); var s = e.newSession()) {
+            expected = s.generate(List.of(dev.jemma.core.chat.ChatMessage.user(question, List.of(),
+                    List.of(dev.jemma.core.chat.ChatAudio.read(wav)))), greedy, dev.jemma.core.engine.TokenListener.NONE).text();
+        }
+        assertThat(expected).isNotBlank();
+        Process p = new ProcessBuilder("node", "audio-roundtrip.mjs", server.uri().toString().replaceAll("/$", ""), AUDIO,
+                wav.toString(), question).directory(CLIENTS.toFile()).redirectErrorStream(true).start();
+        boolean done = p.waitFor(Duration.ofMinutes(4).toSeconds(), TimeUnit.SECONDS);
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!done) p.destroyForcibly();
+        System.out.println(out);
+        assertThat(done).as("node finished: %s", out).isTrue();
+        assertThat(p.exitValue()).as(out).isZero();
+        java.util.Map<String, String> answers = new java.util.LinkedHashMap<>();
+        for (String line : out.split("\n")) {
+            if (!line.startsWith("{")) continue;
+            var n = Exchange.JSON.readTree(line);
+            answers.put(n.path("via").asText(), n.path("answer").asText());
+        }
+        assertThat(answers.keySet()).containsExactly("openai", "openai streamed", "ollama chat", "ollama chat streamed");
         answers.forEach((via, answer) -> assertThat(answer).as(via).isEqualTo(expected));
     }
 }
