@@ -42,6 +42,14 @@ public final class Int8Kernels {
      */
     static final boolean PAIRS = L < 32;
 
+    /**
+     * Q5_0 keeps one slice per pass unless {@code -Djemma.q5Pairs=true}: inside a whole model at 256 bits C2 sometimes
+     * compiled {@link #q5Pairs} badly (3 of 8 runs of 1B Q4_K_M: tg 4.6-12.3 t/s, ~47 CPU s for 256 tokens, JFR
+     * allocation samples in q5Pairs; the other runs 27-32 t/s), though alone (KernelAllocationTest) it allocates
+     * nothing. One slice reads 20-23 t/s every time; a 5x slowdown by chance is worse than the pairs' gain.
+     */
+    static final boolean Q5_PAIRS = PAIRS && Boolean.getBoolean("jemma.q5Pairs");
+
     private Int8Kernels() {
     }
 
@@ -191,7 +199,7 @@ public final class Int8Kernels {
      */
     public static void q5(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
         // two slices per pass below 512 bits, as q4
-        if (!PAIRS) q5(w, g0, g1, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
+        if (!Q5_PAIRS) q5(w, g0, g1, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
         else q5Pairs(w, g0, g1, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
     }
 
