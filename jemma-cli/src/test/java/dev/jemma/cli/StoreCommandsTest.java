@@ -9,6 +9,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -16,6 +17,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.stream.Collectors;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -27,27 +31,7 @@ class StoreCommandsTest {
 
     @BeforeEach
     void setUp() throws Exception {
-        byte[] gguf = Files.readAllBytes(Path.of(RunCommandTest.TINY));
-        String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(gguf));
-        hub = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-        hub.createContext("/", ex -> {
-            try (ex) {
-                String p = ex.getRequestURI().getPath();
-                byte[] body;
-                if (p.equals("/api/models/org/tiny-GGUF/tree/main")) {
-                    body = ("[{\"type\":\"file\",\"path\":\"tiny-Q4_0.gguf\",\"size\":" + gguf.length + ",\"lfs\":{\"oid\":\""
-                            + sha + "\",\"size\":" + gguf.length + "}}]").getBytes(StandardCharsets.UTF_8);
-                } else if (p.equals("/org/tiny-GGUF/resolve/main/tiny-Q4_0.gguf")) {
-                    body = gguf;
-                } else {
-                    ex.sendResponseHeaders(p.startsWith("/api/models/org/gated") ? 401 : 404, -1);
-                    return;
-                }
-                ex.sendResponseHeaders(200, body.length);
-                ex.getResponseBody().write(body);
-            }
-        });
-        hub.start();
+        hub = hub("org/tiny-GGUF", Map.of("tiny-Q4_0.gguf", Files.readAllBytes(Path.of(RunCommandTest.TINY))));
         System.setProperty("jemma.hf.endpoint", "http://127.0.0.1:" + hub.getAddress().getPort());
         System.setProperty("jemma.store.home", home.toString());
     }
@@ -108,26 +92,7 @@ class StoreCommandsTest {
         Path dir = MultimodalFixtures.root().resolve("gemma3-vision-tiny");
         byte[] model = Files.readAllBytes(dir.resolve("gemma3-vision-tiny-Q8_0.gguf"));
         byte[] mmproj = Files.readAllBytes(dir.resolve("mmproj-gemma3-vision-tiny-F16.gguf"));
-        HttpServer vision = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-        vision.createContext("/", ex -> {
-            try (ex) {
-                String p = ex.getRequestURI().getPath();
-                byte[] body;
-                if (p.equals("/api/models/org/vision-GGUF/tree/main")) {
-                    body = ("[" + entry("vision-Q8_0.gguf", model) + "," + entry("mmproj-vision-F16.gguf", mmproj) + "]").getBytes(StandardCharsets.UTF_8);
-                } else if (p.equals("/org/vision-GGUF/resolve/main/vision-Q8_0.gguf")) {
-                    body = model;
-                } else if (p.equals("/org/vision-GGUF/resolve/main/mmproj-vision-F16.gguf")) {
-                    body = mmproj;
-                } else {
-                    ex.sendResponseHeaders(404, -1);
-                    return;
-                }
-                ex.sendResponseHeaders(200, body.length);
-                ex.getResponseBody().write(body);
-            }
-        });
-        vision.start();
+        HttpServer vision = hub("org/vision-GGUF", orderedFiles("vision-Q8_0.gguf", model, "mmproj-vision-F16.gguf", mmproj));
         try {
             System.setProperty("jemma.hf.endpoint", "http://127.0.0.1:" + vision.getAddress().getPort());
             var pull = CliTestSupport.run(null, "pull", "hf.co/org/vision-GGUF");
@@ -161,26 +126,7 @@ class StoreCommandsTest {
         Path dir = MultimodalFixtures.root().resolve("gemma3n-mm-tiny");
         byte[] model = Files.readAllBytes(dir.resolve("gemma3n-mm-tiny-F16.gguf"));
         byte[] mmproj = Files.readAllBytes(dir.resolve("mmproj-gemma3n-mm-tiny-F16.gguf"));
-        HttpServer hub3n = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-        hub3n.createContext("/", ex -> {
-            try (ex) {
-                String p = ex.getRequestURI().getPath();
-                byte[] body;
-                if (p.equals("/api/models/org/e2b-GGUF/tree/main")) {
-                    body = ("[" + entry("e2b-F16.gguf", model) + "," + entry("mmproj-e2b-F16.gguf", mmproj) + "]").getBytes(StandardCharsets.UTF_8);
-                } else if (p.equals("/org/e2b-GGUF/resolve/main/e2b-F16.gguf")) {
-                    body = model;
-                } else if (p.equals("/org/e2b-GGUF/resolve/main/mmproj-e2b-F16.gguf")) {
-                    body = mmproj;
-                } else {
-                    ex.sendResponseHeaders(404, -1);
-                    return;
-                }
-                ex.sendResponseHeaders(200, body.length);
-                ex.getResponseBody().write(body);
-            }
-        });
-        hub3n.start();
+        HttpServer hub3n = hub("org/e2b-GGUF", orderedFiles("e2b-F16.gguf", model, "mmproj-e2b-F16.gguf", mmproj));
         try {
             System.setProperty("jemma.hf.endpoint", "http://127.0.0.1:" + hub3n.getAddress().getPort());
             var pull = CliTestSupport.run(null, "pull", "hf.co/org/e2b-GGUF");
@@ -199,6 +145,38 @@ class StoreCommandsTest {
         } finally {
             hub3n.stop(0);
         }
+    }
+
+    /**
+     * A loopback stand-in for the Hugging Face hub holding one repository: its file tree (with LFS sizes and SHA-256s, as
+     * the hub lists them) and each file's download; a gated repository answers 401, anything else 404.
+     */
+    private static HttpServer hub(String repo, Map<String, byte[]> files) throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        String tree = files.entrySet().stream().map(f -> entry(f.getKey(), f.getValue())).collect(Collectors.joining(",", "[", "]"));
+        server.createContext("/", ex -> {
+            try (ex) {
+                String p = ex.getRequestURI().getPath();
+                String prefix = "/" + repo + "/resolve/main/";
+                byte[] body = p.equals("/api/models/" + repo + "/tree/main") ? tree.getBytes(StandardCharsets.UTF_8)
+                        : p.startsWith(prefix) ? files.get(p.substring(prefix.length())) : null;
+                if (body == null) {
+                    ex.sendResponseHeaders(p.startsWith("/api/models/org/gated") ? 401 : 404, -1);
+                    return;
+                }
+                ex.sendResponseHeaders(200, body.length);
+                ex.getResponseBody().write(body);
+            }
+        });
+        server.start();
+        return server;
+    }
+
+    private static Map<String, byte[]> orderedFiles(String name1, byte[] file1, String name2, byte[] file2) {
+        Map<String, byte[]> files = new LinkedHashMap<>();
+        files.put(name1, file1);
+        files.put(name2, file2);
+        return files;
     }
 
     private static String entry(String path, byte[] content) {

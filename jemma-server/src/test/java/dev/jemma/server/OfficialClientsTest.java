@@ -1,5 +1,12 @@
 package dev.jemma.server;
 
+import dev.jemma.core.chat.ChatAudio;
+import dev.jemma.core.chat.ChatImage;
+import dev.jemma.core.chat.ChatMessage;
+import dev.jemma.core.engine.Engine;
+import dev.jemma.core.engine.EngineOptions;
+import dev.jemma.core.engine.GenerationOptions;
+import dev.jemma.core.engine.TokenListener;
 import dev.jemma.core.testing.MultimodalFixtures;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
@@ -12,7 +19,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -75,14 +85,7 @@ class OfficialClientsTest {
 
     @Test
     void toolCallsRoundTripWithTheOfficialClients() throws Exception {
-        Process p = new ProcessBuilder("node", "tool-roundtrip.mjs", server.uri().toString().replaceAll("/$", ""), TestServers.MODEL,
-                FunctionGemmaApiTest.MODEL).directory(CLIENTS.toFile()).redirectErrorStream(true).start();
-        boolean done = p.waitFor(Duration.ofMinutes(4).toSeconds(), TimeUnit.SECONDS);
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!done) p.destroyForcibly();
-        System.out.println(out);
-        assertThat(done).as("node finished: %s", out).isTrue();
-        assertThat(p.exitValue()).as(out).isZero();
+        String out = runClient("tool-roundtrip.mjs", TestServers.MODEL, FunctionGemmaApiTest.MODEL);
         // every check printed its line: the four round trips and their answers
         assertThat(out).contains("ok openai plain:", "ok openai streamed:", "ok ollama plain:", "ok ollama streamed:",
                 "ok openai plain result sent back", "ok ollama streamed result sent back", "all tool-call round trips passed");
@@ -97,28 +100,9 @@ class OfficialClientsTest {
     void imagesThroughTheOfficialClientsAnswerAsTheEngine() throws Exception {
         Path png = VISION_DIR.resolve("media/square-224x224.png").toRealPath();
         String question = "Describe this picture in one short sentence.";
-        String expected;
-        var greedy = dev.jemma.core.engine.GenerationOptions.builder().temperature(0f).maxTokens(12).build();
-        try (var e = dev.jemma.core.engine.Engine.load(VISION_DIR.resolve(VISION + ".gguf"),
-                dev.jemma.core.engine.EngineOptions.builder().threads(1).build()); var s = e.newSession()) {
-            expected = s.generate(List.of(dev.jemma.core.chat.ChatMessage.user(question, List.of(dev.jemma.core.chat.ChatImage.read(png)))),
-                    greedy, dev.jemma.core.engine.TokenListener.NONE).text();
-        }
-        assertThat(expected).isNotBlank();
-        Process p = new ProcessBuilder("node", "image-roundtrip.mjs", server.uri().toString().replaceAll("/$", ""), VISION,
-                png.toString(), question).directory(CLIENTS.toFile()).redirectErrorStream(true).start();
-        boolean done = p.waitFor(Duration.ofMinutes(4).toSeconds(), TimeUnit.SECONDS);
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!done) p.destroyForcibly();
-        System.out.println(out);
-        assertThat(done).as("node finished: %s", out).isTrue();
-        assertThat(p.exitValue()).as(out).isZero();
-        java.util.Map<String, String> answers = new java.util.LinkedHashMap<>();
-        for (String line : out.split("\n")) {
-            if (!line.startsWith("{")) continue;
-            var n = Exchange.JSON.readTree(line);
-            answers.put(n.path("via").asText(), n.path("answer").asText());
-        }
+        String expected = engineAnswer(VISION_DIR.resolve(VISION + ".gguf"),
+                ChatMessage.user(question, List.of(ChatImage.read(png))));
+        Map<String, String> answers = answersOf(runClient("image-roundtrip.mjs", VISION, png.toString(), question));
         assertThat(answers.keySet()).containsExactly("openai", "openai streamed", "ollama chat", "ollama chat streamed", "ollama generate");
         answers.forEach((via, answer) -> assertThat(answer).as(via).isEqualTo(expected));
     }
@@ -132,29 +116,45 @@ class OfficialClientsTest {
     void audioThroughTheOfficialClientsAnswersAsTheEngine() throws Exception {
         Path wav = AUDIO_DIR.resolve("media/mix-2.5s-16k.wav").toRealPath();
         String question = "Transcribe this.";
-        String expected;
-        var greedy = dev.jemma.core.engine.GenerationOptions.builder().temperature(0f).maxTokens(12).build();
-        try (var e = dev.jemma.core.engine.Engine.load(AUDIO_DIR.resolve(AUDIO + ".gguf"),
-                dev.jemma.core.engine.EngineOptions.builder().threads(1).build()); var s = e.newSession()) {
-            expected = s.generate(List.of(dev.jemma.core.chat.ChatMessage.user(question, List.of(),
-                    List.of(dev.jemma.core.chat.ChatAudio.read(wav)))), greedy, dev.jemma.core.engine.TokenListener.NONE).text();
+        String expected = engineAnswer(AUDIO_DIR.resolve(AUDIO + ".gguf"),
+                ChatMessage.user(question, List.of(), List.of(ChatAudio.read(wav))));
+        Map<String, String> answers = answersOf(runClient("audio-roundtrip.mjs", AUDIO, wav.toString(), question));
+        assertThat(answers.keySet()).containsExactly("openai", "openai streamed", "ollama chat", "ollama chat streamed");
+        answers.forEach((via, answer) -> assertThat(answer).as(via).isEqualTo(expected));
+    }
+
+    /** The engine's own greedy answer (12 tokens), what every client must get back through the server. */
+    private static String engineAnswer(Path model, ChatMessage message) throws IOException {
+        var greedy = GenerationOptions.builder().temperature(0f).maxTokens(12).build();
+        try (var e = Engine.load(model, EngineOptions.builder().threads(1).build()); var s = e.newSession()) {
+            String text = s.generate(List.of(message), greedy, TokenListener.NONE).text();
+            assertThat(text).as("the engine's answer").isNotBlank();
+            return text;
         }
-        assertThat(expected).isNotBlank();
-        Process p = new ProcessBuilder("node", "audio-roundtrip.mjs", server.uri().toString().replaceAll("/$", ""), AUDIO,
-                wav.toString(), question).directory(CLIENTS.toFile()).redirectErrorStream(true).start();
+    }
+
+    /** Runs one tools/clients script against the server (its base URL first), and returns its output once it exited 0. */
+    private static String runClient(String script, String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of("node", script, server.uri().toString().replaceAll("/$", "")));
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).directory(CLIENTS.toFile()).redirectErrorStream(true).start();
         boolean done = p.waitFor(Duration.ofMinutes(4).toSeconds(), TimeUnit.SECONDS);
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!done) p.destroyForcibly();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         System.out.println(out);
         assertThat(done).as("node finished: %s", out).isTrue();
         assertThat(p.exitValue()).as(out).isZero();
-        java.util.Map<String, String> answers = new java.util.LinkedHashMap<>();
+        return out;
+    }
+
+    /** The scripts print one JSON line per route: {"via": …, "answer": …}. */
+    private static Map<String, String> answersOf(String out) throws IOException {
+        Map<String, String> answers = new LinkedHashMap<>();
         for (String line : out.split("\n")) {
             if (!line.startsWith("{")) continue;
             var n = Exchange.JSON.readTree(line);
             answers.put(n.path("via").asText(), n.path("answer").asText());
         }
-        assertThat(answers.keySet()).containsExactly("openai", "openai streamed", "ollama chat", "ollama chat streamed");
-        answers.forEach((via, answer) -> assertThat(answer).as(via).isEqualTo(expected));
+        return answers;
     }
 }

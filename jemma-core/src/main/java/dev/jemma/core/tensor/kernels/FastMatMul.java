@@ -38,8 +38,10 @@ public final class FastMatMul implements MatMul {
     public static final int GEMM_MIN_TOKENS = 4;
 
     /**
-     * From this many tokens on every matrix runs its batch kernel; below it a token's result does not depend on the
-     * batch it came in (the single-token kernels, and {@link Int8FewTokens}, which equals them bit for bit).
+     * From this many tokens on, every matrix at every width runs its batch kernel, so a token's result no longer depends
+     * on how many tokens came with it (what batch-independent embeddings rely on). Below it the path depends on the type
+     * and width: the single-token kernels, {@link Int8FewTokens} where {@link Int8FewTokens#maxTokens} takes the count
+     * (bit-identical to them), or the batch kernel already (e.g. Q5_0 from 5 tokens at 128 bits).
      */
     public static final int BATCH_MIN_TOKENS = Int8FewTokens.MAX_TOKENS + 1;
 
