@@ -190,6 +190,7 @@ public final class JemmaServer implements AutoCloseable {
         server.addConnector(connector);
         server.addBean(new NetworkConnectionLimit(net.maxConnections(), connector));
         server.setHandler(new Router());
+        server.setErrorHandler(new JsonErrorHandler());
     }
 
     /** Starts a server that loads models with the Jemma engine. */

@@ -118,7 +118,10 @@ class KeepAliveWireTest {
                 Req.of("PUT", "/api/chat", "{}"), Req.get("/api/chat"), Req.get("/nope"), Req.of("OPTIONS", "/api/chat", null),
                 // a body where none is expected
                 Req.of("GET", "/api/version", "{\"x\":1}"), Req.of("GET", "/api/tags", "{}"), Req.of("HEAD", "/health", "{}"),
-                Req.of("DELETE", "/health", "x")));
+                Req.of("DELETE", "/health", "x"),
+                // paths Jetty itself refuses before the handler sees them
+                Req.get("/static/../../etc/passwd"), Req.get("/static/%2e%2e/%2e%2e/etc/passwd"), Req.get("/api/%00tags"),
+                Req.get("/static//app.js"), Req.get("/api/tags?x=%zz"), Req.get("/api/tags;jsessionid=1")));
         // each also as the JDK's HttpClient sends it: with its h2c upgrade offer
         List<Req> all = new ArrayList<>(cases);
         for (Req r : cases) all.add(r.withHeaders(WireConnection.JDK_CLIENT_HEADERS));
@@ -290,6 +293,64 @@ class KeepAliveWireTest {
         assertThat(problems).as("requests whose connection was not left clean").isEmpty();
     }
 
+    /** Null when a 4xx with a body carries JSON naming the problem, as every API answer does; else what is wrong. */
+    private static String jsonError(WireConnection.Response resp) {
+        if (resp.status() < 400 || resp.body().length == 0) return null;
+        try {
+            var json = Exchange.JSON.readTree(resp.body());
+            return json != null && json.has("error") ? null : resp.status() + " without a JSON error: " + resp.text();
+        } catch (IOException e) {
+            return resp.status() + " not JSON (" + resp.headers().get("content-type") + "): " + resp.text();
+        }
+    }
+
+    /**
+     * Requests Jetty refuses before the API sees them: one JSON error each, and the connection either kept usable or
+     * closed with {@code Connection: close} said first — never closed unannounced, which fails a pooling client's next
+     * request (the JDK's HttpClient does not resend a POST).
+     */
+    @Test
+    void malformedRequestsGetJsonAndAnnouncedClose() throws Exception {
+        List<String> raw = List.of(
+                "GET /static/../../etc/passwd HTTP/1.1\r\nHost: h\r\n\r\n",
+                "GET /static/%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: h\r\n\r\n",
+                "GET /api/%00tags HTTP/1.1\r\nHost: h\r\n\r\n",
+                "GET /v1/%2e%2e/%2e%2e/x HTTP/1.1\r\nHost: h\r\n\r\n",
+                "GET /api/version HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n",
+                "GET /api/version HTTP/1.1\r\nHost: h\r\nX-Big: " + "x".repeat(20_000) + "\r\n\r\n",
+                "GET /api/" + "a".repeat(20_000) + " HTTP/1.1\r\nHost: h\r\n\r\n",
+                "POST /api/chat HTTP/1.1\r\nHost: h\r\nContent-Length: abc\r\n\r\n",
+                "POST /api/chat HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+                "POST /api/chat HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
+                "GET /api/version HTTP/7.0\r\nHost: h\r\n\r\n");
+        List<String> problems = new ArrayList<>();
+        for (String req : raw) {
+            String shown = WireConnection.printable(req.substring(0, Math.min(80, req.length()))
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            try (WireConnection c = new WireConnection(real.port())) {
+                c.sendRaw(req);
+                WireConnection.Response resp;
+                try {
+                    resp = c.read(req.startsWith("HEAD"), false);
+                } catch (IOException e) {
+                    problems.add(shown + ": " + e.getMessage() + "\n" + c.transcript());
+                    continue;
+                }
+                String jsonProblem = resp.status() >= 400 ? jsonError(resp) : null;
+                if (resp.status() < 400) problems.add(shown + ": accepted (" + resp.status() + ")");
+                if (jsonProblem != null) problems.add(shown + ": " + jsonProblem);
+                byte[] stray = c.stray(QUIET);
+                if (stray.length > 0) problems.add(shown + ": bytes after the answer: " + WireConnection.printable(stray));
+                if (c.closedByServer() && !resp.closes()) problems.add(shown + ": closed without Connection: close\n" + c.transcript());
+                if (!c.closedByServer()) {
+                    WireConnection.Response next = c.exchange("GET", "/api/version", Map.of(), null);
+                    if (next.status() != 200) problems.add(shown + ": then GET /api/version: " + next.status());
+                }
+            }
+        }
+        assertThat(problems).isEmpty();
+    }
+
     /** One request and a follow-up on its connection; null when all was clean, else what went wrong and the bytes. */
     private static String check(WireConnection c, Req r) throws IOException {
         WireConnection.Response resp;
@@ -299,6 +360,8 @@ class KeepAliveWireTest {
             return r + ": " + e.getMessage() + "\n" + c.transcript();
         }
         if (resp.status() >= 500) return r + ": answered " + resp.status() + "\n" + c.transcript();
+        String jsonProblem = jsonError(resp);
+        if (jsonProblem != null) return r + ": " + jsonProblem + "\n" + c.transcript();
         if (!resp.interim().isEmpty()) return r + ": interim responses " + resp.interim() + " without Expect\n" + c.transcript();
         byte[] stray = c.stray(QUIET);
         if (stray.length > 0) {

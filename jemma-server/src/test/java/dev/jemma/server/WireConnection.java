@@ -73,6 +73,14 @@ final class WireConnection implements AutoCloseable {
         if (body != null) sendBody(body);
     }
 
+    /** Writes bytes as they are: a malformed request, or several at once. */
+    void sendRaw(String request) throws IOException {
+        byte[] b = request.getBytes(StandardCharsets.ISO_8859_1);
+        note(">>> ", b);
+        out.write(b);
+        out.flush();
+    }
+
     void sendHead(String method, String path, Map<String, String> headers, long contentLength) throws IOException {
         StringBuilder h = new StringBuilder(method).append(' ').append(path).append(" HTTP/1.1\r\nHost: ").append(host).append("\r\n");
         headers.forEach((k, v) -> h.append(k).append(": ").append(v).append("\r\n"));
