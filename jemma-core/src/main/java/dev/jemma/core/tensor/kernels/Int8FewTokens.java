@@ -70,15 +70,16 @@ public final class Int8FewTokens {
      * being slower, measured on one core (docs/PERFORMANCE.md, "Serving"). At 512 bits both types win or tie through 16
      * tokens (Q4_0 still wins at 32); at 256 bits (16 registers) the 4-token Q4_0 pass runs slower than the tile GEMM, so
      * Q4_0 stops at 3 tokens there. Q5_0 (one slice per pass) beats the Int8Gemm tile from 4 tokens only at 512 bits
-     * (ties from 8), at 128 up to 4, and at 256 bits not at all since {@link Int8Kernels#q5} takes two slices per pass there; Q6_K (passes of two tokens) beats the f32 tile GEMM up to 6
-     * tokens and ties at 8 at 512 bits, wins up to 6 at 128, and is off where its single-token kernel pairs slices.
+     * (ties from 8), at 128 up to 4, at 256 bits up to 3 against the one-slice {@link Int8Kernels#q5} per token (1.23x /
+     * 1.31x at 2 / 3 tokens, 0.96x at 4; it was off there while q5 took two slices per pass); Q6_K (passes of two tokens)
+     * beats the f32 tile GEMM up to 6 tokens and ties at 8 at 512 bits, and is off below 512 ({@link #Q6K_PER_TOKEN}).
      */
     public static int maxTokens(GgmlType type) {
         if (type == GgmlType.Q4_0) return L >= 32 ? 16 : L == 16 ? 3 : 8;
         if (type == GgmlType.Q8_0) return L >= 32 ? 16 : 8;
         if (type == GgmlType.Q4_K) return L >= 32 ? 16 : L == 16 ? 3 : 8;
-        if (type == GgmlType.Q5_0) return L >= 32 ? 16 : L == 16 ? 0 : 4;
-        if (type == GgmlType.Q6_K) return Q6K_PAIRS ? 0 : L >= 32 ? 8 : 6;
+        if (type == GgmlType.Q5_0) return L >= 32 ? 16 : L == 16 ? 3 : 4;
+        if (type == GgmlType.Q6_K) return Q6K_PER_TOKEN ? 0 : L >= 32 ? 8 : 6;
         return 0;
     }
 
@@ -204,24 +205,24 @@ public final class Int8FewTokens {
     }
 
     /**
-     * Whether {@link KQuantKernels#q6k} takes two slices per pass at this width: it then scales each 8-column sum at once,
-     * in an order the passes here (one slice, a sub-tile's sums first) do not follow, so Q6_K stays on it per token.
-     * A pass in that arithmetic measured slower than the two-slice kernel per token at 256 bits (one core, 1152 × 6912,
-     * k = 2: 13.8 vs 17.9 G multiply-adds/s), so none is kept.
+     * Whether Q6_K few-token passes are off at this width (below 512 bits). They were turned off there while
+     * {@link KQuantKernels#q6k} took two slices per pass (another f32 order); it takes one slice again at every width,
+     * so the passes would be bit-identical to it, but their speed against it below 512 bits has not been re-measured
+     * since (128 bits, before the pairs: 1.06-1.27x at k = 2-6), so Q6_K stays on the per-token kernel there.
      */
-    private static final boolean Q6K_PAIRS = Int8Kernels.PAIRS;
+    private static final boolean Q6K_PER_TOKEN = L < 32;
 
     /**
      * {@link #q4} for a Q6_K copy ({@link KQuantInterleaved}): one slice and two tokens per pass, in the arithmetic of
-     * {@link KQuantKernels#q6k}; an odd count's last token runs on that kernel, as every token does at the widths where it
-     * takes two slices per pass ({@link #Q6K_PAIRS}). Passes of 3 or 4 tokens (written out as for the other types)
+     * {@link KQuantKernels#q6k}; an odd count's last token runs on that kernel, as every token does below 512 bits
+     * ({@link #Q6K_PER_TOKEN}). Passes of 3 or 4 tokens (written out as for the other types)
      * measured slower than passes of 2 at 512 bits (one core, 1152 × 6912, k = 4: 28 vs 43 G multiply-adds/s): a Q6_K
      * token holds four 16-bit and four f32 sums per slice, twice Q4_0's.
      */
     public static void q6k(MemorySegment w, int i0, int i1, int rows, int nb, QuantizedActivations a, float[] out, float[] acc) {
         final int n = a.tokens, groups = Interleaved.groups(rows);
         final long gBytes = (long) (nb / 8) * KQuantInterleaved.Q6K_SB;
-        final int t1 = Q6K_PAIRS ? 0 : n & ~1;
+        final int t1 = Q6K_PER_TOKEN ? 0 : n & ~1;
         for (int item = i0; item < i1; item++) {
             for (int g = 2 * item; g < Math.min(groups, 2 * item + 2); g++) {
                 final int r0 = g * Interleaved.ROWS;

@@ -34,21 +34,17 @@ public final class Int8Kernels {
     static final int L = VectorWidth.SHORTS;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /**
-     * Whether the single-token kernels take two slices of a group per pass (q4, q5, q8 here, q5k and q6k in
-     * {@link KQuantKernels}): below 512 bits, where a group has 2 or 4 slices; 512 bits keep their one-slice code (a
-     * constant, so C2 compiles one branch). At 128 bits the two-slice kernels measured 1.3-1.7x the one-slice ones on one
-     * core and allocate nothing once compiled (KernelAllocationTest at 128 bits); they equal the one-slice kernels bit for
-     * bit (TwoSlicePassTest), Q6_K's up to its f32 order.
+     * Whether the Q4_0 and Q8_0 single-token kernels (and Q5_K's at 256 bits, {@link KQuantKernels#Q5K_PAIRS}) take two
+     * slices of a group per pass: below 512 bits, where a group has 2 or 4 slices; 512 bits keep their one-slice code (a
+     * constant, so C2 compiles one branch). The two-slice kernels measured 1.3-1.7x the one-slice ones on one core, equal
+     * them bit for bit (TwoSlicePassTest) and allocate nothing once compiled. Q5_0 and Q6_K take one slice at every
+     * width: their two-slice forms (q5Pairs, q6kPairs, deleted) were compiled with boxed vectors now and then — Q6_K's
+     * once in three CI runs at 256 bits, and every time when C2 compiles it from the interpreter's thin profile
+     * ({@code -XX:-TieredCompilation -Xbatch}: 221 KB per call at 256 bits, 393 KB at 128, where the one-slice kernel
+     * allocates nothing), Q5_0's in 3 of 8 whole-model runs at 256 bits (1B Q4_K_M tg 4.6-12.3 instead of 27-32 t/s) —
+     * see docs/PERFORMANCE.md, "Kernels C2 sometimes boxed" and {@code BoxingRepro} in the test sources.
      */
     static final boolean PAIRS = L < 32;
-
-    /**
-     * Q5_0 keeps one slice per pass unless {@code -Djemma.q5Pairs=true}: inside a whole model at 256 bits C2 sometimes
-     * compiled {@link #q5Pairs} badly (3 of 8 runs of 1B Q4_K_M: tg 4.6-12.3 t/s, ~47 CPU s for 256 tokens, JFR
-     * allocation samples in q5Pairs; the other runs 27-32 t/s), though alone (KernelAllocationTest) it allocates
-     * nothing. One slice reads 20-23 t/s every time; a 5x slowdown by chance is worse than the pairs' gain.
-     */
-    static final boolean Q5_PAIRS = PAIRS && Boolean.getBoolean("jemma.q5Pairs");
 
     private Int8Kernels() {
     }
@@ -198,9 +194,8 @@ public final class Int8Kernels {
      * Values come three to a 16-bit lane ({@link Interleaved}): a shift and a mask each.
      */
     public static void q5(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
-        // two slices per pass below 512 bits, as q4
-        if (!Q5_PAIRS) q5(w, g0, g1, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
-        else q5Pairs(w, g0, g1, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
+        // one slice per pass at every width (PAIRS explains why no two-slice form)
+        q5(w, g0, g1, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
     }
 
     static void q5(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] biasLo,
@@ -253,93 +248,6 @@ public final class Int8Kernels {
                 } else {
                     s0.intoArray(out, o + l0, F.indexInRange(l0, rows - r0));
                     s1.intoArray(out, o + l0 + L / 2, F.indexInRange(l0 + L / 2, rows - r0));
-                }
-            }
-        }
-    }
-
-    /**
-     * {@link #q5} below 512 bits: slices l0 and l0 + L of a group in one pass, so each broadcast activation feeds two
-     * multiplies. Columns 0..15 are summed before 16..31 (the high sums start after the low loop) so that at most 4 of the
-     * 16-bit sums, 4 f32 sums and 2 weight vectors are live at once: within 16 registers. The integer sums are the
-     * one-slice kernel's (wrapping 16-bit addition does not depend on order) and the f32 steps are the same, so the result
-     * is bit-identical.
-     */
-    static void q5Pairs(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] biasLo,
-                                short[] biasHi, int xt, int dt, float[] out, int ot) {
-        final long gBytes = (long) nb * Interleaved.Q5_TILE;
-        for (int gi = g0; gi < g1; gi++) {
-            final long g = gi * gBytes;
-            final int r0 = gi * Interleaved.ROWS, o = ot + r0;
-            for (int l0 = 0; l0 < Interleaved.ROWS; l0 += 2 * L) {
-                FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F), u0 = FloatVector.zero(F), u1 = FloatVector.zero(F);
-                for (int b = 0; b < nb; b++) {
-                    long tile = g + (long) b * Interleaved.Q5_TILE + 2 * l0;
-                    int xo = xt + 32 * b;
-                    ShortVector accL = ShortVector.broadcast(S, biasLo[dt + b]), acdL = accL;
-                    for (int k = 0; k < 5; k++) {
-                        ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k, LE);
-                        ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k + 2 * L, LE);
-                        int x = xo + 3 * k;
-                        short x0 = xq[x], x1 = xq[x + 1], x2 = xq[x + 2];
-                        accL = accL.add(v.and((short) 31).mul(x0));
-                        acdL = acdL.add(e.and((short) 31).mul(x0));
-                        accL = accL.add(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1));
-                        acdL = acdL.add(e.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1));
-                        accL = accL.add(v.lanewise(VectorOperators.LSHR, 10).mul(x2));
-                        acdL = acdL.add(e.lanewise(VectorOperators.LSHR, 10).mul(x2));
-                    }
-                    ShortVector accH = ShortVector.broadcast(S, biasHi[dt + b]), acdH = accH;
-                    for (int k = 0; k < 5; k++) {
-                        ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k, LE);
-                        ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k + 2 * L, LE);
-                        int x = xo + 16 + 3 * k;
-                        short x0 = xq[x], x1 = xq[x + 1], x2 = xq[x + 2];
-                        accH = accH.add(v.and((short) 31).mul(x0));
-                        acdH = acdH.add(e.and((short) 31).mul(x0));
-                        accH = accH.add(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1));
-                        acdH = acdH.add(e.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1));
-                        accH = accH.add(v.lanewise(VectorOperators.LSHR, 10).mul(x2));
-                        acdH = acdH.add(e.lanewise(VectorOperators.LSHR, 10).mul(x2));
-                    }
-                    ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
-                    ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5 + 2 * L, LE);
-                    short x15 = xq[xo + 15], x31 = xq[xo + 31];
-                    accL = accL.add(v.and((short) 31).mul(x15));
-                    acdL = acdL.add(e.and((short) 31).mul(x15));
-                    accH = accH.add(v.lanewise(VectorOperators.LSHR, 5).mul(x31));
-                    acdH = acdH.add(e.lanewise(VectorOperators.LSHR, 5).mul(x31));
-                    // in place, as in q5 (helpers would box)
-                    FloatVector dx = FloatVector.broadcast(F, xd[dt + b]);
-                    ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
-                    FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                    FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                    s0 = ((FloatVector) accL.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) accH.convertShape(VectorOperators.S2F, F, 0))
-                            .mul(d0).fma(dx, s0);
-                    s1 = ((FloatVector) accL.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) accH.convertShape(VectorOperators.S2F, F, 1))
-                            .mul(d1).fma(dx, s1);
-                    ShortVector k = ShortVector.fromMemorySegment(S, w, tile + 2 * L, LE);
-                    FloatVector e0 = ((IntVector) k.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                    FloatVector e1 = ((IntVector) k.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                    u0 = ((FloatVector) acdL.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) acdH.convertShape(VectorOperators.S2F, F, 0))
-                            .mul(e0).fma(dx, u0);
-                    u1 = ((FloatVector) acdL.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) acdH.convertShape(VectorOperators.S2F, F, 1))
-                            .mul(e1).fma(dx, u1);
-                }
-                if (rows - r0 >= 32) { // in place: see q4
-                    s0.intoArray(out, o + l0);
-                    s1.intoArray(out, o + l0 + L / 2);
-                    u0.intoArray(out, o + l0 + L);
-                    u1.intoArray(out, o + l0 + L + L / 2);
-                } else {
-                    s0.intoArray(out, o + l0, F.indexInRange(l0, rows - r0));
-                    s1.intoArray(out, o + l0 + L / 2, F.indexInRange(l0 + L / 2, rows - r0));
-                    u0.intoArray(out, o + l0 + L, F.indexInRange(l0 + L, rows - r0));
-                    u1.intoArray(out, o + l0 + L + L / 2, F.indexInRange(l0 + L + L / 2, rows - r0));
                 }
             }
         }

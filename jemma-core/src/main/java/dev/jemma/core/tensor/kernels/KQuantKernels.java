@@ -34,6 +34,12 @@ public final class KQuantKernels {
     /** Rows per slice of a group (see {@link Int8Kernels}): per-row 16-bit fields at +2·l0, f32 header fields at +4·l0. */
     static final int L = VectorWidth.SHORTS;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /**
+     * Whether Q5_K's single-token kernel takes two slices per pass ({@link #q5kPairs}): at 256 bits only. At 128 bits C2
+     * compiled it with boxed vectors under {@code -XX:-TieredCompilation -Xbatch} every time (24 KB per call), the
+     * one-slice kernel never; see {@link Int8Kernels#PAIRS}.
+     */
+    static final boolean Q5K_PAIRS = L == 16;
 
     private KQuantKernels() {
     }
@@ -177,8 +183,8 @@ public final class KQuantKernels {
      * start values −16·Σxq, so Σ q·xq = lo + hi + 16·Σxq and a block adds A·(lo + hi)·dx + (16A − M)·dx·Σxq.
      */
     public static void q5k(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
-        // as Int8Kernels.q4: one slice per group at 512 bits, two slices per pass below
-        if (!Int8Kernels.PAIRS) q5k(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
+        // one slice per pass at 512 and 128 bits, two at 256 (Q5K_PAIRS)
+        if (!Q5K_PAIRS) q5k(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
         else q5kPairs(w, g0, g1, rows, nb, a.q, a.d, a.q4Bias, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
     }
 
@@ -342,88 +348,8 @@ public final class KQuantKernels {
 
     /** {@link #q4k} for Q6_K groups. */
     public static void q6k(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
-        // as Int8Kernels.q4: one slice per group at 512 bits, two slices per pass below
-        if (!Int8Kernels.PAIRS) q6k(w, g0, g1, rows, nb, a.q, a.d, a.q6Bias, t * a.cols, t * nb, out, t * rows);
-        else q6kPairs(w, g0, g1, rows, nb, a.q, a.d, a.q6Bias, t * a.cols, t * nb, out, t * rows);
-    }
-
-    /**
-     * {@link #q6k} below 512 bits: slices sl and sl + L in one pass (each broadcast activation feeds two multiplies). To
-     * stay within 16 registers each 8-column 16-bit sum is scaled as soon as it is made (A = d·sc·dx per sub-block and
-     * slice) instead of summing a block's four in f32 first.
-     */
-    private static void q6kPairs(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias, int xt,
-                                 int dt, float[] out, int ot) {
-        final int nsb = nb / 8;
-        final long gBytes = (long) nsb * Q6K_SB;
-        for (int gi = g0; gi < g1; gi++) {
-            final long g = gi * gBytes;
-            final int r0 = gi * Interleaved.ROWS, o = ot + r0;
-            for (int sl = 0; sl < Interleaved.ROWS; sl += 2 * L) {
-                FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F), u0 = FloatVector.zero(F), u1 = FloatVector.zero(F);
-                for (int sb = 0; sb < nsb; sb++) {
-                    long h = g + (long) sb * Q6K_SB + 4 * sl;
-                    for (int j = 0; j < 8; j++) {
-                        long tile = h - 2 * sl + Q6K_HEADER + (long) j * Q6K_SUB;
-                        int b = 8 * sb + j, xo = xt + 32 * b, bi = 4 * (dt + b);
-                        float dx = xd[dt + b];
-                        for (int part = 0; part < 2; part++) { // sub-block 0 (columns 0..15), then 1 (16..31)
-                            // A = d · sub-block scale · dx, per row of each slice
-                            ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
-                            ShortVector sn = ShortVector.fromMemorySegment(S, w, tile + 2 * L, LE);
-                            ShortVector sa = part == 0 ? sm.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8) : sm.lanewise(VectorOperators.ASHR, 8);
-                            ShortVector sc = part == 0 ? sn.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8) : sn.lanewise(VectorOperators.ASHR, 8);
-                            FloatVector a0 = FloatVector.fromMemorySegment(F, w, h, LE).mul(dx).mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 0));
-                            FloatVector a1 = FloatVector.fromMemorySegment(F, w, h + 2 * L, LE).mul(dx).mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 1));
-                            FloatVector c0 = FloatVector.fromMemorySegment(F, w, h + 4 * L, LE).mul(dx).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
-                            FloatVector c1 = FloatVector.fromMemorySegment(F, w, h + 6 * L, LE).mul(dx).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
-                            for (int half = 0; half < 2; half++) {
-                                long pa = tile + 64 + 192L * half + 384L * part, pb = pa + 2 * L;
-                                int xa = xo + 8 * half + 16 * part;
-                                ShortVector lo = ShortVector.broadcast(S, bias[bi + 2 * part + half]), hi = lo;
-                                ShortVector v0 = ShortVector.fromMemorySegment(S, w, pa, LE), e0 = ShortVector.fromMemorySegment(S, w, pb, LE);
-                                ShortVector v2 = ShortVector.fromMemorySegment(S, w, pa + 128, LE), e2 = ShortVector.fromMemorySegment(S, w, pb + 128, LE);
-                                short x0 = xq[xa], x1 = xq[xa + 1], x2 = xq[xa + 2];
-                                lo = lo.add(v0.and((short) 63).mul(x0));
-                                hi = hi.add(e0.and((short) 63).mul(x0));
-                                lo = lo.add(v0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x1));
-                                hi = hi.add(e0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x1));
-                                lo = lo.add(v0.lanewise(VectorOperators.LSHR, 12).or(v2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(x2));
-                                hi = hi.add(e0.lanewise(VectorOperators.LSHR, 12).or(e2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(x2));
-                                ShortVector v1 = ShortVector.fromMemorySegment(S, w, pa + 64, LE), e1 = ShortVector.fromMemorySegment(S, w, pb + 64, LE);
-                                short x3 = xq[xa + 3], x4 = xq[xa + 4], x5 = xq[xa + 5];
-                                lo = lo.add(v1.and((short) 63).mul(x3));
-                                hi = hi.add(e1.and((short) 63).mul(x3));
-                                lo = lo.add(v1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x4));
-                                hi = hi.add(e1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x4));
-                                lo = lo.add(v1.lanewise(VectorOperators.LSHR, 12).or(v2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(x5));
-                                hi = hi.add(e1.lanewise(VectorOperators.LSHR, 12).or(e2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(x5));
-                                short x6 = xq[xa + 6], x7 = xq[xa + 7];
-                                lo = lo.add(v2.and((short) 63).mul(x6));
-                                hi = hi.add(e2.and((short) 63).mul(x6));
-                                lo = lo.add(v2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x7));
-                                hi = hi.add(e2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x7));
-                                s0 = ((FloatVector) lo.convertShape(VectorOperators.S2F, F, 0)).fma(a0, s0);
-                                s1 = ((FloatVector) lo.convertShape(VectorOperators.S2F, F, 1)).fma(a1, s1);
-                                u0 = ((FloatVector) hi.convertShape(VectorOperators.S2F, F, 0)).fma(c0, u0);
-                                u1 = ((FloatVector) hi.convertShape(VectorOperators.S2F, F, 1)).fma(c1, u1);
-                            }
-                        }
-                    }
-                }
-                if (rows - r0 >= 32) { // in place: see Int8Kernels.q4
-                    s0.intoArray(out, o + sl);
-                    s1.intoArray(out, o + sl + L / 2);
-                    u0.intoArray(out, o + sl + L);
-                    u1.intoArray(out, o + sl + L + L / 2);
-                } else {
-                    s0.intoArray(out, o + sl, F.indexInRange(sl, rows - r0));
-                    s1.intoArray(out, o + sl + L / 2, F.indexInRange(sl + L / 2, rows - r0));
-                    u0.intoArray(out, o + sl + L, F.indexInRange(sl + L, rows - r0));
-                    u1.intoArray(out, o + sl + L + L / 2, F.indexInRange(sl + L + L / 2, rows - r0));
-                }
-            }
-        }
+        // one slice per pass at every width: a two-slice form was compiled with boxed vectors now and then (Int8Kernels.PAIRS)
+        q6k(w, g0, g1, rows, nb, a.q, a.d, a.q6Bias, t * a.cols, t * nb, out, t * rows);
     }
 
     private static void q6k(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias, int xt, int dt,

@@ -79,13 +79,6 @@ class KernelAllocationTest {
     @CsvSource({"Q4_0, 1152", "Q8_0, 1152", "Q5_0, 1152", "Q4_K, 1536", "Q5_K, 1536", "Q6_K, 1536"})
     void compiledDecodeKernelDoesNotAllocate(GgmlType type, int cols) {
         Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
-        // known, unfixed: at 128 bits C2 sometimes compiles the Q6_K decode kernel in a boxing form in this JVM (one slice:
-        // 2 of ~7 runs, 49–124 KB per call; two slices per pass: 196 KB in 1 of 1 run at load 35), though alone
-        // (Int8KernelSpeed q6ktok) it allocates nothing; kept out so the build stays deterministic — see docs/PERFORMANCE.md
-        // and since its two-slice form, at 256 bits too (CI, 2026-12-05: 14.8 MB per call once in three runs) — an open
-        // defect, said in the closing note, not a fixed one
-        Assumptions.assumeFalse(type == GgmlType.Q6_K && VectorWidth.BITS < 512,
-                "Q6_K single-token kernel below 512 bits: known intermittent boxing (docs/PERFORMANCE.md)");
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         Assumptions.assumeTrue(threads.isThreadAllocatedMemorySupported());
         int rows = 256, nb = cols / 32, groups = Interleaved.groups(rows);

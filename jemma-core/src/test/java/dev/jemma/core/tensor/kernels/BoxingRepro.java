@@ -1,0 +1,82 @@
+package dev.jemma.core.tensor.kernels;
+
+import dev.jemma.core.tensor.GgmlType;
+import dev.jemma.core.tensor.WeightMatrix;
+
+import java.lang.foreign.Arena;
+import java.lang.management.ManagementFactory;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Random;
+
+/**
+ * Whether C2 compiled a single-token kernel with boxed vectors, in a fresh JVM: calls it as {@link KernelAllocationTest}
+ * does (a file-mapped copy, rounds of calls) and prints the bytes one call allocates after each round, then CLEAN or
+ * BOXED. Not a test; a main for loops of JVMs. With {@code -XX:-TieredCompilation -Xbatch} (C2 compiles from the
+ * interpreter's thin profile, while the caller waits) the deleted two-slice Q6_K kernel boxed every time alone (256 and
+ * 128 bits), as does Q5_K's two-slice kernel at 128 bits (hence one slice there). That stress is not a pass/fail check
+ * for every kernel: after the other types in the same JVM ({@code Q4_0,Q8_0,Q5_0,Q4_K,Q5_K,Q6_K}) the one-slice Q6_K
+ * kernel boxes under it too (docs/PERFORMANCE.md).
+ * {@code java --add-modules jdk.incubator.vector -XX:UseAVX=2 -XX:-TieredCompilation -Xbatch -cp <test classpath>
+ * dev.jemma.core.tensor.kernels.BoxingRepro TYPE[,TYPE...] COLS [ROWS=256] [ROUNDS=6] [CALLS=2000]}.
+ */
+public final class BoxingRepro {
+    public static void main(String[] args) throws Exception {
+        String[] types = args[0].split(",");
+        int cols = Integer.parseInt(args[1]);
+        int rows = args.length > 2 ? Integer.parseInt(args[2]) : 256;
+        int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 6;
+        int calls = args.length > 4 ? Integer.parseInt(args[4]) : 2000;
+        // several types run one after another in the same JVM, as KernelAllocationTest's cases do (cols: that of the last;
+        // K-quants other than the last take 1536, the others 1152)
+        for (int i = 0; i < types.length; i++) {
+            GgmlType type = GgmlType.valueOf(types[i]);
+            int c = i == types.length - 1 ? cols : type.name().endsWith("_K") ? 1536 : 1152;
+            run(type, c, rows, rounds, calls);
+        }
+    }
+
+    static void run(GgmlType type, int cols, int rows, int rounds, int calls) throws Exception {
+        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        int nb = cols / 32, groups = Interleaved.groups(rows);
+        WeightMatrix packed = Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 5));
+        Path f = Files.createTempFile("repro", ".bin");
+        f.toFile().deleteOnExit();
+        Files.write(f, packed.interleaved().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+        WeightMatrix w;
+        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+            w = packed.withInterleaved(ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), Arena.ofAuto()));
+        }
+        Random rnd = new Random(2);
+        float[] x = new float[cols];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        QuantizedActivations xq = new QuantizedActivations();
+        xq.reserve(1, cols);
+        float[] out = new float[rows];
+        Runnable call = () -> {
+            xq.quantize(x, 0, 1);
+            switch (type) {
+                case Q4_0 -> Int8Kernels.q4(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
+                case Q8_0 -> Int8Kernels.q8(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
+                case Q5_0 -> Int8Kernels.q5(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
+                case Q4_K -> KQuantKernels.q4k(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
+                case Q5_K -> KQuantKernels.q5k(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
+                default -> KQuantKernels.q6k(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
+            }
+        };
+        long id = Thread.currentThread().threadId();
+        StringBuilder sb = new StringBuilder(type + " " + VectorWidth.BITS + " bits, bytes per call after each round:");
+        long last = -1;
+        for (int r = 0; r < rounds; r++) {
+            for (int i = 0; i < calls; i++) call.run();
+            long before = threads.getThreadAllocatedBytes(id);
+            call.run();
+            last = threads.getThreadAllocatedBytes(id) - before;
+            sb.append(' ').append(last);
+        }
+        System.out.println(sb.append(last == 0 ? "  CLEAN" : "  BOXED"));
+    }
+
+}
