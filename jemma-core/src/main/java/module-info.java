@@ -6,6 +6,7 @@
 module dev.jemma.core {
     requires jdk.incubator.vector;
     requires java.desktop;
+    requires java.management;
     requires com.twelvemonkeys.imageio.metadata;
     requires com.fasterxml.jackson.databind;
     requires static jinjava;

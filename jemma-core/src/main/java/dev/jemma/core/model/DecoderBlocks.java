@@ -18,7 +18,16 @@ final class DecoderBlocks {
 
     /** Scaled token embedding (HF Gemma3TextScaledWordEmbedding): {@code out[t] = table[token(t)] · scale}. */
     static void embed(WeightMatrix table, int vocab, float scale, Batch batch, int from, int count, float[] out, int dim) {
-        for (int t = 0; t < count; t++) {
+        embed(null, table, vocab, scale, batch, from, count, out, dim);
+    }
+
+    /** As {@link #embed(WeightMatrix, int, float, Batch, int, int, float[], int)}, rows split across the pool when many. */
+    static void embed(ThreadPool pool, WeightMatrix table, int vocab, float scale, Batch batch, int from, int count, float[] out, int dim) {
+        rows(pool, count, (t0, t1, worker) -> embedRows(table, vocab, scale, batch, from, t0, t1, out, dim));
+    }
+
+    private static void embedRows(WeightMatrix table, int vocab, float scale, Batch batch, int from, int t0, int t1, float[] out, int dim) {
+        for (int t = t0; t < t1; t++) {
             int r = from + t;
             float[] e = batch.embedding(r);
             if (e != null) {

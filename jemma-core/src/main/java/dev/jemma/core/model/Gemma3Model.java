@@ -6,6 +6,7 @@ import dev.jemma.core.kv.KvCache;
 import dev.jemma.core.repack.RepackCache;
 import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.WeightMatrix;
 import dev.jemma.core.tensor.attention.Attention;
 import dev.jemma.core.tensor.attention.KvView;
@@ -83,6 +84,8 @@ public final class Gemma3Model implements LanguageModel {
         /** Outputs of the shared-input matmuls: {q, k, v} and {gate, up}. */
         final float[][] qkvOut, gateUpOut;
         final Attention.Scratch[] attn = Attention.scratch(pool.threads());
+        /** The chunk's sequences, for attention in one loop (reused). */
+        final Attention.Runs runs = new Attention.Runs();
 
         Scratch() {
             int b = maxBatch;
@@ -307,7 +310,7 @@ public final class Gemma3Model implements LanguageModel {
     /** Rows [from, from + count) of a batch (at most maxBatch): logits (or hidden states) of those that want them. */
     private float[] forwardRows(Batch b, int from, int count, Scratch s, boolean logits) {
         final int dim = c.dim();
-        DecoderBlocks.embed(embedLookup, c.vocabSize(), c.embedScale(), b, from, count, s.x, dim);
+        DecoderBlocks.embed(pool, embedLookup, c.vocabSize(), c.embedScale(), b, from, count, s.x, dim);
         for (int k = 0; k < ropeLayer.length; k++) {
             qkNormRope[ropeLayer[k]].angles(pool, b.positions(), from, count, s.cos[k], s.sin[k]);
         }
@@ -318,7 +321,9 @@ public final class Gemma3Model implements LanguageModel {
         DecoderBlocks.advance(b, from, count);
         int rows = DecoderBlocks.gatherLogitRows(b, from, count, s.x, s.xn, dim);
         if (!logits) {
-            Ops.rmsNormRows(s.xn, rows, dim, outputNorm, c.rmsEps());
+            DecoderBlocks.rows(pool, rows, (r0, r1, worker) -> {
+                for (int r = r0; r < r1; r++) VectorOps.rmsNorm(s.xn, r * dim, dim, outputNorm, c.rmsEps());
+            });
             return Arrays.copyOf(s.xn, rows * dim);
         }
         return DecoderBlocks.logits(matmul, pool, s.xn, rows, dim, outputNorm, c.rmsEps(), output, c.finalSoftcap());
@@ -330,15 +335,22 @@ public final class Gemma3Model implements LanguageModel {
         DecoderBlocks.normInto(pool, s.x, s.xn, count, dim, L.attnNorm(), c.rmsEps());
         matmul.matmul(qkv[l], s.xn, count, s.qkvOut, pool);
         qkNormRope[l].apply(pool, s.q, s.k, s.v, count, s.cos[ropeKind[l]], s.sin[ropeKind[l]]);
-        // each sequence's rows attend over its own cache, then store their keys and values in it
+        // each sequence's rows attend over its own cache (all sequences in one loop over the pool: a sequence's rows
+        // are consecutive and its cache is its own, so none reads what another stores), then store their keys and values
+        Attention.Runs runs = s.runs;
+        runs.clear();
         for (int r = 0; r < count; ) {
             int run = DecoderBlocks.runLength(b, from + r, from + count), start = b.position(from + r);
             KvCache cache = b.cache(b.slot(from + r));
             Visibility vis = b.visibility(b.slot(from + r), visibility[l]);
             // no cache (an encoder batch): the sequence is all in this call and nothing is kept
-            KvView kv = cache == null ? KvView.none() : KvView.ring(cache, l);
-            Attention.attend(pool, s.attn, vis, kv, s.q, s.att, r, run, start, c.heads(), c.kvHeads(),
-                    c.headDim(), s.k, s.v);
+            runs.add(vis, cache == null ? KvView.none() : KvView.ring(cache, l), r, run, start);
+            r += run;
+        }
+        Attention.attend(pool, s.attn, runs, s.q, s.att, c.heads(), c.kvHeads(), c.headDim(), s.k, s.v);
+        for (int r = 0; r < count; ) {
+            int run = DecoderBlocks.runLength(b, from + r, from + count);
+            KvCache cache = b.cache(b.slot(from + r));
             if (cache != null) {
                 for (int t = r; t < r + run; t++) cache.put(l, b.position(from + t), s.k, t * kvDim, s.v, t * kvDim);
             }

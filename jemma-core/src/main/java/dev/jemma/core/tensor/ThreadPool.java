@@ -19,7 +19,14 @@ public final class ThreadPool implements AutoCloseable {
     /** Spins before yielding: on an oversubscribed machine a pure spin burns the slice a descheduled peer needs. */
     private static final int PURE_SPIN = 2_000;
     private static final int CHUNKS_PER_THREAD = 8;
-    private final AtomicInteger nextChunk = new AtomicInteger();
+    /**
+     * Chunks are claimed from both ends: a claim first counts itself in {@code claimed} (none past {@code chunks}), then
+     * takes the next index from the front (even thread ids) or the back (odd ones), so the two ends never overlap. With
+     * two threads each keeps to its own end of the range loop after loop: the rows a thread normed are the rows it then
+     * quantizes (still in its own cache), and the threads meet at one boundary instead of writing neighbouring output
+     * rows (shared cache lines) all along the range, as one counter handing out alternate chunks did.
+     */
+    private final AtomicInteger claimed = new AtomicInteger(), front = new AtomicInteger(), back = new AtomicInteger();
     private volatile int chunks;
 
     private final int threads;
@@ -34,12 +41,18 @@ public final class ThreadPool implements AutoCloseable {
     private volatile boolean waiterParked;
     private volatile boolean closed;
     private volatile Throwable failure;
+    /** Per-loop CPU accounting while profiling (null: off, nothing measured); see {@link #profile}. */
+    private volatile PoolProfile profile;
+    /** Each thread's CPU clock when its share of the current loop started and ended (only while profiling). */
+    private final long[] workStart, workEnd;
 
     public ThreadPool(int threads) {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         this.threads = threads;
         this.workers = new Thread[threads - 1];
         this.parked = new java.util.concurrent.atomic.AtomicIntegerArray(threads);
+        this.workStart = new long[threads];
+        this.workEnd = new long[threads];
         for (int i = 1; i < threads; i++) {
             final int id = i;
             Thread t = new Thread(() -> workerLoop(id), "jemma-worker-" + i);
@@ -74,6 +87,20 @@ public final class ThreadPool implements AutoCloseable {
     }
 
     /**
+     * Starts (or with null stops) accounting every loop's CPU time per thread into {@code p}: a profiling aid
+     * ({@code EmbedThreadProfile}), off by default, when a loop costs one volatile read more. Set it between loops, from
+     * the thread that calls {@link #parallelFor}.
+     */
+    public void profile(PoolProfile p) {
+        this.profile = p;
+    }
+
+    /** The pool's worker threads (threads − 1 of them; the caller's thread is the first), e.g. to read their CPU time. */
+    public java.util.List<Thread> workers() {
+        return java.util.List.of(workers);
+    }
+
+    /**
      * Runs {@code task} over [0, n) split into contiguous chunks that threads claim from a shared counter (several
      * per thread, so a thread the OS has descheduled — common on a shared machine — does not hold the others up:
      * the running threads take its share); returns when all are done. A worker may get several ranges per call.
@@ -95,14 +122,41 @@ public final class ThreadPool implements AutoCloseable {
      */
     public synchronized void parallelFor(int n, RangeTask task, int maxChunks) {
         if (n <= 0) return;
+        final PoolProfile prof = profile;
+        if (prof != null) {
+            profiledFor(prof, n, task, maxChunks);
+            return;
+        }
         if (threads == 1 || n == 1) {
             task.run(0, n, 0);
             return;
         }
+        runLoop(n, task, maxChunks);
+    }
+
+    /** {@link #parallelFor(int, RangeTask, int)} with every thread's CPU clock read around its share, for {@link #profile}. */
+    private void profiledFor(PoolProfile prof, int n, RangeTask task, int maxChunks) {
+        long enter = PoolProfile.cpu();
+        String label = prof.label(n);
+        long start = PoolProfile.cpu();
+        if (threads == 1 || n == 1) {
+            task.run(0, n, 0);
+            long end = PoolProfile.cpu();
+            prof.loop(label, n, enter, start, start, end, end, null, null);
+            return;
+        }
+        runLoop(n, task, maxChunks);
+        long exit = PoolProfile.cpu();
+        prof.loop(label, n, enter, start, workStart[0], workEnd[0], exit, workStart, workEnd);
+    }
+
+    private void runLoop(int n, RangeTask task, int maxChunks) {
         this.task = task;
         this.n = n;
         this.chunks = Math.max(1, Math.min(n, maxChunks));
-        nextChunk.set(0);
+        claimed.set(0);
+        front.set(0);
+        back.set(chunks - 1);
         this.failure = null;
         remaining.set(threads - 1);
         waiter = Thread.currentThread();
@@ -112,7 +166,7 @@ public final class ThreadPool implements AutoCloseable {
         }
         Throwable mine = null;
         try {
-            runChunk(0);
+            timedChunk(0);
         } catch (Throwable t) {
             mine = t;
         }
@@ -135,13 +189,30 @@ public final class ThreadPool implements AutoCloseable {
         if (f != null) throw new RuntimeException(f);
     }
 
+    /** {@link #runChunk} with this thread's CPU clock read around it while profiling. */
+    private void timedChunk(int id) {
+        if (profile == null) {
+            runChunk(id);
+            return;
+        }
+        workStart[id] = PoolProfile.cpu();
+        try {
+            runChunk(id);
+        } finally {
+            workEnd[id] = PoolProfile.cpu();
+        }
+    }
+
     private void runChunk(int id) {
         final int total = n, c = chunks;
         final RangeTask t = task;
-        for (int k; (k = nextChunk.getAndIncrement()) < c; ) {
+        final AtomicInteger end = (id & 1) == 0 ? front : back;
+        final int step = (id & 1) == 0 ? 1 : -1;
+        while (claimed.getAndIncrement() < c) {
+            int k = end.getAndAdd(step);
             int start = (int) ((long) total * k / c);
-            int end = (int) ((long) total * (k + 1) / c);
-            if (start < end) t.run(start, end, id);
+            int stop = (int) ((long) total * (k + 1) / c);
+            if (start < stop) t.run(start, stop, id);
         }
     }
 
@@ -164,7 +235,7 @@ public final class ThreadPool implements AutoCloseable {
             if (closed) return;
             seen = generation;
             try {
-                runChunk(id);
+                timedChunk(id);
             } catch (Throwable t) {
                 failure = t;
             }

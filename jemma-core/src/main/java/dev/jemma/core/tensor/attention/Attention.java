@@ -123,6 +123,99 @@ public final class Attention {
         });
     }
 
+    /**
+     * The sequences of one call, for {@link #attend(ThreadPool, Scratch[], Runs, float[], float[], int, int, int, float[], float[])}:
+     * per sequence its visibility, keys before the call, first row and row count, and first position. Reused call after
+     * call (it grows, never shrinks), so a forward allocates nothing for it.
+     */
+    public static final class Runs {
+        private int size;
+        private Visibility[] vis = new Visibility[4];
+        private KvView[] kv = new KvView[4];
+        private int[] row0 = new int[4], count = new int[4], start = new int[4], split = new int[4];
+        /** Work items before each sequence's (prefix sums; [size] is the total). */
+        private int[] firstItem = new int[5];
+
+        public void clear() {
+            size = 0;
+        }
+
+        public int size() {
+            return size;
+        }
+
+        /** Adds a sequence: rows [row0, row0 + count) of the call at positions start…, keys before the call from {@code kv}. */
+        public void add(Visibility v, KvView k, int firstRow, int rows, int firstPosition) {
+            if (size == row0.length) {
+                int n = 2 * size;
+                vis = java.util.Arrays.copyOf(vis, n);
+                kv = java.util.Arrays.copyOf(kv, n);
+                row0 = java.util.Arrays.copyOf(row0, n);
+                count = java.util.Arrays.copyOf(count, n);
+                start = java.util.Arrays.copyOf(start, n);
+                split = java.util.Arrays.copyOf(split, n);
+                firstItem = java.util.Arrays.copyOf(firstItem, n + 1);
+            }
+            if (k.isNone() && v.first(firstPosition) < firstPosition) {
+                throw new IllegalArgumentException("no cache: the first row (position " + firstPosition + ") would see keys before the call");
+            }
+            vis[size] = v;
+            kv[size] = k;
+            row0[size] = firstRow;
+            count[size] = rows;
+            start[size] = firstPosition;
+            size++;
+        }
+
+        /** The sequence whose items include {@code item} (binary search over the prefix sums). */
+        private int runOf(int item) {
+            int lo = 0, hi = size - 1;
+            while (lo < hi) {
+                int mid = (lo + hi + 1) >>> 1;
+                if (firstItem[mid] <= item) lo = mid;
+                else hi = mid - 1;
+            }
+            return lo;
+        }
+    }
+
+    /**
+     * Every sequence of {@code runs} in one loop over the pool: each is split exactly as
+     * {@link #attend(ThreadPool, Scratch[], Visibility, KvView, float[], float[], int, int, int, int, int, int, float[], float[])}
+     * splits it alone (same items, same results), but the items of all of them are shared out together, so a batch of
+     * many short texts costs one hand-off per layer instead of one per text, and the threads balance over all the items
+     * instead of within each text's few.
+     */
+    public static void attend(ThreadPool pool, Scratch[] scratch, Runs runs, float[] q, float[] out,
+                              int heads, int kvHeads, int headDim, float[] callK, float[] callV) {
+        if (runs.size == 0) return;
+        final int group = heads / kvHeads, qDim = heads * headDim, kvDim = kvHeads * headDim;
+        final int tb = Math.max(1, TARGET_ROWS / group);
+        int items = 0;
+        for (int i = 0; i < runs.size; i++) {
+            int blocks = (runs.count[i] + tb - 1) / tb;
+            runs.split[i] = Math.min(group, Math.max(1, ceilDiv(pool.threads(), blocks * kvHeads)));
+            runs.firstItem[i] = items;
+            items += blocks * kvHeads * runs.split[i];
+        }
+        runs.firstItem[runs.size] = items;
+        pool.parallelFor(items, (i0, i1, worker) -> {
+            Scratch s = scratch[worker];
+            int run = runs.runOf(i0);
+            for (int i = i0; i < i1; i++) {
+                while (i >= runs.firstItem[run + 1]) run++;
+                int j = i - runs.firstItem[run], split = runs.split[run], count = runs.count[run], start = runs.start[run];
+                int row0 = runs.row0[run];
+                int part = j % split, kvHead = (j / split) % kvHeads, block = j / (split * kvHeads);
+                int h0 = group * part / split, h1 = group * (part + 1) / split;
+                int t0 = block * tb, t1 = Math.min(count, t0 + tb);
+                int off = (row0 + t0) * qDim + (kvHead * group + h0) * headDim;
+                attendGroup(runs.vis[run], q, off, qDim, h1 - h0, start + t0, t1 - t0, start + count - 1, runs.kv[run],
+                        callK, callV, start, row0, kvDim, kvHead, headDim, s, out, off);
+            }
+        });
+    }
+
     private static int ceilDiv(int a, int b) {
         return (a + b - 1) / b;
     }

@@ -138,6 +138,10 @@ public final class FastMatMul implements MatMul {
     private float[] quantizedFrom;
 
         void matmul(WeightMatrix[] ws, float[] x, int nTokens, float[][] outs, ThreadPool pool) {
+        if (fusable(ws, nTokens)) {
+            fusedGemm(ws, x, nTokens, outs, pool);
+            return;
+        }
         quantizedFrom = null;
         try {
             for (int i = 0; i < ws.length; i++) {
@@ -206,6 +210,77 @@ public final class FastMatMul implements MatMul {
             this.x = null;
             this.out = null;
             this.int8Out = null;
+        }
+    }
+
+    /**
+     * Whether the matrices of a shared-input call all take the int8 GEMM on the same input ({@link Int8Gemm}, no residual
+     * rows): then {@link #fusedGemm} runs them as one loop.
+     */
+    private boolean fusable(WeightMatrix[] ws, int nTokens) {
+        if (ws.length < 2 || xq.residual || nTokens < GEMM_MIN_TOKENS) return false;
+        for (WeightMatrix w : ws) {
+            if (w.interleaved() == null || !Int8Gemm.supports(w.type()) || w.cols() != ws[0].cols()) return false;
+            if (nTokens >= Int8FewTokens.minTokens(w.type()) && nTokens <= Math.min(fewTokensMax, Int8FewTokens.maxTokens(w.type()))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The matrices of the current fused call, their outputs, and the first work item (64-row pair) of each. */
+    private WeightMatrix[] fused;
+    private float[][] fusedOuts;
+    private int[] fusedFirst = new int[4];
+    private final ThreadPool.RangeTask fusedTask = this::fusedRange;
+
+    /**
+     * A shared-input call (q/k/v, gate/up) over the int8 GEMM as one loop over every matrix's 64-row pairs: the input is
+     * quantized once, as before, and each pair is computed exactly as alone (same kernel, same pair), but the threads
+     * share out all the matrices' pairs together — one hand-off instead of one per matrix, and k and v (4 pairs each in
+     * EmbeddingGemma) no longer leave one thread waiting for the other's last pair of a small loop.
+     */
+    private void fusedGemm(WeightMatrix[] ws, float[] x, int nTokens, float[][] outs, ThreadPool pool) {
+        this.w = ws[0];
+        this.x = x;
+        this.nTokens = nTokens;
+        if (fusedFirst.length < ws.length + 1) fusedFirst = new int[ws.length + 1];
+        int items = 0;
+        for (int i = 0; i < ws.length; i++) {
+            fusedFirst[i] = items;
+            items += Int8Gemm.pairs(ws[i].rows());
+        }
+        fusedFirst[ws.length] = items;
+        try {
+            if (scratch.length < pool.threads()) scratch = new float[pool.threads()][];
+            if (gemmScratch.length < pool.threads()) {
+                gemmScratch = new Int8Gemm.Scratch[pool.threads()];
+                for (int i = 0; i < gemmScratch.length; i++) gemmScratch[i] = new Int8Gemm.Scratch();
+            }
+            sameInput = false;
+            quantizeActivations(pool);
+            fused = ws;
+            fusedOuts = outs;
+            pool.parallelFor(items, fusedTask, items);
+        } finally {
+            this.w = null;
+            this.x = null;
+            fused = null;
+            fusedOuts = null;
+            quantizedFrom = null;
+        }
+    }
+
+    private void fusedRange(int p0, int p1, int worker) {
+        int m = 0;
+        while (fusedFirst[m + 1] <= p0) m++;
+        for (int p = p0; p < p1; ) {
+            while (fusedFirst[m + 1] <= p) m++;
+            int end = Math.min(p1, fusedFirst[m + 1]);
+            WeightMatrix w = fused[m];
+            Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, fusedOuts[m], p - fusedFirst[m], end - fusedFirst[m],
+                    gemmScratch[worker]);
+            p = end;
         }
     }
 
