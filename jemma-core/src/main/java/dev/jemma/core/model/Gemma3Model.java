@@ -284,7 +284,7 @@ public final class Gemma3Model implements LanguageModel {
 
     @Override
     public float[] forward(Batch batch) {
-        return run(batch, true);
+        return run(batch);
     }
 
     /**
@@ -292,23 +292,60 @@ public final class Gemma3Model implements LanguageModel {
      * row-major [rows × dim]: what an embedding model pools.
      */
     float[] hidden(Batch batch) {
-        return run(batch, false);
-    }
-
-    private float[] run(Batch batch, boolean logits) {
         Scratch s = scratch.poll();
         if (s == null) s = new Scratch();
         try {
-            final Scratch sc = s;
-            return DecoderBlocks.inChunks(batch, maxBatch, logits ? c.vocabSize() : c.dim(),
-                    (from, count) -> forwardRows(batch, from, count, sc, logits));
+            batch.validate();
+            // each chunk's rows go straight into the result: no per-chunk copy, nor a second array of the whole batch
+            float[] out = new float[Math.multiplyExact(batch.logitRows(), c.dim())];
+            for (int i = 0, at = 0; i < batch.size(); ) {
+                int end = batch.size() <= maxBatch ? batch.size() : batch.chunkEnd(i, maxBatch);
+                at = hiddenRows(batch, i, end - i, s, out, at);
+                i = end;
+            }
+            return out;
         } finally {
             scratch.offer(s);
         }
     }
 
-    /** Rows [from, from + count) of a batch (at most maxBatch): logits (or hidden states) of those that want them. */
-    private float[] forwardRows(Batch b, int from, int count, Scratch s, boolean logits) {
+    private float[] run(Batch batch) {
+        Scratch s = scratch.poll();
+        if (s == null) s = new Scratch();
+        try {
+            final Scratch sc = s;
+            return DecoderBlocks.inChunks(batch, maxBatch, c.vocabSize(), (from, count) -> forwardRows(batch, from, count, sc));
+        } finally {
+            scratch.offer(s);
+        }
+    }
+
+    /** Rows [from, from + count) of a batch (at most maxBatch): logits of those that want them. */
+    private float[] forwardRows(Batch b, int from, int count, Scratch s) {
+        layers(b, from, count, s);
+        int rows = DecoderBlocks.gatherLogitRows(b, from, count, s.x, s.xn, c.dim());
+        return DecoderBlocks.logits(matmul, pool, s.xn, rows, c.dim(), outputNorm, c.rmsEps(), output, c.finalSoftcap());
+    }
+
+    /**
+     * Rows [from, from + count) of a batch (at most maxBatch): the final-normed hidden states of those that want them,
+     * into {@code out} from float {@code at} on; returns where the next chunk's go.
+     */
+    private int hiddenRows(Batch b, int from, int count, Scratch s, float[] out, int at) {
+        final int dim = c.dim();
+        layers(b, from, count, s);
+        int rows = 0;
+        for (int t = 0; t < count; t++) {
+            if (b.wantsLogits(from + t)) System.arraycopy(s.x, t * dim, out, at + rows++ * dim, dim);
+        }
+        DecoderBlocks.rows(pool, rows, (r0, r1, worker) -> {
+            for (int r = r0; r < r1; r++) VectorOps.rmsNorm(out, at + r * dim, dim, outputNorm, c.rmsEps());
+        });
+        return at + rows * dim;
+    }
+
+    /** Embeds rows [from, from + count) and runs them through every layer, leaving the last states in {@code s.x}. */
+    private void layers(Batch b, int from, int count, Scratch s) {
         final int dim = c.dim();
         DecoderBlocks.embed(pool, embedLookup, c.vocabSize(), c.embedScale(), b, from, count, s.x, dim);
         for (int k = 0; k < ropeLayer.length; k++) {
@@ -319,14 +356,6 @@ public final class Gemma3Model implements LanguageModel {
             ffnBlock(l, count, s);
         }
         DecoderBlocks.advance(b, from, count);
-        int rows = DecoderBlocks.gatherLogitRows(b, from, count, s.x, s.xn, dim);
-        if (!logits) {
-            DecoderBlocks.rows(pool, rows, (r0, r1, worker) -> {
-                for (int r = r0; r < r1; r++) VectorOps.rmsNorm(s.xn, r * dim, dim, outputNorm, c.rmsEps());
-            });
-            return Arrays.copyOf(s.xn, rows * dim);
-        }
-        return DecoderBlocks.logits(matmul, pool, s.xn, rows, dim, outputNorm, c.rmsEps(), output, c.finalSoftcap());
     }
 
     private void attentionBlock(int l, Batch b, int from, int count, Scratch s) {

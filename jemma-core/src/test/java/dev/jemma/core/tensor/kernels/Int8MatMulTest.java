@@ -254,6 +254,39 @@ class Int8MatMulTest {
         }
     }
 
+    /**
+     * Matrices that all take the int8 GEMM (q/k/v, gate/up of a Q4_0 or Q4_K_M layer) run as one loop over all of their
+     * row pairs ({@code FastMatMul}'s fused call): each pair is the same kernel call as alone, so the results are
+     * identical to one call per matrix, whichever thread takes which pair.
+     */
+    @ParameterizedTest(name = "fused int8 GEMM, {0} tokens")
+    @CsvSource({"9", "40"})
+    void fusedGemmCallEqualsOneCallPerMatrix(int n) {
+        int cols = 256;
+        WeightMatrix[] ws = {
+                packed(FastMatMulTest.randomMatrix(GgmlType.Q4_0, 192, cols, 7)),
+                packed(FastMatMulTest.randomMatrix(GgmlType.Q4_0, 64, cols, 8)),
+                packed(FastMatMulTest.randomMatrix(GgmlType.Q4_K, 96, cols, 9)),
+                packed(FastMatMulTest.randomMatrix(GgmlType.Q5_0, 32, cols, 10))};
+        Random rnd = new Random(n);
+        float[] x = new float[n * cols];
+        FastMatMul mm = new FastMatMul(), ref = new FastMatMul();
+        try (ThreadPool two = new ThreadPool(2)) {
+            for (int round = 0; round < 3; round++) {
+                // new contents in the same array each round: the fused call must quantize them, not reuse the last
+                for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+                float[][] fused = new float[ws.length][];
+                for (int i = 0; i < ws.length; i++) fused[i] = new float[n * ws[i].rows()];
+                mm.matmul(ws, x, n, fused, two);
+                for (int i = 0; i < ws.length; i++) {
+                    float[] one = new float[n * ws[i].rows()];
+                    ref.matmul(ws[i], x, n, one, pool);
+                    assertThat(fused[i]).as("matrix %d (%s), round %d", i, ws[i].type(), round).containsExactly(one);
+                }
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0} rows read back from the interleaved copy")
     @CsvSource({"Q4_0, 96", "Q5_0, 96", "Q8_0, 96", "F16, 96", "Q4_K, 512", "Q5_K, 512", "Q6_K, 512"})
     void rowsReadFromTheCopyAreBitIdentical(GgmlType type, int cols) {
