@@ -101,9 +101,10 @@ public final class ThreadPool implements AutoCloseable {
     }
 
     /**
-     * Runs {@code task} over [0, n) split into contiguous chunks that threads claim from a shared counter (several
-     * per thread, so a thread the OS has descheduled — common on a shared machine — does not hold the others up:
-     * the running threads take its share); returns when all are done. A worker may get several ranges per call.
+     * Runs {@code task} over [0, n) split into contiguous chunks that threads claim as they go (several per thread, so
+     * a thread the OS has descheduled — common on a shared machine — does not hold the others up: the running threads
+     * take its share), even thread ids from the front of the range and odd ones from the back; returns when all are
+     * done. A worker may get several ranges per call.
      */
     public void parallelFor(int n, RangeTask task) {
         parallelFor(n, task, threads * CHUNKS_PER_THREAD);
