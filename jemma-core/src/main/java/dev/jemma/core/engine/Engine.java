@@ -143,7 +143,8 @@ public final class Engine implements AutoCloseable {
             throw e;
         }
         pool = p;
-        scheduler = new StepScheduler(model, model.maxBatch(), options.batchChunkOrDefault());
+        // between two steps the sessions sample on their own threads: the pool's workers park rather than spin there
+        scheduler = new StepScheduler(model, model.maxBatch(), options.batchChunkOrDefault(), pool::rest);
         kvPool = options.parallel() > 0 ? new KvPool(options.parallel(), contextLength, model::newCache) : null;
         vision = v;
         media3n = mm3n;

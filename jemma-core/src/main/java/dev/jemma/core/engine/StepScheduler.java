@@ -33,9 +33,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * tokens it samples on its own thread, and a leader that ran the next step at once would leave it out of every other
  * step (during a long prompt, half its tokens). So before a step the leader waits until every open stream has queued
  * its next token — the streams move in lockstep, one token per step each, whatever prompt chunks ride along — but at
- * most {@link #DEFAULT_GRACE_NANOS}: a stream that is late once (its listener blocks on a slow client) is not waited
- * for again until its generation ends, so it cannot slow the others step after step; it still joins every step it has
- * queued for in time.
+ * most {@link #DEFAULT_GRACE_NANOS}: a stream that is late once (its listener blocks on a slow client) is then waited
+ * for at most {@link #LATE_GRACE_NANOS} until its generation ends, so it cannot slow the others much step after step,
+ * while one late by accident keeps its place in the lockstep.
  *
  * <p>Cancellation: work carries its session's cancel flag; cancelled work leaves the queue at the next step (a long
  * prompt stops between two chunks) and its caller gets a {@link java.util.concurrent.CancellationException}.
@@ -43,6 +43,14 @@ import java.util.concurrent.locks.ReentrantLock;
 final class StepScheduler {
     /** Longest wait for an open stream's next token before a step runs without it. */
     static final long DEFAULT_GRACE_NANOS = 50_000_000L;
+    /**
+     * Longest wait for a stream that was late once. Not none: a stream late once by accident (a collection, its thread
+     * descheduled on a busy machine) that was never waited for again fell out of the lockstep for the rest of its answer —
+     * sampling a little after the others, it missed the next step and ran in the one after, so the steps carried fewer
+     * rows and there were more of them (on the loaded 2-core machine, 8 streams: 80 steps of 6.0 rows for 63 tokens each
+     * instead of 63 of 7.6). A stream stuck behind a slow client costs the others at most this much per step.
+     */
+    static final long LATE_GRACE_NANOS = 2_000_000L;
     /**
      * One caller's request: tokens [next, end) of {@code tokens} for {@code cache}; the logits of the last one. Rows with
      * an {@code embeddings} entry take it as input instead of their token's embedding; each [start, end) of
@@ -94,10 +102,11 @@ final class StepScheduler {
     }
 
     private final LanguageModel model;
+    private final Runnable afterStep;
     private final int budget, chunk, vocab;
     private volatile long graceNanos = DEFAULT_GRACE_NANOS;
     private volatile StepObserver observer;
-    /** Sessions in their decode loop, and those of them that once missed a step's grace (not waited for again). */
+    /** Sessions in their decode loop, and those of them that once missed a step's grace (waited for briefly since). */
     private final java.util.Set<Object> streams = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private final java.util.Set<Object> late = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private final ReentrantLock lock = new ReentrantLock();
@@ -112,6 +121,12 @@ final class StepScheduler {
      * @param chunk  most prompt tokens one step takes while streams decode ({@code --batch-chunk})
      */
     StepScheduler(LanguageModel model, int budget, int chunk) {
+        this(model, budget, chunk, () -> { });
+    }
+
+    /** @param afterStep run after every model step (the engine lets its pool's workers park: sampling comes next) */
+    StepScheduler(LanguageModel model, int budget, int chunk, Runnable afterStep) {
+        this.afterStep = afterStep;
         this.model = model;
         this.budget = Math.max(1, budget);
         this.chunk = Math.max(1, chunk);
@@ -240,26 +255,32 @@ final class StepScheduler {
     }
 
     /**
-     * Waits (lock held, released while waiting) until every open stream not marked late has queued work, at most the
-     * grace; those still missing are marked late and not waited for again.
+     * Waits (lock held, released while waiting) until every open stream has queued work: at most the grace for a stream
+     * that has never been late, at most {@link #LATE_GRACE_NANOS} for one that has; a stream still missing at its grace
+     * is marked late.
      */
     private void awaitStreams() {
-        long deadline = System.nanoTime() + graceNanos;
+        final long t0 = System.nanoTime(), lateGrace = Math.min(graceNanos, LATE_GRACE_NANOS);
         while (true) {
             List<Object> missing = null;
+            long now = System.nanoTime(), until = Long.MAX_VALUE;
             for (Object s : streams) {
-                if (late.contains(s) || queued(s)) continue;
-                if (missing == null) missing = new ArrayList<>();
-                missing.add(s);
+                if (queued(s)) continue;
+                boolean wasLate = late.contains(s);
+                long limit = t0 + (wasLate ? lateGrace : graceNanos);
+                if (now - limit < 0) {
+                    until = Math.min(until, limit);
+                } else if (!wasLate) {
+                    if (missing == null) missing = new ArrayList<>();
+                    missing.add(s);
+                }
             }
-            if (missing == null) return;
-            long left = deadline - System.nanoTime();
-            if (left <= 0) {
+            if (missing != null) {
                 late.addAll(missing);
-                return;
             }
+            if (until == Long.MAX_VALUE) return;
             try {
-                changed.awaitNanos(left);
+                changed.awaitNanos(until - now);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
@@ -352,7 +373,12 @@ final class StepScheduler {
             }
         }
         // mid-prompt chunks ask for no logits; a step of only those returns none
-        return model.forward(b.build());
+        Batch batch = b.build();
+        try {
+            return model.forward(batch);
+        } finally {
+            afterStep.run();
+        }
     }
 
     /**

@@ -40,6 +40,8 @@ public final class ThreadPool implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicIntegerArray parked;
     private volatile boolean waiterParked;
     private volatile boolean closed;
+    /** Set by {@link #rest}: idle workers park at once instead of spinning, until the next loop. */
+    private volatile boolean resting;
     private volatile Throwable failure;
     /** Per-loop CPU accounting while profiling (null: off, nothing measured); see {@link #profile}. */
     private volatile PoolProfile profile;
@@ -161,6 +163,7 @@ public final class ThreadPool implements AutoCloseable {
         this.failure = null;
         remaining.set(threads - 1);
         waiter = Thread.currentThread();
+        resting = false;
         generation++;
         for (int i = 0; i < workers.length; i++) {
             if (parked.get(i + 1) != 0) LockSupport.unpark(workers[i]);
@@ -222,9 +225,9 @@ public final class ThreadPool implements AutoCloseable {
         while (!closed) {
             int spins = 0;
             while (generation == seen && !closed) {
-                if (++spins < PURE_SPIN) {
+                if (++spins < PURE_SPIN && !resting) {
                     Thread.onSpinWait();
-                } else if (spins < SPIN) {
+                } else if (spins < SPIN && !resting) {
                     Thread.yield();
                 } else {
                     // publish "parked" before the last check: the caller bumps generation, then reads the flag
@@ -242,6 +245,15 @@ public final class ThreadPool implements AutoCloseable {
             }
             if (remaining.decrementAndGet() == 0 && waiterParked) LockSupport.unpark(waiter);
         }
+    }
+
+    /**
+     * Says no loop follows soon (an engine's model step has ended; what comes next is sampling on the sessions' threads,
+     * then the next step): idle workers park now rather than spin and yield for up to {@code SPIN} rounds on a core those
+     * threads need. The next loop wakes them as usual.
+     */
+    public void rest() {
+        resting = true;
     }
 
     @Override

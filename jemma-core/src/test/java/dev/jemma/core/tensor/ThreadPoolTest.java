@@ -42,4 +42,40 @@ class ThreadPoolTest {
             assertThat(sum.get()).isEqualTo(10);
         }
     }
+
+    /**
+     * After {@link ThreadPool#rest} (an engine's step has ended) the workers park at once instead of spinning on a core
+     * the sessions need, and the next loop still wakes them: every item runs, on every thread, whether it comes at once
+     * or after they have parked.
+     */
+    @org.junit.jupiter.api.Test
+    @org.junit.jupiter.api.Timeout(120)
+    void aRestingPoolParksItsWorkersAndWakesThemForTheNextLoop() throws Exception {
+        try (ThreadPool pool = new ThreadPool(2)) {
+            Thread[] worker = new Thread[1];
+            for (int round = 0; round < 200; round++) {
+                AtomicIntegerArray seen = new AtomicIntegerArray(64);
+                java.util.concurrent.CountDownLatch both = new java.util.concurrent.CountDownLatch(2);
+                pool.parallelFor(64, (s, e, w) -> {
+                    if (w == 1) worker[0] = Thread.currentThread();
+                    for (int i = s; i < e; i++) seen.incrementAndGet(i);
+                    // hold each thread's first range until the other has one: both threads take part in every loop
+                    both.countDown();
+                    try {
+                        both.await(10, java.util.concurrent.TimeUnit.SECONDS);
+                    } catch (InterruptedException x) {
+                        Thread.currentThread().interrupt();
+                    }
+                }, 64);
+                for (int i = 0; i < 64; i++) assertThat(seen.get(i)).as("index %d, round %d", i, round).isEqualTo(1);
+                pool.rest();
+                if (round % 50 == 0) {
+                    // a resting worker is parked (WAITING); a worker the next loop failed to wake would hang that loop
+                    long deadline = System.nanoTime() + 5_000_000_000L;
+                    while (worker[0].getState() != Thread.State.WAITING && System.nanoTime() < deadline) Thread.sleep(1);
+                    assertThat(worker[0].getState()).as("round %d", round).isEqualTo(Thread.State.WAITING);
+                }
+            }
+        }
+    }
 }
