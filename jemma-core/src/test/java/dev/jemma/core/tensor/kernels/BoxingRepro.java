@@ -1,15 +1,8 @@
 package dev.jemma.core.tensor.kernels;
 
 import dev.jemma.core.tensor.GgmlType;
-import dev.jemma.core.tensor.WeightMatrix;
 
-import java.lang.foreign.Arena;
 import java.lang.management.ManagementFactory;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.util.Random;
 
 /**
  * Whether C2 compiled a single-token kernel with boxed vectors, in a fresh JVM: calls it as {@link KernelAllocationTest}
@@ -40,32 +33,7 @@ public final class BoxingRepro {
 
     static void run(GgmlType type, int cols, int rows, int rounds, int calls) throws Exception {
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        int nb = cols / 32, groups = Interleaved.groups(rows);
-        WeightMatrix packed = Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 5));
-        Path f = Files.createTempFile("repro", ".bin");
-        f.toFile().deleteOnExit();
-        Files.write(f, packed.interleaved().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
-        WeightMatrix w;
-        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
-            w = packed.withInterleaved(ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), Arena.ofAuto()));
-        }
-        Random rnd = new Random(2);
-        float[] x = new float[cols];
-        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
-        QuantizedActivations xq = new QuantizedActivations();
-        xq.reserve(1, cols);
-        float[] out = new float[rows];
-        Runnable call = () -> {
-            xq.quantize(x, 0, 1);
-            switch (type) {
-                case Q4_0 -> Int8Kernels.q4(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
-                case Q8_0 -> Int8Kernels.q8(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
-                case Q5_0 -> Int8Kernels.q5(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
-                case Q4_K -> KQuantKernels.q4k(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
-                case Q5_K -> KQuantKernels.q5k(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
-                default -> KQuantKernels.q6k(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
-            }
-        };
+        Runnable call = KernelAllocationTest.singleTokenCall(type, cols, rows);
         long id = Thread.currentThread().threadId();
         StringBuilder sb = new StringBuilder(type + " " + VectorWidth.BITS + " bits, bytes per call after each round:");
         long last = -1;

@@ -46,6 +46,32 @@ class KernelAllocationTest {
         }
     }
 
+    /**
+     * One call of {@code type}'s single-token kernel over a file-mapped random {@code rows x cols} matrix, the activations
+     * quantized inside the call as a model step does (shared with {@link BoxingRepro}).
+     */
+    static Runnable singleTokenCall(GgmlType type, int cols, int rows) {
+        int nb = cols / 32, groups = Interleaved.groups(rows);
+        WeightMatrix w = mapped(Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 5)));
+        Random rnd = new Random(2);
+        float[] x = new float[cols];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        QuantizedActivations xq = new QuantizedActivations();
+        xq.reserve(1, cols);
+        float[] out = new float[rows];
+        return () -> {
+            xq.quantize(x, 0, 1);
+            switch (type) {
+                case Q4_0 -> Int8Kernels.q4(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
+                case Q8_0 -> Int8Kernels.q8(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
+                case Q5_0 -> Int8Kernels.q5(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
+                case Q4_K -> KQuantKernels.q4k(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
+                case Q5_K -> KQuantKernels.q5k(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
+                default -> KQuantKernels.q6k(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
+            }
+        };
+    }
+
 
     @ParameterizedTest(name = "{0}")
     @CsvSource({"Q4_0, 1152", "Q5_0, 1152", "Q4_K, 1536"})
@@ -87,25 +113,7 @@ class KernelAllocationTest {
                 "Q6_K single-token kernel at 128 bits: known intermittent boxing (docs/PERFORMANCE.md)");
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         Assumptions.assumeTrue(threads.isThreadAllocatedMemorySupported());
-        int rows = 256, nb = cols / 32, groups = Interleaved.groups(rows);
-        WeightMatrix w = mapped(Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 5)));
-        Random rnd = new Random(2);
-        float[] x = new float[cols];
-        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
-        QuantizedActivations xq = new QuantizedActivations();
-        xq.reserve(1, cols);
-        float[] out = new float[rows];
-        Runnable call = () -> {
-            xq.quantize(x, 0, 1);
-            switch (type) {
-                case Q4_0 -> Int8Kernels.q4(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
-                case Q8_0 -> Int8Kernels.q8(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
-                case Q5_0 -> Int8Kernels.q5(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
-                case Q4_K -> KQuantKernels.q4k(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
-                case Q5_K -> KQuantKernels.q5k(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
-                default -> KQuantKernels.q6k(w.interleaved(), 0, groups, rows, nb, xq, 0, out);
-            }
-        };
+        Runnable call = singleTokenCall(type, cols, 256);
         long id = Thread.currentThread().threadId(), least = Long.MAX_VALUE;
         long deadline = System.nanoTime() + 90_000_000_000L;
         while (least > 0 && System.nanoTime() < deadline) {
