@@ -4,8 +4,7 @@
 // usage: node audio-roundtrip.mjs BASE_URL MODEL CLIP.wav QUESTION
 // Prints one JSON line per request, {"via": ..., "answer": ...}; the test compares each answer with the engine's.
 import { readFileSync } from 'node:fs';
-import OpenAI from 'openai';
-import { Ollama } from 'ollama';
+import { openaiAnswers, ollamaChatAnswers, ollamaClient } from './media-answers.mjs';
 
 const [base, model, clip, question] = process.argv.slice(2);
 if (!question) {
@@ -13,26 +12,10 @@ if (!question) {
   process.exit(2);
 }
 const b64 = readFileSync(clip).toString('base64');
-const print = (via, answer) => console.log(JSON.stringify({ via, answer }));
 
-const openai = new OpenAI({ baseURL: base + '/v1', apiKey: 'jemma', maxRetries: 0 });
-const content = [
+await openaiAnswers(base, model, [
   { type: 'input_audio', input_audio: { data: b64, format: 'wav' } },
   { type: 'text', text: question },
-];
-const req = { model, messages: [{ role: 'user', content }], temperature: 0, max_tokens: 12 };
-const r = await openai.chat.completions.create(req);
-print('openai', r.choices[0].message.content);
-let text = '';
-for await (const chunk of await openai.chat.completions.create({ ...req, stream: true })) text += chunk.choices[0]?.delta?.content ?? '';
-print('openai streamed', text);
-
-const ollama = new Ollama({ host: base });
-const options = { temperature: 0, num_predict: 12 };
-const c = await ollama.chat({ model, messages: [{ role: 'user', content: question, audio: [b64] }], options });
-print('ollama chat', c.message.content);
-text = '';
-for await (const part of await ollama.chat({ model, messages: [{ role: 'user', content: question, audio: [b64] }], options, stream: true })) {
-  text += part.message.content;
-}
-print('ollama chat streamed', text);
+]);
+const ollama = ollamaClient(base);
+await ollamaChatAnswers(ollama, model, { role: 'user', content: question, audio: [b64] }, { role: 'user', content: question, audio: [b64] });
