@@ -40,14 +40,7 @@ public final class EmbedProfile {
                 int vocab = m.config().vocabSize();
                 for (String c : cases) {
                     int n = Integer.parseInt(c.split("x")[0]), len = Integer.parseInt(c.split("x")[1]);
-                    List<int[]> batch = new ArrayList<>();
-                    for (int i = 0; i < n; i++) {
-                        int[] t = new int[len];
-                        for (int j = 0; j < len; j++) t[j] = 3 + rnd.nextInt(vocab - 3);
-                        t[0] = 2;
-                        t[len - 1] = 1;
-                        batch.add(t);
-                    }
+                    List<int[]> batch = randomTexts(rnd, vocab, n, len);
                     for (int w = 0; w < WARM_UP; w++) m.embed(batch);
                     long[] ns = new long[runs];
                     for (int r = 0; r < runs; r++) {
@@ -62,5 +55,18 @@ public final class EmbedProfile {
                 }
             }
         }
+    }
+
+    /** {@code n} texts of {@code len} random tokens between BOS (2) and EOS (1), as a bench batch. */
+    static List<int[]> randomTexts(Random rnd, int vocab, int n, int len) {
+        List<int[]> batch = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int[] t = new int[len];
+            for (int j = 0; j < len; j++) t[j] = 3 + rnd.nextInt(vocab - 3);
+            t[0] = 2;
+            t[len - 1] = 1;
+            batch.add(t);
+        }
+        return batch;
     }
 }

@@ -7,7 +7,6 @@ import dev.jemma.core.tensor.ThreadPool;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -43,14 +42,7 @@ public final class EmbedThreadProfile {
                 int vocab = m.config().vocabSize();
                 for (String c : cases) {
                     int n = Integer.parseInt(c.split("x")[0]), len = Integer.parseInt(c.split("x")[1]);
-                    List<int[]> batch = new ArrayList<>();
-                    for (int i = 0; i < n; i++) {
-                        int[] t = new int[len];
-                        for (int j = 0; j < len; j++) t[j] = 3 + rnd.nextInt(vocab - 3);
-                        t[0] = 2;
-                        t[len - 1] = 1;
-                        batch.add(t);
-                    }
+                    List<int[]> batch = EmbedProfile.randomTexts(rnd, vocab, n, len);
                     for (int w = 0; w < WARM_UP; w++) m.embed(batch);
                     long[] plain = cpuOf(pool, runs, () -> m.embed(batch));
                     PoolProfile prof = new PoolProfile(threads);
