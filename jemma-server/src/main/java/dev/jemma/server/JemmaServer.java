@@ -285,7 +285,10 @@ public final class JemmaServer implements AutoCloseable {
             try {
                 checkOrigin(ex);
                 cors(ex);
-                if (path.startsWith("/api/") || path.startsWith("/v1/")) checkApiKey(ex);
+                // A browser never sends credentials on a CORS preflight, so OPTIONS answers without the key (it
+                // carries no data and runs nothing); the request that follows must have it.
+                boolean preflight = request.getMethod().equals("OPTIONS");
+                if (!preflight && (path.startsWith("/api/") || path.startsWith("/v1/"))) checkApiKey(ex);
                 if (hasBody(request)) {
                     long declared = request.getLength();
                     if (declared > config.maxBodyBytes()) {
@@ -319,7 +322,10 @@ public final class JemmaServer implements AutoCloseable {
             Request request = ex.request;
             try {
                 if (request.getMethod().equals("OPTIONS")) {
-                    ex.bytes(config.corsOrigins().isEmpty() ? 403 : 204, "text/plain", new byte[0]);
+                    if (config.corsOrigins().isEmpty()) {
+                        throw new HttpError(403, "CORS is off: no origin may call this server from a web page (jemma serve --cors ORIGIN)");
+                    }
+                    ex.bytes(204, "text/plain", new byte[0]);
                 } else {
                     route(ex, path);
                 }

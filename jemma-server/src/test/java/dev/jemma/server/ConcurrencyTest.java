@@ -160,6 +160,13 @@ class ConcurrencyTest {
             TestServers.Reply other = TestServers.send(server, HttpRequest.newBuilder(URI.create(server.uri() + "/v1/models"))
                     .header("Authorization", "Bearer sekret").header("Origin", "http://evil.example"));
             assertThat(other.headers().firstValue("Access-Control-Allow-Origin")).isEmpty();
+            // A browser's preflight from the allowed origin gets 204 with the allowed methods and headers.
+            TestServers.Reply preflight = TestServers.send(server, HttpRequest.newBuilder(URI.create(server.uri() + "/v1/chat/completions"))
+                    .header("Origin", "http://app.example").header("Access-Control-Request-Method", "POST")
+                    .method("OPTIONS", HttpRequest.BodyPublishers.noBody()));
+            assertThat(preflight.status()).isEqualTo(204);
+            assertThat(preflight.headers().firstValue("Access-Control-Allow-Methods").orElse("")).contains("POST");
+            assertThat(preflight.headers().firstValue("Access-Control-Allow-Headers").orElse("")).contains("Authorization");
             // The page itself needs no key (it asks for one when the API refuses).
             assertThat(TestServers.get(server, "/").status()).isEqualTo(200);
         }
@@ -169,6 +176,12 @@ class ConcurrencyTest {
                     .header("Origin", "http://evil.example").POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"gemma3:1b\"}")));
             assertThat(r.status()).isEqualTo(403);
             assertThat(r.headers().firstValue("Access-Control-Allow-Origin")).isEmpty();
+            // A preflight is refused the same way, as JSON that says how to allow an origin.
+            TestServers.Reply preflight = TestServers.send(server, HttpRequest.newBuilder(URI.create(server.uri() + "/api/chat"))
+                    .header("Access-Control-Request-Method", "POST").method("OPTIONS", HttpRequest.BodyPublishers.noBody()));
+            assertThat(preflight.status()).isEqualTo(403);
+            assertThat(preflight.headers().firstValue("Content-Type").orElse("")).startsWith("application/json");
+            assertThat(preflight.json().path("error").asText()).contains("--cors");
             // The server's own page (same origin) and non-browser clients (no Origin) are served.
             assertThat(TestServers.send(server, HttpRequest.newBuilder(URI.create(server.uri() + "/api/tags"))
                     .header("Origin", "http://127.0.0.1:" + server.port())).status()).isEqualTo(200);
