@@ -1,0 +1,225 @@
+package dev.jemma.core.model;
+
+import dev.jemma.core.kv.KvCache;
+import dev.jemma.core.tensor.PoolProfile;
+import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tensor.kernels.VectorWidth;
+
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+
+/**
+ * One JVM's prompt-processing figure taken apart (issue 16, docs/PERFORMANCE.md "Why pp512 differed from one JVM to the
+ * next"): the same forward as {@code jemma bench MODEL -p P -n 0} (random ids, seed 42, one batch of the whole prompt,
+ * warm-up until the JIT is quiet), then per timed run the wall time, the process's CPU, each pool thread's CPU and
+ * the bytes each allocated. Run in many fresh JVMs: if CPU per token varies from JVM to JVM as the wall figure does,
+ * the JIT compiled the kernels differently; if CPU is steady and wall is not, the threads shared the work badly.
+ * With {@code -Dprofile=true} a last run is traced by {@link PoolProfile} and summed per kernel. Not a test; by hand:
+ * <pre>
+ *   java --add-modules jdk.incubator.vector [-XX:UseAVX=2] -cp jemma-core/target/classes:jemma-core/target/test-classes:$(cat cp.txt) \
+ *        dev.jemma.core.model.PrefillSpread /work/bench/gemma3-1b-Q4_0.gguf 512 THREADS [runs]
+ * </pre>
+ * Prints one JSON line (and the profile table after it when asked).
+ */
+public final class PrefillSpread {
+    private static final com.sun.management.ThreadMXBean CPU =
+            (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+
+    public static void main(String[] args) {
+        Path path = Path.of(args[0]);
+        int prompt = Integer.parseInt(args[1]);
+        int threads = Integer.parseInt(args[2]);
+        int runs = args.length > 3 ? Integer.parseInt(args[3]) : 3;
+        try (ThreadPool pool = new ThreadPool(threads);
+             LanguageModel m = ModelLoader.load(path, new ModelLoader.Options(false, threads, prompt), pool)) {
+            int vocab = m.config().vocabSize();
+            Random rnd = new Random(42);
+            int[] tokens = new int[prompt];
+            for (int i = 0; i < tokens.length; i++) tokens[i] = rnd.nextInt(vocab);
+            KvCache cache = m.newCache(prompt);
+            Runnable body = () -> {
+                cache.clear();
+                m.forward(tokens, 0, prompt, cache, false);
+            };
+            int warmUps = warmUp(body);
+            List<Thread> workers = pool.workers();
+            long[] ids = new long[1 + workers.size()];
+            ids[0] = Thread.currentThread().threadId();
+            for (int i = 0; i < workers.size(); i++) ids[1 + i] = workers.get(i).threadId();
+            CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+            long[] cpu = new long[ids.length], alloc = new long[ids.length];
+            double[] tps = new double[runs];
+            jdk.jfr.Recording rec = null;
+            if (Boolean.getBoolean("jfr")) { // what the threads ran during the timed runs, and who allocated
+                rec = new jdk.jfr.Recording();
+                rec.enable("jdk.ExecutionSample").withPeriod(java.time.Duration.ofMillis(10));
+                rec.enable("jdk.ObjectAllocationSample");
+                rec.start();
+            }
+            long timedFrom = ManagementFactory.getRuntimeMXBean().getUptime();
+            long jit0 = jit.getTotalCompilationTime(), proc0 = processCpu();
+            long[] c0 = threadCpu(ids), a0 = allocated(ids);
+            for (int r = 0; r < runs; r++) {
+                long t = System.nanoTime();
+                body.run();
+                tps[r] = prompt / ((System.nanoTime() - t) / 1e9);
+            }
+            long proc = processCpu() - proc0;
+            long[] c1 = threadCpu(ids), a1 = allocated(ids);
+            long timedTo = ManagementFactory.getRuntimeMXBean().getUptime();
+            if (rec != null) rec.stop();
+            for (int i = 0; i < ids.length; i++) {
+                cpu[i] = c1[i] - c0[i];
+                alloc[i] = a1[i] - a0[i];
+            }
+            StringBuilder sb = new StringBuilder();
+            sb.append(String.format("{\"bits\":%d,\"threads\":%d,\"prompt\":%d,\"warmups\":%d,\"tps\":[", VectorWidth.BITS, threads, prompt, warmUps));
+            for (int r = 0; r < runs; r++) sb.append(r > 0 ? "," : "").append(String.format("%.1f", tps[r]));
+            sb.append(String.format("],\"proc_cpu_ms_per_token\":%.4f,\"thread_cpu_ms_per_token\":[", proc / 1e6 / runs / prompt));
+            for (int i = 0; i < ids.length; i++) sb.append(i > 0 ? "," : "").append(String.format("%.4f", cpu[i] / 1e6 / runs / prompt));
+            long allocSum = 0;
+            for (long a : alloc) allocSum += a;
+            sb.append(String.format("],\"alloc_bytes_per_token\":%.0f,\"jit_ms_in_timed\":%d,\"timed_uptime_ms\":[%d,%d]",
+                    (double) allocSum / runs / prompt, jit.getTotalCompilationTime() - jit0, timedFrom, timedTo));
+            if (rec != null) sb.append(jfrSummary(rec, ids));
+            sb.append(",\"code\":").append(hotCode());
+            sb.append('}');
+            System.out.println(sb);
+            if (Boolean.getBoolean("profile")) profile(pool, threads, body);
+        }
+    }
+
+    /**
+     * The recording's top frames in the pool's threads: per method (class.name), its share of the execution samples in %,
+     * the 12 largest, and the allocation samples' weight (bytes) per top frame.
+     */
+    private static String jfrSummary(jdk.jfr.Recording rec, long[] ids) {
+        java.util.Set<Long> pool = new java.util.HashSet<>();
+        for (long id : ids) pool.add(id);
+        Map<String, long[]> samples = new TreeMap<>(), allocs = new TreeMap<>();
+        long total = 0;
+        java.util.Set<Long> firstSample = new java.util.HashSet<>();
+        try {
+            java.nio.file.Path f = java.nio.file.Files.createTempFile("prefill", ".jfr");
+            rec.dump(f);
+            rec.close();
+            for (jdk.jfr.consumer.RecordedEvent e : jdk.jfr.consumer.RecordingFile.readAllEvents(f)) {
+                var st = e.getStackTrace();
+                var thread = e.hasField("sampledThread") ? e.getThread("sampledThread") : e.getThread();
+                if (st == null || st.getFrames().isEmpty() || thread == null || !pool.contains(thread.getJavaThreadId())) continue;
+                var m = st.getFrames().get(0).getMethod();
+                String k = m.getType().getName().replaceFirst(".*\\.", "") + "." + m.getName();
+                if (e.getEventType().getName().equals("jdk.ExecutionSample")) {
+                    samples.computeIfAbsent(k, x -> new long[1])[0]++;
+                    total++;
+                } else if (!firstSample.add(thread.getJavaThreadId())) {
+                    // a thread's first sample weighs everything it allocated before the recording began
+                    allocs.computeIfAbsent(k, x -> new long[1])[0] += e.getLong("weight");
+                }
+            }
+            java.nio.file.Files.delete(f);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        final long n = Math.max(1, total);
+        StringBuilder sb = new StringBuilder(",\"samples\":" + total + ",\"top\":{");
+        samples.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0])).limit(12)
+                .forEach(en -> sb.append(String.format("\"%s\":%.1f,", en.getKey(), 100.0 * en.getValue()[0] / n)));
+        sb.setLength(sb.length() - (samples.isEmpty() ? 0 : 1));
+        sb.append("},\"alloc\":{");
+        allocs.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0])).limit(5)
+                .forEach(en -> sb.append(String.format("\"%s\":%d,", en.getKey(), en.getValue()[0])));
+        sb.setLength(sb.length() - (allocs.isEmpty() ? 0 : 1));
+        return sb.append('}').toString();
+    }
+
+    /**
+     * The compiled code of the prefill's kernels as the JIT left it ({@code jcmd Compiler.codelist}): per method, its
+     * compile id, tier, code size in bytes and where its code begins modulo 64. Two JVMs that compiled a kernel the same
+     * way show the same size; a different size means a different compile (inlining, unrolling, an uncommon trap).
+     */
+    private static String hotCode() {
+        String list;
+        try {
+            list = (String) ManagementFactory.getPlatformMBeanServer().invoke(
+                    new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"), "compilerCodelist",
+                    new Object[] {null}, new String[] {String[].class.getName()});
+        } catch (javax.management.JMException e) {
+            return "\"" + e + "\"";
+        }
+        StringBuilder sb = new StringBuilder("{");
+        // e.g. "2278 4 0 dev.jemma.core.tensor.kernels.Int8Gemm.tile4([S[FII…)V [0x…, 0x…80 - 0x…]"
+        java.util.regex.Pattern p = java.util.regex.Pattern.compile(
+                "^(\\d+) (\\d) \\d+ dev\\.jemma\\.core\\.[a-z.]*\\.((?:Int8Gemm|Attention|Ops|VectorOps|QuantizedActivations|FastMatMul\\$Call)\\.\\w+)\\(.*\\[0x\\p{XDigit}+, 0x(\\p{XDigit}+) - 0x(\\p{XDigit}+)\\]");
+        list.lines().forEach(l -> {
+            var m = p.matcher(l);
+            if (m.find() && m.group(2).equals("4")) {
+                long begin = Long.parseLong(m.group(4), 16), end = Long.parseLong(m.group(5), 16);
+                sb.append(String.format("\"%s#%s\":[%d,%d],", m.group(3), m.group(1), end - begin, begin & 63));
+            }
+        });
+        if (sb.length() > 1) sb.setLength(sb.length() - 1);
+        return sb.append('}').toString();
+    }
+
+    /** As jemma bench's warm-up: runs until the compilers spent under 20 ms or 1 % of a run's wall time (at most 8). */
+    private static int warmUp(Runnable body) {
+        CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+        for (int runs = 1; ; runs++) {
+            long c0 = jit.getTotalCompilationTime(), t0 = System.nanoTime();
+            body.run();
+            long compiled = jit.getTotalCompilationTime() - c0, wallMs = (System.nanoTime() - t0) / 1_000_000;
+            if (runs >= 8 || compiled < 20 || compiled * 100 < wallMs) return runs;
+        }
+    }
+
+    /** One traced run, summed per kernel (the first element of each site label): CPU per thread, waits, serial. */
+    private static void profile(ThreadPool pool, int threads, Runnable body) {
+        PoolProfile prof = new PoolProfile(threads);
+        pool.profile(prof);
+        prof.start();
+        body.run();
+        prof.mark("(end)");
+        pool.profile(null);
+        Map<String, long[]> perKernel = new TreeMap<>();
+        for (Map.Entry<String, PoolProfile.Entry> en : prof.entries().entrySet()) {
+            String k = en.getKey().split(" < ")[0];
+            long[] s = perKernel.computeIfAbsent(k, x -> new long[threads + 4]);
+            PoolProfile.Entry e = en.getValue();
+            s[0] += e.calls;
+            s[1] += e.serialBefore;
+            for (int i = 0; i < threads; i++) s[2 + i] += e.work[i];
+            s[2 + threads] += e.callerWait;
+            s[3 + threads] += e.workerIdle;
+        }
+        System.out.printf("%-60s %6s %8s", "kernel (ms CPU per run)", "loops", "serial");
+        for (int i = 0; i < threads; i++) System.out.printf(" %8s", "work" + i);
+        System.out.printf(" %8s %8s%n", "callWait", "wrkIdle");
+        for (Map.Entry<String, long[]> en : perKernel.entrySet()) {
+            long[] s = en.getValue();
+            System.out.printf("%-60s %6d %8.1f", en.getKey(), s[0], s[1] / 1e6);
+            for (int i = 0; i < threads; i++) System.out.printf(" %8.1f", s[2 + i] / 1e6);
+            System.out.printf(" %8.1f %8.1f%n", s[2 + threads] / 1e6, s[3 + threads] / 1e6);
+        }
+    }
+
+    private static long processCpu() {
+        return ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                ? os.getProcessCpuTime() : 0;
+    }
+
+    private static long[] threadCpu(long[] ids) {
+        long[] c = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) c[i] = CPU.getThreadCpuTime(ids[i]);
+        return c;
+    }
+
+    private static long[] allocated(long[] ids) {
+        return CPU.getThreadAllocatedBytes(ids);
+    }
+}
