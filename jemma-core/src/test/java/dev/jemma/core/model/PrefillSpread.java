@@ -88,6 +88,7 @@ public final class PrefillSpread {
                     (double) allocSum / runs / prompt, jit.getTotalCompilationTime() - jit0, timedFrom, timedTo));
             if (rec != null) sb.append(jfrSummary(rec, ids));
             sb.append(",\"code\":").append(hotCode());
+            sb.append(",\"mod64\":").append(alignments(m));
             sb.append('}');
             System.out.println(sb);
             if (Boolean.getBoolean("profile")) profile(pool, threads, body);
@@ -165,6 +166,82 @@ public final class PrefillSpread {
         });
         if (sb.length() > 1) sb.setLength(sb.length() - 1);
         return sb.append('}').toString();
+    }
+
+    /**
+     * Where the GEMM's per-worker scratch ({@code Int8Gemm.Scratch}: the decoded tile w, the 16-bit sums, the f32 sums
+     * acc, the scales d) and the quantized activations (q, d) begin, modulo 64 bytes (the first element's address):
+     * found by walking the model's fields, addressed through Unsafe (compressed oops, zero-based: address = narrow oop ·
+     * 8, which a heap over 4 GB and under 32 GB gets; other modes print -1). Heap placement differs from JVM to JVM; this shows whether a figure follows it.
+     */
+    private static String alignments(Object root) {
+        StringBuilder sb = new StringBuilder("{");
+        try {
+            java.lang.reflect.Field uf = Class.forName("sun.misc.Unsafe").getDeclaredField("theUnsafe");
+            uf.setAccessible(true);
+            sun.misc.Unsafe u = (sun.misc.Unsafe) uf.get(null);
+            java.util.IdentityHashMap<Object, Boolean> seen = new java.util.IdentityHashMap<>();
+            java.util.ArrayDeque<Object> todo = new java.util.ArrayDeque<>(List.of(root));
+            int scratch = 0, acts = 0;
+            while (!todo.isEmpty() && seen.size() < 200_000) {
+                Object o = todo.poll();
+                if (seen.put(o, true) != null) continue;
+                Class<?> c = o.getClass();
+                String n = c.getName();
+                if (n.equals("dev.jemma.core.tensor.kernels.Int8Gemm$Scratch")) {
+                    sb.append(String.format("\"scratch%d\":\"w %d sums %d acc %d d %d\",", scratch++, addr(u, field(o, "w")),
+                            addr(u, field(o, "sums")), addr(u, field(o, "acc")), addr(u, field(o, "d"))));
+                    continue;
+                }
+                if (n.equals("dev.jemma.core.tensor.kernels.QuantizedActivations")) {
+                    sb.append(String.format("\"xq%d\":\"q %d d %d\",", acts++, addr(u, field(o, "q")), addr(u, field(o, "d"))));
+                    continue;
+                }
+                if (c.isArray()) {
+                    if (!c.getComponentType().isPrimitive()) for (Object e : (Object[]) o) if (e != null) todo.add(e);
+                    continue;
+                }
+                if (o instanceof java.util.concurrent.atomic.AtomicReference<?> r) { // FastMatMul's spare Call
+                    if (r.get() != null) todo.add(r.get());
+                    continue;
+                }
+                if (o instanceof java.util.Collection<?> col) {
+                    for (Object e : col) if (e != null) todo.add(e);
+                    continue;
+                }
+                if (!n.startsWith("dev.jemma.")) continue;
+                for (Class<?> k = c; k != null && k.getName().startsWith("dev.jemma."); k = k.getSuperclass()) {
+                    for (java.lang.reflect.Field f : k.getDeclaredFields()) {
+                        if (f.getType().isPrimitive() || java.lang.reflect.Modifier.isStatic(f.getModifiers())) continue;
+                        f.setAccessible(true);
+                        Object v = f.get(o);
+                        if (v != null) todo.add(v);
+                    }
+                }
+            }
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return "\"" + e.toString().replace('"', '\'') + "\"";
+        }
+        if (sb.length() > 1) sb.setLength(sb.length() - 1);
+        return sb.append('}').toString();
+    }
+
+    private static Object field(Object o, String name) throws ReflectiveOperationException {
+        java.lang.reflect.Field f = o.getClass().getDeclaredField(name);
+        f.setAccessible(true);
+        return f.get(o);
+    }
+
+    /** The first element's address modulo 64, or -1 if the oop encoding is not the zero-based compressed one. */
+    private static long addr(sun.misc.Unsafe u, Object array) {
+        var opt = ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+        // below 4 GB of heap the JVM may choose unscaled oops (no shift): ambiguous, so not reported
+        if (!opt.getVMOption("UseCompressedOops").getValue().equals("true")
+                || Long.parseLong(opt.getVMOption("MaxHeapSize").getValue()) <= 4L << 30) return -1;
+        Object[] holder = {array};
+        long narrow = Integer.toUnsignedLong(u.getInt(holder, (long) u.arrayBaseOffset(Object[].class)));
+        long base = narrow << 3; // zero-based: the JVM says "Compressed Oops: Enabled (Zero based)" at -Xlog:gc+init
+        return (base + u.arrayBaseOffset(array.getClass())) & 63;
     }
 
     /** As jemma bench's warm-up: runs until the compilers spent under 20 ms or 1 % of a run's wall time (at most 8). */
