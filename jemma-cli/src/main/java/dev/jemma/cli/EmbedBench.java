@@ -3,21 +3,22 @@ package dev.jemma.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.jemma.core.model.BenchTexts;
 import dev.jemma.core.model.EmbeddingModel;
 import dev.jemma.core.model.ModelLoader;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tokenizer.Tokenizer;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 
 /**
  * {@code jemma bench --embed}: embedding throughput, like timing llama-embedding: for each (texts × tokens) case, one
- * call embeds that many random texts of that many tokens (bos … eos); reported as texts/s and tokens/s, mean ± sd
+ * call embeds that many random texts of that many tokens (bos … eos, {@link BenchTexts}); reported as texts/s and tokens/s, mean ± sd
  * over the timed runs after the JIT has settled.
  */
 final class EmbedBench {
@@ -31,7 +32,9 @@ final class EmbedBench {
             long t0 = System.nanoTime();
             GgufFile f = GgufFile.open(path);
             EmbeddingModel m;
+            Tokenizer tokenizer;
             try {
+                tokenizer = Tokenizer.fromGguf(f);
                 m = ModelLoader.loadEmbedding(f, new ModelLoader.Options(exact, threads, Math.max(64, longest)).withContextLength(longest), pool, true, null);
             } catch (RuntimeException e) {
                 f.close();
@@ -39,21 +42,13 @@ final class EmbedBench {
             }
             double load = (System.nanoTime() - t0) / 1e9;
             try (m) {
-                Random rnd = new Random(42);
-                int vocab = m.config().vocabSize();
+                Random rnd = new Random(BenchTexts.SEED);
                 ObjectMapper om = new ObjectMapper();
                 ArrayNode rows = om.createArrayNode();
                 if (!json) System.out.printf("| model | threads | mode | test | texts/s | tokens/s |%n|---|---:|---|---|---:|---:|%n");
                 for (int n : texts) {
                     for (int len : lengths) {
-                        List<int[]> batch = new ArrayList<>();
-                        for (int i = 0; i < n; i++) {
-                            int[] t = new int[len];
-                            for (int j = 0; j < len; j++) t[j] = 3 + rnd.nextInt(vocab - 3);
-                            t[0] = 2;
-                            t[len - 1] = 1;
-                            batch.add(t);
-                        }
+                        List<int[]> batch = BenchTexts.random(rnd, tokenizer, n, len);
                         WarmUp.ofThisJvm().run(() -> m.embed(batch));
                         double[] secs = new double[reps];
                         for (int r = 0; r < reps; r++) {

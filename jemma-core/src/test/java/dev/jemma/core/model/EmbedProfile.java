@@ -2,16 +2,16 @@ package dev.jemma.core.model;
 
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tokenizer.Tokenizer;
 
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 
 /**
- * CPU seconds of one embedding call (texts × tokens of random ids, as {@code jemma bench --embed} makes them) at 1
+ * CPU seconds of one embedding call (texts × tokens of random ids, {@link BenchTexts}: the batch {@code jemma bench --embed} times) at 1
  * thread, where the caller's thread does all the work, so its CPU time is the call's whatever else the machine runs.
  * Not a test; run by hand to compare changes on a shared machine (docs/PERFORMANCE.md, "Embeddings"):
  * <pre>
@@ -36,11 +36,11 @@ public final class EmbedProfile {
             GgufFile f = GgufFile.open(path);
             try (EmbeddingModel m = ModelLoader.loadEmbedding(f, new ModelLoader.Options(exact, 1, Math.max(64, longest))
                     .withContextLength(longest), pool, true, null)) {
-                Random rnd = new Random(42);
-                int vocab = m.config().vocabSize();
+                Random rnd = new Random(BenchTexts.SEED);
+                Tokenizer tokenizer = Tokenizer.fromGguf(f);
                 for (String c : cases) {
                     int n = Integer.parseInt(c.split("x")[0]), len = Integer.parseInt(c.split("x")[1]);
-                    List<int[]> batch = randomTexts(rnd, vocab, n, len);
+                    List<int[]> batch = BenchTexts.random(rnd, tokenizer, n, len);
                     for (int w = 0; w < WARM_UP; w++) m.embed(batch);
                     long[] ns = new long[runs];
                     for (int r = 0; r < runs; r++) {
@@ -55,18 +55,5 @@ public final class EmbedProfile {
                 }
             }
         }
-    }
-
-    /** {@code n} texts of {@code len} random tokens between BOS (2) and EOS (1), as a bench batch. */
-    static List<int[]> randomTexts(Random rnd, int vocab, int n, int len) {
-        List<int[]> batch = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            int[] t = new int[len];
-            for (int j = 0; j < len; j++) t[j] = 3 + rnd.nextInt(vocab - 3);
-            t[0] = 2;
-            t[len - 1] = 1;
-            batch.add(t);
-        }
-        return batch;
     }
 }

@@ -3,6 +3,7 @@ package dev.jemma.core.model;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.tensor.PoolProfile;
 import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tokenizer.Tokenizer;
 
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
@@ -38,11 +39,11 @@ public final class EmbedThreadProfile {
             GgufFile f = GgufFile.open(path);
             try (EmbeddingModel m = ModelLoader.loadEmbedding(f, new ModelLoader.Options(false, threads, Math.max(64, longest))
                     .withContextLength(longest), pool, true, null)) {
-                Random rnd = new Random(42);
-                int vocab = m.config().vocabSize();
+                Random rnd = new Random(BenchTexts.SEED);
+                Tokenizer tokenizer = Tokenizer.fromGguf(f);
                 for (String c : cases) {
                     int n = Integer.parseInt(c.split("x")[0]), len = Integer.parseInt(c.split("x")[1]);
-                    List<int[]> batch = EmbedProfile.randomTexts(rnd, vocab, n, len);
+                    List<int[]> batch = BenchTexts.random(rnd, tokenizer, n, len);
                     for (int w = 0; w < WARM_UP; w++) m.embed(batch);
                     long[] plain = cpuOf(pool, runs, () -> m.embed(batch));
                     PoolProfile prof = new PoolProfile(threads);
