@@ -19,7 +19,7 @@ for i in $(seq 1 "$n"); do
   "$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -Xmn8m -Xss4m "$@" \
     -Djfr=true -XX:+PrintCompilation -cp "$classes:$(cat "$root/cp.txt")" dev.jemma.core.model.PrefillSpread \
     "$model" "${PROMPT:-512}" "$threads" "${RUNS:-3}" > "$out/$i.out" 2> "$out/$i.err"
-  line=$(grep '^{' "$out/$i.out")
+  line=$(grep -o '{"bits".*' "$out/$i.out") # PrintCompilation may share the line
   echo "{\"i\":$i,\"at\":\"$(date -u +%T)\",\"load\":$(cut -d' ' -f1 /proc/loadavg),${line#\{}" >> "$out/summary.jsonl"
 done
 python3 "$root/tools/prefill_spread_summary.py" "$out/summary.jsonl"

@@ -21,6 +21,14 @@ def main(paths):
             tps = "/".join(f"{t:.1f}" for t in r["tps"])
             print(f"{r['i']:>3} {r['load']:>5} {tps:>20} {r['proc_cpu_ms_per_token']:>10.3f} {per:>16} "
                   f"{r['alloc_bytes_per_token']:>11.0f} {r['jit_ms_in_timed']:>6}  {tops}")
+        # a per-JVM outcome shows as JVM means spreading more than the runs inside one JVM do
+        for name, key in (("t/s", "tps"), ("CPU ms/token", "cpu_ms_per_token_runs")):
+            per = [r[key] for r in rows if key in r and len(r[key]) > 1]
+            if len(per) > 1:
+                within = statistics.mean(statistics.variance(v) for v in per) ** 0.5
+                between = statistics.stdev(statistics.mean(v) for v in per)
+                print(f"  {name}: sd of runs inside a JVM {within:.3f}, sd of JVM means {between:.3f} "
+                      f"(runs per JVM {len(per[0])}: a per-JVM effect if the second is well above first/sqrt(runs))")
         cpu = [r["proc_cpu_ms_per_token"] for r in rows]
         tps = [statistics.mean(r["tps"]) for r in rows]
         for name, v in (("CPU ms per token", cpu), ("t/s (JVM mean)", tps)):

@@ -53,7 +53,7 @@ public final class PrefillSpread {
             for (int i = 0; i < workers.size(); i++) ids[1 + i] = workers.get(i).threadId();
             CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
             long[] cpu = new long[ids.length], alloc = new long[ids.length];
-            double[] tps = new double[runs];
+            double[] tps = new double[runs], cpuRun = new double[runs];
             jdk.jfr.Recording rec = null;
             if (Boolean.getBoolean("jfr")) { // what the threads ran during the timed runs, and who allocated
                 rec = new jdk.jfr.Recording();
@@ -65,9 +65,10 @@ public final class PrefillSpread {
             long jit0 = jit.getTotalCompilationTime(), proc0 = processCpu();
             long[] c0 = threadCpu(ids), a0 = allocated(ids);
             for (int r = 0; r < runs; r++) {
-                long t = System.nanoTime();
+                long t = System.nanoTime(), pc = processCpu();
                 body.run();
                 tps[r] = prompt / ((System.nanoTime() - t) / 1e9);
+                cpuRun[r] = (processCpu() - pc) / 1e6 / prompt;
             }
             long proc = processCpu() - proc0;
             long[] c1 = threadCpu(ids), a1 = allocated(ids);
@@ -80,6 +81,8 @@ public final class PrefillSpread {
             StringBuilder sb = new StringBuilder();
             sb.append(String.format("{\"bits\":%d,\"threads\":%d,\"prompt\":%d,\"warmups\":%d,\"tps\":[", VectorWidth.BITS, threads, prompt, warmUps));
             for (int r = 0; r < runs; r++) sb.append(r > 0 ? "," : "").append(String.format("%.1f", tps[r]));
+            sb.append("],\"cpu_ms_per_token_runs\":[");
+            for (int r = 0; r < runs; r++) sb.append(r > 0 ? "," : "").append(String.format("%.3f", cpuRun[r]));
             sb.append(String.format("],\"proc_cpu_ms_per_token\":%.4f,\"thread_cpu_ms_per_token\":[", proc / 1e6 / runs / prompt));
             for (int i = 0; i < ids.length; i++) sb.append(i > 0 ? "," : "").append(String.format("%.4f", cpu[i] / 1e6 / runs / prompt));
             long allocSum = 0;
@@ -265,7 +268,15 @@ public final class PrefillSpread {
         pool.profile(null);
         Map<String, long[]> perKernel = new TreeMap<>();
         for (Map.Entry<String, PoolProfile.Entry> en : prof.entries().entrySet()) {
-            String k = en.getKey().split(" < ")[0];
+            // "PoolProfile.label < ThreadPool… < Kernel.method < … < Model.line [n=…]": the first frame past the pool's
+            String[] frames = en.getKey().split(" < ");
+            String k = frames[0];
+            for (String f : frames) {
+                if (!f.startsWith("PoolProfile.") && !f.startsWith("ThreadPool.")) {
+                    k = f;
+                    break;
+                }
+            }
             long[] s = perKernel.computeIfAbsent(k, x -> new long[threads + 4]);
             PoolProfile.Entry e = en.getValue();
             s[0] += e.calls;
