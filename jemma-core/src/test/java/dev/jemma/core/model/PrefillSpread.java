@@ -92,6 +92,7 @@ public final class PrefillSpread {
             if (rec != null) sb.append(jfrSummary(rec, ids));
             sb.append(",\"code\":").append(hotCode());
             sb.append(",\"mod64\":").append(alignments(m));
+            sb.append(",\"mappings\":").append(mappings());
             sb.append('}');
             System.out.println(sb);
             if (Boolean.getBoolean("profile")) profile(pool, threads, body);
@@ -223,6 +224,35 @@ public final class PrefillSpread {
                 }
             }
         } catch (ReflectiveOperationException | RuntimeException e) {
+            return "\"" + e.toString().replace('"', '\'') + "\"";
+        }
+        if (sb.length() > 1) sb.setLength(sb.length() - 1);
+        return sb.append('}').toString();
+    }
+
+    /**
+     * The model file's and the weight copy's mappings ({@code /proc/self/smaps}): start address modulo 2 MB, resident
+     * KB, and KB mapped with 2 MB page-table entries (FilePmdMapped): whether the weights' TLB reach could differ from
+     * one JVM to the next.
+     */
+    private static String mappings() {
+        StringBuilder sb = new StringBuilder("{");
+        try {
+            String name = null;
+            long start = 0, rss = 0;
+            for (String l : java.nio.file.Files.readAllLines(Path.of("/proc/self/smaps"))) {
+                if (l.matches("^[0-9a-f]+-[0-9a-f]+ .*")) {
+                    String[] f = l.trim().split(" +");
+                    name = f.length > 5 && (f[5].endsWith(".gguf") || f[5].endsWith(".jpk")) ? f[5] : null;
+                    start = Long.parseUnsignedLong(f[0].substring(0, f[0].indexOf('-')), 16);
+                } else if (name != null && l.startsWith("Rss:")) {
+                    rss = Long.parseLong(l.replaceAll("\\D", ""));
+                } else if (name != null && l.startsWith("FilePmdMapped:")) {
+                    sb.append(String.format("\"%s\":\"start mod 2M %d, rss %d KB, pmd %s KB\",",
+                            Path.of(name).getFileName(), start & ((1 << 21) - 1), rss, l.replaceAll("\\D", "")));
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
             return "\"" + e.toString().replace('"', '\'') + "\"";
         }
         if (sb.length() > 1) sb.setLength(sb.length() - 1);
