@@ -108,6 +108,61 @@ public final class FastMatMul implements MatMul {
         if (!spare.compareAndSet(null, c)) idle.offer(c);
     }
 
+    /** Activations up to this many floats (a few decode rows) are quantized on the calling thread: ~10 µs of work. */
+    static final int INLINE_QUANTIZE_FLOATS = 16_384;
+
+    /** The kernels a call can take; {@link #kernel} is the one place that chooses, for lone and shared-input calls alike. */
+    enum Kernel {
+        /** {@link Int8FewTokens}: 2 to 16 tokens over an interleaved copy; items of two 32-row groups. */
+        FEW_TOKENS(true),
+        /** {@link Int8Kernels} / {@link KQuantKernels} token by token (int8 activations); items of one 32-row group. */
+        INT8_GEMV(true),
+        /** {@link Int8Gemm}: a batch of int8 activations; items of one 64-row tile pair. */
+        INT8_GEMM(true),
+        /** {@link InterleavedGemm}: a batch in f32 over decoded weights (Q8_0, Q6_K, Q5_K, F16 copies). */
+        INTERLEAVED_GEMM(false),
+        /** {@link InterleavedGemm#gemvF16}: an F16 copy, token by token in f32. */
+        F16_GEMV(false),
+        /** {@link Gemm}: no interleaved copy, a batch: rows decoded to f32, 4×4 register tiles. */
+        ROWS_GEMM(false),
+        /** {@link Kernels#dot}: no interleaved copy, a few tokens: row by row. */
+        ROWS(false);
+
+        /**
+         * Whether a matrix's work on this kernel can share one loop with other matrices' ({@link Call#fused}): int8
+         * activations quantized from the shared input, each item writes only its own rows, and a row's bits do not
+         * depend on which items run with it or on which thread.
+         */
+        final boolean fusable;
+
+        Kernel(boolean fusable) {
+            this.fusable = fusable;
+        }
+
+        /** Work items of a matrix of {@code rows} rows on a fusable kernel. */
+        int items(int rows) {
+            return switch (this) {
+                case FEW_TOKENS -> Int8FewTokens.items(rows);
+                case INT8_GEMM -> Int8Gemm.pairs(rows);
+                case INT8_GEMV -> Interleaved.groups(rows);
+                default -> throw new IllegalStateException(this + " does not share loops");
+            };
+        }
+    }
+
+    /** The kernel a call of {@code nTokens} tokens over {@code w} runs on. */
+    static Kernel kernel(WeightMatrix w, int nTokens) {
+        if (w.interleaved() != null) {
+            GgmlType type = w.type();
+            if (nTokens >= Int8FewTokens.minTokens(type) && nTokens <= Math.min(fewTokensMax, Int8FewTokens.maxTokens(type))) {
+                return Kernel.FEW_TOKENS;
+            }
+            if (nTokens >= GEMM_MIN_TOKENS) return Int8Gemm.supports(type) ? Kernel.INT8_GEMM : Kernel.INTERLEAVED_GEMM;
+            return Interleaved.int8Activations(type) ? Kernel.INT8_GEMV : Kernel.F16_GEMV;
+        }
+        return nTokens >= GEMM_MIN_TOKENS ? Kernel.ROWS_GEMM : Kernel.ROWS;
+    }
+
     /** One call's state: what it multiplies, its quantized activations and per-worker scratch (reused by later calls). */
     private static final class Call {
     private WeightMatrix w;
@@ -139,7 +194,7 @@ public final class FastMatMul implements MatMul {
 
         void matmul(WeightMatrix[] ws, float[] x, int nTokens, float[][] outs, ThreadPool pool) {
         if (fusable(ws, nTokens)) {
-            fusedGemm(ws, x, nTokens, outs, pool);
+            fused(ws, x, nTokens, outs, pool);
             return;
         }
         quantizedFrom = null;
@@ -155,55 +210,44 @@ public final class FastMatMul implements MatMul {
     }
 
         void matmul(WeightMatrix w, float[] x, int nTokens, float[] out, ThreadPool pool) {
-        if (scratch.length < pool.threads()) scratch = new float[pool.threads()][];
-        if (partials.length < pool.threads()) {
-            partials = new float[pool.threads()][];
-            for (int i = 0; i < partials.length; i++) partials[i] = new float[128 + PAD];
-        }
-        if (gemmScratch.length < pool.threads()) {
-            gemmScratch = new Int8Gemm.Scratch[pool.threads()];
-            for (int i = 0; i < gemmScratch.length; i++) gemmScratch[i] = new Int8Gemm.Scratch();
-        }
+        reserveScratch(pool);
         this.w = w;
         this.x = x;
         this.out = out;
         this.nTokens = nTokens;
         try {
-            if (w.interleaved() != null && nTokens >= Int8FewTokens.minTokens(w.type())
-                    && nTokens <= Math.min(fewTokensMax, Int8FewTokens.maxTokens(w.type()))) {
-                quantizeActivations(pool);
-                int8Out = int8Output();
-                if (fewScratch.length < pool.threads()) {
-                    fewScratch = new float[pool.threads()][];
-                    for (int i = 0; i < fewScratch.length; i++) fewScratch[i] = new float[Int8FewTokens.scratchFloats() + PAD];
+            switch (kernel(w, nTokens)) {
+                case FEW_TOKENS -> {
+                    quantizeActivations(pool);
+                    int8Out = int8Output();
+                    if (w.type() == GgmlType.Q8_0) xq.floats();
+                    pool.parallelFor(Int8FewTokens.items(w.rows()), fewTask, Int8FewTokens.items(w.rows()));
                 }
-                if (w.type() == GgmlType.Q8_0) xq.floats();
-                pool.parallelFor(Int8FewTokens.items(w.rows()), fewTask, Int8FewTokens.items(w.rows()));
-            } else if (w.interleaved() != null && nTokens >= GEMM_MIN_TOKENS && Int8Gemm.supports(w.type())) {
-                quantizeActivations(pool);
-                int8Out = int8Output();
-                // one chunk per 64-row tile (each ~0.5 ms at 512 tokens): threads finish within one tile of each other;
-                // a tile's output is written once, at its end
-                pool.parallelFor(Int8Gemm.pairs(w.rows()), int8GemmTask, Int8Gemm.pairs(w.rows()));
-            } else if (w.interleaved() != null && nTokens >= GEMM_MIN_TOKENS) {
+                case INT8_GEMM -> {
+                    quantizeActivations(pool);
+                    int8Out = int8Output();
+                    // one chunk per 64-row tile (each ~0.5 ms at 512 tokens): threads finish within one tile of each other;
+                    // a tile's output is written once, at its end
+                    pool.parallelFor(Int8Gemm.pairs(w.rows()), int8GemmTask, Int8Gemm.pairs(w.rows()));
+                }
                 // contiguous chunks: this kernel adds into the shared output per column chunk, and one-group chunks would
                 // interleave the threads' rows, sharing every group boundary's cache line
-                pool.parallelFor(Interleaved.groups(w.rows()), interleavedGemmTask);
-            } else if (w.interleaved() != null && !Interleaved.int8Activations(w.type())) {
-                pool.parallelFor(Interleaved.groups(w.rows()), f16Task);
-            } else if (w.interleaved() != null) {
-                quantizeActivations(pool);
-                int8Out = int8Output();
-                pool.parallelFor(Interleaved.groups(w.rows()), int8Task);
-            } else if (nTokens >= GEMM_MIN_TOKENS) {
-                pool.parallelFor((w.rows() + 3) / 4, gemmTask);
-            } else {
-                if (Kernels.hasKernel(w.type()) && Kernels.needsBlockSums(w.type())) {
-                    int nb = w.cols() / 32;
-                    if (sums.length < nTokens * nb) sums = new float[nTokens * nb];
-                    for (int t = 0; t < nTokens; t++) Kernels.blockSums(x, t * w.cols(), w.cols(), sums, t * nb);
+                case INTERLEAVED_GEMM -> pool.parallelFor(Interleaved.groups(w.rows()), interleavedGemmTask);
+                case F16_GEMV -> pool.parallelFor(Interleaved.groups(w.rows()), f16Task);
+                case INT8_GEMV -> {
+                    quantizeActivations(pool);
+                    int8Out = int8Output();
+                    pool.parallelFor(Interleaved.groups(w.rows()), int8Task);
                 }
-                pool.parallelFor(w.rows(), rowTask);
+                case ROWS_GEMM -> pool.parallelFor((w.rows() + 3) / 4, gemmTask);
+                case ROWS -> {
+                    if (Kernels.hasKernel(w.type()) && Kernels.needsBlockSums(w.type())) {
+                        int nb = w.cols() / 32;
+                        if (sums.length < nTokens * nb) sums = new float[nTokens * nb];
+                        for (int t = 0; t < nTokens; t++) Kernels.blockSums(x, t * w.cols(), w.cols(), sums, t * nb);
+                    }
+                    pool.parallelFor(w.rows(), rowTask);
+                }
             }
         } finally {
             this.w = null;
@@ -213,55 +257,80 @@ public final class FastMatMul implements MatMul {
         }
     }
 
+    private void reserveScratch(ThreadPool pool) {
+        int n = pool.threads();
+        if (scratch.length < n) scratch = new float[n][];
+        if (partials.length < n) {
+            partials = new float[n][];
+            for (int i = 0; i < n; i++) partials[i] = new float[128 + PAD];
+        }
+        if (gemmScratch.length < n) {
+            gemmScratch = new Int8Gemm.Scratch[n];
+            for (int i = 0; i < n; i++) gemmScratch[i] = new Int8Gemm.Scratch();
+        }
+        if (fewScratch.length < n) {
+            fewScratch = new float[n][];
+            for (int i = 0; i < n; i++) fewScratch[i] = new float[Int8FewTokens.scratchFloats() + PAD];
+        }
+    }
+
     /**
-     * Whether the matrices of a shared-input call all take the int8 GEMM on the same input ({@link Int8Gemm}, no residual
-     * rows): then {@link #fusedGemm} runs them as one loop.
+     * Whether the matrices of a shared-input call (q/k/v, gate/up) can share one loop: two or more, one input width, no
+     * residual rows, and every matrix on a kernel whose work items are independent of each other and of the split
+     * ({@link Kernel#fusable}) — whichever kernel each takes, possibly different ones (a Q4_K_M layer's Q5_0 and Q4_K).
      */
     private boolean fusable(WeightMatrix[] ws, int nTokens) {
-        if (ws.length < 2 || xq.residual || nTokens < GEMM_MIN_TOKENS) return false;
+        if (ws.length < 2 || xq.residual) return false;
         for (WeightMatrix w : ws) {
-            if (w.interleaved() == null || !Int8Gemm.supports(w.type()) || w.cols() != ws[0].cols()) return false;
-            if (nTokens >= Int8FewTokens.minTokens(w.type()) && nTokens <= Math.min(fewTokensMax, Int8FewTokens.maxTokens(w.type()))) {
-                return false;
-            }
+            if (w.cols() != ws[0].cols() || !kernel(w, nTokens).fusable) return false;
         }
         return true;
     }
 
-    /** The matrices of the current fused call, their outputs, and the first work item (64-row pair) of each. */
+    /** The matrices of the current fused call, their outputs and kernels, and the first work item of each. */
     private WeightMatrix[] fused;
     private float[][] fusedOuts;
-    private int[] fusedFirst = new int[4];
+    private Kernel[] fusedKernels = new Kernel[4];
+    private int[] fusedFirst = new int[5];
     private final ThreadPool.RangeTask fusedTask = this::fusedRange;
 
     /**
-     * A shared-input call (q/k/v, gate/up) over the int8 GEMM as one loop over every matrix's 64-row pairs: the input is
-     * quantized once, as before, and each pair is computed exactly as alone (same kernel, same pair), but the threads
-     * share out all the matrices' pairs together — one hand-off instead of one per matrix, and k and v (4 pairs each in
-     * EmbeddingGemma) no longer leave one thread waiting for the other's last pair of a small loop.
+     * A shared-input call as one loop over every matrix's work items: the input is quantized once, each item is computed
+     * exactly as in the matrix's own call (same kernel, same rows, so the same bits), but the threads share out all the
+     * matrices' items together — one hand-off and one wait instead of one per matrix, and a small matrix (k and v of a
+     * 1B model: 8 groups) no longer leaves one thread waiting for the other's last item of a loop of microseconds.
+     * Few-token items and GEMM tiles are claimed one by one, as their own calls claim them; with a per-token GEMV among
+     * them (items of one 32-row group) the loop takes contiguous chunks, as that kernel's own call does.
      */
-    private void fusedGemm(WeightMatrix[] ws, float[] x, int nTokens, float[][] outs, ThreadPool pool) {
+    private void fused(WeightMatrix[] ws, float[] x, int nTokens, float[][] outs, ThreadPool pool) {
+        reserveScratch(pool);
         this.w = ws[0];
         this.x = x;
         this.nTokens = nTokens;
-        if (fusedFirst.length < ws.length + 1) fusedFirst = new int[ws.length + 1];
+        if (fusedFirst.length < ws.length + 1) {
+            fusedFirst = new int[ws.length + 1];
+            fusedKernels = new Kernel[ws.length];
+        }
         int items = 0;
+        boolean oneByOne = true;
         for (int i = 0; i < ws.length; i++) {
+            Kernel k = kernel(ws[i], nTokens);
+            fusedKernels[i] = k;
             fusedFirst[i] = items;
-            items += Int8Gemm.pairs(ws[i].rows());
+            items += k.items(ws[i].rows());
+            oneByOne &= k != Kernel.INT8_GEMV;
         }
         fusedFirst[ws.length] = items;
         try {
-            if (scratch.length < pool.threads()) scratch = new float[pool.threads()][];
-            if (gemmScratch.length < pool.threads()) {
-                gemmScratch = new Int8Gemm.Scratch[pool.threads()];
-                for (int i = 0; i < gemmScratch.length; i++) gemmScratch[i] = new Int8Gemm.Scratch();
-            }
             sameInput = false;
             quantizeActivations(pool);
+            for (int i = 0; i < ws.length; i++) {
+                if (fusedKernels[i] == Kernel.FEW_TOKENS && ws[i].type() == GgmlType.Q8_0) xq.floats();
+            }
             fused = ws;
             fusedOuts = outs;
-            pool.parallelFor(items, fusedTask, items);
+            if (oneByOne) pool.parallelFor(items, fusedTask, items);
+            else pool.parallelFor(items, fusedTask);
         } finally {
             this.w = null;
             this.x = null;
@@ -271,16 +340,21 @@ public final class FastMatMul implements MatMul {
         }
     }
 
-    private void fusedRange(int p0, int p1, int worker) {
+    private void fusedRange(int i0, int i1, int worker) {
         int m = 0;
-        while (fusedFirst[m + 1] <= p0) m++;
-        for (int p = p0; p < p1; ) {
-            while (fusedFirst[m + 1] <= p) m++;
-            int end = Math.min(p1, fusedFirst[m + 1]);
+        while (fusedFirst[m + 1] <= i0) m++;
+        for (int i = i0; i < i1; ) {
+            while (fusedFirst[m + 1] <= i) m++;
+            int end = Math.min(i1, fusedFirst[m + 1]), a = i - fusedFirst[m], b = end - fusedFirst[m];
             WeightMatrix w = fused[m];
-            Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, fusedOuts[m], p - fusedFirst[m], end - fusedFirst[m],
-                    gemmScratch[worker]);
-            p = end;
+            float[] out = fusedOuts[m];
+            switch (fusedKernels[m]) {
+                case FEW_TOKENS -> fewKernel(w, out, a, b, worker);
+                case INT8_GEMM -> Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, out, a, b, gemmScratch[worker]);
+                case INT8_GEMV -> int8Kernel(w, out, a, b);
+                default -> throw new IllegalStateException("not fusable: " + fusedKernels[m]);
+            }
+            i = end;
         }
     }
 
@@ -288,7 +362,10 @@ public final class FastMatMul implements MatMul {
     private void quantizeActivations(ThreadPool pool) {
         if (sameInput && quantizedFrom == x && xq.inputs == nTokens && xq.cols == w.cols()) return;
         xq.reserve(nTokens, w.cols());
-        pool.parallelFor(nTokens, quantizeTask);
+        // a few decode rows take microseconds: on the caller, rather than a hand-off to the workers and a wait (a batched
+        // decode step ran ~4 such loops per layer)
+        if ((long) nTokens * w.cols() <= INLINE_QUANTIZE_FLOATS) xq.quantize(x, 0, nTokens);
+        else pool.parallelFor(nTokens, quantizeTask);
         quantizedFrom = x;
     }
 
@@ -342,10 +419,18 @@ public final class FastMatMul implements MatMul {
      * weight once from memory and each activation row once per chunk of groups.
      */
     private void int8Range(int g0, int g1, int worker) {
-        final WeightMatrix w = this.w;
+        final int chunk = Interleaved.groupsPerChunk(w.type(), w.cols());
+        for (int c0 = g0; c0 < g1; c0 += chunk) {
+            int c1 = Math.min(g1, c0 + chunk);
+            int8Kernel(w, int8Out, c0, c1);
+            addResidual(c0 * Interleaved.ROWS, c1 * Interleaved.ROWS);
+        }
+    }
+
+    /** Every token of {@link #xq} through the per-token int8 kernel of w's type, groups [g0, g1), in cache-sized chunks. */
+    private void int8Kernel(WeightMatrix w, float[] out, int g0, int g1) {
         final var p = w.interleaved();
         final int rows = w.rows(), nb = w.cols() / 32, n = xq.tokens;
-        final float[] out = int8Out;
         final GgmlType type = w.type();
         final boolean q4 = type == GgmlType.Q4_0, q5 = type == GgmlType.Q5_0, q4k = type == GgmlType.Q4_K, q6k = type == GgmlType.Q6_K;
         final boolean q5k = type == GgmlType.Q5_K;
@@ -360,7 +445,6 @@ public final class FastMatMul implements MatMul {
                 else if (q5k) KQuantKernels.q5k(p, c0, c1, rows, nb, xq, t, out);
                 else Int8Kernels.q8(p, c0, c1, rows, nb, xq, t, out);
             }
-            addResidual(c0 * Interleaved.ROWS, c1 * Interleaved.ROWS);
         }
     }
 
@@ -376,16 +460,20 @@ public final class FastMatMul implements MatMul {
     }
 
     private void fewRange(int i0, int i1, int worker) {
-        final WeightMatrix w = this.w;
+        fewKernel(w, int8Out, i0, i1, worker);
+        addResidual(i0 * 2 * Interleaved.ROWS, i1 * 2 * Interleaved.ROWS);
+    }
+
+    /** Items [i0, i1) (two 32-row groups each) of w through the few-token kernel of its type, every token of {@link #xq}. */
+    private void fewKernel(WeightMatrix w, float[] out, int i0, int i1, int worker) {
         final int nb = w.cols() / 32;
         switch (w.type()) {
-            case Q8_0 -> Int8FewTokens.q8(w.interleaved(), i0, i1, w.rows(), nb, xq, xq.floats(), int8Out, fewScratch[worker]);
-            case Q4_K -> Int8FewTokens.q4k(w.interleaved(), i0, i1, w.rows(), nb, xq, int8Out, fewScratch[worker]);
-            case Q5_0 -> Int8FewTokens.q5(w.interleaved(), i0, i1, w.rows(), nb, xq, int8Out, fewScratch[worker]);
-            case Q6_K -> Int8FewTokens.q6k(w.interleaved(), i0, i1, w.rows(), nb, xq, int8Out, fewScratch[worker]);
-            default -> Int8FewTokens.q4(w.interleaved(), i0, i1, w.rows(), nb, xq, int8Out, fewScratch[worker]);
+            case Q8_0 -> Int8FewTokens.q8(w.interleaved(), i0, i1, w.rows(), nb, xq, xq.floats(), out, fewScratch[worker]);
+            case Q4_K -> Int8FewTokens.q4k(w.interleaved(), i0, i1, w.rows(), nb, xq, out, fewScratch[worker]);
+            case Q5_0 -> Int8FewTokens.q5(w.interleaved(), i0, i1, w.rows(), nb, xq, out, fewScratch[worker]);
+            case Q6_K -> Int8FewTokens.q6k(w.interleaved(), i0, i1, w.rows(), nb, xq, out, fewScratch[worker]);
+            default -> Int8FewTokens.q4(w.interleaved(), i0, i1, w.rows(), nb, xq, out, fewScratch[worker]);
         }
-        addResidual(i0 * 2 * Interleaved.ROWS, i1 * 2 * Interleaved.ROWS);
     }
 
     private void int8GemmRange(int p0, int p1, int worker) {

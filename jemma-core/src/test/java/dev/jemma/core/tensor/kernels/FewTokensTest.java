@@ -120,6 +120,59 @@ class FewTokensTest {
         }
     }
 
+    /**
+     * A shared-input call (q/k/v, gate/up) whose matrices all take kernels that share a loop (few-token, per-token int8,
+     * int8 GEMM: {@link FastMatMul.Kernel#fusable}) runs as <em>one</em> parallel loop (the input of a few decode rows is
+     * quantized on the caller) and gives each matrix what its own call gives, bit for bit: one token (the per-token
+     * kernels), every few-token count, and GEMM batches; mixed types as in a Q4_K_M file (Q5_0 and Q6_K beside Q4_K),
+     * where the matrices of one call may take different kernels, included.
+     */
+    @ParameterizedTest(name = "{0} / {1} / {2}")
+    @CsvSource({"Q4_0, Q4_0, Q4_0", "Q8_0, Q8_0, Q8_0", "Q4_K, Q5_0, Q6_K", "Q5_0, Q5_0, Q4_0", "Q8_0, Q4_0, Q8_0"})
+    void sharedInputMatricesInOneLoopGiveWhatEachGivesAlone(GgmlType a, GgmlType b, GgmlType c) {
+        Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
+        int cols = 512;
+        int[] rows = {200, 64, 70};
+        GgmlType[] types = {a, b, c};
+        WeightMatrix[] ws = new WeightMatrix[3];
+        for (int i = 0; i < 3; i++) ws[i] = Int8MatMulTest.packed(FastMatMulTest.randomMatrix(types[i], rows[i], cols, 41L * i + rows[i]));
+        Random rnd = new Random(8);
+        FastMatMul shared = new FastMatMul();
+        int fusedCounts = 0;
+        for (int n : new int[]{1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 24}) {
+            float[] x = new float[n * cols];
+            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+            float[][] together = new float[3][], alone = new float[3][];
+            for (int i = 0; i < 3; i++) {
+                together[i] = new float[n * rows[i]];
+                alone[i] = new float[n * rows[i]];
+                new FastMatMul().matmul(ws[i], x, n, alone[i], pool);
+            }
+            // residual rows (the int8-residual test run) keep one loop per matrix: each sums its rows back into its output
+            boolean fusable = !QuantizedActivations.RESIDUAL;
+            for (WeightMatrix w : ws) fusable &= FastMatMul.kernel(w, n).fusable;
+            dev.jemma.core.tensor.PoolProfile loops = new dev.jemma.core.tensor.PoolProfile(pool.threads());
+            pool.profile(loops);
+            try {
+                shared.matmul(ws, x, n, together, pool);
+            } finally {
+                pool.profile(null);
+            }
+            for (int i = 0; i < 3; i++) {
+                assertThat(together[i]).as("matrix %d (%s), %d tokens", i, types[i], n).containsExactly(alone[i]);
+            }
+            long calls = loops.entries().values().stream().mapToLong(e -> e.calls).sum();
+            if (fusable) {
+                assertThat(calls).as("pool loops of a fusable %d-token call", n).isEqualTo(1);
+                fusedCounts++;
+            } else {
+                assertThat(calls).as("pool loops of a %d-token call run matrix by matrix", n).isGreaterThanOrEqualTo(3);
+            }
+        }
+        // the per-token kernels take one token of every type here: without residual rows the case is never vacuous
+        if (!QuantizedActivations.RESIDUAL) assertThat(fusedCounts).isPositive();
+    }
+
     /** Runs the few-token kernel (work split into two ranges) and the single-token kernel per row; asserts equality. */
     static float[] assertFewEqualsOneByOne(WeightMatrix w, float[] x, int n, boolean residual) {
         int rows = w.rows(), cols = w.cols(), nb = cols / 32, groups = Interleaved.groups(rows);
