@@ -97,6 +97,7 @@ class Gemma3nMatFormerTest {
             for (int l = 20; l < 35; l++) assertThat(g.kvSource()[l]).isEqualTo(l % 5 == 4 ? 19 : 18);
             KvCache cache = m.newCache(64);
             assertThat(cache.keys(24)).isSameAs(cache.keys(19));
+            assertThat(cache.offset(24, 3)).isEqualTo(cache.offset(19, 3)).isNotEqualTo(cache.offset(18, 3));
             assertThat(cache.capacity(34)).isEqualTo(64);      // full-attention source: the whole context
             assertThat(cache.capacity(33)).isEqualTo(8);       // sliding source: a ring of the window
         }

@@ -236,8 +236,10 @@ class Gemma3nPartsTest {
         dev.jemma.core.kv.KvCache cache = new dev.jemma.core.kv.KvCache(cap, dims, src, 32);
         assertThat(cache.memoryBytes()).isEqualTo(2L * 4 * 4 * (4 * 8 + 32));
         assertThat(cache.keys(9)).isSameAs(cache.keys(4));
+        assertThat(cache.offset(9, 5)).isEqualTo(cache.offset(4, 5));
         assertThat(cache.capacity(9)).isEqualTo(32);
         assertThat(cache.keys(7)).isSameAs(cache.keys(3));
+        assertThat(cache.offset(7, 5)).isEqualTo(cache.offset(3, 5)).isNotEqualTo(cache.offset(4, 5));
         assertThat(cache.ownsStorage(9)).isFalse();
     }
 
