@@ -102,6 +102,11 @@ final class StepScheduler {
     }
 
     private final LanguageModel model;
+    /** While set, every step's pool loops are accounted there (a profiling aid: {@link Engine#profileSteps}). */
+    private volatile dev.jemma.core.tensor.PoolProfile profile;
+    private dev.jemma.core.tensor.ThreadPool profiledPool;
+    /** The logits of the step running now (see {@link #run}); only the step's leader touches it. */
+    private float[] stepLogits = new float[0];
     private final Runnable afterStep;
     private final int budget, chunk, vocab;
     private volatile long graceNanos = DEFAULT_GRACE_NANOS;
@@ -134,6 +139,15 @@ final class StepScheduler {
     }
 
     /** Who sees each step from now on (null: nobody). */
+    /** The {@link dev.jemma.core.tensor.PoolProfile} label of a step's serial end; its count is the steps profiled. */
+    static final String STEP_END = "(step: serial after the last loop)";
+
+    /** Accounts every step's loops on {@code pool} in {@code p} from the next step on; null stops. */
+    void profile(dev.jemma.core.tensor.PoolProfile p, dev.jemma.core.tensor.ThreadPool pool) {
+        profiledPool = pool;
+        profile = p;
+    }
+
     void observer(StepObserver o) {
         observer = o;
     }
@@ -374,9 +388,25 @@ final class StepScheduler {
         }
         // mid-prompt chunks ask for no logits; a step of only those returns none
         Batch batch = b.build();
+        // every step's logits in one buffer (finish copies the rows out before the next step runs): a new array per step
+        // was 1 MB per row of garbage, humongous for G1, which grew the committed heap with it (the memory plan counts
+        // the buffer: the model's forward scratch includes the logits of a full batch)
+        int need = Math.multiplyExact(batch.logitRows(), vocab);
+        if (stepLogits.length < need) stepLogits = new float[need];
+        // steps run one at a time, whichever session leads: the profile's per-thread clocks start on this step's leader
+        final dev.jemma.core.tensor.PoolProfile prof = profile;
+        final dev.jemma.core.tensor.ThreadPool pp = profiledPool;
+        if (prof != null) {
+            pp.profile(prof);
+            prof.start();
+        }
         try {
-            return model.forward(batch);
+            return model.forward(batch, stepLogits);
         } finally {
+            if (prof != null) {
+                prof.mark(STEP_END);
+                pp.profile(null);
+            }
             afterStep.run();
         }
     }

@@ -168,37 +168,41 @@ final class DecoderBlocks {
     /**
      * Final norm, lm_head and soft-cap: normalizes {@code rows} rows of {@code x} in place with {@code outputNorm}
      * and returns their logits, row-major [rows × vocab], soft-capped when
-     * {@code softcap > 0}.
+     * {@code softcap > 0}: in {@code into} when it is long enough (its first rows × vocab floats), else in a new array.
      */
     static float[] logits(MatMul mm, ThreadPool pool, float[] x, int rows, int dim, float[] outputNorm, float eps,
-                          WeightMatrix output, float softcap) {
-        if (rows == 0) return new float[0];
+                          WeightMatrix output, float softcap, float[] into) {
+        if (rows == 0) return into != null ? into : new float[0];
         Ops.rmsNormRows(x, rows, dim, outputNorm, eps);
-        float[] result = new float[Math.multiplyExact(rows, output.rows())];
+        int n = Math.multiplyExact(rows, output.rows());
+        float[] result = into != null && into.length >= n ? into : new float[n];
         mm.matmul(output, x, rows, result, pool);
-        if (softcap > 0) Ops.softcap(result, 0, result.length, softcap);
+        if (softcap > 0) Ops.softcap(result, 0, n, softcap);
         return result;
     }
 
     /** One chunk of a forward: rows [from, from + count) of a batch; returns the logits of those that want them. */
     @FunctionalInterface
     interface Rows {
-        float[] run(int from, int count);
+        /** @param into where the logits go when it is long enough (null: a new array) */
+        float[] run(int from, int count, float[] into);
     }
 
     /**
      * Runs a batch in chunks of at most {@code maxBatch} rows (a model's scratch size) and concatenates the logits of
      * the rows that want them. A sequence's rows may span chunks (each chunk extends its caches before the next), but a
-     * bidirectional span stays in one.
+     * bidirectional span stays in one. The logits go into {@code into} when it holds them (see
+     * {@link LanguageModel#forward(Batch, float[])}), else into a new array.
      */
-    static float[] inChunks(Batch b, int maxBatch, int vocab, Rows f) {
+    static float[] inChunks(Batch b, int maxBatch, int vocab, float[] into, Rows f) {
         b.validate();
-        if (b.size() <= maxBatch) return f.run(0, b.size());
-        float[] all = new float[Math.multiplyExact(b.logitRows(), vocab)];
+        if (b.size() <= maxBatch) return f.run(0, b.size(), into);
+        int n = Math.multiplyExact(b.logitRows(), vocab);
+        float[] all = into != null && into.length >= n ? into : new float[n];
         int at = 0;
         for (int i = 0; i < b.size(); ) {
             int end = b.chunkEnd(i, maxBatch);
-            float[] part = f.run(i, end - i);
+            float[] part = f.run(i, end - i, null);
             System.arraycopy(part, 0, all, at, part.length);
             at += part.length;
             i = end;

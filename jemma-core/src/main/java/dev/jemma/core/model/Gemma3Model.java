@@ -284,7 +284,12 @@ public final class Gemma3Model implements LanguageModel {
 
     @Override
     public float[] forward(Batch batch) {
-        return run(batch);
+        return run(batch, null);
+    }
+
+    @Override
+    public float[] forward(Batch batch, float[] into) {
+        return run(batch, into);
     }
 
     /**
@@ -309,22 +314,22 @@ public final class Gemma3Model implements LanguageModel {
         }
     }
 
-    private float[] run(Batch batch) {
+    private float[] run(Batch batch, float[] into) {
         Scratch s = scratch.poll();
         if (s == null) s = new Scratch();
         try {
             final Scratch sc = s;
-            return DecoderBlocks.inChunks(batch, maxBatch, c.vocabSize(), (from, count) -> forwardRows(batch, from, count, sc));
+            return DecoderBlocks.inChunks(batch, maxBatch, c.vocabSize(), into, (from, count, out) -> forwardRows(batch, from, count, sc, out));
         } finally {
             scratch.offer(s);
         }
     }
 
     /** Rows [from, from + count) of a batch (at most maxBatch): logits of those that want them. */
-    private float[] forwardRows(Batch b, int from, int count, Scratch s) {
+    private float[] forwardRows(Batch b, int from, int count, Scratch s, float[] into) {
         layers(b, from, count, s);
         int rows = DecoderBlocks.gatherLogitRows(b, from, count, s.x, s.xn, c.dim());
-        return DecoderBlocks.logits(matmul, pool, s.xn, rows, c.dim(), outputNorm, c.rmsEps(), output, c.finalSoftcap());
+        return DecoderBlocks.logits(matmul, pool, s.xn, rows, c.dim(), outputNorm, c.rmsEps(), output, c.finalSoftcap(), into);
     }
 
     /**

@@ -384,18 +384,23 @@ public final class Gemma3nModel implements LanguageModel {
 
     @Override
     public float[] forward(Batch batch) {
+        return forward(batch, null);
+    }
+
+    @Override
+    public float[] forward(Batch batch, float[] into) {
         Scratch s = scratch.poll();
         if (s == null) s = new Scratch();
         try {
             final Scratch sc = s;
-            return DecoderBlocks.inChunks(batch, maxBatch, c.vocabSize(), (from, count) -> forwardRows(batch, from, count, sc));
+            return DecoderBlocks.inChunks(batch, maxBatch, c.vocabSize(), into, (from, count, out) -> forwardRows(batch, from, count, sc, out));
         } finally {
             scratch.offer(s);
         }
         }
 
     /** Rows [from, from + count) of a batch (at most maxBatch): logits of those of them that want logits. */
-    private float[] forwardRows(Batch b, int from, int count, Scratch sc) {
+    private float[] forwardRows(Batch b, int from, int count, Scratch sc, float[] into) {
         final int dim = c.dim(), a = g.altupInputs();
         final float[][] s = sc.s;
         DecoderBlocks.embed(embed, c.vocabSize(), c.embedScale(), b, from, count, sc.h0, dim);
@@ -434,7 +439,7 @@ public final class Gemma3nModel implements LanguageModel {
             VectorOps.add(h, 0, sc.routerIn, 0, rows * dim);
             }
         for (int i = 0; i < rows * dim; i++) h[i] /= a;
-        return DecoderBlocks.logits(matmul, pool, h, rows, dim, outputNorm, c.rmsEps(), output, c.finalSoftcap());
+        return DecoderBlocks.logits(matmul, pool, h, rows, dim, outputNorm, c.rmsEps(), output, c.finalSoftcap(), into);
     }
 
     private void layer(int l, Batch b, int from, int count, Scratch sc) {

@@ -29,6 +29,16 @@ public interface LanguageModel extends AutoCloseable {
     float[] forward(Batch batch);
 
     /**
+     * As {@link #forward(Batch)}, but the logits go into {@code into} (its first {@link Batch#logitRows()} × vocab
+     * floats) when it is long enough, and that array is returned; otherwise a new one, as there. A caller that runs
+     * step after step (the engine's scheduler) keeps one buffer rather than getting a new array every step — at 8
+     * decode rows 8 MB, which G1 allocates as humongous regions, and the garbage grew the committed heap.
+     */
+    default float[] forward(Batch batch, float[] into) {
+        return forward(batch);
+    }
+
+    /**
      * Runs {@code count} tokens from {@code tokens[offset..]} at positions {@code cache.length()…} (any count: longer
      * inputs are processed in batches of {@link #maxBatch()}).
      *

@@ -62,11 +62,14 @@ public final class PoolProfile {
 
     /**
      * Ends a measured stretch (say, one embedding call): the caller's CPU since the last loop is filed under
-     * {@code label} as serial work, and the next loop's serial time counts from the next {@link #mark}.
+     * {@code label} as serial work (its {@code calls} count the stretches), and the next loop's serial time counts from
+     * the next {@link #start}.
      */
     public void mark(String label) {
         long now = cpu();
-        if (lastExit >= 0) entry(label).serialBefore += now - lastExit;
+        Entry e = entry(label);
+        e.calls++;
+        if (lastExit >= 0) e.serialBefore += now - lastExit;
         lastExit = -1;
         last = null;
         java.util.Arrays.fill(workerEnd, 0);

@@ -229,6 +229,44 @@ class BatchForwardTest {
         assertThat(b.firstRow(1)).isEqualTo(2);
     }
 
+    /**
+     * {@link LanguageModel#forward(Batch, float[])}: the logits go into the caller's buffer (the scheduler's, reused step
+     * after step), the very values {@link LanguageModel#forward(Batch)} returns, and nothing past them is written; a
+     * buffer too short gets a new array instead. One batch of a single chunk and one longer than the model's batch.
+     */
+    @ParameterizedTest(name = "{0} {1} exact={2}")
+    @CsvSource({"gemma3-tiny, Q4_0, false", "gemma3n-tiny, F32, true"})
+    void logitsGoIntoTheCallersBuffer(String model, String variant, boolean exact) {
+        int[] a = ids(model, "short"), b = ids(model, "long");
+        try (LanguageModel m = ModelLoader.load(file(model, variant), new ModelLoader.Options(exact, 2, 32), pool)) {
+            int vocab = m.config().vocabSize();
+            for (boolean chunked : new boolean[]{false, true}) {
+                KvCache c1 = m.newCache(64), c2 = m.newCache(64), d1 = m.newCache(b.length), d2 = m.newCache(b.length);
+                // the same rows twice, into fresh caches: one batch that fits the model's 32 rows, or one that does not
+                Batch.Builder x = Batch.builder().tokens(c1, a, 0, a.length, true);
+                Batch.Builder y = Batch.builder().tokens(c2, a, 0, a.length, true);
+                if (chunked) {
+                    x.tokens(d1, b, 0, b.length, false);
+                    y.tokens(d2, b, 0, b.length, false);
+                }
+                Batch first = x.build(), second = y.build();
+                assertThat(first.size() > 32).isEqualTo(chunked);
+                float[] fresh = m.forward(first);
+                float[] buffer = new float[(first.logitRows() + 1) * vocab];
+                Arrays.fill(buffer, Float.NaN);
+                float[] got = m.forward(second, buffer);
+                assertThat(got).isSameAs(buffer);
+                assertThat(Arrays.copyOf(got, fresh.length)).as("chunked %s", chunked).containsExactly(fresh);
+                for (int i = fresh.length; i < buffer.length; i++) assertThat(buffer[i]).isNaN();
+                // a's logits alone, one float short of them
+                float[] small = new float[a.length * vocab - 1];
+                KvCache e1 = m.newCache(64);
+                float[] other = m.forward(Batch.builder().tokens(e1, a, 0, a.length, true).build(), small);
+                assertThat(other).isNotSameAs(small).hasSize(a.length * vocab);
+            }
+        }
+    }
+
     private static void assertClose(float[] actual, float[] expected, float tolerance) {
         assertThat(actual).hasSameSizeAs(expected);
         for (int i = 0; i < expected.length; i++) {
