@@ -440,6 +440,15 @@ public final class Engine implements AutoCloseable {
         scheduler.observer(observer);
     }
 
+    /**
+     * Accounts the pool loops of every model step from the next one on in {@code profile} (per loop and thread, CPU
+     * time; each step's serial end under {@link StepScheduler#STEP_END}, one call per step); null stops. A profiling aid
+     * (jemma-jmh's {@code ServingProfile}), off by default.
+     */
+    public void profileSteps(dev.jemma.core.tensor.PoolProfile profile) {
+        scheduler.profile(profile, pool);
+    }
+
     /** Sessions decoding and forwards queued right now (both 0 at rest). */
     public BatchStatus batchStatus() {
         return scheduler.status();

@@ -111,6 +111,20 @@ public final class FastMatMul implements MatMul {
     /** Activations up to this many floats (a few decode rows) are quantized on the calling thread: ~10 µs of work. */
     static final int INLINE_QUANTIZE_FLOATS = 16_384;
 
+    /**
+     * False: shared-input calls share a loop only when every matrix takes the int8 GEMM, and every quantization is a
+     * pool loop — the rules before {@link Kernel#fusable}, for benchmarks that compare both in one process
+     * (jemma-jmh's {@code ServingProfile}). True by default.
+     */
+    private static volatile boolean sharedLoops = true;
+
+    /** Sets {@link #sharedLoops}; returns the previous value. */
+    public static boolean sharedLoops(boolean on) {
+        boolean old = sharedLoops;
+        sharedLoops = on;
+        return old;
+    }
+
     /** The kernels a call can take; {@link #kernel} is the one place that chooses, for lone and shared-input calls alike. */
     enum Kernel {
         /** {@link Int8FewTokens}: 2 to 16 tokens over an interleaved copy; items of two 32-row groups. */
@@ -282,7 +296,8 @@ public final class FastMatMul implements MatMul {
     private boolean fusable(WeightMatrix[] ws, int nTokens) {
         if (ws.length < 2 || xq.residual) return false;
         for (WeightMatrix w : ws) {
-            if (w.cols() != ws[0].cols() || !kernel(w, nTokens).fusable) return false;
+            Kernel k = kernel(w, nTokens);
+            if (w.cols() != ws[0].cols() || !k.fusable || (!sharedLoops && k != Kernel.INT8_GEMM)) return false;
         }
         return true;
     }
@@ -364,7 +379,7 @@ public final class FastMatMul implements MatMul {
         xq.reserve(nTokens, w.cols());
         // a few decode rows take microseconds: on the caller, rather than a hand-off to the workers and a wait (a batched
         // decode step ran ~4 such loops per layer)
-        if ((long) nTokens * w.cols() <= INLINE_QUANTIZE_FLOATS) xq.quantize(x, 0, nTokens);
+        if ((long) nTokens * w.cols() <= INLINE_QUANTIZE_FLOATS && sharedLoops) xq.quantize(x, 0, nTokens);
         else pool.parallelFor(nTokens, quantizeTask);
         quantizedFrom = x;
     }

@@ -1,0 +1,133 @@
+package dev.jemma.jmh;
+
+import dev.jemma.core.engine.Engine;
+import dev.jemma.core.engine.EngineOptions;
+import dev.jemma.core.engine.GenerationOptions;
+import dev.jemma.core.engine.Session;
+import dev.jemma.core.tensor.PoolProfile;
+import dev.jemma.core.tensor.kernels.FastMatMul;
+
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Where a continuous-batching decode step's CPU goes with several threads (docs/PERFORMANCE.md, "Serving"): C sessions
+ * of one engine ({@code --parallel C}) generate G greedy tokens each at once through the engine's scheduler, as the
+ * server's requests do (no HTTP), and {@link PoolProfile} accounts every step's pool loops per thread
+ * ({@link Engine#profileSteps}): the threads' work, the caller waiting for the workers, the workers idle within a step,
+ * the serial code between loops. CPU time, because a shared machine inflates wall time. The prompts' steps are left
+ * out (profiling starts when every stream has its first token), so the figures are decode steps.
+ * <pre>
+ *   mvn -Pjmh -pl jemma-jmh -am package -DskipTests
+ *   java --add-modules jdk.incubator.vector -cp jemma-jmh/target/jemma-benchmarks.jar dev.jemma.jmh.ServingProfile \
+ *       /work/bench/gemma3-1b-Q4_0.gguf 2 1,4,8 48 16 2 shared,separate
+ * </pre>
+ * Arguments: MODEL THREADS C-LIST G [P (16)] [ROUNDS (2: the first warms up)] [MODES (shared): {@code shared} the
+ * matmul rules now, {@code separate} those before {@link FastMatMul#sharedLoops} — a loop per matrix unless all take the
+ * int8 GEMM, quantization in a loop — alternated round by round in one process].
+ */
+public final class ServingProfile {
+    public static void main(String[] args) throws Exception {
+        if (args.length < 4) {
+            System.err.println("usage: ServingProfile MODEL.gguf THREADS C[,C...] G [P] [ROUNDS] [shared,separate]");
+            System.exit(2);
+        }
+        Path model = Path.of(args[0]);
+        int threads = Integer.parseInt(args[1]);
+        int gen = Integer.parseInt(args[3]);
+        int prompt = args.length > 4 ? Integer.parseInt(args[4]) : 16;
+        int rounds = args.length > 5 ? Integer.parseInt(args[5]) : 2;
+        String[] modes = (args.length > 6 ? args[6] : "shared").split(",");
+        for (String cs : args[2].split(",")) {
+            int c = Integer.parseInt(cs);
+            EngineOptions opts = EngineOptions.builder().threads(threads).parallel(c).contextLength(c * 1024).build();
+            try (Engine engine = Engine.load(model, opts)) {
+                run(engine, threads, c, gen, prompt, null);   // warm-up: the JIT compiles the kernels
+                for (int round = 1; round < rounds; round++) {
+                    for (String mode : modes) {
+                        FastMatMul.sharedLoops(!mode.equals("separate"));
+                        run(engine, threads, c, gen, prompt, mode);
+                    }
+                }
+                FastMatMul.sharedLoops(true);
+            }
+        }
+    }
+
+    private static void run(Engine engine, int threads, int c, int gen, int prompt, String report) throws Exception {
+        int vocab = engine.config().vocabSize();
+        Random rnd = new Random(c);
+        PoolProfile prof = new PoolProfile(threads);
+        AtomicInteger firstTokens = new AtomicInteger();
+        AtomicLong decodeRows = new AtomicLong(), observedSteps = new AtomicLong();
+        List<Thread> ts = new ArrayList<>();
+        for (int i = 0; i < c; i++) {
+            int[] ids = new int[prompt];
+            ids[0] = 2;
+            for (int j = 1; j < prompt; j++) ids[j] = rnd.nextInt(10, vocab);
+            Thread t = new Thread(() -> {
+                Session s = engine.newSession();
+                GenerationOptions g = GenerationOptions.builder().maxTokens(gen).temperature(0f).ignoreEos(true).build();
+                s.generate(ids, g, tok -> {
+                    // nobody blocks here: a stream held back would be left behind by the scheduler as late
+                    if (tok.index() == 0 && firstTokens.incrementAndGet() == c) {
+                        engine.observeSteps((promptRows, decode, sequences, nanos) -> {
+                            decodeRows.addAndGet(decode + promptRows);
+                            observedSteps.incrementAndGet();
+                        });
+                        engine.profileSteps(prof);
+                    }
+                });
+            }, "session-" + i);
+            ts.add(t);
+        }
+        long cpu0 = processCpu(), wall0 = System.nanoTime();
+        for (Thread t : ts) t.start();
+        for (Thread t : ts) t.join();
+        long wall = System.nanoTime() - wall0, cpu = processCpu() - cpu0;
+        engine.profileSteps(null);
+        engine.observeSteps(null);
+        if (report == null) return;
+        Map<String, PoolProfile.Entry> entries = prof.entries();
+        long steps = 0, loops = 0, work = 0, callerWait = 0, workerIdle = 0, serial = 0;
+        for (var e : entries.entrySet()) {
+            PoolProfile.Entry x = e.getValue();
+            if (e.getKey().startsWith("(step")) steps += x.calls;
+            else loops += x.calls;
+            work += x.work();
+            callerWait += x.callerWait;
+            workerIdle += x.workerIdle;
+            serial += x.serialBefore;
+        }
+        final long stepCount = steps;
+        final double perStep = 1e6 * Math.max(1, steps), rows = Math.max(1, decodeRows.get());
+        long inSteps = work + callerWait + workerIdle + serial;
+        System.out.printf("C=%d %s: %d decode steps of %.2f rows, pool loops/step %.1f; wall %.1f s, process CPU %.1f s for %d tokens%n",
+                c, report, steps, rows / Math.max(1, observedSteps.get()), loops / (double) Math.max(1, steps), wall / 1e9, cpu / 1e9,
+                (long) c * gen);
+        System.out.printf("  CPU/step in steps %.2f ms: loops' work %.2f, caller waiting for workers %.2f, workers idle within the step %.2f, serial between loops %.2f%n",
+                inSteps / perStep, work / perStep, callerWait / perStep, workerIdle / perStep, serial / perStep);
+        System.out.printf("  CPU per row in steps %.2f ms%n", inSteps / 1e6 / rows);
+        System.out.println("  heaviest loop sites, CPU/step ms (work + waiting + idle), calls/step:");
+        entries.entrySet().stream()
+                .sorted(Comparator.comparingLong((Map.Entry<String, PoolProfile.Entry> e) -> -cost(e.getValue())))
+                .limit(8)
+                .forEach(e -> System.out.printf("    %7.2f %6.1f  %s%n", cost(e.getValue()) / perStep,
+                        e.getValue().calls / (double) Math.max(1, stepCount), e.getKey()));
+    }
+
+    private static long cost(PoolProfile.Entry e) {
+        return e.work() + e.callerWait + e.workerIdle + e.serialBefore;
+    }
+
+    private static long processCpu() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+}
