@@ -120,7 +120,12 @@ public final class ServingProfile {
                 .sorted(Comparator.comparingLong((Map.Entry<String, PoolProfile.Entry> e) -> -cost(e.getValue())))
                 .limit(8)
                 .forEach(e -> System.out.printf("    %7.2f %6.1f  %s%n", cost(e.getValue()) / perStep,
-                        e.getValue().calls / (double) Math.max(1, stepCount), e.getKey()));
+                        e.getValue().calls / (double) Math.max(1, stepCount), site(e.getKey())));
+    }
+
+    /** A loop's label without the profiler's and the pool's own frames. */
+    private static String site(String label) {
+        return label.replace("PoolProfile.label < ThreadPool.profiledFor < ThreadPool.parallelFor < ", "");
     }
 
     private static long cost(PoolProfile.Entry e) {

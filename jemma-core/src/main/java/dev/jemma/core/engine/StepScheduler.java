@@ -392,7 +392,11 @@ final class StepScheduler {
         // was 1 MB per row of garbage, humongous for G1, which grew the committed heap with it (the memory plan counts
         // the buffer: the model's forward scratch includes the logits of a full batch)
         int need = Math.multiplyExact(batch.logitRows(), vocab);
-        if (stepLogits.length < need) stepLogits = new float[need];
+        // grown by doubling (up to a full step's rows), not row by row: each new buffer is another humongous allocation
+        if (stepLogits.length < need) {
+            long grown = Math.min(Math.min(2L * stepLogits.length, (long) budget * vocab), Integer.MAX_VALUE - 16);
+            stepLogits = new float[(int) Math.max(need, grown)];
+        }
         // steps run one at a time, whichever session leads: the profile's per-thread clocks start on this step's leader
         final dev.jemma.core.tensor.PoolProfile prof = profile;
         final dev.jemma.core.tensor.ThreadPool pp = profiledPool;

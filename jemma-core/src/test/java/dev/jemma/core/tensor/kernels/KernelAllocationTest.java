@@ -164,4 +164,42 @@ class KernelAllocationTest {
         }
         assertThat(least).as("bytes allocated by one compiled %s few-token call at %d bits", type, VectorWidth.BITS).isZero();
     }
+
+    /**
+     * A shared-input call (q/k/v of a 1B layer: 1024, 256, 256 rows × 1152) through {@link FastMatMul} on a one-thread
+     * pool, so that all its work runs here: one decode row (the per-token kernels in one fused loop, the input quantized
+     * inline) and three (the few-token kernels, fused). Guards the fused loop's dispatch against keeping the kernels'
+     * vectors boxed, which the kernel-level checks above cannot see.
+     */
+    @ParameterizedTest(name = "{0} tokens")
+    @CsvSource({"1", "3"})
+    void compiledSharedInputCallDoesNotAllocate(int n) {
+        Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
+        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        Assumptions.assumeTrue(threads.isThreadAllocatedMemorySupported());
+        int cols = 1152;
+        int[] rows = {1024, 256, 256};
+        WeightMatrix[] ws = new WeightMatrix[rows.length];
+        float[][] outs = new float[rows.length][];
+        for (int i = 0; i < rows.length; i++) {
+            ws[i] = mapped(Int8MatMulTest.packed(FastMatMulTest.randomMatrix(GgmlType.Q4_0, rows[i], cols, 11 + i)));
+            outs[i] = new float[2 * n * rows[i]];   // room for residual rows
+        }
+        Assumptions.assumeTrue(FastMatMul.kernel(ws[0], n).fusable && !QuantizedActivations.RESIDUAL, "no fused call here");
+        Random rnd = new Random(6);
+        float[] x = new float[n * cols];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        FastMatMul mm = new FastMatMul();
+        try (var pool = new dev.jemma.core.tensor.ThreadPool(1)) {
+            long id = Thread.currentThread().threadId(), least = Long.MAX_VALUE;
+            long deadline = System.nanoTime() + 90_000_000_000L;
+            while (least > 0 && System.nanoTime() < deadline) {
+                for (int i = 0; i < 300; i++) mm.matmul(ws, x, n, outs, pool);
+                long before = threads.getThreadAllocatedBytes(id);
+                mm.matmul(ws, x, n, outs, pool);
+                least = Math.min(least, threads.getThreadAllocatedBytes(id) - before);
+            }
+            assertThat(least).as("bytes allocated by one compiled %d-token shared-input call at %d bits", n, VectorWidth.BITS).isZero();
+        }
+    }
 }
