@@ -4,6 +4,9 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 
 import static dev.jemma.core.tensor.kernels.VectorWidth.F16_MAGIC;
+import static dev.jemma.core.tensor.kernels.VectorWidth.FV;
+import static dev.jemma.core.tensor.kernels.VectorWidth.IV;
+import static dev.jemma.core.tensor.kernels.VectorWidth.SV;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
@@ -34,17 +37,19 @@ public final class Int8Kernels {
     static final int L = VectorWidth.SHORTS;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /**
-     * Whether the Q4_0 and Q8_0 single-token kernels (and Q5_K's at 256 bits, {@link KQuantKernels#Q5K_PAIRS}) take two
-     * slices of a group per pass: below 512 bits, where a group has 2 or 4 slices; 512 bits keep their one-slice code (a
-     * constant, so C2 compiles one branch). The two-slice kernels measured 1.3-1.7x the one-slice ones on one core, equal
-     * them bit for bit (TwoSlicePassTest) and allocate nothing once compiled. Q5_0 and Q6_K take one slice at every
-     * width: their two-slice forms (q5Pairs, q6kPairs, deleted) were compiled with boxed vectors now and then — Q6_K's
-     * once in three CI runs at 256 bits, and every time when C2 compiles it from the interpreter's thin profile
-     * ({@code -XX:-TieredCompilation -Xbatch}: 221 KB per call at 256 bits, 393 KB at 128, where the one-slice kernel
-     * allocates nothing), Q5_0's in 3 of 8 whole-model runs at 256 bits (1B Q4_K_M tg 4.6-12.3 instead of 27-32 t/s) —
-     * see docs/PERFORMANCE.md, "Kernels C2 sometimes boxed" and {@code BoxingRepro} in the test sources.
+     * Whether the Q4_0, Q5_0 and Q8_0 single-token kernels (and Q5_K's at 256 bits, {@link KQuantKernels#Q5K_PAIRS}) take
+     * two slices of a group per pass: below 512 bits, where a group has 2 or 4 slices; 512 bits keep their one-slice code
+     * (a constant, so C2 compiles one branch). The two-slice kernels measured 1.3-1.7x the one-slice ones on one core,
+     * equal them bit for bit (TwoSlicePassTest) and allocate nothing once compiled. The Q5_0 and Q6_K pairs were
+     * deleted once because C2 sometimes compiled them with boxed vectors; the cause was found since (a vector method
+     * called on a loop-carried vector binds through the JVM-wide receiver profile: see {@link VectorWidth#SV}), and the
+     * single-token kernels here and in {@link KQuantKernels} call none any more — accumulations as {@code x.add(acc)},
+     * loop-carried vectors cast to their exact class before a method is called on them — so Q5_0 pairs slices again
+     * (docs/PERFORMANCE.md, "Why C2 sometimes boxed a kernel"; {@code BoxingRepro} in the test sources).
      */
     static final boolean PAIRS = L < 32;
+    /** Whether Q5_0 takes two slices per pass: as {@link #PAIRS} (a name of its own for Int8FewTokens' limits). */
+    static final boolean Q5_PAIRS = PAIRS;
 
     private Int8Kernels() {
     }
@@ -80,10 +85,12 @@ public final class Int8Kernels {
                         ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
                         ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
                         ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12);
-                        acc = acc.add(n0.mul(xq[j]));
-                        acc = acc.add(n1.mul(xq[j + 16]));
-                        acc = acc.add(n2.mul(xq[j + 1]));
-                        acc = acc.add(n3.mul(xq[j + 17]));
+                        // x.add(acc), never acc.add(x), and SV.cast / FV.cast on loop-carried vectors below: a method called
+                        // on a loop-carried vector can be compiled as a boxing virtual call (VectorWidth.SV says why)
+                        acc = (n0.mul(xq[j])).add(acc);
+                        acc = (n1.mul(xq[j + 16])).add(acc);
+                        acc = (n2.mul(xq[j + 1])).add(acc);
+                        acc = (n3.mul(xq[j + 17])).add(acc);
                     }
                     // conversions are written out in place: wrapping convertShape in a small helper method made C2's code for
                     // this loop ~2.4x slower (measured), as did interleaving them with the multiply-adds
@@ -92,8 +99,8 @@ public final class Int8Kernels {
                             .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC); // f16 -> f32 in place: see q5
                     FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
                             .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                    FloatVector a0 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 0);
-                    FloatVector a1 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 1);
+                    FloatVector a0 = (FloatVector) SV.cast(acc).convertShape(VectorOperators.S2F, F, 0);
+                    FloatVector a1 = (FloatVector) SV.cast(acc).convertShape(VectorOperators.S2F, F, 1);
                     float dx = xd[dt + b];
                     s0 = a0.mul(d0).fma(FloatVector.broadcast(F, dx), s0);
                     s1 = a1.mul(d1).fma(FloatVector.broadcast(F, dx), s1);
@@ -101,11 +108,11 @@ public final class Int8Kernels {
                 // stored here, not through a helper: a call C2 declines to inline (node budget) forces the accumulators to be
                 // boxed, and it then allocates a vector per block (measured: ~1.7 GB/s of garbage, 2x slower decode)
                 if (rows - r0 >= 32) {
-                    s0.intoArray(out, o + l0);
-                    s1.intoArray(out, o + l0 + L / 2);
+                    FV.cast(s0).intoArray(out, o + l0);
+                    FV.cast(s1).intoArray(out, o + l0 + L / 2);
                 } else {
-                    s0.intoArray(out, o + l0, F.indexInRange(l0, rows - r0));
-                    s1.intoArray(out, o + l0 + L / 2, F.indexInRange(l0 + L / 2, rows - r0));
+                    FV.cast(s0).intoArray(out, o + l0, F.indexInRange(l0, rows - r0));
+                    FV.cast(s1).intoArray(out, o + l0 + L / 2, F.indexInRange(l0 + L / 2, rows - r0));
                 }
             }
         }
@@ -132,14 +139,14 @@ public final class Int8Kernels {
                         ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * qd + 2 * L, LE);
                         int j = xo + 2 * qd;
                         short x0 = xq[j], x1 = xq[j + 16], x2 = xq[j + 1], x3 = xq[j + 17];
-                        acc = acc.add(v.and((short) 0xF).mul(x0));
-                        acd = acd.add(e.and((short) 0xF).mul(x0));
-                        acc = acc.add(v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(x1));
-                        acd = acd.add(e.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(x1));
-                        acc = acc.add(v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(x2));
-                        acd = acd.add(e.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(x2));
-                        acc = acc.add(v.lanewise(VectorOperators.LSHR, 12).mul(x3));
-                        acd = acd.add(e.lanewise(VectorOperators.LSHR, 12).mul(x3));
+                        acc = (v.and((short) 0xF).mul(x0)).add(acc);
+                        acd = (e.and((short) 0xF).mul(x0)).add(acd);
+                        acc = (v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(x1)).add(acc);
+                        acd = (e.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(x1)).add(acd);
+                        acc = (v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(x2)).add(acc);
+                        acd = (e.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(x2)).add(acd);
+                        acc = (v.lanewise(VectorOperators.LSHR, 12).mul(x3)).add(acc);
+                        acd = (e.lanewise(VectorOperators.LSHR, 12).mul(x3)).add(acd);
                     }
                     // in place, as in q4 (helpers would box)
                     FloatVector dx = FloatVector.broadcast(F, xd[dt + b]);
@@ -148,26 +155,26 @@ public final class Int8Kernels {
                             .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
                     FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
                             .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                    s0 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 0)).mul(d0).fma(dx, s0);
-                    s1 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 1)).mul(d1).fma(dx, s1);
+                    s0 = ((FloatVector) SV.cast(acc).convertShape(VectorOperators.S2F, F, 0)).mul(d0).fma(dx, s0);
+                    s1 = ((FloatVector) SV.cast(acc).convertShape(VectorOperators.S2F, F, 1)).mul(d1).fma(dx, s1);
                     ShortVector k = ShortVector.fromMemorySegment(S, w, tile + 2 * L, LE);
                     FloatVector e0 = ((IntVector) k.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
                             .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
                     FloatVector e1 = ((IntVector) k.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
                             .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                    u0 = ((FloatVector) acd.convertShape(VectorOperators.S2F, F, 0)).mul(e0).fma(dx, u0);
-                    u1 = ((FloatVector) acd.convertShape(VectorOperators.S2F, F, 1)).mul(e1).fma(dx, u1);
+                    u0 = ((FloatVector) SV.cast(acd).convertShape(VectorOperators.S2F, F, 0)).mul(e0).fma(dx, u0);
+                    u1 = ((FloatVector) SV.cast(acd).convertShape(VectorOperators.S2F, F, 1)).mul(e1).fma(dx, u1);
                 }
                 if (rows - r0 >= 32) { // in place: see q4
-                    s0.intoArray(out, o + l0);
-                    s1.intoArray(out, o + l0 + L / 2);
-                    u0.intoArray(out, o + l0 + L);
-                    u1.intoArray(out, o + l0 + L + L / 2);
+                    FV.cast(s0).intoArray(out, o + l0);
+                    FV.cast(s1).intoArray(out, o + l0 + L / 2);
+                    FV.cast(u0).intoArray(out, o + l0 + L);
+                    FV.cast(u1).intoArray(out, o + l0 + L + L / 2);
                 } else {
-                    s0.intoArray(out, o + l0, F.indexInRange(l0, rows - r0));
-                    s1.intoArray(out, o + l0 + L / 2, F.indexInRange(l0 + L / 2, rows - r0));
-                    u0.intoArray(out, o + l0 + L, F.indexInRange(l0 + L, rows - r0));
-                    u1.intoArray(out, o + l0 + L + L / 2, F.indexInRange(l0 + L + L / 2, rows - r0));
+                    FV.cast(s0).intoArray(out, o + l0, F.indexInRange(l0, rows - r0));
+                    FV.cast(s1).intoArray(out, o + l0 + L / 2, F.indexInRange(l0 + L / 2, rows - r0));
+                    FV.cast(u0).intoArray(out, o + l0 + L, F.indexInRange(l0 + L, rows - r0));
+                    FV.cast(u1).intoArray(out, o + l0 + L + L / 2, F.indexInRange(l0 + L + L / 2, rows - r0));
                 }
             }
         }
@@ -194,8 +201,8 @@ public final class Int8Kernels {
      * Values come three to a 16-bit lane ({@link Interleaved}): a shift and a mask each.
      */
     public static void q5(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
-        // one slice per pass at every width (PAIRS explains why no two-slice form)
-        q5(w, g0, g1, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
+        if (!Q5_PAIRS) q5(w, g0, g1, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
+        else q5Pairs(w, g0, g1, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, t * a.cols, t * nb, out, t * rows);
     }
 
     static void q5(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] biasLo,
@@ -215,16 +222,16 @@ public final class Int8Kernels {
                         ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k, LE);
                         ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k, LE);
                         int x = xo + 3 * k;
-                        accL = accL.add(v.and((short) 31).mul(xq[x]));
-                        accH = accH.add(u.and((short) 31).mul(xq[x + 16]));
-                        accL = accL.add(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1]));
-                        accH = accH.add(u.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 17]));
-                        accL = accL.add(v.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2]));
-                        accH = accH.add(u.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 18]));
+                        accL = (v.and((short) 31).mul(xq[x])).add(accL);
+                        accH = (u.and((short) 31).mul(xq[x + 16])).add(accH);
+                        accL = (v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1])).add(accL);
+                        accH = (u.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 17])).add(accH);
+                        accL = (v.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2])).add(accL);
+                        accH = (u.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 18])).add(accH);
                     }
                     ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
-                    accL = accL.add(v.and((short) 31).mul(xq[xo + 15]));
-                    accH = accH.add(v.lanewise(VectorOperators.LSHR, 5).mul(xq[xo + 31]));
+                    accL = (v.and((short) 31).mul(xq[xo + 15])).add(accL);
+                    accH = (v.lanewise(VectorOperators.LSHR, 5).mul(xq[xo + 31])).add(accH);
                     // the scales' f16 -> f32 is written out in every kernel: through a helper method, C2 left the call un-inlined
                     // in this larger kernel and boxed the vectors on every block (~3 GB/s of garbage, found with JFR; tg on
                     // 1B Q4_K_M 20 -> 31 t/s). (sign-extended h << 13, sign and exponent-mantissa kept) · 2^112 is exact for
@@ -234,20 +241,107 @@ public final class Int8Kernels {
                             .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
                     FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
                             .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                    FloatVector l0v = (FloatVector) accL.convertShape(VectorOperators.S2F, F, 0);
-                    FloatVector l1v = (FloatVector) accL.convertShape(VectorOperators.S2F, F, 1);
-                    FloatVector u0 = (FloatVector) accH.convertShape(VectorOperators.S2F, F, 0);
-                    FloatVector u1 = (FloatVector) accH.convertShape(VectorOperators.S2F, F, 1);
+                    FloatVector l0v = (FloatVector) SV.cast(accL).convertShape(VectorOperators.S2F, F, 0);
+                    FloatVector l1v = (FloatVector) SV.cast(accL).convertShape(VectorOperators.S2F, F, 1);
+                    FloatVector u0 = (FloatVector) SV.cast(accH).convertShape(VectorOperators.S2F, F, 0);
+                    FloatVector u1 = (FloatVector) SV.cast(accH).convertShape(VectorOperators.S2F, F, 1);
                     float dx = xd[dt + b];
                     s0 = l0v.add(u0).mul(d0).fma(FloatVector.broadcast(F, dx), s0);
                     s1 = l1v.add(u1).mul(d1).fma(FloatVector.broadcast(F, dx), s1);
                 }
                 if (rows - r0 >= 32) { // in place: see q4
-                    s0.intoArray(out, o + l0);
-                    s1.intoArray(out, o + l0 + L / 2);
+                    FV.cast(s0).intoArray(out, o + l0);
+                    FV.cast(s1).intoArray(out, o + l0 + L / 2);
                 } else {
-                    s0.intoArray(out, o + l0, F.indexInRange(l0, rows - r0));
-                    s1.intoArray(out, o + l0 + L / 2, F.indexInRange(l0 + L / 2, rows - r0));
+                    FV.cast(s0).intoArray(out, o + l0, F.indexInRange(l0, rows - r0));
+                    FV.cast(s1).intoArray(out, o + l0 + L / 2, F.indexInRange(l0 + L / 2, rows - r0));
+                }
+            }
+        }
+    }
+
+    /**
+     * {@link #q5} below 512 bits: slices l0 and l0 + L of a group in one pass, so each broadcast activation feeds two
+     * multiplies. Columns 0..15 are summed before 16..31 (the high sums start after the low loop) so that at most 4 of the
+     * 16-bit sums, 4 f32 sums and 2 weight vectors are live at once: within 16 registers. The integer sums are the
+     * one-slice kernel's (wrapping 16-bit addition does not depend on order) and the f32 steps are the same, so the result
+     * is bit-identical.
+     */
+    static void q5Pairs(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] biasLo,
+                                short[] biasHi, int xt, int dt, float[] out, int ot) {
+        final long gBytes = (long) nb * Interleaved.Q5_TILE;
+        for (int gi = g0; gi < g1; gi++) {
+            final long g = gi * gBytes;
+            final int r0 = gi * Interleaved.ROWS, o = ot + r0;
+            for (int l0 = 0; l0 < Interleaved.ROWS; l0 += 2 * L) {
+                FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F), u0 = FloatVector.zero(F), u1 = FloatVector.zero(F);
+                for (int b = 0; b < nb; b++) {
+                    long tile = g + (long) b * Interleaved.Q5_TILE + 2 * l0;
+                    int xo = xt + 32 * b;
+                    ShortVector accL = ShortVector.broadcast(S, biasLo[dt + b]), acdL = accL;
+                    for (int k = 0; k < 5; k++) {
+                        ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k, LE);
+                        ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k + 2 * L, LE);
+                        int x = xo + 3 * k;
+                        short x0 = xq[x], x1 = xq[x + 1], x2 = xq[x + 2];
+                        accL = (v.and((short) 31).mul(x0)).add(accL);
+                        acdL = (e.and((short) 31).mul(x0)).add(acdL);
+                        accL = (v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1)).add(accL);
+                        acdL = (e.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1)).add(acdL);
+                        accL = (v.lanewise(VectorOperators.LSHR, 10).mul(x2)).add(accL);
+                        acdL = (e.lanewise(VectorOperators.LSHR, 10).mul(x2)).add(acdL);
+                    }
+                    ShortVector accH = ShortVector.broadcast(S, biasHi[dt + b]), acdH = accH;
+                    for (int k = 0; k < 5; k++) {
+                        ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k, LE);
+                        ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k + 2 * L, LE);
+                        int x = xo + 16 + 3 * k;
+                        short x0 = xq[x], x1 = xq[x + 1], x2 = xq[x + 2];
+                        accH = (v.and((short) 31).mul(x0)).add(accH);
+                        acdH = (e.and((short) 31).mul(x0)).add(acdH);
+                        accH = (v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1)).add(accH);
+                        acdH = (e.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1)).add(acdH);
+                        accH = (v.lanewise(VectorOperators.LSHR, 10).mul(x2)).add(accH);
+                        acdH = (e.lanewise(VectorOperators.LSHR, 10).mul(x2)).add(acdH);
+                    }
+                    ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
+                    ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5 + 2 * L, LE);
+                    short x15 = xq[xo + 15], x31 = xq[xo + 31];
+                    accL = (v.and((short) 31).mul(x15)).add(accL);
+                    acdL = (e.and((short) 31).mul(x15)).add(acdL);
+                    accH = (v.lanewise(VectorOperators.LSHR, 5).mul(x31)).add(accH);
+                    acdH = (e.lanewise(VectorOperators.LSHR, 5).mul(x31)).add(acdH);
+                    // in place, as in q5 (helpers would box)
+                    FloatVector dx = FloatVector.broadcast(F, xd[dt + b]);
+                    ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
+                    FloatVector d0 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    s0 = ((FloatVector) SV.cast(accL).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(accH).convertShape(VectorOperators.S2F, F, 0))
+                            .mul(d0).fma(dx, s0);
+                    s1 = ((FloatVector) SV.cast(accL).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(accH).convertShape(VectorOperators.S2F, F, 1))
+                            .mul(d1).fma(dx, s1);
+                    ShortVector k = ShortVector.fromMemorySegment(S, w, tile + 2 * L, LE);
+                    FloatVector e0 = ((IntVector) k.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    FloatVector e1 = ((IntVector) k.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                            .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+                    u0 = ((FloatVector) SV.cast(acdL).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(acdH).convertShape(VectorOperators.S2F, F, 0))
+                            .mul(e0).fma(dx, u0);
+                    u1 = ((FloatVector) SV.cast(acdL).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(acdH).convertShape(VectorOperators.S2F, F, 1))
+                            .mul(e1).fma(dx, u1);
+                }
+                if (rows - r0 >= 32) { // in place: see q4
+                    FV.cast(s0).intoArray(out, o + l0);
+                    FV.cast(s1).intoArray(out, o + l0 + L / 2);
+                    FV.cast(u0).intoArray(out, o + l0 + L);
+                    FV.cast(u1).intoArray(out, o + l0 + L + L / 2);
+                } else {
+                    FV.cast(s0).intoArray(out, o + l0, F.indexInRange(l0, rows - r0));
+                    FV.cast(s1).intoArray(out, o + l0 + L / 2, F.indexInRange(l0 + L / 2, rows - r0));
+                    FV.cast(u0).intoArray(out, o + l0 + L, F.indexInRange(l0 + L, rows - r0));
+                    FV.cast(u1).intoArray(out, o + l0 + L + L / 2, F.indexInRange(l0 + L + L / 2, rows - r0));
                 }
             }
         }
@@ -279,25 +373,25 @@ public final class Int8Kernels {
                     for (int k = 0; k < 32; k += 2) {
                         long c = tile + 64 + 32L * k + l0;
                         ShortVector p = col(w, c).mul(xq[xo + k]).add(col(w, c + 32).mul(xq[xo + k + 1]));
-                        i0 = i0.add(even(p));
-                        i1 = i1.add(odd(p));
+                        i0 = (even(p)).add(i0);
+                        i1 = (odd(p)).add(i1);
                     }
                     // scales of rows e.. and 16 + e..: half-width loads, f16 -> f32 in place (see q5)
                     FloatVector d0 = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
                             .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
                     FloatVector d1 = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
                             .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                    FloatVector c0 = (FloatVector) i0.convert(VectorOperators.I2F, 0), c1 = (FloatVector) i1.convert(VectorOperators.I2F, 0);
+                    FloatVector c0 = (FloatVector) IV.cast(i0).convert(VectorOperators.I2F, 0), c1 = (FloatVector) IV.cast(i1).convert(VectorOperators.I2F, 0);
                     float dx = xd[dt + b];
                     s0 = c0.mul(d0).fma(FloatVector.broadcast(F, dx), s0);
                     s1 = c1.mul(d1).fma(FloatVector.broadcast(F, dx), s1);
                 }
                 if (rows - r0 >= 32) { // inline store: see q4
-                    s0.intoArray(out, o + e);
-                    s1.intoArray(out, o + 16 + e);
+                    FV.cast(s0).intoArray(out, o + e);
+                    FV.cast(s1).intoArray(out, o + 16 + e);
                 } else {
-                    s0.intoArray(out, o + e, F.indexInRange(e, rows - r0));
-                    s1.intoArray(out, o + 16 + e, F.indexInRange(16 + e, rows - r0));
+                    FV.cast(s0).intoArray(out, o + e, F.indexInRange(e, rows - r0));
+                    FV.cast(s1).intoArray(out, o + 16 + e, F.indexInRange(16 + e, rows - r0));
                 }
             }
         }
@@ -332,18 +426,18 @@ public final class Int8Kernels {
                         IntVector p = col(w, c).mul(xa).add(col(w, c + 32).mul(xb)).reinterpretAsInts();
                         IntVector q = col(w, c + L).mul(xa).add(col(w, c + 32 + L).mul(xb)).reinterpretAsInts();
                         if (XOR_WIDEN) {
-                            i0 = i0.add(p.lanewise(VectorOperators.XOR, 0x8000));
-                            j0 = j0.add(q.lanewise(VectorOperators.XOR, 0x8000));
+                            i0 = (p.lanewise(VectorOperators.XOR, 0x8000)).add(i0);
+                            j0 = (q.lanewise(VectorOperators.XOR, 0x8000)).add(j0);
                         } else {
-                            i0 = i0.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
-                            j0 = j0.add(q.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                            i0 = (p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(i0);
+                            j0 = (q.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).add(j0);
                         }
-                        i1 = i1.add(p.lanewise(VectorOperators.ASHR, 16));
-                        j1 = j1.add(q.lanewise(VectorOperators.ASHR, 16));
+                        i1 = (p.lanewise(VectorOperators.ASHR, 16)).add(i1);
+                        j1 = (q.lanewise(VectorOperators.ASHR, 16)).add(j1);
                     }
                     if (XOR_WIDEN) {
-                        i0 = i0.sub(i1.lanewise(VectorOperators.LSHL, 16)).sub(16 * 32768);
-                        j0 = j0.sub(j1.lanewise(VectorOperators.LSHL, 16)).sub(16 * 32768);
+                        i0 = IV.cast(i0).sub(i1.lanewise(VectorOperators.LSHL, 16)).sub(16 * 32768);
+                        j0 = IV.cast(j0).sub(j1.lanewise(VectorOperators.LSHL, 16)).sub(16 * 32768);
                     }
                     FloatVector dx = FloatVector.broadcast(F, xd[dt + b]);
                     // scales of rows e.., 16 + e.., f.., 16 + f..: half-width loads, f16 -> f32 in place (see q5)
@@ -351,25 +445,25 @@ public final class Int8Kernels {
                             .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
                     FloatVector d1 = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
                             .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                    s0 = ((FloatVector) i0.convert(VectorOperators.I2F, 0)).mul(d0).fma(dx, s0);
-                    s1 = ((FloatVector) i1.convert(VectorOperators.I2F, 0)).mul(d1).fma(dx, s1);
+                    s0 = ((FloatVector) IV.cast(i0).convert(VectorOperators.I2F, 0)).mul(d0).fma(dx, s0);
+                    s1 = ((FloatVector) IV.cast(i1).convert(VectorOperators.I2F, 0)).mul(d1).fma(dx, s1);
                     FloatVector e0 = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 2 * f, LE).convertShape(VectorOperators.S2I, I, 0))
                             .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
                     FloatVector e1 = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * f, LE).convertShape(VectorOperators.S2I, I, 0))
                             .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                    u0 = ((FloatVector) j0.convert(VectorOperators.I2F, 0)).mul(e0).fma(dx, u0);
-                    u1 = ((FloatVector) j1.convert(VectorOperators.I2F, 0)).mul(e1).fma(dx, u1);
+                    u0 = ((FloatVector) IV.cast(j0).convert(VectorOperators.I2F, 0)).mul(e0).fma(dx, u0);
+                    u1 = ((FloatVector) IV.cast(j1).convert(VectorOperators.I2F, 0)).mul(e1).fma(dx, u1);
                 }
                 if (rows - r0 >= 32) { // in place: see q4
-                    s0.intoArray(out, o + e);
-                    s1.intoArray(out, o + 16 + e);
-                    u0.intoArray(out, o + f);
-                    u1.intoArray(out, o + 16 + f);
+                    FV.cast(s0).intoArray(out, o + e);
+                    FV.cast(s1).intoArray(out, o + 16 + e);
+                    FV.cast(u0).intoArray(out, o + f);
+                    FV.cast(u1).intoArray(out, o + 16 + f);
                 } else {
-                    s0.intoArray(out, o + e, F.indexInRange(e, rows - r0));
-                    s1.intoArray(out, o + 16 + e, F.indexInRange(16 + e, rows - r0));
-                    u0.intoArray(out, o + f, F.indexInRange(f, rows - r0));
-                    u1.intoArray(out, o + 16 + f, F.indexInRange(16 + f, rows - r0));
+                    FV.cast(s0).intoArray(out, o + e, F.indexInRange(e, rows - r0));
+                    FV.cast(s1).intoArray(out, o + 16 + e, F.indexInRange(16 + e, rows - r0));
+                    FV.cast(u0).intoArray(out, o + f, F.indexInRange(f, rows - r0));
+                    FV.cast(u1).intoArray(out, o + 16 + f, F.indexInRange(16 + f, rows - r0));
                 }
             }
         }

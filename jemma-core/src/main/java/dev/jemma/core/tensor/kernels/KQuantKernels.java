@@ -1,6 +1,9 @@
 package dev.jemma.core.tensor.kernels;
 
 import jdk.incubator.vector.FloatVector;
+
+import static dev.jemma.core.tensor.kernels.VectorWidth.FV;
+import static dev.jemma.core.tensor.kernels.VectorWidth.SV;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -79,14 +82,14 @@ public final class KQuantKernels {
                         ShortVector e = ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE);
                         int x = xo + 2 * qd;
                         short x0 = xq[x], x1 = xq[x + 16], x2 = xq[x + 1], x3 = xq[x + 17];
-                        acc = acc.add(v.and((short) 0xF).mul(x0));
-                        acd = acd.add(e.and((short) 0xF).mul(x0));
-                        acc = acc.add(v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(x1));
-                        acd = acd.add(e.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(x1));
-                        acc = acc.add(v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(x2));
-                        acd = acd.add(e.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(x2));
-                        acc = acc.add(v.lanewise(VectorOperators.LSHR, 12).mul(x3));
-                        acd = acd.add(e.lanewise(VectorOperators.LSHR, 12).mul(x3));
+                        acc = (v.and((short) 0xF).mul(x0)).add(acc);
+                        acd = (e.and((short) 0xF).mul(x0)).add(acd);
+                        acc = (v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(x1)).add(acc);
+                        acd = (e.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(x1)).add(acd);
+                        acc = (v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(x2)).add(acc);
+                        acd = (e.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(x2)).add(acd);
+                        acc = (v.lanewise(VectorOperators.LSHR, 12).mul(x3)).add(acc);
+                        acd = (e.lanewise(VectorOperators.LSHR, 12).mul(x3)).add(acd);
                     }
                     // in place, not in helpers (see q4kOne); per group: A = d·sc, K = dmin·m, sum += dx·(A·S + (8A − K)·Σx)
                     float dx = xd[dt + b], xs = dx * (-bs >> 3);
@@ -97,8 +100,8 @@ public final class KQuantKernels {
                     FloatVector a1 = FloatVector.fromMemorySegment(F, w, ha + 2 * L, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
                     FloatVector k0 = FloatVector.fromMemorySegment(F, w, ha + 128, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
                     FloatVector k1 = FloatVector.fromMemorySegment(F, w, ha + 128 + 2 * L, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
-                    s0 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 0)).mul(a0).fma(vdx, s0);
-                    s1 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 1)).mul(a1).fma(vdx, s1);
+                    s0 = ((FloatVector) SV.cast(acc).convertShape(VectorOperators.S2F, F, 0)).mul(a0).fma(vdx, s0);
+                    s1 = ((FloatVector) SV.cast(acc).convertShape(VectorOperators.S2F, F, 1)).mul(a1).fma(vdx, s1);
                     s0 = a0.mul(8f).sub(k0).fma(vxs, s0);
                     s1 = a1.mul(8f).sub(k1).fma(vxs, s1);
                     ShortVector sn = ShortVector.fromMemorySegment(S, w, tb, LE);
@@ -107,16 +110,16 @@ public final class KQuantKernels {
                     FloatVector c1 = FloatVector.fromMemorySegment(F, w, hb + 2 * L, LE).mul((FloatVector) sd.convertShape(VectorOperators.S2F, F, 1));
                     FloatVector l0 = FloatVector.fromMemorySegment(F, w, hb + 128, LE).mul((FloatVector) md.convertShape(VectorOperators.S2F, F, 0));
                     FloatVector l1 = FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE).mul((FloatVector) md.convertShape(VectorOperators.S2F, F, 1));
-                    u0 = ((FloatVector) acd.convertShape(VectorOperators.S2F, F, 0)).mul(c0).fma(vdx, u0);
-                    u1 = ((FloatVector) acd.convertShape(VectorOperators.S2F, F, 1)).mul(c1).fma(vdx, u1);
+                    u0 = ((FloatVector) SV.cast(acd).convertShape(VectorOperators.S2F, F, 0)).mul(c0).fma(vdx, u0);
+                    u1 = ((FloatVector) SV.cast(acd).convertShape(VectorOperators.S2F, F, 1)).mul(c1).fma(vdx, u1);
                     u0 = c0.mul(8f).sub(l0).fma(vxs, u0);
                     u1 = c1.mul(8f).sub(l1).fma(vxs, u1);
                 }
             }
-            s0.intoArray(out, o + sl);
-            s1.intoArray(out, o + sl + L / 2);
-            u0.intoArray(out, o + 32 + sl);
-            u1.intoArray(out, o + 32 + sl + L / 2);
+            FV.cast(s0).intoArray(out, o + sl);
+            FV.cast(s1).intoArray(out, o + sl + L / 2);
+            FV.cast(u0).intoArray(out, o + 32 + sl);
+            FV.cast(u1).intoArray(out, o + 32 + sl + L / 2);
         }
     }
 
@@ -146,10 +149,10 @@ public final class KQuantKernels {
                             ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
                             ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
                             ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12);
-                            acc = acc.add(n0.mul(xq[x]));
-                            acc = acc.add(n1.mul(xq[x + 16]));
-                            acc = acc.add(n2.mul(xq[x + 1]));
-                            acc = acc.add(n3.mul(xq[x + 17]));
+                            acc = (n0.mul(xq[x])).add(acc);
+                            acc = (n1.mul(xq[x + 16])).add(acc);
+                            acc = (n2.mul(xq[x + 1])).add(acc);
+                            acc = (n3.mul(xq[x + 17])).add(acc);
                         }
                         // written out in place, not in helpers: see Int8Kernels.q4 (C2 boxes vectors across calls it does not inline)
                         ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
@@ -158,8 +161,8 @@ public final class KQuantKernels {
                         FloatVector a1 = d1.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
                         FloatVector k0 = m0.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
                         FloatVector k1 = m1.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
-                        FloatVector c0 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 0);
-                        FloatVector c1 = (FloatVector) acc.convertShape(VectorOperators.S2F, F, 1);
+                        FloatVector c0 = (FloatVector) SV.cast(acc).convertShape(VectorOperators.S2F, F, 0);
+                        FloatVector c1 = (FloatVector) SV.cast(acc).convertShape(VectorOperators.S2F, F, 1);
                         float dx = xd[dt + b], xs = dx * (-bs >> 3);
                         s0 = c0.mul(a0).fma(FloatVector.broadcast(F, dx), s0);
                         s1 = c1.mul(a1).fma(FloatVector.broadcast(F, dx), s1);
@@ -168,11 +171,11 @@ public final class KQuantKernels {
                     }
                 }
                 if (rows - r0 >= 32) { // in place: see Int8Kernels.q4
-                    s0.intoArray(out, o + sl);
-                    s1.intoArray(out, o + sl + L / 2);
+                    FV.cast(s0).intoArray(out, o + sl);
+                    FV.cast(s1).intoArray(out, o + sl + L / 2);
                 } else {
-                    s0.intoArray(out, o + sl, F.indexInRange(sl, rows - r0));
-                    s1.intoArray(out, o + sl + L / 2, F.indexInRange(sl + L / 2, rows - r0));
+                    FV.cast(s0).intoArray(out, o + sl, F.indexInRange(sl, rows - r0));
+                    FV.cast(s1).intoArray(out, o + sl + L / 2, F.indexInRange(sl + L / 2, rows - r0));
                 }
             }
         }
@@ -214,12 +217,12 @@ public final class KQuantKernels {
                             ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k + 2 * L, LE);
                             int x = xo + 3 * k;
                             short x0 = xq[x], x1 = xq[x + 1], x2 = xq[x + 2];
-                            accL = accL.add(v.and((short) 31).mul(x0));
-                            acdL = acdL.add(e.and((short) 31).mul(x0));
-                            accL = accL.add(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1));
-                            acdL = acdL.add(e.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1));
-                            accL = accL.add(v.lanewise(VectorOperators.LSHR, 10).mul(x2));
-                            acdL = acdL.add(e.lanewise(VectorOperators.LSHR, 10).mul(x2));
+                            accL = (v.and((short) 31).mul(x0)).add(accL);
+                            acdL = (e.and((short) 31).mul(x0)).add(acdL);
+                            accL = (v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1)).add(accL);
+                            acdL = (e.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1)).add(acdL);
+                            accL = (v.lanewise(VectorOperators.LSHR, 10).mul(x2)).add(accL);
+                            acdL = (e.lanewise(VectorOperators.LSHR, 10).mul(x2)).add(acdL);
                         }
                         ShortVector accH = ShortVector.broadcast(S, biasHi[dt + b]), acdH = accH;
                         for (int k = 0; k < 5; k++) {
@@ -227,20 +230,20 @@ public final class KQuantKernels {
                             ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k + 2 * L, LE);
                             int x = xo + 16 + 3 * k;
                             short x0 = xq[x], x1 = xq[x + 1], x2 = xq[x + 2];
-                            accH = accH.add(v.and((short) 31).mul(x0));
-                            acdH = acdH.add(e.and((short) 31).mul(x0));
-                            accH = accH.add(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1));
-                            acdH = acdH.add(e.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1));
-                            accH = accH.add(v.lanewise(VectorOperators.LSHR, 10).mul(x2));
-                            acdH = acdH.add(e.lanewise(VectorOperators.LSHR, 10).mul(x2));
+                            accH = (v.and((short) 31).mul(x0)).add(accH);
+                            acdH = (e.and((short) 31).mul(x0)).add(acdH);
+                            accH = (v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1)).add(accH);
+                            acdH = (e.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(x1)).add(acdH);
+                            accH = (v.lanewise(VectorOperators.LSHR, 10).mul(x2)).add(accH);
+                            acdH = (e.lanewise(VectorOperators.LSHR, 10).mul(x2)).add(acdH);
                         }
                         ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
                         ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5 + 2 * L, LE);
                         short x15 = xq[xo + 15], x31 = xq[xo + 31];
-                        accL = accL.add(v.and((short) 31).mul(x15));
-                        acdL = acdL.add(e.and((short) 31).mul(x15));
-                        accH = accH.add(v.lanewise(VectorOperators.LSHR, 5).mul(x31));
-                        acdH = acdH.add(e.lanewise(VectorOperators.LSHR, 5).mul(x31));
+                        accL = (v.and((short) 31).mul(x15)).add(accL);
+                        acdL = (e.and((short) 31).mul(x15)).add(acdL);
+                        accH = (v.lanewise(VectorOperators.LSHR, 5).mul(x31)).add(accH);
+                        acdH = (e.lanewise(VectorOperators.LSHR, 5).mul(x31)).add(acdH);
                         // in place (see q4kOne); slice sl's header fields at h, slice sl + L's at h + 4L
                         float dx = xd[dt + b], xs = dx * (-bias4[dt + b] >> 3);
                         FloatVector vdx = FloatVector.broadcast(F, dx), vxs = FloatVector.broadcast(F, xs);
@@ -250,8 +253,8 @@ public final class KQuantKernels {
                         FloatVector a1 = FloatVector.fromMemorySegment(F, w, h + 2 * L, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
                         FloatVector k0 = FloatVector.fromMemorySegment(F, w, h + 128, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
                         FloatVector k1 = FloatVector.fromMemorySegment(F, w, h + 128 + 2 * L, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
-                        FloatVector c0 = ((FloatVector) accL.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) accH.convertShape(VectorOperators.S2F, F, 0));
-                        FloatVector c1 = ((FloatVector) accL.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) accH.convertShape(VectorOperators.S2F, F, 1));
+                        FloatVector c0 = ((FloatVector) SV.cast(accL).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(accH).convertShape(VectorOperators.S2F, F, 0));
+                        FloatVector c1 = ((FloatVector) SV.cast(accL).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(accH).convertShape(VectorOperators.S2F, F, 1));
                         s0 = c0.mul(a0).fma(vdx, s0);
                         s1 = c1.mul(a1).fma(vdx, s1);
                         s0 = a0.mul(16f).sub(k0).fma(vxs, s0);
@@ -262,8 +265,8 @@ public final class KQuantKernels {
                         FloatVector e1 = FloatVector.fromMemorySegment(F, w, h + 6 * L, LE).mul((FloatVector) sd.convertShape(VectorOperators.S2F, F, 1));
                         FloatVector l0 = FloatVector.fromMemorySegment(F, w, h + 128 + 4 * L, LE).mul((FloatVector) md.convertShape(VectorOperators.S2F, F, 0));
                         FloatVector l1 = FloatVector.fromMemorySegment(F, w, h + 128 + 6 * L, LE).mul((FloatVector) md.convertShape(VectorOperators.S2F, F, 1));
-                        FloatVector f0 = ((FloatVector) acdL.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) acdH.convertShape(VectorOperators.S2F, F, 0));
-                        FloatVector f1 = ((FloatVector) acdL.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) acdH.convertShape(VectorOperators.S2F, F, 1));
+                        FloatVector f0 = ((FloatVector) SV.cast(acdL).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(acdH).convertShape(VectorOperators.S2F, F, 0));
+                        FloatVector f1 = ((FloatVector) SV.cast(acdL).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(acdH).convertShape(VectorOperators.S2F, F, 1));
                         u0 = f0.mul(e0).fma(vdx, u0);
                         u1 = f1.mul(e1).fma(vdx, u1);
                         u0 = e0.mul(16f).sub(l0).fma(vxs, u0);
@@ -271,15 +274,15 @@ public final class KQuantKernels {
                     }
                 }
                 if (rows - r0 >= 32) { // in place: see Int8Kernels.q4
-                    s0.intoArray(out, o + sl);
-                    s1.intoArray(out, o + sl + L / 2);
-                    u0.intoArray(out, o + sl + L);
-                    u1.intoArray(out, o + sl + L + L / 2);
+                    FV.cast(s0).intoArray(out, o + sl);
+                    FV.cast(s1).intoArray(out, o + sl + L / 2);
+                    FV.cast(u0).intoArray(out, o + sl + L);
+                    FV.cast(u1).intoArray(out, o + sl + L + L / 2);
                 } else {
-                    s0.intoArray(out, o + sl, F.indexInRange(sl, rows - r0));
-                    s1.intoArray(out, o + sl + L / 2, F.indexInRange(sl + L / 2, rows - r0));
-                    u0.intoArray(out, o + sl + L, F.indexInRange(sl + L, rows - r0));
-                    u1.intoArray(out, o + sl + L + L / 2, F.indexInRange(sl + L + L / 2, rows - r0));
+                    FV.cast(s0).intoArray(out, o + sl, F.indexInRange(sl, rows - r0));
+                    FV.cast(s1).intoArray(out, o + sl + L / 2, F.indexInRange(sl + L / 2, rows - r0));
+                    FV.cast(u0).intoArray(out, o + sl + L, F.indexInRange(sl + L, rows - r0));
+                    FV.cast(u1).intoArray(out, o + sl + L + L / 2, F.indexInRange(sl + L + L / 2, rows - r0));
                 }
             }
         }
@@ -306,28 +309,28 @@ public final class KQuantKernels {
                         for (int k = 0; k < 5; k++) {
                             ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k, LE);
                             int x = xo + 3 * k;
-                            accL = accL.add(v.and((short) 31).mul(xq[x]));
-                            accL = accL.add(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1]));
-                            accL = accL.add(v.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2]));
+                            accL = (v.and((short) 31).mul(xq[x])).add(accL);
+                            accL = (v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1])).add(accL);
+                            accL = (v.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2])).add(accL);
                         }
                         for (int k = 0; k < 5; k++) {
                             ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k, LE);
                             int x = xo + 16 + 3 * k;
-                            accH = accH.add(u.and((short) 31).mul(xq[x]));
-                            accH = accH.add(u.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1]));
-                            accH = accH.add(u.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2]));
+                            accH = (u.and((short) 31).mul(xq[x])).add(accH);
+                            accH = (u.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1])).add(accH);
+                            accH = (u.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2])).add(accH);
                         }
                         ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
-                        accL = accL.add(v.and((short) 31).mul(xq[xo + 15]));
-                        accH = accH.add(v.lanewise(VectorOperators.LSHR, 5).mul(xq[xo + 31]));
+                        accL = (v.and((short) 31).mul(xq[xo + 15])).add(accL);
+                        accH = (v.lanewise(VectorOperators.LSHR, 5).mul(xq[xo + 31])).add(accH);
                         ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
                         ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
                         FloatVector a0 = d0.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
                         FloatVector a1 = d1.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
                         FloatVector k0 = m0.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
                         FloatVector k1 = m1.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
-                        FloatVector c0 = ((FloatVector) accL.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) accH.convertShape(VectorOperators.S2F, F, 0));
-                        FloatVector c1 = ((FloatVector) accL.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) accH.convertShape(VectorOperators.S2F, F, 1));
+                        FloatVector c0 = ((FloatVector) SV.cast(accL).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(accH).convertShape(VectorOperators.S2F, F, 0));
+                        FloatVector c1 = ((FloatVector) SV.cast(accL).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(accH).convertShape(VectorOperators.S2F, F, 1));
                         float dx = xd[dt + b], xs = dx * (-bias4[dt + b] >> 3);
                         s0 = c0.mul(a0).fma(FloatVector.broadcast(F, dx), s0);
                         s1 = c1.mul(a1).fma(FloatVector.broadcast(F, dx), s1);
@@ -336,11 +339,11 @@ public final class KQuantKernels {
                     }
                 }
                 if (rows - r0 >= 32) { // in place: see Int8Kernels.q4
-                    s0.intoArray(out, o + sl);
-                    s1.intoArray(out, o + sl + L / 2);
+                    FV.cast(s0).intoArray(out, o + sl);
+                    FV.cast(s1).intoArray(out, o + sl + L / 2);
                 } else {
-                    s0.intoArray(out, o + sl, F.indexInRange(sl, rows - r0));
-                    s1.intoArray(out, o + sl + L / 2, F.indexInRange(sl + L / 2, rows - r0));
+                    FV.cast(s0).intoArray(out, o + sl, F.indexInRange(sl, rows - r0));
+                    FV.cast(s1).intoArray(out, o + sl + L / 2, F.indexInRange(sl + L / 2, rows - r0));
                 }
             }
         }
@@ -348,7 +351,8 @@ public final class KQuantKernels {
 
     /** {@link #q4k} for Q6_K groups. */
     public static void q6k(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
-        // one slice per pass at every width: a two-slice form was compiled with boxed vectors now and then (Int8Kernels.PAIRS)
+        // one slice per pass at every width (a two-slice form was deleted when it was compiled with boxed vectors now and then;
+        // the cause, a method called on a loop-carried vector, is written out of every kernel since: VectorWidth.SV)
         q6k(w, g0, g1, rows, nb, a.q, a.d, a.q6Bias, t * a.cols, t * nb, out, t * rows);
     }
 
@@ -377,47 +381,48 @@ public final class KQuantKernels {
                             ShortVector a0 = ShortVector.fromMemorySegment(S, w, pa, LE);
                             ShortVector a1 = ShortVector.fromMemorySegment(S, w, pa + 64, LE);
                             ShortVector a2 = ShortVector.fromMemorySegment(S, w, pa + 128, LE);
-                            lo = lo.add(a0.and((short) 63).mul(xq[xa]));
-                            lo = lo.add(a0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 1]));
-                            lo = lo.add(a0.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(xq[xa + 2]));
-                            lo = lo.add(a1.and((short) 63).mul(xq[xa + 3]));
-                            lo = lo.add(a1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 4]));
-                            lo = lo.add(a1.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(xq[xa + 5]));
-                            lo = lo.add(a2.and((short) 63).mul(xq[xa + 6]));
-                            lo = lo.add(a2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 7]));
+                            lo = (a0.and((short) 63).mul(xq[xa])).add(lo);
+                            lo = (a0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 1])).add(lo);
+                            lo = (a0.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(xq[xa + 2])).add(lo);
+                            lo = (a1.and((short) 63).mul(xq[xa + 3])).add(lo);
+                            lo = (a1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 4])).add(lo);
+                            lo = (a1.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(xq[xa + 5])).add(lo);
+                            lo = (a2.and((short) 63).mul(xq[xa + 6])).add(lo);
+                            lo = (a2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 7])).add(lo);
                             ShortVector hi = ShortVector.broadcast(S, bias[bi + 2 + half]);
                             ShortVector b0 = ShortVector.fromMemorySegment(S, w, pb, LE);
                             ShortVector b1 = ShortVector.fromMemorySegment(S, w, pb + 64, LE);
                             ShortVector b2 = ShortVector.fromMemorySegment(S, w, pb + 128, LE);
-                            hi = hi.add(b0.and((short) 63).mul(xq[xb]));
-                            hi = hi.add(b0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 1]));
-                            hi = hi.add(b0.lanewise(VectorOperators.LSHR, 12).or(b2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(xq[xb + 2]));
-                            hi = hi.add(b1.and((short) 63).mul(xq[xb + 3]));
-                            hi = hi.add(b1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 4]));
-                            hi = hi.add(b1.lanewise(VectorOperators.LSHR, 12).or(b2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(xq[xb + 5]));
-                            hi = hi.add(b2.and((short) 63).mul(xq[xb + 6]));
-                            hi = hi.add(b2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 7]));
-                            lo0 = lo0.add((FloatVector) lo.convertShape(VectorOperators.S2F, F, 0));
-                            lo1 = lo1.add((FloatVector) lo.convertShape(VectorOperators.S2F, F, 1));
-                            hi0 = hi0.add((FloatVector) hi.convertShape(VectorOperators.S2F, F, 0));
-                            hi1 = hi1.add((FloatVector) hi.convertShape(VectorOperators.S2F, F, 1));
+                            hi = (b0.and((short) 63).mul(xq[xb])).add(hi);
+                            hi = (b0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 1])).add(hi);
+                            hi = (b0.lanewise(VectorOperators.LSHR, 12).or(b2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(xq[xb + 2])).add(hi);
+                            hi = (b1.and((short) 63).mul(xq[xb + 3])).add(hi);
+                            hi = (b1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 4])).add(hi);
+                            hi = (b1.lanewise(VectorOperators.LSHR, 12).or(b2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(xq[xb + 5])).add(hi);
+                            hi = (b2.and((short) 63).mul(xq[xb + 6])).add(hi);
+                            hi = (b2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 7])).add(hi);
+                            lo0 = ((FloatVector) lo.convertShape(VectorOperators.S2F, F, 0)).add(lo0);
+                            lo1 = ((FloatVector) lo.convertShape(VectorOperators.S2F, F, 1)).add(lo1);
+                            hi0 = ((FloatVector) hi.convertShape(VectorOperators.S2F, F, 0)).add(hi0);
+                            hi1 = ((FloatVector) hi.convertShape(VectorOperators.S2F, F, 1)).add(hi1);
                         }
                         ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
                         ShortVector sa = sm.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8);
                         ShortVector sb2 = sm.lanewise(VectorOperators.ASHR, 8);
                         FloatVector dx = FloatVector.broadcast(F, xd[dt + b]);
-                        s0 = lo0.mul(d0.mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 0)))
-                                .add(hi0.mul(d0.mul((FloatVector) sb2.convertShape(VectorOperators.S2F, F, 0)))).fma(dx, s0);
-                        s1 = lo1.mul(d1.mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 1)))
-                                .add(hi1.mul(d1.mul((FloatVector) sb2.convertShape(VectorOperators.S2F, F, 1)))).fma(dx, s1);
+                        s0 = d0.mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 0)).mul(lo0)
+                                .add(d0.mul((FloatVector) sb2.convertShape(VectorOperators.S2F, F, 0)).mul(hi0)).fma(dx, s0);
+                        s1 = d1.mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 1)).mul(lo1)
+                                .add(d1.mul((FloatVector) sb2.convertShape(VectorOperators.S2F, F, 1)).mul(hi1)).fma(dx, s1);
                     }
                 }
+                FloatVector t0 = FV.cast(s0), t1 = FV.cast(s1);
                 if (rows - r0 >= 32) { // in place: see Int8Kernels.q4
-                    s0.intoArray(out, o + sl);
-                    s1.intoArray(out, o + sl + L / 2);
+                    t0.intoArray(out, o + sl);
+                    t1.intoArray(out, o + sl + L / 2);
                 } else {
-                    s0.intoArray(out, o + sl, F.indexInRange(sl, rows - r0));
-                    s1.intoArray(out, o + sl + L / 2, F.indexInRange(sl + L / 2, rows - r0));
+                    t0.intoArray(out, o + sl, F.indexInRange(sl, rows - r0));
+                    t1.intoArray(out, o + sl + L / 2, F.indexInRange(sl + L / 2, rows - r0));
                 }
             }
         }

@@ -69,6 +69,24 @@ public final class VectorWidth {
     static final VectorSpecies<Short> SH = VectorSpecies.of(short.class, VectorShape.forBitSize(Math.max(64, SHAPE.vectorBitSize() / 2)));
     /** Half-width bytes, one per 16-bit lane: what widens into one {@link #S} vector. */
     static final VectorSpecies<Byte> BH = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, SHAPE.vectorBitSize() / 2)));
+    /**
+     * The exact vector classes of {@link #S}, {@link #F} and {@link #I} (final classes such as {@code Short256Vector}),
+     * for {@code SV.cast(acc)} on a vector carried around a loop before a method is called on it. Why: when C2 parses a
+     * loop, a loop-carried vector has only its declared type (the abstract {@code ShortVector}), so a method called on
+     * it is a virtual call that C2 binds from the receiver profile, which every caller in the JVM shares; once other
+     * species have passed through the same library methods (the half-width loads, the quantizer, other kernels) the
+     * call stays virtual, the species reaches the intrinsic as a field load rather than a constant ("missing constant:
+     * vclass=DecodeN"), and the vector is boxed on every block. A cast to a constant final class gives the value its
+     * exact type at parse time, so the call binds statically whatever the profile says. The kernels also write
+     * accumulations as {@code x.add(acc)}, not {@code acc.add(x)}, for the same reason (docs/PERFORMANCE.md, "Why C2
+     * sometimes boxed a kernel").
+     */
+    @SuppressWarnings("unchecked")
+    static final Class<ShortVector> SV = (Class<ShortVector>) S.vectorType();
+    @SuppressWarnings("unchecked")
+    static final Class<FloatVector> FV = (Class<FloatVector>) F.vectorType();
+    @SuppressWarnings("unchecked")
+    static final Class<IntVector> IV = (Class<IntVector>) I.vectorType();
     /** 16-bit lanes per vector: rows of an interleaved group one slice covers (32, 16 or 8). */
     static final int SHORTS = S.length();
     /** Float lanes per vector (16, 8 or 4). */

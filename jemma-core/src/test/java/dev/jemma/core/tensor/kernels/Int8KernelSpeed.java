@@ -13,7 +13,8 @@ import java.util.Random;
  * {@code java --add-modules jdk.incubator.vector [-XX:UseAVX=2 | -XX:MaxVectorSize=16] -cp
  * jemma-core/target/classes:jemma-core/target/test-classes dev.jemma.core.tensor.kernels.Int8KernelSpeed
  * [seconds per case] [case ...]}; cases: single-token {@code q4tok} / {@code q8tok} / {@code q5tok} ({@link Int8Kernels}, 2048 × 1152),
- * {@code q4ktok} / {@code q5ktok} / {@code q6ktok} ({@link KQuantKernels}, 2048 × 1536); batches {@code q4gemm} / {@code q8gemm}
+ * {@code q4ktok} / {@code q5ktok} / {@code q6ktok} ({@link KQuantKernels}, 2048 × 1536), or another shape as
+ * {@code q5tok:ROWSxCOLS} (e.g. {@code q5tok:6912x1152}, a 1B gate projection; also prints µs per call); batches {@code q4gemm} / {@code q8gemm}
  * ({@link Int8Gemm}, 6912 × 1152, 64 tokens; q8gemm only where Int8Gemm supports Q8_0) and {@code q8f32gemm} ({@link InterleavedGemm}'s f32 tile on the same
  * Q8_0 matrix, what Q8_0 batches ran on before). Run one case per JVM (a kernel compiled after another type ran through
  * the same method can come out slower).
@@ -27,19 +28,24 @@ public final class Int8KernelSpeed {
                 : new String[]{"q4tok", "q8tok", "q5tok", "q4ktok", "q5ktok", "q6ktok", "q4gemm", "q8gemm", "q8f32gemm"};
         System.out.printf("vector bits: %d%n", VectorWidth.BITS);
         for (String c : cases) {
-            double g = switch (c) {
-                case "q4tok" -> token(GgmlType.Q4_0, 2048, 1152, seconds);
-                case "q8tok" -> token(GgmlType.Q8_0, 2048, 1152, seconds);
-                case "q5tok" -> token(GgmlType.Q5_0, 2048, 1152, seconds);
-                case "q5ktok" -> token(GgmlType.Q5_K, 2048, 1536, seconds);
-                case "q4ktok" -> token(GgmlType.Q4_K, 2048, 1536, seconds);
-                case "q6ktok" -> token(GgmlType.Q6_K, 2048, 1536, seconds);
+            // a single-token case may name its shape, ROWSxCOLS after a colon (q5tok:6912x1152: 1152 columns in, 6912 rows out)
+            String[] cs = c.split(":");
+            int[] shape = cs.length > 1 ? java.util.Arrays.stream(cs[1].split("x")).mapToInt(Integer::parseInt).toArray() : null;
+            int r = shape != null ? shape[0] : 2048, k = shape != null ? shape[1] : cs[0].endsWith("ktok") ? 1536 : 1152;
+            double g = switch (cs[0]) {
+                case "q4tok" -> token(GgmlType.Q4_0, r, k, seconds);
+                case "q8tok" -> token(GgmlType.Q8_0, r, k, seconds);
+                case "q5tok" -> token(GgmlType.Q5_0, r, k, seconds);
+                case "q5ktok" -> token(GgmlType.Q5_K, r, k, seconds);
+                case "q4ktok" -> token(GgmlType.Q4_K, r, k, seconds);
+                case "q6ktok" -> token(GgmlType.Q6_K, r, k, seconds);
                 case "q4gemm" -> gemm(GgmlType.Q4_0, 6912, 1152, 64, seconds);
                 case "q8gemm" -> gemm(GgmlType.Q8_0, 6912, 1152, 64, seconds);
                 case "q8f32gemm" -> F32KernelSpeed.gemm(GgmlType.Q8_0, 6912, 1152, 64, seconds);
                 default -> throw new IllegalArgumentException(c);
             };
             System.out.printf("%-10s %7.2f G multiply-adds/s  (%d bytes allocated by the last call)%n", c, g, F32KernelSpeed.allocated);
+            if (shape != null) System.out.printf("%-10s %7.1f µs per call (CPU)%n", "", (double) r * k / g / 1e3);
         }
     }
 

@@ -13,7 +13,7 @@ import java.util.Random;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Below 512 bits the Q4_0 and Q8_0 single-token kernels take two slices of a group per pass ({@link Int8Kernels#PAIRS}),
+ * Below 512 bits the Q4_0, Q5_0 and Q8_0 single-token kernels take two slices of a group per pass ({@link Int8Kernels#PAIRS}),
  * Q5_K's at 256 bits ({@link KQuantKernels#Q5K_PAIRS}); each must give the one-slice kernel's result bit for bit (the
  * same integer block sums, the same f32 steps), checked at 256 and at 128 bits (Q5_K's pairs at both, though only 256 runs
  * them). Matrices with a partial last group; activations of full scale every 7th column.
@@ -21,7 +21,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class TwoSlicePassTest {
 
     @ParameterizedTest(name = "{0} {1}x{2}")
-    @CsvSource({"Q4_0, 96, 1152", "Q4_0, 70, 320", "Q4_0, 45, 64",
+    @CsvSource({"Q4_0, 96, 1152", "Q4_0, 70, 320", "Q4_0, 45, 64", "Q5_0, 96, 1152", "Q5_0, 70, 320", "Q5_0, 45, 64",
             "Q8_0, 96, 1152", "Q8_0, 70, 320", "Q5_K, 96, 1536", "Q5_K, 70, 512"})
     void twoSlicesPerPassEqualOneSliceBitForBit(GgmlType type, int rows, int cols) {
         Assumptions.assumeTrue(Kernels.ENABLED && Int8Kernels.L < 32, "two slices per pass exist below 512 bits");
@@ -42,6 +42,10 @@ class TwoSlicePassTest {
                 case Q4_0 -> {
                     Int8Kernels.q4(p, 0, groups, rows, nb, a.q, a.d, a.q4Bias, xt, dt, one, ot);
                     Int8Kernels.q4Pairs(p, 0, groups, rows, nb, a.q, a.d, a.q4Bias, xt, dt, two, ot);
+                }
+                case Q5_0 -> {
+                    Int8Kernels.q5(p, 0, groups, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, xt, dt, one, ot);
+                    Int8Kernels.q5Pairs(p, 0, groups, rows, nb, a.q, a.d, a.q5BiasLo, a.q5BiasHi, xt, dt, two, ot);
                 }
                 case Q5_K -> {
                     KQuantKernels.q5k(p, 0, groups, rows, nb, a.q, a.d, a.q4Bias, a.q5BiasLo, a.q5BiasHi, xt, dt, one, ot);
