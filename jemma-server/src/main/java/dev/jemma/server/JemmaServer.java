@@ -307,6 +307,10 @@ public final class JemmaServer implements AutoCloseable {
                     return true;
                 }
             } catch (HttpError e) {
+                // Refused before its body was read: Jetty cannot tell the unread body from a next request, so it
+                // closes the connection after the answer. Say so, or a pooling client sends its next request into
+                // the closed connection (the JDK's HttpClient then fails it: "header parser received no bytes").
+                if (hasBody(request)) response.getHeaders().put(HttpHeader.CONNECTION, "close");
                 respondError(ex, callback, e.status, e.getMessage());
                 return true;
             }
