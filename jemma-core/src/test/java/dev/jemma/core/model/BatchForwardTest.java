@@ -233,6 +233,7 @@ class BatchForwardTest {
      * {@link LanguageModel#forward(Batch, float[])}: the logits go into the caller's buffer (the scheduler's, reused step
      * after step), the very values {@link LanguageModel#forward(Batch)} returns, and nothing past them is written; a
      * buffer too short gets a new array instead. One batch of a single chunk and one longer than the model's batch.
+     * (Bit-for-bit equal when both calls run compiled the same way, as with -XX:TieredStopAtLevel=1.)
      */
     @ParameterizedTest(name = "{0} {1} exact={2}")
     @CsvSource({"gemma3-tiny, Q4_0, false", "gemma3n-tiny, F32, true"})
@@ -256,7 +257,10 @@ class BatchForwardTest {
                 Arrays.fill(buffer, Float.NaN);
                 float[] got = m.forward(second, buffer);
                 assertThat(got).isSameAs(buffer);
-                assertThat(Arrays.copyOf(got, fresh.length)).as("chunked %s", chunked).containsExactly(fresh);
+                // the same arithmetic, but not always the same bits: the two calls can run a kernel in different JIT
+                // states (a C2-compiled Vector API reduction sums in another order than its interpreted fallback; a
+                // fresh JVM on a 2-core machine compiles during the chunked batch), see tolerance()
+                assertClose(Arrays.copyOf(got, fresh.length), fresh, tolerance(model, exact));
                 for (int i = fresh.length; i < buffer.length; i++) assertThat(buffer[i]).isNaN();
                 // a's logits alone, one float short of them
                 float[] small = new float[a.length * vocab - 1];
