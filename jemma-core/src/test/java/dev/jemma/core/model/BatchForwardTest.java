@@ -31,17 +31,26 @@ import static org.assertj.core.api.Assertions.within;
 class BatchForwardTest {
     private static ThreadPool pool;
     /**
-     * Same arithmetic up to f32 rounding (kernel choice by batch size, JIT state of the vector tanh). gemma3n-tiny
-     * magnifies rounding about tenfold (its exact logits sit up to 1.4e-3 from the f32 reference, Gemma 3's 2e-5):
-     * there an ulp here and there moves a logit by ~1e-4. In the default mode an ulp can also flip the rounding of one
-     * int8 activation (a whole quantization step), and float reductions differ between interpreted and compiled
-     * Vector API code, and a batch takes other kernels than a single row (the int8 GEMM vs the decode kernels, f32 sums
-     * in another order), so one flipped rounding propagates: seen up to 1.5e-2 (128 bits, logit −8.3). A row attending
-     * to the wrong sequence moves logits by O(1), so 0.1 still tells them apart.
+     * How far two paths that do the same arithmetic may differ: {@code max} bounds every logit, {@code mean} the mean
+     * |Δ| of the compared rows. Exact mode: f32 rounding only (kernel choice by batch size, JIT state of the vector
+     * tanh); gemma3n-tiny magnifies rounding about tenfold (its exact logits sit up to 1.4e-3 from the f32 reference,
+     * Gemma 3's 2e-5), so there an ulp here and there moves a logit by ~1e-4. The default mode quantizes activations to
+     * int8, and an ulp can flip the rounding of one activation (a whole quantization step): float reductions differ
+     * between interpreted and compiled Vector API code, and a batch takes other kernels than a single row (the int8
+     * GEMM vs the decode kernels, f32 sums in another order), so one flipped rounding propagates to a few logits — seen
+     * up to 1.5e-2, and once 0.105 (128 bits, on a loaded machine: a JIT-state difference, the same two calls agreed to
+     * 1e-5 when run again). Such flips move single logits, not a row: the mean stays at the 1e-3 level, so the default
+     * mode is held to mean |Δ| ≤ 0.01 and max |Δ| ≤ 0.5 (the fixtures' activation-quantized bars are 0.15 and 1.5
+     * against the reference). A row attending to the wrong sequence, or logits put in the wrong row, moves every logit
+     * by O(1), far past either bound.
      */
-    private static float tolerance(String model, boolean exact) {
-        if (!exact) return 0.1f;
-        return model.startsWith("gemma3n") ? 1e-3f : 1e-4f;
+    private record Bound(float max, float mean) {
+    }
+
+    private static Bound tolerance(String model, boolean exact) {
+        if (!exact) return new Bound(0.5f, 0.01f);
+        float t = model.startsWith("gemma3n") ? 1e-3f : 1e-4f;
+        return new Bound(t, t);
     }
 
     @BeforeAll
@@ -86,7 +95,7 @@ class BatchForwardTest {
     void oneBatchServesTwoSequences(String model, String variant, boolean exact) {
         int[] a = ids(model, "short"), b = ids(model, "long");
         int steps = 4;
-        float tol = tolerance(model, exact);
+        Bound tol = tolerance(model, exact);
         try (LanguageModel m = ModelLoader.load(file(model, variant), new ModelLoader.Options(exact, 2, 32), pool)) {
             int vocab = m.config().vocabSize();
             float[] refA = alone(m, a, steps), refB = alone(m, b, steps);
@@ -119,7 +128,7 @@ class BatchForwardTest {
     void concurrentForwardsGiveTheirOwnLogits(String model, String variant, boolean exact) throws Exception {
         int[] a = ids(model, "short"), b = ids(model, "long");
         int steps = 6;
-        float tol = tolerance(model, exact);
+        Bound tol = tolerance(model, exact);
         try (LanguageModel m = ModelLoader.load(file(model, variant), new ModelLoader.Options(exact, 2, 64), pool)) {
             float[] refA = alone(m, a, steps), refB = alone(m, b, steps);
             ExecutorService ex = Executors.newFixedThreadPool(2);
@@ -167,7 +176,7 @@ class BatchForwardTest {
     void embeddingRowsAndBidirectionalSpans(String model, String variant) {
         Path gguf = file(model, variant);
         int[] ids = ids(model, "short");
-        float tol = tolerance(model, true);
+        Bound tol = tolerance(model, true);
         try (LanguageModel small = ModelLoader.load(gguf, new ModelLoader.Options(true, 2, 8), pool);
              LanguageModel big = ModelLoader.load(gguf, new ModelLoader.Options(true, 2, 64), pool)) {
             int vocab = big.config().vocabSize();
@@ -271,11 +280,14 @@ class BatchForwardTest {
         }
     }
 
-    private static void assertClose(float[] actual, float[] expected, float tolerance) {
+    private static void assertClose(float[] actual, float[] expected, Bound bound) {
         assertThat(actual).hasSameSizeAs(expected);
+        double sum = 0;
         for (int i = 0; i < expected.length; i++) {
-            assertThat(actual[i]).as("logit %d", i).isCloseTo(expected[i], within(tolerance));
+            assertThat(actual[i]).as("logit %d", i).isCloseTo(expected[i], within(bound.max()));
+            sum += Math.abs(actual[i] - expected[i]);
         }
+        assertThat(sum / expected.length).as("mean |Δ| over %d logits", expected.length).isLessThanOrEqualTo(bound.mean());
     }
 
     private static int argmax(float[] x, int off, int n) {
