@@ -107,17 +107,12 @@ final class DecoderBlocks {
         }
     }
 
-    /**
-     * Rows per call from which the row-wise steps (norms, q/k norm and rope, GELU) are split across the pool's threads:
-     * a prompt batch's, whose serial share at 1 thread (~8 % of an EmbeddingGemma forward) otherwise idles the other
-     * threads; a decode step's few rows stay on the caller's thread, where a hand-off would cost more than the work.
-     */
-    static final int PARALLEL_ROWS = 16;
+    /** {@link ThreadPool#PARALLEL_ROWS}. */
+    static final int PARALLEL_ROWS = ThreadPool.PARALLEL_ROWS;
 
     /** Runs {@code task} over rows [0, count): across the pool from {@link #PARALLEL_ROWS} rows on, else inline. */
     static void rows(ThreadPool pool, int count, ThreadPool.RangeTask task) {
-        if (pool == null || pool.threads() == 1 || count < PARALLEL_ROWS) task.run(0, count, 0);
-        else pool.parallelFor(count, task);
+        ThreadPool.rows(pool, count, task);
     }
 
     /**
@@ -130,19 +125,32 @@ final class DecoderBlocks {
      */
     static void gatedFfn(MatMul mm, ThreadPool pool, WeightMatrix[] gateUp, WeightMatrix down, float[] x, int count,
                          float[][] gateUpOut, float[] out, float sparsity) {
+        gatedFfn(mm, pool, null, gateUp, down, x, count, gateUpOut, out, sparsity);
+    }
+
+    /**
+     * As {@link #gatedFfn(MatMul, ThreadPool, WeightMatrix[], WeightMatrix, float[], int, float[][], float[], float)},
+     * with {@code prep} (null: none) finishing x's rows first — inside the gate/up matmul's quantization loop where it
+     * has one (see {@link MatMul#matmul(WeightMatrix[], float[], int, float[][], ThreadPool, ThreadPool.RangeTask)});
+     * the GELU gate runs inside the down projection's the same way.
+     */
+    static void gatedFfn(MatMul mm, ThreadPool pool, ThreadPool.RangeTask prep, WeightMatrix[] gateUp, WeightMatrix down,
+                         float[] x, int count, float[][] gateUpOut, float[] out, float sparsity) {
         final int ffn = gateUp[0].rows();
         final float[] gate = gateUpOut[0], up = gateUpOut[1];
-        mm.matmul(gateUp, x, count, gateUpOut, pool);
+        if (prep != null) mm.matmul(gateUp, x, count, gateUpOut, pool, prep);
+        else mm.matmul(gateUp, x, count, gateUpOut, pool);
         if (!Float.isNaN(sparsity)) {
             for (int t = 0; t < count; t++) gaussianTopK(gate, t * ffn, ffn, sparsity);
         }
         if (ffn % jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() == 0) {
-            // whole vectors per row: a row's values do not depend on where a thread's share begins
-            rows(pool, count, (t0, t1, worker) -> Ops.geluGateVector(gate, up, t0 * ffn, (t1 - t0) * ffn));
+            // whole vectors per row: a row's values do not depend on where a thread's share begins, so the gate can be
+            // applied to each row just before it is quantized for the down projection
+            mm.matmul(down, gate, count, out, pool, (t0, t1, worker) -> Ops.geluGateVector(gate, up, t0 * ffn, (t1 - t0) * ffn));
         } else {
             Ops.geluGateVector(gate, up, 0, count * ffn);
+            mm.matmul(down, gate, count, out, pool);
         }
-        mm.matmul(down, gate, count, out, pool);
     }
 
     /**
@@ -236,6 +244,18 @@ final class DecoderBlocks {
         return n;
     }
 
+    /** {@code x += rmsNorm(y)} over rows [r0, r1) (rows of {@code dim} floats): a post-norm residual add, one thread. */
+    static void addNormedRows(float[] x, float[] y, int r0, int r1, int dim, float[] norm, float eps) {
+        for (int r = r0; r < r1; r++) VectorOps.rmsNorm(y, r * dim, dim, norm, eps);
+        VectorOps.add(x, r0 * dim, y, r0 * dim, (r1 - r0) * dim);
+    }
+
+    /** {@code dst = rmsNorm(src)} over rows [r0, r1): a pre-norm that keeps its input, one thread. */
+    static void normIntoRows(float[] src, float[] dst, int r0, int r1, int dim, float[] norm, float eps) {
+        System.arraycopy(src, r0 * dim, dst, r0 * dim, (r1 - r0) * dim);
+        for (int r = r0; r < r1; r++) VectorOps.rmsNorm(dst, r * dim, dim, norm, eps);
+    }
+
     /** {@code x += rmsNorm(y)} over {@code rows} rows: a post-norm residual add. */
     static void addNormed(float[] x, float[] y, int rows, int dim, float[] norm, float eps) {
         addNormed(null, x, y, rows, dim, norm, eps);
@@ -243,10 +263,7 @@ final class DecoderBlocks {
 
     /** As {@link #addNormed(float[], float[], int, int, float[], float)}, rows split across the pool when many. */
     static void addNormed(ThreadPool pool, float[] x, float[] y, int rows, int dim, float[] norm, float eps) {
-        rows(pool, rows, (r0, r1, worker) -> {
-            for (int r = r0; r < r1; r++) VectorOps.rmsNorm(y, r * dim, dim, norm, eps);
-            VectorOps.add(x, r0 * dim, y, r0 * dim, (r1 - r0) * dim);
-        });
+        rows(pool, rows, (r0, r1, worker) -> addNormedRows(x, y, r0, r1, dim, norm, eps));
     }
 
     /** {@code dst = rmsNorm(src)} over {@code rows} rows (a pre-norm that keeps its input). */
@@ -256,9 +273,6 @@ final class DecoderBlocks {
 
     /** As {@link #normInto(float[], float[], int, int, float[], float)}, rows split across the pool when many. */
     static void normInto(ThreadPool pool, float[] src, float[] dst, int rows, int dim, float[] norm, float eps) {
-        rows(pool, rows, (r0, r1, worker) -> {
-            System.arraycopy(src, r0 * dim, dst, r0 * dim, (r1 - r0) * dim);
-            for (int r = r0; r < r1; r++) VectorOps.rmsNorm(dst, r * dim, dim, norm, eps);
-        });
+        rows(pool, rows, (r0, r1, worker) -> normIntoRows(src, dst, r0, r1, dim, norm, eps));
     }
 }

@@ -360,14 +360,23 @@ public final class Gemma3Model implements LanguageModel {
             attentionBlock(l, b, from, count, s);
             ffnBlock(l, count, s);
         }
+        // the last layer's residual add (each earlier one's runs inside the next layer's first matmul, see attentionBlock)
+        DecoderBlocks.addNormed(pool, s.x, s.proj, count, dim, layers[c.layers() - 1].postFfwNorm(), c.rmsEps());
         DecoderBlocks.advance(b, from, count);
     }
 
     private void attentionBlock(int l, Batch b, int from, int count, Scratch s) {
         Layer L = layers[l];
         final int dim = c.dim(), kvDim = c.kvDim();
-        DecoderBlocks.normInto(pool, s.x, s.xn, count, dim, L.attnNorm(), c.rmsEps());
-        matmul.matmul(qkv[l], s.xn, count, s.qkvOut, pool);
+        // the previous layer's FFN residual add (x += post_ffw_norm(down), left in s.proj) and this layer's attention
+        // pre-norm, row by row inside the q/k/v matmul's quantization loop: one loop where there were three
+        final float[] x = s.x, xn = s.xn, proj = s.proj, attnNorm = L.attnNorm();
+        final float[] postFfw = l > 0 ? layers[l - 1].postFfwNorm() : null;
+        final float eps = c.rmsEps();
+        matmul.matmul(qkv[l], xn, count, s.qkvOut, pool, (r0, r1, worker) -> {
+            if (postFfw != null) DecoderBlocks.addNormedRows(x, proj, r0, r1, dim, postFfw, eps);
+            DecoderBlocks.normIntoRows(x, xn, r0, r1, dim, attnNorm, eps);
+        });
         qkNormRope[l].apply(pool, s.q, s.k, s.v, count, s.cos[ropeKind[l]], s.sin[ropeKind[l]]);
         // each sequence's rows attend over its own cache (all sequences in one loop over the pool: a sequence's rows
         // are consecutive and its cache is its own, so none reads what another stores), then store their keys and values
@@ -391,14 +400,22 @@ public final class Gemma3Model implements LanguageModel {
             r += run;
         }
         matmul.matmul(L.wo(), s.att, count, s.proj, pool);
-        DecoderBlocks.addNormed(pool, s.x, s.proj, count, dim, L.postAttnNorm(), c.rmsEps());
     }
 
+    /**
+     * The attention's residual add (x += post_attention_norm(o), o in s.proj) and the FFN's pre-norm run inside the
+     * gate/up matmul's quantization loop; the FFN's own residual add is left to the next layer's first matmul (or, after
+     * the last layer, to {@link #layers}), its output in s.proj.
+     */
     private void ffnBlock(int l, int count, Scratch s) {
         Layer L = layers[l];
-        DecoderBlocks.normInto(pool, s.x, s.xn, count, c.dim(), L.ffnNorm(), c.rmsEps());
-        DecoderBlocks.gatedFfn(matmul, pool, gateUp[l], L.down(), s.xn, count, s.gateUpOut, s.proj, Float.NaN);
-        DecoderBlocks.addNormed(pool, s.x, s.proj, count, c.dim(), L.postFfwNorm(), c.rmsEps());
+        final int dim = c.dim();
+        final float[] x = s.x, xn = s.xn, proj = s.proj, postAttn = L.postAttnNorm(), ffnNorm = L.ffnNorm();
+        final float eps = c.rmsEps();
+        DecoderBlocks.gatedFfn(matmul, pool, (r0, r1, worker) -> {
+            DecoderBlocks.addNormedRows(x, proj, r0, r1, dim, postAttn, eps);
+            DecoderBlocks.normIntoRows(x, xn, r0, r1, dim, ffnNorm, eps);
+        }, gateUp[l], L.down(), xn, count, s.gateUpOut, s.proj, Float.NaN);
     }
 
     @Override

@@ -15,6 +15,25 @@ public interface MatMul {
         for (int i = 0; i < ws.length; i++) matmul(ws[i], x, nTokens, outs[i], pool);
     }
 
+    /**
+     * As {@link #matmul(WeightMatrix[], float[], int, float[][], ThreadPool)}, with {@code prep} run over the input's
+     * rows first: {@code prep.run(t0, t1, worker)} must finish rows [t0, t1) of {@code x} (a norm, a residual add, a
+     * GELU gate) touching only rows [t0, t1) of whatever it reads or writes, so that any split of the rows gives the
+     * same result. An implementation that splits the rows across the threads for its own per-row work (quantizing the
+     * activations) runs {@code prep} inside that loop, each thread preparing the rows it then quantizes: one hand-off
+     * and one wait per matmul instead of two. This default runs it as a loop of its own ({@link ThreadPool#rows}).
+     */
+    default void matmul(WeightMatrix[] ws, float[] x, int nTokens, float[][] outs, ThreadPool pool, ThreadPool.RangeTask prep) {
+        ThreadPool.rows(pool, nTokens, prep);
+        matmul(ws, x, nTokens, outs, pool);
+    }
+
+    /** As {@link #matmul(WeightMatrix, float[], int, float[], ThreadPool)} with {@code prep} first (see the shared-input form). */
+    default void matmul(WeightMatrix w, float[] x, int nTokens, float[] out, ThreadPool pool, ThreadPool.RangeTask prep) {
+        ThreadPool.rows(pool, nTokens, prep);
+        matmul(w, x, nTokens, out, pool);
+    }
+
     /** Exact mode: each weight row dequantized once to f32, then dotted with every token in f32. */
     MatMul EXACT = new ExactMatMul();
 }

@@ -89,6 +89,20 @@ public final class ThreadPool implements AutoCloseable {
     }
 
     /**
+     * Rows per call from which row-wise work (norms, q/k norm and rope, GELU, a matmul's row preparation) is split across
+     * a pool's threads: a prompt batch's, whose serial share at 1 thread (~8 % of an EmbeddingGemma forward) otherwise
+     * idles the other threads; a decode step's few rows stay on the caller's thread, where a hand-off would cost more
+     * than the work.
+     */
+    public static final int PARALLEL_ROWS = 16;
+
+    /** Runs {@code task} over rows [0, count): across {@code pool} (may be null) from {@link #PARALLEL_ROWS} rows on, else inline. */
+    public static void rows(ThreadPool pool, int count, RangeTask task) {
+        if (pool == null || pool.threads() == 1 || count < PARALLEL_ROWS) task.run(0, count, 0);
+        else pool.parallelFor(count, task);
+    }
+
+    /**
      * Starts (or with null stops) accounting every loop's CPU time per thread into {@code p}: a profiling aid
      * ({@code EmbedThreadProfile}), off by default, when a loop costs one volatile read more. Set it between loops, from
      * the thread that calls {@link #parallelFor}.

@@ -98,6 +98,26 @@ public final class FastMatMul implements MatMul {
         }
     }
 
+    @Override
+    public void matmul(WeightMatrix[] ws, float[] x, int nTokens, float[][] outs, ThreadPool pool, ThreadPool.RangeTask prep) {
+        Call c = take();
+        try {
+            c.matmul(ws, x, nTokens, outs, pool, prep);
+        } finally {
+            giveBack(c);
+        }
+    }
+
+    @Override
+    public void matmul(WeightMatrix w, float[] x, int nTokens, float[] out, ThreadPool pool, ThreadPool.RangeTask prep) {
+        Call c = take();
+        try {
+            c.matmul(w, x, nTokens, out, pool, prep);
+        } finally {
+            giveBack(c);
+        }
+    }
+
     private Call take() {
         Call c = spare.getAndSet(null);
         if (c == null) c = idle.poll();
@@ -193,7 +213,17 @@ public final class FastMatMul implements MatMul {
     private float[] wide = new float[0];
     /** Where the int8 kernels write in the current call: {@link #out}, or {@link #wide}. */
     private float[] int8Out;
-    private final ThreadPool.RangeTask quantizeTask = (t0, t1, worker) -> xq.quantize(x, t0, t1);
+    private final ThreadPool.RangeTask quantizeTask = (t0, t1, worker) -> {
+        ThreadPool.RangeTask p = this.prep;
+        if (p != null) p.run(t0, t1, worker);
+        xq.quantize(x, t0, t1);
+    };
+    /**
+     * The caller's row preparation ({@link MatMul#matmul(WeightMatrix[], float[], int, float[][], ThreadPool, ThreadPool.RangeTask)})
+     * while a call's quantization is still to run it, row range by row range, just before quantizing those rows; null
+     * otherwise.
+     */
+    private ThreadPool.RangeTask prep;
     private final ThreadPool.RangeTask int8Task = this::int8Range;
     private final ThreadPool.RangeTask interleavedGemmTask = this::interleavedGemmRange;
     private final ThreadPool.RangeTask f16Task = this::f16Range;
@@ -205,6 +235,40 @@ public final class FastMatMul implements MatMul {
     private boolean sameInput;
     /** The input {@link #xq} was quantized from within the current shared-input call (null: none yet). */
     private float[] quantizedFrom;
+
+        /**
+         * With the caller's row preparation: inside the quantization loop when the call quantizes its input once for all
+         * its matrices (a fused call), else as a loop of its own first.
+         */
+        void matmul(WeightMatrix[] ws, float[] x, int nTokens, float[][] outs, ThreadPool pool, ThreadPool.RangeTask prep) {
+        if (!fusable(ws, nTokens)) {
+            ThreadPool.rows(pool, nTokens, prep);
+            matmul(ws, x, nTokens, outs, pool);
+            return;
+        }
+        this.prep = prep;
+        try {
+            fused(ws, x, nTokens, outs, pool);
+        } finally {
+            this.prep = null;
+        }
+    }
+
+        /** With the caller's row preparation: inside the quantization loop when the kernel quantizes, else first. */
+        void matmul(WeightMatrix w, float[] x, int nTokens, float[] out, ThreadPool pool, ThreadPool.RangeTask prep) {
+        Kernel k = kernel(w, nTokens);
+        if (!(k == Kernel.FEW_TOKENS || k == Kernel.INT8_GEMM || k == Kernel.INT8_GEMV)) {
+            ThreadPool.rows(pool, nTokens, prep);
+            matmul(w, x, nTokens, out, pool);
+            return;
+        }
+        this.prep = prep;
+        try {
+            matmul(w, x, nTokens, out, pool);
+        } finally {
+            this.prep = null;
+        }
+    }
 
         void matmul(WeightMatrix[] ws, float[] x, int nTokens, float[][] outs, ThreadPool pool) {
         if (fusable(ws, nTokens)) {
@@ -379,7 +443,7 @@ public final class FastMatMul implements MatMul {
         xq.reserve(nTokens, w.cols());
         // a few decode rows take microseconds: on the caller, rather than a hand-off to the workers and a wait (a batched
         // decode step ran ~4 such loops per layer)
-        if ((long) nTokens * w.cols() <= INLINE_QUANTIZE_FLOATS && sharedLoops) xq.quantize(x, 0, nTokens);
+        if ((long) nTokens * w.cols() <= INLINE_QUANTIZE_FLOATS && sharedLoops) quantizeTask.run(0, nTokens, 0);
         else pool.parallelFor(nTokens, quantizeTask);
         quantizedFrom = x;
     }

@@ -48,6 +48,7 @@ class AttentionTest {
             "6, 2, 48, 10, 25, 7",       // head size not a multiple of the vector (nor of four vectors)
             "4, 2, 32, 0, 17, 13",
             "3, 1, 20, 5, 9, 4",         // three rows per token: row tiles straddle tokens
+            "3, 1, 256, 0, 0, 45",       // EmbeddingGemma's grouping: items of 4 tokens (12 rows), a partial last item
             "2, 2, 8, 0, 4, 3",          // head shorter than a vector
             "4, 1, 256, 0, 8300, 2",     // a range long enough to be streamed in first (DRAM_RANGE_FLOATS)
     })
@@ -149,6 +150,7 @@ class AttentionTest {
             "symmetric, 20, 19, 6, 2, 48",
             "bidirectional, 0, 29, 4, 1, 64",
             "bidirectional, 0, 5, 2, 2, 20",
+            "symmetric, 0, 42, 3, 1, 64",  // EmbeddingGemma: 3 heads per KV head, sliding layers see both sides
             "spans, 0, 40, 4, 1, 64",
             "spans, 6, 34, 8, 4, 32",
             "sliding-spans, 0, 40, 4, 1, 64",
@@ -212,6 +214,19 @@ class AttentionTest {
         Attention.attend(pool, Attention.scratch(pool.threads()), vis, kv, q, actual, row0, batch, cached, heads, kvHeads,
                 headDim, bk, bv);
         assertClose(actual, expected, 1e-4f);
+    }
+
+    @Test
+    void itemsFillWholeRowTiles() {
+        // tokens per item × heads per KV head: 16 rows where that is a multiple of 4, else the most below it that is
+        assertThat(Attention.tokenBlock(1)).isEqualTo(16);
+        assertThat(Attention.tokenBlock(2)).isEqualTo(8);
+        assertThat(Attention.tokenBlock(3)).isEqualTo(4);
+        assertThat(Attention.tokenBlock(4)).isEqualTo(4);
+        assertThat(Attention.tokenBlock(8)).isEqualTo(2);
+        assertThat(Attention.tokenBlock(16)).isEqualTo(1);
+        assertThat(Attention.tokenBlock(5)).as("no multiple of 4 below 16 rows: as many as fit").isEqualTo(3);
+        assertThat(Attention.tokenBlock(32)).isEqualTo(1);
     }
 
     @Test

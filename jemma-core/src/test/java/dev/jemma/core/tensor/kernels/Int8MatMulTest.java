@@ -287,6 +287,58 @@ class Int8MatMulTest {
         }
     }
 
+    /**
+     * A matmul with a row preparation ({@code MatMul.matmul(…, prep)}: the model's norms and residual adds, run inside
+     * the quantization loop where the call has one) equals the preparation as a loop of its own, then the plain call —
+     * bit for bit, for a fused shared-input call, a lone int8 GEMM, the few-token and per-token kernels, and a kernel
+     * that does not quantize (Q8_0's f32 GEMM), at 1 and 2 threads. The preparation scales each row by its own index,
+     * so a row prepared twice, or not at all, or by another row's range, shows.
+     */
+    @ParameterizedTest(name = "matmul with a row preparation, {0} tokens")
+    @CsvSource({"1", "5", "16", "40"})
+    void rowPreparationInsideTheCallEqualsALoopBeforeIt(int n) {
+        // 40 × 512 floats are past FastMatMul.INLINE_QUANTIZE_FLOATS: that call quantizes (and prepares) across the pool
+        int cols = 512;
+        WeightMatrix[] ws = {
+                packed(FastMatMulTest.randomMatrix(GgmlType.Q4_0, 192, cols, 11)),
+                packed(FastMatMulTest.randomMatrix(GgmlType.Q4_0, 64, cols, 12))};
+        WeightMatrix q8 = packed(FastMatMulTest.randomMatrix(GgmlType.Q8_0, 96, cols, 13));
+        Random rnd = new Random(n);
+        float[] src = new float[n * cols];
+        for (int i = 0; i < src.length; i++) src[i] = (float) rnd.nextGaussian();
+        FastMatMul mm = new FastMatMul();
+        for (int threads : new int[]{1, 2}) {
+            try (ThreadPool p = new ThreadPool(threads)) {
+                float[] x = new float[src.length], y = new float[src.length];
+                ThreadPool.RangeTask prep = (t0, t1, worker) -> {
+                    for (int t = t0; t < t1; t++) {
+                        for (int c = 0; c < cols; c++) x[t * cols + c] = src[t * cols + c] * (1 + t) + x[t * cols + c];
+                    }
+                };
+                // the reference: the same preparation over all rows first (x starts at 0 both times, so a row prepared
+                // twice would double)
+                for (int t = 0; t < n; t++) {
+                    for (int c = 0; c < cols; c++) y[t * cols + c] = src[t * cols + c] * (1 + t);
+                }
+                float[][] fused = {new float[n * 192], new float[n * 64]}, ref = {new float[n * 192], new float[n * 64]};
+                mm.matmul(ws, x, n, fused, p, prep);
+                mm.matmul(ws, y, n, ref, p);
+                assertThat(x).as("prepared input, %d thread(s)", threads).containsExactly(y);
+                for (int i = 0; i < ws.length; i++) {
+                    assertThat(fused[i]).as("shared-input call, matrix %d, %d thread(s)", i, threads).containsExactly(ref[i]);
+                }
+                for (WeightMatrix w : new WeightMatrix[]{ws[0], q8}) {
+                    java.util.Arrays.fill(x, 0f);
+                    float[] one = new float[n * w.rows()], want = new float[n * w.rows()];
+                    mm.matmul(w, x, n, one, p, prep);
+                    mm.matmul(w, y, n, want, p);
+                    assertThat(x).as("%s: prepared input, %d thread(s)", w.type(), threads).containsExactly(y);
+                    assertThat(one).as("%s, %d thread(s)", w.type(), threads).containsExactly(want);
+                }
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0} rows read back from the interleaved copy")
     @CsvSource({"Q4_0, 96", "Q5_0, 96", "Q8_0, 96", "F16, 96", "Q4_K, 512", "Q5_K, 512", "Q6_K, 512"})
     void rowsReadFromTheCopyAreBitIdentical(GgmlType type, int cols) {
