@@ -30,13 +30,15 @@ import java.util.concurrent.atomic.AtomicLong;
  *       /work/bench/gemma3-1b-Q4_0.gguf 2 1,4,8 48 16 2 shared,separate
  * </pre>
  * Arguments: MODEL THREADS C-LIST G [P (16)] [ROUNDS (2: the first warms up)] [MODES (shared): {@code shared} the
- * matmul rules now, {@code separate} those before {@link FastMatMul#sharedLoops} — a loop per matrix unless all take the
- * int8 GEMM, quantization in a loop — alternated round by round in one process].
+ * matmul rules now, {@code ungated} those before {@link FastMatMul#gatedLoops} — the gated FFN's activation on the caller
+ * and its down projection's input quantized in a loop of its own — {@code separate} those before
+ * {@link FastMatMul#sharedLoops} — a loop per matrix unless all take the int8 GEMM, quantization in a loop — alternated
+ * round by round in one process].
  */
 public final class ServingProfile {
     public static void main(String[] args) throws Exception {
         if (args.length < 4) {
-            System.err.println("usage: ServingProfile MODEL.gguf THREADS C[,C...] G [P] [ROUNDS] [shared,separate]");
+            System.err.println("usage: ServingProfile MODEL.gguf THREADS C[,C...] G [P] [ROUNDS] [shared,ungated,separate]");
             System.exit(2);
         }
         Path model = Path.of(args[0]);
@@ -48,20 +50,41 @@ public final class ServingProfile {
         for (String cs : args[2].split(",")) {
             int c = Integer.parseInt(cs);
             EngineOptions opts = EngineOptions.builder().threads(threads).parallel(c).contextLength(c * 1024).build();
+            Map<String, List<double[]>> byMode = new java.util.LinkedHashMap<>();
             try (Engine engine = Engine.load(model, opts)) {
                 run(engine, threads, c, gen, prompt, null);   // warm-up: the JIT compiles the kernels
                 for (int round = 1; round < rounds; round++) {
                     for (String mode : modes) {
                         FastMatMul.sharedLoops(!mode.equals("separate"));
-                        run(engine, threads, c, gen, prompt, mode);
+                        FastMatMul.gatedLoops(mode.equals("shared"));
+                        byMode.computeIfAbsent(mode, m -> new ArrayList<>()).add(run(engine, threads, c, gen, prompt, mode));
                     }
                 }
                 FastMatMul.sharedLoops(true);
+                FastMatMul.gatedLoops(true);
+            }
+            // a shared machine preempts a round now and then (its spinning thread's CPU then grows): the least and the
+            // median of the alternated rounds say more than any one round
+            for (var e : byMode.entrySet()) {
+                System.out.printf("C=%d %s over %d rounds: CPU/step min %.1f median %.1f ms; loops' work/step min %.1f median %.1f;"
+                                + " CPU/row min %.2f median %.2f ms%n", c, e.getKey(), e.getValue().size(),
+                        min(e.getValue(), 0), median(e.getValue(), 0), min(e.getValue(), 1), median(e.getValue(), 1),
+                        min(e.getValue(), 2), median(e.getValue(), 2));
             }
         }
     }
 
-    private static void run(Engine engine, int threads, int c, int gen, int prompt, String report) throws Exception {
+    private static double min(List<double[]> runs, int i) {
+        return runs.stream().mapToDouble(r -> r[i]).min().orElse(Double.NaN);
+    }
+
+    private static double median(List<double[]> runs, int i) {
+        double[] v = runs.stream().mapToDouble(r -> r[i]).sorted().toArray();
+        return v.length == 0 ? Double.NaN : v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
+    /** One run of C sessions; returns {CPU per step in steps, loops' work per step, CPU per row} in ms (null when not reported). */
+    private static double[] run(Engine engine, int threads, int c, int gen, int prompt, String report) throws Exception {
         int vocab = engine.config().vocabSize();
         Random rnd = new Random(c);
         PoolProfile prof = new PoolProfile(threads);
@@ -94,7 +117,7 @@ public final class ServingProfile {
         long wall = System.nanoTime() - wall0, cpu = processCpu() - cpu0;
         engine.profileSteps(null);
         engine.observeSteps(null);
-        if (report == null) return;
+        if (report == null) return null;
         Map<String, PoolProfile.Entry> entries = prof.entries();
         long steps = 0, loops = 0, work = 0, callerWait = 0, workerIdle = 0, serial = 0;
         for (var e : entries.entrySet()) {
@@ -115,12 +138,15 @@ public final class ServingProfile {
         System.out.printf("  CPU/step in steps %.2f ms: loops' work %.2f, caller waiting for workers %.2f, workers idle within the step %.2f, serial between loops %.2f%n",
                 inSteps / perStep, work / perStep, callerWait / perStep, workerIdle / perStep, serial / perStep);
         System.out.printf("  CPU per row in steps %.2f ms%n", inSteps / 1e6 / rows);
-        System.out.println("  heaviest loop sites, CPU/step ms (work + waiting + idle), calls/step:");
+        System.out.println("  heaviest loop sites, CPU/step ms (work + waiting + idle + the serial code before the loop), calls/step:");
         entries.entrySet().stream()
                 .sorted(Comparator.comparingLong((Map.Entry<String, PoolProfile.Entry> e) -> -cost(e.getValue())))
-                .limit(8)
-                .forEach(e -> System.out.printf("    %7.2f %6.1f  %s%n", cost(e.getValue()) / perStep,
-                        e.getValue().calls / (double) Math.max(1, stepCount), site(e.getKey())));
+                .limit(Integer.getInteger("sites", 8))
+                .forEach(e -> System.out.printf("    %7.2f %6.1f  (work %.2f, caller wait %.2f, worker idle %.2f, serial before %.2f)  %s%n",
+                        cost(e.getValue()) / perStep, e.getValue().calls / (double) Math.max(1, stepCount),
+                        e.getValue().work() / perStep, e.getValue().callerWait / perStep, e.getValue().workerIdle / perStep,
+                        e.getValue().serialBefore / perStep, site(e.getKey())));
+        return new double[]{inSteps / perStep, work / perStep, inSteps / 1e6 / rows};
     }
 
     /** A loop's label without the profiler's and the pool's own frames. */

@@ -132,6 +132,9 @@ final class DecoderBlocks {
                          float[][] gateUpOut, float[] out, float sparsity) {
         final int ffn = gateUp[0].rows();
         final float[] gate = gateUpOut[0], up = gateUpOut[1];
+        // the fast path runs gate/up, the activation and the down projection's quantization as one loop (same bits);
+        // the Gaussian top-k needs whole rows first
+        if (Float.isNaN(sparsity) && mm.gatedFfn(gateUp, down, x, count, gateUpOut, out, Ops::geluGateVector, pool)) return;
         mm.matmul(gateUp, x, count, gateUpOut, pool);
         if (!Float.isNaN(sparsity)) {
             for (int t = 0; t < count; t++) gaussianTopK(gate, t * ffn, ffn, sparsity);
