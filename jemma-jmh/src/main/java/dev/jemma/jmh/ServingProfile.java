@@ -54,14 +54,17 @@ public final class ServingProfile {
             try (Engine engine = Engine.load(model, opts)) {
                 run(engine, threads, c, gen, prompt, null);   // warm-up: the JIT compiles the kernels
                 for (int round = 1; round < rounds; round++) {
+                    if (Boolean.getBoolean("stepwise")) {
+                        // the modes alternate step by step within one run: each sees the same streams and machine load
+                        double[][] r = run(engine, threads, c, gen, prompt, modes);
+                        for (int i = 0; i < modes.length; i++) byMode.computeIfAbsent(modes[i], m -> new ArrayList<>()).add(r[i]);
+                        continue;
+                    }
                     for (String mode : modes) {
-                        FastMatMul.sharedLoops(!mode.equals("separate"));
-                        FastMatMul.gatedLoops(mode.equals("shared"));
-                        byMode.computeIfAbsent(mode, m -> new ArrayList<>()).add(run(engine, threads, c, gen, prompt, mode));
+                        byMode.computeIfAbsent(mode, m -> new ArrayList<>()).add(run(engine, threads, c, gen, prompt, new String[]{mode})[0]);
                     }
                 }
-                FastMatMul.sharedLoops(true);
-                FastMatMul.gatedLoops(true);
+                mode("shared");
             }
             // a shared machine preempts a round now and then (its spinning thread's CPU then grows): the least and the
             // median of the alternated rounds say more than any one round
@@ -74,6 +77,12 @@ public final class ServingProfile {
         }
     }
 
+    /** Sets the matmul rules of a mode (see the class comment). */
+    private static void mode(String mode) {
+        FastMatMul.sharedLoops(!mode.equals("separate"));
+        FastMatMul.gatedLoops(mode.equals("shared"));
+    }
+
     private static double min(List<double[]> runs, int i) {
         return runs.stream().mapToDouble(r -> r[i]).min().orElse(Double.NaN);
     }
@@ -83,13 +92,23 @@ public final class ServingProfile {
         return v.length == 0 ? Double.NaN : v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
     }
 
-    /** One run of C sessions; returns {CPU per step in steps, loops' work per step, CPU per row} in ms (null when not reported). */
-    private static double[] run(Engine engine, int threads, int c, int gen, int prompt, String report) throws Exception {
+    /**
+     * One run of C sessions, its decode steps in {@code modes} by turns (null: a warm-up, nothing reported); returns per
+     * mode {CPU per step in steps, loops' work per step, CPU per row} in ms.
+     */
+    private static double[][] run(Engine engine, int threads, int c, int gen, int prompt, String[] modes) throws Exception {
         int vocab = engine.config().vocabSize();
         Random rnd = new Random(c);
-        PoolProfile prof = new PoolProfile(threads);
-        AtomicInteger firstTokens = new AtomicInteger();
-        AtomicLong decodeRows = new AtomicLong(), observedSteps = new AtomicLong();
+        int k = modes == null ? 1 : modes.length;
+        PoolProfile[] profs = new PoolProfile[k];
+        AtomicLong[] decodeRows = new AtomicLong[k], observedSteps = new AtomicLong[k];
+        for (int i = 0; i < k; i++) {
+            profs[i] = new PoolProfile(threads);
+            decodeRows[i] = new AtomicLong();
+            observedSteps[i] = new AtomicLong();
+        }
+        if (modes != null) mode(modes[0]);
+        AtomicInteger firstTokens = new AtomicInteger(), current = new AtomicInteger();
         List<Thread> ts = new ArrayList<>();
         for (int i = 0; i < c; i++) {
             int[] ids = new int[prompt];
@@ -101,11 +120,19 @@ public final class ServingProfile {
                 s.generate(ids, g, tok -> {
                     // nobody blocks here: a stream held back would be left behind by the scheduler as late
                     if (tok.index() == 0 && firstTokens.incrementAndGet() == c) {
+                        // called by each step's leader after the step, before the next: the next step's mode and profile
                         engine.observeSteps((promptRows, decode, sequences, nanos) -> {
-                            decodeRows.addAndGet(decode + promptRows);
-                            observedSteps.incrementAndGet();
+                            int m = current.get();
+                            decodeRows[m].addAndGet(decode + promptRows);
+                            observedSteps[m].incrementAndGet();
+                            if (k > 1) {
+                                int next = (m + 1) % k;
+                                current.set(next);
+                                mode(modes[next]);
+                                engine.profileSteps(profs[next]);
+                            }
                         });
-                        engine.profileSteps(prof);
+                        engine.profileSteps(profs[0]);
                     }
                 });
             }, "session-" + i);
@@ -117,7 +144,18 @@ public final class ServingProfile {
         long wall = System.nanoTime() - wall0, cpu = processCpu() - cpu0;
         engine.profileSteps(null);
         engine.observeSteps(null);
-        if (report == null) return null;
+        if (modes == null) return null;
+        double[][] result = new double[k][];
+        for (int i = 0; i < k; i++) {
+            result[i] = report(profs[i], c, modes[i] + (k > 1 ? " (steps by turns with " + String.join(", ", modes) + ")" : ""),
+                    decodeRows[i].get(), observedSteps[i].get(), wall, cpu, (long) c * gen);
+        }
+        return result;
+    }
+
+    /** Prints one mode's profile; returns {CPU per step in steps, loops' work per step, CPU per row} in ms. */
+    private static double[] report(PoolProfile prof, int c, String label, long decodeRows, long observedSteps, long wall, long cpu,
+                                   long tokens) {
         Map<String, PoolProfile.Entry> entries = prof.entries();
         long steps = 0, loops = 0, work = 0, callerWait = 0, workerIdle = 0, serial = 0;
         for (var e : entries.entrySet()) {
@@ -130,11 +168,10 @@ public final class ServingProfile {
             serial += x.serialBefore;
         }
         final long stepCount = steps;
-        final double perStep = 1e6 * Math.max(1, steps), rows = Math.max(1, decodeRows.get());
+        final double perStep = 1e6 * Math.max(1, steps), rows = Math.max(1, decodeRows);
         long inSteps = work + callerWait + workerIdle + serial;
-        System.out.printf("C=%d %s: %d decode steps of %.2f rows, pool loops/step %.1f; wall %.1f s, process CPU %.1f s for %d tokens%n",
-                c, report, steps, rows / Math.max(1, observedSteps.get()), loops / (double) Math.max(1, steps), wall / 1e9, cpu / 1e9,
-                (long) c * gen);
+        System.out.printf("C=%d %s: %d decode steps of %.2f rows, pool loops/step %.1f; the run: wall %.1f s, process CPU %.1f s for %d tokens%n",
+                c, label, steps, rows / Math.max(1, observedSteps), loops / (double) Math.max(1, steps), wall / 1e9, cpu / 1e9, tokens);
         System.out.printf("  CPU/step in steps %.2f ms: loops' work %.2f, caller waiting for workers %.2f, workers idle within the step %.2f, serial between loops %.2f%n",
                 inSteps / perStep, work / perStep, callerWait / perStep, workerIdle / perStep, serial / perStep);
         System.out.printf("  CPU per row in steps %.2f ms%n", inSteps / 1e6 / rows);
