@@ -217,7 +217,7 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
             return this;
         }
 
-        /** Prompt tokens per model step (chunked prefill); 0 = maxBatch. */
+        /** Rows per model step while streams decode (chunked prefill; {@link EngineOptions#batchChunk}); 0 = the default. */
         public Builder batchChunk(int v) {
             batchChunk = v;
             return this;

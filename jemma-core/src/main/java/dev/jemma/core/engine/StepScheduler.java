@@ -244,6 +244,32 @@ final class StepScheduler {
         return w.logits;
     }
 
+    /**
+     * Runs {@code body} (which calls the model itself) as if it were a step: after the step running now, and with no step
+     * starting until it returns, since the model keeps one set of buffers ({@link Engine#warmUp}).
+     */
+    void alone(Runnable body) {
+        lock.lock();
+        try {
+            if (closed) throw new IllegalStateException("the engine is closed");
+            while (leading) changed.awaitUninterruptibly();
+            leading = true;
+        } finally {
+            lock.unlock();
+        }
+        try {
+            body.run();
+        } finally {
+            lock.lock();
+            try {
+                leading = false;
+                changed.signalAll();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
     /** Runs steps until {@code own} is done (called with the lock held; released while the model runs). */
     private void lead(Work own) {
         while (!own.done) {

@@ -69,6 +69,33 @@ class ContinuousBatchingTest {
     }
 
     /**
+     * {@link Engine#warmUp} runs its steps on caches of its own and leaves nothing behind but the KV pool, allocated in
+     * full: generations afterwards give the tokens they give on an engine that was not warmed up, and use the pool's
+     * caches (no more are made).
+     */
+    @Test
+    void aWarmUpAllocatesThePoolAndChangesNoResult() throws Exception {
+        String text = "In the beginning";
+        int[] cold;
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(128).maxBatch(32).parallel(3).build());
+             Session s = engine.newSession()) {
+            assertThat(engine.kvPool().allocated()).isZero();
+            cold = s.complete(text, GREEDY24, null).tokens();
+        }
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(128).maxBatch(32).parallel(3).build())) {
+            assertThat(engine.warmUp()).as("rounds").isBetween(1, Engine.WARM_UP_ROUNDS);
+            assertThat(engine.kvPool().allocated()).as("caches allocated by the warm-up").isEqualTo(3);
+            try (Session s = engine.newSession()) {
+                assertThat(s.complete(text, GREEDY24, null).tokens()).isEqualTo(cold);
+            }
+            assertThat(engine.kvPool().allocated()).as("caches after a generation").isEqualTo(3);
+        }
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(1).contextLength(128).build())) {
+            assertThat(engine.warmUp()).as("rounds without a KV pool").isZero();
+        }
+    }
+
+    /**
      * The chunk caps a prompt only while streams decode beside it: a prompt with no stream running takes the model's
      * whole batch per step (a lone prefill is as fast as without the scheduler), counted in steps.
      */
