@@ -33,7 +33,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * matmul rules now, {@code ungated} those before {@link FastMatMul#gatedLoops} — the gated FFN's activation on the caller
  * and its down projection's input quantized in a loop of its own — {@code separate} those before
  * {@link FastMatMul#sharedLoops} — a loop per matrix unless all take the int8 GEMM, quantization in a loop — alternated
- * round by round in one process].
+ * round by round in one process, or with {@code -Dstepwise=true} step by step within each run, each mode with its own
+ * profile, so that both see the same streams and machine load]. {@code -Dsites=N}: how many loop sites to list (8).
  */
 public final class ServingProfile {
     public static void main(String[] args) throws Exception {
