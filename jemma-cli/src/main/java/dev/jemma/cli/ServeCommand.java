@@ -46,10 +46,11 @@ final class ServeCommand implements Callable<Integer> {
             + "a request's num_ctx must fit one slot). Default: every slot the model's context, at most 8192"})
     int ctx;
 
-    @Option(names = "--batch-chunk", paramLabel = "N", description = {"prompt tokens per model step while other streams generate "
-            + "(chunked prefill): a long prompt is processed N tokens at a time with every running stream's next token in the "
-            + "same step, so other streams keep going; a prompt alone takes the whole batch (default ${DEFAULT-VALUE}: a step "
-            + "with a 16-token chunk costs ~3x a decode step; docs/PERFORMANCE.md)"})
+    @Option(names = "--batch-chunk", paramLabel = "N", description = {"rows per model step while other streams generate "
+            + "(chunked prefill): every running stream's next token and prompt tokens up to N rows in all (at least 4), so a "
+            + "long prompt is processed a chunk at a time and other streams keep going; a prompt alone takes the whole batch "
+            + "(default ${DEFAULT-VALUE}: the few-token kernels' limit; 3 streams + 13 prompt tokens cost ~2x a decode step; "
+            + "docs/PERFORMANCE.md)"})
     int batchChunk = dev.jemma.core.engine.EngineOptions.DEFAULT_BATCH_CHUNK;
 
     @Option(names = {"-t", "--threads"}, paramLabel = "THREADS", description = "compute threads (default: all cores)")

@@ -30,13 +30,16 @@ import java.util.concurrent.atomic.AtomicLong;
  *       /work/bench/gemma3-1b-Q4_0.gguf 2 1,4,8 48 16 2 shared,separate
  * </pre>
  * Arguments: MODEL THREADS C-LIST G [P (16)] [ROUNDS (2: the first warms up)] [MODES (shared): {@code shared} the
- * matmul rules now, {@code separate} those before {@link FastMatMul#sharedLoops} — a loop per matrix unless all take the
- * int8 GEMM, quantization in a loop — alternated round by round in one process].
+ * matmul rules now, {@code ungated} those before {@link FastMatMul#gatedLoops} — the gated FFN's activation on the caller
+ * and its down projection's input quantized in a loop of its own — {@code separate} those before
+ * {@link FastMatMul#sharedLoops} — a loop per matrix unless all take the int8 GEMM, quantization in a loop — alternated
+ * round by round in one process, or with {@code -Dstepwise=true} step by step within each run, each mode with its own
+ * profile, so that both see the same streams and machine load]. {@code -Dsites=N}: how many loop sites to list (8).
  */
 public final class ServingProfile {
     public static void main(String[] args) throws Exception {
         if (args.length < 4) {
-            System.err.println("usage: ServingProfile MODEL.gguf THREADS C[,C...] G [P] [ROUNDS] [shared,separate]");
+            System.err.println("usage: ServingProfile MODEL.gguf THREADS C[,C...] G [P] [ROUNDS] [shared,ungated,separate]");
             System.exit(2);
         }
         Path model = Path.of(args[0]);
@@ -48,25 +51,65 @@ public final class ServingProfile {
         for (String cs : args[2].split(",")) {
             int c = Integer.parseInt(cs);
             EngineOptions opts = EngineOptions.builder().threads(threads).parallel(c).contextLength(c * 1024).build();
+            Map<String, List<double[]>> byMode = new java.util.LinkedHashMap<>();
             try (Engine engine = Engine.load(model, opts)) {
                 run(engine, threads, c, gen, prompt, null);   // warm-up: the JIT compiles the kernels
                 for (int round = 1; round < rounds; round++) {
+                    if (Boolean.getBoolean("stepwise")) {
+                        // the modes alternate step by step within one run: each sees the same streams and machine load
+                        double[][] r = run(engine, threads, c, gen, prompt, modes);
+                        for (int i = 0; i < modes.length; i++) byMode.computeIfAbsent(modes[i], m -> new ArrayList<>()).add(r[i]);
+                        continue;
+                    }
                     for (String mode : modes) {
-                        FastMatMul.sharedLoops(!mode.equals("separate"));
-                        run(engine, threads, c, gen, prompt, mode);
+                        byMode.computeIfAbsent(mode, m -> new ArrayList<>()).add(run(engine, threads, c, gen, prompt, new String[]{mode})[0]);
                     }
                 }
-                FastMatMul.sharedLoops(true);
+                mode("shared");
+            }
+            // a shared machine preempts a round now and then (its spinning thread's CPU then grows): the least and the
+            // median of the alternated rounds say more than any one round
+            for (var e : byMode.entrySet()) {
+                System.out.printf("C=%d %s over %d rounds: CPU/step min %.1f median %.1f ms; loops' work/step min %.1f median %.1f;"
+                                + " CPU/row min %.2f median %.2f ms%n", c, e.getKey(), e.getValue().size(),
+                        min(e.getValue(), 0), median(e.getValue(), 0), min(e.getValue(), 1), median(e.getValue(), 1),
+                        min(e.getValue(), 2), median(e.getValue(), 2));
             }
         }
     }
 
-    private static void run(Engine engine, int threads, int c, int gen, int prompt, String report) throws Exception {
+    /** Sets the matmul rules of a mode (see the class comment). */
+    private static void mode(String mode) {
+        FastMatMul.sharedLoops(!mode.equals("separate"));
+        FastMatMul.gatedLoops(mode.equals("shared"));
+    }
+
+    private static double min(List<double[]> runs, int i) {
+        return runs.stream().mapToDouble(r -> r[i]).min().orElse(Double.NaN);
+    }
+
+    private static double median(List<double[]> runs, int i) {
+        double[] v = runs.stream().mapToDouble(r -> r[i]).sorted().toArray();
+        return v.length == 0 ? Double.NaN : v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
+    /**
+     * One run of C sessions, its decode steps in {@code modes} by turns (null: a warm-up, nothing reported); returns per
+     * mode {CPU per step in steps, loops' work per step, CPU per row} in ms.
+     */
+    private static double[][] run(Engine engine, int threads, int c, int gen, int prompt, String[] modes) throws Exception {
         int vocab = engine.config().vocabSize();
         Random rnd = new Random(c);
-        PoolProfile prof = new PoolProfile(threads);
-        AtomicInteger firstTokens = new AtomicInteger();
-        AtomicLong decodeRows = new AtomicLong(), observedSteps = new AtomicLong();
+        int k = modes == null ? 1 : modes.length;
+        PoolProfile[] profs = new PoolProfile[k];
+        AtomicLong[] decodeRows = new AtomicLong[k], observedSteps = new AtomicLong[k];
+        for (int i = 0; i < k; i++) {
+            profs[i] = new PoolProfile(threads);
+            decodeRows[i] = new AtomicLong();
+            observedSteps[i] = new AtomicLong();
+        }
+        if (modes != null) mode(modes[0]);
+        AtomicInteger firstTokens = new AtomicInteger(), current = new AtomicInteger();
         List<Thread> ts = new ArrayList<>();
         for (int i = 0; i < c; i++) {
             int[] ids = new int[prompt];
@@ -78,11 +121,19 @@ public final class ServingProfile {
                 s.generate(ids, g, tok -> {
                     // nobody blocks here: a stream held back would be left behind by the scheduler as late
                     if (tok.index() == 0 && firstTokens.incrementAndGet() == c) {
+                        // called by each step's leader after the step, before the next: the next step's mode and profile
                         engine.observeSteps((promptRows, decode, sequences, nanos) -> {
-                            decodeRows.addAndGet(decode + promptRows);
-                            observedSteps.incrementAndGet();
+                            int m = current.get();
+                            decodeRows[m].addAndGet(decode + promptRows);
+                            observedSteps[m].incrementAndGet();
+                            if (k > 1) {
+                                int next = (m + 1) % k;
+                                current.set(next);
+                                mode(modes[next]);
+                                engine.profileSteps(profs[next]);
+                            }
                         });
-                        engine.profileSteps(prof);
+                        engine.profileSteps(profs[0]);
                     }
                 });
             }, "session-" + i);
@@ -94,7 +145,18 @@ public final class ServingProfile {
         long wall = System.nanoTime() - wall0, cpu = processCpu() - cpu0;
         engine.profileSteps(null);
         engine.observeSteps(null);
-        if (report == null) return;
+        if (modes == null) return null;
+        double[][] result = new double[k][];
+        for (int i = 0; i < k; i++) {
+            result[i] = report(profs[i], c, modes[i] + (k > 1 ? " (steps by turns with " + String.join(", ", modes) + ")" : ""),
+                    decodeRows[i].get(), observedSteps[i].get(), wall, cpu, (long) c * gen);
+        }
+        return result;
+    }
+
+    /** Prints one mode's profile; returns {CPU per step in steps, loops' work per step, CPU per row} in ms. */
+    private static double[] report(PoolProfile prof, int c, String label, long decodeRows, long observedSteps, long wall, long cpu,
+                                   long tokens) {
         Map<String, PoolProfile.Entry> entries = prof.entries();
         long steps = 0, loops = 0, work = 0, callerWait = 0, workerIdle = 0, serial = 0;
         for (var e : entries.entrySet()) {
@@ -107,20 +169,22 @@ public final class ServingProfile {
             serial += x.serialBefore;
         }
         final long stepCount = steps;
-        final double perStep = 1e6 * Math.max(1, steps), rows = Math.max(1, decodeRows.get());
+        final double perStep = 1e6 * Math.max(1, steps), rows = Math.max(1, decodeRows);
         long inSteps = work + callerWait + workerIdle + serial;
-        System.out.printf("C=%d %s: %d decode steps of %.2f rows, pool loops/step %.1f; wall %.1f s, process CPU %.1f s for %d tokens%n",
-                c, report, steps, rows / Math.max(1, observedSteps.get()), loops / (double) Math.max(1, steps), wall / 1e9, cpu / 1e9,
-                (long) c * gen);
+        System.out.printf("C=%d %s: %d decode steps of %.2f rows, pool loops/step %.1f; the run: wall %.1f s, process CPU %.1f s for %d tokens%n",
+                c, label, steps, rows / Math.max(1, observedSteps), loops / (double) Math.max(1, steps), wall / 1e9, cpu / 1e9, tokens);
         System.out.printf("  CPU/step in steps %.2f ms: loops' work %.2f, caller waiting for workers %.2f, workers idle within the step %.2f, serial between loops %.2f%n",
                 inSteps / perStep, work / perStep, callerWait / perStep, workerIdle / perStep, serial / perStep);
         System.out.printf("  CPU per row in steps %.2f ms%n", inSteps / 1e6 / rows);
-        System.out.println("  heaviest loop sites, CPU/step ms (work + waiting + idle), calls/step:");
+        System.out.println("  heaviest loop sites, CPU/step ms (work + waiting + idle + the serial code before the loop), calls/step:");
         entries.entrySet().stream()
                 .sorted(Comparator.comparingLong((Map.Entry<String, PoolProfile.Entry> e) -> -cost(e.getValue())))
-                .limit(8)
-                .forEach(e -> System.out.printf("    %7.2f %6.1f  %s%n", cost(e.getValue()) / perStep,
-                        e.getValue().calls / (double) Math.max(1, stepCount), site(e.getKey())));
+                .limit(Integer.getInteger("sites", 8))
+                .forEach(e -> System.out.printf("    %7.2f %6.1f  (work %.2f, caller wait %.2f, worker idle %.2f, serial before %.2f)  %s%n",
+                        cost(e.getValue()) / perStep, e.getValue().calls / (double) Math.max(1, stepCount),
+                        e.getValue().work() / perStep, e.getValue().callerWait / perStep, e.getValue().workerIdle / perStep,
+                        e.getValue().serialBefore / perStep, site(e.getKey())));
+        return new double[]{inSteps / perStep, work / perStep, inSteps / 1e6 / rows};
     }
 
     /** A loop's label without the profiler's and the pool's own frames. */

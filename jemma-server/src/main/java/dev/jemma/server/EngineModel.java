@@ -66,7 +66,17 @@ final class EngineModel implements ServedModel {
             if (perSlot > 0) b.contextLength(perSlot);
             // an embedding model (EmbeddingGemma) is served for /api/embed and /v1/embeddings only
             if (EmbedderModel.isEmbeddingModel(e.path())) return new EmbedderModel(dev.jemma.core.embed.Embedder.load(e.path(), b.build()), e.size());
-            return new EngineModel(Engine.load(e.path(), b.parallel(config.parallel()).build()), config.parallel(), e.size());
+            Engine engine = Engine.load(e.path(), b.parallel(config.parallel()).build());
+            try {
+                // the kernels compiled and the KV pool allocated before the first request: the JIT's first batched steps
+                // make a burst of garbage that, beside freshly allocated caches under load, pushed the peak RSS past the
+                // memory plan + 200 MB (docs/PERFORMANCE.md, "Serving")
+                engine.warmUp();
+            } catch (RuntimeException | Error ex) {
+                engine.close();
+                throw ex;
+            }
+            return new EngineModel(engine, config.parallel(), e.size());
         };
     }
 

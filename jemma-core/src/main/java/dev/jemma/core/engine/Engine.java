@@ -364,6 +364,68 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
+     * Prepares a serving engine before its first request (the server calls it right after loading a model, before the
+     * model is served; call it before any session generates): runs the batch shapes continuous batching will run — steps
+     * of 1 to {@code parallel} decode rows, one with a prompt chunk beside them, a prompt alone — on small caches of its
+     * own until the JIT has compiled their kernels (at most {@value #WARM_UP_ROUNDS} rounds), then allocates every cache
+     * of the KV pool. Why: the first steps of a new shape run their Vector API kernels uncompiled, which allocates a
+     * boxed vector per operation — hundreds of MB a second of garbage for a few seconds — and G1 grows the heap to meet
+     * it; when that first happened under load, beside the pool's freshly allocated caches (each 2 × 44 contiguous 1 MB
+     * regions for the 1B file), the peak RSS passed the memory plan + 200 MB (C = 4: VmHWM 1516 MiB against 1421, loaded
+     * machine; docs/PERFORMANCE.md "Serving"). Here the burst meets a nearly empty heap, and the caches are allocated
+     * after it, contiguous, as the plan counted them. Returns the rounds run. Without a KV pool it does nothing.
+     */
+    public int warmUp() {
+        if (kvPool == null) return 0;
+        int[] rounds = new int[1];
+        // as a step of its own: a session that generates meanwhile waits for it (the model keeps one set of buffers)
+        scheduler.alone(() -> rounds[0] = warmUpSteps());
+        kvPool.allocateAll();
+        return rounds[0];
+    }
+
+    private int warmUpSteps() {
+        int rows = Math.min(options.parallel(), dev.jemma.core.tensor.kernels.Int8FewTokens.MAX_TOKENS);
+        int chunk = Math.min(options.batchChunkOrDefault(), model.maxBatch());
+        int prompt = Math.min(model.maxBatch(), Math.max(chunk, dev.jemma.core.tensor.kernels.Int8FewTokens.MAX_TOKENS + 1));
+        int context = Math.min(contextLength, prompt + 2 * rows + 8);
+        java.util.List<KvCache> caches = new java.util.ArrayList<>();
+        for (int i = 0; i <= rows; i++) caches.add(model.newCache(context));
+        int vocab = config.vocabSize();
+        int[] tokens = new int[prompt];
+        for (int i = 0; i < prompt; i++) tokens[i] = (int) ((1L + 7919L * (i + 1)) % vocab);
+        var jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+        boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
+        // one buffer for every step's logits (a new one per step would be humongous garbage itself)
+        float[] logits = new float[Math.multiplyExact(Math.max(rows, 1), vocab)];
+        int round = 0;
+        while (round < WARM_UP_ROUNDS) {
+            round++;
+            long jit0 = timed ? jit.getTotalCompilationTime() : 0, t0 = System.nanoTime();
+            for (int r = 1; r <= rows; r++) {
+                dev.jemma.core.model.Batch.Builder b = dev.jemma.core.model.Batch.builder();
+                for (int i = 0; i < r; i++) b.token(caches.get(i), tokens[i], true);
+                model.forward(b.build(), logits);
+            }
+            // a prompt chunk beside the streams, then a prompt alone (the batch kernels)
+            dev.jemma.core.model.Batch.Builder b = dev.jemma.core.model.Batch.builder();
+            int besideRows = Math.max(1, Math.min(rows - 1, chunk - 1));
+            for (int i = 0; i < besideRows; i++) b.token(caches.get(i), tokens[i], true);
+            b.tokens(caches.get(rows), tokens, 0, Math.max(1, chunk - besideRows), false);
+            model.forward(b.build(), logits);
+            caches.get(rows).clear();
+            model.forward(dev.jemma.core.model.Batch.builder().tokens(caches.get(rows), tokens, 0, prompt, false).build(), logits);
+            for (KvCache c : caches) c.clear();
+            // settled: this round's compilations took under 1 % of its time (jemma bench's warm-up rule)
+            if (round >= 2 && timed && (jit.getTotalCompilationTime() - jit0) * 1_000_000L * 100 < System.nanoTime() - t0) break;
+        }
+        return round;
+    }
+
+    /** Most rounds {@link #warmUp} runs. */
+    static final int WARM_UP_ROUNDS = 8;
+
+    /**
      * The KV pool now: slots, positions and bytes per slot, caches busy and idle, generations waiting. Without a pool
      * ({@link EngineOptions#parallel()} 0) slots is 0 and the per-session size is reported.
      */

@@ -34,10 +34,10 @@ import java.util.function.DoubleConsumer;
  *                        positions, counted by the memory plan); a session takes one when it generates and keeps it
  *                        while idle until another session needs it (least recently used first), and waits while all
  *                        are generating. 0 = no pool: every session allocates its own cache
- * @param batchChunk      prompt tokens one model step takes while other sessions are decoding (chunked prefill): a
- *                        long prompt is split into chunks of this size, and every running stream's next token joins
- *                        each chunk's step, so a new prompt does not stop the others; with no stream running a prompt
- *                        takes the whole batch. Smaller = smoother streams, larger = faster prompts; 0 =
+ * @param batchChunk      rows of one model step while other sessions are decoding (chunked prefill): every running
+ *                        stream's next token, and prompt tokens up to this many rows in all (at least 4), so a long
+ *                        prompt is split into chunks and a new prompt does not stop the others; with no stream running
+ *                        a prompt takes the whole batch. Smaller = smoother streams, larger = faster prompts; 0 =
  *                        {@link #DEFAULT_BATCH_CHUNK}
  */
 public record EngineOptions(int contextLength, int threads, boolean exact, int maxBatch, GenerationOptions generation,
@@ -62,15 +62,16 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
     }
 
     /**
-     * Prompt tokens per step beside running streams unless set. Chosen from the cost of a step (1B Q4_0, one thread, CPU
-     * time; docs/PERFORMANCE.md "Serving"): three decode rows alone take ~100 ms, with a 16-token chunk ~300 ms (3×, the
-     * issue's bound on the streams' inter-token time while a long prompt arrives), with 64 tokens ~680 ms (6.8×); a
-     * prompt token costs ~13 ms in 16-token chunks against ~10 ms in 64-token ones, so a prompt entering beside running
-     * streams is ~30 % slower — and alone it is not chunked at all.
+     * Rows per step beside running streams unless set: the most rows the few-token kernels take (at 512 bits), so a step
+     * that carries a prompt chunk beside decoding streams stays on them. Measured (1B Q4_0, one thread, CPU time on a
+     * loaded machine; docs/PERFORMANCE.md "Serving"): three decode rows alone 110 ms, with 13 prompt rows (16 in all)
+     * 224 ms (2.0×, against the issue's 3× bound on the streams' inter-token time while a long prompt arrives) and
+     * ~8.8 ms per prompt token, with 16 prompt rows (19 in all, on the GEMMs) 348 ms (3.2×) and ~15 ms per prompt token.
+     * A prompt with no stream beside it is not chunked at all.
      */
     public static final int DEFAULT_BATCH_CHUNK = 16;
 
-    /** Prompt tokens per model step beside running streams: {@link #batchChunk}, or {@link #DEFAULT_BATCH_CHUNK}. */
+    /** Rows per model step beside running streams: {@link #batchChunk}, or {@link #DEFAULT_BATCH_CHUNK}. */
     public int batchChunkOrDefault() {
         return batchChunk > 0 ? batchChunk : DEFAULT_BATCH_CHUNK;
     }
@@ -216,7 +217,7 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
             return this;
         }
 
-        /** Prompt tokens per model step (chunked prefill); 0 = maxBatch. */
+        /** Rows per model step while streams decode (chunked prefill; {@link EngineOptions#batchChunk}); 0 = the default. */
         public Builder batchChunk(int v) {
             batchChunk = v;
             return this;

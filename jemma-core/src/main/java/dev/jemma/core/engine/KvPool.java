@@ -95,6 +95,22 @@ final class KvPool {
         }
     }
 
+    /**
+     * Allocates every cache the pool may hold now rather than on first use ({@link Engine#warmUp}): a server then holds
+     * its whole KV budget from the start, as llama-server does, each cache allocated into a calm heap.
+     */
+    void allocateAll() {
+        lock.lock();
+        try {
+            while (allocated < slots) {
+                free.push(allocator.apply(contextLength));
+                allocated++;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** A free cache, a new one while the pool has room, or the least recently used idle holder's; null if none. */
     private KvCache take() {
         if (!free.isEmpty()) return free.pop();

@@ -51,6 +51,8 @@ final class StepScheduler {
      * instead of 63 of 7.6). A stream stuck behind a slow client costs the others at most this much per step.
      */
     static final long LATE_GRACE_NANOS = 2_000_000L;
+    /** Prompt tokens a step takes beside decoding streams however many there are (so a prompt always moves on). */
+    static final int MIN_PROMPT_ROWS = 4;
     /**
      * One caller's request: tokens [next, end) of {@code tokens} for {@code cache}; the logits of the last one. Rows with
      * an {@code embeddings} entry take it as input instead of their token's embedding; each [start, end) of
@@ -123,7 +125,8 @@ final class StepScheduler {
 
     /**
      * @param budget rows one model call takes (the model's batch size): prompt chunks fill a step up to it
-     * @param chunk  most prompt tokens one step takes while streams decode ({@code --batch-chunk})
+     * @param chunk  rows of a step while streams decode ({@code --batch-chunk}): their tokens, then prompt tokens up to
+     *               this many rows in all, but at least {@link #MIN_PROMPT_ROWS} (or the chunk, if smaller)
      */
     StepScheduler(LanguageModel model, int budget, int chunk) {
         this(model, budget, chunk, () -> { });
@@ -241,6 +244,32 @@ final class StepScheduler {
         return w.logits;
     }
 
+    /**
+     * Runs {@code body} (which calls the model itself) as if it were a step: after the step running now, and with no step
+     * starting until it returns, since the model keeps one set of buffers ({@link Engine#warmUp}).
+     */
+    void alone(Runnable body) {
+        lock.lock();
+        try {
+            if (closed) throw new IllegalStateException("the engine is closed");
+            while (leading) changed.awaitUninterruptibly();
+            leading = true;
+        } finally {
+            lock.unlock();
+        }
+        try {
+            body.run();
+        } finally {
+            lock.lock();
+            try {
+                leading = false;
+                changed.signalAll();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
     /** Runs steps until {@code own} is done (called with the lock held; released while the model runs). */
     private void lead(Work own) {
         while (!own.done) {
@@ -308,8 +337,9 @@ final class StepScheduler {
     }
 
     /**
-     * Chooses this step's rows: one token of every decoding sequence first, then prompt chunks in arrival order, at
-     * most {@code chunk} prompt tokens and no more than fill the model's batch (an image run is taken whole); a sequence
+     * Chooses this step's rows: one token of every decoding sequence first, then prompt chunks in arrival order, while
+     * streams decode up to {@code chunk} rows in all (at least {@link #MIN_PROMPT_ROWS} prompt tokens), and no more
+     * than fill the model's batch (an image run is taken whole); a sequence
      * whose tokens cannot run (its context is full, a token id out of range) fails alone, and cancelled work leaves the
      * queue.
      */
@@ -325,9 +355,12 @@ final class StepScheduler {
             }
             if (w.remaining() == 1) decodes++;
         }
-        // the chunk caps a step's prompt rows only while streams decode beside it (their inter-token time is the step's);
-        // a prompt with nobody waiting on the step takes the whole batch, as fast as a lone prefill
-        int prompt = Math.max(1, Math.min(streams.isEmpty() ? budget : chunk, budget - decodes));
+        // the chunk caps a step's rows only while streams decode beside it (their inter-token time is the step's); a prompt
+        // with nobody waiting on the step takes the whole batch, as fast as a lone prefill. The streams' own rows count:
+        // up to 16 rows every matrix stays on the few-token kernels, past them a step costs a lot more per prompt row
+        // (1B Q4_0, one thread, CPU: 3 decode rows 110 ms, + 13 prompt rows 224 ms, + 16 prompt rows 348 ms)
+        int beside = Math.max(Math.min(chunk, MIN_PROMPT_ROWS), chunk - decodes);
+        int prompt = Math.max(1, Math.min(streams.isEmpty() ? budget : beside, budget - decodes));
         for (int pass = 0; pass < 2; pass++) {
             for (Iterator<Work> it = queue.iterator(); it.hasNext(); ) {
                 Work w = it.next();

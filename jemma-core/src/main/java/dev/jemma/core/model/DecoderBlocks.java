@@ -138,6 +138,9 @@ final class DecoderBlocks {
                          float[] x, int count, float[][] gateUpOut, float[] out, float sparsity) {
         final int ffn = gateUp[0].rows();
         final float[] gate = gateUpOut[0], up = gateUpOut[1];
+        // the fast path runs the preparation, gate/up, the activation and the down projection's quantization as one
+        // loop (same bits); the Gaussian top-k needs whole rows first
+        if (Float.isNaN(sparsity) && mm.gatedFfn(gateUp, down, x, count, gateUpOut, out, Ops::geluGateVector, prep, pool)) return;
         if (prep != null) mm.matmul(gateUp, x, count, gateUpOut, pool, prep);
         else mm.matmul(gateUp, x, count, gateUpOut, pool);
         if (!Float.isNaN(sparsity)) {

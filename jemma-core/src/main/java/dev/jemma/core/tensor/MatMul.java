@@ -34,6 +34,29 @@ public interface MatMul {
         matmul(w, x, nTokens, out, pool);
     }
 
+    /**
+     * A gated FFN's activation, elementwise: {@code g[off + i] = act(g[off + i]) · u[off + i]} for i < n. An
+     * implementation of {@link #gatedFfn} may apply it to any split of a row into runs of 64 values, so a run's results
+     * must not depend on where it starts (a vectorized activation over whole vectors of at most 16 floats qualifies).
+     */
+    @FunctionalInterface
+    interface Gate {
+        void apply(float[] g, float[] u, int off, int n);
+    }
+
+    /**
+     * {@code out = down(act(gate(x)) ⊙ up(x))} for {@code nTokens} rows in fewer loops than its three steps, where the
+     * implementation can: gateUpOut[0] then holds the down projection's input, as after the three steps, and the
+     * result is theirs bit for bit. Returns false, having done nothing, where it cannot (the default): the caller
+     * then runs gate/up ({@link #matmul(WeightMatrix[], float[], int, float[][], ThreadPool)}), the activation and down.
+     * {@code prep} (null: none) finishes x's rows first, under the contract of the {@code matmul(…, prep)} forms, inside
+     * the loop that quantizes x; when this returns false it has not run either.
+     */
+    default boolean gatedFfn(WeightMatrix[] gateUp, WeightMatrix down, float[] x, int nTokens, float[][] gateUpOut, float[] out,
+                             Gate act, ThreadPool.RangeTask prep, ThreadPool pool) {
+        return false;
+    }
+
     /** Exact mode: each weight row dequantized once to f32, then dotted with every token in f32. */
     MatMul EXACT = new ExactMatMul();
 }

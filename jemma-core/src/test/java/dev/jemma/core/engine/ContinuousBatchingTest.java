@@ -69,6 +69,33 @@ class ContinuousBatchingTest {
     }
 
     /**
+     * {@link Engine#warmUp} runs its steps on caches of its own and leaves nothing behind but the KV pool, allocated in
+     * full: generations afterwards give the tokens they give on an engine that was not warmed up, and use the pool's
+     * caches (no more are made).
+     */
+    @Test
+    void aWarmUpAllocatesThePoolAndChangesNoResult() throws Exception {
+        String text = "In the beginning";
+        int[] cold;
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(128).maxBatch(32).parallel(3).build());
+             Session s = engine.newSession()) {
+            assertThat(engine.kvPool().allocated()).isZero();
+            cold = s.complete(text, GREEDY24, null).tokens();
+        }
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(128).maxBatch(32).parallel(3).build())) {
+            assertThat(engine.warmUp()).as("rounds").isBetween(1, Engine.WARM_UP_ROUNDS);
+            assertThat(engine.kvPool().allocated()).as("caches allocated by the warm-up").isEqualTo(3);
+            try (Session s = engine.newSession()) {
+                assertThat(s.complete(text, GREEDY24, null).tokens()).isEqualTo(cold);
+            }
+            assertThat(engine.kvPool().allocated()).as("caches after a generation").isEqualTo(3);
+        }
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(1).contextLength(128).build())) {
+            assertThat(engine.warmUp()).as("rounds without a KV pool").isZero();
+        }
+    }
+
+    /**
      * The chunk caps a prompt only while streams decode beside it: a prompt with no stream running takes the model's
      * whole batch per step (a lone prefill is as fast as without the scheduler), counted in steps.
      */
@@ -87,10 +114,10 @@ class ContinuousBatchingTest {
     }
 
     /**
-     * Chunked prefill and fairness, counted rather than timed: while a 240-token prompt is processed 8 tokens per step,
-     * a running stream gets one token in every one of those steps (the step waits for its next token; with a grace of
-     * minutes here nothing but the scheduler decides), so it produces at least as many tokens as the prompt has chunks,
-     * less one for where the count starts.
+     * Chunked prefill and fairness, counted rather than timed: while a 240-token prompt is processed in steps of 8 rows
+     * (the chunk counts the stream's row: 7 prompt tokens beside it), a running stream gets one token in every one of
+     * those steps (the step waits for its next token; with a grace of minutes here nothing but the scheduler decides),
+     * so it produces at least as many tokens as the prompt has chunks, less one for where the count starts.
      */
     @Test
     void aLongPromptDoesNotFreezeARunningStream() throws Exception {
@@ -111,8 +138,12 @@ class ContinuousBatchingTest {
             });
             streaming.await();
             int[] longPrompt = engine.tokenizer().encode("the quick brown fox jumps over the lazy dog ".repeat(12));
-            int chunks = (longPrompt.length + 7) / 8;
+            int chunks = (longPrompt.length + 6) / 7;
             assertThat(chunks).isGreaterThan(20);
+            java.util.List<int[]> sharedSteps = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+            engine.observeSteps((promptRows, decodeRows, sequences, nanos) -> {
+                if (promptRows > 0 && decodeRows > 0) sharedSteps.add(new int[]{promptRows, decodeRows});
+            });
             long[] before = engine.batchStatistics();
             try (Session s = engine.newSession()) {
                 inPrefill.set(true);
@@ -125,6 +156,62 @@ class ContinuousBatchingTest {
             ex.shutdown();
             assertThat(tokensDuringPrompt.get()).as("stream tokens while the %d-chunk prompt was processed", chunks).isGreaterThanOrEqualTo(chunks - 1);
             assertThat(after[2] - before[2]).as("steps shared by the prompt and the stream").isGreaterThanOrEqualTo(chunks - 1);
+            engine.observeSteps(null);
+            synchronized (sharedSteps) {
+                assertThat(sharedSteps).as("steps with prompt rows beside the stream's").hasSizeGreaterThanOrEqualTo(chunks - 1);
+                for (int[] step : sharedSteps) assertThat(step[0] + step[1]).as("rows of a shared step (chunk 8)").isLessThanOrEqualTo(8);
+                assertThat(sharedSteps.stream().filter(st -> st[0] == 7 && st[1] == 1).count())
+                        .as("steps of 7 prompt rows beside the stream's one").isGreaterThanOrEqualTo(chunks - 2);
+            }
+        }
+    }
+
+    /**
+     * Beside more streams than the chunk leaves room for, a prompt still takes {@link StepScheduler#MIN_PROMPT_ROWS} rows
+     * per step (it must move on), and a chunk smaller than that is taken as it is.
+     */
+    @Test
+    void aPromptBesideManyStreamsStillMovesOn() throws Exception {
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(1).contextLength(256).maxBatch(16)
+                .batchChunk(5).parallel(4).build())) {
+            engine.streamGraceNanos(java.util.concurrent.TimeUnit.MINUTES.toNanos(2));
+            CountDownLatch streaming = new CountDownLatch(3 * 3);
+            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            ExecutorService ex = Executors.newFixedThreadPool(3);
+            java.util.List<Future<?>> streams = new java.util.ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                String opening = "Stream " + i + " says";
+                streams.add(ex.submit(() -> {
+                    try (Session s = engine.newSession()) {
+                        s.complete(opening, GenerationOptions.builder().temperature(0f).maxTokens(120).ignoreEos(true).build(), t -> {
+                            streaming.countDown();
+                            if (done.get()) throw new java.util.concurrent.CancellationException("enough");
+                        });
+                    } catch (RuntimeException ignored) {
+                        // the listener's exception ends the stream once the prompt below is done
+                    }
+                    return null;
+                }));
+            }
+            streaming.await();
+            java.util.List<int[]> sharedSteps = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+            engine.observeSteps((promptRows, decodeRows, sequences, nanos) -> {
+                if (promptRows > 0 && decodeRows > 0) sharedSteps.add(new int[]{promptRows, decodeRows});
+            });
+            int[] prompt = engine.tokenizer().encode("the quick brown fox jumps over the lazy dog ".repeat(4));
+            try (Session s = engine.newSession()) {
+                s.generate(prompt, GenerationOptions.builder().temperature(0f).maxTokens(1).build(), t -> { });
+            }
+            engine.observeSteps(null);
+            done.set(true);
+            for (Future<?> f : streams) f.get();
+            ex.shutdown();
+            synchronized (sharedSteps) {
+                // three streams and a chunk of 5: 5 - 3 = 2 rows would be left, the floor gives 4
+                assertThat(sharedSteps.stream().filter(st -> st[1] == 3 && st[0] == 4).count())
+                        .as("steps of 4 prompt rows beside three streams").isGreaterThanOrEqualTo(prompt.length / 4 - 2);
+                for (int[] step : sharedSteps) assertThat(step[0]).as("prompt rows of a shared step").isLessThanOrEqualTo(4);
+            }
         }
     }
 

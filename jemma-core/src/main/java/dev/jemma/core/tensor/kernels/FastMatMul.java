@@ -118,6 +118,18 @@ public final class FastMatMul implements MatMul {
         }
     }
 
+    @Override
+    public boolean gatedFfn(WeightMatrix[] gateUp, WeightMatrix down, float[] x, int nTokens, float[][] gateUpOut, float[] out,
+                            Gate act, ThreadPool.RangeTask prep, ThreadPool pool) {
+        if (!gatedLoops || !sharedLoops) return false;
+        Call c = take();
+        try {
+            return c.gatedFfn(gateUp, down, x, nTokens, gateUpOut, out, act, prep, pool);
+        } finally {
+            giveBack(c);
+        }
+    }
+
     private Call take() {
         Call c = spare.getAndSet(null);
         if (c == null) c = idle.poll();
@@ -144,6 +156,22 @@ public final class FastMatMul implements MatMul {
         sharedLoops = on;
         return old;
     }
+
+    /**
+     * False: a gated FFN runs as gate/up, the activation, a quantization loop and down (the rules before
+     * {@link #gatedFfn}), for benchmarks that compare both in one process. True by default.
+     */
+    private static volatile boolean gatedLoops = true;
+
+    /** Sets {@link #gatedLoops}; returns the previous value. */
+    public static boolean gatedLoops(boolean on) {
+        boolean old = gatedLoops;
+        gatedLoops = on;
+        return old;
+    }
+
+    /** Rows of a gated FFN's loop unit: one few-token item or GEMM tile pair, two GEMV groups, two quantization blocks. */
+    static final int GATED_UNIT = 2 * Interleaved.ROWS;
 
     /** The kernels a call can take; {@link #kernel} is the one place that chooses, for lone and shared-input calls alike. */
     enum Kernel {
@@ -208,7 +236,14 @@ public final class FastMatMul implements MatMul {
     private float[][] partials = new float[0][];
     private final ThreadPool.RangeTask rowTask = this::rowRange;
     private final ThreadPool.RangeTask gemmTask = this::gemmRange;
-    private final QuantizedActivations xq = new QuantizedActivations();
+    private QuantizedActivations xq = new QuantizedActivations();
+    /**
+     * The down projection's input in a gated FFN ({@link #gatedFfn}), quantized unit by unit in the gate/up loop, then
+     * swapped with {@link #xq} for the down call.
+     */
+    private QuantizedActivations xqNext = new QuantizedActivations();
+    private MatMul.Gate gatedAct;
+    private final ThreadPool.RangeTask gatedTask = this::gatedRange;
     /** The int8 kernels' output when {@link #xq} has residual rows: token rows, then residual rows; summed into out. */
     private float[] wide = new float[0];
     /** Where the int8 kernels write in the current call: {@link #out}, or {@link #wide}. */
@@ -416,6 +451,97 @@ public final class FastMatMul implements MatMul {
             fused = null;
             fusedOuts = null;
             quantizedFrom = null;
+        }
+    }
+
+    /**
+     * A gated FFN, {@code out = down(act(gate(x)) ⊙ up(x))}, in two loops instead of four: one loop whose unit is 64
+     * rows of both gate and up (a few-token item, a GEMM tile pair or two GEMV groups of each, on the kernel each takes
+     * alone), after which the unit applies the activation to its 64 values of every token and quantizes them — two
+     * whole blocks of the down projection's input, written where the values were just computed — then the down loop,
+     * which finds its input quantized. Before, the activation ran serially on the caller between the loops and a
+     * decode step's down input (8 × 6,912 floats at C = 8) took a pool loop of its own: one hand-off and one wait per
+     * layer, whose microseconds of work cost far more in waiting (docs/PERFORMANCE.md, "Serving"). Every value is
+     * what the four steps give: the same kernels over the same rows, the activation on whole vectors, the same
+     * per-block quantization ({@link QuantizedActivations#quantizeBlocks}). False (nothing done) where it does not apply:
+     * gate/up not {@linkplain #fusable fusable}, down not on an int8 kernel, or a row length not a multiple of 64.
+     */
+    boolean gatedFfn(WeightMatrix[] gateUp, WeightMatrix down, float[] x, int nTokens, float[][] gateUpOut, float[] out,
+                     MatMul.Gate act, ThreadPool.RangeTask prep, ThreadPool pool) {
+        if (gateUp.length != 2 || xqNext.residual || !fusable(gateUp, nTokens)) return false;
+        final int ffn = gateUp[0].rows();
+        if (gateUp[1].rows() != ffn || down.cols() != ffn || ffn % GATED_UNIT != 0 || !kernel(down, nTokens).fusable) return false;
+        reserveScratch(pool);
+        this.w = gateUp[0];
+        this.x = x;
+        this.nTokens = nTokens;
+        boolean oneByOne = true;
+        for (int i = 0; i < 2; i++) {
+            fusedKernels[i] = kernel(gateUp[i], nTokens);
+            oneByOne &= fusedKernels[i] != Kernel.INT8_GEMV;
+        }
+        final int units = ffn / GATED_UNIT;
+        try {
+            sameInput = false;
+            // the caller's row preparation runs inside the quantization loop, each range just before it is quantized
+            this.prep = prep;
+            try {
+                quantizeActivations(pool);
+            } finally {
+                this.prep = null;
+            }
+            for (int i = 0; i < 2; i++) {
+                if (fusedKernels[i] == Kernel.FEW_TOKENS && gateUp[i].type() == GgmlType.Q8_0) xq.floats();
+            }
+            fused = gateUp;
+            fusedOuts = gateUpOut;
+            gatedAct = act;
+            xqNext.reserve(nTokens, ffn);
+            // as the fused call: few-token items and tile pairs one by one, GEMV groups in contiguous chunks
+            if (oneByOne) pool.parallelFor(units, gatedTask, units);
+            else pool.parallelFor(units, gatedTask);
+        } finally {
+            this.w = null;
+            this.x = null;
+            fused = null;
+            fusedOuts = null;
+            gatedAct = null;
+            quantizedFrom = null;
+        }
+        QuantizedActivations q = xq;
+        xq = xqNext;
+        xqNext = q;
+        sameInput = true;
+        quantizedFrom = gateUpOut[0];
+        try {
+            matmul(down, gateUpOut[0], nTokens, out, pool);
+        } finally {
+            sameInput = false;
+            quantizedFrom = null;
+        }
+        return true;
+    }
+
+    /** Units [u0, u1) of {@link #gatedFfn}'s loop: gate and up rows, then the activation and quantization of those rows. */
+    private void gatedRange(int u0, int u1, int worker) {
+        final float[] gate = fusedOuts[0], up = fusedOuts[1];
+        final int ffn = fused[0].rows(), n = nTokens, blocks = GATED_UNIT / 32;
+        for (int u = u0; u < u1; u++) {
+            for (int m = 0; m < 2; m++) {
+                WeightMatrix w = fused[m];
+                float[] out = fusedOuts[m];
+                switch (fusedKernels[m]) {
+                    case FEW_TOKENS -> fewKernel(w, out, u, u + 1, worker);
+                    case INT8_GEMM -> Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, out, u, u + 1, gemmScratch[worker]);
+                    case INT8_GEMV -> int8Kernel(w, out, 2 * u, 2 * u + 2);
+                    default -> throw new IllegalStateException("not fusable: " + fusedKernels[m]);
+                }
+            }
+            final int r0 = u * GATED_UNIT;
+            for (int t = 0; t < n; t++) {
+                gatedAct.apply(gate, up, t * ffn + r0, GATED_UNIT);
+                xqNext.quantizeBlocks(gate, t, r0 / 32, r0 / 32 + blocks);
+            }
         }
     }
 

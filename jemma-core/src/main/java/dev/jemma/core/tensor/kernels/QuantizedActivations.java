@@ -86,52 +86,65 @@ public final class QuantizedActivations {
 
     /** Rows {@code shift + t} for tokens [t0, t1) of {@code x}. */
     private void rows(float[] x, int t0, int t1, int shift) {
+        int nb = cols / 32;
+        for (int t = t0; t < t1; t++) blocks(x, t, 0, nb, shift);
+    }
+
+    /**
+     * Blocks [b0, b1) of token t alone ({@code reserve} first; no residual rows): what {@link #quantize} makes of them,
+     * bit for bit, for a caller that produces the activations a few blocks at a time (the gated FFN's loop quantizes each
+     * 64 values of the down projection's input where it computed them: {@code FastMatMul}).
+     */
+    public void quantizeBlocks(float[] x, int t, int b0, int b1) {
+        if (residual) throw new IllegalStateException("block-wise quantization makes no residual rows");
+        qfCurrent = false;
+        blocks(x, t, b0, b1, 0);
+    }
+
+    /** Blocks [b0, b1) of token t of {@code x} into row {@code shift + t}. */
+    private void blocks(float[] x, int t, int b0, int b1, int shift) {
         if (FL != 16) {
-            quantizeNarrow(x, t0, t1, shift);
+            quantizeNarrow(x, t, b0, b1, shift);
             return;
         }
         int nb = cols / 32;
-        for (int t = t0; t < t1; t++) {
-            for (int b = 0; b < nb; b++) {
-                int o = t * cols + 32 * b, p = o + shift * cols;
-                FloatVector lo = FloatVector.fromArray(F, x, o), hi = FloatVector.fromArray(F, x, o + 16);
-                float amax = lo.abs().max(hi.abs()).reduceLanes(VectorOperators.MAX);
-                float id = amax > 0 ? 127f / amax : 0f;
-                IntVector ql = (IntVector) lo.mul(id).add(ROUND).sub(ROUND).convert(VectorOperators.F2I, 0);
-                IntVector qh = (IntVector) hi.mul(id).add(ROUND).sub(ROUND).convert(VectorOperators.F2I, 0);
-                ((ShortVector) ql.convertShape(VectorOperators.I2S, SH, 0)).intoArray(q, p);
-                ((ShortVector) qh.convertShape(VectorOperators.I2S, SH, 0)).intoArray(q, p + 16);
-                int e0 = ql.reduceLanes(VectorOperators.ADD, FIRST8), e1 = ql.reduceLanes(VectorOperators.ADD, LAST8);
-                int e2 = qh.reduceLanes(VectorOperators.ADD, FIRST8), e3 = qh.reduceLanes(VectorOperators.ADD, LAST8);
-                store(t + shift, b, nb, amax, e0, e1, e2, e3);
-            }
+        for (int b = b0; b < b1; b++) {
+            int o = t * cols + 32 * b, p = o + shift * cols;
+            FloatVector lo = FloatVector.fromArray(F, x, o), hi = FloatVector.fromArray(F, x, o + 16);
+            float amax = lo.abs().max(hi.abs()).reduceLanes(VectorOperators.MAX);
+            float id = amax > 0 ? 127f / amax : 0f;
+            IntVector ql = (IntVector) lo.mul(id).add(ROUND).sub(ROUND).convert(VectorOperators.F2I, 0);
+            IntVector qh = (IntVector) hi.mul(id).add(ROUND).sub(ROUND).convert(VectorOperators.F2I, 0);
+            ((ShortVector) ql.convertShape(VectorOperators.I2S, SH, 0)).intoArray(q, p);
+            ((ShortVector) qh.convertShape(VectorOperators.I2S, SH, 0)).intoArray(q, p + 16);
+            int e0 = ql.reduceLanes(VectorOperators.ADD, FIRST8), e1 = ql.reduceLanes(VectorOperators.ADD, LAST8);
+            int e2 = qh.reduceLanes(VectorOperators.ADD, FIRST8), e3 = qh.reduceLanes(VectorOperators.ADD, LAST8);
+            store(t + shift, b, nb, amax, e0, e1, e2, e3);
         }
     }
 
-    /** {@link #quantize} with 8 or 4 float lanes: a block is 4 or 8 vectors, and each 8 values' sum one or two reductions. */
-    private void quantizeNarrow(float[] x, int t0, int t1, int shift) {
+    /** {@link #blocks} with 8 or 4 float lanes: a block is 4 or 8 vectors, and each 8 values' sum one or two reductions. */
+    private void quantizeNarrow(float[] x, int t, int b0, int b1, int shift) {
         int nb = cols / 32;
-        for (int t = t0; t < t1; t++) {
-            for (int b = 0; b < nb; b++) {
-                int o = t * cols + 32 * b, p = o + shift * cols;
-                FloatVector m = FloatVector.fromArray(F, x, o).abs();
-                for (int k = FL; k < 32; k += FL) m = m.max(FloatVector.fromArray(F, x, o + k).abs());
-                float amax = m.reduceLanes(VectorOperators.MAX);
-                float id = amax > 0 ? 127f / amax : 0f;
-                int e0 = 0, e1 = 0, e2 = 0, e3 = 0;
-                for (int k = 0; k < 32; k += FL) {
-                    IntVector qi = (IntVector) FloatVector.fromArray(F, x, o + k).mul(id).add(ROUND).sub(ROUND).convert(VectorOperators.F2I, 0);
-                    ((ShortVector) qi.convertShape(VectorOperators.I2S, SH, 0)).intoArray(q, p + k);
-                    int sum = qi.reduceLanes(VectorOperators.ADD);
-                    switch (k >> 3) {
-                        case 0 -> e0 += sum;
-                        case 1 -> e1 += sum;
-                        case 2 -> e2 += sum;
-                        default -> e3 += sum;
-                    }
+        for (int b = b0; b < b1; b++) {
+            int o = t * cols + 32 * b, p = o + shift * cols;
+            FloatVector m = FloatVector.fromArray(F, x, o).abs();
+            for (int k = FL; k < 32; k += FL) m = m.max(FloatVector.fromArray(F, x, o + k).abs());
+            float amax = m.reduceLanes(VectorOperators.MAX);
+            float id = amax > 0 ? 127f / amax : 0f;
+            int e0 = 0, e1 = 0, e2 = 0, e3 = 0;
+            for (int k = 0; k < 32; k += FL) {
+                IntVector qi = (IntVector) FloatVector.fromArray(F, x, o + k).mul(id).add(ROUND).sub(ROUND).convert(VectorOperators.F2I, 0);
+                ((ShortVector) qi.convertShape(VectorOperators.I2S, SH, 0)).intoArray(q, p + k);
+                int sum = qi.reduceLanes(VectorOperators.ADD);
+                switch (k >> 3) {
+                    case 0 -> e0 += sum;
+                    case 1 -> e1 += sum;
+                    case 2 -> e2 += sum;
+                    default -> e3 += sum;
                 }
-                store(t + shift, b, nb, amax, e0, e1, e2, e3);
             }
+            store(t + shift, b, nb, amax, e0, e1, e2, e3);
         }
     }
 
