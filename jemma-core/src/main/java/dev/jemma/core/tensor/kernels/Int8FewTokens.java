@@ -206,10 +206,9 @@ public final class Int8FewTokens {
     }
 
     /**
-     * Whether Q6_K few-token passes are off at this width (below 512 bits). They were turned off there while
-     * {@link KQuantKernels#q6k} took two slices per pass (another f32 order); it takes one slice again at every width,
-     * so the passes would be bit-identical to it, but their speed against it below 512 bits has not been re-measured
-     * since (128 bits, before the pairs: 1.06-1.27x at k = 2-6), so Q6_K stays on the per-token kernel there.
+     * Whether Q6_K few-token passes are off at this width (below 512 bits): there {@link KQuantKernels#q6k} takes two
+     * slices per pass in an f32 order of its own ({@link KQuantKernels#q6kPairs}), which these one-slice passes do not
+     * follow, so every token runs on it.
      */
     private static final boolean Q6K_PER_TOKEN = L < 32;
 
