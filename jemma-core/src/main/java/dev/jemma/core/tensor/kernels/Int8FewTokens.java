@@ -13,6 +13,8 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 
 import static dev.jemma.core.tensor.kernels.VectorWidth.F16_MAGIC;
+import static dev.jemma.core.tensor.kernels.VectorWidth.FV;
+import static dev.jemma.core.tensor.kernels.VectorWidth.SV;
 
 /**
  * A few tokens at once (2 to {@link #maxTokens}: the decode rows of a continuous-batching step, and the logits rows of a
@@ -206,10 +208,9 @@ public final class Int8FewTokens {
     }
 
     /**
-     * Whether Q6_K few-token passes are off at this width (below 512 bits). They were turned off there while
-     * {@link KQuantKernels#q6k} took two slices per pass (another f32 order); it takes one slice again at every width,
-     * so the passes would be bit-identical to it, but their speed against it below 512 bits has not been re-measured
-     * since (128 bits, before the pairs: 1.06-1.27x at k = 2-6), so Q6_K stays on the per-token kernel there.
+     * Whether Q6_K few-token passes are off at this width (below 512 bits): there {@link KQuantKernels#q6k} takes two
+     * slices per pass in an f32 order of its own ({@link KQuantKernels#q6kPairs}), which these one-slice passes do not
+     * follow, so every token runs on it.
      */
     private static final boolean Q6K_PER_TOKEN = L < 32;
 
@@ -281,56 +282,56 @@ public final class Int8FewTokens {
                 int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17;
                 ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
                 ShortVector x00 = ShortVector.broadcast(S, xq[x0 + c0]);
-                a0 = a0.add(n0.mul(x00));
-                b0 = b0.add(m0.mul(x00));
+                a0 = (n0.mul(x00)).add(a0);
+                b0 = (m0.mul(x00)).add(b0);
                 ShortVector x10 = ShortVector.broadcast(S, xq[x1 + c0]);
-                a1 = a1.add(n0.mul(x10));
-                b1 = b1.add(m0.mul(x10));
+                a1 = (n0.mul(x10)).add(a1);
+                b1 = (m0.mul(x10)).add(b1);
                 ShortVector x20 = ShortVector.broadcast(S, xq[x2 + c0]);
-                a2 = a2.add(n0.mul(x20));
-                b2 = b2.add(m0.mul(x20));
+                a2 = (n0.mul(x20)).add(a2);
+                b2 = (m0.mul(x20)).add(b2);
                 ShortVector x30 = ShortVector.broadcast(S, xq[x3 + c0]);
-                a3 = a3.add(n0.mul(x30));
-                b3 = b3.add(m0.mul(x30));
+                a3 = (n0.mul(x30)).add(a3);
+                b3 = (m0.mul(x30)).add(b3);
                 ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF), m1 = u.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
                 ShortVector x01 = ShortVector.broadcast(S, xq[x0 + c1]);
-                a0 = a0.add(n1.mul(x01));
-                b0 = b0.add(m1.mul(x01));
+                a0 = (n1.mul(x01)).add(a0);
+                b0 = (m1.mul(x01)).add(b0);
                 ShortVector x11 = ShortVector.broadcast(S, xq[x1 + c1]);
-                a1 = a1.add(n1.mul(x11));
-                b1 = b1.add(m1.mul(x11));
+                a1 = (n1.mul(x11)).add(a1);
+                b1 = (m1.mul(x11)).add(b1);
                 ShortVector x21 = ShortVector.broadcast(S, xq[x2 + c1]);
-                a2 = a2.add(n1.mul(x21));
-                b2 = b2.add(m1.mul(x21));
+                a2 = (n1.mul(x21)).add(a2);
+                b2 = (m1.mul(x21)).add(b2);
                 ShortVector x31 = ShortVector.broadcast(S, xq[x3 + c1]);
-                a3 = a3.add(n1.mul(x31));
-                b3 = b3.add(m1.mul(x31));
+                a3 = (n1.mul(x31)).add(a3);
+                b3 = (m1.mul(x31)).add(b3);
                 ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF), m2 = u.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
                 ShortVector x02 = ShortVector.broadcast(S, xq[x0 + c2]);
-                a0 = a0.add(n2.mul(x02));
-                b0 = b0.add(m2.mul(x02));
+                a0 = (n2.mul(x02)).add(a0);
+                b0 = (m2.mul(x02)).add(b0);
                 ShortVector x12 = ShortVector.broadcast(S, xq[x1 + c2]);
-                a1 = a1.add(n2.mul(x12));
-                b1 = b1.add(m2.mul(x12));
+                a1 = (n2.mul(x12)).add(a1);
+                b1 = (m2.mul(x12)).add(b1);
                 ShortVector x22 = ShortVector.broadcast(S, xq[x2 + c2]);
-                a2 = a2.add(n2.mul(x22));
-                b2 = b2.add(m2.mul(x22));
+                a2 = (n2.mul(x22)).add(a2);
+                b2 = (m2.mul(x22)).add(b2);
                 ShortVector x32 = ShortVector.broadcast(S, xq[x3 + c2]);
-                a3 = a3.add(n2.mul(x32));
-                b3 = b3.add(m2.mul(x32));
+                a3 = (n2.mul(x32)).add(a3);
+                b3 = (m2.mul(x32)).add(b3);
                 ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12), m3 = u.lanewise(VectorOperators.LSHR, 12);
                 ShortVector x03 = ShortVector.broadcast(S, xq[x0 + c3]);
-                a0 = a0.add(n3.mul(x03));
-                b0 = b0.add(m3.mul(x03));
+                a0 = (n3.mul(x03)).add(a0);
+                b0 = (m3.mul(x03)).add(b0);
                 ShortVector x13 = ShortVector.broadcast(S, xq[x1 + c3]);
-                a1 = a1.add(n3.mul(x13));
-                b1 = b1.add(m3.mul(x13));
+                a1 = (n3.mul(x13)).add(a1);
+                b1 = (m3.mul(x13)).add(b1);
                 ShortVector x23 = ShortVector.broadcast(S, xq[x2 + c3]);
-                a2 = a2.add(n3.mul(x23));
-                b2 = b2.add(m3.mul(x23));
+                a2 = (n3.mul(x23)).add(a2);
+                b2 = (m3.mul(x23)).add(b2);
                 ShortVector x33 = ShortVector.broadcast(S, xq[x3 + c3]);
-                a3 = a3.add(n3.mul(x33));
-                b3 = b3.add(m3.mul(x33));
+                a3 = (n3.mul(x33)).add(a3);
+                b3 = (m3.mul(x33)).add(b3);
             }
             // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
             ShortVector ha = ShortVector.fromMemorySegment(S, w, ta, LE), hb = ShortVector.fromMemorySegment(S, w, tb, LE);
@@ -343,25 +344,25 @@ public final class Int8FewTokens {
             FloatVector db1 = ((IntVector) hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
                     .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
-            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)).intoArray(acc, 0 + L);
-            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)).intoArray(acc, 0 + L + FL);
+            ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)).intoArray(acc, 0 + L);
+            ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)).intoArray(acc, 0 + L + FL);
             FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
-            ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
-            ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
+            ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
+            ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
             FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
-            ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
-            ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
-            ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)).intoArray(acc, 2 * PASS + L);
-            ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)).intoArray(acc, 2 * PASS + L + FL);
+            ((FloatVector) SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
+            ((FloatVector) SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
+            ((FloatVector) SV.cast(b2).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)).intoArray(acc, 2 * PASS + L);
+            ((FloatVector) SV.cast(b2).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)).intoArray(acc, 2 * PASS + L + FL);
             FloatVector e3 = FloatVector.broadcast(F, xd[d3 + b]);
-            ((FloatVector) a3.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
-            ((FloatVector) a3.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
-            ((FloatVector) b3.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L)).intoArray(acc, 3 * PASS + L);
-            ((FloatVector) b3.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L + FL)).intoArray(acc, 3 * PASS + L + FL);
+            ((FloatVector) SV.cast(a3).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
+            ((FloatVector) SV.cast(a3).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
+            ((FloatVector) SV.cast(b3).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L)).intoArray(acc, 3 * PASS + L);
+            ((FloatVector) SV.cast(b3).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L + FL)).intoArray(acc, 3 * PASS + L + FL);
         }
     }
 
@@ -383,44 +384,44 @@ public final class Int8FewTokens {
                 int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17;
                 ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
                 ShortVector x00 = ShortVector.broadcast(S, xq[x0 + c0]);
-                a0 = a0.add(n0.mul(x00));
-                b0 = b0.add(m0.mul(x00));
+                a0 = (n0.mul(x00)).add(a0);
+                b0 = (m0.mul(x00)).add(b0);
                 ShortVector x10 = ShortVector.broadcast(S, xq[x1 + c0]);
-                a1 = a1.add(n0.mul(x10));
-                b1 = b1.add(m0.mul(x10));
+                a1 = (n0.mul(x10)).add(a1);
+                b1 = (m0.mul(x10)).add(b1);
                 ShortVector x20 = ShortVector.broadcast(S, xq[x2 + c0]);
-                a2 = a2.add(n0.mul(x20));
-                b2 = b2.add(m0.mul(x20));
+                a2 = (n0.mul(x20)).add(a2);
+                b2 = (m0.mul(x20)).add(b2);
                 ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF), m1 = u.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
                 ShortVector x01 = ShortVector.broadcast(S, xq[x0 + c1]);
-                a0 = a0.add(n1.mul(x01));
-                b0 = b0.add(m1.mul(x01));
+                a0 = (n1.mul(x01)).add(a0);
+                b0 = (m1.mul(x01)).add(b0);
                 ShortVector x11 = ShortVector.broadcast(S, xq[x1 + c1]);
-                a1 = a1.add(n1.mul(x11));
-                b1 = b1.add(m1.mul(x11));
+                a1 = (n1.mul(x11)).add(a1);
+                b1 = (m1.mul(x11)).add(b1);
                 ShortVector x21 = ShortVector.broadcast(S, xq[x2 + c1]);
-                a2 = a2.add(n1.mul(x21));
-                b2 = b2.add(m1.mul(x21));
+                a2 = (n1.mul(x21)).add(a2);
+                b2 = (m1.mul(x21)).add(b2);
                 ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF), m2 = u.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
                 ShortVector x02 = ShortVector.broadcast(S, xq[x0 + c2]);
-                a0 = a0.add(n2.mul(x02));
-                b0 = b0.add(m2.mul(x02));
+                a0 = (n2.mul(x02)).add(a0);
+                b0 = (m2.mul(x02)).add(b0);
                 ShortVector x12 = ShortVector.broadcast(S, xq[x1 + c2]);
-                a1 = a1.add(n2.mul(x12));
-                b1 = b1.add(m2.mul(x12));
+                a1 = (n2.mul(x12)).add(a1);
+                b1 = (m2.mul(x12)).add(b1);
                 ShortVector x22 = ShortVector.broadcast(S, xq[x2 + c2]);
-                a2 = a2.add(n2.mul(x22));
-                b2 = b2.add(m2.mul(x22));
+                a2 = (n2.mul(x22)).add(a2);
+                b2 = (m2.mul(x22)).add(b2);
                 ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12), m3 = u.lanewise(VectorOperators.LSHR, 12);
                 ShortVector x03 = ShortVector.broadcast(S, xq[x0 + c3]);
-                a0 = a0.add(n3.mul(x03));
-                b0 = b0.add(m3.mul(x03));
+                a0 = (n3.mul(x03)).add(a0);
+                b0 = (m3.mul(x03)).add(b0);
                 ShortVector x13 = ShortVector.broadcast(S, xq[x1 + c3]);
-                a1 = a1.add(n3.mul(x13));
-                b1 = b1.add(m3.mul(x13));
+                a1 = (n3.mul(x13)).add(a1);
+                b1 = (m3.mul(x13)).add(b1);
                 ShortVector x23 = ShortVector.broadcast(S, xq[x2 + c3]);
-                a2 = a2.add(n3.mul(x23));
-                b2 = b2.add(m3.mul(x23));
+                a2 = (n3.mul(x23)).add(a2);
+                b2 = (m3.mul(x23)).add(b2);
             }
             // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
             ShortVector ha = ShortVector.fromMemorySegment(S, w, ta, LE), hb = ShortVector.fromMemorySegment(S, w, tb, LE);
@@ -433,20 +434,20 @@ public final class Int8FewTokens {
             FloatVector db1 = ((IntVector) hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
                     .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
-            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)).intoArray(acc, 0 + L);
-            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)).intoArray(acc, 0 + L + FL);
+            ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)).intoArray(acc, 0 + L);
+            ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)).intoArray(acc, 0 + L + FL);
             FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
-            ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
-            ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
+            ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
+            ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
             FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
-            ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
-            ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
-            ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)).intoArray(acc, 2 * PASS + L);
-            ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)).intoArray(acc, 2 * PASS + L + FL);
+            ((FloatVector) SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
+            ((FloatVector) SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
+            ((FloatVector) SV.cast(b2).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)).intoArray(acc, 2 * PASS + L);
+            ((FloatVector) SV.cast(b2).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)).intoArray(acc, 2 * PASS + L + FL);
         }
     }
 
@@ -467,32 +468,32 @@ public final class Int8FewTokens {
                 int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17;
                 ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
                 ShortVector x00 = ShortVector.broadcast(S, xq[x0 + c0]);
-                a0 = a0.add(n0.mul(x00));
-                b0 = b0.add(m0.mul(x00));
+                a0 = (n0.mul(x00)).add(a0);
+                b0 = (m0.mul(x00)).add(b0);
                 ShortVector x10 = ShortVector.broadcast(S, xq[x1 + c0]);
-                a1 = a1.add(n0.mul(x10));
-                b1 = b1.add(m0.mul(x10));
+                a1 = (n0.mul(x10)).add(a1);
+                b1 = (m0.mul(x10)).add(b1);
                 ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF), m1 = u.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
                 ShortVector x01 = ShortVector.broadcast(S, xq[x0 + c1]);
-                a0 = a0.add(n1.mul(x01));
-                b0 = b0.add(m1.mul(x01));
+                a0 = (n1.mul(x01)).add(a0);
+                b0 = (m1.mul(x01)).add(b0);
                 ShortVector x11 = ShortVector.broadcast(S, xq[x1 + c1]);
-                a1 = a1.add(n1.mul(x11));
-                b1 = b1.add(m1.mul(x11));
+                a1 = (n1.mul(x11)).add(a1);
+                b1 = (m1.mul(x11)).add(b1);
                 ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF), m2 = u.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
                 ShortVector x02 = ShortVector.broadcast(S, xq[x0 + c2]);
-                a0 = a0.add(n2.mul(x02));
-                b0 = b0.add(m2.mul(x02));
+                a0 = (n2.mul(x02)).add(a0);
+                b0 = (m2.mul(x02)).add(b0);
                 ShortVector x12 = ShortVector.broadcast(S, xq[x1 + c2]);
-                a1 = a1.add(n2.mul(x12));
-                b1 = b1.add(m2.mul(x12));
+                a1 = (n2.mul(x12)).add(a1);
+                b1 = (m2.mul(x12)).add(b1);
                 ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12), m3 = u.lanewise(VectorOperators.LSHR, 12);
                 ShortVector x03 = ShortVector.broadcast(S, xq[x0 + c3]);
-                a0 = a0.add(n3.mul(x03));
-                b0 = b0.add(m3.mul(x03));
+                a0 = (n3.mul(x03)).add(a0);
+                b0 = (m3.mul(x03)).add(b0);
                 ShortVector x13 = ShortVector.broadcast(S, xq[x1 + c3]);
-                a1 = a1.add(n3.mul(x13));
-                b1 = b1.add(m3.mul(x13));
+                a1 = (n3.mul(x13)).add(a1);
+                b1 = (m3.mul(x13)).add(b1);
             }
             // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
             ShortVector ha = ShortVector.fromMemorySegment(S, w, ta, LE), hb = ShortVector.fromMemorySegment(S, w, tb, LE);
@@ -505,15 +506,15 @@ public final class Int8FewTokens {
             FloatVector db1 = ((IntVector) hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
                     .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-            ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
-            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)).intoArray(acc, 0 + L);
-            ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)).intoArray(acc, 0 + L + FL);
+            ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)).intoArray(acc, 0 + L);
+            ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)).intoArray(acc, 0 + L + FL);
             FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
-            ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
-            ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
+            ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
+            ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
         }
     }
 
@@ -554,17 +555,17 @@ public final class Int8FewTokens {
             FloatVector dhi = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
                     .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            a0.mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-            b0.mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            FV.cast(a0).mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            FV.cast(b0).mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
             FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            a1.mul(dlo).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            b1.mul(dhi).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            FV.cast(a1).mul(dlo).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            FV.cast(b1).mul(dhi).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
             FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
-            a2.mul(dlo).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
-            b2.mul(dhi).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
+            FV.cast(a2).mul(dlo).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
+            FV.cast(b2).mul(dhi).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
             FloatVector e3 = FloatVector.broadcast(F, xd[d3 + b]);
-            a3.mul(dlo).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
-            b3.mul(dhi).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
+            FV.cast(a3).mul(dlo).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
+            FV.cast(b3).mul(dhi).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
         }
     }
 
@@ -599,14 +600,14 @@ public final class Int8FewTokens {
             FloatVector dhi = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
                     .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            a0.mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-            b0.mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            FV.cast(a0).mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            FV.cast(b0).mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
             FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            a1.mul(dlo).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            b1.mul(dhi).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            FV.cast(a1).mul(dlo).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            FV.cast(b1).mul(dhi).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
             FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
-            a2.mul(dlo).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
-            b2.mul(dhi).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
+            FV.cast(a2).mul(dlo).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
+            FV.cast(b2).mul(dhi).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
         }
     }
 
@@ -638,11 +639,11 @@ public final class Int8FewTokens {
             FloatVector dhi = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
                     .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            a0.mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-            b0.mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            FV.cast(a0).mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            FV.cast(b0).mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
             FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            a1.mul(dlo).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            b1.mul(dhi).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            FV.cast(a1).mul(dlo).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            FV.cast(b1).mul(dhi).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
         }
     }
 
@@ -669,56 +670,56 @@ public final class Int8FewTokens {
                 int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17; // Q4_0's quads
                 ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
                 ShortVector x00 = ShortVector.broadcast(S, xq[x0 + c0]);
-                a0 = a0.add(n0.mul(x00));
-                b0 = b0.add(m0.mul(x00));
+                a0 = (n0.mul(x00)).add(a0);
+                b0 = (m0.mul(x00)).add(b0);
                 ShortVector x10 = ShortVector.broadcast(S, xq[x1 + c0]);
-                a1 = a1.add(n0.mul(x10));
-                b1 = b1.add(m0.mul(x10));
+                a1 = (n0.mul(x10)).add(a1);
+                b1 = (m0.mul(x10)).add(b1);
                 ShortVector x20 = ShortVector.broadcast(S, xq[x2 + c0]);
-                a2 = a2.add(n0.mul(x20));
-                b2 = b2.add(m0.mul(x20));
+                a2 = (n0.mul(x20)).add(a2);
+                b2 = (m0.mul(x20)).add(b2);
                 ShortVector x30 = ShortVector.broadcast(S, xq[x3 + c0]);
-                a3 = a3.add(n0.mul(x30));
-                b3 = b3.add(m0.mul(x30));
+                a3 = (n0.mul(x30)).add(a3);
+                b3 = (m0.mul(x30)).add(b3);
                 ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF), m1 = u.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
                 ShortVector x01 = ShortVector.broadcast(S, xq[x0 + c1]);
-                a0 = a0.add(n1.mul(x01));
-                b0 = b0.add(m1.mul(x01));
+                a0 = (n1.mul(x01)).add(a0);
+                b0 = (m1.mul(x01)).add(b0);
                 ShortVector x11 = ShortVector.broadcast(S, xq[x1 + c1]);
-                a1 = a1.add(n1.mul(x11));
-                b1 = b1.add(m1.mul(x11));
+                a1 = (n1.mul(x11)).add(a1);
+                b1 = (m1.mul(x11)).add(b1);
                 ShortVector x21 = ShortVector.broadcast(S, xq[x2 + c1]);
-                a2 = a2.add(n1.mul(x21));
-                b2 = b2.add(m1.mul(x21));
+                a2 = (n1.mul(x21)).add(a2);
+                b2 = (m1.mul(x21)).add(b2);
                 ShortVector x31 = ShortVector.broadcast(S, xq[x3 + c1]);
-                a3 = a3.add(n1.mul(x31));
-                b3 = b3.add(m1.mul(x31));
+                a3 = (n1.mul(x31)).add(a3);
+                b3 = (m1.mul(x31)).add(b3);
                 ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF), m2 = u.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
                 ShortVector x02 = ShortVector.broadcast(S, xq[x0 + c2]);
-                a0 = a0.add(n2.mul(x02));
-                b0 = b0.add(m2.mul(x02));
+                a0 = (n2.mul(x02)).add(a0);
+                b0 = (m2.mul(x02)).add(b0);
                 ShortVector x12 = ShortVector.broadcast(S, xq[x1 + c2]);
-                a1 = a1.add(n2.mul(x12));
-                b1 = b1.add(m2.mul(x12));
+                a1 = (n2.mul(x12)).add(a1);
+                b1 = (m2.mul(x12)).add(b1);
                 ShortVector x22 = ShortVector.broadcast(S, xq[x2 + c2]);
-                a2 = a2.add(n2.mul(x22));
-                b2 = b2.add(m2.mul(x22));
+                a2 = (n2.mul(x22)).add(a2);
+                b2 = (m2.mul(x22)).add(b2);
                 ShortVector x32 = ShortVector.broadcast(S, xq[x3 + c2]);
-                a3 = a3.add(n2.mul(x32));
-                b3 = b3.add(m2.mul(x32));
+                a3 = (n2.mul(x32)).add(a3);
+                b3 = (m2.mul(x32)).add(b3);
                 ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12), m3 = u.lanewise(VectorOperators.LSHR, 12);
                 ShortVector x03 = ShortVector.broadcast(S, xq[x0 + c3]);
-                a0 = a0.add(n3.mul(x03));
-                b0 = b0.add(m3.mul(x03));
+                a0 = (n3.mul(x03)).add(a0);
+                b0 = (m3.mul(x03)).add(b0);
                 ShortVector x13 = ShortVector.broadcast(S, xq[x1 + c3]);
-                a1 = a1.add(n3.mul(x13));
-                b1 = b1.add(m3.mul(x13));
+                a1 = (n3.mul(x13)).add(a1);
+                b1 = (m3.mul(x13)).add(b1);
                 ShortVector x23 = ShortVector.broadcast(S, xq[x2 + c3]);
-                a2 = a2.add(n3.mul(x23));
-                b2 = b2.add(m3.mul(x23));
+                a2 = (n3.mul(x23)).add(a2);
+                b2 = (m3.mul(x23)).add(b2);
                 ShortVector x33 = ShortVector.broadcast(S, xq[x3 + c3]);
-                a3 = a3.add(n3.mul(x33));
-                b3 = b3.add(m3.mul(x33));
+                a3 = (n3.mul(x33)).add(a3);
+                b3 = (m3.mul(x33)).add(b3);
             }
             // A = d·sc and K = dmin·m per row, as KQuantKernels.q4k computes them
             final long ha = ga + hdr + 4 * sa, hb = gb + hdr + 4 * sb;
@@ -735,43 +736,43 @@ public final class Int8FewTokens {
             FloatVector kb1 = ab1.mul(8f).sub(FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE).mul((FloatVector) mnb.convertShape(VectorOperators.S2F, F, 1)));
             float dx0 = xd[d0 + b];
             FloatVector e0 = FloatVector.broadcast(F, dx0), f0 = FloatVector.broadcast(F, dx0 * (-bias[d0 + b] >> 3));
-            ka0.fma(f0, ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e0, FloatVector.fromArray(F, acc, 0)))
+            ka0.fma(f0, ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e0, FloatVector.fromArray(F, acc, 0)))
                     .intoArray(acc, 0);
-            ka1.fma(f0, ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)))
+            ka1.fma(f0, ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)))
                     .intoArray(acc, 0 + FL);
-            kb0.fma(f0, ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)))
+            kb0.fma(f0, ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)))
                     .intoArray(acc, 0 + L);
-            kb1.fma(f0, ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)))
+            kb1.fma(f0, ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)))
                     .intoArray(acc, 0 + L + FL);
             float dx1 = xd[d1 + b];
             FloatVector e1 = FloatVector.broadcast(F, dx1), f1 = FloatVector.broadcast(F, dx1 * (-bias[d1 + b] >> 3));
-            ka0.fma(f1, ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)))
+            ka0.fma(f1, ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)))
                     .intoArray(acc, 1 * PASS);
-            ka1.fma(f1, ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)))
+            ka1.fma(f1, ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)))
                     .intoArray(acc, 1 * PASS + FL);
-            kb0.fma(f1, ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)))
+            kb0.fma(f1, ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)))
                     .intoArray(acc, 1 * PASS + L);
-            kb1.fma(f1, ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)))
+            kb1.fma(f1, ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)))
                     .intoArray(acc, 1 * PASS + L + FL);
             float dx2 = xd[d2 + b];
             FloatVector e2 = FloatVector.broadcast(F, dx2), f2 = FloatVector.broadcast(F, dx2 * (-bias[d2 + b] >> 3));
-            ka0.fma(f2, ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)))
+            ka0.fma(f2, ((FloatVector) SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)))
                     .intoArray(acc, 2 * PASS);
-            ka1.fma(f2, ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)))
+            ka1.fma(f2, ((FloatVector) SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)))
                     .intoArray(acc, 2 * PASS + FL);
-            kb0.fma(f2, ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)))
+            kb0.fma(f2, ((FloatVector) SV.cast(b2).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)))
                     .intoArray(acc, 2 * PASS + L);
-            kb1.fma(f2, ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)))
+            kb1.fma(f2, ((FloatVector) SV.cast(b2).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)))
                     .intoArray(acc, 2 * PASS + L + FL);
             float dx3 = xd[d3 + b];
             FloatVector e3 = FloatVector.broadcast(F, dx3), f3 = FloatVector.broadcast(F, dx3 * (-bias[d3 + b] >> 3));
-            ka0.fma(f3, ((FloatVector) a3.convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)))
+            ka0.fma(f3, ((FloatVector) SV.cast(a3).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)))
                     .intoArray(acc, 3 * PASS);
-            ka1.fma(f3, ((FloatVector) a3.convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)))
+            ka1.fma(f3, ((FloatVector) SV.cast(a3).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)))
                     .intoArray(acc, 3 * PASS + FL);
-            kb0.fma(f3, ((FloatVector) b3.convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L)))
+            kb0.fma(f3, ((FloatVector) SV.cast(b3).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L)))
                     .intoArray(acc, 3 * PASS + L);
-            kb1.fma(f3, ((FloatVector) b3.convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L + FL)))
+            kb1.fma(f3, ((FloatVector) SV.cast(b3).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L + FL)))
                     .intoArray(acc, 3 * PASS + L + FL);
         }
     }
@@ -794,44 +795,44 @@ public final class Int8FewTokens {
                 int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17; // Q4_0's quads
                 ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
                 ShortVector x00 = ShortVector.broadcast(S, xq[x0 + c0]);
-                a0 = a0.add(n0.mul(x00));
-                b0 = b0.add(m0.mul(x00));
+                a0 = (n0.mul(x00)).add(a0);
+                b0 = (m0.mul(x00)).add(b0);
                 ShortVector x10 = ShortVector.broadcast(S, xq[x1 + c0]);
-                a1 = a1.add(n0.mul(x10));
-                b1 = b1.add(m0.mul(x10));
+                a1 = (n0.mul(x10)).add(a1);
+                b1 = (m0.mul(x10)).add(b1);
                 ShortVector x20 = ShortVector.broadcast(S, xq[x2 + c0]);
-                a2 = a2.add(n0.mul(x20));
-                b2 = b2.add(m0.mul(x20));
+                a2 = (n0.mul(x20)).add(a2);
+                b2 = (m0.mul(x20)).add(b2);
                 ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF), m1 = u.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
                 ShortVector x01 = ShortVector.broadcast(S, xq[x0 + c1]);
-                a0 = a0.add(n1.mul(x01));
-                b0 = b0.add(m1.mul(x01));
+                a0 = (n1.mul(x01)).add(a0);
+                b0 = (m1.mul(x01)).add(b0);
                 ShortVector x11 = ShortVector.broadcast(S, xq[x1 + c1]);
-                a1 = a1.add(n1.mul(x11));
-                b1 = b1.add(m1.mul(x11));
+                a1 = (n1.mul(x11)).add(a1);
+                b1 = (m1.mul(x11)).add(b1);
                 ShortVector x21 = ShortVector.broadcast(S, xq[x2 + c1]);
-                a2 = a2.add(n1.mul(x21));
-                b2 = b2.add(m1.mul(x21));
+                a2 = (n1.mul(x21)).add(a2);
+                b2 = (m1.mul(x21)).add(b2);
                 ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF), m2 = u.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
                 ShortVector x02 = ShortVector.broadcast(S, xq[x0 + c2]);
-                a0 = a0.add(n2.mul(x02));
-                b0 = b0.add(m2.mul(x02));
+                a0 = (n2.mul(x02)).add(a0);
+                b0 = (m2.mul(x02)).add(b0);
                 ShortVector x12 = ShortVector.broadcast(S, xq[x1 + c2]);
-                a1 = a1.add(n2.mul(x12));
-                b1 = b1.add(m2.mul(x12));
+                a1 = (n2.mul(x12)).add(a1);
+                b1 = (m2.mul(x12)).add(b1);
                 ShortVector x22 = ShortVector.broadcast(S, xq[x2 + c2]);
-                a2 = a2.add(n2.mul(x22));
-                b2 = b2.add(m2.mul(x22));
+                a2 = (n2.mul(x22)).add(a2);
+                b2 = (m2.mul(x22)).add(b2);
                 ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12), m3 = u.lanewise(VectorOperators.LSHR, 12);
                 ShortVector x03 = ShortVector.broadcast(S, xq[x0 + c3]);
-                a0 = a0.add(n3.mul(x03));
-                b0 = b0.add(m3.mul(x03));
+                a0 = (n3.mul(x03)).add(a0);
+                b0 = (m3.mul(x03)).add(b0);
                 ShortVector x13 = ShortVector.broadcast(S, xq[x1 + c3]);
-                a1 = a1.add(n3.mul(x13));
-                b1 = b1.add(m3.mul(x13));
+                a1 = (n3.mul(x13)).add(a1);
+                b1 = (m3.mul(x13)).add(b1);
                 ShortVector x23 = ShortVector.broadcast(S, xq[x2 + c3]);
-                a2 = a2.add(n3.mul(x23));
-                b2 = b2.add(m3.mul(x23));
+                a2 = (n3.mul(x23)).add(a2);
+                b2 = (m3.mul(x23)).add(b2);
             }
             // A = d·sc and K = dmin·m per row, as KQuantKernels.q4k computes them
             final long ha = ga + hdr + 4 * sa, hb = gb + hdr + 4 * sb;
@@ -848,33 +849,33 @@ public final class Int8FewTokens {
             FloatVector kb1 = ab1.mul(8f).sub(FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE).mul((FloatVector) mnb.convertShape(VectorOperators.S2F, F, 1)));
             float dx0 = xd[d0 + b];
             FloatVector e0 = FloatVector.broadcast(F, dx0), f0 = FloatVector.broadcast(F, dx0 * (-bias[d0 + b] >> 3));
-            ka0.fma(f0, ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e0, FloatVector.fromArray(F, acc, 0)))
+            ka0.fma(f0, ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e0, FloatVector.fromArray(F, acc, 0)))
                     .intoArray(acc, 0);
-            ka1.fma(f0, ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)))
+            ka1.fma(f0, ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)))
                     .intoArray(acc, 0 + FL);
-            kb0.fma(f0, ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)))
+            kb0.fma(f0, ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)))
                     .intoArray(acc, 0 + L);
-            kb1.fma(f0, ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)))
+            kb1.fma(f0, ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)))
                     .intoArray(acc, 0 + L + FL);
             float dx1 = xd[d1 + b];
             FloatVector e1 = FloatVector.broadcast(F, dx1), f1 = FloatVector.broadcast(F, dx1 * (-bias[d1 + b] >> 3));
-            ka0.fma(f1, ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)))
+            ka0.fma(f1, ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)))
                     .intoArray(acc, 1 * PASS);
-            ka1.fma(f1, ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)))
+            ka1.fma(f1, ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)))
                     .intoArray(acc, 1 * PASS + FL);
-            kb0.fma(f1, ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)))
+            kb0.fma(f1, ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)))
                     .intoArray(acc, 1 * PASS + L);
-            kb1.fma(f1, ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)))
+            kb1.fma(f1, ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)))
                     .intoArray(acc, 1 * PASS + L + FL);
             float dx2 = xd[d2 + b];
             FloatVector e2 = FloatVector.broadcast(F, dx2), f2 = FloatVector.broadcast(F, dx2 * (-bias[d2 + b] >> 3));
-            ka0.fma(f2, ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)))
+            ka0.fma(f2, ((FloatVector) SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)))
                     .intoArray(acc, 2 * PASS);
-            ka1.fma(f2, ((FloatVector) a2.convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)))
+            ka1.fma(f2, ((FloatVector) SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)))
                     .intoArray(acc, 2 * PASS + FL);
-            kb0.fma(f2, ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)))
+            kb0.fma(f2, ((FloatVector) SV.cast(b2).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)))
                     .intoArray(acc, 2 * PASS + L);
-            kb1.fma(f2, ((FloatVector) b2.convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)))
+            kb1.fma(f2, ((FloatVector) SV.cast(b2).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)))
                     .intoArray(acc, 2 * PASS + L + FL);
         }
     }
@@ -896,32 +897,32 @@ public final class Int8FewTokens {
                 int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17; // Q4_0's quads
                 ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
                 ShortVector x00 = ShortVector.broadcast(S, xq[x0 + c0]);
-                a0 = a0.add(n0.mul(x00));
-                b0 = b0.add(m0.mul(x00));
+                a0 = (n0.mul(x00)).add(a0);
+                b0 = (m0.mul(x00)).add(b0);
                 ShortVector x10 = ShortVector.broadcast(S, xq[x1 + c0]);
-                a1 = a1.add(n0.mul(x10));
-                b1 = b1.add(m0.mul(x10));
+                a1 = (n0.mul(x10)).add(a1);
+                b1 = (m0.mul(x10)).add(b1);
                 ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF), m1 = u.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
                 ShortVector x01 = ShortVector.broadcast(S, xq[x0 + c1]);
-                a0 = a0.add(n1.mul(x01));
-                b0 = b0.add(m1.mul(x01));
+                a0 = (n1.mul(x01)).add(a0);
+                b0 = (m1.mul(x01)).add(b0);
                 ShortVector x11 = ShortVector.broadcast(S, xq[x1 + c1]);
-                a1 = a1.add(n1.mul(x11));
-                b1 = b1.add(m1.mul(x11));
+                a1 = (n1.mul(x11)).add(a1);
+                b1 = (m1.mul(x11)).add(b1);
                 ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF), m2 = u.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
                 ShortVector x02 = ShortVector.broadcast(S, xq[x0 + c2]);
-                a0 = a0.add(n2.mul(x02));
-                b0 = b0.add(m2.mul(x02));
+                a0 = (n2.mul(x02)).add(a0);
+                b0 = (m2.mul(x02)).add(b0);
                 ShortVector x12 = ShortVector.broadcast(S, xq[x1 + c2]);
-                a1 = a1.add(n2.mul(x12));
-                b1 = b1.add(m2.mul(x12));
+                a1 = (n2.mul(x12)).add(a1);
+                b1 = (m2.mul(x12)).add(b1);
                 ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12), m3 = u.lanewise(VectorOperators.LSHR, 12);
                 ShortVector x03 = ShortVector.broadcast(S, xq[x0 + c3]);
-                a0 = a0.add(n3.mul(x03));
-                b0 = b0.add(m3.mul(x03));
+                a0 = (n3.mul(x03)).add(a0);
+                b0 = (m3.mul(x03)).add(b0);
                 ShortVector x13 = ShortVector.broadcast(S, xq[x1 + c3]);
-                a1 = a1.add(n3.mul(x13));
-                b1 = b1.add(m3.mul(x13));
+                a1 = (n3.mul(x13)).add(a1);
+                b1 = (m3.mul(x13)).add(b1);
             }
             // A = d·sc and K = dmin·m per row, as KQuantKernels.q4k computes them
             final long ha = ga + hdr + 4 * sa, hb = gb + hdr + 4 * sb;
@@ -938,23 +939,23 @@ public final class Int8FewTokens {
             FloatVector kb1 = ab1.mul(8f).sub(FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE).mul((FloatVector) mnb.convertShape(VectorOperators.S2F, F, 1)));
             float dx0 = xd[d0 + b];
             FloatVector e0 = FloatVector.broadcast(F, dx0), f0 = FloatVector.broadcast(F, dx0 * (-bias[d0 + b] >> 3));
-            ka0.fma(f0, ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e0, FloatVector.fromArray(F, acc, 0)))
+            ka0.fma(f0, ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e0, FloatVector.fromArray(F, acc, 0)))
                     .intoArray(acc, 0);
-            ka1.fma(f0, ((FloatVector) a0.convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)))
+            ka1.fma(f0, ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)))
                     .intoArray(acc, 0 + FL);
-            kb0.fma(f0, ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)))
+            kb0.fma(f0, ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)))
                     .intoArray(acc, 0 + L);
-            kb1.fma(f0, ((FloatVector) b0.convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)))
+            kb1.fma(f0, ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)))
                     .intoArray(acc, 0 + L + FL);
             float dx1 = xd[d1 + b];
             FloatVector e1 = FloatVector.broadcast(F, dx1), f1 = FloatVector.broadcast(F, dx1 * (-bias[d1 + b] >> 3));
-            ka0.fma(f1, ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)))
+            ka0.fma(f1, ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)))
                     .intoArray(acc, 1 * PASS);
-            ka1.fma(f1, ((FloatVector) a1.convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)))
+            ka1.fma(f1, ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)))
                     .intoArray(acc, 1 * PASS + FL);
-            kb0.fma(f1, ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)))
+            kb0.fma(f1, ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)))
                     .intoArray(acc, 1 * PASS + L);
-            kb1.fma(f1, ((FloatVector) b1.convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)))
+            kb1.fma(f1, ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)))
                     .intoArray(acc, 1 * PASS + L + FL);
         }
     }
@@ -1005,29 +1006,29 @@ public final class Int8FewTokens {
             FloatVector dhi = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
                     .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            a0.mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-            b0.mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            FV.cast(a0).mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            FV.cast(b0).mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
             FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            a1.mul(dlo).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            b1.mul(dhi).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            FV.cast(a1).mul(dlo).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            FV.cast(b1).mul(dhi).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
             FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
-            a2.mul(dlo).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
-            b2.mul(dhi).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
+            FV.cast(a2).mul(dlo).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
+            FV.cast(b2).mul(dhi).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
             FloatVector e3 = FloatVector.broadcast(F, xd[d3 + b]);
-            a3.mul(dlo).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
-            b3.mul(dhi).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
+            FV.cast(a3).mul(dlo).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
+            FV.cast(b3).mul(dhi).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
             FloatVector e4 = FloatVector.broadcast(F, xd[d4 + b]);
-            a4.mul(dlo).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS)).intoArray(acc, 4 * PASS);
-            b4.mul(dhi).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS + FL)).intoArray(acc, 4 * PASS + FL);
+            FV.cast(a4).mul(dlo).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS)).intoArray(acc, 4 * PASS);
+            FV.cast(b4).mul(dhi).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS + FL)).intoArray(acc, 4 * PASS + FL);
             FloatVector e5 = FloatVector.broadcast(F, xd[d5 + b]);
-            a5.mul(dlo).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS)).intoArray(acc, 5 * PASS);
-            b5.mul(dhi).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS + FL)).intoArray(acc, 5 * PASS + FL);
+            FV.cast(a5).mul(dlo).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS)).intoArray(acc, 5 * PASS);
+            FV.cast(b5).mul(dhi).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS + FL)).intoArray(acc, 5 * PASS + FL);
             FloatVector e6 = FloatVector.broadcast(F, xd[d6 + b]);
-            a6.mul(dlo).fma(e6, FloatVector.fromArray(F, acc, 6 * PASS)).intoArray(acc, 6 * PASS);
-            b6.mul(dhi).fma(e6, FloatVector.fromArray(F, acc, 6 * PASS + FL)).intoArray(acc, 6 * PASS + FL);
+            FV.cast(a6).mul(dlo).fma(e6, FloatVector.fromArray(F, acc, 6 * PASS)).intoArray(acc, 6 * PASS);
+            FV.cast(b6).mul(dhi).fma(e6, FloatVector.fromArray(F, acc, 6 * PASS + FL)).intoArray(acc, 6 * PASS + FL);
             FloatVector e7 = FloatVector.broadcast(F, xd[d7 + b]);
-            a7.mul(dlo).fma(e7, FloatVector.fromArray(F, acc, 7 * PASS)).intoArray(acc, 7 * PASS);
-            b7.mul(dhi).fma(e7, FloatVector.fromArray(F, acc, 7 * PASS + FL)).intoArray(acc, 7 * PASS + FL);
+            FV.cast(a7).mul(dlo).fma(e7, FloatVector.fromArray(F, acc, 7 * PASS)).intoArray(acc, 7 * PASS);
+            FV.cast(b7).mul(dhi).fma(e7, FloatVector.fromArray(F, acc, 7 * PASS + FL)).intoArray(acc, 7 * PASS + FL);
         }
     }
 
@@ -1052,43 +1053,43 @@ public final class Int8FewTokens {
                 ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * q, LE);
                 final int c = 32 * b + 3 * q; // columns c, c + 1, c + 2 (lo) and c + 16.. (hi): three per lane
                 ShortVector n0 = v.and((short) 31), m0 = u.and((short) 31);
-                l0 = l0.add(n0.mul(xq[x0 + c + 0]));
-                h0 = h0.add(m0.mul(xq[x0 + c + 16]));
-                l1 = l1.add(n0.mul(xq[x1 + c + 0]));
-                h1 = h1.add(m0.mul(xq[x1 + c + 16]));
-                l2 = l2.add(n0.mul(xq[x2 + c + 0]));
-                h2 = h2.add(m0.mul(xq[x2 + c + 16]));
-                l3 = l3.add(n0.mul(xq[x3 + c + 0]));
-                h3 = h3.add(m0.mul(xq[x3 + c + 16]));
+                l0 = (n0.mul(xq[x0 + c + 0])).add(l0);
+                h0 = (m0.mul(xq[x0 + c + 16])).add(h0);
+                l1 = (n0.mul(xq[x1 + c + 0])).add(l1);
+                h1 = (m0.mul(xq[x1 + c + 16])).add(h1);
+                l2 = (n0.mul(xq[x2 + c + 0])).add(l2);
+                h2 = (m0.mul(xq[x2 + c + 16])).add(h2);
+                l3 = (n0.mul(xq[x3 + c + 0])).add(l3);
+                h3 = (m0.mul(xq[x3 + c + 16])).add(h3);
                 ShortVector n1 = v.lanewise(VectorOperators.LSHR, 5).and((short) 31), m1 = u.lanewise(VectorOperators.LSHR, 5).and((short) 31);
-                l0 = l0.add(n1.mul(xq[x0 + c + 1]));
-                h0 = h0.add(m1.mul(xq[x0 + c + 17]));
-                l1 = l1.add(n1.mul(xq[x1 + c + 1]));
-                h1 = h1.add(m1.mul(xq[x1 + c + 17]));
-                l2 = l2.add(n1.mul(xq[x2 + c + 1]));
-                h2 = h2.add(m1.mul(xq[x2 + c + 17]));
-                l3 = l3.add(n1.mul(xq[x3 + c + 1]));
-                h3 = h3.add(m1.mul(xq[x3 + c + 17]));
+                l0 = (n1.mul(xq[x0 + c + 1])).add(l0);
+                h0 = (m1.mul(xq[x0 + c + 17])).add(h0);
+                l1 = (n1.mul(xq[x1 + c + 1])).add(l1);
+                h1 = (m1.mul(xq[x1 + c + 17])).add(h1);
+                l2 = (n1.mul(xq[x2 + c + 1])).add(l2);
+                h2 = (m1.mul(xq[x2 + c + 17])).add(h2);
+                l3 = (n1.mul(xq[x3 + c + 1])).add(l3);
+                h3 = (m1.mul(xq[x3 + c + 17])).add(h3);
                 ShortVector n2 = v.lanewise(VectorOperators.LSHR, 10), m2 = u.lanewise(VectorOperators.LSHR, 10);
-                l0 = l0.add(n2.mul(xq[x0 + c + 2]));
-                h0 = h0.add(m2.mul(xq[x0 + c + 18]));
-                l1 = l1.add(n2.mul(xq[x1 + c + 2]));
-                h1 = h1.add(m2.mul(xq[x1 + c + 18]));
-                l2 = l2.add(n2.mul(xq[x2 + c + 2]));
-                h2 = h2.add(m2.mul(xq[x2 + c + 18]));
-                l3 = l3.add(n2.mul(xq[x3 + c + 2]));
-                h3 = h3.add(m2.mul(xq[x3 + c + 18]));
+                l0 = (n2.mul(xq[x0 + c + 2])).add(l0);
+                h0 = (m2.mul(xq[x0 + c + 18])).add(h0);
+                l1 = (n2.mul(xq[x1 + c + 2])).add(l1);
+                h1 = (m2.mul(xq[x1 + c + 18])).add(h1);
+                l2 = (n2.mul(xq[x2 + c + 2])).add(l2);
+                h2 = (m2.mul(xq[x2 + c + 18])).add(h2);
+                l3 = (n2.mul(xq[x3 + c + 2])).add(l3);
+                h3 = (m2.mul(xq[x3 + c + 18])).add(h3);
             }
             ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
             ShortVector n0 = v.and((short) 31), m0 = v.lanewise(VectorOperators.LSHR, 5);
-            l0 = l0.add(n0.mul(xq[x0 + 32 * b + 15]));
-            h0 = h0.add(m0.mul(xq[x0 + 32 * b + 31]));
-            l1 = l1.add(n0.mul(xq[x1 + 32 * b + 15]));
-            h1 = h1.add(m0.mul(xq[x1 + 32 * b + 31]));
-            l2 = l2.add(n0.mul(xq[x2 + 32 * b + 15]));
-            h2 = h2.add(m0.mul(xq[x2 + 32 * b + 31]));
-            l3 = l3.add(n0.mul(xq[x3 + 32 * b + 15]));
-            h3 = h3.add(m0.mul(xq[x3 + 32 * b + 31]));
+            l0 = (n0.mul(xq[x0 + 32 * b + 15])).add(l0);
+            h0 = (m0.mul(xq[x0 + 32 * b + 31])).add(h0);
+            l1 = (n0.mul(xq[x1 + 32 * b + 15])).add(l1);
+            h1 = (m0.mul(xq[x1 + 32 * b + 31])).add(h1);
+            l2 = (n0.mul(xq[x2 + 32 * b + 15])).add(l2);
+            h2 = (m0.mul(xq[x2 + 32 * b + 31])).add(h2);
+            l3 = (n0.mul(xq[x3 + 32 * b + 15])).add(l3);
+            h3 = (m0.mul(xq[x3 + 32 * b + 31])).add(h3);
             // the scales' f16 -> f32 in place, as Int8Kernels.q5
             ShortVector hs = ShortVector.fromMemorySegment(S, w, tile, LE);
             FloatVector f0 = ((IntVector) hs.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
@@ -1096,24 +1097,24 @@ public final class Int8FewTokens {
             FloatVector f1 = ((IntVector) hs.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
                     .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            ((FloatVector) l0.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) h0.convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+            ((FloatVector) SV.cast(l0).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(h0).convertShape(VectorOperators.S2F, F, 0)).mul(f0)
                     .fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-            ((FloatVector) l0.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) h0.convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+            ((FloatVector) SV.cast(l0).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(h0).convertShape(VectorOperators.S2F, F, 1)).mul(f1)
                     .fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
             FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            ((FloatVector) l1.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) h1.convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+            ((FloatVector) SV.cast(l1).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(h1).convertShape(VectorOperators.S2F, F, 0)).mul(f0)
                     .fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            ((FloatVector) l1.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) h1.convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+            ((FloatVector) SV.cast(l1).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(h1).convertShape(VectorOperators.S2F, F, 1)).mul(f1)
                     .fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
             FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
-            ((FloatVector) l2.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) h2.convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+            ((FloatVector) SV.cast(l2).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(h2).convertShape(VectorOperators.S2F, F, 0)).mul(f0)
                     .fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
-            ((FloatVector) l2.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) h2.convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+            ((FloatVector) SV.cast(l2).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(h2).convertShape(VectorOperators.S2F, F, 1)).mul(f1)
                     .fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
             FloatVector e3 = FloatVector.broadcast(F, xd[d3 + b]);
-            ((FloatVector) l3.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) h3.convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+            ((FloatVector) SV.cast(l3).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(h3).convertShape(VectorOperators.S2F, F, 0)).mul(f0)
                     .fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
-            ((FloatVector) l3.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) h3.convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+            ((FloatVector) SV.cast(l3).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(h3).convertShape(VectorOperators.S2F, F, 1)).mul(f1)
                     .fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
         }
     }
@@ -1134,35 +1135,35 @@ public final class Int8FewTokens {
                 ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * q, LE);
                 final int c = 32 * b + 3 * q; // columns c, c + 1, c + 2 (lo) and c + 16.. (hi): three per lane
                 ShortVector n0 = v.and((short) 31), m0 = u.and((short) 31);
-                l0 = l0.add(n0.mul(xq[x0 + c + 0]));
-                h0 = h0.add(m0.mul(xq[x0 + c + 16]));
-                l1 = l1.add(n0.mul(xq[x1 + c + 0]));
-                h1 = h1.add(m0.mul(xq[x1 + c + 16]));
-                l2 = l2.add(n0.mul(xq[x2 + c + 0]));
-                h2 = h2.add(m0.mul(xq[x2 + c + 16]));
+                l0 = (n0.mul(xq[x0 + c + 0])).add(l0);
+                h0 = (m0.mul(xq[x0 + c + 16])).add(h0);
+                l1 = (n0.mul(xq[x1 + c + 0])).add(l1);
+                h1 = (m0.mul(xq[x1 + c + 16])).add(h1);
+                l2 = (n0.mul(xq[x2 + c + 0])).add(l2);
+                h2 = (m0.mul(xq[x2 + c + 16])).add(h2);
                 ShortVector n1 = v.lanewise(VectorOperators.LSHR, 5).and((short) 31), m1 = u.lanewise(VectorOperators.LSHR, 5).and((short) 31);
-                l0 = l0.add(n1.mul(xq[x0 + c + 1]));
-                h0 = h0.add(m1.mul(xq[x0 + c + 17]));
-                l1 = l1.add(n1.mul(xq[x1 + c + 1]));
-                h1 = h1.add(m1.mul(xq[x1 + c + 17]));
-                l2 = l2.add(n1.mul(xq[x2 + c + 1]));
-                h2 = h2.add(m1.mul(xq[x2 + c + 17]));
+                l0 = (n1.mul(xq[x0 + c + 1])).add(l0);
+                h0 = (m1.mul(xq[x0 + c + 17])).add(h0);
+                l1 = (n1.mul(xq[x1 + c + 1])).add(l1);
+                h1 = (m1.mul(xq[x1 + c + 17])).add(h1);
+                l2 = (n1.mul(xq[x2 + c + 1])).add(l2);
+                h2 = (m1.mul(xq[x2 + c + 17])).add(h2);
                 ShortVector n2 = v.lanewise(VectorOperators.LSHR, 10), m2 = u.lanewise(VectorOperators.LSHR, 10);
-                l0 = l0.add(n2.mul(xq[x0 + c + 2]));
-                h0 = h0.add(m2.mul(xq[x0 + c + 18]));
-                l1 = l1.add(n2.mul(xq[x1 + c + 2]));
-                h1 = h1.add(m2.mul(xq[x1 + c + 18]));
-                l2 = l2.add(n2.mul(xq[x2 + c + 2]));
-                h2 = h2.add(m2.mul(xq[x2 + c + 18]));
+                l0 = (n2.mul(xq[x0 + c + 2])).add(l0);
+                h0 = (m2.mul(xq[x0 + c + 18])).add(h0);
+                l1 = (n2.mul(xq[x1 + c + 2])).add(l1);
+                h1 = (m2.mul(xq[x1 + c + 18])).add(h1);
+                l2 = (n2.mul(xq[x2 + c + 2])).add(l2);
+                h2 = (m2.mul(xq[x2 + c + 18])).add(h2);
             }
             ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
             ShortVector n0 = v.and((short) 31), m0 = v.lanewise(VectorOperators.LSHR, 5);
-            l0 = l0.add(n0.mul(xq[x0 + 32 * b + 15]));
-            h0 = h0.add(m0.mul(xq[x0 + 32 * b + 31]));
-            l1 = l1.add(n0.mul(xq[x1 + 32 * b + 15]));
-            h1 = h1.add(m0.mul(xq[x1 + 32 * b + 31]));
-            l2 = l2.add(n0.mul(xq[x2 + 32 * b + 15]));
-            h2 = h2.add(m0.mul(xq[x2 + 32 * b + 31]));
+            l0 = (n0.mul(xq[x0 + 32 * b + 15])).add(l0);
+            h0 = (m0.mul(xq[x0 + 32 * b + 31])).add(h0);
+            l1 = (n0.mul(xq[x1 + 32 * b + 15])).add(l1);
+            h1 = (m0.mul(xq[x1 + 32 * b + 31])).add(h1);
+            l2 = (n0.mul(xq[x2 + 32 * b + 15])).add(l2);
+            h2 = (m0.mul(xq[x2 + 32 * b + 31])).add(h2);
             // the scales' f16 -> f32 in place, as Int8Kernels.q5
             ShortVector hs = ShortVector.fromMemorySegment(S, w, tile, LE);
             FloatVector f0 = ((IntVector) hs.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
@@ -1170,19 +1171,19 @@ public final class Int8FewTokens {
             FloatVector f1 = ((IntVector) hs.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
                     .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            ((FloatVector) l0.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) h0.convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+            ((FloatVector) SV.cast(l0).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(h0).convertShape(VectorOperators.S2F, F, 0)).mul(f0)
                     .fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-            ((FloatVector) l0.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) h0.convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+            ((FloatVector) SV.cast(l0).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(h0).convertShape(VectorOperators.S2F, F, 1)).mul(f1)
                     .fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
             FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            ((FloatVector) l1.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) h1.convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+            ((FloatVector) SV.cast(l1).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(h1).convertShape(VectorOperators.S2F, F, 0)).mul(f0)
                     .fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            ((FloatVector) l1.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) h1.convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+            ((FloatVector) SV.cast(l1).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(h1).convertShape(VectorOperators.S2F, F, 1)).mul(f1)
                     .fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
             FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
-            ((FloatVector) l2.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) h2.convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+            ((FloatVector) SV.cast(l2).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(h2).convertShape(VectorOperators.S2F, F, 0)).mul(f0)
                     .fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
-            ((FloatVector) l2.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) h2.convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+            ((FloatVector) SV.cast(l2).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(h2).convertShape(VectorOperators.S2F, F, 1)).mul(f1)
                     .fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
         }
     }
@@ -1202,27 +1203,27 @@ public final class Int8FewTokens {
                 ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * q, LE);
                 final int c = 32 * b + 3 * q; // columns c, c + 1, c + 2 (lo) and c + 16.. (hi): three per lane
                 ShortVector n0 = v.and((short) 31), m0 = u.and((short) 31);
-                l0 = l0.add(n0.mul(xq[x0 + c + 0]));
-                h0 = h0.add(m0.mul(xq[x0 + c + 16]));
-                l1 = l1.add(n0.mul(xq[x1 + c + 0]));
-                h1 = h1.add(m0.mul(xq[x1 + c + 16]));
+                l0 = (n0.mul(xq[x0 + c + 0])).add(l0);
+                h0 = (m0.mul(xq[x0 + c + 16])).add(h0);
+                l1 = (n0.mul(xq[x1 + c + 0])).add(l1);
+                h1 = (m0.mul(xq[x1 + c + 16])).add(h1);
                 ShortVector n1 = v.lanewise(VectorOperators.LSHR, 5).and((short) 31), m1 = u.lanewise(VectorOperators.LSHR, 5).and((short) 31);
-                l0 = l0.add(n1.mul(xq[x0 + c + 1]));
-                h0 = h0.add(m1.mul(xq[x0 + c + 17]));
-                l1 = l1.add(n1.mul(xq[x1 + c + 1]));
-                h1 = h1.add(m1.mul(xq[x1 + c + 17]));
+                l0 = (n1.mul(xq[x0 + c + 1])).add(l0);
+                h0 = (m1.mul(xq[x0 + c + 17])).add(h0);
+                l1 = (n1.mul(xq[x1 + c + 1])).add(l1);
+                h1 = (m1.mul(xq[x1 + c + 17])).add(h1);
                 ShortVector n2 = v.lanewise(VectorOperators.LSHR, 10), m2 = u.lanewise(VectorOperators.LSHR, 10);
-                l0 = l0.add(n2.mul(xq[x0 + c + 2]));
-                h0 = h0.add(m2.mul(xq[x0 + c + 18]));
-                l1 = l1.add(n2.mul(xq[x1 + c + 2]));
-                h1 = h1.add(m2.mul(xq[x1 + c + 18]));
+                l0 = (n2.mul(xq[x0 + c + 2])).add(l0);
+                h0 = (m2.mul(xq[x0 + c + 18])).add(h0);
+                l1 = (n2.mul(xq[x1 + c + 2])).add(l1);
+                h1 = (m2.mul(xq[x1 + c + 18])).add(h1);
             }
             ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
             ShortVector n0 = v.and((short) 31), m0 = v.lanewise(VectorOperators.LSHR, 5);
-            l0 = l0.add(n0.mul(xq[x0 + 32 * b + 15]));
-            h0 = h0.add(m0.mul(xq[x0 + 32 * b + 31]));
-            l1 = l1.add(n0.mul(xq[x1 + 32 * b + 15]));
-            h1 = h1.add(m0.mul(xq[x1 + 32 * b + 31]));
+            l0 = (n0.mul(xq[x0 + 32 * b + 15])).add(l0);
+            h0 = (m0.mul(xq[x0 + 32 * b + 31])).add(h0);
+            l1 = (n0.mul(xq[x1 + 32 * b + 15])).add(l1);
+            h1 = (m0.mul(xq[x1 + 32 * b + 31])).add(h1);
             // the scales' f16 -> f32 in place, as Int8Kernels.q5
             ShortVector hs = ShortVector.fromMemorySegment(S, w, tile, LE);
             FloatVector f0 = ((IntVector) hs.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
@@ -1230,14 +1231,14 @@ public final class Int8FewTokens {
             FloatVector f1 = ((IntVector) hs.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
                     .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            ((FloatVector) l0.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) h0.convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+            ((FloatVector) SV.cast(l0).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(h0).convertShape(VectorOperators.S2F, F, 0)).mul(f0)
                     .fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-            ((FloatVector) l0.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) h0.convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+            ((FloatVector) SV.cast(l0).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(h0).convertShape(VectorOperators.S2F, F, 1)).mul(f1)
                     .fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
             FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            ((FloatVector) l1.convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) h1.convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+            ((FloatVector) SV.cast(l1).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(h1).convertShape(VectorOperators.S2F, F, 0)).mul(f0)
                     .fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            ((FloatVector) l1.convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) h1.convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+            ((FloatVector) SV.cast(l1).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(h1).convertShape(VectorOperators.S2F, F, 1)).mul(f1)
                     .fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
         }
     }
@@ -1270,39 +1271,39 @@ public final class Int8FewTokens {
                         ShortVector w1 = ShortVector.fromMemorySegment(S, w, tile + 64 + 192L * half + 384L * part + 64, LE);
                         ShortVector w2 = ShortVector.fromMemorySegment(S, w, tile + 64 + 192L * half + 384L * part + 128, LE);
                         ShortVector q0 = w0.and((short) 63);
-                        p0 = p0.add(q0.mul(xq[x0 + c + 8 * half + 16 * part + 0]));
-                        p1 = p1.add(q0.mul(xq[x1 + c + 8 * half + 16 * part + 0]));
+                        p0 = (q0.mul(xq[x0 + c + 8 * half + 16 * part + 0])).add(p0);
+                        p1 = (q0.mul(xq[x1 + c + 8 * half + 16 * part + 0])).add(p1);
                         q0 = w0.lanewise(VectorOperators.LSHR, 6).and((short) 63);
-                        p0 = p0.add(q0.mul(xq[x0 + c + 8 * half + 16 * part + 1]));
-                        p1 = p1.add(q0.mul(xq[x1 + c + 8 * half + 16 * part + 1]));
+                        p0 = (q0.mul(xq[x0 + c + 8 * half + 16 * part + 1])).add(p0);
+                        p1 = (q0.mul(xq[x1 + c + 8 * half + 16 * part + 1])).add(p1);
                         q0 = w0.lanewise(VectorOperators.LSHR, 12).or(w2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30));
-                        p0 = p0.add(q0.mul(xq[x0 + c + 8 * half + 16 * part + 2]));
-                        p1 = p1.add(q0.mul(xq[x1 + c + 8 * half + 16 * part + 2]));
+                        p0 = (q0.mul(xq[x0 + c + 8 * half + 16 * part + 2])).add(p0);
+                        p1 = (q0.mul(xq[x1 + c + 8 * half + 16 * part + 2])).add(p1);
                         q0 = w1.and((short) 63);
-                        p0 = p0.add(q0.mul(xq[x0 + c + 8 * half + 16 * part + 3]));
-                        p1 = p1.add(q0.mul(xq[x1 + c + 8 * half + 16 * part + 3]));
+                        p0 = (q0.mul(xq[x0 + c + 8 * half + 16 * part + 3])).add(p0);
+                        p1 = (q0.mul(xq[x1 + c + 8 * half + 16 * part + 3])).add(p1);
                         q0 = w1.lanewise(VectorOperators.LSHR, 6).and((short) 63);
-                        p0 = p0.add(q0.mul(xq[x0 + c + 8 * half + 16 * part + 4]));
-                        p1 = p1.add(q0.mul(xq[x1 + c + 8 * half + 16 * part + 4]));
+                        p0 = (q0.mul(xq[x0 + c + 8 * half + 16 * part + 4])).add(p0);
+                        p1 = (q0.mul(xq[x1 + c + 8 * half + 16 * part + 4])).add(p1);
                         q0 = w1.lanewise(VectorOperators.LSHR, 12).or(w2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30));
-                        p0 = p0.add(q0.mul(xq[x0 + c + 8 * half + 16 * part + 5]));
-                        p1 = p1.add(q0.mul(xq[x1 + c + 8 * half + 16 * part + 5]));
+                        p0 = (q0.mul(xq[x0 + c + 8 * half + 16 * part + 5])).add(p0);
+                        p1 = (q0.mul(xq[x1 + c + 8 * half + 16 * part + 5])).add(p1);
                         q0 = w2.and((short) 63);
-                        p0 = p0.add(q0.mul(xq[x0 + c + 8 * half + 16 * part + 6]));
-                        p1 = p1.add(q0.mul(xq[x1 + c + 8 * half + 16 * part + 6]));
+                        p0 = (q0.mul(xq[x0 + c + 8 * half + 16 * part + 6])).add(p0);
+                        p1 = (q0.mul(xq[x1 + c + 8 * half + 16 * part + 6])).add(p1);
                         q0 = w2.lanewise(VectorOperators.LSHR, 6).and((short) 63);
-                        p0 = p0.add(q0.mul(xq[x0 + c + 8 * half + 16 * part + 7]));
-                        p1 = p1.add(q0.mul(xq[x1 + c + 8 * half + 16 * part + 7]));
+                        p0 = (q0.mul(xq[x0 + c + 8 * half + 16 * part + 7])).add(p0);
+                        p1 = (q0.mul(xq[x1 + c + 8 * half + 16 * part + 7])).add(p1);
                         if (part == 0) {
-                            lo0a = lo0a.add((FloatVector) p0.convertShape(VectorOperators.S2F, F, 0));
-                            lo0b = lo0b.add((FloatVector) p0.convertShape(VectorOperators.S2F, F, 1));
-                            lo1a = lo1a.add((FloatVector) p1.convertShape(VectorOperators.S2F, F, 0));
-                            lo1b = lo1b.add((FloatVector) p1.convertShape(VectorOperators.S2F, F, 1));
+                            lo0a = ((FloatVector) SV.cast(p0).convertShape(VectorOperators.S2F, F, 0)).add(lo0a);
+                            lo0b = ((FloatVector) SV.cast(p0).convertShape(VectorOperators.S2F, F, 1)).add(lo0b);
+                            lo1a = ((FloatVector) SV.cast(p1).convertShape(VectorOperators.S2F, F, 0)).add(lo1a);
+                            lo1b = ((FloatVector) SV.cast(p1).convertShape(VectorOperators.S2F, F, 1)).add(lo1b);
                         } else {
-                            hi0a = hi0a.add((FloatVector) p0.convertShape(VectorOperators.S2F, F, 0));
-                            hi0b = hi0b.add((FloatVector) p0.convertShape(VectorOperators.S2F, F, 1));
-                            hi1a = hi1a.add((FloatVector) p1.convertShape(VectorOperators.S2F, F, 0));
-                            hi1b = hi1b.add((FloatVector) p1.convertShape(VectorOperators.S2F, F, 1));
+                            hi0a = ((FloatVector) SV.cast(p0).convertShape(VectorOperators.S2F, F, 0)).add(hi0a);
+                            hi0b = ((FloatVector) SV.cast(p0).convertShape(VectorOperators.S2F, F, 1)).add(hi0b);
+                            hi1a = ((FloatVector) SV.cast(p1).convertShape(VectorOperators.S2F, F, 0)).add(hi1a);
+                            hi1b = ((FloatVector) SV.cast(p1).convertShape(VectorOperators.S2F, F, 1)).add(hi1b);
                         }
                     }
                 }
@@ -1311,11 +1312,11 @@ public final class Int8FewTokens {
                 FloatVector aa = da.mul((FloatVector) s1.convertShape(VectorOperators.S2F, F, 0)), ab = db.mul((FloatVector) s1.convertShape(VectorOperators.S2F, F, 1));
                 FloatVector ba = da.mul((FloatVector) s2.convertShape(VectorOperators.S2F, F, 0)), bb = db.mul((FloatVector) s2.convertShape(VectorOperators.S2F, F, 1));
                 FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-                lo0a.mul(aa).add(hi0a.mul(ba)).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-                lo0b.mul(ab).add(hi0b.mul(bb)).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+                FV.cast(lo0a).mul(aa).add(FV.cast(hi0a).mul(ba)).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+                FV.cast(lo0b).mul(ab).add(FV.cast(hi0b).mul(bb)).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
                 FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-                lo1a.mul(aa).add(hi1a.mul(ba)).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-                lo1b.mul(ab).add(hi1b.mul(bb)).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+                FV.cast(lo1a).mul(aa).add(FV.cast(hi1a).mul(ba)).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+                FV.cast(lo1b).mul(ab).add(FV.cast(hi1b).mul(bb)).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
             }
         }
     }

@@ -4,6 +4,8 @@ import dev.jemma.core.tensor.GgmlType;
 import jdk.incubator.vector.FloatVector;
 
 import static dev.jemma.core.tensor.kernels.VectorWidth.F16_MAGIC;
+import static dev.jemma.core.tensor.kernels.VectorWidth.FV;
+import static dev.jemma.core.tensor.kernels.VectorWidth.SV;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
@@ -156,10 +158,10 @@ public final class Int8Gemm {
                 FloatVector k0 = FloatVector.fromMemorySegment(F, w, hl + 128, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
                 FloatVector k1 = FloatVector.fromMemorySegment(F, w, hl + 128 + 2 * L, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
                 int o = b * ROWS + lane + l0;
-                a0.intoArray(ds, o);
-                a1.intoArray(ds, o + L / 2);
-                a0.mul(8f).sub(k0).intoArray(dm, o);
-                a1.mul(8f).sub(k1).intoArray(dm, o + L / 2);
+                FV.cast(a0).intoArray(ds, o);
+                FV.cast(a1).intoArray(ds, o + L / 2);
+                FV.cast(a0).mul(8f).sub(k0).intoArray(dm, o);
+                FV.cast(a1).mul(8f).sub(k1).intoArray(dm, o + L / 2);
             }
             quads(w, t + 64, 32 * b, wt, lane);
         }
@@ -224,26 +226,26 @@ public final class Int8Gemm {
                     ShortVector v1 = ShortVector.broadcast(S, xq[x1 + c]);
                     ShortVector v2 = ShortVector.broadcast(S, xq[x2 + c]);
                     ShortVector v3 = ShortVector.broadcast(S, xq[x3 + c]);
-                    a0 = a0.add(w0.mul(v0));
-                    b0 = b0.add(w1.mul(v0));
-                    a1 = a1.add(w0.mul(v1));
-                    b1 = b1.add(w1.mul(v1));
-                    a2 = a2.add(w0.mul(v2));
-                    b2 = b2.add(w1.mul(v2));
-                    a3 = a3.add(w0.mul(v3));
-                    b3 = b3.add(w1.mul(v3));
+                    a0 = (w0.mul(v0)).add(a0);
+                    b0 = (w1.mul(v0)).add(b0);
+                    a1 = (w0.mul(v1)).add(a1);
+                    b1 = (w1.mul(v1)).add(b1);
+                    a2 = (w0.mul(v2)).add(a2);
+                    b2 = (w1.mul(v2)).add(b2);
+                    a3 = (w0.mul(v3)).add(a3);
+                    b3 = (w1.mul(v3)).add(b3);
                 }
                 // the sums leave through an array and are scaled in a small loop: unrolled here, the 16 widen-and-scale
                 // steps made this method cost C2 ~48 MB of compiler memory (peak RSS) and crowded its inlining budget
                 int so = SUMS_PAD + r;
-                a0.intoArray(sums, so);
-                b0.intoArray(sums, so + L);
-                a1.intoArray(sums, so + ROWS);
-                b1.intoArray(sums, so + ROWS + L);
-                a2.intoArray(sums, so + 2 * ROWS);
-                b2.intoArray(sums, so + 2 * ROWS + L);
-                a3.intoArray(sums, so + 3 * ROWS);
-                b3.intoArray(sums, so + 3 * ROWS + L);
+                SV.cast(a0).intoArray(sums, so);
+                SV.cast(b0).intoArray(sums, so + L);
+                SV.cast(a1).intoArray(sums, so + ROWS);
+                SV.cast(b1).intoArray(sums, so + ROWS + L);
+                SV.cast(a2).intoArray(sums, so + 2 * ROWS);
+                SV.cast(b2).intoArray(sums, so + 2 * ROWS + L);
+                SV.cast(a3).intoArray(sums, so + 3 * ROWS);
+                SV.cast(b3).intoArray(sums, so + 3 * ROWS + L);
             }
             scaleSums(sums, 4, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
         }
@@ -257,11 +259,11 @@ public final class Int8Gemm {
                 ShortVector a0 = ShortVector.zero(S), b0 = a0;
                 for (int c = c0, end = c0 + span; c < end; c++) {
                     ShortVector v = ShortVector.broadcast(S, xq[xo + c]);
-                    a0 = a0.add(ShortVector.fromArray(S, wt, c * ROWS + r).mul(v));
-                    b0 = b0.add(ShortVector.fromArray(S, wt, c * ROWS + r + L).mul(v));
+                    a0 = (ShortVector.fromArray(S, wt, c * ROWS + r).mul(v)).add(a0);
+                    b0 = (ShortVector.fromArray(S, wt, c * ROWS + r + L).mul(v)).add(b0);
                 }
-                a0.intoArray(sums, SUMS_PAD + r);
-                b0.intoArray(sums, SUMS_PAD + r + L);
+                SV.cast(a0).intoArray(sums, SUMS_PAD + r);
+                SV.cast(b0).intoArray(sums, SUMS_PAD + r + L);
             }
             scaleSums(sums, 1, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
         }
@@ -298,10 +300,10 @@ public final class Int8Gemm {
                     s2 = FloatVector.fromArray(F, dm, d + 2 * FL).fma(FloatVector.broadcast(F, sx), s2);
                     s3 = FloatVector.fromArray(F, dm, d + 3 * FL).fma(FloatVector.broadcast(F, sx), s3);
                 }
-                s0.intoArray(acc, ao);
-                s1.intoArray(acc, ao + FL);
-                s2.intoArray(acc, ao + 2 * FL);
-                s3.intoArray(acc, ao + 3 * FL);
+                FV.cast(s0).intoArray(acc, ao);
+                FV.cast(s1).intoArray(acc, ao + FL);
+                FV.cast(s2).intoArray(acc, ao + 2 * FL);
+                FV.cast(s3).intoArray(acc, ao + 3 * FL);
             }
         }
     }

@@ -4,6 +4,7 @@ import dev.jemma.core.tensor.GgmlType;
 import jdk.incubator.vector.FloatVector;
 
 import static dev.jemma.core.tensor.kernels.VectorWidth.F16_MAGIC;
+import static dev.jemma.core.tensor.kernels.VectorWidth.FV;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
@@ -337,7 +338,7 @@ public final class InterleavedGemm {
                         b1 = w3.fma(v1, b1);
                     }
                     int oo = o + r0 + l0;
-                    FloatVector lo = a0.add(a1), hi = b0.add(b1);
+                    FloatVector lo = FV.cast(a0).add(a1), hi = FV.cast(b0).add(b1);
                     // in place, not through a helper: see Int8Kernels
                     if (valid >= l0 + SHORTS) {
                         if (cs == 0) {
@@ -390,24 +391,24 @@ public final class InterleavedGemm {
             // the accumulators (an allocation per loop iteration, measured in Int8Kernels)
             if (direct) {
                 int p = o + l0, q = p + FL;
-                a0.add(FloatVector.fromArray(F, out, p)).intoArray(out, p);
-                b0.add(FloatVector.fromArray(F, out, q)).intoArray(out, q);
-                a1.add(FloatVector.fromArray(F, out, p + rows)).intoArray(out, p + rows);
-                b1.add(FloatVector.fromArray(F, out, q + rows)).intoArray(out, q + rows);
-                a2.add(FloatVector.fromArray(F, out, p + 2 * rows)).intoArray(out, p + 2 * rows);
-                b2.add(FloatVector.fromArray(F, out, q + 2 * rows)).intoArray(out, q + 2 * rows);
-                a3.add(FloatVector.fromArray(F, out, p + 3 * rows)).intoArray(out, p + 3 * rows);
-                b3.add(FloatVector.fromArray(F, out, q + 3 * rows)).intoArray(out, q + 3 * rows);
+                FV.cast(a0).add(FloatVector.fromArray(F, out, p)).intoArray(out, p);
+                FV.cast(b0).add(FloatVector.fromArray(F, out, q)).intoArray(out, q);
+                FV.cast(a1).add(FloatVector.fromArray(F, out, p + rows)).intoArray(out, p + rows);
+                FV.cast(b1).add(FloatVector.fromArray(F, out, q + rows)).intoArray(out, q + rows);
+                FV.cast(a2).add(FloatVector.fromArray(F, out, p + 2 * rows)).intoArray(out, p + 2 * rows);
+                FV.cast(b2).add(FloatVector.fromArray(F, out, q + 2 * rows)).intoArray(out, q + 2 * rows);
+                FV.cast(a3).add(FloatVector.fromArray(F, out, p + 3 * rows)).intoArray(out, p + 3 * rows);
+                FV.cast(b3).add(FloatVector.fromArray(F, out, q + 3 * rows)).intoArray(out, q + 3 * rows);
             } else {
                 float[] r = part;
-                a0.intoArray(r, l0);
-                b0.intoArray(r, l0 + FL);
-                a1.intoArray(r, 32 + l0);
-                b1.intoArray(r, 32 + l0 + FL);
-                a2.intoArray(r, 64 + l0);
-                b2.intoArray(r, 64 + l0 + FL);
-                a3.intoArray(r, 96 + l0);
-                b3.intoArray(r, 96 + l0 + FL);
+                FV.cast(a0).intoArray(r, l0);
+                FV.cast(b0).intoArray(r, l0 + FL);
+                FV.cast(a1).intoArray(r, 32 + l0);
+                FV.cast(b1).intoArray(r, 32 + l0 + FL);
+                FV.cast(a2).intoArray(r, 64 + l0);
+                FV.cast(b2).intoArray(r, 64 + l0 + FL);
+                FV.cast(a3).intoArray(r, 96 + l0);
+                FV.cast(b3).intoArray(r, 96 + l0 + FL);
             }
         }
         if (!direct) for (int k = 0; k < 4; k++) merge(part, 32 * k, out, o + k * rows, valid, first);
@@ -435,8 +436,8 @@ public final class InterleavedGemm {
                 a0 = FloatVector.fromArray(F, tile, c * 32 + l0).fma(v0, a0);
                 b0 = FloatVector.fromArray(F, tile, c * 32 + l0 + FL).fma(v0, b0);
             }
-            a0.add(a1).intoArray(part, l0);
-            b0.add(b1).intoArray(part, l0 + FL);
+            FV.cast(a0).add(a1).intoArray(part, l0);
+            FV.cast(b0).add(b1).intoArray(part, l0 + FL);
         }
         merge(part, 0, out, o, valid, first);
     }
@@ -529,7 +530,7 @@ public final class InterleavedGemm {
                 b1 = w3.fma(v1, b1);
             }
             int r0 = g * Interleaved.ROWS, oo = o + r0;
-            FloatVector lo = a0.add(a1), hi = b0.add(b1);
+            FloatVector lo = FV.cast(a0).add(a1), hi = FV.cast(b0).add(b1);
             if (rows - r0 >= 32) { // in place, not through a helper: see Int8Kernels
                 lo.intoArray(out, oo);
                 hi.intoArray(out, oo + 16);
@@ -563,24 +564,24 @@ public final class InterleavedGemm {
         // results go out through arrays, never as vector arguments of a call C2 might not inline: that would box
         // the accumulators (an allocation per loop iteration, measured in Int8Kernels)
         if (valid == 32 && !first) {
-            a0.add(FloatVector.fromArray(F, out, o)).intoArray(out, o);
-            b0.add(FloatVector.fromArray(F, out, o + 16)).intoArray(out, o + 16);
-            a1.add(FloatVector.fromArray(F, out, o + rows)).intoArray(out, o + rows);
-            b1.add(FloatVector.fromArray(F, out, o + rows + 16)).intoArray(out, o + rows + 16);
-            a2.add(FloatVector.fromArray(F, out, o + 2 * rows)).intoArray(out, o + 2 * rows);
-            b2.add(FloatVector.fromArray(F, out, o + 2 * rows + 16)).intoArray(out, o + 2 * rows + 16);
-            a3.add(FloatVector.fromArray(F, out, o + 3 * rows)).intoArray(out, o + 3 * rows);
-            b3.add(FloatVector.fromArray(F, out, o + 3 * rows + 16)).intoArray(out, o + 3 * rows + 16);
+            FV.cast(a0).add(FloatVector.fromArray(F, out, o)).intoArray(out, o);
+            FV.cast(b0).add(FloatVector.fromArray(F, out, o + 16)).intoArray(out, o + 16);
+            FV.cast(a1).add(FloatVector.fromArray(F, out, o + rows)).intoArray(out, o + rows);
+            FV.cast(b1).add(FloatVector.fromArray(F, out, o + rows + 16)).intoArray(out, o + rows + 16);
+            FV.cast(a2).add(FloatVector.fromArray(F, out, o + 2 * rows)).intoArray(out, o + 2 * rows);
+            FV.cast(b2).add(FloatVector.fromArray(F, out, o + 2 * rows + 16)).intoArray(out, o + 2 * rows + 16);
+            FV.cast(a3).add(FloatVector.fromArray(F, out, o + 3 * rows)).intoArray(out, o + 3 * rows);
+            FV.cast(b3).add(FloatVector.fromArray(F, out, o + 3 * rows + 16)).intoArray(out, o + 3 * rows + 16);
         } else {
             float[] r = part;
-            a0.intoArray(r, 0);
-            b0.intoArray(r, 16);
-            a1.intoArray(r, 32);
-            b1.intoArray(r, 48);
-            a2.intoArray(r, 64);
-            b2.intoArray(r, 80);
-            a3.intoArray(r, 96);
-            b3.intoArray(r, 112);
+            FV.cast(a0).intoArray(r, 0);
+            FV.cast(b0).intoArray(r, 16);
+            FV.cast(a1).intoArray(r, 32);
+            FV.cast(b1).intoArray(r, 48);
+            FV.cast(a2).intoArray(r, 64);
+            FV.cast(b2).intoArray(r, 80);
+            FV.cast(a3).intoArray(r, 96);
+            FV.cast(b3).intoArray(r, 112);
             for (int k = 0; k < 4; k++) merge(r, 32 * k, out, o + k * rows, valid, first);
         }
     }
@@ -601,8 +602,8 @@ public final class InterleavedGemm {
             a0 = FloatVector.fromArray(F, tile, c * 32).fma(v0, a0);
             b0 = FloatVector.fromArray(F, tile, c * 32 + 16).fma(v0, b0);
         }
-        a0.add(a1).intoArray(part, 0);
-        b0.add(b1).intoArray(part, 16);
+        FV.cast(a0).add(a1).intoArray(part, 0);
+        FV.cast(b0).add(b1).intoArray(part, 16);
         merge(part, 0, out, o, valid, first);
     }
 }

@@ -43,6 +43,8 @@ public final class KQuantKernels {
      * one-slice kernel never; see {@link Int8Kernels#PAIRS}.
      */
     static final boolean Q5K_PAIRS = L == 16;
+    /** Whether Q6_K's single-token kernel takes two slices per pass ({@link #q6kPairs}): below 512 bits. */
+    static final boolean Q6K_PAIRS = L < 32;
 
     private KQuantKernels() {
     }
@@ -351,9 +353,98 @@ public final class KQuantKernels {
 
     /** {@link #q4k} for Q6_K groups. */
     public static void q6k(MemorySegment w, int g0, int g1, int rows, int nb, QuantizedActivations a, int t, float[] out) {
-        // one slice per pass at every width (a two-slice form was deleted when it was compiled with boxed vectors now and then;
-        // the cause, a method called on a loop-carried vector, is written out of every kernel since: VectorWidth.SV)
-        q6k(w, g0, g1, rows, nb, a.q, a.d, a.q6Bias, t * a.cols, t * nb, out, t * rows);
+        // one slice per pass at 512 bits, two below (Q6K_PAIRS)
+        if (!Q6K_PAIRS) q6k(w, g0, g1, rows, nb, a.q, a.d, a.q6Bias, t * a.cols, t * nb, out, t * rows);
+        else q6kPairs(w, g0, g1, rows, nb, a.q, a.d, a.q6Bias, t * a.cols, t * nb, out, t * rows);
+    }
+
+    /**
+     * {@link #q6k} below 512 bits: slices sl and sl + L in one pass, so that each broadcast activation feeds two multiplies.
+     * Each 8-column 16-bit sum is scaled as soon as it is made, s = fma(sum, (d·dx)·sc, s), where the one-slice kernel first
+     * sums a sub-block in f32: 16 registers hold two slices' scales and sums only this way, and a sub-block sum carried
+     * through the two-step half loop would be a loop-carried vector (boxed now and then). The halves stay a loop (written out
+     * twice, the method grew past what C1 compiles). TwoSlicePassTest checks the result bit for bit against a scalar model of
+     * these steps; no few-token kernel has to match it (Q6_K's are off below 512 bits).
+     *
+     * <p>Every load is cast to its exact class ({@code SV.cast}, {@code FV.cast}): C2 inlines some {@code fromMemorySegment} calls
+     * late, after parsing, so at parse time their result is only a {@code ShortVector} and the methods called on it bind
+     * from the JVM-wide receiver profile, as on a loop-carried vector; under {@code -XX:-TieredCompilation -Xbatch}
+     * (BoxingRepro) the uncast loads of the first two vectors were boxed every step (221–295 KB per call at 256 bits,
+     * 393 KB at 128 — what kept the earlier two-slice forms out), cast they are not (0 bytes at both widths).
+     */
+    static void q6kPairs(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias, int xt, int dt,
+                         float[] out, int ot) {
+        final int nsb = nb / 8;
+        final long gBytes = (long) nsb * Q6K_SB;
+        for (int gi = g0; gi < g1; gi++) {
+            final long g = gi * gBytes;
+            final int r0 = gi * Interleaved.ROWS, o = ot + r0;
+            for (int sl = 0; sl < Interleaved.ROWS; sl += 2 * L) {
+                FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F), u0 = FloatVector.zero(F), u1 = FloatVector.zero(F);
+                for (int sb = 0; sb < nsb; sb++) {
+                    long h = g + (long) sb * Q6K_SB + 4 * sl;
+                    for (int j = 0; j < 8; j++) {
+                        long tile = h - 2 * sl + Q6K_HEADER + (long) j * Q6K_SUB;
+                        int b = 8 * sb + j, xo = xt + 32 * b, bi = 4 * (dt + b);
+                        float dx = xd[dt + b];
+                        for (int part = 0; part < 2; part++) { // sub-block 0 (columns 0..15), then 1 (16..31)
+                            // its int8 scale byte by shift counts (low byte for part 0, high for 1), not a vector ?:
+                            int up = 8 - 8 * part;
+                            ShortVector sa = SV.cast(ShortVector.fromMemorySegment(S, w, tile, LE)).lanewise(VectorOperators.LSHL, up).lanewise(VectorOperators.ASHR, 8);
+                            ShortVector sc = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 2 * L, LE)).lanewise(VectorOperators.LSHL, up).lanewise(VectorOperators.ASHR, 8);
+                            // d·dx·sc per row of each slice
+                            FloatVector a0s = FV.cast(FloatVector.fromMemorySegment(F, w, h, LE)).mul(dx).mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 0));
+                            FloatVector a1s = FV.cast(FloatVector.fromMemorySegment(F, w, h + 2 * L, LE)).mul(dx).mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 1));
+                            FloatVector c0s = FV.cast(FloatVector.fromMemorySegment(F, w, h + 4 * L, LE)).mul(dx).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+                            FloatVector c1s = FV.cast(FloatVector.fromMemorySegment(F, w, h + 6 * L, LE)).mul(dx).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+                            long pt = tile + 64 + 384L * part;
+                            int xp = xo + 16 * part, bp = bi + 2 * part;
+                            for (int half = 0; half < 2; half++) { // columns 8·half .. 8·half + 7 of this sub-block; only s0..u1 are carried
+                                long pa = pt + 192L * half, pb = pa + 2 * L;
+                                int x = xp + 8 * half;
+                                short x0 = xq[x], x1 = xq[x + 1], x2 = xq[x + 2], x3 = xq[x + 3], x4 = xq[x + 4], x5 = xq[x + 5];
+                                short x6 = xq[x + 6], x7 = xq[x + 7];
+                                ShortVector acc = ShortVector.broadcast(S, bias[bp + half]), acd = acc;
+                                ShortVector a0 = SV.cast(ShortVector.fromMemorySegment(S, w, pa, LE)), e0 = SV.cast(ShortVector.fromMemorySegment(S, w, pb, LE));
+                                ShortVector a2 = SV.cast(ShortVector.fromMemorySegment(S, w, pa + 128, LE)), e2 = SV.cast(ShortVector.fromMemorySegment(S, w, pb + 128, LE));
+                                acc = (a0.and((short) 63).mul(x0)).add(acc);
+                                acd = (e0.and((short) 63).mul(x0)).add(acd);
+                                acc = (a0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x1)).add(acc);
+                                acd = (e0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x1)).add(acd);
+                                acc = (a0.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(x2)).add(acc);
+                                acd = (e0.lanewise(VectorOperators.LSHR, 12).or(e2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(x2)).add(acd);
+                                ShortVector a1 = SV.cast(ShortVector.fromMemorySegment(S, w, pa + 64, LE)), e1 = SV.cast(ShortVector.fromMemorySegment(S, w, pb + 64, LE));
+                                acc = (a1.and((short) 63).mul(x3)).add(acc);
+                                acd = (e1.and((short) 63).mul(x3)).add(acd);
+                                acc = (a1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x4)).add(acc);
+                                acd = (e1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x4)).add(acd);
+                                acc = (a1.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(x5)).add(acc);
+                                acd = (e1.lanewise(VectorOperators.LSHR, 12).or(e2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(x5)).add(acd);
+                                acc = (a2.and((short) 63).mul(x6)).add(acc);
+                                acd = (e2.and((short) 63).mul(x6)).add(acd);
+                                acc = (a2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x7)).add(acc);
+                                acd = (e2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x7)).add(acd);
+                                s0 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 0)).fma(a0s, s0);
+                                s1 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 1)).fma(a1s, s1);
+                                u0 = ((FloatVector) acd.convertShape(VectorOperators.S2F, F, 0)).fma(c0s, u0);
+                                u1 = ((FloatVector) acd.convertShape(VectorOperators.S2F, F, 1)).fma(c1s, u1);
+                            }
+                        }
+                    }
+                }
+                if (rows - r0 >= 32) { // in place: see Int8Kernels.q4
+                    FV.cast(s0).intoArray(out, o + sl);
+                    FV.cast(s1).intoArray(out, o + sl + L / 2);
+                    FV.cast(u0).intoArray(out, o + sl + L);
+                    FV.cast(u1).intoArray(out, o + sl + L + L / 2);
+                } else {
+                    FV.cast(s0).intoArray(out, o + sl, F.indexInRange(sl, rows - r0));
+                    FV.cast(s1).intoArray(out, o + sl + L / 2, F.indexInRange(sl + L / 2, rows - r0));
+                    FV.cast(u0).intoArray(out, o + sl + L, F.indexInRange(sl + L, rows - r0));
+                    FV.cast(u1).intoArray(out, o + sl + L + L / 2, F.indexInRange(sl + L + L / 2, rows - r0));
+                }
+            }
+        }
     }
 
     private static void q6k(MemorySegment w, int g0, int g1, int rows, int nb, short[] xq, float[] xd, short[] bias, int xt, int dt,
