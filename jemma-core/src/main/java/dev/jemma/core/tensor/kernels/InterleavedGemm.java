@@ -466,28 +466,29 @@ public final class InterleavedGemm {
                 a3 = w0.fma(v3, a3);
                 b3 = w1.fma(v3, b3);
             }
-            // results go out through arrays, never as vector arguments of a call C2 might not inline: that would box
-            // the accumulators (an allocation per loop iteration, measured in Int8Kernels)
+            // loop-carried vectors: cast to the exact class before a method is called on them (VectorWidth.FV); results
+            // go out through arrays, never as vector arguments of a call C2 might not inline: that would box the
+            // accumulators (an allocation per loop iteration, measured in Int8Kernels)
             if (direct) {
                 int p = o + l0, q = p + FL;
-                a0.add(FloatVector.fromArray(F, out, p)).intoArray(out, p);
-                b0.add(FloatVector.fromArray(F, out, q)).intoArray(out, q);
-                a1.add(FloatVector.fromArray(F, out, p + rows)).intoArray(out, p + rows);
-                b1.add(FloatVector.fromArray(F, out, q + rows)).intoArray(out, q + rows);
-                a2.add(FloatVector.fromArray(F, out, p + 2 * rows)).intoArray(out, p + 2 * rows);
-                b2.add(FloatVector.fromArray(F, out, q + 2 * rows)).intoArray(out, q + 2 * rows);
-                a3.add(FloatVector.fromArray(F, out, p + 3 * rows)).intoArray(out, p + 3 * rows);
-                b3.add(FloatVector.fromArray(F, out, q + 3 * rows)).intoArray(out, q + 3 * rows);
+                FloatVector.fromArray(F, out, p).add(FV.cast(a0)).intoArray(out, p);
+                FloatVector.fromArray(F, out, q).add(FV.cast(b0)).intoArray(out, q);
+                FloatVector.fromArray(F, out, p + rows).add(FV.cast(a1)).intoArray(out, p + rows);
+                FloatVector.fromArray(F, out, q + rows).add(FV.cast(b1)).intoArray(out, q + rows);
+                FloatVector.fromArray(F, out, p + 2 * rows).add(FV.cast(a2)).intoArray(out, p + 2 * rows);
+                FloatVector.fromArray(F, out, q + 2 * rows).add(FV.cast(b2)).intoArray(out, q + 2 * rows);
+                FloatVector.fromArray(F, out, p + 3 * rows).add(FV.cast(a3)).intoArray(out, p + 3 * rows);
+                FloatVector.fromArray(F, out, q + 3 * rows).add(FV.cast(b3)).intoArray(out, q + 3 * rows);
             } else {
                 float[] r = part;
-                a0.intoArray(r, l0);
-                b0.intoArray(r, l0 + FL);
-                a1.intoArray(r, 32 + l0);
-                b1.intoArray(r, 32 + l0 + FL);
-                a2.intoArray(r, 64 + l0);
-                b2.intoArray(r, 64 + l0 + FL);
-                a3.intoArray(r, 96 + l0);
-                b3.intoArray(r, 96 + l0 + FL);
+                FV.cast(a0).intoArray(r, l0);
+                FV.cast(b0).intoArray(r, l0 + FL);
+                FV.cast(a1).intoArray(r, 32 + l0);
+                FV.cast(b1).intoArray(r, 32 + l0 + FL);
+                FV.cast(a2).intoArray(r, 64 + l0);
+                FV.cast(b2).intoArray(r, 64 + l0 + FL);
+                FV.cast(a3).intoArray(r, 96 + l0);
+                FV.cast(b3).intoArray(r, 96 + l0 + FL);
             }
         }
         if (!direct) for (int k = 0; k < 4; k++) merge(part, 32 * k, out, o + k * rows, valid, first);
@@ -515,8 +516,8 @@ public final class InterleavedGemm {
                 a0 = FloatVector.fromArray(F, tile, c * 32 + l0).fma(v0, a0);
                 b0 = FloatVector.fromArray(F, tile, c * 32 + l0 + FL).fma(v0, b0);
             }
-            a0.add(a1).intoArray(part, l0);
-            b0.add(b1).intoArray(part, l0 + FL);
+            FV.cast(a0).add(FV.cast(a1)).intoArray(part, l0);
+            FV.cast(b0).add(FV.cast(b1)).intoArray(part, l0 + FL);
         }
         merge(part, 0, out, o, valid, first);
     }
