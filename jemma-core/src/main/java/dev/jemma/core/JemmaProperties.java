@@ -24,6 +24,9 @@ import java.nio.file.Path;
  * <tr><td>{@code jemma.hf.endpoint}</td><td>{@code HubClient.fromEnvironment()}</td><td>Hugging Face endpoint (else
  *     {@code $HF_ENDPOINT})</td></tr>
  * <tr><td>{@code jemma.quiet=true}</td><td>—</td><td>no progress lines on stderr (repack cache builds)</td></tr>
+ * <tr><td>{@code jemma.hugePages=true}</td><td>{@code RepackCache}</td><td>copy the interleaved weights from the cache
+ *     file into anonymous memory advised for 2 MB pages (Linux THP) instead of reading them through the file mapping;
+ *     a measuring switch, off by default (docs/PERFORMANCE.md, "Huge pages and the per-JVM spread")</td></tr>
  * </table>
  * The kernel switches {@code jemma.vectorBits}, {@code jemma.noFastKernels} and {@code jemma.fewTokens} are read once, at
  * class initialisation, by {@code tensor.kernels.VectorWidth}, {@code Kernels} and {@code FastMatMul} (they fix the code
@@ -32,7 +35,7 @@ import java.nio.file.Path;
 public final class JemmaProperties {
     public static final String INT8 = "jemma.int8", MEMORY_CHECK = "jemma.memory.check", MEMORY_HEAP = "jemma.memory.heap",
             MEMORY_AVAILABLE = "jemma.memory.available", STORE_HOME = "jemma.store.home", CACHE_DIR = "jemma.cache.dir",
-            HF_ENDPOINT = "jemma.hf.endpoint", QUIET = "jemma.quiet";
+            HF_ENDPOINT = "jemma.hf.endpoint", QUIET = "jemma.quiet", HUGE_PAGES = "jemma.hugePages";
 
     private JemmaProperties() {
     }
@@ -77,6 +80,11 @@ public final class JemmaProperties {
         String ep = System.getProperty(HF_ENDPOINT);
         if (ep == null || ep.isBlank()) ep = System.getenv("HF_ENDPOINT");
         return ep == null || ep.isBlank() ? null : ep.strip();
+    }
+
+    /** {@code -Djemma.hugePages=true}: the weight copy in anonymous memory on 2 MB pages where the OS gives them. */
+    public static boolean hugePages() {
+        return Boolean.getBoolean(HUGE_PAGES);
     }
 
     /** {@code -Djemma.quiet=true}: no progress lines on stderr. */

@@ -199,6 +199,17 @@ public final class RepackCache implements AutoCloseable {
                 arena.close();
                 return null;
             }
+            if (JemmaProperties.hugePages()) {
+                // the page cache holds the file in whatever folios it has (mostly 4 KB): a private copy on 2 MB pages
+                // instead (not shared with other processes, and the file's pages stay cached until reclaimed)
+                Arena anon = Arena.ofShared();
+                MemorySegment copy = HugePages.copyOf(seg, anon);
+                if (copy != null) {
+                    arena.close();
+                    return new RepackCache(anon, slices(copy, byName, offsets), cache, false);
+                }
+                anon.close();
+            }
             return new RepackCache(arena, slices(seg, byName, offsets), cache, false);
         } catch (IOException | RuntimeException e) {
             arena.close();

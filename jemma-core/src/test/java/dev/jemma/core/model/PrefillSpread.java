@@ -93,6 +93,7 @@ public final class PrefillSpread {
             sb.append(",\"code\":").append(hotCode());
             sb.append(",\"mod64\":").append(alignments(m));
             sb.append(",\"mappings\":").append(mappings());
+            sb.append(",\"huge_kb\":").append(hugeTotals());
             sb.append('}');
             System.out.println(sb);
             if (Boolean.getBoolean("profile")) profile(pool, threads, body);
@@ -257,6 +258,24 @@ public final class PrefillSpread {
         }
         if (sb.length() > 1) sb.setLength(sb.length() - 1);
         return sb.append('}').toString();
+    }
+
+    /**
+     * The process's memory on 2 MB pages ({@code /proc/self/smaps_rollup}): anonymous (the heap under
+     * {@code -XX:+UseTransparentHugePages}, a weight copy in anonymous memory) and file-backed (a mapped copy).
+     */
+    private static String hugeTotals() {
+        try {
+            long anon = -1, file = -1, rss = -1;
+            for (String l : java.nio.file.Files.readAllLines(Path.of("/proc/self/smaps_rollup"))) {
+                if (l.startsWith("AnonHugePages:")) anon = Long.parseLong(l.replaceAll("\\D", ""));
+                if (l.startsWith("FilePmdMapped:")) file = Long.parseLong(l.replaceAll("\\D", ""));
+                if (l.startsWith("Rss:")) rss = Long.parseLong(l.replaceAll("\\D", ""));
+            }
+            return String.format("{\"anon\":%d,\"file\":%d,\"rss\":%d}", anon, file, rss);
+        } catch (java.io.IOException | RuntimeException e) {
+            return "\"" + e.toString().replace('"', '\'') + "\"";
+        }
     }
 
     private static Object field(Object o, String name) throws ReflectiveOperationException {

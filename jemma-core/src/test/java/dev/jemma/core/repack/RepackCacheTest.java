@@ -90,6 +90,32 @@ class RepackCacheTest {
         }
     }
 
+    /**
+     * -Djemma.hugePages=true: the cache file's bytes copied into anonymous memory (2 MB pages where the host gives them),
+     * the same bytes as the mapping, and unmapped again when the cache closes.
+     */
+    @Test
+    void hugePagesCopyHoldsTheSameBytes() throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("os.name", "").toLowerCase().contains("linux"), "mmap/madvise: Linux");
+        Path dir = tmp.resolve("cache");
+        try (GgufFile f = GgufFile.open(model())) {
+            List<WeightMatrix> ms = matrices(f);
+            try (RepackCache built = RepackCache.open(f, ms, pool, dir)) {
+                assertThat(built.built()).isTrue();
+            }
+            System.setProperty(dev.jemma.core.JemmaProperties.HUGE_PAGES, "true");
+            try (RepackCache huge = RepackCache.open(f, ms, pool, dir)) {
+                assertThat(huge.built()).isFalse();
+                assertThat(huge.path()).as("still the cache file's copy").isNotNull();
+                assertCopiesCorrect(huge, ms);
+                MemorySegment any = huge.attach(ms.get(0)).interleaved();
+                assertThat(any.isMapped()).as("an anonymous copy, not the file mapping").isFalse();
+            } finally {
+                System.clearProperty(dev.jemma.core.JemmaProperties.HUGE_PAGES);
+            }
+        }
+    }
+
     @Test
     void rebuildsWhenTheModelChangesOrTheCacheIsDamaged() throws IOException {
         Path dir = tmp.resolve("cache");

@@ -375,7 +375,7 @@ public final class FastMatMul implements MatMul {
         if (scratch.length < n) scratch = new float[n][];
         if (partials.length < n) {
             partials = new float[n][];
-            for (int i = 0; i < n; i++) partials[i] = new float[128 + PAD];
+            for (int i = 0; i < n; i++) partials[i] = new float[InterleavedGemm.PART + PAD];
         }
         if (gemmScratch.length < n) {
             gemmScratch = new Int8Gemm.Scratch[n];

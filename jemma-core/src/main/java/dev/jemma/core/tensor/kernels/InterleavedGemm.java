@@ -24,8 +24,9 @@ import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q6K_SUB;
  * Prefill over {@link Interleaved} Q8_0 / Q5_K / Q6_K / F16 weights with f32 activations (Q4_0, Q5_0 and Q4_K batches
  * run on {@link Int8Gemm}): a group's weights are decoded exactly to an f32 tile, column by column with the 32 rows
  * side by side ({@code tile[c·32 + r]}), and every token of the batch is multiplied against it 4 at a time: per column
- * two weight vectors, one broadcast per token, two FMAs per token — 8 accumulators in registers, no horizontal sums. A
- * weight is decoded once per {@value #TOKEN_BLOCK} tokens. On one Zen 4 core this runs at the f32 FMA peak (~49 G
+ * two weight vectors, one broadcast per token, two FMAs per token — 8 accumulators in registers, no horizontal sums
+ * (below 512 bits 6 at a time, 12 accumulators: {@link #tile6}). A weight is decoded once per {@link #TOKEN_BLOCK}
+ * tokens. On one Zen 4 core this runs at the f32 FMA peak (~49 G
  * multiply-adds/s). These types stay here because their 16-bit integer sums would have to be widened too often: one
  * Q8_0 product reaches 16 256, Q6_K's sums fit 16 bits over 8 columns only.
  *
@@ -47,8 +48,12 @@ public final class InterleavedGemm {
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Columns decoded per tile: 128 × 32 f32 = 16 KB, half of L1. */
     static final int COLS = 128;
-    /** Tokens per pass over the weights: their activations (≤ 64 × cols f32) stay in L2. */
-    static final int TOKEN_BLOCK = 64;
+    /**
+     * Tokens per pass over the weights: their activations (≤ 64 × cols f32) stay in L2. At 256 bits 128: a tile is then
+     * decoded (and the weights streamed) half as often, measured 3–5 % faster on the Q8_0 tile GEMM (docs/PERFORMANCE.md,
+     * "Q8_0 prefill at 256 bits"); at 128 bits it measured the same either way and stays 64.
+     */
+    static final int TOKEN_BLOCK = SHORTS == 16 ? 128 : 64;
     /**
      * {@link #gemvF16}'s columns per pass below 512 bits: each row slice passes over these 256 columns (16 KB of the
      * group, in L1) before the next slice does; at 512 bits one slice covers the group and takes all columns at once.
@@ -59,8 +64,12 @@ public final class InterleavedGemm {
     }
 
 
+    /** Floats a caller's {@code part} array must hold: one group's partial sums of up to 6 tokens ({@link #tile6}). */
+    public static final int PART = 6 * 32;
+
     /**
-     * out[t·rows + r] = W[r] · x[t] for tokens [t0, t1) and the rows of groups [g0, g1).
+     * out[t·rows + r] = W[r] · x[t] for tokens [t0, t1) and the rows of groups [g0, g1); {@code part} holds at least
+     * {@link #PART} floats.
      */
     public static void gemm(GgmlType type, MemorySegment w, int rows, int cols, float[] x, int t0, int t1, float[] out,
                             int g0, int g1, float[] tile, float[] part) {
@@ -84,6 +93,7 @@ public final class InterleavedGemm {
                 else decodeQ8(w, g * gBytes, c0 / 32, nc / 32, tile);
                 boolean first = c0 == 0;
                 int t = t0;
+                for (; t + 6 <= t1; t += 6) tile6(tile, nc, x, t * cols + c0, cols, out, t * rows + r0, rows, valid, first, part);
                 for (; t + 4 <= t1; t += 4) tile4(tile, nc, x, t * cols + c0, cols, out, t * rows + r0, rows, valid, first, part);
                 for (; t < t1; t++) tile1(tile, nc, x, t * cols + c0, out, t * rows + r0, valid, first, part);
             }
@@ -365,6 +375,75 @@ public final class InterleavedGemm {
      * Four tokens (x rows at xo + k·cols) against nc tile columns; adds into (or, if first, sets) out at o + k·rows.
      * Rows in slices of 2·FLOATS (one slice at 512 bits): 8 accumulators per slice.
      */
+    /**
+     * As {@link #tile4} for 6 tokens: 12 accumulators + 2 weight vectors + a broadcast fill the 16 registers of AVX2 /
+     * SSE. Below 512 bits the FMA's latency (4–5 cycles on 2 pipes) wants more than tile4's 8 independent sums in flight;
+     * each (row, token) sum takes the same FMAs in the same order as in tile4, so the results are the same bit for bit
+     * (docs/PERFORMANCE.md, "Q8_0 prefill at 256 bits").
+     */
+    static void tile6(float[] tile, int nc, float[] x, int xo, int cols, float[] out, int o, int rows, int valid, boolean first, float[] part) {
+        final boolean direct = valid == 32 && !first;
+        int x0 = xo, x1 = xo + cols, x2 = xo + 2 * cols, x3 = xo + 3 * cols, x4 = xo + 4 * cols, x5 = xo + 5 * cols;
+        for (int l0 = 0; l0 < Interleaved.ROWS; l0 += 2 * FL) {
+            FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F), b2 = FloatVector.zero(F), a3 = FloatVector.zero(F), b3 = FloatVector.zero(F);
+            FloatVector a4 = FloatVector.zero(F), b4 = FloatVector.zero(F), a5 = FloatVector.zero(F), b5 = FloatVector.zero(F);
+            for (int c = 0; c < nc; c++) {
+                FloatVector w0 = FloatVector.fromArray(F, tile, c * 32 + l0);
+                FloatVector w1 = FloatVector.fromArray(F, tile, c * 32 + l0 + FL);
+                FloatVector v0 = FloatVector.broadcast(F, x[x0 + c]);
+                a0 = w0.fma(v0, a0);
+                b0 = w1.fma(v0, b0);
+                FloatVector v1 = FloatVector.broadcast(F, x[x1 + c]);
+                a1 = w0.fma(v1, a1);
+                b1 = w1.fma(v1, b1);
+                FloatVector v2 = FloatVector.broadcast(F, x[x2 + c]);
+                a2 = w0.fma(v2, a2);
+                b2 = w1.fma(v2, b2);
+                FloatVector v3 = FloatVector.broadcast(F, x[x3 + c]);
+                a3 = w0.fma(v3, a3);
+                b3 = w1.fma(v3, b3);
+                FloatVector v4 = FloatVector.broadcast(F, x[x4 + c]);
+                a4 = w0.fma(v4, a4);
+                b4 = w1.fma(v4, b4);
+                FloatVector v5 = FloatVector.broadcast(F, x[x5 + c]);
+                a5 = w0.fma(v5, a5);
+                b5 = w1.fma(v5, b5);
+            }
+            // loop-carried vectors: cast to the exact class before a method is called on them (VectorWidth.FV)
+            if (direct) {
+                int p = o + l0, q = p + FL;
+                FloatVector.fromArray(F, out, p).add(FV.cast(a0)).intoArray(out, p);
+                FloatVector.fromArray(F, out, q).add(FV.cast(b0)).intoArray(out, q);
+                FloatVector.fromArray(F, out, p + rows).add(FV.cast(a1)).intoArray(out, p + rows);
+                FloatVector.fromArray(F, out, q + rows).add(FV.cast(b1)).intoArray(out, q + rows);
+                FloatVector.fromArray(F, out, p + 2 * rows).add(FV.cast(a2)).intoArray(out, p + 2 * rows);
+                FloatVector.fromArray(F, out, q + 2 * rows).add(FV.cast(b2)).intoArray(out, q + 2 * rows);
+                FloatVector.fromArray(F, out, p + 3 * rows).add(FV.cast(a3)).intoArray(out, p + 3 * rows);
+                FloatVector.fromArray(F, out, q + 3 * rows).add(FV.cast(b3)).intoArray(out, q + 3 * rows);
+                FloatVector.fromArray(F, out, p + 4 * rows).add(FV.cast(a4)).intoArray(out, p + 4 * rows);
+                FloatVector.fromArray(F, out, q + 4 * rows).add(FV.cast(b4)).intoArray(out, q + 4 * rows);
+                FloatVector.fromArray(F, out, p + 5 * rows).add(FV.cast(a5)).intoArray(out, p + 5 * rows);
+                FloatVector.fromArray(F, out, q + 5 * rows).add(FV.cast(b5)).intoArray(out, q + 5 * rows);
+            } else {
+                float[] r = part;
+                FV.cast(a0).intoArray(r, l0);
+                FV.cast(b0).intoArray(r, l0 + FL);
+                FV.cast(a1).intoArray(r, 32 + l0);
+                FV.cast(b1).intoArray(r, 32 + l0 + FL);
+                FV.cast(a2).intoArray(r, 64 + l0);
+                FV.cast(b2).intoArray(r, 64 + l0 + FL);
+                FV.cast(a3).intoArray(r, 96 + l0);
+                FV.cast(b3).intoArray(r, 96 + l0 + FL);
+                FV.cast(a4).intoArray(r, 128 + l0);
+                FV.cast(b4).intoArray(r, 128 + l0 + FL);
+                FV.cast(a5).intoArray(r, 160 + l0);
+                FV.cast(b5).intoArray(r, 160 + l0 + FL);
+            }
+        }
+        if (!direct) for (int k = 0; k < 6; k++) merge(part, 32 * k, out, o + k * rows, valid, first);
+    }
+
     static void tile4(float[] tile, int nc, float[] x, int xo, int cols, float[] out, int o, int rows, int valid, boolean first, float[] part) {
         final boolean direct = valid == 32 && !first;
         int x0 = xo, x1 = xo + cols, x2 = xo + 2 * cols, x3 = xo + 3 * cols;
@@ -387,18 +466,19 @@ public final class InterleavedGemm {
                 a3 = w0.fma(v3, a3);
                 b3 = w1.fma(v3, b3);
             }
-            // results go out through arrays, never as vector arguments of a call C2 might not inline: that would box
-            // the accumulators (an allocation per loop iteration, measured in Int8Kernels)
+            // loop-carried vectors: cast to the exact class before a method is called on them (VectorWidth.FV); results
+            // go out through arrays, never as vector arguments of a call C2 might not inline: that would box the
+            // accumulators (an allocation per loop iteration, measured in Int8Kernels)
             if (direct) {
                 int p = o + l0, q = p + FL;
-                FV.cast(a0).add(FloatVector.fromArray(F, out, p)).intoArray(out, p);
-                FV.cast(b0).add(FloatVector.fromArray(F, out, q)).intoArray(out, q);
-                FV.cast(a1).add(FloatVector.fromArray(F, out, p + rows)).intoArray(out, p + rows);
-                FV.cast(b1).add(FloatVector.fromArray(F, out, q + rows)).intoArray(out, q + rows);
-                FV.cast(a2).add(FloatVector.fromArray(F, out, p + 2 * rows)).intoArray(out, p + 2 * rows);
-                FV.cast(b2).add(FloatVector.fromArray(F, out, q + 2 * rows)).intoArray(out, q + 2 * rows);
-                FV.cast(a3).add(FloatVector.fromArray(F, out, p + 3 * rows)).intoArray(out, p + 3 * rows);
-                FV.cast(b3).add(FloatVector.fromArray(F, out, q + 3 * rows)).intoArray(out, q + 3 * rows);
+                FloatVector.fromArray(F, out, p).add(FV.cast(a0)).intoArray(out, p);
+                FloatVector.fromArray(F, out, q).add(FV.cast(b0)).intoArray(out, q);
+                FloatVector.fromArray(F, out, p + rows).add(FV.cast(a1)).intoArray(out, p + rows);
+                FloatVector.fromArray(F, out, q + rows).add(FV.cast(b1)).intoArray(out, q + rows);
+                FloatVector.fromArray(F, out, p + 2 * rows).add(FV.cast(a2)).intoArray(out, p + 2 * rows);
+                FloatVector.fromArray(F, out, q + 2 * rows).add(FV.cast(b2)).intoArray(out, q + 2 * rows);
+                FloatVector.fromArray(F, out, p + 3 * rows).add(FV.cast(a3)).intoArray(out, p + 3 * rows);
+                FloatVector.fromArray(F, out, q + 3 * rows).add(FV.cast(b3)).intoArray(out, q + 3 * rows);
             } else {
                 float[] r = part;
                 FV.cast(a0).intoArray(r, l0);
@@ -436,8 +516,8 @@ public final class InterleavedGemm {
                 a0 = FloatVector.fromArray(F, tile, c * 32 + l0).fma(v0, a0);
                 b0 = FloatVector.fromArray(F, tile, c * 32 + l0 + FL).fma(v0, b0);
             }
-            FV.cast(a0).add(a1).intoArray(part, l0);
-            FV.cast(b0).add(b1).intoArray(part, l0 + FL);
+            FV.cast(a0).add(FV.cast(a1)).intoArray(part, l0);
+            FV.cast(b0).add(FV.cast(b1)).intoArray(part, l0 + FL);
         }
         merge(part, 0, out, o, valid, first);
     }

@@ -14,7 +14,7 @@ import java.util.Random;
  * revision whose kernels have these signatures). Usage:
  * {@code java --add-modules jdk.incubator.vector -cp jemma-core/target/classes:jemma-core/target/test-classes
  * dev.jemma.core.tensor.kernels.F32KernelSpeed [seconds per case] [case ...]}; cases: q8gemm (InterleavedGemm Q8_0,
- * 6912 rows x 1152 columns, 64 tokens), q6gemm (Q6_K, 1536 x 1536, 64 tokens), f16gemm (F16, 1536 x 1152, 64 tokens),
+ * 6912 rows x 1152 columns, 64 tokens or -Dtokens=N), q6gemm (Q6_K, 1536 x 1536, 64 tokens), f16gemm (F16, 1536 x 1152, 64 tokens),
  * f16gemv (InterleavedGemm.gemvF16, 4096 x 1152), q4dot / q8dot / f16dot (Kernels.dot, 2048 x 1152, one token). Run
  * one case per JVM: a kernel compiled after another type ran through the same method can come out slower. Add -XX:UseAVX=2 / -XX:MaxVectorSize=16 for narrower
  * hardware, or -Djemma.vectorBits=256|128.
@@ -31,7 +31,7 @@ public final class F32KernelSpeed {
         System.out.printf("vector bits: %s%n", widthOrUnknown());
         for (String c : cases) {
             double g = switch (c) {
-                case "q8gemm" -> gemm(GgmlType.Q8_0, 6912, 1152, 64, seconds);
+                case "q8gemm" -> gemm(GgmlType.Q8_0, 6912, 1152, Integer.getInteger("tokens", 64), seconds);
                 case "q6gemm" -> gemm(GgmlType.Q6_K, 1536, 1536, 64, seconds);
                 case "f16gemm" -> gemm(GgmlType.F16, 1536, 1152, 64, seconds);
                 case "f16gemv" -> gemv(4096, 1152, seconds);
@@ -118,7 +118,7 @@ public final class F32KernelSpeed {
     static double gemm(GgmlType type, int rows, int cols, int tokens, double seconds) {
         MemorySegment p = packed(matrix(type, rows, cols));
         float[] x = x(tokens * cols), out = new float[tokens * rows];
-        float[] tile = new float[InterleavedGemm.COLS * 32 + 128], part = new float[128];
+        float[] tile = new float[InterleavedGemm.COLS * 32 + 128], part = new float[InterleavedGemm.PART];
         int groups = Interleaved.groups(rows);
         return measure(() -> {
             InterleavedGemm.gemm(type, p, rows, cols, x, 0, tokens, out, 0, groups, tile, part);

@@ -102,6 +102,33 @@ class KernelAllocationTest {
         assertThat(least).as("bytes allocated by one compiled %s GEMM call", type).isZero();
     }
 
+    /**
+     * The f32 tile GEMM over decoded weights (Q8_0 / Q6_K batches): 11 tokens, so that the 6-, 4- and 1-token tiles all
+     * run, with a partial last group (the merge through {@code part}).
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"Q8_0, 1152", "Q6_K, 1536"})
+    void compiledTileGemmDoesNotAllocate(GgmlType type, int cols) {
+        Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
+        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        Assumptions.assumeTrue(threads.isThreadAllocatedMemorySupported());
+        int rows = 80, n = 11, groups = Interleaved.groups(rows);
+        WeightMatrix w = mapped(Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 9)));
+        Random rnd = new Random(3);
+        float[] x = new float[n * cols], out = new float[n * rows];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        float[] tile = new float[InterleavedGemm.COLS * 32 + 128], part = new float[InterleavedGemm.PART];
+        long id = Thread.currentThread().threadId(), least = Long.MAX_VALUE;
+        long deadline = System.nanoTime() + 90_000_000_000L;
+        while (least > 0 && System.nanoTime() < deadline) {
+            for (int i = 0; i < 200; i++) InterleavedGemm.gemm(type, w.interleaved(), rows, cols, x, 0, n, out, 0, groups, tile, part);
+            long before = threads.getThreadAllocatedBytes(id);
+            InterleavedGemm.gemm(type, w.interleaved(), rows, cols, x, 0, n, out, 0, groups, tile, part);
+            least = Math.min(least, threads.getThreadAllocatedBytes(id) - before);
+        }
+        assertThat(least).as("bytes allocated by one compiled %s tile GEMM call", type).isZero();
+    }
+
     /** The single-token (decode) kernels: one token against every group, as FastMatMul calls them. */
     @ParameterizedTest(name = "{0}")
     @CsvSource({"Q4_0, 1152", "Q8_0, 1152", "Q5_0, 1152", "Q4_K, 1536", "Q5_K, 1536", "Q6_K, 1536"})

@@ -147,14 +147,16 @@ class WidthPortableF32KernelsTest {
 
     @ParameterizedTest(name = "{0} tile GEMM, {1}x{2}, {3} tokens")
     @CsvSource({"Q8_0, 45, 96, 1", "Q8_0, 70, 320, 5", "Q8_0, 33, 1152, 9", "F16, 45, 96, 3", "F16, 70, 320, 4",
-            "F16, 33, 160, 6", "Q5_K, 45, 256, 2", "Q5_K, 70, 512, 7", "Q6_K, 45, 256, 5", "Q6_K, 70, 512, 8"})
+            "F16, 33, 160, 6", "Q5_K, 45, 256, 2", "Q5_K, 70, 512, 7", "Q6_K, 45, 256, 5", "Q6_K, 70, 512, 8",
+            // halves of 6+ tokens: the 6-token tile (with 4- and 1-token tails)
+            "Q8_0, 70, 320, 13", "Q8_0, 33, 1152, 20", "F16, 45, 96, 12", "Q5_K, 70, 512, 21", "Q6_K, 45, 256, 14"})
     void interleavedGemmMatchesScalarReference(GgmlType type, int rows, int cols, int n) {
         WeightMatrix w = Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 7L * rows + cols));
         float[] a = dequantized(w);
         float[] x = gaussian(n * cols, n);
         float[] out = new float[n * rows];
         java.util.Arrays.fill(out, Float.NaN); // every output is set, not added to
-        float[] tile = new float[InterleavedGemm.COLS * 32 + 128], part = new float[128];
+        float[] tile = new float[InterleavedGemm.COLS * 32 + 128], part = new float[InterleavedGemm.PART];
         int groups = Interleaved.groups(rows);
         // two calls over group ranges and two token ranges, as FastMatMul splits work
         int gm = groups / 2, tm = n / 2;
@@ -166,6 +168,32 @@ class WidthPortableF32KernelsTest {
                 double[] ref = dot(a, r * cols, x, t * cols, cols);
                 assertThat((double) out[t * rows + r]).as("%s t=%d r=%d", type, t, r).isCloseTo(ref[0], offset(2e-6 * ref[1] + 1e-30));
             }
+        }
+    }
+
+    /**
+     * The 6-token tile takes, per (row, token), the same FMAs in the same order as the 4-token tile, so its sums are the
+     * same bits (no reduction whose order the JIT state could change): tokens 0..5 in one call (tile6) against tokens
+     * 0..3 and 2..5 in two (tile4 each). Several column tiles and a partial group: the direct and the merged paths both run.
+     */
+    @ParameterizedTest(name = "{0} 6-token tile = 4-token tile, {1}x{2}")
+    @CsvSource({"Q8_0, 70, 1152", "F16, 64, 320", "Q6_K, 45, 512", "Q5_K, 33, 256"})
+    void sixTokenTileEqualsFourTokenTile(GgmlType type, int rows, int cols) {
+        // 512 bits keep their own tile code (4 tokens, then 1 at a time), which has no 6-token tile
+        org.junit.jupiter.api.Assumptions.assumeTrue(VectorWidth.SHORTS < 32, "the 6-token tile runs below 512 bits");
+        WeightMatrix w = Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 11L * rows + cols));
+        float[] x = gaussian(6 * cols, 6);
+        float[] six = new float[6 * rows], four = new float[6 * rows], tile = new float[InterleavedGemm.COLS * 32 + 128];
+        float[] part = new float[InterleavedGemm.PART];
+        int groups = Interleaved.groups(rows);
+        InterleavedGemm.gemm(type, w.interleaved(), rows, cols, x, 0, 6, six, 0, groups, tile, part);
+        InterleavedGemm.gemm(type, w.interleaved(), rows, cols, x, 0, 4, four, 0, groups, tile, part);
+        float[] late = new float[6 * rows];
+        InterleavedGemm.gemm(type, w.interleaved(), rows, cols, x, 2, 6, late, 0, groups, tile, part);
+        System.arraycopy(late, 4 * rows, four, 4 * rows, 2 * rows);
+        for (int i = 0; i < six.length; i++) {
+            assertThat(Float.floatToRawIntBits(six[i])).as("%s t=%d r=%d: %s vs %s", type, i / rows, i % rows, six[i], four[i])
+                    .isEqualTo(Float.floatToRawIntBits(four[i]));
         }
     }
 
