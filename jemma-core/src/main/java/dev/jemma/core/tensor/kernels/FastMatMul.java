@@ -292,7 +292,7 @@ public final class FastMatMul implements MatMul {
         /** With the caller's row preparation: inside the quantization loop when the kernel quantizes, else first. */
         void matmul(WeightMatrix w, float[] x, int nTokens, float[] out, ThreadPool pool, ThreadPool.RangeTask prep) {
         Kernel k = kernel(w, nTokens);
-        if (!(k == Kernel.FEW_TOKENS || k == Kernel.INT8_GEMM || k == Kernel.INT8_GEMV)) {
+        if (!k.fusable) { // the kernels that quantize their input are exactly the fusable ones
             ThreadPool.rows(pool, nTokens, prep);
             matmul(w, x, nTokens, out, pool);
             return;
