@@ -16,7 +16,7 @@ classes=${CLASSES:-$root/jemma-core/target/classes:$root/jemma-core/target/test-
 mkdir -p "$out"
 for i in $(seq 1 "$n"); do
   # the launcher's flags (./jemma: Parallel GC, 8 MB young generation), as jemma bench runs
-  "$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -Xmn8m -Xss4m "$@" \
+  "$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:-UseTypeSpeculation -XX:+UseParallelGC -Xmn8m -Xss4m "$@" \
     -Djfr=true -XX:+PrintCompilation -cp "$classes:$(cat "$root/cp.txt")" dev.jemma.core.model.PrefillSpread \
     "$model" "${PROMPT:-512}" "$threads" "${RUNS:-3}" > "$out/$i.out" 2> "$out/$i.err"
   line=$(grep -o '{"bits".*' "$out/$i.out") # PrintCompilation may share the line

@@ -13,7 +13,10 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 
 import static dev.jemma.core.tensor.kernels.VectorWidth.F16_MAGIC;
+import static dev.jemma.core.tensor.kernels.VectorWidth.BHV;
 import static dev.jemma.core.tensor.kernels.VectorWidth.FV;
+import static dev.jemma.core.tensor.kernels.VectorWidth.IV;
+import static dev.jemma.core.tensor.kernels.VectorWidth.SHV;
 import static dev.jemma.core.tensor.kernels.VectorWidth.SV;
 
 /**
@@ -276,8 +279,8 @@ public final class Int8FewTokens {
             ShortVector a2 = ShortVector.broadcast(S, bias[d2 + b]), b2 = a2;
             ShortVector a3 = ShortVector.broadcast(S, bias[d3 + b]), b3 = a3;
             for (int qd = 0; qd < 8; qd++) {
-                ShortVector v = ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE);
-                ShortVector u = ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE);
+                ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE));
+                ShortVector u = SV.cast(ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE));
                 // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved)
                 int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17;
                 ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
@@ -334,35 +337,35 @@ public final class Int8FewTokens {
                 b3 = (m3.mul(x33)).add(b3);
             }
             // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
-            ShortVector ha = ShortVector.fromMemorySegment(S, w, ta, LE), hb = ShortVector.fromMemorySegment(S, w, tb, LE);
-            FloatVector da0 = ((IntVector) ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector da1 = ((IntVector) ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector db0 = ((IntVector) hb.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector db1 = ((IntVector) hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            ShortVector ha = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE)), hb = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));
+            FloatVector da0 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector da1 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector db0 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector db1 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-            ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
-            ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)).intoArray(acc, 0 + L);
-            ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)).intoArray(acc, 0 + L + FL);
+            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)).intoArray(acc, 0 + L);
+            FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)).intoArray(acc, 0 + L + FL);
             FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
-            ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
-            ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
+            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
+            FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
             FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
-            ((FloatVector) SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
-            ((FloatVector) SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
-            ((FloatVector) SV.cast(b2).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)).intoArray(acc, 2 * PASS + L);
-            ((FloatVector) SV.cast(b2).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)).intoArray(acc, 2 * PASS + L + FL);
+            FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
+            FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
+            FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)).intoArray(acc, 2 * PASS + L);
+            FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)).intoArray(acc, 2 * PASS + L + FL);
             FloatVector e3 = FloatVector.broadcast(F, xd[d3 + b]);
-            ((FloatVector) SV.cast(a3).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
-            ((FloatVector) SV.cast(a3).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
-            ((FloatVector) SV.cast(b3).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L)).intoArray(acc, 3 * PASS + L);
-            ((FloatVector) SV.cast(b3).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L + FL)).intoArray(acc, 3 * PASS + L + FL);
+            FV.cast(SV.cast(a3).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
+            FV.cast(SV.cast(a3).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
+            FV.cast(SV.cast(b3).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L)).intoArray(acc, 3 * PASS + L);
+            FV.cast(SV.cast(b3).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L + FL)).intoArray(acc, 3 * PASS + L + FL);
         }
     }
 
@@ -378,8 +381,8 @@ public final class Int8FewTokens {
             ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]), b1 = a1;
             ShortVector a2 = ShortVector.broadcast(S, bias[d2 + b]), b2 = a2;
             for (int qd = 0; qd < 8; qd++) {
-                ShortVector v = ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE);
-                ShortVector u = ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE);
+                ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE));
+                ShortVector u = SV.cast(ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE));
                 // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved)
                 int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17;
                 ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
@@ -424,30 +427,30 @@ public final class Int8FewTokens {
                 b2 = (m3.mul(x23)).add(b2);
             }
             // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
-            ShortVector ha = ShortVector.fromMemorySegment(S, w, ta, LE), hb = ShortVector.fromMemorySegment(S, w, tb, LE);
-            FloatVector da0 = ((IntVector) ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector da1 = ((IntVector) ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector db0 = ((IntVector) hb.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector db1 = ((IntVector) hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            ShortVector ha = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE)), hb = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));
+            FloatVector da0 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector da1 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector db0 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector db1 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-            ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
-            ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)).intoArray(acc, 0 + L);
-            ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)).intoArray(acc, 0 + L + FL);
+            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)).intoArray(acc, 0 + L);
+            FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)).intoArray(acc, 0 + L + FL);
             FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
-            ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
-            ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
+            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
+            FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
             FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
-            ((FloatVector) SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
-            ((FloatVector) SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
-            ((FloatVector) SV.cast(b2).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)).intoArray(acc, 2 * PASS + L);
-            ((FloatVector) SV.cast(b2).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)).intoArray(acc, 2 * PASS + L + FL);
+            FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
+            FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
+            FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)).intoArray(acc, 2 * PASS + L);
+            FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)).intoArray(acc, 2 * PASS + L + FL);
         }
     }
 
@@ -462,8 +465,8 @@ public final class Int8FewTokens {
             ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]), b0 = a0;
             ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]), b1 = a1;
             for (int qd = 0; qd < 8; qd++) {
-                ShortVector v = ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE);
-                ShortVector u = ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE);
+                ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE));
+                ShortVector u = SV.cast(ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE));
                 // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved)
                 int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17;
                 ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
@@ -496,25 +499,25 @@ public final class Int8FewTokens {
                 b1 = (m3.mul(x13)).add(b1);
             }
             // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
-            ShortVector ha = ShortVector.fromMemorySegment(S, w, ta, LE), hb = ShortVector.fromMemorySegment(S, w, tb, LE);
-            FloatVector da0 = ((IntVector) ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector da1 = ((IntVector) ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector db0 = ((IntVector) hb.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector db1 = ((IntVector) hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            ShortVector ha = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE)), hb = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));
+            FloatVector da0 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector da1 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector db0 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector db1 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-            ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
-            ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)).intoArray(acc, 0 + L);
-            ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)).intoArray(acc, 0 + L + FL);
+            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)).intoArray(acc, 0 + L);
+            FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)).intoArray(acc, 0 + L + FL);
             FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
-            ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
-            ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
+            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
+            FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
         }
     }
 
@@ -531,11 +534,11 @@ public final class Int8FewTokens {
             final long tile = go + (long) b * Interleaved.Q8_TILE;
             FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
             for (int c = 32 * b, end = c + 32; c < end; c++) {
-                ShortVector p = (ShortVector) ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE)
-                        .convertShape(VectorOperators.B2S, S, 0);
-                FloatVector lo = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
-                        .convert(VectorOperators.I2F, 0);
-                FloatVector hi = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+                ShortVector p = SV.cast(BHV.cast(ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE))
+                        .convertShape(VectorOperators.B2S, S, 0));
+                FloatVector lo = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .convert(VectorOperators.I2F, 0));
+                FloatVector hi = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0));
                 FloatVector v0 = FloatVector.broadcast(F, xf[x0 + c]);
                 a0 = lo.fma(v0, a0);
                 b0 = hi.fma(v0, b0);
@@ -550,10 +553,10 @@ public final class Int8FewTokens {
                 b3 = hi.fma(v3, b3);
             }
             // per token s = (S·d)·dx + s: Int8Kernels.q8's operations in its order (S exact in f32 as in its int lanes)
-            FloatVector dlo = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector dhi = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector dlo = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector dhi = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
             FV.cast(a0).mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
             FV.cast(b0).mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
@@ -579,11 +582,11 @@ public final class Int8FewTokens {
             final long tile = go + (long) b * Interleaved.Q8_TILE;
             FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0;
             for (int c = 32 * b, end = c + 32; c < end; c++) {
-                ShortVector p = (ShortVector) ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE)
-                        .convertShape(VectorOperators.B2S, S, 0);
-                FloatVector lo = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
-                        .convert(VectorOperators.I2F, 0);
-                FloatVector hi = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+                ShortVector p = SV.cast(BHV.cast(ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE))
+                        .convertShape(VectorOperators.B2S, S, 0));
+                FloatVector lo = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .convert(VectorOperators.I2F, 0));
+                FloatVector hi = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0));
                 FloatVector v0 = FloatVector.broadcast(F, xf[x0 + c]);
                 a0 = lo.fma(v0, a0);
                 b0 = hi.fma(v0, b0);
@@ -595,10 +598,10 @@ public final class Int8FewTokens {
                 b2 = hi.fma(v2, b2);
             }
             // per token s = (S·d)·dx + s: Int8Kernels.q8's operations in its order (S exact in f32 as in its int lanes)
-            FloatVector dlo = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector dhi = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector dlo = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector dhi = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
             FV.cast(a0).mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
             FV.cast(b0).mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
@@ -621,11 +624,11 @@ public final class Int8FewTokens {
             final long tile = go + (long) b * Interleaved.Q8_TILE;
             FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0;
             for (int c = 32 * b, end = c + 32; c < end; c++) {
-                ShortVector p = (ShortVector) ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE)
-                        .convertShape(VectorOperators.B2S, S, 0);
-                FloatVector lo = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
-                        .convert(VectorOperators.I2F, 0);
-                FloatVector hi = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+                ShortVector p = SV.cast(BHV.cast(ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE))
+                        .convertShape(VectorOperators.B2S, S, 0));
+                FloatVector lo = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .convert(VectorOperators.I2F, 0));
+                FloatVector hi = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0));
                 FloatVector v0 = FloatVector.broadcast(F, xf[x0 + c]);
                 a0 = lo.fma(v0, a0);
                 b0 = hi.fma(v0, b0);
@@ -634,10 +637,10 @@ public final class Int8FewTokens {
                 b1 = hi.fma(v1, b1);
             }
             // per token s = (S·d)·dx + s: Int8Kernels.q8's operations in its order (S exact in f32 as in its int lanes)
-            FloatVector dlo = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector dhi = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector dlo = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector dhi = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
             FV.cast(a0).mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
             FV.cast(b0).mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
@@ -665,8 +668,8 @@ public final class Int8FewTokens {
             ShortVector a2 = ShortVector.broadcast(S, bias[d2 + b]), b2 = a2;
             ShortVector a3 = ShortVector.broadcast(S, bias[d3 + b]), b3 = a3;
             for (int qd = 0; qd < 8; qd++) {
-                ShortVector v = ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE);
-                ShortVector u = ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE);
+                ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE));
+                ShortVector u = SV.cast(ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE));
                 int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17; // Q4_0's quads
                 ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
                 ShortVector x00 = ShortVector.broadcast(S, xq[x0 + c0]);
@@ -723,56 +726,56 @@ public final class Int8FewTokens {
             }
             // A = d·sc and K = dmin·m per row, as KQuantKernels.q4k computes them
             final long ha = ga + hdr + 4 * sa, hb = gb + hdr + 4 * sb;
-            ShortVector sma = ShortVector.fromMemorySegment(S, w, ta, LE), smb = ShortVector.fromMemorySegment(S, w, tb, LE);
+            ShortVector sma = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE)), smb = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));
             ShortVector sca = sma.and((short) 0xff), mna = sma.lanewise(VectorOperators.LSHR, 8);
             ShortVector scb = smb.and((short) 0xff), mnb = smb.lanewise(VectorOperators.LSHR, 8);
-            FloatVector aa0 = FloatVector.fromMemorySegment(F, w, ha, LE).mul((FloatVector) sca.convertShape(VectorOperators.S2F, F, 0));
-            FloatVector aa1 = FloatVector.fromMemorySegment(F, w, ha + 2 * L, LE).mul((FloatVector) sca.convertShape(VectorOperators.S2F, F, 1));
-            FloatVector ab0 = FloatVector.fromMemorySegment(F, w, hb, LE).mul((FloatVector) scb.convertShape(VectorOperators.S2F, F, 0));
-            FloatVector ab1 = FloatVector.fromMemorySegment(F, w, hb + 2 * L, LE).mul((FloatVector) scb.convertShape(VectorOperators.S2F, F, 1));
-            FloatVector ka0 = aa0.mul(8f).sub(FloatVector.fromMemorySegment(F, w, ha + 128, LE).mul((FloatVector) mna.convertShape(VectorOperators.S2F, F, 0)));
-            FloatVector ka1 = aa1.mul(8f).sub(FloatVector.fromMemorySegment(F, w, ha + 128 + 2 * L, LE).mul((FloatVector) mna.convertShape(VectorOperators.S2F, F, 1)));
-            FloatVector kb0 = ab0.mul(8f).sub(FloatVector.fromMemorySegment(F, w, hb + 128, LE).mul((FloatVector) mnb.convertShape(VectorOperators.S2F, F, 0)));
-            FloatVector kb1 = ab1.mul(8f).sub(FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE).mul((FloatVector) mnb.convertShape(VectorOperators.S2F, F, 1)));
+            FloatVector aa0 = FV.cast(FloatVector.fromMemorySegment(F, w, ha, LE)).mul(FV.cast(sca.convertShape(VectorOperators.S2F, F, 0)));
+            FloatVector aa1 = FV.cast(FloatVector.fromMemorySegment(F, w, ha + 2 * L, LE)).mul(FV.cast(sca.convertShape(VectorOperators.S2F, F, 1)));
+            FloatVector ab0 = FV.cast(FloatVector.fromMemorySegment(F, w, hb, LE)).mul(FV.cast(scb.convertShape(VectorOperators.S2F, F, 0)));
+            FloatVector ab1 = FV.cast(FloatVector.fromMemorySegment(F, w, hb + 2 * L, LE)).mul(FV.cast(scb.convertShape(VectorOperators.S2F, F, 1)));
+            FloatVector ka0 = aa0.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, ha + 128, LE)).mul(FV.cast(mna.convertShape(VectorOperators.S2F, F, 0))));
+            FloatVector ka1 = aa1.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, ha + 128 + 2 * L, LE)).mul(FV.cast(mna.convertShape(VectorOperators.S2F, F, 1))));
+            FloatVector kb0 = ab0.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, hb + 128, LE)).mul(FV.cast(mnb.convertShape(VectorOperators.S2F, F, 0))));
+            FloatVector kb1 = ab1.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE)).mul(FV.cast(mnb.convertShape(VectorOperators.S2F, F, 1))));
             float dx0 = xd[d0 + b];
             FloatVector e0 = FloatVector.broadcast(F, dx0), f0 = FloatVector.broadcast(F, dx0 * (-bias[d0 + b] >> 3));
-            ka0.fma(f0, ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e0, FloatVector.fromArray(F, acc, 0)))
+            ka0.fma(f0, FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e0, FloatVector.fromArray(F, acc, 0)))
                     .intoArray(acc, 0);
-            ka1.fma(f0, ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)))
+            ka1.fma(f0, FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)))
                     .intoArray(acc, 0 + FL);
-            kb0.fma(f0, ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)))
+            kb0.fma(f0, FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)))
                     .intoArray(acc, 0 + L);
-            kb1.fma(f0, ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)))
+            kb1.fma(f0, FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)))
                     .intoArray(acc, 0 + L + FL);
             float dx1 = xd[d1 + b];
             FloatVector e1 = FloatVector.broadcast(F, dx1), f1 = FloatVector.broadcast(F, dx1 * (-bias[d1 + b] >> 3));
-            ka0.fma(f1, ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)))
+            ka0.fma(f1, FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)))
                     .intoArray(acc, 1 * PASS);
-            ka1.fma(f1, ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)))
+            ka1.fma(f1, FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)))
                     .intoArray(acc, 1 * PASS + FL);
-            kb0.fma(f1, ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)))
+            kb0.fma(f1, FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)))
                     .intoArray(acc, 1 * PASS + L);
-            kb1.fma(f1, ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)))
+            kb1.fma(f1, FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)))
                     .intoArray(acc, 1 * PASS + L + FL);
             float dx2 = xd[d2 + b];
             FloatVector e2 = FloatVector.broadcast(F, dx2), f2 = FloatVector.broadcast(F, dx2 * (-bias[d2 + b] >> 3));
-            ka0.fma(f2, ((FloatVector) SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)))
+            ka0.fma(f2, FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)))
                     .intoArray(acc, 2 * PASS);
-            ka1.fma(f2, ((FloatVector) SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)))
+            ka1.fma(f2, FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)))
                     .intoArray(acc, 2 * PASS + FL);
-            kb0.fma(f2, ((FloatVector) SV.cast(b2).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)))
+            kb0.fma(f2, FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)))
                     .intoArray(acc, 2 * PASS + L);
-            kb1.fma(f2, ((FloatVector) SV.cast(b2).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)))
+            kb1.fma(f2, FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)))
                     .intoArray(acc, 2 * PASS + L + FL);
             float dx3 = xd[d3 + b];
             FloatVector e3 = FloatVector.broadcast(F, dx3), f3 = FloatVector.broadcast(F, dx3 * (-bias[d3 + b] >> 3));
-            ka0.fma(f3, ((FloatVector) SV.cast(a3).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)))
+            ka0.fma(f3, FV.cast(SV.cast(a3).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)))
                     .intoArray(acc, 3 * PASS);
-            ka1.fma(f3, ((FloatVector) SV.cast(a3).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)))
+            ka1.fma(f3, FV.cast(SV.cast(a3).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)))
                     .intoArray(acc, 3 * PASS + FL);
-            kb0.fma(f3, ((FloatVector) SV.cast(b3).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L)))
+            kb0.fma(f3, FV.cast(SV.cast(b3).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L)))
                     .intoArray(acc, 3 * PASS + L);
-            kb1.fma(f3, ((FloatVector) SV.cast(b3).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L + FL)))
+            kb1.fma(f3, FV.cast(SV.cast(b3).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L + FL)))
                     .intoArray(acc, 3 * PASS + L + FL);
         }
     }
@@ -790,8 +793,8 @@ public final class Int8FewTokens {
             ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]), b1 = a1;
             ShortVector a2 = ShortVector.broadcast(S, bias[d2 + b]), b2 = a2;
             for (int qd = 0; qd < 8; qd++) {
-                ShortVector v = ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE);
-                ShortVector u = ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE);
+                ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE));
+                ShortVector u = SV.cast(ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE));
                 int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17; // Q4_0's quads
                 ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
                 ShortVector x00 = ShortVector.broadcast(S, xq[x0 + c0]);
@@ -836,46 +839,46 @@ public final class Int8FewTokens {
             }
             // A = d·sc and K = dmin·m per row, as KQuantKernels.q4k computes them
             final long ha = ga + hdr + 4 * sa, hb = gb + hdr + 4 * sb;
-            ShortVector sma = ShortVector.fromMemorySegment(S, w, ta, LE), smb = ShortVector.fromMemorySegment(S, w, tb, LE);
+            ShortVector sma = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE)), smb = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));
             ShortVector sca = sma.and((short) 0xff), mna = sma.lanewise(VectorOperators.LSHR, 8);
             ShortVector scb = smb.and((short) 0xff), mnb = smb.lanewise(VectorOperators.LSHR, 8);
-            FloatVector aa0 = FloatVector.fromMemorySegment(F, w, ha, LE).mul((FloatVector) sca.convertShape(VectorOperators.S2F, F, 0));
-            FloatVector aa1 = FloatVector.fromMemorySegment(F, w, ha + 2 * L, LE).mul((FloatVector) sca.convertShape(VectorOperators.S2F, F, 1));
-            FloatVector ab0 = FloatVector.fromMemorySegment(F, w, hb, LE).mul((FloatVector) scb.convertShape(VectorOperators.S2F, F, 0));
-            FloatVector ab1 = FloatVector.fromMemorySegment(F, w, hb + 2 * L, LE).mul((FloatVector) scb.convertShape(VectorOperators.S2F, F, 1));
-            FloatVector ka0 = aa0.mul(8f).sub(FloatVector.fromMemorySegment(F, w, ha + 128, LE).mul((FloatVector) mna.convertShape(VectorOperators.S2F, F, 0)));
-            FloatVector ka1 = aa1.mul(8f).sub(FloatVector.fromMemorySegment(F, w, ha + 128 + 2 * L, LE).mul((FloatVector) mna.convertShape(VectorOperators.S2F, F, 1)));
-            FloatVector kb0 = ab0.mul(8f).sub(FloatVector.fromMemorySegment(F, w, hb + 128, LE).mul((FloatVector) mnb.convertShape(VectorOperators.S2F, F, 0)));
-            FloatVector kb1 = ab1.mul(8f).sub(FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE).mul((FloatVector) mnb.convertShape(VectorOperators.S2F, F, 1)));
+            FloatVector aa0 = FV.cast(FloatVector.fromMemorySegment(F, w, ha, LE)).mul(FV.cast(sca.convertShape(VectorOperators.S2F, F, 0)));
+            FloatVector aa1 = FV.cast(FloatVector.fromMemorySegment(F, w, ha + 2 * L, LE)).mul(FV.cast(sca.convertShape(VectorOperators.S2F, F, 1)));
+            FloatVector ab0 = FV.cast(FloatVector.fromMemorySegment(F, w, hb, LE)).mul(FV.cast(scb.convertShape(VectorOperators.S2F, F, 0)));
+            FloatVector ab1 = FV.cast(FloatVector.fromMemorySegment(F, w, hb + 2 * L, LE)).mul(FV.cast(scb.convertShape(VectorOperators.S2F, F, 1)));
+            FloatVector ka0 = aa0.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, ha + 128, LE)).mul(FV.cast(mna.convertShape(VectorOperators.S2F, F, 0))));
+            FloatVector ka1 = aa1.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, ha + 128 + 2 * L, LE)).mul(FV.cast(mna.convertShape(VectorOperators.S2F, F, 1))));
+            FloatVector kb0 = ab0.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, hb + 128, LE)).mul(FV.cast(mnb.convertShape(VectorOperators.S2F, F, 0))));
+            FloatVector kb1 = ab1.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE)).mul(FV.cast(mnb.convertShape(VectorOperators.S2F, F, 1))));
             float dx0 = xd[d0 + b];
             FloatVector e0 = FloatVector.broadcast(F, dx0), f0 = FloatVector.broadcast(F, dx0 * (-bias[d0 + b] >> 3));
-            ka0.fma(f0, ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e0, FloatVector.fromArray(F, acc, 0)))
+            ka0.fma(f0, FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e0, FloatVector.fromArray(F, acc, 0)))
                     .intoArray(acc, 0);
-            ka1.fma(f0, ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)))
+            ka1.fma(f0, FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)))
                     .intoArray(acc, 0 + FL);
-            kb0.fma(f0, ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)))
+            kb0.fma(f0, FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)))
                     .intoArray(acc, 0 + L);
-            kb1.fma(f0, ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)))
+            kb1.fma(f0, FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)))
                     .intoArray(acc, 0 + L + FL);
             float dx1 = xd[d1 + b];
             FloatVector e1 = FloatVector.broadcast(F, dx1), f1 = FloatVector.broadcast(F, dx1 * (-bias[d1 + b] >> 3));
-            ka0.fma(f1, ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)))
+            ka0.fma(f1, FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)))
                     .intoArray(acc, 1 * PASS);
-            ka1.fma(f1, ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)))
+            ka1.fma(f1, FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)))
                     .intoArray(acc, 1 * PASS + FL);
-            kb0.fma(f1, ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)))
+            kb0.fma(f1, FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)))
                     .intoArray(acc, 1 * PASS + L);
-            kb1.fma(f1, ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)))
+            kb1.fma(f1, FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)))
                     .intoArray(acc, 1 * PASS + L + FL);
             float dx2 = xd[d2 + b];
             FloatVector e2 = FloatVector.broadcast(F, dx2), f2 = FloatVector.broadcast(F, dx2 * (-bias[d2 + b] >> 3));
-            ka0.fma(f2, ((FloatVector) SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)))
+            ka0.fma(f2, FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)))
                     .intoArray(acc, 2 * PASS);
-            ka1.fma(f2, ((FloatVector) SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)))
+            ka1.fma(f2, FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)))
                     .intoArray(acc, 2 * PASS + FL);
-            kb0.fma(f2, ((FloatVector) SV.cast(b2).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)))
+            kb0.fma(f2, FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)))
                     .intoArray(acc, 2 * PASS + L);
-            kb1.fma(f2, ((FloatVector) SV.cast(b2).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)))
+            kb1.fma(f2, FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)))
                     .intoArray(acc, 2 * PASS + L + FL);
         }
     }
@@ -892,8 +895,8 @@ public final class Int8FewTokens {
             ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]), b0 = a0;
             ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]), b1 = a1;
             for (int qd = 0; qd < 8; qd++) {
-                ShortVector v = ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE);
-                ShortVector u = ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE);
+                ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE));
+                ShortVector u = SV.cast(ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE));
                 int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17; // Q4_0's quads
                 ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
                 ShortVector x00 = ShortVector.broadcast(S, xq[x0 + c0]);
@@ -926,36 +929,36 @@ public final class Int8FewTokens {
             }
             // A = d·sc and K = dmin·m per row, as KQuantKernels.q4k computes them
             final long ha = ga + hdr + 4 * sa, hb = gb + hdr + 4 * sb;
-            ShortVector sma = ShortVector.fromMemorySegment(S, w, ta, LE), smb = ShortVector.fromMemorySegment(S, w, tb, LE);
+            ShortVector sma = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE)), smb = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));
             ShortVector sca = sma.and((short) 0xff), mna = sma.lanewise(VectorOperators.LSHR, 8);
             ShortVector scb = smb.and((short) 0xff), mnb = smb.lanewise(VectorOperators.LSHR, 8);
-            FloatVector aa0 = FloatVector.fromMemorySegment(F, w, ha, LE).mul((FloatVector) sca.convertShape(VectorOperators.S2F, F, 0));
-            FloatVector aa1 = FloatVector.fromMemorySegment(F, w, ha + 2 * L, LE).mul((FloatVector) sca.convertShape(VectorOperators.S2F, F, 1));
-            FloatVector ab0 = FloatVector.fromMemorySegment(F, w, hb, LE).mul((FloatVector) scb.convertShape(VectorOperators.S2F, F, 0));
-            FloatVector ab1 = FloatVector.fromMemorySegment(F, w, hb + 2 * L, LE).mul((FloatVector) scb.convertShape(VectorOperators.S2F, F, 1));
-            FloatVector ka0 = aa0.mul(8f).sub(FloatVector.fromMemorySegment(F, w, ha + 128, LE).mul((FloatVector) mna.convertShape(VectorOperators.S2F, F, 0)));
-            FloatVector ka1 = aa1.mul(8f).sub(FloatVector.fromMemorySegment(F, w, ha + 128 + 2 * L, LE).mul((FloatVector) mna.convertShape(VectorOperators.S2F, F, 1)));
-            FloatVector kb0 = ab0.mul(8f).sub(FloatVector.fromMemorySegment(F, w, hb + 128, LE).mul((FloatVector) mnb.convertShape(VectorOperators.S2F, F, 0)));
-            FloatVector kb1 = ab1.mul(8f).sub(FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE).mul((FloatVector) mnb.convertShape(VectorOperators.S2F, F, 1)));
+            FloatVector aa0 = FV.cast(FloatVector.fromMemorySegment(F, w, ha, LE)).mul(FV.cast(sca.convertShape(VectorOperators.S2F, F, 0)));
+            FloatVector aa1 = FV.cast(FloatVector.fromMemorySegment(F, w, ha + 2 * L, LE)).mul(FV.cast(sca.convertShape(VectorOperators.S2F, F, 1)));
+            FloatVector ab0 = FV.cast(FloatVector.fromMemorySegment(F, w, hb, LE)).mul(FV.cast(scb.convertShape(VectorOperators.S2F, F, 0)));
+            FloatVector ab1 = FV.cast(FloatVector.fromMemorySegment(F, w, hb + 2 * L, LE)).mul(FV.cast(scb.convertShape(VectorOperators.S2F, F, 1)));
+            FloatVector ka0 = aa0.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, ha + 128, LE)).mul(FV.cast(mna.convertShape(VectorOperators.S2F, F, 0))));
+            FloatVector ka1 = aa1.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, ha + 128 + 2 * L, LE)).mul(FV.cast(mna.convertShape(VectorOperators.S2F, F, 1))));
+            FloatVector kb0 = ab0.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, hb + 128, LE)).mul(FV.cast(mnb.convertShape(VectorOperators.S2F, F, 0))));
+            FloatVector kb1 = ab1.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE)).mul(FV.cast(mnb.convertShape(VectorOperators.S2F, F, 1))));
             float dx0 = xd[d0 + b];
             FloatVector e0 = FloatVector.broadcast(F, dx0), f0 = FloatVector.broadcast(F, dx0 * (-bias[d0 + b] >> 3));
-            ka0.fma(f0, ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e0, FloatVector.fromArray(F, acc, 0)))
+            ka0.fma(f0, FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e0, FloatVector.fromArray(F, acc, 0)))
                     .intoArray(acc, 0);
-            ka1.fma(f0, ((FloatVector) SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)))
+            ka1.fma(f0, FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)))
                     .intoArray(acc, 0 + FL);
-            kb0.fma(f0, ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)))
+            kb0.fma(f0, FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)))
                     .intoArray(acc, 0 + L);
-            kb1.fma(f0, ((FloatVector) SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)))
+            kb1.fma(f0, FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)))
                     .intoArray(acc, 0 + L + FL);
             float dx1 = xd[d1 + b];
             FloatVector e1 = FloatVector.broadcast(F, dx1), f1 = FloatVector.broadcast(F, dx1 * (-bias[d1 + b] >> 3));
-            ka0.fma(f1, ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)))
+            ka0.fma(f1, FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)))
                     .intoArray(acc, 1 * PASS);
-            ka1.fma(f1, ((FloatVector) SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)))
+            ka1.fma(f1, FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)))
                     .intoArray(acc, 1 * PASS + FL);
-            kb0.fma(f1, ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)))
+            kb0.fma(f1, FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)))
                     .intoArray(acc, 1 * PASS + L);
-            kb1.fma(f1, ((FloatVector) SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)))
+            kb1.fma(f1, FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)))
                     .intoArray(acc, 1 * PASS + L + FL);
         }
     }
@@ -970,11 +973,11 @@ public final class Int8FewTokens {
             final long tile = go + (long) b * Interleaved.Q8_TILE;
             FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0, a5 = a0, b5 = a0, a6 = a0, b6 = a0, a7 = a0, b7 = a0;
             for (int c = 32 * b, end = c + 32; c < end; c++) {
-                ShortVector p = (ShortVector) ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE)
-                        .convertShape(VectorOperators.B2S, S, 0);
-                FloatVector lo = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
-                        .convert(VectorOperators.I2F, 0);
-                FloatVector hi = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+                ShortVector p = SV.cast(BHV.cast(ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE))
+                        .convertShape(VectorOperators.B2S, S, 0));
+                FloatVector lo = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .convert(VectorOperators.I2F, 0));
+                FloatVector hi = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0));
                 FloatVector v0 = FloatVector.broadcast(F, xf[x0 + c]);
                 a0 = lo.fma(v0, a0);
                 b0 = hi.fma(v0, b0);
@@ -1001,10 +1004,10 @@ public final class Int8FewTokens {
                 b7 = hi.fma(v7, b7);
             }
             // per token s = (S·d)·dx + s: Int8Kernels.q8's operations in its order (S exact in f32 as in its int lanes)
-            FloatVector dlo = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector dhi = ((IntVector) ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE).convertShape(VectorOperators.S2I, I, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector dlo = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector dhi = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
             FV.cast(a0).mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
             FV.cast(b0).mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
@@ -1049,8 +1052,8 @@ public final class Int8FewTokens {
             ShortVector l2 = ShortVector.broadcast(S, biasLo[d2 + b]), h2 = ShortVector.broadcast(S, biasHi[d2 + b]);
             ShortVector l3 = ShortVector.broadcast(S, biasLo[d3 + b]), h3 = ShortVector.broadcast(S, biasHi[d3 + b]);
             for (int q = 0; q < 5; q++) {
-                ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * q, LE);
-                ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * q, LE);
+                ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * q, LE));
+                ShortVector u = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * q, LE));
                 final int c = 32 * b + 3 * q; // columns c, c + 1, c + 2 (lo) and c + 16.. (hi): three per lane
                 ShortVector n0 = v.and((short) 31), m0 = u.and((short) 31);
                 l0 = (n0.mul(xq[x0 + c + 0])).add(l0);
@@ -1080,7 +1083,7 @@ public final class Int8FewTokens {
                 l3 = (n2.mul(xq[x3 + c + 2])).add(l3);
                 h3 = (m2.mul(xq[x3 + c + 18])).add(h3);
             }
-            ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
+            ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE)); // columns 15 and 31
             ShortVector n0 = v.and((short) 31), m0 = v.lanewise(VectorOperators.LSHR, 5);
             l0 = (n0.mul(xq[x0 + 32 * b + 15])).add(l0);
             h0 = (m0.mul(xq[x0 + 32 * b + 31])).add(h0);
@@ -1091,30 +1094,30 @@ public final class Int8FewTokens {
             l3 = (n0.mul(xq[x3 + 32 * b + 15])).add(l3);
             h3 = (m0.mul(xq[x3 + 32 * b + 31])).add(h3);
             // the scales' f16 -> f32 in place, as Int8Kernels.q5
-            ShortVector hs = ShortVector.fromMemorySegment(S, w, tile, LE);
-            FloatVector f0 = ((IntVector) hs.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector f1 = ((IntVector) hs.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            ShortVector hs = SV.cast(ShortVector.fromMemorySegment(S, w, tile, LE));
+            FloatVector f0 = F16_MAGIC.mul(IV.cast(hs.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector f1 = F16_MAGIC.mul(IV.cast(hs.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            ((FloatVector) SV.cast(l0).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(h0).convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+            FV.cast(SV.cast(l0).convertShape(VectorOperators.S2F, F, 0)).add(FV.cast(SV.cast(h0).convertShape(VectorOperators.S2F, F, 0))).mul(f0)
                     .fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-            ((FloatVector) SV.cast(l0).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(h0).convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+            FV.cast(SV.cast(l0).convertShape(VectorOperators.S2F, F, 1)).add(FV.cast(SV.cast(h0).convertShape(VectorOperators.S2F, F, 1))).mul(f1)
                     .fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
             FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            ((FloatVector) SV.cast(l1).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(h1).convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+            FV.cast(SV.cast(l1).convertShape(VectorOperators.S2F, F, 0)).add(FV.cast(SV.cast(h1).convertShape(VectorOperators.S2F, F, 0))).mul(f0)
                     .fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            ((FloatVector) SV.cast(l1).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(h1).convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+            FV.cast(SV.cast(l1).convertShape(VectorOperators.S2F, F, 1)).add(FV.cast(SV.cast(h1).convertShape(VectorOperators.S2F, F, 1))).mul(f1)
                     .fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
             FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
-            ((FloatVector) SV.cast(l2).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(h2).convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+            FV.cast(SV.cast(l2).convertShape(VectorOperators.S2F, F, 0)).add(FV.cast(SV.cast(h2).convertShape(VectorOperators.S2F, F, 0))).mul(f0)
                     .fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
-            ((FloatVector) SV.cast(l2).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(h2).convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+            FV.cast(SV.cast(l2).convertShape(VectorOperators.S2F, F, 1)).add(FV.cast(SV.cast(h2).convertShape(VectorOperators.S2F, F, 1))).mul(f1)
                     .fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
             FloatVector e3 = FloatVector.broadcast(F, xd[d3 + b]);
-            ((FloatVector) SV.cast(l3).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(h3).convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+            FV.cast(SV.cast(l3).convertShape(VectorOperators.S2F, F, 0)).add(FV.cast(SV.cast(h3).convertShape(VectorOperators.S2F, F, 0))).mul(f0)
                     .fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
-            ((FloatVector) SV.cast(l3).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(h3).convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+            FV.cast(SV.cast(l3).convertShape(VectorOperators.S2F, F, 1)).add(FV.cast(SV.cast(h3).convertShape(VectorOperators.S2F, F, 1))).mul(f1)
                     .fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
         }
     }
@@ -1131,8 +1134,8 @@ public final class Int8FewTokens {
             ShortVector l1 = ShortVector.broadcast(S, biasLo[d1 + b]), h1 = ShortVector.broadcast(S, biasHi[d1 + b]);
             ShortVector l2 = ShortVector.broadcast(S, biasLo[d2 + b]), h2 = ShortVector.broadcast(S, biasHi[d2 + b]);
             for (int q = 0; q < 5; q++) {
-                ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * q, LE);
-                ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * q, LE);
+                ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * q, LE));
+                ShortVector u = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * q, LE));
                 final int c = 32 * b + 3 * q; // columns c, c + 1, c + 2 (lo) and c + 16.. (hi): three per lane
                 ShortVector n0 = v.and((short) 31), m0 = u.and((short) 31);
                 l0 = (n0.mul(xq[x0 + c + 0])).add(l0);
@@ -1156,7 +1159,7 @@ public final class Int8FewTokens {
                 l2 = (n2.mul(xq[x2 + c + 2])).add(l2);
                 h2 = (m2.mul(xq[x2 + c + 18])).add(h2);
             }
-            ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
+            ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE)); // columns 15 and 31
             ShortVector n0 = v.and((short) 31), m0 = v.lanewise(VectorOperators.LSHR, 5);
             l0 = (n0.mul(xq[x0 + 32 * b + 15])).add(l0);
             h0 = (m0.mul(xq[x0 + 32 * b + 31])).add(h0);
@@ -1165,25 +1168,25 @@ public final class Int8FewTokens {
             l2 = (n0.mul(xq[x2 + 32 * b + 15])).add(l2);
             h2 = (m0.mul(xq[x2 + 32 * b + 31])).add(h2);
             // the scales' f16 -> f32 in place, as Int8Kernels.q5
-            ShortVector hs = ShortVector.fromMemorySegment(S, w, tile, LE);
-            FloatVector f0 = ((IntVector) hs.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector f1 = ((IntVector) hs.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            ShortVector hs = SV.cast(ShortVector.fromMemorySegment(S, w, tile, LE));
+            FloatVector f0 = F16_MAGIC.mul(IV.cast(hs.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector f1 = F16_MAGIC.mul(IV.cast(hs.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            ((FloatVector) SV.cast(l0).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(h0).convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+            FV.cast(SV.cast(l0).convertShape(VectorOperators.S2F, F, 0)).add(FV.cast(SV.cast(h0).convertShape(VectorOperators.S2F, F, 0))).mul(f0)
                     .fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-            ((FloatVector) SV.cast(l0).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(h0).convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+            FV.cast(SV.cast(l0).convertShape(VectorOperators.S2F, F, 1)).add(FV.cast(SV.cast(h0).convertShape(VectorOperators.S2F, F, 1))).mul(f1)
                     .fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
             FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            ((FloatVector) SV.cast(l1).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(h1).convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+            FV.cast(SV.cast(l1).convertShape(VectorOperators.S2F, F, 0)).add(FV.cast(SV.cast(h1).convertShape(VectorOperators.S2F, F, 0))).mul(f0)
                     .fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            ((FloatVector) SV.cast(l1).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(h1).convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+            FV.cast(SV.cast(l1).convertShape(VectorOperators.S2F, F, 1)).add(FV.cast(SV.cast(h1).convertShape(VectorOperators.S2F, F, 1))).mul(f1)
                     .fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
             FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
-            ((FloatVector) SV.cast(l2).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(h2).convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+            FV.cast(SV.cast(l2).convertShape(VectorOperators.S2F, F, 0)).add(FV.cast(SV.cast(h2).convertShape(VectorOperators.S2F, F, 0))).mul(f0)
                     .fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
-            ((FloatVector) SV.cast(l2).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(h2).convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+            FV.cast(SV.cast(l2).convertShape(VectorOperators.S2F, F, 1)).add(FV.cast(SV.cast(h2).convertShape(VectorOperators.S2F, F, 1))).mul(f1)
                     .fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
         }
     }
@@ -1199,8 +1202,8 @@ public final class Int8FewTokens {
             ShortVector l0 = ShortVector.broadcast(S, biasLo[d0 + b]), h0 = ShortVector.broadcast(S, biasHi[d0 + b]);
             ShortVector l1 = ShortVector.broadcast(S, biasLo[d1 + b]), h1 = ShortVector.broadcast(S, biasHi[d1 + b]);
             for (int q = 0; q < 5; q++) {
-                ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * q, LE);
-                ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * q, LE);
+                ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * q, LE));
+                ShortVector u = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * q, LE));
                 final int c = 32 * b + 3 * q; // columns c, c + 1, c + 2 (lo) and c + 16.. (hi): three per lane
                 ShortVector n0 = v.and((short) 31), m0 = u.and((short) 31);
                 l0 = (n0.mul(xq[x0 + c + 0])).add(l0);
@@ -1218,27 +1221,27 @@ public final class Int8FewTokens {
                 l1 = (n2.mul(xq[x1 + c + 2])).add(l1);
                 h1 = (m2.mul(xq[x1 + c + 18])).add(h1);
             }
-            ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
+            ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE)); // columns 15 and 31
             ShortVector n0 = v.and((short) 31), m0 = v.lanewise(VectorOperators.LSHR, 5);
             l0 = (n0.mul(xq[x0 + 32 * b + 15])).add(l0);
             h0 = (m0.mul(xq[x0 + 32 * b + 31])).add(h0);
             l1 = (n0.mul(xq[x1 + 32 * b + 15])).add(l1);
             h1 = (m0.mul(xq[x1 + 32 * b + 31])).add(h1);
             // the scales' f16 -> f32 in place, as Int8Kernels.q5
-            ShortVector hs = ShortVector.fromMemorySegment(S, w, tile, LE);
-            FloatVector f0 = ((IntVector) hs.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector f1 = ((IntVector) hs.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            ShortVector hs = SV.cast(ShortVector.fromMemorySegment(S, w, tile, LE));
+            FloatVector f0 = F16_MAGIC.mul(IV.cast(hs.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector f1 = F16_MAGIC.mul(IV.cast(hs.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            ((FloatVector) SV.cast(l0).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(h0).convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+            FV.cast(SV.cast(l0).convertShape(VectorOperators.S2F, F, 0)).add(FV.cast(SV.cast(h0).convertShape(VectorOperators.S2F, F, 0))).mul(f0)
                     .fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-            ((FloatVector) SV.cast(l0).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(h0).convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+            FV.cast(SV.cast(l0).convertShape(VectorOperators.S2F, F, 1)).add(FV.cast(SV.cast(h0).convertShape(VectorOperators.S2F, F, 1))).mul(f1)
                     .fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
             FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            ((FloatVector) SV.cast(l1).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(h1).convertShape(VectorOperators.S2F, F, 0)).mul(f0)
+            FV.cast(SV.cast(l1).convertShape(VectorOperators.S2F, F, 0)).add(FV.cast(SV.cast(h1).convertShape(VectorOperators.S2F, F, 0))).mul(f0)
                     .fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            ((FloatVector) SV.cast(l1).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(h1).convertShape(VectorOperators.S2F, F, 1)).mul(f1)
+            FV.cast(SV.cast(l1).convertShape(VectorOperators.S2F, F, 1)).add(FV.cast(SV.cast(h1).convertShape(VectorOperators.S2F, F, 1))).mul(f1)
                     .fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
         }
     }
@@ -1257,7 +1260,7 @@ public final class Int8FewTokens {
         final int d0 = t * nb, d1 = d0 + nb;
         for (int sb = 0; sb < nsb; sb++) {
             final long h = g + (long) sb * KQuantInterleaved.Q6K_SB + 4L * sl;
-            final FloatVector da = FloatVector.fromMemorySegment(F, w, h, LE), db = FloatVector.fromMemorySegment(F, w, h + 2 * L, LE);
+            final FloatVector da = FV.cast(FloatVector.fromMemorySegment(F, w, h, LE)), db = FV.cast(FloatVector.fromMemorySegment(F, w, h + 2 * L, LE));
             for (int j = 0; j < 8; j++) {
                 final long tile = h - 2L * sl + KQuantInterleaved.Q6K_HEADER + (long) j * KQuantInterleaved.Q6K_SUB;
                 final int b = 8 * sb + j, c = 32 * b;
@@ -1267,9 +1270,9 @@ public final class Int8FewTokens {
                     for (int half = 0; half < 2; half++) {
                         ShortVector p0 = ShortVector.broadcast(S, bias[4 * (d0 + b) + 2 * part + half]);
                         ShortVector p1 = ShortVector.broadcast(S, bias[4 * (d1 + b) + 2 * part + half]);
-                        ShortVector w0 = ShortVector.fromMemorySegment(S, w, tile + 64 + 192L * half + 384L * part, LE);
-                        ShortVector w1 = ShortVector.fromMemorySegment(S, w, tile + 64 + 192L * half + 384L * part + 64, LE);
-                        ShortVector w2 = ShortVector.fromMemorySegment(S, w, tile + 64 + 192L * half + 384L * part + 128, LE);
+                        ShortVector w0 = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 64 + 192L * half + 384L * part, LE));
+                        ShortVector w1 = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 64 + 192L * half + 384L * part + 64, LE));
+                        ShortVector w2 = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 64 + 192L * half + 384L * part + 128, LE));
                         ShortVector q0 = w0.and((short) 63);
                         p0 = (q0.mul(xq[x0 + c + 8 * half + 16 * part + 0])).add(p0);
                         p1 = (q0.mul(xq[x1 + c + 8 * half + 16 * part + 0])).add(p1);
@@ -1295,22 +1298,22 @@ public final class Int8FewTokens {
                         p0 = (q0.mul(xq[x0 + c + 8 * half + 16 * part + 7])).add(p0);
                         p1 = (q0.mul(xq[x1 + c + 8 * half + 16 * part + 7])).add(p1);
                         if (part == 0) {
-                            lo0a = ((FloatVector) SV.cast(p0).convertShape(VectorOperators.S2F, F, 0)).add(lo0a);
-                            lo0b = ((FloatVector) SV.cast(p0).convertShape(VectorOperators.S2F, F, 1)).add(lo0b);
-                            lo1a = ((FloatVector) SV.cast(p1).convertShape(VectorOperators.S2F, F, 0)).add(lo1a);
-                            lo1b = ((FloatVector) SV.cast(p1).convertShape(VectorOperators.S2F, F, 1)).add(lo1b);
+                            lo0a = FV.cast(SV.cast(p0).convertShape(VectorOperators.S2F, F, 0)).add(lo0a);
+                            lo0b = FV.cast(SV.cast(p0).convertShape(VectorOperators.S2F, F, 1)).add(lo0b);
+                            lo1a = FV.cast(SV.cast(p1).convertShape(VectorOperators.S2F, F, 0)).add(lo1a);
+                            lo1b = FV.cast(SV.cast(p1).convertShape(VectorOperators.S2F, F, 1)).add(lo1b);
                         } else {
-                            hi0a = ((FloatVector) SV.cast(p0).convertShape(VectorOperators.S2F, F, 0)).add(hi0a);
-                            hi0b = ((FloatVector) SV.cast(p0).convertShape(VectorOperators.S2F, F, 1)).add(hi0b);
-                            hi1a = ((FloatVector) SV.cast(p1).convertShape(VectorOperators.S2F, F, 0)).add(hi1a);
-                            hi1b = ((FloatVector) SV.cast(p1).convertShape(VectorOperators.S2F, F, 1)).add(hi1b);
+                            hi0a = FV.cast(SV.cast(p0).convertShape(VectorOperators.S2F, F, 0)).add(hi0a);
+                            hi0b = FV.cast(SV.cast(p0).convertShape(VectorOperators.S2F, F, 1)).add(hi0b);
+                            hi1a = FV.cast(SV.cast(p1).convertShape(VectorOperators.S2F, F, 0)).add(hi1a);
+                            hi1b = FV.cast(SV.cast(p1).convertShape(VectorOperators.S2F, F, 1)).add(hi1b);
                         }
                     }
                 }
-                ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
+                ShortVector sm = SV.cast(ShortVector.fromMemorySegment(S, w, tile, LE));
                 ShortVector s1 = sm.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8), s2 = sm.lanewise(VectorOperators.ASHR, 8);
-                FloatVector aa = da.mul((FloatVector) s1.convertShape(VectorOperators.S2F, F, 0)), ab = db.mul((FloatVector) s1.convertShape(VectorOperators.S2F, F, 1));
-                FloatVector ba = da.mul((FloatVector) s2.convertShape(VectorOperators.S2F, F, 0)), bb = db.mul((FloatVector) s2.convertShape(VectorOperators.S2F, F, 1));
+                FloatVector aa = da.mul(FV.cast(s1.convertShape(VectorOperators.S2F, F, 0))), ab = db.mul(FV.cast(s1.convertShape(VectorOperators.S2F, F, 1)));
+                FloatVector ba = da.mul(FV.cast(s2.convertShape(VectorOperators.S2F, F, 0))), bb = db.mul(FV.cast(s2.convertShape(VectorOperators.S2F, F, 1)));
                 FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
                 FV.cast(lo0a).mul(aa).add(FV.cast(hi0a).mul(ba)).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
                 FV.cast(lo0b).mul(ab).add(FV.cast(hi0b).mul(bb)).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);

@@ -87,6 +87,11 @@ public final class VectorWidth {
     static final Class<FloatVector> FV = (Class<FloatVector>) F.vectorType();
     @SuppressWarnings("unchecked")
     static final Class<IntVector> IV = (Class<IntVector>) I.vectorType();
+    /** The exact classes of {@link #SH} and {@link #BH}, for their loads (a late-inlined load's result is typed only as its declared class). */
+    @SuppressWarnings("unchecked")
+    static final Class<ShortVector> SHV = (Class<ShortVector>) SH.vectorType();
+    @SuppressWarnings("unchecked")
+    static final Class<ByteVector> BHV = (Class<ByteVector>) BH.vectorType();
     /** 16-bit lanes per vector: rows of an interleaved group one slice covers (32, 16 or 8). */
     static final int SHORTS = S.length();
     /** Float lanes per vector (16, 8 or 4). */

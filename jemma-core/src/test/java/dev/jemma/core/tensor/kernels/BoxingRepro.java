@@ -13,7 +13,9 @@ import java.lang.management.ManagementFactory;
  * for every kernel: after the other types in the same JVM ({@code Q4_0,Q8_0,Q5_0,Q4_K,Q5_K,Q6_K}) the one-slice Q6_K
  * kernel boxes under it too (docs/PERFORMANCE.md).
  * {@code java --add-modules jdk.incubator.vector -XX:UseAVX=2 -XX:-TieredCompilation -Xbatch -cp <test classpath>
- * dev.jemma.core.tensor.kernels.BoxingRepro TYPE[,TYPE...] COLS [ROWS=256] [ROUNDS=6] [CALLS=2000]}.
+ * dev.jemma.core.tensor.kernels.BoxingRepro TYPE[,TYPE...] COLS [ROWS=256] [ROUNDS=6] [CALLS=2000]}; a TYPE written
+ * {@code few:Q4_0} calls the few-token kernel (17 tokens, as {@code compiledFewTokenKernelDoesNotAllocate} does),
+ * {@code tile:Q8_0} the f32 tile GEMM.
  */
 public final class BoxingRepro {
     public static void main(String[] args) throws Exception {
@@ -25,15 +27,22 @@ public final class BoxingRepro {
         // several types run one after another in the same JVM, as KernelAllocationTest's cases do (cols: that of the last;
         // K-quants other than the last take 1536, the others 1152)
         for (int i = 0; i < types.length; i++) {
-            GgmlType type = GgmlType.valueOf(types[i]);
+            // "few:" a few-token kernel over 17 tokens, "tile:" the f32 tile GEMM, else the single-token kernel
+            String[] kt = types[i].split(":");
+            String kind = kt.length > 1 ? kt[0] : "one";
+            GgmlType type = GgmlType.valueOf(kt[kt.length - 1]);
             int c = i == types.length - 1 ? cols : type.name().endsWith("_K") ? 1536 : 1152;
-            run(type, c, rows, rounds, calls);
+            Runnable call = switch (kind) {
+                case "few" -> KernelAllocationTest.fewTokenCall(type, c, rows, 17);
+                case "tile" -> KernelAllocationTest.tileGemmCall(type, c);
+                default -> KernelAllocationTest.singleTokenCall(type, c, rows);
+            };
+            run(types[i], call, rounds, calls);
         }
     }
 
-    static void run(GgmlType type, int cols, int rows, int rounds, int calls) throws Exception {
+    static void run(String type, Runnable call, int rounds, int calls) {
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        Runnable call = KernelAllocationTest.singleTokenCall(type, cols, rows);
         long id = Thread.currentThread().threadId();
         StringBuilder sb = new StringBuilder(type + " " + VectorWidth.BITS + " bits, bytes per call after each round:");
         long last = -1;

@@ -75,6 +75,44 @@ class KernelAllocationTest {
     }
 
 
+    /** One call of the f32 tile GEMM over {@code type}'s decoded weights: 11 tokens × 80 rows (shared with {@link BoxingRepro}). */
+    static Runnable tileGemmCall(GgmlType type, int cols) {
+        int rows = 80, n = 11, groups = Interleaved.groups(rows);
+        WeightMatrix w = mapped(Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 9)));
+        Random rnd = new Random(3);
+        float[] x = new float[n * cols], out = new float[n * rows];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        float[] tile = new float[InterleavedGemm.COLS * 32 + 128], part = new float[InterleavedGemm.PART];
+        return () -> InterleavedGemm.gemm(type, w.interleaved(), rows, cols, x, 0, n, out, 0, groups, tile, part);
+    }
+
+    /**
+     * One call of {@code type}'s few-token kernel: {@code n} tokens against every group of a file-mapped random
+     * {@code rows x cols} matrix (shared with {@link BoxingRepro}).
+     */
+    static Runnable fewTokenCall(GgmlType type, int cols, int rows, int n) {
+        int nb = cols / 32;
+        WeightMatrix w = mapped(Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 3)));
+        Random rnd = new Random(4);
+        float[] x = new float[n * cols];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        QuantizedActivations xq = new QuantizedActivations();
+        xq.reserve(n, cols);
+        xq.quantize(x, 0, n);
+        float[] xf = xq.floats();
+        float[] out = new float[xq.tokens * rows], acc = new float[Int8FewTokens.scratchFloats()];
+        int items = Int8FewTokens.items(rows);
+        return () -> {
+            switch (type) {
+                case Q8_0 -> Int8FewTokens.q8(w.interleaved(), 0, items, rows, nb, xq, xf, out, acc);
+                case Q4_K -> Int8FewTokens.q4k(w.interleaved(), 0, items, rows, nb, xq, out, acc);
+                case Q5_0 -> Int8FewTokens.q5(w.interleaved(), 0, items, rows, nb, xq, out, acc);
+                case Q6_K -> Int8FewTokens.q6k(w.interleaved(), 0, items, rows, nb, xq, out, acc);
+                default -> Int8FewTokens.q4(w.interleaved(), 0, items, rows, nb, xq, out, acc);
+            }
+        };
+    }
+
     @ParameterizedTest(name = "{0}")
     @CsvSource({"Q4_0, 1152", "Q5_0, 1152", "Q4_K, 1536"})
     void compiledGemmDoesNotAllocate(GgmlType type, int cols) {
@@ -112,18 +150,13 @@ class KernelAllocationTest {
         Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         Assumptions.assumeTrue(threads.isThreadAllocatedMemorySupported());
-        int rows = 80, n = 11, groups = Interleaved.groups(rows);
-        WeightMatrix w = mapped(Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 9)));
-        Random rnd = new Random(3);
-        float[] x = new float[n * cols], out = new float[n * rows];
-        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
-        float[] tile = new float[InterleavedGemm.COLS * 32 + 128], part = new float[InterleavedGemm.PART];
+        Runnable call = tileGemmCall(type, cols);
         long id = Thread.currentThread().threadId(), least = Long.MAX_VALUE;
         long deadline = System.nanoTime() + 90_000_000_000L;
         while (least > 0 && System.nanoTime() < deadline) {
-            for (int i = 0; i < 200; i++) InterleavedGemm.gemm(type, w.interleaved(), rows, cols, x, 0, n, out, 0, groups, tile, part);
+            for (int i = 0; i < 200; i++) call.run();
             long before = threads.getThreadAllocatedBytes(id);
-            InterleavedGemm.gemm(type, w.interleaved(), rows, cols, x, 0, n, out, 0, groups, tile, part);
+            call.run();
             least = Math.min(least, threads.getThreadAllocatedBytes(id) - before);
         }
         assertThat(least).as("bytes allocated by one compiled %s tile GEMM call", type).isZero();
@@ -160,26 +193,7 @@ class KernelAllocationTest {
         Assumptions.assumeTrue(Int8FewTokens.maxTokens(type) > 0, "no call takes this few-token kernel at this width");
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         Assumptions.assumeTrue(threads.isThreadAllocatedMemorySupported());
-        int rows = 256, nb = cols / 32, n = 17;
-        WeightMatrix w = mapped(Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 3)));
-        Random rnd = new Random(4);
-        float[] x = new float[n * cols];
-        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
-        QuantizedActivations xq = new QuantizedActivations();
-        xq.reserve(n, cols);
-        xq.quantize(x, 0, n);
-        float[] xf = xq.floats();
-        float[] out = new float[xq.tokens * rows], acc = new float[Int8FewTokens.scratchFloats()];
-        int items = Int8FewTokens.items(rows);
-        Runnable call = () -> {
-            switch (type) {
-                case Q8_0 -> Int8FewTokens.q8(w.interleaved(), 0, items, rows, nb, xq, xf, out, acc);
-                case Q4_K -> Int8FewTokens.q4k(w.interleaved(), 0, items, rows, nb, xq, out, acc);
-                case Q5_0 -> Int8FewTokens.q5(w.interleaved(), 0, items, rows, nb, xq, out, acc);
-                case Q6_K -> Int8FewTokens.q6k(w.interleaved(), 0, items, rows, nb, xq, out, acc);
-                default -> Int8FewTokens.q4(w.interleaved(), 0, items, rows, nb, xq, out, acc);
-            }
-        };
+        Runnable call = fewTokenCall(type, cols, 256, 17);
         long id = Thread.currentThread().threadId(), least = Long.MAX_VALUE;
         long deadline = System.nanoTime() + 90_000_000_000L;
         while (least > 0 && System.nanoTime() < deadline) {
