@@ -175,16 +175,19 @@ class ContinuousBatchingTest {
         try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(1).contextLength(256).maxBatch(16)
                 .batchChunk(5).parallel(4).build())) {
             engine.streamGraceNanos(java.util.concurrent.TimeUnit.MINUTES.toNanos(2));
-            CountDownLatch streaming = new CountDownLatch(3 * 3);
+            // three tokens from each stream before the prompt comes (one latch per stream: on a loaded machine one stream can
+            // produce all nine tokens of a shared count before another is admitted, and then no step has three decode rows)
+            CountDownLatch[] streaming = {new CountDownLatch(3), new CountDownLatch(3), new CountDownLatch(3)};
             java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
             ExecutorService ex = Executors.newFixedThreadPool(3);
             java.util.List<Future<?>> streams = new java.util.ArrayList<>();
             for (int i = 0; i < 3; i++) {
                 String opening = "Stream " + i + " says";
+                CountDownLatch mine = streaming[i];
                 streams.add(ex.submit(() -> {
                     try (Session s = engine.newSession()) {
                         s.complete(opening, GenerationOptions.builder().temperature(0f).maxTokens(120).ignoreEos(true).build(), t -> {
-                            streaming.countDown();
+                            mine.countDown();
                             if (done.get()) throw new java.util.concurrent.CancellationException("enough");
                         });
                     } catch (RuntimeException ignored) {
@@ -193,7 +196,7 @@ class ContinuousBatchingTest {
                     return null;
                 }));
             }
-            streaming.await();
+            for (CountDownLatch l : streaming) l.await();
             java.util.List<int[]> sharedSteps = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
             engine.observeSteps((promptRows, decodeRows, sequences, nanos) -> {
                 if (promptRows > 0 && decodeRows > 0) sharedSteps.add(new int[]{promptRows, decodeRows});
