@@ -36,8 +36,9 @@ public interface MatMul {
 
     /**
      * A gated FFN's activation, elementwise: {@code g[off + i] = act(g[off + i]) · u[off + i]} for i < n. An
-     * implementation of {@link #gatedFfn} may apply it to any split of a row into runs of 64 values, so a run's results
-     * must not depend on where it starts (a vectorized activation over whole vectors of at most 16 floats qualifies).
+     * implementation of {@link #gatedFfn} may apply it to any split of a row into runs of a multiple of 64 values, so a
+     * run's results must not depend on where it starts (a vectorized activation over whole vectors of at most 16 floats
+     * qualifies).
      */
     @FunctionalInterface
     interface Gate {

@@ -173,6 +173,34 @@ public final class FastMatMul implements MatMul {
     /** Rows of a gated FFN's loop unit: one few-token item or GEMM tile pair, two GEMV groups, two quantization blocks. */
     static final int GATED_UNIT = 2 * Interleaved.ROWS;
 
+    /**
+     * 32-row groups of gate and of up per unit of a gated FFN's loop when both run on the per-token GEMV (a single decode
+     * row): 0 (the default) for the GEMV's own chunk ({@link Interleaved#groupsPerChunk}, ~256 KB of each matrix), else
+     * this many (a multiple of 2: whole {@link #GATED_UNIT}s). Two groups, the unit of the few-token items, made a decode
+     * step 4-10 % dearer in CPU than gate/up and the activation as separate steps (1B Q4_0, 256 bits; docs/PERFORMANCE.md,
+     * "Single-token decode after the merges"): the loop switched between the gate and up weight streams every 41 KB,
+     * which the memory-bound GEMV pays for at each switch; with chunk-sized units it streams like the separate steps and
+     * keeps the activation and the down input's quantization inside the loop.
+     */
+    private static volatile int gatedGemvGroups = 0;
+
+    /**
+     * Sets {@link #gatedGemvGroups} (0: the GEMV's chunk; else rounded down to a multiple of 2, at least 2), for benchmarks
+     * that compare unit sizes in one process; returns the previous value.
+     */
+    public static int gatedGemvGroups(int groups) {
+        int old = gatedGemvGroups;
+        gatedGemvGroups = groups <= 0 ? 0 : Math.max(2, groups & ~1);
+        return old;
+    }
+
+    /** Rows per unit of a gated FFN's loop over {@code w} (gate) when gate and up both take the per-token GEMV. */
+    private static int gatedGemvUnit(WeightMatrix w) {
+        int g = gatedGemvGroups;
+        if (g == 0) g = Math.max(2, Interleaved.groupsPerChunk(w.type(), w.cols()) & ~1);
+        return g * Interleaved.ROWS;
+    }
+
     /** The kernels a call can take; {@link #kernel} is the one place that chooses, for lone and shared-input calls alike. */
     enum Kernel {
         /** {@link Int8FewTokens}: 2 to 16 tokens over an interleaved copy; items of two 32-row groups. */
@@ -475,12 +503,15 @@ public final class FastMatMul implements MatMul {
         this.w = gateUp[0];
         this.x = x;
         this.nTokens = nTokens;
-        boolean oneByOne = true;
+        boolean oneByOne = true, gemv = true;
         for (int i = 0; i < 2; i++) {
             fusedKernels[i] = kernel(gateUp[i], nTokens);
             oneByOne &= fusedKernels[i] != Kernel.INT8_GEMV;
+            gemv &= fusedKernels[i] == Kernel.INT8_GEMV;
         }
-        final int units = ffn / GATED_UNIT;
+        // few-token items and GEMM tile pairs are 64 rows; the per-token GEMV streams better in larger units
+        gatedUnit = gemv ? gatedGemvUnit(gateUp[0]) : GATED_UNIT;
+        final int units = (ffn + gatedUnit - 1) / gatedUnit;
         try {
             sameInput = false;
             // the caller's row preparation runs inside the quantization loop, each range just before it is quantized
@@ -522,25 +553,28 @@ public final class FastMatMul implements MatMul {
         return true;
     }
 
+    /** Rows per unit of the current {@link #gatedFfn} loop: {@link #GATED_UNIT}, or more when both matrices take the GEMV. */
+    private int gatedUnit = GATED_UNIT;
+
     /** Units [u0, u1) of {@link #gatedFfn}'s loop: gate and up rows, then the activation and quantization of those rows. */
     private void gatedRange(int u0, int u1, int worker) {
         final float[] gate = fusedOuts[0], up = fusedOuts[1];
-        final int ffn = fused[0].rows(), n = nTokens, blocks = GATED_UNIT / 32;
+        final int ffn = fused[0].rows(), n = nTokens, unit = gatedUnit;
         for (int u = u0; u < u1; u++) {
+            final int r0 = u * unit, r1 = Math.min(ffn, r0 + unit);
             for (int m = 0; m < 2; m++) {
                 WeightMatrix w = fused[m];
                 float[] out = fusedOuts[m];
                 switch (fusedKernels[m]) {
                     case FEW_TOKENS -> fewKernel(w, out, u, u + 1, worker);
                     case INT8_GEMM -> Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, out, u, u + 1, gemmScratch[worker]);
-                    case INT8_GEMV -> int8Kernel(w, out, 2 * u, 2 * u + 2);
+                    case INT8_GEMV -> int8Kernel(w, out, r0 / Interleaved.ROWS, r1 / Interleaved.ROWS);
                     default -> throw new IllegalStateException("not fusable: " + fusedKernels[m]);
                 }
             }
-            final int r0 = u * GATED_UNIT;
             for (int t = 0; t < n; t++) {
-                gatedAct.apply(gate, up, t * ffn + r0, GATED_UNIT);
-                xqNext.quantizeBlocks(gate, t, r0 / 32, r0 / 32 + blocks);
+                gatedAct.apply(gate, up, t * ffn + r0, r1 - r0);
+                xqNext.quantizeBlocks(gate, t, r0 / 32, r1 / 32);
             }
         }
     }

@@ -45,6 +45,25 @@ class GatedFfnTest {
     @CsvSource({"Q4_0, Q4_0, Q4_0, 256, 448", "Q8_0, Q8_0, Q8_0, 256, 320", "Q4_K, Q4_K, Q6_K, 256, 512",
             "Q5_0, Q5_0, Q4_K, 256, 768", "Q4_0, Q4_0, Q8_0, 1152, 192"})
     void givesWhatItsFourStepsGive(GgmlType gateType, GgmlType upType, GgmlType downType, int hidden, int ffn) {
+        check(gateType, upType, downType, hidden, ffn, new int[]{1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 24});
+    }
+
+    /**
+     * A single row's loop (gate and up on the per-token GEMV) in units of several groups, the last one shorter where the
+     * groups do not divide evenly: still the four steps' bits and two loops.
+     */
+    @ParameterizedTest(name = "{0} groups per unit, {1}, ffn {2}")
+    @CsvSource({"2, Q4_0, 448", "4, Q4_0, 448", "6, Q8_0, 320", "4, Q8_0, 320", "0, Q4_0, 2048"})
+    void aSingleRowInUnitsOfSeveralGroups(int groups, GgmlType type, int ffn) {
+        int old = FastMatMul.gatedGemvGroups(groups);
+        try {
+            check(type, type, type, 256, ffn, new int[]{1});
+        } finally {
+            FastMatMul.gatedGemvGroups(old);
+        }
+    }
+
+    private static void check(GgmlType gateType, GgmlType upType, GgmlType downType, int hidden, int ffn, int[] counts) {
         Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
         WeightMatrix gate = Int8MatMulTest.packed(FastMatMulTest.randomMatrix(gateType, ffn, hidden, 11));
         WeightMatrix up = Int8MatMulTest.packed(FastMatMulTest.randomMatrix(upType, ffn, hidden, 12));
@@ -53,7 +72,7 @@ class GatedFfnTest {
         Random rnd = new Random(5);
         FastMatMul fused = new FastMatMul();
         int fusedCounts = 0;
-        for (int n : new int[]{1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 24}) {
+        for (int n : counts) {
             float[] x = new float[n * hidden];
             for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
             // the caller's row preparation (a residual add and norm in the model): the fused call gets x unprepared and
