@@ -25,7 +25,8 @@ import java.util.Arrays;
  * into 8 accumulators. At the end of each span of columns the 16-bit sums S are widened to f32 and added as
  * dx·(A·S + B·Σx) into a per-token f32 sum (A = d, B = 0 for Q4_0 / Q5_0; A = d·sc, B = 8A − dmin·m for Q4_K).
  * The 16-bit sums are exact: Σ (n − 8)·x over 32 columns lies within ±32512 (|x| ≤ 127); a Q5_0 value (n − 16) can
- * reach 65024 over 32 columns, so Q5_0 spans are 16 columns. On one Zen 4 core the inner loop runs at ~75 G
+ * reach 65024 over 32 columns, so Q5_0 spans are 16 columns, whose two sums are widened and added (exactly) before
+ * the block is scaled once ({@link #scaleHalves}). On one Zen 4 core the inner loop runs at ~75 G
  * multiply-adds/s against ~50 for the f32 FMA tile of {@link InterleavedGemm}: the 16-bit multiply does 32 products
  * per instruction where an FMA does 16, and the adds go to other vector pipes.
  *
@@ -67,13 +68,15 @@ public final class Int8Gemm {
      * workers' scratch.
      */
     static final int SUMS_PAD = 64, ACC_PAD = 32;
+    /** Where in {@code sums} a block's second 16-column half goes (Q5_0): after the first half's 4 tokens × 64 rows. */
+    static final int HALF = 4 * ROWS;
 
     /** Per-worker buffers, grown on demand so that the hot path does not allocate. */
     public static final class Scratch {
         final short[] w = new short[COLS * ROWS + SUMS_PAD];
         final float[] d = new float[COLS / 32 * ROWS + ACC_PAD];
         final float[] m = new float[COLS / 32 * ROWS + ACC_PAD];
-        final short[] sums = new short[SUMS_PAD + 4 * ROWS + SUMS_PAD];
+        final short[] sums = new short[SUMS_PAD + 2 * HALF + SUMS_PAD];
         float[] acc = new float[0];
     }
 
@@ -214,12 +217,14 @@ public final class Int8Gemm {
     static void tile4(short[] wt, float[] ds, int nc, int span, short[] xq, float[] xd, int xo, int xdo,
                       int cols, int nb, float[] acc, int ao, short[] sums) {
         final int x0 = xo, x1 = xo + cols, x2 = xo + 2 * cols, x3 = xo + 3 * cols;
-        for (int c0 = 0; c0 < nc; c0 += span) {
+        for (int c0 = 0; c0 < nc; c0 += 32) {
+          // one span per 32-column block, or two (Q5_0): each half's sums go to their own part of sums
+          for (int h = 0; h < 32; h += span) {
             // 2L rows per pass (64 at 512 bits; 32 / 16 at 256 / 128, where 16 vector registers hold 8 accumulators,
             // 2 weight vectors and the broadcasts)
             for (int r = 0; r < ROWS; r += 2 * L) {
                 ShortVector a0 = ShortVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-                for (int c = c0, end = c0 + span; c < end; c++) {
+                for (int c = c0 + h, end = c0 + h + span; c < end; c++) {
                     ShortVector w0 = ShortVector.fromArray(S, wt, c * ROWS + r);
                     ShortVector w1 = ShortVector.fromArray(S, wt, c * ROWS + r + L);
                     ShortVector v0 = ShortVector.broadcast(S, xq[x0 + c]);
@@ -237,7 +242,7 @@ public final class Int8Gemm {
                 }
                 // the sums leave through an array and are scaled in a small loop: unrolled here, the 16 widen-and-scale
                 // steps made this method cost C2 ~48 MB of compiler memory (peak RSS) and crowded its inlining budget
-                int so = SUMS_PAD + r;
+                int so = SUMS_PAD + (h == 0 ? 0 : HALF) + r;
                 SV.cast(a0).intoArray(sums, so);
                 SV.cast(b0).intoArray(sums, so + L);
                 SV.cast(a1).intoArray(sums, so + ROWS);
@@ -247,25 +252,31 @@ public final class Int8Gemm {
                 SV.cast(a3).intoArray(sums, so + 3 * ROWS);
                 SV.cast(b3).intoArray(sums, so + 3 * ROWS + L);
             }
-            scaleSums(sums, 4, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
+          }
+            if (span == 32) scaleSums(sums, 4, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
+            else scaleHalves(sums, 4, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
         }
     }
 
     /** One token against nc tile columns (a batch's last 1–3), added into acc[ao ..]. */
     static void tile1(short[] wt, float[] ds, int nc, int span, short[] xq, float[] xd, int xo, int xdo, int nb, float[] acc,
                       int ao, short[] sums) {
-        for (int c0 = 0; c0 < nc; c0 += span) {
+        for (int c0 = 0; c0 < nc; c0 += 32) {
+          for (int h = 0; h < 32; h += span) {
             for (int r = 0; r < ROWS; r += 2 * L) {
                 ShortVector a0 = ShortVector.zero(S), b0 = a0;
-                for (int c = c0, end = c0 + span; c < end; c++) {
+                for (int c = c0 + h, end = c0 + h + span; c < end; c++) {
                     ShortVector v = ShortVector.broadcast(S, xq[xo + c]);
                     a0 = (ShortVector.fromArray(S, wt, c * ROWS + r).mul(v)).add(a0);
                     b0 = (ShortVector.fromArray(S, wt, c * ROWS + r + L).mul(v)).add(b0);
                 }
-                SV.cast(a0).intoArray(sums, SUMS_PAD + r);
-                SV.cast(b0).intoArray(sums, SUMS_PAD + r + L);
+                int so = SUMS_PAD + (h == 0 ? 0 : HALF) + r;
+                SV.cast(a0).intoArray(sums, so);
+                SV.cast(b0).intoArray(sums, so + L);
             }
-            scaleSums(sums, 1, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
+          }
+            if (span == 32) scaleSums(sums, 1, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
+            else scaleHalves(sums, 1, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
         }
     }
 
@@ -277,6 +288,24 @@ public final class Int8Gemm {
                 int o = ao + j * ROWS + r;
                 ((FloatVector) ShortVector.fromArray(SH, sums, SUMS_PAD + j * ROWS + r).convertShape(VectorOperators.S2F, F, 0))
                         .fma(FloatVector.fromArray(F, ds, so + r).mul(s), FloatVector.fromArray(F, acc, o)).intoArray(acc, o);
+            }
+        }
+    }
+
+    /**
+     * As {@link #scaleSums} for a block summed as two 16-column halves (Q5_0): the halves' 16-bit sums (at 0 and
+     * {@link #HALF} in sums) are widened and added first, exactly (|S| ≤ 65024 is an f32 integer), and the block is
+     * scaled once — half of the f32 work and of the acc traffic of scaling each half as a span of its own, which
+     * measured ~1/3 of the Q5_0 GEMM's CPU at 256 bits (docs/PERFORMANCE.md, "256-bit prompts for Q8_0 and Q4_K_M").
+     */
+    static void scaleHalves(short[] sums, int tokens, float[] ds, int so, float[] xd, int xb, int nb, float[] acc, int ao) {
+        for (int j = 0; j < tokens; j++) {
+            float s = xd[xb + j * nb];
+            for (int r = 0; r < ROWS; r += FL) {
+                int o = ao + j * ROWS + r, p = SUMS_PAD + j * ROWS + r;
+                FloatVector lo = (FloatVector) ShortVector.fromArray(SH, sums, p).convertShape(VectorOperators.S2F, F, 0);
+                FloatVector hi = (FloatVector) ShortVector.fromArray(SH, sums, p + HALF).convertShape(VectorOperators.S2F, F, 0);
+                hi.add(lo).fma(FloatVector.fromArray(F, ds, so + r).mul(s), FloatVector.fromArray(F, acc, o)).intoArray(acc, o);
             }
         }
     }

@@ -93,7 +93,10 @@ public final class InterleavedGemm {
                 else decodeQ8(w, g * gBytes, c0 / 32, nc / 32, tile);
                 boolean first = c0 == 0;
                 int t = t0;
-                for (; t + 6 <= t1; t += 6) tile6(tile, nc, x, t * cols + c0, cols, out, t * rows + r0, rows, valid, first, part);
+                // 6-token tiles, but a remainder of 2 or 3 runs as 4 + 4 (+ 1) rather than as 2–3 one-token passes, which
+                // cost ~3× a tile's CPU per token (128 = 20·6 + 2·4: tile1 was ~3 % of a 256-bit Q8_0 pp512's samples)
+                int r6 = (t1 - t0) % 6, end6 = t1 - ((r6 == 2 || r6 == 3) && t1 - t0 >= 6 + r6 ? 6 + r6 : r6);
+                for (; t < end6; t += 6) tile6(tile, nc, x, t * cols + c0, cols, out, t * rows + r0, rows, valid, first, part);
                 for (; t + 4 <= t1; t += 4) tile4(tile, nc, x, t * cols + c0, cols, out, t * rows + r0, rows, valid, first, part);
                 for (; t < t1; t++) tile1(tile, nc, x, t * cols + c0, out, t * rows + r0, valid, first, part);
             }
@@ -382,7 +385,9 @@ public final class InterleavedGemm {
      * (docs/PERFORMANCE.md, "Q8_0 prefill at 256 bits").
      */
     static void tile6(float[] tile, int nc, float[] x, int xo, int cols, float[] out, int o, int rows, int valid, boolean first, float[] part) {
-        final boolean direct = valid == 32 && !first;
+        // a full group writes straight into out: added on later column tiles, stored on the first (what merge would do,
+        // same bits, without the round trip through part)
+        final boolean direct = valid == 32 && !first, store = valid == 32 && first;
         int x0 = xo, x1 = xo + cols, x2 = xo + 2 * cols, x3 = xo + 3 * cols, x4 = xo + 4 * cols, x5 = xo + 5 * cols;
         for (int l0 = 0; l0 < Interleaved.ROWS; l0 += 2 * FL) {
             FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
@@ -425,6 +430,20 @@ public final class InterleavedGemm {
                 FloatVector.fromArray(F, out, q + 4 * rows).add(FV.cast(b4)).intoArray(out, q + 4 * rows);
                 FloatVector.fromArray(F, out, p + 5 * rows).add(FV.cast(a5)).intoArray(out, p + 5 * rows);
                 FloatVector.fromArray(F, out, q + 5 * rows).add(FV.cast(b5)).intoArray(out, q + 5 * rows);
+            } else if (store) {
+                int p = o + l0, q = p + FL;
+                FV.cast(a0).intoArray(out, p);
+                FV.cast(b0).intoArray(out, q);
+                FV.cast(a1).intoArray(out, p + rows);
+                FV.cast(b1).intoArray(out, q + rows);
+                FV.cast(a2).intoArray(out, p + 2 * rows);
+                FV.cast(b2).intoArray(out, q + 2 * rows);
+                FV.cast(a3).intoArray(out, p + 3 * rows);
+                FV.cast(b3).intoArray(out, q + 3 * rows);
+                FV.cast(a4).intoArray(out, p + 4 * rows);
+                FV.cast(b4).intoArray(out, q + 4 * rows);
+                FV.cast(a5).intoArray(out, p + 5 * rows);
+                FV.cast(b5).intoArray(out, q + 5 * rows);
             } else {
                 float[] r = part;
                 FV.cast(a0).intoArray(r, l0);
@@ -441,11 +460,11 @@ public final class InterleavedGemm {
                 FV.cast(b5).intoArray(r, 160 + l0 + FL);
             }
         }
-        if (!direct) for (int k = 0; k < 6; k++) merge(part, 32 * k, out, o + k * rows, valid, first);
+        if (!direct && !store) for (int k = 0; k < 6; k++) merge(part, 32 * k, out, o + k * rows, valid, first);
     }
 
     static void tile4(float[] tile, int nc, float[] x, int xo, int cols, float[] out, int o, int rows, int valid, boolean first, float[] part) {
-        final boolean direct = valid == 32 && !first;
+        final boolean direct = valid == 32 && !first, store = valid == 32 && first; // as in tile6
         int x0 = xo, x1 = xo + cols, x2 = xo + 2 * cols, x3 = xo + 3 * cols;
         for (int l0 = 0; l0 < Interleaved.ROWS; l0 += 2 * FL) {
             FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
@@ -479,6 +498,16 @@ public final class InterleavedGemm {
                 FloatVector.fromArray(F, out, q + 2 * rows).add(FV.cast(b2)).intoArray(out, q + 2 * rows);
                 FloatVector.fromArray(F, out, p + 3 * rows).add(FV.cast(a3)).intoArray(out, p + 3 * rows);
                 FloatVector.fromArray(F, out, q + 3 * rows).add(FV.cast(b3)).intoArray(out, q + 3 * rows);
+            } else if (store) {
+                int p = o + l0, q = p + FL;
+                FV.cast(a0).intoArray(out, p);
+                FV.cast(b0).intoArray(out, q);
+                FV.cast(a1).intoArray(out, p + rows);
+                FV.cast(b1).intoArray(out, q + rows);
+                FV.cast(a2).intoArray(out, p + 2 * rows);
+                FV.cast(b2).intoArray(out, q + 2 * rows);
+                FV.cast(a3).intoArray(out, p + 3 * rows);
+                FV.cast(b3).intoArray(out, q + 3 * rows);
             } else {
                 float[] r = part;
                 FV.cast(a0).intoArray(r, l0);
@@ -491,7 +520,7 @@ public final class InterleavedGemm {
                 FV.cast(b3).intoArray(r, 96 + l0 + FL);
             }
         }
-        if (!direct) for (int k = 0; k < 4; k++) merge(part, 32 * k, out, o + k * rows, valid, first);
+        if (!direct && !store) for (int k = 0; k < 4; k++) merge(part, 32 * k, out, o + k * rows, valid, first);
     }
 
     /** out[o .. o + valid) = (first ? 0 : out) + r[ro ..]. */

@@ -30,7 +30,7 @@ public final class Int8KernelSpeed {
         for (String c : cases) {
             // a single-token case may name its shape, ROWSxCOLS after a colon (q5tok:6912x1152: 1152 columns in, 6912 rows out)
             String[] cs = c.split(":");
-            int[] shape = cs.length > 1 ? java.util.Arrays.stream(cs[1].split("x")).mapToInt(Integer::parseInt).toArray() : null;
+            int[] shape = cs.length > 1 && !cs[0].equals("gemm") ? java.util.Arrays.stream(cs[1].split("x")).mapToInt(Integer::parseInt).toArray() : null;
             int r = shape != null ? shape[0] : 2048, k = shape != null ? shape[1] : cs[0].endsWith("ktok") ? 1536 : 1152;
             double g = switch (cs[0]) {
                 case "q4tok" -> token(GgmlType.Q4_0, r, k, seconds);
@@ -42,11 +42,44 @@ public final class Int8KernelSpeed {
                 case "q4gemm" -> gemm(GgmlType.Q4_0, 6912, 1152, 64, seconds);
                 case "q8gemm" -> gemm(GgmlType.Q8_0, 6912, 1152, 64, seconds);
                 case "q8f32gemm" -> F32KernelSpeed.gemm(GgmlType.Q8_0, 6912, 1152, 64, seconds);
+                // gemm:TYPE:ROWSxCOLSxTOKENS — the batch kernel FastMatMul picks for TYPE (Int8Gemm or the f32 tile GEMM, the
+                // latter in InterleavedGemm.TOKEN_BLOCK blocks as FastMatMul runs it), e.g. gemm:Q5_0:6912x1152x512
+                case "gemm" -> batch(GgmlType.valueOf(cs[1]), cs[2], seconds);
                 default -> throw new IllegalArgumentException(c);
             };
             System.out.printf("%-10s %7.2f G multiply-adds/s  (%d bytes allocated by the last call)%n", c, g, F32KernelSpeed.allocated);
             if (shape != null) System.out.printf("%-10s %7.1f µs per call (CPU)%n", "", (double) r * k / g / 1e3);
         }
+    }
+
+    /** One batch call over a ROWSxCOLSxTOKENS shape on the kernel FastMatMul takes for the type; prints µs per call. */
+    static double batch(GgmlType type, String shape, double seconds) {
+        int[] d = java.util.Arrays.stream(shape.split("x")).mapToInt(Integer::parseInt).toArray();
+        int rows = d[0], cols = d[1], tokens = d[2];
+        MemorySegment p = packed(type, rows, cols);
+        float[] out = new float[tokens * rows];
+        double g;
+        if (Int8Gemm.supports(type)) {
+            QuantizedActivations xq = activations(tokens, cols);
+            Int8Gemm.Scratch s = new Int8Gemm.Scratch();
+            int pairs = Int8Gemm.pairs(rows);
+            g = F32KernelSpeed.measure(() -> {
+                Int8Gemm.gemm(type, p, rows, cols, xq, out, 0, pairs, s);
+                sink += out[7];
+            }, (double) rows * cols * tokens, seconds);
+        } else {
+            float[] x = F32KernelSpeed.x(tokens * cols);
+            float[] tile = new float[InterleavedGemm.COLS * 32 + 128], part = new float[InterleavedGemm.PART];
+            int groups = Interleaved.groups(rows);
+            g = F32KernelSpeed.measure(() -> {
+                for (int t0 = 0; t0 < tokens; t0 += InterleavedGemm.TOKEN_BLOCK) {
+                    InterleavedGemm.gemm(type, p, rows, cols, x, t0, Math.min(tokens, t0 + InterleavedGemm.TOKEN_BLOCK), out, 0, groups, tile, part);
+                }
+                sink += out[7];
+            }, (double) rows * cols * tokens, seconds);
+        }
+        System.out.printf("%-10s %7.1f ms per call (CPU), %s %s%n", "", (double) rows * cols * tokens / g / 1e6, type, shape);
+        return g;
     }
 
     static MemorySegment packed(GgmlType type, int rows, int cols) {

@@ -197,6 +197,30 @@ class WidthPortableF32KernelsTest {
         }
     }
 
+    /**
+     * A call whose token count leaves 2 or 3 after its 6-token tiles runs those as 4 + 4 (+ 1), not as one-token passes
+     * (which sum in another order): so in 8- and 14-token calls every token gets the 6-token tile's bits, the same as
+     * in a 12-token call made of 6-token tiles only (and in 9 tokens the first 8 do). Fails if the tail goes back to
+     * one-token passes.
+     */
+    @ParameterizedTest(name = "{0} tail of 2-3 tokens on 4-token tiles, {1}x{2}, {3} tokens")
+    @CsvSource({"Q8_0, 70, 1152, 8", "Q8_0, 64, 256, 14", "Q6_K, 45, 512, 9", "F16, 64, 320, 8"})
+    void tailOfTwoOrThreeTokensTakesFourTokenTiles(GgmlType type, int rows, int cols, int n) {
+        org.junit.jupiter.api.Assumptions.assumeTrue(VectorWidth.SHORTS < 32, "the 6-token tile runs below 512 bits");
+        WeightMatrix w = Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 7L * rows + cols));
+        float[] x = gaussian(18 * cols, 18);
+        float[] tile = new float[InterleavedGemm.COLS * 32 + 128], part = new float[InterleavedGemm.PART];
+        int groups = Interleaved.groups(rows);
+        float[] call = new float[18 * rows], sixes = new float[18 * rows];
+        InterleavedGemm.gemm(type, w.interleaved(), rows, cols, x, 0, n, call, 0, groups, tile, part);
+        InterleavedGemm.gemm(type, w.interleaved(), rows, cols, x, 0, 18, sixes, 0, groups, tile, part);
+        int checked = n % 6 == 3 ? n - 1 : n; // a 9-token call's last token is a one-token pass
+        for (int i = 0; i < checked * rows; i++) {
+            assertThat(Float.floatToRawIntBits(call[i])).as("%s t=%d r=%d: %s vs %s", type, i / rows, i % rows, call[i], sixes[i])
+                    .isEqualTo(Float.floatToRawIntBits(sixes[i]));
+        }
+    }
+
     @ParameterizedTest(name = "F16 GEMV, {0}x{1}")
     @CsvSource({"45, 96", "70, 544", "32, 1152", "7, 64"})
     void gemvF16MatchesScalarReference(int rows, int cols) {
