@@ -2,7 +2,6 @@ package dev.jemma.core.tensor.kernels;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -13,6 +12,8 @@ import java.util.Arrays;
 
 import static dev.jemma.core.tensor.kernels.VectorWidth.F16_MAGIC;
 import static dev.jemma.core.tensor.kernels.VectorWidth.FV;
+import static dev.jemma.core.tensor.kernels.VectorWidth.IV;
+import static dev.jemma.core.tensor.kernels.VectorWidth.SV;
 
 /**
  * Q8_0 calls of 5, 6 or 7 tokens in one pass at 512 bits (32 registers: 2·k accumulators, two weight vectors and a
@@ -30,7 +31,10 @@ final class Q8WidePasses {
     private static final VectorSpecies<Integer> I = VectorWidth.I;
     private static final VectorSpecies<Short> SH = VectorWidth.SH;
     private static final VectorSpecies<Byte> BH = VectorWidth.BH;
-    /** The exact classes of {@link #SH} and {@link #BH}, for their loads (a late-inlined load is typed only as its declared class). */
+    /**
+     * The exact classes of {@link #SH} and {@link #BH}, for their loads (a late-inlined load is typed only as its declared
+     * class); every load and conversion a method is called on is cast to its exact class, as in Int8FewTokens.
+     */
     @SuppressWarnings("unchecked")
     private static final Class<ShortVector> SHV = (Class<ShortVector>) SH.vectorType();
     @SuppressWarnings("unchecked")
@@ -83,11 +87,11 @@ final class Q8WidePasses {
             final long tile = go + (long) b * Interleaved.Q8_TILE;
             FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0;
             for (int c = 32 * b, end = c + 32; c < end; c++) {
-                ShortVector p = (ShortVector) BHV.cast(ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE))
-                        .convertShape(VectorOperators.B2S, S, 0);
-                FloatVector lo = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
-                        .convert(VectorOperators.I2F, 0);
-                FloatVector hi = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+                ShortVector p = SV.cast(BHV.cast(ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE))
+                        .convertShape(VectorOperators.B2S, S, 0));
+                FloatVector lo = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .convert(VectorOperators.I2F, 0));
+                FloatVector hi = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0));
                 FloatVector v0 = FloatVector.broadcast(F, xf[x0 + c]);
                 a0 = lo.fma(v0, a0);
                 b0 = hi.fma(v0, b0);
@@ -105,10 +109,10 @@ final class Q8WidePasses {
                 b4 = hi.fma(v4, b4);
             }
             // per token s = (S·d)·dx + s: Int8Kernels.q8's operations in its order (S exact in f32 as in its int lanes)
-            FloatVector dlo = ((IntVector) SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector dhi = ((IntVector) SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector dlo = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector dhi = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
             FV.cast(a0).mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS)).intoArray(acc, 0 * PASS);
             FV.cast(b0).mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS + FL)).intoArray(acc, 0 * PASS + FL);
@@ -137,11 +141,11 @@ final class Q8WidePasses {
             final long tile = go + (long) b * Interleaved.Q8_TILE;
             FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0, a5 = a0, b5 = a0;
             for (int c = 32 * b, end = c + 32; c < end; c++) {
-                ShortVector p = (ShortVector) BHV.cast(ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE))
-                        .convertShape(VectorOperators.B2S, S, 0);
-                FloatVector lo = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
-                        .convert(VectorOperators.I2F, 0);
-                FloatVector hi = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+                ShortVector p = SV.cast(BHV.cast(ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE))
+                        .convertShape(VectorOperators.B2S, S, 0));
+                FloatVector lo = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .convert(VectorOperators.I2F, 0));
+                FloatVector hi = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0));
                 FloatVector v0 = FloatVector.broadcast(F, xf[x0 + c]);
                 a0 = lo.fma(v0, a0);
                 b0 = hi.fma(v0, b0);
@@ -162,10 +166,10 @@ final class Q8WidePasses {
                 b5 = hi.fma(v5, b5);
             }
             // per token s = (S·d)·dx + s: Int8Kernels.q8's operations in its order (S exact in f32 as in its int lanes)
-            FloatVector dlo = ((IntVector) SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector dhi = ((IntVector) SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector dlo = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector dhi = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
             FV.cast(a0).mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS)).intoArray(acc, 0 * PASS);
             FV.cast(b0).mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS + FL)).intoArray(acc, 0 * PASS + FL);
@@ -197,11 +201,11 @@ final class Q8WidePasses {
             final long tile = go + (long) b * Interleaved.Q8_TILE;
             FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0, a5 = a0, b5 = a0, a6 = a0, b6 = a0;
             for (int c = 32 * b, end = c + 32; c < end; c++) {
-                ShortVector p = (ShortVector) BHV.cast(ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE))
-                        .convertShape(VectorOperators.B2S, S, 0);
-                FloatVector lo = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
-                        .convert(VectorOperators.I2F, 0);
-                FloatVector hi = (FloatVector) p.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+                ShortVector p = SV.cast(BHV.cast(ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE))
+                        .convertShape(VectorOperators.B2S, S, 0));
+                FloatVector lo = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .convert(VectorOperators.I2F, 0));
+                FloatVector hi = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0));
                 FloatVector v0 = FloatVector.broadcast(F, xf[x0 + c]);
                 a0 = lo.fma(v0, a0);
                 b0 = hi.fma(v0, b0);
@@ -225,10 +229,10 @@ final class Q8WidePasses {
                 b6 = hi.fma(v6, b6);
             }
             // per token s = (S·d)·dx + s: Int8Kernels.q8's operations in its order (S exact in f32 as in its int lanes)
-            FloatVector dlo = ((IntVector) SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-            FloatVector dhi = ((IntVector) SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
+            FloatVector dlo = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector dhi = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
             FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
             FV.cast(a0).mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS)).intoArray(acc, 0 * PASS);
             FV.cast(b0).mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS + FL)).intoArray(acc, 0 * PASS + FL);
