@@ -110,7 +110,7 @@ public final class PoolProfile {
     /**
      * One loop: the caller entered at CPU {@code enter}, had its label at {@code start}, ran its share over
      * [{@code callerStart}, {@code callerEnd}] and returned at {@code exit}; workers' shares in {@code ws}/{@code we}
-     * (null: the loop ran on the caller alone).
+     * (null: the loop ran on the caller alone; −1: that worker took no chunk of it).
      */
     void loop(String label, int n, long enter, long start, long callerStart, long callerEnd, long exit, long[] ws, long[] we) {
         Entry e = entry(label);
@@ -122,6 +122,8 @@ public final class PoolProfile {
         if (ws != null) {
             long labelling = start - enter;
             for (int i = 1; i < threads; i++) {
+                // a worker that came late and found every chunk taken took no part: its idle time runs on to its next share
+                if (ws[i] < 0) continue;
                 e.work[i] += we[i] - ws[i];
                 // the worker spun from its last share's end to this one's start, minus the caller's stack walk
                 if (last != null && workerEnd[i] > 0) last.workerIdle += Math.max(0, ws[i] - workerEnd[i] - labelling);

@@ -1,6 +1,7 @@
 package dev.jemma.core.tensor;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -20,21 +21,38 @@ public final class ThreadPool implements AutoCloseable {
     private static final int PURE_SPIN = 2_000;
     private static final int CHUNKS_PER_THREAD = 8;
     /**
-     * Chunks are claimed from both ends: a claim first counts itself in {@code claimed} (none past {@code chunks}), then
+     * Chunks are claimed from both ends: a claim first counts itself in {@link #claims} (none past {@code chunks}), then
      * takes the next index from the front (even thread ids) or the back (odd ones), so the two ends never overlap. With
      * two threads each keeps to its own end of the range loop after loop: the rows a thread normed are the rows it then
      * quantizes (still in its own cache), and the threads meet at one boundary instead of writing neighbouring output
      * rows (shared cache lines) all along the range, as one counter handing out alternate chunks did.
      */
-    private final AtomicInteger claimed = new AtomicInteger(), front = new AtomicInteger(), back = new AtomicInteger();
+    private final AtomicInteger front = new AtomicInteger(), back = new AtomicInteger();
+    /**
+     * The current loop's claims: its generation's low 32 bits in the high half, the chunks claimed so far in the low half
+     * ({@link #CLOSED} while the loop is being set up). A claim is a compare-and-set that keeps the generation, so a
+     * worker that read the loop's state late — descheduled, then woken when the caller has moved on — can never claim
+     * a chunk of a loop whose state it did not read: the caller closes the counter under the new generation before it
+     * writes the new state, and opens it after.
+     */
+    private final AtomicLong claims = new AtomicLong(CLOSED);
+    private static final long CLOSED = Integer.MAX_VALUE;
+    /**
+     * Chunks of the current loop finished (or failed). The caller waits for these, not for the workers: a worker the OS
+     * has descheduled and that claimed nothing is not waited for (its share is the caller's), where waiting for every
+     * worker to check in cost each of a step's ~130 loops a scheduling delay whenever a session, HTTP or client thread
+     * held the worker's core (docs/PERFORMANCE.md, "Batched steps at 4 and 8 rows").
+     */
+    private final AtomicInteger done = new AtomicInteger();
     private volatile int chunks;
+    /** Workers that claimed a chunk of the current loop, and those of them that have written its CPU clocks (profiling). */
+    private final AtomicInteger joined = new AtomicInteger(), published = new AtomicInteger();
 
     private final int threads;
     private final Thread[] workers;
     private volatile RangeTask task;
     private volatile int n;
     private volatile long generation;
-    private final AtomicInteger remaining = new AtomicInteger();
     private volatile Thread waiter;
     /** Set by a worker just before it parks: the caller unparks only those (unpark costs a futex call). */
     private final java.util.concurrent.atomic.AtomicIntegerArray parked;
@@ -45,23 +63,37 @@ public final class ThreadPool implements AutoCloseable {
     private volatile Throwable failure;
     /** Per-loop CPU accounting while profiling (null: off, nothing measured); see {@link #profile}. */
     private volatile PoolProfile profile;
-    /** Each thread's CPU clock when its share of the current loop started and ended (only while profiling). */
-    private final long[] workStart, workEnd;
+    /** Each thread's CPU clock when its share of a loop started and ended, and that loop's generation (only while profiling). */
+    private final long[] workStart, workEnd, workGeneration;
 
     public ThreadPool(int threads) {
+        this(threads, true);
+    }
+
+    /**
+     * With {@code start} false the workers are created but not started until {@link #startWorkers}: a test's stand-in
+     * for workers the OS keeps descheduled, which a loop must not wait for.
+     */
+    ThreadPool(int threads, boolean start) {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         this.threads = threads;
         this.workers = new Thread[threads - 1];
         this.parked = new java.util.concurrent.atomic.AtomicIntegerArray(threads);
         this.workStart = new long[threads];
         this.workEnd = new long[threads];
+        this.workGeneration = new long[threads];
         for (int i = 1; i < threads; i++) {
             final int id = i;
             Thread t = new Thread(() -> workerLoop(id), "jemma-worker-" + i);
             t.setDaemon(true);
             workers[i - 1] = t;
-            t.start();
+            if (start) t.start();
         }
+    }
+
+    /** Starts the workers of a pool made with {@code start} false. */
+    void startWorkers() {
+        for (Thread t : workers) t.start();
     }
 
     public static int defaultThreads() {
@@ -162,41 +194,62 @@ public final class ThreadPool implements AutoCloseable {
             prof.loop(label, n, enter, start, start, end, end, null, null);
             return;
         }
-        runLoop(n, task, maxChunks);
+        long g = runLoop(n, task, maxChunks);
+        // the workers that took part have written their clocks; one that did not (late) reports no share (-1)
+        while (published.get() < joined.get()) Thread.onSpinWait();
         long exit = PoolProfile.cpu();
-        prof.loop(label, n, enter, start, workStart[0], workEnd[0], exit, workStart, workEnd);
+        long[] ws = new long[threads], we = new long[threads];
+        ws[0] = workStart[0];
+        we[0] = workEnd[0];
+        for (int i = 1; i < threads; i++) {
+            boolean took = workGeneration[i] == g;
+            ws[i] = took ? workStart[i] : -1;
+            we[i] = took ? workEnd[i] : -1;
+        }
+        prof.loop(label, n, enter, start, workStart[0], workEnd[0], exit, ws, we);
     }
 
-    private void runLoop(int n, RangeTask task, int maxChunks) {
+    /** Runs one loop on the caller and whichever workers come; returns its generation once every chunk is done. */
+    private long runLoop(int n, RangeTask task, int maxChunks) {
+        final long g = generation + 1;
+        final long tag = (g & 0xFFFF_FFFFL) << 32;
+        // closed under the new generation first: a late worker of an earlier loop can no longer claim anything
+        claims.set(tag | CLOSED);
         this.task = task;
         this.n = n;
-        this.chunks = Math.max(1, Math.min(n, maxChunks));
-        claimed.set(0);
+        final int c = Math.max(1, Math.min(n, maxChunks));
+        this.chunks = c;
         front.set(0);
-        back.set(chunks - 1);
+        back.set(c - 1);
+        done.set(0);
+        joined.set(0);
+        published.set(0);
         this.failure = null;
-        remaining.set(threads - 1);
         waiter = Thread.currentThread();
         resting = false;
-        generation++;
+        claims.set(tag);
+        generation = g;
         for (int i = 0; i < workers.length; i++) {
             if (parked.get(i + 1) != 0) LockSupport.unpark(workers[i]);
         }
         Throwable mine = null;
+        int expected = c;
         try {
-            timedChunk(0);
+            timedChunk(0, g);
         } catch (Throwable t) {
             mine = t;
+            // no more claims; wait only for the chunks already claimed (the caller's failed one counts as done)
+            expected = (int) Math.min(c, claims.getAndSet(tag | CLOSED) & 0xFFFF_FFFFL);
         }
         int spins = 0;
-        while (remaining.get() > 0) {
+        while (done.get() < expected) {
             if (++spins < PURE_SPIN) {
                 Thread.onSpinWait();
             } else if (spins < SPIN) {
                 Thread.yield();
             } else {
                 waiterParked = true;
-                if (remaining.get() > 0) LockSupport.parkNanos(this, 50_000);
+                if (done.get() < expected) LockSupport.parkNanos(this, 50_000);
                 waiterParked = false;
             }
         }
@@ -205,32 +258,60 @@ public final class ThreadPool implements AutoCloseable {
         if (f instanceof RuntimeException re) throw re;
         if (f instanceof Error e) throw e;
         if (f != null) throw new RuntimeException(f);
+        return g;
     }
 
     /** {@link #runChunk} with this thread's CPU clock read around it while profiling. */
-    private void timedChunk(int id) {
+    private void timedChunk(int id, long g) {
         if (profile == null) {
-            runChunk(id);
+            runChunk(id, g);
             return;
         }
-        workStart[id] = PoolProfile.cpu();
+        long s0 = PoolProfile.cpu();
+        boolean took = false;
         try {
-            runChunk(id);
+            took = runChunk(id, g);
         } finally {
-            workEnd[id] = PoolProfile.cpu();
+            if (id == 0 || took) {
+                workStart[id] = s0;
+                workEnd[id] = PoolProfile.cpu();
+                workGeneration[id] = g;
+                if (id != 0) published.incrementAndGet();
+            }
         }
     }
 
-    private void runChunk(int id) {
+    /**
+     * Claims and runs chunks of loop {@code g} until none is left (or the loop is no longer g: this thread came late);
+     * returns whether it ran any. The loop's state is read before the first claim, and a claim succeeds only while the
+     * counter still carries g, so what was read is g's.
+     */
+    private boolean runChunk(int id, long g) {
         final int total = n, c = chunks;
         final RangeTask t = task;
+        final long tag = (g & 0xFFFF_FFFFL) << 32;
         final AtomicInteger end = (id & 1) == 0 ? front : back;
         final int step = (id & 1) == 0 ? 1 : -1;
-        while (claimed.getAndIncrement() < c) {
+        boolean took = false;
+        while (true) {
+            long v = claims.get();
+            if ((v & 0xFFFF_FFFF_0000_0000L) != tag || (int) v >= c) return took;
+            if (!claims.compareAndSet(v, v + 1)) continue;
+            if (!took && id != 0) joined.incrementAndGet();
+            took = true;
             int k = end.getAndAdd(step);
             int start = (int) ((long) total * k / c);
             int stop = (int) ((long) total * (k + 1) / c);
-            if (start < stop) t.run(start, stop, id);
+            try {
+                if (start < stop) t.run(start, stop, id);
+            } catch (RuntimeException | Error x) {
+                if (id == 0) throw x;
+                // recorded before the chunk counts as done, so the caller, once every chunk is done, sees it
+                failure = x;
+                return true;
+            } finally {
+                if (done.incrementAndGet() >= c && waiterParked) LockSupport.unpark(waiter);
+            }
         }
     }
 
@@ -253,11 +334,10 @@ public final class ThreadPool implements AutoCloseable {
             if (closed) return;
             seen = generation;
             try {
-                timedChunk(id);
+                timedChunk(id, seen);
             } catch (Throwable t) {
                 failure = t;
             }
-            if (remaining.decrementAndGet() == 0 && waiterParked) LockSupport.unpark(waiter);
         }
     }
 

@@ -78,4 +78,47 @@ class ThreadPoolTest {
             }
         }
     }
+
+    /**
+     * A loop waits for its chunks, not for workers: with the worker not running (as a worker the OS keeps descheduled
+     * while session, HTTP or client threads hold its core) every loop still completes, on the caller alone; once the
+     * worker runs, it joins the loops after — never running a chunk of a loop that is over, or with a later loop's state
+     * read half way (every index of every loop runs exactly once, each loop's with its own task).
+     */
+    @org.junit.jupiter.api.Test
+    @org.junit.jupiter.api.Timeout(120)
+    void aLoopDoesNotWaitForAWorkerThatHasNotComeYet() throws Exception {
+        try (ThreadPool pool = new ThreadPool(2, false)) {
+            for (int round = 0; round < 20; round++) {
+                AtomicIntegerArray seen = new AtomicIntegerArray(64);
+                AtomicInteger byWorker = new AtomicInteger();
+                pool.parallelFor(64, (s, e, w) -> {
+                    if (w != 0) byWorker.incrementAndGet();
+                    for (int i = s; i < e; i++) seen.incrementAndGet(i);
+                }, 64);
+                for (int i = 0; i < 64; i++) assertThat(seen.get(i)).as("index %d, round %d", i, round).isEqualTo(1);
+                assertThat(byWorker.get()).isZero();
+            }
+            pool.startWorkers();
+            boolean workerTookPart = false;
+            AtomicInteger active = new AtomicInteger(-1), wrongLoop = new AtomicInteger();
+            for (int round = 0; round < 20_000 && !(workerTookPart && round >= 2_000); round++) {
+                final int n = 1 + round % 97, loop = round;
+                AtomicIntegerArray seen = new AtomicIntegerArray(n);
+                AtomicInteger byWorker = new AtomicInteger();
+                active.set(loop);
+                pool.parallelFor(n, (s, e, w) -> {
+                    if (active.get() != loop) wrongLoop.incrementAndGet();
+                    if (w != 0) byWorker.incrementAndGet();
+                    for (int i = s; i < e; i++) seen.incrementAndGet(i);
+                    if ((s & 7) == 3) Thread.yield();
+                }, n);
+                active.set(-1);
+                for (int i = 0; i < n; i++) assertThat(seen.get(i)).as("index %d, round %d", i, round).isEqualTo(1);
+                workerTookPart |= byWorker.get() > 0;
+            }
+            assertThat(wrongLoop.get()).as("chunks run outside their loop").isZero();
+            assertThat(workerTookPart).as("the started worker joined later loops").isTrue();
+        }
+    }
 }

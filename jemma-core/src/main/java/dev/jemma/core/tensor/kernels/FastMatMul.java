@@ -707,7 +707,11 @@ public final class FastMatMul implements MatMul {
     private void fewKernel(WeightMatrix w, float[] out, int i0, int i1, int worker) {
         final int nb = w.cols() / 32;
         switch (w.type()) {
-            case Q8_0 -> Int8FewTokens.q8(w.interleaved(), i0, i1, w.rows(), nb, xq, xq.floats(), out, fewScratch[worker]);
+            case Q8_0 -> {
+                // 5-7 tokens in one pass at 512 bits (Int8FewTokens takes two): the same bits, each weight widened once
+                if (Q8WidePasses.takes(xq.tokens)) Q8WidePasses.q8(w.interleaved(), i0, i1, w.rows(), nb, xq, xq.floats(), out, fewScratch[worker]);
+                else Int8FewTokens.q8(w.interleaved(), i0, i1, w.rows(), nb, xq, xq.floats(), out, fewScratch[worker]);
+            }
             case Q4_K -> Int8FewTokens.q4k(w.interleaved(), i0, i1, w.rows(), nb, xq, out, fewScratch[worker]);
             case Q5_0 -> Int8FewTokens.q5(w.interleaved(), i0, i1, w.rows(), nb, xq, out, fewScratch[worker]);
             case Q6_K -> Int8FewTokens.q6k(w.interleaved(), i0, i1, w.rows(), nb, xq, out, fewScratch[worker]);
