@@ -10,9 +10,11 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 
+import static dev.jemma.core.tensor.kernels.VectorWidth.BHV;
 import static dev.jemma.core.tensor.kernels.VectorWidth.F16_MAGIC;
 import static dev.jemma.core.tensor.kernels.VectorWidth.FV;
 import static dev.jemma.core.tensor.kernels.VectorWidth.IV;
+import static dev.jemma.core.tensor.kernels.VectorWidth.SHV;
 import static dev.jemma.core.tensor.kernels.VectorWidth.SV;
 
 /**
@@ -31,14 +33,6 @@ final class Q8WidePasses {
     private static final VectorSpecies<Integer> I = VectorWidth.I;
     private static final VectorSpecies<Short> SH = VectorWidth.SH;
     private static final VectorSpecies<Byte> BH = VectorWidth.BH;
-    /**
-     * The exact classes of {@link #SH} and {@link #BH}, for their loads (a late-inlined load is typed only as its declared
-     * class); every load and conversion a method is called on is cast to its exact class, as in Int8FewTokens.
-     */
-    @SuppressWarnings("unchecked")
-    private static final Class<ShortVector> SHV = (Class<ShortVector>) SH.vectorType();
-    @SuppressWarnings("unchecked")
-    private static final Class<ByteVector> BHV = (Class<ByteVector>) BH.vectorType();
     private static final int L = VectorWidth.SHORTS;
     private static final int FL = VectorWidth.FLOATS;
     private static final int PASS = 2 * L;
