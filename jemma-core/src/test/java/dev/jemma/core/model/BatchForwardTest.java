@@ -49,8 +49,11 @@ class BatchForwardTest {
 
     private static Bound tolerance(String model, boolean exact) {
         if (!exact) return new Bound(0.5f, 0.01f);
-        float t = model.startsWith("gemma3n") ? 1e-3f : 1e-4f;
-        return new Bound(t, t);
+        // gemma3n-tiny amplifies float32 rounding ~1000x (fixtures/README.md: HF float64 vs float32 differ by ~1e-3), so
+        // a batch summing in another order (another kernel, or a chunk run in another JIT state) may move a logit by
+        // ~1e-3: its bound is the fixture's own exact-mode tolerance (max 1e-2, mean 1e-3), as the issue asks
+        // ("<= the conformance tolerance"); a wrong row moves logits by O(1)
+        return model.startsWith("gemma3n") ? new Bound(1e-2f, 1e-3f) : new Bound(1e-4f, 1e-4f);
     }
 
     @BeforeAll
