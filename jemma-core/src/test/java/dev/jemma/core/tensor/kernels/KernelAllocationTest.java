@@ -31,6 +31,24 @@ class KernelAllocationTest {
     static Path dir;
 
     /**
+     * The fewest bytes one call of {@code call} allocated on this thread, measured after each round of {@code warm}
+     * calls until one allocates nothing (C2 has compiled the kernels by then) or 90 s pass (on a loaded machine C2 may
+     * take that long to reach them).
+     */
+    static long leastBytesPerCall(Runnable call, int warm) {
+        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long id = Thread.currentThread().threadId(), least = Long.MAX_VALUE;
+        long deadline = System.nanoTime() + 90_000_000_000L;
+        while (least > 0 && System.nanoTime() < deadline) {
+            for (int i = 0; i < warm; i++) call.run();
+            long before = threads.getThreadAllocatedBytes(id);
+            call.run();
+            least = Math.min(least, threads.getThreadAllocatedBytes(id) - before);
+        }
+        return least;
+    }
+
+    /**
      * The copy as the model has it: a file mapping (the repack cache), not an {@code Arena} allocation — kernels whose
      * call sites have seen both segment implementations can be compiled differently.
      */
@@ -129,14 +147,7 @@ class KernelAllocationTest {
         xq.quantize(x, 0, n);
         float[] out = new float[xq.tokens * rows]; // with residual rows the GEMM sees 2n tokens
         Int8Gemm.Scratch s = new Int8Gemm.Scratch();
-        long id = Thread.currentThread().threadId(), least = Long.MAX_VALUE;
-        long deadline = System.nanoTime() + 90_000_000_000L;
-        while (least > 0 && System.nanoTime() < deadline) {
-            for (int i = 0; i < 200; i++) Int8Gemm.gemm(type, w.interleaved(), rows, cols, xq, out, 0, Int8Gemm.pairs(rows), s);
-            long before = threads.getThreadAllocatedBytes(id);
-            Int8Gemm.gemm(type, w.interleaved(), rows, cols, xq, out, 0, Int8Gemm.pairs(rows), s);
-            least = Math.min(least, threads.getThreadAllocatedBytes(id) - before);
-        }
+        long least = leastBytesPerCall(() -> Int8Gemm.gemm(type, w.interleaved(), rows, cols, xq, out, 0, Int8Gemm.pairs(rows), s), 200);
         assertThat(least).as("bytes allocated by one compiled %s GEMM call", type).isZero();
     }
 
@@ -151,14 +162,7 @@ class KernelAllocationTest {
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         Assumptions.assumeTrue(threads.isThreadAllocatedMemorySupported());
         Runnable call = tileGemmCall(type, cols);
-        long id = Thread.currentThread().threadId(), least = Long.MAX_VALUE;
-        long deadline = System.nanoTime() + 90_000_000_000L;
-        while (least > 0 && System.nanoTime() < deadline) {
-            for (int i = 0; i < 200; i++) call.run();
-            long before = threads.getThreadAllocatedBytes(id);
-            call.run();
-            least = Math.min(least, threads.getThreadAllocatedBytes(id) - before);
-        }
+        long least = leastBytesPerCall(call, 200);
         assertThat(least).as("bytes allocated by one compiled %s tile GEMM call", type).isZero();
     }
 
@@ -173,14 +177,7 @@ class KernelAllocationTest {
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         Assumptions.assumeTrue(threads.isThreadAllocatedMemorySupported());
         Runnable call = singleTokenCall(type, cols, 256);
-        long id = Thread.currentThread().threadId(), least = Long.MAX_VALUE;
-        long deadline = System.nanoTime() + 90_000_000_000L;
-        while (least > 0 && System.nanoTime() < deadline) {
-            for (int i = 0; i < 2000; i++) call.run();
-            long before = threads.getThreadAllocatedBytes(id);
-            call.run();
-            least = Math.min(least, threads.getThreadAllocatedBytes(id) - before);
-        }
+        long least = leastBytesPerCall(call, 2000);
         assertThat(least).as("bytes allocated by one compiled %s single-token call at %d bits", type, VectorWidth.BITS).isZero();
     }
 
@@ -194,14 +191,7 @@ class KernelAllocationTest {
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         Assumptions.assumeTrue(threads.isThreadAllocatedMemorySupported());
         Runnable call = fewTokenCall(type, cols, 256, 17);
-        long id = Thread.currentThread().threadId(), least = Long.MAX_VALUE;
-        long deadline = System.nanoTime() + 90_000_000_000L;
-        while (least > 0 && System.nanoTime() < deadline) {
-            for (int i = 0; i < 300; i++) call.run();
-            long before = threads.getThreadAllocatedBytes(id);
-            call.run();
-            least = Math.min(least, threads.getThreadAllocatedBytes(id) - before);
-        }
+        long least = leastBytesPerCall(call, 300);
         assertThat(least).as("bytes allocated by one compiled %s few-token call at %d bits", type, VectorWidth.BITS).isZero();
     }
 
@@ -231,14 +221,7 @@ class KernelAllocationTest {
         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
         FastMatMul mm = new FastMatMul();
         try (var pool = new dev.jemma.core.tensor.ThreadPool(1)) {
-            long id = Thread.currentThread().threadId(), least = Long.MAX_VALUE;
-            long deadline = System.nanoTime() + 90_000_000_000L;
-            while (least > 0 && System.nanoTime() < deadline) {
-                for (int i = 0; i < 300; i++) mm.matmul(ws, x, n, outs, pool);
-                long before = threads.getThreadAllocatedBytes(id);
-                mm.matmul(ws, x, n, outs, pool);
-                least = Math.min(least, threads.getThreadAllocatedBytes(id) - before);
-            }
+            long least = leastBytesPerCall(() -> mm.matmul(ws, x, n, outs, pool), 300);
             assertThat(least).as("bytes allocated by one compiled %d-token shared-input call at %d bits", n, VectorWidth.BITS).isZero();
         }
     }

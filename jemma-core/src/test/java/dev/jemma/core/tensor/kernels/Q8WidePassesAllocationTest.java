@@ -66,14 +66,7 @@ class Q8WidePassesAllocationTest {
         Runnable call = () -> {
             for (int i = 0; i < 3; i++) Q8WidePasses.q8(w.interleaved(), 0, items, rows, nb, xq[i], xf[i], out, acc);
         };
-        long id = Thread.currentThread().threadId(), least = Long.MAX_VALUE;
-        long deadline = System.nanoTime() + 90_000_000_000L;
-        while (least > 0 && System.nanoTime() < deadline) {
-            for (int i = 0; i < 200; i++) call.run();
-            long before = threads.getThreadAllocatedBytes(id);
-            call.run();
-            least = Math.min(least, threads.getThreadAllocatedBytes(id) - before);
-        }
+        long least = KernelAllocationTest.leastBytesPerCall(call, 200);
         assertThat(least).as("bytes allocated by compiled 5-, 6- and 7-token calls").isZero();
     }
 }
