@@ -48,12 +48,13 @@ class ContinuousBatchingTest {
             long[] before = engine.batchStatistics();
             ExecutorService ex = Executors.newFixedThreadPool(texts.size());
             CountDownLatch start = new CountDownLatch(1);
+            FirstTokenMeeting meeting = new FirstTokenMeeting(texts.size());
             List<Future<int[]>> futures = new ArrayList<>();
             for (String t : texts) {
                 futures.add(ex.submit(() -> {
-                    try (Session s = engine.newSession()) {
+                    try (Session s = engine.newSession(); FirstTokenMeeting.Seat seat = meeting.seat()) {
                         start.await();
-                        return s.complete(t, GREEDY24, null).tokens();
+                        return s.complete(t, GREEDY24, seat).tokens();
                     }
                 }));
             }

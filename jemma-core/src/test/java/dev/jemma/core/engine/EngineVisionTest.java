@@ -125,12 +125,13 @@ class EngineVisionTest {
             long[] before = e.batchStatistics();
             java.util.concurrent.ExecutorService ex = java.util.concurrent.Executors.newFixedThreadPool(convs.size());
             java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+            FirstTokenMeeting meeting = new FirstTokenMeeting(convs.size());
             List<java.util.concurrent.Future<int[]>> futures = new java.util.ArrayList<>();
             for (List<ChatMessage> c : convs) {
                 futures.add(ex.submit(() -> {
-                    try (Session s = e.newSession()) {
+                    try (Session s = e.newSession(); FirstTokenMeeting.Seat seat = meeting.seat()) {
                         start.await();
-                        return s.generate(c, GREEDY, TokenListener.NONE).tokens();
+                        return s.generate(c, GREEDY, seat).tokens();
                     }
                 }));
             }

@@ -51,13 +51,14 @@ class ScratchPlanTest {
             GenerationOptions gen = GenerationOptions.builder().temperature(0f).maxTokens(12).ignoreEos(true).build();
             ExecutorService ex = Executors.newFixedThreadPool(sessions);
             CountDownLatch start = new CountDownLatch(1);
+            FirstTokenMeeting meeting = new FirstTokenMeeting(sessions);
             List<Future<Integer>> futures = new ArrayList<>();
             for (int i = 0; i < sessions; i++) {
                 String prompt = i + " " + text;
                 futures.add(ex.submit(() -> {
-                    try (Session s = engine.newSession()) {
+                    try (Session s = engine.newSession(); FirstTokenMeeting.Seat seat = meeting.seat()) {
                         start.await();
-                        return s.complete(prompt, gen, null).tokens().length;
+                        return s.complete(prompt, gen, seat).tokens().length;
                     }
                 }));
             }
