@@ -14,8 +14,8 @@ import java.util.Random;
  * jemma-core/target/classes:jemma-core/target/test-classes dev.jemma.core.tensor.kernels.Int8KernelSpeed
  * [seconds per case] [case ...]}; cases: single-token {@code q4tok} / {@code q8tok} / {@code q5tok} ({@link Int8Kernels}, 2048 × 1152),
  * {@code q4ktok} / {@code q5ktok} / {@code q6ktok} ({@link KQuantKernels}, 2048 × 1536), or another shape as
- * {@code q5tok:ROWSxCOLS} (e.g. {@code q5tok:6912x1152}, a 1B gate projection; also prints µs per call); batches {@code q4gemm} / {@code q8gemm}
- * ({@link Int8Gemm}, 6912 × 1152, 64 tokens; q8gemm only where Int8Gemm supports Q8_0) and {@code q8f32gemm} ({@link InterleavedGemm}'s f32 tile on the same
+ * {@code q5tok:ROWSxCOLS} (e.g. {@code q5tok:6912x1152}, a 1B gate projection; also prints µs per call); batches {@code q4gemm}
+ * ({@link Int8Gemm}, 6912 × 1152, 64 tokens; Q8_0 batches no longer run on it) and {@code q8f32gemm} ({@link InterleavedGemm}'s f32 tile on the same
  * Q8_0 matrix, what Q8_0 batches ran on before). Run one case per JVM (a kernel compiled after another type ran through
  * the same method can come out slower).
  */
@@ -25,7 +25,7 @@ public final class Int8KernelSpeed {
     public static void main(String[] args) {
         double seconds = args.length > 0 ? Double.parseDouble(args[0]) : 3;
         String[] cases = args.length > 1 ? java.util.Arrays.copyOfRange(args, 1, args.length)
-                : new String[]{"q4tok", "q8tok", "q5tok", "q4ktok", "q5ktok", "q6ktok", "q4gemm", "q8gemm", "q8f32gemm"};
+                : new String[]{"q4tok", "q8tok", "q5tok", "q4ktok", "q5ktok", "q6ktok", "q4gemm", "q8f32gemm"};
         System.out.printf("vector bits: %d%n", VectorWidth.BITS);
         for (String c : cases) {
             // a single-token case may name its shape, ROWSxCOLS after a colon (q5tok:6912x1152: 1152 columns in, 6912 rows out)
@@ -40,7 +40,6 @@ public final class Int8KernelSpeed {
                 case "q4ktok" -> token(GgmlType.Q4_K, r, k, seconds);
                 case "q6ktok" -> token(GgmlType.Q6_K, r, k, seconds);
                 case "q4gemm" -> gemm(GgmlType.Q4_0, 6912, 1152, 64, seconds);
-                case "q8gemm" -> gemm(GgmlType.Q8_0, 6912, 1152, 64, seconds);
                 case "q8f32gemm" -> F32KernelSpeed.gemm(GgmlType.Q8_0, 6912, 1152, 64, seconds);
                 // gemm:TYPE:ROWSxCOLSxTOKENS — the batch kernel FastMatMul picks for TYPE (Int8Gemm or the f32 tile GEMM, the
                 // latter in InterleavedGemm.TOKEN_BLOCK blocks as FastMatMul runs it), e.g. gemm:Q5_0:6912x1152x512
