@@ -359,7 +359,7 @@ final class StepScheduler {
         // with nobody waiting on the step takes the whole batch, as fast as a lone prefill. The streams' own rows count:
         // up to 16 rows every matrix stays on the few-token kernels, past them a step costs a lot more per prompt row
         // (1B Q4_0, one thread, CPU: 3 decode rows 110 ms, + 13 prompt rows 224 ms, + 16 prompt rows 348 ms)
-        int beside = Math.max(Math.min(chunk, MIN_PROMPT_ROWS), chunk - decodes);
+        int beside = promptRows(chunk, decodes);
         int prompt = Math.max(1, Math.min(streams.isEmpty() ? budget : beside, budget - decodes));
         for (int pass = 0; pass < 2; pass++) {
             for (Iterator<Work> it = queue.iterator(); it.hasNext(); ) {
@@ -381,6 +381,14 @@ final class StepScheduler {
                 if (!decode) prompt -= n;
             }
         }
+    }
+
+    /**
+     * Prompt rows a step takes beside {@code decodes} decoding streams with chunk {@code chunk}: the rest of the chunk, at
+     * least {@link #MIN_PROMPT_ROWS} (or the chunk, if smaller).
+     */
+    static int promptRows(int chunk, int decodes) {
+        return Math.max(Math.min(chunk, MIN_PROMPT_ROWS), chunk - decodes);
     }
 
     private RuntimeException check(Work w) {
