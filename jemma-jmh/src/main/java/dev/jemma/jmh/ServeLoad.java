@@ -21,7 +21,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@code load}: C client threads send N requests in all, one after another each (P prompt tokens, G generated,
  *       greedy, distinct prompts), as {@code jemma loadtest -C C -n N -p P -g G} does — requests finish early and join
  *       late, so steps of every row count run, prompt chunks beside decode rows included; or</li>
- *   <li>{@code intrude}: serve-bench's intrusion case — 3 streams of G tokens (P = 32), and after {@code -Dafter=S}
+ *   <li>{@code intrude}: serve-bench's intrusion case — 3 streams ({@code -Dstreams}) of G tokens (P = 32), and after {@code -Dafter=S}
  *       seconds one prompt of {@code -Dintruder=2000} tokens generating 1.</li>
  * </ul>
  * It prints the process CPU of the run (every thread: the sessions, the pool, the JIT compilers), CPU per generated
@@ -39,6 +39,8 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class ServeLoad {
     /** Reports go to stderr, so that -XX:+PrintCompilation's stdout can be kept apart. */
     private static final java.io.PrintStream OUT = System.err;
+    /** Streams beside the intruder ({@code -Dstreams}, serve-bench's 3). */
+    private static final int STREAMS = Integer.getInteger("streams", 3);
 
     public static void main(String[] args) throws Exception {
         if (args.length < 7) {
@@ -105,7 +107,7 @@ public final class ServeLoad {
     private static List<Request> intrusion(Engine engine, int c, int p, int g, int intruder, Steps steps) throws InterruptedException {
         List<Request> done = java.util.Collections.synchronizedList(new ArrayList<>());
         List<Thread> ts = new ArrayList<>();
-        for (int i = 0; i < Math.min(3, c - 1); i++) {
+        for (int i = 0; i < Math.min(STREAMS, c - 1); i++) {
             int k = i;
             Thread t = new Thread(() -> done.add(request(engine, k, p, g, false)), "stream-" + i);
             ts.add(t);
@@ -194,11 +196,11 @@ public final class ServeLoad {
             lastCpu = now;
         }
 
-        /** Decode-only steps of 3 rows against steps of 3 decode rows and a chunk of the intruder: CPU and wall. */
+        /** Decode-only steps of the streams' rows against steps of those and a chunk of the intruder: CPU and wall. */
         synchronized void intrusion() {
             List<long[]> calm = new ArrayList<>(), mixed = new ArrayList<>();
             for (long[] s : log) {
-                if (s[1] != 3) continue;
+                if (s[1] != STREAMS) continue;
                 if (s[0] == 0) calm.add(s);
                 else if (s[4] == 1) mixed.add(s);
             }
@@ -214,8 +216,8 @@ public final class ServeLoad {
             if (calm.isEmpty() || mixed.isEmpty()) return;
             double[] cc = median(calm), mc = median(mixed);
             long promptRows = mixed.stream().mapToLong(s -> s[0]).sum();
-            OUT.printf("  steps of 3 decode rows: %d alone, CPU median %.1f ms, wall %.1f ms; %d with %.1f prompt rows, CPU %.1f ms,"
-                            + " wall %.1f ms; ratio CPU %.2fx, wall %.2fx%n", calm.size(), cc[0] / 1e6, cc[1] / 1e6, mixed.size(),
+            OUT.printf("  steps of %d decode rows: %d alone, CPU median %.1f ms, wall %.1f ms; %d with %.1f prompt rows, CPU %.1f ms,"
+                            + " wall %.1f ms; ratio CPU %.2fx, wall %.2fx%n", STREAMS, calm.size(), cc[0] / 1e6, cc[1] / 1e6, mixed.size(),
                     promptRows / (double) mixed.size(), mc[0] / 1e6, mc[1] / 1e6, mc[0] / cc[0], mc[1] / cc[1]);
         }
 
