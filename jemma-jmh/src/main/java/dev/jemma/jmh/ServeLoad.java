@@ -21,8 +21,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@code load}: C client threads send N requests in all, one after another each (P prompt tokens, G generated,
  *       greedy, distinct prompts), as {@code jemma loadtest -C C -n N -p P -g G} does — requests finish early and join
  *       late, so steps of every row count run, prompt chunks beside decode rows included; or</li>
- *   <li>{@code intrude}: serve-bench's intrusion case — 3 streams ({@code -Dstreams}) of G tokens (P = 32), and after {@code -Dafter=S}
- *       seconds one prompt of {@code -Dintruder=2000} tokens generating 1.</li>
+ *   <li>{@code intrude}: serve-bench's intrusion case — 3 streams ({@code -Dstreams}) of G tokens (P = 32), and after
+ *       {@code -Dafter=S} seconds one prompt of {@code -Dintruder=2000} tokens generating 1.</li>
  * </ul>
  * It prints the process CPU of the run (every thread: the sessions, the pool, the JIT compilers), CPU per generated
  * token and per step, the JIT's compilation time during the run (what warm-up left to compile), TTFT and inter-token
@@ -34,7 +34,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *       /work/bench/gemma3-1b-Q4_0.gguf 2 load 8 16 128 128 [CHUNK]
  *   java … dev.jemma.jmh.ServeLoad /work/bench/gemma3-1b-Q4_0.gguf 2 intrude 4 3 32 256 [CHUNK]
  * </pre>
- * Arguments: MODEL THREADS load|intrude C N P G [--batch-chunk]; {@code -DwarmUp=false} skips the engine's warm-up.
+ * Arguments: MODEL THREADS load|intrude C N P G [--batch-chunk]; {@code -DwarmUp=false} skips the engine's warm-up;
+ * {@code -Druns=2} runs the load twice in the same JVM (the second run: a server whose JIT has finished); process CPU is
+ * read in the OS's clock ticks (10 ms), so per-step CPU medians come out in steps of 10 ms.
  */
 public final class ServeLoad {
     /** Reports go to stderr, so that -XX:+PrintCompilation's stdout can be kept apart. */
