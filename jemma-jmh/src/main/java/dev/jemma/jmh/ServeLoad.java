@@ -64,7 +64,7 @@ public final class ServeLoad {
             OUT.printf("warm-up: %d rounds, wall %.1f s, process CPU %.1f s, compiling %.1f s%n", rounds,
                     (System.nanoTime() - w0) / 1e9, (processCpu() - cpu0) / 1e9, (jit.getTotalCompilationTime() - j0) / 1e3);
             OUT.flush();
-            System.out.println("=== serving ===");
+            System.out.println("=== serving === " + java.time.Instant.now());
             System.out.flush();
             // -Druns=2: the same load again in the same JVM — what the first run paid for JIT work warm-up left undone
             for (int run = 1, runs = Integer.getInteger("runs", 1); run <= runs; run++) {
