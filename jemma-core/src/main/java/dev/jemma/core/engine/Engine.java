@@ -368,8 +368,8 @@ public final class Engine implements AutoCloseable {
      * Prepares a serving engine before its first request (the server calls it right after loading a model, before the
      * model is served; call it before any session generates): runs the batch shapes continuous batching will run
      * ({@link #warmUpPlan}: steps of 1 to {@code parallel} decode rows, every split of the few-token kernels, a prompt
-     * chunk beside decode rows, a prompt alone) on small caches of its own until the JIT has compiled their kernels (at most {@value #WARM_UP_ROUNDS} rounds), then allocates every cache
-     * of the KV pool. Why: the first steps of a new shape run their Vector API kernels uncompiled, which allocates a
+     * chunk beside decode rows, a prompt alone) on small caches of its own until the JIT has compiled their kernels (at
+     * most {@value #WARM_UP_ROUNDS} rounds), then allocates every cache of the KV pool. Why: the first steps of a new shape run their Vector API kernels uncompiled, which allocates a
      * boxed vector per operation — hundreds of MB a second of garbage for a few seconds — and G1 grows the heap to meet
      * it; when that first happened under load, beside the pool's freshly allocated caches (each 2 × 44 contiguous 1 MB
      * regions for the 1B file), the peak RSS passed the memory plan + 200 MB (C = 4: VmHWM 1516 MiB against 1421, loaded
@@ -423,12 +423,12 @@ public final class Engine implements AutoCloseable {
 
     /**
      * The steps one round of {@link #warmUp} runs, each {decode rows, prompt rows} (a decode row on a cache of its own, the
-     * prompt rows on one more): steps of 1 to {@code min(parallel, }{@value dev.jemma.core.tensor.kernels.Int8FewTokens#MAX_TOKENS}{@code )} decode rows
-     * (every count of logits rows a step of this pool can have, i.e. every way the output projection's few-token kernel
-     * splits its rows); prompts alone of the few-token row counts those did not reach, up to {@value #FEW_TOKEN_SPLITS}
-     * (every way the layers' few-token kernels split a call: passes of 4, 3 and 2 tokens, and 5 as 3 + 2 — a step of
-     * any count up to {@value dev.jemma.core.tensor.kernels.Int8FewTokens#MAX_TOKENS} runs those passes); a prompt chunk beside decode rows as the
-     * scheduler takes one; a prompt alone past the few-token kernels (the tile GEMMs). Why every split: C2 compiles
+     * prompt rows on one more): steps of 1 to min(parallel, 16) decode rows (every count of logits rows a step of this
+     * pool can have, i.e. every way the output projection's few-token kernel splits its rows); prompts alone of the
+     * few-token row counts those did not reach, up to {@value #FEW_TOKEN_SPLITS} (every way the layers' few-token kernels
+     * split a call: passes of 4, 3 and 2 tokens, and 5 as 3 + 2 — a step of any count up to 16 runs those passes); a
+     * prompt chunk beside decode rows as the scheduler takes one; a prompt alone past the few-token kernels (the tile
+     * GEMMs). Why every split: C2 compiles
      * a kernel's dispatch with the splits it has seen, and a split first met while serving (a 5-row step at
      * {@code --parallel 4}, measured) deoptimizes it then; a variant never run before serving starts runs interpreted
      * with boxed vectors until compiled (docs/PERFORMANCE.md, "Run ends and long prompts").
