@@ -9,7 +9,8 @@
 # usage: tools/serve-bench.sh MODEL.gguf [C ...]                (default C: 1 2 4 8)
 # env:   LLAMA_SERVER (default /work/llama/build-native/bin/llama-server), THREADS (2), P (128), G (128), N (32),
 #        OUT (a results directory, default serve-bench-<date>), SKIP_LLAMA=1 / SKIP_JEMMA=1 to run one side only,
-#        CHUNKS="8 16 32 64" to also run Jemma's intrusion case with each --batch-chunk (the default's sweep).
+#        CHUNKS="8 16 32 64" to also run Jemma's intrusion case with each --batch-chunk (the default's sweep),
+#        ONE_STREAM=1 to also run the intrusion case with one stream instead of 3.
 # Prints a Markdown table for docs/PERFORMANCE.md ("Serving") and keeps every JSON report and server log in OUT.
 set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
@@ -95,15 +96,21 @@ for c in "${cs[@]}"; do
   fi
 done
 
-# intrusion: 3 streams of 256 tokens, undisturbed and with one 2,000-token prompt arriving after 3 s
+# intrusion: 3 streams (or S) of 256 tokens, undisturbed and with one 2,000-token prompt arriving after 3 s
 intrude() {
-  local side=$1 url=$2
-  "$jemma" loadtest --url "$url" -m "$name" -C 3 -n 3 -p 32 -g 256 --tokenizer "$model" --warmup 1 --json > "$out/$side-calm.json"
-  "$jemma" loadtest --url "$url" -m "$name" -C 3 -n 3 -p 32 -g 256 --tokenizer "$model" --warmup 1 --json \
+  local side=$1 url=$2 s=${3:-3}
+  "$jemma" loadtest --url "$url" -m "$name" -C "$s" -n "$s" -p 32 -g 256 --tokenizer "$model" --warmup 1 --json > "$out/$side-calm.json"
+  "$jemma" loadtest --url "$url" -m "$name" -C "$s" -n "$s" -p 32 -g 256 --tokenizer "$model" --warmup 1 --json \
     --intruder-tokens 2000 --intruder-after 3 > "$out/$side-intruded.json"
 }
 if [ -z "${SKIP_LLAMA:-}" ]; then start_llama 4; intrude llama "http://127.0.0.1:$lport"; stop_server; fi
 if [ -z "${SKIP_JEMMA:-}" ]; then start_jemma 4; intrude jemma "http://127.0.0.1:$jport"; stop_server; fi
+# ONE_STREAM=1: the same with a single stream beside the prompt (files *-s1-calm.json / -intruded.json), where a step's
+# prompt rows are capped per stream (docs/PERFORMANCE.md, "Run ends and long prompts")
+if [ -n "${ONE_STREAM:-}" ]; then
+  if [ -z "${SKIP_LLAMA:-}" ]; then start_llama 4; intrude llama-s1 "http://127.0.0.1:$lport" 1; stop_server; fi
+  if [ -z "${SKIP_JEMMA:-}" ]; then start_jemma 4; intrude jemma-s1 "http://127.0.0.1:$jport" 1; stop_server; fi
+fi
 # the --batch-chunk sweep of the intrusion case (files jemma-k<N>-calm.json / -intruded.json)
 if [ -z "${SKIP_JEMMA:-}" ]; then
   for k in ${CHUNKS:-}; do start_jemma 4 --batch-chunk "$k"; intrude "jemma-k$k" "http://127.0.0.1:$jport"; stop_server; done

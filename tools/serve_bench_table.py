@@ -47,14 +47,15 @@ def main():
         if j and l:
             print(f"- jemma / llama-server at C={c}: {j / l:.2f}x (target >= 1.1x)")
     chunks = os.environ.get("CHUNKS", "").split()
-    for side in ["llama", "jemma"] + [f"jemma-k{k}" for k in chunks]:
+    for side in ["llama", "jemma"] + [f"jemma-k{k}" for k in chunks] + ["llama-s1", "jemma-s1"]:
         calm, hit = load(f"{out}/{side}-calm.json"), load(f"{out}/{side}-intruded.json")
         if calm and hit:
             ratio = hit["itl_ms_p95"] / calm["itl_ms_p95"] if calm["itl_ms_p95"] else float("nan")
             r99 = hit["itl_ms_p99"] / calm["itl_ms_p99"] if calm.get("itl_ms_p99") else float("nan")
             extra = f", the 2,000-token prompt's TTFT {hit['intruder_ttft_ms']:.0f} ms" if "intruder_ttft_ms" in hit else ""
             label = side if not side.startswith("jemma-k") else f"jemma --batch-chunk {side[7:]}"
-            print(f"- {label}: 3 streams' inter-token p95 {calm['itl_ms_p95']:.1f} ms alone, {hit['itl_ms_p95']:.1f} ms while a "
+            streams = "1 stream's" if side.endswith("-s1") else "3 streams'"
+            print(f"- {label}: {streams} inter-token p95 {calm['itl_ms_p95']:.1f} ms alone, {hit['itl_ms_p95']:.1f} ms while a "
                   f"2,000-token prompt arrives: {ratio:.2f}x (target <= 3x); p99 {calm['itl_ms_p99']:.1f} -> "
                   f"{hit['itl_ms_p99']:.1f} ms ({r99:.2f}x){extra}")
 

@@ -44,6 +44,11 @@ public final class BatchedStepCost {
         boolean compare = args.length == 4;
         int fewDefault = FastMatMul.fewTokensMax();
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        int threads = Integer.getInteger("threads", 1);
+        if (threads > 1 || Boolean.getBoolean("interleave")) {
+            interleaved(model, reps, cases, threads);
+            return;
+        }
         try (ThreadPool pool = new ThreadPool(1);
              LanguageModel m = ModelLoader.load(model, new ModelLoader.Options(false, 1, 512), pool)) {
             int vocab = m.config().vocabSize();
@@ -82,6 +87,61 @@ public final class BatchedStepCost {
                     String label = !compare ? "" : side == 0 ? " (few-token kernels)" : " (without)";
                     System.out.printf("%-8s CPU ms per step: min %7.1f  median %7.1f%s%n", c, t[side][0] / 1e6, t[side][reps / 2] / 1e6, label);
                 }
+            }
+        }
+    }
+
+    /**
+     * {@code -Dthreads=N} (or {@code -Dinterleave=true}): the cases alternate step by step (each repetition runs every
+     * case once), so all see the same machine load, on a pool of N threads; per case the least and the median wall time
+     * and CPU of all the pool's threads (the caller's and the workers', ThreadMXBean). The least wall time of many
+     * alternated steps is the nearest a loaded machine gets to a quiet one's.
+     */
+    private static void interleaved(Path model, int reps, String[] cases, int threads) throws Exception {
+        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        try (ThreadPool pool = new ThreadPool(threads);
+             LanguageModel m = ModelLoader.load(model, new ModelLoader.Options(false, threads, 512), pool)) {
+            int vocab = m.config().vocabSize();
+            Random rnd = new Random(1);
+            int maxDecode = 0;
+            for (String c : cases) maxDecode = Math.max(maxDecode, Integer.parseInt(c.split("\\+")[0]));
+            List<KvCache> caches = new ArrayList<>();
+            for (int i = 0; i <= maxDecode; i++) {
+                KvCache c = m.newCache(4096);
+                m.forward(randomTokens(rnd, CONTEXT, vocab), 0, CONTEXT, c, false);
+                caches.add(c);
+            }
+            List<Long> ids = new ArrayList<>();
+            ids.add(Thread.currentThread().threadId());
+            for (Thread t : Thread.getAllStackTraces().keySet()) if (t.getName().startsWith("jemma-worker-")) ids.add(t.threadId());
+            long[][] wall = new long[cases.length][reps], cpu = new long[cases.length][reps];
+            for (int r = -WARMUP; r < reps; r++) {
+                for (int ci = 0; ci < cases.length; ci++) {
+                    String[] parts = cases[ci].split("\\+");
+                    int decode = Integer.parseInt(parts[0]), chunk = parts.length > 1 ? Integer.parseInt(parts[1]) : 0;
+                    Batch.Builder b = Batch.builder();
+                    for (int i = 0; i < decode; i++) b.token(caches.get(i), rnd.nextInt(10, vocab), true);
+                    if (chunk > 0) b.tokens(caches.get(maxDecode), randomTokens(rnd, chunk, vocab), 0, chunk, false);
+                    Batch batch = b.build();
+                    long c0 = 0, c1 = 0;
+                    for (long id : ids) c0 += mx.getThreadCpuTime(id);
+                    long w0 = System.nanoTime();
+                    m.forward(batch);
+                    long w1 = System.nanoTime();
+                    pool.rest();   // as the scheduler does after every step
+                    for (long id : ids) c1 += mx.getThreadCpuTime(id);
+                    if (r >= 0) {
+                        wall[ci][r] = w1 - w0;
+                        cpu[ci][r] = c1 - c0;
+                    }
+                    for (KvCache k : caches) k.truncate(CONTEXT);
+                }
+            }
+            for (int ci = 0; ci < cases.length; ci++) {
+                Arrays.sort(wall[ci]);
+                Arrays.sort(cpu[ci]);
+                System.out.printf("%-8s %d threads: wall ms min %7.1f median %7.1f; CPU ms min %7.1f median %7.1f%n", cases[ci], threads,
+                        wall[ci][0] / 1e6, wall[ci][reps / 2] / 1e6, cpu[ci][0] / 1e6, cpu[ci][reps / 2] / 1e6);
             }
         }
     }

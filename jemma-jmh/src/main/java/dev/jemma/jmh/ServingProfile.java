@@ -35,6 +35,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@link FastMatMul#sharedLoops} — a loop per matrix unless all take the int8 GEMM, quantization in a loop — alternated
  * round by round in one process, or with {@code -Dstepwise=true} step by step within each run, each mode with its own
  * profile, so that both see the same streams and machine load]. {@code -Dsites=N}: how many loop sites to list (8).
+ * The engine runs {@link Engine#warmUp} first, as the server does ({@code -DnoEngineWarmUp=true}: not).
  */
 public final class ServingProfile {
     public static void main(String[] args) throws Exception {
@@ -53,6 +54,11 @@ public final class ServingProfile {
             EngineOptions opts = EngineOptions.builder().threads(threads).parallel(c).contextLength(c * 1024).build();
             Map<String, List<double[]>> byMode = new java.util.LinkedHashMap<>();
             try (Engine engine = Engine.load(model, opts)) {
+                // the server's warm-up first (EngineModel calls it right after loading): without it the 2- and 3-row
+                // kernels, which this harness's lockstep streams seldom run, were compiled only when the measured rounds
+                // reached them — 8 % of a C = 4 JFR profile was those kernels uncompiled, which a server never pays
+                // (docs/PERFORMANCE.md, "Run ends and long prompts")
+                if (!Boolean.getBoolean("noEngineWarmUp")) engine.warmUp();
                 run(engine, threads, c, gen, prompt, null);   // warm-up: the JIT compiles the kernels
                 for (int round = 1; round < rounds; round++) {
                     if (Boolean.getBoolean("stepwise")) {

@@ -19,6 +19,7 @@ import dev.jemma.core.tokenizer.Tokenizer;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
@@ -365,10 +366,10 @@ public final class Engine implements AutoCloseable {
 
     /**
      * Prepares a serving engine before its first request (the server calls it right after loading a model, before the
-     * model is served; call it before any session generates): runs the batch shapes continuous batching will run — steps
-     * of 1 to {@code parallel} decode rows, one with a prompt chunk beside them, a prompt alone — on small caches of its
-     * own until the JIT has compiled their kernels (at most {@value #WARM_UP_ROUNDS} rounds), then allocates every cache
-     * of the KV pool. Why: the first steps of a new shape run their Vector API kernels uncompiled, which allocates a
+     * model is served; call it before any session generates): runs the batch shapes continuous batching will run
+     * ({@link #warmUpPlan}: steps of 1 to {@code parallel} decode rows, every split of the few-token kernels, a prompt
+     * chunk beside decode rows, a prompt alone) on small caches of its own until the JIT has compiled their kernels (at
+     * most {@value #WARM_UP_ROUNDS} rounds), then allocates every cache of the KV pool. Why: the first steps of a new shape run their Vector API kernels uncompiled, which allocates a
      * boxed vector per operation — hundreds of MB a second of garbage for a few seconds — and G1 grows the heap to meet
      * it; when that first happened under load, beside the pool's freshly allocated caches (each 2 × 44 contiguous 1 MB
      * regions for the 1B file), the peak RSS passed the memory plan + 200 MB (C = 4: VmHWM 1516 MiB against 1421, loaded
@@ -385,9 +386,12 @@ public final class Engine implements AutoCloseable {
     }
 
     private int warmUpSteps() {
-        int rows = Math.min(options.parallel(), dev.jemma.core.tensor.kernels.Int8FewTokens.MAX_TOKENS);
-        int chunk = Math.min(options.batchChunkOrDefault(), model.maxBatch());
-        int prompt = Math.min(model.maxBatch(), Math.max(chunk, dev.jemma.core.tensor.kernels.Int8FewTokens.MAX_TOKENS + 1));
+        List<int[]> plan = warmUpPlan(options.parallel(), options.batchChunkOrDefault(), model.maxBatch());
+        int rows = 0, prompt = 0;
+        for (int[] step : plan) {
+            rows = Math.max(rows, step[0]);
+            prompt = Math.max(prompt, step[1]);
+        }
         int context = Math.min(contextLength, prompt + 2 * rows + 8);
         java.util.List<KvCache> caches = new java.util.ArrayList<>();
         for (int i = 0; i <= rows; i++) caches.add(model.newCache(context));
@@ -402,25 +406,50 @@ public final class Engine implements AutoCloseable {
         while (round < WARM_UP_ROUNDS) {
             round++;
             long jit0 = timed ? jit.getTotalCompilationTime() : 0, t0 = System.nanoTime();
-            for (int r = 1; r <= rows; r++) {
+            for (int[] step : plan) {
                 dev.jemma.core.model.Batch.Builder b = dev.jemma.core.model.Batch.builder();
-                for (int i = 0; i < r; i++) b.token(caches.get(i), tokens[i], true);
+                for (int i = 0; i < step[0]; i++) b.token(caches.get(i), tokens[i], true);
+                // a prompt's rows ask for no logits, as a chunk in mid-prompt (the decode rows' logits are the ones a step has)
+                if (step[1] > 0) b.tokens(caches.get(rows), tokens, 0, step[1], false);
                 model.forward(b.build(), logits);
+                caches.get(rows).clear();
             }
-            // a prompt chunk beside the streams, then a prompt alone (the batch kernels)
-            dev.jemma.core.model.Batch.Builder b = dev.jemma.core.model.Batch.builder();
-            int besideRows = Math.max(1, Math.min(rows - 1, chunk - 1));
-            for (int i = 0; i < besideRows; i++) b.token(caches.get(i), tokens[i], true);
-            b.tokens(caches.get(rows), tokens, 0, Math.max(1, chunk - besideRows), false);
-            model.forward(b.build(), logits);
-            caches.get(rows).clear();
-            model.forward(dev.jemma.core.model.Batch.builder().tokens(caches.get(rows), tokens, 0, prompt, false).build(), logits);
             for (KvCache c : caches) c.clear();
             // settled: this round's compilations took under 1 % of its time (jemma bench's warm-up rule)
             if (round >= 2 && timed && (jit.getTotalCompilationTime() - jit0) * 1_000_000L * 100 < System.nanoTime() - t0) break;
         }
         return round;
     }
+
+    /**
+     * The steps one round of {@link #warmUp} runs, each {decode rows, prompt rows} (a decode row on a cache of its own, the
+     * prompt rows on one more): steps of 1 to min(parallel, 16) decode rows (every count of logits rows a step of this
+     * pool can have, i.e. every way the output projection's few-token kernel splits its rows); prompts alone of the
+     * few-token row counts those did not reach, up to {@value #FEW_TOKEN_SPLITS} (every way the layers' few-token kernels
+     * split a call: passes of 4, 3 and 2 tokens, and 5 as 3 + 2 — a step of any count up to 16 runs those passes); a
+     * prompt chunk beside decode rows as the scheduler takes one; a prompt alone past the few-token kernels (the tile
+     * GEMMs). Why every split: C2 compiles
+     * a kernel's dispatch with the splits it has seen, and a split first met while serving (a 5-row step at
+     * {@code --parallel 4}, measured) deoptimizes it then; a variant never run before serving starts runs interpreted
+     * with boxed vectors until compiled (docs/PERFORMANCE.md, "Run ends and long prompts").
+     */
+    static List<int[]> warmUpPlan(int parallel, int chunk, int maxBatch) {
+        int few = dev.jemma.core.tensor.kernels.Int8FewTokens.MAX_TOKENS;
+        int rows = Math.min(Math.min(parallel, few), maxBatch);
+        List<int[]> plan = new ArrayList<>();
+        for (int r = 1; r <= rows; r++) plan.add(new int[]{r, 0});
+        for (int n = rows + 1; n <= Math.min(FEW_TOKEN_SPLITS, maxBatch); n++) plan.add(new int[]{0, n});
+        // a prompt chunk beside the streams: at most parallel - 1 of them, the rest of the step's rows the prompt's
+        int c = Math.min(chunk, maxBatch);
+        int beside = Math.max(1, Math.min(rows - 1, c - 1));
+        plan.add(new int[]{beside, Math.max(1, Math.min(StepScheduler.promptRows(c, beside), maxBatch - beside))});
+        // a prompt alone: the batch kernels
+        plan.add(new int[]{0, Math.min(maxBatch, Math.max(c, few + 1))});
+        return plan;
+    }
+
+    /** Up to how many rows a call must have run for the few-token kernels' every split of a call to have run. */
+    static final int FEW_TOKEN_SPLITS = 5;
 
     /** Most rounds {@link #warmUp} runs. */
     static final int WARM_UP_ROUNDS = 8;

@@ -35,9 +35,10 @@ import java.util.function.DoubleConsumer;
  *                        while idle until another session needs it (least recently used first), and waits while all
  *                        are generating. 0 = no pool: every session allocates its own cache
  * @param batchChunk      rows of one model step while other sessions are decoding (chunked prefill): every running
- *                        stream's next token, and prompt tokens up to this many rows in all (at least 4), so a long
- *                        prompt is split into chunks and a new prompt does not stop the others; with no stream running
- *                        a prompt takes the whole batch. Smaller = smoother streams, larger = faster prompts; 0 =
+ *                        stream's next token, and prompt tokens up to this many rows in all (at most 8 while a single
+ *                        stream decodes, whose own step is cheap; at least 4 prompt tokens), so a long prompt is split
+ *                        into chunks and a new prompt does not stop the others; with no stream running a prompt takes
+ *                        the whole batch. Smaller = smoother streams, larger = faster prompts; 0 =
  *                        {@link #DEFAULT_BATCH_CHUNK}
  */
 public record EngineOptions(int contextLength, int threads, boolean exact, int maxBatch, GenerationOptions generation,
@@ -67,7 +68,10 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
      * loaded machine; docs/PERFORMANCE.md "Serving"): three decode rows alone 110 ms, with 13 prompt rows (16 in all)
      * 224 ms (2.0×, against the issue's 3× bound on the streams' inter-token time while a long prompt arrives) and
      * ~8.8 ms per prompt token, with 16 prompt rows (19 in all, on the GEMMs) 348 ms (3.2×) and ~15 ms per prompt token.
-     * A prompt with no stream beside it is not chunked at all.
+     * Measured again with two threads (least wall time of alternated steps, docs/PERFORMANCE.md "Run ends and long
+     * prompts"): 3 rows 53 ms, 3 + 13 122 ms (2.3×); and in the intrusion case 24 rows cost both more CPU per prompt token
+     * and 5× a decode step, 12 rows more steps for the same ratio budget: 16 gives the long prompt's first token soonest
+     * within the 3× bound. A prompt with no stream beside it is not chunked at all.
      */
     public static final int DEFAULT_BATCH_CHUNK = 16;
 

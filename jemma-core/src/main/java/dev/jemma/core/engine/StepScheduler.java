@@ -54,6 +54,15 @@ final class StepScheduler {
     /** Prompt tokens a step takes beside decoding streams however many there are (so a prompt always moves on). */
     static final int MIN_PROMPT_ROWS = 4;
     /**
+     * Most rows of a step per decoding stream: a step is each stream's inter-token time, and a lone stream's step is
+     * cheap, so the same chunk costs it more. Measured (1B Q4_0, 2 threads, least wall time of 20 alternated steps on a
+     * loaded machine; docs/PERFORMANCE.md "Run ends and long prompts"): 1 decode row 30.8 ms, with 7 prompt rows 78 ms
+     * (2.5×), 9 86 ms (2.8×), 15 117 ms (3.8×: past the issue's 3× bound on the streams' inter-token time while a long
+     * prompt arrives); 2 rows 49 ms, with 14 prompt rows 109 ms (2.2×); 3 rows 53 ms, with 13 122 ms (2.3×). So one
+     * stream caps a step at 8 rows, two or more at the chunk (16 by default).
+     */
+    static final int ROWS_PER_STREAM = 8;
+    /**
      * One caller's request: tokens [next, end) of {@code tokens} for {@code cache}; the logits of the last one. Rows with
      * an {@code embeddings} entry take it as input instead of their token's embedding; each [start, end) of
      * {@code spans} is one image's bidirectional run.
@@ -358,8 +367,9 @@ final class StepScheduler {
         // the chunk caps a step's rows only while streams decode beside it (their inter-token time is the step's); a prompt
         // with nobody waiting on the step takes the whole batch, as fast as a lone prefill. The streams' own rows count:
         // up to 16 rows every matrix stays on the few-token kernels, past them a step costs a lot more per prompt row
-        // (1B Q4_0, one thread, CPU: 3 decode rows 110 ms, + 13 prompt rows 224 ms, + 16 prompt rows 348 ms)
-        int beside = Math.max(Math.min(chunk, MIN_PROMPT_ROWS), chunk - decodes);
+        // (1B Q4_0, one thread, CPU: 3 decode rows 110 ms, + 13 prompt rows 224 ms, + 16 prompt rows 348 ms), and a lone
+        // stream's step is kept to ROWS_PER_STREAM rows
+        int beside = promptRows(chunk, decodes);
         int prompt = Math.max(1, Math.min(streams.isEmpty() ? budget : beside, budget - decodes));
         for (int pass = 0; pass < 2; pass++) {
             for (Iterator<Work> it = queue.iterator(); it.hasNext(); ) {
@@ -381,6 +391,16 @@ final class StepScheduler {
                 if (!decode) prompt -= n;
             }
         }
+    }
+
+    /**
+     * Prompt rows a step takes beside {@code decodes} decoding streams with chunk {@code chunk}: the rest of a step of
+     * {@code chunk} rows, or of {@link #ROWS_PER_STREAM} per stream if fewer, at least {@link #MIN_PROMPT_ROWS} (or the
+     * chunk, if smaller).
+     */
+    static int promptRows(int chunk, int decodes) {
+        int rows = Math.min(chunk, ROWS_PER_STREAM * Math.max(1, decodes));
+        return Math.max(Math.min(chunk, MIN_PROMPT_ROWS), rows - decodes);
     }
 
     private RuntimeException check(Work w) {

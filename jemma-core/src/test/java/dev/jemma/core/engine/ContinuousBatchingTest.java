@@ -116,13 +116,14 @@ class ContinuousBatchingTest {
 
     /**
      * Chunked prefill and fairness, counted rather than timed: while a 240-token prompt is processed in steps of 8 rows
-     * (the chunk counts the stream's row: 7 prompt tokens beside it), a running stream gets one token in every one of
-     * those steps (the step waits for its next token; with a grace of minutes here nothing but the scheduler decides),
-     * so it produces at least as many tokens as the prompt has chunks, less one for where the count starts.
+     * (a chunk of 16, but one stream caps a step at {@link StepScheduler#ROWS_PER_STREAM} rows, its own included: 7
+     * prompt tokens beside it), a running stream gets one token in every one of those steps (the step waits for its next
+     * token; with a grace of minutes here nothing but the scheduler decides), so it produces at least as many tokens as
+     * the prompt has chunks, less one for where the count starts.
      */
     @Test
     void aLongPromptDoesNotFreezeARunningStream() throws Exception {
-        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(512).maxBatch(16).batchChunk(8).build())) {
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(512).maxBatch(16).batchChunk(16).build())) {
             engine.streamGraceNanos(java.util.concurrent.TimeUnit.MINUTES.toNanos(2));
             java.util.concurrent.atomic.AtomicBoolean inPrefill = new java.util.concurrent.atomic.AtomicBoolean();
             AtomicInteger tokensDuringPrompt = new AtomicInteger();
@@ -160,11 +161,29 @@ class ContinuousBatchingTest {
             engine.observeSteps(null);
             synchronized (sharedSteps) {
                 assertThat(sharedSteps).as("steps with prompt rows beside the stream's").hasSizeGreaterThanOrEqualTo(chunks - 1);
-                for (int[] step : sharedSteps) assertThat(step[0] + step[1]).as("rows of a shared step (chunk 8)").isLessThanOrEqualTo(8);
+                for (int[] step : sharedSteps) assertThat(step[0] + step[1]).as("rows of a shared step (one stream)").isLessThanOrEqualTo(8);
                 assertThat(sharedSteps.stream().filter(st -> st[0] == 7 && st[1] == 1).count())
                         .as("steps of 7 prompt rows beside the stream's one").isGreaterThanOrEqualTo(chunks - 2);
             }
         }
+    }
+
+    /**
+     * A step's prompt rows beside d decoding streams: the rest of the chunk, but one stream's steps stay within
+     * {@link StepScheduler#ROWS_PER_STREAM} rows (a lone stream's step is cheap: the same chunk would cost it 3.8× its own
+     * step, measured), and at least {@link StepScheduler#MIN_PROMPT_ROWS} however many streams there are.
+     */
+    @Test
+    void promptRowsBesideTheStreams() {
+        int[] expected16 = {8, 7, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 4, 4};   // chunk 16, d = 0 (streams open, none queued) .. 14
+        for (int d = 0; d < expected16.length; d++) {
+            assertThat(StepScheduler.promptRows(16, d)).as("prompt rows beside %d streams, chunk 16", d).isEqualTo(expected16[d]);
+        }
+        assertThat(StepScheduler.promptRows(8, 1)).isEqualTo(7);
+        assertThat(StepScheduler.promptRows(64, 1)).as("one stream, a large chunk").isEqualTo(7);
+        assertThat(StepScheduler.promptRows(64, 3)).as("three streams, a large chunk").isEqualTo(21);
+        assertThat(StepScheduler.promptRows(5, 3)).as("the floor").isEqualTo(4);
+        assertThat(StepScheduler.promptRows(2, 3)).as("a chunk below the floor").isEqualTo(2);
     }
 
     /**

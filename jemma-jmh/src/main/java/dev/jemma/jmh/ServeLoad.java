@@ -1,0 +1,236 @@
+package dev.jemma.jmh;
+
+import dev.jemma.core.engine.Engine;
+import dev.jemma.core.engine.EngineOptions;
+import dev.jemma.core.engine.GenerationOptions;
+import dev.jemma.core.engine.Session;
+
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * serve-bench's loads without HTTP, measured in CPU time (docs/PERFORMANCE.md, "Run ends and long prompts"): one engine
+ * as {@code jemma serve} holds it ({@code --parallel C}, {@link Engine#warmUp} first, as the server does right after
+ * loading), then either
+ * <ul>
+ *   <li>{@code load}: C client threads send N requests in all, one after another each (P prompt tokens, G generated,
+ *       greedy, distinct prompts), as {@code jemma loadtest -C C -n N -p P -g G} does — requests finish early and join
+ *       late, so steps of every row count run, prompt chunks beside decode rows included; or</li>
+ *   <li>{@code intrude}: serve-bench's intrusion case — 3 streams ({@code -Dstreams}) of G tokens (P = 32), and after
+ *       {@code -Dafter=S} seconds one prompt of {@code -Dintruder=2000} tokens generating 1.</li>
+ * </ul>
+ * It prints the process CPU of the run (every thread: the sessions, the pool, the JIT compilers), CPU per generated
+ * token and per step, the JIT's compilation time during the run (what warm-up left to compile), TTFT and inter-token
+ * percentiles in wall time, and for {@code intrude} the CPU of the steps that carried the intruder's chunks against the
+ * decode-only steps. Reports go to stderr; on stdout a line {@code === serving ===} separates warm-up from the run in
+ * {@code -XX:+PrintCompilation} output.
+ * <pre>
+ *   java --add-modules jdk.incubator.vector -cp jemma-jmh/target/jemma-benchmarks.jar dev.jemma.jmh.ServeLoad \
+ *       /work/bench/gemma3-1b-Q4_0.gguf 2 load 8 16 128 128 [CHUNK]
+ *   java … dev.jemma.jmh.ServeLoad /work/bench/gemma3-1b-Q4_0.gguf 2 intrude 4 3 32 256 [CHUNK]
+ * </pre>
+ * Arguments: MODEL THREADS load|intrude C N P G [--batch-chunk]; {@code -DwarmUp=false} skips the engine's warm-up;
+ * {@code -Druns=2} runs the load twice in the same JVM (the second run: a server whose JIT has finished); process CPU is
+ * read in the OS's clock ticks (10 ms), so per-step CPU medians come out in steps of 10 ms.
+ */
+public final class ServeLoad {
+    /** Reports go to stderr, so that -XX:+PrintCompilation's stdout can be kept apart. */
+    private static final java.io.PrintStream OUT = System.err;
+    /** Streams beside the intruder ({@code -Dstreams}, serve-bench's 3). */
+    private static final int STREAMS = Integer.getInteger("streams", 3);
+
+    public static void main(String[] args) throws Exception {
+        if (args.length < 7) {
+            System.err.println("usage: ServeLoad MODEL.gguf THREADS load|intrude C N P G [CHUNK]");
+            System.exit(2);
+        }
+        Path model = Path.of(args[0]);
+        int threads = Integer.parseInt(args[1]);
+        boolean intrude = args[2].equals("intrude");
+        int c = Integer.parseInt(args[3]), n = Integer.parseInt(args[4]), p = Integer.parseInt(args[5]), g = Integer.parseInt(args[6]);
+        int intruder = Integer.getInteger("intruder", 2000);
+        EngineOptions.Builder ob = EngineOptions.builder().threads(threads).parallel(c)
+                .contextLength(Math.max(2048, Math.max(p, intrude ? intruder : 0) + g + 64));
+        if (args.length > 7) ob.batchChunk(Integer.parseInt(args[7]));
+        var jit = ManagementFactory.getCompilationMXBean();
+        try (Engine engine = Engine.load(model, ob.build())) {
+            long cpu0 = processCpu(), w0 = System.nanoTime(), j0 = jit.getTotalCompilationTime();
+            int rounds = Boolean.parseBoolean(System.getProperty("warmUp", "true")) ? engine.warmUp() : 0;
+            OUT.printf("warm-up: %d rounds, wall %.1f s, process CPU %.1f s, compiling %.1f s%n", rounds,
+                    (System.nanoTime() - w0) / 1e9, (processCpu() - cpu0) / 1e9, (jit.getTotalCompilationTime() - j0) / 1e3);
+            OUT.flush();
+            System.out.println("=== serving === " + java.time.Instant.now());
+            System.out.flush();
+            // -Druns=2: the same load again in the same JVM — what the first run paid for JIT work warm-up left undone
+            for (int run = 1, runs = Integer.getInteger("runs", 1); run <= runs; run++) {
+                Steps steps = new Steps();
+                engine.observeSteps(steps);
+                long cpu1 = processCpu(), w1 = System.nanoTime(), j1 = jit.getTotalCompilationTime();
+                List<Request> done = intrude ? intrusion(engine, c, p, g, intruder, steps) : load(engine, c, n, p, g);
+                long cpu = processCpu() - cpu1, wall = System.nanoTime() - w1, compiling = jit.getTotalCompilationTime() - j1;
+                engine.observeSteps(null);
+                long tokens = done.stream().filter(r -> !r.intruder).mapToLong(r -> r.tokens).sum();
+                OUT.printf("run %d: %d requests, %d tokens; wall %.1f s, process CPU %.2f s = %.2f ms per generated token; compiling %.2f s;"
+                                + " %d steps of %.2f rows (%.2f decode), CPU %.1f ms per step (process CPU / steps)%n",
+                        run, done.size(), tokens, wall / 1e9, cpu / 1e9, cpu / 1e6 / tokens, compiling / 1e3, steps.count.get(),
+                        steps.rows.get() / (double) steps.count.get(), steps.decode.get() / (double) steps.count.get(), cpu / 1e6 / steps.count.get());
+                report("streams", done.stream().filter(r -> !r.intruder).toList());
+                if (intrude) {
+                    report("intruder", done.stream().filter(r -> r.intruder).toList());
+                    steps.intrusion();
+                }
+                OUT.flush();
+            }
+        }
+    }
+
+    /** C clients, N requests in all (as jemma loadtest). */
+    private static List<Request> load(Engine engine, int c, int n, int p, int g) throws InterruptedException {
+        AtomicInteger next = new AtomicInteger();
+        List<Request> done = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<Thread> ts = new ArrayList<>();
+        for (int i = 0; i < c; i++) {
+            Thread t = new Thread(() -> {
+                for (int k; (k = next.getAndIncrement()) < n; ) done.add(request(engine, k, p, g, false));
+            }, "client-" + i);
+            ts.add(t);
+            t.start();
+        }
+        for (Thread t : ts) t.join();
+        return done;
+    }
+
+    /** 3 streams of G tokens, and one long prompt arriving after a while. */
+    private static List<Request> intrusion(Engine engine, int c, int p, int g, int intruder, Steps steps) throws InterruptedException {
+        List<Request> done = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<Thread> ts = new ArrayList<>();
+        for (int i = 0; i < Math.min(STREAMS, c - 1); i++) {
+            int k = i;
+            Thread t = new Thread(() -> done.add(request(engine, k, p, g, false)), "stream-" + i);
+            ts.add(t);
+            t.start();
+        }
+        long afterMs = (long) (1000 * Double.parseDouble(System.getProperty("after", "3")));
+        Thread.sleep(afterMs);
+        Thread t = new Thread(() -> {
+            steps.intruding = true;
+            Request r = request(engine, 99, intruder, 1, true);
+            steps.intruding = false;
+            done.add(r);
+        }, "intruder");
+        ts.add(t);
+        t.start();
+        for (Thread x : ts) x.join();
+        return done;
+    }
+
+    private static Request request(Engine engine, int k, int p, int g, boolean intruder) {
+        int vocab = engine.config().vocabSize();
+        Random rnd = new Random(1000 + k);
+        int[] ids = new int[p];
+        ids[0] = 2;
+        for (int j = 1; j < p; j++) ids[j] = rnd.nextInt(10, vocab);
+        Request r = new Request(intruder);
+        long t0 = System.nanoTime();
+        try (Session s = engine.newSession()) {
+            GenerationOptions o = GenerationOptions.builder().maxTokens(g).temperature(0f).ignoreEos(true).build();
+            s.generate(ids, o, tok -> {
+                long now = System.nanoTime();
+                if (tok.id() < 0) return;
+                if (r.tokens == 0) r.ttft = now - t0;
+                else r.gaps.add(now - r.last);
+                r.last = now;
+                r.tokens++;
+            });
+        }
+        return r;
+    }
+
+    private static void report(String what, List<Request> rs) {
+        if (rs.isEmpty()) return;
+        long[] ttft = rs.stream().mapToLong(r -> r.ttft).sorted().toArray();
+        long[] gaps = rs.stream().flatMap(r -> r.gaps.stream()).mapToLong(Long::longValue).sorted().toArray();
+        OUT.printf("  %s (wall): TTFT p50 %.0f max %.0f ms", what, pct(ttft, 50) / 1e6, ttft[ttft.length - 1] / 1e6);
+        if (gaps.length > 0) {
+            OUT.printf("; inter-token p50 %.1f p95 %.1f p99 %.1f max %.1f ms", pct(gaps, 50) / 1e6, pct(gaps, 95) / 1e6,
+                    pct(gaps, 99) / 1e6, gaps[gaps.length - 1] / 1e6);
+        }
+        OUT.println();
+    }
+
+    private static double pct(long[] sorted, double q) {
+        return sorted[(int) Math.min(sorted.length - 1, Math.ceil(q / 100 * sorted.length) - 1)];
+    }
+
+    private static final class Request {
+        final boolean intruder;
+        final List<Long> gaps = new ArrayList<>();
+        long ttft, last;
+        int tokens;
+
+        Request(boolean intruder) {
+            this.intruder = intruder;
+        }
+    }
+
+    /**
+     * Every step's rows, and the process CPU from one step's end to the next (the step and the sampling before it), split
+     * by whether the step carried the intruder's chunk.
+     */
+    private static final class Steps implements dev.jemma.core.engine.StepObserver {
+        final AtomicLong count = new AtomicLong(), rows = new AtomicLong(), decode = new AtomicLong();
+        volatile boolean intruding;
+        long lastCpu = processCpu();
+        final List<long[]> log = new ArrayList<>();
+
+        @Override
+        public synchronized void onStep(int promptRows, int decodeRows, int sequences, long nanos) {
+            long now = processCpu();
+            count.incrementAndGet();
+            rows.addAndGet(promptRows + decodeRows);
+            decode.addAndGet(decodeRows);
+            log.add(new long[]{promptRows, decodeRows, now - lastCpu, nanos, intruding ? 1 : 0});
+            lastCpu = now;
+        }
+
+        /** Decode-only steps of the streams' rows against steps of those and a chunk of the intruder: CPU and wall. */
+        synchronized void intrusion() {
+            List<long[]> calm = new ArrayList<>(), mixed = new ArrayList<>();
+            for (long[] s : log) {
+                if (s[1] != STREAMS) continue;
+                if (s[0] == 0) calm.add(s);
+                else if (s[4] == 1) mixed.add(s);
+            }
+            long intrudedCpu = 0, intrudedSteps = 0;
+            for (long[] s : log) {
+                if (s[4] == 1) {
+                    intrudedCpu += s[2];
+                    intrudedSteps++;
+                }
+            }
+            OUT.printf("  while the intruder was queued: %d steps, process CPU %.2f s (its CPU time to first token)%n",
+                    intrudedSteps, intrudedCpu / 1e9);
+            if (calm.isEmpty() || mixed.isEmpty()) return;
+            double[] cc = median(calm), mc = median(mixed);
+            long promptRows = mixed.stream().mapToLong(s -> s[0]).sum();
+            OUT.printf("  steps of %d decode rows: %d alone, CPU median %.1f ms, wall %.1f ms; %d with %.1f prompt rows, CPU %.1f ms,"
+                            + " wall %.1f ms; ratio CPU %.2fx, wall %.2fx%n", STREAMS, calm.size(), cc[0] / 1e6, cc[1] / 1e6, mixed.size(),
+                    promptRows / (double) mixed.size(), mc[0] / 1e6, mc[1] / 1e6, mc[0] / cc[0], mc[1] / cc[1]);
+        }
+
+        private static double[] median(List<long[]> steps) {
+            long[] cpu = steps.stream().mapToLong(s -> s[2]).sorted().toArray();
+            long[] wall = steps.stream().mapToLong(s -> s[3]).sorted().toArray();
+            return new double[]{cpu[cpu.length / 2], wall[wall.length / 2]};
+        }
+    }
+
+    private static long processCpu() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+}
