@@ -22,7 +22,8 @@ import static dev.jemma.core.tensor.kernels.VectorWidth.SV;
  * activations folded as y1 = x1 − 16·x0 … so the wrapped sums are the same: measured no faster), {@code nobc} (two
  * broadcasts per block instead of 32: wrong results, the bound of what cheaper activation broadcasts could give). Also
  * {@code f16base ROWS COLS SECONDS} / {@code f16touch ROWS COLS SECONDS AHEAD}: {@link InterleavedGemm#gemvF16} alone,
- * and with one int read AHEAD bytes further on per 128 bytes (a software prefetch: measured slower). Usage:
+ * and with one int read AHEAD bytes further on per 128 bytes (a software prefetch: measured slower), and {@code f16read ROWS
+ * COLS SECONDS}: the same segment only read (512-bit loads into four sums, the bandwidth probe's loop in Java). Usage:
  * <pre>
  *   java --add-modules jdk.incubator.vector [-XX:UseAVX=2 -Djemma.vectorBits=256] -cp jemma-core/target/classes:\
  *        jemma-core/target/test-classes dev.jemma.core.tensor.kernels.Q4Variants old,base,nobc 2048 3840 0.3 9
@@ -108,13 +109,30 @@ public final class Q4Variants {
         float[] x = F32KernelSpeed.x(cols), out = new float[rows], ref = new float[rows];
         int groups = Interleaved.groups(rows);
         InterleavedGemm.gemvF16(p, 0, groups, rows, cols, x, 0, ref, 0);
-        F32KernelSpeed.Call call = args[0].equals("f16base") ? () -> InterleavedGemm.gemvF16(p, 0, groups, rows, cols, x, 0, out, 0)
-                : () -> f16Touch(p, 0, groups, rows, cols, x, 0, out, 0, ahead);
+        F32KernelSpeed.Call call = switch (args[0]) {
+            case "f16base" -> () -> InterleavedGemm.gemvF16(p, 0, groups, rows, cols, x, 0, out, 0);
+            case "f16read" -> () -> read(p, out);
+            default -> () -> f16Touch(p, 0, groups, rows, cols, x, 0, out, 0, ahead);
+        };
         double g = F32KernelSpeed.measure(call, (double) rows * cols, Double.parseDouble(args[3]));
         float maxd = 0;
         for (int i = 0; i < rows; i++) maxd = Math.max(maxd, Math.abs(out[i] - ref[i]));
         System.out.printf("%s ahead %d %dx%d: %.2f G MAC/s, %.2f GB/s per CPU s, alloc %d, max|d| %g%n", args[0], ahead, rows, cols, g,
                 2 * g, F32KernelSpeed.allocated, maxd);
+    }
+
+    /** The plain streaming read of a segment in Java (512-bit loads, four sums): the probe's loop, for comparison. */
+    static void read(MemorySegment w, float[] out) {
+        jdk.incubator.vector.LongVector a = jdk.incubator.vector.LongVector.zero(jdk.incubator.vector.LongVector.SPECIES_512), b = a, c = a, d = a;
+        var L8 = jdk.incubator.vector.LongVector.SPECIES_512;
+        long n = w.byteSize() & ~255L;
+        for (long i = 0; i < n; i += 256) {
+            a = jdk.incubator.vector.LongVector.fromMemorySegment(L8, w, i, LE).add(a);
+            b = jdk.incubator.vector.LongVector.fromMemorySegment(L8, w, i + 64, LE).add(b);
+            c = jdk.incubator.vector.LongVector.fromMemorySegment(L8, w, i + 128, LE).add(c);
+            d = jdk.incubator.vector.LongVector.fromMemorySegment(L8, w, i + 192, LE).add(d);
+        }
+        out[0] = ((jdk.incubator.vector.LongVector) a).add(b).add(((jdk.incubator.vector.LongVector) c).add(d)).reduceLanes(VectorOperators.ADD);
     }
 
     /** gemvF16x512 with one int read {@code ahead} bytes further on every 128 bytes: a software prefetch. */
