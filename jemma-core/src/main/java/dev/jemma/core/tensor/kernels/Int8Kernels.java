@@ -77,7 +77,10 @@ public final class Int8Kernels {
                 for (int b = 0; b < nb; b++) {
                     long tile = g + (long) b * Interleaved.Q4_TILE + 2 * l0;
                     int xo = xt + 32 * b;
-                    ShortVector acc = ShortVector.broadcast(S, bias[dt + b]);
+                    // four 16-bit block sums, one per nibble position: four dependency chains of 8 adds, not one of 32
+                    // (one chain was the kernel's limit: 37 -> 49 G multiply-adds/s on one core, docs/PERFORMANCE.md "Where a
+                    // 12B token goes"); the wrapped sums add up to the same exact block sum, so the bits do not change
+                    ShortVector acc = ShortVector.broadcast(S, bias[dt + b]), ac1 = ShortVector.zero(S), ac2 = ac1, ac3 = ac1;
                     for (int qd = 0; qd < 8; qd++) {
                         ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * qd, LE);
                         int j = xo + 2 * qd;
@@ -88,10 +91,11 @@ public final class Int8Kernels {
                         // x.add(acc), never acc.add(x), and SV.cast / FV.cast on loop-carried vectors below: a method called
                         // on a loop-carried vector can be compiled as a boxing virtual call (VectorWidth.SV says why)
                         acc = (n0.mul(xq[j])).add(acc);
-                        acc = (n1.mul(xq[j + 16])).add(acc);
-                        acc = (n2.mul(xq[j + 1])).add(acc);
-                        acc = (n3.mul(xq[j + 17])).add(acc);
+                        ac1 = (n1.mul(xq[j + 16])).add(ac1);
+                        ac2 = (n2.mul(xq[j + 1])).add(ac2);
+                        ac3 = (n3.mul(xq[j + 17])).add(ac3);
                     }
+                    ShortVector sum = SV.cast(acc).add(ac1).add(SV.cast(ac2).add(ac3));
                     // conversions are written out in place: wrapping convertShape in a small helper method made C2's code for
                     // this loop ~2.4x slower (measured), as did interleaving them with the multiply-adds
                     ShortVector h = ShortVector.fromMemorySegment(S, w, tile, LE);
@@ -99,8 +103,8 @@ public final class Int8Kernels {
                             .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC); // f16 -> f32 in place: see q5
                     FloatVector d1 = ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
                             .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
-                    FloatVector a0 = (FloatVector) SV.cast(acc).convertShape(VectorOperators.S2F, F, 0);
-                    FloatVector a1 = (FloatVector) SV.cast(acc).convertShape(VectorOperators.S2F, F, 1);
+                    FloatVector a0 = (FloatVector) sum.convertShape(VectorOperators.S2F, F, 0);
+                    FloatVector a1 = (FloatVector) sum.convertShape(VectorOperators.S2F, F, 1);
                     float dx = xd[dt + b];
                     s0 = a0.mul(d0).fma(FloatVector.broadcast(F, dx), s0);
                     s1 = a1.mul(d1).fma(FloatVector.broadcast(F, dx), s1);

@@ -15,7 +15,7 @@ import java.util.Random;
  * {@code java --add-modules jdk.incubator.vector -cp jemma-core/target/classes:jemma-core/target/test-classes
  * dev.jemma.core.tensor.kernels.F32KernelSpeed [seconds per case] [case ...]}; cases: q8gemm (InterleavedGemm Q8_0,
  * 6912 rows x 1152 columns, 64 tokens or -Dtokens=N), q6gemm (Q6_K, 1536 x 1536, 64 tokens), f16gemm (F16, 1536 x 1152, 64 tokens),
- * f16gemv (InterleavedGemm.gemvF16, 4096 x 1152), q4dot / q8dot / f16dot (Kernels.dot, 2048 x 1152, one token). Run
+ * f16gemv (InterleavedGemm.gemvF16, 4096 x 1152, or f16gemv:ROWSxCOLS), q4dot / q8dot / f16dot (Kernels.dot, 2048 x 1152, one token). Run
  * one case per JVM: a kernel compiled after another type ran through the same method can come out slower. Add -XX:UseAVX=2 / -XX:MaxVectorSize=16 for narrower
  * hardware, or -Djemma.vectorBits=256|128.
  */
@@ -29,18 +29,24 @@ public final class F32KernelSpeed {
         String[] cases = args.length > 1 ? java.util.Arrays.copyOfRange(args, 1, args.length)
                 : new String[]{"q8gemm", "q6gemm", "f16gemv", "q4dot", "q8dot", "f16dot"};
         System.out.printf("vector bits: %s%n", widthOrUnknown());
-        for (String c : cases) {
+        for (String c0 : cases) {
+            // f16gemv may name its shape, ROWSxCOLS after a colon (f16gemv:262144x3840: a 12B output projection, 2 GB,
+            // far beyond the caches: what the decode step reads from memory); it then also prints GB/s per CPU second
+            String[] cs = c0.split(":");
+            String c = cs[0];
+            int[] shape = cs.length > 1 ? java.util.Arrays.stream(cs[1].split("x")).mapToInt(Integer::parseInt).toArray() : new int[]{4096, 1152};
             double g = switch (c) {
                 case "q8gemm" -> gemm(GgmlType.Q8_0, 6912, 1152, Integer.getInteger("tokens", 64), seconds);
                 case "q6gemm" -> gemm(GgmlType.Q6_K, 1536, 1536, 64, seconds);
                 case "f16gemm" -> gemm(GgmlType.F16, 1536, 1152, 64, seconds);
-                case "f16gemv" -> gemv(4096, 1152, seconds);
+                case "f16gemv" -> gemv(shape[0], shape[1], seconds);
                 case "q4dot" -> dot(GgmlType.Q4_0, 2048, 1152, seconds);
                 case "q8dot" -> dot(GgmlType.Q8_0, 2048, 1152, seconds);
                 case "f16dot" -> dot(GgmlType.F16, 2048, 1152, seconds);
                 default -> throw new IllegalArgumentException(c);
             };
-            System.out.printf("%-8s %7.2f G multiply-adds/s  (%d bytes allocated by the last call)%n", c, g, allocated);
+            System.out.printf("%-8s %7.2f G multiply-adds/s  (%d bytes allocated by the last call)%n", c0, g, allocated);
+            if (c.equals("f16gemv")) System.out.printf("%-8s %7.2f GB/s of weights per CPU second%n", "", 2 * g);
         }
     }
 

@@ -47,7 +47,16 @@ public final class Int8KernelSpeed {
                 default -> throw new IllegalArgumentException(c);
             };
             System.out.printf("%-10s %7.2f G multiply-adds/s  (%d bytes allocated by the last call)%n", c, g, F32KernelSpeed.allocated);
-            if (shape != null) System.out.printf("%-10s %7.1f µs per call (CPU)%n", "", (double) r * k / g / 1e3);
+            if (shape != null) {
+                System.out.printf("%-10s %7.1f µs per call (CPU)%n", "", (double) r * k / g / 1e3);
+                // bytes of the interleaved copy per weight: what a single-token step streams from memory
+                GgmlType t = switch (cs[0]) {
+                    case "q4tok" -> GgmlType.Q4_0; case "q8tok" -> GgmlType.Q8_0; case "q5tok" -> GgmlType.Q5_0;
+                    case "q4ktok" -> GgmlType.Q4_K; case "q5ktok" -> GgmlType.Q5_K; case "q6ktok" -> GgmlType.Q6_K;
+                    default -> null;
+                };
+                if (t != null) System.out.printf("%-10s %7.2f GB/s of the copy per CPU second%n", "", g * Interleaved.byteSize(t, r, k) / ((double) r * k));
+            }
         }
     }
 
