@@ -1,6 +1,7 @@
 package dev.jemma.core.model;
 
 import dev.jemma.core.tensor.VectorOps;
+import jdk.incubator.vector.FloatVector;
 
 /** Small per-token operations of the Gemma family (kernels that are not matmuls). */
 public final class Ops {
@@ -48,6 +49,8 @@ public final class Ops {
         for (; i < n; i++) g[gOff + i] = geluTanh(g[gOff + i]) * u[uOff + i];
     }
 
+    @SuppressWarnings("unchecked")
+    private static final Class<FloatVector> FV = (Class<FloatVector>) VectorOps.F.vectorType();
     /** Where the rational tanh of {@link #geluGateFast} reaches ±1 in float: larger arguments are clamped to it. */
     private static final float TANH_CLAMP = 7.90531110763549805f;
     // tanh(y) ≈ y·P(y²)/Q(y²) on [−TANH_CLAMP, TANH_CLAMP]: a 13/6 odd/even minimax rational (the coefficients Eigen's
@@ -67,22 +70,27 @@ public final class Ops {
      * value's bits do not depend on where a run of values is split.
      */
     public static void geluGateFast(float[] g, float[] u, int off, int n) {
-        var sp = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        var sp = VectorOps.F;
         int i = 0;
         for (; i + sp.length() <= n; i += sp.length()) {
-            var x = jdk.incubator.vector.FloatVector.fromArray(sp, g, off + i);
-            var y = x.mul(x).mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(x).max(-TANH_CLAMP).min(TANH_CLAMP);
-            var y2 = y.mul(y);
-            var p = y2.fma(A13, A11);
-            p = p.fma(y2, jdk.incubator.vector.FloatVector.broadcast(sp, A9));
-            p = p.fma(y2, jdk.incubator.vector.FloatVector.broadcast(sp, A7));
-            p = p.fma(y2, jdk.incubator.vector.FloatVector.broadcast(sp, A5));
-            p = p.fma(y2, jdk.incubator.vector.FloatVector.broadcast(sp, A3));
-            p = p.fma(y2, jdk.incubator.vector.FloatVector.broadcast(sp, A1)).mul(y);
-            var q = y2.fma(B6, B4);
-            q = q.fma(y2, jdk.incubator.vector.FloatVector.broadcast(sp, B2));
-            q = q.fma(y2, jdk.incubator.vector.FloatVector.broadcast(sp, B0));
-            p.div(q).add(1f).mul(x).mul(0.5f).mul(jdk.incubator.vector.FloatVector.fromArray(sp, u, off + i)).intoArray(g, off + i);
+            // every intermediate cast to its exact class (docs/ARCHITECTURE.md, "Vector widths"): a vector op C2 inlines
+            // late returns a value it knows only as FloatVector, and a call on it binds from a receiver profile shared
+            // JVM-wide. Uncast, a long call compiled on-stack after geluGateVector had run in the same JVM took 15-90 ns
+            // per value instead of 0.4-0.7 (GeluSpeed, 256 and 512 bits)
+            FloatVector x = FV.cast(FloatVector.fromArray(sp, g, off + i));
+            FloatVector y = FV.cast(FV.cast(x.mul(x).mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(x)).max(-TANH_CLAMP).min(TANH_CLAMP));
+            FloatVector y2 = FV.cast(y.mul(y));
+            FloatVector p = FV.cast(y2.fma(A13, A11));
+            p = FV.cast(p.fma(y2, FloatVector.broadcast(sp, A9)));
+            p = FV.cast(p.fma(y2, FloatVector.broadcast(sp, A7)));
+            p = FV.cast(p.fma(y2, FloatVector.broadcast(sp, A5)));
+            p = FV.cast(p.fma(y2, FloatVector.broadcast(sp, A3)));
+            p = FV.cast(FV.cast(p.fma(y2, FloatVector.broadcast(sp, A1))).mul(y));
+            FloatVector q = FV.cast(y2.fma(B6, B4));
+            q = FV.cast(q.fma(y2, FloatVector.broadcast(sp, B2)));
+            q = FV.cast(q.fma(y2, FloatVector.broadcast(sp, B0)));
+            FloatVector t = FV.cast(FV.cast(p.div(q)).add(1f));
+            FV.cast(FV.cast(t.mul(x)).mul(0.5f)).mul(FloatVector.fromArray(sp, u, off + i)).intoArray(g, off + i);
         }
         for (; i < n; i++) g[off + i] = geluFast(g[off + i]) * u[off + i];
     }
