@@ -73,9 +73,10 @@ public final class Int8Gemm {
      * 6 tokens), 2 weight vectors and a broadcast — each weight load and each span's trip through {@code sums} then
      * serves 6 tokens rather than 4 (one core, Q4_0 tile loop: 95–121 vs 66–98 G multiply-adds/s, loaded machine,
      * docs/PERFORMANCE.md "Q4_0 prompts and short batches"); 4 below, where 16 registers must hold them (a 6-token tile
-     * at 256 bits spilled: 52–57 vs 58–62).
+     * at 256 bits spilled: 52–57 vs 58–62). {@code -Djemma.int8Tile=4} keeps 4 at 512 bits too, for A/B runs: the
+     * whole-model gain was not resolvable on the loaded machine it was measured on.
      */
-    static final int TILE_TOKENS = VectorWidth.BITS >= 512 ? 6 : 4;
+    static final int TILE_TOKENS = VectorWidth.BITS >= 512 && Integer.getInteger("jemma.int8Tile", 6) == 6 ? 6 : 4;
     /** Where in {@code sums} a block's second 16-column half goes (Q5_0): after the first half's tokens × 64 rows. */
     static final int HALF = TILE_TOKENS * ROWS;
 
