@@ -28,9 +28,10 @@ import java.nio.file.Path;
  *     file into anonymous memory advised for 2 MB pages (Linux THP) instead of reading them through the file mapping;
  *     a measuring switch, off by default (docs/PERFORMANCE.md, "Huge pages and the per-JVM spread")</td></tr>
  * </table>
- * The kernel switches {@code jemma.vectorBits}, {@code jemma.noFastKernels} and {@code jemma.fewTokens} are read once, at
- * class initialisation, by {@code tensor.kernels.VectorWidth}, {@code Kernels} and {@code FastMatMul} (they fix the code
- * paths for the JVM's life; {@code FastMatMul.fewTokensMax(int)} changes the last for benchmarks).
+ * The kernel switches {@code jemma.vectorBits}, {@code jemma.noFastKernels}, {@code jemma.fewTokens} and
+ * {@code jemma.int8Tile} (4: the int8 GEMM's 4-token tiles at 512 bits too, for A/B runs) are read once, at class
+ * initialisation, by {@code tensor.kernels.VectorWidth}, {@code Kernels}, {@code FastMatMul} and {@code Int8Gemm} (they
+ * fix the code paths for the JVM's life; {@code FastMatMul.fewTokensMax(int)} changes the third for benchmarks).
  */
 public final class JemmaProperties {
     public static final String INT8 = "jemma.int8", MEMORY_CHECK = "jemma.memory.check", MEMORY_HEAP = "jemma.memory.heap",

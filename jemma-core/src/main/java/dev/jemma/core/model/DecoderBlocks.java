@@ -138,9 +138,11 @@ final class DecoderBlocks {
                          float[] x, int count, float[][] gateUpOut, float[] out, float sparsity) {
         final int ffn = gateUp[0].rows();
         final float[] gate = gateUpOut[0], up = gateUpOut[1];
+        // the default mode's GELU takes a rational tanh (Ops.geluGateFast); --exact keeps the JDK's
+        final MatMul.Gate act = mm == MatMul.EXACT ? Ops::geluGateVector : Ops::geluGateFast;
         // the fast path runs the preparation, gate/up, the activation and the down projection's quantization as one
         // loop (same bits); the Gaussian top-k needs whole rows first
-        if (Float.isNaN(sparsity) && mm.gatedFfn(gateUp, down, x, count, gateUpOut, out, Ops::geluGateVector, prep, pool)) return;
+        if (Float.isNaN(sparsity) && mm.gatedFfn(gateUp, down, x, count, gateUpOut, out, act, prep, pool)) return;
         if (prep != null) mm.matmul(gateUp, x, count, gateUpOut, pool, prep);
         else mm.matmul(gateUp, x, count, gateUpOut, pool);
         if (!Float.isNaN(sparsity)) {
@@ -149,9 +151,9 @@ final class DecoderBlocks {
         if (ffn % jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() == 0) {
             // whole vectors per row: a row's values do not depend on where a thread's share begins, so the gate can be
             // applied to each row just before it is quantized for the down projection
-            mm.matmul(down, gate, count, out, pool, (t0, t1, worker) -> Ops.geluGateVector(gate, up, t0 * ffn, (t1 - t0) * ffn));
+            mm.matmul(down, gate, count, out, pool, (t0, t1, worker) -> act.apply(gate, up, t0 * ffn, (t1 - t0) * ffn));
         } else {
-            Ops.geluGateVector(gate, up, 0, count * ffn);
+            act.apply(gate, up, 0, count * ffn);
             mm.matmul(down, gate, count, out, pool);
         }
     }

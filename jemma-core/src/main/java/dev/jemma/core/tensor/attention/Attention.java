@@ -33,6 +33,16 @@ public final class Attention {
      * pass from 1.5x slower than the per-head path to 1.1x faster, while touching an L3-resident range cost ~25%).
      */
     static final int DRAM_RANGE_FLOATS = 1 << 21;
+    /**
+     * Whether the 4 × 4 register tiles of {@link #scoreTile} and {@link #valueTile} fit the vector registers: 16
+     * accumulators, 4 loaded vectors and a broadcast need 21, which AVX-512's 32 registers hold. Below 512 bits (16
+     * registers on AVX2 and SSE) the tiles are 4 rows × 2 keys / 2 vectors ({@link #scoreTile2}, the value loop's
+     * two-vector chunks) so nothing spills; every score and output element is the same sequence of operations, so the
+     * same bits, either way.
+     */
+    static final boolean FOUR_BY_FOUR = F.length() >= 16;
+    @SuppressWarnings("unchecked")
+    private static final Class<FloatVector> FV = (Class<FloatVector>) F.vectorType();
 
     private Attention() {
     }
@@ -271,7 +281,9 @@ public final class Attention {
                 from = Math.min(from, vis.first(pos) - lo);
                 to = Math.max(to, vis.last(pos, end) - lo);
             }
-            scoreTile(q, qOff, rowStride, heads, headDim, r, rows, ck, callK, callStart - lo, keyOff, from, to,
+            if (FOUR_BY_FOUR) scoreTile(q, qOff, rowStride, heads, headDim, r, rows, ck, callK, callStart - lo, keyOff, from, to,
+                    scores, nKeys);
+            else scoreTile2(q, qOff, rowStride, heads, headDim, r, rows, ck, callK, callStart - lo, keyOff, from, to,
                     scores, nKeys);
             for (int row = r; row <= last; row++) {
                 int pos = firstPos + row / heads;
@@ -356,6 +368,48 @@ public final class Attention {
         }
     }
 
+    /** {@link #scoreTile} two keys at a time (8 accumulators): for 16 vector registers. Same scores, bit for bit. */
+    private static void scoreTile2(float[] q, int qOff, int rowStride, int heads, int headDim, int r, int rows,
+                                   float[] ck, float[] bk, int batchFrom, int[] keyOff, int from, int to,
+                                   float[] scores, int nKeys) {
+        int r1 = Math.min(r + 1, rows - 1), r2 = Math.min(r + 2, rows - 1), r3 = Math.min(r + 3, rows - 1);
+        int qo0 = rowOffset(qOff, rowStride, heads, headDim, r), qo1 = rowOffset(qOff, rowStride, heads, headDim, r1);
+        int qo2 = rowOffset(qOff, rowStride, heads, headDim, r2), qo3 = rowOffset(qOff, rowStride, heads, headDim, r3);
+        int s0 = r * nKeys, s1 = r1 * nKeys, s2 = r2 * nKeys, s3 = r3 * nKeys;
+        int step = F.length(), bound = F.loopBound(headDim);
+        for (int k = from; k <= to; k += 2) {
+            int k1 = Math.min(k + 1, to);
+            float[] a0 = k >= batchFrom ? bk : ck, a1 = k1 >= batchFrom ? bk : ck;
+            int o0 = keyOff[k], o1 = keyOff[k1];
+            FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00;
+            FloatVector c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+            for (int d = 0; d < bound; d += step) {
+                FloatVector k0v = FloatVector.fromArray(F, a0, o0 + d), k1v = FloatVector.fromArray(F, a1, o1 + d);
+                FloatVector q0 = FloatVector.fromArray(F, q, qo0 + d);
+                c00 = q0.fma(k0v, c00);
+                c01 = q0.fma(k1v, c01);
+                FloatVector q1 = FloatVector.fromArray(F, q, qo1 + d);
+                c10 = q1.fma(k0v, c10);
+                c11 = q1.fma(k1v, c11);
+                FloatVector q2 = FloatVector.fromArray(F, q, qo2 + d);
+                c20 = q2.fma(k0v, c20);
+                c21 = q2.fma(k1v, c21);
+                FloatVector q3 = FloatVector.fromArray(F, q, qo3 + d);
+                c30 = q3.fma(k0v, c30);
+                c31 = q3.fma(k1v, c31);
+            }
+            // k1 may be a clamped copy of k: it then writes the same slot with the same value
+            scores[s0 + k] = FV.cast(c00).reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a0, o0, bound, headDim);
+            scores[s0 + k1] = FV.cast(c01).reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a1, o1, bound, headDim);
+            scores[s1 + k] = FV.cast(c10).reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a0, o0, bound, headDim);
+            scores[s1 + k1] = FV.cast(c11).reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a1, o1, bound, headDim);
+            scores[s2 + k] = FV.cast(c20).reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a0, o0, bound, headDim);
+            scores[s2 + k1] = FV.cast(c21).reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a1, o1, bound, headDim);
+            scores[s3 + k] = FV.cast(c30).reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a0, o0, bound, headDim);
+            scores[s3 + k1] = FV.cast(c31).reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a1, o1, bound, headDim);
+        }
+    }
+
     private static int rowOffset(int off, int rowStride, int heads, int headDim, int row) {
         return off + (row / heads) * rowStride + (row % heads) * headDim;
     }
@@ -413,7 +467,7 @@ public final class Attention {
         int p0 = r * nKeys, p1 = r1 * nKeys, p2 = r2 * nKeys, p3 = r3 * nKeys;
         int step = F.length();
         int d = 0;
-        for (; d + 4 * step <= headDim; d += 4 * step) {
+        for (; FOUR_BY_FOUR && d + 4 * step <= headDim; d += 4 * step) {
             FloatVector c00 = FloatVector.fromArray(F, out, oo0 + d), c01 = FloatVector.fromArray(F, out, oo0 + d + step);
             FloatVector c02 = FloatVector.fromArray(F, out, oo0 + d + 2 * step), c03 = FloatVector.fromArray(F, out, oo0 + d + 3 * step);
             FloatVector c10 = FloatVector.fromArray(F, out, oo1 + d), c11 = FloatVector.fromArray(F, out, oo1 + d + step);
@@ -466,7 +520,40 @@ public final class Attention {
             c02.intoArray(out, oo0 + d + 2 * step);
             c03.intoArray(out, oo0 + d + 3 * step);
         }
-        // head sizes that are not a multiple of four vectors: one vector, then single floats
+        // below 512 bits: two vectors of the head at a time (8 accumulators, 2 value vectors, a broadcast)
+        for (; !FOUR_BY_FOUR && d + 2 * step <= headDim; d += 2 * step) {
+            FloatVector c00 = FloatVector.fromArray(F, out, oo0 + d), c01 = FloatVector.fromArray(F, out, oo0 + d + step);
+            FloatVector c10 = FloatVector.fromArray(F, out, oo1 + d), c11 = FloatVector.fromArray(F, out, oo1 + d + step);
+            FloatVector c20 = FloatVector.fromArray(F, out, oo2 + d), c21 = FloatVector.fromArray(F, out, oo2 + d + step);
+            FloatVector c30 = FloatVector.fromArray(F, out, oo3 + d), c31 = FloatVector.fromArray(F, out, oo3 + d + step);
+            for (int k = from; k <= to; k++) {
+                float[] a = k >= batchFrom ? bv : cv;
+                int o = keyOff[k] + d;
+                FloatVector v0 = FloatVector.fromArray(F, a, o), v1 = FloatVector.fromArray(F, a, o + step);
+                FloatVector w = FloatVector.broadcast(F, p[p0 + k]);
+                c00 = v0.fma(w, c00);
+                c01 = v1.fma(w, c01);
+                w = FloatVector.broadcast(F, p[p1 + k]);
+                c10 = v0.fma(w, c10);
+                c11 = v1.fma(w, c11);
+                w = FloatVector.broadcast(F, p[p2 + k]);
+                c20 = v0.fma(w, c20);
+                c21 = v1.fma(w, c21);
+                w = FloatVector.broadcast(F, p[p3 + k]);
+                c30 = v0.fma(w, c30);
+                c31 = v1.fma(w, c31);
+            }
+            // a clamped row repeats a real row (same loads, same sums), so its stores rewrite the same values
+            FV.cast(c30).intoArray(out, oo3 + d);
+            FV.cast(c31).intoArray(out, oo3 + d + step);
+            FV.cast(c20).intoArray(out, oo2 + d);
+            FV.cast(c21).intoArray(out, oo2 + d + step);
+            FV.cast(c10).intoArray(out, oo1 + d);
+            FV.cast(c11).intoArray(out, oo1 + d + step);
+            FV.cast(c00).intoArray(out, oo0 + d);
+            FV.cast(c01).intoArray(out, oo0 + d + step);
+        }
+        // head sizes that are not a multiple of the chunk: one vector, then single floats
         for (; d + step <= headDim; d += step) {
             FloatVector c0 = FloatVector.fromArray(F, out, oo0 + d), c1 = FloatVector.fromArray(F, out, oo1 + d);
             FloatVector c2 = FloatVector.fromArray(F, out, oo2 + d), c3 = FloatVector.fromArray(F, out, oo3 + d);

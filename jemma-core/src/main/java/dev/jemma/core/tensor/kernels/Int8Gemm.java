@@ -21,7 +21,7 @@ import java.util.Arrays;
  *
  * <p>Two groups (64 rows) are decoded at a time to a 16-bit tile of signed quants ({@code wt[c·64 + r]}: n − 8 for
  * Q4_0 / Q4_K, n − 16 for Q5_0) with per-row, per-block scales A and B; every token of the batch then runs against
- * it 4 at a time: per column two weight vectors, one broadcast activation per token, 8 16-bit multiplies and 8 adds
+ * it 4 at a time (6 at 512 bits, {@link #TILE_TOKENS}): per column two weight vectors, one broadcast activation per token, 8 16-bit multiplies and 8 adds
  * into 8 accumulators. At the end of each span of columns the 16-bit sums S are widened to f32 and added as
  * dx·(A·S + B·Σx) into a per-token f32 sum (A = d, B = 0 for Q4_0 / Q5_0; A = d·sc, B = 8A − dmin·m for Q4_K).
  * The 16-bit sums are exact: Σ (n − 8)·x over 32 columns lies within ±32512 (|x| ≤ 127); a Q5_0 value (n − 16) can
@@ -68,8 +68,17 @@ public final class Int8Gemm {
      * workers' scratch.
      */
     static final int SUMS_PAD = 64, ACC_PAD = 32;
-    /** Where in {@code sums} a block's second 16-column half goes (Q5_0): after the first half's 4 tokens × 64 rows. */
-    static final int HALF = 4 * ROWS;
+    /**
+     * Tokens per register tile: 6 at 512 bits, where 32 vector registers hold the 12 accumulators (2 weight vectors ×
+     * 6 tokens), 2 weight vectors and a broadcast — each weight load and each span's trip through {@code sums} then
+     * serves 6 tokens rather than 4 (one core, Q4_0 tile loop: 95–121 vs 66–98 G multiply-adds/s, loaded machine,
+     * docs/PERFORMANCE.md "Q4_0 prompts and short batches"); 4 below, where 16 registers must hold them (a 6-token tile
+     * at 256 bits spilled: 52–57 vs 58–62). {@code -Djemma.int8Tile=4} keeps 4 at 512 bits too, for A/B runs: the
+     * whole-model gain was not resolvable on the loaded machine it was measured on.
+     */
+    static final int TILE_TOKENS = VectorWidth.BITS >= 512 && Integer.getInteger("jemma.int8Tile", 6) == 6 ? 6 : 4;
+    /** Where in {@code sums} a block's second 16-column half goes (Q5_0): after the first half's tokens × 64 rows. */
+    static final int HALF = TILE_TOKENS * ROWS;
 
     /** Per-worker buffers, grown on demand so that the hot path does not allocate. */
     public static final class Scratch {
@@ -111,6 +120,8 @@ public final class Int8Gemm {
                     else decodeQ4(w, gOff, c0 / 32, nc / 32, s.w, s.d, s.m, half * Interleaved.ROWS);
                 }
                 int t = 0;
+                if (TILE_TOKENS == 6)
+                    for (; t + 6 <= n; t += 6) tile6(s.w, s.d, nc, span, x.q, x.d, t * cols + c0, t * nb + c0 / 32, cols, nb, acc, ACC_PAD + t * ROWS, s.sums);
                 for (; t + 4 <= n; t += 4) tile4(s.w, s.d, nc, span, x.q, x.d, t * cols + c0, t * nb + c0 / 32, cols, nb, acc, ACC_PAD + t * ROWS, s.sums);
                 for (; t < n; t++) tile1(s.w, s.d, nc, span, x.q, x.d, t * cols + c0, t * nb + c0 / 32, nb, acc, ACC_PAD + t * ROWS, s.sums);
                 if (k) mins(s.m, nc / 32, x.d, x.q4Bias, c0 / 32, nb, n, acc);
@@ -258,6 +269,60 @@ public final class Int8Gemm {
         }
     }
 
+    /**
+     * {@link #tile4} for six tokens (512 bits only, {@link #TILE_TOKENS}): 12 accumulators, each broadcast used at once
+     * so that it holds one register. Same integer sums, same scaling, so the same bits as {@link #tile4} for every token.
+     */
+    static void tile6(short[] wt, float[] ds, int nc, int span, short[] xq, float[] xd, int xo, int xdo,
+                      int cols, int nb, float[] acc, int ao, short[] sums) {
+        final int x0 = xo, x1 = xo + cols, x2 = xo + 2 * cols, x3 = xo + 3 * cols, x4 = xo + 4 * cols, x5 = xo + 5 * cols;
+        for (int c0 = 0; c0 < nc; c0 += 32) {
+          for (int h = 0; h < 32; h += span) {
+            for (int r = 0; r < ROWS; r += 2 * L) {
+                ShortVector a0 = ShortVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+                ShortVector b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
+                for (int c = c0 + h, end = c0 + h + span; c < end; c++) {
+                    ShortVector w0 = ShortVector.fromArray(S, wt, c * ROWS + r);
+                    ShortVector w1 = ShortVector.fromArray(S, wt, c * ROWS + r + L);
+                    ShortVector v0 = ShortVector.broadcast(S, xq[x0 + c]);
+                    a0 = (w0.mul(v0)).add(a0);
+                    b0 = (w1.mul(v0)).add(b0);
+                    ShortVector v1 = ShortVector.broadcast(S, xq[x1 + c]);
+                    a1 = (w0.mul(v1)).add(a1);
+                    b1 = (w1.mul(v1)).add(b1);
+                    ShortVector v2 = ShortVector.broadcast(S, xq[x2 + c]);
+                    a2 = (w0.mul(v2)).add(a2);
+                    b2 = (w1.mul(v2)).add(b2);
+                    ShortVector v3 = ShortVector.broadcast(S, xq[x3 + c]);
+                    a3 = (w0.mul(v3)).add(a3);
+                    b3 = (w1.mul(v3)).add(b3);
+                    ShortVector v4 = ShortVector.broadcast(S, xq[x4 + c]);
+                    a4 = (w0.mul(v4)).add(a4);
+                    b4 = (w1.mul(v4)).add(b4);
+                    ShortVector v5 = ShortVector.broadcast(S, xq[x5 + c]);
+                    a5 = (w0.mul(v5)).add(a5);
+                    b5 = (w1.mul(v5)).add(b5);
+                }
+                int so = SUMS_PAD + (h == 0 ? 0 : HALF) + r;
+                SV.cast(a0).intoArray(sums, so);
+                SV.cast(b0).intoArray(sums, so + L);
+                SV.cast(a1).intoArray(sums, so + ROWS);
+                SV.cast(b1).intoArray(sums, so + ROWS + L);
+                SV.cast(a2).intoArray(sums, so + 2 * ROWS);
+                SV.cast(b2).intoArray(sums, so + 2 * ROWS + L);
+                SV.cast(a3).intoArray(sums, so + 3 * ROWS);
+                SV.cast(b3).intoArray(sums, so + 3 * ROWS + L);
+                SV.cast(a4).intoArray(sums, so + 4 * ROWS);
+                SV.cast(b4).intoArray(sums, so + 4 * ROWS + L);
+                SV.cast(a5).intoArray(sums, so + 5 * ROWS);
+                SV.cast(b5).intoArray(sums, so + 5 * ROWS + L);
+            }
+          }
+            if (span == 32) scale6(sums, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
+            else scaleHalves(sums, 6, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
+        }
+    }
+
     /** One token against nc tile columns (a batch's last 1–3), added into acc[ao ..]. */
     static void tile1(short[] wt, float[] ds, int nc, int span, short[] xq, float[] xd, int xo, int xdo, int nb, float[] acc,
                       int ao, short[] sums) {
@@ -289,6 +354,32 @@ public final class Int8Gemm {
                 ((FloatVector) ShortVector.fromArray(SH, sums, SUMS_PAD + j * ROWS + r).convertShape(VectorOperators.S2F, F, 0))
                         .fma(FloatVector.fromArray(F, ds, so + r).mul(s), FloatVector.fromArray(F, acc, o)).intoArray(acc, o);
             }
+        }
+    }
+
+    /**
+     * {@link #scaleSums} for {@link #tile6}'s six tokens, the tokens unrolled inside the row loop: each row vector's
+     * scales are loaded once for the six tokens, and six independent widen-scale-add chains run side by side (one core,
+     * 512 bits, loaded machine: the tile loop with the 4-token form unrolled so read 86–105 vs 83–87 G multiply-adds/s).
+     * The same operations per element as {@link #scaleSums}, so the same bits.
+     */
+    static void scale6(short[] sums, float[] ds, int so, float[] xd, int xb, int nb, float[] acc, int ao) {
+        float s0 = xd[xb], s1 = xd[xb + nb], s2 = xd[xb + 2 * nb], s3 = xd[xb + 3 * nb], s4 = xd[xb + 4 * nb], s5 = xd[xb + 5 * nb];
+        for (int r = 0; r < ROWS; r += FL) {
+            FloatVector d = FloatVector.fromArray(F, ds, so + r);
+            int o = ao + r, p = SUMS_PAD + r;
+            ((FloatVector) ShortVector.fromArray(SH, sums, p).convertShape(VectorOperators.S2F, F, 0))
+                    .fma(d.mul(s0), FloatVector.fromArray(F, acc, o)).intoArray(acc, o);
+            ((FloatVector) ShortVector.fromArray(SH, sums, p + ROWS).convertShape(VectorOperators.S2F, F, 0))
+                    .fma(d.mul(s1), FloatVector.fromArray(F, acc, o + ROWS)).intoArray(acc, o + ROWS);
+            ((FloatVector) ShortVector.fromArray(SH, sums, p + 2 * ROWS).convertShape(VectorOperators.S2F, F, 0))
+                    .fma(d.mul(s2), FloatVector.fromArray(F, acc, o + 2 * ROWS)).intoArray(acc, o + 2 * ROWS);
+            ((FloatVector) ShortVector.fromArray(SH, sums, p + 3 * ROWS).convertShape(VectorOperators.S2F, F, 0))
+                    .fma(d.mul(s3), FloatVector.fromArray(F, acc, o + 3 * ROWS)).intoArray(acc, o + 3 * ROWS);
+            ((FloatVector) ShortVector.fromArray(SH, sums, p + 4 * ROWS).convertShape(VectorOperators.S2F, F, 0))
+                    .fma(d.mul(s4), FloatVector.fromArray(F, acc, o + 4 * ROWS)).intoArray(acc, o + 4 * ROWS);
+            ((FloatVector) ShortVector.fromArray(SH, sums, p + 5 * ROWS).convertShape(VectorOperators.S2F, F, 0))
+                    .fma(d.mul(s5), FloatVector.fromArray(F, acc, o + 5 * ROWS)).intoArray(acc, o + 5 * ROWS);
         }
     }
 

@@ -339,6 +339,37 @@ class Int8MatMulTest {
         }
     }
 
+    /**
+     * A token's output is the same bits whichever register tile ran it (6 tokens at 512 bits, 4, or 1 for the last
+     * ones): the integer block sums are exact and each is scaled by the same operations. 13 tokens = 6 + 6 + 1 at 512
+     * bits, 4 + 4 + 4 + 1 below; each token is compared with a call on that token alone (the 1-token tile).
+     */
+    @ParameterizedTest(name = "{0}: 6-, 4- and 1-token tiles agree bit for bit")
+    @CsvSource({"Q4_0, 96, 160", "Q5_0, 96, 160", "Q4_K, 70, 512"})
+    void everyTileGivesATokenTheSameBits(GgmlType type, int rows, int cols) {
+        Assumptions.assumeTrue(VectorWidth.ENABLED, "needs vector kernels");
+        WeightMatrix w = FastMatMulTest.randomMatrix(type, rows, cols, 17);
+        MemorySegment p = Arena.ofAuto().allocate(Interleaved.byteSize(type, rows, cols), 64);
+        Interleaved.repack(w, p, 0, Interleaved.groups(rows));
+        int n = 13;
+        Random rnd = new Random(5);
+        float[] x = new float[n * cols];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        QuantizedActivations all = new QuantizedActivations(false);
+        all.reserve(n, cols);
+        all.quantize(x, 0, n);
+        float[] out = new float[n * rows];
+        Int8Gemm.gemm(type, p, rows, cols, all, out, 0, Int8Gemm.pairs(rows), new Int8Gemm.Scratch());
+        for (int t = 0; t < n; t++) {
+            QuantizedActivations one = new QuantizedActivations(false);
+            one.reserve(1, cols);
+            one.quantize(java.util.Arrays.copyOfRange(x, t * cols, (t + 1) * cols), 0, 1);
+            float[] alone = new float[rows];
+            Int8Gemm.gemm(type, p, rows, cols, one, alone, 0, Int8Gemm.pairs(rows), new Int8Gemm.Scratch());
+            assertThat(java.util.Arrays.copyOfRange(out, t * rows, (t + 1) * rows)).as("token %d", t).containsExactly(alone);
+        }
+    }
+
     @ParameterizedTest(name = "{0} rows read back from the interleaved copy")
     @CsvSource({"Q4_0, 96", "Q5_0, 96", "Q8_0, 96", "F16, 96", "Q4_K, 512", "Q5_K, 512", "Q6_K, 512"})
     void rowsReadFromTheCopyAreBitIdentical(GgmlType type, int cols) {

@@ -225,4 +225,23 @@ class KernelAllocationTest {
             assertThat(least).as("bytes allocated by one compiled %d-token shared-input call at %d bits", n, VectorWidth.BITS).isZero();
         }
     }
+    /**
+     * The default mode's GELU gate ({@code Ops.geluGateFast}, 2 % of a 256-bit prompt step) allocates nothing once
+     * compiled, after the JDK-tanh form ran the same Vector API operations first in this JVM (as in a JVM that serves
+     * both modes).
+     */
+    @org.junit.jupiter.api.Test
+    void compiledFastGeluGateDoesNotAllocate() {
+        int n = 6912;
+        float[] g = new float[n], u = new float[n];
+        Random rnd = new Random(9);
+        for (int i = 0; i < n; i++) {
+            g[i] = (float) rnd.nextGaussian() * 3;
+            u[i] = 1f;
+        }
+        float[] warm = g.clone();
+        for (int i = 0; i < 3000; i++) dev.jemma.core.model.Ops.geluGateVector(warm, u, 0, n);
+        long least = leastBytesPerCall(() -> dev.jemma.core.model.Ops.geluGateFast(g, u, 0, n), 2000);
+        assertThat(least).as("bytes allocated by one compiled fast GELU gate call at %d bits", VectorWidth.BITS).isZero();
+    }
 }

@@ -1,0 +1,56 @@
+package dev.jemma.core.model;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The default mode's GELU gate ({@link Ops#geluGateFast}) against a double-precision GELU and against itself. */
+class OpsTest {
+    private static double gelu(double x) {
+        return 0.5 * x * (1 + Math.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+    }
+
+    @Test
+    void fastGeluGateIsWithinTwoMillionthsOfTheDoubleFormula() {
+        int n = 1 << 16;
+        Random rnd = new Random(3);
+        float[] g = new float[n], u = new float[n];
+        for (int i = 0; i < n; i++) {
+            // typical pre-activations, the far tails, and exact zeros
+            g[i] = i % 97 == 0 ? 0f : (float) rnd.nextGaussian() * (i % 5 == 0 ? 12 : 3);
+            u[i] = (float) rnd.nextGaussian();
+        }
+        float[] fast = g.clone(), jdk = g.clone();
+        Ops.geluGateFast(fast, u, 0, n);
+        Ops.geluGateVector(jdk, u, 0, n);
+        double worst = 0, worstJdk = 0;
+        for (int i = 0; i < n; i++) {
+            double ref = gelu(g[i]) * u[i];
+            double tol = 2e-6 * Math.max(1, Math.abs(u[i]) * Math.max(1, Math.abs(g[i])));
+            worst = Math.max(worst, Math.abs(fast[i] - ref) / tol);
+            worstJdk = Math.max(worstJdk, Math.abs(jdk[i] - ref) / tol);
+        }
+        assertThat(worst).as("fast GELU error in units of its bound").isLessThanOrEqualTo(1.0);
+        // and not vacuous: the two differ somewhere, both close to the formula
+        assertThat(fast).isNotEqualTo(jdk);
+        assertThat(worstJdk).isLessThanOrEqualTo(1.0);
+    }
+
+    @Test
+    void fastGeluGateGivesTheSameBitsWhereverARunIsSplit() {
+        int n = 1000; // not a multiple of any vector length: the scalar tail runs
+        Random rnd = new Random(4);
+        float[] g = new float[n], u = new float[n];
+        for (int i = 0; i < n; i++) {
+            g[i] = (float) rnd.nextGaussian() * 4;
+            u[i] = (float) rnd.nextGaussian();
+        }
+        float[] whole = g.clone(), pieces = g.clone();
+        Ops.geluGateFast(whole, u, 0, n);
+        for (int off = 0, len = 1; off < n; off += len, len = len % 13 + 1)
+            Ops.geluGateFast(pieces, u, off, Math.min(len, n - off));
+        assertThat(pieces).containsExactly(whole);
+    }
+}
