@@ -53,14 +53,8 @@ public final class BatchedStepCost {
              LanguageModel m = ModelLoader.load(model, new ModelLoader.Options(false, 1, 512), pool)) {
             int vocab = m.config().vocabSize();
             Random rnd = new Random(1);
-            int maxDecode = 0;
-            for (String c : cases) maxDecode = Math.max(maxDecode, Integer.parseInt(c.split("\\+")[0]));
-            List<KvCache> caches = new ArrayList<>();
-            for (int i = 0; i <= maxDecode; i++) {
-                KvCache c = m.newCache(4096);
-                m.forward(randomTokens(rnd, CONTEXT, vocab), 0, CONTEXT, c, false);
-                caches.add(c);
-            }
+            List<KvCache> caches = prefilledCaches(m, cases, rnd);
+            int maxDecode = caches.size() - 1;
             for (String c : cases) {
                 String[] parts = c.split("\\+");
                 int decode = Integer.parseInt(parts[0]), chunk = parts.length > 1 ? Integer.parseInt(parts[1]) : 0;
@@ -103,14 +97,8 @@ public final class BatchedStepCost {
              LanguageModel m = ModelLoader.load(model, new ModelLoader.Options(false, threads, 512), pool)) {
             int vocab = m.config().vocabSize();
             Random rnd = new Random(1);
-            int maxDecode = 0;
-            for (String c : cases) maxDecode = Math.max(maxDecode, Integer.parseInt(c.split("\\+")[0]));
-            List<KvCache> caches = new ArrayList<>();
-            for (int i = 0; i <= maxDecode; i++) {
-                KvCache c = m.newCache(4096);
-                m.forward(randomTokens(rnd, CONTEXT, vocab), 0, CONTEXT, c, false);
-                caches.add(c);
-            }
+            List<KvCache> caches = prefilledCaches(m, cases, rnd);
+            int maxDecode = caches.size() - 1;
             List<Long> ids = new ArrayList<>();
             ids.add(Thread.currentThread().threadId());
             for (Thread t : Thread.getAllStackTraces().keySet()) if (t.getName().startsWith("jemma-worker-")) ids.add(t.threadId());
@@ -144,6 +132,22 @@ public final class BatchedStepCost {
                         wall[ci][0] / 1e6, wall[ci][reps / 2] / 1e6, cpu[ci][0] / 1e6, cpu[ci][reps / 2] / 1e6);
             }
         }
+    }
+
+    /**
+     * One cache per decode row of the longest case plus one for the prompt chunk, each holding {@link #CONTEXT} random
+     * tokens already (so decode rows attend over a realistic context); the last one takes the chunk.
+     */
+    private static List<KvCache> prefilledCaches(LanguageModel m, String[] cases, Random rnd) {
+        int vocab = m.config().vocabSize(), maxDecode = 0;
+        for (String c : cases) maxDecode = Math.max(maxDecode, Integer.parseInt(c.split("\\+")[0]));
+        List<KvCache> caches = new ArrayList<>();
+        for (int i = 0; i <= maxDecode; i++) {
+            KvCache c = m.newCache(4096);
+            m.forward(randomTokens(rnd, CONTEXT, vocab), 0, CONTEXT, c, false);
+            caches.add(c);
+        }
+        return caches;
     }
 
     private static int[] randomTokens(Random rnd, int n, int vocab) {
