@@ -374,7 +374,13 @@ public final class FastMatMul implements MatMul {
                 // contiguous chunks: this kernel adds into the shared output per column chunk, and one-group chunks would
                 // interleave the threads' rows, sharing every group boundary's cache line
                 case INTERLEAVED_GEMM -> pool.parallelFor(Interleaved.groups(w.rows()), interleavedGemmTask);
-                case F16_GEMV -> pool.parallelFor(Interleaved.groups(w.rows()), f16Task);
+                case F16_GEMV -> {
+                    // x · 2^112 once per call, so the kernel skips the × 2^112 of every 16 weights (same bits)
+                    int n = nTokens * w.cols();
+                    if (f16x.length < n) f16x = new float[n];
+                    f16Scaled = InterleavedGemm.scaleForF16(x, n, f16x);
+                    pool.parallelFor(Interleaved.groups(w.rows()), f16Task);
+                }
                 case INT8_GEMV -> {
                     quantizeActivations(pool);
                     int8Out = int8Output();
@@ -687,14 +693,23 @@ public final class FastMatMul implements MatMul {
         }
     }
 
+    /** {@link #x} · 2^112 for the F16 GEMV ({@link InterleavedGemm#scaleForF16}); grown as needed, never shrunk. */
+    private float[] f16x = new float[0];
+    /** Whether {@link #f16x} holds this call's activations (false: some |x| too large to scale, the plain kernel runs). */
+    private boolean f16Scaled;
+
     /** Single-token steps over an interleaved F16 matrix: f32 activations, exact weights. */
     private void f16Range(int g0, int g1, int worker) {
         final WeightMatrix w = this.w;
         final int rows = w.rows(), cols = w.cols();
         final int chunk = Interleaved.groupsPerChunk(w.type(), cols);
+        final boolean scaled = f16Scaled;
         for (int c0 = g0; c0 < g1; c0 += chunk) {
             int c1 = Math.min(g1, c0 + chunk);
-            for (int t = 0; t < nTokens; t++) InterleavedGemm.gemvF16(w.interleaved(), c0, c1, rows, cols, x, t * cols, out, t * rows);
+            for (int t = 0; t < nTokens; t++) {
+                if (scaled) InterleavedGemm.gemvF16Scaled(w.interleaved(), c0, c1, rows, cols, f16x, t * cols, out, t * rows);
+                else InterleavedGemm.gemvF16(w.interleaved(), c0, c1, rows, cols, x, t * cols, out, t * rows);
+            }
         }
     }
 

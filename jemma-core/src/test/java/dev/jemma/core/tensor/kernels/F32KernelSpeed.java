@@ -15,7 +15,8 @@ import java.util.Random;
  * {@code java --add-modules jdk.incubator.vector -cp jemma-core/target/classes:jemma-core/target/test-classes
  * dev.jemma.core.tensor.kernels.F32KernelSpeed [seconds per case] [case ...]}; cases: q8gemm (InterleavedGemm Q8_0,
  * 6912 rows x 1152 columns, 64 tokens or -Dtokens=N), q6gemm (Q6_K, 1536 x 1536, 64 tokens), f16gemm (F16, 1536 x 1152, 64 tokens),
- * f16gemv (InterleavedGemm.gemvF16, 4096 x 1152, or f16gemv:ROWSxCOLS), q4dot / q8dot / f16dot (Kernels.dot, 2048 x 1152, one token). Run
+ * f16gemv (InterleavedGemm.gemvF16, 4096 x 1152, or f16gemv:ROWSxCOLS), f16gemvs (gemvF16Scaled on x · 2^112, the
+ * scaling included, as FastMatMul runs it; same shapes), q4dot / q8dot / f16dot (Kernels.dot, 2048 x 1152, one token). Run
  * one case per JVM: a kernel compiled after another type ran through the same method can come out slower. Add -XX:UseAVX=2 / -XX:MaxVectorSize=16 for narrower
  * hardware, or -Djemma.vectorBits=256|128.
  */
@@ -39,14 +40,15 @@ public final class F32KernelSpeed {
                 case "q8gemm" -> gemm(GgmlType.Q8_0, 6912, 1152, Integer.getInteger("tokens", 64), seconds);
                 case "q6gemm" -> gemm(GgmlType.Q6_K, 1536, 1536, 64, seconds);
                 case "f16gemm" -> gemm(GgmlType.F16, 1536, 1152, 64, seconds);
-                case "f16gemv" -> gemv(shape[0], shape[1], seconds);
+                case "f16gemv" -> gemv(shape[0], shape[1], seconds, false);
+                case "f16gemvs" -> gemv(shape[0], shape[1], seconds, true);
                 case "q4dot" -> dot(GgmlType.Q4_0, 2048, 1152, seconds);
                 case "q8dot" -> dot(GgmlType.Q8_0, 2048, 1152, seconds);
                 case "f16dot" -> dot(GgmlType.F16, 2048, 1152, seconds);
                 default -> throw new IllegalArgumentException(c);
             };
             System.out.printf("%-8s %7.2f G multiply-adds/s  (%d bytes allocated by the last call)%n", c0, g, allocated);
-            if (c.equals("f16gemv")) System.out.printf("%-8s %7.2f GB/s of weights per CPU second%n", "", 2 * g);
+            if (c.startsWith("f16gemv")) System.out.printf("%-8s %7.2f GB/s of weights per CPU second%n", "", 2 * g);
         }
     }
 
@@ -132,11 +134,15 @@ public final class F32KernelSpeed {
         }, (double) rows * cols * tokens, seconds);
     }
 
-    static double gemv(int rows, int cols, double seconds) {
+    static double gemv(int rows, int cols, double seconds, boolean scaled) {
         MemorySegment p = packed(matrix(GgmlType.F16, rows, cols));
-        float[] x = x(cols), out = new float[rows];
+        float[] x = x(cols), xs = new float[cols], out = new float[rows];
         int groups = Interleaved.groups(rows);
-        return measure(() -> {
+        return measure(scaled ? () -> {
+            if (!InterleavedGemm.scaleForF16(x, cols, xs)) throw new IllegalStateException("x too large to scale");
+            InterleavedGemm.gemvF16Scaled(p, 0, groups, rows, cols, xs, 0, out, 0);
+            sink += out[7];
+        } : () -> {
             InterleavedGemm.gemvF16(p, 0, groups, rows, cols, x, 0, out, 0);
             sink += out[7];
         }, (double) rows * cols, seconds);

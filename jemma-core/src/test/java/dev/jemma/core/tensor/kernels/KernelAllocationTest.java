@@ -181,6 +181,31 @@ class KernelAllocationTest {
         assertThat(least).as("bytes allocated by one compiled %s single-token call at %d bits", type, VectorWidth.BITS).isZero();
     }
 
+    /**
+     * The F16 GEMV (the tied output projection of a decode step), with x pre-scaled by 2^112 as FastMatMul runs it and
+     * in its plain form (the fallback for activations too large to scale).
+     */
+    @ParameterizedTest(name = "F16 GEMV, scaled {0}")
+    @CsvSource({"true", "false"})
+    void compiledF16GemvDoesNotAllocate(boolean scaled) {
+        Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
+        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        Assumptions.assumeTrue(threads.isThreadAllocatedMemorySupported());
+        int rows = 256, cols = 1152, groups = Interleaved.groups(rows);
+        WeightMatrix w = mapped(Int8MatMulTest.packed(FastMatMulTest.randomMatrix(GgmlType.F16, rows, cols, 6)));
+        Random rnd = new Random(5);
+        float[] x = new float[cols], xs = new float[cols], out = new float[rows];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        Runnable call = scaled
+                ? () -> {
+                    if (!InterleavedGemm.scaleForF16(x, cols, xs)) throw new AssertionError("gaussian activations scale");
+                    InterleavedGemm.gemvF16Scaled(w.interleaved(), 0, groups, rows, cols, xs, 0, out, 0);
+                }
+                : () -> InterleavedGemm.gemvF16(w.interleaved(), 0, groups, rows, cols, x, 0, out, 0);
+        long least = leastBytesPerCall(call, 2000);
+        assertThat(least).as("bytes allocated by one compiled F16 GEMV call (scaled %s) at %d bits", scaled, VectorWidth.BITS).isZero();
+    }
+
     /** The few-token kernels: 17 tokens, so that every pass shape runs (8 + 4 + 3 + 2 for Q8_0 at 512 bits, else 4 + 4 + 4 + 3 + 2). */
     @ParameterizedTest(name = "{0}")
     @CsvSource({"Q4_0, 1152", "Q8_0, 1152", "Q4_K, 1536", "Q5_0, 1152", "Q6_K, 1280"})

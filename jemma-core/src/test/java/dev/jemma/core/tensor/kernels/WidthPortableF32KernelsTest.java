@@ -240,4 +240,56 @@ class WidthPortableF32KernelsTest {
             assertThat((double) out[o + r]).as("row %d", r).isCloseTo(ref[0], offset(2e-6 * ref[1] + 1e-30));
         }
     }
+    /**
+     * The F16 GEMV on x pre-scaled by 2^112 gives the plain kernel's sums bit for bit (each product w·2^-112 · x·2^112 is
+     * the same real number; the FMAs run in the same order): weights with subnormal, tiny and large f16 values, and
+     * activations from subnormal floats to just under the scaling limit. Lanewise FMAs and adds only, so the bits do not
+     * depend on the JIT state.
+     */
+    @ParameterizedTest(name = "F16 GEMV scaled = plain, {0}x{1}")
+    @CsvSource({"45, 96", "70, 544", "32, 1152", "7, 64"})
+    void gemvF16ScaledEqualsPlainBitForBit(int rows, int cols) {
+        java.util.Random rnd = new java.util.Random(rows * 31L + cols);
+        // f16 bit patterns drawn over the whole finite range (every exponent, subnormals and zeros of both signs included)
+        byte[] f16 = new byte[rows * cols * 2];
+        for (int i = 0; i < rows * cols; i++) {
+            short h = (short) rnd.nextInt(1 << 16);
+            if ((h & 0x7c00) == 0x7c00) h &= (short) 0xbfff; // no inf / NaN: clear the exponent's top bit
+            f16[2 * i] = (byte) h;
+            f16[2 * i + 1] = (byte) (h >> 8);
+        }
+        WeightMatrix w = Int8MatMulTest.packed(new WeightMatrix("f16", java.lang.foreign.MemorySegment.ofArray(f16),
+                GgmlType.F16, rows, cols));
+        int xo = 3;
+        float[] x = new float[cols + xo];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = switch (i % 4) {
+                case 0 -> (float) rnd.nextGaussian();
+                case 1 -> (float) (rnd.nextGaussian() * 1e-40); // subnormal floats
+                case 2 -> (rnd.nextBoolean() ? 1 : -1) * Math.nextDown(InterleavedGemm.F16_SCALED_LIMIT) * rnd.nextFloat();
+                default -> (float) (rnd.nextGaussian() * 1e-3);
+            };
+        }
+        float[] xs = new float[cols + xo];
+        assertThat(InterleavedGemm.scaleForF16(x, x.length, xs)).isTrue();
+        float[] plain = new float[rows + 1], scaled = new float[rows + 1];
+        int groups = Interleaved.groups(rows);
+        InterleavedGemm.gemvF16(w.interleaved(), 0, groups, rows, cols, x, xo, plain, 1);
+        InterleavedGemm.gemvF16Scaled(w.interleaved(), 0, groups, rows, cols, xs, xo, scaled, 1);
+        for (int r = 1; r <= rows; r++) {
+            assertThat(Float.floatToRawIntBits(scaled[r])).as("row %d: %s vs %s", r - 1, scaled[r], plain[r])
+                    .isEqualTo(Float.floatToRawIntBits(plain[r]));
+        }
+    }
+
+    /** Activations at or past 2^16 (or NaN) would overflow once scaled: refused, so the caller runs the plain kernel. */
+    @org.junit.jupiter.api.Test
+    void scaleForF16RefusesWhatWouldOverflow() {
+        float[] into = new float[3];
+        assertThat(InterleavedGemm.scaleForF16(new float[] {1f, -0x1p-149f, Math.nextDown(0x1p16f)}, 3, into)).isTrue();
+        assertThat(into).containsExactly(0x1p112f, -0x1p-37f, Math.nextDown(0x1p16f) * 0x1p112f);
+        assertThat(InterleavedGemm.scaleForF16(new float[] {1f, -0x1p16f, 0f}, 3, into)).isFalse();
+        assertThat(InterleavedGemm.scaleForF16(new float[] {Float.NaN}, 1, into)).isFalse();
+        assertThat(InterleavedGemm.scaleForF16(new float[] {Float.POSITIVE_INFINITY}, 1, into)).isFalse();
+    }
 }
