@@ -94,11 +94,12 @@ final class BenchCommand implements Callable<Integer> {
         }
         try (ThreadPool pool = new ThreadPool(threads)) {
             long t0 = System.nanoTime();
-            long c0 = java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+            // the whole process's CPU: the pool's threads share the load's work (the weight copy's reads, a first build)
+            long c0 = processCpuNanos();
             // one ubatch of the whole prompt, as llama-bench's default n_ubatch (512) does for pp512
             LanguageModel m = ModelLoader.load(path, new ModelLoader.Options(exact, threads, Math.max(1, prompt), matformer), pool);
             double loadSeconds = (System.nanoTime() - t0) / 1e9;
-            double loadCpuSeconds = (java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime() - c0) / 1e9;
+            double loadCpuSeconds = (processCpuNanos() - c0) / 1e9;
             try (m) {
                 int vocab = m.config().vocabSize();
                 Random rnd = new Random(42);
@@ -162,6 +163,7 @@ final class BenchCommand implements Callable<Integer> {
                     }
                     o.put("load_seconds", loadSeconds);
                     o.put("load_cpu_seconds", loadCpuSeconds);
+                    if (m.weightPages() != null) o.put("weight_pages", m.weightPages());
                     o.put("peak_rss_bytes", rss);
                     System.out.println(om.writeValueAsString(o));
                 } else {
@@ -186,6 +188,7 @@ final class BenchCommand implements Callable<Integer> {
                             tgRun == null ? "-" : (int) tgRun[reps + 1]);
                     if (enc != null) System.out.printf("image encode: %.3f CPU seconds per run (process CPU time)%n", enc[reps]);
                     System.out.printf("kernels: %s%n", exact ? "exact f32 (--exact)" : dev.jemma.core.tensor.kernels.VectorWidth.describe());
+                    if (m.weightPages() != null) System.out.printf("weights: %s%n", m.weightPages());
                 }
             }
         }

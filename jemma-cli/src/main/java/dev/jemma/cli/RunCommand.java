@@ -147,6 +147,7 @@ final class RunCommand implements Callable<Integer> {
         int processed = g.promptTokens() - g.reusedTokens();
         e.printf("total duration:       %s%n", dur(totalNanos));
         e.printf("load duration:        %s%n", dur(engine.loadNanos()));
+        if (engine.weightPages() != null) e.printf("weights:              %s%n", engine.weightPages());
         e.printf("prompt eval count:    %d token(s)%s%n", processed, g.reusedTokens() > 0 ? " (" + g.reusedTokens() + " cached)" : "");
         e.printf("prompt eval duration: %s%n", dur(g.promptNanos()));
         e.printf("prompt eval rate:     %.2f tokens/s%n", g.promptTokensPerSecond());

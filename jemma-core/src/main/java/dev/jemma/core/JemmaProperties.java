@@ -24,9 +24,10 @@ import java.nio.file.Path;
  * <tr><td>{@code jemma.hf.endpoint}</td><td>{@code HubClient.fromEnvironment()}</td><td>Hugging Face endpoint (else
  *     {@code $HF_ENDPOINT})</td></tr>
  * <tr><td>{@code jemma.quiet=true}</td><td>—</td><td>no progress lines on stderr (repack cache builds)</td></tr>
- * <tr><td>{@code jemma.hugePages=true}</td><td>{@code RepackCache}</td><td>copy the interleaved weights from the cache
- *     file into anonymous memory advised for 2 MB pages (Linux THP) instead of reading them through the file mapping;
- *     a measuring switch, off by default (docs/PERFORMANCE.md, "Huge pages and the per-JVM spread")</td></tr>
+ * <tr><td>{@code jemma.hugePages=true|false}</td><td>{@code RepackCache}</td><td>whether the interleaved weights are
+ *     copied from the cache file into anonymous memory advised for 2 MB pages (Linux THP) instead of being read through
+ *     the file mapping; unset: copied where the copy is large and fits the memory left (docs/PERFORMANCE.md, "2 MB
+ *     pages by default")</td></tr>
  * </table>
  * The kernel switches {@code jemma.vectorBits}, {@code jemma.noFastKernels}, {@code jemma.fewTokens} and
  * {@code jemma.int8Tile} (4: the int8 GEMM's 4-token tiles at 512 bits too, for A/B runs) are read once, at class
@@ -83,9 +84,15 @@ public final class JemmaProperties {
         return ep == null || ep.isBlank() ? null : ep.strip();
     }
 
-    /** {@code -Djemma.hugePages=true}: the weight copy in anonymous memory on 2 MB pages where the OS gives them. */
-    public static boolean hugePages() {
-        return Boolean.getBoolean(HUGE_PAGES);
+    /**
+     * {@code -Djemma.hugePages}: TRUE for the weight copy in anonymous memory on 2 MB pages wherever the OS gives them,
+     * FALSE for the file mapping always, null (unset, or neither word) for {@code RepackCache}'s own choice.
+     */
+    public static Boolean hugePages() {
+        String v = System.getProperty(HUGE_PAGES);
+        if ("true".equalsIgnoreCase(v)) return Boolean.TRUE;
+        if ("false".equalsIgnoreCase(v)) return Boolean.FALSE;
+        return null;
     }
 
     /** {@code -Djemma.quiet=true}: no progress lines on stderr. */

@@ -264,6 +264,11 @@ public final class Engine implements AutoCloseable {
         return loadNanos;
     }
 
+    /** Where the model's weight copy lives ({@link LanguageModel#weightPages}), or null. */
+    public String weightPages() {
+        return model.weightPages();
+    }
+
     /** Whether the model takes images (a Gemma 3 model with a vision tower: its mmproj file, or inside the file). */
     public boolean supportsImages() {
         return vision != null;

@@ -419,6 +419,11 @@ public final class Gemma3Model implements LanguageModel {
     }
 
     @Override
+    public String weightPages() {
+        return repacked == null ? null : repacked.pages();
+    }
+
+    @Override
     public void close() {
         if (repacked != null) repacked.close();
         if (ownsFile) file.close();

@@ -59,6 +59,14 @@ public interface LanguageModel extends AutoCloseable {
         return java.util.List.of();
     }
 
+    /**
+     * Where the weights the fast kernels read live, in words ("2 MB pages (anonymous copy)", "file mapping, 4 KB pages
+     * (why)"), for {@code --verbose} and {@code jemma bench}; null where the model reads its file's tensors directly.
+     */
+    default String weightPages() {
+        return null;
+    }
+
     @Override
     void close();
 }

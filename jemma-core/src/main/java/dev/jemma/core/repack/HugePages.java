@@ -1,24 +1,32 @@
 package dev.jemma.core.repack;
 
+import dev.jemma.core.tensor.ThreadPool;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 
 /**
- * Linux transparent huge pages for the weight copy ({@code -Djemma.hugePages=true}; docs/PERFORMANCE.md, "Huge pages and
- * the per-JVM spread"): an
- * anonymous mapping aligned to 2 MB and advised {@code MADV_HUGEPAGE} before its first touch, so that the kernel backs
- * it with 2 MB pages where it can (the host's THP mode {@code madvise} or {@code always}; with {@code never} it stays
- * 4 KB pages and works the same). Best effort: null where the calls are unavailable (not Linux, native access refused).
+ * Linux transparent huge pages for the weight copy (docs/PERFORMANCE.md, "2 MB pages by default"): an anonymous mapping
+ * aligned to 2 MB and advised {@code MADV_HUGEPAGE} before its first touch, so that the kernel backs it with 2 MB pages
+ * where it can (the host's THP mode {@code madvise} or {@code always}; with {@code never} it stays 4 KB pages and works
+ * the same). Best effort: null where the calls are unavailable (not Linux, native access refused).
  */
 final class HugePages {
     static final long HUGE = 2L << 20;
-    private static final int PROT_READ = 1, PROT_WRITE = 2, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MADV_DONTNEED = 4, MADV_HUGEPAGE = 14;
-    /** Bytes copied between two releases of the source's pages: bounds what the copy adds to peak RSS. */
-    private static final long CHUNK = 64L << 20;
+    private static final int PROT_READ = 1, PROT_WRITE = 2, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MADV_HUGEPAGE = 14;
+    /**
+     * Bytes one pool thread reads in one go: large sequential reads (the page cache copies straight into the 2 MB pages,
+     * no page table of the file's is ever built), and enough pieces for two threads to share a copy evenly.
+     */
+    static final long CHUNK = 32L << 20;
     private static final MethodHandle MMAP, MUNMAP, MADVISE;
 
     static {
@@ -46,11 +54,17 @@ final class HugePages {
     private HugePages() {
     }
 
+    /** Whether this JVM can map and advise memory at all (Linux, native access allowed). */
+    static boolean available() {
+        return MMAP != null;
+    }
+
     /**
-     * {@code bytes} of zeroed anonymous memory starting on a 2 MB boundary and advised for huge pages, unmapped when
-     * {@code arena} closes; null where that cannot be had (the caller then keeps what it had).
+     * {@code bytes} of zeroed anonymous memory starting on a 2 MB boundary, unmapped when {@code arena} closes; null where
+     * that cannot be had (the caller then keeps what it had). {@link #advised} says whether the kernel took the
+     * {@code MADV_HUGEPAGE} advice (refused where THP is compiled out; with THP {@code never} it is taken and ignored).
      */
-    static MemorySegment allocate(long bytes, Arena arena) {
+    static Region allocate(long bytes, Arena arena) {
         if (MMAP == null || bytes <= 0) return null;
         try {
             long len = (bytes + HUGE - 1) / HUGE * HUGE;
@@ -65,38 +79,52 @@ final class HugePages {
             if (tail > 0) {
                 int unused = (int) MUNMAP.invokeExact(start + len, tail);
             }
-            int advised = (int) MADVISE.invokeExact(start, len, MADV_HUGEPAGE); // refused (THP never): 4 KB pages, same bytes
+            boolean advised = (int) MADVISE.invokeExact(start, len, MADV_HUGEPAGE) == 0;
             long base = start;
-            return MemorySegment.ofAddress(base).reinterpret(bytes, arena, s -> {
+            MemorySegment seg = MemorySegment.ofAddress(base).reinterpret(bytes, arena, s -> {
                 try {
                     int unused = (int) MUNMAP.invokeExact(base, len);
                 } catch (Throwable ignored) {
                     // at close: nothing left to do
                 }
             });
+            return new Region(seg, advised);
         } catch (Throwable t) {
             return null;
         }
     }
 
+    /** An anonymous region from {@link #allocate}, and whether the kernel took the huge-page advice for it. */
+    record Region(MemorySegment segment, boolean advised) {
+    }
+
     /**
-     * A copy of the file mapping {@code src} in {@link #allocate anonymous huge-page memory}, or null (then nothing was
-     * allocated). The source's pages are dropped from this process's page tables chunk by chunk ({@code MADV_DONTNEED}
-     * on a read-only shared mapping: the page cache keeps them), so the copy adds about one chunk to peak RSS rather than
-     * the whole mapping.
+     * Bytes [0, {@code size}) of the file open on {@code ch} read into {@code dst} by {@code pool}'s threads, each taking
+     * {@link #CHUNK}-sized pieces (disjoint ranges) with positional reads. No mapping of the file is made: its pages stay
+     * in the page cache (reclaimable, not this process's resident set), and each piece is one copy out of it. The
+     * destination's pages are faulted in by the read itself, one fault per 2 MB page: faulting them in first with
+     * {@code MADV_POPULATE_WRITE} measured no cheaper (the faults' cost is the kernel zeroing and, where free memory
+     * is fragmented, compacting it, which populating first does not avoid).
      */
-    static MemorySegment copyOf(MemorySegment src, Arena arena) {
-        MemorySegment dst = allocate(src.byteSize(), arena);
-        if (dst == null) return null;
-        for (long o = 0; o < src.byteSize(); o += CHUNK) {
-            long n = Math.min(CHUNK, src.byteSize() - o);
-            MemorySegment.copy(src, o, dst, o, n);
-            try {
-                int unused = (int) MADVISE.invokeExact(src.address() + o, n, MADV_DONTNEED);
-            } catch (Throwable ignored) {
-                // only peak RSS is at stake
+    static void read(FileChannel ch, long size, MemorySegment dst, ThreadPool pool) {
+        int pieces = (int) ((size + CHUNK - 1) / CHUNK);
+        pool.parallelFor(pieces, (p0, p1, worker) -> {
+            for (int p = p0; p < p1; p++) {
+                long off = p * CHUNK;
+                readFully(ch, dst.asSlice(off, Math.min(CHUNK, size - off)).asByteBuffer(), off);
             }
+        }, pieces);
+    }
+
+    private static void readFully(FileChannel ch, ByteBuffer buf, long pos) {
+        try {
+            while (buf.hasRemaining()) {
+                int r = ch.read(buf, pos);
+                if (r < 0) throw new IOException("the file ended early");
+                pos += r;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
-        return dst;
     }
 }

@@ -3,6 +3,7 @@ package dev.jemma.core.repack;
 import dev.jemma.core.JemmaProperties;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
+import dev.jemma.core.memory.SystemMemory;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.WeightMatrix;
 import dev.jemma.core.tensor.kernels.Interleaved;
@@ -47,12 +48,54 @@ public final class RepackCache implements AutoCloseable {
     private final Map<String, MemorySegment> segments;
     private final Path path;
     private final boolean built;
+    private final String pages;
 
-    private RepackCache(Arena arena, Map<String, MemorySegment> segments, Path path, boolean built) {
+    private RepackCache(Arena arena, Map<String, MemorySegment> segments, Path path, boolean built, String pages) {
         this.arena = arena;
         this.segments = segments;
         this.path = path;
         this.built = built;
+        this.pages = pages;
+    }
+
+    /**
+     * Copies from this size on go to 2 MB pages unless {@code -Djemma.hugePages=false}: a single-token step streams the
+     * whole copy, and through 4 KB pages of the page cache each page costs a TLB walk (two-dimensional in a VM) and
+     * stops the hardware prefetcher at its boundary (docs/PERFORMANCE.md, "2 MB pages by default": the 12B's F16
+     * output projection 2x faster per CPU second). Below it the copy's few hundred milliseconds per load are not
+     * repaid: a copy that is not much larger than the last-level cache is read from it in part anyway.
+     */
+    static final long HUGE_PAGES_FROM = 1L << 30;
+    /**
+     * Memory left free beside the copy and the heap's uncommitted part: the copy is anonymous memory the kernel cannot
+     * drop and re-read as it can a file mapping's pages, so it is made only where it leaves this much.
+     */
+    static final long HUGE_PAGES_SPARE = 2L << 30;
+
+    /**
+     * Why a copy of {@code bytes} stays on the file mapping, or null when it goes to 2 MB pages: {@code
+     * -Djemma.hugePages=true|false} decides where set; unset, copies of at least {@link #HUGE_PAGES_FROM} that leave
+     * {@link #HUGE_PAGES_SPARE} of the available memory besides the heap's growth.
+     */
+    static String hugePagesRefusal(long bytes) {
+        Boolean asked = JemmaProperties.hugePages();
+        if (Boolean.FALSE.equals(asked)) return "-Djemma.hugePages=false";
+        if (!HugePages.available()) return "no mmap/madvise here: Linux with native access enabled only";
+        if (Boolean.TRUE.equals(asked)) return null;
+        if (bytes < HUGE_PAGES_FROM) return "copy below " + (HUGE_PAGES_FROM >> 20) + " MiB";
+        long avail = SystemMemory.available();
+        Runtime rt = Runtime.getRuntime();
+        long heapGrowth = Math.max(0, rt.maxMemory() - rt.totalMemory());
+        if (avail >= 0 && bytes + heapGrowth + HUGE_PAGES_SPARE > avail) {
+            return String.format(java.util.Locale.ROOT, "%d MiB of copy and %d MiB of heap growth would leave under %d MiB of the %d MiB available",
+                    bytes >> 20, heapGrowth >> 20, HUGE_PAGES_SPARE >> 20, avail >> 20);
+        }
+        return null;
+    }
+
+    /** Where the copies live, in words: "2 MB pages (anonymous copy)", "file mapping, 4 KB pages (why)", "in memory", "none". */
+    public String pages() {
+        return pages;
     }
 
     /** The directory cache files go to (see the class comment). */
@@ -87,7 +130,7 @@ public final class RepackCache implements AutoCloseable {
         for (WeightMatrix w : matrices) {
             if (Interleaved.supports(w.type(), w.cols())) byName.putIfAbsent(w.name(), w);
         }
-        if (byName.isEmpty()) return new RepackCache(null, Map.of(), null, false);
+        if (byName.isEmpty()) return new RepackCache(null, Map.of(), null, false, "none");
         byte[] header = header(file, byName);
         long dataStart = align(header.length, 4096);
         Map<String, Long> offsets = new HashMap<>();
@@ -97,7 +140,7 @@ public final class RepackCache implements AutoCloseable {
             end = align(end + Interleaved.byteSize(w.type(), w.rows(), w.cols()), 4096);
         }
         Path cache = dir.resolve(cacheName(file.path(), part));
-        RepackCache hit = tryMap(cache, header, byName, offsets, end);
+        RepackCache hit = tryMap(cache, header, byName, offsets, end, pool);
         if (hit != null) return hit;
         if (end >= 64L << 20 && !JemmaProperties.quiet()) {
             // a one-time cost of seconds (1B: ~4 s, 4B: ~13 s on 2 cores): say what is happening
@@ -142,8 +185,8 @@ public final class RepackCache implements AutoCloseable {
                     // already shutting down
                 }
             }
-            RepackCache made = tryMap(cache, header, byName, offsets, end);
-            if (made != null) return new RepackCache(made.arena, made.segments, cache, true);
+            RepackCache made = tryMap(cache, header, byName, offsets, end, pool);
+            if (made != null) return new RepackCache(made.arena, made.segments, cache, true, made.pages);
         } catch (IOException | RuntimeException | InternalError e) {
             // fall through: a cache is an optimisation, never a reason to fail a load
             if (!JemmaProperties.quiet()) {
@@ -153,7 +196,7 @@ public final class RepackCache implements AutoCloseable {
         Arena mem = Arena.ofShared();
         MemorySegment seg = mem.allocate(end, 4096);
         fill(seg, byName, offsets, pool);
-        return new RepackCache(mem, slices(seg, byName, offsets), null, true);
+        return new RepackCache(mem, slices(seg, byName, offsets), null, true, "in memory (no cache file)");
     }
 
     private static String why(Throwable e) {
@@ -186,33 +229,49 @@ public final class RepackCache implements AutoCloseable {
         }
     }
 
-    private static RepackCache tryMap(Path cache, byte[] header, Map<String, WeightMatrix> byName, Map<String, Long> offsets, long end) {
+    private static RepackCache tryMap(Path cache, byte[] header, Map<String, WeightMatrix> byName, Map<String, Long> offsets, long end,
+                                      ThreadPool pool) {
         if (!Files.isRegularFile(cache)) return null;
-        Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(cache, StandardOpenOption.READ)) {
-            if (ch.size() != end) {
-                arena.close();
-                return null;
+            if (ch.size() != end) return null;
+            byte[] head = new byte[header.length];
+            java.nio.ByteBuffer hb = java.nio.ByteBuffer.wrap(head);
+            while (hb.hasRemaining() && ch.read(hb, hb.position()) > 0) {
+                // a positional read of the header: no mapping of the file is needed to validate it
             }
-            MemorySegment seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, end, arena);
-            if (seg.asSlice(0, header.length).mismatch(MemorySegment.ofArray(header)) != -1) {
-                arena.close();
-                return null;
-            }
-            if (JemmaProperties.hugePages()) {
+            if (!java.util.Arrays.equals(head, header)) return null;
+            String refusal = hugePagesRefusal(end);
+            if (refusal == null) {
                 // the page cache holds the file in whatever folios it has (mostly 4 KB): a private copy on 2 MB pages
-                // instead (not shared with other processes, and the file's pages stay cached until reclaimed)
+                // instead, read with positional reads (no mapping of the file, so its pages never join this process's
+                // resident set beside the copy; they stay in the page cache, reclaimable)
                 Arena anon = Arena.ofShared();
-                MemorySegment copy = HugePages.copyOf(seg, anon);
-                if (copy != null) {
-                    arena.close();
-                    return new RepackCache(anon, slices(copy, byName, offsets), cache, false);
+                HugePages.Region r = HugePages.allocate(end, anon);
+                if (r != null) {
+                    try {
+                        HugePages.read(ch, end, r.segment(), pool);
+                    } catch (RuntimeException e) {
+                        anon.close();
+                        throw e;
+                    }
+                    return new RepackCache(anon, slices(r.segment(), byName, offsets), cache, false,
+                            r.advised() ? "2 MB pages (anonymous copy)" : "anonymous copy, 4 KB pages (MADV_HUGEPAGE refused)");
                 }
                 anon.close();
+                refusal = "cannot map anonymous memory";
             }
-            return new RepackCache(arena, slices(seg, byName, offsets), cache, false);
+            if (Boolean.TRUE.equals(JemmaProperties.hugePages()) && !JemmaProperties.quiet()) {
+                System.err.println("jemma: no 2 MB pages for the weights (" + refusal + "); reading them through the file mapping");
+            }
+            Arena arena = Arena.ofShared();
+            try {
+                MemorySegment seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, end, arena);
+                return new RepackCache(arena, slices(seg, byName, offsets), cache, false, "file mapping, 4 KB pages (" + refusal + ")");
+            } catch (IOException | RuntimeException e) {
+                arena.close();
+                throw e;
+            }
         } catch (IOException | RuntimeException e) {
-            arena.close();
             return null;
         }
     }

@@ -110,9 +110,37 @@ class RepackCacheTest {
                 assertCopiesCorrect(huge, ms);
                 MemorySegment any = huge.attach(ms.get(0)).interleaved();
                 assertThat(any.isMapped()).as("an anonymous copy, not the file mapping").isFalse();
+                assertThat(huge.pages()).contains("anonymous copy");
             } finally {
                 System.clearProperty(dev.jemma.core.JemmaProperties.HUGE_PAGES);
             }
+        }
+    }
+
+    /**
+     * The default: 2 MB pages for copies of at least HUGE_PAGES_FROM that leave HUGE_PAGES_SPARE of the available memory;
+     * -Djemma.hugePages=false always refuses, =true always takes them (where the OS offers the calls).
+     */
+    @Test
+    void hugePagesByDefaultForLargeCopiesThatFit() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("os.name", "").toLowerCase().contains("linux"), "mmap/madvise: Linux");
+        String hp = dev.jemma.core.JemmaProperties.HUGE_PAGES, avail = dev.jemma.core.JemmaProperties.MEMORY_AVAILABLE;
+        long big = RepackCache.HUGE_PAGES_FROM;
+        long heapGrowth = Runtime.getRuntime().maxMemory() - Runtime.getRuntime().totalMemory();
+        try {
+            System.setProperty(avail, Long.toString(big + heapGrowth + RepackCache.HUGE_PAGES_SPARE + (64L << 20)));
+            assertThat(RepackCache.hugePagesRefusal(big)).as("large, fits").isNull();
+            assertThat(RepackCache.hugePagesRefusal(big - 1)).as("below the size").contains("copy below");
+            System.setProperty(avail, Long.toString(big + heapGrowth + RepackCache.HUGE_PAGES_SPARE / 2));
+            assertThat(RepackCache.hugePagesRefusal(big)).as("would not leave the spare").contains("available");
+            System.setProperty(hp, "true");
+            assertThat(RepackCache.hugePagesRefusal(1)).as("asked for").isNull();
+            System.setProperty(hp, "false");
+            System.setProperty(avail, Long.toString(Long.MAX_VALUE / 2));
+            assertThat(RepackCache.hugePagesRefusal(big)).as("switched off").isEqualTo("-Djemma.hugePages=false");
+        } finally {
+            System.clearProperty(hp);
+            System.clearProperty(avail);
         }
     }
 
