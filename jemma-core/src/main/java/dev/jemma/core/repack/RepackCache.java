@@ -59,7 +59,8 @@ public final class RepackCache implements AutoCloseable {
     }
 
     /**
-     * Copies from this size on go to 2 MB pages unless {@code -Djemma.hugePages=false}: a single-token step streams the
+     * Anonymous copies (where the page cache cannot hold the file in 2 MB folios) from this size on, unless {@code
+     * -Djemma.hugePages=false}: a single-token step streams the
      * whole copy, and through 4 KB pages of the page cache each page costs a TLB walk (two-dimensional in a VM) and
      * stops the hardware prefetcher at its boundary (docs/PERFORMANCE.md, "2 MB pages by default": the 12B's F16
      * output projection 2x faster per CPU second). Below it the copy's few hundred milliseconds per load are not
@@ -71,6 +72,11 @@ public final class RepackCache implements AutoCloseable {
      * drop and re-read as it can a file mapping's pages, so it is made only where it leaves this much.
      */
     static final long HUGE_PAGES_SPARE = 2L << 30;
+    /**
+     * Cache files from this size on are mapped for the page cache's 2 MB folios by default: that costs no copy and no
+     * memory, only the mapping's advice and a check of how it was mapped (a small test model's few MiB stay as they were).
+     */
+    static final long HUGE_FOLIOS_FROM = 64L << 20;
 
     /**
      * Why a copy of {@code bytes} stays on the file mapping, or null when it goes to 2 MB pages: {@code
@@ -79,6 +85,7 @@ public final class RepackCache implements AutoCloseable {
      */
     static String hugePagesRefusal(long bytes) {
         Boolean asked = JemmaProperties.hugePages();
+        // the anonymous copy's policy
         if (Boolean.FALSE.equals(asked)) return "-Djemma.hugePages=false";
         if (!HugePages.available()) return "no mmap/madvise here: Linux with native access enabled only";
         if (Boolean.TRUE.equals(asked)) return null;
@@ -240,27 +247,17 @@ public final class RepackCache implements AutoCloseable {
                 // a positional read of the header: no mapping of the file is needed to validate it
             }
             if (!java.util.Arrays.equals(head, header)) return null;
-            String refusal = hugePagesRefusal(end);
+            Boolean asked = JemmaProperties.hugePages();
+            String refusal = Boolean.FALSE.equals(asked) ? "-Djemma.hugePages=false"
+                    : !HugePages.available() ? "no transparent huge pages here (Linux with THP not 'never', native access enabled)"
+                    : end < HUGE_FOLIOS_FROM && asked == null ? "copy below " + (HUGE_FOLIOS_FROM >> 20) + " MiB" : null;
             if (refusal == null) {
-                // the page cache holds the file in whatever folios it has (mostly 4 KB): a private copy on 2 MB pages
-                // instead, read with positional reads (no mapping of the file, so its pages never join this process's
-                // resident set beside the copy; they stay in the page cache, reclaimable)
-                Arena anon = Arena.ofShared();
-                HugePages.Region r = HugePages.allocate(end, anon);
-                if (r != null) {
-                    try {
-                        HugePages.read(ch, end, r.segment(), pool);
-                    } catch (RuntimeException e) {
-                        anon.close();
-                        throw e;
-                    }
-                    return new RepackCache(anon, slices(r.segment(), byName, offsets), cache, false,
-                            r.advised() ? "2 MB pages (anonymous copy)" : "anonymous copy, 4 KB pages (MADV_HUGEPAGE refused)");
-                }
-                anon.close();
-                refusal = "cannot map anonymous memory";
+                RepackCache huge = hugePages(cache, end, byName, offsets, ch, pool);
+                if (huge != null) return huge;
+                refusal = hugePagesRefusal(end);
+                if (refusal == null) refusal = "the kernel gave no 2 MB pages";
             }
-            if (Boolean.TRUE.equals(JemmaProperties.hugePages()) && !JemmaProperties.quiet()) {
+            if (Boolean.TRUE.equals(asked) && !JemmaProperties.quiet()) {
                 System.err.println("jemma: no 2 MB pages for the weights (" + refusal + "); reading them through the file mapping");
             }
             Arena arena = Arena.ofShared();
@@ -274,6 +271,54 @@ public final class RepackCache implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             return null;
         }
+    }
+
+    /**
+     * The cache file on 2 MB pages, or null: first as the page cache's own 2 MB folios ({@link HugePages#mapFile}; where
+     * the file's cached folios are small, e.g. just after it was written, they are dropped and read again once, if a
+     * 4 MB probe shows that the page cache gives this file 2 MB folios), else as an anonymous copy where
+     * {@link #hugePagesRefusal} allows one.
+     */
+    private static RepackCache hugePages(Path cache, long end, Map<String, WeightMatrix> byName, Map<String, Long> offsets,
+                                         FileChannel ch, ThreadPool pool) {
+        Arena mapped = Arena.ofShared();
+        HugePages.FileMapping m = HugePages.mapFile(cache, end, mapped);
+        long huge = m == null ? 0 : m.hugeBytes();
+        String how = "as the page cache's 2 MB folios";
+        if (m != null && huge >= 0 && huge < end * 9 / 10 && HugePages.fileGetsHugeFolios(cache, m)) {
+            // the file is cached in small folios (written through a 4 KB mapping, or read while free memory had no 2 MB
+            // blocks): read it again in 2 MB folios, once; later loads find them in the page cache
+            if (!JemmaProperties.quiet() && end >= 1L << 30) {
+                System.err.printf("jemma: reading the %d MiB weight copy into 2 MB pages of the page cache (once, until the system needs the memory)%n", end >> 20);
+            }
+            huge = HugePages.refault(cache, m, pool);
+            how = "as the page cache's 2 MB folios, read again in them now";
+        }
+        if (m != null && (huge < 0 || huge >= end / 2)) {
+            String what = huge < 0 ? "file mapping advised for 2 MB pages (how many the kernel gave is not known)"
+                    : String.format(java.util.Locale.ROOT, "2 MB pages: %d of %d MiB %s", huge >> 20, end >> 20, how);
+            return new RepackCache(mapped, slices(m.segment(), byName, offsets), cache, false, what);
+        }
+        long pageCacheHuge = Math.max(0, huge);
+        mapped.close();
+        if (hugePagesRefusal(end) != null) return null;
+        // the page cache keeps this file in small folios (a file system without large folios: ext4 before Linux 6.16):
+        // a private copy on 2 MB pages, read with positional reads (no mapping of the file beside the copy; the file's
+        // pages stay in the page cache, reclaimable)
+        Arena anon = Arena.ofShared();
+        HugePages.Region r = HugePages.allocate(end, anon);
+        if (r == null) {
+            anon.close();
+            return null;
+        }
+        try {
+            HugePages.read(ch, end, r.segment(), pool);
+        } catch (RuntimeException e) {
+            anon.close();
+            throw e;
+        }
+        return new RepackCache(anon, slices(r.segment(), byName, offsets), cache, false, (r.advised() ? "2 MB pages (anonymous copy"
+                : "anonymous copy, 4 KB pages (MADV_HUGEPAGE refused") + "; the page cache gave " + (pageCacheHuge >> 20) + " MiB of 2 MB folios)");
     }
 
     private static Map<String, MemorySegment> slices(MemorySegment seg, Map<String, WeightMatrix> byName, Map<String, Long> offsets) {

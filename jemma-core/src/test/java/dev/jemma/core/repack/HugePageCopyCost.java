@@ -30,6 +30,13 @@ import java.util.Map;
  *   popread  the same, each piece first faulted in with MADV_POPULATE_WRITE
  *   pop      MADV_POPULATE_WRITE of the whole region only (the faults and zeroing alone)
  *   readbuf  positional reads into one reused 32 MB buffer per thread (the copy out of the page cache alone)
+ *   filethp  no copy: the file mapped shared at a 2 MB-aligned address, advised MADV_HUGEPAGE, faulted in with
+ *            MADV_POPULATE_READ (readahead then fills the page cache with 2 MB folios, mapped as 2 MB pages)
+ *   filedrop the same after POSIX_FADV_DONTNEED of the file (its cached small folios dropped: read again from disk)
+ *   pump     the file's cached pages dropped and read again 256 MB at a time, each piece after faulting in and freeing
+ *            256 MB of anonymous 2 MB pages (the kernel compacts free memory into 2 MB blocks for those; the file's
+ *            readahead then finds them free for its 2 MB folios)
+ *   collapse filethp, then MADV_COLLAPSE over the mapping (the kernel copies small folios into 2 MB ones, compacting)
  * </pre>
  */
 public final class HugePageCopyCost {
@@ -131,6 +138,58 @@ public final class HugePageCopyCost {
                     }, pieces);
                 }
             }
+            case "pump" -> {
+                int fd = (int) OPEN.invokeExact(Arena.ofAuto().allocateFrom(file.toString()), 0);
+                long len = (size + HugePages.HUGE - 1) / HugePages.HUGE * HugePages.HUGE;
+                long raw = (long) MMAP.invokeExact(0L, len + HugePages.HUGE, 0, 0x22, -1, 0L);
+                long start = (raw + HugePages.HUGE - 1) / HugePages.HUGE * HugePages.HUGE;
+                long at = (long) MMAP.invokeExact(start, size, 1, 0x11, fd, 0L);
+                int hp = (int) MADVISE.invokeExact(start, len, 14);
+                long piece = 256L << 20;
+                double anonS = 0;
+                for (long o = 0; o < size; o += piece) {
+                    long n = Math.min(piece, size - o);
+                    int d = (int) FADVISE.invokeExact(fd, o, n, 4);
+                    long t1 = System.nanoTime();
+                    long anon = (long) MMAP.invokeExact(0L, piece + HugePages.HUGE, 3, 0x22, -1, 0L);
+                    long as = (anon + HugePages.HUGE - 1) / HugePages.HUGE * HugePages.HUGE;
+                    int h2 = (int) MADVISE.invokeExact(as, piece, 14);
+                    int pw = (int) MADVISE.invokeExact(as, piece, 23);
+                    int u = (int) MUNMAP.invokeExact(anon, piece + HugePages.HUGE);
+                    anonS += (System.nanoTime() - t1) / 1e9;
+                    int pr = (int) MADVISE.invokeExact(start + o, (n + 4095) / 4096 * 4096, 22);
+                }
+                extra = String.format(Locale.ROOT, " anon part %.2f s, filePmdMapped %d MB, Rss %d MB", anonS, rollup("FilePmdMapped:") >> 10, rollup("Rss:") >> 10);
+                int u1 = (int) MUNMAP.invokeExact(raw, len + HugePages.HUGE);
+                int u2 = (int) CLOSE.invokeExact(fd);
+            }
+            case "filethp", "filedrop", "collapse" -> {
+                int fd = (int) OPEN.invokeExact(Arena.ofAuto().allocateFrom(file.toString()), 0);
+                if (fd < 0) throw new IOException("open " + file);
+                if (variant.equals("filedrop")) {
+                    int unused = (int) FADVISE.invokeExact(fd, 0L, 0L, 4);
+                }
+                long len = (size + HugePages.HUGE - 1) / HugePages.HUGE * HugePages.HUGE;
+                long raw = (long) MMAP.invokeExact(0L, len + HugePages.HUGE, 0, 0x22, -1, 0L); // PROT_NONE, private anonymous
+                long start = (raw + HugePages.HUGE - 1) / HugePages.HUGE * HugePages.HUGE;
+                long at = (long) MMAP.invokeExact(start, size, 1, 0x11, fd, 0L); // PROT_READ, MAP_SHARED | MAP_FIXED
+                if (at != start) throw new IOException("mmap fixed");
+                int hp = (int) MADVISE.invokeExact(start, len, 14);
+                long t1 = System.nanoTime();
+                int pop = (int) MADVISE.invokeExact(start, size, 22); // MADV_POPULATE_READ
+                extra = " madvise " + hp + " populate " + pop + String.format(Locale.ROOT, " (populate %.2f s)", (System.nanoTime() - t1) / 1e9)
+                        + " filePmdMapped " + (rollup("FilePmdMapped:") >> 10) + " MB, Rss " + (rollup("Rss:") >> 10) + " MB";
+                if (variant.equals("collapse")) {
+                    long t2 = System.nanoTime();
+                    long[] c0 = stat();
+                    int col = (int) MADVISE.invokeExact(start, (size + 4095) / 4096 * 4096, 25);
+                    long[] c1 = stat();
+                    extra += String.format(Locale.ROOT, "; collapse %d in %.2f s (user %.2f sys %.2f), then filePmdMapped %d MB", col,
+                            (System.nanoTime() - t2) / 1e9, (c1[2] - c0[2]) / 100.0, (c1[3] - c0[3]) / 100.0, rollup("FilePmdMapped:") >> 10);
+                }
+                int u1 = (int) MUNMAP.invokeExact(raw, len + HugePages.HUGE);
+                int u2 = (int) CLOSE.invokeExact(fd);
+            }
             default -> throw new IllegalArgumentException("variant " + variant);
         }
         long wall = System.nanoTime() - t0;
@@ -147,7 +206,7 @@ public final class HugePageCopyCost {
                 huge < 0 ? 0 : huge >> 10, Files.readString(Path.of("/proc/loadavg")).split(" ")[0], d, extra);
     }
 
-    private static final MethodHandle MADVISE;
+    private static final MethodHandle MADVISE, MMAP, MUNMAP, OPEN, CLOSE, FADVISE;
 
     /** MADV_POPULATE_WRITE (Linux 5.14+): faults the pages in now; false where refused. */
     private static boolean populate(MemorySegment seg) {
@@ -160,8 +219,18 @@ public final class HugePageCopyCost {
 
     static {
         Linker l = Linker.nativeLinker();
-        MADVISE = l.downcallHandle(l.defaultLookup().find("madvise").orElseThrow(),
+        var lookup = l.defaultLookup();
+        MADVISE = l.downcallHandle(lookup.find("madvise").orElseThrow(),
                 FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+        MMAP = l.downcallHandle(lookup.find("mmap").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_LONG,
+                ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+        MUNMAP = l.downcallHandle(lookup.find("munmap").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+        OPEN = l.downcallHandle(lookup.find("open").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT),
+                Linker.Option.firstVariadicArg(2));
+        CLOSE = l.downcallHandle(lookup.find("close").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+        FADVISE = l.downcallHandle(lookup.find("posix_fadvise").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
     }
 
     /** minflt, majflt, utime, stime (ticks) of this process. */
@@ -174,8 +243,13 @@ public final class HugePageCopyCost {
 
     /** AnonHugePages of this process, kB. */
     private static long anonHuge() throws IOException {
+        return rollup("AnonHugePages:");
+    }
+
+    /** One field of /proc/self/smaps_rollup, kB. */
+    private static long rollup(String key) throws IOException {
         for (String line : Files.readAllLines(Path.of("/proc/self/smaps_rollup"))) {
-            if (line.startsWith("AnonHugePages:")) return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            if (line.startsWith(key)) return Long.parseLong(line.replaceAll("[^0-9]", ""));
         }
         return -1;
     }

@@ -144,6 +144,37 @@ class RepackCacheTest {
         }
     }
 
+    /**
+     * The page-cache way to 2 MB pages: a file mapped at a 2 MB boundary reads back its own bytes (before and after its
+     * cached pages are dropped and read again), and how much of it is mapped as 2 MB pages is known and within its size.
+     */
+    @Test
+    void fileMappedForHugeFoliosReadsTheFile() throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(HugePages.available(), "Linux with transparent huge pages");
+        Path f = tmp.resolve("weights.bin");
+        byte[] bytes = new byte[(int) (3 * HugePages.HUGE + 4096 + 123)];
+        new java.util.Random(7).nextBytes(bytes);
+        Files.write(f, bytes);
+        for (int pass = 0; pass < 2; pass++) {
+            try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+                HugePages.FileMapping m = HugePages.mapFile(f, bytes.length, a);
+                assertThat(m).isNotNull();
+                assertThat(m.segment().address() % HugePages.HUGE).as("2 MB-aligned").isZero();
+                assertThat(m.segment().byteSize()).isEqualTo(bytes.length);
+                assertThat(m.segment().mismatch(MemorySegment.ofArray(bytes))).as("pass %d", pass).isEqualTo(-1);
+                assertThat(m.hugeBytes()).isBetween(-1L, (long) bytes.length);
+            }
+            assertThat(HugePages.dropCached(f, 0, 0)).isTrue();
+        }
+        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofShared(); var twoThreads = new dev.jemma.core.tensor.ThreadPool(2)) {
+            HugePages.FileMapping m = HugePages.mapFile(f, bytes.length, a);
+            HugePages.fileGetsHugeFolios(f, m); // true or false with the file system: only that it leaves the bytes alone
+            long huge = HugePages.refault(f, m, twoThreads);
+            assertThat(huge).isBetween(-1L, (long) bytes.length);
+            assertThat(m.segment().mismatch(MemorySegment.ofArray(bytes))).as("after the refault").isEqualTo(-1);
+        }
+    }
+
     @Test
     void rebuildsWhenTheModelChangesOrTheCacheIsDamaged() throws IOException {
         Path dir = tmp.resolve("cache");
