@@ -100,7 +100,7 @@ final class HugePages {
     static FileMapping mapFile(Path file, long size, Arena arena) {
         if (MMAP == null || size <= 0) return null;
         try {
-            int fd = (int) OPEN.invokeExact(Arena.global().allocateFrom(file.toString()), O_RDONLY | O_CLOEXEC);
+            int fd = open(file);
             if (fd < 0) return null;
             try {
                 long len = (size + HUGE - 1) / HUGE * HUGE;
@@ -140,6 +140,13 @@ final class HugePages {
         }
     }
 
+    /** open(2) of {@code file} read-only: a descriptor, or -1. */
+    private static int open(Path file) throws Throwable {
+        try (Arena a = Arena.ofConfined()) {
+            return (int) OPEN.invokeExact(a.allocateFrom(file.toString()), O_RDONLY | O_CLOEXEC);
+        }
+    }
+
     /**
      * Drops {@code file}'s cached pages in [{@code offset}, {@code offset + length}) from the page cache
      * ({@code POSIX_FADV_DONTNEED}: clean pages no process maps; 0 length: to the end), so that the next read brings them
@@ -148,7 +155,7 @@ final class HugePages {
     static boolean dropCached(Path file, long offset, long length) {
         if (FADVISE == null) return false;
         try {
-            int fd = (int) OPEN.invokeExact(Arena.global().allocateFrom(file.toString()), O_RDONLY | O_CLOEXEC);
+            int fd = open(file);
             if (fd < 0) return false;
             try {
                 return (int) FADVISE.invokeExact(fd, offset, length, POSIX_FADV_DONTNEED) == 0;
