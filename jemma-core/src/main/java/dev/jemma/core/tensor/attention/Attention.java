@@ -54,6 +54,18 @@ public final class Attention {
     static final boolean FOUR_BY_FOUR = F.length() >= 16;
     /** Whether prompts score their own keys from {@link TransposedKeys} (see attend(Runs)): at 512 bits. */
     static final boolean TRANSPOSED = FOUR_BY_FOUR && !Boolean.getBoolean("jemma.attention.rowMajor");
+    /** The forms in use (see {@link #forms}): the defaults unless an A/B harness switches them. */
+    private static volatile boolean transposedScores = TRANSPOSED, sixRowValues = FOUR_BY_FOUR;
+
+    /**
+     * For A/B harnesses that alternate forms call by call in one JVM (separate JVMs of the same code differ by ±15 % in
+     * CPU on a loaded machine): transposed score tiles for prompts (only where {@link #TRANSPOSED}) and six-row value
+     * tiles (only at 512 bits); {@code (true, true)} is the default. Results are the same either way within rounding.
+     */
+    public static void forms(boolean transposed, boolean sixRows) {
+        transposedScores = transposed && TRANSPOSED;
+        sixRowValues = sixRows && FOUR_BY_FOUR;
+    }
     @SuppressWarnings("unchecked")
     private static final Class<FloatVector> FV = (Class<FloatVector>) F.vectorType();
 
@@ -246,7 +258,7 @@ public final class Attention {
         boolean transpose = false;
         for (int i = 0; i < runs.size; i++) {
             callRows = Math.max(callRows, runs.row0[i] + runs.count[i]);
-            transpose |= TRANSPOSED && runs.count[i] >= TRANSPOSED_MIN_ROWS;
+            transpose |= transposedScores && runs.count[i] >= TRANSPOSED_MIN_ROWS;
         }
         if (transpose) runs.keysT.build(pool, callK, callRows, kvHeads, headDim);
         final TransposedKeys kt = transpose ? runs.keysT : null;
@@ -366,7 +378,8 @@ public final class Attention {
         }
         int r = 0;
         // 512 bits: six rows per value tile (24 accumulators of AVX-512's 32 registers) while six remain, then four
-        for (; FOUR_BY_FOUR && r + 6 <= rows; r += 6) {
+        final boolean six = sixRowValues;
+        for (; six && r + 6 <= rows; r += 6) {
             int from = keysFrom(vis, firstPos, heads, r, r + 5) - lo, to = keysTo(vis, firstPos, heads, r, r + 5, end) - lo;
             for (int k = from; k <= to; k += VALUE_KEY_BLOCK) {
                 int kEnd = Math.min(to, k + VALUE_KEY_BLOCK - 1);
