@@ -42,7 +42,7 @@ public interface Architecture {
      */
     default ForwardScratch forwardScratch(GgufFile file, ModelConfig config, int maxBatch, int threads, String matformer) {
         return new ForwardScratch(scratchBytes(file, config, maxBatch, matformer)
-                + dev.jemma.core.tensor.attention.Attention.scratchBytesFixed(threads),
+                + dev.jemma.core.tensor.attention.Attention.scratchBytesFixed(threads, config.heads() / config.kvHeads()),
                 dev.jemma.core.tensor.attention.Attention.scratchBytesPerKey(threads, config.heads() / config.kvHeads()));
     }
 

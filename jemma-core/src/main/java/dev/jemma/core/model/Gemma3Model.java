@@ -103,7 +103,7 @@ public final class Gemma3Model implements LanguageModel {
         }
 
         long bytes() {
-            return new ScratchBytes().add(x, xn, q, k, v, att, proj, cos, sin, qkvOut, gateUpOut, attn).bytes();
+            return new ScratchBytes().add(x, xn, q, k, v, att, proj, cos, sin, qkvOut, gateUpOut, attn).bytes() + runs.bytes();
         }
     }
 
@@ -218,14 +218,14 @@ public final class Gemma3Model implements LanguageModel {
     public static long scratchBytes(ModelConfig c, int maxBatch) {
         int maxFfn = Arrays.stream(c.ffnDim()).max().orElse(0);
         long perToken = 4L * (3L * c.dim() + 2L * c.qDim() + 2L * c.kvDim() + 2L * maxFfn + c.vocabSize() + ropeFloats(c));
-        return perToken * maxBatch;
+        return perToken * maxBatch + Attention.Runs.bytes(maxBatch, c.kvDim());
     }
 
     /** Bytes of scratch an encoder ({@link #hidden}) over batches of {@code maxBatch} tokens allocates: no logits. */
     static long encoderScratchBytes(ModelConfig c, int maxBatch) {
         int maxFfn = Arrays.stream(c.ffnDim()).max().orElse(0);
         long perToken = 4L * (4L * c.dim() + 2L * c.qDim() + 2L * c.kvDim() + 2L * maxFfn + ropeFloats(c));
-        return perToken * maxBatch;
+        return perToken * maxBatch + Attention.Runs.bytes(maxBatch, c.kvDim());
     }
 
     /** Rope-angle floats per row of a forward: cos and sin (headDim/2 each) per distinct rope. */

@@ -18,6 +18,7 @@ import java.util.Random;
  *   java --add-modules jdk.incubator.vector -cp jemma-core/target/classes:jemma-core/target/test-classes:$(cat cp.txt) \
  *        dev.jemma.core.model.EmbedProfile /work/bench/embgemma-300m-Q4_0.gguf 8x64,8x512 [runs] [exact]
  * </pre>
+ * {@code -Dchunk=N} sets the rows per forward (default: the longest text's tokens, as {@code jemma bench --embed}).
  * Prints, per case, the best and median CPU seconds of {@code runs} calls after warm-up calls, and tokens per CPU second.
  */
 public final class EmbedProfile {
@@ -34,7 +35,9 @@ public final class EmbedProfile {
         for (String c : cases) longest = Math.max(longest, Integer.parseInt(c.split("x")[1]));
         try (ThreadPool pool = new ThreadPool(1)) {
             GgufFile f = GgufFile.open(path);
-            try (EmbeddingModel m = ModelLoader.loadEmbedding(f, new ModelLoader.Options(exact, 1, Math.max(64, longest))
+            // -Dchunk=N: rows per forward (default the longest text, as jemma bench --embed sizes it)
+            int chunk = Integer.getInteger("chunk", Math.max(64, longest));
+            try (EmbeddingModel m = ModelLoader.loadEmbedding(f, new ModelLoader.Options(exact, 1, chunk)
                     .withContextLength(longest), pool, true, null)) {
                 Random rnd = new Random(BenchTexts.SEED);
                 Tokenizer tokenizer = Tokenizer.fromGguf(f);

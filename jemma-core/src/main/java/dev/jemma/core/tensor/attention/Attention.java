@@ -22,6 +22,17 @@ public final class Attention {
     private static final VectorSpecies<Float> F = VectorOps.F;
     /** Query rows (tokens × heads of a group) attended together; scores take rows × keys floats of scratch. */
     static final int TARGET_ROWS = 16;
+    /** Rows of a sequence from which its own keys are scored from a {@link TransposedKeys} copy (see attend(Runs)). */
+    static final int TRANSPOSED_MIN_ROWS = 16;
+    /**
+     * Head elements per fused multiply-add chain of a transposed score tile; the chains' sums are added in order. One
+     * chain down a whole head of 256 rounds like a 256-term running sum: with peaked scores the outputs then moved ~7×
+     * further from a double-precision reference than the row-major tile's (16 lanes of 16 terms and a lane sum), which
+     * chains of 32 bring back to its level, at one load-add-store per accumulator per 32 steps.
+     */
+    static final int SCORE_DIMS = 32;
+    /** Vector length in floats. */
+    private static final int L = F.length();
     /**
      * Keys per pass of the value sum: small enough that a block's value rows, once read, stay in L1/L2 while the
      * tile walks them slice by slice (see {@link #touchRows}).
@@ -41,6 +52,20 @@ public final class Attention {
      * same bits, either way.
      */
     static final boolean FOUR_BY_FOUR = F.length() >= 16;
+    /** Whether prompts score their own keys from {@link TransposedKeys} (see attend(Runs)): at 512 bits. */
+    static final boolean TRANSPOSED = FOUR_BY_FOUR && !Boolean.getBoolean("jemma.attention.rowMajor");
+    /** The forms in use (see {@link #forms}): the defaults unless an A/B harness switches them. */
+    private static volatile boolean transposedScores = TRANSPOSED, sixRowValues = FOUR_BY_FOUR;
+
+    /**
+     * For A/B harnesses that alternate forms call by call in one JVM (separate JVMs of the same code differ by ±15 % in
+     * CPU on a loaded machine): transposed score tiles for prompts (only where {@link #TRANSPOSED}) and six-row value
+     * tiles (only at 512 bits); {@code (true, true)} is the default. Results are the same either way within rounding.
+     */
+    public static void forms(boolean transposed, boolean sixRows) {
+        transposedScores = transposed && TRANSPOSED;
+        sixRowValues = sixRows && FOUR_BY_FOUR;
+    }
     @SuppressWarnings("unchecked")
     private static final Class<FloatVector> FV = (Class<FloatVector>) F.vectorType();
 
@@ -79,12 +104,16 @@ public final class Attention {
      * grows to at most twice what was asked plus 32 (see {@link Scratch#scores}).
      */
     public static long scratchBytes(int threads, int group, int keys) {
-        return scratchBytesFixed(threads) + scratchBytesPerKey(threads, group) * keys;
+        return scratchBytesFixed(threads, group) + scratchBytesPerKey(threads, group) * keys;
     }
 
-    /** The part of {@link #scratchBytes} that does not grow with the keys: each array's 32-element pad. */
-    public static long scratchBytesFixed(int threads) {
-        return (long) threads * 4 * (32 + 32);
+    /**
+     * The part of {@link #scratchBytes} that does not grow with the keys: each array's 32-element pad, and the score
+     * rows' margins (2 vectors per row, see attendGroup), twice over (growth).
+     */
+    public static long scratchBytesFixed(int threads, int group) {
+        long rows = Math.max(TARGET_ROWS, group);
+        return (long) threads * 4 * (32 + 32 + 2 * rows * 2 * L);
     }
 
     /** What {@link #scratchBytes} grows by per key a query sees: score rows and a key offset, twice over (growth). */
@@ -145,6 +174,18 @@ public final class Attention {
         private int[] row0 = new int[4], count = new int[4], start = new int[4], split = new int[4];
         /** Work items before each sequence's (prefix sums; [size] is the total). */
         private int[] firstItem = new int[5];
+        /** The call's keys transposed, for sequences of at least {@link #TRANSPOSED_MIN_ROWS} rows. */
+        private final TransposedKeys keysT = new TransposedKeys();
+
+        /** Bytes this holds beyond a few small arrays: the transposed keys. */
+        public long bytes() {
+            return keysT.bytes();
+        }
+
+        /** The most {@link #bytes} grows to for calls of at most {@code rows} rows of {@code kvDim} floats. */
+        public static long bytes(int rows, int kvDim) {
+            return TransposedKeys.bytes(rows, kvDim);
+        }
 
         public void clear() {
             size = 0;
@@ -209,6 +250,18 @@ public final class Attention {
             items += blocks * kvHeads * runs.split[i];
         }
         runs.firstItem[runs.size] = items;
+        // prompts and texts (a sequence of ≥ 16 rows) score their own keys from a transposed copy; decode steps' single
+        // rows keep the row-major tile, so a sequence decoded alone or in a batch sums its scores the same way. Only at
+        // 512 bits: below, a 4 × 2 transposed tile needs 4 broadcasts per 8 multiply-adds, and measured 3–5 % slower per
+        // item than the row-major 4 × 2 tile, whose lane sums cost less at 8 or 4 lanes (AttentionItemHarness, 256 bits)
+        int callRows = 0;
+        boolean transpose = false;
+        for (int i = 0; i < runs.size; i++) {
+            callRows = Math.max(callRows, runs.row0[i] + runs.count[i]);
+            transpose |= transposedScores && runs.count[i] >= TRANSPOSED_MIN_ROWS;
+        }
+        if (transpose) runs.keysT.build(pool, callK, callRows, kvHeads, headDim);
+        final TransposedKeys kt = transpose ? runs.keysT : null;
         // items claimed one by one: a prompt's are ~65 µs each (5 tokens × 3 heads over 512 keys, EmbeddingGemma), where
         // the default eight chunks per thread made each claim ~13 items (~0.4 ms at 1 thread), so the threads finished up
         // to that far apart; both-ends claiming keeps each thread's items contiguous all the same
@@ -224,7 +277,8 @@ public final class Attention {
                 int t0 = block * tb, t1 = Math.min(count, t0 + tb);
                 int off = (row0 + t0) * qDim + (kvHead * group + h0) * headDim;
                 attendGroup(runs.vis[run], q, off, qDim, h1 - h0, start + t0, t1 - t0, start + count - 1, runs.kv[run],
-                        callK, callV, start, row0, kvDim, kvHead, headDim, s, out, off);
+                        callK, callV, start, row0, kvDim, kvHead, headDim, s, out, off,
+                        kt != null && count >= TRANSPOSED_MIN_ROWS ? kt : null);
             }
         }, items);
     }
@@ -257,6 +311,18 @@ public final class Attention {
     static void attendGroup(Visibility vis, float[] q, int qOff, int rowStride, int heads, int firstPos, int tokens,
                             int end, KvView kv, float[] callK, float[] callV, int callStart, int callRow0,
                             int kvDim, int kvHead, int headDim, Scratch scratch, float[] out, int outOff) {
+        attendGroup(vis, q, qOff, rowStride, heads, firstPos, tokens, end, kv, callK, callV, callStart, callRow0, kvDim,
+                kvHead, headDim, scratch, out, outOff, null);
+    }
+
+    /**
+     * {@link #attendGroup(Visibility, float[], int, int, int, int, int, int, KvView, float[], float[], int, int, int, int, int, Scratch, float[], int)}
+     * with the call's keys also in {@code kt} (null: none), from which the scores over the call's keys are computed.
+     */
+    static void attendGroup(Visibility vis, float[] q, int qOff, int rowStride, int heads, int firstPos, int tokens,
+                            int end, KvView kv, float[] callK, float[] callV, int callStart, int callRow0,
+                            int kvDim, int kvHead, int headDim, Scratch scratch, float[] out, int outOff,
+                            TransposedKeys kt) {
         int rows = tokens * heads;
         int lo = Integer.MAX_VALUE, hi = Integer.MIN_VALUE;
         for (int t = 0; t < tokens; t++) {
@@ -264,7 +330,10 @@ public final class Attention {
             hi = Math.max(hi, vis.last(firstPos + t, end));
         }
         int nKeys = hi - lo + 1;
-        float[] scores = scratch.scores(rows * nKeys);
+        // a row's scores for key k (relative to lo) at [row·pStride + L + k]: the transposed tiles write whole vectors
+        // from aligned columns, up to L − 1 slots either side of a tile's keys, into the margins (never read)
+        final int pStride = nKeys + 2 * L, pShift = L;
+        float[] scores = scratch.scores(rows * pStride);
         int[] keyOff = scratch.keyOffsets(nKeys);
         // the cache's ring offset (a division) is computed once per key here, not once per key per row tile
         for (int j = lo; j <= hi; j++) {
@@ -272,6 +341,15 @@ public final class Attention {
         }
         float[] ck = kv.keys(), cv = kv.values();
         boolean fromDram = (long) nKeys * headDim > DRAM_RANGE_FLOATS;
+        // keys [firstT, nKeys) are scored from the transposed copy (the call's keys), the rest row-major; call key k is
+        // column k + colShift of the copy
+        final int firstT = kt == null ? nKeys : Math.max(0, callStart - lo), colShift = callRow0 + lo - callStart;
+        // the call's keys for every row at once (the item's whole range: a row tile's own range is at most a few keys
+        // narrower), first: its margin slots may overwrite row-major scores' slots, which the tiles below then write
+        if (firstT < nKeys) {
+            scoreRowsT(q, qOff, rowStride, heads, headDim, rows, kt, kvHead, firstT + colShift, nKeys - 1 + colShift,
+                    scores, pStride, pShift - colShift);
+        }
         for (int r = 0; r < rows; r += 4) {
             int last = Math.min(r + 3, rows - 1);
             // keys any row of the tile sees; rows see the subset their own position and visibility allow
@@ -281,22 +359,255 @@ public final class Attention {
                 from = Math.min(from, vis.first(pos) - lo);
                 to = Math.max(to, vis.last(pos, end) - lo);
             }
-            if (FOUR_BY_FOUR) scoreTile(q, qOff, rowStride, heads, headDim, r, rows, ck, callK, callStart - lo, keyOff, from, to,
-                    scores, nKeys);
-            else scoreTile2(q, qOff, rowStride, heads, headDim, r, rows, ck, callK, callStart - lo, keyOff, from, to,
-                    scores, nKeys);
+            if (from < firstT) {
+                int rmTo = Math.min(to, firstT - 1);
+                if (FOUR_BY_FOUR) scoreTile(q, qOff, rowStride, heads, headDim, r, rows, ck, callK, callStart - lo, keyOff, from,
+                        rmTo, scores, pStride, pShift);
+                else scoreTile2(q, qOff, rowStride, heads, headDim, r, rows, ck, callK, callStart - lo, keyOff, from, rmTo,
+                        scores, pStride, pShift);
+            }
             for (int row = r; row <= last; row++) {
                 int pos = firstPos + row / heads;
-                softmax(scores, row * nKeys, vis.first(pos) - lo, vis.last(pos, end) - lo, from, to);
+                // zeroes every key of the group's range a row does not see, so a value tile may span any rows
+                softmax(scores, row * pStride + pShift, vis.first(pos) - lo, vis.last(pos, end) - lo, 0, nKeys - 1);
             }
-            for (int row = r; row <= last; row++) {
-                int o = rowOffset(outOff, rowStride, heads, headDim, row);
-                java.util.Arrays.fill(out, o, o + headDim, 0f);
-            }
+        }
+        for (int row = 0; row < rows; row++) {
+            int o = rowOffset(outOff, rowStride, heads, headDim, row);
+            java.util.Arrays.fill(out, o, o + headDim, 0f);
+        }
+        int r = 0;
+        // 512 bits: six rows per value tile (24 accumulators of AVX-512's 32 registers) while six remain, then four
+        final boolean six = sixRowValues;
+        for (; six && r + 6 <= rows; r += 6) {
+            int from = keysFrom(vis, firstPos, heads, r, r + 5) - lo, to = keysTo(vis, firstPos, heads, r, r + 5, end) - lo;
             for (int k = from; k <= to; k += VALUE_KEY_BLOCK) {
-                if (fromDram) scratch.sink += touchRows(cv, callV, callStart - lo, keyOff, k, Math.min(to, k + VALUE_KEY_BLOCK - 1), headDim);
-                valueTile(cv, callV, callStart - lo, keyOff, k, Math.min(to, k + VALUE_KEY_BLOCK - 1), scores,
-                        nKeys, r, rows, heads, headDim, out, outOff, rowStride);
+                int kEnd = Math.min(to, k + VALUE_KEY_BLOCK - 1);
+                if (fromDram) scratch.sink += touchRows(cv, callV, callStart - lo, keyOff, k, kEnd, headDim);
+                valueTile6(cv, callV, callStart - lo, keyOff, k, kEnd, scores, pStride, pShift, r, heads, headDim, out,
+                        outOff, rowStride, kvDim);
+            }
+        }
+        for (; r < rows; r += 4) {
+            int last = Math.min(r + 3, rows - 1);
+            int from = keysFrom(vis, firstPos, heads, r, last) - lo, to = keysTo(vis, firstPos, heads, r, last, end) - lo;
+            for (int k = from; k <= to; k += VALUE_KEY_BLOCK) {
+                int kEnd = Math.min(to, k + VALUE_KEY_BLOCK - 1);
+                if (fromDram) scratch.sink += touchRows(cv, callV, callStart - lo, keyOff, k, kEnd, headDim);
+                valueTile(cv, callV, callStart - lo, keyOff, k, kEnd, scores, pStride, pShift, r, rows, heads, headDim, out,
+                        outOff, rowStride);
+            }
+        }
+    }
+
+    /** The first key any of rows [r, last] sees. */
+    private static int keysFrom(Visibility vis, int firstPos, int heads, int r, int last) {
+        int from = Integer.MAX_VALUE;
+        for (int row = r; row <= last; row++) from = Math.min(from, vis.first(firstPos + row / heads));
+        return from;
+    }
+
+    /** The last key any of rows [r, last] sees. */
+    private static int keysTo(Visibility vis, int firstPos, int heads, int r, int last, int end) {
+        int to = Integer.MIN_VALUE;
+        for (int row = r; row <= last; row++) to = Math.max(to, vis.last(firstPos + row / heads, end));
+        return to;
+    }
+
+    /**
+     * scores[row][c + slot0] = q_row · K_c for every row of the item and the call's keys in columns [cFrom, cTo] of
+     * {@code kt}, whole vectors of keys from the aligned column at or below cFrom to the one past cTo (the extra slots
+     * land in the score rows' margins or on keys the softmax then zeroes). Each dimension of the head is one broadcast
+     * query element per row times one loaded vector of keys per accumulator, so a score needs no lane sum: it is the
+     * sum, in order, of chains of fused multiply-adds over {@link #SCORE_DIMS} consecutive dimensions, the same chains
+     * whichever tile width computes it, so a score's bits do not depend on where its key falls among the vectors.
+     */
+    private static void scoreRowsT(float[] q, int qOff, int rowStride, int heads, int headDim, int rows,
+                                   TransposedKeys kt, int kvHead, int cFrom, int cTo,
+                                   float[] scores, int pStride, int slot0) {
+        final int P = TransposedKeys.PANEL;
+        int c = cFrom / L * L, cEnd = (cTo + L) / L * L;
+        // whole panels take the widest tile (512 bits: 4 rows × 4 key vectors, 16 accumulators, 4 loads and a broadcast;
+        // below, 4 × 2 fits 16 registers), the ragged ends narrower ones within their panel
+        while (c < cEnd) {
+            int vectors = c % P == 0 && c + P <= cEnd ? P / L : FOUR_BY_FOUR && c % (2 * L) == 0 && c + 2 * L <= cEnd ? 2 : 1;
+            scoreColumnsT(q, qOff, rowStride, heads, headDim, rows, kt, kvHead, c, vectors, scores, pStride, slot0);
+            c += vectors * L;
+        }
+    }
+
+    /**
+     * Scores of every row over the {@code vectors} key vectors from column {@code c}: a block of {@link #SCORE_DIMS}
+     * dimensions of those keys (8 KB at 512 bits, contiguous) is read once and used by every 4-row tile while in L1.
+     */
+    private static void scoreColumnsT(float[] q, int qOff, int rowStride, int heads, int headDim, int rows,
+                                      TransposedKeys kt, int kvHead, int c, int vectors,
+                                      float[] scores, int pStride, int slot0) {
+        final float[] k = kt.keys();
+        for (int d0 = 0; d0 < headDim; d0 += SCORE_DIMS) {
+            int ko = kt.at(kvHead, c, d0);
+            for (int r = 0; r < rows; r += 4) {
+                int r1 = Math.min(r + 1, rows - 1), r2 = Math.min(r + 2, rows - 1), r3 = Math.min(r + 3, rows - 1);
+                int qo0 = rowOffset(qOff, rowStride, heads, headDim, r), qo1 = rowOffset(qOff, rowStride, heads, headDim, r1);
+                int qo2 = rowOffset(qOff, rowStride, heads, headDim, r2), qo3 = rowOffset(qOff, rowStride, heads, headDim, r3);
+                int s0 = r * pStride + slot0 + c, s1 = r1 * pStride + slot0 + c, s2 = r2 * pStride + slot0 + c, s3 = r3 * pStride + slot0 + c;
+                int real = Math.min(4, rows - r);
+                if (vectors == 4) scoreT4x4(q, qo0, qo1, qo2, qo3, headDim, k, ko, scores, s0, s1, s2, s3, real, d0);
+                else if (vectors == 2) scoreT4x2(q, qo0, qo1, qo2, qo3, headDim, k, ko, scores, s0, s1, s2, s3, real, d0);
+                else scoreT4x1(q, qo0, qo1, qo2, qo3, headDim, k, ko, scores, s0, s1, s2, s3, real, d0);
+            }
+        }
+    }
+
+    private static void scoreT4x4(float[] q, int qo0, int qo1, int qo2, int qo3, int headDim, float[] kt,
+                                  int ko, float[] s, int s0, int s1, int s2, int s3, int real, int d0) {
+        final FloatVector z = FloatVector.zero(F);
+        {
+            FloatVector c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
+            // o = kb + d·PANEL: an index linear in the loop variable, so C2 range-checks the loads once per loop
+            int dEnd = Math.min(headDim, d0 + SCORE_DIMS), kb = ko - d0 * TransposedKeys.PANEL;
+            for (int d = d0; d < dEnd; d++) {
+                int o = kb + d * TransposedKeys.PANEL;
+                FloatVector k0 = FloatVector.fromArray(F, kt, o), k1 = FloatVector.fromArray(F, kt, o + L), k2 = FloatVector.fromArray(F, kt, o + 2 * L), k3 = FloatVector.fromArray(F, kt, o + 3 * L);
+                FloatVector b;
+                b = FloatVector.broadcast(F, q[qo0 + d]);
+                c00 = k0.fma(b, c00);
+                c01 = k1.fma(b, c01);
+                c02 = k2.fma(b, c02);
+                c03 = k3.fma(b, c03);
+                b = FloatVector.broadcast(F, q[qo1 + d]);
+                c10 = k0.fma(b, c10);
+                c11 = k1.fma(b, c11);
+                c12 = k2.fma(b, c12);
+                c13 = k3.fma(b, c13);
+                b = FloatVector.broadcast(F, q[qo2 + d]);
+                c20 = k0.fma(b, c20);
+                c21 = k1.fma(b, c21);
+                c22 = k2.fma(b, c22);
+                c23 = k3.fma(b, c23);
+                b = FloatVector.broadcast(F, q[qo3 + d]);
+                c30 = k0.fma(b, c30);
+                c31 = k1.fma(b, c31);
+                c32 = k2.fma(b, c32);
+                c33 = k3.fma(b, c33);
+            }
+            // a clamped row (past the last real one) aliases a real row's slots: adding it too would count it twice
+            if (d0 == 0) {
+                if (real > 3) FV.cast(c30).intoArray(s, s3);
+                if (real > 3) FV.cast(c31).intoArray(s, s3 + L);
+                if (real > 3) FV.cast(c32).intoArray(s, s3 + 2 * L);
+                if (real > 3) FV.cast(c33).intoArray(s, s3 + 3 * L);
+                if (real > 2) FV.cast(c20).intoArray(s, s2);
+                if (real > 2) FV.cast(c21).intoArray(s, s2 + L);
+                if (real > 2) FV.cast(c22).intoArray(s, s2 + 2 * L);
+                if (real > 2) FV.cast(c23).intoArray(s, s2 + 3 * L);
+                if (real > 1) FV.cast(c10).intoArray(s, s1);
+                if (real > 1) FV.cast(c11).intoArray(s, s1 + L);
+                if (real > 1) FV.cast(c12).intoArray(s, s1 + 2 * L);
+                if (real > 1) FV.cast(c13).intoArray(s, s1 + 3 * L);
+                FV.cast(c00).intoArray(s, s0);
+                FV.cast(c01).intoArray(s, s0 + L);
+                FV.cast(c02).intoArray(s, s0 + 2 * L);
+                FV.cast(c03).intoArray(s, s0 + 3 * L);
+            } else {
+                if (real > 3) FloatVector.fromArray(F, s, s3).add(FV.cast(c30)).intoArray(s, s3);
+                if (real > 3) FloatVector.fromArray(F, s, s3 + L).add(FV.cast(c31)).intoArray(s, s3 + L);
+                if (real > 3) FloatVector.fromArray(F, s, s3 + 2 * L).add(FV.cast(c32)).intoArray(s, s3 + 2 * L);
+                if (real > 3) FloatVector.fromArray(F, s, s3 + 3 * L).add(FV.cast(c33)).intoArray(s, s3 + 3 * L);
+                if (real > 2) FloatVector.fromArray(F, s, s2).add(FV.cast(c20)).intoArray(s, s2);
+                if (real > 2) FloatVector.fromArray(F, s, s2 + L).add(FV.cast(c21)).intoArray(s, s2 + L);
+                if (real > 2) FloatVector.fromArray(F, s, s2 + 2 * L).add(FV.cast(c22)).intoArray(s, s2 + 2 * L);
+                if (real > 2) FloatVector.fromArray(F, s, s2 + 3 * L).add(FV.cast(c23)).intoArray(s, s2 + 3 * L);
+                if (real > 1) FloatVector.fromArray(F, s, s1).add(FV.cast(c10)).intoArray(s, s1);
+                if (real > 1) FloatVector.fromArray(F, s, s1 + L).add(FV.cast(c11)).intoArray(s, s1 + L);
+                if (real > 1) FloatVector.fromArray(F, s, s1 + 2 * L).add(FV.cast(c12)).intoArray(s, s1 + 2 * L);
+                if (real > 1) FloatVector.fromArray(F, s, s1 + 3 * L).add(FV.cast(c13)).intoArray(s, s1 + 3 * L);
+                FloatVector.fromArray(F, s, s0).add(FV.cast(c00)).intoArray(s, s0);
+                FloatVector.fromArray(F, s, s0 + L).add(FV.cast(c01)).intoArray(s, s0 + L);
+                FloatVector.fromArray(F, s, s0 + 2 * L).add(FV.cast(c02)).intoArray(s, s0 + 2 * L);
+                FloatVector.fromArray(F, s, s0 + 3 * L).add(FV.cast(c03)).intoArray(s, s0 + 3 * L);
+            }
+        }
+    }
+
+    private static void scoreT4x2(float[] q, int qo0, int qo1, int qo2, int qo3, int headDim, float[] kt,
+                                  int ko, float[] s, int s0, int s1, int s2, int s3, int real, int d0) {
+        final FloatVector z = FloatVector.zero(F);
+        {
+            FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+            // o = kb + d·PANEL: an index linear in the loop variable, so C2 range-checks the loads once per loop
+            int dEnd = Math.min(headDim, d0 + SCORE_DIMS), kb = ko - d0 * TransposedKeys.PANEL;
+            for (int d = d0; d < dEnd; d++) {
+                int o = kb + d * TransposedKeys.PANEL;
+                FloatVector k0 = FloatVector.fromArray(F, kt, o), k1 = FloatVector.fromArray(F, kt, o + L);
+                FloatVector b;
+                b = FloatVector.broadcast(F, q[qo0 + d]);
+                c00 = k0.fma(b, c00);
+                c01 = k1.fma(b, c01);
+                b = FloatVector.broadcast(F, q[qo1 + d]);
+                c10 = k0.fma(b, c10);
+                c11 = k1.fma(b, c11);
+                b = FloatVector.broadcast(F, q[qo2 + d]);
+                c20 = k0.fma(b, c20);
+                c21 = k1.fma(b, c21);
+                b = FloatVector.broadcast(F, q[qo3 + d]);
+                c30 = k0.fma(b, c30);
+                c31 = k1.fma(b, c31);
+            }
+            // a clamped row (past the last real one) aliases a real row's slots: adding it too would count it twice
+            if (d0 == 0) {
+                if (real > 3) FV.cast(c30).intoArray(s, s3);
+                if (real > 3) FV.cast(c31).intoArray(s, s3 + L);
+                if (real > 2) FV.cast(c20).intoArray(s, s2);
+                if (real > 2) FV.cast(c21).intoArray(s, s2 + L);
+                if (real > 1) FV.cast(c10).intoArray(s, s1);
+                if (real > 1) FV.cast(c11).intoArray(s, s1 + L);
+                FV.cast(c00).intoArray(s, s0);
+                FV.cast(c01).intoArray(s, s0 + L);
+            } else {
+                if (real > 3) FloatVector.fromArray(F, s, s3).add(FV.cast(c30)).intoArray(s, s3);
+                if (real > 3) FloatVector.fromArray(F, s, s3 + L).add(FV.cast(c31)).intoArray(s, s3 + L);
+                if (real > 2) FloatVector.fromArray(F, s, s2).add(FV.cast(c20)).intoArray(s, s2);
+                if (real > 2) FloatVector.fromArray(F, s, s2 + L).add(FV.cast(c21)).intoArray(s, s2 + L);
+                if (real > 1) FloatVector.fromArray(F, s, s1).add(FV.cast(c10)).intoArray(s, s1);
+                if (real > 1) FloatVector.fromArray(F, s, s1 + L).add(FV.cast(c11)).intoArray(s, s1 + L);
+                FloatVector.fromArray(F, s, s0).add(FV.cast(c00)).intoArray(s, s0);
+                FloatVector.fromArray(F, s, s0 + L).add(FV.cast(c01)).intoArray(s, s0 + L);
+            }
+        }
+    }
+
+    private static void scoreT4x1(float[] q, int qo0, int qo1, int qo2, int qo3, int headDim, float[] kt,
+                                  int ko, float[] s, int s0, int s1, int s2, int s3, int real, int d0) {
+        final FloatVector z = FloatVector.zero(F);
+        {
+            FloatVector c0 = z, c1 = z, c2 = z, c3 = z;
+            // o = kb + d·PANEL: an index linear in the loop variable, so C2 range-checks the loads once per loop
+            int dEnd = Math.min(headDim, d0 + SCORE_DIMS), kb = ko - d0 * TransposedKeys.PANEL;
+            for (int d = d0; d < dEnd; d++) {
+                int o = kb + d * TransposedKeys.PANEL;
+                FloatVector k0 = FloatVector.fromArray(F, kt, o);
+                FloatVector b;
+                b = FloatVector.broadcast(F, q[qo0 + d]);
+                c0 = k0.fma(b, c0);
+                b = FloatVector.broadcast(F, q[qo1 + d]);
+                c1 = k0.fma(b, c1);
+                b = FloatVector.broadcast(F, q[qo2 + d]);
+                c2 = k0.fma(b, c2);
+                b = FloatVector.broadcast(F, q[qo3 + d]);
+                c3 = k0.fma(b, c3);
+            }
+            // a clamped row (past the last real one) aliases a real row's slots: adding it too would count it twice
+            if (d0 == 0) {
+                if (real > 3) FV.cast(c3).intoArray(s, s3);
+                if (real > 2) FV.cast(c2).intoArray(s, s2);
+                if (real > 1) FV.cast(c1).intoArray(s, s1);
+                FV.cast(c0).intoArray(s, s0);
+            } else {
+                if (real > 3) FloatVector.fromArray(F, s, s3).add(FV.cast(c3)).intoArray(s, s3);
+                if (real > 2) FloatVector.fromArray(F, s, s2).add(FV.cast(c2)).intoArray(s, s2);
+                if (real > 1) FloatVector.fromArray(F, s, s1).add(FV.cast(c1)).intoArray(s, s1);
+                FloatVector.fromArray(F, s, s0).add(FV.cast(c0)).intoArray(s, s0);
             }
         }
     }
@@ -309,11 +620,11 @@ public final class Attention {
      */
     private static void scoreTile(float[] q, int qOff, int rowStride, int heads, int headDim, int r, int rows,
                                   float[] ck, float[] bk, int batchFrom, int[] keyOff, int from, int to,
-                                  float[] scores, int nKeys) {
+                                  float[] scores, int pStride, int pShift) {
         int r1 = Math.min(r + 1, rows - 1), r2 = Math.min(r + 2, rows - 1), r3 = Math.min(r + 3, rows - 1);
         int qo0 = rowOffset(qOff, rowStride, heads, headDim, r), qo1 = rowOffset(qOff, rowStride, heads, headDim, r1);
         int qo2 = rowOffset(qOff, rowStride, heads, headDim, r2), qo3 = rowOffset(qOff, rowStride, heads, headDim, r3);
-        int s0 = r * nKeys, s1 = r1 * nKeys, s2 = r2 * nKeys, s3 = r3 * nKeys;
+        int s0 = r * pStride + pShift, s1 = r1 * pStride + pShift, s2 = r2 * pStride + pShift, s3 = r3 * pStride + pShift;
         int step = F.length(), bound = F.loopBound(headDim);
         for (int k = from; k <= to; k += 4) {
             int k1 = Math.min(k + 1, to), k2 = Math.min(k + 2, to), k3 = Math.min(k + 3, to);
@@ -371,11 +682,11 @@ public final class Attention {
     /** {@link #scoreTile} two keys at a time (8 accumulators): for 16 vector registers. Same scores, bit for bit. */
     private static void scoreTile2(float[] q, int qOff, int rowStride, int heads, int headDim, int r, int rows,
                                    float[] ck, float[] bk, int batchFrom, int[] keyOff, int from, int to,
-                                   float[] scores, int nKeys) {
+                                   float[] scores, int pStride, int pShift) {
         int r1 = Math.min(r + 1, rows - 1), r2 = Math.min(r + 2, rows - 1), r3 = Math.min(r + 3, rows - 1);
         int qo0 = rowOffset(qOff, rowStride, heads, headDim, r), qo1 = rowOffset(qOff, rowStride, heads, headDim, r1);
         int qo2 = rowOffset(qOff, rowStride, heads, headDim, r2), qo3 = rowOffset(qOff, rowStride, heads, headDim, r3);
-        int s0 = r * nKeys, s1 = r1 * nKeys, s2 = r2 * nKeys, s3 = r3 * nKeys;
+        int s0 = r * pStride + pShift, s1 = r1 * pStride + pShift, s2 = r2 * pStride + pShift, s3 = r3 * pStride + pShift;
         int step = F.length(), bound = F.loopBound(headDim);
         for (int k = from; k <= to; k += 2) {
             int k1 = Math.min(k + 1, to);
@@ -459,14 +770,21 @@ public final class Attention {
      * value chunk is loaded once for the four rows.
      */
     private static void valueTile(float[] cv, float[] bv, int batchFrom, int[] keyOff, int from, int to,
-                                  float[] p, int nKeys, int r, int rows, int heads, int headDim,
+                                  float[] p, int pStride, int pShift, int r, int rows, int heads, int headDim,
                                   float[] out, int outOff, int rowStride) {
+        valueTile(cv, bv, batchFrom, keyOff, from, to, p, pStride, pShift, r, rows, heads, headDim, out, outOff, rowStride, 0);
+    }
+
+    /** {@link #valueTile} over the head's elements from {@code d0} on. */
+    private static void valueTile(float[] cv, float[] bv, int batchFrom, int[] keyOff, int from, int to,
+                                  float[] p, int pStride, int pShift, int r, int rows, int heads, int headDim,
+                                  float[] out, int outOff, int rowStride, int d0) {
         int r1 = Math.min(r + 1, rows - 1), r2 = Math.min(r + 2, rows - 1), r3 = Math.min(r + 3, rows - 1);
         int oo0 = rowOffset(outOff, rowStride, heads, headDim, r), oo1 = rowOffset(outOff, rowStride, heads, headDim, r1);
         int oo2 = rowOffset(outOff, rowStride, heads, headDim, r2), oo3 = rowOffset(outOff, rowStride, heads, headDim, r3);
-        int p0 = r * nKeys, p1 = r1 * nKeys, p2 = r2 * nKeys, p3 = r3 * nKeys;
+        int p0 = r * pStride + pShift, p1 = r1 * pStride + pShift, p2 = r2 * pStride + pShift, p3 = r3 * pStride + pShift;
         int step = F.length();
-        int d = 0;
+        int d = d0;
         for (; FOUR_BY_FOUR && d + 4 * step <= headDim; d += 4 * step) {
             FloatVector c00 = FloatVector.fromArray(F, out, oo0 + d), c01 = FloatVector.fromArray(F, out, oo0 + d + step);
             FloatVector c02 = FloatVector.fromArray(F, out, oo0 + d + 2 * step), c03 = FloatVector.fromArray(F, out, oo0 + d + 3 * step);
@@ -579,6 +897,146 @@ public final class Attention {
             out[oo2 + d] = x2;
             out[oo1 + d] = x1;
             out[oo0 + d] = x0;
+        }
+    }
+
+    /**
+     * {@link #valueTile} for six whole rows [r, r+6) at 512 bits: 24 accumulators, 4 value vectors and a broadcast (29
+     * of AVX-512's 32 registers), so each value chunk loaded serves six rows instead of four. Every output element is
+     * the same chain of fused multiply-adds over the keys as in the four-row tile: the same bits.
+     */
+    private static void valueTile6(float[] cv, float[] bv, int batchFrom, int[] keyOff, int from, int to,
+                                   float[] p, int pStride, int pShift, int r, int heads, int headDim,
+                                   float[] out, int outOff, int rowStride, int kvDim) {
+        int oo0 = rowOffset(outOff, rowStride, heads, headDim, r), p0 = r * pStride + pShift;
+        int oo1 = rowOffset(outOff, rowStride, heads, headDim, r + 1), p1 = (r + 1) * pStride + pShift;
+        int oo2 = rowOffset(outOff, rowStride, heads, headDim, r + 2), p2 = (r + 2) * pStride + pShift;
+        int oo3 = rowOffset(outOff, rowStride, heads, headDim, r + 3), p3 = (r + 3) * pStride + pShift;
+        int oo4 = rowOffset(outOff, rowStride, heads, headDim, r + 4), p4 = (r + 4) * pStride + pShift;
+        int oo5 = rowOffset(outOff, rowStride, heads, headDim, r + 5), p5 = (r + 5) * pStride + pShift;
+        int d = 0;
+        for (; d + 4 * L <= headDim; d += 4 * L) {
+            FloatVector c00 = FloatVector.fromArray(F, out, oo0 + d), c01 = FloatVector.fromArray(F, out, oo0 + d + L);
+            FloatVector c02 = FloatVector.fromArray(F, out, oo0 + d + 2 * L), c03 = FloatVector.fromArray(F, out, oo0 + d + 3 * L);
+            FloatVector c10 = FloatVector.fromArray(F, out, oo1 + d), c11 = FloatVector.fromArray(F, out, oo1 + d + L);
+            FloatVector c12 = FloatVector.fromArray(F, out, oo1 + d + 2 * L), c13 = FloatVector.fromArray(F, out, oo1 + d + 3 * L);
+            FloatVector c20 = FloatVector.fromArray(F, out, oo2 + d), c21 = FloatVector.fromArray(F, out, oo2 + d + L);
+            FloatVector c22 = FloatVector.fromArray(F, out, oo2 + d + 2 * L), c23 = FloatVector.fromArray(F, out, oo2 + d + 3 * L);
+            FloatVector c30 = FloatVector.fromArray(F, out, oo3 + d), c31 = FloatVector.fromArray(F, out, oo3 + d + L);
+            FloatVector c32 = FloatVector.fromArray(F, out, oo3 + d + 2 * L), c33 = FloatVector.fromArray(F, out, oo3 + d + 3 * L);
+            FloatVector c40 = FloatVector.fromArray(F, out, oo4 + d), c41 = FloatVector.fromArray(F, out, oo4 + d + L);
+            FloatVector c42 = FloatVector.fromArray(F, out, oo4 + d + 2 * L), c43 = FloatVector.fromArray(F, out, oo4 + d + 3 * L);
+            FloatVector c50 = FloatVector.fromArray(F, out, oo5 + d), c51 = FloatVector.fromArray(F, out, oo5 + d + L);
+            FloatVector c52 = FloatVector.fromArray(F, out, oo5 + d + 2 * L), c53 = FloatVector.fromArray(F, out, oo5 + d + 3 * L);
+            if (from >= batchFrom) {
+                // only the call's keys (an encoder, a prompt's own): value rows at a fixed stride, an index linear in k
+                // that C2 range-checks once per loop instead of a table look-up and an array choice per key
+                int vb = keyOff[from] - from * kvDim + d;
+                for (int k = from; k <= to; k++) {
+                    int o = vb + k * kvDim;
+                    FloatVector v0 = FloatVector.fromArray(F, bv, o), v1 = FloatVector.fromArray(F, bv, o + L);
+                    FloatVector v2 = FloatVector.fromArray(F, bv, o + 2 * L), v3 = FloatVector.fromArray(F, bv, o + 3 * L);
+                    FloatVector w;
+                    w = FloatVector.broadcast(F, p[p0 + k]);
+                    c00 = v0.fma(w, c00);
+                    c01 = v1.fma(w, c01);
+                    c02 = v2.fma(w, c02);
+                    c03 = v3.fma(w, c03);
+                    w = FloatVector.broadcast(F, p[p1 + k]);
+                    c10 = v0.fma(w, c10);
+                    c11 = v1.fma(w, c11);
+                    c12 = v2.fma(w, c12);
+                    c13 = v3.fma(w, c13);
+                    w = FloatVector.broadcast(F, p[p2 + k]);
+                    c20 = v0.fma(w, c20);
+                    c21 = v1.fma(w, c21);
+                    c22 = v2.fma(w, c22);
+                    c23 = v3.fma(w, c23);
+                    w = FloatVector.broadcast(F, p[p3 + k]);
+                    c30 = v0.fma(w, c30);
+                    c31 = v1.fma(w, c31);
+                    c32 = v2.fma(w, c32);
+                    c33 = v3.fma(w, c33);
+                    w = FloatVector.broadcast(F, p[p4 + k]);
+                    c40 = v0.fma(w, c40);
+                    c41 = v1.fma(w, c41);
+                    c42 = v2.fma(w, c42);
+                    c43 = v3.fma(w, c43);
+                    w = FloatVector.broadcast(F, p[p5 + k]);
+                    c50 = v0.fma(w, c50);
+                    c51 = v1.fma(w, c51);
+                    c52 = v2.fma(w, c52);
+                    c53 = v3.fma(w, c53);
+                }
+            } else {
+                for (int k = from; k <= to; k++) {
+                    float[] a = k >= batchFrom ? bv : cv;
+                    int o = keyOff[k] + d;
+                    FloatVector v0 = FloatVector.fromArray(F, a, o), v1 = FloatVector.fromArray(F, a, o + L);
+                    FloatVector v2 = FloatVector.fromArray(F, a, o + 2 * L), v3 = FloatVector.fromArray(F, a, o + 3 * L);
+                    FloatVector w;
+                    w = FloatVector.broadcast(F, p[p0 + k]);
+                    c00 = v0.fma(w, c00);
+                    c01 = v1.fma(w, c01);
+                    c02 = v2.fma(w, c02);
+                    c03 = v3.fma(w, c03);
+                    w = FloatVector.broadcast(F, p[p1 + k]);
+                    c10 = v0.fma(w, c10);
+                    c11 = v1.fma(w, c11);
+                    c12 = v2.fma(w, c12);
+                    c13 = v3.fma(w, c13);
+                    w = FloatVector.broadcast(F, p[p2 + k]);
+                    c20 = v0.fma(w, c20);
+                    c21 = v1.fma(w, c21);
+                    c22 = v2.fma(w, c22);
+                    c23 = v3.fma(w, c23);
+                    w = FloatVector.broadcast(F, p[p3 + k]);
+                    c30 = v0.fma(w, c30);
+                    c31 = v1.fma(w, c31);
+                    c32 = v2.fma(w, c32);
+                    c33 = v3.fma(w, c33);
+                    w = FloatVector.broadcast(F, p[p4 + k]);
+                    c40 = v0.fma(w, c40);
+                    c41 = v1.fma(w, c41);
+                    c42 = v2.fma(w, c42);
+                    c43 = v3.fma(w, c43);
+                    w = FloatVector.broadcast(F, p[p5 + k]);
+                    c50 = v0.fma(w, c50);
+                    c51 = v1.fma(w, c51);
+                    c52 = v2.fma(w, c52);
+                    c53 = v3.fma(w, c53);
+                }
+            }
+            FV.cast(c00).intoArray(out, oo0 + d);
+            FV.cast(c01).intoArray(out, oo0 + d + L);
+            FV.cast(c02).intoArray(out, oo0 + d + 2 * L);
+            FV.cast(c03).intoArray(out, oo0 + d + 3 * L);
+            FV.cast(c10).intoArray(out, oo1 + d);
+            FV.cast(c11).intoArray(out, oo1 + d + L);
+            FV.cast(c12).intoArray(out, oo1 + d + 2 * L);
+            FV.cast(c13).intoArray(out, oo1 + d + 3 * L);
+            FV.cast(c20).intoArray(out, oo2 + d);
+            FV.cast(c21).intoArray(out, oo2 + d + L);
+            FV.cast(c22).intoArray(out, oo2 + d + 2 * L);
+            FV.cast(c23).intoArray(out, oo2 + d + 3 * L);
+            FV.cast(c30).intoArray(out, oo3 + d);
+            FV.cast(c31).intoArray(out, oo3 + d + L);
+            FV.cast(c32).intoArray(out, oo3 + d + 2 * L);
+            FV.cast(c33).intoArray(out, oo3 + d + 3 * L);
+            FV.cast(c40).intoArray(out, oo4 + d);
+            FV.cast(c41).intoArray(out, oo4 + d + L);
+            FV.cast(c42).intoArray(out, oo4 + d + 2 * L);
+            FV.cast(c43).intoArray(out, oo4 + d + 3 * L);
+            FV.cast(c50).intoArray(out, oo5 + d);
+            FV.cast(c51).intoArray(out, oo5 + d + L);
+            FV.cast(c52).intoArray(out, oo5 + d + 2 * L);
+            FV.cast(c53).intoArray(out, oo5 + d + 3 * L);
+        }
+        if (d < headDim) {
+            // the head's rest (not a multiple of four vectors): the four-row tile's remainder loops over rows r..r+3, then
+            // r+4, r+5 (a tile clamped at r+5)
+            valueTile(cv, bv, batchFrom, keyOff, from, to, p, pStride, pShift, r, r + 6, heads, headDim, out, outOff, rowStride, d);
+            valueTile(cv, bv, batchFrom, keyOff, from, to, p, pStride, pShift, r + 4, r + 6, heads, headDim, out, outOff, rowStride, d);
         }
     }
 

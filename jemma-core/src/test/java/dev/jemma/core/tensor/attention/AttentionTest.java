@@ -66,6 +66,61 @@ class AttentionTest {
         Attention.attend(pool, Attention.scratch(pool.threads()), Visibility.causal(window), KvView.ring(cache, 0), q, actual,
                 0, batch, cached, heads, kvHeads, headDim, bk, bv);
         assertClose(actual, expected);
+        // the models' path: from 16 rows on, the call's keys are scored from a transposed copy
+        assertClose(viaRuns(Visibility.causal(window), KvView.ring(cache, 0), q, 0, batch, cached, heads, kvHeads, headDim,
+                bk, bv), expected);
+    }
+
+    /** {@link Attention#attend(ThreadPool, Attention.Scratch[], Attention.Runs, float[], float[], int, int, int, float[], float[])} with one sequence. */
+    private static float[] viaRuns(Visibility vis, KvView kv, float[] q, int row0, int batch, int start, int heads,
+                                   int kvHeads, int headDim, float[] bk, float[] bv) {
+        Attention.Runs runs = new Attention.Runs();
+        runs.add(vis, kv, row0, batch, start);
+        float[] out = new float[q.length];
+        Attention.attend(pool, Attention.scratch(pool.threads()), runs, q, out, heads, kvHeads, headDim, bk, bv);
+        return out;
+    }
+
+    /**
+     * Several texts in one encoder call, as EmbeddingGemma runs them: long ones (≥ 16 rows: scored from the transposed
+     * keys, at every alignment of their first row against the vector) and short ones (row-major) side by side, against
+     * each text attended alone by the per-head reference; head sizes a multiple of the vector and not.
+     */
+    @ParameterizedTest(name = "heads {0}/{1}, headDim {2}, window {3}")
+    @CsvSource({
+            "3, 1, 256, 0",
+            "3, 1, 256, 5",
+            "4, 1, 72, 0",
+            "8, 2, 48, 9",
+            "2, 2, 20, 3",
+    })
+    void encoderRunsMatchEachTextAlone(int heads, int kvHeads, int headDim, int window) {
+        int[] lengths = {17, 5, 40, 16, 1, 33, 70};
+        int kvDim = kvHeads * headDim, qDim = heads * headDim, group = heads / kvHeads, rows = 0;
+        for (int n : lengths) rows += n;
+        Random rnd = new Random(17L * heads + headDim + window);
+        float[] q = random(rnd, rows * qDim), k = random(rnd, rows * kvDim), v = random(rnd, rows * kvDim);
+        Visibility vis = window == 0 ? Visibility.BIDIRECTIONAL : Visibility.symmetric(window);
+        Attention.Runs runs = new Attention.Runs();
+        float[] expected = new float[rows * qDim];
+        float[] scores = new float[rows];
+        int row0 = 0;
+        for (int n : lengths) {
+            runs.add(vis, KvView.none(), row0, n, 0);
+            float[] tk = java.util.Arrays.copyOfRange(k, row0 * kvDim, (row0 + n) * kvDim);
+            float[] tv = java.util.Arrays.copyOfRange(v, row0 * kvDim, (row0 + n) * kvDim);
+            for (int t = 0; t < n; t++) {
+                for (int h = 0; h < heads; h++) {
+                    int o = (row0 + t) * qDim + h * headDim;
+                    Attention.attendOne(vis, q, o, t, n - 1, KvView.none(), tk, tv, 0, kvDim, h / group, headDim, scores,
+                            expected, o);
+                }
+            }
+            row0 += n;
+        }
+        float[] actual = new float[expected.length];
+        Attention.attend(pool, Attention.scratch(pool.threads()), runs, q, actual, heads, kvHeads, headDim, k, v);
+        assertClose(actual, expected);
     }
 
     /** Gemma 3n: a layer reading another layer's cache through {@code source}, over a ring that has wrapped. */
@@ -214,6 +269,10 @@ class AttentionTest {
         Attention.attend(pool, Attention.scratch(pool.threads()), vis, kv, q, actual, row0, batch, cached, heads, kvHeads,
                 headDim, bk, bv);
         assertClose(actual, expected, 1e-4f);
+        // rows before row0 are not the sequence's: compare its rows only
+        float[] runs = viaRuns(vis, kv, q, row0, batch, cached, heads, kvHeads, headDim, bk, bv);
+        java.util.Arrays.fill(runs, 0, row0 * qDim, 0f);
+        assertClose(runs, expected, 1e-4f);
     }
 
     @Test
