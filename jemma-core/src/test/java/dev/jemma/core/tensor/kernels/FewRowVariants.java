@@ -58,6 +58,8 @@ public final class FewRowVariants {
                 case "base" -> base::run;
                 case "tok" -> () -> Int8Kernels.q8(w, 0, Interleaved.groups(rows), rows, nb, xq, 0, out);
                 case "tok2" -> () -> tokQ8x2(w, 0, Interleaved.groups(rows), rows, nb, xq.q, xq.d, 0, 0, out, 0);
+                case "q8i" -> () -> q8i(w, 0, items, rows, nb, xq, xf, out, acc);
+                case "q8n" -> () -> q8n(w, 0, items, rows, nb, xq, xf, out, acc);
                 case "old4" -> () -> oldQ4(w, 0, items, rows, nb, xq, out, acc);
                 case "old" -> () -> oldQ8(w, 0, items, rows, nb, xq, xf0, out, acc);
                 case "copy", "t", "k" -> { int v = vs[i].charAt(0); yield () -> q8(v, w, 0, items, rows, nb, xq, xf0, xt, out, acc); }
@@ -779,6 +781,162 @@ public final class FewRowVariants {
                     FV.cast(s1).intoArray(out, o + 16 + e, F.indexInRange(16 + e, rows - r0));
                 }
             }
+        }
+    }
+
+    /** Int8FewTokens.q8 at 512 bits for 8 tokens with {@link #q8x8i}. */
+    static void q8i(MemorySegment w, int i0, int i1, int rows, int nb, QuantizedActivations a, float[] xf, float[] out, float[] acc) {
+        final int groups = Interleaved.groups(rows);
+        final long gBytes = (long) nb * Interleaved.Q8_TILE;
+        for (int item = i0; item < i1; item++) {
+            for (int g = 2 * item; g < Math.min(groups, 2 * item + 2); g++) {
+                final int r0 = g * Interleaved.ROWS;
+                final int lo = Math.min(FL, rows - r0), hi = Math.min(FL, rows - r0 - 16);
+                if (lo <= 0) continue;
+                q8x8i(w, g * gBytes, 0, nb, xf, a.d, a.tokens, 0, acc);
+                for (int j = 0; j < 8; j++) {
+                    System.arraycopy(acc, j * PASS, out, j * rows + r0, lo);
+                    if (hi > 0) System.arraycopy(acc, j * PASS + FL, out, j * rows + r0 + 16, hi);
+                }
+            }
+        }
+    }
+
+    static void q8x8i(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int n, int t, float[] acc) {
+        Arrays.fill(acc, 0, 8 * PASS, 0f);
+        final int e = l0 / 2;
+        final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb, d3 = d2 + nb, d4 = d3 + nb, d5 = d4 + nb, d6 = d5 + nb, d7 = d6 + nb;
+        for (int b = 0; b < nb; b++) {
+            final long tile = go + (long) b * Interleaved.Q8_TILE;
+            FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0, a5 = a0, b5 = a0, a6 = a0, b6 = a0, a7 = a0, b7 = a0;
+            // xo: the column's activations, token after token (QuantizedActivations.floats)
+            for (long off = tile + 64 + l0, end = off + 32 * 32, xo = (32L * b) * n + t; off < end; off += 32, xo += n) {
+                ShortVector p = SV.cast(BHV.cast(ByteVector.fromMemorySegment(BH, w, off, LE))
+                        .convertShape(VectorOperators.B2S, S, 0));
+                FloatVector lo = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .convert(VectorOperators.I2F, 0));
+                FloatVector hi = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0));
+                FloatVector v0 = FloatVector.broadcast(F, xf[(int) xo]);
+                a0 = lo.fma(v0, a0);
+                b0 = hi.fma(v0, b0);
+                FloatVector v1 = FloatVector.broadcast(F, xf[(int) xo + 1]);
+                a1 = lo.fma(v1, a1);
+                b1 = hi.fma(v1, b1);
+                FloatVector v2 = FloatVector.broadcast(F, xf[(int) xo + 2]);
+                a2 = lo.fma(v2, a2);
+                b2 = hi.fma(v2, b2);
+                FloatVector v3 = FloatVector.broadcast(F, xf[(int) xo + 3]);
+                a3 = lo.fma(v3, a3);
+                b3 = hi.fma(v3, b3);
+                FloatVector v4 = FloatVector.broadcast(F, xf[(int) xo + 4]);
+                a4 = lo.fma(v4, a4);
+                b4 = hi.fma(v4, b4);
+                FloatVector v5 = FloatVector.broadcast(F, xf[(int) xo + 5]);
+                a5 = lo.fma(v5, a5);
+                b5 = hi.fma(v5, b5);
+                FloatVector v6 = FloatVector.broadcast(F, xf[(int) xo + 6]);
+                a6 = lo.fma(v6, a6);
+                b6 = hi.fma(v6, b6);
+                FloatVector v7 = FloatVector.broadcast(F, xf[(int) xo + 7]);
+                a7 = lo.fma(v7, a7);
+                b7 = hi.fma(v7, b7);
+            }
+            // per token s = (S·d)·dx + s: Int8Kernels.q8's operations in its order (S exact in f32 as in its int lanes)
+            FloatVector dlo = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector dhi = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
+            FV.cast(a0).mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            FV.cast(b0).mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
+            FV.cast(a1).mul(dlo).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            FV.cast(b1).mul(dhi).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
+            FV.cast(a2).mul(dlo).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
+            FV.cast(b2).mul(dhi).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
+            FloatVector e3 = FloatVector.broadcast(F, xd[d3 + b]);
+            FV.cast(a3).mul(dlo).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
+            FV.cast(b3).mul(dhi).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
+            FloatVector e4 = FloatVector.broadcast(F, xd[d4 + b]);
+            FV.cast(a4).mul(dlo).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS)).intoArray(acc, 4 * PASS);
+            FV.cast(b4).mul(dhi).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS + FL)).intoArray(acc, 4 * PASS + FL);
+            FloatVector e5 = FloatVector.broadcast(F, xd[d5 + b]);
+            FV.cast(a5).mul(dlo).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS)).intoArray(acc, 5 * PASS);
+            FV.cast(b5).mul(dhi).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS + FL)).intoArray(acc, 5 * PASS + FL);
+            FloatVector e6 = FloatVector.broadcast(F, xd[d6 + b]);
+            FV.cast(a6).mul(dlo).fma(e6, FloatVector.fromArray(F, acc, 6 * PASS)).intoArray(acc, 6 * PASS);
+            FV.cast(b6).mul(dhi).fma(e6, FloatVector.fromArray(F, acc, 6 * PASS + FL)).intoArray(acc, 6 * PASS + FL);
+            FloatVector e7 = FloatVector.broadcast(F, xd[d7 + b]);
+            FV.cast(a7).mul(dlo).fma(e7, FloatVector.fromArray(F, acc, 7 * PASS)).intoArray(acc, 7 * PASS);
+            FV.cast(b7).mul(dhi).fma(e7, FloatVector.fromArray(F, acc, 7 * PASS + FL)).intoArray(acc, 7 * PASS + FL);
+        }
+    }
+
+    /** Bound: q8x8 with one token's block scaling (wrong results): what the per-block epilogue costs. */
+    static void q8n(MemorySegment w, int i0, int i1, int rows, int nb, QuantizedActivations a, float[] xf, float[] out, float[] acc) {
+        final int groups = Interleaved.groups(rows);
+        final long gBytes = (long) nb * Interleaved.Q8_TILE;
+        for (int item = i0; item < i1; item++) {
+            for (int g = 2 * item; g < Math.min(groups, 2 * item + 2); g++) {
+                final int r0 = g * Interleaved.ROWS;
+                final int lo = Math.min(FL, rows - r0), hi = Math.min(FL, rows - r0 - 16);
+                if (lo <= 0) continue;
+                q8x8n(w, g * gBytes, 0, nb, xf, a.d, a.tokens, 0, acc);
+                for (int j = 0; j < 8; j++) {
+                    System.arraycopy(acc, j * PASS, out, j * rows + r0, lo);
+                    if (hi > 0) System.arraycopy(acc, j * PASS + FL, out, j * rows + r0 + 16, hi);
+                }
+            }
+        }
+    }
+    static void q8x8n(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int n, int t, float[] acc) {
+        Arrays.fill(acc, 0, 8 * PASS, 0f);
+        final int e = l0 / 2;
+        final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb, d3 = d2 + nb, d4 = d3 + nb, d5 = d4 + nb, d6 = d5 + nb, d7 = d6 + nb;
+        for (int b = 0; b < nb; b++) {
+            final long tile = go + (long) b * Interleaved.Q8_TILE;
+            FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0, a5 = a0, b5 = a0, a6 = a0, b6 = a0, a7 = a0, b7 = a0;
+            // xo: the column's activations, token after token (QuantizedActivations.floats)
+            for (long off = tile + 64 + l0, end = off + 32 * 32, xo = (32L * b) * n + t; off < end; off += 32, xo += n) {
+                ShortVector p = SV.cast(BHV.cast(ByteVector.fromMemorySegment(BH, w, off, LE))
+                        .convertShape(VectorOperators.B2S, S, 0));
+                FloatVector lo = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .convert(VectorOperators.I2F, 0));
+                FloatVector hi = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0));
+                FloatVector v0 = FloatVector.broadcast(F, xf[(int) xo]);
+                a0 = lo.fma(v0, a0);
+                b0 = hi.fma(v0, b0);
+                FloatVector v1 = FloatVector.broadcast(F, xf[(int) xo + 1]);
+                a1 = lo.fma(v1, a1);
+                b1 = hi.fma(v1, b1);
+                FloatVector v2 = FloatVector.broadcast(F, xf[(int) xo + 2]);
+                a2 = lo.fma(v2, a2);
+                b2 = hi.fma(v2, b2);
+                FloatVector v3 = FloatVector.broadcast(F, xf[(int) xo + 3]);
+                a3 = lo.fma(v3, a3);
+                b3 = hi.fma(v3, b3);
+                FloatVector v4 = FloatVector.broadcast(F, xf[(int) xo + 4]);
+                a4 = lo.fma(v4, a4);
+                b4 = hi.fma(v4, b4);
+                FloatVector v5 = FloatVector.broadcast(F, xf[(int) xo + 5]);
+                a5 = lo.fma(v5, a5);
+                b5 = hi.fma(v5, b5);
+                FloatVector v6 = FloatVector.broadcast(F, xf[(int) xo + 6]);
+                a6 = lo.fma(v6, a6);
+                b6 = hi.fma(v6, b6);
+                FloatVector v7 = FloatVector.broadcast(F, xf[(int) xo + 7]);
+                a7 = lo.fma(v7, a7);
+                b7 = hi.fma(v7, b7);
+            }
+            // per token s = (S·d)·dx + s: Int8Kernels.q8's operations in its order (S exact in f32 as in its int lanes)
+            FloatVector dlo = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector dhi = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 32 + 2 * e, LE)).convertShape(VectorOperators.S2I, I, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
+            FV.cast(a0).mul(dlo).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            FV.cast(b0).mul(dhi).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
         }
     }
 }
