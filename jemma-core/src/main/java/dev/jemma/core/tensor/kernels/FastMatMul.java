@@ -361,7 +361,7 @@ public final class FastMatMul implements MatMul {
                 case FEW_TOKENS -> {
                     quantizeActivations(pool);
                     int8Out = int8Output();
-                    if (w.type() == GgmlType.Q8_0) xq.floats();
+                    prepareFew(w);
                     pool.parallelFor(Int8FewTokens.items(w.rows()), fewTask, Int8FewTokens.items(w.rows()));
                 }
                 case INT8_GEMM -> {
@@ -473,7 +473,7 @@ public final class FastMatMul implements MatMul {
             sameInput = false;
             quantizeActivations(pool);
             for (int i = 0; i < ws.length; i++) {
-                if (fusedKernels[i] == Kernel.FEW_TOKENS && ws[i].type() == GgmlType.Q8_0) xq.floats();
+                if (fusedKernels[i] == Kernel.FEW_TOKENS) prepareFew(ws[i]);
             }
             fused = ws;
             fusedOuts = outs;
@@ -528,7 +528,7 @@ public final class FastMatMul implements MatMul {
                 this.prep = null;
             }
             for (int i = 0; i < 2; i++) {
-                if (fusedKernels[i] == Kernel.FEW_TOKENS && gateUp[i].type() == GgmlType.Q8_0) xq.floats();
+                if (fusedKernels[i] == Kernel.FEW_TOKENS) prepareFew(gateUp[i]);
             }
             fused = gateUp;
             fusedOuts = gateUpOut;
@@ -716,6 +716,15 @@ public final class FastMatMul implements MatMul {
     private void fewRange(int i0, int i1, int worker) {
         fewKernel(w, int8Out, i0, i1, worker);
         addResidual(i0 * 2 * Interleaved.ROWS, i1 * 2 * Interleaved.ROWS);
+    }
+
+    /**
+     * The activation layouts w's few-token kernel reads besides {@link #xq} itself (column by column: Q8_0's floats, Q4_0's
+     * shorts), built here on the calling thread before the pool's loop, once per quantization.
+     */
+    private void prepareFew(WeightMatrix w) {
+        if (w.type() == GgmlType.Q8_0) xq.floats();
+        else if (w.type() == GgmlType.Q4_0) xq.shortColumns();
     }
 
     /** Items [i0, i1) (two 32-row groups each) of w through the few-token kernel of its type, every token of {@link #xq}. */

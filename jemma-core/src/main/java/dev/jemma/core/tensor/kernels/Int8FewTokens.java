@@ -39,7 +39,10 @@ import static dev.jemma.core.tensor.kernels.VectorWidth.SV;
  *
  * <p>Shape: a work item is a pair of groups (64 rows). Q4_0 passes take {@link #PASS} rows (two vectors of 16-bit lanes:
  * both groups at 512 bits, a group's two slices at 256, half a group at 128) and 4, 3 or 2 tokens (5 as 3 + 2): 8
- * accumulators, two weight vectors and a broadcast. Q8_0 passes take one slice (two f32 vectors of rows). The per-token
+ * accumulators, two weight vectors and a broadcast; at 512 bits passes of 5 to 8 tokens run on {@link Q4WidePasses}. Q8_0
+ * passes take one slice (two f32 vectors of rows). Both read the activations column by column
+ * ({@link QuantizedActivations#floats}, {@link QuantizedActivations#shortColumns}): a column's broadcasts for all the pass's
+ * tokens sit side by side. The per-token
  * f32 sums wait in a small array in L1 between blocks; a call of one token runs on {@link Int8Kernels}. As everywhere in
  * the kernels, vector values never cross a method boundary and the kernels are written out per token count
  * (docs/PERFORMANCE.md, "A JIT pitfall": C2 boxes vectors it cannot keep in registers).
@@ -57,7 +60,7 @@ public final class Int8FewTokens {
     static final int PASS = 2 * L;
     /** Rows per work item: two groups. */
     static final int ITEM = 2 * Interleaved.ROWS;
-    /** Tokens per pass at most: Q8_0 passes take 8 at 512 bits (16 accumulators of the 32 registers), otherwise 4. */
+    /** Tokens per pass at most: Q8_0 and Q4_0 passes take 8 at 512 bits (16 accumulators of the 32 registers), otherwise 4. */
     static final int BLOCK = L >= 32 ? 8 : 4;
     /** The most tokens any call takes here ({@link #maxTokens} of every type and width is at most this). */
     public static final int MAX_TOKENS = 16;
@@ -112,6 +115,7 @@ public final class Int8FewTokens {
     public static void q4(MemorySegment w, int i0, int i1, int rows, int nb, QuantizedActivations a, float[] out, float[] acc) {
         final int n = a.tokens, groups = Interleaved.groups(rows), padded = groups * Interleaved.ROWS;
         final long gBytes = (long) nb * Interleaved.Q4_TILE;
+        final short[] xc = n == 1 ? null : a.shortColumns(); // built by the caller before the pool's loop (FastMatMul)
         for (int item = i0; item < i1; item++) {
             final int t1 = n == 1 ? 0 : n; // a lone token runs on Int8Kernels
             for (int r = item * ITEM; r < Math.min(rows, (item + 1) * ITEM); r += PASS) {
@@ -120,10 +124,11 @@ public final class Int8FewTokens {
                 final long va = (r / Interleaved.ROWS) * gBytes + 2 * (r % Interleaved.ROWS);
                 final long vb = rb < padded ? (rb / Interleaved.ROWS) * gBytes + 2 * (rb % Interleaved.ROWS) : va;
                 for (int t = 0, k; t < t1; t += k) {
-                    k = block(t1 - t);
-                    if (k == 4) q4x4(w, va, vb, nb, a.q, a.d, a.q4Bias, a.cols, t, acc);
-                    else if (k == 3) q4x3(w, va, vb, nb, a.q, a.d, a.q4Bias, a.cols, t, acc);
-                    else q4x2(w, va, vb, nb, a.q, a.d, a.q4Bias, a.cols, t, acc);
+                    k = Q4WidePasses.ON ? Q4WidePasses.block(t1 - t) : block(t1 - t);
+                    if (k > 4) Q4WidePasses.pass(k, w, va, vb, nb, xc, a.d, a.q4Bias, n, t, acc);
+                    else if (k == 4) q4x4(w, va, vb, nb, xc, a.d, a.q4Bias, n, t, acc);
+                    else if (k == 3) q4x3(w, va, vb, nb, xc, a.d, a.q4Bias, n, t, acc);
+                    else q4x2(w, va, vb, nb, xc, a.d, a.q4Bias, n, t, acc);
                     store(acc, k, out, t, rows, r, valid);
                 }
             }
@@ -170,10 +175,10 @@ public final class Int8FewTokens {
                     if (lo <= 0) continue;
                     for (int t = 0, k; t < t1; t += k) {
                         k = BLOCK == 8 && t1 - t >= 8 && t1 - t != 9 ? 8 : block(t1 - t); // 9 = 4 + 3 + 2: no lone token
-                        if (k == 8) q8x8(w, g * gBytes, l0, nb, xf, a.d, a.cols, t, acc);
-                        else if (k == 4) q8x4(w, g * gBytes, l0, nb, xf, a.d, a.cols, t, acc);
-                        else if (k == 3) q8x3(w, g * gBytes, l0, nb, xf, a.d, a.cols, t, acc);
-                        else q8x2(w, g * gBytes, l0, nb, xf, a.d, a.cols, t, acc);
+                        if (k == 8) q8x8(w, g * gBytes, l0, nb, xf, a.d, a.tokens, t, acc);
+                        else if (k == 4) q8x4(w, g * gBytes, l0, nb, xf, a.d, a.tokens, t, acc);
+                        else if (k == 3) q8x3(w, g * gBytes, l0, nb, xf, a.d, a.tokens, t, acc);
+                        else q8x2(w, g * gBytes, l0, nb, xf, a.d, a.tokens, t, acc);
                         store(acc, k, lo, out, t, rows, r0 + e, hi, r0 + 16 + e);
                     }
                 }
@@ -267,10 +272,9 @@ public final class Int8FewTokens {
      * acc[j·PASS + i] = Σ_b dx_j·(d_i·S_ij), S the exact 16-bit block sums. Written out per token count: accumulators in
      * locals, no loop or helper choosing between vectors (C2 would box them).
      */
-    private static void q4x4(MemorySegment w, long va, long vb, int nb, short[] xq, float[] xd, short[] bias, int cols, int t,
+    private static void q4x4(MemorySegment w, long va, long vb, int nb, short[] xq, float[] xd, short[] bias, int n, int t,
                              float[] acc) {
         Arrays.fill(acc, 0, 4 * PASS, 0f);
-        final int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
         final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb, d3 = d2 + nb;
         for (int b = 0; b < nb; b++) {
             final long ta = va + (long) b * Interleaved.Q4_TILE, tb = vb + (long) b * Interleaved.Q4_TILE;
@@ -278,61 +282,62 @@ public final class Int8FewTokens {
             ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]), b1 = a1;
             ShortVector a2 = ShortVector.broadcast(S, bias[d2 + b]), b2 = a2;
             ShortVector a3 = ShortVector.broadcast(S, bias[d3 + b]), b3 = a3;
-            for (int qd = 0; qd < 8; qd++) {
+            // y: column 32b + 2qd's activations, token after token (QuantizedActivations.shortColumns)
+            for (int qd = 0, y = 32 * b * n + t; qd < 8; qd++, y += 2 * n) {
                 ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE));
                 ShortVector u = SV.cast(ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE));
                 // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved)
-                int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17;
+                final int y1 = y + 16 * n, y2 = y + n, y3 = y + 17 * n; // columns + 16, + 1, + 17
                 ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
-                ShortVector x00 = ShortVector.broadcast(S, xq[x0 + c0]);
+                ShortVector x00 = ShortVector.broadcast(S, xq[y]);
                 a0 = (n0.mul(x00)).add(a0);
                 b0 = (m0.mul(x00)).add(b0);
-                ShortVector x10 = ShortVector.broadcast(S, xq[x1 + c0]);
+                ShortVector x10 = ShortVector.broadcast(S, xq[y + 1]);
                 a1 = (n0.mul(x10)).add(a1);
                 b1 = (m0.mul(x10)).add(b1);
-                ShortVector x20 = ShortVector.broadcast(S, xq[x2 + c0]);
+                ShortVector x20 = ShortVector.broadcast(S, xq[y + 2]);
                 a2 = (n0.mul(x20)).add(a2);
                 b2 = (m0.mul(x20)).add(b2);
-                ShortVector x30 = ShortVector.broadcast(S, xq[x3 + c0]);
+                ShortVector x30 = ShortVector.broadcast(S, xq[y + 3]);
                 a3 = (n0.mul(x30)).add(a3);
                 b3 = (m0.mul(x30)).add(b3);
                 ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF), m1 = u.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
-                ShortVector x01 = ShortVector.broadcast(S, xq[x0 + c1]);
+                ShortVector x01 = ShortVector.broadcast(S, xq[y1]);
                 a0 = (n1.mul(x01)).add(a0);
                 b0 = (m1.mul(x01)).add(b0);
-                ShortVector x11 = ShortVector.broadcast(S, xq[x1 + c1]);
+                ShortVector x11 = ShortVector.broadcast(S, xq[y1 + 1]);
                 a1 = (n1.mul(x11)).add(a1);
                 b1 = (m1.mul(x11)).add(b1);
-                ShortVector x21 = ShortVector.broadcast(S, xq[x2 + c1]);
+                ShortVector x21 = ShortVector.broadcast(S, xq[y1 + 2]);
                 a2 = (n1.mul(x21)).add(a2);
                 b2 = (m1.mul(x21)).add(b2);
-                ShortVector x31 = ShortVector.broadcast(S, xq[x3 + c1]);
+                ShortVector x31 = ShortVector.broadcast(S, xq[y1 + 3]);
                 a3 = (n1.mul(x31)).add(a3);
                 b3 = (m1.mul(x31)).add(b3);
                 ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF), m2 = u.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
-                ShortVector x02 = ShortVector.broadcast(S, xq[x0 + c2]);
+                ShortVector x02 = ShortVector.broadcast(S, xq[y2]);
                 a0 = (n2.mul(x02)).add(a0);
                 b0 = (m2.mul(x02)).add(b0);
-                ShortVector x12 = ShortVector.broadcast(S, xq[x1 + c2]);
+                ShortVector x12 = ShortVector.broadcast(S, xq[y2 + 1]);
                 a1 = (n2.mul(x12)).add(a1);
                 b1 = (m2.mul(x12)).add(b1);
-                ShortVector x22 = ShortVector.broadcast(S, xq[x2 + c2]);
+                ShortVector x22 = ShortVector.broadcast(S, xq[y2 + 2]);
                 a2 = (n2.mul(x22)).add(a2);
                 b2 = (m2.mul(x22)).add(b2);
-                ShortVector x32 = ShortVector.broadcast(S, xq[x3 + c2]);
+                ShortVector x32 = ShortVector.broadcast(S, xq[y2 + 3]);
                 a3 = (n2.mul(x32)).add(a3);
                 b3 = (m2.mul(x32)).add(b3);
                 ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12), m3 = u.lanewise(VectorOperators.LSHR, 12);
-                ShortVector x03 = ShortVector.broadcast(S, xq[x0 + c3]);
+                ShortVector x03 = ShortVector.broadcast(S, xq[y3]);
                 a0 = (n3.mul(x03)).add(a0);
                 b0 = (m3.mul(x03)).add(b0);
-                ShortVector x13 = ShortVector.broadcast(S, xq[x1 + c3]);
+                ShortVector x13 = ShortVector.broadcast(S, xq[y3 + 1]);
                 a1 = (n3.mul(x13)).add(a1);
                 b1 = (m3.mul(x13)).add(b1);
-                ShortVector x23 = ShortVector.broadcast(S, xq[x2 + c3]);
+                ShortVector x23 = ShortVector.broadcast(S, xq[y3 + 2]);
                 a2 = (n3.mul(x23)).add(a2);
                 b2 = (m3.mul(x23)).add(b2);
-                ShortVector x33 = ShortVector.broadcast(S, xq[x3 + c3]);
+                ShortVector x33 = ShortVector.broadcast(S, xq[y3 + 3]);
                 a3 = (n3.mul(x33)).add(a3);
                 b3 = (m3.mul(x33)).add(b3);
             }
@@ -370,59 +375,59 @@ public final class Int8FewTokens {
     }
 
     /** 3 tokens: see {@link #q4x4}. */
-    private static void q4x3(MemorySegment w, long va, long vb, int nb, short[] xq, float[] xd, short[] bias, int cols, int t,
+    private static void q4x3(MemorySegment w, long va, long vb, int nb, short[] xq, float[] xd, short[] bias, int n, int t,
                              float[] acc) {
         Arrays.fill(acc, 0, 3 * PASS, 0f);
-        final int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols;
         final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb;
         for (int b = 0; b < nb; b++) {
             final long ta = va + (long) b * Interleaved.Q4_TILE, tb = vb + (long) b * Interleaved.Q4_TILE;
             ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]), b0 = a0;
             ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]), b1 = a1;
             ShortVector a2 = ShortVector.broadcast(S, bias[d2 + b]), b2 = a2;
-            for (int qd = 0; qd < 8; qd++) {
+            // y: column 32b + 2qd's activations, token after token (QuantizedActivations.shortColumns)
+            for (int qd = 0, y = 32 * b * n + t; qd < 8; qd++, y += 2 * n) {
                 ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE));
                 ShortVector u = SV.cast(ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE));
                 // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved)
-                int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17;
+                final int y1 = y + 16 * n, y2 = y + n, y3 = y + 17 * n; // columns + 16, + 1, + 17
                 ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
-                ShortVector x00 = ShortVector.broadcast(S, xq[x0 + c0]);
+                ShortVector x00 = ShortVector.broadcast(S, xq[y]);
                 a0 = (n0.mul(x00)).add(a0);
                 b0 = (m0.mul(x00)).add(b0);
-                ShortVector x10 = ShortVector.broadcast(S, xq[x1 + c0]);
+                ShortVector x10 = ShortVector.broadcast(S, xq[y + 1]);
                 a1 = (n0.mul(x10)).add(a1);
                 b1 = (m0.mul(x10)).add(b1);
-                ShortVector x20 = ShortVector.broadcast(S, xq[x2 + c0]);
+                ShortVector x20 = ShortVector.broadcast(S, xq[y + 2]);
                 a2 = (n0.mul(x20)).add(a2);
                 b2 = (m0.mul(x20)).add(b2);
                 ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF), m1 = u.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
-                ShortVector x01 = ShortVector.broadcast(S, xq[x0 + c1]);
+                ShortVector x01 = ShortVector.broadcast(S, xq[y1]);
                 a0 = (n1.mul(x01)).add(a0);
                 b0 = (m1.mul(x01)).add(b0);
-                ShortVector x11 = ShortVector.broadcast(S, xq[x1 + c1]);
+                ShortVector x11 = ShortVector.broadcast(S, xq[y1 + 1]);
                 a1 = (n1.mul(x11)).add(a1);
                 b1 = (m1.mul(x11)).add(b1);
-                ShortVector x21 = ShortVector.broadcast(S, xq[x2 + c1]);
+                ShortVector x21 = ShortVector.broadcast(S, xq[y1 + 2]);
                 a2 = (n1.mul(x21)).add(a2);
                 b2 = (m1.mul(x21)).add(b2);
                 ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF), m2 = u.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
-                ShortVector x02 = ShortVector.broadcast(S, xq[x0 + c2]);
+                ShortVector x02 = ShortVector.broadcast(S, xq[y2]);
                 a0 = (n2.mul(x02)).add(a0);
                 b0 = (m2.mul(x02)).add(b0);
-                ShortVector x12 = ShortVector.broadcast(S, xq[x1 + c2]);
+                ShortVector x12 = ShortVector.broadcast(S, xq[y2 + 1]);
                 a1 = (n2.mul(x12)).add(a1);
                 b1 = (m2.mul(x12)).add(b1);
-                ShortVector x22 = ShortVector.broadcast(S, xq[x2 + c2]);
+                ShortVector x22 = ShortVector.broadcast(S, xq[y2 + 2]);
                 a2 = (n2.mul(x22)).add(a2);
                 b2 = (m2.mul(x22)).add(b2);
                 ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12), m3 = u.lanewise(VectorOperators.LSHR, 12);
-                ShortVector x03 = ShortVector.broadcast(S, xq[x0 + c3]);
+                ShortVector x03 = ShortVector.broadcast(S, xq[y3]);
                 a0 = (n3.mul(x03)).add(a0);
                 b0 = (m3.mul(x03)).add(b0);
-                ShortVector x13 = ShortVector.broadcast(S, xq[x1 + c3]);
+                ShortVector x13 = ShortVector.broadcast(S, xq[y3 + 1]);
                 a1 = (n3.mul(x13)).add(a1);
                 b1 = (m3.mul(x13)).add(b1);
-                ShortVector x23 = ShortVector.broadcast(S, xq[x2 + c3]);
+                ShortVector x23 = ShortVector.broadcast(S, xq[y3 + 2]);
                 a2 = (n3.mul(x23)).add(a2);
                 b2 = (m3.mul(x23)).add(b2);
             }
@@ -455,46 +460,46 @@ public final class Int8FewTokens {
     }
 
     /** 2 tokens: see {@link #q4x4}. */
-    private static void q4x2(MemorySegment w, long va, long vb, int nb, short[] xq, float[] xd, short[] bias, int cols, int t,
+    private static void q4x2(MemorySegment w, long va, long vb, int nb, short[] xq, float[] xd, short[] bias, int n, int t,
                              float[] acc) {
         Arrays.fill(acc, 0, 2 * PASS, 0f);
-        final int x0 = t * cols, x1 = x0 + cols;
         final int d0 = t * nb, d1 = d0 + nb;
         for (int b = 0; b < nb; b++) {
             final long ta = va + (long) b * Interleaved.Q4_TILE, tb = vb + (long) b * Interleaved.Q4_TILE;
             ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]), b0 = a0;
             ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]), b1 = a1;
-            for (int qd = 0; qd < 8; qd++) {
+            // y: column 32b + 2qd's activations, token after token (QuantizedActivations.shortColumns)
+            for (int qd = 0, y = 32 * b * n + t; qd < 8; qd++, y += 2 * n) {
                 ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE));
                 ShortVector u = SV.cast(ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE));
                 // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved)
-                int c0 = 32 * b + 2 * qd, c1 = c0 + 16, c2 = c0 + 1, c3 = c0 + 17;
+                final int y1 = y + 16 * n, y2 = y + n, y3 = y + 17 * n; // columns + 16, + 1, + 17
                 ShortVector n0 = v.and((short) 0xF), m0 = u.and((short) 0xF);
-                ShortVector x00 = ShortVector.broadcast(S, xq[x0 + c0]);
+                ShortVector x00 = ShortVector.broadcast(S, xq[y]);
                 a0 = (n0.mul(x00)).add(a0);
                 b0 = (m0.mul(x00)).add(b0);
-                ShortVector x10 = ShortVector.broadcast(S, xq[x1 + c0]);
+                ShortVector x10 = ShortVector.broadcast(S, xq[y + 1]);
                 a1 = (n0.mul(x10)).add(a1);
                 b1 = (m0.mul(x10)).add(b1);
                 ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF), m1 = u.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
-                ShortVector x01 = ShortVector.broadcast(S, xq[x0 + c1]);
+                ShortVector x01 = ShortVector.broadcast(S, xq[y1]);
                 a0 = (n1.mul(x01)).add(a0);
                 b0 = (m1.mul(x01)).add(b0);
-                ShortVector x11 = ShortVector.broadcast(S, xq[x1 + c1]);
+                ShortVector x11 = ShortVector.broadcast(S, xq[y1 + 1]);
                 a1 = (n1.mul(x11)).add(a1);
                 b1 = (m1.mul(x11)).add(b1);
                 ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF), m2 = u.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
-                ShortVector x02 = ShortVector.broadcast(S, xq[x0 + c2]);
+                ShortVector x02 = ShortVector.broadcast(S, xq[y2]);
                 a0 = (n2.mul(x02)).add(a0);
                 b0 = (m2.mul(x02)).add(b0);
-                ShortVector x12 = ShortVector.broadcast(S, xq[x1 + c2]);
+                ShortVector x12 = ShortVector.broadcast(S, xq[y2 + 1]);
                 a1 = (n2.mul(x12)).add(a1);
                 b1 = (m2.mul(x12)).add(b1);
                 ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12), m3 = u.lanewise(VectorOperators.LSHR, 12);
-                ShortVector x03 = ShortVector.broadcast(S, xq[x0 + c3]);
+                ShortVector x03 = ShortVector.broadcast(S, xq[y3]);
                 a0 = (n3.mul(x03)).add(a0);
                 b0 = (m3.mul(x03)).add(b0);
-                ShortVector x13 = ShortVector.broadcast(S, xq[x1 + c3]);
+                ShortVector x13 = ShortVector.broadcast(S, xq[y3 + 1]);
                 a1 = (n3.mul(x13)).add(a1);
                 b1 = (m3.mul(x13)).add(b1);
             }
@@ -525,30 +530,30 @@ public final class Int8FewTokens {
      * Four tokens (t .. t + 3) against the slice at byte l0 of group g (from byte go): acc[j·PASS + i] for rows e + i
      * (i < FL) and 16 + e + i − FL, e = l0/2. The columns' even bytes are rows e.., the odd ones rows 16 + e.. (Interleaved).
      */
-    private static void q8x4(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int cols, int t, float[] acc) {
+    private static void q8x4(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int n, int t, float[] acc) {
         Arrays.fill(acc, 0, 4 * PASS, 0f);
         final int e = l0 / 2;
-        final int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
         final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb, d3 = d2 + nb;
         for (int b = 0; b < nb; b++) {
             final long tile = go + (long) b * Interleaved.Q8_TILE;
             FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
-            for (int c = 32 * b, end = c + 32; c < end; c++) {
+            // xo: the column's activations, token after token (QuantizedActivations.floats)
+            for (int c = 32 * b, end = c + 32, xo = c * n + t; c < end; c++, xo += n) {
                 ShortVector p = SV.cast(BHV.cast(ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE))
                         .convertShape(VectorOperators.B2S, S, 0));
                 FloatVector lo = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
                         .convert(VectorOperators.I2F, 0));
                 FloatVector hi = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0));
-                FloatVector v0 = FloatVector.broadcast(F, xf[x0 + c]);
+                FloatVector v0 = FloatVector.broadcast(F, xf[xo]);
                 a0 = lo.fma(v0, a0);
                 b0 = hi.fma(v0, b0);
-                FloatVector v1 = FloatVector.broadcast(F, xf[x1 + c]);
+                FloatVector v1 = FloatVector.broadcast(F, xf[xo + 1]);
                 a1 = lo.fma(v1, a1);
                 b1 = hi.fma(v1, b1);
-                FloatVector v2 = FloatVector.broadcast(F, xf[x2 + c]);
+                FloatVector v2 = FloatVector.broadcast(F, xf[xo + 2]);
                 a2 = lo.fma(v2, a2);
                 b2 = hi.fma(v2, b2);
-                FloatVector v3 = FloatVector.broadcast(F, xf[x3 + c]);
+                FloatVector v3 = FloatVector.broadcast(F, xf[xo + 3]);
                 a3 = lo.fma(v3, a3);
                 b3 = hi.fma(v3, b3);
             }
@@ -573,27 +578,27 @@ public final class Int8FewTokens {
     }
 
     /** 3 tokens: see {@link #q8x4}. */
-    private static void q8x3(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int cols, int t, float[] acc) {
+    private static void q8x3(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int n, int t, float[] acc) {
         Arrays.fill(acc, 0, 3 * PASS, 0f);
         final int e = l0 / 2;
-        final int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols;
         final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb;
         for (int b = 0; b < nb; b++) {
             final long tile = go + (long) b * Interleaved.Q8_TILE;
             FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0;
-            for (int c = 32 * b, end = c + 32; c < end; c++) {
+            // xo: the column's activations, token after token (QuantizedActivations.floats)
+            for (int c = 32 * b, end = c + 32, xo = c * n + t; c < end; c++, xo += n) {
                 ShortVector p = SV.cast(BHV.cast(ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE))
                         .convertShape(VectorOperators.B2S, S, 0));
                 FloatVector lo = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
                         .convert(VectorOperators.I2F, 0));
                 FloatVector hi = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0));
-                FloatVector v0 = FloatVector.broadcast(F, xf[x0 + c]);
+                FloatVector v0 = FloatVector.broadcast(F, xf[xo]);
                 a0 = lo.fma(v0, a0);
                 b0 = hi.fma(v0, b0);
-                FloatVector v1 = FloatVector.broadcast(F, xf[x1 + c]);
+                FloatVector v1 = FloatVector.broadcast(F, xf[xo + 1]);
                 a1 = lo.fma(v1, a1);
                 b1 = hi.fma(v1, b1);
-                FloatVector v2 = FloatVector.broadcast(F, xf[x2 + c]);
+                FloatVector v2 = FloatVector.broadcast(F, xf[xo + 2]);
                 a2 = lo.fma(v2, a2);
                 b2 = hi.fma(v2, b2);
             }
@@ -615,24 +620,24 @@ public final class Int8FewTokens {
     }
 
     /** 2 tokens: see {@link #q8x4}. */
-    private static void q8x2(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int cols, int t, float[] acc) {
+    private static void q8x2(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int n, int t, float[] acc) {
         Arrays.fill(acc, 0, 2 * PASS, 0f);
         final int e = l0 / 2;
-        final int x0 = t * cols, x1 = x0 + cols;
         final int d0 = t * nb, d1 = d0 + nb;
         for (int b = 0; b < nb; b++) {
             final long tile = go + (long) b * Interleaved.Q8_TILE;
             FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0;
-            for (int c = 32 * b, end = c + 32; c < end; c++) {
+            // xo: the column's activations, token after token (QuantizedActivations.floats)
+            for (int c = 32 * b, end = c + 32, xo = c * n + t; c < end; c++, xo += n) {
                 ShortVector p = SV.cast(BHV.cast(ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE))
                         .convertShape(VectorOperators.B2S, S, 0));
                 FloatVector lo = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
                         .convert(VectorOperators.I2F, 0));
                 FloatVector hi = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0));
-                FloatVector v0 = FloatVector.broadcast(F, xf[x0 + c]);
+                FloatVector v0 = FloatVector.broadcast(F, xf[xo]);
                 a0 = lo.fma(v0, a0);
                 b0 = hi.fma(v0, b0);
-                FloatVector v1 = FloatVector.broadcast(F, xf[x1 + c]);
+                FloatVector v1 = FloatVector.broadcast(F, xf[xo + 1]);
                 a1 = lo.fma(v1, a1);
                 b1 = hi.fma(v1, b1);
             }
@@ -964,42 +969,42 @@ public final class Int8FewTokens {
     }
 
     /** 8 tokens: see {@link #q8x4}. */
-    private static void q8x8(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int cols, int t, float[] acc) {
+    private static void q8x8(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int n, int t, float[] acc) {
         Arrays.fill(acc, 0, 8 * PASS, 0f);
         final int e = l0 / 2;
-        final int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols, x4 = x3 + cols, x5 = x4 + cols, x6 = x5 + cols, x7 = x6 + cols;
         final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb, d3 = d2 + nb, d4 = d3 + nb, d5 = d4 + nb, d6 = d5 + nb, d7 = d6 + nb;
         for (int b = 0; b < nb; b++) {
             final long tile = go + (long) b * Interleaved.Q8_TILE;
             FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0, a5 = a0, b5 = a0, a6 = a0, b6 = a0, a7 = a0, b7 = a0;
-            for (int c = 32 * b, end = c + 32; c < end; c++) {
+            // xo: the column's activations, token after token (QuantizedActivations.floats)
+            for (int c = 32 * b, end = c + 32, xo = c * n + t; c < end; c++, xo += n) {
                 ShortVector p = SV.cast(BHV.cast(ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE))
                         .convertShape(VectorOperators.B2S, S, 0));
                 FloatVector lo = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
                         .convert(VectorOperators.I2F, 0));
                 FloatVector hi = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0));
-                FloatVector v0 = FloatVector.broadcast(F, xf[x0 + c]);
+                FloatVector v0 = FloatVector.broadcast(F, xf[xo]);
                 a0 = lo.fma(v0, a0);
                 b0 = hi.fma(v0, b0);
-                FloatVector v1 = FloatVector.broadcast(F, xf[x1 + c]);
+                FloatVector v1 = FloatVector.broadcast(F, xf[xo + 1]);
                 a1 = lo.fma(v1, a1);
                 b1 = hi.fma(v1, b1);
-                FloatVector v2 = FloatVector.broadcast(F, xf[x2 + c]);
+                FloatVector v2 = FloatVector.broadcast(F, xf[xo + 2]);
                 a2 = lo.fma(v2, a2);
                 b2 = hi.fma(v2, b2);
-                FloatVector v3 = FloatVector.broadcast(F, xf[x3 + c]);
+                FloatVector v3 = FloatVector.broadcast(F, xf[xo + 3]);
                 a3 = lo.fma(v3, a3);
                 b3 = hi.fma(v3, b3);
-                FloatVector v4 = FloatVector.broadcast(F, xf[x4 + c]);
+                FloatVector v4 = FloatVector.broadcast(F, xf[xo + 4]);
                 a4 = lo.fma(v4, a4);
                 b4 = hi.fma(v4, b4);
-                FloatVector v5 = FloatVector.broadcast(F, xf[x5 + c]);
+                FloatVector v5 = FloatVector.broadcast(F, xf[xo + 5]);
                 a5 = lo.fma(v5, a5);
                 b5 = hi.fma(v5, b5);
-                FloatVector v6 = FloatVector.broadcast(F, xf[x6 + c]);
+                FloatVector v6 = FloatVector.broadcast(F, xf[xo + 6]);
                 a6 = lo.fma(v6, a6);
                 b6 = hi.fma(v6, b6);
-                FloatVector v7 = FloatVector.broadcast(F, xf[x7 + c]);
+                FloatVector v7 = FloatVector.broadcast(F, xf[xo + 7]);
                 a7 = lo.fma(v7, a7);
                 b7 = hi.fma(v7, b7);
             }

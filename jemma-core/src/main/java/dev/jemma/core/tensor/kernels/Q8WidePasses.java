@@ -59,9 +59,9 @@ final class Q8WidePasses {
                     // a slice's rows: e .. e + FL − 1 (acc[0, FL)) and 16 + e .. (acc[FL, 2FL))
                     final int e = l0 / 2, lo = Math.min(FL, rows - r0 - e), hi = Math.min(FL, rows - r0 - 16 - e);
                     if (lo <= 0) continue;
-                    if (n == 7) q8x7(w, g * gBytes, l0, nb, xf, a.d, a.cols, 0, acc);
-                    else if (n == 6) q8x6(w, g * gBytes, l0, nb, xf, a.d, a.cols, 0, acc);
-                    else q8x5(w, g * gBytes, l0, nb, xf, a.d, a.cols, 0, acc);
+                    if (n == 7) q8x7(w, g * gBytes, l0, nb, xf, a.d, a.tokens, 0, acc);
+                    else if (n == 6) q8x6(w, g * gBytes, l0, nb, xf, a.d, a.tokens, 0, acc);
+                    else q8x5(w, g * gBytes, l0, nb, xf, a.d, a.tokens, 0, acc);
                     for (int j = 0; j < n; j++) {
                         System.arraycopy(acc, j * PASS, out, j * rows + r0 + e, lo);
                         if (hi > 0) System.arraycopy(acc, j * PASS + FL, out, j * rows + r0 + 16 + e, hi);
@@ -72,33 +72,33 @@ final class Q8WidePasses {
     }
 
     /** 5 tokens (t .. t + 4) in one pass: {@link Int8FewTokens}' q8x8 with 5 accumulator pairs. */
-    private static void q8x5(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int cols, int t, float[] acc) {
+    private static void q8x5(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int n, int t, float[] acc) {
         Arrays.fill(acc, 0, 5 * PASS, 0f);
         final int e = l0 / 2;
-        final int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols, x4 = x3 + cols;
         final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb, d3 = d2 + nb, d4 = d3 + nb;
         for (int b = 0; b < nb; b++) {
             final long tile = go + (long) b * Interleaved.Q8_TILE;
             FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0;
-            for (int c = 32 * b, end = c + 32; c < end; c++) {
+            // xo: the column's activations, token after token (QuantizedActivations.floats)
+            for (int c = 32 * b, end = c + 32, xo = c * n + t; c < end; c++, xo += n) {
                 ShortVector p = SV.cast(BHV.cast(ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE))
                         .convertShape(VectorOperators.B2S, S, 0));
                 FloatVector lo = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
                         .convert(VectorOperators.I2F, 0));
                 FloatVector hi = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0));
-                FloatVector v0 = FloatVector.broadcast(F, xf[x0 + c]);
+                FloatVector v0 = FloatVector.broadcast(F, xf[xo]);
                 a0 = lo.fma(v0, a0);
                 b0 = hi.fma(v0, b0);
-                FloatVector v1 = FloatVector.broadcast(F, xf[x1 + c]);
+                FloatVector v1 = FloatVector.broadcast(F, xf[xo + 1]);
                 a1 = lo.fma(v1, a1);
                 b1 = hi.fma(v1, b1);
-                FloatVector v2 = FloatVector.broadcast(F, xf[x2 + c]);
+                FloatVector v2 = FloatVector.broadcast(F, xf[xo + 2]);
                 a2 = lo.fma(v2, a2);
                 b2 = hi.fma(v2, b2);
-                FloatVector v3 = FloatVector.broadcast(F, xf[x3 + c]);
+                FloatVector v3 = FloatVector.broadcast(F, xf[xo + 3]);
                 a3 = lo.fma(v3, a3);
                 b3 = hi.fma(v3, b3);
-                FloatVector v4 = FloatVector.broadcast(F, xf[x4 + c]);
+                FloatVector v4 = FloatVector.broadcast(F, xf[xo + 4]);
                 a4 = lo.fma(v4, a4);
                 b4 = hi.fma(v4, b4);
             }
@@ -126,36 +126,36 @@ final class Q8WidePasses {
     }
 
     /** 6 tokens (t .. t + 5) in one pass: {@link Int8FewTokens}' q8x8 with 6 accumulator pairs. */
-    private static void q8x6(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int cols, int t, float[] acc) {
+    private static void q8x6(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int n, int t, float[] acc) {
         Arrays.fill(acc, 0, 6 * PASS, 0f);
         final int e = l0 / 2;
-        final int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols, x4 = x3 + cols, x5 = x4 + cols;
         final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb, d3 = d2 + nb, d4 = d3 + nb, d5 = d4 + nb;
         for (int b = 0; b < nb; b++) {
             final long tile = go + (long) b * Interleaved.Q8_TILE;
             FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0, a5 = a0, b5 = a0;
-            for (int c = 32 * b, end = c + 32; c < end; c++) {
+            // xo: the column's activations, token after token (QuantizedActivations.floats)
+            for (int c = 32 * b, end = c + 32, xo = c * n + t; c < end; c++, xo += n) {
                 ShortVector p = SV.cast(BHV.cast(ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE))
                         .convertShape(VectorOperators.B2S, S, 0));
                 FloatVector lo = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
                         .convert(VectorOperators.I2F, 0));
                 FloatVector hi = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0));
-                FloatVector v0 = FloatVector.broadcast(F, xf[x0 + c]);
+                FloatVector v0 = FloatVector.broadcast(F, xf[xo]);
                 a0 = lo.fma(v0, a0);
                 b0 = hi.fma(v0, b0);
-                FloatVector v1 = FloatVector.broadcast(F, xf[x1 + c]);
+                FloatVector v1 = FloatVector.broadcast(F, xf[xo + 1]);
                 a1 = lo.fma(v1, a1);
                 b1 = hi.fma(v1, b1);
-                FloatVector v2 = FloatVector.broadcast(F, xf[x2 + c]);
+                FloatVector v2 = FloatVector.broadcast(F, xf[xo + 2]);
                 a2 = lo.fma(v2, a2);
                 b2 = hi.fma(v2, b2);
-                FloatVector v3 = FloatVector.broadcast(F, xf[x3 + c]);
+                FloatVector v3 = FloatVector.broadcast(F, xf[xo + 3]);
                 a3 = lo.fma(v3, a3);
                 b3 = hi.fma(v3, b3);
-                FloatVector v4 = FloatVector.broadcast(F, xf[x4 + c]);
+                FloatVector v4 = FloatVector.broadcast(F, xf[xo + 4]);
                 a4 = lo.fma(v4, a4);
                 b4 = hi.fma(v4, b4);
-                FloatVector v5 = FloatVector.broadcast(F, xf[x5 + c]);
+                FloatVector v5 = FloatVector.broadcast(F, xf[xo + 5]);
                 a5 = lo.fma(v5, a5);
                 b5 = hi.fma(v5, b5);
             }
@@ -186,39 +186,39 @@ final class Q8WidePasses {
     }
 
     /** 7 tokens (t .. t + 6) in one pass: {@link Int8FewTokens}' q8x8 with 7 accumulator pairs. */
-    private static void q8x7(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int cols, int t, float[] acc) {
+    private static void q8x7(MemorySegment w, long go, int l0, int nb, float[] xf, float[] xd, int n, int t, float[] acc) {
         Arrays.fill(acc, 0, 7 * PASS, 0f);
         final int e = l0 / 2;
-        final int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols, x4 = x3 + cols, x5 = x4 + cols, x6 = x5 + cols;
         final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb, d3 = d2 + nb, d4 = d3 + nb, d5 = d4 + nb, d6 = d5 + nb;
         for (int b = 0; b < nb; b++) {
             final long tile = go + (long) b * Interleaved.Q8_TILE;
             FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0, a5 = a0, b5 = a0, a6 = a0, b6 = a0;
-            for (int c = 32 * b, end = c + 32; c < end; c++) {
+            // xo: the column's activations, token after token (QuantizedActivations.floats)
+            for (int c = 32 * b, end = c + 32, xo = c * n + t; c < end; c++, xo += n) {
                 ShortVector p = SV.cast(BHV.cast(ByteVector.fromMemorySegment(BH, w, tile + 64 + 32L * (c & 31) + l0, LE))
                         .convertShape(VectorOperators.B2S, S, 0));
                 FloatVector lo = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
                         .convert(VectorOperators.I2F, 0));
                 FloatVector hi = FV.cast(IV.cast(p.reinterpretAsInts()).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0));
-                FloatVector v0 = FloatVector.broadcast(F, xf[x0 + c]);
+                FloatVector v0 = FloatVector.broadcast(F, xf[xo]);
                 a0 = lo.fma(v0, a0);
                 b0 = hi.fma(v0, b0);
-                FloatVector v1 = FloatVector.broadcast(F, xf[x1 + c]);
+                FloatVector v1 = FloatVector.broadcast(F, xf[xo + 1]);
                 a1 = lo.fma(v1, a1);
                 b1 = hi.fma(v1, b1);
-                FloatVector v2 = FloatVector.broadcast(F, xf[x2 + c]);
+                FloatVector v2 = FloatVector.broadcast(F, xf[xo + 2]);
                 a2 = lo.fma(v2, a2);
                 b2 = hi.fma(v2, b2);
-                FloatVector v3 = FloatVector.broadcast(F, xf[x3 + c]);
+                FloatVector v3 = FloatVector.broadcast(F, xf[xo + 3]);
                 a3 = lo.fma(v3, a3);
                 b3 = hi.fma(v3, b3);
-                FloatVector v4 = FloatVector.broadcast(F, xf[x4 + c]);
+                FloatVector v4 = FloatVector.broadcast(F, xf[xo + 4]);
                 a4 = lo.fma(v4, a4);
                 b4 = hi.fma(v4, b4);
-                FloatVector v5 = FloatVector.broadcast(F, xf[x5 + c]);
+                FloatVector v5 = FloatVector.broadcast(F, xf[xo + 5]);
                 a5 = lo.fma(v5, a5);
                 b5 = hi.fma(v5, b5);
-                FloatVector v6 = FloatVector.broadcast(F, xf[x6 + c]);
+                FloatVector v6 = FloatVector.broadcast(F, xf[xo + 6]);
                 a6 = lo.fma(v6, a6);
                 b6 = hi.fma(v6, b6);
             }
