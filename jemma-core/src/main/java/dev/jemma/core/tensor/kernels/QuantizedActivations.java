@@ -45,6 +45,16 @@ public final class QuantizedActivations {
     short[] q5BiasHi = new short[0];
     /** −32 × the integer sum of each 8 values (4 per block): Q6_K's start values, one per 8 columns. */
     short[] q6Bias = new short[0];
+    /**
+     * The integers of {@link #q} again with each 6 rows interleaved per column ({@code q6[(t − t % 6)·cols + 6c + t % 6]
+     * = q[t·cols + c]}), written as the rows are quantized when {@link Int8Gemm} runs 6-token tiles (512 bits) and the
+     * batch has 6 rows or more: the tile then reads its six activations of a column at constant offsets from one index,
+     * instead of six running indices that C2 kept on the stack (the tile loop: 57 instructions per column → 44; one core,
+     * Q4_0 GEMM +7–20 % in alternated rounds; docs/PERFORMANCE.md "512-bit Q4_0 prompts").
+     */
+    short[] q6 = new short[0];
+    /** Whether {@link #q6} is being written: 6-token tiles in use and at least 6 rows. */
+    private boolean interleave;
     /** The integers of {@link #q} as floats, for kernels that sum them in f32 lanes ({@link #floats}). */
     private float[] qf = new float[0];
     private boolean qfCurrent;
@@ -117,6 +127,7 @@ public final class QuantizedActivations {
             IntVector qh = (IntVector) hi.mul(id).add(ROUND).sub(ROUND).convert(VectorOperators.F2I, 0);
             ((ShortVector) ql.convertShape(VectorOperators.I2S, SH, 0)).intoArray(q, p);
             ((ShortVector) qh.convertShape(VectorOperators.I2S, SH, 0)).intoArray(q, p + 16);
+            if (interleave) interleave(t + shift, b);
             int e0 = ql.reduceLanes(VectorOperators.ADD, FIRST8), e1 = ql.reduceLanes(VectorOperators.ADD, LAST8);
             int e2 = qh.reduceLanes(VectorOperators.ADD, FIRST8), e3 = qh.reduceLanes(VectorOperators.ADD, LAST8);
             store(t + shift, b, nb, amax, e0, e1, e2, e3);
@@ -144,8 +155,15 @@ public final class QuantizedActivations {
                     default -> e3 += sum;
                 }
             }
+            if (interleave) interleave(t + shift, b);
             store(t + shift, b, nb, amax, e0, e1, e2, e3);
         }
+    }
+
+    /** Block b of row t into {@link #q6}: 32 scalar stores, against the ≥ 6 × 32 × rows multiply-adds the GEMM does with them. */
+    private void interleave(int t, int b) {
+        int from = t * cols + 32 * b, to = (t - t % 6) * cols + 6 * 32 * b + t % 6;
+        for (int i = 0; i < 32; i++) q6[to + 6 * i] = q[from + i];
     }
 
     /** A block's scale and the kernels' start values from the integer sums of its four 8-value groups. */
@@ -208,6 +226,7 @@ public final class QuantizedActivations {
                     }
                 }
                 d[t * nb + b] = dd;
+                if (interleave) interleave(t, b);
                 q4Bias[t * nb + b] = (short) (-8 * (lo + hi));
                 q5BiasLo[t * nb + b] = (short) (-16 * lo);
                 q5BiasHi[t * nb + b] = (short) (-16 * hi);
@@ -224,6 +243,8 @@ public final class QuantizedActivations {
         if (residual && err.length < tokens * cols) err = new float[tokens * cols];
         int n = this.tokens * cols, nb = n / 32;
         if (q.length < n) q = new short[n];
+        interleave = Int8Gemm.TILE_TOKENS == 6 && this.tokens >= 6;
+        if (interleave && q6.length < (this.tokens + 5) / 6 * 6 * cols) q6 = new short[(this.tokens + 5) / 6 * 6 * cols];
         if (d.length < nb) {
             d = new float[nb];
             q4Bias = new short[nb];
