@@ -45,15 +45,17 @@ public final class QuantizedActivations {
     short[] q5BiasHi = new short[0];
     /** −32 × the integer sum of each 8 values (4 per block): Q6_K's start values, one per 8 columns. */
     short[] q6Bias = new short[0];
+    /** Rows per group of {@link #qi}: the int8 GEMM's register tile ({@link Int8Gemm#TILE_TOKENS}, 6 or 4). */
+    static final int GROUP = Int8Gemm.TILE_TOKENS;
     /**
-     * The integers of {@link #q} again with each 6 rows interleaved per column ({@code q6[(t − t % 6)·cols + 6c + t % 6]
-     * = q[t·cols + c]}), written as the rows are quantized when {@link Int8Gemm} runs 6-token tiles (512 bits) and the
-     * batch has 6 rows or more: the tile then reads its six activations of a column at constant offsets from one index,
-     * instead of six running indices that C2 kept on the stack (the tile loop: 57 instructions per column → 44; one core,
-     * Q4_0 GEMM +7–20 % in alternated rounds; docs/PERFORMANCE.md "512-bit Q4_0 prompts").
+     * The integers of {@link #q} again with each {@link #GROUP} rows interleaved per column ({@code qi[(t − t % G)·cols +
+     * G·c + t % G] = q[t·cols + c]}), written as the rows are quantized when the batch has a group or more: the GEMM's
+     * tile then reads its tokens' activations of a column at constant offsets from one index, instead of one running
+     * index per token, which C2 kept on the stack (the 6-token loop: 57 instructions per column → 44; one core, Q4_0
+     * GEMM +7–20 % in alternated rounds; docs/PERFORMANCE.md "512-bit Q4_0 prompts").
      */
-    short[] q6 = new short[0];
-    /** Whether {@link #q6} is being written: 6-token tiles in use and at least 6 rows. */
+    short[] qi = new short[0];
+    /** Whether {@link #qi} is being written: at least one group of rows. */
     private boolean interleave;
     /** The integers of {@link #q} as floats, for kernels that sum them in f32 lanes ({@link #floats}). */
     private float[] qf = new float[0];
@@ -160,10 +162,10 @@ public final class QuantizedActivations {
         }
     }
 
-    /** Block b of row t into {@link #q6}: 32 scalar stores, against the ≥ 6 × 32 × rows multiply-adds the GEMM does with them. */
+    /** Block b of row t into {@link #qi}: 32 scalar stores, against the 32 × rows multiply-adds the GEMM does with them. */
     private void interleave(int t, int b) {
-        int from = t * cols + 32 * b, to = (t - t % 6) * cols + 6 * 32 * b + t % 6;
-        for (int i = 0; i < 32; i++) q6[to + 6 * i] = q[from + i];
+        int from = t * cols + 32 * b, to = (t - t % GROUP) * cols + GROUP * 32 * b + t % GROUP;
+        for (int i = 0; i < 32; i++) qi[to + GROUP * i] = q[from + i];
     }
 
     /** A block's scale and the kernels' start values from the integer sums of its four 8-value groups. */
@@ -243,8 +245,9 @@ public final class QuantizedActivations {
         if (residual && err.length < tokens * cols) err = new float[tokens * cols];
         int n = this.tokens * cols, nb = n / 32;
         if (q.length < n) q = new short[n];
-        interleave = Int8Gemm.TILE_TOKENS == 6 && this.tokens >= 6;
-        if (interleave && q6.length < (this.tokens + 5) / 6 * 6 * cols) q6 = new short[(this.tokens + 5) / 6 * 6 * cols];
+        interleave = this.tokens >= GROUP;
+        int ni = (this.tokens + GROUP - 1) / GROUP * GROUP * cols;
+        if (interleave && qi.length < ni) qi = new short[ni];
         if (d.length < nb) {
             d = new float[nb];
             q4Bias = new short[nb];

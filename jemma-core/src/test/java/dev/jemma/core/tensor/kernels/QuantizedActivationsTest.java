@@ -69,14 +69,15 @@ class QuantizedActivationsTest {
     }
 
     /**
-     * With 6-token GEMM tiles (512 bits) every row is also written six rows interleaved per column, whichever way it was
-     * quantized (whole rows, residual rows, a few blocks at a time, the scalar definition): {@code q6[(t − t % 6)·cols +
-     * 6c + t % 6] = q[t·cols + c]}. 13 rows: two whole groups and a partial one.
+     * Every row is also written {@link QuantizedActivations#GROUP} rows (the GEMM's tile: 6 at 512 bits, 4 below)
+     * interleaved per column, whichever way it was quantized (whole rows, residual rows, a few blocks at a time, the
+     * scalar definition): {@code qi[(t − t % G)·cols + G·c + t % G] = q[t·cols + c]}. 13 rows: whole groups and a partial one.
      */
     @ParameterizedTest(name = "residual rows {0}")
     @ValueSource(booleans = {true, false})
-    void sixRowsInterleavedPerColumn(boolean residual) {
-        Assumptions.assumeTrue(Kernels.ENABLED && Int8Gemm.TILE_TOKENS == 6, "6-token tiles run at 512 bits only");
+    void rowsInterleavedPerColumn(boolean residual) {
+        Assumptions.assumeTrue(Kernels.ENABLED, "needs vector kernels");
+        int g = QuantizedActivations.GROUP;
         int tokens = 13, cols = 96;
         Random rnd = new Random(11);
         float[] x = new float[tokens * cols];
@@ -89,12 +90,12 @@ class QuantizedActivationsTest {
         for (QuantizedActivations a : new QuantizedActivations[]{whole, scalar}) {
             for (int t = 0; t < a.tokens; t++)
                 for (int c = 0; c < cols; c++)
-                    assertThat(a.q6[(t - t % 6) * cols + 6 * c + t % 6]).as("row %d column %d", t, c).isEqualTo(a.q[t * cols + c]);
+                    assertThat(a.qi[(t - t % g) * cols + g * c + t % g]).as("row %d column %d", t, c).isEqualTo(a.q[t * cols + c]);
         }
         if (residual) return;
         QuantizedActivations blocks = new QuantizedActivations(false);
         blocks.reserve(tokens, cols);
         for (int t = tokens - 1; t >= 0; t--) for (int b = cols / 32 - 1; b >= 0; b--) blocks.quantizeBlocks(x, t, b, b + 1);
-        assertThat(java.util.Arrays.copyOf(blocks.q6, tokens * cols)).containsExactly(java.util.Arrays.copyOf(whole.q6, tokens * cols));
+        assertThat(java.util.Arrays.copyOf(blocks.qi, tokens * cols)).containsExactly(java.util.Arrays.copyOf(whole.qi, tokens * cols));
     }
 }
