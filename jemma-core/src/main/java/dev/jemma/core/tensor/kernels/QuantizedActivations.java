@@ -117,6 +117,9 @@ public final class QuantizedActivations {
     private void blocks(float[] x, int t, int b0, int b1, int shift) {
         if (FL != 16) {
             quantizeNarrow(x, t, b0, b1, shift);
+            // here, not inside quantizeNarrow's block loop: there the call left C2 boxing its vectors (29 KB per prompt token
+            // at 256 bits, FloatVector.lanewiseTemplate in JFR's allocation samples)
+            if (interleave) for (int b = b0; b < b1; b++) interleave(t + shift, b);
             return;
         }
         int nb = cols / 32;
@@ -157,7 +160,6 @@ public final class QuantizedActivations {
                     default -> e3 += sum;
                 }
             }
-            if (interleave) interleave(t + shift, b);
             store(t + shift, b, nb, amax, e0, e1, e2, e3);
         }
     }
