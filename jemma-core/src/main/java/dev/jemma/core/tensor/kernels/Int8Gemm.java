@@ -121,7 +121,10 @@ public final class Int8Gemm {
                 }
                 int t = 0;
                 if (TILE_TOKENS == 6)
-                    for (; t + 6 <= n; t += 6) tile6(s.w, s.d, nc, span, x.q, x.d, t * cols + c0, t * nb + c0 / 32, cols, nb, acc, ACC_PAD + t * ROWS, s.sums);
+                    for (; t + 6 <= n; t += 6) tile6(s.w, s.d, nc, span, x.qi, x.d, t * cols + 6 * c0, t * nb + c0 / 32, nb, acc, ACC_PAD + t * ROWS, s.sums);
+                if (TILE_TOKENS == 4)
+                    for (; t + 4 <= n; t += 4) tile4i(s.w, s.d, nc, span, x.qi, x.d, t * cols + 4 * c0, t * nb + c0 / 32, nb, acc, ACC_PAD + t * ROWS, s.sums);
+                // at 512 bits a batch's last 4 tokens (6k + 4 or 5) read the plain rows: QuantizedActivations.qi groups 6
                 for (; t + 4 <= n; t += 4) tile4(s.w, s.d, nc, span, x.q, x.d, t * cols + c0, t * nb + c0 / 32, cols, nb, acc, ACC_PAD + t * ROWS, s.sums);
                 for (; t < n; t++) tile1(s.w, s.d, nc, span, x.q, x.d, t * cols + c0, t * nb + c0 / 32, nb, acc, ACC_PAD + t * ROWS, s.sums);
                 if (k) mins(s.m, nc / 32, x.d, x.q4Bias, c0 / 32, nb, n, acc);
@@ -270,36 +273,80 @@ public final class Int8Gemm {
     }
 
     /**
+     * {@link #tile4} over {@link QuantizedActivations#qi} (the four tokens' values of column c at x4[xo + 4c ..]), the
+     * main tile below 512 bits: one index walks the four tokens. Same integer sums, same scaling, so the same bits.
+     */
+    static void tile4i(short[] wt, float[] ds, int nc, int span, short[] x4, float[] xd, int xo, int xdo,
+                       int nb, float[] acc, int ao, short[] sums) {
+        for (int c0 = 0; c0 < nc; c0 += 32) {
+          // one span per 32-column block, or two (Q5_0): each half's sums go to their own part of sums
+          for (int h = 0; h < 32; h += span) {
+            for (int r = 0; r < ROWS; r += 2 * L) {
+                ShortVector a0 = ShortVector.zero(S), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+                for (int c = c0 + h, end = c0 + h + span, i = xo + 4 * c; c < end; c++, i += 4) {
+                    ShortVector w0 = ShortVector.fromArray(S, wt, c * ROWS + r);
+                    ShortVector w1 = ShortVector.fromArray(S, wt, c * ROWS + r + L);
+                    ShortVector v0 = ShortVector.broadcast(S, x4[i]);
+                    ShortVector v1 = ShortVector.broadcast(S, x4[i + 1]);
+                    ShortVector v2 = ShortVector.broadcast(S, x4[i + 2]);
+                    ShortVector v3 = ShortVector.broadcast(S, x4[i + 3]);
+                    a0 = (w0.mul(v0)).add(a0);
+                    b0 = (w1.mul(v0)).add(b0);
+                    a1 = (w0.mul(v1)).add(a1);
+                    b1 = (w1.mul(v1)).add(b1);
+                    a2 = (w0.mul(v2)).add(a2);
+                    b2 = (w1.mul(v2)).add(b2);
+                    a3 = (w0.mul(v3)).add(a3);
+                    b3 = (w1.mul(v3)).add(b3);
+                }
+                int so = SUMS_PAD + (h == 0 ? 0 : HALF) + r;
+                SV.cast(a0).intoArray(sums, so);
+                SV.cast(b0).intoArray(sums, so + L);
+                SV.cast(a1).intoArray(sums, so + ROWS);
+                SV.cast(b1).intoArray(sums, so + ROWS + L);
+                SV.cast(a2).intoArray(sums, so + 2 * ROWS);
+                SV.cast(b2).intoArray(sums, so + 2 * ROWS + L);
+                SV.cast(a3).intoArray(sums, so + 3 * ROWS);
+                SV.cast(b3).intoArray(sums, so + 3 * ROWS + L);
+            }
+          }
+            if (span == 32) scaleSums(sums, 4, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
+            else scaleHalves(sums, 4, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
+        }
+    }
+
+    /**
      * {@link #tile4} for six tokens (512 bits only, {@link #TILE_TOKENS}): 12 accumulators, each broadcast used at once
      * so that it holds one register. Same integer sums, same scaling, so the same bits as {@link #tile4} for every token.
+     * The activations come interleaved ({@link QuantizedActivations#qi}: the six tokens' values of column c at
+     * x6[xo + 6c ..]), so that one index walks all six.
      */
-    static void tile6(short[] wt, float[] ds, int nc, int span, short[] xq, float[] xd, int xo, int xdo,
-                      int cols, int nb, float[] acc, int ao, short[] sums) {
-        final int x0 = xo, x1 = xo + cols, x2 = xo + 2 * cols, x3 = xo + 3 * cols, x4 = xo + 4 * cols, x5 = xo + 5 * cols;
+    static void tile6(short[] wt, float[] ds, int nc, int span, short[] x6, float[] xd, int xo, int xdo,
+                      int nb, float[] acc, int ao, short[] sums) {
         for (int c0 = 0; c0 < nc; c0 += 32) {
           for (int h = 0; h < 32; h += span) {
             for (int r = 0; r < ROWS; r += 2 * L) {
                 ShortVector a0 = ShortVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
                 ShortVector b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
-                for (int c = c0 + h, end = c0 + h + span; c < end; c++) {
+                for (int c = c0 + h, end = c0 + h + span, i = xo + 6 * c; c < end; c++, i += 6) {
                     ShortVector w0 = ShortVector.fromArray(S, wt, c * ROWS + r);
                     ShortVector w1 = ShortVector.fromArray(S, wt, c * ROWS + r + L);
-                    ShortVector v0 = ShortVector.broadcast(S, xq[x0 + c]);
+                    ShortVector v0 = ShortVector.broadcast(S, x6[i]);
                     a0 = (w0.mul(v0)).add(a0);
                     b0 = (w1.mul(v0)).add(b0);
-                    ShortVector v1 = ShortVector.broadcast(S, xq[x1 + c]);
+                    ShortVector v1 = ShortVector.broadcast(S, x6[i + 1]);
                     a1 = (w0.mul(v1)).add(a1);
                     b1 = (w1.mul(v1)).add(b1);
-                    ShortVector v2 = ShortVector.broadcast(S, xq[x2 + c]);
+                    ShortVector v2 = ShortVector.broadcast(S, x6[i + 2]);
                     a2 = (w0.mul(v2)).add(a2);
                     b2 = (w1.mul(v2)).add(b2);
-                    ShortVector v3 = ShortVector.broadcast(S, xq[x3 + c]);
+                    ShortVector v3 = ShortVector.broadcast(S, x6[i + 3]);
                     a3 = (w0.mul(v3)).add(a3);
                     b3 = (w1.mul(v3)).add(b3);
-                    ShortVector v4 = ShortVector.broadcast(S, xq[x4 + c]);
+                    ShortVector v4 = ShortVector.broadcast(S, x6[i + 4]);
                     a4 = (w0.mul(v4)).add(a4);
                     b4 = (w1.mul(v4)).add(b4);
-                    ShortVector v5 = ShortVector.broadcast(S, xq[x5 + c]);
+                    ShortVector v5 = ShortVector.broadcast(S, x6[i + 5]);
                     a5 = (w0.mul(v5)).add(a5);
                     b5 = (w1.mul(v5)).add(b5);
                 }

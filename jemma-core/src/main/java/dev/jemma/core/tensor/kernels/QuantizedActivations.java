@@ -45,6 +45,18 @@ public final class QuantizedActivations {
     short[] q5BiasHi = new short[0];
     /** −32 × the integer sum of each 8 values (4 per block): Q6_K's start values, one per 8 columns. */
     short[] q6Bias = new short[0];
+    /** Rows per group of {@link #qi}: the int8 GEMM's register tile ({@link Int8Gemm#TILE_TOKENS}, 6 or 4). */
+    static final int GROUP = Int8Gemm.TILE_TOKENS;
+    /**
+     * The integers of {@link #q} again with each {@link #GROUP} rows interleaved per column ({@code qi[(t − t % G)·cols +
+     * G·c + t % G] = q[t·cols + c]}), written as the rows are quantized when the batch has a group or more: the GEMM's
+     * tile then reads its tokens' activations of a column at constant offsets from one index, instead of one running
+     * index per token, which C2 kept on the stack (the 6-token loop: 57 instructions per column → 44; one core, Q4_0
+     * GEMM +7–20 % in alternated rounds; docs/PERFORMANCE.md "512-bit Q4_0 prompts").
+     */
+    short[] qi = new short[0];
+    /** Whether {@link #qi} is being written: at least one group of rows. */
+    private boolean interleave;
     /** The integers of {@link #q} as floats, for kernels that sum them in f32 lanes ({@link #floats}). */
     private float[] qf = new float[0];
     private boolean qfCurrent;
@@ -108,6 +120,9 @@ public final class QuantizedActivations {
     private void blocks(float[] x, int t, int b0, int b1, int shift) {
         if (FL != 16) {
             quantizeNarrow(x, t, b0, b1, shift);
+            // here, not inside quantizeNarrow's block loop: there the call left C2 boxing its vectors (29 KB per prompt token
+            // at 256 bits, FloatVector.lanewiseTemplate in JFR's allocation samples)
+            if (interleave) for (int b = b0; b < b1; b++) interleave(t + shift, b);
             return;
         }
         int nb = cols / 32;
@@ -120,6 +135,7 @@ public final class QuantizedActivations {
             IntVector qh = (IntVector) hi.mul(id).add(ROUND).sub(ROUND).convert(VectorOperators.F2I, 0);
             ((ShortVector) ql.convertShape(VectorOperators.I2S, SH, 0)).intoArray(q, p);
             ((ShortVector) qh.convertShape(VectorOperators.I2S, SH, 0)).intoArray(q, p + 16);
+            if (interleave) interleave(t + shift, b);
             int e0 = ql.reduceLanes(VectorOperators.ADD, FIRST8), e1 = ql.reduceLanes(VectorOperators.ADD, LAST8);
             int e2 = qh.reduceLanes(VectorOperators.ADD, FIRST8), e3 = qh.reduceLanes(VectorOperators.ADD, LAST8);
             store(t + shift, b, nb, amax, e0, e1, e2, e3);
@@ -149,6 +165,12 @@ public final class QuantizedActivations {
             }
             store(t + shift, b, nb, amax, e0, e1, e2, e3);
         }
+    }
+
+    /** Block b of row t into {@link #qi}: 32 scalar stores, against the 32 × rows multiply-adds the GEMM does with them. */
+    private void interleave(int t, int b) {
+        int from = t * cols + 32 * b, to = (t - t % GROUP) * cols + GROUP * 32 * b + t % GROUP;
+        for (int i = 0; i < 32; i++) qi[to + GROUP * i] = q[from + i];
     }
 
     /** A block's scale and the kernels' start values from the integer sums of its four 8-value groups. */
@@ -230,6 +252,7 @@ public final class QuantizedActivations {
                     }
                 }
                 d[t * nb + b] = dd;
+                if (interleave) interleave(t, b);
                 q4Bias[t * nb + b] = (short) (-8 * (lo + hi));
                 q5BiasLo[t * nb + b] = (short) (-16 * lo);
                 q5BiasHi[t * nb + b] = (short) (-16 * hi);
@@ -246,6 +269,9 @@ public final class QuantizedActivations {
         if (residual && err.length < tokens * cols) err = new float[tokens * cols];
         int n = this.tokens * cols, nb = n / 32;
         if (q.length < n) q = new short[n];
+        interleave = this.tokens >= GROUP;
+        int ni = (this.tokens + GROUP - 1) / GROUP * GROUP * cols;
+        if (interleave && qi.length < ni) qi = new short[ni];
         if (d.length < nb) {
             d = new float[nb];
             q4Bias = new short[nb];

@@ -67,4 +67,35 @@ class QuantizedActivationsTest {
         }
         assertThat(nb).isPositive();
     }
+
+    /**
+     * Every row is also written {@link QuantizedActivations#GROUP} rows (the GEMM's tile: 6 at 512 bits, 4 below)
+     * interleaved per column, whichever way it was quantized (whole rows, residual rows, a few blocks at a time, the
+     * scalar definition): {@code qi[(t − t % G)·cols + G·c + t % G] = q[t·cols + c]}. 13 rows: whole groups and a partial one.
+     */
+    @ParameterizedTest(name = "residual rows {0}")
+    @ValueSource(booleans = {true, false})
+    void rowsInterleavedPerColumn(boolean residual) {
+        Assumptions.assumeTrue(Kernels.ENABLED, "needs vector kernels");
+        int g = QuantizedActivations.GROUP;
+        int tokens = 13, cols = 96;
+        Random rnd = new Random(11);
+        float[] x = new float[tokens * cols];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        QuantizedActivations whole = new QuantizedActivations(residual), scalar = new QuantizedActivations(residual);
+        whole.reserve(tokens, cols);
+        whole.quantize(x, 0, tokens);
+        scalar.reserve(tokens, cols);
+        scalar.quantizeScalar(x, 0, tokens);
+        for (QuantizedActivations a : new QuantizedActivations[]{whole, scalar}) {
+            for (int t = 0; t < a.tokens; t++)
+                for (int c = 0; c < cols; c++)
+                    assertThat(a.qi[(t - t % g) * cols + g * c + t % g]).as("row %d column %d", t, c).isEqualTo(a.q[t * cols + c]);
+        }
+        if (residual) return;
+        QuantizedActivations blocks = new QuantizedActivations(false);
+        blocks.reserve(tokens, cols);
+        for (int t = tokens - 1; t >= 0; t--) for (int b = cols / 32 - 1; b >= 0; b--) blocks.quantizeBlocks(x, t, b, b + 1);
+        assertThat(java.util.Arrays.copyOf(blocks.qi, tokens * cols)).containsExactly(java.util.Arrays.copyOf(whole.qi, tokens * cols));
+    }
 }
