@@ -22,6 +22,12 @@ import java.util.Random;
  * over the timed runs after the JIT has settled.
  */
 final class EmbedBench {
+    /**
+     * The warm-up's window and limit ({@link WarmUp#run(Runnable, long, long)}): a short case (one text of 64 tokens, ~50
+     * ms a call) warms for at least a second of calls in which the JIT was quiet, as the longer cases' single runs do.
+     */
+    static final long WARM_UP_WINDOW_MS = 1_000, WARM_UP_MAX_MS = 30_000;
+
     private EmbedBench() {
     }
 
@@ -49,7 +55,7 @@ final class EmbedBench {
                 for (int n : texts) {
                     for (int len : lengths) {
                         List<int[]> batch = BenchTexts.random(rnd, tokenizer, n, len);
-                        WarmUp.ofThisJvm().run(() -> m.embed(batch));
+                        int warmUps = WarmUp.ofThisJvm().run(() -> m.embed(batch), WARM_UP_WINDOW_MS, WARM_UP_MAX_MS);
                         double[] secs = new double[reps];
                         for (int r = 0; r < reps; r++) {
                             long s = System.nanoTime();
@@ -64,7 +70,7 @@ final class EmbedBench {
                         if (json) {
                             rows.addObject().put("texts", n).put("tokens_per_text", len)
                                     .put("texts_per_s", BenchCommand.mean(xps)).put("texts_per_s_sd", BenchCommand.sd(xps))
-                                    .put("tokens_per_s", BenchCommand.mean(tps)).put("tokens_per_s_sd", BenchCommand.sd(tps));
+                                    .put("tokens_per_s", BenchCommand.mean(tps)).put("tokens_per_s_sd", BenchCommand.sd(tps)).put("warmup_runs", warmUps);
                         } else {
                             System.out.printf("| %s | %d | %s | embed %d×%d | %.2f ± %.2f | %.1f ± %.1f |%n", path.getFileName(), threads,
                                     exact ? "exact" : "default", n, len, BenchCommand.mean(xps), BenchCommand.sd(xps),

@@ -23,6 +23,22 @@ class BenchCommandTest {
     }
 
     @Test
+    void embedJsonHasOneRowPerCaseAfterAWarmUpOfWholeWindows() throws Exception {
+        String model = dev.jemma.core.testing.Fixtures.shared().resolve("embedding/embgemma-tiny/embgemma-tiny-Q8_0.gguf").toString();
+        var r = CliTestSupport.run(null, "bench", "--embed", model, "-t", "2", "-r", "2", "--embed-texts", "1,3",
+                "--embed-tokens", "8", "--json");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        JsonNode rows = new ObjectMapper().readTree(r.out()).get("embed");
+        assertThat(rows).hasSize(2);
+        for (JsonNode row : rows) {
+            assertThat(row.get("tokens_per_s").asDouble()).isPositive();
+            // a tiny model's call takes well under a millisecond: a one-second window is many calls
+            assertThat(row.get("warmup_runs").asInt()).isGreaterThan(WarmUp.MAX_RUNS);
+        }
+        assertThat(rows.get(1).get("texts").asInt()).isEqualTo(3);
+    }
+
+    @Test
     void tableNamesBothTests() {
         var r = CliTestSupport.run(null, "bench", RunCommandTest.TINY, "-p", "4", "-n", "2", "-r", "1", "--exact");
         assertThat(r.exitCode()).as(r.err()).isZero();

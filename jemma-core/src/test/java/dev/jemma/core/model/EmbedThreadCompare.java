@@ -24,6 +24,12 @@ import java.util.TreeMap;
  * </pre>
  */
 public final class EmbedThreadCompare {
+    /**
+     * Untimed rounds first ({@code -DwarmUp=N}, default 2): a 64-token call needs ~20 before C2 has compiled its
+     * per-layer and per-loop methods (docs/PERFORMANCE.md, "One text of 64 tokens on two threads").
+     */
+    private static final int WARM_UP = Integer.getInteger("warmUp", 2);
+
     public static void main(String[] args) {
         Path path = Path.of(args[0]);
         int n = Integer.parseInt(args[1].split("x")[0]), len = Integer.parseInt(args[1].split("x")[1]);
@@ -36,7 +42,7 @@ public final class EmbedThreadCompare {
                          .withContextLength(len), two, true, null)) {
                 List<int[]> batch = BenchTexts.random(new Random(BenchTexts.SEED), Tokenizer.fromGguf(f1), n, len);
                 PoolProfile[] prof = {new PoolProfile(1), new PoolProfile(2)};
-                for (int round = -2; round < pairs; round++) {
+                for (int round = -WARM_UP; round < pairs; round++) {
                     for (int k = 0; k < 2; k++) {
                         int c = (k + round) & 1; // which goes first alternates round by round
                         ThreadPool pool = c == 0 ? one : two;
