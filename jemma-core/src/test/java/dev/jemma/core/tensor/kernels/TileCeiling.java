@@ -20,7 +20,7 @@ import java.lang.foreign.MemorySegment;
  * Cases: {@code fma} (12 independent FMA chains on registers: the FMA pipes' rate), {@code tile6} (the 6-token tile on
  * an L1-resident decoded tile), {@code pipes} (vpmullw / vpaddd / vpsrad / vpmullw + vpaddd rates: what an int16
  * product path would run on), {@code gemm:ROWSxCOLSxTOKENS[:BLOCK]} (the Q8_0 GEMM as FastMatMul runs it, in blocks of
- * BLOCK tokens, default {@link InterleavedGemm#TOKEN_BLOCK}), {@code nodecode:ROWSxCOLSxTOKENS[:BLOCK]} (the same loop
+ * BLOCK tokens, default {@link InterleavedGemm#tokenBlock}), {@code nodecode:ROWSxCOLSxTOKENS[:BLOCK]} (the same loop
  * with only the first group's tiles decoded and reused: wrong sums, the cost of the decoder and of its weight reads).
  * The GEMM cases print G multiply-adds per CPU second and the share of the fma case's rate.
  */
@@ -106,7 +106,7 @@ public final class TileCeiling {
 
     private static double gemm(String[] p, boolean decode) {
         int[] d = java.util.Arrays.stream(p[1].split("x")).mapToInt(Integer::parseInt).toArray();
-        int rows = d[0], cols = d[1], tokens = d[2], block = p.length > 2 ? Integer.parseInt(p[2]) : InterleavedGemm.TOKEN_BLOCK;
+        int rows = d[0], cols = d[1], tokens = d[2], block = p.length > 2 ? Integer.parseInt(p[2]) : InterleavedGemm.tokenBlock(cols);
         MemorySegment w = F32KernelSpeed.packed(F32KernelSpeed.matrix(GgmlType.Q8_0, rows, cols));
         float[] x = F32KernelSpeed.x(tokens * cols), out = new float[tokens * rows];
         float[] tile = new float[InterleavedGemm.COLS * 32 + 128], part = new float[InterleavedGemm.PART];
