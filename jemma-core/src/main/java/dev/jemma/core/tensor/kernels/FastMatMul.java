@@ -753,8 +753,9 @@ public final class FastMatMul implements MatMul {
         final WeightMatrix w = this.w;
         float[] tile = scratch(worker, InterleavedGemm.COLS * 32 + 128);
         float[] part = partials[worker];
-        for (int t0 = 0; t0 < nTokens; t0 += InterleavedGemm.TOKEN_BLOCK) {
-            int t1 = Math.min(nTokens, t0 + InterleavedGemm.TOKEN_BLOCK);
+        final int block = InterleavedGemm.tokenBlock(w.cols());
+        for (int t0 = 0; t0 < nTokens; t0 += block) {
+            int t1 = Math.min(nTokens, t0 + block);
             InterleavedGemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), x, t0, t1, out, g0, g1, tile, part);
         }
     }

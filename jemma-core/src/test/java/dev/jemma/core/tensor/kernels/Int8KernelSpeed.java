@@ -42,7 +42,7 @@ public final class Int8KernelSpeed {
                 case "q4gemm" -> gemm(GgmlType.Q4_0, 6912, 1152, 64, seconds);
                 case "q8f32gemm" -> F32KernelSpeed.gemm(GgmlType.Q8_0, 6912, 1152, 64, seconds);
                 // gemm:TYPE:ROWSxCOLSxTOKENS — the batch kernel FastMatMul picks for TYPE (Int8Gemm or the f32 tile GEMM, the
-                // latter in InterleavedGemm.TOKEN_BLOCK blocks as FastMatMul runs it), e.g. gemm:Q5_0:6912x1152x512
+                // latter in InterleavedGemm.tokenBlock(cols) blocks as FastMatMul runs it), e.g. gemm:Q5_0:6912x1152x512
                 case "gemm" -> batch(GgmlType.valueOf(cs[1]), cs[2], seconds);
                 default -> throw new IllegalArgumentException(c);
             };
@@ -80,8 +80,9 @@ public final class Int8KernelSpeed {
             float[] tile = new float[InterleavedGemm.COLS * 32 + 128], part = new float[InterleavedGemm.PART];
             int groups = Interleaved.groups(rows);
             g = F32KernelSpeed.measure(() -> {
-                for (int t0 = 0; t0 < tokens; t0 += InterleavedGemm.TOKEN_BLOCK) {
-                    InterleavedGemm.gemm(type, p, rows, cols, x, t0, Math.min(tokens, t0 + InterleavedGemm.TOKEN_BLOCK), out, 0, groups, tile, part);
+                int block = InterleavedGemm.tokenBlock(cols);
+                for (int t0 = 0; t0 < tokens; t0 += block) {
+                    InterleavedGemm.gemm(type, p, rows, cols, x, t0, Math.min(tokens, t0 + block), out, 0, groups, tile, part);
                 }
                 sink += out[7];
             }, (double) rows * cols * tokens, seconds);

@@ -221,6 +221,32 @@ class WidthPortableF32KernelsTest {
         }
     }
 
+    /**
+     * The token block FastMatMul passes over a matrix ({@link InterleavedGemm#tokenBlock}: 256 at 256 bits up to 1152
+     * columns) leaves every token's sums as they are in 128-token blocks: 512 tokens split 20·6 + 2·4 per 128 or 42·6 + 4
+     * per 256 go through 6- and 4-token tiles either way, which agree bit for bit. Fails if a wider block changed a sum.
+     */
+    @ParameterizedTest(name = "{0} {1}x{2}, 512 tokens")
+    @CsvSource({"Q8_0, 70, 1152", "Q6_K, 40, 1024", "Q8_0, 33, 6912"})
+    void tokenBlockLeavesEveryTokenItsBits(GgmlType type, int rows, int cols) {
+        int n = 512, groups = Interleaved.groups(rows), block = InterleavedGemm.tokenBlock(cols);
+        WeightMatrix w = Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 11L * rows + cols));
+        float[] x = gaussian(n * cols, 19);
+        float[] tile = new float[InterleavedGemm.COLS * 32 + 128], part = new float[InterleavedGemm.PART];
+        float[] wide = new float[n * rows], narrow = new float[n * rows];
+        for (int t0 = 0; t0 < n; t0 += block) {
+            InterleavedGemm.gemm(type, w.interleaved(), rows, cols, x, t0, Math.min(n, t0 + block), wide, 0, groups, tile, part);
+        }
+        for (int t0 = 0; t0 < n; t0 += 128) {
+            InterleavedGemm.gemm(type, w.interleaved(), rows, cols, x, t0, t0 + 128, narrow, 0, groups, tile, part);
+        }
+        for (int i = 0; i < n * rows; i++) {
+            assertThat(Float.floatToRawIntBits(wide[i])).as("%s t=%d r=%d (block %d): %s vs %s", type, i / rows, i % rows, block, wide[i], narrow[i])
+                    .isEqualTo(Float.floatToRawIntBits(narrow[i]));
+        }
+        if (VectorWidth.SHORTS == 16) assertThat(block).isEqualTo(cols <= 1152 ? 256 : 128);
+    }
+
     @ParameterizedTest(name = "F16 GEMV, {0}x{1}")
     @CsvSource({"45, 96", "70, 544", "32, 1152", "7, 64"})
     void gemvF16MatchesScalarReference(int rows, int cols) {
