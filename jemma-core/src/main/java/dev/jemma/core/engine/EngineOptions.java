@@ -82,11 +82,13 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
     public static final int DEFAULT_BATCH_CHUNK = 16;
 
     /**
-     * Longest prompt admitted whole beside running streams unless set. Measured (1B Q4_0, 2 threads, C = 8, 128-token
-     * prompts; docs/PERFORMANCE.md "Eight streams: prompts, TTFT and peak RSS"): chunked at 9 rows a step beside 7
-     * streams a prompt took 15 steps and the eight prompts of a burst entered one after another (the last one's TTFT 12×
-     * the first's); whole, a burst enters in one step. A 256-token prompt costs the streams one step of about a second
-     * there (2 threads, ~3.6 ms a prompt row); the 2,000-token prompt of the issue's intrusion case is still chunked.
+     * Longest prompt admitted whole beside running streams unless set. Measured (1B Q4_0, 2 threads, C = 8, 16 requests of
+     * 128 prompt and 128 generated tokens, in-process, loaded machine; docs/PERFORMANCE.md "Eight streams: prompts, TTFT
+     * and peak RSS"): chunked beside the streams, the first burst's eight prompts entered one after another — the last
+     * one's first token came 81-89 steps after its arrival, the first one's after 2 — and their staggered ends left a
+     * tail of 1-7-row steps; whole, the burst entered in two steps and the run took 281-288 steps of 7.1-7.2 decode rows
+     * instead of 369-395 of 5.1-5.5. The price is one longer step for the streams per prompt (at ~3.6 ms a prompt row
+     * on 2 threads, pp512's rate, under a second for 256 tokens of the 1B); the issue's 2,000-token intruder stays chunked.
      */
     public static final int DEFAULT_WHOLE_PROMPT = 256;
 
