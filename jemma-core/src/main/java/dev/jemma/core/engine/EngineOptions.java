@@ -86,7 +86,7 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
      * 128 prompt and 128 generated tokens, in-process, loaded machine; docs/PERFORMANCE.md "Eight streams: prompts, TTFT
      * and peak RSS"): chunked beside the streams, the first burst's eight prompts entered one after another — the last
      * one's first token came 81-89 steps after its arrival, the first one's after 2 — and their staggered ends left a
-     * tail of 1-7-row steps; whole, the burst entered in two steps and the run took 281-288 steps of 7.1-7.2 decode rows
+     * tail of 1-7-row steps; whole, the burst entered in two steps and the run took 258-288 steps of 7.1-7.9 decode rows
      * instead of 369-395 of 5.1-5.5. The price is one longer step for the streams per prompt (at ~3.6 ms a prompt row
      * on 2 threads, pp512's rate, under a second for 256 tokens of the 1B); the issue's 2,000-token intruder stays chunked.
      */
