@@ -49,8 +49,9 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--batch-chunk", paramLabel = "N", description = {"rows per model step while other streams generate "
             + "(chunked prefill): every running stream's next token and prompt tokens up to N rows in all (8 beside a single "
             + "stream; at least 4 prompt tokens), so a long prompt is processed a chunk at a time and other streams keep going; "
-            + "a prompt alone takes the whole batch (default ${DEFAULT-VALUE}: the few-token kernels' limit; 3 streams + 13 "
-            + "prompt tokens cost ~2.3x a decode step; docs/PERFORMANCE.md)"})
+            + "a prompt alone takes the whole batch, and a prompt of at most 256 tokens joins the next step whole "
+            + "(-Djemma.wholePrompt=N changes that length, -1 chunks every prompt) (default ${DEFAULT-VALUE}: the few-token "
+            + "kernels' limit; 3 streams + 13 prompt tokens cost ~2.3x a decode step; docs/PERFORMANCE.md)"})
     int batchChunk = dev.jemma.core.engine.EngineOptions.DEFAULT_BATCH_CHUNK;
 
     @Option(names = {"-t", "--threads"}, paramLabel = "THREADS", description = "compute threads (default: all cores)")

@@ -35,6 +35,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *   java … dev.jemma.jmh.ServeLoad /work/bench/gemma3-1b-Q4_0.gguf 2 intrude 4 3 32 256 [CHUNK]
  * </pre>
  * Arguments: MODEL THREADS load|intrude C N P G [--batch-chunk]; {@code -DwarmUp=false} skips the engine's warm-up;
+ * {@code -DwholePrompt=N} sets {@code EngineOptions.wholePrompt} (-1: every prompt chunked beside streams);
  * {@code -Druns=2} runs the load twice in the same JVM (the second run: a server whose JIT has finished); process CPU is
  * read in the OS's clock ticks (10 ms), so per-step CPU medians come out in steps of 10 ms.
  */
@@ -57,6 +58,8 @@ public final class ServeLoad {
         EngineOptions.Builder ob = EngineOptions.builder().threads(threads).parallel(c)
                 .contextLength(Math.max(2048, Math.max(p, intrude ? intruder : 0) + g + 64));
         if (args.length > 7) ob.batchChunk(Integer.parseInt(args[7]));
+        // -DwholePrompt=N: the longest prompt joining a step whole beside streams (-1: chunk every prompt, as before)
+        if (System.getProperty("wholePrompt") != null) ob.wholePrompt(Integer.getInteger("wholePrompt"));
         var jit = ManagementFactory.getCompilationMXBean();
         try (Engine engine = Engine.load(model, ob.build())) {
             long cpu0 = processCpu(), w0 = System.nanoTime(), j0 = jit.getTotalCompilationTime();
@@ -80,6 +83,10 @@ public final class ServeLoad {
                         run, done.size(), tokens, wall / 1e9, cpu / 1e9, cpu / 1e6 / tokens, compiling / 1e3, steps.count.get(),
                         steps.rows.get() / (double) steps.count.get(), steps.decode.get() / (double) steps.count.get(), cpu / 1e6 / steps.count.get());
                 report("streams", done.stream().filter(r -> !r.intruder).toList());
+                if (!intrude) {
+                    requests(done, w1);
+                    steps.split();
+                }
                 if (intrude) {
                     report("intruder", done.stream().filter(r -> r.intruder).toList());
                     steps.intrusion();
@@ -136,13 +143,19 @@ public final class ServeLoad {
         ids[0] = 2;
         for (int j = 1; j < p; j++) ids[j] = rnd.nextInt(10, vocab);
         Request r = new Request(intruder);
+        r.id = k;
         long t0 = System.nanoTime();
+        r.start = t0;
+        waiting.add(r);
         try (Session s = engine.newSession()) {
             GenerationOptions o = GenerationOptions.builder().maxTokens(g).temperature(0f).ignoreEos(true).build();
             s.generate(ids, o, tok -> {
                 long now = System.nanoTime();
                 if (tok.id() < 0) return;
-                if (r.tokens == 0) r.ttft = now - t0;
+                if (r.tokens == 0) {
+                    r.ttft = now - t0;
+                    waiting.remove(r);
+                }
                 else r.gaps.add(now - r.last);
                 r.last = now;
                 r.tokens++;
@@ -163,12 +176,36 @@ public final class ServeLoad {
         OUT.println();
     }
 
+    /**
+     * Every request in order of arrival: when it came (from the run's start), its TTFT, and the steps that ran while it
+     * waited for its first token — which requests' TTFT is long, and what the steps before their first token carried.
+     */
+    private static void requests(List<Request> rs, long start) {
+        List<Request> byArrival = new ArrayList<>(rs);
+        byArrival.sort(java.util.Comparator.comparingLong(r -> r.start));
+        OUT.println("  requests by arrival: start s, TTFT s, steps before the first token (of which with prompt rows), their mean rows");
+        StringBuilder b = new StringBuilder();
+        for (Request r : byArrival) {
+            b.append(String.format("    #%d at %.2f: TTFT %.2f, %d steps (%d with prompt rows), %.1f rows%n", r.id,
+                    (r.start - start) / 1e9, r.ttft / 1e9, r.stepsToFirst, r.promptStepsToFirst,
+                    r.stepsToFirst == 0 ? 0.0 : r.rowsToFirst / (double) r.stepsToFirst));
+        }
+        OUT.print(b);
+    }
+
     private static double pct(long[] sorted, double q) {
         return sorted[(int) Math.min(sorted.length - 1, Math.ceil(q / 100 * sorted.length) - 1)];
     }
 
+    /** Requests waiting for their first token (each step counts itself in theirs). */
+    private static final java.util.Set<Request> waiting = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     private static final class Request {
         final boolean intruder;
+        int id;
+        long start;
+        int stepsToFirst, promptStepsToFirst;
+        long rowsToFirst;
         final List<Long> gaps = new ArrayList<>();
         long ttft, last;
         int tokens;
@@ -196,6 +233,39 @@ public final class ServeLoad {
             decode.addAndGet(decodeRows);
             log.add(new long[]{promptRows, decodeRows, now - lastCpu, nanos, intruding ? 1 : 0});
             lastCpu = now;
+            for (Request r : waiting) {
+                r.stepsToFirst++;
+                if (promptRows > 0) r.promptStepsToFirst++;
+                r.rowsToFirst += promptRows + decodeRows;
+            }
+        }
+
+        /** Decode-only steps against steps with prompt rows: count, rows, wall and process CPU in all. */
+        synchronized void split() {
+            long[][] sum = new long[2][4];
+            for (long[] s : log) {
+                long[] a = sum[s[0] > 0 ? 1 : 0];
+                a[0]++;
+                a[1] += s[0] + s[1];
+                a[2] += s[3];
+                a[3] += s[2];
+            }
+            String[] names = {"decode-only", "with prompt rows"};
+            for (int i = 0; i < 2; i++) {
+                long[] a = sum[i];
+                if (a[0] == 0) continue;
+                OUT.printf("  %s steps: %d, %.2f rows each, wall %.1f s (%.1f ms each, %.2f ms a row), process CPU %.1f s (%.1f ms each)%n",
+                        names[i], a[0], a[1] / (double) a[0], a[2] / 1e9, a[2] / 1e6 / a[0], a[2] / 1e6 / a[1], a[3] / 1e9, a[3] / 1e6 / a[0]);
+            }
+            // wall of steps by row count (least and median), to see the cost of a row
+            java.util.TreeMap<Long, List<Long>> byRows = new java.util.TreeMap<>();
+            for (long[] s : log) byRows.computeIfAbsent(s[0] + s[1], x -> new ArrayList<>()).add(s[3]);
+            StringBuilder b = new StringBuilder("  step wall by rows (count: median ms):");
+            byRows.forEach((rows, ws) -> {
+                long[] w = ws.stream().mapToLong(Long::longValue).sorted().toArray();
+                b.append(String.format(" %d (%d: %.0f)", rows, w.length, w[w.length / 2] / 1e6));
+            });
+            OUT.println(b);
         }
 
         /** Decode-only steps of the streams' rows against steps of those and a chunk of the intruder: CPU and wall. */

@@ -145,7 +145,7 @@ public final class Engine implements AutoCloseable {
         }
         pool = p;
         // between two steps the sessions sample on their own threads: the pool's workers park rather than spin there
-        scheduler = new StepScheduler(model, model.maxBatch(), options.batchChunkOrDefault(), pool::rest);
+        scheduler = new StepScheduler(model, model.maxBatch(), options.batchChunkOrDefault(), options.wholePromptOrDefault(), pool::rest);
         kvPool = options.parallel() > 0 ? new KvPool(options.parallel(), contextLength, model::newCache) : null;
         vision = v;
         media3n = mm3n;
@@ -386,6 +386,9 @@ public final class Engine implements AutoCloseable {
         int[] rounds = new int[1];
         // as a step of its own: a session that generates meanwhile waits for it (the model keeps one set of buffers)
         scheduler.alone(() -> rounds[0] = warmUpSteps());
+        // the JIT's freed compilation arenas (up to ~200 MB for one kernel compilation) back to the OS before the pool
+        // takes its memory: glibc keeps them otherwise, and they sat on top of the plan in the serving peak RSS
+        NativeHeap.trim();
         kvPool.allocateAll();
         return rounds[0];
     }

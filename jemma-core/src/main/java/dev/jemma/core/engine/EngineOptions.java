@@ -40,10 +40,16 @@ import java.util.function.DoubleConsumer;
  *                        into chunks and a new prompt does not stop the others; with no stream running a prompt takes
  *                        the whole batch. Smaller = smoother streams, larger = faster prompts; 0 =
  *                        {@link #DEFAULT_BATCH_CHUNK}
+ * @param wholePrompt     a prompt of at most this many tokens joins the next step whole, beside the running streams,
+ *                        rather than in chunks (as llama-server admits new prompts): one longer step for the streams
+ *                        instead of many slower ones, the prompt's first token a step later instead of dozens, its rows
+ *                        on the prompt GEMMs; prompts arriving together start together. Longer prompts are chunked as
+ *                        {@code batchChunk} says. 0 = {@link #DEFAULT_WHOLE_PROMPT}; a negative value: always chunk
  */
 public record EngineOptions(int contextLength, int threads, boolean exact, int maxBatch, GenerationOptions generation,
                             DoubleConsumer loadProgress, String matformer, boolean f32Activations, boolean checkMemory,
-                            java.nio.file.Path mmproj, boolean panAndScan, int audioTokens, int parallel, int batchChunk) {
+                            java.nio.file.Path mmproj, boolean panAndScan, int audioTokens, int parallel, int batchChunk,
+                            int wholePrompt) {
     /** Context used when none is requested: Gemma 3 is trained for 32k–128k, whose f32 KV cache would be large. */
     public static final int DEFAULT_CONTEXT_CAP = 8192;
 
@@ -74,6 +80,27 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
      * within the 3× bound. A prompt with no stream beside it is not chunked at all.
      */
     public static final int DEFAULT_BATCH_CHUNK = 16;
+
+    /**
+     * Longest prompt admitted whole beside running streams unless set. Measured (1B Q4_0, 2 threads, C = 8, 16 requests of
+     * 128 prompt and 128 generated tokens, in-process, loaded machine; docs/PERFORMANCE.md "Eight streams: prompts, TTFT
+     * and peak RSS"): chunked beside the streams, the first burst's eight prompts entered one after another — the last
+     * one's first token came 81-89 steps after its arrival, the first one's after 2 — and their staggered ends left a
+     * tail of 1-7-row steps; whole, the burst entered in two steps and the run took 258-288 steps of 7.1-7.9 decode rows
+     * instead of 369-395 of 5.1-5.5. The price is one longer step for the streams per prompt (at ~3.6 ms a prompt row
+     * on 2 threads, pp512's rate, under a second for 256 tokens of the 1B); the issue's 2,000-token intruder stays chunked.
+     */
+    public static final int DEFAULT_WHOLE_PROMPT = 256;
+
+    /**
+     * Longest prompt joining a step whole beside running streams: {@link #wholePrompt}, or when 0 the system property
+     * {@code jemma.wholePrompt} (for A/B runs of {@code jemma serve}: {@code -Djemma.wholePrompt=-1} chunks every
+     * prompt, as before), else {@link #DEFAULT_WHOLE_PROMPT}; 0 means never.
+     */
+    public int wholePromptOrDefault() {
+        int v = wholePrompt != 0 ? wholePrompt : Integer.getInteger("jemma.wholePrompt", DEFAULT_WHOLE_PROMPT);
+        return Math.max(0, v);
+    }
 
     /** Rows per model step beside running streams: {@link #batchChunk}, or {@link #DEFAULT_BATCH_CHUNK}. */
     public int batchChunkOrDefault() {
@@ -118,6 +145,7 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
         private int audioTokens;
         private int parallel;
         private int batchChunk;
+        private int wholePrompt;
 
         private Builder() {
         }
@@ -221,6 +249,12 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
             return this;
         }
 
+        /** Longest prompt joining a step whole beside decoding streams ({@link EngineOptions#wholePrompt}); 0 = the default, < 0 never. */
+        public Builder wholePrompt(int v) {
+            wholePrompt = v;
+            return this;
+        }
+
         /** Rows per model step while streams decode (chunked prefill; {@link EngineOptions#batchChunk}); 0 = the default. */
         public Builder batchChunk(int v) {
             batchChunk = v;
@@ -229,7 +263,7 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
 
         public EngineOptions build() {
             return new EngineOptions(contextLength, threads, exact, maxBatch, defaults.build(), loadProgress, matformer, f32Activations, checkMemory,
-                    mmproj, panAndScan, audioTokens, parallel, batchChunk);
+                    mmproj, panAndScan, audioTokens, parallel, batchChunk, wholePrompt);
         }
     }
 }

@@ -63,6 +63,12 @@ final class StepScheduler {
      */
     static final int ROWS_PER_STREAM = 8;
     /**
+     * Whole prompts one step takes, in rows, as a multiple of the longest one admitted whole: a burst of short prompts
+     * (a team's users arriving together, serve-bench's first requests) enters in one step, as llama-server puts new
+     * prompts into its next batch, instead of one after another in chunks — the last of 8 waited ~90 steps.
+     */
+    static final int WHOLE_STEP_FACTOR = 4;
+    /**
      * One caller's request: tokens [next, end) of {@code tokens} for {@code cache}; the logits of the last one. Rows with
      * an {@code embeddings} entry take it as input instead of their token's embedding; each [start, end) of
      * {@code spans} is one image's bidirectional run.
@@ -72,6 +78,8 @@ final class StepScheduler {
         final float[][] embeddings;
         final List<int[]> spans;
         final int end;
+        /** Rows the caller asked for (a prompt of at most {@code whole} rows joins a step whole). */
+        final int count;
         final KvCache cache;
         final Object stream;
         final java.util.function.BooleanSupplier cancelled;
@@ -92,6 +100,7 @@ final class StepScheduler {
             this.spans = spans;
             this.next = offset;
             this.end = offset + count;
+            this.count = count;
             this.cache = cache;
         }
 
@@ -120,6 +129,8 @@ final class StepScheduler {
     private float[] stepLogits = new float[0];
     private final Runnable afterStep;
     private final int budget, chunk, vocab;
+    /** Longest prompt taken whole beside decoding streams (0: none), and the most rows of such prompts in one step. */
+    private final int whole, wholeStep;
     private volatile long graceNanos = DEFAULT_GRACE_NANOS;
     private volatile StepObserver observer;
     /** Sessions in their decode loop, and those of them that once missed a step's grace (waited for briefly since). */
@@ -138,15 +149,22 @@ final class StepScheduler {
      *               this many rows in all, but at least {@link #MIN_PROMPT_ROWS} (or the chunk, if smaller)
      */
     StepScheduler(LanguageModel model, int budget, int chunk) {
-        this(model, budget, chunk, () -> { });
+        this(model, budget, chunk, 0, () -> { });
     }
 
-    /** @param afterStep run after every model step (the engine lets its pool's workers park: sampling comes next) */
-    StepScheduler(LanguageModel model, int budget, int chunk, Runnable afterStep) {
+    /**
+     * @param whole     a prompt of at most this many rows is taken whole in the next step, beside the decoding streams and
+     *                  other such prompts (up to {@link #WHOLE_STEP_FACTOR} × this many rows of them per step; at least
+     *                  one); 0: every prompt is chunked beside streams
+     * @param afterStep run after every model step (the engine lets its pool's workers park: sampling comes next)
+     */
+    StepScheduler(LanguageModel model, int budget, int chunk, int whole, Runnable afterStep) {
         this.afterStep = afterStep;
         this.model = model;
         this.budget = Math.max(1, budget);
         this.chunk = Math.max(1, chunk);
+        this.whole = Math.max(0, whole);
+        this.wholeStep = Math.multiplyExact(WHOLE_STEP_FACTOR, this.whole);
         this.vocab = model.config().vocabSize();
     }
 
@@ -371,12 +389,17 @@ final class StepScheduler {
         // stream's step is kept to ROWS_PER_STREAM rows
         int beside = promptRows(chunk, decodes);
         int prompt = Math.max(1, Math.min(streams.isEmpty() ? budget : beside, budget - decodes));
+        // short prompts go in whole, beside the streams and the chunks: one longer step for the streams instead of many
+        // slower ones, and prompts arriving together start together (the model runs a step of more rows than its batch
+        // in parts); longer ones (the intrusion case's 2,000 tokens) are chunked in arrival order as before
+        int wholeRows = wholeStep;
         for (int pass = 0; pass < 2; pass++) {
             for (Iterator<Work> it = queue.iterator(); it.hasNext(); ) {
                 Work w = it.next();
                 boolean decode = w.remaining() == 1;
                 if (pass == 0 != decode || picked.contains(w)) continue;
-                if (!decode && prompt <= 0) break;
+                boolean entire = !decode && isWhole(w) && w.remaining() <= wholeRows;
+                if (!decode && !entire && prompt <= 0) continue;
                 RuntimeException bad = check(w);
                 if (bad != null) {
                     it.remove();
@@ -384,13 +407,22 @@ final class StepScheduler {
                     w.done = true;
                     continue;
                 }
-                int n = decode ? 1 : w.chunk(prompt);
+                int n = decode ? 1 : entire ? w.remaining() : w.chunk(prompt);
                 if (n == 0) continue;
                 picked.add(w);
                 take.add(n);
-                if (!decode) prompt -= n;
+                if (entire) wholeRows -= n;
+                else if (!decode) prompt -= n;
             }
         }
+    }
+
+    /**
+     * Whether a prompt joins a step whole: asked for in one call of at most {@link #whole} rows (a conversation's next
+     * turn counts only its new tokens), with no image run (those keep the chunk rules), and not begun in chunks.
+     */
+    private boolean isWhole(Work w) {
+        return w.count <= whole && w.spans.isEmpty() && w.remaining() == w.count;
     }
 
     /**

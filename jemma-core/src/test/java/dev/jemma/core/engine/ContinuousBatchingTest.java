@@ -19,8 +19,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Sessions on one engine share model steps (continuous batching): concurrent greedy generations in exact mode give the
- * same tokens as alone, steps really serve several sequences, and a long prompt is processed in budget-sized chunks
- * while a running stream keeps producing tokens.
+ * same tokens as alone, steps really serve several sequences, a short prompt joins the streams' step whole, and a long
+ * prompt is processed in budget-sized chunks while a running stream keeps producing tokens.
  */
 class ContinuousBatchingTest {
     static Path model() throws Exception {
@@ -102,7 +102,8 @@ class ContinuousBatchingTest {
      */
     @Test
     void aPromptAloneIsNotChunked() throws Exception {
-        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(1).contextLength(256).maxBatch(16).batchChunk(4).build())) {
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(1).contextLength(256).maxBatch(16).batchChunk(4)
+                .wholePrompt(-1).build())) {
             int[] prompt = engine.tokenizer().encode("the quick brown fox jumps over the lazy dog ".repeat(5));
             assertThat(prompt.length).isGreaterThan(40);
             long[] before = engine.batchStatistics();
@@ -111,6 +112,72 @@ class ContinuousBatchingTest {
             }
             long steps = engine.batchStatistics()[0] - before[0];
             assertThat(steps).as("steps for a %d-token prompt alone (batch 16, chunk 4)", prompt.length).isEqualTo((prompt.length + 15) / 16);
+        }
+        // with whole prompts on (the default: up to 256 tokens), the same prompt is one step, which the model runs in parts
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(1).contextLength(256).maxBatch(16).batchChunk(4).build())) {
+            int[] prompt = engine.tokenizer().encode("the quick brown fox jumps over the lazy dog ".repeat(5));
+            long[] before = engine.batchStatistics();
+            try (Session s = engine.newSession()) {
+                s.generate(prompt, GenerationOptions.builder().temperature(0f).maxTokens(1).build(), null);
+            }
+            assertThat(engine.batchStatistics()[0] - before[0]).as("steps for a %d-token prompt, whole", prompt.length).isEqualTo(1);
+        }
+    }
+
+    /**
+     * A prompt of at most {@link EngineOptions#wholePrompt} tokens joins the next step whole beside the decoding streams
+     * (one step, though it is longer than the chunk and than the model's batch, which then runs the step in parts), and
+     * gives the tokens it gives alone.
+     */
+    @Test
+    void aShortPromptJoinsTheStreamsWholeAndGivesWhatItGivesAlone() throws Exception {
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(256).maxBatch(16).batchChunk(8)
+                .wholePrompt(80).parallel(3).build())) {
+            engine.streamGraceNanos(java.util.concurrent.TimeUnit.MINUTES.toNanos(2));
+            int[] prompt = engine.tokenizer().encode("the quick brown fox jumps over the lazy dog ".repeat(3));
+            assertThat(prompt.length).as("longer than the chunk and the batch, within wholePrompt").isBetween(17, 80);
+            GenerationOptions six = GenerationOptions.builder().temperature(0f).maxTokens(6).ignoreEos(true).build();
+            int[] alone;
+            try (Session s = engine.newSession()) {
+                alone = s.generate(prompt, six, null).tokens();
+            }
+            CountDownLatch[] streaming = {new CountDownLatch(3), new CountDownLatch(3)};
+            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            ExecutorService ex = Executors.newFixedThreadPool(2);
+            List<Future<?>> streams = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                String opening = "Stream " + i + " says";
+                CountDownLatch mine = streaming[i];
+                streams.add(ex.submit(() -> {
+                    try (Session s = engine.newSession()) {
+                        s.complete(opening, GenerationOptions.builder().temperature(0f).maxTokens(200).ignoreEos(true).build(), t -> {
+                            mine.countDown();
+                            if (done.get()) throw new java.util.concurrent.CancellationException("enough");
+                        });
+                    } catch (RuntimeException ignored) {
+                        // the listener's exception ends the stream once the prompt below is done
+                    }
+                    return null;
+                }));
+            }
+            for (CountDownLatch l : streaming) l.await();
+            List<int[]> promptSteps = java.util.Collections.synchronizedList(new ArrayList<>());
+            engine.observeSteps((promptRows, decodeRows, sequences, nanos) -> {
+                if (promptRows > 0) promptSteps.add(new int[]{promptRows, decodeRows});
+            });
+            int[] batched;
+            try (Session s = engine.newSession()) {
+                batched = s.generate(prompt, six, null).tokens();
+            }
+            engine.observeSteps(null);
+            done.set(true);
+            for (Future<?> f : streams) f.get();
+            ex.shutdown();
+            assertThat(batched).as("greedy tokens beside two streams").isEqualTo(alone);
+            synchronized (promptSteps) {
+                assertThat(promptSteps).as("steps with prompt rows").hasSize(1);
+                assertThat(promptSteps.get(0)).as("the prompt's rows beside both streams' decode rows").containsExactly(prompt.length, 2);
+            }
         }
     }
 
@@ -123,7 +190,8 @@ class ContinuousBatchingTest {
      */
     @Test
     void aLongPromptDoesNotFreezeARunningStream() throws Exception {
-        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(512).maxBatch(16).batchChunk(16).build())) {
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(512).maxBatch(16).batchChunk(16)
+                .wholePrompt(64).build())) {
             engine.streamGraceNanos(java.util.concurrent.TimeUnit.MINUTES.toNanos(2));
             java.util.concurrent.atomic.AtomicBoolean inPrefill = new java.util.concurrent.atomic.AtomicBoolean();
             AtomicInteger tokensDuringPrompt = new AtomicInteger();
@@ -142,6 +210,7 @@ class ContinuousBatchingTest {
             int[] longPrompt = engine.tokenizer().encode("the quick brown fox jumps over the lazy dog ".repeat(12));
             int chunks = (longPrompt.length + 6) / 7;
             assertThat(chunks).isGreaterThan(20);
+            assertThat(longPrompt.length).as("longer than a prompt taken whole").isGreaterThan(64);
             java.util.List<int[]> sharedSteps = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
             engine.observeSteps((promptRows, decodeRows, sequences, nanos) -> {
                 if (promptRows > 0 && decodeRows > 0) sharedSteps.add(new int[]{promptRows, decodeRows});
@@ -193,7 +262,7 @@ class ContinuousBatchingTest {
     @Test
     void aPromptBesideManyStreamsStillMovesOn() throws Exception {
         try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(1).contextLength(256).maxBatch(16)
-                .batchChunk(5).parallel(4).build())) {
+                .batchChunk(5).wholePrompt(16).parallel(4).build())) {
             engine.streamGraceNanos(java.util.concurrent.TimeUnit.MINUTES.toNanos(2));
             // three tokens from each stream before the prompt comes (one latch per stream: on a loaded machine one stream can
             // produce all nine tokens of a shared count before another is admitted, and then no step has three decode rows)
@@ -222,6 +291,7 @@ class ContinuousBatchingTest {
                 if (promptRows > 0 && decodeRows > 0) sharedSteps.add(new int[]{promptRows, decodeRows});
             });
             int[] prompt = engine.tokenizer().encode("the quick brown fox jumps over the lazy dog ".repeat(4));
+            assertThat(prompt.length).as("longer than a prompt taken whole").isGreaterThan(16);
             try (Session s = engine.newSession()) {
                 s.generate(prompt, GenerationOptions.builder().temperature(0f).maxTokens(1).build(), t -> { });
             }
@@ -245,7 +315,7 @@ class ContinuousBatchingTest {
     @Test
     void aCancelStopsAPromptBetweenChunksAndFreesItsSlot() throws Exception {
         try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(512).maxBatch(16).batchChunk(8)
-                .parallel(2).build())) {
+                .wholePrompt(64).parallel(2).build())) {
             engine.streamGraceNanos(java.util.concurrent.TimeUnit.MINUTES.toNanos(2));
             int[] longPrompt = engine.tokenizer().encode("the quick brown fox jumps over the lazy dog ".repeat(12));
             Session victim = engine.newSession();
