@@ -660,22 +660,22 @@ public final class Attention {
                 c33 = q3.fma(k3v, c33);
             }
             // keys k1..k3 may be clamped copies of k: they then write the same slot with the same value
-            scores[s0 + k] = c00.reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a0, o0, bound, headDim);
-            scores[s0 + k1] = c01.reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a1, o1, bound, headDim);
-            scores[s0 + k2] = c02.reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a2, o2, bound, headDim);
-            scores[s0 + k3] = c03.reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a3, o3, bound, headDim);
-            scores[s1 + k] = c10.reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a0, o0, bound, headDim);
-            scores[s1 + k1] = c11.reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a1, o1, bound, headDim);
-            scores[s1 + k2] = c12.reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a2, o2, bound, headDim);
-            scores[s1 + k3] = c13.reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a3, o3, bound, headDim);
-            scores[s2 + k] = c20.reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a0, o0, bound, headDim);
-            scores[s2 + k1] = c21.reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a1, o1, bound, headDim);
-            scores[s2 + k2] = c22.reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a2, o2, bound, headDim);
-            scores[s2 + k3] = c23.reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a3, o3, bound, headDim);
-            scores[s3 + k] = c30.reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a0, o0, bound, headDim);
-            scores[s3 + k1] = c31.reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a1, o1, bound, headDim);
-            scores[s3 + k2] = c32.reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a2, o2, bound, headDim);
-            scores[s3 + k3] = c33.reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a3, o3, bound, headDim);
+            scores[s0 + k] = FV.cast(c00).reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a0, o0, bound, headDim);
+            scores[s0 + k1] = FV.cast(c01).reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a1, o1, bound, headDim);
+            scores[s0 + k2] = FV.cast(c02).reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a2, o2, bound, headDim);
+            scores[s0 + k3] = FV.cast(c03).reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a3, o3, bound, headDim);
+            scores[s1 + k] = FV.cast(c10).reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a0, o0, bound, headDim);
+            scores[s1 + k1] = FV.cast(c11).reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a1, o1, bound, headDim);
+            scores[s1 + k2] = FV.cast(c12).reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a2, o2, bound, headDim);
+            scores[s1 + k3] = FV.cast(c13).reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a3, o3, bound, headDim);
+            scores[s2 + k] = FV.cast(c20).reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a0, o0, bound, headDim);
+            scores[s2 + k1] = FV.cast(c21).reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a1, o1, bound, headDim);
+            scores[s2 + k2] = FV.cast(c22).reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a2, o2, bound, headDim);
+            scores[s2 + k3] = FV.cast(c23).reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a3, o3, bound, headDim);
+            scores[s3 + k] = FV.cast(c30).reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a0, o0, bound, headDim);
+            scores[s3 + k1] = FV.cast(c31).reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a1, o1, bound, headDim);
+            scores[s3 + k2] = FV.cast(c32).reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a2, o2, bound, headDim);
+            scores[s3 + k3] = FV.cast(c33).reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a3, o3, bound, headDim);
         }
     }
 
@@ -742,16 +742,16 @@ public final class Attention {
         // vectorized: one scalar exp per key and row cost as much as the score and value passes together
         FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
         int k = vFrom;
-        for (; k < bound; k += step) mv = mv.max(FloatVector.fromArray(F, s, off + k));
-        float max = mv.reduceLanes(VectorOperators.MAX);
+        for (; k < bound; k += step) mv = FloatVector.fromArray(F, s, off + k).max(mv);
+        float max = FV.cast(mv).reduceLanes(VectorOperators.MAX);
         for (; k < end; k++) max = Math.max(max, s[off + k]);
         FloatVector sv = FloatVector.zero(F);
         for (k = vFrom; k < bound; k += step) {
             FloatVector e = FloatVector.fromArray(F, s, off + k).sub(max).lanewise(VectorOperators.EXP);
             e.intoArray(s, off + k);
-            sv = sv.add(e);
+            sv = e.add(sv);
         }
-        float sum = sv.reduceLanes(VectorOperators.ADD);
+        float sum = FV.cast(sv).reduceLanes(VectorOperators.ADD);
         for (; k < end; k++) {
             float e = (float) Math.exp(s[off + k] - max);
             s[off + k] = e;
@@ -821,22 +821,22 @@ public final class Attention {
                 c33 = v3.fma(w, c33);
             }
             // a clamped row repeats a real row (same loads, same sums), so its stores rewrite the same values
-            c30.intoArray(out, oo3 + d);
-            c31.intoArray(out, oo3 + d + step);
-            c32.intoArray(out, oo3 + d + 2 * step);
-            c33.intoArray(out, oo3 + d + 3 * step);
-            c20.intoArray(out, oo2 + d);
-            c21.intoArray(out, oo2 + d + step);
-            c22.intoArray(out, oo2 + d + 2 * step);
-            c23.intoArray(out, oo2 + d + 3 * step);
-            c10.intoArray(out, oo1 + d);
-            c11.intoArray(out, oo1 + d + step);
-            c12.intoArray(out, oo1 + d + 2 * step);
-            c13.intoArray(out, oo1 + d + 3 * step);
-            c00.intoArray(out, oo0 + d);
-            c01.intoArray(out, oo0 + d + step);
-            c02.intoArray(out, oo0 + d + 2 * step);
-            c03.intoArray(out, oo0 + d + 3 * step);
+            FV.cast(c30).intoArray(out, oo3 + d);
+            FV.cast(c31).intoArray(out, oo3 + d + step);
+            FV.cast(c32).intoArray(out, oo3 + d + 2 * step);
+            FV.cast(c33).intoArray(out, oo3 + d + 3 * step);
+            FV.cast(c20).intoArray(out, oo2 + d);
+            FV.cast(c21).intoArray(out, oo2 + d + step);
+            FV.cast(c22).intoArray(out, oo2 + d + 2 * step);
+            FV.cast(c23).intoArray(out, oo2 + d + 3 * step);
+            FV.cast(c10).intoArray(out, oo1 + d);
+            FV.cast(c11).intoArray(out, oo1 + d + step);
+            FV.cast(c12).intoArray(out, oo1 + d + 2 * step);
+            FV.cast(c13).intoArray(out, oo1 + d + 3 * step);
+            FV.cast(c00).intoArray(out, oo0 + d);
+            FV.cast(c01).intoArray(out, oo0 + d + step);
+            FV.cast(c02).intoArray(out, oo0 + d + 2 * step);
+            FV.cast(c03).intoArray(out, oo0 + d + 3 * step);
         }
         // below 512 bits: two vectors of the head at a time (8 accumulators, 2 value vectors, a broadcast)
         for (; !FOUR_BY_FOUR && d + 2 * step <= headDim; d += 2 * step) {
@@ -882,10 +882,10 @@ public final class Attention {
                 c2 = v.fma(FloatVector.broadcast(F, p[p2 + k]), c2);
                 c3 = v.fma(FloatVector.broadcast(F, p[p3 + k]), c3);
             }
-            c3.intoArray(out, oo3 + d);
-            c2.intoArray(out, oo2 + d);
-            c1.intoArray(out, oo1 + d);
-            c0.intoArray(out, oo0 + d);
+            FV.cast(c3).intoArray(out, oo3 + d);
+            FV.cast(c2).intoArray(out, oo2 + d);
+            FV.cast(c1).intoArray(out, oo1 + d);
+            FV.cast(c0).intoArray(out, oo0 + d);
         }
         for (; d < headDim; d++) {
             // all read before any is written: a clamped row aliases a real one
@@ -1051,9 +1051,9 @@ public final class Attention {
         for (int k = from; k <= to; k++) {
             float[] a = k >= batchFrom ? bv : cv;
             int o = keyOff[k];
-            for (int d = 0; d < bound; d += step) acc = acc.add(FloatVector.fromArray(F, a, o + d));
+            for (int d = 0; d < bound; d += step) acc = FloatVector.fromArray(F, a, o + d).add(acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return FV.cast(acc).reduceLanes(VectorOperators.ADD);
     }
 
     private static float tailValue(float[] cv, float[] bv, int batchFrom, int[] keyOff, int from, int to,

@@ -23,6 +23,9 @@ import jdk.incubator.vector.VectorSpecies;
 public final class DenseAttention {
     private static final VectorSpecies<Float> F = VectorOps.F;
     private static final int L = F.length();
+    /** The exact vector class: loop-carried vectors are cast to it before a method is called on them (Attention.FV). */
+    @SuppressWarnings("unchecked")
+    private static final Class<FloatVector> FV = (Class<FloatVector>) F.vectorType();
     /** Query rows per work item: their scores (ROWS × n floats) stay in L2 between the softmax and the value pass. */
     static final int ROWS = 16;
     /** Keys per pass over a block's rows: a chunk of Kᵀ (headDim × 2 vectors) stays in L1 while all rows use it. */
@@ -126,17 +129,17 @@ public final class DenseAttention {
             c31 = b1.fma(a, c31);
         }
         int s0 = Math.min(r + 3, rows - 1) * nPad + k0;
-        c30.intoArray(s, s0);
-        c31.intoArray(s, s0 + L);
+        FV.cast(c30).intoArray(s, s0);
+        FV.cast(c31).intoArray(s, s0 + L);
         s0 = Math.min(r + 2, rows - 1) * nPad + k0;
-        c20.intoArray(s, s0);
-        c21.intoArray(s, s0 + L);
+        FV.cast(c20).intoArray(s, s0);
+        FV.cast(c21).intoArray(s, s0 + L);
         s0 = Math.min(r + 1, rows - 1) * nPad + k0;
-        c10.intoArray(s, s0);
-        c11.intoArray(s, s0 + L);
+        FV.cast(c10).intoArray(s, s0);
+        FV.cast(c11).intoArray(s, s0 + L);
         s0 = r * nPad + k0;
-        c00.intoArray(s, s0);
-        c01.intoArray(s, s0 + L);
+        FV.cast(c00).intoArray(s, s0);
+        FV.cast(c01).intoArray(s, s0 + L);
     }
 
     /** Probabilities over the row's n keys (the padding keys past n are set to 0, so the value pass may run over them). */
@@ -144,16 +147,16 @@ public final class DenseAttention {
         int bound = F.loopBound(n);
         FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
         int k = 0;
-        for (; k < bound; k += L) mv = mv.max(FloatVector.fromArray(F, s, off + k));
-        float max = mv.reduceLanes(VectorOperators.MAX);
+        for (; k < bound; k += L) mv = FloatVector.fromArray(F, s, off + k).max(mv);
+        float max = FV.cast(mv).reduceLanes(VectorOperators.MAX);
         for (; k < n; k++) max = Math.max(max, s[off + k]);
         FloatVector sv = FloatVector.zero(F);
         for (k = 0; k < bound; k += L) {
             FloatVector e = FloatVector.fromArray(F, s, off + k).sub(max).lanewise(VectorOperators.EXP);
             e.intoArray(s, off + k);
-            sv = sv.add(e);
+            sv = e.add(sv);
         }
-        float sum = sv.reduceLanes(VectorOperators.ADD);
+        float sum = FV.cast(sv).reduceLanes(VectorOperators.ADD);
         for (; k < n; k++) {
             float e = (float) Math.exp(s[off + k] - max);
             s[off + k] = e;
@@ -209,22 +212,22 @@ public final class DenseAttention {
                 c33 = v3.fma(w, c33);
             }
             // a clamped row repeats a real row (same loads, same sums): its stores rewrite the same values
-            c30.intoArray(a, a3 + d);
-            c31.intoArray(a, a3 + d + L);
-            c32.intoArray(a, a3 + d + 2 * L);
-            c33.intoArray(a, a3 + d + 3 * L);
-            c20.intoArray(a, a2 + d);
-            c21.intoArray(a, a2 + d + L);
-            c22.intoArray(a, a2 + d + 2 * L);
-            c23.intoArray(a, a2 + d + 3 * L);
-            c10.intoArray(a, a1 + d);
-            c11.intoArray(a, a1 + d + L);
-            c12.intoArray(a, a1 + d + 2 * L);
-            c13.intoArray(a, a1 + d + 3 * L);
-            c00.intoArray(a, a0 + d);
-            c01.intoArray(a, a0 + d + L);
-            c02.intoArray(a, a0 + d + 2 * L);
-            c03.intoArray(a, a0 + d + 3 * L);
+            FV.cast(c30).intoArray(a, a3 + d);
+            FV.cast(c31).intoArray(a, a3 + d + L);
+            FV.cast(c32).intoArray(a, a3 + d + 2 * L);
+            FV.cast(c33).intoArray(a, a3 + d + 3 * L);
+            FV.cast(c20).intoArray(a, a2 + d);
+            FV.cast(c21).intoArray(a, a2 + d + L);
+            FV.cast(c22).intoArray(a, a2 + d + 2 * L);
+            FV.cast(c23).intoArray(a, a2 + d + 3 * L);
+            FV.cast(c10).intoArray(a, a1 + d);
+            FV.cast(c11).intoArray(a, a1 + d + L);
+            FV.cast(c12).intoArray(a, a1 + d + 2 * L);
+            FV.cast(c13).intoArray(a, a1 + d + 3 * L);
+            FV.cast(c00).intoArray(a, a0 + d);
+            FV.cast(c01).intoArray(a, a0 + d + L);
+            FV.cast(c02).intoArray(a, a0 + d + 2 * L);
+            FV.cast(c03).intoArray(a, a0 + d + 3 * L);
         }
         for (; d < hdPad; d += L) {
             FloatVector c0 = FloatVector.fromArray(F, a, a0 + d), c1 = FloatVector.fromArray(F, a, a1 + d);
@@ -236,10 +239,10 @@ public final class DenseAttention {
                 c2 = v0.fma(FloatVector.broadcast(F, p[p2 + k]), c2);
                 c3 = v0.fma(FloatVector.broadcast(F, p[p3 + k]), c3);
             }
-            c3.intoArray(a, a3 + d);
-            c2.intoArray(a, a2 + d);
-            c1.intoArray(a, a1 + d);
-            c0.intoArray(a, a0 + d);
+            FV.cast(c3).intoArray(a, a3 + d);
+            FV.cast(c2).intoArray(a, a2 + d);
+            FV.cast(c1).intoArray(a, a1 + d);
+            FV.cast(c0).intoArray(a, a0 + d);
         }
     }
 }
