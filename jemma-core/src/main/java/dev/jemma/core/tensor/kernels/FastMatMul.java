@@ -359,13 +359,14 @@ public final class FastMatMul implements MatMul {
         try {
             switch (kernel(w, nTokens)) {
                 case FEW_TOKENS -> {
-                    quantizeActivations(pool);
+                    quantizeActivations(pool, false);
                     int8Out = int8Output();
                     prepareFew(w);
                     pool.parallelFor(Int8FewTokens.items(w.rows()), fewTask, Int8FewTokens.items(w.rows()));
                 }
                 case INT8_GEMM -> {
-                    quantizeActivations(pool);
+                    quantizeActivations(pool, true);
+                    xq.interleaved();
                     int8Out = int8Output();
                     // one chunk per 64-row tile (each ~0.5 ms at 512 tokens): threads finish within one tile of each other;
                     // a tile's output is written once, at its end
@@ -382,7 +383,7 @@ public final class FastMatMul implements MatMul {
                     pool.parallelFor(Interleaved.groups(w.rows()), f16Task);
                 }
                 case INT8_GEMV -> {
-                    quantizeActivations(pool);
+                    quantizeActivations(pool, false);
                     int8Out = int8Output();
                     pool.parallelFor(Interleaved.groups(w.rows()), int8Task);
                 }
@@ -471,10 +472,8 @@ public final class FastMatMul implements MatMul {
         fusedFirst[ws.length] = items;
         try {
             sameInput = false;
-            quantizeActivations(pool);
-            for (int i = 0; i < ws.length; i++) {
-                if (fusedKernels[i] == Kernel.FEW_TOKENS) prepareFew(ws[i]);
-            }
+            quantizeActivations(pool, anyGemm(ws.length));
+            prepareFused(ws);
             fused = ws;
             fusedOuts = outs;
             if (oneByOne) pool.parallelFor(items, fusedTask, items);
@@ -523,17 +522,17 @@ public final class FastMatMul implements MatMul {
             // the caller's row preparation runs inside the quantization loop, each range just before it is quantized
             this.prep = prep;
             try {
-                quantizeActivations(pool);
+                quantizeActivations(pool, anyGemm(2));
             } finally {
                 this.prep = null;
             }
-            for (int i = 0; i < 2; i++) {
-                if (fusedKernels[i] == Kernel.FEW_TOKENS) prepareFew(gateUp[i]);
-            }
+            prepareFused(gateUp);
             fused = gateUp;
             fusedOuts = gateUpOut;
             gatedAct = act;
             xqNext.reserve(nTokens, ffn);
+            // the down call's GEMM reads its input interleaved: written unit by unit in this loop, as it is quantized
+            if (kernel(down, nTokens) == Kernel.INT8_GEMM) xqNext.interleaveAsQuantized();
             // as the fused call: few-token items and tile pairs one by one, GEMV groups in contiguous chunks
             if (oneByOne) pool.parallelFor(units, gatedTask, units);
             else pool.parallelFor(units, gatedTask);
@@ -603,10 +602,14 @@ public final class FastMatMul implements MatMul {
         }
     }
 
-    /** Quantizes the call's activations to int8 per 32-block (the int8 kernels' input), tokens split across threads. */
-    private void quantizeActivations(ThreadPool pool) {
+    /**
+     * Quantizes the call's activations to int8 per 32-block (the int8 kernels' input), tokens split across threads; with
+     * {@code gemm} (an {@link Int8Gemm} call) the rows write their interleaved copy too, in the same loop.
+     */
+    private void quantizeActivations(ThreadPool pool, boolean gemm) {
         if (sameInput && quantizedFrom == x && xq.inputs == nTokens && xq.cols == w.cols()) return;
         xq.reserve(nTokens, w.cols());
+        if (gemm) xq.interleaveAsQuantized();
         // a few decode rows take microseconds: on the caller, rather than a hand-off to the workers and a wait (a batched
         // decode step ran ~4 such loops per layer)
         if ((long) nTokens * w.cols() <= INLINE_QUANTIZE_FLOATS && sharedLoops) quantizeTask.run(0, nTokens, 0);
@@ -716,6 +719,20 @@ public final class FastMatMul implements MatMul {
     private void fewRange(int i0, int i1, int worker) {
         fewKernel(w, int8Out, i0, i1, worker);
         addResidual(i0 * 2 * Interleaved.ROWS, i1 * 2 * Interleaved.ROWS);
+    }
+
+    /** Whether any of the first {@code m} matrices of the current fused call runs {@link Int8Gemm}. */
+    private boolean anyGemm(int m) {
+        for (int i = 0; i < m; i++) if (fusedKernels[i] == Kernel.INT8_GEMM) return true;
+        return false;
+    }
+
+    /** The activation layouts the fused call's kernels read besides {@link #xq}, made before the pool's loop. */
+    private void prepareFused(WeightMatrix[] ws) {
+        for (int i = 0; i < ws.length; i++) {
+            if (fusedKernels[i] == Kernel.FEW_TOKENS) prepareFew(ws[i]);
+            else if (fusedKernels[i] == Kernel.INT8_GEMM) xq.interleaved();
+        }
     }
 
     /**

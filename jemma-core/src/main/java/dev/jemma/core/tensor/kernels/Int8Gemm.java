@@ -91,7 +91,7 @@ public final class Int8Gemm {
 
     /**
      * out[t·rows + r] = W[r] · x[t] for every token of {@code x} (already quantized) and the rows of group pairs
-     * [p0, p1).
+     * [p0, p1). Threads sharing x call {@link QuantizedActivations#interleaved} on one of them first.
      */
     public static void gemm(GgmlType type, MemorySegment w, int rows, int cols, QuantizedActivations x, float[] out,
                             int p0, int p1, Scratch s) {
@@ -103,6 +103,8 @@ public final class Int8Gemm {
         final long gBytes = Interleaved.groupBytes(type, cols);
         if (s.acc.length < ACC_PAD + n * ROWS + ACC_PAD) s.acc = new float[ACC_PAD + n * ROWS + ACC_PAD];
         final float[] acc = s.acc;
+        // the tiles' interleaved activations: a caller running this on several threads over one x made them first
+        final short[] xi = n >= TILE_TOKENS ? x.interleaved() : null;
         for (int p = p0; p < p1; p++) {
             int g = 2 * p, r0 = p * ROWS, valid = Math.min(ROWS, rows - r0);
             boolean second = g + 1 < groups;
@@ -121,9 +123,9 @@ public final class Int8Gemm {
                 }
                 int t = 0;
                 if (TILE_TOKENS == 6)
-                    for (; t + 6 <= n; t += 6) tile6(s.w, s.d, nc, span, x.qi, x.d, t * cols + 6 * c0, t * nb + c0 / 32, nb, acc, ACC_PAD + t * ROWS, s.sums);
+                    for (; t + 6 <= n; t += 6) tile6(s.w, s.d, nc, span, xi, x.d, t * cols + 6 * c0, t * nb + c0 / 32, nb, acc, ACC_PAD + t * ROWS, s.sums);
                 if (TILE_TOKENS == 4)
-                    for (; t + 4 <= n; t += 4) tile4i(s.w, s.d, nc, span, x.qi, x.d, t * cols + 4 * c0, t * nb + c0 / 32, nb, acc, ACC_PAD + t * ROWS, s.sums);
+                    for (; t + 4 <= n; t += 4) tile4i(s.w, s.d, nc, span, xi, x.d, t * cols + 4 * c0, t * nb + c0 / 32, nb, acc, ACC_PAD + t * ROWS, s.sums);
                 // at 512 bits a batch's last 4 tokens (6k + 4 or 5) read the plain rows: QuantizedActivations.qi groups 6
                 for (; t + 4 <= n; t += 4) tile4(s.w, s.d, nc, span, x.q, x.d, t * cols + c0, t * nb + c0 / 32, cols, nb, acc, ACC_PAD + t * ROWS, s.sums);
                 for (; t < n; t++) tile1(s.w, s.d, nc, span, x.q, x.d, t * cols + c0, t * nb + c0 / 32, nb, acc, ACC_PAD + t * ROWS, s.sums);
