@@ -32,6 +32,11 @@ import java.util.Arrays;
  *
  * <p>Each weight is decoded once per batch (the tile covers {@value #COLS} columns of all the batch's tokens), and the
  * per-token sums live in a small scratch array ({@code acc[t·64 + r]}) rather than in the strided output.
+ *
+ * <p>At 512 bits Q4_0 and Q4_K take two pairs (128 rows) at once where a caller's range holds them ({@link #quad}): both
+ * are decoded, and each 6-token step multiplies 4 weight vectors by each broadcast ({@link #tile6x128}) — per weight
+ * multiply half the broadcasts of {@link #tile6}, the same sums and scaling. Callers that split a matrix across
+ * threads take {@link #items}: quads, then the last pairs one by one.
  */
 public final class Int8Gemm {
     static final VectorSpecies<Short> S = VectorWidth.S;
