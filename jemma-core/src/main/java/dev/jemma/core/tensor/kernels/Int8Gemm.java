@@ -229,10 +229,9 @@ public final class Int8Gemm {
             int t = 0;
             for (; t + 6 <= n; t += 6) {
                 tile6x128(s.w, s.w2, nc, xi, t * cols + 6 * c0, s.sums, s.sums2);
-                // the two pairs' sums of each block are scaled as tile6 scales them: in tile6x128, per block
+                // each pair's sums scaled block by block, in block order, as tile6 scales them (block b's at b·6·64)
                 for (int b = 0; b < nc / 32; b++) {
                     int xb = t * nb + c0 / 32 + b;
-                    // tile6x128 left block b's sums at SUMS_PAD + b·(6·64) (see there)
                     scale6(s.sums, b * 6 * ROWS, s.d, b * ROWS, x.d, xb, nb, acc, ACC_PAD + t * ROWS);
                     scale6(s.sums2, b * 6 * ROWS, s.d2, b * ROWS, x.d, xb, nb, acc2, ACC_PAD + t * ROWS);
                 }
