@@ -207,7 +207,7 @@ public final class FastMatMul implements MatMul {
         FEW_TOKENS(true),
         /** {@link Int8Kernels} / {@link KQuantKernels} token by token (int8 activations); items of one 32-row group. */
         INT8_GEMV(true),
-        /** {@link Int8Gemm}: a batch of int8 activations; items of one 64-row tile pair. */
+        /** {@link Int8Gemm}: a batch of int8 activations; items of one or two 64-row tile pairs ({@link Int8Gemm#items}). */
         INT8_GEMM(true),
         /** {@link InterleavedGemm}: a batch in f32 over decoded weights (Q8_0, Q6_K, Q5_K, F16 copies). */
         INTERLEAVED_GEMM(false),
@@ -229,11 +229,12 @@ public final class FastMatMul implements MatMul {
             this.fusable = fusable;
         }
 
-        /** Work items of a matrix of {@code rows} rows on a fusable kernel. */
-        int items(int rows) {
+        /** Work items of matrix w on a fusable kernel. */
+        int items(WeightMatrix w) {
+            final int rows = w.rows();
             return switch (this) {
                 case FEW_TOKENS -> Int8FewTokens.items(rows);
-                case INT8_GEMM -> Int8Gemm.pairs(rows);
+                case INT8_GEMM -> Int8Gemm.items(w.type(), rows);
                 case INT8_GEMV -> Interleaved.groups(rows);
                 default -> throw new IllegalStateException(this + " does not share loops");
             };
@@ -359,17 +360,19 @@ public final class FastMatMul implements MatMul {
         try {
             switch (kernel(w, nTokens)) {
                 case FEW_TOKENS -> {
-                    quantizeActivations(pool);
+                    quantizeActivations(pool, false);
                     int8Out = int8Output();
                     prepareFew(w);
                     pool.parallelFor(Int8FewTokens.items(w.rows()), fewTask, Int8FewTokens.items(w.rows()));
                 }
                 case INT8_GEMM -> {
-                    quantizeActivations(pool);
+                    quantizeActivations(pool, true);
+                    xq.interleaved();
                     int8Out = int8Output();
                     // one chunk per 64-row tile (each ~0.5 ms at 512 tokens): threads finish within one tile of each other;
                     // a tile's output is written once, at its end
-                    pool.parallelFor(Int8Gemm.pairs(w.rows()), int8GemmTask, Int8Gemm.pairs(w.rows()));
+                    int items = Int8Gemm.items(w.type(), w.rows());
+                    pool.parallelFor(items, int8GemmTask, items);
                 }
                 // contiguous chunks: this kernel adds into the shared output per column chunk, and one-group chunks would
                 // interleave the threads' rows, sharing every group boundary's cache line
@@ -382,7 +385,7 @@ public final class FastMatMul implements MatMul {
                     pool.parallelFor(Interleaved.groups(w.rows()), f16Task);
                 }
                 case INT8_GEMV -> {
-                    quantizeActivations(pool);
+                    quantizeActivations(pool, false);
                     int8Out = int8Output();
                     pool.parallelFor(Interleaved.groups(w.rows()), int8Task);
                 }
@@ -465,16 +468,14 @@ public final class FastMatMul implements MatMul {
             Kernel k = kernel(ws[i], nTokens);
             fusedKernels[i] = k;
             fusedFirst[i] = items;
-            items += k.items(ws[i].rows());
+            items += k.items(ws[i]);
             oneByOne &= k != Kernel.INT8_GEMV;
         }
         fusedFirst[ws.length] = items;
         try {
             sameInput = false;
-            quantizeActivations(pool);
-            for (int i = 0; i < ws.length; i++) {
-                if (fusedKernels[i] == Kernel.FEW_TOKENS) prepareFew(ws[i]);
-            }
+            quantizeActivations(pool, anyGemm(ws.length));
+            prepareFused(ws);
             fused = ws;
             fusedOuts = outs;
             if (oneByOne) pool.parallelFor(items, fusedTask, items);
@@ -517,23 +518,26 @@ public final class FastMatMul implements MatMul {
         }
         // few-token items and GEMM tile pairs are 64 rows; the per-token GEMV streams better in larger units
         gatedUnit = gemv ? gatedGemvUnit(gateUp[0]) : GATED_UNIT;
-        final int units = (ffn + gatedUnit - 1) / gatedUnit;
+        // both on the GEMM with the same items (its 128-row quads where it runs them): a unit is one item of each
+        gatedGemmItems = fusedKernels[0] == Kernel.INT8_GEMM && fusedKernels[1] == Kernel.INT8_GEMM
+                && Int8Gemm.quads(gateUp[0].type()) == Int8Gemm.quads(gateUp[1].type());
+        final int units = gatedGemmItems ? Int8Gemm.items(gateUp[0].type(), ffn) : (ffn + gatedUnit - 1) / gatedUnit;
         try {
             sameInput = false;
             // the caller's row preparation runs inside the quantization loop, each range just before it is quantized
             this.prep = prep;
             try {
-                quantizeActivations(pool);
+                quantizeActivations(pool, anyGemm(2));
             } finally {
                 this.prep = null;
             }
-            for (int i = 0; i < 2; i++) {
-                if (fusedKernels[i] == Kernel.FEW_TOKENS) prepareFew(gateUp[i]);
-            }
+            prepareFused(gateUp);
             fused = gateUp;
             fusedOuts = gateUpOut;
             gatedAct = act;
             xqNext.reserve(nTokens, ffn);
+            // the down call's GEMM reads its input interleaved: written unit by unit in this loop, as it is quantized
+            if (kernel(down, nTokens) == Kernel.INT8_GEMM) xqNext.interleaveAsQuantized();
             // as the fused call: few-token items and tile pairs one by one, GEMV groups in contiguous chunks
             if (oneByOne) pool.parallelFor(units, gatedTask, units);
             else pool.parallelFor(units, gatedTask);
@@ -561,19 +565,23 @@ public final class FastMatMul implements MatMul {
 
     /** Rows per unit of the current {@link #gatedFfn} loop: {@link #GATED_UNIT}, or more when both matrices take the GEMV. */
     private int gatedUnit = GATED_UNIT;
+    /** Whether the current {@link #gatedFfn} loop's units are {@link Int8Gemm#items} (both matrices on the GEMM). */
+    private boolean gatedGemmItems;
 
     /** Units [u0, u1) of {@link #gatedFfn}'s loop: gate and up rows, then the activation and quantization of those rows. */
     private void gatedRange(int u0, int u1, int worker) {
         final float[] gate = fusedOuts[0], up = fusedOuts[1];
         final int ffn = fused[0].rows(), n = nTokens, unit = gatedUnit;
+        final GgmlType type = fused[0].type();
         for (int u = u0; u < u1; u++) {
-            final int r0 = u * unit, r1 = Math.min(ffn, r0 + unit);
+            final int r0 = gatedGemmItems ? Int8Gemm.firstPair(type, ffn, u) * GATED_UNIT : u * unit;
+            final int r1 = gatedGemmItems ? Int8Gemm.firstPair(type, ffn, u + 1) * GATED_UNIT : Math.min(ffn, r0 + unit);
             for (int m = 0; m < 2; m++) {
                 WeightMatrix w = fused[m];
                 float[] out = fusedOuts[m];
                 switch (fusedKernels[m]) {
                     case FEW_TOKENS -> fewKernel(w, out, u, u + 1, worker);
-                    case INT8_GEMM -> Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, out, u, u + 1, gemmScratch[worker]);
+                    case INT8_GEMM -> Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, out, r0 / GATED_UNIT, r1 / GATED_UNIT, gemmScratch[worker]);
                     case INT8_GEMV -> int8Kernel(w, out, r0 / Interleaved.ROWS, r1 / Interleaved.ROWS);
                     default -> throw new IllegalStateException("not fusable: " + fusedKernels[m]);
                 }
@@ -595,7 +603,8 @@ public final class FastMatMul implements MatMul {
             float[] out = fusedOuts[m];
             switch (fusedKernels[m]) {
                 case FEW_TOKENS -> fewKernel(w, out, a, b, worker);
-                case INT8_GEMM -> Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, out, a, b, gemmScratch[worker]);
+                case INT8_GEMM -> Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, out,
+                        Int8Gemm.firstPair(w.type(), w.rows(), a), Int8Gemm.firstPair(w.type(), w.rows(), b), gemmScratch[worker]);
                 case INT8_GEMV -> int8Kernel(w, out, a, b);
                 default -> throw new IllegalStateException("not fusable: " + fusedKernels[m]);
             }
@@ -603,10 +612,14 @@ public final class FastMatMul implements MatMul {
         }
     }
 
-    /** Quantizes the call's activations to int8 per 32-block (the int8 kernels' input), tokens split across threads. */
-    private void quantizeActivations(ThreadPool pool) {
+    /**
+     * Quantizes the call's activations to int8 per 32-block (the int8 kernels' input), tokens split across threads; with
+     * {@code gemm} (an {@link Int8Gemm} call) the rows write their interleaved copy too, in the same loop.
+     */
+    private void quantizeActivations(ThreadPool pool, boolean gemm) {
         if (sameInput && quantizedFrom == x && xq.inputs == nTokens && xq.cols == w.cols()) return;
         xq.reserve(nTokens, w.cols());
+        if (gemm) xq.interleaveAsQuantized();
         // a few decode rows take microseconds: on the caller, rather than a hand-off to the workers and a wait (a batched
         // decode step ran ~4 such loops per layer)
         if ((long) nTokens * w.cols() <= INLINE_QUANTIZE_FLOATS && sharedLoops) quantizeTask.run(0, nTokens, 0);
@@ -718,6 +731,20 @@ public final class FastMatMul implements MatMul {
         addResidual(i0 * 2 * Interleaved.ROWS, i1 * 2 * Interleaved.ROWS);
     }
 
+    /** Whether any of the first {@code m} matrices of the current fused call runs {@link Int8Gemm}. */
+    private boolean anyGemm(int m) {
+        for (int i = 0; i < m; i++) if (fusedKernels[i] == Kernel.INT8_GEMM) return true;
+        return false;
+    }
+
+    /** The activation layouts the fused call's kernels read besides {@link #xq}, made before the pool's loop. */
+    private void prepareFused(WeightMatrix[] ws) {
+        for (int i = 0; i < ws.length; i++) {
+            if (fusedKernels[i] == Kernel.FEW_TOKENS) prepareFew(ws[i]);
+            else if (fusedKernels[i] == Kernel.INT8_GEMM) xq.interleaved();
+        }
+    }
+
     /**
      * The activation layouts w's few-token kernel reads besides {@link #xq} itself (column by column: Q8_0's floats, Q4_0's
      * shorts), built here on the calling thread before the pool's loop, once per quantization.
@@ -743,8 +770,9 @@ public final class FastMatMul implements MatMul {
         }
     }
 
-    private void int8GemmRange(int p0, int p1, int worker) {
+    private void int8GemmRange(int i0, int i1, int worker) {
         final WeightMatrix w = this.w;
+        final int p0 = Int8Gemm.firstPair(w.type(), w.rows(), i0), p1 = Int8Gemm.firstPair(w.type(), w.rows(), i1);
         Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, int8Out, p0, p1, gemmScratch[worker]);
         addResidual(p0 * 2 * Interleaved.ROWS, p1 * 2 * Interleaved.ROWS);
     }

@@ -49,14 +49,18 @@ public final class QuantizedActivations {
     static final int GROUP = Int8Gemm.TILE_TOKENS;
     /**
      * The integers of {@link #q} again with each {@link #GROUP} rows interleaved per column ({@code qi[(t − t % G)·cols +
-     * G·c + t % G] = q[t·cols + c]}), written as the rows are quantized when the batch has a group or more: the GEMM's
-     * tile then reads its tokens' activations of a column at constant offsets from one index, instead of one running
-     * index per token, which C2 kept on the stack (the 6-token loop: 57 instructions per column → 44; one core, Q4_0
-     * GEMM +7–20 % in alternated rounds; docs/PERFORMANCE.md "512-bit Q4_0 prompts").
+     * G·c + t % G] = q[t·cols + c]}): the GEMM's tile then reads its tokens' activations of a column at constant offsets
+     * from one index, instead of one running index per token, which C2 kept on the stack (the 6-token loop: 57
+     * instructions per column → 44; one core, Q4_0 GEMM +7–20 % in alternated rounds; docs/PERFORMANCE.md "512-bit Q4_0
+     * prompts"). Only {@link Int8Gemm} reads it, so it is made only for a call that runs that kernel: written as the
+     * rows are quantized when the caller said so first ({@link #interleaveAsQuantized}, the rows then being split
+     * across threads), else built by {@link #interleaved} on first use. A few-token serving step never makes it.
      */
     short[] qi = new short[0];
-    /** Whether {@link #qi} is being written: at least one group of rows. */
+    /** Whether the rows write {@link #qi} as they are quantized: {@link #interleaveAsQuantized} with a group or more. */
     private boolean interleave;
+    /** Whether {@link #qi} holds every row, built by {@link #interleaved} since the last quantization. */
+    private boolean qiCurrent;
     /** The integers of {@link #q} as floats, for kernels that sum them in f32 lanes ({@link #floats}). */
     private float[] qf = new float[0];
     private boolean qfCurrent;
@@ -83,7 +87,7 @@ public final class QuantizedActivations {
      * trick, exact for |v| < 2^22), so the integers are identical.
      */
     public void quantize(float[] x, int t0, int t1) {
-        qfCurrent = qcCurrent = false;
+        qfCurrent = qcCurrent = qiCurrent = false;
         rows(x, t0, t1, 0);
         if (residual) {
             errors(x, t0, t1);
@@ -112,7 +116,7 @@ public final class QuantizedActivations {
      */
     public void quantizeBlocks(float[] x, int t, int b0, int b1) {
         if (residual) throw new IllegalStateException("block-wise quantization makes no residual rows");
-        qfCurrent = qcCurrent = false;
+        qfCurrent = qcCurrent = qiCurrent = false;
         blocks(x, t, b0, b1, 0);
     }
 
@@ -219,6 +223,40 @@ public final class QuantizedActivations {
         return qc;
     }
 
+    /**
+     * Asks that the rows quantized from now on (until the next {@link #reserve}) also write {@link #qi}: for a call whose
+     * kernel is {@link Int8Gemm}, which quantizes its rows on several threads, so that the interleaving is split with
+     * them rather than done on one thread afterwards. Call it after {@link #reserve}, before quantizing.
+     */
+    void interleaveAsQuantized() {
+        interleave = tokens >= GROUP;
+        if (interleave) growInterleaved();
+    }
+
+    /**
+     * {@link #qi} for every row: as written while quantizing ({@link #interleaveAsQuantized}), else built here once per
+     * quantization. Call it on one thread, after quantizing and before kernels on other threads read the result, as
+     * {@link #floats}.
+     */
+    short[] interleaved() {
+        if (!interleave && !qiCurrent) {
+            growInterleaved();
+            final int n = tokens, c1 = cols;
+            for (int t = 0; t < n; t++) {
+                int to = (t - t % GROUP) * c1 + t % GROUP;
+                for (int c = 0, i = t * c1; c < c1; c++) qi[to + GROUP * c] = q[i + c];
+            }
+            qiCurrent = true;
+        }
+        return qi;
+    }
+
+    /** Sizes {@link #qi} for the rows held, a whole last group included. */
+    private void growInterleaved() {
+        int ni = (tokens + GROUP - 1) / GROUP * GROUP * cols;
+        if (qi.length < ni) qi = new short[ni];
+    }
+
     /** The scalar definition {@link #quantize} must equal (kept for the test that checks it). */
     void quantizeScalar(float[] x, int t0, int t1) {
         rowsScalar(x, t0, t1, 0);
@@ -262,16 +300,14 @@ public final class QuantizedActivations {
 
     /** Sizes the buffers for {@code tokens} tokens of {@code cols} (a multiple of 32), and their residual rows. */
     public void reserve(int tokens, int cols) {
-        qfCurrent = qcCurrent = false;
+        qfCurrent = qcCurrent = qiCurrent = false;
         this.inputs = tokens;
         this.tokens = residual ? 2 * tokens : tokens;
         this.cols = cols;
         if (residual && err.length < tokens * cols) err = new float[tokens * cols];
         int n = this.tokens * cols, nb = n / 32;
         if (q.length < n) q = new short[n];
-        interleave = this.tokens >= GROUP;
-        int ni = (this.tokens + GROUP - 1) / GROUP * GROUP * cols;
-        if (interleave && qi.length < ni) qi = new short[ni];
+        interleave = false;
         if (d.length < nb) {
             d = new float[nb];
             q4Bias = new short[nb];

@@ -95,6 +95,7 @@ public final class GemmThreadHarness {
         }
         if (!ownq) {
             xq.reserve(n, cols);
+            xq.interleaveAsQuantized(); // as FastMatMul quantizes for a GEMM
             r[1] = measured(pool, n, (t0, t1, k) -> xq.quantize(x, t0, t1), 8 * pool.threads());
         }
         int pairs = Int8Gemm.pairs(rows);

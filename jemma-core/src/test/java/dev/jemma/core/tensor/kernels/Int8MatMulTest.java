@@ -168,11 +168,11 @@ class Int8MatMulTest {
 
     @ParameterizedTest(name = "{0} {1}x{2}, {3} tokens")
     @CsvSource({
-            "Q4_0, 64, 64, 1", "Q4_0, 70, 96, 1", "Q4_0, 70, 96, 3", "Q4_0, 45, 128, 4", "Q4_0, 100, 64, 9", "Q4_0, 33, 1152, 6", "Q4_0, 160, 320, 7", "Q4_0, 96, 160, 70",
+            "Q4_0, 64, 64, 1", "Q4_0, 70, 96, 1", "Q4_0, 70, 96, 3", "Q4_0, 45, 128, 4", "Q4_0, 100, 64, 9", "Q4_0, 33, 1152, 6", "Q4_0, 160, 320, 7", "Q4_0, 96, 160, 70", "Q4_0, 320, 160, 70",
             "Q8_0, 64, 64, 1", "Q8_0, 70, 96, 1", "Q8_0, 70, 96, 3", "Q8_0, 45, 128, 4", "Q8_0, 100, 64, 9", "Q8_0, 33, 1152, 6",
             "Q5_0, 64, 64, 1", "Q5_0, 70, 96, 1", "Q5_0, 70, 96, 3", "Q5_0, 45, 128, 4", "Q5_0, 100, 64, 9", "Q5_0, 33, 1152, 6", "Q5_0, 160, 320, 7", "Q5_0, 96, 160, 70",
             "F16, 64, 64, 1", "F16, 70, 96, 1", "F16, 70, 96, 3", "F16, 45, 128, 4", "F16, 100, 64, 9", "F16, 33, 1152, 6",
-            "Q4_K, 64, 256, 1", "Q4_K, 70, 512, 1", "Q4_K, 70, 512, 3", "Q4_K, 45, 256, 4", "Q4_K, 100, 256, 9", "Q4_K, 33, 1536, 6", "Q4_K, 160, 512, 7", "Q4_K, 96, 768, 70",
+            "Q4_K, 64, 256, 1", "Q4_K, 70, 512, 1", "Q4_K, 70, 512, 3", "Q4_K, 45, 256, 4", "Q4_K, 100, 256, 9", "Q4_K, 33, 1536, 6", "Q4_K, 160, 512, 7", "Q4_K, 96, 768, 70", "Q4_K, 256, 512, 70",
             "Q5_K, 64, 256, 1", "Q5_K, 70, 512, 1", "Q5_K, 70, 512, 3", "Q5_K, 45, 256, 4", "Q5_K, 100, 256, 9", "Q5_K, 33, 1536, 6",
             "Q6_K, 64, 256, 1", "Q6_K, 70, 512, 1", "Q6_K, 70, 512, 3", "Q6_K, 45, 256, 4", "Q6_K, 100, 256, 9", "Q6_K, 33, 1536, 6",
     })
@@ -341,17 +341,19 @@ class Int8MatMulTest {
 
     /**
      * A token's output is the same bits whichever register tile ran it (6 tokens at 512 bits, 4, or 1 for the last
-     * ones): the integer block sums are exact and each is scaled by the same operations. 13 tokens = 6 + 6 + 1 at 512
-     * bits, 4 + 4 + 4 + 1 below; each token is compared with a call on that token alone (the 1-token tile).
+     * ones; 6 tokens × 128 rows where two whole pairs are at hand): the integer block sums are exact and each is scaled by
+     * the same operations. 13 tokens = 6 + 6 + 1 at 512 bits, 4 + 4 + 4 + 1 below (16: 6 + 6 + 4, 4 × 4); each token is
+     * compared with a call on that token alone (the 1-token tile). 200 and 320 rows: 128-row quads, then a whole pair
+     * and a partial one (200), or two quads and a pair (320, Q4_K: two quads).
      */
-    @ParameterizedTest(name = "{0}: 6-, 4- and 1-token tiles agree bit for bit")
-    @CsvSource({"Q4_0, 96, 160", "Q5_0, 96, 160", "Q4_K, 70, 512"})
-    void everyTileGivesATokenTheSameBits(GgmlType type, int rows, int cols) {
+    @ParameterizedTest(name = "{0} {1}x{2}, {3} tokens: 6-, 4- and 1-token tiles agree bit for bit")
+    @CsvSource({"Q4_0, 96, 160, 13", "Q5_0, 96, 160, 13", "Q4_K, 70, 512, 13", "Q4_0, 200, 160, 13", "Q4_0, 200, 160, 16",
+            "Q4_0, 320, 96, 13", "Q4_K, 256, 512, 13", "Q4_K, 256, 512, 16"})
+    void everyTileGivesATokenTheSameBits(GgmlType type, int rows, int cols, int n) {
         Assumptions.assumeTrue(VectorWidth.ENABLED, "needs vector kernels");
         WeightMatrix w = FastMatMulTest.randomMatrix(type, rows, cols, 17);
         MemorySegment p = Arena.ofAuto().allocate(Interleaved.byteSize(type, rows, cols), 64);
         Interleaved.repack(w, p, 0, Interleaved.groups(rows));
-        int n = 13;
         Random rnd = new Random(5);
         float[] x = new float[n * cols];
         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();

@@ -3,6 +3,7 @@ package dev.jemma.core.tensor.kernels;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.Random;
@@ -71,31 +72,59 @@ class QuantizedActivationsTest {
     /**
      * Every row is also written {@link QuantizedActivations#GROUP} rows (the GEMM's tile: 6 at 512 bits, 4 below)
      * interleaved per column, whichever way it was quantized (whole rows, residual rows, a few blocks at a time, the
-     * scalar definition): {@code qi[(t − t % G)·cols + G·c + t % G] = q[t·cols + c]}. 13 rows: whole groups and a partial one.
+     * scalar definition) and whether the rows wrote it as they were quantized or {@code interleaved()} built it on first
+     * use: {@code qi[(t − t % G)·cols + G·c + t % G] = q[t·cols + c]}. 13 rows: whole groups and a partial one. Each
+     * object is quantized twice, from other values first, so that a copy left from the earlier quantization fails.
      */
-    @ParameterizedTest(name = "residual rows {0}")
-    @ValueSource(booleans = {true, false})
-    void rowsInterleavedPerColumn(boolean residual) {
+    @ParameterizedTest(name = "residual rows {0}, written as quantized {1}")
+    @CsvSource({"true,true", "true,false", "false,true", "false,false"})
+    void rowsInterleavedPerColumn(boolean residual, boolean asQuantized) {
         Assumptions.assumeTrue(Kernels.ENABLED, "needs vector kernels");
         int g = QuantizedActivations.GROUP;
         int tokens = 13, cols = 96;
         Random rnd = new Random(11);
-        float[] x = new float[tokens * cols];
+        float[] x = new float[tokens * cols], before = new float[tokens * cols];
         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        for (int i = 0; i < x.length; i++) before[i] = (float) rnd.nextGaussian();
         QuantizedActivations whole = new QuantizedActivations(residual), scalar = new QuantizedActivations(residual);
-        whole.reserve(tokens, cols);
-        whole.quantize(x, 0, tokens);
-        scalar.reserve(tokens, cols);
-        scalar.quantizeScalar(x, 0, tokens);
+        for (float[] v : new float[][]{before, x}) {
+            whole.reserve(tokens, cols);
+            if (asQuantized) whole.interleaveAsQuantized();
+            whole.quantize(v, 0, tokens);
+            whole.interleaved();
+            scalar.reserve(tokens, cols);
+            if (asQuantized) scalar.interleaveAsQuantized();
+            scalar.quantizeScalar(v, 0, tokens);
+            scalar.interleaved();
+        }
         for (QuantizedActivations a : new QuantizedActivations[]{whole, scalar}) {
+            short[] qi = a.interleaved();
             for (int t = 0; t < a.tokens; t++)
                 for (int c = 0; c < cols; c++)
-                    assertThat(a.qi[(t - t % g) * cols + g * c + t % g]).as("row %d column %d", t, c).isEqualTo(a.q[t * cols + c]);
+                    assertThat(qi[(t - t % g) * cols + g * c + t % g]).as("row %d column %d", t, c).isEqualTo(a.q[t * cols + c]);
         }
         if (residual) return;
         QuantizedActivations blocks = new QuantizedActivations(false);
-        blocks.reserve(tokens, cols);
-        for (int t = tokens - 1; t >= 0; t--) for (int b = cols / 32 - 1; b >= 0; b--) blocks.quantizeBlocks(x, t, b, b + 1);
-        assertThat(java.util.Arrays.copyOf(blocks.qi, tokens * cols)).containsExactly(java.util.Arrays.copyOf(whole.qi, tokens * cols));
+        for (float[] v : new float[][]{before, x}) {
+            blocks.reserve(tokens, cols);
+            if (asQuantized) blocks.interleaveAsQuantized();
+            for (int t = tokens - 1; t >= 0; t--) for (int b = cols / 32 - 1; b >= 0; b--) blocks.quantizeBlocks(v, t, b, b + 1);
+            blocks.interleaved();
+        }
+        assertThat(java.util.Arrays.copyOf(blocks.interleaved(), tokens * cols)).containsExactly(java.util.Arrays.copyOf(whole.interleaved(), tokens * cols));
+    }
+
+    /** A few-token step (rows of one group or more, no GEMM) leaves the interleaved copy unmade until a GEMM asks. */
+    @Test
+    void fewTokenRowsLeaveTheInterleavedCopyUnmade() {
+        Assumptions.assumeTrue(Kernels.ENABLED, "needs vector kernels");
+        int tokens = QuantizedActivations.GROUP + 2, cols = 64;
+        float[] x = new float[tokens * cols];
+        for (int i = 0; i < x.length; i++) x[i] = (i % 7) - 3;
+        QuantizedActivations a = new QuantizedActivations(false);
+        a.reserve(tokens, cols);
+        a.quantize(x, 0, tokens);
+        assertThat(a.qi).isEmpty();
+        assertThat(a.interleaved()).hasSizeGreaterThanOrEqualTo(tokens * cols);
     }
 }
