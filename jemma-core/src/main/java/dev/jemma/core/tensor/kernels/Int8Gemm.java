@@ -89,10 +89,12 @@ public final class Int8Gemm {
      * per broadcast activation instead of 2, so 6 broadcasts serve 24 multiplies instead of 12 (24 accumulators, 4
      * weight vectors and a broadcast: 29 of AVX-512's 32 registers). One core, the tile loops alone (16-bit sums, no
      * scaling), loaded machine: 126.6–160.2 vs 96.4–121.2 G multiply-adds/s (docs/PERFORMANCE.md "512-bit Q4_0 prompts,
-     * second pass"). Not final: {@link #quadTiles(boolean)} switches it for A/B runs in one JVM; -Djemma.int8Quads=false
-     * starts without.
+     * second pass"). Off by default: on the quiet machine the whole 1B Q4_0 pp512 at 2 threads read 4–9 % slower with
+     * them in 6 of 6 alternated pairs (237.8–256.0 vs 258.4–266.4 t/s, more CPU per prompt), against the one-core tile
+     * gain above — why is open. {@code -Djemma.int8Quads=true} turns them on; {@link #quadTiles(boolean)} switches them
+     * for A/B runs in one JVM.
      */
-    private static volatile boolean quadTiles = TILE_TOKENS == 6 && !"false".equals(System.getProperty("jemma.int8Quads"));
+    private static volatile boolean quadTiles = TILE_TOKENS == 6 && "true".equals(System.getProperty("jemma.int8Quads"));
 
     /** Switches the 128-row tiles on or off (A/B harnesses; 512 bits only); returns the previous setting. */
     public static boolean quadTiles(boolean on) {

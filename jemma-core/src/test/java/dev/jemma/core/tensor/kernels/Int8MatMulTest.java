@@ -351,6 +351,18 @@ class Int8MatMulTest {
             "Q4_0, 320, 96, 13", "Q4_K, 256, 512, 13", "Q4_K, 256, 512, 16"})
     void everyTileGivesATokenTheSameBits(GgmlType type, int rows, int cols, int n) {
         Assumptions.assumeTrue(VectorWidth.ENABLED, "needs vector kernels");
+        // with the 128-row tiles (off by default, where the width has them) and without
+        for (boolean quads : new boolean[] {false, true}) {
+            boolean before = Int8Gemm.quadTiles(quads);
+            try {
+                tilesAgree(type, rows, cols, n);
+            } finally {
+                Int8Gemm.quadTiles(before);
+            }
+        }
+    }
+
+    private static void tilesAgree(GgmlType type, int rows, int cols, int n) {
         WeightMatrix w = FastMatMulTest.randomMatrix(type, rows, cols, 17);
         MemorySegment p = Arena.ofAuto().allocate(Interleaved.byteSize(type, rows, cols), 64);
         Interleaved.repack(w, p, 0, Interleaved.groups(rows));
