@@ -207,7 +207,7 @@ public final class FastMatMul implements MatMul {
         FEW_TOKENS(true),
         /** {@link Int8Kernels} / {@link KQuantKernels} token by token (int8 activations); items of one 32-row group. */
         INT8_GEMV(true),
-        /** {@link Int8Gemm}: a batch of int8 activations; items of one or two 64-row tile pairs ({@link Int8Gemm#items}). */
+        /** {@link Int8Gemm}: a batch of int8 activations; items of one 64-row tile pair. */
         INT8_GEMM(true),
         /** {@link InterleavedGemm}: a batch in f32 over decoded weights (Q8_0, Q6_K, Q5_K, F16 copies). */
         INTERLEAVED_GEMM(false),
@@ -229,12 +229,11 @@ public final class FastMatMul implements MatMul {
             this.fusable = fusable;
         }
 
-        /** Work items of matrix w on a fusable kernel. */
-        int items(WeightMatrix w) {
-            final int rows = w.rows();
+        /** Work items of a matrix of {@code rows} rows on a fusable kernel. */
+        int items(int rows) {
             return switch (this) {
                 case FEW_TOKENS -> Int8FewTokens.items(rows);
-                case INT8_GEMM -> Int8Gemm.items(w.type(), rows);
+                case INT8_GEMM -> Int8Gemm.pairs(rows);
                 case INT8_GEMV -> Interleaved.groups(rows);
                 default -> throw new IllegalStateException(this + " does not share loops");
             };
@@ -371,8 +370,7 @@ public final class FastMatMul implements MatMul {
                     int8Out = int8Output();
                     // one chunk per 64-row tile (each ~0.5 ms at 512 tokens): threads finish within one tile of each other;
                     // a tile's output is written once, at its end
-                    int items = Int8Gemm.items(w.type(), w.rows());
-                    pool.parallelFor(items, int8GemmTask, items);
+                    pool.parallelFor(Int8Gemm.pairs(w.rows()), int8GemmTask, Int8Gemm.pairs(w.rows()));
                 }
                 // contiguous chunks: this kernel adds into the shared output per column chunk, and one-group chunks would
                 // interleave the threads' rows, sharing every group boundary's cache line
@@ -468,7 +466,7 @@ public final class FastMatMul implements MatMul {
             Kernel k = kernel(ws[i], nTokens);
             fusedKernels[i] = k;
             fusedFirst[i] = items;
-            items += k.items(ws[i]);
+            items += k.items(ws[i].rows());
             oneByOne &= k != Kernel.INT8_GEMV;
         }
         fusedFirst[ws.length] = items;
@@ -518,10 +516,7 @@ public final class FastMatMul implements MatMul {
         }
         // few-token items and GEMM tile pairs are 64 rows; the per-token GEMV streams better in larger units
         gatedUnit = gemv ? gatedGemvUnit(gateUp[0]) : GATED_UNIT;
-        // both on the GEMM with the same items (its 128-row quads where it runs them): a unit is one item of each
-        gatedGemmItems = fusedKernels[0] == Kernel.INT8_GEMM && fusedKernels[1] == Kernel.INT8_GEMM
-                && Int8Gemm.quads(gateUp[0].type()) == Int8Gemm.quads(gateUp[1].type());
-        final int units = gatedGemmItems ? Int8Gemm.items(gateUp[0].type(), ffn) : (ffn + gatedUnit - 1) / gatedUnit;
+        final int units = (ffn + gatedUnit - 1) / gatedUnit;
         try {
             sameInput = false;
             // the caller's row preparation runs inside the quantization loop, each range just before it is quantized
@@ -565,23 +560,19 @@ public final class FastMatMul implements MatMul {
 
     /** Rows per unit of the current {@link #gatedFfn} loop: {@link #GATED_UNIT}, or more when both matrices take the GEMV. */
     private int gatedUnit = GATED_UNIT;
-    /** Whether the current {@link #gatedFfn} loop's units are {@link Int8Gemm#items} (both matrices on the GEMM). */
-    private boolean gatedGemmItems;
 
     /** Units [u0, u1) of {@link #gatedFfn}'s loop: gate and up rows, then the activation and quantization of those rows. */
     private void gatedRange(int u0, int u1, int worker) {
         final float[] gate = fusedOuts[0], up = fusedOuts[1];
         final int ffn = fused[0].rows(), n = nTokens, unit = gatedUnit;
-        final GgmlType type = fused[0].type();
         for (int u = u0; u < u1; u++) {
-            final int r0 = gatedGemmItems ? Int8Gemm.firstPair(type, ffn, u) * GATED_UNIT : u * unit;
-            final int r1 = gatedGemmItems ? Int8Gemm.firstPair(type, ffn, u + 1) * GATED_UNIT : Math.min(ffn, r0 + unit);
+            final int r0 = u * unit, r1 = Math.min(ffn, r0 + unit);
             for (int m = 0; m < 2; m++) {
                 WeightMatrix w = fused[m];
                 float[] out = fusedOuts[m];
                 switch (fusedKernels[m]) {
                     case FEW_TOKENS -> fewKernel(w, out, u, u + 1, worker);
-                    case INT8_GEMM -> Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, out, r0 / GATED_UNIT, r1 / GATED_UNIT, gemmScratch[worker]);
+                    case INT8_GEMM -> Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, out, u, u + 1, gemmScratch[worker]);
                     case INT8_GEMV -> int8Kernel(w, out, r0 / Interleaved.ROWS, r1 / Interleaved.ROWS);
                     default -> throw new IllegalStateException("not fusable: " + fusedKernels[m]);
                 }
@@ -603,8 +594,7 @@ public final class FastMatMul implements MatMul {
             float[] out = fusedOuts[m];
             switch (fusedKernels[m]) {
                 case FEW_TOKENS -> fewKernel(w, out, a, b, worker);
-                case INT8_GEMM -> Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, out,
-                        Int8Gemm.firstPair(w.type(), w.rows(), a), Int8Gemm.firstPair(w.type(), w.rows(), b), gemmScratch[worker]);
+                case INT8_GEMM -> Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, out, a, b, gemmScratch[worker]);
                 case INT8_GEMV -> int8Kernel(w, out, a, b);
                 default -> throw new IllegalStateException("not fusable: " + fusedKernels[m]);
             }
@@ -770,9 +760,8 @@ public final class FastMatMul implements MatMul {
         }
     }
 
-    private void int8GemmRange(int i0, int i1, int worker) {
+    private void int8GemmRange(int p0, int p1, int worker) {
         final WeightMatrix w = this.w;
-        final int p0 = Int8Gemm.firstPair(w.type(), w.rows(), i0), p1 = Int8Gemm.firstPair(w.type(), w.rows(), i1);
         Int8Gemm.gemm(w.type(), w.interleaved(), w.rows(), w.cols(), xq, int8Out, p0, p1, gemmScratch[worker]);
         addResidual(p0 * 2 * Interleaved.ROWS, p1 * 2 * Interleaved.ROWS);
     }

@@ -33,10 +33,10 @@ import java.util.Arrays;
  * <p>Each weight is decoded once per batch (the tile covers {@value #COLS} columns of all the batch's tokens), and the
  * per-token sums live in a small scratch array ({@code acc[t·64 + r]}) rather than in the strided output.
  *
- * <p>At 512 bits Q4_0 and Q4_K take two pairs (128 rows) at once where a caller's range holds them ({@link #quad}): both
- * are decoded, and each 6-token step multiplies 4 weight vectors by each broadcast ({@link #tile6x128}) — per weight
- * multiply half the broadcasts of {@link #tile6}, the same sums and scaling. Callers that split a matrix across
- * threads take {@link #items}: quads, then the last pairs one by one.
+ * <p>A 128-row tile (two pairs decoded at once, 4 weight vectors per broadcast: 24 accumulators at 512 bits) ran its
+ * tile loop up to 30 % faster on one core but made the whole 1B Q4_0 pp512 slower at two threads on the quiet machine
+ * (6 of 6 alternated pairs, more CPU per prompt); it was deleted (docs/PERFORMANCE.md, "512-bit Q4_0 prompts, third
+ * pass").
  */
 public final class Int8Gemm {
     static final VectorSpecies<Short> S = VectorWidth.S;
@@ -84,27 +84,8 @@ public final class Int8Gemm {
     static final int TILE_TOKENS = VectorWidth.BITS >= 512 && Integer.getInteger("jemma.int8Tile", 6) == 6 ? 6 : 4;
     /** Where in {@code sums} a block's second 16-column half goes (Q5_0): after the first half's tokens × 64 rows. */
     static final int HALF = TILE_TOKENS * ROWS;
-    /**
-     * Whether Q4_0 and Q4_K batches at 512 bits run two tile pairs at once (128 rows, {@link #tile6x128}): 4 weight vectors
-     * per broadcast activation instead of 2, so 6 broadcasts serve 24 multiplies instead of 12 (24 accumulators, 4
-     * weight vectors and a broadcast: 29 of AVX-512's 32 registers). One core, the tile loops alone (16-bit sums, no
-     * scaling), loaded machine: 126.6–160.2 vs 96.4–121.2 G multiply-adds/s (docs/PERFORMANCE.md "512-bit Q4_0 prompts,
-     * second pass"). Off by default: on the quiet machine the whole 1B Q4_0 pp512 at 2 threads read 4–9 % slower with
-     * them in 6 of 6 alternated pairs (237.8–256.0 vs 258.4–266.4 t/s, more CPU per prompt), against the one-core tile
-     * gain above — why is open. {@code -Djemma.int8Quads=true} turns them on; {@link #quadTiles(boolean)} switches them
-     * for A/B runs in one JVM.
-     */
-    private static volatile boolean quadTiles = TILE_TOKENS == 6 && "true".equals(System.getProperty("jemma.int8Quads"));
-
-    /** Switches the 128-row tiles on or off (A/B harnesses; 512 bits only); returns the previous setting. */
-    public static boolean quadTiles(boolean on) {
-        boolean old = quadTiles;
-        quadTiles = on && TILE_TOKENS == 6;
-        return old;
-    }
-
-    /** 16-bit sums held at once: a Q5_0 block's two halves, or a span's blocks of 6 tokens × 64 rows ({@link #tile6x128}). */
-    static final int SUMS = Math.max(2 * HALF, COLS / 32 * 6 * ROWS);
+    /** 16-bit sums held at once: a Q5_0 block's two halves. */
+    static final int SUMS = 2 * HALF;
 
     /** Per-worker buffers, grown on demand so that the hot path does not allocate. */
     public static final class Scratch {
@@ -113,44 +94,7 @@ public final class Int8Gemm {
         final float[] m = new float[COLS / 32 * ROWS + ACC_PAD];
         final short[] sums = new short[SUMS_PAD + SUMS + SUMS_PAD];
         float[] acc = new float[0];
-        /** The second tile pair's of a 128-row quad ({@link #tile6x128}). */
-        final short[] w2 = new short[COLS * ROWS + SUMS_PAD];
-        final float[] d2 = new float[COLS / 32 * ROWS + ACC_PAD];
-        final float[] m2 = new float[COLS / 32 * ROWS + ACC_PAD];
-        final short[] sums2 = new short[SUMS_PAD + SUMS + SUMS_PAD];
-        float[] acc2 = new float[0];
     }
-
-    /** Whether this type's batches run 128-row quads where two whole pairs are at hand (span-32 types, 512 bits). */
-    static boolean quads(GgmlType type) {
-        return quadTiles && type != GgmlType.Q5_0;
-    }
-
-    /**
-     * Work items of a matrix for a caller that splits them across threads: 128-row quads (two tile pairs), then the last
-     * 2 or 3 pairs one by one, so that threads claiming items one at a time finish within one pair of each other (an
-     * 1152-row matrix: 8 quads + 2 pairs, not 9 quads split 5 : 4); plain pairs where quads do not run. Item i covers
-     * pairs [{@link #firstPair}(i), firstPair(i + 1)).
-     */
-    public static int items(GgmlType type, int rows) {
-        int p = pairs(rows);
-        if (!quads(type)) return p;
-        int q = quadItems(p);
-        return q + (p - 2 * q);
-    }
-
-    /** The first pair of item i (i = {@link #items} gives the end). */
-    public static int firstPair(GgmlType type, int rows, int item) {
-        if (!quads(type)) return item;
-        int q = quadItems(pairs(rows));
-        return item <= q ? 2 * item : q + item;
-    }
-
-    /** Quads among a matrix's items: all but the last 2 pairs (3 if odd) run two at a time. */
-    private static int quadItems(int pairs) {
-        return Math.max(0, (pairs - 2 - (pairs & 1)) / 2);
-    }
-
 
     /**
      * out[t·rows + r] = W[r] · x[t] for every token of {@code x} (already quantized) and the rows of group pairs
@@ -168,14 +112,7 @@ public final class Int8Gemm {
         final float[] acc = s.acc;
         // the tiles' interleaved activations: a caller running this on several threads over one x made them first
         final short[] xi = n >= TILE_TOKENS ? x.interleaved() : null;
-        final boolean quads = span == 32 && n >= 6 && quads(type);
-        if (quads && s.acc2.length < s.acc.length) s.acc2 = new float[s.acc.length];
         for (int p = p0; p < p1; p++) {
-            if (quads && p + 1 < p1 && rows - p * ROWS >= 2 * ROWS) {
-                quad(type, w, p, rows, cols, x, xi, out, s, gBytes);
-                p++;
-                continue;
-            }
             int g = 2 * p, r0 = p * ROWS, valid = Math.min(ROWS, rows - r0);
             boolean second = g + 1 < groups;
             Arrays.fill(acc, ACC_PAD, ACC_PAD + n * ROWS, 0f);
@@ -202,134 +139,6 @@ public final class Int8Gemm {
                 if (k) mins(s.m, nc / 32, x.d, x.q4Bias, c0 / 32, nb, n, acc);
             }
             for (int t = 0; t < n; t++) System.arraycopy(acc, ACC_PAD + t * ROWS, out, t * rows + r0, valid);
-        }
-    }
-
-    /**
-     * Pairs p and p + 1 (128 whole rows) of a Q4_0 or Q4_K matrix: both decoded per span of columns ({@code s.w}, {@code
-     * s.w2}), every 6 tokens through {@link #tile6x128}, a batch's last 1–5 tokens through each pair's own tiles. Each
-     * row's 16-bit sums and their scaling are those of the pair-by-pair path, so the same bits.
-     */
-    private static void quad(GgmlType type, MemorySegment w, int p, int rows, int cols, QuantizedActivations x, short[] xi,
-                             float[] out, Scratch s, long gBytes) {
-        final boolean k = type == GgmlType.Q4_K;
-        final int n = x.tokens, nb = cols / 32, g = 2 * p, r0 = p * ROWS;
-        final float[] acc = s.acc, acc2 = s.acc2;
-        Arrays.fill(acc, ACC_PAD, ACC_PAD + n * ROWS, 0f);
-        Arrays.fill(acc2, ACC_PAD, ACC_PAD + n * ROWS, 0f);
-        for (int c0 = 0; c0 < cols; c0 += COLS) {
-            int nc = Math.min(COLS, cols - c0);
-            for (int half = 0; half < 2; half++) {
-                if (k) {
-                    decodeQ4K(w, (g + half) * gBytes, c0 / 32, nc / 32, s.w, s.d, s.m, half * Interleaved.ROWS);
-                    decodeQ4K(w, (g + 2 + half) * gBytes, c0 / 32, nc / 32, s.w2, s.d2, s.m2, half * Interleaved.ROWS);
-                } else {
-                    decodeQ4(w, (g + half) * gBytes, c0 / 32, nc / 32, s.w, s.d, s.m, half * Interleaved.ROWS);
-                    decodeQ4(w, (g + 2 + half) * gBytes, c0 / 32, nc / 32, s.w2, s.d2, s.m2, half * Interleaved.ROWS);
-                }
-            }
-            int t = 0;
-            for (; t + 6 <= n; t += 6) {
-                tile6x128(s.w, s.w2, nc, xi, t * cols + 6 * c0, s.sums, s.sums2);
-                // each pair's sums scaled block by block, in block order, as tile6 scales them (block b's at b·6·64)
-                for (int b = 0; b < nc / 32; b++) {
-                    int xb = t * nb + c0 / 32 + b;
-                    scale6(s.sums, b * 6 * ROWS, s.d, b * ROWS, x.d, xb, nb, acc, ACC_PAD + t * ROWS);
-                    scale6(s.sums2, b * 6 * ROWS, s.d2, b * ROWS, x.d, xb, nb, acc2, ACC_PAD + t * ROWS);
-                }
-            }
-            for (; t + 4 <= n; t += 4) {
-                tile4(s.w, s.d, nc, 32, x.q, x.d, t * cols + c0, t * nb + c0 / 32, cols, nb, acc, ACC_PAD + t * ROWS, s.sums);
-                tile4(s.w2, s.d2, nc, 32, x.q, x.d, t * cols + c0, t * nb + c0 / 32, cols, nb, acc2, ACC_PAD + t * ROWS, s.sums2);
-            }
-            for (; t < n; t++) {
-                tile1(s.w, s.d, nc, 32, x.q, x.d, t * cols + c0, t * nb + c0 / 32, nb, acc, ACC_PAD + t * ROWS, s.sums);
-                tile1(s.w2, s.d2, nc, 32, x.q, x.d, t * cols + c0, t * nb + c0 / 32, nb, acc2, ACC_PAD + t * ROWS, s.sums2);
-            }
-            if (k) {
-                mins(s.m, nc / 32, x.d, x.q4Bias, c0 / 32, nb, n, acc);
-                mins(s.m2, nc / 32, x.d, x.q4Bias, c0 / 32, nb, n, acc2);
-            }
-        }
-        for (int t = 0; t < n; t++) {
-            System.arraycopy(acc, ACC_PAD + t * ROWS, out, t * rows + r0, ROWS);
-            System.arraycopy(acc2, ACC_PAD + t * ROWS, out, t * rows + r0 + ROWS, ROWS);
-        }
-    }
-
-    /**
-     * {@link #tile6} over two decoded pairs at once (512 bits: each pair one pass of 2 weight vectors): per column 4
-     * weight vectors and 6 broadcasts for 24 multiply-adds, each broadcast used by all four at once so that it holds one
-     * register. Block b's 16-bit sums go to sums[SUMS_PAD + b·384 + j·64 + r] (pair 1) and sums2 (pair 2), for the
-     * caller to scale after the span: the same integers as {@link #tile6}'s.
-     */
-    static void tile6x128(short[] wt, short[] wt2, int nc, short[] x6, int xo, short[] sums, short[] sums2) {
-        for (int c0 = 0; c0 < nc; c0 += 32) {
-            ShortVector a0 = ShortVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
-            ShortVector b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
-            ShortVector e0 = a0, e1 = a0, e2 = a0, e3 = a0, e4 = a0, e5 = a0;
-            ShortVector f0 = a0, f1 = a0, f2 = a0, f3 = a0, f4 = a0, f5 = a0;
-            for (int c = c0, end = c0 + 32, i = xo + 6 * c; c < end; c++, i += 6) {
-                ShortVector w0 = ShortVector.fromArray(S, wt, c * ROWS);
-                ShortVector w1 = ShortVector.fromArray(S, wt, c * ROWS + L);
-                ShortVector w2 = ShortVector.fromArray(S, wt2, c * ROWS);
-                ShortVector w3 = ShortVector.fromArray(S, wt2, c * ROWS + L);
-                ShortVector v0 = ShortVector.broadcast(S, x6[i]);
-                a0 = (w0.mul(v0)).add(a0);
-                b0 = (w1.mul(v0)).add(b0);
-                e0 = (w2.mul(v0)).add(e0);
-                f0 = (w3.mul(v0)).add(f0);
-                ShortVector v1 = ShortVector.broadcast(S, x6[i + 1]);
-                a1 = (w0.mul(v1)).add(a1);
-                b1 = (w1.mul(v1)).add(b1);
-                e1 = (w2.mul(v1)).add(e1);
-                f1 = (w3.mul(v1)).add(f1);
-                ShortVector v2 = ShortVector.broadcast(S, x6[i + 2]);
-                a2 = (w0.mul(v2)).add(a2);
-                b2 = (w1.mul(v2)).add(b2);
-                e2 = (w2.mul(v2)).add(e2);
-                f2 = (w3.mul(v2)).add(f2);
-                ShortVector v3 = ShortVector.broadcast(S, x6[i + 3]);
-                a3 = (w0.mul(v3)).add(a3);
-                b3 = (w1.mul(v3)).add(b3);
-                e3 = (w2.mul(v3)).add(e3);
-                f3 = (w3.mul(v3)).add(f3);
-                ShortVector v4 = ShortVector.broadcast(S, x6[i + 4]);
-                a4 = (w0.mul(v4)).add(a4);
-                b4 = (w1.mul(v4)).add(b4);
-                e4 = (w2.mul(v4)).add(e4);
-                f4 = (w3.mul(v4)).add(f4);
-                ShortVector v5 = ShortVector.broadcast(S, x6[i + 5]);
-                a5 = (w0.mul(v5)).add(a5);
-                b5 = (w1.mul(v5)).add(b5);
-                e5 = (w2.mul(v5)).add(e5);
-                f5 = (w3.mul(v5)).add(f5);
-            }
-            int so = SUMS_PAD + (c0 >> 5) * 6 * ROWS;
-            SV.cast(a0).intoArray(sums, so);
-            SV.cast(b0).intoArray(sums, so + L);
-            SV.cast(a1).intoArray(sums, so + ROWS);
-            SV.cast(b1).intoArray(sums, so + ROWS + L);
-            SV.cast(a2).intoArray(sums, so + 2 * ROWS);
-            SV.cast(b2).intoArray(sums, so + 2 * ROWS + L);
-            SV.cast(a3).intoArray(sums, so + 3 * ROWS);
-            SV.cast(b3).intoArray(sums, so + 3 * ROWS + L);
-            SV.cast(a4).intoArray(sums, so + 4 * ROWS);
-            SV.cast(b4).intoArray(sums, so + 4 * ROWS + L);
-            SV.cast(a5).intoArray(sums, so + 5 * ROWS);
-            SV.cast(b5).intoArray(sums, so + 5 * ROWS + L);
-            SV.cast(e0).intoArray(sums2, so);
-            SV.cast(f0).intoArray(sums2, so + L);
-            SV.cast(e1).intoArray(sums2, so + ROWS);
-            SV.cast(f1).intoArray(sums2, so + ROWS + L);
-            SV.cast(e2).intoArray(sums2, so + 2 * ROWS);
-            SV.cast(f2).intoArray(sums2, so + 2 * ROWS + L);
-            SV.cast(e3).intoArray(sums2, so + 3 * ROWS);
-            SV.cast(f3).intoArray(sums2, so + 3 * ROWS + L);
-            SV.cast(e4).intoArray(sums2, so + 4 * ROWS);
-            SV.cast(f4).intoArray(sums2, so + 4 * ROWS + L);
-            SV.cast(e5).intoArray(sums2, so + 5 * ROWS);
-            SV.cast(f5).intoArray(sums2, so + 5 * ROWS + L);
         }
     }
 
@@ -565,7 +374,7 @@ public final class Int8Gemm {
                 SV.cast(b5).intoArray(sums, so + 5 * ROWS + L);
             }
           }
-            if (span == 32) scale6(sums, 0, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
+            if (span == 32) scale6(sums, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
             else scaleHalves(sums, 6, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
         }
     }
@@ -605,16 +414,16 @@ public final class Int8Gemm {
     }
 
     /**
-     * {@link #scaleSums} for {@link #tile6}'s six tokens (their sums at {@code at} in sums), the tokens unrolled inside the row loop: each row vector's
+     * {@link #scaleSums} for {@link #tile6}'s six tokens, the tokens unrolled inside the row loop: each row vector's
      * scales are loaded once for the six tokens, and six independent widen-scale-add chains run side by side (one core,
      * 512 bits, loaded machine: the tile loop with the 4-token form unrolled so read 86–105 vs 83–87 G multiply-adds/s).
      * The same operations per element as {@link #scaleSums}, so the same bits.
      */
-    static void scale6(short[] sums, int at, float[] ds, int so, float[] xd, int xb, int nb, float[] acc, int ao) {
+    static void scale6(short[] sums, float[] ds, int so, float[] xd, int xb, int nb, float[] acc, int ao) {
         float s0 = xd[xb], s1 = xd[xb + nb], s2 = xd[xb + 2 * nb], s3 = xd[xb + 3 * nb], s4 = xd[xb + 4 * nb], s5 = xd[xb + 5 * nb];
         for (int r = 0; r < ROWS; r += FL) {
             FloatVector d = FloatVector.fromArray(F, ds, so + r);
-            int o = ao + r, p = SUMS_PAD + at + r;
+            int o = ao + r, p = SUMS_PAD + r;
             ((FloatVector) ShortVector.fromArray(SH, sums, p).convertShape(VectorOperators.S2F, F, 0))
                     .fma(d.mul(s0), FloatVector.fromArray(F, acc, o)).intoArray(acc, o);
             ((FloatVector) ShortVector.fromArray(SH, sums, p + ROWS).convertShape(VectorOperators.S2F, F, 0))

@@ -621,25 +621,22 @@ public final class InterleavedGemm {
         for (int i = 0; i < valid; i++) out[o + i] = first ? r[ro + i] : out[o + i] + r[ro + i];
     }
 
+    /**
+     * One token against nc tile columns. Each (row, token) sum takes the FMAs of {@link #tile4} / {@link #tile6} in their
+     * order, one chain per row vector from zero over the columns, so a token's bits do not depend on where it falls in a
+     * batch (a block's last 1 or 5 tokens run here). Two chains per row vector (even and odd columns, added at the end)
+     * would hide more of the FMA latency, but summed in another order; this tile runs for a call's last 1–3 tokens at most.
+     */
     static void tile1(float[] tile, int nc, float[] x, int xo, float[] out, int o, int valid, boolean first, float[] part) {
         for (int l0 = 0; l0 < Interleaved.ROWS; l0 += 2 * FL) {
-            FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
-            int c = 0;
-            for (; c + 2 <= nc; c += 2) {
-                FloatVector v0 = FloatVector.broadcast(F, x[xo + c]);
-                FloatVector v1 = FloatVector.broadcast(F, x[xo + c + 1]);
-                a0 = FloatVector.fromArray(F, tile, c * 32 + l0).fma(v0, a0);
-                b0 = FloatVector.fromArray(F, tile, c * 32 + l0 + FL).fma(v0, b0);
-                a1 = FloatVector.fromArray(F, tile, c * 32 + 32 + l0).fma(v1, a1);
-                b1 = FloatVector.fromArray(F, tile, c * 32 + 32 + l0 + FL).fma(v1, b1);
-            }
-            for (; c < nc; c++) {
+            FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F);
+            for (int c = 0; c < nc; c++) {
                 FloatVector v0 = FloatVector.broadcast(F, x[xo + c]);
                 a0 = FloatVector.fromArray(F, tile, c * 32 + l0).fma(v0, a0);
                 b0 = FloatVector.fromArray(F, tile, c * 32 + l0 + FL).fma(v0, b0);
             }
-            FV.cast(a0).add(FV.cast(a1)).intoArray(part, l0);
-            FV.cast(b0).add(FV.cast(b1)).intoArray(part, l0 + FL);
+            FV.cast(a0).intoArray(part, l0);
+            FV.cast(b0).intoArray(part, l0 + FL);
         }
         merge(part, 0, out, o, valid, first);
     }
@@ -823,24 +820,16 @@ public final class InterleavedGemm {
         }
     }
 
+    /** {@link #tile1} at 512 bits: {@link #tile4x512}'s FMAs in its order, so a token's bits do not depend on its place. */
     private static void tile1x512(float[] tile, int nc, float[] x, int xo, float[] out, int o, int valid, boolean first, float[] part) {
-        FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F), a1 = FloatVector.zero(F), b1 = FloatVector.zero(F);
-        int c = 0;
-        for (; c + 2 <= nc; c += 2) {
-            FloatVector v0 = FloatVector.broadcast(F, x[xo + c]);
-            FloatVector v1 = FloatVector.broadcast(F, x[xo + c + 1]);
-            a0 = FloatVector.fromArray(F, tile, c * 32).fma(v0, a0);
-            b0 = FloatVector.fromArray(F, tile, c * 32 + 16).fma(v0, b0);
-            a1 = FloatVector.fromArray(F, tile, c * 32 + 32).fma(v1, a1);
-            b1 = FloatVector.fromArray(F, tile, c * 32 + 48).fma(v1, b1);
-        }
-        for (; c < nc; c++) {
+        FloatVector a0 = FloatVector.zero(F), b0 = FloatVector.zero(F);
+        for (int c = 0; c < nc; c++) {
             FloatVector v0 = FloatVector.broadcast(F, x[xo + c]);
             a0 = FloatVector.fromArray(F, tile, c * 32).fma(v0, a0);
             b0 = FloatVector.fromArray(F, tile, c * 32 + 16).fma(v0, b0);
         }
-        FV.cast(a0).add(a1).intoArray(part, 0);
-        FV.cast(b0).add(b1).intoArray(part, 16);
+        FV.cast(a0).intoArray(part, 0);
+        FV.cast(b0).intoArray(part, 16);
         merge(part, 0, out, o, valid, first);
     }
 }

@@ -341,25 +341,16 @@ class Int8MatMulTest {
 
     /**
      * A token's output is the same bits whichever register tile ran it (6 tokens at 512 bits, 4, or 1 for the last
-     * ones; 6 tokens × 128 rows where two whole pairs are at hand): the integer block sums are exact and each is scaled by
-     * the same operations. 13 tokens = 6 + 6 + 1 at 512 bits, 4 + 4 + 4 + 1 below (16: 6 + 6 + 4, 4 × 4); each token is
-     * compared with a call on that token alone (the 1-token tile). 200 and 320 rows: 128-row quads, then a whole pair
-     * and a partial one (200), or two quads and a pair (320, Q4_K: two quads).
+     * ones): the integer block sums are exact and each is scaled by the same operations. 13 tokens = 6 + 6 + 1 at 512
+     * bits, 4 + 4 + 4 + 1 below (16: 6 + 6 + 4, 4 × 4); each token is compared with a call on that token alone (the
+     * 1-token tile). 200 rows end in a partial pair.
      */
     @ParameterizedTest(name = "{0} {1}x{2}, {3} tokens: 6-, 4- and 1-token tiles agree bit for bit")
     @CsvSource({"Q4_0, 96, 160, 13", "Q5_0, 96, 160, 13", "Q4_K, 70, 512, 13", "Q4_0, 200, 160, 13", "Q4_0, 200, 160, 16",
             "Q4_0, 320, 96, 13", "Q4_K, 256, 512, 13", "Q4_K, 256, 512, 16"})
     void everyTileGivesATokenTheSameBits(GgmlType type, int rows, int cols, int n) {
         Assumptions.assumeTrue(VectorWidth.ENABLED, "needs vector kernels");
-        // with the 128-row tiles (off by default, where the width has them) and without
-        for (boolean quads : new boolean[] {false, true}) {
-            boolean before = Int8Gemm.quadTiles(quads);
-            try {
-                tilesAgree(type, rows, cols, n);
-            } finally {
-                Int8Gemm.quadTiles(before);
-            }
-        }
+        tilesAgree(type, rows, cols, n);
     }
 
     private static void tilesAgree(GgmlType type, int rows, int cols, int n) {

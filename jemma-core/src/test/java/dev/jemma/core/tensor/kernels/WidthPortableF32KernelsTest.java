@@ -198,10 +198,9 @@ class WidthPortableF32KernelsTest {
     }
 
     /**
-     * A call whose token count leaves 2 or 3 after its 6-token tiles runs those as 4 + 4 (+ 1), not as one-token passes
-     * (which sum in another order): so in 8- and 14-token calls every token gets the 6-token tile's bits, the same as
-     * in a 12-token call made of 6-token tiles only (and in 9 tokens the first 8 do). Fails if the tail goes back to
-     * one-token passes.
+     * A call whose token count leaves 2 or 3 after its 6-token tiles runs those as 4 + 4 (+ 1) rather than as one-token
+     * passes (~3× a tile's CPU per token): every token of 8-, 9- and 14-token calls gets the bits it has in an 18-token
+     * call made of 6-token tiles only.
      */
     @ParameterizedTest(name = "{0} tail of 2-3 tokens on 4-token tiles, {1}x{2}, {3} tokens")
     @CsvSource({"Q8_0, 70, 1152, 8", "Q8_0, 64, 256, 14", "Q6_K, 45, 512, 9", "F16, 64, 320, 8"})
@@ -214,10 +213,38 @@ class WidthPortableF32KernelsTest {
         float[] call = new float[18 * rows], sixes = new float[18 * rows];
         InterleavedGemm.gemm(type, w.interleaved(), rows, cols, x, 0, n, call, 0, groups, tile, part);
         InterleavedGemm.gemm(type, w.interleaved(), rows, cols, x, 0, 18, sixes, 0, groups, tile, part);
-        int checked = n % 6 == 3 ? n - 1 : n; // a 9-token call's last token is a one-token pass
-        for (int i = 0; i < checked * rows; i++) {
+        for (int i = 0; i < n * rows; i++) {
             assertThat(Float.floatToRawIntBits(call[i])).as("%s t=%d r=%d: %s vs %s", type, i / rows, i % rows, call[i], sixes[i])
                     .isEqualTo(Float.floatToRawIntBits(sixes[i]));
+        }
+    }
+
+    /**
+     * A token's outputs are the same bits wherever it falls in a batch: the one-token tile (a block's last 1 or 5 tokens
+     * below 512 bits, last 1–3 at 512) takes the FMAs of the 4- and 6-token tiles in their order. Every token of calls of
+     * 1 to 13 tokens against the same token computed alone. Fails if the one-token tile sums its columns in another order
+     * (e.g. even and odd columns apart, as it did).
+     */
+    @ParameterizedTest(name = "{0} {1}x{2}: a token's bits do not depend on its position")
+    @CsvSource({"Q8_0, 70, 320", "Q8_0, 33, 1152", "F16, 64, 160", "Q6_K, 45, 512", "Q5_K, 33, 256"})
+    void aTokensBitsDoNotDependOnItsPosition(GgmlType type, int rows, int cols) {
+        WeightMatrix w = Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 13L * rows + cols));
+        float[] x = gaussian(13 * cols, 23);
+        float[] tile = new float[InterleavedGemm.COLS * 32 + 128], part = new float[InterleavedGemm.PART];
+        int groups = Interleaved.groups(rows);
+        float[][] alone = new float[13][rows];
+        for (int t = 0; t < 13; t++) {
+            float[] one = java.util.Arrays.copyOfRange(x, t * cols, (t + 1) * cols);
+            InterleavedGemm.gemm(type, w.interleaved(), rows, cols, one, 0, 1, alone[t], 0, groups, tile, part);
+        }
+        for (int n = 1; n <= 13; n++) {
+            float[] out = new float[n * rows];
+            InterleavedGemm.gemm(type, w.interleaved(), rows, cols, x, 0, n, out, 0, groups, tile, part);
+            for (int i = 0; i < n * rows; i++) {
+                int t = i / rows, r = i % rows;
+                assertThat(Float.floatToRawIntBits(out[i])).as("%s %d tokens, t=%d r=%d: %s vs %s alone", type, n, t, r, out[i], alone[t][r])
+                        .isEqualTo(Float.floatToRawIntBits(alone[t][r]));
+            }
         }
     }
 
