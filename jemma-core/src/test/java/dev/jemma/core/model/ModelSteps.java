@@ -29,7 +29,8 @@ final class ModelSteps {
     static Path file(String variant) {
         JsonNode m = Fixtures.manifest().path("models").path("gemma3-small-k");
         Path p = Fixtures.any().resolve(m.path("variants").path(variant).path("file").asText());
-        Assumptions.assumeTrue(!m.isMissingNode() && Files.isRegularFile(p), "gemma3-small-k " + variant + " is not in the fixtures here");
+        // JUnit only when it is missing, so that ModelStepBoxing runs without it on the class path
+        if (m.isMissingNode() || !Files.isRegularFile(p)) Assumptions.abort("gemma3-small-k " + variant + " is not in the fixtures here");
         return p;
     }
 
