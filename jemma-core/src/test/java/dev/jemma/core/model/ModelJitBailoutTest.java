@@ -14,11 +14,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  * on a method for size ({@link JitSizeBailouts}) while {@link ModelSteps}' files and shapes run in one JVM. Why: a kernel
  * C1 could not compile at its profiled tier (Int8FewTokens.q4kx4 at 3125 bytecodes, "out of virtual registers in
  * linear scan") reached C2 in some JVMs and stayed at C1's counting tier in others, boxing every vector operation there
- * (the Q4_K_M 4-row step at 150 MB per step, 4 of 5 JVMs at load 11-17; docs/PERFORMANCE.md, "Boxed once in a
+ * (the Q4_K_M 4-row step at 150 MB per step, 3 of 5 JVMs at load 11-17; docs/PERFORMANCE.md, "Boxed once in a
  * whole-model step"). The boxed bytes show only in the unlucky JVMs ({@link ModelStepAllocationTest}); the bailout shows
  * in every one, within the first few hundred calls. The build runs this at the machine's width (the kernel-allocation
  * execution: a JVM of its own, where no earlier test compiled the kernels); at 128 bits it fails today on
- * KQuantKernels.q6kPairs ("out of virtual registers in LIR generator", boxed in 3 of 9 JVMs), so the width-256 and
+ * KQuantKernels.q6kPairs ("out of virtual registers in LIR generator", boxed in 3 of 10 JVMs), so the width-256 and
  * width-128 executions take it once that kernel is split ({@code -Djemma.jvmArgs="… -XX:MaxVectorSize=16
  * -Djemma.vectorBits=128"} runs it there on demand).
  */

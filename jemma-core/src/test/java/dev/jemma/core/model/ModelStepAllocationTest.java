@@ -31,7 +31,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * <p>
  * And no Jemma method may be too big for a JIT tier ({@link JitSizeBailouts}): Int8FewTokens.q4kx4 once was, for C1's
  * profiled tier, and stayed boxed in the JVMs where the failed compile was the on-stack-replacement one (the Q4_K_M
- * 4-row step at 150 MB per step, 4 of 5 JVMs at load 11-17, docs/PERFORMANCE.md, "Boxed once in a whole-model step");
+ * 4-row step at 150 MB per step, 3 of 5 JVMs at load 11-17, docs/PERFORMANCE.md, "Boxed once in a whole-model step");
  * the bailout itself shows in every JVM, so that check does not depend on which compile came first.
  */
 class ModelStepAllocationTest {
