@@ -62,6 +62,8 @@ public final class Int8FewTokens {
     static final int ITEM = 2 * Interleaved.ROWS;
     /** Tokens per pass at most: Q8_0 and Q4_0 passes take 8 at 512 bits (16 accumulators of the 32 registers), otherwise 4. */
     static final int BLOCK = L >= 32 ? 8 : 4;
+    /** Where in the scratch ({@code acc}) a Q4_K pass's eight 16-bit sum vectors wait for {@link #q4kBlockEnd}: past every pass's f32 sums. */
+    static final int SUMS = BLOCK * PASS;
     /** The most tokens any call takes here ({@link #maxTokens} of every type and width is at most this). */
     public static final int MAX_TOKENS = 16;
 
@@ -70,7 +72,7 @@ public final class Int8FewTokens {
 
     /** Floats of the per-worker scratch a call needs ({@code acc}). */
     public static int scratchFloats() {
-        return BLOCK * PASS;
+        return SUMS + 8 * FL;
     }
 
     /**
@@ -729,59 +731,55 @@ public final class Int8FewTokens {
                 a3 = (n3.mul(x33)).add(a3);
                 b3 = (m3.mul(x33)).add(b3);
             }
-            // A = d·sc and K = dmin·m per row, as KQuantKernels.q4k computes them
-            final long ha = ga + hdr + 4 * sa, hb = gb + hdr + 4 * sb;
-            ShortVector sma = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE)), smb = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));
-            ShortVector sca = sma.and((short) 0xff), mna = sma.lanewise(VectorOperators.LSHR, 8);
-            ShortVector scb = smb.and((short) 0xff), mnb = smb.lanewise(VectorOperators.LSHR, 8);
-            FloatVector aa0 = FV.cast(FloatVector.fromMemorySegment(F, w, ha, LE)).mul(FV.cast(sca.convertShape(VectorOperators.S2F, F, 0)));
-            FloatVector aa1 = FV.cast(FloatVector.fromMemorySegment(F, w, ha + 2 * L, LE)).mul(FV.cast(sca.convertShape(VectorOperators.S2F, F, 1)));
-            FloatVector ab0 = FV.cast(FloatVector.fromMemorySegment(F, w, hb, LE)).mul(FV.cast(scb.convertShape(VectorOperators.S2F, F, 0)));
-            FloatVector ab1 = FV.cast(FloatVector.fromMemorySegment(F, w, hb + 2 * L, LE)).mul(FV.cast(scb.convertShape(VectorOperators.S2F, F, 1)));
-            FloatVector ka0 = aa0.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, ha + 128, LE)).mul(FV.cast(mna.convertShape(VectorOperators.S2F, F, 0))));
-            FloatVector ka1 = aa1.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, ha + 128 + 2 * L, LE)).mul(FV.cast(mna.convertShape(VectorOperators.S2F, F, 1))));
-            FloatVector kb0 = ab0.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, hb + 128, LE)).mul(FV.cast(mnb.convertShape(VectorOperators.S2F, F, 0))));
-            FloatVector kb1 = ab1.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE)).mul(FV.cast(mnb.convertShape(VectorOperators.S2F, F, 1))));
-            float dx0 = xd[d0 + b];
-            FloatVector e0 = FloatVector.broadcast(F, dx0), f0 = FloatVector.broadcast(F, dx0 * (-bias[d0 + b] >> 3));
-            ka0.fma(f0, FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e0, FloatVector.fromArray(F, acc, 0)))
-                    .intoArray(acc, 0);
-            ka1.fma(f0, FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)))
-                    .intoArray(acc, 0 + FL);
-            kb0.fma(f0, FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)))
-                    .intoArray(acc, 0 + L);
-            kb1.fma(f0, FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)))
-                    .intoArray(acc, 0 + L + FL);
-            float dx1 = xd[d1 + b];
-            FloatVector e1 = FloatVector.broadcast(F, dx1), f1 = FloatVector.broadcast(F, dx1 * (-bias[d1 + b] >> 3));
-            ka0.fma(f1, FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)))
-                    .intoArray(acc, 1 * PASS);
-            ka1.fma(f1, FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)))
-                    .intoArray(acc, 1 * PASS + FL);
-            kb0.fma(f1, FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)))
-                    .intoArray(acc, 1 * PASS + L);
-            kb1.fma(f1, FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)))
-                    .intoArray(acc, 1 * PASS + L + FL);
-            float dx2 = xd[d2 + b];
-            FloatVector e2 = FloatVector.broadcast(F, dx2), f2 = FloatVector.broadcast(F, dx2 * (-bias[d2 + b] >> 3));
-            ka0.fma(f2, FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)))
-                    .intoArray(acc, 2 * PASS);
-            ka1.fma(f2, FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)))
-                    .intoArray(acc, 2 * PASS + FL);
-            kb0.fma(f2, FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)))
-                    .intoArray(acc, 2 * PASS + L);
-            kb1.fma(f2, FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)))
-                    .intoArray(acc, 2 * PASS + L + FL);
-            float dx3 = xd[d3 + b];
-            FloatVector e3 = FloatVector.broadcast(F, dx3), f3 = FloatVector.broadcast(F, dx3 * (-bias[d3 + b] >> 3));
-            ka0.fma(f3, FV.cast(SV.cast(a3).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)))
-                    .intoArray(acc, 3 * PASS);
-            ka1.fma(f3, FV.cast(SV.cast(a3).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)))
-                    .intoArray(acc, 3 * PASS + FL);
-            kb0.fma(f3, FV.cast(SV.cast(b3).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L)))
-                    .intoArray(acc, 3 * PASS + L);
-            kb1.fma(f3, FV.cast(SV.cast(b3).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L + FL)))
-                    .intoArray(acc, 3 * PASS + L + FL);
+            // the 16-bit sums wait in acc past the f32 sums, and the per-block f32 part runs in a method of its own: with
+            // it inline q4kx4 was too big for C1's profiled tier (docs/PERFORMANCE.md, "Boxed once in a whole-model step")
+            FV.cast(SV.cast(a0).reinterpretAsFloats()).intoArray(acc, SUMS);
+            FV.cast(SV.cast(b0).reinterpretAsFloats()).intoArray(acc, SUMS + FL);
+            FV.cast(SV.cast(a1).reinterpretAsFloats()).intoArray(acc, SUMS + 2 * FL);
+            FV.cast(SV.cast(b1).reinterpretAsFloats()).intoArray(acc, SUMS + 3 * FL);
+            FV.cast(SV.cast(a2).reinterpretAsFloats()).intoArray(acc, SUMS + 4 * FL);
+            FV.cast(SV.cast(b2).reinterpretAsFloats()).intoArray(acc, SUMS + 5 * FL);
+            FV.cast(SV.cast(a3).reinterpretAsFloats()).intoArray(acc, SUMS + 6 * FL);
+            FV.cast(SV.cast(b3).reinterpretAsFloats()).intoArray(acc, SUMS + 7 * FL);
+            q4kBlockEnd(w, ga + hdr + 4 * sa, gb + hdr + 4 * sb, ta, tb, 4, xd, bias, d0, nb, b, acc);
+        }
+    }
+
+    /**
+     * The f32 part of a Q4_K block for tokens t .. t + k − 1 of a pass ({@link #q4kx4}'s): their 16-bit sums S (token j's
+     * two row vectors at acc[SUMS + 2j·FL] and acc[SUMS + (2j + 1)·FL]) to acc[j·PASS + i] as KQuantKernels.q4k does,
+     * s = (S·A)·dx + s, then s = (8A − K)·(dx·Σx) + s, with A = d·sc and K = dmin·m of the block's sub-block header at
+     * ha / hb (f32 fields) and its scales and mins at ta / tb. The same operations in the same order as when they were
+     * inline, so the same bits.
+     */
+    private static void q4kBlockEnd(MemorySegment w, long ha, long hb, long ta, long tb, int k, float[] xd, short[] bias,
+                                    int d0, int nb, int b, float[] acc) {
+        // A = d·sc and K = dmin·m per row, as KQuantKernels.q4k computes them
+        ShortVector sma = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE)), smb = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));
+        ShortVector sca = sma.and((short) 0xff), mna = sma.lanewise(VectorOperators.LSHR, 8);
+        ShortVector scb = smb.and((short) 0xff), mnb = smb.lanewise(VectorOperators.LSHR, 8);
+        FloatVector aa0 = FV.cast(FloatVector.fromMemorySegment(F, w, ha, LE)).mul(FV.cast(sca.convertShape(VectorOperators.S2F, F, 0)));
+        FloatVector aa1 = FV.cast(FloatVector.fromMemorySegment(F, w, ha + 2 * L, LE)).mul(FV.cast(sca.convertShape(VectorOperators.S2F, F, 1)));
+        FloatVector ab0 = FV.cast(FloatVector.fromMemorySegment(F, w, hb, LE)).mul(FV.cast(scb.convertShape(VectorOperators.S2F, F, 0)));
+        FloatVector ab1 = FV.cast(FloatVector.fromMemorySegment(F, w, hb + 2 * L, LE)).mul(FV.cast(scb.convertShape(VectorOperators.S2F, F, 1)));
+        FloatVector ka0 = aa0.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, ha + 128, LE)).mul(FV.cast(mna.convertShape(VectorOperators.S2F, F, 0))));
+        FloatVector ka1 = aa1.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, ha + 128 + 2 * L, LE)).mul(FV.cast(mna.convertShape(VectorOperators.S2F, F, 1))));
+        FloatVector kb0 = ab0.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, hb + 128, LE)).mul(FV.cast(mnb.convertShape(VectorOperators.S2F, F, 0))));
+        FloatVector kb1 = ab1.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE)).mul(FV.cast(mnb.convertShape(VectorOperators.S2F, F, 1))));
+        for (int j = 0; j < k; j++) {
+            final int d = d0 + j * nb + b, o = j * PASS;
+            ShortVector sa = SV.cast(FV.cast(FloatVector.fromArray(F, acc, SUMS + 2 * j * FL)).reinterpretAsShorts());
+            ShortVector sb = SV.cast(FV.cast(FloatVector.fromArray(F, acc, SUMS + (2 * j + 1) * FL)).reinterpretAsShorts());
+            float dx = xd[d];
+            FloatVector e = FloatVector.broadcast(F, dx), f = FloatVector.broadcast(F, dx * (-bias[d] >> 3));
+            ka0.fma(f, FV.cast(sa.convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e, FloatVector.fromArray(F, acc, o)))
+                    .intoArray(acc, o);
+            ka1.fma(f, FV.cast(sa.convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e, FloatVector.fromArray(F, acc, o + FL)))
+                    .intoArray(acc, o + FL);
+            kb0.fma(f, FV.cast(sb.convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e, FloatVector.fromArray(F, acc, o + L)))
+                    .intoArray(acc, o + L);
+            kb1.fma(f, FV.cast(sb.convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e, FloatVector.fromArray(F, acc, o + L + FL)))
+                    .intoArray(acc, o + L + FL);
         }
     }
 

@@ -23,6 +23,15 @@ public final class Int8KernelSpeed {
     static volatile float sink;
 
     public static void main(String[] args) {
+        try {
+            run(args);
+        } catch (IllegalArgumentException e) { // a bad case or shape: one line, not a stack trace
+            System.err.println("Int8KernelSpeed: " + e.getMessage());
+            System.exit(2);
+        }
+    }
+
+    private static void run(String[] args) {
         double seconds = args.length > 0 ? Double.parseDouble(args[0]) : 3;
         String[] cases = args.length > 1 ? java.util.Arrays.copyOfRange(args, 1, args.length)
                 : new String[]{"q4tok", "q8tok", "q5tok", "q4ktok", "q5ktok", "q6ktok", "q4gemm", "q8f32gemm"};
@@ -30,7 +39,7 @@ public final class Int8KernelSpeed {
         for (String c : cases) {
             // a single-token case may name its shape, ROWSxCOLS after a colon (q5tok:6912x1152: 1152 columns in, 6912 rows out)
             String[] cs = c.split(":");
-            int[] shape = cs.length > 1 && !cs[0].equals("gemm") ? java.util.Arrays.stream(cs[1].split("x")).mapToInt(Integer::parseInt).toArray() : null;
+            int[] shape = cs.length > 1 && !cs[0].equals("gemm") ? dims(c, cs[1], 2) : null;
             int r = shape != null ? shape[0] : 2048, k = shape != null ? shape[1] : cs[0].endsWith("ktok") ? 1536 : 1152;
             double g = switch (cs[0]) {
                 case "q4tok" -> token(GgmlType.Q4_0, r, k, seconds);
@@ -43,8 +52,11 @@ public final class Int8KernelSpeed {
                 case "q8f32gemm" -> F32KernelSpeed.gemm(GgmlType.Q8_0, 6912, 1152, 64, seconds);
                 // gemm:TYPE:ROWSxCOLSxTOKENS — the batch kernel FastMatMul picks for TYPE (Int8Gemm or the f32 tile GEMM, the
                 // latter in InterleavedGemm.tokenBlock(cols) blocks as FastMatMul runs it), e.g. gemm:Q5_0:6912x1152x512
-                case "gemm" -> batch(GgmlType.valueOf(cs[1]), cs[2], seconds);
-                default -> throw new IllegalArgumentException(c);
+                case "gemm" -> {
+                    if (cs.length != 3) throw new IllegalArgumentException(c + ": expected gemm:TYPE:ROWSxCOLSxTOKENS");
+                    yield batch(type(c, cs[1]), cs[2], seconds);
+                }
+                default -> throw new IllegalArgumentException(c + ": unknown case (q4tok q8tok q5tok q4ktok q5ktok q6ktok q4gemm q8f32gemm gemm:TYPE:RxCxT)");
             };
             System.out.printf("%-10s %7.2f G multiply-adds/s  (%d bytes allocated by the last call)%n", c, g, F32KernelSpeed.allocated);
             if (shape != null) {
@@ -62,7 +74,7 @@ public final class Int8KernelSpeed {
 
     /** One batch call over a ROWSxCOLSxTOKENS shape on the kernel FastMatMul takes for the type; prints µs per call. */
     static double batch(GgmlType type, String shape, double seconds) {
-        int[] d = java.util.Arrays.stream(shape.split("x")).mapToInt(Integer::parseInt).toArray();
+        int[] d = dims(type + ":" + shape, shape, 3);
         int rows = d[0], cols = d[1], tokens = d[2];
         MemorySegment p = packed(type, rows, cols);
         float[] out = new float[tokens * rows];
@@ -91,7 +103,38 @@ public final class Int8KernelSpeed {
         return g;
     }
 
+    /** The {@code n} positive sizes of an {@code AxB[xC]} shape, or an exception naming the case. */
+    static int[] dims(String c, String shape, int n) {
+        String[] parts = shape.split("x");
+        if (parts.length != n) throw new IllegalArgumentException(c + ": expected " + (n == 2 ? "ROWSxCOLS" : "ROWSxCOLSxTOKENS"));
+        int[] d = new int[n];
+        for (int i = 0; i < n; i++) {
+            try {
+                d[i] = Integer.parseInt(parts[i]);
+            } catch (NumberFormatException e) {
+                d[i] = 0;
+            }
+            if (d[i] <= 0) throw new IllegalArgumentException(c + ": '" + parts[i] + "' is not a positive size");
+        }
+        return d;
+    }
+
+    static GgmlType type(String c, String name) {
+        try {
+            return GgmlType.valueOf(name);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(c + ": unknown type " + name);
+        }
+    }
+
     static MemorySegment packed(GgmlType type, int rows, int cols) {
+        // a row is whole blocks of the type (256 columns for K-quants, 32 otherwise): checked here, before the repack
+        // would run past the matrix
+        if (cols % type.blockSize != 0) {
+            throw new IllegalArgumentException(type + ": " + rows + "x" + cols + " has " + cols + " columns, not a multiple of the "
+                    + type + " block of " + type.blockSize);
+        }
+        if (!Interleaved.supports(type, cols)) throw new IllegalArgumentException(type + ": no interleaved copy for this type");
         WeightMatrix w = FastMatMulTest.randomMatrix(type, rows, cols, 1);
         MemorySegment p = Arena.global().allocate(Interleaved.byteSize(type, rows, cols), 64);
         Interleaved.repack(w, p, 0, Interleaved.groups(rows));

@@ -1,0 +1,64 @@
+package dev.jemma.core.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.jemma.core.kv.KvCache;
+import dev.jemma.core.testing.Fixtures;
+import org.junit.jupiter.api.Assumptions;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The whole-model step shapes the JIT tests drive ({@link ModelStepAllocationTest}, {@link ModelJitBailoutTest}): over
+ * gemma3-small-k's files one after another in one JVM, as a long-lived server swaps them (Q4_K_M's Q4_K / Q6_K kernels,
+ * then Q4_0, Q8_0 and Q6_K files, then Q4_K_M again), each through single-token decode steps, batched steps of 4 rows and
+ * a 40-token prompt.
+ */
+final class ModelSteps {
+    /** The files, in the order they run. */
+    static final String[] VARIANTS = {"Q4_K_M", "Q4_0", "Q8_0", "Q6_K", "Q4_K_M"};
+
+    /** One shape: its name, the call, and how many calls make a warm-up round. */
+    record Step(String name, Runnable call, int warm) {
+    }
+
+    private ModelSteps() {
+    }
+
+    static Path file(String variant) {
+        JsonNode m = Fixtures.manifest().path("models").path("gemma3-small-k");
+        Path p = Fixtures.any().resolve(m.path("variants").path(variant).path("file").asText());
+        // JUnit only when it is missing, so that ModelStepBoxing runs without it on the class path
+        if (m.isMissingNode() || !Files.isRegularFile(p)) Assumptions.abort("gemma3-small-k " + variant + " is not in the fixtures here");
+        return p;
+    }
+
+    /** The three shapes over a loaded model (its own caches and logits buffer). */
+    static List<Step> of(LanguageModel m) {
+        int vocab = m.config().vocabSize();
+        float[] logits = new float[64 * vocab];
+        KvCache one = m.newCache(256);
+        KvCache[] four = {m.newCache(256), m.newCache(256), m.newCache(256), m.newCache(256)};
+        KvCache prompt = m.newCache(64);
+        int[] tokens = new int[40];
+        for (int i = 0; i < tokens.length; i++) tokens[i] = 2 + (7919 * (i + 1)) % (vocab - 2);
+        Runnable decode = () -> {
+            if (one.length() >= 255) one.clear();
+            m.forward(Batch.builder().token(one, tokens[one.length() % tokens.length], true).build(), logits);
+        };
+        Runnable batched = () -> {
+            Batch.Builder b = Batch.builder();
+            for (int i = 0; i < four.length; i++) {
+                if (four[i].length() >= 255) four[i].clear();
+                b.token(four[i], tokens[(four[i].length() + i) % tokens.length], true);
+            }
+            m.forward(b.build(), logits);
+        };
+        Runnable prefill = () -> {
+            prompt.clear();
+            m.forward(Batch.builder().tokens(prompt, tokens, 0, tokens.length, false).build(), logits);
+        };
+        return List.of(new Step("decode step", decode, 400), new Step("4-row step", batched, 200), new Step("40-token prompt", prefill, 50));
+    }
+}
