@@ -48,6 +48,11 @@ final class EngineModel implements ServedModel {
     private final Info info;
     private volatile ServerMetrics metrics;
 
+    /** The engine behind this model (tests: the options the server loaded it with). */
+    Engine engine() {
+        return engine;
+    }
+
     EngineModel(Engine engine, int maxSessions, long fileSize) {
         this.engine = engine;
         this.maxSessions = Math.max(1, maxSessions);
@@ -61,7 +66,8 @@ final class EngineModel implements ServedModel {
      */
     static Function<ModelManager.Entry, ServedModel> loader(JemmaServer.Config config) {
         return e -> {
-            EngineOptions.Builder b = EngineOptions.builder().threads(config.threads()).exact(config.exact()).batchChunk(config.batchChunk());
+            EngineOptions.Builder b = EngineOptions.builder().threads(config.threads()).exact(config.exact()).batchChunk(config.batchChunk())
+                    .wholePrompt(config.wholePrompt());
             int perSlot = slotContext(config.kvBudget(), config.parallel());
             if (perSlot > 0) b.contextLength(perSlot);
             // an embedding model (EmbeddingGemma) is served for /api/embed and /v1/embeddings only
