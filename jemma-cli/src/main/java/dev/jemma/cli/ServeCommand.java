@@ -60,6 +60,11 @@ final class ServeCommand implements Callable<Integer> {
             + "prompt (default: 256, or -Djemma.wholePrompt=N)"})
     Integer wholePrompt;
 
+    @Option(names = "--admission-window", paramLabel = "MS", description = {"how long a short prompt reaching a model with no "
+            + "stream running waits for others sent with it, so they share one step instead of each waiting for the one "
+            + "before (0 = none; never with --parallel 1, nor once every slot's request has come) (default ${DEFAULT-VALUE})"})
+    int admissionWindow = JemmaServer.DEFAULT_ADMISSION_MILLIS;
+
     @Option(names = {"-t", "--threads"}, paramLabel = "THREADS", description = "compute threads (default: all cores)")
     int threads;
 
@@ -86,13 +91,16 @@ final class ServeCommand implements Callable<Integer> {
         if (queue < 0) throw new JemmaException("--queue must be >= 0, got " + queue);
         if (ctx < 0) throw new JemmaException("-c must be >= 0, got " + ctx);
         if (batchChunk < 1) throw new JemmaException("--batch-chunk must be at least 1, got " + batchChunk);
+        if (admissionWindow < 0 || admissionWindow > dev.jemma.core.engine.EngineOptions.MAX_ADMISSION_MILLIS) {
+            throw new JemmaException("--admission-window must be 0…" + dev.jemma.core.engine.EngineOptions.MAX_ADMISSION_MILLIS + " ms, got " + admissionWindow);
+        }
         if (port < 0 || port > 65535) throw new JemmaException("--port must be 0…65535, got " + port);
         threads = Threads.resolve(threads, 0);
         return JemmaServer.Config.defaults().withHost(host).withPort(port).withModels(models)
                 .withLimits(parallel, queue, Duration.ofMinutes(5))
                 .withSecurity(apiKey == null || apiKey.isBlank() ? null : apiKey, cors)
                 .withKeepAlive(parseDuration(keepAlive)).withEngine(threads, exact, ctx).withBatchChunk(batchChunk)
-                .withWholePrompt(wholePromptSetting(wholePrompt));
+                .withWholePrompt(wholePromptSetting(wholePrompt)).withAdmissionWindow(admissionWindow);
     }
 
     /** Largest {@code --whole-prompt}: a step takes up to 4 × this many rows of whole prompts, well inside an int. */

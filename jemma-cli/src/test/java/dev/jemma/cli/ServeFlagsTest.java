@@ -23,6 +23,16 @@ class ServeFlagsTest {
     }
 
     @Test
+    void admissionWindowReachesTheServersSettings() {
+        assertThat(parsed().admissionMillis()).isEqualTo(dev.jemma.server.JemmaServer.DEFAULT_ADMISSION_MILLIS);
+        assertThat(parsed("--admission-window", "0").admissionMillis()).isZero();
+        assertThat(parsed("--admission-window", "40").admissionMillis()).isEqualTo(40);
+        var bad = CliTestSupport.run(null, "serve", "--port", "0", "--admission-window", "-1");
+        assertThat(bad.exitCode()).isNotZero();
+        assertThat(bad.err().strip()).isEqualTo("jemma: --admission-window must be 0…10000 ms, got -1");
+    }
+
+    @Test
     void aBadWholePromptIsOneLine() {
         var bad = CliTestSupport.run(null, "serve", "--port", "0", "--whole-prompt", "-2");
         assertThat(bad.exitCode()).isNotZero();
@@ -35,6 +45,6 @@ class ServeFlagsTest {
     @Test
     void helpNamesTheFlag() {
         var help = CliTestSupport.run(null, "serve", "--help");
-        assertThat(help.out()).contains("--whole-prompt=N");
+        assertThat(help.out()).contains("--whole-prompt=N").contains("--admission-window=MS");
     }
 }

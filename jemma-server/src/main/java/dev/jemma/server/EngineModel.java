@@ -67,7 +67,7 @@ final class EngineModel implements ServedModel {
     static Function<ModelManager.Entry, ServedModel> loader(JemmaServer.Config config) {
         return e -> {
             EngineOptions.Builder b = EngineOptions.builder().threads(config.threads()).exact(config.exact()).batchChunk(config.batchChunk())
-                    .wholePrompt(config.wholePrompt());
+                    .wholePrompt(config.wholePrompt()).admissionMillis(config.admissionMillis());
             int perSlot = slotContext(config.kvBudget(), config.parallel());
             if (perSlot > 0) b.contextLength(perSlot);
             // an embedding model (EmbeddingGemma) is served for /api/embed and /v1/embeddings only

@@ -22,12 +22,14 @@ class SchedulerSettingsTest {
     }
 
     @Test
-    void wholePromptAndChunkReachTheEngine() throws Exception {
+    void wholePromptChunkAndAdmissionWindowReachTheEngine() throws Exception {
         JemmaServer.Config base = TestServers.config().withEngine(1, false, 0).withLimits(2, 4, java.time.Duration.ofSeconds(5));
-        EngineOptions o = loadedWith(base.withWholePrompt(48).withBatchChunk(12));
+        EngineOptions o = loadedWith(base.withWholePrompt(48).withBatchChunk(12).withAdmissionWindow(7));
+        assertThat(o.admissionMillis()).isEqualTo(7);
         assertThat(o.wholePromptOrDefault()).isEqualTo(48);
         assertThat(o.batchChunkOrDefault()).isEqualTo(12);
         assertThat(loadedWith(base.withWholePrompt(-1)).wholePromptOrDefault()).as("-1: chunk every prompt").isZero();
         assertThat(base.wholePrompt()).as("unset").isZero();
+        assertThat(loadedWith(base).admissionMillis()).isEqualTo(JemmaServer.DEFAULT_ADMISSION_MILLIS);
     }
 }

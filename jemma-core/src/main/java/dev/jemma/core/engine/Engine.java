@@ -145,7 +145,8 @@ public final class Engine implements AutoCloseable {
         }
         pool = p;
         // between two steps the sessions sample on their own threads: the pool's workers park rather than spin there
-        scheduler = new StepScheduler(model, model.maxBatch(), options.batchChunkOrDefault(), options.wholePromptOrDefault(), pool::rest);
+        scheduler = new StepScheduler(model, model.maxBatch(), options.batchChunkOrDefault(), options.wholePromptOrDefault(),
+                options.admissionMillis() * 1_000_000L, options.parallel(), pool::rest);
         kvPool = options.parallel() > 0 ? new KvPool(options.parallel(), contextLength, model::newCache) : null;
         vision = v;
         media3n = mm3n;
