@@ -62,7 +62,8 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--admission-window", paramLabel = "MS", description = {"how long a short prompt reaching a model with no "
             + "stream running waits for others sent with it, so they share one step instead of each waiting for the one "
-            + "before (0 = none; never with --parallel 1, nor once every slot's request has come) (default ${DEFAULT-VALUE})"})
+            + "before: until none has come for MS, at most 8 x MS (0 = none; no wait with --parallel 1, nor once every "
+            + "slot's request has come) (default ${DEFAULT-VALUE})"})
     int admissionWindow = JemmaServer.DEFAULT_ADMISSION_MILLIS;
 
     @Option(names = {"-t", "--threads"}, paramLabel = "THREADS", description = "compute threads (default: all cores)")

@@ -77,10 +77,11 @@ public final class JemmaServer implements AutoCloseable {
     /**
      * The admission window unless told otherwise: requests sent together reach the engine a few ms apart (connections,
      * parsing, tokenizing), and without a window the first one's prompt step started alone while the others waited for
-     * it. Short against a prompt step (~0.5 s for 128 tokens of the 1B on 2 threads); a lone request at
-     * {@code --parallel 1}, or a wave that fills every slot, does not wait at all.
+     * it. The window stays open while prompts keep coming, at most 8 windows (120 ms); short against a prompt step
+     * (~0.5 s for 128 tokens of the 1B on 2 threads). A lone request at {@code --parallel 1}, or a wave that fills every
+     * slot, does not wait at all; a lone request otherwise waits 15 ms.
      */
-    public static final int DEFAULT_ADMISSION_MILLIS = 25;
+    public static final int DEFAULT_ADMISSION_MILLIS = 15;
 
     public record Config(String host, int port, List<String> models, int parallel, int queue, Duration queueWait,
                          String apiKey, List<String> corsOrigins, Duration keepAlive, long maxBodyBytes, int threads,

@@ -46,9 +46,10 @@ import java.util.function.DoubleConsumer;
  *                        on the prompt GEMMs; prompts arriving together start together. Longer prompts are chunked as
  *                        {@code batchChunk} says. 0 = {@link #DEFAULT_WHOLE_PROMPT}; a negative value: always chunk
  * @param admissionMillis how long a prompt of at most {@code wholePrompt} tokens reaching the engine while no stream
- *                        decodes waits for others before its step starts (a server's admission window): requests sent
- *                        together arrive a few ms apart, and the first one's step started alone, so the others waited a
- *                        whole prompt step before theirs. 0 = none (the library's and one-shot commands' default)
+ *                        decodes waits for others before its step starts (a server's admission window): until no other
+ *                        has come for this long, at most 8 times this long. Requests sent together arrive a few ms apart,
+ *                        and the first one's step started alone, so the others waited a whole prompt step before theirs.
+ *                        0 = none (the library's and one-shot commands' default)
  */
 public record EngineOptions(int contextLength, int threads, boolean exact, int maxBatch, GenerationOptions generation,
                             DoubleConsumer loadProgress, String matformer, boolean f32Activations, boolean checkMemory,

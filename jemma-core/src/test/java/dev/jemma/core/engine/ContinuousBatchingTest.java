@@ -199,6 +199,38 @@ class ContinuousBatchingTest {
     }
 
     /**
+     * The admission window stays open while prompts keep coming: three prompts 600 ms apart with a 1 s window (a span of
+     * 1.2 s, longer than the window) share one step; with a free fourth KV slot nothing closes it early.
+     */
+    @Test
+    void theAdmissionWindowStaysOpenWhilePromptsKeepComing() throws Exception {
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(256).maxBatch(16)
+                .wholePrompt(64).admissionMillis(1_000).parallel(4).build())) {
+            GenerationOptions two = GenerationOptions.builder().temperature(0f).maxTokens(2).ignoreEos(true).build();
+            List<int[]> promptSteps = java.util.Collections.synchronizedList(new ArrayList<>());
+            engine.observeSteps((promptRows, decodeRows, sequences, nanos) -> {
+                if (promptRows > 0) promptSteps.add(new int[]{promptRows, decodeRows, sequences});
+            });
+            ExecutorService ex = Executors.newFixedThreadPool(3);
+            List<Future<?>> futures = new ArrayList<>();
+            for (String t : new String[]{"In the beginning", "Once upon a time", "The quick brown fox"}) {
+                futures.add(ex.submit(() -> {
+                    try (Session s = engine.newSession()) {
+                        return s.complete(t, two, null).tokens();
+                    }
+                }));
+                Thread.sleep(600);
+            }
+            for (Future<?> f : futures) f.get();
+            ex.shutdown();
+            synchronized (promptSteps) {
+                assertThat(promptSteps).as("steps with prompt rows").hasSize(1);
+                assertThat(promptSteps.get(0)[2]).as("sequences in it").isEqualTo(3);
+            }
+        }
+    }
+
+    /**
      * A prompt of at most {@link EngineOptions#wholePrompt} tokens joins the next step whole beside the decoding streams
      * (one step, though it is longer than the chunk and than the model's batch, which then runs the step in parts), and
      * gives the tokens it gives alone.
