@@ -71,7 +71,17 @@ final class EngineModel implements ServedModel {
             int perSlot = slotContext(config.kvBudget(), config.parallel());
             if (perSlot > 0) b.contextLength(perSlot);
             // an embedding model (EmbeddingGemma) is served for /api/embed and /v1/embeddings only
-            if (EmbedderModel.isEmbeddingModel(e.path())) return new EmbedderModel(dev.jemma.core.embed.Embedder.load(e.path(), b.build()), e.size());
+            if (EmbedderModel.isEmbeddingModel(e.path())) {
+                var embedder = dev.jemma.core.embed.Embedder.load(e.path(), b.build());
+                try {
+                    // compiled before the first request, as a chat model's steps are (Embedder.warmUp)
+                    embedder.warmUp();
+                } catch (RuntimeException | Error ex) {
+                    embedder.close();
+                    throw ex;
+                }
+                return new EmbedderModel(embedder, e.size());
+            }
             Engine engine = Engine.load(e.path(), b.parallel(config.parallel()).build());
             try {
                 // the kernels compiled and the KV pool allocated before the first request: the JIT's first batched steps
