@@ -227,7 +227,7 @@ public final class Embedder implements AutoCloseable {
     /** Tokens of {@link #warmUp}'s long text. */
     static final int WARM_UP_LONG = 512;
     /** Most rounds {@link #warmUp} runs. */
-    static final int WARM_UP_ROUNDS = 6;
+    static final int WARM_UP_ROUNDS = 4;
 
     /** The first {@code dims} components, re-normalised (sentence-transformers' {@code truncate_dim} + normalize). */
     public static float[] matryoshka(float[] v, int dims) {

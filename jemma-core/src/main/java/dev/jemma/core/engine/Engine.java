@@ -473,12 +473,15 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
-     * Tokens of the long prompt {@link #warmUp} runs in its first {@value #LONG_WARM_UP_ROUNDS} rounds: past two model
+     * Tokens of the long prompt {@link #warmUp} runs in its first round: past two model
      * batches of 64 and serve-bench's 128-token prompts, so attention has met spans of more keys than one batch.
      */
     static final int LONG_WARM_UP_PROMPT = 160;
-    /** Rounds of {@link #warmUp} that run the long prompt (its kernels are the short plan's; only attention's spans are new). */
-    static final int LONG_WARM_UP_ROUNDS = 2;
+    /**
+     * Rounds of {@link #warmUp} that run the long prompt: the first (its kernels are the short plan's; only attention's
+     * spans are new, and they compile while the later rounds run).
+     */
+    static final int LONG_WARM_UP_ROUNDS = 1;
 
     /** Up to how many rows a call must have run for the few-token kernels' every split of a call to have run. */
     static final int FEW_TOKEN_SPLITS = 5;
