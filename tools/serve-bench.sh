@@ -10,7 +10,8 @@
 # env:   LLAMA_SERVER (default /work/llama/build-native/bin/llama-server), THREADS (2), P (128), G (128), N (32),
 #        OUT (a results directory, default serve-bench-<date>), SKIP_LLAMA=1 / SKIP_JEMMA=1 to run one side only,
 #        CHUNKS="8 16 32 64" to also run Jemma's intrusion case with each --batch-chunk (the default's sweep),
-#        ONE_STREAM=1 to also run the intrusion case with one stream instead of 3.
+#        ONE_STREAM=1 to also run the intrusion case with one stream instead of 3,
+#        JEMMA_SERVE_FLAGS="--admission-window 0 ..." extra flags for every jemma serve it starts (A/B runs).
 # Prints a Markdown table for docs/PERFORMANCE.md ("Serving") and keeps every JSON report and server log in OUT.
 set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
@@ -75,7 +76,8 @@ start_llama() {
 start_jemma() {
   local c=$1
   shift
-  "$jemma" serve -m "$model" -t "$threads" --parallel "$c" --host 127.0.0.1 --port "$jport" "$@" > "$out/jemma-serve-c$c${2:+-k$2}.log" 2>&1 &
+  # shellcheck disable=SC2086 # JEMMA_SERVE_FLAGS is a list of flags
+  "$jemma" serve -m "$model" -t "$threads" --parallel "$c" --host 127.0.0.1 --port "$jport" ${JEMMA_SERVE_FLAGS:-} "$@" > "$out/jemma-serve-c$c${2:+-k$2}.log" 2>&1 &
   server_pid=$!
   wait_for "http://127.0.0.1:$jport/api/version"
 }

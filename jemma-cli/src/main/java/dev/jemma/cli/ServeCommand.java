@@ -49,10 +49,22 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--batch-chunk", paramLabel = "N", description = {"rows per model step while other streams generate "
             + "(chunked prefill): every running stream's next token and prompt tokens up to N rows in all (8 beside a single "
             + "stream; at least 4 prompt tokens), so a long prompt is processed a chunk at a time and other streams keep going; "
-            + "a prompt alone takes the whole batch, and a prompt of at most 256 tokens joins the next step whole "
-            + "(-Djemma.wholePrompt=N changes that length, -1 chunks every prompt) (default ${DEFAULT-VALUE}: the few-token "
+            + "a prompt alone takes the whole batch, and a short one joins the next step whole (--whole-prompt) "
+            + "(default ${DEFAULT-VALUE}: the few-token "
             + "kernels' limit; 3 streams + 13 prompt tokens cost ~2.3x a decode step; docs/PERFORMANCE.md)"})
     int batchChunk = dev.jemma.core.engine.EngineOptions.DEFAULT_BATCH_CHUNK;
+
+    @Option(names = "--whole-prompt", paramLabel = "N", description = {"a prompt of at most N tokens joins the next model "
+            + "step whole, beside the running streams, as llama-server admits new prompts: one longer step for the streams, "
+            + "and prompts arriving together start together; longer prompts are chunked (--batch-chunk). 0 or -1: chunk every "
+            + "prompt (default: 256, or -Djemma.wholePrompt=N)"})
+    Integer wholePrompt;
+
+    @Option(names = "--admission-window", paramLabel = "MS", description = {"how long a short prompt reaching a model with no "
+            + "stream running waits for others sent with it, so they share one step instead of each waiting for the one "
+            + "before: until none has come for MS, at most 8 x MS (0 = none; no wait with --parallel 1, nor once every "
+            + "slot's request has come) (default ${DEFAULT-VALUE})"})
+    int admissionWindow = JemmaServer.DEFAULT_ADMISSION_MILLIS;
 
     @Option(names = {"-t", "--threads"}, paramLabel = "THREADS", description = "compute threads (default: all cores)")
     int threads;
@@ -62,16 +74,7 @@ final class ServeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        if (parallel < 1) throw new JemmaException("--parallel must be at least 1, got " + parallel);
-        if (queue < 0) throw new JemmaException("--queue must be >= 0, got " + queue);
-        if (ctx < 0) throw new JemmaException("-c must be >= 0, got " + ctx);
-        if (batchChunk < 1) throw new JemmaException("--batch-chunk must be at least 1, got " + batchChunk);
-        if (port < 0 || port > 65535) throw new JemmaException("--port must be 0…65535, got " + port);
-        threads = Threads.resolve(threads, 0);
-        JemmaServer.Config c = JemmaServer.Config.defaults().withHost(host).withPort(port).withModels(models)
-                .withLimits(parallel, queue, Duration.ofMinutes(5))
-                .withSecurity(apiKey == null || apiKey.isBlank() ? null : apiKey, cors)
-                .withKeepAlive(parseDuration(keepAlive)).withEngine(threads, exact, ctx).withBatchChunk(batchChunk);
+        JemmaServer.Config c = config();
         JemmaServer server = JemmaServer.start(c);
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "jemma-shutdown"));
         System.err.println("jemma: serving " + server.uri() + "  (Ollama API /api, OpenAI API /v1, chat page /)");
@@ -81,6 +84,39 @@ final class ServeCommand implements Callable<Integer> {
         if (exposed != null) System.err.println(exposed);
         server.join();
         return 0;
+    }
+
+    /** The server's settings from the flags, each bad value refused with one line. */
+    JemmaServer.Config config() {
+        if (parallel < 1) throw new JemmaException("--parallel must be at least 1, got " + parallel);
+        if (queue < 0) throw new JemmaException("--queue must be >= 0, got " + queue);
+        if (ctx < 0) throw new JemmaException("-c must be >= 0, got " + ctx);
+        if (batchChunk < 1) throw new JemmaException("--batch-chunk must be at least 1, got " + batchChunk);
+        if (admissionWindow < 0 || admissionWindow > dev.jemma.core.engine.EngineOptions.MAX_ADMISSION_MILLIS) {
+            throw new JemmaException("--admission-window must be 0…" + dev.jemma.core.engine.EngineOptions.MAX_ADMISSION_MILLIS + " ms, got " + admissionWindow);
+        }
+        if (port < 0 || port > 65535) throw new JemmaException("--port must be 0…65535, got " + port);
+        threads = Threads.resolve(threads, 0);
+        return JemmaServer.Config.defaults().withHost(host).withPort(port).withModels(models)
+                .withLimits(parallel, queue, Duration.ofMinutes(5))
+                .withSecurity(apiKey == null || apiKey.isBlank() ? null : apiKey, cors)
+                .withKeepAlive(parseDuration(keepAlive)).withEngine(threads, exact, ctx).withBatchChunk(batchChunk)
+                .withWholePrompt(wholePromptSetting(wholePrompt)).withAdmissionWindow(admissionWindow);
+    }
+
+    /** Largest {@code --whole-prompt}: a step takes up to 4 × this many rows of whole prompts, well inside an int. */
+    static final int MAX_WHOLE_PROMPT = 1 << 20;
+
+    /**
+     * {@code --whole-prompt} as the engine takes it: unset = 0 (the engine's default, which {@code -Djemma.wholePrompt}
+     * may change), 0 or -1 = -1 (chunk every prompt), N > 0 = N.
+     */
+    static int wholePromptSetting(Integer flag) {
+        if (flag == null) return 0;
+        if (flag < -1 || flag > MAX_WHOLE_PROMPT) {
+            throw new JemmaException("--whole-prompt must be a token count 1…" + MAX_WHOLE_PROMPT + ", or 0 or -1 to chunk every prompt, got " + flag);
+        }
+        return flag <= 0 ? -1 : flag;
     }
 
     static Duration parseDuration(String s) {

@@ -36,6 +36,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * </pre>
  * Arguments: MODEL THREADS load|intrude C N P G [--batch-chunk]; {@code -DwarmUp=false} skips the engine's warm-up;
  * {@code -DwholePrompt=N} sets {@code EngineOptions.wholePrompt} (-1: every prompt chunked beside streams);
+ * {@code -Dadmission=MS} the admission window ({@code jemma serve --admission-window}); {@code -Dstagger=MS} starts client
+ * i's first request i × MS later (requests sent together arrive spread, as through HTTP);
  * {@code -Druns=2} runs the load twice in the same JVM (the second run: a server whose JIT has finished); process CPU is
  * read in the OS's clock ticks (10 ms), so per-step CPU medians come out in steps of 10 ms.
  */
@@ -60,6 +62,8 @@ public final class ServeLoad {
         if (args.length > 7) ob.batchChunk(Integer.parseInt(args[7]));
         // -DwholePrompt=N: the longest prompt joining a step whole beside streams (-1: chunk every prompt, as before)
         if (System.getProperty("wholePrompt") != null) ob.wholePrompt(Integer.getInteger("wholePrompt"));
+        // -Dadmission=MS: the admission window (jemma serve's --admission-window; 0 here unless set)
+        ob.admissionMillis(Integer.getInteger("admission", 0));
         var jit = ManagementFactory.getCompilationMXBean();
         try (Engine engine = Engine.load(model, ob.build())) {
             long cpu0 = processCpu(), w0 = System.nanoTime(), j0 = jit.getTotalCompilationTime();
@@ -101,8 +105,15 @@ public final class ServeLoad {
         AtomicInteger next = new AtomicInteger();
         List<Request> done = java.util.Collections.synchronizedList(new ArrayList<>());
         List<Thread> ts = new ArrayList<>();
+        long stagger = Integer.getInteger("stagger", 0);
         for (int i = 0; i < c; i++) {
+            long delay = i * stagger;
             Thread t = new Thread(() -> {
+                try {
+                    Thread.sleep(delay);
+                } catch (InterruptedException e) {
+                    return;
+                }
                 for (int k; (k = next.getAndIncrement()) < n; ) done.add(request(engine, k, p, g, false));
             }, "client-" + i);
             ts.add(t);

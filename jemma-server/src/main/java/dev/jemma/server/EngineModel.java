@@ -48,6 +48,11 @@ final class EngineModel implements ServedModel {
     private final Info info;
     private volatile ServerMetrics metrics;
 
+    /** The engine behind this model (tests: the options the server loaded it with). */
+    Engine engine() {
+        return engine;
+    }
+
     EngineModel(Engine engine, int maxSessions, long fileSize) {
         this.engine = engine;
         this.maxSessions = Math.max(1, maxSessions);
@@ -61,11 +66,22 @@ final class EngineModel implements ServedModel {
      */
     static Function<ModelManager.Entry, ServedModel> loader(JemmaServer.Config config) {
         return e -> {
-            EngineOptions.Builder b = EngineOptions.builder().threads(config.threads()).exact(config.exact()).batchChunk(config.batchChunk());
+            EngineOptions.Builder b = EngineOptions.builder().threads(config.threads()).exact(config.exact()).batchChunk(config.batchChunk())
+                    .wholePrompt(config.wholePrompt()).admissionMillis(config.admissionMillis());
             int perSlot = slotContext(config.kvBudget(), config.parallel());
             if (perSlot > 0) b.contextLength(perSlot);
             // an embedding model (EmbeddingGemma) is served for /api/embed and /v1/embeddings only
-            if (EmbedderModel.isEmbeddingModel(e.path())) return new EmbedderModel(dev.jemma.core.embed.Embedder.load(e.path(), b.build()), e.size());
+            if (EmbedderModel.isEmbeddingModel(e.path())) {
+                var embedder = dev.jemma.core.embed.Embedder.load(e.path(), b.build());
+                try {
+                    // compiled before the first request, as a chat model's steps are (Embedder.warmUp)
+                    embedder.warmUp();
+                } catch (RuntimeException | Error ex) {
+                    embedder.close();
+                    throw ex;
+                }
+                return new EmbedderModel(embedder, e.size());
+            }
             Engine engine = Engine.load(e.path(), b.parallel(config.parallel()).build());
             try {
                 // the kernels compiled and the KV pool allocated before the first request: the JIT's first batched steps

@@ -62,6 +62,10 @@ public final class JemmaServer implements AutoCloseable {
      * @param kvBudget    KV positions of a chat model's pool in all, split evenly among the {@code parallel} slots (as
      *                    llama-server's {@code -c}); 0 = each slot the engine's default context
      * @param batchChunk  prompt tokens per model step (chunked prefill; 0 = the engine's default)
+     * @param wholePrompt longest prompt joining a step whole beside the running streams (0 = the engine's default,
+     *                    negative = chunk every prompt)
+     * @param admissionMillis how long a short prompt reaching a model with no stream running waits for others sent with
+     *                    it (the admission window; 0 = none)
      * @param net         connection limits and timeouts
      */
     /**
@@ -70,50 +74,76 @@ public final class JemmaServer implements AutoCloseable {
      */
     public static final int DEFAULT_PARALLEL = 4;
 
+    /**
+     * The admission window unless told otherwise: requests sent together reach the engine a few ms apart (connections,
+     * parsing, tokenizing), and without a window the first one's prompt step started alone while the others waited for
+     * it. The window stays open while prompts keep coming, at most 8 windows (120 ms); short against a prompt step
+     * (~0.5 s for 128 tokens of the 1B on 2 threads). A lone request at {@code --parallel 1}, or a wave that fills every
+     * slot, does not wait at all; a lone request otherwise waits 15 ms.
+     */
+    public static final int DEFAULT_ADMISSION_MILLIS = 15;
+
     public record Config(String host, int port, List<String> models, int parallel, int queue, Duration queueWait,
                          String apiKey, List<String> corsOrigins, Duration keepAlive, long maxBodyBytes, int threads,
-                         boolean exact, int kvBudget, int batchChunk, Net net) {
+                         boolean exact, int kvBudget, int batchChunk, int wholePrompt, int admissionMillis, Net net) {
         public static Config defaults() {
             return new Config("127.0.0.1", 11434, List.of(), DEFAULT_PARALLEL, 16, Duration.ofMinutes(5), null, List.of(),
-                    Duration.ofMinutes(5), 8L << 20, 0, false, 0, 0, Net.defaults());
+                    Duration.ofMinutes(5), 8L << 20, 0, false, 0, 0, 0, DEFAULT_ADMISSION_MILLIS, Net.defaults());
         }
 
         public Config withNet(Net n) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, n);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, n);
         }
 
         public Config withHost(String h) {
-            return new Config(h, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, net);
+            return new Config(h, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net);
         }
 
         /** Engine settings; {@code kvBudget} is the KV positions of a model's pool in all (0: the default per slot). */
         public Config withEngine(int threads, boolean exact, int kvBudget) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, net);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net);
         }
 
         /** Prompt tokens per model step (chunked prefill); 0 = the engine's default. */
         public Config withBatchChunk(int chunk) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, chunk, net);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, chunk, wholePrompt, admissionMillis, net);
+        }
+
+        /**
+         * Longest prompt joining a model step whole beside the running streams (llama-server's admission of new prompts);
+         * longer ones are chunked. 0 = the engine's default ({@code -Djemma.wholePrompt}, else 256); negative = chunk every
+         * prompt.
+         */
+        public Config withWholePrompt(int tokens) {
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, tokens, admissionMillis, net);
+        }
+
+        /**
+         * The admission window: how long a short prompt reaching a model with no stream running waits for others sent with
+         * it, so they share its step ({@link dev.jemma.core.engine.EngineOptions#admissionMillis}; 0 = none).
+         */
+        public Config withAdmissionWindow(int millis) {
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, millis, net);
         }
 
         public Config withPort(int p) {
-            return new Config(host, p, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, net);
+            return new Config(host, p, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net);
         }
 
         public Config withModels(List<String> m) {
-            return new Config(host, port, m, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, net);
+            return new Config(host, port, m, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net);
         }
 
         public Config withLimits(int parallel, int queue, Duration queueWait) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, net);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net);
         }
 
         public Config withSecurity(String apiKey, List<String> corsOrigins) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, net);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net);
         }
 
         public Config withKeepAlive(Duration k) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, k, maxBodyBytes, threads, exact, kvBudget, batchChunk, net);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, k, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net);
         }
     }
 

@@ -192,6 +192,43 @@ public final class Embedder implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Prepares a serving embedder before its first request ({@code jemma serve} calls it right after loading): embeds
+     * texts of the shapes requests bring — one short text (the row-major attention tiles of fewer than 16 rows), one of 64
+     * tokens, eight of 64 (a batch), one of {@value #WARM_UP_LONG} (transposed-key attention over many keys) — until the
+     * JIT has compiled their kernels: a round that spends under 1 % of its time compiling, after at least two, at most
+     * {@value #WARM_UP_ROUNDS}. Why: the first requests ran those kernels uncompiled (a boxed vector per Vector API
+     * operation), and {@code jemma bench --embed}'s first case read 30-40 % slow until its own warm-up was added
+     * (docs/PERFORMANCE.md, emb20c). Returns the rounds run.
+     */
+    public int warmUp() {
+        checkOpen();
+        int vocab = tokenizer.vocabSize();
+        java.util.function.IntFunction<int[]> text = length -> {
+            int n = Math.min(length, model.maxTokens());
+            int[] t = new int[n];
+            for (int i = 0; i < n; i++) t[i] = (int) ((1L + 7919L * (i + 1)) % vocab);
+            return t;
+        };
+        List<List<int[]>> plan = List.of(List.of(text.apply(8)), List.of(text.apply(64)),
+                java.util.Collections.nCopies(8, text.apply(64)), List.of(text.apply(WARM_UP_LONG)));
+        var jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+        boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
+        int round = 0;
+        while (round < WARM_UP_ROUNDS) {
+            round++;
+            long jit0 = timed ? jit.getTotalCompilationTime() : 0, t0 = System.nanoTime();
+            for (List<int[]> texts : plan) embedIds(texts);
+            if (!timed || (round >= 2 && (jit.getTotalCompilationTime() - jit0) * 1_000_000L * 100 < System.nanoTime() - t0)) break;
+        }
+        return round;
+    }
+
+    /** Tokens of {@link #warmUp}'s long text. */
+    static final int WARM_UP_LONG = 512;
+    /** Most rounds {@link #warmUp} runs. */
+    static final int WARM_UP_ROUNDS = 4;
+
     /** The first {@code dims} components, re-normalised (sentence-transformers' {@code truncate_dim} + normalize). */
     public static float[] matryoshka(float[] v, int dims) {
         if (dims <= 0 || dims > v.length) throw new IllegalArgumentException("dimensions " + dims + " outside 1.." + v.length);

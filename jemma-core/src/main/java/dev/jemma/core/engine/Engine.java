@@ -145,7 +145,8 @@ public final class Engine implements AutoCloseable {
         }
         pool = p;
         // between two steps the sessions sample on their own threads: the pool's workers park rather than spin there
-        scheduler = new StepScheduler(model, model.maxBatch(), options.batchChunkOrDefault(), options.wholePromptOrDefault(), pool::rest);
+        scheduler = new StepScheduler(model, model.maxBatch(), options.batchChunkOrDefault(), options.wholePromptOrDefault(),
+                options.admissionMillis() * 1_000_000L, options.parallel(), pool::rest);
         kvPool = options.parallel() > 0 ? new KvPool(options.parallel(), contextLength, model::newCache) : null;
         vision = v;
         media3n = mm3n;
@@ -400,6 +401,11 @@ public final class Engine implements AutoCloseable {
             rows = Math.max(rows, step[0]);
             prompt = Math.max(prompt, step[1]);
         }
+        // a prompt longer than the model's batch, run in parts as the scheduler runs a whole prompt: its later parts attend
+        // to the earlier ones' keys, the transposed-key tiles over spans of up to LONG_WARM_UP_PROMPT keys, which the short
+        // plan's prompts (at most 17 keys) never reach; the first long prompt while serving paid that compilation
+        int longPrompt = Math.min(LONG_WARM_UP_PROMPT, Math.max(0, contextLength - 2 * rows - 8));
+        prompt = Math.max(prompt, longPrompt);
         int context = Math.min(contextLength, prompt + 2 * rows + 8);
         java.util.List<KvCache> caches = new java.util.ArrayList<>();
         for (int i = 0; i <= rows; i++) caches.add(model.newCache(context));
@@ -421,6 +427,9 @@ public final class Engine implements AutoCloseable {
                 if (step[1] > 0) b.tokens(caches.get(rows), tokens, 0, step[1], false);
                 model.forward(b.build(), logits);
                 caches.get(rows).clear();
+            }
+            if (round <= LONG_WARM_UP_ROUNDS && longPrompt > maxBatchOf(plan)) {
+                model.forward(dev.jemma.core.model.Batch.builder().tokens(caches.get(rows), tokens, 0, longPrompt, false).build(), logits);
             }
             for (KvCache c : caches) c.clear();
             // settled: this round's compilations took under 1 % of its time (jemma bench's warm-up rule)
@@ -455,6 +464,24 @@ public final class Engine implements AutoCloseable {
         plan.add(new int[]{0, Math.min(maxBatch, Math.max(c, few + 1))});
         return plan;
     }
+
+    /** The most prompt rows of one step of the plan. */
+    private static int maxBatchOf(List<int[]> plan) {
+        int most = 0;
+        for (int[] step : plan) most = Math.max(most, step[1]);
+        return most;
+    }
+
+    /**
+     * Tokens of the long prompt {@link #warmUp} runs in its first round: past two model
+     * batches of 64 and serve-bench's 128-token prompts, so attention has met spans of more keys than one batch.
+     */
+    static final int LONG_WARM_UP_PROMPT = 160;
+    /**
+     * Rounds of {@link #warmUp} that run the long prompt: the first (its kernels are the short plan's; only attention's
+     * spans are new, and they compile while the later rounds run).
+     */
+    static final int LONG_WARM_UP_ROUNDS = 1;
 
     /** Up to how many rows a call must have run for the few-token kernels' every split of a call to have run. */
     static final int FEW_TOKEN_SPLITS = 5;

@@ -45,11 +45,19 @@ import java.util.function.DoubleConsumer;
  *                        instead of many slower ones, the prompt's first token a step later instead of dozens, its rows
  *                        on the prompt GEMMs; prompts arriving together start together. Longer prompts are chunked as
  *                        {@code batchChunk} says. 0 = {@link #DEFAULT_WHOLE_PROMPT}; a negative value: always chunk
+ * @param admissionMillis how long a prompt of at most {@code wholePrompt} tokens reaching the engine while no stream
+ *                        decodes waits for others before its step starts (a server's admission window): until no other
+ *                        has come for this long, at most 8 times this long. Requests sent together arrive a few ms apart,
+ *                        and the first one's step started alone, so the others waited a whole prompt step before theirs.
+ *                        0 = none (the library's and one-shot commands' default)
  */
 public record EngineOptions(int contextLength, int threads, boolean exact, int maxBatch, GenerationOptions generation,
                             DoubleConsumer loadProgress, String matformer, boolean f32Activations, boolean checkMemory,
                             java.nio.file.Path mmproj, boolean panAndScan, int audioTokens, int parallel, int batchChunk,
-                            int wholePrompt) {
+                            int wholePrompt, int admissionMillis) {
+    /** Longest admission window: it delays a lone request's first token by as much. */
+    public static final int MAX_ADMISSION_MILLIS = 10_000;
+
     /** Context used when none is requested: Gemma 3 is trained for 32k–128k, whose f32 KV cache would be large. */
     public static final int DEFAULT_CONTEXT_CAP = 8192;
 
@@ -59,6 +67,9 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
         if (maxBatch <= 0) throw new IllegalArgumentException("max batch must be > 0, got " + maxBatch);
         if (parallel < 0) throw new IllegalArgumentException("parallel must be >= 0, got " + parallel);
         if (batchChunk < 0) throw new IllegalArgumentException("batch chunk must be >= 0, got " + batchChunk);
+        if (admissionMillis < 0 || admissionMillis > MAX_ADMISSION_MILLIS) {
+            throw new IllegalArgumentException("admission window must be 0.." + MAX_ADMISSION_MILLIS + " ms, got " + admissionMillis);
+        }
         if (generation == null) generation = GenerationOptions.none();
         if (audioTokens < 0 || audioTokens > 4096) throw new IllegalArgumentException("audio tokens per clip must be 0..4096, got " + audioTokens);
     }
@@ -146,6 +157,7 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
         private int parallel;
         private int batchChunk;
         private int wholePrompt;
+        private int admissionMillis;
 
         private Builder() {
         }
@@ -255,6 +267,12 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
             return this;
         }
 
+        /** How long a short prompt reaching an engine with no stream decoding waits for others ({@link EngineOptions#admissionMillis}). */
+        public Builder admissionMillis(int v) {
+            admissionMillis = v;
+            return this;
+        }
+
         /** Rows per model step while streams decode (chunked prefill; {@link EngineOptions#batchChunk}); 0 = the default. */
         public Builder batchChunk(int v) {
             batchChunk = v;
@@ -263,7 +281,7 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
 
         public EngineOptions build() {
             return new EngineOptions(contextLength, threads, exact, maxBatch, defaults.build(), loadProgress, matformer, f32Activations, checkMemory,
-                    mmproj, panAndScan, audioTokens, parallel, batchChunk, wholePrompt);
+                    mmproj, panAndScan, audioTokens, parallel, batchChunk, wholePrompt, admissionMillis);
         }
     }
 }

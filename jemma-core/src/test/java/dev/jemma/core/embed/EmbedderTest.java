@@ -83,6 +83,24 @@ class EmbedderTest {
         }
     }
 
+    /** {@link Embedder#warmUp} runs its rounds within the limit and changes no result (beyond rounding), even with short texts. */
+    @Test
+    void aWarmUpChangesNoResult() {
+        String text = "The old library by the river opened every morning at eight.";
+        float[] cold;
+        try (Embedder e = Embedder.load(model("embgemma-tiny", "Q8_0"), exact())) {
+            cold = e.embed(text);
+        }
+        try (Embedder e = Embedder.load(model("embgemma-tiny", "Q8_0"), exact())) {
+            assertThat(e.warmUp()).as("rounds").isBetween(1, Embedder.WARM_UP_ROUNDS);
+            // not bit for bit: the warmed-up kernels are C2-compiled, whose Vector API reductions sum in another order
+            assertThat(e.embed(text)).containsExactly(cold, org.assertj.core.data.Offset.offset(1e-5f));
+        }
+        try (Embedder e = Embedder.load(model("embgemma-tiny", "Q8_0"), EngineOptions.builder().threads(2).exact(true).contextLength(8).build())) {
+            assertThat(e.warmUp()).as("rounds, texts of at most 8 tokens").isBetween(1, Embedder.WARM_UP_ROUNDS);
+        }
+    }
+
     @Test
     void truncatesOrRefusesOverLongTexts() {
         EngineOptions opts = EngineOptions.builder().threads(2).exact(true).contextLength(8).build();

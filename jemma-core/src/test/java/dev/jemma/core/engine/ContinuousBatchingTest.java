@@ -125,6 +125,112 @@ class ContinuousBatchingTest {
     }
 
     /**
+     * The admission window ({@link EngineOptions#admissionMillis}): short prompts reaching an engine with no stream open a
+     * few ms apart share one step — the window (10 s here, so only the scheduler decides) closes as soon as every KV
+     * slot's prompt is queued — and give the tokens they give alone; a lone prompt waits the window out; a prompt
+     * arriving beside a running stream does not wait at all.
+     */
+    @Test
+    void promptsArrivingTogetherAtAnIdleEngineShareOneStep() throws Exception {
+        String[] texts = {"In the beginning", "Once upon a time there was", "The quick brown fox"};
+        GenerationOptions four = GenerationOptions.builder().temperature(0f).maxTokens(4).ignoreEos(true).build();
+        List<int[]> together = new ArrayList<>();
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(256).maxBatch(16)
+                .wholePrompt(64).admissionMillis(10_000).parallel(3).build())) {
+            List<int[]> promptSteps = java.util.Collections.synchronizedList(new ArrayList<>());
+            engine.observeSteps((promptRows, decodeRows, sequences, nanos) -> {
+                if (promptRows > 0) promptSteps.add(new int[]{promptRows, decodeRows, sequences});
+            });
+            ExecutorService ex = Executors.newFixedThreadPool(3);
+            List<Future<int[]>> futures = new ArrayList<>();
+            for (String t : texts) {
+                futures.add(ex.submit(() -> {
+                    try (Session s = engine.newSession()) {
+                        return s.complete(t, four, null).tokens();
+                    }
+                }));
+                Thread.sleep(40);
+            }
+            for (Future<int[]> f : futures) together.add(f.get());
+            synchronized (promptSteps) {
+                assertThat(promptSteps).as("steps with prompt rows").hasSize(1);
+                assertThat(promptSteps.get(0)[2]).as("sequences in it").isEqualTo(3);
+                assertThat(promptSteps.get(0)[1]).as("decode rows in it").isZero();
+            }
+            engine.observeSteps(null);
+            // beside a running stream a prompt does not wait for company: the stream's steps carry it at once (the stream's
+            // own prompt is longer than a whole one, so it does not wait either)
+            CountDownLatch streaming = new CountDownLatch(2);
+            java.util.concurrent.atomic.AtomicBoolean enough = new java.util.concurrent.atomic.AtomicBoolean();
+            int[] longPrompt = engine.tokenizer().encode("the quick brown fox jumps over the lazy dog ".repeat(4));
+            assertThat(longPrompt.length).as("longer than a prompt taken whole").isBetween(65, 120);
+            Future<?> stream = ex.submit(() -> {
+                try (Session s = engine.newSession()) {
+                    s.generate(longPrompt, GenerationOptions.builder().temperature(0f).maxTokens(100).ignoreEos(true).build(), t -> {
+                        streaming.countDown();
+                        if (enough.get()) throw new java.util.concurrent.CancellationException("enough");
+                    });
+                } catch (RuntimeException ignored) {
+                    // the listener's exception ends the stream
+                }
+                return null;
+            });
+            streaming.await();
+            long t0 = System.nanoTime();
+            try (Session s = engine.newSession()) {
+                assertThat(s.complete(texts[0], four, null).tokens()).isEqualTo(together.get(0));
+            }
+            assertThat(System.nanoTime() - t0).as("a prompt beside a stream, with a 10 s window").isLessThan(10_000_000_000L);
+            enough.set(true);
+            stream.get();
+            ex.shutdown();
+        }
+        // alone, one at a time: each waits the (short) window out, and gives what it gave in the shared step
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(256).maxBatch(16)
+                .wholePrompt(64).admissionMillis(300).parallel(3).build())) {
+            for (int i = 0; i < texts.length; i++) {
+                try (Session s = engine.newSession()) {
+                    long t0 = System.nanoTime();
+                    assertThat(s.complete(texts[i], four, null).tokens()).as("prompt %d alone", i).isEqualTo(together.get(i));
+                    assertThat(System.nanoTime() - t0).as("a lone prompt waits the window out").isGreaterThanOrEqualTo(300_000_000L);
+                }
+            }
+        }
+    }
+
+    /**
+     * The admission window stays open while prompts keep coming: three prompts 600 ms apart with a 1 s window (a span of
+     * 1.2 s, longer than the window) share one step; with a free fourth KV slot nothing closes it early.
+     */
+    @Test
+    void theAdmissionWindowStaysOpenWhilePromptsKeepComing() throws Exception {
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(256).maxBatch(16)
+                .wholePrompt(64).admissionMillis(1_000).parallel(4).build())) {
+            GenerationOptions two = GenerationOptions.builder().temperature(0f).maxTokens(2).ignoreEos(true).build();
+            List<int[]> promptSteps = java.util.Collections.synchronizedList(new ArrayList<>());
+            engine.observeSteps((promptRows, decodeRows, sequences, nanos) -> {
+                if (promptRows > 0) promptSteps.add(new int[]{promptRows, decodeRows, sequences});
+            });
+            ExecutorService ex = Executors.newFixedThreadPool(3);
+            List<Future<?>> futures = new ArrayList<>();
+            for (String t : new String[]{"In the beginning", "Once upon a time", "The quick brown fox"}) {
+                futures.add(ex.submit(() -> {
+                    try (Session s = engine.newSession()) {
+                        return s.complete(t, two, null).tokens();
+                    }
+                }));
+                Thread.sleep(600);
+            }
+            for (Future<?> f : futures) f.get();
+            ex.shutdown();
+            synchronized (promptSteps) {
+                assertThat(promptSteps).as("steps with prompt rows").hasSize(1);
+                assertThat(promptSteps.get(0)[2]).as("sequences in it").isEqualTo(3);
+            }
+        }
+    }
+
+    /**
      * A prompt of at most {@link EngineOptions#wholePrompt} tokens joins the next step whole beside the decoding streams
      * (one step, though it is longer than the chunk and than the model's batch, which then runs the step in parts), and
      * gives the tokens it gives alone.
