@@ -35,11 +35,6 @@ public final class QuantizedActivations {
     private static final VectorMask<Integer> FIRST8 = VectorMask.fromLong(I, 0xFFL), LAST8 = VectorMask.fromLong(I, 0xFFL << 8);
     /** Whether residual rows are made (-Djemma.int8.residual=true), unless a test asks otherwise. */
     public static final boolean RESIDUAL = Boolean.getBoolean("jemma.int8.residual");
-    /**
-     * Experiment (docs/PERFORMANCE.md, "Fidelity, second pass"): {@code -Djemma.int8.scale=ls} sets each block's scale to
-     * the least-squares one for its integers (Σx·q / Σq²), {@code f16} rounds it to f16 as llama.cpp stores it.
-     */
-    static final String SCALE = System.getProperty("jemma.int8.scale", "max");
     /** Whether the current quantization makes residual rows (chosen per call by {@link #reserve(int, int, boolean)}). */
     boolean residual;
     /** What {@link #reserve(int, int)} chooses: {@link #RESIDUAL} unless a test asks otherwise. */
@@ -98,7 +93,6 @@ public final class QuantizedActivations {
     public void quantize(float[] x, int t0, int t1) {
         qfCurrent = qcCurrent = qiCurrent = false;
         rows(x, t0, t1, 0);
-        if (!SCALE.equals("max")) for (int t = t0; t < t1; t++) rescale(x, t, 0, cols / 32);
         if (residual) {
             errors(x, t0, t1);
             rows(err, t0, t1, inputs);
@@ -128,26 +122,6 @@ public final class QuantizedActivations {
         if (residual) throw new IllegalStateException("block-wise quantization makes no residual rows");
         qfCurrent = qcCurrent = qiCurrent = false;
         blocks(x, t, b0, b1, 0);
-        if (!SCALE.equals("max")) rescale(x, t, b0, b1);
-    }
-
-    /** The {@link #SCALE} experiment on blocks [b0, b1) of token t (row t, no shift). */
-    private void rescale(float[] x, int t, int b0, int b1) {
-        int nb = cols / 32;
-        for (int b = b0; b < b1; b++) {
-            int o = t * cols + 32 * b;
-            float dd = d[t * nb + b];
-            if (SCALE.equals("f16")) dd = Float.float16ToFloat(Float.floatToFloat16(dd));
-            else {
-                double xq = 0, qq = 0;
-                for (int i = 0; i < 32; i++) {
-                    xq += (double) x[o + i] * q[o + i];
-                    qq += (double) q[o + i] * q[o + i];
-                }
-                if (qq > 0) dd = (float) (xq / qq);
-            }
-            d[t * nb + b] = dd;
-        }
     }
 
     /** Blocks [b0, b1) of token t of {@code x} into row {@code shift + t}. */
