@@ -11,7 +11,13 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
-/** Probe (not a test): default-mode max|d| / top-1 per fixture case in three feeding modes vs llama.cpp's. */
+/**
+ * Probe (not a test): default-mode max|d| / top-1 per fixture case in three feeding modes vs llama.cpp's — one token
+ * per step (the generation path), uneven batches of 7 and 16 (few-token kernels) and batches of 64 (the GEMMs). The
+ * last line counts the case × mode pairs that fall short of llama.cpp's max |d| or top-1, per mode. Arguments: a regex
+ * over "model/type" (empty: every file). Run with the JVM flags under test (vector width, {@code -Djemma.int8.*});
+ * docs/PERFORMANCE.md, "Fidelity, second pass", has the command.
+ */
 public class FidelityProbe {
     static float[] logits(LanguageModel m, int[] ids, int mode) {
         KvCache cache = m.newCache(ids.length);
@@ -32,6 +38,7 @@ public class FidelityProbe {
         JsonNode models = Fixtures.manifest().get("models");
         Path root = Fixtures.shared();
         int bad = 0;
+        int[] badByMode = new int[3];
         try (ThreadPool pool = new ThreadPool(2)) {
             for (String model : List.of("gemma3-tiny", "gemma3-small-k")) {
                 JsonNode md = models.get(model);
@@ -59,7 +66,10 @@ public class FidelityProbe {
                                 }
                                 LogitStats s = LogitStats.compare(ref, got, vocab);
                                 boolean ok = s.maxAbs() <= theirs.maxAbs() && s.top1Agreement() >= theirs.top1Agreement();
-                                if (!ok) bad++;
+                                if (!ok) {
+                                    bad++;
+                                    badByMode[mode]++;
+                                }
                                 sb.append(String.format(" %s %.3f %.3f mean %.4f%s |", new String[]{"1x1", "7/16", "64"}[mode], s.maxAbs(), s.top1Agreement(), s.meanAbs(), ok ? "" : " FAIL"));
                             }
                             sb.append(String.format(" llmean %.4f", theirs.meanAbs()));
@@ -69,6 +79,6 @@ public class FidelityProbe {
                 }
             }
         }
-        System.out.println("failing: " + bad);
+        System.out.printf("failing: %d (one token per step %d, 7/16 %d, 64 %d)%n", bad, badByMode[0], badByMode[1], badByMode[2]);
     }
 }

@@ -428,9 +428,10 @@ public final class FastMatMul implements MatMul {
      * ({@link Kernel#fusable}) — whichever kernel each takes, possibly different ones (a Q4_K_M layer's Q5_0 and Q4_K).
      */
     private boolean fusable(WeightMatrix[] ws, int nTokens) {
-        if (ws.length < 2 || xq.residual) return false;
+        if (ws.length < 2) return false;
         for (WeightMatrix w : ws) {
             Kernel k = kernel(w, nTokens);
+            if (ResidualRows.wanted(w, nTokens)) return false;
             if (w.cols() != ws[0].cols() || !k.fusable || (!sharedLoops && k != Kernel.INT8_GEMM)) return false;
         }
         return true;
@@ -501,7 +502,7 @@ public final class FastMatMul implements MatMul {
      */
     boolean gatedFfn(WeightMatrix[] gateUp, WeightMatrix down, float[] x, int nTokens, float[][] gateUpOut, float[] out,
                      MatMul.Gate act, ThreadPool.RangeTask prep, ThreadPool pool) {
-        if (gateUp.length != 2 || xqNext.residual || !fusable(gateUp, nTokens)) return false;
+        if (gateUp.length != 2 || ResidualRows.wanted(down, nTokens) || !fusable(gateUp, nTokens)) return false;
         final int ffn = gateUp[0].rows();
         if (gateUp[1].rows() != ffn || down.cols() != ffn || ffn % GATED_UNIT != 0 || !kernel(down, nTokens).fusable) return false;
         reserveScratch(pool);
@@ -530,7 +531,7 @@ public final class FastMatMul implements MatMul {
             fused = gateUp;
             fusedOuts = gateUpOut;
             gatedAct = act;
-            xqNext.reserve(nTokens, ffn);
+            xqNext.reserve(nTokens, ffn, false);
             // the down call's GEMM reads its input interleaved: written unit by unit in this loop, as it is quantized
             if (kernel(down, nTokens) == Kernel.INT8_GEMM) xqNext.interleaveAsQuantized();
             // as the fused call: few-token items and tile pairs one by one, GEMV groups in contiguous chunks
@@ -607,8 +608,9 @@ public final class FastMatMul implements MatMul {
      * {@code gemm} (an {@link Int8Gemm} call) the rows write their interleaved copy too, in the same loop.
      */
     private void quantizeActivations(ThreadPool pool, boolean gemm) {
-        if (sameInput && quantizedFrom == x && xq.inputs == nTokens && xq.cols == w.cols()) return;
-        xq.reserve(nTokens, w.cols());
+        boolean residual = ResidualRows.wanted(w, nTokens);
+        if (sameInput && quantizedFrom == x && xq.inputs == nTokens && xq.cols == w.cols() && xq.residual == residual) return;
+        xq.reserve(nTokens, w.cols(), residual);
         if (gemm) xq.interleaveAsQuantized();
         // a few decode rows take microseconds: on the caller, rather than a hand-off to the workers and a wait (a batched
         // decode step ran ~4 such loops per layer)

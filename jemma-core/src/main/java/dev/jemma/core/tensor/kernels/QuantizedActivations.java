@@ -14,8 +14,9 @@ import jdk.incubator.vector.VectorSpecies;
  * integer sum, the start value that turns Q4_0's unsigned nibbles into their signed values (n − 8) for free.
  * Buffers grow on demand and are reused, so the hot path does not allocate.
  *
- * <p><b>Residual rows</b> (opt-in, {@code -Djemma.int8.residual=true}: they double the int8 work, and with it prompt
- * time on Q4_0 / Q5_0 / Q4_K; see docs/PERFORMANCE.md, "Fidelity"): each token's rounding
+ * <p><b>Residual rows</b> (opt-in, {@code -Djemma.int8.residual=true}, or per matrix and call kind by {@link ResidualRows}:
+ * they double the int8 work, and with it prompt time on Q4_0 / Q5_0 / Q4_K; see docs/PERFORMANCE.md, "Fidelity" and
+ * "Fidelity, second pass"): each token's rounding
  * error {@code e = x − d·q} is quantized the same way into a second row, {@link #inputs} rows further on, so that
  * {@code x ≈ d·q + d'·q'} with about 15 bits instead of 8. The kernels see those rows as more tokens (their integers
  * obey the same bound, |q'| ≤ 127, so every 16-bit exactness argument of the kernels holds unchanged) and
@@ -34,7 +35,10 @@ public final class QuantizedActivations {
     private static final VectorMask<Integer> FIRST8 = VectorMask.fromLong(I, 0xFFL), LAST8 = VectorMask.fromLong(I, 0xFFL << 8);
     /** Whether residual rows are made (-Djemma.int8.residual=true), unless a test asks otherwise. */
     public static final boolean RESIDUAL = Boolean.getBoolean("jemma.int8.residual");
-    final boolean residual;
+    /** Whether the current quantization makes residual rows (chosen per call by {@link #reserve(int, int, boolean)}). */
+    boolean residual;
+    /** What {@link #reserve(int, int)} chooses: {@link #RESIDUAL} unless a test asks otherwise. */
+    private final boolean residualByDefault;
     short[] q = new short[0];
     float[] d = new float[0];
     /** The rounding errors x − d·q of the tokens being quantized (the residual rows' input). */
@@ -78,7 +82,7 @@ public final class QuantizedActivations {
     }
 
     QuantizedActivations(boolean residual) {
-        this.residual = residual;
+        this.residual = residualByDefault = residual;
     }
 
     /**
@@ -298,8 +302,17 @@ public final class QuantizedActivations {
         }
     }
 
-    /** Sizes the buffers for {@code tokens} tokens of {@code cols} (a multiple of 32), and their residual rows. */
+    /**
+     * Sizes the buffers for {@code tokens} tokens of {@code cols} (a multiple of 32), and their residual rows where this
+     * object makes them ({@link #RESIDUAL}, or the constructor's choice).
+     */
     public void reserve(int tokens, int cols) {
+        reserve(tokens, cols, residualByDefault);
+    }
+
+    /** {@link #reserve(int, int)}, choosing whether this quantization makes residual rows. */
+    void reserve(int tokens, int cols, boolean residual) {
+        this.residual = residual;
         qfCurrent = qcCurrent = qiCurrent = false;
         this.inputs = tokens;
         this.tokens = residual ? 2 * tokens : tokens;

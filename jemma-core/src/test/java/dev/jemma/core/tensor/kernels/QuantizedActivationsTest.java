@@ -43,6 +43,47 @@ class QuantizedActivationsTest {
     }
 
     /**
+     * One object reused by calls with and without residual rows ({@link ResidualRows}' per-matrix choice): each call
+     * gets what a fresh object of its kind gives, and no residual row is left over from an earlier call.
+     */
+    @Test
+    void residualRowsChosenPerCall() {
+        Assumptions.assumeTrue(Kernels.ENABLED, "needs vector kernels");
+        int tokens = 5, cols = 96;
+        Random rnd = new Random(9);
+        float[] x = new float[tokens * cols];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        QuantizedActivations reused = new QuantizedActivations(false);
+        for (boolean residual : new boolean[]{true, false, true}) {
+            QuantizedActivations fresh = new QuantizedActivations(residual);
+            fresh.reserve(tokens, cols);
+            fresh.quantize(x, 0, tokens);
+            reused.reserve(tokens, cols, residual);
+            reused.quantize(x, 0, tokens);
+            assertThat(reused.tokens).isEqualTo(residual ? 2 * tokens : tokens);
+            int n = fresh.tokens * cols;
+            assertThat(java.util.Arrays.copyOf(reused.q, n)).containsExactly(java.util.Arrays.copyOf(fresh.q, n));
+            assertThat(java.util.Arrays.copyOf(reused.d, n / 32)).containsExactly(java.util.Arrays.copyOf(fresh.d, n / 32));
+        }
+    }
+
+    /** The selective rule: the name must match the whole pattern, and the token count the call kind asked for. */
+    @Test
+    void residualRowsBySelectiveRule() {
+        var qkv = ResidualRows.names(".*attn_(q|k|v)\\.weight");
+        assertThat(ResidualRows.wanted("blk.3.attn_q.weight", 1, qkv, ResidualRows.Tokens.ALL)).isTrue();
+        assertThat(ResidualRows.wanted("blk.3.attn_q.weight", 64, qkv, ResidualRows.Tokens.ALL)).isTrue();
+        assertThat(ResidualRows.wanted("blk.3.attn_output.weight", 1, qkv, ResidualRows.Tokens.ALL)).isFalse();
+        assertThat(ResidualRows.wanted("blk.3.attn_q.weight", 7, qkv, ResidualRows.Tokens.DECODE)).isFalse();
+        assertThat(ResidualRows.wanted("blk.3.attn_q.weight", 1, qkv, ResidualRows.Tokens.DECODE)).isTrue();
+        assertThat(ResidualRows.wanted("blk.3.attn_q.weight", 1, qkv, ResidualRows.Tokens.BATCH)).isFalse();
+        assertThat(ResidualRows.wanted("blk.3.attn_q.weight", 2, qkv, ResidualRows.Tokens.BATCH)).isTrue();
+        assertThat(ResidualRows.wanted("blk.3.attn_q.weight", 1, ResidualRows.names(""), ResidualRows.Tokens.ALL)).isFalse();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ResidualRows.tokens("prefill"))
+                .hasMessageContaining("decode, batch or all");
+    }
+
+    /**
      * With residual rows a token is x ≈ d·q + d'·q' (row t and row inputs + t): the error is at most half a step of the
      * residual's scale, ~1/254 of the single-row error bound d/2; the residual's integers stay within [−127, 127].
      */
