@@ -30,16 +30,12 @@ def kernel(K):
             A('                a%d = (n%d.mul(x%d%d)).add(a%d);'%(j,m,j,m,j))
             A('                b%d = (m%d.mul(x%d%d)).add(b%d);'%(j,m,j,m,j))
     A('            }')
-    A('            // per token s = (S·d)·dx + s: Int8Kernels.q4\'s operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)')
-    A('            ShortVector ha = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE)), hb = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));')
-    for nm,h,part in [('da0','ha',0),('da1','ha',1),('db0','hb',0),('db1','hb',1)]:
-        A('            FloatVector %s = F16_MAGIC.mul(IV.cast(%s.convertShape(VectorOperators.S2I, I, %d)).lanewise(VectorOperators.LSHL, 13)'%(nm,h,part))
-        A('                    .and(0x8FFFFFFF).reinterpretAsFloats());')
+    A('            // the 16-bit sums wait in acc past the f32 sums and the per-block f32 part runs in a method of its own: with it')
+    A('            // inline these passes were too big for C1\'s profiled tier (docs/PERFORMANCE.md, "Boxed once in a whole-model step")')
     for j in range(K):
-        A('            FloatVector e%d = FloatVector.broadcast(F, xd[d%d + b]);'%(j,j))
-        o='%d * PASS'%j
-        for vec,part,d,off in [('a',0,'da0',''),('a',1,'da1',' + FL'),('b',0,'db0',' + L'),('b',1,'db1',' + L + FL')]:
-            A('            FV.cast(SV.cast(%s%d).convertShape(VectorOperators.S2F, F, %d)).mul(%s).fma(e%d, FloatVector.fromArray(F, acc, %s%s)).intoArray(acc, %s%s);'%(vec,j,part,d,j,o,off,o,off))
+        A('            FV.cast(SV.cast(a%d).reinterpretAsFloats()).intoArray(acc, SUMS + %d * FL);'%(j,2*j))
+        A('            FV.cast(SV.cast(b%d).reinterpretAsFloats()).intoArray(acc, SUMS + %d * FL);'%(j,2*j+1))
+    A('            blockEnd(w, ta, tb, %d, xd, d0, nb, b, acc);'%K)
     A('        }')
     A('    }')
     return '\n'.join(L)+'\n'
@@ -80,6 +76,8 @@ final class Q4WidePasses {
     private static final int FL = VectorWidth.FLOATS;
     private static final int PASS = 2 * L;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** Where in acc a pass's 16-bit sum vectors wait for {@link #blockEnd} (Int8FewTokens' place for them). */
+    private static final int SUMS = Int8FewTokens.SUMS;
     /** Whether passes of 5-8 tokens run (512 bits: below it 16 registers hold no more than a 4-token pass). */
     static final boolean ON = L >= 32 && !Boolean.getBoolean("jemma.q4WidePasses.off");
 
@@ -101,6 +99,34 @@ final class Q4WidePasses {
         else if (k == 7) q4x7(w, va, vb, nb, xq, xd, bias, n, t, acc);
         else if (k == 6) q4x6(w, va, vb, nb, xq, xd, bias, n, t, acc);
         else q4x5(w, va, vb, nb, xq, xd, bias, n, t, acc);
+    }
+
+    /**
+     * The f32 part of a Q4_0 block for the k tokens of a pass: token j's 16-bit sums S (its two row vectors at
+     * acc[SUMS + 2j·FL] and acc[SUMS + (2j + 1)·FL]) to acc[j·PASS + i] as Int8Kernels.q4 does, s = (S·d)·dx + s, with
+     * the rows' f16 scales d at ta / tb converted to f32 in place (Int8Kernels.q5). The same operations in the same order
+     * as when they were inline in each pass, so the same bits.
+     */
+    private static void blockEnd(MemorySegment w, long ta, long tb, int k, float[] xd, int d0, int nb, int b, float[] acc) {
+        ShortVector ha = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE)), hb = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));
+        FloatVector da0 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                .and(0x8FFFFFFF).reinterpretAsFloats());
+        FloatVector da1 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                .and(0x8FFFFFFF).reinterpretAsFloats());
+        FloatVector db0 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                .and(0x8FFFFFFF).reinterpretAsFloats());
+        FloatVector db1 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                .and(0x8FFFFFFF).reinterpretAsFloats());
+        for (int j = 0; j < k; j++) {
+            final int o = j * PASS;
+            ShortVector sa = SV.cast(FV.cast(FloatVector.fromArray(F, acc, SUMS + 2 * j * FL)).reinterpretAsShorts());
+            ShortVector sb = SV.cast(FV.cast(FloatVector.fromArray(F, acc, SUMS + (2 * j + 1) * FL)).reinterpretAsShorts());
+            FloatVector e = FloatVector.broadcast(F, xd[d0 + j * nb + b]);
+            FV.cast(sa.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e, FloatVector.fromArray(F, acc, o)).intoArray(acc, o);
+            FV.cast(sa.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e, FloatVector.fromArray(F, acc, o + FL)).intoArray(acc, o + FL);
+            FV.cast(sb.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e, FloatVector.fromArray(F, acc, o + L)).intoArray(acc, o + L);
+            FV.cast(sb.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e, FloatVector.fromArray(F, acc, o + L + FL)).intoArray(acc, o + L + FL);
+        }
     }
 
 '''

@@ -17,14 +17,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  * (the Q4_K_M 4-row step at 150 MB per step, 3 of 5 JVMs at load 11-17; docs/PERFORMANCE.md, "Boxed once in a
  * whole-model step"). The boxed bytes show only in the unlucky JVMs ({@link ModelStepAllocationTest}); the bailout shows
  * in every one, within the first few hundred calls. The build runs this at the machine's width (the kernel-allocation
- * execution: a JVM of its own, where no earlier test compiled the kernels); at 128 bits it fails today on
- * KQuantKernels.q6kPairs ("out of virtual registers in LIR generator", boxed in 3 of 10 JVMs), so the width-256 and
- * width-128 executions take it once that kernel is split ({@code -Djemma.jvmArgs="… -XX:MaxVectorSize=16
- * -Djemma.vectorBits=128"} runs it there on demand).
+ * execution: a JVM of its own, where no earlier test compiled the kernels); {@code -Djemma.jvmArgs="… -XX:MaxVectorSize=16
+ * -Djemma.vectorBits=128"} runs it at another width on demand. Found so far and split: q4kx4, Q4WidePasses.q4x5-q4x8 (512
+ * bits, the 5-8-row step) and KQuantKernels.q6kPairs (256 and 128 bits, boxed in 3 of 10 JVMs at 128).
  */
 class ModelJitBailoutTest {
-    private static final String KQUANT_Q6K_PAIRS = "dev.jemma.core.tensor.kernels.KQuantKernels.q6kPairs ";
-
     @Test
     void noMethodOfAModelStepIsTooBigForAJitTier() {
         List<String> bailouts;
@@ -42,12 +39,6 @@ class ModelJitBailoutTest {
             }
             bailouts = jit.stop();
         }
-        // Below 512 bits the Q6_K single-token kernel KQuantKernels.q6kPairs (512 bits never runs it) is a known open
-        // bailout, not split yet (issue 16; docs/PERFORMANCE.md, "Boxed once in a whole-model step"): named here so
-        // that a run at the machine's width on an AVX2-only CI host still fails on any other method.
-        List<String> unknown = bailouts.stream()
-                .filter(b -> VectorWidth.BITS >= 512 || !b.startsWith(KQUANT_Q6K_PAIRS))
-                .toList();
-        assertThat(unknown).as("Jemma methods a JIT tier gave up on for size at %d bits (they can stay boxed)", VectorWidth.BITS).isEmpty();
+        assertThat(bailouts).as("Jemma methods a JIT tier gave up on for size at %d bits (they can stay boxed)", VectorWidth.BITS).isEmpty();
     }
 }

@@ -62,7 +62,10 @@ public final class Int8FewTokens {
     static final int ITEM = 2 * Interleaved.ROWS;
     /** Tokens per pass at most: Q8_0 and Q4_0 passes take 8 at 512 bits (16 accumulators of the 32 registers), otherwise 4. */
     static final int BLOCK = L >= 32 ? 8 : 4;
-    /** Where in the scratch ({@code acc}) a Q4_K pass's eight 16-bit sum vectors wait for {@link #q4kBlockEnd}: past every pass's f32 sums. */
+    /**
+     * Where in the scratch ({@code acc}) a pass's 16-bit sum vectors (two per token) wait for its per-block f32 part
+     * ({@link #q4kBlockEnd}, {@link Q4WidePasses}' blockEnd): past every pass's f32 sums.
+     */
     static final int SUMS = BLOCK * PASS;
     /** The most tokens any call takes here ({@link #maxTokens} of every type and width is at most this). */
     public static final int MAX_TOKENS = 16;
@@ -72,7 +75,7 @@ public final class Int8FewTokens {
 
     /** Floats of the per-worker scratch a call needs ({@code acc}). */
     public static int scratchFloats() {
-        return SUMS + 8 * FL;
+        return SUMS + 2 * BLOCK * FL;
     }
 
     /**

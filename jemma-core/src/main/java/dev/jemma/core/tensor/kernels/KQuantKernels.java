@@ -358,6 +358,9 @@ public final class KQuantKernels {
         else q6kPairs(w, g0, g1, rows, nb, a.q, a.d, a.q6Bias, t * a.cols, t * nb, out, t * rows);
     }
 
+    /** Per thread: where {@link #q6kPairSums} leaves its two 16-bit sum vectors for q6kPairs. */
+    private static final ThreadLocal<short[]> Q6K_PAIR_SUMS = ThreadLocal.withInitial(() -> new short[8 * L]);
+
     /**
      * {@link #q6k} below 512 bits: slices sl and sl + L in one pass, so that each broadcast activation feeds two multiplies.
      * Each 8-column 16-bit sum is scaled as soon as it is made, s = fma(sum, (d·dx)·sc, s), where the one-slice kernel first
@@ -376,6 +379,7 @@ public final class KQuantKernels {
                          float[] out, int ot) {
         final int nsb = nb / 8;
         final long gBytes = (long) nsb * Q6K_SB;
+        final short[] sums = Q6K_PAIR_SUMS.get();
         for (int gi = g0; gi < g1; gi++) {
             final long g = gi * gBytes;
             final int r0 = gi * Interleaved.ROWS, o = ot + r0;
@@ -387,6 +391,9 @@ public final class KQuantKernels {
                         long tile = h - 2 * sl + Q6K_HEADER + (long) j * Q6K_SUB;
                         int b = 8 * sb + j, xo = xt + 32 * b, bi = 4 * (dt + b);
                         float dx = xd[dt + b];
+                        // the block's 16-bit sums come back through the scratch: with them inline this method was too
+                        // big for C1's profiled tier (docs/PERFORMANCE.md, "Boxed once in a whole-model step")
+                        q6kPairSums(w, tile + 64, xq, xo, bias, bi, sums);
                         for (int part = 0; part < 2; part++) { // sub-block 0 (columns 0..15), then 1 (16..31)
                             // its int8 scale byte by shift counts (low byte for part 0, high for 1), not a vector ?:
                             int up = 8 - 8 * part;
@@ -397,33 +404,9 @@ public final class KQuantKernels {
                             FloatVector a1s = FV.cast(FloatVector.fromMemorySegment(F, w, h + 2 * L, LE)).mul(dx).mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 1));
                             FloatVector c0s = FV.cast(FloatVector.fromMemorySegment(F, w, h + 4 * L, LE)).mul(dx).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
                             FloatVector c1s = FV.cast(FloatVector.fromMemorySegment(F, w, h + 6 * L, LE)).mul(dx).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
-                            long pt = tile + 64 + 384L * part;
-                            int xp = xo + 16 * part, bp = bi + 2 * part;
                             for (int half = 0; half < 2; half++) { // columns 8·half .. 8·half + 7 of this sub-block; only s0..u1 are carried
-                                long pa = pt + 192L * half, pb = pa + 2 * L;
-                                int x = xp + 8 * half;
-                                short x0 = xq[x], x1 = xq[x + 1], x2 = xq[x + 2], x3 = xq[x + 3], x4 = xq[x + 4], x5 = xq[x + 5];
-                                short x6 = xq[x + 6], x7 = xq[x + 7];
-                                ShortVector acc = ShortVector.broadcast(S, bias[bp + half]), acd = acc;
-                                ShortVector a0 = SV.cast(ShortVector.fromMemorySegment(S, w, pa, LE)), e0 = SV.cast(ShortVector.fromMemorySegment(S, w, pb, LE));
-                                ShortVector a2 = SV.cast(ShortVector.fromMemorySegment(S, w, pa + 128, LE)), e2 = SV.cast(ShortVector.fromMemorySegment(S, w, pb + 128, LE));
-                                acc = (a0.and((short) 63).mul(x0)).add(acc);
-                                acd = (e0.and((short) 63).mul(x0)).add(acd);
-                                acc = (a0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x1)).add(acc);
-                                acd = (e0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x1)).add(acd);
-                                acc = (a0.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(x2)).add(acc);
-                                acd = (e0.lanewise(VectorOperators.LSHR, 12).or(e2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(x2)).add(acd);
-                                ShortVector a1 = SV.cast(ShortVector.fromMemorySegment(S, w, pa + 64, LE)), e1 = SV.cast(ShortVector.fromMemorySegment(S, w, pb + 64, LE));
-                                acc = (a1.and((short) 63).mul(x3)).add(acc);
-                                acd = (e1.and((short) 63).mul(x3)).add(acd);
-                                acc = (a1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x4)).add(acc);
-                                acd = (e1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x4)).add(acd);
-                                acc = (a1.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(x5)).add(acc);
-                                acd = (e1.lanewise(VectorOperators.LSHR, 12).or(e2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(x5)).add(acd);
-                                acc = (a2.and((short) 63).mul(x6)).add(acc);
-                                acd = (e2.and((short) 63).mul(x6)).add(acd);
-                                acc = (a2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x7)).add(acc);
-                                acd = (e2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x7)).add(acd);
+                                ShortVector acc = SV.cast(ShortVector.fromArray(S, sums, (2 * part + half) * 2 * L));
+                                ShortVector acd = SV.cast(ShortVector.fromArray(S, sums, (2 * part + half) * 2 * L + L));
                                 s0 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 0)).fma(a0s, s0);
                                 s1 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 1)).fma(a1s, s1);
                                 u0 = ((FloatVector) acd.convertShape(VectorOperators.S2F, F, 0)).fma(c0s, u0);
@@ -443,6 +426,44 @@ public final class KQuantKernels {
                     FV.cast(u0).intoArray(out, o + sl + L, F.indexInRange(sl + L, rows - r0));
                     FV.cast(u1).intoArray(out, o + sl + L + L / 2, F.indexInRange(sl + L + L / 2, rows - r0));
                 }
+            }
+        }
+    }
+
+    /**
+     * {@link #q6kPairs}' 16-bit sums of one block (32 columns from xo) for its two slices, from the bias: for part p
+     * (sub-block) and half h (8 columns), slice sl's at sums[(2p + h)·2L ..] and slice sl + L's L further — a method of its
+     * own so that q6kPairs stays small enough for C1's profiled tier; one call per block, not per 8 columns.
+     */
+    private static void q6kPairSums(MemorySegment w, long pt0, short[] xq, int xo, short[] bias, int bi, short[] sums) {
+        for (int part = 0; part < 2; part++) {
+            for (int half = 0; half < 2; half++) {
+                long pa = pt0 + 384L * part + 192L * half, pb = pa + 2 * L;
+                int x = xo + 16 * part + 8 * half;
+                short x0 = xq[x], x1 = xq[x + 1], x2 = xq[x + 2], x3 = xq[x + 3], x4 = xq[x + 4], x5 = xq[x + 5];
+                short x6 = xq[x + 6], x7 = xq[x + 7];
+                ShortVector acc = ShortVector.broadcast(S, bias[bi + 2 * part + half]), acd = acc;
+                ShortVector a0 = SV.cast(ShortVector.fromMemorySegment(S, w, pa, LE)), e0 = SV.cast(ShortVector.fromMemorySegment(S, w, pb, LE));
+                ShortVector a2 = SV.cast(ShortVector.fromMemorySegment(S, w, pa + 128, LE)), e2 = SV.cast(ShortVector.fromMemorySegment(S, w, pb + 128, LE));
+                acc = (a0.and((short) 63).mul(x0)).add(acc);
+                acd = (e0.and((short) 63).mul(x0)).add(acd);
+                acc = (a0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x1)).add(acc);
+                acd = (e0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x1)).add(acd);
+                acc = (a0.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(x2)).add(acc);
+                acd = (e0.lanewise(VectorOperators.LSHR, 12).or(e2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(x2)).add(acd);
+                ShortVector a1 = SV.cast(ShortVector.fromMemorySegment(S, w, pa + 64, LE)), e1 = SV.cast(ShortVector.fromMemorySegment(S, w, pb + 64, LE));
+                acc = (a1.and((short) 63).mul(x3)).add(acc);
+                acd = (e1.and((short) 63).mul(x3)).add(acd);
+                acc = (a1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x4)).add(acc);
+                acd = (e1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x4)).add(acd);
+                acc = (a1.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(x5)).add(acc);
+                acd = (e1.lanewise(VectorOperators.LSHR, 12).or(e2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(x5)).add(acd);
+                acc = (a2.and((short) 63).mul(x6)).add(acc);
+                acd = (e2.and((short) 63).mul(x6)).add(acd);
+                acc = (a2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x7)).add(acc);
+                acd = (e2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x7)).add(acd);
+                SV.cast(acc).intoArray(sums, (2 * part + half) * 2 * L);
+                SV.cast(acd).intoArray(sums, (2 * part + half) * 2 * L + L);
             }
         }
     }

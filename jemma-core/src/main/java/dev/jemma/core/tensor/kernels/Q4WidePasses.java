@@ -34,6 +34,8 @@ final class Q4WidePasses {
     private static final int FL = VectorWidth.FLOATS;
     private static final int PASS = 2 * L;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** Where in acc a pass's 16-bit sum vectors wait for {@link #blockEnd} (Int8FewTokens' place for them). */
+    private static final int SUMS = Int8FewTokens.SUMS;
     /** Whether passes of 5-8 tokens run (512 bits: below it 16 registers hold no more than a 4-token pass). */
     static final boolean ON = L >= 32 && !Boolean.getBoolean("jemma.q4WidePasses.off");
 
@@ -55,6 +57,34 @@ final class Q4WidePasses {
         else if (k == 7) q4x7(w, va, vb, nb, xq, xd, bias, n, t, acc);
         else if (k == 6) q4x6(w, va, vb, nb, xq, xd, bias, n, t, acc);
         else q4x5(w, va, vb, nb, xq, xd, bias, n, t, acc);
+    }
+
+    /**
+     * The f32 part of a Q4_0 block for the k tokens of a pass: token j's 16-bit sums S (its two row vectors at
+     * acc[SUMS + 2j·FL] and acc[SUMS + (2j + 1)·FL]) to acc[j·PASS + i] as Int8Kernels.q4 does, s = (S·d)·dx + s, with
+     * the rows' f16 scales d at ta / tb converted to f32 in place (Int8Kernels.q5). The same operations in the same order
+     * as when they were inline in each pass, so the same bits.
+     */
+    private static void blockEnd(MemorySegment w, long ta, long tb, int k, float[] xd, int d0, int nb, int b, float[] acc) {
+        ShortVector ha = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE)), hb = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));
+        FloatVector da0 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                .and(0x8FFFFFFF).reinterpretAsFloats());
+        FloatVector da1 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                .and(0x8FFFFFFF).reinterpretAsFloats());
+        FloatVector db0 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                .and(0x8FFFFFFF).reinterpretAsFloats());
+        FloatVector db1 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                .and(0x8FFFFFFF).reinterpretAsFloats());
+        for (int j = 0; j < k; j++) {
+            final int o = j * PASS;
+            ShortVector sa = SV.cast(FV.cast(FloatVector.fromArray(F, acc, SUMS + 2 * j * FL)).reinterpretAsShorts());
+            ShortVector sb = SV.cast(FV.cast(FloatVector.fromArray(F, acc, SUMS + (2 * j + 1) * FL)).reinterpretAsShorts());
+            FloatVector e = FloatVector.broadcast(F, xd[d0 + j * nb + b]);
+            FV.cast(sa.convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e, FloatVector.fromArray(F, acc, o)).intoArray(acc, o);
+            FV.cast(sa.convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e, FloatVector.fromArray(F, acc, o + FL)).intoArray(acc, o + FL);
+            FV.cast(sb.convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e, FloatVector.fromArray(F, acc, o + L)).intoArray(acc, o + L);
+            FV.cast(sb.convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e, FloatVector.fromArray(F, acc, o + L + FL)).intoArray(acc, o + L + FL);
+        }
     }
 
     /** 8 tokens (t .. t + 7): {@link Int8FewTokens}' q4x4 with 16 accumulators. */
@@ -179,56 +209,25 @@ final class Q4WidePasses {
                 a7 = (n3.mul(x73)).add(a7);
                 b7 = (m3.mul(x73)).add(b7);
             }
-            // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
-            ShortVector ha = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE)), hb = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));
-            FloatVector da0 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector da1 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector db0 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector db1 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS)).intoArray(acc, 0 * PASS);
-            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS + FL)).intoArray(acc, 0 * PASS + FL);
-            FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS + L)).intoArray(acc, 0 * PASS + L);
-            FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS + L + FL)).intoArray(acc, 0 * PASS + L + FL);
-            FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
-            FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
-            FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
-            FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
-            FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
-            FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
-            FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)).intoArray(acc, 2 * PASS + L);
-            FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)).intoArray(acc, 2 * PASS + L + FL);
-            FloatVector e3 = FloatVector.broadcast(F, xd[d3 + b]);
-            FV.cast(SV.cast(a3).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
-            FV.cast(SV.cast(a3).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
-            FV.cast(SV.cast(b3).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L)).intoArray(acc, 3 * PASS + L);
-            FV.cast(SV.cast(b3).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L + FL)).intoArray(acc, 3 * PASS + L + FL);
-            FloatVector e4 = FloatVector.broadcast(F, xd[d4 + b]);
-            FV.cast(SV.cast(a4).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS)).intoArray(acc, 4 * PASS);
-            FV.cast(SV.cast(a4).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS + FL)).intoArray(acc, 4 * PASS + FL);
-            FV.cast(SV.cast(b4).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS + L)).intoArray(acc, 4 * PASS + L);
-            FV.cast(SV.cast(b4).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS + L + FL)).intoArray(acc, 4 * PASS + L + FL);
-            FloatVector e5 = FloatVector.broadcast(F, xd[d5 + b]);
-            FV.cast(SV.cast(a5).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS)).intoArray(acc, 5 * PASS);
-            FV.cast(SV.cast(a5).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS + FL)).intoArray(acc, 5 * PASS + FL);
-            FV.cast(SV.cast(b5).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS + L)).intoArray(acc, 5 * PASS + L);
-            FV.cast(SV.cast(b5).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS + L + FL)).intoArray(acc, 5 * PASS + L + FL);
-            FloatVector e6 = FloatVector.broadcast(F, xd[d6 + b]);
-            FV.cast(SV.cast(a6).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e6, FloatVector.fromArray(F, acc, 6 * PASS)).intoArray(acc, 6 * PASS);
-            FV.cast(SV.cast(a6).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e6, FloatVector.fromArray(F, acc, 6 * PASS + FL)).intoArray(acc, 6 * PASS + FL);
-            FV.cast(SV.cast(b6).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e6, FloatVector.fromArray(F, acc, 6 * PASS + L)).intoArray(acc, 6 * PASS + L);
-            FV.cast(SV.cast(b6).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e6, FloatVector.fromArray(F, acc, 6 * PASS + L + FL)).intoArray(acc, 6 * PASS + L + FL);
-            FloatVector e7 = FloatVector.broadcast(F, xd[d7 + b]);
-            FV.cast(SV.cast(a7).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e7, FloatVector.fromArray(F, acc, 7 * PASS)).intoArray(acc, 7 * PASS);
-            FV.cast(SV.cast(a7).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e7, FloatVector.fromArray(F, acc, 7 * PASS + FL)).intoArray(acc, 7 * PASS + FL);
-            FV.cast(SV.cast(b7).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e7, FloatVector.fromArray(F, acc, 7 * PASS + L)).intoArray(acc, 7 * PASS + L);
-            FV.cast(SV.cast(b7).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e7, FloatVector.fromArray(F, acc, 7 * PASS + L + FL)).intoArray(acc, 7 * PASS + L + FL);
+            // the 16-bit sums wait in acc past the f32 sums and the per-block f32 part runs in a method of its own: with it
+            // inline these passes were too big for C1's profiled tier (docs/PERFORMANCE.md, "Boxed once in a whole-model step")
+            FV.cast(SV.cast(a0).reinterpretAsFloats()).intoArray(acc, SUMS + 0 * FL);
+            FV.cast(SV.cast(b0).reinterpretAsFloats()).intoArray(acc, SUMS + 1 * FL);
+            FV.cast(SV.cast(a1).reinterpretAsFloats()).intoArray(acc, SUMS + 2 * FL);
+            FV.cast(SV.cast(b1).reinterpretAsFloats()).intoArray(acc, SUMS + 3 * FL);
+            FV.cast(SV.cast(a2).reinterpretAsFloats()).intoArray(acc, SUMS + 4 * FL);
+            FV.cast(SV.cast(b2).reinterpretAsFloats()).intoArray(acc, SUMS + 5 * FL);
+            FV.cast(SV.cast(a3).reinterpretAsFloats()).intoArray(acc, SUMS + 6 * FL);
+            FV.cast(SV.cast(b3).reinterpretAsFloats()).intoArray(acc, SUMS + 7 * FL);
+            FV.cast(SV.cast(a4).reinterpretAsFloats()).intoArray(acc, SUMS + 8 * FL);
+            FV.cast(SV.cast(b4).reinterpretAsFloats()).intoArray(acc, SUMS + 9 * FL);
+            FV.cast(SV.cast(a5).reinterpretAsFloats()).intoArray(acc, SUMS + 10 * FL);
+            FV.cast(SV.cast(b5).reinterpretAsFloats()).intoArray(acc, SUMS + 11 * FL);
+            FV.cast(SV.cast(a6).reinterpretAsFloats()).intoArray(acc, SUMS + 12 * FL);
+            FV.cast(SV.cast(b6).reinterpretAsFloats()).intoArray(acc, SUMS + 13 * FL);
+            FV.cast(SV.cast(a7).reinterpretAsFloats()).intoArray(acc, SUMS + 14 * FL);
+            FV.cast(SV.cast(b7).reinterpretAsFloats()).intoArray(acc, SUMS + 15 * FL);
+            blockEnd(w, ta, tb, 8, xd, d0, nb, b, acc);
         }
     }
 
@@ -341,51 +340,23 @@ final class Q4WidePasses {
                 a6 = (n3.mul(x63)).add(a6);
                 b6 = (m3.mul(x63)).add(b6);
             }
-            // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
-            ShortVector ha = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE)), hb = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));
-            FloatVector da0 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector da1 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector db0 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector db1 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS)).intoArray(acc, 0 * PASS);
-            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS + FL)).intoArray(acc, 0 * PASS + FL);
-            FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS + L)).intoArray(acc, 0 * PASS + L);
-            FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS + L + FL)).intoArray(acc, 0 * PASS + L + FL);
-            FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
-            FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
-            FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
-            FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
-            FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
-            FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
-            FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)).intoArray(acc, 2 * PASS + L);
-            FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)).intoArray(acc, 2 * PASS + L + FL);
-            FloatVector e3 = FloatVector.broadcast(F, xd[d3 + b]);
-            FV.cast(SV.cast(a3).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
-            FV.cast(SV.cast(a3).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
-            FV.cast(SV.cast(b3).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L)).intoArray(acc, 3 * PASS + L);
-            FV.cast(SV.cast(b3).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L + FL)).intoArray(acc, 3 * PASS + L + FL);
-            FloatVector e4 = FloatVector.broadcast(F, xd[d4 + b]);
-            FV.cast(SV.cast(a4).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS)).intoArray(acc, 4 * PASS);
-            FV.cast(SV.cast(a4).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS + FL)).intoArray(acc, 4 * PASS + FL);
-            FV.cast(SV.cast(b4).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS + L)).intoArray(acc, 4 * PASS + L);
-            FV.cast(SV.cast(b4).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS + L + FL)).intoArray(acc, 4 * PASS + L + FL);
-            FloatVector e5 = FloatVector.broadcast(F, xd[d5 + b]);
-            FV.cast(SV.cast(a5).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS)).intoArray(acc, 5 * PASS);
-            FV.cast(SV.cast(a5).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS + FL)).intoArray(acc, 5 * PASS + FL);
-            FV.cast(SV.cast(b5).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS + L)).intoArray(acc, 5 * PASS + L);
-            FV.cast(SV.cast(b5).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS + L + FL)).intoArray(acc, 5 * PASS + L + FL);
-            FloatVector e6 = FloatVector.broadcast(F, xd[d6 + b]);
-            FV.cast(SV.cast(a6).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e6, FloatVector.fromArray(F, acc, 6 * PASS)).intoArray(acc, 6 * PASS);
-            FV.cast(SV.cast(a6).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e6, FloatVector.fromArray(F, acc, 6 * PASS + FL)).intoArray(acc, 6 * PASS + FL);
-            FV.cast(SV.cast(b6).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e6, FloatVector.fromArray(F, acc, 6 * PASS + L)).intoArray(acc, 6 * PASS + L);
-            FV.cast(SV.cast(b6).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e6, FloatVector.fromArray(F, acc, 6 * PASS + L + FL)).intoArray(acc, 6 * PASS + L + FL);
+            // the 16-bit sums wait in acc past the f32 sums and the per-block f32 part runs in a method of its own: with it
+            // inline these passes were too big for C1's profiled tier (docs/PERFORMANCE.md, "Boxed once in a whole-model step")
+            FV.cast(SV.cast(a0).reinterpretAsFloats()).intoArray(acc, SUMS + 0 * FL);
+            FV.cast(SV.cast(b0).reinterpretAsFloats()).intoArray(acc, SUMS + 1 * FL);
+            FV.cast(SV.cast(a1).reinterpretAsFloats()).intoArray(acc, SUMS + 2 * FL);
+            FV.cast(SV.cast(b1).reinterpretAsFloats()).intoArray(acc, SUMS + 3 * FL);
+            FV.cast(SV.cast(a2).reinterpretAsFloats()).intoArray(acc, SUMS + 4 * FL);
+            FV.cast(SV.cast(b2).reinterpretAsFloats()).intoArray(acc, SUMS + 5 * FL);
+            FV.cast(SV.cast(a3).reinterpretAsFloats()).intoArray(acc, SUMS + 6 * FL);
+            FV.cast(SV.cast(b3).reinterpretAsFloats()).intoArray(acc, SUMS + 7 * FL);
+            FV.cast(SV.cast(a4).reinterpretAsFloats()).intoArray(acc, SUMS + 8 * FL);
+            FV.cast(SV.cast(b4).reinterpretAsFloats()).intoArray(acc, SUMS + 9 * FL);
+            FV.cast(SV.cast(a5).reinterpretAsFloats()).intoArray(acc, SUMS + 10 * FL);
+            FV.cast(SV.cast(b5).reinterpretAsFloats()).intoArray(acc, SUMS + 11 * FL);
+            FV.cast(SV.cast(a6).reinterpretAsFloats()).intoArray(acc, SUMS + 12 * FL);
+            FV.cast(SV.cast(b6).reinterpretAsFloats()).intoArray(acc, SUMS + 13 * FL);
+            blockEnd(w, ta, tb, 7, xd, d0, nb, b, acc);
         }
     }
 
@@ -485,46 +456,21 @@ final class Q4WidePasses {
                 a5 = (n3.mul(x53)).add(a5);
                 b5 = (m3.mul(x53)).add(b5);
             }
-            // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
-            ShortVector ha = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE)), hb = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));
-            FloatVector da0 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector da1 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector db0 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector db1 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS)).intoArray(acc, 0 * PASS);
-            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS + FL)).intoArray(acc, 0 * PASS + FL);
-            FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS + L)).intoArray(acc, 0 * PASS + L);
-            FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS + L + FL)).intoArray(acc, 0 * PASS + L + FL);
-            FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
-            FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
-            FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
-            FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
-            FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
-            FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
-            FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)).intoArray(acc, 2 * PASS + L);
-            FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)).intoArray(acc, 2 * PASS + L + FL);
-            FloatVector e3 = FloatVector.broadcast(F, xd[d3 + b]);
-            FV.cast(SV.cast(a3).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
-            FV.cast(SV.cast(a3).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
-            FV.cast(SV.cast(b3).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L)).intoArray(acc, 3 * PASS + L);
-            FV.cast(SV.cast(b3).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L + FL)).intoArray(acc, 3 * PASS + L + FL);
-            FloatVector e4 = FloatVector.broadcast(F, xd[d4 + b]);
-            FV.cast(SV.cast(a4).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS)).intoArray(acc, 4 * PASS);
-            FV.cast(SV.cast(a4).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS + FL)).intoArray(acc, 4 * PASS + FL);
-            FV.cast(SV.cast(b4).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS + L)).intoArray(acc, 4 * PASS + L);
-            FV.cast(SV.cast(b4).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS + L + FL)).intoArray(acc, 4 * PASS + L + FL);
-            FloatVector e5 = FloatVector.broadcast(F, xd[d5 + b]);
-            FV.cast(SV.cast(a5).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS)).intoArray(acc, 5 * PASS);
-            FV.cast(SV.cast(a5).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS + FL)).intoArray(acc, 5 * PASS + FL);
-            FV.cast(SV.cast(b5).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS + L)).intoArray(acc, 5 * PASS + L);
-            FV.cast(SV.cast(b5).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e5, FloatVector.fromArray(F, acc, 5 * PASS + L + FL)).intoArray(acc, 5 * PASS + L + FL);
+            // the 16-bit sums wait in acc past the f32 sums and the per-block f32 part runs in a method of its own: with it
+            // inline these passes were too big for C1's profiled tier (docs/PERFORMANCE.md, "Boxed once in a whole-model step")
+            FV.cast(SV.cast(a0).reinterpretAsFloats()).intoArray(acc, SUMS + 0 * FL);
+            FV.cast(SV.cast(b0).reinterpretAsFloats()).intoArray(acc, SUMS + 1 * FL);
+            FV.cast(SV.cast(a1).reinterpretAsFloats()).intoArray(acc, SUMS + 2 * FL);
+            FV.cast(SV.cast(b1).reinterpretAsFloats()).intoArray(acc, SUMS + 3 * FL);
+            FV.cast(SV.cast(a2).reinterpretAsFloats()).intoArray(acc, SUMS + 4 * FL);
+            FV.cast(SV.cast(b2).reinterpretAsFloats()).intoArray(acc, SUMS + 5 * FL);
+            FV.cast(SV.cast(a3).reinterpretAsFloats()).intoArray(acc, SUMS + 6 * FL);
+            FV.cast(SV.cast(b3).reinterpretAsFloats()).intoArray(acc, SUMS + 7 * FL);
+            FV.cast(SV.cast(a4).reinterpretAsFloats()).intoArray(acc, SUMS + 8 * FL);
+            FV.cast(SV.cast(b4).reinterpretAsFloats()).intoArray(acc, SUMS + 9 * FL);
+            FV.cast(SV.cast(a5).reinterpretAsFloats()).intoArray(acc, SUMS + 10 * FL);
+            FV.cast(SV.cast(b5).reinterpretAsFloats()).intoArray(acc, SUMS + 11 * FL);
+            blockEnd(w, ta, tb, 6, xd, d0, nb, b, acc);
         }
     }
 
@@ -611,41 +557,19 @@ final class Q4WidePasses {
                 a4 = (n3.mul(x43)).add(a4);
                 b4 = (m3.mul(x43)).add(b4);
             }
-            // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
-            ShortVector ha = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE)), hb = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));
-            FloatVector da0 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector da1 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector db0 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector db1 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS)).intoArray(acc, 0 * PASS);
-            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS + FL)).intoArray(acc, 0 * PASS + FL);
-            FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS + L)).intoArray(acc, 0 * PASS + L);
-            FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 * PASS + L + FL)).intoArray(acc, 0 * PASS + L + FL);
-            FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
-            FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
-            FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
-            FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
-            FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
-            FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
-            FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)).intoArray(acc, 2 * PASS + L);
-            FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)).intoArray(acc, 2 * PASS + L + FL);
-            FloatVector e3 = FloatVector.broadcast(F, xd[d3 + b]);
-            FV.cast(SV.cast(a3).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
-            FV.cast(SV.cast(a3).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
-            FV.cast(SV.cast(b3).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L)).intoArray(acc, 3 * PASS + L);
-            FV.cast(SV.cast(b3).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + L + FL)).intoArray(acc, 3 * PASS + L + FL);
-            FloatVector e4 = FloatVector.broadcast(F, xd[d4 + b]);
-            FV.cast(SV.cast(a4).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS)).intoArray(acc, 4 * PASS);
-            FV.cast(SV.cast(a4).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS + FL)).intoArray(acc, 4 * PASS + FL);
-            FV.cast(SV.cast(b4).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS + L)).intoArray(acc, 4 * PASS + L);
-            FV.cast(SV.cast(b4).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e4, FloatVector.fromArray(F, acc, 4 * PASS + L + FL)).intoArray(acc, 4 * PASS + L + FL);
+            // the 16-bit sums wait in acc past the f32 sums and the per-block f32 part runs in a method of its own: with it
+            // inline these passes were too big for C1's profiled tier (docs/PERFORMANCE.md, "Boxed once in a whole-model step")
+            FV.cast(SV.cast(a0).reinterpretAsFloats()).intoArray(acc, SUMS + 0 * FL);
+            FV.cast(SV.cast(b0).reinterpretAsFloats()).intoArray(acc, SUMS + 1 * FL);
+            FV.cast(SV.cast(a1).reinterpretAsFloats()).intoArray(acc, SUMS + 2 * FL);
+            FV.cast(SV.cast(b1).reinterpretAsFloats()).intoArray(acc, SUMS + 3 * FL);
+            FV.cast(SV.cast(a2).reinterpretAsFloats()).intoArray(acc, SUMS + 4 * FL);
+            FV.cast(SV.cast(b2).reinterpretAsFloats()).intoArray(acc, SUMS + 5 * FL);
+            FV.cast(SV.cast(a3).reinterpretAsFloats()).intoArray(acc, SUMS + 6 * FL);
+            FV.cast(SV.cast(b3).reinterpretAsFloats()).intoArray(acc, SUMS + 7 * FL);
+            FV.cast(SV.cast(a4).reinterpretAsFloats()).intoArray(acc, SUMS + 8 * FL);
+            FV.cast(SV.cast(b4).reinterpretAsFloats()).intoArray(acc, SUMS + 9 * FL);
+            blockEnd(w, ta, tb, 5, xd, d0, nb, b, acc);
         }
     }
 }
