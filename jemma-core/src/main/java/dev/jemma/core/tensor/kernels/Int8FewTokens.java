@@ -843,49 +843,14 @@ public final class Int8FewTokens {
                 a2 = (n3.mul(x23)).add(a2);
                 b2 = (m3.mul(x23)).add(b2);
             }
-            // A = d·sc and K = dmin·m per row, as KQuantKernels.q4k computes them
-            final long ha = ga + hdr + 4 * sa, hb = gb + hdr + 4 * sb;
-            ShortVector sma = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE)), smb = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));
-            ShortVector sca = sma.and((short) 0xff), mna = sma.lanewise(VectorOperators.LSHR, 8);
-            ShortVector scb = smb.and((short) 0xff), mnb = smb.lanewise(VectorOperators.LSHR, 8);
-            FloatVector aa0 = FV.cast(FloatVector.fromMemorySegment(F, w, ha, LE)).mul(FV.cast(sca.convertShape(VectorOperators.S2F, F, 0)));
-            FloatVector aa1 = FV.cast(FloatVector.fromMemorySegment(F, w, ha + 2 * L, LE)).mul(FV.cast(sca.convertShape(VectorOperators.S2F, F, 1)));
-            FloatVector ab0 = FV.cast(FloatVector.fromMemorySegment(F, w, hb, LE)).mul(FV.cast(scb.convertShape(VectorOperators.S2F, F, 0)));
-            FloatVector ab1 = FV.cast(FloatVector.fromMemorySegment(F, w, hb + 2 * L, LE)).mul(FV.cast(scb.convertShape(VectorOperators.S2F, F, 1)));
-            FloatVector ka0 = aa0.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, ha + 128, LE)).mul(FV.cast(mna.convertShape(VectorOperators.S2F, F, 0))));
-            FloatVector ka1 = aa1.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, ha + 128 + 2 * L, LE)).mul(FV.cast(mna.convertShape(VectorOperators.S2F, F, 1))));
-            FloatVector kb0 = ab0.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, hb + 128, LE)).mul(FV.cast(mnb.convertShape(VectorOperators.S2F, F, 0))));
-            FloatVector kb1 = ab1.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE)).mul(FV.cast(mnb.convertShape(VectorOperators.S2F, F, 1))));
-            float dx0 = xd[d0 + b];
-            FloatVector e0 = FloatVector.broadcast(F, dx0), f0 = FloatVector.broadcast(F, dx0 * (-bias[d0 + b] >> 3));
-            ka0.fma(f0, FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e0, FloatVector.fromArray(F, acc, 0)))
-                    .intoArray(acc, 0);
-            ka1.fma(f0, FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)))
-                    .intoArray(acc, 0 + FL);
-            kb0.fma(f0, FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)))
-                    .intoArray(acc, 0 + L);
-            kb1.fma(f0, FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)))
-                    .intoArray(acc, 0 + L + FL);
-            float dx1 = xd[d1 + b];
-            FloatVector e1 = FloatVector.broadcast(F, dx1), f1 = FloatVector.broadcast(F, dx1 * (-bias[d1 + b] >> 3));
-            ka0.fma(f1, FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)))
-                    .intoArray(acc, 1 * PASS);
-            ka1.fma(f1, FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)))
-                    .intoArray(acc, 1 * PASS + FL);
-            kb0.fma(f1, FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)))
-                    .intoArray(acc, 1 * PASS + L);
-            kb1.fma(f1, FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)))
-                    .intoArray(acc, 1 * PASS + L + FL);
-            float dx2 = xd[d2 + b];
-            FloatVector e2 = FloatVector.broadcast(F, dx2), f2 = FloatVector.broadcast(F, dx2 * (-bias[d2 + b] >> 3));
-            ka0.fma(f2, FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)))
-                    .intoArray(acc, 2 * PASS);
-            ka1.fma(f2, FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)))
-                    .intoArray(acc, 2 * PASS + FL);
-            kb0.fma(f2, FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L)))
-                    .intoArray(acc, 2 * PASS + L);
-            kb1.fma(f2, FV.cast(SV.cast(b2).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + L + FL)))
-                    .intoArray(acc, 2 * PASS + L + FL);
+            // the per-block f32 part as q4kx4 runs it (q4kBlockEnd: the same operations in the same order)
+            FV.cast(SV.cast(a0).reinterpretAsFloats()).intoArray(acc, SUMS);
+            FV.cast(SV.cast(b0).reinterpretAsFloats()).intoArray(acc, SUMS + FL);
+            FV.cast(SV.cast(a1).reinterpretAsFloats()).intoArray(acc, SUMS + 2 * FL);
+            FV.cast(SV.cast(b1).reinterpretAsFloats()).intoArray(acc, SUMS + 3 * FL);
+            FV.cast(SV.cast(a2).reinterpretAsFloats()).intoArray(acc, SUMS + 4 * FL);
+            FV.cast(SV.cast(b2).reinterpretAsFloats()).intoArray(acc, SUMS + 5 * FL);
+            q4kBlockEnd(w, ga + hdr + 4 * sa, gb + hdr + 4 * sb, ta, tb, 3, xd, bias, d0, nb, b, acc);
         }
     }
 
@@ -933,39 +898,12 @@ public final class Int8FewTokens {
                 a1 = (n3.mul(x13)).add(a1);
                 b1 = (m3.mul(x13)).add(b1);
             }
-            // A = d·sc and K = dmin·m per row, as KQuantKernels.q4k computes them
-            final long ha = ga + hdr + 4 * sa, hb = gb + hdr + 4 * sb;
-            ShortVector sma = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE)), smb = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));
-            ShortVector sca = sma.and((short) 0xff), mna = sma.lanewise(VectorOperators.LSHR, 8);
-            ShortVector scb = smb.and((short) 0xff), mnb = smb.lanewise(VectorOperators.LSHR, 8);
-            FloatVector aa0 = FV.cast(FloatVector.fromMemorySegment(F, w, ha, LE)).mul(FV.cast(sca.convertShape(VectorOperators.S2F, F, 0)));
-            FloatVector aa1 = FV.cast(FloatVector.fromMemorySegment(F, w, ha + 2 * L, LE)).mul(FV.cast(sca.convertShape(VectorOperators.S2F, F, 1)));
-            FloatVector ab0 = FV.cast(FloatVector.fromMemorySegment(F, w, hb, LE)).mul(FV.cast(scb.convertShape(VectorOperators.S2F, F, 0)));
-            FloatVector ab1 = FV.cast(FloatVector.fromMemorySegment(F, w, hb + 2 * L, LE)).mul(FV.cast(scb.convertShape(VectorOperators.S2F, F, 1)));
-            FloatVector ka0 = aa0.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, ha + 128, LE)).mul(FV.cast(mna.convertShape(VectorOperators.S2F, F, 0))));
-            FloatVector ka1 = aa1.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, ha + 128 + 2 * L, LE)).mul(FV.cast(mna.convertShape(VectorOperators.S2F, F, 1))));
-            FloatVector kb0 = ab0.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, hb + 128, LE)).mul(FV.cast(mnb.convertShape(VectorOperators.S2F, F, 0))));
-            FloatVector kb1 = ab1.mul(8f).sub(FV.cast(FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE)).mul(FV.cast(mnb.convertShape(VectorOperators.S2F, F, 1))));
-            float dx0 = xd[d0 + b];
-            FloatVector e0 = FloatVector.broadcast(F, dx0), f0 = FloatVector.broadcast(F, dx0 * (-bias[d0 + b] >> 3));
-            ka0.fma(f0, FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e0, FloatVector.fromArray(F, acc, 0)))
-                    .intoArray(acc, 0);
-            ka1.fma(f0, FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)))
-                    .intoArray(acc, 0 + FL);
-            kb0.fma(f0, FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)))
-                    .intoArray(acc, 0 + L);
-            kb1.fma(f0, FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)))
-                    .intoArray(acc, 0 + L + FL);
-            float dx1 = xd[d1 + b];
-            FloatVector e1 = FloatVector.broadcast(F, dx1), f1 = FloatVector.broadcast(F, dx1 * (-bias[d1 + b] >> 3));
-            ka0.fma(f1, FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(aa0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)))
-                    .intoArray(acc, 1 * PASS);
-            ka1.fma(f1, FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(aa1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)))
-                    .intoArray(acc, 1 * PASS + FL);
-            kb0.fma(f1, FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(ab0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)))
-                    .intoArray(acc, 1 * PASS + L);
-            kb1.fma(f1, FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(ab1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)))
-                    .intoArray(acc, 1 * PASS + L + FL);
+            // the per-block f32 part as q4kx4 runs it (q4kBlockEnd: the same operations in the same order)
+            FV.cast(SV.cast(a0).reinterpretAsFloats()).intoArray(acc, SUMS);
+            FV.cast(SV.cast(b0).reinterpretAsFloats()).intoArray(acc, SUMS + FL);
+            FV.cast(SV.cast(a1).reinterpretAsFloats()).intoArray(acc, SUMS + 2 * FL);
+            FV.cast(SV.cast(b1).reinterpretAsFloats()).intoArray(acc, SUMS + 3 * FL);
+            q4kBlockEnd(w, ga + hdr + 4 * sa, gb + hdr + 4 * sb, ta, tb, 2, xd, bias, d0, nb, b, acc);
         }
     }
 
