@@ -30,7 +30,10 @@ import java.util.concurrent.ConcurrentHashMap;
  *       ({@link Ops#geluGateFast}, its default), or llama.cpp's f16 table ({@code GGML_GELU_FP16}: the input rounded to
  *       f16, the table's value f16(gelu(x)), ±10 clamps);</li>
  *   <li>{@code double} — not a llama.cpp difference but a control: the dot products summed in double instead of in
- *       f32 left to right, i.e. the same rounding of the activations with only the matmuls' last bits changed.</li>
+ *       f32 left to right, i.e. the same rounding of the activations with only the matmuls' last bits changed;</li>
+ *   <li>{@code order=SEED} — the same kind of control, drawn at random: each dot product summed in f32 from a column
+ *       drawn from (SEED, call, row, token) round to it, so a set of seeds samples the cases' outcomes over orders of
+ *       summation that are all as good as each other (a kernel's choice).</li>
  * </ul>
  * Not emulated: RMSNorm's and softmax's double-precision sums in llama.cpp, its RoPE angle recurrence, and the integer
  * dot products' order of summation (the probe's distance to llama.cpp's own logits says what these leave).
@@ -43,10 +46,11 @@ final class LlamaCppArithmetic implements MatMul {
     /** What each token's input row is rounded to before an f32 dot product with the dequantized weights. */
     enum Act { F32, Q8_0, Q8_0_F16SCALE, Q8_K, F16, BF16 }
 
-    record Switches(Where where, boolean f16Scale, boolean q8k, boolean half, Gelu gelu, boolean doubleSums) {
+    record Switches(Where where, boolean f16Scale, boolean q8k, boolean half, Gelu gelu, boolean doubleSums, long order) {
         static Switches parse(String spec) {
             Where where = Where.LLAMA;
             boolean f16Scale = false, q8k = false, half = false, doubleSums = false;
+            long order = 0;
             Gelu gelu = Gelu.FAST;
             for (String s : spec.split(",")) {
                 s = s.trim();
@@ -57,9 +61,10 @@ final class LlamaCppArithmetic implements MatMul {
                 else if (s.equals("q8k")) q8k = true;
                 else if (s.equals("half")) half = true;
                 else if (s.equals("double")) doubleSums = true;
+                else if (s.startsWith("order=")) order = Long.parseLong(s.substring(6));
                 else throw new IllegalArgumentException("unknown switch: " + s);
             }
-            return new Switches(where, f16Scale, q8k, half, gelu, doubleSums);
+            return new Switches(where, f16Scale, q8k, half, gelu, doubleSums, order);
         }
 
         /** llama.cpp's arithmetic as far as emulated. */
@@ -70,6 +75,8 @@ final class LlamaCppArithmetic implements MatMul {
 
     private final Switches sw;
     private final Map<WeightMatrix, float[]> weights = new ConcurrentHashMap<>();
+    /** Matmul calls so far (they run one after another in a forward): with {@code order=SEED}, part of each dot's start. */
+    private final java.util.concurrent.atomic.AtomicLong calls = new java.util.concurrent.atomic.AtomicLong();
 
     LlamaCppArithmetic(Switches sw) {
         this.sw = sw;
@@ -106,6 +113,7 @@ final class LlamaCppArithmetic implements MatMul {
         float[] wf = weights.computeIfAbsent(w, WeightMatrix::dequantizeAll);
         float[] xq = new float[nTokens * cols];
         Act a = act(w.type(), nTokens);
+        final long call = calls.getAndIncrement();
         for (int t = 0; t < nTokens; t++) fake(a, x, t * cols, xq, t * cols, cols);
         pool.parallelFor(rows, (r0, r1, worker) -> {
             for (int r = r0; r < r1; r++) {
@@ -114,6 +122,15 @@ final class LlamaCppArithmetic implements MatMul {
                         double s = 0;
                         for (int c = 0; c < cols; c++) s += (double) wf[r * cols + c] * xq[t * cols + c];
                         out[t * rows + r] = (float) s;
+                    } else if (sw.order != 0) {
+                        // another f32 order of the same terms: start at a column drawn from (seed, call, row, token)
+                        int k = start(sw.order, call, r, t, cols);
+                        float s = 0;
+                        for (int i = 0; i < cols; i++) {
+                            int c = k + i < cols ? k + i : k + i - cols;
+                            s += wf[r * cols + c] * xq[t * cols + c];
+                        }
+                        out[t * rows + r] = s;
                     } else {
                         float s = 0;
                         for (int c = 0; c < cols; c++) s += wf[r * cols + c] * xq[t * cols + c];
@@ -143,6 +160,15 @@ final class LlamaCppArithmetic implements MatMul {
         }
         matmul(down, g, nTokens, out, pool);
         return true;
+    }
+
+    /** A column in [0, cols) that depends on every argument (SplitMix64's finalizer). */
+    static int start(long seed, long call, int r, int t, int cols) {
+        long z = seed * 0x9E3779B97F4A7C15L + call * 0xBF58476D1CE4E5B9L + r * 0x94D049BB133111EBL + t * 0x2545F4914F6CDD1DL;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        z ^= z >>> 31;
+        return (int) Math.floorMod(z, (long) cols);
     }
 
     private static final float SQRT_2_OVER_PI = 0.79788456080286535587989211986876f;
