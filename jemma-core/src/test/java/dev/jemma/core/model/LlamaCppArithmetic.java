@@ -28,7 +28,8 @@ import java.util.concurrent.ConcurrentHashMap;
  *   <li>{@code half} — F16 / BF16 weights' activations rounded to f16 / bf16 (llama.cpp's vec_dot_type for them);</li>
  *   <li>{@code gelu=exact|fast|table} — the FFN's GELU: f32 tanh (Jemma's {@code --exact}), Jemma's rational tanh
  *       ({@link Ops#geluGateFast}, its default), or llama.cpp's f16 table ({@code GGML_GELU_FP16}: the input rounded to
- *       f16, the table's value f16(gelu(x)), ±10 clamps);</li>
+ *       f16, the table's value f16(gelu(x)), ±10 clamps); {@code gelu=table8}: the table where the down projection's
+ *       activations are int8, the rational tanh elsewhere (the candidate that leaves exact files exact);</li>
  *   <li>{@code double} — not a llama.cpp difference but a control: the dot products summed in double instead of in
  *       f32 left to right, i.e. the same rounding of the activations with only the matmuls' last bits changed;</li>
  *   <li>{@code order=SEED} — the same kind of control, drawn at random: each dot product summed in f32 from a column
@@ -41,7 +42,7 @@ import java.util.concurrent.ConcurrentHashMap;
 final class LlamaCppArithmetic implements MatMul {
     enum Where { LLAMA, JEMMA, NONE }
 
-    enum Gelu { EXACT, FAST, TABLE }
+    enum Gelu { EXACT, FAST, TABLE, TABLE8 }
 
     /** What each token's input row is rounded to before an f32 dot product with the dequantized weights. */
     enum Act { F32, Q8_0, Q8_0_F16SCALE, Q8_K, F16, BF16 }
@@ -148,13 +149,15 @@ final class LlamaCppArithmetic implements MatMul {
         matmul(gateUp, x, nTokens, gateUpOut, pool);
         int n = nTokens * gateUp[0].rows();
         float[] g = gateUpOut[0], u = gateUpOut[1];
-        switch (sw.gelu) {
+        Act downAct = act(down.type(), nTokens);
+        boolean int8Down = downAct == Act.Q8_0 || downAct == Act.Q8_0_F16SCALE || downAct == Act.Q8_K;
+        switch (sw.gelu == Gelu.TABLE8 ? (int8Down ? Gelu.TABLE : Gelu.FAST) : sw.gelu) {
             case EXACT -> Ops.geluGate(g, u, 0, n);
             case FAST -> {
                 // Ops.geluGateFast's lanes are whole rows' worth (ffn is a multiple of 16 in every fixture)
                 Ops.geluGateFast(g, u, 0, n);
             }
-            case TABLE -> {
+            case TABLE, TABLE8 -> {
                 for (int i = 0; i < n; i++) g[i] = geluTable(g[i]) * u[i];
             }
         }
