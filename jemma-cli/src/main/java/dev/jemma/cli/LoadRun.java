@@ -116,6 +116,12 @@ final class LoadRun {
 
     Report run() throws Exception {
         for (int i = 0; i < s.warmup(); i++) one(prompt(-1 - i), s.gen(), false);
+        // a fixed number of requests: every prompt built before the clock starts. Sized with the tokenizer, a 128-token
+        // prompt takes ~130 encodings to build; built by each client just before sending, the first wave's 8 sends were
+        // spread over 36 and 160 ms (per_request's sent_ms, loaded 2-core host), which measured the client and split a
+        // wave that a server would have batched together
+        String[] prompts = s.durationSeconds() > 0 ? null : new String[s.requests()];
+        if (prompts != null) for (int i = 0; i < prompts.length; i++) prompts[i] = prompt(i);
         AtomicInteger next = new AtomicInteger();
         long deadline = s.durationSeconds() > 0 ? System.nanoTime() + (long) (s.durationSeconds() * 1e9) : Long.MAX_VALUE;
         List<Sample> samples = Collections.synchronizedList(new ArrayList<>());
@@ -139,7 +145,7 @@ final class LoadRun {
                         int i = next.getAndIncrement();
                         if (s.durationSeconds() > 0 ? System.nanoTime() >= deadline : i >= s.requests()) return null;
                         boolean hangUp = s.disconnect() > 0 && new Random(s.seed() ^ (i * 0x9E3779B97F4A7C15L)).nextDouble() < s.disconnect();
-                        samples.add(one(prompt(i), s.gen(), hangUp).at(i, client, t0));
+                        samples.add(one(prompts != null ? prompts[i] : prompt(i), s.gen(), hangUp).at(i, client, t0));
                     }
                 }));
             }
