@@ -418,7 +418,7 @@ public final class Engine implements AutoCloseable {
         // cache needs the long prompt's context. Each sized to what it holds: at --parallel 8 nine caches of the long
         // prompt's context were ~90 MB of the 1B's heap in the warm-up, and G1 kept the regions they had touched
         int context = Math.min(contextLength, prompt + 2 * rows + 8);
-        int decodeContext = Math.min(context, plan.size() + 8);
+        int decodeContext = Math.min(context, plan.size() + LONG_WARM_UP_ROUNDS + 8);
         java.util.List<KvCache> caches = new java.util.ArrayList<>();
         for (int i = 0; i < rows; i++) caches.add(model.newCache(decodeContext));
         caches.add(model.newCache(context));
@@ -442,7 +442,17 @@ public final class Engine implements AutoCloseable {
                 caches.get(rows).clear();
             }
             if (round <= LONG_WARM_UP_ROUNDS && longPrompt > maxBatchOf(plan)) {
-                model.forward(dev.jemma.core.model.Batch.builder().tokens(caches.get(rows), tokens, 0, longPrompt, false).build(), logits);
+                // beside decode rows, as a whole prompt joins the streams' step: they come first in the step, so the model's
+                // parts of maxBatch rows split the prompt off its value tiles' 32-key blocks, and a block then spans keys
+                // of the cache and of the call. Run from position 0 alone, every block lay on one side, and C2 compiled
+                // Attention.valueTile6 without the mixed block's path: the first such step while serving trapped
+                // (unstable_if) and recompiled it, four C2 compilations of ~71 MB of arena each on top of the pool
+                // (loaded machine, -Xlog:deoptimization=debug; docs/PERFORMANCE.md "Peak RSS and TTFT at four and eight
+                // streams")
+                dev.jemma.core.model.Batch.Builder b = dev.jemma.core.model.Batch.builder();
+                for (int i = 0; i < rows; i++) b.token(caches.get(i), tokens[i], true);
+                b.tokens(caches.get(rows), tokens, 0, longPrompt, false);
+                model.forward(b.build(), logits);
             }
             for (KvCache c : caches) c.clear();
             // settled: this round's compilations took under 1 % of its time (jemma bench's warm-up rule)
