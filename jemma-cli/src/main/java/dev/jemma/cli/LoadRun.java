@@ -41,8 +41,18 @@ final class LoadRun {
                     double intruderAfterSeconds) {
     }
 
-    /** What one request measured; {@code error} null when it succeeded (a planned disconnect counts as success). */
-    record Sample(long ttftNanos, long[] gapsNanos, int tokens, int promptTokens, boolean disconnected, String error) {
+    /**
+     * What one request measured; {@code error} null when it succeeded (a planned disconnect counts as success).
+     * {@code index} is the request's number (-1 for warm-up and intruding requests), {@code client} the client thread that
+     * sent it, {@code sentNanos} / {@code endNanos} when it was sent and answered, from the run's start: with them a
+     * report names the requests behind its TTFT percentiles and shows which arrived together.
+     */
+    record Sample(int index, int client, long sentNanos, long endNanos, long ttftNanos, long[] gapsNanos, int tokens,
+                  int promptTokens, boolean disconnected, String error) {
+        Sample at(int index, int client, long t0) {
+            return new Sample(index, client, sentNanos - t0, endNanos - t0, ttftNanos, gapsNanos, tokens, promptTokens,
+                    disconnected, error);
+        }
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -106,6 +116,12 @@ final class LoadRun {
 
     Report run() throws Exception {
         for (int i = 0; i < s.warmup(); i++) one(prompt(-1 - i), s.gen(), false);
+        // a fixed number of requests: every prompt built before the clock starts. Sized with the tokenizer, a 128-token
+        // prompt takes ~130 encodings to build; built by each client just before sending, the first wave's 8 sends were
+        // spread over 36 and 160 ms (per_request's sent_ms, loaded 2-core host), which measured the client and split a
+        // wave that a server would have batched together
+        String[] prompts = s.durationSeconds() > 0 ? null : new String[s.requests()];
+        if (prompts != null) for (int i = 0; i < prompts.length; i++) prompts[i] = prompt(i);
         AtomicInteger next = new AtomicInteger();
         long deadline = s.durationSeconds() > 0 ? System.nanoTime() + (long) (s.durationSeconds() * 1e9) : Long.MAX_VALUE;
         List<Sample> samples = Collections.synchronizedList(new ArrayList<>());
@@ -118,17 +134,18 @@ final class LoadRun {
                 String longPrompt = prompt(-1_000_000, s.intruderTokens(), new SplittableRandom(s.seed()));
                 intruder = pool.submit(() -> {
                     Thread.sleep((long) (s.intruderAfterSeconds() * 1000));
-                    return one(longPrompt, 1, false);
+                    return one(longPrompt, 1, false).at(-1, -1, t0);
                 });
             }
             List<Future<?>> clients = new ArrayList<>();
             for (int c = 0; c < s.concurrency(); c++) {
+                int client = c;
                 clients.add(pool.submit(() -> {
                     while (true) {
                         int i = next.getAndIncrement();
                         if (s.durationSeconds() > 0 ? System.nanoTime() >= deadline : i >= s.requests()) return null;
                         boolean hangUp = s.disconnect() > 0 && new Random(s.seed() ^ (i * 0x9E3779B97F4A7C15L)).nextDouble() < s.disconnect();
-                        samples.add(one(prompt(i), s.gen(), hangUp));
+                        samples.add(one(prompts != null ? prompts[i] : prompt(i), s.gen(), hangUp).at(i, client, t0));
                     }
                 }));
             }
@@ -196,7 +213,7 @@ final class LoadRun {
                     last = now;
                     pieces++;
                     if (hangUp && pieces >= Math.max(1, gen / 2)) {
-                        return new Sample(first - sent, Arrays.copyOf(gaps, nGaps), pieces, promptCount, true, null);
+                        return new Sample(-1, -1, sent, System.nanoTime(), first - sent, Arrays.copyOf(gaps, nGaps), pieces, promptCount, true, null);
                     }
                 }
             }
@@ -207,11 +224,13 @@ final class LoadRun {
             return failed("interrupted");
         }
         if (first < 0) return failed("no text generated");
-        return new Sample(first - sent, Arrays.copyOf(gaps, nGaps), reported >= 0 ? reported : pieces, promptCount, false, null);
+        return new Sample(-1, -1, sent, System.nanoTime(), first - sent, Arrays.copyOf(gaps, nGaps), reported >= 0 ? reported : pieces,
+                promptCount, false, null);
     }
 
     private static Sample failed(String why) {
-        return new Sample(0, new long[0], 0, -1, false, why);
+        long now = System.nanoTime();
+        return new Sample(-1, -1, now, now, 0, new long[0], 0, -1, false, why);
     }
 
     /** The samples of a run, its wall time (and the intruding request's sample, or null), summarised. */
@@ -239,6 +258,10 @@ final class LoadRun {
         double[] gapMs() {
             return samples.stream().filter(x -> x.error() == null).flatMapToLong(x -> Arrays.stream(x.gapsNanos()))
                     .mapToDouble(g -> g / 1e6).sorted().toArray();
+        }
+
+        private static double round(double ms) {
+            return Math.round(ms * 10) / 10.0;
         }
 
         /** Nearest-rank percentile of sorted values (NaN when there are none). */
@@ -271,6 +294,20 @@ final class LoadRun {
                 else o.put("intruder_error", intruder.error());
             }
             if (ok() < samples.size()) o.put("first_error", firstError());
+            // every request in the order sent: which ones make the TTFT p95, and whether they arrived with others
+            var each = o.putArray("per_request");
+            samples.stream().sorted(java.util.Comparator.comparingInt(Sample::index)).forEach(x -> {
+                ObjectNode r = each.addObject().put("i", x.index()).put("client", x.client())
+                        .put("sent_ms", round(x.sentNanos() / 1e6)).put("done_ms", round(x.endNanos() / 1e6));
+                if (x.error() == null) {
+                    r.put("ttft_ms", round(x.ttftNanos() / 1e6)).put("tokens", x.tokens());
+                    long[] gaps = x.gapsNanos().clone();
+                    Arrays.sort(gaps);
+                    if (gaps.length > 0) r.put("itl_ms_max", round(gaps[gaps.length - 1] / 1e6));
+                } else {
+                    r.put("error", x.error());
+                }
+            });
             return o;
         }
 

@@ -54,6 +54,20 @@ class LoadTestCommandTest {
         assertThat(j.path("ttft_ms_p50").asDouble()).isPositive();
         assertThat(j.path("ttft_ms_p95").asDouble()).isGreaterThanOrEqualTo(j.path("ttft_ms_p50").asDouble());
         assertThat(j.path("itl_ms_p99").asDouble()).isGreaterThanOrEqualTo(j.path("itl_ms_p50").asDouble());
+        // every request named, in order, each sent by one of the two clients, answered after it was sent; the TTFT p95
+        // of five is the slowest of them (nearest rank), so the report names the request behind it
+        JsonNode each = j.path("per_request");
+        assertThat(each.size()).isEqualTo(5);
+        double slowest = 0;
+        for (int i = 0; i < 5; i++) {
+            JsonNode r = each.path(i);
+            assertThat(r.path("i").asInt()).isEqualTo(i);
+            assertThat(r.path("client").asInt()).isBetween(0, 1);
+            assertThat(r.path("tokens").asInt()).isEqualTo(8);
+            assertThat(r.path("done_ms").asDouble()).isGreaterThan(r.path("sent_ms").asDouble() + r.path("ttft_ms").asDouble() - 0.2);
+            slowest = Math.max(slowest, r.path("ttft_ms").asDouble());
+        }
+        assertThat(slowest).isCloseTo(j.path("ttft_ms_p95").asDouble(), org.assertj.core.data.Offset.offset(0.051));
     }
 
     @Test

@@ -390,6 +390,14 @@ public final class Engine implements AutoCloseable {
         // the JIT's freed compilation arenas (up to ~200 MB for one kernel compilation) back to the OS before the pool
         // takes its memory: glibc keeps them otherwise, and they sat on top of the plan in the serving peak RSS
         NativeHeap.trim();
+        // and the warm-up's heap: its caches and the boxed vectors of code not yet compiled (young collections of ~200 MB
+        // every few tenths of a second) left G1 with a few hundred MB of touched regions, garbage by now. Collected and the
+        // heap shrunk to what is live (the serve flags' MaxHeapFreeRatio) before the pool's caches are allocated, those
+        // regions go back to the OS instead of sitting beside the pool, which G1 otherwise grew the heap for (peak RSS right
+        // after the pool's allocation 1756 MiB against the plan + 200 MB's 1774, before a request; loaded machine,
+        // docs/PERFORMANCE.md "Peak RSS and TTFT at four and eight streams"). Once, at load: a full collection of a heap
+        // that holds little but the model's scratch.
+        System.gc();
         kvPool.allocateAll();
         return rounds[0];
     }
@@ -406,9 +414,14 @@ public final class Engine implements AutoCloseable {
         // plan's prompts (at most 17 keys) never reach; the first long prompt while serving paid that compilation
         int longPrompt = Math.min(LONG_WARM_UP_PROMPT, Math.max(0, contextLength - 2 * rows - 8));
         prompt = Math.max(prompt, longPrompt);
+        // a decode row's cache holds one token per step of a round (it is cleared after each round); only the prompt rows'
+        // cache needs the long prompt's context. Each sized to what it holds: at --parallel 8 nine caches of the long
+        // prompt's context were ~90 MB of the 1B's heap in the warm-up, and G1 kept the regions they had touched
         int context = Math.min(contextLength, prompt + 2 * rows + 8);
+        int decodeContext = Math.min(context, plan.size() + LONG_WARM_UP_ROUNDS + 8);
         java.util.List<KvCache> caches = new java.util.ArrayList<>();
-        for (int i = 0; i <= rows; i++) caches.add(model.newCache(context));
+        for (int i = 0; i < rows; i++) caches.add(model.newCache(decodeContext));
+        caches.add(model.newCache(context));
         int vocab = config.vocabSize();
         int[] tokens = new int[prompt];
         for (int i = 0; i < prompt; i++) tokens[i] = (int) ((1L + 7919L * (i + 1)) % vocab);
@@ -429,7 +442,17 @@ public final class Engine implements AutoCloseable {
                 caches.get(rows).clear();
             }
             if (round <= LONG_WARM_UP_ROUNDS && longPrompt > maxBatchOf(plan)) {
-                model.forward(dev.jemma.core.model.Batch.builder().tokens(caches.get(rows), tokens, 0, longPrompt, false).build(), logits);
+                // beside decode rows, as a whole prompt joins the streams' step: they come first in the step, so the model's
+                // parts of maxBatch rows split the prompt off its value tiles' 32-key blocks, and a block then spans keys
+                // of the cache and of the call. Run from position 0 alone, every block lay on one side, and C2 compiled
+                // Attention.valueTile6 without the mixed block's path: the first such step while serving trapped
+                // (unstable_if) and recompiled it, four C2 compilations of ~71 MB of arena each on top of the pool
+                // (loaded machine, -Xlog:deoptimization=debug; docs/PERFORMANCE.md "Peak RSS and TTFT at four and eight
+                // streams")
+                dev.jemma.core.model.Batch.Builder b = dev.jemma.core.model.Batch.builder();
+                for (int i = 0; i < rows; i++) b.token(caches.get(i), tokens[i], true);
+                b.tokens(caches.get(rows), tokens, 0, longPrompt, false);
+                model.forward(b.build(), logits);
             }
             for (KvCache c : caches) c.clear();
             // settled: this round's compilations took under 1 % of its time (jemma bench's warm-up rule)
