@@ -172,10 +172,10 @@ public final class Int8Gemm {
     private static void f16Scales(MemorySegment w, long t, float[] ds, float[] dm, int o) {
         for (int l0 = 0; l0 < Interleaved.ROWS; l0 += L) {
             ShortVector h = ShortVector.fromMemorySegment(S, w, t + 2 * l0, LE);
-            ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC).intoArray(ds, o + l0);
-            ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC).intoArray(ds, o + l0 + L / 2);
+            FV.cast(((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC)).intoArray(ds, o + l0);
+            FV.cast(((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC)).intoArray(ds, o + l0 + L / 2);
         }
         Arrays.fill(dm, o, o + 32, 0f);
     }
@@ -220,11 +220,12 @@ public final class Int8Gemm {
                 for (int k = 0; k < 11; k++) {
                     ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * k + 2 * l0, LE);
                     int ln = lane + l0;
-                    v.and((short) 31).sub((short) 16).intoArray(wt, (base + Interleaved.q5Column(k, 0)) * ROWS + ln);
-                    v.lanewise(VectorOperators.LSHR, 5).and((short) 31).sub((short) 16)
+                    // stores on exact-class vectors, as in quads
+                    SV.cast(v.and((short) 31).sub((short) 16)).intoArray(wt, (base + Interleaved.q5Column(k, 0)) * ROWS + ln);
+                    SV.cast(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).sub((short) 16))
                             .intoArray(wt, (base + Interleaved.q5Column(k, 1)) * ROWS + ln);
                     // vector 5 holds only columns 15 and 31
-                    if (k != 5) v.lanewise(VectorOperators.LSHR, 10).sub((short) 16).intoArray(wt, (base + Interleaved.q5Column(k, 2)) * ROWS + ln);
+                    if (k != 5) SV.cast(v.lanewise(VectorOperators.LSHR, 10).sub((short) 16)).intoArray(wt, (base + Interleaved.q5Column(k, 2)) * ROWS + ln);
                 }
             }
         }
@@ -237,10 +238,15 @@ public final class Int8Gemm {
                 // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved)
                 ShortVector v = ShortVector.fromMemorySegment(S, w, q + 64L * qd + 2 * l0, LE);
                 int c = base + 2 * qd, ln = lane + l0;
-                v.and((short) 0xF).sub((short) 8).intoArray(wt, c * ROWS + ln);
-                v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).sub((short) 8).intoArray(wt, (c + 16) * ROWS + ln);
-                v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).sub((short) 8).intoArray(wt, (c + 1) * ROWS + ln);
-                v.lanewise(VectorOperators.LSHR, 12).sub((short) 8).intoArray(wt, (c + 17) * ROWS + ln);
+                // each result cast to its exact class before the store: a lanewise call C2 inlines late leaves the
+                // store's receiver typed ShortVector, and intoArray then bound by the JVM-wide profile (Short256Vector,
+                // from the quantizer's half-width stores) failed to intrinsify — the decoded vector boxed, 640 bytes per
+                // call, in about half of the GEMM harness's JVMs and one whole-model JVM in ten, which then spent ~25 %
+                // more CPU per prompt token (docs/PERFORMANCE.md, "512-bit Q4_0 prompts, fourth pass")
+                SV.cast(v.and((short) 0xF).sub((short) 8)).intoArray(wt, c * ROWS + ln);
+                SV.cast(v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).sub((short) 8)).intoArray(wt, (c + 16) * ROWS + ln);
+                SV.cast(v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).sub((short) 8)).intoArray(wt, (c + 1) * ROWS + ln);
+                SV.cast(v.lanewise(VectorOperators.LSHR, 12).sub((short) 8)).intoArray(wt, (c + 17) * ROWS + ln);
             }
         }
     }
@@ -398,7 +404,8 @@ public final class Int8Gemm {
      * for 32-column spans (Q4_0, Q4_K): 24 accumulators, 2 weight vectors and a broadcast in AVX-512's 32 registers, so
      * each weight load serves 12 tokens and a broadcast's share of the multiplies is unchanged. One core, the tile loops
      * alone on an L1-resident tile (loaded machine, docs/PERFORMANCE.md "512-bit Q4_0 prompts, fourth pass"): 158–162 vs
-     * 147–150 G multiply-adds/s for {@link #tile6}. The decoded tile and the work items stay those of the pairs (the
+     * 147–150 G multiply-adds/s for {@link #tile6}, and the 1B's GEMMs 5–14 % ahead in 21 of 24 alternated pairs (the whole
+     * step was not resolvable at that load: {@code -Djemma.int8Tile12=false} is the quiet A/B). The decoded tile and the work items stay those of the pairs (the
      * 128-row quads, which halved broadcasts instead, doubled both and lost at two threads). Each six tokens' sums are
      * scaled by {@link #scale6} as {@link #tile6} scales them: the same integers and operations, so the same bits.
      */
