@@ -21,7 +21,7 @@ import java.util.Arrays;
  *
  * <p>Two groups (64 rows) are decoded at a time to a 16-bit tile of signed quants ({@code wt[c·64 + r]}: n − 8 for
  * Q4_0 / Q4_K, n − 16 for Q5_0) with per-row, per-block scales A and B; every token of the batch then runs against
- * it 4 at a time (6 at 512 bits, {@link #TILE_TOKENS}): per column two weight vectors, one broadcast activation per token, 8 16-bit multiplies and 8 adds
+ * it 4 at a time (12 or 6 at 512 bits, {@link #tile12}, {@link #TILE_TOKENS}): per column two weight vectors, one broadcast activation per token, 8 16-bit multiplies and 8 adds
  * into 8 accumulators. At the end of each span of columns the 16-bit sums S are widened to f32 and added as
  * dx·(A·S + B·Σx) into a per-token f32 sum (A = d, B = 0 for Q4_0 / Q5_0; A = d·sc, B = 8A − dmin·m for Q4_K).
  * The 16-bit sums are exact: Σ (n − 8)·x over 32 columns lies within ±32512 (|x| ≤ 127); a Q5_0 value (n − 16) can
@@ -82,6 +82,17 @@ public final class Int8Gemm {
      * whole-model gain was not resolvable on the loaded machine it was measured on.
      */
     static final int TILE_TOKENS = VectorWidth.BITS >= 512 && Integer.getInteger("jemma.int8Tile", 6) == 6 ? 6 : 4;
+    /**
+     * Whether 512-bit batches of Q4_0 / Q4_K take 12 tokens per pass ({@link #tile12}); {@code -Djemma.int8Tile12=false}
+     * (or {@link #twelveTokenTiles} in one JVM) keeps 6, for A/B runs on one jar.
+     */
+    private static boolean twelve = !"false".equals(System.getProperty("jemma.int8Tile12"));
+
+    /** Sets {@link #twelve} for the calls that follow (a benchmark's A/B in one JVM). */
+    static void twelveTokenTiles(boolean on) {
+        twelve = on;
+    }
+
     /** Where in {@code sums} a block's second 16-column half goes (Q5_0): after the first half's tokens × 64 rows. */
     static final int HALF = TILE_TOKENS * ROWS;
     /** 16-bit sums held at once: a Q5_0 block's two halves. */
@@ -129,6 +140,9 @@ public final class Int8Gemm {
                     else decodeQ4(w, gOff, c0 / 32, nc / 32, s.w, s.d, s.m, half * Interleaved.ROWS);
                 }
                 int t = 0;
+                // 12 tokens (two of qi's 6-row groups) per pass where a block is one span (Q4_0, Q4_K)
+                if (TILE_TOKENS == 6 && twelve && span == 32)
+                    for (; t + 12 <= n; t += 12) tile12(s.w, s.d, nc, xi, x.d, t * cols + 6 * c0, 6 * cols, t * nb + c0 / 32, nb, acc, ACC_PAD + t * ROWS, s.sums);
                 if (TILE_TOKENS == 6)
                     for (; t + 6 <= n; t += 6) tile6(s.w, s.d, nc, span, xi, x.d, t * cols + 6 * c0, t * nb + c0 / 32, nb, acc, ACC_PAD + t * ROWS, s.sums);
                 if (TILE_TOKENS == 4)
@@ -158,10 +172,10 @@ public final class Int8Gemm {
     private static void f16Scales(MemorySegment w, long t, float[] ds, float[] dm, int o) {
         for (int l0 = 0; l0 < Interleaved.ROWS; l0 += L) {
             ShortVector h = ShortVector.fromMemorySegment(S, w, t + 2 * l0, LE);
-            ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC).intoArray(ds, o + l0);
-            ((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC).intoArray(ds, o + l0 + L / 2);
+            FV.cast(((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC)).intoArray(ds, o + l0);
+            FV.cast(((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC)).intoArray(ds, o + l0 + L / 2);
         }
         Arrays.fill(dm, o, o + 32, 0f);
     }
@@ -206,11 +220,12 @@ public final class Int8Gemm {
                 for (int k = 0; k < 11; k++) {
                     ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * k + 2 * l0, LE);
                     int ln = lane + l0;
-                    v.and((short) 31).sub((short) 16).intoArray(wt, (base + Interleaved.q5Column(k, 0)) * ROWS + ln);
-                    v.lanewise(VectorOperators.LSHR, 5).and((short) 31).sub((short) 16)
+                    // stores on exact-class vectors, as in quads
+                    SV.cast(v.and((short) 31).sub((short) 16)).intoArray(wt, (base + Interleaved.q5Column(k, 0)) * ROWS + ln);
+                    SV.cast(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).sub((short) 16))
                             .intoArray(wt, (base + Interleaved.q5Column(k, 1)) * ROWS + ln);
                     // vector 5 holds only columns 15 and 31
-                    if (k != 5) v.lanewise(VectorOperators.LSHR, 10).sub((short) 16).intoArray(wt, (base + Interleaved.q5Column(k, 2)) * ROWS + ln);
+                    if (k != 5) SV.cast(v.lanewise(VectorOperators.LSHR, 10).sub((short) 16)).intoArray(wt, (base + Interleaved.q5Column(k, 2)) * ROWS + ln);
                 }
             }
         }
@@ -223,10 +238,15 @@ public final class Int8Gemm {
                 // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved)
                 ShortVector v = ShortVector.fromMemorySegment(S, w, q + 64L * qd + 2 * l0, LE);
                 int c = base + 2 * qd, ln = lane + l0;
-                v.and((short) 0xF).sub((short) 8).intoArray(wt, c * ROWS + ln);
-                v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).sub((short) 8).intoArray(wt, (c + 16) * ROWS + ln);
-                v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).sub((short) 8).intoArray(wt, (c + 1) * ROWS + ln);
-                v.lanewise(VectorOperators.LSHR, 12).sub((short) 8).intoArray(wt, (c + 17) * ROWS + ln);
+                // each result cast to its exact class before the store: a lanewise call C2 inlines late leaves the
+                // store's receiver typed ShortVector, and intoArray then bound by the JVM-wide profile (Short256Vector,
+                // from the quantizer's half-width stores) failed to intrinsify — the decoded vector boxed, 640 bytes per
+                // call, in about half of the GEMM harness's JVMs and one whole-model JVM in ten, which then spent ~25 %
+                // more CPU per prompt token (docs/PERFORMANCE.md, "512-bit Q4_0 prompts, fourth pass")
+                SV.cast(v.and((short) 0xF).sub((short) 8)).intoArray(wt, c * ROWS + ln);
+                SV.cast(v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).sub((short) 8)).intoArray(wt, (c + 16) * ROWS + ln);
+                SV.cast(v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).sub((short) 8)).intoArray(wt, (c + 1) * ROWS + ln);
+                SV.cast(v.lanewise(VectorOperators.LSHR, 12).sub((short) 8)).intoArray(wt, (c + 17) * ROWS + ln);
             }
         }
     }
@@ -374,8 +394,98 @@ public final class Int8Gemm {
                 SV.cast(b5).intoArray(sums, so + 5 * ROWS + L);
             }
           }
-            if (span == 32) scale6(sums, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
+            if (span == 32) scale6(sums, SUMS_PAD, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
             else scaleHalves(sums, 6, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
+        }
+    }
+
+    /**
+     * {@link #tile6} for twelve tokens, two of {@link QuantizedActivations#qi}'s 6-row groups (the second at x6[xo + g2 ..]),
+     * for 32-column spans (Q4_0, Q4_K): 24 accumulators, 2 weight vectors and a broadcast in AVX-512's 32 registers, so
+     * each weight load serves 12 tokens and a broadcast's share of the multiplies is unchanged. One core, the tile loops
+     * alone on an L1-resident tile (loaded machine, docs/PERFORMANCE.md "512-bit Q4_0 prompts, fourth pass"): 158–162 vs
+     * 147–150 G multiply-adds/s for {@link #tile6}, and the 1B's GEMMs 5–14 % ahead in 21 of 24 alternated pairs (the whole
+     * step was not resolvable at that load: {@code -Djemma.int8Tile12=false} is the quiet A/B). The decoded tile and the work items stay those of the pairs (the
+     * 128-row quads, which halved broadcasts instead, doubled both and lost at two threads). Each six tokens' sums are
+     * scaled by {@link #scale6} as {@link #tile6} scales them: the same integers and operations, so the same bits.
+     */
+    static void tile12(short[] wt, float[] ds, int nc, short[] x6, float[] xd, int xo, int g2, int xdo,
+                       int nb, float[] acc, int ao, short[] sums) {
+        for (int c0 = 0; c0 < nc; c0 += 32) {
+            for (int r = 0; r < ROWS; r += 2 * L) {
+                ShortVector a0 = ShortVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+                ShortVector b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0;
+                ShortVector e0 = a0, e1 = a0, e2 = a0, e3 = a0, e4 = a0, e5 = a0;
+                ShortVector f0 = a0, f1 = a0, f2 = a0, f3 = a0, f4 = a0, f5 = a0;
+                for (int c = c0, end = c0 + 32, i = xo + 6 * c; c < end; c++, i += 6) {
+                    ShortVector w0 = ShortVector.fromArray(S, wt, c * ROWS + r);
+                    ShortVector w1 = ShortVector.fromArray(S, wt, c * ROWS + r + L);
+                    ShortVector v0 = ShortVector.broadcast(S, x6[i]);
+                    a0 = (w0.mul(v0)).add(a0);
+                    b0 = (w1.mul(v0)).add(b0);
+                    ShortVector v1 = ShortVector.broadcast(S, x6[i + 1]);
+                    a1 = (w0.mul(v1)).add(a1);
+                    b1 = (w1.mul(v1)).add(b1);
+                    ShortVector v2 = ShortVector.broadcast(S, x6[i + 2]);
+                    a2 = (w0.mul(v2)).add(a2);
+                    b2 = (w1.mul(v2)).add(b2);
+                    ShortVector v3 = ShortVector.broadcast(S, x6[i + 3]);
+                    a3 = (w0.mul(v3)).add(a3);
+                    b3 = (w1.mul(v3)).add(b3);
+                    ShortVector v4 = ShortVector.broadcast(S, x6[i + 4]);
+                    a4 = (w0.mul(v4)).add(a4);
+                    b4 = (w1.mul(v4)).add(b4);
+                    ShortVector v5 = ShortVector.broadcast(S, x6[i + 5]);
+                    a5 = (w0.mul(v5)).add(a5);
+                    b5 = (w1.mul(v5)).add(b5);
+                    int k = i + g2;
+                    ShortVector u0 = ShortVector.broadcast(S, x6[k]);
+                    e0 = (w0.mul(u0)).add(e0);
+                    f0 = (w1.mul(u0)).add(f0);
+                    ShortVector u1 = ShortVector.broadcast(S, x6[k + 1]);
+                    e1 = (w0.mul(u1)).add(e1);
+                    f1 = (w1.mul(u1)).add(f1);
+                    ShortVector u2 = ShortVector.broadcast(S, x6[k + 2]);
+                    e2 = (w0.mul(u2)).add(e2);
+                    f2 = (w1.mul(u2)).add(f2);
+                    ShortVector u3 = ShortVector.broadcast(S, x6[k + 3]);
+                    e3 = (w0.mul(u3)).add(e3);
+                    f3 = (w1.mul(u3)).add(f3);
+                    ShortVector u4 = ShortVector.broadcast(S, x6[k + 4]);
+                    e4 = (w0.mul(u4)).add(e4);
+                    f4 = (w1.mul(u4)).add(f4);
+                    ShortVector u5 = ShortVector.broadcast(S, x6[k + 5]);
+                    e5 = (w0.mul(u5)).add(e5);
+                    f5 = (w1.mul(u5)).add(f5);
+                }
+                int so = SUMS_PAD + r;
+                SV.cast(a0).intoArray(sums, so);
+                SV.cast(b0).intoArray(sums, so + L);
+                SV.cast(a1).intoArray(sums, so + ROWS);
+                SV.cast(b1).intoArray(sums, so + ROWS + L);
+                SV.cast(a2).intoArray(sums, so + 2 * ROWS);
+                SV.cast(b2).intoArray(sums, so + 2 * ROWS + L);
+                SV.cast(a3).intoArray(sums, so + 3 * ROWS);
+                SV.cast(b3).intoArray(sums, so + 3 * ROWS + L);
+                SV.cast(a4).intoArray(sums, so + 4 * ROWS);
+                SV.cast(b4).intoArray(sums, so + 4 * ROWS + L);
+                SV.cast(a5).intoArray(sums, so + 5 * ROWS);
+                SV.cast(b5).intoArray(sums, so + 5 * ROWS + L);
+                SV.cast(e0).intoArray(sums, so + 6 * ROWS);
+                SV.cast(f0).intoArray(sums, so + 6 * ROWS + L);
+                SV.cast(e1).intoArray(sums, so + 7 * ROWS);
+                SV.cast(f1).intoArray(sums, so + 7 * ROWS + L);
+                SV.cast(e2).intoArray(sums, so + 8 * ROWS);
+                SV.cast(f2).intoArray(sums, so + 8 * ROWS + L);
+                SV.cast(e3).intoArray(sums, so + 9 * ROWS);
+                SV.cast(f3).intoArray(sums, so + 9 * ROWS + L);
+                SV.cast(e4).intoArray(sums, so + 10 * ROWS);
+                SV.cast(f4).intoArray(sums, so + 10 * ROWS + L);
+                SV.cast(e5).intoArray(sums, so + 11 * ROWS);
+                SV.cast(f5).intoArray(sums, so + 11 * ROWS + L);
+            }
+            scale6(sums, SUMS_PAD, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
+            scale6(sums, SUMS_PAD + 6 * ROWS, ds, (c0 >> 5) * ROWS, xd, xdo + 6 * nb + (c0 >> 5), nb, acc, ao + 6 * ROWS);
         }
     }
 
@@ -419,11 +529,11 @@ public final class Int8Gemm {
      * 512 bits, loaded machine: the tile loop with the 4-token form unrolled so read 86–105 vs 83–87 G multiply-adds/s).
      * The same operations per element as {@link #scaleSums}, so the same bits.
      */
-    static void scale6(short[] sums, float[] ds, int so, float[] xd, int xb, int nb, float[] acc, int ao) {
+    static void scale6(short[] sums, int sp, float[] ds, int so, float[] xd, int xb, int nb, float[] acc, int ao) {
         float s0 = xd[xb], s1 = xd[xb + nb], s2 = xd[xb + 2 * nb], s3 = xd[xb + 3 * nb], s4 = xd[xb + 4 * nb], s5 = xd[xb + 5 * nb];
         for (int r = 0; r < ROWS; r += FL) {
             FloatVector d = FloatVector.fromArray(F, ds, so + r);
-            int o = ao + r, p = SUMS_PAD + r;
+            int o = ao + r, p = sp + r;
             ((FloatVector) ShortVector.fromArray(SH, sums, p).convertShape(VectorOperators.S2F, F, 0))
                     .fma(d.mul(s0), FloatVector.fromArray(F, acc, o)).intoArray(acc, o);
             ((FloatVector) ShortVector.fromArray(SH, sums, p + ROWS).convertShape(VectorOperators.S2F, F, 0))

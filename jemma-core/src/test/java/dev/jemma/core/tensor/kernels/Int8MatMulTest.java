@@ -340,14 +340,15 @@ class Int8MatMulTest {
     }
 
     /**
-     * A token's output is the same bits whichever register tile ran it (6 tokens at 512 bits, 4, or 1 for the last
-     * ones): the integer block sums are exact and each is scaled by the same operations. 13 tokens = 6 + 6 + 1 at 512
-     * bits, 4 + 4 + 4 + 1 below (16: 6 + 6 + 4, 4 × 4); each token is compared with a call on that token alone (the
-     * 1-token tile). 200 rows end in a partial pair.
+     * A token's output is the same bits whichever register tile ran it (12 or 6 tokens at 512 bits, 4, or 1 for the last
+     * ones): the integer block sums are exact and each is scaled by the same operations. At 512 bits 13 tokens = 12 + 1
+     * for Q4_0 / Q4_K (6 + 6 + 1 for Q5_0), 16 = 12 + 4, 19 = 12 + 6 + 1, 29 = 12 + 12 + 4 + 1; below, 4-token tiles and
+     * the rest; each token is compared with a call on that token alone (the 1-token tile). 200 rows end in a partial pair.
      */
-    @ParameterizedTest(name = "{0} {1}x{2}, {3} tokens: 6-, 4- and 1-token tiles agree bit for bit")
+    @ParameterizedTest(name = "{0} {1}x{2}, {3} tokens: 12-, 6-, 4- and 1-token tiles agree bit for bit")
     @CsvSource({"Q4_0, 96, 160, 13", "Q5_0, 96, 160, 13", "Q4_K, 70, 512, 13", "Q4_0, 200, 160, 13", "Q4_0, 200, 160, 16",
-            "Q4_0, 320, 96, 13", "Q4_K, 256, 512, 13", "Q4_K, 256, 512, 16"})
+            "Q4_0, 320, 96, 13", "Q4_K, 256, 512, 13", "Q4_K, 256, 512, 16", "Q4_0, 200, 160, 19", "Q4_0, 96, 160, 29",
+            "Q4_K, 70, 512, 29", "Q5_0, 96, 160, 19"})
     void everyTileGivesATokenTheSameBits(GgmlType type, int rows, int cols, int n) {
         Assumptions.assumeTrue(VectorWidth.ENABLED, "needs vector kernels");
         tilesAgree(type, rows, cols, n);

@@ -137,7 +137,9 @@ class KernelAllocationTest {
         Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         Assumptions.assumeTrue(threads.isThreadAllocatedMemorySupported());
-        int rows = 256, n = 9;
+        // 23 tokens: at 512 bits 12 + 6 + 4 + 1 for Q4_0 / Q4_K (6 + 6 + 6 + 4 + 1 for Q5_0), 5 × 4 + 3 × 1 below, so
+        // that every register tile runs
+        int rows = 256, n = 23;
         WeightMatrix w = mapped(Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 7)));
         Random rnd = new Random(1);
         float[] x = new float[n * cols];
