@@ -20,8 +20,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * 40-token prompt ({@link ModelSteps}), so that every kernel is compiled from the mixed profile real use gives it, not
  * from one shape. The build runs it at 512, 256 and 128 bits (jemma-core's kernel-allocation, width-256 and width-128
  * executions), since the last kernels found boxed in such a JVM were fixed: Int8FewTokens.q6kx2 (about 1 JVM in 10 at 512
- * bits) and Int8Gemm.quads (every loaded JVM's 40-token Q4_0 prompt, 2.1 MB per call; docs/PERFORMANCE.md, "The last
- * boxed kernels"). {@link ModelJitBailoutTest} checks the part that does not depend on the JVM's luck.
+ * bits) and Int8Gemm.quads (a 40-token Q4_0 prompt at 2.1 MB per call; in Int8KernelSpeed 7 of 7 loaded JVMs;
+ * docs/PERFORMANCE.md, "The last boxed kernels"). {@link ModelJitBailoutTest} checks the part that does not depend on the JVM's luck.
  * <p>
  * What a compiled step may allocate: the model's own per-call objects (the {@link Batch} and its row lists, per-call
  * bookkeeping) — measured 2.5-3.4 KB for a decode or 4-row step and 6.8 KB for the 40-token prompt at 512 bits (the
