@@ -64,7 +64,8 @@ public final class Int8FewTokens {
     static final int BLOCK = L >= 32 ? 8 : 4;
     /**
      * Where in the scratch ({@code acc}) a pass's 16-bit sum vectors (two per token) wait for its per-block f32 part
-     * ({@link #q4kBlockEnd}, {@link Q4WidePasses}' blockEnd): past every pass's f32 sums.
+     * ({@link #q4kBlockEnd}, {@link Q4WidePasses}' blockEnd), and a Q6_K pass's sub-block f32 sums for its scaling
+     * ({@link #q6kx2Sums}: 8 vectors): past every pass's f32 sums.
      */
     static final int SUMS = BLOCK * PASS;
     /** The most tokens any call takes here ({@link #maxTokens} of every type and width is at most this). */
@@ -1195,6 +1196,11 @@ public final class Int8FewTokens {
      * one-slice arithmetic (the widths where it runs): per token and sub-tile four exact 16-bit sums of 8 columns (from the
      * start values −32·Σx), lo = 0 + the first sub-block's two in f32 and hi = 0 + the second's (exact integers), then
      * acc = (lo·(d·sa) + hi·(d·sb))·dx + acc, its operations in its order.
+     *
+     * <p>Each sub-block's f32 sums come from {@link #q6kx2Sums}, one call per sub-block, through the scratch past the pass's
+     * f32 sums ({@link #SUMS}: lo, then hi): when a loop over the two sub-blocks chose between the lo and hi accumulators
+     * ({@code if (part == 0) lo… else hi…}), C2 now and then compiled the conversions of the 16-bit sums as calls, boxing
+     * them (3.1 MB per 4-row step at 512 bits in about 1 JVM of 10; docs/PERFORMANCE.md, "The last boxed kernels").
      */
     private static void q6kx2(MemorySegment w, long g, int sl, int nb, short[] xq, float[] xd, short[] bias, int cols, int t,
                               float[] acc) {
@@ -1208,63 +1214,75 @@ public final class Int8FewTokens {
             for (int j = 0; j < 8; j++) {
                 final long tile = h - 2L * sl + KQuantInterleaved.Q6K_HEADER + (long) j * KQuantInterleaved.Q6K_SUB;
                 final int b = 8 * sb + j, c = 32 * b;
-                FloatVector lo0a = FloatVector.zero(F), lo0b = lo0a, hi0a = lo0a, hi0b = lo0a;
-                FloatVector lo1a = FloatVector.zero(F), lo1b = lo1a, hi1a = lo1a, hi1b = lo1a;
-                for (int part = 0; part < 2; part++) { // sub-block 0 (columns 0..15, lo), then 1 (16..31, hi)
-                    for (int half = 0; half < 2; half++) {
-                        ShortVector p0 = ShortVector.broadcast(S, bias[4 * (d0 + b) + 2 * part + half]);
-                        ShortVector p1 = ShortVector.broadcast(S, bias[4 * (d1 + b) + 2 * part + half]);
-                        ShortVector w0 = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 64 + 192L * half + 384L * part, LE));
-                        ShortVector w1 = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 64 + 192L * half + 384L * part + 64, LE));
-                        ShortVector w2 = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 64 + 192L * half + 384L * part + 128, LE));
-                        ShortVector q0 = w0.and((short) 63);
-                        p0 = (q0.mul(xq[x0 + c + 8 * half + 16 * part + 0])).add(p0);
-                        p1 = (q0.mul(xq[x1 + c + 8 * half + 16 * part + 0])).add(p1);
-                        q0 = w0.lanewise(VectorOperators.LSHR, 6).and((short) 63);
-                        p0 = (q0.mul(xq[x0 + c + 8 * half + 16 * part + 1])).add(p0);
-                        p1 = (q0.mul(xq[x1 + c + 8 * half + 16 * part + 1])).add(p1);
-                        q0 = w0.lanewise(VectorOperators.LSHR, 12).or(w2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30));
-                        p0 = (q0.mul(xq[x0 + c + 8 * half + 16 * part + 2])).add(p0);
-                        p1 = (q0.mul(xq[x1 + c + 8 * half + 16 * part + 2])).add(p1);
-                        q0 = w1.and((short) 63);
-                        p0 = (q0.mul(xq[x0 + c + 8 * half + 16 * part + 3])).add(p0);
-                        p1 = (q0.mul(xq[x1 + c + 8 * half + 16 * part + 3])).add(p1);
-                        q0 = w1.lanewise(VectorOperators.LSHR, 6).and((short) 63);
-                        p0 = (q0.mul(xq[x0 + c + 8 * half + 16 * part + 4])).add(p0);
-                        p1 = (q0.mul(xq[x1 + c + 8 * half + 16 * part + 4])).add(p1);
-                        q0 = w1.lanewise(VectorOperators.LSHR, 12).or(w2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30));
-                        p0 = (q0.mul(xq[x0 + c + 8 * half + 16 * part + 5])).add(p0);
-                        p1 = (q0.mul(xq[x1 + c + 8 * half + 16 * part + 5])).add(p1);
-                        q0 = w2.and((short) 63);
-                        p0 = (q0.mul(xq[x0 + c + 8 * half + 16 * part + 6])).add(p0);
-                        p1 = (q0.mul(xq[x1 + c + 8 * half + 16 * part + 6])).add(p1);
-                        q0 = w2.lanewise(VectorOperators.LSHR, 6).and((short) 63);
-                        p0 = (q0.mul(xq[x0 + c + 8 * half + 16 * part + 7])).add(p0);
-                        p1 = (q0.mul(xq[x1 + c + 8 * half + 16 * part + 7])).add(p1);
-                        if (part == 0) {
-                            lo0a = FV.cast(SV.cast(p0).convertShape(VectorOperators.S2F, F, 0)).add(lo0a);
-                            lo0b = FV.cast(SV.cast(p0).convertShape(VectorOperators.S2F, F, 1)).add(lo0b);
-                            lo1a = FV.cast(SV.cast(p1).convertShape(VectorOperators.S2F, F, 0)).add(lo1a);
-                            lo1b = FV.cast(SV.cast(p1).convertShape(VectorOperators.S2F, F, 1)).add(lo1b);
-                        } else {
-                            hi0a = FV.cast(SV.cast(p0).convertShape(VectorOperators.S2F, F, 0)).add(hi0a);
-                            hi0b = FV.cast(SV.cast(p0).convertShape(VectorOperators.S2F, F, 1)).add(hi0b);
-                            hi1a = FV.cast(SV.cast(p1).convertShape(VectorOperators.S2F, F, 0)).add(hi1a);
-                            hi1b = FV.cast(SV.cast(p1).convertShape(VectorOperators.S2F, F, 1)).add(hi1b);
-                        }
-                    }
-                }
+                // sub-block 0 (columns 0..15) to lo, then 1 (16..31) to hi
+                q6kx2Sums(w, tile + 64, xq, x0 + c, x1 + c, bias, 4 * (d0 + b), 4 * (d1 + b), acc, SUMS);
+                q6kx2Sums(w, tile + 64 + 384, xq, x0 + c + 16, x1 + c + 16, bias, 4 * (d0 + b) + 2, 4 * (d1 + b) + 2, acc, SUMS + 4 * FL);
+                FloatVector lo0a = FV.cast(FloatVector.fromArray(F, acc, SUMS)), lo0b = FV.cast(FloatVector.fromArray(F, acc, SUMS + FL));
+                FloatVector lo1a = FV.cast(FloatVector.fromArray(F, acc, SUMS + 2 * FL)), lo1b = FV.cast(FloatVector.fromArray(F, acc, SUMS + 3 * FL));
+                FloatVector hi0a = FV.cast(FloatVector.fromArray(F, acc, SUMS + 4 * FL)), hi0b = FV.cast(FloatVector.fromArray(F, acc, SUMS + 5 * FL));
+                FloatVector hi1a = FV.cast(FloatVector.fromArray(F, acc, SUMS + 6 * FL)), hi1b = FV.cast(FloatVector.fromArray(F, acc, SUMS + 7 * FL));
                 ShortVector sm = SV.cast(ShortVector.fromMemorySegment(S, w, tile, LE));
                 ShortVector s1 = sm.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8), s2 = sm.lanewise(VectorOperators.ASHR, 8);
                 FloatVector aa = da.mul(FV.cast(s1.convertShape(VectorOperators.S2F, F, 0))), ab = db.mul(FV.cast(s1.convertShape(VectorOperators.S2F, F, 1)));
                 FloatVector ba = da.mul(FV.cast(s2.convertShape(VectorOperators.S2F, F, 0))), bb = db.mul(FV.cast(s2.convertShape(VectorOperators.S2F, F, 1)));
                 FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-                FV.cast(lo0a).mul(aa).add(FV.cast(hi0a).mul(ba)).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-                FV.cast(lo0b).mul(ab).add(FV.cast(hi0b).mul(bb)).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+                lo0a.mul(aa).add(hi0a.mul(ba)).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+                lo0b.mul(ab).add(hi0b.mul(bb)).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
                 FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-                FV.cast(lo1a).mul(aa).add(FV.cast(hi1a).mul(ba)).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-                FV.cast(lo1b).mul(ab).add(FV.cast(hi1b).mul(bb)).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+                lo1a.mul(aa).add(hi1a.mul(ba)).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+                lo1b.mul(ab).add(hi1b.mul(bb)).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
             }
         }
+    }
+
+    /**
+     * One sub-block (16 columns from xq[xa] for token t, xq[xb] for t + 1; its 6-bit weights from byte {@code p}) of a
+     * {@link #q6kx2} pass: per token two exact 16-bit sums of 8 columns from the bias start values (bias[ba + half],
+     * bias[bb + half]), added in f32 from 0 as {@link KQuantKernels#q6k} does, left at acc[at ..] (token t's two row
+     * vectors, then t + 1's).
+     */
+    private static void q6kx2Sums(MemorySegment w, long p, short[] xq, int xa, int xb, short[] bias, int ba, int bb, float[] acc,
+                                  int at) {
+        FloatVector s0a = FloatVector.zero(F), s0b = s0a, s1a = s0a, s1b = s0a;
+        for (int half = 0; half < 2; half++) { // columns 8·half .. 8·half + 7; only s0a..s1b are carried
+            final int c0 = xa + 8 * half, c1 = xb + 8 * half;
+            ShortVector p0 = ShortVector.broadcast(S, bias[ba + half]);
+            ShortVector p1 = ShortVector.broadcast(S, bias[bb + half]);
+            ShortVector w0 = SV.cast(ShortVector.fromMemorySegment(S, w, p + 192L * half, LE));
+            ShortVector w1 = SV.cast(ShortVector.fromMemorySegment(S, w, p + 192L * half + 64, LE));
+            ShortVector w2 = SV.cast(ShortVector.fromMemorySegment(S, w, p + 192L * half + 128, LE));
+            ShortVector q0 = w0.and((short) 63);
+            p0 = (q0.mul(xq[c0])).add(p0);
+            p1 = (q0.mul(xq[c1])).add(p1);
+            q0 = w0.lanewise(VectorOperators.LSHR, 6).and((short) 63);
+            p0 = (q0.mul(xq[c0 + 1])).add(p0);
+            p1 = (q0.mul(xq[c1 + 1])).add(p1);
+            q0 = w0.lanewise(VectorOperators.LSHR, 12).or(w2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30));
+            p0 = (q0.mul(xq[c0 + 2])).add(p0);
+            p1 = (q0.mul(xq[c1 + 2])).add(p1);
+            q0 = w1.and((short) 63);
+            p0 = (q0.mul(xq[c0 + 3])).add(p0);
+            p1 = (q0.mul(xq[c1 + 3])).add(p1);
+            q0 = w1.lanewise(VectorOperators.LSHR, 6).and((short) 63);
+            p0 = (q0.mul(xq[c0 + 4])).add(p0);
+            p1 = (q0.mul(xq[c1 + 4])).add(p1);
+            q0 = w1.lanewise(VectorOperators.LSHR, 12).or(w2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30));
+            p0 = (q0.mul(xq[c0 + 5])).add(p0);
+            p1 = (q0.mul(xq[c1 + 5])).add(p1);
+            q0 = w2.and((short) 63);
+            p0 = (q0.mul(xq[c0 + 6])).add(p0);
+            p1 = (q0.mul(xq[c1 + 6])).add(p1);
+            q0 = w2.lanewise(VectorOperators.LSHR, 6).and((short) 63);
+            p0 = (q0.mul(xq[c0 + 7])).add(p0);
+            p1 = (q0.mul(xq[c1 + 7])).add(p1);
+            s0a = FV.cast(SV.cast(p0).convertShape(VectorOperators.S2F, F, 0)).add(s0a);
+            s0b = FV.cast(SV.cast(p0).convertShape(VectorOperators.S2F, F, 1)).add(s0b);
+            s1a = FV.cast(SV.cast(p1).convertShape(VectorOperators.S2F, F, 0)).add(s1a);
+            s1b = FV.cast(SV.cast(p1).convertShape(VectorOperators.S2F, F, 1)).add(s1b);
+        }
+        FV.cast(s0a).intoArray(acc, at);
+        FV.cast(s0b).intoArray(acc, at + FL);
+        FV.cast(s1a).intoArray(acc, at + 2 * FL);
+        FV.cast(s1b).intoArray(acc, at + 3 * FL);
     }
 }

@@ -171,7 +171,7 @@ public final class Int8Gemm {
     /** A Q4_0 / Q5_0 tile's 32 f16 scales at {@code t} into ds[o ..] as f32 (in place, see {@link Int8Kernels}); dm = 0. */
     private static void f16Scales(MemorySegment w, long t, float[] ds, float[] dm, int o) {
         for (int l0 = 0; l0 < Interleaved.ROWS; l0 += L) {
-            ShortVector h = ShortVector.fromMemorySegment(S, w, t + 2 * l0, LE);
+            ShortVector h = SV.cast(ShortVector.fromMemorySegment(S, w, t + 2 * l0, LE));
             FV.cast(((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
                     .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC)).intoArray(ds, o + l0);
             FV.cast(((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
@@ -190,13 +190,13 @@ public final class Int8Gemm {
             long h = g + (long) (blk >>> 3) * KQuantInterleaved.Q4K_SB;
             long t = h + KQuantInterleaved.Q4K_HEADER + (long) (blk & 7) * KQuantInterleaved.Q4K_SUB;
             for (int l0 = 0; l0 < Interleaved.ROWS; l0 += L) { // per-row fields: 16-bit at +2·l0, f32 at +4·l0
-                ShortVector sm = ShortVector.fromMemorySegment(S, w, t + 2 * l0, LE);
+                ShortVector sm = SV.cast(ShortVector.fromMemorySegment(S, w, t + 2 * l0, LE));
                 ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
                 long hl = h + 4 * l0;
-                FloatVector a0 = FloatVector.fromMemorySegment(F, w, hl, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
-                FloatVector a1 = FloatVector.fromMemorySegment(F, w, hl + 2 * L, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
-                FloatVector k0 = FloatVector.fromMemorySegment(F, w, hl + 128, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
-                FloatVector k1 = FloatVector.fromMemorySegment(F, w, hl + 128 + 2 * L, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
+                FloatVector a0 = FV.cast(FloatVector.fromMemorySegment(F, w, hl, LE)).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
+                FloatVector a1 = FV.cast(FloatVector.fromMemorySegment(F, w, hl + 2 * L, LE)).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+                FloatVector k0 = FV.cast(FloatVector.fromMemorySegment(F, w, hl + 128, LE)).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
+                FloatVector k1 = FV.cast(FloatVector.fromMemorySegment(F, w, hl + 128 + 2 * L, LE)).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
                 int o = b * ROWS + lane + l0;
                 FV.cast(a0).intoArray(ds, o);
                 FV.cast(a1).intoArray(ds, o + L / 2);
@@ -218,14 +218,14 @@ public final class Int8Gemm {
             int base = 32 * b;
             for (int l0 = 0; l0 < Interleaved.ROWS; l0 += L) {
                 for (int k = 0; k < 11; k++) {
-                    ShortVector v = ShortVector.fromMemorySegment(S, w, t + 64 + 64L * k + 2 * l0, LE);
+                    ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, t + 64 + 64L * k + 2 * l0, LE));
                     int ln = lane + l0;
-                    // stores on exact-class vectors, as in quads
-                    SV.cast(v.and((short) 31).sub((short) 16)).intoArray(wt, (base + Interleaved.q5Column(k, 0)) * ROWS + ln);
-                    SV.cast(v.lanewise(VectorOperators.LSHR, 5).and((short) 31).sub((short) 16))
-                            .intoArray(wt, (base + Interleaved.q5Column(k, 1)) * ROWS + ln);
+                    // every intermediate cast to its exact class, as in quads
+                    ShortVector n0 = SV.cast(v.and((short) 31)), n1 = SV.cast(SV.cast(v.lanewise(VectorOperators.LSHR, 5)).and((short) 31));
+                    SV.cast(n0.sub((short) 16)).intoArray(wt, (base + Interleaved.q5Column(k, 0)) * ROWS + ln);
+                    SV.cast(n1.sub((short) 16)).intoArray(wt, (base + Interleaved.q5Column(k, 1)) * ROWS + ln);
                     // vector 5 holds only columns 15 and 31
-                    if (k != 5) SV.cast(v.lanewise(VectorOperators.LSHR, 10).sub((short) 16)).intoArray(wt, (base + Interleaved.q5Column(k, 2)) * ROWS + ln);
+                    if (k != 5) SV.cast(SV.cast(v.lanewise(VectorOperators.LSHR, 10)).sub((short) 16)).intoArray(wt, (base + Interleaved.q5Column(k, 2)) * ROWS + ln);
                 }
             }
         }
@@ -235,18 +235,20 @@ public final class Int8Gemm {
     static void quads(MemorySegment w, long q, int base, short[] wt, int lane) {
         for (int l0 = 0; l0 < Interleaved.ROWS; l0 += L) {
             for (int qd = 0; qd < 8; qd++) {
-                // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved)
-                ShortVector v = ShortVector.fromMemorySegment(S, w, q + 64L * qd + 2 * l0, LE);
+                // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved). The load and every
+                // intermediate are cast to their exact class: C2 may inline a vector operation late (after parsing), and a
+                // call on its uncast result binds from the JVM-wide receiver profile — uncast, these subtractions were
+                // boxed in 7 of 7 loaded JVMs of Int8KernelSpeed gemm:Q4_0:6912x1152x512 and in a whole-model prompt
+                // (docs/PERFORMANCE.md, "The last boxed kernels" and "512-bit Q4_0 prompts, fourth pass": a boxed decode
+                // cost ~25 % more CPU per prompt token; the other decoders' loads are cast likewise)
+                ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, q + 64L * qd + 2 * l0, LE));
                 int c = base + 2 * qd, ln = lane + l0;
-                // each result cast to its exact class before the store: a lanewise call C2 inlines late leaves the
-                // store's receiver typed ShortVector, and intoArray then bound by the JVM-wide profile (Short256Vector,
-                // from the quantizer's half-width stores) failed to intrinsify — the decoded vector boxed, 640 bytes per
-                // call, in about half of the GEMM harness's JVMs and one whole-model JVM in ten, which then spent ~25 %
-                // more CPU per prompt token (docs/PERFORMANCE.md, "512-bit Q4_0 prompts, fourth pass")
-                SV.cast(v.and((short) 0xF).sub((short) 8)).intoArray(wt, c * ROWS + ln);
-                SV.cast(v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).sub((short) 8)).intoArray(wt, (c + 16) * ROWS + ln);
-                SV.cast(v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).sub((short) 8)).intoArray(wt, (c + 1) * ROWS + ln);
-                SV.cast(v.lanewise(VectorOperators.LSHR, 12).sub((short) 8)).intoArray(wt, (c + 17) * ROWS + ln);
+                ShortVector n0 = SV.cast(v.and((short) 0xF)), n1 = SV.cast(SV.cast(v.lanewise(VectorOperators.LSHR, 4)).and((short) 0xF));
+                ShortVector n2 = SV.cast(SV.cast(v.lanewise(VectorOperators.LSHR, 8)).and((short) 0xF)), n3 = SV.cast(v.lanewise(VectorOperators.LSHR, 12));
+                SV.cast(n0.sub((short) 8)).intoArray(wt, c * ROWS + ln);
+                SV.cast(n1.sub((short) 8)).intoArray(wt, (c + 16) * ROWS + ln);
+                SV.cast(n2.sub((short) 8)).intoArray(wt, (c + 1) * ROWS + ln);
+                SV.cast(n3.sub((short) 8)).intoArray(wt, (c + 17) * ROWS + ln);
             }
         }
     }

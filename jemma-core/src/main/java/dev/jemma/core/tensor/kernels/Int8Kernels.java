@@ -439,9 +439,9 @@ public final class Int8Kernels {
                         i1 = (p.lanewise(VectorOperators.ASHR, 16)).add(i1);
                         j1 = (q.lanewise(VectorOperators.ASHR, 16)).add(j1);
                     }
-                    if (XOR_WIDEN) {
-                        i0 = IV.cast(i0).sub(i1.lanewise(VectorOperators.LSHL, 16)).sub(16 * 32768);
-                        j0 = IV.cast(j0).sub(j1.lanewise(VectorOperators.LSHL, 16)).sub(16 * 32768);
+                    if (XOR_WIDEN) { // i1 and j1 are loop-carried: cast before calling on them (docs/ARCHITECTURE.md, "Vector widths")
+                        i0 = IV.cast(i0).sub(IV.cast(i1).lanewise(VectorOperators.LSHL, 16)).sub(16 * 32768);
+                        j0 = IV.cast(j0).sub(IV.cast(j1).lanewise(VectorOperators.LSHL, 16)).sub(16 * 32768);
                     }
                     FloatVector dx = FloatVector.broadcast(F, xd[dt + b]);
                     // scales of rows e.., 16 + e.., f.., 16 + f..: half-width loads, f16 -> f32 in place (see q5)
