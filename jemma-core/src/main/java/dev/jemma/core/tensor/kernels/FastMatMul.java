@@ -783,7 +783,9 @@ public final class FastMatMul implements MatMul {
         final WeightMatrix w = this.w;
         final float[] x = this.x, out = this.out;
         final int rows = w.rows(), cols = w.cols(), n = nTokens;
-        float[] a = scratch(worker, 4 * cols);
+        // the decoded rows, then 16 floats where a batch's last 1-3 tokens are summed (see below)
+        float[] a = scratch(worker, 4 * cols + 16);
+        final int rem = 4 * cols;
         for (int q = q0; q < q1; q++) {
             int r = 4 * q, m = Math.min(4, rows - r);
             for (int i = 0; i < m; i++) Kernels.dequantizeRow(w, r + i, a, i * cols);
@@ -796,7 +798,17 @@ public final class FastMatMul implements MatMul {
                     Gemm.k4x4(a, 0, cols, 2 * cols, 3 * cols, x, t * cols, (t + 1) * cols, (t + 2) * cols, (t + 3) * cols, cols,
                             out, t * rows + r, (t + 1) * rows + r, (t + 2) * rows + r, (t + 3) * rows + r);
                 }
-                for (; t < n; t++) Gemm.k4x1(a, 0, cols, 2 * cols, 3 * cols, x, t * cols, cols, out, t * rows + r);
+                // The last 1-3 tokens go through the same 4-token tile (the last token repeated, results summed aside
+                // and copied), not a 1-token kernel: then a token's bits never depend on where it sits in its batch, in
+                // any JIT state. With a 1-token kernel they did until both were compiled by C2 (a compiled reduceLanes
+                // sums as a tree, an interpreted one in sequence): gemma3n-tiny's logits moved ~1e-3 between a prompt
+                // run whole and in 7-token parts, a CI failure at 128 bits (2026-12-06).
+                if (t < n) {
+                    java.util.Arrays.fill(a, rem, rem + 16, 0f);
+                    Gemm.k4x4(a, 0, cols, 2 * cols, 3 * cols, x, t * cols, Math.min(t + 1, n - 1) * cols,
+                            Math.min(t + 2, n - 1) * cols, Math.min(t + 3, n - 1) * cols, cols, a, rem, rem + 4, rem + 8, rem + 12);
+                    for (int j = 0; t + j < n; j++) System.arraycopy(a, rem + 4 * j, out, (t + j) * rows + r, 4);
+                }
             } else {
                 for (int i = 0; i < m; i++) {
                     int tt = 0;
@@ -804,7 +816,12 @@ public final class FastMatMul implements MatMul {
                         Gemm.k1x4(a, i * cols, x, tt * cols, (tt + 1) * cols, (tt + 2) * cols, (tt + 3) * cols, cols,
                                 out, tt * rows + r + i, (tt + 1) * rows + r + i, (tt + 2) * rows + r + i, (tt + 3) * rows + r + i);
                     }
-                    for (; tt < n; tt++) out[tt * rows + r + i] = VectorOps.dot(a, i * cols, x, tt * cols, cols);
+                    if (tt < n) { // as above, for a row tail
+                        java.util.Arrays.fill(a, rem, rem + 4, 0f);
+                        Gemm.k1x4(a, i * cols, x, tt * cols, Math.min(tt + 1, n - 1) * cols, Math.min(tt + 2, n - 1) * cols,
+                                Math.min(tt + 3, n - 1) * cols, cols, a, rem, rem + 1, rem + 2, rem + 3);
+                        for (int j = 0; tt + j < n; j++) out[(tt + j) * rows + r + i] = a[rem + j];
+                    }
                 }
             }
         }
