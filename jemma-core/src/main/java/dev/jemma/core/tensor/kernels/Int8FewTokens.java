@@ -64,8 +64,7 @@ public final class Int8FewTokens {
     static final int BLOCK = L >= 32 ? 8 : 4;
     /**
      * Where in the scratch ({@code acc}) a pass's 16-bit sum vectors (two per token) wait for its per-block f32 part
-     * ({@link #q4kBlockEnd}, {@link Q4WidePasses}' blockEnd), and a Q6_K pass's sub-block f32 sums for its scaling
-     * ({@link #q6kx2Sums}: 8 vectors): past every pass's f32 sums.
+     * ({@link #q4kBlockEnd}, {@link Q4WidePasses}' blockEnd): past every pass's f32 sums.
      */
     static final int SUMS = BLOCK * PASS;
     /** The most tokens any call takes here ({@link #maxTokens} of every type and width is at most this). */
@@ -1197,10 +1196,14 @@ public final class Int8FewTokens {
      * start values −32·Σx), lo = 0 + the first sub-block's two in f32 and hi = 0 + the second's (exact integers), then
      * acc = (lo·(d·sa) + hi·(d·sb))·dx + acc, its operations in its order.
      *
-     * <p>Each sub-block's f32 sums come from {@link #q6kx2Sums}, one call per sub-block, through the scratch past the pass's
-     * f32 sums ({@link #SUMS}: lo, then hi): when a loop over the two sub-blocks chose between the lo and hi accumulators
-     * ({@code if (part == 0) lo… else hi…}), C2 now and then compiled the conversions of the 16-bit sums as calls, boxing
-     * them (3.1 MB per 4-row step at 512 bits in about 1 JVM of 10; docs/PERFORMANCE.md, "The last boxed kernels").
+     * <p>Register-only, and no accumulator chosen in a loop: the half loop is written out once per sub-block, the first
+     * carrying lo's four sums, the second hi's. Earlier forms: a part loop choosing between the lo and hi accumulators
+     * ({@code if (part == 0) lo… else hi…}) was the fastest (1.2–1.3× the f32 tile GEMM at 2–4 tokens) but now and then
+     * compiled with the 16-bit sums' conversions as calls, boxing them (3.1 MB per 4-row step at 512 bits in about 1 JVM
+     * of 10); each sub-block's sums handed over through the scratch by a method of their own was ~25 % slower (about
+     * 0.9× the tile GEMM); one half loop carrying all 8 sums, or a part loop passing its sums on (lo ← hi ← s), measured
+     * no faster than this, and all four halves written out (3746 bytecodes) made C1's profiled tier bail out
+     * (docs/PERFORMANCE.md, "Q6_K few-token rows, register-only").
      */
     private static void q6kx2(MemorySegment w, long g, int sl, int nb, short[] xq, float[] xd, short[] bias, int cols, int t,
                               float[] acc) {
@@ -1213,76 +1216,96 @@ public final class Int8FewTokens {
             final FloatVector da = FV.cast(FloatVector.fromMemorySegment(F, w, h, LE)), db = FV.cast(FloatVector.fromMemorySegment(F, w, h + 2 * L, LE));
             for (int j = 0; j < 8; j++) {
                 final long tile = h - 2L * sl + KQuantInterleaved.Q6K_HEADER + (long) j * KQuantInterleaved.Q6K_SUB;
-                final int b = 8 * sb + j, c = 32 * b;
-                // sub-block 0 (columns 0..15) to lo, then 1 (16..31) to hi
-                q6kx2Sums(w, tile + 64, xq, x0 + c, x1 + c, bias, 4 * (d0 + b), 4 * (d1 + b), acc, SUMS);
-                q6kx2Sums(w, tile + 64 + 384, xq, x0 + c + 16, x1 + c + 16, bias, 4 * (d0 + b) + 2, 4 * (d1 + b) + 2, acc, SUMS + 4 * FL);
-                FloatVector lo0a = FV.cast(FloatVector.fromArray(F, acc, SUMS)), lo0b = FV.cast(FloatVector.fromArray(F, acc, SUMS + FL));
-                FloatVector lo1a = FV.cast(FloatVector.fromArray(F, acc, SUMS + 2 * FL)), lo1b = FV.cast(FloatVector.fromArray(F, acc, SUMS + 3 * FL));
-                FloatVector hi0a = FV.cast(FloatVector.fromArray(F, acc, SUMS + 4 * FL)), hi0b = FV.cast(FloatVector.fromArray(F, acc, SUMS + 5 * FL));
-                FloatVector hi1a = FV.cast(FloatVector.fromArray(F, acc, SUMS + 6 * FL)), hi1b = FV.cast(FloatVector.fromArray(F, acc, SUMS + 7 * FL));
+                final int b = 8 * sb + j, c = 32 * b, y0 = 4 * (d0 + b), y1 = 4 * (d1 + b);
+                // sub-block 0 (columns 0..15) into lo, then the same loop written out again: sub-block 1 (16..31,
+                // its weights 384 bytes further, its bias pair after lo's) into hi
+                FloatVector lo0a = FloatVector.zero(F), lo0b = lo0a, lo1a = lo0a, lo1b = lo0a;
+                for (int half = 0; half < 2; half++) { // only lo0a..lo1b are carried
+                    final int c0 = x0 + c + 8 * half, c1 = x1 + c + 8 * half;
+                    final long p = tile + 64 + 192L * half;
+                    ShortVector p0 = ShortVector.broadcast(S, bias[y0 + half]);
+                    ShortVector p1 = ShortVector.broadcast(S, bias[y1 + half]);
+                    ShortVector w0 = SV.cast(ShortVector.fromMemorySegment(S, w, p, LE));
+                    ShortVector w1 = SV.cast(ShortVector.fromMemorySegment(S, w, p + 64, LE));
+                    ShortVector w2 = SV.cast(ShortVector.fromMemorySegment(S, w, p + 128, LE));
+                    ShortVector q0 = w0.and((short) 63);
+                    p0 = (q0.mul(xq[c0])).add(p0);
+                    p1 = (q0.mul(xq[c1])).add(p1);
+                    q0 = w0.lanewise(VectorOperators.LSHR, 6).and((short) 63);
+                    p0 = (q0.mul(xq[c0 + 1])).add(p0);
+                    p1 = (q0.mul(xq[c1 + 1])).add(p1);
+                    q0 = w0.lanewise(VectorOperators.LSHR, 12).or(w2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30));
+                    p0 = (q0.mul(xq[c0 + 2])).add(p0);
+                    p1 = (q0.mul(xq[c1 + 2])).add(p1);
+                    q0 = w1.and((short) 63);
+                    p0 = (q0.mul(xq[c0 + 3])).add(p0);
+                    p1 = (q0.mul(xq[c1 + 3])).add(p1);
+                    q0 = w1.lanewise(VectorOperators.LSHR, 6).and((short) 63);
+                    p0 = (q0.mul(xq[c0 + 4])).add(p0);
+                    p1 = (q0.mul(xq[c1 + 4])).add(p1);
+                    q0 = w1.lanewise(VectorOperators.LSHR, 12).or(w2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30));
+                    p0 = (q0.mul(xq[c0 + 5])).add(p0);
+                    p1 = (q0.mul(xq[c1 + 5])).add(p1);
+                    q0 = w2.and((short) 63);
+                    p0 = (q0.mul(xq[c0 + 6])).add(p0);
+                    p1 = (q0.mul(xq[c1 + 6])).add(p1);
+                    q0 = w2.lanewise(VectorOperators.LSHR, 6).and((short) 63);
+                    p0 = (q0.mul(xq[c0 + 7])).add(p0);
+                    p1 = (q0.mul(xq[c1 + 7])).add(p1);
+                    lo0a = FV.cast(SV.cast(p0).convertShape(VectorOperators.S2F, F, 0)).add(lo0a);
+                    lo0b = FV.cast(SV.cast(p0).convertShape(VectorOperators.S2F, F, 1)).add(lo0b);
+                    lo1a = FV.cast(SV.cast(p1).convertShape(VectorOperators.S2F, F, 0)).add(lo1a);
+                    lo1b = FV.cast(SV.cast(p1).convertShape(VectorOperators.S2F, F, 1)).add(lo1b);
+                }
+                                FloatVector hi0a = FloatVector.zero(F), hi0b = hi0a, hi1a = hi0a, hi1b = hi0a;
+                for (int half = 0; half < 2; half++) { // only hi0a..hi1b are carried
+                    final int c0 = x0 + c + 16 + 8 * half, c1 = x1 + c + 16 + 8 * half;
+                    final long p = tile + 64 + 384 + 192L * half;
+                    ShortVector p0 = ShortVector.broadcast(S, bias[y0 + 2 + half]);
+                    ShortVector p1 = ShortVector.broadcast(S, bias[y1 + 2 + half]);
+                    ShortVector w0 = SV.cast(ShortVector.fromMemorySegment(S, w, p, LE));
+                    ShortVector w1 = SV.cast(ShortVector.fromMemorySegment(S, w, p + 64, LE));
+                    ShortVector w2 = SV.cast(ShortVector.fromMemorySegment(S, w, p + 128, LE));
+                    ShortVector q0 = w0.and((short) 63);
+                    p0 = (q0.mul(xq[c0])).add(p0);
+                    p1 = (q0.mul(xq[c1])).add(p1);
+                    q0 = w0.lanewise(VectorOperators.LSHR, 6).and((short) 63);
+                    p0 = (q0.mul(xq[c0 + 1])).add(p0);
+                    p1 = (q0.mul(xq[c1 + 1])).add(p1);
+                    q0 = w0.lanewise(VectorOperators.LSHR, 12).or(w2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30));
+                    p0 = (q0.mul(xq[c0 + 2])).add(p0);
+                    p1 = (q0.mul(xq[c1 + 2])).add(p1);
+                    q0 = w1.and((short) 63);
+                    p0 = (q0.mul(xq[c0 + 3])).add(p0);
+                    p1 = (q0.mul(xq[c1 + 3])).add(p1);
+                    q0 = w1.lanewise(VectorOperators.LSHR, 6).and((short) 63);
+                    p0 = (q0.mul(xq[c0 + 4])).add(p0);
+                    p1 = (q0.mul(xq[c1 + 4])).add(p1);
+                    q0 = w1.lanewise(VectorOperators.LSHR, 12).or(w2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30));
+                    p0 = (q0.mul(xq[c0 + 5])).add(p0);
+                    p1 = (q0.mul(xq[c1 + 5])).add(p1);
+                    q0 = w2.and((short) 63);
+                    p0 = (q0.mul(xq[c0 + 6])).add(p0);
+                    p1 = (q0.mul(xq[c1 + 6])).add(p1);
+                    q0 = w2.lanewise(VectorOperators.LSHR, 6).and((short) 63);
+                    p0 = (q0.mul(xq[c0 + 7])).add(p0);
+                    p1 = (q0.mul(xq[c1 + 7])).add(p1);
+                    hi0a = FV.cast(SV.cast(p0).convertShape(VectorOperators.S2F, F, 0)).add(hi0a);
+                    hi0b = FV.cast(SV.cast(p0).convertShape(VectorOperators.S2F, F, 1)).add(hi0b);
+                    hi1a = FV.cast(SV.cast(p1).convertShape(VectorOperators.S2F, F, 0)).add(hi1a);
+                    hi1b = FV.cast(SV.cast(p1).convertShape(VectorOperators.S2F, F, 1)).add(hi1b);
+                }
                 ShortVector sm = SV.cast(ShortVector.fromMemorySegment(S, w, tile, LE));
                 ShortVector s1 = sm.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8), s2 = sm.lanewise(VectorOperators.ASHR, 8);
                 FloatVector aa = da.mul(FV.cast(s1.convertShape(VectorOperators.S2F, F, 0))), ab = db.mul(FV.cast(s1.convertShape(VectorOperators.S2F, F, 1)));
                 FloatVector ba = da.mul(FV.cast(s2.convertShape(VectorOperators.S2F, F, 0))), bb = db.mul(FV.cast(s2.convertShape(VectorOperators.S2F, F, 1)));
                 FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-                lo0a.mul(aa).add(hi0a.mul(ba)).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-                lo0b.mul(ab).add(hi0b.mul(bb)).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+                FV.cast(lo0a).mul(aa).add(FV.cast(hi0a).mul(ba)).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+                FV.cast(lo0b).mul(ab).add(FV.cast(hi0b).mul(bb)).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
                 FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-                lo1a.mul(aa).add(hi1a.mul(ba)).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-                lo1b.mul(ab).add(hi1b.mul(bb)).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+                FV.cast(lo1a).mul(aa).add(FV.cast(hi1a).mul(ba)).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+                FV.cast(lo1b).mul(ab).add(FV.cast(hi1b).mul(bb)).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
             }
         }
-    }
-
-    /**
-     * One sub-block (16 columns from xq[xa] for token t, xq[xb] for t + 1; its 6-bit weights from byte {@code p}) of a
-     * {@link #q6kx2} pass: per token two exact 16-bit sums of 8 columns from the bias start values (bias[ba + half],
-     * bias[bb + half]), added in f32 from 0 as {@link KQuantKernels#q6k} does, left at acc[at ..] (token t's two row
-     * vectors, then t + 1's).
-     */
-    private static void q6kx2Sums(MemorySegment w, long p, short[] xq, int xa, int xb, short[] bias, int ba, int bb, float[] acc,
-                                  int at) {
-        FloatVector s0a = FloatVector.zero(F), s0b = s0a, s1a = s0a, s1b = s0a;
-        for (int half = 0; half < 2; half++) { // columns 8·half .. 8·half + 7; only s0a..s1b are carried
-            final int c0 = xa + 8 * half, c1 = xb + 8 * half;
-            ShortVector p0 = ShortVector.broadcast(S, bias[ba + half]);
-            ShortVector p1 = ShortVector.broadcast(S, bias[bb + half]);
-            ShortVector w0 = SV.cast(ShortVector.fromMemorySegment(S, w, p + 192L * half, LE));
-            ShortVector w1 = SV.cast(ShortVector.fromMemorySegment(S, w, p + 192L * half + 64, LE));
-            ShortVector w2 = SV.cast(ShortVector.fromMemorySegment(S, w, p + 192L * half + 128, LE));
-            ShortVector q0 = w0.and((short) 63);
-            p0 = (q0.mul(xq[c0])).add(p0);
-            p1 = (q0.mul(xq[c1])).add(p1);
-            q0 = w0.lanewise(VectorOperators.LSHR, 6).and((short) 63);
-            p0 = (q0.mul(xq[c0 + 1])).add(p0);
-            p1 = (q0.mul(xq[c1 + 1])).add(p1);
-            q0 = w0.lanewise(VectorOperators.LSHR, 12).or(w2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30));
-            p0 = (q0.mul(xq[c0 + 2])).add(p0);
-            p1 = (q0.mul(xq[c1 + 2])).add(p1);
-            q0 = w1.and((short) 63);
-            p0 = (q0.mul(xq[c0 + 3])).add(p0);
-            p1 = (q0.mul(xq[c1 + 3])).add(p1);
-            q0 = w1.lanewise(VectorOperators.LSHR, 6).and((short) 63);
-            p0 = (q0.mul(xq[c0 + 4])).add(p0);
-            p1 = (q0.mul(xq[c1 + 4])).add(p1);
-            q0 = w1.lanewise(VectorOperators.LSHR, 12).or(w2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30));
-            p0 = (q0.mul(xq[c0 + 5])).add(p0);
-            p1 = (q0.mul(xq[c1 + 5])).add(p1);
-            q0 = w2.and((short) 63);
-            p0 = (q0.mul(xq[c0 + 6])).add(p0);
-            p1 = (q0.mul(xq[c1 + 6])).add(p1);
-            q0 = w2.lanewise(VectorOperators.LSHR, 6).and((short) 63);
-            p0 = (q0.mul(xq[c0 + 7])).add(p0);
-            p1 = (q0.mul(xq[c1 + 7])).add(p1);
-            s0a = FV.cast(SV.cast(p0).convertShape(VectorOperators.S2F, F, 0)).add(s0a);
-            s0b = FV.cast(SV.cast(p0).convertShape(VectorOperators.S2F, F, 1)).add(s0b);
-            s1a = FV.cast(SV.cast(p1).convertShape(VectorOperators.S2F, F, 0)).add(s1a);
-            s1b = FV.cast(SV.cast(p1).convertShape(VectorOperators.S2F, F, 1)).add(s1b);
-        }
-        FV.cast(s0a).intoArray(acc, at);
-        FV.cast(s0b).intoArray(acc, at + FL);
-        FV.cast(s1a).intoArray(acc, at + 2 * FL);
-        FV.cast(s1b).intoArray(acc, at + 3 * FL);
     }
 }

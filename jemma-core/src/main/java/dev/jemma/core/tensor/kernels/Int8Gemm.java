@@ -84,14 +84,10 @@ public final class Int8Gemm {
     static final int TILE_TOKENS = VectorWidth.BITS >= 512 && Integer.getInteger("jemma.int8Tile", 6) == 6 ? 6 : 4;
     /**
      * Whether 512-bit batches of Q4_0 / Q4_K take 12 tokens per pass ({@link #tile12}); {@code -Djemma.int8Tile12=false}
-     * (or {@link #twelveTokenTiles} in one JVM) keeps 6, for A/B runs on one jar.
+     * keeps 6, for A/B runs on one jar (a JVM per setting). Read once: a constant, so C2 folds the choice away rather than
+     * loading a mutable field on every call.
      */
-    private static boolean twelve = !"false".equals(System.getProperty("jemma.int8Tile12"));
-
-    /** Sets {@link #twelve} for the calls that follow (a benchmark's A/B in one JVM). */
-    static void twelveTokenTiles(boolean on) {
-        twelve = on;
-    }
+    static final boolean TWELVE = !"false".equals(System.getProperty("jemma.int8Tile12"));
 
     /** Where in {@code sums} a block's second 16-column half goes (Q5_0): after the first half's tokens × 64 rows. */
     static final int HALF = TILE_TOKENS * ROWS;
@@ -141,7 +137,7 @@ public final class Int8Gemm {
                 }
                 int t = 0;
                 // 12 tokens (two of qi's 6-row groups) per pass where a block is one span (Q4_0, Q4_K)
-                if (TILE_TOKENS == 6 && twelve && span == 32)
+                if (TILE_TOKENS == 6 && TWELVE && span == 32)
                     for (; t + 12 <= n; t += 12) tile12(s.w, s.d, nc, xi, x.d, t * cols + 6 * c0, 6 * cols, t * nb + c0 / 32, nb, acc, ACC_PAD + t * ROWS, s.sums);
                 if (TILE_TOKENS == 6)
                     for (; t + 6 <= n; t += 6) tile6(s.w, s.d, nc, span, xi, x.d, t * cols + 6 * c0, t * nb + c0 / 32, nb, acc, ACC_PAD + t * ROWS, s.sums);

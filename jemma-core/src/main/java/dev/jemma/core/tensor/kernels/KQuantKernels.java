@@ -80,8 +80,8 @@ public final class KQuantKernels {
                     short bs = bias[dt + b];
                     ShortVector acc = ShortVector.broadcast(S, bs), acd = acc;
                     for (int qd = 0; qd < 8; qd++) {
-                        ShortVector v = ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE);
-                        ShortVector e = ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE);
+                        ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE));
+                        ShortVector e = SV.cast(ShortVector.fromMemorySegment(S, w, tb + 64 + 64L * qd, LE));
                         int x = xo + 2 * qd;
                         short x0 = xq[x], x1 = xq[x + 16], x2 = xq[x + 1], x3 = xq[x + 17];
                         acc = (v.and((short) 0xF).mul(x0)).add(acc);
@@ -96,24 +96,24 @@ public final class KQuantKernels {
                     // in place, not in helpers (see q4kOne); per group: A = d·sc, K = dmin·m, sum += dx·(A·S + (8A − K)·Σx)
                     float dx = xd[dt + b], xs = dx * (-bs >> 3);
                     FloatVector vdx = FloatVector.broadcast(F, dx), vxs = FloatVector.broadcast(F, xs);
-                    ShortVector sm = ShortVector.fromMemorySegment(S, w, ta, LE);
+                    ShortVector sm = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE));
                     ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
-                    FloatVector a0 = FloatVector.fromMemorySegment(F, w, ha, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
-                    FloatVector a1 = FloatVector.fromMemorySegment(F, w, ha + 2 * L, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
-                    FloatVector k0 = FloatVector.fromMemorySegment(F, w, ha + 128, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
-                    FloatVector k1 = FloatVector.fromMemorySegment(F, w, ha + 128 + 2 * L, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
-                    s0 = ((FloatVector) SV.cast(acc).convertShape(VectorOperators.S2F, F, 0)).mul(a0).fma(vdx, s0);
-                    s1 = ((FloatVector) SV.cast(acc).convertShape(VectorOperators.S2F, F, 1)).mul(a1).fma(vdx, s1);
+                    FloatVector a0 = FV.cast(FloatVector.fromMemorySegment(F, w, ha, LE)).mul(FV.cast(sc.convertShape(VectorOperators.S2F, F, 0)));
+                    FloatVector a1 = FV.cast(FloatVector.fromMemorySegment(F, w, ha + 2 * L, LE)).mul(FV.cast(sc.convertShape(VectorOperators.S2F, F, 1)));
+                    FloatVector k0 = FV.cast(FloatVector.fromMemorySegment(F, w, ha + 128, LE)).mul(FV.cast(mn.convertShape(VectorOperators.S2F, F, 0)));
+                    FloatVector k1 = FV.cast(FloatVector.fromMemorySegment(F, w, ha + 128 + 2 * L, LE)).mul(FV.cast(mn.convertShape(VectorOperators.S2F, F, 1)));
+                    s0 = FV.cast(SV.cast(acc).convertShape(VectorOperators.S2F, F, 0)).mul(a0).fma(vdx, s0);
+                    s1 = FV.cast(SV.cast(acc).convertShape(VectorOperators.S2F, F, 1)).mul(a1).fma(vdx, s1);
                     s0 = a0.mul(8f).sub(k0).fma(vxs, s0);
                     s1 = a1.mul(8f).sub(k1).fma(vxs, s1);
-                    ShortVector sn = ShortVector.fromMemorySegment(S, w, tb, LE);
+                    ShortVector sn = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));
                     ShortVector sd = sn.and((short) 0xff), md = sn.lanewise(VectorOperators.LSHR, 8);
-                    FloatVector c0 = FloatVector.fromMemorySegment(F, w, hb, LE).mul((FloatVector) sd.convertShape(VectorOperators.S2F, F, 0));
-                    FloatVector c1 = FloatVector.fromMemorySegment(F, w, hb + 2 * L, LE).mul((FloatVector) sd.convertShape(VectorOperators.S2F, F, 1));
-                    FloatVector l0 = FloatVector.fromMemorySegment(F, w, hb + 128, LE).mul((FloatVector) md.convertShape(VectorOperators.S2F, F, 0));
-                    FloatVector l1 = FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE).mul((FloatVector) md.convertShape(VectorOperators.S2F, F, 1));
-                    u0 = ((FloatVector) SV.cast(acd).convertShape(VectorOperators.S2F, F, 0)).mul(c0).fma(vdx, u0);
-                    u1 = ((FloatVector) SV.cast(acd).convertShape(VectorOperators.S2F, F, 1)).mul(c1).fma(vdx, u1);
+                    FloatVector c0 = FV.cast(FloatVector.fromMemorySegment(F, w, hb, LE)).mul(FV.cast(sd.convertShape(VectorOperators.S2F, F, 0)));
+                    FloatVector c1 = FV.cast(FloatVector.fromMemorySegment(F, w, hb + 2 * L, LE)).mul(FV.cast(sd.convertShape(VectorOperators.S2F, F, 1)));
+                    FloatVector l0 = FV.cast(FloatVector.fromMemorySegment(F, w, hb + 128, LE)).mul(FV.cast(md.convertShape(VectorOperators.S2F, F, 0)));
+                    FloatVector l1 = FV.cast(FloatVector.fromMemorySegment(F, w, hb + 128 + 2 * L, LE)).mul(FV.cast(md.convertShape(VectorOperators.S2F, F, 1)));
+                    u0 = FV.cast(SV.cast(acd).convertShape(VectorOperators.S2F, F, 0)).mul(c0).fma(vdx, u0);
+                    u1 = FV.cast(SV.cast(acd).convertShape(VectorOperators.S2F, F, 1)).mul(c1).fma(vdx, u1);
                     u0 = c0.mul(8f).sub(l0).fma(vxs, u0);
                     u1 = c1.mul(8f).sub(l1).fma(vxs, u1);
                 }
@@ -137,15 +137,15 @@ public final class KQuantKernels {
                 FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
                 for (int sb = 0; sb < nsb; sb++) {
                     long h = g + (long) sb * Q4K_SB + 4 * sl;
-                    FloatVector d0 = FloatVector.fromMemorySegment(F, w, h, LE), d1 = FloatVector.fromMemorySegment(F, w, h + 2 * L, LE);
-                    FloatVector m0 = FloatVector.fromMemorySegment(F, w, h + 128, LE), m1 = FloatVector.fromMemorySegment(F, w, h + 128 + 2 * L, LE);
+                    FloatVector d0 = FV.cast(FloatVector.fromMemorySegment(F, w, h, LE)), d1 = FV.cast(FloatVector.fromMemorySegment(F, w, h + 2 * L, LE));
+                    FloatVector m0 = FV.cast(FloatVector.fromMemorySegment(F, w, h + 128, LE)), m1 = FV.cast(FloatVector.fromMemorySegment(F, w, h + 128 + 2 * L, LE));
                     for (int j = 0; j < 8; j++) {
                         long tile = h - 2 * sl + Q4K_HEADER + (long) j * Q4K_SUB;
                         int b = 8 * sb + j, xo = xt + 32 * b;
                         short bs = bias[dt + b];
                         ShortVector acc = ShortVector.broadcast(S, bs);
                         for (int qd = 0; qd < 8; qd++) {
-                            ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * qd, LE);
+                            ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * qd, LE));
                             int x = xo + 2 * qd;
                             ShortVector n0 = v.and((short) 0xF);
                             ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
@@ -157,14 +157,14 @@ public final class KQuantKernels {
                             acc = (n3.mul(xq[x + 17])).add(acc);
                         }
                         // written out in place, not in helpers: see Int8Kernels.q4 (C2 boxes vectors across calls it does not inline)
-                        ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
+                        ShortVector sm = SV.cast(ShortVector.fromMemorySegment(S, w, tile, LE));
                         ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
-                        FloatVector a0 = d0.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
-                        FloatVector a1 = d1.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
-                        FloatVector k0 = m0.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
-                        FloatVector k1 = m1.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
-                        FloatVector c0 = (FloatVector) SV.cast(acc).convertShape(VectorOperators.S2F, F, 0);
-                        FloatVector c1 = (FloatVector) SV.cast(acc).convertShape(VectorOperators.S2F, F, 1);
+                        FloatVector a0 = d0.mul(FV.cast(sc.convertShape(VectorOperators.S2F, F, 0)));
+                        FloatVector a1 = d1.mul(FV.cast(sc.convertShape(VectorOperators.S2F, F, 1)));
+                        FloatVector k0 = m0.mul(FV.cast(mn.convertShape(VectorOperators.S2F, F, 0)));
+                        FloatVector k1 = m1.mul(FV.cast(mn.convertShape(VectorOperators.S2F, F, 1)));
+                        FloatVector c0 = FV.cast(SV.cast(acc).convertShape(VectorOperators.S2F, F, 0));
+                        FloatVector c1 = FV.cast(SV.cast(acc).convertShape(VectorOperators.S2F, F, 1));
                         float dx = xd[dt + b], xs = dx * (-bs >> 3);
                         s0 = c0.mul(a0).fma(FloatVector.broadcast(F, dx), s0);
                         s1 = c1.mul(a1).fma(FloatVector.broadcast(F, dx), s1);
@@ -215,8 +215,8 @@ public final class KQuantKernels {
                         int b = 8 * sb + j, xo = xt + 32 * b;
                         ShortVector accL = ShortVector.broadcast(S, biasLo[dt + b]), acdL = accL;
                         for (int k = 0; k < 5; k++) {
-                            ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k, LE);
-                            ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k + 2 * L, LE);
+                            ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k, LE));
+                            ShortVector e = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k + 2 * L, LE));
                             int x = xo + 3 * k;
                             short x0 = xq[x], x1 = xq[x + 1], x2 = xq[x + 2];
                             accL = (v.and((short) 31).mul(x0)).add(accL);
@@ -228,8 +228,8 @@ public final class KQuantKernels {
                         }
                         ShortVector accH = ShortVector.broadcast(S, biasHi[dt + b]), acdH = accH;
                         for (int k = 0; k < 5; k++) {
-                            ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k, LE);
-                            ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k + 2 * L, LE);
+                            ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k, LE));
+                            ShortVector e = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k + 2 * L, LE));
                             int x = xo + 16 + 3 * k;
                             short x0 = xq[x], x1 = xq[x + 1], x2 = xq[x + 2];
                             accH = (v.and((short) 31).mul(x0)).add(accH);
@@ -239,8 +239,8 @@ public final class KQuantKernels {
                             accH = (v.lanewise(VectorOperators.LSHR, 10).mul(x2)).add(accH);
                             acdH = (e.lanewise(VectorOperators.LSHR, 10).mul(x2)).add(acdH);
                         }
-                        ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
-                        ShortVector e = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5 + 2 * L, LE);
+                        ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE)); // columns 15 and 31
+                        ShortVector e = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5 + 2 * L, LE));
                         short x15 = xq[xo + 15], x31 = xq[xo + 31];
                         accL = (v.and((short) 31).mul(x15)).add(accL);
                         acdL = (e.and((short) 31).mul(x15)).add(acdL);
@@ -249,26 +249,26 @@ public final class KQuantKernels {
                         // in place (see q4kOne); slice sl's header fields at h, slice sl + L's at h + 4L
                         float dx = xd[dt + b], xs = dx * (-bias4[dt + b] >> 3);
                         FloatVector vdx = FloatVector.broadcast(F, dx), vxs = FloatVector.broadcast(F, xs);
-                        ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
+                        ShortVector sm = SV.cast(ShortVector.fromMemorySegment(S, w, tile, LE));
                         ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
-                        FloatVector a0 = FloatVector.fromMemorySegment(F, w, h, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
-                        FloatVector a1 = FloatVector.fromMemorySegment(F, w, h + 2 * L, LE).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
-                        FloatVector k0 = FloatVector.fromMemorySegment(F, w, h + 128, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
-                        FloatVector k1 = FloatVector.fromMemorySegment(F, w, h + 128 + 2 * L, LE).mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
-                        FloatVector c0 = ((FloatVector) SV.cast(accL).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(accH).convertShape(VectorOperators.S2F, F, 0));
-                        FloatVector c1 = ((FloatVector) SV.cast(accL).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(accH).convertShape(VectorOperators.S2F, F, 1));
+                        FloatVector a0 = FV.cast(FloatVector.fromMemorySegment(F, w, h, LE)).mul(FV.cast(sc.convertShape(VectorOperators.S2F, F, 0)));
+                        FloatVector a1 = FV.cast(FloatVector.fromMemorySegment(F, w, h + 2 * L, LE)).mul(FV.cast(sc.convertShape(VectorOperators.S2F, F, 1)));
+                        FloatVector k0 = FV.cast(FloatVector.fromMemorySegment(F, w, h + 128, LE)).mul(FV.cast(mn.convertShape(VectorOperators.S2F, F, 0)));
+                        FloatVector k1 = FV.cast(FloatVector.fromMemorySegment(F, w, h + 128 + 2 * L, LE)).mul(FV.cast(mn.convertShape(VectorOperators.S2F, F, 1)));
+                        FloatVector c0 = FV.cast(SV.cast(accL).convertShape(VectorOperators.S2F, F, 0)).add(FV.cast(SV.cast(accH).convertShape(VectorOperators.S2F, F, 0)));
+                        FloatVector c1 = FV.cast(SV.cast(accL).convertShape(VectorOperators.S2F, F, 1)).add(FV.cast(SV.cast(accH).convertShape(VectorOperators.S2F, F, 1)));
                         s0 = c0.mul(a0).fma(vdx, s0);
                         s1 = c1.mul(a1).fma(vdx, s1);
                         s0 = a0.mul(16f).sub(k0).fma(vxs, s0);
                         s1 = a1.mul(16f).sub(k1).fma(vxs, s1);
-                        ShortVector sn = ShortVector.fromMemorySegment(S, w, tile + 2 * L, LE);
+                        ShortVector sn = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 2 * L, LE));
                         ShortVector sd = sn.and((short) 0xff), md = sn.lanewise(VectorOperators.LSHR, 8);
-                        FloatVector e0 = FloatVector.fromMemorySegment(F, w, h + 4 * L, LE).mul((FloatVector) sd.convertShape(VectorOperators.S2F, F, 0));
-                        FloatVector e1 = FloatVector.fromMemorySegment(F, w, h + 6 * L, LE).mul((FloatVector) sd.convertShape(VectorOperators.S2F, F, 1));
-                        FloatVector l0 = FloatVector.fromMemorySegment(F, w, h + 128 + 4 * L, LE).mul((FloatVector) md.convertShape(VectorOperators.S2F, F, 0));
-                        FloatVector l1 = FloatVector.fromMemorySegment(F, w, h + 128 + 6 * L, LE).mul((FloatVector) md.convertShape(VectorOperators.S2F, F, 1));
-                        FloatVector f0 = ((FloatVector) SV.cast(acdL).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(acdH).convertShape(VectorOperators.S2F, F, 0));
-                        FloatVector f1 = ((FloatVector) SV.cast(acdL).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(acdH).convertShape(VectorOperators.S2F, F, 1));
+                        FloatVector e0 = FV.cast(FloatVector.fromMemorySegment(F, w, h + 4 * L, LE)).mul(FV.cast(sd.convertShape(VectorOperators.S2F, F, 0)));
+                        FloatVector e1 = FV.cast(FloatVector.fromMemorySegment(F, w, h + 6 * L, LE)).mul(FV.cast(sd.convertShape(VectorOperators.S2F, F, 1)));
+                        FloatVector l0 = FV.cast(FloatVector.fromMemorySegment(F, w, h + 128 + 4 * L, LE)).mul(FV.cast(md.convertShape(VectorOperators.S2F, F, 0)));
+                        FloatVector l1 = FV.cast(FloatVector.fromMemorySegment(F, w, h + 128 + 6 * L, LE)).mul(FV.cast(md.convertShape(VectorOperators.S2F, F, 1)));
+                        FloatVector f0 = FV.cast(SV.cast(acdL).convertShape(VectorOperators.S2F, F, 0)).add(FV.cast(SV.cast(acdH).convertShape(VectorOperators.S2F, F, 0)));
+                        FloatVector f1 = FV.cast(SV.cast(acdL).convertShape(VectorOperators.S2F, F, 1)).add(FV.cast(SV.cast(acdH).convertShape(VectorOperators.S2F, F, 1)));
                         u0 = f0.mul(e0).fma(vdx, u0);
                         u1 = f1.mul(e1).fma(vdx, u1);
                         u0 = e0.mul(16f).sub(l0).fma(vxs, u0);
@@ -301,38 +301,38 @@ public final class KQuantKernels {
                 FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
                 for (int sb = 0; sb < nsb; sb++) {
                     long h = g + (long) sb * Q5K_SB + 4 * sl;
-                    FloatVector d0 = FloatVector.fromMemorySegment(F, w, h, LE), d1 = FloatVector.fromMemorySegment(F, w, h + 2 * L, LE);
-                    FloatVector m0 = FloatVector.fromMemorySegment(F, w, h + 128, LE), m1 = FloatVector.fromMemorySegment(F, w, h + 128 + 2 * L, LE);
+                    FloatVector d0 = FV.cast(FloatVector.fromMemorySegment(F, w, h, LE)), d1 = FV.cast(FloatVector.fromMemorySegment(F, w, h + 2 * L, LE));
+                    FloatVector m0 = FV.cast(FloatVector.fromMemorySegment(F, w, h + 128, LE)), m1 = FV.cast(FloatVector.fromMemorySegment(F, w, h + 128 + 2 * L, LE));
                     for (int j = 0; j < 8; j++) {
                         long tile = h - 2 * sl + Q5K_HEADER + (long) j * Q5K_SUB;
                         int b = 8 * sb + j, xo = xt + 32 * b;
                         ShortVector accL = ShortVector.broadcast(S, biasLo[dt + b]);
                         ShortVector accH = ShortVector.broadcast(S, biasHi[dt + b]);
                         for (int k = 0; k < 5; k++) {
-                            ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k, LE);
+                            ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * k, LE));
                             int x = xo + 3 * k;
                             accL = (v.and((short) 31).mul(xq[x])).add(accL);
                             accL = (v.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1])).add(accL);
                             accL = (v.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2])).add(accL);
                         }
                         for (int k = 0; k < 5; k++) {
-                            ShortVector u = ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k, LE);
+                            ShortVector u = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 448 + 64L * k, LE));
                             int x = xo + 16 + 3 * k;
                             accH = (u.and((short) 31).mul(xq[x])).add(accH);
                             accH = (u.lanewise(VectorOperators.LSHR, 5).and((short) 31).mul(xq[x + 1])).add(accH);
                             accH = (u.lanewise(VectorOperators.LSHR, 10).mul(xq[x + 2])).add(accH);
                         }
-                        ShortVector v = ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE); // columns 15 and 31
+                        ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 64 + 64L * 5, LE)); // columns 15 and 31
                         accL = (v.and((short) 31).mul(xq[xo + 15])).add(accL);
                         accH = (v.lanewise(VectorOperators.LSHR, 5).mul(xq[xo + 31])).add(accH);
-                        ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
+                        ShortVector sm = SV.cast(ShortVector.fromMemorySegment(S, w, tile, LE));
                         ShortVector sc = sm.and((short) 0xff), mn = sm.lanewise(VectorOperators.LSHR, 8);
-                        FloatVector a0 = d0.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
-                        FloatVector a1 = d1.mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
-                        FloatVector k0 = m0.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 0));
-                        FloatVector k1 = m1.mul((FloatVector) mn.convertShape(VectorOperators.S2F, F, 1));
-                        FloatVector c0 = ((FloatVector) SV.cast(accL).convertShape(VectorOperators.S2F, F, 0)).add((FloatVector) SV.cast(accH).convertShape(VectorOperators.S2F, F, 0));
-                        FloatVector c1 = ((FloatVector) SV.cast(accL).convertShape(VectorOperators.S2F, F, 1)).add((FloatVector) SV.cast(accH).convertShape(VectorOperators.S2F, F, 1));
+                        FloatVector a0 = d0.mul(FV.cast(sc.convertShape(VectorOperators.S2F, F, 0)));
+                        FloatVector a1 = d1.mul(FV.cast(sc.convertShape(VectorOperators.S2F, F, 1)));
+                        FloatVector k0 = m0.mul(FV.cast(mn.convertShape(VectorOperators.S2F, F, 0)));
+                        FloatVector k1 = m1.mul(FV.cast(mn.convertShape(VectorOperators.S2F, F, 1)));
+                        FloatVector c0 = FV.cast(SV.cast(accL).convertShape(VectorOperators.S2F, F, 0)).add(FV.cast(SV.cast(accH).convertShape(VectorOperators.S2F, F, 0)));
+                        FloatVector c1 = FV.cast(SV.cast(accL).convertShape(VectorOperators.S2F, F, 1)).add(FV.cast(SV.cast(accH).convertShape(VectorOperators.S2F, F, 1)));
                         float dx = xd[dt + b], xs = dx * (-bias4[dt + b] >> 3);
                         s0 = c0.mul(a0).fma(FloatVector.broadcast(F, dx), s0);
                         s1 = c1.mul(a1).fma(FloatVector.broadcast(F, dx), s1);
@@ -400,17 +400,17 @@ public final class KQuantKernels {
                             ShortVector sa = SV.cast(ShortVector.fromMemorySegment(S, w, tile, LE)).lanewise(VectorOperators.LSHL, up).lanewise(VectorOperators.ASHR, 8);
                             ShortVector sc = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 2 * L, LE)).lanewise(VectorOperators.LSHL, up).lanewise(VectorOperators.ASHR, 8);
                             // d·dx·sc per row of each slice
-                            FloatVector a0s = FV.cast(FloatVector.fromMemorySegment(F, w, h, LE)).mul(dx).mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 0));
-                            FloatVector a1s = FV.cast(FloatVector.fromMemorySegment(F, w, h + 2 * L, LE)).mul(dx).mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 1));
-                            FloatVector c0s = FV.cast(FloatVector.fromMemorySegment(F, w, h + 4 * L, LE)).mul(dx).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 0));
-                            FloatVector c1s = FV.cast(FloatVector.fromMemorySegment(F, w, h + 6 * L, LE)).mul(dx).mul((FloatVector) sc.convertShape(VectorOperators.S2F, F, 1));
+                            FloatVector a0s = FV.cast(FloatVector.fromMemorySegment(F, w, h, LE)).mul(dx).mul(FV.cast(sa.convertShape(VectorOperators.S2F, F, 0)));
+                            FloatVector a1s = FV.cast(FloatVector.fromMemorySegment(F, w, h + 2 * L, LE)).mul(dx).mul(FV.cast(sa.convertShape(VectorOperators.S2F, F, 1)));
+                            FloatVector c0s = FV.cast(FloatVector.fromMemorySegment(F, w, h + 4 * L, LE)).mul(dx).mul(FV.cast(sc.convertShape(VectorOperators.S2F, F, 0)));
+                            FloatVector c1s = FV.cast(FloatVector.fromMemorySegment(F, w, h + 6 * L, LE)).mul(dx).mul(FV.cast(sc.convertShape(VectorOperators.S2F, F, 1)));
                             for (int half = 0; half < 2; half++) { // columns 8·half .. 8·half + 7 of this sub-block; only s0..u1 are carried
                                 ShortVector acc = SV.cast(ShortVector.fromArray(S, sums, (2 * part + half) * 2 * L));
                                 ShortVector acd = SV.cast(ShortVector.fromArray(S, sums, (2 * part + half) * 2 * L + L));
-                                s0 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 0)).fma(a0s, s0);
-                                s1 = ((FloatVector) acc.convertShape(VectorOperators.S2F, F, 1)).fma(a1s, s1);
-                                u0 = ((FloatVector) acd.convertShape(VectorOperators.S2F, F, 0)).fma(c0s, u0);
-                                u1 = ((FloatVector) acd.convertShape(VectorOperators.S2F, F, 1)).fma(c1s, u1);
+                                s0 = FV.cast(acc.convertShape(VectorOperators.S2F, F, 0)).fma(a0s, s0);
+                                s1 = FV.cast(acc.convertShape(VectorOperators.S2F, F, 1)).fma(a1s, s1);
+                                u0 = FV.cast(acd.convertShape(VectorOperators.S2F, F, 0)).fma(c0s, u0);
+                                u1 = FV.cast(acd.convertShape(VectorOperators.S2F, F, 1)).fma(c1s, u1);
                             }
                         }
                     }
@@ -479,7 +479,7 @@ public final class KQuantKernels {
                 FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
                 for (int sb = 0; sb < nsb; sb++) {
                     long h = g + (long) sb * Q6K_SB + 4 * sl;
-                    FloatVector d0 = FloatVector.fromMemorySegment(F, w, h, LE), d1 = FloatVector.fromMemorySegment(F, w, h + 2 * L, LE);
+                    FloatVector d0 = FV.cast(FloatVector.fromMemorySegment(F, w, h, LE)), d1 = FV.cast(FloatVector.fromMemorySegment(F, w, h + 2 * L, LE));
                     for (int j = 0; j < 8; j++) {
                         long tile = h - 2 * sl + Q6K_HEADER + (long) j * Q6K_SUB;
                         int b = 8 * sb + j, xo = xt + 32 * b, bi = 4 * (dt + b);
@@ -490,9 +490,9 @@ public final class KQuantKernels {
                             long pa = tile + 64 + 192L * half, pb = pa + 384;
                             int xa = xo + 8 * half, xb = xa + 16;
                             ShortVector lo = ShortVector.broadcast(S, bias[bi + half]);
-                            ShortVector a0 = ShortVector.fromMemorySegment(S, w, pa, LE);
-                            ShortVector a1 = ShortVector.fromMemorySegment(S, w, pa + 64, LE);
-                            ShortVector a2 = ShortVector.fromMemorySegment(S, w, pa + 128, LE);
+                            ShortVector a0 = SV.cast(ShortVector.fromMemorySegment(S, w, pa, LE));
+                            ShortVector a1 = SV.cast(ShortVector.fromMemorySegment(S, w, pa + 64, LE));
+                            ShortVector a2 = SV.cast(ShortVector.fromMemorySegment(S, w, pa + 128, LE));
                             lo = (a0.and((short) 63).mul(xq[xa])).add(lo);
                             lo = (a0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 1])).add(lo);
                             lo = (a0.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(xq[xa + 2])).add(lo);
@@ -502,9 +502,9 @@ public final class KQuantKernels {
                             lo = (a2.and((short) 63).mul(xq[xa + 6])).add(lo);
                             lo = (a2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 7])).add(lo);
                             ShortVector hi = ShortVector.broadcast(S, bias[bi + 2 + half]);
-                            ShortVector b0 = ShortVector.fromMemorySegment(S, w, pb, LE);
-                            ShortVector b1 = ShortVector.fromMemorySegment(S, w, pb + 64, LE);
-                            ShortVector b2 = ShortVector.fromMemorySegment(S, w, pb + 128, LE);
+                            ShortVector b0 = SV.cast(ShortVector.fromMemorySegment(S, w, pb, LE));
+                            ShortVector b1 = SV.cast(ShortVector.fromMemorySegment(S, w, pb + 64, LE));
+                            ShortVector b2 = SV.cast(ShortVector.fromMemorySegment(S, w, pb + 128, LE));
                             hi = (b0.and((short) 63).mul(xq[xb])).add(hi);
                             hi = (b0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 1])).add(hi);
                             hi = (b0.lanewise(VectorOperators.LSHR, 12).or(b2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(xq[xb + 2])).add(hi);
@@ -513,19 +513,19 @@ public final class KQuantKernels {
                             hi = (b1.lanewise(VectorOperators.LSHR, 12).or(b2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(xq[xb + 5])).add(hi);
                             hi = (b2.and((short) 63).mul(xq[xb + 6])).add(hi);
                             hi = (b2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 7])).add(hi);
-                            lo0 = ((FloatVector) lo.convertShape(VectorOperators.S2F, F, 0)).add(lo0);
-                            lo1 = ((FloatVector) lo.convertShape(VectorOperators.S2F, F, 1)).add(lo1);
-                            hi0 = ((FloatVector) hi.convertShape(VectorOperators.S2F, F, 0)).add(hi0);
-                            hi1 = ((FloatVector) hi.convertShape(VectorOperators.S2F, F, 1)).add(hi1);
+                            lo0 = FV.cast(lo.convertShape(VectorOperators.S2F, F, 0)).add(lo0);
+                            lo1 = FV.cast(lo.convertShape(VectorOperators.S2F, F, 1)).add(lo1);
+                            hi0 = FV.cast(hi.convertShape(VectorOperators.S2F, F, 0)).add(hi0);
+                            hi1 = FV.cast(hi.convertShape(VectorOperators.S2F, F, 1)).add(hi1);
                         }
-                        ShortVector sm = ShortVector.fromMemorySegment(S, w, tile, LE);
+                        ShortVector sm = SV.cast(ShortVector.fromMemorySegment(S, w, tile, LE));
                         ShortVector sa = sm.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8);
                         ShortVector sb2 = sm.lanewise(VectorOperators.ASHR, 8);
                         FloatVector dx = FloatVector.broadcast(F, xd[dt + b]);
-                        s0 = d0.mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 0)).mul(lo0)
-                                .add(d0.mul((FloatVector) sb2.convertShape(VectorOperators.S2F, F, 0)).mul(hi0)).fma(dx, s0);
-                        s1 = d1.mul((FloatVector) sa.convertShape(VectorOperators.S2F, F, 1)).mul(lo1)
-                                .add(d1.mul((FloatVector) sb2.convertShape(VectorOperators.S2F, F, 1)).mul(hi1)).fma(dx, s1);
+                        s0 = d0.mul(FV.cast(sa.convertShape(VectorOperators.S2F, F, 0))).mul(lo0)
+                                .add(d0.mul(FV.cast(sb2.convertShape(VectorOperators.S2F, F, 0))).mul(hi0)).fma(dx, s0);
+                        s1 = d1.mul(FV.cast(sa.convertShape(VectorOperators.S2F, F, 1))).mul(lo1)
+                                .add(d1.mul(FV.cast(sb2.convertShape(VectorOperators.S2F, F, 1))).mul(hi1)).fma(dx, s1);
                     }
                 }
                 FloatVector t0 = FV.cast(s0), t1 = FV.cast(s1);
