@@ -89,6 +89,12 @@ public final class Int8Gemm {
      */
     static final boolean TWELVE = !"false".equals(System.getProperty("jemma.int8Tile12"));
 
+    /**
+     * Whether a batch's last 2 or 3 tokens take {@link #tile2} (else one {@link #tile1} pass each);
+     * {@code -Djemma.int8PairTail=false} keeps the 1-token passes, for A/B runs on one jar.
+     */
+    static final boolean PAIR_TAIL = !"false".equals(System.getProperty("jemma.int8PairTail"));
+
     /** Where in {@code sums} a block's second 16-column half goes (Q5_0): after the first half's tokens × 64 rows. */
     static final int HALF = TILE_TOKENS * ROWS;
     /** 16-bit sums held at once: a Q5_0 block's two halves. */
@@ -145,6 +151,11 @@ public final class Int8Gemm {
                     for (; t + 4 <= n; t += 4) tile4i(s.w, s.d, nc, span, xi, x.d, t * cols + 4 * c0, t * nb + c0 / 32, nb, acc, ACC_PAD + t * ROWS, s.sums);
                 // at 512 bits a batch's last 4 tokens (6k + 4 or 5) read the plain rows: QuantizedActivations.qi groups 6
                 for (; t + 4 <= n; t += 4) tile4(s.w, s.d, nc, span, x.q, x.d, t * cols + c0, t * nb + c0 / 32, cols, nb, acc, ACC_PAD + t * ROWS, s.sums);
+                // a last 2 or 3 (512 = 42·12 + 6 + 2 at 512 bits): two of them in one pass over the tile
+                if (PAIR_TAIL && n - t >= 2) {
+                    tile2(s.w, s.d, nc, span, x.q, x.d, t * cols + c0, t * nb + c0 / 32, cols, nb, acc, ACC_PAD + t * ROWS, s.sums);
+                    t += 2;
+                }
                 for (; t < n; t++) tile1(s.w, s.d, nc, span, x.q, x.d, t * cols + c0, t * nb + c0 / 32, nb, acc, ACC_PAD + t * ROWS, s.sums);
                 if (k) mins(s.m, nc / 32, x.d, x.q4Bias, c0 / 32, nb, n, acc);
             }
@@ -487,7 +498,42 @@ public final class Int8Gemm {
         }
     }
 
-    /** One token against nc tile columns (a batch's last 1–3), added into acc[ao ..]. */
+    /**
+     * Two tokens (quants at xo and xo + cols, scales at xdo and xdo + nb) against nc tile columns, added into acc[ao ..]
+     * and acc[ao + 64 ..]: a batch's last 2 or 3 tokens, which {@link #tile1} ran one pass each, every weight vector then
+     * loaded once per token. Same integer sums and the same scaling ({@link #scaleSums}, {@link #scaleHalves}) as every
+     * other tile, so the same bits.
+     */
+    static void tile2(short[] wt, float[] ds, int nc, int span, short[] xq, float[] xd, int xo, int xdo,
+                      int cols, int nb, float[] acc, int ao, short[] sums) {
+        final int x0 = xo, x1 = xo + cols;
+        for (int c0 = 0; c0 < nc; c0 += 32) {
+          for (int h = 0; h < 32; h += span) {
+            for (int r = 0; r < ROWS; r += 2 * L) {
+                ShortVector a0 = ShortVector.zero(S), a1 = a0, b0 = a0, b1 = a0;
+                for (int c = c0 + h, end = c0 + h + span; c < end; c++) {
+                    ShortVector w0 = ShortVector.fromArray(S, wt, c * ROWS + r);
+                    ShortVector w1 = ShortVector.fromArray(S, wt, c * ROWS + r + L);
+                    ShortVector v0 = ShortVector.broadcast(S, xq[x0 + c]);
+                    ShortVector v1 = ShortVector.broadcast(S, xq[x1 + c]);
+                    a0 = (w0.mul(v0)).add(a0);
+                    b0 = (w1.mul(v0)).add(b0);
+                    a1 = (w0.mul(v1)).add(a1);
+                    b1 = (w1.mul(v1)).add(b1);
+                }
+                int so = SUMS_PAD + (h == 0 ? 0 : HALF) + r;
+                SV.cast(a0).intoArray(sums, so);
+                SV.cast(b0).intoArray(sums, so + L);
+                SV.cast(a1).intoArray(sums, so + ROWS);
+                SV.cast(b1).intoArray(sums, so + ROWS + L);
+            }
+          }
+            if (span == 32) scaleSums(sums, 2, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
+            else scaleHalves(sums, 2, ds, (c0 >> 5) * ROWS, xd, xdo + (c0 >> 5), nb, acc, ao);
+        }
+    }
+
+    /** One token against nc tile columns (a batch's last 1, or 1–3 with {@link #PAIR_TAIL} off), added into acc[ao ..]. */
     static void tile1(short[] wt, float[] ds, int nc, int span, short[] xq, float[] xd, int xo, int xdo, int nb, float[] acc,
                       int ao, short[] sums) {
         for (int c0 = 0; c0 < nc; c0 += 32) {

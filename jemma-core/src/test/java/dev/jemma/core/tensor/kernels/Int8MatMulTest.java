@@ -340,15 +340,19 @@ class Int8MatMulTest {
     }
 
     /**
-     * A token's output is the same bits whichever register tile ran it (12 or 6 tokens at 512 bits, 4, or 1 for the last
+     * A token's output is the same bits whichever register tile ran it (12 or 6 tokens at 512 bits, 4, 2 or 1 for the last
      * ones): the integer block sums are exact and each is scaled by the same operations. At 512 bits 13 tokens = 12 + 1
      * for Q4_0 / Q4_K (6 + 6 + 1 for Q5_0), 16 = 12 + 4, 19 = 12 + 6 + 1, 29 = 12 + 12 + 4 + 1; below, 4-token tiles and
      * the rest; each token is compared with a call on that token alone (the 1-token tile). 200 rows end in a partial pair.
+     * A last 2 or 3 take the 2-token tile ({@link Int8Gemm#PAIR_TAIL}): 14 = 12 + 2, 15 = 12 + 2 + 1, 20 = 12 + 6 + 2
+     * (Q5_0 8 = 6 + 2, 9 = 6 + 2 + 1); below 512 bits 6 = 4 + 2, 7 = 4 + 2 + 1 (and 14, 15 likewise). The batch is
+     * quantized into activations that held a longer one before, so that no tile can pass by reading zeros past the batch.
      */
-    @ParameterizedTest(name = "{0} {1}x{2}, {3} tokens: 12-, 6-, 4- and 1-token tiles agree bit for bit")
+    @ParameterizedTest(name = "{0} {1}x{2}, {3} tokens: 12-, 6-, 4-, 2- and 1-token tiles agree bit for bit")
     @CsvSource({"Q4_0, 96, 160, 13", "Q5_0, 96, 160, 13", "Q4_K, 70, 512, 13", "Q4_0, 200, 160, 13", "Q4_0, 200, 160, 16",
             "Q4_0, 320, 96, 13", "Q4_K, 256, 512, 13", "Q4_K, 256, 512, 16", "Q4_0, 200, 160, 19", "Q4_0, 96, 160, 29",
-            "Q4_K, 70, 512, 29", "Q5_0, 96, 160, 19"})
+            "Q4_K, 70, 512, 29", "Q5_0, 96, 160, 19", "Q4_0, 96, 160, 14", "Q4_0, 200, 160, 15", "Q4_K, 70, 512, 20",
+            "Q5_0, 96, 160, 8", "Q5_0, 96, 160, 9", "Q4_0, 96, 160, 6", "Q4_K, 256, 512, 7"})
     void everyTileGivesATokenTheSameBits(GgmlType type, int rows, int cols, int n) {
         Assumptions.assumeTrue(VectorWidth.ENABLED, "needs vector kernels");
         tilesAgree(type, rows, cols, n);
@@ -362,6 +366,11 @@ class Int8MatMulTest {
         float[] x = new float[n * cols];
         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
         QuantizedActivations all = new QuantizedActivations(false);
+        float[] longer = new float[(n + 11) * cols];
+        for (int i = 0; i < longer.length; i++) longer[i] = (float) rnd.nextGaussian();
+        all.reserve(n + 11, cols);
+        all.quantize(longer, 0, n + 11);
+        all.interleaved();
         all.reserve(n, cols);
         all.quantize(x, 0, n);
         float[] out = new float[n * rows];

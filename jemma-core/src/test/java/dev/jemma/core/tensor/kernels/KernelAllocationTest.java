@@ -137,19 +137,25 @@ class KernelAllocationTest {
         Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         Assumptions.assumeTrue(threads.isThreadAllocatedMemorySupported());
-        // 23 tokens: at 512 bits 12 + 6 + 4 + 1 for Q4_0 / Q4_K (6 + 6 + 6 + 4 + 1 for Q5_0), 5 × 4 + 3 × 1 below, so
-        // that every register tile runs
-        int rows = 256, n = 23;
+        // every register tile at every width: at 512 bits, Q4_0 / Q4_K, 23 = 12 + 6 + 4 + 1, 20 = 12 + 6 + 2
+        // (Q5_0: 18 + 4 + 1, 18 + 2); below, 20 + 2 + 1, 20
+        int rows = 256;
+        int[] counts = {23, 20};
         WeightMatrix w = mapped(Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 7)));
         Random rnd = new Random(1);
-        float[] x = new float[n * cols];
+        float[] x = new float[23 * cols];
         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
-        QuantizedActivations xq = new QuantizedActivations();
-        xq.reserve(n, cols);
-        xq.quantize(x, 0, n);
-        float[] out = new float[xq.tokens * rows]; // with residual rows the GEMM sees 2n tokens
+        QuantizedActivations[] xq = new QuantizedActivations[counts.length];
+        for (int k = 0; k < counts.length; k++) {
+            xq[k] = new QuantizedActivations();
+            xq[k].reserve(counts[k], cols);
+            xq[k].quantize(x, 0, counts[k]);
+        }
+        float[] out = new float[xq[0].tokens * rows]; // with residual rows the GEMM sees 2n tokens
         Int8Gemm.Scratch s = new Int8Gemm.Scratch();
-        long least = leastBytesPerCall(() -> Int8Gemm.gemm(type, w.interleaved(), rows, cols, xq, out, 0, Int8Gemm.pairs(rows), s), 200);
+        long least = leastBytesPerCall(() -> {
+            for (QuantizedActivations q : xq) Int8Gemm.gemm(type, w.interleaved(), rows, cols, q, out, 0, Int8Gemm.pairs(rows), s);
+        }, 200);
         assertThat(least).as("bytes allocated by one compiled %s GEMM call", type).isZero();
     }
 
