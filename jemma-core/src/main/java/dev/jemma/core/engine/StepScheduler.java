@@ -408,7 +408,10 @@ final class StepScheduler {
                 long first = Long.MAX_VALUE;
                 int rows = 0;
                 for (Work w : queue) {
-                    if (w.count < 2 || !isWhole(w)) return;
+                    // a prompt of one row waits too: with no stream open it is not a token of one but a prompt whose prefix
+                    // the session had cached (loaded, C = 8: a wave's first request repeating a warm-up prompt ran
+                    // alone, and the seven others waited for its step)
+                    if (!isWhole(w)) return;
                     first = Math.min(first, w.queuedAt);
                     rows += w.remaining();
                 }
