@@ -6,7 +6,8 @@
 #   wave: C = 8 (2 x 8 requests, P-token prompts, G tokens)   — whether each wave of 8 enters one step;
 # and the server's CPU time (utime + stime from /proc) over each load. A wave "entered whole" when its 8 first tokens
 # came within SPLIT_MS of each other (split, the first prompt's step runs alone and its first token comes a whole
-# prompt step, ~0.5 s and more, before the others').
+# prompt step, ~0.5 s and more, before the others'; the summary then gives the groups' sizes, e.g. 1+7). Requests sent
+# together: each less than 200 ms after the one before (a closed loop's later waves are whole only if the earlier were).
 #
 # usage: tools/serve-admission-ab.sh MODEL.gguf BEFORE_CHECKOUT AFTER_CHECKOUT [ROUNDS (2)]
 # env:   THREADS (2), P (128), G (32), N (8: the lone requests), OUT (default /tmp/serve-admission-ab),
@@ -46,10 +47,20 @@ side, rnd = sys.argv[3], sys.argv[4]
 c0, c1, c2, split = float(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7]), float(sys.argv[8])
 lt = sorted(r["ttft_ms"] for r in lone["per_request"] if "ttft_ms" in r)
 reqs = sorted(wave["per_request"], key=lambda r: r["sent_ms"])
-waves = []
-for k in range(0, len(reqs), 8):
-    w = [r["sent_ms"] + r["ttft_ms"] for r in reqs[k:k + 8] if "ttft_ms" in r]
-    waves.append("whole" if max(w) - min(w) <= split else "split %.0f ms" % (max(w) - min(w)))
+# the requests sent together (each less than 200 ms after the one before): a wave; it entered whole when their first
+# tokens all came within SPLIT_MS, else the sizes of its groups of first tokens (e.g. 1+7: the first prompt ran alone)
+groups, waves = [], []
+for r in reqs:
+    if groups and r["sent_ms"] - groups[-1][-1]["sent_ms"] < 200: groups[-1].append(r)
+    else: groups.append([r])
+for g in groups:
+    ft = sorted(r["sent_ms"] + r["ttft_ms"] for r in g if "ttft_ms" in r)
+    if len(ft) < 2: continue
+    parts = [1]
+    for a, b in zip(ft, ft[1:]):
+        if b - a > split: parts.append(1)
+        else: parts[-1] += 1
+    waves.append(f"{len(ft)} sent together: " + ("whole" if len(parts) == 1 else "+".join(map(str, parts))))
 wt = sorted(r["ttft_ms"] for r in reqs if "ttft_ms" in r)
 gen = sum(r.get("tokens", 0) for r in reqs)
 print(f"{side} r{rnd} (load {sys.argv[9]}): lone TTFT ms p50 {lt[len(lt)//2]:.0f} min {lt[0]:.0f} max {lt[-1]:.0f}, "
