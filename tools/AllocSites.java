@@ -15,7 +15,7 @@ import java.util.Map;
  * sites of the TLAB events in between (object class and the first Jemma / Jetty / Jackson frames, weighted by the
  * TLAB's size or the object's outside one). Streams the file: a whole recording printed as JSON was 10 GB.
  *
- * <p>usage: java tools/AllocSites.java REC.jfr FROM_EPOCH_S TO_EPOCH_S GENERATED_TOKENS
+ * <p>usage: java [-Dsites=N] [-Dsite=TEXT] tools/AllocSites.java REC.jfr FROM_EPOCH_S TO_EPOCH_S GENERATED_TOKENS
  */
 public class AllocSites {
     public static void main(String[] args) throws Exception {
@@ -24,6 +24,7 @@ public class AllocSites {
         Map<Long, long[]> atFrom = new HashMap<>(), atTo = new HashMap<>();
         Map<Long, String> names = new HashMap<>();
         Map<String, Long> sites = new HashMap<>();
+        Map<Long, Long> overTime = new java.util.TreeMap<>();
         long sampled = 0;
         try (RecordingFile f = new RecordingFile(Path.of(args[0]))) {
             while (f.hasMoreEvents()) {
@@ -51,6 +52,11 @@ public class AllocSites {
                         }
                     }
                     sites.merge(where.toString(), size, Long::sum);
+                    String match = System.getProperty("site");
+                    if (match != null && where.toString().contains(match)) {
+                        // -Dsite=TEXT: that site's bytes per 30 s of the window (when it allocates: warm-up, every wave...)
+                        overTime.merge((t.toEpochMilli() - from.toEpochMilli()) / 30_000, size, Long::sum);
+                    }
                     sampled += size;
                 }
             }
@@ -71,6 +77,11 @@ public class AllocSites {
         System.out.printf("  TLAB events in the window: %.1f MB; heaviest sites:%n", sampled / 1e6);
         List<Map.Entry<String, Long>> top = sites.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue(), a.getValue())).limit(Integer.getInteger("sites", 14)).toList();
         for (var en : top) System.out.printf("  %9.1f MB  %s%n", en.getValue() / 1e6, en.getKey());
+        if (!overTime.isEmpty()) {
+            System.out.print("  " + System.getProperty("site") + ", MB per 30 s:");
+            overTime.forEach((k, v) -> System.out.printf(" [%d s] %.0f", k * 30, v / 1e6));
+            System.out.println();
+        }
     }
 
     private static void keepLatest(Map<Long, long[]> m, long id, Instant t, long bytes) {
