@@ -33,48 +33,8 @@ t1=$(date -u +%s.%N)
 grep VmHWM "/proc/$pid/status" > "$out/$tag.hwm"
 kill "$pid"; wait "$pid" 2>/dev/null
 trap - EXIT
-"$JAVA_HOME/bin/jfr" print --json --stack-depth 24 --events jdk.ThreadAllocationStatistics,jdk.ObjectAllocationInNewTLAB,jdk.ObjectAllocationOutsideTLAB \
-  "$out/$tag.jfr" > "$out/$tag-alloc.json"
-python3 - "$out/$tag-alloc.json" "$out/$tag-load.json" "$t0" "$t1" "$tag" <<'EOF'
-import collections, datetime, json, sys
-events = json.load(open(sys.argv[1]))["recording"]["events"]
-load = json.load(open(sys.argv[2]))
-t0, t1, tag = float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
-ts = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-# each thread's allocated bytes: the last sample at or before t0 and the last at or before t1
-stats = collections.defaultdict(list)
-for e in events:
-    if e["type"] == "jdk.ThreadAllocationStatistics":
-        v = e["values"]
-        stats[(v["thread"]["javaName"] if v.get("thread") else "?", v["thread"]["javaThreadId"] if v.get("thread") else 0)].append((ts(v["startTime"]), v["allocated"]))
-by_thread = collections.Counter()
-first, last = t1, t0
-for key, xs in stats.items():
-    xs.sort()
-    before = [a for t, a in xs if t <= t0]
-    upto = [(t, a) for t, a in xs if t <= t1]
-    if not upto: continue
-    base = before[-1] if before else 0
-    if before: first = min(first, max(t for t, a in xs if t <= t0))
-    last = max(last, upto[-1][0])
-    by_thread[key[0].split("@")[0].rstrip("0123456789-")] += upto[-1][1] - base
-total = sum(by_thread.values())
-span = max(last - first, 1e-9) if first < last else t1 - t0
-tokens = load.get("generated_tokens", 0)
-print(f"{tag}: {total / 1e6:.1f} MB allocated over the load ({t1 - t0:.1f} s wall), {total / 1e6 / (t1 - t0):.2f} MB/s, "
-      f"{total / 1e3 / max(tokens, 1):.1f} KB per generated token ({tokens} tokens, {load.get('tokens_per_s', 0):.1f} tok/s)")
-for k, b in by_thread.most_common(6): print(f"   {b / 1e6:9.1f} MB  {k}")
-sites = collections.Counter()
-for e in events:
-    if e["type"] == "jdk.ThreadAllocationStatistics": continue
-    v = e["values"]
-    if not t0 <= ts(v["startTime"]) <= t1: continue
-    size = v.get("tlabSize") or v.get("allocationSize") or 0
-    fr = v["stackTrace"]["frames"] if v.get("stackTrace") else []
-    app = [f for f in fr if f["method"]["type"]["name"].startswith(("dev/jemma", "org/eclipse", "com/fasterxml"))]
-    where = " < ".join(f"{f['method']['type']['name'].split('/')[-1]}.{f['method']['name']}:{f['lineNumber']}" for f in app[:3])
-    sites[(v["objectClass"]["name"], where)] += size
-st = sum(sites.values())
-print(f"   TLAB events in the load: {st / 1e6:.1f} MB sampled; heaviest sites:")
-for (cls, where), b in sites.most_common(12): print(f"   {b / 1e6:9.1f} MB  {cls}  {where}")
-EOF
+tokens=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['generated_tokens'])" "$out/$tag-load.json")
+echo "$tag: $(cat "$out/$tag.hwm"), $(python3 -c "import json, sys; print('%.2f tok/s' % json.load(open(sys.argv[1]))['tokens_per_s'])" "$out/$tag-load.json")"
+# streamed through the JFR API (a recording printed as JSON was 10 GB): bytes per thread over the load, the heaviest sites
+"$JAVA_HOME/bin/java" -Dsites="${SITES:-14}" ${SITE:+-Dsite="$SITE"} "$(dirname "$(readlink -f "$0")")/AllocSites.java" \
+  "$out/$tag.jfr" "$t0" "$t1" "$tokens"
