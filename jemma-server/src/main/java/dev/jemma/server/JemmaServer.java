@@ -350,7 +350,6 @@ public final class JemmaServer implements AutoCloseable {
                 // Refused before its body was read: Jetty cannot tell the unread body from a next request, so it
                 // closes the connection after the answer. Say so, or a pooling client sends its next request into
                 // the closed connection (the JDK's HttpClient then fails it: "header parser received no bytes").
-                if (ex.arrival != null) ex.arrival.close();
                 if (hasBody(request)) response.getHeaders().put(HttpHeader.CONNECTION, "close");
                 respondError(ex, callback, e.status, e.getMessage());
                 return true;
@@ -383,6 +382,8 @@ public final class JemmaServer implements AutoCloseable {
                     route(ex, path);
                 }
                 metrics.onRequest(path, ex.response.getStatus());
+                // before the answer completes: a client that sends its next request at once finds this one gone
+                if (ex.arrival != null) ex.arrival.close();
                 if (ex.finish()) callback.succeeded();
                 else callback.failed(new IOException("client disconnected")); // nothing to answer to
             } catch (HttpError e) {
@@ -399,6 +400,8 @@ public final class JemmaServer implements AutoCloseable {
         }
 
         private void respondError(Exchange ex, Callback callback, int status, String message) {
+            // refused or failed: no longer on its way to an engine, and closed before the answer goes out (see process)
+            if (ex.arrival != null) ex.arrival.close();
             metrics.onRequest(Request.getPathInContext(ex.request), ex.committed() ? ex.response.getStatus() : status);
             if (!ex.committed()) {
                 ex.error(status, message);
