@@ -90,35 +90,33 @@ final class EngineModel implements ServedModel {
     }
 
     private static ServedModel load(JemmaServer.Config config, Arrivals arrivals, ModelManager.Entry e) {
-        {
-            EngineOptions.Builder b = EngineOptions.builder().threads(config.threads()).exact(config.exact()).batchChunk(config.batchChunk())
-                    .wholePrompt(config.wholePrompt()).admissionMillis(config.admissionMillis()).arrivals(arrivals);
-            int perSlot = slotContext(config.kvBudget(), config.parallel());
-            if (perSlot > 0) b.contextLength(perSlot);
-            // an embedding model (EmbeddingGemma) is served for /api/embed and /v1/embeddings only
-            if (EmbedderModel.isEmbeddingModel(e.path())) {
-                var embedder = dev.jemma.core.embed.Embedder.load(e.path(), b.build());
-                try {
-                    // compiled before the first request, as a chat model's steps are (Embedder.warmUp)
-                    embedder.warmUp();
-                } catch (RuntimeException | Error ex) {
-                    embedder.close();
-                    throw ex;
-                }
-                return new EmbedderModel(embedder, e.size());
-            }
-            Engine engine = Engine.load(e.path(), b.parallel(config.parallel()).build());
+        EngineOptions.Builder b = EngineOptions.builder().threads(config.threads()).exact(config.exact()).batchChunk(config.batchChunk())
+                .wholePrompt(config.wholePrompt()).admissionMillis(config.admissionMillis()).arrivals(arrivals);
+        int perSlot = slotContext(config.kvBudget(), config.parallel());
+        if (perSlot > 0) b.contextLength(perSlot);
+        // an embedding model (EmbeddingGemma) is served for /api/embed and /v1/embeddings only
+        if (EmbedderModel.isEmbeddingModel(e.path())) {
+            var embedder = dev.jemma.core.embed.Embedder.load(e.path(), b.build());
             try {
-                // the kernels compiled and the KV pool allocated before the first request: the JIT's first batched steps
-                // make a burst of garbage that, beside freshly allocated caches under load, pushed the peak RSS past the
-                // memory plan + 200 MB (docs/PERFORMANCE.md, "Serving")
-                engine.warmUp();
+                // compiled before the first request, as a chat model's steps are (Embedder.warmUp)
+                embedder.warmUp();
             } catch (RuntimeException | Error ex) {
-                engine.close();
+                embedder.close();
                 throw ex;
             }
-            return new EngineModel(engine, config.parallel(), e.size());
+            return new EmbedderModel(embedder, e.size());
         }
+        Engine engine = Engine.load(e.path(), b.parallel(config.parallel()).build());
+        try {
+            // the kernels compiled and the KV pool allocated before the first request: the JIT's first batched steps
+            // make a burst of garbage that, beside freshly allocated caches under load, pushed the peak RSS past the
+            // memory plan + 200 MB (docs/PERFORMANCE.md, "Serving")
+            engine.warmUp();
+        } catch (RuntimeException | Error ex) {
+            engine.close();
+            throw ex;
+        }
+        return new EngineModel(engine, config.parallel(), e.size());
     }
 
     /** Fewest positions a slot may hold: a chat turn's template alone takes a dozen tokens. */
