@@ -60,10 +60,11 @@ final class ServeCommand implements Callable<Integer> {
             + "prompt (default: 256, or -Djemma.wholePrompt=N)"})
     Integer wholePrompt;
 
-    @Option(names = "--admission-window", paramLabel = "MS", description = {"how long a short prompt reaching a model with no "
-            + "stream running waits for others sent with it, so they share one step instead of each waiting for the one "
-            + "before: until none has come for MS, at most 8 x MS (0 = none; no wait with --parallel 1, nor once every "
-            + "slot's request has come) (default ${DEFAULT-VALUE})"})
+    @Option(names = "--admission-window", paramLabel = "MS", description = {"the longest a short prompt reaching a model with no "
+            + "stream running waits for requests the server has received and is still preparing (parsing, chat template, "
+            + "tokenizer), so a wave sent together shares one step instead of each waiting for the one before; it waits "
+            + "only while such a request is pending, so a lone request starts at once (0 = never wait; no wait with "
+            + "--parallel 1, nor once every slot's request has come) (default ${DEFAULT-VALUE})"})
     int admissionWindow = JemmaServer.DEFAULT_ADMISSION_MILLIS;
 
     @Option(names = {"-t", "--threads"}, paramLabel = "THREADS", description = "compute threads (default: all cores)")

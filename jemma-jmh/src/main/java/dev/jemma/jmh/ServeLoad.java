@@ -36,7 +36,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * </pre>
  * Arguments: MODEL THREADS load|intrude C N P G [--batch-chunk]; {@code -DwarmUp=false} skips the engine's warm-up;
  * {@code -DwholePrompt=N} sets {@code EngineOptions.wholePrompt} (-1: every prompt chunked beside streams);
- * {@code -Dadmission=MS} the admission window ({@code jemma serve --admission-window}); {@code -Dstagger=MS} starts client
+ * {@code -Dadmission=MS} the admission window ({@code jemma serve --admission-window}; it waits only for requests announced
+ * in {@code Engine.arrivals()}, which these in-process clients are not, so here it never waits); {@code -Dstagger=MS} starts client
  * i's first request i × MS later (requests sent together arrive spread, as through HTTP);
  * {@code -Druns=2} runs the load twice in the same JVM (the second run: a server whose JIT has finished); process CPU is
  * read in the OS's clock ticks (10 ms), so per-step CPU medians come out in steps of 10 ms.

@@ -3,6 +3,7 @@ package dev.jemma.server;
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.chat.ChatMessage;
 import dev.jemma.core.chat.ConversationFitter;
+import dev.jemma.core.engine.Arrivals;
 import dev.jemma.core.engine.Engine;
 import dev.jemma.core.engine.ModelCapabilities;
 import dev.jemma.core.engine.EngineOptions;
@@ -64,36 +65,58 @@ final class EngineModel implements ServedModel {
      * {@code kvBudget / parallel} positions (the engine's default context when no budget is set), and as many pooled
      * sessions, so a conversation keeps its slot (and cached prefix) while the others are in use.
      */
-    static Function<ModelManager.Entry, ServedModel> loader(JemmaServer.Config config) {
-        return e -> {
-            EngineOptions.Builder b = EngineOptions.builder().threads(config.threads()).exact(config.exact()).batchChunk(config.batchChunk())
-                    .wholePrompt(config.wholePrompt()).admissionMillis(config.admissionMillis());
-            int perSlot = slotContext(config.kvBudget(), config.parallel());
-            if (perSlot > 0) b.contextLength(perSlot);
-            // an embedding model (EmbeddingGemma) is served for /api/embed and /v1/embeddings only
-            if (EmbedderModel.isEmbeddingModel(e.path())) {
-                var embedder = dev.jemma.core.embed.Embedder.load(e.path(), b.build());
-                try {
-                    // compiled before the first request, as a chat model's steps are (Embedder.warmUp)
-                    embedder.warmUp();
-                } catch (RuntimeException | Error ex) {
-                    embedder.close();
-                    throw ex;
-                }
-                return new EmbedderModel(embedder, e.size());
-            }
-            Engine engine = Engine.load(e.path(), b.parallel(config.parallel()).build());
+    static Loader loader(JemmaServer.Config config) {
+        return new Loader(config, new Arrivals());
+    }
+
+    /**
+     * Loads models with a server's settings; every engine it loads shares one registry of requests on their way
+     * ({@link Arrivals}: the server announces each generation request as it is received, and an engine's admission window
+     * waits for those still being prepared).
+     */
+    static final class Loader implements Function<ModelManager.Entry, ServedModel> {
+        private final JemmaServer.Config config;
+        final Arrivals arrivals;
+
+        Loader(JemmaServer.Config config, Arrivals arrivals) {
+            this.config = config;
+            this.arrivals = arrivals;
+        }
+
+        @Override
+        public ServedModel apply(ModelManager.Entry e) {
+            return load(config, arrivals, e);
+        }
+    }
+
+    private static ServedModel load(JemmaServer.Config config, Arrivals arrivals, ModelManager.Entry e) {
+        EngineOptions.Builder b = EngineOptions.builder().threads(config.threads()).exact(config.exact()).batchChunk(config.batchChunk())
+                .wholePrompt(config.wholePrompt()).admissionMillis(config.admissionMillis()).arrivals(arrivals);
+        int perSlot = slotContext(config.kvBudget(), config.parallel());
+        if (perSlot > 0) b.contextLength(perSlot);
+        // an embedding model (EmbeddingGemma) is served for /api/embed and /v1/embeddings only
+        if (EmbedderModel.isEmbeddingModel(e.path())) {
+            var embedder = dev.jemma.core.embed.Embedder.load(e.path(), b.build());
             try {
-                // the kernels compiled and the KV pool allocated before the first request: the JIT's first batched steps
-                // make a burst of garbage that, beside freshly allocated caches under load, pushed the peak RSS past the
-                // memory plan + 200 MB (docs/PERFORMANCE.md, "Serving")
-                engine.warmUp();
+                // compiled before the first request, as a chat model's steps are (Embedder.warmUp)
+                embedder.warmUp();
             } catch (RuntimeException | Error ex) {
-                engine.close();
+                embedder.close();
                 throw ex;
             }
-            return new EngineModel(engine, config.parallel(), e.size());
-        };
+            return new EmbedderModel(embedder, e.size());
+        }
+        Engine engine = Engine.load(e.path(), b.parallel(config.parallel()).build());
+        try {
+            // the kernels compiled and the KV pool allocated before the first request: the JIT's first batched steps
+            // make a burst of garbage that, beside freshly allocated caches under load, pushed the peak RSS past the
+            // memory plan + 200 MB (docs/PERFORMANCE.md, "Serving")
+            engine.warmUp();
+        } catch (RuntimeException | Error ex) {
+            engine.close();
+            throw ex;
+        }
+        return new EngineModel(engine, config.parallel(), e.size());
     }
 
     /** Fewest positions a slot may hold: a chat turn's template alone takes a dozen tokens. */

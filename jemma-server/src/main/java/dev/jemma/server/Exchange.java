@@ -35,6 +35,8 @@ final class Exchange {
 
     /** When the request arrived ({@link System#nanoTime}): time to first token counts from here. */
     final long received = System.nanoTime();
+    /** A generation request's announcement to the engines (null for other requests): see {@link JemmaServer}'s router. */
+    dev.jemma.core.engine.Arrivals.Ticket arrival;
 
     Exchange(Request request, Response response, boolean openAiErrors, long maxBody) {
         this.request = request;

@@ -1,6 +1,7 @@
 package dev.jemma.server;
 
 import dev.jemma.core.JemmaException;
+import dev.jemma.core.engine.Arrivals;
 import dev.jemma.tools.store.HubClient;
 import dev.jemma.core.store.ModelRef;
 import dev.jemma.core.store.ModelStore;
@@ -64,8 +65,8 @@ public final class JemmaServer implements AutoCloseable {
      * @param batchChunk  prompt tokens per model step (chunked prefill; 0 = the engine's default)
      * @param wholePrompt longest prompt joining a step whole beside the running streams (0 = the engine's default,
      *                    negative = chunk every prompt)
-     * @param admissionMillis how long a short prompt reaching a model with no stream running waits for others sent with
-     *                    it (the admission window; 0 = none)
+     * @param admissionMillis the longest a short prompt reaching a model with no stream running waits for requests the
+     *                    server has received and is still preparing (the admission window; 0 = never wait)
      * @param net         connection limits and timeouts
      */
     /**
@@ -75,13 +76,14 @@ public final class JemmaServer implements AutoCloseable {
     public static final int DEFAULT_PARALLEL = 4;
 
     /**
-     * The admission window unless told otherwise: requests sent together reach the engine a few ms apart (connections,
-     * parsing, tokenizing), and without a window the first one's prompt step started alone while the others waited for
-     * it. The window stays open while prompts keep coming, at most 8 windows (120 ms); short against a prompt step
-     * (~0.5 s for 128 tokens of the 1B on 2 threads). A lone request at {@code --parallel 1}, or a wave that fills every
-     * slot, does not wait at all; a lone request otherwise waits 15 ms.
+     * The admission window unless told otherwise: the longest a short prompt reaching an idle model waits for requests the
+     * server has received and is still preparing (parsing, chat template, tokenizer). It waits only while one is: a lone
+     * request starts at once, and a wave sent together (which reached the engine 15–50+ ms apart on the 2-core host, so a
+     * fixed 15 ms window caught it only some of the time) starts in one step. The bound only matters when a request
+     * takes long to prepare (images being decoded, a loaded host); 200 ms is short against the prompt step it saves
+     * (~0.5 s for 128 tokens of the 1B on 2 threads, ~4 s for a wave of eight).
      */
-    public static final int DEFAULT_ADMISSION_MILLIS = 15;
+    public static final int DEFAULT_ADMISSION_MILLIS = 200;
 
     public record Config(String host, int port, List<String> models, int parallel, int queue, Duration queueWait,
                          String apiKey, List<String> corsOrigins, Duration keepAlive, long maxBodyBytes, int threads,
@@ -119,8 +121,9 @@ public final class JemmaServer implements AutoCloseable {
         }
 
         /**
-         * The admission window: how long a short prompt reaching a model with no stream running waits for others sent with
-         * it, so they share its step ({@link dev.jemma.core.engine.EngineOptions#admissionMillis}; 0 = none).
+         * The admission window: the longest a short prompt reaching a model with no stream running waits for requests the
+         * server is still preparing, so they share its step ({@link dev.jemma.core.engine.EngineOptions#admissionMillis};
+         * 0 = never wait).
          */
         public Config withAdmissionWindow(int millis) {
             return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, millis, net);
@@ -174,6 +177,8 @@ public final class JemmaServer implements AutoCloseable {
     private final OpenAiApi openai;
     private final EmbeddingApi embeddings;
     private final QueuedThreadPool threads;
+    /** Generation requests received and not yet queued in an engine (the admission window waits for them). */
+    final Arrivals arrivals;
     final Supplier<HubClient> hub;
 
     private JemmaServer(Config config, ModelStore store, Function<ModelManager.Entry, ServedModel> loader,
@@ -198,6 +203,8 @@ public final class JemmaServer implements AutoCloseable {
             }
         }
         this.models = new ModelManager(store, explicit, loader, config.keepAlive());
+        // the engines' registry of requests on their way: announced as they are received (see Router)
+        this.arrivals = loader instanceof EngineModel.Loader l ? l.arrivals : new Arrivals();
         this.scheduler = new Scheduler(config.parallel(), config.queue());
         this.metrics = new ServerMetrics(this);
         models.onLoad(m -> m.attach(metrics));
@@ -310,6 +317,9 @@ public final class JemmaServer implements AutoCloseable {
             String path = Request.getPathInContext(request);
             boolean openAi = path.startsWith("/v1/");
             Exchange ex = new Exchange(request, response, openAi, config.maxBodyBytes());
+            // a generation request is on its way to an engine from now until its prompt is queued there: an idle
+            // engine's admission window waits for it rather than start a wave's first prompt alone
+            if (generates(request, path)) ex.arrival = arrivals.announce();
             // Computing an answer is not idleness: only a stalled read or write (failed by Jetty itself) ends a request.
             request.addIdleTimeoutListener(t -> false);
             try {
@@ -348,12 +358,20 @@ public final class JemmaServer implements AutoCloseable {
             return true;
         }
 
-        private static boolean hasBody(Request request) {
+        /** Whether a request generates text (its prompt goes to an engine's scheduler). */
+        private static boolean generates(Request request, String path) {
+            return request.getMethod().equals("POST") && (path.equals("/api/generate") || path.equals("/api/chat")
+                    || path.equals("/v1/chat/completions") || path.equals("/v1/completions"));
+        }
+
+                private static boolean hasBody(Request request) {
             return request.getLength() > 0 || (request.getLength() < 0 && request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING));
         }
 
         private void process(Exchange ex, String path, Callback callback) {
             Request request = ex.request;
+            // this thread prepares the request: its first work queued in an engine ends the arrival
+            if (ex.arrival != null) ex.arrival.bind();
             try {
                 if (request.getMethod().equals("OPTIONS")) {
                     if (config.corsOrigins().isEmpty()) {
@@ -364,6 +382,8 @@ public final class JemmaServer implements AutoCloseable {
                     route(ex, path);
                 }
                 metrics.onRequest(path, ex.response.getStatus());
+                // before the answer completes: a client that sends its next request at once finds this one gone
+                if (ex.arrival != null) ex.arrival.close();
                 if (ex.finish()) callback.succeeded();
                 else callback.failed(new IOException("client disconnected")); // nothing to answer to
             } catch (HttpError e) {
@@ -373,10 +393,15 @@ public final class JemmaServer implements AutoCloseable {
             } catch (Throwable t) {
                 Logger.getLogger(JemmaServer.class.getName()).log(Level.WARNING, "request " + path + " failed", t);
                 respondError(ex, callback, 500, "internal error: " + t);
+            } finally {
+                // ended without reaching an engine (refused, failed, an empty prompt): no longer on its way
+                if (ex.arrival != null) ex.arrival.close();
             }
         }
 
         private void respondError(Exchange ex, Callback callback, int status, String message) {
+            // refused or failed: no longer on its way to an engine, and closed before the answer goes out (see process)
+            if (ex.arrival != null) ex.arrival.close();
             metrics.onRequest(Request.getPathInContext(ex.request), ex.committed() ? ex.response.getStatus() : status);
             if (!ex.committed()) {
                 ex.error(status, message);

@@ -55,6 +55,8 @@ public final class Engine implements AutoCloseable {
     private final long loadNanos;
     private final ReentrantLock lock = new ReentrantLock();
     private final StepScheduler scheduler;
+    /** Requests on their way to this engine (see {@link #arrivals}). */
+    private final Arrivals arrivals;
     /** The image encoder, or null for a text-only model. */
     private final Vision vision;
     /** A Gemma 3n model's mmproj (its embedders serve the text model; its towers the media), or null. */
@@ -145,8 +147,9 @@ public final class Engine implements AutoCloseable {
         }
         pool = p;
         // between two steps the sessions sample on their own threads: the pool's workers park rather than spin there
+        arrivals = options.arrivals() != null ? options.arrivals() : new Arrivals();
         scheduler = new StepScheduler(model, model.maxBatch(), options.batchChunkOrDefault(), options.wholePromptOrDefault(),
-                options.admissionMillis() * 1_000_000L, options.parallel(), pool::rest);
+                options.admissionMillis() * 1_000_000L, options.parallel(), arrivals, pool::rest);
         kvPool = options.parallel() > 0 ? new KvPool(options.parallel(), contextLength, model::newCache) : null;
         vision = v;
         media3n = mm3n;
@@ -609,6 +612,23 @@ public final class Engine implements AutoCloseable {
     }
 
     /** Model steps run, rows in them, and steps shared by several sessions (for tests and statistics). */
+    /**
+     * Requests on their way to this engine: a caller that prepares a request (renders, tokenizes) on one thread before
+     * its session generates on that same thread {@link Arrivals#arrive announces} it, and the admission window
+     * ({@link EngineOptions#admissionMillis}) waits for it; the options' registry when one was given (a server's).
+     */
+    public Arrivals arrivals() {
+        return arrivals;
+    }
+
+    /**
+     * Steps whose start waited in the admission window for a request on its way ({@link #arrivals}): 0 for a server whose
+     * requests all came alone.
+     */
+    public long admissionWaits() {
+        return scheduler.statistics()[3];
+    }
+
     long[] batchStatistics() {
         return scheduler.statistics();
     }

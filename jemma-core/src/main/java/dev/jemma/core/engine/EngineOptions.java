@@ -45,17 +45,22 @@ import java.util.function.DoubleConsumer;
  *                        instead of many slower ones, the prompt's first token a step later instead of dozens, its rows
  *                        on the prompt GEMMs; prompts arriving together start together. Longer prompts are chunked as
  *                        {@code batchChunk} says. 0 = {@link #DEFAULT_WHOLE_PROMPT}; a negative value: always chunk
- * @param admissionMillis how long a prompt of at most {@code wholePrompt} tokens reaching the engine while no stream
- *                        decodes waits for others before its step starts (a server's admission window): until no other
- *                        has come for this long, at most 8 times this long. Requests sent together arrive a few ms apart,
- *                        and the first one's step started alone, so the others waited a whole prompt step before theirs.
- *                        0 = none (the library's and one-shot commands' default)
+ * @param admissionMillis the longest a prompt of at most {@code wholePrompt} tokens reaching the engine while no
+ *                        stream decodes waits for requests still on their way to it ({@code arrivals}: a server's
+ *                        requests being parsed, templated, tokenized) before its step starts (the admission window).
+ *                        It waits only while such a request is pending: a lone request starts at once, and a wave sent
+ *                        together starts in one step (without it the first one's step started alone, and the others
+ *                        waited a whole prompt step before theirs). 0 = never wait (the library's and one-shot
+ *                        commands' default)
+ * @param arrivals        requests on their way to the engine, which the admission window waits for; one registry can
+ *                        be shared by several engines (a server's models). Null: the engine's own
+ *                        ({@link Engine#arrivals})
  */
 public record EngineOptions(int contextLength, int threads, boolean exact, int maxBatch, GenerationOptions generation,
                             DoubleConsumer loadProgress, String matformer, boolean f32Activations, boolean checkMemory,
                             java.nio.file.Path mmproj, boolean panAndScan, int audioTokens, int parallel, int batchChunk,
-                            int wholePrompt, int admissionMillis) {
-    /** Longest admission window: it delays a lone request's first token by as much. */
+                            int wholePrompt, int admissionMillis, Arrivals arrivals) {
+    /** Longest admission window: a request on its way can delay another's first token by as much. */
     public static final int MAX_ADMISSION_MILLIS = 10_000;
 
     /** Context used when none is requested: Gemma 3 is trained for 32k–128k, whose f32 KV cache would be large. */
@@ -158,6 +163,7 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
         private int batchChunk;
         private int wholePrompt;
         private int admissionMillis;
+        private Arrivals arrivals;
 
         private Builder() {
         }
@@ -267,9 +273,18 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
             return this;
         }
 
-        /** How long a short prompt reaching an engine with no stream decoding waits for others ({@link EngineOptions#admissionMillis}). */
+        /**
+         * The longest a short prompt reaching an engine with no stream decoding waits for requests on their way
+         * ({@link EngineOptions#admissionMillis}).
+         */
         public Builder admissionMillis(int v) {
             admissionMillis = v;
+            return this;
+        }
+
+        /** Requests on their way to the engine ({@link EngineOptions#arrivals}); null = the engine's own. */
+        public Builder arrivals(Arrivals v) {
+            arrivals = v;
             return this;
         }
 
@@ -281,7 +296,7 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
 
         public EngineOptions build() {
             return new EngineOptions(contextLength, threads, exact, maxBatch, defaults.build(), loadProgress, matformer, f32Activations, checkMemory,
-                    mmproj, panAndScan, audioTokens, parallel, batchChunk, wholePrompt, admissionMillis);
+                    mmproj, panAndScan, audioTokens, parallel, batchChunk, wholePrompt, admissionMillis, arrivals);
         }
     }
 }

@@ -134,8 +134,8 @@ final class StepScheduler {
     /** Longest prompt taken whole beside decoding streams (0: none), and the most rows of such prompts in one step. */
     private final int whole, wholeStep;
     /**
-     * The admission window (0: none): how long a short prompt reaching a scheduler with no stream open waits for others,
-     * and the most sequences that can be queued at once (a KV slot each; 0: no limit), past which nobody else can come.
+     * The admission window (0: none): how long a short prompt reaching a scheduler with no stream open waits at most for
+     * requests on their way ({@link #awaitCompany}), and the most sequences that can be queued at once (a KV slot each; 0: no limit), past which nobody else can come.
      */
     private final long admitNanos;
     private final int maxSequences;
@@ -150,6 +150,10 @@ final class StepScheduler {
     private boolean leading, closed;
     /** Steps run and rows in them (for tests and statistics). */
     private long steps, rows, sharedSteps;
+    /** Steps whose start waited in the admission window for a request on its way (for tests and statistics). */
+    private long admissionWaits;
+    /** Requests on their way to this engine, which the admission window waits for. */
+    private final Arrivals arrivals;
 
     /**
      * @param budget rows one model call takes (the model's batch size): prompt chunks fill a step up to it
@@ -157,20 +161,23 @@ final class StepScheduler {
      *               this many rows in all, but at least {@link #MIN_PROMPT_ROWS} (or the chunk, if smaller)
      */
     StepScheduler(LanguageModel model, int budget, int chunk) {
-        this(model, budget, chunk, 0, 0, 0, () -> { });
+        this(model, budget, chunk, 0, 0, 0, new Arrivals(), () -> { });
     }
 
     /**
      * @param whole     a prompt of at most this many rows is taken whole in the next step, beside the decoding streams and
      *                  other such prompts (up to {@link #WHOLE_STEP_FACTOR} × this many rows of them per step; at least
      *                  one); 0: every prompt is chunked beside streams
-     * @param admitNanos   how long a prompt taken whole waits, when no stream is open, for other prompts to share its
-     *                     step (the admission window; 0: none)
+     * @param admitNanos   how long a prompt taken whole waits at most, when no stream is open, for requests still on
+     *                     their way ({@code arrivals}) to share its step (the admission window; 0: none)
      * @param maxSequences sequences that can be queued at once (the KV pool's slots; 0: no limit): with that many
      *                     queued the window closes at once
+     * @param arrivals     requests on their way to this engine (see {@link #awaitCompany})
      * @param afterStep run after every model step (the engine lets its pool's workers park: sampling comes next)
      */
-    StepScheduler(LanguageModel model, int budget, int chunk, int whole, long admitNanos, int maxSequences, Runnable afterStep) {
+    StepScheduler(LanguageModel model, int budget, int chunk, int whole, long admitNanos, int maxSequences, Arrivals arrivals,
+                  Runnable afterStep) {
+        this.arrivals = java.util.Objects.requireNonNull(arrivals);
         this.afterStep = afterStep;
         this.admitNanos = Math.max(0, admitNanos);
         this.maxSequences = Math.max(0, maxSequences);
@@ -264,6 +271,9 @@ final class StepScheduler {
         try {
             if (closed) throw new IllegalStateException("the engine is closed");
             queue.add(w);
+            // queued: this thread's request (if announced) is no longer on its way, in the same locked moment that a
+            // waiting leader can see its work
+            Arrivals.reached();
             changed.signalAll();
             while (!w.done) {
                 if (!leading) {
@@ -374,43 +384,55 @@ final class StepScheduler {
     }
 
     /**
-     * The admission window (lock held, released while waiting): while no stream is open and only prompts that would be
-     * taken whole are queued, waits until none has arrived for {@link #admitNanos}, but at most
-     * {@link #ADMISSION_SPAN} windows after the first of them, and not at all once the step is full ({@link #wholeStep}
-     * rows) or every sequence that can be queued is. Why: requests sent together (a team's users, serve-bench's waves: the
-     * next one comes when the streams all end in one step) reach the engine a few ms apart; without it the first one's
-     * step started alone and the others waited for it, a whole prompt step, before their own (the quiet C = 8 run's TTFT
-     * p95 of 8.4 s against llama-server's 4.1). Measured in-process (ServeLoad, 8 clients starting 5 ms apart, loaded
-     * machine): without a window the wave entered in steps of 128 + 896 rows; with a fixed 25 ms one from the first
-     * arrival, once in one step of 1,024 and once in 256 + 768 (the wave spanned 35 ms) — hence a window that stays open
-     * while prompts keep coming. A stream's token never waits: none is open.
+     * The admission window (lock held, released while waiting): while no stream is open, only prompts that would be taken
+     * whole are queued, and requests are still on their way to this engine ({@link Arrivals#pending}: received by the
+     * server but still being parsed, templated, tokenized), waits for them — until none is left, the step is full
+     * ({@link #wholeStep} rows) or every sequence that can be queued is, but at most {@link #admitNanos} after the first
+     * queued prompt. Why: requests sent together (a team's users, serve-bench's waves: the next one comes when the streams
+     * all end in one step) reach the engine tens of ms apart on a busy 2-core host (each request's HTTP handling, chat
+     * template and tokenizer run before it queues), and the first one's step started alone while the others waited a whole
+     * prompt step for it (quiet host, C = 8: with a fixed 15 ms window the first request of a wave ran alone, TTFT 0.7 s,
+     * the other seven 5.9–6.5 s). A fixed window long enough for the wave (50 ms caught every wave there) delays a lone
+     * request's first token by as much; this one waits only for what is known to be coming, so a lone request pays
+     * nothing and a wave is caught whole however long its members take. A stream's token never waits: none is open.
+     *
+     * <p>{@link Arrivals#pending} is read, not signalled (one registry serves a server's engines, each with its own lock):
+     * a request queued here signals {@link #changed}; one that ends elsewhere is seen within {@link #ARRIVAL_POLL_NANOS}.
      */
     private void awaitCompany() {
         if (admitNanos == 0) return;
-        while (true) {
-            if (!streams.isEmpty() || queue.isEmpty()) return;
-            long first = Long.MAX_VALUE, last = Long.MIN_VALUE;
-            int rows = 0;
-            for (Work w : queue) {
-                if (w.count < 2 || !isWhole(w)) return;
-                first = Math.min(first, w.queuedAt);
-                last = Math.max(last, w.queuedAt);
-                rows += w.remaining();
+        boolean waited = false;
+        try {
+            while (true) {
+                if (!streams.isEmpty() || queue.isEmpty() || arrivals.pending() == 0) return;
+                long first = Long.MAX_VALUE;
+                int rows = 0;
+                for (Work w : queue) {
+                    // a prompt of one row waits too: with no stream open it is not a token of one but a prompt whose prefix
+                    // the session had cached (loaded, C = 8: a wave's first request repeating a warm-up prompt ran
+                    // alone, and the seven others waited for its step)
+                    if (!isWhole(w)) return;
+                    first = Math.min(first, w.queuedAt);
+                    rows += w.remaining();
+                }
+                if (rows >= wholeStep || (maxSequences > 0 && queue.size() >= maxSequences)) return;
+                long wait = first + admitNanos - System.nanoTime();
+                if (wait <= 0) return;
+                waited = true;
+                try {
+                    changed.awaitNanos(Math.min(wait, ARRIVAL_POLL_NANOS));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
             }
-            if (rows >= wholeStep || (maxSequences > 0 && queue.size() >= maxSequences)) return;
-            long wait = Math.min(last + admitNanos, first + ADMISSION_SPAN * admitNanos) - System.nanoTime();
-            if (wait <= 0) return;
-            try {
-                changed.awaitNanos(wait);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
+        } finally {
+            if (waited) admissionWaits++;
         }
     }
 
-    /** Longest admission, in windows from the first prompt's arrival, however many keep coming. */
-    static final int ADMISSION_SPAN = 8;
+    /** How often the admission window looks at {@link Arrivals#pending} while it waits (see {@link #awaitCompany}). */
+    static final long ARRIVAL_POLL_NANOS = 1_000_000L;
 
     private boolean queued(Object stream) {
         for (Work w : queue) if (w.stream == stream) return true;
@@ -635,11 +657,14 @@ final class StepScheduler {
         }
     }
 
-    /** Steps run so far, rows in them, and steps that served more than one sequence. */
+    /**
+     * Steps run so far, rows in them, steps that served more than one sequence, and steps whose start waited in the
+     * admission window.
+     */
     long[] statistics() {
         lock.lock();
         try {
-            return new long[]{steps, rows, sharedSteps};
+            return new long[]{steps, rows, sharedSteps, admissionWaits};
         } finally {
             lock.unlock();
         }

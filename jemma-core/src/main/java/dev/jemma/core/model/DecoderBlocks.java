@@ -202,25 +202,49 @@ final class DecoderBlocks {
     }
 
     /**
-     * Runs a batch in chunks of at most {@code maxBatch} rows (a model's scratch size) and concatenates the logits of
-     * the rows that want them. A sequence's rows may span chunks (each chunk extends its caches before the next), but a
-     * bidirectional span stays in one. The logits go into {@code into} when it holds them (see
-     * {@link LanguageModel#forward(Batch, float[])}), else into a new array.
+     * One part of a forward longer than the model's scratch: runs rows [from, from + count) through the layers and puts
+     * the final hidden states (before the output norm) of those that want logits into {@code dst} from float {@code at}
+     * on; returns how many rows it put.
      */
-    static float[] inChunks(Batch b, int maxBatch, int vocab, float[] into, Rows f) {
+    @FunctionalInterface
+    interface Part {
+        int run(int from, int count, float[] dst, int at);
+    }
+
+    /** The head of a model: the logits of {@code rows} final hidden states of {@code h} (normed in place), in {@code into}. */
+    @FunctionalInterface
+    interface Head {
+        float[] logits(float[] h, int rows, float[] into);
+    }
+
+    /**
+     * Runs a batch: in one call when it fits the model's scratch ({@code maxBatch} rows), else in parts of at most that
+     * many rows, collecting the final hidden states of the rows that want logits in {@code hidden} (grown when short;
+     * a holder of one array, kept by the caller's scratch) and running the head once over all of them at the end. A
+     * sequence's rows may span parts (each part extends its caches before the next), but a bidirectional span stays in
+     * one. The logits go into {@code into} when it holds them (see {@link LanguageModel#forward(Batch, float[])}), else
+     * into a new array.
+     *
+     * <p>Why the head at the end: each part's logits used to come back in a new array (~1 MB per row wanting logits —
+     * a serving wave of 8 whole prompts in 16 parts left 8 MB of garbage per wave) to be copied into the result, and the
+     * output matrix (the tied embedding, the largest matrix of the model: 262,144 rows) was read once per part that had
+     * such a row instead of once.
+     */
+    static float[] inChunks(Batch b, int maxBatch, int vocab, int dim, float[] into, Rows whole, Part part, float[][] hidden,
+                            Head head) {
         b.validate();
-        if (b.size() <= maxBatch) return f.run(0, b.size(), into);
-        int n = Math.multiplyExact(b.logitRows(), vocab);
-        float[] all = into != null && into.length >= n ? into : new float[n];
-        int at = 0;
+        if (b.size() <= maxBatch) return whole.run(0, b.size(), into);
+        int need = Math.multiplyExact(b.logitRows(), dim);
+        if (hidden[0] == null || hidden[0].length < need) hidden[0] = new float[need];
+        float[] h = hidden[0];
+        int rows = 0;
         for (int i = 0; i < b.size(); ) {
             int end = b.chunkEnd(i, maxBatch);
-            float[] part = f.run(i, end - i, null);
-            System.arraycopy(part, 0, all, at, part.length);
-            at += part.length;
+            rows += part.run(i, end - i, h, rows * dim);
             i = end;
         }
-        return all;
+        int n = Math.multiplyExact(rows, vocab);
+        return head.logits(h, rows, into != null && into.length >= n ? into : new float[n]);
     }
 
     /** Rows from {@code r} on (before {@code end}) that belong to row r's sequence. */
@@ -242,9 +266,14 @@ final class DecoderBlocks {
 
     /** Copies the rows of [from, from + count) that want logits, in order, from x to dst; returns how many. */
     static int gatherLogitRows(Batch b, int from, int count, float[] x, float[] dst, int dim) {
+        return gatherLogitRows(b, from, count, x, dst, 0, dim);
+    }
+
+    /** As {@link #gatherLogitRows(Batch, int, int, float[], float[], int)}, into dst from float {@code at} on. */
+    static int gatherLogitRows(Batch b, int from, int count, float[] x, float[] dst, int at, int dim) {
         int n = 0;
         for (int t = 0; t < count; t++) {
-            if (b.wantsLogits(from + t)) System.arraycopy(x, t * dim, dst, n++ * dim, dim);
+            if (b.wantsLogits(from + t)) System.arraycopy(x, t * dim, dst, at + n++ * dim, dim);
         }
         return n;
     }

@@ -86,6 +86,8 @@ public final class Gemma3Model implements LanguageModel {
         final Attention.Scratch[] attn = Attention.scratch(pool.threads());
         /** The chunk's sequences, for attention in one loop (reused). */
         final Attention.Runs runs = new Attention.Runs();
+        /** A forward in parts: the final hidden states of its rows that want logits (grown to the most seen; tiny). */
+        final float[][] partHidden = new float[1][];
 
         Scratch() {
             int b = maxBatch;
@@ -103,7 +105,8 @@ public final class Gemma3Model implements LanguageModel {
         }
 
         long bytes() {
-            return new ScratchBytes().add(x, xn, q, k, v, att, proj, cos, sin, qkvOut, gateUpOut, attn).bytes() + runs.bytes();
+            return new ScratchBytes().add(x, xn, q, k, v, att, proj, cos, sin, qkvOut, gateUpOut, attn).bytes() + runs.bytes()
+                    + (partHidden[0] == null ? 0 : 4L * partHidden[0].length);
         }
     }
 
@@ -319,7 +322,13 @@ public final class Gemma3Model implements LanguageModel {
         if (s == null) s = new Scratch();
         try {
             final Scratch sc = s;
-            return DecoderBlocks.inChunks(batch, maxBatch, c.vocabSize(), into, (from, count, out) -> forwardRows(batch, from, count, sc, out));
+            return DecoderBlocks.inChunks(batch, maxBatch, c.vocabSize(), c.dim(), into,
+                    (from, count, out) -> forwardRows(batch, from, count, sc, out),
+                    (from, count, dst, at) -> {
+                        layers(batch, from, count, sc);
+                        return DecoderBlocks.gatherLogitRows(batch, from, count, sc.x, dst, at, c.dim());
+                    },
+                    sc.partHidden, this::head);
         } finally {
             scratch.offer(s);
         }
@@ -328,8 +337,12 @@ public final class Gemma3Model implements LanguageModel {
     /** Rows [from, from + count) of a batch (at most maxBatch): logits of those that want them. */
     private float[] forwardRows(Batch b, int from, int count, Scratch s, float[] into) {
         layers(b, from, count, s);
-        int rows = DecoderBlocks.gatherLogitRows(b, from, count, s.x, s.xn, c.dim());
-        return DecoderBlocks.logits(matmul, pool, s.xn, rows, c.dim(), outputNorm, c.rmsEps(), output, c.finalSoftcap(), into);
+        return head(s.xn, DecoderBlocks.gatherLogitRows(b, from, count, s.x, s.xn, c.dim()), into);
+    }
+
+    /** Final norm and logits of {@code rows} final hidden states (normed in place). */
+    private float[] head(float[] h, int rows, float[] into) {
+        return DecoderBlocks.logits(matmul, pool, h, rows, c.dim(), outputNorm, c.rmsEps(), output, c.finalSoftcap(), into);
     }
 
     /**

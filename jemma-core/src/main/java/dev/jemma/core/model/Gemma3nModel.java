@@ -122,9 +122,13 @@ public final class Gemma3nModel implements LanguageModel {
             }
         }
 
+        /** A forward in parts: the final hidden states of its rows that want logits (grown to the most seen; tiny). */
+        final float[][] partHidden = new float[1][];
+
         long bytes() {
             return new ScratchBytes().add(correctCoefs, h0, pleIn, pleProj, xn, laurel, q, k, v, att, proj, mid, routerIn, r,
-                    coefs, pleGate, cos, sin, s, pred, gateUpOut, attnOut, batchK, batchV, attn).bytes();
+                    coefs, pleGate, cos, sin, s, pred, gateUpOut, attnOut, batchK, batchV, attn).bytes()
+                    + (partHidden[0] == null ? 0 : 4L * partHidden[0].length);
         }
     }
 
@@ -393,7 +397,14 @@ public final class Gemma3nModel implements LanguageModel {
         if (s == null) s = new Scratch();
         try {
             final Scratch sc = s;
-            return DecoderBlocks.inChunks(batch, maxBatch, c.vocabSize(), into, (from, count, out) -> forwardRows(batch, from, count, sc, out));
+            return DecoderBlocks.inChunks(batch, maxBatch, c.vocabSize(), c.dim(), into,
+                    (from, count, out) -> forwardRows(batch, from, count, sc, out),
+                    (from, count, dst, at) -> {
+                        int rows = hiddenRows(batch, from, count, sc);
+                        System.arraycopy(sc.xn, 0, dst, at, rows * c.dim());
+                        return rows;
+                    },
+                    sc.partHidden, this::head);
         } finally {
             scratch.offer(s);
         }
@@ -401,6 +412,19 @@ public final class Gemma3nModel implements LanguageModel {
 
     /** Rows [from, from + count) of a batch (at most maxBatch): logits of those of them that want logits. */
     private float[] forwardRows(Batch b, int from, int count, Scratch sc, float[] into) {
+        return head(sc.xn, hiddenRows(b, from, count, sc), into);
+    }
+
+    /** Final norm and logits of {@code rows} final hidden states (normed in place). */
+    private float[] head(float[] h, int rows, float[] into) {
+        return DecoderBlocks.logits(matmul, pool, h, rows, c.dim(), outputNorm, c.rmsEps(), output, c.finalSoftcap(), into);
+    }
+
+    /**
+     * Runs rows [from, from + count) of a batch (at most maxBatch) through every layer and leaves the final hidden
+     * states (AltUp collapsed, before the output norm) of those that want logits in {@code sc.xn}; returns how many.
+     */
+    private int hiddenRows(Batch b, int from, int count, Scratch sc) {
         final int dim = c.dim(), a = g.altupInputs();
         final float[][] s = sc.s;
         DecoderBlocks.embed(embed, c.vocabSize(), c.embedScale(), b, from, count, sc.h0, dim);
@@ -430,7 +454,7 @@ public final class Gemma3nModel implements LanguageModel {
         // magnitude, average
         int rows = 0;
         for (int i = 0; i < a; i++) rows = DecoderBlocks.gatherLogitRows(b, from, count, s[i], sc.pred[i], dim);
-        if (rows == 0) return new float[0];
+        if (rows == 0) return 0;
         final float[] s0 = sc.pred[0], h = sc.xn;
         System.arraycopy(s0, 0, h, 0, rows * dim);
         for (int i = 1; i < a; i++) {
@@ -439,7 +463,7 @@ public final class Gemma3nModel implements LanguageModel {
             VectorOps.add(h, 0, sc.routerIn, 0, rows * dim);
             }
         for (int i = 0; i < rows * dim; i++) h[i] /= a;
-        return DecoderBlocks.logits(matmul, pool, h, rows, dim, outputNorm, c.rmsEps(), output, c.finalSoftcap(), into);
+        return rows;
     }
 
     private void layer(int l, Batch b, int from, int count, Scratch sc) {

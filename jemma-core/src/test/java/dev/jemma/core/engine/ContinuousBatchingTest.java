@@ -125,10 +125,13 @@ class ContinuousBatchingTest {
     }
 
     /**
-     * The admission window ({@link EngineOptions#admissionMillis}): short prompts reaching an engine with no stream open a
-     * few ms apart share one step — the window (10 s here, so only the scheduler decides) closes as soon as every KV
-     * slot's prompt is queued — and give the tokens they give alone; a lone prompt waits the window out; a prompt
-     * arriving beside a running stream does not wait at all.
+     * The admission window ({@link EngineOptions#admissionMillis}) waits for requests on their way ({@link Arrivals}):
+     * three requests announced together, the first queued at once and the other two still being prepared (here: held
+     * until the first is queued, then 300 ms more — longer than any fixed window the server had), share one step — the
+     * window (10 s here, so only the scheduler decides) closes as soon as every announced request is queued — and give
+     * the tokens they give alone; a lone request does not wait at all; a prompt arriving beside a running stream does not
+     * wait either. The first request is a prompt of one row (as a request whose prefix its session had cached sends): it
+     * waits like any. No timing is asserted: the step log and the scheduler's count of steps that waited decide.
      */
     @Test
     void promptsArrivingTogetherAtAnIdleEngineShareOneStep() throws Exception {
@@ -136,26 +139,38 @@ class ContinuousBatchingTest {
         GenerationOptions four = GenerationOptions.builder().temperature(0f).maxTokens(4).ignoreEos(true).build();
         List<int[]> together = new ArrayList<>();
         try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(256).maxBatch(16)
-                .wholePrompt(64).admissionMillis(10_000).parallel(3).build())) {
+                .wholePrompt(64).admissionMillis(10_000).parallel(4).build())) {
             List<int[]> promptSteps = java.util.Collections.synchronizedList(new ArrayList<>());
             engine.observeSteps((promptRows, decodeRows, sequences, nanos) -> {
                 if (promptRows > 0) promptSteps.add(new int[]{promptRows, decodeRows, sequences});
             });
             ExecutorService ex = Executors.newFixedThreadPool(3);
+            CountDownLatch announced = new CountDownLatch(texts.length);
             List<Future<int[]>> futures = new ArrayList<>();
-            for (String t : texts) {
+            for (int i = 0; i < texts.length; i++) {
+                String t = texts[i];
+                boolean first = i == 0;
                 futures.add(ex.submit(() -> {
-                    try (Session s = engine.newSession()) {
-                        return s.complete(t, four, null).tokens();
+                    // as the server does when a request is received, before it is parsed and tokenized
+                    try (Arrivals.Ticket ticket = engine.arrivals().arrive(); Session s = engine.newSession()) {
+                        announced.countDown();
+                        announced.await();
+                        if (!first) {
+                            // still preparing while the first one's prompt waits in the scheduler
+                            while (engine.batchStatus().queued() == 0) Thread.sleep(1);
+                            Thread.sleep(300);
+                        }
+                        return first ? s.generate(new int[]{engine.tokenizer().bosId()}, four, null).tokens()
+                                : s.complete(t, four, null).tokens();
                     }
                 }));
-                Thread.sleep(40);
             }
             for (Future<int[]> f : futures) together.add(f.get());
             synchronized (promptSteps) {
                 assertThat(promptSteps).as("steps with prompt rows").hasSize(1);
                 assertThat(promptSteps.get(0)[2]).as("sequences in it").isEqualTo(3);
                 assertThat(promptSteps.get(0)[1]).as("decode rows in it").isZero();
+                assertThat(engine.batchStatistics()[3]).as("steps that waited in the admission window").isEqualTo(1);
             }
             engine.observeSteps(null);
             // beside a running stream a prompt does not wait for company: the stream's steps carry it at once (the stream's
@@ -176,57 +191,67 @@ class ContinuousBatchingTest {
                 return null;
             });
             streaming.await();
-            long t0 = System.nanoTime();
-            try (Session s = engine.newSession()) {
-                assertThat(s.complete(texts[0], four, null).tokens()).isEqualTo(together.get(0));
+            long waitedBefore = engine.batchStatistics()[3];
+            // another request on its way the whole time: beside a stream the window still does not wait for it
+            try (Arrivals.Ticket elsewhere = engine.arrivals().announce(); Session s = engine.newSession()) {
+                assertThat(s.complete(texts[1], four, null).tokens()).isEqualTo(together.get(1));
             }
-            assertThat(System.nanoTime() - t0).as("a prompt beside a stream, with a 10 s window").isLessThan(10_000_000_000L);
+            assertThat(engine.batchStatistics()[3]).as("steps that waited in the window beside a stream").isEqualTo(waitedBefore);
             enough.set(true);
             stream.get();
             ex.shutdown();
         }
-        // alone, one at a time: each waits the (short) window out, and gives what it gave in the shared step
+        // alone, one at a time, each announced: nothing else is on its way, so none waits in the (10 s) window, and each
+        // gives what it gave in the shared step
         try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(256).maxBatch(16)
-                .wholePrompt(64).admissionMillis(300).parallel(3).build())) {
+                .wholePrompt(64).admissionMillis(10_000).parallel(3).build())) {
             for (int i = 0; i < texts.length; i++) {
-                try (Session s = engine.newSession()) {
-                    long t0 = System.nanoTime();
-                    assertThat(s.complete(texts[i], four, null).tokens()).as("prompt %d alone", i).isEqualTo(together.get(i));
-                    assertThat(System.nanoTime() - t0).as("a lone prompt waits the window out").isGreaterThanOrEqualTo(300_000_000L);
+                try (Arrivals.Ticket ticket = engine.arrivals().arrive(); Session s = engine.newSession()) {
+                    int[] alone = i == 0 ? s.generate(new int[]{engine.tokenizer().bosId()}, four, null).tokens()
+                            : s.complete(texts[i], four, null).tokens();
+                    assertThat(alone).as("prompt %d alone", i).isEqualTo(together.get(i));
                 }
             }
+            assertThat(engine.batchStatistics()[3]).as("steps that waited in the admission window").isZero();
+            assertThat(engine.arrivals().pending()).as("requests still on their way").isZero();
         }
     }
 
     /**
-     * The admission window stays open while prompts keep coming: three prompts 600 ms apart with a 1 s window (a span of
-     * 1.2 s, longer than the window) share one step; with a free fourth KV slot nothing closes it early.
+     * A request announced but ended before it reached the engine (refused, failed, its client gone) no longer holds the
+     * window open: a prompt waiting for it then runs. And the window waits for announced requests only: without one, a
+     * prompt queued beside another queued prompt runs at once.
      */
     @Test
-    void theAdmissionWindowStaysOpenWhilePromptsKeepComing() throws Exception {
+    void aRequestThatNeverArrivesReleasesTheAdmissionWindow() throws Exception {
         try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(256).maxBatch(16)
-                .wholePrompt(64).admissionMillis(1_000).parallel(4).build())) {
+                .wholePrompt(64).admissionMillis(10_000).parallel(4).build())) {
             GenerationOptions two = GenerationOptions.builder().temperature(0f).maxTokens(2).ignoreEos(true).build();
-            List<int[]> promptSteps = java.util.Collections.synchronizedList(new ArrayList<>());
-            engine.observeSteps((promptRows, decodeRows, sequences, nanos) -> {
-                if (promptRows > 0) promptSteps.add(new int[]{promptRows, decodeRows, sequences});
-            });
-            ExecutorService ex = Executors.newFixedThreadPool(3);
-            List<Future<?>> futures = new ArrayList<>();
-            for (String t : new String[]{"In the beginning", "Once upon a time", "The quick brown fox"}) {
-                futures.add(ex.submit(() -> {
-                    try (Session s = engine.newSession()) {
-                        return s.complete(t, two, null).tokens();
+            ExecutorService ex = Executors.newFixedThreadPool(1);
+            Arrivals.Ticket other = engine.arrivals().arrive();
+            Future<int[]> lone;
+            try {
+                lone = ex.submit(() -> {
+                    try (Arrivals.Ticket ticket = engine.arrivals().arrive(); Session s = engine.newSession()) {
+                        return s.complete("In the beginning", two, null).tokens();
                     }
-                }));
-                Thread.sleep(600);
+                });
+                // the prompt waits in the window for the other request (10 s at most)
+                while (engine.batchStatus().queued() == 0) Thread.sleep(1);
+                Thread.sleep(50);
+                assertThat(lone.isDone()).as("done while another request is on its way").isFalse();
+            } finally {
+                other.close();
             }
-            for (Future<?> f : futures) f.get();
+            assertThat(lone.get()).hasSize(2);
             ex.shutdown();
-            synchronized (promptSteps) {
-                assertThat(promptSteps).as("steps with prompt rows").hasSize(1);
-                assertThat(promptSteps.get(0)[2]).as("sequences in it").isEqualTo(3);
+            assertThat(engine.batchStatistics()[3]).as("steps that waited in the admission window").isEqualTo(1);
+            assertThat(engine.arrivals().pending()).as("requests still on their way").isZero();
+            // not announced: nothing to wait for
+            try (Session s = engine.newSession()) {
+                assertThat(s.complete("Once upon a time", two, null).tokens()).hasSize(2);
             }
+            assertThat(engine.batchStatistics()[3]).as("steps that waited in the admission window").isEqualTo(1);
         }
     }
 
