@@ -107,24 +107,6 @@ final class Gemm {
         out[o3] += c3.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x3, k, n);
     }
 
-    /** 4 rows against one token (token tails). */
-    static void k4x1(float[] a, int a0, int a1, int a2, int a3, float[] x, int x0, int n, float[] out, int o0) {
-        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0;
-        int k = 0;
-        int step = F.length();
-        for (; k + step <= n; k += step) {
-            FloatVector b = FloatVector.fromArray(F, x, x0 + k);
-            c0 = FloatVector.fromArray(F, a, a0 + k).fma(b, c0);
-            c1 = FloatVector.fromArray(F, a, a1 + k).fma(b, c1);
-            c2 = FloatVector.fromArray(F, a, a2 + k).fma(b, c2);
-            c3 = FloatVector.fromArray(F, a, a3 + k).fma(b, c3);
-        }
-        out[o0] += c0.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x0, k, n);
-        out[o0 + 1] += c1.reduceLanes(VectorOperators.ADD) + tail(a, a1, x, x0, k, n);
-        out[o0 + 2] += c2.reduceLanes(VectorOperators.ADD) + tail(a, a2, x, x0, k, n);
-        out[o0 + 3] += c3.reduceLanes(VectorOperators.ADD) + tail(a, a3, x, x0, k, n);
-    }
-
     private static float tail(float[] a, int ao, float[] x, int xo, int k, int n) {
         float s = 0;
         for (; k < n; k++) s += a[ao + k] * x[xo + k];
