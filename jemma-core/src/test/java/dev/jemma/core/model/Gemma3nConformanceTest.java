@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jemma.core.kv.KvCache;
 import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.testing.JitSettled;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -137,17 +138,17 @@ class Gemma3nConformanceTest {
         try (LanguageModel m = ModelLoader.load(dir.resolve(variant.path("file").asText()), new ModelLoader.Options(exact, 2, 16), pool)) {
             assertThat(ids.length).isGreaterThan(m.maxBatch());
             int vocab = m.config().vocabSize();
-            // Warm-up passes first, in both shapes: the Vector API computes reductions and transcendental lanes
-            // differently once C2 has compiled a kernel than before (tree vs sequential sums, intrinsic vs Math.* per
-            // lane), so a cold "whole" against a warm "parts" compared JIT tiers, not the batching, and gemma3n-tiny
-            // magnifies the ulp-level difference to ~1e-3. The parts run kernels the whole does not (a 7-token call's
-            // remainder, the last 1-token call): warming only the whole left those interpreted, and CI failed at 128
-            // bits by 1.03e-3 (2026-12-06).
-            for (int w = 0; w < 3; w++) {
+            // Warm-up passes first, in both shapes, until the JIT has settled (JitSettled): the Vector API computes
+            // reductions and transcendental lanes differently once C2 has compiled a kernel than before (tree vs
+            // sequential sums, intrinsic vs Math.* per lane), so a cold "whole" against a warm "parts" compared JIT
+            // tiers, not the batching, and gemma3n-tiny magnifies the ulp-level difference to ~1e-3. The parts run
+            // kernels the whole does not (a 7-token call's remainder, the last 1-token call): warming only the whole
+            // left those interpreted, and CI failed at 128 bits by 1.03e-3 (2026-12-06).
+            JitSettled.warmUp(() -> {
                 m.forward(ids, 0, ids.length, m.newCache(ids.length), true);
                 KvCache warm = m.newCache(ids.length);
                 for (int i = 0; i < ids.length; i += 7) m.forward(ids, i, Math.min(7, ids.length - i), warm, true);
-            }
+            }, 40, java.time.Duration.ofSeconds(60));
             float[] whole = m.forward(ids, 0, ids.length, m.newCache(ids.length), true);
             KvCache cache = m.newCache(ids.length);
             float[] parts = new float[ids.length * vocab];
