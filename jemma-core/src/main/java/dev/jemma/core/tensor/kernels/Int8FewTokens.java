@@ -85,15 +85,17 @@ public final class Int8FewTokens {
      * Q4_0 stops at 3 tokens there. Q5_0 (one slice per pass) beats the Int8Gemm tile from 4 tokens only at 512 bits
      * (ties from 8), at 128 up to 4 (1.03-1.13x the two-slice q5 at 2-4 tokens), and at 256 bits not at all while
      * {@link Int8Kernels#q5} takes two slices per pass there (against the one-slice q5 it won up to 3 tokens: 1.23x /
-     * 1.31x at 2 / 3, 0.96x at 4); Q6_K (passes of two tokens)
-     * beats the f32 tile GEMM up to 6 tokens and ties at 8 at 512 bits, and is off below 512 ({@link #Q6K_PER_TOKEN}).
+     * 1.31x at 2 / 3, 0.96x at 4); Q6_K (passes of two tokens) wins or ties against the f32 tile GEMM up to 7 tokens at
+     * 512 bits and loses at 8, where the tile GEMM fills its 8-token tile (FewTokensSpeed Q6_K:1152:6912, one core,
+     * best of 15, three JVMs: 0.76-0.83x at 8, 0.97-1.04x at 4, 1.05-1.18x at 5-7), and is off below 512
+     * ({@link #Q6K_PER_TOKEN}).
      */
     public static int maxTokens(GgmlType type) {
         if (type == GgmlType.Q4_0) return L >= 32 ? 16 : L == 16 ? 3 : 8;
         if (type == GgmlType.Q8_0) return L >= 32 ? 16 : 8;
         if (type == GgmlType.Q4_K) return L >= 32 ? 16 : L == 16 ? 3 : 8;
         if (type == GgmlType.Q5_0) return L >= 32 ? 16 : L == 16 ? (Int8Kernels.Q5_PAIRS ? 0 : 3) : 4;
-        if (type == GgmlType.Q6_K) return Q6K_PER_TOKEN ? 0 : L >= 32 ? 8 : 6;
+        if (type == GgmlType.Q6_K) return Q6K_PER_TOKEN ? 0 : L >= 32 ? 7 : 6;
         return 0;
     }
 
