@@ -32,6 +32,8 @@ public final class FewTokensSpeed {
                 String[] p = c.split(":");
                 GgmlType type = GgmlType.valueOf(p[0]);
                 int rows = Integer.parseInt(p[1]), cols = Integer.parseInt(p[2]);
+                // as a GGUF file's rows must be (a K-quant's 1152 columns would read past the copy's end)
+                if (cols % type.blockSize != 0) throw new IllegalArgumentException(c + ": " + cols + " columns are not a multiple of " + type + "'s block size " + type.blockSize);
                 WeightMatrix w = packed(FastMatMulTest.randomMatrix(type, rows, cols, 1));
                 FastMatMul mm = new FastMatMul();
                 Random rnd = new Random(1);
