@@ -3,6 +3,7 @@ package dev.jemma.server;
 import org.junit.jupiter.api.Assumptions;
 import org.openqa.selenium.By;
 import org.openqa.selenium.Keys;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
@@ -61,9 +62,35 @@ final class Browser {
     /** Opens (or reloads) the page and waits until it has listed the models. */
     static WebDriverWait open(ChromeDriver driver, JemmaServer server, Duration timeout) {
         driver.get(server.uri() + "/");
+        // the page re-renders the sidebar and messages as it goes (a rename, a stored answer), so an element a condition
+        // found can be replaced before it reads its text: try again then, as for an element not there yet
         WebDriverWait wait = new WebDriverWait(driver, timeout);
+        wait.ignoring(StaleElementReferenceException.class);
         wait.until(d -> !new Select(d.findElement(By.id("model"))).getOptions().isEmpty());
         return wait;
+    }
+
+    /**
+     * {@code wait.until(condition)}, failing with what the page showed when it timed out (its conversation id, messages,
+     * sidebar, status and console): a browser test that timed out once in CI (after a reload, the stored answer never
+     * rendered) could not be reproduced, and a bare TimeoutException says nothing about why.
+     */
+    static void until(ChromeDriver driver, WebDriverWait wait, java.util.function.Function<WebDriver, Boolean> condition, String what) {
+        try {
+            wait.until(condition::apply);
+        } catch (org.openqa.selenium.TimeoutException e) {
+            String state;
+            try {
+                state = "current conversation " + driver.executeScript("return localStorage.getItem('jemma.current')")
+                        + "; sidebar " + conversations(driver)
+                        + "; messages " + driver.executeScript("return document.getElementById('messages').innerHTML")
+                        + "; page text " + driver.executeScript("return document.body.innerText.slice(0, 1500)")
+                        + "; console " + driver.manage().logs().get("browser").getAll();
+            } catch (RuntimeException inner) {
+                state = "(the page's state could not be read: " + inner + ")";
+            }
+            throw new AssertionError("timed out waiting for " + what + "; " + state, e);
+        }
     }
 
     /** Records the body of every request the page makes, in {@code window.sentBodies}. */

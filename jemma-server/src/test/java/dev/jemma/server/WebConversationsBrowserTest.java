@@ -163,7 +163,8 @@ class WebConversationsBrowserTest {
 
                 // the stored answer renders the same way after a reload
                 wait = Browser.open(driver, server, WAIT);
-                wait.until(d -> !d.findElements(By.cssSelector(".msg.assistant .content h1")).isEmpty());
+                Browser.until(driver, wait, d -> !d.findElements(By.cssSelector(".msg.assistant .content h1")).isEmpty(),
+                        "the stored answer rendered after a reload");
                 checkRendered(driver);
             } finally {
                 driver.quit();
