@@ -487,9 +487,27 @@ public final class Engine implements AutoCloseable {
         int beside = Math.max(1, Math.min(rows - 1, c - 1));
         plan.add(new int[]{beside, Math.max(1, Math.min(StepScheduler.promptRows(c, beside), maxBatch - beside))});
         // a prompt alone: the batch kernels
-        plan.add(new int[]{0, Math.min(maxBatch, Math.max(c, few + 1))});
+        int gemm = Math.min(maxBatch, Math.max(c, few + 1));
+        plan.add(new int[]{0, gemm});
+        // and at the row counts whose remainders take every tail of Int8Gemm's passes (see GEMM_TAIL_ROWS)
+        for (int extra : GEMM_TAIL_ROWS) {
+            int n = few + extra;
+            if (n <= maxBatch && n != gemm) plan.add(new int[]{0, n});
+        }
         return plan;
     }
+
+    /**
+     * Prompt rows past {@link dev.jemma.core.tensor.kernels.Int8FewTokens#MAX_TOKENS} that {@link #warmUpPlan} runs alone,
+     * as offsets from it: 17, 20 and 23 rows run every pass of Int8Gemm's batch loop — at 512 bits 12 + 4 + 1,
+     * 12 + 6 + 2 and 12 + 6 + 4 + 1 (tile12, tile6, tile4, tile2, tile1), at 256 bits 4·4 + 1, 5·4, 5·4 + 2 + 1. With 17
+     * alone (the plan until now) tile6 and tile2 never ran before serving: C2 compiled gemm with those branches as
+     * uncommon traps, and the first serving step whose rows left such a remainder (a prompt part of 18-23, 30-35 …
+     * rows) deoptimized gemm and ran the tile uncompiled, boxing every vector (the Int8Gemm.tile6 burst under
+     * gatedRange in tools/serve-alloc.sh's recordings; -Xlog:deoptimization showed gemm's trap at its tile2 branch
+     * in a C = 8 load, docs/PERFORMANCE.md "Serving").
+     */
+    static final int[] GEMM_TAIL_ROWS = {1, 4, 7};
 
     /** The most prompt rows of one step of the plan. */
     private static int maxBatchOf(List<int[]> plan) {
