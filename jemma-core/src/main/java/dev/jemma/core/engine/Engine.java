@@ -425,6 +425,10 @@ public final class Engine implements AutoCloseable {
         java.util.List<KvCache> caches = new java.util.ArrayList<>();
         for (int i = 0; i < rows; i++) caches.add(model.newCache(decodeContext));
         caches.add(model.newCache(context));
+        // a second prompt's cache for the wave step below (see WAVE_PROMPT_PAST_BATCH), when the context holds its prompt
+        int wave = model.maxBatch() + WAVE_PROMPT_PAST_BATCH;
+        boolean waveStep = wave <= prompt && wave <= MAX_WAVE_PROMPT && wave + 8 <= context;
+        if (waveStep) caches.add(model.newCache(context));
         int vocab = config.vocabSize();
         int[] tokens = new int[prompt];
         for (int i = 0; i < prompt; i++) tokens[i] = (int) ((1L + 7919L * (i + 1)) % vocab);
@@ -455,6 +459,18 @@ public final class Engine implements AutoCloseable {
                 dev.jemma.core.model.Batch.Builder b = dev.jemma.core.model.Batch.builder();
                 for (int i = 0; i < rows; i++) b.token(caches.get(i), tokens[i], true);
                 b.tokens(caches.get(rows), tokens, 0, longPrompt, false);
+                model.forward(b.build(), logits);
+                caches.get(rows).clear();
+            }
+            if (round <= LONG_WARM_UP_ROUNDS && waveStep) {
+                // two whole prompts in one step, as an idle engine's admission window gathers a wave: a part holds the
+                // end of one sequence and the start of the next, which begins mid-part, and a part begins at a sequence's
+                // row maxBatch with that many keys cached. A C = 8 wave's first step deoptimized Attention.valueTile6
+                // (loop predicates) and later scoreRowsT (its 2-vector tile at an odd vector column) without it, each
+                // then running uncompiled for seconds (loaded machine, -Xlog:deoptimization=debug)
+                dev.jemma.core.model.Batch.Builder b = dev.jemma.core.model.Batch.builder();
+                b.tokens(caches.get(rows), tokens, 0, wave, false);
+                b.tokens(caches.get(rows + 1), tokens, 0, wave, false);
                 model.forward(b.build(), logits);
             }
             for (KvCache c : caches) c.clear();
@@ -526,6 +542,15 @@ public final class Engine implements AutoCloseable {
      * spans are new, and they compile while the later rounds run).
      */
     static final int LONG_WARM_UP_ROUNDS = 1;
+
+    /**
+     * Rows past the model's batch of each of the two prompts of {@link #warmUp}'s wave step: the second prompt then starts
+     * at row 20 of a part, a column of the transposed-key score tiles that is not on a 2-vector boundary at 512 bits
+     * (16 floats a vector), as a wave's later prompts can.
+     */
+    static final int WAVE_PROMPT_PAST_BATCH = 20;
+    /** Longest prompt of the wave step: a model loaded with a large batch skips it (two prompts of it per round). */
+    static final int MAX_WAVE_PROMPT = 160;
 
     /** Up to how many rows a call must have run for the few-token kernels' every split of a call to have run. */
     static final int FEW_TOKEN_SPLITS = 5;
