@@ -107,10 +107,15 @@ public final class ServeLoad {
         List<Request> done = java.util.Collections.synchronizedList(new ArrayList<>());
         List<Thread> ts = new ArrayList<>();
         long stagger = Integer.getInteger("stagger", 0);
+        // every client started before any sends (as jemma loadtest's): started and sending one by one, the first client's
+        // prompt was queued and its step begun before the others had announced theirs (a 1 + 7 first wave in a run)
+        java.util.concurrent.CountDownLatch ready = new java.util.concurrent.CountDownLatch(c), go = new java.util.concurrent.CountDownLatch(1);
         for (int i = 0; i < c; i++) {
             long delay = i * stagger;
             Thread t = new Thread(() -> {
                 try {
+                    ready.countDown();
+                    go.await();
                     Thread.sleep(delay);
                 } catch (InterruptedException e) {
                     return;
@@ -120,6 +125,8 @@ public final class ServeLoad {
             ts.add(t);
             t.start();
         }
+        ready.await();
+        go.countDown();
         for (Thread t : ts) t.join();
         return done;
     }
