@@ -6,7 +6,8 @@
 # warm-up did not run: the method then runs uncompiled, boxing its vectors, until C2 compiles it again).
 #
 # usage: tools/serve-first-load.sh CHECKOUT MODEL.gguf [C (8)] [N (16)] [P (128)] [G (32)]
-# env:   THREADS (2), OUT (default /tmp/serve-first-load), TAG (a name for the files, default "run")
+# env:   THREADS (2), OUT (default /tmp/serve-first-load), TAG (a name for the files, default "run"), CLIENT (the
+#        checkout whose `jemma loadtest` drives the load; default this script's own, so both sides of an A/B get one client)
 # Alternate two checkouts for an A/B on a loaded host: for r in 1 2 3; do TAG=a$r …; TAG=b$r …; done
 set -uo pipefail
 dir="$(readlink -f "${1:?usage: tools/serve-first-load.sh CHECKOUT MODEL.gguf [C] [N] [P] [G]}")"
@@ -15,8 +16,10 @@ c="${3:-8}" n="${4:-16}" p="${5:-128}" g="${6:-32}"
 out="${OUT:-/tmp/serve-first-load}/${TAG:-run}"
 mkdir -p "$out"
 name="$(basename "$model" .gguf)"
+client="$(readlink -f "${CLIENT:-$(dirname "$(readlink -f "$0")")/..}")"
 port=$((18800 + RANDOM % 90))
 "$dir/jemma" --version > /dev/null 2>&1 # build first: the load time below is the server's alone
+"$client/jemma" --version > /dev/null 2>&1
 JEMMA_JAVA_OPTS="-Xlog:gc:file=$out/gc.log:uptimemillis -Xlog:deoptimization=debug:file=$out/deopt.log:uptimemillis" \
   "$dir/jemma" serve -m "$model" -t "${THREADS:-2}" --parallel "$c" --host 127.0.0.1 --port "$port" > "$out/serve.log" 2>&1 &
 pid=$!
@@ -25,7 +28,7 @@ trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
 # /api/version answers while the -m models still load: ready is when the server prints them
 for _ in $(seq 1 6000); do grep -q "^jemma: models:" "$out/serve.log" && break; kill -0 $pid 2>/dev/null || exit 1; sleep 0.1; done
 ready=$(( ($(date +%s%N) - t0) / 1000000 )) cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-"$dir/jemma" loadtest --url "http://127.0.0.1:$port" -m "$name" -C "$c" -n "$n" -p "$p" -g "$g" --tokenizer "$model" \
+"$client/jemma" loadtest --url "http://127.0.0.1:$port" -m "$name" -C "$c" -n "$n" -p "$p" -g "$g" --tokenizer "$model" \
   --warmup 0 --json > "$out/load.json"
 cpu1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 kill $pid; wait $pid 2>/dev/null
