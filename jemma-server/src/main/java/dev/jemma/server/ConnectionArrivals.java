@@ -11,9 +11,9 @@ import java.util.function.Supplier;
 /**
  * Announces every newly accepted connection to the engines as a request on its way ({@link Arrivals}), from the moment
  * Jetty opens it, before a byte of its first request has been parsed. Why: clients of a wave that each open a
- * connection (serve-bench's C = 8 first wave: seven new connections beside one pooled) were still connecting when the
- * first request, on its pooled connection, was queued; announced only when the router ran, they were not pending, so
- * the first prompt ran alone and the seven waited for its whole step (docs/PERFORMANCE.md, "Serving").
+ * connection (serve-bench's C = 8 first wave: seven new connections beside one pooled) can still be connecting when the
+ * first request, on its pooled connection, is queued; announced only when the router runs, they are not pending, so the
+ * first prompt runs alone and the others wait for its whole step (docs/PERFORMANCE.md, "Serving", serve20).
  *
  * <p>The connection's ticket ends, whichever comes first: when its first request reaches the router ({@link #claim},
  * which hands a generation request the same ticket and ends it for any other request), when the connection closes, or

@@ -465,9 +465,9 @@ public final class Engine implements AutoCloseable {
             if (round <= LONG_WARM_UP_ROUNDS && waveStep) {
                 // two whole prompts in one step, as an idle engine's admission window gathers a wave: a part holds the
                 // end of one sequence and the start of the next, which begins mid-part, and a part begins at a sequence's
-                // row maxBatch with that many keys cached. A C = 8 wave's first step deoptimized Attention.valueTile6
-                // (loop predicates) and later scoreRowsT (its 2-vector tile at an odd vector column) without it, each
-                // then running uncompiled for seconds (loaded machine, -Xlog:deoptimization=debug)
+                // row maxBatch with that many keys cached. Without it Attention.scoreRowsT was deoptimized while serving
+                // C = 8 (its 2-vector tile at an odd vector column: 2 of 3 JVMs, none of 3 with it; loaded machine,
+                // -Xlog:deoptimization=debug). Attention.valueTile6's trap at a wave's first step remains either way.
                 dev.jemma.core.model.Batch.Builder b = dev.jemma.core.model.Batch.builder();
                 b.tokens(caches.get(rows), tokens, 0, wave, false);
                 b.tokens(caches.get(rows + 1), tokens, 0, wave, false);
