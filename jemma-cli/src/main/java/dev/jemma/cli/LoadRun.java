@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -123,31 +124,53 @@ final class LoadRun {
         String[] prompts = s.durationSeconds() > 0 ? null : new String[s.requests()];
         if (prompts != null) for (int i = 0; i < prompts.length; i++) prompts[i] = prompt(i);
         AtomicInteger next = new AtomicInteger();
-        long deadline = s.durationSeconds() > 0 ? System.nanoTime() + (long) (s.durationSeconds() * 1e9) : Long.MAX_VALUE;
         List<Sample> samples = Collections.synchronizedList(new ArrayList<>());
-        long t0 = System.nanoTime();
         ExecutorService pool = Executors.newFixedThreadPool(s.concurrency() + 1);
         Future<Sample> intruder = null;
+        // The clients start together: each takes its first request and builds it, then all send at once. Started one by
+        // one as threads came up, the first wave's sends spread over 10-44 ms on a quiet 2-core host (per_request's
+        // sent_ms: one client's request queued and its prompt step took the cores while the others were still being
+        // scheduled), which measured the client's start and split a wave the server would have batched.
+        CountDownLatch ready = new CountDownLatch(s.concurrency()), go = new CountDownLatch(1);
+        // one long prompt arriving while the others stream (what it does to their inter-token latency), built beforehand
+        String longPrompt = s.intruderTokens() > 0 ? prompt(-1_000_000, s.intruderTokens(), new SplittableRandom(s.seed())) : null;
+        // the common start and a timed run's end, written before the clients are let go (the latch publishes them)
+        long[] clock = new long[2];
         try {
-            if (s.intruderTokens() > 0) {
-                // one long prompt arriving while the others stream: what it does to their inter-token latency
-                String longPrompt = prompt(-1_000_000, s.intruderTokens(), new SplittableRandom(s.seed()));
-                intruder = pool.submit(() -> {
-                    Thread.sleep((long) (s.intruderAfterSeconds() * 1000));
-                    return one(longPrompt, 1, false).at(-1, -1, t0);
-                });
-            }
             List<Future<?>> clients = new ArrayList<>();
             for (int c = 0; c < s.concurrency(); c++) {
                 int client = c;
                 clients.add(pool.submit(() -> {
+                    boolean first = true;
                     while (true) {
                         int i = next.getAndIncrement();
-                        if (s.durationSeconds() > 0 ? System.nanoTime() >= deadline : i >= s.requests()) return null;
+                        boolean last = s.durationSeconds() <= 0 && i >= s.requests();
+                        HttpRequest req;
+                        try {
+                            req = last ? null : request(prompts != null ? prompts[i] : prompt(i), s.gen());
+                        } finally {
+                            if (first) ready.countDown(); // counted even if building failed: the run then reports it
+                        }
+                        if (first) {
+                            first = false;
+                            go.await();
+                        }
+                        if (last || (s.durationSeconds() > 0 && System.nanoTime() >= clock[1])) return null;
                         boolean hangUp = s.disconnect() > 0 && new Random(s.seed() ^ (i * 0x9E3779B97F4A7C15L)).nextDouble() < s.disconnect();
-                        samples.add(one(prompts != null ? prompts[i] : prompt(i), s.gen(), hangUp).at(i, client, t0));
+                        samples.add(send(req, s.gen(), hangUp).at(i, client, clock[0]));
                     }
                 }));
+            }
+            ready.await();
+            long t0 = System.nanoTime();
+            clock[0] = t0;
+            clock[1] = s.durationSeconds() > 0 ? t0 + (long) (s.durationSeconds() * 1e9) : Long.MAX_VALUE;
+            go.countDown();
+            if (longPrompt != null) {
+                intruder = pool.submit(() -> {
+                    Thread.sleep((long) (s.intruderAfterSeconds() * 1000));
+                    return one(longPrompt, 1, false).at(-1, -1, t0);
+                });
             }
             for (Future<?> f : clients) f.get();
             long wall = System.nanoTime() - t0;
@@ -159,6 +182,11 @@ final class LoadRun {
 
     /** Sends one request; with {@code hangUp} closes the stream after half the answer. Never throws. */
     Sample one(String prompt, int gen, boolean hangUp) {
+        return send(request(prompt, gen), gen, hangUp);
+    }
+
+    /** A streaming request for {@code prompt} generating {@code gen} tokens, in the chosen API. */
+    private HttpRequest request(String prompt, int gen) {
         ObjectNode body = JSON.createObjectNode().put("model", s.model()).put("prompt", prompt).put("stream", true);
         String path;
         if (s.api() == Api.OPENAI) {
@@ -173,8 +201,12 @@ final class LoadRun {
             // jemma serve applies it on /api/generate too; Ollama itself warns about an unknown option and goes on
             if (s.ignoreEos()) options.put("ignore_eos", true);
         }
-        HttpRequest req = HttpRequest.newBuilder(s.base().resolve(path)).timeout(Duration.ofMinutes(30))
+        return HttpRequest.newBuilder(s.base().resolve(path)).timeout(Duration.ofMinutes(30))
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
+    }
+
+    /** Sends a request built by {@link #request}; with {@code hangUp} closes the stream after half the answer. Never throws. */
+    private Sample send(HttpRequest req, int gen, boolean hangUp) {
         long sent = System.nanoTime(), first = -1, last = -1;
         long[] gaps = new long[Math.max(16, gen)];
         int nGaps = 0, pieces = 0, reported = -1, promptCount = -1;
@@ -183,7 +215,7 @@ final class LoadRun {
             try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
                 if (r.statusCode() != 200) {
                     String text = in.lines().limit(5).reduce("", (a, b) -> a + b);
-                    return failed("HTTP " + r.statusCode() + ": " + text.substring(0, Math.min(200, text.length())));
+                    return failed(sent, "HTTP " + r.statusCode() + ": " + text.substring(0, Math.min(200, text.length())));
                 }
                 String line;
                 while ((line = in.readLine()) != null) {
@@ -195,7 +227,7 @@ final class LoadRun {
                     }
                     if (data.isBlank()) continue;
                     JsonNode j = JSON.readTree(data);
-                    if (j.has("error")) return failed("server error: " + j.get("error"));
+                    if (j.has("error")) return failed(sent, "server error: " + j.get("error"));
                     String text = s.api() == Api.OPENAI ? j.path("choices").path(0).path("text").asText("") : j.path("response").asText("");
                     JsonNode usage = s.api() == Api.OPENAI ? j.path("usage") : j;
                     if (usage.has("completion_tokens")) reported = usage.get("completion_tokens").asInt();
@@ -218,19 +250,18 @@ final class LoadRun {
                 }
             }
         } catch (IOException e) {
-            return failed(e.getClass().getSimpleName() + ": " + e.getMessage());
+            return failed(sent, e.getClass().getSimpleName() + ": " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return failed("interrupted");
+            return failed(sent, "interrupted");
         }
-        if (first < 0) return failed("no text generated");
+        if (first < 0) return failed(sent, "no text generated");
         return new Sample(-1, -1, sent, System.nanoTime(), first - sent, Arrays.copyOf(gaps, nGaps), reported >= 0 ? reported : pieces,
                 promptCount, false, null);
     }
 
-    private static Sample failed(String why) {
-        long now = System.nanoTime();
-        return new Sample(-1, -1, now, now, 0, new long[0], 0, -1, false, why);
+    private static Sample failed(long sent, String why) {
+        return new Sample(-1, -1, sent, System.nanoTime(), 0, new long[0], 0, -1, false, why);
     }
 
     /** The samples of a run, its wall time (and the intruding request's sample, or null), summarised. */

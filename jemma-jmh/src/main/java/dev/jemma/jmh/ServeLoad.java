@@ -37,7 +37,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * Arguments: MODEL THREADS load|intrude C N P G [--batch-chunk]; {@code -DwarmUp=false} skips the engine's warm-up;
  * {@code -DwholePrompt=N} sets {@code EngineOptions.wholePrompt} (-1: every prompt chunked beside streams);
  * {@code -Dadmission=MS} the admission window ({@code jemma serve --admission-window}; it waits only for requests announced
- * in {@code Engine.arrivals()}, which these in-process clients are not, so here it never waits); {@code -Dstagger=MS} starts client
+ * in {@code Engine.arrivals()}, which each client does as it starts a request, as the server's router does); {@code -Dstagger=MS} starts client
  * i's first request i × MS later (requests sent together arrive spread, as through HTTP);
  * {@code -Druns=2} runs the load twice in the same JVM (the second run: a server whose JIT has finished); process CPU is
  * read in the OS's clock ticks (10 ms), so per-step CPU medians come out in steps of 10 ms.
@@ -107,10 +107,15 @@ public final class ServeLoad {
         List<Request> done = java.util.Collections.synchronizedList(new ArrayList<>());
         List<Thread> ts = new ArrayList<>();
         long stagger = Integer.getInteger("stagger", 0);
+        // every client started before any sends (as jemma loadtest's): started and sending one by one, the first client's
+        // prompt was queued and its step begun before the others had announced theirs (a 1 + 7 first wave in a run)
+        java.util.concurrent.CountDownLatch ready = new java.util.concurrent.CountDownLatch(c), go = new java.util.concurrent.CountDownLatch(1);
         for (int i = 0; i < c; i++) {
             long delay = i * stagger;
             Thread t = new Thread(() -> {
                 try {
+                    ready.countDown();
+                    go.await();
                     Thread.sleep(delay);
                 } catch (InterruptedException e) {
                     return;
@@ -120,6 +125,8 @@ public final class ServeLoad {
             ts.add(t);
             t.start();
         }
+        ready.await();
+        go.countDown();
         for (Thread t : ts) t.join();
         return done;
     }
@@ -159,7 +166,9 @@ public final class ServeLoad {
         long t0 = System.nanoTime();
         r.start = t0;
         waiting.add(r);
-        try (Session s = engine.newSession()) {
+        // announced as the server's router announces a request it has received (its ticket ends once the prompt is
+        // queued), so -Dadmission waits for clients whose requests are on their way as jemma serve's window does
+        try (dev.jemma.core.engine.Arrivals.Ticket arrival = engine.arrivals().arrive(); Session s = engine.newSession()) {
             GenerationOptions o = GenerationOptions.builder().maxTokens(g).temperature(0f).ignoreEos(true).build();
             s.generate(ids, o, tok -> {
                 long now = System.nanoTime();

@@ -58,6 +58,7 @@ final class EngineModel implements ServedModel {
         this.engine = engine;
         this.maxSessions = Math.max(1, maxSessions);
         this.info = describe(engine, fileSize);
+        this.encodePrompt = engine.tokenizer()::encodePrompt;
     }
 
     /**
@@ -210,27 +211,13 @@ final class EngineModel implements ServedModel {
             prompt = concat(r.context(), turn);
         }
         GenerationOptions opts = options(r.options());
+        if (prompt == null) prompt = chatPrompt(rendered);
+        if (prompt.length >= ctx) {
+            throw new HttpError(413, "the prompt is " + prompt.length + " tokens but the context holds " + ctx);
+        }
+        if (prompt.length == 0) throw HttpError.badRequest("the prompt is empty");
         Slot slot;
         synchronized (this) {
-            if (prompt == null) {
-                // A chat that continues a pooled conversation reuses that conversation's exact token ids for the
-                // part it already holds (the earlier prompt and the answer as generated), so the cache is reused
-                // in full even where re-tokenizing the answer would split it differently.
-                Slot cont = null;
-                int cut = -1;
-                for (Slot x : slots) {
-                    int c = x.busy ? -1 : continuationPoint(x, rendered);
-                    if (c > cut) {
-                        cut = c;
-                        cont = x;
-                    }
-                }
-                prompt = cont != null ? concat(cont.tokens, tok.encodePrompt(rendered.substring(cut))) : tok.encodePrompt(rendered);
-            }
-            if (prompt.length >= ctx) {
-                throw new HttpError(413, "the prompt is " + prompt.length + " tokens but the context holds " + ctx);
-            }
-            if (prompt.length == 0) throw HttpError.badRequest("the prompt is empty");
             slot = take(prompt);
         }
         boolean ok = false;
@@ -316,6 +303,37 @@ final class EngineModel implements ServedModel {
         } finally {
             release(slot, ok);
         }
+    }
+
+    /**
+     * A rendered chat's token ids. One that continues a pooled conversation reuses that conversation's exact ids for the
+     * part it already holds (the earlier prompt and the answer as generated), so the cache is reused in full even where
+     * re-tokenizing the answer would split it differently; {@link #take} then picks that session (or, had another request
+     * taken it meanwhile, the one sharing most of the prefix: the ids stay right either way). The tokenizing runs outside
+     * this model's lock (the tokenizer is immutable): a long conversation's ids held every other request's start and
+     * every finishing request's {@link #release} behind it.
+     */
+    private int[] chatPrompt(String rendered) {
+        int[] held = null;
+        int cut = -1;
+        synchronized (this) {
+            for (Slot x : slots) {
+                int c = x.busy ? -1 : continuationPoint(x, rendered);
+                if (c > cut) {
+                    cut = c;
+                    held = x.tokens; // replaced, never written in place: safe to read once the lock is left
+                }
+            }
+        }
+        return held != null ? concat(held, encodePrompt.apply(rendered.substring(cut))) : encodePrompt.apply(rendered);
+    }
+
+    /** How a rendered chat becomes ids: the tokenizer's; tests slow it down to see what waits for it. */
+    private volatile java.util.function.Function<String, int[]> encodePrompt;
+
+    /** Tests: tokenize rendered chats with {@code f} instead. */
+    void encodePromptWith(java.util.function.Function<String, int[]> f) {
+        encodePrompt = f;
     }
 
     /** An idle session whose conversation this one continues; else a fresh one while there is room; else the LRU. */

@@ -179,6 +179,8 @@ public final class JemmaServer implements AutoCloseable {
     private final QueuedThreadPool threads;
     /** Generation requests received and not yet queued in an engine (the admission window waits for them). */
     final Arrivals arrivals;
+    /** New connections announced as requests on their way until their first request reaches the router. */
+    final ConnectionArrivals connectionArrivals;
     final Supplier<HubClient> hub;
 
     private JemmaServer(Config config, ModelStore store, Function<ModelManager.Entry, ServedModel> loader,
@@ -224,6 +226,10 @@ public final class JemmaServer implements AutoCloseable {
         connector.setPort(config.port());
         connector.setIdleTimeout(net.idleTimeout().toMillis());
         connector.addEventListener(new ClientConnectionLimit(net.maxConnectionsPerClient()));
+        // a connection is a request on its way from the moment it is opened: a wave's clients that are still connecting
+        // when its first request is queued hold the admission window open too (see ConnectionArrivals)
+        connectionArrivals = new ConnectionArrivals(arrivals, config.admissionMillis(), connector::getScheduler);
+        connector.addEventListener(connectionArrivals);
         server.addConnector(connector);
         server.addBean(new NetworkConnectionLimit(net.maxConnections(), connector));
         server.setHandler(new Router());
@@ -306,6 +312,11 @@ public final class JemmaServer implements AutoCloseable {
         models.close();
     }
 
+    /** Connections the connector holds open now (tests: every client of a wave has been accepted). */
+    int openConnections() {
+        return connector.getConnectedEndPoints().size();
+    }
+
     /** HTTP threads busy with a request right now (tests check none stays stuck). */
     int busyHttpThreads() {
         return threads.getBusyThreads();
@@ -318,8 +329,14 @@ public final class JemmaServer implements AutoCloseable {
             boolean openAi = path.startsWith("/v1/");
             Exchange ex = new Exchange(request, response, openAi, config.maxBodyBytes());
             // a generation request is on its way to an engine from now until its prompt is queued there: an idle
-            // engine's admission window waits for it rather than start a wave's first prompt alone
-            if (generates(request, path)) ex.arrival = arrivals.announce();
+            // engine's admission window waits for it rather than start a wave's first prompt alone. A connection's first
+            // request was announced when the connection opened: that ticket becomes the request's, or ends here.
+            Arrivals.Ticket opened = connectionArrivals.claim(request.getConnectionMetaData().getConnection());
+            if (generates(request, path)) {
+                ex.arrival = opened != null ? opened : arrivals.announce();
+            } else if (opened != null) {
+                opened.close();
+            }
             // Computing an answer is not idleness: only a stalled read or write (failed by Jetty itself) ends a request.
             request.addIdleTimeoutListener(t -> false);
             try {

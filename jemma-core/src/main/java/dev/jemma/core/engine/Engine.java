@@ -425,6 +425,10 @@ public final class Engine implements AutoCloseable {
         java.util.List<KvCache> caches = new java.util.ArrayList<>();
         for (int i = 0; i < rows; i++) caches.add(model.newCache(decodeContext));
         caches.add(model.newCache(context));
+        // a second prompt's cache for the wave step below (see WAVE_PROMPT_PAST_BATCH), when the context holds its prompt
+        int wave = model.maxBatch() + WAVE_PROMPT_PAST_BATCH;
+        boolean waveStep = wave <= prompt && wave <= MAX_WAVE_PROMPT && wave + 8 <= context;
+        if (waveStep) caches.add(model.newCache(context));
         int vocab = config.vocabSize();
         int[] tokens = new int[prompt];
         for (int i = 0; i < prompt; i++) tokens[i] = (int) ((1L + 7919L * (i + 1)) % vocab);
@@ -455,6 +459,18 @@ public final class Engine implements AutoCloseable {
                 dev.jemma.core.model.Batch.Builder b = dev.jemma.core.model.Batch.builder();
                 for (int i = 0; i < rows; i++) b.token(caches.get(i), tokens[i], true);
                 b.tokens(caches.get(rows), tokens, 0, longPrompt, false);
+                model.forward(b.build(), logits);
+                caches.get(rows).clear();
+            }
+            if (round <= LONG_WARM_UP_ROUNDS && waveStep) {
+                // two whole prompts in one step, as an idle engine's admission window gathers a wave: a part holds the
+                // end of one sequence and the start of the next, which begins mid-part, and a part begins at a sequence's
+                // row maxBatch with that many keys cached. Without it Attention.scoreRowsT was deoptimized while serving
+                // C = 8 (its 2-vector tile at an odd vector column: 2 of 3 JVMs, none of 3 with it; loaded machine,
+                // -Xlog:deoptimization=debug). Attention.valueTile6's trap at a wave's first step remains either way.
+                dev.jemma.core.model.Batch.Builder b = dev.jemma.core.model.Batch.builder();
+                b.tokens(caches.get(rows), tokens, 0, wave, false);
+                b.tokens(caches.get(rows + 1), tokens, 0, wave, false);
                 model.forward(b.build(), logits);
             }
             for (KvCache c : caches) c.clear();
@@ -487,9 +503,27 @@ public final class Engine implements AutoCloseable {
         int beside = Math.max(1, Math.min(rows - 1, c - 1));
         plan.add(new int[]{beside, Math.max(1, Math.min(StepScheduler.promptRows(c, beside), maxBatch - beside))});
         // a prompt alone: the batch kernels
-        plan.add(new int[]{0, Math.min(maxBatch, Math.max(c, few + 1))});
+        int gemm = Math.min(maxBatch, Math.max(c, few + 1));
+        plan.add(new int[]{0, gemm});
+        // and at the row counts whose remainders take every tail of Int8Gemm's passes (see GEMM_TAIL_ROWS)
+        for (int extra : GEMM_TAIL_ROWS) {
+            int n = few + extra;
+            if (n <= maxBatch && n != gemm) plan.add(new int[]{0, n});
+        }
         return plan;
     }
+
+    /**
+     * Prompt rows past {@link dev.jemma.core.tensor.kernels.Int8FewTokens#MAX_TOKENS} that {@link #warmUpPlan} runs alone,
+     * as offsets from it: 17, 20 and 23 rows run every pass of Int8Gemm's batch loop — at 512 bits 12 + 4 + 1,
+     * 12 + 6 + 2 and 12 + 6 + 4 + 1 (tile12, tile6, tile4, tile2, tile1), at 256 bits 4·4 + 1, 5·4, 5·4 + 2 + 1. With 17
+     * alone (the plan until now) tile6 and tile2 never ran before serving: C2 compiled gemm with those branches as
+     * uncommon traps, and the first serving step whose rows left such a remainder (a prompt part of 18-23, 30-35 …
+     * rows) deoptimized gemm and ran the tile uncompiled, boxing every vector (the Int8Gemm.tile6 burst under
+     * gatedRange in tools/serve-alloc.sh's recordings; -Xlog:deoptimization showed gemm's trap at its tile2 branch
+     * in a C = 8 load, docs/PERFORMANCE.md "Serving").
+     */
+    static final int[] GEMM_TAIL_ROWS = {1, 4, 7};
 
     /** The most prompt rows of one step of the plan. */
     private static int maxBatchOf(List<int[]> plan) {
@@ -508,6 +542,15 @@ public final class Engine implements AutoCloseable {
      * spans are new, and they compile while the later rounds run).
      */
     static final int LONG_WARM_UP_ROUNDS = 1;
+
+    /**
+     * Rows past the model's batch of each of the two prompts of {@link #warmUp}'s wave step: the second prompt then starts
+     * at row 20 of a part, a column of the transposed-key score tiles that is not on a 2-vector boundary at 512 bits
+     * (16 floats a vector), as a wave's later prompts can.
+     */
+    static final int WAVE_PROMPT_PAST_BATCH = 20;
+    /** Longest prompt of the wave step: a model loaded with a large batch skips it (two prompts of it per round). */
+    static final int MAX_WAVE_PROMPT = 160;
 
     /** Up to how many rows a call must have run for the few-token kernels' every split of a call to have run. */
     static final int FEW_TOKEN_SPLITS = 5;

@@ -47,6 +47,35 @@ class WarmUpPlanTest {
         }
     }
 
+    /**
+     * Int8Gemm's batch loop takes a call's rows in passes of its widest tile and then narrower ones for the remainder
+     * (512 bits: 12, 6, 4, 2, 1; with 12-token tiles off 6, 4, 2, 1; 256 bits: 4, 2, 1): the plan's prompts alone must
+     * run every pass of each, or the first serving step with that remainder deoptimizes gemm and runs the tile
+     * uncompiled. Fails with the plan's prompt alone at 17 rows only (no 6- or 2-token pass).
+     */
+    @Test
+    void everyPassOfTheBatchGemmRuns() {
+        int[][] tilings = {{12, 6, 4, 2, 1}, {6, 4, 2, 1}, {4, 2, 1}};
+        for (int parallel : new int[]{1, 4, 8, 16}) {
+            for (int chunk : new int[]{8, 16, 32}) {
+                List<int[]> plan = Engine.warmUpPlan(parallel, chunk, 64);
+                for (int[] tiles : tilings) {
+                    Set<Integer> ran = new TreeSet<>();
+                    for (int[] step : plan) {
+                        int n = step[0] + step[1];
+                        if (n <= Int8FewTokens.MAX_TOKENS) continue;
+                        for (int tile : tiles) {
+                            if (n >= tile) ran.add(tile);
+                            n %= tile;
+                        }
+                    }
+                    assertThat(ran).as("passes run, tiles %s, parallel %d, chunk %d", java.util.Arrays.toString(tiles), parallel, chunk)
+                            .containsExactlyInAnyOrder(java.util.Arrays.stream(tiles).boxed().toArray(Integer[]::new));
+                }
+            }
+        }
+    }
+
     @Test
     void theChunkBesideTheStreamsIsTheSchedulersShape() {
         // 8 slots, chunk 16: 7 streams decode while a prompt takes the rest of the step's 16 rows
