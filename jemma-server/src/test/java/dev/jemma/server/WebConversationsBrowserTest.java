@@ -200,6 +200,50 @@ class WebConversationsBrowserTest {
                 "<p><img src=x onerror=alert(1)></p><svg onload=alert(2)>")).doesNotContain("<img", "<svg").contains("&lt;img");
     }
 
+    /**
+     * A first message sent as soon as the models are listed, while the page is still reading its stored conversations
+     * (IndexedDB slow to open: here held back 2 s, as on a loaded machine), is kept — listed, its answer saved, there
+     * after a reload. The page used to replace its list with the stored one when the read finished, so the new
+     * conversation fell out of it and its answer was never saved (CI's browser tests failed on it now and then).
+     */
+    @Test
+    void aConversationBegunWhileTheStoreOpensIsKept() throws Exception {
+        Browser.assumeInstalled();
+        try (JemmaServer server = TestServers.start(TestServers.config(), home)) {
+            ChromeDriver driver = Browser.start(home);
+            try {
+                driver.executeCdpCommand("Page.addScriptToEvaluateOnNewDocument", java.util.Map.of("source", """
+                        const realOpen = indexedDB.open.bind(indexedDB);
+                        indexedDB.open = (name, version) => {
+                          const held = {};
+                          setTimeout(() => {
+                            const r = realOpen(name, version);
+                            r.onupgradeneeded = (e) => { held.result = r.result; if (held.onupgradeneeded) held.onupgradeneeded(e); };
+                            r.onsuccess = (e) => { held.result = r.result; if (held.onsuccess) held.onsuccess(e); };
+                            r.onerror = (e) => { held.error = r.error; if (held.onerror) held.onerror(e); };
+                          }, 2000);
+                          return held;
+                        };"""));
+                WebDriverWait wait = Browser.open(driver, server, WAIT);
+                driver.findElement(By.id("max-tokens")).sendKeys("5");
+                Browser.ask(driver, wait, "Asked at once");
+                String answer = driver.findElement(By.cssSelector(".msg.assistant .content")).getText();
+                assertThat(answer).isNotBlank();
+                // past the store's opening: still listed and open
+                Thread.sleep(2500);
+                assertThat(Browser.conversations(driver)).containsExactly("Asked at once");
+                assertThat(driver.findElements(By.cssSelector("#conversations .active"))).hasSize(1);
+
+                wait = Browser.open(driver, server, WAIT);
+                Browser.until(driver, wait, d -> Browser.texts(d, ".msg.assistant .content").equals(List.of(answer)),
+                        "the answer given while the store opened, after a reload");
+                assertThat(Browser.conversations(driver)).containsExactly("Asked at once");
+            } finally {
+                driver.quit();
+            }
+        }
+    }
+
     @Test
     void regeneratesTheLastAnswerAndResendsAnEditedMessage() throws Exception {
         Browser.assumeInstalled();

@@ -173,13 +173,19 @@
   }
 
   async function loadConversations() {
+    let stored = [];
     try {
-      conversations = await store.all();
+      stored = await store.all();
     } catch (e) {
       persistent = false;
-      conversations = [];
       $('storage-note').textContent = 'This browser gives the page no storage: conversations are lost when it is closed.';
     }
+    // A conversation begun while the store was being read (a first message sent as soon as the models were listed)
+    // stays the same object, listed and current: replaced by the stored list, it was no longer "kept" and its answer
+    // was never saved (the page treats a conversation missing from the list as deleted mid-answer).
+    const begun = conversations;
+    conversations = stored.filter((s) => !begun.some((c) => c.id === s.id)).concat(begun);
+    if (current) { renderSidebar(); return; }
     const id = localStorage.getItem('jemma.current');
     const c = conversations.find((x) => x.id === id);
     if (c) switchTo(c); else renderSidebar();
