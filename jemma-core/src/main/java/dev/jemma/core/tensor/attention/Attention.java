@@ -904,18 +904,48 @@ public final class Attention {
      * {@link #valueTile} for six whole rows [r, r+6) at 512 bits: 24 accumulators, 4 value vectors and a broadcast (29
      * of AVX-512's 32 registers), so each value chunk loaded serves six rows instead of four. Every output element is
      * the same chain of fused multiply-adds over the keys as in the four-row tile: the same bits.
+     *
+     * <p>A block of the call's keys alone (a prompt's own, an encoder's) and a block that reads the cache run in two
+     * methods, each with its own loop over the head, chosen once per call. As one loop over the head with the choice
+     * inside it, C2 speculated across the choice from the profile: compiled while the warm-up had run only prompts from
+     * position 0, it hoisted the choice out of the head loop as a loop predicate (every cache block then trapped,
+     * {@code predicate} at the head loop), and recompiled, it hoisted the call-only side's checks as profile predicates
+     * that a cache block's operands fail ({@code profile_predicate}, the same bci) — in every fresh server at its first
+     * wave's second 64-row parts (their first 64 keys are cached), after which the method ran uncompiled, boxing its
+     * vectors (~2 GB in 4 s), until C2 compiled it again (issue 19; {@code FirstWaveDriver} in the tests). Apart, each
+     * loop has only its own side's checks, which hold for every call it gets.
      */
     private static void valueTile6(float[] cv, float[] bv, int batchFrom, int[] keyOff, int from, int to,
                                    float[] p, int pStride, int pShift, int r, int heads, int headDim,
                                    float[] out, int outOff, int rowStride, int kvDim) {
+        if (from >= batchFrom) {
+            valueTile6Call(bv, keyOff[from] - from * kvDim, from, to, p, pStride, pShift, r, heads, headDim, out, outOff,
+                    rowStride, kvDim);
+        } else {
+            valueTile6Keys(cv, bv, batchFrom, keyOff, from, to, p, pStride, pShift, r, heads, headDim, out, outOff, rowStride);
+        }
+        int d = headDim - headDim % (4 * L);
+        if (d < headDim) {
+            // the head's rest (not a multiple of four vectors): the four-row tile's remainder loops over rows r..r+3, then
+            // r+4, r+5 (a tile clamped at r+5)
+            valueTile(cv, bv, batchFrom, keyOff, from, to, p, pStride, pShift, r, r + 6, heads, headDim, out, outOff, rowStride, d);
+            valueTile(cv, bv, batchFrom, keyOff, from, to, p, pStride, pShift, r + 4, r + 6, heads, headDim, out, outOff, rowStride, d);
+        }
+    }
+
+    /**
+     * {@link #valueTile6}'s whole vectors over keys [from, to] that are all the call's: key k's value row at
+     * {@code bv[vb0 + k·kvDim ..]}.
+     */
+    private static void valueTile6Call(float[] bv, int vb0, int from, int to, float[] p, int pStride, int pShift, int r,
+                                       int heads, int headDim, float[] out, int outOff, int rowStride, int kvDim) {
         int oo0 = rowOffset(outOff, rowStride, heads, headDim, r), p0 = r * pStride + pShift;
         int oo1 = rowOffset(outOff, rowStride, heads, headDim, r + 1), p1 = (r + 1) * pStride + pShift;
         int oo2 = rowOffset(outOff, rowStride, heads, headDim, r + 2), p2 = (r + 2) * pStride + pShift;
         int oo3 = rowOffset(outOff, rowStride, heads, headDim, r + 3), p3 = (r + 3) * pStride + pShift;
         int oo4 = rowOffset(outOff, rowStride, heads, headDim, r + 4), p4 = (r + 4) * pStride + pShift;
         int oo5 = rowOffset(outOff, rowStride, heads, headDim, r + 5), p5 = (r + 5) * pStride + pShift;
-        int d = 0;
-        for (; d + 4 * L <= headDim; d += 4 * L) {
+        for (int d = 0; d + 4 * L <= headDim; d += 4 * L) {
             FloatVector c00 = FloatVector.fromArray(F, out, oo0 + d), c01 = FloatVector.fromArray(F, out, oo0 + d + L);
             FloatVector c02 = FloatVector.fromArray(F, out, oo0 + d + 2 * L), c03 = FloatVector.fromArray(F, out, oo0 + d + 3 * L);
             FloatVector c10 = FloatVector.fromArray(F, out, oo1 + d), c11 = FloatVector.fromArray(F, out, oo1 + d + L);
@@ -928,84 +958,43 @@ public final class Attention {
             FloatVector c42 = FloatVector.fromArray(F, out, oo4 + d + 2 * L), c43 = FloatVector.fromArray(F, out, oo4 + d + 3 * L);
             FloatVector c50 = FloatVector.fromArray(F, out, oo5 + d), c51 = FloatVector.fromArray(F, out, oo5 + d + L);
             FloatVector c52 = FloatVector.fromArray(F, out, oo5 + d + 2 * L), c53 = FloatVector.fromArray(F, out, oo5 + d + 3 * L);
-            if (from >= batchFrom) {
-                // only the call's keys (an encoder, a prompt's own): value rows at a fixed stride, an index linear in k
-                // that C2 range-checks once per loop instead of a table look-up and an array choice per key
-                int vb = keyOff[from] - from * kvDim + d;
-                for (int k = from; k <= to; k++) {
-                    int o = vb + k * kvDim;
-                    FloatVector v0 = FloatVector.fromArray(F, bv, o), v1 = FloatVector.fromArray(F, bv, o + L);
-                    FloatVector v2 = FloatVector.fromArray(F, bv, o + 2 * L), v3 = FloatVector.fromArray(F, bv, o + 3 * L);
-                    FloatVector w;
-                    w = FloatVector.broadcast(F, p[p0 + k]);
-                    c00 = v0.fma(w, c00);
-                    c01 = v1.fma(w, c01);
-                    c02 = v2.fma(w, c02);
-                    c03 = v3.fma(w, c03);
-                    w = FloatVector.broadcast(F, p[p1 + k]);
-                    c10 = v0.fma(w, c10);
-                    c11 = v1.fma(w, c11);
-                    c12 = v2.fma(w, c12);
-                    c13 = v3.fma(w, c13);
-                    w = FloatVector.broadcast(F, p[p2 + k]);
-                    c20 = v0.fma(w, c20);
-                    c21 = v1.fma(w, c21);
-                    c22 = v2.fma(w, c22);
-                    c23 = v3.fma(w, c23);
-                    w = FloatVector.broadcast(F, p[p3 + k]);
-                    c30 = v0.fma(w, c30);
-                    c31 = v1.fma(w, c31);
-                    c32 = v2.fma(w, c32);
-                    c33 = v3.fma(w, c33);
-                    w = FloatVector.broadcast(F, p[p4 + k]);
-                    c40 = v0.fma(w, c40);
-                    c41 = v1.fma(w, c41);
-                    c42 = v2.fma(w, c42);
-                    c43 = v3.fma(w, c43);
-                    w = FloatVector.broadcast(F, p[p5 + k]);
-                    c50 = v0.fma(w, c50);
-                    c51 = v1.fma(w, c51);
-                    c52 = v2.fma(w, c52);
-                    c53 = v3.fma(w, c53);
-                }
-            } else {
-                for (int k = from; k <= to; k++) {
-                    float[] a = k >= batchFrom ? bv : cv;
-                    int o = keyOff[k] + d;
-                    FloatVector v0 = FloatVector.fromArray(F, a, o), v1 = FloatVector.fromArray(F, a, o + L);
-                    FloatVector v2 = FloatVector.fromArray(F, a, o + 2 * L), v3 = FloatVector.fromArray(F, a, o + 3 * L);
-                    FloatVector w;
-                    w = FloatVector.broadcast(F, p[p0 + k]);
-                    c00 = v0.fma(w, c00);
-                    c01 = v1.fma(w, c01);
-                    c02 = v2.fma(w, c02);
-                    c03 = v3.fma(w, c03);
-                    w = FloatVector.broadcast(F, p[p1 + k]);
-                    c10 = v0.fma(w, c10);
-                    c11 = v1.fma(w, c11);
-                    c12 = v2.fma(w, c12);
-                    c13 = v3.fma(w, c13);
-                    w = FloatVector.broadcast(F, p[p2 + k]);
-                    c20 = v0.fma(w, c20);
-                    c21 = v1.fma(w, c21);
-                    c22 = v2.fma(w, c22);
-                    c23 = v3.fma(w, c23);
-                    w = FloatVector.broadcast(F, p[p3 + k]);
-                    c30 = v0.fma(w, c30);
-                    c31 = v1.fma(w, c31);
-                    c32 = v2.fma(w, c32);
-                    c33 = v3.fma(w, c33);
-                    w = FloatVector.broadcast(F, p[p4 + k]);
-                    c40 = v0.fma(w, c40);
-                    c41 = v1.fma(w, c41);
-                    c42 = v2.fma(w, c42);
-                    c43 = v3.fma(w, c43);
-                    w = FloatVector.broadcast(F, p[p5 + k]);
-                    c50 = v0.fma(w, c50);
-                    c51 = v1.fma(w, c51);
-                    c52 = v2.fma(w, c52);
-                    c53 = v3.fma(w, c53);
-                }
+            // value rows at a fixed stride: an index linear in k, which C2 range-checks once per loop
+            int vb = vb0 + d;
+            for (int k = from; k <= to; k++) {
+                int o = vb + k * kvDim;
+                FloatVector v0 = FloatVector.fromArray(F, bv, o), v1 = FloatVector.fromArray(F, bv, o + L);
+                FloatVector v2 = FloatVector.fromArray(F, bv, o + 2 * L), v3 = FloatVector.fromArray(F, bv, o + 3 * L);
+                FloatVector w;
+                w = FloatVector.broadcast(F, p[p0 + k]);
+                c00 = v0.fma(w, c00);
+                c01 = v1.fma(w, c01);
+                c02 = v2.fma(w, c02);
+                c03 = v3.fma(w, c03);
+                w = FloatVector.broadcast(F, p[p1 + k]);
+                c10 = v0.fma(w, c10);
+                c11 = v1.fma(w, c11);
+                c12 = v2.fma(w, c12);
+                c13 = v3.fma(w, c13);
+                w = FloatVector.broadcast(F, p[p2 + k]);
+                c20 = v0.fma(w, c20);
+                c21 = v1.fma(w, c21);
+                c22 = v2.fma(w, c22);
+                c23 = v3.fma(w, c23);
+                w = FloatVector.broadcast(F, p[p3 + k]);
+                c30 = v0.fma(w, c30);
+                c31 = v1.fma(w, c31);
+                c32 = v2.fma(w, c32);
+                c33 = v3.fma(w, c33);
+                w = FloatVector.broadcast(F, p[p4 + k]);
+                c40 = v0.fma(w, c40);
+                c41 = v1.fma(w, c41);
+                c42 = v2.fma(w, c42);
+                c43 = v3.fma(w, c43);
+                w = FloatVector.broadcast(F, p[p5 + k]);
+                c50 = v0.fma(w, c50);
+                c51 = v1.fma(w, c51);
+                c52 = v2.fma(w, c52);
+                c53 = v3.fma(w, c53);
             }
             FV.cast(c00).intoArray(out, oo0 + d);
             FV.cast(c01).intoArray(out, oo0 + d + L);
@@ -1032,11 +1021,95 @@ public final class Attention {
             FV.cast(c52).intoArray(out, oo5 + d + 2 * L);
             FV.cast(c53).intoArray(out, oo5 + d + 3 * L);
         }
-        if (d < headDim) {
-            // the head's rest (not a multiple of four vectors): the four-row tile's remainder loops over rows r..r+3, then
-            // r+4, r+5 (a tile clamped at r+5)
-            valueTile(cv, bv, batchFrom, keyOff, from, to, p, pStride, pShift, r, r + 6, heads, headDim, out, outOff, rowStride, d);
-            valueTile(cv, bv, batchFrom, keyOff, from, to, p, pStride, pShift, r + 4, r + 6, heads, headDim, out, outOff, rowStride, d);
+    }
+
+    /**
+     * {@link #valueTile6}'s whole vectors over keys [from, to] of which some are the cache's: key k's value row at
+     * {@code keyOff[k]} in {@code cv} before {@code batchFrom}, in {@code bv} from it on.
+     */
+    private static void valueTile6Keys(float[] cv, float[] bv, int batchFrom, int[] keyOff, int from, int to,
+                                       float[] p, int pStride, int pShift, int r, int heads, int headDim,
+                                       float[] out, int outOff, int rowStride) {
+        int oo0 = rowOffset(outOff, rowStride, heads, headDim, r), p0 = r * pStride + pShift;
+        int oo1 = rowOffset(outOff, rowStride, heads, headDim, r + 1), p1 = (r + 1) * pStride + pShift;
+        int oo2 = rowOffset(outOff, rowStride, heads, headDim, r + 2), p2 = (r + 2) * pStride + pShift;
+        int oo3 = rowOffset(outOff, rowStride, heads, headDim, r + 3), p3 = (r + 3) * pStride + pShift;
+        int oo4 = rowOffset(outOff, rowStride, heads, headDim, r + 4), p4 = (r + 4) * pStride + pShift;
+        int oo5 = rowOffset(outOff, rowStride, heads, headDim, r + 5), p5 = (r + 5) * pStride + pShift;
+        for (int d = 0; d + 4 * L <= headDim; d += 4 * L) {
+            FloatVector c00 = FloatVector.fromArray(F, out, oo0 + d), c01 = FloatVector.fromArray(F, out, oo0 + d + L);
+            FloatVector c02 = FloatVector.fromArray(F, out, oo0 + d + 2 * L), c03 = FloatVector.fromArray(F, out, oo0 + d + 3 * L);
+            FloatVector c10 = FloatVector.fromArray(F, out, oo1 + d), c11 = FloatVector.fromArray(F, out, oo1 + d + L);
+            FloatVector c12 = FloatVector.fromArray(F, out, oo1 + d + 2 * L), c13 = FloatVector.fromArray(F, out, oo1 + d + 3 * L);
+            FloatVector c20 = FloatVector.fromArray(F, out, oo2 + d), c21 = FloatVector.fromArray(F, out, oo2 + d + L);
+            FloatVector c22 = FloatVector.fromArray(F, out, oo2 + d + 2 * L), c23 = FloatVector.fromArray(F, out, oo2 + d + 3 * L);
+            FloatVector c30 = FloatVector.fromArray(F, out, oo3 + d), c31 = FloatVector.fromArray(F, out, oo3 + d + L);
+            FloatVector c32 = FloatVector.fromArray(F, out, oo3 + d + 2 * L), c33 = FloatVector.fromArray(F, out, oo3 + d + 3 * L);
+            FloatVector c40 = FloatVector.fromArray(F, out, oo4 + d), c41 = FloatVector.fromArray(F, out, oo4 + d + L);
+            FloatVector c42 = FloatVector.fromArray(F, out, oo4 + d + 2 * L), c43 = FloatVector.fromArray(F, out, oo4 + d + 3 * L);
+            FloatVector c50 = FloatVector.fromArray(F, out, oo5 + d), c51 = FloatVector.fromArray(F, out, oo5 + d + L);
+            FloatVector c52 = FloatVector.fromArray(F, out, oo5 + d + 2 * L), c53 = FloatVector.fromArray(F, out, oo5 + d + 3 * L);
+            for (int k = from; k <= to; k++) {
+                float[] a = k >= batchFrom ? bv : cv;
+                int o = keyOff[k] + d;
+                FloatVector v0 = FloatVector.fromArray(F, a, o), v1 = FloatVector.fromArray(F, a, o + L);
+                FloatVector v2 = FloatVector.fromArray(F, a, o + 2 * L), v3 = FloatVector.fromArray(F, a, o + 3 * L);
+                FloatVector w;
+                w = FloatVector.broadcast(F, p[p0 + k]);
+                c00 = v0.fma(w, c00);
+                c01 = v1.fma(w, c01);
+                c02 = v2.fma(w, c02);
+                c03 = v3.fma(w, c03);
+                w = FloatVector.broadcast(F, p[p1 + k]);
+                c10 = v0.fma(w, c10);
+                c11 = v1.fma(w, c11);
+                c12 = v2.fma(w, c12);
+                c13 = v3.fma(w, c13);
+                w = FloatVector.broadcast(F, p[p2 + k]);
+                c20 = v0.fma(w, c20);
+                c21 = v1.fma(w, c21);
+                c22 = v2.fma(w, c22);
+                c23 = v3.fma(w, c23);
+                w = FloatVector.broadcast(F, p[p3 + k]);
+                c30 = v0.fma(w, c30);
+                c31 = v1.fma(w, c31);
+                c32 = v2.fma(w, c32);
+                c33 = v3.fma(w, c33);
+                w = FloatVector.broadcast(F, p[p4 + k]);
+                c40 = v0.fma(w, c40);
+                c41 = v1.fma(w, c41);
+                c42 = v2.fma(w, c42);
+                c43 = v3.fma(w, c43);
+                w = FloatVector.broadcast(F, p[p5 + k]);
+                c50 = v0.fma(w, c50);
+                c51 = v1.fma(w, c51);
+                c52 = v2.fma(w, c52);
+                c53 = v3.fma(w, c53);
+            }
+            FV.cast(c00).intoArray(out, oo0 + d);
+            FV.cast(c01).intoArray(out, oo0 + d + L);
+            FV.cast(c02).intoArray(out, oo0 + d + 2 * L);
+            FV.cast(c03).intoArray(out, oo0 + d + 3 * L);
+            FV.cast(c10).intoArray(out, oo1 + d);
+            FV.cast(c11).intoArray(out, oo1 + d + L);
+            FV.cast(c12).intoArray(out, oo1 + d + 2 * L);
+            FV.cast(c13).intoArray(out, oo1 + d + 3 * L);
+            FV.cast(c20).intoArray(out, oo2 + d);
+            FV.cast(c21).intoArray(out, oo2 + d + L);
+            FV.cast(c22).intoArray(out, oo2 + d + 2 * L);
+            FV.cast(c23).intoArray(out, oo2 + d + 3 * L);
+            FV.cast(c30).intoArray(out, oo3 + d);
+            FV.cast(c31).intoArray(out, oo3 + d + L);
+            FV.cast(c32).intoArray(out, oo3 + d + 2 * L);
+            FV.cast(c33).intoArray(out, oo3 + d + 3 * L);
+            FV.cast(c40).intoArray(out, oo4 + d);
+            FV.cast(c41).intoArray(out, oo4 + d + L);
+            FV.cast(c42).intoArray(out, oo4 + d + 2 * L);
+            FV.cast(c43).intoArray(out, oo4 + d + 3 * L);
+            FV.cast(c50).intoArray(out, oo5 + d);
+            FV.cast(c51).intoArray(out, oo5 + d + L);
+            FV.cast(c52).intoArray(out, oo5 + d + 2 * L);
+            FV.cast(c53).intoArray(out, oo5 + d + 3 * L);
         }
     }
 
