@@ -9,18 +9,23 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * The attention calls of a fresh server's warm-up and then of its first C = 8 wave, without a model (issue 19): Gemma 3
- * 1B's shape (4 query heads, 1 KV head of 256; 26 layers, five sliding of window 512 to one global), steps run in parts of
- * {@code maxBatch} rows exactly as {@code Gemma3Model.attentionBlock} runs them (one {@link Attention.Runs} per part,
- * then each sequence's keys stored in its cache), the warm-up's steps as {@code Engine.warmUpPlan} lays them out at
- * {@code --parallel 8}. Not a test; by hand, with the deoptimization log:
+ * The attention calls of a fresh server's warm-up and then of its first two C = 8 waves, without a model (issue 19):
+ * Gemma 3 1B's shape (4 query heads, 1 KV head of 256; 26 layers, five sliding of window 512 to one global), steps run
+ * in parts of {@code maxBatch} rows exactly as {@code Gemma3Model.attentionBlock} runs them (one {@link Attention.Runs}
+ * per part, then each sequence's keys stored in its cache), the warm-up's steps as {@code Engine.warmUpPlan} lays them
+ * out at {@code --parallel 8}. The first wave is 8 prompts in one step; the second, each client's next prompt in chunks
+ * of 9 rows beside the other 7 streams' decode rows, as the scheduler runs a prompt that arrives while others decode.
+ * Not a test; by hand, with the deoptimization log:
  * <pre>
- *   java --add-modules jdk.incubator.vector -Xlog:deoptimization=debug \
+ *   java --add-modules jdk.incubator.vector -Xlog:deoptimization=debug:file=deopt.log:uptimemillis \
  *        -cp jemma-core/target/classes:jemma-core/target/test-classes \
  *        dev.jemma.core.tensor.attention.FirstWaveDriver [plan rounds before,after the long prompt (40,40)] [prompt 128] [streams 8] [threads 2]
  * </pre>
- * Prints each phase's CPU and the bytes this thread allocated in it (the pool's other threads are not counted); a
- * kernel running uncompiled after the warm-up shows as megabytes in the wave and as a trap in the log.
+ * Prints each phase's CPU, JVM uptime at its start and the bytes this thread allocated in it (the pool's other threads
+ * are not counted; ~130 MB a wave is the driver's own caches); a kernel running uncompiled after the warm-up shows as
+ * hundreds of megabytes more and as a trap in the log. With {@code 3,3}: before the loop-bound change in
+ * {@link Attention} the second wave trapped in valueTile6 ({@code profile_predicate} at bci 183, then
+ * {@code loop_limit_check} at 671) in 4 of 4 JVMs and allocated 0.5–2.0 GB; after it, no trap from the first wave on.
  */
 public final class FirstWaveDriver {
     static final int HEADS = 4, KV_HEADS = 1, HEAD_DIM = 256, MAX_BATCH = 64, WINDOW = 512;
