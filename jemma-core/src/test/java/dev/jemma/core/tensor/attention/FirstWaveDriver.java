@@ -25,7 +25,7 @@ import java.util.Random;
  * are not counted; ~130 MB a wave is the driver's own caches); a kernel running uncompiled after the warm-up shows as
  * hundreds of megabytes more and as a trap in the log. With {@code 3,3}: before the loop-bound change in
  * {@link Attention} the second wave trapped in valueTile6 ({@code profile_predicate} at bci 183, then
- * {@code loop_limit_check} at 671) in 4 of 4 JVMs and allocated 0.5–2.0 GB; after it, no trap from the first wave on.
+ * {@code loop_limit_check} at 671) in 6 of 6 JVMs and allocated 0.5–2.4 GB; after it, no trap from the first wave on in 6 of 6.
  */
 public final class FirstWaveDriver {
     static final int HEADS = 4, KV_HEADS = 1, HEAD_DIM = 256, MAX_BATCH = 64, WINDOW = 512;
