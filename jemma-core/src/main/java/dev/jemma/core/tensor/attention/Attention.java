@@ -17,6 +17,17 @@ import jdk.incubator.vector.VectorSpecies;
  * consecutive tokens, together, so each key and value row is read once for up to {@link #TARGET_ROWS} query rows, and
  * the weighted sum of values is accumulated in registers instead of being loaded and stored once per key.
  * {@link #attendOne} (one query head of one token) is the plain reference it is tested against.
+ *
+ * <p>A loop over a range given by its last index runs {@code k < to + 1}, never {@code k <= to} (the ranges are key and
+ * row indices: {@code to + 1} does not overflow). C2 (JDK 25) makes a counted loop of {@code for (k = from; k <= to; k++)}
+ * with a {@code from} of unknown range only behind a loop-limit-check predicate {@code from < to}, since its entry test
+ * {@code from <= to} does not prove it, and a one-element range fails that predicate; the form {@code k < to + 1} has
+ * its entry test as the proof. In the kernels that predicate, or its copy hoisted out of the loop over the head
+ * ({@code profile_predicate}), trapped the first time a range held one element: {@link #valueTile6} at a fresh server's
+ * second wave, whose prompts run in chunks of 9 rows beside 7 decode rows so a six-row tile's last value block may hold
+ * one key ({@code FirstWaveDriver} in the tests; 2 GB of boxed vectors until C2 compiled it again), the four-row tile,
+ * the score tile and {@link #keysFrom} in the warm-up. C2 does not place the predicate again where one trapped, so the
+ * recompiled loop was not a counted loop either.
  */
 public final class Attention {
     private static final VectorSpecies<Float> F = VectorOps.F;
@@ -336,7 +347,7 @@ public final class Attention {
         float[] scores = scratch.scores(rows * pStride);
         int[] keyOff = scratch.keyOffsets(nKeys);
         // the cache's ring offset (a division) is computed once per key here, not once per key per row tile
-        for (int j = lo; j <= hi; j++) {
+        for (int j = lo; j < hi + 1; j++) {
             keyOff[j - lo] = (j >= callStart ? (j - callStart + callRow0) * kvDim : kv.offset(j)) + kvHead * headDim;
         }
         float[] ck = kv.keys(), cv = kv.values();
@@ -354,7 +365,7 @@ public final class Attention {
             int last = Math.min(r + 3, rows - 1);
             // keys any row of the tile sees; rows see the subset their own position and visibility allow
             int from = Integer.MAX_VALUE, to = Integer.MIN_VALUE;
-            for (int row = r; row <= last; row++) {
+            for (int row = r; row < last + 1; row++) {
                 int pos = firstPos + row / heads;
                 from = Math.min(from, vis.first(pos) - lo);
                 to = Math.max(to, vis.last(pos, end) - lo);
@@ -366,7 +377,7 @@ public final class Attention {
                 else scoreTile2(q, qOff, rowStride, heads, headDim, r, rows, ck, callK, callStart - lo, keyOff, from, rmTo,
                         scores, pStride, pShift);
             }
-            for (int row = r; row <= last; row++) {
+            for (int row = r; row < last + 1; row++) {
                 int pos = firstPos + row / heads;
                 // zeroes every key of the group's range a row does not see, so a value tile may span any rows
                 softmax(scores, row * pStride + pShift, vis.first(pos) - lo, vis.last(pos, end) - lo, 0, nKeys - 1);
@@ -381,7 +392,7 @@ public final class Attention {
         final boolean six = sixRowValues;
         for (; six && r + 6 <= rows; r += 6) {
             int from = keysFrom(vis, firstPos, heads, r, r + 5) - lo, to = keysTo(vis, firstPos, heads, r, r + 5, end) - lo;
-            for (int k = from; k <= to; k += VALUE_KEY_BLOCK) {
+            for (int k = from; k < to + 1; k += VALUE_KEY_BLOCK) {
                 int kEnd = Math.min(to, k + VALUE_KEY_BLOCK - 1);
                 if (fromDram) scratch.sink += touchRows(cv, callV, callStart - lo, keyOff, k, kEnd, headDim);
                 valueTile6(cv, callV, callStart - lo, keyOff, k, kEnd, scores, pStride, pShift, r, heads, headDim, out,
@@ -391,7 +402,7 @@ public final class Attention {
         for (; r < rows; r += 4) {
             int last = Math.min(r + 3, rows - 1);
             int from = keysFrom(vis, firstPos, heads, r, last) - lo, to = keysTo(vis, firstPos, heads, r, last, end) - lo;
-            for (int k = from; k <= to; k += VALUE_KEY_BLOCK) {
+            for (int k = from; k < to + 1; k += VALUE_KEY_BLOCK) {
                 int kEnd = Math.min(to, k + VALUE_KEY_BLOCK - 1);
                 if (fromDram) scratch.sink += touchRows(cv, callV, callStart - lo, keyOff, k, kEnd, headDim);
                 valueTile(cv, callV, callStart - lo, keyOff, k, kEnd, scores, pStride, pShift, r, rows, heads, headDim, out,
@@ -403,14 +414,14 @@ public final class Attention {
     /** The first key any of rows [r, last] sees. */
     private static int keysFrom(Visibility vis, int firstPos, int heads, int r, int last) {
         int from = Integer.MAX_VALUE;
-        for (int row = r; row <= last; row++) from = Math.min(from, vis.first(firstPos + row / heads));
+        for (int row = r; row < last + 1; row++) from = Math.min(from, vis.first(firstPos + row / heads));
         return from;
     }
 
     /** The last key any of rows [r, last] sees. */
     private static int keysTo(Visibility vis, int firstPos, int heads, int r, int last, int end) {
         int to = Integer.MIN_VALUE;
-        for (int row = r; row <= last; row++) to = Math.max(to, vis.last(firstPos + row / heads, end));
+        for (int row = r; row < last + 1; row++) to = Math.max(to, vis.last(firstPos + row / heads, end));
         return to;
     }
 
@@ -626,7 +637,7 @@ public final class Attention {
         int qo2 = rowOffset(qOff, rowStride, heads, headDim, r2), qo3 = rowOffset(qOff, rowStride, heads, headDim, r3);
         int s0 = r * pStride + pShift, s1 = r1 * pStride + pShift, s2 = r2 * pStride + pShift, s3 = r3 * pStride + pShift;
         int step = F.length(), bound = F.loopBound(headDim);
-        for (int k = from; k <= to; k += 4) {
+        for (int k = from; k < to + 1; k += 4) {
             int k1 = Math.min(k + 1, to), k2 = Math.min(k + 2, to), k3 = Math.min(k + 3, to);
             float[] a0 = k >= batchFrom ? bk : ck, a1 = k1 >= batchFrom ? bk : ck;
             float[] a2 = k2 >= batchFrom ? bk : ck, a3 = k3 >= batchFrom ? bk : ck;
@@ -688,7 +699,7 @@ public final class Attention {
         int qo2 = rowOffset(qOff, rowStride, heads, headDim, r2), qo3 = rowOffset(qOff, rowStride, heads, headDim, r3);
         int s0 = r * pStride + pShift, s1 = r1 * pStride + pShift, s2 = r2 * pStride + pShift, s3 = r3 * pStride + pShift;
         int step = F.length(), bound = F.loopBound(headDim);
-        for (int k = from; k <= to; k += 2) {
+        for (int k = from; k < to + 1; k += 2) {
             int k1 = Math.min(k + 1, to);
             float[] a0 = k >= batchFrom ? bk : ck, a1 = k1 >= batchFrom ? bk : ck;
             int o0 = keyOff[k], o1 = keyOff[k1];
@@ -794,7 +805,7 @@ public final class Attention {
             FloatVector c22 = FloatVector.fromArray(F, out, oo2 + d + 2 * step), c23 = FloatVector.fromArray(F, out, oo2 + d + 3 * step);
             FloatVector c30 = FloatVector.fromArray(F, out, oo3 + d), c31 = FloatVector.fromArray(F, out, oo3 + d + step);
             FloatVector c32 = FloatVector.fromArray(F, out, oo3 + d + 2 * step), c33 = FloatVector.fromArray(F, out, oo3 + d + 3 * step);
-            for (int k = from; k <= to; k++) {
+            for (int k = from; k < to + 1; k++) {
                 float[] a = k >= batchFrom ? bv : cv;
                 int o = keyOff[k] + d;
                 FloatVector v0 = FloatVector.fromArray(F, a, o), v1 = FloatVector.fromArray(F, a, o + step);
@@ -844,7 +855,7 @@ public final class Attention {
             FloatVector c10 = FloatVector.fromArray(F, out, oo1 + d), c11 = FloatVector.fromArray(F, out, oo1 + d + step);
             FloatVector c20 = FloatVector.fromArray(F, out, oo2 + d), c21 = FloatVector.fromArray(F, out, oo2 + d + step);
             FloatVector c30 = FloatVector.fromArray(F, out, oo3 + d), c31 = FloatVector.fromArray(F, out, oo3 + d + step);
-            for (int k = from; k <= to; k++) {
+            for (int k = from; k < to + 1; k++) {
                 float[] a = k >= batchFrom ? bv : cv;
                 int o = keyOff[k] + d;
                 FloatVector v0 = FloatVector.fromArray(F, a, o), v1 = FloatVector.fromArray(F, a, o + step);
@@ -875,7 +886,7 @@ public final class Attention {
         for (; d + step <= headDim; d += step) {
             FloatVector c0 = FloatVector.fromArray(F, out, oo0 + d), c1 = FloatVector.fromArray(F, out, oo1 + d);
             FloatVector c2 = FloatVector.fromArray(F, out, oo2 + d), c3 = FloatVector.fromArray(F, out, oo3 + d);
-            for (int k = from; k <= to; k++) {
+            for (int k = from; k < to + 1; k++) {
                 FloatVector v = FloatVector.fromArray(F, k >= batchFrom ? bv : cv, keyOff[k] + d);
                 c0 = v.fma(FloatVector.broadcast(F, p[p0 + k]), c0);
                 c1 = v.fma(FloatVector.broadcast(F, p[p1 + k]), c1);
@@ -932,7 +943,7 @@ public final class Attention {
                 // only the call's keys (an encoder, a prompt's own): value rows at a fixed stride, an index linear in k
                 // that C2 range-checks once per loop instead of a table look-up and an array choice per key
                 int vb = keyOff[from] - from * kvDim + d;
-                for (int k = from; k <= to; k++) {
+                for (int k = from; k < to + 1; k++) {
                     int o = vb + k * kvDim;
                     FloatVector v0 = FloatVector.fromArray(F, bv, o), v1 = FloatVector.fromArray(F, bv, o + L);
                     FloatVector v2 = FloatVector.fromArray(F, bv, o + 2 * L), v3 = FloatVector.fromArray(F, bv, o + 3 * L);
@@ -969,7 +980,7 @@ public final class Attention {
                     c53 = v3.fma(w, c53);
                 }
             } else {
-                for (int k = from; k <= to; k++) {
+                for (int k = from; k < to + 1; k++) {
                     float[] a = k >= batchFrom ? bv : cv;
                     int o = keyOff[k] + d;
                     FloatVector v0 = FloatVector.fromArray(F, a, o), v1 = FloatVector.fromArray(F, a, o + L);
@@ -1048,7 +1059,7 @@ public final class Attention {
     private static float touchRows(float[] cv, float[] bv, int batchFrom, int[] keyOff, int from, int to, int headDim) {
         FloatVector acc = FloatVector.zero(F);
         int step = F.length(), bound = F.loopBound(headDim);
-        for (int k = from; k <= to; k++) {
+        for (int k = from; k < to + 1; k++) {
             float[] a = k >= batchFrom ? bv : cv;
             int o = keyOff[k];
             for (int d = 0; d < bound; d += step) acc = FloatVector.fromArray(F, a, o + d).add(acc);
@@ -1059,7 +1070,7 @@ public final class Attention {
     private static float tailValue(float[] cv, float[] bv, int batchFrom, int[] keyOff, int from, int to,
                                    float[] p, int pOff, int d) {
         float s = 0;
-        for (int k = from; k <= to; k++) s += p[pOff + k] * (k >= batchFrom ? bv : cv)[keyOff[k] + d];
+        for (int k = from; k < to + 1; k++) s += p[pOff + k] * (k >= batchFrom ? bv : cv)[keyOff[k] + d];
         return s;
     }
 
