@@ -250,7 +250,7 @@ final class LoadRun {
                 }
             }
         } catch (IOException e) {
-            return failed(sent, e.getClass().getSimpleName() + ": " + e.getMessage());
+            return failed(sent, describe(e, s.base()));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return failed(sent, "interrupted");
@@ -265,6 +265,14 @@ final class LoadRun {
     }
 
     /** The samples of a run, its wall time (and the intruding request's sample, or null), summarised. */
+    /** A failed request's cause in a user's words: the JDK's HttpClient reports a refused connection with no message. */
+    static String describe(IOException e, URI base) {
+        if (e instanceof java.net.ConnectException) {
+            return "cannot connect to " + base + " (" + (e.getMessage() != null ? e.getMessage() : "connection refused: is the server running?") + ")";
+        }
+        return e.getClass().getSimpleName() + ": " + (e.getMessage() != null ? e.getMessage() : "(no message)");
+    }
+
     record Report(Settings s, List<Sample> samples, long wallNanos, Sample intruder) {
         int ok() {
             return (int) samples.stream().filter(x -> x.error() == null).count();

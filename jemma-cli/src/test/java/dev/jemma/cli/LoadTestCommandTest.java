@@ -111,4 +111,15 @@ class LoadTestCommandTest {
         assertThat(none.exitCode()).isNotZero();
         assertThat(none.err()).contains("no request succeeded").contains("404");
     }
+
+    @Test
+    void aServerThatIsNotThereIsNamed() throws Exception {
+        int port;
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = free.getLocalPort();
+        }
+        var r = CliTestSupport.run(null, "loadtest", "--url", "http://127.0.0.1:" + port, "-C", "1", "-n", "1", "--warmup", "0");
+        assertThat(r.exitCode()).isNotZero();
+        assertThat(r.err().strip()).startsWith("jemma: no request succeeded; first error: cannot connect to http://127.0.0.1:" + port + " (");
+    }
 }
