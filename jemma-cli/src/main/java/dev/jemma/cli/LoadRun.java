@@ -264,7 +264,6 @@ final class LoadRun {
         return new Sample(-1, -1, sent, System.nanoTime(), 0, new long[0], 0, -1, false, why);
     }
 
-    /** The samples of a run, its wall time (and the intruding request's sample, or null), summarised. */
     /** A failed request's cause in a user's words: the JDK's HttpClient reports a refused connection with no message. */
     static String describe(IOException e, URI base) {
         if (e instanceof java.net.ConnectException) {
@@ -273,6 +272,7 @@ final class LoadRun {
         return e.getClass().getSimpleName() + ": " + (e.getMessage() != null ? e.getMessage() : "(no message)");
     }
 
+    /** The samples of a run, its wall time (and the intruding request's sample, or null), summarised. */
     record Report(Settings s, List<Sample> samples, long wallNanos, Sample intruder) {
         int ok() {
             return (int) samples.stream().filter(x -> x.error() == null).count();

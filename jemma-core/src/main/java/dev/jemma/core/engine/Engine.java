@@ -467,7 +467,8 @@ public final class Engine implements AutoCloseable {
                 // end of one sequence and the start of the next, which begins mid-part, and a part begins at a sequence's
                 // row maxBatch with that many keys cached. Without it Attention.scoreRowsT was deoptimized while serving
                 // C = 8 (its 2-vector tile at an odd vector column: 2 of 3 JVMs, none of 3 with it; loaded machine,
-                // -Xlog:deoptimization=debug). Attention.valueTile6's trap at a wave's first step remains either way.
+                // -Xlog:deoptimization=debug). (Attention.valueTile6's trap in serving came from its k <= to loops, not
+                // from a shape missing here: see Attention's class comment.)
                 dev.jemma.core.model.Batch.Builder b = dev.jemma.core.model.Batch.builder();
                 b.tokens(caches.get(rows), tokens, 0, wave, false);
                 b.tokens(caches.get(rows + 1), tokens, 0, wave, false);
