@@ -55,6 +55,7 @@ public final class VectorWidth {
         BITS = bits;
         NOTE = note;
         if (NOTE != null && !Boolean.getBoolean("jemma.quiet")) System.err.println("jemma: " + NOTE);
+        if (BITS >= 128) KernelCompilation.ensureInstalled(); // before any kernel is compiled: see there
     }
 
     /** Whether the fast kernels run (a usable width of 128 bits or more). */
