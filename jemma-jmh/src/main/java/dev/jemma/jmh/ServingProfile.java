@@ -108,12 +108,18 @@ public final class ServingProfile {
         Random rnd = new Random(c);
         int k = modes == null ? 1 : modes.length;
         PoolProfile[] profs = new PoolProfile[k];
-        AtomicLong[] decodeRows = new AtomicLong[k], observedSteps = new AtomicLong[k];
+        AtomicLong[] decodeRows = new AtomicLong[k], observedSteps = new AtomicLong[k], stepNanos = new AtomicLong[k],
+                gapNanos = new AtomicLong[k];
         for (int i = 0; i < k; i++) {
             profs[i] = new PoolProfile(threads);
             decodeRows[i] = new AtomicLong();
             observedSteps[i] = new AtomicLong();
+            stepNanos[i] = new AtomicLong();
+            gapNanos[i] = new AtomicLong();
         }
+        // the wall time between one step's end and the next one's start: the streams sampling, the lockstep's wait and
+        // the hand-off of the lead (the observer runs on each step's leader right after the step)
+        AtomicLong lastEnd = new AtomicLong(), firstCpu = new AtomicLong(), lastCpu = new AtomicLong();
         if (modes != null) mode(modes[0]);
         AtomicInteger firstTokens = new AtomicInteger(), current = new AtomicInteger();
         List<Thread> ts = new ArrayList<>();
@@ -130,8 +136,16 @@ public final class ServingProfile {
                         // called by each step's leader after the step, before the next: the next step's mode and profile
                         engine.observeSteps((promptRows, decode, sequences, nanos) -> {
                             int m = current.get();
+                            long end = System.nanoTime(), previous = lastEnd.getAndSet(end);
+                            if (previous == 0) {
+                                firstCpu.set(processCpu());
+                                return;     // the step during which profiling began: not a whole one
+                            }
+                            lastCpu.set(processCpu());
                             decodeRows[m].addAndGet(decode + promptRows);
                             observedSteps[m].incrementAndGet();
+                            stepNanos[m].addAndGet(nanos);
+                            gapNanos[m].addAndGet(Math.max(0, end - nanos - previous));
                             if (k > 1) {
                                 int next = (m + 1) % k;
                                 current.set(next);
@@ -156,6 +170,11 @@ public final class ServingProfile {
         for (int i = 0; i < k; i++) {
             result[i] = report(profs[i], c, modes[i] + (k > 1 ? " (steps by turns with " + String.join(", ", modes) + ")" : ""),
                     decodeRows[i].get(), observedSteps[i].get(), wall, cpu, (long) c * gen);
+            long n = Math.max(1, observedSteps[i].get());
+            System.out.printf("  wall per decode step %.2f ms: model %.2f, between steps %.2f (sampling, lockstep wait, hand-off);"
+                            + " process CPU per step over the steps %.2f ms%n", (stepNanos[i].get() + gapNanos[i].get()) / 1e6 / n,
+                    stepNanos[i].get() / 1e6 / n, gapNanos[i].get() / 1e6 / n,
+                    k == 1 ? (lastCpu.get() - firstCpu.get()) / 1e6 / n : Double.NaN);
         }
         return result;
     }

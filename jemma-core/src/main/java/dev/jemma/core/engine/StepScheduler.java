@@ -145,13 +145,30 @@ final class StepScheduler {
     private final java.util.Set<Object> streams = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private final java.util.Set<Object> late = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private final ReentrantLock lock = new ReentrantLock();
+    /**
+     * Callers waiting for their work to be done or for the lead to be free (and {@link #alone}, {@link #close}): signalled
+     * when a step finishes and when a leader leaves.
+     */
     private final Condition changed = lock.newCondition();
+    /**
+     * The leader waiting before a step, for the open streams' next tokens ({@link #awaitStreams}) or for requests on their
+     * way ({@link #awaitCompany}): signalled when work is queued and when a stream closes. Apart from {@link #changed}
+     * because a queued token concerns only the leader: with one condition every stream's token woke every stream waiting
+     * for its own (at C = 4, six wake-ups a step where one was needed), threads that then competed for the lock and for
+     * the two cores with the streams still sampling.
+     */
+    private final Condition leaderWake = lock.newCondition();
     private final ArrayDeque<Work> queue = new ArrayDeque<>();
     private boolean leading, closed;
     /** Steps run and rows in them (for tests and statistics). */
     private long steps, rows, sharedSteps;
     /** Steps whose start waited in the admission window for a request on its way (for tests and statistics). */
     private long admissionWaits;
+    /**
+     * Times a caller waiting for its work woke up to find it not done and the lead still taken: wake-ups that bought
+     * nothing (for tests: see {@link #leaderWake}).
+     */
+    private long idleWakeups;
     /** Requests on their way to this engine, which the admission window waits for. */
     private final Arrivals arrivals;
 
@@ -224,7 +241,7 @@ final class StepScheduler {
         try {
             streams.remove(key);
             late.remove(key);
-            changed.signalAll();
+            leaderWake.signal();
         } finally {
             lock.unlock();
         }
@@ -274,7 +291,7 @@ final class StepScheduler {
             // queued: this thread's request (if announced) is no longer on its way, in the same locked moment that a
             // waiting leader can see its work
             Arrivals.reached();
-            changed.signalAll();
+            leaderWake.signal();
             while (!w.done) {
                 if (!leading) {
                     leading = true;
@@ -286,6 +303,7 @@ final class StepScheduler {
                     }
                 } else {
                     changed.awaitUninterruptibly();
+                    if (!w.done && leading) idleWakeups++;
                 }
             }
         } finally {
@@ -375,7 +393,7 @@ final class StepScheduler {
             }
             if (until == Long.MAX_VALUE) return;
             try {
-                changed.awaitNanos(until - now);
+                leaderWake.awaitNanos(until - now);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
@@ -397,7 +415,7 @@ final class StepScheduler {
      * nothing and a wave is caught whole however long its members take. A stream's token never waits: none is open.
      *
      * <p>{@link Arrivals#pending} is read, not signalled (one registry serves a server's engines, each with its own lock):
-     * a request queued here signals {@link #changed}; one that ends elsewhere is seen within {@link #ARRIVAL_POLL_NANOS}.
+     * a request queued here signals {@link #leaderWake}; one that ends elsewhere is seen within {@link #ARRIVAL_POLL_NANOS}.
      */
     private void awaitCompany() {
         if (admitNanos == 0) return;
@@ -420,7 +438,7 @@ final class StepScheduler {
                 if (wait <= 0) return;
                 waited = true;
                 try {
-                    changed.awaitNanos(Math.min(wait, ARRIVAL_POLL_NANOS));
+                    leaderWake.awaitNanos(Math.min(wait, ARRIVAL_POLL_NANOS));
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     return;
@@ -658,13 +676,13 @@ final class StepScheduler {
     }
 
     /**
-     * Steps run so far, rows in them, steps that served more than one sequence, and steps whose start waited in the
-     * admission window.
+     * Steps run so far, rows in them, steps that served more than one sequence, steps whose start waited in the
+     * admission window, and callers' wake-ups that found their work not done and the lead taken.
      */
     long[] statistics() {
         lock.lock();
         try {
-            return new long[]{steps, rows, sharedSteps, admissionWaits};
+            return new long[]{steps, rows, sharedSteps, admissionWaits, idleWakeups};
         } finally {
             lock.unlock();
         }

@@ -58,6 +58,8 @@ public final class Sampler {
      * @param histLen how many entries of {@code history} are valid
      */
     public int sample(float[] logits, int offset, int vocab, int[] history, int histLen) {
+        // greedy with no penalty to apply: the row's own argmax, without copying it (1 MB for Gemma 3) into the work buffer
+        if (p.greedy() && !penalizes(history, histLen)) return VectorOps.argmax(logits, offset, vocab);
         float[] l = prepare(logits, offset, vocab, history, histLen);
         if (p.greedy()) return argmax(l, vocab);
         if (noTopK(vocab)) return whole.draw(l, null, vocab, p, random);
@@ -182,6 +184,12 @@ public final class Sampler {
         }
     }
 
+    /** Whether a penalty changes any logit for this history (what {@link #historyCounts} would find to do). */
+    private boolean penalizes(int[] history, int histLen) {
+        if (history == null || p.repeatLastN() == 0 || histLen <= 0) return false;
+        return p.repeatPenalty() != 1f || p.presencePenalty() != 0f || p.frequencyPenalty() != 0f;
+    }
+
     /**
      * The distinct tokens of the penalty window (the last repeatLastN of the history) with their counts, in
      * {@code seenIds} / {@code seenCounts}; 0 when no penalty applies.
@@ -214,9 +222,7 @@ public final class Sampler {
 
     /** Index of the largest logit (the lowest index on ties). */
     public static int argmax(float[] l, int vocab) {
-        int best = 0;
-        for (int i = 1; i < vocab; i++) if (l[i] > l[best]) best = i;
-        return best;
+        return VectorOps.argmax(l, 0, vocab);
     }
 
     /**

@@ -114,6 +114,47 @@ public final class VectorOps {
     }
 
     /**
+     * The index (from {@code off}) of the largest of x[off .. off + n), the lowest on ties: what the scalar scan
+     * {@code best = 0; for i: if (x[off + i] > x[off + best]) best = i} returns, -0.0 and 0.0 counting as equal, NaN never
+     * chosen unless it is the first value (a row holding a NaN takes that scan). Two vector passes, the maximum and then
+     * its first position: a greedy stream's pick over Gemma 3's 262,144 logits, every token.
+     */
+    public static int argmax(float[] x, int off, int n) {
+        if (n <= 0) throw new IllegalArgumentException("no values");
+        // one pass over memory: the maximum of each block of ARGMAX_BLOCK values, the first block holding the largest
+        // kept, then that block (still in L1) searched for its first occurrence — two whole passes over a 1 MB row ran
+        // at the cache's bandwidth (SampleCost in docs/PERFORMANCE.md, "Serving: where a C = 4 step goes")
+        int step = F.length();
+        float max = Float.NEGATIVE_INFINITY;
+        int at = 0;
+        for (int b = 0; b < n; b += ARGMAX_BLOCK) {
+            int e = Math.min(n, b + ARGMAX_BLOCK), i = b;
+            FloatVector hi = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+            for (; i + step <= e; i += step) hi = hi.max(FloatVector.fromArray(F, x, off + i));
+            float m = hi.reduceLanes(VectorOperators.MAX);
+            for (; i < e; i++) m = Math.max(m, x[off + i]);
+            if (Float.isNaN(m)) return argmaxScalar(x, off, n);
+            // strictly larger: on a tie the earlier block keeps the lead
+            if (m > max || b == 0) {
+                max = m;
+                at = b;
+            }
+        }
+        // no NaN anywhere, so the first value >= the maximum in its block is the first equal to it
+        return firstAtLeast(x, off + at, off + Math.min(n, at + ARGMAX_BLOCK), max) - off;
+    }
+
+    /** Values per block of {@link #argmax}'s pass: 16 KB of floats, an L1's worth. */
+    private static final int ARGMAX_BLOCK = 4096;
+
+    /** {@link #argmax}'s definition, for rows holding a NaN. */
+    private static int argmaxScalar(float[] x, int off, int n) {
+        int best = 0;
+        for (int j = 1; j < n; j++) if (x[off + j] > x[off + best]) best = j;
+        return best;
+    }
+
+    /**
      * The first index i in [from, to) with x[i] >= t or x[i] NaN, else {@code to}: a top-k scan skips, a vector at a
      * time, the logits that cannot displace the worst candidate it holds.
      */
