@@ -419,8 +419,12 @@ public final class JemmaServer implements AutoCloseable {
                     route(ex, path);
                 }
                 metrics.onRequest(path, ex.response.getStatus());
-                // before the answer completes: a client that sends its next request at once finds this one gone
-                if (ex.arrival != null) ex.arrival.close();
+                // before the answer completes: a client that sends its next request at once finds this one gone, and
+                // (a generation answer) its connection counted as that next request on its way (ConnectionArrivals)
+                if (ex.arrival != null) {
+                    ex.arrival.close();
+                    if (!ex.broken()) connectionArrivals.expectNext(request.getConnectionMetaData().getConnection());
+                }
                 if (ex.finish()) callback.succeeded();
                 else callback.failed(new IOException("client disconnected")); // nothing to answer to
             } catch (HttpError e) {
