@@ -119,7 +119,25 @@ final class Exchange {
         bytes(status, contentType, body.getBytes(StandardCharsets.UTF_8));
     }
 
+    /**
+     * Run once just before the response can complete (a whole answer's bytes, a stream's end): the client can send its
+     * next request on this connection only after that, so what it sets up is in place first (see {@link #beforeComplete}).
+     */
+    private Runnable beforeComplete;
+
+    /** What to run once just before the response completes (a generation request: its connection's next announced). */
+    void beforeComplete(Runnable r) {
+        beforeComplete = r;
+    }
+
+    private void completing() {
+        Runnable r = beforeComplete;
+        beforeComplete = null;
+        if (r != null && !broken) r.run();
+    }
+
     void bytes(int status, String contentType, byte[] b) {
+        completing();
         response.setStatus(status);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType);
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, b.length);
@@ -202,6 +220,7 @@ final class Exchange {
     /** Completes the response (last chunk); false when the client has gone. */
     boolean finish() {
         if (broken) return false;
+        completing();
         try {
             if (out != null) out.close();
             return true;

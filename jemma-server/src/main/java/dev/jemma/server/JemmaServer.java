@@ -8,6 +8,7 @@ import dev.jemma.core.store.ModelStore;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.NetworkConnectionLimit;
@@ -354,6 +355,10 @@ public final class JemmaServer implements AutoCloseable {
             Arrivals.Ticket opened = connectionArrivals.claim(request.getConnectionMetaData().getConnection());
             if (generates(request, path)) {
                 ex.arrival = opened != null ? opened : arrivals.announce();
+                // as its answer completes, the connection's next request counts as on its way (ConnectionArrivals);
+                // before the last bytes go out, since a client sends that request as soon as it has them
+                Connection connection = request.getConnectionMetaData().getConnection();
+                ex.beforeComplete(() -> connectionArrivals.expectNext(connection));
             } else if (opened != null) {
                 opened.close();
             }
@@ -419,12 +424,8 @@ public final class JemmaServer implements AutoCloseable {
                     route(ex, path);
                 }
                 metrics.onRequest(path, ex.response.getStatus());
-                // before the answer completes: a client that sends its next request at once finds this one gone, and
-                // (a generation answer) its connection counted as that next request on its way (ConnectionArrivals)
-                if (ex.arrival != null) {
-                    ex.arrival.close();
-                    if (!ex.broken()) connectionArrivals.expectNext(request.getConnectionMetaData().getConnection());
-                }
+                // before the answer completes: a client that sends its next request at once finds this one gone
+                if (ex.arrival != null) ex.arrival.close();
                 if (ex.finish()) callback.succeeded();
                 else callback.failed(new IOException("client disconnected")); // nothing to answer to
             } catch (HttpError e) {
