@@ -125,19 +125,22 @@ final class Exchange {
      */
     private Runnable beforeComplete;
 
-    /** What to run once just before the response completes (a generation request: its connection's next announced). */
+    /**
+     * What to run once just before a 200 response completes (a generation request: its connection's next announced).
+     */
     void beforeComplete(Runnable r) {
         beforeComplete = r;
     }
 
-    private void completing() {
+    /** Runs {@link #beforeComplete} once, for an answer of {@code status} 200 only (a refused request announces nothing). */
+    private void completing(int status) {
         Runnable r = beforeComplete;
         beforeComplete = null;
-        if (r != null && !broken) r.run();
+        if (r != null && !broken && status == 200) r.run();
     }
 
     void bytes(int status, String contentType, byte[] b) {
-        completing();
+        completing(status);
         response.setStatus(status);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType);
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, b.length);
@@ -220,7 +223,7 @@ final class Exchange {
     /** Completes the response (last chunk); false when the client has gone. */
     boolean finish() {
         if (broken) return false;
-        completing();
+        completing(response.getStatus());
         try {
             if (out != null) out.close();
             return true;
