@@ -30,7 +30,7 @@ run_side() {
   # shellcheck disable=SC2086
   "$dir/jemma" serve -m "$model" -t "$threads" --parallel 8 --host 127.0.0.1 --port "$port" $flags > "$out/$side-r$round.log" 2>&1 &
   pid=$!
-  for _ in $(seq 1 1200); do curl -sf -o /dev/null "http://127.0.0.1:$port/api/version" && break; sleep 0.5; done
+  for _ in $(seq 1 1200); do curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.5; done
   local c0 c1 c2
   c0=$(cpu)
   "$dir/jemma" loadtest --url "http://127.0.0.1:$port" -m "$name" -C 1 -n "$n" -p "$p" -g 16 --tokenizer "$model" --warmup 1 \

@@ -23,7 +23,7 @@ jdk.ObjectAllocationInNewTLAB#enabled=true,jdk.ObjectAllocationOutsideTLAB#enabl
   "$dir/jemma" serve -m "$model" -t "${THREADS:-2}" --parallel "$c" --host 127.0.0.1 --port "$port" > "$out/$tag.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
-for _ in $(seq 1 1200); do curl -sf -o /dev/null "http://127.0.0.1:$port/api/version" && break; sleep 0.5; done
+for _ in $(seq 1 1200); do curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.5; done
 "$dir/jemma" loadtest --url "http://127.0.0.1:$port" -m "$name" -C "$c" -n $((2 * c)) -p "$p" -g 32 --tokenizer "$model" \
   --json > "$out/$tag-warm.json"
 t0=$(date -u +%s.%N)

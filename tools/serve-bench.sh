@@ -79,7 +79,7 @@ start_jemma() {
   # shellcheck disable=SC2086 # JEMMA_SERVE_FLAGS is a list of flags
   "$jemma" serve -m "$model" -t "$threads" --parallel "$c" --host 127.0.0.1 --port "$jport" ${JEMMA_SERVE_FLAGS:-} "$@" > "$out/jemma-serve-c$c${2:+-k$2}.log" 2>&1 &
   server_pid=$!
-  wait_for "http://127.0.0.1:$jport/api/version"
+  wait_for "http://127.0.0.1:$jport/health"   # 503 until the -m model is loaded and warmed up, as llama-server's
 }
 
 for c in "${cs[@]}"; do

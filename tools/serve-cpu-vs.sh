@@ -30,7 +30,7 @@ run() { # SIDE ROUND
   else
     # shellcheck disable=SC2086
     "$root/jemma" serve -m "$model" -t "$threads" --parallel "$c" --host 127.0.0.1 --port "$port" ${JEMMA_SERVE_FLAGS:-} > "$out/$side-$r.log" 2>&1 &
-    pid=$!; up="http://127.0.0.1:$port/api/version"
+    pid=$!; up="http://127.0.0.1:$port/health"   # 503 until the model is loaded
   fi
   for _ in $(seq 1 1200); do curl -sf -o /dev/null "$up" && break; sleep 0.5; done
   local jpid; jpid=$(pgrep -P "$pid" java || echo "$pid"); [ -d "/proc/$jpid" ] || jpid=$pid

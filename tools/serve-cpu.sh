@@ -19,7 +19,7 @@ port=$((18600 + RANDOM % 300))
 "${JEMMA:-$root/jemma}" serve -m "$model" -t "${THREADS:-2}" --parallel "$c" --host 127.0.0.1 --port "$port" "$@" > "$out/serve-c$c.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
-for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:$port/api/version" && break; sleep 0.5; done
+for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.5; done
 name="$(basename "$model" .gguf)"
 "${JEMMA:-$root/jemma}" loadtest --url "http://127.0.0.1:$port" -m "$name" -C "$c" -n $((2 * c)) -p "$p" -g 16 --tokenizer "$model" --json > /dev/null
 snap() {

@@ -25,8 +25,8 @@ JEMMA_JAVA_OPTS="-Xlog:gc:file=$out/gc.log:uptimemillis -Xlog:deoptimization=deb
 pid=$!
 t0=$(date +%s%N)
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
-# /api/version answers while the -m models still load: ready is when the server prints them
-for _ in $(seq 1 6000); do grep -q "^jemma: models:" "$out/serve.log" && break; kill -0 $pid 2>/dev/null || exit 1; sleep 0.1; done
+# /api/version answers while the -m models still load; /health says 503 until they are loaded (and warmed up)
+for _ in $(seq 1 6000); do curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break; kill -0 $pid 2>/dev/null || exit 1; sleep 0.1; done
 ready=$(( ($(date +%s%N) - t0) / 1000000 )) cpu0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 "$client/jemma" loadtest --url "http://127.0.0.1:$port" -m "$name" -C "$c" -n "$n" -p "$p" -g "$g" --tokenizer "$model" \
   --warmup 0 --json > "$out/load.json"

@@ -3,6 +3,7 @@ package dev.jemma.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.jemma.core.JemmaException;
 import dev.jemma.core.tokenizer.Tokenizer;
 
 import java.io.BufferedReader;
@@ -115,7 +116,38 @@ final class LoadRun {
         return sb.toString();
     }
 
+    /** How long a run waits at most for a server that says it is still loading its model ({@link #awaitReady}). */
+    static final Duration READY_LIMIT = Duration.ofMinutes(10);
+
+    /**
+     * Waits while {@code base} says it is loading — {@code /health} answering 503, as {@code jemma serve} and llama-server
+     * do until their models are loaded — polling every {@code poll}, at most {@code limit}; any other answer (200, or a
+     * 404 from a server without /health, such as Ollama) or no answer goes on (a refused connection is then reported by
+     * the requests). Without it a run started beside a loading server timed the load into its first requests.
+     *
+     * @return the 503 answers seen
+     */
+    static int awaitReady(HttpClient http, URI base, Duration limit, Duration poll) throws InterruptedException {
+        long until = System.nanoTime() + limit.toNanos();
+        for (int loading = 0; ; loading++) {
+            int status;
+            try {
+                status = http.send(HttpRequest.newBuilder(URI.create(base + "/health")).timeout(Duration.ofSeconds(30)).GET().build(),
+                        HttpResponse.BodyHandlers.discarding()).statusCode();
+            } catch (IOException e) {
+                return loading;
+            }
+            if (status != 503) return loading;
+            if (loading == 0) System.err.println("jemma loadtest: " + base + " is loading its model (/health: 503); waiting");
+            if (System.nanoTime() - until > 0) {
+                throw new JemmaException(base + " still loading after " + limit.toSeconds() + " s (/health: 503)");
+            }
+            Thread.sleep(poll.toMillis());
+        }
+    }
+
     Report run() throws Exception {
+        awaitReady(http, s.base(), READY_LIMIT, Duration.ofMillis(250));
         for (int i = 0; i < s.warmup(); i++) one(prompt(-1 - i), s.gen(), false);
         // a fixed number of requests: every prompt built before the clock starts. Sized with the tokenizer, a 128-token
         // prompt takes ~130 encodings to build; built by each client just before sending, the first wave's 8 sends were

@@ -122,4 +122,35 @@ class LoadTestCommandTest {
         assertThat(r.exitCode()).isNotZero();
         assertThat(r.err().strip()).startsWith("jemma: no request succeeded; first error: cannot connect to http://127.0.0.1:" + port + " (");
     }
+
+    /**
+     * A run waits while the server answers /health with 503 (loading its model, as jemma serve and llama-server do),
+     * goes on at its first other answer, and gives up after its limit naming the server.
+     */
+    @Test
+    void aRunWaitsForAServerThatIsStillLoading() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger loadingFor = new java.util.concurrent.atomic.AtomicInteger(3);
+        com.sun.net.httpserver.HttpServer probe = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+        probe.createContext("/health", x -> {
+            asked.incrementAndGet();
+            x.sendResponseHeaders(loadingFor.getAndDecrement() > 0 ? 503 : 200, -1);
+            x.close();
+        });
+        probe.start();
+        try {
+            java.net.URI base = java.net.URI.create("http://127.0.0.1:" + probe.getAddress().getPort());
+            var http = java.net.http.HttpClient.newHttpClient();
+            assertThat(LoadRun.awaitReady(http, base, Duration.ofSeconds(30), Duration.ofMillis(10))).as("503 answers waited out").isEqualTo(3);
+            assertThat(asked.get()).as("/health asked until it said 200").isEqualTo(4);
+            loadingFor.set(Integer.MAX_VALUE);
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> LoadRun.awaitReady(http, base, Duration.ofSeconds(1), Duration.ofMillis(10)))
+                    .hasMessage(base + " still loading after 1 s (/health: 503)");
+        } finally {
+            probe.stop(0);
+        }
+        // a server that is ready (jemma serve after its load) is not waited for
+        assertThat(LoadRun.awaitReady(java.net.http.HttpClient.newHttpClient(), server.uri(), Duration.ofSeconds(30), Duration.ofMillis(10))).isZero();
+    }
 }

@@ -18,7 +18,8 @@ import java.util.function.Supplier;
  * <p>The connection's ticket ends, whichever comes first: when its first request reaches the router ({@link #claim},
  * which hands a generation request the same ticket and ends it for any other request), when the connection closes, or
  * {@code graceMillis} after it opened (a connection opened and left idle, a browser's preconnect, holds the window for at
- * most that long; later requests on a kept-alive connection are announced by the router as they arrive).
+ * most that long). A kept-alive connection is announced again as a generation answer on it ends ({@link #expectNext}),
+ * with the same ends; any other later request on it is announced by the router as it arrives.
  */
 final class ConnectionArrivals implements Connection.Listener {
     private final Arrivals arrivals;
@@ -40,9 +41,31 @@ final class ConnectionArrivals implements Connection.Listener {
 
     @Override
     public void onOpened(Connection connection) {
+        announce(connection);
+    }
+
+    /**
+     * {@code connection} is kept alive after a generation answer that is about to end: its client's next request is
+     * counted as on its way, as a new connection's first one is, until it reaches the router, the connection closes or
+     * the grace passes. Why: a wave's clients send their next requests as they read the ends of their answers, and
+     * those ends come out of one step; announced only when the router ran, the requests still being sent or parsed when
+     * the first was queued were not pending, and the next wave split (serve20: 1 + 7 and 2 + 6 at C = 8). Jetty has no
+     * public hook for "a kept-alive connection became readable" (its HttpConnection.onFillable is in
+     * org.eclipse.jetty.server.internal; an endpoint's onSelected fires for every read and write readiness, request
+     * bodies included), and readable would be too late anyway for a request not yet sent.
+     */
+    void expectNext(Connection connection) {
+        if (connection != null && KEPT_ALIVE) announce(connection);
+    }
+
+    /** Whether {@link #expectNext} announces ({@code -Djemma.noKeptAliveArrivals=true}: not, for A/B runs of one jar). */
+    private static final boolean KEPT_ALIVE = !Boolean.getBoolean("jemma.noKeptAliveArrivals");
+
+    private void announce(Connection connection) {
         if (graceMillis <= 0) return;
         Arrivals.Ticket t = arrivals.announce();
-        waiting.put(connection, t);
+        Arrivals.Ticket before = waiting.put(connection, t);
+        if (before != null) before.close();
         try {
             scheduler.get().schedule(() -> end(connection, t), graceMillis, TimeUnit.MILLISECONDS);
         } catch (RuntimeException e) {

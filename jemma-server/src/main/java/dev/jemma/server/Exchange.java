@@ -119,7 +119,28 @@ final class Exchange {
         bytes(status, contentType, body.getBytes(StandardCharsets.UTF_8));
     }
 
+    /**
+     * Run once just before the response can complete (a whole answer's bytes, a stream's end): the client can send its
+     * next request on this connection only after that, so what it sets up is in place first (see {@link #beforeComplete}).
+     */
+    private Runnable beforeComplete;
+
+    /**
+     * What to run once just before a 200 response completes (a generation request: its connection's next announced).
+     */
+    void beforeComplete(Runnable r) {
+        beforeComplete = r;
+    }
+
+    /** Runs {@link #beforeComplete} once, for an answer of {@code status} 200 only (a refused request announces nothing). */
+    private void completing(int status) {
+        Runnable r = beforeComplete;
+        beforeComplete = null;
+        if (r != null && !broken && status == 200) r.run();
+    }
+
     void bytes(int status, String contentType, byte[] b) {
+        completing(status);
         response.setStatus(status);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, contentType);
         response.getHeaders().put(HttpHeader.CONTENT_LENGTH, b.length);
@@ -202,6 +223,7 @@ final class Exchange {
     /** Completes the response (last chunk); false when the client has gone. */
     boolean finish() {
         if (broken) return false;
+        completing(response.getStatus());
         try {
             if (out != null) out.close();
             return true;

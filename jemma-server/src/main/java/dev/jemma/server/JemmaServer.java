@@ -8,6 +8,7 @@ import dev.jemma.core.store.ModelStore;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.NetworkConnectionLimit;
@@ -182,6 +183,8 @@ public final class JemmaServer implements AutoCloseable {
     /** New connections announced as requests on their way until their first request reaches the router. */
     final ConnectionArrivals connectionArrivals;
     final Supplier<HubClient> hub;
+    /** The -m models still loading at start-up: /health answers 503 until none is. */
+    private final Readiness readiness;
 
     private JemmaServer(Config config, ModelStore store, Function<ModelManager.Entry, ServedModel> loader,
                         Supplier<HubClient> hub) {
@@ -205,6 +208,7 @@ public final class JemmaServer implements AutoCloseable {
             }
         }
         this.models = new ModelManager(store, explicit, loader, config.keepAlive());
+        this.readiness = new Readiness(models.explicitNames());
         // the engines' registry of requests on their way: announced as they are received (see Router)
         this.arrivals = loader instanceof EngineModel.Loader l ? l.arrivals : new Arrivals();
         this.scheduler = new Scheduler(config.parallel(), config.queue());
@@ -243,6 +247,14 @@ public final class JemmaServer implements AutoCloseable {
 
     static JemmaServer start(Config config, ModelStore store, Function<ModelManager.Entry, ServedModel> loader,
                              Supplier<HubClient> hub) {
+        JemmaServer s = listen(config, store, loader, hub);
+        s.loadModels();
+        return s;
+    }
+
+    /** A server answering on its port, its -m models not loaded yet ({@link #loadModels}); /health says 503 until then. */
+    static JemmaServer listen(Config config, ModelStore store, Function<ModelManager.Entry, ServedModel> loader,
+                              Supplier<HubClient> hub) {
         JemmaServer s = new JemmaServer(config, store, loader, hub);
         try {
             s.server.start();
@@ -251,14 +263,23 @@ public final class JemmaServer implements AutoCloseable {
             String why = e instanceof IOException && e.getMessage() != null ? e.getMessage() : e.toString();
             throw new JemmaException("cannot listen on " + config.host() + ":" + config.port() + " (" + why + ")");
         }
-        // -m models are loaded up front so a bad file fails at start and the first request is fast.
+        return s;
+    }
+
+    /**
+     * Loads the -m models, in order: up front, so a bad file fails at start (the server then stops and this throws, naming
+     * the model and why) and the first request is fast. /health answers 503 "Loading model" until all are loaded.
+     */
+    void loadModels() {
         try {
-            for (String name : s.models.explicitNames()) s.models.preload(name, config.keepAlive());
+            for (String name : models.explicitNames()) {
+                models.preload(name, config.keepAlive());
+                readiness.loaded(name);
+            }
         } catch (RuntimeException e) {
-            s.close();
+            close();
             throw e instanceof HttpError h ? new JemmaException(h.getMessage()) : e;
         }
-        return s;
     }
 
     public int port() {
@@ -334,6 +355,10 @@ public final class JemmaServer implements AutoCloseable {
             Arrivals.Ticket opened = connectionArrivals.claim(request.getConnectionMetaData().getConnection());
             if (generates(request, path)) {
                 ex.arrival = opened != null ? opened : arrivals.announce();
+                // as its answer completes, the connection's next request counts as on its way (ConnectionArrivals);
+                // before the last bytes go out, since a client sends that request as soon as it has them
+                Connection connection = request.getConnectionMetaData().getConnection();
+                ex.beforeComplete(() -> connectionArrivals.expectNext(connection));
             } else if (opened != null) {
                 opened.close();
             }
@@ -523,6 +548,16 @@ public final class JemmaServer implements AutoCloseable {
         if (path.equals("/health")) {
             // for load balancers and probes: no key needed, nothing revealed
             if (!m.equals("GET") && !m.equals("HEAD")) throw new HttpError(405, "method " + m + " not allowed on " + path);
+            List<String> loading = readiness.loading();
+            if (!loading.isEmpty()) {
+                // llama-server's answer while it loads, word for word (probes and scripts match it), and which models
+                ex.response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+                var body = Exchange.JSON.createObjectNode();
+                body.putObject("error").put("code", 503).put("message", "Loading model").put("type", "unavailable_error");
+                loading.forEach(body.putArray("loading")::add);
+                ex.json(503, body);
+                return;
+            }
             ex.json(200, Exchange.JSON.createObjectNode().put("status", "ok"));
             return;
         }

@@ -79,6 +79,50 @@ class ConnectionArrivalsTest {
     }
 
     /**
+     * A later wave over kept-alive connections: eight clients' first requests, sent together, end together (one prompt
+     * step, as above); then the first client sends its next request at once and the other seven only once it is queued in
+     * the engine (as loadtest's clients, each sending as it reads its answer's end): one prompt step of all eight, since
+     * each connection counted as a request on its way from the end of its answer ({@link ConnectionArrivals#expectNext}).
+     * Fails without it (2 prompt steps: the first prompt alone, then the seven).
+     */
+    @Test
+    void aLaterWaveOverKeptAliveConnectionsSharesItsStep() throws Exception {
+        JemmaServer.Config c = TestServers.config().withEngine(1, false, 8 * 128).withLimits(8, 16, Duration.ofSeconds(30))
+                .withAdmissionWindow(10_000);
+        try (JemmaServer server = TestServers.start(c, home);
+             ModelManager.Lease lease = server.models.acquire(TestServers.MODEL, null)) {
+            Engine engine = ((EngineModel) lease.model()).engine();
+            List<WireConnection> clients = new ArrayList<>();
+            try {
+                for (int i = 0; i < 8; i++) clients.add(new WireConnection(server.port()));
+                await(() -> server.openConnections() == 8, "the server accepted all 8 connections");
+                for (int i = 0; i < 8; i++) clients.get(i).send("POST", "/api/generate", JSON, generate(i));
+                for (WireConnection w : clients) assertThat(w.read(false, false).status()).isEqualTo(200);
+                await(() -> server.arrivals.pending() == 8, "every kept-alive connection announced after its answer");
+                List<int[]> promptSteps = Collections.synchronizedList(new ArrayList<>());
+                engine.observeSteps((promptRows, decodeRows, sequences, nanos) -> {
+                    if (promptRows > 0) promptSteps.add(new int[]{promptRows, decodeRows, sequences});
+                });
+                clients.get(0).send("POST", "/api/generate", JSON, generate(10));
+                await(() -> engine.batchStatus().queued() > 0 || !promptSteps.isEmpty(), "the first prompt reached the engine");
+                for (int i = 1; i < 8; i++) clients.get(i).send("POST", "/api/generate", JSON, generate(10 + i));
+                for (WireConnection w : clients) {
+                    WireConnection.Response r = w.read(false, false);
+                    assertThat(r.status()).as(r.text()).isEqualTo(200);
+                }
+                synchronized (promptSteps) {
+                    assertThat(promptSteps).as("steps with prompt rows of the second wave (prompt rows, decode rows, sequences)").hasSize(1);
+                    assertThat(promptSteps.get(0)[2]).as("sequences in its prompt step").isEqualTo(8);
+                }
+            } finally {
+                for (WireConnection w : clients) w.close();
+            }
+            await(() -> server.arrivals.pending() == 0, "no announcement left pending");
+            assertThat(server.connectionArrivals.waiting()).isZero();
+        }
+    }
+
+    /**
      * A connection's announcement ends when it closes without a request, when its first request is not a generation
      * request (the connection kept alive), and when it opens and stays idle past the window (here 400 ms). Fails without
      * the {@code onClosed} end (the 10 s window's grace outlasts the wait), with a non-generating first request's ticket
@@ -99,10 +143,15 @@ class ConnectionArrivalsTest {
                 assertThat(w.exchange("GET", "/api/tags", Map.of(), null).status()).isEqualTo(200);
                 assertThat(server.arrivals.pending()).as("pending after a GET on a kept-alive connection").isZero();
                 assertThat(server.connectionArrivals.waiting()).isZero();
-                // its next request, a generation request, is announced by the router and ends as it is answered
+                // its next request, a generation request, is announced by the router and ends as it is answered; the
+                // connection is then announced again (its client's next request), until the connection closes
                 assertThat(w.exchange("POST", "/api/generate", JSON, generate(0)).status()).isEqualTo(200);
-                assertThat(server.arrivals.pending()).as("pending after a generation request").isZero();
+                assertThat(server.arrivals.pending()).as("pending after a generation answer: the connection's next").isEqualTo(1);
+                assertThat(w.exchange("GET", "/api/tags", Map.of(), null).status()).isEqualTo(200);
+                assertThat(server.arrivals.pending()).as("pending once the next request came").isZero();
+                assertThat(w.exchange("POST", "/api/generate", JSON, generate(0)).status()).isEqualTo(200);
             }
+            awaitWithin(5_000, () -> server.arrivals.pending() == 0, "a kept-alive connection's announcement ended with it");
         }
         try (JemmaServer server = TestServers.start(TestServers.config().withAdmissionWindow(400), home)) {
             // opened and left idle: counted for the window's length, then no longer, the connection still open

@@ -37,6 +37,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * for at most {@link #LATE_GRACE_NANOS} until its generation ends, so it cannot slow the others much step after step,
  * while one late by accident keeps its place in the lockstep.
  *
+ * <p>Short prompts join a step whole ({@code whole}): with no stream open, a whole wave in one step (up to
+ * {@link #WHOLE_STEP_FACTOR} × {@code whole} rows); beside open streams, only as many rows of them as keep the step
+ * within {@link #DEFAULT_WHOLE_STEP_COST} × the streams' decode step, but always the first waiting one, the others
+ * waiting whole, in arrival order ({@link #wholeRowsBeside}).
+ *
  * <p>Cancellation: work carries its session's cancel flag; cancelled work leaves the queue at the next step (a long
  * prompt stops between two chunks) and its caller gets a {@link java.util.concurrent.CancellationException}.
  */
@@ -68,6 +73,23 @@ final class StepScheduler {
      * prompts into its next batch, instead of one after another in chunks — the last of 8 waited ~90 steps.
      */
     static final int WHOLE_STEP_FACTOR = 4;
+    /**
+     * While streams decode, a step's whole prompts cost it at most about this many times the streams' own decode step —
+     * the issue's bound on their inter-token time while a prompt arrives — or one whole prompt if that alone costs more:
+     * the rest wait for the next step in arrival order, not chunked (each still enters whole, the first of them always).
+     * Why: a wave that split (some prompts entered, the rest came a little later over kept-alive connections) joined the
+     * streams' next step whole and together: 5 prompts beside 3 streams made one 643-row step, and those streams waited
+     * 7.6 s for one token on the loaded machine. 0 (or {@code -Djemma.wholeStepCost=0}) lifts the cap (the whole prompts of
+     * a step beside streams then reach {@link #WHOLE_STEP_FACTOR} × the longest admitted whole, as before).
+     */
+    static final int DEFAULT_WHOLE_STEP_COST = 3;
+    /**
+     * A step's CPU on one thread, 1B Q4_0 (jemma-jmh {@code BatchedStepCost}, least of 5, loaded 2-core machine;
+     * docs/PERFORMANCE.md "A split wave's prompts, one step at a time"): d decode rows 22 ms + 10 ms each (1, 3, 8 rows:
+     * 32.2, 51.6, 101.6 ms); a prompt row beside them 8.1 ms in a 16-row chunk, 6.7 in 32, 5.8 in 64, 5.7 in 128 (3 + 128
+     * rows 782 ms: 15× the 3 rows' step). The budget's rows are the few-token ones (it is ~8-30 rows), at 7.5 ms.
+     */
+    static final int DECODE_STEP_MICROS = 22_000, DECODE_ROW_MICROS = 10_000, PROMPT_ROW_MICROS = 7_500;
     /**
      * One caller's request: tokens [next, end) of {@code tokens} for {@code cache}; the logits of the last one. Rows with
      * an {@code embeddings} entry take it as input instead of their token's embedding; each [start, end) of
@@ -133,6 +155,8 @@ final class StepScheduler {
     private final int budget, chunk, vocab;
     /** Longest prompt taken whole beside decoding streams (0: none), and the most rows of such prompts in one step. */
     private final int whole, wholeStep;
+    /** The cap on a step's whole prompts beside streams, in decode steps ({@link #DEFAULT_WHOLE_STEP_COST}; 0: none). */
+    private final int wholeCost;
     /**
      * The admission window (0: none): how long a short prompt reaching a scheduler with no stream open waits at most for
      * requests on their way ({@link #awaitCompany}), and the most sequences that can be queued at once (a KV slot each; 0: no limit), past which nobody else can come.
@@ -203,6 +227,7 @@ final class StepScheduler {
         this.chunk = Math.max(1, chunk);
         this.whole = Math.max(0, whole);
         this.wholeStep = Math.multiplyExact(WHOLE_STEP_FACTOR, this.whole);
+        this.wholeCost = Math.max(0, Integer.getInteger("jemma.wholeStepCost", DEFAULT_WHOLE_STEP_COST));
         this.vocab = model.config().vocabSize();
     }
 
@@ -460,7 +485,8 @@ final class StepScheduler {
     /**
      * Chooses this step's rows: one token of every decoding sequence first, then prompt chunks in arrival order, while
      * streams decode up to {@code chunk} rows in all (at least {@link #MIN_PROMPT_ROWS} prompt tokens), and no more
-     * than fill the model's batch (an image run is taken whole); a sequence
+     * than fill the model's batch (an image run is taken whole); short prompts whole, beside streams within
+     * {@link #wholeRowsBeside} (the first always); a sequence
      * whose tokens cannot run (its context is full, a token id out of range) fails alone, and cancelled work leaves the
      * queue.
      */
@@ -485,14 +511,27 @@ final class StepScheduler {
         int prompt = Math.max(1, Math.min(streams.isEmpty() ? budget : beside, budget - decodes));
         // short prompts go in whole, beside the streams and the chunks: one longer step for the streams instead of many
         // slower ones, and prompts arriving together start together (the model runs a step of more rows than its batch
-        // in parts); longer ones (the intrusion case's 2,000 tokens) are chunked in arrival order as before
-        int wholeRows = wholeStep;
+        // in parts); longer ones (the intrusion case's 2,000 tokens) are chunked in arrival order as before. Beside
+        // streams the whole prompts' rows are capped (wholeRowsBeside): the first always enters, the others while they
+        // fit, and from the first that does not, the rest wait whole for a later step (FIFO: none overtakes it)
+        boolean capped = !streams.isEmpty() && wholeCost > 0;
+        int wholeRows = capped ? Math.min(wholeStep, wholeRowsBeside(wholeCost, decodes)) : wholeStep;
+        boolean tookWhole = false, wholeWaits = false;
         for (int pass = 0; pass < 2; pass++) {
             for (Iterator<Work> it = queue.iterator(); it.hasNext(); ) {
                 Work w = it.next();
                 boolean decode = w.remaining() == 1;
                 if (pass == 0 != decode || picked.contains(w)) continue;
-                boolean entire = !decode && isWhole(w) && w.remaining() <= wholeRows;
+                boolean entire;
+                if (!decode && capped && isWhole(w)) {
+                    if (wholeWaits || (tookWhole && w.remaining() > wholeRows)) {
+                        wholeWaits = true;
+                        continue;
+                    }
+                    entire = true;
+                } else {
+                    entire = !decode && isWhole(w) && w.remaining() <= wholeRows;
+                }
                 if (!decode && !entire && prompt <= 0) continue;
                 RuntimeException bad = check(w);
                 if (bad != null) {
@@ -505,7 +544,10 @@ final class StepScheduler {
                 if (n == 0) continue;
                 picked.add(w);
                 take.add(n);
-                if (entire) wholeRows -= n;
+                if (entire) {
+                    wholeRows -= n;
+                    tookWhole = true;
+                }
                 else if (!decode) prompt -= n;
             }
         }
@@ -517,6 +559,16 @@ final class StepScheduler {
      */
     private boolean isWhole(Work w) {
         return w.count <= whole && w.spans.isEmpty() && w.remaining() == w.count;
+    }
+
+    /**
+     * Rows of whole prompts a step takes beside {@code decodes} decoding streams (at least one counted) so that it costs
+     * at most {@code cost} times their decode step, by the step-cost figures above: 8 rows beside one stream, 13 beside
+     * three, 27 beside eight at cost 3. A longer whole prompt still enters, alone.
+     */
+    static int wholeRowsBeside(int cost, int decodes) {
+        long decodeStep = DECODE_STEP_MICROS + (long) DECODE_ROW_MICROS * Math.max(1, decodes);
+        return (int) Math.min(Integer.MAX_VALUE, (cost - 1L) * decodeStep / PROMPT_ROW_MICROS);
     }
 
     /**

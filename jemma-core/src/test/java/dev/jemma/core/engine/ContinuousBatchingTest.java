@@ -420,6 +420,92 @@ class ContinuousBatchingTest {
     }
 
     /**
+     * Rows of whole prompts a step takes beside d decoding streams: what costs twice their decode step by the measured
+     * step costs (so the step costs at most 3× theirs), none with the cap at 1×.
+     */
+    @Test
+    void wholePromptRowsBesideTheStreams() {
+        int cost = StepScheduler.DEFAULT_WHOLE_STEP_COST;
+        assertThat(cost).isEqualTo(3);
+        assertThat(StepScheduler.wholeRowsBeside(cost, 1)).as("beside one stream").isEqualTo(8);
+        assertThat(StepScheduler.wholeRowsBeside(cost, 0)).as("streams open, none queued: counted as one").isEqualTo(8);
+        assertThat(StepScheduler.wholeRowsBeside(cost, 3)).as("beside three streams").isEqualTo(13);
+        assertThat(StepScheduler.wholeRowsBeside(cost, 8)).as("beside eight streams").isEqualTo(27);
+        assertThat(StepScheduler.wholeRowsBeside(1, 8)).as("a cap of one decode step").isZero();
+    }
+
+    /**
+     * A split wave: short prompts queued together while a stream decodes join its steps whole, but a step takes only
+     * {@link StepScheduler#wholeRowsBeside} rows of them (8 beside one stream) — the first always, however long, the others
+     * while they fit, and from the first that does not fit the rest wait for the next step in arrival order (none
+     * overtakes, none is chunked) — and the stream gets its token in every one of those steps. Before, the five prompts
+     * (47 rows) joined one step: a wave's 643 rows stalled three streams 7.6 s. Counted, not timed: the stream's listener
+     * holds it until all five are queued, and the steps wait minutes for its next token.
+     */
+    @Test
+    void aSplitWavesPromptsJoinTheStreamsStepsWithinABudgetInArrivalOrder() throws Exception {
+        assertThat(StepScheduler.wholeRowsBeside(StepScheduler.DEFAULT_WHOLE_STEP_COST, 1)).as("the budget laid out below").isEqualTo(8);
+        int[] lengths = {5, 4, 2, 30, 6};
+        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(1).contextLength(256).maxBatch(16)
+                .batchChunk(8).wholePrompt(40).parallel(lengths.length + 1).build())) {
+            engine.streamGraceNanos(java.util.concurrent.TimeUnit.MINUTES.toNanos(2));
+            CountDownLatch held = new CountDownLatch(1), release = new CountDownLatch(1);
+            AtomicInteger streamed = new AtomicInteger();
+            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            ExecutorService ex = Executors.newFixedThreadPool(lengths.length + 1);
+            Future<?> stream = ex.submit(() -> {
+                try (Session s = engine.newSession()) {
+                    s.complete("Stream says", GenerationOptions.builder().temperature(0f).maxTokens(200).ignoreEos(true).build(), t -> {
+                        if (streamed.incrementAndGet() == 3) {
+                            held.countDown();
+                            try {
+                                release.await();
+                            } catch (InterruptedException e) {
+                                throw new java.util.concurrent.CancellationException("interrupted");
+                            }
+                        }
+                        if (done.get()) throw new java.util.concurrent.CancellationException("enough");
+                    });
+                } catch (RuntimeException ignored) {
+                    // the listener's exception ends the stream once the prompts are done
+                }
+                return null;
+            });
+            held.await();
+            List<int[]> promptSteps = java.util.Collections.synchronizedList(new ArrayList<>());
+            engine.observeSteps((promptRows, decodeRows, sequences, nanos) -> {
+                if (promptRows > 0) promptSteps.add(new int[]{promptRows, decodeRows});
+            });
+            List<Future<?>> prompts = new ArrayList<>();
+            for (int i = 0; i < lengths.length; i++) {
+                // distinct texts: each session starts empty, so every row of its prompt runs
+                int[] prompt = java.util.Arrays.copyOf(engine.tokenizer().encode("Prompt " + i + " is the quick brown fox jumps over the lazy dog ".repeat(4)), lengths[i]);
+                prompts.add(ex.submit(() -> {
+                    try (Session s = engine.newSession()) {
+                        return s.generate(prompt, GenerationOptions.builder().temperature(0f).maxTokens(1).build(), null);
+                    }
+                }));
+                long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+                while (engine.batchStatus().queued() < i + 1) {
+                    assertThat(System.nanoTime() - until).as("prompt %d queued", i).isNegative();
+                    Thread.sleep(2);
+                }
+            }
+            release.countDown();
+            for (Future<?> f : prompts) f.get(2, java.util.concurrent.TimeUnit.MINUTES);
+            engine.observeSteps(null);
+            done.set(true);
+            stream.get();
+            ex.shutdown();
+            synchronized (promptSteps) {
+                // 5 (the first; 4 does not fit the 3 left, so 2 waits behind it), 4 + 2, 30 (longer than the budget: alone), 6
+                assertThat(promptSteps).as("prompt and decode rows of the steps with prompt rows")
+                        .containsExactly(new int[]{5, 1}, new int[]{6, 1}, new int[]{30, 1}, new int[]{6, 1});
+            }
+        }
+    }
+
+    /**
      * Beside more streams than the chunk leaves room for, a prompt still takes {@link StepScheduler#MIN_PROMPT_ROWS} rows
      * per step (it must move on), and a chunk smaller than that is taken as it is.
      */
