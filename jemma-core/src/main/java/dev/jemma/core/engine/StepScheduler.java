@@ -79,10 +79,16 @@ final class StepScheduler {
      * the rest wait for the next step in arrival order, not chunked (each still enters whole, the first of them always).
      * Why: a wave that split (some prompts entered, the rest came a little later over kept-alive connections) joined the
      * streams' next step whole and together: 5 prompts beside 3 streams made one 643-row step, and those streams waited
-     * 7.6 s for one token on the loaded machine. 0 (or {@code -Djemma.wholeStepCost=0}) lifts the cap (the whole prompts of
-     * a step beside streams then reach {@link #WHOLE_STEP_FACTOR} × the longest admitted whole, as before).
+     * 7.6 s for one token on the loaded machine. On with {@code -Djemma.wholeStepCost=3} (this value); off by default.
      */
-    static final int DEFAULT_WHOLE_STEP_COST = 3;
+    static final int WHOLE_STEP_COST = 3;
+    /**
+     * The cap's default: off (the whole prompts of a step beside streams reach {@link #WHOLE_STEP_FACTOR} × the longest
+     * admitted whole). Why: on a quiet machine (serve-bench, 1B Q4_0, N = 16, one jar, 2026-12-07) the cap staggered the
+     * waves it was meant to protect: at C = 8 a wave whose first prompt entered alone then took its others one per step
+     * (TTFTs 0.5–3.7 s, p95 3,674 ms against 3,434 off, inter-token p95 95 against 78 ms, 86.4 against 87.8 tok/s).
+     */
+    static final int DEFAULT_WHOLE_STEP_COST = 0;
     /**
      * A step's CPU on one thread, 1B Q4_0 (jemma-jmh {@code BatchedStepCost}, least of 5, loaded 2-core machine;
      * docs/PERFORMANCE.md "A split wave's prompts, one step at a time"): d decode rows 22 ms + 10 ms each (1, 3, 8 rows:

@@ -425,7 +425,7 @@ class ContinuousBatchingTest {
      */
     @Test
     void wholePromptRowsBesideTheStreams() {
-        int cost = StepScheduler.DEFAULT_WHOLE_STEP_COST;
+        int cost = StepScheduler.WHOLE_STEP_COST;
         assertThat(cost).isEqualTo(3);
         assertThat(StepScheduler.wholeRowsBeside(cost, 1)).as("beside one stream").isEqualTo(8);
         assertThat(StepScheduler.wholeRowsBeside(cost, 0)).as("streams open, none queued: counted as one").isEqualTo(8);
@@ -444,10 +444,13 @@ class ContinuousBatchingTest {
      */
     @Test
     void aSplitWavesPromptsJoinTheStreamsStepsWithinABudgetInArrivalOrder() throws Exception {
-        assertThat(StepScheduler.wholeRowsBeside(StepScheduler.DEFAULT_WHOLE_STEP_COST, 1)).as("the budget laid out below").isEqualTo(8);
+        assertThat(StepScheduler.wholeRowsBeside(StepScheduler.WHOLE_STEP_COST, 1)).as("the budget laid out below").isEqualTo(8);
+        // the cap is off by default: on for this engine (the scheduler reads the property when it is built)
+        System.setProperty("jemma.wholeStepCost", String.valueOf(StepScheduler.WHOLE_STEP_COST));
         int[] lengths = {5, 4, 2, 30, 6};
         try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(1).contextLength(256).maxBatch(16)
                 .batchChunk(8).wholePrompt(40).parallel(lengths.length + 1).build())) {
+            System.clearProperty("jemma.wholeStepCost");
             engine.streamGraceNanos(java.util.concurrent.TimeUnit.MINUTES.toNanos(2));
             CountDownLatch held = new CountDownLatch(1), release = new CountDownLatch(1);
             AtomicInteger streamed = new AtomicInteger();
