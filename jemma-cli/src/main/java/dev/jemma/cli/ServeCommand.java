@@ -56,8 +56,9 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--whole-prompt", paramLabel = "N", description = {"a prompt of at most N tokens joins the next model "
             + "step whole, beside the running streams, as llama-server admits new prompts: one longer step for the streams, "
-            + "and prompts arriving together start together (beside running streams one such prompt a step, more only while "
-            + "the step stays within ~3x their decode step; the rest wait their turn); longer prompts are chunked "
+            + "and prompts arriving together start together (up to 4N rows of them a step; -Djemma.wholeStepCost=3 lets "
+            + "only one such prompt a step join running streams, more only within ~3x their decode step); longer prompts "
+            + "are chunked "
             + "(--batch-chunk). 0 or -1: chunk every "
             + "prompt (default: 256, or -Djemma.wholePrompt=N)"})
     Integer wholePrompt;
