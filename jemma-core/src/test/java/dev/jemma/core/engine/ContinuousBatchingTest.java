@@ -446,11 +446,16 @@ class ContinuousBatchingTest {
     void aSplitWavesPromptsJoinTheStreamsStepsWithinABudgetInArrivalOrder() throws Exception {
         assertThat(StepScheduler.wholeRowsBeside(StepScheduler.WHOLE_STEP_COST, 1)).as("the budget laid out below").isEqualTo(8);
         // the cap is off by default: on for this engine (the scheduler reads the property when it is built)
-        System.setProperty("jemma.wholeStepCost", String.valueOf(StepScheduler.WHOLE_STEP_COST));
         int[] lengths = {5, 4, 2, 30, 6};
-        try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(1).contextLength(256).maxBatch(16)
-                .batchChunk(8).wholePrompt(40).parallel(lengths.length + 1).build())) {
-            System.clearProperty("jemma.wholeStepCost");
+        Engine capped;
+        System.setProperty("jemma.wholeStepCost", String.valueOf(StepScheduler.WHOLE_STEP_COST));
+        try {
+            capped = Engine.load(model(), EngineOptions.builder().exact(true).threads(1).contextLength(256).maxBatch(16)
+                    .batchChunk(8).wholePrompt(40).parallel(lengths.length + 1).build());
+        } finally {
+            System.clearProperty("jemma.wholeStepCost"); // the other tests' engines keep the default
+        }
+        try (Engine engine = capped) {
             engine.streamGraceNanos(java.util.concurrent.TimeUnit.MINUTES.toNanos(2));
             CountDownLatch held = new CountDownLatch(1), release = new CountDownLatch(1);
             AtomicInteger streamed = new AtomicInteger();
