@@ -239,15 +239,25 @@ final class BenchCommand implements Callable<Integer> {
     private double[] encodeSeconds(Runnable encode) {
         encode.run();
         double[] s = new double[reps + 1];
-        long cpu0 = processCpuNanos();
+        long cpu0 = processCpuNanos(), wall0 = System.nanoTime();
         for (int i = 0; i < reps; i++) {
             long t = System.nanoTime();
             encode.run();
             s[i] = (System.nanoTime() - t) / 1e9;
         }
-        s[reps] = (processCpuNanos() - cpu0) / 1e9 / reps;
+        // the process CPU clock ticks in 10 ms steps on Linux: a small encoder's runs (a few ms) read 0 CPU seconds, so
+        // the CPU figure averages over extra runs until at least CPU_WINDOW_NANOS of wall time has passed
+        int runs = reps;
+        while (System.nanoTime() - wall0 < CPU_WINDOW_NANOS) {
+            encode.run();
+            runs++;
+        }
+        s[reps] = (processCpuNanos() - cpu0) / 1e9 / runs;
         return s;
     }
+
+    /** Least wall time the image encoder's CPU figure is averaged over (see {@link #encodeSeconds}). */
+    private static final long CPU_WINDOW_NANOS = 200_000_000L;
 
     /**
      * Seconds per encoding of {@link #image} (pixels preprocessed once), {@code reps} runs after an untimed one, then
