@@ -89,7 +89,8 @@ public final class JitSettled {
         return false;
     }
 
-    private static String dcmd(String operation) {
+    /** The text HotSpot's diagnostic command {@code operation} (e.g. {@code compilerCodelist}) answers, without arguments. */
+    public static String dcmd(String operation) {
         try {
             MBeanServer server = ManagementFactory.getPlatformMBeanServer();
             ObjectName name = new ObjectName("com.sun.management:type=DiagnosticCommand");

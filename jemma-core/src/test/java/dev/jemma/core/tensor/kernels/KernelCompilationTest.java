@@ -3,11 +3,10 @@ package dev.jemma.core.tensor.kernels;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
-import javax.management.ObjectName;
-import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;
 
+import static dev.jemma.core.testing.JitSettled.dcmd;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -47,15 +46,5 @@ class KernelCompilationTest {
             }
         }
         return found;
-    }
-
-    private static String dcmd(String operation) {
-        try {
-            return (String) ManagementFactory.getPlatformMBeanServer().invoke(
-                    new ObjectName("com.sun.management:type=DiagnosticCommand"), operation,
-                    new Object[]{new String[0]}, new String[]{String[].class.getName()});
-        } catch (Exception e) {
-            throw new IllegalStateException("HotSpot's diagnostic command " + operation + " is not available: " + e, e);
-        }
     }
 }
