@@ -152,11 +152,9 @@ public final class PrefillSpread {
     private static String hotCode() {
         String list;
         try {
-            list = (String) ManagementFactory.getPlatformMBeanServer().invoke(
-                    new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"), "compilerCodelist",
-                    new Object[] {null}, new String[] {String[].class.getName()});
-        } catch (javax.management.JMException e) {
-            return "\"" + e + "\"";
+            list = dev.jemma.core.testing.JitSettled.dcmd("compilerCodelist");
+        } catch (IllegalStateException e) {
+            return "\"" + e.getMessage() + "\"";
         }
         StringBuilder sb = new StringBuilder("{");
         // e.g. "2278 4 0 dev.jemma.core.tensor.kernels.Int8Gemm.tile4([S[FII…)V [0x…, 0x…80 - 0x…]"
