@@ -406,7 +406,7 @@ public final class Attention {
                 int kEnd = Math.min(to, k + VALUE_KEY_BLOCK - 1);
                 if (fromDram) scratch.sink += touchRows(cv, callV, callStart - lo, keyOff, k, kEnd, headDim);
                 valueTile(cv, callV, callStart - lo, keyOff, k, kEnd, scores, pStride, pShift, r, rows, heads, headDim, out,
-                        outOff, rowStride);
+                        outOff, rowStride, kvDim);
             }
         }
     }
@@ -782,14 +782,14 @@ public final class Attention {
      */
     private static void valueTile(float[] cv, float[] bv, int batchFrom, int[] keyOff, int from, int to,
                                   float[] p, int pStride, int pShift, int r, int rows, int heads, int headDim,
-                                  float[] out, int outOff, int rowStride) {
-        valueTile(cv, bv, batchFrom, keyOff, from, to, p, pStride, pShift, r, rows, heads, headDim, out, outOff, rowStride, 0);
+                                  float[] out, int outOff, int rowStride, int kvDim) {
+        valueTile(cv, bv, batchFrom, keyOff, from, to, p, pStride, pShift, r, rows, heads, headDim, out, outOff, rowStride, kvDim, 0);
     }
 
     /** {@link #valueTile} over the head's elements from {@code d0} on. */
     private static void valueTile(float[] cv, float[] bv, int batchFrom, int[] keyOff, int from, int to,
                                   float[] p, int pStride, int pShift, int r, int rows, int heads, int headDim,
-                                  float[] out, int outOff, int rowStride, int d0) {
+                                  float[] out, int outOff, int rowStride, int kvDim, int d0) {
         int r1 = Math.min(r + 1, rows - 1), r2 = Math.min(r + 2, rows - 1), r3 = Math.min(r + 3, rows - 1);
         int oo0 = rowOffset(outOff, rowStride, heads, headDim, r), oo1 = rowOffset(outOff, rowStride, heads, headDim, r1);
         int oo2 = rowOffset(outOff, rowStride, heads, headDim, r2), oo3 = rowOffset(outOff, rowStride, heads, headDim, r3);
@@ -855,22 +855,46 @@ public final class Attention {
             FloatVector c10 = FloatVector.fromArray(F, out, oo1 + d), c11 = FloatVector.fromArray(F, out, oo1 + d + step);
             FloatVector c20 = FloatVector.fromArray(F, out, oo2 + d), c21 = FloatVector.fromArray(F, out, oo2 + d + step);
             FloatVector c30 = FloatVector.fromArray(F, out, oo3 + d), c31 = FloatVector.fromArray(F, out, oo3 + d + step);
-            for (int k = from; k < to + 1; k++) {
-                float[] a = k >= batchFrom ? bv : cv;
-                int o = keyOff[k] + d;
-                FloatVector v0 = FloatVector.fromArray(F, a, o), v1 = FloatVector.fromArray(F, a, o + step);
-                FloatVector w = FloatVector.broadcast(F, p[p0 + k]);
-                c00 = v0.fma(w, c00);
-                c01 = v1.fma(w, c01);
-                w = FloatVector.broadcast(F, p[p1 + k]);
-                c10 = v0.fma(w, c10);
-                c11 = v1.fma(w, c11);
-                w = FloatVector.broadcast(F, p[p2 + k]);
-                c20 = v0.fma(w, c20);
-                c21 = v1.fma(w, c21);
-                w = FloatVector.broadcast(F, p[p3 + k]);
-                c30 = v0.fma(w, c30);
-                c31 = v1.fma(w, c31);
+            if (from >= batchFrom) {
+                // only the call's keys (a prompt's own): value rows at a fixed stride, an index linear in k that C2
+                // range-checks once per loop instead of a table look-up, an array choice and two checks per key (as in
+                // valueTile6; the checks were ~1 % of a 256-bit 1B Q8_0 pp512's samples, docs/PERFORMANCE.md "256-bit
+                // Q8_0 prompts on the Zen 5 host")
+                int vb = keyOff[from] - from * kvDim + d;
+                for (int k = from; k < to + 1; k++) {
+                    int o = vb + k * kvDim;
+                    FloatVector v0 = FloatVector.fromArray(F, bv, o), v1 = FloatVector.fromArray(F, bv, o + step);
+                    FloatVector w = FloatVector.broadcast(F, p[p0 + k]);
+                    c00 = v0.fma(w, c00);
+                    c01 = v1.fma(w, c01);
+                    w = FloatVector.broadcast(F, p[p1 + k]);
+                    c10 = v0.fma(w, c10);
+                    c11 = v1.fma(w, c11);
+                    w = FloatVector.broadcast(F, p[p2 + k]);
+                    c20 = v0.fma(w, c20);
+                    c21 = v1.fma(w, c21);
+                    w = FloatVector.broadcast(F, p[p3 + k]);
+                    c30 = v0.fma(w, c30);
+                    c31 = v1.fma(w, c31);
+                }
+            } else {
+                for (int k = from; k < to + 1; k++) {
+                    float[] a = k >= batchFrom ? bv : cv;
+                    int o = keyOff[k] + d;
+                    FloatVector v0 = FloatVector.fromArray(F, a, o), v1 = FloatVector.fromArray(F, a, o + step);
+                    FloatVector w = FloatVector.broadcast(F, p[p0 + k]);
+                    c00 = v0.fma(w, c00);
+                    c01 = v1.fma(w, c01);
+                    w = FloatVector.broadcast(F, p[p1 + k]);
+                    c10 = v0.fma(w, c10);
+                    c11 = v1.fma(w, c11);
+                    w = FloatVector.broadcast(F, p[p2 + k]);
+                    c20 = v0.fma(w, c20);
+                    c21 = v1.fma(w, c21);
+                    w = FloatVector.broadcast(F, p[p3 + k]);
+                    c30 = v0.fma(w, c30);
+                    c31 = v1.fma(w, c31);
+                }
             }
             // a clamped row repeats a real row (same loads, same sums), so its stores rewrite the same values
             FV.cast(c30).intoArray(out, oo3 + d);
@@ -1046,8 +1070,8 @@ public final class Attention {
         if (d < headDim) {
             // the head's rest (not a multiple of four vectors): the four-row tile's remainder loops over rows r..r+3, then
             // r+4, r+5 (a tile clamped at r+5)
-            valueTile(cv, bv, batchFrom, keyOff, from, to, p, pStride, pShift, r, r + 6, heads, headDim, out, outOff, rowStride, d);
-            valueTile(cv, bv, batchFrom, keyOff, from, to, p, pStride, pShift, r + 4, r + 6, heads, headDim, out, outOff, rowStride, d);
+            valueTile(cv, bv, batchFrom, keyOff, from, to, p, pStride, pShift, r, r + 6, heads, headDim, out, outOff, rowStride, kvDim, d);
+            valueTile(cv, bv, batchFrom, keyOff, from, to, p, pStride, pShift, r + 4, r + 6, heads, headDim, out, outOff, rowStride, kvDim, d);
         }
     }
 
