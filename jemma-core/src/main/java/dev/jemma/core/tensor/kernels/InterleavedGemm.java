@@ -54,19 +54,20 @@ public final class InterleavedGemm {
      * "Q8_0 prefill at 256 bits"); at 128 bits it measured the same either way and stays 64.
      */
     static final int TOKEN_BLOCK = SHORTS == 16 ? 128 : 64;
+    /** Widest matrix (columns) whose 256-bit passes take {@code 2 · TOKEN_BLOCK} tokens: see {@link #tokenBlock}. */
+    static final int WIDE_BLOCK_COLS = 1152;
+
     /**
      * Tokens per pass over a matrix of {@code cols} columns (the caller's block loop): {@link #TOKEN_BLOCK}, but 256 at
-     * 256 bits. Each pass decodes every weight slab again, and the decoder's cost is its weights' first read from memory
-     * (~5 % of the Q8_0 GEMM at 256 bits; free when the weights sit in L2): 256 tokens halve it while the block's
-     * activations still stream from L2 and L3 fast enough — Q8_0 6912×1152×512, one core, 12 rounds alternated: median
-     * 46.7 → 48.0, best 48.6 → 49.7 G multiply-adds/s (Zen 4 host). ffn_down's 6 912 columns (a 256-token block's
-     * activations: 7 MB) kept 128 until the Zen 5 host, whose 32 MB L3 holds them: 1152×6912×512 there 57.7–61.2 →
-     * 59.5–63.0 G/s (Q8_0, 3 + 3 rounds alternated), Q6_K 58.9–60.8 → 60.8–60.9 (docs/PERFORMANCE.md, "256-bit Q8_0
-     * prompts on the Zen 5 host"). Per token the same bits: a token's sums depend only on which tile takes it, and 6-
-     * and 4-token tiles agree.
+     * 256 bits up to {@link #WIDE_BLOCK_COLS} columns. Each pass decodes every weight slab again, and the decoder's cost
+     * is its weights' first read from memory (~5 % of the Q8_0 GEMM at 256 bits; free when the weights sit in L2): 256
+     * tokens halve it where the block's activations (256 × 1152 f32: 1.2 MB) still come from L2 and L3 fast enough —
+     * Q8_0 6912×1152×512, one core, 12 rounds alternated: median 46.7 → 48.0, best 48.6 → 49.7 G multiply-adds/s. Wider
+     * matrices keep 128 (ffn_down, 6912 columns: 256 measured slower, docs/PERFORMANCE.md "256-bit prompts for Q8_0").
+     * Per token the same bits: a token's sums depend only on which tile takes it, and 6- and 4-token tiles agree.
      */
     public static int tokenBlock(int cols) {
-        return SHORTS == 16 ? 2 * TOKEN_BLOCK : TOKEN_BLOCK;
+        return SHORTS == 16 && cols <= WIDE_BLOCK_COLS ? 2 * TOKEN_BLOCK : TOKEN_BLOCK;
     }
     /**
      * {@link #gemvF16}'s columns per pass below 512 bits: each row slice passes over these 256 columns (16 KB of the
