@@ -42,8 +42,9 @@ public final class KernelSweep {
     public KernelSweep() {
         for (int i = 0; i < INTERLEAVED.length; i++) {
             GgmlType type = INTERLEAVED[i];
-            // 160 rows: two 64-row GEMM tile pairs and a lone 32-row group; a gated FFN of 256 rows (four 64-row units)
-            packed[i] = new WeightMatrix[]{packed(matrix(type, 160, COLS)), packed(matrix(type, 96, COLS)),
+            // 96 rows: a 64-row GEMM tile pair and a lone 32-row group; a gated FFN of 256 rows (four 64-row units, and
+            // 256 columns for down, a K-quant super-block)
+            packed[i] = new WeightMatrix[]{packed(matrix(type, 96, COLS)), packed(matrix(type, 64, COLS)),
                     packed(matrix(type, 256, COLS)), packed(matrix(type, 256, COLS)), packed(matrix(type, 64, 256))};
         }
         for (int i = 0; i < ROWS.length; i++) rows[i] = matrix(ROWS[i], 37, COLS);
@@ -57,9 +58,9 @@ public final class KernelSweep {
             WeightMatrix w = packed[i][0], w2 = packed[i][1], gate = packed[i][2], up = packed[i][3], down = packed[i][4];
             for (int n : TOKENS) {
                 float[] x = activations(n * cols);
-                fast.matmul(w, x, n, new float[2 * n * 160], pool);
+                fast.matmul(w, x, n, new float[2 * n * 96], pool);
                 if (java.util.Arrays.binarySearch(SHARED_TOKENS, n) < 0) continue;
-                fast.matmul(new WeightMatrix[]{w, w2}, x, n, new float[][]{new float[2 * n * 160], new float[2 * n * 96]}, pool);
+                fast.matmul(new WeightMatrix[]{w, w2}, x, n, new float[][]{new float[2 * n * 96], new float[2 * n * 64]}, pool);
                 float[][] gu = {new float[2 * n * 256], new float[2 * n * 256]};
                 fast.gatedFfn(new WeightMatrix[]{gate, up}, down, x, n, gu, new float[2 * n * 64], dev.jemma.core.model.Ops::geluGateFast,
                         null, pool);
@@ -68,7 +69,7 @@ public final class KernelSweep {
                 // activations too large to scale by 2^112: the plain F16 GEMV
                 float[] x = activations(cols);
                 x[3] = 1e30f;
-                fast.matmul(w, x, 1, new float[160], pool);
+                fast.matmul(w, x, 1, new float[96], pool);
             }
         }
         float[] tmp = new float[cols + 64];
