@@ -63,6 +63,7 @@ class KernelC1ListTest {
         for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
             // no debugger or agent of this JVM's, and the options set below
             if (a.startsWith("-agentlib") || a.startsWith("-javaagent") || a.startsWith("-XX:TieredStopAtLevel")
+                    || a.equals("-XX:-TieredCompilation") || a.equals("-Xint") || a.equals("-Xcomp")
                     || a.startsWith("-Djemma.kernelsInC1") || a.startsWith("-XX:CompileCommand")) continue;
             cmd.add(a);
         }
