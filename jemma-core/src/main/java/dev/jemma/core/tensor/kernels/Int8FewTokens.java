@@ -565,10 +565,10 @@ public final class Int8FewTokens {
         final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb, d3 = d2 + nb;
         for (int b = 0; b < nb; b++) {
             final long ta = va + (long) b * Interleaved.Q4_TILE;
-            ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]);
-            ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]);
-            ShortVector a2 = ShortVector.broadcast(S, bias[d2 + b]);
-            ShortVector a3 = ShortVector.broadcast(S, bias[d3 + b]);
+            ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]), c0 = ShortVector.zero(S);
+            ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]), c1 = ShortVector.zero(S);
+            ShortVector a2 = ShortVector.broadcast(S, bias[d2 + b]), c2 = ShortVector.zero(S);
+            ShortVector a3 = ShortVector.broadcast(S, bias[d3 + b]), c3 = ShortVector.zero(S);
             // y: column 32b + 2qd's activations, token after token (QuantizedActivations.shortColumns)
             for (int qd = 0, y = 32 * b * n + t; qd < 8; qd++, y += 2 * n) {
                 ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE));
@@ -585,13 +585,13 @@ public final class Int8FewTokens {
                 a3 = (n0.mul(x30)).add(a3);
                 ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
                 ShortVector x01 = ShortVector.broadcast(S, xq[y1]);
-                a0 = (n1.mul(x01)).add(a0);
+                c0 = (n1.mul(x01)).add(c0);
                 ShortVector x11 = ShortVector.broadcast(S, xq[y1 + 1]);
-                a1 = (n1.mul(x11)).add(a1);
+                c1 = (n1.mul(x11)).add(c1);
                 ShortVector x21 = ShortVector.broadcast(S, xq[y1 + 2]);
-                a2 = (n1.mul(x21)).add(a2);
+                c2 = (n1.mul(x21)).add(c2);
                 ShortVector x31 = ShortVector.broadcast(S, xq[y1 + 3]);
-                a3 = (n1.mul(x31)).add(a3);
+                c3 = (n1.mul(x31)).add(c3);
                 ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
                 ShortVector x02 = ShortVector.broadcast(S, xq[y2]);
                 a0 = (n2.mul(x02)).add(a0);
@@ -603,14 +603,19 @@ public final class Int8FewTokens {
                 a3 = (n2.mul(x32)).add(a3);
                 ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12);
                 ShortVector x03 = ShortVector.broadcast(S, xq[y3]);
-                a0 = (n3.mul(x03)).add(a0);
+                c0 = (n3.mul(x03)).add(c0);
                 ShortVector x13 = ShortVector.broadcast(S, xq[y3 + 1]);
-                a1 = (n3.mul(x13)).add(a1);
+                c1 = (n3.mul(x13)).add(c1);
                 ShortVector x23 = ShortVector.broadcast(S, xq[y3 + 2]);
-                a2 = (n3.mul(x23)).add(a2);
+                c2 = (n3.mul(x23)).add(c2);
                 ShortVector x33 = ShortVector.broadcast(S, xq[y3 + 3]);
-                a3 = (n3.mul(x33)).add(a3);
+                c3 = (n3.mul(x33)).add(c3);
             }
+            // the chains' wrapped 16-bit sums add up to the exact block sum whatever the order: the same S, the same bits
+            a0 = SV.cast(c0).add(a0);
+            a1 = SV.cast(c1).add(a1);
+            a2 = SV.cast(c2).add(a2);
+            a3 = SV.cast(c3).add(a3);
             // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
             ShortVector ha = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE));
             FloatVector da0 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
@@ -639,9 +644,9 @@ public final class Int8FewTokens {
         final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb;
         for (int b = 0; b < nb; b++) {
             final long ta = va + (long) b * Interleaved.Q4_TILE;
-            ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]);
-            ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]);
-            ShortVector a2 = ShortVector.broadcast(S, bias[d2 + b]);
+            ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]), c0 = ShortVector.zero(S);
+            ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]), c1 = ShortVector.zero(S);
+            ShortVector a2 = ShortVector.broadcast(S, bias[d2 + b]), c2 = ShortVector.zero(S);
             // y: column 32b + 2qd's activations, token after token (QuantizedActivations.shortColumns)
             for (int qd = 0, y = 32 * b * n + t; qd < 8; qd++, y += 2 * n) {
                 ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE));
@@ -656,11 +661,11 @@ public final class Int8FewTokens {
                 a2 = (n0.mul(x20)).add(a2);
                 ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
                 ShortVector x01 = ShortVector.broadcast(S, xq[y1]);
-                a0 = (n1.mul(x01)).add(a0);
+                c0 = (n1.mul(x01)).add(c0);
                 ShortVector x11 = ShortVector.broadcast(S, xq[y1 + 1]);
-                a1 = (n1.mul(x11)).add(a1);
+                c1 = (n1.mul(x11)).add(c1);
                 ShortVector x21 = ShortVector.broadcast(S, xq[y1 + 2]);
-                a2 = (n1.mul(x21)).add(a2);
+                c2 = (n1.mul(x21)).add(c2);
                 ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
                 ShortVector x02 = ShortVector.broadcast(S, xq[y2]);
                 a0 = (n2.mul(x02)).add(a0);
@@ -670,12 +675,16 @@ public final class Int8FewTokens {
                 a2 = (n2.mul(x22)).add(a2);
                 ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12);
                 ShortVector x03 = ShortVector.broadcast(S, xq[y3]);
-                a0 = (n3.mul(x03)).add(a0);
+                c0 = (n3.mul(x03)).add(c0);
                 ShortVector x13 = ShortVector.broadcast(S, xq[y3 + 1]);
-                a1 = (n3.mul(x13)).add(a1);
+                c1 = (n3.mul(x13)).add(c1);
                 ShortVector x23 = ShortVector.broadcast(S, xq[y3 + 2]);
-                a2 = (n3.mul(x23)).add(a2);
+                c2 = (n3.mul(x23)).add(c2);
             }
+            // the chains' wrapped 16-bit sums add up to the exact block sum whatever the order: the same S, the same bits
+            a0 = SV.cast(c0).add(a0);
+            a1 = SV.cast(c1).add(a1);
+            a2 = SV.cast(c2).add(a2);
             // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
             ShortVector ha = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE));
             FloatVector da0 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
@@ -701,8 +710,8 @@ public final class Int8FewTokens {
         final int d0 = t * nb, d1 = d0 + nb;
         for (int b = 0; b < nb; b++) {
             final long ta = va + (long) b * Interleaved.Q4_TILE;
-            ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]);
-            ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]);
+            ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]), c0 = ShortVector.zero(S);
+            ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]), c1 = ShortVector.zero(S);
             // y: column 32b + 2qd's activations, token after token (QuantizedActivations.shortColumns)
             for (int qd = 0, y = 32 * b * n + t; qd < 8; qd++, y += 2 * n) {
                 ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE));
@@ -715,9 +724,9 @@ public final class Int8FewTokens {
                 a1 = (n0.mul(x10)).add(a1);
                 ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
                 ShortVector x01 = ShortVector.broadcast(S, xq[y1]);
-                a0 = (n1.mul(x01)).add(a0);
+                c0 = (n1.mul(x01)).add(c0);
                 ShortVector x11 = ShortVector.broadcast(S, xq[y1 + 1]);
-                a1 = (n1.mul(x11)).add(a1);
+                c1 = (n1.mul(x11)).add(c1);
                 ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
                 ShortVector x02 = ShortVector.broadcast(S, xq[y2]);
                 a0 = (n2.mul(x02)).add(a0);
@@ -725,10 +734,13 @@ public final class Int8FewTokens {
                 a1 = (n2.mul(x12)).add(a1);
                 ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12);
                 ShortVector x03 = ShortVector.broadcast(S, xq[y3]);
-                a0 = (n3.mul(x03)).add(a0);
+                c0 = (n3.mul(x03)).add(c0);
                 ShortVector x13 = ShortVector.broadcast(S, xq[y3 + 1]);
-                a1 = (n3.mul(x13)).add(a1);
+                c1 = (n3.mul(x13)).add(c1);
             }
+            // the chains' wrapped 16-bit sums add up to the exact block sum whatever the order: the same S, the same bits
+            a0 = SV.cast(c0).add(a0);
+            a1 = SV.cast(c1).add(a1);
             // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
             ShortVector ha = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE));
             FloatVector da0 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
