@@ -70,9 +70,12 @@ public final class Int8FewTokens {
     /**
      * Whether Q4_0 passes of 2-4 tokens take one row vector instead of two (512 bits only, where a vector is a whole
      * group, so the two-vector pass reads two groups {@code nb·576} bytes apart: two memory streams; the one-vector pass
-     * reads one, as {@link Int8Kernels#q4} does). Off unless {@code -Djemma.q4OneGroup=true}: an A/B switch (issue 19).
+     * reads one, as {@link Int8Kernels#q4} does). From DRAM it is 1.3-1.8x faster (one core), in the model (1B Q4_0, two
+     * threads) the gate/up loop 7 % and the decode step 3-5 % (C = 2, 4); in L3 it is slower (k = 2: 78 vs 95 G
+     * multiply-adds/s), which no decode step sees (docs/PERFORMANCE.md, "The few-token pass over one group").
+     * {@code -Djemma.q4OneGroup.off=true}: the two-vector passes, for A/B runs.
      */
-    static final boolean ONE_GROUP = L >= 32 && Boolean.getBoolean("jemma.q4OneGroup");
+    static final boolean ONE_GROUP = L >= 32 && !Boolean.getBoolean("jemma.q4OneGroup.off");
     /** The most tokens any call takes here ({@link #maxTokens} of every type and width is at most this). */
     public static final int MAX_TOKENS = 16;
 
