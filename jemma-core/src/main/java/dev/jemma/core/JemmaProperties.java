@@ -33,6 +33,9 @@ import java.nio.file.Path;
  * {@code jemma.int8Tile} (4: the int8 GEMM's 4-token tiles at 512 bits too, for A/B runs) are read once, at class
  * initialisation, by {@code tensor.kernels.VectorWidth}, {@code Kernels}, {@code FastMatMul} and {@code Int8Gemm} (they
  * fix the code paths for the JVM's life; {@code FastMatMul.fewTokensMax(int)} changes the third for benchmarks).
+ * {@code jemma.q4OneGroup.off=true} and {@code jemma.q4WidePasses.off=true} (512 bits, read by
+ * {@code Int8FewTokens} and {@code Q4WidePasses}) give back the few-token Q4_0 kernel's two-group passes of 2-4 tokens
+ * and drop its passes of 5-8 tokens, for A/B runs.
  * {@code jemma.kernelsInC1=true} leaves C1 the kernels {@code tensor.kernels.KernelCompilation} keeps from it (A/B runs);
  * {@code jemma.wholeStepCost=N} (engine's {@code StepScheduler}, read when an engine is built) caps a step's whole
  * prompts beside open streams at about N of their decode steps (0, the default: no cap).

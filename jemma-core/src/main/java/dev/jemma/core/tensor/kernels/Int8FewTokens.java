@@ -67,6 +67,15 @@ public final class Int8FewTokens {
      * ({@link #q4kBlockEnd}, {@link Q4WidePasses}' blockEnd): past every pass's f32 sums.
      */
     static final int SUMS = BLOCK * PASS;
+    /**
+     * Whether Q4_0 passes of 2-4 tokens take one row vector instead of two (512 bits only, where a vector is a whole
+     * group, so the two-vector pass reads two groups {@code nb·576} bytes apart: two memory streams; the one-vector pass
+     * reads one, as {@link Int8Kernels#q4} does). From DRAM it is 1.3-1.8x faster (one core), in the model (1B Q4_0, two
+     * threads) the gate/up loop 7 % and the decode step 3-5 % (C = 2, 4); in L3 it is slower (k = 2: 78 vs 95 G
+     * multiply-adds/s), which no decode step sees (docs/PERFORMANCE.md, "The few-token pass over one group").
+     * {@code -Djemma.q4OneGroup.off=true}: the two-vector passes, for A/B runs.
+     */
+    static final boolean ONE_GROUP = L >= 32 && !Boolean.getBoolean("jemma.q4OneGroup.off");
     /** The most tokens any call takes here ({@link #maxTokens} of every type and width is at most this). */
     public static final int MAX_TOKENS = 16;
 
@@ -132,6 +141,14 @@ public final class Int8FewTokens {
                 final long vb = rb < padded ? (rb / Interleaved.ROWS) * gBytes + 2 * (rb % Interleaved.ROWS) : va;
                 for (int t = 0, k; t < t1; t += k) {
                     k = Q4WidePasses.ON ? Q4WidePasses.block(t1 - t) : block(t1 - t);
+                    if (ONE_GROUP && k <= 4) {
+                        onePass(k, w, va, nb, xc, a.d, a.q4Bias, n, t, acc);
+                        store(acc, k, out, t, rows, r, Math.min(L, valid));
+                        if (valid <= L) continue;
+                        onePass(k, w, vb, nb, xc, a.d, a.q4Bias, n, t, acc);
+                        store(acc, k, out, t, rows, rb, valid - L);
+                        continue;
+                    }
                     if (k > 4) Q4WidePasses.pass(k, w, va, vb, nb, xc, a.d, a.q4Bias, n, t, acc);
                     else if (k == 4) q4x4(w, va, vb, nb, xc, a.d, a.q4Bias, n, t, acc);
                     else if (k == 3) q4x3(w, va, vb, nb, xc, a.d, a.q4Bias, n, t, acc);
@@ -254,6 +271,14 @@ public final class Int8FewTokens {
             }
             for (int t = t1; t < n; t++) KQuantKernels.q6k(w, 2 * item, Math.min(groups, 2 * item + 2), rows, nb, a, t, out);
         }
+    }
+
+    /** {@link #q4}'s pass of k = 2..4 tokens over the one row vector at byte va ({@link #ONE_GROUP}). */
+    private static void onePass(int k, MemorySegment w, long va, int nb, short[] xq, float[] xd, short[] bias, int n, int t,
+                                float[] acc) {
+        if (k == 4) q4x4one(w, va, nb, xq, xd, bias, n, t, acc);
+        else if (k == 3) q4x3one(w, va, nb, xq, xd, bias, n, t, acc);
+        else q4x2one(w, va, nb, xq, xd, bias, n, t, acc);
     }
 
     /** Tokens the next pass takes when {@code left} (2 or more) remain: 4, 3 or 2, never leaving a lone one (5 = 3 + 2). */
@@ -530,6 +555,207 @@ public final class Int8FewTokens {
             FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
             FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
             FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
+        }
+    }
+
+    /**
+     * {@link #q4x4} over one row vector (one group at 512 bits, {@link #ONE_GROUP}): row i's integer and f32 operations
+     * those of q4x4's first vector, in the same order, so each output is bit-identical; acc[j·PASS + i], i < L.
+     */
+    private static void q4x4one(MemorySegment w, long va, int nb, short[] xq, float[] xd, short[] bias, int n, int t,
+                                float[] acc) {
+        Arrays.fill(acc, 0, 4 * PASS, 0f);
+        final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb, d3 = d2 + nb;
+        for (int b = 0; b < nb; b++) {
+            final long ta = va + (long) b * Interleaved.Q4_TILE;
+            ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]), c0 = ShortVector.zero(S);
+            ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]), c1 = ShortVector.zero(S);
+            ShortVector a2 = ShortVector.broadcast(S, bias[d2 + b]), c2 = ShortVector.zero(S);
+            ShortVector a3 = ShortVector.broadcast(S, bias[d3 + b]), c3 = ShortVector.zero(S);
+            // y: column 32b + 2qd's activations, token after token (QuantizedActivations.shortColumns)
+            for (int qd = 0, y = 32 * b * n + t; qd < 8; qd++, y += 2 * n) {
+                ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE));
+                // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved)
+                final int y1 = y + 16 * n, y2 = y + n, y3 = y + 17 * n; // columns + 16, + 1, + 17
+                ShortVector n0 = v.and((short) 0xF);
+                ShortVector x00 = ShortVector.broadcast(S, xq[y]);
+                a0 = (n0.mul(x00)).add(a0);
+                ShortVector x10 = ShortVector.broadcast(S, xq[y + 1]);
+                a1 = (n0.mul(x10)).add(a1);
+                ShortVector x20 = ShortVector.broadcast(S, xq[y + 2]);
+                a2 = (n0.mul(x20)).add(a2);
+                ShortVector x30 = ShortVector.broadcast(S, xq[y + 3]);
+                a3 = (n0.mul(x30)).add(a3);
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+                ShortVector x01 = ShortVector.broadcast(S, xq[y1]);
+                c0 = (n1.mul(x01)).add(c0);
+                ShortVector x11 = ShortVector.broadcast(S, xq[y1 + 1]);
+                c1 = (n1.mul(x11)).add(c1);
+                ShortVector x21 = ShortVector.broadcast(S, xq[y1 + 2]);
+                c2 = (n1.mul(x21)).add(c2);
+                ShortVector x31 = ShortVector.broadcast(S, xq[y1 + 3]);
+                c3 = (n1.mul(x31)).add(c3);
+                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
+                ShortVector x02 = ShortVector.broadcast(S, xq[y2]);
+                a0 = (n2.mul(x02)).add(a0);
+                ShortVector x12 = ShortVector.broadcast(S, xq[y2 + 1]);
+                a1 = (n2.mul(x12)).add(a1);
+                ShortVector x22 = ShortVector.broadcast(S, xq[y2 + 2]);
+                a2 = (n2.mul(x22)).add(a2);
+                ShortVector x32 = ShortVector.broadcast(S, xq[y2 + 3]);
+                a3 = (n2.mul(x32)).add(a3);
+                ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12);
+                ShortVector x03 = ShortVector.broadcast(S, xq[y3]);
+                c0 = (n3.mul(x03)).add(c0);
+                ShortVector x13 = ShortVector.broadcast(S, xq[y3 + 1]);
+                c1 = (n3.mul(x13)).add(c1);
+                ShortVector x23 = ShortVector.broadcast(S, xq[y3 + 2]);
+                c2 = (n3.mul(x23)).add(c2);
+                ShortVector x33 = ShortVector.broadcast(S, xq[y3 + 3]);
+                c3 = (n3.mul(x33)).add(c3);
+            }
+            // the chains' wrapped 16-bit sums add up to the exact block sum whatever the order: the same S, the same bits
+            a0 = SV.cast(c0).add(a0);
+            a1 = SV.cast(c1).add(a1);
+            a2 = SV.cast(c2).add(a2);
+            a3 = SV.cast(c3).add(a3);
+            // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
+            ShortVector ha = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE));
+            FloatVector da0 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector da1 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
+            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
+            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
+            FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
+            FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
+            FloatVector e3 = FloatVector.broadcast(F, xd[d3 + b]);
+            FV.cast(SV.cast(a3).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS)).intoArray(acc, 3 * PASS);
+            FV.cast(SV.cast(a3).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e3, FloatVector.fromArray(F, acc, 3 * PASS + FL)).intoArray(acc, 3 * PASS + FL);
+        }
+    }
+
+    /** 3 tokens: see {@link #q4x4one}. */
+    private static void q4x3one(MemorySegment w, long va, int nb, short[] xq, float[] xd, short[] bias, int n, int t,
+                                float[] acc) {
+        Arrays.fill(acc, 0, 3 * PASS, 0f);
+        final int d0 = t * nb, d1 = d0 + nb, d2 = d1 + nb;
+        for (int b = 0; b < nb; b++) {
+            final long ta = va + (long) b * Interleaved.Q4_TILE;
+            ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]), c0 = ShortVector.zero(S);
+            ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]), c1 = ShortVector.zero(S);
+            ShortVector a2 = ShortVector.broadcast(S, bias[d2 + b]), c2 = ShortVector.zero(S);
+            // y: column 32b + 2qd's activations, token after token (QuantizedActivations.shortColumns)
+            for (int qd = 0, y = 32 * b * n + t; qd < 8; qd++, y += 2 * n) {
+                ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE));
+                // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved)
+                final int y1 = y + 16 * n, y2 = y + n, y3 = y + 17 * n; // columns + 16, + 1, + 17
+                ShortVector n0 = v.and((short) 0xF);
+                ShortVector x00 = ShortVector.broadcast(S, xq[y]);
+                a0 = (n0.mul(x00)).add(a0);
+                ShortVector x10 = ShortVector.broadcast(S, xq[y + 1]);
+                a1 = (n0.mul(x10)).add(a1);
+                ShortVector x20 = ShortVector.broadcast(S, xq[y + 2]);
+                a2 = (n0.mul(x20)).add(a2);
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+                ShortVector x01 = ShortVector.broadcast(S, xq[y1]);
+                c0 = (n1.mul(x01)).add(c0);
+                ShortVector x11 = ShortVector.broadcast(S, xq[y1 + 1]);
+                c1 = (n1.mul(x11)).add(c1);
+                ShortVector x21 = ShortVector.broadcast(S, xq[y1 + 2]);
+                c2 = (n1.mul(x21)).add(c2);
+                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
+                ShortVector x02 = ShortVector.broadcast(S, xq[y2]);
+                a0 = (n2.mul(x02)).add(a0);
+                ShortVector x12 = ShortVector.broadcast(S, xq[y2 + 1]);
+                a1 = (n2.mul(x12)).add(a1);
+                ShortVector x22 = ShortVector.broadcast(S, xq[y2 + 2]);
+                a2 = (n2.mul(x22)).add(a2);
+                ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12);
+                ShortVector x03 = ShortVector.broadcast(S, xq[y3]);
+                c0 = (n3.mul(x03)).add(c0);
+                ShortVector x13 = ShortVector.broadcast(S, xq[y3 + 1]);
+                c1 = (n3.mul(x13)).add(c1);
+                ShortVector x23 = ShortVector.broadcast(S, xq[y3 + 2]);
+                c2 = (n3.mul(x23)).add(c2);
+            }
+            // the chains' wrapped 16-bit sums add up to the exact block sum whatever the order: the same S, the same bits
+            a0 = SV.cast(c0).add(a0);
+            a1 = SV.cast(c1).add(a1);
+            a2 = SV.cast(c2).add(a2);
+            // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
+            ShortVector ha = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE));
+            FloatVector da0 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector da1 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
+            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
+            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+            FloatVector e2 = FloatVector.broadcast(F, xd[d2 + b]);
+            FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS)).intoArray(acc, 2 * PASS);
+            FV.cast(SV.cast(a2).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e2, FloatVector.fromArray(F, acc, 2 * PASS + FL)).intoArray(acc, 2 * PASS + FL);
+        }
+    }
+
+    /** 2 tokens: see {@link #q4x4one}. */
+    private static void q4x2one(MemorySegment w, long va, int nb, short[] xq, float[] xd, short[] bias, int n, int t,
+                                float[] acc) {
+        Arrays.fill(acc, 0, 2 * PASS, 0f);
+        final int d0 = t * nb, d1 = d0 + nb;
+        for (int b = 0; b < nb; b++) {
+            final long ta = va + (long) b * Interleaved.Q4_TILE;
+            ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]), c0 = ShortVector.zero(S);
+            ShortVector a1 = ShortVector.broadcast(S, bias[d1 + b]), c1 = ShortVector.zero(S);
+            // y: column 32b + 2qd's activations, token after token (QuantizedActivations.shortColumns)
+            for (int qd = 0, y = 32 * b * n + t; qd < 8; qd++, y += 2 * n) {
+                ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, ta + 64 + 64L * qd, LE));
+                // lane r holds the nibbles of columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 (Interleaved)
+                final int y1 = y + 16 * n, y2 = y + n, y3 = y + 17 * n; // columns + 16, + 1, + 17
+                ShortVector n0 = v.and((short) 0xF);
+                ShortVector x00 = ShortVector.broadcast(S, xq[y]);
+                a0 = (n0.mul(x00)).add(a0);
+                ShortVector x10 = ShortVector.broadcast(S, xq[y + 1]);
+                a1 = (n0.mul(x10)).add(a1);
+                ShortVector n1 = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+                ShortVector x01 = ShortVector.broadcast(S, xq[y1]);
+                c0 = (n1.mul(x01)).add(c0);
+                ShortVector x11 = ShortVector.broadcast(S, xq[y1 + 1]);
+                c1 = (n1.mul(x11)).add(c1);
+                ShortVector n2 = v.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
+                ShortVector x02 = ShortVector.broadcast(S, xq[y2]);
+                a0 = (n2.mul(x02)).add(a0);
+                ShortVector x12 = ShortVector.broadcast(S, xq[y2 + 1]);
+                a1 = (n2.mul(x12)).add(a1);
+                ShortVector n3 = v.lanewise(VectorOperators.LSHR, 12);
+                ShortVector x03 = ShortVector.broadcast(S, xq[y3]);
+                c0 = (n3.mul(x03)).add(c0);
+                ShortVector x13 = ShortVector.broadcast(S, xq[y3 + 1]);
+                c1 = (n3.mul(x13)).add(c1);
+            }
+            // the chains' wrapped 16-bit sums add up to the exact block sum whatever the order: the same S, the same bits
+            a0 = SV.cast(c0).add(a0);
+            a1 = SV.cast(c1).add(a1);
+            // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
+            ShortVector ha = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE));
+            FloatVector da0 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector da1 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                    .and(0x8FFFFFFF).reinterpretAsFloats());
+            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
+            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+            FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
+            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
         }
     }
 
