@@ -3,8 +3,6 @@ package dev.jemma.core.testing;
 import jdk.jfr.consumer.RecordedMethod;
 import jdk.jfr.consumer.RecordingStream;
 
-import java.lang.management.CompilationMXBean;
-import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,7 +47,6 @@ public final class JitCompiles implements AutoCloseable {
      * it ends.
      */
     public List<Compile> stop() {
-        CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
         long deadline = System.nanoTime() + 60_000_000_000L;
         while (JitSettled.dcmd("compilerQueue").contains("dev.jemma.") && System.nanoTime() < deadline) {
             try {
@@ -59,19 +56,7 @@ public final class JitCompiles implements AutoCloseable {
                 break;
             }
         }
-        if (jit != null && jit.isCompilationTimeMonitoringSupported()) {
-            long before = -1, now = jit.getTotalCompilationTime();
-            while (now != before && System.nanoTime() < deadline) {
-                before = now;
-                try {
-                    Thread.sleep(500);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
-                }
-                now = jit.getTotalCompilationTime();
-            }
-        }
+        JitSettled.awaitNoCompileTime(deadline);
         stream.stop();
         List<Compile> out = new ArrayList<>();
         compiles.forEach((id, c) -> {

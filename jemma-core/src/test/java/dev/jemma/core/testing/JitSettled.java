@@ -89,6 +89,26 @@ public final class JitSettled {
         return false;
     }
 
+    /**
+     * Waits until the JIT's total compile time stops growing for half a second, or {@code deadline} ({@link System#nanoTime})
+     * passes; returns at once where the JVM does not measure compile time.
+     */
+    public static void awaitNoCompileTime(long deadline) {
+        java.lang.management.CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+        if (jit == null || !jit.isCompilationTimeMonitoringSupported()) return;
+        long before = -1, now = jit.getTotalCompilationTime();
+        while (now != before && System.nanoTime() < deadline) {
+            before = now;
+            try {
+                Thread.sleep(500);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            now = jit.getTotalCompilationTime();
+        }
+    }
+
     /** The text HotSpot's diagnostic command {@code operation} (e.g. {@code compilerCodelist}) answers, without arguments. */
     public static String dcmd(String operation) {
         try {

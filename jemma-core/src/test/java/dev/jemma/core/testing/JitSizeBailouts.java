@@ -3,8 +3,6 @@ package dev.jemma.core.testing;
 import jdk.jfr.consumer.RecordedMethod;
 import jdk.jfr.consumer.RecordingStream;
 
-import java.lang.management.CompilationMXBean;
-import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -44,20 +42,7 @@ public final class JitSizeBailouts implements AutoCloseable {
      * JFR has delivered its events.
      */
     public List<String> stop() {
-        CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
-        if (jit != null && jit.isCompilationTimeMonitoringSupported()) {
-            long deadline = System.nanoTime() + 30_000_000_000L, before = -1, now = jit.getTotalCompilationTime();
-            while (now != before && System.nanoTime() < deadline) {
-                before = now;
-                try {
-                    Thread.sleep(500);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
-                }
-                now = jit.getTotalCompilationTime();
-            }
-        }
+        JitSettled.awaitNoCompileTime(System.nanoTime() + 30_000_000_000L);
         stream.stop();
         List<String> out = new ArrayList<>();
         failures.forEach((id, message) -> {
