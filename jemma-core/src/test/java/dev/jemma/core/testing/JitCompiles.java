@@ -42,12 +42,17 @@ public final class JitCompiles implements AutoCloseable {
 
     /**
      * Every compile of a Jemma method so far, once the JIT has gone quiet (no Jemma method queued or being compiled, and
-     * no compile time added for half a second; at most 60 s) and JFR has delivered its events. The queue matters: one
+     * no compile time added for half a second; at most 60 s, or the budget given) and JFR has delivered its events. The queue matters: one
      * large kernel's C1 compile on a loaded machine can take longer than the half second, adding no compile time until
      * it ends.
      */
     public List<Compile> stop() {
-        long deadline = System.nanoTime() + 60_000_000_000L;
+        return stop(Duration.ofSeconds(60));
+    }
+
+    /** {@link #stop()} waiting at most {@code budget} for the JIT to go quiet. */
+    public List<Compile> stop(Duration budget) {
+        long deadline = System.nanoTime() + budget.toNanos();
         while (JitSettled.dcmd("compilerQueue").contains("dev.jemma.") && System.nanoTime() < deadline) {
             try {
                 Thread.sleep(50);
