@@ -249,6 +249,17 @@ final class OllamaApi {
                 + "send false or leave it out");
     }
 
+    /**
+     * Ollama's {@code template} replaces the model's prompt template with a Go template for this request; Jemma renders
+     * the model's own chat template only, so a template is refused rather than ignored ({@code raw: true} uses none).
+     */
+    static void refuseTemplate(JsonNode body) {
+        String t = Params.string(body, "template", null);
+        if (t == null || t.isEmpty()) return;
+        throw HttpError.badRequest("field 'template' is not supported (Jemma uses the model's own chat template); leave it out,"
+                + " or send \"raw\": true with the prompt already formatted");
+    }
+
     /** Fill-in-the-middle: Gemma writes only after its prompt (no "insert" capability, as Ollama says of such models). */
     static void refuseSuffix(JsonNode body) {
         JsonNode s = body.get("suffix");
@@ -442,6 +453,7 @@ final class OllamaApi {
         String prompt = chat ? null : Params.string(body, "prompt", "");
         String system = chat ? null : Params.string(body, "system", null);
         boolean raw = !chat && Params.bool(body, "raw", false);
+        if (!chat && !raw) refuseTemplate(body);
         int[] context = null;
         if (!chat && body.has("context") && !body.get("context").isNull()) {
             JsonNode c = body.get("context");

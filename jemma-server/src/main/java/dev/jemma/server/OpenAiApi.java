@@ -59,6 +59,7 @@ final class OpenAiApi {
         if (maxTokens != null && maxTokens < 1) throw HttpError.badRequest("field 'max_tokens' must be at least 1");
         List<String> stops = Params.stringList(body, "stop");
         if (stops.size() > 4) throw HttpError.badRequest("field 'stop': at most 4 sequences");
+        OpenAiUnsupported.refuse(body, chat);
         // Unset fields keep the model's recommended sampling (Gemma: temperature 1, top-k 64, top-p 0.95).
         ServedModel.Options opts = new ServedModel.Options(maxTokens, Params.number(body, "temperature", null, 0, 2),
                 null, Params.number(body, "top_p", null, 0, 1), null, null, null,

@@ -1,0 +1,77 @@
+package dev.jemma.server;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Request fields a new user's client sends that used to be accepted with a 200 and ignored: each is now honoured or
+ * refused with a 400 naming it, and its neutral value still passes.
+ */
+class UnsupportedFieldsTest {
+    @TempDir
+    static Path home;
+    static JemmaServer server;
+    static final String M = TestServers.MODEL;
+
+    @BeforeAll
+    static void start() {
+        server = TestServers.start(TestServers.config(), home);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (server != null) server.close();
+    }
+
+    static String chat(String extra) {
+        return "{\"model\":\"" + M + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],\"max_tokens\":4" + extra + "}";
+    }
+
+    static String completion(String extra) {
+        return "{\"model\":\"" + M + "\",\"prompt\":\"Once upon a time\",\"max_tokens\":4" + extra + "}";
+    }
+
+    static void refused(String path, String body, String field) {
+        TestServers.Reply r = TestServers.post(server, path, body);
+        assertThat(r.status()).as(body + " -> " + r.body()).isEqualTo(400);
+        var error = r.json().path("error");
+        // OpenAI: {"error": {"message": …}}; Ollama: {"error": "…"}
+        assertThat(error.isTextual() ? error.asText() : error.path("message").asText()).contains("'" + field + "'");
+    }
+
+    static void accepted(String path, String body) {
+        TestServers.Reply r = TestServers.post(server, path, body);
+        assertThat(r.status()).as(body + " -> " + r.body()).isEqualTo(200);
+    }
+
+    @Test
+    void openAiFieldsThatWouldChangeTheAnswerAreRefusedByName() {
+        refused("/v1/chat/completions", chat(",\"logit_bias\":{\"5\":10}"), "logit_bias");
+        refused("/v1/completions", completion(",\"logit_bias\":{\"5\":-100}"), "logit_bias");
+        refused("/v1/chat/completions", chat(",\"modalities\":[\"text\",\"audio\"]"), "modalities");
+        refused("/v1/chat/completions", chat(",\"audio\":{\"voice\":\"alloy\",\"format\":\"wav\"}"), "audio");
+        refused("/v1/chat/completions", chat(",\"web_search_options\":{}"), "web_search_options");
+        refused("/v1/completions", completion(",\"echo\":true"), "echo");
+        refused("/v1/completions", completion(",\"best_of\":3"), "best_of");
+    }
+
+    @Test
+    void neutralValuesOfThoseFieldsStillPass() {
+        accepted("/v1/chat/completions", chat(",\"logit_bias\":{},\"modalities\":[\"text\"],\"audio\":null,\"user\":\"u1\",\"store\":false"));
+        accepted("/v1/completions", completion(",\"logit_bias\":null,\"echo\":false,\"best_of\":1"));
+    }
+
+    @Test
+    void ollamaTemplateIsRefusedUnlessRaw() {
+        String gen = "{\"model\":\"" + M + "\",\"prompt\":\"Hello\",\"stream\":false,\"options\":{\"num_predict\":2}";
+        refused("/api/generate", gen + ",\"template\":\"{{ .Prompt }}\"}", "template");
+        accepted("/api/generate", gen + ",\"template\":\"\"}");
+        accepted("/api/generate", gen + ",\"raw\":true,\"template\":\"{{ .Prompt }}\"}");
+    }
+}
