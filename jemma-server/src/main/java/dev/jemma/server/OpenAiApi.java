@@ -60,9 +60,15 @@ final class OpenAiApi {
         List<String> stops = Params.stringList(body, "stop");
         if (stops.size() > 4) throw HttpError.badRequest("field 'stop': at most 4 sequences");
         OpenAiUnsupported.refuse(body, chat);
-        // Unset fields keep the model's recommended sampling (Gemma: temperature 1, top-k 64, top-p 0.95).
+        // Unset fields keep the model's recommended sampling (Gemma: temperature 1, top-k 64, top-p 0.95). top_k, min_p,
+        // repeat_penalty and repeat_last_n are llama-server's extensions, which its clients send here too.
+        Integer topK = Params.integer(body, "top_k", null);
+        if (topK != null && topK < 0) throw HttpError.badRequest("field 'top_k' must be >= 0");
+        Integer lastN = Params.integer(body, "repeat_last_n", null);
+        if (lastN != null && lastN < -1) throw HttpError.badRequest("field 'repeat_last_n' must be >= -1");
         ServedModel.Options opts = new ServedModel.Options(maxTokens, Params.number(body, "temperature", null, 0, 2),
-                null, Params.number(body, "top_p", null, 0, 1), null, null, null,
+                topK, Params.number(body, "top_p", null, 0, 1), Params.number(body, "min_p", null, 0, 1),
+                Params.number(body, "repeat_penalty", null, 0, 100), lastN,
                 Params.number(body, "presence_penalty", null, -2, 2), Params.number(body, "frequency_penalty", null, -2, 2),
                 Params.longValue(body, "seed", null), stops, null, null,
                 // llama-server's extension: keep generating past the end of turn (load tests, benchmarks)

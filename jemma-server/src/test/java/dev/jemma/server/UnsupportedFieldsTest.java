@@ -67,6 +67,25 @@ class UnsupportedFieldsTest {
         accepted("/v1/completions", completion(",\"logit_bias\":null,\"echo\":false,\"best_of\":1"));
     }
 
+    /** llama-server's sampling fields on /v1, as its clients send them: applied (top-k 1 and min-p 1 are greedy), checked. */
+    @Test
+    void openAiTakesLlamaServersTopKAndMinP() {
+        String greedy = TestServers.post(server, "/v1/chat/completions", chat(",\"max_tokens\":8,\"temperature\":0"))
+                .json().path("choices").get(0).path("message").path("content").asText();
+        for (String narrow : new String[]{"\"top_k\":1", "\"min_p\":1"}) {
+            for (int seed = 1; seed <= 3; seed++) {
+                TestServers.Reply r = TestServers.post(server, "/v1/chat/completions",
+                        chat(",\"max_tokens\":8,\"temperature\":1.5,\"top_p\":1," + narrow + ",\"seed\":" + seed));
+                assertThat(r.status()).as(r.body()).isEqualTo(200);
+                assertThat(r.json().path("choices").get(0).path("message").path("content").asText()).as(narrow + " seed " + seed).isEqualTo(greedy);
+            }
+        }
+        refused("/v1/chat/completions", chat(",\"top_k\":-1"), "top_k");
+        refused("/v1/completions", completion(",\"min_p\":\"high\""), "min_p");
+        refused("/v1/chat/completions", chat(",\"repeat_penalty\":true"), "repeat_penalty");
+        refused("/v1/chat/completions", chat(",\"repeat_last_n\":-2"), "repeat_last_n");
+    }
+
     @Test
     void ollamaTemplateIsRefusedUnlessRaw() {
         String gen = "{\"model\":\"" + M + "\",\"prompt\":\"Hello\",\"stream\":false,\"options\":{\"num_predict\":2}";
