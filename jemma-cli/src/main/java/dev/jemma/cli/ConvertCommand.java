@@ -42,6 +42,7 @@ final class ConvertCommand implements Callable<Integer> {
         if (args.size() == 2 && output != null) throw new JemmaException("give the output once: as the second argument or with -o, not both");
         Path out = args.size() == 2 ? args.get(1) : output;
         if (out == null) throw new JemmaException("no output file: give OUT.gguf as the second argument or with -o");
+        OutputFile.check(out, args.size() == 2 ? "OUT.gguf" : "-o");
         long t0 = System.nanoTime();
         if (mmproj != null) {
             if (type != null) {

@@ -48,6 +48,7 @@ final class QuantizeCommand implements Callable<Integer> {
     public Integer call() throws java.io.IOException {
         if (!Files.isRegularFile(in)) throw new JemmaException(in + ": no such file");
         if (Files.exists(out) && Files.isSameFile(in, out)) throw new JemmaException(out + ": output would overwrite the input");
+        OutputFile.check(out, "OUT.gguf");
         if (type.equalsIgnoreCase("COPY")) {
             if (matformer == null) throw new JemmaException("COPY: nothing to do without --matformer (use cp to copy a file)");
             long t0 = System.nanoTime();
