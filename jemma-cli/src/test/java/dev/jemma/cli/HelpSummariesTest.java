@@ -1,0 +1,27 @@
+package dev.jemma.cli;
+
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@code jemma --help} lists each command with the first line of its description only, so that line must be a whole
+ * sentence: three commands' summaries used to stop mid-sentence ("… split into", "… to GGUF,").
+ */
+class HelpSummariesTest {
+    @Test
+    void everyCommandsSummaryIsAWholeSentence() {
+        CommandLine root = new CommandLine(new Main());
+        assertThat(root.getSubcommands()).isNotEmpty();
+        root.getSubcommands().forEach((name, cmd) -> {
+            String[] description = cmd.getCommandSpec().usageMessage().description();
+            assertThat(description).as(name).isNotEmpty();
+            assertThat(description[0].strip()).as("summary of " + name).endsWith(".");
+        });
+        // and the root help shows them: the convert line ends its sentence
+        var help = CliTestSupport.run(null, "--help");
+        assertThat(help.exitCode()).isZero();
+        assertThat(help.out().replaceAll("\\s+", " ")).contains("merge a model GGUF and its mmproj into one. ");
+    }
+}
