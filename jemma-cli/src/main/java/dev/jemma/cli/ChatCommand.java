@@ -151,11 +151,15 @@ final class ChatCommand implements Callable<Integer> {
             public String read(String prompt) {
                 out.print(prompt);
                 out.flush();
+                String line;
                 try {
-                    return in.readLine();
+                    line = in.readLine();
                 } catch (IOException e) {
-                    return null;
+                    line = null;
                 }
+                // end of input: end the prompt's line, so what prints next (the shell's prompt) starts its own
+                if (line == null) out.println();
+                return line;
             }
 
             @Override

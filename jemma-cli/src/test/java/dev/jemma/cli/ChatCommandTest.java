@@ -41,6 +41,8 @@ class ChatCommandTest {
     void endOfInputLeavesCleanly() {
         var r = CliTestSupport.run("Hello\n", "chat", RunCommandTest.TINY, "-n", "2", "-t", "2");
         assertThat(r.exitCode()).as(r.err()).isZero();
+        // the last prompt's line is ended: the shell's prompt does not follow ">>> " on the same line
+        assertThat(r.out()).endsWith(">>> \n");
     }
 
     @Test
