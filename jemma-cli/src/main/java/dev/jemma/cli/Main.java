@@ -26,6 +26,8 @@ public final class Main implements Runnable {
     /** Runs the CLI and returns its exit code (tests call this). */
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
+        // every subcommand offers -V/--version (mixinStandardHelpOptions); without the root's provider it printed nothing
+        cl.getSubcommands().values().forEach(c -> c.getCommandSpec().versionProvider(new Version()));
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             if (ex instanceof JemmaException) {
                 cmd.getErr().println("jemma: " + ex.getMessage());

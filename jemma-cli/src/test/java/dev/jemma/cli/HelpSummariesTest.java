@@ -24,4 +24,18 @@ class HelpSummariesTest {
         assertThat(help.exitCode()).isZero();
         assertThat(help.out().replaceAll("\\s+", " ")).contains("merge a model GGUF and its mmproj into one. ");
     }
+
+    /** Each subcommand's help offers -V, --version: it prints the version, as jemma --version does. */
+    @Test
+    void everySubcommandsVersionFlagPrintsTheVersion() {
+        String version = CliTestSupport.run(null, "--version").out().strip();
+        assertThat(version).startsWith("jemma ");
+        new CommandLine(new Main()).getSubcommands().forEach((name, cmd) -> {
+            // picocli's help command and the launcher's hidden heap command have no --version
+            if (cmd.getCommandSpec().optionsMap().get("--version") == null) return;
+            var r = CliTestSupport.run(null, name, "--version");
+            assertThat(r.exitCode()).as(name).isZero();
+            assertThat(r.out().strip()).as(name + " --version").isEqualTo(version);
+        });
+    }
 }
