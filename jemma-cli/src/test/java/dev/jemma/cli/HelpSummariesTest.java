@@ -38,4 +38,14 @@ class HelpSummariesTest {
             assertThat(r.out().strip()).as(name + " --version").isEqualTo(version);
         });
     }
+
+    @Test
+    void anUnknownCommandIsNamedAsSuch() {
+        var r = CliTestSupport.run(null, "frobnicate", "x");
+        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.err().strip()).isEqualTo("jemma: unknown command 'frobnicate' (see 'jemma --help')");
+        var typo = CliTestSupport.run(null, "quantise", "a.gguf", "b.gguf", "Q4_0");
+        assertThat(typo.exitCode()).isEqualTo(2);
+        assertThat(typo.err().strip()).isEqualTo("jemma: unknown command 'quantise'; did you mean quantize? (see 'jemma --help')");
+    }
 }
