@@ -61,6 +61,7 @@ final class QuantizeCommand implements Callable<Integer> {
         if (matformer != null) {
             // slice first (same types), then quantize the slice; the intermediate file never outlives this command
             Path sliced = out.resolveSibling(out.getFileName() + ".matformer.tmp");
+            sliced.toFile().deleteOnExit(); // and not past a Ctrl-C either
             try {
                 dev.jemma.tools.quant.MatFormerExport.write(in, sliced, matformer);
                 QuantizeCommand next = new QuantizeCommand();
