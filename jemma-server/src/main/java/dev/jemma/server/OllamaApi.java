@@ -595,7 +595,13 @@ final class OllamaApi {
             throw HttpError.badRequest(e.getMessage());
         }
         if (!stream) {
-            new ModelPuller(server.store).pull(name, server.hub.get(), PullListener.NONE);
+            try {
+                new ModelPuller(server.store).pull(name, server.hub.get(), PullListener.NONE);
+            } catch (JemmaException e) {
+                // the request was fine (its name parsed above); the hub could not be reached or refused it: a client
+                // must not read a 400 here as "fix your request" (Ollama answers such a failure with a 500)
+                throw new HttpError(502, e.getMessage());
+            }
             ex.json(200, obj().put("status", "success"));
             return;
         }
