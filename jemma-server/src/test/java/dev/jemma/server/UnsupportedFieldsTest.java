@@ -61,6 +61,20 @@ class UnsupportedFieldsTest {
         refused("/v1/completions", completion(",\"best_of\":3"), "best_of");
     }
 
+    /** As /v1/embeddings (and OpenAI) do: a field the endpoint does not know is a 400 naming it, not ignored. */
+    @Test
+    void unknownFieldsAreRefusedByName() {
+        refused("/v1/chat/completions", chat(",\"frobnicate\":1"), "frobnicate");
+        refused("/v1/chat/completions", chat(",\"mirostat\":2"), "mirostat");
+        refused("/v1/completions", completion(",\"typical_p\":0.5"), "typical_p");
+        refused("/v1/completions", completion(",\"messages\":[]"), "messages");
+        TestServers.Reply r = TestServers.post(server, "/v1/chat/completions", chat(",\"chat_template_kwargs\":{}"));
+        assertThat(r.json().path("error").path("message").asText()).isEqualTo("field 'chat_template_kwargs' is not supported by /v1/chat/completions");
+        // fields that leave the answer as it is pass
+        accepted("/v1/chat/completions", chat(",\"metadata\":{\"k\":\"v\"},\"service_tier\":\"auto\",\"cache_prompt\":true,\"prediction\":null"));
+        accepted("/v1/completions", completion(",\"user\":\"u\",\"cache_prompt\":false,\"stream_options\":null"));
+    }
+
     @Test
     void neutralValuesOfThoseFieldsStillPass() {
         accepted("/v1/chat/completions", chat(",\"logit_bias\":{},\"modalities\":[\"text\"],\"audio\":null,\"user\":\"u1\",\"store\":false"));
