@@ -100,6 +100,13 @@ class UnsupportedFieldsTest {
         refused("/v1/chat/completions", chat(",\"repeat_last_n\":-2"), "repeat_last_n");
     }
 
+    /** repeat_last_n -1 (the whole context, Ollama's and llama.cpp's meaning) passed the server's check, then the engine refused it. */
+    @Test
+    void repeatLastNMinusOneIsTheWholeContext() {
+        accepted("/api/generate", "{\"model\":\"" + M + "\",\"prompt\":\"Hello\",\"stream\":false,\"options\":{\"num_predict\":2,\"repeat_last_n\":-1,\"repeat_penalty\":1.3}}");
+        accepted("/v1/chat/completions", chat(",\"repeat_last_n\":-1,\"repeat_penalty\":1.3"));
+    }
+
     @Test
     void ollamaTemplateIsRefusedUnlessRaw() {
         String gen = "{\"model\":\"" + M + "\",\"prompt\":\"Hello\",\"stream\":false,\"options\":{\"num_predict\":2}";
