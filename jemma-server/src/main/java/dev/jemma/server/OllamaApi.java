@@ -163,6 +163,11 @@ final class OllamaApi {
     /** The {@code options} Jemma applies per request. */
     private static final java.util.Set<String> OPTIONS = java.util.Set.of("num_predict", "temperature", "top_k", "top_p", "min_p",
             "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty", "seed", "stop", "num_ctx", "ignore_eos");
+    /** Whether {@code name} is one of the per-request {@code options} (a client may put one beside them by mistake). */
+    static boolean isOption(String name) {
+        return OPTIONS.contains(name) || LOAD_TIME.containsKey(name);
+    }
+
     /** Ollama's options that set up the runner when a model loads; Jemma sets those once, on jemma serve's command line. */
     private static final java.util.Map<String, String> LOAD_TIME = java.util.Map.of("num_thread", "-t", "num_batch", "--batch-chunk",
             "num_gpu", "none (Jemma runs on the CPU)", "main_gpu", "none (Jemma runs on the CPU)", "low_vram", "none (Jemma runs on the CPU)",
@@ -438,6 +443,7 @@ final class OllamaApi {
 
     private void generate(Exchange ex, boolean chat) {
         ObjectNode body = ex.jsonBody();
+        OllamaFields.refuseUnknown(body, chat);
         String model = modelName(body);
         boolean stream = Params.bool(body, "stream", true);
         Duration keepAlive = Params.keepAlive(body);

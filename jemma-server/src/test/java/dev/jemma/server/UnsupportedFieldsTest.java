@@ -107,6 +107,23 @@ class UnsupportedFieldsTest {
         accepted("/v1/chat/completions", chat(",\"repeat_last_n\":-1,\"repeat_penalty\":1.3"));
     }
 
+    /** /api/generate and /api/chat know their fields as /api/embed does; a sampling option beside options gets a hint. */
+    @Test
+    void ollamaUnknownTopLevelFieldsAreRefusedByName() {
+        String gen = "{\"model\":\"" + M + "\",\"prompt\":\"Hello\",\"stream\":false";
+        String chat = "{\"model\":\"" + M + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"stream\":false";
+        TestServers.Reply r = TestServers.post(server, "/api/generate", gen + ",\"num_predict\":2}");
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(r.json().path("error").asText())
+                .isEqualTo("field 'num_predict' is not supported by /api/generate (a sampling option: put it inside \"options\")");
+        refused("/api/chat", chat + ",\"frobnicate\":true}", "frobnicate");
+        refused("/api/generate", gen + ",\"messages\":[]}", "messages");
+        refused("/api/chat", chat + ",\"truncate\":false}", "truncate");
+        refused("/api/chat", chat + ",\"shift\":true}", "shift");
+        accepted("/api/chat", chat + ",\"truncate\":true,\"shift\":false,\"options\":{\"num_predict\":2}}");
+        accepted("/api/generate", gen + ",\"system\":\"Be brief.\",\"keep_alive\":\"5m\",\"options\":{\"num_predict\":2}}");
+    }
+
     @Test
     void ollamaTemplateIsRefusedUnlessRaw() {
         String gen = "{\"model\":\"" + M + "\",\"prompt\":\"Hello\",\"stream\":false,\"options\":{\"num_predict\":2}";
