@@ -46,6 +46,7 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws java.io.IOException {
+        threads = Threads.resolve(threads, 1);
         if (!Files.isRegularFile(in)) throw new JemmaException(in + ": no such file");
         if (Files.exists(out) && Files.isSameFile(in, out)) throw new JemmaException(out + ": output would overwrite the input");
         OutputFile.check(out, "OUT.gguf");
