@@ -51,7 +51,11 @@ final class OpenAiApi {
         ObjectNode body = ex.jsonBody();
         String model = Params.requiredString(body, "model");
         boolean stream = Params.bool(body, "stream", false);
-        boolean includeUsage = body.path("stream_options").isObject() && Params.bool(body.get("stream_options"), "include_usage", false);
+        JsonNode streamOptions = body.get("stream_options");
+        if (streamOptions != null && !streamOptions.isNull() && !streamOptions.isObject()) {
+            throw HttpError.badRequest("field 'stream_options' must be an object such as {\"include_usage\": true}");
+        }
+        boolean includeUsage = streamOptions != null && streamOptions.isObject() && Params.bool(streamOptions, "include_usage", false);
         Integer n = Params.integer(body, "n", 1);
         if (n != 1) throw HttpError.badRequest("field 'n': only 1 choice is supported");
         Integer maxTokens = Params.integer(body, "max_completion_tokens", null);

@@ -75,6 +75,17 @@ class UnsupportedFieldsTest {
         accepted("/v1/completions", completion(",\"user\":\"u\",\"cache_prompt\":false,\"stream_options\":null"));
     }
 
+    /** A known field of the wrong type is refused even where it would not be used (it was ignored with a 200). */
+    @Test
+    void wrongTypesOfOptionalFieldsAreRefused() {
+        refused("/v1/chat/completions", chat(",\"stream_options\":true"), "stream_options");
+        refused("/v1/completions", completion(",\"stream_options\":\"include_usage\""), "stream_options");
+        refused("/v1/chat/completions", chat(",\"parallel_tool_calls\":\"yes\""), "parallel_tool_calls");
+        refused("/api/chat", "{\"model\":\"" + M + "\",\"stream\":false,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"parallel_tool_calls\":1}",
+                "parallel_tool_calls");
+        accepted("/v1/chat/completions", chat(",\"stream_options\":{\"include_usage\":true},\"parallel_tool_calls\":false"));
+    }
+
     @Test
     void neutralValuesOfThoseFieldsStillPass() {
         accepted("/v1/chat/completions", chat(",\"logit_bias\":{},\"modalities\":[\"text\"],\"audio\":null,\"user\":\"u1\",\"store\":false"));
