@@ -37,10 +37,10 @@ final class OllamaFields {
             throw HttpError.badRequest("field '" + Printable.of(f) + "' is not supported by " + endpoint + hint);
         }
         // Ollama's defaults are what Jemma does: a long chat loses its oldest turns, a full context ends the answer
-        if (body.path("truncate").isBoolean() && !body.get("truncate").asBoolean()) {
+        if (!Params.bool(body, "truncate", true)) {
             throw HttpError.badRequest("field 'truncate': false is not supported (a conversation longer than the context loses its oldest turns); leave it out");
         }
-        if (body.path("shift").isBoolean() && body.get("shift").asBoolean()) {
+        if (Params.bool(body, "shift", false)) {
             throw HttpError.badRequest("field 'shift': true is not supported (an answer ends when the context is full, done_reason \"length\"); leave it out");
         }
     }

@@ -131,6 +131,8 @@ class UnsupportedFieldsTest {
         refused("/api/generate", gen + ",\"messages\":[]}", "messages");
         refused("/api/chat", chat + ",\"truncate\":false}", "truncate");
         refused("/api/chat", chat + ",\"shift\":true}", "shift");
+        refused("/api/generate", gen + ",\"truncate\":\"no\"}", "truncate");
+        refused("/api/generate", gen + ",\"shift\":0}", "shift");
         accepted("/api/chat", chat + ",\"truncate\":true,\"shift\":false,\"options\":{\"num_predict\":2}}");
         accepted("/api/generate", gen + ",\"system\":\"Be brief.\",\"keep_alive\":\"5m\",\"options\":{\"num_predict\":2}}");
     }
