@@ -461,6 +461,8 @@ public final class JemmaServer implements AutoCloseable {
             if (ex.arrival != null) ex.arrival.close();
             metrics.onRequest(Request.getPathInContext(ex.request), ex.committed() ? ex.response.getStatus() : status);
             if (!ex.committed()) {
+                // busy: say when to try again, as /health does while loading (OpenAI's and Ollama's clients honour it)
+                if (status == 503) ex.response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
                 ex.error(status, message);
                 if (ex.finish()) callback.succeeded();
                 else callback.failed(new IOException("client disconnected"));
