@@ -151,11 +151,15 @@ final class ChatCommand implements Callable<Integer> {
             public String read(String prompt) {
                 out.print(prompt);
                 out.flush();
+                String line;
                 try {
-                    return in.readLine();
+                    line = in.readLine();
                 } catch (IOException e) {
-                    return null;
+                    line = null;
                 }
+                // end of input: end the prompt's line, so what prints next (the shell's prompt) starts its own
+                if (line == null) out.println();
+                return line;
             }
 
             @Override
@@ -351,6 +355,11 @@ final class ChatCommand implements Callable<Integer> {
         }
 
         /** Handles {@code /set …}; returns the session to use from now on (a new one when the system prompt changes). */
+        /** The names /set takes a value for (the switch below applies them). */
+        private static final java.util.Set<String> PARAMETERS = java.util.Set.of("temperature", "temp", "top_k", "top-k", "top_p",
+                "top-p", "min_p", "min-p", "seed", "num_predict", "n_predict", "max_tokens", "repeat_penalty", "repeat_last_n",
+                "presence_penalty", "frequency_penalty", "stop");
+
         private Session set(PrintWriter out, String args, Engine engine, Session session) {
             String[] w = args.strip().split("\\s+", 2);
             String what = w[0].toLowerCase(Locale.ROOT);
@@ -380,8 +389,21 @@ final class ChatCommand implements Callable<Integer> {
                     out.println("Usage: /set parameter NAME VALUE (see /?)");
                     return session;
                 }
+                // Ollama's thinking switches: Gemma 3 never thinks before it answers
+                case "nothink" -> {
+                    out.println("Set 'nothink' mode (this model never thinks before it answers).");
+                    return session;
+                }
+                case "think" -> {
+                    out.println("This model has no thinking mode (Gemma 3 does not think before it answers).");
+                    return session;
+                }
                 default -> {
                 }
+            }
+            if (!PARAMETERS.contains(what)) {
+                out.println("Unknown parameter '" + what + "'. Type /? for help");
+                return session;
             }
             if (value.isEmpty()) {
                 out.println("Usage: /set parameter " + what + " VALUE");

@@ -20,8 +20,8 @@ import java.util.concurrent.Callable;
  * (Gemma 3: Ollama's single-file layout; Gemma 3n: Jemma's, see {@link MmprojMerge}).
  */
 @Command(name = "convert", mixinStandardHelpOptions = true,
-        description = {"Convert a Hugging Face Gemma 3 checkpoint (config.json, safetensors, tokenizer.json) to GGUF,",
-                "or merge a model GGUF and its mmproj into one GGUF (MODEL.gguf --mmproj MMPROJ.gguf -o ONE.gguf)."})
+        description = {"Convert a Hugging Face Gemma 3 checkpoint to GGUF, or merge a model GGUF and its mmproj into one.",
+                "HF_DIR holds config.json, *.safetensors and tokenizer.json; a merge: MODEL.gguf --mmproj MMPROJ.gguf -o ONE.gguf."})
 final class ConvertCommand implements Callable<Integer> {
     @Parameters(arity = "1..2", paramLabel = "IN [OUT.gguf]",
             description = "HF_DIR (directory with config.json, *.safetensors and tokenizer.json) and OUT.gguf; or MODEL.gguf with --mmproj")
@@ -42,6 +42,7 @@ final class ConvertCommand implements Callable<Integer> {
         if (args.size() == 2 && output != null) throw new JemmaException("give the output once: as the second argument or with -o, not both");
         Path out = args.size() == 2 ? args.get(1) : output;
         if (out == null) throw new JemmaException("no output file: give OUT.gguf as the second argument or with -o");
+        OutputFile.check(out, args.size() == 2 ? "OUT.gguf" : "-o");
         long t0 = System.nanoTime();
         if (mmproj != null) {
             if (type != null) {

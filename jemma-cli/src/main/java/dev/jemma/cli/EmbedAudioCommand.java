@@ -21,8 +21,8 @@ import java.util.concurrent.Callable;
  * soft tokens before padding (HF embed_audio of the audio tower), or with {@code --tower} the conformer's output.
  */
 @Command(name = "embed-audio", mixinStandardHelpOptions = true,
-        description = {"Write a WAV clip's Gemma 3n audio embeddings (little-endian f32): [tokens x text width], one token per 160 ms;",
-                "with --tower the audio encoder's output [tokens x audio width]; with --pad N the soft-token run of N rows as HF pads it."})
+        description = {"Write a WAV clip's Gemma 3n audio embeddings (little-endian f32, [tokens x text width], one token per 160 ms).",
+                "With --tower the audio encoder's output [tokens x audio width]; with --pad N the soft-token run of N rows as HF pads it."})
 final class EmbedAudioCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL", description = "Gemma 3n GGUF file or model name")
     String model;

@@ -77,6 +77,7 @@ final class EmbedCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        threads = Threads.resolve(threads, 1);
         String fmt = format.toLowerCase(Locale.ROOT);
         if (!fmt.equals("json") && !fmt.equals("tsv")) throw new JemmaException("--format: '" + format + "' is not json or tsv");
         if (out != null && Files.isDirectory(out)) throw new JemmaException(out + ": is a directory; -o names the output file");

@@ -45,6 +45,7 @@ final class EmbedImageCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        threads = Threads.resolve(threads, 1);
         if (Files.isDirectory(out)) throw new JemmaException(out + ": is a directory; -o names the output file");
         Path path = ModelPaths.resolve(model);
         ModelLoader.Options o = new ModelLoader.Options(exact, threads, 64);

@@ -67,7 +67,7 @@ final class GenerateCommand implements Callable<Integer> {
             if (embedding || z == Gemma3Size.S270M || z == Gemma3Size.S1B) {
                 throw new JemmaException("--mmproj: --size " + size + " is a text-only model; the vision sizes are 4b, 12b, 27b (SigLIP) and e2b, e4b (MobileNet-V5 and audio)");
             }
-            if (Files.isDirectory(out)) throw new JemmaException(out + ": is a directory");
+            OutputFile.check(out, "-o");
             long t0 = System.nanoTime();
             if (z != null) {
                 List<Gemma3Generator.TensorPlan> tensors = Gemma3MmprojGenerator.generate(Gemma3MmprojGenerator.GEMMA3_SIGLIP, z.dim,
@@ -88,7 +88,7 @@ final class GenerateCommand implements Callable<Integer> {
             }
         }
         Path v = vocab != null ? vocab : defaultVocab();
-        if (Files.isDirectory(out)) throw new JemmaException(out + ": is a directory");
+        OutputFile.check(out, "-o");
         long t0 = System.nanoTime();
         List<Gemma3Generator.TensorPlan> tensors;
         try (GgufFile vf = GgufFile.open(v)) {

@@ -33,7 +33,7 @@ final class GenerationFlags {
     @Option(names = "--repeat-penalty", paramLabel = "R", description = "repetition penalty; 1 = off (default 1)")
     Float repeatPenalty;
 
-    @Option(names = "--repeat-last-n", paramLabel = "N", description = "tokens the penalties look back at (default 64)")
+    @Option(names = "--repeat-last-n", paramLabel = "N", description = "tokens the penalties look back at (default 64; -1 = the whole context)")
     Integer repeatLastN;
 
     @Option(names = "--presence-penalty", paramLabel = "P", description = "presence penalty (default 0)")

@@ -99,6 +99,7 @@ final class LogitsCommand implements Callable<Integer> {
             KvCache cache = m.newCache(Math.max(ids.length, 1));
             int vocab = m.config().vocabSize();
             Path tmp = out.toAbsolutePath().resolveSibling(out.getFileName() + ".tmp");
+            tmp.toFile().deleteOnExit(); // Ctrl-C before the move: no OUT.tmp left behind
             try (OutputStream os = Files.newOutputStream(tmp)) {
                 ByteBuffer buf = ByteBuffer.allocate(vocab * 4 * Math.min(ids.length, m.maxBatch())).order(ByteOrder.LITTLE_ENDIAN);
                 for (int i = 0; i < ids.length; i += m.maxBatch()) {

@@ -26,6 +26,8 @@ public final class Main implements Runnable {
     /** Runs the CLI and returns its exit code (tests call this). */
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
+        // every subcommand offers -V/--version (mixinStandardHelpOptions); without the root's provider it printed nothing
+        cl.getSubcommands().values().forEach(c -> c.getCommandSpec().versionProvider(new Version()));
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             if (ex instanceof JemmaException) {
                 cmd.getErr().println("jemma: " + ex.getMessage());
@@ -44,6 +46,11 @@ public final class Main implements Runnable {
         // bad flags: one line naming the problem and where help is, not the whole usage text
         cl.setParameterExceptionHandler((ex, a) -> {
             CommandLine c = ex.getCommandLine();
+            String unknown = unknownCommand(ex, cl);
+            if (unknown != null) {
+                c.getErr().println("jemma: " + unknown);
+                return 2;
+            }
             c.getErr().println("jemma: " + ex.getMessage() + " (see '" + c.getCommandSpec().qualifiedName() + " --help')");
             return 2;
         });
@@ -53,6 +60,35 @@ public final class Main implements Runnable {
             System.err.println("jemma: out of memory (" + e.getMessage() + "); try a smaller context with -c, or a larger heap with JEMMA_JAVA_OPTS=-Xmx…");
             return 1;
         }
+    }
+
+    /**
+     * "unknown command 'X'" (with picocli's closest names) for a first argument that names no command, instead of
+     * picocli's "Unmatched argument at index 0"; null for any other error.
+     */
+    static String unknownCommand(CommandLine.ParameterException ex, CommandLine root) {
+        if (!(ex instanceof CommandLine.UnmatchedArgumentException u) || ex.getCommandLine() != root) return null;
+        java.util.List<String> args = u.getUnmatched();
+        if (args.isEmpty() || args.getFirst().startsWith("-")) return null;
+        // picocli suggests names sharing a few letters (frobnicate: generate, chat, loadtest); keep the real typos
+        java.util.List<String> near = u.getSuggestions().stream().filter(n -> editDistance(n, args.getFirst()) <= 2).toList();
+        return "unknown command '" + dev.jemma.core.Printable.of(args.getFirst()) + "'"
+                + (near.isEmpty() ? "" : "; did you mean " + String.join(" or ", near) + "?") + " (see 'jemma --help')";
+    }
+
+    static int editDistance(String a, String b) {
+        int[] prev = new int[b.length() + 1], cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) prev[j] = j;
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                cur[j] = Math.min(Math.min(cur[j - 1], prev[j]) + 1, prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
     }
 
     /** "PATH: problem" for a failed file operation; a temp file's name is replaced by the file the user named. */

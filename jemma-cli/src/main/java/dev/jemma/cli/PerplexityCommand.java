@@ -53,6 +53,7 @@ final class PerplexityCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         if (kl && klBase == null) throw new JemmaException("--kl-divergence needs --kl-divergence-base F");
+        if (!kl && klBase != null) OutputFile.check(klBase, "--kl-divergence-base");
         if (!kl && file == null) throw new JemmaException("-f TEXT is required (the text to score)");
         if (batch < 1) throw new JemmaException("-b: batch size must be positive, got " + batch);
         Path path = ModelPaths.resolve(model);

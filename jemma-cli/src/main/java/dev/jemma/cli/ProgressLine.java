@@ -14,11 +14,18 @@ final class ProgressLine {
     private long lastPlain;
     private boolean drawn;
 
+    /** Ctrl-C mid-job ends the JVM: end the drawn line first, or the shell's prompt follows the bar on its line. */
+    private final Thread endLineOnExit = new Thread(this::finish, "jemma-progress-line");
+    private boolean hooked;
+
     ProgressLine(PrintStream out, String label) {
+        this(out, label, System.console() != null && System.console().isTerminal());
+    }
+
+    ProgressLine(PrintStream out, String label, boolean tty) {
         this.out = out;
         this.label = label;
-        var c = System.console();
-        this.tty = c != null && c.isTerminal();
+        this.tty = tty;
     }
 
     /** Shows {@code done} of {@code total} with a short note (e.g. the current tensor or the running estimate). */
@@ -30,6 +37,10 @@ final class ProgressLine {
         String text = String.format("%s %3d%% [%s%s] %.1fs%s %s", label, (int) (frac * 100), "#".repeat(full),
                 " ".repeat(width - full), secs, eta, note == null ? "" : note);
         if (tty) {
+            if (!hooked) {
+                Runtime.getRuntime().addShutdownHook(endLineOnExit);
+                hooked = true;
+            }
             out.print("\r" + text + "\u001b[K");
             out.flush();
             drawn = true;
@@ -44,6 +55,15 @@ final class ProgressLine {
 
     synchronized void finish() {
         if (drawn) out.println();
+        out.flush();
         drawn = false;
+        if (hooked) {
+            hooked = false;
+            try {
+                Runtime.getRuntime().removeShutdownHook(endLineOnExit);
+            } catch (IllegalStateException exiting) {
+                // called from the hook itself, as the JVM exits
+            }
+        }
     }
 }

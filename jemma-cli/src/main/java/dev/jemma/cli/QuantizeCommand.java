@@ -46,8 +46,10 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws java.io.IOException {
+        threads = Threads.resolve(threads, 1);
         if (!Files.isRegularFile(in)) throw new JemmaException(in + ": no such file");
         if (Files.exists(out) && Files.isSameFile(in, out)) throw new JemmaException(out + ": output would overwrite the input");
+        OutputFile.check(out, "OUT.gguf");
         if (type.equalsIgnoreCase("COPY")) {
             if (matformer == null) throw new JemmaException("COPY: nothing to do without --matformer (use cp to copy a file)");
             long t0 = System.nanoTime();
@@ -60,6 +62,7 @@ final class QuantizeCommand implements Callable<Integer> {
         if (matformer != null) {
             // slice first (same types), then quantize the slice; the intermediate file never outlives this command
             Path sliced = out.resolveSibling(out.getFileName() + ".matformer.tmp");
+            sliced.toFile().deleteOnExit(); // and not past a Ctrl-C either
             try {
                 dev.jemma.tools.quant.MatFormerExport.write(in, sliced, matformer);
                 QuantizeCommand next = new QuantizeCommand();

@@ -27,8 +27,8 @@ import java.util.concurrent.Callable;
  * transcribed on its own and printed with its time range.
  */
 @Command(name = "transcribe", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Transcribe (or translate) a WAV clip with Gemma 3n and its mmproj; clips over 30 s are split into",
-                "30 s pieces, each printed with its time range."})
+        description = {"Transcribe (or translate) a WAV clip with Gemma 3n and its mmproj.",
+                "Clips over 30 s are split into 30 s pieces, each printed with its time range."})
 final class TranscribeCommand implements Callable<Integer> {
     /** Gemma 3n hears this much at once (HF's feature extractor stops at 30 s). */
     static final double PIECE_SECONDS = AudioClip.MAX_CLIP_SECONDS;

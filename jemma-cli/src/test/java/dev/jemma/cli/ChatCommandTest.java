@@ -37,10 +37,24 @@ class ChatCommandTest {
         assertThat(out.split(">>> ", -1).length).isGreaterThanOrEqualTo(12);
     }
 
+    /** Ollama's habits: a switch without a value is named as unknown, not asked for a value; think/nothink answered. */
+    @Test
+    void unknownSettingsAreNamedAndThinkingSwitchesAnswered() {
+        var r = CliTestSupport.run("/set format\n/set parameter num_ctx\n/set nothink\n/set think\n/set top_k\n/bye\n",
+                "chat", RunCommandTest.TINY, "-n", "2", "-t", "1");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("Unknown parameter 'format'").contains("Unknown parameter 'num_ctx'")
+                .doesNotContain("/set parameter format VALUE").doesNotContain("/set parameter nothink VALUE")
+                .contains("Set 'nothink' mode").contains("This model has no thinking mode")
+                .contains("Usage: /set parameter top_k VALUE");
+    }
+
     @Test
     void endOfInputLeavesCleanly() {
         var r = CliTestSupport.run("Hello\n", "chat", RunCommandTest.TINY, "-n", "2", "-t", "2");
         assertThat(r.exitCode()).as(r.err()).isZero();
+        // the last prompt's line is ended: the shell's prompt does not follow ">>> " on the same line
+        assertThat(r.out()).endsWith(">>> \n");
     }
 
     @Test

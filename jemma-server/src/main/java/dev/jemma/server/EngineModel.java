@@ -361,14 +361,16 @@ final class EngineModel implements ServedModel {
     /**
      * Renders a conversation, dropping its oldest exchanges (the system message stays) until it fits the context
      * with room for an answer ({@link ConversationFitter}: linear in the conversation, and it stops when the client
-     * has gone); a last message that alone does not fit is a 413.
+     * has gone); a last message that alone does not fit is a 413, a conversation the chat template refuses (roles
+     * that do not alternate, …) a 400.
      */
     private String fit(List<ChatMessage> msgs, int ctx, java.util.function.BooleanSupplier gone) {
         int reserve = Math.min(ctx / 4, 256);
         try {
             return ConversationFitter.fit(msgs, ctx, reserve, engine.promptCodec(), gone).rendered();
         } catch (JemmaException e) {
-            throw new HttpError(413, e.getMessage());
+            String m = e.getMessage();
+            throw new HttpError(m != null && m.contains("context holds") ? 413 : 400, m);
         }
     }
 

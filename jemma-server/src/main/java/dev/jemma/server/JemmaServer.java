@@ -186,6 +186,14 @@ public final class JemmaServer implements AutoCloseable {
     /** The -m models still loading at start-up: /health answers 503 until none is. */
     private final Readiness readiness;
 
+    private static boolean sameFile(Path a, Path b) {
+        try {
+            return Files.isSameFile(a, b);
+        } catch (java.io.IOException e) {
+            return a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize());
+        }
+    }
+
     private JemmaServer(Config config, ModelStore store, Function<ModelManager.Entry, ServedModel> loader,
                         Supplier<HubClient> hub) {
         this.config = config;
@@ -195,7 +203,14 @@ public final class JemmaServer implements AutoCloseable {
         for (String m : config.models()) {
             Path p = Path.of(m);
             if (Files.isRegularFile(p)) {
-                explicit.put(ModelManager.stemOf(p), p);
+                String name = ModelManager.stemOf(p);
+                Path taken = explicit.get(name);
+                // two files with one name: the second would have hidden the first, which no request could reach
+                if (taken != null && !sameFile(taken, p)) {
+                    throw new JemmaException(m + ": its name '" + name + "' is already served from " + taken
+                            + " (-m serves a file under its name without .gguf; rename one of them)");
+                }
+                explicit.put(name, p);
             } else if (Files.isDirectory(p)) {
                 throw new JemmaException(m + ": is a directory, not a GGUF file");
             } else if (m.toLowerCase(java.util.Locale.ROOT).endsWith(".gguf") || !ModelRef.isValid(m)) {
@@ -446,6 +461,8 @@ public final class JemmaServer implements AutoCloseable {
             if (ex.arrival != null) ex.arrival.close();
             metrics.onRequest(Request.getPathInContext(ex.request), ex.committed() ? ex.response.getStatus() : status);
             if (!ex.committed()) {
+                // busy: say when to try again, as /health does while loading (OpenAI's and Ollama's clients honour it)
+                if (status == 503) ex.response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
                 ex.error(status, message);
                 if (ex.finish()) callback.succeeded();
                 else callback.failed(new IOException("client disconnected"));

@@ -163,6 +163,11 @@ final class OllamaApi {
     /** The {@code options} Jemma applies per request. */
     private static final java.util.Set<String> OPTIONS = java.util.Set.of("num_predict", "temperature", "top_k", "top_p", "min_p",
             "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty", "seed", "stop", "num_ctx", "ignore_eos");
+    /** Whether {@code name} is one of the per-request {@code options} (a client may put one beside them by mistake). */
+    static boolean isOption(String name) {
+        return OPTIONS.contains(name) || LOAD_TIME.containsKey(name);
+    }
+
     /** Ollama's options that set up the runner when a model loads; Jemma sets those once, on jemma serve's command line. */
     private static final java.util.Map<String, String> LOAD_TIME = java.util.Map.of("num_thread", "-t", "num_batch", "--batch-chunk",
             "num_gpu", "none (Jemma runs on the CPU)", "main_gpu", "none (Jemma runs on the CPU)", "low_vram", "none (Jemma runs on the CPU)",
@@ -247,6 +252,17 @@ final class OllamaApi {
         if (t == null || t.isNull() || (t.isBoolean() && !t.asBoolean())) return;
         throw HttpError.badRequest("field 'think': this model has no thinking mode (Gemma 3 does not think before it answers); "
                 + "send false or leave it out");
+    }
+
+    /**
+     * Ollama's {@code template} replaces the model's prompt template with a Go template for this request; Jemma renders
+     * the model's own chat template only, so a template is refused rather than ignored ({@code raw: true} uses none).
+     */
+    static void refuseTemplate(JsonNode body) {
+        String t = Params.string(body, "template", null);
+        if (t == null || t.isEmpty()) return;
+        throw HttpError.badRequest("field 'template' is not supported (Jemma uses the model's own chat template); leave it out,"
+                + " or send \"raw\": true with the prompt already formatted");
     }
 
     /** Fill-in-the-middle: Gemma writes only after its prompt (no "insert" capability, as Ollama says of such models). */
@@ -427,6 +443,7 @@ final class OllamaApi {
 
     private void generate(Exchange ex, boolean chat) {
         ObjectNode body = ex.jsonBody();
+        OllamaFields.refuseUnknown(body, chat);
         String model = modelName(body);
         boolean stream = Params.bool(body, "stream", true);
         Duration keepAlive = Params.keepAlive(body);
@@ -442,6 +459,7 @@ final class OllamaApi {
         String prompt = chat ? null : Params.string(body, "prompt", "");
         String system = chat ? null : Params.string(body, "system", null);
         boolean raw = !chat && Params.bool(body, "raw", false);
+        if (!chat && !raw) refuseTemplate(body);
         int[] context = null;
         if (!chat && body.has("context") && !body.get("context").isNull()) {
             JsonNode c = body.get("context");
@@ -583,7 +601,13 @@ final class OllamaApi {
             throw HttpError.badRequest(e.getMessage());
         }
         if (!stream) {
-            new ModelPuller(server.store).pull(name, server.hub.get(), PullListener.NONE);
+            try {
+                new ModelPuller(server.store).pull(name, server.hub.get(), PullListener.NONE);
+            } catch (JemmaException e) {
+                // the request was fine (its name parsed above); the hub could not be reached or refused it: a client
+                // must not read a 400 here as "fix your request" (Ollama answers such a failure with a 500)
+                throw new HttpError(502, e.getMessage());
+            }
             ex.json(200, obj().put("status", "success"));
             return;
         }

@@ -51,7 +51,11 @@ final class OpenAiApi {
         ObjectNode body = ex.jsonBody();
         String model = Params.requiredString(body, "model");
         boolean stream = Params.bool(body, "stream", false);
-        boolean includeUsage = body.path("stream_options").isObject() && Params.bool(body.get("stream_options"), "include_usage", false);
+        JsonNode streamOptions = body.get("stream_options");
+        if (streamOptions != null && !streamOptions.isNull() && !streamOptions.isObject()) {
+            throw HttpError.badRequest("field 'stream_options' must be an object such as {\"include_usage\": true}");
+        }
+        boolean includeUsage = streamOptions != null && streamOptions.isObject() && Params.bool(streamOptions, "include_usage", false);
         Integer n = Params.integer(body, "n", 1);
         if (n != 1) throw HttpError.badRequest("field 'n': only 1 choice is supported");
         Integer maxTokens = Params.integer(body, "max_completion_tokens", null);
@@ -59,9 +63,16 @@ final class OpenAiApi {
         if (maxTokens != null && maxTokens < 1) throw HttpError.badRequest("field 'max_tokens' must be at least 1");
         List<String> stops = Params.stringList(body, "stop");
         if (stops.size() > 4) throw HttpError.badRequest("field 'stop': at most 4 sequences");
-        // Unset fields keep the model's recommended sampling (Gemma: temperature 1, top-k 64, top-p 0.95).
+        OpenAiUnsupported.refuse(body, chat);
+        // Unset fields keep the model's recommended sampling (Gemma: temperature 1, top-k 64, top-p 0.95). top_k, min_p,
+        // repeat_penalty and repeat_last_n are llama-server's extensions, which its clients send here too.
+        Integer topK = Params.integer(body, "top_k", null);
+        if (topK != null && topK < 0) throw HttpError.badRequest("field 'top_k' must be >= 0");
+        Integer lastN = Params.integer(body, "repeat_last_n", null);
+        if (lastN != null && lastN < -1) throw HttpError.badRequest("field 'repeat_last_n' must be >= -1");
         ServedModel.Options opts = new ServedModel.Options(maxTokens, Params.number(body, "temperature", null, 0, 2),
-                null, Params.number(body, "top_p", null, 0, 1), null, null, null,
+                topK, Params.number(body, "top_p", null, 0, 1), Params.number(body, "min_p", null, 0, 1),
+                Params.number(body, "repeat_penalty", null, 0, 100), lastN,
                 Params.number(body, "presence_penalty", null, -2, 2), Params.number(body, "frequency_penalty", null, -2, 2),
                 Params.longValue(body, "seed", null), stops, null, null,
                 // llama-server's extension: keep generating past the end of turn (load tests, benchmarks)

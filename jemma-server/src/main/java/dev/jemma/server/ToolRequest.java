@@ -48,6 +48,8 @@ final class ToolRequest {
                 throw HttpError.badRequest("field '" + legacy + "' is OpenAI's deprecated form; use 'tools' and 'tool_choice'");
             }
         }
+        // its type is checked with or without tools: a wrong one was ignored when the request offered none
+        Params.bool(body, "parallel_tool_calls", true);
         JsonNode arr = body.get("tools");
         JsonNode tc = body.get("tool_choice");
         if (arr == null || arr.isNull() || (arr.isArray() && arr.isEmpty())) {

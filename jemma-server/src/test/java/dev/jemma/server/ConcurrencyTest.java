@@ -134,6 +134,7 @@ class ConcurrencyTest {
                             + "\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":2}");
                     assertThat(busy.status()).isEqualTo(503);
                     assertThat(busy.json().path("error").path("message").asText()).contains("busy");
+                    assertThat(busy.headers().firstValue("Retry-After")).hasValue("1");
                 }
                 // Closing the stream cancels the generation and frees the slot.
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);

@@ -77,4 +77,18 @@ class PullApiTest {
             hub.stop(0);
         }
     }
+
+    /** A hub that cannot be reached is the server's trouble, not the request's: a 502 naming the host, not a 400. */
+    @Test
+    void anUnreachableHubIsA502() {
+        JemmaServer.Config c = TestServers.config().withModels(List.of());
+        HubClient client = new HubClient(URI.create("http://127.0.0.1:1"), null);
+        try (JemmaServer server = JemmaServer.start(c, new ModelStore(home), EngineModel.loader(c), () -> client)) {
+            TestServers.Reply r = TestServers.post(server, "/api/pull", "{\"model\":\"hf.co/org/tiny-GGUF:Q8_0\",\"stream\":false}");
+            assertThat(r.status()).as(r.body()).isEqualTo(502);
+            assertThat(r.json().path("error").asText()).contains("cannot reach 127.0.0.1");
+            // a name that is not a model name stays the client's mistake
+            assertThat(TestServers.post(server, "/api/pull", "{\"model\":\"nosuch:model\",\"stream\":false}").status()).isEqualTo(400);
+        }
+    }
 }

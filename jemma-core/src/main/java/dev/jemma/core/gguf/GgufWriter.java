@@ -113,6 +113,9 @@ public final class GgufWriter {
     public void write(Path path) {
         Path abs = path.toAbsolutePath();
         Path tmp = abs.resolveSibling(abs.getFileName() + ".part");
+        // Ctrl-C or a kill mid-write ends the JVM without the catch below: the JVM's exit deletes what is still there
+        // (a quantization stopped half-way otherwise left gigabytes of OUT.gguf.part); once moved it is gone already
+        tmp.toFile().deleteOnExit();
         try {
             try (OutputStream raw = Files.newOutputStream(tmp);
                  CountingStream out = new CountingStream(new BufferedOutputStream(raw, 1 << 20))) {

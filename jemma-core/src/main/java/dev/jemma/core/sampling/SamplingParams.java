@@ -10,7 +10,8 @@ package dev.jemma.core.sampling;
  *                         (OpenAI and llama.cpp accept 0: the set never drops below one token)
  * @param minP             drop tokens less likely than minP × the most likely one; 0 = off
  * @param repeatPenalty    divide positive (multiply negative) logits of recently seen tokens; 1 = off
- * @param repeatLastN      how many recent tokens the penalties look at (prompt included); 0 = off
+ * @param repeatLastN      how many recent tokens the penalties look at (prompt included); 0 = off; -1 = all of them (the
+ *                         whole context, as llama.cpp's and Ollama's -1), held as {@link Integer#MAX_VALUE}
  * @param presencePenalty  subtracted once from the logit of every recently seen token
  * @param frequencyPenalty subtracted per occurrence from the logit of recently seen tokens
  * @param seed             seed of the random draw (same seed, same prompt, same options → same output)
@@ -26,7 +27,8 @@ public record SamplingParams(float temperature, int topK, float topP, float minP
         if (!(topP >= 0 && topP <= 1)) throw new IllegalArgumentException("top-p must be in [0, 1], got " + topP);
         if (!(minP >= 0 && minP <= 1)) throw new IllegalArgumentException("min-p must be in [0, 1], got " + minP);
         if (!(repeatPenalty > 0)) throw new IllegalArgumentException("repeat penalty must be > 0, got " + repeatPenalty);
-        if (repeatLastN < 0) throw new IllegalArgumentException("repeat-last-n must be >= 0, got " + repeatLastN);
+        if (repeatLastN < -1) throw new IllegalArgumentException("repeat-last-n must be >= 0, or -1 for the whole context, got " + repeatLastN);
+        if (repeatLastN == -1) repeatLastN = Integer.MAX_VALUE;
     }
 
     public boolean greedy() {

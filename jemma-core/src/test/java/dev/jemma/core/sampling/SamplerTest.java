@@ -85,6 +85,19 @@ class SamplerTest {
         assertThat(new Sampler(new SamplingParams(0, 0, 1, 0, 1.5f, 0, 0, 0, 1)).sample(l, 0, 3, hist, 3)).isEqualTo(0);
     }
 
+    /** -1 looks back over the whole history (llama.cpp's and Ollama's repeat_last_n -1), not refused. */
+    @Test
+    void aLookBackOfMinusOneCoversTheWholeHistory() {
+        float[] l = {2f, 1.9f, -1f};
+        int[] hist = new int[200];
+        java.util.Arrays.fill(hist, 2);
+        hist[0] = 0; // token 0, seen 199 tokens ago: beyond a window of 64, within "all"
+        assertThat(new Sampler(new SamplingParams(0, 0, 1, 0, 1.5f, 64, 0, 0, 1)).sample(l, 0, 3, hist, 200)).isEqualTo(0);
+        assertThat(new Sampler(new SamplingParams(0, 0, 1, 0, 1.5f, -1, 0, 0, 1)).sample(l, 0, 3, hist, 200)).isEqualTo(1);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new SamplingParams(0, 0, 1, 0, 1.5f, -2, 0, 0, 1))
+                .hasMessage("repeat-last-n must be >= 0, or -1 for the whole context, got -2");
+    }
+
     @Test
     void invalidParametersAreRejected() {
         assertThatThrownBy(() -> p(-1, 0, 1, 0, 1, 0)).hasMessageContaining("temperature");

@@ -68,6 +68,8 @@ public final class Perplexity {
         double[] chunkPpl = new double[nChunk];
         ChunkScorer scorer;
         Path tmp = baseOut == null ? null : baseOut.toAbsolutePath().resolveSibling(baseOut.getFileName() + ".part");
+        // deleted by the JVM's exit if Ctrl-C ends the run before the file is moved into place
+        if (tmp != null) tmp.toFile().deleteOnExit();
         try (OutputStream os = tmp == null ? OutputStream.nullOutputStream() : new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
             if (tmp != null) {
                 ByteBuffer h = ByteBuffer.allocate(8 + 12 + 4 * nChunk * nCtx).order(ByteOrder.LITTLE_ENDIAN);

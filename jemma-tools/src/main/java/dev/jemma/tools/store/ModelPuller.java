@@ -174,6 +174,8 @@ public final class ModelPuller {
                 break;
             } catch (IOException e) {
                 last = e;
+                // after the last attempt there is no resuming to announce (it said "attempt 6 of 5") nor to wait for
+                if (attempt == MAX_ATTEMPTS) break;
                 listener.status("download interrupted (" + e.getMessage() + "); resuming, attempt " + (attempt + 1)
                         + " of " + MAX_ATTEMPTS);
                 sleepQuietly(Math.min(200L * attempt * attempt, 3000L));

@@ -34,6 +34,8 @@ final class FakeHub implements AutoCloseable {
     volatile boolean forbidden;
     /** When >= 0, the next download stops after this many body bytes (connection closed). */
     volatile long cutNextAfter = -1;
+    /** When >= 0 (and cutNextAfter is not set), every download stops after this many body bytes. */
+    volatile long cutEveryAfter = -1;
     /** Also serve content through a redirect to /cdn/… (like the real hub's CDN hop). */
     volatile boolean redirect = true;
     final List<String> authOnCdn = new CopyOnWriteArrayList<>();
@@ -131,7 +133,7 @@ final class FakeHub implements AutoCloseable {
         }
         int len = (int) (f.content.length - start);
         ex.sendResponseHeaders(start > 0 ? 206 : 200, len);
-        long cut = cutNextAfter;
+        long cut = cutNextAfter >= 0 ? cutNextAfter : cutEveryAfter;
         cutNextAfter = -1;
         OutputStream os = ex.getResponseBody();
         if (cut >= 0 && cut < len) {

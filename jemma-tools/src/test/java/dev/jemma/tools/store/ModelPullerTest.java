@@ -91,6 +91,18 @@ class ModelPullerTest {
         assertThat(resumedAt).isGreaterThan(0).isLessThanOrEqualTo(100_000);
     }
 
+    /** A transfer cut at every attempt: each retry is announced with its number, never one past the last. */
+    @Test
+    void aTransferThatKeepsFailingCountsItsAttemptsUpToTheLast() {
+        ModelStore store = new ModelStore(home);
+        hub.cutEveryAfter = 10;
+        List<String> statuses = new ArrayList<>();
+        assertThatThrownBy(() -> new ModelPuller(store).pull("hf.co/org/tiny-GGUF:Q8_0", client(null), listener(statuses)))
+                .isInstanceOf(JemmaException.class).hasMessageContaining("download failed after 5 attempts");
+        List<String> retries = statuses.stream().filter(s -> s.startsWith("download interrupted")).map(s -> s.substring(s.indexOf("attempt"))).toList();
+        assertThat(retries).containsExactly("attempt 2 of 5", "attempt 3 of 5", "attempt 4 of 5", "attempt 5 of 5");
+    }
+
     @Test
     void leftoverPartialFromAnEarlierRunIsResumed() throws Exception {
         ModelStore store = new ModelStore(home);
