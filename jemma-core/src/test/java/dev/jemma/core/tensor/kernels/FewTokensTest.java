@@ -45,10 +45,13 @@ class FewTokensTest {
             "Q8_0, 64, 64, 2, false", "Q8_0, 70, 96, 3, false", "Q8_0, 45, 128, 4, false", "Q8_0, 100, 64, 5, false",
             "Q8_0, 33, 1152, 6, false", "Q8_0, 160, 320, 7, false", "Q8_0, 96, 160, 8, false", "Q8_0, 17, 64, 9, false",
             "Q8_0, 200, 96, 3, true", "Q8_0, 130, 64, 4, true", "Q8_0, 70, 96, 12, false", "Q8_0, 45, 128, 13, false",
-            "Q8_0, 33, 64, 16, false", "Q4_0, 70, 96, 16, false", "Q4_K, 45, 256, 13, false",
+            "Q8_0, 33, 64, 16, false", "Q4_0, 70, 96, 16, false",
+            "Q4_0, 130, 64, 10, true", "Q4_0, 100, 64, 11, false", "Q4_0, 45, 128, 12, false", "Q4_0, 33, 1152, 13, false",
+            "Q4_0, 17, 96, 14, false", "Q4_0, 64, 64, 15, false", "Q4_K, 45, 256, 13, false",
             "Q4_K, 64, 256, 2, false", "Q4_K, 70, 512, 3, false", "Q4_K, 45, 256, 4, false", "Q4_K, 100, 256, 5, false",
             "Q4_K, 33, 1536, 6, false", "Q4_K, 160, 512, 7, false", "Q4_K, 96, 768, 8, false", "Q4_K, 17, 256, 9, false",
-            "Q4_K, 130, 256, 4, true",
+            "Q4_K, 130, 256, 4, true", "Q4_K, 70, 512, 10, false", "Q4_K, 100, 256, 11, false", "Q4_K, 130, 256, 12, true",
+            "Q4_K, 45, 256, 14, false", "Q4_K, 17, 512, 15, false", "Q4_K, 64, 768, 16, false",
             "Q5_0, 64, 64, 2, false", "Q5_0, 70, 96, 3, false", "Q5_0, 45, 128, 4, false", "Q5_0, 100, 64, 5, false",
             "Q5_0, 33, 1152, 6, false", "Q5_0, 160, 320, 7, false", "Q5_0, 96, 160, 8, false", "Q5_0, 17, 64, 9, false",
             "Q5_0, 70, 96, 16, false", "Q5_0, 200, 96, 3, true", "Q5_0, 130, 64, 4, true",
@@ -66,7 +69,7 @@ class FewTokensTest {
     }
 
     @ParameterizedTest(name = "{0} extremes, {1} tokens")
-    @CsvSource({"Q4_0, 4", "Q4_0, 3", "Q8_0, 4", "Q8_0, 2"})
+    @CsvSource({"Q4_0, 4", "Q4_0, 3", "Q4_0, 8", "Q4_0, 16", "Q8_0, 4", "Q8_0, 2"})
     void extremeQuantsStayExact(GgmlType type, int n) {
         Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
         int rows = 64, cols = 128;
