@@ -73,10 +73,7 @@ public final class Gemma3Model implements LanguageModel {
     private final ThreadPool pool;
     private final int maxBatch, maxFfn;
     private final boolean ownsFile;
-    /**
-     * The first layer of each kind ({@link #warmUpLayers}), in order: what {@link #warmUpForward} runs. A 12B's 48 layers
-     * are two kinds (local and global attention) when every layer has the same matrix types.
-     */
+    /** The first layer of each kind ({@link #warmUpLayers}), in order: what {@link #warmUpForward} runs. */
     private final int[] warmUpLayers;
     /** Scratch of finished forwards, for the next ones (a forward takes one, or makes one when none is free). */
     private final ConcurrentLinkedQueue<Scratch> scratch = new ConcurrentLinkedQueue<>();
@@ -192,22 +189,16 @@ public final class Gemma3Model implements LanguageModel {
     }
 
     /**
-     * The first layer of each kind, in order: layers of one kind run the same code at the same shapes — the same
-     * attention visibility, rope and FFN width, and every matrix of the same type, size and weight copy (a Q4_K_M file
-     * gives some layers Q6_K matrices: those layers are a kind of their own) — so running one of each compiles every
-     * kernel, and every branch of it, that a forward through all of them runs.
+     * The first layer of each kind ({@link WarmUpLayers}): the same attention visibility, rope and FFN width, and every
+     * matrix of the same type, size and weight copy (a Q4_K_M file gives some layers Q6_K matrices: a kind of their own).
      */
     static int[] warmUpLayers(Layer[] layers, Visibility[] visibility, int[] ropeKind, int[] ffnDim) {
-        java.util.Map<List<Object>, Integer> first = new java.util.LinkedHashMap<>();
-        for (int l = 0; l < layers.length; l++) {
+        return WarmUpLayers.firstOfEachKind(layers.length, l -> {
             // Visibility has no equals: its description names its kind and window
             List<Object> kind = new ArrayList<>(List.of(visibility[l].toString(), ropeKind[l], ffnDim[l]));
-            for (WeightMatrix m : layers[l].matrices()) {
-                kind.add(m == null ? List.of() : List.of(m.type(), m.rows(), m.cols(), m.interleaved() != null));
-            }
-            first.putIfAbsent(kind, l);
-        }
-        return first.values().stream().mapToInt(Integer::intValue).toArray();
+            kind.addAll(WarmUpLayers.matrices(layers[l].matrices().toArray(WeightMatrix[]::new)));
+            return kind;
+        });
     }
 
     /** The layers {@link #warmUpForward} runs. */

@@ -91,26 +91,47 @@ class WarmUpLayersTest {
         assertThat(new LinkedHashSet<>(kinds)).as("the fixture mixes types (else this test shows nothing)").hasSizeGreaterThan(2);
     }
 
+    /**
+     * gemma3n-tiny (22 layers: every fifth global, activation sparsity on 0–9, the last two sharing layer 18's K/V):
+     * sparse local 0, sparse global 4, dense local 10, dense global 14, local 18 whose K/V later layers read, and
+     * KV-shared local 20 — read off the file's config by hand.
+     */
+    @Test
+    void gemma3nRunsALayerOfEachRole() {
+        try (LanguageModel lm = ModelLoader.load(file("gemma3n-tiny", "F32"), new ModelLoader.Options(false, 2, 32), pool)) {
+            assertThat(((Gemma3nModel) lm).warmUpLayers()).containsExactly(0, 4, 10, 14, 18, 20);
+            assertThat(lm.warmsUpFewerLayers()).isTrue();
+            assertThat(writtenLayers(lm)).as("layers whose own keys the warm-up forward wrote").containsExactly(0, 4, 10, 14, 18);
+        }
+    }
+
+    /** Layers owning their cache storage that a warm-up forward of 4 tokens wrote keys to. */
+    private static Set<Integer> writtenLayers(LanguageModel lm) {
+        KvCache cache = lm.newCache(16);
+        int[] tokens = {2, 100, 200, 300};
+        float[] logits = lm.warmUpForward(Batch.builder().tokens(cache, tokens, 0, tokens.length, true).build(), null);
+        assertThat(logits).hasSize(tokens.length * lm.config().vocabSize());
+        Set<Integer> ran = new LinkedHashSet<>();
+        for (int l = 0; l < cache.layers(); l++) {
+            if (!cache.ownsStorage(l)) continue;
+            float[] keys = cache.keys(l);
+            int from = cache.offset(l, 0), to = cache.offset(l, tokens.length - 1) + lm.config().kvDim();
+            for (int i = from; i < to; i++) {
+                if (keys[i] != 0) {
+                    ran.add(l);
+                    break;
+                }
+            }
+        }
+        return ran;
+    }
+
     /** The warm-up forward writes the chosen layers' keys and no other layer's: it ran those layers only. */
     @Test
     void theWarmUpForwardRunsOnlyTheChosenLayers() {
         try (LanguageModel lm = ModelLoader.load(file("gemma3-tiny", "Q4_0"), new ModelLoader.Options(false, 2, 32), pool)) {
             int[] chosen = ((Gemma3Model) lm).warmUpLayers();
-            KvCache cache = lm.newCache(16);
-            int[] tokens = {2, 100, 200, 300};
-            float[] logits = lm.warmUpForward(Batch.builder().tokens(cache, tokens, 0, tokens.length, true).build(), null);
-            assertThat(logits).hasSize(tokens.length * lm.config().vocabSize());
-            Set<Integer> ran = new LinkedHashSet<>();
-            for (int l = 0; l < cache.layers(); l++) {
-                float[] keys = cache.keys(l);
-                int from = cache.offset(l, 0), to = cache.offset(l, tokens.length - 1) + lm.config().kvDim();
-                for (int i = from; i < to; i++) {
-                    if (keys[i] != 0) {
-                        ran.add(l);
-                        break;
-                    }
-                }
-            }
+            Set<Integer> ran = writtenLayers(lm);
             assertThat(ran).containsExactly(java.util.Arrays.stream(chosen).boxed().toArray(Integer[]::new));
         }
     }
