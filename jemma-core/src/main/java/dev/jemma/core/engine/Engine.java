@@ -377,8 +377,9 @@ public final class Engine implements AutoCloseable {
      * Prepares a serving engine before its first request (the server calls it right after loading a model, before the
      * model is served; call it before any session generates): runs the batch shapes continuous batching will run
      * ({@link #warmUpPlan}: steps of 1 to {@code parallel} decode rows, every split of the few-token kernels, a prompt
-     * chunk beside decode rows, a prompt alone) on small caches of its own until the JIT has compiled their kernels (at
-     * most {@value #WARM_UP_ROUNDS} rounds), then allocates every cache of the KV pool. Why: the first steps of a new shape run their Vector API kernels uncompiled, which allocates a
+     * chunk beside decode rows, a prompt alone) on small caches of its own through one layer of each kind
+     * ({@link LanguageModel#warmUpForward}) until the JIT has compiled their kernels (or {@value #MAX_WARM_UP_MS} ms and
+     * {@value #WARM_UP_ROUNDS} rounds have passed), then allocates every cache of the KV pool. Why: the first steps of a new shape run their Vector API kernels uncompiled, which allocates a
      * boxed vector per operation — hundreds of MB a second of garbage for a few seconds — and G1 grows the heap to meet
      * it; when that first happened under load, beside the pool's freshly allocated caches (each 2 × 44 contiguous 1 MB
      * regions for the 1B file), the peak RSS passed the memory plan + 200 MB (C = 4: VmHWM 1516 MiB against 1421, loaded
@@ -436,19 +437,26 @@ public final class Engine implements AutoCloseable {
         boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
         // one buffer for every step's logits (a new one per step would be humongous garbage itself)
         float[] logits = new float[Math.multiplyExact(Math.max(rows, 1), vocab)];
+        // the long prompt and the wave step take paths no other step does (attention over keys of the cache and of the
+        // call, short runs beside a transposed-key run); a method's branch profile starts only once it is hot, so through
+        // fewer layers those steps ran before some methods kept a profile, and C2 compiled their paths as traps
+        // (Attention.attend's item loop deoptimized at the first long prompt while serving): through fewer layers they
+        // cost little, and run every round
+        final int longRounds = model.warmsUpFewerLayers() ? Integer.MAX_VALUE : LONG_WARM_UP_ROUNDS;
         int round = 0;
-        while (round < WARM_UP_ROUNDS) {
+        final long start = System.nanoTime();
+        long jit0 = timed ? jit.getTotalCompilationTime() : 0, t0 = start;
+        while (true) {
             round++;
-            long jit0 = timed ? jit.getTotalCompilationTime() : 0, t0 = System.nanoTime();
             for (int[] step : plan) {
                 dev.jemma.core.model.Batch.Builder b = dev.jemma.core.model.Batch.builder();
                 for (int i = 0; i < step[0]; i++) b.token(caches.get(i), tokens[i], true);
                 // a prompt's rows ask for no logits, as a chunk in mid-prompt (the decode rows' logits are the ones a step has)
                 if (step[1] > 0) b.tokens(caches.get(rows), tokens, 0, step[1], false);
-                model.forward(b.build(), logits);
+                model.warmUpForward(b.build(), logits);
                 caches.get(rows).clear();
             }
-            if (round <= LONG_WARM_UP_ROUNDS && longPrompt > maxBatchOf(plan)) {
+            if (round <= longRounds && longPrompt > maxBatchOf(plan)) {
                 // beside decode rows, as a whole prompt joins the streams' step: they come first in the step, so the model's
                 // parts of maxBatch rows split the prompt off its value tiles' 32-key blocks, and a block then spans keys
                 // of the cache and of the call. Run from position 0 alone, every block lay on one side, and C2 compiled
@@ -459,10 +467,10 @@ public final class Engine implements AutoCloseable {
                 dev.jemma.core.model.Batch.Builder b = dev.jemma.core.model.Batch.builder();
                 for (int i = 0; i < rows; i++) b.token(caches.get(i), tokens[i], true);
                 b.tokens(caches.get(rows), tokens, 0, longPrompt, false);
-                model.forward(b.build(), logits);
+                model.warmUpForward(b.build(), logits);
                 caches.get(rows).clear();
             }
-            if (round <= LONG_WARM_UP_ROUNDS && waveStep) {
+            if (round <= longRounds && waveStep) {
                 // two whole prompts in one step, as an idle engine's admission window gathers a wave: a part holds the
                 // end of one sequence and the start of the next, which begins mid-part, and a part begins at a sequence's
                 // row maxBatch with that many keys cached. Without it Attention.scoreRowsT was deoptimized while serving
@@ -472,11 +480,21 @@ public final class Engine implements AutoCloseable {
                 dev.jemma.core.model.Batch.Builder b = dev.jemma.core.model.Batch.builder();
                 b.tokens(caches.get(rows), tokens, 0, wave, false);
                 b.tokens(caches.get(rows + 1), tokens, 0, wave, false);
-                model.forward(b.build(), logits);
+                model.warmUpForward(b.build(), logits);
             }
             for (KvCache c : caches) c.clear();
-            // settled: this round's compilations took under 1 % of its time (jemma bench's warm-up rule)
-            if (round >= 2 && timed && (jit.getTotalCompilationTime() - jit0) * 1_000_000L * 100 < System.nanoTime() - t0) break;
+            if (!timed) {
+                if (round >= WARM_UP_ROUNDS) break;
+                continue;
+            }
+            long now = System.nanoTime(), jit1 = jit.getTotalCompilationTime();
+            // settled: this round's compilations took under 1 % of its time (jemma bench's warm-up rule) and C2 has none of
+            // Jemma's methods in hand — a round through one layer of each kind (warmUpForward) can be shorter than one C2
+            // compilation of a wide kernel (up to ~1 s), which the compilers' time counts only once it ends
+            if (round >= 2 && (jit1 - jit0) * 1_000_000L * 100 < now - t0 && !JitQueue.c2Busy("dev.jemma.")) break;
+            if (round >= WARM_UP_ROUNDS && now - start >= MAX_WARM_UP_MS * 1_000_000L) break;
+            jit0 = jit1;
+            t0 = now;
         }
         return round;
     }
@@ -556,8 +574,13 @@ public final class Engine implements AutoCloseable {
     /** Up to how many rows a call must have run for the few-token kernels' every split of a call to have run. */
     static final int FEW_TOKEN_SPLITS = 5;
 
-    /** Most rounds {@link #warmUp} runs. */
+    /**
+     * Rounds {@link #warmUp} runs at least before it gives up on a JIT that is still compiling after
+     * {@value #MAX_WARM_UP_MS} ms (and all it runs without the JIT's compilation time to watch).
+     */
     static final int WARM_UP_ROUNDS = 8;
+    /** Wall time after which {@link #warmUp} gives up on a JIT still compiling (once it ran {@link #WARM_UP_ROUNDS}). */
+    static final long MAX_WARM_UP_MS = 30_000;
 
     /**
      * The KV pool now: slots, positions and bytes per slot, caches busy and idle, generations waiting. Without a pool

@@ -73,6 +73,8 @@ public final class Gemma3Model implements LanguageModel {
     private final ThreadPool pool;
     private final int maxBatch, maxFfn;
     private final boolean ownsFile;
+    /** The first layer of each kind ({@link #warmUpLayers}), in order: what {@link #warmUpForward} runs. */
+    private final int[] warmUpLayers;
     /** Scratch of finished forwards, for the next ones (a forward takes one, or makes one when none is free). */
     private final ConcurrentLinkedQueue<Scratch> scratch = new ConcurrentLinkedQueue<>();
 
@@ -182,7 +184,26 @@ public final class Gemma3Model implements LanguageModel {
             qkv[l] = layers[l].qkv();
             gateUp[l] = layers[l].gateUp();
         }
+        warmUpLayers = warmUpLayers(layers, this.visibility, ropeKind, c.ffnDim());
         scratch.add(new Scratch());
+    }
+
+    /**
+     * The first layer of each kind ({@link WarmUpLayers}): the same attention visibility, rope and FFN width, and every
+     * matrix of the same type, size and weight copy (a Q4_K_M file gives some layers Q6_K matrices: a kind of their own).
+     */
+    static int[] warmUpLayers(Layer[] layers, Visibility[] visibility, int[] ropeKind, int[] ffnDim) {
+        return WarmUpLayers.firstOfEachKind(layers.length, l -> {
+            // Visibility has no equals: its description names its kind and window
+            List<Object> kind = new ArrayList<>(List.of(visibility[l].toString(), ropeKind[l], ffnDim[l]));
+            kind.addAll(WarmUpLayers.matrices(layers[l].matrices().toArray(WeightMatrix[]::new)));
+            return kind;
+        });
+    }
+
+    /** The layers {@link #warmUpForward} runs. */
+    int[] warmUpLayers() {
+        return warmUpLayers.clone();
     }
 
     /** Layer {@code l}'s weights (all null when {@code w} only checks shapes). */
@@ -295,6 +316,17 @@ public final class Gemma3Model implements LanguageModel {
         return run(batch, into);
     }
 
+    /** Through one layer of each kind only ({@link #warmUpLayers}). */
+    @Override
+    public float[] warmUpForward(Batch batch, float[] into) {
+        return run(batch, into, warmUpLayers);
+    }
+
+    @Override
+    public boolean warmsUpFewerLayers() {
+        return warmUpLayers.length < layers.length;
+    }
+
     /**
      * The last hidden states (after the final norm, HF {@code last_hidden_state}) of the rows that want logits,
      * row-major [rows × dim]: what an embedding model pools.
@@ -318,14 +350,19 @@ public final class Gemma3Model implements LanguageModel {
     }
 
     private float[] run(Batch batch, float[] into) {
+        return run(batch, into, null);
+    }
+
+    /** @param only the layers to run, in order (null: all) */
+    private float[] run(Batch batch, float[] into, int[] only) {
         Scratch s = scratch.poll();
         if (s == null) s = new Scratch();
         try {
             final Scratch sc = s;
             return DecoderBlocks.inChunks(batch, maxBatch, c.vocabSize(), c.dim(), into,
-                    (from, count, out) -> forwardRows(batch, from, count, sc, out),
+                    (from, count, out) -> forwardRows(batch, from, count, sc, out, only),
                     (from, count, dst, at) -> {
-                        layers(batch, from, count, sc);
+                        layers(batch, from, count, sc, only);
                         return DecoderBlocks.gatherLogitRows(batch, from, count, sc.x, dst, at, c.dim());
                     },
                     sc.partHidden, this::head);
@@ -335,8 +372,8 @@ public final class Gemma3Model implements LanguageModel {
     }
 
     /** Rows [from, from + count) of a batch (at most maxBatch): logits of those that want them. */
-    private float[] forwardRows(Batch b, int from, int count, Scratch s, float[] into) {
-        layers(b, from, count, s);
+    private float[] forwardRows(Batch b, int from, int count, Scratch s, float[] into, int[] only) {
+        layers(b, from, count, s, only);
         return head(s.xn, DecoderBlocks.gatherLogitRows(b, from, count, s.x, s.xn, c.dim()), into);
     }
 
@@ -351,7 +388,7 @@ public final class Gemma3Model implements LanguageModel {
      */
     private int hiddenRows(Batch b, int from, int count, Scratch s, float[] out, int at) {
         final int dim = c.dim();
-        layers(b, from, count, s);
+        layers(b, from, count, s, null);
         int rows = 0;
         for (int t = 0; t < count; t++) {
             if (b.wantsLogits(from + t)) System.arraycopy(s.x, t * dim, out, at + rows++ * dim, dim);
@@ -362,29 +399,36 @@ public final class Gemma3Model implements LanguageModel {
         return at + rows * dim;
     }
 
-    /** Embeds rows [from, from + count) and runs them through every layer, leaving the last states in {@code s.x}. */
-    private void layers(Batch b, int from, int count, Scratch s) {
+    /**
+     * Embeds rows [from, from + count) and runs them through every layer (or those of {@code only}, in order), leaving
+     * the last states in {@code s.x}.
+     */
+    private void layers(Batch b, int from, int count, Scratch s, int[] only) {
         final int dim = c.dim();
         DecoderBlocks.embed(pool, embedLookup, c.vocabSize(), c.embedScale(), b, from, count, s.x, dim);
         for (int k = 0; k < ropeLayer.length; k++) {
             qkNormRope[ropeLayer[k]].angles(pool, b.positions(), from, count, s.cos[k], s.sin[k]);
         }
-        for (int l = 0; l < c.layers(); l++) {
-            attentionBlock(l, b, from, count, s);
+        int prev = -1;
+        for (int i = 0, n = only == null ? c.layers() : only.length; i < n; i++) {
+            int l = only == null ? i : only[i];
+            attentionBlock(l, prev, b, from, count, s);
             ffnBlock(l, count, s);
+            prev = l;
         }
         // the last layer's residual add (each earlier one's runs inside the next layer's first matmul, see attentionBlock)
-        DecoderBlocks.addNormed(pool, s.x, s.proj, count, dim, layers[c.layers() - 1].postFfwNorm(), c.rmsEps());
+        DecoderBlocks.addNormed(pool, s.x, s.proj, count, dim, layers[prev].postFfwNorm(), c.rmsEps());
         DecoderBlocks.advance(b, from, count);
     }
 
-    private void attentionBlock(int l, Batch b, int from, int count, Scratch s) {
+    /** Layer {@code l}, after layer {@code prev} (−1: none) whose FFN residual add it finishes. */
+    private void attentionBlock(int l, int prev, Batch b, int from, int count, Scratch s) {
         Layer L = layers[l];
         final int dim = c.dim(), kvDim = c.kvDim();
         // the previous layer's FFN residual add (x += post_ffw_norm(down), left in s.proj) and this layer's attention
         // pre-norm, row by row inside the q/k/v matmul's quantization loop: one loop where there were three
         final float[] x = s.x, xn = s.xn, proj = s.proj, attnNorm = L.attnNorm();
-        final float[] postFfw = l > 0 ? layers[l - 1].postFfwNorm() : null;
+        final float[] postFfw = prev >= 0 ? layers[prev].postFfwNorm() : null;
         final float eps = c.rmsEps();
         matmul.matmul(qkv[l], xn, count, s.qkvOut, pool, (r0, r1, worker) -> {
             if (postFfw != null) DecoderBlocks.addNormedRows(x, proj, r0, r1, dim, postFfw, eps);

@@ -14,7 +14,9 @@ import dev.jemma.core.tensor.attention.Visibility;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
@@ -68,6 +70,8 @@ public final class Gemma3nModel implements LanguageModel {
     private volatile Gemma3nMultimodalEmbedder[] media;
     /** HF vocab_size_per_layer_input once {@link #attachMultimodal} told it; ids from here on get the PLE of token 0. */
     private volatile int perLayerVocab = Integer.MAX_VALUE;
+    /** The first layer of each kind ({@link #firstLayerOfEachKind}), in order: what {@link #warmUpForward} runs. */
+    private final int[] warmUpLayers;
     /** Scratch of finished forwards, for the next ones (a forward takes one, or makes one when none is free). */
     private final ConcurrentLinkedQueue<Scratch> scratch = new ConcurrentLinkedQueue<>();
 
@@ -173,7 +177,35 @@ public final class Gemma3nModel implements LanguageModel {
             visibility[l] = Visibility.causal(c.sliding()[l] ? c.slidingWindow() : 0);
         }
         maxFfn = ffnMax;
+        warmUpLayers = firstLayerOfEachKind();
         scratch.add(new Scratch());
+    }
+
+    /**
+     * The first layer of each kind ({@link WarmUpLayers}): the same attention visibility, KV role (its own K/V, read by
+     * later layers too, or another layer's), activation sparsity and FFN width, and every matrix of the same type, size
+     * and weight copy. A warm-up forward through these alone leaves a KV-shared layer reading a source layer's K/V of
+     * an earlier call when its source is not among them: values that mean nothing, as the warm-up's logits do.
+     */
+    private int[] firstLayerOfEachKind() {
+        final int n = c.layers();
+        final boolean[] source = new boolean[n];
+        for (int l = 0; l < n; l++) if (g.kvSource()[l] != l) source[g.kvSource()[l]] = true;
+        return WarmUpLayers.firstOfEachKind(n, l -> {
+            Layer L = layers[l];
+            // Visibility has no equals: its description names its kind and window
+            List<Object> kind = new ArrayList<>(List.of(visibility[l].toString(), g.kvSource()[l] == l, source[l], g.sparse(l),
+                    c.ffnDim()[l]));
+            kind.addAll(WarmUpLayers.matrices(attnIn[l]));
+            kind.addAll(WarmUpLayers.matrices(L.wo(), L.gate(), L.up(), L.down(), L.router(), L.inpGate(), L.proj(),
+                    L.laurel().right()));
+            return kind;
+        });
+    }
+
+    /** The layers {@link #warmUpForward} runs. */
+    int[] warmUpLayers() {
+        return warmUpLayers.clone();
     }
 
     /** Splits a {dim, dim, count} tensor into its {@code count} dim×dim matrices (zero-copy views). */
@@ -393,14 +425,30 @@ public final class Gemma3nModel implements LanguageModel {
 
     @Override
     public float[] forward(Batch batch, float[] into) {
+        return run(batch, into, null);
+    }
+
+    /** Through one layer of each kind only ({@link #firstLayerOfEachKind}). */
+    @Override
+    public float[] warmUpForward(Batch batch, float[] into) {
+        return run(batch, into, warmUpLayers);
+    }
+
+    @Override
+    public boolean warmsUpFewerLayers() {
+        return warmUpLayers.length < layers.length;
+    }
+
+    /** @param only the layers to run, in order (null: all) */
+    private float[] run(Batch batch, float[] into, int[] only) {
         Scratch s = scratch.poll();
         if (s == null) s = new Scratch();
         try {
             final Scratch sc = s;
             return DecoderBlocks.inChunks(batch, maxBatch, c.vocabSize(), c.dim(), into,
-                    (from, count, out) -> forwardRows(batch, from, count, sc, out),
+                    (from, count, out) -> forwardRows(batch, from, count, sc, out, only),
                     (from, count, dst, at) -> {
-                        int rows = hiddenRows(batch, from, count, sc);
+                        int rows = hiddenRows(batch, from, count, sc, only);
                         System.arraycopy(sc.xn, 0, dst, at, rows * c.dim());
                         return rows;
                     },
@@ -411,8 +459,8 @@ public final class Gemma3nModel implements LanguageModel {
         }
 
     /** Rows [from, from + count) of a batch (at most maxBatch): logits of those of them that want logits. */
-    private float[] forwardRows(Batch b, int from, int count, Scratch sc, float[] into) {
-        return head(sc.xn, hiddenRows(b, from, count, sc), into);
+    private float[] forwardRows(Batch b, int from, int count, Scratch sc, float[] into, int[] only) {
+        return head(sc.xn, hiddenRows(b, from, count, sc, only), into);
     }
 
     /** Final norm and logits of {@code rows} final hidden states (normed in place). */
@@ -421,10 +469,11 @@ public final class Gemma3nModel implements LanguageModel {
     }
 
     /**
-     * Runs rows [from, from + count) of a batch (at most maxBatch) through every layer and leaves the final hidden
-     * states (AltUp collapsed, before the output norm) of those that want logits in {@code sc.xn}; returns how many.
+     * Runs rows [from, from + count) of a batch (at most maxBatch) through every layer (or those of {@code only}, in
+     * order) and leaves the final hidden states (AltUp collapsed, before the output norm) of those that want logits in
+     * {@code sc.xn}; returns how many.
      */
-    private int hiddenRows(Batch b, int from, int count, Scratch sc) {
+    private int hiddenRows(Batch b, int from, int count, Scratch sc, int[] only) {
         final int dim = c.dim(), a = g.altupInputs();
         final float[][] s = sc.s;
         DecoderBlocks.embed(embed, c.vocabSize(), c.embedScale(), b, from, count, sc.h0, dim);
@@ -438,7 +487,11 @@ public final class Gemma3nModel implements LanguageModel {
             for (int t = 0; t < count; t++) AltUp.matchMagnitude(s[i], t * dim, dim, AltUp.rms(sc.h0, t * dim, dim));
         }
 
-        for (int l = 0; l < c.layers(); l++) layer(l, b, from, count, sc);
+        if (only == null) {
+            for (int l = 0; l < c.layers(); l++) layer(l, b, from, count, sc);
+        } else {
+            for (int l : only) layer(l, b, from, count, sc);
+        }
 
         // Layers that others read store their K/V only now: a sliding source's ring must still hold the
         // positions before this batch while its readers (later layers) attend.

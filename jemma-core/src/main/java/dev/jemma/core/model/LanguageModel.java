@@ -39,6 +39,21 @@ public interface LanguageModel extends AutoCloseable {
     }
 
     /**
+     * A forward for warming the JIT up ({@code Engine.warmUp}): the same kernels at the same shapes (rows per call,
+     * matrix types and sizes, attention kinds) as {@link #forward(Batch, float[])}, but a model may run fewer layers —
+     * one of each kind — so that a large model's warm-up costs what a small one's does; its logits mean nothing, and
+     * the caches it writes must be the warm-up's own. By default the whole forward.
+     */
+    default float[] warmUpForward(Batch batch, float[] into) {
+        return forward(batch, into);
+    }
+
+    /** Whether {@link #warmUpForward} runs fewer layers than {@link #forward(Batch, float[])} does. */
+    default boolean warmsUpFewerLayers() {
+        return false;
+    }
+
+    /**
      * Runs {@code count} tokens from {@code tokens[offset..]} at positions {@code cache.length()…} (any count: longer
      * inputs are processed in batches of {@link #maxBatch()}).
      *

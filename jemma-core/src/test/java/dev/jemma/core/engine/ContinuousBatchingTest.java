@@ -117,7 +117,7 @@ class ContinuousBatchingTest {
             cold = s.complete(text, GREEDY24, null).tokens();
         }
         try (Engine engine = Engine.load(model(), EngineOptions.builder().exact(true).threads(2).contextLength(128).maxBatch(32).parallel(3).build())) {
-            assertThat(engine.warmUp()).as("rounds").isBetween(1, Engine.WARM_UP_ROUNDS);
+            assertThat(engine.warmUp()).as("rounds").isPositive();
             assertThat(engine.kvPool().allocated()).as("caches allocated by the warm-up").isEqualTo(3);
             try (Session s = engine.newSession()) {
                 assertThat(s.complete(text, GREEDY24, null).tokens()).isEqualTo(cold);

@@ -1,7 +1,5 @@
 package dev.jemma.core.testing;
 
-import javax.management.MBeanServer;
-import javax.management.ObjectName;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.Set;
@@ -111,12 +109,6 @@ public final class JitSettled {
 
     /** The text HotSpot's diagnostic command {@code operation} (e.g. {@code compilerCodelist}) answers, without arguments. */
     public static String dcmd(String operation) {
-        try {
-            MBeanServer server = ManagementFactory.getPlatformMBeanServer();
-            ObjectName name = new ObjectName("com.sun.management:type=DiagnosticCommand");
-            return (String) server.invoke(name, operation, new Object[]{new String[0]}, new String[]{String[].class.getName()});
-        } catch (Exception e) {
-            throw new IllegalStateException("HotSpot's diagnostic command " + operation + " is not available: " + e, e);
-        }
+        return dev.jemma.core.engine.JitQueue.dcmd(operation);
     }
 }
