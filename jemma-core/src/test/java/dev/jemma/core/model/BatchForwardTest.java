@@ -1,17 +1,14 @@
 package dev.jemma.core.model;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.jemma.core.kv.KvCache;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.testing.Fixtures;
 import dev.jemma.core.testing.JitSettled;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
@@ -69,10 +66,7 @@ class BatchForwardTest {
     }
 
     private static Path file(String model, String variant) {
-        JsonNode m = Fixtures.manifest().path("models").path(model);
-        Path p = Fixtures.any().resolve(m.path("variants").path(variant).path("file").asText());
-        Assumptions.assumeTrue(!m.isMissingNode() && Files.isRegularFile(p), model + " " + variant + " is not in the fixtures here");
-        return p;
+        return Fixtures.variant(model, variant);
     }
 
     private static int[] ids(String model, String prompt) {

@@ -1,11 +1,8 @@
 package dev.jemma.core.model;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.jemma.core.kv.KvCache;
 import dev.jemma.core.testing.Fixtures;
-import org.junit.jupiter.api.Assumptions;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -28,11 +25,7 @@ final class ModelSteps {
     }
 
     static Path file(String variant) {
-        JsonNode m = Fixtures.manifest().path("models").path("gemma3-small-k");
-        Path p = Fixtures.any().resolve(m.path("variants").path(variant).path("file").asText());
-        // JUnit only when it is missing, so that ModelStepBoxing runs without it on the class path
-        if (m.isMissingNode() || !Files.isRegularFile(p)) Assumptions.abort("gemma3-small-k " + variant + " is not in the fixtures here");
-        return p;
+        return Fixtures.variant("gemma3-small-k", variant);
     }
 
     /** The four shapes over a loaded model (its own caches and logits buffer). */

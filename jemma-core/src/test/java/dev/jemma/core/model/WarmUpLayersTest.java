@@ -1,16 +1,13 @@
 package dev.jemma.core.model;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.kv.KvCache;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.testing.Fixtures;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -38,10 +35,7 @@ class WarmUpLayersTest {
     }
 
     private static Path file(String model, String variant) {
-        JsonNode m = Fixtures.manifest().path("models").path(model);
-        Path p = Fixtures.any().resolve(m.path("variants").path(variant).path("file").asText());
-        Assumptions.assumeTrue(!m.isMissingNode() && Files.isRegularFile(p), model + " " + variant + " is not in the fixtures here");
-        return p;
+        return Fixtures.variant(model, variant);
     }
 
     /** Per layer: local or global attention (the file's config), and the type of each of its seven matrices. */

@@ -110,6 +110,19 @@ public final class Fixtures {
         return sharedAvailable() ? Path.of(System.getProperty("jemma.fixtures")) : bundled();
     }
 
+    /**
+     * The GGUF of a fixture model's variant (e.g. gemma3-small-k, Q4_K_M); the test is skipped (JUnit's abort, called
+     * only then, so that mains without JUnit on the class path can use this) where the fixtures here lack it.
+     */
+    public static Path variant(String model, String variant) {
+        JsonNode m = manifest().path("models").path(model);
+        Path p = any().resolve(m.path("variants").path(variant).path("file").asText());
+        if (m.isMissingNode() || !Files.isRegularFile(p)) {
+            Assumptions.abort(model + " " + variant + " is not in the fixtures here");
+        }
+        return p;
+    }
+
     public static JsonNode manifest() {
         try {
             return new ObjectMapper().readTree(bundled().resolve("manifest-lite.json").toFile());
