@@ -277,7 +277,7 @@ final class ChatCommand implements Callable<Integer> {
             if (path.isEmpty()) {
                 out.println("Usage: /image PATH");
             } else if (!engine.supportsImages()) {
-                out.println("jemma: this model takes no images: it has no vision tower (give a Gemma 3 model its mmproj file, --mmproj)");
+                out.println("This model takes no images: it has no vision tower (give a Gemma 3 model its mmproj file, --mmproj).");
             } else {
                 try {
                     Path p = Path.of(path.startsWith("~/") ? System.getProperty("user.home") + path.substring(1) : path);
@@ -286,7 +286,7 @@ final class ChatCommand implements Callable<Integer> {
                     attached.add(image);
                     out.println("Added image '" + p + "'" + (attached.size() > 1 ? " (" + attached.size() + " images for the next message)" : ""));
                 } catch (JemmaException | java.nio.file.InvalidPathException e) {
-                    out.println("jemma: " + e.getMessage());
+                    out.println(e.getMessage());
                 }
             }
         }
@@ -308,7 +308,7 @@ final class ChatCommand implements Callable<Integer> {
                 pendingAudio.add(AudioFiles.chatAudio(Path.of(file)));
                 out.println("Added " + file + " to the next message.");
             } catch (JemmaException | java.nio.file.InvalidPathException e) {
-                out.println("jemma: " + e.getMessage());
+                out.println(e.getMessage());
             }
         }
 
