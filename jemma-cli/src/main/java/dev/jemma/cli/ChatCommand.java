@@ -423,10 +423,10 @@ final class ChatCommand implements Callable<Integer> {
                         if (n < -1) throw new IllegalArgumentException(what + " must be >= 0, or -1 for no limit");
                         b.maxTokens(n);
                     }
-                    case "repeat_penalty" -> b.repeatPenalty(Float.parseFloat(value));
+                    case "repeat_penalty" -> b.repeatPenalty(PenaltyRanges.repeat(what, Float.parseFloat(value)));
                     case "repeat_last_n" -> b.repeatLastN(Integer.parseInt(value));
-                    case "presence_penalty" -> b.presencePenalty(Float.parseFloat(value));
-                    case "frequency_penalty" -> b.frequencyPenalty(Float.parseFloat(value));
+                    case "presence_penalty" -> b.presencePenalty(PenaltyRanges.additive(what, Float.parseFloat(value)));
+                    case "frequency_penalty" -> b.frequencyPenalty(PenaltyRanges.additive(what, Float.parseFloat(value)));
                     case "stop" -> {
                         List<String> stops = new ArrayList<>(options.stopOrEmpty());
                         stops.add(value);
