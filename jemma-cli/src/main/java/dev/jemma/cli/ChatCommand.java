@@ -277,7 +277,7 @@ final class ChatCommand implements Callable<Integer> {
             if (path.isEmpty()) {
                 out.println("Usage: /image PATH");
             } else if (!engine.supportsImages()) {
-                out.println("jemma: this model takes no images: it has no vision tower (give a Gemma 3 model its mmproj file, --mmproj)");
+                out.println("This model takes no images: it has no vision tower (give a Gemma 3 model its mmproj file, --mmproj).");
             } else {
                 try {
                     Path p = Path.of(path.startsWith("~/") ? System.getProperty("user.home") + path.substring(1) : path);
@@ -286,7 +286,7 @@ final class ChatCommand implements Callable<Integer> {
                     attached.add(image);
                     out.println("Added image '" + p + "'" + (attached.size() > 1 ? " (" + attached.size() + " images for the next message)" : ""));
                 } catch (JemmaException | java.nio.file.InvalidPathException e) {
-                    out.println("jemma: " + e.getMessage());
+                    out.println(e.getMessage());
                 }
             }
         }
@@ -308,7 +308,7 @@ final class ChatCommand implements Callable<Integer> {
                 pendingAudio.add(AudioFiles.chatAudio(Path.of(file)));
                 out.println("Added " + file + " to the next message.");
             } catch (JemmaException | java.nio.file.InvalidPathException e) {
-                out.println("jemma: " + e.getMessage());
+                out.println(e.getMessage());
             }
         }
 
@@ -423,10 +423,10 @@ final class ChatCommand implements Callable<Integer> {
                         if (n < -1) throw new IllegalArgumentException(what + " must be >= 0, or -1 for no limit");
                         b.maxTokens(n);
                     }
-                    case "repeat_penalty" -> b.repeatPenalty(Float.parseFloat(value));
+                    case "repeat_penalty" -> b.repeatPenalty(PenaltyRanges.repeat(what, Float.parseFloat(value)));
                     case "repeat_last_n" -> b.repeatLastN(Integer.parseInt(value));
-                    case "presence_penalty" -> b.presencePenalty(Float.parseFloat(value));
-                    case "frequency_penalty" -> b.frequencyPenalty(Float.parseFloat(value));
+                    case "presence_penalty" -> b.presencePenalty(PenaltyRanges.additive(what, Float.parseFloat(value)));
+                    case "frequency_penalty" -> b.frequencyPenalty(PenaltyRanges.additive(what, Float.parseFloat(value)));
                     case "stop" -> {
                         List<String> stops = new ArrayList<>(options.stopOrEmpty());
                         stops.add(value);

@@ -48,7 +48,7 @@ final class EmbedCommand implements Callable<Integer> {
     @Option(names = "--prompt", paramLabel = "NAME", description = "task prompt: query, document, Clustering, Classification, STS, … or none (default)")
     String prompt;
 
-    @Option(names = {"--dim", "--dimensions"}, paramLabel = "N", description = "Matryoshka: keep the first N components, re-normalised (e.g. 512, 256, 128)")
+    @Option(names = {"--dim", "--dimensions"}, paramLabel = "N", description = "Matryoshka: keep the first N components, re-normalised (e.g. 512, 256, 128; default 0: all of the model's dimensions)")
     int dimensions;
 
     @Option(names = "--pooling", paramLabel = "KIND", description = "mean, cls or last (default: the file's; mean for chat models)")
@@ -81,7 +81,7 @@ final class EmbedCommand implements Callable<Integer> {
         String fmt = format.toLowerCase(Locale.ROOT);
         if (!fmt.equals("json") && !fmt.equals("tsv")) throw new JemmaException("--format: '" + format + "' is not json or tsv");
         if (out != null && Files.isDirectory(out)) throw new JemmaException(out + ": is a directory; -o names the output file");
-        if (dimensions < 0) throw new JemmaException("--dim: " + dimensions + " must be positive");
+        if (dimensions < 0) throw new JemmaException("--dim: " + dimensions + " must be positive, or 0 for all dimensions");
         if (context < 0) throw new JemmaException("-c: " + context + " must be >= 0");
         List<int[]> ids = null;
         if (idsFile != null) {

@@ -30,16 +30,16 @@ final class GenerationFlags {
     @Option(names = "--min-p", paramLabel = "P", description = "min-p; 0 = off (default 0)")
     Float minP;
 
-    @Option(names = "--repeat-penalty", paramLabel = "R", description = "repetition penalty; 1 = off (default 1)")
+    @Option(names = "--repeat-penalty", paramLabel = "R", description = "repetition penalty, above 0 and at most 100; 1 = off (default 1)")
     Float repeatPenalty;
 
     @Option(names = "--repeat-last-n", paramLabel = "N", description = "tokens the penalties look back at (default 64; -1 = the whole context)")
     Integer repeatLastN;
 
-    @Option(names = "--presence-penalty", paramLabel = "P", description = "presence penalty (default 0)")
+    @Option(names = "--presence-penalty", paramLabel = "P", description = "presence penalty, -2…2 (default 0)")
     Float presencePenalty;
 
-    @Option(names = "--frequency-penalty", paramLabel = "F", description = "frequency penalty (default 0)")
+    @Option(names = "--frequency-penalty", paramLabel = "F", description = "frequency penalty, -2…2 (default 0)")
     Float frequencyPenalty;
 
     @Option(names = {"-s", "--seed"}, paramLabel = "S", description = "random seed (default: random)")
@@ -80,8 +80,9 @@ final class GenerationFlags {
         if (maxTokens != null && maxTokens < -1) throw new JemmaException("-n " + maxTokens + ": must be >= 0, or -1 for no limit");
         try {
             return GenerationOptions.builder().maxTokens(maxTokens).temperature(temperature).topK(topK).topP(topP).minP(minP)
-                    .repeatPenalty(repeatPenalty).repeatLastN(repeatLastN).presencePenalty(presencePenalty)
-                    .frequencyPenalty(frequencyPenalty).seed(seed).stop(stop).ignoreEos(ignoreEos ? Boolean.TRUE : null).grammar(grammar()).build();
+                    .repeatPenalty(PenaltyRanges.repeat("--repeat-penalty", repeatPenalty)).repeatLastN(repeatLastN)
+                    .presencePenalty(PenaltyRanges.additive("--presence-penalty", presencePenalty))
+                    .frequencyPenalty(PenaltyRanges.additive("--frequency-penalty", frequencyPenalty)).seed(seed).stop(stop).ignoreEos(ignoreEos ? Boolean.TRUE : null).grammar(grammar()).build();
         } catch (IllegalArgumentException e) {
             throw new JemmaException(e.getMessage());
         }

@@ -122,8 +122,9 @@ final class LoadRun {
     /**
      * Waits while {@code base} says it is loading — {@code /health} answering 503, as {@code jemma serve} and llama-server
      * do until their models are loaded — polling every {@code poll}, at most {@code limit}; any other answer (200, or a
-     * 404 from a server without /health, such as Ollama) or no answer goes on (a refused connection is then reported by
-     * the requests). Without it a run started beside a loading server timed the load into its first requests.
+     * 404 from a server without /health, such as Ollama) or no answer goes on. A refused connection ends the run at once
+     * with one line naming the URL: every request would only have been refused too, and a report of them was a table
+     * of NaNs. Without the wait a run started beside a loading server timed the load into its first requests.
      *
      * @return the 503 answers seen
      */
@@ -134,6 +135,8 @@ final class LoadRun {
             try {
                 status = http.send(HttpRequest.newBuilder(URI.create(base + "/health")).timeout(Duration.ofSeconds(30)).GET().build(),
                         HttpResponse.BodyHandlers.discarding()).statusCode();
+            } catch (java.net.ConnectException e) {
+                throw new JemmaException(describe(e, base));
             } catch (IOException e) {
                 return loading;
             }

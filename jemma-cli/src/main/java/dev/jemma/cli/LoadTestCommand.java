@@ -108,12 +108,13 @@ final class LoadTestCommand implements Callable<Integer> {
                 promptTokensMax == 0 ? promptTokens : promptTokensMax, genTokens, !noIgnoreEos, disconnect, duration, warmup, seed,
                 intruderTokens, intruderAfter);
         LoadRun.Report r = new LoadRun(s, tok).run();
+        // with nothing answered every figure is NaN: the error alone says what happened
+        if (r.ok() == 0) throw new JemmaException("no request succeeded; first error: " + r.firstError());
         if (json) {
             System.out.println(new ObjectMapper().writeValueAsString(r.toJson()));
         } else {
             System.out.print(r.table());
         }
-        if (r.ok() == 0) throw new JemmaException("no request succeeded; first error: " + r.firstError());
         return 0;
     }
 

@@ -100,6 +100,10 @@ final class ServeCommand implements Callable<Integer> {
             throw new JemmaException("--admission-window must be 0…" + dev.jemma.core.engine.EngineOptions.MAX_ADMISSION_MILLIS + " ms, got " + admissionWindow);
         }
         if (port < 0 || port > 65535) throw new JemmaException("--port must be 0…65535, got " + port);
+        // no browser sends an empty Origin: "" allowed no page, yet turned CORS on (preflights no longer refused as off)
+        if (cors.stream().anyMatch(String::isBlank)) {
+            throw new JemmaException("--cors: an empty origin allows no page; give one as scheme://host[:port], or '*' for any");
+        }
         threads = Threads.resolve(threads, 0);
         return JemmaServer.Config.defaults().withHost(host).withPort(port).withModels(models)
                 .withLimits(parallel, queue, Duration.ofMinutes(5))

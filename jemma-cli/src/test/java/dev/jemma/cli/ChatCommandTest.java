@@ -49,6 +49,15 @@ class ChatCommandTest {
                 .contains("Usage: /set parameter top_k VALUE");
     }
 
+    /** /image and /audio refuse as the other chat commands do: a sentence of their own, no "jemma:" (a fatal error's prefix). */
+    @Test
+    void attachmentsToATextModelAreRefusedLikeTheOtherCommands() {
+        var r = CliTestSupport.run("/image cat.png\n/audio hello.wav\n/bye\n", "chat", RunCommandTest.TINY, "-n", "2", "-t", "1");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("This model takes no images: it has no vision tower")
+                .contains("This model takes no audio: it needs a Gemma 3n model").doesNotContain("jemma:");
+    }
+
     @Test
     void endOfInputLeavesCleanly() {
         var r = CliTestSupport.run("Hello\n", "chat", RunCommandTest.TINY, "-n", "2", "-t", "2");

@@ -93,4 +93,14 @@ class EmbedCommandTest {
         }
         assertThat(dir.resolve("o.f32")).doesNotExist();
     }
+
+    /** --dim 0 is the default and keeps every dimension (idsFileWritesTheReferenceEmbeddings relies on it): help says so. */
+    @Test
+    void helpSaysWhatDimZeroMeans() {
+        var help = CliTestSupport.run(null, "embed", "--help");
+        assertThat(help.exitCode()).isZero();
+        assertThat(help.out().replaceAll("\\s+", " ")).contains("--dim, --dimensions=N").contains("default 0: all of the model's dimensions");
+        var negative = CliTestSupport.run(null, "embed", model.toString(), "--dim", "-1", "x");
+        assertThat(negative.err().strip()).isEqualTo("jemma: --dim: -1 must be positive, or 0 for all dimensions");
+    }
 }

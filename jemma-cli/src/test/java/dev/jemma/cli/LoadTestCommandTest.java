@@ -110,6 +110,7 @@ class LoadTestCommandTest {
         var none = CliTestSupport.run(null, "loadtest", "--url", server.uri().toString(), "-m", "no-such-model", "-n", "1", "--warmup", "0");
         assertThat(none.exitCode()).isNotZero();
         assertThat(none.err()).contains("no request succeeded").contains("404");
+        assertThat(none.out()).as("no table of NaNs when nothing answered").isEmpty();
     }
 
     @Test
@@ -118,9 +119,15 @@ class LoadTestCommandTest {
         try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             port = free.getLocalPort();
         }
-        var r = CliTestSupport.run(null, "loadtest", "--url", "http://127.0.0.1:" + port, "-C", "1", "-n", "1", "--warmup", "0");
-        assertThat(r.exitCode()).isNotZero();
-        assertThat(r.err().strip()).startsWith("jemma: no request succeeded; first error: cannot connect to http://127.0.0.1:" + port + " (");
+        // one line naming the URL, before any request is sent, and no table of NaNs (table or --json)
+        for (List<String> format : List.of(List.<String>of(), List.of("--json"))) {
+            List<String> args = new java.util.ArrayList<>(List.of("loadtest", "--url", "http://127.0.0.1:" + port, "-C", "1", "-n", "3"));
+            args.addAll(format);
+            var r = CliTestSupport.run(null, args.toArray(String[]::new));
+            assertThat(r.exitCode()).isNotZero();
+            assertThat(r.err().strip()).startsWith("jemma: cannot connect to http://127.0.0.1:" + port + " (").doesNotContain("\n");
+            assertThat(r.out()).isEmpty();
+        }
     }
 
     /**

@@ -43,6 +43,17 @@ class ServeFlagsTest {
     }
 
     @Test
+    void anEmptyCorsOriginIsRefused() {
+        assertThat(parsed("--cors", "http://localhost:3000", "--cors", "*").corsOrigins()).containsExactly("http://localhost:3000", "*");
+        // through the settings, not a run: without the check, serve would start and wait for its requests
+        for (String empty : new String[]{"", " "}) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> parsed("--cors", "http://localhost:3000", "--cors", empty))
+                    .isInstanceOf(dev.jemma.core.JemmaException.class)
+                    .hasMessage("--cors: an empty origin allows no page; give one as scheme://host[:port], or '*' for any");
+        }
+    }
+
+    @Test
     void helpNamesTheFlag() {
         var help = CliTestSupport.run(null, "serve", "--help");
         assertThat(help.out()).contains("--whole-prompt=N").contains("--admission-window=MS");

@@ -7,6 +7,7 @@ import dev.jemma.core.JemmaException;
 import dev.jemma.core.Printable;
 import dev.jemma.core.chat.ToolCall;
 import dev.jemma.core.chat.ToolCalling;
+import dev.jemma.core.engine.GenerationOptions;
 import dev.jemma.core.engine.ModelCapabilities;
 import dev.jemma.core.store.ModelRef;
 import dev.jemma.tools.store.ModelPuller;
@@ -197,10 +198,10 @@ final class OllamaApi {
                 topK,
                 Params.number(o, "top_p", null, 0, 1),
                 Params.number(o, "min_p", null, 0, 1),
-                Params.number(o, "repeat_penalty", null, 0, 100),
+                Params.number(o, "repeat_penalty", null, 0, GenerationOptions.MAX_REPEAT_PENALTY),
                 lastN,
-                Params.number(o, "presence_penalty", null, -2, 2),
-                Params.number(o, "frequency_penalty", null, -2, 2),
+                Params.number(o, "presence_penalty", null, -GenerationOptions.MAX_ADDITIVE_PENALTY, GenerationOptions.MAX_ADDITIVE_PENALTY),
+                Params.number(o, "frequency_penalty", null, -GenerationOptions.MAX_ADDITIVE_PENALTY, GenerationOptions.MAX_ADDITIVE_PENALTY),
                 Params.longValue(o, "seed", null),
                 Params.stringList(o, "stop"),
                 null,

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jemma.core.chat.ToolCall;
 import dev.jemma.core.chat.ToolCalling;
+import dev.jemma.core.engine.GenerationOptions;
 
 import java.util.List;
 import java.util.UUID;
@@ -72,8 +73,9 @@ final class OpenAiApi {
         if (lastN != null && lastN < -1) throw HttpError.badRequest("field 'repeat_last_n' must be >= -1");
         ServedModel.Options opts = new ServedModel.Options(maxTokens, Params.number(body, "temperature", null, 0, 2),
                 topK, Params.number(body, "top_p", null, 0, 1), Params.number(body, "min_p", null, 0, 1),
-                Params.number(body, "repeat_penalty", null, 0, 100), lastN,
-                Params.number(body, "presence_penalty", null, -2, 2), Params.number(body, "frequency_penalty", null, -2, 2),
+                Params.number(body, "repeat_penalty", null, 0, GenerationOptions.MAX_REPEAT_PENALTY), lastN,
+                Params.number(body, "presence_penalty", null, -GenerationOptions.MAX_ADDITIVE_PENALTY, GenerationOptions.MAX_ADDITIVE_PENALTY),
+                Params.number(body, "frequency_penalty", null, -GenerationOptions.MAX_ADDITIVE_PENALTY, GenerationOptions.MAX_ADDITIVE_PENALTY),
                 Params.longValue(body, "seed", null), stops, null, null,
                 // llama-server's extension: keep generating past the end of turn (load tests, benchmarks)
                 body.has("ignore_eos") ? Params.bool(body, "ignore_eos", false) : null).withLogprobs(chat ? chatLogprobs(body) : legacyLogprobs(body));

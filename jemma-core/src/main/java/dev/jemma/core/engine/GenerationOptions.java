@@ -16,6 +16,13 @@ import java.util.Objects;
 public final class GenerationOptions {
     /** Unlimited: generate until a stop condition or a full context. */
     public static final int UNLIMITED = -1;
+    /**
+     * The largest repeat penalty the servers' APIs and the CLI take (1 = off; the lower bound is above 0). A bound, not
+     * a sampling rule: far beyond it a penalty only says a typo, and the front ends agree so that what one takes, all do.
+     */
+    public static final int MAX_REPEAT_PENALTY = 100;
+    /** Presence and frequency penalties lie within ± this, OpenAI's range, in the servers' APIs and the CLI alike. */
+    public static final int MAX_ADDITIVE_PENALTY = 2;
 
     private final Integer maxTokens;
     private final Float temperature;

@@ -22,7 +22,7 @@ import java.util.stream.Stream;
  * <pre>
  *   models/blobs/sha256-HEX              verified GGUF content (shared between names)
  *   models/blobs/sha256-HEX.partial      an interrupted download, resumed with an HTTP Range request
- *   models/blobs/sha256-HEX.lock         held while one process downloads that blob
+ *   models/blobs/sha256-HEX.lock         held while one process downloads that blob ({@link BlobLock}; deleted after)
  *   models/manifests/library/gemma3/4b.json            short names
  *   models/manifests/hf.co/ORG/REPO/TAG.json           hub references
  * </pre>
@@ -119,7 +119,7 @@ public final class ModelStore {
     }
 
     /**
-     * Removes a model's manifest, and its blob when no other name refers to it.
+     * Removes a model's manifest, and its blob when no other name refers to it, and the blobs' lock files no pull holds.
      *
      * @return false when no such model was stored
      */
@@ -139,6 +139,8 @@ public final class ModelStore {
                 if (!referenced(m.sha256())) Files.deleteIfExists(m.path());
                 if (m.projector() != null && !referenced(m.projector().sha256())) Files.deleteIfExists(m.projector().path());
             }
+            // the lock files of interrupted pulls (and of Jemma versions that kept them), held by no pull now
+            BlobLock.deleteUnheld(blobs);
             // Tidy empty directories up to the manifests root.
             for (Path d = mf.getParent(); d != null && d.startsWith(manifests) && !d.equals(manifests); d = d.getParent()) {
                 try (Stream<Path> s = Files.list(d)) {

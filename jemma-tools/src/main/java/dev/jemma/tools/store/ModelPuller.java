@@ -1,6 +1,7 @@
 package dev.jemma.tools.store;
 
 import dev.jemma.core.JemmaException;
+import dev.jemma.core.store.BlobLock;
 import dev.jemma.core.store.ModelRef;
 import dev.jemma.core.store.ModelStore;
 import dev.jemma.core.store.StoredModel;
@@ -10,8 +11,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -23,20 +22,16 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Pulls models from Hugging Face into a {@link ModelStore}: picks the GGUF file (and the multimodal projector beside
  * it) in the repository, downloads each into its blob with resume and retries under a lock shared by threads and
- * processes, verifies size, sha256 and the GGUF magic, and only then commits the blob and writes the manifest, so a
+ * processes ({@link BlobLock}, whose file goes with it), verifies size, sha256 and the GGUF magic, and only then commits the blob and writes the manifest, so a
  * broken download never becomes a model. Only the tools that fetch models (the CLI's pull, the server's /api/pull)
  * need this; the engine reads the store through {@link ModelStore} alone.
  */
 public final class ModelPuller {
     private static final int MAX_ATTEMPTS = 5;
-    /** In-process twin of the file lock: FileChannel.lock cannot exclude two threads of one JVM. */
-    private static final ConcurrentHashMap<Path, ReentrantLock> LOCAL_LOCKS = new ConcurrentHashMap<>();
 
     private final ModelStore store;
 
@@ -92,30 +87,17 @@ public final class ModelPuller {
                     + ModelRef.printable(file.sha256()) + "' is not 64 hex digits");
         }
         Path lockFile = store.blob(key + ".lock");
-        ReentrantLock local = LOCAL_LOCKS.computeIfAbsent(lockFile, k -> new ReentrantLock());
-        if (!local.tryLock()) {
-            listener.status("waiting for another pull of " + file.path());
-            local.lock();
-        }
-        try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-             FileLock ignored = lockBlocking(ch, listener, file.path())) {
-            return download(ref, hub, file, key, listener);
+        BlobLock lock;
+        try {
+            lock = BlobLock.acquire(lockFile, holder -> listener.status(holder == BlobLock.Holder.THREAD
+                    ? "waiting for another pull of " + file.path() : "waiting for another process pulling " + file.path()));
         } catch (IOException e) {
             throw new JemmaException("cannot lock " + lockFile + ": " + e.getMessage());
-        } finally {
-            local.unlock();
         }
-    }
-
-    private static FileLock lockBlocking(FileChannel ch, PullListener listener, String file) throws IOException {
-        try {
-            FileLock l = ch.tryLock();
-            if (l != null) return l;
-        } catch (OverlappingFileLockException e) {
-            // cannot happen with the in-process lock held, but fall through to the blocking call
+        // the lock file goes with the lock, whether the download succeeded or not
+        try (lock) {
+            return download(ref, hub, file, key, listener);
         }
-        listener.status("waiting for another process pulling " + file);
-        return ch.lock();
     }
 
     /** Downloads (resuming) and verifies one blob; returns its sha256. Caller holds the blob's lock. */

@@ -67,7 +67,13 @@ class ModelPullerTest {
         int before = hub.downloads.get();
         new ModelPuller(store).pull("hf.co/org/tiny-GGUF:Q8_0", client(null), PullListener.NONE);
         assertThat(hub.downloads.get()).isEqualTo(before);
+        try (var s = Files.list(store.blobs())) {
+            assertThat(s.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".lock")).toList()).as("a pull's lock file goes with it").isEmpty();
+        }
+        // one an interrupted pull left (or an older Jemma) goes with the next rm
+        Path leftover = Files.createFile(store.blob("0".repeat(64) + ".lock"));
         assertThat(store.remove("hf.co/org/tiny-GGUF:Q8_0")).isTrue();
+        assertThat(leftover).doesNotExist();
         assertThat(Files.exists(m.path())).isFalse();
         assertThat(store.remove("hf.co/org/tiny-GGUF:Q8_0")).isFalse();
         assertThat(store.list()).extracting(StoredModel::name).containsExactly("hf.co/org/tiny-GGUF:Q4_0");
@@ -126,7 +132,7 @@ class ModelPullerTest {
                 .isInstanceOf(JemmaException.class).hasMessageContaining("sha256 mismatch");
         assertThat(store.list()).isEmpty();
         try (var s = Files.list(home.resolve("models/blobs"))) {
-            assertThat(s.map(p -> p.getFileName().toString()).filter(n -> !n.endsWith(".lock")).toList()).isEmpty();
+            assertThat(s.map(p -> p.getFileName().toString()).toList()).as("no blob, no partial file, no lock file").isEmpty();
         }
     }
 
@@ -172,6 +178,9 @@ class ModelPullerTest {
         // each blob once: the model and its projector
         assertThat(hub.downloads.get()).isEqualTo(2);
         assertThat(store.list()).hasSize(1);
+        try (var s = Files.list(store.blobs())) {
+            assertThat(s.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".lock")).toList()).isEmpty();
+        }
     }
 
     @Test
