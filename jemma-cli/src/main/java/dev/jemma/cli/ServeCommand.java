@@ -79,9 +79,16 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         JemmaServer.Config c = config();
-        JemmaServer server = JemmaServer.start(c);
+        JemmaServer server = JemmaServer.listen(c);
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "jemma-shutdown"));
         System.err.println("jemma: serving " + server.uri() + "  (Ollama API /api, OpenAI API /v1, chat page /)");
+        // a -m model is loaded and its kernels compiled before it is served (/health says 503 meanwhile): seconds for
+        // a 1B, about half a minute for a 12B on two cores; say so rather than sit silent
+        List<String> preload = server.explicitModelNames();
+        if (!preload.isEmpty()) {
+            System.err.println("jemma: loading " + String.join(", ", preload) + " (and compiling its kernels; /health answers 503 until ready)");
+        }
+        server.loadModels((name, millis) -> System.err.printf(java.util.Locale.ROOT, "jemma: %s ready in %.1f s%n", name, millis / 1000.0));
         List<String> names = server.modelNames();
         System.err.println("jemma: models: " + (names.isEmpty() ? "none yet (jemma pull NAME, or -m FILE.gguf)" : String.join(", ", names)));
         String exposed = server.exposureWarning();

@@ -33,6 +33,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import java.util.function.ObjLongConsumer;
 import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -267,6 +268,14 @@ public final class JemmaServer implements AutoCloseable {
         return s;
     }
 
+    /**
+     * A server that loads models with the Jemma engine, answering on its port with its -m models not loaded yet
+     * ({@link #loadModels(ObjLongConsumer)}); /health says 503 until then.
+     */
+    public static JemmaServer listen(Config config) {
+        return listen(config, ModelStore.open(), EngineModel.loader(config), HubClient::fromEnvironment);
+    }
+
     /** A server answering on its port, its -m models not loaded yet ({@link #loadModels}); /health says 503 until then. */
     static JemmaServer listen(Config config, ModelStore store, Function<ModelManager.Entry, ServedModel> loader,
                               Supplier<HubClient> hub) {
@@ -286,10 +295,20 @@ public final class JemmaServer implements AutoCloseable {
      * the model and why) and the first request is fast. /health answers 503 "Loading model" until all are loaded.
      */
     void loadModels() {
+        loadModels((name, millis) -> { });
+    }
+
+    /**
+     * As {@link #loadModels()}, telling {@code loaded} each model's name and the milliseconds its load took (the
+     * engine's warm-up included: the JIT compiling the kernels, which is most of it), once /health counts it ready.
+     */
+    public void loadModels(ObjLongConsumer<String> loaded) {
         try {
             for (String name : models.explicitNames()) {
+                long t0 = System.nanoTime();
                 models.preload(name, config.keepAlive());
                 readiness.loaded(name);
+                loaded.accept(name, (System.nanoTime() - t0) / 1_000_000);
             }
         } catch (RuntimeException e) {
             close();
@@ -323,6 +342,11 @@ public final class JemmaServer implements AutoCloseable {
                 + "*  Anyone who can reach port " + c.port() + " can run the models, pull files into the model store\n"
                 + "*  and delete them. Set --api-key KEY (or JEMMA_API_KEY), or bind 127.0.0.1.\n"
                 + line;
+    }
+
+    /** The -m models' names, in the order {@link #loadModels(ObjLongConsumer)} loads them. */
+    public List<String> explicitModelNames() {
+        return models.explicitNames();
     }
 
     public List<String> modelNames() {

@@ -74,4 +74,25 @@ class ReadinessTest {
         assertThatThrownBy(() -> new Socket("127.0.0.1", port).close()).as("nothing listens after a failed load")
                 .isInstanceOf(ConnectException.class);
     }
+
+    /** What {@code jemma serve} prints as each -m model becomes ready: its name and how long its load (and warm-up) took. */
+    @Test
+    void eachModelIsToldWhenReadyWithItsLoadTime() throws Exception {
+        try (JemmaServer s = listen(e -> {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException ex) {
+                throw new IllegalStateException(ex);
+            }
+            return new StandInModel();
+        })) {
+            assertThat(s.explicitModelNames()).containsExactly(TestServers.MODEL);
+            List<String> told = new java.util.ArrayList<>();
+            s.loadModels((name, millis) -> {
+                assertThat(TestServers.get(s, "/health").status()).as("/health when %s is told ready", name).isEqualTo(200);
+                told.add(name + " " + (millis >= 50));
+            });
+            assertThat(told).containsExactly(TestServers.MODEL + " true");
+        }
+    }
 }
