@@ -81,14 +81,31 @@ final class ServeCommand implements Callable<Integer> {
         JemmaServer.Config c = config();
         JemmaServer server = JemmaServer.listen(c);
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "jemma-shutdown"));
-        System.err.println("jemma: serving " + server.uri() + "  (Ollama API /api, OpenAI API /v1, chat page /)");
-        // a -m model is loaded and its kernels compiled before it is served (/health says 503 meanwhile): seconds for
-        // a 1B, about half a minute for a 12B on two cores; say so rather than sit silent
+        // a -m model is loaded and its kernels compiled before it is served (/health says 503 meanwhile): seconds for a
+        // 1B, about half a minute for a 12B on two cores. Said once the wait is a second long; a bad file fails sooner,
+        // with its one line and nothing else
         List<String> preload = server.explicitModelNames();
-        if (!preload.isEmpty()) {
-            System.err.println("jemma: loading " + String.join(", ", preload) + " (and compiling its kernels; /health answers 503 until ready)");
+        java.util.concurrent.CountDownLatch loaded = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicBoolean told = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread.ofVirtual().start(() -> {
+            try {
+                if (!preload.isEmpty() && !loaded.await(1, java.util.concurrent.TimeUnit.SECONDS)) {
+                    told.set(true);
+                    System.err.println("jemma: loading " + String.join(", ", preload) + " and compiling its kernels (" + server.uri()
+                            + "/health answers 503 until ready)");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        try {
+            server.loadModels((name, millis) -> {
+                if (told.get()) System.err.printf(java.util.Locale.ROOT, "jemma: %s ready in %.1f s%n", name, millis / 1000.0);
+            });
+        } finally {
+            loaded.countDown();
         }
-        server.loadModels((name, millis) -> System.err.printf(java.util.Locale.ROOT, "jemma: %s ready in %.1f s%n", name, millis / 1000.0));
+        System.err.println("jemma: serving " + server.uri() + "  (Ollama API /api, OpenAI API /v1, chat page /)");
         List<String> names = server.modelNames();
         System.err.println("jemma: models: " + (names.isEmpty() ? "none yet (jemma pull NAME, or -m FILE.gguf)" : String.join(", ", names)));
         String exposed = server.exposureWarning();
