@@ -50,18 +50,7 @@ class BadInputTest {
     @BeforeEach
     void setUp() throws IOException {
         vocab = dir.resolve("vocab.gguf");
-        String[] tokens = new String[100];
-        float[] scores = new float[100];
-        int[] types = new int[100];
-        for (int i = 0; i < tokens.length; i++) {
-            tokens[i] = "t" + i;
-            scores[i] = -i;
-            types[i] = 1;
-        }
-        new GgufWriter().putString("general.architecture", "gemma3").putString("general.name", "vocab only")
-                .putString("tokenizer.ggml.model", "llama").putStrings("tokenizer.ggml.tokens", tokens)
-                .putFloats("tokenizer.ggml.scores", scores).putInts("tokenizer.ggml.token_type", types)
-                .putU32("tokenizer.ggml.bos_token_id", 2).putU32("tokenizer.ggml.eos_token_id", 1)
+        CliTestSupport.tinyVocab().putString("general.name", "vocab only")
                 .putString("tokenizer.chat_template", "{{ bos_token }}<start_of_turn>").write(vocab);
         good = dir.resolve("good.gguf");
         try (GgufFile v = GgufFile.open(vocab)) {

@@ -1,5 +1,7 @@
 package dev.jemma.cli;
 
+import dev.jemma.core.gguf.GgufWriter;
+
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
@@ -31,5 +33,24 @@ final class CliTestSupport {
             System.setErr(oldErr);
             System.setIn(oldIn);
         }
+    }
+
+    /**
+     * The metadata of a 100-token Gemma 3 vocabulary file (tokens t0 … t99, BOS 2, EOS 1, SentencePiece-style): what the
+     * tests build their tiny generated models on. Callers add keys of their own before {@code write}.
+     */
+    static GgufWriter tinyVocab() {
+        String[] tokens = new String[100];
+        float[] scores = new float[100];
+        int[] types = new int[100];
+        for (int i = 0; i < tokens.length; i++) {
+            tokens[i] = "t" + i;
+            scores[i] = -i;
+            types[i] = 1;
+        }
+        return new GgufWriter().putString("general.architecture", "gemma3").putString("tokenizer.ggml.model", "llama")
+                .putStrings("tokenizer.ggml.tokens", tokens).putFloats("tokenizer.ggml.scores", scores)
+                .putInts("tokenizer.ggml.token_type", types).putU32("tokenizer.ggml.bos_token_id", 2)
+                .putU32("tokenizer.ggml.eos_token_id", 1);
     }
 }

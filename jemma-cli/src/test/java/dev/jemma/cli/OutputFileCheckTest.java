@@ -1,7 +1,6 @@
 package dev.jemma.cli;
 
 import dev.jemma.core.gguf.GgufFile;
-import dev.jemma.core.gguf.GgufWriter;
 import dev.jemma.tools.gen.Gemma3Generator;
 import dev.jemma.tools.gen.Gemma3Shape;
 import org.junit.jupiter.api.BeforeEach;
@@ -28,18 +27,7 @@ class OutputFileCheckTest {
     @BeforeEach
     void model() throws Exception {
         vocab = dir.resolve("vocab.gguf");
-        String[] tokens = new String[100];
-        float[] scores = new float[100];
-        int[] types = new int[100];
-        for (int i = 0; i < tokens.length; i++) {
-            tokens[i] = "t" + i;
-            scores[i] = -i;
-            types[i] = 1;
-        }
-        new GgufWriter().putString("general.architecture", "gemma3").putString("tokenizer.ggml.model", "llama")
-                .putStrings("tokenizer.ggml.tokens", tokens).putFloats("tokenizer.ggml.scores", scores)
-                .putInts("tokenizer.ggml.token_type", types).putU32("tokenizer.ggml.bos_token_id", 2)
-                .putU32("tokenizer.ggml.eos_token_id", 1).write(vocab);
+        CliTestSupport.tinyVocab().write(vocab);
         f32 = dir.resolve("tiny-f32.gguf");
         try (GgufFile v = GgufFile.open(vocab)) {
             Gemma3Generator.generate(new Gemma3Generator.Spec(TINY, "F32", null, 11), v, f32);
