@@ -1,0 +1,89 @@
+package dev.jemma.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.jemma.core.engine.GenerationOptions;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The samplers beyond OpenAI's that llama-server's and Ollama's clients send (Open WebUI, Modelfiles, SillyTavern):
+ * locally typical, Mirostat, XTC and DRY, under llama-server's names, which Ollama's {@code options} share for the ones
+ * it has ({@code typical_p}, {@code mirostat}, {@code mirostat_tau}, {@code mirostat_eta}). Each is range-checked with a
+ * 400 naming it; the ranges are {@link dev.jemma.core.sampling.SamplingParams}'s.
+ */
+final class SamplerFields {
+    private SamplerFields() {
+    }
+
+    static final Set<String> NAMES = Set.of("typical_p", "mirostat", "mirostat_tau", "mirostat_eta", "xtc_probability",
+            "xtc_threshold", "dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n", "dry_sequence_breakers");
+
+    /** The fields as sent; null = not sent. */
+    record Values(Float typicalP, Integer mirostat, Float mirostatTau, Float mirostatEta, Float xtcProbability,
+                  Float xtcThreshold, Float dryMultiplier, Float dryBase, Integer dryAllowedLength, Integer dryPenaltyLastN,
+                  List<String> drySequenceBreakers) {
+        static final Values NONE = new Values(null, null, null, null, null, null, null, null, null, null, null);
+
+        void applyTo(GenerationOptions.Builder b) {
+            b.typicalP(typicalP).mirostat(mirostat).mirostatTau(mirostatTau).mirostatEta(mirostatEta)
+                    .xtcProbability(xtcProbability).xtcThreshold(xtcThreshold).dryMultiplier(dryMultiplier).dryBase(dryBase)
+                    .dryAllowedLength(dryAllowedLength).dryPenaltyLastN(dryPenaltyLastN).drySequenceBreakers(drySequenceBreakers);
+        }
+    }
+
+    /** Reads the fields from {@code o} (a /v1 request's body, or Ollama's {@code options}). */
+    static Values parse(JsonNode o) {
+        Integer mirostat = Params.integer(o, "mirostat", null);
+        if (mirostat != null && (mirostat < 0 || mirostat > 2)) {
+            throw HttpError.badRequest("field 'mirostat' must be 0 (off), 1 (Mirostat) or 2 (Mirostat 2.0)");
+        }
+        Integer allowed = Params.integer(o, "dry_allowed_length", null);
+        if (allowed != null && allowed < 1) throw HttpError.badRequest("field 'dry_allowed_length' must be >= 1");
+        Integer lastN = Params.integer(o, "dry_penalty_last_n", null);
+        if (lastN != null && lastN < -1) throw HttpError.badRequest("field 'dry_penalty_last_n' must be >= -1 (-1: the whole context, 0: off)");
+        return new Values(
+                Params.number(o, "typical_p", null, 0, 1),
+                mirostat,
+                Params.number(o, "mirostat_tau", null, 0, 100),
+                Params.number(o, "mirostat_eta", null, 0, 10),
+                Params.number(o, "xtc_probability", null, 0, 1),
+                Params.number(o, "xtc_threshold", null, 0, 1),
+                Params.number(o, "dry_multiplier", null, 0, 100),
+                Params.number(o, "dry_base", null, 1, 100),
+                allowed,
+                lastN,
+                breakers(o));
+    }
+
+    /** llama-server's {@code dry_sequence_breakers}: an array of non-empty strings (empty: none). */
+    private static List<String> breakers(JsonNode o) {
+        JsonNode n = o.get("dry_sequence_breakers");
+        if (n == null || n.isNull()) return null;
+        if (!n.isArray()) throw HttpError.badRequest("field 'dry_sequence_breakers' must be an array of strings");
+        List<String> out = new ArrayList<>();
+        for (JsonNode e : n) {
+            if (!e.isTextual() || e.asText().isEmpty()) throw HttpError.badRequest("field 'dry_sequence_breakers' must contain only non-empty strings");
+            out.add(e.asText());
+        }
+        if (out.size() > 64) throw HttpError.badRequest("field 'dry_sequence_breakers': at most 64 breakers");
+        return out;
+    }
+
+    /**
+     * Ollama's options that its current engine dropped: {@code tfs_z} (tail-free sampling, removed from llama.cpp too)
+     * and {@code penalize_newline}. Their neutral values pass, as older clients and Modelfiles send them; any other
+     * value would ask for something no longer done anywhere, so it is refused with the reason.
+     */
+    static void refuseDropped(JsonNode options) {
+        Float tfs = Params.number(options, "tfs_z", null, Double.NEGATIVE_INFINITY, Double.POSITIVE_INFINITY);
+        if (tfs != null && tfs != 1f) {
+            throw HttpError.badRequest("field 'options.tfs_z': tail-free sampling was removed from Ollama and llama.cpp and is not supported; send 1 (off) or leave it out (typical_p or min_p do a similar cut)");
+        }
+        JsonNode pn = options.get("penalize_newline");
+        if (pn != null && !pn.isNull() && !Params.bool(options, "penalize_newline", true)) {
+            throw HttpError.badRequest("field 'options.penalize_newline': false is not supported (Ollama dropped the option; the repeat penalty applies to every token, newlines included); send true or leave it out");
+        }
+    }
+}
