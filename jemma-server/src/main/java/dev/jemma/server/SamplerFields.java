@@ -2,6 +2,8 @@ package dev.jemma.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.jemma.core.engine.GenerationOptions;
+import dev.jemma.core.sampling.DryParams;
+import dev.jemma.core.sampling.MirostatParams;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -46,12 +48,12 @@ final class SamplerFields {
         return new Values(
                 Params.number(o, "typical_p", null, 0, 1),
                 mirostat,
-                Params.number(o, "mirostat_tau", null, 0, 100),
-                Params.number(o, "mirostat_eta", null, 0, 10),
+                Params.number(o, "mirostat_tau", null, 0, MirostatParams.MAX_TAU),
+                Params.number(o, "mirostat_eta", null, 0, MirostatParams.MAX_ETA),
                 Params.number(o, "xtc_probability", null, 0, 1),
                 Params.number(o, "xtc_threshold", null, 0, 1),
-                Params.number(o, "dry_multiplier", null, 0, 100),
-                Params.number(o, "dry_base", null, 1, 100),
+                Params.number(o, "dry_multiplier", null, 0, DryParams.MAX_MULTIPLIER),
+                Params.number(o, "dry_base", null, 1, DryParams.MAX_BASE),
                 allowed,
                 lastN,
                 breakers(o));

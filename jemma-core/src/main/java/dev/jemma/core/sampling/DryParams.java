@@ -20,10 +20,12 @@ public record DryParams(float multiplier, float base, int allowedLength, int pen
     public static final List<String> DEFAULT_BREAKERS = List.of("\n", ":", "\"", "*");
     /** Off, with llama.cpp's defaults for the rest. */
     public static final DryParams OFF = new DryParams(0f, 1.75f, 2, -1, DEFAULT_BREAKERS);
+    /** Bounds that only catch typos: beyond them a penalty bans a token outright anyway. */
+    public static final int MAX_MULTIPLIER = 100, MAX_BASE = 100;
 
     public DryParams {
-        if (!(multiplier >= 0 && multiplier <= 100)) throw new IllegalArgumentException("dry multiplier must be in [0, 100], got " + multiplier);
-        if (!(base >= 1 && base <= 100)) throw new IllegalArgumentException("dry base must be in [1, 100], got " + base);
+        if (!(multiplier >= 0 && multiplier <= MAX_MULTIPLIER)) throw new IllegalArgumentException("dry multiplier must be in [0, 100], got " + multiplier);
+        if (!(base >= 1 && base <= MAX_BASE)) throw new IllegalArgumentException("dry base must be in [1, 100], got " + base);
         if (allowedLength < 1) throw new IllegalArgumentException("dry allowed length must be >= 1, got " + allowedLength);
         if (penaltyLastN < -1) throw new IllegalArgumentException("dry penalty-last-n must be >= 0, or -1 for the whole context, got " + penaltyLastN);
         if (penaltyLastN == -1) penaltyLastN = Integer.MAX_VALUE;

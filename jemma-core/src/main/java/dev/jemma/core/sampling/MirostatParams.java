@@ -12,11 +12,13 @@ package dev.jemma.core.sampling;
 public record MirostatParams(int version, float tau, float eta) {
     /** Off, with llama.cpp's and Ollama's defaults for τ (5) and η (0.1). */
     public static final MirostatParams OFF = new MirostatParams(0, 5f, 0.1f);
+    /** Bounds that only catch typos: τ is in bits (a vocabulary of 262 144 is 18), η a learning rate. */
+    public static final int MAX_TAU = 100, MAX_ETA = 10;
 
     public MirostatParams {
         if (version < 0 || version > 2) throw new IllegalArgumentException("mirostat must be 0 (off), 1 or 2, got " + version);
-        if (!(tau >= 0 && tau <= 100)) throw new IllegalArgumentException("mirostat tau must be in [0, 100], got " + tau);
-        if (!(eta >= 0 && eta <= 10)) throw new IllegalArgumentException("mirostat eta must be in [0, 10], got " + eta);
+        if (!(tau >= 0 && tau <= MAX_TAU)) throw new IllegalArgumentException("mirostat tau must be in [0, 100], got " + tau);
+        if (!(eta >= 0 && eta <= MAX_ETA)) throw new IllegalArgumentException("mirostat eta must be in [0, 10], got " + eta);
     }
 
     public boolean on() {
