@@ -53,6 +53,7 @@ public final class GenerationOptions {
     private final Integer dryAllowedLength;
     private final Integer dryPenaltyLastN;
     private final List<String> drySequenceBreakers;
+    private final Float topNSigma;
 
     private GenerationOptions(Builder b) {
         maxTokens = b.maxTokens;
@@ -81,6 +82,7 @@ public final class GenerationOptions {
         dryAllowedLength = b.dryAllowedLength;
         dryPenaltyLastN = b.dryPenaltyLastN;
         drySequenceBreakers = b.drySequenceBreakers == null ? null : List.copyOf(b.drySequenceBreakers);
+        topNSigma = b.topNSigma;
     }
 
     /** No field set. */
@@ -121,6 +123,7 @@ public final class GenerationOptions {
         b.dryAllowedLength = dryAllowedLength;
         b.dryPenaltyLastN = dryPenaltyLastN;
         b.drySequenceBreakers = drySequenceBreakers;
+        b.topNSigma = topNSigma;
         return b;
     }
 
@@ -154,6 +157,7 @@ public final class GenerationOptions {
         if (b.dryAllowedLength == null) b.dryAllowedLength = fallback.dryAllowedLength;
         if (b.dryPenaltyLastN == null) b.dryPenaltyLastN = fallback.dryPenaltyLastN;
         if (b.drySequenceBreakers == null) b.drySequenceBreakers = fallback.drySequenceBreakers;
+        if (b.topNSigma == null) b.topNSigma = fallback.topNSigma;
         return b.build();
     }
 
@@ -183,7 +187,8 @@ public final class GenerationOptions {
                         dryBase != null ? dryBase : d.dry().base(),
                         dryAllowedLength != null ? dryAllowedLength : d.dry().allowedLength(),
                         dryPenaltyLastN != null ? dryPenaltyLastN : -1,
-                        drySequenceBreakers != null ? drySequenceBreakers : d.dry().breakers()));
+                        drySequenceBreakers != null ? drySequenceBreakers : d.dry().breakers()),
+                topNSigma != null ? topNSigma : d.topNSigma());
     }
 
     /** Maximum tokens to generate, or {@link #UNLIMITED}. */
@@ -320,6 +325,11 @@ public final class GenerationOptions {
         return drySequenceBreakers;
     }
 
+    /** Top-n-sigma's n (0 or below = off). */
+    public Float topNSigma() {
+        return topNSigma;
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof GenerationOptions g && Objects.equals(maxTokens, g.maxTokens) && Objects.equals(temperature, g.temperature)
@@ -339,13 +349,13 @@ public final class GenerationOptions {
                 && Objects.equals(dryBase, g.dryBase)
                 && Objects.equals(dryAllowedLength, g.dryAllowedLength)
                 && Objects.equals(dryPenaltyLastN, g.dryPenaltyLastN)
-                && Objects.equals(drySequenceBreakers, g.drySequenceBreakers);
+                && Objects.equals(drySequenceBreakers, g.drySequenceBreakers) && Objects.equals(topNSigma, g.topNSigma);
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty, frequencyPenalty, seed, stop, ignoreEos, grammar, logprobs, contextLength,
-                typicalP, mirostat, mirostatTau, mirostatEta, xtcProbability, xtcThreshold, dryMultiplier, dryBase, dryAllowedLength, dryPenaltyLastN, drySequenceBreakers);
+                typicalP, mirostat, mirostatTau, mirostatEta, xtcProbability, xtcThreshold, dryMultiplier, dryBase, dryAllowedLength, dryPenaltyLastN, drySequenceBreakers, topNSigma);
     }
 
     @Override
@@ -353,7 +363,7 @@ public final class GenerationOptions {
         return "GenerationOptions{maxTokens=" + maxTokens + ", temperature=" + temperature + ", topK=" + topK + ", topP=" + topP
                 + ", minP=" + minP + ", repeatPenalty=" + repeatPenalty + ", repeatLastN=" + repeatLastN + ", presencePenalty=" + presencePenalty
                 + ", frequencyPenalty=" + frequencyPenalty + ", seed=" + seed + ", stop=" + stop + ", ignoreEos=" + ignoreEos + (logprobs != null ? ", logprobs=" + logprobs : "") + (contextLength != null ? ", contextLength=" + contextLength : "")
-                + (typicalP != null ? ", typicalP=" + typicalP : "") + (mirostat != null ? ", mirostat=" + mirostat : "") + (mirostatTau != null ? ", mirostatTau=" + mirostatTau : "") + (mirostatEta != null ? ", mirostatEta=" + mirostatEta : "") + (xtcProbability != null ? ", xtcProbability=" + xtcProbability : "") + (xtcThreshold != null ? ", xtcThreshold=" + xtcThreshold : "") + (dryMultiplier != null ? ", dryMultiplier=" + dryMultiplier : "") + (dryBase != null ? ", dryBase=" + dryBase : "") + (dryAllowedLength != null ? ", dryAllowedLength=" + dryAllowedLength : "") + (dryPenaltyLastN != null ? ", dryPenaltyLastN=" + dryPenaltyLastN : "") + (drySequenceBreakers != null ? ", drySequenceBreakers=" + drySequenceBreakers : "") + (grammar != null ? ", grammar=<" + grammar.gbnf().length() + " chars>" : "") + "}";
+                + (typicalP != null ? ", typicalP=" + typicalP : "") + (mirostat != null ? ", mirostat=" + mirostat : "") + (mirostatTau != null ? ", mirostatTau=" + mirostatTau : "") + (mirostatEta != null ? ", mirostatEta=" + mirostatEta : "") + (xtcProbability != null ? ", xtcProbability=" + xtcProbability : "") + (xtcThreshold != null ? ", xtcThreshold=" + xtcThreshold : "") + (dryMultiplier != null ? ", dryMultiplier=" + dryMultiplier : "") + (dryBase != null ? ", dryBase=" + dryBase : "") + (dryAllowedLength != null ? ", dryAllowedLength=" + dryAllowedLength : "") + (dryPenaltyLastN != null ? ", dryPenaltyLastN=" + dryPenaltyLastN : "") + (drySequenceBreakers != null ? ", drySequenceBreakers=" + drySequenceBreakers : "") + (topNSigma != null ? ", topNSigma=" + topNSigma : "") + (grammar != null ? ", grammar=<" + grammar.gbnf().length() + " chars>" : "") + "}";
     }
 
     /** Mutable builder; {@code null} leaves a field unset. */
@@ -384,6 +394,7 @@ public final class GenerationOptions {
         private Integer dryAllowedLength;
         private Integer dryPenaltyLastN;
         private List<String> drySequenceBreakers;
+        private Float topNSigma;
 
         private Builder() {
         }
@@ -552,12 +563,18 @@ public final class GenerationOptions {
             return this;
         }
 
+        /** Top-n-sigma's n (0 or below = off). */
+        public Builder topNSigma(Float v) {
+            topNSigma = v;
+            return this;
+        }
+
         public GenerationOptions build() {
             GenerationOptions o = new GenerationOptions(this);
             if (o.temperature != null || o.topK != null || o.topP != null || o.minP != null || o.repeatPenalty != null || o.repeatLastN != null
                     || o.typicalP != null || o.mirostat != null || o.mirostatTau != null || o.mirostatEta != null || o.xtcProbability != null
                     || o.xtcThreshold != null || o.dryMultiplier != null || o.dryBase != null || o.dryAllowedLength != null
-                    || o.dryPenaltyLastN != null || o.drySequenceBreakers != null) {
+                    || o.dryPenaltyLastN != null || o.drySequenceBreakers != null || o.topNSigma != null) {
                 o.sampling(); // validates ranges now, with a clear message, rather than mid-generation
             }
             return o;

@@ -85,6 +85,7 @@ public final class Sampler {
         float[] l = prepare(logits, offset, vocab, history, histLen);
         if (p.greedy()) return argmax(l, vocab);
         if (mirostat != null) return mirostat(l, null, vocab, vocab);
+        if (p.topNSigmaOn()) TopNSigma.apply(l, null, vocab, p.topNSigma());
         if (noTopK(vocab) && !p.truncatesBeyondTopP()) return whole.draw(l, null, vocab, p, random);
         // candidates sorted by logit, best first, by partial selection (typical and XTC over the whole vocabulary: all)
         int n = topK(l, null, vocab, noTopK(vocab) ? vocab : p.topK());
@@ -104,7 +105,8 @@ public final class Sampler {
      */
     public int sampleAllowed(float[] logits, int offset, int vocab, int[] history, int histLen, IntPredicate allowed) {
         // Mirostat's candidates are its own cut, not the top-k
-        if (!p.greedy() && (noTopK(vocab) || mirostat != null)) return -1;
+        // and top-n-sigma's cut depends on every allowed token's logit
+        if (!p.greedy() && (noTopK(vocab) || mirostat != null || p.topNSigmaOn())) return -1;
         float[] l = prepare(logits, offset, vocab, history, histLen);
         int k = p.greedy() ? 1 : Math.min(p.topK(), vocab);
         int m = Math.min(vocab, Math.max(4 * k, 256));
@@ -146,6 +148,7 @@ public final class Sampler {
             return best;
         }
         if (mirostat != null) return mirostat(l, ids, n, vocab);
+        if (p.topNSigmaOn()) TopNSigma.apply(l, ids, n, p.topNSigma());
         if (noTopK(vocab) && !p.truncatesBeyondTopP()) return whole.draw(l, ids, n, p, random);
         int c = topK(l, ids, n, noTopK(vocab) ? n : Math.min(p.topK(), n));
         while (c > 1 && l[idx[c - 1]] == Float.NEGATIVE_INFINITY) c--;
