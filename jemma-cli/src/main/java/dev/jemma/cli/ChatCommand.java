@@ -63,7 +63,7 @@ final class ChatCommand implements Callable<Integer> {
                                           repeat_penalty, repeat_last_n, presence_penalty, frequency_penalty, stop,
                                           typical_p, mirostat, mirostat_tau, mirostat_eta, xtc_probability,
                                           xtc_threshold, dry_multiplier, dry_base, dry_allowed_length,
-                                          dry_penalty_last_n
+                                          dry_penalty_last_n, top_n_sigma
               /set system TEXT            set the system prompt (starts a new conversation)
               /set verbose | quiet        show or hide timings after each answer
               /image PATH                 attach an image to your next message (repeatable; vision models)
@@ -357,6 +357,7 @@ final class ChatCommand implements Callable<Integer> {
                     o.stopOrEmpty().isEmpty() ? "" : ", stop " + o.stopOrEmpty());
             // the other samplers only once one is on
             StringBuilder more = new StringBuilder();
+            if (sp.topNSigma() > 0) more.append(", top_n_sigma ").append(sp.topNSigma());
             if (sp.typicalP() < 1f) more.append(", typical_p ").append(sp.typicalP());
             if (sp.mirostat().on()) more.append(", mirostat ").append(sp.mirostat().version()).append(" (tau ").append(sp.mirostat().tau())
                     .append(", eta ").append(sp.mirostat().eta()).append(')');
@@ -371,7 +372,7 @@ final class ChatCommand implements Callable<Integer> {
         private static final java.util.Set<String> PARAMETERS = java.util.Set.of("temperature", "temp", "top_k", "top-k", "top_p",
                 "top-p", "min_p", "min-p", "seed", "num_predict", "n_predict", "max_tokens", "repeat_penalty", "repeat_last_n",
                 "presence_penalty", "frequency_penalty", "stop", "typical_p", "mirostat", "mirostat_tau", "mirostat_eta",
-                "xtc_probability", "xtc_threshold", "dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n");
+                "xtc_probability", "xtc_threshold", "dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n", "top_n_sigma");
 
         private Session set(PrintWriter out, String args, Engine engine, Session session) {
             String[] w = args.strip().split("\\s+", 2);
@@ -450,6 +451,7 @@ final class ChatCommand implements Callable<Integer> {
                     case "dry_base" -> b.dryBase(SamplerRanges.dryBase(what, Float.parseFloat(value)));
                     case "dry_allowed_length" -> b.dryAllowedLength(SamplerRanges.atLeast(what, Integer.parseInt(value), 1, ""));
                     case "dry_penalty_last_n" -> b.dryPenaltyLastN(SamplerRanges.atLeast(what, Integer.parseInt(value), -1, "-1 = the whole context, 0 = off"));
+                    case "top_n_sigma" -> b.topNSigma(SamplerRanges.topNSigma(what, Float.parseFloat(value)));
                     case "stop" -> {
                         List<String> stops = new ArrayList<>(options.stopOrEmpty());
                         stops.add(value);

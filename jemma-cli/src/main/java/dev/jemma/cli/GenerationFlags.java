@@ -42,6 +42,9 @@ final class GenerationFlags {
     @Option(names = "--frequency-penalty", paramLabel = "F", description = "frequency penalty, -2…2 (default 0)")
     Float frequencyPenalty;
 
+    @Option(names = {"--top-nsigma", "--top-n-sigma"}, paramLabel = "N", description = "top-n-sigma: keep tokens within N standard deviations of the logits below the best, at most 100; 0 or below = off (default -1)")
+    Float topNSigma;
+
     @Option(names = "--typical", paramLabel = "P", description = "locally typical sampling, 0…1; 1 = off (default 1)")
     Float typicalP;
 
@@ -126,7 +129,8 @@ final class GenerationFlags {
                     .dryBase(SamplerRanges.dryBase("--dry-base", dryBase))
                     .dryAllowedLength(SamplerRanges.atLeast("--dry-allowed-length", dryAllowedLength, 1, ""))
                     .dryPenaltyLastN(SamplerRanges.atLeast("--dry-penalty-last-n", dryPenaltyLastN, -1, "-1 = the whole context, 0 = off"))
-                    .drySequenceBreakers(breakers()).build();
+                    .drySequenceBreakers(breakers())
+                    .topNSigma(SamplerRanges.topNSigma("--top-nsigma", topNSigma)).build();
         } catch (IllegalArgumentException e) {
             throw new JemmaException(e.getMessage());
         }

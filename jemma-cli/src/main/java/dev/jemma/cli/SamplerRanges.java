@@ -2,6 +2,7 @@ package dev.jemma.cli;
 
 import dev.jemma.core.sampling.DryParams;
 import dev.jemma.core.sampling.MirostatParams;
+import dev.jemma.core.sampling.SamplingParams;
 
 /**
  * The ranges of llama.cpp's other samplers (typical, Mirostat, XTC, DRY) as the servers' APIs take them, for the CLI's
@@ -19,6 +20,13 @@ final class SamplerRanges {
     static Float range(String name, Float v, double min, double max, String off) {
         if (v != null && !(v >= min && v <= max)) {
             throw new IllegalArgumentException(name + " " + v + ": must be between " + fmt(min) + " and " + fmt(max) + (off.isEmpty() ? "" : " (" + off + ")"));
+        }
+        return v;
+    }
+
+    static Float topNSigma(String name, Float v) {
+        if (v != null && !(v <= SamplingParams.MAX_TOP_N_SIGMA)) {
+            throw new IllegalArgumentException(name + " " + v + ": must be at most " + SamplingParams.MAX_TOP_N_SIGMA + " (0 or below = off)");
         }
         return v;
     }

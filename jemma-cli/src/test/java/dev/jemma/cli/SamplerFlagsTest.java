@@ -37,6 +37,7 @@ class SamplerFlagsTest {
                 {"--dry-allowed-length", "0", "--dry-allowed-length 0: must be >= 1"},
                 {"--dry-penalty-last-n", "-2", "--dry-penalty-last-n -2: must be >= -1 (-1 = the whole context, 0 = off)"},
                 {"--dry-sequence-breaker", "", "--dry-sequence-breaker: must not be empty ('none' for no breakers)"},
+                {"--top-nsigma", "101", "--top-nsigma 101.0: must be at most 100 (0 or below = off)"},
         };
         for (String[] b : bad) {
             var r = CliTestSupport.run(null, "run", RunCommandTest.TINY, "hello", "-n", "1", "-t", "1", b[0], b[1]);
@@ -49,8 +50,8 @@ class SamplerFlagsTest {
     @Test
     void eachFlagChangesTheAnswer() {
         String base = run().out();
-        assertThat(run("--typical", "1", "--mirostat", "0", "--xtc-probability", "0", "--dry-multiplier", "0").out()).isEqualTo(base);
-        String[][] on = {{"--typical", "0.05"}, {"--mirostat", "2", "--mirostat-ent", "0.5"}, {"--mirostat", "1", "--mirostat-lr", "0.5", "--mirostat-ent", "0.5"},
+        assertThat(run("--typical", "1", "--mirostat", "0", "--xtc-probability", "0", "--dry-multiplier", "0", "--top-nsigma", "-1").out()).isEqualTo(base);
+        String[][] on = {{"--typical", "0.05"}, {"--top-nsigma", "0.5"}, {"--mirostat", "2", "--mirostat-ent", "0.5"}, {"--mirostat", "1", "--mirostat-lr", "0.5", "--mirostat-ent", "0.5"},
                 {"--xtc-probability", "1", "--xtc-threshold", "0.02"}};
         for (String[] f : on) {
             var r = run(f);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.jemma.core.engine.GenerationOptions;
 import dev.jemma.core.sampling.DryParams;
 import dev.jemma.core.sampling.MirostatParams;
+import dev.jemma.core.sampling.SamplingParams;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -11,7 +12,7 @@ import java.util.Set;
 
 /**
  * The samplers beyond OpenAI's that llama-server's and Ollama's clients send (Open WebUI, Modelfiles, SillyTavern):
- * locally typical, Mirostat, XTC and DRY, under llama-server's names, which Ollama's {@code options} share for the ones
+ * locally typical, Mirostat, XTC, DRY and top-n-sigma, under llama-server's names, which Ollama's {@code options} share for the ones
  * it has ({@code typical_p}, {@code mirostat}, {@code mirostat_tau}, {@code mirostat_eta}). Each is range-checked with a
  * 400 naming it; the ranges are {@link dev.jemma.core.sampling.SamplingParams}'s.
  */
@@ -20,18 +21,20 @@ final class SamplerFields {
     }
 
     static final Set<String> NAMES = Set.of("typical_p", "mirostat", "mirostat_tau", "mirostat_eta", "xtc_probability",
-            "xtc_threshold", "dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n", "dry_sequence_breakers");
+            "xtc_threshold", "dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n", "dry_sequence_breakers",
+            "top_n_sigma");
 
     /** The fields as sent; null = not sent. */
     record Values(Float typicalP, Integer mirostat, Float mirostatTau, Float mirostatEta, Float xtcProbability,
                   Float xtcThreshold, Float dryMultiplier, Float dryBase, Integer dryAllowedLength, Integer dryPenaltyLastN,
-                  List<String> drySequenceBreakers) {
-        static final Values NONE = new Values(null, null, null, null, null, null, null, null, null, null, null);
+                  List<String> drySequenceBreakers, Float topNSigma) {
+        static final Values NONE = new Values(null, null, null, null, null, null, null, null, null, null, null, null);
 
         void applyTo(GenerationOptions.Builder b) {
             b.typicalP(typicalP).mirostat(mirostat).mirostatTau(mirostatTau).mirostatEta(mirostatEta)
                     .xtcProbability(xtcProbability).xtcThreshold(xtcThreshold).dryMultiplier(dryMultiplier).dryBase(dryBase)
-                    .dryAllowedLength(dryAllowedLength).dryPenaltyLastN(dryPenaltyLastN).drySequenceBreakers(drySequenceBreakers);
+                    .dryAllowedLength(dryAllowedLength).dryPenaltyLastN(dryPenaltyLastN).drySequenceBreakers(drySequenceBreakers)
+                    .topNSigma(topNSigma);
         }
     }
 
@@ -56,7 +59,17 @@ final class SamplerFields {
                 Params.number(o, "dry_base", null, 1, DryParams.MAX_BASE),
                 allowed,
                 lastN,
-                breakers(o));
+                breakers(o),
+                topNSigma(o));
+    }
+
+    /** llama-server's {@code top_n_sigma}: its default -1 is off, as is anything up to 0. */
+    private static Float topNSigma(JsonNode o) {
+        Float v = Params.number(o, "top_n_sigma", null, Double.NEGATIVE_INFINITY, Double.POSITIVE_INFINITY);
+        if (v != null && v > SamplingParams.MAX_TOP_N_SIGMA) {
+            throw HttpError.badRequest("field 'top_n_sigma' must be at most " + SamplingParams.MAX_TOP_N_SIGMA + " (0 or below: off)");
+        }
+        return v;
     }
 
     /** llama-server's {@code dry_sequence_breakers}: an array of non-empty strings (empty: none). */

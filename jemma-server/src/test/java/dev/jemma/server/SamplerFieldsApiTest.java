@@ -64,6 +64,7 @@ class SamplerFieldsApiTest {
             {PROMPT, "1", ",\"mirostat\":1,\"mirostat_tau\":0.5,\"mirostat_eta\":0.5"},
             {PROMPT, "1", ",\"mirostat\":2,\"mirostat_tau\":0.5"},
             {PROMPT, "1", ",\"xtc_probability\":1,\"xtc_threshold\":0.02"},
+            {PROMPT, "1", ",\"top_n_sigma\":0.5"},
             {REPETITIVE, "0", ",\"dry_multiplier\":50,\"dry_allowed_length\":1,\"dry_sequence_breakers\":[]"},
     };
 
@@ -80,7 +81,8 @@ class SamplerFieldsApiTest {
     void neutralValuesLeaveTheAnswerAsItIs() {
         String base = openAi("1", ""), ollamaBase = ollama("1", "");
         for (String f : new String[]{",\"typical_p\":1", ",\"mirostat\":0,\"mirostat_tau\":3,\"mirostat_eta\":0.3",
-                ",\"xtc_probability\":0,\"xtc_threshold\":0.3", ",\"xtc_probability\":1,\"xtc_threshold\":0.6",
+                ",\"xtc_probability\":0,\"xtc_threshold\":0.3", ",\"xtc_probability\":1,\"xtc_threshold\":0.6", ",\"top_n_sigma\":-1",
+                ",\"top_n_sigma\":0",
                 ",\"dry_multiplier\":0,\"dry_base\":2,\"dry_allowed_length\":3,\"dry_penalty_last_n\":-1,\"dry_sequence_breakers\":[\"\\n\"]"}) {
             assertThat(openAi("1", f)).as("/v1 " + f).isEqualTo(base);
             assertThat(ollama("1", f)).as("options " + f).isEqualTo(ollamaBase);
@@ -102,7 +104,7 @@ class SamplerFieldsApiTest {
         String[][] bad = {{"typical_p", "1.5"}, {"typical_p", "-0.1"}, {"mirostat", "3"}, {"mirostat", "1.5"}, {"mirostat_tau", "-1"},
                 {"mirostat_eta", "\"fast\""}, {"xtc_probability", "2"}, {"xtc_threshold", "-0.5"}, {"dry_multiplier", "-1"},
                 {"dry_base", "0.5"}, {"dry_allowed_length", "0"}, {"dry_penalty_last_n", "-2"}, {"dry_sequence_breakers", "\"\\n\""},
-                {"dry_sequence_breakers", "[1]"}, {"dry_sequence_breakers", "[\"\"]"}};
+                {"dry_sequence_breakers", "[1]"}, {"dry_sequence_breakers", "[\"\"]"}, {"top_n_sigma", "101"}};
         for (String[] b : bad) {
             refused("/v1/chat/completions", "{\"model\":\"" + M + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":2,\""
                     + b[0] + "\":" + b[1] + "}", b[0]);
