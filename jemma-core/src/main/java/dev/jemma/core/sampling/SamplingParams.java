@@ -3,9 +3,9 @@ package dev.jemma.core.sampling;
 /**
  * How the next token is chosen from the logits, in llama.cpp's default sampler order: repetition penalties, DRY,
  * top-n-sigma, top-k, locally typical, top-p, min-p, XTC, then temperature and a seeded draw — or, with Mirostat on,
- * penalties, DRY, temperature and Mirostat's draw. A temperature of 0 (or below) means greedy (argmax after the penalties and DRY):
- * unlike llama.cpp, whose greedy pick comes after the truncations, typical and XTC never drop the best token then, so
- * greedy stays the argmax it always was.
+ * penalties, DRY, temperature and Mirostat's draw. A temperature of 0 (or below) means greedy: the argmax after the
+ * penalties and DRY. Unlike llama.cpp, whose greedy pick comes after the truncations, typical and XTC then never drop
+ * the best token, so greedy stays the argmax it always was.
  *
  * @param temperature      divides the logits; 0 = greedy
  * @param topK             keep the k most likely tokens; 0 = all
