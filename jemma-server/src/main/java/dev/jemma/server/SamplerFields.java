@@ -7,7 +7,9 @@ import dev.jemma.core.sampling.MirostatParams;
 import dev.jemma.core.sampling.SamplingParams;
 
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 
 /**
@@ -27,14 +29,16 @@ final class SamplerFields {
     /** The fields as sent; null = not sent. */
     record Values(Float typicalP, Integer mirostat, Float mirostatTau, Float mirostatEta, Float xtcProbability,
                   Float xtcThreshold, Float dryMultiplier, Float dryBase, Integer dryAllowedLength, Integer dryPenaltyLastN,
-                  List<String> drySequenceBreakers, Float topNSigma) {
-        static final Values NONE = new Values(null, null, null, null, null, null, null, null, null, null, null, null);
+                  List<String> drySequenceBreakers, Float topNSigma, Set<Stage> omitted) {
+        static final Values NONE = new Values(null, null, null, null, null, null, null, null, null, null, null, null, Set.of());
 
         void applyTo(GenerationOptions.Builder b) {
             b.typicalP(typicalP).mirostat(mirostat).mirostatTau(mirostatTau).mirostatEta(mirostatEta)
                     .xtcProbability(xtcProbability).xtcThreshold(xtcThreshold).dryMultiplier(dryMultiplier).dryBase(dryBase)
                     .dryAllowedLength(dryAllowedLength).dryPenaltyLastN(dryPenaltyLastN).drySequenceBreakers(drySequenceBreakers)
                     .topNSigma(topNSigma);
+            // a stage left out of llama-server's samplers list is not applied, whatever its fields say
+            for (Stage s : omitted) s.off(b);
         }
     }
 
@@ -60,7 +64,89 @@ final class SamplerFields {
                 allowed,
                 lastN,
                 breakers(o),
-                topNSigma(o));
+                topNSigma(o),
+                omitted(o));
+    }
+
+    /** llama.cpp's default sampler order, each stage with the letter and names llama-server's {@code samplers} takes. */
+    enum Stage {
+        PENALTIES('e', "penalties"), DRY('d', "dry"), TOP_N_SIGMA('s', "top_n_sigma", "top-n-sigma", "top-nsigma"),
+        TOP_K('k', "top_k", "top-k"), TYPICAL('y', "typ_p", "typical_p", "typical-p", "typical", "typ-p", "typ"),
+        TOP_P('p', "top_p", "top-p", "nucleus"), MIN_P('m', "min_p", "min-p"), XTC('x', "xtc"),
+        TEMPERATURE('t', "temperature", "temp");
+
+        final char letter;
+        final List<String> names;
+
+        Stage(char letter, String... names) {
+            this.letter = letter;
+            this.names = List.of(names);
+        }
+
+        static Stage of(String name) {
+            for (Stage s : values()) if (s.names.contains(name.toLowerCase(Locale.ROOT))) return s;
+            return null;
+        }
+
+        static Stage of(char letter) {
+            for (Stage s : values()) if (s.letter == letter) return s;
+            return null;
+        }
+
+        /** The stage's neutral settings: llama.cpp does not run a stage left out of the list. */
+        void off(GenerationOptions.Builder b) {
+            switch (this) {
+                case PENALTIES -> b.repeatPenalty(1f).presencePenalty(0f).frequencyPenalty(0f);
+                case DRY -> b.dryMultiplier(0f);
+                case TOP_N_SIGMA -> b.topNSigma(-1f);
+                case TOP_K -> b.topK(0);
+                case TYPICAL -> b.typicalP(1f);
+                case TOP_P -> b.topP(1f);
+                case MIN_P -> b.minP(0f);
+                case XTC -> b.xtcProbability(0f);
+                // no temperature stage: llama.cpp draws from the unscaled distribution
+                case TEMPERATURE -> b.temperature(1f);
+            }
+        }
+    }
+
+    private static final String ORDER = "penalties, dry, top_n_sigma, top_k, typ_p, top_p, min_p, xtc, temperature (letters edskypmxt)";
+
+    /**
+     * llama-server's {@code samplers}: the stages to run, as names or as one string of letters ("edskypmxt"). Jemma's
+     * order is llama.cpp's default, so a list in that order (any stages left out) is honoured — the stages left out are
+     * not applied — and any other order is refused. Returns the stages left out; none when the field is absent.
+     */
+    private static Set<Stage> omitted(JsonNode o) {
+        JsonNode n = o.get("samplers");
+        if (n == null || n.isNull()) return Set.of();
+        List<Stage> listed = new ArrayList<>();
+        if (n.isTextual()) {
+            for (char c : n.asText().toCharArray()) {
+                Stage s = Stage.of(c);
+                if (s == null) throw HttpError.badRequest("field 'samplers': unknown sampler letter '" + c + "' (Jemma's: " + ORDER + ")");
+                listed.add(s);
+            }
+        } else if (n.isArray()) {
+            for (JsonNode e : n) {
+                Stage s = e.isTextual() ? Stage.of(e.asText()) : null;
+                if (s == null) {
+                    throw HttpError.badRequest("field 'samplers': unknown or unsupported sampler " + dev.jemma.core.Printable.line(e.toString()) + " (Jemma's: " + ORDER + ")");
+                }
+                listed.add(s);
+            }
+        } else {
+            throw HttpError.badRequest("field 'samplers' must be an array of sampler names or a string of sampler letters");
+        }
+        for (int i = 1; i < listed.size(); i++) {
+            if (listed.get(i).ordinal() <= listed.get(i - 1).ordinal()) {
+                throw HttpError.badRequest("field 'samplers': Jemma runs the samplers in llama.cpp's default order only (" + ORDER
+                        + "), each once; leave one out to skip it");
+            }
+        }
+        EnumSet<Stage> out = EnumSet.allOf(Stage.class);
+        listed.forEach(out::remove);
+        return out;
     }
 
     /** llama-server's {@code top_n_sigma}: its default -1 is off, as is anything up to 0. */

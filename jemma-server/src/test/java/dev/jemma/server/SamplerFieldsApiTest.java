@@ -113,6 +113,28 @@ class SamplerFieldsApiTest {
         }
     }
 
+    /**
+     * llama-server's samplers list: llama.cpp's default order, as names or letters, changes nothing; a stage left out is
+     * not run (top-k 1 without top_k in the list no longer makes the answer greedy); another order is a 400.
+     */
+    @Test
+    void samplersInLlamaCppsOrderAreHonoured() {
+        String base = openAi("1", "");
+        assertThat(openAi("1", ",\"samplers\":\"edskypmxt\"")).isEqualTo(base);
+        assertThat(openAi("1", ",\"samplers\":[\"penalties\",\"dry\",\"top_n_sigma\",\"top_k\",\"typ_p\",\"top_p\",\"min_p\",\"xtc\",\"temperature\"]"))
+                .isEqualTo(base);
+        String greedy = openAi("0", "");
+        assertThat(openAi("1.5", ",\"top_k\":1,\"samplers\":[\"top_k\",\"temperature\"]")).isEqualTo(greedy);
+        // mutation caught: the list read but the stages left out still run
+        assertThat(openAi("1.5", ",\"top_k\":1,\"samplers\":[\"top_p\",\"temperature\"]")).isNotEqualTo(greedy);
+        String chat = "{\"model\":\"" + M + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":2,\"samplers\":";
+        refused("/v1/chat/completions", chat + "[\"temperature\",\"top_k\"]}", "samplers");
+        refused("/v1/chat/completions", chat + "\"kk\"}", "samplers");
+        refused("/v1/chat/completions", chat + "[\"infill\"]}", "samplers");
+        refused("/v1/chat/completions", chat + "\"kq\"}", "samplers");
+        refused("/v1/chat/completions", chat + "3}", "samplers");
+    }
+
     /** What Ollama dropped is refused with the reason, beyond its neutral value. */
     @Test
     void ollamasDroppedOptionsAreRefusedBeyondTheirNeutralValue() {
