@@ -31,7 +31,7 @@ public final class Sampler {
         this(params, null);
     }
 
-    /** A sampler without the tokenizer's vocabulary: DRY, if on, must have no sequence breakers. */
+    /** {@link #Sampler(SamplingParams, Sampler, IntFunction, int)} without the vocabulary: DRY, if on, must have no breakers. */
     public Sampler(SamplingParams params, Sampler previous) {
         this(params, previous, null, 0);
     }
@@ -40,9 +40,8 @@ public final class Sampler {
      * A sampler that takes over the work buffers of {@code previous} (null: new ones), which must no longer be used: a
      * session's generations one after another then share them instead of each leaving a vocabulary-sized buffer (1 MB
      * for Gemma 3's 262,144 ids, twice when drawing from the whole distribution) behind — garbage per request that a
-     * busy server collected.
-     */
-    /**
+     * busy server collected. Mirostat's state is never taken over: each generation starts from its own 2τ.
+     *
      * @param tokenBytes each token's text (UTF-8), for DRY's sequence breakers; null when DRY is off or has none
      * @param vocab      how many tokens {@code tokenBytes} knows
      */
