@@ -60,7 +60,10 @@ final class ChatCommand implements Callable<Integer> {
             Available commands:
               /set parameter NAME VALUE   set a sampling parameter (also: /set NAME VALUE)
                                           temperature, top_k, top_p, min_p, seed, num_predict,
-                                          repeat_penalty, repeat_last_n, presence_penalty, frequency_penalty, stop
+                                          repeat_penalty, repeat_last_n, presence_penalty, frequency_penalty, stop,
+                                          typical_p, mirostat, mirostat_tau, mirostat_eta, xtc_probability,
+                                          xtc_threshold, dry_multiplier, dry_base, dry_allowed_length,
+                                          dry_penalty_last_n, top_n_sigma
               /set system TEXT            set the system prompt (starts a new conversation)
               /set verbose | quiet        show or hide timings after each answer
               /image PATH                 attach an image to your next message (repeatable; vision models)
@@ -352,13 +355,24 @@ final class ChatCommand implements Callable<Integer> {
                     sp.temperature(), sp.topK(), sp.topP(), sp.minP(), sp.repeatPenalty(),
                     o.seed() == null ? "random" : o.seed(), o.maxTokensOrUnlimited() < 0 ? "unlimited" : o.maxTokensOrUnlimited(),
                     o.stopOrEmpty().isEmpty() ? "" : ", stop " + o.stopOrEmpty());
+            // the other samplers only once one is on
+            StringBuilder more = new StringBuilder();
+            if (sp.topNSigma() > 0) more.append(", top_n_sigma ").append(sp.topNSigma());
+            if (sp.typicalP() < 1f) more.append(", typical_p ").append(sp.typicalP());
+            if (sp.mirostat().on()) more.append(", mirostat ").append(sp.mirostat().version()).append(" (tau ").append(sp.mirostat().tau())
+                    .append(", eta ").append(sp.mirostat().eta()).append(')');
+            if (sp.xtc().on()) more.append(", xtc ").append(sp.xtc().probability()).append(" above ").append(sp.xtc().threshold());
+            if (sp.dry().on()) more.append(", dry ").append(sp.dry().multiplier()).append(" (base ").append(sp.dry().base())
+                    .append(", allowed ").append(sp.dry().allowedLength()).append(')');
+            if (!more.isEmpty()) out.printf("               %s%n", more.substring(2));
         }
 
         /** Handles {@code /set …}; returns the session to use from now on (a new one when the system prompt changes). */
         /** The names /set takes a value for (the switch below applies them). */
         private static final java.util.Set<String> PARAMETERS = java.util.Set.of("temperature", "temp", "top_k", "top-k", "top_p",
                 "top-p", "min_p", "min-p", "seed", "num_predict", "n_predict", "max_tokens", "repeat_penalty", "repeat_last_n",
-                "presence_penalty", "frequency_penalty", "stop");
+                "presence_penalty", "frequency_penalty", "stop", "typical_p", "mirostat", "mirostat_tau", "mirostat_eta",
+                "xtc_probability", "xtc_threshold", "dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n", "top_n_sigma");
 
         private Session set(PrintWriter out, String args, Engine engine, Session session) {
             String[] w = args.strip().split("\\s+", 2);
@@ -427,6 +441,17 @@ final class ChatCommand implements Callable<Integer> {
                     case "repeat_last_n" -> b.repeatLastN(Integer.parseInt(value));
                     case "presence_penalty" -> b.presencePenalty(PenaltyRanges.additive(what, Float.parseFloat(value)));
                     case "frequency_penalty" -> b.frequencyPenalty(PenaltyRanges.additive(what, Float.parseFloat(value)));
+                    case "typical_p" -> b.typicalP(SamplerRanges.unit(what, Float.parseFloat(value), "1 = off"));
+                    case "mirostat" -> b.mirostat(SamplerRanges.mirostat(what, Integer.parseInt(value)));
+                    case "mirostat_tau" -> b.mirostatTau(SamplerRanges.tau(what, Float.parseFloat(value)));
+                    case "mirostat_eta" -> b.mirostatEta(SamplerRanges.eta(what, Float.parseFloat(value)));
+                    case "xtc_probability" -> b.xtcProbability(SamplerRanges.unit(what, Float.parseFloat(value), "0 = off"));
+                    case "xtc_threshold" -> b.xtcThreshold(SamplerRanges.unit(what, Float.parseFloat(value), "above 0.5 = off"));
+                    case "dry_multiplier" -> b.dryMultiplier(SamplerRanges.dryMultiplier(what, Float.parseFloat(value)));
+                    case "dry_base" -> b.dryBase(SamplerRanges.dryBase(what, Float.parseFloat(value)));
+                    case "dry_allowed_length" -> b.dryAllowedLength(SamplerRanges.atLeast(what, Integer.parseInt(value), 1, ""));
+                    case "dry_penalty_last_n" -> b.dryPenaltyLastN(SamplerRanges.atLeast(what, Integer.parseInt(value), -1, "-1 = the whole context, 0 = off"));
+                    case "top_n_sigma" -> b.topNSigma(SamplerRanges.topNSigma(what, Float.parseFloat(value)));
                     case "stop" -> {
                         List<String> stops = new ArrayList<>(options.stopOrEmpty());
                         stops.add(value);

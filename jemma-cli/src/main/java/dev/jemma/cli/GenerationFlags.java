@@ -42,6 +42,42 @@ final class GenerationFlags {
     @Option(names = "--frequency-penalty", paramLabel = "F", description = "frequency penalty, -2…2 (default 0)")
     Float frequencyPenalty;
 
+    @Option(names = {"--top-nsigma", "--top-n-sigma"}, paramLabel = "N", description = "top-n-sigma: keep tokens within N standard deviations of the logits below the best, at most 100; 0 or below = off (default -1)")
+    Float topNSigma;
+
+    @Option(names = "--typical", paramLabel = "P", description = "locally typical sampling, 0…1; 1 = off (default 1)")
+    Float typicalP;
+
+    @Option(names = "--mirostat", paramLabel = "N", description = "Mirostat: 0 = off, 1 = Mirostat, 2 = Mirostat 2.0; replaces top-k, typical, top-p, min-p and XTC (default 0)")
+    Integer mirostat;
+
+    @Option(names = "--mirostat-lr", paramLabel = "ETA", description = "Mirostat's learning rate η, 0…10 (default 0.1)")
+    Float mirostatEta;
+
+    @Option(names = "--mirostat-ent", paramLabel = "TAU", description = "Mirostat's target entropy τ in bits, 0…100 (default 5)")
+    Float mirostatTau;
+
+    @Option(names = "--xtc-probability", paramLabel = "P", description = "XTC's chance per token of removing the top choices, 0…1; 0 = off (default 0)")
+    Float xtcProbability;
+
+    @Option(names = "--xtc-threshold", paramLabel = "P", description = "XTC's threshold, 0…1; above 0.5 = off (default 0.1)")
+    Float xtcThreshold;
+
+    @Option(names = "--dry-multiplier", paramLabel = "M", description = "DRY repetition penalty scale, 0…100; 0 = off (default 0)")
+    Float dryMultiplier;
+
+    @Option(names = "--dry-base", paramLabel = "B", description = "DRY penalty growth per token of repeat, 1…100 (default 1.75)")
+    Float dryBase;
+
+    @Option(names = "--dry-allowed-length", paramLabel = "N", description = "repeats this long go unpenalised by DRY, >= 1 (default 2)")
+    Integer dryAllowedLength;
+
+    @Option(names = "--dry-penalty-last-n", paramLabel = "N", description = "tokens DRY searches; 0 = off, -1 = the whole context (default -1)")
+    Integer dryPenaltyLastN;
+
+    @Option(names = "--dry-sequence-breaker", paramLabel = "TEXT", description = "a text DRY's repeats never extend across (repeatable; replaces the defaults \\n : \" *; 'none' = no breakers; \\n, \\t, \\\\ are escapes)")
+    List<String> drySequenceBreakers;
+
     @Option(names = {"-s", "--seed"}, paramLabel = "S", description = "random seed (default: random)")
     Long seed;
 
@@ -82,10 +118,61 @@ final class GenerationFlags {
             return GenerationOptions.builder().maxTokens(maxTokens).temperature(temperature).topK(topK).topP(topP).minP(minP)
                     .repeatPenalty(PenaltyRanges.repeat("--repeat-penalty", repeatPenalty)).repeatLastN(repeatLastN)
                     .presencePenalty(PenaltyRanges.additive("--presence-penalty", presencePenalty))
-                    .frequencyPenalty(PenaltyRanges.additive("--frequency-penalty", frequencyPenalty)).seed(seed).stop(stop).ignoreEos(ignoreEos ? Boolean.TRUE : null).grammar(grammar()).build();
+                    .frequencyPenalty(PenaltyRanges.additive("--frequency-penalty", frequencyPenalty)).seed(seed).stop(stop).ignoreEos(ignoreEos ? Boolean.TRUE : null).grammar(grammar())
+                    .typicalP(SamplerRanges.unit("--typical", typicalP, "1 = off"))
+                    .mirostat(SamplerRanges.mirostat("--mirostat", mirostat))
+                    .mirostatEta(SamplerRanges.eta("--mirostat-lr", mirostatEta))
+                    .mirostatTau(SamplerRanges.tau("--mirostat-ent", mirostatTau))
+                    .xtcProbability(SamplerRanges.unit("--xtc-probability", xtcProbability, "0 = off"))
+                    .xtcThreshold(SamplerRanges.unit("--xtc-threshold", xtcThreshold, "above 0.5 = off"))
+                    .dryMultiplier(SamplerRanges.dryMultiplier("--dry-multiplier", dryMultiplier))
+                    .dryBase(SamplerRanges.dryBase("--dry-base", dryBase))
+                    .dryAllowedLength(SamplerRanges.atLeast("--dry-allowed-length", dryAllowedLength, 1, ""))
+                    .dryPenaltyLastN(SamplerRanges.atLeast("--dry-penalty-last-n", dryPenaltyLastN, -1, "-1 = the whole context, 0 = off"))
+                    .drySequenceBreakers(breakers())
+                    .topNSigma(SamplerRanges.topNSigma("--top-nsigma", topNSigma)).build();
         } catch (IllegalArgumentException e) {
             throw new JemmaException(e.getMessage());
         }
+    }
+
+    /**
+     * --dry-sequence-breaker as llama-cli takes it: the breakers given replace the defaults, "none" alone means none, and
+     * escapes (\\n, \\t, \\", \\\\) let a shell pass a newline; null when not given.
+     */
+    List<String> breakers() {
+        if (drySequenceBreakers == null || drySequenceBreakers.isEmpty()) return null;
+        if (drySequenceBreakers.size() == 1 && drySequenceBreakers.getFirst().equals("none")) return List.of();
+        List<String> out = new java.util.ArrayList<>();
+        for (String b : drySequenceBreakers) {
+            String t = unescape(b);
+            if (t.isEmpty()) throw new IllegalArgumentException("--dry-sequence-breaker: must not be empty ('none' for no breakers)");
+            if (b.equals("none")) throw new IllegalArgumentException("--dry-sequence-breaker none: only alone (it means no breakers)");
+            out.add(t);
+        }
+        return out;
+    }
+
+    static String unescape(String s) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '\\' && i + 1 < s.length()) {
+                char n = s.charAt(++i);
+                switch (n) {
+                    case 'n' -> sb.append('\n');
+                    case 't' -> sb.append('\t');
+                    case 'r' -> sb.append('\r');
+                    case '"' -> sb.append('"');
+                    case '\'' -> sb.append('\'');
+                    case '\\' -> sb.append('\\');
+                    default -> sb.append(c).append(n);
+                }
+            } else {
+                sb.append(c);
+            }
+        }
+        return sb.toString();
     }
 
     /** The grammar of --grammar or --json-schema, or null; a bad file is one line naming it. */

@@ -438,6 +438,7 @@ final class EngineModel implements ServedModel {
         if (o.frequencyPenalty() != null) b.frequencyPenalty(o.frequencyPenalty());
         if (o.seed() != null) b.seed(o.seed());
         if (o.stop() != null && !o.stop().isEmpty()) b.stop(o.stop());
+        o.samplers().applyTo(b);
         try {
             return b.build();
         } catch (IllegalArgumentException e) {

@@ -161,9 +161,22 @@ final class OllamaApi {
         return m;
     }
 
-    /** The {@code options} Jemma applies per request. */
-    private static final java.util.Set<String> OPTIONS = java.util.Set.of("num_predict", "temperature", "top_k", "top_p", "min_p",
-            "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty", "seed", "stop", "num_ctx", "ignore_eos");
+    /**
+     * The {@code options} Jemma applies per request: Ollama's, and llama.cpp's samplers under llama-server's names
+     * ({@link SamplerFields}). {@code tfs_z} and {@code penalize_newline}, which Ollama dropped, pass at their neutral
+     * value only. {@code num_keep} (the tokens a context shift keeps) passes: Jemma never shifts the context — an
+     * answer ends when it is full, and a prompt that does not fit loses whole turns or is refused — so every token is
+     * kept, whatever the value.
+     */
+    private static final java.util.Set<String> OPTIONS = union(java.util.Set.of("num_predict", "temperature", "top_k", "top_p", "min_p",
+            "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty", "seed", "stop", "num_ctx", "ignore_eos",
+            "tfs_z", "penalize_newline", "num_keep"), SamplerFields.NAMES);
+
+    private static java.util.Set<String> union(java.util.Set<String> a, java.util.Set<String> b) {
+        java.util.Set<String> all = new java.util.HashSet<>(a);
+        all.addAll(b);
+        return java.util.Set.copyOf(all);
+    }
     /** Whether {@code name} is one of the per-request {@code options} (a client may put one beside them by mistake). */
     static boolean isOption(String name) {
         return OPTIONS.contains(name) || LOAD_TIME.containsKey(name);
@@ -192,6 +205,9 @@ final class OllamaApi {
         if (topK != null && topK < 0) throw HttpError.badRequest("field 'top_k' must be >= 0");
         Integer lastN = Params.integer(o, "repeat_last_n", null);
         if (lastN != null && lastN < -1) throw HttpError.badRequest("field 'repeat_last_n' must be >= -1");
+        SamplerFields.refuseDropped(o);
+        Integer keep = Params.integer(o, "num_keep", null);
+        if (keep != null && keep < -1) throw HttpError.badRequest("field 'num_keep' must be >= -1");
         return new ServedModel.Options(
                 Params.integer(o, "num_predict", null),
                 Params.number(o, "temperature", null, 0, 100),
@@ -208,7 +224,8 @@ final class OllamaApi {
                 // the context of this request, within one KV slot (EngineModel refuses a larger one)
                 Params.integer(o, "num_ctx", null),
                 // llama.cpp's option, as the OpenAI side takes it: keep generating past the end of turn (load tests)
-                o.has("ignore_eos") && !o.get("ignore_eos").isNull() ? Params.bool(o, "ignore_eos", false) : null);
+                o.has("ignore_eos") && !o.get("ignore_eos").isNull() ? Params.bool(o, "ignore_eos", false) : null,
+                SamplerFields.parse(o));
     }
 
     /**

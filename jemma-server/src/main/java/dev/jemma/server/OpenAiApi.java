@@ -78,7 +78,9 @@ final class OpenAiApi {
                 Params.number(body, "frequency_penalty", null, -GenerationOptions.MAX_ADDITIVE_PENALTY, GenerationOptions.MAX_ADDITIVE_PENALTY),
                 Params.longValue(body, "seed", null), stops, null, null,
                 // llama-server's extension: keep generating past the end of turn (load tests, benchmarks)
-                body.has("ignore_eos") ? Params.bool(body, "ignore_eos", false) : null).withLogprobs(chat ? chatLogprobs(body) : legacyLogprobs(body));
+                body.has("ignore_eos") ? Params.bool(body, "ignore_eos", false) : null,
+                // llama-server's other samplers: typical, Mirostat, XTC, DRY
+                SamplerFields.parse(body)).withLogprobs(chat ? chatLogprobs(body) : legacyLogprobs(body));
         JsonNode effort = body.get("reasoning_effort");
         if (effort != null && !effort.isNull() && !(effort.isTextual() && effort.asText().equals("none"))) {
             throw HttpError.badRequest("field 'reasoning_effort': this model has no reasoning mode (Gemma 3); send \"none\" or leave it out");

@@ -27,7 +27,9 @@ final class OpenAiUnsupported {
     private static final Set<String> COMMON = Set.of("model", "stream", "stream_options", "n", "max_tokens", "stop", "temperature",
             "top_p", "top_k", "min_p", "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty", "seed",
             "ignore_eos", "logprobs", "response_format", "grammar", "json_schema", "logit_bias", "user", "store", "metadata",
-            "service_tier", "safety_identifier", "prompt_cache_key", "cache_prompt");
+            "service_tier", "safety_identifier", "prompt_cache_key", "cache_prompt", "typical_p", "mirostat", "mirostat_tau",
+            "mirostat_eta", "xtc_probability", "xtc_threshold", "dry_multiplier", "dry_base", "dry_allowed_length",
+            "dry_penalty_last_n", "dry_sequence_breakers", "top_n_sigma", "samplers");
     private static final Set<String> CHAT = union(COMMON, "messages", "max_completion_tokens", "top_logprobs", "tools",
             "tool_choice", "parallel_tool_calls", "functions", "function_call", "reasoning_effort", "modalities", "audio",
             "web_search_options", "prediction");

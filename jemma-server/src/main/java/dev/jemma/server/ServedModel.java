@@ -64,7 +64,18 @@ interface ServedModel extends AutoCloseable {
      */
     record Options(Integer numPredict, Float temperature, Integer topK, Float topP, Float minP, Float repeatPenalty,
                    Integer repeatLastN, Float presencePenalty, Float frequencyPenalty, Long seed, List<String> stop,
-                   Integer logprobs, Integer numCtx, Boolean ignoreEos) {
+                   Integer logprobs, Integer numCtx, Boolean ignoreEos, SamplerFields.Values samplers) {
+        public Options(Integer numPredict, Float temperature, Integer topK, Float topP, Float minP, Float repeatPenalty,
+                Integer repeatLastN, Float presencePenalty, Float frequencyPenalty, Long seed, List<String> stop,
+                Integer logprobs, Integer numCtx, Boolean ignoreEos) {
+            this(numPredict, temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty, frequencyPenalty,
+                    seed, stop, logprobs, numCtx, ignoreEos, SamplerFields.Values.NONE);
+        }
+
+        public Options {
+            if (samplers == null) samplers = SamplerFields.Values.NONE;
+        }
+
         static Options none() {
             return new Options(null, null, null, null, null, null, null, null, null, null, List.of(), null, null, null);
         }
@@ -72,7 +83,7 @@ interface ServedModel extends AutoCloseable {
         /** These options reporting log-probabilities with {@code top} alternatives per token (null = none). */
         Options withLogprobs(Integer top) {
             return new Options(numPredict, temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty,
-                    frequencyPenalty, seed, stop, top, numCtx, ignoreEos);
+                    frequencyPenalty, seed, stop, top, numCtx, ignoreEos, samplers);
         }
     }
 

@@ -197,9 +197,9 @@ class RawApiTest {
     @Test
     void everyOllamaOptionIsAppliedOrRefusedByName() {
         String chat = "{\"model\":\"" + M + "\",\"stream\":false,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"options\":";
-        TestServers.Reply mirostat = TestServers.post(server, "/api/chat", chat + "{\"mirostat\":2}}");
-        assertThat(mirostat.status()).isEqualTo(400);
-        assertThat(mirostat.json().path("error").asText()).startsWith("field 'options.mirostat' is not supported (supported: frequency_penalty,");
+        TestServers.Reply unknown = TestServers.post(server, "/api/chat", chat + "{\"frobnicate\":2}}");
+        assertThat(unknown.status()).isEqualTo(400);
+        assertThat(unknown.json().path("error").asText()).startsWith("field 'options.frobnicate' is not supported (supported: dry_allowed_length,");
         TestServers.Reply threads = TestServers.post(server, "/api/chat", chat + "{\"num_thread\":8}}");
         assertThat(threads.status()).isEqualTo(400);
         assertThat(threads.json().path("error").asText())

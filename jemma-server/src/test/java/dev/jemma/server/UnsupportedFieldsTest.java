@@ -65,8 +65,9 @@ class UnsupportedFieldsTest {
     @Test
     void unknownFieldsAreRefusedByName() {
         refused("/v1/chat/completions", chat(",\"frobnicate\":1"), "frobnicate");
-        refused("/v1/chat/completions", chat(",\"mirostat\":2"), "mirostat");
-        refused("/v1/completions", completion(",\"typical_p\":0.5"), "typical_p");
+        refused("/v1/chat/completions", chat(",\"n_probs\":1"), "n_probs");
+        refused("/v1/chat/completions", chat(",\"dynatemp_range\":0.5"), "dynatemp_range");
+        refused("/v1/completions", completion(",\"tfs_z\":0.5"), "tfs_z");
         refused("/v1/completions", completion(",\"messages\":[]"), "messages");
         TestServers.Reply r = TestServers.post(server, "/v1/chat/completions", chat(",\"chat_template_kwargs\":{}"));
         assertThat(r.json().path("error").path("message").asText()).isEqualTo("field 'chat_template_kwargs' is not supported by /v1/chat/completions");

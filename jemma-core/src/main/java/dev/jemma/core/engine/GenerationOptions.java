@@ -1,7 +1,10 @@
 package dev.jemma.core.engine;
 
 import dev.jemma.core.constrain.Grammar;
+import dev.jemma.core.sampling.DryParams;
+import dev.jemma.core.sampling.MirostatParams;
 import dev.jemma.core.sampling.SamplingParams;
+import dev.jemma.core.sampling.XtcParams;
 
 import java.util.List;
 import java.util.Objects;
@@ -39,6 +42,18 @@ public final class GenerationOptions {
     private final Grammar grammar;
     private final Integer logprobs;
     private final Integer contextLength;
+    private final Float typicalP;
+    private final Integer mirostat;
+    private final Float mirostatTau;
+    private final Float mirostatEta;
+    private final Float xtcProbability;
+    private final Float xtcThreshold;
+    private final Float dryMultiplier;
+    private final Float dryBase;
+    private final Integer dryAllowedLength;
+    private final Integer dryPenaltyLastN;
+    private final List<String> drySequenceBreakers;
+    private final Float topNSigma;
 
     private GenerationOptions(Builder b) {
         maxTokens = b.maxTokens;
@@ -56,6 +71,18 @@ public final class GenerationOptions {
         grammar = b.grammar;
         logprobs = b.logprobs;
         contextLength = b.contextLength;
+        typicalP = b.typicalP;
+        mirostat = b.mirostat;
+        mirostatTau = b.mirostatTau;
+        mirostatEta = b.mirostatEta;
+        xtcProbability = b.xtcProbability;
+        xtcThreshold = b.xtcThreshold;
+        dryMultiplier = b.dryMultiplier;
+        dryBase = b.dryBase;
+        dryAllowedLength = b.dryAllowedLength;
+        dryPenaltyLastN = b.dryPenaltyLastN;
+        drySequenceBreakers = b.drySequenceBreakers == null ? null : List.copyOf(b.drySequenceBreakers);
+        topNSigma = b.topNSigma;
     }
 
     /** No field set. */
@@ -85,6 +112,18 @@ public final class GenerationOptions {
         b.grammar = grammar;
         b.logprobs = logprobs;
         b.contextLength = contextLength;
+        b.typicalP = typicalP;
+        b.mirostat = mirostat;
+        b.mirostatTau = mirostatTau;
+        b.mirostatEta = mirostatEta;
+        b.xtcProbability = xtcProbability;
+        b.xtcThreshold = xtcThreshold;
+        b.dryMultiplier = dryMultiplier;
+        b.dryBase = dryBase;
+        b.dryAllowedLength = dryAllowedLength;
+        b.dryPenaltyLastN = dryPenaltyLastN;
+        b.drySequenceBreakers = drySequenceBreakers;
+        b.topNSigma = topNSigma;
         return b;
     }
 
@@ -107,6 +146,18 @@ public final class GenerationOptions {
         if (b.grammar == null) b.grammar = fallback.grammar;
         if (b.logprobs == null) b.logprobs = fallback.logprobs;
         if (b.contextLength == null) b.contextLength = fallback.contextLength;
+        if (b.typicalP == null) b.typicalP = fallback.typicalP;
+        if (b.mirostat == null) b.mirostat = fallback.mirostat;
+        if (b.mirostatTau == null) b.mirostatTau = fallback.mirostatTau;
+        if (b.mirostatEta == null) b.mirostatEta = fallback.mirostatEta;
+        if (b.xtcProbability == null) b.xtcProbability = fallback.xtcProbability;
+        if (b.xtcThreshold == null) b.xtcThreshold = fallback.xtcThreshold;
+        if (b.dryMultiplier == null) b.dryMultiplier = fallback.dryMultiplier;
+        if (b.dryBase == null) b.dryBase = fallback.dryBase;
+        if (b.dryAllowedLength == null) b.dryAllowedLength = fallback.dryAllowedLength;
+        if (b.dryPenaltyLastN == null) b.dryPenaltyLastN = fallback.dryPenaltyLastN;
+        if (b.drySequenceBreakers == null) b.drySequenceBreakers = fallback.drySequenceBreakers;
+        if (b.topNSigma == null) b.topNSigma = fallback.topNSigma;
         return b.build();
     }
 
@@ -122,7 +173,22 @@ public final class GenerationOptions {
                 repeatLastN != null ? repeatLastN : d.repeatLastN(),
                 presencePenalty != null ? presencePenalty : d.presencePenalty(),
                 frequencyPenalty != null ? frequencyPenalty : d.frequencyPenalty(),
-                seed != null ? seed : System.nanoTime() ^ Thread.currentThread().threadId() * 0x9E3779B97F4A7C15L);
+                seed != null ? seed : System.nanoTime() ^ Thread.currentThread().threadId() * 0x9E3779B97F4A7C15L,
+                typicalP != null ? typicalP : d.typicalP(),
+                mirostat == null && mirostatTau == null && mirostatEta == null ? d.mirostat() : new MirostatParams(
+                        mirostat != null ? mirostat : d.mirostat().version(),
+                        mirostatTau != null ? mirostatTau : d.mirostat().tau(),
+                        mirostatEta != null ? mirostatEta : d.mirostat().eta()),
+                xtcProbability == null && xtcThreshold == null ? d.xtc() : new XtcParams(
+                        xtcProbability != null ? xtcProbability : d.xtc().probability(),
+                        xtcThreshold != null ? xtcThreshold : d.xtc().threshold()),
+                dryMultiplier == null && dryBase == null && dryAllowedLength == null && dryPenaltyLastN == null && drySequenceBreakers == null ? d.dry() : new DryParams(
+                        dryMultiplier != null ? dryMultiplier : d.dry().multiplier(),
+                        dryBase != null ? dryBase : d.dry().base(),
+                        dryAllowedLength != null ? dryAllowedLength : d.dry().allowedLength(),
+                        dryPenaltyLastN != null ? dryPenaltyLastN : -1,
+                        drySequenceBreakers != null ? drySequenceBreakers : d.dry().breakers()),
+                topNSigma != null ? topNSigma : d.topNSigma());
     }
 
     /** Maximum tokens to generate, or {@link #UNLIMITED}. */
@@ -204,6 +270,66 @@ public final class GenerationOptions {
         return contextLength;
     }
 
+    /** Locally typical sampling's p (1 = off). */
+    public Float typicalP() {
+        return typicalP;
+    }
+
+    /** Mirostat: 0 off, 1 or 2 (the version); it then replaces top-k, typical, top-p, min-p and XTC. */
+    public Integer mirostat() {
+        return mirostat;
+    }
+
+    /** Mirostat's target surprise τ in bits. */
+    public Float mirostatTau() {
+        return mirostatTau;
+    }
+
+    /** Mirostat's learning rate η. */
+    public Float mirostatEta() {
+        return mirostatEta;
+    }
+
+    /** XTC's chance per token (0 = off). */
+    public Float xtcProbability() {
+        return xtcProbability;
+    }
+
+    /** XTC's threshold (above 0.5 = off). */
+    public Float xtcThreshold() {
+        return xtcThreshold;
+    }
+
+    /** DRY's penalty scale (0 = off). */
+    public Float dryMultiplier() {
+        return dryMultiplier;
+    }
+
+    /** DRY's penalty growth per token of repeat. */
+    public Float dryBase() {
+        return dryBase;
+    }
+
+    /** Repeats this long go unpenalised by DRY. */
+    public Integer dryAllowedLength() {
+        return dryAllowedLength;
+    }
+
+    /** How many recent tokens DRY searches; 0 = off, -1 = the whole context. */
+    public Integer dryPenaltyLastN() {
+        return dryPenaltyLastN;
+    }
+
+    /** Texts across which DRY's repeats never extend (empty: none). */
+    public List<String> drySequenceBreakers() {
+        return drySequenceBreakers;
+    }
+
+    /** Top-n-sigma's n (0 or below = off). */
+    public Float topNSigma() {
+        return topNSigma;
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof GenerationOptions g && Objects.equals(maxTokens, g.maxTokens) && Objects.equals(temperature, g.temperature)
@@ -212,19 +338,32 @@ public final class GenerationOptions {
                 && Objects.equals(presencePenalty, g.presencePenalty) && Objects.equals(frequencyPenalty, g.frequencyPenalty)
                 && Objects.equals(seed, g.seed) && Objects.equals(stop, g.stop) && Objects.equals(ignoreEos, g.ignoreEos)
                 && Objects.equals(grammar, g.grammar) && Objects.equals(logprobs, g.logprobs)
-                && Objects.equals(contextLength, g.contextLength);
+                && Objects.equals(contextLength, g.contextLength)
+                && Objects.equals(typicalP, g.typicalP)
+                && Objects.equals(mirostat, g.mirostat)
+                && Objects.equals(mirostatTau, g.mirostatTau)
+                && Objects.equals(mirostatEta, g.mirostatEta)
+                && Objects.equals(xtcProbability, g.xtcProbability)
+                && Objects.equals(xtcThreshold, g.xtcThreshold)
+                && Objects.equals(dryMultiplier, g.dryMultiplier)
+                && Objects.equals(dryBase, g.dryBase)
+                && Objects.equals(dryAllowedLength, g.dryAllowedLength)
+                && Objects.equals(dryPenaltyLastN, g.dryPenaltyLastN)
+                && Objects.equals(drySequenceBreakers, g.drySequenceBreakers) && Objects.equals(topNSigma, g.topNSigma);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty, frequencyPenalty, seed, stop, ignoreEos, grammar, logprobs, contextLength);
+        return Objects.hash(maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty, frequencyPenalty, seed, stop, ignoreEos, grammar, logprobs, contextLength,
+                typicalP, mirostat, mirostatTau, mirostatEta, xtcProbability, xtcThreshold, dryMultiplier, dryBase, dryAllowedLength, dryPenaltyLastN, drySequenceBreakers, topNSigma);
     }
 
     @Override
     public String toString() {
         return "GenerationOptions{maxTokens=" + maxTokens + ", temperature=" + temperature + ", topK=" + topK + ", topP=" + topP
                 + ", minP=" + minP + ", repeatPenalty=" + repeatPenalty + ", repeatLastN=" + repeatLastN + ", presencePenalty=" + presencePenalty
-                + ", frequencyPenalty=" + frequencyPenalty + ", seed=" + seed + ", stop=" + stop + ", ignoreEos=" + ignoreEos + (logprobs != null ? ", logprobs=" + logprobs : "") + (contextLength != null ? ", contextLength=" + contextLength : "") + (grammar != null ? ", grammar=<" + grammar.gbnf().length() + " chars>" : "") + "}";
+                + ", frequencyPenalty=" + frequencyPenalty + ", seed=" + seed + ", stop=" + stop + ", ignoreEos=" + ignoreEos + (logprobs != null ? ", logprobs=" + logprobs : "") + (contextLength != null ? ", contextLength=" + contextLength : "")
+                + (typicalP != null ? ", typicalP=" + typicalP : "") + (mirostat != null ? ", mirostat=" + mirostat : "") + (mirostatTau != null ? ", mirostatTau=" + mirostatTau : "") + (mirostatEta != null ? ", mirostatEta=" + mirostatEta : "") + (xtcProbability != null ? ", xtcProbability=" + xtcProbability : "") + (xtcThreshold != null ? ", xtcThreshold=" + xtcThreshold : "") + (dryMultiplier != null ? ", dryMultiplier=" + dryMultiplier : "") + (dryBase != null ? ", dryBase=" + dryBase : "") + (dryAllowedLength != null ? ", dryAllowedLength=" + dryAllowedLength : "") + (dryPenaltyLastN != null ? ", dryPenaltyLastN=" + dryPenaltyLastN : "") + (drySequenceBreakers != null ? ", drySequenceBreakers=" + drySequenceBreakers : "") + (topNSigma != null ? ", topNSigma=" + topNSigma : "") + (grammar != null ? ", grammar=<" + grammar.gbnf().length() + " chars>" : "") + "}";
     }
 
     /** Mutable builder; {@code null} leaves a field unset. */
@@ -244,6 +383,18 @@ public final class GenerationOptions {
         private Grammar grammar;
         private Integer logprobs;
         private Integer contextLength;
+        private Float typicalP;
+        private Integer mirostat;
+        private Float mirostatTau;
+        private Float mirostatEta;
+        private Float xtcProbability;
+        private Float xtcThreshold;
+        private Float dryMultiplier;
+        private Float dryBase;
+        private Integer dryAllowedLength;
+        private Integer dryPenaltyLastN;
+        private List<String> drySequenceBreakers;
+        private Float topNSigma;
 
         private Builder() {
         }
@@ -346,9 +497,84 @@ public final class GenerationOptions {
             return this;
         }
 
+        /** Locally typical sampling's p (1 = off). */
+        public Builder typicalP(Float v) {
+            typicalP = v;
+            return this;
+        }
+
+        /** Mirostat: 0 off, 1 or 2 (the version); it then replaces top-k, typical, top-p, min-p and XTC. */
+        public Builder mirostat(Integer v) {
+            mirostat = v;
+            return this;
+        }
+
+        /** Mirostat's target surprise τ in bits. */
+        public Builder mirostatTau(Float v) {
+            mirostatTau = v;
+            return this;
+        }
+
+        /** Mirostat's learning rate η. */
+        public Builder mirostatEta(Float v) {
+            mirostatEta = v;
+            return this;
+        }
+
+        /** XTC's chance per token (0 = off). */
+        public Builder xtcProbability(Float v) {
+            xtcProbability = v;
+            return this;
+        }
+
+        /** XTC's threshold (above 0.5 = off). */
+        public Builder xtcThreshold(Float v) {
+            xtcThreshold = v;
+            return this;
+        }
+
+        /** DRY's penalty scale (0 = off). */
+        public Builder dryMultiplier(Float v) {
+            dryMultiplier = v;
+            return this;
+        }
+
+        /** DRY's penalty growth per token of repeat. */
+        public Builder dryBase(Float v) {
+            dryBase = v;
+            return this;
+        }
+
+        /** Repeats this long go unpenalised by DRY. */
+        public Builder dryAllowedLength(Integer v) {
+            dryAllowedLength = v;
+            return this;
+        }
+
+        /** How many recent tokens DRY searches; 0 = off, -1 = the whole context. */
+        public Builder dryPenaltyLastN(Integer v) {
+            dryPenaltyLastN = v;
+            return this;
+        }
+
+        /** Texts across which DRY's repeats never extend (empty: none). */
+        public Builder drySequenceBreakers(List<String> v) {
+            drySequenceBreakers = v;
+            return this;
+        }
+
+        /** Top-n-sigma's n (0 or below = off). */
+        public Builder topNSigma(Float v) {
+            topNSigma = v;
+            return this;
+        }
+
         public GenerationOptions build() {
             GenerationOptions o = new GenerationOptions(this);
-            if (o.temperature != null || o.topK != null || o.topP != null || o.minP != null || o.repeatPenalty != null || o.repeatLastN != null) {
+            if (o.temperature != null || o.topK != null || o.topP != null || o.minP != null || o.repeatPenalty != null || o.repeatLastN != null
+                    || o.typicalP != null || o.mirostat != null || o.mirostatTau != null || o.mirostatEta != null || o.xtcProbability != null
+                    || o.xtcThreshold != null || o.dryMultiplier != null || o.dryBase != null || o.dryAllowedLength != null
+                    || o.dryPenaltyLastN != null || o.drySequenceBreakers != null || o.topNSigma != null) {
                 o.sampling(); // validates ranges now, with a clear message, rather than mid-generation
             }
             return o;

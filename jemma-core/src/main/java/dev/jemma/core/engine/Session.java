@@ -728,11 +728,12 @@ public final class Session implements AutoCloseable {
     private Generation runUnchecked(int[] prompt, PromptMedia images, GenerationOptions requested, TokenListener listener, int ctx) {
         if (listener == null) listener = TokenListener.NONE;
         GenerationOptions opts = (requested == null ? GenerationOptions.none() : requested).orElse(engine.defaults());
-        Sampler sampler = new Sampler(opts.sampling(), lastSampler);
+        Tokenizer tok = engine.tokenizer();
+        // one sampler per generation: it holds this sequence's Mirostat state; DRY's breakers come from the vocabulary
+        Sampler sampler = new Sampler(opts.sampling(), lastSampler, tok::tokenBytes, tok.vocabSize());
         lastSampler = sampler;
         int maxTokens = opts.maxTokensOrUnlimited();
         boolean ignoreEos = opts.ignoreEosOrFalse();
-        Tokenizer tok = engine.tokenizer();
         int[] stopIds = tok.stopIds();
         StopStrings stops = new StopStrings(opts.stopOrEmpty());
         StreamDecoder decoder = tok.newDecoder();

@@ -4,11 +4,14 @@ import dev.jemma.core.tensor.VectorOps;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import java.util.function.IntFunction;
 import java.util.function.IntPredicate;
 
 /**
  * Picks token ids from logits according to {@link SamplingParams}. Keeps its own random stream (seeded once), so a
- * sampler reused for a whole generation reproduces the same tokens for the same seed. Not thread-safe.
+ * sampler reused for a whole generation reproduces the same tokens for the same seed. It also holds the per-sequence
+ * state of Mirostat (its cut μ), so one sampler serves one generation: the scheduler's sequences each have their own.
+ * Not thread-safe.
  */
 public final class Sampler {
     private final SamplingParams p;
@@ -18,19 +21,36 @@ public final class Sampler {
     private float[] work = new float[0];
     private long[] heap = new long[0];
     private int[] seenIds = new int[0], seenCounts = new int[0];
+    private int[] cand = new int[0];
+    /** Per generation: Mirostat's cut; null when Mirostat is off. */
+    private final Mirostat mirostat;
+    /** DRY, null when off; the last DRY built, whose breaker set a later generation with the same breakers reuses. */
+    private final Dry dry, lastDry;
 
     public Sampler(SamplingParams params) {
         this(params, null);
+    }
+
+    /** {@link #Sampler(SamplingParams, Sampler, IntFunction, int)} without the vocabulary: DRY, if on, must have no breakers. */
+    public Sampler(SamplingParams params, Sampler previous) {
+        this(params, previous, null, 0);
     }
 
     /**
      * A sampler that takes over the work buffers of {@code previous} (null: new ones), which must no longer be used: a
      * session's generations one after another then share them instead of each leaving a vocabulary-sized buffer (1 MB
      * for Gemma 3's 262,144 ids, twice when drawing from the whole distribution) behind — garbage per request that a
-     * busy server collected.
+     * busy server collected. Mirostat's state is never taken over: each generation starts from its own 2τ.
+     *
+     * @param tokenBytes each token's text (UTF-8), for DRY's sequence breakers; null when DRY is off or has none
+     * @param vocab      how many tokens {@code tokenBytes} knows
      */
-    public Sampler(SamplingParams params, Sampler previous) {
+    public Sampler(SamplingParams params, Sampler previous, IntFunction<byte[]> tokenBytes, int vocab) {
         this.p = params;
+        this.mirostat = params.mirostat().on() ? new Mirostat(params.mirostat()) : null;
+        Dry reusable = previous == null ? null : previous.lastDry;
+        this.dry = params.dry().on() ? new Dry(params.dry(), tokenBytes, vocab, reusable) : null;
+        this.lastDry = dry != null ? dry : reusable;
         this.random = new SplittableRandom(params.seed());
         if (previous != null) {
             whole = previous.whole;
@@ -39,6 +59,7 @@ public final class Sampler {
             heap = previous.heap;
             seenIds = previous.seenIds;
             seenCounts = previous.seenCounts;
+            cand = previous.cand;
         } else {
             whole = new BucketedDraw();
         }
@@ -62,9 +83,11 @@ public final class Sampler {
         if (p.greedy() && !penalizes(history, histLen)) return VectorOps.argmax(logits, offset, vocab);
         float[] l = prepare(logits, offset, vocab, history, histLen);
         if (p.greedy()) return argmax(l, vocab);
-        if (noTopK(vocab)) return whole.draw(l, null, vocab, p, random);
-        // candidates sorted by logit, best first, by partial selection
-        int n = topK(l, null, vocab, p.topK());
+        if (mirostat != null) return mirostat(l, null, vocab, vocab);
+        if (p.topNSigmaOn()) TopNSigma.apply(l, null, vocab, p.topNSigma());
+        if (noTopK(vocab) && !p.truncatesBeyondTopP()) return whole.draw(l, null, vocab, p, random);
+        // candidates sorted by logit, best first, by partial selection (typical and XTC over the whole vocabulary: all)
+        int n = topK(l, null, vocab, noTopK(vocab) ? vocab : p.topK());
         // masked tokens (a grammar's −∞) are never candidates, even where rounding would leave the draw past the
         // last positive weight
         while (n > 1 && l[idx[n - 1]] == Float.NEGATIVE_INFINITY) n--;
@@ -80,7 +103,9 @@ public final class Sampler {
      * A grammar inside a string allows most tokens, so this path is the common one and costs a few checks per step.
      */
     public int sampleAllowed(float[] logits, int offset, int vocab, int[] history, int histLen, IntPredicate allowed) {
-        if (!p.greedy() && noTopK(vocab)) return -1;
+        // Mirostat's candidates are its own cut, not the top-k
+        // and top-n-sigma's cut depends on every allowed token's logit
+        if (!p.greedy() && (noTopK(vocab) || mirostat != null || p.topNSigmaOn())) return -1;
         float[] l = prepare(logits, offset, vocab, history, histLen);
         int k = p.greedy() ? 1 : Math.min(p.topK(), vocab);
         int m = Math.min(vocab, Math.max(4 * k, 256));
@@ -114,13 +139,17 @@ public final class Sampler {
             int t = seenIds[d];
             if (t >= 0 && t < vocab && Arrays.binarySearch(ids, 0, n, t) >= 0) l[t] = penalized(l[t], seenCounts[d]);
         }
+        // DRY may lower entries outside ids too: those are never read
+        if (dry != null) dry.apply(l, vocab, history, histLen);
         if (p.greedy()) {
             int best = ids[0];
             for (int j = 1; j < n; j++) if (l[ids[j]] > l[best]) best = ids[j];
             return best;
         }
-        if (noTopK(vocab)) return whole.draw(l, ids, n, p, random);
-        int c = topK(l, ids, n, Math.min(p.topK(), n));
+        if (mirostat != null) return mirostat(l, ids, n, vocab);
+        if (p.topNSigmaOn()) TopNSigma.apply(l, ids, n, p.topNSigma());
+        if (noTopK(vocab) && !p.truncatesBeyondTopP()) return whole.draw(l, ids, n, p, random);
+        int c = topK(l, ids, n, noTopK(vocab) ? n : Math.min(p.topK(), n));
         while (c > 1 && l[idx[c - 1]] == Float.NEGATIVE_INFINITY) c--;
         return draw(l, c);
     }
@@ -131,7 +160,64 @@ public final class Sampler {
         float[] l = work;
         System.arraycopy(logits, offset, l, 0, vocab);
         applyPenalties(l, vocab, history, histLen);
+        if (dry != null) dry.apply(l, vocab, history, histLen);
         return l;
+    }
+
+    /**
+     * Mirostat's draw among the candidates {@code ids[0..n)} (ascending; null: 0..n-1) after temperature, as llama.cpp
+     * chains them: version 1 keeps its estimated top-k, version 2 the tokens whose surprise is at most μ bits (at least
+     * the best); then a draw from the kept ones, renormalised, and μ moves with the drawn token's surprise.
+     */
+    private int mirostat(float[] l, int[] ids, int n, int vocab) {
+        float t = p.temperature();
+        if (t != 1f) for (int j = 0; j < n; j++) l[ids == null ? j : ids[j]] /= t;
+        int c;
+        if (mirostat.version() == 1) {
+            int m = finite(l, topK(l, ids, n, Math.min(Mirostat.M, n)));
+            int k = mirostat.topK(l, idx, m, vocab);
+            c = k <= m ? k : finite(l, topK(l, ids, n, Math.min(k, n)));
+        } else {
+            float max = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < n; j++) max = Math.max(max, l[ids == null ? j : ids[j]]);
+            double z = 0;
+            for (int j = 0; j < n; j++) z += Math.exp(l[ids == null ? j : ids[j]] - max);
+            // log p = l − max − ln z must reach −μ·ln 2
+            double floor = max + Math.log(z) + mirostat.minLogProb();
+            if (cand.length < n) cand = new int[n];
+            int kept = 0;
+            for (int j = 0; j < n; j++) {
+                int id = ids == null ? j : ids[j];
+                if (l[id] >= floor && l[id] != Float.NEGATIVE_INFINITY) cand[kept++] = id;
+            }
+            c = kept == 0 ? topK(l, ids, n, 1) : topK(l, cand, kept, kept);
+        }
+        float max = l[idx[0]];
+        double[] w = new double[c];
+        double total = 0;
+        for (int i = 0; i < c; i++) total += w[i] = Math.exp(l[idx[i]] - max);
+        double r = random.nextDouble() * total;
+        int chosen = c - 1;
+        for (int i = 0; i < c; i++) {
+            r -= w[i];
+            if (r < 0) {
+                chosen = i;
+                break;
+            }
+        }
+        mirostat.observe(w[chosen] / total);
+        return idx[chosen];
+    }
+
+    /** The count of candidates idx[0..n) left once the masked (−∞) ones at the end are dropped, at least one. */
+    private int finite(float[] l, int n) {
+        while (n > 1 && l[idx[n - 1]] == Float.NEGATIVE_INFINITY) n--;
+        return n;
+    }
+
+    /** Mirostat's cut μ now (tests), or NaN when Mirostat is off. */
+    double mirostatMu() {
+        return mirostat == null ? Double.NaN : mirostat.mu();
     }
 
     /** Whether every token is a candidate: no top-k, or one that keeps the whole vocabulary ({@link BucketedDraw}). */
@@ -139,9 +225,10 @@ public final class Sampler {
         return p.topK() <= 0 || p.topK() >= vocab;
     }
 
-    /** Top-p, min-p and temperature over the candidates idx[0..n), best first; one draw. */
+    /** Locally typical, top-p, min-p, XTC and temperature over the candidates idx[0..n), best first; one draw. */
     private int draw(float[] l, int n) {
         int[] c = idx;
+        if (p.typicalP() < 1f) n = Typical.filter(l, c, n, p.typicalP());
         // probabilities without temperature for top-p / min-p (llama.cpp applies temperature last)
         float max = l[c[0]];
         double[] prob = new double[n];
@@ -164,12 +251,13 @@ public final class Sampler {
             while (m < keep && prob[m] >= threshold) m++;
             keep = m;
         }
+        int from = Xtc.firstKept(l, c, keep, p.xtc(), random);
         // temperature, then a draw from the renormalised distribution
         double total = 0;
         double[] w = new double[keep];
-        for (int i = 0; i < keep; i++) total += w[i] = Math.exp((l[c[i]] - max) / p.temperature());
+        for (int i = from; i < keep; i++) total += w[i] = Math.exp((l[c[i]] - max) / p.temperature());
         double r = random.nextDouble() * total;
-        for (int i = 0; i < keep; i++) {
+        for (int i = from; i < keep; i++) {
             r -= w[i];
             if (r < 0) return c[i];
         }
@@ -186,6 +274,7 @@ public final class Sampler {
 
     /** Whether a penalty changes any logit for this history (what {@link #historyCounts} would find to do). */
     private boolean penalizes(int[] history, int histLen) {
+        if (dry != null && history != null && histLen >= 2) return true;
         if (history == null || p.repeatLastN() == 0 || histLen <= 0) return false;
         return p.repeatPenalty() != 1f || p.presencePenalty() != 0f || p.frequencyPenalty() != 0f;
     }

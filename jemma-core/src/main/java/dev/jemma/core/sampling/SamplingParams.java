@@ -1,8 +1,11 @@
 package dev.jemma.core.sampling;
 
 /**
- * How the next token is chosen from the logits, in llama.cpp's order: repetition penalties, top-k, top-p, min-p,
- * then temperature and a seeded draw. A temperature of 0 (or below) means greedy (argmax after penalties).
+ * How the next token is chosen from the logits, in llama.cpp's default sampler order: repetition penalties, DRY,
+ * top-n-sigma, top-k, locally typical, top-p, min-p, XTC, then temperature and a seeded draw — or, with Mirostat on,
+ * penalties, DRY, temperature and Mirostat's draw. A temperature of 0 (or below) means greedy: the argmax after the
+ * penalties and DRY. Unlike llama.cpp, whose greedy pick comes after the truncations, typical and XTC then never drop
+ * the best token, so greedy stays the argmax it always was.
  *
  * @param temperature      divides the logits; 0 = greedy
  * @param topK             keep the k most likely tokens; 0 = all
@@ -15,11 +18,28 @@ package dev.jemma.core.sampling;
  * @param presencePenalty  subtracted once from the logit of every recently seen token
  * @param frequencyPenalty subtracted per occurrence from the logit of recently seen tokens
  * @param seed             seed of the random draw (same seed, same prompt, same options → same output)
+ * @param typicalP         locally typical sampling (Meister et al.): keep the tokens whose surprise is closest to the
+ *                         distribution's entropy until their probability exceeds p; 1 = off
+ * @param mirostat         Mirostat v1 / v2, or {@link MirostatParams#OFF}
+ * @param xtc              exclude top choices, or {@link XtcParams#OFF}
+ * @param dry              the DRY repetition penalty, or {@link DryParams#OFF}
+ * @param topNSigma        top-n-sigma (Tang et al., 2024): keep the tokens whose logit is within n standard deviations
+ *                         of the logits below the best; 0 or below = off (llama.cpp's default -1)
  */
 public record SamplingParams(float temperature, int topK, float topP, float minP, float repeatPenalty,
-                             int repeatLastN, float presencePenalty, float frequencyPenalty, long seed) {
+                             int repeatLastN, float presencePenalty, float frequencyPenalty, long seed,
+                             float typicalP, MirostatParams mirostat, XtcParams xtc, DryParams dry, float topNSigma) {
     /** Google's recommendation for Gemma 3: temperature 1.0, top-k 64, top-p 0.95; no penalties. */
     public static final SamplingParams GEMMA_DEFAULTS = new SamplingParams(1.0f, 64, 0.95f, 0.0f, 1.0f, 64, 0f, 0f, 0L);
+    /** A bound that only catches typos: 100 standard deviations below the best keeps every token there is. */
+    public static final int MAX_TOP_N_SIGMA = 100;
+
+    /** The classic chain only: typical, Mirostat, XTC and DRY off. */
+    public SamplingParams(float temperature, int topK, float topP, float minP, float repeatPenalty,
+                          int repeatLastN, float presencePenalty, float frequencyPenalty, long seed) {
+        this(temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty, frequencyPenalty, seed,
+                1f, MirostatParams.OFF, XtcParams.OFF, DryParams.OFF, -1f);
+    }
 
     public SamplingParams {
         if (Float.isNaN(temperature) || temperature < 0) throw new IllegalArgumentException("temperature must be >= 0, got " + temperature);
@@ -29,6 +49,41 @@ public record SamplingParams(float temperature, int topK, float topP, float minP
         if (!(repeatPenalty > 0)) throw new IllegalArgumentException("repeat penalty must be > 0, got " + repeatPenalty);
         if (repeatLastN < -1) throw new IllegalArgumentException("repeat-last-n must be >= 0, or -1 for the whole context, got " + repeatLastN);
         if (repeatLastN == -1) repeatLastN = Integer.MAX_VALUE;
+        if (!(typicalP >= 0 && typicalP <= 1)) throw new IllegalArgumentException("typical-p must be in [0, 1], got " + typicalP);
+        if (mirostat == null) mirostat = MirostatParams.OFF;
+        if (xtc == null) xtc = XtcParams.OFF;
+        if (dry == null) dry = DryParams.OFF;
+        if (Float.isNaN(topNSigma) || topNSigma > MAX_TOP_N_SIGMA) throw new IllegalArgumentException("top-n-sigma must be at most " + MAX_TOP_N_SIGMA + " (0 or below = off), got " + topNSigma);
+    }
+
+    public SamplingParams withTypicalP(float v) {
+        return new SamplingParams(temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty, frequencyPenalty, seed, v, mirostat, xtc, dry, topNSigma);
+    }
+
+    public SamplingParams withMirostat(MirostatParams v) {
+        return new SamplingParams(temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty, frequencyPenalty, seed, typicalP, v, xtc, dry, topNSigma);
+    }
+
+    public SamplingParams withXtc(XtcParams v) {
+        return new SamplingParams(temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty, frequencyPenalty, seed, typicalP, mirostat, v, dry, topNSigma);
+    }
+
+    public SamplingParams withDry(DryParams v) {
+        return new SamplingParams(temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty, frequencyPenalty, seed, typicalP, mirostat, xtc, v, topNSigma);
+    }
+
+    public SamplingParams withTopNSigma(float v) {
+        return new SamplingParams(temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty, frequencyPenalty, seed, typicalP, mirostat, xtc, dry, v);
+    }
+
+    /** Whether top-n-sigma cuts (it does not under Mirostat, as in llama.cpp, whose Mirostat chain has no other sampler). */
+    boolean topNSigmaOn() {
+        return topNSigma > 0 && !mirostat.on();
+    }
+
+    /** Whether a sampler of the chain needs the candidates sorted (the whole vocabulary without a top-k). */
+    boolean truncatesBeyondTopP() {
+        return typicalP < 1f || xtc.on();
     }
 
     public boolean greedy() {
