@@ -94,6 +94,16 @@ final class Browser {
     }
 
     /**
+     * Sets the page's temperature to 0: the tiny model's answers are then the same every run, where a test assumes
+     * something of them (a tokens/s figure needs two tokens or more; a sampled answer can end at its first).
+     */
+    static void greedy(WebDriver d) {
+        WebElement temperature = d.findElement(By.id("temperature"));
+        temperature.clear();
+        temperature.sendKeys("0");
+    }
+
+    /**
      * Records the body of every request the page makes, in {@code window.sentBodies}, and the text of every chat answer
      * the server streams back (its {@code message.content} pieces joined, exactly as sent), in {@code window.answers}.
      * Compare what the page sends back with the latter, not with the page's rendering: the answer is rendered as

@@ -83,9 +83,7 @@ class WebChatBrowserTest {
                 // greedily: the first prompt's answer then runs until the context is full (4080 tokens at 128, 256 and
                 // 512 bits), so the click has time to land; a sampled answer can end within 20 ms (198 tokens, seen in
                 // a probe of these prompts), which leaves the three tries to chance
-                WebElement temperature = driver.findElement(By.id("temperature"));
-                temperature.clear();
-                temperature.sendKeys("0");
+                Browser.greedy(driver);
                 boolean stopped = false;
                 for (String prompt : List.of("Go on and on", "Tell me a very long story", "Keep talking forever")) {
                     driver.findElement(By.id("new-chat")).click();

@@ -42,6 +42,7 @@ class WebConversationsBrowserTest {
             try {
                 WebDriverWait wait = Browser.open(driver, server, WAIT);
                 Browser.recordRequests(driver);
+                Browser.greedy(driver);
                 driver.findElement(By.id("max-tokens")).sendKeys("6");
                 Browser.ask(driver, wait, "First question");
                 assertThat(Browser.conversations(driver)).containsExactly("First question");
@@ -228,10 +229,8 @@ class WebConversationsBrowserTest {
                         };"""));
                 WebDriverWait wait = Browser.open(driver, server, WAIT);
                 // greedy: the answer checked non-blank below is then the same every run ("fterapue pB" at all three
-                // widths), not a draw of the page's default temperature that could be all whitespace
-                WebElement temperature = driver.findElement(By.id("temperature"));
-                temperature.clear();
-                temperature.sendKeys("0");
+                // widths), not a draw of the page's default temperature that could end at once
+                Browser.greedy(driver);
                 driver.findElement(By.id("max-tokens")).sendKeys("5");
                 Browser.ask(driver, wait, "Asked at once");
                 String answer = driver.findElement(By.cssSelector(".msg.assistant .content")).getText();
@@ -259,6 +258,7 @@ class WebConversationsBrowserTest {
             try {
                 WebDriverWait wait = Browser.open(driver, server, WAIT);
                 Browser.recordRequests(driver);
+                Browser.greedy(driver);
                 driver.findElement(By.id("max-tokens")).sendKeys("5");
                 Browser.ask(driver, wait, "Question one");
                 String firstAnswer = Browser.lastAnswer(driver, wait);
