@@ -22,7 +22,7 @@ class KeepAliveTest {
             // listed while its keep-alive runs: 3 s, not 1 s, so that a loaded machine's pause between the answer and
             // this request (a GC, a descheduled thread) cannot unload it first
             assertThat(TestServers.get(server, "/api/ps").json().path("models").size()).isEqualTo(1);
-            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             while (TestServers.get(server, "/api/ps").json().path("models").size() > 0 && System.nanoTime() < deadline) {
                 Thread.sleep(100);
             }
