@@ -93,12 +93,48 @@ final class Browser {
         }
     }
 
-    /** Records the body of every request the page makes, in {@code window.sentBodies}. */
+    /**
+     * Sets the page's temperature to 0: the tiny model's answers are then the same every run, where a test assumes
+     * something of them (a tokens/s figure needs two tokens or more; a sampled answer can end at its first).
+     */
+    static void greedy(WebDriver d) {
+        WebElement temperature = d.findElement(By.id("temperature"));
+        temperature.clear();
+        temperature.sendKeys("0");
+    }
+
+    /**
+     * Records the body of every request the page makes, in {@code window.sentBodies}, and the text of every chat answer
+     * the server streams back (its {@code message.content} pieces joined, exactly as sent), in {@code window.answers}.
+     * Compare what the page sends back with the latter, not with the page's rendering: the answer is rendered as
+     * markdown and WebDriver's getText trims each line, so a random-weight model's answer with "\n " or a '*' in it
+     * reads differently on the page (CI of 80be06a failed on that).
+     */
     static void recordRequests(ChromeDriver driver) {
         driver.executeScript("""
                 window.sentBodies = [];
+                window.answers = [];
                 const orig = window.fetch;
-                window.fetch = (u, init) => { if (init && init.body) window.sentBodies.push(init.body); return orig(u, init); };""");
+                window.fetch = (u, init) => {
+                  const body = init && init.body;
+                  if (body) window.sentBodies.push(body);
+                  const reply = orig(u, init);
+                  if (typeof body !== 'string' || !body.includes('"messages"')) return reply;
+                  const i = window.answers.push(null) - 1;
+                  return reply.then((r) => {
+                    r.clone().text().then((t) => {
+                      window.answers[i] = t.split('\\n').filter((l) => l.trim()).map((l) => JSON.parse(l))
+                          .map((c) => (c.message && c.message.content) || '').join('');
+                    }, (e) => { window.answers[i] = 'answer not read: ' + e; });
+                    return r;
+                  });
+                };""");
+    }
+
+    /** The text of the last chat answer the server sent (see {@link #recordRequests}), once it has been read in full. */
+    static String lastAnswer(ChromeDriver driver, WebDriverWait wait) {
+        wait.until(d -> (Boolean) driver.executeScript("return window.answers.length > 0 && window.answers.at(-1) !== null;"));
+        return (String) driver.executeScript("return window.answers.at(-1);");
     }
 
     /** The last /api/chat body the page sent (see {@link #recordRequests}). */

@@ -119,7 +119,11 @@ class ConcurrencyTest {
 
     @Test
     void overloadIsRefusedWith503() throws Exception {
-        try (JemmaServer server = TestServers.start(TestServers.config().withLimits(1, 0, Duration.ofSeconds(30)), home)) {
+        // a paced stand-in model: the real tiny one ends this 100 000-token request by itself (its end of turn, or the
+        // full context) within a second once warm, and the busy request below raced that
+        JemmaServer.Config c = TestServers.config().withLimits(1, 0, Duration.ofSeconds(30));
+        try (JemmaServer server = JemmaServer.start(c, new dev.jemma.core.store.ModelStore(home), e -> new PacedModel(),
+                dev.jemma.tools.store.HubClient::fromEnvironment)) {
             HttpClient http = HttpClient.newHttpClient();
             try {
                 // A long streaming generation holds the only slot…

@@ -91,7 +91,11 @@ class StalledClientsTest {
         List<Socket> socks = new ArrayList<>();
         try (JemmaServer s = start(new JemmaServer.Net(Duration.ofSeconds(30), Duration.ofSeconds(60), 1024, 8))) {
             for (int i = 0; i < 8; i++) socks.add(stalledPost(s));
-            Thread.sleep(300);
+            // all eight accepted before the extra one connects (a fixed sleep could end first on a loaded machine: the
+            // acceptor may then count the extra one among the eight and close a stalled one, and the extra read times out)
+            long accepted = System.nanoTime() + 30_000_000_000L;
+            while (s.openConnections() < 8 && System.nanoTime() < accepted) Thread.sleep(10);
+            assertThat(s.openConnections()).as("the eight stalled connections accepted").isEqualTo(8);
             try (Socket extra = new Socket("127.0.0.1", s.port())) {
                 extra.setSoTimeout(10_000);
                 // closed as soon as it opens: end of stream, or a reset

@@ -80,6 +80,10 @@ class WebChatBrowserTest {
                 // The tiny model may end a (gibberish) answer on its own before the click lands: then try again
                 // in a new chat with another prompt.
                 driver.findElement(By.id("max-tokens")).clear();
+                // greedily: the first prompt's answer then runs until the context is full (4080 tokens at 128, 256 and
+                // 512 bits), so the click has time to land; a sampled answer can end within 20 ms (198 tokens, seen in
+                // a probe of these prompts), which leaves the three tries to chance
+                Browser.greedy(driver);
                 boolean stopped = false;
                 for (String prompt : List.of("Go on and on", "Tell me a very long story", "Keep talking forever")) {
                     driver.findElement(By.id("new-chat")).click();

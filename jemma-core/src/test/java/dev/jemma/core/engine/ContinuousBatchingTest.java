@@ -29,6 +29,27 @@ class ContinuousBatchingTest {
 
     static final GenerationOptions GREEDY24 = GenerationOptions.builder().temperature(0f).maxTokens(24).ignoreEos(true).build();
 
+    /**
+     * Called from a stream's listener once the test has seen the tokens it waits for: holds the stream, still open, while
+     * nothing else is queued and the test is not done with it. Why: a stream left to run ends its 100–300 tokens within
+     * a second or two, and a test thread that took longer to send its next request (descheduled on a loaded 2-core
+     * machine) found no stream open and failed — a 1 s pause failed aLongPromptDoesNotFreezeARunningStream, 3 s
+     * aCancelStopsAPromptBetweenChunksAndFreesItsSlot. Any queued work (the test's prompt, another stream's token)
+     * releases it within a millisecond, so it holds no step; once all streams of a test wait here, only the test's next
+     * request can release them.
+     */
+    static void holdWhileIdle(Engine engine, java.util.function.BooleanSupplier done) {
+        long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+        while (engine.batchStatus().queued() == 0 && !done.getAsBoolean() && System.nanoTime() - until < 0) {
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
     @Test
     void concurrentSessionsGiveTheSameTokensAsAloneAndShareSteps() throws Exception {
         JsonNode prompts;
@@ -216,6 +237,7 @@ class ContinuousBatchingTest {
                 try (Session s = engine.newSession()) {
                     s.generate(longPrompt, GenerationOptions.builder().temperature(0f).maxTokens(100).ignoreEos(true).build(), t -> {
                         streaming.countDown();
+                        if (streaming.getCount() == 0) holdWhileIdle(engine, enough::get);
                         if (enough.get()) throw new java.util.concurrent.CancellationException("enough");
                     });
                 } catch (RuntimeException ignored) {
@@ -316,6 +338,7 @@ class ContinuousBatchingTest {
                     try (Session s = engine.newSession()) {
                         s.complete(opening, GenerationOptions.builder().temperature(0f).maxTokens(200).ignoreEos(true).build(), t -> {
                             mine.countDown();
+                            if (mine.getCount() == 0) holdWhileIdle(engine, done::get);
                             if (done.get()) throw new java.util.concurrent.CancellationException("enough");
                         });
                     } catch (RuntimeException ignored) {
@@ -360,11 +383,13 @@ class ContinuousBatchingTest {
             java.util.concurrent.atomic.AtomicBoolean inPrefill = new java.util.concurrent.atomic.AtomicBoolean();
             AtomicInteger tokensDuringPrompt = new AtomicInteger();
             CountDownLatch streaming = new CountDownLatch(3);
+            java.util.concurrent.atomic.AtomicBoolean measured = new java.util.concurrent.atomic.AtomicBoolean();
             ExecutorService ex = Executors.newFixedThreadPool(2);
             Future<?> stream = ex.submit(() -> {
                 try (Session s = engine.newSession()) {
                     s.complete("In the beginning", GenerationOptions.builder().temperature(0f).maxTokens(300).ignoreEos(true).build(), t -> {
                         streaming.countDown();
+                        if (streaming.getCount() == 0) holdWhileIdle(engine, measured::get);
                         if (inPrefill.get()) tokensDuringPrompt.incrementAndGet();
                     });
                 }
@@ -387,6 +412,7 @@ class ContinuousBatchingTest {
                 assertThat(g.promptTokens()).isEqualTo(longPrompt.length);
             }
             long[] after = engine.batchStatistics();
+            measured.set(true);
             stream.get();
             ex.shutdown();
             assertThat(tokensDuringPrompt.get()).as("stream tokens while the %d-chunk prompt was processed", chunks).isGreaterThanOrEqualTo(chunks - 1);
@@ -535,6 +561,7 @@ class ContinuousBatchingTest {
                     try (Session s = engine.newSession()) {
                         s.complete(opening, GenerationOptions.builder().temperature(0f).maxTokens(120).ignoreEos(true).build(), t -> {
                             mine.countDown();
+                            if (mine.getCount() == 0) holdWhileIdle(engine, done::get);
                             if (done.get()) throw new java.util.concurrent.CancellationException("enough");
                         });
                     } catch (RuntimeException ignored) {
@@ -579,7 +606,8 @@ class ContinuousBatchingTest {
             Session victim = engine.newSession();
             java.util.concurrent.atomic.AtomicBoolean inPrefill = new java.util.concurrent.atomic.AtomicBoolean();
             AtomicInteger during = new AtomicInteger();
-            CountDownLatch streaming = new CountDownLatch(1), done = new CountDownLatch(1);
+            CountDownLatch streaming = new CountDownLatch(1);
+            java.util.concurrent.atomic.AtomicBoolean finished = new java.util.concurrent.atomic.AtomicBoolean();
             ExecutorService ex = Executors.newFixedThreadPool(2);
             Future<?> stream = ex.submit(() -> {
                 try (Session s = engine.newSession()) {
@@ -588,6 +616,7 @@ class ContinuousBatchingTest {
                         // two steps after the long prompt's first chunk ran, cancel it (counting from the victim's
                         // admission, not from generate()'s call: on a loaded machine the stream can run ahead)
                         if (inPrefill.get() && victim.cachedTokens() > 0 && during.incrementAndGet() == 2) victim.cancel();
+                        holdWhileIdle(engine, finished::get);
                     });
                 }
                 return null;
@@ -604,6 +633,7 @@ class ContinuousBatchingTest {
             assertThat(next.stopReason()).isEqualTo(StopReason.MAX_TOKENS);
             assertThat(next.reusedTokens()).isBetween(8, 8 * 5);
             victim.close();
+            finished.set(true);
             stream.get();
             ex.shutdown();
         }

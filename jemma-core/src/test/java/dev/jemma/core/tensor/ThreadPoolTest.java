@@ -102,7 +102,10 @@ class ThreadPoolTest {
             pool.startWorkers();
             boolean workerTookPart = false;
             AtomicInteger active = new AtomicInteger(-1), wrongLoop = new AtomicInteger();
-            for (int round = 0; round < 20_000 && !(workerTookPart && round >= 2_000); round++) {
+            // until the worker has joined a loop (and 2,000 loops ran), for up to 60 s rather than a number of loops: 20,000
+            // loops take well under a second, which a loaded 2-core machine can spend with the worker never scheduled
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            for (int round = 0; !(workerTookPart && round >= 2_000) && (round < 2_000 || System.nanoTime() - deadline < 0); round++) {
                 final int n = 1 + round % 97, loop = round;
                 AtomicIntegerArray seen = new AtomicIntegerArray(n);
                 AtomicInteger byWorker = new AtomicInteger();
