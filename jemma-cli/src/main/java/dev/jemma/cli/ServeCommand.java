@@ -85,25 +85,34 @@ final class ServeCommand implements Callable<Integer> {
         // 1B, about half a minute for a 12B on two cores. Said once the wait is a second long; a bad file fails sooner,
         // with its one line and nothing else
         List<String> preload = server.explicitModelNames();
-        java.util.concurrent.CountDownLatch loaded = new java.util.concurrent.CountDownLatch(1);
-        java.util.concurrent.atomic.AtomicBoolean told = new java.util.concurrent.atomic.AtomicBoolean();
-        Thread.ofVirtual().start(() -> {
+        // the line and the load's end take one lock, so the line never comes after the load has ended (its error line, or
+        // the serving lines, would then come before it)
+        Object lock = new Object();
+        boolean[] ended = {false}, told = {false};
+        Thread teller = Thread.ofVirtual().start(() -> {
             try {
-                if (!preload.isEmpty() && !loaded.await(1, java.util.concurrent.TimeUnit.SECONDS)) {
-                    told.set(true);
-                    System.err.println("jemma: loading " + String.join(", ", preload) + " and compiling its kernels (" + server.uri()
-                            + "/health answers 503 until ready)");
-                }
+                Thread.sleep(1000);
             } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+                return;
+            }
+            synchronized (lock) {
+                if (ended[0] || preload.isEmpty()) return;
+                told[0] = true;
+                System.err.println("jemma: loading " + String.join(", ", preload) + " and compiling its kernels (" + server.uri()
+                        + "/health answers 503 until ready)");
             }
         });
         try {
             server.loadModels((name, millis) -> {
-                if (told.get()) System.err.printf(java.util.Locale.ROOT, "jemma: %s ready in %.1f s%n", name, millis / 1000.0);
+                synchronized (lock) {
+                    if (told[0]) System.err.printf(java.util.Locale.ROOT, "jemma: %s ready in %.1f s%n", name, millis / 1000.0);
+                }
             });
         } finally {
-            loaded.countDown();
+            synchronized (lock) {
+                ended[0] = true;
+            }
+            teller.interrupt();
         }
         System.err.println("jemma: serving " + server.uri() + "  (Ollama API /api, OpenAI API /v1, chat page /)");
         List<String> names = server.modelNames();
