@@ -68,11 +68,14 @@ final class SamplerFields {
                 omitted(o));
     }
 
-    /** llama.cpp's default sampler order, each stage with the letter and names llama-server's {@code samplers} takes. */
+    /**
+     * llama.cpp's default sampler order, each stage with the letter and names llama-server's {@code samplers} takes: the
+     * canonical name, its kebab-case and no-dash spellings ("top-k", "topk"), as llama.cpp derives them, and aliases.
+     */
     enum Stage {
-        PENALTIES('e', "penalties"), DRY('d', "dry"), TOP_N_SIGMA('s', "top_n_sigma", "top-n-sigma", "top-nsigma"),
-        TOP_K('k', "top_k", "top-k"), TYPICAL('y', "typ_p", "typical_p", "typical-p", "typical", "typ-p", "typ"),
-        TOP_P('p', "top_p", "top-p", "nucleus"), MIN_P('m', "min_p", "min-p"), XTC('x', "xtc"),
+        PENALTIES('e', "penalties"), DRY('d', "dry"), TOP_N_SIGMA('s', "top_n_sigma", "top-n-sigma", "topnsigma", "top-nsigma"),
+        TOP_K('k', "top_k", "top-k", "topk"), TYPICAL('y', "typ_p", "typ-p", "typp", "typ", "typical_p", "typical-p", "typical"),
+        TOP_P('p', "top_p", "top-p", "topp", "nucleus"), MIN_P('m', "min_p", "min-p", "minp"), XTC('x', "xtc"),
         TEMPERATURE('t', "temperature", "temp");
 
         final char letter;
