@@ -22,6 +22,8 @@ public final class Sampler {
     private long[] heap = new long[0];
     private int[] seenIds = new int[0], seenCounts = new int[0];
     private int[] cand = new int[0];
+    /** Locally typical sampling's buffers, once it is on. */
+    private Typical typical;
     /** Per generation: Mirostat's cut; null when Mirostat is off. */
     private final Mirostat mirostat;
     /** DRY, null when off; the last DRY built, whose breaker set a later generation with the same breakers reuses. */
@@ -60,6 +62,7 @@ public final class Sampler {
             seenIds = previous.seenIds;
             seenCounts = previous.seenCounts;
             cand = previous.cand;
+            typical = previous.typical;
         } else {
             whole = new BucketedDraw();
         }
@@ -228,7 +231,10 @@ public final class Sampler {
     /** Locally typical, top-p, min-p, XTC and temperature over the candidates idx[0..n), best first; one draw. */
     private int draw(float[] l, int n) {
         int[] c = idx;
-        if (p.typicalP() < 1f) n = Typical.filter(l, c, n, p.typicalP());
+        if (p.typicalP() < 1f) {
+            if (typical == null) typical = new Typical();
+            n = typical.filter(l, c, n, p.typicalP());
+        }
         // probabilities without temperature for top-p / min-p (llama.cpp applies temperature last)
         float max = l[c[0]];
         double[] prob = new double[n];
