@@ -22,6 +22,8 @@ public final class Sampler {
     private long[] heap = new long[0];
     private int[] seenIds = new int[0], seenCounts = new int[0];
     private int[] cand = new int[0];
+    /** The draw's probabilities and weights: vocabulary-sized without a top-k, so kept rather than made per token. */
+    private double[] probs = new double[0], weights = new double[0];
     /** Locally typical sampling's buffers, once it is on. */
     private Typical typical;
     /** Per generation: Mirostat's cut; null when Mirostat is off. */
@@ -63,6 +65,8 @@ public final class Sampler {
             seenCounts = previous.seenCounts;
             cand = previous.cand;
             typical = previous.typical;
+            probs = previous.probs;
+            weights = previous.weights;
         } else {
             whole = new BucketedDraw();
         }
@@ -196,7 +200,8 @@ public final class Sampler {
             c = kept == 0 ? topK(l, ids, n, 1) : topK(l, cand, kept, kept);
         }
         float max = l[idx[0]];
-        double[] w = new double[c];
+        if (weights.length < c) weights = new double[c];
+        double[] w = weights;
         double total = 0;
         for (int i = 0; i < c; i++) total += w[i] = Math.exp(l[idx[i]] - max);
         double r = random.nextDouble() * total;
@@ -237,7 +242,9 @@ public final class Sampler {
         }
         // probabilities without temperature for top-p / min-p (llama.cpp applies temperature last)
         float max = l[c[0]];
-        double[] prob = new double[n];
+        if (probs.length < n) probs = new double[n];
+        if (weights.length < n) weights = new double[n];
+        double[] prob = probs;
         double sum = 0;
         for (int i = 0; i < n; i++) sum += prob[i] = Math.exp(l[c[i]] - max);
         int keep = n;
@@ -260,7 +267,7 @@ public final class Sampler {
         int from = Xtc.firstKept(l, c, keep, p.xtc(), random);
         // temperature, then a draw from the renormalised distribution
         double total = 0;
-        double[] w = new double[keep];
+        double[] w = weights;
         for (int i = from; i < keep; i++) total += w[i] = Math.exp((l[c[i]] - max) / p.temperature());
         double r = random.nextDouble() * total;
         for (int i = from; i < keep; i++) {
@@ -338,9 +345,11 @@ public final class Sampler {
         if (idx.length < Math.max(k, 1)) idx = new int[Math.max(k, 1)];
         if (k >= n) {
             // full sort without boxing: (descending sortable logit bits, id) packed into one long per token
-            long[] keys = new long[n];
+            // the heap's buffer, unused on this path
+            if (heap.length < n) heap = new long[n];
+            long[] keys = heap;
             for (int j = 0; j < n; j++) keys[j] = key(l, ids == null ? j : ids[j]);
-            Arrays.sort(keys);
+            Arrays.sort(keys, 0, n);
             for (int j = 0; j < n; j++) idx[j] = (int) keys[j];
             return n;
         }
