@@ -91,10 +91,16 @@ public final class Sampler {
         float[] l = prepare(logits, offset, vocab, history, histLen);
         if (p.greedy()) return argmax(l, vocab);
         if (mirostat != null) return mirostat(l, null, vocab, vocab);
-        if (p.topNSigmaOn()) TopNSigma.apply(l, null, vocab, p.topNSigma());
+        int left = -1;
+        if (p.topNSigmaOn()) {
+            if (cand.length < vocab) cand = new int[vocab];
+            left = TopNSigma.apply(l, null, vocab, p.topNSigma(), cand);
+        }
         if (noTopK(vocab) && !p.truncatesBeyondTopP()) return whole.draw(l, null, vocab, p, random);
-        // candidates sorted by logit, best first, by partial selection (typical and XTC over the whole vocabulary: all)
-        int n = topK(l, null, vocab, noTopK(vocab) ? vocab : p.topK());
+        // candidates sorted by logit, best first, by partial selection (typical and XTC over the whole vocabulary: all);
+        // after top-n-sigma's cut, among the tokens it left: the same candidates, less the −∞ ones dropped below
+        int n = left > 0 ? topK(l, cand, left, noTopK(vocab) ? left : Math.min(p.topK(), left))
+                : topK(l, null, vocab, noTopK(vocab) ? vocab : p.topK());
         // masked tokens (a grammar's −∞) are never candidates, even where rounding would leave the draw past the
         // last positive weight
         while (n > 1 && l[idx[n - 1]] == Float.NEGATIVE_INFINITY) n--;
@@ -154,7 +160,7 @@ public final class Sampler {
             return best;
         }
         if (mirostat != null) return mirostat(l, ids, n, vocab);
-        if (p.topNSigmaOn()) TopNSigma.apply(l, ids, n, p.topNSigma());
+        if (p.topNSigmaOn()) TopNSigma.apply(l, ids, n, p.topNSigma(), null);
         if (noTopK(vocab) && !p.truncatesBeyondTopP()) return whole.draw(l, ids, n, p, random);
         int c = topK(l, ids, n, noTopK(vocab) ? n : Math.min(p.topK(), n));
         while (c > 1 && l[idx[c - 1]] == Float.NEGATIVE_INFINITY) c--;
