@@ -37,8 +37,9 @@ final class SamplerFields {
                     .xtcProbability(xtcProbability).xtcThreshold(xtcThreshold).dryMultiplier(dryMultiplier).dryBase(dryBase)
                     .dryAllowedLength(dryAllowedLength).dryPenaltyLastN(dryPenaltyLastN).drySequenceBreakers(drySequenceBreakers)
                     .topNSigma(topNSigma);
-            // a stage left out of llama-server's samplers list is not applied, whatever its fields say
-            for (Stage s : omitted) s.off(b);
+            // a stage left out of llama-server's samplers list is not applied, whatever its fields say; under Mirostat
+            // llama.cpp ignores the list (its Mirostat chain is temperature and Mirostat), so the temperature stays
+            if (mirostat == null || mirostat == 0) for (Stage s : omitted) s.off(b);
         }
     }
 
