@@ -37,8 +37,9 @@ final class SamplerFields {
                     .xtcProbability(xtcProbability).xtcThreshold(xtcThreshold).dryMultiplier(dryMultiplier).dryBase(dryBase)
                     .dryAllowedLength(dryAllowedLength).dryPenaltyLastN(dryPenaltyLastN).drySequenceBreakers(drySequenceBreakers)
                     .topNSigma(topNSigma);
-            // a stage left out of llama-server's samplers list is not applied, whatever its fields say
-            for (Stage s : omitted) s.off(b);
+            // a stage left out of llama-server's samplers list is not applied, whatever its fields say; under Mirostat
+            // llama.cpp ignores the list (its Mirostat chain is temperature and Mirostat), so the temperature stays
+            if (mirostat == null || mirostat == 0) for (Stage s : omitted) s.off(b);
         }
     }
 
@@ -68,11 +69,14 @@ final class SamplerFields {
                 omitted(o));
     }
 
-    /** llama.cpp's default sampler order, each stage with the letter and names llama-server's {@code samplers} takes. */
+    /**
+     * llama.cpp's default sampler order, each stage with the letter and names llama-server's {@code samplers} takes: the
+     * canonical name, its kebab-case and no-dash spellings ("top-k", "topk"), as llama.cpp derives them, and aliases.
+     */
     enum Stage {
-        PENALTIES('e', "penalties"), DRY('d', "dry"), TOP_N_SIGMA('s', "top_n_sigma", "top-n-sigma", "top-nsigma"),
-        TOP_K('k', "top_k", "top-k"), TYPICAL('y', "typ_p", "typical_p", "typical-p", "typical", "typ-p", "typ"),
-        TOP_P('p', "top_p", "top-p", "nucleus"), MIN_P('m', "min_p", "min-p"), XTC('x', "xtc"),
+        PENALTIES('e', "penalties"), DRY('d', "dry"), TOP_N_SIGMA('s', "top_n_sigma", "top-n-sigma", "topnsigma", "top-nsigma"),
+        TOP_K('k', "top_k", "top-k", "topk"), TYPICAL('y', "typ_p", "typ-p", "typp", "typ", "typical_p", "typical-p", "typical"),
+        TOP_P('p', "top_p", "top-p", "topp", "nucleus"), MIN_P('m', "min_p", "min-p", "minp"), XTC('x', "xtc"),
         TEMPERATURE('t', "temperature", "temp");
 
         final char letter;

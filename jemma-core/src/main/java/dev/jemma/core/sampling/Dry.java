@@ -12,7 +12,9 @@ import java.util.function.IntFunction;
  * included), stopping at a sequence breaker; the token that followed the occurrence would extend the repeat, so its logit
  * loses {@code multiplier · base^(length − allowedLength)} once the length reaches {@code allowedLength} (a token
  * followed several occurrences takes its longest repeat). Nothing is penalised when L is a breaker, and a breaker is
- * never penalised. A token is a breaker when its text contains one of the breaker texts, so "\n\n" breaks as "\n" does.
+ * never penalised (DRY's published version; llama.cpp penalises it). A token is a breaker when its text contains one of
+ * the breaker texts, so "\n\n" breaks as "\n" does; unlike llama.cpp, a breaker text that only a run of several tokens
+ * spells is not recognised (the defaults are single characters, which every token holding them contains).
  *
  * <p>Every repeat length comes from one Z-function over the reversed window, so a step costs time linear in the window
  * even for degenerate text (one token repeated thousands of times), where extending each occurrence backwards is

@@ -2,8 +2,10 @@ package dev.jemma.core.sampling;
 
 /**
  * Mirostat (Basu et al., 2021): instead of a fixed truncation, keeps the surprise of the chosen tokens near a target by
- * adjusting a cut after every token. When on, it replaces top-k, locally typical, top-p, min-p and XTC, as in
- * llama.cpp and Ollama (their documented behaviour); the penalties and DRY still apply before it, then temperature.
+ * adjusting a cut after every token. When on, it replaces top-n-sigma, top-k, locally typical, top-p, min-p and XTC,
+ * as in llama.cpp and Ollama; then temperature. Unlike llama.cpp, whose Mirostat chain has only temperature and Mirostat
+ * (so it ignores the repeat penalties and DRY without a word), the penalties and DRY asked for still apply before it:
+ * a request that sets them gets them.
  *
  * @param version 0 = off, 1 = Mirostat, 2 = Mirostat 2.0 (llama.cpp's and Ollama's {@code mirostat})
  * @param tau     target surprise in bits ({@code mirostat_tau}, llama-cli's {@code --mirostat-ent}); the cut starts at 2τ

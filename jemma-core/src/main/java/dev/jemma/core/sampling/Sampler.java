@@ -22,6 +22,10 @@ public final class Sampler {
     private long[] heap = new long[0];
     private int[] seenIds = new int[0], seenCounts = new int[0];
     private int[] cand = new int[0];
+    /** The draw's probabilities and weights: vocabulary-sized without a top-k, so kept rather than made per token. */
+    private double[] probs = new double[0], weights = new double[0];
+    /** Locally typical sampling's buffers, once it is on. */
+    private Typical typical;
     /** Per generation: Mirostat's cut; null when Mirostat is off. */
     private final Mirostat mirostat;
     /** DRY, null when off; the last DRY built, whose breaker set a later generation with the same breakers reuses. */
@@ -60,6 +64,9 @@ public final class Sampler {
             seenIds = previous.seenIds;
             seenCounts = previous.seenCounts;
             cand = previous.cand;
+            typical = previous.typical;
+            probs = previous.probs;
+            weights = previous.weights;
         } else {
             whole = new BucketedDraw();
         }
@@ -84,10 +91,16 @@ public final class Sampler {
         float[] l = prepare(logits, offset, vocab, history, histLen);
         if (p.greedy()) return argmax(l, vocab);
         if (mirostat != null) return mirostat(l, null, vocab, vocab);
-        if (p.topNSigmaOn()) TopNSigma.apply(l, null, vocab, p.topNSigma());
+        int left = -1;
+        if (p.topNSigmaOn()) {
+            if (cand.length < vocab) cand = new int[vocab];
+            left = TopNSigma.apply(l, null, vocab, p.topNSigma(), cand);
+        }
         if (noTopK(vocab) && !p.truncatesBeyondTopP()) return whole.draw(l, null, vocab, p, random);
-        // candidates sorted by logit, best first, by partial selection (typical and XTC over the whole vocabulary: all)
-        int n = topK(l, null, vocab, noTopK(vocab) ? vocab : p.topK());
+        // candidates sorted by logit, best first, by partial selection (typical and XTC over the whole vocabulary: all);
+        // after top-n-sigma's cut, among the tokens it left: the same candidates, less the −∞ ones dropped below
+        int n = left > 0 ? topK(l, cand, left, noTopK(vocab) ? left : Math.min(p.topK(), left))
+                : topK(l, null, vocab, noTopK(vocab) ? vocab : p.topK());
         // masked tokens (a grammar's −∞) are never candidates, even where rounding would leave the draw past the
         // last positive weight
         while (n > 1 && l[idx[n - 1]] == Float.NEGATIVE_INFINITY) n--;
@@ -147,7 +160,7 @@ public final class Sampler {
             return best;
         }
         if (mirostat != null) return mirostat(l, ids, n, vocab);
-        if (p.topNSigmaOn()) TopNSigma.apply(l, ids, n, p.topNSigma());
+        if (p.topNSigmaOn()) TopNSigma.apply(l, ids, n, p.topNSigma(), null);
         if (noTopK(vocab) && !p.truncatesBeyondTopP()) return whole.draw(l, ids, n, p, random);
         int c = topK(l, ids, n, noTopK(vocab) ? n : Math.min(p.topK(), n));
         while (c > 1 && l[idx[c - 1]] == Float.NEGATIVE_INFINITY) c--;
@@ -193,7 +206,8 @@ public final class Sampler {
             c = kept == 0 ? topK(l, ids, n, 1) : topK(l, cand, kept, kept);
         }
         float max = l[idx[0]];
-        double[] w = new double[c];
+        if (weights.length < c) weights = new double[c];
+        double[] w = weights;
         double total = 0;
         for (int i = 0; i < c; i++) total += w[i] = Math.exp(l[idx[i]] - max);
         double r = random.nextDouble() * total;
@@ -228,10 +242,15 @@ public final class Sampler {
     /** Locally typical, top-p, min-p, XTC and temperature over the candidates idx[0..n), best first; one draw. */
     private int draw(float[] l, int n) {
         int[] c = idx;
-        if (p.typicalP() < 1f) n = Typical.filter(l, c, n, p.typicalP());
+        if (p.typicalP() < 1f) {
+            if (typical == null) typical = new Typical();
+            n = typical.filter(l, c, n, p.typicalP());
+        }
         // probabilities without temperature for top-p / min-p (llama.cpp applies temperature last)
         float max = l[c[0]];
-        double[] prob = new double[n];
+        if (probs.length < n) probs = new double[n];
+        if (weights.length < n) weights = new double[n];
+        double[] prob = probs;
         double sum = 0;
         for (int i = 0; i < n; i++) sum += prob[i] = Math.exp(l[c[i]] - max);
         int keep = n;
@@ -254,7 +273,7 @@ public final class Sampler {
         int from = Xtc.firstKept(l, c, keep, p.xtc(), random);
         // temperature, then a draw from the renormalised distribution
         double total = 0;
-        double[] w = new double[keep];
+        double[] w = weights;
         for (int i = from; i < keep; i++) total += w[i] = Math.exp((l[c[i]] - max) / p.temperature());
         double r = random.nextDouble() * total;
         for (int i = from; i < keep; i++) {
@@ -332,9 +351,11 @@ public final class Sampler {
         if (idx.length < Math.max(k, 1)) idx = new int[Math.max(k, 1)];
         if (k >= n) {
             // full sort without boxing: (descending sortable logit bits, id) packed into one long per token
-            long[] keys = new long[n];
+            // the heap's buffer, unused on this path
+            if (heap.length < n) heap = new long[n];
+            long[] keys = heap;
             for (int j = 0; j < n; j++) keys[j] = key(l, ids == null ? j : ids[j]);
-            Arrays.sort(keys);
+            Arrays.sort(keys, 0, n);
             for (int j = 0; j < n; j++) idx[j] = (int) keys[j];
             return n;
         }

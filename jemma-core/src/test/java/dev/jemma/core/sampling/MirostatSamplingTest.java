@@ -76,4 +76,40 @@ class MirostatSamplingTest {
         SamplingParams p = new SamplingParams(0f, 64, 0.95f, 0f, 1f, 64, 0f, 0f, 7).withMirostat(new MirostatParams(2, 10f, 0.1f));
         assertThat(histogram(new Sampler(p), FLAT, 50)).containsOnlyKeys(0);
     }
+
+    /** The first token of fresh generations (μ = 2τ each time), one sampler per draw. */
+    private static java.util.Map<Integer, Integer> firstTokens(int version, float tau, float[] l, int n) {
+        java.util.Map<Integer, Integer> h = new java.util.HashMap<>();
+        for (int seed = 0; seed < n; seed++) {
+            h.merge(new Sampler(mirostat(version, tau, 0.1f, seed)).sample(l, 0, l.length, null, 0), 1, Integer::sum);
+        }
+        return h;
+    }
+
+    /**
+     * Mirostat 1 against the paper's formula: over a Zipf distribution p_i ∝ 1/i² of N = 1000 tokens the estimated
+     * exponent is s = 2, so with τ = 3 (μ = 6) k = (ε·2^μ / (1 − N^−ε))^(1/s) = √(64 / 0.999) = 8.004: the first draw
+     * is among the 8 best and reaches the 8th (p ≈ 1 %). Mutations caught: μ starting at τ (k = 2), 2^μ read as e^μ
+     * (k = 20), the exponent s instead of 1/s (k = N), k rounded up (9).
+     */
+    @Test
+    void version1KeepsThePapersTopK() {
+        float[] zipf = new float[1000];
+        for (int i = 0; i < zipf.length; i++) zipf[i] = (float) (-2 * Math.log(i + 1));
+        var h = firstTokens(1, 3f, zipf, 3000);
+        assertThat(h.keySet()).as("%s", h).allMatch(t -> t < 8).contains(7);
+    }
+
+    /**
+     * Mirostat 2 keeps the tokens of at most μ bits of surprise: probabilities 0.4, 0.3, 0.15, 0.1, 0.05 are 1.32,
+     * 1.74, 2.74, 3.32 and 4.32 bits, so μ = 2τ = 3 keeps the first three, renormalised (token 2: 0.15 / 0.85).
+     * Mutations caught: surprise in nats (all five kept), μ starting at τ (two kept).
+     */
+    @Test
+    void version2KeepsTheTokensWithinMuBits() {
+        float[] l = TypicalSamplingTest.logits(0.4, 0.3, 0.15, 0.1, 0.05);
+        var h = firstTokens(2, 1.5f, l, 3000);
+        assertThat(h).containsOnlyKeys(0, 1, 2);
+        assertThat(h.get(2)).isBetween(430, 630); // 3000 · 0.176 = 529
+    }
 }
