@@ -33,7 +33,8 @@ final class Gemma3nArchitecture implements Architecture {
 
     @Override
     public LanguageModel load(GgufFile file, ModelConfig config, ModelLoader.Options options, ThreadPool pool, boolean ownsFile) {
-        return new Gemma3nModel(file, config, slice(options.matformer()), ModelLoader.matmulFor(options), pool, options.maxBatch(), ownsFile);
+        return new Gemma3nModel(file, config, slice(options.matformer()), ModelLoader.matmulFor(options), pool, options.maxBatch(), ownsFile,
+                ModelLoader.int8(options));
     }
 
     private static MatFormer slice(String matformer) {

@@ -4,6 +4,7 @@ import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
 import dev.jemma.core.kv.KvCache;
 import dev.jemma.core.media3n.Gemma3nMultimodalEmbedder;
+import dev.jemma.core.repack.RepackCache;
 import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.VectorOps;
@@ -44,6 +45,32 @@ public final class Gemma3nModel implements LanguageModel {
                  float[] kNorm, float[] postAttnNorm, float[] ffnNorm, WeightMatrix gate, WeightMatrix up, WeightMatrix down,
                  float[] postFfwNorm, Laurel laurel, WeightMatrix router, float[] routerNorm, float[] predictCoef,
                  float[] correctCoef, float[] correctScale, WeightMatrix inpGate, WeightMatrix proj, float[] postNorm) {
+        /** The layer's matrices (those it has). */
+        List<WeightMatrix> matrices() {
+            List<WeightMatrix> all = new ArrayList<>();
+            for (WeightMatrix m : new WeightMatrix[]{wq, wk, wv, wo, gate, up, down, laurel.left(), laurel.right(), router, inpGate, proj}) {
+                if (m != null) all.add(m);
+            }
+            return all;
+        }
+
+        /** This layer with the interleaved copies {@code r} has of its matrices. */
+        Layer attach(RepackCache r) {
+            return new Layer(attnNorm, at(r, wq), at(r, wk), at(r, wv), at(r, wo), qNorm, kNorm, postAttnNorm, ffnNorm,
+                    at(r, gate), at(r, up), at(r, down), postFfwNorm,
+                    new Laurel(at(r, laurel.left()), at(r, laurel.right()), laurel.postNorm()), at(r, router), routerNorm,
+                    predictCoef, correctCoef, correctScale, at(r, inpGate), at(r, proj), postNorm);
+        }
+
+        private static WeightMatrix at(RepackCache r, WeightMatrix m) {
+            return m == null ? null : r.attach(m);
+        }
+    }
+
+    /** "blk.3.attn_q.weight" → "attn_q". */
+    private static String kind(String tensor) {
+        String[] parts = tensor.split("\\.");
+        return parts.length == 4 ? parts[2] : tensor;
     }
 
     private final GgufFile file;
@@ -56,7 +83,13 @@ public final class Gemma3nModel implements LanguageModel {
     private final DecoderBlocks.QkNormRope[] qkNormRope;
     /** Per layer: causal, or sliding on local layers. */
     private final Visibility[] visibility;
+    /**
+     * token_embd as rows are looked up (the output's copy when the two are tied), and the output projection: with its
+     * {@link RepackCache interleaved copy} in the default mode, so that single-token steps take int8 activations there.
+     */
     private final WeightMatrix embed, output;
+    /** The output projection's interleaved copy (null: none, as in exact mode or with f32 activations asked for). */
+    private final RepackCache repacked;
     private final float[] outputNorm;
     private final WeightMatrix[] altupProj, altupUnembd;
     private final PerLayerEmbedding ple;
@@ -137,6 +170,18 @@ public final class Gemma3nModel implements LanguageModel {
     }
 
     public Gemma3nModel(GgufFile file, ModelConfig base, MatFormer slice, MatMul matmul, ThreadPool pool, int maxBatch, boolean ownsFile) {
+        this(file, base, slice, matmul, pool, maxBatch, ownsFile, false);
+    }
+
+    /**
+     * @param int8Output give the output projection an {@link RepackCache interleaved copy}, whose single-token and
+     *                   few-token steps the default-mode matmul runs with int8 activations (batches stay f32). Only the
+     *                   output projection: it is the last operation, so its activation rounding reaches the logits once
+     *                   and goes through no layer, where Gemma 3n's fixtures amplify rounding ~1000× (docs/PERFORMANCE.md,
+     *                   "Gemma 3n text against llama.cpp").
+     */
+    public Gemma3nModel(GgufFile file, ModelConfig base, MatFormer slice, MatMul matmul, ThreadPool pool, int maxBatch, boolean ownsFile,
+                        boolean int8Output) {
         Gemma3nConfig.Loaded loaded = Gemma3nConfig.read(file, base, slice);
         this.file = file;
         this.c = loaded.config();
@@ -148,13 +193,13 @@ public final class Gemma3nModel implements LanguageModel {
         this.sliceArena = slice != null ? Arena.ofShared() : null;
         final int dim = c.dim(), a = g.altupInputs(), p = g.pleDim(), n = c.layers();
         Gemma3Model.WeightLoader w = new Gemma3Model.WeightLoader(file);
-        embed = w.matrix("token_embd.weight", dim, c.vocabSize());
-        output = w.has("output.weight") ? w.matrix("output.weight", dim, c.vocabSize()) : embed;
+        WeightMatrix table = w.matrix("token_embd.weight", dim, c.vocabSize());
+        WeightMatrix out = w.has("output.weight") ? w.matrix("output.weight", dim, c.vocabSize()) : table;
         outputNorm = w.vector("output_norm.weight", dim);
         altupProj = slabs(w.info("altup_proj.weight"), a - 1, dim);
         altupUnembd = slabs(w.info("altup_unembd_proj.weight"), a - 1, dim);
-        GgufTensorInfo table = w.info("per_layer_token_embd.weight");
-        ple = new PerLayerEmbedding(file.matrix(table),
+        GgufTensorInfo pleTable = w.info("per_layer_token_embd.weight");
+        ple = new PerLayerEmbedding(file.matrix(pleTable),
                 w.matrix("per_layer_model_proj.weight", dim, g.fileLayers() * p),
                 w.vector("per_layer_proj_norm.weight", p), g.fileLayer(), p, dim, c.rmsEps());
         layers = new Layer[n];
@@ -166,6 +211,20 @@ public final class Gemma3nModel implements LanguageModel {
         for (int l = 0; l < n; l++) {
             ffnMax = Math.max(ffnMax, c.ffnDim()[l]);
             layers[l] = readLayer(w, c, g, l, sliceArena);
+        }
+        List<WeightMatrix> copied = new ArrayList<>(List.of(out));
+        // a fidelity probe, not a mode: -Djemma.gemma3n.int8Matrices=attn_q,ffn_gate,… gives those layer matrices int8
+        // activations too, to measure what each kind does to the logits (docs/PERFORMANCE.md, "Gemma 3n text against llama.cpp")
+        List<String> probe = int8Output ? List.of(System.getProperty("jemma.gemma3n.int8Matrices", "").split(",")) : List.of();
+        for (Layer L : layers) {
+            for (WeightMatrix m : L.matrices()) if (probe.contains(kind(m.name()))) copied.add(m);
+        }
+        repacked = int8Output ? RepackCache.open(file, "output", copied, pool) : null;
+        output = repacked != null ? repacked.attach(out) : out;
+        // a tied embedding reads its rows from the output's copy (same values, already resident)
+        embed = out == table ? output : table;
+        for (int l = 0; l < n; l++) {
+            if (repacked != null && copied.size() > 1) layers[l] = layers[l].attach(repacked);
             boolean owns = !g.sharesKv(l);
             Layer L = layers[l];
             attnIn[l] = owns ? new WeightMatrix[]{L.wq(), L.wk(), L.wv(), L.laurel().left()}
@@ -608,9 +667,15 @@ public final class Gemma3nModel implements LanguageModel {
         DecoderBlocks.gaussianTopK(x, off, n, k);
     }
 
+    /** The output projection as the matmul reads it (with its interleaved copy in the default mode): for tests. */
+    WeightMatrix output() {
+        return output;
+    }
+
     @Override
     public void close() {
         if (sliceArena != null) sliceArena.close();
+        if (repacked != null) repacked.close();
         if (ownsFile) file.close();
     }
 }

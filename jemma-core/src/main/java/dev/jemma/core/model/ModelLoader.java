@@ -130,8 +130,8 @@ public final class ModelLoader {
     /**
      * Whether a Gemma 3 model gets the interleaved weight copy, whose single-token Q4_0/Q8_0 steps use int8
      * activations (the default mode on 512-bit vector hardware; {@link Options#f32Activations}, whose default is
-     * {@code -Djemma.int8=false}, keeps the f32-activation row kernels). Gemma 3n never does: its fixtures show it
-     * amplifies activation rounding ~1000×, so it stays on f32 activations.
+     * {@code -Djemma.int8=false}, keeps the f32-activation row kernels). A Gemma 3n model gives only its output projection
+     * the copy: its fixtures amplify the activation rounding of any layer matrix ~1000×, so the layers stay on f32.
      */
     static boolean int8(Options o) {
         return !o.exact() && !o.f32Activations() && dev.jemma.core.tensor.kernels.Kernels.ENABLED;
