@@ -28,8 +28,8 @@ final class RmCommand implements Callable<Integer> {
     public Integer call() {
         ModelStore store = ModelStore.open();
         for (String n : names) {
-            // the weight caches are named after the files' paths: work them out while the files still exist (the model's,
-            // and its projector's: a Gemma 3n mmproj's vision tower is repacked into a cache of its own)
+            // each weight cache file records the real path of the file it was built from: find them while the files still
+            // exist (the model's, every part of it, and its projector's: a Gemma 3n mmproj's vision tower has a cache of its own)
             StoredModel stored = store.find(n).orElse(null);
             Map<Path, List<Path>> caches = new LinkedHashMap<>();
             if (stored != null) {
@@ -37,17 +37,22 @@ final class RmCommand implements Callable<Integer> {
                 if (stored.projector() != null) caches.put(stored.projector().path(), RepackCache.cacheFilesFor(stored.projector().path()));
             }
             if (!store.remove(n)) throw new JemmaException("model '" + n + "' is not in the store (see jemma list)");
-            caches.forEach((file, files) -> {
-                if (Files.exists(file)) return;   // another name still uses the file, and its cache
-                for (Path cache : files) {
+            long freed = 0;
+            for (var e : caches.entrySet()) {
+                if (Files.exists(e.getKey())) continue;   // another name still uses the file, and its cache
+                for (Path cache : e.getValue()) {
                     try {
-                        Files.deleteIfExists(cache);
-                    } catch (IOException e) {
-                        System.err.println("jemma: could not delete the weight cache " + cache + ": " + e.getMessage());
+                        long size = Files.size(cache);
+                        // a copy another process has mapped is safe to unlink on Linux: its mapping keeps the inode
+                        if (Files.deleteIfExists(cache)) freed += size;
+                    } catch (java.nio.file.NoSuchFileException gone) {
+                        // removed meanwhile (another process's build swept it)
+                    } catch (IOException ex) {
+                        System.err.println("jemma: could not delete the weight cache " + cache + ": " + ex.getMessage());
                     }
                 }
-            });
-            System.out.println("deleted '" + n + "'");
+            }
+            System.out.println("deleted '" + n + "'" + (freed == 0 ? "" : " and its weight cache (" + PullCommand.ProgressBar.human(freed) + ")"));
         }
         return 0;
     }

@@ -1,0 +1,96 @@
+package dev.jemma.cli;
+
+import dev.jemma.core.Printable;
+import dev.jemma.core.repack.CacheDirectory;
+import dev.jemma.core.repack.CachedCopy;
+import dev.jemma.core.repack.RepackCache;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code jemma cache [list|prune]}: the weight cache (the interleaved copies of models' weights that loads build once and
+ * map after), listed with each copy's model file, size and state, and pruned of everything this Jemma cannot use. A
+ * command of its own rather than {@code list --cache}: its files are not models and {@code list} prints the store, and
+ * "prune" has no place beside {@code list}; {@code pip cache list|purge} and {@code go clean -cache} read the same way.
+ */
+@Command(name = "cache", mixinStandardHelpOptions = true, description = {
+        "List or prune the weight cache (the copies of models' weights in the layout the fast kernels read).",
+        "The first load of a model writes its copy (about the size of the model file); later loads map it.",
+        "A load that builds a copy first removes the copies whose model file is gone or was rewritten since.",
+        "States: in use (its model file is there, unchanged); source gone; stale (the model file was rewritten since);",
+        "older layout (built by another Jemma version); damaged; being built (by a running process); abandoned build."},
+        footer = "Cache directory: -Djemma.cache.dir, else $JEMMA_HOME/cache (default ~/.jemma/cache).")
+final class CacheCommand implements Callable<Integer> {
+    @Parameters(arity = "0..1", paramLabel = "ACTION", defaultValue = "list",
+            description = "list (the default): every cache file with its size, state and model file; "
+                    + "prune: remove every cache file that is not in use (copies in use and builds still running stay)")
+    String action;
+
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        Path dir = RepackCache.defaultDir();
+        return switch (action) {
+            case "list" -> list(dir);
+            case "prune" -> prune(dir);
+            // a usage error as picocli reports its own: exit 2, with where the help is
+            default -> throw new CommandLine.ParameterException(spec.commandLine(), "unknown cache action '" + Printable.of(action) + "': use list or prune");
+        };
+    }
+
+    private static int list(Path dir) {
+        List<CachedCopy> all = CacheDirectory.list(dir);
+        if (all.isEmpty()) {
+            System.out.println("the weight cache " + Printable.line(dir.toString()) + " is empty");
+            return 0;
+        }
+        int w = Math.max(4, all.stream().mapToInt(c -> name(c).length()).max().orElse(4));
+        int s = Math.max(5, all.stream().mapToInt(c -> c.describe().length()).max().orElse(5));
+        String row = "%-" + w + "s  %8s  %-" + s + "s  %s%n";
+        System.out.printf(row, "FILE", "SIZE", "STATE", "SOURCE");
+        long total = 0, unusable = 0;
+        int unusableFiles = 0;
+        for (CachedCopy c : all) {
+            System.out.printf(row, name(c), PullCommand.ProgressBar.human(c.bytes()), c.describe(),
+                    c.source() == null ? "-" : Printable.line(c.source().toString()));
+            total += c.bytes();
+            if (!c.kept()) {
+                unusable += c.bytes();
+                unusableFiles++;
+            }
+        }
+        System.out.println();
+        System.out.println(files(all.size()) + ", " + PullCommand.ProgressBar.human(total) + " in " + Printable.line(dir.toString())
+                + (unusableFiles == 0 ? "" : "; 'jemma cache prune' frees " + PullCommand.ProgressBar.human(unusable) + " (" + files(unusableFiles) + " not in use)"));
+        return 0;
+    }
+
+    private static int prune(Path dir) {
+        CacheDirectory.Removal r = CacheDirectory.prune(dir);
+        for (CachedCopy c : r.removed()) {
+            System.out.println("removed " + name(c) + "  " + PullCommand.ProgressBar.human(c.bytes()) + "  (" + c.describe()
+                    + (c.source() == null ? "" : ": " + Printable.line(c.source().toString())) + ")");
+        }
+        long kept = CacheDirectory.list(dir).stream().mapToLong(CachedCopy::bytes).sum();
+        System.out.println((r.removed().isEmpty() ? "nothing to prune" : "freed " + PullCommand.ProgressBar.human(r.bytes()) + " (" + files(r.removed().size()) + ")")
+                + "; " + PullCommand.ProgressBar.human(kept) + " in use in " + Printable.line(dir.toString()));
+        for (String f : r.failures()) System.err.println("jemma: could not remove " + Printable.line(f));
+        return r.failures().isEmpty() ? 0 : 1;
+    }
+
+    private static String name(CachedCopy c) {
+        return Printable.line(c.file().getFileName().toString());
+    }
+
+    private static String files(int n) {
+        return n + (n == 1 ? " file" : " files");
+    }
+}
