@@ -21,11 +21,19 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "cache", mixinStandardHelpOptions = true, description = {
         "List or prune the weight cache (the copies of models' weights in the layout the fast kernels read).",
-        "The first load of a model writes its copy (about the size of the model file); later loads map it.",
-        "A load that builds a copy first removes the copies whose model file is gone or was rewritten since.",
-        "States: in use (its model file is there, unchanged); source gone; stale (the model file was rewritten since);",
-        "older layout (built by another Jemma version); damaged; being built (by a running process); abandoned build."},
-        footer = "Cache directory: -Djemma.cache.dir, else $JEMMA_HOME/cache (default ~/.jemma/cache).")
+        "",
+        "A model's first load writes its copy (about the size of the model file) to -Djemma.cache.dir, else "
+                + "$JEMMA_HOME/cache (~/.jemma/cache); later loads map it. A load that builds a copy first removes the "
+                + "copies whose model file is gone or was rewritten since; 'jemma rm' removes a model's copies with it.",
+        ""},
+        footer = {"", "States:",
+                "  in use           its model file is there, unchanged",
+                "  source gone      its model file was deleted, moved or renamed",
+                "  stale            its model file was rewritten after the copy was built",
+                "  older layout     built by another Jemma version (newer layout: by a newer one)",
+                "  damaged          not a whole cache file",
+                "  being built      a running Jemma is writing it",
+                "  abandoned build  left by a build that was killed"})
 final class CacheCommand implements Callable<Integer> {
     @Parameters(arity = "0..1", paramLabel = "ACTION", defaultValue = "list",
             description = "list (the default): every cache file with its size, state and model file; "

@@ -79,7 +79,7 @@ class CacheCommandTest {
     void helpAndBadActions() {
         var help = CliTestSupport.run(null, "cache", "--help");
         assertThat(help.exitCode()).isZero();
-        assertThat(help.out()).contains("prune", "in use", "source gone", "stale", "older layout", "Cache directory");
+        assertThat(help.out()).contains("prune", "in use", "source gone", "stale", "older layout", "jemma.cache.dir");
         var bad = CliTestSupport.run(null, "cache", "purge");
         assertThat(bad.exitCode()).isEqualTo(2);
         assertThat(bad.err().strip()).isEqualTo("jemma: unknown cache action 'purge': use list or prune (see 'jemma cache --help')");
