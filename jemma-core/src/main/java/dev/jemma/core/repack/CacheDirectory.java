@@ -24,6 +24,14 @@ public final class CacheDirectory {
 
     /** What a removal did: the files removed, the bytes they held, and one line per file that could not be removed. */
     public record Removal(List<CachedCopy> removed, long bytes, List<String> failures) {
+        /** This removal and {@code other} together. */
+        public Removal and(Removal other) {
+            List<CachedCopy> r = new ArrayList<>(removed);
+            r.addAll(other.removed);
+            List<String> f = new ArrayList<>(failures);
+            f.addAll(other.failures);
+            return new Removal(List.copyOf(r), bytes + other.bytes, List.copyOf(f));
+        }
     }
 
     /** Every cache file and build in progress in {@code dir}, largest first; empty when there is no such directory. */
@@ -76,11 +84,25 @@ public final class CacheDirectory {
         return out;
     }
 
+    /** Deletes {@code copies} (files of a cache directory, e.g. from {@link #copiesOf}). */
+    public static Removal delete(List<Path> copies) {
+        List<CachedCopy> all = new ArrayList<>();
+        for (Path p : copies) {
+            CachedCopy c = inspect(p);
+            if (c != null) all.add(c);
+        }
+        return remove(all, c -> true);
+    }
+
     private static Removal remove(Path dir, Predicate<CachedCopy> which) {
+        return remove(list(dir), which);
+    }
+
+    private static Removal remove(List<CachedCopy> copies, Predicate<CachedCopy> which) {
         List<CachedCopy> removed = new ArrayList<>();
         List<String> failures = new ArrayList<>();
         long bytes = 0;
-        for (CachedCopy c : list(dir)) {
+        for (CachedCopy c : copies) {
             if (!which.test(c)) continue;
             try {
                 // unlinking a file another process has mapped is safe on Linux (and any POSIX system): its mapping keeps
