@@ -217,9 +217,19 @@ public final class RepackCache implements AutoCloseable {
      */
     private static void removeOrphans(Path dir) {
         CacheDirectory.Removal r = CacheDirectory.removeOrphans(dir);
-        if (JemmaProperties.quiet() || r.removed().isEmpty()) return;
-        System.err.printf(java.util.Locale.ROOT, "jemma: removed %d weight cache file%s whose model file is gone or changed (%d MiB freed)%n",
-                r.removed().size(), r.removed().size() == 1 ? "" : "s", r.bytes() >> 20);
+        if (JemmaProperties.quiet()) return;
+        if (!r.removed().isEmpty()) {
+            System.err.printf(java.util.Locale.ROOT, "jemma: removed %d weight cache file%s whose model file is gone or changed (%d MiB freed)%n",
+                    r.removed().size(), r.removed().size() == 1 ? "" : "s", r.bytes() >> 20);
+        }
+        // copies of another layout record no model file (or one this Jemma cannot read), so nothing tells whether their
+        // model is still there: only the user may remove them, and a build (rare) is when to say so
+        List<CachedCopy> other = CacheDirectory.list(dir).stream().filter(c -> c.state() == CachedCopy.State.OTHER_LAYOUT).toList();
+        long bytes = other.stream().mapToLong(CachedCopy::bytes).sum();
+        if (bytes >= 64L << 20) {
+            System.err.printf(java.util.Locale.ROOT, "jemma: %d MiB of the weight cache (%d file%s) is of another Jemma version's layout; 'jemma cache prune' removes it%n",
+                    bytes >> 20, other.size(), other.size() == 1 ? "" : "s");
+        }
     }
 
     private static RepackCache tryMap(Path cache, byte[] header, Map<String, WeightMatrix> byName, Map<String, Long> offsets, long end,

@@ -181,6 +181,28 @@ class CacheDirectoryTest {
         assertThat(CacheDirectory.copiesOf(dir, b)).containsExactlyInAnyOrder(other, impostor);
     }
 
+    /** Copies of another layout are never removed by a build, but a build says how much they hold and how to remove them. */
+    @Test
+    void aBuildPointsAtPruneForCopiesOfAnotherLayout() throws IOException {
+        Path dir = tmp.resolve("cache");
+        Files.createDirectories(dir);
+        Path older = olderLayout(dir.resolve("old-12345678.int8.jpk"));
+        try (var f = new java.io.RandomAccessFile(older.toFile(), "rw")) {
+            f.setLength(100L << 20); // sparse: 100 MiB of file, no disk
+        }
+        java.io.PrintStream err = System.err;
+        var captured = new java.io.ByteArrayOutputStream();
+        try {
+            System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+            assertThat(builds(model("a.gguf"), dir)).isTrue();
+        } finally {
+            System.setErr(err);
+        }
+        assertThat(captured.toString(java.nio.charset.StandardCharsets.UTF_8))
+                .contains("jemma: 100 MiB of the weight cache (1 file) is of another Jemma version's layout; 'jemma cache prune' removes it");
+        assertThat(older).exists();
+    }
+
     @Test
     void noDirectoryListsNothing() {
         assertThat(CacheDirectory.list(tmp.resolve("none"))).isEmpty();
