@@ -218,7 +218,8 @@ public final class RepackCache implements AutoCloseable {
     private static void removeOrphans(Path dir) {
         CacheDirectory.Removal r = CacheDirectory.removeOrphans(dir);
         if (JemmaProperties.quiet()) return;
-        if (!r.removed().isEmpty()) {
+        // as the "preparing" line, only for sizes a user notices: a test's tiny copies go without a word
+        if (r.bytes() >= 64L << 20) {
             System.err.printf(java.util.Locale.ROOT, "jemma: removed %d weight cache file%s whose model file is gone or changed (%d MiB freed)%n",
                     r.removed().size(), r.removed().size() == 1 ? "" : "s", r.bytes() >> 20);
         }

@@ -181,14 +181,21 @@ class CacheDirectoryTest {
         assertThat(CacheDirectory.copiesOf(dir, b)).containsExactlyInAnyOrder(other, impostor);
     }
 
-    /** Copies of another layout are never removed by a build, but a build says how much they hold and how to remove them. */
+    /**
+     * A build says what it removed, and how much the copies of another layout hold (which it never removes) and how to
+     * remove them: both sparse files of 100 MiB (no disk), above the size a user notices.
+     */
     @Test
-    void aBuildPointsAtPruneForCopiesOfAnotherLayout() throws IOException {
+    void aBuildSaysWhatItFreedAndPointsAtPruneForCopiesOfAnotherLayout() throws IOException {
         Path dir = tmp.resolve("cache");
         Files.createDirectories(dir);
         Path older = olderLayout(dir.resolve("old-12345678.int8.jpk"));
-        try (var f = new java.io.RandomAccessFile(older.toFile(), "rw")) {
-            f.setLength(100L << 20); // sparse: 100 MiB of file, no disk
+        Path orphan = dir.resolve("gone-1.int8.jpk");
+        Files.write(orphan, CacheHeader.encode(tmp.resolve("gone.gguf"), 1, 1, 1, "t Q4_0 1 32 0\n"));
+        for (Path p : List.of(older, orphan)) {
+            try (var f = new java.io.RandomAccessFile(p.toFile(), "rw")) {
+                f.setLength(100L << 20);
+            }
         }
         java.io.PrintStream err = System.err;
         var captured = new java.io.ByteArrayOutputStream();
@@ -199,7 +206,9 @@ class CacheDirectoryTest {
             System.setErr(err);
         }
         assertThat(captured.toString(java.nio.charset.StandardCharsets.UTF_8))
+                .contains("jemma: removed 1 weight cache file whose model file is gone or changed (100 MiB freed)")
                 .contains("jemma: 100 MiB of the weight cache (1 file) is of another Jemma version's layout; 'jemma cache prune' removes it");
+        assertThat(orphan).doesNotExist();
         assertThat(older).exists();
     }
 
