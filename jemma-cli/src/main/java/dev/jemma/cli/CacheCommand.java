@@ -4,11 +4,13 @@ import dev.jemma.core.Printable;
 import dev.jemma.core.repack.CacheDirectory;
 import dev.jemma.core.repack.CachedCopy;
 import dev.jemma.core.repack.RepackCache;
+import dev.jemma.core.JemmaException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -46,6 +48,9 @@ final class CacheCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Path dir = RepackCache.defaultDir();
+        if (Files.exists(dir) && !Files.isDirectory(dir)) {
+            throw new JemmaException(Printable.line(dir.toString()) + ": is not a directory (the weight cache's: -Djemma.cache.dir, else $JEMMA_HOME/cache)");
+        }
         return switch (action) {
             case "list" -> list(dir);
             case "prune" -> prune(dir);

@@ -88,6 +88,17 @@ class CacheCommandTest {
         assertThat(extra.err().strip()).startsWith("jemma: ").doesNotContain("\n");
     }
 
+    @Test
+    void aCacheDirectoryThatIsAFileIsNamed() throws IOException {
+        Path file = Files.writeString(tmp.resolve("cache"), "not a directory");
+        for (String action : new String[]{"list", "prune"}) {
+            var r = CliTestSupport.run(null, "cache", action);
+            assertThat(r.exitCode()).isEqualTo(1);
+            assertThat(r.err().strip()).startsWith("jemma: " + file + ": is not a directory").doesNotContain("\n");
+        }
+        assertThat(file).exists();
+    }
+
     /** The listing's line for the copy of {@code model}. */
     private static String line(String out, Path model) {
         return out.lines().filter(l -> l.endsWith(" " + model)).findFirst().orElseThrow(() -> new AssertionError(model + " not in\n" + out));
