@@ -24,6 +24,9 @@ public final class CacheDirectory {
 
     /** What a removal did: the files removed, the bytes they held, and one line per file that could not be removed. */
     public record Removal(List<CachedCopy> removed, long bytes, List<String> failures) {
+        /** Nothing removed. */
+        public static final Removal NONE = new Removal(List.of(), 0, List.of());
+
         /** This removal and {@code other} together. */
         public Removal and(Removal other) {
             List<CachedCopy> r = new ArrayList<>(removed);

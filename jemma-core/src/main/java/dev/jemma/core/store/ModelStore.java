@@ -121,7 +121,8 @@ public final class ModelStore {
     }
 
     /**
-     * Removes a model's manifest, and its blob when no other name refers to it, and the blobs' lock files no pull holds.
+     * Removes a model's manifest, and its blob when no other name refers to it (with the blob's weight cache copies),
+     * and the blobs' lock files no pull holds.
      *
      * @return false when no such model was stored
      */
@@ -152,7 +153,7 @@ public final class ModelStore {
         } catch (JemmaException e) {
             m = null;
         }
-        CacheDirectory.Removal cache = new CacheDirectory.Removal(List.of(), 0, List.of());
+        CacheDirectory.Removal cache = CacheDirectory.Removal.NONE;
         try {
             Files.delete(mf);
             if (m != null) {
