@@ -152,6 +152,9 @@ public final class RepackCache implements AutoCloseable {
         }
         try {
             Files.createDirectories(dir);
+            // the file under this copy's name is of no use (stale, damaged, another layout: it did not map) and the build
+            // replaces it: remove it first, so that the build does not need the disk space of both (17 GB for a 27B)
+            Files.deleteIfExists(cache);
             removeOrphans(dir);
             // writing through a mapping into a full disk raises SIGBUS (an InternalError), not an IOException
             if (Files.getFileStore(dir).getUsableSpace() < end + (64L << 20)) {

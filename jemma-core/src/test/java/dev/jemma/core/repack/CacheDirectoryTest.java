@@ -212,6 +212,31 @@ class CacheDirectoryTest {
         assertThat(older).exists();
     }
 
+    /** The older-layout copy of the model being built is removed before the build (no disk for both), without a hint. */
+    @Test
+    void aBuildFirstRemovesTheUnusableFileUnderItsOwnName() throws IOException {
+        Path dir = tmp.resolve("cache");
+        Files.createDirectories(dir);
+        Path model = model("a.gguf");
+        Path own = olderLayout(dir.resolve(RepackCache.cacheName(model, null)));
+        try (var f = new java.io.RandomAccessFile(own.toFile(), "rw")) {
+            f.setLength(100L << 20);
+        }
+        java.io.PrintStream err = System.err;
+        var captured = new java.io.ByteArrayOutputStream();
+        try {
+            System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+            assertThat(builds(model, dir)).isTrue();
+        } finally {
+            System.setErr(err);
+        }
+        assertThat(captured.toString(java.nio.charset.StandardCharsets.UTF_8)).doesNotContain("another Jemma version's layout");
+        assertThat(CacheDirectory.list(dir)).singleElement().satisfies(c -> {
+            assertThat(c.file()).isEqualTo(own);
+            assertThat(c.state()).isEqualTo(CachedCopy.State.IN_USE);
+        });
+    }
+
     @Test
     void noDirectoryListsNothing() {
         assertThat(CacheDirectory.list(tmp.resolve("none"))).isEmpty();
