@@ -1,10 +1,10 @@
 package dev.jemma.cli;
 
+import dev.jemma.core.JemmaException;
 import dev.jemma.core.Printable;
 import dev.jemma.core.repack.CacheDirectory;
 import dev.jemma.core.repack.CachedCopy;
 import dev.jemma.core.repack.RepackCache;
-import dev.jemma.core.JemmaException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
