@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** Entry point of the {@code jemma} command. */
 @Command(name = "jemma", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Gemma 3 and Gemma 3n inference in pure Java.",
-        subcommands = {RunCommand.class, ChatCommand.class, TokenizeCommand.class, LogitsCommand.class, EmbedCommand.class, EmbedImageCommand.class, AudioFeaturesCommand.class, EmbedAudioCommand.class, TranscribeCommand.class, QuantizeCommand.class, PullCommand.class, ListCommand.class, RmCommand.class,
+        subcommands = {RunCommand.class, ChatCommand.class, TokenizeCommand.class, LogitsCommand.class, EmbedCommand.class, EmbedImageCommand.class, AudioFeaturesCommand.class, EmbedAudioCommand.class, TranscribeCommand.class, QuantizeCommand.class, PullCommand.class, ListCommand.class, RmCommand.class, CacheCommand.class,
                 ServeCommand.class, LoadTestCommand.class,
                 ShowCommand.class, GenerateCommand.class,
                 ConvertCommand.class,

@@ -1,23 +1,16 @@
 package dev.jemma.cli;
 
 import dev.jemma.core.JemmaException;
-import dev.jemma.core.repack.RepackCache;
 import dev.jemma.core.store.ModelStore;
-import dev.jemma.core.store.StoredModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
  * {@code jemma rm NAME…}: removes models from the local store (their files too, the projector pulled with them included,
- * unless another name shares them, and then their weight cache files as well).
+ * unless another name shares them, and then their weight cache copies as well).
  */
 @Command(name = "rm", mixinStandardHelpOptions = true, description = "Remove models from the local store.")
 final class RmCommand implements Callable<Integer> {
@@ -28,26 +21,12 @@ final class RmCommand implements Callable<Integer> {
     public Integer call() {
         ModelStore store = ModelStore.open();
         for (String n : names) {
-            // the weight caches are named after the files' paths: work them out while the files still exist (the model's,
-            // and its projector's: a Gemma 3n mmproj's vision tower is repacked into a cache of its own)
-            StoredModel stored = store.find(n).orElse(null);
-            Map<Path, List<Path>> caches = new LinkedHashMap<>();
-            if (stored != null) {
-                caches.put(stored.path(), RepackCache.cacheFilesFor(stored.path()));
-                if (stored.projector() != null) caches.put(stored.projector().path(), RepackCache.cacheFilesFor(stored.projector().path()));
-            }
-            if (!store.remove(n)) throw new JemmaException("model '" + n + "' is not in the store (see jemma list)");
-            caches.forEach((file, files) -> {
-                if (Files.exists(file)) return;   // another name still uses the file, and its cache
-                for (Path cache : files) {
-                    try {
-                        Files.deleteIfExists(cache);
-                    } catch (IOException e) {
-                        System.err.println("jemma: could not delete the weight cache " + cache + ": " + e.getMessage());
-                    }
-                }
-            });
-            System.out.println("deleted '" + n + "'");
+            // the store deletes the weight cache copies of the files it deletes (not of a file another name still uses)
+            ModelStore.Deleted d = store.delete(n)
+                    .orElseThrow(() -> new JemmaException("model '" + n + "' is not in the store (see jemma list)"));
+            for (String f : d.weightCacheFailures()) System.err.println("jemma: could not delete the weight cache " + f);
+            System.out.println("deleted '" + n + "'"
+                    + (d.weightCacheBytes() == 0 ? "" : " and its weight cache (" + PullCommand.ProgressBar.human(d.weightCacheBytes()) + ")"));
         }
         return 0;
     }

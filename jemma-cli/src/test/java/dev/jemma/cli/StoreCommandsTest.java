@@ -65,6 +65,7 @@ class StoreCommandsTest {
 
         var rm = CliTestSupport.run(null, "rm", "hf.co/org/tiny-GGUF");
         assertThat(rm.exitCode()).isZero();
+        assertThat(rm.out()).contains("deleted 'hf.co/org/tiny-GGUF' and its weight cache (");
         assertThat(cache).doesNotExist();
         assertThat(CliTestSupport.run(null, "list").out()).doesNotContain("tiny-GGUF");
         var again = CliTestSupport.run(null, "rm", "hf.co/org/tiny-GGUF");

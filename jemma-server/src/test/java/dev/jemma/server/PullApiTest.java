@@ -3,6 +3,7 @@ package dev.jemma.server;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpServer;
 import dev.jemma.tools.store.HubClient;
+import dev.jemma.core.repack.RepackCache;
 import dev.jemma.core.store.ModelStore;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -20,7 +21,7 @@ import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** /api/pull from a loopback hub-style server, then the pulled model answers, then /api/delete removes it. */
+/** /api/pull from a loopback hub-style server, then the pulled model answers, then /api/delete removes it and its weight cache. */
 class PullApiTest {
     @TempDir
     Path home;
@@ -65,9 +66,13 @@ class PullApiTest {
             assertThat(answer.path("done").asBoolean()).isTrue();
             assertThat(answer.path("eval_count").asInt()).isBetween(1, 3);
 
+            // the chat built the model's weight cache copy; deleting the model deletes it too
+            List<Path> copies = RepackCache.cacheFilesFor(new ModelStore(home).find(name).orElseThrow().path());
+            assertThat(copies).isNotEmpty().allMatch(Files::exists);
             TestServers.Reply del = TestServers.send(server, HttpRequest.newBuilder(URI.create(server.uri() + "/api/delete"))
                     .method("DELETE", HttpRequest.BodyPublishers.ofString("{\"model\":\"" + name + "\"}")));
             assertThat(del.status()).isEqualTo(200);
+            assertThat(copies).noneMatch(Files::exists);
             assertThat(TestServers.get(server, "/api/tags").json().path("models").size()).isZero();
             TestServers.Reply again = TestServers.send(server, HttpRequest.newBuilder(URI.create(server.uri() + "/api/delete"))
                     .method("DELETE", HttpRequest.BodyPublishers.ofString("{\"model\":\"" + name + "\"}")));

@@ -11,8 +11,6 @@ import dev.jemma.core.tensor.kernels.Interleaved;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -36,13 +34,10 @@ import java.util.zip.CRC32C;
  * modification time, a CRC-32C fingerprint (metadata and tensor table plus 16 sampled data pages), and the exact
  * tensor list; anything else rebuilds it. It is written under a temporary name and renamed into place, so an
  * interrupted build never leaves a file that looks valid. Where no cache can be written (read-only or full
- * disk) the copies are built in memory for this run instead.
+ * disk) the copies are built in memory for this run instead. The header ({@link CacheHeader}) records the model file's
+ * real path, so that a build first removes the copies whose model file is gone or was rewritten ({@link CacheDirectory}).
  */
 public final class RepackCache implements AutoCloseable {
-    private static final long MAGIC = 0x314B50414D4D454AL; // "JEMMAPK1"
-    private static final int VERSION = 5; // 2: Q5_0 5-bit triples; 3: K-quant headers in f32; 4: Q6_K packed six-bit values; 5: Q5_K
-    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final Arena arena;
     private final Map<String, MemorySegment> segments;
@@ -131,7 +126,8 @@ public final class RepackCache implements AutoCloseable {
         return open(file, null, matrices, pool, dir);
     }
 
-    private static RepackCache open(GgufFile file, String part, List<WeightMatrix> matrices, ThreadPool pool, Path dir) {
+    /** As {@link #open(GgufFile, String, List, ThreadPool)}, with the cache in {@code dir}. */
+    static RepackCache open(GgufFile file, String part, List<WeightMatrix> matrices, ThreadPool pool, Path dir) {
         if (part != null && !part.matches("[a-z0-9]+")) throw new IllegalArgumentException("cache part '" + part + "'");
         Map<String, WeightMatrix> byName = new LinkedHashMap<>();
         for (WeightMatrix w : matrices) {
@@ -156,7 +152,10 @@ public final class RepackCache implements AutoCloseable {
         }
         try {
             Files.createDirectories(dir);
-            removeAbandonedParts(dir, cache.getFileName().toString());
+            // the file under this copy's name is of no use (stale, damaged, another layout: it did not map) and the build
+            // replaces it: remove it first, so that the build does not need the disk space of both (17 GB for a 27B)
+            Files.deleteIfExists(cache);
+            removeOrphans(dir);
             // writing through a mapping into a full disk raises SIGBUS (an InternalError), not an IOException
             if (Files.getFileStore(dir).getUsableSpace() < end + (64L << 20)) {
                 throw new IOException("not enough free space in " + dir);
@@ -206,7 +205,7 @@ public final class RepackCache implements AutoCloseable {
         return new RepackCache(mem, slices(seg, byName, offsets), null, true, "in memory (no cache file)");
     }
 
-    private static String why(Throwable e) {
+    static String why(Throwable e) {
         if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) return f.getReason();
         if (e instanceof java.nio.file.AccessDeniedException) return "permission denied";
         if (e instanceof java.nio.file.FileSystemException) {
@@ -215,24 +214,25 @@ public final class RepackCache implements AutoCloseable {
         return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
 
-    /** Deletes {@code name.part-PID-*} files whose process is gone (a build killed without running its hooks). */
-    private static void removeAbandonedParts(Path dir, String name) {
-        try (var files = Files.list(dir)) {
-            for (Path p : (Iterable<Path>) files::iterator) {
-                String f = p.getFileName().toString();
-                if (!f.startsWith(name + ".part-")) continue;
-                String[] parts = f.substring(name.length() + 6).split("-");
-                try {
-                    long pid = Long.parseLong(parts[0]);
-                    if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) continue;
-                } catch (NumberFormatException e) {
-                    // not ours to judge: leave it
-                    continue;
-                }
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException ignored) {
-            // cleanup is best effort
+    /**
+     * Before a build adds a copy: removes the copies of models that are gone or were rewritten, and builds killed without
+     * running their hooks, saying how much that freed (a user who deletes a model expects its space back).
+     */
+    private static void removeOrphans(Path dir) {
+        CacheDirectory.Removal r = CacheDirectory.removeOrphans(dir);
+        if (JemmaProperties.quiet()) return;
+        // as the "preparing" line, only for sizes a user notices: a test's tiny copies go without a word
+        if (r.bytes() >= 64L << 20) {
+            System.err.printf(java.util.Locale.ROOT, "jemma: removed %d weight cache file%s whose model file is gone or changed (%d MiB freed)%n",
+                    r.removed().size(), r.removed().size() == 1 ? "" : "s", r.bytes() >> 20);
+        }
+        // copies of another layout record no model file (or one this Jemma cannot read), so nothing tells whether their
+        // model is still there: only the user may remove them, and a build (rare) is when to say so
+        List<CachedCopy> other = CacheDirectory.list(dir).stream().filter(c -> c.state() == CachedCopy.State.OTHER_LAYOUT).toList();
+        long bytes = other.stream().mapToLong(CachedCopy::bytes).sum();
+        if (bytes >= 64L << 20) {
+            System.err.printf(java.util.Locale.ROOT, "jemma: %d MiB of the weight cache (%d file%s) is of another Jemma version's layout; 'jemma cache prune' removes it%n",
+                    bytes >> 20, other.size(), other.size() == 1 ? "" : "s");
         }
     }
 
@@ -350,17 +350,7 @@ public final class RepackCache implements AutoCloseable {
             table.append(w.name()).append(' ').append(w.type()).append(' ').append(w.rows()).append(' ').append(w.cols())
                     .append(' ').append(t == null ? -1 : t.offset()).append('\n');
         }
-        byte[] tab = table.toString().getBytes(StandardCharsets.UTF_8);
-        byte[] out = new byte[40 + tab.length];
-        MemorySegment h = MemorySegment.ofArray(out);
-        h.set(I64, 0, MAGIC);
-        h.set(I32, 8, VERSION);
-        h.set(I32, 12, tab.length);
-        h.set(I64, 16, file.fileSize());
-        h.set(I64, 24, mtime);
-        h.set(I64, 32, fingerprint(file));
-        MemorySegment.copy(tab, 0, h, ValueLayout.JAVA_BYTE, 40, tab.length);
-        return out;
+        return CacheHeader.encode(realPath(file.path()), file.fileSize(), mtime, fingerprint(file), table.toString());
     }
 
     /** CRC-32C of the metadata and tensor table (up to 16 MB) and of 16 evenly spaced 4 KB pages of tensor data. */
@@ -387,36 +377,27 @@ public final class RepackCache implements AutoCloseable {
      * a single-file model's vision tower, an mmproj's), existing now; for whoever deletes the file.
      */
     public static List<Path> cacheFilesFor(Path path) {
-        String main = cacheName(path, null), stem = main.substring(0, main.length() - SUFFIX.length());
-        List<Path> out = new java.util.ArrayList<>();
-        try (var files = Files.list(defaultDir())) {
-            for (Path p : (Iterable<Path>) files::iterator) {
-                String f = p.getFileName().toString();
-                if (f.equals(main) || (f.startsWith(stem + ".") && f.endsWith(SUFFIX) && f.substring(stem.length() + 1, f.length() - SUFFIX.length())
-                        .matches("[a-z0-9]+"))) {
-                    out.add(p);
-                }
-            }
-        } catch (IOException ignored) {
-            // no cache directory: no cache files
-        }
-        return out;
+        return CacheDirectory.copiesOf(defaultDir(), path);
     }
 
-    private static final String SUFFIX = ".int8.jpk";
-
-    private static String cacheName(Path model, String part) {
-        Path abs = model.toAbsolutePath().normalize();
-        try {
-            abs = abs.toRealPath();
-        } catch (IOException ignored) {
-            // keep the normalized path
-        }
+    /** The name of the cache file for {@code model}'s weights, or for one {@code part} of them. */
+    static String cacheName(Path model, String part) {
+        Path abs = realPath(model);
         CRC32C crc = new CRC32C();
         crc.update(abs.toString().getBytes(StandardCharsets.UTF_8));
         String base = abs.getFileName().toString().replaceAll("[^A-Za-z0-9._-]", "_");
         if (base.length() > 80) base = base.substring(0, 80);
-        return base + "-" + Long.toHexString(crc.getValue()) + (part == null ? "" : "." + part) + SUFFIX;
+        return base + "-" + Long.toHexString(crc.getValue()) + (part == null ? "" : "." + part) + CacheDirectory.SUFFIX;
+    }
+
+    /** {@code model}'s absolute real path (links resolved), or its normalized absolute path where it does not exist. */
+    static Path realPath(Path model) {
+        Path abs = model.toAbsolutePath().normalize();
+        try {
+            return abs.toRealPath();
+        } catch (IOException ignored) {
+            return abs;
+        }
     }
 
     private static long align(long v, long a) {

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jemma.core.JemmaException;
+import dev.jemma.core.repack.CacheDirectory;
+import dev.jemma.core.repack.RepackCache;
 
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -119,25 +121,44 @@ public final class ModelStore {
     }
 
     /**
-     * Removes a model's manifest, and its blob when no other name refers to it, and the blobs' lock files no pull holds.
+     * Removes a model's manifest, and its blob when no other name refers to it (with the blob's weight cache copies),
+     * and the blobs' lock files no pull holds.
      *
      * @return false when no such model was stored
      */
     public boolean remove(String name) {
+        return delete(name).isPresent();
+    }
+
+    /**
+     * What {@link #delete} freed besides the model's files: its weight cache copies, in bytes, and a "FILE: why" line for
+     * each copy that could not be deleted.
+     */
+    public record Deleted(long weightCacheBytes, List<String> weightCacheFailures) {
+    }
+
+    /**
+     * As {@link #remove}, and the weight cache copies of each blob deleted (its text weights', every part's, and its
+     * projector's): a deleted model's copies are no use to anyone, and as large as the model.
+     *
+     * @return empty when no such model was stored
+     */
+    public Optional<Deleted> delete(String name) {
         ModelRef ref = ModelRef.parse(name);
         Path mf = manifestFile(ref);
-        if (!Files.isRegularFile(mf)) return false;
+        if (!Files.isRegularFile(mf)) return Optional.empty();
         StoredModel m;
         try {
             m = readManifest(mf);
         } catch (JemmaException e) {
             m = null;
         }
+        CacheDirectory.Removal cache = CacheDirectory.Removal.NONE;
         try {
             Files.delete(mf);
             if (m != null) {
-                if (!referenced(m.sha256())) Files.deleteIfExists(m.path());
-                if (m.projector() != null && !referenced(m.projector().sha256())) Files.deleteIfExists(m.projector().path());
+                if (!referenced(m.sha256())) cache = cache.and(deleteWithCopies(m.path()));
+                if (m.projector() != null && !referenced(m.projector().sha256())) cache = cache.and(deleteWithCopies(m.projector().path()));
             }
             // the lock files of interrupted pulls (and of Jemma versions that kept them), held by no pull now
             BlobLock.deleteUnheld(blobs);
@@ -151,7 +172,15 @@ public final class ModelStore {
         } catch (IOException e) {
             throw new JemmaException("cannot remove " + name + ": " + e.getMessage());
         }
-        return true;
+        return Optional.of(new Deleted(cache.bytes(), cache.failures()));
+    }
+
+    /** Deletes a blob and the weight cache copies built from it. */
+    private static CacheDirectory.Removal deleteWithCopies(Path blob) throws IOException {
+        // the copies are found by the real path they record: look while the blob still exists
+        List<Path> copies = CacheDirectory.copiesOf(RepackCache.defaultDir(), blob);
+        Files.deleteIfExists(blob);
+        return CacheDirectory.delete(copies);
     }
 
     /** Whether a stored model still refers to the blob (as its model or its projector). */
