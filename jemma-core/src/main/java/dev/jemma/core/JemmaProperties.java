@@ -39,6 +39,9 @@ import java.nio.file.Path;
  * {@code jemma.kernelsInC1=true} leaves C1 the kernels {@code tensor.kernels.KernelCompilation} keeps from it (A/B runs);
  * {@code jemma.wholeStepCost=N} (engine's {@code StepScheduler}, read when an engine is built) caps a step's whole
  * prompts beside open streams at about N of their decode steps (0, the default: no cap).
+ * {@code jemma.gemma3n.int8Matrices=KIND,…} (read by {@code model.Gemma3nModel} at load, default mode only) is a fidelity
+ * probe, not a mode: it gives Gemma 3n layer matrices of those kinds ({@code attn_q}, {@code ffn_down}, …) int8
+ * activations beside the output projection's (docs/PERFORMANCE.md, "Gemma 3n text against llama.cpp").
  */
 public final class JemmaProperties {
     public static final String INT8 = "jemma.int8", MEMORY_CHECK = "jemma.memory.check", MEMORY_HEAP = "jemma.memory.heap",
