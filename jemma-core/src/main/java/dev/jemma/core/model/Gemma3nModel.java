@@ -224,8 +224,11 @@ public final class Gemma3nModel implements LanguageModel {
         }
         List<WeightMatrix> copied = new ArrayList<>(List.of(out));
         if (int8) for (Layer L : layers) copied.addAll(L.matrices());
-        // the text weights are the file's main cache part (a vision tower inside the file has a part of its own)
-        repacked = int8 ? RepackCache.open(file, copied, pool) : null;
+        // the text weights are the file's main cache part (a vision tower inside the file has a part of its own); a
+        // MatFormer slice has fewer or narrower matrices, so a part of its own too, lest loading the file whole and sliced
+        // in turn rebuild one cache file each time
+        repacked = !int8 ? null : slice == null ? RepackCache.open(file, copied, pool)
+                : RepackCache.open(file, "mf" + Integer.toHexString(slice.text().toLowerCase(java.util.Locale.ROOT).hashCode()), copied, pool);
         // a fidelity probe, not a mode: -Djemma.gemma3n.int8Matrices=attn_q,ffn_gate,output,… leaves those matrix kinds on
         // plain int8 (no residual rows), to measure what each kind's rounding does to the logits (docs/PERFORMANCE.md,
         // "Gemma 3n text against llama.cpp")
