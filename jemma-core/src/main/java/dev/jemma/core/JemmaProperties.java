@@ -40,8 +40,9 @@ import java.nio.file.Path;
  * {@code jemma.wholeStepCost=N} (engine's {@code StepScheduler}, read when an engine is built) caps a step's whole
  * prompts beside open streams at about N of their decode steps (0, the default: no cap).
  * {@code jemma.gemma3n.int8Matrices=KIND,…} (read by {@code model.Gemma3nModel} at load, default mode only) is a fidelity
- * probe, not a mode: it gives Gemma 3n layer matrices of those kinds ({@code attn_q}, {@code ffn_down}, …) int8
- * activations beside the output projection's (docs/PERFORMANCE.md, "Gemma 3n text against llama.cpp").
+ * probe, not a mode: it leaves Gemma 3n matrices of those kinds ({@code attn_q}, {@code ffn_down}, …, {@code output}) on
+ * plain int8 activations, without the residual rows every other one takes (docs/PERFORMANCE.md, "Gemma 3n text against
+ * llama.cpp").
  */
 public final class JemmaProperties {
     public static final String INT8 = "jemma.int8", MEMORY_CHECK = "jemma.memory.check", MEMORY_HEAP = "jemma.memory.heap",

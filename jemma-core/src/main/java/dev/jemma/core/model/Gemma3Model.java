@@ -279,6 +279,14 @@ public final class Gemma3Model implements LanguageModel {
         return kind;
     }
 
+    /** The output projection and every layer matrix, as the matmul reads them: for tests. */
+    List<WeightMatrix> matrices() {
+        List<WeightMatrix> all = new ArrayList<>();
+        if (output != null) all.add(output);
+        for (Layer L : layers) all.addAll(L.matrices());
+        return all;
+    }
+
     @Override
     public ModelConfig config() {
         return c;

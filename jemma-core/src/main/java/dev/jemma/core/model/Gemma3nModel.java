@@ -54,23 +54,31 @@ public final class Gemma3nModel implements LanguageModel {
             return all;
         }
 
-        /** This layer with the interleaved copies {@code r} has of its matrices. */
-        Layer attach(RepackCache r) {
-            return new Layer(attnNorm, at(r, wq), at(r, wk), at(r, wv), at(r, wo), qNorm, kNorm, postAttnNorm, ffnNorm,
-                    at(r, gate), at(r, up), at(r, down), postFfwNorm,
-                    new Laurel(at(r, laurel.left()), at(r, laurel.right()), laurel.postNorm()), at(r, router), routerNorm,
-                    predictCoef, correctCoef, correctScale, at(r, inpGate), at(r, proj), postNorm);
+        /** This layer with {@code f} applied to each of its matrices (the interleaved copy attached, residual rows asked for). */
+        Layer map(java.util.function.UnaryOperator<WeightMatrix> f) {
+            return new Layer(attnNorm, at(f, wq), at(f, wk), at(f, wv), at(f, wo), qNorm, kNorm, postAttnNorm, ffnNorm,
+                    at(f, gate), at(f, up), at(f, down), postFfwNorm,
+                    new Laurel(at(f, laurel.left()), at(f, laurel.right()), laurel.postNorm()), at(f, router), routerNorm,
+                    predictCoef, correctCoef, correctScale, at(f, inpGate), at(f, proj), postNorm);
         }
 
-        private static WeightMatrix at(RepackCache r, WeightMatrix m) {
-            return m == null ? null : r.attach(m);
+        private static WeightMatrix at(java.util.function.UnaryOperator<WeightMatrix> f, WeightMatrix m) {
+            return m == null ? null : f.apply(m);
         }
     }
 
-    /** "blk.3.attn_q.weight" → "attn_q". */
+    /**
+     * m on the int8 kernels with residual rows, unless its kind is among {@code plain} (the fidelity probe's plain-int8
+     * kinds) or it has no interleaved copy (its type has none: the f32 kernels, where residual rows mean nothing).
+     */
+    private static WeightMatrix int8Activations(WeightMatrix m, List<String> plain) {
+        return m.interleaved() == null || plain.contains(kind(m.name())) ? m : m.withResidualRows();
+    }
+
+    /** "blk.3.attn_q.weight" → "attn_q", "output.weight" → "output". */
     private static String kind(String tensor) {
         String[] parts = tensor.split("\\.");
-        return parts.length == 4 ? parts[2] : tensor;
+        return parts.length == 4 ? parts[2] : parts[0];
     }
 
     private final GgufFile file;
@@ -174,14 +182,16 @@ public final class Gemma3nModel implements LanguageModel {
     }
 
     /**
-     * @param int8Output give the output projection an {@link RepackCache interleaved copy}, whose single-token and
-     *                   few-token steps the default-mode matmul runs with int8 activations (batches stay f32). Only the
-     *                   output projection: it is the last operation, so its activation rounding reaches the logits once
-     *                   and goes through no layer, where Gemma 3n's fixtures amplify rounding ~1000× (docs/PERFORMANCE.md,
-     *                   "Gemma 3n text against llama.cpp").
+     * @param int8 give the output projection and every layer matrix an {@link RepackCache interleaved copy}, run by the
+     *             default-mode matmul on int8 kernels with residual rows ({@link WeightMatrix#withResidualRows}: a second
+     *             int8 row per token for its rounding error, ~15-bit activations): single tokens, few-token steps, and
+     *             batches where the int8 GEMM takes the type (Q4_0 / Q5_0 / Q4_K). Residual rows, not llama.cpp's plain
+     *             int8: Gemma 3n's layers amplify activation rounding ~1000× on the fixtures, where plain int8 in any layer
+     *             kind moves logits by 2-9 and the 15-bit rows by ≤ 0.12 (docs/PERFORMANCE.md, "Gemma 3n text against
+     *             llama.cpp"). False (exact mode, f32 activations asked for): f32 everywhere.
      */
     public Gemma3nModel(GgufFile file, ModelConfig base, MatFormer slice, MatMul matmul, ThreadPool pool, int maxBatch, boolean ownsFile,
-                        boolean int8Output) {
+                        boolean int8) {
         Gemma3nConfig.Loaded loaded = Gemma3nConfig.read(file, base, slice);
         this.file = file;
         this.c = loaded.config();
@@ -213,18 +223,21 @@ public final class Gemma3nModel implements LanguageModel {
             layers[l] = readLayer(w, c, g, l, sliceArena);
         }
         List<WeightMatrix> copied = new ArrayList<>(List.of(out));
-        // a fidelity probe, not a mode: -Djemma.gemma3n.int8Matrices=attn_q,ffn_gate,… gives those layer matrices int8
-        // activations too, to measure what each kind does to the logits (docs/PERFORMANCE.md, "Gemma 3n text against llama.cpp")
-        List<String> probe = int8Output ? List.of(System.getProperty("jemma.gemma3n.int8Matrices", "").split(",")) : List.of();
-        for (Layer L : layers) {
-            for (WeightMatrix m : L.matrices()) if (probe.contains(kind(m.name()))) copied.add(m);
-        }
-        repacked = int8Output ? RepackCache.open(file, "output", copied, pool) : null;
-        output = repacked != null ? repacked.attach(out) : out;
+        if (int8) for (Layer L : layers) copied.addAll(L.matrices());
+        // the text weights are the file's main cache part (a vision tower inside the file has a part of its own); a
+        // MatFormer slice has fewer or narrower matrices, so a part of its own too, lest loading the file whole and sliced
+        // in turn rebuild one cache file each time
+        repacked = !int8 ? null : slice == null ? RepackCache.open(file, copied, pool)
+                : RepackCache.open(file, "mf" + Integer.toHexString(slice.text().toLowerCase(java.util.Locale.ROOT).hashCode()), copied, pool);
+        // a fidelity probe, not a mode: -Djemma.gemma3n.int8Matrices=attn_q,ffn_gate,output,… leaves those matrix kinds on
+        // plain int8 (no residual rows), to measure what each kind's rounding does to the logits (docs/PERFORMANCE.md,
+        // "Gemma 3n text against llama.cpp")
+        List<String> plain = int8 ? List.of(System.getProperty("jemma.gemma3n.int8Matrices", "").split(",")) : List.of();
+        output = repacked != null ? int8Activations(repacked.attach(out), plain) : out;
         // a tied embedding reads its rows from the output's copy (same values, already resident)
         embed = out == table ? output : table;
         for (int l = 0; l < n; l++) {
-            if (repacked != null && copied.size() > 1) layers[l] = layers[l].attach(repacked);
+            if (repacked != null) layers[l] = layers[l].map(m -> int8Activations(repacked.attach(m), plain));
             boolean owns = !g.sharesKv(l);
             Layer L = layers[l];
             attnIn[l] = owns ? new WeightMatrix[]{L.wq(), L.wk(), L.wv(), L.laurel().left()}
@@ -670,6 +683,13 @@ public final class Gemma3nModel implements LanguageModel {
     /** The output projection as the matmul reads it (with its interleaved copy in the default mode): for tests. */
     WeightMatrix output() {
         return output;
+    }
+
+    /** The output projection and every layer matrix, as the matmul reads them: for tests. */
+    List<WeightMatrix> matrices() {
+        List<WeightMatrix> all = new ArrayList<>(List.of(output));
+        for (Layer L : layers) all.addAll(L.matrices());
+        return all;
     }
 
     @Override

@@ -130,8 +130,8 @@ public final class ModelLoader {
     /**
      * Whether a Gemma 3 model gets the interleaved weight copy, whose single-token Q4_0/Q8_0 steps use int8
      * activations (the default mode on 512-bit vector hardware; {@link Options#f32Activations}, whose default is
-     * {@code -Djemma.int8=false}, keeps the f32-activation row kernels). A Gemma 3n model gives only its output projection
-     * the copy: its fixtures amplify the activation rounding of any layer matrix ~1000×, so the layers stay on f32.
+     * {@code -Djemma.int8=false}, keeps the f32-activation row kernels). A Gemma 3n model gives every matrix the copy
+     * with residual rows (~15-bit activations): its fixtures amplify the plain int8 rounding of any layer matrix ~1000×.
      */
     static boolean int8(Options o) {
         return !o.exact() && !o.f32Activations() && dev.jemma.core.tensor.kernels.Kernels.ENABLED;

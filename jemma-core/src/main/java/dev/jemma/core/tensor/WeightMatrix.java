@@ -15,13 +15,16 @@ public final class WeightMatrix {
     private final int cols;
     private final long rowBytes;
     private final MemorySegment interleaved;
+    private final boolean residualRows;
 
     public WeightMatrix(String name, MemorySegment data, GgmlType type, int rows, int cols) {
-        this(name, data, type, rows, cols, null);
+        this(name, data, type, rows, cols, null, false);
     }
 
-    private WeightMatrix(String name, MemorySegment data, GgmlType type, int rows, int cols, MemorySegment interleaved) {
+    private WeightMatrix(String name, MemorySegment data, GgmlType type, int rows, int cols, MemorySegment interleaved,
+                         boolean residualRows) {
         this.interleaved = interleaved;
+        this.residualRows = residualRows;
         this.name = name;
         this.data = data;
         this.type = type;
@@ -41,7 +44,22 @@ public final class WeightMatrix {
     public WeightMatrix withInterleaved(MemorySegment packed) {
         long need = dev.jemma.core.tensor.kernels.Interleaved.byteSize(type, rows, cols);
         if (packed.byteSize() < need) throw new IllegalArgumentException(name + ": interleaved copy has " + packed.byteSize() + " bytes, needs " + need);
-        return new WeightMatrix(name, data, type, rows, cols, packed);
+        return new WeightMatrix(name, data, type, rows, cols, packed, residualRows);
+    }
+
+    /**
+     * This matrix asking the int8 kernels for residual rows ({@link dev.jemma.core.tensor.kernels.QuantizedActivations}:
+     * ~15-bit instead of 8-bit activations, twice the int8 work) in every call over it, whatever the process-wide
+     * switches say. A property of the matrix rather than of the process, so that a model whose layers amplify activation
+     * rounding (Gemma 3n) can ask for it while another model in the same process keeps plain int8.
+     */
+    public WeightMatrix withResidualRows() {
+        return new WeightMatrix(name, data, type, rows, cols, interleaved, true);
+    }
+
+    /** Whether the int8 kernels quantize residual rows for every call over this matrix ({@link #withResidualRows}). */
+    public boolean residualRows() {
+        return residualRows;
     }
 
     /** The {@link dev.jemma.core.tensor.kernels.Interleaved} copy of the weights, or null. */

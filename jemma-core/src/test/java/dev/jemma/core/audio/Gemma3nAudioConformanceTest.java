@@ -28,7 +28,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Gemma 3n with a clip in the prompt, end to end against HF's Gemma3nForConditionalGeneration: the WAV decoded,
  * features, conformer, embed_audio and HF's padding to the prompt's soft-token run, spliced into the manifest's ids;
  * all-position logits and 16 greedy ids. llama.cpp has no Gemma 3n audio, so the default mode is held to the exact
- * mode's tolerances (Gemma 3n's default mode keeps f32 activations).
+ * mode's tolerances (the fixture's F16 text weights keep f32 activations in the default mode: F16 has no int8 kernels).
  */
 class Gemma3nAudioConformanceTest {
     private static final ThreadPool POOL = new ThreadPool(2);

@@ -62,7 +62,7 @@ public class FidelityProbe {
         int[] meanCount = new int[MODES.length];
         try (ThreadPool pool = new ThreadPool(2)) {
             for (String model : List.of("gemma3-tiny", "gemma3-small-k", "gemma3n-tiny")) {
-                // gemma3n-tiny only when asked for by name (with -Djemma.gemma3n.int8Matrices to probe a matrix kind):
+                // gemma3n-tiny only when asked for by name (with -Djemma.gemma3n.int8Matrices to leave matrix kinds on plain int8):
                 // "" stays the 24 Gemma 3 cases, and the emulation builds Gemma 3 models only
                 if (model.startsWith("gemma3n") && (sw != null || !filter.contains("gemma3n"))) continue;
                 JsonNode md = models.get(model);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jemma.core.kv.KvCache;
 import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tensor.WeightMatrix;
 import dev.jemma.core.testing.JitSettled;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -128,13 +129,21 @@ class Gemma3nConformanceTest {
     }
 
     /**
-     * The default mode fed one token per step (generation: the output projection's single-token int8 kernel) and in
-     * uneven steps of 7 and 16 tokens (the few-token int8 kernels): only the output projection takes int8 activations,
-     * so its rounding reaches the logits once, through no layer. Held, as the batched default mode above, to llama.cpp's
-     * own max |Δ| and top-1 per file and prompt, and — since that bar is loose on this file (llama.cpp's int8 activations
-     * in every matrix, amplified ~1000× through the layers) — to at most 0.5 from the exact mode fed the same way: the
-     * output projection's own int8 rounding measured 0.16-0.17 (Q8_0, 64 columns), while int8 activations in a layer
-     * matrix, amplified through the rest, move logits by ~1-10 (fixtures/README.md: llama.cpp misses by ~10).
+     * The largest |Δ logit| from the exact mode fed the same way that the default mode may show on gemma3n-tiny. The
+     * default mode gives every layer matrix and the output projection ~15-bit activations (int8 with residual rows):
+     * measured ≤ 0.12 from the HF reference (docs/PERFORMANCE.md, "Gemma 3n text against llama.cpp"), while plain int8
+     * in any one layer matrix kind — llama.cpp's scheme — moves logits by ≥ 1.8 through the layers that amplify it
+     * ({@link #plainInt8InAnyLayerKindFailsTheBound}), and in every matrix by ~8-10, as llama.cpp's own logits do.
+     */
+    static final double FROM_EXACT = 0.25;
+
+    /**
+     * The default mode fed one token per step (generation: the single-token int8 kernels), in uneven steps of 7 and 16
+     * tokens (the few-token int8 kernels) and in batches of 64 (the batch kernels: f32 over the decoded Q8_0 copy, or the
+     * int8 GEMM for Q4_0 / Q5_0 / Q4_K — the Q4_0 file made at test time in jemma-tools' Gemma3nQ4_0FidelityTest), held
+     * to llama.cpp's own max |Δ| and top-1 per file and prompt and — since that bar is loose on this file (llama.cpp's
+     * int8 activations in every matrix, amplified ~1000× through the layers) — to {@link #FROM_EXACT} from the exact
+     * mode fed the same way.
      */
     @ParameterizedTest(name = "{0} {1}")
     @CsvSource({"F32, short", "F32, long", "Q8_0, short", "Q8_0, long"})
@@ -148,7 +157,7 @@ class Gemma3nConformanceTest {
         try (LanguageModel fast = ModelLoader.load(gguf, new ModelLoader.Options(false, 2, 64), pool);
              LanguageModel exact = ModelLoader.load(gguf, new ModelLoader.Options(true, 2, 64), pool)) {
             int vocab = fast.config().vocabSize();
-            for (int mode : new int[]{0, 1}) {
+            for (int mode : new int[]{0, 1, 2}) {
                 float[] got = FidelityProbe.logits(fast, ids, mode);
                 float[] ex = FidelityProbe.logits(exact, ids, mode);
                 double max = 0, fromExact = 0, sumExact = 0;
@@ -168,24 +177,104 @@ class Gemma3nConformanceTest {
                         how, max, top1, fromExact, sumExact / got.length, llama.path("max_abs_diff").asDouble(), llama.path("top1_agreement").asDouble());
                 assertThat(max).as(how + " max|d| vs llama.cpp's").isLessThanOrEqualTo(llama.path("max_abs_diff").asDouble());
                 assertThat(top1).as(how + " top-1 vs llama.cpp's").isGreaterThanOrEqualTo(llama.path("top1_agreement").asDouble());
-                assertThat(fromExact).as(how + " max|d| from the exact mode").isLessThanOrEqualTo(0.5);
+                assertThat(fromExact).as(how + " max|d| from the exact mode").isLessThanOrEqualTo(FROM_EXACT);
             }
         }
     }
 
     /**
-     * The default mode gives the output projection its interleaved copy (int8 activations for single tokens) where the
-     * type has one and the kernels run; exact mode and {@code withF32Activations} keep it on the f32 row kernels.
+     * The bound above can fail: with any one layer matrix kind on plain int8 (the probe property {@code
+     * -Djemma.gemma3n.int8Matrices}), the default mode fed one token per step lands farther than {@link #FROM_EXACT}
+     * from the exact mode. So the 15-bit activations are what keeps the default mode inside it.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down", "laurel_l", "laurel_r"})
+    void plainInt8InAnyLayerKindFailsTheBound(String kind) throws IOException {
+        assumeTrue(dev.jemma.core.tensor.kernels.Kernels.ENABLED && !dev.jemma.core.tensor.kernels.QuantizedActivations.RESIDUAL,
+                "int8 kernels on, residual rows not forced for every matrix");
+        JsonNode variant = model.path("variants").path("Q8_0");
+        int[] ids = ints(model.path("prompts").path("short").path("ids"));
+        Path gguf = dir.resolve(variant.path("file").asText());
+        String old = System.setProperty("jemma.gemma3n.int8Matrices", kind);
+        LanguageModel fast;
+        try {
+            fast = ModelLoader.load(gguf, new ModelLoader.Options(false, 2, 64), pool);
+        } finally {
+            if (old == null) System.clearProperty("jemma.gemma3n.int8Matrices");
+            else System.setProperty("jemma.gemma3n.int8Matrices", old);
+        }
+        try (fast; LanguageModel exact = ModelLoader.load(gguf, new ModelLoader.Options(true, 2, 64), pool)) {
+            float[] got = FidelityProbe.logits(fast, ids, 0);
+            float[] ex = FidelityProbe.logits(exact, ids, 0);
+            double fromExact = 0;
+            for (int i = 0; i < got.length; i++) fromExact = Math.max(fromExact, Math.abs(got[i] - ex[i]));
+            System.out.printf("gemma3n-tiny Q8_0 short 1x1, plain int8 in %s: from exact max %.3e%n", kind, fromExact);
+            assertThat(fromExact).as(kind + " on plain int8: max|d| from the exact mode").isGreaterThan(FROM_EXACT);
+        }
+    }
+
+    /**
+     * The default mode gives the output projection and every layer matrix their interleaved copy with residual rows
+     * where the type has one and the kernels run; exact mode and {@code withF32Activations} keep them on the f32 row
+     * kernels.
      */
     @Test
-    void onlyTheDefaultModeTakesTheInt8OutputProjection() {
+    void onlyTheDefaultModeTakesTheInt8Matrices() {
         Path gguf = dir.resolve(model.path("variants").path("Q8_0").path("file").asText());
-        try (LanguageModel fast = ModelLoader.load(gguf, new ModelLoader.Options(false, 2, 8), pool);
-             LanguageModel exact = ModelLoader.load(gguf, new ModelLoader.Options(true, 2, 8), pool);
-             LanguageModel f32 = ModelLoader.load(gguf, new ModelLoader.Options(false, 2, 8).withF32Activations(true), pool)) {
-            assertThat(((Gemma3nModel) fast).output().interleaved() != null).isEqualTo(dev.jemma.core.tensor.kernels.Kernels.ENABLED);
-            assertThat(((Gemma3nModel) exact).output().interleaved()).isNull();
-            assertThat(((Gemma3nModel) f32).output().interleaved()).isNull();
+        try (Gemma3nModel fast = (Gemma3nModel) ModelLoader.load(gguf, new ModelLoader.Options(false, 2, 8), pool);
+             Gemma3nModel exact = (Gemma3nModel) ModelLoader.load(gguf, new ModelLoader.Options(true, 2, 8), pool);
+             Gemma3nModel f32 = (Gemma3nModel) ModelLoader.load(gguf, new ModelLoader.Options(false, 2, 8).withF32Activations(true), pool)) {
+            boolean on = dev.jemma.core.tensor.kernels.Kernels.ENABLED;
+            assertThat(fast.output().interleaved() != null).isEqualTo(on);
+            // 12 kinds of layer matrix (fewer on KV-shared layers) and the output projection
+            assertThat(fast.matrices()).hasSizeGreaterThan(12);
+            for (WeightMatrix w : fast.matrices()) {
+                assertThat(w.interleaved() != null).as(w.name() + " copy").isEqualTo(on);
+                assertThat(w.residualRows()).as(w.name() + " residual rows").isEqualTo(on);
+            }
+            for (Gemma3nModel m : new Gemma3nModel[]{exact, f32}) {
+                for (WeightMatrix w : m.matrices()) {
+                    assertThat(w.interleaved()).as(w.name()).isNull();
+                    assertThat(w.residualRows()).as(w.name()).isFalse();
+                }
+            }
+        }
+    }
+
+    /**
+     * Residual rows are Gemma 3n's, not the process's: a Gemma 3 model loaded and run beside a Gemma 3n one (two models in
+     * one {@code jemma serve}) keeps plain int8 activations in every matrix — what the kernels' own rule says of each of
+     * its matrices, and the same logits bit for bit as before the Gemma 3n model was loaded and run.
+     */
+    @Test
+    void aGemma3ModelBesideItKeepsPlainInt8() {
+        assumeTrue(dev.jemma.core.tensor.kernels.Kernels.ENABLED && !dev.jemma.core.tensor.kernels.QuantizedActivations.RESIDUAL
+                        && System.getProperty("jemma.int8.residualNames") == null,
+                "int8 kernels on, no process-wide residual rows");
+        Path g3 = dir.resolve("gemma3-tiny/gemma3-tiny-Q4_0.gguf");
+        assumeTrue(Files.isRegularFile(g3), "gemma3-tiny Q4_0 fixture");
+        int[] ids = ints(model.path("prompts").path("short").path("ids"));
+        Path g3n = dir.resolve(model.path("variants").path("Q8_0").path("file").asText());
+        try (Gemma3Model gemma3 = (Gemma3Model) ModelLoader.load(g3, new ModelLoader.Options(false, 2, 64), pool)) {
+            int[] g3ids = java.util.Arrays.stream(ids).map(i -> i % gemma3.config().vocabSize()).toArray();
+            float[] before = FidelityProbe.logits(gemma3, g3ids, 0);
+            float[] beforeBatch = FidelityProbe.logits(gemma3, g3ids, 3);
+            try (Gemma3nModel gemma3n = (Gemma3nModel) ModelLoader.load(g3n, new ModelLoader.Options(false, 2, 64), pool)) {
+                FidelityProbe.logits(gemma3n, ids, 0);
+                for (WeightMatrix w : gemma3n.matrices()) {
+                    assertThat(dev.jemma.core.tensor.kernels.ResidualRows.wanted(w, 1)).as("gemma3n " + w.name()).isTrue();
+                    assertThat(dev.jemma.core.tensor.kernels.ResidualRows.wanted(w, 64)).as("gemma3n " + w.name()).isTrue();
+                }
+                int int8 = 0;
+                for (WeightMatrix w : gemma3.matrices()) {
+                    if (w.interleaved() != null) int8++;
+                    assertThat(dev.jemma.core.tensor.kernels.ResidualRows.wanted(w, 1)).as("gemma3 " + w.name()).isFalse();
+                    assertThat(dev.jemma.core.tensor.kernels.ResidualRows.wanted(w, 64)).as("gemma3 " + w.name()).isFalse();
+                }
+                assertThat(int8).as("gemma3 matrices on the int8 kernels").isPositive();
+                assertThat(FidelityProbe.logits(gemma3, g3ids, 0)).as("gemma3 one token per step").containsExactly(before);
+                assertThat(FidelityProbe.logits(gemma3, g3ids, 3)).as("gemma3 one batch").containsExactly(beforeBatch);
+            }
         }
     }
 

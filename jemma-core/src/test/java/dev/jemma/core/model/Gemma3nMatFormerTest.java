@@ -15,6 +15,7 @@ import java.net.URISyntaxException;
 import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
@@ -63,6 +64,31 @@ class Gemma3nMatFormerTest {
             }
             return out;
         }
+    }
+
+    /**
+     * In the default mode the file loaded whole and sliced ({@code --matformer e2b}) each keep an interleaved copy of
+     * their own: loading one does not rebuild the other's (their matrices differ: the slice drops layers and narrows
+     * FFNs), so a server holding both, or a user switching between them, builds each copy once.
+     */
+    @Test
+    void wholeAndSlicedKeepCacheFilesOfTheirOwn() throws IOException {
+        assumeTrue(dev.jemma.core.tensor.kernels.Kernels.ENABLED, "int8 kernels (the copy) on");
+        for (String mf : new String[]{null, "e2b"}) {
+            try (LanguageModel m = ModelLoader.load(e4b, new ModelLoader.Options(false, 2, 8, mf), pool)) {
+                assertThat(m.config().layers()).isPositive();
+            }
+        }
+        java.util.List<Path> files = dev.jemma.core.repack.RepackCache.cacheFilesFor(e4b);
+        assertThat(files).hasSize(2);
+        java.util.Map<Path, Object> made = new java.util.HashMap<>();
+        for (Path f : files) made.put(f, java.nio.file.Files.getLastModifiedTime(f));
+        for (String mf : new String[]{null, "e2b", null}) {
+            try (LanguageModel m = ModelLoader.load(e4b, new ModelLoader.Options(false, 2, 8, mf), pool)) {
+                assertThat(m.config().layers()).isPositive();
+            }
+        }
+        for (Path f : files) assertThat(java.nio.file.Files.getLastModifiedTime(f)).as(f.toString()).isEqualTo(made.get(f));
     }
 
     static double meanDiff(float[] a, float[] b) {

@@ -11,11 +11,12 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The default-mode matmul. A matrix that carries an {@link Interleaved} copy (Q4_0 / Q5_0 / Q8_0 / Q4_K / Q5_K / Q6_K / F16
- * in a Gemma 3 model) runs batches of {@value #GEMM_MIN_TOKENS}+ tokens on {@link Int8Gemm} for Q4_0 / Q5_0 / Q4_K
+ * in a Gemma 3 or 3n model) runs batches of {@value #GEMM_MIN_TOKENS}+ tokens on {@link Int8Gemm} for Q4_0 / Q5_0 / Q4_K
  * (int8 activations, register-tiled 16-bit integer sums) and on {@link InterleavedGemm} for the others (f32
  * activations, weights decoded exactly); single-token steps run on {@link Int8Kernels} / {@link KQuantKernels} for the quantized
  * types (activations quantized to int8 per 32-block as llama.cpp does, integer block sums, and with
- * {@code -Djemma.int8.residual=true} a second int8 row per token for its rounding error — {@link QuantizedActivations}' residual rows, which the kernels run as
+ * residual rows — a Gemma 3n matrix's {@link WeightMatrix#withResidualRows}, or every matrix with
+ * {@code -Djemma.int8.residual=true} — a second int8 row per token for its rounding error — {@link QuantizedActivations}' residual rows, which the kernels run as
  * extra tokens and {@code Call.addResidual} sums back, so the result is ~15-bit rather than 8-bit accurate) and on
  * {@link InterleavedGemm#gemvF16} for F16 (f32). Calls of a few tokens ({@link Int8FewTokens#minTokens} to {@link Int8FewTokens#maxTokens}: the decode
  * rows of a batched step) over Q4_0 / Q5_0 / Q8_0 / Q4_K / Q6_K copies run on {@link Int8FewTokens}, one pass over the weights for all of

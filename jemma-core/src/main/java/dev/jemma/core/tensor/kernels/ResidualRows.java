@@ -5,7 +5,8 @@ import dev.jemma.core.tensor.WeightMatrix;
 import java.util.regex.Pattern;
 
 /**
- * Which int8 calls quantize residual rows ({@link QuantizedActivations}): every one with {@code -Djemma.int8.residual=true};
+ * Which int8 calls quantize residual rows ({@link QuantizedActivations}): every call over a matrix that asks for them
+ * ({@link WeightMatrix#withResidualRows}: Gemma 3n's, in the default mode); every one with {@code -Djemma.int8.residual=true};
  * otherwise those whose matrix name matches {@code -Djemma.int8.residualNames=REGEX} (e.g. {@code .*attn_(q|k|v)\.weight},
  * {@code blk\.0\..*}), limited by {@code -Djemma.int8.residualTokens=decode|batch|all} to one-token calls, calls of more
  * tokens, or both (the default). Opt-in: residual rows double the int8 work of the matrices they cover. The selective
@@ -41,9 +42,9 @@ public final class ResidualRows {
         };
     }
 
-    /** Whether a call of {@code nTokens} tokens over w quantizes residual rows too. */
-    static boolean wanted(WeightMatrix w, int nTokens) {
-        return QuantizedActivations.RESIDUAL || wanted(w.name(), nTokens, NAMES, TOKENS);
+    /** Whether a call of {@code nTokens} tokens over w quantizes residual rows too (public: models' tests ask it). */
+    public static boolean wanted(WeightMatrix w, int nTokens) {
+        return w.residualRows() || QuantizedActivations.RESIDUAL || wanted(w.name(), nTokens, NAMES, TOKENS);
     }
 
     /** The selective rule alone: w's name matches {@code names} and the call's size {@code tokens}. */

@@ -84,6 +84,29 @@ class QuantizedActivationsTest {
     }
 
     /**
+     * A matrix that asks for residual rows ({@code WeightMatrix.withResidualRows}: Gemma 3n's) gets them in calls of
+     * every size whatever the process-wide switches say, and keeps asking once its interleaved copy is attached; the
+     * same matrix without asking follows the switches alone (off unless {@code -Djemma.int8.residual} or
+     * {@code -Djemma.int8.residualNames} is set).
+     */
+    @Test
+    void residualRowsByMatrix() {
+        var w = new dev.jemma.core.tensor.WeightMatrix("blk.0.ffn_down.weight",
+                java.lang.foreign.MemorySegment.ofArray(new byte[(int) dev.jemma.core.tensor.GgmlType.Q4_0.bytesFor(64) * 32]),
+                dev.jemma.core.tensor.GgmlType.Q4_0, 32, 64);
+        var asks = w.withResidualRows();
+        var attached = asks.withInterleaved(java.lang.foreign.MemorySegment.ofArray(
+                new byte[(int) Interleaved.byteSize(w.type(), w.rows(), w.cols())]));
+        for (int n : new int[]{1, 7, 16, 64}) {
+            assertThat(ResidualRows.wanted(asks, n)).as("asks, %d tokens", n).isTrue();
+            assertThat(ResidualRows.wanted(attached, n)).as("asks with its copy, %d tokens", n).isTrue();
+            boolean switches = QuantizedActivations.RESIDUAL || System.getProperty("jemma.int8.residualNames") != null;
+            if (!switches) assertThat(ResidualRows.wanted(w, n)).as("does not ask, %d tokens", n).isFalse();
+        }
+        assertThat(w.residualRows()).isFalse();
+    }
+
+    /**
      * With residual rows a token is x ≈ d·q + d'·q' (row t and row inputs + t): the error is at most half a step of the
      * residual's scale, ~1/254 of the single-row error bound d/2; the residual's integers stay within [−127, 127].
      */
