@@ -50,7 +50,6 @@ class SamplerFlagsTest {
     @Test
     void eachFlagChangesTheAnswer() {
         String base = run().out();
-        assertThat(run("--typical", "1", "--mirostat", "0", "--xtc-probability", "0", "--dry-multiplier", "0", "--top-nsigma", "-1").out()).isEqualTo(base);
         String[][] on = {{"--typical", "0.05"}, {"--top-nsigma", "0.5"}, {"--mirostat", "2", "--mirostat-ent", "0.5"}, {"--mirostat", "1", "--mirostat-lr", "0.5", "--mirostat-ent", "0.5"},
                 {"--xtc-probability", "1", "--xtc-threshold", "0.02"}};
         for (String[] f : on) {
@@ -61,6 +60,37 @@ class SamplerFlagsTest {
         // DRY on the greedy answer, which repeats itself within 64 tokens on this prompt (ExtraSamplersEngineTest)
         String greedy = run(64, "--temp", "0").out();
         assertThat(run(64, "--temp", "0", "--dry-multiplier", "50", "--dry-allowed-length", "1", "--dry-sequence-breaker", "none").out()).isNotEqualTo(greedy);
+    }
+
+    /**
+     * The off values change no draw. Checked on the sampler over fixed logits, not on two runs of the model: two seeded
+     * runs in one JVM can differ by a token where the JIT compiled a kernel between them (float sums in another order; a
+     * draw near a boundary of the near-flat random-weight distribution then flips — CI of c40864f).
+     */
+    @Test
+    void offValuesChangeNoDraw() {
+        GenerationFlags off = new GenerationFlags();
+        off.seed = 11L;
+        off.typicalP = 1f;
+        off.mirostat = 0;
+        off.xtcProbability = 0f;
+        off.dryMultiplier = 0f;
+        off.topNSigma = -1f;
+        GenerationFlags plain = new GenerationFlags();
+        plain.seed = 11L;
+        var a = new dev.jemma.core.sampling.Sampler(off.options().sampling());
+        var b = new dev.jemma.core.sampling.Sampler(plain.options().sampling());
+        java.util.Random random = new java.util.Random(5);
+        int vocab = 1000;
+        float[] logits = new float[vocab];
+        int[] history = new int[64];
+        for (int step = 0; step < 500; step++) {
+            for (int i = 0; i < vocab; i++) logits[i] = (float) random.nextGaussian() * 2;
+            int n = Math.min(step, history.length);
+            int x = a.sample(logits.clone(), 0, vocab, history, n), y = b.sample(logits.clone(), 0, vocab, history, n);
+            assertThat(x).as("step " + step).isEqualTo(y);
+            history[step % history.length] = x;
+        }
     }
 
     @Test
