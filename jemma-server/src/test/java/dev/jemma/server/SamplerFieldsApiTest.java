@@ -113,7 +113,7 @@ class SamplerFieldsApiTest {
             refused("/v1/chat/completions", "{\"model\":\"" + M + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":2,\""
                     + b[0] + "\":" + b[1] + "}", b[0]);
             refused("/api/generate", "{\"model\":\"" + M + "\",\"prompt\":\"Hi\",\"stream\":false,\"options\":{\"num_predict\":2,\""
-                    + b[0] + "\":" + b[1] + "}}", b[0]);
+                    + b[0] + "\":" + b[1] + "}}", "options." + b[0]);
         }
     }
 
@@ -149,8 +149,8 @@ class SamplerFieldsApiTest {
         TestServers.Reply nl = TestServers.post(server, "/api/generate", gen + "\"penalize_newline\":false}}");
         assertThat(nl.status()).isEqualTo(400);
         assertThat(nl.json().path("error").asText()).startsWith("field 'options.penalize_newline': false is not supported");
-        refused("/api/generate", gen + "\"num_keep\":-2}}", "num_keep");
-        refused("/api/generate", gen + "\"penalize_newline\":\"no\"}}", "penalize_newline");
+        refused("/api/generate", gen + "\"num_keep\":-2}}", "options.num_keep");
+        refused("/api/generate", gen + "\"penalize_newline\":\"no\"}}", "options.penalize_newline");
         // Ollama's options only: on /v1 they stay unknown fields
         refused("/v1/completions", "{\"model\":\"" + M + "\",\"prompt\":\"Hi\",\"max_tokens\":2,\"tfs_z\":1}", "tfs_z");
     }
