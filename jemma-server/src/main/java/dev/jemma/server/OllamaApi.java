@@ -206,6 +206,8 @@ final class OllamaApi {
         SamplerFields.refuseDropped(o);
         Integer keep = Params.integer(o, in, "num_keep", null);
         if (keep != null && keep < -1) throw HttpError.badRequest("field 'options.num_keep' must be >= -1, got " + keep);
+        Integer numCtx = Params.integer(o, in, "num_ctx", null);
+        if (numCtx != null && numCtx < 1) throw HttpError.badRequest("field 'options.num_ctx' must be >= 1, got " + numCtx);
         return new ServedModel.Options(
                 Params.intSetting(o, in, SamplerSetting.NUM_PREDICT),
                 Params.setting(o, in, SamplerSetting.TEMPERATURE),
@@ -220,7 +222,7 @@ final class OllamaApi {
                 Params.stringList(o, in, "stop"),
                 null,
                 // the context of this request, within one KV slot (EngineModel refuses a larger one)
-                Params.integer(o, in, "num_ctx", null),
+                numCtx,
                 // llama.cpp's option, as the OpenAI side takes it: keep generating past the end of turn (load tests)
                 o.has("ignore_eos") && !o.get("ignore_eos").isNull() ? Params.bool(o, in, "ignore_eos", false) : null,
                 SamplerFields.parse(o, in));

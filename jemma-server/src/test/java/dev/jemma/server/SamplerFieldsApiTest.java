@@ -108,7 +108,8 @@ class SamplerFieldsApiTest {
         String[][] bad = {{"typical_p", "1.5"}, {"typical_p", "-0.1"}, {"mirostat", "3"}, {"mirostat", "1.5"}, {"mirostat_tau", "-1"},
                 {"mirostat_eta", "\"fast\""}, {"xtc_probability", "2"}, {"xtc_threshold", "-0.5"}, {"dry_multiplier", "-1"},
                 {"dry_base", "0.5"}, {"dry_allowed_length", "0"}, {"dry_penalty_last_n", "-2"}, {"dry_sequence_breakers", "\"\\n\""},
-                {"dry_sequence_breakers", "[1]"}, {"dry_sequence_breakers", "[\"\"]"}, {"top_n_sigma", "101"}};
+                {"dry_sequence_breakers", "[1]"}, {"dry_sequence_breakers", "[\"\"]"}, {"top_n_sigma", "101"},
+                {"repeat_penalty", "0"}, {"top_p", "1.01"}, {"temperature", "-1"}, {"seed", "1.5"}};
         for (String[] b : bad) {
             refused("/v1/chat/completions", "{\"model\":\"" + M + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":2,\""
                     + b[0] + "\":" + b[1] + "}", b[0]);

@@ -10,7 +10,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
 
 /**
- * Both APIs take every sampling setting within {@link SamplerSetting}'s range, bounds included, and refuse the values
+ * Both APIs take every sampling setting within {@link SamplerSetting}'s range, bounds included (and so does the engine:
+ * its own checks, whose messages name no field, are never reached), and refuse the values
  * just outside with a 400 naming the field as the client sent it ({@code options.X} in Ollama's options, {@code X} on
  * /v1) and the value; the CLI's flags are held to the same table (SamplerRangeTableFlagsTest). Mutations caught: a
  * literal bound in OllamaApi or OpenAiApi that differs from the table (top_p's max as 1.5: 1.0000001 taken), a field
@@ -32,7 +33,7 @@ class SamplerRangeTableTest {
         for (SamplerSetting s : SamplerSetting.values()) {
             for (String v : SamplerSettingProbes.accepted(s, s.max())) {
                 JsonNode body = json("{\"options\":{\"" + s.apiName() + "\":" + v + "}}");
-                assertThatCode(() -> OllamaApi.options(body)).as(body.toString()).doesNotThrowAnyException();
+                assertThatCode(() -> EngineModel.options(OllamaApi.options(body))).as(body.toString()).doesNotThrowAnyException();
             }
             for (String v : SamplerSettingProbes.refused(s, s.max())) {
                 JsonNode body = json("{\"options\":{\"" + s.apiName() + "\":" + v + "}}");
@@ -51,7 +52,7 @@ class SamplerRangeTableTest {
             for (boolean chat : new boolean[]{true, false}) {
                 for (String v : SamplerSettingProbes.accepted(s, max)) {
                     JsonNode body = json("{\"model\":\"m\",\"" + s.apiName() + "\":" + v + "}");
-                    assertThatCode(() -> OpenAiApi.options(body, chat)).as(body.toString()).doesNotThrowAnyException();
+                    assertThatCode(() -> EngineModel.options(OpenAiApi.options(body, chat))).as(body.toString()).doesNotThrowAnyException();
                 }
                 for (String v : SamplerSettingProbes.refused(s, max)) {
                     JsonNode body = json("{\"model\":\"m\",\"" + s.apiName() + "\":" + v + "}");
@@ -71,5 +72,27 @@ class SamplerRangeTableTest {
         assertThat(e).as(body + " must be refused").isNotNull();
         assertThat(e.status).isEqualTo(400);
         assertThat(e.getMessage()).as(body.toString()).isEqualTo("field '" + as + "' must be " + rule + ", got " + body.findValue(as.substring(as.lastIndexOf('.') + 1)));
+    }
+
+    /**
+     * repeat_penalty 0 is refused by name, not by the engine's "repeat penalty must be > 0": llama.cpp divides the
+     * logits of seen tokens by it (1 is its "off"), so 0 would make them certain, not turn the penalty off. Mutation
+     * caught: the table's REPEAT_PENALTY taking its lower bound (v >= 0).
+     */
+    @Test
+    void repeatPenaltyZeroIsA400NamingTheField() {
+        JsonNode ollama = json("{\"options\":{\"repeat_penalty\":0}}");
+        refused(() -> OllamaApi.options(ollama), ollama, "options.repeat_penalty", "above 0 and at most 100 (1 = off)");
+        JsonNode openAi = json("{\"model\":\"m\",\"repeat_penalty\":0.0}");
+        refused(() -> OpenAiApi.options(openAi, true), openAi, "repeat_penalty", "above 0 and at most 100 (1 = off)");
+        JsonNode ctx = json("{\"options\":{\"num_ctx\":0}}");
+        HttpError e = null;
+        try {
+            OllamaApi.options(ctx);
+        } catch (HttpError x) {
+            e = x;
+        }
+        assertThat(e).isNotNull();
+        assertThat(e.getMessage()).isEqualTo("field 'options.num_ctx' must be >= 1, got 0");
     }
 }
