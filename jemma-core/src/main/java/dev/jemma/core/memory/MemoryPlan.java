@@ -194,7 +194,7 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
                 advice = "use a smaller model file (a lower quantization, e.g. Q4_0) or free memory";
             }
             String weights = mappedBytes > 0 ? "weights in fast memory " + gb(fastWeightBytes()) + ", " + gb(mappedBytes) + " more mapped from disk"
-                    : "weights " + gb(weightBytes);
+                    : "weights " + gb(fastWeightBytes()) + (copy != null ? " (interleaved copy)" : "");
             return file + ": needs " + gb(totalBytes()) + " (" + weights + " + KV cache " + gb(kvBytes) + " for "
                     + contextPhrase() + " + scratch " + gb(heapNeeded() - kvBytes) + ") but only " + gb(memAvailable)
                     + " of memory is available; " + advice;
