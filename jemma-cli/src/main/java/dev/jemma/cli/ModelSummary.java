@@ -172,7 +172,7 @@ public final class ModelSummary {
 
         boolean embedder = !Architectures.of(f).generatesText();
         MemoryPlan plan = embedder
-                ? ModelLoader.planEmbedding(f, new ModelLoader.Options(false, 1, maxBatch).withContextLength(contextLength))
+                ? ModelLoader.planEmbedding(f, new ModelLoader.Options(exact, 1, maxBatch).withContextLength(contextLength))
                 : ModelLoader.plan(f, new ModelLoader.Options(exact, dev.jemma.core.tensor.ThreadPool.capped(0), maxBatch, matformer)
                         .withContextLength(contextLength));
         if (!embedder && parallel > 1) plan = plan.withSequences(parallel);

@@ -45,8 +45,11 @@ final class Gemma3Architecture implements Architecture {
     public EmbeddingModel loadEmbedding(GgufFile file, ModelConfig config, ModelLoader.Options options, ThreadPool pool,
                                         boolean ownsFile, EmbeddingModel.Pooling pooling) {
         int maxTokens = ModelLoader.embeddingTokens(config, options);
+        // the chat model's own weight copy, output projection included (logits true; hidden() alone is used): with the
+        // layers only, jemma embed and jemma run on one file rebuilt the one cache file in turn (1B: 393 MB, then 714 MB);
+        // with a tied embedding the lookup reads its rows from that copy too
         Gemma3Model encoder = new Gemma3Model(file, config, ModelLoader.matmulFor(options), pool, Math.max(options.maxBatch(), maxTokens),
-                ownsFile, ModelLoader.int8(options), null, false);
+                ownsFile, ModelLoader.int8(options), null, true);
         return new SentenceEmbeddingModel(encoder, pooling == null ? EmbeddingModel.Pooling.MEAN : pooling,
                 new dev.jemma.core.tensor.WeightMatrix[0], ModelLoader.matmulFor(options), pool, maxTokens);
     }

@@ -161,8 +161,9 @@ public final class ModelLoader {
         ModelConfig c = a.readConfig(file);
         int tokens = embeddingTokens(c, options);
         Architecture.WeightUse w = a.weightUse(file, c, null);
-        return MemoryPlan.of(file, tokens, c.contextLength(), Math.max(options.maxBatch(), tokens), w.weightBytes(), w.mappedBytes(),
+        MemoryPlan p = MemoryPlan.of(file, tokens, c.contextLength(), Math.max(options.maxBatch(), tokens), w.weightBytes(), w.mappedBytes(),
                 new dev.jemma.core.kv.KvLayout(new int[0], new int[0], new int[0]), a.embeddingScratchBytes(c, Math.max(options.maxBatch(), tokens)), 0, 0);
+        return int8(options) ? p.withCopy(a.weightCopy(file, c, null, dev.jemma.core.repack.RepackCache.defaultDir())) : p;
     }
 
     /**

@@ -129,4 +129,60 @@ class WeightCopyPlanTest {
         }
         return kb * 1024;
     }
+
+    /**
+     * A chat model loaded as an embedder (jemma embed) uses the chat load's own copy: with the layers alone it rewrote
+     * the one cache file, and the next chat load rewrote it back (1B Q4_0: 393 MB, then 714 MB, every time). An
+     * EmbeddingGemma file's copy is the one its plan names. Mutation caught: Gemma3Architecture.loadEmbedding copying
+     * without the output projection (logits false): a new file replaces the chat copy.
+     */
+    @Test
+    void aChatModelUsedForEmbeddingsKeepsItsCopyAndTheEncodersPlanIsItsCopy() throws Exception {
+        String previous = System.getProperty("jemma.cache.dir");
+        System.setProperty("jemma.cache.dir", cache.toString());
+        try (ThreadPool pool = new ThreadPool(1)) {
+            ModelLoader.Options fast = new ModelLoader.Options(false, 1, 16).withContextLength(64);
+            try (LanguageModel m = ModelLoader.load(GEMMA3, fast, pool)) {
+                // the chat load writes the copy
+            }
+            MemoryPlan chat;
+            try (GgufFile f = GgufFile.open(GEMMA3)) {
+                chat = ModelLoader.plan(f, fast);
+            }
+            org.junit.jupiter.api.Assumptions.assumeTrue(chat.copy() != null, "no int8 kernels at this vector width: no copy");
+            Object key = Files.readAttributes(chat.copy().file(), java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+            try (GgufFile f = GgufFile.open(GEMMA3)) {
+                assertThat(ModelLoader.planEmbedding(f, fast).copy()).isEqualTo(chat.copy());
+                try (var e = ModelLoader.loadEmbedding(f, fast, pool, false, null)) {
+                    // loaded as an embedder
+                }
+            }
+            assertThat(Files.readAttributes(chat.copy().file(), java.nio.file.attribute.BasicFileAttributes.class).fileKey()).isEqualTo(key);
+            assertThat(Files.size(chat.copy().file())).isEqualTo(chat.copy().bytes());
+
+            Path encoder = Fixtures.bundled().resolve("../embedding/embgemma-tiny").normalize();
+            Path gguf;
+            try (Stream<Path> s = Files.list(encoder)) {
+                gguf = s.filter(p -> p.toString().endsWith(".gguf")).findFirst().orElseThrow();
+            }
+            try (GgufFile f = GgufFile.open(gguf)) {
+                MemoryPlan p = ModelLoader.planEmbedding(f, fast);
+                List<Path> before = files();
+                try (var e = ModelLoader.loadEmbedding(f, fast, pool, false, null)) {
+                    // loaded: the encoder's copy is written, if it has one
+                }
+                if (p.copy() == null) {
+                    // the tiny encoder's rows are too short for the interleaved layout: no copy planned, none written
+                    assertThat(files()).isEqualTo(before);
+                } else {
+                    assertThat(p.copy().present()).isFalse();
+                    assertThat(Files.size(p.copy().file())).isEqualTo(p.copy().bytes());
+                    assertThat(ModelLoader.planEmbedding(f, fast).copy().present()).isTrue();
+                }
+            }
+        } finally {
+            if (previous != null) System.setProperty("jemma.cache.dir", previous);
+            else System.clearProperty("jemma.cache.dir");
+        }
+    }
 }
