@@ -92,6 +92,16 @@ final class GemmaEmbeddingArchitecture implements Architecture {
     }
 
     /** No KV cache: every text runs whole in one call. */
+    /** Every layer's seven matrices (an encoder has no output projection to copy), in the model's order. */
+    @Override
+    public dev.jemma.core.memory.WeightCopy weightCopy(GgufFile file, ModelConfig c, String matformer, java.nio.file.Path dir) {
+        java.util.List<dev.jemma.core.repack.RepackCache.Matrix> m = new java.util.ArrayList<>();
+        for (int l = 0; l < c.layers(); l++) {
+            for (String s : Gemma3Model.LAYER_MATRICES) m.add(dev.jemma.core.repack.RepackCache.Matrix.of(file.tensor("blk." + l + "." + s)));
+        }
+        return dev.jemma.core.repack.RepackCache.plan(file, null, m, dir);
+    }
+
     @Override
     public KvLayout kvLayout(GgufFile file, ModelConfig config, String matformer) {
         return new KvLayout(new int[0], new int[0], new int[0]);

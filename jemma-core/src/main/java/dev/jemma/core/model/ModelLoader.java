@@ -63,9 +63,18 @@ public final class ModelLoader {
         }
     }
 
-    /** What loading {@code file} with these options will cost (weights, KV cache, scratch) against what is available. */
+    /**
+     * What loading {@code file} with these options will cost (weights, KV cache, scratch) against what is available;
+     * in the default mode the matrices are counted as the interleaved copy they are read from
+     * ({@link MemoryPlan#copy}: its size in the weight cache, and whether the first load must build it), in exact mode
+     * (or with f32 activations) as the GGUF's.
+     */
     public static MemoryPlan plan(GgufFile file, Options options) {
-        return plan(file, readConfig(file), options.contextLength(), options.maxBatch(), options.matformer(), options.threads());
+        ModelConfig c = readConfig(file);
+        MemoryPlan p = plan(file, c, options.contextLength(), options.maxBatch(), options.matformer(), options.threads());
+        if (!int8(options)) return p;
+        Architecture a = Architectures.of(file);
+        return p.withCopy(a.weightCopy(file, c, a.supportsMatformer() ? options.matformer() : null, dev.jemma.core.repack.RepackCache.defaultDir()));
     }
 
     /**
@@ -152,8 +161,9 @@ public final class ModelLoader {
         ModelConfig c = a.readConfig(file);
         int tokens = embeddingTokens(c, options);
         Architecture.WeightUse w = a.weightUse(file, c, null);
-        return MemoryPlan.of(file, tokens, c.contextLength(), Math.max(options.maxBatch(), tokens), w.weightBytes(), w.mappedBytes(),
+        MemoryPlan p = MemoryPlan.of(file, tokens, c.contextLength(), Math.max(options.maxBatch(), tokens), w.weightBytes(), w.mappedBytes(),
                 new dev.jemma.core.kv.KvLayout(new int[0], new int[0], new int[0]), a.embeddingScratchBytes(c, Math.max(options.maxBatch(), tokens)), 0, 0);
+        return int8(options) ? p.withCopy(a.weightCopy(file, c, null, dev.jemma.core.repack.RepackCache.defaultDir())) : p;
     }
 
     /**
