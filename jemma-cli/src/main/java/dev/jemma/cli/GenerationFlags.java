@@ -7,6 +7,7 @@ import dev.jemma.core.constrain.JsonSchemaGrammar;
 import dev.jemma.core.engine.Engine;
 import dev.jemma.core.engine.EngineOptions;
 import dev.jemma.core.engine.GenerationOptions;
+import dev.jemma.core.sampling.SamplerChain;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -78,6 +79,12 @@ final class GenerationFlags {
     @Option(names = "--dry-sequence-breaker", paramLabel = "TEXT", description = "a text DRY's repeats never extend across (repeatable; replaces the defaults \\n : \" *; 'none' = no breakers; \\n, \\t, \\\\ are escapes)")
     List<String> drySequenceBreakers;
 
+    @Option(names = "--samplers", paramLabel = "NAMES", description = "the sampler stages to run, in order, separated by ';' (llama-cli's names: penalties;dry;top_n_sigma;top_k;typ_p;top_p;min_p;xtc;temperature, the default); a stage left out is not run")
+    String samplers;
+
+    @Option(names = {"--sampling-seq", "--sampler-seq"}, paramLabel = "LETTERS", description = "the same as letters (default edskypmxt: e penalties, d dry, s top_n_sigma, k top_k, y typ_p, p top_p, m min_p, x xtc, t temperature)")
+    String samplingSeq;
+
     @Option(names = {"-s", "--seed"}, paramLabel = "S", description = "random seed (default: random)")
     Long seed;
 
@@ -130,9 +137,21 @@ final class GenerationFlags {
                     .dryAllowedLength(SamplerRanges.atLeast("--dry-allowed-length", dryAllowedLength, 1, ""))
                     .dryPenaltyLastN(SamplerRanges.atLeast("--dry-penalty-last-n", dryPenaltyLastN, -1, "-1 = the whole context, 0 = off"))
                     .drySequenceBreakers(breakers())
-                    .topNSigma(SamplerRanges.topNSigma("--top-nsigma", topNSigma)).build();
+                    .topNSigma(SamplerRanges.topNSigma("--top-nsigma", topNSigma)).samplers(chain()).build();
         } catch (IllegalArgumentException e) {
             throw new JemmaException(e.getMessage());
+        }
+    }
+
+    /** --samplers or --sampling-seq as a chain, null when neither is given; a bad name is one line naming flag and value. */
+    SamplerChain chain() {
+        if (samplers != null && samplingSeq != null) throw new JemmaException("--samplers and --sampling-seq cannot be combined (both set the sampler order)");
+        try {
+            if (samplers != null) return SamplerChain.ofNames(samplers);
+            if (samplingSeq != null) return SamplerChain.ofLetters(samplingSeq);
+            return null;
+        } catch (IllegalArgumentException e) {
+            throw new JemmaException((samplers != null ? "--samplers " + samplers : "--sampling-seq " + samplingSeq) + ": " + e.getMessage());
         }
     }
 
