@@ -26,6 +26,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
+import static dev.jemma.core.engine.SamplerSetting.*;
+
 /**
  * {@code jemma chat MODEL}: an interactive, streaming, multi-turn conversation with line editing and history
  * (JLine), Ollama-style commands ({@code /bye /clear /help /set …}) and {@code """} multi-line input. Ctrl-C stops
@@ -444,32 +446,27 @@ final class ChatCommand implements Callable<Integer> {
             GenerationOptions.Builder b = options.toBuilder();
             try {
                 switch (what) {
-                    case "temperature", "temp" -> b.temperature(Float.parseFloat(value));
-                    case "top_k", "top-k" -> b.topK(Integer.parseInt(value));
-                    case "top_p", "top-p" -> b.topP(Float.parseFloat(value));
-                    case "min_p", "min-p" -> b.minP(Float.parseFloat(value));
+                    case "temperature", "temp" -> b.temperature(TEMPERATURE.check(what, Float.parseFloat(value)));
+                    case "top_k", "top-k" -> b.topK(TOP_K.check(what, Integer.parseInt(value)));
+                    case "top_p", "top-p" -> b.topP(TOP_P.check(what, Float.parseFloat(value)));
+                    case "min_p", "min-p" -> b.minP(MIN_P.check(what, Float.parseFloat(value)));
                     case "seed" -> b.seed(Long.parseLong(value));
-                    case "num_predict", "n_predict", "max_tokens" -> {
-                        int n = Integer.parseInt(value);
-                        // as -n: -1 = no limit, anything lower is a typo
-                        if (n < -1) throw new IllegalArgumentException(what + " must be >= 0, or -1 for no limit");
-                        b.maxTokens(n);
-                    }
-                    case "repeat_penalty" -> b.repeatPenalty(PenaltyRanges.repeat(what, Float.parseFloat(value)));
-                    case "repeat_last_n" -> b.repeatLastN(Integer.parseInt(value));
-                    case "presence_penalty" -> b.presencePenalty(PenaltyRanges.additive(what, Float.parseFloat(value)));
-                    case "frequency_penalty" -> b.frequencyPenalty(PenaltyRanges.additive(what, Float.parseFloat(value)));
-                    case "typical_p" -> b.typicalP(SamplerRanges.unit(what, Float.parseFloat(value), "1 = off"));
-                    case "mirostat" -> b.mirostat(SamplerRanges.mirostat(what, Integer.parseInt(value)));
-                    case "mirostat_tau" -> b.mirostatTau(SamplerRanges.tau(what, Float.parseFloat(value)));
-                    case "mirostat_eta" -> b.mirostatEta(SamplerRanges.eta(what, Float.parseFloat(value)));
-                    case "xtc_probability" -> b.xtcProbability(SamplerRanges.unit(what, Float.parseFloat(value), "0 = off"));
-                    case "xtc_threshold" -> b.xtcThreshold(SamplerRanges.unit(what, Float.parseFloat(value), "above 0.5 = off"));
-                    case "dry_multiplier" -> b.dryMultiplier(SamplerRanges.dryMultiplier(what, Float.parseFloat(value)));
-                    case "dry_base" -> b.dryBase(SamplerRanges.dryBase(what, Float.parseFloat(value)));
-                    case "dry_allowed_length" -> b.dryAllowedLength(SamplerRanges.atLeast(what, Integer.parseInt(value), 1, ""));
-                    case "dry_penalty_last_n" -> b.dryPenaltyLastN(SamplerRanges.atLeast(what, Integer.parseInt(value), -1, "-1 = the whole context, 0 = off"));
-                    case "top_n_sigma" -> b.topNSigma(SamplerRanges.topNSigma(what, Float.parseFloat(value)));
+                    case "num_predict", "n_predict", "max_tokens" -> b.maxTokens(NUM_PREDICT.check(what, Integer.parseInt(value)));
+                    case "repeat_penalty" -> b.repeatPenalty(REPEAT_PENALTY.check(what, Float.parseFloat(value)));
+                    case "repeat_last_n" -> b.repeatLastN(REPEAT_LAST_N.check(what, Integer.parseInt(value)));
+                    case "presence_penalty" -> b.presencePenalty(PRESENCE_PENALTY.check(what, Float.parseFloat(value)));
+                    case "frequency_penalty" -> b.frequencyPenalty(FREQUENCY_PENALTY.check(what, Float.parseFloat(value)));
+                    case "typical_p" -> b.typicalP(TYPICAL_P.check(what, Float.parseFloat(value)));
+                    case "mirostat" -> b.mirostat(MIROSTAT.check(what, Integer.parseInt(value)));
+                    case "mirostat_tau" -> b.mirostatTau(MIROSTAT_TAU.check(what, Float.parseFloat(value)));
+                    case "mirostat_eta" -> b.mirostatEta(MIROSTAT_ETA.check(what, Float.parseFloat(value)));
+                    case "xtc_probability" -> b.xtcProbability(XTC_PROBABILITY.check(what, Float.parseFloat(value)));
+                    case "xtc_threshold" -> b.xtcThreshold(XTC_THRESHOLD.check(what, Float.parseFloat(value)));
+                    case "dry_multiplier" -> b.dryMultiplier(DRY_MULTIPLIER.check(what, Float.parseFloat(value)));
+                    case "dry_base" -> b.dryBase(DRY_BASE.check(what, Float.parseFloat(value)));
+                    case "dry_allowed_length" -> b.dryAllowedLength(DRY_ALLOWED_LENGTH.check(what, Integer.parseInt(value)));
+                    case "dry_penalty_last_n" -> b.dryPenaltyLastN(DRY_PENALTY_LAST_N.check(what, Integer.parseInt(value)));
+                    case "top_n_sigma" -> b.topNSigma(TOP_N_SIGMA.check(what, Float.parseFloat(value)));
                     case "samplers" -> b.samplers(samplers(value));
                     case "stop" -> {
                         List<String> stops = new ArrayList<>(options.stopOrEmpty());

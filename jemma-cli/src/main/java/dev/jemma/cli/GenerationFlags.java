@@ -8,33 +8,36 @@ import dev.jemma.core.engine.Engine;
 import dev.jemma.core.engine.EngineOptions;
 import dev.jemma.core.engine.GenerationOptions;
 import dev.jemma.core.sampling.SamplerChain;
+import dev.jemma.core.engine.SamplerSetting;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
+import static dev.jemma.core.engine.SamplerSetting.*;
+
 /** Sampling and loading flags shared by {@code run} and {@code chat} (llama.cpp / Ollama names). */
 final class GenerationFlags {
-    @Option(names = {"-n", "--n-predict", "--num-predict"}, paramLabel = "N", description = "maximum tokens to generate; -1 = no limit (default: until the model stops or the context is full)")
+    @Option(names = {"-n", "--n-predict", "--num-predict"}, paramLabel = "N", description = "maximum tokens to generate; -1 (or -2) = no limit (default: until the model stops or the context is full)")
     Integer maxTokens;
 
-    @Option(names = "--temp", paramLabel = "T", description = "temperature; 0 = greedy (default: the file's, else 1.0)")
+    @Option(names = "--temp", paramLabel = "T", description = "temperature, 0…100; 0 = greedy (default: the file's, else 1.0)")
     Float temperature;
 
     @Option(names = "--top-k", paramLabel = "K", description = "top-k; 0 = off (default: the file's, else 64)")
     Integer topK;
 
-    @Option(names = "--top-p", paramLabel = "P", description = "top-p (default: the file's, else 0.95)")
+    @Option(names = "--top-p", paramLabel = "P", description = "top-p, 0…1; 1 = off (default: the file's, else 0.95)")
     Float topP;
 
-    @Option(names = "--min-p", paramLabel = "P", description = "min-p; 0 = off (default 0)")
+    @Option(names = "--min-p", paramLabel = "P", description = "min-p, 0…1; 0 = off (default 0)")
     Float minP;
 
     @Option(names = "--repeat-penalty", paramLabel = "R", description = "repetition penalty, above 0 and at most 100; 1 = off (default 1)")
     Float repeatPenalty;
 
-    @Option(names = "--repeat-last-n", paramLabel = "N", description = "tokens the penalties look back at (default 64; -1 = the whole context)")
+    @Option(names = "--repeat-last-n", paramLabel = "N", description = "tokens the penalties look back at; 0 = off, -1 = the whole context (default 64)")
     Integer repeatLastN;
 
     @Option(names = "--presence-penalty", paramLabel = "P", description = "presence penalty, -2…2 (default 0)")
@@ -119,25 +122,24 @@ final class GenerationFlags {
     boolean panAndScan;
 
     GenerationOptions options() {
-        // llama.cpp's convention: -1 = unlimited; anything below is a typo, not a wish for endless output
-        if (maxTokens != null && maxTokens < -1) throw new JemmaException("-n " + maxTokens + ": must be >= 0, or -1 for no limit");
         try {
-            return GenerationOptions.builder().maxTokens(maxTokens).temperature(temperature).topK(topK).topP(topP).minP(minP)
-                    .repeatPenalty(PenaltyRanges.repeat("--repeat-penalty", repeatPenalty)).repeatLastN(repeatLastN)
-                    .presencePenalty(PenaltyRanges.additive("--presence-penalty", presencePenalty))
-                    .frequencyPenalty(PenaltyRanges.additive("--frequency-penalty", frequencyPenalty)).seed(seed).stop(stop).ignoreEos(ignoreEos ? Boolean.TRUE : null).grammar(grammar())
-                    .typicalP(SamplerRanges.unit("--typical", typicalP, "1 = off"))
-                    .mirostat(SamplerRanges.mirostat("--mirostat", mirostat))
-                    .mirostatEta(SamplerRanges.eta("--mirostat-lr", mirostatEta))
-                    .mirostatTau(SamplerRanges.tau("--mirostat-ent", mirostatTau))
-                    .xtcProbability(SamplerRanges.unit("--xtc-probability", xtcProbability, "0 = off"))
-                    .xtcThreshold(SamplerRanges.unit("--xtc-threshold", xtcThreshold, "above 0.5 = off"))
-                    .dryMultiplier(SamplerRanges.dryMultiplier("--dry-multiplier", dryMultiplier))
-                    .dryBase(SamplerRanges.dryBase("--dry-base", dryBase))
-                    .dryAllowedLength(SamplerRanges.atLeast("--dry-allowed-length", dryAllowedLength, 1, ""))
-                    .dryPenaltyLastN(SamplerRanges.atLeast("--dry-penalty-last-n", dryPenaltyLastN, -1, "-1 = the whole context, 0 = off"))
+            return GenerationOptions.builder().maxTokens(check(NUM_PREDICT, maxTokens)).temperature(check(TEMPERATURE, temperature))
+                    .topK(check(TOP_K, topK)).topP(check(TOP_P, topP)).minP(check(MIN_P, minP))
+                    .repeatPenalty(check(REPEAT_PENALTY, repeatPenalty)).repeatLastN(check(REPEAT_LAST_N, repeatLastN))
+                    .presencePenalty(check(PRESENCE_PENALTY, presencePenalty)).frequencyPenalty(check(FREQUENCY_PENALTY, frequencyPenalty))
+                    .seed(seed).stop(stop).ignoreEos(ignoreEos ? Boolean.TRUE : null).grammar(grammar())
+                    .typicalP(check(TYPICAL_P, typicalP))
+                    .mirostat(check(MIROSTAT, mirostat))
+                    .mirostatEta(check(MIROSTAT_ETA, mirostatEta))
+                    .mirostatTau(check(MIROSTAT_TAU, mirostatTau))
+                    .xtcProbability(check(XTC_PROBABILITY, xtcProbability))
+                    .xtcThreshold(check(XTC_THRESHOLD, xtcThreshold))
+                    .dryMultiplier(check(DRY_MULTIPLIER, dryMultiplier))
+                    .dryBase(check(DRY_BASE, dryBase))
+                    .dryAllowedLength(check(DRY_ALLOWED_LENGTH, dryAllowedLength))
+                    .dryPenaltyLastN(check(DRY_PENALTY_LAST_N, dryPenaltyLastN))
                     .drySequenceBreakers(breakers())
-                    .topNSigma(SamplerRanges.topNSigma("--top-nsigma", topNSigma)).samplers(chain()).build();
+                    .topNSigma(check(TOP_N_SIGMA, topNSigma)).samplers(chain()).build();
         } catch (IllegalArgumentException e) {
             throw new JemmaException(e.getMessage());
         }
@@ -153,6 +155,11 @@ final class GenerationFlags {
         } catch (IllegalArgumentException e) {
             throw new JemmaException((samplers != null ? "--samplers " + samplers : "--sampling-seq " + samplingSeq) + ": " + e.getMessage());
         }
+    }
+
+    /** {@code v} checked against the one range table, an error naming the flag. */
+    private static <N extends Number> N check(SamplerSetting s, N v) {
+        return s.check(s.flag(), v);
     }
 
     /**

@@ -27,7 +27,7 @@ class UserPapercutsTest {
     void negativeTokenCountBelowMinusOneIsRefused() {
         var r = CliTestSupport.run(null, "run", RunCommandTest.TINY, "-n", "-5", "hi");
         assertThat(r.exitCode()).isEqualTo(1);
-        assertThat(r.err().strip()).isEqualTo("jemma: -n -5: must be >= 0, or -1 for no limit");
+        assertThat(r.err().strip()).isEqualTo("jemma: -n -5: must be >= 0, or -1 for no limit (-2, until the context is full, is the same)");
         assertThat(r.out()).isEmpty();
     }
 
@@ -104,7 +104,7 @@ class UserPapercutsTest {
     void chatRefusesANegativeNumPredictLikeTheFlag() {
         var r = CliTestSupport.run("/set num_predict -5\n/set num_predict -1\n/bye\n", "chat", RunCommandTest.TINY);
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertThat(r.out()).contains("num_predict must be >= 0, or -1 for no limit").contains("Set parameter 'num_predict' to '-1'")
+        assertThat(r.out()).contains("num_predict -5: must be >= 0, or -1 for no limit").contains("Set parameter 'num_predict' to '-1'")
                 .doesNotContain("to '-5'");
     }
 }

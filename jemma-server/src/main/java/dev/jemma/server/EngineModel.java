@@ -422,24 +422,29 @@ final class EngineModel implements ServedModel {
         return want;
     }
 
-    private static GenerationOptions options(Options o) {
-        GenerationOptions.Builder b = GenerationOptions.builder();
-        if (o.numCtx() != null) b.contextLength(o.numCtx());
-        if (o.ignoreEos() != null) b.ignoreEos(o.ignoreEos());
-        if (o.logprobs() != null) b.logprobs(o.logprobs());
-        if (o.numPredict() != null && o.numPredict() >= 0) b.maxTokens(o.numPredict());
-        if (o.temperature() != null) b.temperature(o.temperature());
-        if (o.topK() != null) b.topK(o.topK());
-        if (o.topP() != null) b.topP(o.topP());
-        if (o.minP() != null) b.minP(o.minP());
-        if (o.repeatPenalty() != null) b.repeatPenalty(o.repeatPenalty());
-        if (o.repeatLastN() != null) b.repeatLastN(o.repeatLastN());
-        if (o.presencePenalty() != null) b.presencePenalty(o.presencePenalty());
-        if (o.frequencyPenalty() != null) b.frequencyPenalty(o.frequencyPenalty());
-        if (o.seed() != null) b.seed(o.seed());
-        if (o.stop() != null && !o.stop().isEmpty()) b.stop(o.stop());
-        o.samplers().applyTo(b);
+    /**
+     * The engine's options for a request's. Every field was range-checked when the request was read (SamplerSetting's
+     * table, a 400 naming the field as sent), so the engine's own checks are not reached (SamplerRangeTableTest builds
+     * each bound through here); should one be, it is still a 400, not a 500.
+     */
+    static GenerationOptions options(Options o) {
         try {
+            GenerationOptions.Builder b = GenerationOptions.builder();
+            if (o.numCtx() != null) b.contextLength(o.numCtx());
+            if (o.ignoreEos() != null) b.ignoreEos(o.ignoreEos());
+            if (o.logprobs() != null) b.logprobs(o.logprobs());
+            if (o.numPredict() != null && o.numPredict() >= 0) b.maxTokens(o.numPredict());
+            if (o.temperature() != null) b.temperature(o.temperature());
+            if (o.topK() != null) b.topK(o.topK());
+            if (o.topP() != null) b.topP(o.topP());
+            if (o.minP() != null) b.minP(o.minP());
+            if (o.repeatPenalty() != null) b.repeatPenalty(o.repeatPenalty());
+            if (o.repeatLastN() != null) b.repeatLastN(o.repeatLastN());
+            if (o.presencePenalty() != null) b.presencePenalty(o.presencePenalty());
+            if (o.frequencyPenalty() != null) b.frequencyPenalty(o.frequencyPenalty());
+            if (o.seed() != null) b.seed(o.seed());
+            if (o.stop() != null && !o.stop().isEmpty()) b.stop(o.stop());
+            o.samplers().applyTo(b);
             return b.build();
         } catch (IllegalArgumentException e) {
             throw HttpError.badRequest(e.getMessage());

@@ -4,10 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jemma.core.JemmaException;
+import dev.jemma.core.engine.SamplerSetting;
 import dev.jemma.core.Printable;
 import dev.jemma.core.chat.ToolCall;
 import dev.jemma.core.chat.ToolCalling;
-import dev.jemma.core.engine.GenerationOptions;
 import dev.jemma.core.engine.ModelCapabilities;
 import dev.jemma.core.store.ModelRef;
 import dev.jemma.tools.store.ModelPuller;
@@ -201,31 +201,31 @@ final class OllamaApi {
             }
             throw HttpError.badRequest("field 'options." + Printable.line(f) + "' is not supported (supported: " + String.join(", ", new java.util.TreeSet<>(OPTIONS)) + ")");
         }
-        Integer topK = Params.integer(o, "top_k", null);
-        if (topK != null && topK < 0) throw HttpError.badRequest("field 'top_k' must be >= 0");
-        Integer lastN = Params.integer(o, "repeat_last_n", null);
-        if (lastN != null && lastN < -1) throw HttpError.badRequest("field 'repeat_last_n' must be >= -1");
+        // every error names the field as the client sent it, inside options
+        String in = "options.";
         SamplerFields.refuseDropped(o);
-        Integer keep = Params.integer(o, "num_keep", null);
-        if (keep != null && keep < -1) throw HttpError.badRequest("field 'num_keep' must be >= -1");
+        Integer keep = Params.integer(o, in, "num_keep", null);
+        if (keep != null && keep < -1) throw HttpError.badRequest("field 'options.num_keep' must be >= -1, got " + keep);
+        Integer numCtx = Params.integer(o, in, "num_ctx", null);
+        if (numCtx != null && numCtx < 1) throw HttpError.badRequest("field 'options.num_ctx' must be >= 1, got " + numCtx);
         return new ServedModel.Options(
-                Params.integer(o, "num_predict", null),
-                Params.number(o, "temperature", null, 0, 100),
-                topK,
-                Params.number(o, "top_p", null, 0, 1),
-                Params.number(o, "min_p", null, 0, 1),
-                Params.number(o, "repeat_penalty", null, 0, GenerationOptions.MAX_REPEAT_PENALTY),
-                lastN,
-                Params.number(o, "presence_penalty", null, -GenerationOptions.MAX_ADDITIVE_PENALTY, GenerationOptions.MAX_ADDITIVE_PENALTY),
-                Params.number(o, "frequency_penalty", null, -GenerationOptions.MAX_ADDITIVE_PENALTY, GenerationOptions.MAX_ADDITIVE_PENALTY),
-                Params.longValue(o, "seed", null),
-                Params.stringList(o, "stop"),
+                Params.intSetting(o, in, SamplerSetting.NUM_PREDICT),
+                Params.setting(o, in, SamplerSetting.TEMPERATURE),
+                Params.intSetting(o, in, SamplerSetting.TOP_K),
+                Params.setting(o, in, SamplerSetting.TOP_P),
+                Params.setting(o, in, SamplerSetting.MIN_P),
+                Params.setting(o, in, SamplerSetting.REPEAT_PENALTY),
+                Params.intSetting(o, in, SamplerSetting.REPEAT_LAST_N),
+                Params.setting(o, in, SamplerSetting.PRESENCE_PENALTY),
+                Params.setting(o, in, SamplerSetting.FREQUENCY_PENALTY),
+                Params.longValue(o, in, "seed", null),
+                Params.stringList(o, in, "stop"),
                 null,
                 // the context of this request, within one KV slot (EngineModel refuses a larger one)
-                Params.integer(o, "num_ctx", null),
+                numCtx,
                 // llama.cpp's option, as the OpenAI side takes it: keep generating past the end of turn (load tests)
-                o.has("ignore_eos") && !o.get("ignore_eos").isNull() ? Params.bool(o, "ignore_eos", false) : null,
-                SamplerFields.parse(o));
+                o.has("ignore_eos") && !o.get("ignore_eos").isNull() ? Params.bool(o, in, "ignore_eos", false) : null,
+                SamplerFields.parse(o, in));
     }
 
     /**

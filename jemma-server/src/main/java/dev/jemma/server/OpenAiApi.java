@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jemma.core.chat.ToolCall;
 import dev.jemma.core.chat.ToolCalling;
-import dev.jemma.core.engine.GenerationOptions;
+import dev.jemma.core.engine.SamplerSetting;
 
 import java.util.List;
 import java.util.UUID;
@@ -57,30 +57,7 @@ final class OpenAiApi {
             throw HttpError.badRequest("field 'stream_options' must be an object such as {\"include_usage\": true}");
         }
         boolean includeUsage = streamOptions != null && streamOptions.isObject() && Params.bool(streamOptions, "include_usage", false);
-        Integer n = Params.integer(body, "n", 1);
-        if (n != 1) throw HttpError.badRequest("field 'n': only 1 choice is supported");
-        Integer maxTokens = Params.integer(body, "max_completion_tokens", null);
-        if (maxTokens == null) maxTokens = Params.integer(body, "max_tokens", chat ? null : 16);
-        if (maxTokens != null && maxTokens < 1) throw HttpError.badRequest("field 'max_tokens' must be at least 1");
-        List<String> stops = Params.stringList(body, "stop");
-        if (stops.size() > 4) throw HttpError.badRequest("field 'stop': at most 4 sequences");
-        OpenAiUnsupported.refuse(body, chat);
-        // Unset fields keep the model's recommended sampling (Gemma: temperature 1, top-k 64, top-p 0.95). top_k, min_p,
-        // repeat_penalty and repeat_last_n are llama-server's extensions, which its clients send here too.
-        Integer topK = Params.integer(body, "top_k", null);
-        if (topK != null && topK < 0) throw HttpError.badRequest("field 'top_k' must be >= 0");
-        Integer lastN = Params.integer(body, "repeat_last_n", null);
-        if (lastN != null && lastN < -1) throw HttpError.badRequest("field 'repeat_last_n' must be >= -1");
-        ServedModel.Options opts = new ServedModel.Options(maxTokens, Params.number(body, "temperature", null, 0, 2),
-                topK, Params.number(body, "top_p", null, 0, 1), Params.number(body, "min_p", null, 0, 1),
-                Params.number(body, "repeat_penalty", null, 0, GenerationOptions.MAX_REPEAT_PENALTY), lastN,
-                Params.number(body, "presence_penalty", null, -GenerationOptions.MAX_ADDITIVE_PENALTY, GenerationOptions.MAX_ADDITIVE_PENALTY),
-                Params.number(body, "frequency_penalty", null, -GenerationOptions.MAX_ADDITIVE_PENALTY, GenerationOptions.MAX_ADDITIVE_PENALTY),
-                Params.longValue(body, "seed", null), stops, null, null,
-                // llama-server's extension: keep generating past the end of turn (load tests, benchmarks)
-                body.has("ignore_eos") ? Params.bool(body, "ignore_eos", false) : null,
-                // llama-server's other samplers: typical, Mirostat, XTC, DRY
-                SamplerFields.parse(body)).withLogprobs(chat ? chatLogprobs(body) : legacyLogprobs(body));
+        ServedModel.Options opts = options(body, chat);
         JsonNode effort = body.get("reasoning_effort");
         if (effort != null && !effort.isNull() && !(effort.isTextual() && effort.asText().equals("none"))) {
             throw HttpError.badRequest("field 'reasoning_effort': this model has no reasoning mode (Gemma 3); send \"none\" or leave it out");
@@ -188,6 +165,39 @@ final class OpenAiApi {
             o.set("usage", usage);
             ex.json(200, o);
         }
+    }
+
+    /**
+     * The request's generation settings: OpenAI's fields and llama-server's sampling extensions, each range-checked
+     * against {@link SamplerSetting}'s table (temperature within OpenAI's own 0…2), a 400 naming the field as sent.
+     */
+    static ServedModel.Options options(JsonNode body, boolean chat) {
+        Integer n = Params.integer(body, "n", 1);
+        if (n != 1) throw HttpError.badRequest("field 'n': only 1 choice is supported");
+        String maxField = body.hasNonNull("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+        Integer maxTokens = Params.integer(body, maxField, chat ? null : 16);
+        if (maxTokens != null && maxTokens < 1) throw HttpError.badRequest("field '" + maxField + "' must be at least 1, got " + maxTokens);
+        List<String> stops = Params.stringList(body, "stop");
+        if (stops.size() > 4) throw HttpError.badRequest("field 'stop': at most 4 sequences");
+        OpenAiUnsupported.refuse(body, chat);
+        // Unset fields keep the model's recommended sampling (Gemma: temperature 1, top-k 64, top-p 0.95). top_k, min_p,
+        // repeat_penalty and repeat_last_n are llama-server's extensions, which its clients send here too.
+        Float temperature = Params.number(body, "temperature", null, Double.NEGATIVE_INFINITY, Double.POSITIVE_INFINITY);
+        if (temperature != null && !(SamplerSetting.TEMPERATURE.accepts(body.get("temperature").asDouble())
+                && body.get("temperature").asDouble() <= SamplerSetting.OPENAI_MAX_TEMPERATURE)) {
+            throw HttpError.badRequest("field 'temperature' must be between 0 and " + SamplerSetting.OPENAI_MAX_TEMPERATURE
+                    + " (OpenAI's range; 0 = greedy), got " + body.get("temperature"));
+        }
+        return new ServedModel.Options(maxTokens, temperature,
+                Params.intSetting(body, "", SamplerSetting.TOP_K), Params.setting(body, "", SamplerSetting.TOP_P),
+                Params.setting(body, "", SamplerSetting.MIN_P), Params.setting(body, "", SamplerSetting.REPEAT_PENALTY),
+                Params.intSetting(body, "", SamplerSetting.REPEAT_LAST_N), Params.setting(body, "", SamplerSetting.PRESENCE_PENALTY),
+                Params.setting(body, "", SamplerSetting.FREQUENCY_PENALTY),
+                Params.longValue(body, "seed", null), stops, null, null,
+                // llama-server's extension: keep generating past the end of turn (load tests, benchmarks)
+                body.has("ignore_eos") ? Params.bool(body, "ignore_eos", false) : null,
+                // llama-server's other samplers: typical, Mirostat, XTC, DRY
+                SamplerFields.parse(body, "")).withLogprobs(chat ? chatLogprobs(body) : legacyLogprobs(body));
     }
 
     /** Chat completions: {@code logprobs} (true/false) and {@code top_logprobs} (0–20, needs logprobs). */

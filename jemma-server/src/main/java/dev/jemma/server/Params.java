@@ -1,6 +1,7 @@
 package dev.jemma.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.jemma.core.engine.SamplerSetting;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -27,50 +28,97 @@ final class Params {
     }
 
     static boolean bool(JsonNode o, String field, boolean dflt) {
+        return bool(o, "", field, dflt);
+    }
+
+    /**
+     * {@code field} of {@code o}, named {@code prefix + field} in errors: the name as the client sent it, such as
+     * {@code options.seed} inside Ollama's {@code options}. The same for the methods below that take a prefix.
+     */
+    static boolean bool(JsonNode o, String prefix, String field, boolean dflt) {
         JsonNode n = o.get(field);
         if (n == null || n.isNull()) return dflt;
-        if (!n.isBoolean()) throw HttpError.badRequest("field '" + field + "' must be true or false");
+        if (!n.isBoolean()) throw HttpError.badRequest("field '" + prefix + field + "' must be true or false");
         return n.asBoolean();
     }
 
     static Integer integer(JsonNode o, String field, Integer dflt) {
+        return integer(o, "", field, dflt);
+    }
+
+    static Integer integer(JsonNode o, String prefix, String field, Integer dflt) {
         JsonNode n = o.get(field);
         if (n == null || n.isNull()) return dflt;
         if (!n.isNumber() || (n.isFloatingPointNumber() && n.asDouble() != Math.rint(n.asDouble()))) {
-            throw HttpError.badRequest("field '" + field + "' must be an integer");
+            throw HttpError.badRequest("field '" + prefix + field + "' must be an integer");
         }
-        if (!n.canConvertToInt()) throw HttpError.badRequest("field '" + field + "' is out of range");
+        if (!n.canConvertToInt()) throw HttpError.badRequest("field '" + prefix + field + "' is out of range");
         return n.asInt();
     }
 
     static Long longValue(JsonNode o, String field, Long dflt) {
+        return longValue(o, "", field, dflt);
+    }
+
+    static Long longValue(JsonNode o, String prefix, String field, Long dflt) {
         JsonNode n = o.get(field);
         if (n == null || n.isNull()) return dflt;
-        if (!n.isIntegralNumber() || !n.canConvertToLong()) throw HttpError.badRequest("field '" + field + "' must be an integer");
+        if (!n.isIntegralNumber() || !n.canConvertToLong()) throw HttpError.badRequest("field '" + prefix + field + "' must be an integer");
         return n.asLong();
     }
 
     static Float number(JsonNode o, String field, Float dflt, double min, double max) {
+        return number(o, "", field, dflt, min, max);
+    }
+
+    static Float number(JsonNode o, String prefix, String field, Float dflt, double min, double max) {
         JsonNode n = o.get(field);
         if (n == null || n.isNull()) return dflt;
-        if (!n.isNumber()) throw HttpError.badRequest("field '" + field + "' must be a number");
+        if (!n.isNumber()) throw HttpError.badRequest("field '" + prefix + field + "' must be a number");
         double v = n.asDouble();
-        if (!(v >= min && v <= max)) throw HttpError.badRequest("field '" + field + "' must be between " + min + " and " + max);
+        if (!(v >= min && v <= max)) throw HttpError.badRequest("field '" + prefix + field + "' must be between " + min + " and " + max);
         return (float) v;
+    }
+
+    /**
+     * The sampling setting {@code s} of {@code o} (null when absent), checked against the one range table: a wrong type
+     * or a value out of range is a 400 naming the field as sent ({@code prefix + name}) and the value.
+     */
+    static Float setting(JsonNode o, String prefix, SamplerSetting s) {
+        JsonNode n = o.get(s.apiName());
+        if (n == null || n.isNull()) return null;
+        if (!n.isNumber()) throw HttpError.badRequest("field '" + prefix + s.apiName() + "' must be a number");
+        if (!s.accepts(n.asDouble())) throw outOfRange(prefix, s, n);
+        return (float) n.asDouble();
+    }
+
+    /** {@link #setting(JsonNode, String, SamplerSetting)} for a whole-number setting. */
+    static Integer intSetting(JsonNode o, String prefix, SamplerSetting s) {
+        Integer v = integer(o, prefix, s.apiName(), null);
+        if (v != null && !s.accepts(v)) throw outOfRange(prefix, s, o.get(s.apiName()));
+        return v;
+    }
+
+    static HttpError outOfRange(String prefix, SamplerSetting s, JsonNode sent) {
+        return HttpError.badRequest("field '" + prefix + s.apiName() + "' must be " + s.rule() + ", got " + sent);
     }
 
     /** A string or an array of strings (OpenAI's and Ollama's {@code stop}). */
     static List<String> stringList(JsonNode o, String field) {
+        return stringList(o, "", field);
+    }
+
+    static List<String> stringList(JsonNode o, String prefix, String field) {
         JsonNode n = o.get(field);
         if (n == null || n.isNull()) return List.of();
         if (n.isTextual()) return List.of(n.asText());
-        if (!n.isArray()) throw HttpError.badRequest("field '" + field + "' must be a string or an array of strings");
+        if (!n.isArray()) throw HttpError.badRequest("field '" + prefix + field + "' must be a string or an array of strings");
         List<String> out = new ArrayList<>();
         for (JsonNode e : n) {
-            if (!e.isTextual()) throw HttpError.badRequest("field '" + field + "' must contain only strings");
+            if (!e.isTextual()) throw HttpError.badRequest("field '" + prefix + field + "' must contain only strings");
             out.add(e.asText());
         }
-        if (out.size() > 16) throw HttpError.badRequest("field '" + field + "': at most 16 stop strings");
+        if (out.size() > 16) throw HttpError.badRequest("field '" + prefix + field + "': at most 16 stop strings");
         return out;
     }
 

@@ -108,12 +108,13 @@ class SamplerFieldsApiTest {
         String[][] bad = {{"typical_p", "1.5"}, {"typical_p", "-0.1"}, {"mirostat", "3"}, {"mirostat", "1.5"}, {"mirostat_tau", "-1"},
                 {"mirostat_eta", "\"fast\""}, {"xtc_probability", "2"}, {"xtc_threshold", "-0.5"}, {"dry_multiplier", "-1"},
                 {"dry_base", "0.5"}, {"dry_allowed_length", "0"}, {"dry_penalty_last_n", "-2"}, {"dry_sequence_breakers", "\"\\n\""},
-                {"dry_sequence_breakers", "[1]"}, {"dry_sequence_breakers", "[\"\"]"}, {"top_n_sigma", "101"}};
+                {"dry_sequence_breakers", "[1]"}, {"dry_sequence_breakers", "[\"\"]"}, {"top_n_sigma", "101"},
+                {"repeat_penalty", "0"}, {"top_p", "1.01"}, {"temperature", "-1"}, {"seed", "1.5"}};
         for (String[] b : bad) {
             refused("/v1/chat/completions", "{\"model\":\"" + M + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":2,\""
                     + b[0] + "\":" + b[1] + "}", b[0]);
             refused("/api/generate", "{\"model\":\"" + M + "\",\"prompt\":\"Hi\",\"stream\":false,\"options\":{\"num_predict\":2,\""
-                    + b[0] + "\":" + b[1] + "}}", b[0]);
+                    + b[0] + "\":" + b[1] + "}}", "options." + b[0]);
         }
     }
 
@@ -159,8 +160,8 @@ class SamplerFieldsApiTest {
         TestServers.Reply nl = TestServers.post(server, "/api/generate", gen + "\"penalize_newline\":false}}");
         assertThat(nl.status()).isEqualTo(400);
         assertThat(nl.json().path("error").asText()).startsWith("field 'options.penalize_newline': false is not supported");
-        refused("/api/generate", gen + "\"num_keep\":-2}}", "num_keep");
-        refused("/api/generate", gen + "\"penalize_newline\":\"no\"}}", "penalize_newline");
+        refused("/api/generate", gen + "\"num_keep\":-2}}", "options.num_keep");
+        refused("/api/generate", gen + "\"penalize_newline\":\"no\"}}", "options.penalize_newline");
         // Ollama's options only: on /v1 they stay unknown fields
         refused("/v1/completions", "{\"model\":\"" + M + "\",\"prompt\":\"Hi\",\"max_tokens\":2,\"tfs_z\":1}", "tfs_z");
     }

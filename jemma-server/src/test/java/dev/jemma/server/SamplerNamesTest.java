@@ -11,7 +11,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** The names llama-server's {@code samplers} list takes, without a server. */
 class SamplerNamesTest {
     private static SamplerFields.Values parse(String json) throws Exception {
-        return SamplerFields.parse(new ObjectMapper().readTree(json));
+        return SamplerFields.parse(new ObjectMapper().readTree(json), "");
     }
 
     /**
