@@ -3,8 +3,14 @@ package dev.jemma.core.engine;
 import dev.jemma.core.chat.ChatMessage;
 import dev.jemma.core.constrain.Grammar;
 import dev.jemma.core.sampling.SamplerChain;
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.gguf.GgufTensorInfo;
+import dev.jemma.core.gguf.GgufWriter;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -46,5 +52,31 @@ class SamplerChainEngineTest {
                 assertThat(text).as("seed %d", seed).matches("[0-9]{3,6}");
             }
         }
+    }
+
+    @TempDir
+    Path dir;
+
+    /**
+     * A file's {@code general.sampling.sequence} is its default order, as llama.cpp reads it: a name Jemma lacks is left
+     * out with a warning (the model still loads), and the request's own order wins. Mutation caught: the key not read.
+     */
+    @Test
+    void theFilesSequenceIsItsDefaultOrder() throws Exception {
+        Path src = ContinuousBatchingTest.model(), out = dir.resolve("seq.gguf");
+        try (GgufFile f = GgufFile.open(src)) {
+            GgufWriter w = new GgufWriter().copyMetadata(f).putString("general.sampling.sequence", "top_k;infill;temperature");
+            for (GgufTensorInfo t : f.tensors().values()) {
+                w.addTensor(t.name(), t.dims(), t.type(), o -> o.write(f.tensorData(t).toArray(ValueLayout.JAVA_BYTE)));
+            }
+            w.write(out);
+        }
+        try (Engine engine = Engine.load(out, ExtraSamplersEngineTest.options())) {
+            assertThat(engine.defaults().samplers()).isEqualTo(SamplerChain.ofLetters("kt"));
+            assertThat(engine.warnings()).contains("general.sampling.sequence: sampler 'infill' is not one Jemma has; left out");
+            GenerationOptions mine = GenerationOptions.builder().samplers(SamplerChain.ofLetters("tk")).build().orElse(engine.defaults());
+            assertThat(mine.sampling().samplers()).isEqualTo(SamplerChain.ofLetters("tk"));
+        }
+        assertThat(Engine.fileSamplers("bogus;", new java.util.ArrayList<>())).isNull();
     }
 }
