@@ -8,6 +8,7 @@ import dev.jemma.core.model.Architectures;
 import dev.jemma.core.model.ConfigReader;
 import dev.jemma.core.model.MatFormer;
 import dev.jemma.core.memory.MemoryPlan;
+import dev.jemma.core.memory.WeightCopy;
 import dev.jemma.core.model.ModelConfig;
 import dev.jemma.core.model.ModelLoader;
 import dev.jemma.core.tensor.GgmlType;
@@ -53,13 +54,23 @@ public final class ModelSummary {
      *                 {@code contextLength} (when set) is their total, split among them as the server splits {@code -c}
      */
     public static ModelSummary of(GgufFile f, int contextLength, int maxBatch, String matformer, int parallel) {
+        return of(f, contextLength, maxBatch, matformer, parallel, false);
+    }
+
+    /**
+     * @param exact plan for {@code --exact}: the matrices read from the GGUF; else the default mode's, from the
+     *              interleaved weight copy (its size and place, and whether the first load must build it)
+     */
+    public static ModelSummary of(GgufFile f, int contextLength, int maxBatch, String matformer, int parallel, boolean exact) {
         ModelSummary s = new ModelSummary();
         s.parallel = Math.max(1, parallel);
+        s.exact = exact;
         s.build(f, contextLength > 0 && parallel > 1 ? Math.max(1, contextLength / parallel) : contextLength, maxBatch, matformer);
         return s;
     }
 
     private int parallel = 1;
+    private boolean exact;
 
     public Map<String, Object> toMap() {
         return m;
@@ -162,7 +173,8 @@ public final class ModelSummary {
         boolean embedder = !Architectures.of(f).generatesText();
         MemoryPlan plan = embedder
                 ? ModelLoader.planEmbedding(f, new ModelLoader.Options(false, 1, maxBatch).withContextLength(contextLength))
-                : ModelLoader.plan(f, c, contextLength, maxBatch, matformer);
+                : ModelLoader.plan(f, new ModelLoader.Options(exact, dev.jemma.core.tensor.ThreadPool.capped(0), maxBatch, matformer)
+                        .withContextLength(contextLength));
         if (!embedder && parallel > 1) plan = plan.withSequences(parallel);
         tensors(f);
 
@@ -217,9 +229,22 @@ public final class ModelSummary {
         Map<String, Object> p = new LinkedHashMap<>();
         p.put("context_length", plan.contextLength());
         if (matformer != null) p.put("matformer", matformer);
+        p.put("exact", exact);
         p.put("weights_bytes", plan.weightBytes());
         p.put("weights_fast_bytes", plan.fastWeightBytes());
+        p.put("weights_fast_gguf_bytes", plan.fastGgufBytes());
         p.put("weights_mapped_bytes", plan.mappedBytes());
+        WeightCopy copy = plan.copy();
+        if (copy != null) {
+            Map<String, Object> wc = new LinkedHashMap<>();
+            wc.put("file", copy.file().toString());
+            wc.put("bytes", copy.bytes());
+            wc.put("present", copy.present());
+            wc.put("replaces_gguf_bytes", copy.sourceBytes());
+            wc.put("disk_free_bytes", freeSpace(copy.file().getParent()));
+            p.put("weight_copy", wc);
+        }
+        p.put("first_load_peak_bytes", plan.firstLoadPeakBytes());
         p.put("kv_cache_bytes", plan.kvBytes());
         p.put("kv_slots", plan.sequences());
         p.put("kv_bytes_per_slot", plan.kvBytesPerSequence());
@@ -234,7 +259,10 @@ public final class ModelSummary {
         p.put("fits", problem == null);
         if (problem != null) p.put("problem", problem);
         m.put("memory_plan", p);
-        String weights = plan.mappedBytes() > 0
+        String weights = copy != null
+                ? "weights in fast memory " + MemoryPlan.gb(plan.fastWeightBytes()) + " (interleaved copy " + MemoryPlan.gb(copy.bytes())
+                        + (plan.fastGgufBytes() > 0 ? " + " + MemoryPlan.gb(plan.fastGgufBytes()) + " of the GGUF" : "") + ")"
+                : plan.mappedBytes() > 0
                 ? "weights in fast memory " + MemoryPlan.gb(plan.fastWeightBytes())
                 : "weights " + MemoryPlan.gb(plan.weightBytes()) + " (mapped)";
         line("memory plan", (matformer != null ? "MatFormer " + matformer + ", " : "") + "context " + plan.contextLength() + ": " + weights + " + KV cache "
@@ -248,6 +276,13 @@ public final class ModelSummary {
         if (plan.mappedBytes() > 0) {
             line("", "+ " + MemoryPlan.gb(plan.mappedBytes()) + " mapped from disk, read one row per token (per-layer embedding table; not counted)");
         }
+        if (copy != null) {
+            line("weight copy", MemoryPlan.gb(copy.bytes()) + " in " + copy.file() + (copy.present() ? " (built)"
+                    : " (not built yet: the first load writes it, with " + free(copy) + " free there, and holds up to "
+                    + MemoryPlan.gb(plan.firstLoadPeakBytes()) + " meanwhile, reading the GGUF's " + MemoryPlan.gb(copy.sourceBytes()) + " of matrices once)"));
+        } else if (exact) {
+            line("weight copy", "none with --exact (the matrices are read from the GGUF)");
+        }
         if (!embedder) line("", "full context " + c.contextLength() + ": KV cache " + MemoryPlan.gb(plan.kvBytesAt(c.contextLength())));
         line("available", "Java heap " + MemoryPlan.gb(plan.heapLimit()) + ", memory "
                 + (plan.memAvailable() < 0 ? "unknown" : MemoryPlan.gb(plan.memAvailable())) + (problem == null ? " → fits" : " → does NOT fit"));
@@ -259,6 +294,25 @@ public final class ModelSummary {
             m.put("warnings", c.warnings());
             for (String w : c.warnings()) line("warning", w);
         }
+    }
+
+    private static String free(WeightCopy copy) {
+        long free = freeSpace(copy.file().getParent());
+        return free < 0 ? "an unknown amount" : MemoryPlan.gb(free);
+    }
+
+    /** Usable bytes on the disk of {@code dir} (or of its nearest existing parent: the cache folder may not exist yet); -1 unknown. */
+    static long freeSpace(java.nio.file.Path dir) {
+        for (java.nio.file.Path d = dir == null ? null : dir.toAbsolutePath(); d != null; d = d.getParent()) {
+            if (java.nio.file.Files.isDirectory(d)) {
+                try {
+                    return java.nio.file.Files.getFileStore(d).getUsableSpace();
+                } catch (java.io.IOException e) {
+                    return -1;
+                }
+            }
+        }
+        return -1;
     }
 
     /** Parameter count, tensor-type mix (sorted by bytes), embedding type, tied output and file type. */

@@ -33,6 +33,9 @@ final class ShowCommand implements Callable<Integer> {
     @Option(names = "--matformer", paramLabel = "SPEC", description = "Gemma 3n: plan memory for this MatFormer slice (e2b, or ffn=…;skip=…)")
     String matformer;
 
+    @Option(names = "--exact", description = "plan memory for --exact (the GGUF's matrices, no interleaved weight copy)")
+    boolean exact;
+
     @Option(names = "--mmproj", paramLabel = "FILE", description = "also describe this projector's towers (default: the towers inside the model file, or mmproj-*.gguf beside it)")
     java.nio.file.Path mmproj;
 
@@ -41,7 +44,7 @@ final class ShowCommand implements Callable<Integer> {
         if (contextLength < 0) throw new JemmaException("-c " + contextLength + ": must be positive");
         try (GgufFile f = GgufFile.open(ModelPaths.resolve(model))) {
             if (parallel < 1) throw new JemmaException("--parallel must be at least 1, got " + parallel);
-            ModelSummary s = ModelSummary.of(f, contextLength, dev.jemma.core.engine.EngineOptions.defaults().modelBatch(), matformer, parallel);
+            ModelSummary s = ModelSummary.of(f, contextLength, dev.jemma.core.engine.EngineOptions.defaults().modelBatch(), matformer, parallel, exact);
             var vision = visionTower(f);
             if (json) {
                 var m = new java.util.LinkedHashMap<String, Object>(s.toMap());

@@ -67,6 +67,15 @@ public interface Architecture {
     }
 
     /**
+     * The interleaved copy ({@link dev.jemma.core.repack.RepackCache}) that {@link #load} in the default mode reads
+     * this model's matrices from, with MatFormer slice {@code matformer} (null: as stored), without building it: its
+     * file in {@code dir}, size, whether it is there yet. Null where the model makes none.
+     */
+    default dev.jemma.core.memory.WeightCopy weightCopy(GgufFile file, ModelConfig config, String matformer, java.nio.file.Path dir) {
+        return null;
+    }
+
+    /**
      * Builds the model as a text embedder ({@code pooling} null: the file's {@code pooling_type}, else this
      * architecture's default). Architectures that only make embeddings refuse {@link #load}; those that cannot make
      * them refuse this.

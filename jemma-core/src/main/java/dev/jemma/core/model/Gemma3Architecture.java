@@ -2,7 +2,13 @@ package dev.jemma.core.model;
 
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.kv.KvLayout;
+import dev.jemma.core.memory.WeightCopy;
+import dev.jemma.core.repack.RepackCache;
 import dev.jemma.core.tensor.ThreadPool;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /** Gemma 3 text ({@code gemma3}): {@link Gemma3Model}. */
 final class Gemma3Architecture implements Architecture {
@@ -48,6 +54,17 @@ final class Gemma3Architecture implements Architecture {
     @Override
     public long embeddingScratchBytes(ModelConfig config, int maxTokens) {
         return Gemma3Model.encoderScratchBytes(config, maxTokens);
+    }
+
+    /** The output projection (the embedding when tied) and every layer's seven matrices, in the model's order. */
+    @Override
+    public WeightCopy weightCopy(GgufFile file, ModelConfig c, String matformer, Path dir) {
+        List<RepackCache.Matrix> m = new ArrayList<>();
+        m.add(RepackCache.Matrix.of(file.tensor(file.tensor("output.weight") != null ? "output.weight" : "token_embd.weight")));
+        for (int l = 0; l < c.layers(); l++) {
+            for (String s : Gemma3Model.LAYER_MATRICES) m.add(RepackCache.Matrix.of(file.tensor("blk." + l + "." + s)));
+        }
+        return RepackCache.plan(file, null, m, dir);
     }
 
     @Override

@@ -206,6 +206,10 @@ public final class Gemma3Model implements LanguageModel {
         return warmUpLayers.clone();
     }
 
+    /** Each layer's matrices, in {@link Layer#matrices()}'s order (what the weight copy holds per layer). */
+    static final List<String> LAYER_MATRICES = List.of("attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
+            "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight");
+
     /** Layer {@code l}'s weights (all null when {@code w} only checks shapes). */
     private static Layer readLayer(WeightLoader w, ModelConfig c, int l) {
         String p = "blk." + l + ".";

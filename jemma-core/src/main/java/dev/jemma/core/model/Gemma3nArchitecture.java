@@ -3,9 +3,13 @@ package dev.jemma.core.model;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
 import dev.jemma.core.kv.KvLayout;
+import dev.jemma.core.memory.WeightCopy;
+import dev.jemma.core.repack.RepackCache;
 import dev.jemma.core.tensor.ThreadPool;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Gemma 3n text ({@code gemma3n}): {@link Gemma3nModel}, with its extra parameters in {@link Gemma3nConfig} and an
@@ -51,6 +55,41 @@ final class Gemma3nArchitecture implements Architecture {
     public long scratchBytes(GgufFile f, ModelConfig base, int maxBatch, String matformer) {
         Gemma3nConfig.Loaded loaded = Gemma3nConfig.read(f, base, slice(matformer));
         return Gemma3nModel.scratchBytes(loaded.config(), loaded.gemma3n(), maxBatch);
+    }
+
+    /**
+     * The output projection and every kept layer's matrices, in the model's order ({@code Gemma3nModel.Layer#matrices}),
+     * narrowed and named as a MatFormer slice narrows them; a slice's copy is a cache part of its own.
+     */
+    @Override
+    public WeightCopy weightCopy(GgufFile file, ModelConfig config, String matformer, java.nio.file.Path dir) {
+        MatFormer slice = slice(matformer);
+        Gemma3nConfig.Loaded loaded = Gemma3nConfig.read(file, config, slice);
+        ModelConfig c = loaded.config();
+        Gemma3nConfig g = loaded.gemma3n();
+        List<RepackCache.Matrix> m = new ArrayList<>();
+        m.add(RepackCache.Matrix.of(file.tensor(file.tensor("output.weight") != null ? "output.weight" : "token_embd.weight")));
+        for (int l = 0; l < c.layers(); l++) {
+            String pre = "blk." + g.fileLayer()[l] + ".";
+            int ffn = c.ffnDim()[l];
+            m.add(RepackCache.Matrix.of(file.tensor(pre + "attn_q.weight")));
+            if (!g.sharesKv(l)) {
+                m.add(RepackCache.Matrix.of(file.tensor(pre + "attn_k.weight")));
+                m.add(RepackCache.Matrix.of(file.tensor(pre + "attn_v.weight")));
+            }
+            m.add(RepackCache.Matrix.of(file.tensor(pre + "attn_output.weight")));
+            for (String rows : new String[]{"ffn_gate.weight", "ffn_up.weight"}) {
+                RepackCache.Matrix full = RepackCache.Matrix.of(file.tensor(pre + rows));
+                m.add(full.rows() > ffn ? new RepackCache.Matrix(full.name() + "[:" + ffn + "]", full.type(), ffn, full.cols()) : full);
+            }
+            RepackCache.Matrix down = RepackCache.Matrix.of(file.tensor(pre + "ffn_down.weight"));
+            m.add(down.cols() > ffn ? new RepackCache.Matrix(down.name() + "[:, :" + ffn + "]", down.type(), down.rows(), ffn) : down);
+            for (String s : new String[]{"laurel_l.weight", "laurel_r.weight", "altup_router.weight", "inp_gate.weight", "proj.weight"}) {
+                m.add(RepackCache.Matrix.of(file.tensor(pre + s)));
+            }
+        }
+        String part = slice == null ? null : "mf" + Integer.toHexString(slice.text().toLowerCase(java.util.Locale.ROOT).hashCode());
+        return RepackCache.plan(file, part, m, dir);
     }
 
     /**

@@ -63,9 +63,18 @@ public final class ModelLoader {
         }
     }
 
-    /** What loading {@code file} with these options will cost (weights, KV cache, scratch) against what is available. */
+    /**
+     * What loading {@code file} with these options will cost (weights, KV cache, scratch) against what is available;
+     * in the default mode the matrices are counted as the interleaved copy they are read from
+     * ({@link MemoryPlan#copy}: its size in the weight cache, and whether the first load must build it), in exact mode
+     * (or with f32 activations) as the GGUF's.
+     */
     public static MemoryPlan plan(GgufFile file, Options options) {
-        return plan(file, readConfig(file), options.contextLength(), options.maxBatch(), options.matformer(), options.threads());
+        ModelConfig c = readConfig(file);
+        MemoryPlan p = plan(file, c, options.contextLength(), options.maxBatch(), options.matformer(), options.threads());
+        if (!int8(options)) return p;
+        Architecture a = Architectures.of(file);
+        return p.withCopy(a.weightCopy(file, c, a.supportsMatformer() ? options.matformer() : null, dev.jemma.core.repack.RepackCache.defaultDir()));
     }
 
     /**

@@ -4,6 +4,8 @@ import dev.jemma.core.JemmaProperties;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
 import dev.jemma.core.memory.SystemMemory;
+import dev.jemma.core.memory.WeightCopy;
+import dev.jemma.core.tensor.GgmlType;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.WeightMatrix;
 import dev.jemma.core.tensor.kernels.Interleaved;
@@ -134,14 +136,10 @@ public final class RepackCache implements AutoCloseable {
             if (Interleaved.supports(w.type(), w.cols())) byName.putIfAbsent(w.name(), w);
         }
         if (byName.isEmpty()) return new RepackCache(null, Map.of(), null, false, "none");
-        byte[] header = header(file, byName);
-        long dataStart = align(header.length, 4096);
+        List<Matrix> shapes = byName.values().stream().map(Matrix::of).toList();
+        byte[] header = header(file, shapes);
         Map<String, Long> offsets = new HashMap<>();
-        long end = dataStart;
-        for (WeightMatrix w : byName.values()) {
-            offsets.put(w.name(), end);
-            end = align(end + Interleaved.byteSize(w.type(), w.rows(), w.cols()), 4096);
-        }
+        long end = layout(header, shapes, offsets);
         Path cache = dir.resolve(cacheName(file.path(), part));
         RepackCache hit = tryMap(cache, header, byName, offsets, end, pool);
         if (hit != null) return hit;
@@ -205,6 +203,67 @@ public final class RepackCache implements AutoCloseable {
         return new RepackCache(mem, slices(seg, byName, offsets), null, true, "in memory (no cache file)");
     }
 
+    /**
+     * A matrix as a copy records it (name, type, shape): enough to name and size the copy without mapping anything. A
+     * matrix the model narrows (a MatFormer slice) has the name the model gives it.
+     */
+    public record Matrix(String name, GgmlType type, int rows, int cols) {
+        static Matrix of(WeightMatrix w) {
+            return new Matrix(w.name(), w.type(), w.rows(), w.cols());
+        }
+
+        /** The tensor as stored: ggml's dims list the row length first. */
+        public static Matrix of(GgufTensorInfo t) {
+            return new Matrix(t.name(), t.type(), (int) t.rows(), (int) t.dims()[0]);
+        }
+    }
+
+    /**
+     * The copy {@link #open(GgufFile, String, List, ThreadPool)} would use for {@code matrices} in {@code dir}, without
+     * building it: its file, its size, whether a valid one is there already, and the GGUF bytes it replaces; null when
+     * none of the matrices has an interleaved layout ({@link Interleaved#supports}).
+     */
+    public static WeightCopy plan(GgufFile file, String part, List<Matrix> matrices, Path dir) {
+        Map<String, Matrix> byName = new LinkedHashMap<>();
+        for (Matrix m : matrices) {
+            if (Interleaved.supports(m.type(), m.cols())) byName.putIfAbsent(m.name(), m);
+        }
+        if (byName.isEmpty()) return null;
+        List<Matrix> shapes = List.copyOf(byName.values());
+        byte[] header = header(file, shapes);
+        long end = layout(header, shapes, new HashMap<>());
+        long source = 0;
+        for (Matrix m : shapes) source += m.type().bytesFor(m.cols()) * m.rows();
+        Path cache = dir.resolve(cacheName(file.path(), part));
+        return new WeightCopy(cache, end, matches(cache, header, end), source);
+    }
+
+    /** The copy's layout: each matrix's offset into {@code offsets}, page-aligned after the header; returns the file size. */
+    private static long layout(byte[] header, List<Matrix> shapes, Map<String, Long> offsets) {
+        long end = align(header.length, 4096);
+        for (Matrix m : shapes) {
+            offsets.put(m.name(), end);
+            end = align(end + Interleaved.byteSize(m.type(), m.rows(), m.cols()), 4096);
+        }
+        return end;
+    }
+
+    /** Whether {@code cache} is a copy of this layout and size with this header (a positional read, no mapping). */
+    private static boolean matches(Path cache, byte[] header, long end) {
+        if (!Files.isRegularFile(cache)) return false;
+        try (FileChannel ch = FileChannel.open(cache, StandardOpenOption.READ)) {
+            if (ch.size() != end) return false;
+            byte[] head = new byte[header.length];
+            java.nio.ByteBuffer hb = java.nio.ByteBuffer.wrap(head);
+            while (hb.hasRemaining() && ch.read(hb, hb.position()) > 0) {
+                // read until the header is complete or the file ends
+            }
+            return java.util.Arrays.equals(head, header);
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     static String why(Throwable e) {
         if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) return f.getReason();
         if (e instanceof java.nio.file.AccessDeniedException) return "permission denied";
@@ -238,15 +297,8 @@ public final class RepackCache implements AutoCloseable {
 
     private static RepackCache tryMap(Path cache, byte[] header, Map<String, WeightMatrix> byName, Map<String, Long> offsets, long end,
                                       ThreadPool pool) {
-        if (!Files.isRegularFile(cache)) return null;
+        if (!matches(cache, header, end)) return null;
         try (FileChannel ch = FileChannel.open(cache, StandardOpenOption.READ)) {
-            if (ch.size() != end) return null;
-            byte[] head = new byte[header.length];
-            java.nio.ByteBuffer hb = java.nio.ByteBuffer.wrap(head);
-            while (hb.hasRemaining() && ch.read(hb, hb.position()) > 0) {
-                // a positional read of the header: no mapping of the file is needed to validate it
-            }
-            if (!java.util.Arrays.equals(head, header)) return null;
             Boolean asked = JemmaProperties.hugePages();
             String refusal = Boolean.FALSE.equals(asked) ? "-Djemma.hugePages=false"
                     : !HugePages.available() ? "no transparent huge pages here (Linux with THP not 'never', native access enabled)"
@@ -337,7 +389,7 @@ public final class RepackCache implements AutoCloseable {
     }
 
     /** Everything the cache's validity depends on, serialized: compared byte for byte on every load. */
-    private static byte[] header(GgufFile file, Map<String, WeightMatrix> byName) {
+    private static byte[] header(GgufFile file, List<Matrix> shapes) {
         long mtime;
         try {
             mtime = Files.getLastModifiedTime(file.path()).toMillis();
@@ -345,7 +397,7 @@ public final class RepackCache implements AutoCloseable {
             mtime = -1;
         }
         StringBuilder table = new StringBuilder();
-        for (WeightMatrix w : byName.values()) {
+        for (Matrix w : shapes) {
             GgufTensorInfo t = file.tensor(w.name());
             table.append(w.name()).append(' ').append(w.type()).append(' ').append(w.rows()).append(' ').append(w.cols())
                     .append(' ').append(t == null ? -1 : t.offset()).append('\n');
