@@ -65,7 +65,8 @@ final class ChatCommand implements Callable<Integer> {
                                           repeat_penalty, repeat_last_n, presence_penalty, frequency_penalty, stop,
                                           typical_p, mirostat, mirostat_tau, mirostat_eta, xtc_probability,
                                           xtc_threshold, dry_multiplier, dry_base, dry_allowed_length,
-                                          dry_penalty_last_n, top_n_sigma
+                                          dry_penalty_last_n, top_n_sigma,
+                                          samplers (names separated by ';', or letters: /set samplers kt)
               /set system TEXT            set the system prompt (starts a new conversation)
               /set verbose | quiet        show or hide timings after each answer
               /image PATH                 attach an image to your next message (repeatable; vision models)
@@ -366,7 +367,23 @@ final class ChatCommand implements Callable<Integer> {
             if (sp.xtc().on()) more.append(", xtc ").append(sp.xtc().probability()).append(" above ").append(sp.xtc().threshold());
             if (sp.dry().on()) more.append(", dry ").append(sp.dry().multiplier()).append(" (base ").append(sp.dry().base())
                     .append(", allowed ").append(sp.dry().allowedLength()).append(')');
+            if (!sp.samplers().equals(dev.jemma.core.sampling.SamplerChain.DEFAULT)) {
+                more.append(", samplers ").append(sp.samplers()).append(sp.mirostat().on() ? " (ignored under Mirostat)" : "");
+            }
             if (!more.isEmpty()) out.printf("               %s%n", more.substring(2));
+        }
+
+        /**
+         * /set samplers: names separated by ';' (one name alone too: "temp" is temperature), else one letter per stage
+         * ("kt"); a bad one is the one line naming it.
+         */
+        private static dev.jemma.core.sampling.SamplerChain samplers(String value) {
+            try {
+                boolean names = value.contains(";") || dev.jemma.core.sampling.SamplerStage.named(value) != null;
+                return names ? dev.jemma.core.sampling.SamplerChain.ofNames(value) : dev.jemma.core.sampling.SamplerChain.ofLetters(value);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("samplers " + value + ": " + e.getMessage());
+            }
         }
 
         /** Handles {@code /set …}; returns the session to use from now on (a new one when the system prompt changes). */
@@ -374,7 +391,8 @@ final class ChatCommand implements Callable<Integer> {
         private static final java.util.Set<String> PARAMETERS = java.util.Set.of("temperature", "temp", "top_k", "top-k", "top_p",
                 "top-p", "min_p", "min-p", "seed", "num_predict", "n_predict", "max_tokens", "repeat_penalty", "repeat_last_n",
                 "presence_penalty", "frequency_penalty", "stop", "typical_p", "mirostat", "mirostat_tau", "mirostat_eta",
-                "xtc_probability", "xtc_threshold", "dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n", "top_n_sigma");
+                "xtc_probability", "xtc_threshold", "dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n", "top_n_sigma",
+                "samplers");
 
         private Session set(PrintWriter out, String args, Engine engine, Session session) {
             String[] w = args.strip().split("\\s+", 2);
@@ -449,6 +467,7 @@ final class ChatCommand implements Callable<Integer> {
                     case "dry_allowed_length" -> b.dryAllowedLength(DRY_ALLOWED_LENGTH.check(what, Integer.parseInt(value)));
                     case "dry_penalty_last_n" -> b.dryPenaltyLastN(DRY_PENALTY_LAST_N.check(what, Integer.parseInt(value)));
                     case "top_n_sigma" -> b.topNSigma(TOP_N_SIGMA.check(what, Float.parseFloat(value)));
+                    case "samplers" -> b.samplers(samplers(value));
                     case "stop" -> {
                         List<String> stops = new ArrayList<>(options.stopOrEmpty());
                         stops.add(value);

@@ -7,6 +7,7 @@ import dev.jemma.core.constrain.JsonSchemaGrammar;
 import dev.jemma.core.engine.Engine;
 import dev.jemma.core.engine.EngineOptions;
 import dev.jemma.core.engine.GenerationOptions;
+import dev.jemma.core.sampling.SamplerChain;
 import dev.jemma.core.engine.SamplerSetting;
 import picocli.CommandLine.Option;
 
@@ -81,6 +82,12 @@ final class GenerationFlags {
     @Option(names = "--dry-sequence-breaker", paramLabel = "TEXT", description = "a text DRY's repeats never extend across (repeatable; replaces the defaults \\n : \" *; 'none' = no breakers; \\n, \\t, \\\\ are escapes)")
     List<String> drySequenceBreakers;
 
+    @Option(names = "--samplers", paramLabel = "NAMES", description = "the sampler stages to run, in order, separated by ';' (llama-cli's names: penalties;dry;top_n_sigma;top_k;typ_p;top_p;min_p;xtc;temperature, the default); a stage left out is not run")
+    String samplers;
+
+    @Option(names = {"--sampling-seq", "--sampler-seq"}, paramLabel = "LETTERS", description = "the same as letters (default edskypmxt: e penalties, d dry, s top_n_sigma, k top_k, y typ_p, p top_p, m min_p, x xtc, t temperature)")
+    String samplingSeq;
+
     @Option(names = {"-s", "--seed"}, paramLabel = "S", description = "random seed (default: random)")
     Long seed;
 
@@ -132,9 +139,21 @@ final class GenerationFlags {
                     .dryAllowedLength(check(DRY_ALLOWED_LENGTH, dryAllowedLength))
                     .dryPenaltyLastN(check(DRY_PENALTY_LAST_N, dryPenaltyLastN))
                     .drySequenceBreakers(breakers())
-                    .topNSigma(check(TOP_N_SIGMA, topNSigma)).build();
+                    .topNSigma(check(TOP_N_SIGMA, topNSigma)).samplers(chain()).build();
         } catch (IllegalArgumentException e) {
             throw new JemmaException(e.getMessage());
+        }
+    }
+
+    /** --samplers or --sampling-seq as a chain, null when neither is given; a bad name is one line naming flag and value. */
+    SamplerChain chain() {
+        if (samplers != null && samplingSeq != null) throw new JemmaException("--samplers and --sampling-seq cannot be combined (both set the sampler order)");
+        try {
+            if (samplers != null) return SamplerChain.ofNames(samplers);
+            if (samplingSeq != null) return SamplerChain.ofLetters(samplingSeq);
+            return null;
+        } catch (IllegalArgumentException e) {
+            throw new JemmaException((samplers != null ? "--samplers " + samplers : "--sampling-seq " + samplingSeq) + ": " + e.getMessage());
         }
     }
 

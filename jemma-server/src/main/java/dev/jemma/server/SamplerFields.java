@@ -3,11 +3,10 @@ package dev.jemma.server;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.jemma.core.engine.GenerationOptions;
 import dev.jemma.core.engine.SamplerSetting;
+import dev.jemma.core.sampling.SamplerChain;
 
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Set;
 
 /**
@@ -27,17 +26,14 @@ final class SamplerFields {
     /** The fields as sent; null = not sent. */
     record Values(Float typicalP, Integer mirostat, Float mirostatTau, Float mirostatEta, Float xtcProbability,
                   Float xtcThreshold, Float dryMultiplier, Float dryBase, Integer dryAllowedLength, Integer dryPenaltyLastN,
-                  List<String> drySequenceBreakers, Float topNSigma, Set<Stage> omitted) {
-        static final Values NONE = new Values(null, null, null, null, null, null, null, null, null, null, null, null, Set.of());
+                  List<String> drySequenceBreakers, Float topNSigma, SamplerChain samplers) {
+        static final Values NONE = new Values(null, null, null, null, null, null, null, null, null, null, null, null, null);
 
         void applyTo(GenerationOptions.Builder b) {
             b.typicalP(typicalP).mirostat(mirostat).mirostatTau(mirostatTau).mirostatEta(mirostatEta)
                     .xtcProbability(xtcProbability).xtcThreshold(xtcThreshold).dryMultiplier(dryMultiplier).dryBase(dryBase)
                     .dryAllowedLength(dryAllowedLength).dryPenaltyLastN(dryPenaltyLastN).drySequenceBreakers(drySequenceBreakers)
-                    .topNSigma(topNSigma);
-            // a stage left out of llama-server's samplers list is not applied, whatever its fields say; under Mirostat
-            // llama.cpp ignores the list (its Mirostat chain is temperature and Mirostat), so the temperature stays
-            if (mirostat == null || mirostat == 0) for (Stage s : omitted) s.off(b);
+                    .topNSigma(topNSigma).samplers(samplers);
         }
     }
 
@@ -60,91 +56,31 @@ final class SamplerFields {
                 Params.intSetting(o, prefix, SamplerSetting.DRY_PENALTY_LAST_N),
                 breakers(o, prefix),
                 Params.setting(o, prefix, SamplerSetting.TOP_N_SIGMA),
-                omitted(o, prefix));
+                samplers(o, prefix));
     }
 
     /**
-     * llama.cpp's default sampler order, each stage with the letter and names llama-server's {@code samplers} takes: the
-     * canonical name, its kebab-case and no-dash spellings ("top-k", "topk"), as llama.cpp derives them, and aliases.
+     * llama-server's {@code samplers}: the stages to run, in order, as names or as one string of letters ("edskypmxt");
+     * null when absent. Unknown names and letters, which llama.cpp skips with a warning, are a 400 naming them.
      */
-    enum Stage {
-        PENALTIES('e', "penalties"), DRY('d', "dry"), TOP_N_SIGMA('s', "top_n_sigma", "top-n-sigma", "topnsigma", "top-nsigma"),
-        TOP_K('k', "top_k", "top-k", "topk"), TYPICAL('y', "typ_p", "typ-p", "typp", "typ", "typical_p", "typical-p", "typical"),
-        TOP_P('p', "top_p", "top-p", "topp", "nucleus"), MIN_P('m', "min_p", "min-p", "minp"), XTC('x', "xtc"),
-        TEMPERATURE('t', "temperature", "temp");
-
-        final char letter;
-        final List<String> names;
-
-        Stage(char letter, String... names) {
-            this.letter = letter;
-            this.names = List.of(names);
-        }
-
-        static Stage of(String name) {
-            for (Stage s : values()) if (s.names.contains(name.toLowerCase(Locale.ROOT))) return s;
-            return null;
-        }
-
-        static Stage of(char letter) {
-            for (Stage s : values()) if (s.letter == letter) return s;
-            return null;
-        }
-
-        /** The stage's neutral settings: llama.cpp does not run a stage left out of the list. */
-        void off(GenerationOptions.Builder b) {
-            switch (this) {
-                case PENALTIES -> b.repeatPenalty(1f).presencePenalty(0f).frequencyPenalty(0f);
-                case DRY -> b.dryMultiplier(0f);
-                case TOP_N_SIGMA -> b.topNSigma(-1f);
-                case TOP_K -> b.topK(0);
-                case TYPICAL -> b.typicalP(1f);
-                case TOP_P -> b.topP(1f);
-                case MIN_P -> b.minP(0f);
-                case XTC -> b.xtcProbability(0f);
-                // no temperature stage: llama.cpp draws from the unscaled distribution
-                case TEMPERATURE -> b.temperature(1f);
-            }
-        }
-    }
-
-    private static final String ORDER = "penalties, dry, top_n_sigma, top_k, typ_p, top_p, min_p, xtc, temperature (letters edskypmxt)";
-
-    /**
-     * llama-server's {@code samplers}: the stages to run, as names or as one string of letters ("edskypmxt"). Jemma's
-     * order is llama.cpp's default, so a list in that order (any stages left out) is honoured — the stages left out are
-     * not applied — and any other order is refused. Returns the stages left out; none when the field is absent.
-     */
-    private static Set<Stage> omitted(JsonNode o, String prefix) {
+    private static SamplerChain samplers(JsonNode o, String prefix) {
         JsonNode n = o.get("samplers");
-        if (n == null || n.isNull()) return Set.of();
-        List<Stage> listed = new ArrayList<>();
-        if (n.isTextual()) {
-            for (char c : n.asText().toCharArray()) {
-                Stage s = Stage.of(c);
-                if (s == null) throw HttpError.badRequest("field '" + prefix + "samplers': unknown sampler letter '" + c + "' (Jemma's: " + ORDER + ")");
-                listed.add(s);
-            }
-        } else if (n.isArray()) {
-            for (JsonNode e : n) {
-                Stage s = e.isTextual() ? Stage.of(e.asText()) : null;
-                if (s == null) {
-                    throw HttpError.badRequest("field '" + prefix + "samplers': unknown or unsupported sampler " + dev.jemma.core.Printable.line(e.toString()) + " (Jemma's: " + ORDER + ")");
+        if (n == null || n.isNull()) return null;
+        String field = "field '" + prefix + "samplers'";
+        try {
+            if (n.isTextual()) return SamplerChain.ofLetters(n.asText());
+            if (n.isArray()) {
+                List<String> names = new ArrayList<>();
+                for (JsonNode e : n) {
+                    if (!e.isTextual()) throw HttpError.badRequest(field + ": " + dev.jemma.core.Printable.line(e.toString()) + " is not a sampler name (a string)");
+                    names.add(e.asText());
                 }
-                listed.add(s);
+                return SamplerChain.ofNames(names);
             }
-        } else {
-            throw HttpError.badRequest("field '" + prefix + "samplers' must be an array of sampler names or a string of sampler letters");
+        } catch (IllegalArgumentException e) {
+            throw HttpError.badRequest(field + ": " + dev.jemma.core.Printable.line(e.getMessage()));
         }
-        for (int i = 1; i < listed.size(); i++) {
-            if (listed.get(i).ordinal() <= listed.get(i - 1).ordinal()) {
-                throw HttpError.badRequest("field '" + prefix + "samplers': Jemma runs the samplers in llama.cpp's default order only (" + ORDER
-                        + "), each once; leave one out to skip it");
-            }
-        }
-        EnumSet<Stage> out = EnumSet.allOf(Stage.class);
-        listed.forEach(out::remove);
-        return out;
+        throw HttpError.badRequest(field + " must be an array of sampler names or a string of sampler letters");
     }
 
     /** llama-server's {@code dry_sequence_breakers}: an array of non-empty strings (empty: none). */

@@ -136,7 +136,7 @@ public final class Engine implements AutoCloseable {
             }
             int trained = config.contextLength() > 0 ? config.contextLength() : EngineOptions.DEFAULT_CONTEXT_CAP;
             contextLength = options.contextLength() > 0 ? options.contextLength() : Math.min(trained, EngineOptions.DEFAULT_CONTEXT_CAP);
-            defaults = options.generation().orElse(fileDefaults(file));
+            defaults = options.generation().orElse(fileDefaults(file, warns));
             if (options.loadProgress() != null) prefault(file.segment(), model.sparselyReadRegions(), options.loadProgress());
         } catch (RuntimeException | Error e) {
             if (v != null) v.close();
@@ -173,8 +173,9 @@ public final class Engine implements AutoCloseable {
     }
 
     /** Sampling recommendations some GGUF files carry ({@code general.sampling.*}). */
-    private static GenerationOptions fileDefaults(GgufFile f) {
+    private static GenerationOptions fileDefaults(GgufFile f, List<String> warnings) {
         GenerationOptions.Builder b = GenerationOptions.builder();
+        if (f.has("general.sampling.sequence")) b.samplers(fileSamplers(f.getString("general.sampling.sequence"), warnings));
         if (f.has("general.sampling.temp")) b.temperature((float) f.getDouble("general.sampling.temp", 1));
         if (f.has("general.sampling.top_k")) b.topK(f.getInt("general.sampling.top_k", 64));
         if (f.has("general.sampling.top_p")) b.topP((float) f.getDouble("general.sampling.top_p", 0.95));
@@ -186,6 +187,21 @@ public final class Engine implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             throw f.error("general.sampling.*: " + e.getMessage());
         }
+    }
+
+    /**
+     * {@code general.sampling.sequence}: the file's sampler order, names separated by ';', as llama.cpp reads it — a
+     * name it cannot match is left out with a warning, not a reason to refuse the model; null (the default order) when
+     * no name is left.
+     */
+    static dev.jemma.core.sampling.SamplerChain fileSamplers(String names, List<String> warnings) {
+        List<String> known = new java.util.ArrayList<>();
+        for (String n : names.split(";")) {
+            if (n.isBlank()) continue;
+            if (dev.jemma.core.sampling.SamplerStage.named(n.strip()) != null) known.add(n.strip());
+            else warn(warnings, "general.sampling.sequence: sampler '" + dev.jemma.core.Printable.line(n) + "' is not one Jemma has; left out");
+        }
+        return known.isEmpty() ? null : dev.jemma.core.sampling.SamplerChain.ofNames(known);
     }
 
     /** Touches every page of the mapping so the first answer does not stall on disk reads; reports progress. */

@@ -3,6 +3,7 @@ package dev.jemma.core.engine;
 import dev.jemma.core.constrain.Grammar;
 import dev.jemma.core.sampling.DryParams;
 import dev.jemma.core.sampling.MirostatParams;
+import dev.jemma.core.sampling.SamplerChain;
 import dev.jemma.core.sampling.SamplingParams;
 import dev.jemma.core.sampling.XtcParams;
 
@@ -54,6 +55,7 @@ public final class GenerationOptions {
     private final Integer dryPenaltyLastN;
     private final List<String> drySequenceBreakers;
     private final Float topNSigma;
+    private final SamplerChain samplers;
 
     private GenerationOptions(Builder b) {
         maxTokens = b.maxTokens;
@@ -83,6 +85,7 @@ public final class GenerationOptions {
         dryPenaltyLastN = b.dryPenaltyLastN;
         drySequenceBreakers = b.drySequenceBreakers == null ? null : List.copyOf(b.drySequenceBreakers);
         topNSigma = b.topNSigma;
+        samplers = b.samplers;
     }
 
     /** No field set. */
@@ -124,6 +127,7 @@ public final class GenerationOptions {
         b.dryPenaltyLastN = dryPenaltyLastN;
         b.drySequenceBreakers = drySequenceBreakers;
         b.topNSigma = topNSigma;
+        b.samplers = samplers;
         return b;
     }
 
@@ -158,6 +162,7 @@ public final class GenerationOptions {
         if (b.dryPenaltyLastN == null) b.dryPenaltyLastN = fallback.dryPenaltyLastN;
         if (b.drySequenceBreakers == null) b.drySequenceBreakers = fallback.drySequenceBreakers;
         if (b.topNSigma == null) b.topNSigma = fallback.topNSigma;
+        if (b.samplers == null) b.samplers = fallback.samplers;
         return b.build();
     }
 
@@ -188,7 +193,8 @@ public final class GenerationOptions {
                         dryAllowedLength != null ? dryAllowedLength : d.dry().allowedLength(),
                         dryPenaltyLastN != null ? dryPenaltyLastN : -1,
                         drySequenceBreakers != null ? drySequenceBreakers : d.dry().breakers()),
-                topNSigma != null ? topNSigma : d.topNSigma());
+                topNSigma != null ? topNSigma : d.topNSigma(),
+                samplers);
     }
 
     /** Maximum tokens to generate, or {@link #UNLIMITED}. */
@@ -330,6 +336,11 @@ public final class GenerationOptions {
         return topNSigma;
     }
 
+    /** Which sampler stages run and in what order; null = llama.cpp's default order. */
+    public SamplerChain samplers() {
+        return samplers;
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof GenerationOptions g && Objects.equals(maxTokens, g.maxTokens) && Objects.equals(temperature, g.temperature)
@@ -349,13 +360,14 @@ public final class GenerationOptions {
                 && Objects.equals(dryBase, g.dryBase)
                 && Objects.equals(dryAllowedLength, g.dryAllowedLength)
                 && Objects.equals(dryPenaltyLastN, g.dryPenaltyLastN)
-                && Objects.equals(drySequenceBreakers, g.drySequenceBreakers) && Objects.equals(topNSigma, g.topNSigma);
+                && Objects.equals(drySequenceBreakers, g.drySequenceBreakers) && Objects.equals(topNSigma, g.topNSigma)
+                && Objects.equals(samplers, g.samplers);
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(maxTokens, temperature, topK, topP, minP, repeatPenalty, repeatLastN, presencePenalty, frequencyPenalty, seed, stop, ignoreEos, grammar, logprobs, contextLength,
-                typicalP, mirostat, mirostatTau, mirostatEta, xtcProbability, xtcThreshold, dryMultiplier, dryBase, dryAllowedLength, dryPenaltyLastN, drySequenceBreakers, topNSigma);
+                typicalP, mirostat, mirostatTau, mirostatEta, xtcProbability, xtcThreshold, dryMultiplier, dryBase, dryAllowedLength, dryPenaltyLastN, drySequenceBreakers, topNSigma, samplers);
     }
 
     @Override
@@ -363,7 +375,7 @@ public final class GenerationOptions {
         return "GenerationOptions{maxTokens=" + maxTokens + ", temperature=" + temperature + ", topK=" + topK + ", topP=" + topP
                 + ", minP=" + minP + ", repeatPenalty=" + repeatPenalty + ", repeatLastN=" + repeatLastN + ", presencePenalty=" + presencePenalty
                 + ", frequencyPenalty=" + frequencyPenalty + ", seed=" + seed + ", stop=" + stop + ", ignoreEos=" + ignoreEos + (logprobs != null ? ", logprobs=" + logprobs : "") + (contextLength != null ? ", contextLength=" + contextLength : "")
-                + (typicalP != null ? ", typicalP=" + typicalP : "") + (mirostat != null ? ", mirostat=" + mirostat : "") + (mirostatTau != null ? ", mirostatTau=" + mirostatTau : "") + (mirostatEta != null ? ", mirostatEta=" + mirostatEta : "") + (xtcProbability != null ? ", xtcProbability=" + xtcProbability : "") + (xtcThreshold != null ? ", xtcThreshold=" + xtcThreshold : "") + (dryMultiplier != null ? ", dryMultiplier=" + dryMultiplier : "") + (dryBase != null ? ", dryBase=" + dryBase : "") + (dryAllowedLength != null ? ", dryAllowedLength=" + dryAllowedLength : "") + (dryPenaltyLastN != null ? ", dryPenaltyLastN=" + dryPenaltyLastN : "") + (drySequenceBreakers != null ? ", drySequenceBreakers=" + drySequenceBreakers : "") + (topNSigma != null ? ", topNSigma=" + topNSigma : "") + (grammar != null ? ", grammar=<" + grammar.gbnf().length() + " chars>" : "") + "}";
+                + (typicalP != null ? ", typicalP=" + typicalP : "") + (mirostat != null ? ", mirostat=" + mirostat : "") + (mirostatTau != null ? ", mirostatTau=" + mirostatTau : "") + (mirostatEta != null ? ", mirostatEta=" + mirostatEta : "") + (xtcProbability != null ? ", xtcProbability=" + xtcProbability : "") + (xtcThreshold != null ? ", xtcThreshold=" + xtcThreshold : "") + (dryMultiplier != null ? ", dryMultiplier=" + dryMultiplier : "") + (dryBase != null ? ", dryBase=" + dryBase : "") + (dryAllowedLength != null ? ", dryAllowedLength=" + dryAllowedLength : "") + (dryPenaltyLastN != null ? ", dryPenaltyLastN=" + dryPenaltyLastN : "") + (drySequenceBreakers != null ? ", drySequenceBreakers=" + drySequenceBreakers : "") + (topNSigma != null ? ", topNSigma=" + topNSigma : "") + (samplers != null ? ", samplers=" + samplers : "") + (grammar != null ? ", grammar=<" + grammar.gbnf().length() + " chars>" : "") + "}";
     }
 
     /** Mutable builder; {@code null} leaves a field unset. */
@@ -395,6 +407,7 @@ public final class GenerationOptions {
         private Integer dryPenaltyLastN;
         private List<String> drySequenceBreakers;
         private Float topNSigma;
+        private SamplerChain samplers;
 
         private Builder() {
         }
@@ -566,6 +579,15 @@ public final class GenerationOptions {
         /** Top-n-sigma's n (0 or below = off). */
         public Builder topNSigma(Float v) {
             topNSigma = v;
+            return this;
+        }
+
+        /**
+         * Which sampler stages run and in what order (llama.cpp's {@code --samplers}): a stage left out is not run, so
+         * its settings do nothing; under Mirostat the chain is ignored. Null = llama.cpp's default order.
+         */
+        public Builder samplers(SamplerChain v) {
+            samplers = v;
             return this;
         }
 

@@ -8,13 +8,17 @@ import java.util.function.IntFunction;
 import java.util.function.IntPredicate;
 
 /**
- * Picks token ids from logits according to {@link SamplingParams}. Keeps its own random stream (seeded once), so a
+ * Picks token ids from logits according to {@link SamplingParams}: in the default sampler order by its own path, which
+ * never sorts the vocabulary, and in any other order by {@link OrderedChain}. Keeps its own random stream (seeded once), so a
  * sampler reused for a whole generation reproduces the same tokens for the same seed. It also holds the per-sequence
  * state of Mirostat (its cut μ), so one sampler serves one generation: the scheduler's sequences each have their own.
  * Not thread-safe.
  */
 public final class Sampler {
+    /** The settings as the default order runs them (what was asked for when it was another order). */
     private final SamplingParams p;
+    /** The stages in their order when it is not the default one, else null. */
+    private final OrderedChain chain;
     private final SplittableRandom random;
     private final BucketedDraw whole;
     private int[] idx = new int[0];
@@ -50,12 +54,19 @@ public final class Sampler {
      * @param vocab      how many tokens {@code tokenBytes} knows
      */
     public Sampler(SamplingParams params, Sampler previous, IntFunction<byte[]> tokenBytes, int vocab) {
-        this.p = params;
-        this.mirostat = params.mirostat().on() ? new Mirostat(params.mirostat()) : null;
+        this(params, previous, tokenBytes, vocab, false);
+    }
+
+    /** @param ordered run the chain stage by stage even in the default order (tests compare the two paths) */
+    Sampler(SamplingParams params, Sampler previous, IntFunction<byte[]> tokenBytes, int vocab, boolean ordered) {
+        SamplingParams fast = ordered && !params.mirostat().on() ? null : params.inDefaultOrder();
+        this.p = fast != null ? fast : params;
+        this.mirostat = p.mirostat().on() ? new Mirostat(p.mirostat()) : null;
         Dry reusable = previous == null ? null : previous.lastDry;
-        this.dry = params.dry().on() ? new Dry(params.dry(), tokenBytes, vocab, reusable) : null;
+        this.dry = p.dry().on() ? new Dry(p.dry(), tokenBytes, vocab, reusable) : null;
         this.lastDry = dry != null ? dry : reusable;
         this.random = new SplittableRandom(params.seed());
+        this.chain = fast != null ? null : new OrderedChain(params, this::applyPenalties, dry == null ? null : dry::apply, random);
         if (previous != null) {
             whole = previous.whole;
             idx = previous.idx;
@@ -86,6 +97,11 @@ public final class Sampler {
      * @param histLen how many entries of {@code history} are valid
      */
     public int sample(float[] logits, int offset, int vocab, int[] history, int histLen) {
+        if (chain != null) {
+            if (work.length < vocab) work = new float[vocab];
+            System.arraycopy(logits, offset, work, 0, vocab);
+            return chain.sample(work, null, vocab, vocab, history, histLen);
+        }
         // greedy with no penalty to apply: the row's own argmax, without copying it (1 MB for Gemma 3) into the work buffer
         if (p.greedy() && !penalizes(history, histLen)) return VectorOps.argmax(logits, offset, vocab);
         float[] l = prepare(logits, offset, vocab, history, histLen);
@@ -117,8 +133,8 @@ public final class Sampler {
      */
     public int sampleAllowed(float[] logits, int offset, int vocab, int[] history, int histLen, IntPredicate allowed) {
         // Mirostat's candidates are its own cut, not the top-k
-        // and top-n-sigma's cut depends on every allowed token's logit
-        if (!p.greedy() && (noTopK(vocab) || mirostat != null || p.topNSigmaOn())) return -1;
+        // and top-n-sigma's cut depends on every allowed token's logit; a reordered chain's stages, on its order
+        if (chain != null || !p.greedy() && (noTopK(vocab) || mirostat != null || p.topNSigmaOn())) return -1;
         float[] l = prepare(logits, offset, vocab, history, histLen);
         int k = p.greedy() ? 1 : Math.min(p.topK(), vocab);
         int m = Math.min(vocab, Math.max(4 * k, 256));
@@ -147,6 +163,7 @@ public final class Sampler {
         float[] l = work;
         // only the allowed entries of the work buffer are read below
         for (int j = 0; j < n; j++) l[ids[j]] = logits[offset + ids[j]];
+        if (chain != null) return chain.sample(l, ids, n, vocab, history, histLen);
         int distinct = historyCounts(history, histLen);
         for (int d = 0; d < distinct; d++) {
             int t = seenIds[d];
