@@ -157,28 +157,17 @@ final class OrderedChain {
         }
         long[] h = keys(k);
         for (int i = 0; i < k; i++) h[i] = Sampler.key(l, c[i]);
-        for (int i = k / 2 - 1; i >= 0; i--) siftDown(h, i, k);
+        for (int i = k / 2 - 1; i >= 0; i--) Sampler.siftDown(h, i, k);
         for (int i = k; i < n; i++) {
             long key = Sampler.key(l, c[i]);
             if (key >= h[0]) continue;
             h[0] = key;
-            siftDown(h, 0, k);
+            Sampler.siftDown(h, 0, k);
         }
         Arrays.sort(h, 0, k);
         for (int i = 0; i < k; i++) c[i] = (int) h[i];
         n = k;
         sorted = true;
-    }
-
-    private static void siftDown(long[] h, int j, int size) {
-        while (true) {
-            int a = 2 * j + 1, b = a + 1, m = j;
-            if (a < size && h[a] > h[m]) m = a;
-            if (b < size && h[b] > h[m]) m = b;
-            if (m == j) return;
-            long t = h[m]; h[m] = h[j]; h[j] = t;
-            j = m;
-        }
     }
 
     /** Top-p over the candidates' probabilities (a temperature before it included), as the default path computes it. */

@@ -389,7 +389,7 @@ public final class Sampler {
             if (size == k) {
                 if (sortable(l[i]) <= worst) continue;
                 h[0] = key(l, i);
-                siftDown(h, k);
+                siftDown(h, 0, k);
                 worst = sortable(l[(int) h[0]]);
             } else {
                 int c = size++;
@@ -413,8 +413,8 @@ public final class Sampler {
         return (long) ~sortable(l[id]) << 32 | id;
     }
 
-    private static void siftDown(long[] h, int size) {
-        int j = 0;
+    /** Restores a max-heap of {@code size} keys below {@code j} (the top-k heaps here and in {@link OrderedChain}). */
+    static void siftDown(long[] h, int j, int size) {
         while (true) {
             int a = 2 * j + 1, b = a + 1, m = j;
             if (a < size && h[a] > h[m]) m = a;
