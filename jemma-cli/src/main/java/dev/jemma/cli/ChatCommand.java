@@ -356,7 +356,7 @@ final class ChatCommand implements Callable<Integer> {
             var sp = o.sampling();
             out.printf("  sampling     temperature %s, top_k %d, top_p %s, min_p %s, repeat_penalty %s, seed %s, num_predict %s%s%n",
                     sp.temperature(), sp.topK(), sp.topP(), sp.minP(), sp.repeatPenalty(),
-                    o.seed() == null ? "random" : o.seed(), o.maxTokensOrUnlimited() < 0 ? "unlimited" : o.maxTokensOrUnlimited(),
+                    o.seed() == null || o.seed() == GenerationOptions.RANDOM_SEED ? "random" : o.seed(), o.maxTokensOrUnlimited() < 0 ? "unlimited" : o.maxTokensOrUnlimited(),
                     o.stopOrEmpty().isEmpty() ? "" : ", stop " + o.stopOrEmpty());
             // the other samplers only once one is on
             StringBuilder more = new StringBuilder();

@@ -88,7 +88,7 @@ final class GenerationFlags {
     @Option(names = {"--sampling-seq", "--sampler-seq"}, paramLabel = "LETTERS", description = "the same as letters (default edskypmxt: e penalties, d dry, s top_n_sigma, k top_k, y typ_p, p top_p, m min_p, x xtc, t temperature)")
     String samplingSeq;
 
-    @Option(names = {"-s", "--seed"}, paramLabel = "S", description = "random seed (default: random)")
+    @Option(names = {"-s", "--seed"}, paramLabel = "S", description = "random seed; -1 = a random one, as in llama.cpp (default: random)")
     Long seed;
 
     @Option(names = "--stop", paramLabel = "TEXT", description = "stop when this text appears (repeatable)")

@@ -62,8 +62,11 @@ public enum SamplerSetting {
             return ">= 0, or -1 for no limit (-2, until the context is full, is the same)";
         }
     },
-    /** Any 64-bit integer: the same seed, prompt and settings give the same answer. */
-    SEED("seed", "--seed", Double.NEGATIVE_INFINITY, Double.POSITIVE_INFINITY, true, "");
+    /**
+     * Any 64-bit integer: the same seed, prompt and settings give the same answer; -1 draws a random one, as in
+     * llama.cpp and Ollama ({@link GenerationOptions#RANDOM_SEED}).
+     */
+    SEED("seed", "--seed", Double.NEGATIVE_INFINITY, Double.POSITIVE_INFINITY, true, "-1 = random");
 
     /** OpenAI's range of temperature, which {@code /v1} keeps: OpenAI's clients and documentation promise it. */
     public static final int OPENAI_MAX_TEMPERATURE = 2;
