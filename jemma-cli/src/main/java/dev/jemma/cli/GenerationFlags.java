@@ -85,7 +85,7 @@ final class GenerationFlags {
     @Option(names = "--samplers", paramLabel = "NAMES", description = "the sampler stages to run, in order, separated by ';' (llama-cli's names: penalties;dry;top_n_sigma;top_k;typ_p;top_p;min_p;xtc;temperature, the default); a stage left out is not run")
     String samplers;
 
-    @Option(names = {"--sampling-seq", "--sampler-seq"}, paramLabel = "LETTERS", description = "the same as letters (default edskypmxt: e penalties, d dry, s top_n_sigma, k top_k, y typ_p, p top_p, m min_p, x xtc, t temperature)")
+    @Option(names = {"--sampling-seq", "--sampler-seq"}, paramLabel = "LETTERS", description = "--samplers as one letter per stage, llama-cli's (default edskypmxt: e penalties, d dry, s top_n_sigma, k top_k, y typ_p, p top_p, m min_p, x xtc, t temperature)")
     String samplingSeq;
 
     @Option(names = {"-s", "--seed"}, paramLabel = "S", description = "random seed; -1 = a random one, as in llama.cpp (default: random)")
