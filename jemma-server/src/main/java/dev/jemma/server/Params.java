@@ -82,14 +82,17 @@ final class Params {
 
     /**
      * The sampling setting {@code s} of {@code o} (null when absent), checked against the one range table: a wrong type
-     * or a value out of range is a 400 naming the field as sent ({@code prefix + name}) and the value.
+     * or a value out of range is a 400 naming the field as sent ({@code prefix + name}) and the value. The value is
+     * checked as the float the engine gets, as the CLI's flags are (and llama.cpp reads them): a repeat penalty of
+     * 1e-50 is 0 there, so it must be refused here, by name, not by the engine.
      */
     static Float setting(JsonNode o, String prefix, SamplerSetting s) {
         JsonNode n = o.get(s.apiName());
         if (n == null || n.isNull()) return null;
         if (!n.isNumber()) throw HttpError.badRequest("field '" + prefix + s.apiName() + "' must be a number");
-        if (!s.accepts(n.asDouble())) throw outOfRange(prefix, s, n);
-        return (float) n.asDouble();
+        float v = (float) n.asDouble();
+        if (!s.accepts(v)) throw outOfRange(prefix, s, n);
+        return v;
     }
 
     /** {@link #setting(JsonNode, String, SamplerSetting)} for a whole-number setting. */
