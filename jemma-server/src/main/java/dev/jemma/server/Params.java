@@ -60,11 +60,19 @@ final class Params {
         return longValue(o, "", field, dflt);
     }
 
+    /**
+     * A 64-bit integer field (the seed). A whole number written as a float (42.0, 1e3, -1.0, as Python clients send
+     * them) is taken, as {@link #integer} takes it for the int settings and as Ollama and llama-server do.
+     */
     static Long longValue(JsonNode o, String prefix, String field, Long dflt) {
         JsonNode n = o.get(field);
         if (n == null || n.isNull()) return dflt;
-        if (!n.isIntegralNumber() || !n.canConvertToLong()) throw HttpError.badRequest("field '" + prefix + field + "' must be an integer");
-        return n.asLong();
+        if (!n.isNumber() || (n.isFloatingPointNumber() && n.asDouble() != Math.rint(n.asDouble()))) {
+            throw HttpError.badRequest("field '" + prefix + field + "' must be an integer");
+        }
+        boolean fits = n.isFloatingPointNumber() ? n.asDouble() >= -0x1p63 && n.asDouble() < 0x1p63 : n.canConvertToLong();
+        if (!fits) throw HttpError.badRequest("field '" + prefix + field + "' is out of range (a 64-bit integer)");
+        return n.isFloatingPointNumber() ? (long) n.asDouble() : n.asLong();
     }
 
     static Float number(JsonNode o, String field, Float dflt, double min, double max) {

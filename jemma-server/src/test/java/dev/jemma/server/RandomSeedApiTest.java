@@ -32,4 +32,32 @@ class RandomSeedApiTest {
         assertThat(a).isNotEqualTo(-1L);
         assertThat(b).isNotEqualTo(-1L).isNotEqualTo(a);
     }
+
+    /**
+     * A whole-number seed written as a float (Python's 42.0, -1.0) is taken, as top_k's 40.0 is and as Ollama and
+     * llama-server take it; 42.5 and a seed beyond 64 bits are a 400 naming the field. Mutation caught: longValue
+     * accepting only JSON integers (42.0 refused as "must be an integer").
+     */
+    @Test
+    void aWholeNumberWrittenAsAFloatIsASeed() throws Exception {
+        assertThat(EngineModel.options(OllamaApi.options(JSON.readTree("{\"options\":{\"seed\":42.0}}"))).sampling().seed()).isEqualTo(42L);
+        assertThat(EngineModel.options(OpenAiApi.options(JSON.readTree("{\"model\":\"m\",\"seed\":1e3}"), true)).sampling().seed()).isEqualTo(1000L);
+        drawsFreshSeeds(EngineModel.options(OllamaApi.options(JSON.readTree("{\"options\":{\"seed\":-1.0}}"))));
+        String[][] bad = {{"42.5", "field 'options.seed' must be an integer"},
+                {"18446744073709551615", "field 'options.seed' is out of range (a 64-bit integer)"},
+                {"1e19", "field 'options.seed' is out of range (a 64-bit integer)"},
+                {"\"7\"", "field 'options.seed' must be an integer"}};
+        for (String[] b : bad) {
+            JsonNode body = JSON.readTree("{\"options\":{\"seed\":" + b[0] + "}}");
+            HttpError e = null;
+            try {
+                OllamaApi.options(body);
+            } catch (HttpError x) {
+                e = x;
+            }
+            assertThat(e).as(b[0]).isNotNull();
+            assertThat(e.status).isEqualTo(400);
+            assertThat(e.getMessage()).isEqualTo(b[1]);
+        }
+    }
 }
