@@ -9,7 +9,10 @@ import dev.jemma.core.engine.EngineOptions;
 import dev.jemma.core.engine.GenerationOptions;
 import dev.jemma.core.sampling.SamplerChain;
 import dev.jemma.core.engine.SamplerSetting;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,6 +22,10 @@ import static dev.jemma.core.engine.SamplerSetting.*;
 
 /** Sampling and loading flags shared by {@code run} and {@code chat} (llama.cpp / Ollama names). */
 final class GenerationFlags {
+    /** The parsed command line, for the values as typed in messages; null when the flags are set by hand. */
+    @Spec
+    CommandSpec spec;
+
     @Option(names = {"-n", "--n-predict", "--num-predict"}, paramLabel = "N", description = "maximum tokens to generate; -1 (or -2) = no limit (default: until the model stops or the context is full)")
     Integer maxTokens;
 
@@ -157,9 +164,16 @@ final class GenerationFlags {
         }
     }
 
-    /** {@code v} checked against the one range table, an error naming the flag. */
-    private static <N extends Number> N check(SamplerSetting s, N v) {
-        return s.check(s.flag(), v);
+    /** {@code v} checked against the one range table, an error naming the flag and the value as typed. */
+    private <N extends Number> N check(SamplerSetting s, N v) {
+        return s.check(s.flag(), v, sent(s.flag(), v));
+    }
+
+    /** The text given to {@code flag} ("0", "1e-50"), where the parsed float would print "0.0"; the value when unknown. */
+    private String sent(String flag, Number v) {
+        OptionSpec o = spec == null ? null : spec.findOption(flag);
+        List<String> typed = o == null ? List.of() : o.originalStringValues();
+        return typed.isEmpty() ? String.valueOf(v) : typed.getLast();
     }
 
     /**

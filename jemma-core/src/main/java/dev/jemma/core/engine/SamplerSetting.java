@@ -129,7 +129,15 @@ public enum SamplerSetting {
      * ({@code as}: a flag, a {@code /set} name) and the value: "--typical 1.5: must be between 0 and 1 (1 = off)".
      */
     public <N extends Number> N check(String as, N v) {
-        if (v != null && !accepts(v.doubleValue())) throw new IllegalArgumentException(as + " " + v + ": must be " + rule());
+        return check(as, v, v == null ? null : v.toString());
+    }
+
+    /**
+     * {@link #check(String, Number)} naming the value as the user wrote it ({@code sent}: "0" or "1e-50", where the
+     * parsed float would print "0.0").
+     */
+    public <N extends Number> N check(String as, N v, String sent) {
+        if (v != null && !accepts(v.doubleValue())) throw new IllegalArgumentException(as + " " + sent + ": must be " + rule());
         return v;
     }
 
