@@ -356,7 +356,7 @@ final class ChatCommand implements Callable<Integer> {
             var sp = o.sampling();
             out.printf("  sampling     temperature %s, top_k %d, top_p %s, min_p %s, repeat_penalty %s, seed %s, num_predict %s%s%n",
                     sp.temperature(), sp.topK(), sp.topP(), sp.minP(), sp.repeatPenalty(),
-                    o.seed() == null ? "random" : o.seed(), o.maxTokensOrUnlimited() < 0 ? "unlimited" : o.maxTokensOrUnlimited(),
+                    o.seed() == null || o.seed() == GenerationOptions.RANDOM_SEED ? "random" : o.seed(), o.maxTokensOrUnlimited() < 0 ? "unlimited" : o.maxTokensOrUnlimited(),
                     o.stopOrEmpty().isEmpty() ? "" : ", stop " + o.stopOrEmpty());
             // the other samplers only once one is on
             StringBuilder more = new StringBuilder();
@@ -446,27 +446,27 @@ final class ChatCommand implements Callable<Integer> {
             GenerationOptions.Builder b = options.toBuilder();
             try {
                 switch (what) {
-                    case "temperature", "temp" -> b.temperature(TEMPERATURE.check(what, Float.parseFloat(value)));
-                    case "top_k", "top-k" -> b.topK(TOP_K.check(what, Integer.parseInt(value)));
-                    case "top_p", "top-p" -> b.topP(TOP_P.check(what, Float.parseFloat(value)));
-                    case "min_p", "min-p" -> b.minP(MIN_P.check(what, Float.parseFloat(value)));
+                    case "temperature", "temp" -> b.temperature(TEMPERATURE.check(what, Float.parseFloat(value), value));
+                    case "top_k", "top-k" -> b.topK(TOP_K.check(what, Integer.parseInt(value), value));
+                    case "top_p", "top-p" -> b.topP(TOP_P.check(what, Float.parseFloat(value), value));
+                    case "min_p", "min-p" -> b.minP(MIN_P.check(what, Float.parseFloat(value), value));
                     case "seed" -> b.seed(Long.parseLong(value));
-                    case "num_predict", "n_predict", "max_tokens" -> b.maxTokens(NUM_PREDICT.check(what, Integer.parseInt(value)));
-                    case "repeat_penalty" -> b.repeatPenalty(REPEAT_PENALTY.check(what, Float.parseFloat(value)));
-                    case "repeat_last_n" -> b.repeatLastN(REPEAT_LAST_N.check(what, Integer.parseInt(value)));
-                    case "presence_penalty" -> b.presencePenalty(PRESENCE_PENALTY.check(what, Float.parseFloat(value)));
-                    case "frequency_penalty" -> b.frequencyPenalty(FREQUENCY_PENALTY.check(what, Float.parseFloat(value)));
-                    case "typical_p" -> b.typicalP(TYPICAL_P.check(what, Float.parseFloat(value)));
-                    case "mirostat" -> b.mirostat(MIROSTAT.check(what, Integer.parseInt(value)));
-                    case "mirostat_tau" -> b.mirostatTau(MIROSTAT_TAU.check(what, Float.parseFloat(value)));
-                    case "mirostat_eta" -> b.mirostatEta(MIROSTAT_ETA.check(what, Float.parseFloat(value)));
-                    case "xtc_probability" -> b.xtcProbability(XTC_PROBABILITY.check(what, Float.parseFloat(value)));
-                    case "xtc_threshold" -> b.xtcThreshold(XTC_THRESHOLD.check(what, Float.parseFloat(value)));
-                    case "dry_multiplier" -> b.dryMultiplier(DRY_MULTIPLIER.check(what, Float.parseFloat(value)));
-                    case "dry_base" -> b.dryBase(DRY_BASE.check(what, Float.parseFloat(value)));
-                    case "dry_allowed_length" -> b.dryAllowedLength(DRY_ALLOWED_LENGTH.check(what, Integer.parseInt(value)));
-                    case "dry_penalty_last_n" -> b.dryPenaltyLastN(DRY_PENALTY_LAST_N.check(what, Integer.parseInt(value)));
-                    case "top_n_sigma" -> b.topNSigma(TOP_N_SIGMA.check(what, Float.parseFloat(value)));
+                    case "num_predict", "n_predict", "max_tokens" -> b.maxTokens(NUM_PREDICT.check(what, Integer.parseInt(value), value));
+                    case "repeat_penalty" -> b.repeatPenalty(REPEAT_PENALTY.check(what, Float.parseFloat(value), value));
+                    case "repeat_last_n" -> b.repeatLastN(REPEAT_LAST_N.check(what, Integer.parseInt(value), value));
+                    case "presence_penalty" -> b.presencePenalty(PRESENCE_PENALTY.check(what, Float.parseFloat(value), value));
+                    case "frequency_penalty" -> b.frequencyPenalty(FREQUENCY_PENALTY.check(what, Float.parseFloat(value), value));
+                    case "typical_p" -> b.typicalP(TYPICAL_P.check(what, Float.parseFloat(value), value));
+                    case "mirostat" -> b.mirostat(MIROSTAT.check(what, Integer.parseInt(value), value));
+                    case "mirostat_tau" -> b.mirostatTau(MIROSTAT_TAU.check(what, Float.parseFloat(value), value));
+                    case "mirostat_eta" -> b.mirostatEta(MIROSTAT_ETA.check(what, Float.parseFloat(value), value));
+                    case "xtc_probability" -> b.xtcProbability(XTC_PROBABILITY.check(what, Float.parseFloat(value), value));
+                    case "xtc_threshold" -> b.xtcThreshold(XTC_THRESHOLD.check(what, Float.parseFloat(value), value));
+                    case "dry_multiplier" -> b.dryMultiplier(DRY_MULTIPLIER.check(what, Float.parseFloat(value), value));
+                    case "dry_base" -> b.dryBase(DRY_BASE.check(what, Float.parseFloat(value), value));
+                    case "dry_allowed_length" -> b.dryAllowedLength(DRY_ALLOWED_LENGTH.check(what, Integer.parseInt(value), value));
+                    case "dry_penalty_last_n" -> b.dryPenaltyLastN(DRY_PENALTY_LAST_N.check(what, Integer.parseInt(value), value));
+                    case "top_n_sigma" -> b.topNSigma(TOP_N_SIGMA.check(what, Float.parseFloat(value), value));
                     case "samplers" -> b.samplers(samplers(value));
                     case "stop" -> {
                         List<String> stops = new ArrayList<>(options.stopOrEmpty());

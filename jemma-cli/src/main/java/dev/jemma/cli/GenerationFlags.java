@@ -9,7 +9,10 @@ import dev.jemma.core.engine.EngineOptions;
 import dev.jemma.core.engine.GenerationOptions;
 import dev.jemma.core.sampling.SamplerChain;
 import dev.jemma.core.engine.SamplerSetting;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,6 +22,10 @@ import static dev.jemma.core.engine.SamplerSetting.*;
 
 /** Sampling and loading flags shared by {@code run} and {@code chat} (llama.cpp / Ollama names). */
 final class GenerationFlags {
+    /** The parsed command line, for the values as typed in messages; null when the flags are set by hand. */
+    @Spec
+    CommandSpec spec;
+
     @Option(names = {"-n", "--n-predict", "--num-predict"}, paramLabel = "N", description = "maximum tokens to generate; -1 (or -2) = no limit (default: until the model stops or the context is full)")
     Integer maxTokens;
 
@@ -85,10 +92,10 @@ final class GenerationFlags {
     @Option(names = "--samplers", paramLabel = "NAMES", description = "the sampler stages to run, in order, separated by ';' (llama-cli's names: penalties;dry;top_n_sigma;top_k;typ_p;top_p;min_p;xtc;temperature, the default); a stage left out is not run")
     String samplers;
 
-    @Option(names = {"--sampling-seq", "--sampler-seq"}, paramLabel = "LETTERS", description = "the same as letters (default edskypmxt: e penalties, d dry, s top_n_sigma, k top_k, y typ_p, p top_p, m min_p, x xtc, t temperature)")
+    @Option(names = {"--sampling-seq", "--sampler-seq"}, paramLabel = "LETTERS", description = "--samplers as one letter per stage, llama-cli's (default edskypmxt: e penalties, d dry, s top_n_sigma, k top_k, y typ_p, p top_p, m min_p, x xtc, t temperature)")
     String samplingSeq;
 
-    @Option(names = {"-s", "--seed"}, paramLabel = "S", description = "random seed (default: random)")
+    @Option(names = {"-s", "--seed"}, paramLabel = "S", description = "random seed; -1 = a random one, as in llama.cpp (default: random)")
     Long seed;
 
     @Option(names = "--stop", paramLabel = "TEXT", description = "stop when this text appears (repeatable)")
@@ -157,9 +164,16 @@ final class GenerationFlags {
         }
     }
 
-    /** {@code v} checked against the one range table, an error naming the flag. */
-    private static <N extends Number> N check(SamplerSetting s, N v) {
-        return s.check(s.flag(), v);
+    /** {@code v} checked against the one range table, an error naming the flag and the value as typed. */
+    private <N extends Number> N check(SamplerSetting s, N v) {
+        return s.check(s.flag(), v, sent(s.flag(), v));
+    }
+
+    /** The text given to {@code flag} ("0", "1e-50"), where the parsed float would print "0.0"; the value when unknown. */
+    private String sent(String flag, Number v) {
+        OptionSpec o = spec == null ? null : spec.findOption(flag);
+        List<String> typed = o == null ? List.of() : o.originalStringValues();
+        return typed.isEmpty() ? String.valueOf(v) : typed.getLast();
     }
 
     /**

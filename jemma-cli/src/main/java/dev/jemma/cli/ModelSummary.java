@@ -1,6 +1,8 @@
 package dev.jemma.cli;
 
 import dev.jemma.core.Printable;
+import dev.jemma.core.engine.Engine;
+import dev.jemma.core.engine.GenerationOptions;
 
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.gguf.GgufTensorInfo;
@@ -11,6 +13,8 @@ import dev.jemma.core.memory.MemoryPlan;
 import dev.jemma.core.memory.WeightCopy;
 import dev.jemma.core.model.ModelConfig;
 import dev.jemma.core.model.ModelLoader;
+import dev.jemma.core.sampling.SamplerChain;
+import dev.jemma.core.sampling.SamplingParams;
 import dev.jemma.core.tensor.GgmlType;
 
 import java.util.ArrayList;
@@ -225,6 +229,7 @@ public final class ModelSummary {
                 + (c.finalSoftcap() > 0 ? ", final logit softcap " + num(c.finalSoftcap()) : ""));
         if (embedder) embedding(f, c);
         vocabulary(f, tokens, template, c.vocabSize());
+        if (!embedder) sampling(f);
 
         Map<String, Object> p = new LinkedHashMap<>();
         p.put("context_length", plan.contextLength());
@@ -417,6 +422,47 @@ public final class ModelSummary {
                 ? " (" + Printable.of(f.getString("tokenizer.ggml.model")) + ")" : "")) + (ids.isEmpty() ? "" : ", " + ids)
                 + (rows >= 0 && tokens != null && rows != n ? ", embedding rows " + rows : ""));
         line("chat template", template == null ? "none" : "yes (" + template.length() + " chars)");
+    }
+
+    /**
+     * The sampling defaults a load starts from (Ollama's show lists a model's parameters): Gemma's, under what the file's
+     * {@code general.sampling.*} sets, its sampler order included, and the names in that order Jemma lacks.
+     */
+    private void sampling(GgufFile f) {
+        List<String> warnings = new ArrayList<>();
+        GenerationOptions file;
+        try {
+            file = Engine.fileDefaults(f, warnings);
+        } catch (RuntimeException e) {
+            line("warning", e.getMessage());
+            return;
+        }
+        SamplingParams sp = file.sampling();
+        List<String> fromFile = new ArrayList<>();
+        if (file.samplers() != null) fromFile.add("samplers");
+        if (file.temperature() != null) fromFile.add("temperature");
+        if (file.topK() != null) fromFile.add("top_k");
+        if (file.topP() != null) fromFile.add("top_p");
+        if (file.minP() != null) fromFile.add("min_p");
+        if (file.repeatPenalty() != null) fromFile.add("repeat_penalty");
+        if (file.repeatLastN() != null) fromFile.add("repeat_last_n");
+        SamplerChain order = file.samplers() != null ? file.samplers() : SamplerChain.DEFAULT;
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("temperature", sp.temperature());
+        s.put("top_k", sp.topK());
+        s.put("top_p", sp.topP());
+        s.put("min_p", sp.minP());
+        s.put("repeat_penalty", sp.repeatPenalty());
+        s.put("repeat_last_n", sp.repeatLastN());
+        s.put("samplers", order.toString());
+        s.put("from_file", fromFile);
+        if (!warnings.isEmpty()) s.put("warnings", warnings);
+        m.put("sampling", s);
+        line("sampling", "temperature " + num(sp.temperature()) + ", top_k " + sp.topK() + ", top_p " + num(sp.topP()) + ", min_p "
+                + num(sp.minP()) + ", repeat_penalty " + num(sp.repeatPenalty()) + ", repeat_last_n " + sp.repeatLastN()
+                + (file.samplers() != null ? ", samplers " + Printable.of(order.toString()) : "")
+                + (fromFile.isEmpty() ? " (Gemma's defaults; the file sets none)" : " (the file sets " + String.join(", ", fromFile) + ")"));
+        for (String w : warnings) line("warning", w);
     }
 
     /** Shortest plain decimal of a float: 8, 0.5, 0.000001. */

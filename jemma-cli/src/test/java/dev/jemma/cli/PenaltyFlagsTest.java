@@ -12,10 +12,10 @@ class PenaltyFlagsTest {
     @Test
     void outOfRangePenaltiesAreOneLineNamingTheFlag() {
         String[][] bad = {
-                {"--repeat-penalty", "0", "--repeat-penalty 0.0: must be above 0 and at most 100 (1 = off)"},
-                {"--repeat-penalty", "101", "--repeat-penalty 101.0: must be above 0 and at most 100 (1 = off)"},
+                {"--repeat-penalty", "0", "--repeat-penalty 0: must be above 0 and at most 100 (1 = off)"},
+                {"--repeat-penalty", "101", "--repeat-penalty 101: must be above 0 and at most 100 (1 = off)"},
                 {"--presence-penalty", "2.5", "--presence-penalty 2.5: must be between -2 and 2 (0 = off)"},
-                {"--presence-penalty", "-3", "--presence-penalty -3.0: must be between -2 and 2 (0 = off)"},
+                {"--presence-penalty", "-3", "--presence-penalty -3: must be between -2 and 2 (0 = off)"},
                 {"--frequency-penalty", "NaN", "--frequency-penalty NaN: must be between -2 and 2 (0 = off)"},
                 {"--frequency-penalty", "-2.01", "--frequency-penalty -2.01: must be between -2 and 2 (0 = off)"},
         };
@@ -38,8 +38,8 @@ class PenaltyFlagsTest {
         var r = CliTestSupport.run("/set parameter presence_penalty 3\n/set frequency_penalty -2\n/set repeat_penalty 1000\n/bye\n",
                 "chat", RunCommandTest.TINY, "-n", "1", "-t", "1");
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertThat(r.out()).contains("presence_penalty 3.0: must be between -2 and 2 (0 = off)")
+        assertThat(r.out()).contains("presence_penalty 3: must be between -2 and 2 (0 = off)")
                 .contains("Set parameter 'frequency_penalty' to '-2'")
-                .contains("repeat_penalty 1000.0: must be above 0 and at most 100 (1 = off)");
+                .contains("repeat_penalty 1000: must be above 0 and at most 100 (1 = off)");
     }
 }

@@ -58,7 +58,7 @@ class RunCommandTest {
 
         var badTemp = CliTestSupport.run(null, "run", TINY, "--temp", "-1", "hi");
         assertThat(badTemp.exitCode()).isNotZero();
-        assertThat(badTemp.err().strip()).isEqualTo("jemma: --temp -1.0: must be between 0 and 100 (0 = greedy)");
+        assertThat(badTemp.err().strip()).isEqualTo("jemma: --temp -1: must be between 0 and 100 (0 = greedy)");
     }
 
     @Test

@@ -29,15 +29,15 @@ class SamplerFlagsTest {
                 {"--typical", "1.5", "--typical 1.5: must be between 0 and 1 (1 = off)"},
                 {"--mirostat", "3", "--mirostat 3: must be 0 (off), 1 (Mirostat) or 2 (Mirostat 2.0)"},
                 {"--mirostat-lr", "-0.1", "--mirostat-lr -0.1: must be between 0 and 10"},
-                {"--mirostat-ent", "101", "--mirostat-ent 101.0: must be between 0 and 100"},
-                {"--xtc-probability", "2", "--xtc-probability 2.0: must be between 0 and 1 (0 = off)"},
-                {"--xtc-threshold", "-1", "--xtc-threshold -1.0: must be between 0 and 1 (above 0.5 = off)"},
-                {"--dry-multiplier", "-1", "--dry-multiplier -1.0: must be between 0 and 100 (0 = off)"},
+                {"--mirostat-ent", "101", "--mirostat-ent 101: must be between 0 and 100"},
+                {"--xtc-probability", "2", "--xtc-probability 2: must be between 0 and 1 (0 = off)"},
+                {"--xtc-threshold", "-1", "--xtc-threshold -1: must be between 0 and 1 (above 0.5 = off)"},
+                {"--dry-multiplier", "-1", "--dry-multiplier -1: must be between 0 and 100 (0 = off)"},
                 {"--dry-base", "0.5", "--dry-base 0.5: must be between 1 and 100"},
                 {"--dry-allowed-length", "0", "--dry-allowed-length 0: must be >= 1"},
                 {"--dry-penalty-last-n", "-2", "--dry-penalty-last-n -2: must be >= -1 (-1 = the whole context, 0 = off)"},
                 {"--dry-sequence-breaker", "", "--dry-sequence-breaker: must not be empty ('none' for no breakers)"},
-                {"--top-nsigma", "101", "--top-nsigma 101.0: must be at most 100 (0 or below = off)"},
+                {"--top-nsigma", "101", "--top-nsigma 101: must be at most 100 (0 or below = off)"},
         };
         for (String[] b : bad) {
             var r = CliTestSupport.run(null, "run", RunCommandTest.TINY, "hello", "-n", "1", "-t", "1", b[0], b[1]);
@@ -110,7 +110,7 @@ class SamplerFlagsTest {
                 "chat", RunCommandTest.TINY, "-n", "1", "-t", "1");
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out()).contains("Set parameter 'mirostat' to '2'").contains("Set parameter 'mirostat_tau' to '3'")
-                .contains("typical_p 2.0: must be between 0 and 1 (1 = off)")
+                .contains("typical_p 2: must be between 0 and 1 (1 = off)")
                 .contains("mirostat 2 (tau 3.0, eta 0.1), xtc 0.5 above 0.1, dry 0.8 (base 1.75, allowed 2)");
     }
 }

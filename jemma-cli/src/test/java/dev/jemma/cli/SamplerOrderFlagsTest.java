@@ -33,6 +33,18 @@ class SamplerOrderFlagsTest {
         assertThat(greedy("--repeat-penalty", "5", "--repeat-last-n", "-1", "--sampling-seq", "et")).isEqualTo(penalty);
     }
 
+    /**
+     * run --help says what --sampling-seq is: the --samplers list in letters (picocli sorts it above --samplers, so
+     * "the same as letters" named nothing). Mutation caught: that old description.
+     */
+    @Test
+    void helpSaysSamplingSeqIsSamplersInLetters() {
+        var r = CliTestSupport.run(null, "run", "--help");
+        assertThat(r.exitCode()).isZero();
+        String help = r.out().replaceAll("\\s+", " ");
+        assertThat(help).contains("--sampler-seq, --sampling-seq=LETTERS --samplers as one letter per stage");
+    }
+
     @Test
     void flagsParseLlamaCppsSpellings() {
         GenerationFlags f = new GenerationFlags();

@@ -59,4 +59,23 @@ class SamplerRangeTableFlagsTest {
         String out = r.out().replace("\r", "");
         for (String line : expected.toString().split("\n")) assertThat(out).contains(line);
     }
+
+    /**
+     * The value in a refusal is the one typed: "--repeat-penalty 0", not the parsed float's "0.0" (and "1e-50", which
+     * parses to 0, not "0.0"); chat's /set likewise. Mutation caught: the message built from the parsed number (the
+     * old SamplerSetting.check(as, v) in GenerationFlags.check, or in ChatCommand's /set).
+     */
+    @Test
+    void refusalsNameTheValueAsTyped() {
+        String[][] cases = {{"--repeat-penalty", "0"}, {"--repeat-penalty", "1e-50"}, {"--temp", "-1"}, {"--top-p", "2"}, {"-n", "-3"}};
+        for (String[] c : cases) {
+            SamplerSetting s = java.util.Arrays.stream(SamplerSetting.values()).filter(x -> x.flag().equals(c[0])).findFirst().orElseThrow();
+            assertThatThrownBy(() -> parse(c[0], c[1]).options()).isInstanceOf(JemmaException.class)
+                    .hasMessage(c[0] + " " + c[1] + ": must be " + s.rule());
+        }
+        var r = CliTestSupport.run("/set parameter repeat_penalty 0\n/set temperature -1\n/bye\n", "chat", RunCommandTest.TINY, "-n", "1", "-t", "1");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("repeat_penalty 0: must be " + SamplerSetting.REPEAT_PENALTY.rule())
+                .contains("temperature -1: must be " + SamplerSetting.TEMPERATURE.rule());
+    }
 }

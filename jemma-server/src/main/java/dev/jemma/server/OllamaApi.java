@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /** The Ollama REST API (https://github.com/ollama/ollama/blob/main/docs/api.md), the parts a client needs. */
@@ -143,7 +144,7 @@ final class OllamaApi {
         ObjectNode o = obj();
         o.put("license", "");
         o.put("modelfile", "# served by jemma\nFROM " + e.path() + "\n");
-        o.put("parameters", "");
+        o.put("parameters", parameters(info.modelInfo()));
         o.put("template", info.chatTemplate() == null ? "" : info.chatTemplate());
         o.set("details", details(e, info));
         ObjectNode mi = o.putObject("model_info");
@@ -152,6 +153,28 @@ final class OllamaApi {
         info.capabilities().names().forEach(caps::add);
         o.put("modified_at", e.modified().toString());
         ex.json(200, o);
+    }
+
+    /** A GGUF's general.sampling.* keys under the names Ollama's options take them (the ones it has). */
+    private static final String[][] FILE_PARAMETERS = {{"general.sampling.temp", "temperature"}, {"general.sampling.top_k", "top_k"},
+            {"general.sampling.top_p", "top_p"}, {"general.sampling.min_p", "min_p"}, {"general.sampling.penalty_repeat", "repeat_penalty"},
+            {"general.sampling.penalty_last_n", "repeat_last_n"}};
+
+    /**
+     * /api/show's {@code parameters}: Ollama lists the options a model's Modelfile sets, one {@code "%-30s %v"} line each;
+     * a GGUF's general.sampling.* recommendations, which Jemma applies under the request's options, are the same thing
+     * here. The sampler order is left out: Ollama has no such option (and refuses {@code options.samplers}).
+     */
+    static String parameters(Map<String, Object> modelInfo) {
+        List<String> lines = new ArrayList<>();
+        for (String[] p : FILE_PARAMETERS) {
+            if (modelInfo.get(p[0]) instanceof Number v) {
+                String value = v instanceof Float || v instanceof Double
+                        ? new java.math.BigDecimal(v.toString()).stripTrailingZeros().toPlainString() : v.toString();
+                lines.add(String.format(Locale.ROOT, "%-30s %s", p[1], value));
+            }
+        }
+        return String.join("\n", lines);
     }
 
     private static String modelName(JsonNode body) {

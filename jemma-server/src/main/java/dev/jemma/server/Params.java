@@ -60,11 +60,19 @@ final class Params {
         return longValue(o, "", field, dflt);
     }
 
+    /**
+     * A 64-bit integer field (the seed). A whole number written as a float (42.0, 1e3, -1.0, as Python clients send
+     * them) is taken, as {@link #integer} takes it for the int settings and as Ollama and llama-server do.
+     */
     static Long longValue(JsonNode o, String prefix, String field, Long dflt) {
         JsonNode n = o.get(field);
         if (n == null || n.isNull()) return dflt;
-        if (!n.isIntegralNumber() || !n.canConvertToLong()) throw HttpError.badRequest("field '" + prefix + field + "' must be an integer");
-        return n.asLong();
+        if (!n.isNumber() || (n.isFloatingPointNumber() && n.asDouble() != Math.rint(n.asDouble()))) {
+            throw HttpError.badRequest("field '" + prefix + field + "' must be an integer");
+        }
+        boolean fits = n.isFloatingPointNumber() ? n.asDouble() >= -0x1p63 && n.asDouble() < 0x1p63 : n.canConvertToLong();
+        if (!fits) throw HttpError.badRequest("field '" + prefix + field + "' is out of range (a 64-bit integer)");
+        return n.isFloatingPointNumber() ? (long) n.asDouble() : n.asLong();
     }
 
     static Float number(JsonNode o, String field, Float dflt, double min, double max) {
@@ -82,14 +90,17 @@ final class Params {
 
     /**
      * The sampling setting {@code s} of {@code o} (null when absent), checked against the one range table: a wrong type
-     * or a value out of range is a 400 naming the field as sent ({@code prefix + name}) and the value.
+     * or a value out of range is a 400 naming the field as sent ({@code prefix + name}) and the value. The value is
+     * checked as the float the engine gets, as the CLI's flags are (and llama.cpp reads them): a repeat penalty of
+     * 1e-50 is 0 there, so it must be refused here, by name, not by the engine.
      */
     static Float setting(JsonNode o, String prefix, SamplerSetting s) {
         JsonNode n = o.get(s.apiName());
         if (n == null || n.isNull()) return null;
         if (!n.isNumber()) throw HttpError.badRequest("field '" + prefix + s.apiName() + "' must be a number");
-        if (!s.accepts(n.asDouble())) throw outOfRange(prefix, s, n);
-        return (float) n.asDouble();
+        float v = (float) n.asDouble();
+        if (!s.accepts(v)) throw outOfRange(prefix, s, n);
+        return v;
     }
 
     /** {@link #setting(JsonNode, String, SamplerSetting)} for a whole-number setting. */

@@ -95,4 +95,23 @@ class SamplerRangeTableTest {
         assertThat(e).isNotNull();
         assertThat(e.getMessage()).isEqualTo("field 'options.num_ctx' must be >= 1, got 0");
     }
+
+    /**
+     * A value is checked as the float the engine gets, as the CLI's flags are: repeat_penalty 1e-50 (0 as a float) is a
+     * 400 naming the field and the value sent, not the engine's nameless "repeat penalty must be > 0, got 0.0"; top_p
+     * 1.00000001 and typical_p 1.00000001 (1 as a float) are taken, as --top-p and --typical take them and llama.cpp,
+     * which reads them as floats. Mutation caught: Params.setting checking the double sent (1e-50 passes the check and
+     * the engine refuses it; 1.00000001 is refused).
+     */
+    @Test
+    void valuesAreCheckedAsTheFloatTheEngineGets() {
+        JsonNode tiny = json("{\"options\":{\"repeat_penalty\":1e-50}}");
+        refused(() -> EngineModel.options(OllamaApi.options(tiny)), tiny, "options.repeat_penalty", "above 0 and at most 100 (1 = off)");
+        JsonNode tinyV1 = json("{\"model\":\"m\",\"repeat_penalty\":1e-50}");
+        refused(() -> EngineModel.options(OpenAiApi.options(tinyV1, true)), tinyV1, "repeat_penalty", "above 0 and at most 100 (1 = off)");
+        JsonNode one = json("{\"options\":{\"top_p\":1.00000001,\"typical_p\":1.00000001}}");
+        assertThat(EngineModel.options(OllamaApi.options(one)).sampling().topP()).isEqualTo(1f);
+        JsonNode oneV1 = json("{\"model\":\"m\",\"top_p\":1.00000001}");
+        assertThat(EngineModel.options(OpenAiApi.options(oneV1, true)).sampling().topP()).isEqualTo(1f);
+    }
 }

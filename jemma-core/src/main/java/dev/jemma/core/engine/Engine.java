@@ -172,8 +172,13 @@ public final class Engine implements AutoCloseable {
         return new Engine(path, options);
     }
 
-    /** Sampling recommendations some GGUF files carry ({@code general.sampling.*}). */
-    private static GenerationOptions fileDefaults(GgufFile f, List<String> warnings) {
+    /**
+     * Sampling recommendations some GGUF files carry ({@code general.sampling.*}), the layer under the engine's defaults;
+     * what the file names that Jemma lacks is added to {@code warnings}. Public for {@code jemma show}.
+     *
+     * @throws JemmaException naming the file and key when a value is out of range
+     */
+    public static GenerationOptions fileDefaults(GgufFile f, List<String> warnings) {
         GenerationOptions.Builder b = GenerationOptions.builder();
         if (f.has("general.sampling.sequence")) b.samplers(fileSamplers(f.getString("general.sampling.sequence"), warnings));
         if (f.has("general.sampling.temp")) b.temperature((float) f.getDouble("general.sampling.temp", 1));

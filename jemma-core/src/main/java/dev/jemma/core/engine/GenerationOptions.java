@@ -9,6 +9,7 @@ import dev.jemma.core.sampling.XtcParams;
 
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Per-request generation settings. Every field is optional: {@code null} means "not set here", and
@@ -27,6 +28,12 @@ public final class GenerationOptions {
     public static final int MAX_REPEAT_PENALTY = 100;
     /** Presence and frequency penalties lie within ± this, OpenAI's range, in the servers' APIs and the CLI alike. */
     public static final int MAX_ADDITIVE_PENALTY = 2;
+    /**
+     * The seed that asks for a random one: llama.cpp's {@code LLAMA_DEFAULT_SEED} as {@code --seed -1} and
+     * llama-server's {@code "seed": -1} spell it, and Ollama passes {@code options.seed: -1} on to mean the same.
+     * Kept as set (not turned into "unset") so that a request's -1 is not filled from the engine's default seed.
+     */
+    public static final long RANDOM_SEED = -1;
 
     private final Integer maxTokens;
     private final Float temperature;
@@ -166,7 +173,10 @@ public final class GenerationOptions {
         return b.build();
     }
 
-    /** Sampling parameters with Gemma's defaults for anything unset; an unset seed draws a fresh random one. */
+    /**
+     * Sampling parameters with Gemma's defaults for anything unset; an unset seed or {@link #RANDOM_SEED} draws a
+     * fresh random one each call (each generation).
+     */
     public SamplingParams sampling() {
         SamplingParams d = SamplingParams.GEMMA_DEFAULTS;
         return new SamplingParams(
@@ -178,7 +188,7 @@ public final class GenerationOptions {
                 repeatLastN != null ? repeatLastN : d.repeatLastN(),
                 presencePenalty != null ? presencePenalty : d.presencePenalty(),
                 frequencyPenalty != null ? frequencyPenalty : d.frequencyPenalty(),
-                seed != null ? seed : System.nanoTime() ^ Thread.currentThread().threadId() * 0x9E3779B97F4A7C15L,
+                seed != null && seed != RANDOM_SEED ? seed : drawSeed(),
                 typicalP != null ? typicalP : d.typicalP(),
                 mirostat == null && mirostatTau == null && mirostatEta == null ? d.mirostat() : new MirostatParams(
                         mirostat != null ? mirostat : d.mirostat().version(),
@@ -195,6 +205,15 @@ public final class GenerationOptions {
                         drySequenceBreakers != null ? drySequenceBreakers : d.dry().breakers()),
                 topNSigma != null ? topNSigma : d.topNSigma(),
                 samplers);
+    }
+
+    /** A random seed other than {@link #RANDOM_SEED}, so that the seed a generation ran with can be sent back to repeat it. */
+    private static long drawSeed() {
+        long s;
+        do {
+            s = ThreadLocalRandom.current().nextLong();
+        } while (s == RANDOM_SEED);
+        return s;
     }
 
     /** Maximum tokens to generate, or {@link #UNLIMITED}. */

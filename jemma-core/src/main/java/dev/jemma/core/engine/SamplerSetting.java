@@ -62,8 +62,11 @@ public enum SamplerSetting {
             return ">= 0, or -1 for no limit (-2, until the context is full, is the same)";
         }
     },
-    /** Any 64-bit integer: the same seed, prompt and settings give the same answer. */
-    SEED("seed", "--seed", Double.NEGATIVE_INFINITY, Double.POSITIVE_INFINITY, true, "");
+    /**
+     * Any 64-bit integer: the same seed, prompt and settings give the same answer; -1 draws a random one, as in
+     * llama.cpp and Ollama ({@link GenerationOptions#RANDOM_SEED}).
+     */
+    SEED("seed", "--seed", Double.NEGATIVE_INFINITY, Double.POSITIVE_INFINITY, true, "-1 = random");
 
     /** OpenAI's range of temperature, which {@code /v1} keeps: OpenAI's clients and documentation promise it. */
     public static final int OPENAI_MAX_TEMPERATURE = 2;
@@ -126,7 +129,15 @@ public enum SamplerSetting {
      * ({@code as}: a flag, a {@code /set} name) and the value: "--typical 1.5: must be between 0 and 1 (1 = off)".
      */
     public <N extends Number> N check(String as, N v) {
-        if (v != null && !accepts(v.doubleValue())) throw new IllegalArgumentException(as + " " + v + ": must be " + rule());
+        return check(as, v, v == null ? null : v.toString());
+    }
+
+    /**
+     * {@link #check(String, Number)} naming the value as the user wrote it ({@code sent}: "0" or "1e-50", where the
+     * parsed float would print "0.0").
+     */
+    public <N extends Number> N check(String as, N v, String sent) {
+        if (v != null && !accepts(v.doubleValue())) throw new IllegalArgumentException(as + " " + sent + ": must be " + rule());
         return v;
     }
 

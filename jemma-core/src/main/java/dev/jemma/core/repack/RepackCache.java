@@ -145,8 +145,7 @@ public final class RepackCache implements AutoCloseable {
         if (hit != null) return hit;
         if (end >= 64L << 20 && !JemmaProperties.quiet()) {
             // a one-time cost of seconds (1B: ~4 s, 4B: ~13 s on 2 cores): say what is happening
-            System.err.printf("jemma: preparing %d MiB of weights in the interleaved layout the fast kernels read, in %s (first load of this file only)%n",
-                    end >> 20, cache);
+            System.err.println(preparingLine(end, cache));
         }
         try {
             Files.createDirectories(dir);
@@ -271,6 +270,15 @@ public final class RepackCache implements AutoCloseable {
             return e.getClass().getSimpleName().replace("Exception", "").replaceAll("([a-z])([A-Z])", "$1 $2").toLowerCase();
         }
         return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+    }
+
+    /**
+     * What a build says it writes, in the units and rounding {@code jemma show}'s "weight copy" line uses for the same
+     * file (SystemMemory.gb), so that the two numbers a user sees one after the other are the same number.
+     */
+    static String preparingLine(long bytes, Path cache) {
+        return "jemma: preparing " + SystemMemory.gb(bytes) + " of weights in the interleaved layout the fast kernels read, in "
+                + cache + " (first load of this file only)";
     }
 
     /**

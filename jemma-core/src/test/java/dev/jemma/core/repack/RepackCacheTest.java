@@ -239,4 +239,16 @@ class RepackCacheTest {
             assertCopiesCorrect(c, matrices(f));
         }
     }
+
+    /**
+     * The build's line names the copy's size as jemma show's "weight copy" line does (270M Q4_0: 234,741,760 B is
+     * "234.7 MB" in both), not in MiB ("223 MiB" beside show's "234.7 MB" read as two sizes). Mutation caught: the old
+     * {@code %d MiB} format.
+     */
+    @Test
+    void buildLineNamesTheSizeAsShowDoes() {
+        Path cache = Path.of("/cache/m.gguf-1.int8.jpk");
+        assertThat(RepackCache.preparingLine(234_741_760L, cache)).isEqualTo("jemma: preparing 234.7 MB of weights in the interleaved"
+                + " layout the fast kernels read, in /cache/m.gguf-1.int8.jpk (first load of this file only)");
+    }
 }
