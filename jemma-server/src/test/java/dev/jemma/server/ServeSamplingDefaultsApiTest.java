@@ -5,7 +5,13 @@ import dev.jemma.core.sampling.SamplerChain;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.gguf.GgufTensorInfo;
+import dev.jemma.core.gguf.GgufWriter;
+
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -24,7 +30,11 @@ class ServeSamplingDefaultsApiTest {
 
     /** A 24-token /v1 completion with {@code fields} added; its text. */
     private static String openAi(JemmaServer s, String fields) {
-        TestServers.Reply r = TestServers.post(s, "/v1/completions", "{\"model\":\"" + TestServers.MODEL + "\",\"prompt\":\""
+        return openAi(s, TestServers.MODEL, fields);
+    }
+
+    private static String openAi(JemmaServer s, String model, String fields) {
+        TestServers.Reply r = TestServers.post(s, "/v1/completions", "{\"model\":\"" + model + "\",\"prompt\":\""
                 + SamplerFieldsApiTest.PROMPT + "\",\"max_tokens\":24,\"ignore_eos\":true" + fields + "}");
         assertThat(r.status()).as(fields + " -> " + r.body()).isEqualTo(200);
         return r.json().path("choices").get(0).path("text").asText();
@@ -73,6 +83,37 @@ class ServeSamplingDefaultsApiTest {
             String greedy = openAi(s, ",\"temperature\":0");
             assertThat(openAi(s, ",\"temperature\":1,\"top_k\":1")).as("no top_k stage").isNotEqualTo(greedy);
             assertThat(ollama(s, ",\"temperature\":1,\"top_k\":1")).as("no top_k stage").isNotEqualTo(ollama(s, ",\"temperature\":0"));
+        }
+    }
+
+    /**
+     * A flag beats the file's general.sampling.*, as llama.cpp's command line does: the tiny model with
+     * {@code general.sampling.temp = 0} answers greedily when served plainly, and samples under {@code --temp 1
+     * --seed 11}; /api/show lists the flag's value. Mutation caught: the file's defaults laid over the engine's
+     * (Engine: {@code fileDefaults(...).orElse(options.generation())}).
+     */
+    @Test
+    void aFlagBeatsTheFilesRecommendation() throws Exception {
+        Path file = home.resolve("greedyfile.gguf");
+        try (GgufFile f = GgufFile.open(TestServers.tinyModel())) {
+            GgufWriter w = new GgufWriter().copyMetadata(f).putF32("general.sampling.temp", 0f);
+            for (GgufTensorInfo t : f.tensors().values()) {
+                w.addTensor(t.name(), t.dims(), t.type(), o -> o.write(f.tensorData(t).toArray(ValueLayout.JAVA_BYTE)));
+            }
+            w.write(file);
+        }
+        var config = TestServers.config().withEngine(1, true, 0).withModels(List.of(file.toString()));
+        String greedy;
+        try (JemmaServer plain = TestServers.start(config, home.resolve("plain"))) {
+            greedy = openAi(plain, "greedyfile", ",\"temperature\":0");
+            assertThat(openAi(plain, "greedyfile", ",\"seed\":11")).as("the file's temperature 0").isEqualTo(greedy);
+        }
+        var flags = GenerationOptions.builder().temperature(1f).seed(11L).build();
+        try (JemmaServer served = TestServers.start(config.withSampling(flags), home.resolve("flags"))) {
+            assertThat(openAi(served, "greedyfile", "")).as("--temp 1 over the file's 0").isNotEqualTo(greedy);
+            assertThat(openAi(served, "greedyfile", ",\"temperature\":0")).isEqualTo(greedy);
+            var show = TestServers.post(served, "/api/show", "{\"model\":\"greedyfile\"}").json();
+            assertThat(show.path("parameters").asText()).isEqualTo("temperature                    1\nseed                           11");
         }
     }
 }
