@@ -3,6 +3,7 @@ package dev.jemma.cli;
 import dev.jemma.core.JemmaException;
 import dev.jemma.server.JemmaServer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.time.Duration;
@@ -76,6 +77,13 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--exact", description = "dequantize weights exactly and compute in f32 (slow)")
     boolean exact;
 
+    /**
+     * run's and chat's sampler flags, here every served model's defaults, as llama-server takes them: a request's own
+     * field wins, and a flag beats the GGUF's general.sampling.* recommendation.
+     */
+    @Mixin
+    SamplingFlags sampling = new SamplingFlags();
+
     @Override
     public Integer call() throws InterruptedException {
         JemmaServer.Config c = config();
@@ -138,11 +146,13 @@ final class ServeCommand implements Callable<Integer> {
             throw new JemmaException("--cors: an empty origin allows no page; give one as scheme://host[:port], or '*' for any");
         }
         threads = Threads.resolve(threads, 0);
+        var defaults = sampling.any() ? sampling.options() : null;
         return JemmaServer.Config.defaults().withHost(host).withPort(port).withModels(models)
                 .withLimits(parallel, queue, Duration.ofMinutes(5))
                 .withSecurity(apiKey == null || apiKey.isBlank() ? null : apiKey, cors)
                 .withKeepAlive(parseDuration(keepAlive)).withEngine(threads, exact, ctx).withBatchChunk(batchChunk)
-                .withWholePrompt(wholePromptSetting(wholePrompt)).withAdmissionWindow(admissionWindow);
+                .withWholePrompt(wholePromptSetting(wholePrompt)).withAdmissionWindow(admissionWindow)
+                .withSampling(defaults);
     }
 
     /** Largest {@code --whole-prompt}: a step takes up to 4 × this many rows of whole prompts, well inside an int. */

@@ -70,14 +70,14 @@ class SamplerFlagsTest {
     @Test
     void offValuesChangeNoDraw() {
         GenerationFlags off = new GenerationFlags();
-        off.seed = 11L;
-        off.typicalP = 1f;
-        off.mirostat = 0;
-        off.xtcProbability = 0f;
-        off.dryMultiplier = 0f;
-        off.topNSigma = -1f;
+        off.sampling.seed = 11L;
+        off.sampling.typicalP = 1f;
+        off.sampling.mirostat = 0;
+        off.sampling.xtcProbability = 0f;
+        off.sampling.dryMultiplier = 0f;
+        off.sampling.topNSigma = -1f;
         GenerationFlags plain = new GenerationFlags();
-        plain.seed = 11L;
+        plain.sampling.seed = 11L;
         var a = new dev.jemma.core.sampling.Sampler(off.options().sampling());
         var b = new dev.jemma.core.sampling.Sampler(plain.options().sampling());
         java.util.Random random = new java.util.Random(5);
@@ -96,12 +96,12 @@ class SamplerFlagsTest {
     @Test
     void sequenceBreakersTakeEscapesAndReplaceTheDefaults() {
         GenerationFlags f = new GenerationFlags();
-        f.drySequenceBreakers = List.of("\\n", "::", "\\\\");
-        assertThat(f.breakers()).containsExactly("\n", "::", "\\");
-        f.drySequenceBreakers = List.of("none");
-        assertThat(f.breakers()).isEmpty();
-        f.drySequenceBreakers = null;
-        assertThat(f.breakers()).isNull();
+        f.sampling.drySequenceBreakers = List.of("\\n", "::", "\\\\");
+        assertThat(f.sampling.breakers()).containsExactly("\n", "::", "\\");
+        f.sampling.drySequenceBreakers = List.of("none");
+        assertThat(f.sampling.breakers()).isEmpty();
+        f.sampling.drySequenceBreakers = null;
+        assertThat(f.sampling.breakers()).isNull();
     }
 
     @Test

@@ -48,10 +48,10 @@ class SamplerOrderFlagsTest {
     @Test
     void flagsParseLlamaCppsSpellings() {
         GenerationFlags f = new GenerationFlags();
-        f.samplers = "Top-K;typ;nucleus;min_p;temp";
+        f.sampling.samplers = "Top-K;typ;nucleus;min_p;temp";
         assertThat(f.options().samplers()).isEqualTo(SamplerChain.ofLetters("kypmt"));
-        f.samplers = null;
-        f.samplingSeq = "tk";
+        f.sampling.samplers = null;
+        f.sampling.samplingSeq = "tk";
         assertThat(f.options().samplers().toString()).isEqualTo("temperature;top_k");
         assertThat(new GenerationFlags().options().samplers()).isNull();
     }

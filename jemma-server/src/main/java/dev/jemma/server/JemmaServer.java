@@ -89,28 +89,29 @@ public final class JemmaServer implements AutoCloseable {
 
     public record Config(String host, int port, List<String> models, int parallel, int queue, Duration queueWait,
                          String apiKey, List<String> corsOrigins, Duration keepAlive, long maxBodyBytes, int threads,
-                         boolean exact, int kvBudget, int batchChunk, int wholePrompt, int admissionMillis, Net net) {
+                         boolean exact, int kvBudget, int batchChunk, int wholePrompt, int admissionMillis, Net net,
+                         dev.jemma.core.engine.GenerationOptions sampling) {
         public static Config defaults() {
             return new Config("127.0.0.1", 11434, List.of(), DEFAULT_PARALLEL, 16, Duration.ofMinutes(5), null, List.of(),
-                    Duration.ofMinutes(5), 8L << 20, 0, false, 0, 0, 0, DEFAULT_ADMISSION_MILLIS, Net.defaults());
+                    Duration.ofMinutes(5), 8L << 20, 0, false, 0, 0, 0, DEFAULT_ADMISSION_MILLIS, Net.defaults(), null);
         }
 
         public Config withNet(Net n) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, n);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, n, sampling);
         }
 
         public Config withHost(String h) {
-            return new Config(h, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net);
+            return new Config(h, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net, sampling);
         }
 
         /** Engine settings; {@code kvBudget} is the KV positions of a model's pool in all (0: the default per slot). */
         public Config withEngine(int threads, boolean exact, int kvBudget) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net, sampling);
         }
 
         /** Prompt tokens per model step (chunked prefill); 0 = the engine's default. */
         public Config withBatchChunk(int chunk) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, chunk, wholePrompt, admissionMillis, net);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, chunk, wholePrompt, admissionMillis, net, sampling);
         }
 
         /**
@@ -119,7 +120,7 @@ public final class JemmaServer implements AutoCloseable {
          * prompt.
          */
         public Config withWholePrompt(int tokens) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, tokens, admissionMillis, net);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, tokens, admissionMillis, net, sampling);
         }
 
         /**
@@ -128,27 +129,35 @@ public final class JemmaServer implements AutoCloseable {
          * 0 = never wait).
          */
         public Config withAdmissionWindow(int millis) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, millis, net);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, millis, net, sampling);
         }
 
         public Config withPort(int p) {
-            return new Config(host, p, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net);
+            return new Config(host, p, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net, sampling);
         }
 
         public Config withModels(List<String> m) {
-            return new Config(host, port, m, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net);
+            return new Config(host, port, m, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net, sampling);
         }
 
         public Config withLimits(int parallel, int queue, Duration queueWait) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net, sampling);
         }
 
         public Config withSecurity(String apiKey, List<String> corsOrigins) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net, sampling);
+        }
+
+        /**
+         * Every served model's sampling defaults ({@code jemma serve --temp …}, as llama-server's flags): over a GGUF's
+         * general.sampling.* recommendations, under each request's own fields; null = none.
+         */
+        public Config withSampling(dev.jemma.core.engine.GenerationOptions defaults) {
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, keepAlive, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net, defaults);
         }
 
         public Config withKeepAlive(Duration k) {
-            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, k, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net);
+            return new Config(host, port, models, parallel, queue, queueWait, apiKey, corsOrigins, k, maxBodyBytes, threads, exact, kvBudget, batchChunk, wholePrompt, admissionMillis, net, sampling);
         }
     }
 

@@ -144,7 +144,7 @@ final class OllamaApi {
         ObjectNode o = obj();
         o.put("license", "");
         o.put("modelfile", "# served by jemma\nFROM " + e.path() + "\n");
-        o.put("parameters", parameters(info.modelInfo()));
+        o.put("parameters", parameters(info.modelInfo(), server.config().sampling()));
         o.put("template", info.chatTemplate() == null ? "" : info.chatTemplate());
         o.set("details", details(e, info));
         ObjectNode mi = o.putObject("model_info");
@@ -160,19 +160,41 @@ final class OllamaApi {
             {"general.sampling.top_p", "top_p"}, {"general.sampling.min_p", "min_p"}, {"general.sampling.penalty_repeat", "repeat_penalty"},
             {"general.sampling.penalty_last_n", "repeat_last_n"}};
 
+    /** The options of serve's sampling flags that Ollama's options have, under its names. */
+    private static final List<Map.Entry<String, java.util.function.Function<dev.jemma.core.engine.GenerationOptions, Object>>> SERVE_PARAMETERS = List.of(
+            Map.entry("temperature", g -> g.temperature()), Map.entry("top_k", g -> g.topK()), Map.entry("top_p", g -> g.topP()),
+            Map.entry("min_p", g -> g.minP()), Map.entry("typical_p", g -> g.typicalP()), Map.entry("repeat_penalty", g -> g.repeatPenalty()),
+            Map.entry("repeat_last_n", g -> g.repeatLastN()), Map.entry("presence_penalty", g -> g.presencePenalty()),
+            Map.entry("frequency_penalty", g -> g.frequencyPenalty()), Map.entry("mirostat", g -> g.mirostat()),
+            Map.entry("mirostat_tau", g -> g.mirostatTau()), Map.entry("mirostat_eta", g -> g.mirostatEta()), Map.entry("seed", g -> g.seed()));
+
+    static String parameters(Map<String, Object> modelInfo) {
+        return parameters(modelInfo, null);
+    }
+
     /**
      * /api/show's {@code parameters}: Ollama lists the options a model's Modelfile sets, one {@code "%-30s %v"} line each;
-     * a GGUF's general.sampling.* recommendations, which Jemma applies under the request's options, are the same thing
-     * here. The sampler order is left out: Ollama has no such option (and refuses {@code options.samplers}).
+     * here the defaults every answer starts from, which are the same thing: a GGUF's general.sampling.*
+     * recommendations, with {@code jemma serve}'s sampling flags ({@code serve}, may be null) over them. The sampler
+     * order is left out: Ollama has no such option (and refuses {@code options.samplers}).
      */
-    static String parameters(Map<String, Object> modelInfo) {
-        List<String> lines = new ArrayList<>();
+    static String parameters(Map<String, Object> modelInfo, dev.jemma.core.engine.GenerationOptions serve) {
+        Map<String, Object> values = new java.util.LinkedHashMap<>();
         for (String[] p : FILE_PARAMETERS) {
-            if (modelInfo.get(p[0]) instanceof Number v) {
-                String value = v instanceof Float || v instanceof Double
-                        ? new java.math.BigDecimal(v.toString()).stripTrailingZeros().toPlainString() : v.toString();
-                lines.add(String.format(Locale.ROOT, "%-30s %s", p[1], value));
+            if (modelInfo.get(p[0]) instanceof Number v) values.put(p[1], v);
+        }
+        if (serve != null) {
+            for (var p : SERVE_PARAMETERS) {
+                Object v = p.getValue().apply(serve);
+                if (v != null) values.put(p.getKey(), v);
             }
+        }
+        List<String> lines = new ArrayList<>();
+        for (Map.Entry<String, Object> kv : values.entrySet()) {
+            Object v = kv.getValue();
+            String value = v instanceof Float || v instanceof Double
+                    ? new java.math.BigDecimal(v.toString()).stripTrailingZeros().toPlainString() : v.toString();
+            lines.add(String.format(Locale.ROOT, "%-30s %s", kv.getKey(), value));
         }
         return String.join("\n", lines);
     }

@@ -50,4 +50,33 @@ class ShowParametersApiTest {
         }
         assertThat(OllamaApi.parameters(Map.of("general.architecture", "gemma3"))).isEmpty();
     }
+
+    /**
+     * {@code jemma serve --temp 0.5 --seed 7}: show lists the defaults answers start from, the flag over the file's value
+     * in its place, and the seed after. Mutation caught: show listing the file's parameters only.
+     */
+    @Test
+    void showListsServesSamplingFlagsOverTheFiles() throws Exception {
+        Map<String, Object> md = new LinkedHashMap<>();
+        md.put("general.architecture", "gemma3");
+        md.put("general.sampling.temp", 1.0f);
+        md.put("general.sampling.top_k", 40);
+        ServedModel withParams = new StandInModel() {
+            @Override
+            public Info info() {
+                Info i = super.info();
+                return new Info(i.family(), i.parameterSize(), i.quantization(), i.contextLength(), i.sizeBytes(), i.chatTemplate(), md,
+                        i.capabilities());
+            }
+        };
+        JemmaServer.Config c = JemmaServer.Config.defaults().withPort(0).withModels(List.of(TestServers.tinyModel().toString()))
+                .withEngine(1, false, 0).withLimits(2, 16, Duration.ofSeconds(30))
+                .withSampling(dev.jemma.core.engine.GenerationOptions.builder().temperature(0.5f).seed(7L).build());
+        try (JemmaServer s = JemmaServer.start(c, new ModelStore(Files.createTempDirectory(home, "store")), e -> withParams,
+                HubClient::fromEnvironment)) {
+            JsonNode show = TestServers.post(s, "/api/show", "{\"model\":\"" + TestServers.MODEL + "\"}").json();
+            assertThat(show.path("parameters").asText()).isEqualTo(
+                    "temperature                    0.5\ntop_k                          40\nseed                           7");
+        }
+    }
 }
