@@ -1,6 +1,7 @@
 package dev.jemma.core.tensor.attention;
 
 import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tensor.VectorMath;
 import dev.jemma.core.tensor.VectorOps;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -671,22 +672,22 @@ public final class Attention {
                 c33 = q3.fma(k3v, c33);
             }
             // keys k1..k3 may be clamped copies of k: they then write the same slot with the same value
-            scores[s0 + k] = FV.cast(c00).reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a0, o0, bound, headDim);
-            scores[s0 + k1] = FV.cast(c01).reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a1, o1, bound, headDim);
-            scores[s0 + k2] = FV.cast(c02).reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a2, o2, bound, headDim);
-            scores[s0 + k3] = FV.cast(c03).reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a3, o3, bound, headDim);
-            scores[s1 + k] = FV.cast(c10).reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a0, o0, bound, headDim);
-            scores[s1 + k1] = FV.cast(c11).reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a1, o1, bound, headDim);
-            scores[s1 + k2] = FV.cast(c12).reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a2, o2, bound, headDim);
-            scores[s1 + k3] = FV.cast(c13).reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a3, o3, bound, headDim);
-            scores[s2 + k] = FV.cast(c20).reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a0, o0, bound, headDim);
-            scores[s2 + k1] = FV.cast(c21).reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a1, o1, bound, headDim);
-            scores[s2 + k2] = FV.cast(c22).reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a2, o2, bound, headDim);
-            scores[s2 + k3] = FV.cast(c23).reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a3, o3, bound, headDim);
-            scores[s3 + k] = FV.cast(c30).reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a0, o0, bound, headDim);
-            scores[s3 + k1] = FV.cast(c31).reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a1, o1, bound, headDim);
-            scores[s3 + k2] = FV.cast(c32).reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a2, o2, bound, headDim);
-            scores[s3 + k3] = FV.cast(c33).reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a3, o3, bound, headDim);
+            scores[s0 + k] = VectorOps.sum(c00) + tailDot(q, qo0, a0, o0, bound, headDim);
+            scores[s0 + k1] = VectorOps.sum(c01) + tailDot(q, qo0, a1, o1, bound, headDim);
+            scores[s0 + k2] = VectorOps.sum(c02) + tailDot(q, qo0, a2, o2, bound, headDim);
+            scores[s0 + k3] = VectorOps.sum(c03) + tailDot(q, qo0, a3, o3, bound, headDim);
+            scores[s1 + k] = VectorOps.sum(c10) + tailDot(q, qo1, a0, o0, bound, headDim);
+            scores[s1 + k1] = VectorOps.sum(c11) + tailDot(q, qo1, a1, o1, bound, headDim);
+            scores[s1 + k2] = VectorOps.sum(c12) + tailDot(q, qo1, a2, o2, bound, headDim);
+            scores[s1 + k3] = VectorOps.sum(c13) + tailDot(q, qo1, a3, o3, bound, headDim);
+            scores[s2 + k] = VectorOps.sum(c20) + tailDot(q, qo2, a0, o0, bound, headDim);
+            scores[s2 + k1] = VectorOps.sum(c21) + tailDot(q, qo2, a1, o1, bound, headDim);
+            scores[s2 + k2] = VectorOps.sum(c22) + tailDot(q, qo2, a2, o2, bound, headDim);
+            scores[s2 + k3] = VectorOps.sum(c23) + tailDot(q, qo2, a3, o3, bound, headDim);
+            scores[s3 + k] = VectorOps.sum(c30) + tailDot(q, qo3, a0, o0, bound, headDim);
+            scores[s3 + k1] = VectorOps.sum(c31) + tailDot(q, qo3, a1, o1, bound, headDim);
+            scores[s3 + k2] = VectorOps.sum(c32) + tailDot(q, qo3, a2, o2, bound, headDim);
+            scores[s3 + k3] = VectorOps.sum(c33) + tailDot(q, qo3, a3, o3, bound, headDim);
         }
     }
 
@@ -721,14 +722,14 @@ public final class Attention {
                 c31 = q3.fma(k1v, c31);
             }
             // k1 may be a clamped copy of k: it then writes the same slot with the same value
-            scores[s0 + k] = FV.cast(c00).reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a0, o0, bound, headDim);
-            scores[s0 + k1] = FV.cast(c01).reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a1, o1, bound, headDim);
-            scores[s1 + k] = FV.cast(c10).reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a0, o0, bound, headDim);
-            scores[s1 + k1] = FV.cast(c11).reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a1, o1, bound, headDim);
-            scores[s2 + k] = FV.cast(c20).reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a0, o0, bound, headDim);
-            scores[s2 + k1] = FV.cast(c21).reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a1, o1, bound, headDim);
-            scores[s3 + k] = FV.cast(c30).reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a0, o0, bound, headDim);
-            scores[s3 + k1] = FV.cast(c31).reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a1, o1, bound, headDim);
+            scores[s0 + k] = VectorOps.sum(c00) + tailDot(q, qo0, a0, o0, bound, headDim);
+            scores[s0 + k1] = VectorOps.sum(c01) + tailDot(q, qo0, a1, o1, bound, headDim);
+            scores[s1 + k] = VectorOps.sum(c10) + tailDot(q, qo1, a0, o0, bound, headDim);
+            scores[s1 + k1] = VectorOps.sum(c11) + tailDot(q, qo1, a1, o1, bound, headDim);
+            scores[s2 + k] = VectorOps.sum(c20) + tailDot(q, qo2, a0, o0, bound, headDim);
+            scores[s2 + k1] = VectorOps.sum(c21) + tailDot(q, qo2, a1, o1, bound, headDim);
+            scores[s3 + k] = VectorOps.sum(c30) + tailDot(q, qo3, a0, o0, bound, headDim);
+            scores[s3 + k1] = VectorOps.sum(c31) + tailDot(q, qo3, a1, o1, bound, headDim);
         }
     }
 
@@ -758,13 +759,13 @@ public final class Attention {
         for (; k < end; k++) max = Math.max(max, s[off + k]);
         FloatVector sv = FloatVector.zero(F);
         for (k = vFrom; k < bound; k += step) {
-            FloatVector e = FloatVector.fromArray(F, s, off + k).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(F, s, off + k).sub(max));
             e.intoArray(s, off + k);
             sv = e.add(sv);
         }
-        float sum = FV.cast(sv).reduceLanes(VectorOperators.ADD);
+        float sum = VectorOps.sum(sv);
         for (; k < end; k++) {
-            float e = (float) Math.exp(s[off + k] - max);
+            float e = VectorMath.exp(s[off + k] - max);
             s[off + k] = e;
             sum += e;
         }
@@ -1088,7 +1089,7 @@ public final class Attention {
             int o = keyOff[k];
             for (int d = 0; d < bound; d += step) acc = FloatVector.fromArray(F, a, o + d).add(acc);
         }
-        return FV.cast(acc).reduceLanes(VectorOperators.ADD);
+        return VectorOps.sum(acc);
     }
 
     private static float tailValue(float[] cv, float[] bv, int batchFrom, int[] keyOff, int from, int to,
