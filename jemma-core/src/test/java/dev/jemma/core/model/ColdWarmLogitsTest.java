@@ -34,7 +34,7 @@ class ColdWarmLogitsTest {
 
     @ParameterizedTest(name = "{0} {1} exact={2} threads={3}/{4}")
     @CsvSource({"gemma3-tiny, Q4_0, false, 2, 2", "gemma3-tiny, Q8_0, false, 2, 2", "gemma3n-tiny, Q8_0, false, 2, 2",
-            "gemma3-tiny, Q4_0, true, 2, 2", "gemma3-tiny, Q4_0, false, 1, 2"})
+            "gemma3-tiny, Q4_0, true, 2, 2", "gemma3n-tiny, Q8_0, true, 2, 2", "gemma3-tiny, Q4_0, false, 1, 2"})
     void coldAndWarmLogitsAreTheSameBits(String model, String variant, boolean exact, int childThreads, int threads)
             throws IOException, InterruptedException {
         Path file = Fixtures.variant(model, variant);
