@@ -45,21 +45,18 @@ public final class VectorMath {
 
     /** e^x lane by lane (0 below −87.34, saturating above 88.37). */
     public static FloatVector exp(FloatVector x0) {
-        FloatVector x = FV.cast(FV.cast(FV.cast(x0).max(EXP_LO)).min(EXP_HI));
+        // few casts: at most 325 bytes of bytecode, or C2 does not inline it into a hot loop and boxes its vectors
+        FloatVector x = FV.cast(x0.max(EXP_LO).min(EXP_HI));
         FloatVector t = FV.cast(x.fma(LOG2E, ROUND));
-        FloatVector n = FV.cast(t.sub(ROUND));
-        FloatVector r = FV.cast(n.fma(FloatVector.broadcast(VectorOps.F, -LN2_HI), x));
+        FloatVector n = t.sub(ROUND);
+        FloatVector r = n.fma(FloatVector.broadcast(VectorOps.F, -LN2_HI), x);
         r = FV.cast(n.fma(FloatVector.broadcast(VectorOps.F, LN2_LO), r));
-        FloatVector p = FV.cast(r.fma(E5, E4));
-        p = FV.cast(p.fma(r, FloatVector.broadcast(VectorOps.F, E3)));
-        p = FV.cast(p.fma(r, FloatVector.broadcast(VectorOps.F, E2)));
-        p = FV.cast(p.fma(r, FloatVector.broadcast(VectorOps.F, E1)));
-        p = FV.cast(p.fma(r, FloatVector.broadcast(VectorOps.F, E0)));
-        p = FV.cast(FV.cast(p.fma(FV.cast(r.mul(r)), r)).add(1f));
+        FloatVector p = r.fma(E5, E4).fma(r, FloatVector.broadcast(VectorOps.F, E3)).fma(r, FloatVector.broadcast(VectorOps.F, E2))
+                .fma(r, FloatVector.broadcast(VectorOps.F, E1)).fma(r, FloatVector.broadcast(VectorOps.F, E0));
+        p = FV.cast(p.fma(r.mul(r), r).add(1f));
         // 2^n: n + 127 into the exponent field (the low bits of t hold n + 2^22 + 2^23, which the shift drops above)
-        FloatVector scale = FV.cast(IV.cast(IV.cast(t.reinterpretAsInts()).add(127)).lanewise(VectorOperators.LSHL, 23)
-                .reinterpretAsFloats());
-        return FV.cast(FV.cast(p.mul(scale)).blend(0f, FV.cast(x0).lt(EXP_LO)));
+        FloatVector scale = FV.cast(IV.cast(t.reinterpretAsInts()).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
+        return p.mul(scale).blend(0f, x0.lt(EXP_LO));
     }
 
     /** {@link #exp(FloatVector)} of one value, operation for operation. */
