@@ -1,6 +1,6 @@
 package dev.jemma.core.model;
 
-import dev.jemma.core.tensor.VectorMath;
+import dev.jemma.core.tensor.StableMath;
 import dev.jemma.core.tensor.VectorOps;
 import jdk.incubator.vector.FloatVector;
 
@@ -19,7 +19,7 @@ public final class Ops {
     /** The vectorized GELUs' ({@link #geluGateVector}, {@link #geluVector}) value for one x, operation for operation. */
     static float gelu(float x) {
         float inner = (x * x * (0.044715f * SQRT_2_OVER_PI) + SQRT_2_OVER_PI) * x;
-        return (VectorMath.tanh(inner) + 1f) * x * 0.5f;
+        return (StableMath.tanh(inner) + 1f) * x * 0.5f;
     }
 
     /** g[i] = gelu_tanh(g[i]) · u[i]. */
@@ -28,7 +28,7 @@ public final class Ops {
     }
 
     /**
-     * {@link #geluGate} vectorized, with {@link VectorMath#tanh} (≤ 1.3 ulp; the same bits interpreted, in C1 and in C2,
+     * {@link #geluGate} vectorized, with {@link StableMath#tanh} (≤ 1.3 ulp; the same bits interpreted, in C1 and in C2,
      * which the Vector API's {@code lanewise(TANH)} does not give); the scalar tail computes the same bits
      * ({@link #gelu}). The FFN of every token evaluates one tanh per hidden unit, which the scalar loop makes a visible
      * share of prefill.
@@ -39,7 +39,7 @@ public final class Ops {
         for (; i + sp.length() <= e; i += sp.length()) {
             var x = jdk.incubator.vector.FloatVector.fromArray(sp, g, i);
             var inner = x.mul(x).mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(x);
-            var t = VectorMath.tanh(inner);
+            var t = StableMath.tanh(inner);
             t.add(1f).mul(x).mul(0.5f).mul(jdk.incubator.vector.FloatVector.fromArray(sp, u, i)).intoArray(g, i);
         }
         for (; i < e; i++) g[i] = gelu(g[i]) * u[i];
@@ -52,7 +52,7 @@ public final class Ops {
         for (; i + sp.length() <= n; i += sp.length()) {
             var x = jdk.incubator.vector.FloatVector.fromArray(sp, g, gOff + i);
             var inner = x.mul(x).mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(x);
-            var t = VectorMath.tanh(inner);
+            var t = StableMath.tanh(inner);
             t.add(1f).mul(x).mul(0.5f).mul(jdk.incubator.vector.FloatVector.fromArray(sp, u, uOff + i)).intoArray(g, gOff + i);
         }
         for (; i < n; i++) g[gOff + i] = gelu(g[gOff + i]) * u[uOff + i];
@@ -127,7 +127,7 @@ public final class Ops {
         for (; i + sp.length() <= e; i += sp.length()) {
             var v = jdk.incubator.vector.FloatVector.fromArray(sp, x, i);
             var inner = v.mul(v).mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(v);
-            VectorMath.tanh(inner).add(1f).mul(v).mul(0.5f).intoArray(x, i);
+            StableMath.tanh(inner).add(1f).mul(v).mul(0.5f).intoArray(x, i);
         }
         for (; i < e; i++) x[i] = gelu(x[i]);
     }

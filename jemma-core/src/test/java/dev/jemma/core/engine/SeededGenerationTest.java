@@ -12,7 +12,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * A seeded generation gives one answer however many times it runs in one JVM: the first runs go through interpreted
  * and C1-compiled kernels, later ones through C2's. Before the kernels summed lanes in a fixed order
- * ({@code dev.jemma.core.tensor.LaneSum}) and took exp/tanh from {@code VectorMath}, 31 runs of this kind on
+ * ({@code dev.jemma.core.tensor.LaneSum}) and took exp/tanh from {@code StableMath}, 31 runs of this kind on
  * gemma3-tiny in the default mode gave one answer for runs 0–3 and another from run 4 on; a {@code jemma serve} user
  * sending the same request with the same seed could get both.
  */

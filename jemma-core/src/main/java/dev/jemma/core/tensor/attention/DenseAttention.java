@@ -1,7 +1,7 @@
 package dev.jemma.core.tensor.attention;
 
 import dev.jemma.core.tensor.ThreadPool;
-import dev.jemma.core.tensor.VectorMath;
+import dev.jemma.core.tensor.StableMath;
 import dev.jemma.core.tensor.VectorOps;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -153,13 +153,13 @@ public final class DenseAttention {
         for (; k < n; k++) max = Math.max(max, s[off + k]);
         FloatVector sv = FloatVector.zero(F);
         for (k = 0; k < bound; k += L) {
-            FloatVector e = VectorMath.exp(FloatVector.fromArray(F, s, off + k).sub(max));
+            FloatVector e = StableMath.exp(FloatVector.fromArray(F, s, off + k).sub(max));
             e.intoArray(s, off + k);
             sv = e.add(sv);
         }
         float sum = VectorOps.sum(sv);
         for (; k < n; k++) {
-            float e = VectorMath.exp(s[off + k] - max);
+            float e = StableMath.exp(s[off + k] - max);
             s[off + k] = e;
             sum += e;
         }

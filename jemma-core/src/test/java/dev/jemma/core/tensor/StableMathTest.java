@@ -8,11 +8,11 @@ import java.util.Random;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * {@link VectorMath} and {@link LaneSum}: the vector forms give their scalar twins' bits (the twins are plain Java
+ * {@link StableMath} and {@link LaneSum}: the vector forms give their scalar twins' bits (the twins are plain Java
  * arithmetic, the same in every JIT tier), before and after a warm-up that lets C2 compile them, and the functions are
  * within their documented ulps of the double-precision ones.
  */
-class VectorMathTest {
+class StableMathTest {
     private static final int L = VectorOps.F.length();
 
     /** Arguments: N(0, 3²), U(−10, 10), softmax's range [−100, 0], and the edges. */
@@ -36,11 +36,11 @@ class VectorMathTest {
         float[] v = new float[x.length];
         for (int i = 0; i < x.length; i += L) {
             FloatVector a = FloatVector.fromArray(VectorOps.F, x, i);
-            (exp ? VectorMath.exp(a) : VectorMath.tanh(a)).intoArray(v, i);
+            (exp ? StableMath.exp(a) : StableMath.tanh(a)).intoArray(v, i);
         }
         int bad = 0;
         for (int i = 0; i < x.length; i++) {
-            float s = exp ? VectorMath.exp(x[i]) : VectorMath.tanh(x[i]);
+            float s = exp ? StableMath.exp(x[i]) : StableMath.tanh(x[i]);
             if (Float.floatToIntBits(s) != Float.floatToIntBits(v[i])) bad++;
         }
         return bad;
@@ -68,20 +68,20 @@ class VectorMathTest {
         double worstExp = 0, worstTanh = 0;
         for (float x : arguments()) {
             if (Float.isNaN(x) || Float.isInfinite(x)) continue;
-            if (x >= -87f && x <= 88f) worstExp = Math.max(worstExp, ulps(VectorMath.exp(x), Math.exp(x)));
-            worstTanh = Math.max(worstTanh, ulps(VectorMath.tanh(x), Math.tanh(x)));
+            if (x >= -87f && x <= 88f) worstExp = Math.max(worstExp, ulps(StableMath.exp(x), Math.exp(x)));
+            worstTanh = Math.max(worstTanh, ulps(StableMath.tanh(x), Math.tanh(x)));
         }
         assertThat(worstExp).as("exp's worst error in ulps").isLessThanOrEqualTo(1.05);
         assertThat(worstTanh).as("tanh's worst error in ulps").isLessThanOrEqualTo(1.35);
-        assertThat(VectorMath.exp(0f)).isEqualTo(1f);
-        assertThat(VectorMath.exp(Float.NEGATIVE_INFINITY)).isEqualTo(0f);
-        assertThat(VectorMath.exp(-100f)).isEqualTo(0f);
-        assertThat(VectorMath.exp(Float.NaN)).isNaN();
-        assertThat(VectorMath.tanh(0f)).isEqualTo(0f);
-        assertThat(VectorMath.tanh(20f)).isEqualTo(1f);
-        assertThat(VectorMath.tanh(-20f)).isEqualTo(-1f);
-        assertThat(VectorMath.tanh(Float.POSITIVE_INFINITY)).isEqualTo(1f);
-        assertThat(VectorMath.tanh(Float.NaN)).isNaN();
+        assertThat(StableMath.exp(0f)).isEqualTo(1f);
+        assertThat(StableMath.exp(Float.NEGATIVE_INFINITY)).isEqualTo(0f);
+        assertThat(StableMath.exp(-100f)).isEqualTo(0f);
+        assertThat(StableMath.exp(Float.NaN)).isNaN();
+        assertThat(StableMath.tanh(0f)).isEqualTo(0f);
+        assertThat(StableMath.tanh(20f)).isEqualTo(1f);
+        assertThat(StableMath.tanh(-20f)).isEqualTo(-1f);
+        assertThat(StableMath.tanh(Float.POSITIVE_INFINITY)).isEqualTo(1f);
+        assertThat(StableMath.tanh(Float.NaN)).isNaN();
     }
 
     @Test

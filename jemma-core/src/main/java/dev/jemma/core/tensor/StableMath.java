@@ -5,7 +5,8 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * exp and tanh on {@link VectorOps#F} vectors from adds, multiplies, fused multiply-adds, one division and exact bit
+ * exp and tanh that give the same bits in every JIT tier ("stable"; not named VectorMath, which the JDK's
+ * {@code jdk.incubator.vector} package has): on {@link VectorOps#F} vectors from adds, multiplies, fused multiply-adds, one division and exact bit
  * operations only, each with a scalar twin that does the same operations on one value (so a value's bits do not depend
  * on whether it falls in a vector or in a loop's tail).
  *
@@ -15,7 +16,7 @@ import jdk.incubator.vector.VectorOperators;
  * every tier. Accuracy, measured over 2·10⁷ random arguments against the double-precision functions: exp ≤ 1.01 ulp
  * on [−87, 0], tanh ≤ 1.32 ulp over N(0, 3²) and U(−10, 10) (the JDK's vector tanh ≤ 1 ulp).
  */
-public final class VectorMath {
+public final class StableMath {
     @SuppressWarnings("unchecked")
     private static final Class<FloatVector> FV = (Class<FloatVector>) VectorOps.F.vectorType();
     @SuppressWarnings("unchecked")
@@ -40,7 +41,7 @@ public final class VectorMath {
     private static final float T0 = -0.3333328068256378f, T1 = 0.13331441581249237f, T2 = -0.05373970419168472f,
             T3 = 0.020639052614569664f, T4 = -0.005704951472580433f;
 
-    private VectorMath() {
+    private StableMath() {
     }
 
     /** e^x lane by lane (0 below −87.34, saturating above 88.37). */
