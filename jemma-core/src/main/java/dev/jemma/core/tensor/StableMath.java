@@ -60,6 +60,32 @@ public final class StableMath {
         return p.mul(scale).blend(0f, x0.lt(EXP_LO));
     }
 
+    /**
+     * s[k] = e^(s[k] − max) for k in [from, to) (whole vectors: {@code to − from} a multiple of the length), returning
+     * their sum ({@link VectorOps#sum} of the lane-wise running sum): softmax's vector part. {@link #exp(FloatVector)}'s
+     * operations are written out in the loop rather than called, and the method takes arrays, not vectors: a call to
+     * exp that C2 did not inline (it does not, once exp has a big compiled body of its own) boxed every vector.
+     */
+    public static float expShiftedSum(float[] s, int from, int to, float max) {
+        FloatVector sv = FloatVector.zero(VectorOps.F);
+        for (int k = from; k < to; k += VectorOps.F.length()) {
+            FloatVector x0 = FV.cast(FloatVector.fromArray(VectorOps.F, s, k).sub(max));
+            FloatVector x = FV.cast(x0.max(EXP_LO).min(EXP_HI));
+            FloatVector t = FV.cast(x.fma(LOG2E, ROUND));
+            FloatVector n = t.sub(ROUND);
+            FloatVector r = n.fma(FloatVector.broadcast(VectorOps.F, -LN2_HI), x);
+            r = FV.cast(n.fma(FloatVector.broadcast(VectorOps.F, LN2_LO), r));
+            FloatVector p = r.fma(E5, E4).fma(r, FloatVector.broadcast(VectorOps.F, E3)).fma(r, FloatVector.broadcast(VectorOps.F, E2))
+                    .fma(r, FloatVector.broadcast(VectorOps.F, E1)).fma(r, FloatVector.broadcast(VectorOps.F, E0));
+            p = FV.cast(p.fma(r.mul(r), r).add(1f));
+            FloatVector scale = FV.cast(IV.cast(t.reinterpretAsInts()).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
+            FloatVector e = FV.cast(p.mul(scale).blend(0f, x0.lt(EXP_LO)));
+            e.intoArray(s, k);
+            sv = FV.cast(e.add(sv));
+        }
+        return VectorOps.sum(sv);
+    }
+
     /** {@link #exp(FloatVector)} of one value, operation for operation. */
     public static float exp(float x0) {
         float x = Math.min(Math.max(x0, EXP_LO), EXP_HI);

@@ -46,16 +46,36 @@ class StableMathTest {
         return bad;
     }
 
+    /** softmax's {@link StableMath#expShiftedSum}: the scalar twin's bits in every slot, the vector sum's in the result. */
+    private static int shiftedMismatches(float[] x) {
+        float[] s = x.clone();
+        float max = 3f;
+        float sum = StableMath.expShiftedSum(s, 0, s.length, max);
+        int bad = 0;
+        float[] v = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            v[i] = StableMath.exp(x[i] - max);
+            if (Float.floatToIntBits(s[i]) != Float.floatToIntBits(v[i])) bad++;
+        }
+        FloatVector acc = FloatVector.zero(VectorOps.F);
+        for (int i = 0; i < x.length; i += L) acc = FloatVector.fromArray(VectorOps.F, v, i).add(acc);
+        if (Float.floatToIntBits(sum) != Float.floatToIntBits(VectorOps.sum(acc))) bad++;
+        return bad;
+    }
+
     @Test
     void vectorExpAndTanhGiveTheirScalarTwinsBitsColdAndWarm() {
         float[] x = arguments();
+        assertThat(shiftedMismatches(x)).as("softmax exp, first calls").isZero();
         assertThat(mismatches(x, true)).as("exp, first calls").isZero();
         assertThat(mismatches(x, false)).as("tanh, first calls").isZero();
         for (int r = 0; r < 200; r++) {
             mismatches(x, true);
             mismatches(x, false);
         }
+        for (int r = 0; r < 200; r++) shiftedMismatches(x);
         assertThat(mismatches(x, true)).as("exp, after 200 rounds").isZero();
+        assertThat(shiftedMismatches(x)).as("softmax exp, after 200 rounds").isZero();
         assertThat(mismatches(x, false)).as("tanh, after 200 rounds").isZero();
     }
 

@@ -796,13 +796,8 @@ public final class Attention {
         for (; k < bound; k += step) mv = FloatVector.fromArray(F, s, off + k).max(mv);
         float max = FV.cast(mv).reduceLanes(VectorOperators.MAX);
         for (; k < end; k++) max = Math.max(max, s[off + k]);
-        FloatVector sv = FloatVector.zero(F);
-        for (k = vFrom; k < bound; k += step) {
-            FloatVector e = StableMath.exp(FloatVector.fromArray(F, s, off + k).sub(max));
-            e.intoArray(s, off + k);
-            sv = e.add(sv);
-        }
-        float sum = VectorOps.sum(sv);
+        float sum = StableMath.expShiftedSum(s, off + vFrom, off + bound, max);
+        k = bound;
         for (; k < end; k++) {
             float e = StableMath.exp(s[off + k] - max);
             s[off + k] = e;

@@ -151,13 +151,8 @@ public final class DenseAttention {
         for (; k < bound; k += L) mv = FloatVector.fromArray(F, s, off + k).max(mv);
         float max = FV.cast(mv).reduceLanes(VectorOperators.MAX);
         for (; k < n; k++) max = Math.max(max, s[off + k]);
-        FloatVector sv = FloatVector.zero(F);
-        for (k = 0; k < bound; k += L) {
-            FloatVector e = StableMath.exp(FloatVector.fromArray(F, s, off + k).sub(max));
-            e.intoArray(s, off + k);
-            sv = e.add(sv);
-        }
-        float sum = VectorOps.sum(sv);
+        float sum = StableMath.expShiftedSum(s, off, off + bound, max);
+        k = bound;
         for (; k < n; k++) {
             float e = StableMath.exp(s[off + k] - max);
             s[off + k] = e;
