@@ -1,5 +1,6 @@
 package dev.jemma.core.model;
 
+import dev.jemma.core.tensor.StableMath;
 import dev.jemma.core.tensor.VectorOps;
 import jdk.incubator.vector.FloatVector;
 
@@ -15,14 +16,22 @@ public final class Ops {
         return 0.5f * x * (1f + (float) Math.tanh(SQRT_2_OVER_PI * (x + 0.044715f * x * x * x)));
     }
 
+    /** The vectorized GELUs' ({@link #geluGateVector}, {@link #geluVector}) value for one x, operation for operation. */
+    static float gelu(float x) {
+        float inner = (x * x * (0.044715f * SQRT_2_OVER_PI) + SQRT_2_OVER_PI) * x;
+        return (StableMath.tanh(inner) + 1f) * x * 0.5f;
+    }
+
     /** g[i] = gelu_tanh(g[i]) · u[i]. */
     public static void geluGate(float[] g, float[] u, int off, int n) {
         for (int i = off, e = off + n; i < e; i++) g[i] = geluTanh(g[i]) * u[i];
     }
 
     /**
-     * {@link #geluGate} with the Vector API's tanh (the JDK's vector math library, ~1 ulp): the FFN of every
-     * token evaluates one tanh per hidden unit, which the scalar loop makes a visible share of prefill.
+     * {@link #geluGate} vectorized, with {@link StableMath#tanh} (≤ 1.3 ulp; the same bits interpreted, in C1 and in C2,
+     * which the Vector API's {@code lanewise(TANH)} does not give); the scalar tail computes the same bits
+     * ({@link #gelu}). The FFN of every token evaluates one tanh per hidden unit, which the scalar loop makes a visible
+     * share of prefill.
      */
     public static void geluGateVector(float[] g, float[] u, int off, int n) {
         var sp = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
@@ -30,10 +39,10 @@ public final class Ops {
         for (; i + sp.length() <= e; i += sp.length()) {
             var x = jdk.incubator.vector.FloatVector.fromArray(sp, g, i);
             var inner = x.mul(x).mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(x);
-            var t = inner.lanewise(jdk.incubator.vector.VectorOperators.TANH);
+            var t = StableMath.tanh(inner);
             t.add(1f).mul(x).mul(0.5f).mul(jdk.incubator.vector.FloatVector.fromArray(sp, u, i)).intoArray(g, i);
         }
-        for (; i < e; i++) g[i] = geluTanh(g[i]) * u[i];
+        for (; i < e; i++) g[i] = gelu(g[i]) * u[i];
     }
 
     /** {@code g[gOff + i] = gelu_tanh(g[gOff + i]) · u[uOff + i]} for i < n, vectorized as {@link #geluGateVector(float[], float[], int, int)}. */
@@ -43,10 +52,10 @@ public final class Ops {
         for (; i + sp.length() <= n; i += sp.length()) {
             var x = jdk.incubator.vector.FloatVector.fromArray(sp, g, gOff + i);
             var inner = x.mul(x).mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(x);
-            var t = inner.lanewise(jdk.incubator.vector.VectorOperators.TANH);
+            var t = StableMath.tanh(inner);
             t.add(1f).mul(x).mul(0.5f).mul(jdk.incubator.vector.FloatVector.fromArray(sp, u, uOff + i)).intoArray(g, gOff + i);
         }
-        for (; i < n; i++) g[gOff + i] = geluTanh(g[gOff + i]) * u[uOff + i];
+        for (; i < n; i++) g[gOff + i] = gelu(g[gOff + i]) * u[uOff + i];
     }
 
     @SuppressWarnings("unchecked")
@@ -118,9 +127,9 @@ public final class Ops {
         for (; i + sp.length() <= e; i += sp.length()) {
             var v = jdk.incubator.vector.FloatVector.fromArray(sp, x, i);
             var inner = v.mul(v).mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(v);
-            inner.lanewise(jdk.incubator.vector.VectorOperators.TANH).add(1f).mul(v).mul(0.5f).intoArray(x, i);
+            StableMath.tanh(inner).add(1f).mul(v).mul(0.5f).intoArray(x, i);
         }
-        for (; i < e; i++) x[i] = geluTanh(x[i]);
+        for (; i < e; i++) x[i] = gelu(x[i]);
     }
 
     /** cos and sin of pos · invFreq[i] for one position, shared by every head of a layer. */

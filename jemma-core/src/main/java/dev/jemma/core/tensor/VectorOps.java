@@ -4,6 +4,7 @@ import dev.jemma.core.tensor.formats.Le;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -12,8 +13,21 @@ import java.nio.ByteOrder;
 /** f32 vector primitives (Vector API with scalar tails). */
 public final class VectorOps {
     public static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    @SuppressWarnings("unchecked")
+    private static final Class<FloatVector> FV = (Class<FloatVector>) F.vectorType();
+    private static final int LANES = F.length();
+    private static final VectorShuffle<Float> P1 = LaneSum.partner(F, 1), P2 = LaneSum.partner(F, 2),
+            P3 = LaneSum.partner(F, 3), P4 = LaneSum.partner(F, 4);
 
     private VectorOps() {
+    }
+
+    /**
+     * Σ lanes of an {@link #F} vector in a fixed order ({@link LaneSum}): the same bits interpreted, in C1 and in C2,
+     * which {@code reduceLanes(ADD)} does not give. Every float sum over lanes that feeds a result goes through this.
+     */
+    public static float sum(FloatVector v) {
+        return LaneSum.sum(v, FV, LANES, P1, P2, P3, P4);
     }
 
     public static float dot(float[] a, int ao, float[] b, int bo, int n) {
@@ -27,7 +41,7 @@ public final class VectorOps {
         for (; i + step <= n; i += step) {
             acc0 = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), acc0);
         }
-        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float s = sum(acc0.add(acc1));
         for (; i < n; i++) s += a[ao + i] * b[bo + i];
         return s;
     }
@@ -39,7 +53,7 @@ public final class VectorOps {
         for (; i + step <= n; i += step) {
             acc = FloatVector.fromMemorySegment(F, seg, off + 4L * i, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, b, bo + i), acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = sum(acc);
         for (; i < n; i++) s += seg.get(Le.F32, off + 4L * i) * b[bo + i];
         return s;
     }
@@ -70,7 +84,7 @@ public final class VectorOps {
             FloatVector v = FloatVector.fromArray(F, x, xo + i);
             acc = v.fma(v, acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = sum(acc);
         for (; i < n; i++) s += x[xo + i] * x[xo + i];
         return s;
     }

@@ -53,4 +53,39 @@ class OpsTest {
             Ops.geluGateFast(pieces, u, off, Math.min(len, n - off));
         assertThat(pieces).containsExactly(whole);
     }
+
+    /**
+     * The vectorized GELUs ({@code --exact}'s gate, Gemma 3n's per-layer-input gate, the vision towers' GELU) give the
+     * scalar {@link Ops#gelu}'s bits in every lane and in the tail, before and after C2 compiles them: with the Vector
+     * API's {@code lanewise(TANH)} (the JDK's vector math library once compiled, {@code Math.tanh} before) they did not.
+     */
+    @Test
+    void vectorGelusGiveTheScalarBitsColdAndWarm() {
+        int n = 4099; // not a multiple of any vector length: a tail
+        Random rnd = new Random(7);
+        float[] g = new float[n], u = new float[n];
+        for (int i = 0; i < n; i++) {
+            g[i] = (float) rnd.nextGaussian() * 3;
+            u[i] = (float) rnd.nextGaussian();
+        }
+        assertThat(geluMismatches(g, u)).as("first calls").isZero();
+        for (int r = 0; r < 300; r++) geluMismatches(g, u);
+        assertThat(geluMismatches(g, u)).as("after 300 rounds").isZero();
+    }
+
+    private static int geluMismatches(float[] g, float[] u) {
+        int n = g.length, bad = 0;
+        float[] a = g.clone(), b = new float[n + 3], c = g.clone();
+        Ops.geluGateVector(a, u, 0, n);
+        System.arraycopy(g, 0, b, 3, n);
+        Ops.geluGateVector(b, 3, u, 0, n);
+        Ops.geluVector(c, 0, n);
+        for (int i = 0; i < n; i++) {
+            int gate = Float.floatToIntBits(Ops.gelu(g[i]) * u[i]);
+            if (Float.floatToIntBits(a[i]) != gate) bad++;
+            if (Float.floatToIntBits(b[3 + i]) != gate) bad++;
+            if (Float.floatToIntBits(c[i]) != Float.floatToIntBits(Ops.gelu(g[i]))) bad++;
+        }
+        return bad;
+    }
 }

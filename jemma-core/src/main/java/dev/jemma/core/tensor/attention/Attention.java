@@ -1,6 +1,7 @@
 package dev.jemma.core.tensor.attention;
 
 import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tensor.StableMath;
 import dev.jemma.core.tensor.VectorOps;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -87,6 +88,11 @@ public final class Attention {
     public static final class Scratch {
         private float[] scores = new float[0];
         private int[] keyOffsets = new int[0];
+        /**
+         * A row-major score tile's accumulators (16 vectors) and then their lane sums ({@link #laneSums}): summed out of
+         * line, because 16 {@link VectorOps#sum}s written into the tile passed C2's inlining budget and boxed them.
+         */
+        final float[] partial = new float[17 * L + 32];
         /** Where {@link #touchRows} sums go (a field the JIT cannot prove dead). */
         float sink;
 
@@ -105,7 +111,7 @@ public final class Attention {
 
         /** Bytes this worker's buffers hold now. */
         public long bytes() {
-            return 4L * scores.length + 4L * keyOffsets.length;
+            return 4L * scores.length + 4L * keyOffsets.length + 4L * partial.length;
         }
     }
 
@@ -373,9 +379,9 @@ public final class Attention {
             if (from < firstT) {
                 int rmTo = Math.min(to, firstT - 1);
                 if (FOUR_BY_FOUR) scoreTile(q, qOff, rowStride, heads, headDim, r, rows, ck, callK, callStart - lo, keyOff, from,
-                        rmTo, scores, pStride, pShift);
+                        rmTo, scores, pStride, pShift, scratch.partial);
                 else scoreTile2(q, qOff, rowStride, heads, headDim, r, rows, ck, callK, callStart - lo, keyOff, from, rmTo,
-                        scores, pStride, pShift);
+                        scores, pStride, pShift, scratch.partial);
             }
             for (int row = r; row < last + 1; row++) {
                 int pos = firstPos + row / heads;
@@ -631,7 +637,7 @@ public final class Attention {
      */
     private static void scoreTile(float[] q, int qOff, int rowStride, int heads, int headDim, int r, int rows,
                                   float[] ck, float[] bk, int batchFrom, int[] keyOff, int from, int to,
-                                  float[] scores, int pStride, int pShift) {
+                                  float[] scores, int pStride, int pShift, float[] part) {
         int r1 = Math.min(r + 1, rows - 1), r2 = Math.min(r + 2, rows - 1), r3 = Math.min(r + 3, rows - 1);
         int qo0 = rowOffset(qOff, rowStride, heads, headDim, r), qo1 = rowOffset(qOff, rowStride, heads, headDim, r1);
         int qo2 = rowOffset(qOff, rowStride, heads, headDim, r2), qo3 = rowOffset(qOff, rowStride, heads, headDim, r3);
@@ -671,29 +677,46 @@ public final class Attention {
                 c33 = q3.fma(k3v, c33);
             }
             // keys k1..k3 may be clamped copies of k: they then write the same slot with the same value
-            scores[s0 + k] = FV.cast(c00).reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a0, o0, bound, headDim);
-            scores[s0 + k1] = FV.cast(c01).reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a1, o1, bound, headDim);
-            scores[s0 + k2] = FV.cast(c02).reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a2, o2, bound, headDim);
-            scores[s0 + k3] = FV.cast(c03).reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a3, o3, bound, headDim);
-            scores[s1 + k] = FV.cast(c10).reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a0, o0, bound, headDim);
-            scores[s1 + k1] = FV.cast(c11).reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a1, o1, bound, headDim);
-            scores[s1 + k2] = FV.cast(c12).reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a2, o2, bound, headDim);
-            scores[s1 + k3] = FV.cast(c13).reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a3, o3, bound, headDim);
-            scores[s2 + k] = FV.cast(c20).reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a0, o0, bound, headDim);
-            scores[s2 + k1] = FV.cast(c21).reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a1, o1, bound, headDim);
-            scores[s2 + k2] = FV.cast(c22).reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a2, o2, bound, headDim);
-            scores[s2 + k3] = FV.cast(c23).reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a3, o3, bound, headDim);
-            scores[s3 + k] = FV.cast(c30).reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a0, o0, bound, headDim);
-            scores[s3 + k1] = FV.cast(c31).reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a1, o1, bound, headDim);
-            scores[s3 + k2] = FV.cast(c32).reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a2, o2, bound, headDim);
-            scores[s3 + k3] = FV.cast(c33).reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a3, o3, bound, headDim);
+            FV.cast(c00).intoArray(part, 0);
+            FV.cast(c01).intoArray(part, L);
+            FV.cast(c02).intoArray(part, 2 * L);
+            FV.cast(c03).intoArray(part, 3 * L);
+            FV.cast(c10).intoArray(part, 4 * L);
+            FV.cast(c11).intoArray(part, 5 * L);
+            FV.cast(c12).intoArray(part, 6 * L);
+            FV.cast(c13).intoArray(part, 7 * L);
+            FV.cast(c20).intoArray(part, 8 * L);
+            FV.cast(c21).intoArray(part, 9 * L);
+            FV.cast(c22).intoArray(part, 10 * L);
+            FV.cast(c23).intoArray(part, 11 * L);
+            FV.cast(c30).intoArray(part, 12 * L);
+            FV.cast(c31).intoArray(part, 13 * L);
+            FV.cast(c32).intoArray(part, 14 * L);
+            FV.cast(c33).intoArray(part, 15 * L);
+            laneSums(part, 16);
+            scores[s0 + k] = part[16 * L + 0] + tailDot(q, qo0, a0, o0, bound, headDim);
+            scores[s0 + k1] = part[16 * L + 1] + tailDot(q, qo0, a1, o1, bound, headDim);
+            scores[s0 + k2] = part[16 * L + 2] + tailDot(q, qo0, a2, o2, bound, headDim);
+            scores[s0 + k3] = part[16 * L + 3] + tailDot(q, qo0, a3, o3, bound, headDim);
+            scores[s1 + k] = part[16 * L + 4] + tailDot(q, qo1, a0, o0, bound, headDim);
+            scores[s1 + k1] = part[16 * L + 5] + tailDot(q, qo1, a1, o1, bound, headDim);
+            scores[s1 + k2] = part[16 * L + 6] + tailDot(q, qo1, a2, o2, bound, headDim);
+            scores[s1 + k3] = part[16 * L + 7] + tailDot(q, qo1, a3, o3, bound, headDim);
+            scores[s2 + k] = part[16 * L + 8] + tailDot(q, qo2, a0, o0, bound, headDim);
+            scores[s2 + k1] = part[16 * L + 9] + tailDot(q, qo2, a1, o1, bound, headDim);
+            scores[s2 + k2] = part[16 * L + 10] + tailDot(q, qo2, a2, o2, bound, headDim);
+            scores[s2 + k3] = part[16 * L + 11] + tailDot(q, qo2, a3, o3, bound, headDim);
+            scores[s3 + k] = part[16 * L + 12] + tailDot(q, qo3, a0, o0, bound, headDim);
+            scores[s3 + k1] = part[16 * L + 13] + tailDot(q, qo3, a1, o1, bound, headDim);
+            scores[s3 + k2] = part[16 * L + 14] + tailDot(q, qo3, a2, o2, bound, headDim);
+            scores[s3 + k3] = part[16 * L + 15] + tailDot(q, qo3, a3, o3, bound, headDim);
         }
     }
 
     /** {@link #scoreTile} two keys at a time (8 accumulators): for 16 vector registers. Same scores, bit for bit. */
     private static void scoreTile2(float[] q, int qOff, int rowStride, int heads, int headDim, int r, int rows,
                                    float[] ck, float[] bk, int batchFrom, int[] keyOff, int from, int to,
-                                   float[] scores, int pStride, int pShift) {
+                                   float[] scores, int pStride, int pShift, float[] part) {
         int r1 = Math.min(r + 1, rows - 1), r2 = Math.min(r + 2, rows - 1), r3 = Math.min(r + 3, rows - 1);
         int qo0 = rowOffset(qOff, rowStride, heads, headDim, r), qo1 = rowOffset(qOff, rowStride, heads, headDim, r1);
         int qo2 = rowOffset(qOff, rowStride, heads, headDim, r2), qo3 = rowOffset(qOff, rowStride, heads, headDim, r3);
@@ -721,15 +744,32 @@ public final class Attention {
                 c31 = q3.fma(k1v, c31);
             }
             // k1 may be a clamped copy of k: it then writes the same slot with the same value
-            scores[s0 + k] = FV.cast(c00).reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a0, o0, bound, headDim);
-            scores[s0 + k1] = FV.cast(c01).reduceLanes(VectorOperators.ADD) + tailDot(q, qo0, a1, o1, bound, headDim);
-            scores[s1 + k] = FV.cast(c10).reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a0, o0, bound, headDim);
-            scores[s1 + k1] = FV.cast(c11).reduceLanes(VectorOperators.ADD) + tailDot(q, qo1, a1, o1, bound, headDim);
-            scores[s2 + k] = FV.cast(c20).reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a0, o0, bound, headDim);
-            scores[s2 + k1] = FV.cast(c21).reduceLanes(VectorOperators.ADD) + tailDot(q, qo2, a1, o1, bound, headDim);
-            scores[s3 + k] = FV.cast(c30).reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a0, o0, bound, headDim);
-            scores[s3 + k1] = FV.cast(c31).reduceLanes(VectorOperators.ADD) + tailDot(q, qo3, a1, o1, bound, headDim);
+            FV.cast(c00).intoArray(part, 0);
+            FV.cast(c01).intoArray(part, L);
+            FV.cast(c10).intoArray(part, 2 * L);
+            FV.cast(c11).intoArray(part, 3 * L);
+            FV.cast(c20).intoArray(part, 4 * L);
+            FV.cast(c21).intoArray(part, 5 * L);
+            FV.cast(c30).intoArray(part, 6 * L);
+            FV.cast(c31).intoArray(part, 7 * L);
+            laneSums(part, 8);
+            scores[s0 + k] = part[8 * L + 0] + tailDot(q, qo0, a0, o0, bound, headDim);
+            scores[s0 + k1] = part[8 * L + 1] + tailDot(q, qo0, a1, o1, bound, headDim);
+            scores[s1 + k] = part[8 * L + 2] + tailDot(q, qo1, a0, o0, bound, headDim);
+            scores[s1 + k1] = part[8 * L + 3] + tailDot(q, qo1, a1, o1, bound, headDim);
+            scores[s2 + k] = part[8 * L + 4] + tailDot(q, qo2, a0, o0, bound, headDim);
+            scores[s2 + k1] = part[8 * L + 5] + tailDot(q, qo2, a1, o1, bound, headDim);
+            scores[s3 + k] = part[8 * L + 6] + tailDot(q, qo3, a0, o0, bound, headDim);
+            scores[s3 + k1] = part[8 * L + 7] + tailDot(q, qo3, a1, o1, bound, headDim);
         }
+    }
+
+    /**
+     * part[n·L + i] = Σ lanes of the vector at part[i·L ..] for i < n ({@link VectorOps#sum}: the same bits in every JIT
+     * tier). Out of the score tiles, so that their 8 or 16 sums do not pass C2's inlining budget (they then boxed).
+     */
+    private static void laneSums(float[] part, int n) {
+        for (int i = 0; i < n; i++) part[n * L + i] = VectorOps.sum(FloatVector.fromArray(F, part, i * L));
     }
 
     private static int rowOffset(int off, int rowStride, int heads, int headDim, int row) {
@@ -756,15 +796,10 @@ public final class Attention {
         for (; k < bound; k += step) mv = FloatVector.fromArray(F, s, off + k).max(mv);
         float max = FV.cast(mv).reduceLanes(VectorOperators.MAX);
         for (; k < end; k++) max = Math.max(max, s[off + k]);
-        FloatVector sv = FloatVector.zero(F);
-        for (k = vFrom; k < bound; k += step) {
-            FloatVector e = FloatVector.fromArray(F, s, off + k).sub(max).lanewise(VectorOperators.EXP);
-            e.intoArray(s, off + k);
-            sv = e.add(sv);
-        }
-        float sum = FV.cast(sv).reduceLanes(VectorOperators.ADD);
+        float sum = StableMath.expShiftedSum(s, off + vFrom, off + bound, max);
+        k = bound;
         for (; k < end; k++) {
-            float e = (float) Math.exp(s[off + k] - max);
+            float e = StableMath.exp(s[off + k] - max);
             s[off + k] = e;
             sum += e;
         }
@@ -1088,7 +1123,7 @@ public final class Attention {
             int o = keyOff[k];
             for (int d = 0; d < bound; d += step) acc = FloatVector.fromArray(F, a, o + d).add(acc);
         }
-        return FV.cast(acc).reduceLanes(VectorOperators.ADD);
+        return VectorOps.sum(acc);
     }
 
     private static float tailValue(float[] cv, float[] bv, int batchFrom, int[] keyOff, int from, int to,

@@ -1,6 +1,7 @@
 package dev.jemma.core.tensor.attention;
 
 import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.tensor.StableMath;
 import dev.jemma.core.tensor.VectorOps;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -150,15 +151,10 @@ public final class DenseAttention {
         for (; k < bound; k += L) mv = FloatVector.fromArray(F, s, off + k).max(mv);
         float max = FV.cast(mv).reduceLanes(VectorOperators.MAX);
         for (; k < n; k++) max = Math.max(max, s[off + k]);
-        FloatVector sv = FloatVector.zero(F);
-        for (k = 0; k < bound; k += L) {
-            FloatVector e = FloatVector.fromArray(F, s, off + k).sub(max).lanewise(VectorOperators.EXP);
-            e.intoArray(s, off + k);
-            sv = e.add(sv);
-        }
-        float sum = FV.cast(sv).reduceLanes(VectorOperators.ADD);
+        float sum = StableMath.expShiftedSum(s, off, off + bound, max);
+        k = bound;
         for (; k < n; k++) {
-            float e = (float) Math.exp(s[off + k] - max);
+            float e = StableMath.exp(s[off + k] - max);
             s[off + k] = e;
             sum += e;
         }

@@ -1,5 +1,6 @@
 package dev.jemma.core.tensor.formats;
 
+import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.BlockFormat;
 import dev.jemma.core.tensor.GgmlType;
 import jdk.incubator.vector.FloatVector;
@@ -39,7 +40,7 @@ public final class BF16Format implements BlockFormat {
         for (; i + step <= n; i += step) {
             acc0 = widen(data, offset + 2L * i).fma(FloatVector.fromArray(VDot.F, x, xOffset + i), acc0);
         }
-        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float s = VectorOps.sum(acc0.add(acc1));
         for (; i < n; i++) s += Float.intBitsToFloat((data.get(Le.I16, offset + 2L * i) & 0xffff) << 16) * x[xOffset + i];
         return s;
     }

@@ -1,5 +1,6 @@
 package dev.jemma.core.tensor.formats;
 
+import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.BlockFormat;
 import dev.jemma.core.tensor.GgmlType;
 import jdk.incubator.vector.FloatVector;
@@ -45,7 +46,7 @@ public final class F16Format implements BlockFormat {
             acc1 = widen(h1).fma(FloatVector.fromArray(VDot.F, x, xOffset + i + step), acc1);
         }
         if (maxAbs.reduceLanes(VectorOperators.MAX) >= 0x7c00) return BlockFormat.super.dot(data, offset, x, xOffset, n, scratch);
-        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float s = VectorOps.sum(acc0.add(acc1));
         for (; i < n; i++) s += Float.float16ToFloat(data.get(Le.I16, offset + 2L * i)) * x[xOffset + i];
         return s;
     }

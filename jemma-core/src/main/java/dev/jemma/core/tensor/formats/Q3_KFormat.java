@@ -1,5 +1,6 @@
 package dev.jemma.core.tensor.formats;
 
+import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.BlockFormat;
 import dev.jemma.core.tensor.GgmlType;
 
@@ -67,6 +68,6 @@ public final class Q3_KFormat implements BlockFormat {
                 }
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return VectorOps.sum(acc);
     }
 }

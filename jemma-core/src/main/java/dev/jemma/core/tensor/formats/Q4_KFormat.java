@@ -1,5 +1,6 @@
 package dev.jemma.core.tensor.formats;
 
+import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.BlockFormat;
 import dev.jemma.core.tensor.GgmlType;
 
@@ -60,6 +61,6 @@ public final class Q4_KFormat implements BlockFormat {
                 }
             }
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return VectorOps.sum(acc0.add(acc1));
     }
 }

@@ -1,5 +1,6 @@
 package dev.jemma.core.tensor.formats;
 
+import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.BlockFormat;
 import dev.jemma.core.tensor.GgmlType;
 
@@ -58,6 +59,6 @@ public final class Q5_1Format implements BlockFormat {
                 acc1 = VDot.fmaAdd(VDot.shr(v, 4).and((byte) 0x0f).add((byte) 16, hh), d, m, x, xb + 16 + c, acc1);
             }
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return VectorOps.sum(acc0.add(acc1));
     }
 }

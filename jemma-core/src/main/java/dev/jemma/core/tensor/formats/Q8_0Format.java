@@ -1,5 +1,6 @@
 package dev.jemma.core.tensor.formats;
 
+import dev.jemma.core.tensor.VectorOps;
 import dev.jemma.core.tensor.BlockFormat;
 import dev.jemma.core.tensor.GgmlType;
 
@@ -38,6 +39,6 @@ public final class Q8_0Format implements BlockFormat {
                 acc1 = VDot.fma(VDot.load(data, bo + 2 + c + VDot.BL), d, x, xb + c + VDot.BL, acc1);
             }
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return VectorOps.sum(acc0.add(acc1));
     }
 }

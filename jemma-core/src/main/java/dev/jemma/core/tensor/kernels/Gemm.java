@@ -46,22 +46,22 @@ final class Gemm {
             w = FloatVector.fromArray(F, a, a3 + k);
             c30 = w.fma(b0, c30); c31 = w.fma(b1, c31); c32 = w.fma(b2, c32); c33 = w.fma(b3, c33);
         }
-        out[o0] += c00.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x0, k, n);
-        out[o1] += c01.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x1, k, n);
-        out[o2] += c02.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x2, k, n);
-        out[o3] += c03.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x3, k, n);
-        out[o0 + 1] += c10.reduceLanes(VectorOperators.ADD) + tail(a, a1, x, x0, k, n);
-        out[o1 + 1] += c11.reduceLanes(VectorOperators.ADD) + tail(a, a1, x, x1, k, n);
-        out[o2 + 1] += c12.reduceLanes(VectorOperators.ADD) + tail(a, a1, x, x2, k, n);
-        out[o3 + 1] += c13.reduceLanes(VectorOperators.ADD) + tail(a, a1, x, x3, k, n);
-        out[o0 + 2] += c20.reduceLanes(VectorOperators.ADD) + tail(a, a2, x, x0, k, n);
-        out[o1 + 2] += c21.reduceLanes(VectorOperators.ADD) + tail(a, a2, x, x1, k, n);
-        out[o2 + 2] += c22.reduceLanes(VectorOperators.ADD) + tail(a, a2, x, x2, k, n);
-        out[o3 + 2] += c23.reduceLanes(VectorOperators.ADD) + tail(a, a2, x, x3, k, n);
-        out[o0 + 3] += c30.reduceLanes(VectorOperators.ADD) + tail(a, a3, x, x0, k, n);
-        out[o1 + 3] += c31.reduceLanes(VectorOperators.ADD) + tail(a, a3, x, x1, k, n);
-        out[o2 + 3] += c32.reduceLanes(VectorOperators.ADD) + tail(a, a3, x, x2, k, n);
-        out[o3 + 3] += c33.reduceLanes(VectorOperators.ADD) + tail(a, a3, x, x3, k, n);
+        out[o0] += VectorWidth.sum(c00) + tail(a, a0, x, x0, k, n);
+        out[o1] += VectorWidth.sum(c01) + tail(a, a0, x, x1, k, n);
+        out[o2] += VectorWidth.sum(c02) + tail(a, a0, x, x2, k, n);
+        out[o3] += VectorWidth.sum(c03) + tail(a, a0, x, x3, k, n);
+        out[o0 + 1] += VectorWidth.sum(c10) + tail(a, a1, x, x0, k, n);
+        out[o1 + 1] += VectorWidth.sum(c11) + tail(a, a1, x, x1, k, n);
+        out[o2 + 1] += VectorWidth.sum(c12) + tail(a, a1, x, x2, k, n);
+        out[o3 + 1] += VectorWidth.sum(c13) + tail(a, a1, x, x3, k, n);
+        out[o0 + 2] += VectorWidth.sum(c20) + tail(a, a2, x, x0, k, n);
+        out[o1 + 2] += VectorWidth.sum(c21) + tail(a, a2, x, x1, k, n);
+        out[o2 + 2] += VectorWidth.sum(c22) + tail(a, a2, x, x2, k, n);
+        out[o3 + 2] += VectorWidth.sum(c23) + tail(a, a2, x, x3, k, n);
+        out[o0 + 3] += VectorWidth.sum(c30) + tail(a, a3, x, x0, k, n);
+        out[o1 + 3] += VectorWidth.sum(c31) + tail(a, a3, x, x1, k, n);
+        out[o2 + 3] += VectorWidth.sum(c32) + tail(a, a3, x, x2, k, n);
+        out[o3 + 3] += VectorWidth.sum(c33) + tail(a, a3, x, x3, k, n);
     }
 
     /** Two rows (offsets a0, a1) against 4 tokens; results added into out[o_t], out[o_t + 1]. */
@@ -78,14 +78,14 @@ final class Gemm {
             w = FloatVector.fromArray(F, a, a1 + k);
             c10 = w.fma(b0, c10); c11 = w.fma(b1, c11); c12 = w.fma(b2, c12); c13 = w.fma(b3, c13);
         }
-        out[o0] += c00.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x0, k, n);
-        out[o1] += c01.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x1, k, n);
-        out[o2] += c02.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x2, k, n);
-        out[o3] += c03.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x3, k, n);
-        out[o0 + 1] += c10.reduceLanes(VectorOperators.ADD) + tail(a, a1, x, x0, k, n);
-        out[o1 + 1] += c11.reduceLanes(VectorOperators.ADD) + tail(a, a1, x, x1, k, n);
-        out[o2 + 1] += c12.reduceLanes(VectorOperators.ADD) + tail(a, a1, x, x2, k, n);
-        out[o3 + 1] += c13.reduceLanes(VectorOperators.ADD) + tail(a, a1, x, x3, k, n);
+        out[o0] += VectorWidth.sum(c00) + tail(a, a0, x, x0, k, n);
+        out[o1] += VectorWidth.sum(c01) + tail(a, a0, x, x1, k, n);
+        out[o2] += VectorWidth.sum(c02) + tail(a, a0, x, x2, k, n);
+        out[o3] += VectorWidth.sum(c03) + tail(a, a0, x, x3, k, n);
+        out[o0 + 1] += VectorWidth.sum(c10) + tail(a, a1, x, x0, k, n);
+        out[o1 + 1] += VectorWidth.sum(c11) + tail(a, a1, x, x1, k, n);
+        out[o2 + 1] += VectorWidth.sum(c12) + tail(a, a1, x, x2, k, n);
+        out[o3 + 1] += VectorWidth.sum(c13) + tail(a, a1, x, x3, k, n);
     }
 
     /** One row against 4 tokens (row tails). */
@@ -101,10 +101,10 @@ final class Gemm {
             c2 = w.fma(FloatVector.fromArray(F, x, x2 + k), c2);
             c3 = w.fma(FloatVector.fromArray(F, x, x3 + k), c3);
         }
-        out[o0] += c0.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x0, k, n);
-        out[o1] += c1.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x1, k, n);
-        out[o2] += c2.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x2, k, n);
-        out[o3] += c3.reduceLanes(VectorOperators.ADD) + tail(a, a0, x, x3, k, n);
+        out[o0] += VectorWidth.sum(c0) + tail(a, a0, x, x0, k, n);
+        out[o1] += VectorWidth.sum(c1) + tail(a, a0, x, x1, k, n);
+        out[o2] += VectorWidth.sum(c2) + tail(a, a0, x, x2, k, n);
+        out[o3] += VectorWidth.sum(c3) + tail(a, a0, x, x3, k, n);
     }
 
     private static float tail(float[] a, int ao, float[] x, int xo, int k, int n) {

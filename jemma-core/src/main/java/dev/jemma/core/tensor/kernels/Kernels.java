@@ -71,7 +71,7 @@ public final class Kernels {
         for (int b = 0; b < n / 32; b++) {
             FloatVector v = FloatVector.fromArray(F, x, xo + 32 * b);
             for (int j = FL; j < 32; j += FL) v = v.add(FloatVector.fromArray(F, x, xo + 32 * b + j));
-            sums[so + b] = v.reduceLanes(VectorOperators.ADD);
+            sums[so + b] = VectorWidth.sum(v);
         }
     }
 
@@ -141,7 +141,7 @@ public final class Kernels {
             acc0 = s0.fma(FloatVector.broadcast(F, d0), acc0);
             corr += d0 * sums[so + b];
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - 8f * corr;
+        return VectorWidth.sum(acc0.add(acc1)) - 8f * corr;
     }
 
     static float dotQ8_0(MemorySegment seg, long off, float[] x, int xo, int n) {
@@ -179,7 +179,7 @@ public final class Kernels {
             }
             acc0 = s0.fma(FloatVector.broadcast(F, d0), acc0);
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return VectorWidth.sum(acc0.add(acc1));
     }
 
     /** {@link #dotQ4_0} at 512 bits: the kernel as written for 16 float lanes before the width became a parameter. */
@@ -214,7 +214,7 @@ public final class Kernels {
             acc0 = s0.fma(FloatVector.broadcast(F, d0), acc0);
             corr += d0 * sums[so + b];
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - 8f * corr;
+        return VectorWidth.sum(acc0.add(acc1)) - 8f * corr;
     }
 
     /** {@link #dotQ8_0} at 512 bits, likewise. */
@@ -231,7 +231,7 @@ public final class Kernels {
             if ((b & 1) == 0) acc0 = s.fma(FloatVector.broadcast(F, d), acc0);
             else acc1 = s.fma(FloatVector.broadcast(F, d), acc1);
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return VectorWidth.sum(acc0.add(acc1));
     }
 
     // f16 -> f32 exactly for every finite value, written out in place in each kernel (not in a helper returning a
@@ -253,7 +253,7 @@ public final class Kernels {
             FloatVector w0 = h0.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC);
             acc0 = w0.fma(FloatVector.fromArray(F, x, xo + i), acc0);
         }
-        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float s = VectorWidth.sum(acc0.add(acc1));
         for (; i < n; i++) s += Float.float16ToFloat(seg.get(I16, off + 2L * i)) * x[xo + i];
         return s;
     }
@@ -271,7 +271,7 @@ public final class Kernels {
             IntVector h0 = (IntVector) ShortVector.fromMemorySegment(SH, seg, off + 2L * i, LE).convertShape(VectorOperators.S2I, I, 0);
             acc0 = h0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xo + i), acc0);
         }
-        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float s = VectorWidth.sum(acc0.add(acc1));
         for (; i < n; i++) s += Float.intBitsToFloat((seg.get(I16, off + 2L * i) & 0xffff) << 16) * x[xo + i];
         return s;
     }

@@ -6,6 +6,8 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
+import jdk.incubator.vector.VectorShuffle;
+import dev.jemma.core.tensor.LaneSum;
 
 /**
  * The one vector width every fast kernel is written over, chosen once when the class loads: the widest shape the JIT
@@ -103,7 +105,15 @@ public final class VectorWidth {
      */
     static final FloatVector F16_MAGIC = FloatVector.broadcast(F, 0x1p112f);
 
+    private static final VectorShuffle<Float> P1 = LaneSum.partner(F, 1), P2 = LaneSum.partner(F, 2),
+            P3 = LaneSum.partner(F, 3), P4 = LaneSum.partner(F, 4);
+
     private VectorWidth() {
+    }
+
+    /** Σ lanes of an {@link #F} vector in a fixed order, the same bits in every JIT tier ({@link LaneSum}). */
+    static float sum(FloatVector v) {
+        return LaneSum.sum(v, FV, FLOATS, P1, P2, P3, P4);
     }
 
     /** The widest shape the JIT offers for all of byte, short, int and float lanes (the kernels need all four). */
