@@ -34,28 +34,12 @@ public final class Ops {
      * share of prefill.
      */
     public static void geluGateVector(float[] g, float[] u, int off, int n) {
-        var sp = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
-        int i = off, e = off + n;
-        for (; i + sp.length() <= e; i += sp.length()) {
-            var x = jdk.incubator.vector.FloatVector.fromArray(sp, g, i);
-            var inner = x.mul(x).mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(x);
-            var t = StableMath.tanh(inner);
-            t.add(1f).mul(x).mul(0.5f).mul(jdk.incubator.vector.FloatVector.fromArray(sp, u, i)).intoArray(g, i);
-        }
-        for (; i < e; i++) g[i] = gelu(g[i]) * u[i];
+        StableMath.geluTanh(g, off, u, off, n);
     }
 
     /** {@code g[gOff + i] = gelu_tanh(g[gOff + i]) · u[uOff + i]} for i < n, vectorized as {@link #geluGateVector(float[], float[], int, int)}. */
     public static void geluGateVector(float[] g, int gOff, float[] u, int uOff, int n) {
-        var sp = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
-        int i = 0;
-        for (; i + sp.length() <= n; i += sp.length()) {
-            var x = jdk.incubator.vector.FloatVector.fromArray(sp, g, gOff + i);
-            var inner = x.mul(x).mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(x);
-            var t = StableMath.tanh(inner);
-            t.add(1f).mul(x).mul(0.5f).mul(jdk.incubator.vector.FloatVector.fromArray(sp, u, uOff + i)).intoArray(g, gOff + i);
-        }
-        for (; i < n; i++) g[gOff + i] = gelu(g[gOff + i]) * u[uOff + i];
+        StableMath.geluTanh(g, gOff, u, uOff, n);
     }
 
     @SuppressWarnings("unchecked")
@@ -122,14 +106,7 @@ public final class Ops {
 
     /** {@code x[off + i] = gelu_tanh(x[off + i])} for i < n (HF gelu_pytorch_tanh), vectorized as {@link #geluGateVector(float[], float[], int, int)}. */
     public static void geluVector(float[] x, int off, int n) {
-        var sp = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
-        int i = off, e = off + n;
-        for (; i + sp.length() <= e; i += sp.length()) {
-            var v = jdk.incubator.vector.FloatVector.fromArray(sp, x, i);
-            var inner = v.mul(v).mul(0.044715f * SQRT_2_OVER_PI).add(SQRT_2_OVER_PI).mul(v);
-            StableMath.tanh(inner).add(1f).mul(v).mul(0.5f).intoArray(x, i);
-        }
-        for (; i < e; i++) x[i] = gelu(x[i]);
+        StableMath.geluTanh(x, off, null, 0, n);
     }
 
     /** cos and sin of pos · invFreq[i] for one position, shared by every head of a layer. */

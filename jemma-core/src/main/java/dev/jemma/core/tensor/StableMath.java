@@ -41,6 +41,8 @@ public final class StableMath {
     private static final float T0 = -0.3333328068256378f, T1 = 0.13331441581249237f, T2 = -0.05373970419168472f,
             T3 = 0.020639052614569664f, T4 = -0.005704951472580433f;
 
+    private static final float SQRT_2_OVER_PI = 0.7978845608028654f;
+
     private StableMath() {
     }
 
@@ -117,6 +119,54 @@ public final class StableMath {
                 .div(FV.cast(e.add(1f))))));
         FloatVector t = FV.cast(big.blend(small, a.lt(TANH_SMALL)));
         return FV.cast(t.blend(FV.cast(t.neg()), FV.cast(y).lt(0f)));
+    }
+
+    /**
+     * g[gOff + i] = gelu_tanh(g[gOff + i]) · u[uOff + i] for i < n, or without the product when {@code u} is null (HF's
+     * gelu_pytorch_tanh: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))); the vector part with {@link #tanh(FloatVector)}'s
+     * operations written out in the loop, the tail with {@link #tanh(float)}, so every value gets the same bits. Written
+     * out, not called, for the reason {@link #expShiftedSum} is: the gate calls tanh a few times per row (Gemma 3n's
+     * per-layer gate: 256 values), so tanh became hot and was compiled on its own before its caller, and C2 then did not
+     * inline its big compiled body into the caller's loop, boxing each vector at the call.
+     */
+    public static void geluTanh(float[] g, int gOff, float[] u, int uOff, int n) {
+        int i = 0;
+        for (; i + VectorOps.F.length() <= n; i += VectorOps.F.length()) {
+            FloatVector x = FV.cast(FloatVector.fromArray(VectorOps.F, g, gOff + i));
+            FloatVector y = FV.cast(FV.cast(FV.cast(x.mul(x)).mul(0.044715f * SQRT_2_OVER_PI)).add(SQRT_2_OVER_PI)).mul(x);
+            // tanh(y), as tanh(FloatVector)
+            FloatVector a = FV.cast(FV.cast(y).abs());
+            FloatVector z = FV.cast(a.mul(a));
+            FloatVector p = FV.cast(z.fma(T4, T3));
+            p = FV.cast(p.fma(z, FloatVector.broadcast(VectorOps.F, T2)));
+            p = FV.cast(p.fma(z, FloatVector.broadcast(VectorOps.F, T1)));
+            p = FV.cast(p.fma(z, FloatVector.broadcast(VectorOps.F, T0)));
+            FloatVector small = FV.cast(FV.cast(a.mul(z)).fma(p, a));
+            // e^(2|y|), as exp(FloatVector)
+            FloatVector x0 = FV.cast(a.mul(2f));
+            FloatVector xe = FV.cast(x0.max(EXP_LO).min(EXP_HI));
+            FloatVector t = FV.cast(xe.fma(LOG2E, ROUND));
+            FloatVector nn = t.sub(ROUND);
+            FloatVector r = nn.fma(FloatVector.broadcast(VectorOps.F, -LN2_HI), xe);
+            r = FV.cast(nn.fma(FloatVector.broadcast(VectorOps.F, LN2_LO), r));
+            FloatVector q = r.fma(E5, E4).fma(r, FloatVector.broadcast(VectorOps.F, E3)).fma(r, FloatVector.broadcast(VectorOps.F, E2))
+                    .fma(r, FloatVector.broadcast(VectorOps.F, E1)).fma(r, FloatVector.broadcast(VectorOps.F, E0));
+            q = FV.cast(q.fma(r.mul(r), r).add(1f));
+            FloatVector scale = FV.cast(IV.cast(t.reinterpretAsInts()).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
+            FloatVector e = FV.cast(FV.cast(q.mul(scale)).blend(0f, x0.lt(EXP_LO)));
+            FloatVector big = FV.cast(FloatVector.broadcast(VectorOps.F, 1f).sub(FV.cast(FloatVector.broadcast(VectorOps.F, 2f)
+                    .div(FV.cast(e.add(1f))))));
+            FloatVector th = FV.cast(big.blend(small, a.lt(TANH_SMALL)));
+            th = FV.cast(th.blend(FV.cast(th.neg()), y.lt(0f)));
+            FloatVector out = FV.cast(FV.cast(th.add(1f)).mul(x)).mul(0.5f);
+            if (u != null) out = FV.cast(out).mul(FloatVector.fromArray(VectorOps.F, u, uOff + i));
+            out.intoArray(g, gOff + i);
+        }
+        for (; i < n; i++) {
+            float x = g[gOff + i];
+            float v = (tanh((x * x * (0.044715f * SQRT_2_OVER_PI) + SQRT_2_OVER_PI) * x) + 1f) * x * 0.5f;
+            g[gOff + i] = u != null ? v * u[uOff + i] : v;
+        }
     }
 
     /** {@link #tanh(FloatVector)} of one value, operation for operation. */
