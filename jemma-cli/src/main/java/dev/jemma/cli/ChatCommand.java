@@ -66,7 +66,8 @@ final class ChatCommand implements Callable<Integer> {
                                           typical_p, mirostat, mirostat_tau, mirostat_eta, xtc_probability,
                                           xtc_threshold, dry_multiplier, dry_base, dry_allowed_length,
                                           dry_penalty_last_n, top_n_sigma,
-                                          samplers (names separated by ';', or letters: /set samplers kt)
+                                          samplers (names separated by ';', or letters: /set samplers kt;
+                                          /set samplers default: the model's order again)
               /set system TEXT            set the system prompt (starts a new conversation)
               /set verbose | quiet        show or hide timings after each answer
               /image PATH                 attach an image to your next message (repeatable; vision models)
@@ -375,9 +376,15 @@ final class ChatCommand implements Callable<Integer> {
 
         /**
          * /set samplers: names separated by ';' (one name alone too: "temp" is temperature), else one letter per stage
-         * ("kt"); a bad one is the one line naming it.
+         * ("kt"); a bad one is the one line naming it. "default" is the model's order — the file's
+         * general.sampling.sequence where it has one, else llama.cpp's — and not the engine's defaults, which carry
+         * --samplers ("default" read as letters would be refused at its 'f').
          */
-        private static dev.jemma.core.sampling.SamplerChain samplers(String value) {
+        private static dev.jemma.core.sampling.SamplerChain samplers(String value, Engine engine) {
+            if (value.equalsIgnoreCase("default")) {
+                var file = engine.fileSampling().samplers();
+                return file != null ? file : dev.jemma.core.sampling.SamplerChain.DEFAULT;
+            }
             try {
                 boolean names = value.contains(";") || dev.jemma.core.sampling.SamplerStage.named(value) != null;
                 return names ? dev.jemma.core.sampling.SamplerChain.ofNames(value) : dev.jemma.core.sampling.SamplerChain.ofLetters(value);
@@ -467,7 +474,7 @@ final class ChatCommand implements Callable<Integer> {
                     case "dry_allowed_length" -> b.dryAllowedLength(DRY_ALLOWED_LENGTH.check(what, Integer.parseInt(value), value));
                     case "dry_penalty_last_n" -> b.dryPenaltyLastN(DRY_PENALTY_LAST_N.check(what, Integer.parseInt(value), value));
                     case "top_n_sigma" -> b.topNSigma(TOP_N_SIGMA.check(what, Float.parseFloat(value), value));
-                    case "samplers" -> b.samplers(samplers(value));
+                    case "samplers" -> b.samplers(samplers(value, engine));
                     case "stop" -> {
                         List<String> stops = new ArrayList<>(options.stopOrEmpty());
                         stops.add(value);

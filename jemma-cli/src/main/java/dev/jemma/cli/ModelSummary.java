@@ -288,7 +288,10 @@ public final class ModelSummary {
         } else if (exact) {
             line("weight copy", "none with --exact (the matrices are read from the GGUF)");
         }
-        if (!embedder) line("", "full context " + c.contextLength() + ": KV cache " + MemoryPlan.gb(plan.kvBytesAt(c.contextLength())));
+        // planned for the trained context, the memory plan's line already says its KV cache
+        if (!embedder && plan.contextLength() != c.contextLength()) {
+            line("", "full context " + c.contextLength() + ": KV cache " + MemoryPlan.gb(plan.kvBytesAt(c.contextLength())));
+        }
         line("available", "Java heap " + MemoryPlan.gb(plan.heapLimit()) + ", memory "
                 + (plan.memAvailable() < 0 ? "unknown" : MemoryPlan.gb(plan.memAvailable())) + (problem == null ? " → fits" : " → does NOT fit"));
         if (problem != null) line("", problem);

@@ -75,7 +75,7 @@ final class ShowCommand implements Callable<Integer> {
         java.nio.file.Path source = mmproj;
         boolean clip = "clip".equals(f.getString("general.architecture"));
         if ("gemma3n".equals(f.getString("general.architecture"))) return gemma3nVisionTower(f);
-        if (clip && mmproj == null && "gemma3nv".equals(dev.jemma.core.vision.VisionConfig.projectorType(f))) return mobileNet(f, f.path(), null, f.path().getFileName().toString());
+        if (clip && mmproj == null && "gemma3nv".equals(dev.jemma.core.vision.VisionConfig.projectorType(f))) return mobileNet(f, f.path(), null, f.path().getFileName().toString(), false, exact);
         // an mmproj of another projector (Gemma 3n's, LLaVA's…) is described by the generic summary alone
         if (clip && mmproj == null && !"gemma3".equals(dev.jemma.core.vision.VisionConfig.projectorType(f))) return null;
         if (source == null && !dev.jemma.core.vision.VisionConfig.present(f)) source = dev.jemma.core.vision.ImageEncoder.findBeside(f.path());
@@ -131,7 +131,7 @@ final class ShowCommand implements Callable<Integer> {
             if (p.hasAudio()) audio = conformer(p, where);
             if (!p.hasVision()) return java.util.Map.of("file", source.toString(), "text", where + ": no vision tower (audio only)", "memory", "");
             try (var g = dev.jemma.core.mobilenet.Gemma3nImageEncoder.open(p, dev.jemma.core.tensor.MatMul.EXACT)) {
-                return mobileNet(p.file(), source, g, where);
+                return mobileNet(p.file(), source, g, where, p.insideModel(), exact);
             }
         } catch (JemmaException e) {
             if (mmproj != null || inside) throw e;
@@ -167,7 +167,7 @@ final class ShowCommand implements Callable<Integer> {
 
     /** MobileNet-V5 as read from a Gemma 3n mmproj; {@code enc} (with the embedder into the text model) may be null. */
     private static java.util.Map<String, Object> mobileNet(GgufFile mm, java.nio.file.Path source, dev.jemma.core.mobilenet.Gemma3nImageEncoder enc,
-                                                           String where) {
+                                                           String where, boolean insideModel, boolean exact) {
         dev.jemma.core.mobilenet.MobileNetV5 net;
         try {
             net = enc != null ? enc.tower() : new dev.jemma.core.mobilenet.MobileNetV5(new dev.jemma.core.media3n.MmprojWeights(mm),
@@ -194,8 +194,20 @@ final class ShowCommand implements Callable<Integer> {
                 dev.jemma.core.mobilenet.MobileNetV5.OUTPUT_RESOLUTION, dev.jemma.core.mobilenet.MobileNetV5.OUTPUT_RESOLUTION, net.tokens(), net.width())
                 + (enc != null ? ", embedded to " + enc.textDim() : "") + " — " + where
                 + "\n" + String.join("\n", net.describe().stream().map(l -> String.format("%-15s  %s", "", l)).toList()));
+        // the default mode's interleaved copy of the tower's matrices, made on the first image: the memory plan above leaves it out
+        var copy = exact ? null : dev.jemma.core.mobilenet.Gemma3nImageEncoder.firstImageCopy(mm, insideModel, net, dev.jemma.core.repack.RepackCache.defaultDir());
+        if (copy != null) {
+            var wc = new java.util.LinkedHashMap<String, Object>();
+            wc.put("file", copy.file().toString());
+            wc.put("bytes", copy.bytes());
+            wc.put("present", copy.present());
+            wc.put("replaces_gguf_bytes", copy.sourceBytes());
+            m.put("weight_copy", wc);
+        }
         m.put("memory", "vision weights " + dev.jemma.core.memory.MemoryPlan.gb(net.weightBytes()) + " + encoder scratch "
-                + dev.jemma.core.memory.MemoryPlan.gb(4L * net.scratchFloats()) + " while an image is encoded");
+                + dev.jemma.core.memory.MemoryPlan.gb(4L * net.scratchFloats()) + " while an image is encoded"
+                + (copy == null ? "" : "; the first image adds an interleaved copy of its matrices, " + dev.jemma.core.memory.MemoryPlan.gb(copy.bytes())
+                        + ", in " + copy.file() + (copy.present() ? " (built)" : " (not built yet: the first image writes it)")));
         return m;
     }
 }

@@ -1,6 +1,13 @@
 package dev.jemma.cli;
 
+import dev.jemma.core.gguf.GgufFile;
+import dev.jemma.core.gguf.GgufTensorInfo;
+import dev.jemma.core.gguf.GgufWriter;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -56,6 +63,35 @@ class ChatCommandTest {
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out()).contains("This model takes no images: it has no vision tower")
                 .contains("This model takes no audio: it needs a Gemma 3n model").doesNotContain("jemma:");
+    }
+
+    /**
+     * /set samplers default drops an order set by a flag or an earlier /set and goes back to the file's
+     * general.sampling.sequence (not llama.cpp's: this file has its own), and /help says so.
+     */
+    @Test
+    void samplersDefaultRestoresTheFilesOrder(@TempDir Path dir) throws Exception {
+        Path seq = dir.resolve("seq.gguf");
+        try (GgufFile f = GgufFile.open(Path.of(RunCommandTest.TINY))) {
+            GgufWriter w = new GgufWriter().copyMetadata(f).putString("general.sampling.sequence", "top_k;temperature");
+            for (GgufTensorInfo t : f.tensors().values()) {
+                w.addTensor(t.name(), t.dims(), t.type(), o -> o.write(f.tensorData(t).toArray(ValueLayout.JAVA_BYTE)));
+            }
+            w.write(seq);
+        }
+        var r = CliTestSupport.run("/show\n/set samplers temp\n/show\n/set samplers default\n/show\n/?\n/bye\n",
+                "chat", seq.toString(), "--samplers", "min_p;temperature", "-n", "2", "-t", "1");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        String[] shows = r.out().split("  model        ", -1);
+        assertThat(shows).hasSize(4);
+        assertThat(shows[1]).contains("samplers min_p;temperature");
+        assertThat(shows[2]).contains("samplers temperature\n").contains("Set parameter 'samplers' to 'default'");
+        assertThat(shows[3]).contains("samplers top_k;temperature\n").contains("/set samplers default: the model's order");
+
+        // a file without an order of its own: llama.cpp's, which /show leaves unsaid
+        var plain = CliTestSupport.run("/set samplers default\n/show\n/bye\n", "chat", RunCommandTest.TINY, "--sampling-seq", "kt", "-n", "2", "-t", "1");
+        assertThat(plain.exitCode()).as(plain.err()).isZero();
+        assertThat(plain.out()).contains("Set parameter 'samplers' to 'default'").doesNotContain("samplers top_k");
     }
 
     @Test

@@ -85,6 +85,41 @@ class Gemma3nVisionCommandsTest {
         assertThat(tmp.resolve("x.f32")).doesNotExist();
     }
 
+    /**
+     * show names the interleaved copy of MobileNet-V5's matrices that the first image builds (the text model's memory
+     * plan leaves it out): its file, to the byte what the first image then writes, built or not; --exact has none.
+     * Mutations caught: no copy planned (no weight_copy), the text weights' cache part (another file name), --exact ignored.
+     */
+    @Test
+    void showNamesTheCopyTheFirstImageBuilds(@TempDir Path cache, @TempDir Path tmp) throws IOException {
+        JsonNode v = image.get("variant");
+        String model = p(v.get("text_gguf").asText());
+        String previous = System.getProperty("jemma.cache.dir");
+        System.setProperty("jemma.cache.dir", cache.toString());
+        try {
+            var before = CliTestSupport.run(null, "show", model, "--json");
+            assertThat(before.exitCode()).as(before.err()).isZero();
+            JsonNode copy = new ObjectMapper().readTree(before.out()).path("vision").path("weight_copy");
+            assertThat(copy.path("present").asBoolean()).isFalse();
+            assertThat(copy.path("bytes").asLong()).isPositive();
+            Path file = Path.of(copy.path("file").asText());
+            assertThat(file.getParent()).isEqualTo(cache);
+            assertThat(CliTestSupport.run(null, "show", model).out()).contains("the first image adds an interleaved copy of its matrices")
+                    .contains(file + " (not built yet");
+
+            var r = CliTestSupport.run(null, "embed-image", model, p(PNG), "-o", tmp.resolve("x.f32").toString(), "-t", "2");
+            assertThat(r.exitCode()).as(r.err()).isZero();
+            assertThat(Files.size(file)).isEqualTo(copy.path("bytes").asLong());
+            assertThat(CliTestSupport.run(null, "show", model).out()).contains(file + " (built)");
+
+            var exact = CliTestSupport.run(null, "show", model, "--exact", "--json");
+            assertThat(new ObjectMapper().readTree(exact.out()).path("vision").has("weight_copy")).isFalse();
+        } finally {
+            if (previous != null) System.setProperty("jemma.cache.dir", previous);
+            else System.clearProperty("jemma.cache.dir");
+        }
+    }
+
     @Test
     void benchTimesMobileNetEncoding() throws IOException {
         JsonNode v = image.get("variant");

@@ -25,4 +25,14 @@ class ShowKvPoolTest {
         assertThat(bad.exitCode()).isNotZero();
         assertThat(bad.err().strip()).isEqualTo("jemma: --parallel must be at least 1, got 0");
     }
+
+    /** The trained context's KV cache is a line of its own only when the plan is for another context (the tiny model's: 4096). */
+    @Test
+    void fullContextLineOnlyWhenThePlanIsForAnother() {
+        var full = CliTestSupport.run(null, "show", "-c", "4096", RunCommandTest.TINY);
+        assertThat(full.exitCode()).as(full.err()).isZero();
+        assertThat(full.out()).contains("context 4096: ").doesNotContain("full context");
+        var part = CliTestSupport.run(null, "show", "-c", "1024", RunCommandTest.TINY);
+        assertThat(part.out().split("full context 4096: KV cache ", -1)).hasSize(2);
+    }
 }

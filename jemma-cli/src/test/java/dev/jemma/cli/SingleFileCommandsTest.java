@@ -77,6 +77,8 @@ class SingleFileCommandsTest {
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out()).contains("MobileNet-V5 (0.43M parameters)", "embedded to 64 — inside the model file",
                 "USM conformer 2 blocks, width 64, 4 heads, 128 mel bins", "inside the model file");
+        // the vision tower's copy has a cache file of its own, apart from the text weights' (mutation: the text weights' part)
+        assertThat(r.out()).containsPattern("the first image adds an interleaved copy of its matrices, .*, in .*gemma3n-one\\.gguf-[0-9a-f]+\\.vision\\.");
         // the towers are the encoders' weights, not the text model's: the plan is the text file's
         var pair = CliTestSupport.run(null, "show", s(text), "--mmproj", s(mmproj));
         String plan = r.out().lines().filter(l -> l.startsWith("memory plan")).findFirst().orElseThrow();

@@ -52,6 +52,8 @@ public final class Engine implements AutoCloseable {
     private final Map<String, Object> metadata;
     private final int contextLength;
     private final GenerationOptions defaults;
+    /** The file's own recommendations, without the engine's options over them (see {@link #fileSampling}). */
+    private final GenerationOptions fileSampling;
     private final long loadNanos;
     private final ReentrantLock lock = new ReentrantLock();
     private final StepScheduler scheduler;
@@ -136,7 +138,8 @@ public final class Engine implements AutoCloseable {
             }
             int trained = config.contextLength() > 0 ? config.contextLength() : EngineOptions.DEFAULT_CONTEXT_CAP;
             contextLength = options.contextLength() > 0 ? options.contextLength() : Math.min(trained, EngineOptions.DEFAULT_CONTEXT_CAP);
-            defaults = options.generation().orElse(fileDefaults(file, warns));
+            fileSampling = fileDefaults(file, warns);
+            defaults = options.generation().orElse(fileSampling);
             if (options.loadProgress() != null) prefault(file.segment(), model.sparselyReadRegions(), options.loadProgress());
         } catch (RuntimeException | Error e) {
             if (v != null) v.close();
@@ -282,6 +285,14 @@ public final class Engine implements AutoCloseable {
     /** The defaults every request starts from (engine options over the file's recommendations). */
     public GenerationOptions defaults() {
         return defaults;
+    }
+
+    /**
+     * The file's sampling recommendations alone ({@code general.sampling.*}, unset where the file says nothing): what
+     * chat's {@code /set samplers default} goes back to, under flags that {@link #defaults} already carries.
+     */
+    public GenerationOptions fileSampling() {
+        return fileSampling;
     }
 
     /** Time {@link #load} took. */

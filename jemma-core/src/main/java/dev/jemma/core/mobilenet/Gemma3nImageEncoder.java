@@ -2,6 +2,7 @@ package dev.jemma.core.mobilenet;
 
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.media3n.Gemma3nMmproj;
+import dev.jemma.core.memory.WeightCopy;
 import dev.jemma.core.media3n.Gemma3nMultimodalEmbedder;
 import dev.jemma.core.tensor.MatMul;
 import dev.jemma.core.tensor.ThreadPool;
@@ -163,13 +164,27 @@ public final class Gemma3nImageEncoder implements VisionEncoder {
         if (t != null) return t;
         synchronized (this) {
             if (packed == null) {
-                // inside a single-file model the tower's copies get a cache file of their own, apart from the text weights'
-                repacked = mmproj.insideModel() ? RepackCache.open(mmproj.file(), "vision", tower.matrices(), pool)
-                        : RepackCache.open(mmproj.file(), tower.matrices(), pool);
+                repacked = RepackCache.open(mmproj.file(), cachePart(mmproj.insideModel()), tower.matrices(), pool);
                 packed = tower.attach(repacked);
             }
             return packed;
         }
+    }
+
+    /** Inside a single-file model the tower's copies get a cache file of their own, apart from the text weights'. */
+    private static String cachePart(boolean insideModel) {
+        return insideModel ? "vision" : null;
+    }
+
+    /**
+     * The interleaved copy the first image builds in the default mode ({@link #packed}), planned without building it:
+     * its file in {@code dir}, its size, whether it is there already; null when no matrix of the tower has an
+     * interleaved layout. For {@code jemma show}, whose memory plan is the text model's and leaves this copy out.
+     *
+     * @param insideModel whether {@code file} is a single-file model holding the towers (else an mmproj file)
+     */
+    public static WeightCopy firstImageCopy(GgufFile file, boolean insideModel, MobileNetV5 tower, Path dir) {
+        return RepackCache.plan(file, cachePart(insideModel), tower.matrices().stream().map(RepackCache.Matrix::of).toList(), dir);
     }
 
     /** Soft-token embeddings [256 × textDim] for one image's pixel values. */

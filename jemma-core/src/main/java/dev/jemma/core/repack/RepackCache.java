@@ -207,7 +207,7 @@ public final class RepackCache implements AutoCloseable {
      * matrix the model narrows (a MatFormer slice) has the name the model gives it.
      */
     public record Matrix(String name, GgmlType type, int rows, int cols) {
-        static Matrix of(WeightMatrix w) {
+        public static Matrix of(WeightMatrix w) {
             return new Matrix(w.name(), w.type(), w.rows(), w.cols());
         }
 
