@@ -75,18 +75,7 @@ class BatchForwardTest {
 
     /** Prompt logits (every row) then {@code steps} greedy steps' logits, one sequence alone. */
     private static float[] alone(LanguageModel m, int[] ids, int steps) {
-        int vocab = m.config().vocabSize();
-        KvCache cache = m.newCache(ids.length + steps);
-        float[] out = new float[(ids.length + steps) * vocab];
-        float[] prompt = m.forward(ids, 0, ids.length, cache, true);
-        System.arraycopy(prompt, 0, out, 0, prompt.length);
-        int next = argmax(prompt, (ids.length - 1) * vocab, vocab);
-        for (int i = 0; i < steps; i++) {
-            float[] l = m.forward(new int[]{next}, 0, 1, cache, false);
-            System.arraycopy(l, 0, out, (ids.length + i) * vocab, vocab);
-            next = argmax(l, 0, vocab);
-        }
-        return out;
+        return ColdLogits.promptAndSteps(m, ids, steps);
     }
 
     /** What {@link #oneBatchServesTwoSequences} compares: each sequence alone, then both in one prefill and in decode steps. */
