@@ -6,9 +6,12 @@ import jdk.incubator.vector.VectorOperators;
 
 /**
  * exp and tanh that give the same bits in every JIT tier ("stable"; not named VectorMath, which the JDK's
- * {@code jdk.incubator.vector} package has): on {@link VectorOps#F} vectors from adds, multiplies, fused multiply-adds, one division and exact bit
- * operations only, each with a scalar twin that does the same operations on one value (so a value's bits do not depend
- * on whether it falls in a vector or in a loop's tail).
+ * {@code jdk.incubator.vector} package has), from adds, multiplies, fused multiply-adds, one division and exact bit
+ * operations only: the scalar {@link #exp(float)} and {@link #tanh(float)}, and the loops that need them on
+ * {@link VectorOps#F} vectors (softmax's {@link #expShiftedSum}, the GELUs' {@link #geluTanh}), which do the scalar
+ * forms' operations lane by lane and use them for their tails (so a value's bits do not depend on whether it falls in a
+ * vector or in a loop's tail). There is no vector exp or tanh to call: a vector passed to a call C2 does not inline is
+ * boxed, and C2 does not inline a callee with a big compiled body of its own, so the loops carry the operations.
  *
  * <p>Why not {@code lanewise(EXP / TANH)}: C2 compiles those to the JDK's vector math library (SVML-style stubs) while
  * the interpreter and C1 call {@code Math.exp / tanh} lane by lane; the two differ in the last ulp, so softmax and GELU
@@ -46,27 +49,11 @@ public final class StableMath {
     private StableMath() {
     }
 
-    /** e^x lane by lane (0 below −87.34, saturating above 88.37). */
-    public static FloatVector exp(FloatVector x0) {
-        // few casts: at most 325 bytes of bytecode, or C2 does not inline it into a hot loop and boxes its vectors
-        FloatVector x = FV.cast(x0.max(EXP_LO).min(EXP_HI));
-        FloatVector t = FV.cast(x.fma(LOG2E, ROUND));
-        FloatVector n = t.sub(ROUND);
-        FloatVector r = n.fma(FloatVector.broadcast(VectorOps.F, -LN2_HI), x);
-        r = FV.cast(n.fma(FloatVector.broadcast(VectorOps.F, LN2_LO), r));
-        FloatVector p = r.fma(E5, E4).fma(r, FloatVector.broadcast(VectorOps.F, E3)).fma(r, FloatVector.broadcast(VectorOps.F, E2))
-                .fma(r, FloatVector.broadcast(VectorOps.F, E1)).fma(r, FloatVector.broadcast(VectorOps.F, E0));
-        p = FV.cast(p.fma(r.mul(r), r).add(1f));
-        // 2^n: n + 127 into the exponent field (the low bits of t hold n + 2^22 + 2^23, which the shift drops above)
-        FloatVector scale = FV.cast(IV.cast(t.reinterpretAsInts()).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
-        return p.mul(scale).blend(0f, x0.lt(EXP_LO));
-    }
-
     /**
      * s[k] = e^(s[k] − max) for k in [from, to) (whole vectors: {@code to − from} a multiple of the length), returning
-     * their sum ({@link VectorOps#sum} of the lane-wise running sum): softmax's vector part. {@link #exp(FloatVector)}'s
-     * operations are written out in the loop rather than called, and the method takes arrays, not vectors: a call to
-     * exp that C2 did not inline (it does not, once exp has a big compiled body of its own) boxed every vector.
+     * their sum ({@link VectorOps#sum} of the lane-wise running sum): softmax's vector part, {@link #exp(float)}'s
+     * operations lane by lane. Arrays in, not vectors: a vector exp called from softmax was not inlined once it had a
+     * big compiled body of its own, and boxed every vector (docs/PERFORMANCE.md, "Same bits cold or warm").
      */
     public static float expShiftedSum(float[] s, int from, int to, float max) {
         FloatVector sv = FloatVector.zero(VectorOps.F);
@@ -88,7 +75,7 @@ public final class StableMath {
         return VectorOps.sum(sv);
     }
 
-    /** {@link #exp(FloatVector)} of one value, operation for operation. */
+    /** e^x (0 below −87.34, saturating above 88.37; Jemma calls it with x ≤ 0). */
     public static float exp(float x0) {
         float x = Math.min(Math.max(x0, EXP_LO), EXP_HI);
         float t = Math.fma(x, LOG2E, ROUND);
@@ -105,36 +92,18 @@ public final class StableMath {
         return x0 < EXP_LO ? 0f : p * scale;
     }
 
-    /** tanh(y) lane by lane. */
-    public static FloatVector tanh(FloatVector y) {
-        FloatVector a = FV.cast(FV.cast(y).abs());
-        FloatVector z = FV.cast(a.mul(a));
-        FloatVector p = FV.cast(z.fma(T4, T3));
-        p = FV.cast(p.fma(z, FloatVector.broadcast(VectorOps.F, T2)));
-        p = FV.cast(p.fma(z, FloatVector.broadcast(VectorOps.F, T1)));
-        p = FV.cast(p.fma(z, FloatVector.broadcast(VectorOps.F, T0)));
-        FloatVector small = FV.cast(FV.cast(a.mul(z)).fma(p, a));
-        FloatVector e = exp(FV.cast(a.mul(2f)));
-        FloatVector big = FV.cast(FloatVector.broadcast(VectorOps.F, 1f).sub(FV.cast(FloatVector.broadcast(VectorOps.F, 2f)
-                .div(FV.cast(e.add(1f))))));
-        FloatVector t = FV.cast(big.blend(small, a.lt(TANH_SMALL)));
-        return FV.cast(t.blend(FV.cast(t.neg()), FV.cast(y).lt(0f)));
-    }
-
     /**
      * g[gOff + i] = gelu_tanh(g[gOff + i]) · u[uOff + i] for i < n, or without the product when {@code u} is null (HF's
-     * gelu_pytorch_tanh: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))); the vector part with {@link #tanh(FloatVector)}'s
-     * operations written out in the loop, the tail with {@link #tanh(float)}, so every value gets the same bits. Written
-     * out, not called, for the reason {@link #expShiftedSum} is: the gate calls tanh a few times per row (Gemma 3n's
-     * per-layer gate: 256 values), so tanh became hot and was compiled on its own before its caller, and C2 then did not
-     * inline its big compiled body into the caller's loop, boxing each vector at the call.
+     * gelu_pytorch_tanh: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))); the vector part with {@link #tanh(float)}'s
+     * operations lane by lane, the tail with {@link #tanh(float)} itself, so every value gets the same bits. Arrays in,
+     * for the reason {@link #expShiftedSum} takes them.
      */
     public static void geluTanh(float[] g, int gOff, float[] u, int uOff, int n) {
         int i = 0;
         for (; i + VectorOps.F.length() <= n; i += VectorOps.F.length()) {
             FloatVector x = FV.cast(FloatVector.fromArray(VectorOps.F, g, gOff + i));
             FloatVector y = FV.cast(FV.cast(FV.cast(x.mul(x)).mul(0.044715f * SQRT_2_OVER_PI)).add(SQRT_2_OVER_PI)).mul(x);
-            // tanh(y), as tanh(FloatVector)
+            // tanh(y), as tanh(float)
             FloatVector a = FV.cast(FV.cast(y).abs());
             FloatVector z = FV.cast(a.mul(a));
             FloatVector p = FV.cast(z.fma(T4, T3));
@@ -142,7 +111,7 @@ public final class StableMath {
             p = FV.cast(p.fma(z, FloatVector.broadcast(VectorOps.F, T1)));
             p = FV.cast(p.fma(z, FloatVector.broadcast(VectorOps.F, T0)));
             FloatVector small = FV.cast(FV.cast(a.mul(z)).fma(p, a));
-            // e^(2|y|), as exp(FloatVector)
+            // e^(2|y|), as exp(float)
             FloatVector x0 = FV.cast(a.mul(2f));
             FloatVector xe = FV.cast(x0.max(EXP_LO).min(EXP_HI));
             FloatVector t = FV.cast(xe.fma(LOG2E, ROUND));
@@ -169,7 +138,7 @@ public final class StableMath {
         }
     }
 
-    /** {@link #tanh(FloatVector)} of one value, operation for operation. */
+    /** tanh(y). */
     public static float tanh(float y) {
         float a = Math.abs(y);
         float z = a * a;

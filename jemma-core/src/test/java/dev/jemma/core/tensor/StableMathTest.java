@@ -32,20 +32,6 @@ class StableMathTest {
         return x;
     }
 
-    private static int mismatches(float[] x, boolean exp) {
-        float[] v = new float[x.length];
-        for (int i = 0; i < x.length; i += L) {
-            FloatVector a = FloatVector.fromArray(VectorOps.F, x, i);
-            (exp ? StableMath.exp(a) : StableMath.tanh(a)).intoArray(v, i);
-        }
-        int bad = 0;
-        for (int i = 0; i < x.length; i++) {
-            float s = exp ? StableMath.exp(x[i]) : StableMath.tanh(x[i]);
-            if (Float.floatToIntBits(s) != Float.floatToIntBits(v[i])) bad++;
-        }
-        return bad;
-    }
-
     /** softmax's {@link StableMath#expShiftedSum}: the scalar twin's bits in every slot, the vector sum's in the result. */
     private static int shiftedMismatches(float[] x) {
         float[] s = x.clone();
@@ -65,20 +51,13 @@ class StableMathTest {
         return bad;
     }
 
+    /** The GELU loop's vector tanh: {@code OpsTest.vectorGelusGiveTheScalarBitsColdAndWarm}. */
     @Test
-    void vectorExpAndTanhGiveTheirScalarTwinsBitsColdAndWarm() {
+    void vectorExpGivesItsScalarTwinsBitsColdAndWarm() {
         float[] x = arguments();
         assertThat(shiftedMismatches(x)).as("softmax exp, first calls").isZero();
-        assertThat(mismatches(x, true)).as("exp, first calls").isZero();
-        assertThat(mismatches(x, false)).as("tanh, first calls").isZero();
-        for (int r = 0; r < 200; r++) {
-            mismatches(x, true);
-            mismatches(x, false);
-        }
         for (int r = 0; r < 200; r++) shiftedMismatches(x);
-        assertThat(mismatches(x, true)).as("exp, after 200 rounds").isZero();
         assertThat(shiftedMismatches(x)).as("softmax exp, after 200 rounds").isZero();
-        assertThat(mismatches(x, false)).as("tanh, after 200 rounds").isZero();
     }
 
     private static double ulps(float a, double ref) {
