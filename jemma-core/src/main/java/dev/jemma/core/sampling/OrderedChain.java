@@ -177,14 +177,7 @@ final class OrderedChain {
         float max = l[c[0]];
         double sum = 0;
         for (int i = 0; i < n; i++) sum += prob[i] = Math.exp(l[c[i]] - max);
-        double cum = 0;
-        for (int i = 0; i < n; i++) {
-            cum += prob[i] / sum;
-            if (cum >= p.topP()) {
-                n = i + 1;
-                return;
-            }
-        }
+        n = Sampler.topPCut(prob, n, sum, p.topP());
     }
 
     /** Keeps the candidates at least min-p times as likely as the best; order kept. */

@@ -271,16 +271,7 @@ public final class Sampler {
         double sum = 0;
         for (int i = 0; i < n; i++) sum += prob[i] = Math.exp(l[c[i]] - max);
         int keep = n;
-        if (p.topP() < 1f) {
-            double cum = 0;
-            for (int i = 0; i < n; i++) {
-                cum += prob[i] / sum;
-                if (cum >= p.topP()) {
-                    keep = i + 1;
-                    break;
-                }
-            }
-        }
+        if (p.topP() < 1f) keep = topPCut(prob, n, sum, p.topP());
         if (p.minP() > 0f) {
             double threshold = p.minP() * prob[0];
             int m = 1;
@@ -406,6 +397,16 @@ public final class Sampler {
         Arrays.sort(h, 0, k);
         for (int j = 0; j < k; j++) idx[j] = (int) h[j];
         return k;
+    }
+
+    /** How many of the n candidates (probabilities {@code prob[i] / sum}, best first) top-p keeps (here and in {@link OrderedChain}). */
+    static int topPCut(double[] prob, int n, double sum, float topP) {
+        double cum = 0;
+        for (int i = 0; i < n; i++) {
+            cum += prob[i] / sum;
+            if (cum >= topP) return i + 1;
+        }
+        return n;
     }
 
     /** A token's place in the sampler's order, as one long: ascending keys are descending logits, then ascending ids. */
