@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.audio.AudioClip;
 import dev.jemma.core.audio.Gemma3nAudioModel;
+import dev.jemma.core.engine.JitQuiet;
 import dev.jemma.core.media3n.Gemma3nMmproj;
 import dev.jemma.core.kv.KvCache;
 import dev.jemma.core.model.LanguageModel;
@@ -23,7 +24,7 @@ import java.util.concurrent.Callable;
 /**
  * Prompt-processing and generation speed, measured like llama-bench: pp = one batch of {@code p} tokens from an
  * empty cache, tg = {@code n} single-token steps from an empty cache; each repeated {@code r} times after untimed
- * warm-up runs (until the JIT has settled, see {@link WarmUp}), reported as mean ± sample standard deviation.
+ * warm-up runs (until the JIT has settled, see {@link #warmUp}), reported as mean ± sample standard deviation.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Measure prompt processing (pp) and generation (tg) speed, like llama-bench.")
@@ -273,13 +274,30 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
+    /** Most untimed runs before the timed ones (once the JIT's time limit, if any, has passed too). */
+    static final int WARM_UP_MAX_RUNS = 8;
+    /** A run in which the compilers spent under this many ms is quiet, however short the run. */
+    static final long WARM_UP_QUIET_MS = 20;
+
+    /**
+     * The untimed runs before a benchmark's timed ones ({@link JitQuiet}): until a run during which the compilers spent
+     * under 1 % of its wall time (or under {@value #WARM_UP_QUIET_MS} ms), at most {@value #WARM_UP_MAX_RUNS} runs; one
+     * run where the JVM does not measure compile time. One run is not enough here: code that runs once per forward (the
+     * last token's logits after a prompt batch) becomes hot only after a few runs, and its C2 compilation then took one
+     * of the machine's two cores during timed runs (measured: 1B Q4_0 pp512 of one process 136–164 t/s, llama.cpp
+     * 169–177 in between).
+     */
+    static JitQuiet warmUp() {
+        return JitQuiet.ofThisJvm().quietUnder(WARM_UP_QUIET_MS).atMost(WARM_UP_MAX_RUNS, 0);
+    }
+
     /**
      * Untimed warm-up runs until the JIT is quiet, then {@code reps} timed runs; returns tokens/s per run, followed by
      * the mean process CPU seconds per run (on a shared machine, CPU time shows how much of the wall time the process
      * really ran) and the number of warm-up runs.
      */
     static double[] run(int reps, Runnable body, int tokens) {
-        int warmUps = WarmUp.ofThisJvm().run(body);
+        int warmUps = warmUp().run(round -> body.run());
         double[] tps = new double[reps + 2];
         tps[reps + 1] = warmUps;
         long cpu0 = processCpuNanos();

@@ -2,6 +2,7 @@ package dev.jemma.core.embed;
 
 import dev.jemma.core.JemmaException;
 import dev.jemma.core.engine.EngineOptions;
+import dev.jemma.core.engine.JitQuiet;
 import dev.jemma.core.gguf.GgufFile;
 import dev.jemma.core.model.EmbeddingModel;
 import dev.jemma.core.model.ModelLoader;
@@ -196,7 +197,7 @@ public final class Embedder implements AutoCloseable {
      * Prepares a serving embedder before its first request ({@code jemma serve} calls it right after loading): embeds
      * texts of the shapes requests bring — one short text (the row-major attention tiles of fewer than 16 rows), one of 64
      * tokens, eight of 64 (a batch), one of {@value #WARM_UP_LONG} (transposed-key attention over many keys) — until the
-     * JIT has compiled their kernels: a round that spends under 1 % of its time compiling, after at least two, at most
+     * JIT has compiled their kernels ({@link JitQuiet}): a round that spends under 1 % of its time compiling, after at least two, at most
      * {@value #WARM_UP_ROUNDS}. Why: the first requests ran those kernels uncompiled (a boxed vector per Vector API
      * operation), and {@code jemma bench --embed}'s first case read 30-40 % slow until its own warm-up was added
      * (docs/PERFORMANCE.md, emb20c). Returns the rounds run.
@@ -212,16 +213,9 @@ public final class Embedder implements AutoCloseable {
         };
         List<List<int[]>> plan = List.of(List.of(text.apply(8)), List.of(text.apply(64)),
                 java.util.Collections.nCopies(8, text.apply(64)), List.of(text.apply(WARM_UP_LONG)));
-        var jit = java.lang.management.ManagementFactory.getCompilationMXBean();
-        boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
-        int round = 0;
-        while (round < WARM_UP_ROUNDS) {
-            round++;
-            long jit0 = timed ? jit.getTotalCompilationTime() : 0, t0 = System.nanoTime();
+        return JitQuiet.ofThisJvm().atLeast(2).atMost(WARM_UP_ROUNDS, 0).run(round -> {
             for (List<int[]> texts : plan) embedIds(texts);
-            if (!timed || (round >= 2 && (jit.getTotalCompilationTime() - jit0) * 1_000_000L * 100 < System.nanoTime() - t0)) break;
-        }
-        return round;
+        });
     }
 
     /** Tokens of {@link #warmUp}'s long text. */

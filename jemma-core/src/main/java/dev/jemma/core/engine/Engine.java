@@ -440,11 +440,8 @@ public final class Engine implements AutoCloseable {
 
     private int warmUpSteps() {
         List<int[]> plan = warmUpPlan(options.parallel(), options.batchChunkOrDefault(), model.maxBatch());
-        int rows = 0, prompt = 0;
-        for (int[] step : plan) {
-            rows = Math.max(rows, step[0]);
-            prompt = Math.max(prompt, step[1]);
-        }
+        final int rows = plan.stream().mapToInt(step -> step[0]).max().orElse(0);
+        int prompt = plan.stream().mapToInt(step -> step[1]).max().orElse(0);
         // a prompt longer than the model's batch, run in parts as the scheduler runs a whole prompt: its later parts attend
         // to the earlier ones' keys, the transposed-key tiles over spans of up to LONG_WARM_UP_PROMPT keys, which the short
         // plan's prompts (at most 17 keys) never reach; the first long prompt while serving paid that compilation
@@ -465,8 +462,6 @@ public final class Engine implements AutoCloseable {
         int vocab = config.vocabSize();
         int[] tokens = new int[prompt];
         for (int i = 0; i < prompt; i++) tokens[i] = (int) ((1L + 7919L * (i + 1)) % vocab);
-        var jit = java.lang.management.ManagementFactory.getCompilationMXBean();
-        boolean timed = jit != null && jit.isCompilationTimeMonitoringSupported();
         // one buffer for every step's logits (a new one per step would be humongous garbage itself)
         float[] logits = new float[Math.multiplyExact(Math.max(rows, 1), vocab)];
         // the long prompt and the wave step take paths no other step does (attention over keys of the cache and of the
@@ -475,11 +470,11 @@ public final class Engine implements AutoCloseable {
         // (Attention.attend's item loop deoptimized at the first long prompt while serving): through fewer layers they
         // cost little, and run every round
         final int longRounds = model.warmsUpFewerLayers() ? Integer.MAX_VALUE : LONG_WARM_UP_ROUNDS;
-        int round = 0;
-        final long start = System.nanoTime();
-        long jit0 = timed ? jit.getTotalCompilationTime() : 0, t0 = start;
-        while (true) {
-            round++;
+        // settled: a round whose compilations took under 1 % of its time (jemma bench's rule), after at least two, and C2
+        // holding none of Jemma's methods — a round through one layer of each kind (warmUpForward) can be shorter than one
+        // C2 compilation of a wide kernel (up to ~1 s), which the compilers' time counts only once it ends
+        JitQuiet quiet = JitQuiet.ofThisJvm().atLeast(2).atMost(WARM_UP_ROUNDS, MAX_WARM_UP_MS).blind(WARM_UP_ROUNDS).untilC2Idle();
+        return quiet.run(round -> {
             for (int[] step : plan) {
                 dev.jemma.core.model.Batch.Builder b = dev.jemma.core.model.Batch.builder();
                 for (int i = 0; i < step[0]; i++) b.token(caches.get(i), tokens[i], true);
@@ -515,20 +510,7 @@ public final class Engine implements AutoCloseable {
                 model.warmUpForward(b.build(), logits);
             }
             for (KvCache c : caches) c.clear();
-            if (!timed) {
-                if (round >= WARM_UP_ROUNDS) break;
-                continue;
-            }
-            long now = System.nanoTime(), jit1 = jit.getTotalCompilationTime();
-            // settled: this round's compilations took under 1 % of its time (jemma bench's warm-up rule) and C2 has none of
-            // Jemma's methods in hand — a round through one layer of each kind (warmUpForward) can be shorter than one C2
-            // compilation of a wide kernel (up to ~1 s), which the compilers' time counts only once it ends
-            if (round >= 2 && (jit1 - jit0) * 1_000_000L * 100 < now - t0 && !JitQueue.c2Busy("dev.jemma.")) break;
-            if (round >= WARM_UP_ROUNDS && now - start >= MAX_WARM_UP_MS * 1_000_000L) break;
-            jit0 = jit1;
-            t0 = now;
-        }
-        return round;
+        });
     }
 
     /**

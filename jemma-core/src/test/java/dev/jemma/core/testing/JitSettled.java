@@ -10,19 +10,18 @@ import java.util.TreeSet;
  * classes doing vector arithmetic have the compiled code (HotSpot's {@code Compiler.codelist}: method and tier of the
  * code in use) they had before it, with nothing of theirs queued or compiling.
  *
- * <p>Why a test needs it: two paths that do the same arithmetic give the same bits only in the same JIT state. A
- * C2-compiled {@code reduceLanes(ADD)} sums its lanes as a tree, the interpreter and C1 in sequence, and
- * {@code lanewise(EXP / TANH)} is the JDK's vector math library in C2 and {@code Math.*} per lane before; in the default
- * mode one such ulp can flip an int8 activation's rounding and move a tiny model's whole logit row (CI failed once on
- * that: BatchForwardTest's decode row, mean |Δ| 0.054, when a kernel was compiled between the reference and the batch).
- * Warming up "enough" is a guess: BatchForwardTest's first case (gemma3-tiny Q4_0, a cold JVM) needs 8–11 rounds at
- * every width before {@code DecoderBlocks.normIntoRows}, called a few times a round, reaches C2 — and C2's queue runs
- * late on a loaded 2-core machine. This asks the JVM instead. A test compares its runs after this, bounds unchanged.
+ * <p>What it is for now: reaching the warm state on purpose. Since det27 a forward gives the same bits in any JIT
+ * state, so comparisons no longer wait for the JIT before comparing (BatchForwardTest and Gemma3nConformanceTest did:
+ * a C2-compiled {@code reduceLanes(ADD)} summed its lanes as a tree, the interpreter and C1 in sequence, and one such
+ * ulp could flip an int8 activation's rounding); the tests that check that promise ({@code ColdWarmLogitsTest},
+ * {@code PerplexityReproducibilityTest}) use this to get a C2-compiled run to compare with a cold one. Warming up
+ * "enough" is a guess: a cold JVM needs 8–11 rounds at every width before {@code DecoderBlocks.normIntoRows}, called a
+ * few times a round, reaches C2 — and C2's queue runs late on a loaded 2-core machine. This asks the JVM instead.
  */
 public final class JitSettled {
     /**
-     * The classes whose own code does vector arithmetic (the kernels, attention, norms, activations, formats): the tier
-     * of their code decides the bits. Dispatch and bookkeeping around them (FastMatMul, thread pool, lambda proxies)
+     * The classes whose own code does vector arithmetic (the kernels, attention, norms, activations, formats): their code
+     * reaching its final tier is what a warm run means. Dispatch and bookkeeping around them (FastMatMul, thread pool, lambda proxies)
      * and the Vector API's internals, which C2 inlines into the kernels, keep compiling for many rounds without
      * changing a result.
      */

@@ -78,6 +78,16 @@ public final class Attention {
         transposedScores = transposed && TRANSPOSED;
         sixRowValues = sixRows && FOUR_BY_FOUR;
     }
+
+    /**
+     * Whether a sequence with at least {@value #TRANSPOSED_MIN_ROWS} rows in a call now scores its own keys from the
+     * transposed copy: those scores sum a head's elements in chains of {@value #SCORE_DIMS}, the row-major tile's in
+     * lanes and a lane sum, so a sequence cut into calls another way gets some scores rounded another way (tests that
+     * compare such cuts bound that; with this false every cut gives the same bits).
+     */
+    public static boolean transposedScores() {
+        return transposedScores;
+    }
     @SuppressWarnings("unchecked")
     private static final Class<FloatVector> FV = (Class<FloatVector>) F.vectorType();
 
