@@ -50,6 +50,11 @@ final class EngineModel implements ServedModel {
     private volatile ServerMetrics metrics;
 
     /** The engine behind this model (tests: the options the server loaded it with). */
+    @Override
+    public dev.jemma.core.engine.GenerationOptions samplingDefaults() {
+        return engine.defaults();
+    }
+
     Engine engine() {
         return engine;
     }
