@@ -129,6 +129,8 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
                 .threads(b.threads)
                 .generation(b.sampling.build())
                 .mmproj(b.mmproj)
+                // a request may carry ImageContent: the memory plan counts the vision tower's copy the first one builds
+                .images(true)
                 .build();
         DefaultChatRequestParameters.Builder<?> params = ChatRequestParameters.builder();
         if (b.defaultRequestParameters != null) params.overrideWith(b.defaultRequestParameters);
