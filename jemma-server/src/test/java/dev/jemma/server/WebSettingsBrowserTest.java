@@ -49,9 +49,7 @@ class WebSettingsBrowserTest {
                 assertThat(driver.findElement(By.id("temperature")).getDomProperty("placeholder")).isEqualTo("0.5");
                 assertThat(field(driver, "seed").getDomProperty("placeholder")).isEqualTo("random");
                 assertThat(field(driver, "samplers").getDomProperty("placeholder")).isEqualTo("edskypmxt");
-                java.io.File shot = ((org.openqa.selenium.TakesScreenshot) driver).getScreenshotAs(org.openqa.selenium.OutputType.FILE);
-                java.nio.file.Files.createDirectories(Path.of("target"));
-                java.nio.file.Files.copy(shot.toPath(), Path.of("target", "screenshot-settings.png"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                shot(driver, "screenshot-settings.png");
 
                 // what the user sets, and only that, is sent (temperature left empty: the server's 0.5 applies)
                 type(field(driver, "top_k"), "1");
@@ -79,6 +77,7 @@ class WebSettingsBrowserTest {
                 wait.until(d -> d.findElement(By.id("status")).getText().equals(topP));
                 assertThat(Browser.chatRequests(driver)).isEqualTo(before);
                 assertThat(input.getDomProperty("value")).as("the message is kept").isEqualTo("Again");
+                shot(driver, "screenshot-settings-refused.png");
                 // the repeat penalty's 0 is excluded (min_exclusive), as the server excludes it
                 type(field(driver, "top_p"), "");
                 type(field(driver, "repeat_penalty"), "0");
@@ -119,6 +118,13 @@ class WebSettingsBrowserTest {
                 driver.quit();
             }
         }
+    }
+
+    /** Saves what the page looks like under target/, for a look by eye. */
+    private static void shot(ChromeDriver driver, String name) throws java.io.IOException {
+        java.io.File f = ((org.openqa.selenium.TakesScreenshot) driver).getScreenshotAs(org.openqa.selenium.OutputType.FILE);
+        java.nio.file.Files.createDirectories(Path.of("target"));
+        java.nio.file.Files.copy(f.toPath(), Path.of("target", name), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
 
     private static WebElement field(WebDriver d, String name) {
