@@ -189,7 +189,7 @@ final class ChatCommand implements Callable<Integer> {
             var console = System.console();
             boolean tty = console != null && console.isTerminal();
             try (Lines lines = tty ? new JLineLines() : new PlainLines();
-                 Engine engine = flags.load(path)) {
+                 Engine engine = flags.load(path, true)) {
                 PrintWriter out = lines.out();
                 Session session = engine.newSession(system);
                 // on a terminal, say once how to get help and leave (Ollama shows this as the prompt's placeholder)

@@ -94,11 +94,19 @@ final class GenerationFlags {
         }
     }
 
-    /** Loads the engine, with a progress bar on a terminal for big files. */
+    /** Loads the engine for text only, with a progress bar on a terminal for big files. */
     Engine load(Path model) {
+        return load(model, false);
+    }
+
+    /**
+     * Loads the engine, with a progress bar on a terminal for big files; {@code images}: the run will be given images
+     * (chat's /image, run's --image), so the memory plan counts the vision tower's copy the first image builds.
+     */
+    Engine load(Path model, boolean images) {
         if (contextLength < 0) throw new JemmaException("-c: context length must be positive, got " + contextLength);
         EngineOptions.Builder b = EngineOptions.builder().contextLength(contextLength).threads(Threads.resolve(threads, 0)).exact(exact).matformer(matformer).generation(options())
-                .mmproj(mmproj).panAndScan(panAndScan);
+                .mmproj(mmproj).panAndScan(panAndScan).images(images);
         long size;
         try {
             size = Files.size(model);

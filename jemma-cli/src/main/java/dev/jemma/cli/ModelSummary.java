@@ -75,6 +75,13 @@ public final class ModelSummary {
 
     private int parallel = 1;
     private boolean exact;
+    /** The memory plan shown, or null for a file that is no model (an mmproj). */
+    private MemoryPlan plan;
+
+    /** The memory plan shown (the text model's), or null for a file that is no model of its own (an mmproj). */
+    public MemoryPlan plan() {
+        return plan;
+    }
 
     public Map<String, Object> toMap() {
         return m;
@@ -180,6 +187,7 @@ public final class ModelSummary {
                 : ModelLoader.plan(f, new ModelLoader.Options(exact, dev.jemma.core.tensor.ThreadPool.capped(0), maxBatch, matformer)
                         .withContextLength(contextLength));
         if (!embedder && parallel > 1) plan = plan.withSequences(parallel);
+        this.plan = plan;
         tensors(f);
 
         m.put("context_length", c.contextLength());

@@ -83,7 +83,7 @@ final class RunCommand implements Callable<Integer> {
         PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
         List<dev.jemma.core.chat.ChatImage> attached = new ArrayList<>();
         for (Path p : images) attached.add(dev.jemma.core.chat.ChatImage.read(p));
-        try (Engine engine = flags.load(model); Session session = engine.newSession(system)) {
+        try (Engine engine = flags.load(model, !images.isEmpty()); Session session = engine.newSession(system)) {
             GenerationOptions opts = flags.options();
             PrintStream o = out;
             StringBuilder printed = new StringBuilder();

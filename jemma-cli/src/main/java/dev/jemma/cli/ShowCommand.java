@@ -46,6 +46,17 @@ final class ShowCommand implements Callable<Integer> {
             if (parallel < 1) throw new JemmaException("--parallel must be at least 1, got " + parallel);
             ModelSummary s = ModelSummary.of(f, contextLength, dev.jemma.core.engine.EngineOptions.defaults().modelBatch(), matformer, parallel, exact);
             var vision = visionTower(f);
+            // serve, chat and run --image build (or map) the vision tower's copy with the first image: their plan counts it
+            var withImages = visionCopy != null && s.plan() != null ? s.plan().withVisionCopy(visionCopy) : null;
+            if (withImages != null) {
+                var w = new java.util.LinkedHashMap<String, Object>();
+                w.put("total_bytes", withImages.totalBytes());
+                w.put("vision_copy_bytes", withImages.visionCopyBytes());
+                String problem = withImages.problem();
+                w.put("fits", problem == null);
+                if (problem != null) w.put("problem", problem);
+                vision.put("memory_plan_with_images", w);
+            }
             if (json) {
                 var m = new java.util.LinkedHashMap<String, Object>(s.toMap());
                 // what this machine would run the model with (not a property of the file)
@@ -59,6 +70,14 @@ final class ShowCommand implements Callable<Integer> {
                 if (vision != null) {
                     System.out.printf("%-15s%s%n", "vision", vision.get("text"));
                     if (!vision.get("memory").toString().isEmpty()) System.out.printf("%-15s%s%n", "", vision.get("memory"));
+                    if (withImages != null) {
+                        String problem = withImages.problem();
+                        System.out.printf("%-15s%s%n", "", "with images (jemma serve, jemma chat, jemma run --image): memory plan "
+                                + dev.jemma.core.memory.MemoryPlan.gb(s.plan().totalBytes()) + " + vision copy "
+                                + dev.jemma.core.memory.MemoryPlan.gb(withImages.visionCopyBytes()) + " = "
+                                + dev.jemma.core.memory.MemoryPlan.gb(withImages.totalBytes()) + (problem == null ? " → fits" : " → does NOT fit"));
+                        if (problem != null) System.out.printf("%-15s%s%n", "", problem);
+                    }
                 }
                 if (audio != null) {
                     System.out.printf("%-15s%s%n", "audio", audio.get("text"));
@@ -166,7 +185,10 @@ final class ShowCommand implements Callable<Integer> {
     }
 
     /** MobileNet-V5 as read from a Gemma 3n mmproj; {@code enc} (with the embedder into the text model) may be null. */
-    private static java.util.Map<String, Object> mobileNet(GgufFile mm, java.nio.file.Path source, dev.jemma.core.mobilenet.Gemma3nImageEncoder enc,
+    /** The copy of the vision tower's matrices the first image builds (set by {@link #mobileNet}), or null. */
+    private dev.jemma.core.memory.WeightCopy visionCopy;
+
+    private java.util.Map<String, Object> mobileNet(GgufFile mm, java.nio.file.Path source, dev.jemma.core.mobilenet.Gemma3nImageEncoder enc,
                                                            String where, boolean insideModel, boolean exact) {
         dev.jemma.core.mobilenet.MobileNetV5 net;
         try {
@@ -194,8 +216,10 @@ final class ShowCommand implements Callable<Integer> {
                 dev.jemma.core.mobilenet.MobileNetV5.OUTPUT_RESOLUTION, dev.jemma.core.mobilenet.MobileNetV5.OUTPUT_RESOLUTION, net.tokens(), net.width())
                 + (enc != null ? ", embedded to " + enc.textDim() : "") + " — " + where
                 + "\n" + String.join("\n", net.describe().stream().map(l -> String.format("%-15s  %s", "", l)).toList()));
-        // the default mode's interleaved copy of the tower's matrices, made on the first image: the memory plan above leaves it out
+        // the default mode's interleaved copy of the tower's matrices, made on the first image: the text model's plan above
+        // leaves it out, the plan of a run with images (memory_plan_with_images) counts it
         var copy = exact ? null : dev.jemma.core.mobilenet.Gemma3nImageEncoder.firstImageCopy(mm, insideModel, net, dev.jemma.core.repack.RepackCache.defaultDir());
+        visionCopy = copy;
         if (copy != null) {
             var wc = new java.util.LinkedHashMap<String, Object>();
             wc.put("file", copy.file().toString());

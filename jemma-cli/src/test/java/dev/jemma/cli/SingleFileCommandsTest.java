@@ -79,6 +79,22 @@ class SingleFileCommandsTest {
                 "USM conformer 2 blocks, width 64, 4 heads, 128 mel bins", "inside the model file");
         // the vision tower's copy has a cache file of its own, apart from the text weights' (mutation: the text weights' part)
         assertThat(r.out()).containsPattern("the first image adds an interleaved copy of its matrices, .*, in .*gemma3n-one\\.gguf-[0-9a-f]+\\.vision\\.");
+        // the plan of a run given images (serve, chat, run --image) counts that copy beside the text model's plan
+        // (mutation: the text plan's total again)
+        assertThat(r.out()).containsPattern("with images \\(jemma serve, jemma chat, jemma run --image\\): memory plan .* \\+ vision copy .* = .* → fits");
+        var json = CliTestSupport.run(null, "show", s(one), "--json");
+        assertThat(json.exitCode()).as(json.err()).isZero();
+        try {
+            JsonNode d = new ObjectMapper().readTree(json.out());
+            long copy = d.path("vision").path("weight_copy").path("bytes").asLong();
+            assertThat(copy).isPositive();
+            JsonNode withImages = d.path("vision").path("memory_plan_with_images");
+            assertThat(withImages.path("vision_copy_bytes").asLong()).isEqualTo(copy);
+            assertThat(withImages.path("total_bytes").asLong()).isEqualTo(d.path("memory_plan").path("total_bytes").asLong() + copy);
+            assertThat(withImages.path("fits").asBoolean()).isTrue();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
         // the towers are the encoders' weights, not the text model's: the plan is the text file's
         var pair = CliTestSupport.run(null, "show", s(text), "--mmproj", s(mmproj));
         String plan = r.out().lines().filter(l -> l.startsWith("memory plan")).findFirst().orElseThrow();

@@ -18,7 +18,9 @@ import dev.jemma.core.engine.Engine;
 import dev.jemma.core.engine.EngineOptions;
 import dev.jemma.core.engine.Generation;
 import dev.jemma.core.engine.GenerationOptions;
+import dev.jemma.core.engine.SamplerSetting;
 import dev.jemma.core.engine.Session;
+import dev.jemma.core.sampling.SamplerChain;
 import dev.langchain4j.data.message.AiMessage;
 import dev.langchain4j.data.message.ChatMessage;
 import dev.langchain4j.data.message.Content;
@@ -81,8 +83,16 @@ import java.util.concurrent.Executor;
  *
  * <p><b>Parameters.</b> temperature, topP, topK, frequencyPenalty, presencePenalty, maxOutputTokens and stopSequences
  * map to {@link GenerationOptions}; what neither the request nor this model's {@link #defaultRequestParameters()}
- * sets falls back to the model file's recommendations, then to Gemma's defaults. LangChain4j requests carry no seed:
- * set one with {@link Builder#seed(Long)}. The response carries token usage, the finish reason ({@code STOP} at the end
+ * sets falls back to the model file's recommendations, then to Gemma's defaults. The sampling settings LangChain4j's
+ * requests have no field for are the builder's, for every request, over the file's recommendations: {@link Builder#seed},
+ * {@link Builder#minP}, {@link Builder#repeatPenalty}, {@link Builder#repeatLastN}, {@link Builder#typicalP},
+ * {@link Builder#topNSigma}, XTC ({@link Builder#xtcProbability}, {@link Builder#xtcThreshold}), DRY
+ * ({@link Builder#dryMultiplier}, {@link Builder#dryBase}, {@link Builder#dryAllowedLength},
+ * {@link Builder#dryPenaltyLastN}, {@link Builder#drySequenceBreakers}), Mirostat ({@link Builder#mirostat},
+ * {@link Builder#mirostatTau}, {@link Builder#mirostatEta}) and the sampler order ({@link Builder#samplers(String)}).
+ * Every setting, the builder's and the request's, is checked against {@link SamplerSetting}'s ranges, the ones the CLI
+ * and the server take: an out-of-range value is an {@link IllegalArgumentException} naming it ("minP 1.5: must be
+ * between 0 and 1 (0 = off)"). The response carries token usage, the finish reason ({@code STOP} at the end
  * of the turn or a stop sequence, {@code LENGTH} at maxOutputTokens or a full context) and
  * {@link JemmaChatResponseMetadata} (KV cache reuse, timings).
  *
@@ -114,13 +124,13 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
 
     private JemmaChatModel(Builder b) {
         Objects.requireNonNull(b.modelPath, "modelPath");
-        GenerationOptions.Builder gen = GenerationOptions.builder();
-        if (b.seed != null) gen.seed(b.seed);
         EngineOptions options = EngineOptions.builder()
                 .contextLength(b.contextLength)
                 .threads(b.threads)
-                .generation(gen.build())
+                .generation(b.sampling.build())
                 .mmproj(b.mmproj)
+                // a request may carry ImageContent: the memory plan counts the vision tower's copy the first one builds
+                .images(true)
                 .build();
         DefaultChatRequestParameters.Builder<?> params = ChatRequestParameters.builder();
         if (b.defaultRequestParameters != null) params.overrideWith(b.defaultRequestParameters);
@@ -388,18 +398,24 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
             }
         }
         b.grammar(response);
-        if (p.temperature() != null) b.temperature(p.temperature().floatValue());
-        if (p.topP() != null) b.topP(p.topP().floatValue());
-        if (p.topK() != null) b.topK(p.topK());
-        if (p.frequencyPenalty() != null) b.frequencyPenalty(p.frequencyPenalty().floatValue());
-        if (p.presencePenalty() != null) b.presencePenalty(p.presencePenalty().floatValue());
-        if (p.maxOutputTokens() != null) b.maxTokens(p.maxOutputTokens());
-        if (p.stopSequences() != null && !p.stopSequences().isEmpty()) b.stop(p.stopSequences());
         try {
+            // the ranges the CLI and the server take (SamplerSetting), named as LangChain4j's parameters
+            if (p.temperature() != null) b.temperature(checked(SamplerSetting.TEMPERATURE, "temperature", p.temperature()));
+            if (p.topP() != null) b.topP(checked(SamplerSetting.TOP_P, "topP", p.topP()));
+            if (p.topK() != null) b.topK(SamplerSetting.TOP_K.check("topK", p.topK()));
+            if (p.frequencyPenalty() != null) b.frequencyPenalty(checked(SamplerSetting.FREQUENCY_PENALTY, "frequencyPenalty", p.frequencyPenalty()));
+            if (p.presencePenalty() != null) b.presencePenalty(checked(SamplerSetting.PRESENCE_PENALTY, "presencePenalty", p.presencePenalty()));
+            if (p.maxOutputTokens() != null) b.maxTokens(p.maxOutputTokens());
+            if (p.stopSequences() != null && !p.stopSequences().isEmpty()) b.stop(p.stopSequences());
             return b.build();
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("invalid chat request parameter: " + e.getMessage(), e);
         }
+    }
+
+    /** {@code v} as a float, once {@code setting}'s range takes it (else the error names it {@code as}). */
+    static Float checked(SamplerSetting setting, String as, Double v) {
+        return v == null ? null : setting.check(as, v).floatValue();
     }
 
     /**
@@ -519,7 +535,8 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
         private Integer topK;
         private Integer maxOutputTokens;
         private List<String> stopSequences;
-        private Long seed;
+        /** The settings LangChain4j's requests lack: the engine's defaults, under every request's parameters. */
+        private final GenerationOptions.Builder sampling = GenerationOptions.builder();
         private Path mmproj;
         private boolean parallelToolCalls = true;
         private ChatRequestParameters defaultRequestParameters;
@@ -587,15 +604,128 @@ public final class JemmaChatModel implements ChatModel, StreamingChatModel, Auto
             return this;
         }
 
-        /** Seed of the sampler for every request (LangChain4j's request parameters have none). */
         /** Whether one answer may call several tools (default true), as OpenAI's {@code parallel_tool_calls}. */
         public Builder parallelToolCalls(boolean v) {
             parallelToolCalls = v;
             return this;
         }
 
+        /**
+         * Seed of the sampler for every request (LangChain4j's request parameters have none): the same seed, prompt and
+         * settings give the same answer; -1 draws a random one per request, as unset does.
+         */
         public Builder seed(Long v) {
-            seed = v;
+            sampling.seed(SamplerSetting.SEED.check("seed", v));
+            return this;
+        }
+
+        /** Min-p: drops tokens less likely than this fraction of the most likely one's probability (0 = off). */
+        public Builder minP(Double v) {
+            sampling.minP(checked(SamplerSetting.MIN_P, "minP", v));
+            return this;
+        }
+
+        /** Repeat penalty on the tokens of the last {@link #repeatLastN} (1 = off; above 0, at most 100). */
+        public Builder repeatPenalty(Double v) {
+            sampling.repeatPenalty(checked(SamplerSetting.REPEAT_PENALTY, "repeatPenalty", v));
+            return this;
+        }
+
+        /** How many recent tokens the repeat, presence and frequency penalties look at (-1 = the whole context, 0 = off). */
+        public Builder repeatLastN(Integer v) {
+            sampling.repeatLastN(SamplerSetting.REPEAT_LAST_N.check("repeatLastN", v));
+            return this;
+        }
+
+        /** Locally typical sampling's p (1 = off). */
+        public Builder typicalP(Double v) {
+            sampling.typicalP(checked(SamplerSetting.TYPICAL_P, "typicalP", v));
+            return this;
+        }
+
+        /** Top-n-sigma: keeps tokens within n standard deviations of the top logit (0 or below = off). */
+        public Builder topNSigma(Double v) {
+            sampling.topNSigma(checked(SamplerSetting.TOP_N_SIGMA, "topNSigma", v));
+            return this;
+        }
+
+        /** XTC's chance per token of excluding the top choices (0 = off). */
+        public Builder xtcProbability(Double v) {
+            sampling.xtcProbability(checked(SamplerSetting.XTC_PROBABILITY, "xtcProbability", v));
+            return this;
+        }
+
+        /** XTC's threshold: the choices above it, all but the least likely, are excluded (above 0.5 = off). */
+        public Builder xtcThreshold(Double v) {
+            sampling.xtcThreshold(checked(SamplerSetting.XTC_THRESHOLD, "xtcThreshold", v));
+            return this;
+        }
+
+        /** DRY's penalty scale (0 = off). */
+        public Builder dryMultiplier(Double v) {
+            sampling.dryMultiplier(checked(SamplerSetting.DRY_MULTIPLIER, "dryMultiplier", v));
+            return this;
+        }
+
+        /** DRY's penalty growth per token of repeat (at least 1). */
+        public Builder dryBase(Double v) {
+            sampling.dryBase(checked(SamplerSetting.DRY_BASE, "dryBase", v));
+            return this;
+        }
+
+        /** Repeats this long go unpenalised by DRY (at least 1). */
+        public Builder dryAllowedLength(Integer v) {
+            sampling.dryAllowedLength(SamplerSetting.DRY_ALLOWED_LENGTH.check("dryAllowedLength", v));
+            return this;
+        }
+
+        /** How many recent tokens DRY searches (-1 = the whole context, 0 = off). */
+        public Builder dryPenaltyLastN(Integer v) {
+            sampling.dryPenaltyLastN(SamplerSetting.DRY_PENALTY_LAST_N.check("dryPenaltyLastN", v));
+            return this;
+        }
+
+        /** Texts across which DRY's repeats never extend (empty: none; unset: llama.cpp's newline, ':', '"' and '*'). */
+        public Builder drySequenceBreakers(List<String> v) {
+            if (v != null && v.stream().anyMatch(x -> x == null || x.isEmpty())) {
+                throw new IllegalArgumentException("drySequenceBreakers: every breaker must be a non-empty string");
+            }
+            sampling.drySequenceBreakers(v);
+            return this;
+        }
+
+        /** Mirostat: 0 off, 1 or 2 (the version); when on it replaces top-k, typical, top-p, min-p and XTC. */
+        public Builder mirostat(Integer v) {
+            sampling.mirostat(SamplerSetting.MIROSTAT.check("mirostat", v));
+            return this;
+        }
+
+        /** Mirostat's target surprise τ, in bits. */
+        public Builder mirostatTau(Double v) {
+            sampling.mirostatTau(checked(SamplerSetting.MIROSTAT_TAU, "mirostatTau", v));
+            return this;
+        }
+
+        /** Mirostat's learning rate η. */
+        public Builder mirostatEta(Double v) {
+            sampling.mirostatEta(checked(SamplerSetting.MIROSTAT_ETA, "mirostatEta", v));
+            return this;
+        }
+
+        /**
+         * The sampler stages to run, in order, as llama.cpp's {@code --sampling-seq} and llama-server's {@code samplers}
+         * string spell them: one letter per stage ("edskypmxt" is the default order: penalties, DRY, top-n-sigma, top-k,
+         * typical, top-p, min-p, XTC, temperature); a stage left out is not run. Null: the model file's order, else the
+         * default. An unknown letter is refused, naming it.
+         */
+        public Builder samplers(String letters) {
+            sampling.samplers(letters == null ? null : SamplerChain.ofLetters(letters));
+            return this;
+        }
+
+        /** {@link #samplers(String)} by stage names ("top_k", "min_p", "temperature", …), as llama-cli's {@code --samplers}. */
+        public Builder samplers(List<String> names) {
+            sampling.samplers(names == null ? null : SamplerChain.ofNames(names));
             return this;
         }
 

@@ -50,6 +50,11 @@ final class EngineModel implements ServedModel {
     private volatile ServerMetrics metrics;
 
     /** The engine behind this model (tests: the options the server loaded it with). */
+    @Override
+    public dev.jemma.core.engine.GenerationOptions samplingDefaults() {
+        return engine.defaults();
+    }
+
     Engine engine() {
         return engine;
     }
@@ -92,7 +97,9 @@ final class EngineModel implements ServedModel {
 
     private static ServedModel load(JemmaServer.Config config, Arrivals arrivals, ModelManager.Entry e) {
         EngineOptions.Builder b = EngineOptions.builder().threads(config.threads()).exact(config.exact()).batchChunk(config.batchChunk())
-                .wholePrompt(config.wholePrompt()).admissionMillis(config.admissionMillis()).arrivals(arrivals);
+                .wholePrompt(config.wholePrompt()).admissionMillis(config.admissionMillis()).arrivals(arrivals)
+                // any request may carry an image: the plan counts the vision tower's copy the first one builds
+                .images(true);
         // serve's sampling flags are the engine's defaults, which the engine lays over the file's general.sampling.* (the
         // command line beats the file, as in llama.cpp) and every request's options over them
         if (config.sampling() != null) b.generation(config.sampling());

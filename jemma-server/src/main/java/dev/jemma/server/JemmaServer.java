@@ -637,6 +637,7 @@ public final class JemmaServer implements AutoCloseable {
         String name = switch (path) {
             case "/" -> "index.html";
             case "/static/app.js" -> "app.js";
+            case "/static/settings.js" -> "settings.js";
             case "/static/style.css" -> "style.css";
             case "/static/vendor/marked.umd.js" -> "vendor/marked.umd.js";
             case "/static/vendor/purify.min.js" -> "vendor/purify.min.js";

@@ -41,6 +41,7 @@ final class OllamaApi {
             case "/api/chat" -> only(ex, method, "POST", () -> generate(ex, true));
             case "/api/pull" -> only(ex, method, "POST", () -> pull(ex));
             case "/api/delete" -> only(ex, method, "DELETE", () -> delete(ex));
+            case SamplingSettingsJson.PATH -> only(ex, method, "GET", () -> ex.json(200, SamplingSettingsJson.table()));
             default -> throw HttpError.notFound("no such endpoint: " + method + " " + path);
         }
     }
@@ -138,8 +139,10 @@ final class OllamaApi {
         String name = modelName(body);
         ModelManager.Entry e = server.models.lookup(name).orElseThrow(() -> HttpError.notFound("model '" + name + "' not found"));
         ServedModel.Info info;
+        dev.jemma.core.engine.GenerationOptions sampling;
         try (ModelManager.Lease lease = server.models.acquire(e.name(), null)) {
             info = lease.model().info();
+            sampling = lease.model().samplingDefaults();
         }
         ObjectNode o = obj();
         o.put("license", "");
@@ -152,6 +155,9 @@ final class OllamaApi {
         ArrayNode caps = o.putArray("capabilities");
         info.capabilities().names().forEach(caps::add);
         o.put("modified_at", e.modified().toString());
+        // Jemma's addition: every sampling setting's value when a request leaves it out (the web page's placeholders),
+        // the sampler order included, which parameters leaves out
+        if (sampling != null) o.set("sampling_defaults", SamplingSettingsJson.defaults(sampling));
         ex.json(200, o);
     }
 
@@ -176,7 +182,8 @@ final class OllamaApi {
      * /api/show's {@code parameters}: Ollama lists the options a model's Modelfile sets, one {@code "%-30s %v"} line each;
      * here the defaults every answer starts from, which are the same thing: a GGUF's general.sampling.*
      * recommendations, with {@code jemma serve}'s sampling flags ({@code serve}, may be null) over them. The sampler
-     * order is left out: Ollama has no such option (and refuses {@code options.samplers}).
+     * order is left out: Ollama has no such option (Jemma takes it in {@code options.samplers}, as it takes XTC and DRY;
+     * /api/show's {@code sampling_defaults} has it).
      */
     static String parameters(Map<String, Object> modelInfo, dev.jemma.core.engine.GenerationOptions serve) {
         Map<String, Object> values = new java.util.LinkedHashMap<>();

@@ -21,7 +21,7 @@ final class SamplerFields {
 
     static final Set<String> NAMES = Set.of("typical_p", "mirostat", "mirostat_tau", "mirostat_eta", "xtc_probability",
             "xtc_threshold", "dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n", "dry_sequence_breakers",
-            "top_n_sigma");
+            "top_n_sigma", "samplers");
 
     /** The fields as sent; null = not sent. */
     record Values(Float typicalP, Integer mirostat, Float mirostatTau, Float mirostatEta, Float xtcProbability,

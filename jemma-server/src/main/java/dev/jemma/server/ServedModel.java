@@ -166,6 +166,14 @@ interface ServedModel extends AutoCloseable {
     record Embedded(List<float[]> vectors, int promptTokens) {
     }
 
+    /**
+     * What a request's sampling starts from (jemma serve's flags over the file's general.sampling.*), for /api/show;
+     * null for a model that samples nothing (an embedding model).
+     */
+    default dev.jemma.core.engine.GenerationOptions samplingDefaults() {
+        return null;
+    }
+
     /** Facts for /api/show, /api/tags and /api/ps. */
     Info info();
 

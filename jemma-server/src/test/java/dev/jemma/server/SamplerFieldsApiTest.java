@@ -122,9 +122,10 @@ class SamplerFieldsApiTest {
      * llama-server's samplers list: llama.cpp's default order, as names or letters, changes nothing; a stage left out is
      * not run (top-k 1 without top_k in the list no longer makes the answer greedy); another order is run in that order:
      * a repeat penalty after a greedy temperature stage no longer changes the pick, before it, it does. Unknown names and
-     * letters are a 400 naming the field; Ollama has no such option, so there it is an unsupported option. Mutation
-     * caught: the list parsed but not passed to the generation options (the penalties-after-temperature answer then
-     * differs from plain greedy).
+     * letters are a 400 naming the field. Ollama has no such option; Jemma takes it in {@code options}, as it takes XTC
+     * and DRY there (the web page sends it so). Mutations caught: the list parsed but not passed to the generation
+     * options (the penalties-after-temperature answer then differs from plain greedy); {@code options.samplers}
+     * refused as unsupported again.
      */
     @Test
     void samplersInAnyOrderAreHonoured() {
@@ -146,7 +147,9 @@ class SamplerFieldsApiTest {
         refused("/v1/chat/completions", chat + "[\"infill\"]}", "samplers");
         refused("/v1/chat/completions", chat + "\"kq\"}", "samplers");
         refused("/v1/chat/completions", chat + "3}", "samplers");
-        refused("/api/generate", "{\"model\":\"" + M + "\",\"prompt\":\"Hi\",\"stream\":false,\"options\":{\"num_predict\":2,\"samplers\":\"kt\"}}",
+        assertThat(ollama("1.5", ",\"top_k\":1,\"samplers\":\"tk\"")).isEqualTo(ollama("0", ""));
+        assertThat(ollama("1.5", ",\"top_k\":1,\"samplers\":[\"top_p\",\"temperature\"]")).isNotEqualTo(ollama("0", ""));
+        refused("/api/generate", "{\"model\":\"" + M + "\",\"prompt\":\"Hi\",\"stream\":false,\"options\":{\"num_predict\":2,\"samplers\":\"kq\"}}",
                 "options.samplers");
     }
 

@@ -127,7 +127,11 @@ public final class Engine implements AutoCloseable {
             // the loader checks the memory plan for this context before allocating (0 = the same default as below);
             // a KV pool is checked for all its caches first
             dev.jemma.core.memory.MemoryPlan plan = ModelLoader.plan(file, mo);
+            // an engine given images holds the vision tower's copy from the first one on: planned, and checked, here
+            var visionCopy = options.images() && v != null ? v.encoder.firstImageCopy(dev.jemma.core.repack.RepackCache.defaultDir()) : null;
+            plan = plan.withVisionCopy(visionCopy);
             if (options.parallel() > 1) plan.withSequences(options.parallel()).check(mo.checkMemory());
+            else if (visionCopy != null) plan.check(mo.checkMemory());
             kvBytesPerSequence = plan.kvBytesPerSequence();
             memoryPlan = options.parallel() > 1 ? plan.withSequences(options.parallel()) : plan;
             model = ModelLoader.load(file, mo, p, true);

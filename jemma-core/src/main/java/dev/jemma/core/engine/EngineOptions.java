@@ -55,11 +55,16 @@ import java.util.function.DoubleConsumer;
  * @param arrivals        requests on their way to the engine, which the admission window waits for; one registry can
  *                        be shared by several engines (a server's models). Null: the engine's own
  *                        ({@link Engine#arrivals})
+ * @param images          whether the engine will be given images (a server, an interactive chat, a run with images):
+ *                        the memory plan then counts the copy of the vision tower's matrices that the first image builds
+ *                        (Gemma 3n's MobileNet-V5 in the default mode), and a model that cannot hold it is refused at
+ *                        load, as one that cannot hold its KV cache is. False (the default): a text run, which never
+ *                        builds it
  */
 public record EngineOptions(int contextLength, int threads, boolean exact, int maxBatch, GenerationOptions generation,
                             DoubleConsumer loadProgress, String matformer, boolean f32Activations, boolean checkMemory,
                             java.nio.file.Path mmproj, boolean panAndScan, int audioTokens, int parallel, int batchChunk,
-                            int wholePrompt, int admissionMillis, Arrivals arrivals) {
+                            int wholePrompt, int admissionMillis, Arrivals arrivals, boolean images) {
     /** Longest admission window: a request on its way can delay another's first token by as much. */
     public static final int MAX_ADMISSION_MILLIS = 10_000;
 
@@ -164,6 +169,7 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
         private int wholePrompt;
         private int admissionMillis;
         private Arrivals arrivals;
+        private boolean images;
 
         private Builder() {
         }
@@ -294,9 +300,15 @@ public record EngineOptions(int contextLength, int threads, boolean exact, int m
             return this;
         }
 
+        /** Whether images will be given ({@link EngineOptions#images}): the memory plan counts the vision tower's copy. */
+        public Builder images(boolean v) {
+            images = v;
+            return this;
+        }
+
         public EngineOptions build() {
             return new EngineOptions(contextLength, threads, exact, maxBatch, defaults.build(), loadProgress, matformer, f32Activations, checkMemory,
-                    mmproj, panAndScan, audioTokens, parallel, batchChunk, wholePrompt, admissionMillis, arrivals);
+                    mmproj, panAndScan, audioTokens, parallel, batchChunk, wholePrompt, admissionMillis, arrivals, images);
         }
     }
 }

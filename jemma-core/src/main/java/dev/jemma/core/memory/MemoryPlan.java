@@ -44,10 +44,16 @@ import java.util.Map;
  * @param copy           the interleaved copy the model's matrices are read from in the default mode, or null (exact mode,
  *                       f32 activations, or a model without one): where it is, its size, whether the first load must
  *                       build it. With a copy, fast memory holds the copy and the GGUF bytes it does not replace.
+ * @param visionCopy     the interleaved copy of the vision tower's matrices that the first image builds, or maps once
+ *                       built (Gemma 3n's MobileNet-V5 in the default mode), where the model will be given images
+ *                       ({@code jemma serve}, {@code jemma chat}, {@code jemma run --image}: {@code EngineOptions.images});
+ *                       else null. It is resident beside the text weights once an image has been encoded, so it counts
+ *                       in {@link #totalBytes} and in the fit.
  */
 public record MemoryPlan(String file, int contextLength, int maxBatch, long weightBytes, long mappedBytes, Map<GgmlType, long[]> bytesByType,
                          long kvBytes, KvLayout kvLayout, long scratchBytes, long headroomBytes, long heapLimit, long memAvailable,
-                         int trainedContext, int sequences, long scratchBytesPerPosition, long sequenceWorkBytes, WeightCopy copy) {
+                         int trainedContext, int sequences, long scratchBytesPerPosition, long sequenceWorkBytes, WeightCopy copy,
+                         WeightCopy visionCopy) {
 
     /** Context used when none is asked for: the model's own, capped (a 128K cache on every load would be wasteful). */
     public static final int DEFAULT_CONTEXT_CAP = 8192;
@@ -77,20 +83,38 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
         return new MemoryPlan(file.path().getFileName().toString(), ctx, maxBatch, weightBytes, mappedBytes, Collections.unmodifiableMap(byType),
                 kv.bytes(ctx), kv, scratchFixedBytes + scratchBytesPerPosition * Math.max(ctx, maxBatch), HEADROOM + 4L * maxBatch * vocab,
                 SystemMemory.heapLimit(), SystemMemory.available(), Math.max(1, trainedContext), 1, scratchBytesPerPosition,
-                sequenceWorkBytes(vocab), null);
+                sequenceWorkBytes(vocab), null, null);
     }
 
     /** This plan with {@code n} KV caches of {@link #contextLength} positions each (a KV pool of n slots). */
     public MemoryPlan withSequences(int n) {
         if (n < 1) throw new IllegalArgumentException("sequences must be >= 1, got " + n);
         return new MemoryPlan(file, contextLength, maxBatch, weightBytes, mappedBytes, bytesByType, kvLayout.bytes(contextLength) * n, kvLayout,
-                scratchBytes, headroomBytes, heapLimit, memAvailable, trainedContext, n, scratchBytesPerPosition, sequenceWorkBytes, copy);
+                scratchBytes, headroomBytes, heapLimit, memAvailable, trainedContext, n, scratchBytesPerPosition, sequenceWorkBytes, copy,
+                visionCopy);
     }
 
     /** This plan with the model's matrices read from {@code c} (null: from the GGUF, as in exact mode). */
     public MemoryPlan withCopy(WeightCopy c) {
         return new MemoryPlan(file, contextLength, maxBatch, weightBytes, mappedBytes, bytesByType, kvBytes, kvLayout,
-                scratchBytes, headroomBytes, heapLimit, memAvailable, trainedContext, sequences, scratchBytesPerPosition, sequenceWorkBytes, c);
+                scratchBytes, headroomBytes, heapLimit, memAvailable, trainedContext, sequences, scratchBytesPerPosition, sequenceWorkBytes, c,
+                visionCopy);
+    }
+
+    /** This plan with the vision tower's copy {@code c} resident too (null: none, a run without images). */
+    public MemoryPlan withVisionCopy(WeightCopy c) {
+        return new MemoryPlan(file, contextLength, maxBatch, weightBytes, mappedBytes, bytesByType, kvBytes, kvLayout,
+                scratchBytes, headroomBytes, heapLimit, memAvailable, trainedContext, sequences, scratchBytesPerPosition, sequenceWorkBytes, copy, c);
+    }
+
+    /** Bytes of {@link #visionCopy}, 0 without one. */
+    public long visionCopyBytes() {
+        return visionCopy == null ? 0 : visionCopy.bytes();
+    }
+
+    /** What lives off the Java heap and must stay in memory: the weights in fast memory and the vision copy. */
+    private long offHeapBytes() {
+        return fastWeightBytes() + visionCopyBytes();
     }
 
     /** Heap a running generation holds besides its KV cache, for a vocabulary of {@code vocab}: two rows of f32 logits. */
@@ -156,9 +180,12 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
         return copy == null || copy.present() ? totalBytes() : totalBytes() + copy.sourceBytes();
     }
 
-    /** What must fit in memory: the weights in fast memory (page cache) + heap; mapped tables are left to the disk. */
+    /**
+     * What must fit in memory: the weights in fast memory (page cache), the vision copy where images will be given, and
+     * the heap; mapped tables are left to the disk.
+     */
     public long totalBytes() {
-        return fastWeightBytes() + heapNeeded();
+        return offHeapBytes() + heapNeeded();
     }
 
     /**
@@ -172,7 +199,7 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
             if (ctx != null) ways.add(ctx);
             long xmx = Math.max(1, (heapNeeded() + (1L << 30) - 1) >> 30);
             // a heap the machine cannot back would only move the failure to swap or the OOM killer
-            if (memAvailable < 0 || fastWeightBytes() + (xmx << 30) <= memAvailable) {
+            if (memAvailable < 0 || offHeapBytes() + (xmx << 30) <= memAvailable) {
                 ways.add("give Java a larger heap (JEMMA_JAVA_OPTS=-Xmx" + xmx + "g)");
             } else if (ctx == null) {
                 ways.add("use a smaller model file (a lower quantization) or free memory: this machine has " + gb(memAvailable) + " available");
@@ -185,7 +212,7 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
         if (memAvailable >= 0 && totalBytes() > memAvailable) {
             String advice;
             String ctx = kvBytes > fastWeightBytes() / 4 && contextLength > 1024 || contextLength > trainedContext
-                    ? contextAdvice(memAvailable - fastWeightBytes()) : null;
+                    ? contextAdvice(memAvailable - offHeapBytes()) : null;
             if (ctx != null) {
                 advice = ctx + " or a smaller model file";
             } else if (kvBytes > fastWeightBytes() / 4 && contextLength > 1024) {
@@ -195,6 +222,7 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
             }
             String weights = mappedBytes > 0 ? "weights in fast memory " + gb(fastWeightBytes()) + ", " + gb(mappedBytes) + " more mapped from disk"
                     : "weights " + gb(fastWeightBytes()) + (copy != null ? " (interleaved copy)" : "");
+            if (visionCopy != null) weights += " + the vision tower's copy " + gb(visionCopy.bytes()) + " (built by the first image)";
             return file + ": needs " + gb(totalBytes()) + " (" + weights + " + KV cache " + gb(kvBytes) + " for "
                     + contextPhrase() + " + scratch " + gb(heapNeeded() - kvBytes) + ") but only " + gb(memAvailable)
                     + " of memory is available; " + advice;

@@ -171,6 +171,12 @@ public final class Gemma3nImageEncoder implements VisionEncoder {
         }
     }
 
+    /** {@link #runningTower}'s copy, planned: none where the tower runs on the GGUF's matrices (exact mode). */
+    @Override
+    public WeightCopy firstImageCopy(Path dir) {
+        return matmul instanceof FastMatMul ? firstImageCopy(mmproj.file(), mmproj.insideModel(), tower, dir) : null;
+    }
+
     /** Inside a single-file model the tower's copies get a cache file of their own, apart from the text weights'. */
     private static String cachePart(boolean insideModel) {
         return insideModel ? "vision" : null;
@@ -179,7 +185,7 @@ public final class Gemma3nImageEncoder implements VisionEncoder {
     /**
      * The interleaved copy the first image builds in the default mode ({@link #packed}), planned without building it:
      * its file in {@code dir}, its size, whether it is there already; null when no matrix of the tower has an
-     * interleaved layout. For {@code jemma show}, whose memory plan is the text model's and leaves this copy out.
+     * interleaved layout. For {@code jemma show}, and for the memory plan of an engine that takes images.
      *
      * @param insideModel whether {@code file} is a single-file model holding the towers (else an mmproj file)
      */

@@ -43,6 +43,14 @@ public interface VisionEncoder extends AutoCloseable {
     /** Bytes of scratch one image's encoding allocates at its peak. */
     long scratchBytes();
 
+    /**
+     * The copy of the tower's matrices that the first image builds (or maps, once built) in a weight cache under
+     * {@code dir}, planned without building it; null when this encoder makes none (Gemma 3's SigLIP, exact mode).
+     */
+    default dev.jemma.core.memory.WeightCopy firstImageCopy(Path dir) {
+        return null;
+    }
+
     /** Checks that this encoder feeds a text model of width {@code textDim}; one line naming the file when not. */
     default void requireTextWidth(int textDim) {
         if (textDim != textDim()) {

@@ -6,7 +6,7 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const messagesEl = $('messages'), inputEl = $('input'), sendEl = $('send'), stopEl = $('stop');
-  const modelEl = $('model'), statusEl = $('status'), tempEl = $('temperature'), maxEl = $('max-tokens');
+  const modelEl = $('model'), statusEl = $('status');
   const attachmentsEl = $('attachments'), fileEl = $('image-file'), listEl = $('conversations');
   let conversations = [];     // every stored conversation: {id, title, model, created, updated, messages}
   let current = null;         // the conversation on screen; null for a new one not yet sent
@@ -479,11 +479,12 @@
   }
   function imageFiles(dt) { return dt ? Array.from(dt.files || []) : []; }
 
-  function options() {
-    const o = { temperature: parseFloat(tempEl.value) || 0 };
-    const n = parseInt(maxEl.value, 10);
-    if (n > 0) o.num_predict = n;
-    return o;
+  // The sampling options come from settings.js: only the fields the user set, checked against the server's bounds. A
+  // value the server would refuse stops the send here, with the server's rule, and its field is shown.
+  function settingsOrSay() {
+    const s = JemmaSettings.collect();
+    if (s.error) { setStatus(s.error); JemmaSettings.reveal(s.name); return null; }
+    return s;
   }
 
   function busy(on) {
@@ -598,8 +599,10 @@
     const model = chatModel();
     if (!model) { setStatus('Pick a chat model first.'); renderConversation(); return; }
     if (recorder) stopRecording();
+    const settings = settingsOrSay();
+    if (!settings) { renderConversation(); return; }
     conv.model = model;
-    const body = JSON.stringify({ model, messages: apiMessages(conv), stream: true, options: options() });
+    const body = JemmaSettings.body({ model, messages: apiMessages(conv), stream: true, options: settings.options }, settings.seed);
     const answer = { role: 'assistant', content: '' };
     conv.messages.push(answer);
     const controller = new AbortController();
@@ -651,6 +654,7 @@
         }
       }
       if (shown()) setStatus('');
+      JemmaSettings.refreshDefaults();   // the model is loaded now: its defaults become the placeholders
     } catch (e) {
       if (e.name === 'AbortError') {
         answer.stopped = true;
@@ -685,6 +689,8 @@
     if (recorder) stopRecording();
     const text = inputEl.value.trim();
     if ((!text && !pending.length && !pendingAudio.length) || running) return;
+    // a setting the server would refuse keeps the message in the box until it is fixed
+    if (!settingsOrSay()) return;
     const images = pending, audio = pendingAudio;
     if (!chatModel()) { await send(text, images, audio); return; }
     // attached before another model was picked: kept, so that picking a fitting model again sends them
@@ -721,5 +727,5 @@
   });
   stopEl.addEventListener('click', () => { if (running) running.controller.abort(); });
   $('new-chat').addEventListener('click', newChat);
-  loadModels().then(loadConversations);
+  loadModels().then(() => JemmaSettings.init({ api, model: chatModel, setStatus, modelSelect: modelEl })).then(loadConversations);
 })();
