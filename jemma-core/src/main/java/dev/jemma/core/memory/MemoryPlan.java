@@ -220,14 +220,26 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
             } else {
                 advice = "use a smaller model file (a lower quantization, e.g. Q4_0) or free memory";
             }
-            String weights = mappedBytes > 0 ? "weights in fast memory " + gb(fastWeightBytes()) + ", " + gb(mappedBytes) + " more mapped from disk"
-                    : "weights " + gb(fastWeightBytes()) + (copy != null ? " (interleaved copy)" : "");
+            String weights = (mappedBytes > 0 ? "weights in fast memory " : "weights ") + gb(fastWeightBytes()) + copyPhrase()
+                    + (mappedBytes > 0 ? ", " + gb(mappedBytes) + " more mapped from disk" : "");
             if (visionCopy != null) weights += " + the vision tower's copy " + gb(visionCopy.bytes()) + " (built by the first image)";
             return file + ": needs " + gb(totalBytes()) + " (" + weights + " + KV cache " + gb(kvBytes) + " for "
                     + contextPhrase() + " + scratch " + gb(heapNeeded() - kvBytes) + ") but only " + gb(memAvailable)
                     + " of memory is available; " + advice;
         }
         return null;
+    }
+
+    /**
+     * " (the interleaved weight copy 1.48 GB, built by this load, + 47 MB of the GGUF)": what the weights in fast memory
+     * are where the default mode reads the matrices from a copy, so that a refusal caused by the copy names it; empty
+     * without one.
+     */
+    private String copyPhrase() {
+        if (copy == null) return "";
+        long gguf = fastGgufBytes();
+        return " (the interleaved weight copy " + gb(copy.bytes()) + (copy.present() ? "" : ", built by this load")
+                + (gguf > 0 ? " + " + gb(gguf) + " of the GGUF" : "") + ")";
     }
 
     /**
