@@ -125,10 +125,12 @@ public final class Engine implements AutoCloseable {
                         mo.f32Activations(), mo.checkMemory());
             }
             // the loader's plan for this context (0 = the same default as below), with what the engine adds to it: a
-            // KV pool's caches, and where images will come, the vision tower's copy that the first one builds
+            // KV pool's caches, and where images will come, the vision tower's copy that the first one builds and the
+            // heap an image's encoding holds (one at a time: encodeImage holds the engine's lock)
             dev.jemma.core.memory.MemoryPlan plan = ModelLoader.plan(file, mo);
-            var visionCopy = options.images() && v != null ? v.encoder.firstImageCopy(dev.jemma.core.repack.RepackCache.defaultDir()) : null;
-            plan = plan.withVisionCopy(visionCopy);
+            if (options.images() && v != null) {
+                plan = plan.withImages(v.encoder.firstImageCopy(dev.jemma.core.repack.RepackCache.defaultDir()), v.encoder.scratchBytes());
+            }
             if (options.parallel() > 1) plan = plan.withSequences(options.parallel());
             kvBytesPerSequence = plan.kvBytesPerSequence();
             memoryPlan = plan.check(mo.checkMemory());
