@@ -120,6 +120,19 @@ final class HeapCommand implements Callable<Integer> {
 
     /** The heap one image's encoding holds with the model's vision tower, 0 when it has none (or one the engine would refuse). */
     private static long imageScratch(GgufFile f, Path model, Path mmproj) {
+        if ("gemma3n".equals(f.getString("general.architecture")) && (mmproj != null || !dev.jemma.core.media3n.Gemma3nMmproj.carriesTowers(f))) {
+            // MobileNet-V5's shapes alone: opening the whole mmproj (embedders, audio tower) takes seconds (E2B: 13 s at C1)
+            // where this takes ~0.1 s, and this command runs before every launch
+            Path source = mmproj != null ? mmproj : dev.jemma.core.vision.ImageEncoder.findBeside(model);
+            if (source == null || !Files.isRegularFile(source)) return 0;
+            try (GgufFile mm = GgufFile.open(source)) {
+                if (!"gemma3nv".equals(dev.jemma.core.vision.VisionConfig.projectorType(mm))) return 0;
+                return 4L * new dev.jemma.core.mobilenet.MobileNetV5(new dev.jemma.core.media3n.MmprojWeights(mm),
+                        mm.requireInt("clip.vision.image_size"), (float) mm.getDouble("clip.vision.attention.layer_norm_epsilon", 1e-6)).scratchFloats();
+            } catch (RuntimeException e) {
+                return 0;
+            }
+        }
         try (dev.jemma.core.tensor.ThreadPool pool = new dev.jemma.core.tensor.ThreadPool(1);
              dev.jemma.core.vision.VisionEncoder enc = VisionModel.encoder(f, model, mmproj, new ModelLoader.Options(true, 1, 64), pool)) {
             return enc.scratchBytes();
