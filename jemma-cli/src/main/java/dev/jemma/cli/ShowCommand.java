@@ -46,12 +46,15 @@ final class ShowCommand implements Callable<Integer> {
             if (parallel < 1) throw new JemmaException("--parallel must be at least 1, got " + parallel);
             ModelSummary s = ModelSummary.of(f, contextLength, dev.jemma.core.engine.EngineOptions.defaults().modelBatch(), matformer, parallel, exact);
             var vision = visionTower(f);
-            // serve, chat and run --image build (or map) the vision tower's copy with the first image: their plan counts it
-            var withImages = visionCopy != null && s.plan() != null ? s.plan().withVisionCopy(visionCopy) : null;
+            // serve, chat and run --image build (or map) the vision tower's copy with the first image and hold an image's
+            // encoding on the heap: their plan counts both (as the engine's does)
+            var withImages = vision != null && imageScratch > 0 && s.plan() != null ? s.plan().withImages(visionCopy, imageScratch) : null;
             if (withImages != null) {
                 var w = new java.util.LinkedHashMap<String, Object>();
                 w.put("total_bytes", withImages.totalBytes());
                 w.put("vision_copy_bytes", withImages.visionCopyBytes());
+                w.put("image_scratch_bytes", withImages.imageScratchBytes());
+                w.put("heap_bytes", withImages.heapNeeded());
                 String problem = withImages.problem();
                 w.put("fits", problem == null);
                 if (problem != null) w.put("problem", problem);
@@ -73,8 +76,9 @@ final class ShowCommand implements Callable<Integer> {
                     if (withImages != null) {
                         String problem = withImages.problem();
                         System.out.printf("%-15s%s%n", "", "with images (jemma serve, jemma chat, jemma run --image): memory plan "
-                                + dev.jemma.core.memory.MemoryPlan.gb(s.plan().totalBytes()) + " + vision copy "
-                                + dev.jemma.core.memory.MemoryPlan.gb(withImages.visionCopyBytes()) + " = "
+                                + dev.jemma.core.memory.MemoryPlan.gb(s.plan().totalBytes())
+                                + (withImages.visionCopy() != null ? " + vision copy " + dev.jemma.core.memory.MemoryPlan.gb(withImages.visionCopyBytes()) : "")
+                                + " + an image's encoding " + dev.jemma.core.memory.MemoryPlan.gb(withImages.imageScratchBytes()) + " (heap) = "
                                 + dev.jemma.core.memory.MemoryPlan.gb(withImages.totalBytes()) + (problem == null ? " → fits" : " → does NOT fit"));
                         if (problem != null) System.out.printf("%-15s%s%n", "", problem);
                     }
@@ -124,6 +128,7 @@ final class ShowCommand implements Callable<Integer> {
             m.put("projection_width", c.textDim());
             m.put("weight_bytes", enc.weightBytes());
             m.put("encode_scratch_bytes", enc.scratchBytes());
+            imageScratch = enc.scratchBytes();
             m.put("text", "SigLIP " + c.layers() + " layers, width " + c.hidden() + ", " + c.heads() + " heads, " + c.imageSize() + " px in "
                     + c.patchSize() + " px patches (" + c.patches() + "), pooled to " + c.tokensPerImage() + " tokens per image, projected to "
                     + c.textDim() + (source != null ? " — " + source.getFileName()
@@ -187,6 +192,8 @@ final class ShowCommand implements Callable<Integer> {
     /** MobileNet-V5 as read from a Gemma 3n mmproj; {@code enc} (with the embedder into the text model) may be null. */
     /** The copy of the vision tower's matrices the first image builds (set by {@link #mobileNet}), or null. */
     private dev.jemma.core.memory.WeightCopy visionCopy;
+    /** Heap one image's encoding holds (set with the tower's description), 0 without a tower. */
+    private long imageScratch;
 
     private java.util.Map<String, Object> mobileNet(GgufFile mm, java.nio.file.Path source, dev.jemma.core.mobilenet.Gemma3nImageEncoder enc,
                                                            String where, boolean insideModel, boolean exact) {
@@ -211,6 +218,7 @@ final class ShowCommand implements Callable<Integer> {
         if (enc != null) m.put("projection_width", enc.textDim());
         m.put("weight_bytes", net.weightBytes());
         m.put("encode_scratch_bytes", 4L * net.scratchFloats());
+        imageScratch = 4L * net.scratchFloats();
         m.put("text", String.format(java.util.Locale.ROOT, "MobileNet-V5 (%s parameters), %d px, stages of %s blocks, fusion to %d×%d = %d tokens of %d",
                 net.parameters() >= 10_000_000 ? String.format(java.util.Locale.ROOT, "%.0fM", net.parameters() / 1e6) : String.format(java.util.Locale.ROOT, "%.2fM", net.parameters() / 1e6), net.imageSize(), blocks.stream().map(String::valueOf).collect(java.util.stream.Collectors.joining("/")),
                 dev.jemma.core.mobilenet.MobileNetV5.OUTPUT_RESOLUTION, dev.jemma.core.mobilenet.MobileNetV5.OUTPUT_RESOLUTION, net.tokens(), net.width())

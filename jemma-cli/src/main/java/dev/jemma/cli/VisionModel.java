@@ -40,7 +40,10 @@ record VisionModel(LanguageModel model, VisionEncoder encoder, int softToken) im
             // a whole image's soft tokens go through one forward call (Gemma 3's bidirectional images)
             int batch = enc.bidirectional() ? Math.max(64, enc.tokensPerImage()) : 64;
             o = new ModelLoader.Options(exact, threads, batch, matformer).withContextLength(Math.max(tokens, 1));
-            LanguageModel m = ModelLoader.load(file, o, pool, true);
+            // the engine's with-images plan: the text model's, the tower's copy the first image builds, an image's encoding
+            ModelLoader.plan(file, o).withImages(enc.firstImageCopy(dev.jemma.core.repack.RepackCache.defaultDir()), enc.scratchBytes())
+                    .check(o.checkMemory());
+            LanguageModel m = ModelLoader.load(file, o.withCheckMemory(false), pool, true);
             try {
                 if (enc instanceof Gemma3nImageEncoder g) g.mmproj().attachTo(m);
             } catch (RuntimeException e) {

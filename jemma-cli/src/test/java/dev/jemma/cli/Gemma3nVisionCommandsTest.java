@@ -58,6 +58,37 @@ class Gemma3nVisionCommandsTest {
         assertThat(maxAbs(Fixtures.readF32(dir.resolve(v.get("soft_token_embeddings").get("file").asText())), Fixtures.readF32(embd))).isLessThanOrEqualTo(1e-3);
     }
 
+    /**
+     * The conformance tools that encode images (logits --image) check the with-images plan, as the engine does: a heap
+     * with room for the text model but not for an image's encoding refuses in one line naming it, where the same
+     * logits without an image run. Mutation caught: VisionModel.open checking the text plan alone (the run goes through).
+     */
+    @Test
+    void logitsWithAnImageChecksTheHeapAnEncodingHolds(@TempDir Path tmp) throws IOException {
+        JsonNode v = image.get("variant");
+        Path ids = Files.writeString(tmp.resolve("ids.json"), image.get("prompt").get("ids").toString());
+        Path text = dir.resolve(v.get("text_gguf").asText()), mmproj = dir.resolve(v.get("mmproj_gguf").asText());
+        long heap, scratch;
+        try (var f = dev.jemma.core.gguf.GgufFile.open(text); var pool = new dev.jemma.core.tensor.ThreadPool(1);
+             var enc = VisionModel.encoder(f, text, mmproj, new dev.jemma.core.model.ModelLoader.Options(true, 1, 64), pool)) {
+            int n = image.get("prompt").get("ids").size();
+            heap = dev.jemma.core.model.ModelLoader.plan(f, new dev.jemma.core.model.ModelLoader.Options(true, 2, 64, null).withContextLength(n)).heapNeeded();
+            scratch = enc.scratchBytes();
+        }
+        System.setProperty("jemma.memory.heap", String.valueOf(heap + scratch / 2));
+        try {
+            var r = CliTestSupport.run(null, "logits", text.toString(), "--ids-file", ids.toString(), "-o", tmp.resolve("a.f32").toString(),
+                    "--exact", "-t", "2");
+            assertThat(r.exitCode()).as(r.err()).isZero();
+            r = CliTestSupport.run(null, "logits", text.toString(), "--mmproj", mmproj.toString(), "--image", p(PNG), "--ids-file", ids.toString(),
+                    "-o", tmp.resolve("b.f32").toString(), "--exact", "-t", "2");
+            assertThat(r.exitCode()).isNotZero();
+            assertThat(r.err()).contains("an image's encoding").contains("of Java heap").hasLineCount(1);
+        } finally {
+            System.clearProperty("jemma.memory.heap");
+        }
+    }
+
     @Test
     void runWithAnImageGivesHfsGreedyIds() {
         JsonNode v = image.get("variant");

@@ -40,4 +40,31 @@ class HeapCommandTest {
         assertThat(r.out().strip()).isEqualTo("-Xmx" + run / HeapCommand.MIB + "m");
         assertThat(CliTestSupport.run(null, "heap", "run", "/no/such.gguf", "hi").out()).isEmpty();
     }
+
+    /**
+     * Where the command will be given images and the model has a vision tower, the heap holds an image's encoding too,
+     * as the engine's plan does (else the engine refuses the launcher's heap: E2B's MobileNet-V5 plans 392 MB, more than
+     * the 256 MiB base). Mutation caught: modelHeap ignoring {@code images} (the heaps are equal).
+     */
+    @Test
+    void commandsGivenImagesHoldAnImagesEncoding() throws Exception {
+        Path dir = dev.jemma.core.testing.MultimodalFixtures.root().resolve("gemma3n-mm-tiny");
+        Path model = dir.resolve("gemma3n-mm-tiny-F16.gguf");
+        long scratch;
+        try (var t = new dev.jemma.core.tensor.ThreadPool(1); GgufFile f = GgufFile.open(model);
+             var enc = VisionModel.encoder(f, model, null, new ModelLoader.Options(true, 1, 64), t)) {
+            scratch = enc.scratchBytes();
+        }
+        assertThat(scratch).isPositive();
+        int batch = dev.jemma.core.engine.EngineOptions.defaults().modelBatch();
+        assertThat(HeapCommand.modelHeap(model, 2048, 1, batch, true, null) - HeapCommand.modelHeap(model, 2048, 1, batch, false, null))
+                .isEqualTo(scratch);
+        String image = dir.resolve("media/square-224x224.png").toString();
+        long text = HeapCommand.heapFor("run", model.toString(), "hello", "-c", "2048");
+        long withImage = HeapCommand.heapFor("run", model.toString(), "hello", "-c", "2048", "--image", image);
+        assertThat(withImage).isGreaterThanOrEqualTo(text + scratch - 64 * HeapCommand.MIB).isGreaterThan(text);
+        assertThat(HeapCommand.heapFor("chat", model.toString(), "-c", "2048")).isEqualTo(withImage);
+        // a model without a tower: nothing added
+        assertThat(HeapCommand.heapFor("chat", TINY, "-c", "2048")).isEqualTo(HeapCommand.heapFor("run", TINY, "hello", "-c", "2048"));
+    }
 }

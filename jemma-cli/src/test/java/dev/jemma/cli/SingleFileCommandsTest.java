@@ -81,7 +81,8 @@ class SingleFileCommandsTest {
         assertThat(r.out()).containsPattern("the first image adds an interleaved copy of its matrices, .*, in .*gemma3n-one\\.gguf-[0-9a-f]+\\.vision\\.");
         // the plan of a run given images (serve, chat, run --image) counts that copy beside the text model's plan
         // (mutation: the text plan's total again)
-        assertThat(r.out()).containsPattern("with images \\(jemma serve, jemma chat, jemma run --image\\): memory plan .* \\+ vision copy .* = .* → fits");
+        // and the heap an image's encoding holds (mutation: left out of the line)
+        assertThat(r.out()).containsPattern("with images \\(jemma serve, jemma chat, jemma run --image\\): memory plan .* \\+ vision copy .* \\+ an image's encoding .* \\(heap\\) = .* → fits");
         var json = CliTestSupport.run(null, "show", s(one), "--json");
         assertThat(json.exitCode()).as(json.err()).isZero();
         try {
@@ -90,7 +91,10 @@ class SingleFileCommandsTest {
             assertThat(copy).isPositive();
             JsonNode withImages = d.path("vision").path("memory_plan_with_images");
             assertThat(withImages.path("vision_copy_bytes").asLong()).isEqualTo(copy);
-            assertThat(withImages.path("total_bytes").asLong()).isEqualTo(d.path("memory_plan").path("total_bytes").asLong() + copy);
+            long scratch = d.path("vision").path("encode_scratch_bytes").asLong();
+            assertThat(scratch).isPositive();
+            assertThat(withImages.path("image_scratch_bytes").asLong()).isEqualTo(scratch);
+            assertThat(withImages.path("total_bytes").asLong()).isEqualTo(d.path("memory_plan").path("total_bytes").asLong() + copy + scratch);
             assertThat(withImages.path("fits").asBoolean()).isTrue();
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);

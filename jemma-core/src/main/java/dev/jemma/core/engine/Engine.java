@@ -124,17 +124,18 @@ public final class Engine implements AutoCloseable {
                 mo = new ModelLoader.Options(mo.exact(), mo.threads(), v.tokensPerImage(), mo.matformer(), mo.contextLength(),
                         mo.f32Activations(), mo.checkMemory());
             }
-            // the loader checks the memory plan for this context before allocating (0 = the same default as below);
-            // a KV pool is checked for all its caches first
+            // the loader's plan for this context (0 = the same default as below), with what the engine adds to it: a
+            // KV pool's caches, and where images will come, the vision tower's copy that the first one builds and the
+            // heap an image's encoding holds (one at a time: encodeImage holds the engine's lock)
             dev.jemma.core.memory.MemoryPlan plan = ModelLoader.plan(file, mo);
-            // an engine given images holds the vision tower's copy from the first one on: planned, and checked, here
-            var visionCopy = options.images() && v != null ? v.encoder.firstImageCopy(dev.jemma.core.repack.RepackCache.defaultDir()) : null;
-            plan = plan.withVisionCopy(visionCopy);
-            if (options.parallel() > 1) plan.withSequences(options.parallel()).check(mo.checkMemory());
-            else if (visionCopy != null) plan.check(mo.checkMemory());
+            if (options.images() && v != null) {
+                plan = plan.withImages(v.encoder.firstImageCopy(dev.jemma.core.repack.RepackCache.defaultDir()), v.encoder.scratchBytes());
+            }
+            if (options.parallel() > 1) plan = plan.withSequences(options.parallel());
             kvBytesPerSequence = plan.kvBytesPerSequence();
-            memoryPlan = options.parallel() > 1 ? plan.withSequences(options.parallel()) : plan;
-            model = ModelLoader.load(file, mo, p, true);
+            memoryPlan = plan.check(mo.checkMemory());
+            // checked above, whole: the loader's own check would repeat a part of it
+            model = ModelLoader.load(file, mo.withCheckMemory(false), p, true);
             if (mm3n != null) mm3n.attachTo(model);
             config = model.config();
             if (mm3n != null && mm3n.hasAudio()) {

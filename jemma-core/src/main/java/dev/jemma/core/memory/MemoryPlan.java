@@ -49,11 +49,15 @@ import java.util.Map;
  *                       ({@code jemma serve}, {@code jemma chat}, {@code jemma run --image}: {@code EngineOptions.images});
  *                       else null. It is resident beside the text weights once an image has been encoded, so it counts
  *                       in {@link #totalBytes} and in the fit.
+ * @param imageScratchBytes Java heap one image's encoding holds at its peak where the model will be given images (the
+ *                       image encoder's {@code VisionEncoder.scratchBytes}: SigLIP's or MobileNet-V5's activations; the
+ *                       engine encodes one image at a time), else 0. It is heap beside the forward's buffers, so it counts
+ *                       in {@link #heapNeeded}: a JVM whose heap has no room for it is refused at load, not at the first image.
  */
 public record MemoryPlan(String file, int contextLength, int maxBatch, long weightBytes, long mappedBytes, Map<GgmlType, long[]> bytesByType,
                          long kvBytes, KvLayout kvLayout, long scratchBytes, long headroomBytes, long heapLimit, long memAvailable,
                          int trainedContext, int sequences, long scratchBytesPerPosition, long sequenceWorkBytes, WeightCopy copy,
-                         WeightCopy visionCopy) {
+                         WeightCopy visionCopy, long imageScratchBytes) {
 
     /** Context used when none is asked for: the model's own, capped (a 128K cache on every load would be wasteful). */
     public static final int DEFAULT_CONTEXT_CAP = 8192;
@@ -83,7 +87,7 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
         return new MemoryPlan(file.path().getFileName().toString(), ctx, maxBatch, weightBytes, mappedBytes, Collections.unmodifiableMap(byType),
                 kv.bytes(ctx), kv, scratchFixedBytes + scratchBytesPerPosition * Math.max(ctx, maxBatch), HEADROOM + 4L * maxBatch * vocab,
                 SystemMemory.heapLimit(), SystemMemory.available(), Math.max(1, trainedContext), 1, scratchBytesPerPosition,
-                sequenceWorkBytes(vocab), null, null);
+                sequenceWorkBytes(vocab), null, null, 0);
     }
 
     /** This plan with {@code n} KV caches of {@link #contextLength} positions each (a KV pool of n slots). */
@@ -91,20 +95,30 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
         if (n < 1) throw new IllegalArgumentException("sequences must be >= 1, got " + n);
         return new MemoryPlan(file, contextLength, maxBatch, weightBytes, mappedBytes, bytesByType, kvLayout.bytes(contextLength) * n, kvLayout,
                 scratchBytes, headroomBytes, heapLimit, memAvailable, trainedContext, n, scratchBytesPerPosition, sequenceWorkBytes, copy,
-                visionCopy);
+                visionCopy, imageScratchBytes);
     }
 
     /** This plan with the model's matrices read from {@code c} (null: from the GGUF, as in exact mode). */
     public MemoryPlan withCopy(WeightCopy c) {
         return new MemoryPlan(file, contextLength, maxBatch, weightBytes, mappedBytes, bytesByType, kvBytes, kvLayout,
                 scratchBytes, headroomBytes, heapLimit, memAvailable, trainedContext, sequences, scratchBytesPerPosition, sequenceWorkBytes, c,
-                visionCopy);
+                visionCopy, imageScratchBytes);
     }
 
     /** This plan with the vision tower's copy {@code c} resident too (null: none, a run without images). */
     public MemoryPlan withVisionCopy(WeightCopy c) {
+        return withImages(c, imageScratchBytes);
+    }
+
+    /**
+     * This plan for a run given images: the vision tower's copy {@code c} resident (null: the encoder makes none) and
+     * {@code scratch} bytes of heap while an image is encoded.
+     */
+    public MemoryPlan withImages(WeightCopy c, long scratch) {
+        if (scratch < 0) throw new IllegalArgumentException("image scratch must be >= 0, got " + scratch);
         return new MemoryPlan(file, contextLength, maxBatch, weightBytes, mappedBytes, bytesByType, kvBytes, kvLayout,
-                scratchBytes, headroomBytes, heapLimit, memAvailable, trainedContext, sequences, scratchBytesPerPosition, sequenceWorkBytes, copy, c);
+                scratchBytes, headroomBytes, heapLimit, memAvailable, trainedContext, sequences, scratchBytesPerPosition, sequenceWorkBytes, copy, c,
+                scratch);
     }
 
     /** Bytes of {@link #visionCopy}, 0 without one. */
@@ -152,9 +166,9 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
         return kvLayout.maxWindow();
     }
 
-    /** Heap the model needs: KV caches and each slot's generation rows + scratch + headroom. */
+    /** Heap the model needs: KV caches and each slot's generation rows + scratch + headroom + an image's encoding. */
     public long heapNeeded() {
-        return sequenceBytes() + scratchBytes + headroomBytes;
+        return sequenceBytes() + scratchBytes + headroomBytes + imageScratchBytes;
     }
 
     /**
@@ -206,7 +220,7 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
             }
             return file + ": needs " + gb(heapNeeded()) + " of Java heap for " + contextPhrase() + " (KV cache "
                     + gb(kvBytes) + " + logits rows " + gb((long) sequences * sequenceWorkBytes) + " + scratch " + gb(scratchBytes)
-                    + " + headroom " + gb(headroomBytes) + ") but the JVM allows "
+                    + " + headroom " + gb(headroomBytes) + imagePhrase() + ") but the JVM allows "
                     + gb(heapLimit) + "; " + String.join(" or ", ways);
         }
         if (memAvailable >= 0 && totalBytes() > memAvailable) {
@@ -220,14 +234,31 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
             } else {
                 advice = "use a smaller model file (a lower quantization, e.g. Q4_0) or free memory";
             }
-            String weights = mappedBytes > 0 ? "weights in fast memory " + gb(fastWeightBytes()) + ", " + gb(mappedBytes) + " more mapped from disk"
-                    : "weights " + gb(fastWeightBytes()) + (copy != null ? " (interleaved copy)" : "");
+            String weights = (mappedBytes > 0 ? "weights in fast memory " : "weights ") + gb(fastWeightBytes()) + copyPhrase()
+                    + (mappedBytes > 0 ? ", " + gb(mappedBytes) + " more mapped from disk" : "");
             if (visionCopy != null) weights += " + the vision tower's copy " + gb(visionCopy.bytes()) + " (built by the first image)";
             return file + ": needs " + gb(totalBytes()) + " (" + weights + " + KV cache " + gb(kvBytes) + " for "
-                    + contextPhrase() + " + scratch " + gb(heapNeeded() - kvBytes) + ") but only " + gb(memAvailable)
+                    + contextPhrase() + " + scratch " + gb(heapNeeded() - kvBytes - imageScratchBytes) + imagePhrase() + ") but only " + gb(memAvailable)
                     + " of memory is available; " + advice;
         }
         return null;
+    }
+
+    /** " + an image's encoding 392 MB" where the run will be given images: the part of the heap it needs. */
+    private String imagePhrase() {
+        return imageScratchBytes > 0 ? " + an image's encoding " + gb(imageScratchBytes) : "";
+    }
+
+    /**
+     * " (the interleaved weight copy 1.48 GB, built by this load, + 47 MB of the GGUF)": what the weights in fast memory
+     * are where the default mode reads the matrices from a copy, so that a refusal caused by the copy names it; empty
+     * without one.
+     */
+    private String copyPhrase() {
+        if (copy == null) return "";
+        long gguf = fastGgufBytes();
+        return " (the interleaved weight copy " + gb(copy.bytes()) + (copy.present() ? "" : ", built by this load")
+                + (gguf > 0 ? " + " + gb(gguf) + " of the GGUF" : "") + ")";
     }
 
     /**
@@ -263,7 +294,7 @@ public record MemoryPlan(String file, int contextLength, int maxBatch, long weig
 
     /** Largest context (a multiple of 256, or of 1 below 256) whose KV cache + scratch + headroom fit {@code budget}. */
     private int largestContextFitting(long budget) {
-        long fixed = scratchBytes - scratchBytesPerPosition * Math.max(contextLength, maxBatch) + headroomBytes;
+        long fixed = scratchBytes - scratchBytesPerPosition * Math.max(contextLength, maxBatch) + headroomBytes + imageScratchBytes;
         int lo = 0, hi = contextLength;
         while (lo < hi) {
             int mid = (int) (((long) lo + hi + 1) / 2);

@@ -199,8 +199,9 @@ public final class ModelLoader {
                 throw new JemmaException(file.path() + ": --matformer applies to gemma3n models only, this one is " + config.architecture());
             }
         }
-        // refuse before allocating anything: a clear line beats an OutOfMemoryError or a thrashing machine
-        plan(file, config, options.contextLength(), options.maxBatch(), options.matformer()).check(options.checkMemory());
+        // refuse before allocating anything: a clear line beats an OutOfMemoryError or a thrashing machine. The plan is
+        // the one the engine and jemma show use (the weight copy the default mode maps, the threads' attention rows)
+        plan(file, options).check(options.checkMemory());
         return arch.load(file, config, options, pool, ownsFile);
     }
 }
