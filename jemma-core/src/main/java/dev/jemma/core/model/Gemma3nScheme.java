@@ -59,9 +59,17 @@ public enum Gemma3nScheme {
     }
 
     /**
-     * The measured choice per width (docs/PERFORMANCE.md, "Gemma 3n at every width"): E2B Q4_0, CPU seconds per token.
+     * The measured choice per width (docs/PERFORMANCE.md, "Gemma 3n at every width (branch g3n28)": E2B Q4_0, 2 threads,
+     * CPU seconds per token, every matrix against the output projection only, alternated runs): every matrix at every
+     * width. 512 bits: prompts −38 %, generation −31 %. 128 bits: prompts −8 %, generation −17 %. 256 bits: prompts even
+     * (0.0535 / 0.0527, within the runs' spread), generation −11 % (median of rounds) — there the 16 sixteen-bit lanes
+     * gain least over the f32 kernels and the residual rows double the integer work, so it is closest, yet never worse
+     * on generation in the median. One scheme at every width also keeps one weight copy per file for every width.
      */
     static Gemma3nScheme forWidth(int bits) {
-        return EVERY_MATRIX;
+        return switch (bits) {
+            case 512, 256, 128 -> EVERY_MATRIX;
+            default -> throw new IllegalArgumentException("no int8 kernels at " + bits + " bits");
+        };
     }
 }
