@@ -108,7 +108,7 @@ public final class Gemma3nModel implements LanguageModel {
      * {@link RepackCache interleaved copy} in the default mode, so that single-token steps take int8 activations there.
      */
     private final WeightMatrix embed, output;
-    /** The output projection's interleaved copy (null: none, as in exact mode or with f32 activations asked for). */
+    /** The interleaved copy of the matrices the scheme puts on int8 (null: none, the {@link Gemma3nScheme#F32} scheme). */
     private final RepackCache repacked;
     private final float[] outputNorm;
     /** Which matrices run on 15-bit int8 activations. */

@@ -5,8 +5,8 @@ import dev.jemma.core.tensor.kernels.VectorWidth;
 
 /**
  * Which of a Gemma 3n model's matrices take ~15-bit int8 activations (the interleaved copy, with residual rows) in the
- * default mode, and which stay on the f32-activation kernels over the GGUF's own layout. Chosen once per process from the
- * vector width, the one place that choice is made ({@link #chosen}).
+ * default mode, and which stay on the f32-activation kernels over the GGUF's own layout. Chosen per vector width in one
+ * place ({@link #forWidth}); {@link #chosen} is this JVM's.
  */
 public enum Gemma3nScheme {
     /** Every layer matrix and the output projection on int8 with residual rows. */
