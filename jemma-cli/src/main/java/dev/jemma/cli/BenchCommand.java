@@ -131,6 +131,7 @@ final class BenchCommand implements Callable<Integer> {
                     o.put("mode", exact ? "exact" : "default");
                     o.put("vector_bits", dev.jemma.core.tensor.kernels.VectorWidth.BITS);
                     o.put("kernels", exact ? "exact f32" : dev.jemma.core.tensor.kernels.VectorWidth.describe());
+                    if (m instanceof dev.jemma.core.model.Gemma3nModel g) o.put("gemma3n_scheme", g.scheme().describe());
                     o.put("repetitions", reps);
                     if (matformer != null) o.put("matformer", matformer);
                     if (pp != null) {
@@ -189,6 +190,7 @@ final class BenchCommand implements Callable<Integer> {
                             tgRun == null ? "-" : (int) tgRun[reps + 1]);
                     if (enc != null) System.out.printf("image encode: %.3f CPU seconds per run (process CPU time)%n", enc[reps]);
                     System.out.printf("kernels: %s%n", exact ? "exact f32 (--exact)" : dev.jemma.core.tensor.kernels.VectorWidth.describe());
+                    if (m instanceof dev.jemma.core.model.Gemma3nModel g) System.out.printf("gemma3n: %s%n", g.scheme().describe());
                     if (m.weightPages() != null) System.out.printf("weights: %s%n", m.weightPages());
                 }
             }

@@ -60,11 +60,13 @@ final class ShowCommand implements Callable<Integer> {
                 if (problem != null) w.put("problem", problem);
                 vision.put("memory_plan_with_images", w);
             }
+            boolean gemma3n = "gemma3n".equals(f.getString("general.architecture"));
             if (json) {
                 var m = new java.util.LinkedHashMap<String, Object>(s.toMap());
                 // what this machine would run the model with (not a property of the file)
                 m.put("vector_bits", dev.jemma.core.tensor.kernels.VectorWidth.BITS);
                 m.put("kernels", dev.jemma.core.tensor.kernels.VectorWidth.describe());
+                if (gemma3n) m.put("gemma3n_scheme", gemma3nScheme());
                 if (vision != null) m.put("vision", vision);
                 if (audio != null) m.put("audio", audio);
                 System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(m));
@@ -88,9 +90,15 @@ final class ShowCommand implements Callable<Integer> {
                     System.out.printf("%-15s%s%n", "", audio.get("memory"));
                 }
                 System.out.printf("kernels on this machine: %s%n", dev.jemma.core.tensor.kernels.VectorWidth.describe());
+                if (gemma3n) System.out.printf("gemma3n on this machine: %s%n", gemma3nScheme());
             }
         }
         return 0;
+    }
+
+    /** Which Gemma 3n matrices this machine's default mode (or --exact) runs on int8 activations. */
+    private String gemma3nScheme() {
+        return dev.jemma.core.model.Gemma3nScheme.of(new dev.jemma.core.model.ModelLoader.Options(exact, 1, 1)).describe();
     }
 
     /** The vision tower this model would use (inside the file, --mmproj, or found beside it), or null. */

@@ -43,6 +43,9 @@ import java.nio.file.Path;
  * probe, not a mode: it leaves Gemma 3n matrices of those kinds ({@code attn_q}, {@code ffn_down}, …, {@code output}) on
  * plain int8 activations, without the residual rows every other one takes (docs/PERFORMANCE.md, "Gemma 3n text against
  * llama.cpp").
+ * {@code jemma.gemma3n.scheme=every|output} (read by {@code model.Gemma3nScheme} at each Gemma 3n load, default mode
+ * only) overrides the per-width choice of which Gemma 3n matrices take 15-bit int8 activations: every matrix, or the
+ * output projection only (f32 layers), for A/B runs (docs/PERFORMANCE.md, "Gemma 3n at every width").
  */
 public final class JemmaProperties {
     public static final String INT8 = "jemma.int8", MEMORY_CHECK = "jemma.memory.check", MEMORY_HEAP = "jemma.memory.heap",

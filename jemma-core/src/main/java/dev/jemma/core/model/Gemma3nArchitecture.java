@@ -38,7 +38,7 @@ final class Gemma3nArchitecture implements Architecture {
     @Override
     public LanguageModel load(GgufFile file, ModelConfig config, ModelLoader.Options options, ThreadPool pool, boolean ownsFile) {
         return new Gemma3nModel(file, config, slice(options.matformer()), ModelLoader.matmulFor(options), pool, options.maxBatch(), ownsFile,
-                ModelLoader.int8(options));
+                Gemma3nScheme.of(options));
     }
 
     private static MatFormer slice(String matformer) {
@@ -58,8 +58,9 @@ final class Gemma3nArchitecture implements Architecture {
     }
 
     /**
-     * The output projection and every kept layer's matrices, in the model's order ({@code Gemma3nModel.Layer#matrices}),
-     * narrowed and named as a MatFormer slice narrows them; a slice's copy is a cache part of its own.
+     * The output projection and, where this JVM's {@link Gemma3nScheme} gives the layers int8 activations, every kept
+     * layer's matrices, in the model's order ({@code Gemma3nModel.Layer#matrices}), narrowed and named as a MatFormer
+     * slice narrows them; a slice's copy is a cache part of its own ({@code Gemma3nModel#cachePart}).
      */
     @Override
     public WeightCopy weightCopy(GgufFile file, ModelConfig config, String matformer, java.nio.file.Path dir) {
@@ -69,7 +70,8 @@ final class Gemma3nArchitecture implements Architecture {
         Gemma3nConfig g = loaded.gemma3n();
         List<RepackCache.Matrix> m = new ArrayList<>();
         m.add(RepackCache.Matrix.of(file.tensor(file.tensor("output.weight") != null ? "output.weight" : "token_embd.weight")));
-        for (int l = 0; l < c.layers(); l++) {
+        Gemma3nScheme scheme = Gemma3nScheme.chosen();
+        for (int l = 0; scheme.layersInt8() && l < c.layers(); l++) {
             String pre = "blk." + g.fileLayer()[l] + ".";
             int ffn = c.ffnDim()[l];
             m.add(RepackCache.Matrix.of(file.tensor(pre + "attn_q.weight")));
@@ -88,8 +90,7 @@ final class Gemma3nArchitecture implements Architecture {
                 m.add(RepackCache.Matrix.of(file.tensor(pre + s)));
             }
         }
-        String part = slice == null ? null : "mf" + Integer.toHexString(slice.text().toLowerCase(java.util.Locale.ROOT).hashCode());
-        return RepackCache.plan(file, part, m, dir);
+        return RepackCache.plan(file, Gemma3nModel.cachePart(scheme, slice), m, dir);
     }
 
     /**

@@ -75,6 +75,18 @@ public final class Gemma3nModel implements LanguageModel {
         return m.interleaved() == null || plain.contains(kind(m.name())) ? m : m.withResidualRows();
     }
 
+    /**
+     * The cache part of a scheme's copy: the text weights are the file's main part (a vision tower inside the file has a
+     * part of its own); a MatFormer slice has fewer or narrower matrices, and the output-only scheme fewer, so parts of
+     * their own too, lest loading the file whole and sliced, or at two vector widths, in turn rebuild one cache file
+     * each time.
+     */
+    static String cachePart(Gemma3nScheme scheme, MatFormer slice) {
+        String mf = slice == null ? "" : "mf" + Integer.toHexString(slice.text().toLowerCase(java.util.Locale.ROOT).hashCode());
+        String part = mf + (scheme.layersInt8() ? "" : "out");
+        return part.isEmpty() ? null : part;
+    }
+
     /** "blk.3.attn_q.weight" → "attn_q", "output.weight" → "output". */
     private static String kind(String tensor) {
         String[] parts = tensor.split("\\.");
@@ -96,9 +108,11 @@ public final class Gemma3nModel implements LanguageModel {
      * {@link RepackCache interleaved copy} in the default mode, so that single-token steps take int8 activations there.
      */
     private final WeightMatrix embed, output;
-    /** The output projection's interleaved copy (null: none, as in exact mode or with f32 activations asked for). */
+    /** The interleaved copy of the matrices the scheme puts on int8 (null: none, the {@link Gemma3nScheme#F32} scheme). */
     private final RepackCache repacked;
     private final float[] outputNorm;
+    /** Which matrices run on 15-bit int8 activations. */
+    private final Gemma3nScheme scheme;
     private final WeightMatrix[] altupProj, altupUnembd;
     private final PerLayerEmbedding ple;
     private final MatMul matmul;
@@ -178,20 +192,20 @@ public final class Gemma3nModel implements LanguageModel {
     }
 
     public Gemma3nModel(GgufFile file, ModelConfig base, MatFormer slice, MatMul matmul, ThreadPool pool, int maxBatch, boolean ownsFile) {
-        this(file, base, slice, matmul, pool, maxBatch, ownsFile, false);
+        this(file, base, slice, matmul, pool, maxBatch, ownsFile, Gemma3nScheme.F32);
     }
 
     /**
-     * @param int8 give the output projection and every layer matrix an {@link RepackCache interleaved copy}, run by the
-     *             default-mode matmul on int8 kernels with residual rows ({@link WeightMatrix#withResidualRows}: a second
-     *             int8 row per token for its rounding error, ~15-bit activations): single tokens, few-token steps, and
-     *             batches where the int8 GEMM takes the type (Q4_0 / Q5_0 / Q4_K). Residual rows, not llama.cpp's plain
-     *             int8: Gemma 3n's layers amplify activation rounding ~1000× on the fixtures, where plain int8 in any layer
-     *             kind moves logits by 2-9 and the 15-bit rows by ≤ 0.12 (docs/PERFORMANCE.md, "Gemma 3n text against
-     *             llama.cpp"). False (exact mode, f32 activations asked for): f32 everywhere.
+     * @param scheme which matrices get an {@link RepackCache interleaved copy}, run by the default-mode matmul on int8
+     *             kernels with residual rows ({@link WeightMatrix#withResidualRows}: a second int8 row per token for its
+     *             rounding error, ~15-bit activations): single tokens, few-token steps, and batches where the int8 GEMM
+     *             takes the type (Q4_0 / Q5_0 / Q4_K). Residual rows, not llama.cpp's plain int8: Gemma 3n's layers
+     *             amplify activation rounding ~1000× on the fixtures, where plain int8 in any layer kind moves logits by
+     *             2-9 and the 15-bit rows by ≤ 0.12 (docs/PERFORMANCE.md, "Gemma 3n text against llama.cpp"). The
+     *             others run on the f32-activation kernels over the GGUF's layout.
      */
     public Gemma3nModel(GgufFile file, ModelConfig base, MatFormer slice, MatMul matmul, ThreadPool pool, int maxBatch, boolean ownsFile,
-                        boolean int8) {
+                        Gemma3nScheme scheme) {
         Gemma3nConfig.Loaded loaded = Gemma3nConfig.read(file, base, slice);
         this.file = file;
         this.c = loaded.config();
@@ -222,22 +236,19 @@ public final class Gemma3nModel implements LanguageModel {
             ffnMax = Math.max(ffnMax, c.ffnDim()[l]);
             layers[l] = readLayer(w, c, g, l, sliceArena);
         }
+        this.scheme = scheme;
         List<WeightMatrix> copied = new ArrayList<>(List.of(out));
-        if (int8) for (Layer L : layers) copied.addAll(L.matrices());
-        // the text weights are the file's main cache part (a vision tower inside the file has a part of its own); a
-        // MatFormer slice has fewer or narrower matrices, so a part of its own too, lest loading the file whole and sliced
-        // in turn rebuild one cache file each time
-        repacked = !int8 ? null : slice == null ? RepackCache.open(file, copied, pool)
-                : RepackCache.open(file, "mf" + Integer.toHexString(slice.text().toLowerCase(java.util.Locale.ROOT).hashCode()), copied, pool);
+        if (scheme.layersInt8()) for (Layer L : layers) copied.addAll(L.matrices());
+        repacked = scheme.outputInt8() ? RepackCache.open(file, cachePart(scheme, slice), copied, pool) : null;
         // a fidelity probe, not a mode: -Djemma.gemma3n.int8Matrices=attn_q,ffn_gate,output,… leaves those matrix kinds on
         // plain int8 (no residual rows), to measure what each kind's rounding does to the logits (docs/PERFORMANCE.md,
         // "Gemma 3n text against llama.cpp")
-        List<String> plain = int8 ? List.of(System.getProperty("jemma.gemma3n.int8Matrices", "").split(",")) : List.of();
+        List<String> plain = repacked != null ? List.of(System.getProperty("jemma.gemma3n.int8Matrices", "").split(",")) : List.of();
         output = repacked != null ? int8Activations(repacked.attach(out), plain) : out;
         // a tied embedding reads its rows from the output's copy (same values, already resident)
         embed = out == table ? output : table;
         for (int l = 0; l < n; l++) {
-            if (repacked != null) layers[l] = layers[l].map(m -> int8Activations(repacked.attach(m), plain));
+            if (scheme.layersInt8()) layers[l] = layers[l].map(m -> int8Activations(repacked.attach(m), plain));
             boolean owns = !g.sharesKv(l);
             Layer L = layers[l];
             attnIn[l] = owns ? new WeightMatrix[]{L.wq(), L.wk(), L.wv(), L.laurel().left()}
@@ -683,6 +694,11 @@ public final class Gemma3nModel implements LanguageModel {
     /** Gaussian top-k activation sparsity; see {@link DecoderBlocks#gaussianTopK}. */
     static void gaussianTopK(float[] x, int off, int n, float k) {
         DecoderBlocks.gaussianTopK(x, off, n, k);
+    }
+
+    /** Which matrices run on 15-bit int8 activations. */
+    public Gemma3nScheme scheme() {
+        return scheme;
     }
 
     /** The output projection as the matmul reads it (with its interleaved copy in the default mode): for tests. */

@@ -199,7 +199,8 @@ class Gemma3nConformanceTest {
         String old = System.setProperty("jemma.gemma3n.int8Matrices", kind);
         LanguageModel fast;
         try {
-            fast = ModelLoader.load(gguf, new ModelLoader.Options(false, 2, 64), pool);
+            // the layers on int8 at any width (the probe leaves a kind on plain int8 only where the layers take int8)
+            fast = withScheme("every", () -> ModelLoader.load(gguf, new ModelLoader.Options(false, 2, 64), pool));
         } finally {
             if (old == null) System.clearProperty("jemma.gemma3n.int8Matrices");
             else System.setProperty("jemma.gemma3n.int8Matrices", old);
@@ -215,9 +216,9 @@ class Gemma3nConformanceTest {
     }
 
     /**
-     * The default mode gives the output projection and every layer matrix their interleaved copy with residual rows
-     * where the type has one and the kernels run; exact mode and {@code withF32Activations} keep them on the f32 row
-     * kernels.
+     * The default mode gives the output projection, and the layer matrices where this width's {@link Gemma3nScheme} says
+     * so, their interleaved copy with residual rows where the type has one and the kernels run; exact mode and
+     * {@code withF32Activations} keep them on the f32 row kernels.
      */
     @Test
     void onlyTheDefaultModeTakesTheInt8Matrices() {
@@ -226,19 +227,50 @@ class Gemma3nConformanceTest {
              Gemma3nModel exact = (Gemma3nModel) ModelLoader.load(gguf, new ModelLoader.Options(true, 2, 8), pool);
              Gemma3nModel f32 = (Gemma3nModel) ModelLoader.load(gguf, new ModelLoader.Options(false, 2, 8).withF32Activations(true), pool)) {
             boolean on = dev.jemma.core.tensor.kernels.Kernels.ENABLED;
-            assertThat(fast.output().interleaved() != null).isEqualTo(on);
-            // 12 kinds of layer matrix (fewer on KV-shared layers) and the output projection
-            assertThat(fast.matrices()).hasSizeGreaterThan(12);
-            for (WeightMatrix w : fast.matrices()) {
-                assertThat(w.interleaved() != null).as(w.name() + " copy").isEqualTo(on);
-                assertThat(w.residualRows()).as(w.name() + " residual rows").isEqualTo(on);
-            }
-            for (Gemma3nModel m : new Gemma3nModel[]{exact, f32}) {
-                for (WeightMatrix w : m.matrices()) {
-                    assertThat(w.interleaved()).as(w.name()).isNull();
-                    assertThat(w.residualRows()).as(w.name()).isFalse();
-                }
-            }
+            assertThat(fast.scheme()).isEqualTo(on ? Gemma3nScheme.chosen() : Gemma3nScheme.F32);
+            assertThat(exact.scheme()).isEqualTo(Gemma3nScheme.F32);
+            assertThat(f32.scheme()).isEqualTo(Gemma3nScheme.F32);
+            assertInt8(fast, on, on && fast.scheme().layersInt8());
+            assertInt8(exact, false, false);
+            assertInt8(f32, false, false);
+        }
+    }
+
+    /**
+     * Each scheme asked for ({@code -Djemma.gemma3n.scheme}, as the A/B runs do) gives the interleaved copy and residual
+     * rows to its matrices and to no others, at any width: every matrix, or the output projection only.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"every, EVERY_MATRIX", "output, OUTPUT_ONLY"})
+    void eachSchemeGivesItsMatricesTheCopy(String asked, Gemma3nScheme scheme) {
+        assumeTrue(dev.jemma.core.tensor.kernels.Kernels.ENABLED, "int8 kernels on");
+        Path gguf = dir.resolve(model.path("variants").path("Q8_0").path("file").asText());
+        try (Gemma3nModel m = withScheme(asked, () -> (Gemma3nModel) ModelLoader.load(gguf, new ModelLoader.Options(false, 2, 8), pool))) {
+            assertThat(m.scheme()).isEqualTo(scheme);
+            assertInt8(m, true, scheme == Gemma3nScheme.EVERY_MATRIX);
+        }
+    }
+
+    /** The output projection's and the layer matrices' copy and residual rows are {@code output} and {@code layers}. */
+    private static void assertInt8(Gemma3nModel m, boolean output, boolean layers) {
+        assertThat(m.output().interleaved() != null).as("output copy").isEqualTo(output);
+        assertThat(m.output().residualRows()).as("output residual rows").isEqualTo(output);
+        // 12 kinds of layer matrix (fewer on KV-shared layers) and the output projection
+        assertThat(m.matrices()).hasSizeGreaterThan(12);
+        for (WeightMatrix w : m.matrices().subList(1, m.matrices().size())) {
+            assertThat(w.interleaved() != null).as(w.name() + " copy").isEqualTo(layers);
+            assertThat(w.residualRows()).as(w.name() + " residual rows").isEqualTo(layers);
+        }
+    }
+
+    /** {@code load} with {@code -Djemma.gemma3n.scheme=asked}, the property restored after. */
+    static <T> T withScheme(String asked, java.util.function.Supplier<T> load) {
+        String old = System.setProperty("jemma.gemma3n.scheme", asked);
+        try {
+            return load.get();
+        } finally {
+            if (old == null) System.clearProperty("jemma.gemma3n.scheme");
+            else System.setProperty("jemma.gemma3n.scheme", old);
         }
     }
 
@@ -260,7 +292,8 @@ class Gemma3nConformanceTest {
             int[] g3ids = java.util.Arrays.stream(ids).map(i -> i % gemma3.config().vocabSize()).toArray();
             float[] before = FidelityProbe.logits(gemma3, g3ids, 0);
             float[] beforeBatch = FidelityProbe.logits(gemma3, g3ids, 3);
-            try (Gemma3nModel gemma3n = (Gemma3nModel) ModelLoader.load(g3n, new ModelLoader.Options(false, 2, 64), pool)) {
+            // every matrix with residual rows at any width: the most a Gemma 3n model could leak
+            try (Gemma3nModel gemma3n = withScheme("every", () -> (Gemma3nModel) ModelLoader.load(g3n, new ModelLoader.Options(false, 2, 64), pool))) {
                 FidelityProbe.logits(gemma3n, ids, 0);
                 for (WeightMatrix w : gemma3n.matrices()) {
                     assertThat(dev.jemma.core.tensor.kernels.ResidualRows.wanted(w, 1)).as("gemma3n " + w.name()).isTrue();
