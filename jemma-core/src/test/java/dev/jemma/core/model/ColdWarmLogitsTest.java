@@ -1,21 +1,18 @@
 package dev.jemma.core.model;
 
 import dev.jemma.core.tensor.ThreadPool;
-import dev.jemma.core.tensor.kernels.VectorWidth;
+import dev.jemma.core.testing.C1Child;
 import dev.jemma.core.testing.Fixtures;
 import dev.jemma.core.testing.JitSettled;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -71,40 +68,15 @@ class ColdWarmLogitsTest {
 
     /** {@link ColdLogits} in a child JVM at this one's width, C1 only. */
     private static float[] childLogits(Path file, boolean exact, int threads, int[] ids) throws IOException, InterruptedException {
-        Path out = Files.createTempFile("jemma-cold", ".f32"), log = Files.createTempFile("jemma-cold", ".log");
+        Path out = Files.createTempFile("jemma-cold", ".f32");
         try {
-            List<String> cmd = new ArrayList<>();
-            cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-                if (a.startsWith("-agentlib") || a.startsWith("-javaagent") || a.startsWith("-XX:TieredStopAtLevel")
-                        || a.equals("-XX:-TieredCompilation") || a.equals("-Xint") || a.equals("-Xcomp")) continue;
-                cmd.add(a);
-            }
-            cmd.add("-XX:TieredStopAtLevel=1");
-            cmd.add("-Djemma.vectorBits=" + VectorWidth.BITS);
-            // surefire hands its system properties to this JVM, not to the command line
-            for (String k : System.getProperties().stringPropertyNames()) {
-                if (k.startsWith("jemma.") && !k.equals("jemma.vectorBits")) cmd.add("-D" + k + "=" + System.getProperty(k));
-            }
-            cmd.add("-cp");
-            cmd.add(System.getProperty("java.class.path"));
-            cmd.add(ColdLogits.class.getName());
-            cmd.add(file.toString());
-            cmd.add(Boolean.toString(exact));
-            cmd.add(Integer.toString(threads));
-            cmd.add(Integer.toString(STEPS));
-            cmd.add(out.toString());
-            for (int id : ids) cmd.add(Integer.toString(id));
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            if (!p.waitFor(300, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new AssertionError("the C1-only child took over 300 s: " + Files.readString(log, StandardCharsets.UTF_8));
-            }
-            assertThat(p.exitValue()).as("the child's exit status (output: %s)", Files.readString(log, StandardCharsets.UTF_8)).isZero();
+            List<String> args = new ArrayList<>(List.of(file.toString(), Boolean.toString(exact), Integer.toString(threads),
+                    Integer.toString(STEPS), out.toString()));
+            for (int id : ids) args.add(Integer.toString(id));
+            C1Child.run(ColdLogits.class, args);
             return Fixtures.readF32(out);
         } finally {
             Files.deleteIfExists(out);
-            Files.deleteIfExists(log);
         }
     }
 }

@@ -3,20 +3,16 @@ package dev.jemma.tools.eval;
 import dev.jemma.core.model.LanguageModel;
 import dev.jemma.core.model.ModelLoader;
 import dev.jemma.core.tensor.ThreadPool;
+import dev.jemma.core.testing.C1Child;
 import dev.jemma.core.testing.Fixtures;
 import dev.jemma.core.testing.JitSettled;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -49,38 +45,8 @@ class PerplexityReproducibilityTest {
 
     /** {@link PerplexityFigures#main} in a child JVM at this one's width, C1 only. */
     private static String childFigures(Path file, boolean exact, int threads) throws IOException, InterruptedException {
-        Path log = Files.createTempFile("jemma-ppl", ".log");
-        try {
-            List<String> cmd = new ArrayList<>();
-            cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-                if (a.startsWith("-agentlib") || a.startsWith("-javaagent") || a.startsWith("-XX:TieredStopAtLevel")
-                        || a.equals("-XX:-TieredCompilation") || a.equals("-Xint") || a.equals("-Xcomp")) continue;
-                cmd.add(a);
-            }
-            cmd.add("-XX:TieredStopAtLevel=1");
-            // surefire hands its system properties to this JVM, not to the command line (the width's flags, e.g.
-            // -XX:UseAVX=2 -Djemma.vectorBits=256, come with the arguments above)
-            for (String k : System.getProperties().stringPropertyNames()) {
-                if (k.startsWith("jemma.")) cmd.add("-D" + k + "=" + System.getProperty(k));
-            }
-            cmd.add("-cp");
-            cmd.add(System.getProperty("java.class.path"));
-            cmd.add(PerplexityFigures.class.getName());
-            cmd.add(file.toString());
-            cmd.add(Boolean.toString(exact));
-            cmd.add(Integer.toString(threads));
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            if (!p.waitFor(300, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new AssertionError("the C1-only child took over 300 s: " + Files.readString(log, StandardCharsets.UTF_8));
-            }
-            String out = Files.readString(log, StandardCharsets.UTF_8);
-            assertThat(p.exitValue()).as("the child's exit status (output: %s)", out).isZero();
-            return out.lines().filter(l -> l.startsWith("ppl=")).findFirst()
-                    .orElseThrow(() -> new AssertionError("no figures from the child: " + out));
-        } finally {
-            Files.deleteIfExists(log);
-        }
+        String out = C1Child.run(PerplexityFigures.class, List.of(file.toString(), Boolean.toString(exact), Integer.toString(threads)));
+        return out.lines().filter(l -> l.startsWith("ppl=")).findFirst()
+                .orElseThrow(() -> new AssertionError("no figures from the child: " + out));
     }
 }
