@@ -784,9 +784,10 @@ public final class FastMatMul implements MatMul {
         final WeightMatrix w = this.w;
         final float[] x = this.x, out = this.out;
         final int rows = w.rows(), cols = w.cols(), n = nTokens;
-        // the decoded rows, then 16 floats where a batch's last 1-3 tokens are summed (see below)
-        float[] a = scratch(worker, 4 * cols + 16);
-        final int rem = 4 * cols;
+        // the decoded rows, then 16 floats where a batch's last 1-3 tokens are summed (see below), then the kernels'
+        // accumulator scratch
+        float[] a = scratch(worker, 4 * cols + 16 + Gemm.ACC_FLOATS);
+        final int rem = 4 * cols, acc = rem + 16;
         for (int q = q0; q < q1; q++) {
             int r = 4 * q, m = Math.min(4, rows - r);
             for (int i = 0; i < m; i++) Kernels.dequantizeRow(w, r + i, a, i * cols);
@@ -797,7 +798,7 @@ public final class FastMatMul implements MatMul {
             if (m == 4) {
                 for (; t + 4 <= n; t += 4) {
                     Gemm.k4x4(a, 0, cols, 2 * cols, 3 * cols, x, t * cols, (t + 1) * cols, (t + 2) * cols, (t + 3) * cols, cols,
-                            out, t * rows + r, (t + 1) * rows + r, (t + 2) * rows + r, (t + 3) * rows + r);
+                            out, t * rows + r, (t + 1) * rows + r, (t + 2) * rows + r, (t + 3) * rows + r, a, acc);
                 }
                 // The last 1-3 tokens go through the same 4-token tile (the last token repeated, results summed aside
                 // and copied), not a 1-token kernel: then a token's bits never depend on where it sits in its batch, in
@@ -807,7 +808,7 @@ public final class FastMatMul implements MatMul {
                 if (t < n) {
                     java.util.Arrays.fill(a, rem, rem + 16, 0f);
                     Gemm.k4x4(a, 0, cols, 2 * cols, 3 * cols, x, t * cols, Math.min(t + 1, n - 1) * cols,
-                            Math.min(t + 2, n - 1) * cols, Math.min(t + 3, n - 1) * cols, cols, a, rem, rem + 4, rem + 8, rem + 12);
+                            Math.min(t + 2, n - 1) * cols, Math.min(t + 3, n - 1) * cols, cols, a, rem, rem + 4, rem + 8, rem + 12, a, acc);
                     for (int j = 0; t + j < n; j++) System.arraycopy(a, rem + 4 * j, out, (t + j) * rows + r, 4);
                 }
             } else {
@@ -815,12 +816,12 @@ public final class FastMatMul implements MatMul {
                     int tt = 0;
                     for (; tt + 4 <= n; tt += 4) {
                         Gemm.k1x4(a, i * cols, x, tt * cols, (tt + 1) * cols, (tt + 2) * cols, (tt + 3) * cols, cols,
-                                out, tt * rows + r + i, (tt + 1) * rows + r + i, (tt + 2) * rows + r + i, (tt + 3) * rows + r + i);
+                                out, tt * rows + r + i, (tt + 1) * rows + r + i, (tt + 2) * rows + r + i, (tt + 3) * rows + r + i, a, acc);
                     }
                     if (tt < n) { // as above, for a row tail
                         java.util.Arrays.fill(a, rem, rem + 4, 0f);
                         Gemm.k1x4(a, i * cols, x, tt * cols, Math.min(tt + 1, n - 1) * cols, Math.min(tt + 2, n - 1) * cols,
-                                Math.min(tt + 3, n - 1) * cols, cols, a, rem, rem + 1, rem + 2, rem + 3);
+                                Math.min(tt + 3, n - 1) * cols, cols, a, rem, rem + 1, rem + 2, rem + 3, a, acc);
                         for (int j = 0; tt + j < n; j++) out[(tt + j) * rows + r + i] = a[rem + j];
                     }
                 }

@@ -174,6 +174,33 @@ class KernelAllocationTest {
         assertThat(least).as("bytes allocated by one compiled %s tile GEMM call", type).isZero();
     }
 
+    /**
+     * The f32 register tiles over decoded rows ({@link Gemm}: prompts in exact mode, and every matrix without an
+     * interleaved copy — the vision towers' F16 matrices): 16 lane sums per 4×4 tile once exceeded C2's inlining node
+     * budget, and the sums left as calls boxed their vectors (85 GB per SigLIP image at 512 bits). 1153 columns: a scalar
+     * tail after the vectors.
+     */
+    @ParameterizedTest(name = "{0} columns")
+    @CsvSource({"1152", "1153"})
+    void compiledRowTilesDoNotAllocate(int cols) {
+        Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
+        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        Assumptions.assumeTrue(threads.isThreadAllocatedMemorySupported());
+        Random rnd = new Random(5);
+        float[] a = new float[4 * cols], x = new float[8 * cols], out = new float[8 * 4], acc = new float[Gemm.ACC_FLOATS];
+        for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        long least = leastBytesPerCall(() -> {
+            for (int t = 0; t < 8; t += 4) {
+                Gemm.k4x4(a, 0, cols, 2 * cols, 3 * cols, x, t * cols, (t + 1) * cols, (t + 2) * cols, (t + 3) * cols, cols,
+                        out, t * 4, (t + 1) * 4, (t + 2) * 4, (t + 3) * 4, acc, 0);
+                Gemm.k1x4(a, cols, x, t * cols, (t + 1) * cols, (t + 2) * cols, (t + 3) * cols, cols,
+                        out, t * 4 + 1, (t + 1) * 4 + 1, (t + 2) * 4 + 1, (t + 3) * 4 + 1, acc, 0);
+            }
+        }, 2000);
+        assertThat(least).as("bytes allocated by one compiled pass of the row tiles at %d bits", VectorWidth.BITS).isZero();
+    }
+
     /** The single-token (decode) kernels: one token against every group, as FastMatMul calls them. */
     @ParameterizedTest(name = "{0}")
     @CsvSource({"Q4_0, 1152", "Q8_0, 1152", "Q5_0, 1152", "Q4_K, 1536", "Q5_K, 1536", "Q6_K, 1536"})

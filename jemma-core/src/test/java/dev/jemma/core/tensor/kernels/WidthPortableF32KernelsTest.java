@@ -97,9 +97,10 @@ class WidthPortableF32KernelsTest {
     void gemmMicroKernelsMatchScalarReference(int n) {
         float[] a = gaussian(4 * n, n), x = gaussian(4 * n, n + 1);
         float[] out = new float[16];
-        Gemm.k4x4(a, 0, n, 2 * n, 3 * n, x, 0, n, 2 * n, 3 * n, n, out, 0, 4, 8, 12);
+        float[] acc = new float[Gemm.ACC_FLOATS + 3];
+        Gemm.k4x4(a, 0, n, 2 * n, 3 * n, x, 0, n, 2 * n, 3 * n, n, out, 0, 4, 8, 12, acc, 3);
         float[] one = new float[16];
-        for (int t = 0; t < 4; t++) Gemm.k1x4(a, t * n, x, 0, n, 2 * n, 3 * n, n, one, 4 * 0 + t, 4 + t, 8 + t, 12 + t);
+        for (int t = 0; t < 4; t++) Gemm.k1x4(a, t * n, x, 0, n, 2 * n, 3 * n, n, one, 4 * 0 + t, 4 + t, 8 + t, 12 + t, acc, 3);
         for (int t = 0; t < 4; t++) {
             for (int r = 0; r < 4; r++) {
                 double[] ref = dot(a, r * n, x, t * n, n);
