@@ -23,7 +23,8 @@ final class DecoderBlocks {
 
     /** As {@link #embed(WeightMatrix, int, float, Batch, int, int, float[], int)}, rows split across the pool when many. */
     static void embed(ThreadPool pool, WeightMatrix table, int vocab, float scale, Batch batch, int from, int count, float[] out, int dim) {
-        rows(pool, count, (t0, t1, worker) -> embedRows(table, vocab, scale, batch, from, t0, t1, out, dim));
+        if (ThreadPool.inline(pool, count)) embedRows(table, vocab, scale, batch, from, 0, count, out, dim);
+        else rows(pool, count, (t0, t1, worker) -> embedRows(table, vocab, scale, batch, from, t0, t1, out, dim));
     }
 
     private static void embedRows(WeightMatrix table, int vocab, float scale, Batch batch, int from, int t0, int t1, float[] out, int dim) {
@@ -72,6 +73,10 @@ final class DecoderBlocks {
          */
         void apply(ThreadPool pool, float[] q, float[] k, float[] v, int count, float[] cos, float[] sin) {
             final int half = headDim / 2;
+            if (ThreadPool.inline(pool, count)) {
+                for (int t = 0; t < count; t++) applyRow(q, k, v, t, cos, t * half, sin, t * half);
+                return;
+            }
             rows(pool, count, (t0, t1, worker) -> {
                 for (int t = t0; t < t1; t++) applyRow(q, k, v, t, cos, t * half, sin, t * half);
             });
@@ -84,6 +89,10 @@ final class DecoderBlocks {
          */
         void angles(ThreadPool pool, int[] positions, int from, int count, float[] cos, float[] sin) {
             final int half = headDim / 2;
+            if (ThreadPool.inline(pool, count)) {
+                for (int t = 0; t < count; t++) Ops.ropeAngles(positions[from + t], invFreq, cos, sin, t * half);
+                return;
+            }
             rows(pool, count, (t0, t1, worker) -> {
                 for (int t = t0; t < t1; t++) Ops.ropeAngles(positions[from + t], invFreq, cos, sin, t * half);
             });

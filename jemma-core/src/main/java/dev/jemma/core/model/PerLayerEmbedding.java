@@ -97,6 +97,15 @@ public final class PerLayerEmbedding {
      * pool — so the result does not depend on how the rows are split.
      */
     public void compute(int[] tokens, int offset, int count, float[] h0, float[] out, float[] projOut, MatMul matmul, ThreadPool pool) {
+        if (ThreadPool.inline(pool, count)) {
+            // a decode step's few rows: the same loops on this thread, with no task objects
+            tableRows(tokens, offset, 0, count, out);
+            for (int r = 0; r < projRuns.length; r++) {
+                matmul.matmul(projRuns[r], h0, count, projOut, pool);
+                mixRows(r, 0, count, projOut, out);
+            }
+            return;
+        }
         final ThreadPool.RangeTask tableRows = (t0, t1, worker) -> tableRows(tokens, offset, t0, t1, out);
         for (int r = 0; r < projRuns.length; r++) {
             final int run = r;
