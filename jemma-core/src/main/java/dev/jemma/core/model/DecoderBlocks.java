@@ -157,11 +157,16 @@ final class DecoderBlocks {
         final boolean sparse = !Float.isNaN(sparsity);
         if (ffn % jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() == 0) {
             // whole vectors per row: a row's values do not depend on where a thread's share begins, so the top-k and the
-            // gate can be applied to each row just before it is quantized for the down projection
-            mm.matmul(down, gate, count, out, pool, (t0, t1, worker) -> {
-                if (sparse) for (int t = t0; t < t1; t++) gaussianTopK(gate, t * ffn, ffn, sparsity);
-                act.apply(gate, up, t0 * ffn, (t1 - t0) * ffn);
-            });
+            // gate can be applied to each row just before it is quantized for the down projection (two lambdas: one
+            // capturing no more than it uses is a smaller object on every decode step)
+            if (sparse) {
+                mm.matmul(down, gate, count, out, pool, (t0, t1, worker) -> {
+                    for (int t = t0; t < t1; t++) gaussianTopK(gate, t * ffn, ffn, sparsity);
+                    act.apply(gate, up, t0 * ffn, (t1 - t0) * ffn);
+                });
+            } else {
+                mm.matmul(down, gate, count, out, pool, (t0, t1, worker) -> act.apply(gate, up, t0 * ffn, (t1 - t0) * ffn));
+            }
         } else {
             if (sparse) for (int t = 0; t < count; t++) gaussianTopK(gate, t * ffn, ffn, sparsity);
             act.apply(gate, up, 0, count * ffn);
