@@ -30,10 +30,15 @@ public final class AltUp {
 
     /** out[o] = Σ_i W[o·A + i] · r[i] for the {@code rows} outputs of a small dense F32 coefficient matrix. */
     public static void coefficients(float[] w, int rows, float[] r, int rOff, int a, float[] out) {
+        coefficients(w, rows, r, rOff, a, out, 0);
+    }
+
+    /** As {@link #coefficients(float[], int, float[], int, int, float[])} into out from {@code outOff} on. */
+    public static void coefficients(float[] w, int rows, float[] r, int rOff, int a, float[] out, int outOff) {
         for (int o = 0; o < rows; o++) {
             float s = 0;
             for (int i = 0; i < a; i++) s += w[o * a + i] * r[rOff + i];
-            out[o] = s;
+            out[outOff + o] = s;
         }
     }
 
@@ -42,15 +47,13 @@ public final class AltUp {
      * to A×A and multiplies the streams by its transpose, so row i of the reshaped matrix mixes into stream i).
      */
     public static void predict(float[][] s, int off, int n, float[] coefs, float[][] pred) {
+        predict(s, off, n, coefs, 0, pred);
+    }
+
+    /** As {@link #predict(float[][], int, int, float[], float[][])} with C from {@code coefs[coefOff]} on. */
+    public static void predict(float[][] s, int off, int n, float[] coefs, int coefOff, float[][] pred) {
         final int a = s.length;
-        for (int i = 0; i < a; i++) {
-            float[] p = pred[i];
-            for (int e = off; e < off + n; e++) {
-                float acc = 0;
-                for (int j = 0; j < a; j++) acc += s[j][e] * coefs[i * a + j];
-                p[e] = acc + s[i][e];
-            }
-        }
+        for (int i = 0; i < a; i++) VectorOps.mix(s, coefs, coefOff + i * a, s[i], pred[i], off, n);
     }
 
     /**
@@ -58,13 +61,20 @@ public final class AltUp {
      * the array of streams that {@code pred} was predicted from, but not {@code pred} itself.
      */
     public static void correct(float[][] pred, float[] activated, int off, int n, int active, float[] c, float[][] out) {
-        final int a = pred.length;
-        float[] pa = pred[active];
-        for (int e = off; e < off + n; e++) {
-            float innovation = activated[e] - pa[e];
-            for (int i = 0; i < a; i++) out[i][e] = innovation * c[i] + pred[i][e];
-        }
+        correct(pred, activated, off, n, active, c, 0, out);
     }
+
+    /** As {@link #correct(float[][], float[], int, int, int, float[], float[][])} with c from {@code cOff} on. */
+    public static void correct(float[][] pred, float[] activated, int off, int n, int active, float[] c, int cOff, float[][] out) {
+        VectorOps.spread(activated, pred[active], c, cOff, pred, out, off, n);
+    }
+
+    /** al = (x + attn + laurel) / √2 over [off, off + n), into laurel: the attention block's residual (HF divides by √2). */
+    public static void averageResiduals(float[] x, float[] attn, float[] laurel, int off, int n) {
+        VectorOps.sumDiv(x, attn, laurel, off, n, SQRT2);
+    }
+
+    private static final float SQRT2 = (float) Math.sqrt(2.0);
 
     /** sqrt(mean(x²)) of one row (no epsilon: the target magnitude). */
     public static float rms(float[] x, int off, int n) {
@@ -75,6 +85,6 @@ public final class AltUp {
     public static void matchMagnitude(float[] x, int off, int n, float target) {
         float ms = VectorOps.sumOfSquares(x, off, n) / n;
         float mag = (float) Math.sqrt(Math.max(ms, MAGNITUDE_EPS));
-        for (int e = off; e < off + n; e++) x[e] = x[e] * target / mag;
+        VectorOps.mulDiv(x, off, n, target, mag);
     }
 }

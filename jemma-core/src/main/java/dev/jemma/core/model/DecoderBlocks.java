@@ -23,7 +23,8 @@ final class DecoderBlocks {
 
     /** As {@link #embed(WeightMatrix, int, float, Batch, int, int, float[], int)}, rows split across the pool when many. */
     static void embed(ThreadPool pool, WeightMatrix table, int vocab, float scale, Batch batch, int from, int count, float[] out, int dim) {
-        rows(pool, count, (t0, t1, worker) -> embedRows(table, vocab, scale, batch, from, t0, t1, out, dim));
+        if (ThreadPool.inline(pool, count)) embedRows(table, vocab, scale, batch, from, 0, count, out, dim);
+        else rows(pool, count, (t0, t1, worker) -> embedRows(table, vocab, scale, batch, from, t0, t1, out, dim));
     }
 
     private static void embedRows(WeightMatrix table, int vocab, float scale, Batch batch, int from, int t0, int t1, float[] out, int dim) {
@@ -72,6 +73,10 @@ final class DecoderBlocks {
          */
         void apply(ThreadPool pool, float[] q, float[] k, float[] v, int count, float[] cos, float[] sin) {
             final int half = headDim / 2;
+            if (ThreadPool.inline(pool, count)) {
+                for (int t = 0; t < count; t++) applyRow(q, k, v, t, cos, t * half, sin, t * half);
+                return;
+            }
             rows(pool, count, (t0, t1, worker) -> {
                 for (int t = t0; t < t1; t++) applyRow(q, k, v, t, cos, t * half, sin, t * half);
             });
@@ -84,6 +89,10 @@ final class DecoderBlocks {
          */
         void angles(ThreadPool pool, int[] positions, int from, int count, float[] cos, float[] sin) {
             final int half = headDim / 2;
+            if (ThreadPool.inline(pool, count)) {
+                for (int t = 0; t < count; t++) Ops.ropeAngles(positions[from + t], invFreq, cos, sin, t * half);
+                return;
+            }
             rows(pool, count, (t0, t1, worker) -> {
                 for (int t = t0; t < t1; t++) Ops.ropeAngles(positions[from + t], invFreq, cos, sin, t * half);
             });
@@ -145,14 +154,21 @@ final class DecoderBlocks {
         if (Float.isNaN(sparsity) && mm.gatedFfn(gateUp, down, x, count, gateUpOut, out, act, prep, pool)) return;
         if (prep != null) mm.matmul(gateUp, x, count, gateUpOut, pool, prep);
         else mm.matmul(gateUp, x, count, gateUpOut, pool);
-        if (!Float.isNaN(sparsity)) {
-            for (int t = 0; t < count; t++) gaussianTopK(gate, t * ffn, ffn, sparsity);
-        }
+        final boolean sparse = !Float.isNaN(sparsity);
         if (ffn % jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() == 0) {
-            // whole vectors per row: a row's values do not depend on where a thread's share begins, so the gate can be
-            // applied to each row just before it is quantized for the down projection
-            mm.matmul(down, gate, count, out, pool, (t0, t1, worker) -> act.apply(gate, up, t0 * ffn, (t1 - t0) * ffn));
+            // whole vectors per row: a row's values do not depend on where a thread's share begins, so the top-k and the
+            // gate can be applied to each row just before it is quantized for the down projection (two lambdas: one
+            // capturing no more than it uses is a smaller object on every decode step)
+            if (sparse) {
+                mm.matmul(down, gate, count, out, pool, (t0, t1, worker) -> {
+                    for (int t = t0; t < t1; t++) gaussianTopK(gate, t * ffn, ffn, sparsity);
+                    act.apply(gate, up, t0 * ffn, (t1 - t0) * ffn);
+                });
+            } else {
+                mm.matmul(down, gate, count, out, pool, (t0, t1, worker) -> act.apply(gate, up, t0 * ffn, (t1 - t0) * ffn));
+            }
         } else {
+            if (sparse) for (int t = 0; t < count; t++) gaussianTopK(gate, t * ffn, ffn, sparsity);
             act.apply(gate, up, 0, count * ffn);
             mm.matmul(down, gate, count, out, pool);
         }

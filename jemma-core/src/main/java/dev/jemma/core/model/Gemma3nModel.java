@@ -101,6 +101,8 @@ public final class Gemma3nModel implements LanguageModel {
     private final WeightMatrix[][] attnIn;
     private final WeightMatrix[][] gateUp;
     private final DecoderBlocks.QkNormRope[] qkNormRope;
+    /** Per layer, its rope among the distinct ones ({@link Gemma3Model#ropeKinds}); per distinct rope, its first layer. */
+    private final int[] ropeKind, ropeLayer;
     /** Per layer: causal, or sliding on local layers. */
     private final Visibility[] visibility;
     /**
@@ -132,9 +134,12 @@ public final class Gemma3nModel implements LanguageModel {
 
     /** One forward's buffers, sized for maxBatch rows. */
     private final class Scratch {
-        final float[] correctCoefs, h0, pleIn, pleProj, xn, laurel, q, k, v, att, proj, mid, routerIn, r, coefs,
-                pleGate, cos, sin;
+        final float[] correctCoefs, h0, pleIn, pleProj, xn, laurel, q, k, v, att, proj, mid, routerIn, r, coefs, pleGate;
         final float[][] s, pred, gateUpOut;
+        /** s[1..A-1]: the outputs of the AltUp expand's shared-input matmul. */
+        final float[][] expanded;
+        /** Per distinct rope ({@link #ropeKind}), the angles of every row of the forward (row t's at t·headDim/2). */
+        final float[][] cos, sin;
         /** Per layer, the outputs of its attention-input matmul ({@link #attnIn}). */
         final float[][][] attnOut;
         /** Batch K/V of the layers other layers read (kept until the end of the forward, see {@link #forwardRows}). */
@@ -159,11 +164,13 @@ public final class Gemma3nModel implements LanguageModel {
             mid = new float[b * g.laurelRank()];
             routerIn = new float[b * dim];
             r = new float[b * a];
-            coefs = new float[a * a];
-            correctCoefs = new float[a];
+            // per row, so that rows prepared on different threads never share them
+            coefs = new float[b * a * a];
+            correctCoefs = new float[b * a];
             pleGate = new float[b * p];
-            cos = new float[c.headDim() / 2];
-            sin = new float[c.headDim() / 2];
+            expanded = Arrays.copyOfRange(s, 1, a);
+            cos = new float[ropeLayer.length][b * (c.headDim() / 2)];
+            sin = new float[ropeLayer.length][b * (c.headDim() / 2)];
             batchK = new float[n][];
             batchV = new float[n][];
             for (int l = 0; l < n; l++) {
@@ -180,6 +187,19 @@ public final class Gemma3nModel implements LanguageModel {
                         : new float[][]{q, batchK[l] != null ? batchK[l] : k, batchV[l] != null ? batchV[l] : v, mid};
             }
         }
+
+        /** The layer the row tasks below work on, and the one before it whose per-layer input is still to add (−1: none). */
+        int layer, prev;
+        // the per-row steps as tasks made once (a capturing lambda per layer and step would allocate on every token)
+        final ThreadPool.RangeTask expandRows = (t0, t1, w) -> expandRows(this, t0, t1),
+                perLayerInputRows = (t0, t1, w) -> perLayerInputRows(this, t0, t1),
+                predictRouterRows = (t0, t1, w) -> predictRouterRows(this, t0, t1),
+                predictRows = (t0, t1, w) -> predictRows(this, t0, t1),
+                laurelRows = (t0, t1, w) -> laurelRows(this, t0, t1),
+                ffnInRows = (t0, t1, w) -> ffnInRows(this, t0, t1),
+                correctRouterRows = (t0, t1, w) -> correctRouterRows(this, t0, t1),
+                correctRows = (t0, t1, w) -> correctRows(this, t0, t1),
+                pleGateRows = (t0, t1, w) -> pleGateRows(this, t0, t1);
 
         /** A forward in parts: the final hidden states of its rows that want logits (grown to the most seen; tiny). */
         final float[][] partHidden = new float[1][];
@@ -260,6 +280,9 @@ public final class Gemma3nModel implements LanguageModel {
             visibility[l] = Visibility.causal(c.sliding()[l] ? c.slidingWindow() : 0);
         }
         maxFfn = ffnMax;
+        ropeKind = Gemma3Model.ropeKinds(c);
+        ropeLayer = new int[Arrays.stream(ropeKind).max().orElse(-1) + 1];
+        for (int l = n - 1; l >= 0; l--) ropeLayer[ropeKind[l]] = l;
         warmUpLayers = firstLayerOfEachKind();
         scratch.add(new Scratch());
         // the copy's build (or its fingerprint) faulted in the GGUF's pages of every copied matrix, which the model never
@@ -490,13 +513,15 @@ public final class Gemma3nModel implements LanguageModel {
         int dim = c.dim(), a = g.altupInputs(), p = g.pleDim(), n = c.layers();
         long maxFfn = Arrays.stream(c.ffnDim()).max().orElse(0);
         long sources = java.util.stream.IntStream.range(0, n).filter(l -> g.kvSource()[l] != l).map(l -> g.kvSource()[l]).distinct().count();
+        long ropes = Arrays.stream(Gemma3Model.ropeKinds(c)).max().orElse(-1) + 1;
         long perRow = (5L + 2L * a) * dim   // h0, xn, laurel, proj, routerIn; AltUp streams and predictions
                 + 2L * n * p                // per-layer inputs and their projection
                 + 2L * c.qDim() + 2L * c.kvDim() + 2L * maxFfn + g.laurelRank() + a + p
+                + (long) a * a + a          // AltUp predict / correct coefficients
+                + ropes * c.headDim()       // rope angles (cos and sin) per distinct rope
                 + 2L * c.kvDim() * sources  // batch K/V of the layers others read
                 + c.vocabSize();            // the logits a forward returns
-        long fixed = (long) a * a + a + 2L * (c.headDim() / 2);
-        return 4L * (perRow * maxBatch + fixed);
+        return 4L * perRow * maxBatch;
     }
 
     @Override
@@ -564,22 +589,27 @@ public final class Gemma3nModel implements LanguageModel {
     private int hiddenRows(Batch b, int from, int count, Scratch sc, int[] only) {
         final int dim = c.dim(), a = g.altupInputs();
         final float[][] s = sc.s;
-        DecoderBlocks.embed(embed, c.vocabSize(), c.embedScale(), b, from, count, sc.h0, dim);
+        DecoderBlocks.embed(pool, embed, c.vocabSize(), c.embedScale(), b, from, count, sc.h0, dim);
         embedMediaTokens(b, from, count, sc.h0);
         ple.compute(pleTokens(b, from, count), from, count, sc.h0, sc.pleIn, sc.pleProj, matmul, pool);
+        for (int k = 0; k < ropeLayer.length; k++) {
+            qkNormRope[ropeLayer[k]].angles(pool, b.positions(), from, count, sc.cos[k], sc.sin[k]);
+        }
 
-        // AltUp expand: stream 0 is the embedding, the others projections of it at the same magnitude
+        // AltUp expand: stream 0 is the embedding, the others projections of it (one shared-input matmul) at the same
+        // magnitude
         System.arraycopy(sc.h0, 0, s[0], 0, count * dim);
-        for (int i = 1; i < a; i++) {
-            matmul.matmul(altupProj[i - 1], sc.h0, count, s[i], pool);
-            for (int t = 0; t < count; t++) AltUp.matchMagnitude(s[i], t * dim, dim, AltUp.rms(sc.h0, t * dim, dim));
-        }
+        if (a > 1) matmul.matmul(altupProj, sc.h0, count, sc.expanded, pool);
+        DecoderBlocks.rows(pool, count, sc.expandRows);
 
-        if (only == null) {
-            for (int l = 0; l < c.layers(); l++) layer(l, b, from, count, sc);
-        } else {
-            for (int l : only) layer(l, b, from, count, sc);
+        sc.prev = -1;
+        for (int i = 0, n = only == null ? c.layers() : only.length; i < n; i++) {
+            int l = only == null ? i : only[i];
+            layer(l, b, from, count, sc);
+            sc.prev = l;
         }
+        // the last layer's per-layer input (each earlier one's is added inside the next layer's first matmul)
+        DecoderBlocks.rows(pool, count, sc.perLayerInputRows);
 
         // Layers that others read store their K/V only now: a sliding source's ring must still hold the
         // positions before this batch while its readers (later layers) attend.
@@ -587,7 +617,7 @@ public final class Gemma3nModel implements LanguageModel {
             if (sc.batchK[l] == null) continue;
             for (int t = 0; t < count; t++) {
                 b.cache(b.slot(from + t)).put(l, b.position(from + t), sc.batchK[l], t * c.kvDim(), sc.batchV[l], t * c.kvDim());
-        }
+            }
         }
         DecoderBlocks.advance(b, from, count);
 
@@ -602,80 +632,146 @@ public final class Gemma3nModel implements LanguageModel {
             matmul.matmul(altupUnembd[i - 1], sc.pred[i], rows, sc.routerIn, pool);
             for (int t = 0; t < rows; t++) AltUp.matchMagnitude(sc.routerIn, t * dim, dim, AltUp.rms(s0, t * dim, dim));
             VectorOps.add(h, 0, sc.routerIn, 0, rows * dim);
-            }
+        }
         for (int i = 0; i < rows * dim; i++) h[i] /= a;
         return rows;
     }
 
+    /**
+     * Layer {@code sc.layer = l}, after layer {@code sc.prev} (−1: none) whose per-layer input is still to add. The
+     * per-row steps between the matrices — the AltUp router inputs, predict and correct, the norms and residual adds, the
+     * per-layer gate — run on the rows a thread then quantizes, inside each matmul's quantization loop ({@link Scratch}'s
+     * row tasks, {@link MatMul#matmul(WeightMatrix, float[], int, float[], ThreadPool, ThreadPool.RangeTask)}): every
+     * row is computed alone, in the order and with the operations of the whole-batch loops they replace, so the result is
+     * the same for any split of the rows.
+     */
     private void layer(int l, Batch b, int from, int count, Scratch sc) {
         final Layer L = layers[l];
-        final int dim = c.dim(), a = g.altupInputs(), act = g.altupActive(), n = count * dim;
-        final float[][] s = sc.s, pred = sc.pred;
-        final float[] xn = sc.xn, laurel = sc.laurel, proj = sc.proj;
-        // AltUp predict
-        router(L, s[act], count, sc);
-        for (int t = 0; t < count; t++) {
-            AltUp.coefficients(L.predictCoef(), a * a, sc.r, t * a, a, sc.coefs);
-            AltUp.predict(s, t * dim, dim, sc.coefs, pred);
-        }
-        final float[] x = pred[act];
-        DecoderBlocks.normInto(x, xn, count, dim, L.attnNorm(), c.rmsEps());
-
-        attention(l, b, from, count, sc);                        // proj = Wo · attention(xn); laurel = laurel(xn)
-        Ops.rmsNormRows(proj, count, dim, L.postAttnNorm(), c.rmsEps());
-        // al = (x + attn + laurel) / √2, kept in laurel[]
-        final float sqrt2 = (float) Math.sqrt(2.0);
-        for (int i = 0; i < n; i++) laurel[i] = (x[i] + proj[i] + laurel[i]) / sqrt2;
-
-        // y = al + post_ffw_norm(FFN(ffn_norm(al))), in laurel[]
-        DecoderBlocks.normInto(laurel, xn, count, dim, L.ffnNorm(), c.rmsEps());
-        DecoderBlocks.gatedFfn(matmul, pool, gateUp[l], L.down(), xn, count, sc.gateUpOut, proj,
+        sc.layer = l;
+        // the previous layer's per-layer input, then the AltUp predict router's input rows
+        matmul.matmul(L.router(), sc.routerIn, count, sc.r, pool, sc.predictRouterRows);
+        // AltUp predict (x = pred[a]) and the attention pre-norm xn, inside q/k/v's loop; proj = Wo · attention(xn),
+        // laurel = laurel(xn)
+        attention(l, b, from, count, sc);
+        // al = (x + post_attn_norm(proj) + laurel) / √2 in laurel[]; y = al + post_ffw_norm(FFN(ffn_norm(al)))
+        DecoderBlocks.gatedFfn(matmul, pool, sc.ffnInRows, gateUp[l], L.down(), sc.xn, count, sc.gateUpOut, sc.proj,
                 g.sparse(l) ? g.sparsityScale()[l] : Float.NaN);
-        DecoderBlocks.addNormed(laurel, proj, count, dim, L.postFfwNorm(), c.rmsEps());
-
-        // AltUp correct: s = pred + c · (y − pred[a])
-        router(L, laurel, count, sc);
-        final float[] cc = sc.correctCoefs;
-        for (int t = 0; t < count; t++) {
-            AltUp.coefficients(L.correctCoef(), a, sc.r, t * a, a, cc);
-            for (int i = 0; i < a; i++) cc[i] += 1f;
-            AltUp.correct(pred, laurel, t * dim, dim, act, cc, s);
-        }
-
-        // per-layer input: gate the scaled active stream with this layer's PLE and add it to the other streams
-        final int p = g.pleDim(), stride = c.layers() * p;
-        System.arraycopy(s[act], 0, xn, 0, n);
-        for (int t = 0; t < count; t++) {
-            for (int e = 0; e < dim; e++) xn[t * dim + e] *= L.correctScale()[e];
-        }
-        matmul.matmul(L.inpGate(), xn, count, sc.pleGate, pool);
-        for (int t = 0; t < count; t++) Ops.geluGateVector(sc.pleGate, t * p, sc.pleIn, t * stride + l * p, p);
-        matmul.matmul(L.proj(), sc.pleGate, count, proj, pool);
-        Ops.rmsNormRows(proj, count, dim, L.postNorm(), c.rmsEps());
-        // HF adds it to streams 1..A-1 (corrected_predictions[1:]), i.e. all but the active one when it is 0
-        for (int i = 1; i < a; i++) VectorOps.add(s[i], 0, proj, 0, n);
+        // y's residual add and the correct router's input rows
+        matmul.matmul(L.router(), sc.routerIn, count, sc.r, pool, sc.correctRouterRows);
+        // AltUp correct: s = pred + c · (y − pred[a]); the gate's input s[a] ⊙ altup_correct_scale into xn
+        matmul.matmul(L.inpGate(), sc.xn, count, sc.pleGate, pool, sc.correctRows);
+        // the per-layer input: proj = proj(gelu(gate) ⊙ ple[l]), normed and added to the streams by the next layer
+        matmul.matmul(L.proj(), sc.pleGate, count, sc.proj, pool, sc.pleGateRows);
     }
 
-    /** r[t·A + i] = tanh(router · RMSNorm(x[t])/E). */
-    private void router(Layer L, float[] x, int count, Scratch sc) {
+    /** The AltUp expand's rows: each projected stream rescaled to the RMS of stream 0. */
+    private void expandRows(Scratch sc, int t0, int t1) {
+        final int dim = c.dim();
+        for (int t = t0; t < t1; t++) {
+            float target = AltUp.rms(sc.h0, t * dim, dim);
+            for (int i = 1; i < sc.s.length; i++) AltUp.matchMagnitude(sc.s[i], t * dim, dim, target);
+        }
+    }
+
+    /**
+     * The per-layer input of layer {@code sc.prev} (none when −1), left in {@code proj}: normed and added to streams
+     * 1..A-1 (HF adds it to corrected_predictions[1:], all but the active one when it is 0).
+     */
+    private void perLayerInputRows(Scratch sc, int t0, int t1) {
+        if (sc.prev < 0) return;
+        final int dim = c.dim(), n = (t1 - t0) * dim;
+        final float[] proj = sc.proj;
+        for (int t = t0; t < t1; t++) VectorOps.rmsNorm(proj, t * dim, dim, layers[sc.prev].postNorm(), c.rmsEps());
+        for (int i = 1; i < sc.s.length; i++) VectorOps.add(sc.s[i], t0 * dim, proj, t0 * dim, n);
+    }
+
+    /** The previous layer's per-layer input, then the predict router's input rows from the active stream. */
+    private void predictRouterRows(Scratch sc, int t0, int t1) {
+        perLayerInputRows(sc, t0, t1);
+        routerInputRows(sc, sc.s[g.altupActive()], t0, t1);
+    }
+
+    /** routerIn = RMSNorm(x, router_norm) / E, rows [t0, t1). */
+    private void routerInputRows(Scratch sc, float[] x, int t0, int t1) {
+        final int dim = c.dim();
+        final float[] norm = layers[sc.layer].routerNorm();
+        for (int t = t0; t < t1; t++) AltUp.routerInput(x, t * dim, dim, norm, c.rmsEps(), sc.routerIn, t * dim);
+    }
+
+    /** r = tanh(router output), rows [t0, t1) ({@code Math.tanh}, in every mode). */
+    private void routerTanhRows(Scratch sc, int t0, int t1) {
+        final int a = g.altupInputs();
+        for (int i = t0 * a; i < t1 * a; i++) sc.r[i] = (float) Math.tanh(sc.r[i]);
+    }
+
+    /** AltUp predict of rows [t0, t1) into pred, and the attention pre-norm of the active prediction into xn. */
+    private void predictRows(Scratch sc, int t0, int t1) {
+        final Layer L = layers[sc.layer];
         final int dim = c.dim(), a = g.altupInputs();
-        for (int t = 0; t < count; t++) AltUp.routerInput(x, t * dim, dim, L.routerNorm(), c.rmsEps(), sc.routerIn, t * dim);
-        matmul.matmul(L.router(), sc.routerIn, count, sc.r, pool);
-        for (int i = 0; i < count * a; i++) sc.r[i] = (float) Math.tanh(sc.r[i]);
+        routerTanhRows(sc, t0, t1);
+        for (int t = t0; t < t1; t++) {
+            AltUp.coefficients(L.predictCoef(), a * a, sc.r, t * a, a, sc.coefs, t * a * a);
+            AltUp.predict(sc.s, t * dim, dim, sc.coefs, t * a * a, sc.pred);
+        }
+        DecoderBlocks.normIntoRows(sc.pred[g.altupActive()], sc.xn, t0, t1, dim, L.attnNorm(), c.rmsEps());
+    }
+
+    /** LAuReL's rows: laurel = xn + RMSNorm(laurel_r · laurel_l · xn), the right matmul's output already in laurel. */
+    private void laurelRows(Scratch sc, int t0, int t1) {
+        layers[sc.layer].laurel().finishRows(sc.xn, sc.laurel, t0, t1, c.rmsEps());
+    }
+
+    /**
+     * The attention's residual rows: al = (x + post_attn_norm(proj) + laurel) / √2 into laurel (x = pred[a]), and the
+     * FFN's pre-norm of al into xn.
+     */
+    private void ffnInRows(Scratch sc, int t0, int t1) {
+        final Layer L = layers[sc.layer];
+        final int dim = c.dim();
+        for (int t = t0; t < t1; t++) VectorOps.rmsNorm(sc.proj, t * dim, dim, L.postAttnNorm(), c.rmsEps());
+        AltUp.averageResiduals(sc.pred[g.altupActive()], sc.proj, sc.laurel, t0 * dim, (t1 - t0) * dim);
+        DecoderBlocks.normIntoRows(sc.laurel, sc.xn, t0, t1, dim, L.ffnNorm(), c.rmsEps());
+    }
+
+    /** The FFN's residual add (y = al + post_ffw_norm(ffn), in laurel) and the correct router's input rows from y. */
+    private void correctRouterRows(Scratch sc, int t0, int t1) {
+        DecoderBlocks.addNormedRows(sc.laurel, sc.proj, t0, t1, c.dim(), layers[sc.layer].postFfwNorm(), c.rmsEps());
+        routerInputRows(sc, sc.laurel, t0, t1);
+    }
+
+    /** AltUp correct of rows [t0, t1) into the streams, and the per-layer gate's input s[a] ⊙ altup_correct_scale into xn. */
+    private void correctRows(Scratch sc, int t0, int t1) {
+        final Layer L = layers[sc.layer];
+        final int dim = c.dim(), a = g.altupInputs(), act = g.altupActive();
+        routerTanhRows(sc, t0, t1);
+        final float[] cc = sc.correctCoefs;
+        for (int t = t0; t < t1; t++) {
+            AltUp.coefficients(L.correctCoef(), a, sc.r, t * a, a, cc, t * a);
+            for (int i = 0; i < a; i++) cc[t * a + i] += 1f;
+            AltUp.correct(sc.pred, sc.laurel, t * dim, dim, act, cc, t * a, sc.s);
+        }
+        for (int t = t0; t < t1; t++) VectorOps.mul(sc.s[act], t * dim, L.correctScale(), 0, sc.xn, t * dim, dim);
+    }
+
+    /** The per-layer gate's rows: gate = gelu(gate) ⊙ ple[l] (the JDK-exact vector GELU in every mode). */
+    private void pleGateRows(Scratch sc, int t0, int t1) {
+        final int p = g.pleDim(), stride = c.layers() * p;
+        for (int t = t0; t < t1; t++) Ops.geluGateVector(sc.pleGate, t * p, sc.pleIn, t * stride + sc.layer * p, p);
     }
 
     /**
      * Attention of the rows over their sequences' caches, writing Wo · heads into {@code proj}; and LAuReL of the same
-     * input into {@code laurel} (its first matrix shares the input quantization with q/k/v).
+     * input into {@code laurel} (its first matrix shares the input quantization with q/k/v). The AltUp prediction and
+     * the pre-norm run inside the q/k/v matmul's quantization loop.
      */
     private void attention(int l, Batch b, int from, int count, Scratch sc) {
         final Layer L = layers[l];
         final int kvDim = c.kvDim(), src = g.kvSource()[l];
-        matmul.matmul(attnIn[l], sc.xn, count, sc.attnOut[l], pool);
+        matmul.matmul(attnIn[l], sc.xn, count, sc.attnOut[l], pool, sc.predictRows);
         // a KV-shared layer reads the source layer's K/V of this batch (not yet in the cache) and its cache
         final float[] bk = src == l ? sc.attnOut[l][1] : sc.batchK[src], bv = src == l ? sc.attnOut[l][2] : sc.batchV[src];
-        L.laurel().applyRight(sc.xn, count, c.rmsEps(), sc.mid, sc.laurel, matmul, pool);
-        qkNormRope[l].apply(sc.q, src == l ? bk : null, src == l ? bv : null, b.positions(), from, count, sc.cos, sc.sin);
+        matmul.matmul(L.laurel().right(), sc.mid, count, sc.laurel, pool);
+        qkNormRope[l].apply(pool, sc.q, src == l ? bk : null, src == l ? bv : null, count, sc.cos[ropeKind[l]], sc.sin[ropeKind[l]]);
         final Visibility vis = visibility[l];
         for (int r = 0; r < count; ) {
             int run = DecoderBlocks.runLength(b, from + r, from + count);
@@ -685,10 +781,10 @@ public final class Gemma3nModel implements LanguageModel {
                     b.position(from + r), c.heads(), c.kvHeads(), c.headDim(), bk, bv);
             if (src == l && sc.batchK[l] == null) {
                 for (int t = r; t < r + run; t++) cache.put(l, b.position(from + t), bk, t * kvDim, bv, t * kvDim);
-        }
+            }
             r += run;
         }
-        matmul.matmul(L.wo(), sc.att, count, sc.proj, pool);
+        matmul.matmul(L.wo(), sc.att, count, sc.proj, pool, sc.laurelRows);
     }
 
     /** Gaussian top-k activation sparsity; see {@link DecoderBlocks#gaussianTopK}. */

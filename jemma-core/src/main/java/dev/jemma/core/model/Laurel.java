@@ -30,9 +30,14 @@ public record Laurel(WeightMatrix left, WeightMatrix right, float[] postNorm) {
 
     /** The rest of {@link #apply} once {@code mid = L·x} is computed (by a matmul that shares x with q/k/v). */
     public void applyRight(float[] x, int count, float eps, float[] mid, float[] out, MatMul matmul, ThreadPool pool) {
-        final int dim = right.rows();
         matmul.matmul(right, mid, count, out, pool);
-        Ops.rmsNormRows(out, count, dim, postNorm, eps);
-        VectorOps.add(out, 0, x, 0, count * dim);
+        finishRows(x, out, 0, count, eps);
+    }
+
+    /** Rows [r0, r1) of {@code out = x + RMSNorm(out)}, once {@code out} holds R·(L·x): the step after the last matmul. */
+    public void finishRows(float[] x, float[] out, int r0, int r1, float eps) {
+        final int dim = right.rows();
+        for (int r = r0; r < r1; r++) VectorOps.rmsNorm(out, r * dim, dim, postNorm, eps);
+        VectorOps.add(out, r0 * dim, x, r0 * dim, (r1 - r0) * dim);
     }
 }

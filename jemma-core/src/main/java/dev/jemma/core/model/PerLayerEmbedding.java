@@ -91,11 +91,35 @@ public final class PerLayerEmbedding {
         compute(tokens, offset, count, h0, out, new float[count * fileLayer.length * p], matmul, pool);
     }
 
-    /** As above with the caller's scratch for the projection: {@code projOut} holds count · layers · P floats. */
+    /**
+     * As above with the caller's scratch for the projection: {@code projOut} holds count · layers · P floats. Every
+     * token's row is computed alone — the table part inside the first projection's quantization loop, the mix across the
+     * pool — so the result does not depend on how the rows are split.
+     */
     public void compute(int[] tokens, int offset, int count, float[] h0, float[] out, float[] projOut, MatMul matmul, ThreadPool pool) {
+        if (ThreadPool.inline(pool, count)) {
+            // a decode step's few rows: the same loops on this thread, with no task objects
+            tableRows(tokens, offset, 0, count, out);
+            for (int r = 0; r < projRuns.length; r++) {
+                matmul.matmul(projRuns[r], h0, count, projOut, pool);
+                mixRows(r, 0, count, projOut, out);
+            }
+            return;
+        }
+        final ThreadPool.RangeTask tableRows = (t0, t1, worker) -> tableRows(tokens, offset, t0, t1, out);
+        for (int r = 0; r < projRuns.length; r++) {
+            final int run = r;
+            matmul.matmul(projRuns[r], h0, count, projOut, pool, r == 0 ? tableRows : NOTHING);
+            ThreadPool.rows(pool, count, (t0, t1, worker) -> mixRows(run, t0, t1, projOut, out));
+        }
+    }
+
+    private static final ThreadPool.RangeTask NOTHING = (t0, t1, worker) -> { };
+
+    /** The token-table part of rows [t0, t1): one mapped row per token, only the kept layers' slices. */
+    private void tableRows(int[] tokens, int offset, int t0, int t1, float[] out) {
         final int n = fileLayer.length, stride = n * p;
-        // token-table part: one mapped row per token, only the kept layers' slices
-        for (int t = 0; t < count; t++) {
+        for (int t = t0; t < t1; t++) {
             int tok = tokens[offset + t];
             int row = tok >= 0 && tok < table.rows() ? tok : 0;
             for (int l = 0; l < n; l++) {
@@ -104,19 +128,17 @@ public final class PerLayerEmbedding {
                 VectorOps.scale(out, o, p, tokScale);
             }
         }
-        // projection part, mixed in
-        for (int r = 0; r < projRuns.length; r++) {
-            WeightMatrix w = projRuns[r];
-            int rows = w.rows();
-            matmul.matmul(w, h0, count, projOut, pool);
-            int first = runFirstLayer[r];
-            for (int t = 0; t < count; t++) {
-                for (int i = 0; i < rows / p; i++) {
-                    int src = t * rows + i * p, dst = t * stride + (first + i) * p;
-                    VectorOps.scale(projOut, src, p, projScale);
-                    VectorOps.rmsNorm(projOut, src, p, projNorm, eps);
-                    for (int e = 0; e < p; e++) out[dst + e] = (projOut[src + e] + out[dst + e]) * mixScale;
-                }
+    }
+
+    /** Rows [t0, t1) of projection run {@code r} (in projOut), scaled, normed and mixed into the table part in out. */
+    private void mixRows(int r, int t0, int t1, float[] projOut, float[] out) {
+        final int rows = projRuns[r].rows(), first = runFirstLayer[r], stride = fileLayer.length * p;
+        for (int t = t0; t < t1; t++) {
+            for (int i = 0; i < rows / p; i++) {
+                int src = t * rows + i * p, dst = t * stride + (first + i) * p;
+                VectorOps.scale(projOut, src, p, projScale);
+                VectorOps.rmsNorm(projOut, src, p, projNorm, eps);
+                for (int e = 0; e < p; e++) out[dst + e] = (projOut[src + e] + out[dst + e]) * mixScale;
             }
         }
     }

@@ -130,8 +130,16 @@ public final class ThreadPool implements AutoCloseable {
 
     /** Runs {@code task} over rows [0, count): across {@code pool} (may be null) from {@link #PARALLEL_ROWS} rows on, else inline. */
     public static void rows(ThreadPool pool, int count, RangeTask task) {
-        if (pool == null || pool.threads() == 1 || count < PARALLEL_ROWS) task.run(0, count, 0);
+        if (inline(pool, count)) task.run(0, count, 0);
         else pool.parallelFor(count, task);
+    }
+
+    /**
+     * Whether {@link #rows} runs {@code count} rows on the caller's thread: a caller that would capture its arguments in
+     * a task for it can run its loop directly instead (a decode step's rows, with no task object made per call).
+     */
+    public static boolean inline(ThreadPool pool, int count) {
+        return pool == null || pool.threads() == 1 || count < PARALLEL_ROWS;
     }
 
     /**

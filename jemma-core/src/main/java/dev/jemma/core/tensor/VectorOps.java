@@ -193,4 +193,73 @@ public final class VectorOps {
         }
         for (; i < n; i++) y[yo + i] += x[xo + i];
     }
+
+    /** dst = x ⊙ w elementwise ({@code dst[dstOff + i] = x[xo + i] · w[wo + i]}). */
+    public static void mul(float[] x, int xo, float[] w, int wo, float[] dst, int dstOff, int n) {
+        int i = 0;
+        int step = F.length();
+        for (; i + step <= n; i += step) {
+            FloatVector.fromArray(F, x, xo + i).mul(FloatVector.fromArray(F, w, wo + i)).intoArray(dst, dstOff + i);
+        }
+        for (; i < n; i++) dst[dstOff + i] = x[xo + i] * w[wo + i];
+    }
+
+    /** x = x · num / den elementwise, in that order (a multiply, then a division: not one scale by num/den). */
+    public static void mulDiv(float[] x, int xo, int n, float num, float den) {
+        int i = 0;
+        int step = F.length();
+        for (; i + step <= n; i += step) FloatVector.fromArray(F, x, xo + i).mul(num).div(den).intoArray(x, xo + i);
+        for (; i < n; i++) x[xo + i] = x[xo + i] * num / den;
+    }
+
+    /** z = ((x + y) + z) / d elementwise, in that order. */
+    public static void sumDiv(float[] x, float[] y, float[] z, int off, int n, float d) {
+        int i = 0;
+        int step = F.length();
+        for (; i + step <= n; i += step) {
+            FloatVector.fromArray(F, x, off + i).add(FloatVector.fromArray(F, y, off + i)).add(FloatVector.fromArray(F, z, off + i))
+                    .div(d).intoArray(z, off + i);
+        }
+        for (; i < n; i++) z[off + i] = (x[off + i] + y[off + i] + z[off + i]) / d;
+    }
+
+    /**
+     * dst[e] = (Σ_j x[j][e] · w[wo + j]) + y[e] for e in [off, off + n): the sum from 0 in j's order, then y, each
+     * product and sum rounded on its own (no fused multiply-add), as the scalar loop {@code acc += x[j][e] · w[j]} does.
+     */
+    public static void mix(float[][] x, float[] w, int wo, float[] y, float[] dst, int off, int n) {
+        final int m = x.length;
+        int i = 0;
+        int step = F.length();
+        for (; i + step <= n; i += step) {
+            FloatVector acc = FloatVector.zero(F);
+            for (int j = 0; j < m; j++) acc = acc.add(FloatVector.fromArray(F, x[j], off + i).mul(w[wo + j]));
+            acc.add(FloatVector.fromArray(F, y, off + i)).intoArray(dst, off + i);
+        }
+        for (; i < n; i++) {
+            int e = off + i;
+            float acc = 0;
+            for (int j = 0; j < m; j++) acc += x[j][e] * w[wo + j];
+            dst[e] = acc + y[e];
+        }
+    }
+
+    /**
+     * out[k][e] = (a[e] − b[e]) · c[co + k] + p[k][e] for every k and e in [off, off + n), each operation rounded on its
+     * own (no fused multiply-add). {@code out} may be the arrays of neither {@code a}, {@code b} nor {@code p}.
+     */
+    public static void spread(float[] a, float[] b, float[] c, int co, float[][] p, float[][] out, int off, int n) {
+        final int m = p.length;
+        int i = 0;
+        int step = F.length();
+        for (; i + step <= n; i += step) {
+            FloatVector d = FloatVector.fromArray(F, a, off + i).sub(FloatVector.fromArray(F, b, off + i));
+            for (int k = 0; k < m; k++) d.mul(c[co + k]).add(FloatVector.fromArray(F, p[k], off + i)).intoArray(out[k], off + i);
+        }
+        for (; i < n; i++) {
+            int e = off + i;
+            float d = a[e] - b[e];
+            for (int k = 0; k < m; k++) out[k][e] = d * c[co + k] + p[k][e];
+        }
+    }
 }

@@ -349,6 +349,45 @@ class Gemma3nConformanceTest {
         return best;
     }
 
+    /**
+     * The per-row steps between the matrices (AltUp router inputs, predict and correct, the norms and residual adds, the
+     * per-layer gate, the PLE table rows and mix, the expand's magnitudes, the FFN top-k) run on whichever thread
+     * prepares a row, in ranges of rows, inside the matmuls' quantization loops or across the pool: one thread and two
+     * give the same bits, in both modes — the long prompt in two calls of 64 + 28 rows (each split across the threads),
+     * then both prompts as two sequences of one batch (cut into parts), then a decode step of both.
+     */
+    @ParameterizedTest(name = "{0} exact={1}")
+    @CsvSource({"F32, true", "F32, false", "Q8_0, true", "Q8_0, false"})
+    void oneAndTwoThreadsGiveTheSameBits(String type, boolean exact) throws IOException {
+        Path gguf = dir.resolve(model.path("variants").path(type).path("file").asText());
+        int[] shortIds = ints(model.path("prompts").path("short").path("ids")), longIds = ints(model.path("prompts").path("long").path("ids"));
+        float[][] one, two;
+        try (ThreadPool single = new ThreadPool(1)) {
+            one = threadRuns(gguf, exact, single, shortIds, longIds);
+        }
+        two = threadRuns(gguf, exact, pool, shortIds, longIds);
+        for (int i = 0; i < one.length; i++) {
+            SameBits.assertSameBits(two[i], one[i], type + (exact ? " exact" : " default") + " run " + i + ", 2 threads against 1");
+        }
+    }
+
+    /** The logits of {@link #oneAndTwoThreadsGiveTheSameBits}'s runs on {@code threads}. */
+    private static float[][] threadRuns(Path gguf, boolean exact, ThreadPool threads, int[] a, int[] b) {
+        try (LanguageModel m = ModelLoader.load(gguf, new ModelLoader.Options(exact, 2, 64), threads)) {
+            int vocab = m.config().vocabSize();
+            KvCache cache = m.newCache(b.length);
+            float[] prompt = new float[b.length * vocab];
+            for (int i = 0; i < b.length; i += m.maxBatch()) {
+                int n = Math.min(m.maxBatch(), b.length - i);
+                System.arraycopy(m.forward(b, i, n, cache, true), 0, prompt, i * vocab, n * vocab);
+            }
+            KvCache ca = m.newCache(a.length + 1), cb = m.newCache(b.length + 1);
+            float[] both = m.forward(Batch.builder().tokens(ca, a, 0, a.length, true).tokens(cb, b, 0, b.length, true).build());
+            float[] step = m.forward(Batch.builder().token(ca, a[0], true).token(cb, b[0], true).build());
+            return new float[][]{prompt, both, step};
+        }
+    }
+
     static int[] ints(JsonNode a) {
         int[] r = new int[a.size()];
         for (int i = 0; i < r.length; i++) r[i] = a.get(i).asInt();
