@@ -40,12 +40,13 @@ import java.nio.file.Path;
  * {@code jemma.wholeStepCost=N} (engine's {@code StepScheduler}, read when an engine is built) caps a step's whole
  * prompts beside open streams at about N of their decode steps (0, the default: no cap).
  * {@code jemma.gemma3n.int8Matrices=KIND,…} (read by {@code model.Gemma3nModel} at load, default mode only) is a fidelity
- * probe, not a mode: it leaves Gemma 3n matrices of those kinds ({@code attn_q}, {@code ffn_down}, …, {@code output}) on
- * plain int8 activations, without the residual rows every other one takes (docs/PERFORMANCE.md, "Gemma 3n text against
- * llama.cpp").
+ * probe, not a mode: it leaves Gemma 3n matrices of those kinds ({@code attn_q}, {@code ffn_down}, …) on plain int8
+ * activations, without the residual rows every other layer matrix takes (the output projection is on plain int8 already:
+ * {@code model.Gemma3nScheme#residualRows}; docs/PERFORMANCE.md, "Gemma 3n text against llama.cpp").
  * {@code jemma.gemma3n.scheme=every|output} (read by {@code model.Gemma3nScheme} at each Gemma 3n load, default mode
- * only) overrides the per-width choice of which Gemma 3n matrices take 15-bit int8 activations: every matrix, or the
- * output projection only (f32 layers), for A/B runs (docs/PERFORMANCE.md, "Gemma 3n at every width").
+ * only) overrides the per-width choice of which Gemma 3n matrices take int8 activations: every matrix (15-bit in the
+ * layers, 8-bit in the output projection), or the output projection only (8-bit; f32 layers), for A/B runs
+ * (docs/PERFORMANCE.md, "Gemma 3n at every width").
  */
 public final class JemmaProperties {
     public static final String INT8 = "jemma.int8", MEMORY_CHECK = "jemma.memory.check", MEMORY_HEAP = "jemma.memory.heap",

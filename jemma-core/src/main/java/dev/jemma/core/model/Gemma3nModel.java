@@ -68,11 +68,14 @@ public final class Gemma3nModel implements LanguageModel {
     }
 
     /**
-     * m on the int8 kernels with residual rows, unless its kind is among {@code plain} (the fidelity probe's plain-int8
-     * kinds) or it has no interleaved copy (its type has none: the f32 kernels, where residual rows mean nothing).
+     * m on the int8 kernels with residual rows, unless the scheme puts its kind on plain int8 ({@link
+     * Gemma3nScheme#residualRows}: the output projection), or its kind is among {@code plain} (the fidelity probe's
+     * plain-int8 kinds), or it has no interleaved copy (its type has none: the f32 kernels, where residual rows mean
+     * nothing).
      */
-    private static WeightMatrix int8Activations(WeightMatrix m, List<String> plain) {
-        return m.interleaved() == null || plain.contains(kind(m.name())) ? m : m.withResidualRows();
+    private static WeightMatrix int8Activations(WeightMatrix m, Gemma3nScheme scheme, List<String> plain) {
+        String kind = kind(m.name());
+        return m.interleaved() == null || !scheme.residualRows(kind) || plain.contains(kind) ? m : m.withResidualRows();
     }
 
     /**
@@ -113,7 +116,7 @@ public final class Gemma3nModel implements LanguageModel {
     /** The interleaved copy of the matrices the scheme puts on int8 (null: none, the {@link Gemma3nScheme#F32} scheme). */
     private final RepackCache repacked;
     private final float[] outputNorm;
-    /** Which matrices run on 15-bit int8 activations. */
+    /** Which matrices run on int8 activations, and which of those on 15-bit ones (residual rows). */
     private final Gemma3nScheme scheme;
     private final WeightMatrix[] altupProj, altupUnembd;
     private final PerLayerEmbedding ple;
@@ -264,11 +267,11 @@ public final class Gemma3nModel implements LanguageModel {
         // plain int8 (no residual rows), to measure what each kind's rounding does to the logits (docs/PERFORMANCE.md,
         // "Gemma 3n text against llama.cpp")
         List<String> plain = repacked != null ? List.of(System.getProperty("jemma.gemma3n.int8Matrices", "").split(",")) : List.of();
-        output = repacked != null ? int8Activations(repacked.attach(out), plain) : out;
+        output = repacked != null ? int8Activations(repacked.attach(out), scheme, plain) : out;
         // a tied embedding reads its rows from the output's copy (same values, already resident)
         embed = out == table ? output : table;
         for (int l = 0; l < n; l++) {
-            if (scheme.layersInt8()) layers[l] = layers[l].map(m -> int8Activations(repacked.attach(m), plain));
+            if (scheme.layersInt8()) layers[l] = layers[l].map(m -> int8Activations(repacked.attach(m), scheme, plain));
             boolean owns = !g.sharesKv(l);
             Layer L = layers[l];
             attnIn[l] = owns ? new WeightMatrix[]{L.wq(), L.wk(), L.wv(), L.laurel().left()}
@@ -792,7 +795,7 @@ public final class Gemma3nModel implements LanguageModel {
         DecoderBlocks.gaussianTopK(x, off, n, k);
     }
 
-    /** Which matrices run on 15-bit int8 activations. */
+    /** Which matrices run on int8 activations, and which of those on 15-bit ones (residual rows). */
     public Gemma3nScheme scheme() {
         return scheme;
     }

@@ -4,15 +4,16 @@ import dev.jemma.core.tensor.kernels.Kernels;
 import dev.jemma.core.tensor.kernels.VectorWidth;
 
 /**
- * Which of a Gemma 3n model's matrices take ~15-bit int8 activations (the interleaved copy, with residual rows) in the
- * default mode, and which stay on the f32-activation kernels over the GGUF's own layout. Chosen per vector width in one
- * place ({@link #forWidth}); {@link #chosen} is this JVM's.
+ * Which of a Gemma 3n model's matrices take int8 activations (the interleaved copy) in the default mode, and which stay
+ * on the f32-activation kernels over the GGUF's own layout; of those on int8, which kinds take ~15-bit activations
+ * (residual rows) and which plain 8-bit ones ({@link #residualRows}). Chosen per vector width in one place
+ * ({@link #forWidth}); {@link #chosen} is this JVM's.
  */
 public enum Gemma3nScheme {
-    /** Every layer matrix and the output projection on int8 with residual rows. */
-    EVERY_MATRIX("15-bit int8 activations (residual rows) in every matrix"),
-    /** The output projection on int8 with residual rows; the layer matrices on the f32-activation kernels. */
-    OUTPUT_ONLY("f32 activations in the layers, 15-bit int8 in the output projection"),
+    /** Every layer matrix on int8 with residual rows, the output projection on plain int8. */
+    EVERY_MATRIX("15-bit int8 activations (residual rows) in every layer matrix, 8-bit in the output projection"),
+    /** The output projection on plain int8; the layer matrices on the f32-activation kernels. */
+    OUTPUT_ONLY("f32 activations in the layers, 8-bit int8 in the output projection"),
     /** f32 activations everywhere: exact mode, {@code -Djemma.int8=false}, or no usable vector width. */
     F32("f32 activations in every matrix");
 
@@ -32,9 +33,27 @@ public enum Gemma3nScheme {
         return this == EVERY_MATRIX;
     }
 
-    /** Whether the output projection gets the interleaved copy and residual rows. */
+    /** Whether the output projection gets the interleaved copy. */
     boolean outputInt8() {
         return this != F32;
+    }
+
+    /**
+     * The matrix kinds that run on plain int8 (8-bit activations, no residual rows) where they get the copy: the output
+     * projection ({@code output}, or {@code token_embd} when tied). It is the last operation, so its rounding reaches the
+     * logits once and through no layer: on gemma3n-tiny it moves them by ~0.16 (llama.cpp's own logits are 8.6 off),
+     * where the residual rows cost an E2B token 20.7 of its 47 ms in the output projection (docs/PERFORMANCE.md,
+     * "Where an E2B token's time goes" and "The output projection on plain int8 and the Q6_K kernel (branch outq29)").
+     * Every layer kind stays on residual rows: plain int8 in any attention / FFN / LAuReL kind moves the logits by 2-9.
+     */
+    static final java.util.Set<String> PLAIN_KINDS = java.util.Set.of("output", "token_embd");
+
+    /**
+     * Whether a matrix of this kind ("attn_q", "ffn_down", "output", "token_embd", …) that the scheme puts on int8 asks
+     * for residual rows (~15-bit activations) rather than plain 8-bit ones.
+     */
+    boolean residualRows(String kind) {
+        return !PLAIN_KINDS.contains(kind);
     }
 
     /**

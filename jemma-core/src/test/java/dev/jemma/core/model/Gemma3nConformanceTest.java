@@ -131,8 +131,9 @@ class Gemma3nConformanceTest {
 
     /**
      * The largest |Δ logit| from the exact mode fed the same way that the default mode may show on gemma3n-tiny. The
-     * default mode gives every layer matrix and the output projection ~15-bit activations (int8 with residual rows):
-     * measured ≤ 0.12 from the HF reference (docs/PERFORMANCE.md, "Gemma 3n text against llama.cpp"), while plain int8
+     * default mode gives every layer matrix ~15-bit activations (int8 with residual rows) and the output projection plain
+     * 8-bit ones: measured ≤ 0.205 at 512, 256 and 128 bits (≤ 0.125 with residual rows in the output projection too;
+     * docs/PERFORMANCE.md, "The output projection on plain int8 and the Q6_K kernel (branch outq29)"), while plain int8
      * in any one layer matrix kind — llama.cpp's scheme — moves logits by ≥ 1.8 through the layers that amplify it
      * ({@link #plainInt8InAnyLayerKindFailsTheBound}), and in every matrix by ~8-10, as llama.cpp's own logits do.
      */
@@ -251,10 +252,13 @@ class Gemma3nConformanceTest {
         }
     }
 
-    /** The output projection's and the layer matrices' copy and residual rows are {@code output} and {@code layers}. */
+    /**
+     * The output projection's copy is {@code output}, and it never asks for residual rows (plain int8: {@link
+     * Gemma3nScheme#residualRows}); the layer matrices' copy and residual rows are {@code layers}.
+     */
     private static void assertInt8(Gemma3nModel m, boolean output, boolean layers) {
         assertThat(m.output().interleaved() != null).as("output copy").isEqualTo(output);
-        assertThat(m.output().residualRows()).as("output residual rows").isEqualTo(output);
+        assertThat(m.output().residualRows()).as("output residual rows").isFalse();
         // 12 kinds of layer matrix (fewer on KV-shared layers) and the output projection
         assertThat(m.matrices()).hasSizeGreaterThan(12);
         for (WeightMatrix w : m.matrices().subList(1, m.matrices().size())) {
@@ -295,9 +299,11 @@ class Gemma3nConformanceTest {
             // every matrix with residual rows at any width: the most a Gemma 3n model could leak
             try (Gemma3nModel gemma3n = withScheme("every", () -> (Gemma3nModel) ModelLoader.load(g3n, new ModelLoader.Options(false, 2, 64), pool))) {
                 FidelityProbe.logits(gemma3n, ids, 0);
+                // every layer matrix asks for residual rows; the output projection is on plain int8 (Gemma3nScheme)
                 for (WeightMatrix w : gemma3n.matrices()) {
-                    assertThat(dev.jemma.core.tensor.kernels.ResidualRows.wanted(w, 1)).as("gemma3n " + w.name()).isTrue();
-                    assertThat(dev.jemma.core.tensor.kernels.ResidualRows.wanted(w, 64)).as("gemma3n " + w.name()).isTrue();
+                    boolean layer = w != gemma3n.output();
+                    assertThat(dev.jemma.core.tensor.kernels.ResidualRows.wanted(w, 1)).as("gemma3n " + w.name()).isEqualTo(layer);
+                    assertThat(dev.jemma.core.tensor.kernels.ResidualRows.wanted(w, 64)).as("gemma3n " + w.name()).isEqualTo(layer);
                 }
                 int int8 = 0;
                 for (WeightMatrix w : gemma3.matrices()) {

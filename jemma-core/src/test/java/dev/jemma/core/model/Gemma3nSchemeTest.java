@@ -22,6 +22,24 @@ class Gemma3nSchemeTest {
         assertThat(Gemma3nScheme.forWidth(128)).isEqualTo(Gemma3nScheme.EVERY_MATRIX);
     }
 
+    /**
+     * The output projection (its own {@code output} or the tied {@code token_embd}) runs on plain int8, every layer kind on
+     * 15-bit activations, in both int8 schemes (docs/PERFORMANCE.md, "The output projection on plain int8 and the Q6_K
+     * kernel (branch outq29)"). Which of a loaded model's matrices ask for residual rows is checked in {@code
+     * Gemma3nConformanceTest.onlyTheDefaultModeTakesTheInt8Matrices}.
+     */
+    @Test
+    void theOutputProjectionAloneTakesPlainInt8() {
+        for (Gemma3nScheme s : new Gemma3nScheme[]{Gemma3nScheme.EVERY_MATRIX, Gemma3nScheme.OUTPUT_ONLY}) {
+            assertThat(s.residualRows("output")).as(s + " output").isFalse();
+            assertThat(s.residualRows("token_embd")).as(s + " token_embd").isFalse();
+            for (String kind : new String[]{"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down",
+                    "laurel_l", "laurel_r", "altup_router", "inp_gate", "proj"}) {
+                assertThat(s.residualRows(kind)).as(s + " " + kind).isTrue();
+            }
+        }
+    }
+
     @Test
     void thisJvmRunsTheChoiceOfItsWidth() {
         assumeTrue(System.getProperty("jemma.gemma3n.scheme") == null, "no scheme asked for");

@@ -1,8 +1,10 @@
 package dev.jemma.core.tensor.kernels;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 
 import static dev.jemma.core.tensor.kernels.VectorWidth.FV;
+import static dev.jemma.core.tensor.kernels.VectorWidth.IV;
 import static dev.jemma.core.tensor.kernels.VectorWidth.SV;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
@@ -34,6 +36,7 @@ import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q6K_SUB;
 public final class KQuantKernels {
     static final VectorSpecies<Short> S = VectorWidth.S;
     static final VectorSpecies<Float> F = VectorWidth.F;
+    static final VectorSpecies<Integer> I = VectorWidth.I;
     /** Rows per slice of a group (see {@link Int8Kernels}): per-row 16-bit fields at +2·l0, f32 header fields at +4·l0. */
     static final int L = VectorWidth.SHORTS;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
@@ -484,7 +487,12 @@ public final class KQuantKernels {
                         long tile = h - 2 * sl + Q6K_HEADER + (long) j * Q6K_SUB;
                         int b = 8 * sb + j, xo = xt + 32 * b, bi = 4 * (dt + b);
                         // lo: the first sub-block (columns 0..15), hi: the second; each summed 8 columns at a time
-                        FloatVector lo0 = FloatVector.zero(F), lo1 = FloatVector.zero(F), hi0 = FloatVector.zero(F), hi1 = FloatVector.zero(F);
+                        // a sub-block's two 8-column sums are added as ints and converted once: the f32 sum of the two
+                        // converted halves (this kernel's order before, and Int8FewTokens.q6kx2's) is exact too (integers
+                        // below 2^17), so the bits are the same, for half the conversions (JMH/Int8KernelSpeed: +13 %
+                        // with the two chains below, docs/PERFORMANCE.md "The output projection on plain int8 and the Q6_K
+                        // kernel (branch outq29)")
+                        IntVector li0 = IntVector.zero(I), li1 = li0, hi0i = li0, hi1i = li0;
                         for (int half = 0; half < 2; half++) {
                             // the 8 columns 8·half.. feed the first sub-block (lo), columns 16 + 8·half.. the second (hi)
                             long pa = tile + 64 + 192L * half, pb = pa + 384;
@@ -493,31 +501,39 @@ public final class KQuantKernels {
                             ShortVector a0 = SV.cast(ShortVector.fromMemorySegment(S, w, pa, LE));
                             ShortVector a1 = SV.cast(ShortVector.fromMemorySegment(S, w, pa + 64, LE));
                             ShortVector a2 = SV.cast(ShortVector.fromMemorySegment(S, w, pa + 128, LE));
+                            // two chains per sub-block (even and odd columns), added at the end: the 16-bit sums wrap
+                            // the same way in any order, and the final one is exact (see the class comment)
+                            ShortVector lo2 = a0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 1]);
                             lo = (a0.and((short) 63).mul(xq[xa])).add(lo);
-                            lo = (a0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 1])).add(lo);
-                            lo = (a0.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(xq[xa + 2])).add(lo);
+                            lo2 = (a0.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(xq[xa + 2])).add(lo2);
                             lo = (a1.and((short) 63).mul(xq[xa + 3])).add(lo);
-                            lo = (a1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 4])).add(lo);
+                            lo2 = (a1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 4])).add(lo2);
                             lo = (a1.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(xq[xa + 5])).add(lo);
-                            lo = (a2.and((short) 63).mul(xq[xa + 6])).add(lo);
+                            lo2 = (a2.and((short) 63).mul(xq[xa + 6])).add(lo2);
                             lo = (a2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xa + 7])).add(lo);
+                            lo = lo2.add(lo);
                             ShortVector hi = ShortVector.broadcast(S, bias[bi + 2 + half]);
                             ShortVector b0 = SV.cast(ShortVector.fromMemorySegment(S, w, pb, LE));
                             ShortVector b1 = SV.cast(ShortVector.fromMemorySegment(S, w, pb + 64, LE));
                             ShortVector b2 = SV.cast(ShortVector.fromMemorySegment(S, w, pb + 128, LE));
+                            ShortVector hi2 = b0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 1]);
                             hi = (b0.and((short) 63).mul(xq[xb])).add(hi);
-                            hi = (b0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 1])).add(hi);
-                            hi = (b0.lanewise(VectorOperators.LSHR, 12).or(b2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(xq[xb + 2])).add(hi);
+                            hi2 = (b0.lanewise(VectorOperators.LSHR, 12).or(b2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(xq[xb + 2])).add(hi2);
                             hi = (b1.and((short) 63).mul(xq[xb + 3])).add(hi);
-                            hi = (b1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 4])).add(hi);
+                            hi2 = (b1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 4])).add(hi2);
                             hi = (b1.lanewise(VectorOperators.LSHR, 12).or(b2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(xq[xb + 5])).add(hi);
-                            hi = (b2.and((short) 63).mul(xq[xb + 6])).add(hi);
+                            hi2 = (b2.and((short) 63).mul(xq[xb + 6])).add(hi2);
                             hi = (b2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(xq[xb + 7])).add(hi);
-                            lo0 = FV.cast(lo.convertShape(VectorOperators.S2F, F, 0)).add(lo0);
-                            lo1 = FV.cast(lo.convertShape(VectorOperators.S2F, F, 1)).add(lo1);
-                            hi0 = FV.cast(hi.convertShape(VectorOperators.S2F, F, 0)).add(hi0);
-                            hi1 = FV.cast(hi.convertShape(VectorOperators.S2F, F, 1)).add(hi1);
+                            hi = hi2.add(hi);
+                            li0 = IV.cast(lo.convertShape(VectorOperators.S2I, I, 0)).add(li0);
+                            li1 = IV.cast(lo.convertShape(VectorOperators.S2I, I, 1)).add(li1);
+                            hi0i = IV.cast(hi.convertShape(VectorOperators.S2I, I, 0)).add(hi0i);
+                            hi1i = IV.cast(hi.convertShape(VectorOperators.S2I, I, 1)).add(hi1i);
                         }
+                        FloatVector lo0 = FV.cast(IV.cast(li0).convertShape(VectorOperators.I2F, F, 0));
+                        FloatVector lo1 = FV.cast(IV.cast(li1).convertShape(VectorOperators.I2F, F, 0));
+                        FloatVector hi0 = FV.cast(IV.cast(hi0i).convertShape(VectorOperators.I2F, F, 0));
+                        FloatVector hi1 = FV.cast(IV.cast(hi1i).convertShape(VectorOperators.I2F, F, 0));
                         ShortVector sm = SV.cast(ShortVector.fromMemorySegment(S, w, tile, LE));
                         ShortVector sa = sm.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8);
                         ShortVector sb2 = sm.lanewise(VectorOperators.ASHR, 8);
