@@ -206,8 +206,28 @@ final class DecoderBlocks {
         int n = Math.multiplyExact(rows, output.rows());
         float[] result = into != null && into.length >= n ? into : new float[n];
         mm.matmul(output, x, rows, result, pool);
-        if (softcap > 0) Ops.softcap(result, 0, n, softcap);
+        if (softcap > 0) softcapAcross(pool, result, n, softcap);
         return result;
+    }
+
+    /** Floats per task of {@link #softcapAcross}: a few microseconds of Math.tanh each. */
+    private static final int SOFTCAP_BLOCK = 8192;
+
+    /**
+     * {@link Ops#softcap} over x[0, n) split across the pool: Gemma 3n's final soft-cap is Math.tanh on every logit
+     * (262,400 per row, ~2.8 ms of one core per generated token at E2B's size, branch outq29), which on the caller
+     * alone left the other threads idle. Each value is computed as before, so the same bits.
+     */
+    static void softcapAcross(ThreadPool pool, float[] x, int n, float cap) {
+        int blocks = (n + SOFTCAP_BLOCK - 1) / SOFTCAP_BLOCK;
+        if (pool == null || pool.threads() == 1 || blocks < 2) {
+            Ops.softcap(x, 0, n, cap);
+            return;
+        }
+        pool.parallelFor(blocks, (b0, b1, worker) -> {
+            int from = b0 * SOFTCAP_BLOCK, to = Math.min(n, b1 * SOFTCAP_BLOCK);
+            Ops.softcap(x, from, to - from, cap);
+        });
     }
 
     /** One chunk of a forward: rows [from, from + count) of a batch; returns the logits of those that want them. */

@@ -38,6 +38,18 @@ class ModelStepAllocationTest {
     /** Bytes a compiled step may allocate (see the class comment). */
     static final long PER_STEP_BOUND = 16 * 1024;
     /**
+     * Gemma 3n's bound: its steps' own objects are more (per layer: AltUp, PLE and LAuReL row tasks, the residual rows'
+     * buffers) — gemma3n-tiny Q8_0 measured 4.3-15.9 KB for a decode step, 12.1 KB for 4 rows, 14.8 KB for 5-8 rows and
+     * 9.4-15.1 KB for the 40-token prompt at 512 / 256 / 128 bits — while its boxed f32 row tiles (until 2026-12-07)
+     * allocated 1.7, 3.5 and 16.8 MB per 4-row, 5-8-row and prompt step.
+     */
+    static final long GEMMA3N_STEP_BOUND = 48 * 1024;
+
+    /** The bound of a {@link ModelSteps#VARIANTS} entry. */
+    static long boundFor(String variant) {
+        return variant.startsWith("gemma3n") ? GEMMA3N_STEP_BOUND : PER_STEP_BOUND;
+    }
+    /**
      * How much CPU time of this JVM (every thread: the steps' and the JIT's) a case may take to compile, -Djemma.allocationSeconds:
      * CPU, not wall time, because at load 26-30 on 2 cores a step's kernels were not even queued for C1 within 90 s of wall
      * time (still interpreted, 2.8 MB per decode step) — the whole test takes 25-55 s of CPU when clean.
@@ -57,27 +69,27 @@ class ModelStepAllocationTest {
                     workers.add(Thread.currentThread());
                     long[] ids = workers.stream().mapToLong(Thread::threadId).toArray();
                     for (ModelSteps.Step step : ModelSteps.of(m)) {
-                        long least = leastBytesPerCall(threads, ids, step.call(), step.warm());
+                        long least = leastBytesPerCall(threads, ids, step.call(), step.warm(), boundFor(variant));
                         String line = String.format("%s %s at %d bits: %d bytes per compiled call", variant, step.name(), VectorWidth.BITS, least);
                         System.out.println(line);
-                        if (least > PER_STEP_BOUND) failures.add(line);
+                        if (least > boundFor(variant)) failures.add(line);
                     }
                 }
             }
             bailouts = jit.stop();
         }
         assertThat(bailouts).as("Jemma methods a JIT tier gave up on for size (they can stay boxed)").isEmpty();
-        assertThat(failures).as("steps allocating more than %d bytes (boxed vectors) in a JVM that ran every type", PER_STEP_BOUND).isEmpty();
+        assertThat(failures).as("steps allocating more than their bound (%d bytes, Gemma 3n %d: boxed vectors) in a JVM that ran every type", PER_STEP_BOUND, GEMMA3N_STEP_BOUND).isEmpty();
     }
 
     /**
      * The fewest bytes one call allocated on {@code ids}' threads (the caller and the pool's workers), measured after each
      * round of {@code warm} calls until one is within the bound or the JVM has spent {@link #SECONDS} more of CPU time.
      */
-    private static long leastBytesPerCall(com.sun.management.ThreadMXBean threads, long[] ids, Runnable call, int warm) {
+    private static long leastBytesPerCall(com.sun.management.ThreadMXBean threads, long[] ids, Runnable call, int warm, long bound) {
         var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
         long least = Long.MAX_VALUE, deadline = os.getProcessCpuTime() + SECONDS * 1_000_000_000L;
-        while (least > PER_STEP_BOUND && os.getProcessCpuTime() < deadline) {
+        while (least > bound && os.getProcessCpuTime() < deadline) {
             for (int i = 0; i < warm; i++) call.run();
             long before = sum(threads.getThreadAllocatedBytes(ids));
             call.run();

@@ -24,7 +24,7 @@ import java.util.TreeMap;
  * at the end the JIT size bailouts ({@link JitSizeBailouts}). Usage (docs/PERFORMANCE.md, "Boxed once in a whole-model
  * step"): {@code java --add-modules jdk.incubator.vector -XX:-UseTypeSpeculation -Djemma.fixtures=../shared/fixtures
  * [-XX:+UnlockDiagnosticVMOptions -XX:+LogCompilation -XX:LogFile=F] -cp jemma-core/target/classes:jemma-core/target/test-classes:JACKSON
- * dev.jemma.core.model.ModelStepBoxing [Q4_K_M,Q4_0,… [seconds per shape]]}; prints RESULT BOXED or RESULT CLEAN. The
+ * dev.jemma.core.model.ModelStepBoxing [gemma3-small-k:Q4_K_M,gemma3n-tiny:Q8_0,… [seconds per shape]]}; prints RESULT BOXED or RESULT CLEAN. The
  * seconds are the JVM's CPU time (every thread's, the JIT's included; default 60, as the test's), so load cannot fail a shape.
  */
 public final class ModelStepBoxing {
@@ -32,7 +32,7 @@ public final class ModelStepBoxing {
     }
 
     public static void main(String[] args) throws Exception {
-        String[] variants = (args.length > 0 ? args[0] : "Q4_K_M").split(",");
+        String[] variants = (args.length > 0 ? args[0] : "gemma3-small-k:Q4_K_M").split(",");
         long seconds = args.length > 1 ? Long.parseLong(args[1]) : 60; // CPU seconds of the JVM per step shape
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
@@ -49,7 +49,7 @@ public final class ModelStepBoxing {
                         // interpreted after 90 s of wall time (2.8 MB per step, no boxed compile), a false BOXED
                         long t0 = System.nanoTime(), c0 = os.getProcessCpuTime(), least = Long.MAX_VALUE;
                         long deadline = c0 + seconds * 1_000_000_000L;
-                        while (least > ModelStepAllocationTest.PER_STEP_BOUND && os.getProcessCpuTime() < deadline) {
+                        while (least > ModelStepAllocationTest.boundFor(variant) && os.getProcessCpuTime() < deadline) {
                             for (int i = 0; i < step.warm(); i++) step.call().run();
                             long before = sum(threads.getThreadAllocatedBytes(ids));
                             step.call().run();
@@ -57,7 +57,7 @@ public final class ModelStepBoxing {
                         }
                         System.out.printf("%s %s at %d bits: %d bytes per compiled call (%.1f s CPU of the JVM, %.1f s wall)%n", variant,
                                 step.name(), VectorWidth.BITS, least, (os.getProcessCpuTime() - c0) / 1e9, (System.nanoTime() - t0) / 1e9);
-                        if (least > ModelStepAllocationTest.PER_STEP_BOUND) {
+                        if (least > ModelStepAllocationTest.boundFor(variant)) {
                             boxed = true;
                             samples(step.call());
                         }

@@ -9,13 +9,15 @@ import java.util.List;
 /**
  * The whole-model step shapes the JIT tests drive ({@link ModelStepAllocationTest}, {@link ModelJitBailoutTest}): over
  * gemma3-small-k's files one after another in one JVM, as a long-lived server swaps them (Q4_K_M's Q4_K / Q6_K kernels,
- * then Q4_0, Q8_0 and Q6_K files, then Q4_K_M again), each through single-token decode steps, batched steps of 4 rows,
+ * then Q4_0, Q8_0 and Q6_K files, then Q4_K_M again), then gemma3n-tiny Q8_0 (residual rows, and the f32 row tiles of
+ * its matrices without an interleaved copy, which boxed on every tile until 2026-12-07), each through single-token decode steps, batched steps of 4 rows,
  * batched steps of 5 to 8 rows (a server's step at 5-8 streams: at 512 bits Q4_0's passes of 5-8 tokens, Q4WidePasses,
  * and Q8_0's of 8) and a 40-token prompt.
  */
 final class ModelSteps {
-    /** The files, in the order they run. */
-    static final String[] VARIANTS = {"Q4_K_M", "Q4_0", "Q8_0", "Q6_K", "Q4_K_M"};
+    /** The files ("model:variant" of the fixtures' manifest), in the order they run. */
+    static final String[] VARIANTS = {"gemma3-small-k:Q4_K_M", "gemma3-small-k:Q4_0", "gemma3-small-k:Q8_0",
+            "gemma3-small-k:Q6_K", "gemma3-small-k:Q4_K_M", "gemma3n-tiny:Q8_0"};
 
     /** One shape: its name, the call, and how many calls make a warm-up round. */
     record Step(String name, Runnable call, int warm) {
@@ -25,7 +27,8 @@ final class ModelSteps {
     }
 
     static Path file(String variant) {
-        return Fixtures.variant("gemma3-small-k", variant);
+        int colon = variant.indexOf(':');
+        return Fixtures.variant(variant.substring(0, colon), variant.substring(colon + 1));
     }
 
     /** The four shapes over a loaded model (its own caches and logits buffer). */
