@@ -260,6 +260,13 @@ public final class FastMatMul implements MatMul {
     }
 
     /**
+     * Whether a one-token call on {@link Int8FewTokens} (a token and its residual row) splits its items into contiguous
+     * chunks, as the per-token GEMV splits its groups, rather than claiming them one by one as a batch does; same bits
+     * either way. {@code -Djemma.twoRowChunks.off=true}: one by one, for A/B runs.
+     */
+    static final boolean TWO_ROW_CHUNKS = !Boolean.getBoolean("jemma.twoRowChunks.off");
+
+    /**
      * Whether a one-token call over w, which quantizes a residual row beside the token's ({@link ResidualRows#wanted}: a
      * Gemma 3n matrix), runs both rows on {@link Int8FewTokens}' two-row pass rather than the per-token kernel twice. The
      * two-row pass reads and decodes each weight vector once for both rows; the per-token kernel decoded every nibble
@@ -387,7 +394,12 @@ public final class FastMatMul implements MatMul {
                     quantizeActivations(pool, false);
                     int8Out = int8Output();
                     prepareFew(w);
-                    pool.parallelFor(Int8FewTokens.items(w.rows()), fewTask, Int8FewTokens.items(w.rows()));
+                    int items = Int8FewTokens.items(w.rows());
+                    // a token and its residual row stream the weights from memory as the per-token GEMV does, in contiguous
+                    // chunks (one item is 2 groups, ~72 KB of a Q4_0 row of 2048: claimed one by one, the threads'
+                    // streams would break at every item); a batch's items take long enough to be claimed one by one
+                    if (TWO_ROW_CHUNKS && nTokens == 1) pool.parallelFor(items, fewTask);
+                    else pool.parallelFor(items, fewTask, items);
                 }
                 case INT8_GEMM -> {
                     quantizeActivations(pool, true);
