@@ -20,7 +20,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * extra tokens and {@code Call.addResidual} sums back, so the result is ~15-bit rather than 8-bit accurate) and on
  * {@link InterleavedGemm#gemvF16} for F16 (f32). Calls of a few tokens ({@link Int8FewTokens#minTokens} to {@link Int8FewTokens#maxTokens}: the decode
  * rows of a batched step) over Q4_0 / Q5_0 / Q8_0 / Q4_K / Q6_K copies run on {@link Int8FewTokens}, one pass over the weights for all of
- * them, bit-identical to the single-token kernels per token. Any other matrix keeps f32 activations, in two shapes:
+ * them, bit-identical to the single-token kernels per token; so does a single token with its residual row where that pass
+ * takes two rows ({@link #tokenAndResidualInOnePass}). Any other matrix keeps f32 activations, in two shapes:
  * <ul>
  *   <li><b>few tokens (decode)</b>: memory-bound matrix × vector; each stored row is streamed once through a fused
  *       decode-and-dot kernel ({@link Kernels#dot}), rows split across threads;</li>
@@ -204,7 +205,10 @@ public final class FastMatMul implements MatMul {
 
     /** The kernels a call can take; {@link #kernel} is the one place that chooses, for lone and shared-input calls alike. */
     enum Kernel {
-        /** {@link Int8FewTokens}: 2 to 16 tokens over an interleaved copy; items of two 32-row groups. */
+        /**
+         * {@link Int8FewTokens}: 2 to 16 tokens over an interleaved copy, or one token and its residual row
+         * ({@link #tokenAndResidualInOnePass}); items of two 32-row groups.
+         */
         FEW_TOKENS(true),
         /** {@link Int8Kernels} / {@link KQuantKernels} token by token (int8 activations); items of one 32-row group. */
         INT8_GEMV(true),
@@ -248,10 +252,37 @@ public final class FastMatMul implements MatMul {
             if (nTokens >= Int8FewTokens.minTokens(type) && nTokens <= Math.min(fewTokensMax, Int8FewTokens.maxTokens(type))) {
                 return Kernel.FEW_TOKENS;
             }
+            if (nTokens == 1 && tokenAndResidualInOnePass(w)) return Kernel.FEW_TOKENS;
             if (nTokens >= GEMM_MIN_TOKENS) return Int8Gemm.supports(type) ? Kernel.INT8_GEMM : Kernel.INTERLEAVED_GEMM;
             return Interleaved.int8Activations(type) ? Kernel.INT8_GEMV : Kernel.F16_GEMV;
         }
         return nTokens >= GEMM_MIN_TOKENS ? Kernel.ROWS_GEMM : Kernel.ROWS;
+    }
+
+    /**
+     * Whether a one-token call on {@link Int8FewTokens} (a token and its residual row) splits its items into contiguous
+     * chunks, as the per-token GEMV splits its groups, rather than claiming them one by one as a batch does; same bits
+     * either way. {@code -Djemma.twoRowChunks.off=true}: one by one, for A/B runs.
+     */
+    static final boolean TWO_ROW_CHUNKS = !Boolean.getBoolean("jemma.twoRowChunks.off");
+
+    /**
+     * Whether a one-token call over w, which quantizes a residual row beside the token's ({@link ResidualRows#wanted}: a
+     * Gemma 3n matrix), runs both rows on {@link Int8FewTokens}' two-row pass rather than the per-token kernel twice. The
+     * two-row pass reads and decodes each weight vector once for both rows; the per-token kernel decoded every nibble
+     * again for the residual row (from L2, chunk by chunk), which cost E2B's layer matrices ~18.6 of a generated token's
+     * 125 ms (docs/PERFORMANCE.md, "Where an E2B token's time goes"). Same bits: the few-token passes give each row what
+     * the per-token kernel gives it ({@code FewTokensTest}), and {@code addResidual} sums the two rows as before. Taken
+     * where the few-token kernels take 2 rows of the type at this width (one core, E2B shapes, 2 rows, G multiply-adds/s
+     * two-row pass vs per-token twice: Q4_0 8192×2048 at 512 / 256 / 128 bits 64 / 40 / 27 vs 54 / 36 / 21, Q4_K 71 / 39 /
+     * 22 vs 60 / 33 / 18, Q8_0 at 512 bits 52 vs 36; docs/PERFORMANCE.md, "One pass for the residual row"): not Q8_0
+     * below 512 bits, where the two-slice per-token kernel is faster at 2 rows ({@link Int8FewTokens#minTokens}). Q6_K
+     * (E2B's output projection) keeps the per-token kernel: that projection's kernel is being reworked on its own.
+     */
+    static boolean tokenAndResidualInOnePass(WeightMatrix w) {
+        GgmlType type = w.type();
+        return type != GgmlType.Q6_K && ResidualRows.wanted(w, 1)
+                && Int8FewTokens.minTokens(type) <= 2 && 2 <= Math.min(fewTokensMax, Int8FewTokens.maxTokens(type));
     }
 
     /** One call's state: what it multiplies, its quantized activations and per-worker scratch (reused by later calls). */
@@ -363,7 +394,12 @@ public final class FastMatMul implements MatMul {
                     quantizeActivations(pool, false);
                     int8Out = int8Output();
                     prepareFew(w);
-                    pool.parallelFor(Int8FewTokens.items(w.rows()), fewTask, Int8FewTokens.items(w.rows()));
+                    int items = Int8FewTokens.items(w.rows());
+                    // a token and its residual row stream the weights from memory as the per-token GEMV does, in contiguous
+                    // chunks (one item is 2 groups, ~72 KB of a Q4_0 row of 2048: claimed one by one, the threads'
+                    // streams would break at every item); a batch's items take long enough to be claimed one by one
+                    if (TWO_ROW_CHUNKS && nTokens == 1) pool.parallelFor(items, fewTask);
+                    else pool.parallelFor(items, fewTask, items);
                 }
                 case INT8_GEMM -> {
                     quantizeActivations(pool, true);

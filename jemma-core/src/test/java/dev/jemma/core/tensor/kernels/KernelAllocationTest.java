@@ -296,6 +296,29 @@ class KernelAllocationTest {
         }
     }
     /**
+     * A one-token call over a matrix with residual rows (a Gemma 3n matrix) through {@link FastMatMul} on a one-thread pool:
+     * the token and its residual row in one few-token pass where {@link FastMatMul#tokenAndResidualInOnePass} takes them
+     * (else the per-token kernel twice), then the two rows summed.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"Q4_0, 2048", "Q8_0, 2048", "Q4_K, 2048"})
+    void compiledTokenAndResidualCallDoesNotAllocate(GgmlType type, int cols) {
+        Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
+        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        Assumptions.assumeTrue(threads.isThreadAllocatedMemorySupported());
+        WeightMatrix w = mapped(Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, 512, cols, 17))).withResidualRows();
+        Random rnd = new Random(12);
+        float[] x = new float[cols], out = new float[512];
+        for (int i = 0; i < cols; i++) x[i] = (float) rnd.nextGaussian();
+        FastMatMul mm = new FastMatMul();
+        try (var pool = new dev.jemma.core.tensor.ThreadPool(1)) {
+            long least = leastBytesPerCall(() -> mm.matmul(w, x, 1, out, pool), 300);
+            assertThat(least).as("bytes allocated by one compiled %s token-and-residual call (%s) at %d bits", type,
+                    FastMatMul.kernel(w, 1), VectorWidth.BITS).isZero();
+        }
+    }
+
+    /**
      * The default mode's GELU gate ({@code Ops.geluGateFast}, 2 % of a 256-bit prompt step) allocates nothing once
      * compiled, after the JDK-tanh form ran the same Vector API operations first in this JVM (as in a JVM that serves
      * both modes).
