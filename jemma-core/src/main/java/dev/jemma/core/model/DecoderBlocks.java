@@ -210,7 +210,10 @@ final class DecoderBlocks {
         return result;
     }
 
-    /** Floats per task of {@link #softcapAcross}: a few microseconds of Math.tanh each. */
+    /**
+     * Floats per row of {@link #softcapAcross}'s split (a few microseconds of Math.tanh each): a 262k vocabulary's row
+     * is 33 of them, past {@link ThreadPool#PARALLEL_ROWS}; a small vocabulary's runs on the caller.
+     */
     private static final int SOFTCAP_BLOCK = 8192;
 
     /**
@@ -220,11 +223,7 @@ final class DecoderBlocks {
      */
     static void softcapAcross(ThreadPool pool, float[] x, int n, float cap) {
         int blocks = (n + SOFTCAP_BLOCK - 1) / SOFTCAP_BLOCK;
-        if (pool == null || pool.threads() == 1 || blocks < 2) {
-            Ops.softcap(x, 0, n, cap);
-            return;
-        }
-        pool.parallelFor(blocks, (b0, b1, worker) -> {
+        ThreadPool.rows(pool, blocks, (b0, b1, worker) -> {
             int from = b0 * SOFTCAP_BLOCK, to = Math.min(n, b1 * SOFTCAP_BLOCK);
             Ops.softcap(x, from, to - from, cap);
         });

@@ -27,8 +27,7 @@ class ModelJitBailoutTest {
         List<String> bailouts;
         try (JitSizeBailouts jit = new JitSizeBailouts(); ThreadPool pool = new ThreadPool(2)) {
             // each type once (the allocation test's second Q4_K_M load compiles nothing new)
-            for (String variant : new String[]{"gemma3-small-k:Q4_K_M", "gemma3-small-k:Q4_0", "gemma3-small-k:Q8_0",
-                    "gemma3-small-k:Q6_K", "gemma3n-tiny:Q8_0"}) {
+            for (String variant : java.util.Arrays.stream(ModelSteps.VARIANTS).distinct().toList()) {
                 try (LanguageModel m = ModelLoader.load(ModelSteps.file(variant), new ModelLoader.Options(false, 2, 64), pool)) {
                     // a quarter of the allocation test's warm-up round (12-100 calls): each runs a kernel per matrix and
                     // pass, so every kernel passes C1's thresholds for its profiled tier (200 calls, or loop trips) many

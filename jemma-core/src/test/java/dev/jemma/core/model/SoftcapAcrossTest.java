@@ -8,10 +8,13 @@ import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The final soft-cap split across the pool gives {@link Ops#softcap}'s bits on every logit, whatever the length. */
+/**
+ * The final soft-cap split across the pool gives {@link Ops#softcap}'s bits on every logit, whatever the length (from
+ * {@code 16 * 8192} floats on it is split; below, it runs on the caller).
+ */
 class SoftcapAcrossTest {
     @ParameterizedTest(name = "{0} logits")
-    @ValueSource(ints = {1, 8191, 8192, 8193, 3 * 8192 + 17, 262144 + 256})
+    @ValueSource(ints = {1, 8191, 8192, 8193, 3 * 8192 + 17, 16 * 8192 + 5, 262144 + 256})
     void splitAcrossThePoolGivesTheSameBits(int n) {
         Random rnd = new Random(n);
         float[] x = new float[n + 3];

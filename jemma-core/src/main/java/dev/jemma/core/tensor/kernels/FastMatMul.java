@@ -249,9 +249,7 @@ public final class FastMatMul implements MatMul {
     static Kernel kernel(WeightMatrix w, int nTokens) {
         if (w.interleaved() != null) {
             GgmlType type = w.type();
-            if (nTokens >= Int8FewTokens.minTokens(type) && nTokens <= Math.min(fewTokensMax, Int8FewTokens.maxTokens(type))) {
-                return Kernel.FEW_TOKENS;
-            }
+            if (fewTokensTake(type, nTokens)) return Kernel.FEW_TOKENS;
             if (nTokens == 1 && tokenAndResidualInOnePass(w)) return Kernel.FEW_TOKENS;
             if (nTokens >= GEMM_MIN_TOKENS) return Int8Gemm.supports(type) ? Kernel.INT8_GEMM : Kernel.INTERLEAVED_GEMM;
             return Interleaved.int8Activations(type) ? Kernel.INT8_GEMV : Kernel.F16_GEMV;
@@ -277,12 +275,17 @@ public final class FastMatMul implements MatMul {
      * two-row pass vs per-token twice: Q4_0 8192×2048 at 512 / 256 / 128 bits 64 / 40 / 27 vs 54 / 36 / 21, Q4_K 71 / 39 /
      * 22 vs 60 / 33 / 18, Q8_0 at 512 bits 52 vs 36; docs/PERFORMANCE.md, "One pass for the residual row"): not Q8_0
      * below 512 bits, where the two-slice per-token kernel is faster at 2 rows ({@link Int8FewTokens#minTokens}). Q6_K
-     * (E2B's output projection) keeps the per-token kernel: that projection's kernel is being reworked on its own.
+     * keeps the per-token kernel: its two-row pass was not measured (E2B's Q6_K output projection now takes plain int8,
+     * branch outq29; Q6_K layer matrices of Q4_K_M Gemma 3n files still have residual rows).
      */
     static boolean tokenAndResidualInOnePass(WeightMatrix w) {
         GgmlType type = w.type();
-        return type != GgmlType.Q6_K && ResidualRows.wanted(w, 1)
-                && Int8FewTokens.minTokens(type) <= 2 && 2 <= Math.min(fewTokensMax, Int8FewTokens.maxTokens(type));
+        return type != GgmlType.Q6_K && ResidualRows.wanted(w, 1) && fewTokensTake(type, 2);
+    }
+
+    /** Whether {@link Int8FewTokens} takes calls of {@code rows} rows over a copy of this type at this width. */
+    private static boolean fewTokensTake(GgmlType type, int rows) {
+        return rows >= Int8FewTokens.minTokens(type) && rows <= Math.min(fewTokensMax, Int8FewTokens.maxTokens(type));
     }
 
     /** One call's state: what it multiplies, its quantized activations and per-worker scratch (reused by later calls). */
