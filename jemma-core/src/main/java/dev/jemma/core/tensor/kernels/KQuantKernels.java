@@ -365,8 +365,6 @@ public final class KQuantKernels {
 
     /** Per thread: where {@link #q6kPairSums} leaves its two 16-bit sum vectors for q6kPairs. */
     private static final ThreadLocal<short[]> Q6K_PAIR_SUMS = ThreadLocal.withInitial(() -> new short[8 * L]);
-    /** Per thread: {@link #q6kPairs}' activations, each column's broadcast to a whole vector (L shorts per column). */
-    private static final ThreadLocal<short[][]> Q6K_PAIR_X = ThreadLocal.withInitial(() -> new short[1][0]);
 
     /**
      * {@link #q6k} below 512 bits: slices sl and sl + L in one pass, so that each broadcast activation feeds two multiplies.
@@ -376,13 +374,11 @@ public final class KQuantKernels {
      * twice, the method grew past what C1 compiles). TwoSlicePassTest checks the result bit for bit against a scalar model of
      * these steps; no few-token kernel has to match it (Q6_K's are off below 512 bits).
      *
-     * <p>Two things make it cheaper than its first form at the same bits (docs/PERFORMANCE.md, "Gemma 3n E2B generation
-     * at 256 bits"): the call first broadcasts each activation of the token into a vector of its own ({@code xb}), so that
-     * the inner loop loads a broadcast instead of making it (a scalar load, two moves between register files and a shuffle
-     * each, twice per 8 columns and slice pair: C2 kept the eight scalars in spare vector registers); and every 16-bit
-     * vector whose upper half has to become f32 lanes (the scratch sums, the scale lanes) is loaded as two half-width
-     * vectors, each converted whole ({@code SH}), where {@code convertShape(S2F, F, 1)} on a full vector cost a shuffle,
-     * a blend and a lane permute at 256 bits.
+     * <p>Every vector whose upper half has to become f32 lanes (the scratch sums, the scale lanes) is loaded as two
+     * half-width vectors ({@code SH}), each converted whole: at 256 bits {@code convertShape(S2F, F, 1)} on a full vector cost
+     * C2 a lane permute, two byte shuffles and two blends. The same values in the same f32 operations, so the same bits
+     * (docs/PERFORMANCE.md, "Gemma 3n E2B generation at 256 bits"). Since then too big for C1's profiled tier
+     * at 256 bits ({@link KernelCompilation#EXCLUDED}).
      *
      * <p>Every load is cast to its exact class ({@code SV.cast}, {@code FV.cast}): C2 inlines some {@code fromMemorySegment} calls
      * late, after parsing, so at parse time their result is only a {@code ShortVector} and the methods called on it bind
@@ -395,7 +391,6 @@ public final class KQuantKernels {
         final int nsb = nb / 8;
         final long gBytes = (long) nsb * Q6K_SB;
         final short[] sums = Q6K_PAIR_SUMS.get();
-        final short[] xb = broadcasts(xq, xt, 32 * nb);
         for (int gi = g0; gi < g1; gi++) {
             final long g = gi * gBytes;
             final int r0 = gi * Interleaved.ROWS, o = ot + r0;
@@ -405,11 +400,11 @@ public final class KQuantKernels {
                     long h = g + (long) sb * Q6K_SB + 4 * sl;
                     for (int j = 0; j < 8; j++) {
                         long tile = h - 2 * sl + Q6K_HEADER + (long) j * Q6K_SUB;
-                        int b = 8 * sb + j, bi = 4 * (dt + b);
+                        int b = 8 * sb + j, xo = xt + 32 * b, bi = 4 * (dt + b);
                         float dx = xd[dt + b];
                         // the block's 16-bit sums come back through the scratch: with them inline this method was too
                         // big for C1's profiled tier (docs/PERFORMANCE.md, "Boxed once in a whole-model step")
-                        q6kPairSums(w, tile + 64, xb, 32 * L * b, bias, bi, sums);
+                        q6kPairSums(w, tile + 64, xq, xo, bias, bi, sums);
                         for (int part = 0; part < 2; part++) { // sub-block 0 (columns 0..15), then 1 (16..31)
                             // its int8 scale byte by shift counts (low byte for part 0, high for 1), not a vector ?:
                             int up = 8 - 8 * part;
@@ -451,52 +446,47 @@ public final class KQuantKernels {
         }
     }
 
-    /** This thread's broadcast table for q6kPairs: column c's activation xq[xt + c] in all L lanes at [c·L, c·L + L). */
-    private static short[] broadcasts(short[] xq, int xt, int cols) {
-        short[][] holder = Q6K_PAIR_X.get();
-        short[] xb = holder[0];
-        if (xb.length < cols * L) holder[0] = xb = new short[cols * L];
-        for (int c = 0; c < cols; c++) SV.cast(ShortVector.broadcast(S, xq[xt + c])).intoArray(xb, c * L);
-        return xb;
-    }
-
     /**
-     * {@link #q6kPairs}' 16-bit sums of one block (32 columns, whose broadcasts start at xb[xo]) for its two slices, from
-     * the bias: for part p (sub-block) and half h (8 columns), slice sl's at sums[(2p + h)·2L ..] and slice sl + L's L
-     * further — a method of its own so that q6kPairs stays small enough for C1's profiled tier; one call per block, not
-     * per 8 columns.
+     * {@link #q6kPairs}' 16-bit sums of one block (32 columns from xo) for its two slices, from the bias: for part p
+     * (sub-block) and half h (8 columns), slice sl's at sums[(2p + h)·2L ..] and slice sl + L's L further — a method of its
+     * own (with it inline q6kPairs was too big for C1's profiled tier); one call per block, not per 8 columns. Each activation is
+     * broadcast where it is used: read into a local first, C2 kept the eight scalars in vector registers and moved each
+     * back through a general register before its shuffle (three instructions per broadcast instead of one load-broadcast).
+     * A table of pre-broadcast activations (a 32-byte vector per column) was faster with the weights in L1/L2 and slower
+     * streaming them from memory, as a model does (the table's 64 KB for 2048 columns evicted by the weights: 9.1
+     * against 11.5 G/s before, 32768 × 2048 at 256 bits).
      */
-    private static void q6kPairSums(MemorySegment w, long pt0, short[] xb, int xo, short[] bias, int bi, short[] sums) {
+    private static void q6kPairSums(MemorySegment w, long pt0, short[] xq, int xo, short[] bias, int bi, short[] sums) {
         for (int part = 0; part < 2; part++) {
             for (int half = 0; half < 2; half++) {
                 long pa = pt0 + 384L * part + 192L * half, pb = pa + 2 * L;
-                int x = xo + (16 * part + 8 * half) * L;
+                int x = xo + 16 * part + 8 * half;
                 ShortVector acc = ShortVector.broadcast(S, bias[bi + 2 * part + half]), acd = acc;
                 ShortVector a0 = SV.cast(ShortVector.fromMemorySegment(S, w, pa, LE)), e0 = SV.cast(ShortVector.fromMemorySegment(S, w, pb, LE));
                 ShortVector a2 = SV.cast(ShortVector.fromMemorySegment(S, w, pa + 128, LE)), e2 = SV.cast(ShortVector.fromMemorySegment(S, w, pb + 128, LE));
-                ShortVector x0 = SV.cast(ShortVector.fromArray(S, xb, x));
+                ShortVector x0 = ShortVector.broadcast(S, xq[x]);
                 acc = (a0.and((short) 63).mul(x0)).add(acc);
                 acd = (e0.and((short) 63).mul(x0)).add(acd);
-                ShortVector x1 = SV.cast(ShortVector.fromArray(S, xb, x + L));
+                ShortVector x1 = ShortVector.broadcast(S, xq[x + 1]);
                 acc = (a0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x1)).add(acc);
                 acd = (e0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x1)).add(acd);
-                ShortVector x2 = SV.cast(ShortVector.fromArray(S, xb, x + 2 * L));
+                ShortVector x2 = ShortVector.broadcast(S, xq[x + 2]);
                 acc = (a0.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(x2)).add(acc);
                 acd = (e0.lanewise(VectorOperators.LSHR, 12).or(e2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(x2)).add(acd);
                 ShortVector a1 = SV.cast(ShortVector.fromMemorySegment(S, w, pa + 64, LE)), e1 = SV.cast(ShortVector.fromMemorySegment(S, w, pb + 64, LE));
-                ShortVector x3 = SV.cast(ShortVector.fromArray(S, xb, x + 3 * L));
+                ShortVector x3 = ShortVector.broadcast(S, xq[x + 3]);
                 acc = (a1.and((short) 63).mul(x3)).add(acc);
                 acd = (e1.and((short) 63).mul(x3)).add(acd);
-                ShortVector x4 = SV.cast(ShortVector.fromArray(S, xb, x + 4 * L));
+                ShortVector x4 = ShortVector.broadcast(S, xq[x + 4]);
                 acc = (a1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x4)).add(acc);
                 acd = (e1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x4)).add(acd);
-                ShortVector x5 = SV.cast(ShortVector.fromArray(S, xb, x + 5 * L));
+                ShortVector x5 = ShortVector.broadcast(S, xq[x + 5]);
                 acc = (a1.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(x5)).add(acc);
                 acd = (e1.lanewise(VectorOperators.LSHR, 12).or(e2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(x5)).add(acd);
-                ShortVector x6 = SV.cast(ShortVector.fromArray(S, xb, x + 6 * L));
+                ShortVector x6 = ShortVector.broadcast(S, xq[x + 6]);
                 acc = (a2.and((short) 63).mul(x6)).add(acc);
                 acd = (e2.and((short) 63).mul(x6)).add(acd);
-                ShortVector x7 = SV.cast(ShortVector.fromArray(S, xb, x + 7 * L));
+                ShortVector x7 = ShortVector.broadcast(S, xq[x + 7]);
                 acc = (a2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x7)).add(acc);
                 acd = (e2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x7)).add(acd);
                 SV.cast(acc).intoArray(sums, (2 * part + half) * 2 * L);
