@@ -76,6 +76,15 @@ public final class Int8FewTokens {
      * {@code -Djemma.q4OneGroup.off=true}: the two-vector passes, for A/B runs.
      */
     static final boolean ONE_GROUP = L >= 32 && !Boolean.getBoolean("jemma.q4OneGroup.off");
+    /**
+     * Whether {@link #q4x2} converts the upper halves of its 16-bit sums and f16 scales from half-width loads (the sums
+     * through {@link #HALVES}): at 256 bits, where C2's {@code convertShape(…, 1)} on a whole vector is a lane permute, two
+     * byte shuffles and two blends (FewTokensSpeed Q4_0:8192:2048, k = 2: 1.15-1.2x); not at 128, where the store and
+     * reloads cost more than they save (19.0-19.1 against 19.5-20.5 G/s).
+     */
+    static final boolean HALF_LOADS = L == 16;
+    /** Per thread: {@link #q4x2}'s four 16-bit sum vectors, read back as half-width vectors (its f32 step). */
+    private static final ThreadLocal<short[]> HALVES = ThreadLocal.withInitial(() -> new short[4 * L]);
     /** The most tokens any call takes here ({@link #maxTokens} of every type and width is at most this). */
     public static final int MAX_TOKENS = 16;
 
@@ -496,6 +505,7 @@ public final class Int8FewTokens {
                              float[] acc) {
         Arrays.fill(acc, 0, 2 * PASS, 0f);
         final int d0 = t * nb, d1 = d0 + nb;
+        final short[] hs = HALF_LOADS ? HALVES.get() : null;
         for (int b = 0; b < nb; b++) {
             final long ta = va + (long) b * Interleaved.Q4_TILE, tb = vb + (long) b * Interleaved.Q4_TILE;
             ShortVector a0 = ShortVector.broadcast(S, bias[d0 + b]), b0 = a0;
@@ -535,26 +545,54 @@ public final class Int8FewTokens {
                 a1 = (n3.mul(x13)).add(a1);
                 b1 = (m3.mul(x13)).add(b1);
             }
-            // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
-            ShortVector ha = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE)), hb = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));
-            FloatVector da0 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector da1 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector db0 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector db1 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
-                    .and(0x8FFFFFFF).reinterpretAsFloats());
-            FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
-            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
-            FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
-            FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)).intoArray(acc, 0 + L);
-            FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)).intoArray(acc, 0 + L + FL);
-            FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
-            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
-            FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
-            FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
-            FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
+            if (HALF_LOADS) {
+                // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5).
+                // Each vector's upper half becomes f32 lanes from a half-width load (the scales from the copy, the 16-bit sums
+                // through the scratch hs), see HALF_LOADS; the same values in the same operations
+                SV.cast(a0).intoArray(hs, 0);
+                SV.cast(b0).intoArray(hs, L);
+                SV.cast(a1).intoArray(hs, 2 * L);
+                SV.cast(b1).intoArray(hs, 3 * L);
+                FloatVector da0 = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, ta, LE)).convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
+                FloatVector da1 = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, ta + L, LE)).convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
+                FloatVector db0 = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tb, LE)).convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
+                FloatVector db1 = F16_MAGIC.mul(IV.cast(SHV.cast(ShortVector.fromMemorySegment(SH, w, tb + L, LE)).convertShape(VectorOperators.S2I, I, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF).reinterpretAsFloats());
+                FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
+                FV.cast(SHV.cast(ShortVector.fromArray(SH, hs, 0)).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+                FV.cast(SHV.cast(ShortVector.fromArray(SH, hs, L / 2)).convertShape(VectorOperators.S2F, F, 0)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+                FV.cast(SHV.cast(ShortVector.fromArray(SH, hs, L)).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)).intoArray(acc, 0 + L);
+                FV.cast(SHV.cast(ShortVector.fromArray(SH, hs, L + L / 2)).convertShape(VectorOperators.S2F, F, 0)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)).intoArray(acc, 0 + L + FL);
+                FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
+                FV.cast(SHV.cast(ShortVector.fromArray(SH, hs, 2 * L)).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+                FV.cast(SHV.cast(ShortVector.fromArray(SH, hs, 2 * L + L / 2)).convertShape(VectorOperators.S2F, F, 0)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+                FV.cast(SHV.cast(ShortVector.fromArray(SH, hs, 3 * L)).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
+                FV.cast(SHV.cast(ShortVector.fromArray(SH, hs, 3 * L + L / 2)).convertShape(VectorOperators.S2F, F, 0)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
+            } else {
+                // per token s = (S·d)·dx + s: Int8Kernels.q4's operations in its order; f16 scales -> f32 in place (Int8Kernels.q5)
+                ShortVector ha = SV.cast(ShortVector.fromMemorySegment(S, w, ta, LE)), hb = SV.cast(ShortVector.fromMemorySegment(S, w, tb, LE));
+                FloatVector da0 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                        .and(0x8FFFFFFF).reinterpretAsFloats());
+                FloatVector da1 = F16_MAGIC.mul(IV.cast(ha.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                        .and(0x8FFFFFFF).reinterpretAsFloats());
+                FloatVector db0 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                        .and(0x8FFFFFFF).reinterpretAsFloats());
+                FloatVector db1 = F16_MAGIC.mul(IV.cast(hb.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                        .and(0x8FFFFFFF).reinterpretAsFloats());
+                FloatVector e0 = FloatVector.broadcast(F, xd[d0 + b]);
+                FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e0, FloatVector.fromArray(F, acc, 0)).intoArray(acc, 0);
+                FV.cast(SV.cast(a0).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e0, FloatVector.fromArray(F, acc, 0 + FL)).intoArray(acc, 0 + FL);
+                FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e0, FloatVector.fromArray(F, acc, 0 + L)).intoArray(acc, 0 + L);
+                FV.cast(SV.cast(b0).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e0, FloatVector.fromArray(F, acc, 0 + L + FL)).intoArray(acc, 0 + L + FL);
+                FloatVector e1 = FloatVector.broadcast(F, xd[d1 + b]);
+                FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 0)).mul(da0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS)).intoArray(acc, 1 * PASS);
+                FV.cast(SV.cast(a1).convertShape(VectorOperators.S2F, F, 1)).mul(da1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + FL)).intoArray(acc, 1 * PASS + FL);
+                FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 0)).mul(db0).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L)).intoArray(acc, 1 * PASS + L);
+                FV.cast(SV.cast(b1).convertShape(VectorOperators.S2F, F, 1)).mul(db1).fma(e1, FloatVector.fromArray(F, acc, 1 * PASS + L + FL)).intoArray(acc, 1 * PASS + L + FL);
+            }
         }
     }
 

@@ -6,6 +6,7 @@ import jdk.incubator.vector.IntVector;
 import static dev.jemma.core.tensor.kernels.VectorWidth.FV;
 import static dev.jemma.core.tensor.kernels.VectorWidth.IV;
 import static dev.jemma.core.tensor.kernels.VectorWidth.SV;
+import static dev.jemma.core.tensor.kernels.VectorWidth.SHV;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -35,6 +36,7 @@ import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q6K_SUB;
  */
 public final class KQuantKernels {
     static final VectorSpecies<Short> S = VectorWidth.S;
+    static final VectorSpecies<Short> SH = VectorWidth.SH;
     static final VectorSpecies<Float> F = VectorWidth.F;
     static final VectorSpecies<Integer> I = VectorWidth.I;
     /** Rows per slice of a group (see {@link Int8Kernels}): per-row 16-bit fields at +2·l0, f32 header fields at +4·l0. */
@@ -372,6 +374,12 @@ public final class KQuantKernels {
      * twice, the method grew past what C1 compiles). TwoSlicePassTest checks the result bit for bit against a scalar model of
      * these steps; no few-token kernel has to match it (Q6_K's are off below 512 bits).
      *
+     * <p>Every vector whose upper half has to become f32 lanes (the scratch sums, the scale lanes) is loaded as two
+     * half-width vectors ({@code SH}), each converted whole: at 256 bits {@code convertShape(S2F, F, 1)} on a full vector cost
+     * C2 a lane permute, two byte shuffles and two blends. The same values in the same f32 operations, so the same bits
+     * (docs/PERFORMANCE.md, "Gemma 3n E2B generation at 256 bits"). Since then too big for C1's profiled tier
+     * at 256 bits ({@link KernelCompilation#EXCLUDED}).
+     *
      * <p>Every load is cast to its exact class ({@code SV.cast}, {@code FV.cast}): C2 inlines some {@code fromMemorySegment} calls
      * late, after parsing, so at parse time their result is only a {@code ShortVector} and the methods called on it bind
      * from the JVM-wide receiver profile, as on a loop-carried vector; under {@code -XX:-TieredCompilation -Xbatch}
@@ -400,20 +408,25 @@ public final class KQuantKernels {
                         for (int part = 0; part < 2; part++) { // sub-block 0 (columns 0..15), then 1 (16..31)
                             // its int8 scale byte by shift counts (low byte for part 0, high for 1), not a vector ?:
                             int up = 8 - 8 * part;
-                            ShortVector sa = SV.cast(ShortVector.fromMemorySegment(S, w, tile, LE)).lanewise(VectorOperators.LSHL, up).lanewise(VectorOperators.ASHR, 8);
-                            ShortVector sc = SV.cast(ShortVector.fromMemorySegment(S, w, tile + 2 * L, LE)).lanewise(VectorOperators.LSHL, up).lanewise(VectorOperators.ASHR, 8);
-                            // d·dx·sc per row of each slice
-                            FloatVector a0s = FV.cast(FloatVector.fromMemorySegment(F, w, h, LE)).mul(dx).mul(FV.cast(sa.convertShape(VectorOperators.S2F, F, 0)));
-                            FloatVector a1s = FV.cast(FloatVector.fromMemorySegment(F, w, h + 2 * L, LE)).mul(dx).mul(FV.cast(sa.convertShape(VectorOperators.S2F, F, 1)));
-                            FloatVector c0s = FV.cast(FloatVector.fromMemorySegment(F, w, h + 4 * L, LE)).mul(dx).mul(FV.cast(sc.convertShape(VectorOperators.S2F, F, 0)));
-                            FloatVector c1s = FV.cast(FloatVector.fromMemorySegment(F, w, h + 6 * L, LE)).mul(dx).mul(FV.cast(sc.convertShape(VectorOperators.S2F, F, 1)));
+                            // d·dx·sc per row of each slice; each half of a slice's scale lanes loaded on its own
+                            FloatVector a0s = FV.cast(FloatVector.fromMemorySegment(F, w, h, LE)).mul(dx).mul(FV.cast(
+                                    SHV.cast(ShortVector.fromMemorySegment(SH, w, tile, LE)).lanewise(VectorOperators.LSHL, up)
+                                            .lanewise(VectorOperators.ASHR, 8).convertShape(VectorOperators.S2F, F, 0)));
+                            FloatVector a1s = FV.cast(FloatVector.fromMemorySegment(F, w, h + 2 * L, LE)).mul(dx).mul(FV.cast(
+                                    SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + L, LE)).lanewise(VectorOperators.LSHL, up)
+                                            .lanewise(VectorOperators.ASHR, 8).convertShape(VectorOperators.S2F, F, 0)));
+                            FloatVector c0s = FV.cast(FloatVector.fromMemorySegment(F, w, h + 4 * L, LE)).mul(dx).mul(FV.cast(
+                                    SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 2 * L, LE)).lanewise(VectorOperators.LSHL, up)
+                                            .lanewise(VectorOperators.ASHR, 8).convertShape(VectorOperators.S2F, F, 0)));
+                            FloatVector c1s = FV.cast(FloatVector.fromMemorySegment(F, w, h + 6 * L, LE)).mul(dx).mul(FV.cast(
+                                    SHV.cast(ShortVector.fromMemorySegment(SH, w, tile + 3 * L, LE)).lanewise(VectorOperators.LSHL, up)
+                                            .lanewise(VectorOperators.ASHR, 8).convertShape(VectorOperators.S2F, F, 0)));
                             for (int half = 0; half < 2; half++) { // columns 8·half .. 8·half + 7 of this sub-block; only s0..u1 are carried
-                                ShortVector acc = SV.cast(ShortVector.fromArray(S, sums, (2 * part + half) * 2 * L));
-                                ShortVector acd = SV.cast(ShortVector.fromArray(S, sums, (2 * part + half) * 2 * L + L));
-                                s0 = FV.cast(acc.convertShape(VectorOperators.S2F, F, 0)).fma(a0s, s0);
-                                s1 = FV.cast(acc.convertShape(VectorOperators.S2F, F, 1)).fma(a1s, s1);
-                                u0 = FV.cast(acd.convertShape(VectorOperators.S2F, F, 0)).fma(c0s, u0);
-                                u1 = FV.cast(acd.convertShape(VectorOperators.S2F, F, 1)).fma(c1s, u1);
+                                int q = (2 * part + half) * 2 * L;
+                                s0 = FV.cast(SHV.cast(ShortVector.fromArray(SH, sums, q)).convertShape(VectorOperators.S2F, F, 0)).fma(a0s, s0);
+                                s1 = FV.cast(SHV.cast(ShortVector.fromArray(SH, sums, q + L / 2)).convertShape(VectorOperators.S2F, F, 0)).fma(a1s, s1);
+                                u0 = FV.cast(SHV.cast(ShortVector.fromArray(SH, sums, q + L)).convertShape(VectorOperators.S2F, F, 0)).fma(c0s, u0);
+                                u1 = FV.cast(SHV.cast(ShortVector.fromArray(SH, sums, q + L + L / 2)).convertShape(VectorOperators.S2F, F, 0)).fma(c1s, u1);
                             }
                         }
                     }
@@ -436,33 +449,44 @@ public final class KQuantKernels {
     /**
      * {@link #q6kPairs}' 16-bit sums of one block (32 columns from xo) for its two slices, from the bias: for part p
      * (sub-block) and half h (8 columns), slice sl's at sums[(2p + h)·2L ..] and slice sl + L's L further — a method of its
-     * own so that q6kPairs stays small enough for C1's profiled tier; one call per block, not per 8 columns.
+     * own (with it inline q6kPairs was too big for C1's profiled tier); one call per block, not per 8 columns. Each activation is
+     * broadcast where it is used: read into a local first, C2 kept the eight scalars in vector registers and moved each
+     * back through a general register before its shuffle (three instructions per broadcast instead of one load-broadcast).
+     * A table of pre-broadcast activations (a 32-byte vector per column) was faster with the weights in L1/L2 and slower
+     * streaming them from memory, as a model does (the table's 64 KB for 2048 columns evicted by the weights: 9.1
+     * against 11.5 G/s before, 32768 × 2048 at 256 bits).
      */
     private static void q6kPairSums(MemorySegment w, long pt0, short[] xq, int xo, short[] bias, int bi, short[] sums) {
         for (int part = 0; part < 2; part++) {
             for (int half = 0; half < 2; half++) {
                 long pa = pt0 + 384L * part + 192L * half, pb = pa + 2 * L;
                 int x = xo + 16 * part + 8 * half;
-                short x0 = xq[x], x1 = xq[x + 1], x2 = xq[x + 2], x3 = xq[x + 3], x4 = xq[x + 4], x5 = xq[x + 5];
-                short x6 = xq[x + 6], x7 = xq[x + 7];
                 ShortVector acc = ShortVector.broadcast(S, bias[bi + 2 * part + half]), acd = acc;
                 ShortVector a0 = SV.cast(ShortVector.fromMemorySegment(S, w, pa, LE)), e0 = SV.cast(ShortVector.fromMemorySegment(S, w, pb, LE));
                 ShortVector a2 = SV.cast(ShortVector.fromMemorySegment(S, w, pa + 128, LE)), e2 = SV.cast(ShortVector.fromMemorySegment(S, w, pb + 128, LE));
+                ShortVector x0 = ShortVector.broadcast(S, xq[x]);
                 acc = (a0.and((short) 63).mul(x0)).add(acc);
                 acd = (e0.and((short) 63).mul(x0)).add(acd);
+                ShortVector x1 = ShortVector.broadcast(S, xq[x + 1]);
                 acc = (a0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x1)).add(acc);
                 acd = (e0.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x1)).add(acd);
+                ShortVector x2 = ShortVector.broadcast(S, xq[x + 2]);
                 acc = (a0.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(x2)).add(acc);
                 acd = (e0.lanewise(VectorOperators.LSHR, 12).or(e2.lanewise(VectorOperators.LSHR, 8).and((short) 0x30)).mul(x2)).add(acd);
                 ShortVector a1 = SV.cast(ShortVector.fromMemorySegment(S, w, pa + 64, LE)), e1 = SV.cast(ShortVector.fromMemorySegment(S, w, pb + 64, LE));
+                ShortVector x3 = ShortVector.broadcast(S, xq[x + 3]);
                 acc = (a1.and((short) 63).mul(x3)).add(acc);
                 acd = (e1.and((short) 63).mul(x3)).add(acd);
+                ShortVector x4 = ShortVector.broadcast(S, xq[x + 4]);
                 acc = (a1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x4)).add(acc);
                 acd = (e1.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x4)).add(acd);
+                ShortVector x5 = ShortVector.broadcast(S, xq[x + 5]);
                 acc = (a1.lanewise(VectorOperators.LSHR, 12).or(a2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(x5)).add(acc);
                 acd = (e1.lanewise(VectorOperators.LSHR, 12).or(e2.lanewise(VectorOperators.LSHR, 10).and((short) 0x30)).mul(x5)).add(acd);
+                ShortVector x6 = ShortVector.broadcast(S, xq[x + 6]);
                 acc = (a2.and((short) 63).mul(x6)).add(acc);
                 acd = (e2.and((short) 63).mul(x6)).add(acd);
+                ShortVector x7 = ShortVector.broadcast(S, xq[x + 7]);
                 acc = (a2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x7)).add(acc);
                 acd = (e2.lanewise(VectorOperators.LSHR, 6).and((short) 63).mul(x7)).add(acd);
                 SV.cast(acc).intoArray(sums, (2 * part + half) * 2 * L);

@@ -33,7 +33,8 @@ final class KernelCompilation {
      * <ul>
      *   <li>512 bits: none;</li>
      *   <li>256 bits: gemvF16Scaled, gemvF16 (its on-stack-replacement compile), q5Pairs, q8Pairs (on-stack replacement),
-     *       q5kPairs;</li>
+     *       q5kPairs; since 2026-12-08 q6kPairs (tier 3 and its on-stack replacement: its f32 step reads half-width
+     *       vectors, docs/PERFORMANCE.md "Gemma 3n E2B generation at 256 bits");</li>
      *   <li>128 bits: gemvF16Scaled and gemvF16 (on-stack replacement), q5Pairs, q8Pairs (on-stack replacement) —
      *       q5kPairs does not run there (one slice per pass).</li>
      * </ul>
@@ -47,7 +48,8 @@ final class KernelCompilation {
             "dev/jemma/core/tensor/kernels/InterleavedGemm.gemvF16Scaled",
             "dev/jemma/core/tensor/kernels/Int8Kernels.q5Pairs",
             "dev/jemma/core/tensor/kernels/Int8Kernels.q8Pairs",
-            "dev/jemma/core/tensor/kernels/KQuantKernels.q5kPairs");
+            "dev/jemma/core/tensor/kernels/KQuantKernels.q5kPairs",
+            "dev/jemma/core/tensor/kernels/KQuantKernels.q6kPairs");
 
     static final String DIRECTIVE = "[{match: [" + String.join(", ", EXCLUDED.stream().map(m -> '"' + m + '"').toList())
             + "], c1: {Exclude: true}}]";
