@@ -17,7 +17,8 @@ import java.util.Random;
  * best / median of the rounds. Usage: {@code java --add-modules jdk.incubator.vector -cp
  * jemma-core/target/classes:jemma-core/target/test-classes dev.jemma.core.tensor.kernels.ResidualBatchSpeed [threads]
  * [reps] [type:rows:cols:tokens ...]} (default 1 thread, 9 reps, Q4_0:8192:2048:128 Q4_0:2048:8192:128: E2B's FFN);
- * -XX:UseAVX=2 / -XX:MaxVectorSize=16 for the other widths.
+ * -XX:UseAVX=2 / -XX:MaxVectorSize=16 for the other widths; {@code -Dfew=true} compares the path FastMatMul takes (in
+ * its few-token range: {@link Int8FewTokens} with 2n rows) with the f32 tile.
  */
 public final class ResidualBatchSpeed {
     public static void main(String[] args) {
@@ -40,11 +41,18 @@ public final class ResidualBatchSpeed {
                 float[] x = new float[n * cols], out = new float[n * rows];
                 for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
                 FastMatMul mm = new FastMatMul();
+                // -Dfew=true: calls the few-token kernels take (2n rows with residual rows) against the f32 tile with
+                // those kernels off (FastMatMul.fewTokensMax(0)), for FastMatMul's few-token range
+                boolean few = Boolean.getBoolean("few");
+                int max = Int8FewTokens.MAX_TOKENS;
                 Runnable[] sides = {
-                        () -> { FastMatMul.residualBatchesOnF32(false); mm.matmul(residual, x, n, out, pool); },
-                        () -> { FastMatMul.residualBatchesOnF32(true); mm.matmul(residual, x, n, out, pool); },
-                        () -> mm.matmul(plain, x, n, out, pool),
+                        () -> { FastMatMul.fewTokensMax(max); FastMatMul.residualBatchesOnF32(few); mm.matmul(residual, x, n, out, pool); },
+                        () -> { FastMatMul.fewTokensMax(few ? 0 : max); FastMatMul.residualBatchesOnF32(true); mm.matmul(residual, x, n, out, pool); },
+                        () -> { FastMatMul.fewTokensMax(max); mm.matmul(plain, x, n, out, pool); },
                 };
+                FastMatMul.fewTokensMax(max);
+                FastMatMul.residualBatchesOnF32(few);
+                if (few) names[0] = String.valueOf(FastMatMul.kernel(residual, n)).toLowerCase() + "+residual";
                 long until = System.nanoTime() + 5_000_000_000L;
                 for (int i = 0; i < 10 || System.nanoTime() < until; i++) for (Runnable s : sides) s.run();
                 int loops = Math.max(1, (int) (Long.getLong("work", 20_000_000_000L) / ((long) rows * cols * n)));
@@ -57,6 +65,8 @@ public final class ResidualBatchSpeed {
                         t[side][r] = os.getProcessCpuTime() - c0;
                     }
                 }
+                FastMatMul.fewTokensMax(max);
+                FastMatMul.residualBatchesOnF32(true);
                 double work = (double) rows * cols * n * loops;
                 StringBuilder sb = new StringBuilder(String.format("%s %dx%d %d tokens", type, rows, cols, n));
                 for (int side = 0; side < 3; side++) {
