@@ -252,11 +252,10 @@ public final class FastMatMul implements MatMul {
     static Kernel kernel(WeightMatrix w, int nTokens) {
         if (w.interleaved() != null) {
             GgmlType type = w.type();
+            if (f32TileForResidualRows(w, nTokens)) return Kernel.INTERLEAVED_GEMM;
             if (fewTokensTake(type, nTokens)) return Kernel.FEW_TOKENS;
             if (nTokens == 1 && tokenAndResidualInOnePass(w)) return Kernel.FEW_TOKENS;
-            if (nTokens >= GEMM_MIN_TOKENS) {
-                return Int8Gemm.supports(type) && !f32TileForResidualRows(w, nTokens) ? Kernel.INT8_GEMM : Kernel.INTERLEAVED_GEMM;
-            }
+            if (nTokens >= GEMM_MIN_TOKENS) return Int8Gemm.supports(type) ? Kernel.INT8_GEMM : Kernel.INTERLEAVED_GEMM;
             return Interleaved.int8Activations(type) ? Kernel.INT8_GEMV : Kernel.F16_GEMV;
         }
         return nTokens >= GEMM_MIN_TOKENS ? Kernel.ROWS_GEMM : Kernel.ROWS;
@@ -302,9 +301,20 @@ public final class FastMatMul implements MatMul {
      * (docs/PERFORMANCE.md, "Gemma 3n prompts on the f32 tile"). Near exact besides (weights decoded exactly, f32
      * activations). Such matrices never shared a loop (residual rows are not {@link #fusable}), so the tile's not being
      * fusable costs nothing that was there.
+     *
+     * <p>In the few-token range the residual rows are counted too: {@link Int8FewTokens} gets 2n rows, so the few-token
+     * kernels keep a call only while {@code 2n} is within their measured range ({@link Int8FewTokens#maxTokens}), and
+     * longer calls take the tile (one core, Q4_0 8192×2048, few-token pass with residual rows vs f32 tile, median G/s: 512
+     * bits 4 / 5 / 6 / 7 tokens 28.5 / 25.9 / 28.3 / 28.5 vs 22.2 / 22.1 / 22.8 / 25.0, 8 tokens 27.3 vs 31.7, 9 / 12 /
+     * 16 tokens 28.0 / 30.2 / 28.8 vs 31.0 / 37.4 / 41.0, Q4_K 12 tokens 27.8 vs 36.5, Q5_0 12 tokens 19.5 vs 30.7; 128
+     * bits 4 / 5 / 6 / 7 / 8 tokens 12.4 / 11.9 / 13.1 / 12.1 / 13.0 vs 12.0 / 10.4 / 13.5 / 12.5 / 15.0, Q4_K 6 tokens
+     * 10.3 vs 13.5). The rule misplaces two measured counts (8 tokens at 512 bits stays on the slower few-token pass, 5
+     * at 128 bits goes to the slower tile, ~13 % each way), both next to the crossover. Below {@value #GEMM_MIN_TOKENS}
+     * tokens, and for types without an int8 GEMM (Q8_0, Q6_K: not measured here), the few-token route is as before.
      */
     static boolean f32TileForResidualRows(WeightMatrix w, int nTokens) {
-        return residualBatchesOnF32 && ResidualRows.wanted(w, nTokens);
+        return residualBatchesOnF32 && nTokens >= GEMM_MIN_TOKENS && Int8Gemm.supports(w.type()) && ResidualRows.wanted(w, nTokens)
+                && !fewTokensTake(w.type(), 2 * nTokens);
     }
 
     /**

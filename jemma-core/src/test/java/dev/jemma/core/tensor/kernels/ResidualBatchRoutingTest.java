@@ -39,7 +39,9 @@ class ResidualBatchRoutingTest {
 
     /**
      * The routing at this width: every int8-GEMM type with residual rows on the f32 tile from the first batch size past
-     * the few-token kernels; without residual rows on the int8 GEMM. Fails with the predicate false (the int8 GEMM for both).
+     * the few-token kernels, and within their range once the token and residual rows (2n) exceed it; without residual
+     * rows on the int8 GEMM. Fails with the predicate false (the int8 GEMM for both), or counting tokens instead of rows
+     * at a width whose few-token range reaches past {@value FastMatMul#GEMM_MIN_TOKENS} tokens.
      */
     @Test
     void residualRowBatchesTakeTheF32Tile() {
@@ -51,6 +53,12 @@ class ResidualBatchRoutingTest {
                         .isEqualTo(FastMatMul.Kernel.INTERLEAVED_GEMM);
                 assertThat(FastMatMul.kernel(plain, n)).as("%s plain, %d tokens", type, n)
                         .isEqualTo(QuantizedActivations.RESIDUAL ? FastMatMul.Kernel.INTERLEAVED_GEMM : FastMatMul.Kernel.INT8_GEMM);
+            }
+            // the few-token range counts the residual rows: 2n rows within the few-token kernels' range stay there
+            for (int n = FastMatMul.GEMM_MIN_TOKENS; n < FastMatMul.BATCH_MIN_TOKENS; n++) {
+                boolean few = 2 * n <= Math.min(FastMatMul.fewTokensMax(), Int8FewTokens.maxTokens(type)) && 2 * n >= Int8FewTokens.minTokens(type);
+                assertThat(FastMatMul.kernel(residual, n)).as("%s with residual rows, %d tokens (%d rows)", type, n, 2 * n)
+                        .isEqualTo(few ? FastMatMul.Kernel.FEW_TOKENS : FastMatMul.Kernel.INTERLEAVED_GEMM);
             }
             boolean old = FastMatMul.residualBatchesOnF32(false);
             try {
