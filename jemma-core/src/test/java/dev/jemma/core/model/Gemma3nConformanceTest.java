@@ -141,8 +141,9 @@ class Gemma3nConformanceTest {
 
     /**
      * The default mode fed one token per step (generation: the single-token int8 kernels), in uneven steps of 7 and 16
-     * tokens (the few-token int8 kernels) and in batches of 64 (the batch kernels: f32 over the decoded Q8_0 copy, or the
-     * int8 GEMM for Q4_0 / Q5_0 / Q4_K — the Q4_0 file made at test time in jemma-tools' Gemma3nQ4_0FidelityTest), held
+     * tokens (the few-token int8 kernels) and in batches of 64 (the batch kernels: f32 over the decoded copy, Q8_0 here
+     * and Q4_0 / Q5_0 / Q4_K too since their residual-row batches left the int8 GEMM — the Q4_0 file made at test time in
+     * jemma-tools' Gemma3nQ4_0FidelityTest), held
      * to llama.cpp's own max |Δ| and top-1 per file and prompt and — since that bar is loose on this file (llama.cpp's
      * int8 activations in every matrix, amplified ~1000× through the layers) — to {@link #FROM_EXACT} from the exact
      * mode fed the same way.

@@ -22,8 +22,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Gemma 3n's default mode on Q4_0 layer matrices, the type of Google's QAT files and of the E2B benchmark: the only
  * quantized gemma3n fixture is Q8_0, whose batches run f32 over the decoded copy, so this file is made here from the
  * F32 fixture ({@code jemma quantize … Q4_0}: layer matrices Q4_0, the tied embedding and output Q6_K). Fed one token
- * per step (the Q4_0 / Q6_K single-token int8 kernels), in steps of 7 and 16 (the few-token int8 kernels) and in
- * batches of 64 (the int8 GEMM), every layer matrix with residual rows (the output projection on plain int8), and held to the bound of
+ * per step (the Q4_0 / Q6_K single-token int8 kernels), in steps of 7 and 16 (the few-token int8 kernels; 16 tokens
+ * below 512 bits, and batches of 64, on the f32 tile over the decoded copy: {@code FastMatMul.f32TileForResidualRows}),
+ * every layer matrix with residual rows where it takes int8 (the output projection on plain int8), and held to the bound of
  * {@code Gemma3nConformanceTest.FROM_EXACT} (0.25) from the exact mode of the same file fed the same way — the
  * weights' own Q4_0 rounding is in both, so only the activations' differs. Plain int8 activations in a layer matrix
  * kind move the logits of this model by ≥ 1.8 (Gemma3nConformanceTest.plainInt8InAnyLayerKindFailsTheBound).

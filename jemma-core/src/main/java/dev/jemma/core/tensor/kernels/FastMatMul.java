@@ -12,8 +12,8 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * The default-mode matmul. A matrix that carries an {@link Interleaved} copy (Q4_0 / Q5_0 / Q8_0 / Q4_K / Q5_K / Q6_K / F16
  * in a Gemma 3 or 3n model) runs batches of {@value #GEMM_MIN_TOKENS}+ tokens on {@link Int8Gemm} for Q4_0 / Q5_0 / Q4_K
- * (int8 activations, register-tiled 16-bit integer sums) and on {@link InterleavedGemm} for the others (f32
- * activations, weights decoded exactly); single-token steps run on {@link Int8Kernels} / {@link KQuantKernels} for the quantized
+ * (int8 activations, register-tiled 16-bit integer sums) and on {@link InterleavedGemm} for the others and for any
+ * matrix with residual rows ({@link #f32TileForResidualRows}; f32 activations, weights decoded exactly); single-token steps run on {@link Int8Kernels} / {@link KQuantKernels} for the quantized
  * types (activations quantized to int8 per 32-block as llama.cpp does, integer block sums, and with
  * residual rows — a Gemma 3n matrix's {@link WeightMatrix#withResidualRows}, or every matrix with
  * {@code -Djemma.int8.residual=true} — a second int8 row per token for its rounding error — {@link QuantizedActivations}' residual rows, which the kernels run as
@@ -214,7 +214,10 @@ public final class FastMatMul implements MatMul {
         INT8_GEMV(true),
         /** {@link Int8Gemm}: a batch of int8 activations; items of one 64-row tile pair. */
         INT8_GEMM(true),
-        /** {@link InterleavedGemm}: a batch in f32 over decoded weights (Q8_0, Q6_K, Q5_K, F16 copies). */
+        /**
+         * {@link InterleavedGemm}: a batch in f32 over decoded weights (Q8_0, Q6_K, Q5_K, F16 copies; Q4_0, Q4_K, Q5_0 with
+         * residual rows).
+         */
         INTERLEAVED_GEMM(false),
         /** {@link InterleavedGemm#gemvF16}: an F16 copy, token by token in f32. */
         F16_GEMV(false),
@@ -249,12 +252,69 @@ public final class FastMatMul implements MatMul {
     static Kernel kernel(WeightMatrix w, int nTokens) {
         if (w.interleaved() != null) {
             GgmlType type = w.type();
+            if (f32TileForResidualRows(w, nTokens)) return Kernel.INTERLEAVED_GEMM;
             if (fewTokensTake(type, nTokens)) return Kernel.FEW_TOKENS;
             if (nTokens == 1 && tokenAndResidualInOnePass(w)) return Kernel.FEW_TOKENS;
             if (nTokens >= GEMM_MIN_TOKENS) return Int8Gemm.supports(type) ? Kernel.INT8_GEMM : Kernel.INTERLEAVED_GEMM;
             return Interleaved.int8Activations(type) ? Kernel.INT8_GEMV : Kernel.F16_GEMV;
         }
         return nTokens >= GEMM_MIN_TOKENS ? Kernel.ROWS_GEMM : Kernel.ROWS;
+    }
+
+    /**
+     * Whether batches over residual-row matrices take the f32 tile ({@code -Djemma.residualBatches=f32|int8}; default:
+     * {@link #RESIDUAL_BATCHES_F32_DEFAULT}); {@link #residualBatchesOnF32(boolean)} sets it for benchmarks comparing
+     * both in one process.
+     */
+    private static volatile boolean residualBatchesOnF32 = residualBatchesDefault(System.getProperty("jemma.residualBatches"));
+
+    /** The measured default of {@link #residualBatchesOnF32} at this width (see {@link #f32TileForResidualRows}). */
+    static final boolean RESIDUAL_BATCHES_F32_DEFAULT = true;
+
+    static boolean residualBatchesDefault(String asked) {
+        if (asked == null || asked.isBlank()) return RESIDUAL_BATCHES_F32_DEFAULT;
+        return switch (asked.trim()) {
+            case "f32" -> true;
+            case "int8" -> false;
+            default -> throw new IllegalArgumentException("-Djemma.residualBatches: f32 or int8, not " + asked);
+        };
+    }
+
+    /** Sets {@link #residualBatchesOnF32}; returns the previous value. */
+    public static boolean residualBatchesOnF32(boolean on) {
+        boolean old = residualBatchesOnF32;
+        residualBatchesOnF32 = on;
+        return old;
+    }
+
+    /**
+     * Whether a batch ({@value #GEMM_MIN_TOKENS}+ tokens, past the few-token kernels) over a matrix whose int8 calls
+     * quantize residual rows ({@link ResidualRows#wanted}: Gemma 3n's layer matrices) runs on {@link InterleavedGemm}'s
+     * f32 tile rather than on {@link Int8Gemm} with the residual rows as extra tokens. The residual rows double the int8
+     * GEMM's rows (and the quantization writes both), so its 16-bit integer speed advantage over f32 FMAs is more than
+     * spent, while the f32 tile decodes each weight exactly once per token block and needs no quantization at all. One
+     * core, through this class as a model calls it, G useful multiply-adds per CPU second (median of 5–7 alternated
+     * rounds, loaded machine; {@code ResidualBatchSpeed}), int8 + residual rows → f32 tile (plain int8 beside it):
+     * Q4_0 8192×2048 × 128 tokens at 512 / 256 / 128 bits 33.3 → 48.3 (66.6), 28.8 → 42.5 (56.8), 17.0 → 22.1 (33.0);
+     * Q4_0 2048×8192 33.3 → 48.3, 27.6 → 43.4, 16.4 → 23.0; Q4_K 8192×2048 31.4 → 48.1, 23.3 → 42.9, 14.1 → 22.0;
+     * Q5_0 2048×8192 27.6 → 44.3, 21.6 → 41.7, 13.2 → 19.3 — faster at every width and type, so taken at every width
+     * (docs/PERFORMANCE.md, "Gemma 3n prompts on the f32 tile"). Near exact besides (weights decoded exactly, f32
+     * activations). Such matrices never shared a loop (residual rows are not {@link #fusable}), so the tile's not being
+     * fusable costs nothing that was there.
+     *
+     * <p>In the few-token range the residual rows are counted too: {@link Int8FewTokens} gets 2n rows, so the few-token
+     * kernels keep a call only while {@code 2n} is within their measured range ({@link Int8FewTokens#maxTokens}), and
+     * longer calls take the tile (one core, Q4_0 8192×2048, few-token pass with residual rows vs f32 tile, median G/s: 512
+     * bits 4 / 5 / 6 / 7 tokens 28.5 / 25.9 / 28.3 / 28.5 vs 22.2 / 22.1 / 22.8 / 25.0, 8 tokens 27.3 vs 31.7, 9 / 12 /
+     * 16 tokens 28.0 / 30.2 / 28.8 vs 31.0 / 37.4 / 41.0, Q4_K 12 tokens 27.8 vs 36.5, Q5_0 12 tokens 19.5 vs 30.7; 128
+     * bits 4 / 5 / 6 / 7 / 8 tokens 12.4 / 11.9 / 13.1 / 12.1 / 13.0 vs 12.0 / 10.4 / 13.5 / 12.5 / 15.0, Q4_K 6 tokens
+     * 10.3 vs 13.5). The rule misplaces two measured counts (8 tokens at 512 bits stays on the slower few-token pass, 5
+     * at 128 bits goes to the slower tile, ~13 % each way), both next to the crossover. Below {@value #GEMM_MIN_TOKENS}
+     * tokens, and for types without an int8 GEMM (Q8_0, Q6_K: not measured here), the few-token route is as before.
+     */
+    static boolean f32TileForResidualRows(WeightMatrix w, int nTokens) {
+        return residualBatchesOnF32 && nTokens >= GEMM_MIN_TOKENS && Int8Gemm.supports(w.type()) && ResidualRows.wanted(w, nTokens)
+                && !fewTokensTake(w.type(), 2 * nTokens);
     }
 
     /**

@@ -5,6 +5,7 @@ import jdk.incubator.vector.FloatVector;
 
 import static dev.jemma.core.tensor.kernels.VectorWidth.F16_MAGIC;
 import static dev.jemma.core.tensor.kernels.VectorWidth.FV;
+import static dev.jemma.core.tensor.kernels.VectorWidth.SV;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
@@ -21,8 +22,9 @@ import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q6K_SB;
 import static dev.jemma.core.tensor.kernels.KQuantInterleaved.Q6K_SUB;
 
 /**
- * Prefill over {@link Interleaved} Q8_0 / Q5_K / Q6_K / F16 weights with f32 activations (Q4_0, Q5_0 and Q4_K batches
- * run on {@link Int8Gemm}): a group's weights are decoded exactly to an f32 tile, column by column with the 32 rows
+ * Prefill over {@link Interleaved} Q8_0 / Q5_K / Q6_K / F16 weights with f32 activations, and over Q4_0 / Q4_K / Q5_0
+ * where a matrix asks for residual rows (Gemma 3n's layers: {@link FastMatMul#f32TileForResidualRows}; other Q4_0 / Q4_K /
+ * Q5_0 batches run on {@link Int8Gemm}): a group's weights are decoded exactly to an f32 tile, column by column with the 32 rows
  * side by side ({@code tile[c·32 + r]}), and every token of the batch is multiplied against it 4 at a time: per column
  * two weight vectors, one broadcast per token, two FMAs per token — 8 accumulators in registers, no horizontal sums
  * (below 512 bits 6 at a time, 12 accumulators: {@link #tile6}). A weight is decoded once per {@link #TOKEN_BLOCK}
@@ -95,14 +97,18 @@ public final class InterleavedGemm {
         final int nb = cols / 32;
         final long gBytes = Interleaved.groupBytes(type, cols);
         final boolean f16 = type == GgmlType.F16, q6k = type == GgmlType.Q6_K, q5k = type == GgmlType.Q5_K;
-        if (!f16 && !q6k && !q5k && type != GgmlType.Q8_0) {
-            throw new IllegalArgumentException(type + " batches run on Int8Gemm, not on the f32 tile GEMM");
+        final boolean q4 = type == GgmlType.Q4_0, q4k = type == GgmlType.Q4_K, q5 = type == GgmlType.Q5_0;
+        if (!f16 && !q6k && !q5k && !q4 && !q4k && !q5 && type != GgmlType.Q8_0) {
+            throw new IllegalArgumentException("no f32 tile decoder for " + type);
         }
         for (int g = g0; g < g1; g++) {
             int r0 = g * Interleaved.ROWS, valid = Math.min(Interleaved.ROWS, rows - r0);
             for (int c0 = 0; c0 < cols; c0 += COLS) {
                 int nc = Math.min(COLS, cols - c0);
-                if (f16) decodeF16(w, g * gBytes, c0 / 32, nc / 32, tile);
+                if (q4) decodeQ4(w, g * gBytes, c0 / 32, nc / 32, tile);
+                else if (q4k) decodeQ4K(w, g * gBytes, c0 / 32, nc / 32, tile);
+                else if (q5) decodeQ5(w, g * gBytes, c0 / 32, nc / 32, tile);
+                else if (f16) decodeF16(w, g * gBytes, c0 / 32, nc / 32, tile);
                 else if (q6k) decodeQ6K(w, g * gBytes, c0 / 32, nc / 32, tile);
                 else if (q5k) decodeQ5K(w, g * gBytes, c0 / 32, nc / 32, tile);
                 else decodeQ8(w, g * gBytes, c0 / 32, nc / 32, tile);
@@ -139,6 +145,113 @@ public final class InterleavedGemm {
                     int c = 32 * b + k;
                     l.mul(d0).intoArray(tile, c * 32 + j);
                     u.mul(d1).intoArray(tile, c * 32 + 16 + j);
+                }
+            }
+        }
+    }
+
+    /**
+     * Blocks [b0, b0 + n) of a Q4_0 group into the same tile layout: d · (n − 8), the product the file's decoder rounds
+     * (exact here: an f16 scale times a 4-bit integer fits f32's mantissa). Quad qd, 16-bit lane r holds the nibbles of
+     * columns 2qd, 2qd + 16, 2qd + 1, 2qd + 17 of row r ({@link Interleaved}); a slice of {@link VectorWidth#SHORTS} rows
+     * widens to two float vectors (rows l0.. and l0 + FL..). Loads and intermediates are cast to their exact class, as
+     * in {@link Int8Gemm#quads}: uncast, a late-inlined vector operation can bind from the JVM-wide profile and box.
+     */
+    static void decodeQ4(MemorySegment w, long g, int b0, int n, float[] tile) {
+        for (int b = 0; b < n; b++) {
+            long t = g + (long) (b0 + b) * Interleaved.Q4_TILE;
+            int base = 32 * b;
+            for (int l0 = 0; l0 < Interleaved.ROWS; l0 += SHORTS) {
+                ShortVector h = SV.cast(ShortVector.fromMemorySegment(S, w, t + 2L * l0, LE));
+                FloatVector d0 = FV.cast(((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                        .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC)); // f16 -> f32 in place: see Int8Kernels.q5
+                FloatVector d1 = FV.cast(((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                        .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC));
+                for (int qd = 0; qd < 8; qd++) {
+                    ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, t + 64 + 64L * qd + 2L * l0, LE));
+                    int o = (base + 2 * qd) * 32 + l0;
+                    ShortVector n0 = SV.cast(SV.cast(v.and((short) 0xF)).sub((short) 8));
+                    ShortVector n1 = SV.cast(SV.cast(SV.cast(v.lanewise(VectorOperators.LSHR, 4)).and((short) 0xF)).sub((short) 8));
+                    ShortVector n2 = SV.cast(SV.cast(SV.cast(v.lanewise(VectorOperators.LSHR, 8)).and((short) 0xF)).sub((short) 8));
+                    ShortVector n3 = SV.cast(SV.cast(v.lanewise(VectorOperators.LSHR, 12)).sub((short) 8));
+                    FV.cast(n0.convertShape(VectorOperators.S2F, F, 0)).mul(d0).intoArray(tile, o);
+                    FV.cast(n0.convertShape(VectorOperators.S2F, F, 1)).mul(d1).intoArray(tile, o + FL);
+                    FV.cast(n1.convertShape(VectorOperators.S2F, F, 0)).mul(d0).intoArray(tile, o + 16 * 32);
+                    FV.cast(n1.convertShape(VectorOperators.S2F, F, 1)).mul(d1).intoArray(tile, o + 16 * 32 + FL);
+                    FV.cast(n2.convertShape(VectorOperators.S2F, F, 0)).mul(d0).intoArray(tile, o + 32);
+                    FV.cast(n2.convertShape(VectorOperators.S2F, F, 1)).mul(d1).intoArray(tile, o + 32 + FL);
+                    FV.cast(n3.convertShape(VectorOperators.S2F, F, 0)).mul(d0).intoArray(tile, o + 17 * 32);
+                    FV.cast(n3.convertShape(VectorOperators.S2F, F, 1)).mul(d1).intoArray(tile, o + 17 * 32 + FL);
+                }
+            }
+        }
+    }
+
+    /**
+     * Blocks [b0, b0 + n) of a Q4_K group ({@link KQuantInterleaved}) into the same tile layout: (d·sc)·q − dmin·m, in
+     * the file's decoder's order of rounding; the quads as Q4_0's, the nibble unbiased (0..15).
+     */
+    static void decodeQ4K(MemorySegment w, long g, int b0, int n, float[] tile) {
+        for (int b = 0; b < n; b++) {
+            int blk = b0 + b;
+            long h = g + (long) (blk >>> 3) * KQuantInterleaved.Q4K_SB;
+            long t = h + KQuantInterleaved.Q4K_HEADER + (long) (blk & 7) * KQuantInterleaved.Q4K_SUB;
+            int base = 32 * b;
+            for (int l0 = 0; l0 < Interleaved.ROWS; l0 += SHORTS) { // per-row fields: 16-bit at +2·l0, f32 at +4·l0
+                ShortVector sm = SV.cast(ShortVector.fromMemorySegment(S, w, t + 2L * l0, LE));
+                ShortVector sc = SV.cast(sm.and((short) 0xff)), mn = SV.cast(sm.lanewise(VectorOperators.LSHR, 8));
+                long hl = h + 4L * l0;
+                FloatVector a0 = FV.cast(FloatVector.fromMemorySegment(F, w, hl, LE)).mul(FV.cast(sc.convertShape(VectorOperators.S2F, F, 0)));
+                FloatVector a1 = FV.cast(FloatVector.fromMemorySegment(F, w, hl + 2 * SHORTS, LE)).mul(FV.cast(sc.convertShape(VectorOperators.S2F, F, 1)));
+                FloatVector k0 = FV.cast(FloatVector.fromMemorySegment(F, w, hl + 128, LE)).mul(FV.cast(mn.convertShape(VectorOperators.S2F, F, 0)));
+                FloatVector k1 = FV.cast(FloatVector.fromMemorySegment(F, w, hl + 128 + 2 * SHORTS, LE)).mul(FV.cast(mn.convertShape(VectorOperators.S2F, F, 1)));
+                for (int qd = 0; qd < 8; qd++) {
+                    ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, t + 64 + 64L * qd + 2L * l0, LE));
+                    int o = (base + 2 * qd) * 32 + l0;
+                    ShortVector n0 = SV.cast(v.and((short) 0xF));
+                    ShortVector n1 = SV.cast(SV.cast(v.lanewise(VectorOperators.LSHR, 4)).and((short) 0xF));
+                    ShortVector n2 = SV.cast(SV.cast(v.lanewise(VectorOperators.LSHR, 8)).and((short) 0xF));
+                    ShortVector n3 = SV.cast(v.lanewise(VectorOperators.LSHR, 12));
+                    FV.cast(n0.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, o);
+                    FV.cast(n0.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, o + FL);
+                    FV.cast(n1.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, o + 16 * 32);
+                    FV.cast(n1.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, o + 16 * 32 + FL);
+                    FV.cast(n2.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, o + 32);
+                    FV.cast(n2.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, o + 32 + FL);
+                    FV.cast(n3.convertShape(VectorOperators.S2F, F, 0)).mul(a0).sub(k0).intoArray(tile, o + 17 * 32);
+                    FV.cast(n3.convertShape(VectorOperators.S2F, F, 1)).mul(a1).sub(k1).intoArray(tile, o + 17 * 32 + FL);
+                }
+            }
+        }
+    }
+
+    /** Blocks [b0, b0 + n) of a Q5_0 group into the same tile layout: d · (n − 16) (exact, as Q4_0's). */
+    static void decodeQ5(MemorySegment w, long g, int b0, int n, float[] tile) {
+        for (int b = 0; b < n; b++) {
+            long t = g + (long) (b0 + b) * Interleaved.Q5_TILE;
+            int base = 32 * b;
+            for (int l0 = 0; l0 < Interleaved.ROWS; l0 += SHORTS) {
+                ShortVector h = SV.cast(ShortVector.fromMemorySegment(S, w, t + 2L * l0, LE));
+                FloatVector d0 = FV.cast(((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 13)
+                        .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC));
+                FloatVector d1 = FV.cast(((IntVector) h.convertShape(VectorOperators.S2I, I, 1)).lanewise(VectorOperators.LSHL, 13)
+                        .and(0x8FFFFFFF).reinterpretAsFloats().mul(F16_MAGIC));
+                for (int k = 0; k < 11; k++) {
+                    ShortVector v = SV.cast(ShortVector.fromMemorySegment(S, w, t + 64 + 64L * k + 2L * l0, LE));
+                    // columns of the vector's slots 0, 1, 2 (vector 5: columns 15 and 31, slot 2 unused)
+                    int o0 = (base + Interleaved.q5Column(k, 0)) * 32 + l0, o1 = (base + Interleaved.q5Column(k, 1)) * 32 + l0;
+                    ShortVector n0 = SV.cast(SV.cast(v.and((short) 31)).sub((short) 16));
+                    ShortVector n1 = SV.cast(SV.cast(SV.cast(v.lanewise(VectorOperators.LSHR, 5)).and((short) 31)).sub((short) 16));
+                    FV.cast(n0.convertShape(VectorOperators.S2F, F, 0)).mul(d0).intoArray(tile, o0);
+                    FV.cast(n0.convertShape(VectorOperators.S2F, F, 1)).mul(d1).intoArray(tile, o0 + FL);
+                    FV.cast(n1.convertShape(VectorOperators.S2F, F, 0)).mul(d0).intoArray(tile, o1);
+                    FV.cast(n1.convertShape(VectorOperators.S2F, F, 1)).mul(d1).intoArray(tile, o1 + FL);
+                    if (k != 5) {
+                        int o2 = (base + Interleaved.q5Column(k, 2)) * 32 + l0;
+                        ShortVector n2 = SV.cast(SV.cast(v.lanewise(VectorOperators.LSHR, 10)).sub((short) 16));
+                        FV.cast(n2.convertShape(VectorOperators.S2F, F, 0)).mul(d0).intoArray(tile, o2);
+                        FV.cast(n2.convertShape(VectorOperators.S2F, F, 1)).mul(d1).intoArray(tile, o2 + FL);
+                    }
                 }
             }
         }
@@ -648,14 +761,18 @@ public final class InterleavedGemm {
         final int nb = cols / 32;
         final long gBytes = Interleaved.groupBytes(type, cols);
         final boolean f16 = type == GgmlType.F16, q6k = type == GgmlType.Q6_K, q5k = type == GgmlType.Q5_K;
-        if (!f16 && !q6k && !q5k && type != GgmlType.Q8_0) {
-            throw new IllegalArgumentException(type + " batches run on Int8Gemm, not on the f32 tile GEMM");
+        final boolean q4 = type == GgmlType.Q4_0, q4k = type == GgmlType.Q4_K, q5 = type == GgmlType.Q5_0;
+        if (!f16 && !q6k && !q5k && !q4 && !q4k && !q5 && type != GgmlType.Q8_0) {
+            throw new IllegalArgumentException("no f32 tile decoder for " + type);
         }
         for (int g = g0; g < g1; g++) {
             int r0 = g * Interleaved.ROWS, valid = Math.min(Interleaved.ROWS, rows - r0);
             for (int c0 = 0; c0 < cols; c0 += COLS) {
                 int nc = Math.min(COLS, cols - c0);
-                if (f16) decodeF16x512(w, g * gBytes, c0 / 32, nc / 32, tile);
+                if (q4) decodeQ4(w, g * gBytes, c0 / 32, nc / 32, tile); // one slice at 512 bits: no separate copy
+                else if (q4k) decodeQ4K(w, g * gBytes, c0 / 32, nc / 32, tile);
+                else if (q5) decodeQ5(w, g * gBytes, c0 / 32, nc / 32, tile);
+                else if (f16) decodeF16x512(w, g * gBytes, c0 / 32, nc / 32, tile);
                 else if (q6k) decodeQ6K512(w, g * gBytes, c0 / 32, nc / 32, tile);
                 else if (q5k) decodeQ5K512(w, g * gBytes, c0 / 32, nc / 32, tile);
                 else decodeQ8x512(w, g * gBytes, c0 / 32, nc / 32, tile);

@@ -206,7 +206,7 @@ class Int8MatMulTest {
             qerr = Math.max(qerr, Math.abs(out[i] - exact[i]));
             ferr = Math.max(ferr, Math.abs(ref[i] - exact[i]));
         }
-        if (int8Path(type, n)) {
+        if (int8Path(w, n)) {
             // single-token steps, few-token steps and batches on the int8 GEMM: int8 activations; same integers as the
             // model, float rounding of block products only
             assertThat(err).as("max |kernel - scalar int8 model| (scale %.3g)", scale).isLessThanOrEqualTo(2e-5 * scale + 1e-6);
@@ -219,9 +219,12 @@ class Int8MatMulTest {
         }
     }
 
-    /** Whether FastMatMul runs n tokens of this type with int8 activations (else f32 activations: the interleaved GEMM). */
-    static boolean int8Path(GgmlType type, int n) {
-        return n < FastMatMul.GEMM_MIN_TOKENS || Int8Gemm.supports(type) || n <= Int8FewTokens.maxTokens(type);
+    /**
+     * Whether FastMatMul runs n tokens over w with int8 activations (else f32 activations: the interleaved GEMM, which
+     * also takes batches over residual-row matrices, e.g. every matrix under {@code -Djemma.int8.residual=true}).
+     */
+    static boolean int8Path(WeightMatrix w, int n) {
+        return FastMatMul.kernel(w, n) != FastMatMul.Kernel.INTERLEAVED_GEMM;
     }
 
     @ParameterizedTest(name = "shared input, {0} tokens")
@@ -432,7 +435,7 @@ class Int8MatMulTest {
         float[] exact = new float[4 * rows];
         MatMul.EXACT.matmul(w, x, 4, exact, pool);
         for (int i = 0; i < out.length; i++) {
-            if (int8Path(w.type(), 4)) {
+            if (int8Path(w, 4)) {
                 assertThat(out[i]).as("batch out[%d]", i).isCloseTo(ref[i], org.assertj.core.data.Offset.offset(tol * Math.abs(ref[i])));
             } else {
                 assertThat(out[i]).as("out[%d]", i).isCloseTo(exact[i], org.assertj.core.data.Offset.offset(1e-5f * Math.abs(exact[i]) + 1e-3f));

@@ -160,11 +160,11 @@ class KernelAllocationTest {
     }
 
     /**
-     * The f32 tile GEMM over decoded weights (Q8_0 / Q6_K batches): 11 tokens, so that the 6-, 4- and 1-token tiles all
+     * The f32 tile GEMM over decoded weights (Q8_0 / Q6_K batches; Q4_0 / Q4_K / Q5_0 batches with residual rows): 11 tokens, so that the 6-, 4- and 1-token tiles all
      * run, with a partial last group (the merge through {@code part}).
      */
     @ParameterizedTest(name = "{0}")
-    @CsvSource({"Q8_0, 1152", "Q6_K, 1536"})
+    @CsvSource({"Q8_0, 1152", "Q6_K, 1536", "Q4_0, 1152", "Q4_K, 1536", "Q5_0, 1152"})
     void compiledTileGemmDoesNotAllocate(GgmlType type, int cols) {
         Assumptions.assumeTrue(Kernels.ENABLED, "needs vectors of 128 bits or more");
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();

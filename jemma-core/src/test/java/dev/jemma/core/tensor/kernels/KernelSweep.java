@@ -13,7 +13,8 @@ import java.util.Random;
 /**
  * Every matmul kernel variant on small shapes, through {@link FastMatMul} as a model calls them (and {@link MatMul#EXACT},
  * the {@code --exact} path): for each type with an {@link Interleaved} copy, every token count up to past the largest
- * few-token pass and enough for every GEMM register tile, as a lone call, a shared-input call and a gated FFN; for every
+ * few-token pass and enough for every GEMM register tile, as a lone call, a shared-input call and a gated FFN (and for the
+ * int8-GEMM types with residual rows, as Gemma 3n's layer matrices, whose batches take the f32 tile); for every
  * type without a copy, the row kernels and the row GEMM. Correctness is not checked (the kernel tests do that): this is
  * the C1 scan's driver ({@code C1Scan}), which needs each kernel to run often enough for C1's profiled tier to compile it.
  */
@@ -64,6 +65,11 @@ public final class KernelSweep {
                 float[][] gu = {new float[2 * n * 256], new float[2 * n * 256]};
                 fast.gatedFfn(new WeightMatrix[]{gate, up}, down, x, n, gu, new float[2 * n * 64], dev.jemma.core.model.Ops::geluGateFast,
                         null, pool);
+            }
+            if (Int8Gemm.supports(type)) {
+                // with residual rows (Gemma 3n's layer matrices): the few-token passes take 2n rows, batches the f32 tile
+                WeightMatrix residual = w.withResidualRows();
+                for (int n : TOKENS) fast.matmul(residual, activations(n * cols), n, new float[n * 96], pool);
             }
             if (type == GgmlType.F16) {
                 // activations too large to scale by 2^112: the plain F16 GEMV

@@ -112,7 +112,7 @@ class WidthPortableF32KernelsTest {
     }
 
     @ParameterizedTest(name = "{0} tile decoder, {1} columns")
-    @CsvSource({"Q8_0, 320", "F16, 320", "Q5_K, 512", "Q6_K, 512"})
+    @CsvSource({"Q8_0, 320", "F16, 320", "Q5_K, 512", "Q6_K, 512", "Q4_0, 320", "Q4_K, 512", "Q5_0, 320"})
     void tileDecodersAreBitExact(GgmlType type, int cols) {
         int rows = 45; // two groups, the second padded
         WeightMatrix w = Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 17L + cols));
@@ -127,6 +127,9 @@ class WidthPortableF32KernelsTest {
                     case Q8_0 -> InterleavedGemm.decodeQ8(w.interleaved(), g * gBytes, c0 / 32, nc / 32, tile);
                     case F16 -> InterleavedGemm.decodeF16(w.interleaved(), g * gBytes, c0 / 32, nc / 32, tile);
                     case Q5_K -> InterleavedGemm.decodeQ5K(w.interleaved(), g * gBytes, c0 / 32, nc / 32, tile);
+                    case Q4_0 -> InterleavedGemm.decodeQ4(w.interleaved(), g * gBytes, c0 / 32, nc / 32, tile);
+                    case Q4_K -> InterleavedGemm.decodeQ4K(w.interleaved(), g * gBytes, c0 / 32, nc / 32, tile);
+                    case Q5_0 -> InterleavedGemm.decodeQ5(w.interleaved(), g * gBytes, c0 / 32, nc / 32, tile);
                     default -> InterleavedGemm.decodeQ6K(w.interleaved(), g * gBytes, c0 / 32, nc / 32, tile);
                 }
                 for (int c = 0; c < nc; c++) {
@@ -147,7 +150,10 @@ class WidthPortableF32KernelsTest {
     @CsvSource({"Q8_0, 45, 96, 1", "Q8_0, 70, 320, 5", "Q8_0, 33, 1152, 9", "F16, 45, 96, 3", "F16, 70, 320, 4",
             "F16, 33, 160, 6", "Q5_K, 45, 256, 2", "Q5_K, 70, 512, 7", "Q6_K, 45, 256, 5", "Q6_K, 70, 512, 8",
             // halves of 6+ tokens: the 6-token tile (with 4- and 1-token tails)
-            "Q8_0, 70, 320, 13", "Q8_0, 33, 1152, 20", "F16, 45, 96, 12", "Q5_K, 70, 512, 21", "Q6_K, 45, 256, 14"})
+            "Q8_0, 70, 320, 13", "Q8_0, 33, 1152, 20", "F16, 45, 96, 12", "Q5_K, 70, 512, 21", "Q6_K, 45, 256, 14",
+            // Gemma 3n's batches over residual-row matrices (FastMatMul.f32TileForResidualRows)
+            "Q4_0, 45, 96, 3", "Q4_0, 70, 320, 13", "Q4_0, 33, 1152, 20", "Q4_K, 45, 256, 5", "Q4_K, 70, 512, 14",
+            "Q5_0, 45, 96, 7", "Q5_0, 70, 320, 21"})
     void interleavedGemmMatchesScalarReference(GgmlType type, int rows, int cols, int n) {
         WeightMatrix w = Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 7L * rows + cols));
         float[] a = dequantized(w);
@@ -175,7 +181,8 @@ class WidthPortableF32KernelsTest {
      * 0..3 and 2..5 in two (tile4 each). Several column tiles and a partial group: the direct and the merged paths both run.
      */
     @ParameterizedTest(name = "{0} 6-token tile = 4-token tile, {1}x{2}")
-    @CsvSource({"Q8_0, 70, 1152", "F16, 64, 320", "Q6_K, 45, 512", "Q5_K, 33, 256"})
+    @CsvSource({"Q8_0, 70, 1152", "F16, 64, 320", "Q6_K, 45, 512", "Q5_K, 33, 256", "Q4_0, 70, 1152", "Q4_K, 45, 512",
+            "Q5_0, 33, 320"})
     void sixTokenTileEqualsFourTokenTile(GgmlType type, int rows, int cols) {
         // 512 bits keep their own tile code (4 tokens, then 1 at a time), which has no 6-token tile
         org.junit.jupiter.api.Assumptions.assumeTrue(VectorWidth.SHORTS < 32, "the 6-token tile runs below 512 bits");
@@ -224,7 +231,8 @@ class WidthPortableF32KernelsTest {
      * (e.g. even and odd columns apart, as it did).
      */
     @ParameterizedTest(name = "{0} {1}x{2}: a token's bits do not depend on its position")
-    @CsvSource({"Q8_0, 70, 320", "Q8_0, 33, 1152", "F16, 64, 160", "Q6_K, 45, 512", "Q5_K, 33, 256"})
+    @CsvSource({"Q8_0, 70, 320", "Q8_0, 33, 1152", "F16, 64, 160", "Q6_K, 45, 512", "Q5_K, 33, 256", "Q4_0, 70, 320",
+            "Q4_K, 45, 512", "Q5_0, 33, 160"})
     void aTokensBitsDoNotDependOnItsPosition(GgmlType type, int rows, int cols) {
         WeightMatrix w = Int8MatMulTest.packed(FastMatMulTest.randomMatrix(type, rows, cols, 13L * rows + cols));
         float[] x = gaussian(13 * cols, 23);
