@@ -280,8 +280,8 @@ public final class FastMatMul implements MatMul {
         };
     }
 
-    /** Sets {@link #residualBatchesOnF32}; returns the previous value. */
-    public static boolean residualBatchesOnF32(boolean on) {
+    /** Sets {@link #residualBatchesOnF32} (this package's tests and timing mains only); returns the previous value. */
+    static boolean residualBatchesOnF32(boolean on) {
         boolean old = residualBatchesOnF32;
         residualBatchesOnF32 = on;
         return old;
