@@ -4,7 +4,6 @@ import dev.jemma.core.tensor.GgmlType;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.WeightMatrix;
 
-import java.lang.management.ManagementFactory;
 import java.util.Arrays;
 import java.util.Random;
 
@@ -26,7 +25,6 @@ public final class ResidualBatchSpeed {
         int reps = args.length > 1 ? Integer.parseInt(args[1]) : 9;
         String[] cases = args.length > 2 ? Arrays.copyOfRange(args, 2, args.length)
                 : new String[]{"Q4_0:8192:2048:128", "Q4_0:2048:8192:128"};
-        var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
         System.out.printf("vector bits %d, %d threads; G useful multiply-adds per CPU second, best / median of %d%n",
                 VectorWidth.BITS, threads, reps);
         String[] names = {"int8+residual", "f32 tile", "plain int8"};
@@ -53,27 +51,14 @@ public final class ResidualBatchSpeed {
                 FastMatMul.fewTokensMax(max);
                 FastMatMul.residualBatchesOnF32(few);
                 if (few) names[0] = String.valueOf(FastMatMul.kernel(residual, n)).toLowerCase() + "+residual";
-                long until = System.nanoTime() + 5_000_000_000L;
-                for (int i = 0; i < 10 || System.nanoTime() < until; i++) for (Runnable s : sides) s.run();
+                AlternatedSides.warmUp(sides, 10, 5_000_000_000L);
                 int loops = Math.max(1, (int) (Long.getLong("work", 20_000_000_000L) / ((long) rows * cols * n)));
-                long[][] t = new long[3][reps];
-                for (int r = 0; r < reps; r++) {
-                    for (int k = 0; k < 3; k++) {
-                        int side = (k + r) % 3;
-                        long c0 = os.getProcessCpuTime();
-                        for (int i = 0; i < loops; i++) sides[side].run();
-                        t[side][r] = os.getProcessCpuTime() - c0;
-                    }
-                }
+                long[][] t = AlternatedSides.sortedCpuNanos(sides, loops, reps);
                 FastMatMul.fewTokensMax(max);
                 FastMatMul.residualBatchesOnF32(true);
                 double work = (double) rows * cols * n * loops;
-                StringBuilder sb = new StringBuilder(String.format("%s %dx%d %d tokens", type, rows, cols, n));
-                for (int side = 0; side < 3; side++) {
-                    Arrays.sort(t[side]);
-                    sb.append(String.format("   %s %5.1f / %5.1f", names[side], work / t[side][0], work / t[side][reps / 2]));
-                }
-                System.out.println(sb);
+                String line = String.format("%s %dx%d %d tokens", type, rows, cols, n) + AlternatedSides.rates(names, t, work);
+                System.out.println(line);
             }
         }
     }

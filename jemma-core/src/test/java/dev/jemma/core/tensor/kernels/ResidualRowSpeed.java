@@ -4,7 +4,6 @@ import dev.jemma.core.tensor.GgmlType;
 import dev.jemma.core.tensor.ThreadPool;
 import dev.jemma.core.tensor.WeightMatrix;
 
-import java.lang.management.ManagementFactory;
 import java.util.Arrays;
 import java.util.Random;
 
@@ -25,7 +24,6 @@ public final class ResidualRowSpeed {
         int reps = args.length > 1 ? Integer.parseInt(args[1]) : 9;
         int copies = args.length > 2 ? Integer.parseInt(args[2]) : 24;
         String[] cases = args.length > 3 ? Arrays.copyOfRange(args, 3, args.length) : new String[]{"Q4_0:8192:2048", "Q4_0:2048:8192"};
-        var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
         System.out.printf("vector bits %d, %d threads, %d copies; G multiply-adds/s of process CPU time, best / median of %d%n",
                 VectorWidth.BITS, threads, copies, reps);
         String[] names = {"two-row pass", "per-token x2", "plain int8"};
@@ -48,26 +46,13 @@ public final class ResidualRowSpeed {
                         () -> { FastMatMul.fewTokensMax(0); for (WeightMatrix w : residual) mm.matmul(w, x, 1, out, pool); },
                         () -> { FastMatMul.fewTokensMax(Int8FewTokens.MAX_TOKENS); for (WeightMatrix w : plain) mm.matmul(w, x, 1, out, pool); },
                 };
-                long until = System.nanoTime() + 6_000_000_000L;
-                for (int i = 0; i < 30 || System.nanoTime() < until; i++) for (Runnable s : sides) s.run();
+                AlternatedSides.warmUp(sides, 30, 6_000_000_000L);
                 int loops = Math.max(1, (int) (Long.getLong("work", 12_000_000_000L) / ((long) rows * cols * copies)));
-                long[][] t = new long[3][reps];
-                for (int r = 0; r < reps; r++) {
-                    for (int k = 0; k < 3; k++) {
-                        int side = (k + r) % 3;
-                        long c0 = os.getProcessCpuTime();
-                        for (int i = 0; i < loops; i++) sides[side].run();
-                        t[side][r] = os.getProcessCpuTime() - c0;
-                    }
-                }
+                long[][] t = AlternatedSides.sortedCpuNanos(sides, loops, reps);
                 FastMatMul.fewTokensMax(Int8FewTokens.MAX_TOKENS);
                 double work = (double) rows * cols * copies * loops;
-                StringBuilder sb = new StringBuilder(String.format("%s %dx%d", type, rows, cols));
-                for (int side = 0; side < 3; side++) {
-                    Arrays.sort(t[side]);
-                    sb.append(String.format("   %s %5.1f / %5.1f", names[side], work / t[side][0], work / t[side][reps / 2]));
-                }
-                System.out.println(sb);
+                String line = String.format("%s %dx%d", type, rows, cols) + AlternatedSides.rates(names, t, work);
+                System.out.println(line);
             }
         }
     }
